@@ -1,0 +1,232 @@
+"""The audit log: append-only, hash-chained, signed, one file per device.
+
+Each device appends to its own ``audit/<device>.log`` so that no file is written by two
+machines (a group practice may sync the vault). A line is the canonical JSON of one
+entry; ``prev`` is the SHA-256 of the previous line, and the device signs every field
+but ``sig``. Editing, reordering or deleting a line breaks the chain or a signature.
+Cutting off the tail leaves a valid shorter chain, so the device also writes signed
+checkpoints (count and head hash) into the vault and into its own config dir; a log
+shorter than a checkpoint it has signed is reported.
+
+Entries name clients by id only: never a name, handle, note text or front-matter value.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import nacl.exceptions
+from nacl.signing import VerifyKey
+
+from . import durable
+from .constants import CHECKPOINT_FORMAT, JSON_FORMAT_VERSION
+from .encoding import b64, canonical, unb64
+from .errors import TamperedFile
+from .keys import Device, read_record
+
+GENESIS = "0" * 64
+_TAIL_WINDOW = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One integrity finding: which file, and what is wrong with it."""
+
+    path: Path
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.why}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    time: str
+    device: str
+    event: str
+    data: dict[str, Any]
+
+
+def line_hash(line: bytes) -> str:
+    return hashlib.sha256(line).hexdigest()
+
+
+class AuditLog:
+    def __init__(
+        self, directory: Path, device: Device, clock: Callable[[], datetime], checkpoint_dir: Path
+    ) -> None:
+        self.directory = directory
+        self.device = device
+        self.clock = clock
+        self.checkpoint_dir = checkpoint_dir
+        self.path = directory / f"{device.device_id}.log"
+
+    # -- writing ------------------------------------------------------------------------
+    def append(self, event: str, **data: Any) -> None:
+        """Append one signed entry; the file lock orders writers on this machine."""
+        durable.make_dirs(self.directory)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, durable.FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            seq, prev = self._repair_tail(fd)
+            entry = {
+                "seq": seq + 1,
+                "time": self.clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "device": self.device.device_id,
+                "event": event,
+                "data": data,
+                "prev": prev,
+            }
+            entry["sig"] = b64(self.device.sign(canonical(entry)))
+            os.write(fd, canonical(entry) + b"\n")
+            os.fsync(fd)
+        except OSError as exc:
+            raise TamperedFile(
+                self.path, f"audit log could not be written ({exc.strerror})"
+            ) from exc
+        finally:
+            os.close(fd)
+
+    def _repair_tail(self, fd: int) -> tuple[int, str]:
+        """The last entry's seq and hash. A torn last line (crash mid-write) is dropped."""
+        size = os.fstat(fd).st_size
+        if size == 0:
+            return 0, GENESIS
+        start = max(0, size - _TAIL_WINDOW)
+        tail = os.pread(fd, size - start, start)
+        if not tail.endswith(b"\n"):
+            cut = tail.rfind(b"\n")
+            if cut < 0 and start > 0:
+                raise TamperedFile(self.path, "last audit entry is damaged")
+            os.ftruncate(fd, start + cut + 1)
+            os.fsync(fd)
+            tail = tail[: cut + 1]
+            if not tail:
+                return 0, GENESIS
+        last = tail[:-1].rsplit(b"\n", 1)[-1]
+        try:
+            seq = json.loads(last)["seq"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TamperedFile(self.path, "last audit entry is damaged") from exc
+        return seq, line_hash(last)
+
+    def checkpoint(self) -> None:
+        """Record the chain head, signed, in the vault and outside it (the config dir)."""
+        if not self.path.exists():
+            return
+        lines = self.path.read_bytes().splitlines()
+        if not lines:
+            return
+        record: dict[str, Any] = {
+            "format": CHECKPOINT_FORMAT,
+            "version": JSON_FORMAT_VERSION,
+            "device": self.device.device_id,
+            "count": len(lines),
+            "head": line_hash(lines[-1]),
+        }
+        record["sig"] = b64(self.device.sign(canonical(record)))
+        for path in self.checkpoint_paths():
+            durable.replace(path, canonical(record))
+
+    def checkpoint_paths(self) -> list[Path]:
+        name = f"{self.device.device_id}.checkpoint"
+        return [self.directory / name, self.checkpoint_dir / name]
+
+    # -- reading ------------------------------------------------------------------------
+    def logs(self) -> list[Path]:
+        return sorted(self.directory.glob("*.log")) if self.directory.exists() else []
+
+    def entries(self) -> Iterator[Entry]:
+        """Every entry of every device, in each log's order (unverified: use verify)."""
+        for path in self.logs():
+            for line in path.read_bytes().splitlines():
+                try:
+                    e = json.loads(line)
+                    yield Entry(e["seq"], e["time"], e["device"], e["event"], e["data"])
+                except (ValueError, KeyError, TypeError):
+                    continue
+
+    def verify(self, device_keys: dict[str, VerifyKey]) -> list[Problem]:
+        problems: list[Problem] = []
+        for path in self.logs():
+            problems += _verify_log(path, device_keys)
+        checkpoints = (
+            {p for p in self.directory.glob("*.checkpoint")} if self.directory.exists() else set()
+        )
+        mine = self.checkpoint_dir / f"{self.device.device_id}.checkpoint"
+        if mine.exists():
+            checkpoints.add(mine)
+        for cp in sorted(checkpoints):
+            problems += _verify_checkpoint(cp, self.directory, device_keys)
+        return problems
+
+
+def _verify_log(path: Path, device_keys: dict[str, VerifyKey]) -> list[Problem]:
+    device = path.stem
+    key = device_keys.get(device)
+    if key is None:
+        return [Problem(path, "audit log of an unregistered device")]
+    raw = path.read_bytes()
+    if raw and not raw.endswith(b"\n"):
+        return [Problem(path, "the last audit entry is cut off")]
+    prev = GENESIS
+    for number, line in enumerate(raw.splitlines(), start=1):
+        where = f"entry {number}"
+        try:
+            entry = json.loads(line)
+            sig = unb64(entry.pop("sig"), 64)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return [Problem(path, f"{where} is damaged")]
+        if entry.get("seq") != number:
+            return [Problem(path, f"{where} is out of order (entries removed or moved)")]
+        if entry.get("prev") != prev:
+            return [
+                Problem(
+                    path,
+                    f"{where} does not follow the one before (an entry was changed or removed)",
+                )
+            ]
+        if entry.get("device") != device:
+            return [Problem(path, f"{where} names another device")]
+        try:
+            key.verify(canonical(entry), sig)
+        except nacl.exceptions.BadSignatureError:
+            return [Problem(path, f"{where} was changed after it was written (bad signature)")]
+        prev = line_hash(line)
+    return []
+
+
+def _verify_checkpoint(
+    cp: Path, directory: Path, device_keys: dict[str, VerifyKey]
+) -> list[Problem]:
+    try:
+        record = read_record(cp, CHECKPOINT_FORMAT, TamperedFile)
+        sig = unb64(record.pop("sig"), 64)
+        key = device_keys[record["device"]]
+        key.verify(canonical(record), sig)
+        count, head = int(record["count"]), record["head"]
+    except TamperedFile as exc:
+        return [Problem(cp, exc.why)]
+    except (ValueError, KeyError, TypeError, nacl.exceptions.BadSignatureError):
+        return [Problem(cp, "audit checkpoint is damaged or its signature is wrong")]
+    log = directory / f"{record['device']}.log"
+    lines = log.read_bytes().splitlines() if log.exists() else []
+    if len(lines) < count:
+        return [
+            Problem(
+                log,
+                f"audit log has {len(lines)} entries but {count} were checkpointed (end cut off)",
+            )
+        ]
+    if line_hash(lines[count - 1]) != head:
+        return [Problem(log, f"audit entry {count} differs from the checkpointed one")]
+    return []

@@ -1,0 +1,144 @@
+"""Client records: the public key, the sealed private key per practitioner, the handle index.
+
+Names, handles and birth dates live only inside the client's encrypted profile (a
+record sealed like a note). syncd must still find a client from the handle in a note's
+front matter without any passphrase, so the vault keeps a *blinded* handle index:
+``index/<BLAKE2b(handle, key=index_key)>.json`` -> client id. The index key lives in each
+device's key file (outside the vault) and, sealed to each practitioner, in the vault.
+
+What that exposes: the vault alone reveals nothing of a handle. Someone holding both the
+vault and a device's key file can test guessed handles one by one (not names or notes);
+handles should therefore be pseudonyms, and the device file stays at mode 0600.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nacl.exceptions
+from nacl.public import PublicKey
+from nacl.signing import VerifyKey
+
+from .constants import (
+    CLIENT_FORMAT,
+    HANDLE_BLIND_BYTES,
+    HANDLE_BLIND_PERSON,
+    HANDLE_INDEX_FORMAT,
+    JSON_FORMAT_VERSION,
+)
+from .encoding import b64, canonical, is_id, unb64
+from .errors import InvalidHandle, TamperedFile
+from .keys import Device, read_record
+
+HANDLE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+PROFILE_RECORD_ID = "0" * 16  # the profile is sealed as record 0000000000000000
+
+
+@dataclass(frozen=True, repr=False)
+class Profile:
+    """Who a client is. Decrypted only in memory; never logged (hence the repr)."""
+
+    client_id: str
+    handle: str
+    name: str | None = None
+    dob: str | None = None
+    closed_on: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<Profile {self.client_id}>"
+
+    def to_bytes(self) -> bytes:
+        return canonical(
+            {"handle": self.handle, "name": self.name, "dob": self.dob, "closed_on": self.closed_on}
+        )
+
+    @classmethod
+    def from_bytes(cls, client_id: str, data: bytes) -> Profile:
+        fields = json.loads(data)
+        return cls(
+            client_id,
+            fields["handle"],
+            fields.get("name"),
+            fields.get("dob"),
+            fields.get("closed_on"),
+        )
+
+
+def normalize_handle(handle: str) -> str:
+    """Handles compare case-insensitively; refuse anything that is not a plain token."""
+    if not isinstance(handle, str) or not HANDLE_PATTERN.match(handle):
+        raise InvalidHandle()
+    return handle.casefold()
+
+
+def blind(handle: str, index_key: bytes) -> str:
+    return hashlib.blake2b(
+        normalize_handle(handle).encode(),
+        key=index_key,
+        digest_size=HANDLE_BLIND_BYTES,
+        person=HANDLE_BLIND_PERSON,
+    ).hexdigest()
+
+
+def _signed(record: dict[str, Any], device: Device) -> bytes:
+    record["signature"] = b64(device.sign(canonical(record)))
+    return canonical(record)
+
+
+def _check_signed(path: Path, fmt: str, device_keys: dict[str, VerifyKey]) -> dict[str, Any]:
+    record = read_record(path, fmt, TamperedFile)
+    unsigned = {k: v for k, v in record.items() if k != "signature"}
+    key = device_keys.get(record.get("device", ""))
+    if key is None:
+        raise TamperedFile(path, "signed by an unregistered device")
+    try:
+        key.verify(canonical(unsigned), unb64(record.get("signature"), 64))
+    except (ValueError, nacl.exceptions.BadSignatureError) as exc:
+        raise TamperedFile(path, "signature does not match: the file was changed") from exc
+    return record
+
+
+def client_record(client_id: str, public: PublicKey, device: Device, created: str) -> bytes:
+    record = {
+        "format": CLIENT_FORMAT,
+        "version": JSON_FORMAT_VERSION,
+        "client_id": client_id,
+        "box_public": b64(bytes(public)),
+        "created": created,
+        "device": device.device_id,
+    }
+    return _signed(record, device)
+
+
+def read_client_record(path: Path, device_keys: dict[str, VerifyKey]) -> PublicKey:
+    """The client's public key, if a registered device signed it for this very folder."""
+    record = _check_signed(path, CLIENT_FORMAT, device_keys)
+    if record.get("client_id") != path.parent.name:
+        raise TamperedFile(path, "client record was moved from another client's folder")
+    try:
+        return PublicKey(unb64(record.get("box_public"), 32))
+    except ValueError as exc:
+        raise TamperedFile(path, "client public key is damaged") from exc
+
+
+def index_record(blinded: str, client_id: str, device: Device) -> bytes:
+    record = {
+        "format": HANDLE_INDEX_FORMAT,
+        "version": JSON_FORMAT_VERSION,
+        "blinded_handle": blinded,
+        "client_id": client_id,
+        "device": device.device_id,
+    }
+    return _signed(record, device)
+
+
+def read_index_record(path: Path, device_keys: dict[str, VerifyKey]) -> str:
+    record = _check_signed(path, HANDLE_INDEX_FORMAT, device_keys)
+    if record.get("blinded_handle") != path.stem or not is_id(record.get("client_id")):
+        raise TamperedFile(path, "handle index entry was moved or damaged")
+    return str(record["client_id"])

@@ -1,0 +1,71 @@
+"""Every crypto parameter and format version, named once.
+
+Readers never rely on these to decode existing files: a key file stores its own KDF
+parameters, a revision stores its own format version. These constants decide what new
+files look like and what limits a reader accepts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import nacl.pwhash.argon2id as argon2id
+
+# -- format versions and names --------------------------------------------------------
+PRACTICE_FORMAT = "casenotes-practice"
+PRACTITIONER_KEY_FORMAT = "casenotes-practitioner-key"
+DEVICE_FORMAT = "casenotes-device"
+DEVICE_REGISTRATION_FORMAT = "casenotes-device-registration"
+CLIENT_FORMAT = "casenotes-client"
+HANDLE_INDEX_FORMAT = "casenotes-handle-index"
+CHECKPOINT_FORMAT = "casenotes-audit-checkpoint"
+JSON_FORMAT_VERSION = 1  # every JSON record above is at version 1
+
+REVISION_MAGIC = b"CASENOTE"
+REVISION_VERSION = 1
+
+
+# -- key derivation ---------------------------------------------------------------------
+KDF_ALGORITHM = "argon2id13"
+SALT_BYTES = argon2id.SALTBYTES
+
+
+@dataclass(frozen=True)
+class KdfParams:
+    """Argon2id cost. Stored in full with every key so a reader needs no constants."""
+
+    opslimit: int
+    memlimit: int
+
+
+KDF_PROFILES: dict[str, KdfParams] = {
+    "interactive": KdfParams(argon2id.OPSLIMIT_INTERACTIVE, argon2id.MEMLIMIT_INTERACTIVE),
+    "moderate": KdfParams(argon2id.OPSLIMIT_MODERATE, argon2id.MEMLIMIT_MODERATE),
+    "sensitive": KdfParams(argon2id.OPSLIMIT_SENSITIVE, argon2id.MEMLIMIT_SENSITIVE),
+}
+DEFAULT_KDF_PROFILE = "moderate"
+
+# A key file is input like any other: a hostile one must not make us spend minutes or
+# gigabytes before it can be refused. SENSITIVE (4 passes, 1 GiB) sits well inside.
+MAX_OPSLIMIT = 16
+MAX_MEMLIMIT = 2 * 1024**3
+MIN_OPSLIMIT = argon2id.OPSLIMIT_MIN
+MIN_MEMLIMIT = argon2id.MEMLIMIT_MIN
+
+# -- revisions --------------------------------------------------------------------------
+FILE_KEY_BYTES = 32
+SEALED_KEY_BYTES = 32 + 16 + FILE_KEY_BYTES  # crypto_box_seal: ephemeral pk + MAC + key
+AEAD_NONCE_BYTES = 24  # XChaCha20-Poly1305-IETF
+SIGNATURE_BYTES = 64
+MAX_HEADER_BYTES = 4096
+
+# Plaintext is padded to a bucket so a file's size does not fingerprint the note: powers
+# of two from 1 KiB, then whole MiB. Notes are a few KiB; the cost is small.
+MIN_BUCKET = 1024
+POW2_BUCKET_LIMIT = 1024 * 1024
+MAX_PLAINTEXT_BYTES = 8 * 1024 * 1024
+
+# -- ids --------------------------------------------------------------------------------
+ID_BYTES = 8  # client, note, device and practitioner ids: 16 lowercase hex digits
+HANDLE_BLIND_BYTES = 16
+HANDLE_BLIND_PERSON = b"cn-handle-v1"  # BLAKE2b personalisation, at most 16 bytes

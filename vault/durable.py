@@ -1,0 +1,121 @@
+"""Atomic, durable writes: the one place the vault touches the disk for writing.
+
+POSIX promises that ``rename`` (and ``link``) is atomic: a reader sees the old file or
+the new one, never a mix. It does not promise durability: after a crash the new name
+may be gone unless the directory itself was fsynced, and the data may be gone unless
+the file was. So every writer here writes a temp file in the target directory, fsyncs
+it, links or renames it into place, then fsyncs the directory. A failure at any step
+leaves the old state and removes the temp file.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import WriteFailed
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a directory's entries durable: a rename is not durable until this returns."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dirs(path: Path) -> None:
+    """Create ``path`` and missing parents with mode 0700, each entry made durable."""
+    missing: list[Path] = []
+    cursor = path
+    while not cursor.exists():
+        missing.append(cursor)
+        cursor = cursor.parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, DIR_MODE)
+        except FileExistsError:
+            continue  # another process made it first; that is fine
+        except OSError as exc:
+            raise WriteFailed(directory, exc.strerror) from exc
+        os.chmod(directory, DIR_MODE)  # the umask may have narrowed or widened it
+        fsync_dir(directory.parent)
+
+
+@contextmanager
+def _temp_beside(path: Path, data: bytes) -> Iterator[str]:
+    """A fsynced temp file holding ``data`` in ``path``'s directory; removed on exit."""
+    make_dirs(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        try:
+            os.fchmod(fd, FILE_MODE)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        yield tmp
+    except FileExistsError:
+        raise  # write_new's "name taken" is an answer, not a failure
+    except OSError as exc:
+        raise WriteFailed(path, exc.strerror or str(exc)) from exc
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+
+
+def write_new(path: Path, data: bytes) -> None:
+    """Write a file that must not exist yet (write-once names, safe for sync engines).
+
+    ``link`` fails if the name exists, so two writers can never clobber each other.
+    Raises FileExistsError if ``path`` exists, WriteFailed on any other failure.
+    """
+    with _temp_beside(path, data) as tmp:
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
+            # Some file systems (FAT, some FUSE mounts) have no hard links.
+            if os.path.lexists(path):
+                raise FileExistsError(errno.EEXIST, "exists", str(path)) from exc
+            os.rename(tmp, path)
+        fsync_dir(path.parent)
+
+
+def replace(path: Path, data: bytes) -> None:
+    """Atomically replace (or create) ``path`` with ``data``."""
+    with _temp_beside(path, data) as tmp:
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+
+
+def append(path: Path, data: bytes) -> None:
+    """Append to a file opened with O_APPEND and fsync it (the audit log's only writer)."""
+    make_dirs(path.parent)
+    created = not path.exists()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise WriteFailed(path, exc.strerror or str(exc)) from exc
+    if created:
+        fsync_dir(path.parent)

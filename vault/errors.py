@@ -1,0 +1,102 @@
+"""Typed errors of the vault.
+
+Each class carries its user-facing sentence as a template, as borg does: the command
+line prints ``str(error)`` and exits with ``exit_code``. Messages name the file and the
+fix and never carry a note's text, a name, a handle, a passphrase or a key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class VaultError(Exception):
+    """Base of every error the vault raises."""
+
+    exit_code = 1
+    template = "vault error: {}"
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.args_ = args
+
+    def __str__(self) -> str:
+        return self.template.format(*self.args_)
+
+
+class WrongPassphrase(VaultError):
+    exit_code = 2
+    template = "wrong passphrase for {}: try again (Caps Lock?) or check CASENOTES_PASSPHRASE"
+
+
+class TamperedFile(VaultError):
+    """A file failed an integrity check: changed, truncated, moved or forged."""
+
+    template = (
+        "{}: {}; restore it from a backup (casenotes backup restore) and run casenotes verify"
+    )
+
+    def __init__(self, path: Path | str, why: str) -> None:
+        super().__init__(path, why)
+        self.path = Path(path)
+        self.why = why
+
+
+class KeyFileInvalid(VaultError):
+    template = "{}: {}; it was left untouched: restore it from a backup"
+
+    def __init__(self, path: Path | str, why: str) -> None:
+        super().__init__(path, why)
+        self.path = Path(path)
+
+
+class NotAPractice(VaultError):
+    template = "{} is not a casenotes practice: create one with `casenotes init --practice DIR`"
+
+
+class PracticeExists(VaultError):
+    template = "{} already holds a practice; nothing was changed (choose another --practice DIR)"
+
+
+class DeviceMissing(VaultError):
+    template = (
+        "no device key for this practice in {}: this machine is not registered "
+        "(set CASENOTES_CONFIG_DIR to the folder that holds it)"
+    )
+
+
+class UnknownClient(VaultError):
+    """The handle or client id is not in the vault. The handle is deliberately not shown."""
+
+    template = (
+        "no client has this handle{}: check the spelling, or add it with `casenotes client add`"
+    )
+
+
+class HandleTaken(VaultError):
+    template = "a client already has this handle: choose another one{}"
+
+
+class InvalidHandle(VaultError):
+    template = (
+        "invalid handle: use 1-64 letters, digits, '.', '_' or '-', starting with a "
+        "letter or digit (a pseudonym such as AB-2024, not a name)"
+    )
+
+
+class NoteLocked(VaultError):
+    template = "note {} is signed and can no longer change: write an addendum (casenotes addendum)"
+
+
+class NoAccess(VaultError):
+    template = (
+        "this practitioner holds no key for client {}: ask a colleague with access to grant it"
+    )
+
+
+class NoteTooLarge(VaultError):
+    template = "{}: a note may hold at most {} bytes; split it into several notes"
+
+
+class WriteFailed(VaultError):
+    template = "could not write {}: {}; nothing was changed (free some disk space and retry)"

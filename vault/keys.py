@@ -1,0 +1,267 @@
+"""Practitioner and device keys, and the files that hold them (see docs/format.md).
+
+Practitioner key: an X25519 key (to open the client keys sealed to it) and an Ed25519
+key (to register devices), wrapped together under a key that Argon2id derives from the
+passphrase. The file stores the KDF parameters it was made with; reading checks them
+against sane caps before spending any memory.
+
+Device key: an Ed25519 signing key kept outside the vault (the user's config dir, mode
+0600) so that syncd can sign revisions and audit entries unattended. The vault holds a
+registration of its public half, signed by the practitioner.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nacl.bindings as sodium
+import nacl.exceptions
+import nacl.pwhash.argon2id as argon2id
+import nacl.utils
+from nacl.public import PrivateKey, PublicKey, SealedBox
+from nacl.signing import SigningKey, VerifyKey
+
+from . import durable
+from .constants import (
+    AEAD_NONCE_BYTES,
+    DEVICE_FORMAT,
+    DEVICE_REGISTRATION_FORMAT,
+    JSON_FORMAT_VERSION,
+    KDF_ALGORITHM,
+    MAX_MEMLIMIT,
+    MAX_OPSLIMIT,
+    MIN_MEMLIMIT,
+    MIN_OPSLIMIT,
+    PRACTITIONER_KEY_FORMAT,
+    SALT_BYTES,
+    KdfParams,
+)
+from .encoding import b64, canonical, is_id, unb64
+from .errors import KeyFileInvalid, TamperedFile, WrongPassphrase
+from .redact import Passphrase
+
+_WRAP_KEY_BYTES = 32
+
+
+# -- reading JSON records strictly ------------------------------------------------------
+def read_record(
+    path: Path, fmt: str, error: type[KeyFileInvalid] = KeyFileInvalid
+) -> dict[str, Any]:
+    """Load a JSON record of a known format and version, or raise ``error(path, why)``."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise error(path, "the file is missing") from exc
+    try:
+        record = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise error(path, "not a valid casenotes file (damaged JSON)") from exc
+    if not isinstance(record, dict) or record.get("format") != fmt:
+        raise error(path, f"not a {fmt} file")
+    version = record.get("version")
+    if version != JSON_FORMAT_VERSION:
+        raise error(path, f"format version {version!r} is unknown to this casenotes (upgrade it)")
+    return record
+
+
+def _field(record: dict[str, Any], name: str, path: Path, length: int | None = None) -> bytes:
+    try:
+        return unb64(record.get(name), length)
+    except ValueError as exc:
+        raise KeyFileInvalid(path, f"field {name!r}: {exc}") from exc
+
+
+# -- practitioner key -------------------------------------------------------------------
+@dataclass(frozen=True, repr=False)
+class Practitioner:
+    """An unlocked practitioner: the private keys live only in this object's memory."""
+
+    practitioner_id: str
+    box_key: PrivateKey
+    signing_key: SigningKey
+
+    def __repr__(self) -> str:
+        return f"<Practitioner {self.practitioner_id} (unlocked)>"
+
+    def open_sealed(self, sealed: bytes) -> bytes:
+        return SealedBox(self.box_key).decrypt(sealed)
+
+
+def check_kdf(record: dict[str, Any], path: Path) -> tuple[bytes, KdfParams]:
+    kdf = record.get("kdf")
+    if not isinstance(kdf, dict) or kdf.get("algorithm") != KDF_ALGORITHM:
+        raise KeyFileInvalid(path, "unknown key-derivation algorithm")
+    ops, mem = kdf.get("opslimit"), kdf.get("memlimit")
+    if not (isinstance(ops, int) and MIN_OPSLIMIT <= ops <= MAX_OPSLIMIT):
+        raise KeyFileInvalid(path, f"KDF opslimit outside {MIN_OPSLIMIT}..{MAX_OPSLIMIT}")
+    if not (isinstance(mem, int) and MIN_MEMLIMIT <= mem <= MAX_MEMLIMIT):
+        raise KeyFileInvalid(path, f"KDF memlimit outside {MIN_MEMLIMIT}..{MAX_MEMLIMIT}")
+    try:
+        salt = unb64(kdf.get("salt"), SALT_BYTES)
+    except ValueError as exc:
+        raise KeyFileInvalid(path, f"KDF salt: {exc}") from exc
+    return salt, KdfParams(ops, mem)
+
+
+def _derive(passphrase: Passphrase, salt: bytes, params: KdfParams) -> bytes:
+    return argon2id.kdf(
+        _WRAP_KEY_BYTES,
+        passphrase.encode(),
+        salt,
+        opslimit=params.opslimit,
+        memlimit=params.memlimit,
+    )
+
+
+def _public_part(record: dict[str, Any]) -> bytes:
+    """What the wrapped secret is bound to: every field but the wrapped secret itself."""
+    return canonical({k: v for k, v in record.items() if k != "wrapped"})
+
+
+def wrap_practitioner(
+    practitioner: Practitioner, passphrase: Passphrase, params: KdfParams
+) -> dict[str, Any]:
+    """A practitioner key record with the private keys wrapped under the passphrase."""
+    salt = nacl.utils.random(SALT_BYTES)
+    record: dict[str, Any] = {
+        "format": PRACTITIONER_KEY_FORMAT,
+        "version": JSON_FORMAT_VERSION,
+        "practitioner_id": practitioner.practitioner_id,
+        "box_public": b64(bytes(practitioner.box_key.public_key)),
+        "sign_public": b64(bytes(practitioner.signing_key.verify_key)),
+        "kdf": {
+            "algorithm": KDF_ALGORITHM,
+            "salt": b64(salt),
+            "opslimit": params.opslimit,
+            "memlimit": params.memlimit,
+        },
+    }
+    nonce = nacl.utils.random(AEAD_NONCE_BYTES)
+    secret = bytes(practitioner.box_key) + bytes(practitioner.signing_key)
+    sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        secret, _public_part(record), nonce, _derive(passphrase, salt, params)
+    )
+    record["wrapped"] = b64(nonce + sealed)
+    return record
+
+
+def public_keys(record: dict[str, Any], path: Path) -> tuple[PublicKey, VerifyKey]:
+    if not is_id(record.get("practitioner_id")):
+        raise KeyFileInvalid(path, "practitioner id is malformed")
+    return (
+        PublicKey(_field(record, "box_public", path, 32)),
+        VerifyKey(_field(record, "sign_public", path, 32)),
+    )
+
+
+def unlock_practitioner(path: Path, passphrase: Passphrase) -> Practitioner:
+    """Open a practitioner key file. WrongPassphrase if the passphrase does not fit."""
+    record = read_record(path, PRACTITIONER_KEY_FORMAT)
+    box_public, sign_public = public_keys(record, path)
+    salt, params = check_kdf(record, path)
+    wrapped = _field(record, "wrapped", path)
+    if len(wrapped) != AEAD_NONCE_BYTES + 64 + 16:
+        raise KeyFileInvalid(path, "wrapped key has the wrong length")
+    try:
+        secret = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            wrapped[AEAD_NONCE_BYTES:],
+            _public_part(record),
+            wrapped[:AEAD_NONCE_BYTES],
+            _derive(passphrase, salt, params),
+        )
+    except nacl.exceptions.CryptoError as exc:
+        # Indistinguishable by design from an edited public field; both mean "not this key".
+        raise WrongPassphrase(path) from exc
+    practitioner = Practitioner(
+        record["practitioner_id"], PrivateKey(secret[:32]), SigningKey(secret[32:])
+    )
+    if (
+        practitioner.box_key.public_key != box_public
+        or practitioner.signing_key.verify_key != sign_public
+    ):
+        raise KeyFileInvalid(path, "the private and public keys do not match")
+    return practitioner
+
+
+# -- device key -------------------------------------------------------------------------
+@dataclass(frozen=True, repr=False)
+class Device:
+    """This machine's signing key, plus what it needs to work without a passphrase."""
+
+    device_id: str
+    practice_id: str
+    practitioner_id: str  # whose device this is
+    signing_key: SigningKey
+    index_key: bytes  # keys the blinded handle index; see vault/clients.py
+    trusted: dict[str, str]  # practitioner id -> Ed25519 public key (b64), pinned here
+
+    def __repr__(self) -> str:
+        return f"<Device {self.device_id}>"
+
+    def sign(self, message: bytes) -> bytes:
+        return self.signing_key.sign(message).signature
+
+
+def save_device(path: Path, device: Device) -> None:
+    record = {
+        "format": DEVICE_FORMAT,
+        "version": JSON_FORMAT_VERSION,
+        "device_id": device.device_id,
+        "practice_id": device.practice_id,
+        "practitioner_id": device.practitioner_id,
+        "sign_seed": b64(bytes(device.signing_key)),
+        "index_key": b64(device.index_key),
+        "trusted_practitioners": device.trusted,
+    }
+    durable.replace(path, canonical(record))
+    os.chmod(path, durable.FILE_MODE)
+
+
+def load_device(path: Path) -> Device:
+    record = read_record(path, DEVICE_FORMAT)
+    trusted = record.get("trusted_practitioners")
+    ids = ("device_id", "practice_id", "practitioner_id")
+    if not all(is_id(record.get(name)) for name in ids):
+        raise KeyFileInvalid(path, "an id in the device file is malformed")
+    if not isinstance(trusted, dict) or not all(is_id(k) for k in trusted):
+        raise KeyFileInvalid(path, "trusted practitioners are malformed")
+    return Device(
+        record["device_id"],
+        record["practice_id"],
+        record["practitioner_id"],
+        SigningKey(_field(record, "sign_seed", path, 32)),
+        _field(record, "index_key", path, 32),
+        dict(trusted),
+    )
+
+
+def registration(device: Device, practitioner: Practitioner, when: str) -> dict[str, Any]:
+    """The vault's record that a practitioner vouches for a device's signing key."""
+    record: dict[str, Any] = {
+        "format": DEVICE_REGISTRATION_FORMAT,
+        "version": JSON_FORMAT_VERSION,
+        "device_id": device.device_id,
+        "sign_public": b64(bytes(device.signing_key.verify_key)),
+        "practitioner_id": practitioner.practitioner_id,
+        "registered_at": when,
+    }
+    record["signature"] = b64(practitioner.signing_key.sign(canonical(record)).signature)
+    return record
+
+
+def check_registration(path: Path, trusted: dict[str, str]) -> VerifyKey:
+    """A registered device's public key, if a pinned practitioner signed it."""
+    record = read_record(path, DEVICE_REGISTRATION_FORMAT, TamperedFile)
+    signer = trusted.get(record.get("practitioner_id", ""))
+    if signer is None or record.get("device_id") != path.stem:
+        raise TamperedFile(path, "device registered by no trusted practitioner")
+    unsigned = {k: v for k, v in record.items() if k != "signature"}
+    try:
+        VerifyKey(unb64(signer, 32)).verify(canonical(unsigned), unb64(record.get("signature"), 64))
+        return VerifyKey(unb64(record.get("sign_public"), 32))
+    except (ValueError, nacl.exceptions.BadSignatureError) as exc:
+        raise TamperedFile(path, "device registration signature is invalid") from exc

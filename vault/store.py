@@ -1,0 +1,465 @@
+"""The vault on disk: one practice's keys, clients, sealed revisions and audit log.
+
+Layout (every name below ``vault/`` is an id, a blinded value or a number; see
+docs/format.md)::
+
+    practice.json                           practice id, format
+    practitioners/<pid>.json                wrapped practitioner keys
+    practitioners/<pid>.index               the handle-index key, sealed to the practitioner
+    devices/<did>.json                      device registrations, signed by a practitioner
+    index/<blinded handle>.json             blinded handle -> client id, signed by a device
+    clients/<cid>/client.json               the client's public key, signed by a device
+    clients/<cid>/access/<pid>.sealed       the client's private key, sealed to a practitioner
+    clients/<cid>/records/<nid>/<rev>-<did>.rev   one sealed revision (record 0…0 = profile)
+    audit/<did>.log, audit/<did>.checkpoint       the audit log and its signed head
+
+Every file is written once under a unique name, except a practitioner's own key file
+(rewritten on a passphrase change) and a device's own log and checkpoint, so a file-sync
+engine between the machines of a group practice never sees two writers of one file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import nacl.exceptions
+import nacl.utils
+from nacl.public import PrivateKey, PublicKey, SealedBox
+from nacl.signing import SigningKey, VerifyKey
+
+from . import durable, seal
+from .audit import AuditLog
+from .clients import (
+    PROFILE_RECORD_ID,
+    Profile,
+    blind,
+    client_record,
+    index_record,
+    read_client_record,
+    read_index_record,
+)
+from .constants import JSON_FORMAT_VERSION, PRACTICE_FORMAT, PRACTITIONER_KEY_FORMAT, KdfParams
+from .encoding import b64, canonical, is_id, new_id
+from .errors import (
+    DeviceMissing,
+    HandleTaken,
+    NoAccess,
+    NotAPractice,
+    NoteLocked,
+    PracticeExists,
+    TamperedFile,
+    UnknownClient,
+    WriteFailed,
+    WrongPassphrase,
+)
+from .keys import (
+    Device,
+    Practitioner,
+    check_registration,
+    load_device,
+    public_keys,
+    read_record,
+    registration,
+    save_device,
+    unlock_practitioner,
+    wrap_practitioner,
+)
+from .redact import Passphrase, Plaintext
+
+Clock = Callable[[], datetime]
+REVISION_NAME = re.compile(r"^(\d{6})-([0-9a-f]{16})\.rev$")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class SealedRevision:
+    client_id: str
+    note_id: str
+    revision: int
+    path: Path
+
+
+@dataclass(frozen=True, repr=False)
+class OpenedNote:
+    """The newest revision of one note, decrypted."""
+
+    note_id: str
+    revision: int
+    sealed_at: str
+    final: bool
+    body: Plaintext
+
+    def __repr__(self) -> str:
+        return f"<OpenedNote {self.note_id} r{self.revision}>"
+
+
+class Vault:
+    """One practice's vault, opened with this machine's device key."""
+
+    def __init__(self, root: Path, config_dir: Path, clock: Clock = utc_now) -> None:
+        self.root = root
+        self.clock = clock
+        practice = root / "practice.json"
+        if not practice.exists():
+            raise NotAPractice(root)
+        self.practice_id = str(read_record(practice, PRACTICE_FORMAT, TamperedFile)["practice_id"])
+        self.device_dir = config_dir / self.practice_id
+        device_file = self.device_dir / "device.json"
+        if not device_file.exists():
+            raise DeviceMissing(config_dir)
+        self.device = load_device(device_file)
+        self.audit = AuditLog(root / "audit", self.device, clock, self.device_dir)
+        self._client_keys: dict[str, PublicKey] = {}
+        self._device_keys: dict[str, VerifyKey] | None = None
+
+    # -- creating a practice ----------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        root: Path,
+        config_dir: Path,
+        passphrase: Passphrase,
+        kdf: KdfParams,
+        clock: Clock = utc_now,
+    ) -> Vault:
+        """A new vault with one practitioner and this machine registered as its device."""
+        if root.exists() and any(root.iterdir()):
+            raise PracticeExists(root)
+        practice_id = new_id()
+        practitioner = Practitioner(new_id(), PrivateKey.generate(), SigningKey.generate())
+        device = Device(
+            new_id(),
+            practice_id,
+            practitioner.practitioner_id,
+            SigningKey.generate(),
+            nacl.utils.random(32),
+            {practitioner.practitioner_id: b64(bytes(practitioner.signing_key.verify_key))},
+        )
+        when = stamp(clock())
+        pid, did = practitioner.practitioner_id, device.device_id
+        durable.make_dirs(root)
+        durable.write_new(
+            root / "practitioners" / f"{pid}.json",
+            canonical(wrap_practitioner(practitioner, passphrase, kdf)),
+        )
+        durable.write_new(
+            root / "practitioners" / f"{pid}.index",
+            SealedBox(practitioner.box_key.public_key).encrypt(device.index_key),
+        )
+        durable.write_new(
+            root / "devices" / f"{did}.json", canonical(registration(device, practitioner, when))
+        )
+        save_device(config_dir / practice_id / "device.json", device)
+        # practice.json last: until it exists, the folder is not a practice, and init can rerun.
+        durable.write_new(
+            root / "practice.json",
+            canonical(
+                {
+                    "format": PRACTICE_FORMAT,
+                    "version": JSON_FORMAT_VERSION,
+                    "practice_id": practice_id,
+                    "created": when,
+                }
+            ),
+        )
+        vault = cls(root, config_dir, clock)
+        vault.audit.append(
+            "init", practitioner=pid, kdf_opslimit=kdf.opslimit, kdf_memlimit=kdf.memlimit
+        )
+        vault.audit.checkpoint()
+        return vault
+
+    def close(self) -> None:
+        """Sign the audit log's head, so a later cut-off of its tail is detected."""
+        self.audit.checkpoint()
+
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- practitioner -------------------------------------------------------------------
+    @property
+    def practitioner_file(self) -> Path:
+        return self.root / "practitioners" / f"{self.device.practitioner_id}.json"
+
+    def unlock(self, passphrase: Passphrase) -> Practitioner:
+        try:
+            practitioner = unlock_practitioner(self.practitioner_file, passphrase)
+        except WrongPassphrase:
+            self.audit.append("unlock-failed", practitioner=self.device.practitioner_id)
+            raise
+        self.audit.append("unlock", practitioner=practitioner.practitioner_id)
+        return practitioner
+
+    def change_passphrase(
+        self, old: Passphrase, new: Passphrase, kdf: KdfParams | None = None
+    ) -> None:
+        """Re-wrap the practitioner keys; no note, client key or backup is re-encrypted."""
+        practitioner = self.unlock(old)
+        if kdf is None:
+            current = read_record(self.practitioner_file, PRACTITIONER_KEY_FORMAT)["kdf"]
+            kdf = KdfParams(current["opslimit"], current["memlimit"])
+        durable.replace(
+            self.practitioner_file, canonical(wrap_practitioner(practitioner, new, kdf))
+        )
+        self.audit.append("passphrase-changed", practitioner=practitioner.practitioner_id)
+
+    # -- devices ------------------------------------------------------------------------
+    def device_keys(self) -> dict[str, VerifyKey]:
+        """Public keys of every device a pinned practitioner registered (cached)."""
+        if self._device_keys is None:
+            self._device_keys = {}
+            for path in sorted((self.root / "devices").glob("*.json")):
+                try:
+                    self._device_keys[path.stem] = check_registration(path, self.device.trusted)
+                except TamperedFile:
+                    continue  # verify() reports it; an unregistered device signs nothing valid
+        return self._device_keys
+
+    def bad_registrations(self) -> list[TamperedFile]:
+        found = []
+        for path in sorted((self.root / "devices").glob("*.json")):
+            try:
+                check_registration(path, self.device.trusted)
+            except TamperedFile as exc:
+                found.append(exc)
+        return found
+
+    # -- clients ------------------------------------------------------------------------
+    def client_dir(self, client_id: str) -> Path:
+        return self.root / "clients" / client_id
+
+    def client_ids(self) -> list[str]:
+        folder = self.root / "clients"
+        return sorted(p.name for p in folder.iterdir() if is_id(p.name)) if folder.exists() else []
+
+    def add_client(self, handle: str, name: str | None = None, dob: str | None = None) -> str:
+        """Create a client: needs no passphrase, since only public keys are used."""
+        blinded = blind(handle, self.device.index_key)
+        index_path = self.root / "index" / f"{blinded}.json"
+        if index_path.exists():
+            raise HandleTaken("")
+        client_id = new_id()
+        key = PrivateKey.generate()
+        folder = self.client_dir(client_id)
+        durable.write_new(
+            folder / "client.json",
+            client_record(client_id, key.public_key, self.device, stamp(self.clock())),
+        )
+        for pid, practitioner_key in self._practitioner_box_keys().items():
+            durable.write_new(
+                folder / "access" / f"{pid}.sealed", SealedBox(practitioner_key).encrypt(bytes(key))
+            )
+        profile = Profile(client_id, handle, name, dob)
+        self._seal_record(client_id, PROFILE_RECORD_ID, profile.to_bytes(), kind="profile")
+        try:
+            durable.write_new(index_path, index_record(blinded, client_id, self.device))
+        except FileExistsError:
+            raise HandleTaken(" (another machine took it a moment ago)") from None
+        self.audit.append("client-add", client=client_id)
+        return client_id
+
+    def _practitioner_box_keys(self) -> dict[str, PublicKey]:
+        keys = {}
+        for pid in self.device.trusted:
+            path = self.root / "practitioners" / f"{pid}.json"
+            keys[pid] = public_keys(read_record(path, PRACTITIONER_KEY_FORMAT), path)[0]
+        return keys
+
+    def resolve(self, handle: str) -> str:
+        """Client id for a handle, without a passphrase (through the blinded index)."""
+        path = self.root / "index" / f"{blind(handle, self.device.index_key)}.json"
+        if not path.exists():
+            raise UnknownClient("")
+        client_id = read_index_record(path, self.device_keys())
+        if not self.client_dir(client_id).exists():
+            raise UnknownClient(" (its records are gone: purged or not yet synced)")
+        return client_id
+
+    def client_public(self, client_id: str) -> PublicKey:
+        if client_id not in self._client_keys:
+            path = self.client_dir(client_id) / "client.json"
+            if not path.exists():
+                raise UnknownClient("")
+            self._client_keys[client_id] = read_client_record(path, self.device_keys())
+        return self._client_keys[client_id]
+
+    def client_key(self, practitioner: Practitioner, client_id: str) -> PrivateKey:
+        path = self.client_dir(client_id) / "access" / f"{practitioner.practitioner_id}.sealed"
+        if not path.exists():
+            raise NoAccess(client_id)
+        try:
+            key = PrivateKey(practitioner.open_sealed(path.read_bytes()))
+        except (nacl.exceptions.CryptoError, ValueError) as exc:
+            raise TamperedFile(path, "sealed client key does not open") from exc
+        if key.public_key != self.client_public(client_id):
+            raise TamperedFile(path, "sealed client key belongs to another client")
+        return key
+
+    # -- revisions ----------------------------------------------------------------------
+    def revisions(self, client_id: str, note_id: str) -> list[tuple[int, str, Path]]:
+        """(revision, device, path) of one note's revision files, oldest first."""
+        folder = self.client_dir(client_id) / "records" / note_id
+        found = []
+        if folder.exists():
+            for path in folder.iterdir():
+                match = REVISION_NAME.match(path.name)
+                if match:
+                    found.append((int(match[1]), match[2], path))
+        return sorted(found)
+
+    def note_ids(self, client_id: str) -> list[str]:
+        folder = self.client_dir(client_id) / "records"
+        if not folder.exists():
+            return []
+        return sorted(
+            p.name for p in folder.iterdir() if is_id(p.name) and p.name != PROFILE_RECORD_ID
+        )
+
+    def _load(self, path: Path) -> seal.ParsedRevision:
+        parsed = seal.parse(path.read_bytes(), path)
+        key = self.device_keys().get(parsed.header.device)
+        if key is None:
+            raise TamperedFile(path, "signed by an unregistered device (forged?)")
+        seal.check_signature(parsed, path, key)
+        return parsed
+
+    def check_place(self, parsed: seal.ParsedRevision, path: Path) -> None:
+        """The header must name the folder and file the revision lies in."""
+        match = REVISION_NAME.match(path.name)
+        h = parsed.header
+        expected_kind = "profile" if path.parent.name == PROFILE_RECORD_ID else "note"
+        if (
+            h.client != path.parent.parent.parent.name
+            or h.note != path.parent.name
+            or h.kind != expected_kind
+        ):
+            raise TamperedFile(
+                path, "revision belongs to another client or note (moved or swapped)"
+            )
+        if not match or int(match[1]) != h.revision or match[2] != h.device:
+            raise TamperedFile(path, "revision number does not match its file (renamed or swapped)")
+
+    def seal(
+        self, client_id: str, note_id: str, body: bytes, final: bool = False
+    ) -> SealedRevision:
+        """Seal ``body`` as the next revision of a note; durable and read back on return."""
+        if not is_id(note_id) or note_id == PROFILE_RECORD_ID:
+            raise ValueError("note ids are 16 lowercase hex digits")
+        return self._seal_record(client_id, note_id, body, "note", final)
+
+    def _seal_record(
+        self, client_id: str, note_id: str, body: bytes, kind: seal.RecordKind, final: bool = False
+    ) -> SealedRevision:
+        public = self.client_public(client_id)
+        existing = self.revisions(client_id, note_id)
+        number = 1
+        if existing:
+            latest = self._load(existing[-1][2])
+            if latest.header.final:
+                raise NoteLocked(note_id)
+            number = existing[-1][0] + 1
+        while True:  # another writer may take a number first; revision files are write-once
+            header = seal.RevisionHeader(
+                client_id, note_id, number, self.device.device_id, kind, final, stamp(self.clock())
+            )
+            data, file_key = seal.seal(header, body, public, self.device)
+            path = (
+                self.client_dir(client_id)
+                / "records"
+                / note_id
+                / f"{number:06d}-{self.device.device_id}.rev"
+            )
+            try:
+                durable.write_new(path, data)
+                break
+            except FileExistsError:
+                number += 1
+        self._read_back(path, data, file_key, body)
+        self.audit.append(
+            "seal",
+            client=client_id,
+            note=note_id,
+            revision=number,
+            final=final,
+            file=str(path.relative_to(self.root)),
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
+        return SealedRevision(client_id, note_id, number, path)
+
+    def _read_back(self, path: Path, written: bytes, file_key: bytes, body: bytes) -> None:
+        """Read the file back from disk and open it before anyone trusts it."""
+        data = path.read_bytes()
+        parsed = self._load(path)
+        if data != written or seal.decrypt_with_file_key(parsed, file_key, path) != body:
+            raise WriteFailed(path, "the revision read back differs from what was written")
+
+    def open_revision(
+        self, path: Path, client_key: PrivateKey
+    ) -> tuple[seal.ParsedRevision, Plaintext]:
+        parsed = self._load(path)
+        self.check_place(parsed, path)
+        return parsed, seal.decrypt(parsed, client_key, path)
+
+    def read_notes(
+        self, practitioner: Practitioner, client_id: str, note_id: str | None = None
+    ) -> list[OpenedNote]:
+        """The newest revision of each note of a client (or of one note), decrypted."""
+        key = self.client_key(practitioner, client_id)
+        note_ids = [note_id] if note_id else self.note_ids(client_id)
+        opened = []
+        for nid in note_ids:
+            revisions = self.revisions(client_id, nid)
+            if not revisions:
+                raise UnknownClient(" (no such note for this client)")
+            parsed, body = self.open_revision(revisions[-1][2], key)
+            h = parsed.header
+            opened.append(OpenedNote(nid, h.revision, h.sealed_at, h.final, body))
+        self.audit.append(
+            "decrypt",
+            client=client_id,
+            notes=len(opened),
+            practitioner=practitioner.practitioner_id,
+        )
+        return opened
+
+    def read_profile(
+        self, practitioner: Practitioner, client_id: str, key: PrivateKey | None = None
+    ) -> Profile:
+        revisions = self.revisions(client_id, PROFILE_RECORD_ID)
+        if not revisions:
+            raise TamperedFile(self.client_dir(client_id), "the client's profile is missing")
+        _, body = self.open_revision(
+            revisions[-1][2], key or self.client_key(practitioner, client_id)
+        )
+        return Profile.from_bytes(client_id, body)
+
+    def profiles(self, practitioner: Practitioner) -> Iterator[Profile]:
+        """Profiles of every client this practitioner may read (audited as one decryption)."""
+        readable = [
+            cid
+            for cid in self.client_ids()
+            if (self.client_dir(cid) / "access" / f"{practitioner.practitioner_id}.sealed").exists()
+        ]
+        self.audit.append(
+            "decrypt-profiles", clients=len(readable), practitioner=practitioner.practitioner_id
+        )
+        for cid in readable:
+            yield self.read_profile(practitioner, cid)
+
+    def find(self, practitioner: Practitioner, handle: str) -> Profile:
+        return self.read_profile(practitioner, self.resolve(handle))

@@ -1,0 +1,75 @@
+"""`casenotes verify`: check the whole vault without a passphrase.
+
+Every revision must parse, carry a valid signature of a registered device, and lie in
+the folder and under the name its header states. Revision numbers of a note must run
+1..N without a gap, and every revision the audit log recorded as sealed must still be
+there, byte for byte: so a deleted revision is found even when it was the newest one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from .audit import Problem
+from .clients import read_client_record, read_index_record
+from .errors import TamperedFile
+from .store import REVISION_NAME, Vault
+
+
+def verify(vault: Vault) -> list[Problem]:
+    problems = [Problem(e.path, e.why) for e in vault.bad_registrations()]
+    keys = vault.device_keys()
+    problems += vault.audit.verify(keys)
+    for path in sorted((vault.root / "index").glob("*.json")):
+        problems += _check(lambda p=path: read_index_record(p, keys))
+    for client_id in vault.client_ids():
+        problems += _check(
+            lambda c=client_id: read_client_record(vault.client_dir(c) / "client.json", keys)
+        )
+        records = vault.client_dir(client_id) / "records"
+        for folder in sorted(records.iterdir()) if records.exists() else []:
+            problems += _check_note(vault, folder)
+    problems += _check_ledger(vault)
+    return problems
+
+
+def _check(action: object) -> list[Problem]:
+    try:
+        action()  # type: ignore[operator]
+    except TamperedFile as exc:
+        return [Problem(exc.path, exc.why)]
+    return []
+
+
+def _check_note(vault: Vault, folder: Path) -> list[Problem]:
+    problems: list[Problem] = []
+    numbers = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".tmp-"):
+            continue  # a write interrupted by a crash: never linked into place, safe to delete
+        if not REVISION_NAME.match(path.name):
+            problems.append(Problem(path, "not a revision file (unexpected name)"))
+            continue
+        try:
+            vault.check_place(vault._load(path), path)
+            numbers.append(int(path.name[:6]))
+        except TamperedFile as exc:
+            problems.append(Problem(exc.path, exc.why))
+    for missing in sorted(set(range(1, max(numbers, default=0) + 1)) - set(numbers)):
+        problems.append(Problem(folder, f"revision {missing} is missing"))
+    return problems
+
+
+def _check_ledger(vault: Vault) -> list[Problem]:
+    """Each revision the audit log saw sealed is still present and unchanged."""
+    problems = []
+    for entry in vault.audit.entries():
+        if entry.event != "seal":
+            continue
+        path = vault.root / str(entry.data.get("file", ""))
+        if not path.is_file():
+            problems.append(Problem(path, f"revision sealed at {entry.time} is missing (deleted?)"))
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != entry.data.get("sha256"):
+            problems.append(Problem(path, "revision differs from the one sealed (replaced?)"))
+    return problems
