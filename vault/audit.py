@@ -90,9 +90,7 @@ class AuditLog:
             os.write(fd, canonical(entry) + b"\n")
             os.fsync(fd)
         except OSError as exc:
-            raise TamperedFile(
-                self.path, f"audit log could not be written ({exc.strerror})"
-            ) from exc
+            raise TamperedFile(self.path, f"audit log could not be written ({exc.strerror})") from exc
         finally:
             os.close(fd)
 
@@ -159,9 +157,7 @@ class AuditLog:
         problems: list[Problem] = []
         for path in self.logs():
             problems += _verify_log(path, device_keys)
-        checkpoints = (
-            {p for p in self.directory.glob("*.checkpoint")} if self.directory.exists() else set()
-        )
+        checkpoints = {p for p in self.directory.glob("*.checkpoint")} if self.directory.exists() else set()
         mine = self.checkpoint_dir / f"{self.device.device_id}.checkpoint"
         if mine.exists():
             checkpoints.add(mine)
@@ -205,9 +201,7 @@ def _verify_log(path: Path, device_keys: dict[str, VerifyKey]) -> list[Problem]:
     return []
 
 
-def _verify_checkpoint(
-    cp: Path, directory: Path, device_keys: dict[str, VerifyKey]
-) -> list[Problem]:
+def _verify_checkpoint(cp: Path, directory: Path, device_keys: dict[str, VerifyKey]) -> list[Problem]:
     try:
         record = read_record(cp, CHECKPOINT_FORMAT, TamperedFile)
         sig = unb64(record.pop("sig"), 64)

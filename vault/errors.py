@@ -32,9 +32,7 @@ class WrongPassphrase(VaultError):
 class TamperedFile(VaultError):
     """A file failed an integrity check: changed, truncated, moved or forged."""
 
-    template = (
-        "{}: {}; restore it from a backup (casenotes backup restore) and run casenotes verify"
-    )
+    template = "{}: {}; restore it from a backup (casenotes backup restore) and run casenotes verify"
 
     def __init__(self, path: Path | str, why: str) -> None:
         super().__init__(path, why)
@@ -68,9 +66,7 @@ class DeviceMissing(VaultError):
 class UnknownClient(VaultError):
     """The handle or client id is not in the vault. The handle is deliberately not shown."""
 
-    template = (
-        "no client has this handle{}: check the spelling, or add it with `casenotes client add`"
-    )
+    template = "no client has this handle{}: check the spelling, or add it with `casenotes client add`"
 
 
 class HandleTaken(VaultError):
@@ -89,9 +85,7 @@ class NoteLocked(VaultError):
 
 
 class NoAccess(VaultError):
-    template = (
-        "this practitioner holds no key for client {}: ask a colleague with access to grant it"
-    )
+    template = "this practitioner holds no key for client {}: ask a colleague with access to grant it"
 
 
 class NoteTooLarge(VaultError):

@@ -48,9 +48,7 @@ _WRAP_KEY_BYTES = 32
 
 
 # -- reading JSON records strictly ------------------------------------------------------
-def read_record(
-    path: Path, fmt: str, error: type[KeyFileInvalid] = KeyFileInvalid
-) -> dict[str, Any]:
+def read_record(path: Path, fmt: str, error: type[KeyFileInvalid] = KeyFileInvalid) -> dict[str, Any]:
     """Load a JSON record of a known format and version, or raise ``error(path, why)``."""
     try:
         raw = path.read_bytes()
@@ -176,13 +174,8 @@ def unlock_practitioner(path: Path, passphrase: Passphrase) -> Practitioner:
     except nacl.exceptions.CryptoError as exc:
         # Indistinguishable by design from an edited public field; both mean "not this key".
         raise WrongPassphrase(path) from exc
-    practitioner = Practitioner(
-        record["practitioner_id"], PrivateKey(secret[:32]), SigningKey(secret[32:])
-    )
-    if (
-        practitioner.box_key.public_key != box_public
-        or practitioner.signing_key.verify_key != sign_public
-    ):
+    practitioner = Practitioner(record["practitioner_id"], PrivateKey(secret[:32]), SigningKey(secret[32:]))
+    if practitioner.box_key.public_key != box_public or practitioner.signing_key.verify_key != sign_public:
         raise KeyFileInvalid(path, "the private and public keys do not match")
     return practitioner
 

@@ -99,9 +99,7 @@ def seal(
     associated = _PREFIX.pack(REVISION_MAGIC, REVISION_VERSION, len(header_bytes)) + header_bytes
     file_key = nacl.utils.random(FILE_KEY_BYTES)
     nonce = nacl.utils.random(AEAD_NONCE_BYTES)
-    ciphertext = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        pad(body), associated, nonce, file_key
-    )
+    ciphertext = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(pad(body), associated, nonce, file_key)
     signed = (
         associated
         + SealedBox(client_public).encrypt(file_key)
@@ -166,9 +164,7 @@ def check_signature(parsed: ParsedRevision, path: Path, device_key: VerifyKey) -
     try:
         device_key.verify(parsed.signed, parsed.signature)
     except nacl.exceptions.BadSignatureError as exc:
-        raise TamperedFile(
-            path, "signature does not match: the file was changed or forged"
-        ) from exc
+        raise TamperedFile(path, "signature does not match: the file was changed or forged") from exc
 
 
 def decrypt_with_file_key(parsed: ParsedRevision, file_key: bytes, path: Path) -> Plaintext:

@@ -135,7 +135,7 @@ class Vault:
         clock: Clock = utc_now,
     ) -> Vault:
         """A new vault with one practitioner and this machine registered as its device."""
-        if root.exists() and any(root.iterdir()):
+        if (root / "practice.json").exists():
             raise PracticeExists(root)
         practice_id = new_id()
         practitioner = Practitioner(new_id(), PrivateKey.generate(), SigningKey.generate())
@@ -175,9 +175,7 @@ class Vault:
             ),
         )
         vault = cls(root, config_dir, clock)
-        vault.audit.append(
-            "init", practitioner=pid, kdf_opslimit=kdf.opslimit, kdf_memlimit=kdf.memlimit
-        )
+        vault.audit.append("init", practitioner=pid, kdf_opslimit=kdf.opslimit, kdf_memlimit=kdf.memlimit)
         vault.audit.checkpoint()
         return vault
 
@@ -205,17 +203,13 @@ class Vault:
         self.audit.append("unlock", practitioner=practitioner.practitioner_id)
         return practitioner
 
-    def change_passphrase(
-        self, old: Passphrase, new: Passphrase, kdf: KdfParams | None = None
-    ) -> None:
+    def change_passphrase(self, old: Passphrase, new: Passphrase, kdf: KdfParams | None = None) -> None:
         """Re-wrap the practitioner keys; no note, client key or backup is re-encrypted."""
         practitioner = self.unlock(old)
         if kdf is None:
             current = read_record(self.practitioner_file, PRACTITIONER_KEY_FORMAT)["kdf"]
             kdf = KdfParams(current["opslimit"], current["memlimit"])
-        durable.replace(
-            self.practitioner_file, canonical(wrap_practitioner(practitioner, new, kdf))
-        )
+        durable.replace(self.practitioner_file, canonical(wrap_practitioner(practitioner, new, kdf)))
         self.audit.append("passphrase-changed", practitioner=practitioner.practitioner_id)
 
     # -- devices ------------------------------------------------------------------------
@@ -326,9 +320,7 @@ class Vault:
         folder = self.client_dir(client_id) / "records"
         if not folder.exists():
             return []
-        return sorted(
-            p.name for p in folder.iterdir() if is_id(p.name) and p.name != PROFILE_RECORD_ID
-        )
+        return sorted(p.name for p in folder.iterdir() if is_id(p.name) and p.name != PROFILE_RECORD_ID)
 
     def _load(self, path: Path) -> seal.ParsedRevision:
         parsed = seal.parse(path.read_bytes(), path)
@@ -348,15 +340,11 @@ class Vault:
             or h.note != path.parent.name
             or h.kind != expected_kind
         ):
-            raise TamperedFile(
-                path, "revision belongs to another client or note (moved or swapped)"
-            )
+            raise TamperedFile(path, "revision belongs to another client or note (moved or swapped)")
         if not match or int(match[1]) != h.revision or match[2] != h.device:
             raise TamperedFile(path, "revision number does not match its file (renamed or swapped)")
 
-    def seal(
-        self, client_id: str, note_id: str, body: bytes, final: bool = False
-    ) -> SealedRevision:
+    def seal(self, client_id: str, note_id: str, body: bytes, final: bool = False) -> SealedRevision:
         """Seal ``body`` as the next revision of a note; durable and read back on return."""
         if not is_id(note_id) or note_id == PROFILE_RECORD_ID:
             raise ValueError("note ids are 16 lowercase hex digits")
@@ -379,10 +367,7 @@ class Vault:
             )
             data, file_key = seal.seal(header, body, public, self.device)
             path = (
-                self.client_dir(client_id)
-                / "records"
-                / note_id
-                / f"{number:06d}-{self.device.device_id}.rev"
+                self.client_dir(client_id) / "records" / note_id / f"{number:06d}-{self.device.device_id}.rev"
             )
             try:
                 durable.write_new(path, data)
@@ -408,9 +393,7 @@ class Vault:
         if data != written or seal.decrypt_with_file_key(parsed, file_key, path) != body:
             raise WriteFailed(path, "the revision read back differs from what was written")
 
-    def open_revision(
-        self, path: Path, client_key: PrivateKey
-    ) -> tuple[seal.ParsedRevision, Plaintext]:
+    def open_revision(self, path: Path, client_key: PrivateKey) -> tuple[seal.ParsedRevision, Plaintext]:
         parsed = self._load(path)
         self.check_place(parsed, path)
         return parsed, seal.decrypt(parsed, client_key, path)
@@ -443,9 +426,7 @@ class Vault:
         revisions = self.revisions(client_id, PROFILE_RECORD_ID)
         if not revisions:
             raise TamperedFile(self.client_dir(client_id), "the client's profile is missing")
-        _, body = self.open_revision(
-            revisions[-1][2], key or self.client_key(practitioner, client_id)
-        )
+        _, body = self.open_revision(revisions[-1][2], key or self.client_key(practitioner, client_id))
         return Profile.from_bytes(client_id, body)
 
     def profiles(self, practitioner: Practitioner) -> Iterator[Profile]:

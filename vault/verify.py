@@ -24,9 +24,7 @@ def verify(vault: Vault) -> list[Problem]:
     for path in sorted((vault.root / "index").glob("*.json")):
         problems += _check(lambda p=path: read_index_record(p, keys))
     for client_id in vault.client_ids():
-        problems += _check(
-            lambda c=client_id: read_client_record(vault.client_dir(c) / "client.json", keys)
-        )
+        problems += _check(lambda c=client_id: read_client_record(vault.client_dir(c) / "client.json", keys))
         records = vault.client_dir(client_id) / "records"
         for folder in sorted(records.iterdir()) if records.exists() else []:
             problems += _check_note(vault, folder)

@@ -1,0 +1,279 @@
+"""The `casenotes` command line: parse, call one core function, print. Nothing else.
+
+Core packages raise typed errors; this module alone turns them into one sentence on
+stderr and an exit code (0 ok, 1 failure, 2 usage or wrong passphrase).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from note_templates import TemplateError, read_note
+from syncd.filing import file_note
+from vault import DEFAULT_KDF_PROFILE, KDF_PROFILES, Passphrase, Vault, VaultError, verify
+from vault.errors import PracticeExists
+
+from . import config
+from .config import ConfigError, Practice
+
+CORE_ERRORS = (VaultError, TemplateError, ConfigError)
+
+
+class Failure(click.ClickException):
+    """A command-line failure with its own exit code."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"casenotes: {self.message}", err=True)
+
+
+# -- shared options and helpers ---------------------------------------------------------
+def _store_practice(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.ensure_object(dict)["practice"] = value
+
+
+practice_option = click.option(
+    "--practice",
+    metavar="DIR",
+    expose_value=False,
+    callback=_store_practice,
+    help="The practice directory (default: $CASENOTES_HOME, else ~/casenotes).",
+)
+
+
+def practice(ctx: click.Context) -> Practice:
+    obj = ctx.find_root().ensure_object(dict)
+    return Practice(config.practice_root(obj.get("practice")), config.config_dir())
+
+
+def open_vault(ctx: click.Context) -> Vault:
+    p = practice(ctx)
+    vault = Vault(p.vault_dir, p.config_dir)
+    ctx.call_on_close(vault.close)
+    return vault
+
+
+def ask_passphrase(confirm: bool = False, prompt: str = "Passphrase") -> Passphrase:
+    value = config.passphrase_from_env()
+    if value is None:
+        try:
+            value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+        except click.Abort:
+            raise Failure(
+                "no passphrase given: type it at the prompt or set CASENOTES_PASSPHRASE", 2
+            ) from None
+    if not value:
+        raise Failure("the passphrase is empty: choose one you will remember", 2)
+    return Passphrase(value)
+
+
+# -- the command tree -------------------------------------------------------------------
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@practice_option
+@click.option("--debug", is_flag=True, help="Show a traceback on errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """casenotes: encrypted session notes, written in your own editor."""
+    ctx.ensure_object(dict)["debug"] = debug
+
+
+@cli.command()
+@practice_option
+@click.option(
+    "--kdf",
+    type=click.Choice(sorted(KDF_PROFILES)),
+    default=DEFAULT_KDF_PROFILE,
+    show_default=True,
+    help="How hard the passphrase is to guess by brute force (and how slow unlocking is).",
+)
+@click.pass_context
+def init(ctx: click.Context, kdf: str) -> None:
+    """Create a practice: inbox/, vault/ and casenotes.yml."""
+    p = practice(ctx)
+    if p.settings_file.exists() or (p.vault_dir / "practice.json").exists():
+        raise PracticeExists(p.root)
+    passphrase = ask_passphrase(confirm=True, prompt="New passphrase")
+    Vault.create(p.vault_dir, p.config_dir, passphrase, KDF_PROFILES[kdf]).close()
+    p.create_layout()
+    click.echo(f"Created a practice in {p.root}")
+    click.echo(f"Write notes into {p.inbox}; your device key is in {p.config_dir}.")
+
+
+@cli.group()
+def client() -> None:
+    """Add, list and show clients."""
+
+
+@client.command("add")
+@practice_option
+@click.argument("handle")
+@click.option("--name", help="The client's name (stored encrypted).")
+@click.option("--dob", type=click.DateTime(["%Y-%m-%d"]), help="Date of birth, YYYY-MM-DD.")
+@click.pass_context
+def client_add(ctx: click.Context, handle: str, name: str | None, dob: dt.datetime | None) -> None:
+    """Add a client under HANDLE, a pseudonym used in notes; prints the client id."""
+    vault = open_vault(ctx)
+    click.echo(vault.add_client(handle, name, dob.date().isoformat() if dob else None))
+
+
+@client.command("list")
+@practice_option
+@click.pass_context
+def client_list(ctx: click.Context) -> None:
+    """List every client you can read (asks for the passphrase)."""
+    vault = open_vault(ctx)
+    practitioner = vault.unlock(ask_passphrase())
+    rows = sorted(vault.profiles(practitioner), key=lambda p: p.handle.casefold())
+    for profile in rows:
+        click.echo(f"{profile.handle:<20} {profile.client_id}  {profile.name or ''}")
+
+
+@client.command("show")
+@practice_option
+@click.argument("handle")
+@click.pass_context
+def client_show(ctx: click.Context, handle: str) -> None:
+    """Show one client's profile and how many notes they have."""
+    vault = open_vault(ctx)
+    practitioner = vault.unlock(ask_passphrase())
+    profile = vault.find(practitioner, handle)
+    click.echo(f"handle:    {profile.handle}")
+    click.echo(f"client id: {profile.client_id}")
+    click.echo(f"name:      {profile.name or '-'}")
+    click.echo(f"born:      {profile.dob or '-'}")
+    click.echo(f"notes:     {len(vault.note_ids(profile.client_id))}")
+
+
+@cli.command("seal")
+@practice_option
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_context
+def seal_cmd(ctx: click.Context, file: Path) -> None:
+    """Seal one Markdown note as a new revision in the vault."""
+    filed = file_note(open_vault(ctx), file)
+    sealed, note_id = filed.sealed, filed.sealed.note_id
+    click.echo(f"sealed {file} as revision {sealed.revision} of note {note_id}")
+    if filed.id_was_assigned:
+        click.echo(f"add 'id: {note_id}' to its front matter to seal later saves as revisions", err=True)
+
+
+@cli.command("cat")
+@practice_option
+@click.argument("handle")
+@click.option("--note", "note_id", metavar="ID", help="Only this note.")
+@click.pass_context
+def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
+    """Print a client's notes to stdout, newest session first."""
+    vault = open_vault(ctx)
+    practitioner = vault.unlock(ask_passphrase())
+    notes = vault.read_notes(practitioner, vault.resolve(handle), note_id)
+
+    def session(note: Any) -> tuple[str, str]:
+        try:
+            return read_note(note.body, Path(note.note_id)).date.isoformat(), note.sealed_at
+        except TemplateError:
+            return "", note.sealed_at
+
+    out = sys.stdout.buffer
+    for index, note in enumerate(sorted(notes, key=session, reverse=True)):
+        if index:
+            out.write(b"\n")
+        out.write(note.body)
+    out.flush()
+
+
+@cli.command("verify")
+@practice_option
+@click.pass_context
+def verify_cmd(ctx: click.Context) -> None:
+    """Check every file in the vault; no passphrase needed."""
+    vault = open_vault(ctx)
+    problems = verify(vault)
+    for problem in problems:
+        click.echo(f"casenotes: {problem}", err=True)
+    if problems:
+        raise Failure(f"{len(problems)} problem(s) in {vault.root}; restore the named files from a backup")
+    click.echo(f"vault OK: {len(vault.client_ids())} clients, every revision intact and signed")
+
+
+@cli.group()
+def audit() -> None:
+    """Show and verify the audit log."""
+
+
+@audit.command("show")
+@practice_option
+@click.pass_context
+def audit_show(ctx: click.Context) -> None:
+    """Print every audit entry (ids only, never names)."""
+    for entry in open_vault(ctx).audit.entries():
+        data = " ".join(f"{k}={v}" for k, v in sorted(entry.data.items()))
+        click.echo(f"{entry.time}  {entry.device}  #{entry.seq:<5} {entry.event:<18} {data}")
+
+
+@audit.command("verify")
+@practice_option
+@click.pass_context
+def audit_verify(ctx: click.Context) -> None:
+    """Check the audit log's chain, signatures and checkpoints."""
+    vault = open_vault(ctx)
+    problems = vault.audit.verify(vault.device_keys())
+    for problem in problems:
+        click.echo(f"casenotes: {problem}", err=True)
+    if problems:
+        raise Failure("the audit log was altered; restore it from a backup and keep the altered copy")
+    click.echo(f"audit log OK: {sum(1 for _ in vault.audit.entries())} entries")
+
+
+@cli.command()
+@practice_option
+@click.pass_context
+def passphrase(ctx: click.Context) -> None:
+    """Change the passphrase (no note is re-encrypted)."""
+    vault = open_vault(ctx)
+    old = ask_passphrase(prompt="Current passphrase")
+    if config.passphrase_from_env() is not None:
+        raise Failure("set the new passphrase at the prompt, not through CASENOTES_PASSPHRASE", 2)
+    new = ask_passphrase(confirm=True, prompt="New passphrase")
+    vault.change_passphrase(old, new)
+    click.echo("passphrase changed")
+
+
+@cli.command()
+@click.option("--keep", type=click.Path(path_type=Path, file_okay=False), help="Make the demo practice here.")
+def demo(keep: Path | None) -> None:
+    """A fictional practice, sealed, and one client's notes shown."""
+    from .demo import run_demo
+
+    run_demo(keep, click.echo)
+
+
+# -- entry point ------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> NoReturn:
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="casenotes", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("casenotes: interrupted; nothing was lost", err=True)
+        sys.exit(1)
+    except CORE_ERRORS as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"casenotes: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(0)

@@ -1,0 +1,129 @@
+"""Where things are, and the practice's settings file ``casenotes.yml``.
+
+This is the only module that reads the environment; the core packages are handed paths.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import yaml
+
+from vault import durable
+
+CONFIG_FILE = "casenotes.yml"
+CONFIG_VERSION = 1
+
+
+class ConfigError(Exception):
+    exit_code = 1
+
+    def __init__(self, path: Path, key: str | None, why: str) -> None:
+        super().__init__(path, key, why)
+        self.path, self.key, self.why = path, key, why
+
+    def __str__(self) -> str:
+        where = f"{self.path}: {self.key}" if self.key else str(self.path)
+        return f"{where}: {self.why}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """casenotes.yml. Every key, its default and its meaning are documented here once."""
+
+    version: int = CONFIG_VERSION
+    #: seconds a note must be quiet (no save) before syncd seals it
+    quiet_period_seconds: float = 2.0
+    #: hours after which an untouched draft is sealed and parked out of the inbox
+    draft_ttl_hours: float = 8.0
+    #: minutes without a request after which an open client site is wiped
+    idle_timeout_minutes: float = 15.0
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], path: Path) -> Settings:
+        known = {f.name: f for f in fields(cls)}
+        for key in data:
+            if key not in known:
+                raise ConfigError(path, str(key), f"unknown setting (known: {', '.join(known)})")
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            default = known[key].default
+            if key == "version":
+                if value != CONFIG_VERSION:
+                    raise ConfigError(path, key, f"must be {CONFIG_VERSION}")
+            elif isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(path, key, f"must be a positive number (default {default})")
+            values[key] = value
+        return cls(**values)
+
+    def to_yaml(self) -> str:
+        lines = [
+            "# casenotes practice settings. Delete a line to get its default back.",
+            f"version: {self.version}",
+            "# seconds a note must be left alone before syncd seals it",
+            f"quiet_period_seconds: {self.quiet_period_seconds}",
+            "# hours after which an untouched draft is sealed and moved out of the inbox",
+            f"draft_ttl_hours: {self.draft_ttl_hours}",
+            "# minutes of inactivity after which an open client site is wiped",
+            f"idle_timeout_minutes: {self.idle_timeout_minutes}",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Practice:
+    """The practice directory: settings, the inbox of drafts, and the vault."""
+
+    root: Path
+    config_dir: Path
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox"
+
+    @property
+    def vault_dir(self) -> Path:
+        return self.root / "vault"
+
+    @property
+    def settings_file(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    def settings(self) -> Settings:
+        path = self.settings_file
+        if not path.exists():
+            return Settings()
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ConfigError(path, None, "is not valid YAML; fix it or delete it") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(path, None, "must hold 'setting: value' lines")
+        return Settings.from_mapping(data, path)
+
+    def create_layout(self) -> None:
+        """The folders and settings file of a new practice (the vault makes its own)."""
+        durable.make_dirs(self.inbox)
+        os.chmod(self.root, durable.DIR_MODE)
+        durable.write_new(self.settings_file, Settings().to_yaml().encode())
+
+
+def practice_root(option: str | None, env: Mapping[str, str] = os.environ) -> Path:
+    """--practice, else CASENOTES_HOME, else ~/casenotes."""
+    chosen = option or env.get("CASENOTES_HOME")
+    return Path(chosen).expanduser().absolute() if chosen else Path.home() / "casenotes"
+
+
+def config_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """Where device keys live: outside the practice, never in a backup."""
+    chosen = env.get("CASENOTES_CONFIG_DIR")
+    return Path(chosen).expanduser().absolute() if chosen else Path(platformdirs.user_config_dir("casenotes"))
+
+
+def passphrase_from_env(env: Mapping[str, str] = os.environ) -> str | None:
+    return env.get("CASENOTES_PASSPHRASE")

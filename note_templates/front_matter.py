@@ -1,0 +1,114 @@
+"""Read a note's YAML front matter: the fields casenotes needs to file it, with line numbers.
+
+A note is UTF-8 Markdown that starts with a ``---`` block of YAML. The bytes are sealed
+exactly as written; this module only reads what is needed to file them (client handle,
+session date, note id, status) and says precisely what is wrong when it cannot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import frontmatter
+import yaml
+
+from .errors import NoteInvalid
+
+NOTE_ID = re.compile(r"^[0-9a-f]{16}$")
+STATUSES = ("draft", "signed")
+_YAML = frontmatter.YAMLHandler()
+
+
+@dataclass(frozen=True, repr=False)
+class NoteFields:
+    """What casenotes reads from a note's front matter. Client data: never logged."""
+
+    client: str
+    date: dt.date
+    note_id: str | None
+    status: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    body: str = ""
+    lines: dict[str, int] = field(default_factory=dict)  # field -> line in the file
+
+    def line_of(self, name: str) -> int:
+        return self.lines.get(name, 2)
+
+    def __repr__(self) -> str:
+        return f"<NoteFields {self.note_id or 'new'} {self.status}>"
+
+    @property
+    def signed(self) -> bool:
+        return self.status == "signed"
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise NoteInvalid(path, line, None, "not UTF-8 text: save the note as UTF-8") from exc
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise NoteInvalid(path, line, None, "binary data, not a Markdown note")
+    return text.removeprefix("\ufeff")
+
+
+def _key_lines(front: str) -> dict[str, int]:
+    """Line (1-based, in the file) of each top-level key; the file's line 1 is ``---``."""
+    node = yaml.compose(front, Loader=yaml.SafeLoader)
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {k.value: k.start_mark.line + 2 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+
+
+def read_note(raw: bytes, path: Path) -> NoteFields:
+    """Parse and check the filing fields; NoteInvalid names the line and field at fault."""
+    text = _decode(raw, path)
+    if not frontmatter.checks(text, _YAML):
+        raise NoteInvalid(
+            path,
+            1,
+            None,
+            "no front matter: start the note with a '---' line, the fields, and '---'",
+        )
+    front, body = _YAML.split(text)
+    try:
+        meta = yaml.safe_load(front)
+        lines = _key_lines(front)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark else 1
+        raise NoteInvalid(path, line, None, "front matter is not valid YAML") from exc
+    if not isinstance(meta, dict):
+        raise NoteInvalid(path, 2, None, "front matter must be 'field: value' lines")
+
+    def line_of(name: str) -> int:
+        return lines.get(name, 2)
+
+    client = meta.get("client")
+    if client is None:
+        raise NoteInvalid(path, 2, "client", "missing: add 'client: HANDLE'")
+    if not isinstance(client, str) or not client.strip():
+        raise NoteInvalid(path, line_of("client"), "client", "must be the client's handle")
+    date = meta.get("date")
+    if date is None:
+        raise NoteInvalid(path, 2, "date", "missing: add 'date: YYYY-MM-DD' (the session date)")
+    if isinstance(date, dt.datetime) or not isinstance(date, dt.date):
+        raise NoteInvalid(path, line_of("date"), "date", "must be a real date written YYYY-MM-DD")
+    note_id = meta.get("id")
+    if note_id is not None and not (isinstance(note_id, str) and NOTE_ID.match(note_id)):
+        raise NoteInvalid(
+            path,
+            line_of("id"),
+            "id",
+            "must be 16 lowercase hex digits (as `casenotes new` writes it)",
+        )
+    status = meta.get("status", "draft")
+    if status not in STATUSES:
+        raise NoteInvalid(path, line_of("status"), "status", f"must be one of: {', '.join(STATUSES)}")
+    return NoteFields(client.strip(), date, note_id, status, meta, body, lines)

@@ -1,0 +1,1 @@
+"""retention: policies, due dates, legal holds and crypto-shredding (not built yet)."""

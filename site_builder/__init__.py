@@ -1,0 +1,1 @@
+"""site_builder: one client's timeline as an ephemeral MkDocs site (not built yet)."""

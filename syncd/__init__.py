@@ -1,0 +1,1 @@
+"""syncd: the watchdog daemon that seals every save (issue 3, not built yet)."""
