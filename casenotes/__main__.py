@@ -1,0 +1,3 @@
+from casenotes.cli import main
+
+main()
