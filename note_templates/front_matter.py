@@ -23,6 +23,20 @@ STATUSES = ("draft", "signed")
 _YAML = frontmatter.YAMLHandler()
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps an impossible date (2026-02-30) as text instead of crashing,
+    so the date check can name the field and line."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> object:  # type: ignore[override]
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 @dataclass(frozen=True, repr=False)
 class NoteFields:
     """What casenotes reads from a note's front matter. Client data: never logged."""
@@ -59,11 +73,15 @@ def _decode(raw: bytes, path: Path) -> str:
 
 
 def _key_lines(front: str) -> dict[str, int]:
-    """Line (1-based, in the file) of each top-level key; the file's line 1 is ``---``."""
-    node = yaml.compose(front, Loader=yaml.SafeLoader)
+    """Line (1-based, in the file) of each top-level key.
+
+    ``front`` begins with the newline that ends the opening ``---``, so its line 0 is the
+    file's line 1.
+    """
+    node = yaml.compose(front, Loader=_Loader)
     if not isinstance(node, yaml.MappingNode):
         return {}
-    return {k.value: k.start_mark.line + 2 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+    return {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
 
 
 def read_note(raw: bytes, path: Path) -> NoteFields:
@@ -78,11 +96,11 @@ def read_note(raw: bytes, path: Path) -> NoteFields:
         )
     front, body = _YAML.split(text)
     try:
-        meta = yaml.safe_load(front)
+        meta = yaml.load(front, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
         lines = _key_lines(front)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark else 1
+        line = mark.line + 1 if mark else 1
         raise NoteInvalid(path, line, None, "front matter is not valid YAML") from exc
     if not isinstance(meta, dict):
         raise NoteInvalid(path, 2, None, "front matter must be 'field: value' lines")

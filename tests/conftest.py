@@ -1,0 +1,93 @@
+"""Fixtures that build real things: a practice on disk with a cheap KDF, and the CLI run
+as a real process with its real exit code."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from casenotes.config import Practice
+from vault import KdfParams, Passphrase, Vault
+
+# Argon2id at 1 pass and 8 MiB: fast enough for hundreds of unlocks in a test run.
+CHEAP_KDF = KdfParams(opslimit=1, memlimit=8 * 1024 * 1024)
+PASSPHRASE = "fictional test passphrase"
+
+
+@dataclass
+class Result:
+    code: int
+    out: bytes
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out.decode()
+
+
+@dataclass
+class Env:
+    """A practice on disk plus the environment the CLI needs to find it."""
+
+    practice: Practice
+    env: dict[str, str]
+
+    @property
+    def vault_dir(self) -> Path:
+        return self.practice.vault_dir
+
+    def vault(self) -> Vault:
+        return Vault(self.practice.vault_dir, self.practice.config_dir)
+
+    def run(self, *args: str, stdin: str | None = None, passphrase: str | None = PASSPHRASE) -> Result:
+        env = dict(self.env)
+        if passphrase is not None:
+            env["CASENOTES_PASSPHRASE"] = passphrase
+        proc = subprocess.run(
+            [sys.executable, "-m", "casenotes", *args],
+            input=stdin.encode() if stdin is not None else b"",
+            capture_output=True,
+            env=env,
+            timeout=60,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr.decode())
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads():
+    """A test that leaves a thread running has leaked part of a daemon."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert not leaked, f"threads leaked: {leaked}"
+
+
+@pytest.fixture
+def base_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASENOTES_")}
+    env["CASENOTES_HOME"] = str(tmp_path / "practice")
+    env["CASENOTES_CONFIG_DIR"] = str(tmp_path / "config")
+    return env
+
+
+@pytest.fixture
+def empty(tmp_path: Path, base_env: dict[str, str]) -> Env:
+    """No practice yet: for `casenotes init`."""
+    return Env(Practice(tmp_path / "practice", tmp_path / "config"), base_env)
+
+
+@pytest.fixture
+def practice(empty: Env) -> Env:
+    """A practice made through the core with the cheap KDF, and one client, AB-1."""
+    p = empty.practice
+    Vault.create(p.vault_dir, p.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF).close()
+    p.create_layout()
+    with empty.vault() as vault:
+        vault.add_client("AB-1", "Wilhelmina Testperson", "1987-03-14")
+    return empty

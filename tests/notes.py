@@ -1,0 +1,26 @@
+"""Write notes into the inbox as a practitioner would. Fictional content only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SESSION_TEXT = "Talked through the unusual word zephyrquill and a plan for the week."
+
+
+def note_text(
+    client: str = "AB-1",
+    date: str = "2026-11-20",
+    note_id: str | None = "0123456789abcdef",
+    status: str = "draft",
+    body: str = SESSION_TEXT,
+    extra: str = "",
+) -> str:
+    id_line = f"id: {note_id}\n" if note_id else ""
+    return f"---\n{id_line}client: {client}\ndate: {date}\nstatus: {status}\n{extra}---\n\n## Summary\n{body}\n"
+
+
+def write_note(folder: Path, name: str = "note.md", **fields: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(note_text(**fields), encoding="utf-8")
+    return path

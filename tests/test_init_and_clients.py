@@ -1,0 +1,123 @@
+"""A practitioner sets up a practice and adds clients from the command line."""
+
+from __future__ import annotations
+
+import stat
+
+from conftest import PASSPHRASE, Env
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_init_creates_a_private_practice(empty: Env) -> None:
+    result = empty.run("init", "--kdf", "interactive")
+    assert result.code == 0, result.err
+    p = empty.practice
+    assert p.inbox.is_dir() and p.vault_dir.is_dir() and p.settings_file.is_file()
+    assert mode(p.root) == 0o700 and mode(p.inbox) == 0o700 and mode(p.vault_dir) == 0o700
+    for path in [*p.vault_dir.rglob("*"), *p.config_dir.rglob("*"), p.settings_file]:
+        assert mode(path) == (0o700 if path.is_dir() else 0o600), path
+    # the device key lives outside the practice, so no backup of the practice carries it
+    assert list(p.config_dir.rglob("device.json"))
+    assert not list(p.root.rglob("device.json"))
+
+
+def test_init_stores_the_chosen_kdf_cost_with_the_key(empty: Env) -> None:
+    import json
+
+    assert empty.run("init", "--kdf", "interactive").code == 0
+    key = json.loads(next((empty.vault_dir / "practitioners").glob("*.json")).read_text())
+    assert key["kdf"]["algorithm"] == "argon2id13"
+    assert (key["kdf"]["opslimit"], key["kdf"]["memlimit"]) == (2, 64 * 1024 * 1024)
+
+
+def test_init_asks_twice_and_refuses_a_mismatch(empty: Env) -> None:
+    result = empty.run("init", "--kdf", "interactive", stdin="one\ntwo\none\none\n", passphrase=None)
+    # click asks again after a mismatch; the second pair matches
+    assert result.code == 0, result.err
+    assert "do not match" in result.text + result.err
+    assert empty.run("client", "list", passphrase="one").code == 0
+    assert empty.run("client", "list", passphrase="two").code == 2
+
+
+def test_init_refuses_to_overwrite_an_existing_practice(practice: Env) -> None:
+    before = {p: p.read_bytes() for p in practice.vault_dir.rglob("*") if p.is_file()}
+    result = practice.run("init", "--kdf", "interactive")
+    assert result.code == 1
+    assert "already holds a practice" in result.err
+    assert {p: p.read_bytes() for p in practice.vault_dir.rglob("*") if p.is_file()} == before
+
+
+def test_practice_option_works_after_the_command(empty: Env, tmp_path) -> None:
+    elsewhere = tmp_path / "other"
+    assert empty.run("init", "--practice", str(elsewhere), "--kdf", "interactive").code == 0
+    assert (elsewhere / "casenotes.yml").exists()
+    assert not empty.practice.root.exists()
+
+
+def test_client_add_prints_a_random_id_and_list_shows_the_client(practice: Env) -> None:
+    added = practice.run("client", "add", "CD-2", "--name", "Ottoline Example", "--dob", "1990-02-03")
+    assert added.code == 0, added.err
+    client_id = added.text.strip()
+    assert len(client_id) == 16 and int(client_id, 16) >= 0
+    listing = practice.run("client", "list")
+    assert listing.code == 0
+    assert "CD-2" in listing.text and client_id in listing.text and "Ottoline Example" in listing.text
+    shown = practice.run("client", "show", "cd-2")  # handles are case-insensitive
+    assert shown.code == 0 and "1990-02-03" in shown.text and client_id in shown.text
+
+
+def test_client_add_refuses_a_taken_handle_and_a_bad_one(practice: Env) -> None:
+    taken = practice.run("client", "add", "ab-1")
+    assert taken.code == 1 and "already has this handle" in taken.err
+    bad = practice.run("client", "add", "../etc")
+    assert bad.code == 1 and "invalid handle" in bad.err
+    assert len(practice.vault().client_ids()) == 1
+
+
+def test_client_add_with_an_impossible_birth_date_is_a_usage_error(practice: Env) -> None:
+    result = practice.run("client", "add", "EF-3", "--dob", "1990-02-30")
+    assert result.code == 2
+    assert len(practice.vault().client_ids()) == 1
+
+
+def test_unknown_handle_is_reported_without_echoing_it(practice: Env) -> None:
+    result = practice.run("client", "show", "Zz-Secretname")
+    assert result.code == 1
+    assert "no client has this handle" in result.err and "Secretname" not in result.err
+
+
+def test_commands_outside_a_practice_say_how_to_make_one(empty: Env) -> None:
+    result = empty.run("verify")
+    assert result.code == 1
+    assert "is not a casenotes practice" in result.err and "casenotes init" in result.err
+
+
+def test_a_practice_without_this_machines_device_key_is_explained(practice: Env, tmp_path) -> None:
+    practice.env["CASENOTES_CONFIG_DIR"] = str(tmp_path / "empty-config")
+    result = practice.run("client", "add", "GH-4")
+    assert result.code == 1 and "no device key" in result.err and "CASENOTES_CONFIG_DIR" in result.err
+
+
+def test_passphrase_change_keeps_every_note_byte_for_byte(practice: Env) -> None:
+    from notes import write_note
+
+    note = write_note(practice.practice.inbox)
+    assert practice.run("seal", str(note)).code == 0
+    revisions = {p: p.read_bytes() for p in practice.vault_dir.rglob("*.rev")}
+    changed = practice.run("passphrase", stdin=f"{PASSPHRASE}\nnew fictional pass\nnew fictional pass\n", passphrase=None)
+    assert changed.code == 0, changed.err
+    assert {p: p.read_bytes() for p in practice.vault_dir.rglob("*.rev")} == revisions
+    assert practice.run("cat", "AB-1").code == 2  # the old passphrase no longer opens it
+    new = practice.run("cat", "AB-1", passphrase="new fictional pass")
+    assert new.code == 0 and new.out == note.read_bytes()
+
+
+def test_passphrase_change_with_a_wrong_current_passphrase_changes_nothing(practice: Env) -> None:
+    key = next((practice.vault_dir / "practitioners").glob("*.json"))
+    before = key.read_bytes()
+    result = practice.run("passphrase", stdin="wrong\nx\nx\n", passphrase=None)
+    assert result.code == 2 and "wrong passphrase" in result.err
+    assert key.read_bytes() == before
