@@ -18,7 +18,7 @@ import yaml
 
 from .errors import NoteInvalid
 
-NOTE_ID = re.compile(r"^[0-9a-f]{16}$")
+NOTE_ID = re.compile(r"^(?!0{16})[0-9a-f]{16}$")  # all zeros is the vault's profile record
 STATUSES = ("draft", "signed")
 _YAML = frontmatter.YAMLHandler()
 
@@ -72,16 +72,23 @@ def _decode(raw: bytes, path: Path) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _key_lines(front: str) -> dict[str, int]:
-    """Line (1-based, in the file) of each top-level key.
+def _key_lines(front: str) -> tuple[dict[str, int], dict[str, str]]:
+    """Line (1-based, in the file) and raw scalar text of each top-level key.
 
     ``front`` begins with the newline that ends the opening ``---``, so its line 0 is the
-    file's line 1.
+    file's line 1. The raw text matters for ids: YAML reads ``id: 0123456789012345`` as
+    a number and drops the leading zero.
     """
     node = yaml.compose(front, Loader=_Loader)
     if not isinstance(node, yaml.MappingNode):
-        return {}
-    return {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+        return {}, {}
+    lines, raw = {}, {}
+    for key, value in node.value:
+        if isinstance(key, yaml.ScalarNode):
+            lines[key.value] = key.start_mark.line + 1
+            if isinstance(value, yaml.ScalarNode):
+                raw[key.value] = value.value
+    return lines, raw
 
 
 def read_note(raw: bytes, path: Path) -> NoteFields:
@@ -97,7 +104,7 @@ def read_note(raw: bytes, path: Path) -> NoteFields:
     front, body = _YAML.split(text)
     try:
         meta = yaml.load(front, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
-        lines = _key_lines(front)
+        lines, raw_values = _key_lines(front)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
@@ -118,7 +125,7 @@ def read_note(raw: bytes, path: Path) -> NoteFields:
         raise NoteInvalid(path, 2, "date", "missing: add 'date: YYYY-MM-DD' (the session date)")
     if isinstance(date, dt.datetime) or not isinstance(date, dt.date):
         raise NoteInvalid(path, line_of("date"), "date", "must be a real date written YYYY-MM-DD")
-    note_id = meta.get("id")
+    note_id = raw_values.get("id") if meta.get("id") is not None else None
     if note_id is not None and not (isinstance(note_id, str) and NOTE_ID.match(note_id)):
         raise NoteInvalid(
             path,

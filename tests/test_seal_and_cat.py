@@ -80,7 +80,6 @@ def seal_bad(practice: Env, raw: bytes, name: str = "bad.md"):
     path.write_bytes(raw)
     result = practice.run("seal", str(path))
     assert path.read_bytes() == raw  # nothing lost
-    assert not list(practice.vault_dir.rglob("*.rev")) or True
     return result
 
 
@@ -131,4 +130,16 @@ def test_a_symlink_is_refused(practice: Env, tmp_path) -> None:
 
 def test_bad_input_leaves_the_vault_without_revisions(practice: Env) -> None:
     seal_bad(practice, b"---\nclient: [\n---\n")
-    assert not list(practice.vault_dir.rglob("*.rev"))[1:]  # only the profile exists
+    seal_bad(practice, note_text(client="ZZ-9").encode())
+    assert len(list(practice.vault_dir.rglob("*.rev"))) == 1  # only the client's profile
+
+
+def test_an_all_digit_id_keeps_its_leading_zero(practice: Env) -> None:
+    note = write_note(practice.practice.inbox, note_id="0123456789012345")
+    assert practice.run("seal", str(note)).code == 0
+    assert practice.run("cat", "AB-1", "--note", "0123456789012345").out == note.read_bytes()
+
+
+def test_the_reserved_all_zero_id_is_refused(practice: Env) -> None:
+    r = seal_bad(practice, note_text(note_id="0000000000000000").encode())
+    assert r.code == 1 and "bad.md:2: id" in r.err
