@@ -16,7 +16,9 @@ def note_text(
     extra: str = "",
 ) -> str:
     id_line = f"id: {note_id}\n" if note_id else ""
-    return f"---\n{id_line}client: {client}\ndate: {date}\nstatus: {status}\n{extra}---\n\n## Summary\n{body}\n"
+    return (
+        f"---\n{id_line}client: {client}\ndate: {date}\nstatus: {status}\n{extra}---\n\n## Summary\n{body}\n"
+    )
 
 
 def write_note(folder: Path, name: str = "note.md", **fields: str) -> Path:

@@ -38,7 +38,15 @@ def test_the_log_records_each_kind_of_access_by_id(logged) -> None:
 def test_the_log_never_names_a_client(logged) -> None:
     practice, log = logged
     raw = b"".join(p.read_bytes() for p in log.parent.iterdir())
-    for secret in (b"AB-1", b"ab-1", b"Wilhelmina", b"Testperson", b"1987-03-14", b"zephyrquill", b"2026-11-20"):
+    for secret in (
+        b"AB-1",
+        b"ab-1",
+        b"Wilhelmina",
+        b"Testperson",
+        b"1987-03-14",
+        b"zephyrquill",
+        b"2026-11-20",
+    ):
         assert secret not in raw
 
 

@@ -36,7 +36,9 @@ def tiny_disk(tmp_path: Path):
     """A real 256 KiB tmpfs, so that ENOSPC comes from the kernel, not a mock."""
     mount = tmp_path / "tiny"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True
+    )
     if done.returncode != 0:
         pytest.skip("mounting a tmpfs needs root")
     yield mount
@@ -65,7 +67,9 @@ def test_a_full_disk_leaves_the_old_file_and_no_temp(tiny_disk: Path) -> None:
     assert sorted(os.listdir(tiny_disk)) == ["file", "filler"]
 
 
-def test_sealing_onto_a_full_disk_says_so_and_keeps_the_note(tiny_disk: Path, tmp_path: Path, base_env) -> None:
+def test_sealing_onto_a_full_disk_says_so_and_keeps_the_note(
+    tiny_disk: Path, tmp_path: Path, base_env
+) -> None:
     from casenotes.config import Practice
 
     practice = Practice(tiny_disk / "practice", tmp_path / "config")

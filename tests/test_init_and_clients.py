@@ -107,7 +107,9 @@ def test_passphrase_change_keeps_every_note_byte_for_byte(practice: Env) -> None
     note = write_note(practice.practice.inbox)
     assert practice.run("seal", str(note)).code == 0
     revisions = {p: p.read_bytes() for p in practice.vault_dir.rglob("*.rev")}
-    changed = practice.run("passphrase", stdin=f"{PASSPHRASE}\nnew fictional pass\nnew fictional pass\n", passphrase=None)
+    changed = practice.run(
+        "passphrase", stdin=f"{PASSPHRASE}\nnew fictional pass\nnew fictional pass\n", passphrase=None
+    )
     assert changed.code == 0, changed.err
     assert {p: p.read_bytes() for p in practice.vault_dir.rglob("*.rev")} == revisions
     assert practice.run("cat", "AB-1").code == 2  # the old passphrase no longer opens it

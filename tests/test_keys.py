@@ -61,7 +61,9 @@ def test_an_edited_public_field_reads_as_not_this_key(practice: Env) -> None:
     assert practice.run("cat", "AB-1").code == 2
 
 
-def test_the_kdf_parameters_are_read_from_the_file_not_from_todays_constants(practice: Env, monkeypatch) -> None:
+def test_the_kdf_parameters_are_read_from_the_file_not_from_todays_constants(
+    practice: Env, monkeypatch
+) -> None:
     from vault import constants
 
     monkeypatch.setitem(constants.KDF_PROFILES, "moderate", constants.KdfParams(4, 2**20))

@@ -21,7 +21,14 @@ SECRETS = {
 
 def forms(text: str) -> list[bytes]:
     raw = text.encode()
-    return [raw, raw.lower(), raw.upper(), base64.b64encode(raw), raw.hex().encode(), text.encode("utf-16-le")]
+    return [
+        raw,
+        raw.lower(),
+        raw.upper(),
+        base64.b64encode(raw),
+        raw.hex().encode(),
+        text.encode("utf-16-le"),
+    ]
 
 
 def test_no_vault_file_holds_a_name_handle_date_text_or_field(practice: Env) -> None:
@@ -40,7 +47,9 @@ def test_no_vault_file_holds_a_name_handle_date_text_or_field(practice: Env) -> 
             for form in forms(secret):
                 assert form not in data, f"{what} found in {path}"
         for what, secret in SECRETS.items():
-            assert secret.lower() not in str(path.relative_to(practice.vault_dir)).lower(), f"{what} in a file name"
+            assert secret.lower() not in str(path.relative_to(practice.vault_dir)).lower(), (
+                f"{what} in a file name"
+            )
 
 
 def test_file_sizes_do_not_fingerprint_notes(practice: Env) -> None:

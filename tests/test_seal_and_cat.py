@@ -28,11 +28,19 @@ def test_each_save_is_a_new_revision_and_cat_shows_the_newest(practice: Env) -> 
 def test_cat_lists_sessions_newest_first_by_the_notes_own_date(practice: Env) -> None:
     inbox = practice.practice.inbox
     # sealed out of order: the session date in the note decides, not the sealing time
-    for date, nid in [("2026-03-01", "aaaaaaaaaaaaaaaa"), ("2026-05-01", "bbbbbbbbbbbbbbbb"), ("2026-01-01", "cccccccccccccccc")]:
+    for date, nid in [
+        ("2026-03-01", "aaaaaaaaaaaaaaaa"),
+        ("2026-05-01", "bbbbbbbbbbbbbbbb"),
+        ("2026-01-01", "cccccccccccccccc"),
+    ]:
         note = write_note(inbox, f"{date}.md", date=date, note_id=nid, body=f"session of {date}")
         assert practice.run("seal", str(note)).code == 0
     text = practice.run("cat", "AB-1").text
-    assert text.index("session of 2026-05-01") < text.index("session of 2026-03-01") < text.index("session of 2026-01-01")
+    assert (
+        text.index("session of 2026-05-01")
+        < text.index("session of 2026-03-01")
+        < text.index("session of 2026-01-01")
+    )
 
 
 def test_a_note_without_an_id_gets_one_and_says_so(practice: Env) -> None:
@@ -54,10 +62,14 @@ def test_a_signed_note_cannot_change(practice: Env) -> None:
 def test_cat_with_a_wrong_passphrase_exits_2_and_logs_the_failed_unlock(practice: Env) -> None:
     note = write_note(practice.practice.inbox)
     practice.run("seal", str(note))
-    before = {p: p.read_bytes() for p in practice.vault_dir.rglob("*") if p.is_file() and "audit" not in p.parts}
+    before = {
+        p: p.read_bytes() for p in practice.vault_dir.rglob("*") if p.is_file() and "audit" not in p.parts
+    }
     result = practice.run("cat", "AB-1", passphrase="not it")
     assert result.code == 2 and "wrong passphrase" in result.err and result.out == b""
-    after = {p: p.read_bytes() for p in practice.vault_dir.rglob("*") if p.is_file() and "audit" not in p.parts}
+    after = {
+        p: p.read_bytes() for p in practice.vault_dir.rglob("*") if p.is_file() and "audit" not in p.parts
+    }
     assert after == before
     events = [e.event for e in practice.vault().audit.entries()]
     assert events[-1] == "unlock-failed"

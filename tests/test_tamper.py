@@ -137,9 +137,15 @@ def test_a_deleted_middle_revision_leaves_a_gap_that_is_reported(sealed) -> None
 def test_a_revision_forged_with_the_clients_public_key_is_rejected(sealed) -> None:
     """Anyone can encrypt to a client's public key; only a registered device can sign."""
     practice, vault, cid, revs = sealed
-    intruder = Device("f" * 16, vault.practice_id, vault.device.practitioner_id, SigningKey.generate(), b"\0" * 32, {})
-    header = revision.RevisionHeader(cid, "0123456789abcdef", 4, vault.device.device_id, "note", False, "2026-11-26T00:00:00Z")
-    data, _ = revision.seal(header, b"---\nclient: AB-1\ndate: 2026-11-20\n---\nforged\n", vault.client_public(cid), intruder)
+    intruder = Device(
+        "f" * 16, vault.practice_id, vault.device.practitioner_id, SigningKey.generate(), b"\0" * 32, {}
+    )
+    header = revision.RevisionHeader(
+        cid, "0123456789abcdef", 4, vault.device.device_id, "note", False, "2026-11-26T00:00:00Z"
+    )
+    data, _ = revision.seal(
+        header, b"---\nclient: AB-1\ndate: 2026-11-20\n---\nforged\n", vault.client_public(cid), intruder
+    )
     forged = revs[0].parent / f"000004-{vault.device.device_id}.rev"
     forged.write_bytes(data)
     assert any(str(forged) in p and "changed or forged" in p for p in problems_of(practice))

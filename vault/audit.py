@@ -29,7 +29,7 @@ from nacl.signing import VerifyKey
 from . import durable
 from .constants import CHECKPOINT_FORMAT, JSON_FORMAT_VERSION
 from .encoding import b64, canonical, unb64
-from .errors import TamperedFile
+from .errors import TamperedFile, WriteFailed
 from .keys import Device, read_record
 
 GENESIS = "0" * 64
@@ -90,7 +90,7 @@ class AuditLog:
             os.write(fd, canonical(entry) + b"\n")
             os.fsync(fd)
         except OSError as exc:
-            raise TamperedFile(self.path, f"audit log could not be written ({exc.strerror})") from exc
+            raise WriteFailed(self.path, exc.strerror or str(exc)) from exc
         finally:
             os.close(fd)
 

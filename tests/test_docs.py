@@ -1,0 +1,32 @@
+"""The user guide builds with Material in strict mode: no broken link, no missing page."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_user_guide_builds_strictly(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "-f",
+            str(ROOT / "mkdocs.yml"),
+            "-d",
+            str(tmp_path / "site"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "site" / "format" / "index.html").read_text()
+    assert "CASENOTE" in page
+    # no web fonts: nothing in the guide reaches for fonts.googleapis.com
+    assert "fonts.googleapis" not in (tmp_path / "site" / "index.html").read_text()
