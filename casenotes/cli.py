@@ -26,14 +26,16 @@ CORE_ERRORS = (VaultError, TemplateError, ConfigError)
 
 
 class Failure(click.ClickException):
-    """A command-line failure with its own exit code."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    """A command-line failure: one sentence on stderr, exit 1."""
 
     def show(self, file: Any = None) -> None:
         click.echo(f"casenotes: {self.message}", err=True)
+
+
+class UsageFailure(Failure):
+    """The command cannot run as called (no passphrase given, ...): exit 2."""
+
+    exit_code = 2
 
 
 # -- shared options and helpers ---------------------------------------------------------
@@ -69,11 +71,11 @@ def ask_passphrase(confirm: bool = False, prompt: str = "Passphrase") -> Passphr
         try:
             value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
         except click.Abort:
-            raise Failure(
-                "no passphrase given: type it at the prompt or set CASENOTES_PASSPHRASE", 2
+            raise UsageFailure(
+                "no passphrase given: type it at the prompt or set CASENOTES_PASSPHRASE"
             ) from None
     if not value:
-        raise Failure("the passphrase is empty: choose one you will remember", 2)
+        raise UsageFailure("the passphrase is empty: choose one you will remember")
     return Passphrase(value)
 
 
@@ -243,7 +245,7 @@ def passphrase(ctx: click.Context) -> None:
     vault = open_vault(ctx)
     old = ask_passphrase(prompt="Current passphrase")
     if config.passphrase_from_env() is not None:
-        raise Failure("set the new passphrase at the prompt, not through CASENOTES_PASSPHRASE", 2)
+        raise UsageFailure("set the new passphrase at the prompt, not through CASENOTES_PASSPHRASE")
     new = ask_passphrase(confirm=True, prompt="New passphrase")
     vault.change_passphrase(old, new)
     click.echo("passphrase changed")

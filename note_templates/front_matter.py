@@ -27,11 +27,11 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader that keeps an impossible date (2026-02-30) as text instead of crashing,
     so the date check can name the field and line."""
 
-    def construct_yaml_timestamp(self, node: yaml.Node) -> object:  # type: ignore[override]
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> object:  # type: ignore[override]
         try:
             return super().construct_yaml_timestamp(node)
         except ValueError:
-            return self.construct_scalar(node)  # type: ignore[arg-type]
+            return self.construct_scalar(node)
 
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
@@ -94,7 +94,7 @@ def _key_lines(front: str) -> tuple[dict[str, int], dict[str, str]]:
 def read_note(raw: bytes, path: Path) -> NoteFields:
     """Parse and check the filing fields; NoteInvalid names the line and field at fault."""
     text = _decode(raw, path)
-    if not frontmatter.checks(text, _YAML):
+    if not _YAML.detect(text):
         raise NoteInvalid(
             path,
             1,

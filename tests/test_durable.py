@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import CHEAP_KDF, PASSPHRASE, Env
 from notes import write_note
+
 from vault import Passphrase, Vault, durable
 from vault.errors import WriteFailed
 

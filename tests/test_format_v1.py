@@ -18,8 +18,8 @@ import nacl.pwhash.argon2id as argon2id
 import pytest
 from nacl.public import PrivateKey, SealedBox
 from nacl.signing import VerifyKey
-
 from samples.make_v1 import NOTE_ID, PASSPHRASE, REVISIONS
+
 from vault import Passphrase, Vault, verify
 from vault.errors import NoteLocked
 

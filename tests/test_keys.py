@@ -6,8 +6,8 @@ import json
 import time
 
 import pytest
-
 from conftest import CHEAP_KDF, PASSPHRASE, Env
+
 from vault import Passphrase, Plaintext
 from vault.constants import MAX_MEMLIMIT, MAX_OPSLIMIT
 

@@ -6,6 +6,7 @@ import base64
 
 from conftest import Env
 from notes import write_note
+
 from vault.seal import bucket
 
 SECRETS = {

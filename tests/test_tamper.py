@@ -5,13 +5,13 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from conftest import PASSPHRASE, Env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nacl.public import SealedBox
 from nacl.signing import SigningKey
-
-from conftest import PASSPHRASE, Env
 from notes import write_note
+
 from vault import Passphrase, verify
 from vault import seal as revision
 from vault.errors import TamperedFile

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,14 +42,16 @@ from .constants import (
     KdfParams,
 )
 from .encoding import b64, canonical, is_id, unb64
-from .errors import KeyFileInvalid, TamperedFile, WrongPassphrase
+from .errors import KeyFileInvalid, TamperedFile, VaultError, WrongPassphrase
 from .redact import Passphrase
 
 _WRAP_KEY_BYTES = 32
 
 
 # -- reading JSON records strictly ------------------------------------------------------
-def read_record(path: Path, fmt: str, error: type[KeyFileInvalid] = KeyFileInvalid) -> dict[str, Any]:
+def read_record(
+    path: Path, fmt: str, error: Callable[[Path, str], VaultError] = KeyFileInvalid
+) -> dict[str, Any]:
     """Load a JSON record of a known format and version, or raise ``error(path, why)``."""
     try:
         raw = path.read_bytes()

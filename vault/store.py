@@ -32,7 +32,8 @@ import nacl.utils
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey, VerifyKey
 
-from . import durable, seal
+from . import durable
+from . import seal as revision_format
 from .audit import AuditLog
 from .clients import (
     PROFILE_RECORD_ID,
@@ -322,15 +323,15 @@ class Vault:
             return []
         return sorted(p.name for p in folder.iterdir() if is_id(p.name) and p.name != PROFILE_RECORD_ID)
 
-    def _load(self, path: Path) -> seal.ParsedRevision:
-        parsed = seal.parse(path.read_bytes(), path)
+    def _load(self, path: Path) -> revision_format.ParsedRevision:
+        parsed = revision_format.parse(path.read_bytes(), path)
         key = self.device_keys().get(parsed.header.device)
         if key is None:
             raise TamperedFile(path, "signed by an unregistered device (forged?)")
-        seal.check_signature(parsed, path, key)
+        revision_format.check_signature(parsed, path, key)
         return parsed
 
-    def check_place(self, parsed: seal.ParsedRevision, path: Path) -> None:
+    def check_place(self, parsed: revision_format.ParsedRevision, path: Path) -> None:
         """The header must name the folder and file the revision lies in."""
         match = REVISION_NAME.match(path.name)
         h = parsed.header
@@ -351,7 +352,7 @@ class Vault:
         return self._seal_record(client_id, note_id, body, "note", final)
 
     def _seal_record(
-        self, client_id: str, note_id: str, body: bytes, kind: seal.RecordKind, final: bool = False
+        self, client_id: str, note_id: str, body: bytes, kind: revision_format.RecordKind, final: bool = False
     ) -> SealedRevision:
         public = self.client_public(client_id)
         existing = self.revisions(client_id, note_id)
@@ -362,10 +363,10 @@ class Vault:
                 raise NoteLocked(note_id)
             number = existing[-1][0] + 1
         while True:  # another writer may take a number first; revision files are write-once
-            header = seal.RevisionHeader(
+            header = revision_format.RevisionHeader(
                 client_id, note_id, number, self.device.device_id, kind, final, stamp(self.clock())
             )
-            data, file_key = seal.seal(header, body, public, self.device)
+            data, file_key = revision_format.seal(header, body, public, self.device)
             path = (
                 self.client_dir(client_id) / "records" / note_id / f"{number:06d}-{self.device.device_id}.rev"
             )
@@ -390,13 +391,15 @@ class Vault:
         """Read the file back from disk and open it before anyone trusts it."""
         data = path.read_bytes()
         parsed = self._load(path)
-        if data != written or seal.decrypt_with_file_key(parsed, file_key, path) != body:
+        if data != written or revision_format.decrypt_with_file_key(parsed, file_key, path) != body:
             raise WriteFailed(path, "the revision read back differs from what was written")
 
-    def open_revision(self, path: Path, client_key: PrivateKey) -> tuple[seal.ParsedRevision, Plaintext]:
+    def open_revision(
+        self, path: Path, client_key: PrivateKey
+    ) -> tuple[revision_format.ParsedRevision, Plaintext]:
         parsed = self._load(path)
         self.check_place(parsed, path)
-        return parsed, seal.decrypt(parsed, client_key, path)
+        return parsed, revision_format.decrypt(parsed, client_key, path)
 
     def read_notes(
         self, practitioner: Practitioner, client_id: str, note_id: str | None = None
