@@ -23,7 +23,11 @@ STATUSES = ("draft", "signed")
 _YAML = frontmatter.YAMLHandler()
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser where PyYAML was built with it: ten times faster on a timeline of notes.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeLoader):  # type: ignore[valid-type,misc]
     """SafeLoader that keeps an impossible date (2026-02-30) as text instead of crashing,
     so the date check can name the field and line."""
 
@@ -72,23 +76,28 @@ def _decode(raw: bytes, path: Path) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _key_lines(front: str) -> tuple[dict[str, int], dict[str, str]]:
-    """Line (1-based, in the file) and raw scalar text of each top-level key.
+def _parse(front: str) -> tuple[Any, dict[str, int], dict[str, str]]:
+    """The front matter's value, and the line and raw text of each top-level key.
 
-    ``front`` begins with the newline that ends the opening ``---``, so its line 0 is the
-    file's line 1. The raw text matters for ids: YAML reads ``id: 0123456789012345`` as
-    a number and drops the leading zero.
+    One parse gives all three. ``front`` begins with the newline that ends the opening
+    ``---``, so its line 0 is the file's line 1. The raw text matters for ids: YAML reads
+    ``id: 0123456789012345`` as a number and drops the leading zero.
     """
-    node = yaml.compose(front, Loader=_Loader)
-    if not isinstance(node, yaml.MappingNode):
-        return {}, {}
-    lines, raw = {}, {}
-    for key, value in node.value:
-        if isinstance(key, yaml.ScalarNode):
-            lines[key.value] = key.start_mark.line + 1
-            if isinstance(value, yaml.ScalarNode):
-                raw[key.value] = value.value
-    return lines, raw
+    loader = _Loader(front)
+    try:
+        node = loader.get_single_node()
+        value = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    lines: dict[str, int] = {}
+    raw: dict[str, str] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, item in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                lines[key.value] = key.start_mark.line + 1
+                if isinstance(item, yaml.ScalarNode):
+                    raw[key.value] = item.value
+    return value, lines, raw
 
 
 def read_note(raw: bytes, path: Path) -> NoteFields:
@@ -103,8 +112,7 @@ def read_note(raw: bytes, path: Path) -> NoteFields:
         )
     front, body = _YAML.split(text)
     try:
-        meta = yaml.load(front, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
-        lines, raw_values = _key_lines(front)
+        meta, lines, raw_values = _parse(front)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
