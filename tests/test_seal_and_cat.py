@@ -155,3 +155,11 @@ def test_an_all_digit_id_keeps_its_leading_zero(practice: Env) -> None:
 def test_the_reserved_all_zero_id_is_refused(practice: Env) -> None:
     r = seal_bad(practice, note_text(note_id="0000000000000000").encode())
     assert r.code == 1 and "bad.md:2: id" in r.err
+
+
+def test_reading_a_profile_is_audited_too(practice: Env) -> None:
+    assert practice.run("client", "show", "AB-1").code == 0
+    assert practice.run("client", "list").code == 0
+    events = [e for e in practice.vault().audit.entries()]
+    assert [e.event for e in events[-4:]] == ["unlock", "decrypt-profile", "unlock", "decrypt-profiles"]
+    assert events[-3].data["client"] == practice.vault().resolve("AB-1")

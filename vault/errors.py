@@ -69,6 +69,10 @@ class UnknownClient(VaultError):
     template = "no client has this handle{}: check the spelling, or add it with `casenotes client add`"
 
 
+class UnknownNote(VaultError):
+    template = "client {} has no note {}: `casenotes cat HANDLE` shows every note with its id"
+
+
 class HandleTaken(VaultError):
     template = "a client already has this handle: choose another one{}"
 

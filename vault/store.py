@@ -55,6 +55,7 @@ from .errors import (
     PracticeExists,
     TamperedFile,
     UnknownClient,
+    UnknownNote,
     WriteFailed,
     WrongPassphrase,
 )
@@ -405,13 +406,15 @@ class Vault:
         self, practitioner: Practitioner, client_id: str, note_id: str | None = None
     ) -> list[OpenedNote]:
         """The newest revision of each note of a client (or of one note), decrypted."""
+        if note_id is not None and (not is_id(note_id) or note_id == PROFILE_RECORD_ID):
+            raise UnknownNote(client_id, "with that id (ids are 16 hex digits)")
         key = self.client_key(practitioner, client_id)
         note_ids = [note_id] if note_id else self.note_ids(client_id)
         opened = []
         for nid in note_ids:
             revisions = self.revisions(client_id, nid)
             if not revisions:
-                raise UnknownClient(" (no such note for this client)")
+                raise UnknownNote(client_id, nid)
             parsed, body = self.open_revision(revisions[-1][2], key)
             h = parsed.header
             opened.append(OpenedNote(nid, h.revision, h.sealed_at, h.final, body))
@@ -423,13 +426,17 @@ class Vault:
         )
         return opened
 
-    def read_profile(
-        self, practitioner: Practitioner, client_id: str, key: PrivateKey | None = None
-    ) -> Profile:
+    def read_profile(self, practitioner: Practitioner, client_id: str) -> Profile:
+        """One client's profile, decrypted (audited)."""
+        profile = self._open_profile(practitioner, client_id)
+        self.audit.append("decrypt-profile", client=client_id, practitioner=practitioner.practitioner_id)
+        return profile
+
+    def _open_profile(self, practitioner: Practitioner, client_id: str) -> Profile:
         revisions = self.revisions(client_id, PROFILE_RECORD_ID)
         if not revisions:
             raise TamperedFile(self.client_dir(client_id), "the client's profile is missing")
-        _, body = self.open_revision(revisions[-1][2], key or self.client_key(practitioner, client_id))
+        _, body = self.open_revision(revisions[-1][2], self.client_key(practitioner, client_id))
         return Profile.from_bytes(client_id, body)
 
     def profiles(self, practitioner: Practitioner) -> Iterator[Profile]:
@@ -443,7 +450,7 @@ class Vault:
             "decrypt-profiles", clients=len(readable), practitioner=practitioner.practitioner_id
         )
         for cid in readable:
-            yield self.read_profile(practitioner, cid)
+            yield self._open_profile(practitioner, cid)
 
     def find(self, practitioner: Practitioner, handle: str) -> Profile:
         return self.read_profile(practitioner, self.resolve(handle))
