@@ -164,7 +164,10 @@ def seal_cmd(ctx: click.Context, file: Path) -> None:
     """Seal one Markdown note as a new revision in the vault."""
     filed = file_note(open_vault(ctx), file)
     sealed, note_id = filed.sealed, filed.sealed.note_id
-    click.echo(f"sealed {file} as revision {sealed.revision} of note {note_id}")
+    if sealed.unchanged:
+        click.echo(f"{file} is unchanged since revision {sealed.revision} of note {note_id}")
+    else:
+        click.echo(f"sealed {file} as revision {sealed.revision} of note {note_id}")
     if filed.id_was_assigned:
         click.echo(f"add 'id: {note_id}' to its front matter to seal later saves as revisions", err=True)
 

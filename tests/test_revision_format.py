@@ -18,7 +18,9 @@ from vault.keys import Device
 
 CLIENT = PrivateKey.generate()
 DEVICE = Device("d" * 16, "p" * 16, "a" * 16, SigningKey.generate(), b"\0" * 32, {})
-HEADER = revision.RevisionHeader("c" * 16, "e" * 16, 1, "d" * 16, "note", False, "2026-11-26T00:00:00Z")
+HEADER = revision.RevisionHeader(
+    "c" * 16, "e" * 16, 1, "d" * 16, "note", False, "2026-11-26T00:00:00Z", "0" * 32
+)
 HERE = Path("sample.rev")
 
 

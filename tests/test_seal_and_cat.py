@@ -163,3 +163,18 @@ def test_reading_a_profile_is_audited_too(practice: Env) -> None:
     events = [e for e in practice.vault().audit.entries()]
     assert [e.event for e in events[-4:]] == ["unlock", "decrypt-profile", "unlock", "decrypt-profiles"]
     assert events[-3].data["client"] == practice.vault().resolve("AB-1")
+
+
+def test_sealing_the_same_bytes_twice_makes_no_new_revision(practice: Env) -> None:
+    note = write_note(practice.practice.inbox)
+    assert "revision 1" in practice.run("seal", str(note)).text
+    again = practice.run("seal", str(note))
+    assert again.code == 0 and "unchanged" in again.text
+    assert len(list(practice.vault_dir.rglob("*.rev"))) == 2  # the profile and one revision
+
+
+def test_sealing_a_signed_note_again_unchanged_is_not_an_error(practice: Env) -> None:
+    """A crash between sealing a signed note and removing its plaintext must not wedge it."""
+    note = write_note(practice.practice.inbox, status="signed")
+    assert practice.run("seal", str(note)).code == 0
+    assert practice.run("seal", str(note)).code == 0

@@ -141,7 +141,7 @@ def test_a_revision_forged_with_the_clients_public_key_is_rejected(sealed) -> No
         "f" * 16, vault.practice_id, vault.device.practitioner_id, SigningKey.generate(), b"\0" * 32, {}
     )
     header = revision.RevisionHeader(
-        cid, "0123456789abcdef", 4, vault.device.device_id, "note", False, "2026-11-26T00:00:00Z"
+        cid, "0123456789abcdef", 4, vault.device.device_id, "note", False, "2026-11-26T00:00:00Z", "0" * 32
     )
     data, _ = revision.seal(
         header, b"---\nclient: AB-1\ndate: 2026-11-20\n---\nforged\n", vault.client_public(cid), intruder

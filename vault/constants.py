@@ -69,3 +69,5 @@ MAX_PLAINTEXT_BYTES = 8 * 1024 * 1024
 ID_BYTES = 8  # client, note, device and practitioner ids: 16 lowercase hex digits
 HANDLE_BLIND_BYTES = 16
 HANDLE_BLIND_PERSON = b"cn-handle-v1"  # BLAKE2b personalisation, at most 16 bytes
+CONTENT_MAC_BYTES = 16
+CONTENT_MAC_PERSON = b"cn-content-v1"  # same key as the handle index, another domain

@@ -22,6 +22,7 @@ from nacl.signing import VerifyKey
 
 from .constants import (
     AEAD_NONCE_BYTES,
+    CONTENT_MAC_BYTES,
     FILE_KEY_BYTES,
     MAX_HEADER_BYTES,
     MAX_PLAINTEXT_BYTES,
@@ -54,6 +55,7 @@ class RevisionHeader:
     kind: RecordKind
     final: bool
     sealed_at: str
+    content_mac: str  # keyed hash of the plaintext: tells "unchanged" without decrypting
 
 
 @dataclass(frozen=True, repr=False)
@@ -127,6 +129,8 @@ def _header(raw: bytes, path: Path) -> RevisionHeader:
         and header.kind in ("note", "profile")
         and isinstance(header.final, bool)
         and isinstance(header.sealed_at, str)
+        and isinstance(header.content_mac, str)
+        and len(header.content_mac) == 2 * CONTENT_MAC_BYTES
     )
     if not ok:
         raise TamperedFile(path, "revision header has an invalid field")

@@ -44,7 +44,14 @@ from .clients import (
     read_client_record,
     read_index_record,
 )
-from .constants import JSON_FORMAT_VERSION, PRACTICE_FORMAT, PRACTITIONER_KEY_FORMAT, KdfParams
+from .constants import (
+    CONTENT_MAC_BYTES,
+    CONTENT_MAC_PERSON,
+    JSON_FORMAT_VERSION,
+    PRACTICE_FORMAT,
+    PRACTITIONER_KEY_FORMAT,
+    KdfParams,
+)
 from .encoding import b64, canonical, is_id, new_id
 from .errors import (
     DeviceMissing,
@@ -91,6 +98,7 @@ class SealedRevision:
     note_id: str
     revision: int
     path: Path
+    unchanged: bool = False  # the newest revision already held these exact bytes
 
 
 @dataclass(frozen=True, repr=False)
@@ -356,16 +364,22 @@ class Vault:
         self, client_id: str, note_id: str, body: bytes, kind: revision_format.RecordKind, final: bool = False
     ) -> SealedRevision:
         public = self.client_public(client_id)
+        mac = self.content_mac(body)
         existing = self.revisions(client_id, note_id)
         number = 1
         if existing:
-            latest = self._load(existing[-1][2])
-            if latest.header.final:
+            newest, _, newest_path = existing[-1]
+            latest = self._load(newest_path).header
+            if latest.content_mac == mac and latest.final == final:
+                # Same bytes again (an editor's no-op save, or a retry after a crash
+                # between sealing and cleaning up): no duplicate revision.
+                return SealedRevision(client_id, note_id, newest, newest_path, unchanged=True)
+            if latest.final:
                 raise NoteLocked(note_id)
-            number = existing[-1][0] + 1
+            number = newest + 1
         while True:  # another writer may take a number first; revision files are write-once
             header = revision_format.RevisionHeader(
-                client_id, note_id, number, self.device.device_id, kind, final, stamp(self.clock())
+                client_id, note_id, number, self.device.device_id, kind, final, stamp(self.clock()), mac
             )
             data, file_key = revision_format.seal(header, body, public, self.device)
             path = (
@@ -387,6 +401,11 @@ class Vault:
             sha256=hashlib.sha256(data).hexdigest(),
         )
         return SealedRevision(client_id, note_id, number, path)
+
+    def content_mac(self, body: bytes) -> str:
+        return hashlib.blake2b(
+            body, key=self.device.index_key, digest_size=CONTENT_MAC_BYTES, person=CONTENT_MAC_PERSON
+        ).hexdigest()
 
     def _read_back(self, path: Path, written: bytes, file_key: bytes, body: bytes) -> None:
         """Read the file back from disk and open it before anyone trusts it."""
