@@ -7,6 +7,9 @@ stderr and an exit code (0 ok, 1 failure, 2 usage or wrong passphrase).
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import logging.handlers
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -15,14 +18,15 @@ from typing import Any, NoReturn
 import click
 
 from note_templates import TemplateError, read_note
+from syncd import Daemon, DaemonSettings, SyncdError, service
 from syncd.filing import file_note
-from vault import DEFAULT_KDF_PROFILE, KDF_PROFILES, Passphrase, Vault, VaultError, verify
+from vault import DEFAULT_KDF_PROFILE, KDF_PROFILES, Passphrase, Vault, VaultError, durable, verify
 from vault.errors import PracticeExists
 
 from . import config
 from .config import ConfigError, Practice
 
-CORE_ERRORS = (VaultError, TemplateError, ConfigError)
+CORE_ERRORS = (VaultError, TemplateError, SyncdError, ConfigError)
 
 
 class Failure(click.ClickException):
@@ -252,6 +256,64 @@ def passphrase(ctx: click.Context) -> None:
     new = ask_passphrase(confirm=True, prompt="New passphrase")
     vault.change_passphrase(old, new)
     click.echo("passphrase changed")
+
+
+@cli.command("syncd")
+@practice_option
+@click.option("--once", is_flag=True, help="Process the inbox and every due job, then exit.")
+@click.option("--polling", is_flag=True, help="Poll instead of inotify (network or synced folders).")
+@click.option("--install", is_flag=True, help="Install a per-user service that starts syncd at login.")
+@click.pass_context
+def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> None:
+    """The daemon: seal every save in the inbox, run backups and retention on schedule."""
+    p = practice(ctx)
+    if install:
+        command = [sys.executable, "-m", "casenotes", "--practice", str(p.root), "syncd"]
+        env = {"CASENOTES_CONFIG_DIR": str(p.config_dir)}
+        path, enable = service.install(sys.platform, Path.home(), command, env, p.state_dir / "service.log")
+        click.echo(f"wrote {path}\nenable it with: {enable}")
+        return
+    settings = p.settings()
+    vault = open_vault(ctx)
+    log_to(p.state_dir / "syncd.log")
+    daemon = Daemon(
+        vault,
+        p.inbox,
+        p.state_dir,
+        DaemonSettings(
+            quiet_period=settings.quiet_period_seconds,
+            draft_ttl=settings.draft_ttl_hours * 3600,
+            rescan_every=settings.rescan_seconds,
+            max_note_bytes=int(settings.max_note_mib * 1024 * 1024),
+            polling=polling,
+        ),
+    )
+    if once:
+        summary = daemon.run_once()
+        click.echo(
+            f"sealed {summary.sealed} revision(s), removed {summary.removed} signed or parked plaintext(s)"
+        )
+        for problem in summary.problems:
+            click.echo(f"casenotes: {problem}", err=True)
+        return
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: daemon.stop())
+    daemon.run(ready=lambda how: logging.getLogger("syncd").info("watching %s (%s)", p.inbox, how))
+
+
+def log_to(path: Path) -> None:
+    """syncd logs to stderr and to a rotating file beside the inbox; never note text."""
+    durable.make_dirs(path.parent)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers: list[logging.Handler] = [
+        logging.StreamHandler(),
+        logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=5, encoding="utf-8"),
+    ]
+    root = logging.getLogger()
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
 
 
 @cli.command()

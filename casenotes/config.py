@@ -43,6 +43,10 @@ class Settings:
     draft_ttl_hours: float = 8.0
     #: minutes without a request after which an open client site is wiped
     idle_timeout_minutes: float = 15.0
+    #: seconds between full scans of the inbox that catch changes the watcher missed
+    rescan_seconds: float = 60.0
+    #: largest note syncd will seal, in MiB
+    max_note_mib: float = 5.0
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], path: Path) -> Settings:
@@ -71,6 +75,10 @@ class Settings:
             f"draft_ttl_hours: {self.draft_ttl_hours}",
             "# minutes of inactivity after which an open client site is wiped",
             f"idle_timeout_minutes: {self.idle_timeout_minutes}",
+            "# seconds between full scans of the inbox (they catch changes the watcher missed)",
+            f"rescan_seconds: {self.rescan_seconds}",
+            "# largest note syncd will seal, in MiB",
+            f"max_note_mib: {self.max_note_mib}",
         ]
         return "\n".join(lines) + "\n"
 
@@ -89,6 +97,11 @@ class Practice:
     @property
     def vault_dir(self) -> Path:
         return self.root / "vault"
+
+    @property
+    def state_dir(self) -> Path:
+        """The daemon's lock, log and state: beside the inbox, never in the vault."""
+        return self.root / ".syncd"
 
     @property
     def settings_file(self) -> Path:

@@ -1,1 +1,7 @@
-"""syncd: the watchdog daemon that seals every save (issue 3, not built yet)."""
+"""syncd: the daemon that seals every save from the inbox and runs the scheduled jobs."""
+
+from .daemon import Daemon, DaemonSettings, Summary
+from .errors import AlreadyRunning, SyncdError
+from .jobs import Job
+
+__all__ = ["AlreadyRunning", "Daemon", "DaemonSettings", "Job", "Summary", "SyncdError"]

@@ -1,4 +1,4 @@
-"""File one note from the inbox into the vault: read, validate, resolve, seal.
+"""File one note into the vault: read, validate, resolve, seal.
 
 The one path by which a Markdown note becomes a sealed revision, whether `casenotes
 seal` asks for it or the daemon does. Needs no passphrase: only public keys are used.
@@ -22,32 +22,42 @@ from vault.errors import NoteTooLarge, UnknownClient
 class FiledNote:
     fields: NoteFields
     sealed: SealedRevision
-    id_was_assigned: bool  # the note had no `id:`; later saves will not join this note
+    id_was_assigned: bool  # the note had no `id:` line
 
 
-def read_note_bytes(path: Path) -> bytes:
-    """A regular file's bytes; symlinks, devices, FIFOs and huge files are refused."""
+def read_note_bytes(path: Path, max_bytes: int = MAX_PLAINTEXT_BYTES) -> bytes:
+    """A regular file's bytes. Symlinks, hard links, devices, FIFOs and huge files are refused:
+    a link would let a note leave (or enter) the inbox behind the practitioner's back."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
         raise NoteInvalid(path, 1, None, "the file does not exist") from None
     if not stat.S_ISREG(info.st_mode):
-        raise NoteInvalid(path, 1, None, "not a regular file (symlink, folder or device): refused")
-    if info.st_size > MAX_PLAINTEXT_BYTES:
-        raise NoteTooLarge(path, MAX_PLAINTEXT_BYTES)
-    with open(path, "rb") as handle:
-        return handle.read(MAX_PLAINTEXT_BYTES + 1)
+        raise NoteInvalid(path, 1, None, "not a regular file (a symlink, folder, FIFO or device): refused")
+    if info.st_nlink > 1:
+        raise NoteInvalid(path, 1, None, "a hard link to a file elsewhere: refused; copy the note instead")
+    if info.st_size > max_bytes:
+        raise NoteTooLarge(path, max_bytes)
+    # O_NOFOLLOW: the name cannot be swapped for a symlink between lstat and open.
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        raw = handle.read(max_bytes + 1)
+    if len(raw) > max_bytes:  # it grew between lstat and read
+        raise NoteTooLarge(path, max_bytes)
+    return raw
 
 
-def file_note(vault: Vault, path: Path) -> FiledNote:
-    raw = read_note_bytes(path)
-    if len(raw) > MAX_PLAINTEXT_BYTES:  # it grew between stat and read
-        raise NoteTooLarge(path, MAX_PLAINTEXT_BYTES)
+def file_note(
+    vault: Vault, path: Path, raw: bytes | None = None, fallback_id: str | None = None
+) -> FiledNote:
+    """Seal a note's bytes as its next revision (``fallback_id`` for notes without `id:`)."""
+    if raw is None:
+        raw = read_note_bytes(path)
     fields = read_note(raw, path)
     try:
         client_id = vault.resolve(fields.client)
     except UnknownClient as exc:
         raise NoteInvalid(path, fields.line_of("client"), "client", str(exc)) from None
-    note_id = fields.note_id or new_id()
+    note_id = fields.note_id or fallback_id or new_id()
     sealed = vault.seal(client_id, note_id, raw, final=fields.signed)
     return FiledNote(fields, sealed, fields.note_id is None)

@@ -1,0 +1,397 @@
+"""The daemon: watch the inbox, seal every settled save, keep the plaintext until it is safe.
+
+One thread (the caller's) does all the work; watchdog's observer thread only puts events
+on a queue. A path is processed once no event has touched it for the quiet period, so a
+burst of saves gives one revision. Nothing is deleted from the inbox except a signed (or
+parked) note whose exact bytes the vault holds, durable and read back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+from note_templates import NoteInvalid, read_note
+from vault import Vault
+from vault.durable import fsync_dir
+from vault.encoding import new_id
+from vault.errors import NoteLocked, NoteTooLarge, TamperedFile, VaultError, WriteFailed
+
+from .editors import Kind, backups_of, classify, note_of_residue
+from .filing import file_note, read_note_bytes
+from .jobs import Job, JobRunner
+from .lock import DaemonLock
+from .state import FileStatus, State
+
+log = logging.getLogger(__name__)
+REMOVING = ".casenotes-removing-"  # a plaintext being removed; restored if a crash interrupts
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    quiet_period: float = 2.0  # seconds without an event before a note is sealed
+    draft_ttl: float = 8 * 3600.0  # seconds before an untouched draft is parked
+    rescan_every: float = 60.0  # seconds between scans that catch missed events
+    max_note_bytes: int = 5 * 1024 * 1024
+    polling: bool = False
+    max_hold: float = 30.0  # longest wait for a write that has not been closed
+    retry_first: float = 1.0
+    retry_max: float = 300.0
+
+
+@dataclass
+class Summary:
+    sealed: int = 0
+    removed: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+class _Handler(FileSystemEventHandler):
+    """Runs on watchdog's thread: only queue the event."""
+
+    def __init__(self, events: queue.Queue[tuple[str, str, str] | None]) -> None:
+        self.events = events
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:
+            self.events.put((event.event_type, os.fsdecode(event.src_path), os.fsdecode(event.dest_path)))
+
+
+class Daemon:
+    def __init__(
+        self,
+        vault: Vault,
+        inbox: Path,
+        state_dir: Path,
+        settings: DaemonSettings = DaemonSettings(),
+        jobs: list[Job] | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        self.vault = vault
+        self.inbox = inbox
+        self.settings = settings
+        self.lock = DaemonLock(state_dir / "syncd.lock")
+        self.state = State.load(state_dir / "state.json")
+        self.events: queue.Queue[tuple[str, str, str] | None] = queue.Queue()
+        self.due: dict[Path, float] = {}
+        self.writing: dict[Path, float] = {}  # modified, not yet closed: since when
+        self.failures: dict[Path, int] = {}
+        self.seen: dict[Path, tuple[int, int, int]] = {}  # (mtime, size, inode) at last look
+        self.summary = Summary()
+        self._stop = threading.Event()
+        self._track_writes = False
+        wall = clock or vault.clock
+        builtin = [
+            Job("rescan", dt.timedelta(seconds=settings.rescan_every), self.rescan),
+            Job("park-drafts", dt.timedelta(seconds=min(600.0, settings.draft_ttl)), self.park_drafts),
+            Job("audit-checkpoint", dt.timedelta(hours=1), vault.audit.checkpoint),
+        ]
+        self.runner = JobRunner(builtin + (jobs or []), self.state, wall)
+
+    # -- running ------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask a running daemon to finish (safe from a signal handler)."""
+        self._stop.set()
+        self.events.put(None)
+
+    def run(self, ready: Callable[[str], None] | None = None) -> None:
+        """Watch until stop(). Drafts not yet quiet stay in the inbox for the next start."""
+        with self.lock:
+            observer, how = self._start_observer()
+            try:
+                self.rescan(initial=True)
+                self.runner.start()
+                if ready:
+                    ready(how)
+                while not self._stop.is_set():
+                    self._wait_for_events()
+                    self._process_due(time.monotonic())
+                    self.runner.run_pending()
+                    self._save()
+            finally:
+                observer.stop()
+                observer.join()
+                self._save()
+                self.vault.close()
+                log.info("stopped; drafts not yet sealed stay in the inbox for the next start")
+
+    def run_once(self) -> Summary:
+        """Process everything in the inbox now, run the jobs that are due, and return."""
+        with self.lock:
+            try:
+                self.rescan(initial=True)
+                self._process_due(float("inf"))
+                self.runner.run_due()
+                self._process_due(float("inf"))
+            finally:
+                self._save()
+                self.vault.close()
+        return self.summary
+
+    def _start_observer(self) -> tuple[BaseObserver, str]:
+        handler = _Handler(self.events)
+        if not self.settings.polling:
+            observer = Observer()
+            try:
+                observer.schedule(handler, str(self.inbox), recursive=True)
+                observer.start()
+                self._track_writes = True
+                return observer, "inotify"
+            except OSError as exc:
+                log.warning(
+                    "cannot watch the inbox for changes (%s): polling instead; on Linux, raise "
+                    "fs.inotify.max_user_watches",
+                    exc.strerror or exc,
+                )
+                observer.stop()
+                if observer.is_alive():
+                    observer.join()
+        observer = PollingObserver(timeout=1)
+        observer.schedule(handler, str(self.inbox), recursive=True)
+        observer.start()
+        return observer, "polling"
+
+    def _wait_for_events(self) -> None:
+        now = time.monotonic()
+        waits = [1.0] + [max(0.0, due - now) for due in self.due.values()]
+        job_wait = self.runner.seconds_to_next()
+        if job_wait is not None:
+            waits.append(max(0.0, job_wait))
+        try:
+            item = self.events.get(timeout=min(waits))
+        except queue.Empty:
+            return
+        while item is not None:
+            self._on_event(*item)
+            try:
+                item = self.events.get_nowait()
+            except queue.Empty:
+                return
+
+    def _on_event(self, kind: str, src: str, dest: str) -> None:
+        now = time.monotonic()
+        quiet = now + self.settings.quiet_period
+        source = Path(src)
+        if kind == "moved":
+            target = Path(dest)
+            self._carry_id(source, target)
+            self.due[source] = quiet  # forget it if it is gone
+            if target.is_relative_to(self.inbox):
+                self.due[target] = quiet
+            return
+        if kind in ("opened", "closed_no_write", "attrib"):
+            return
+        if kind == "modified" and self._track_writes:
+            self.writing.setdefault(source, now)
+        elif kind == "closed":
+            self.writing.pop(source, None)
+        self.due[source] = quiet
+
+    def _carry_id(self, source: Path, target: Path) -> None:
+        """A renamed id-less note keeps the id the daemon gave it."""
+        if not target.is_relative_to(self.inbox) or classify(self._rel(target)) is not Kind.NOTE:
+            return  # e.g. vim renaming note.md to note.md~ before writing a new note.md
+        if classify(self._rel(source)) is Kind.NOTE:
+            note_id = self.state.ids.pop(str(self._rel(source)), None)
+            if note_id:
+                self.state.ids[str(self._rel(target))] = note_id
+                self.state.save()
+
+    def _process_due(self, now: float) -> None:
+        for path, due in sorted(self.due.items(), key=lambda item: item[1]):
+            if due <= now and self.due.get(path) == due:
+                del self.due[path]
+                self.process(path)
+
+    def _save(self) -> None:
+        if self.state.dirty:
+            self.state.save()
+
+    # -- one file -----------------------------------------------------------------------
+    def _rel(self, path: Path) -> PurePath:
+        return PurePath(path.relative_to(self.inbox))
+
+    def process(self, path: Path, park: bool = False) -> None:
+        rel = self._rel(path)
+        key = str(rel)
+        kind = classify(rel)
+        if kind is Kind.IGNORED:
+            return
+        if not os.path.lexists(path):
+            self.state.forget(key)
+            self.writing.pop(path, None)
+            self.seen.pop(path, None)
+            return
+        if kind is Kind.RESIDUE:
+            self._report(
+                key,
+                FileStatus(
+                    "residue",
+                    reason=(
+                        f"an editor's swap or backup copy of {note_of_residue(rel)} holds plaintext: "
+                        "delete it once the editor is closed"
+                    ),
+                ),
+            )
+            return
+        started = self.writing.get(path)
+        if started is not None and time.monotonic() - started < self.settings.max_hold:
+            self.due[path] = time.monotonic() + self.settings.quiet_period  # still being written
+            return
+        self.writing.pop(path, None)
+        try:
+            raw = read_note_bytes(path, self.settings.max_note_bytes)
+        except (NoteInvalid, NoteTooLarge) as exc:
+            self._report(key, FileStatus("refused", reason=str(exc)))
+            return
+        except OSError as exc:
+            self._retry(path, key, exc)
+            return
+        self._remember(path)
+        if not raw:
+            return  # VS Code truncates, then writes: the empty moment is never a note
+        mac = self.vault.content_mac(raw)
+        previous = self.state.files.get(key)
+        if not park and previous and previous.mac == mac and previous.state != "pending":
+            return  # nothing changed since the last outcome
+        try:
+            self._seal(path, key, raw, mac, park)
+        except (NoteInvalid, NoteTooLarge, TamperedFile) as exc:
+            self._report(key, FileStatus("error", reason=str(exc), mac=mac))
+        except NoteLocked:
+            self._report(
+                key,
+                FileStatus(
+                    "locked",
+                    mac=mac,
+                    reason=(
+                        "this note is signed and sealed; your change is kept here: write an addendum instead"
+                    ),
+                ),
+            )
+        except (WriteFailed, OSError) as exc:
+            self._retry(path, key, exc)
+        except VaultError as exc:
+            self._report(key, FileStatus("error", reason=str(exc), mac=mac))
+
+    def _seal(self, path: Path, key: str, raw: bytes, mac: str, park: bool) -> None:
+        fields = read_note(raw, path)
+        if fields.note_id is None and key not in self.state.ids:
+            self.state.ids[key] = new_id()
+            self.state.save()  # durable before the seal: one file, one note, even after a crash
+        filed = file_note(self.vault, path, raw, self.state.ids.get(key))
+        sealed = filed.sealed
+        self.failures.pop(path, None)
+        if not sealed.unchanged:
+            self.summary.sealed += 1
+            log.info("sealed %s as revision %d of note %s", key, sealed.revision, sealed.note_id)
+        status = FileStatus("sealed", sealed.note_id, sealed.revision, mac=mac, updated=_now())
+        if fields.signed or park:
+            if self._remove_plaintext(path, raw):
+                status.state = "signed" if fields.signed else "parked"
+                self.state.ids.pop(key, None)
+                self.summary.removed += 1
+                log.info("removed the plaintext of %s (%s, in the vault)", key, status.state)
+        self.state.set(key, status)
+
+    def _remove_plaintext(self, path: Path, sealed: bytes) -> bool:
+        """Remove a note whose exact bytes the vault holds, and its editor backups.
+
+        Rename first, then compare: an editor writing at this very moment either lands
+        before the rename (the bytes differ, the note is put back) or creates a new file.
+        """
+        aside = path.with_name(REMOVING + path.name)
+        os.rename(path, aside)
+        if aside.read_bytes() != sealed:
+            # Written to in the meantime: put it back (beside a newer copy, as residue).
+            os.rename(aside, path if not path.exists() else path.with_name(path.name + ".conflict~"))
+            self.due[path] = time.monotonic() + self.settings.quiet_period
+            return False
+        os.unlink(aside)
+        for backup in backups_of(path):
+            if backup.is_file() and not backup.is_symlink():
+                backup.unlink()
+        fsync_dir(path.parent)
+        return True
+
+    def _report(self, key: str, status: FileStatus) -> None:
+        """Record an outcome; log it once per change, not on every event."""
+        previous = self.state.files.get(key)
+        status.updated = _now()
+        if not previous or (previous.state, previous.reason, previous.mac) != (
+            status.state,
+            status.reason,
+            status.mac,
+        ):
+            log.warning("%s", status.reason)
+            self.summary.problems.append(str(status.reason))
+            self.state.set(key, status)
+
+    def _retry(self, path: Path, key: str, exc: OSError | WriteFailed) -> None:
+        count = self.failures.get(path, 0) + 1
+        self.failures[path] = count
+        wait = min(self.settings.retry_first * 2 ** (count - 1), self.settings.retry_max)
+        self.due[path] = time.monotonic() + wait
+        self._report(key, FileStatus("pending", reason=f"{key}: could not seal yet ({exc}); retrying"))
+
+    def _remember(self, path: Path) -> None:
+        info = os.lstat(path)
+        self.seen[path] = (info.st_mtime_ns, info.st_size, info.st_ino)
+
+    # -- scans and jobs -----------------------------------------------------------------
+    def _walk(self) -> list[Path]:
+        found = []
+        for folder, dirs, files in os.walk(self.inbox):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            found += [Path(folder, name) for name in files]
+        return found
+
+    def rescan(self, initial: bool = False) -> None:
+        """Catch what the watcher missed (or what changed while syncd was down)."""
+        now = time.monotonic()
+        present = set()
+        for path in self._walk():
+            if path.name.startswith(REMOVING):
+                original = path.with_name(path.name[len(REMOVING) :])
+                if not original.exists():
+                    os.rename(path, original)  # a crash interrupted a removal: put it back
+                    path = original
+            present.add(path)
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            if self.seen.get(path) != (info.st_mtime_ns, info.st_size, info.st_ino):
+                settled = info.st_mtime + self.settings.quiet_period - time.time()
+                self.due.setdefault(path, now if initial else now + max(0.0, settled))
+        for key in list(self.state.files):
+            path = self.inbox / key
+            if path not in present:
+                self.due.setdefault(path, now)
+
+    def park_drafts(self) -> None:
+        """Seal and move out of the inbox every draft untouched for draft_ttl."""
+        cutoff = time.time() - self.settings.draft_ttl
+        for path in self._walk():
+            if classify(self._rel(path)) is Kind.NOTE and path not in self.due:
+                try:
+                    if os.lstat(path).st_mtime < cutoff:
+                        self.process(path, park=True)
+                except FileNotFoundError:
+                    continue
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,26 @@
+"""Typed errors of the daemon."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SyncdError(Exception):
+    exit_code = 1
+
+
+class AlreadyRunning(SyncdError):
+    def __init__(self, pid: str, lock: Path) -> None:
+        super().__init__(pid, lock)
+        self.pid, self.lock = pid, lock
+
+    def __str__(self) -> str:
+        return (
+            f"syncd is already running for this practice (PID {self.pid or 'unknown'}, lock {self.lock}); "
+            "stop it first, or leave it running"
+        )
+
+
+class ServiceUnsupported(SyncdError):
+    def __str__(self) -> str:
+        return "installing a service is supported on Linux (systemd) and macOS (launchd) only"

@@ -1,0 +1,83 @@
+"""The daemon's scheduled jobs, on the `schedule` library, with catch-up and backoff.
+
+`schedule` runs a job when the wall clock passes its next run time, so a job that fell
+due while the laptop slept runs once at wake-up. Last-run times are also persisted (in
+the daemon's state), so a job that fell due while the daemon was not running at all runs
+at start. A failing job is logged and retried with exponential backoff; it never stops
+the watcher.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import schedule
+
+from .state import State
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = dt.timedelta(hours=1)
+FIRST_BACKOFF = dt.timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    every: dt.timedelta
+    action: Callable[[], object]
+
+
+class JobRunner:
+    def __init__(self, jobs: list[Job], state: State, clock: Callable[[], dt.datetime]) -> None:
+        self.jobs = jobs
+        self.state = state
+        self.clock = clock
+        self.scheduler = schedule.Scheduler()
+        self.failures: dict[str, int] = {}
+        self._scheduled: dict[str, schedule.Job] = {}
+
+    def last_run(self, job: Job) -> dt.datetime | None:
+        stamp = self.state.jobs.get(job.name)
+        return dt.datetime.fromisoformat(stamp) if stamp else None
+
+    def is_due(self, job: Job) -> bool:
+        last = self.last_run(job)
+        return last is None or self.clock() - last >= job.every
+
+    def run_due(self) -> None:
+        """Run every job that is due by its persisted last run (start-up, `--once`)."""
+        for job in self.jobs:
+            if self.is_due(job):
+                self.run(job)
+
+    def start(self) -> None:
+        self.run_due()
+        for job in self.jobs:
+            self._scheduled[job.name] = self.scheduler.every(
+                max(1, round(job.every.total_seconds()))
+            ).seconds.do(self.run, job)
+
+    def run_pending(self) -> None:
+        self.scheduler.run_pending()
+
+    def seconds_to_next(self) -> float | None:
+        return self.scheduler.idle_seconds if self.scheduler.jobs else None
+
+    def run(self, job: Job) -> None:
+        try:
+            job.action()
+        except Exception:  # a job's failure must never stop the watcher
+            count = self.failures.get(job.name, 0) + 1
+            self.failures[job.name] = count
+            wait = min(FIRST_BACKOFF * 2 ** (count - 1), MAX_BACKOFF)
+            log.exception("job %s failed (%d in a row); retrying in %s", job.name, count, wait)
+            scheduled = self._scheduled.get(job.name)
+            if scheduled is not None:
+                scheduled.next_run = dt.datetime.now() + wait  # noqa: DTZ005 (schedule is naive local)
+            return
+        self.failures.pop(job.name, None)
+        self.state.jobs[job.name] = self.clock().isoformat()
+        self.state.dirty = True
