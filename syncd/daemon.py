@@ -116,15 +116,18 @@ class Daemon:
                 if ready:
                     ready(how)
                 while not self._stop.is_set():
-                    self._wait_for_events()
-                    self._process_due(time.monotonic())
-                    self.runner.run_pending()
-                    self._save()
+                    try:
+                        self._wait_for_events()
+                        self._process_due(time.monotonic())
+                        self.runner.run_pending()
+                        self._save()
+                    except Exception:  # the watcher outlives any one failure; the notes stay put
+                        log.exception("unexpected error; syncd carries on")
+                        self._stop.wait(1.0)
             finally:
                 observer.stop()
                 observer.join()
-                self._save()
-                self.vault.close()
+                self._close()
                 log.info("stopped; drafts not yet sealed stay in the inbox for the next start")
 
     def run_once(self) -> Summary:
@@ -136,8 +139,7 @@ class Daemon:
                 self.runner.run_due()
                 self._process_due(float("inf"))
             finally:
-                self._save()
-                self.vault.close()
+                self._close()
         return self.summary
 
     def _start_observer(self) -> tuple[BaseObserver, str]:
@@ -216,8 +218,19 @@ class Daemon:
                 self.process(path)
 
     def _save(self) -> None:
+        """Persist the state; a full disk only delays it (the state is derived, the notes stay)."""
         if self.state.dirty:
-            self.state.save()
+            try:
+                self.state.save()
+            except WriteFailed as exc:
+                log.warning("%s", exc)
+
+    def _close(self) -> None:
+        self._save()
+        try:
+            self.vault.close()
+        except WriteFailed as exc:
+            log.warning("%s", exc)
 
     # -- one file -----------------------------------------------------------------------
     def _rel(self, path: Path) -> PurePath:

@@ -54,11 +54,11 @@ class JobRunner:
                 self.run(job)
 
     def start(self) -> None:
-        self.run_due()
+        """Schedule every job, then run those already due (so a failure's backoff applies)."""
         for job in self.jobs:
-            self._scheduled[job.name] = self.scheduler.every(
-                max(1, round(job.every.total_seconds()))
-            ).seconds.do(self.run, job)
+            every = max(1, round(job.every.total_seconds()))
+            self._scheduled[job.name] = self.scheduler.every(every).seconds.do(self.run, job)
+        self.run_due()
 
     def run_pending(self) -> None:
         self.scheduler.run_pending()

@@ -57,12 +57,13 @@ class RunningDaemon:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            code = self.proc.wait(timeout=20)
-        finally:
-            for stream in (self.proc.stdout, self.proc.stderr):
-                if stream:
-                    stream.close()
-        return code
+            _, err = self.proc.communicate(timeout=20)
+            self.stderr = err.decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            raise
+        return self.proc.returncode
 
     def kill(self) -> None:
         os.kill(self.proc.pid, signal.SIGKILL)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import CHEAP_KDF, PASSPHRASE, Env
+from conftest import CHEAP_KDF, PASSPHRASE, Env, fill
 from notes import write_note
 
 from vault import Passphrase, Vault, durable
@@ -29,31 +28,6 @@ def test_replace_swaps_whole_files(tmp_path: Path) -> None:
     durable.replace(target, b"new")
     assert target.read_bytes() == b"new" and os.listdir(tmp_path) == ["file"]
     assert oct(target.stat().st_mode & 0o777) == oct(0o600)
-
-
-@pytest.fixture
-def tiny_disk(tmp_path: Path):
-    """A real 256 KiB tmpfs, so that ENOSPC comes from the kernel, not a mock."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
-def fill(folder: Path) -> None:
-    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    try:
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def test_a_full_disk_leaves_the_old_file_and_no_temp(tiny_disk: Path) -> None:
