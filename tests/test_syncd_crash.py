@@ -3,6 +3,7 @@ the vault, never neither, and never seals the same content twice."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 
@@ -37,7 +38,7 @@ def test_sigkill_at_random_moments_loses_no_note_and_duplicates_no_revision(prac
     for index in range(NOTES):
         note_id = f"{index + 1:016x}"
         revisions = sealed.get(note_id, [])
-        assert all(a != b for a, b in zip(revisions, revisions[1:])), f"duplicate revision of {note_id}"
+        assert all(a != b for a, b in itertools.pairwise(revisions)), f"duplicate revision of {note_id}"
         copies = [inbox / f"note-{index:03d}.md", inbox / f"{REMOVING}note-{index:03d}.md"]
         in_inbox = any(p.exists() and p.read_bytes() == last[note_id] for p in copies)
         in_vault = bool(revisions) and revisions[-1] == last[note_id]
