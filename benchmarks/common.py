@@ -27,11 +27,11 @@ def new_practice(kdf: KdfParams = CHEAP_KDF) -> tuple[Practice, Vault]:
     return practice, vault
 
 
-def write_drafts(practice: Practice, handle: str, count: int) -> list[Path]:
+def write_drafts(practice: Practice, handle: str, count: int, status: str = "signed") -> list[Path]:
     paths = []
     for number, day in enumerate(fiction.sessions(dt.date(2015, 1, 5), count), start=1):
         path = practice.inbox / f"{day.isoformat()}-{handle}-{number}.md"
-        path.write_bytes(fiction.note(handle, day, new_id(), number))
+        path.write_bytes(fiction.note(handle, day, new_id(), number, status))
         paths.append(path)
     return paths
 

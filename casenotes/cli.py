@@ -275,7 +275,7 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> N
         return
     settings = p.settings()
     vault = open_vault(ctx)
-    log_to(p.state_dir / "syncd.log")
+    log_to(p.state_dir / "syncd.log", ctx.find_root().obj.get("debug", False))
     daemon = Daemon(
         vault,
         p.inbox,
@@ -301,7 +301,7 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> N
     daemon.run(ready=lambda how: logging.getLogger("syncd").info("watching %s (%s)", p.inbox, how))
 
 
-def log_to(path: Path) -> None:
+def log_to(path: Path, debug: bool = False) -> None:
     """syncd logs to stderr and to a rotating file beside the inbox; never note text."""
     durable.make_dirs(path.parent)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -313,7 +313,7 @@ def log_to(path: Path) -> None:
     for handler in handlers:
         handler.setFormatter(formatter)
         root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
 
 
 @cli.command()

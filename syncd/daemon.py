@@ -186,10 +186,12 @@ class Daemon:
         now = time.monotonic()
         quiet = now + self.settings.quiet_period
         source = Path(src)
+        if REMOVING in src or REMOVING in dest:
+            return  # our own removal of a signed note's plaintext
         if kind == "moved":
             target = Path(dest)
             self._carry_id(source, target)
-            self.due[source] = quiet  # forget it if it is gone
+            self.due.setdefault(source, quiet)  # to forget it, if it is gone for good
             if target.is_relative_to(self.inbox):
                 self.due[target] = quiet
             return
@@ -259,9 +261,9 @@ class Daemon:
                 ),
             )
             return
-        started = self.writing.get(path)
-        if started is not None and time.monotonic() - started < self.settings.max_hold:
-            self.due[path] = time.monotonic() + self.settings.quiet_period  # still being written
+        if self._still_being_written(path):
+            log.debug("%s is still open for writing; waiting", key)
+            self.due[path] = time.monotonic() + self.settings.quiet_period
             return
         self.writing.pop(path, None)
         try:
@@ -298,6 +300,20 @@ class Daemon:
             self._retry(path, key, exc)
         except VaultError as exc:
             self._report(key, FileStatus("error", reason=str(exc), mac=mac))
+
+    def _still_being_written(self, path: Path) -> bool:
+        """Modified, not yet closed, and written to within the quiet period.
+
+        The close-after-write event (inotify) says a save is complete. Events can arrive
+        late or out of order, so a file untouched for a quiet period counts as closed too.
+        """
+        started = self.writing.pop(path, None)
+        if started is None or time.monotonic() - started > self.settings.max_hold:
+            return False
+        if time.time() - os.lstat(path).st_mtime >= self.settings.quiet_period:
+            return False
+        self.writing[path] = started
+        return True
 
     def _seal(self, path: Path, key: str, raw: bytes, mac: str, park: bool) -> None:
         fields = read_note(raw, path)
