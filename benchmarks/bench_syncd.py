@@ -109,7 +109,7 @@ def burst(args: argparse.Namespace) -> None:
 def idle(args: argparse.Namespace) -> None:
     practice, vault = new_practice()
     vault.add_client("CL-0001")
-    write_drafts(practice, "CL-0001", args.drafts)
+    write_drafts(practice, "CL-0001", args.drafts, status="draft")  # drafts stay in the inbox
     proc = start(practice, 2.0)
     while seals(practice) < args.drafts:
         time.sleep(0.1)
