@@ -17,70 +17,18 @@ from typing import Any, NoReturn
 
 import click
 
+import note_templates
 from note_templates import TemplateError, read_note
 from syncd import Daemon, DaemonSettings, SyncdError, service
 from syncd.filing import file_note
-from vault import DEFAULT_KDF_PROFILE, KDF_PROFILES, Passphrase, Vault, VaultError, durable, verify
+from vault import DEFAULT_KDF_PROFILE, KDF_PROFILES, Vault, VaultError, durable, verify
 from vault.errors import PracticeExists
 
-from . import config
-from .config import ConfigError, Practice
+from . import config, writing
+from .config import ConfigError
+from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option
 
 CORE_ERRORS = (VaultError, TemplateError, SyncdError, ConfigError)
-
-
-class Failure(click.ClickException):
-    """A command-line failure: one sentence on stderr, exit 1."""
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"casenotes: {self.message}", err=True)
-
-
-class UsageFailure(Failure):
-    """The command cannot run as called (no passphrase given, ...): exit 2."""
-
-    exit_code = 2
-
-
-# -- shared options and helpers ---------------------------------------------------------
-def _store_practice(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    if value:
-        ctx.ensure_object(dict)["practice"] = value
-
-
-practice_option = click.option(
-    "--practice",
-    metavar="DIR",
-    expose_value=False,
-    callback=_store_practice,
-    help="The practice directory (default: $CASENOTES_HOME, else ~/casenotes).",
-)
-
-
-def practice(ctx: click.Context) -> Practice:
-    obj = ctx.find_root().ensure_object(dict)
-    return Practice(config.practice_root(obj.get("practice")), config.config_dir())
-
-
-def open_vault(ctx: click.Context) -> Vault:
-    p = practice(ctx)
-    vault = Vault(p.vault_dir, p.config_dir)
-    ctx.call_on_close(vault.close)
-    return vault
-
-
-def ask_passphrase(confirm: bool = False, prompt: str = "Passphrase") -> Passphrase:
-    value = config.passphrase_from_env()
-    if value is None:
-        try:
-            value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
-        except click.Abort:
-            raise UsageFailure(
-                "no passphrase given: type it at the prompt or set CASENOTES_PASSPHRASE"
-            ) from None
-    if not value:
-        raise UsageFailure("the passphrase is empty: choose one you will remember")
-    return Passphrase(value)
 
 
 # -- the command tree -------------------------------------------------------------------
@@ -166,7 +114,8 @@ def client_show(ctx: click.Context, handle: str) -> None:
 @click.pass_context
 def seal_cmd(ctx: click.Context, file: Path) -> None:
     """Seal one Markdown note as a new revision in the vault."""
-    filed = file_note(open_vault(ctx), file)
+    p = practice(ctx)
+    filed = file_note(open_vault(ctx), file, kinds=note_templates.kinds(p.templates_dir))
     sealed, note_id = filed.sealed, filed.sealed.note_id
     if sealed.unchanged:
         click.echo(f"{file} is unchanged since revision {sealed.revision} of note {note_id}")
@@ -287,6 +236,7 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> N
             max_note_bytes=int(settings.max_note_mib * 1024 * 1024),
             polling=polling,
         ),
+        kinds=note_templates.kinds(p.templates_dir),
     )
     if once:
         summary = daemon.run_once()
@@ -323,6 +273,10 @@ def demo(keep: Path | None) -> None:
     from .demo import run_demo
 
     run_demo(keep, click.echo)
+
+
+for command in writing.COMMANDS:
+    cli.add_command(command)
 
 
 # -- entry point ------------------------------------------------------------------------

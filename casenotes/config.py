@@ -99,6 +99,11 @@ class Practice:
         return self.root / "vault"
 
     @property
+    def templates_dir(self) -> Path:
+        """The practice's own note templates (see docs/templates.md)."""
+        return self.root / "templates"
+
+    @property
     def state_dir(self) -> Path:
         """The daemon's lock, log and state: beside the inbox, never in the vault."""
         return self.root / ".syncd"

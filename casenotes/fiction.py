@@ -71,6 +71,8 @@ modality: {rng.choice(["in person", "video"])}
 template: soap
 status: {status}
 tags: [{theme}]
+goals: ["Fewer days lost to {theme}", "Sleep at least six hours most nights"]
+homework: ["{rng.choice(HOMEWORK)}"]
 measures:
   phq9: {min(phq9, 27)}
   gad7: {min(gad7, 21)}

@@ -1,14 +1,15 @@
-"""Read a note's YAML front matter: the fields casenotes needs to file it, with line numbers.
+"""Read a note's YAML front matter, with the line of every field.
 
 A note is UTF-8 Markdown that starts with a ``---`` block of YAML. The bytes are sealed
-exactly as written; this module only reads what is needed to file them (client handle,
-session date, note id, status) and says precisely what is wrong when it cannot.
+exactly as written; this module reads what is needed to file them (client handle,
+session date, note id, status) and checks every field against the schema of the note's
+kind, saying precisely where a problem is.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,9 @@ import frontmatter
 import yaml
 
 from .errors import NoteInvalid
+from .schema import KINDS, Kind, problems
 
-NOTE_ID = re.compile(r"^(?!0{16})[0-9a-f]{16}$")  # all zeros is the vault's profile record
-STATUSES = ("draft", "signed")
 _YAML = frontmatter.YAMLHandler()
-
-
 # libyaml's parser where PyYAML was built with it: ten times faster on a timeline of notes.
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -51,17 +49,22 @@ class NoteFields:
     status: str
     meta: dict[str, Any] = field(default_factory=dict)
     body: str = ""
-    lines: dict[str, int] = field(default_factory=dict)  # field -> line in the file
-
-    def line_of(self, name: str) -> int:
-        return self.lines.get(name, 2)
+    lines: dict[str, int] = field(default_factory=dict)  # field (or "measures.phq9") -> line
 
     def __repr__(self) -> str:
         return f"<NoteFields {self.note_id or 'new'} {self.status}>"
 
+    def line_of(self, name: str) -> int:
+        return self.lines.get(name, 2)
+
     @property
     def signed(self) -> bool:
         return self.status == "signed"
+
+    @property
+    def kind(self) -> str | None:
+        value = self.meta.get("template")
+        return value if isinstance(value, str) else None
 
 
 def _decode(raw: bytes, path: Path) -> str:
@@ -76,8 +79,21 @@ def _decode(raw: bytes, path: Path) -> str:
     return text.removeprefix("\ufeff")
 
 
+def _lines(node: yaml.Node, prefix: str, lines: dict[str, int], raw: dict[str, str]) -> None:
+    if not isinstance(node, yaml.MappingNode):
+        return
+    for key, item in node.value:
+        if isinstance(key, yaml.ScalarNode):
+            name = prefix + str(key.value)
+            lines[name] = key.start_mark.line + 1
+            if isinstance(item, yaml.ScalarNode):
+                raw[name] = item.value
+            elif not prefix:
+                _lines(item, name + ".", lines, raw)
+
+
 def _parse(front: str) -> tuple[Any, dict[str, int], dict[str, str]]:
-    """The front matter's value, and the line and raw text of each top-level key.
+    """The front matter's value, and the line and raw text of each key (one level deep).
 
     One parse gives all three. ``front`` begins with the newline that ends the opening
     ``---``, so its line 0 is the file's line 1. The raw text matters for ids: YAML reads
@@ -91,24 +107,17 @@ def _parse(front: str) -> tuple[Any, dict[str, int], dict[str, str]]:
         loader.dispose()
     lines: dict[str, int] = {}
     raw: dict[str, str] = {}
-    if isinstance(node, yaml.MappingNode):
-        for key, item in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                lines[key.value] = key.start_mark.line + 1
-                if isinstance(item, yaml.ScalarNode):
-                    raw[key.value] = item.value
+    if node is not None:
+        _lines(node, "", lines, raw)
     return value, lines, raw
 
 
-def read_note(raw: bytes, path: Path) -> NoteFields:
-    """Parse and check the filing fields; NoteInvalid names the line and field at fault."""
+def parse(raw: bytes, path: Path) -> tuple[dict[str, Any], str, dict[str, int]]:
+    """Front matter (a mapping), body and field lines; NoteInvalid if it cannot be read."""
     text = _decode(raw, path)
     if not _YAML.detect(text):
         raise NoteInvalid(
-            path,
-            1,
-            None,
-            "no front matter: start the note with a '---' line, the fields, and '---'",
+            path, 1, None, "no front matter: start the note with a '---' line, the fields, and '---'"
         )
     front, body = _YAML.split(text)
     try:
@@ -119,29 +128,49 @@ def read_note(raw: bytes, path: Path) -> NoteFields:
         raise NoteInvalid(path, line, None, "front matter is not valid YAML") from exc
     if not isinstance(meta, dict):
         raise NoteInvalid(path, 2, None, "front matter must be 'field: value' lines")
+    if meta.get("id") is not None and "id" in raw_values:
+        meta["id"] = raw_values["id"]
+    return meta, body, lines
 
-    def line_of(name: str) -> int:
-        return lines.get(name, 2)
 
-    client = meta.get("client")
-    if client is None:
-        raise NoteInvalid(path, 2, "client", "missing: add 'client: HANDLE'")
-    if not isinstance(client, str) or not client.strip():
-        raise NoteInvalid(path, line_of("client"), "client", "must be the client's handle")
-    date = meta.get("date")
-    if date is None:
-        raise NoteInvalid(path, 2, "date", "missing: add 'date: YYYY-MM-DD' (the session date)")
-    if isinstance(date, dt.datetime) or not isinstance(date, dt.date):
-        raise NoteInvalid(path, line_of("date"), "date", "must be a real date written YYYY-MM-DD")
-    note_id = raw_values.get("id") if meta.get("id") is not None else None
-    if note_id is not None and not (isinstance(note_id, str) and NOTE_ID.match(note_id)):
-        raise NoteInvalid(
-            path,
-            line_of("id"),
-            "id",
-            "must be 16 lowercase hex digits (as `casenotes new` writes it)",
-        )
-    status = meta.get("status", "draft")
-    if status not in STATUSES:
-        raise NoteInvalid(path, line_of("status"), "status", f"must be one of: {', '.join(STATUSES)}")
-    return NoteFields(client.strip(), date, note_id, status, meta, body, lines)
+def check(raw: bytes, path: Path, kinds: Mapping[str, Kind] = KINDS) -> list[NoteInvalid]:
+    """Every problem of a note, each naming its line and field (`casenotes check`)."""
+    try:
+        meta, _, lines = parse(raw, path)
+    except NoteInvalid as exc:
+        return [exc]
+    return [NoteInvalid(path, p.line, p.field, p.why) for p in problems(meta, lines, kinds)]
+
+
+def read_note(raw: bytes, path: Path, kinds: Mapping[str, Kind] = KINDS) -> NoteFields:
+    """Parse and check a note; NoteInvalid names the first problem's line and field."""
+    meta, body, lines = parse(raw, path)
+    found = problems(meta, lines, kinds)
+    if found:
+        first = found[0]
+        raise NoteInvalid(path, first.line, first.field, first.why)
+    return NoteFields(
+        meta["client"].strip(), meta["date"], meta.get("id"), meta.get("status", "draft"), meta, body, lines
+    )
+
+
+def with_field(raw: bytes, name: str, value: str) -> bytes:
+    """The note with one top-level front-matter field set to a YAML scalar, all else as written.
+
+    Replaces the field's line if there is one, else adds it before the closing ``---``.
+    """
+    lines = raw.decode("utf-8").splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        raise ValueError("the note has no front matter")
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
+    if end is None:
+        raise ValueError("the front matter is not closed")
+    newline = "\r\n" if lines[0].endswith("\r\n") else "\n"
+    new = f"{name}: {value}{newline}"
+    for index in range(1, end):
+        if lines[index].split(":", 1)[0] == name and ":" in lines[index]:
+            lines[index] = new
+            break
+    else:
+        lines.insert(end, new)
+    return "".join(lines).encode("utf-8")

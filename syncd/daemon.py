@@ -14,7 +14,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
@@ -23,13 +23,14 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from note_templates import NoteInvalid, read_note
+from note_templates import KINDS, NoteInvalid, read_note
+from note_templates import Kind as NoteKind
 from vault import Vault
 from vault.durable import fsync_dir
 from vault.encoding import new_id
 from vault.errors import NoteLocked, NoteTooLarge, TamperedFile, VaultError, WriteFailed
 
-from .editors import Kind, backups_of, classify, note_of_residue
+from .editors import Kind, backups_of, classify, inbox_files, note_of_residue
 from .filing import file_note, read_note_bytes
 from .jobs import Job, JobRunner
 from .lock import DaemonLock
@@ -78,8 +79,10 @@ class Daemon:
         settings: DaemonSettings = DaemonSettings(),
         jobs: list[Job] | None = None,
         clock: Callable[[], dt.datetime] | None = None,
+        kinds: Mapping[str, NoteKind] = KINDS,
     ) -> None:
         self.vault = vault
+        self.kinds = kinds
         self.inbox = inbox
         self.settings = settings
         self.lock = DaemonLock(state_dir / "syncd.lock")
@@ -316,11 +319,11 @@ class Daemon:
         return True
 
     def _seal(self, path: Path, key: str, raw: bytes, mac: str, park: bool) -> None:
-        fields = read_note(raw, path)
+        fields = read_note(raw, path, self.kinds)
         if fields.note_id is None and key not in self.state.ids:
             self.state.ids[key] = new_id()
             self.state.save()  # durable before the seal: one file, one note, even after a crash
-        filed = file_note(self.vault, path, raw, self.state.ids.get(key))
+        filed = file_note(self.vault, path, raw, self.state.ids.get(key), self.kinds)
         sealed = filed.sealed
         self.failures.pop(path, None)
         if not sealed.unchanged:
@@ -380,18 +383,11 @@ class Daemon:
         self.seen[path] = (info.st_mtime_ns, info.st_size, info.st_ino)
 
     # -- scans and jobs -----------------------------------------------------------------
-    def _walk(self) -> list[Path]:
-        found = []
-        for folder, dirs, files in os.walk(self.inbox):
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
-            found += [Path(folder, name) for name in files]
-        return found
-
     def rescan(self, initial: bool = False) -> None:
         """Catch what the watcher missed (or what changed while syncd was down)."""
         now = time.monotonic()
         present = set()
-        for path in self._walk():
+        for path in inbox_files(self.inbox):
             if path.name.startswith(REMOVING):
                 original = path.with_name(path.name[len(REMOVING) :])
                 if not original.exists():
@@ -413,7 +409,7 @@ class Daemon:
     def park_drafts(self) -> None:
         """Seal and move out of the inbox every draft untouched for draft_ttl."""
         cutoff = time.time() - self.settings.draft_ttl
-        for path in self._walk():
+        for path in inbox_files(self.inbox):
             if classify(self._rel(path)) is Kind.NOTE and path not in self.due:
                 try:
                     if os.lstat(path).st_mtime < cutoff:

@@ -9,6 +9,7 @@ are not notes (swap, auto-save, backup) as residue for the practitioner to clear
 from __future__ import annotations
 
 import enum
+import os
 import re
 from pathlib import Path, PurePath
 
@@ -61,3 +62,12 @@ def note_of_residue(residue: PurePath) -> PurePath:
         if name.startswith(prefix) and suffix in name:
             return residue.with_name(name[len(prefix) :].split(suffix)[0])
     return residue
+
+
+def inbox_files(inbox: Path) -> list[Path]:
+    """Every file in the inbox and its folders, hidden folders (.obsidian, .git) left out."""
+    found = []
+    for folder, dirs, files in os.walk(inbox):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(folder, name) for name in sorted(files)]
+    return found

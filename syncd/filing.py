@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from note_templates import NoteFields, NoteInvalid, read_note
+from note_templates import KINDS, Kind, NoteFields, NoteInvalid, read_note
 from vault import SealedRevision, Vault
 from vault.constants import MAX_PLAINTEXT_BYTES
 from vault.encoding import new_id
@@ -48,12 +49,16 @@ def read_note_bytes(path: Path, max_bytes: int = MAX_PLAINTEXT_BYTES) -> bytes:
 
 
 def file_note(
-    vault: Vault, path: Path, raw: bytes | None = None, fallback_id: str | None = None
+    vault: Vault,
+    path: Path,
+    raw: bytes | None = None,
+    fallback_id: str | None = None,
+    kinds: Mapping[str, Kind] = KINDS,
 ) -> FiledNote:
     """Seal a note's bytes as its next revision (``fallback_id`` for notes without `id:`)."""
     if raw is None:
         raw = read_note_bytes(path)
-    fields = read_note(raw, path)
+    fields = read_note(raw, path, kinds)
     try:
         client_id = vault.resolve(fields.client)
     except UnknownClient as exc:

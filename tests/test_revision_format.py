@@ -70,7 +70,7 @@ def test_no_handle_is_used_as_a_path(handle: str) -> None:
 
 def test_cat_of_an_unknown_note_says_which(practice: Env) -> None:
     result = practice.run("cat", "AB-1", "--note", "fedcba9876543210")
-    assert result.code == 1 and "has no note fedcba9876543210" in result.err
+    assert result.code == 1 and "no note fedcba9876543210 for client" in result.err
 
 
 def test_unknown_client_id_in_the_core(practice: Env) -> None:

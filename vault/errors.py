@@ -70,7 +70,7 @@ class UnknownClient(VaultError):
 
 
 class UnknownNote(VaultError):
-    template = "client {} has no note {}: `casenotes cat HANDLE` shows every note with its id"
+    template = "no note {1} {0}: `casenotes cat HANDLE` shows every note with its id"
 
 
 class HandleTaken(VaultError):

@@ -332,6 +332,14 @@ class Vault:
             return []
         return sorted(p.name for p in folder.iterdir() if is_id(p.name) and p.name != PROFILE_RECORD_ID)
 
+    def locate_note(self, note_id: str) -> str:
+        """The client id a note belongs to (from the folder names; nothing is decrypted)."""
+        if is_id(note_id) and note_id != PROFILE_RECORD_ID:
+            for client_id in self.client_ids():
+                if (self.client_dir(client_id) / "records" / note_id).is_dir():
+                    return client_id
+        raise UnknownNote("in this practice", note_id)
+
     def _load(self, path: Path) -> revision_format.ParsedRevision:
         parsed = revision_format.parse(path.read_bytes(), path)
         key = self.device_keys().get(parsed.header.device)
@@ -426,14 +434,14 @@ class Vault:
     ) -> list[OpenedNote]:
         """The newest revision of each note of a client (or of one note), decrypted."""
         if note_id is not None and (not is_id(note_id) or note_id == PROFILE_RECORD_ID):
-            raise UnknownNote(client_id, "with that id (ids are 16 hex digits)")
+            raise UnknownNote(f"for client {client_id}", "with that id (ids are 16 hex digits)")
         key = self.client_key(practitioner, client_id)
         note_ids = [note_id] if note_id else self.note_ids(client_id)
         opened = []
         for nid in note_ids:
             revisions = self.revisions(client_id, nid)
             if not revisions:
-                raise UnknownNote(client_id, nid)
+                raise UnknownNote(f"for client {client_id}", nid)
             parsed, body = self.open_revision(revisions[-1][2], key)
             h = parsed.header
             opened.append(OpenedNote(nid, h.revision, h.sealed_at, h.final, body))

@@ -1,0 +1,65 @@
+"""What every command shares: the practice, the vault, the passphrase, and failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from vault import Passphrase, Vault
+
+from . import config
+from .config import Practice
+
+
+class Failure(click.ClickException):
+    """A command-line failure: one sentence on stderr, exit 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"casenotes: {self.message}", err=True)
+
+
+class UsageFailure(Failure):
+    """The command cannot run as called (no passphrase given, ...): exit 2."""
+
+    exit_code = 2
+
+
+def _store_practice(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.ensure_object(dict)["practice"] = value
+
+
+practice_option = click.option(
+    "--practice",
+    metavar="DIR",
+    expose_value=False,
+    callback=_store_practice,
+    help="The practice directory (default: $CASENOTES_HOME, else ~/casenotes).",
+)
+
+
+def practice(ctx: click.Context) -> Practice:
+    obj = ctx.find_root().ensure_object(dict)
+    return Practice(config.practice_root(obj.get("practice")), config.config_dir())
+
+
+def open_vault(ctx: click.Context) -> Vault:
+    p = practice(ctx)
+    vault = Vault(p.vault_dir, p.config_dir)
+    ctx.call_on_close(vault.close)
+    return vault
+
+
+def ask_passphrase(confirm: bool = False, prompt: str = "Passphrase") -> Passphrase:
+    value = config.passphrase_from_env()
+    if value is None:
+        try:
+            value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+        except click.Abort:
+            raise UsageFailure(
+                "no passphrase given: type it at the prompt or set CASENOTES_PASSPHRASE"
+            ) from None
+    if not value:
+        raise UsageFailure("the passphrase is empty: choose one you will remember")
+    return Passphrase(value)

@@ -1,0 +1,273 @@
+"""Commands that help a practitioner write: new, edit, addendum, sign, check, status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shlex
+import subprocess
+import time
+from pathlib import Path
+
+import click
+
+import note_templates
+from note_templates import CarriedForward, NoteInvalid, carry_forward, read_note, with_field
+from note_templates.templates import carried_section, yaml_list
+from syncd.editors import Kind, classify, inbox_files
+from syncd.filing import read_note_bytes
+from syncd.lock import DaemonLock
+from syncd.state import State
+from vault import Vault, durable
+from vault.encoding import new_id
+from vault.errors import UnknownClient
+
+from .context import Failure, ask_passphrase, open_vault, practice, practice_option
+
+
+def _unique(path: Path) -> Path:
+    candidate, number = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+        number += 1
+    return candidate
+
+
+def _write_draft(inbox: Path, name: str, text: str) -> Path:
+    path = _unique(inbox / name)
+    durable.write_new(path, text.encode("utf-8"))
+    return path
+
+
+def _open_editor(path: Path, no_edit: bool) -> None:
+    click.echo(str(path))
+    if no_edit:
+        return
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not editor:
+        click.echo("casenotes: set $EDITOR (or $VISUAL) to open new notes in your editor", err=True)
+        return
+    subprocess.call([*shlex.split(editor), str(path)])  # noqa: S603 (the user's own editor)
+
+
+def _today() -> dt.datetime:
+    return dt.datetime.now().astimezone()
+
+
+def _opened_note(
+    vault: Vault, ctx: click.Context, note_id: str
+) -> tuple[note_templates.NoteFields, bytes, bool]:
+    client_id = vault.locate_note(note_id)
+    practitioner = vault.unlock(ask_passphrase())
+    [opened] = vault.read_notes(practitioner, client_id, note_id)
+    raw = bytes(opened.body)
+    return read_note(raw, Path(note_id), note_templates.kinds(practice(ctx).templates_dir)), raw, opened.final
+
+
+@click.command()
+@practice_option
+@click.argument("handle")
+@click.option("--template", "kind", default="soap", show_default=True, help="The kind of note.")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Session date (default: today).")
+@click.option("--no-edit", is_flag=True, help="Only write the draft and print its path.")
+@click.option("--carry", is_flag=True, help="Carry forward current goals and last session's homework.")
+@click.pass_context
+def new(
+    ctx: click.Context, handle: str, kind: str, day: dt.datetime | None, no_edit: bool, carry: bool
+) -> None:
+    """Start a note for HANDLE from a template, in the inbox; prints its path."""
+    p = practice(ctx)
+    vault = open_vault(ctx)
+    template = note_templates.get(kind, p.templates_dir)
+    client_id = vault.resolve(handle)
+    carried = CarriedForward([], [])
+    if carry:
+        practitioner = vault.unlock(ask_passphrase())
+        earlier = []
+        for opened in vault.read_notes(practitioner, client_id):
+            try:
+                earlier.append(
+                    read_note(bytes(opened.body), Path(opened.note_id), note_templates.kinds(p.templates_dir))
+                )
+            except NoteInvalid:
+                continue  # an old note that no longer passes today's rules carries nothing
+        carried = carry_forward(earlier)
+    now = _today()
+    session = day.date() if day else now.date()
+    text = note_templates.render(
+        template,
+        {
+            "id": new_id(),
+            "client": handle,
+            "date": session.isoformat(),
+            "time": now.strftime("%H:%M"),
+            "title": f"{template.kind.title}, {session.day} {session:%B %Y}",
+            "goals": yaml_list(carried.goals),
+            "carried": carried_section(carried.homework),
+        },
+    )
+    _open_editor(_write_draft(p.inbox, f"{session.isoformat()}-{handle}-{kind}.md", text), no_edit)
+
+
+@click.command()
+@practice_option
+@click.argument("note_id", metavar="NOTE")
+@click.option("--no-edit", is_flag=True, help="Only bring it back and print its path.")
+@click.pass_context
+def edit(ctx: click.Context, note_id: str, no_edit: bool) -> None:
+    """Bring a sealed (parked) draft back into the inbox to go on writing it."""
+    p = practice(ctx)
+    vault = open_vault(ctx)
+    fields, raw, final = _opened_note(vault, ctx, note_id)
+    if final:
+        raise Failure(
+            f"note {note_id} is signed and cannot change: "
+            f"start an addendum with `casenotes addendum {note_id}`"
+        )
+    for path in inbox_files(p.inbox):
+        if (
+            classify(path.relative_to(p.inbox)) is Kind.NOTE
+            and f"id: {note_id}".encode() in path.read_bytes()
+        ):
+            raise Failure(f"note {note_id} is already in the inbox: {path}")
+    if fields.note_id is None:
+        raw = with_field(raw, "id", note_id)  # so the daemon files later saves under the same note
+    name = f"{fields.date.isoformat()}-{fields.client}-{fields.kind or 'note'}.md"
+    _open_editor(_write_draft(p.inbox, name, raw.decode("utf-8")), no_edit)
+
+
+@click.command()
+@practice_option
+@click.argument("note_id", metavar="NOTE")
+@click.option("--no-edit", is_flag=True, help="Only write the draft and print its path.")
+@click.pass_context
+def addendum(ctx: click.Context, note_id: str, no_edit: bool) -> None:
+    """Start an addendum to a signed note (the note itself never changes)."""
+    p = practice(ctx)
+    vault = open_vault(ctx)
+    fields, _, final = _opened_note(vault, ctx, note_id)
+    if not final:
+        raise Failure(f"note {note_id} is not signed yet: change it directly with `casenotes edit {note_id}`")
+    now = _today()
+    text = note_templates.render(
+        note_templates.get("addendum", p.templates_dir),
+        {
+            "id": new_id(),
+            "client": fields.client,
+            "date": now.date().isoformat(),
+            "time": now.strftime("%H:%M"),
+            "amends": note_id,
+            "amends_date": fields.date.isoformat(),
+        },
+    )
+    _open_editor(
+        _write_draft(p.inbox, f"{now.date().isoformat()}-{fields.client}-addendum.md", text), no_edit
+    )
+
+
+@click.command()
+@practice_option
+@click.argument("note", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_context
+def sign(ctx: click.Context, note: Path) -> None:
+    """Sign a draft in the inbox without opening it (sets `status: signed`)."""
+    p = practice(ctx)
+    raw = read_note_bytes(note)
+    read_note(raw, note, note_templates.kinds(p.templates_dir))  # never sign a note that would not seal
+    durable.replace(note, with_field(raw, "status", "signed"))
+    running = DaemonLock(p.state_dir / "syncd.lock").holder()
+    after = "syncd seals it and removes the plaintext" if running else "run `casenotes syncd` to seal it"
+    click.echo(f"signed {note}; {after}")
+
+
+@click.command()
+@practice_option
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_context
+def check(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """Check notes against their template's rules; prints every problem with its line."""
+    p = practice(ctx)
+    vault = open_vault(ctx)
+    kinds = note_templates.kinds(p.templates_dir)
+    failed = 0
+    for path in files:
+        try:
+            raw = read_note_bytes(path)
+        except NoteInvalid as exc:
+            found = [exc]
+        else:
+            found = note_templates.check(raw, path, kinds)
+            if not found:
+                fields = read_note(raw, path, kinds)
+                try:
+                    vault.resolve(fields.client)
+                except UnknownClient as exc:
+                    found = [NoteInvalid(path, fields.line_of("client"), "client", str(exc))]
+        for problem in found:
+            click.echo(f"casenotes: {problem}", err=True)
+        if found:
+            failed += 1
+        else:
+            click.echo(f"{path}: OK")
+    if failed:
+        raise Failure(f"{failed} of {len(files)} note(s) have problems; fix the lines named above")
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit}"
+    return "now"
+
+
+@click.command()
+@practice_option
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """The inbox at a glance: each draft's state, syncd, and the scheduled jobs."""
+    p = practice(ctx)
+    vault = open_vault(ctx)
+    state = State.load(p.state_dir / "state.json")
+    rows = [("FILE", "CLIENT", "STATE", "AGE")]
+    notes: list[str] = []
+    for path in inbox_files(p.inbox):
+        rel = str(path.relative_to(p.inbox))
+        kind = classify(path.relative_to(p.inbox))
+        if kind is Kind.IGNORED:
+            continue
+        known = state.files.get(rel)
+        age = _age(time.time() - path.lstat().st_mtime)
+        if kind is Kind.RESIDUE:
+            rows.append((rel, "-", "residue: editor copy holding plaintext, delete it", age))
+            continue
+        try:
+            raw = read_note_bytes(path)
+            client = str(note_templates.parse(raw, path)[0].get("client", "?"))
+        except NoteInvalid as exc:
+            rows.append((rel, "?", f"refused: {exc.why}", age))
+            continue
+        if known is None or known.mac != vault.content_mac(raw):
+            label = "pending (not sealed yet)"
+        elif known.state == "sealed":
+            label = f"sealed, revision {known.revision}"
+        else:
+            label = f"{known.state}: {known.reason}" if known.reason else known.state
+            if known.reason:
+                notes.append(known.reason)
+        rows.append((rel, client, label, age))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(row)).rstrip())
+    if len(rows) == 1:
+        click.echo("(the inbox is empty)")
+    holder = DaemonLock(p.state_dir / "syncd.lock").holder()
+    click.echo(
+        f"\nsyncd: {'running, PID ' + holder if holder else 'not running (start it with `casenotes syncd`)'}"
+    )
+    for name, last in sorted(state.jobs.items()):
+        click.echo(f"job {name}: last ran {last}")
+    click.echo("backups: none yet (backups arrive in a later release)")
+    click.echo("purges due: none (retention rules arrive in a later release)")
+
+
+COMMANDS = [new, edit, addendum, sign, check, status]

@@ -1,0 +1,214 @@
+"""The front-matter schema of every note kind, as data, and the checks that apply it.
+
+Rules are plain records (like borg's pruning rules): a field, its type, its range or
+choices, and whether the kind requires it. `casenotes check` prints every problem;
+syncd reports the first, in the same words.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+NOTE_ID = re.compile(r"^(?!0{16})[0-9a-f]{16}$")  # all zeros is the vault's profile record
+TIME = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
+STATUSES = ("draft", "signed")
+MODALITIES = ("in person", "video", "phone", "chat", "home visit", "other")
+MEASURE_RANGES = {"phq9": (0, 27), "gad7": (0, 21)}  # published score ranges
+
+RuleType = Literal["text", "date", "time", "int", "list", "enum", "note_id", "measures", "template"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    field: str
+    type: RuleType
+    low: int | None = None
+    high: int | None = None
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A note kind: its template's name, what it is for, and the fields it requires."""
+
+    name: str
+    title: str
+    purpose: str
+    required: tuple[str, ...] = ()
+    session: bool = True  # records a session (shown on the timeline as one)
+
+
+RULES = {
+    rule.field: rule
+    for rule in (
+        Rule("client", "text"),
+        Rule("date", "date"),
+        Rule("id", "note_id"),
+        Rule("status", "enum", choices=STATUSES),
+        Rule("template", "template"),
+        Rule("time", "time"),
+        Rule("duration_minutes", "int", 1, 600),
+        Rule("modality", "enum", choices=MODALITIES),
+        Rule("tags", "list"),
+        Rule("goals", "list"),
+        Rule("homework", "list"),
+        Rule("measures", "measures"),
+        Rule("risk", "text"),
+        Rule("amends", "note_id"),
+    )
+}
+ALWAYS_REQUIRED = ("client", "date")
+SESSION_DETAILS = ("time", "duration_minutes", "modality")
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind(
+            "soap",
+            "SOAP note",
+            "Subjective, Objective, Assessment, Plan: the common medical format.",
+            SESSION_DETAILS,
+        ),
+        Kind("dap", "DAP note", "Data, Assessment, Plan: a shorter SOAP for talk therapy.", SESSION_DETAILS),
+        Kind(
+            "birp",
+            "BIRP note",
+            "Behavior, Intervention, Response, Plan: centred on interventions.",
+            SESSION_DETAILS,
+        ),
+        Kind(
+            "girp",
+            "GIRP note",
+            "Goals, Intervention, Response, Plan: centred on treatment goals.",
+            SESSION_DETAILS,
+        ),
+        Kind(
+            "progress",
+            "Progress note",
+            "The seed's elements in full: summary, interventions, response, goals, homework, events.",
+            SESSION_DETAILS,
+        ),
+        Kind(
+            "intake",
+            "Intake assessment",
+            "The first session: referral, history, risk, formulation, agreed goals.",
+            SESSION_DETAILS,
+        ),
+        Kind(
+            "psychotherapy",
+            "Psychotherapy note",
+            "Private process notes, kept apart from the record (HIPAA's psychotherapy notes).",
+            SESSION_DETAILS,
+        ),
+        Kind(
+            "treatment-plan",
+            "Treatment plan",
+            "Goals, objectives and interventions; later notes carry its goals forward.",
+            ("goals",),
+            session=False,
+        ),
+        Kind(
+            "discharge",
+            "Discharge summary",
+            "The end of treatment: course, status, recommendations.",
+            session=False,
+        ),
+        Kind(
+            "addendum",
+            "Addendum",
+            "A correction or addition to a signed note, linked to it.",
+            ("amends",),
+            session=False,
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    field: str | None
+    why: str
+
+
+def _is_list_of_text(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str | int | float) for item in value)
+
+
+def _check_value(rule: Rule, value: Any, kinds: Mapping[str, Kind]) -> str | None:
+    """The problem with one value, or None. Never quotes the value (it may be client data)."""
+    match rule.type:
+        case "text":
+            return None if isinstance(value, str) and value.strip() else "must be text"
+        case "date":
+            ok = isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+            return None if ok else "must be a real date written YYYY-MM-DD"
+        case "time":
+            if isinstance(value, int):
+                return 'write the time in quotes, e.g. "14:30" (YAML reads 14:30 as a number)'
+            return None if isinstance(value, str) and TIME.match(value) else 'must be a time "HH:MM"'
+        case "int":
+            ok = isinstance(value, int) and not isinstance(value, bool) and rule.low <= value <= rule.high  # type: ignore[operator]
+            return None if ok else f"must be a whole number from {rule.low} to {rule.high}"
+        case "enum":
+            return None if value in rule.choices else f"must be one of: {', '.join(rule.choices)}"
+        case "note_id":
+            return (
+                None
+                if isinstance(value, str) and NOTE_ID.match(value)
+                else "must be a note id: 16 lowercase hex digits"
+            )
+        case "list":
+            return (
+                None
+                if _is_list_of_text(value)
+                else "must be a list, e.g. [first, second] or one '- item' per line"
+            )
+        case "template":
+            return None if value in kinds else f"unknown template; known: {', '.join(sorted(kinds))}"
+        case "measures":
+            return None if isinstance(value, dict) else "must be 'name: score' lines, e.g. phq9: 12"
+
+
+def problems(
+    meta: Mapping[str, Any], line_of: Mapping[str, int], kinds: Mapping[str, Kind] = KINDS
+) -> list[Problem]:
+    """Every problem with a note's front matter, in the order of the file's lines."""
+    found: list[Problem] = []
+    kind = kinds.get(meta.get("template", ""))
+    required = ALWAYS_REQUIRED + (kind.required if kind else ())
+    for name in required:
+        if meta.get(name) in (None, "", []):
+            found.append(
+                Problem(
+                    line_of.get(name, 2), name, f"missing: this {kind.title if kind else 'note'} needs it"
+                )
+            )
+    for name, value in meta.items():
+        rule = RULES.get(name)
+        if rule is None or value is None:
+            continue  # fields casenotes does not know are the practitioner's own
+        why = _check_value(rule, value, kinds)
+        if why:
+            found.append(Problem(line_of.get(name, 2), name, why))
+        elif rule.type == "measures":
+            found += _measure_problems(value, line_of)
+    return sorted(found, key=lambda p: p.line)
+
+
+def _measure_problems(measures: Mapping[str, Any], line_of: Mapping[str, int]) -> list[Problem]:
+    found = []
+    for name, score in measures.items():
+        if score is None:
+            continue  # left blank: not measured this session
+        where = line_of.get(f"measures.{name}", line_of.get("measures", 2))
+        low, high = MEASURE_RANGES.get(str(name).lower(), (None, None))
+        if isinstance(score, bool) or not isinstance(score, int | float):
+            found.append(Problem(where, f"measures.{name}", "must be a number"))
+        elif low is not None and high is not None and not (isinstance(score, int) and low <= score <= high):
+            found.append(Problem(where, f"measures.{name}", f"must be a whole number from {low} to {high}"))
+    return found
