@@ -30,3 +30,11 @@ def test_the_user_guide_builds_strictly(tmp_path: Path) -> None:
     assert "CASENOTE" in page
     # no web fonts: nothing in the guide reaches for fonts.googleapis.com
     assert "fonts.googleapis" not in (tmp_path / "site" / "index.html").read_text()
+
+
+def test_every_template_has_a_page_in_the_guide(tmp_path: Path) -> None:
+    import note_templates
+
+    nav = (ROOT / "mkdocs.yml").read_text()
+    for name in note_templates.available():
+        assert f"templates/{name}.md" in nav, name
