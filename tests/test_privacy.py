@@ -35,7 +35,8 @@ def forms(text: str) -> list[bytes]:
 def test_no_vault_file_holds_a_name_handle_date_text_or_field(practice: Env) -> None:
     note = write_note(
         practice.practice.inbox,
-        extra='template: birp\ntime: "10:00"\nduration_minutes: 50\nmodality: video\nintervention: glimmerstone-technique\n',
+        extra='template: birp\ntime: "10:00"\nduration_minutes: 50\nmodality: video\n'
+        "intervention: glimmerstone-technique\n",
         status="signed",
     )
     assert practice.run("seal", str(note)).code == 0
