@@ -9,15 +9,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import logging.handlers
+import os
 import signal
 import sys
+import tempfile
 import traceback
+import webbrowser
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
 import note_templates
+import site_builder
+import site_builder.theme
 from note_templates import TemplateError, read_note
 from syncd import Daemon, DaemonSettings, SyncdError, service
 from syncd.filing import file_note
@@ -39,6 +44,8 @@ CORE_ERRORS = (VaultError, TemplateError, SyncdError, ConfigError)
 def cli(ctx: click.Context, debug: bool) -> None:
     """casenotes: encrypted session notes, written in your own editor."""
     ctx.ensure_object(dict)["debug"] = debug
+    # A crashed `open` leaves its RAM directory behind; whoever runs next removes it.
+    site_builder.sweep([*config.ram_dirs(), Path(tempfile.gettempdir())])
 
 
 @cli.command()
@@ -264,6 +271,66 @@ def log_to(path: Path, debug: bool = False) -> None:
         handler.setFormatter(formatter)
         root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)
+
+
+@cli.command("open")
+@practice_option
+@click.argument("handle")
+@click.option("--no-browser", is_flag=True, help="Only print the address.")
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=0.05),
+    metavar="MIN",
+    help="Minutes without a request before the site is wiped.",
+)
+@click.option("--include-psychotherapy-notes", is_flag=True, help="Show psychotherapy (process) notes too.")
+@click.pass_context
+def open_cmd(
+    ctx: click.Context,
+    handle: str,
+    no_browser: bool,
+    idle_timeout: float | None,
+    include_psychotherapy_notes: bool,
+) -> None:
+    """Show one client's history as a private site on 127.0.0.1, wiped when closed or idle."""
+    p = practice(ctx)
+    minutes = idle_timeout or p.settings().idle_timeout_minutes
+    vault = open_vault(ctx)
+    client_id = vault.resolve(handle)
+    practitioner = vault.unlock(ask_passphrase())
+    vault.client_key(practitioner, client_id)  # no access: say so before any work
+    base, in_ram = site_builder.choose_base(config.ram_dirs())
+    if not in_ram:
+        click.echo(
+            f"casenotes: warning: no RAM file system found; the site is built in {base} and wiped on close",
+            err=True,
+        )
+    directory = site_builder.create(base)
+    opened: site_builder.OpenSite | None = None
+    reason = "failed"
+    try:
+        os.environ.update(site_builder.theme.QUIET_ENV)
+        built = site_builder.build_site(
+            vault, practitioner, client_id, handle, directory, include_psychotherapy_notes
+        )
+        for damaged in built.timeline.damaged:
+            click.echo(
+                f"casenotes: note {damaged.note_id} is damaged and shown as such: {damaged.why}", err=True
+            )
+        opened = site_builder.OpenSite(vault, client_id, built)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, lambda *_: opened.stop() if opened else None)
+        click.echo(f"Serving {opened.url}", err=False)
+        click.echo(f"(wiped after {minutes:g} idle minutes, or on Ctrl-C)", err=True)
+        sys.stdout.flush()
+        if not no_browser:
+            webbrowser.open(opened.url)
+        reason = opened.serve(minutes * 60)
+    finally:
+        if opened is not None:
+            opened.close(reason)
+        else:
+            site_builder.wipe(directory)
 
 
 @cli.command()

@@ -145,3 +145,11 @@ def config_dir(env: Mapping[str, str] = os.environ) -> Path:
 
 def passphrase_from_env(env: Mapping[str, str] = os.environ) -> str | None:
     return env.get("CASENOTES_PASSPHRASE")
+
+
+def ram_dirs(env: Mapping[str, str] = os.environ) -> list[Path]:
+    """Where an open site may live, most private first: RAM file systems."""
+    found = [Path("/dev/shm")]  # noqa: S108 (a RAM file system, chosen on purpose)
+    if env.get("XDG_RUNTIME_DIR"):
+        found.append(Path(env["XDG_RUNTIME_DIR"]))
+    return found

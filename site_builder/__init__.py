@@ -1,1 +1,6 @@
-"""site_builder: one client's timeline as an ephemeral MkDocs site (not built yet)."""
+"""site_builder: one client's history as a private, ephemeral MkDocs + Material site."""
+
+from .ramdir import choose_base, create, sweep, wipe
+from .site import BuiltSite, OpenSite, Timings, build_site
+
+__all__ = ["BuiltSite", "OpenSite", "Timings", "build_site", "choose_base", "create", "sweep", "wipe"]

@@ -430,7 +430,11 @@ class Vault:
         return parsed, revision_format.decrypt(parsed, client_key, path)
 
     def read_notes(
-        self, practitioner: Practitioner, client_id: str, note_id: str | None = None
+        self,
+        practitioner: Practitioner,
+        client_id: str,
+        note_id: str | None = None,
+        damaged: list[TamperedFile] | None = None,
     ) -> list[OpenedNote]:
         """The newest revision of each note of a client (or of one note), decrypted."""
         if note_id is not None and (not is_id(note_id) or note_id == PROFILE_RECORD_ID):
@@ -442,7 +446,13 @@ class Vault:
             revisions = self.revisions(client_id, nid)
             if not revisions:
                 raise UnknownNote(f"for client {client_id}", nid)
-            parsed, body = self.open_revision(revisions[-1][2], key)
+            try:
+                parsed, body = self.open_revision(revisions[-1][2], key)
+            except TamperedFile as exc:
+                if damaged is None:
+                    raise
+                damaged.append(exc)  # the caller shows it as damaged, never drops it silently
+                continue
             h = parsed.header
             opened.append(OpenedNote(nid, h.revision, h.sealed_at, h.final, body))
         self.audit.append(

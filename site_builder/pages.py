@@ -1,0 +1,238 @@
+"""The Markdown pages of one client's site, generated from the timeline.
+
+Sessions are pages of their own, linked from the timeline but kept out of the navigation:
+Material renders the whole navigation into every page, so a nav listing every session
+makes the build grow with the square of the notes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .charts import SCALES, band_of, line_chart
+from .timeline import Entry, Timeline
+
+NAV = [
+    ("Overview", "index.md"),
+    ("Timeline", "timeline.md"),
+    ("Treatment plan", "plan.md"),
+    ("Measures", "measures.md"),
+    ("Homework", "homework.md"),
+    ("Themes", "themes.md"),
+]
+TITLES = {
+    "soap": "SOAP",
+    "dap": "DAP",
+    "birp": "BIRP",
+    "girp": "GIRP",
+    "progress": "Progress",
+    "intake": "Intake",
+    "psychotherapy": "Psychotherapy note",
+    "treatment-plan": "Treatment plan",
+    "discharge": "Discharge",
+    "addendum": "Addendum",
+}
+
+
+def _md(text: str) -> str:
+    """Client-written text placed inside our own Markdown: no HTML, no links, no images."""
+    for char in "\\[]`|":
+        text = text.replace(char, "\\" + char)
+    return text.replace("<", "&lt;")
+
+
+def session_path(entry: Entry) -> str:
+    return f"sessions/{entry.date.isoformat()}-{entry.note_id}.md"
+
+
+def _link(entry: Entry, from_root: bool = True) -> str:
+    target = session_path(entry) if from_root else session_path(entry).removeprefix("sessions/")
+    return f"[{entry.date:%d %b %Y}]({target})"
+
+
+def _kind(entry: Entry) -> str:
+    return TITLES.get(entry.kind, entry.kind.replace("-", " ").capitalize() or "Note")
+
+
+def overview(t: Timeline) -> str:
+    lines = [f"# {_md(t.handle)}", ""]
+    sessions = t.sessions
+    if t.damaged:
+        lines += [
+            '!!! danger "Damaged notes"',
+            f"    {len(t.damaged)} note(s) failed their integrity check and are listed on the [timeline](timeline.md).",
+            "",
+        ]
+    if sessions:
+        lines += [
+            f"**In care since** {sessions[-1].date:%d %B %Y} · **{len(sessions)} sessions** · "
+            f"**last session** {_link(sessions[0])} ({_kind(sessions[0])})",
+            "",
+        ]
+        if sessions[0].summary:
+            lines += [f"> {_md(sessions[0].summary)}", ""]
+    else:
+        lines += ["No sessions yet.", ""]
+    goals = t.current_goals()
+    lines += ["## Current goals", ""] + ([f"- {_md(g)}" for g in goals] or ["None recorded."]) + [""]
+    homework = [(entry, item) for entry, item, _ in t.homework() if sessions and entry is sessions[0]]
+    lines += (
+        ["## Open homework", ""]
+        + ([f"- {_md(item)} (set {_link(entry)})" for entry, item in homework] or ["None set last session."])
+        + [""]
+    )
+    lines += ["## Latest scores", ""]
+    series = t.measure_series()
+    if series:
+        lines += ["| measure | latest | band | change since first |", "|---|---|---|---|"]
+        for name, points in sorted(series.items()):
+            title = SCALES.get(name, (name,))[0]
+            lines.append(
+                f"| {_md(str(title))} | {points[-1][1]:g} ({points[-1][0]:%d %b %Y}) | {band_of(name, points[-1][1])} | {points[-1][1] - points[0][1]:+g} |"
+            )
+    else:
+        lines.append("No scores recorded.")
+    lines += ["", "## Risk flags and significant events", ""]
+    flags = [f"- **Risk** ({_link(e)}): {_md(str(e.meta.get('risk')))}" for e in t.risk_flags()]
+    events = [f"- {_link(e)}: {_md(text.splitlines()[0])}" for e, text in t.significant_events()]
+    lines += (flags + events) or ["None recorded."]
+    if t.hidden_psychotherapy:
+        lines += [
+            "",
+            f"*{t.hidden_psychotherapy} psychotherapy note(s) are kept apart and not shown; "
+            "open with `--include-psychotherapy-notes` to see them.*",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def timeline(t: Timeline) -> str:
+    lines = ["# Timeline", "", "Every note, newest first.", ""]
+    for damaged in t.damaged:
+        lines.append(f'!!! danger "Note {damaged.note_id} is damaged"\n    {_md(damaged.why)}\n')
+    year = None
+    for month, entries in t.by_month():
+        if month.split()[-1] != year:
+            year = month.split()[-1]
+            lines += [f"## {year}", ""]
+        lines += [f"### {month}", ""]
+        for entry in entries:
+            signed = "" if entry.signed else " *(draft)*"
+            lines.append(f"- **{_link(entry)}** · {_kind(entry)}{signed} · {_md(entry.summary)}")
+            for addendum in t.addenda.get(entry.note_id, []):
+                lines.append(f"    - addendum of {_link(addendum)}: {_md(addendum.summary)}")
+        lines.append("")
+    if t.hidden_psychotherapy:
+        lines.append(f"*{t.hidden_psychotherapy} psychotherapy note(s) not shown.*")
+    return "\n".join(lines) + "\n"
+
+
+def session(t: Timeline, entry: Entry) -> str:
+    meta = entry.meta
+    details = [f"{entry.date:%A %d %B %Y}"]
+    details += [str(meta[k]) for k in ("time",) if meta.get(k)]
+    details += [f"{meta['duration_minutes']} min" for _ in [0] if meta.get("duration_minutes")]
+    details += [str(meta["modality"]) for _ in [0] if meta.get("modality")]
+    lines = [
+        f"# {_kind(entry)}, {entry.date:%d %B %Y}",
+        "",
+        f"*{_md(' · '.join(details))}* · revision {entry.revision}"
+        + (" · signed" if entry.signed else " · draft"),
+        "",
+    ]
+    amends = meta.get("amends")
+    if isinstance(amends, str):
+        target = next((e for e in t.entries if e.note_id == amends), None)
+        lines += [f"Amends the note of {_link(target, False) if target else amends}.", ""]
+    for addendum in t.addenda.get(entry.note_id, []):
+        lines += [
+            f'!!! note "Addendum of {addendum.date:%d %b %Y}"',
+            f"    See {_link(addendum, False)}.",
+            "",
+        ]
+    if entry.measures:
+        lines += [" · ".join(f"**{SCALES.get(k, (k,))[0]}** {v:g}" for k, v in entry.measures.items()), ""]
+    body = _demote(entry.body)
+    return "\n".join(lines) + "\n" + body + "\n"
+
+
+def _demote(body: str) -> str:
+    """The note's own text, its headings one level down (the page has its own title).
+
+    Raw HTML in a note is shown as text, never run: a note is data, not markup."""
+    out = []
+    for line in body.splitlines():
+        if line.startswith("#"):
+            out.append("#" + line)
+        else:
+            out.append(line.replace("<", "&lt;"))
+    return "\n".join(out)
+
+
+def plan(t: Timeline) -> str:
+    lines = ["# Treatment plan", "", "## Current goals", ""]
+    goals = t.current_goals()
+    for goal in goals:
+        worked = t.sessions_for_goal(goal)
+        lines.append(
+            f"- **{_md(goal)}**: {len(worked)} session(s)" + (f", last {_link(worked[0])}" if worked else "")
+        )
+    if not goals:
+        lines.append("None recorded.")
+    lines += ["", "## How the goals changed", ""]
+    for day, changed, _ in reversed(t.goal_history()):
+        lines.append(f"- {day:%d %b %Y}: " + "; ".join(_md(g) for g in changed))
+    return "\n".join(lines) + "\n"
+
+
+def measures(t: Timeline) -> str:
+    lines = ["# Measures", ""]
+    series = t.measure_series()
+    if not series:
+        return "# Measures\n\nNo scores recorded.\n"
+    for name, points in sorted(series.items()):
+        title = SCALES.get(name, (name,))[0]
+        change = points[-1][1] - points[0][1]
+        lines += [
+            f"## {_md(str(title))}",
+            "",
+            f"Baseline {points[0][1]:g} ({points[0][0]:%d %b %Y}), latest {points[-1][1]:g} "
+            f"({points[-1][0]:%d %b %Y}): **{change:+g} since baseline**"
+            + (f", now *{band_of(name, points[-1][1])}*." if band_of(name, points[-1][1]) else "."),
+            "",
+            line_chart(name, points),
+            "",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def homework(t: Timeline) -> str:
+    lines = ["# Homework", "", "| set | homework | followed up |", "|---|---|---|"]
+    rows = t.homework()
+    for entry, item, following in rows:
+        follow = _link(following) if following else "*next session*"
+        lines.append(f"| {_link(entry)} | {_md(item)} | {follow} |")
+    return "\n".join(lines if rows else ["# Homework", "", "None set."]) + "\n"
+
+
+def themes(t: Timeline) -> str:
+    lines = ["# Themes", "", "Tags and recurring topics across sessions.", ""]
+    found = t.themes()
+    for tag, entries in found.items():
+        lines.append(
+            f"- **{_md(tag)}** ({len(entries)}): "
+            + ", ".join(_link(e) for e in entries[:12])
+            + (" …" if len(entries) > 12 else "")
+        )
+    return "\n".join(lines if found else ["# Themes", "", "No tags recorded."]) + "\n"
+
+
+def all_pages(t: Timeline) -> Iterator[tuple[str, str]]:
+    """(path under docs/, Markdown) for every page of the site."""
+    yield "index.md", overview(t)
+    yield "timeline.md", timeline(t)
+    yield "plan.md", plan(t)
+    yield "measures.md", measures(t)
+    yield "homework.md", homework(t)
+    yield "themes.md", themes(t)
+    for entry in t.entries:
+        yield session_path(entry), session(t, entry)

@@ -1,0 +1,167 @@
+"""One client's history as plain data: notes in, timeline, goals, homework, measures out.
+
+Pure functions over parsed notes (no files, no HTML), so the rules that shape what a
+practitioner sees before a session are tested with tables, not with a built site.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+SESSION_KINDS_EXCLUDED = ("addendum", "treatment-plan", "discharge")
+PSYCHOTHERAPY = "psychotherapy"
+_HEADING = re.compile(r"^#{1,6}\s+(.*\S)\s*$")
+
+
+@dataclass(frozen=True, repr=False)
+class Entry:
+    """One note as the site shows it."""
+
+    note_id: str
+    date: dt.date
+    kind: str
+    meta: dict[str, Any]
+    body: str
+    revision: int
+    signed: bool
+
+    def __repr__(self) -> str:
+        return f"<Entry {self.note_id}>"
+
+    @property
+    def summary(self) -> str:
+        """The first line of prose: what a glance at the timeline should tell."""
+        for line in self.body.splitlines():
+            text = line.strip()
+            if text and not text.startswith(("#", ">", "-", "|", "<")):
+                return text if len(text) <= 120 else text[:117] + "..."
+        return ""
+
+    def texts(self, name: str) -> list[str]:
+        value = self.meta.get(name)
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    @property
+    def measures(self) -> dict[str, float]:
+        value = self.meta.get("measures")
+        if not isinstance(value, dict):
+            return {}
+        return {
+            str(k).lower(): float(v)
+            for k, v in value.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+
+
+@dataclass(frozen=True)
+class Damaged:
+    note_id: str
+    why: str
+
+
+@dataclass
+class Timeline:
+    handle: str
+    entries: list[Entry]  # newest first; psychotherapy notes only if included
+    addenda: dict[str, list[Entry]] = field(default_factory=dict)  # note id -> its addenda
+    hidden_psychotherapy: int = 0
+    damaged: list[Damaged] = field(default_factory=list)
+
+    @property
+    def sessions(self) -> list[Entry]:
+        return [e for e in self.entries if e.kind not in SESSION_KINDS_EXCLUDED]
+
+    def by_month(self) -> list[tuple[str, list[Entry]]]:
+        groups: dict[str, list[Entry]] = defaultdict(list)
+        for entry in self.entries:
+            if entry.kind != "addendum":
+                groups[entry.date.strftime("%B %Y")].append(entry)
+        return list(groups.items())  # entries are newest first, so are the groups
+
+    def current_goals(self) -> list[str]:
+        return next((e.texts("goals") for e in self.entries if e.texts("goals")), [])
+
+    def goal_history(self) -> list[tuple[dt.date, list[str], str]]:
+        """(date, goals, note id) each time the goals changed, oldest first."""
+        changes: list[tuple[dt.date, list[str], str]] = []
+        for entry in reversed(self.entries):
+            goals = entry.texts("goals")
+            if goals and (not changes or changes[-1][1] != goals):
+                changes.append((entry.date, goals, entry.note_id))
+        return changes
+
+    def sessions_for_goal(self, goal: str) -> list[Entry]:
+        return [e for e in self.sessions if goal in e.texts("goals")]
+
+    def homework(self) -> list[tuple[Entry, str, Entry | None]]:
+        """(session that set it, the homework, the next session that could follow it up)."""
+        sessions = list(reversed(self.sessions))  # oldest first
+        rows = []
+        for index, entry in enumerate(sessions):
+            following = sessions[index + 1] if index + 1 < len(sessions) else None
+            rows += [(entry, item, following) for item in entry.texts("homework")]
+        return list(reversed(rows))
+
+    def measure_series(self) -> dict[str, list[tuple[dt.date, float]]]:
+        series: dict[str, list[tuple[dt.date, float]]] = defaultdict(list)
+        for entry in reversed(self.entries):
+            for name, score in entry.measures.items():
+                series[name].append((entry.date, score))
+        return dict(series)
+
+    def themes(self) -> dict[str, list[Entry]]:
+        found: dict[str, list[Entry]] = defaultdict(list)
+        for entry in self.sessions:
+            for tag in entry.texts("tags"):
+                found[tag.lower()].append(entry)
+        return dict(sorted(found.items(), key=lambda item: (-len(item[1]), item[0])))
+
+    def risk_flags(self) -> list[Entry]:
+        quiet = ("", "none", "none noted", "no", "low", "no risk indicators")
+        return [e for e in self.entries if str(e.meta.get("risk", "")).strip().lower() not in quiet]
+
+    def significant_events(self) -> list[tuple[Entry, str]]:
+        """The text under each note's 'Significant events' heading, when it says anything."""
+        found = []
+        for entry in self.entries:
+            text = section(entry.body, "Significant events").strip()
+            if text and text.lower().rstrip(".") not in ("none", "none noted", "nothing"):
+                found.append((entry, text))
+        return found
+
+
+def section(body: str, heading: str) -> str:
+    """The text under a Markdown heading, up to the next heading."""
+    lines, inside = [], False
+    for line in body.splitlines():
+        match = _HEADING.match(line)
+        if match:
+            if inside:
+                break
+            inside = match[1].strip().lower() == heading.lower()
+            continue
+        if inside:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def assemble(
+    handle: str,
+    entries: Sequence[Entry],
+    damaged: Sequence[Damaged] = (),
+    include_psychotherapy: bool = False,
+) -> Timeline:
+    """Newest first by session date (then by note id, so the order is stable)."""
+    ordered = sorted(entries, key=lambda e: (e.date, e.meta.get("time", ""), e.note_id), reverse=True)
+    shown = [e for e in ordered if include_psychotherapy or e.kind != PSYCHOTHERAPY]
+    addenda: dict[str, list[Entry]] = defaultdict(list)
+    for entry in shown:
+        amends = entry.meta.get("amends")
+        if entry.kind == "addendum" and isinstance(amends, str):
+            addenda[amends].append(entry)
+    return Timeline(handle, shown, dict(addenda), len(ordered) - len(shown), list(damaged))
