@@ -1,13 +1,17 @@
 """The Markdown pages of one client's site, generated from the timeline.
 
-Sessions are pages of their own, linked from the timeline but kept out of the navigation:
-Material renders the whole navigation into every page, so a nav listing every session
-makes the build grow with the square of the notes.
+Each session is a section of its month's page (``sessions/2026-01.md#n-<note id>``),
+linked from the timeline and kept out of the navigation. Material renders the whole
+navigation into every page, so a nav listing every session makes the build grow with the
+square of the notes; and each page costs Material about 4 ms of templating and indexing
+whatever its length, so a page per session could not be served within 3 s at 500 notes
+(measured in docs/decisions.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from html import escape
 
 from .charts import SCALES, band_of, line_chart
 from .timeline import Entry, Timeline
@@ -42,12 +46,23 @@ def _md(text: str) -> str:
 
 
 def session_path(entry: Entry) -> str:
-    return f"sessions/{entry.date.isoformat()}-{entry.note_id}.md"
+    """The month page a session lives on."""
+    return f"sessions/{entry.date:%Y-%m}.md"
+
+
+def anchor(entry: Entry) -> str:
+    return f"n-{entry.note_id}"
 
 
 def _link(entry: Entry, from_root: bool = True) -> str:
     target = session_path(entry) if from_root else session_path(entry).removeprefix("sessions/")
-    return f"[{entry.date:%d %b %Y}]({target})"
+    return f"[{entry.date:%d %b %Y}]({target}#{anchor(entry)})"
+
+
+def _a(entry: Entry) -> str:
+    """A link as raw HTML, for the long lists: Markdown passes raw HTML through untouched,
+    which keeps a 500-session timeline from costing a second of inline parsing."""
+    return f'<a href="{session_path(entry)[:-3]}.html#{anchor(entry)}">{entry.date:%d %b %Y}</a>'
 
 
 def _kind(entry: Entry) -> str:
@@ -114,13 +129,18 @@ def timeline(t: Timeline) -> str:
         if month.split()[-1] != year:
             year = month.split()[-1]
             lines += [f"## {year}", ""]
-        lines += [f"### {month}", ""]
+        lines += [f"### {month}", "", '<ul class="cn-timeline">']
         for entry in entries:
-            signed = "" if entry.signed else " *(draft)*"
-            lines.append(f"- **{_link(entry)}** · {_kind(entry)}{signed} · {_md(entry.summary)}")
-            for addendum in t.addenda.get(entry.note_id, []):
-                lines.append(f"    - addendum of {_link(addendum)}: {_md(addendum.summary)}")
-        lines.append("")
+            signed = "" if entry.signed else " <em>(draft)</em>"
+            item = (
+                f"<li><strong>{_a(entry)}</strong> · {escape(_kind(entry))}{signed} · {escape(entry.summary)}"
+            )
+            extra = "".join(
+                f"<li>addendum of {_a(addendum)}: {escape(addendum.summary)}</li>"
+                for addendum in t.addenda.get(entry.note_id, [])
+            )
+            lines.append(item + (f"<ul>{extra}</ul>" if extra else "") + "</li>")
+        lines += ["</ul>", ""]
     if t.hidden_psychotherapy:
         lines.append(f"*{t.hidden_psychotherapy} psychotherapy note(s) not shown.*")
     return "\n".join(lines) + "\n"
@@ -133,7 +153,9 @@ def session(t: Timeline, entry: Entry) -> str:
     details += [f"{meta['duration_minutes']} min" for _ in [0] if meta.get("duration_minutes")]
     details += [str(meta["modality"]) for _ in [0] if meta.get("modality")]
     lines = [
-        f"# {_kind(entry)}, {entry.date:%d %B %Y}",
+        f'<a id="{anchor(entry)}"></a>',
+        "",
+        f"## {_kind(entry)}, {entry.date:%d %B %Y}",
         "",
         f"*{_md(' · '.join(details))}* · revision {entry.revision}"
         + (" · signed" if entry.signed else " · draft"),
@@ -156,13 +178,13 @@ def session(t: Timeline, entry: Entry) -> str:
 
 
 def _demote(body: str) -> str:
-    """The note's own text, its headings one level down (the page has its own title).
+    """The note's own text, its headings two levels down (under the month and the session).
 
     Raw HTML in a note is shown as text, never run: a note is data, not markup."""
     out = []
     for line in body.splitlines():
         if line.startswith("#"):
-            out.append("#" + line)
+            out.append("##" + line)
         else:
             out.append(line.replace("<", "&lt;"))
     return "\n".join(out)
@@ -206,24 +228,33 @@ def measures(t: Timeline) -> str:
 
 
 def homework(t: Timeline) -> str:
-    lines = ["# Homework", "", "| set | homework | followed up |", "|---|---|---|"]
     rows = t.homework()
+    if not rows:
+        return "# Homework\n\nNone set.\n"
+    lines = [
+        "# Homework",
+        "",
+        "<table>",
+        "<thead><tr><th>set</th><th>homework</th><th>followed up</th></tr></thead>",
+        "<tbody>",
+    ]
     for entry, item, following in rows:
-        follow = _link(following) if following else "*next session*"
-        lines.append(f"| {_link(entry)} | {_md(item)} | {follow} |")
-    return "\n".join(lines if rows else ["# Homework", "", "None set."]) + "\n"
+        follow = _a(following) if following else "<em>next session</em>"
+        lines.append(f"<tr><td>{_a(entry)}</td><td>{escape(item)}</td><td>{follow}</td></tr>")
+    return "\n".join([*lines, "</tbody>", "</table>"]) + "\n"
 
 
 def themes(t: Timeline) -> str:
-    lines = ["# Themes", "", "Tags and recurring topics across sessions.", ""]
     found = t.themes()
+    if not found:
+        return "# Themes\n\nNo tags recorded.\n"
+    lines = ["# Themes", "", "Tags and recurring topics across sessions.", "", "<ul>"]
     for tag, entries in found.items():
+        more = " …" if len(entries) > 12 else ""
         lines.append(
-            f"- **{_md(tag)}** ({len(entries)}): "
-            + ", ".join(_link(e) for e in entries[:12])
-            + (" …" if len(entries) > 12 else "")
+            f"<li><strong>{escape(tag)}</strong> ({len(entries)}): {', '.join(_a(e) for e in entries[:12])}{more}</li>"
         )
-    return "\n".join(lines if found else ["# Themes", "", "No tags recorded."]) + "\n"
+    return "\n".join([*lines, "</ul>"]) + "\n"
 
 
 def all_pages(t: Timeline) -> Iterator[tuple[str, str]]:
@@ -234,5 +265,9 @@ def all_pages(t: Timeline) -> Iterator[tuple[str, str]]:
     yield "measures.md", measures(t)
     yield "homework.md", homework(t)
     yield "themes.md", themes(t)
-    for entry in t.entries:
-        yield session_path(entry), session(t, entry)
+    months: dict[str, list[Entry]] = {}
+    for entry in t.entries:  # newest first, within each month too
+        months.setdefault(session_path(entry), []).append(entry)
+    for path, entries in months.items():
+        title = f"# Sessions of {entries[0].date:%B %Y}\n\n"
+        yield path, title + "\n---\n\n".join(session(t, entry) for entry in entries)

@@ -1,0 +1,62 @@
+"""A client with a story: sessions, scores, homework, an addendum, a psychotherapy note."""
+
+from __future__ import annotations
+
+from conftest import Env
+
+MARKER = "quokkamarmalade"  # a word that must never survive outside a RAM directory
+
+
+def note(
+    note_id: str, date: str, kind: str = "soap", status: str = "signed", extra: str = "", body: str = ""
+) -> str:
+    return (
+        f'---\nid: {note_id}\nclient: AB-1\ndate: {date}\ntime: "10:00"\nduration_minutes: 50\n'
+        f"modality: video\ntemplate: {kind}\nstatus: {status}\n{extra}---\n\n{body}\n"
+    )
+
+
+STORY = {
+    "a1": note(
+        "aaaaaaaaaaaaaaa1",
+        "2026-01-05",
+        "intake",
+        extra='goals: ["Sleep through the night", "Return to work"]\nmeasures:\n  phq9: 21\n  gad7: 16\n',
+        body=f"## Reason for referral\nSleep and mood since a bereavement; {MARKER}.\n",
+    ),
+    "a2": note(
+        "aaaaaaaaaaaaaaa2",
+        "2026-01-12",
+        extra='goals: ["Sleep through the night", "Return to work"]\ntags: [sleep, grief]\n'
+        'homework: ["Sleep diary every morning"]\nmeasures:\n  phq9: 17\n  gad7: 12\n',
+        body="## Subjective\nFirst week of the sleep diary planned.\n\n## Significant events\nNone.\n",
+    ),
+    "a3": note(
+        "aaaaaaaaaaaaaaa3",
+        "2026-01-19",
+        extra='goals: ["Sleep through the night", "Return to work part-time"]\ntags: [sleep, work]\n'
+        'homework: ["Walk three times"]\nmeasures:\n  phq9: 11\n  gad7: 9\nrisk: passive thoughts, safety plan reviewed\n',
+        body="## Subjective\nSlept better with the diary; anxious about work.\n\n## Significant events\nA fall at home on Tuesday.\n",
+    ),
+    "a4": note(
+        "aaaaaaaaaaaaaaa4",
+        "2026-01-20",
+        "addendum",
+        extra="amends: aaaaaaaaaaaaaaa3\n",
+        body="Correction: the fall was on Monday.\n",
+    ),
+    "a5": note(
+        "aaaaaaaaaaaaaaa5",
+        "2026-01-19",
+        "psychotherapy",
+        body="## Process notes\nCountertransference around loss: zebrafinch.\n",
+    ),
+}
+
+
+def seal_story(env: Env) -> None:
+    inbox = env.practice.inbox
+    for name, text in STORY.items():
+        (inbox / f"{name}.md").write_text(text)
+    result = env.run("syncd", "--once")
+    assert result.code == 0 and "sealed 5" in result.text, result.text + result.err

@@ -1,0 +1,145 @@
+"""A real `mkdocs build` of one client's site: the pages and what they say."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import PASSPHRASE, Env
+from site_fixtures import MARKER, seal_story
+
+from site_builder import build_site
+from vault import Passphrase
+
+
+def built(env: Env, tmp_path: Path, include_psychotherapy: bool = False):
+    vault = env.vault()
+    practitioner = vault.unlock(Passphrase(PASSPHRASE))
+    directory = tmp_path / "ram"
+    directory.mkdir(parents=True)
+    return build_site(vault, practitioner, vault.resolve("AB-1"), "AB-1", directory, include_psychotherapy)
+
+
+@pytest.fixture
+def site(practice: Env, tmp_path: Path):
+    seal_story(practice)
+    return built(practice, tmp_path)
+
+
+def html(site, page: str) -> str:
+    text = (site.html / page).read_text()
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text))
+
+
+def test_every_page_exists(site) -> None:
+    for page in (
+        "index.html",
+        "timeline.html",
+        "plan.html",
+        "measures.html",
+        "homework.html",
+        "themes.html",
+        "search/search_index.json",
+    ):
+        assert (site.html / page).is_file(), page
+    assert [p.name for p in (site.html / "sessions").glob("*.html")] == ["2026-01.html"]  # one page a month
+
+
+def test_the_overview_tells_the_story_at_a_glance(site) -> None:
+    text = html(site, "index.html")
+    assert "In care since 05 January 2026" in text and "3 sessions" in text
+    assert "Sleep through the night" in text and "Return to work part-time" in text
+    assert "Walk three times" in text and "Sleep diary" not in text  # only the open homework
+    assert "passive thoughts, safety plan reviewed" in text
+    assert "A fall at home on Tuesday" in text
+    assert "PHQ-9 11 (19 Jan 2026) moderate -10" in text
+    assert "1 psychotherapy note(s) are kept apart" in text
+
+
+def test_the_timeline_is_newest_first_with_addenda_linked(site) -> None:
+    text = html(site, "timeline.html")
+    dates = re.findall(r"(\d\d \w\w\w 2026) · (SOAP|Intake)", text)
+    assert [d for d, _ in dates] == ["19 Jan 2026", "12 Jan 2026", "05 Jan 2026"]
+    assert "addendum of 20 Jan 2026: Correction: the fall was on Monday." in text
+    page = (site.html / "timeline.html").read_text()
+    assert 'href="sessions/2026-01.html#n-aaaaaaaaaaaaaaa3"' in page
+
+
+def test_a_session_section_has_the_templates_headings_and_its_addendum(site) -> None:
+    raw = (site.html / "sessions" / "2026-01.html").read_text()
+    assert 'id="n-aaaaaaaaaaaaaaa3"' in raw and 'id="n-aaaaaaaaaaaaaaa4"' in raw
+    page = html(site, "sessions/2026-01.html")
+    section = page[page.index("SOAP, 19 January 2026") :]
+    assert (
+        "Subjective" in section and "Significant events" in section and "Addendum of 20 Jan 2026" in section
+    )
+    assert "Amends the note of" in page
+    assert page.index("Addendum, 20 January 2026") < page.index("SOAP, 19 January 2026")  # newest first
+
+
+def test_measures_are_charts_with_bands_and_change_since_baseline(site) -> None:
+    page = (site.html / "measures.html").read_text()
+    assert page.count('<svg class="cn-chart"') == 2
+    assert "moderately severe" in page and "-10 since baseline" in page and "-7 since baseline" in page
+    assert '<script src="http' not in page
+
+
+def test_plan_homework_and_themes(site) -> None:
+    plan = html(site, "plan.html")
+    assert "Return to work part-time: 1 session(s)" in plan and "How the goals changed" in plan
+    homework = html(site, "homework.html")
+    assert re.search(r"12 Jan 2026\s*Sleep diary every morning\s*19 Jan 2026", homework)
+    themes = html(site, "themes.html")
+    assert "sleep (2)" in themes and "grief (1)" in themes
+
+
+def test_psychotherapy_notes_only_when_asked(practice: Env, tmp_path: Path) -> None:
+    seal_story(practice)
+    without = built(practice, tmp_path / "a")
+    assert "zebrafinch" not in "".join(p.read_text() for p in without.html.rglob("*.html"))
+    assert "zebrafinch" not in (without.html / "search" / "search_index.json").read_text()
+    with_notes = built(practice, tmp_path / "b", include_psychotherapy=True)
+    assert "zebrafinch" in (with_notes.html / "search" / "search_index.json").read_text()
+
+
+def test_the_built_html_names_no_host_but_its_own(site) -> None:
+    for path in site.html.rglob("*"):
+        if path.suffix in (".html", ".js", ".css", ".json", ".xml"):
+            text = path.read_text(errors="replace")
+            text = re.sub(r'xmlns(:\w+)?="http://www\.w3\.org/[^"]*"', "", text)  # names, never fetched
+            if re.search(r"(?:src|href)\s*=\s*[\"'](https?:)?//", text):
+                pytest.fail(f"{path} references another host")
+    index = (site.html / "index.html").read_text()
+    assert "fonts.googleapis" not in index and "fonts.gstatic" not in index
+
+
+def test_client_text_cannot_inject_html(practice: Env, tmp_path: Path) -> None:
+    from site_fixtures import note
+
+    (practice.practice.inbox / "x.md").write_text(
+        note(
+            "bbbbbbbbbbbbbbb1",
+            "2026-02-01",
+            extra='homework: ["<img src=http://evil/x>"]\n',
+            body="<script>fetch('http://evil')</script> [link](http://evil)\n",
+        )
+    )
+    assert practice.run("syncd", "--once").code == 0
+    site = built(practice, tmp_path)
+    for page in site.html.rglob("*.html"):
+        text = page.read_text()
+        assert "<script>fetch" not in text and "<img src=http://evil" not in text
+
+
+def test_a_tampered_note_is_shown_as_damaged(practice: Env, tmp_path: Path) -> None:
+    seal_story(practice)
+    vault = practice.vault()
+    [(_, _, path)] = vault.revisions(vault.resolve("AB-1"), "aaaaaaaaaaaaaaa2")
+    raw = bytearray(path.read_bytes())
+    raw[200] ^= 1
+    path.write_bytes(bytes(raw))
+    site = built(practice, tmp_path)
+    assert "Note aaaaaaaaaaaaaaa2 is damaged" in html(site, "timeline.html")
+    assert "Damaged notes" in html(site, "index.html")
+    assert MARKER in (site.html / "search" / "search_index.json").read_text()  # the others still show
