@@ -33,7 +33,7 @@ from . import config, writing
 from .config import ConfigError
 from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option
 
-CORE_ERRORS = (VaultError, TemplateError, SyncdError, ConfigError)
+CORE_ERRORS = (VaultError, TemplateError, SyncdError, site_builder.SiteError, ConfigError)
 
 
 # -- the command tree -------------------------------------------------------------------

@@ -54,15 +54,21 @@ def anchor(entry: Entry) -> str:
     return f"n-{entry.note_id}"
 
 
+def session_url(entry: Entry, from_root: bool = True) -> str:
+    """The built page's address. Links name the .html file itself: a month page may be
+    built in another process, where MkDocs could not resolve a link to its .md source."""
+    page = session_path(entry)[:-3] + ".html"
+    return f"{page if from_root else page.removeprefix('sessions/')}#{anchor(entry)}"
+
+
 def _link(entry: Entry, from_root: bool = True) -> str:
-    target = session_path(entry) if from_root else session_path(entry).removeprefix("sessions/")
-    return f"[{entry.date:%d %b %Y}]({target}#{anchor(entry)})"
+    return f"[{entry.date:%d %b %Y}]({session_url(entry, from_root)})"
 
 
 def _a(entry: Entry) -> str:
     """A link as raw HTML, for the long lists: Markdown passes raw HTML through untouched,
     which keeps a 500-session timeline from costing a second of inline parsing."""
-    return f'<a href="{session_path(entry)[:-3]}.html#{anchor(entry)}">{entry.date:%d %b %Y}</a>'
+    return f'<a href="{session_url(entry)}">{entry.date:%d %b %Y}</a>'
 
 
 def _kind(entry: Entry) -> str:

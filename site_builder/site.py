@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import multiprocessing
+import os
+import shutil
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from note_templates import NoteInvalid, parse
-from vault import Vault
+from vault import OpenedNote, Vault
 from vault.errors import TamperedFile
 from vault.keys import Practitioner
 
 from . import pages, ramdir, theme
+from .errors import SiteBuildFailed
 from .server import SiteServer
 from .timeline import Damaged, Entry, Timeline, assemble
 
@@ -45,8 +51,17 @@ def load_timeline(
     damaged_files: list[TamperedFile] = []
     opened = vault.read_notes(practitioner, client_id, damaged=damaged_files)
     damaged = [Damaged(exc.path.parent.name, exc.why) for exc in damaged_files]
-    entries = []
-    for note in opened:
+    if len(opened) >= PARALLEL_FROM and _can_fork():
+        entries, unreadable = _read_in_parallel(opened)
+    else:
+        entries, unreadable = _read(opened)
+    return assemble(handle, entries, damaged + unreadable, include_psychotherapy)
+
+
+def _read(notes: Sequence[OpenedNote]) -> tuple[list[Entry], list[Damaged]]:
+    """Front matter and body of each note (YAML is most of the time it takes to open)."""
+    entries, damaged = [], []
+    for note in notes:
         try:
             meta, body, _ = parse(bytes(note.body), Path(note.note_id))
             day = meta.get("date")
@@ -58,20 +73,67 @@ def load_timeline(
         entries.append(
             Entry(note.note_id, day, str(meta.get("template", "note")), meta, body, note.revision, note.final)
         )
-    return assemble(handle, entries, damaged, include_psychotherapy)
+    return entries, damaged
 
 
-def generate(directory: Path, timeline: Timeline) -> Path:
-    """Write the Markdown pages and mkdocs.yml into the RAM directory."""
-    docs = directory / "docs"
-    (docs / "sessions").mkdir(parents=True)
-    for relative, text in pages.all_pages(timeline):
+def _read_in_parallel(notes: Sequence[OpenedNote]) -> tuple[list[Entry], list[Damaged]]:
+    """Half the notes read in a forked process: it has them from the fork, in memory, and
+    sends the parsed entries back through a pipe."""
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    half = len(notes) // 2
+
+    def work() -> None:
+        sender.send(_read(notes[half:]))
+        sender.close()
+
+    child = context.Process(target=work, daemon=True)
+    child.start()
+    sender.close()
+    entries, damaged = _read(notes[:half])
+    try:
+        more_entries, more_damaged = receiver.recv()
+    finally:
+        receiver.close()
+        child.join()
+    return entries + more_entries, damaged + more_damaged
+
+
+def generate(directory: Path, timeline: Timeline, parts: int = 1) -> list[Path]:
+    """Write the Markdown pages and their mkdocs.yml into the RAM directory.
+
+    With ``parts=2`` the older month pages go to a second project, built in parallel
+    (see build_parallel); the first holds every other page and the newer months.
+    """
+    name = f"{timeline.handle} · casenotes"
+    projects = [(directory / "docs", directory / "mkdocs.yml", theme.mkdocs_config(name, pages.NAV))]
+    if parts == 2:
+        helper = theme.mkdocs_config(name, pages.NAV, helper=True)
+        projects.append((directory / "docs-helper", directory / "mkdocs-helper.yml", helper))
+    for docs, _, _ in projects:
+        (docs / "sessions").mkdir(parents=True)
+    all_pages = list(pages.all_pages(timeline))
+    months = [p for p in all_pages if p[0].startswith("sessions/")]  # newest first
+    helper_share = set(_older_half(months)) if parts == 2 else set()
+    for relative, text in all_pages:
+        docs = projects[1][0] if relative in helper_share else projects[0][0]
         (docs / relative).write_text(text, encoding="utf-8")
-    config = directory / "mkdocs.yml"
-    config.write_text(
-        yaml.safe_dump(theme.mkdocs_config(f"{timeline.handle} · casenotes", pages.NAV), sort_keys=False)
-    )
-    return config
+    for _, config_file, config in projects:
+        config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    return [config_file for _, config_file, _ in projects]
+
+
+def _older_half(months: list[tuple[str, str]]) -> list[str]:
+    """The oldest month pages holding a little over half the text (the first project also
+    builds the overview, timeline and other long pages)."""
+    total = sum(len(text) for _, text in months)
+    taken, share = [], 0
+    for relative, text in reversed(months):
+        if share >= total * 0.55:
+            break
+        taken.append(relative)
+        share += len(text)
+    return taken
 
 
 def build(config_file: Path) -> None:
@@ -100,12 +162,49 @@ def build_site(
     timeline = load_timeline(vault, practitioner, client_id, handle, include_psychotherapy)
     timings.decrypt = time.perf_counter() - started
     started = time.perf_counter()
-    config = generate(directory, timeline)
+    parallel = len(timeline.entries) >= PARALLEL_FROM and _can_fork()
+    configs = generate(directory, timeline, parts=2 if parallel else 1)
     timings.generate = time.perf_counter() - started
     started = time.perf_counter()
-    build(config)
+    if parallel:
+        build_parallel(directory, *configs)
+    else:
+        build(configs[0])
     timings.build = time.perf_counter() - started
     return BuiltSite(directory, timeline, timings)
+
+
+PARALLEL_FROM = 120  # notes: below this, a second build costs more than it saves
+
+
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
+
+
+def build_parallel(directory: Path, main: Path, helper: Path) -> None:
+    """Build the two projects at once, one per core, then merge them into site/.
+
+    MkDocs builds one page after another; Material spends ~6 ms a note on Markdown,
+    templating and search indexing. A forked process builds the older months (from RAM to
+    RAM, nothing crosses a disk) while this one builds the rest; the helper's month pages
+    are moved in, and its search entries are added to the main index.
+    """
+    child = multiprocessing.get_context("fork").Process(target=build, args=(helper,), daemon=True)
+    child.start()
+    try:
+        build(main)
+    finally:
+        child.join()
+    if child.exitcode != 0:
+        raise SiteBuildFailed(f"the parallel build stopped with code {child.exitcode}")
+    site, extra = directory / "site", directory / "site-helper"
+    for page in (extra / "sessions").iterdir():
+        page.replace(site / "sessions" / page.name)
+    index_file = site / "search" / "search_index.json"
+    index = json.loads(index_file.read_text(encoding="utf-8"))
+    index["docs"] += json.loads((extra / "search" / "search_index.json").read_text(encoding="utf-8"))["docs"]
+    index_file.write_text(json.dumps(index, ensure_ascii=False), encoding="utf-8")
+    shutil.rmtree(extra)
 
 
 class OpenSite:

@@ -11,12 +11,19 @@ from typing import Any
 QUIET_ENV = {"NO_MKDOCS_2_WARNING": "1"}
 
 
-def mkdocs_config(site_name: str, nav: list[tuple[str, str]]) -> dict[str, Any]:
-    """The mkdocs.yml of a client site: private, offline, fast to build."""
+def mkdocs_config(site_name: str, nav: list[tuple[str, str]], helper: bool = False) -> dict[str, Any]:
+    """The mkdocs.yml of a client site: private, offline, fast to build.
+
+    ``helper``: the config of the second, parallel build, which holds month pages only
+    (``docs-helper/`` to ``site-helper/``); its navigation links to the main build's pages.
+    """
+    suffix = "-helper" if helper else ""
+    if helper:
+        nav = [(title, "/" + path[:-3] + ".html") for title, path in nav]  # the site is served at /
     return {
         "site_name": site_name,
-        "docs_dir": "docs",
-        "site_dir": "site",
+        "docs_dir": "docs" + suffix,
+        "site_dir": "site" + suffix,
         "use_directory_urls": False,  # plain files: the server maps paths to files, nothing more
         "theme": {
             "name": "material",
@@ -29,5 +36,8 @@ def mkdocs_config(site_name: str, nav: list[tuple[str, str]]) -> dict[str, Any]:
         "markdown_extensions": ["tables", "admonition", "attr_list", "md_in_html", "toc"],
         "nav": [{title: path} for title, path in nav],
         "not_in_nav": "sessions/*.md",  # linked from the timeline, not listed in every page's nav
-        "validation": {"links": {"not_found": "ignore"}, "nav": {"omitted_files": "ignore"}},
+        "validation": {
+            "links": {"not_found": "ignore"},
+            "nav": {"omitted_files": "ignore", "not_found": "ignore", "absolute_links": "ignore"},
+        },
     }

@@ -143,3 +143,36 @@ def test_a_tampered_note_is_shown_as_damaged(practice: Env, tmp_path: Path) -> N
     assert "Note aaaaaaaaaaaaaaa2 is damaged" in html(site, "timeline.html")
     assert "Damaged notes" in html(site, "index.html")
     assert MARKER in (site.html / "search" / "search_index.json").read_text()  # the others still show
+
+
+def test_a_long_history_is_built_in_two_processes_into_one_site(practice: Env, tmp_path: Path) -> None:
+    """From 120 notes the older months are built by a forked helper and merged back."""
+    import datetime as dt
+
+    from casenotes import fiction
+    from site_builder.site import PARALLEL_FROM
+
+    vault = practice.vault()
+    client_id = vault.resolve("AB-1")
+    count = PARALLEL_FROM + 10
+    for number, day in enumerate(fiction.sessions(dt.date(2020, 1, 6), count), start=1):
+        vault.seal(client_id, f"{number:016x}", fiction.note("AB-1", day, f"{number:016x}", number))
+    site = built(practice, tmp_path)
+    months = sorted(p.name for p in (site.html / "sessions").glob("*.html"))
+    assert months[0] == "2020-01.html" and len(months) >= 29
+    assert not (site.directory / "site-helper").exists()
+    oldest = (site.html / "sessions" / "2020-01.html").read_text()
+    assert 'href="/timeline.html"' in oldest and "Session 1" in oldest  # built by the helper
+    import json
+
+    index = json.loads((site.html / "search" / "search_index.json").read_text())
+    locations = {doc["location"].split("#")[0] for doc in index["docs"]}
+    assert {"sessions/2020-01.html", f"sessions/{months[-1]}", "timeline.html"} <= locations
+    newest = fiction.sessions(dt.date(2020, 1, 6), count)[-1]
+    first_link = re.search(
+        r'<ul class="cn-timeline">\s*<li><strong><a href="([^"]+)">([^<]+)</a>',
+        (site.html / "timeline.html").read_text(),
+    )
+    assert first_link[2] == f"{newest:%d %b %Y}" and first_link[1].startswith(
+        f"sessions/{newest:%Y-%m}.html#n-"
+    )

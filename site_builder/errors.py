@@ -1,0 +1,12 @@
+"""Typed errors of the site builder."""
+
+from __future__ import annotations
+
+
+class SiteError(Exception):
+    exit_code = 1
+
+
+class SiteBuildFailed(SiteError):
+    def __str__(self) -> str:
+        return f"the client's site could not be built ({self.args[0]}); nothing was left on disk: try again"
