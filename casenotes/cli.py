@@ -29,7 +29,7 @@ from syncd.filing import file_note
 from vault import DEFAULT_KDF_PROFILE, KDF_PROFILES, Vault, VaultError, durable, verify
 from vault.errors import PracticeExists
 
-from . import config, writing
+from . import backups, config, writing
 from .config import ConfigError
 from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option
 
@@ -342,7 +342,7 @@ def demo(keep: Path | None) -> None:
     run_demo(keep, click.echo)
 
 
-for command in writing.COMMANDS:
+for command in [*writing.COMMANDS, *backups.COMMANDS]:
     cli.add_command(command)
 
 

@@ -5,6 +5,7 @@ This is the only module that reads the environment; the core packages are handed
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -47,6 +48,8 @@ class Settings:
     rescan_seconds: float = 60.0
     #: largest note syncd will seal, in MiB
     max_note_mib: float = 5.0
+    #: backup targets: folders (an external drive, a NAS mount); relative to the practice
+    backup_targets: tuple[str, ...] = ("backups",)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], path: Path) -> Settings:
@@ -60,6 +63,12 @@ class Settings:
             if key == "version":
                 if value != CONFIG_VERSION:
                     raise ConfigError(path, key, f"must be {CONFIG_VERSION}")
+            elif key == "backup_targets":
+                if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+                    raise ConfigError(
+                        path, key, "must be a list of folders, e.g. [backups, /media/usb/casenotes]"
+                    )
+                value = tuple(value)
             elif isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ConfigError(path, key, f"must be a positive number (default {default})")
             values[key] = value
@@ -79,6 +88,8 @@ class Settings:
             f"rescan_seconds: {self.rescan_seconds}",
             "# largest note syncd will seal, in MiB",
             f"max_note_mib: {self.max_note_mib}",
+            "# where backups go: add a folder on an external drive; 'backups' is on this disk",
+            f"backup_targets: {json.dumps(list(self.backup_targets))}",
         ]
         return "\n".join(lines) + "\n"
 
@@ -123,6 +134,9 @@ class Practice:
         if not isinstance(data, dict):
             raise ConfigError(path, None, "must hold 'setting: value' lines")
         return Settings.from_mapping(data, path)
+
+    def backup_targets(self) -> list[Path]:
+        return [(self.root / t).expanduser() for t in self.settings().backup_targets]
 
     def create_layout(self) -> None:
         """The folders and settings file of a new practice (the vault makes its own)."""

@@ -19,6 +19,7 @@ from syncd.filing import read_note_bytes
 from syncd.lock import DaemonLock
 from syncd.state import State
 from vault import Vault, durable
+from vault.backup import DirectoryTarget
 from vault.encoding import new_id
 from vault.errors import UnknownClient
 
@@ -266,8 +267,25 @@ def status(ctx: click.Context) -> None:
     )
     for name, last in sorted(state.jobs.items()):
         click.echo(f"job {name}: last ran {last}")
-    click.echo("backups: none yet (backups arrive in a later release)")
+    for target in p.backup_targets():
+        click.echo(_backup_line(target, p.root))
     click.echo("purges due: none (retention rules arrive in a later release)")
+
+
+def _backup_line(target: Path, root: Path) -> str:
+    latest = DirectoryTarget(target).snapshots()[-1:] if target.is_dir() else []
+    same_disk = (
+        " (on the practice's own disk: not yet a real backup)"
+        if target.resolve().is_relative_to(root.resolve())
+        else ""
+    )
+    if not latest:
+        return f"backup {target}: none yet{same_disk}; run `casenotes backup run`"
+    taken = dt.datetime.strptime(latest[0].stem[:18], "%Y-%m-%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    age = dt.datetime.now(dt.UTC) - taken
+    warning = "  WARNING: older than 48 hours" if age > dt.timedelta(hours=48) else ""
+    when = f"last {taken:%Y-%m-%d %H:%M} UTC, {_age(age.total_seconds())} ago"
+    return f"backup {target}: {when}{same_disk}{warning}"
 
 
 COMMANDS = [new, edit, addendum, sign, check, status]

@@ -35,6 +35,7 @@ from nacl.signing import SigningKey, VerifyKey
 from . import durable
 from . import seal as revision_format
 from .audit import AuditLog
+from .backup import DirectoryTarget, Progress, Snapshot
 from .clients import (
     PROFILE_RECORD_ID,
     Profile,
@@ -187,6 +188,61 @@ class Vault:
         vault = cls(root, config_dir, clock)
         vault.audit.append("init", practitioner=pid, kdf_opslimit=kdf.opslimit, kdf_memlimit=kdf.memlimit)
         vault.audit.checkpoint()
+        return vault
+
+    # -- backups --------------------------------------------------------------------------
+    def backup(self, target: Path, cache_dir: Path, progress: Progress | None = None) -> Snapshot:
+        """A snapshot of the whole vault on a directory target (audited, checkpoint included)."""
+        self.audit.checkpoint()  # the snapshot carries the signed head, so a cut log is caught
+        destination = DirectoryTarget(target)
+        destination.open(self.practice_id, create=True)
+        snap = destination.snapshot(
+            self.root, self.device, stamp(self.clock()), cache_dir / "backup-cache.json", progress
+        )
+        self.audit.append("backup", snapshot=snap.name, files=len(snap.files))
+        return snap
+
+    def record_restore(self, snapshot: str) -> None:
+        self.audit.append("restore", snapshot=snapshot)
+
+    @classmethod
+    def register_device(
+        cls, root: Path, config_dir: Path, passphrase: Passphrase, clock: Clock = utc_now
+    ) -> Vault:
+        """Register this machine for a vault that has no device key here (a restore, a new laptop).
+
+        The passphrase proves the practitioner; their key then vouches for the new device,
+        and the handle-index key is unsealed from the vault.
+        """
+        practice = root / "practice.json"
+        if not practice.exists():
+            raise NotAPractice(root)
+        practice_id = str(read_record(practice, PRACTICE_FORMAT, TamperedFile)["practice_id"])
+        keys = sorted((root / "practitioners").glob("*.json"))
+        for key_file in keys:
+            try:
+                practitioner = unlock_practitioner(key_file, passphrase)
+                break
+            except WrongPassphrase:
+                continue
+        else:
+            raise WrongPassphrase(root / "practitioners")
+        index_file = root / "practitioners" / f"{practitioner.practitioner_id}.index"
+        device = Device(
+            new_id(),
+            practice_id,
+            practitioner.practitioner_id,
+            SigningKey.generate(),
+            practitioner.open_sealed(index_file.read_bytes()),
+            {practitioner.practitioner_id: b64(bytes(practitioner.signing_key.verify_key))},
+        )
+        durable.write_new(
+            root / "devices" / f"{device.device_id}.json",
+            canonical(registration(device, practitioner, stamp(clock()))),
+        )
+        save_device(config_dir / practice_id / "device.json", device)
+        vault = cls(root, config_dir, clock)
+        vault.audit.append("device-registered", practitioner=practitioner.practitioner_id)
         return vault
 
     def close(self) -> None:

@@ -1,0 +1,144 @@
+"""`casenotes backup run | list | verify | restore` and `casenotes device register`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vault import Vault, durable
+from vault.backup import DirectoryTarget, TargetUnavailable
+
+from .config import Practice, Settings
+from .context import Failure, ask_passphrase, open_vault, practice, practice_option
+
+
+def _targets(p: Practice, chosen: Path | None) -> list[Path]:
+    return [chosen] if chosen else p.backup_targets()
+
+
+@click.group()
+def backup() -> None:
+    """Snapshots of the vault on backup targets."""
+
+
+@backup.command("run")
+@practice_option
+@click.option("--to", "target", type=click.Path(path_type=Path, file_okay=False), help="Only this target.")
+@click.pass_context
+def backup_run(ctx: click.Context, target: Path | None) -> None:
+    """Take a snapshot on every target (only what changed is copied)."""
+    p = practice(ctx)
+    vault = open_vault(ctx)
+    failed = 0
+    for destination in _targets(p, target):
+        try:
+            with click.progressbar(length=1, label=f"backing up to {destination}", file=None) as bar:
+
+                def step(done: int, total: int, bar: Any = bar) -> None:
+                    bar.length = total
+                    bar.update(done - bar.pos)
+
+                snap = vault.backup(destination, p.state_dir, step)
+        except TargetUnavailable as exc:
+            click.echo(f"casenotes: {exc}", err=True)
+            failed += 1
+            continue
+        click.echo(
+            f"snapshot {snap.name}: {len(snap.files)} files, {snap.size / 1e6:.1f} MB, on {destination}"
+        )
+        if destination.resolve().is_relative_to(p.root.resolve()):
+            click.echo(
+                "note: this target is on the same disk as the practice; add an external drive to "
+                "backup_targets in casenotes.yml for a real backup",
+                err=True,
+            )
+    if failed:
+        raise Failure(f"{failed} backup target(s) could not be written; nothing there was changed")
+
+
+@backup.command("list")
+@practice_option
+@click.option("--from", "target", type=click.Path(path_type=Path, file_okay=False), help="Only this target.")
+@click.pass_context
+def backup_list(ctx: click.Context, target: Path | None) -> None:
+    """List the snapshots on each target."""
+    p = practice(ctx)
+    vault = open_vault(ctx)
+    for destination in _targets(p, target):
+        store = DirectoryTarget(destination)
+        store.open(vault.practice_id, create=False)
+        click.echo(f"{destination}:")
+        for path in store.snapshots():
+            snap = store.load(path, vault.device_keys())
+            click.echo(f"  {snap.name}  {len(snap.files):>7} files  {snap.size / 1e6:8.1f} MB")
+
+
+@backup.command("verify")
+@practice_option
+@click.option("--full", is_flag=True, help="Re-read and re-hash every object.")
+@click.option("--from", "target", type=click.Path(path_type=Path, file_okay=False), help="Only this target.")
+@click.pass_context
+def backup_verify(ctx: click.Context, full: bool, target: Path | None) -> None:
+    """Check every snapshot's signature and objects (--full: their bytes too)."""
+    p = practice(ctx)
+    vault = open_vault(ctx)
+    problems = []
+    for destination in _targets(p, target):
+        store = DirectoryTarget(destination)
+        store.open(vault.practice_id, create=False)
+        found = store.verify(vault.device_keys(), full)
+        problems += found
+        click.echo(f"{destination}: {len(store.snapshots())} snapshot(s), {'damaged' if found else 'OK'}")
+    for problem in problems:
+        click.echo(f"casenotes: {problem}", err=True)
+    if problems:
+        raise Failure(
+            f"{len(problems)} problem(s) in the backups; take a new backup and keep the damaged target aside"
+        )
+
+
+@backup.command("restore")
+@practice_option
+@click.argument("snapshot")
+@click.argument("into", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--from", "target", type=click.Path(path_type=Path, file_okay=False), help="The target to restore from."
+)
+@click.pass_context
+def backup_restore(ctx: click.Context, snapshot: str, into: Path, target: Path | None) -> None:
+    """Restore SNAPSHOT into INTO, a new practice folder (vault, empty inbox, settings)."""
+    p = practice(ctx)
+    vault = open_vault(ctx)
+    destination = target or p.backup_targets()[0]
+    store = DirectoryTarget(destination)
+    store.open(vault.practice_id, create=False)
+    snap = store.load(store.find(snapshot), vault.device_keys())
+    restored = Practice(into.absolute(), p.config_dir)
+    store.restore(snap, restored.vault_dir)
+    durable.make_dirs(restored.inbox)
+    durable.write_new(restored.settings_file, Settings().to_yaml().encode())
+    vault.record_restore(snap.name)
+    click.echo(
+        f"restored snapshot {snap.name} into {into}; read it with `casenotes --practice {into} cat HANDLE`"
+    )
+
+
+@click.group()
+def device() -> None:
+    """This machine's device key."""
+
+
+@device.command("register")
+@practice_option
+@click.pass_context
+def device_register(ctx: click.Context) -> None:
+    """Register this machine for a restored or copied vault (asks for the passphrase)."""
+    p = practice(ctx)
+    vault = Vault.register_device(p.vault_dir, p.config_dir, ask_passphrase())
+    vault.close()
+    click.echo(f"this machine is now device {vault.device.device_id} of the practice in {p.root}")
+
+
+COMMANDS = [backup, device]

@@ -1,0 +1,163 @@
+"""Backups: snapshots that restore byte for byte, damage that verify names, no half snapshot."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from conftest import Env, fill
+from notes import note_text, write_note
+
+
+def vault_state(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and "audit" not in p.parts
+    }
+
+
+def run(env: Env, *args: str):
+    result = env.run(*args)
+    assert result.code == 0, result.err
+    return result
+
+
+def snapshots(env: Env) -> list[str]:
+    return [line.split()[0] for line in run(env, "backup", "list").text.splitlines()[1:]]
+
+
+def test_every_snapshot_restores_byte_for_byte_and_reads(practice: Env, tmp_path: Path) -> None:
+    first = write_note(practice.practice.inbox, body="the first version")
+    run(practice, "seal", str(first))
+    before = vault_state(practice.vault_dir)
+    assert "snapshot" in run(practice, "backup", "run").text
+    first.write_text(note_text(body="the second version"))
+    run(practice, "seal", str(first))
+    run(practice, "client", "add", "CD-2")
+    after = vault_state(practice.vault_dir)
+    run(practice, "backup", "run")
+    names = snapshots(practice)
+    assert len(names) == 2
+    for name, expected, body in zip(
+        names, [before, after], ["the first version", "the second version"], strict=True
+    ):
+        into = tmp_path / f"restored-{name[:20]}"
+        run(practice, "backup", "restore", name, str(into))
+        assert vault_state(into / "vault") == expected
+        restored = Env(
+            practice.practice.__class__(into, practice.practice.config_dir),
+            {**practice.env, "CASENOTES_HOME": str(into)},
+        )
+        assert body.encode() in run(restored, "cat", "AB-1").out
+        assert run(restored, "verify").code == 0
+
+
+def test_only_what_changed_is_copied(practice: Env) -> None:
+    run(practice, "backup", "run")
+    objects = practice.practice.root / "backups" / "objects"
+    count = sum(1 for p in objects.rglob("*") if p.is_file())
+    run(practice, "backup", "run")
+    after = sum(1 for p in objects.rglob("*") if p.is_file())
+    assert after - count <= 3  # only the audit log and checkpoint changed
+
+
+def test_a_restore_on_a_new_machine_registers_a_new_device(practice: Env, tmp_path: Path) -> None:
+    write_note(practice.practice.inbox)
+    run(practice, "seal", str(practice.practice.inbox / "note.md"))
+    run(practice, "backup", "run")
+    into = tmp_path / "new-laptop"
+    run(practice, "backup", "restore", snapshots(practice)[0], str(into))
+    laptop = Env(
+        practice.practice.__class__(into, tmp_path / "laptop-config"),
+        {
+            **practice.env,
+            "CASENOTES_HOME": str(into),
+            "CASENOTES_CONFIG_DIR": str(tmp_path / "laptop-config"),
+        },
+    )
+    assert "no device key" in laptop.run("cat", "AB-1").err
+    assert laptop.run("device", "register", passphrase="wrong").code == 2
+    run(laptop, "device", "register")
+    assert b"zephyrquill" in run(laptop, "cat", "AB-1").out
+    assert run(laptop, "verify").code == 0 and run(laptop, "audit", "verify").code == 0
+
+
+def test_verify_names_a_damaged_or_missing_object_and_a_changed_manifest(practice: Env) -> None:
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    run(practice, "backup", "run")
+    assert run(practice, "backup", "verify", "--full").code == 0
+    target = practice.practice.root / "backups"
+    objects = sorted(p for p in (target / "objects").rglob("*") if p.is_file())
+    flipped, removed = objects[0], objects[1]
+    data = bytearray(flipped.read_bytes())
+    data[len(data) // 2] ^= 1
+    flipped.write_bytes(bytes(data))
+    removed.unlink()
+    quick = practice.run("backup", "verify")
+    assert quick.code == 1 and str(removed) in quick.err and str(flipped) not in quick.err
+    full = practice.run("backup", "verify", "--full")
+    assert full.code == 1 and str(removed) in full.err and str(flipped) in full.err and "damaged" in full.err
+    manifest = next((target / "snapshots").glob("*.json"))
+    record = json.loads(manifest.read_text())
+    record["files"].pop(next(iter(record["files"])))
+    manifest.write_text(json.dumps(record))
+    assert "bad signature" in practice.run("backup", "verify").err
+
+
+def test_a_backup_cut_short_by_a_full_disk_leaves_no_half_snapshot(practice: Env, tiny_disk: Path) -> None:
+    for index in range(8):
+        note = practice.practice.inbox / f"n{index}.md"
+        note.write_text(note_text(note_id=f"{index + 1:016x}", body="x" * 500))
+        run(practice, "seal", str(note))
+    target = tiny_disk / "usb"
+    run(practice, "backup", "run", "--to", str(target))
+    more = practice.practice.inbox / "more.md"
+    more.write_text(note_text(note_id="f" * 16, body="y" * 3000))
+    run(practice, "seal", str(more))
+    fill(tiny_disk)
+    cut = practice.run("backup", "run", "--to", str(target))
+    assert cut.code == 1 and "free some disk space" in cut.err
+    assert len(list((target / "snapshots").glob("*.json"))) == 1  # the earlier one, untouched
+    assert run(practice, "backup", "verify", "--from", str(target), "--full").code == 0
+    (tiny_disk / "filler").unlink()
+    run(practice, "backup", "run", "--to", str(target))
+    assert len(list((target / "snapshots").glob("*.json"))) == 2
+    assert run(practice, "backup", "verify", "--from", str(target), "--full").code == 0
+
+
+def test_a_missing_target_is_a_clear_failure(practice: Env, tmp_path: Path) -> None:
+    result = practice.run("backup", "run", "--to", str(tmp_path / "unplugged" / "drive"))
+    assert result.code == 1 and "is not available" in result.err and "plug in the drive" in result.err
+
+
+def test_backups_hold_no_plaintext(practice: Env) -> None:
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    run(practice, "backup", "run")
+    for path in (practice.practice.root / "backups").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for secret in (b"zephyrquill", b"Wilhelmina", b"AB-1", b"1987-03-14"):
+                assert secret not in data, path
+    # and never the device key
+    device_seed = json.loads(next(practice.practice.config_dir.rglob("device.json")).read_text())["sign_seed"]
+    assert all(
+        device_seed.encode() not in p.read_bytes()
+        for p in (practice.practice.root / "backups").rglob("*")
+        if p.is_file()
+    )
+
+
+def test_objects_are_named_by_their_hash(practice: Env) -> None:
+    run(practice, "backup", "run")
+    for path in (practice.practice.root / "backups" / "objects").rglob("*"):
+        if path.is_file():
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name
+
+
+def test_status_shows_the_last_backup_and_that_a_same_disk_copy_is_not_enough(practice: Env) -> None:
+    assert "none yet (on the practice's own disk: not yet a real backup)" in run(practice, "status").text
+    run(practice, "backup", "run")
+    line = [x for x in run(practice, "status").text.splitlines() if x.startswith("backup ")][0]
+    assert "last " in line and "ago" in line and "WARNING" not in line
