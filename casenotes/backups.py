@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import click
 
+from syncd import Job
 from vault import Vault, durable
 from vault.backup import DirectoryTarget, TargetUnavailable
 
@@ -139,6 +141,38 @@ def device_register(ctx: click.Context) -> None:
     vault = Vault.register_device(p.vault_dir, p.config_dir, ask_passphrase())
     vault.close()
     click.echo(f"this machine is now device {vault.device.device_id} of the practice in {p.root}")
+
+
+def jobs(p: Practice, vault: Vault) -> list[Job]:
+    """syncd's backup jobs: a snapshot on every target daily, a full verify weekly.
+
+    A job that raises is retried with backoff and not recorded as done, so an unplugged
+    drive or an unreachable share is tried again until a snapshot is really taken.
+    """
+
+    def run_all() -> None:
+        failed = []
+        for target in p.backup_targets():
+            try:
+                vault.backup(target, p.state_dir)
+            except TargetUnavailable as exc:
+                failed.append(str(exc))
+        if failed:
+            raise TargetUnavailable("; ".join(failed), "see above")
+
+    def verify_all() -> None:
+        problems = []
+        for target in p.backup_targets():
+            store = DirectoryTarget(target)
+            store.open(vault.practice_id, create=False)
+            problems += store.verify(vault.device_keys(), full=True)
+        if problems:
+            raise TargetUnavailable("; ".join(map(str, problems)), "damaged")
+
+    return [
+        Job("backup", dt.timedelta(hours=24), run_all),
+        Job("backup-verify", dt.timedelta(days=7), verify_all),
+    ]
 
 
 COMMANDS = [backup, device]

@@ -243,6 +243,7 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> N
             max_note_bytes=int(settings.max_note_mib * 1024 * 1024),
             polling=polling,
         ),
+        jobs=backups.jobs(p, vault),
         kinds=note_templates.kinds(p.templates_dir),
     )
     if once:

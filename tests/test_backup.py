@@ -161,3 +161,20 @@ def test_status_shows_the_last_backup_and_that_a_same_disk_copy_is_not_enough(pr
     run(practice, "backup", "run")
     line = [x for x in run(practice, "status").text.splitlines() if x.startswith("backup ")][0]
     assert "last " in line and "ago" in line and "WARNING" not in line
+
+
+def test_syncd_takes_the_daily_backup_and_retries_an_unplugged_drive(practice: Env, tmp_path: Path) -> None:
+    drive = tmp_path / "usb"
+    settings = practice.practice.settings_file
+    settings.write_text(settings.read_text().replace('backup_targets: ["backups"]', f'backup_targets: ["backups", "{drive / "casenotes"}"]'))
+    once = practice.run("syncd", "--once")
+    assert once.code == 0
+    assert list((practice.practice.root / "backups" / "snapshots").glob("*.json"))  # the reachable one
+    state = json.loads((practice.practice.state_dir / "state.json").read_text())
+    assert "backup" not in state["jobs"]  # the unplugged drive: not counted as done
+    drive.mkdir()
+    assert practice.run("syncd", "--once").code == 0
+    state = json.loads((practice.practice.state_dir / "state.json").read_text())
+    assert "backup" in state["jobs"] and list((drive / "casenotes" / "snapshots").glob("*.json"))
+    assert practice.run("syncd", "--once").code == 0  # not due again today: no third snapshot
+    assert len(list((practice.practice.root / "backups" / "snapshots").glob("*.json"))) == 2
