@@ -11,6 +11,7 @@ import click
 from syncd import Job
 from vault import Vault, durable
 from vault.backup import DirectoryTarget, TargetUnavailable
+from vault.generations import KeepPolicy, to_keep
 
 from .config import Practice, Settings
 from .context import Failure, ask_passphrase, open_vault, practice, practice_option
@@ -125,6 +126,30 @@ def backup_restore(ctx: click.Context, snapshot: str, into: Path, target: Path |
     click.echo(
         f"restored snapshot {snap.name} into {into}; read it with `casenotes --practice {into} cat HANDLE`"
     )
+
+
+@backup.command("prune")
+@practice_option
+@click.option("--dry-run", is_flag=True, help="Only say what would be dropped.")
+@click.pass_context
+def backup_prune(ctx: click.Context, dry_run: bool) -> None:
+    """Keep the generations casenotes.yml asks for (keep_daily, ...), drop the rest."""
+    p = practice(ctx)
+    vault = open_vault(ctx)
+    s = p.settings()
+    policy = KeepPolicy(int(s.keep_daily), int(s.keep_weekly), int(s.keep_monthly), int(s.keep_yearly))
+    for target in p.backup_targets():
+        store = DirectoryTarget(target)
+        store.open(vault.practice_id, create=False)
+        dropped, removed = store.prune(lambda times: to_keep(times, policy), vault.device_keys(), dry_run)
+        verb = "would drop" if dry_run else "dropped"
+        click.echo(
+            f"{target}: {verb} {len(dropped)} snapshot(s)" + ("" if dry_run else f", {removed} object(s)")
+        )
+        for name in dropped:
+            click.echo(f"  {name}")
+    if not dry_run:
+        vault.audit.append("backup-prune")
 
 
 @click.group()

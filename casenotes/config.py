@@ -48,6 +48,11 @@ class Settings:
     rescan_seconds: float = 60.0
     #: largest note syncd will seal, in MiB
     max_note_mib: float = 5.0
+    #: backup generations kept by `casenotes backup prune`
+    keep_daily: int = 7
+    keep_weekly: int = 5
+    keep_monthly: int = 12
+    keep_yearly: int = 7
     #: backup targets: folders (an external drive, a NAS mount); relative to the practice
     backup_targets: tuple[str, ...] = ("backups",)
 
@@ -88,6 +93,11 @@ class Settings:
             f"rescan_seconds: {self.rescan_seconds}",
             "# largest note syncd will seal, in MiB",
             f"max_note_mib: {self.max_note_mib}",
+            "# backup generations kept by `casenotes backup prune`",
+            f"keep_daily: {self.keep_daily}",
+            f"keep_weekly: {self.keep_weekly}",
+            f"keep_monthly: {self.keep_monthly}",
+            f"keep_yearly: {self.keep_yearly}",
             "# where backups go: add a folder on an external drive; 'backups' is on this disk",
             f"backup_targets: {json.dumps(list(self.backup_targets))}",
         ]

@@ -166,7 +166,11 @@ def test_status_shows_the_last_backup_and_that_a_same_disk_copy_is_not_enough(pr
 def test_syncd_takes_the_daily_backup_and_retries_an_unplugged_drive(practice: Env, tmp_path: Path) -> None:
     drive = tmp_path / "usb"
     settings = practice.practice.settings_file
-    settings.write_text(settings.read_text().replace('backup_targets: ["backups"]', f'backup_targets: ["backups", "{drive / "casenotes"}"]'))
+    settings.write_text(
+        settings.read_text().replace(
+            'backup_targets: ["backups"]', f'backup_targets: ["backups", "{drive / "casenotes"}"]'
+        )
+    )
     once = practice.run("syncd", "--once")
     assert once.code == 0
     assert list((practice.practice.root / "backups" / "snapshots").glob("*.json"))  # the reachable one

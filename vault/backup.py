@@ -15,6 +15,7 @@ re-read: a local cache maps (path, size, mtime, inode) to the hash already taken
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -178,6 +179,43 @@ class DirectoryTarget:
             if progress:
                 progress(len(problems), 0)
         return problems
+
+    def prune(
+        self,
+        keep: Callable[[list[dt.datetime]], set[dt.datetime]],
+        device_keys: dict[str, VerifyKey],
+        dry_run: bool = False,
+    ) -> tuple[list[str], int]:
+        """Drop the snapshots ``keep`` does not choose, then every object no kept one names.
+
+        Manifests go first: a crash in between leaves only unreferenced objects, which the
+        next prune collects. Returns the dropped snapshot names and the objects removed.
+        """
+        loaded = {path: self.load(path, device_keys) for path in self.snapshots()}
+        times = {
+            path: dt.datetime.fromisoformat(snap.created.replace("Z", "+00:00"))
+            for path, snap in loaded.items()
+        }
+        kept = keep(list(times.values()))
+        dropped = [path for path in loaded if times[path] not in kept]
+        if dry_run:
+            return [p.stem for p in dropped], 0
+        for path in dropped:
+            path.unlink()
+        if dropped:
+            durable.fsync_dir(self.path / "snapshots")
+        referenced = {
+            entry["sha256"]
+            for path, snap in loaded.items()
+            if path not in dropped
+            for entry in snap.files.values()
+        }
+        removed = 0
+        for obj in (self.path / "objects").glob("*/*"):
+            if obj.name not in referenced:
+                obj.unlink()
+                removed += 1
+        return [p.stem for p in dropped], removed
 
     def restore(self, snap: Snapshot, into: Path, progress: Progress | None = None) -> None:
         """Write every file of a snapshot under ``into`` (a new vault folder), checking hashes."""
