@@ -11,6 +11,7 @@ import click
 from syncd import Job
 from vault import Vault, durable
 from vault.backup import DirectoryTarget, TargetUnavailable
+from vault.errors import DeviceMissing, NotAPractice
 from vault.generations import KeepPolicy, to_keep
 
 from .config import Practice, Settings
@@ -111,21 +112,38 @@ def backup_verify(ctx: click.Context, full: bool, target: Path | None) -> None:
 )
 @click.pass_context
 def backup_restore(ctx: click.Context, snapshot: str, into: Path, target: Path | None) -> None:
-    """Restore SNAPSHOT into INTO, a new practice folder (vault, empty inbox, settings)."""
+    """Restore SNAPSHOT into INTO, a new practice folder (vault, empty inbox, settings).
+
+    Works on a new machine too, with only the backup drive: give --from, then run
+    `casenotes --practice INTO device register`.
+    """
     p = practice(ctx)
-    vault = open_vault(ctx)
-    destination = target or p.backup_targets()[0]
-    store = DirectoryTarget(destination)
-    store.open(vault.practice_id, create=False)
-    snap = store.load(store.find(snapshot), vault.device_keys())
+    try:
+        vault: Vault | None = open_vault(ctx)
+    except (NotAPractice, DeviceMissing):
+        vault = None
+        if target is None:
+            raise Failure(
+                "there is no practice here to find the backup targets in: give --from TARGET"
+            ) from None
+    store = DirectoryTarget(target or p.backup_targets()[0])
+    store.open(vault.practice_id if vault else store.practice_id(), create=False)
+    snap = store.load(store.find(snapshot), vault.device_keys() if vault else None)
     restored = Practice(into.absolute(), p.config_dir)
     store.restore(snap, restored.vault_dir)
     durable.make_dirs(restored.inbox)
     durable.write_new(restored.settings_file, Settings().to_yaml().encode())
-    vault.record_restore(snap.name)
-    click.echo(
-        f"restored snapshot {snap.name} into {into}; read it with `casenotes --practice {into} cat HANDLE`"
-    )
+    if vault:
+        vault.record_restore(snap.name)
+        click.echo(
+            f"restored snapshot {snap.name} into {into}; "
+            f"read it with `casenotes --practice {into} cat HANDLE`"
+        )
+    else:
+        click.echo(
+            f"restored snapshot {snap.name} into {into}; now register this machine: "
+            f"`casenotes --practice {into} device register`, then `casenotes --practice {into} verify`"
+        )
 
 
 @backup.command("prune")

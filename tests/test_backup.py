@@ -182,3 +182,23 @@ def test_syncd_takes_the_daily_backup_and_retries_an_unplugged_drive(practice: E
     assert "backup" in state["jobs"] and list((drive / "casenotes" / "snapshots").glob("*.json"))
     assert practice.run("syncd", "--once").code == 0  # not due again today: no third snapshot
     assert len(list((practice.practice.root / "backups" / "snapshots").glob("*.json"))) == 2
+
+
+def test_a_new_machine_restores_from_the_drive_alone(practice: Env, tmp_path: Path) -> None:
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    drive = tmp_path / "usb"
+    run(practice, "backup", "run", "--to", str(drive))
+    name = next((drive / "snapshots").glob("*.json")).stem
+    laptop_env = {
+        **practice.env,
+        "CASENOTES_HOME": str(tmp_path / "nothing-here"),
+        "CASENOTES_CONFIG_DIR": str(tmp_path / "laptop"),
+    }
+    laptop = Env(practice.practice.__class__(tmp_path / "casenotes", tmp_path / "laptop"), laptop_env)
+    assert laptop.run("backup", "restore", name, str(tmp_path / "casenotes")).code == 1  # where from?
+    restored = run(laptop, "backup", "restore", name, str(tmp_path / "casenotes"), "--from", str(drive))
+    assert "device register" in restored.text
+    laptop.env["CASENOTES_HOME"] = str(tmp_path / "casenotes")
+    run(laptop, "device", "register")
+    assert b"zephyrquill" in run(laptop, "cat", "AB-1").out
+    assert run(laptop, "verify").code == 0

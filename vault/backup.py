@@ -77,6 +77,11 @@ class DirectoryTarget:
     def _object(self, digest: str) -> Path:
         return self.path / "objects" / digest[:2] / digest
 
+    def practice_id(self) -> str:
+        return str(
+            read_record(self.path / "casenotes-backup.json", TARGET_FORMAT, TamperedFile)["practice_id"]
+        )
+
     def open(self, practice_id: str, create: bool) -> None:
         """Check (or, the first time, claim) the target for this practice."""
         if not self.path.is_dir():
@@ -136,8 +141,13 @@ class DirectoryTarget:
         folder = self.path / "snapshots"
         return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
-    def load(self, path: Path, device_keys: dict[str, VerifyKey]) -> Snapshot:
+    def load(self, path: Path, device_keys: dict[str, VerifyKey] | None) -> Snapshot:
+        """A snapshot's manifest, its signature checked (None: a new machine with no keys
+        yet; every object's hash is still checked, and `casenotes verify` checks every
+        signature inside the restored vault once the machine is registered)."""
         record = read_record(path, SNAPSHOT_FORMAT, TamperedFile)
+        if device_keys is None:
+            return Snapshot(path.stem, record["created"], record["device"], record["files"])
         key = device_keys.get(record.get("device", ""))
         if key is None:
             raise TamperedFile(path, "snapshot signed by an unregistered device")
