@@ -17,7 +17,8 @@ import time
 from common import new_practice
 
 from casenotes import fiction
-from vault.backup import DirectoryTarget
+from vault.backup import BackupTarget
+from vault.backup_storage import FolderStorage
 
 
 def main() -> None:
@@ -36,7 +37,7 @@ def main() -> None:
                 client_id, f"{number:016x}", fiction.note(person.handle, day, f"{number:016x}", number)
             )
     print(f"sealed {args.notes} notes for {args.clients} clients in {time.perf_counter() - started:.0f} s")
-    target = practice.root / "target"
+    target = BackupTarget(FolderStorage(practice.root / "target"))
     started = time.perf_counter()
     snap = vault.backup(target, practice.state_dir)
     full = time.perf_counter() - started
@@ -51,7 +52,7 @@ def main() -> None:
         started = time.perf_counter()
         vault.backup(target, practice.state_dir)
         incremental.append(time.perf_counter() - started)
-    store = DirectoryTarget(target)
+    store = target
     started = time.perf_counter()
     problems = store.verify(vault.device_keys(), full=True)
     verify = time.perf_counter() - started

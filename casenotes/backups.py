@@ -10,7 +10,8 @@ import click
 
 from syncd import Job
 from vault import Vault, durable
-from vault.backup import DirectoryTarget, TargetUnavailable
+from vault.backup import BackupTarget
+from vault.backup_storage import FolderStorage, TargetUnavailable, storage_for
 from vault.errors import DeviceMissing, NotAPractice
 from vault.generations import KeepPolicy, to_keep
 
@@ -18,8 +19,14 @@ from .config import Practice, Settings
 from .context import Failure, ask_passphrase, open_vault, practice, practice_option
 
 
-def _targets(p: Practice, chosen: Path | None) -> list[Path]:
-    return [chosen] if chosen else p.backup_targets()
+def targets(p: Practice, chosen: str | None = None) -> list[BackupTarget]:
+    """The targets of casenotes.yml (or the one named): folders or rclone remotes."""
+    return [BackupTarget(storage_for(spec, p.root)) for spec in ([chosen] if chosen else p.backup_targets())]
+
+
+def on_same_disk(target: BackupTarget, p: Practice) -> bool:
+    storage = target.storage
+    return isinstance(storage, FolderStorage) and storage.path.resolve().is_relative_to(p.root.resolve())
 
 
 @click.group()
@@ -29,14 +36,14 @@ def backup() -> None:
 
 @backup.command("run")
 @practice_option
-@click.option("--to", "target", type=click.Path(path_type=Path, file_okay=False), help="Only this target.")
+@click.option("--to", "target", metavar="TARGET", help="Only this target.")
 @click.pass_context
-def backup_run(ctx: click.Context, target: Path | None) -> None:
+def backup_run(ctx: click.Context, target: str | None) -> None:
     """Take a snapshot on every target (only what changed is copied)."""
     p = practice(ctx)
     vault = open_vault(ctx)
     failed = 0
-    for destination in _targets(p, target):
+    for destination in targets(p, target):
         try:
             with click.progressbar(length=1, label=f"backing up to {destination}", file=None) as bar:
 
@@ -52,7 +59,7 @@ def backup_run(ctx: click.Context, target: Path | None) -> None:
         click.echo(
             f"snapshot {snap.name}: {len(snap.files)} files, {snap.size / 1e6:.1f} MB, on {destination}"
         )
-        if destination.resolve().is_relative_to(p.root.resolve()):
+        if on_same_disk(destination, p):
             click.echo(
                 "note: this target is on the same disk as the practice; add an external drive to "
                 "backup_targets in casenotes.yml for a real backup",
@@ -64,33 +71,33 @@ def backup_run(ctx: click.Context, target: Path | None) -> None:
 
 @backup.command("list")
 @practice_option
-@click.option("--from", "target", type=click.Path(path_type=Path, file_okay=False), help="Only this target.")
+@click.option("--from", "target", metavar="TARGET", help="Only this target.")
 @click.pass_context
-def backup_list(ctx: click.Context, target: Path | None) -> None:
+def backup_list(ctx: click.Context, target: str | None) -> None:
     """List the snapshots on each target."""
     p = practice(ctx)
     vault = open_vault(ctx)
-    for destination in _targets(p, target):
-        store = DirectoryTarget(destination)
+    for destination in targets(p, target):
+        store = destination
         store.open(vault.practice_id, create=False)
         click.echo(f"{destination}:")
-        for path in store.snapshots():
-            snap = store.load(path, vault.device_keys())
+        for name in store.snapshots():
+            snap = store.load(name, vault.device_keys())
             click.echo(f"  {snap.name}  {len(snap.files):>7} files  {snap.size / 1e6:8.1f} MB")
 
 
 @backup.command("verify")
 @practice_option
 @click.option("--full", is_flag=True, help="Re-read and re-hash every object.")
-@click.option("--from", "target", type=click.Path(path_type=Path, file_okay=False), help="Only this target.")
+@click.option("--from", "target", metavar="TARGET", help="Only this target.")
 @click.pass_context
-def backup_verify(ctx: click.Context, full: bool, target: Path | None) -> None:
+def backup_verify(ctx: click.Context, full: bool, target: str | None) -> None:
     """Check every snapshot's signature and objects (--full: their bytes too)."""
     p = practice(ctx)
     vault = open_vault(ctx)
     problems = []
-    for destination in _targets(p, target):
-        store = DirectoryTarget(destination)
+    for destination in targets(p, target):
+        store = destination
         store.open(vault.practice_id, create=False)
         found = store.verify(vault.device_keys(), full)
         problems += found
@@ -107,11 +114,9 @@ def backup_verify(ctx: click.Context, full: bool, target: Path | None) -> None:
 @practice_option
 @click.argument("snapshot")
 @click.argument("into", type=click.Path(path_type=Path, file_okay=False))
-@click.option(
-    "--from", "target", type=click.Path(path_type=Path, file_okay=False), help="The target to restore from."
-)
+@click.option("--from", "target", metavar="TARGET", help="The target to restore from.")
 @click.pass_context
-def backup_restore(ctx: click.Context, snapshot: str, into: Path, target: Path | None) -> None:
+def backup_restore(ctx: click.Context, snapshot: str, into: Path, target: str | None) -> None:
     """Restore SNAPSHOT into INTO, a new practice folder (vault, empty inbox, settings).
 
     Works on a new machine too, with only the backup drive: give --from, then run
@@ -126,7 +131,7 @@ def backup_restore(ctx: click.Context, snapshot: str, into: Path, target: Path |
             raise Failure(
                 "there is no practice here to find the backup targets in: give --from TARGET"
             ) from None
-    store = DirectoryTarget(target or p.backup_targets()[0])
+    store = targets(p, target)[0]
     store.open(vault.practice_id if vault else store.practice_id(), create=False)
     snap = store.load(store.find(snapshot), vault.device_keys() if vault else None)
     restored = Practice(into.absolute(), p.config_dir)
@@ -156,13 +161,12 @@ def backup_prune(ctx: click.Context, dry_run: bool) -> None:
     vault = open_vault(ctx)
     s = p.settings()
     policy = KeepPolicy(int(s.keep_daily), int(s.keep_weekly), int(s.keep_monthly), int(s.keep_yearly))
-    for target in p.backup_targets():
-        store = DirectoryTarget(target)
+    for store in targets(p):
         store.open(vault.practice_id, create=False)
         dropped, removed = store.prune(lambda times: to_keep(times, policy), vault.device_keys(), dry_run)
         verb = "would drop" if dry_run else "dropped"
         click.echo(
-            f"{target}: {verb} {len(dropped)} snapshot(s)" + ("" if dry_run else f", {removed} object(s)")
+            f"{store}: {verb} {len(dropped)} snapshot(s)" + ("" if dry_run else f", {removed} object(s)")
         )
         for name in dropped:
             click.echo(f"  {name}")
@@ -195,7 +199,7 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
 
     def run_all() -> None:
         failed = []
-        for target in p.backup_targets():
+        for target in targets(p):
             try:
                 vault.backup(target, p.state_dir)
             except TargetUnavailable as exc:
@@ -205,8 +209,7 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
 
     def verify_all() -> None:
         problems = []
-        for target in p.backup_targets():
-            store = DirectoryTarget(target)
+        for store in targets(p):
             store.open(vault.practice_id, create=False)
             problems += store.verify(vault.device_keys(), full=True)
         if problems:

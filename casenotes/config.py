@@ -145,8 +145,9 @@ class Practice:
             raise ConfigError(path, None, "must hold 'setting: value' lines")
         return Settings.from_mapping(data, path)
 
-    def backup_targets(self) -> list[Path]:
-        return [(self.root / t).expanduser() for t in self.settings().backup_targets]
+    def backup_targets(self) -> list[str]:
+        """Target specs: folders (relative to the practice) or ``rclone:REMOTE:PATH``."""
+        return list(self.settings().backup_targets)
 
     def create_layout(self) -> None:
         """The folders and settings file of a new practice (the vault makes its own)."""

@@ -19,10 +19,12 @@ from syncd.filing import read_note_bytes
 from syncd.lock import DaemonLock
 from syncd.state import State
 from vault import Vault, durable
-from vault.backup import DirectoryTarget
+from vault.backup import BackupTarget
+from vault.backup_storage import TargetUnavailable
 from vault.encoding import new_id
 from vault.errors import UnknownClient
 
+from . import backups
 from .context import Failure, ask_passphrase, open_vault, practice, practice_option
 
 
@@ -267,25 +269,24 @@ def status(ctx: click.Context) -> None:
     )
     for name, last in sorted(state.jobs.items()):
         click.echo(f"job {name}: last ran {last}")
-    for target in p.backup_targets():
-        click.echo(_backup_line(target, p.root))
+    for target in backups.targets(p):
+        click.echo(_backup_line(target, backups.on_same_disk(target, p)))
     click.echo("purges due: none (retention rules arrive in a later release)")
 
 
-def _backup_line(target: Path, root: Path) -> str:
-    latest = DirectoryTarget(target).snapshots()[-1:] if target.is_dir() else []
-    same_disk = (
-        " (on the practice's own disk: not yet a real backup)"
-        if target.resolve().is_relative_to(root.resolve())
-        else ""
-    )
+def _backup_line(target: BackupTarget, same_disk: bool) -> str:
+    note = " (on the practice's own disk: not yet a real backup)" if same_disk else ""
+    try:
+        latest = target.snapshots()[-1:]
+    except (OSError, TargetUnavailable):
+        latest = []
     if not latest:
-        return f"backup {target}: none yet{same_disk}; run `casenotes backup run`"
-    taken = dt.datetime.strptime(latest[0].stem[:18], "%Y-%m-%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+        return f"backup {target}: none yet{note}; run `casenotes backup run`"
+    taken = dt.datetime.strptime(latest[0][:18] + "+0000", "%Y-%m-%dT%H%M%SZ%z")
     age = dt.datetime.now(dt.UTC) - taken
     warning = "  WARNING: older than 48 hours" if age > dt.timedelta(hours=48) else ""
     when = f"last {taken:%Y-%m-%d %H:%M} UTC, {_age(age.total_seconds())} ago"
-    return f"backup {target}: {when}{same_disk}{warning}"
+    return f"backup {target}: {when}{note}{warning}"
 
 
 COMMANDS = [new, edit, addendum, sign, check, status]

@@ -35,7 +35,7 @@ from nacl.signing import SigningKey, VerifyKey
 from . import durable
 from . import seal as revision_format
 from .audit import AuditLog
-from .backup import DirectoryTarget, Progress, Snapshot
+from .backup import BackupTarget, Progress, Snapshot
 from .clients import (
     PROFILE_RECORD_ID,
     Profile,
@@ -191,14 +191,14 @@ class Vault:
         return vault
 
     # -- backups --------------------------------------------------------------------------
-    def backup(self, target: Path, cache_dir: Path, progress: Progress | None = None) -> Snapshot:
-        """A snapshot of the whole vault on a directory target (audited, checkpoint included)."""
+    def backup(
+        self, destination: BackupTarget, cache_dir: Path, progress: Progress | None = None
+    ) -> Snapshot:
+        """A snapshot of the whole vault on a target (audited, checkpoint included)."""
         self.audit.checkpoint()  # the snapshot carries the signed head, so a cut log is caught
-        destination = DirectoryTarget(target)
         destination.open(self.practice_id, create=True)
-        snap = destination.snapshot(
-            self.root, self.device, stamp(self.clock()), cache_dir / "backup-cache.json", progress
-        )
+        cache = cache_dir / f"backup-cache-{hashlib.sha256(str(destination).encode()).hexdigest()[:12]}.json"
+        snap = destination.snapshot(self.root, self.device, stamp(self.clock()), cache, progress)
         self.audit.append("backup", snapshot=snap.name, files=len(snap.files))
         return snap
 
