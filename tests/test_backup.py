@@ -202,3 +202,55 @@ def test_a_new_machine_restores_from_the_drive_alone(practice: Env, tmp_path: Pa
     run(laptop, "device", "register")
     assert b"zephyrquill" in run(laptop, "cat", "AB-1").out
     assert run(laptop, "verify").code == 0
+
+
+def test_an_rclone_target_against_a_real_webdav_server_on_loopback(practice: Env, tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import time
+
+    served = tmp_path / "remote-disk"
+    served.mkdir()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        ["rclone", "serve", "webdav", str(served), "--addr", f"127.0.0.1:{port}", "--dir-cache-time", "0s"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        config = tmp_path / "rclone.conf"
+        config.write_text(f"[offsite]\ntype = webdav\nurl = http://127.0.0.1:{port}\nvendor = other\n")
+        practice.env["RCLONE_CONFIG"] = str(config)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        run(practice, "seal", str(write_note(practice.practice.inbox)))
+        spec = "rclone:offsite:casenotes"
+        assert "snapshot" in run(practice, "backup", "run", "--to", spec).text
+        run(practice, "client", "add", "CD-2")
+        run(practice, "backup", "run", "--to", spec)
+        listing = run(practice, "backup", "list", "--from", spec).text
+        names = [line.split()[0] for line in listing.splitlines()[1:]]
+        assert len(names) == 2 and (served / "casenotes" / "casenotes-backup.json").exists()
+        assert run(practice, "backup", "verify", "--full", "--from", spec).code == 0
+        into = tmp_path / "from-offsite"
+        run(practice, "backup", "restore", names[0], str(into), "--from", spec)
+        restored = Env(
+            practice.practice.__class__(into, practice.practice.config_dir),
+            {**practice.env, "CASENOTES_HOME": str(into)},
+        )
+        assert b"zephyrquill" in run(restored, "cat", "AB-1").out
+        victim = next(p for p in (served / "casenotes" / "objects").rglob("*") if p.is_file())
+        victim.unlink()
+        broken = practice.run("backup", "verify", "--from", spec)
+        assert broken.code == 1 and victim.name in broken.err
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    down = practice.run("backup", "run", "--to", spec)
+    assert down.code == 1 and "is not available" in down.err
