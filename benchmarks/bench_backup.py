@@ -37,9 +37,9 @@ def main() -> None:
                 client_id, f"{number:016x}", fiction.note(person.handle, day, f"{number:016x}", number)
             )
     print(f"sealed {args.notes} notes for {args.clients} clients in {time.perf_counter() - started:.0f} s")
-    target = BackupTarget(FolderStorage(practice.root / "target"))
+    target = BackupTarget(FolderStorage(practice.root / "target"), practice.state_dir)
     started = time.perf_counter()
-    snap = vault.backup(target, practice.state_dir)
+    snap = vault.backup(target)
     full = time.perf_counter() - started
     size = snap.size
     incremental = []
@@ -50,7 +50,7 @@ def main() -> None:
             fiction.note(person.handle, dt.date(2026, 1, 1), "x", run + 1000, "draft"),
         )
         started = time.perf_counter()
-        vault.backup(target, practice.state_dir)
+        vault.backup(target)
         incremental.append(time.perf_counter() - started)
     store = target
     started = time.perf_counter()

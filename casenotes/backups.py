@@ -21,7 +21,8 @@ from .context import Failure, ask_passphrase, open_vault, practice, practice_opt
 
 def targets(p: Practice, chosen: str | None = None) -> list[BackupTarget]:
     """The targets of casenotes.yml (or the one named): folders or rclone remotes."""
-    return [BackupTarget(storage_for(spec, p.root)) for spec in ([chosen] if chosen else p.backup_targets())]
+    specs = [chosen] if chosen else p.backup_targets()
+    return [BackupTarget(storage_for(spec, p.root), p.state_dir) for spec in specs]
 
 
 def on_same_disk(target: BackupTarget, p: Practice) -> bool:
@@ -51,7 +52,7 @@ def backup_run(ctx: click.Context, target: str | None) -> None:
                     bar.length = total
                     bar.update(done - bar.pos)
 
-                snap = vault.backup(destination, p.state_dir, step)
+                snap = vault.backup(destination, step)
         except TargetUnavailable as exc:
             click.echo(f"casenotes: {exc}", err=True)
             failed += 1
@@ -201,7 +202,7 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
         failed = []
         for target in targets(p):
             try:
-                vault.backup(target, p.state_dir)
+                vault.backup(target)
             except TargetUnavailable as exc:
                 failed.append(str(exc))
         if failed:

@@ -58,19 +58,32 @@ class Snapshot:
         return sum(int(f["size"]) for f in self.files.values())
 
 
-def vault_files(root: Path) -> Iterator[Path]:
-    for folder, dirs, names in os.walk(root):
-        dirs.sort()
-        for name in sorted(names):
-            if not name.startswith(".tmp-"):
-                yield Path(folder, name)
+def vault_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """(path relative to the vault, stat) of every vault file, from scandir: one system
+    call a folder, not one a file."""
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False) and not entry.name.startswith(".tmp-"):
+                    yield os.path.relpath(entry.path, root), entry.stat(follow_symlinks=False)
 
 
 class BackupTarget:
     """Snapshots on one storage (a folder, or an rclone remote)."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, cache_dir: Path | None = None) -> None:
         self.storage = storage
+        self.cache_dir = cache_dir  # where this machine remembers what the target holds
+
+    @property
+    def cache_file(self) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        return self.cache_dir / f"backup-cache-{hashlib.sha256(str(self).encode()).hexdigest()[:12]}.json"
 
     def __str__(self) -> str:
         return str(self.storage)
@@ -107,22 +120,29 @@ class BackupTarget:
             raise TargetUnavailable(self, "it holds the backups of another practice")
 
     def snapshot(
-        self, vault_root: Path, device: Device, when: str, cache_file: Path, progress: Progress | None = None
+        self, vault_root: Path, device: Device, when: str, progress: Progress | None = None
     ) -> Snapshot:
-        cache: dict[str, list[Any]] = json.loads(cache_file.read_text()) if cache_file.exists() else {}
-        stored = {key.rsplit("/", 1)[-1] for key in self.storage.list("objects")}
+        cache_file = self.cache_file
+        cache: dict[str, list[Any]] = (
+            json.loads(cache_file.read_text()) if cache_file and cache_file.exists() else {}
+        )
+        # The cache is written only after a snapshot naming its objects exists, and prune
+        # deletes it, so a cached hash is an object on the target: no listing needed.
+        stored = (
+            {entry[3] for entry in cache.values()}
+            if cache
+            else {k.rsplit("/", 1)[-1] for k in self.storage.list("objects")}
+        )
         files: dict[str, dict[str, Any]] = {}
         new: dict[str, bytes] = {}
-        paths = list(vault_files(vault_root))
-        for done, path in enumerate(paths, start=1):
-            relative = str(path.relative_to(vault_root))
-            info = path.stat()
+        found = list(vault_files(vault_root))
+        for done, (relative, info) in enumerate(found, start=1):
             key = [info.st_size, info.st_mtime_ns, info.st_ino]
             known = cache.get(relative)
             if known and known[:3] == key and known[3] in stored:
                 digest = known[3]  # write-once vault file, already stored: nothing to read
             else:
-                data = path.read_bytes()
+                data = (vault_root / relative).read_bytes()
                 digest = hashlib.sha256(data).hexdigest()
                 if digest not in stored:
                     new[self._object(digest)] = data
@@ -130,7 +150,7 @@ class BackupTarget:
                 cache[relative] = [*key, digest]
             files[relative] = {"sha256": digest, "size": info.st_size}
             if progress:
-                progress(done, len(paths))
+                progress(done, len(found))
         self.storage.write_many(new)  # every object first...
         # unique, even for two runs within a second
         name = f"{when.replace(':', '')}-{device.device_id}-{secrets.token_hex(3)}"
@@ -146,7 +166,8 @@ class BackupTarget:
         self.storage.write_new(
             f"snapshots/{name}.json", canonical(record)
         )  # ...then, atomically, the snapshot
-        durable.replace(cache_file, json.dumps(cache).encode())
+        if cache_file:
+            durable.replace(cache_file, json.dumps(cache).encode())
         return Snapshot(name, when, device.device_id, files)
 
     def snapshots(self) -> list[str]:
@@ -226,6 +247,8 @@ class BackupTarget:
             return dropped, 0
         for name in dropped:
             self.storage.delete(f"snapshots/{name}.json")
+        if self.cache_file:
+            self.cache_file.unlink(missing_ok=True)  # it may name objects about to go
         referenced = {
             e["sha256"] for name, snap in loaded.items() if name not in dropped for e in snap.files.values()
         }

@@ -191,14 +191,11 @@ class Vault:
         return vault
 
     # -- backups --------------------------------------------------------------------------
-    def backup(
-        self, destination: BackupTarget, cache_dir: Path, progress: Progress | None = None
-    ) -> Snapshot:
+    def backup(self, destination: BackupTarget, progress: Progress | None = None) -> Snapshot:
         """A snapshot of the whole vault on a target (audited, checkpoint included)."""
         self.audit.checkpoint()  # the snapshot carries the signed head, so a cut log is caught
         destination.open(self.practice_id, create=True)
-        cache = cache_dir / f"backup-cache-{hashlib.sha256(str(destination).encode()).hexdigest()[:12]}.json"
-        snap = destination.snapshot(self.root, self.device, stamp(self.clock()), cache, progress)
+        snap = destination.snapshot(self.root, self.device, stamp(self.clock()), progress)
         self.audit.append("backup", snapshot=snap.name, files=len(snap.files))
         return snap
 
