@@ -118,26 +118,53 @@ class AuditLog:
         return seq, line_hash(last)
 
     def checkpoint(self) -> None:
-        """Record the chain head, signed, in the vault and outside it (the config dir)."""
+        """Record the chain head, signed, in the vault and outside it (the config dir).
+
+        Reads only the log's tail (the last entry's seq is the count), so it costs the
+        same with 50 entries or 500,000. A checkpoint never moves backwards: if the log is
+        shorter than the device's own last checkpoint, that one stays for verify to report.
+        """
         if not self.path.exists():
             return
-        lines = self.path.read_bytes().splitlines()
-        if not lines:
+        with open(self.path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            start = max(0, size - _TAIL_WINDOW)
+            tail = os.pread(handle.fileno(), size - start, start)
+        complete = tail[: tail.rfind(b"\n")]
+        if not complete:
             return
+        last = complete.rsplit(b"\n", 1)[-1]
+        try:
+            count = int(json.loads(last)["seq"])
+        except (ValueError, KeyError, TypeError):
+            return  # a damaged tail: audit verify reports it; nothing to vouch for
+        own = self.own_checkpoint
+        try:
+            if int(json.loads(own.read_bytes())["count"]) > count:
+                return
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
         record: dict[str, Any] = {
             "format": CHECKPOINT_FORMAT,
             "version": JSON_FORMAT_VERSION,
             "device": self.device.device_id,
-            "count": len(lines),
-            "head": line_hash(lines[-1]),
+            "count": count,
+            "head": line_hash(last),
         }
         record["sig"] = b64(self.device.sign(canonical(record)))
         for path in self.checkpoint_paths():
             durable.replace(path, canonical(record))
 
+    @property
+    def own_checkpoint(self) -> Path:
+        """The device's own copy, outside the vault. Named for the vault's location too, so
+        a restore drill into another folder starts its own record instead of looking like
+        a rolled-back log; a vault rolled back in place is still caught."""
+        where = hashlib.sha256(str(self.directory.resolve()).encode()).hexdigest()[:12]
+        return self.checkpoint_dir / f"{self.device.device_id}-{where}.checkpoint"
+
     def checkpoint_paths(self) -> list[Path]:
-        name = f"{self.device.device_id}.checkpoint"
-        return [self.directory / name, self.checkpoint_dir / name]
+        return [self.directory / f"{self.device.device_id}.checkpoint", self.own_checkpoint]
 
     # -- reading ------------------------------------------------------------------------
     def logs(self) -> list[Path]:
@@ -158,7 +185,7 @@ class AuditLog:
         for path in self.logs():
             problems += _verify_log(path, device_keys)
         checkpoints = {p for p in self.directory.glob("*.checkpoint")} if self.directory.exists() else set()
-        mine = self.checkpoint_dir / f"{self.device.device_id}.checkpoint"
+        mine = self.own_checkpoint
         if mine.exists():
             checkpoints.add(mine)
         for cp in sorted(checkpoints):
