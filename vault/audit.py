@@ -138,22 +138,34 @@ class AuditLog:
             count = int(json.loads(last)["seq"])
         except (ValueError, KeyError, TypeError):
             return  # a damaged tail: audit verify reports it; nothing to vouch for
-        own = self.own_checkpoint
-        try:
-            if int(json.loads(own.read_bytes())["count"]) > count:
-                return
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+        end = start + len(complete) + 1  # byte offset just past the head line
+        if not self._extends_own_checkpoint(count, end):
+            return  # the log no longer continues what this device vouched for: verify says so
         record: dict[str, Any] = {
             "format": CHECKPOINT_FORMAT,
             "version": JSON_FORMAT_VERSION,
             "device": self.device.device_id,
             "count": count,
             "head": line_hash(last),
+            "offset": end,
         }
         record["sig"] = b64(self.device.sign(canonical(record)))
         for path in self.checkpoint_paths():
             durable.replace(path, canonical(record))
+
+    def _extends_own_checkpoint(self, count: int, end: int) -> bool:
+        """Whether the log still holds, unchanged, the head this device last signed."""
+        try:
+            old = json.loads(self.own_checkpoint.read_bytes())
+            old_count, old_head, old_end = int(old["count"]), old["head"], int(old["offset"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return True  # no usable record of our own: nothing to contradict
+        if old_count > count or old_end > end:
+            return False
+        with open(self.path, "rb") as handle:
+            start = max(0, old_end - 1 - _TAIL_WINDOW)
+            window = os.pread(handle.fileno(), old_end - 1 - start, start)
+        return line_hash(window.rsplit(b"\n", 1)[-1]) == old_head
 
     @property
     def own_checkpoint(self) -> Path:
