@@ -60,16 +60,16 @@ class Snapshot:
 
 def vault_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
     """(path relative to the vault, stat) of every vault file, from scandir: one system
-    call a folder, not one a file."""
-    stack = [root]
+    call a folder, and plain strings (a 50,000-note vault has 50,000 folders)."""
+    stack = [(str(root), "")]
     while stack:
-        folder = stack.pop()
+        folder, prefix = stack.pop()
         with os.scandir(folder) as entries:
-            for entry in sorted(entries, key=lambda e: e.name):
+            for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
+                    stack.append((entry.path, prefix + entry.name + "/"))
                 elif entry.is_file(follow_symlinks=False) and not entry.name.startswith(".tmp-"):
-                    yield os.path.relpath(entry.path, root), entry.stat(follow_symlinks=False)
+                    yield prefix + entry.name, entry.stat(follow_symlinks=False)
 
 
 class BackupTarget:
