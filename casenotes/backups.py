@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -17,6 +19,18 @@ from vault.generations import KeepPolicy, to_keep
 
 from .config import Practice, Settings
 from .context import Failure, ask_passphrase, open_vault, practice, practice_option
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on a terminal (click hides it elsewhere); yields the step callback."""
+    with click.progressbar(length=1, label=label) as bar:
+
+        def step(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        yield step
 
 
 def targets(p: Practice, chosen: str | None = None) -> list[BackupTarget]:
@@ -46,12 +60,7 @@ def backup_run(ctx: click.Context, target: str | None) -> None:
     failed = 0
     for destination in targets(p, target):
         try:
-            with click.progressbar(length=1, label=f"backing up to {destination}", file=None) as bar:
-
-                def step(done: int, total: int, bar: Any = bar) -> None:
-                    bar.length = total
-                    bar.update(done - bar.pos)
-
+            with progress_bar(f"backing up to {destination}") as step:
                 snap = vault.backup(destination, step)
         except TargetUnavailable as exc:
             click.echo(f"casenotes: {exc}", err=True)
@@ -68,6 +77,30 @@ def backup_run(ctx: click.Context, target: str | None) -> None:
             )
     if failed:
         raise Failure(f"{failed} backup target(s) could not be written; nothing there was changed")
+
+
+@backup.group("target")
+def backup_target() -> None:
+    """The targets backups go to (casenotes.yml: backup_targets)."""
+
+
+@backup_target.command("add")
+@practice_option
+@click.argument("spec", metavar="PATH|rclone:REMOTE:PATH")
+@click.pass_context
+def backup_target_add(ctx: click.Context, spec: str) -> None:
+    """Add a target: a folder (an external drive, a NAS) or an rclone remote."""
+    p = practice(ctx)
+    vault = open_vault(ctx)
+    settings = p.settings()
+    if spec in settings.backup_targets:
+        raise Failure(f"{spec} is already a backup target")
+    targets(p, spec)[0].open(vault.practice_id, create=True)  # reachable and ours, or say so now
+    durable.replace(
+        p.settings_file,
+        dataclasses.replace(settings, backup_targets=(*settings.backup_targets, spec)).to_yaml().encode(),
+    )
+    click.echo(f"added backup target {spec}; `casenotes backup run` (or syncd, daily) fills it")
 
 
 @backup.command("list")
@@ -100,7 +133,8 @@ def backup_verify(ctx: click.Context, full: bool, target: str | None) -> None:
     for destination in targets(p, target):
         store = destination
         store.open(vault.practice_id, create=False)
-        found = store.verify(vault.device_keys(), full)
+        with progress_bar(f"checking {destination}") as step:
+            found = store.verify(vault.device_keys(), full, step)
         problems += found
         click.echo(f"{destination}: {len(store.snapshots())} snapshot(s), {'damaged' if found else 'OK'}")
     for problem in problems:
@@ -136,7 +170,8 @@ def backup_restore(ctx: click.Context, snapshot: str, into: Path, target: str | 
     store.open(vault.practice_id if vault else store.practice_id(), create=False)
     snap = store.load(store.find(snapshot), vault.device_keys() if vault else None)
     restored = Practice(into.absolute(), p.config_dir)
-    store.restore(snap, restored.vault_dir)
+    with progress_bar(f"restoring {snap.name}") as step:
+        store.restore(snap, restored.vault_dir, step)
     durable.make_dirs(restored.inbox)
     durable.write_new(restored.settings_file, Settings().to_yaml().encode())
     if vault:

@@ -254,3 +254,15 @@ def test_an_rclone_target_against_a_real_webdav_server_on_loopback(practice: Env
         server.wait(timeout=10)
     down = practice.run("backup", "run", "--to", spec)
     assert down.code == 1 and "is not available" in down.err
+
+
+def test_adding_a_target_checks_it_and_records_it(practice: Env, tmp_path: Path) -> None:
+    drive = tmp_path / "usb"
+    drive.mkdir()
+    added = run(practice, "backup", "target", "add", str(drive / "casenotes"))
+    assert "added backup target" in added.text and (drive / "casenotes" / "casenotes-backup.json").exists()
+    assert str(drive / "casenotes") in practice.practice.settings_file.read_text()
+    assert practice.run("backup", "target", "add", str(drive / "casenotes")).code == 1
+    assert "is not available" in practice.run("backup", "target", "add", str(tmp_path / "nope" / "x")).err
+    run(practice, "backup", "run")
+    assert list((drive / "casenotes" / "snapshots").glob("*.json"))

@@ -206,7 +206,10 @@ class BackupTarget:
         problems: list[Problem] = []
         stored = {key.rsplit("/", 1)[-1] for key in self.storage.list("objects")}
         checked: set[str] = set()
-        for name in self.snapshots():
+        names = self.snapshots()
+        for done, name in enumerate(names, start=1):
+            if progress:
+                progress(done, len(names))
             try:
                 snap = self.load(name, device_keys)
             except TamperedFile as exc:
