@@ -252,7 +252,7 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
             raise TargetUnavailable("; ".join(map(str, problems)), "damaged")
 
     return [
-        Job("backup", dt.timedelta(hours=24), run_all),
+        Job("backup", dt.timedelta(hours=24), run_all, at=p.settings().backup_time),
         Job("backup-verify", dt.timedelta(days=7), verify_all),
     ]
 

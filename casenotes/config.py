@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -48,6 +49,8 @@ class Settings:
     rescan_seconds: float = 60.0
     #: largest note syncd will seal, in MiB
     max_note_mib: float = 5.0
+    #: local time of day ("HH:MM") at which syncd takes the daily backup
+    backup_time: str = "02:00"
     #: backup generations kept by `casenotes backup prune`
     keep_daily: int = 7
     keep_weekly: int = 5
@@ -68,6 +71,9 @@ class Settings:
             if key == "version":
                 if value != CONFIG_VERSION:
                     raise ConfigError(path, key, f"must be {CONFIG_VERSION}")
+            elif key == "backup_time":
+                if not (isinstance(value, str) and re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value)):
+                    raise ConfigError(path, key, 'must be a time of day in quotes, e.g. "02:00"')
             elif key == "backup_targets":
                 if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
                     raise ConfigError(
@@ -93,6 +99,8 @@ class Settings:
             f"rescan_seconds: {self.rescan_seconds}",
             "# largest note syncd will seal, in MiB",
             f"max_note_mib: {self.max_note_mib}",
+            "# local time of day at which syncd takes the daily backup (missed ones run at wake-up)",
+            f'backup_time: "{self.backup_time}"',
             "# backup generations kept by `casenotes backup prune`",
             f"keep_daily: {self.keep_daily}",
             f"keep_weekly: {self.keep_weekly}",

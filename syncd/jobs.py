@@ -28,6 +28,15 @@ class Job:
     name: str
     every: dt.timedelta
     action: Callable[[], object]
+    at: str | None = None  # "HH:MM" local time: once a day at that time (then `every` is ignored)
+
+    def last_occurrence(self, now: dt.datetime) -> dt.datetime:
+        """The latest moment at or before ``now`` when a daily ``at`` job fell due."""
+        assert self.at is not None
+        hour, minute = (int(part) for part in self.at.split(":"))
+        local = now.astimezone()
+        moment = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        return moment if moment <= local else moment - dt.timedelta(days=1)
 
 
 class JobRunner:
@@ -45,7 +54,11 @@ class JobRunner:
 
     def is_due(self, job: Job) -> bool:
         last = self.last_run(job)
-        return last is None or self.clock() - last >= job.every
+        if last is None:
+            return True
+        if job.at:
+            return last < job.last_occurrence(self.clock())
+        return self.clock() - last >= job.every
 
     def run_due(self) -> None:
         """Run every job that is due by its persisted last run (start-up, `--once`)."""
@@ -56,8 +69,11 @@ class JobRunner:
     def start(self) -> None:
         """Schedule every job, then run those already due (so a failure's backoff applies)."""
         for job in self.jobs:
-            every = max(1, round(job.every.total_seconds()))
-            self._scheduled[job.name] = self.scheduler.every(every).seconds.do(self.run, job)
+            if job.at:
+                self._scheduled[job.name] = self.scheduler.every().day.at(job.at).do(self.run, job)
+            else:
+                every = max(1, round(job.every.total_seconds()))
+                self._scheduled[job.name] = self.scheduler.every(every).seconds.do(self.run, job)
         self.run_due()
 
     def run_pending(self) -> None:

@@ -230,3 +230,22 @@ def test_the_watch_limit_falls_back_to_polling(practice: Env, monkeypatch, caplo
     finally:
         observer.stop()
         observer.join()
+
+
+@pytest.mark.parametrize(
+    "last, now, due",
+    [
+        ("2026-11-26T02:05", "2026-11-27T01:00", False),  # ran last night, tonight's time not reached
+        ("2026-11-26T02:05", "2026-11-27T03:00", True),  # tonight's time has passed
+        ("2026-11-24T02:05", "2026-11-27T01:00", True),  # the laptop slept through a night
+        ("2026-11-27T02:00", "2026-11-27T23:00", False),  # already ran today at the time
+    ],
+)
+def test_a_daily_job_at_a_time_of_day(tmp_path: Path, last: str, now: str, due: bool) -> None:
+    local = dt.datetime.now().astimezone().tzinfo
+    clock = Clock()
+    clock.now = dt.datetime.fromisoformat(now).replace(tzinfo=local)
+    state_ = State(tmp_path / "s.json")
+    state_.jobs["backup"] = dt.datetime.fromisoformat(last).replace(tzinfo=local).isoformat()
+    job = Job("backup", dt.timedelta(hours=24), lambda: None, at="02:00")
+    assert JobRunner([job], state_, clock).is_due(job) is due
