@@ -266,3 +266,40 @@ def test_adding_a_target_checks_it_and_records_it(practice: Env, tmp_path: Path)
     assert "is not available" in practice.run("backup", "target", "add", str(tmp_path / "nope" / "x")).err
     run(practice, "backup", "run")
     assert list((drive / "casenotes" / "snapshots").glob("*.json"))
+
+
+def test_a_backup_killed_midway_leaves_the_target_consistent(practice: Env, tmp_path: Path) -> None:
+    import datetime as dt
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from casenotes import fiction
+
+    vault = practice.vault()
+    client_id = vault.resolve("AB-1")
+    for number, day in enumerate(fiction.sessions(dt.date(2024, 1, 1), 300), start=1):
+        vault.seal(client_id, f"{number:016x}", fiction.note("AB-1", day, f"{number:016x}", number))
+    target = tmp_path / "usb"
+    for delay in (0.45, 0.6, 0.8):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "casenotes", "backup", "run", "--to", str(target)],
+            env={**practice.env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if (target / "casenotes-backup.json").exists():  # killed after claiming the target
+            assert run(practice, "backup", "verify", "--from", str(target), "--full").code == 0
+    run(practice, "backup", "run", "--to", str(target))
+    assert run(practice, "backup", "verify", "--from", str(target), "--full").code == 0
+    names = [
+        line.split()[0]
+        for line in run(practice, "backup", "list", "--from", str(target)).text.splitlines()[1:]
+    ]
+    into = tmp_path / "restored"
+    run(practice, "backup", "restore", names[-1], str(into), "--from", str(target))
+    assert len(list((into / "vault").rglob("*.rev"))) == 301
