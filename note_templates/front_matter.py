@@ -119,7 +119,10 @@ def parse(raw: bytes, path: Path) -> tuple[dict[str, Any], str, dict[str, int]]:
         raise NoteInvalid(
             path, 1, None, "no front matter: start the note with a '---' line, the fields, and '---'"
         )
-    front, body = _YAML.split(text)
+    try:
+        front, body = _YAML.split(text)
+    except ValueError as exc:  # an opening '---' with no closing one
+        raise NoteInvalid(path, 1, None, "front matter is not closed: end it with a '---' line") from exc
     try:
         meta, lines, raw_values = _parse(front)
     except yaml.YAMLError as exc:

@@ -169,7 +169,8 @@ def _check_value(rule: Rule, value: Any, kinds: Mapping[str, Kind]) -> str | Non
                 else "must be a list, e.g. [first, second] or one '- item' per line"
             )
         case "template":
-            return None if value in kinds else f"unknown template; known: {', '.join(sorted(kinds))}"
+            known = isinstance(value, str) and value in kinds
+            return None if known else f"unknown template; known: {', '.join(sorted(kinds))}"
         case "measures":
             return None if isinstance(value, dict) else "must be 'name: score' lines, e.g. phq9: 12"
 
@@ -179,7 +180,8 @@ def problems(
 ) -> list[Problem]:
     """Every problem with a note's front matter, in the order of the file's lines."""
     found: list[Problem] = []
-    kind = kinds.get(meta.get("template", ""))
+    template = meta.get("template")
+    kind = kinds.get(template) if isinstance(template, str) else None
     required = ALWAYS_REQUIRED + (kind.required if kind else ())
     for name in required:
         if meta.get(name) in (None, "", []):

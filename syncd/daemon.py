@@ -303,6 +303,12 @@ class Daemon:
             self._retry(path, key, exc)
         except VaultError as exc:
             self._report(key, FileStatus("error", reason=str(exc), mac=mac))
+        except Exception as exc:  # one odd file must not stop the others, nor the jobs
+            log.exception("%s could not be processed", key)
+            self._report(
+                key,
+                FileStatus("error", reason=f"{key}: could not be processed ({type(exc).__name__})", mac=mac),
+            )
 
     def _still_being_written(self, path: Path) -> bool:
         """Modified, not yet closed, and written to within the quiet period.

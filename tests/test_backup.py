@@ -303,3 +303,13 @@ def test_a_backup_killed_midway_leaves_the_target_consistent(practice: Env, tmp_
     into = tmp_path / "restored"
     run(practice, "backup", "restore", names[-1], str(into), "--from", str(target))
     assert len(list((into / "vault").rglob("*.rev"))) == 301
+
+
+def test_a_second_drive_at_the_same_mount_point_gets_every_object(practice: Env, tmp_path: Path) -> None:
+    mount = tmp_path / "mnt" / "casenotes"
+    mount.parent.mkdir()
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    run(practice, "backup", "run", "--to", str(mount))
+    mount.rename(tmp_path / "monday-drive")  # rotated: another, empty drive is mounted there
+    run(practice, "backup", "run", "--to", str(mount))
+    assert run(practice, "backup", "verify", "--full", "--from", str(mount)).code == 0

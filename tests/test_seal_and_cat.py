@@ -178,3 +178,13 @@ def test_sealing_a_signed_note_again_unchanged_is_not_an_error(practice: Env) ->
     note = write_note(practice.practice.inbox, status="signed")
     assert practice.run("seal", str(note)).code == 0
     assert practice.run("seal", str(note)).code == 0
+
+
+def test_odd_front_matter_is_reported_not_a_crash(practice: Env) -> None:
+    r = seal_bad(practice, b"---\nclient: AB-1\ndate: 2026-11-20\n\nno closing line\n", "open.md")
+    assert r.code == 1 and "open.md:1" in r.err and "not closed" in r.err and "Traceback" not in r.err
+    r = seal_bad(practice, note_text(extra="template: [soap]\n").encode(), "list.md")
+    assert r.code == 1 and "list.md:6: template: unknown template" in r.err
+    good = write_note(practice.practice.inbox, "good.md")
+    once = practice.run("syncd", "--once")  # the odd files do not stop the good one
+    assert once.code == 0 and "sealed 1 revision(s)" in once.text and good.exists()

@@ -4,7 +4,7 @@ A target is a folder (an external drive, a NAS mount) or an rclone remote, holdi
 
     casenotes-backup.json              which practice the target belongs to
     objects/<ab>/<sha256>              one vault file's bytes, named by their hash
-    snapshots/<time>-<device>.json     a manifest: every vault path with its hash, signed
+    snapshots/<time>-<device>-<rand>.json  a manifest: every vault path with its hash, signed
 
 Only ciphertext and signed public records are copied: the vault holds nothing else. The
 inbox and the device key never are. Objects are written first, each durable, then the
@@ -78,12 +78,16 @@ class BackupTarget:
     def __init__(self, storage: Storage, cache_dir: Path | None = None) -> None:
         self.storage = storage
         self.cache_dir = cache_dir  # where this machine remembers what the target holds
+        self.target_id: str | None = None  # read from the target by open()
 
     @property
     def cache_file(self) -> Path | None:
         if self.cache_dir is None:
             return None
-        return self.cache_dir / f"backup-cache-{hashlib.sha256(str(self).encode()).hexdigest()[:12]}.json"
+        # Keyed by the target's own random id: another drive at the same mount point
+        # (rotated drives) never inherits this one's list of stored objects.
+        key = self.target_id or hashlib.sha256(str(self).encode()).hexdigest()[:12]
+        return self.cache_dir / f"backup-cache-{key}.json"
 
     def __str__(self) -> str:
         return str(self.storage)
@@ -114,10 +118,17 @@ class BackupTarget:
         if not self.storage.exists(MARKER):
             if not create or not self.storage.is_empty():
                 raise TargetUnavailable(self, "it is not a casenotes backup target")
-            record = {"format": TARGET_FORMAT, "version": JSON_FORMAT_VERSION, "practice_id": practice_id}
+            record = {
+                "format": TARGET_FORMAT,
+                "version": JSON_FORMAT_VERSION,
+                "practice_id": practice_id,
+                "target_id": secrets.token_hex(8),
+            }
             self.storage.write_new(MARKER, canonical(record))
-        elif self.practice_id() != practice_id:
+        marker = self._record(MARKER, TARGET_FORMAT)
+        if marker.get("practice_id") != practice_id:
             raise TargetUnavailable(self, "it holds the backups of another practice")
+        self.target_id = marker.get("target_id") if isinstance(marker.get("target_id"), str) else None
 
     def snapshot(
         self, vault_root: Path, device: Device, when: str, progress: Progress | None = None
