@@ -202,3 +202,20 @@ def test_sealed_box_of_the_file_key_really_needs_the_client_key(sealed) -> None:
     parsed = revision.parse(revs[0].read_bytes(), revs[0])
     with pytest.raises(CryptoError):
         SealedBox(PrivateKey.generate()).decrypt(parsed.sealed_key)
+
+
+def test_a_swapped_practitioner_encryption_key_is_refused_and_reported(practice: Env) -> None:
+    """Whoever swaps in their own key would get every new client's key sealed to them."""
+    import json
+
+    from nacl.public import PrivateKey
+
+    from vault.encoding import b64
+
+    path = next((practice.vault_dir / "practitioners").glob("*.json"))
+    record = json.loads(path.read_text())
+    record["box_public"] = b64(bytes(PrivateKey.generate().public_key))
+    path.write_text(json.dumps(record))
+    added = practice.run("client", "add", "CD-2")
+    assert added.code == 1 and "not the one this device pinned" in added.err and str(path) in added.err
+    assert any(str(path) in p for p in problems_of(practice))

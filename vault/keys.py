@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +194,8 @@ class Device:
     signing_key: SigningKey
     index_key: bytes  # keys the blinded handle index; see vault/clients.py
     trusted: dict[str, str]  # practitioner id -> Ed25519 public key (b64), pinned here
+    # practitioner id -> X25519 public key (b64), pinned too: client keys are sealed to it
+    trusted_box: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"<Device {self.device_id}>"
@@ -212,6 +214,7 @@ def save_device(path: Path, device: Device) -> None:
         "sign_seed": b64(bytes(device.signing_key)),
         "index_key": b64(device.index_key),
         "trusted_practitioners": device.trusted,
+        "trusted_box_keys": device.trusted_box,
     }
     durable.replace(path, canonical(record))
     os.chmod(path, durable.FILE_MODE)
@@ -232,7 +235,14 @@ def load_device(path: Path) -> Device:
         SigningKey(_field(record, "sign_seed", path, 32)),
         _field(record, "index_key", path, 32),
         dict(trusted),
+        _pins(record.get("trusted_box_keys", {}), path),
     )
+
+
+def _pins(value: object, path: Path) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(is_id(k) and isinstance(v, str) for k, v in value.items()):
+        raise KeyFileInvalid(path, "trusted box keys are malformed")
+    return dict(value)
 
 
 def registration(device: Device, practitioner: Practitioner, when: str) -> dict[str, Any]:

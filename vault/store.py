@@ -57,6 +57,7 @@ from .encoding import b64, canonical, is_id, new_id
 from .errors import (
     DeviceMissing,
     HandleTaken,
+    KeyFileInvalid,
     NoAccess,
     NotAPractice,
     NoteLocked,
@@ -157,6 +158,7 @@ class Vault:
             SigningKey.generate(),
             nacl.utils.random(32),
             {practitioner.practitioner_id: b64(bytes(practitioner.signing_key.verify_key))},
+            {practitioner.practitioner_id: b64(bytes(practitioner.box_key.public_key))},
         )
         when = stamp(clock())
         pid, did = practitioner.practitioner_id, device.device_id
@@ -232,6 +234,7 @@ class Vault:
             SigningKey.generate(),
             practitioner.open_sealed(index_file.read_bytes()),
             {practitioner.practitioner_id: b64(bytes(practitioner.signing_key.verify_key))},
+            {practitioner.practitioner_id: b64(bytes(practitioner.box_key.public_key))},
         )
         durable.write_new(
             root / "devices" / f"{device.device_id}.json",
@@ -331,11 +334,26 @@ class Vault:
         return client_id
 
     def _practitioner_box_keys(self) -> dict[str, PublicKey]:
+        """The keys new client keys are sealed to, each checked against this device's pin:
+        a swapped key would let whoever swapped it read every new client's notes."""
         keys = {}
         for pid in self.device.trusted:
             path = self.root / "practitioners" / f"{pid}.json"
-            keys[pid] = public_keys(read_record(path, PRACTITIONER_KEY_FORMAT), path)[0]
+            key = public_keys(read_record(path, PRACTITIONER_KEY_FORMAT), path)[0]
+            pinned = self.device.trusted_box.get(pid)
+            if pinned is not None and pinned != b64(bytes(key)):
+                raise TamperedFile(
+                    path, "the practitioner's encryption key is not the one this device pinned (swapped?)"
+                )
+            keys[pid] = key
         return keys
+
+    def bad_practitioner_keys(self) -> list[TamperedFile]:
+        try:
+            self._practitioner_box_keys()
+        except (TamperedFile, KeyFileInvalid) as exc:
+            return [TamperedFile(exc.path, str(exc))] if isinstance(exc, KeyFileInvalid) else [exc]
+        return []
 
     def resolve(self, handle: str) -> str:
         """Client id for a handle, without a passphrase (through the blinded index)."""

@@ -18,7 +18,7 @@ from .store import REVISION_NAME, Vault
 
 
 def verify(vault: Vault) -> list[Problem]:
-    problems = [Problem(e.path, e.why) for e in vault.bad_registrations()]
+    problems = [Problem(e.path, e.why) for e in vault.bad_registrations() + vault.bad_practitioner_keys()]
     keys = vault.device_keys()
     problems += vault.audit.verify(keys)
     for path in sorted((vault.root / "index").glob("*.json")):
