@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from retention.purge import finish_pending
 from syncd import Job
 from vault import Vault, durable
 from vault.backup import BackupTarget
@@ -61,6 +62,7 @@ def backup_run(ctx: click.Context, target: str | None) -> None:
     for destination in targets(p, target):
         try:
             with progress_bar(f"backing up to {destination}") as step:
+                finish_pending(vault, [destination])  # a purge that happened while it was away
                 snap = vault.backup(destination, step)
         except TargetUnavailable as exc:
             click.echo(f"casenotes: {exc}", err=True)
@@ -237,6 +239,7 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
         failed = []
         for target in targets(p):
             try:
+                finish_pending(vault, [target])
                 vault.backup(target)
             except TargetUnavailable as exc:
                 failed.append(str(exc))

@@ -24,12 +24,14 @@ import note_templates
 import site_builder
 import site_builder.theme
 from note_templates import TemplateError, read_note
+from retention import certificate
+from retention import records as retention_facts
 from syncd import Daemon, DaemonSettings, SyncdError, service
 from syncd.filing import file_note
 from vault import DEFAULT_KDF_PROFILE, KDF_PROFILES, Vault, VaultError, durable, verify
 from vault.errors import PracticeExists
 
-from . import backups, config, writing
+from . import backups, config, retention_commands, writing
 from .config import ConfigError
 from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option
 
@@ -68,6 +70,8 @@ def init(ctx: click.Context, kdf: str) -> None:
     p.create_layout()
     click.echo(f"Created a practice in {p.root}")
     click.echo(f"Write notes into {p.inbox}; your device key is in {p.config_dir}.")
+    click.echo(f"Retention policy in force: {p.settings().policy().describe()}.")
+    click.echo(f"Check that it matches your jurisdiction's rules; change it in {p.settings_file}.")
 
 
 @cli.group()
@@ -84,7 +88,35 @@ def client() -> None:
 def client_add(ctx: click.Context, handle: str, name: str | None, dob: dt.datetime | None) -> None:
     """Add a client under HANDLE, a pseudonym used in notes; prints the client id."""
     vault = open_vault(ctx)
-    click.echo(vault.add_client(handle, name, dob.date().isoformat() if dob else None))
+    client_id = vault.add_client(handle, name, dob.date().isoformat() if dob else None)
+    retention_facts.register_client(vault, client_id, dob.date() if dob else None)
+    click.echo(client_id)
+
+
+@client.command("close")
+@practice_option
+@click.argument("handle")
+@click.option("--on", "day", type=click.DateTime(["%Y-%m-%d"]), help="The discharge date (default: today).")
+@click.pass_context
+def client_close(ctx: click.Context, handle: str, day: dt.datetime | None) -> None:
+    """Record that a client was discharged: their retention period counts from then."""
+    vault = open_vault(ctx)
+    client_id = vault.resolve(handle)
+    closed = day.date() if day else vault.clock().date()
+    retention_facts.set_closed(vault, client_id, closed)
+    click.echo(f"client {client_id} closed on {closed}; `casenotes retention status` shows the due date")
+
+
+@client.command("reopen")
+@practice_option
+@click.argument("handle")
+@click.pass_context
+def client_reopen(ctx: click.Context, handle: str) -> None:
+    """Undo `client close`: the client is active again."""
+    vault = open_vault(ctx)
+    client_id = vault.resolve(handle)
+    retention_facts.set_closed(vault, client_id, None)
+    click.echo(f"client {client_id} is active again")
 
 
 @client.command("list")
@@ -163,7 +195,7 @@ def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
 def verify_cmd(ctx: click.Context) -> None:
     """Check every file in the vault; no passphrase needed."""
     vault = open_vault(ctx)
-    problems = verify(vault)
+    problems = verify(vault) + retention_facts.problems(vault) + certificate.problems(vault)
     for problem in problems:
         click.echo(f"casenotes: {problem}", err=True)
     if problems:
@@ -243,7 +275,7 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> N
             max_note_bytes=int(settings.max_note_mib * 1024 * 1024),
             polling=polling,
         ),
-        jobs=backups.jobs(p, vault),
+        jobs=backups.jobs(p, vault) + retention_commands.jobs(p, vault),
         kinds=note_templates.kinds(p.templates_dir),
     )
     if once:
@@ -343,7 +375,7 @@ def demo(keep: Path | None) -> None:
     run_demo(keep, click.echo)
 
 
-for command in [*writing.COMMANDS, *backups.COMMANDS]:
+for command in [*writing.COMMANDS, *backups.COMMANDS, *retention_commands.COMMANDS]:
     cli.add_command(command)
 
 

@@ -9,17 +9,22 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 import yaml
 
+from retention import Policy, PolicyInvalid, policy_from
+from retention.policy import OVERRIDABLE
 from vault import durable
 
 CONFIG_FILE = "casenotes.yml"
 CONFIG_VERSION = 1
+TIME_OF_DAY = re.compile(r"([01]?\d|2[0-3]):[0-5]\d")
+#: keys of the retention section that steer syncd's nightly run, not the policy itself
+RETENTION_RUN = {"time": "03:30", "max_unattended": 5, "max_clock_gap_days": 400}
 
 
 class ConfigError(Exception):
@@ -58,6 +63,15 @@ class Settings:
     keep_yearly: int = 7
     #: backup targets: folders (an external drive, a NAS mount); relative to the practice
     backup_targets: tuple[str, ...] = ("backups",)
+    #: how long records are kept: a preset (apa, california, new-york, pennsylvania) and
+    #: overrides; and when syncd purges (see docs/retention.md)
+    retention: Mapping[str, Any] = field(default_factory=lambda: {"preset": "apa"})
+
+    def policy(self) -> Policy:
+        return policy_from(self.retention)
+
+    def retention_run(self, key: str) -> Any:
+        return self.retention.get(key, RETENTION_RUN[key])
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], path: Path) -> Settings:
@@ -71,8 +85,10 @@ class Settings:
             if key == "version":
                 if value != CONFIG_VERSION:
                     raise ConfigError(path, key, f"must be {CONFIG_VERSION}")
+            elif key == "retention":
+                value = _retention(value, path)
             elif key == "backup_time":
-                if not (isinstance(value, str) and re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value)):
+                if not (isinstance(value, str) and TIME_OF_DAY.fullmatch(value)):
                     raise ConfigError(path, key, 'must be a time of day in quotes, e.g. "02:00"')
             elif key == "backup_targets":
                 if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
@@ -108,8 +124,39 @@ class Settings:
             f"keep_yearly: {self.keep_yearly}",
             "# where backups go: add a folder on an external drive; 'backups' is on this disk",
             f"backup_targets: {json.dumps(list(self.backup_targets))}",
+            "# how long records are kept. YOU choose the rules of your jurisdiction and profession:",
+            "# preset apa (default), california, new-york or pennsylvania, then any override, e.g.",
+            "#   adult_years: 10, minor_years_after_majority: 3, majority_age: 18, minor_until_age: 22,",
+            "#   kinds: {intake: 10}, notice_days: 30. syncd purges what is due nightly at `time`, but",
+            "#   never more than max_unattended clients at once without `casenotes retention purge`.",
+            "retention:",
+            *(
+                f"  {k}: {json.dumps(v)}"
+                for k, v in ({**self.retention} | {**RETENTION_RUN, **self.retention}).items()
+            ),
         ]
         return "\n".join(lines) + "\n"
+
+
+def _retention(value: object, path: Path) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(path, "retention", "must hold 'key: value' lines, e.g. preset: apa")
+    try:
+        policy_from(value)
+    except PolicyInvalid as exc:
+        raise ConfigError(path, f"retention.{exc.key}", exc.why) from None
+    policy_keys = {"preset", "kinds", *OVERRIDABLE}
+    for key, item in value.items():
+        if key == "time":
+            if not (isinstance(item, str) and TIME_OF_DAY.fullmatch(item)):
+                raise ConfigError(path, "retention.time", 'must be a time of day in quotes, e.g. "03:30"')
+        elif key in RETENTION_RUN:
+            if isinstance(item, bool) or not isinstance(item, int) or item < 1:
+                raise ConfigError(path, f"retention.{key}", "must be a whole number, 1 or more")
+        elif key not in policy_keys:
+            known = ", ".join(sorted(policy_keys | set(RETENTION_RUN)))
+            raise ConfigError(path, f"retention.{key}", f"unknown setting (known: {known})")
+    return dict(value)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import click
 import note_templates
 from note_templates import CarriedForward, NoteInvalid, carry_forward, read_note, with_field
 from note_templates.templates import carried_section, yaml_list
+from retention.purge import scan, still_pending
 from syncd.editors import Kind, classify, inbox_files
 from syncd.filing import read_note_bytes
 from syncd.lock import DaemonLock
@@ -25,6 +26,7 @@ from vault.encoding import new_id
 from vault.errors import UnknownClient
 
 from . import backups
+from .config import Practice
 from .context import Failure, ask_passphrase, open_vault, practice, practice_option
 
 
@@ -271,7 +273,7 @@ def status(ctx: click.Context) -> None:
         click.echo(f"job {name}: last ran {last}")
     for target in backups.targets(p):
         click.echo(_backup_line(target, backups.on_same_disk(target, p)))
-    click.echo("purges due: none (retention rules arrive in a later release)")
+    click.echo(purges_line(vault, p))
 
 
 def _backup_line(target: BackupTarget, same_disk: bool) -> str:
@@ -290,3 +292,17 @@ def _backup_line(target: BackupTarget, same_disk: bool) -> str:
 
 
 COMMANDS = [new, edit, addendum, sign, check, status]
+
+
+def purges_line(vault: Vault, p: Practice) -> str:
+    rows = scan(vault, p.settings().policy(), vault.clock().date())
+    due = sum(1 for r in rows if r.decision and r.decision.state == "due")
+    notice = sum(1 for r in rows if r.decision and r.decision.state == "in notice")
+    damaged = sum(1 for r in rows if r.decision is None)
+    pending = len(still_pending(vault))
+    parts = [f"{due} due" if due else "none due"]
+    parts += [f"{notice} in notice"] if notice else []
+    parts += [f"{pending} shred(s) waiting for a backup target"] if pending else []
+    parts += [f"{damaged} with damaged retention facts"] if damaged else []
+    advice = "; `casenotes retention status` lists them" if due or notice or pending or damaged else ""
+    return f"purges: {', '.join(parts)}{advice}"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from note_templates import KINDS, Kind, NoteFields, NoteInvalid, read_note
+from retention import records as retention_facts
 from vault import SealedRevision, Vault
 from vault.constants import MAX_PLAINTEXT_BYTES
 from vault.encoding import new_id
@@ -65,4 +66,5 @@ def file_note(
         raise NoteInvalid(path, fields.line_of("client"), "client", str(exc)) from None
     note_id = fields.note_id or fallback_id or new_id()
     sealed = vault.seal(client_id, note_id, raw, final=fields.signed)
+    retention_facts.note_session(vault, client_id, fields.kind, fields.date)  # dates a disposal
     return FiledNote(fields, sealed, fields.note_id is None)

@@ -72,6 +72,20 @@ def vault_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
                     yield prefix + entry.name, entry.stat(follow_symlinks=False)
 
 
+def _signed(record: dict[str, Any], device: Device) -> bytes:
+    record["signature"] = b64(device.sign(canonical(record)))
+    return canonical(record)
+
+
+@dataclass(frozen=True)
+class Shredded:
+    """What a purge destroyed on one target."""
+
+    snapshots: list[str]  # manifests rewritten without the client
+    keys: list[tuple[str, str]]  # (vault path, sha256) of each sealed client key object removed
+    objects: int  # objects removed in all
+
+
 class BackupTarget:
     """Snapshots on one storage (a folder, or an rclone remote)."""
 
@@ -173,10 +187,7 @@ class BackupTarget:
             "created": when,
             "files": files,
         }
-        record["signature"] = b64(device.sign(canonical(record)))
-        self.storage.write_new(
-            f"snapshots/{name}.json", canonical(record)
-        )  # ...then, atomically, the snapshot
+        self.storage.write_new(f"snapshots/{name}.json", _signed(record, device))  # ...then the snapshot
         if cache_file:
             durable.replace(cache_file, json.dumps(cache).encode())
         return Snapshot(name, when, device.device_id, files)
@@ -266,12 +277,49 @@ class BackupTarget:
         referenced = {
             e["sha256"] for name, snap in loaded.items() if name not in dropped for e in snap.files.values()
         }
+        removed = self._collect(referenced)
+        return dropped, removed
+
+    def shred(self, client_id: str, device: Device, device_keys: dict[str, VerifyKey]) -> Shredded:
+        """Remove one client from every snapshot here: each manifest that names the client is
+        rewritten without it and re-signed by this device, then every object no manifest
+        names is deleted, the client's sealed keys among them (crypto-shredding).
+
+        Rerunnable: a crash part-way leaves manifests either old or rewritten, and objects
+        nothing names, which the next run (or prune) deletes.
+        """
+        prefix = f"clients/{client_id}/"
+        loaded = {name: self.load(name, device_keys) for name in self.snapshots()}  # all checked first
+        rewritten, keys = [], set()
+        for name, snap in loaded.items():
+            gone = {path: entry for path, entry in snap.files.items() if path.startswith(prefix)}
+            if not gone:
+                continue
+            keys |= {(path, e["sha256"]) for path, e in gone.items() if path.startswith(prefix + "access/")}
+            record = json.loads(self.storage.read(f"snapshots/{name}.json"))
+            record.pop("signature")
+            record["files"] = {p: e for p, e in snap.files.items() if p not in gone}
+            record["device"] = device.device_id
+            record["purged"] = sorted({*record.get("purged", []), client_id})
+            self.storage.replace(f"snapshots/{name}.json", _signed(record, device))
+            loaded[name] = Snapshot(name, snap.created, device.device_id, record["files"])
+            rewritten.append(name)
+        cache = self.cache_file
+        if cache and cache.exists():
+            kept = {p: v for p, v in json.loads(cache.read_text()).items() if not p.startswith(prefix)}
+            durable.replace(cache, json.dumps(kept).encode())
+        referenced = {e["sha256"] for snap in loaded.values() for e in snap.files.values()}
+        removed = self._collect(referenced)
+        return Shredded(rewritten, sorted(keys), removed)
+
+    def _collect(self, referenced: set[str]) -> int:
+        """Delete every object no kept manifest names; returns how many."""
         removed = 0
         for key in self.storage.list("objects"):
             if key.rsplit("/", 1)[-1] not in referenced:
                 self.storage.delete(key)
                 removed += 1
-        return dropped, removed
+        return removed
 
     def restore(self, snap: Snapshot, into: Path, progress: Progress | None = None) -> None:
         """Write every file of a snapshot under ``into`` (a new vault folder), checking hashes."""

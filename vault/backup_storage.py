@@ -1,7 +1,8 @@
 """Where backup targets keep their files: a folder, or any store rclone speaks to.
 
 A storage holds named blobs ("objects/ab/abcd…", "snapshots/x.json") and offers only
-what a backup needs: list, read, write once, delete. Writes are all or nothing: a folder
+what a backup needs: list, read, write once, replace (a manifest a purge rewrites),
+delete. Writes are all or nothing: a folder
 uses the vault's durable writes; rclone uploads under a temporary name and then renames.
 """
 
@@ -65,6 +66,9 @@ class FolderStorage:
 
     def write_new(self, key: str, data: bytes) -> None:
         durable.write_new(self.path / key, data)
+
+    def replace(self, key: str, data: bytes) -> None:
+        durable.replace(self.path / key, data)
 
     def delete(self, key: str) -> None:
         (self.path / key).unlink(missing_ok=True)
@@ -135,6 +139,8 @@ class RcloneStorage:
     def write_new(self, key: str, data: bytes) -> None:
         self._run("rcat", f"{self.remote}/{key}.partial", data=data)
         self._run("moveto", f"{self.remote}/{key}.partial", f"{self.remote}/{key}")
+
+    replace = write_new  # moveto replaces the old file in one step
 
     def delete(self, key: str) -> None:
         self._run("deletefile", f"{self.remote}/{key}")

@@ -85,12 +85,12 @@ def blind(handle: str, index_key: bytes) -> str:
     ).hexdigest()
 
 
-def _signed(record: dict[str, Any], device: Device) -> bytes:
+def signed_record(record: dict[str, Any], device: Device) -> bytes:
     record["signature"] = b64(device.sign(canonical(record)))
     return canonical(record)
 
 
-def _check_signed(path: Path, fmt: str, device_keys: dict[str, VerifyKey]) -> dict[str, Any]:
+def check_signed(path: Path, fmt: str, device_keys: dict[str, VerifyKey]) -> dict[str, Any]:
     record = read_record(path, fmt, TamperedFile)
     unsigned = {k: v for k, v in record.items() if k != "signature"}
     key = device_keys.get(record.get("device", ""))
@@ -112,12 +112,12 @@ def client_record(client_id: str, public: PublicKey, device: Device, created: st
         "created": created,
         "device": device.device_id,
     }
-    return _signed(record, device)
+    return signed_record(record, device)
 
 
 def read_client_record(path: Path, device_keys: dict[str, VerifyKey]) -> PublicKey:
     """The client's public key, if a registered device signed it for this very folder."""
-    record = _check_signed(path, CLIENT_FORMAT, device_keys)
+    record = check_signed(path, CLIENT_FORMAT, device_keys)
     if record.get("client_id") != path.parent.name:
         raise TamperedFile(path, "client record was moved from another client's folder")
     try:
@@ -134,11 +134,11 @@ def index_record(blinded: str, client_id: str, device: Device) -> bytes:
         "client_id": client_id,
         "device": device.device_id,
     }
-    return _signed(record, device)
+    return signed_record(record, device)
 
 
 def read_index_record(path: Path, device_keys: dict[str, VerifyKey]) -> str:
-    record = _check_signed(path, HANDLE_INDEX_FORMAT, device_keys)
+    record = check_signed(path, HANDLE_INDEX_FORMAT, device_keys)
     if record.get("blinded_handle") != path.stem or not is_id(record.get("client_id")):
         raise TamperedFile(path, "handle index entry was moved or damaged")
     return str(record["client_id"])

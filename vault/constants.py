@@ -71,3 +71,5 @@ HANDLE_BLIND_BYTES = 16
 HANDLE_BLIND_PERSON = b"cn-handle-v1"  # BLAKE2b personalisation, at most 16 bytes
 CONTENT_MAC_BYTES = 16
 CONTENT_MAC_PERSON = b"cn-content-v1"  # same key as the handle index, another domain
+RETENTION_FORMAT = "casenotes-retention-facts"
+RETENTION_KEY_PERSON = b"cn-retention-v1"  # retention facts: same key again, a third domain

@@ -1,0 +1,184 @@
+"""`casenotes retention status | hold | release | purge | certificates`, `client close | reopen`,
+and syncd's nightly retention job."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+
+import click
+
+from retention import certificate, records
+from retention.purge import RunReport, run, scan, still_pending
+from syncd import Job
+from vault import Vault
+
+from .backups import progress_bar, targets
+from .config import Practice
+from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option
+
+log = logging.getLogger("syncd")
+
+
+def _today(vault: Vault) -> dt.date:
+    return vault.clock().date()
+
+
+@click.group()
+def retention() -> None:
+    """How long records are kept; legal holds; disposal by crypto-shredding."""
+
+
+@retention.command("status")
+@practice_option
+@click.option("--no-names", is_flag=True, help="Client ids only: no passphrase asked.")
+@click.pass_context
+def retention_status(ctx: click.Context, no_names: bool) -> None:
+    """Each client's retention: last session, due date and state (held, due, in notice, ...)."""
+    p = practice(ctx)
+    vault = open_vault(ctx)
+    policy = p.settings().policy()
+    handles: dict[str, str] = {}
+    if not no_names:
+        practitioner = vault.unlock(ask_passphrase())
+        handles = {profile.client_id: profile.handle for profile in vault.profiles(practitioner)}
+    rows = scan(vault, policy, _today(vault))
+    click.echo(f"policy: {policy.describe()}")
+    click.echo(f"{'client':<20} {'id':<16}  {'last session':<12} {'closed':<10}  {'kept until':<10}  state")
+    for row in sorted(
+        rows, key=lambda r: (r.decision.dispose_on if r.decision else dt.date.min, r.client_id)
+    ):
+        name = handles.get(row.client_id, "-")
+        if row.facts is None or row.decision is None:
+            click.echo(f"{name:<20} {row.client_id}  damaged: {row.problem}")
+            continue
+        facts, decision = row.facts, row.decision
+        last = facts.last_session.isoformat() if facts.last_session else "-"
+        closed = facts.closed.isoformat() if facts.closed else "-"
+        state = decision.state
+        if state == "held":
+            state += ": " + "; ".join(facts.holds.values())
+        elif state in ("in notice", "due"):
+            state += f" (disposal from {decision.dispose_on})"
+        click.echo(f"{name:<20} {row.client_id}  {last:<12} {closed:<10}  {decision.retain_until}  {state}")
+    due = sum(1 for r in rows if r.decision and r.decision.purgeable)
+    if due:
+        click.echo(f"{due} client(s) due for disposal: `casenotes retention purge --dry-run` shows what goes")
+    for client_id, target in still_pending(vault):
+        click.echo(f"client {client_id}: still to be shredded on {target} (connect it and run a backup)")
+
+
+@retention.command("hold")
+@practice_option
+@click.argument("handle")
+@click.option("--reason", required=True, help="Why (a subpoena, a complaint, a request): kept encrypted.")
+@click.pass_context
+def retention_hold(ctx: click.Context, handle: str, reason: str) -> None:
+    """Place a legal hold: the client is never purged until it is released."""
+    vault = open_vault(ctx)
+    client_id = vault.resolve(handle)
+    hold_id = records.place_hold(vault, client_id, reason)
+    click.echo(f"client {client_id} is on hold ({hold_id}); `casenotes retention release {handle}` lifts it")
+
+
+@retention.command("release")
+@practice_option
+@click.argument("handle")
+@click.pass_context
+def retention_release(ctx: click.Context, handle: str) -> None:
+    """Release every legal hold on a client."""
+    vault = open_vault(ctx)
+    client_id = vault.resolve(handle)
+    released = records.release_holds(vault, client_id)
+    if not released:
+        raise Failure(f"client {client_id} has no hold in force; nothing changed")
+    click.echo(f"released {len(released)} hold(s) on client {client_id}")
+
+
+@retention.command("purge")
+@practice_option
+@click.option("--dry-run", is_flag=True, help="List what is due; destroy nothing.")
+@click.option("--confirm", is_flag=True, help="Destroy without asking (for scripts).")
+@click.pass_context
+def retention_purge(ctx: click.Context, dry_run: bool, confirm: bool) -> None:
+    """Destroy, for good, every client whose retention and notice period have run out."""
+    p = practice(ctx)
+    vault = open_vault(ctx)
+    settings = p.settings()
+    policy = settings.policy()
+    due = [r for r in scan(vault, policy, _today(vault)) if r.decision and r.decision.purgeable]
+    for row in due:
+        assert row.decision is not None
+        click.echo(f"due: client {row.client_id}, kept until {row.decision.retain_until}")
+    if dry_run or not due:
+        click.echo(
+            f"{len(due)} client(s) due for disposal" + (" (dry run: nothing destroyed)" if due else "")
+        )
+        return
+    if not confirm:
+        if not sys.stdin.isatty():
+            raise UsageFailure(
+                "a purge destroys records for good: add --confirm to run it without a terminal"
+            )
+        click.confirm(
+            f"Destroy every copy of these {len(due)} client(s), in the vault and backups?", abort=True
+        )
+    with progress_bar("purging") as step:
+        report = run(vault, policy, targets(p), unattended=False, progress=step)
+    _report(report)
+
+
+def _report(report: RunReport) -> None:
+    for client_id in report.purged:
+        click.echo(f"purged client {client_id}: certificate in vault/disposals/{client_id}.md")
+    for client_id, target in report.completed:
+        click.echo(f"finished shredding client {client_id} on {target}")
+    if report.failed:
+        raise Failure("; ".join(report.failed))
+
+
+@retention.command("certificates")
+@practice_option
+@click.pass_context
+def retention_certificates(ctx: click.Context) -> None:
+    """List disposal certificates, each checked against its signature and the audit log."""
+    vault = open_vault(ctx)
+    for path, facts in certificate.all_certificates(vault).items():
+        what = "completes" if facts.get("completes") else "disposal"
+        click.echo(f"{facts['purged_at']}  {what:<9}  client {facts['client_id']}  {path}")
+    problems = certificate.problems(vault)
+    for problem in problems:
+        click.echo(f"casenotes: {problem}", err=True)
+    if problems:
+        raise Failure("a disposal certificate was changed or removed; restore it from a backup")
+
+
+def jobs(p: Practice, vault: Vault) -> list[Job]:
+    """syncd's nightly retention run. Too many due clients at once: it purges none and waits."""
+    settings = p.settings()
+
+    def nightly() -> None:
+        report = run(
+            vault,
+            settings.policy(),
+            targets(p),
+            unattended=True,
+            max_unattended=int(settings.retention_run("max_unattended")),
+            max_clock_gap=dt.timedelta(days=int(settings.retention_run("max_clock_gap_days"))),
+        )
+        if report.waiting:
+            log.warning(
+                "%d clients are due for disposal, more than an unattended run purges; "
+                "run `casenotes retention purge` to review and confirm",
+                report.waiting,
+            )
+        if report.purged:
+            log.info("purged %d client(s); certificates are in vault/disposals", len(report.purged))
+        if report.failed:
+            raise Failure("; ".join(report.failed))
+
+    return [Job("retention", dt.timedelta(hours=24), nightly, at=settings.retention_run("time"))]
+
+
+COMMANDS = [retention]

@@ -1,0 +1,133 @@
+"""Disposal certificates: what a purge destroyed, readable by a person and checkable by casenotes.
+
+A certificate is a Markdown file in the vault's ``disposals/`` folder, in the same form as
+a note: YAML front matter, then prose. The front matter carries the facts (client id,
+dates, the policy applied, every sealed key destroyed with its SHA-256, the device, the
+time) and the device's signature over their canonical JSON; the prose says the same in
+words. No name, handle or birth date appears. The audit log records each certificate's
+SHA-256, so an edited or deleted certificate is found by ``problems``.
+
+``disposals/<cid>.md`` is written when the vault's copy is destroyed;
+``disposals/<cid>.<target>.md`` follows for each backup target that was away at the time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import nacl.exceptions
+import yaml
+
+from vault import Problem, Vault, durable
+from vault.encoding import b64, canonical, unb64
+from vault.errors import TamperedFile
+
+CERTIFICATE_FORMAT = "casenotes-disposal-certificate"
+AUDIT_EVENT = "dispose"
+
+
+def folder(vault: Vault) -> Path:
+    return vault.root / "disposals"
+
+
+def target_key(target: str) -> str:
+    """A short stable name for a backup target (its path or remote is not put in file names)."""
+    return hashlib.sha256(target.encode()).hexdigest()[:12]
+
+
+def path_for(vault: Vault, client_id: str, target: str | None = None) -> Path:
+    suffix = f".{target_key(target)}" if target else ""
+    return folder(vault) / f"{client_id}{suffix}.md"
+
+
+def _prose(facts: dict[str, Any]) -> str:
+    lines = [f"# Disposal certificate: client {facts['client_id']}", ""]
+    if facts.get("completes"):
+        lines.append(f"This completes the disposal of client {facts['client_id']} on a backup target.")
+    else:
+        lines += [
+            f"The records of client {facts['client_id']} were kept under the policy "
+            f"*{facts['policy']}* until {facts['retain_until']} (set by: {facts['rule']}), and "
+            f"were destroyed on {facts['purged_at'][:10]} by crypto-shredding: every copy of the "
+            "client's sealed private key was destroyed, so no note of this client can be decrypted again, "
+            "with or without the passphrase. The ciphertext was then removed.",
+        ]
+    lines += ["", "| where | what | SHA-256 |", "|---|---|---|"]
+    for item in facts["destroyed"]:
+        lines.append(f"| {item['where']} | {item['what']} | `{item.get('sha256', '')}` |")
+    if facts.get("pending"):
+        lines += ["", "Still to be shredded when they are next connected (a backup run does it):", ""]
+        lines += [f"- backup target `{target}`" for target in facts["pending"]]
+    lines += ["", f"Signed by device {facts['device']} at {facts['purged_at']}.", ""]
+    return "\n".join(lines)
+
+
+def write(vault: Vault, facts: dict[str, Any], target: str | None = None) -> Path:
+    """Sign and store a certificate, and record its hash in the audit log."""
+    record = {"certificate": CERTIFICATE_FORMAT, "version": 1, **facts}
+    record["signature"] = b64(vault.device.sign(canonical(record)))
+    text = "---\n" + yaml.safe_dump(record, sort_keys=False, allow_unicode=True) + "---\n\n" + _prose(facts)
+    path = path_for(vault, facts["client_id"], target)
+    durable.make_dirs(path.parent)
+    data = text.encode()
+    try:
+        durable.write_new(path, data)
+    except FileExistsError:
+        raise TamperedFile(path, "a disposal certificate is already there: it is never overwritten") from None
+    vault.audit.append(
+        AUDIT_EVENT,
+        client=facts["client_id"],
+        file=str(path.relative_to(vault.root)),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+    return path
+
+
+def read(vault: Vault, path: Path) -> dict[str, Any]:
+    """A certificate's facts, its signature checked."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        _, head, _ = text.split("---\n", 2)
+        record = yaml.safe_load(head)
+        signature = unb64(record.pop("signature"), 64)
+    except (OSError, ValueError, KeyError, AttributeError, yaml.YAMLError) as exc:
+        raise TamperedFile(path, "not a readable disposal certificate") from exc
+    key = vault.device_keys().get(str(record.get("device")))
+    try:
+        if key is None:
+            raise ValueError("unregistered device")
+        key.verify(canonical(record), signature)
+    except (ValueError, nacl.exceptions.BadSignatureError) as exc:
+        raise TamperedFile(path, "disposal certificate signature does not match: it was changed") from exc
+    return record
+
+
+def all_certificates(vault: Vault) -> dict[Path, dict[str, Any]]:
+    return (
+        {path: read(vault, path) for path in sorted(folder(vault).glob("*.md"))}
+        if folder(vault).is_dir()
+        else {}
+    )
+
+
+def problems(vault: Vault) -> list[Problem]:
+    """Certificates that are missing, changed or not audited."""
+    audited = {
+        str(e.data.get("file")): str(e.data.get("sha256"))
+        for e in vault.audit.entries()
+        if e.event == AUDIT_EVENT
+    }
+    found = []
+    for relative, digest in audited.items():
+        path = vault.root / relative
+        if not path.exists():
+            found.append(Problem(path, "a disposal certificate the audit log records is missing"))
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            found.append(Problem(path, "disposal certificate differs from the one audited"))
+    if folder(vault).is_dir():
+        for path in sorted(folder(vault).glob("*.md")):
+            if str(path.relative_to(vault.root)) not in audited:
+                found.append(Problem(path, "disposal certificate that no audit entry records"))
+    return found

@@ -1,0 +1,24 @@
+"""Typed errors of retention: each says why nothing was destroyed, and what to do."""
+
+from __future__ import annotations
+
+from vault.errors import VaultError
+
+
+class RetentionError(VaultError):
+    """Base of retention's errors (a VaultError, so the command line reports it the same way)."""
+
+
+class ClientHeld(RetentionError):
+    template = "client {} is on legal hold: nothing was purged; `casenotes retention release` lifts the hold"
+
+
+class NotDue(RetentionError):
+    template = "client {} is not due for disposal until {}: nothing was purged"
+
+
+class ClockUntrusted(RetentionError):
+    template = (
+        "this machine's clock cannot be trusted for a purge ({}): nothing was purged; "
+        "set the date and time right and run it again"
+    )

@@ -1,0 +1,274 @@
+"""Scan every client's retention, and purge the due ones by crypto-shredding.
+
+A purge destroys every copy of a client's sealed private key: the vault's
+``clients/<cid>/access/*.sealed`` and, on every backup target, each snapshot's copy (the
+manifests are rewritten without the client and the objects collected). Only then is the
+ciphertext removed, and a signed certificate says what went. Overwriting is not relied
+on: without the key, what remains on an SSD or in a file-system journal cannot be read.
+
+Safety valves, checked before anything is destroyed: a hold is never purged (and the
+hold is read from the audit-checked facts, not from a file someone could swap); the
+clock must not be earlier than the newest time the audit log recorded, nor implausibly
+far beyond it; an unattended run that finds more than a few clients due purges none of
+them and waits for ``retention purge --confirm``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vault import Vault, durable
+from vault.backup import BackupTarget
+from vault.backup_storage import TargetUnavailable
+from vault.encoding import is_id
+from vault.errors import TamperedFile, VaultError
+
+from . import certificate, records
+from .errors import ClientHeld, ClockUntrusted, NotDue
+from .policy import Decision, Facts, Policy, decide
+
+CLOCK_SKEW = dt.timedelta(minutes=10)  # another machine's clock may run a little ahead
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ClientRetention:
+    client_id: str
+    facts: Facts | None  # None: the facts are damaged (``problem`` says how); never purged
+    decision: Decision | None
+    problem: str | None = None
+
+
+@dataclass
+class RunReport:
+    purged: list[str] = field(default_factory=list)
+    completed: list[tuple[str, str]] = field(default_factory=list)  # (client, target) finished late
+    waiting: int = 0  # due clients an unattended run left for `retention purge --confirm`
+    failed: list[str] = field(default_factory=list)  # one sentence each, ids only
+
+
+def scan(vault: Vault, policy: Policy, today: dt.date) -> list[ClientRetention]:
+    """Every client's due date and state, from the retention facts (no passphrase)."""
+    found = []
+    for client_id in vault.client_ids():
+        try:
+            facts = records.current(vault, client_id)
+        except VaultError as exc:
+            found.append(ClientRetention(client_id, None, None, str(exc)))
+            continue
+        found.append(ClientRetention(client_id, facts, decide(facts, policy, today)))
+    return found
+
+
+# -- valves -------------------------------------------------------------------------------
+def newest_recorded(vault: Vault) -> dt.datetime | None:
+    times = [e.time for e in vault.audit.entries()]
+    return dt.datetime.fromisoformat(max(times).replace("Z", "+00:00")) if times else None
+
+
+def check_clock(vault: Vault, now: dt.datetime, max_gap: dt.timedelta) -> None:
+    newest = newest_recorded(vault)
+    if newest is None:
+        return
+    if now < newest - CLOCK_SKEW:
+        raise ClockUntrusted(f"it is earlier than {newest:%Y-%m-%d %H:%M} UTC, already in the audit log")
+    if now > newest + max_gap:
+        raise ClockUntrusted(
+            f"it is more than {max_gap.days} days after the newest audit entry ({newest:%Y-%m-%d})"
+        )
+
+
+# -- purging one client --------------------------------------------------------------------
+def purge_client(
+    vault: Vault,
+    client_id: str,
+    policy: Policy,
+    targets: Sequence[BackupTarget],
+    progress: Progress | None = None,
+) -> Path:
+    """Crypto-shred one due client everywhere; returns the certificate's path."""
+    facts = records.current(vault, client_id)
+    damaged = records.problems(vault, [client_id])
+    if damaged:
+        raise TamperedFile(damaged[0].path, damaged[0].why + "; nothing was purged")
+    if facts.holds:
+        raise ClientHeld(client_id)
+    now = vault.clock()
+    decision = decide(facts, policy, now.date())
+    if not decision.purgeable:
+        raise NotDue(client_id, decision.dispose_on.isoformat())
+    access = vault.client_dir(client_id) / "access"
+    keys = sorted(access.glob("*.sealed")) if access.is_dir() else []
+    evidence = [(str(p.relative_to(vault.root)), hashlib.sha256(p.read_bytes()).hexdigest()) for p in keys]
+    vault.audit.append("purge-begin", client=client_id, keys=[digest for _, digest in evidence])
+    for path in keys:  # the shredding itself: without these, no revision opens
+        path.unlink()
+    if keys:
+        durable.fsync_dir(access)
+    destroyed: list[dict[str, Any]] = [
+        {"where": "vault", "what": f"sealed client key {relative}", "sha256": digest}
+        for relative, digest in evidence
+    ]
+    pending = []
+    for done, target in enumerate(targets, start=1):
+        try:
+            destroyed += _shred_on(vault, client_id, target)
+        except (TargetUnavailable, TamperedFile) as exc:
+            pending.append(str(target))
+            vault.audit.append("purge-pending", client=client_id, why=type(exc).__name__)
+        if progress:
+            progress(done, len(targets))
+    path = certificate.write(
+        vault,
+        {
+            "client_id": client_id,
+            "policy": policy.describe(),
+            "created": facts.created.isoformat(),
+            "last_session": facts.last_session.isoformat() if facts.last_session else None,
+            "closed": facts.closed.isoformat() if facts.closed else None,
+            "retain_until": decision.retain_until.isoformat(),
+            "rule": decision.rule,
+            "dispose_on": decision.dispose_on.isoformat(),
+            "purged_at": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "device": vault.device.device_id,
+            "destroyed": destroyed,
+            "pending": pending,
+        },
+    )
+    remove_ciphertext(vault, client_id)
+    return path
+
+
+def _shred_on(vault: Vault, client_id: str, target: BackupTarget) -> list[dict[str, Any]]:
+    target.open(vault.practice_id, create=False)
+    shredded = target.shred(client_id, vault.device, vault.device_keys())
+    vault.audit.append(
+        "purge-target", client=client_id, snapshots=len(shredded.snapshots), objects=shredded.objects
+    )
+    items: list[dict[str, Any]] = [
+        {"where": f"backup {target}", "what": f"sealed client key {relative}", "sha256": digest}
+        for relative, digest in shredded.keys
+    ]
+    items.append(
+        {
+            "where": f"backup {target}",
+            "what": f"{len(shredded.snapshots)} snapshot(s) rewritten, {shredded.objects} object(s) removed",
+        }
+    )
+    return items
+
+
+def remove_ciphertext(vault: Vault, client_id: str) -> None:
+    """Remove what is left of a shredded client: its folder and its handle-index entry."""
+    for entry in sorted((vault.root / "index").glob("*.json")):
+        try:
+            if json.loads(entry.read_bytes()).get("client_id") == client_id:
+                entry.unlink()
+        except (OSError, ValueError, AttributeError):
+            continue
+    folder = vault.client_dir(client_id)
+    if folder.exists():
+        # Renamed first, so a crash mid-way leaves no half client that looks like a client.
+        doomed = folder.with_name(f".purged-{client_id}")
+        os.replace(folder, doomed)
+        durable.fsync_dir(folder.parent)
+        shutil.rmtree(doomed)
+    vault.audit.append("purge-done", client=client_id)
+
+
+def finish_pending(vault: Vault, targets: Sequence[BackupTarget]) -> list[tuple[str, str]]:
+    """Shred, on each target now reachable, the clients purged while it was away; and
+    finish removing any client whose certificate exists but whose folder is still here."""
+    done = []
+    for path, facts in certificate.all_certificates(vault).items():
+        client_id = str(facts["client_id"])
+        if path.name != f"{client_id}.md":
+            continue
+        if vault.client_dir(client_id).exists():
+            remove_ciphertext(vault, client_id)
+        for target in targets:
+            name = str(target)
+            if name not in facts.get("pending", []) or certificate.path_for(vault, client_id, name).exists():
+                continue
+            try:
+                destroyed = _shred_on(vault, client_id, target)
+            except (TargetUnavailable, TamperedFile):
+                continue
+            certificate.write(
+                vault,
+                {
+                    "client_id": client_id,
+                    "completes": path.name,
+                    "purged_at": vault.clock().astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "device": vault.device.device_id,
+                    "destroyed": destroyed,
+                    "pending": [],
+                },
+                target=name,
+            )
+            done.append((client_id, name))
+    for leftover in (vault.root / "clients").glob(".purged-*"):
+        if is_id(leftover.name.removeprefix(".purged-")):
+            shutil.rmtree(leftover)  # a crash during remove_ciphertext: keys were already gone
+    return done
+
+
+def still_pending(vault: Vault) -> list[tuple[str, str]]:
+    """(client id, target) of every shred still waiting for a target to come back."""
+    waiting = []
+    for path, facts in certificate.all_certificates(vault).items():
+        client_id = str(facts["client_id"])
+        if path.name == f"{client_id}.md":
+            waiting += [
+                (client_id, t)
+                for t in facts.get("pending", [])
+                if not certificate.path_for(vault, client_id, t).exists()
+            ]
+    return waiting
+
+
+# -- runs ------------------------------------------------------------------------------------
+def run(
+    vault: Vault,
+    policy: Policy,
+    targets: Sequence[BackupTarget],
+    *,
+    unattended: bool,
+    max_unattended: int = 5,
+    max_clock_gap: dt.timedelta = dt.timedelta(days=400),
+    only: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> RunReport:
+    """Finish pending shreds, then purge every due client (or the ``only`` ones)."""
+    report = RunReport(completed=finish_pending(vault, targets))
+    now = vault.clock()
+    due = [c.client_id for c in scan(vault, policy, now.date()) if c.decision and c.decision.purgeable]
+    if only is not None:
+        due = [c for c in due if c in only]
+    if not due:
+        return report
+    check_clock(vault, now, max_clock_gap)
+    altered = vault.audit.verify(vault.device_keys())
+    if altered:  # the log vouches for the holds and facts below: it must be intact
+        raise TamperedFile(altered[0].path, altered[0].why + "; nothing was purged")
+    if unattended and len(due) > max_unattended:
+        vault.audit.append("purge-waiting", clients=len(due), limit=max_unattended)
+        report.waiting = len(due)
+        return report
+    for done, client_id in enumerate(due, start=1):
+        try:
+            purge_client(vault, client_id, policy, targets)
+            report.purged.append(client_id)
+        except VaultError as exc:
+            report.failed.append(f"client {client_id}: {exc}")
+        if progress:
+            progress(done, len(due))
+    return report

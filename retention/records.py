@@ -1,0 +1,280 @@
+"""Retention facts in the vault: what syncd needs to date a disposal, without the passphrase.
+
+Per client and device, one file ``clients/<cid>/retention/<did>.json``, rewritten only by
+that device (so a file-sync engine never sees two writers)::
+
+    {"format", "version", "client_id", "device", "seq", "nonce", "box", "signature"}
+
+``box`` is XChaCha20-Poly1305 under a key derived from the device file's index key, with
+the other fields as associated data: syncd can read it after a reboot, and someone with
+the vault alone learns nothing (not a date of birth, not a session date, not a hold's
+reason). The device signs the whole record, and every write is an audit entry carrying
+the file's SHA-256, so a swapped, replayed or deleted file is caught before a purge
+obeys it (``problems``).
+
+Inside: ``created``, ``sessions`` (template -> latest session date), ``born``,
+``closed`` (each with when it was set, so the newest wins across devices) and ``holds``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nacl.exceptions
+import nacl.utils
+from nacl.bindings import (
+    crypto_aead_xchacha20poly1305_ietf_decrypt,
+    crypto_aead_xchacha20poly1305_ietf_encrypt,
+)
+
+from vault import Problem, Vault, durable
+from vault.clients import check_signed, signed_record
+from vault.constants import AEAD_NONCE_BYTES, JSON_FORMAT_VERSION, RETENTION_FORMAT, RETENTION_KEY_PERSON
+from vault.encoding import b64, canonical, new_id, unb64
+from vault.errors import TamperedFile
+
+from .policy import Facts
+
+AUDIT_EVENT = "retention-record"
+
+
+def _key(vault: Vault) -> bytes:
+    return hashlib.blake2b(
+        b"", key=vault.device.index_key, digest_size=32, person=RETENTION_KEY_PERSON
+    ).digest()
+
+
+@dataclass
+class DeviceFacts:
+    """One device's view of a client; ``merge`` combines every device's."""
+
+    created: str | None = None
+    sessions: dict[str, str] = field(default_factory=dict)
+    born: list[Any] = field(default_factory=lambda: [None, ""])  # [value, set at]
+    closed: list[Any] = field(default_factory=lambda: [None, ""])
+    holds: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> reason, placed, released
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "sessions": self.sessions,
+            "born": self.born,
+            "closed": self.closed,
+            "holds": self.holds,
+        }
+
+
+def path_for(vault: Vault, client_id: str, device_id: str) -> Path:
+    return vault.client_dir(client_id) / "retention" / f"{device_id}.json"
+
+
+def _aad(record: dict[str, Any]) -> bytes:
+    return canonical({k: record[k] for k in ("format", "version", "client_id", "device", "seq")})
+
+
+def _read(vault: Vault, path: Path) -> tuple[int, DeviceFacts]:
+    record = check_signed(path, RETENTION_FORMAT, vault.device_keys())
+    if record.get("client_id") != path.parent.parent.name or record.get("device") != path.stem:
+        raise TamperedFile(path, "retention facts were moved from another client or device")
+    try:
+        plain = crypto_aead_xchacha20poly1305_ietf_decrypt(
+            unb64(record.get("box")), _aad(record), unb64(record.get("nonce"), AEAD_NONCE_BYTES), _key(vault)
+        )
+        return int(record["seq"]), DeviceFacts(**json.loads(plain))
+    except (ValueError, TypeError, KeyError, nacl.exceptions.CryptoError) as exc:
+        raise TamperedFile(path, "retention facts do not decrypt: damaged or forged") from exc
+
+
+def _write(vault: Vault, client_id: str, seq: int, facts: DeviceFacts, change: str) -> None:
+    path = path_for(vault, client_id, vault.device.device_id)
+    record: dict[str, Any] = {
+        "format": RETENTION_FORMAT,
+        "version": JSON_FORMAT_VERSION,
+        "client_id": client_id,
+        "device": vault.device.device_id,
+        "seq": seq,
+        "nonce": b64(nonce := nacl.utils.random(AEAD_NONCE_BYTES)),
+    }
+    record["box"] = b64(
+        crypto_aead_xchacha20poly1305_ietf_encrypt(
+            canonical(facts.to_json()), _aad(record), nonce, _key(vault)
+        )
+    )
+    data = signed_record(record, vault.device)
+    durable.make_dirs(path.parent)
+    durable.replace(path, data)
+    vault.audit.append(
+        AUDIT_EVENT, client=client_id, seq=seq, change=change, sha256=hashlib.sha256(data).hexdigest()
+    )
+
+
+def update(vault: Vault, client_id: str, change: str, edit: Callable[[DeviceFacts, str], bool]) -> None:
+    """Change this device's facts of a client; ``edit`` returns False when nothing changed.
+
+    A lock file beside the device key orders syncd and the command line on this machine.
+    """
+    vault.client_public(client_id)  # an unknown or damaged client raises here
+    lock_path = vault.device_dir / "retention.lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, durable.FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        path = path_for(vault, client_id, vault.device.device_id)
+        seq, facts = _read(vault, path) if path.exists() else (0, DeviceFacts())
+        if edit(facts, vault_stamp(vault)):
+            _write(vault, client_id, seq + 1, facts, change)
+    finally:
+        os.close(fd)
+
+
+def vault_stamp(vault: Vault) -> str:
+    return vault.clock().astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- the changes ---------------------------------------------------------------------------
+def register_client(vault: Vault, client_id: str, born: dt.date | None) -> None:
+    def edit(facts: DeviceFacts, now: str) -> bool:
+        facts.created = now[:10]
+        if born is not None:
+            facts.born = [born.isoformat(), now]
+        return True
+
+    update(vault, client_id, "created", edit)
+
+
+def note_session(vault: Vault, client_id: str, kind: str | None, day: dt.date) -> None:
+    """Remember a sealed note's date, if it is the latest of its template for this client."""
+    kind = kind or "note"
+
+    def edit(facts: DeviceFacts, now: str) -> bool:
+        if facts.sessions.get(kind, "") >= day.isoformat():
+            return False
+        facts.sessions[kind] = day.isoformat()
+        return True
+
+    # Most seals are of an older date than what is known: check before taking the lock.
+    if current(vault, client_id).last_sessions.get(kind, dt.date.min) < day:
+        update(vault, client_id, "session", edit)
+
+
+def set_closed(vault: Vault, client_id: str, day: dt.date | None) -> None:
+    def edit(facts: DeviceFacts, now: str) -> bool:
+        facts.closed = [day.isoformat() if day else None, now]
+        return True
+
+    update(vault, client_id, "closed" if day else "reopened", edit)
+
+
+def place_hold(vault: Vault, client_id: str, reason: str) -> str:
+    hold_id = new_id()
+
+    def edit(facts: DeviceFacts, now: str) -> bool:
+        facts.holds[hold_id] = {"reason": reason, "placed": now, "released": None}
+        return True
+
+    update(vault, client_id, "hold", edit)
+    return hold_id
+
+
+def release_holds(vault: Vault, client_id: str) -> list[str]:
+    """Release every hold in force on a client (placed on any device); returns their ids."""
+    in_force = dict(current(vault, client_id).holds)
+
+    def edit(facts: DeviceFacts, now: str) -> bool:
+        for hold_id, reason in in_force.items():
+            facts.holds.setdefault(hold_id, {"reason": reason, "placed": None})["released"] = now
+        return bool(in_force)
+
+    update(vault, client_id, "release", edit)
+    return sorted(in_force)
+
+
+# -- reading -------------------------------------------------------------------------------
+def device_files(vault: Vault, client_id: str) -> Iterator[Path]:
+    folder = vault.client_dir(client_id) / "retention"
+    if folder.is_dir():
+        yield from sorted(p for p in folder.iterdir() if p.suffix == ".json")
+
+
+def merge(views: list[DeviceFacts], created: dt.date) -> Facts:
+    """One client's facts from every device's view (``created``: when no view says)."""
+    sessions: dict[str, dt.date] = {}
+    holds: dict[str, str] = {}
+    released: set[str] = set()
+    born: list[Any] = [None, ""]
+    closed: list[Any] = [None, ""]
+    known = [dt.date.fromisoformat(view.created) for view in views if view.created]
+    created = min(known, default=created)
+    for view in views:
+        for kind, day in view.sessions.items():
+            sessions[kind] = max(sessions.get(kind, dt.date.min), dt.date.fromisoformat(day))
+        born = max(born, view.born, key=lambda v: v[1])
+        closed = max(closed, view.closed, key=lambda v: v[1])
+        for hold_id, hold in view.holds.items():
+            if hold.get("released"):
+                released.add(hold_id)
+            elif hold.get("reason") is not None:
+                holds[hold_id] = str(hold["reason"])
+    return Facts(
+        created=created,
+        last_sessions=sessions,
+        born=dt.date.fromisoformat(born[0]) if born[0] else None,
+        closed=dt.date.fromisoformat(closed[0]) if closed[0] else None,
+        holds={k: v for k, v in holds.items() if k not in released},
+    )
+
+
+def current(vault: Vault, client_id: str) -> Facts:
+    """Every device's facts of one client, merged. A damaged or forged file raises TamperedFile."""
+    views = [_read(vault, path)[1] for path in device_files(vault, client_id)]
+    if any(view.created for view in views):
+        return merge(views, dt.date.max)
+    return merge(views, _created_from_record(vault, client_id))
+
+
+def _created_from_record(vault: Vault, client_id: str) -> dt.date:
+    """A client with no retention facts yet (added before retention existed, or its facts are
+    still syncing from another machine): the signed client record's creation date."""
+    vault.client_public(client_id)  # checks the signature
+    record = json.loads((vault.client_dir(client_id) / "client.json").read_bytes())
+    return dt.date.fromisoformat(str(record["created"])[:10])
+
+
+def problems(vault: Vault, client_ids: list[str] | None = None) -> list[Problem]:
+    """Files that disagree with the audit log: the last write each device audited must be
+    the file that is there, byte for byte (a replayed older file or a deleted one is caught).
+    Clients the log shows purged are skipped."""
+    latest: dict[tuple[str, str], str] = {}  # (client, device) -> sha256
+    purged = set()
+    for entry in vault.audit.entries():
+        client = str(entry.data.get("client"))
+        if entry.event == AUDIT_EVENT:
+            latest[client, entry.device] = str(entry.data.get("sha256"))
+        elif entry.event == "purge-begin":
+            purged.add(client)
+    wanted = vault.client_ids() if client_ids is None else client_ids
+    found = []
+    for client_id in wanted:
+        if client_id in purged:
+            continue
+        present = {path.stem: path for path in device_files(vault, client_id)}
+        audited = {device: digest for (client, device), digest in latest.items() if client == client_id}
+        for device_id, digest in audited.items():
+            path = path_for(vault, client_id, device_id)
+            if not path.exists():
+                found.append(Problem(path, "retention facts the audit log records are missing (deleted?)"))
+            elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+                found.append(
+                    Problem(path, "retention facts differ from their last audited write (replaced?)")
+                )
+        for device_id, path in present.items():
+            if device_id not in audited:
+                found.append(Problem(path, "retention facts no audit entry records (forged or copied?)"))
+    return found
