@@ -25,6 +25,11 @@ def _today(vault: Vault) -> dt.date:
     return vault.clock().date()
 
 
+def _handles(vault: Vault) -> dict[str, str]:
+    practitioner = vault.unlock(ask_passphrase())
+    return {profile.client_id: profile.handle for profile in vault.profiles(practitioner)}
+
+
 @click.group()
 def retention() -> None:
     """How long records are kept; legal holds; disposal by crypto-shredding."""
@@ -39,10 +44,7 @@ def retention_status(ctx: click.Context, no_names: bool) -> None:
     p = practice(ctx)
     vault = open_vault(ctx)
     policy = p.settings().policy()
-    handles: dict[str, str] = {}
-    if not no_names:
-        practitioner = vault.unlock(ask_passphrase())
-        handles = {profile.client_id: profile.handle for profile in vault.profiles(practitioner)}
+    handles = {} if no_names else _handles(vault)
     rows = scan(vault, policy, _today(vault))
     click.echo(f"policy: {policy.describe()}")
     click.echo(f"{'client':<20} {'id':<16}  {'last session':<12} {'closed':<10}  {'kept until':<10}  state")
@@ -108,19 +110,20 @@ def retention_purge(ctx: click.Context, dry_run: bool, confirm: bool) -> None:
     settings = p.settings()
     policy = settings.policy()
     due = [r for r in scan(vault, policy, _today(vault)) if r.decision and r.decision.purgeable]
+    asking = bool(due) and not dry_run and not confirm
+    if asking and not sys.stdin.isatty():
+        raise UsageFailure("a purge destroys records for good: add --confirm to run it without a terminal")
+    handles = _handles(vault) if asking else {}  # the person confirming sees whom it concerns
     for row in due:
         assert row.decision is not None
-        click.echo(f"due: client {row.client_id}, kept until {row.decision.retain_until}")
+        who = f"{handles[row.client_id]} ({row.client_id})" if row.client_id in handles else row.client_id
+        click.echo(f"due: client {who}, kept until {row.decision.retain_until} ({row.decision.rule})")
     if dry_run or not due:
         click.echo(
             f"{len(due)} client(s) due for disposal" + (" (dry run: nothing destroyed)" if due else "")
         )
         return
-    if not confirm:
-        if not sys.stdin.isatty():
-            raise UsageFailure(
-                "a purge destroys records for good: add --confirm to run it without a terminal"
-            )
+    if asking:
         click.confirm(
             f"Destroy every copy of these {len(due)} client(s), in the vault and backups?", abort=True
         )

@@ -8,9 +8,9 @@ on: without the key, what remains on an SSD or in a file-system journal cannot b
 
 Safety valves, checked before anything is destroyed: a hold is never purged (and the
 hold is read from the audit-checked facts, not from a file someone could swap); the
-clock must not be earlier than the newest time the audit log recorded, nor implausibly
-far beyond it; an unattended run that finds more than a few clients due purges none of
-them and waits for ``retention purge --confirm``.
+clock must not be earlier than the newest time the audit log recorded, and an unattended
+run does not trust a clock that recently leapt years ahead; an unattended run that finds
+more than a few clients due purges none of them and waits for ``retention purge``.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from .errors import ClientHeld, ClockUntrusted, NotDue
 from .policy import Decision, Facts, Policy, decide
 
 CLOCK_SKEW = dt.timedelta(minutes=10)  # another machine's clock may run a little ahead
+JUMP_WINDOW = dt.timedelta(days=30)
 Progress = Callable[[int, int], None]
 
 
@@ -69,21 +70,26 @@ def scan(vault: Vault, policy: Policy, today: dt.date) -> list[ClientRetention]:
 
 
 # -- valves -------------------------------------------------------------------------------
-def newest_recorded(vault: Vault) -> dt.datetime | None:
-    times = [e.time for e in vault.audit.entries()]
-    return dt.datetime.fromisoformat(max(times).replace("Z", "+00:00")) if times else None
+def recorded_times(vault: Vault) -> list[dt.datetime]:
+    return sorted(dt.datetime.fromisoformat(e.time.replace("Z", "+00:00")) for e in vault.audit.entries())
 
 
-def check_clock(vault: Vault, now: dt.datetime, max_gap: dt.timedelta) -> None:
-    newest = newest_recorded(vault)
-    if newest is None:
+def check_clock(vault: Vault, now: dt.datetime, max_gap: dt.timedelta, unattended: bool) -> None:
+    """Refuse a purge on a clock that went back; and, unattended, on one that recently
+    leapt ahead (by more than ``max_gap`` within ``JUMP_WINDOW``): a wrong clock looks
+    just like a machine left off for a year, so a person decides."""
+    times = recorded_times(vault)
+    if not times:
         return
-    if now < newest - CLOCK_SKEW:
-        raise ClockUntrusted(f"it is earlier than {newest:%Y-%m-%d %H:%M} UTC, already in the audit log")
-    if now > newest + max_gap:
-        raise ClockUntrusted(
-            f"it is more than {max_gap.days} days after the newest audit entry ({newest:%Y-%m-%d})"
-        )
+    if now < times[-1] - CLOCK_SKEW:
+        raise ClockUntrusted(f"it is earlier than {times[-1]:%Y-%m-%d %H:%M} UTC, already in the audit log")
+    if unattended:
+        for before, after in zip(times, [*times[1:], now], strict=True):
+            if after - before > max_gap and after > now - JUMP_WINDOW:
+                raise ClockUntrusted(
+                    f"it leapt from {before:%Y-%m-%d} to {after:%Y-%m-%d}; if that is right, "
+                    "run `casenotes retention purge` yourself"
+                )
 
 
 # -- purging one client --------------------------------------------------------------------
@@ -108,6 +114,13 @@ def purge_client(
     access = vault.client_dir(client_id) / "access"
     keys = sorted(access.glob("*.sealed")) if access.is_dir() else []
     evidence = [(str(p.relative_to(vault.root)), hashlib.sha256(p.read_bytes()).hexdigest()) for p in keys]
+    earlier = [  # keys destroyed by a run cut short before its certificate
+        digest
+        for e in vault.audit.entries()
+        if e.event == "purge-begin" and e.data.get("client") == client_id
+        for digest in e.data.get("keys", [])
+    ]
+    index = index_entries(vault, client_id)
     vault.audit.append("purge-begin", client=client_id, keys=[digest for _, digest in evidence])
     for path in keys:  # the shredding itself: without these, no revision opens
         path.unlink()
@@ -116,11 +129,15 @@ def purge_client(
     destroyed: list[dict[str, Any]] = [
         {"where": "vault", "what": f"sealed client key {relative}", "sha256": digest}
         for relative, digest in evidence
+    ] + [
+        {"where": "vault", "what": "sealed client key (by an earlier run cut short)", "sha256": digest}
+        for digest in dict.fromkeys(earlier)
+        if digest not in {d for _, d in evidence}
     ]
     pending = []
     for done, target in enumerate(targets, start=1):
         try:
-            destroyed += _shred_on(vault, client_id, target)
+            destroyed += _shred_on(vault, client_id, target, index)
         except (TargetUnavailable, TamperedFile) as exc:
             pending.append(str(target))
             vault.audit.append("purge-pending", client=client_id, why=type(exc).__name__)
@@ -141,15 +158,28 @@ def purge_client(
             "device": vault.device.device_id,
             "destroyed": destroyed,
             "pending": pending,
+            "index_entries": index,  # blinded: for a shred still pending on a target
         },
     )
     remove_ciphertext(vault, client_id)
     return path
 
 
-def _shred_on(vault: Vault, client_id: str, target: BackupTarget) -> list[dict[str, Any]]:
+def index_entries(vault: Vault, client_id: str) -> list[str]:
+    """Vault paths of the handle-index entries that point at a client."""
+    found = []
+    for entry in sorted((vault.root / "index").glob("*.json")):
+        try:
+            if json.loads(entry.read_bytes()).get("client_id") == client_id:
+                found.append(str(entry.relative_to(vault.root)))
+        except (OSError, ValueError, AttributeError):
+            continue
+    return found
+
+
+def _shred_on(vault: Vault, client_id: str, target: BackupTarget, index: list[str]) -> list[dict[str, Any]]:
     target.open(vault.practice_id, create=False)
-    shredded = target.shred(client_id, vault.device, vault.device_keys())
+    shredded = target.shred(client_id, vault.device, vault.device_keys(), also=index)
     vault.audit.append(
         "purge-target", client=client_id, snapshots=len(shredded.snapshots), objects=shredded.objects
     )
@@ -168,12 +198,8 @@ def _shred_on(vault: Vault, client_id: str, target: BackupTarget) -> list[dict[s
 
 def remove_ciphertext(vault: Vault, client_id: str) -> None:
     """Remove what is left of a shredded client: its folder and its handle-index entry."""
-    for entry in sorted((vault.root / "index").glob("*.json")):
-        try:
-            if json.loads(entry.read_bytes()).get("client_id") == client_id:
-                entry.unlink()
-        except (OSError, ValueError, AttributeError):
-            continue
+    for relative in index_entries(vault, client_id):
+        (vault.root / relative).unlink()
     folder = vault.client_dir(client_id)
     if folder.exists():
         # Renamed first, so a crash mid-way leaves no half client that looks like a client.
@@ -199,7 +225,7 @@ def finish_pending(vault: Vault, targets: Sequence[BackupTarget]) -> list[tuple[
             if name not in facts.get("pending", []) or certificate.path_for(vault, client_id, name).exists():
                 continue
             try:
-                destroyed = _shred_on(vault, client_id, target)
+                destroyed = _shred_on(vault, client_id, target, list(facts.get("index_entries", [])))
             except (TargetUnavailable, TamperedFile):
                 continue
             certificate.write(
@@ -255,7 +281,7 @@ def run(
         due = [c for c in due if c in only]
     if not due:
         return report
-    check_clock(vault, now, max_clock_gap)
+    check_clock(vault, now, max_clock_gap, unattended)
     altered = vault.audit.verify(vault.device_keys())
     if altered:  # the log vouches for the holds and facts below: it must be intact
         raise TamperedFile(altered[0].path, altered[0].why + "; nothing was purged")

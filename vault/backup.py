@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -280,8 +280,11 @@ class BackupTarget:
         removed = self._collect(referenced)
         return dropped, removed
 
-    def shred(self, client_id: str, device: Device, device_keys: dict[str, VerifyKey]) -> Shredded:
-        """Remove one client from every snapshot here: each manifest that names the client is
+    def shred(
+        self, client_id: str, device: Device, device_keys: dict[str, VerifyKey], also: Sequence[str] = ()
+    ) -> Shredded:
+        """Remove one client (and the vault paths ``also`` names: its handle-index entries)
+        from every snapshot here: each manifest that names the client is
         rewritten without it and re-signed by this device, then every object no manifest
         names is deleted, the client's sealed keys among them (crypto-shredding).
 
@@ -292,7 +295,7 @@ class BackupTarget:
         loaded = {name: self.load(name, device_keys) for name in self.snapshots()}  # all checked first
         rewritten, keys = [], set()
         for name, snap in loaded.items():
-            gone = {path: entry for path, entry in snap.files.items() if path.startswith(prefix)}
+            gone = {p: e for p, e in snap.files.items() if p.startswith(prefix) or p in also}
             if not gone:
                 continue
             keys |= {(path, e["sha256"]) for path, e in gone.items() if path.startswith(prefix + "access/")}
@@ -306,7 +309,11 @@ class BackupTarget:
             rewritten.append(name)
         cache = self.cache_file
         if cache and cache.exists():
-            kept = {p: v for p, v in json.loads(cache.read_text()).items() if not p.startswith(prefix)}
+            kept = {
+                p: v
+                for p, v in json.loads(cache.read_text()).items()
+                if not p.startswith(prefix) and p not in also
+            }
             durable.replace(cache, json.dumps(kept).encode())
         referenced = {e["sha256"] for snap in loaded.values() for e in snap.files.values()}
         removed = self._collect(referenced)

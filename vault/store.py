@@ -135,6 +135,7 @@ class Vault:
         self.audit = AuditLog(root / "audit", self.device, clock, self.device_dir)
         self._client_keys: dict[str, PublicKey] = {}
         self._device_keys: dict[str, VerifyKey] | None = None
+        self._devices_stamp = 0
 
     # -- creating a practice ----------------------------------------------------------
     @classmethod
@@ -280,8 +281,12 @@ class Vault:
 
     # -- devices ------------------------------------------------------------------------
     def device_keys(self) -> dict[str, VerifyKey]:
-        """Public keys of every device a pinned practitioner registered (cached)."""
-        if self._device_keys is None:
+        """Public keys of every device a pinned practitioner registered (cached until the
+        devices folder changes: a daemon sees a machine registered while it runs)."""
+        folder = self.root / "devices"
+        stamp = folder.stat().st_mtime_ns if folder.exists() else 0
+        if self._device_keys is None or stamp != self._devices_stamp:
+            self._devices_stamp = stamp
             self._device_keys = {}
             for path in sorted((self.root / "devices").glob("*.json")):
                 try:

@@ -1,0 +1,310 @@
+"""Retention in the vault: facts no one can read or bend, holds, valves, and purges that
+leave nothing of a client anywhere, while every other client restores in full."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import CHEAP_KDF, PASSPHRASE, Env
+from nacl.public import PrivateKey
+from notes import note_text
+
+from retention import PRESETS, ClockUntrusted, certificate, records
+from retention.purge import run, scan, still_pending
+from syncd.filing import file_note
+from vault import Passphrase, Vault
+from vault.backup import BackupTarget
+from vault.backup_storage import FolderStorage
+from vault.errors import NoAccess, TamperedFile, UnknownClient
+
+APA = PRESETS["apa"]
+
+
+class Clock:
+    """An injected wall clock the test moves by hand."""
+
+    def __init__(self, start: str) -> None:
+        self.now = dt.datetime.fromisoformat(start).replace(tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def set(self, day: str) -> None:
+        self.now = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock("2019-01-01T09:00:00")
+
+
+@pytest.fixture
+def vault(empty: Env, clock: Clock) -> Vault:
+    p = empty.practice
+    Vault.create(p.vault_dir, p.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF, clock=clock).close()
+    p.create_layout()
+    return Vault(p.vault_dir, p.config_dir, clock)
+
+
+def add(vault: Vault, handle: str, sessions: list[str], born: str | None = None) -> str:
+    """A client with signed notes on the given dates, filed as syncd files them."""
+    client_id = vault.add_client(handle, f"Fictional {handle}", born)
+    records.register_client(vault, client_id, dt.date.fromisoformat(born) if born else None)
+    inbox = vault.root.parent / "inbox"
+    for number, day in enumerate(sessions):
+        path = inbox / f"{handle}-{number}.md"
+        path.write_text(note_text(client=handle, date=day, note_id=None, body=f"{handle} session {number}"))
+        file_note(vault, path)
+        path.unlink()
+    return client_id
+
+
+def due_ids(vault: Vault, clock: Clock) -> list[str]:
+    return [r.client_id for r in scan(vault, APA, clock().date()) if r.decision and r.decision.purgeable]
+
+
+def test_facts_hold_no_date_reason_or_birth_date_in_the_clear(vault: Vault, clock: Clock) -> None:
+    client_id = add(vault, "AB-1", ["2018-07-04"], born="2001-09-23")
+    records.place_hold(vault, client_id, "zephyrquill subpoena")
+    raw = b"".join(p.read_bytes() for p in (vault.client_dir(client_id) / "retention").iterdir())
+    for secret in (b"2018-07-04", b"2001-09-23", b"zephyrquill", b"soap", b"AB-1"):
+        assert secret not in raw
+    found = records.current(vault, client_id)
+    assert found.last_session == dt.date(2018, 7, 4) and found.born == dt.date(2001, 9, 23)
+    assert list(found.holds.values()) == ["zephyrquill subpoena"]
+
+
+def test_a_flipped_byte_in_the_facts_is_reported_and_never_obeyed(vault: Vault, clock: Clock) -> None:
+    client_id = add(vault, "AB-1", ["2010-01-01"])
+    path = records.path_for(vault, client_id, vault.device.device_id)
+    data = bytearray(path.read_bytes())
+    data[data.index(b'"box":"') + 12] ^= 1
+    path.write_bytes(bytes(data))
+    clock.set("2030-01-01")
+    [row] = scan(vault, APA, clock().date())
+    assert row.decision is None and "retention" in str(row.problem)
+    report = run(vault, APA, [], unattended=False)
+    assert report.purged == [] and vault.client_dir(client_id).exists()
+
+
+def test_an_older_copy_of_the_facts_cannot_lift_a_hold(vault: Vault, clock: Clock) -> None:
+    """The attack: put back the facts file from before the hold, then wait for the purge."""
+    client_id = add(vault, "AB-1", ["2010-01-01"])
+    path = records.path_for(vault, client_id, vault.device.device_id)
+    before_hold = path.read_bytes()
+    records.place_hold(vault, client_id, "complaint pending")
+    path.write_bytes(before_hold)  # signed and encrypted: only the audit log knows it is old
+    clock.set("2030-01-01")
+    assert records.current(vault, client_id).holds == {}  # the file alone would say "no hold"
+    [problem] = records.problems(vault)
+    assert "last audited write" in problem.why
+    report = run(vault, APA, [], unattended=False)
+    assert report.purged == [] and "nothing was purged" in report.failed[0]
+    assert vault.client_dir(client_id).exists()
+
+
+def test_deleted_facts_are_missed_by_the_audit_log(vault: Vault, clock: Clock) -> None:
+    client_id = add(vault, "AB-1", ["2010-01-01"])
+    shutil.rmtree(vault.client_dir(client_id) / "retention")
+    clock.set("2030-01-01")
+    assert "missing" in records.problems(vault)[0].why
+    assert run(vault, APA, [], unattended=False).purged == []
+    assert vault.client_dir(client_id).exists()
+
+
+def test_hold_and_release(vault: Vault, clock: Clock) -> None:
+    client_id = add(vault, "AB-1", ["2010-01-01"])
+    records.place_hold(vault, client_id, "records request")
+    clock.set("2030-01-01")
+    assert run(vault, APA, [], unattended=False).purged == []
+    assert [r.decision.state for r in scan(vault, APA, clock().date()) if r.decision] == ["held"]
+    assert records.release_holds(vault, client_id) != []
+    assert records.release_holds(vault, client_id) == []  # nothing left in force
+    assert run(vault, APA, [], unattended=False).purged == [client_id]
+
+
+def test_a_hold_placed_on_one_machine_is_released_on_another(
+    vault: Vault, clock: Clock, tmp_path: Path
+) -> None:
+    client_id = add(vault, "AB-1", ["2010-01-01"])
+    records.place_hold(vault, client_id, "subpoena")
+    laptop = Vault.register_device(vault.root, tmp_path / "laptop-config", Passphrase(PASSPHRASE), clock)
+    assert records.current(laptop, client_id).holds  # the laptop sees the desktop's hold
+    records.release_holds(laptop, client_id)
+    assert records.current(vault, client_id).holds == {}  # and the desktop the laptop's release
+    assert sorted(p.stem for p in records.device_files(vault, client_id)) == sorted(
+        [vault.device.device_id, laptop.device.device_id]
+    )  # each machine writes only its own file
+
+
+def test_the_notice_period_and_the_last_session(vault: Vault, clock: Clock) -> None:
+    client_id = add(vault, "AB-1", ["2011-05-01", "2012-03-10", "2011-09-01"])
+    assert records.current(vault, client_id).last_session == dt.date(2012, 3, 10)
+    clock.set("2019-03-11T12:00:00")  # the day after the 7 years: in notice, nothing destroyed
+    assert run(vault, APA, [], unattended=True).purged == []
+    assert vault.client_dir(client_id).exists()
+    clock.set("2019-04-10T12:00:00")  # 30 days of notice have passed
+    assert run(vault, APA, [], unattended=True).purged == [client_id]
+
+
+def test_a_minor_is_kept_past_the_adult_date(vault: Vault, clock: Clock) -> None:
+    client_id = add(vault, "KID-1", ["2012-01-01"], born="2005-06-01")
+    clock.set("2024-01-01")  # the adult rule alone ended in 2019; majority + 3 is 2026-06-01
+    assert run(vault, APA, [], unattended=False).purged == []
+    clock.set("2026-07-02")
+    assert run(vault, APA, [], unattended=False).purged == [client_id]
+
+
+def test_a_clock_that_went_back_purges_nothing(vault: Vault, clock: Clock) -> None:
+    client_id = add(vault, "AB-1", ["2010-01-01"])
+    clock.set("2031-01-01")
+    vault.audit.append("unlock", practitioner="x")  # something happened in 2031
+    clock.set("2030-06-01")
+    with pytest.raises(ClockUntrusted, match="earlier than 2031-01-01"):
+        run(vault, APA, [], unattended=True)
+    assert vault.client_dir(client_id).exists()
+
+
+def test_a_clock_implausibly_far_ahead_purges_nothing(vault: Vault, clock: Clock) -> None:
+    client_id = add(vault, "AB-1", ["2010-01-01"])
+    clock.set("2080-01-01")
+    with pytest.raises(ClockUntrusted, match="leapt from 2019-01-01 to 2080-01-01"):
+        run(vault, APA, [], unattended=True)
+    with pytest.raises(ClockUntrusted):  # still, after anything else was written at the new time
+        vault.backup(BackupTarget(FolderStorage(vault.root.parent / "backups")))
+        run(vault, APA, [], unattended=True)
+    assert vault.client_dir(client_id).exists()
+    assert run(vault, APA, [], unattended=False).purged == [client_id]  # a person confirms
+
+
+def test_an_unattended_run_stops_at_too_many_and_waits_for_confirmation(vault: Vault, clock: Clock) -> None:
+    ids = [add(vault, f"C-{n}", ["2010-01-01"]) for n in range(6)]
+    clock.set("2019-06-01")
+    report = run(vault, APA, [], unattended=True, max_unattended=5)
+    assert report.purged == [] and report.waiting == 6
+    assert all(vault.client_dir(c).exists() for c in ids)
+    assert any(e.event == "purge-waiting" for e in vault.audit.entries())
+    assert sorted(run(vault, APA, [], unattended=False).purged) == sorted(ids)
+
+
+def _all_files(*roots: Path) -> list[Path]:
+    return [p for root in roots for p in root.rglob("*") if p.is_file()]
+
+
+def test_a_purged_client_is_gone_from_the_vault_and_every_snapshot_on_every_target(
+    vault: Vault, clock: Clock, tmp_path: Path
+) -> None:
+    keep = add(vault, "KEEP-1", ["2018-01-01", "2018-02-01"])
+    gone = add(vault, "GONE-1", ["2010-01-01", "2010-02-01"])
+    drives = [tmp_path / "drive-a", tmp_path / "drive-b"]
+    targets = [BackupTarget(FolderStorage(d), tmp_path / f"cache-{d.name}") for d in drives]
+    for day in ("2018-03-01", "2018-03-02", "2018-03-03"):  # three snapshots on each target
+        clock.set(day)
+        for target in targets:
+            vault.backup(target)
+    practitioner = vault.unlock(Passphrase(PASSPHRASE))
+    kept_notes = sorted(bytes(n.body) for n in vault.read_notes(practitioner, keep))
+    gone_public = vault.client_public(gone)
+    gone_keys = {
+        hashlib.sha256(p.read_bytes()).hexdigest() for p in (vault.client_dir(gone) / "access").iterdir()
+    }
+
+    clock.set("2019-03-01")
+    report = run(vault, APA, targets, unattended=True)
+    assert report.purged == [gone]
+
+    restored = []
+    for target in targets:
+        for name in target.snapshots():
+            into = tmp_path / f"restored-{target.storage.path.name}-{name}"  # type: ignore[union-attr]
+            target.restore(target.load(name, vault.device_keys()), into)
+            restored.append(into)
+    assert len(restored) == 6
+    everywhere = _all_files(vault.root, *drives, *restored)
+    # No copy of the sealed key, and nothing anywhere that opens to the client's key.
+    assert not {hashlib.sha256(p.read_bytes()).hexdigest() for p in everywhere} & gone_keys
+    for path in everywhere:
+        try:
+            opened = practitioner.open_sealed(path.read_bytes())
+        except Exception:  # noqa: BLE001 (anything but an opened key is what we hope for)
+            continue
+        assert len(opened) != 32 or PrivateKey(opened).public_key != gone_public
+    for root in (vault.root, *restored):
+        copy = Vault(root, vault.device_dir.parent, clock)
+        with pytest.raises((UnknownClient, NoAccess)):
+            copy.read_notes(practitioner, copy.resolve("GONE-1"))
+        assert (
+            sorted(bytes(n.body) for n in copy.read_notes(practitioner, copy.resolve("KEEP-1"))) == kept_notes
+        )
+    for target in targets:
+        assert target.verify(vault.device_keys(), full=True) == []
+    cert = certificate.read(vault, certificate.path_for(vault, gone))
+    assert cert["pending"] == [] and cert["client_id"] == gone
+    assert sum(1 for item in cert["destroyed"] if item.get("sha256") in gone_keys) == 3  # vault + 2 targets
+    text = certificate.path_for(vault, gone).read_text()
+    assert "GONE-1" not in text and "Fictional" not in text
+    assert certificate.problems(vault) == []
+
+
+def test_a_drive_away_during_the_purge_is_shredded_when_it_comes_back(
+    vault: Vault, clock: Clock, tmp_path: Path
+) -> None:
+    gone = add(vault, "GONE-1", ["2010-01-01"])
+    drive = tmp_path / "drive"
+    target = BackupTarget(FolderStorage(drive), tmp_path / "cache")
+    vault.backup(target)
+    away = tmp_path / "in-the-safe"
+    drive.rename(away)  # unplugged: the purge goes on without it
+    clock.set("2019-03-01")
+    assert run(vault, APA, [target], unattended=True).purged == [gone]
+    assert still_pending(vault) == [(gone, str(target))]
+    assert certificate.read(vault, certificate.path_for(vault, gone))["pending"] == [str(target)]
+    away.rename(drive)
+    report = run(vault, APA, [target], unattended=True)
+    assert report.completed == [(gone, str(target))]
+    assert still_pending(vault) == []
+    for name in target.snapshots():
+        assert not any(gone in path for path in target.load(name, vault.device_keys()).files)
+    assert certificate.path_for(vault, gone, str(target)).exists()
+
+
+def test_a_purge_cut_short_is_finished_by_the_next_run(vault: Vault, clock: Clock) -> None:
+    gone = add(vault, "GONE-1", ["2010-01-01"])
+    key_digest = hashlib.sha256(next((vault.client_dir(gone) / "access").iterdir()).read_bytes()).hexdigest()
+    (vault.root / "disposals").write_bytes(b"")  # a file where the folder must go: writing fails
+    clock.set("2019-03-01")
+    with pytest.raises(OSError):
+        run(vault, APA, [], unattended=False)
+    assert not any((vault.client_dir(gone) / "access").iterdir())  # the key went first
+    (vault.root / "disposals").unlink()
+    assert run(vault, APA, [], unattended=False).purged == [gone]
+    cert = certificate.read(vault, certificate.path_for(vault, gone))
+    assert key_digest in {item.get("sha256") for item in cert["destroyed"]}  # from the audit log
+    assert not vault.client_dir(gone).exists()
+
+
+def test_an_edited_certificate_is_caught(vault: Vault, clock: Clock) -> None:
+    gone = add(vault, "GONE-1", ["2010-01-01"])
+    clock.set("2019-03-01")
+    run(vault, APA, [], unattended=False)
+    path = certificate.path_for(vault, gone)
+    path.write_text(path.read_text().replace("2019-03-01", "2018-03-01"))
+    with pytest.raises(TamperedFile):
+        certificate.read(vault, path)
+    assert "differs" in certificate.problems(vault)[0].why
+
+
+def test_the_audit_log_names_the_purge_by_id_only(vault: Vault, clock: Clock) -> None:
+    add(vault, "GONE-1", ["2010-01-01"])
+    clock.set("2019-03-01")
+    run(vault, APA, [], unattended=False)
+    log = b"".join(p.read_bytes() for p in (vault.root / "audit").glob("*.log"))
+    assert b"GONE-1" not in log and b"Fictional" not in log
+    events = [json.loads(line)["event"] for line in log.splitlines()]
+    assert events[-3:] == ["purge-begin", "dispose", "purge-done"]
+    assert vault.audit.verify(vault.device_keys()) == []
