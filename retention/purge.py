@@ -59,9 +59,10 @@ class RunReport:
 def scan(vault: Vault, policy: Policy, today: dt.date) -> list[ClientRetention]:
     """Every client's due date and state, from the retention facts (no passphrase)."""
     found = []
+    key = records.retention_key(vault)
     for client_id in vault.client_ids():
         try:
-            facts = records.current(vault, client_id)
+            facts = records.current(vault, client_id, key, signed=False)
         except VaultError as exc:
             found.append(ClientRetention(client_id, None, None, str(exc)))
             continue

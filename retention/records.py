@@ -23,7 +23,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,9 +44,10 @@ from vault.errors import TamperedFile
 from .policy import Facts
 
 AUDIT_EVENT = "retention-record"
+_FORMAT = (RETENTION_FORMAT, JSON_FORMAT_VERSION)
 
 
-def _key(vault: Vault) -> bytes:
+def retention_key(vault: Vault) -> bytes:
     return hashlib.blake2b(
         b"", key=vault.device.index_key, digest_size=32, person=RETENTION_KEY_PERSON
     ).digest()
@@ -80,13 +81,28 @@ def _aad(record: dict[str, Any]) -> bytes:
     return canonical({k: record[k] for k in ("format", "version", "client_id", "device", "seq")})
 
 
-def _read(vault: Vault, path: Path) -> tuple[int, DeviceFacts]:
-    record = check_signed(path, RETENTION_FORMAT, vault.device_keys())
-    if record.get("client_id") != path.parent.parent.name or record.get("device") != path.stem:
+def _read(vault: Vault, path: str, key: bytes, signed: bool = True) -> tuple[int, DeviceFacts]:
+    """One device's facts. ``signed=False`` skips the signature (the scan: the AEAD already
+    proves a device of this practice wrote it, and a purge re-checks every file against
+    the signed audit log before it acts)."""
+    record: Any
+    if signed:
+        record = check_signed(Path(path), RETENTION_FORMAT, vault.device_keys())
+    else:
+        try:
+            with open(path, "rb") as handle:
+                record = json.loads(handle.read())
+        except ValueError:
+            record = None  # reported just below
+        if not isinstance(record, dict) or (record.get("format"), record.get("version")) != _FORMAT:
+            raise TamperedFile(path, f"not a {RETENTION_FORMAT} file of a known version")
+    *_, client_id, _, name = path.split(os.sep)
+    device_id = name.removesuffix(".json")
+    if record.get("client_id") != client_id or record.get("device") != device_id:
         raise TamperedFile(path, "retention facts were moved from another client or device")
     try:
         plain = crypto_aead_xchacha20poly1305_ietf_decrypt(
-            unb64(record.get("box")), _aad(record), unb64(record.get("nonce"), AEAD_NONCE_BYTES), _key(vault)
+            unb64(record.get("box")), _aad(record), unb64(record.get("nonce"), AEAD_NONCE_BYTES), key
         )
         return int(record["seq"]), DeviceFacts(**json.loads(plain))
     except (ValueError, TypeError, KeyError, nacl.exceptions.CryptoError) as exc:
@@ -105,7 +121,7 @@ def _write(vault: Vault, client_id: str, seq: int, facts: DeviceFacts, change: s
     }
     record["box"] = b64(
         crypto_aead_xchacha20poly1305_ietf_encrypt(
-            canonical(facts.to_json()), _aad(record), nonce, _key(vault)
+            canonical(facts.to_json()), _aad(record), nonce, retention_key(vault)
         )
     )
     data = signed_record(record, vault.device)
@@ -127,7 +143,7 @@ def update(vault: Vault, client_id: str, change: str, edit: Callable[[DeviceFact
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         path = path_for(vault, client_id, vault.device.device_id)
-        seq, facts = _read(vault, path) if path.exists() else (0, DeviceFacts())
+        seq, facts = _read(vault, str(path), retention_key(vault)) if path.exists() else (0, DeviceFacts())
         if edit(facts, vault_stamp(vault)):
             _write(vault, client_id, seq + 1, facts, change)
     finally:
@@ -197,10 +213,13 @@ def release_holds(vault: Vault, client_id: str) -> list[str]:
 
 
 # -- reading -------------------------------------------------------------------------------
-def device_files(vault: Vault, client_id: str) -> Iterator[Path]:
-    folder = vault.client_dir(client_id) / "retention"
-    if folder.is_dir():
-        yield from sorted(p for p in folder.iterdir() if p.suffix == ".json")
+def device_files(vault: Vault, client_id: str) -> list[str]:
+    # Plain strings and one listdir: the nightly scan runs this for every client.
+    folder = os.path.join(vault.root, "clients", client_id, "retention")
+    try:
+        return [os.path.join(folder, name) for name in sorted(os.listdir(folder)) if name.endswith(".json")]
+    except FileNotFoundError:
+        return []
 
 
 def merge(views: list[DeviceFacts], created: dt.date) -> Facts:
@@ -231,9 +250,10 @@ def merge(views: list[DeviceFacts], created: dt.date) -> Facts:
     )
 
 
-def current(vault: Vault, client_id: str) -> Facts:
+def current(vault: Vault, client_id: str, key: bytes | None = None, signed: bool = True) -> Facts:
     """Every device's facts of one client, merged. A damaged or forged file raises TamperedFile."""
-    views = [_read(vault, path)[1] for path in device_files(vault, client_id)]
+    key = key or retention_key(vault)
+    views = [_read(vault, path, key, signed)[1] for path in device_files(vault, client_id)]
     if any(view.created for view in views):
         return merge(views, dt.date.max)
     return merge(views, _created_from_record(vault, client_id))
@@ -264,7 +284,7 @@ def problems(vault: Vault, client_ids: list[str] | None = None) -> list[Problem]
     for client_id in wanted:
         if client_id in purged:
             continue
-        present = {path.stem: path for path in device_files(vault, client_id)}
+        present = {Path(path).stem: Path(path) for path in device_files(vault, client_id)}
         audited = {device: digest for (client, device), digest in latest.items() if client == client_id}
         for device_id, digest in audited.items():
             path = path_for(vault, client_id, device_id)

@@ -137,7 +137,7 @@ def test_a_hold_placed_on_one_machine_is_released_on_another(
     assert records.current(laptop, client_id).holds  # the laptop sees the desktop's hold
     records.release_holds(laptop, client_id)
     assert records.current(vault, client_id).holds == {}  # and the desktop the laptop's release
-    assert sorted(p.stem for p in records.device_files(vault, client_id)) == sorted(
+    assert sorted(Path(p).stem for p in records.device_files(vault, client_id)) == sorted(
         [vault.device.device_id, laptop.device.device_id]
     )  # each machine writes only its own file
 
