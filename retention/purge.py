@@ -99,7 +99,6 @@ def purge_client(
     client_id: str,
     policy: Policy,
     targets: Sequence[BackupTarget],
-    progress: Progress | None = None,
 ) -> Path:
     """Crypto-shred one due client everywhere; returns the certificate's path."""
     facts = records.current(vault, client_id)
@@ -136,14 +135,12 @@ def purge_client(
         if digest not in {d for _, d in evidence}
     ]
     pending = []
-    for done, target in enumerate(targets, start=1):
+    for target in targets:
         try:
             destroyed += _shred_on(vault, client_id, target, index)
         except (TargetUnavailable, TamperedFile) as exc:
             pending.append(str(target))
             vault.audit.append("purge-pending", client=client_id, why=type(exc).__name__)
-        if progress:
-            progress(done, len(targets))
     path = certificate.write(
         vault,
         {
@@ -271,15 +268,12 @@ def run(
     unattended: bool,
     max_unattended: int = 5,
     max_clock_gap: dt.timedelta = dt.timedelta(days=400),
-    only: Sequence[str] | None = None,
     progress: Progress | None = None,
 ) -> RunReport:
-    """Finish pending shreds, then purge every due client (or the ``only`` ones)."""
+    """Finish pending shreds, then purge every due client."""
     report = RunReport(completed=finish_pending(vault, targets))
     now = vault.clock()
     due = [c.client_id for c in scan(vault, policy, now.date()) if c.decision and c.decision.purgeable]
-    if only is not None:
-        due = [c for c in due if c in only]
     if not due:
         return report
     check_clock(vault, now, max_clock_gap, unattended)

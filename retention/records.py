@@ -268,33 +268,41 @@ def _created_from_record(vault: Vault, client_id: str) -> dt.date:
 
 
 def problems(vault: Vault, client_ids: list[str] | None = None) -> list[Problem]:
-    """Files that disagree with the audit log: the last write each device audited must be
-    the file that is there, byte for byte (a replayed older file or a deleted one is caught).
-    Clients the log shows purged are skipped."""
-    latest: dict[tuple[str, str], str] = {}  # (client, device) -> sha256
+    """Files that disagree with the audit log. Each device's file must be the last write the
+    log recorded (same ``seq``, same bytes) or a later one (a crash between writing it and
+    logging it; it is signed, and a purge checks the signature). An older copy put back,
+    or a deleted file, is reported. Clients the log shows purged are skipped."""
+    latest: dict[tuple[str, str], tuple[int, str]] = {}  # (client, device) -> (seq, sha256)
     purged = set()
     for entry in vault.audit.entries():
         client = str(entry.data.get("client"))
         if entry.event == AUDIT_EVENT:
-            latest[client, entry.device] = str(entry.data.get("sha256"))
+            latest[client, entry.device] = (int(entry.data.get("seq", 0)), str(entry.data.get("sha256")))
         elif entry.event == "purge-begin":
             purged.add(client)
-    wanted = vault.client_ids() if client_ids is None else client_ids
     found = []
-    for client_id in wanted:
+    for client_id in vault.client_ids() if client_ids is None else client_ids:
         if client_id in purged:
             continue
-        present = {Path(path).stem: Path(path) for path in device_files(vault, client_id)}
-        audited = {device: digest for (client, device), digest in latest.items() if client == client_id}
-        for device_id, digest in audited.items():
+        for (client, device_id), (seq, digest) in latest.items():
+            if client != client_id:
+                continue
             path = path_for(vault, client_id, device_id)
-            if not path.exists():
+            try:
+                data = path.read_bytes()
+                found_seq = int(json.loads(data)["seq"])
+            except FileNotFoundError:
                 found.append(Problem(path, "retention facts the audit log records are missing (deleted?)"))
-            elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+                continue
+            except (ValueError, KeyError, TypeError):
+                found.append(Problem(path, "retention facts are damaged"))
+                continue
+            if found_seq < seq:
+                found.append(
+                    Problem(path, "retention facts are older than their last audited write (put back?)")
+                )
+            elif found_seq == seq and hashlib.sha256(data).hexdigest() != digest:
                 found.append(
                     Problem(path, "retention facts differ from their last audited write (replaced?)")
                 )
-        for device_id, path in present.items():
-            if device_id not in audited:
-                found.append(Problem(path, "retention facts no audit entry records (forged or copied?)"))
     return found

@@ -102,7 +102,7 @@ def test_an_older_copy_of_the_facts_cannot_lift_a_hold(vault: Vault, clock: Cloc
     clock.set("2030-01-01")
     assert records.current(vault, client_id).holds == {}  # the file alone would say "no hold"
     [problem] = records.problems(vault)
-    assert "last audited write" in problem.why
+    assert "older than their last audited write" in problem.why
     report = run(vault, APA, [], unattended=False)
     assert report.purged == [] and "nothing was purged" in report.failed[0]
     assert vault.client_dir(client_id).exists()
@@ -115,6 +115,23 @@ def test_deleted_facts_are_missed_by_the_audit_log(vault: Vault, clock: Clock) -
     assert "missing" in records.problems(vault)[0].why
     assert run(vault, APA, [], unattended=False).purged == []
     assert vault.client_dir(client_id).exists()
+
+
+def test_facts_written_but_not_logged_before_a_crash_still_count(
+    vault: Vault, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client_id = add(vault, "AB-1", ["2010-01-01"])
+
+    def crash(*_: object, **__: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:  # the log write fails right after the facts file
+        patch.setattr(vault.audit, "append", crash)
+        with pytest.raises(OSError):
+            records.place_hold(vault, client_id, "subpoena")
+    assert records.problems(vault) == []  # newer than the log, and signed: believed
+    clock.set("2030-01-01")
+    assert run(vault, APA, [], unattended=False).purged == []  # the hold holds
 
 
 def test_hold_and_release(vault: Vault, clock: Clock) -> None:
