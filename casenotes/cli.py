@@ -9,12 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import logging.handlers
-import os
 import signal
 import sys
 import tempfile
 import traceback
-import webbrowser
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -28,12 +26,13 @@ from retention import certificate
 from retention import records as retention_facts
 from syncd import Daemon, DaemonSettings, SyncdError, service
 from syncd.filing import file_note
-from vault import DEFAULT_KDF_PROFILE, KDF_PROFILES, Vault, VaultError, durable, verify
+from vault import DEFAULT_KDF_PROFILE, KDF_PROFILES, Vault, VaultError, durable, supervision, verify
 from vault.errors import PracticeExists
 
-from . import backups, config, retention_commands, writing
+from . import backups, config, retention_commands, sharing_commands, writing
 from .config import ConfigError
 from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option
+from .serving import serve_site
 
 CORE_ERRORS = (VaultError, TemplateError, SyncdError, site_builder.SiteError, ConfigError)
 
@@ -196,6 +195,7 @@ def verify_cmd(ctx: click.Context) -> None:
     """Check every file in the vault; no passphrase needed."""
     vault = open_vault(ctx)
     problems = verify(vault) + retention_facts.problems(vault) + certificate.problems(vault)
+    problems += supervision.problems(vault)
     for problem in problems:
         click.echo(f"casenotes: {problem}", err=True)
     if problems:
@@ -331,39 +331,16 @@ def open_cmd(
     vault = open_vault(ctx)
     client_id = vault.resolve(handle)
     practitioner = vault.unlock(ask_passphrase())
-    vault.client_key(practitioner, client_id)  # no access: say so before any work
-    base, in_ram = site_builder.choose_base(config.ram_dirs())
-    if not in_ram:
-        click.echo(
-            f"casenotes: warning: no RAM file system found; the site is built in {base} and wiped on close",
-            err=True,
-        )
-    directory = site_builder.create(base)
-    opened: site_builder.OpenSite | None = None
-    reason = "failed"
-    try:
-        os.environ.update(site_builder.theme.QUIET_ENV)
-        built = site_builder.build_site(
+    vault.client_keys(practitioner, client_id)  # no access: say so before any work
+    serve_site(
+        vault,
+        lambda directory: site_builder.build_site(
             vault, practitioner, client_id, handle, directory, include_psychotherapy_notes
-        )
-        for damaged in built.timeline.damaged:
-            click.echo(
-                f"casenotes: note {damaged.note_id} is damaged and shown as such: {damaged.why}", err=True
-            )
-        opened = site_builder.OpenSite(vault, client_id, built)
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, lambda *_: opened.stop() if opened else None)
-        click.echo(f"Serving {opened.url}", err=False)
-        click.echo(f"(wiped after {minutes:g} idle minutes, or on Ctrl-C)", err=True)
-        sys.stdout.flush()
-        if not no_browser:
-            webbrowser.open(opened.url)
-        reason = opened.serve(minutes * 60)
-    finally:
-        if opened is not None:
-            opened.close(reason)
-        else:
-            site_builder.wipe(directory)
+        ),
+        {"client": client_id},
+        minutes,
+        no_browser,
+    )
 
 
 @cli.command()
@@ -375,7 +352,12 @@ def demo(keep: Path | None) -> None:
     run_demo(keep, click.echo)
 
 
-for command in [*writing.COMMANDS, *backups.COMMANDS, *retention_commands.COMMANDS]:
+for command in [
+    *writing.COMMANDS,
+    *backups.COMMANDS,
+    *retention_commands.COMMANDS,
+    *sharing_commands.COMMANDS,
+]:
     cli.add_command(command)
 
 

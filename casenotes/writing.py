@@ -28,6 +28,7 @@ from vault.errors import UnknownClient
 from . import backups
 from .config import Practice
 from .context import Failure, ask_passphrase, open_vault, practice, practice_option
+from .sharing_commands import awaiting_lines
 
 
 def _unique(path: Path) -> Path:
@@ -274,6 +275,8 @@ def status(ctx: click.Context) -> None:
     for target in backups.targets(p):
         click.echo(_backup_line(target, backups.on_same_disk(target, p)))
     click.echo(purges_line(vault, p))
+    for line in awaiting_lines(vault):
+        click.echo(line)
 
 
 def _backup_line(target: BackupTarget, same_disk: bool) -> str:

@@ -2,13 +2,14 @@
 
 from .errors import SiteError
 from .ramdir import choose_base, create, sweep, wipe
-from .site import BuiltSite, OpenSite, Timings, build_site
+from .site import BuiltSite, OpenSite, Timings, build_shared_site, build_site
 
 __all__ = [
     "BuiltSite",
     "OpenSite",
     "SiteError",
     "Timings",
+    "build_shared_site",
     "build_site",
     "choose_base",
     "create",

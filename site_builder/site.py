@@ -99,14 +99,19 @@ def _read_in_parallel(notes: Sequence[OpenedNote]) -> tuple[list[Entry], list[Da
     return entries + more_entries, damaged + more_damaged
 
 
-def generate(directory: Path, timeline: Timeline, parts: int = 1) -> list[Path]:
+def generate(directory: Path, timeline: Timeline, parts: int = 1, banner: str | None = None) -> list[Path]:
     """Write the Markdown pages and their mkdocs.yml into the RAM directory.
 
     With ``parts=2`` the older month pages go to a second project, built in parallel
     (see build_parallel); the first holds every other page and the newer months.
+    ``banner``: a line shown atop every page (a shared bundle: who shared it, why, until when).
     """
     name = f"{timeline.handle} · casenotes"
-    projects = [(directory / "docs", directory / "mkdocs.yml", theme.mkdocs_config(name, pages.NAV))]
+    projects = [
+        (directory / "docs", directory / "mkdocs.yml", theme.mkdocs_config(name, pages.NAV, banner=banner))
+    ]
+    if banner is not None:
+        theme.write_overrides(directory)
     if parts == 2:
         helper = theme.mkdocs_config(name, pages.NAV, helper=True)
         projects.append((directory / "docs-helper", directory / "mkdocs-helper.yml", helper))
@@ -174,6 +179,15 @@ def build_site(
     return BuiltSite(directory, timeline, timings)
 
 
+def build_shared_site(label: str, notes: Sequence[OpenedNote], directory: Path, banner: str) -> BuiltSite:
+    """A read-only site of notes a colleague shared (already cut to what the consent covers)."""
+    timings = Timings()
+    entries, damaged = _read(notes)
+    timeline = assemble(label, entries, damaged, include_psychotherapy=True)
+    build(generate(directory, timeline, banner=banner)[0])
+    return BuiltSite(directory, timeline, timings)
+
+
 PARALLEL_FROM = 120  # notes: below this, a second build costs more than it saves
 
 
@@ -210,13 +224,13 @@ def build_parallel(directory: Path, main: Path, helper: Path) -> None:
 class OpenSite:
     """A built site being served; close() (or leaving the with block) wipes it."""
 
-    def __init__(self, vault: Vault, client_id: str, site: BuiltSite) -> None:
+    def __init__(self, vault: Vault, subject: dict[str, str], site: BuiltSite) -> None:
         self.vault = vault
-        self.client_id = client_id
+        self.subject = subject  # what the audit entries name: {"client": id} or {"share": ...}
         self.site = site
         self.server = SiteServer(site.html)
         self.stop_event = threading.Event()
-        vault.audit.append("site-open", client=client_id)
+        vault.audit.append("site-open", **subject)
 
     @property
     def url(self) -> str:
@@ -231,4 +245,4 @@ class OpenSite:
 
     def close(self, reason: str) -> None:
         ramdir.wipe(self.site.directory)
-        self.vault.audit.append("site-close", client=self.client_id, reason=reason)
+        self.vault.audit.append("site-close", reason=reason, **self.subject)

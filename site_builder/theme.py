@@ -5,13 +5,16 @@ A move to Material's successor (or back to MkDocs' own theme) changes this modul
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 # Material 9.8 prints an end-of-life notice on every build; not for a practitioner's terminal.
 QUIET_ENV = {"NO_MKDOCS_2_WARNING": "1"}
 
 
-def mkdocs_config(site_name: str, nav: list[tuple[str, str]], helper: bool = False) -> dict[str, Any]:
+def mkdocs_config(
+    site_name: str, nav: list[tuple[str, str]], helper: bool = False, banner: str | None = None
+) -> dict[str, Any]:
     """The mkdocs.yml of a client site: private, offline, fast to build.
 
     ``helper``: the config of the second, parallel build, which holds month pages only
@@ -30,8 +33,9 @@ def mkdocs_config(site_name: str, nav: list[tuple[str, str]], helper: bool = Fal
             "font": False,  # no Google Fonts: the site makes no request beyond 127.0.0.1
             "features": ["search.highlight", "toc.follow"],
             "palette": {"primary": "indigo"},
+            **({"custom_dir": "overrides"} if banner is not None else {}),
         },
-        "extra": {"generator": False},  # no "Made with Material" link to another host
+        "extra": {"generator": False, "banner": banner},  # no "Made with Material" link elsewhere
         "plugins": ["search"],  # Material's offline search: an index file and a local worker
         "markdown_extensions": ["tables", "admonition", "attr_list", "md_in_html", "toc"],
         "nav": [{title: path} for title, path in nav],
@@ -41,3 +45,14 @@ def mkdocs_config(site_name: str, nav: list[tuple[str, str]], helper: bool = Fal
             "nav": {"omitted_files": "ignore", "not_found": "ignore", "absolute_links": "ignore"},
         },
     }
+
+
+# Material's announcement bar, filled from extra.banner (escaped: a bundle's text is input).
+ANNOUNCE = """{% extends "base.html" %}
+{% block announce %}<strong>{{ config.extra.banner | e }}</strong>{% endblock %}
+"""
+
+
+def write_overrides(directory: Path) -> None:
+    (directory / "overrides").mkdir()
+    (directory / "overrides" / "main.html").write_text(ANNOUNCE, encoding="utf-8")

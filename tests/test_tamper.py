@@ -73,7 +73,7 @@ def test_any_truncation_fails_and_never_gives_a_shorter_note(sealed, data) -> No
     try:
         with pytest.raises(TamperedFile):
             revision.parse(path.read_bytes(), path) and vault.open_revision(
-                path, vault.client_key(vault.unlock(Passphrase(PASSPHRASE)), cid)
+                path, vault.client_keys(vault.unlock(Passphrase(PASSPHRASE)), cid)
             )
     finally:
         path.write_bytes(original)

@@ -26,6 +26,7 @@ from nacl.signing import VerifyKey
 
 from .constants import (
     CLIENT_FORMAT,
+    CLIENT_KEY_FORMAT,
     HANDLE_BLIND_BYTES,
     HANDLE_BLIND_PERSON,
     HANDLE_INDEX_FORMAT,
@@ -120,6 +121,30 @@ def read_client_record(path: Path, device_keys: dict[str, VerifyKey]) -> PublicK
     record = check_signed(path, CLIENT_FORMAT, device_keys)
     if record.get("client_id") != path.parent.name:
         raise TamperedFile(path, "client record was moved from another client's folder")
+    try:
+        return PublicKey(unb64(record.get("box_public"), 32))
+    except ValueError as exc:
+        raise TamperedFile(path, "client public key is damaged") from exc
+
+
+def key_record(client_id: str, generation: int, public: PublicKey, device: Device, created: str) -> bytes:
+    """A newer key pair for a client (after a revoke): revisions from now on are sealed to it."""
+    record = {
+        "format": CLIENT_KEY_FORMAT,
+        "version": JSON_FORMAT_VERSION,
+        "client_id": client_id,
+        "generation": generation,
+        "box_public": b64(bytes(public)),
+        "created": created,
+        "device": device.device_id,
+    }
+    return signed_record(record, device)
+
+
+def read_key_record(path: Path, generation: int, device_keys: dict[str, VerifyKey]) -> PublicKey:
+    record = check_signed(path, CLIENT_KEY_FORMAT, device_keys)
+    if record.get("client_id") != path.parent.parent.name or record.get("generation") != generation:
+        raise TamperedFile(path, "client key record was moved, renamed or is out of order")
     try:
         return PublicKey(unb64(record.get("box_public"), 32))
     except ValueError as exc:

@@ -17,6 +17,7 @@ PRACTITIONER_KEY_FORMAT = "casenotes-practitioner-key"
 DEVICE_FORMAT = "casenotes-device"
 DEVICE_REGISTRATION_FORMAT = "casenotes-device-registration"
 CLIENT_FORMAT = "casenotes-client"
+CLIENT_KEY_FORMAT = "casenotes-client-key"
 HANDLE_INDEX_FORMAT = "casenotes-handle-index"
 CHECKPOINT_FORMAT = "casenotes-audit-checkpoint"
 JSON_FORMAT_VERSION = 1  # every JSON record above is at version 1

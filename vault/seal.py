@@ -41,7 +41,8 @@ from .redact import Plaintext
 _PREFIX = struct.Struct(">8sHH")  # magic, format version, header length
 _LENGTH = struct.Struct(">I")
 _MAC_BYTES = 16
-RecordKind = Literal["note", "profile"]
+RecordKind = Literal["note", "profile", "consent", "attachment"]
+RECORD_KINDS = ("note", "profile", "consent", "attachment")
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def _header(raw: bytes, path: Path) -> RevisionHeader:
         and is_id(header.device)
         and type(header.revision) is int
         and header.revision >= 1
-        and header.kind in ("note", "profile")
+        and header.kind in RECORD_KINDS
         and isinstance(header.final, bool)
         and isinstance(header.sealed_at, str)
         and isinstance(header.content_mac, str)

@@ -9,7 +9,9 @@ docs/format.md)::
     devices/<did>.json                      device registrations, signed by a practitioner
     index/<blinded handle>.json             blinded handle -> client id, signed by a device
     clients/<cid>/client.json               the client's public key, signed by a device
-    clients/<cid>/access/<pid>.sealed       the client's private key, sealed to a practitioner
+    clients/<cid>/keys/<gen>.json           a newer client key pair's public half (after a revoke)
+    clients/<cid>/access/<pid>[.<gen>].sealed   the client's private key(s), sealed to a practitioner
+    colleagues/<pid>-<by>.json              a colleague's identity, signed by the practitioner ``by``
     clients/<cid>/records/<nid>/<rev>-<did>.rev   one sealed revision (record 0…0 = profile)
     audit/<did>.log, audit/<did>.checkpoint       the audit log and its signed head
 
@@ -32,6 +34,7 @@ import nacl.utils
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey, VerifyKey
 
+from . import colleagues as team
 from . import durable
 from . import seal as revision_format
 from .audit import AuditLog
@@ -42,12 +45,15 @@ from .clients import (
     blind,
     client_record,
     index_record,
+    key_record,
     read_client_record,
     read_index_record,
+    read_key_record,
 )
 from .constants import (
     CONTENT_MAC_BYTES,
     CONTENT_MAC_PERSON,
+    DEVICE_REGISTRATION_FORMAT,
     JSON_FORMAT_VERSION,
     PRACTICE_FORMAT,
     PRACTITIONER_KEY_FORMAT,
@@ -133,9 +139,9 @@ class Vault:
             raise DeviceMissing(config_dir)
         self.device = load_device(device_file)
         self.audit = AuditLog(root / "audit", self.device, clock, self.device_dir)
-        self._client_keys: dict[str, PublicKey] = {}
         self._device_keys: dict[str, VerifyKey] | None = None
-        self._devices_stamp = 0
+        self._devices_stamp: tuple[int, ...] = ()
+        self._client_generations: dict[str, list[PublicKey]] = {}
 
     # -- creating a practice ----------------------------------------------------------
     @classmethod
@@ -283,23 +289,76 @@ class Vault:
     def device_keys(self) -> dict[str, VerifyKey]:
         """Public keys of every device a pinned practitioner registered (cached until the
         devices folder changes: a daemon sees a machine registered while it runs)."""
-        folder = self.root / "devices"
-        stamp = folder.stat().st_mtime_ns if folder.exists() else 0
+        folders = [self.root / "devices", self.root / "colleagues"]
+        stamp = tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in folders)
         if self._device_keys is None or stamp != self._devices_stamp:
             self._devices_stamp = stamp
             self._device_keys = {}
+            signers = self.trusted_signers()
             for path in sorted((self.root / "devices").glob("*.json")):
                 try:
-                    self._device_keys[path.stem] = check_registration(path, self.device.trusted)
+                    self._device_keys[path.stem] = check_registration(path, signers)
                 except TamperedFile:
                     continue  # verify() reports it; an unregistered device signs nothing valid
         return self._device_keys
 
+    def trusted_signers(self) -> dict[str, str]:
+        """Practitioners whose signatures this device accepts: its pins, and the colleagues
+        a pinned practitioner added (one step: a colleague's colleague is not trusted)."""
+        signers = dict(self.device.trusted)
+        for colleague in team.colleagues(self.root, self.device.trusted):
+            signers.setdefault(colleague.practitioner_id, b64(bytes(colleague.identity.sign_public)))
+        return signers
+
+    def colleagues(self) -> list[team.Colleague]:
+        return team.colleagues(self.root, self.device.trusted)
+
+    def colleague(self, name: str) -> team.Colleague:
+        for known in self.colleagues():
+            if known.name.casefold() == name.casefold():
+                return known
+        raise team.UnknownPractitioner(name)
+
+    def add_colleague(self, practitioner: Practitioner, name: str, identity: team.Identity) -> str:
+        """Vouch for a colleague's identity; a colleague in this very practice also receives
+        the handle-index key, so their own machines can register and find clients."""
+        pid = identity.practitioner_id
+        for known in self.colleagues():
+            if known.practitioner_id == pid and known.added_by == practitioner.practitioner_id:
+                raise team.ColleagueExists(pid, known.name)
+        if pid == practitioner.practitioner_id:
+            raise team.IdentityInvalid("it is your own")
+        record = team.colleague_record(
+            name, identity, practitioner.practitioner_id, practitioner.signing_key, stamp(self.clock())
+        )
+        team.add_colleague(self.root, record, pid, practitioner.practitioner_id)
+        own_key = self.root / "practitioners" / f"{pid}.json"
+        index = self.root / "practitioners" / f"{pid}.index"
+        member = (
+            own_key.exists()
+            and public_keys(read_record(own_key, PRACTITIONER_KEY_FORMAT), own_key)[0] == identity.box_public
+        )
+        if member and not index.exists():
+            durable.write_new(index, SealedBox(identity.box_public).encrypt(self.device.index_key))
+        self.audit.append("practitioner-add", practitioner=pid, same_practice=member)
+        return "same practice" if member else "another practice"
+
+    def device_practitioner(self, device_id: str) -> str | None:
+        """Whose device this is (None: not a registered device)."""
+        if device_id not in self.device_keys():
+            return None
+        return str(
+            read_record(self.root / "devices" / f"{device_id}.json", DEVICE_REGISTRATION_FORMAT)[
+                "practitioner_id"
+            ]
+        )
+
     def bad_registrations(self) -> list[TamperedFile]:
         found = []
+        signers = self.trusted_signers()
         for path in sorted((self.root / "devices").glob("*.json")):
             try:
-                check_registration(path, self.device.trusted)
+                check_registration(path, signers)
             except TamperedFile as exc:
                 found.append(exc)
         return found
@@ -325,12 +384,12 @@ class Vault:
             folder / "client.json",
             client_record(client_id, key.public_key, self.device, stamp(self.clock())),
         )
-        for pid, practitioner_key in self._practitioner_box_keys().items():
-            durable.write_new(
-                folder / "access" / f"{pid}.sealed", SealedBox(practitioner_key).encrypt(bytes(key))
-            )
+        # Only the practitioner adding the client reads it; colleagues by `access grant`.
+        own = self.device.practitioner_id
+        owner_key = self._practitioner_box_keys()[own]
+        durable.write_new(folder / "access" / f"{own}.sealed", SealedBox(owner_key).encrypt(bytes(key)))
         profile = Profile(client_id, handle, name, dob)
-        self._seal_record(client_id, PROFILE_RECORD_ID, profile.to_bytes(), kind="profile")
+        self.seal_record(client_id, PROFILE_RECORD_ID, profile.to_bytes(), kind="profile")
         try:
             durable.write_new(index_path, index_record(blinded, client_id, self.device))
         except FileExistsError:
@@ -371,24 +430,63 @@ class Vault:
         return client_id
 
     def client_public(self, client_id: str) -> PublicKey:
-        if client_id not in self._client_keys:
+        """The key new revisions are sealed to: the client's newest key generation."""
+        return self.client_generations(client_id)[-1]
+
+    def client_generations(self, client_id: str) -> list[PublicKey]:
+        """Every public key the client has had, oldest first (a revoke adds one)."""
+        if client_id not in self._client_generations:
             path = self.client_dir(client_id) / "client.json"
             if not path.exists():
                 raise UnknownClient("")
-            self._client_keys[client_id] = read_client_record(path, self.device_keys())
-        return self._client_keys[client_id]
+            keys = [read_client_record(path, self.device_keys())]
+            folder = self.client_dir(client_id) / "keys"
+            for number, key_file in enumerate(sorted(folder.glob("*.json")) if folder.is_dir() else [], 2):
+                keys.append(read_key_record(key_file, number, self.device_keys()))
+            self._client_generations[client_id] = keys
+        return self._client_generations[client_id]
 
-    def client_key(self, practitioner: Practitioner, client_id: str) -> PrivateKey:
-        path = self.client_dir(client_id) / "access" / f"{practitioner.practitioner_id}.sealed"
-        if not path.exists():
+    def access_file(self, practitioner_id: str, client_id: str, generation: int) -> Path:
+        suffix = "" if generation == 1 else f".{generation:06d}"
+        return self.client_dir(client_id) / "access" / f"{practitioner_id}{suffix}.sealed"
+
+    def access_holders(self, client_id: str) -> set[str]:
+        folder = self.client_dir(client_id) / "access"
+        return {p.name.split(".")[0] for p in folder.glob("*.sealed")} if folder.is_dir() else set()
+
+    def client_keys(self, practitioner: Practitioner, client_id: str) -> list[PrivateKey]:
+        """Every private key of the client this practitioner holds, newest first."""
+        generations = self.client_generations(client_id)
+        for generation in range(len(generations), 0, -1):
+            path = self.access_file(practitioner.practitioner_id, client_id, generation)
+            if path.exists():
+                break
+        else:
+            self.audit.append("access-denied", client=client_id, practitioner=practitioner.practitioner_id)
             raise NoAccess(client_id)
         try:
-            key = PrivateKey(practitioner.open_sealed(path.read_bytes()))
+            secret = practitioner.open_sealed(path.read_bytes())
+            keys = [PrivateKey(secret[i : i + 32]) for i in range(0, len(secret), 32)]
         except (nacl.exceptions.CryptoError, ValueError) as exc:
             raise TamperedFile(path, "sealed client key does not open") from exc
-        if key.public_key != self.client_public(client_id):
+        if [k.public_key for k in keys] != generations[: len(keys)] or len(keys) != generation:
             raise TamperedFile(path, "sealed client key belongs to another client")
-        return key
+        return keys[::-1]
+
+    def seal_access(self, client_id: str, keys: list[PrivateKey], to_id: str, to_key: PublicKey) -> Path:
+        """Seal a client's keys (newest first) to a practitioner; write-once."""
+        path = self.access_file(to_id, client_id, len(keys))
+        durable.write_new(path, SealedBox(to_key).encrypt(b"".join(bytes(k) for k in reversed(keys))))
+        return path
+
+    def add_generation(self, client_id: str, key: PrivateKey) -> None:
+        """Make a new key pair the one new revisions are sealed to (after a revoke)."""
+        number = len(self.client_generations(client_id)) + 1
+        durable.write_new(
+            self.client_dir(client_id) / "keys" / f"{number:06d}.json",
+            key_record(client_id, number, key.public_key, self.device, stamp(self.clock())),
+        )
+        self._client_generations.pop(client_id, None)
 
     # -- revisions ----------------------------------------------------------------------
     def revisions(self, client_id: str, note_id: str) -> list[tuple[int, str, Path]]:
@@ -416,7 +514,7 @@ class Vault:
                     return client_id
         raise UnknownNote("in this practice", note_id)
 
-    def _load(self, path: Path) -> revision_format.ParsedRevision:
+    def load(self, path: Path) -> revision_format.ParsedRevision:
         parsed = revision_format.parse(path.read_bytes(), path)
         key = self.device_keys().get(parsed.header.device)
         if key is None:
@@ -428,11 +526,11 @@ class Vault:
         """The header must name the folder and file the revision lies in."""
         match = REVISION_NAME.match(path.name)
         h = parsed.header
-        expected_kind = "profile" if path.parent.name == PROFILE_RECORD_ID else "note"
+        in_profile_folder = path.parent.name == PROFILE_RECORD_ID
         if (
             h.client != path.parent.parent.parent.name
             or h.note != path.parent.name
-            or h.kind != expected_kind
+            or (h.kind == "profile") != in_profile_folder
         ):
             raise TamperedFile(path, "revision belongs to another client or note (moved or swapped)")
         if not match or int(match[1]) != h.revision or match[2] != h.device:
@@ -442,9 +540,9 @@ class Vault:
         """Seal ``body`` as the next revision of a note; durable and read back on return."""
         if not is_id(note_id) or note_id == PROFILE_RECORD_ID:
             raise ValueError("note ids are 16 lowercase hex digits")
-        return self._seal_record(client_id, note_id, body, "note", final)
+        return self.seal_record(client_id, note_id, body, "note", final)
 
-    def _seal_record(
+    def seal_record(
         self, client_id: str, note_id: str, body: bytes, kind: revision_format.RecordKind, final: bool = False
     ) -> SealedRevision:
         public = self.client_public(client_id)
@@ -453,7 +551,7 @@ class Vault:
         number = 1
         if existing:
             newest, _, newest_path = existing[-1]
-            latest = self._load(newest_path).header
+            latest = self.load(newest_path).header
             if latest.content_mac == mac and latest.final == final:
                 # Same bytes again (an editor's no-op save, or a retry after a crash
                 # between sealing and cleaning up): no duplicate revision.
@@ -494,16 +592,22 @@ class Vault:
     def _read_back(self, path: Path, written: bytes, file_key: bytes, body: bytes) -> None:
         """Read the file back from disk and open it before anyone trusts it."""
         data = path.read_bytes()
-        parsed = self._load(path)
+        parsed = self.load(path)
         if data != written or revision_format.decrypt_with_file_key(parsed, file_key, path) != body:
             raise WriteFailed(path, "the revision read back differs from what was written")
 
     def open_revision(
-        self, path: Path, client_key: PrivateKey
+        self, path: Path, client_keys: list[PrivateKey], parsed: revision_format.ParsedRevision | None = None
     ) -> tuple[revision_format.ParsedRevision, Plaintext]:
-        parsed = self._load(path)
+        """Check and decrypt one revision with whichever of the client's keys sealed it."""
+        parsed = parsed or self.load(path)
         self.check_place(parsed, path)
-        return parsed, revision_format.decrypt(parsed, client_key, path)
+        for key in client_keys[:-1]:
+            try:
+                return parsed, revision_format.decrypt(parsed, key, path)
+            except TamperedFile:
+                continue  # sealed under another generation of the client's key
+        return parsed, revision_format.decrypt(parsed, client_keys[-1], path)
 
     def read_notes(
         self,
@@ -515,7 +619,7 @@ class Vault:
         """The newest revision of each note of a client (or of one note), decrypted."""
         if note_id is not None and (not is_id(note_id) or note_id == PROFILE_RECORD_ID):
             raise UnknownNote(f"for client {client_id}", "with that id (ids are 16 hex digits)")
-        key = self.client_key(practitioner, client_id)
+        keys = self.client_keys(practitioner, client_id)
         note_ids = [note_id] if note_id else self.note_ids(client_id)
         opened = []
         for nid in note_ids:
@@ -523,7 +627,10 @@ class Vault:
             if not revisions:
                 raise UnknownNote(f"for client {client_id}", nid)
             try:
-                parsed, body = self.open_revision(revisions[-1][2], key)
+                parsed = self.load(revisions[-1][2])
+                if parsed.header.kind != "note":
+                    continue  # a consent or an attached document: not a session note
+                parsed, body = self.open_revision(revisions[-1][2], keys, parsed)
             except TamperedFile as exc:
                 if damaged is None:
                     raise
@@ -549,15 +656,13 @@ class Vault:
         revisions = self.revisions(client_id, PROFILE_RECORD_ID)
         if not revisions:
             raise TamperedFile(self.client_dir(client_id), "the client's profile is missing")
-        _, body = self.open_revision(revisions[-1][2], self.client_key(practitioner, client_id))
+        _, body = self.open_revision(revisions[-1][2], self.client_keys(practitioner, client_id))
         return Profile.from_bytes(client_id, body)
 
     def profiles(self, practitioner: Practitioner) -> Iterator[Profile]:
         """Profiles of every client this practitioner may read (audited as one decryption)."""
         readable = [
-            cid
-            for cid in self.client_ids()
-            if (self.client_dir(cid) / "access" / f"{practitioner.practitioner_id}.sealed").exists()
+            cid for cid in self.client_ids() if practitioner.practitioner_id in self.access_holders(cid)
         ]
         self.audit.append(
             "decrypt-profiles", clients=len(readable), practitioner=practitioner.practitioner_id

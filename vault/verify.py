@@ -12,20 +12,23 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from . import colleagues as team
 from .audit import Problem
-from .clients import read_client_record, read_index_record
+from .clients import read_index_record
 from .errors import TamperedFile
 from .store import REVISION_NAME, Vault
 
 
 def verify(vault: Vault) -> list[Problem]:
-    problems = [Problem(e.path, e.why) for e in vault.bad_registrations() + vault.bad_practitioner_keys()]
+    bad = vault.bad_registrations() + vault.bad_practitioner_keys()
+    bad += team.bad_colleagues(vault.root, vault.trusted_signers())  # a colleague's own adds too
+    problems = [Problem(e.path, e.why) for e in bad]
     keys = vault.device_keys()
     problems += vault.audit.verify(keys)
     for path in sorted((vault.root / "index").glob("*.json")):
         problems += _check(lambda p=path: read_index_record(p, keys))
     for client_id in vault.client_ids():
-        problems += _check(lambda c=client_id: read_client_record(vault.client_dir(c) / "client.json", keys))
+        problems += _check(lambda c=client_id: vault.client_generations(c))  # client.json and keys/
         records = vault.client_dir(client_id) / "records"
         for folder in sorted(records.iterdir()) if records.exists() else []:
             problems += _check_note(vault, folder)
@@ -51,7 +54,7 @@ def _check_note(vault: Vault, folder: Path) -> list[Problem]:
             problems.append(Problem(path, "not a revision file (unexpected name)"))
             continue
         try:
-            vault.check_place(vault._load(path), path)
+            vault.check_place(vault.load(path), path)
             numbers.append(int(path.name[:6]))
         except TamperedFile as exc:
             problems.append(Problem(exc.path, exc.why))

@@ -1,0 +1,58 @@
+"""Serve a built site to this practitioner alone, and wipe it however the session ends."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import webbrowser
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+import site_builder
+import site_builder.theme
+from vault import Vault
+
+from . import config
+
+
+def serve_site(
+    vault: Vault,
+    make: Callable[[Path], site_builder.BuiltSite],
+    subject: dict[str, str],
+    minutes: float,
+    no_browser: bool,
+) -> None:
+    """Build a site in a RAM directory, serve it on 127.0.0.1, and wipe it however it ends."""
+    base, in_ram = site_builder.choose_base(config.ram_dirs())
+    if not in_ram:
+        click.echo(
+            f"casenotes: warning: no RAM file system found; the site is built in {base} and wiped on close",
+            err=True,
+        )
+    directory = site_builder.create(base)
+    opened: site_builder.OpenSite | None = None
+    reason = "failed"
+    try:
+        os.environ.update(site_builder.theme.QUIET_ENV)
+        built = make(directory)
+        for damaged in built.timeline.damaged:
+            click.echo(
+                f"casenotes: note {damaged.note_id} is damaged and shown as such: {damaged.why}", err=True
+            )
+        opened = site_builder.OpenSite(vault, subject, built)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, lambda *_: opened.stop() if opened else None)
+        click.echo(f"Serving {opened.url}", err=False)
+        click.echo(f"(wiped after {minutes:g} idle minutes, or on Ctrl-C)", err=True)
+        sys.stdout.flush()
+        if not no_browser:
+            webbrowser.open(opened.url)
+        reason = opened.serve(minutes * 60)
+    finally:
+        if opened is not None:
+            opened.close(reason)
+        else:
+            site_builder.wipe(directory)

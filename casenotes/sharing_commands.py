@@ -1,0 +1,377 @@
+"""`casenotes identity | practitioner | access | consent | share | open-share | supervise | cosign`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+import note_templates
+import site_builder
+from note_templates.excerpt import for_consent, template_sections
+from vault import (
+    DEFAULT_KDF_PROFILE,
+    KDF_PROFILES,
+    OpenedNote,
+    Vault,
+    access,
+    consent,
+    durable,
+    share,
+    supervision,
+)
+from vault.colleagues import identity_of, join_practice, parse_identity
+from vault.encoding import new_id
+
+from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option
+from .serving import serve_site
+
+Date = click.DateTime(["%Y-%m-%d"])
+
+
+def _today(vault: Vault) -> dt.date:
+    return vault.clock().date()
+
+
+# -- identities and colleagues ----------------------------------------------------------------
+@click.group()
+def identity() -> None:
+    """Your public identity, for colleagues to add."""
+
+
+@identity.command("export")
+@practice_option
+@click.pass_context
+def identity_export(ctx: click.Context) -> None:
+    """Print your identity: one line to send, and a fingerprint to read out by phone."""
+    vault = open_vault(ctx)
+    me = vault.unlock(ask_passphrase())
+    mine = identity_of(me)
+    click.echo(mine.export(me.signing_key))
+    click.echo(f"fingerprint: {mine.fingerprint}", err=True)
+
+
+@click.group()
+def practitioner() -> None:
+    """Colleagues: in this practice, or in another one you share with."""
+
+
+@practitioner.command("join")
+@practice_option
+@click.option("--kdf", type=click.Choice(list(KDF_PROFILES)), default=DEFAULT_KDF_PROFILE, show_default=True)
+@click.pass_context
+def practitioner_join(ctx: click.Context, kdf: str) -> None:
+    """Join a practice whose folder is shared with you: make your own key and passphrase."""
+    p = practice(ctx)
+    mine, line = join_practice(
+        p.vault_dir, ask_passphrase(confirm=True, prompt="Your new passphrase"), KDF_PROFILES[kdf]
+    )
+    click.echo(line)
+    click.echo(f"fingerprint: {mine.fingerprint}", err=True)
+    click.echo(
+        "Next: a colleague here runs `casenotes practitioner add YOUR-NAME <the line above>`; "
+        "then you run `casenotes device register` on this machine.",
+        err=True,
+    )
+
+
+@practitioner.command("add")
+@practice_option
+@click.argument("name")
+@click.argument("identity_line", metavar="IDENTITY")
+@click.pass_context
+def practitioner_add(ctx: click.Context, name: str, identity_line: str) -> None:
+    """Add a colleague by the identity they sent; compare the fingerprint with them first."""
+    vault = open_vault(ctx)
+    colleague = parse_identity(identity_line)
+    me = vault.unlock(ask_passphrase())
+    where = vault.add_colleague(me, name, colleague)
+    click.echo(f"added {name} ({where}), fingerprint {colleague.fingerprint}")
+    click.echo(
+        "Compare that fingerprint with them by phone or in person before you share anything.", err=True
+    )
+
+
+@practitioner.command("list")
+@practice_option
+@click.pass_context
+def practitioner_list(ctx: click.Context) -> None:
+    """Colleagues this machine trusts, with their fingerprints."""
+    vault = open_vault(ctx)
+    for known in sorted(vault.colleagues(), key=lambda c: c.name.casefold()):
+        click.echo(f"{known.name:<24} {known.practitioner_id}  {known.identity.fingerprint}")
+
+
+# -- access ----------------------------------------------------------------------------------
+@click.group("access")
+def access_group() -> None:
+    """Who can read a client."""
+
+
+@access_group.command("grant")
+@practice_option
+@click.argument("handle")
+@click.argument("name")
+@click.pass_context
+def access_grant(ctx: click.Context, handle: str, name: str) -> None:
+    """Let a colleague read a client's notes (past and future)."""
+    vault = open_vault(ctx)
+    client_id, colleague = vault.resolve(handle), vault.colleague(name)
+    access.grant(vault, vault.unlock(ask_passphrase()), client_id, colleague)
+    click.echo(f"{colleague.name} can now read client {client_id}")
+
+
+@access_group.command("revoke")
+@practice_option
+@click.argument("handle")
+@click.argument("name")
+@click.pass_context
+def access_revoke(ctx: click.Context, handle: str, name: str) -> None:
+    """Stop a colleague reading notes sealed from now on (the client's key is replaced)."""
+    vault = open_vault(ctx)
+    client_id, colleague = vault.resolve(handle), vault.colleague(name)
+    revoked = access.revoke(vault, vault.unlock(ask_passphrase()), client_id, colleague)
+    click.echo(f"{colleague.name} cannot read notes of client {client_id} sealed from now on.")
+    click.echo(
+        f"What they could read until now ({revoked.notes_before} notes) they may already have copied: "
+        "revoking cannot take that back."
+    )
+    for holder in revoked.left_out:
+        click.echo(
+            f"casenotes: practitioner {holder} also lost access (not a known colleague here); grant it again",
+            err=True,
+        )
+
+
+# -- consent ---------------------------------------------------------------------------------
+@click.group("consent")
+def consent_group() -> None:
+    """A client's written consent to share their notes."""
+
+
+@consent_group.command("add")
+@practice_option
+@click.argument("handle")
+@click.option("--to", "to_name", required=True, metavar="NAME", help="The colleague the notes may go to.")
+@click.option("--purpose", required=True, help="Why, in the client's words or the form's.")
+@click.option("--from", "start", type=Date, help="Share notes from this session date on (default: all).")
+@click.option("--until", type=Date, help="The consent ends after this day (default: one year from today).")
+@click.option(
+    "--sections",
+    multiple=True,
+    metavar="NAME",
+    help="Only these note sections (repeat; default: whole notes).",
+)
+@click.option(
+    "--psychotherapy-notes", is_flag=True, help="The form names psychotherapy (process) notes explicitly."
+)
+@click.option(
+    "--document",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="The signed form (a scan).",
+)
+@click.pass_context
+def consent_add(
+    ctx: click.Context,
+    handle: str,
+    to_name: str,
+    purpose: str,
+    start: dt.datetime | None,
+    until: dt.datetime | None,
+    sections: tuple[str, ...],
+    psychotherapy_notes: bool,
+    document: Path | None,
+) -> None:
+    """Record a client's consent; prints its id."""
+    p = practice(ctx)
+    vault = open_vault(ctx)
+    client_id, colleague = vault.resolve(handle), vault.colleague(to_name)
+    known = template_sections(t.text for t in note_templates.available(p.templates_dir).values())
+    unknown = [s for s in sections if note_templates.excerpt.section_name(s) not in known]
+    if unknown:
+        raise UsageFailure(
+            f"no note section is called {unknown[0]!r}; sections are: {', '.join(sorted(known))}"
+        )
+    today = _today(vault)
+    ends = until.date() if until else today + dt.timedelta(days=365)
+    if ends < today:
+        raise UsageFailure("--until lies in the past: a consent must run until today or later")
+    recorded = consent.add(
+        vault,
+        client_id,
+        consent.Consent(
+            new_id(),
+            colleague.practitioner_id,
+            colleague.name,
+            purpose,
+            today.isoformat(),
+            start.date().isoformat() if start else None,
+            ends.isoformat(),
+            tuple(note_templates.excerpt.section_name(s) for s in sections),
+            psychotherapy_notes,
+        ),
+        document.read_bytes() if document else None,
+    )
+    click.echo(recorded.consent_id)
+
+
+@consent_group.command("list")
+@practice_option
+@click.argument("handle")
+@click.pass_context
+def consent_list(ctx: click.Context, handle: str) -> None:
+    """A client's consents: to whom, why, which notes, and whether each is in force."""
+    vault = open_vault(ctx)
+    client_id = vault.resolve(handle)
+    for found in consent.consents(vault, vault.unlock(ask_passphrase()), client_id):
+        state = found.why_not_in_force(_today(vault)) or "in force"
+        what = ", ".join(found.sections) or "whole notes"
+        if found.psychotherapy:
+            what += " + psychotherapy notes"
+        click.echo(
+            f"{found.consent_id}  to {found.to_name}  {found.start or 'all'}..{found.until}  "
+            f"{what}  [{state}]  {found.purpose}"
+        )
+
+
+@consent_group.command("revoke")
+@practice_option
+@click.argument("handle")
+@click.argument("consent_id", metavar="ID")
+@click.pass_context
+def consent_revoke(ctx: click.Context, handle: str, consent_id: str) -> None:
+    """Record that the client withdrew a consent: nothing more is shared under it."""
+    vault = open_vault(ctx)
+    client_id = vault.resolve(handle)
+    consent.revoke(vault, vault.unlock(ask_passphrase()), client_id, consent_id, _today(vault))
+    click.echo(
+        f"consent {consent_id} revoked; bundles already sent stay readable by their recipient "
+        "until they expire"
+    )
+
+
+# -- sharing ---------------------------------------------------------------------------------
+@click.command("share")
+@practice_option
+@click.argument("handle")
+@click.option("--consent", "consent_id", required=True, metavar="ID", help="The consent this share rests on.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@click.pass_context
+def share_cmd(ctx: click.Context, handle: str, consent_id: str, output: Path) -> None:
+    """Write the notes a consent covers, sealed to its recipient and signed by you."""
+    vault = open_vault(ctx)
+    client_id = vault.resolve(handle)
+    me = vault.unlock(ask_passphrase())
+    chosen = consent.find(vault, me, client_id, consent_id)
+    why_not = chosen.why_not_in_force(_today(vault))
+    if why_not:
+        raise consent.ConsentNotInForce(consent_id, why_not)
+    recipient = next((c for c in vault.colleagues() if c.practitioner_id == chosen.to), None)
+    if recipient is None:
+        raise Failure(f"the recipient of consent {consent_id} is no longer a known colleague; add them again")
+    notes = [(n.note_id, bytes(n.body)) for n in vault.read_notes(me, client_id)]
+    start = dt.date.fromisoformat(chosen.start) if chosen.start else None
+    selected = for_consent(
+        notes, start, dt.date.fromisoformat(chosen.until), chosen.sections, chosen.psychotherapy
+    )
+    profile = vault.read_profile(me, client_id)
+    data = share.seal_bundle(
+        me,
+        recipient,
+        profile.name or profile.handle,
+        {k: v for k, v in asdict(chosen).items() if k not in ("document", "document_sha256", "revoked")},
+        selected,
+        vault.clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    try:
+        durable.write_new(output.absolute(), data)
+    except FileExistsError:
+        raise UsageFailure(f"{output} already exists: choose another file name") from None
+    vault.audit.append(
+        "share", client=client_id, consent=consent_id, to=recipient.practitioner_id, notes=len(selected)
+    )
+    click.echo(
+        f"wrote {len(selected)} note(s) to {output} for {recipient.name}; it opens until {chosen.until}"
+    )
+
+
+@click.command("open-share")
+@practice_option
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--no-browser", is_flag=True, help="Print the address; do not open a browser.")
+@click.option(
+    "--idle-timeout", type=click.FloatRange(min=0.05), metavar="MIN", help="Minutes before it is wiped."
+)
+@click.pass_context
+def open_share(ctx: click.Context, file: Path, no_browser: bool, idle_timeout: float | None) -> None:
+    """Read notes a colleague shared with you, as a private site wiped on close."""
+    p = practice(ctx)
+    vault = open_vault(ctx)
+    me = vault.unlock(ask_passphrase())
+    known = {c.practitioner_id: c for c in vault.colleagues()}
+    opened = share.open_bundle(file, file.read_bytes(), me, known, _today(vault))
+    terms = opened.consent
+    banner = (
+        f"Shared by {opened.sender.name} for: {terms['purpose']} - consent {terms['consent_id']} "
+        f"of {terms['given']}, read-only, until {opened.expires}"
+    )
+    vault.audit.append("share-open", sender=opened.sender.practitioner_id, consent=str(terms["consent_id"]))
+    notes = [OpenedNote(note_id, 1, opened.created, True, text) for note_id, text in opened.notes]
+    serve_site(
+        vault,
+        lambda directory: site_builder.build_shared_site(opened.client, notes, directory, banner),
+        {"share": str(terms["consent_id"]), "sender": opened.sender.practitioner_id},
+        idle_timeout or p.settings().idle_timeout_minutes,
+        no_browser,
+    )
+
+
+# -- supervision -----------------------------------------------------------------------------
+@click.command("supervise")
+@practice_option
+@click.argument("handle")
+@click.argument("name")
+@click.pass_context
+def supervise_cmd(ctx: click.Context, handle: str, name: str) -> None:
+    """Give your supervisor read access; your signed notes then wait for their co-signature."""
+    vault = open_vault(ctx)
+    client_id, supervisor = vault.resolve(handle), vault.colleague(name)
+    supervision.supervise(vault, vault.unlock(ask_passphrase()), client_id, supervisor)
+    click.echo(
+        f"{supervisor.name} supervises client {client_id}; "
+        "`casenotes status` lists notes awaiting co-signature"
+    )
+
+
+@click.command("cosign")
+@practice_option
+@click.argument("note_id", metavar="NOTE")
+@click.pass_context
+def cosign_cmd(ctx: click.Context, note_id: str) -> None:
+    """Co-sign a supervisee's signed note (by its id)."""
+    vault = open_vault(ctx)
+    supervision.cosign(vault, vault.unlock(ask_passphrase()), note_id)
+    click.echo(f"co-signed note {note_id}")
+
+
+def awaiting_lines(vault: Vault) -> list[str]:
+    names = {c.practitioner_id: c.name for c in vault.colleagues()}
+    return [
+        f"awaiting co-signature by {names.get(a.supervisor, a.supervisor)}: "
+        f"note {a.note_id} (client {a.client_id})"
+        for a in supervision.awaiting(vault)
+    ]
+
+
+COMMANDS: list[click.Command] = [
+    identity,
+    practitioner,
+    access_group,
+    consent_group,
+    share_cmd,
+    open_share,
+    supervise_cmd,
+    cosign_cmd,
+]

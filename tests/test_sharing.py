@@ -1,0 +1,279 @@
+"""Practitioners, access, consent-bound sharing and supervision: a group practice of two
+(Alex and Bea, one vault) and a colleague in another practice (Cleo)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import CHEAP_KDF, PASSPHRASE, Env
+
+from casenotes.config import Practice
+from vault import Passphrase, Vault, consent, share
+from vault.colleagues import identity_of, join_practice, parse_identity
+from vault.encoding import new_id
+from vault.errors import NoAccess, TamperedFile
+
+TODAY = dt.datetime.now(dt.UTC).date()
+BEA_PASS, CLEO_PASS = "fictional bravo passphrase", "fictional charlie passphrase"
+
+
+@dataclass
+class People:
+    alex: Env  # owns the practice and client AB-1
+    bea: Env  # joined the same practice folder
+    cleo: Env  # her own practice elsewhere
+
+
+def as_(env: Env, passphrase: str, config: Path) -> Env:
+    return Env(Practice(env.practice.root, config), {**env.env, "CASENOTES_CONFIG_DIR": str(config)})
+
+
+@pytest.fixture
+def people(practice: Env, tmp_path: Path) -> People:
+    root = practice.vault_dir
+    alex_vault = practice.vault()
+    alex = alex_vault.unlock(Passphrase(PASSPHRASE))
+    bea_identity, _ = join_practice(root, Passphrase(BEA_PASS), CHEAP_KDF)
+    alex_vault.add_colleague(alex, "Bea", bea_identity)
+    bea_vault = Vault.register_device(root, tmp_path / "bea-config", Passphrase(BEA_PASS))
+    bea_vault.add_colleague(bea_vault.unlock(Passphrase(BEA_PASS)), "Alex", identity_of(alex))
+    cleo_home = tmp_path / "cleo"
+    cleo_vault = Vault.create(cleo_home / "vault", tmp_path / "cleo-config", Passphrase(CLEO_PASS), CHEAP_KDF)
+    Practice(cleo_home, tmp_path / "cleo-config").create_layout()
+    cleo = cleo_vault.unlock(Passphrase(CLEO_PASS))
+    cleo_vault.add_colleague(cleo, "Alex", identity_of(alex))
+    alex_vault.add_colleague(alex, "Cleo", identity_of(cleo))
+    for v in (alex_vault, bea_vault, cleo_vault):
+        v.close()
+    bea = as_(practice, BEA_PASS, tmp_path / "bea-config")
+    cleo_env = Env(
+        Practice(cleo_home, tmp_path / "cleo-config"),
+        {
+            **practice.env,
+            "CASENOTES_HOME": str(cleo_home),
+            "CASENOTES_CONFIG_DIR": str(tmp_path / "cleo-config"),
+        },
+    )
+    return People(practice, bea, cleo_env)
+
+
+def ok(env: Env, *args: str, passphrase: str = PASSPHRASE) -> str:
+    result = env.run(*args, passphrase=passphrase)
+    assert result.code == 0, result.err
+    return result.text
+
+
+def seal(env: Env, day: str, body: str, template: str = "soap", client: str = "AB-1") -> str:
+    """A signed note with three sections; ``body`` goes into the first one only."""
+    note_id = new_id()
+    path = env.practice.inbox / f"{client}-{day}-{template}.md"
+    path.write_text(
+        f'---\nid: {note_id}\nclient: {client}\ndate: {day}\ntime: "10:00"\nduration_minutes: 50\n'
+        f"modality: video\ntemplate: {template}\nstatus: signed\n---\n\n# Session\n\n"
+        f"## Subjective\n{body}\n\n## Assessment\nProgress is steady.\n\n## Plan\nNext week.\n"
+    )
+    ok(env, "seal", str(path))
+    path.unlink()
+    return note_id
+
+
+def test_identities_carry_a_fingerprint_and_refuse_tampering(people: People) -> None:
+    line = people.alex.run("identity", "export")
+    assert line.code == 0 and "fingerprint:" in line.err
+    parsed = parse_identity(line.text)
+    assert parsed.fingerprint in line.err
+    flipped = line.text.strip()[:-5] + ("A" if line.text.strip()[-5] != "A" else "B") + line.text.strip()[-4:]
+    refused = people.alex.run("practitioner", "add", "Mallory", flipped)
+    assert refused.code == 1 and "not a casenotes identity" in refused.err
+    assert "Bea" in ok(people.alex, "practitioner", "list") and "Cleo" in ok(
+        people.alex, "practitioner", "list"
+    )
+
+
+def test_a_colleague_reads_a_granted_client_and_is_refused_another(people: People) -> None:
+    seal(people.alex, "2026-10-01", "the zephyrquill session")
+    ok(people.alex, "client", "add", "CD-2")
+    before = people.bea.run("cat", "AB-1", passphrase=BEA_PASS)
+    assert before.code == 1 and "holds no key for client" in before.err
+    assert "Bea can now read client" in ok(people.alex, "access", "grant", "AB-1", "Bea")
+    assert b"zephyrquill" in people.bea.run("cat", "AB-1", passphrase=BEA_PASS).out
+    refused = people.bea.run("cat", "CD-2", passphrase=BEA_PASS)
+    assert refused.code == 1 and "ask a colleague with access to grant it" in refused.err
+    events = [
+        e.event for e in people.bea.vault().audit.entries() if e.device == people.bea.vault().device.device_id
+    ]
+    assert "access-denied" in events
+    again = people.alex.run("access", "grant", "AB-1", "Bea")
+    assert again.code == 1 and "can already read" in again.err
+
+
+def test_after_revoke_a_later_note_does_not_open_with_the_revoked_keys(people: People) -> None:
+    first = seal(people.alex, "2026-10-01", "before the revoke")
+    ok(people.alex, "access", "grant", "AB-1", "Bea")
+    bea_vault = people.bea.vault()
+    client_id = bea_vault.resolve("AB-1")
+    bea_keys = bea_vault.client_keys(bea_vault.unlock(Passphrase(BEA_PASS)), client_id)  # what Bea may keep
+    said = ok(people.alex, "access", "revoke", "AB-1", "Bea")
+    assert "may already have copied" in said and "1 notes" in said
+    later = seal(people.alex, "2026-10-08", "after the revoke")
+    path = bea_vault.revisions(client_id, later)[-1][2]
+    with pytest.raises(TamperedFile):
+        bea_vault.open_revision(path, bea_keys)  # the kept keys open nothing sealed later
+    assert bea_vault.open_revision(bea_vault.revisions(client_id, first)[-1][2], bea_keys)  # but the old: yes
+    with pytest.raises(NoAccess):
+        bea_vault.client_keys(bea_vault.unlock(Passphrase(BEA_PASS)), client_id)
+    both = people.alex.run("cat", "AB-1").out
+    assert b"before the revoke" in both and b"after the revoke" in both  # Alex reads every generation
+    assert ok(people.alex, "verify").startswith("vault OK")
+    ok(people.alex, "access", "grant", "AB-1", "Bea")  # granted again: all generations
+    again = people.bea.run("cat", "AB-1", passphrase=BEA_PASS).out
+    assert b"before the revoke" in again and b"after the revoke" in again
+
+
+def consent_for_cleo(people: People, *extra: str) -> str:
+    return ok(
+        people.alex, "consent", "add", "AB-1", "--to", "Cleo", "--purpose", "referral for assessment", *extra
+    ).strip()
+
+
+def bundle(people: People, consent_id: str, tmp: Path) -> Path:
+    out = tmp / f"share-{consent_id}.casenotes"
+    ok(people.alex, "share", "AB-1", "--consent", consent_id, "-o", str(out))
+    return out
+
+
+def opened(people: People, path: Path, today: dt.date | None = None) -> share.SharedNotes:
+    cleo_vault = people.cleo.vault()
+    me = cleo_vault.unlock(Passphrase(CLEO_PASS))
+    known = {c.practitioner_id: c for c in cleo_vault.colleagues()}
+    return share.open_bundle(path, path.read_bytes(), me, known, today or TODAY)
+
+
+def test_a_share_leaves_out_notes_outside_the_consents_dates_and_sections(
+    people: People, tmp_path: Path
+) -> None:
+    seal(people.alex, "2026-01-10", "too early to share")
+    seal(people.alex, "2026-03-10", "inside the window")
+    seal(people.alex, "2026-03-17", "process thoughts", template="psychotherapy")
+    consent_id = consent_for_cleo(
+        people, "--from", "2026-02-01", "--sections", "Assessment", "--sections", "plan"
+    )
+    [shared] = opened(people, bundle(people, consent_id, tmp_path)).notes
+    text = shared[1].decode()
+    assert "## Assessment" in text and "## Plan" in text
+    assert "## Subjective" not in text and "## Summary" not in text and "inside the window" not in text
+    assert "client: AB-1" not in text and "2026-03-10" in text
+    with_process = consent_for_cleo(people, "--from", "2026-02-01", "--psychotherapy-notes")
+    notes = [t.decode() for _, t in opened(people, bundle(people, with_process, tmp_path)).notes]
+    assert len(notes) == 2 and any("process thoughts" in n for n in notes)
+    assert not any("too early" in n for n in notes)
+
+
+def test_sharing_needs_a_consent_in_force(people: People, tmp_path: Path) -> None:
+    seal(people.alex, "2026-03-10", "inside the window")
+    consent_id = consent_for_cleo(people)
+    ok(people.alex, "consent", "revoke", "AB-1", consent_id)
+    refused = people.alex.run("share", "AB-1", "--consent", consent_id, "-o", str(tmp_path / "x"))
+    assert refused.code == 1 and "revoked on" in refused.err and not (tmp_path / "x").exists()
+    assert "[revoked on" in ok(people.alex, "consent", "list", "AB-1")
+    bad = people.alex.run("consent", "add", "AB-1", "--to", "Cleo", "--purpose", "x", "--sections", "gossip")
+    assert bad.code == 2 and "no note section is called 'gossip'" in bad.err
+    stranger = people.alex.run("consent", "add", "AB-1", "--to", "Zed", "--purpose", "x")
+    assert stranger.code == 1 and "no colleague is called 'Zed'" in stranger.err
+
+
+def test_a_bundle_is_refused_when_tampered_misaddressed_unknown_or_expired(
+    people: People, tmp_path: Path
+) -> None:
+    seal(people.alex, "2026-03-10", "inside the window")
+    path = bundle(people, consent_for_cleo(people, "--until", "2030-12-31"), tmp_path)
+    assert opened(people, path).sender.name == "Alex"
+    record = json.loads(path.read_bytes())
+    for field, value in [("box", record["box"][:-8] + "AAAAAAA="), ("expires", "2099-12-31")]:
+        changed = tmp_path / f"changed-{field}"
+        changed.write_text(json.dumps({**record, field: value}))
+        with pytest.raises(TamperedFile, match="signature of Alex does not match"):
+            opened(people, changed)
+    with pytest.raises(share.ShareExpired, match="ran until 2030-12-31"):
+        opened(people, path, dt.date(2031, 1, 1))
+    bea_vault = people.bea.vault()  # Bea knows Alex, but the bundle is Cleo's
+    with pytest.raises(share.NotForYou):
+        share.open_bundle(
+            path,
+            path.read_bytes(),
+            bea_vault.unlock(Passphrase(BEA_PASS)),
+            {c.practitioner_id: c for c in bea_vault.colleagues()},
+            TODAY,
+        )
+    cleo_vault = people.cleo.vault()
+    with pytest.raises(share.UnknownSender):
+        share.open_bundle(path, path.read_bytes(), cleo_vault.unlock(Passphrase(CLEO_PASS)), {}, TODAY)
+    refused = people.cleo.run(
+        "open-share", str(tmp_path / "changed-box"), "--no-browser", passphrase=CLEO_PASS
+    )
+    assert refused.code == 1 and "does not match" in refused.err
+
+
+def test_an_expired_consent_cannot_be_used_to_share(people: People, tmp_path: Path) -> None:
+    vault = people.alex.vault()
+    client_id = vault.resolve("AB-1")
+    old = consent.Consent(
+        new_id(), vault.colleague("Cleo").practitioner_id, "Cleo", "x", "2024-01-01", None, "2024-12-31"
+    )
+    consent.add(vault, client_id, old)
+    refused = people.alex.run("share", "AB-1", "--consent", old.consent_id, "-o", str(tmp_path / "x"))
+    assert refused.code == 1 and "expired on 2024-12-31" in refused.err
+
+
+def test_open_share_serves_the_notes_with_a_banner_and_audits_it(people: People, tmp_path: Path) -> None:
+    seal(people.alex, "2026-03-10", "the zephyrquill session")
+    path = bundle(people, consent_for_cleo(people), tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "casenotes", "open-share", str(path), "--no-browser"],
+        env={**people.cleo.env, "CASENOTES_PASSPHRASE": CLEO_PASS},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("Serving http://127.0.0.1:"), line + proc.stderr.read()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with opener.open(line.split()[-1], timeout=10) as response:
+            page = response.read().decode()
+        assert "Shared by Alex for: referral for assessment" in page
+        month = page.split('href="sessions/')[1].split('"')[0]
+        base = line.split()[-1].split("/?")[0]
+        with opener.open(f"{base}/sessions/{month}", timeout=10) as response:
+            assert "zephyrquill" in response.read().decode()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    events = [e.event for e in people.cleo.vault().audit.entries()]
+    assert "share-open" in events and "site-close" in events
+    assert "share" in [e.event for e in people.alex.vault().audit.entries()]
+
+
+def test_a_supervisee_note_waits_for_the_supervisors_cosignature(people: People) -> None:
+    ok(people.bea, "client", "add", "EF-3", passphrase=BEA_PASS)
+    assert "supervises client" in ok(people.bea, "supervise", "EF-3", "Alex", passphrase=BEA_PASS)
+    note_id = seal(people.bea, "2026-11-02", "supervised session", client="EF-3")
+    assert f"awaiting co-signature by Alex: note {note_id}" in ok(people.bea, "status", passphrase=BEA_PASS)
+    assert b"supervised session" in people.alex.run("cat", "EF-3").out  # the supervisor reads it
+    refused = people.bea.run("cosign", note_id, passphrase=BEA_PASS)
+    assert refused.code == 1 and "do not supervise" in refused.err
+    ok(people.alex, "cosign", note_id)
+    assert "awaiting co-signature" not in ok(people.bea, "status", passphrase=BEA_PASS)
+    assert "cosign" in [e.event for e in people.alex.vault().audit.entries()]
+    cosign = next((people.alex.vault_dir / "clients").glob(f"*/cosign/{note_id}-*.json"))
+    cosign.write_text(cosign.read_text().replace('"revision":1', '"revision":2'))
+    broken = people.alex.run("verify")
+    assert broken.code == 1 and "cosign" in broken.err

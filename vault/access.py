@@ -1,0 +1,72 @@
+"""Who can read a client: grant a colleague the client's key, or revoke it by rotation.
+
+A grant seals every generation of the client's private key to the colleague's pinned
+encryption key (``access/<pid>[.<gen>].sealed``). Revoking cannot take back what was
+already readable: the colleague may have kept the keys or copies of the notes. It makes
+a new key pair that every later revision is sealed to, gives it to everyone else who
+holds access, and then deletes the colleague's sealed keys. Order matters: the new key
+is published only after every remaining holder has it, so a crash can never leave a
+note sealed to a key nobody holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nacl.public import PrivateKey, PublicKey
+
+from . import durable
+from .colleagues import Colleague
+from .errors import VaultError
+from .keys import Practitioner
+from .store import Vault
+
+
+class AlreadyGranted(VaultError):
+    template = "{} can already read client {}; nothing was changed"
+
+
+class NotGranted(VaultError):
+    template = "{} holds no key for client {}; nothing was changed"
+
+
+@dataclass(frozen=True)
+class Revoked:
+    notes_before: int  # notes the colleague could read until now (and may have copied)
+    kept: list[str]  # practitioners who hold the new key
+    left_out: list[str]  # holders whose key this device does not know: they must be granted again
+
+
+def grant(vault: Vault, practitioner: Practitioner, client_id: str, colleague: Colleague) -> None:
+    keys = vault.client_keys(practitioner, client_id)
+    if colleague.practitioner_id in vault.access_holders(client_id):
+        raise AlreadyGranted(colleague.name, client_id)
+    vault.seal_access(client_id, keys, colleague.practitioner_id, colleague.identity.box_public)
+    vault.audit.append(
+        "access-grant", client=client_id, to=colleague.practitioner_id, by=practitioner.practitioner_id
+    )
+
+
+def revoke(vault: Vault, practitioner: Practitioner, client_id: str, colleague: Colleague) -> Revoked:
+    holders = vault.access_holders(client_id)
+    if colleague.practitioner_id not in holders:
+        raise NotGranted(colleague.name, client_id)
+    keys = [PrivateKey.generate(), *vault.client_keys(practitioner, client_id)]
+    known: dict[str, PublicKey] = {practitioner.practitioner_id: practitioner.box_key.public_key}
+    known |= {c.practitioner_id: c.identity.box_public for c in vault.colleagues()}
+    kept, left_out = [], []
+    for holder in sorted(holders - {colleague.practitioner_id}):
+        if holder in known:
+            vault.seal_access(client_id, keys, holder, known[holder])
+            kept.append(holder)
+        else:
+            left_out.append(holder)
+    vault.add_generation(client_id, keys[0])  # from here on, revisions are sealed to the new key
+    folder = vault.client_dir(client_id) / "access"
+    for path in folder.glob(f"{colleague.practitioner_id}*.sealed"):
+        path.unlink()
+    durable.fsync_dir(folder)
+    vault.audit.append(
+        "access-revoke", client=client_id, of=colleague.practitioner_id, by=practitioner.practitioner_id
+    )
+    return Revoked(len(vault.note_ids(client_id)), kept, left_out)

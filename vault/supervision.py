@@ -1,0 +1,185 @@
+"""Supervision: a supervisor reads a supervisee's client, and co-signs their signed notes.
+
+``clients/<cid>/supervision/<supervisor>.json`` says, signed by the supervisee's
+practitioner key, that signed notes of this client sealed from ``since`` await the
+supervisor's co-signature. ``clients/<cid>/cosign/<nid>-<supervisor>.json`` is that
+co-signature: the note's final revision (number and SHA-256 of the sealed file), signed
+by the supervisor's practitioner key. The note itself stays immutable; the co-signature
+is bound to its exact bytes, so a changed note no longer carries it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nacl.exceptions
+from nacl.signing import SigningKey, VerifyKey
+
+from . import access, durable
+from .audit import Problem
+from .colleagues import Colleague
+from .constants import JSON_FORMAT_VERSION
+from .encoding import b64, canonical, unb64
+from .errors import TamperedFile, VaultError
+from .keys import Practitioner, read_record
+from .store import Vault, stamp
+
+SUPERVISION_FORMAT = "casenotes-supervision"
+COSIGN_FORMAT = "casenotes-cosignature"
+
+
+class NotSupervisor(VaultError):
+    template = "you do not supervise client {}: the supervisee runs `casenotes supervise HANDLE NAME` first"
+
+
+class NotSigned(VaultError):
+    template = "note {} is not signed yet: only a signed note can be co-signed"
+
+
+class AlreadyCosigned(VaultError):
+    template = "note {} is already co-signed by you; nothing was changed"
+
+
+@dataclass(frozen=True)
+class Awaiting:
+    client_id: str
+    note_id: str
+    supervisor: str
+
+
+def _sign(record: dict[str, Any], key: SigningKey) -> bytes:
+    record["signature"] = b64(key.sign(canonical(record)).signature)
+    return canonical(record)
+
+
+def _check(path: Path, fmt: str, signer_field: str, signers: dict[str, str]) -> dict[str, Any]:
+    record = read_record(path, fmt, TamperedFile)
+    signer = signers.get(str(record.get(signer_field)))
+    if signer is None:
+        raise TamperedFile(path, "signed by a practitioner this device does not trust")
+    unsigned = {k: v for k, v in record.items() if k != "signature"}
+    try:
+        VerifyKey(unb64(signer, 32)).verify(canonical(unsigned), unb64(record.get("signature"), 64))
+    except (ValueError, nacl.exceptions.BadSignatureError) as exc:
+        raise TamperedFile(path, "signature does not match: the file was changed") from exc
+    return record
+
+
+def supervise(vault: Vault, supervisee: Practitioner, client_id: str, supervisor: Colleague) -> None:
+    """Let a supervisor read the client, and ask for co-signatures of its signed notes."""
+    if supervisor.practitioner_id not in vault.access_holders(client_id):
+        access.grant(vault, supervisee, client_id, supervisor)
+    record = {
+        "format": SUPERVISION_FORMAT,
+        "version": JSON_FORMAT_VERSION,
+        "client_id": client_id,
+        "supervisor": supervisor.practitioner_id,
+        "supervisee": supervisee.practitioner_id,
+        "since": stamp(vault.clock()),
+    }
+    path = vault.client_dir(client_id) / "supervision" / f"{supervisor.practitioner_id}.json"
+    try:
+        durable.write_new(path, _sign(record, supervisee.signing_key))
+    except FileExistsError:
+        raise access.AlreadyGranted(supervisor.name, client_id) from None
+    vault.audit.append("supervise", client=client_id, supervisor=supervisor.practitioner_id)
+
+
+def _supervisions(vault: Vault, client_id: str) -> list[dict[str, Any]]:
+    folder = vault.client_dir(client_id) / "supervision"
+    if not folder.is_dir():
+        return []
+    signers = vault.trusted_signers()
+    return [_check(p, SUPERVISION_FORMAT, "supervisee", signers) for p in sorted(folder.glob("*.json"))]
+
+
+def _cosign_path(vault: Vault, client_id: str, note_id: str, supervisor: str) -> Path:
+    return vault.client_dir(client_id) / "cosign" / f"{note_id}-{supervisor}.json"
+
+
+def awaiting(vault: Vault) -> list[Awaiting]:
+    """Signed notes of supervised clients, sealed by the supervisee, not yet co-signed."""
+    found = []
+    for client_id in vault.client_ids():
+        for supervision in _supervisions(vault, client_id):
+            supervisor = str(supervision["supervisor"])
+            for note_id in vault.note_ids(client_id):
+                _, device, path = vault.revisions(client_id, note_id)[-1]
+                header = vault.load(path).header
+                if (
+                    header.kind == "note"
+                    and header.final
+                    and header.sealed_at >= supervision["since"]
+                    and vault.device_practitioner(device) == supervision["supervisee"]
+                    and not _cosign_path(vault, client_id, note_id, supervisor).exists()
+                ):
+                    found.append(Awaiting(client_id, note_id, supervisor))
+    return found
+
+
+def cosign(vault: Vault, supervisor: Practitioner, note_id: str) -> Path:
+    client_id = vault.locate_note(note_id)
+    if not any(s["supervisor"] == supervisor.practitioner_id for s in _supervisions(vault, client_id)):
+        raise NotSupervisor(client_id)
+    number, _, path = vault.revisions(client_id, note_id)[-1]
+    vault.open_revision(path, vault.client_keys(supervisor, client_id))  # read before co-signing
+    if not vault.load(path).header.final:
+        raise NotSigned(note_id)
+    record = {
+        "format": COSIGN_FORMAT,
+        "version": JSON_FORMAT_VERSION,
+        "client_id": client_id,
+        "note": note_id,
+        "revision": number,
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "supervisor": supervisor.practitioner_id,
+        "cosigned_at": stamp(vault.clock()),
+    }
+    target = _cosign_path(vault, client_id, note_id, supervisor.practitioner_id)
+    try:
+        durable.write_new(target, _sign(record, supervisor.signing_key))
+    except FileExistsError:
+        raise AlreadyCosigned(note_id) from None
+    vault.audit.append("cosign", client=client_id, note=note_id, revision=number)
+    return target
+
+
+def cosignatures(vault: Vault, client_id: str) -> dict[str, list[tuple[str, str]]]:
+    """note id -> [(supervisor id, when)] of every co-signature that still matches its note."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for record in _checked_cosigns(vault, client_id, []):
+        found.setdefault(str(record["note"]), []).append(
+            (str(record["supervisor"]), str(record["cosigned_at"]))
+        )
+    return found
+
+
+def problems(vault: Vault) -> list[Problem]:
+    """Supervision and co-signature files that are forged, changed, or no longer match their note."""
+    found: list[Problem] = []
+    for client_id in vault.client_ids():
+        try:
+            _supervisions(vault, client_id)
+        except TamperedFile as exc:
+            found.append(Problem(exc.path, exc.why))
+        _checked_cosigns(vault, client_id, found)
+    return found
+
+
+def _checked_cosigns(vault: Vault, client_id: str, found: list[Problem]) -> list[dict[str, Any]]:
+    folder = vault.client_dir(client_id) / "cosign"
+    good = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            record = _check(path, COSIGN_FORMAT, "supervisor", vault.trusted_signers())
+            revisions = {n: p for n, _, p in vault.revisions(client_id, str(record["note"]))}
+            sealed = revisions.get(int(record["revision"]))
+            if sealed is None or hashlib.sha256(sealed.read_bytes()).hexdigest() != record["sha256"]:
+                raise TamperedFile(path, "the co-signed revision is gone or changed")
+            good.append(record)
+        except TamperedFile as exc:
+            found.append(Problem(exc.path, exc.why))
+    return good
