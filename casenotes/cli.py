@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import logging.handlers
+import shutil
 import signal
 import sys
 import tempfile
@@ -26,7 +27,16 @@ from retention import certificate
 from retention import records as retention_facts
 from syncd import Daemon, DaemonSettings, SyncdError, service
 from syncd.filing import file_note
-from vault import DEFAULT_KDF_PROFILE, KDF_PROFILES, Vault, VaultError, durable, supervision, verify
+from vault import (
+    DEFAULT_KDF_PROFILE,
+    KDF_PROFILES,
+    Passphrase,
+    Vault,
+    VaultError,
+    durable,
+    supervision,
+    verify,
+)
 from vault.errors import PracticeExists
 
 from . import backups, config, retention_commands, sharing_commands, writing
@@ -344,12 +354,43 @@ def open_cmd(
 
 
 @cli.command()
-@click.option("--keep", type=click.Path(path_type=Path, file_okay=False), help="Make the demo practice here.")
-def demo(keep: Path | None) -> None:
-    """A fictional practice, sealed, and one client's notes shown."""
-    from .demo import run_demo
+@click.option(
+    "--keep",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Make the demo practice here, and keep it.",
+)
+@click.option("--no-browser", is_flag=True, help="Print the address; do not open a browser.")
+@click.option(
+    "--idle-timeout", type=click.FloatRange(min=0.05), default=15.0, metavar="MIN", show_default=True
+)
+def demo(keep: Path | None, no_browser: bool, idle_timeout: float) -> None:
+    """A fictional practice, sealed through syncd, and one client's timeline opened."""
+    from .demo import DEMO_PASSPHRASE, demo_root, make_demo
 
-    run_demo(keep, click.echo)
+    root = demo_root(keep)
+    try:
+        made = make_demo(root, click.echo)
+        with made.vault as vault:
+            practitioner = vault.unlock(Passphrase(DEMO_PASSPHRASE))
+            client_id = vault.resolve(made.handle)
+            click.echo(f"Opening the timeline of {made.handle}; Ctrl-C closes it and wipes the site.")
+            serve_site(
+                vault,
+                lambda directory: site_builder.build_site(
+                    vault, practitioner, client_id, made.handle, directory
+                ),
+                {"client": client_id},
+                idle_timeout,
+                no_browser,
+            )
+        if keep:
+            click.echo(
+                f"Explore it: export CASENOTES_HOME={root} CASENOTES_CONFIG_DIR={made.practice.config_dir}"
+            )
+    finally:
+        if keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+            click.echo("The demo practice is deleted; `casenotes demo --keep DIR` keeps one.")
 
 
 for command in [

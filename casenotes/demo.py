@@ -1,17 +1,19 @@
-"""`casenotes demo`: a fictional practice, sealed, verified, and one client's notes shown."""
+"""`casenotes demo`: a fictional practice, sealed through syncd, and one client's site opened."""
 
 from __future__ import annotations
 
 import datetime as dt
-import shutil
+import re
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from note_templates import read_note
-from syncd.filing import file_note
+import note_templates
+from retention import records
+from retention.purge import scan
+from syncd import Daemon, DaemonSettings
 from vault import KDF_PROFILES, Passphrase, Vault, verify
-from vault.encoding import new_id
 
 from . import fiction
 from .config import Practice
@@ -19,47 +21,59 @@ from .config import Practice
 DEMO_PASSPHRASE = "correct horse battery staple"  # fictional practice, printed on purpose
 
 
-def run_demo(keep: Path | None, say: Callable[[str], object]) -> None:
-    root = keep or Path(tempfile.mkdtemp(prefix="casenotes-demo-"))
-    try:
-        practice = Practice(root, root / ".device")  # the demo never touches your real config
-        with Vault.create(
-            practice.vault_dir,
-            practice.config_dir,
-            Passphrase(DEMO_PASSPHRASE),
-            KDF_PROFILES["interactive"],
-        ) as vault:
-            practice.create_layout()
-            people = fiction.clients(4)
-            sealed = 0
-            for person in people:
-                vault.add_client(person.handle, person.name, person.dob)
-                for number, day in enumerate(fiction.sessions(dt.date(2025, 9, 1), 6), start=1):
-                    draft = practice.inbox / f"{day.isoformat()}-{person.handle}.md"
-                    draft.write_bytes(fiction.note(person.handle, day, new_id(), number))
-                    file_note(vault, draft)
-                    draft.unlink()  # signed and sealed: the plaintext leaves the inbox
-                    sealed += 1
-            problems = verify(vault)
-            say(f"Demo practice in {root} (passphrase: {DEMO_PASSPHRASE!r})")
-            say(
-                f"Sealed {sealed} fictional notes for {len(people)} clients; "
-                f"verify: {'OK' if not problems else problems}"
-            )
-            first = people[0]
-            practitioner = vault.unlock(Passphrase(DEMO_PASSPHRASE))
-            notes = vault.read_notes(practitioner, vault.resolve(first.handle))
-            say(f"\nTimeline of {first.handle} ({first.name}), newest first:")
-            for opened in sorted(notes, key=lambda n: read_note(n.body, Path(n.note_id)).date, reverse=True):
-                fields = read_note(opened.body, Path(opened.note_id))
-                say(
-                    f"  {fields.date}  {fields.meta.get('template', 'note'):<6} "
-                    f"{fields.body.strip().splitlines()[0]}"
-                )
-            if keep:
-                say(f"\nExplore it: export CASENOTES_HOME={root} CASENOTES_CONFIG_DIR={practice.config_dir}")
-            else:
-                say("\nThe demo practice is deleted now; `casenotes demo --keep DIR` keeps it.")
-    finally:
-        if keep is None:
-            shutil.rmtree(root, ignore_errors=True)
+@dataclass
+class Demo:
+    practice: Practice
+    vault: Vault
+    handle: str  # the client whose site is opened
+
+
+def template_headings(practice: Practice) -> dict[str, list[str]]:
+    return {
+        name: re.findall(r"(?m)^## +(.+?)\s*$", template.text)
+        for name, template in note_templates.available(practice.templates_dir).items()
+    }
+
+
+def make_demo(root: Path, say: Callable[[str], object]) -> Demo:
+    """Create the practice in ``root``, write every note into its inbox, and let syncd seal it."""
+    practice = Practice(root, root / ".device")  # the demo never touches your real config
+    vault = Vault.create(
+        practice.vault_dir, practice.config_dir, Passphrase(DEMO_PASSPHRASE), KDF_PROFILES["interactive"]
+    )
+    practice.create_layout()
+    today = vault.clock().date()
+    story = fiction.demo_story(today, template_headings(practice))
+    ids = {}
+    for client in story:
+        person = client.person
+        ids[person.handle] = vault.add_client(person.handle, person.name, person.dob)
+        records.register_client(vault, ids[person.handle], dt.date.fromisoformat(person.dob))
+        for name, text in client.notes:
+            (practice.inbox / name).write_bytes(text)
+    daemon = Daemon(vault, practice.inbox, practice.state_dir, DaemonSettings(quiet_period=0))
+    summary = daemon.run_once()  # the real syncd path: seal, read back, remove signed plaintext
+    for client in story:
+        if client.closed:
+            records.set_closed(vault, ids[client.person.handle], client.closed)
+        if client.hold:
+            records.place_hold(vault, ids[client.person.handle], client.hold)
+    problems = verify(vault)
+    states = [r.decision.state for r in scan(vault, practice.settings().policy(), today) if r.decision]
+    say(f"Demo practice in {root} (passphrase: {DEMO_PASSPHRASE!r})")
+    say(
+        f"syncd sealed {summary.sealed} fictional notes of {len(story)} clients (every template, "
+        f"an addendum, a minor, a discharge); verify: {'OK' if not problems else problems}"
+    )
+    say(
+        f"Retention: {states.count('held')} on legal hold, {states.count('due')} due for disposal, "
+        f"{states.count('active') + states.count('closed')} kept; try `casenotes retention status`"
+    )
+    return Demo(practice, vault, story[0].person.handle)
+
+
+def demo_root(keep: Path | None) -> Path:
+    if keep is None:
+        return Path(tempfile.mkdtemp(prefix="casenotes-demo-"))
+    keep.mkdir(parents=True, exist_ok=True)
+    return keep

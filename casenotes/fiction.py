@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 from dataclasses import dataclass
 
 FIRST = [
@@ -98,3 +99,136 @@ Progress toward goal 1 ({theme}) is {rng.choice(["steady", "slow", "encouraging"
 
 def sessions(start: dt.date, count: int) -> list[dt.date]:
     return [start + dt.timedelta(weeks=week) for week in range(count)]
+
+
+# -- the demo practice: every note kind, scores that move, an archive -------------------------
+SECTION_TEXT = {
+    "subjective": "Reports a week shaped by {theme}; sleeping {sleep}.",
+    "objective": "On time and engaged; affect {affect}.",
+    "assessment": "Progress on {theme} is {pace}. No risk indicators.",
+    "plan": "- Intervention: {intervention}\n- Homework: {homework}\n- Next session in one week.",
+    "data": "Talked through {theme}; sleeping {sleep}.",
+    "behavior": "Arrived on time; affect {affect}; described {theme} in detail.",
+    "goals": "Goal 1: fewer days lost to {theme}.",
+    "intervention": "{intervention}.",
+    "interventions": "{intervention}.",
+    "response": "Engaged with the exercise; progress is {pace}.",
+    "client-response": "Engaged with the exercise; progress is {pace}.",
+    "summary": "A session about {theme}; sleeping {sleep}.",
+    "significant-events": "None.",
+    "homework": "{homework}.",
+    "goals-and-plan": "Keep working on {theme}; review goals in four weeks.",
+}
+THEMES_BY_CLIENT = [
+    "sleep",
+    "work stress",
+    "grief",
+    "panic",
+    "self-esteem",
+    "family conflict",
+    "transitions",
+    "grief",
+]
+CYCLE = ["soap", "dap", "birp", "girp", "progress"]
+
+
+@dataclass(frozen=True)
+class DemoClient:
+    person: FictionalClient
+    notes: list[tuple[str, bytes]]  # (file name, Markdown)
+    closed: dt.date | None = None
+    hold: str | None = None
+
+
+def kind_note(
+    kind: str,
+    handle: str,
+    day: dt.date,
+    note_id: str,
+    number: int,
+    theme: str,
+    headings: list[str],
+    amends: str | None = None,
+) -> bytes:
+    """A signed note of any kind: the template's headings, filled with fictional lines."""
+    rng = random.Random(f"{handle}-{number}-{kind}")
+    phq9 = max(2, 19 - 2 * number + rng.randrange(3))
+    gad7 = max(1, 15 - number + rng.randrange(3))
+    values = {
+        "theme": theme,
+        "sleep": rng.choice(["better", "about the same", "worse"]),
+        "affect": rng.choice(["brighter", "constricted", "tearful at times"]),
+        "pace": rng.choice(["steady", "slow", "encouraging"]),
+        "intervention": rng.choice(INTERVENTIONS),
+        "homework": rng.choice(HOMEWORK),
+    }
+    front = [
+        "---",
+        f"id: {note_id}",
+        f"client: {handle}",
+        f"date: {day.isoformat()}",
+        f'time: "{9 + rng.randrange(8)}:00"',
+        "duration_minutes: 50",
+        f"modality: {rng.choice(['in person', 'video'])}",
+        f"template: {kind}",
+        "status: signed",
+        f"tags: [{theme}]",
+        f'goals: ["Fewer days lost to {theme}", "Sleep at least six hours most nights"]',
+        f'homework: ["{values["homework"]}"]',
+    ]
+    if kind not in ("addendum", "treatment-plan", "discharge", "psychotherapy"):
+        front += ["measures:", f"  phq9: {phq9}", f"  gad7: {gad7}"]
+    if amends:
+        front.append(f"amends: {amends}")
+    body = [f"# {kind.replace('-', ' ').capitalize()} {number}", ""]
+    for heading in headings:
+        key = re.sub(r"[\s_-]+", "-", heading.casefold())
+        text = SECTION_TEXT.get(key, f"Fictional notes on {theme} for this section.")
+        body += [f"## {heading}", text.format(**values), ""]
+    return ("\n".join([*front, "---", "", *body])).encode()
+
+
+def demo_story(today: dt.date, headings: dict[str, list[str]]) -> list[DemoClient]:
+    """Eight fictional clients: six seen over the last two years (one a minor, one
+    discharged), one whose records are due for disposal, and one on legal hold."""
+    people = clients(8, seed=11)
+    people[2] = FictionalClient(
+        people[2].handle, people[2].name, (today - dt.timedelta(days=15 * 365)).isoformat()
+    )
+    story = []
+    for index, person in enumerate(people):
+        archived = index >= 6
+        count = 4 if archived else 12 - index
+        # Archived clients: four weekly sessions years ago. The others: every eight weeks
+        # over the last two years, the latest a few weeks ago.
+        every = 1 if archived else 8
+        start = (
+            dt.date(2015 + index - 6, 3, 2)
+            if archived
+            else today - dt.timedelta(weeks=every * (count - 1) + 2 * index + 1)
+        )
+        dates = [start + dt.timedelta(weeks=every * n) for n in range(count)]
+        notes, ids = [], []
+        for number, day in enumerate(dates, start=1):
+            kind = (
+                "intake" if number == 1 else "treatment-plan" if number == 2 else CYCLE[(number + index) % 5]
+            )
+            if not archived and index == 5 and number == count:
+                kind = "discharge"
+            ids.append(f"de{index:02x}{number:012x}")  # letters in it: YAML keeps it text
+            text = kind_note(
+                kind, person.handle, day, ids[-1], number, THEMES_BY_CLIENT[index], headings[kind]
+            )
+            notes.append((f"{day.isoformat()}-{person.handle}-{kind}.md", text))
+        if index == 0:  # a process note, and an addendum correcting the third session
+            third = dates[2]
+            for kind, extra in (("psychotherapy", None), ("addendum", ids[2])):
+                nid = f"de{index:02x}{90 + len(notes):012x}"
+                text = kind_note(
+                    kind, person.handle, third, nid, 3, THEMES_BY_CLIENT[0], headings[kind], extra
+                )
+                notes.append((f"{third.isoformat()}-{person.handle}-{kind}.md", text))
+        closed = dates[-1] if archived or index == 5 else None
+        hold = "records request from a court (fictional)" if index == 7 else None
+        story.append(DemoClient(person, notes, closed, hold))
+    return story

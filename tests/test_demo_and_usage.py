@@ -2,16 +2,126 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
 from conftest import Env
 
+from casenotes.config import Practice
 
-def test_demo_seals_a_fictional_practice_and_shows_a_timeline(empty: Env, tmp_path) -> None:
-    result = empty.run("demo", "--keep", str(tmp_path / "demo"), passphrase=None)
-    assert result.code == 0, result.err
-    assert "verify: OK" in result.text and "newest first" in result.text
-    lines = [line for line in result.text.splitlines() if line.startswith("  20")]
-    assert len(lines) == 6 and lines == sorted(lines, reverse=True)
-    assert not list((tmp_path / "demo" / "inbox").iterdir())
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Served:
+    """A command that serves a site, run as a practitioner would, stopped by SIGTERM."""
+
+    def __init__(self, command: list[str], env: dict[str, str], cwd: Path | None = None) -> None:
+        self.proc = subprocess.Popen(
+            command,
+            env={**env, "BROWSER": "true"},
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        for line in self.proc.stdout:  # type: ignore[union-attr]
+            self.lines.append(line)
+            if line.startswith("Serving http://127.0.0.1:"):
+                break
+        assert self.lines and self.lines[-1].startswith("Serving"), (
+            "".join(self.lines) + self.proc.stderr.read()
+        )  # type: ignore[union-attr]
+        self.url = self.lines[-1].split()[-1]
+
+    def page(self) -> str:
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with opener.open(self.url, timeout=20) as response:
+            return response.read().decode()
+
+    def stop(self) -> tuple[int, str, str]:
+        self.proc.send_signal(signal.SIGTERM)
+        out, err = self.proc.communicate(timeout=60)
+        return self.proc.returncode, "".join(self.lines) + out, err
+
+
+def test_demo_seals_a_practice_through_syncd_and_opens_a_client(empty: Env, tmp_path: Path) -> None:
+    kept = tmp_path / "demo"
+    served = Served(
+        [sys.executable, "-m", "casenotes", "demo", "--keep", str(kept), "--no-browser"], empty.env
+    )
+    assert "In care since" in served.page() and "CL-0001" in served.page()
+    code, out, err = served.stop()
+    assert code == 0, err
+    assert "verify: OK" in out and "1 on legal hold, 1 due for disposal" in out
+    assert not list((kept / "inbox").iterdir())  # every note sealed, the plaintext gone
+    demo_env = Env(
+        Practice(kept, kept / ".device"),
+        {**empty.env, "CASENOTES_HOME": str(kept), "CASENOTES_CONFIG_DIR": str(kept / ".device")},
+    )
+    status = demo_env.run("retention", "status", passphrase="correct horse battery staple").text
+    assert "held: records request" in status and "due (disposal" in status
+    templates = demo_env.run("cat", "CL-0001", passphrase="correct horse battery staple").text
+    for kind in (
+        "intake",
+        "treatment-plan",
+        "soap",
+        "dap",
+        "birp",
+        "girp",
+        "progress",
+        "psychotherapy",
+        "addendum",
+    ):
+        assert f"template: {kind}" in templates
+
+
+def test_the_demo_leaves_nothing_behind_without_keep(empty: Env) -> None:
+    before = set(Path(tempfile.gettempdir()).glob("casenotes-demo-*"))
+    served = Served([sys.executable, "-m", "casenotes", "demo", "--no-browser"], empty.env)
+    code, out, err = served.stop()
+    assert code == 0, err
+    assert "demo practice is deleted" in out
+    assert set(Path(tempfile.gettempdir()).glob("casenotes-demo-*")) == before
+
+
+README_FIRST = re.compile(r"^python3 -m venv .*/casenotes demo$", re.M)
+README_TESTS = re.compile(r"^python3 -m venv .* -m pytest$", re.M)
+
+
+def test_the_readme_commands_work_in_a_fresh_virtual_environment(empty: Env, tmp_path: Path) -> None:
+    """The README's two commands, run as written in a copy of the project (the test
+    command on one test file: the whole suite is what CI runs with it)."""
+    readme = (ROOT / "README.md").read_text()
+    first, tests = README_FIRST.search(readme), README_TESTS.search(readme)
+    assert first and tests, "the README must start with the two commands"
+    copy = tmp_path / "checkout"
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    for name in files:
+        if (ROOT / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, copy / name)
+    served = Served(["bash", "-c", first[0]], {**empty.env, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}, cwd=copy)
+    assert "In care since" in served.page()
+    code, _, err = served.stop()
+    assert code == 0, err
+    done = subprocess.run(
+        ["bash", "-c", tests[0] + " -q -p no:cacheprovider tests/test_layering.py"],
+        cwd=copy,
+        env=empty.env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0 and " passed" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
 
 
 def test_usage_errors_exit_2(empty: Env) -> None:
