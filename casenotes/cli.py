@@ -39,7 +39,7 @@ from vault import (
 )
 from vault.errors import PracticeExists
 
-from . import backups, config, retention_commands, sharing_commands, writing
+from . import backups, config, doctor, retention_commands, sharing_commands, writing
 from .config import ConfigError
 from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option
 from .serving import serve_site
@@ -244,15 +244,18 @@ def audit_verify(ctx: click.Context) -> None:
 
 @cli.command()
 @practice_option
+@click.option(
+    "--kdf", type=click.Choice(list(KDF_PROFILES)), help="Also change the KDF cost (default: keep it)."
+)
 @click.pass_context
-def passphrase(ctx: click.Context) -> None:
-    """Change the passphrase (no note is re-encrypted)."""
+def passphrase(ctx: click.Context, kdf: str | None) -> None:
+    """Change the passphrase, or its KDF cost (no note is re-encrypted)."""
     vault = open_vault(ctx)
     old = ask_passphrase(prompt="Current passphrase")
     if config.passphrase_from_env() is not None:
         raise UsageFailure("set the new passphrase at the prompt, not through CASENOTES_PASSPHRASE")
     new = ask_passphrase(confirm=True, prompt="New passphrase")
-    vault.change_passphrase(old, new)
+    vault.change_passphrase(old, new, KDF_PROFILES[kdf] if kdf else None)
     click.echo("passphrase changed")
 
 
@@ -351,6 +354,20 @@ def open_cmd(
         minutes,
         no_browser,
     )
+
+
+@cli.command("doctor")
+@practice_option
+@click.pass_context
+def doctor_cmd(ctx: click.Context) -> None:
+    """A privacy and health checkup: one line per check, and what to do."""
+    p = practice(ctx)
+    findings = doctor.run_checks(open_vault(ctx), p, config.ram_dirs())
+    for finding in findings:
+        click.echo(finding.line())
+    failed = [f for f in findings if f.status == "fail"]
+    if failed:
+        raise Failure(f"{len(failed)} check(s) failed; fix those first")
 
 
 @cli.command()

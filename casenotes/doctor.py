@@ -1,0 +1,258 @@
+"""`casenotes doctor`: a privacy and health checkup, one line per check and what to do.
+
+Each check is a function from plain inputs (paths, the vault, file contents) to a
+`Finding`, so each can be tested passing and failing; `run_checks` gathers the real
+inputs of this machine. Nothing here changes anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from retention.purge import scan, still_pending
+from site_builder import choose_base
+from syncd.editors import Kind, classify, inbox_files
+from syncd.lock import DaemonLock
+from syncd.state import State
+from vault import KDF_PROFILES, Vault
+from vault.constants import PRACTITIONER_KEY_FORMAT
+from vault.keys import read_record
+
+from . import backups
+from .config import Practice
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    status: str  # "ok", "warn" or "fail"
+    detail: str  # what was found, and (unless ok) what to do
+
+    def line(self) -> str:
+        return f"{self.status.upper():<4}  {self.check}: {self.detail}"
+
+
+def permissions(practice: Practice, device_file: Path) -> Finding:
+    name = "permissions"
+    for folder in (practice.root, practice.inbox, practice.vault_dir):
+        mode = folder.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            return Finding(
+                name,
+                "fail",
+                f"{folder} is open to other users (mode {oct(mode & 0o777)}): chmod 700 {folder}",
+            )
+    mode = device_file.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return Finding(name, "fail", f"{device_file} is readable by others: chmod 600 {device_file}")
+    return Finding(name, "ok", "only you can open the practice folders and the device key")
+
+
+def _dm_crypt(device: str, sys_root: Path) -> bool:
+    """Whether a block device is a dm-crypt mapping (LUKS), or sits on one."""
+    name = Path(os.path.realpath(device)).name
+    uuid = sys_root / "block" / name / "dm" / "uuid"
+    if uuid.exists() and uuid.read_text().startswith("CRYPT-"):
+        return True
+    slaves = sys_root / "block" / name / "slaves"
+    return slaves.is_dir() and any(_dm_crypt(f"/dev/{s.name}", sys_root) for s in slaves.iterdir())
+
+
+def encrypted_inbox(
+    source: str | None, fstype: str | None, sys_root: Path, platform: str, filevault: str | None
+) -> Finding:
+    name = "encrypted disk for the inbox"
+    if platform == "darwin":
+        if filevault and "FileVault is On" in filevault:
+            return Finding(name, "ok", "FileVault is on")
+        return Finding(
+            name,
+            "warn",
+            "FileVault is not on: drafts in the inbox are plain text; turn it on in System Settings",
+        )
+    if fstype in ("ecryptfs", "fuse.gocryptfs", "fuse.encfs") or (source and _dm_crypt(source, sys_root)):
+        return Finding(name, "ok", f"the inbox lies on an encrypted volume ({source or fstype})")
+    if not source:
+        return Finding(
+            name, "warn", "could not tell which disk holds the inbox: make sure it is encrypted (LUKS)"
+        )
+    return Finding(
+        name,
+        "warn",
+        f"the inbox lies on {source}, which is not LUKS-encrypted: drafts are plain text until "
+        "sealed; encrypt the disk or move the practice",
+    )
+
+
+def encrypted_swap(swaps: str, sys_root: Path) -> Finding:
+    name = "encrypted swap"
+    devices = [line.split()[0] for line in swaps.splitlines()[1:] if line.strip()]
+    plain = [d for d in devices if not Path(d).name.startswith("zram") and not _dm_crypt(d, sys_root)]
+    if plain:
+        return Finding(
+            name,
+            "warn",
+            f"swap on {', '.join(plain)} is not encrypted: an open client's notes could be paged "
+            "to disk; encrypt swap or turn it off",
+        )
+    return Finding(name, "ok", "no swap, or only encrypted or in-memory swap" if devices else "no swap")
+
+
+def residue(inbox: Path) -> Finding:
+    name = "editor leftovers in the inbox"
+    found = [p for p in inbox_files(inbox) if classify(p.relative_to(inbox)) is Kind.RESIDUE]
+    if found:
+        return Finding(
+            name,
+            "warn",
+            f"{len(found)} editor backup or swap file(s) hold plaintext, e.g. {found[0]}: close the "
+            "editor and delete them; docs/syncd.md has settings that avoid them",
+        )
+    return Finding(name, "ok", "none")
+
+
+def ram_directory(candidates: list[Path]) -> Finding:
+    name = "RAM directory for open"
+    base, in_ram = choose_base(candidates)
+    if in_ram:
+        return Finding(name, "ok", f"{base} (client sites never touch the disk)")
+    return Finding(
+        name,
+        "warn",
+        f"no RAM file system found: open builds sites in {base} and wipes them; mount a tmpfs at /dev/shm",
+    )
+
+
+def kdf_cost(key_file: Path) -> Finding:
+    name = "passphrase hardening (KDF cost)"
+    kdf = read_record(key_file, PRACTITIONER_KEY_FORMAT)["kdf"]
+    moderate = KDF_PROFILES["moderate"]
+    if kdf["opslimit"] < moderate.opslimit or kdf["memlimit"] < moderate.memlimit:
+        return Finding(
+            name,
+            "warn",
+            f"below the moderate profile ({kdf['memlimit'] // 2**20} MiB): a stolen vault is "
+            "cheaper to attack; `casenotes passphrase --kdf moderate` raises it",
+        )
+    return Finding(name, "ok", f"Argon2id, {kdf['opslimit']} passes, {kdf['memlimit'] // 2**20} MiB")
+
+
+def device_registered(vault: Vault) -> Finding:
+    name = "this machine's device key"
+    if vault.device.device_id in vault.device_keys():
+        return Finding(name, "ok", f"device {vault.device.device_id} is registered")
+    return Finding(
+        name,
+        "fail",
+        "not registered in this vault (or its registration was changed): run `casenotes device register`",
+    )
+
+
+def backups_checked(vault: Vault, practice: Practice, now: dt.datetime) -> list[Finding]:
+    found = []
+    last_verify = State.load(practice.state_dir / "state.json").jobs.get("backup-verify")
+    for target in backups.targets(practice):
+        name = f"backup {target}"
+        try:
+            target.open(vault.practice_id, create=False)
+            names = sorted(target.snapshots())
+        except Exception as exc:  # noqa: BLE001 (any reason a target cannot be read is the finding)
+            found.append(
+                Finding(name, "warn", f"not reachable ({exc}); plug it in and run `casenotes backup run`")
+            )
+            continue
+        if not names:
+            found.append(Finding(name, "warn", "no snapshot yet: run `casenotes backup run`"))
+            continue
+        newest = dt.datetime.strptime(names[-1][:18], "%Y-%m-%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+        age = (now - newest).days
+        verified = (
+            f"last full verify {last_verify[:10]}"
+            if last_verify
+            else "never fully verified (`casenotes backup verify --full`)"
+        )
+        status = "ok" if age <= 2 and last_verify else "warn"
+        found.append(
+            Finding(name, status, f"last good snapshot {newest:%Y-%m-%d} ({age} days ago); {verified}")
+        )
+    return found
+
+
+def purges(vault: Vault, practice: Practice, today: dt.date) -> Finding:
+    name = "retention"
+    rows = scan(vault, practice.settings().policy(), today)
+    due = sum(1 for r in rows if r.decision and r.decision.purgeable)
+    damaged = sum(1 for r in rows if r.decision is None)
+    pending = len(still_pending(vault))
+    if due or damaged or pending:
+        return Finding(
+            name,
+            "warn",
+            f"{due} client(s) due for disposal, {pending} shred(s) waiting for a drive, "
+            f"{damaged} with damaged facts: `casenotes retention status`",
+        )
+    return Finding(name, "ok", "nothing due for disposal")
+
+
+def syncd_running(practice: Practice) -> Finding:
+    holder = DaemonLock(practice.state_dir / "syncd.lock").holder()
+    if holder:
+        return Finding("syncd", "ok", f"running (PID {holder})")
+    return Finding(
+        "syncd",
+        "warn",
+        "not running: notes are not sealed and backups not taken; `casenotes syncd --install`",
+    )
+
+
+def _filevault() -> str | None:
+    try:
+        return subprocess.run(["fdesetup", "status"], capture_output=True, text=True, timeout=10).stdout  # noqa: S607
+    except OSError:
+        return None
+
+
+def _mount_of(path: Path) -> tuple[str | None, str | None]:
+    try:
+        out = subprocess.run(  # noqa: S603 (fixed arguments)
+            ["findmnt", "-n", "-o", "SOURCE,FSTYPE", "-T", str(path)],  # noqa: S607
+            capture_output=True,
+            text=True,
+            timeout=10,  # noqa: S607
+        ).stdout.split()
+    except OSError:
+        return None, None
+    return (out[0], out[1]) if len(out) >= 2 else (None, None)
+
+
+def run_checks(vault: Vault, practice: Practice, ram_dirs: list[Path]) -> list[Finding]:
+    """Every check, on this machine's real inputs."""
+    now = vault.clock()
+    swaps = Path("/proc/swaps").read_text() if Path("/proc/swaps").exists() else ""
+    source, fstype = _mount_of(practice.inbox)
+    checks: list[Callable[[], Finding | list[Finding]]] = [
+        lambda: permissions(practice, vault.device_dir / "device.json"),
+        lambda: encrypted_inbox(
+            source, fstype, Path("/sys"), sys.platform, _filevault() if sys.platform == "darwin" else None
+        ),
+        lambda: encrypted_swap(swaps, Path("/sys")),
+        lambda: residue(practice.inbox),
+        lambda: ram_directory(ram_dirs),
+        lambda: kdf_cost(vault.practitioner_file),
+        lambda: device_registered(vault),
+        lambda: backups_checked(vault, practice, now),
+        lambda: purges(vault, practice, now.date()),
+        lambda: syncd_running(practice),
+    ]
+    findings: list[Finding] = []
+    for check in checks:
+        result = check()
+        findings += result if isinstance(result, list) else [result]
+    return findings
