@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -19,19 +17,7 @@ from vault.errors import DeviceMissing, NotAPractice
 from vault.generations import KeepPolicy, to_keep
 
 from .config import Practice, Settings
-from .context import Failure, ask_passphrase, open_vault, practice, practice_option
-
-
-@contextmanager
-def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on a terminal (click hides it elsewhere); yields the step callback."""
-    with click.progressbar(length=1, label=label) as bar:
-
-        def step(done: int, total: int) -> None:
-            bar.length = max(total, 1)
-            bar.update(done - bar.pos)
-
-        yield step
+from .context import Failure, ask_passphrase, open_vault, practice, practice_option, progress_bar
 
 
 def targets(p: Practice, chosen: str | None = None) -> list[BackupTarget]:

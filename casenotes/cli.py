@@ -41,7 +41,7 @@ from vault.errors import PracticeExists
 
 from . import backups, config, doctor, retention_commands, sharing_commands, writing
 from .config import ConfigError
-from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option
+from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option, stage
 from .serving import serve_site
 
 CORE_ERRORS = (VaultError, TemplateError, SyncdError, site_builder.SiteError, ConfigError)
@@ -51,10 +51,11 @@ CORE_ERRORS = (VaultError, TemplateError, SyncdError, site_builder.SiteError, Co
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @practice_option
 @click.option("--debug", is_flag=True, help="Show a traceback on errors.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars or step messages.")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
     """casenotes: encrypted session notes, written in your own editor."""
-    ctx.ensure_object(dict)["debug"] = debug
+    ctx.ensure_object(dict).update(debug=debug, quiet=quiet)
     # A crashed `open` leaves its RAM directory behind; whoever runs next removes it.
     site_builder.sweep([*config.ram_dirs(), Path(tempfile.gettempdir())])
 
@@ -348,7 +349,7 @@ def open_cmd(
     serve_site(
         vault,
         lambda directory: site_builder.build_site(
-            vault, practitioner, client_id, handle, directory, include_psychotherapy_notes
+            vault, practitioner, client_id, handle, directory, include_psychotherapy_notes, stage
         ),
         {"client": client_id},
         minutes,

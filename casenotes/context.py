@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -63,3 +66,31 @@ def ask_passphrase(confirm: bool = False, prompt: str = "Passphrase") -> Passphr
     if not value:
         raise UsageFailure("the passphrase is empty: choose one you will remember")
     return Passphrase(value)
+
+
+def quiet() -> bool:
+    """No progress output: asked for with --quiet, or nobody is watching (not a terminal)."""
+    context = click.get_current_context(silent=True)
+    asked = bool(context and context.find_root().ensure_object(dict).get("quiet"))
+    return asked or not sys.stderr.isatty()
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr while someone watches; yields the step callback."""
+    if quiet():
+        yield lambda done, total: None
+        return
+    with click.progressbar(length=1, label=label, file=sys.stderr) as bar:
+
+        def step(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        yield step
+
+
+def stage(message: str) -> None:
+    """One line on stderr for a step of a long command (nothing when quiet)."""
+    if not quiet():
+        click.echo(f"casenotes: {message}", err=True)

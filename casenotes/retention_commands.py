@@ -14,9 +14,17 @@ from retention.purge import RunReport, run, scan, still_pending
 from syncd import Job
 from vault import Vault
 
-from .backups import progress_bar, targets
+from .backups import targets
 from .config import Practice
-from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option
+from .context import (
+    Failure,
+    UsageFailure,
+    ask_passphrase,
+    open_vault,
+    practice,
+    practice_option,
+    progress_bar,
+)
 
 log = logging.getLogger("syncd")
 

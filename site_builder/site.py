@@ -9,7 +9,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,15 +161,19 @@ def build_site(
     handle: str,
     directory: Path,
     include_psychotherapy: bool = False,
+    on_stage: Callable[[str], object] = lambda _: None,
 ) -> BuiltSite:
+    """Decrypt, generate and build one client's site; ``on_stage`` hears of each step."""
     timings = Timings()
     started = time.perf_counter()
+    on_stage(f"decrypting the notes of client {client_id}")
     timeline = load_timeline(vault, practitioner, client_id, handle, include_psychotherapy)
     timings.decrypt = time.perf_counter() - started
     started = time.perf_counter()
     parallel = len(timeline.entries) >= PARALLEL_FROM and _can_fork()
     configs = generate(directory, timeline, parts=2 if parallel else 1)
     timings.generate = time.perf_counter() - started
+    on_stage(f"building the site of {len(timeline.entries)} notes" + (" on two cores" if parallel else ""))
     started = time.perf_counter()
     if parallel:
         build_parallel(directory, *configs)
