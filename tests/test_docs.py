@@ -30,6 +30,12 @@ def test_the_user_guide_builds_strictly(tmp_path: Path) -> None:
     assert "CASENOTE" in page
     # no web fonts: nothing in the guide reaches for fonts.googleapis.com
     assert "fonts.googleapis" not in (tmp_path / "site" / "index.html").read_text()
+    # the command reference is generated from the program: every command is in it
+    from casenotes.cli import cli
+
+    reference = (tmp_path / "site" / "reference" / "index.html").read_text()
+    for name in cli.commands:
+        assert f"casenotes {name}" in reference, name
 
 
 def test_every_template_has_a_page_in_the_guide(tmp_path: Path) -> None:
