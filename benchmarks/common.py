@@ -14,6 +14,7 @@ from casenotes.config import Practice
 from syncd.filing import file_note
 from vault import KdfParams, Passphrase, Vault
 from vault.encoding import new_id
+from vault.practice import create_practice
 
 CHEAP_KDF = KdfParams(1, 8 * 1024 * 1024)  # only where the KDF is not what is measured
 PASSPHRASE = "fictional benchmark passphrase"
@@ -22,7 +23,7 @@ PASSPHRASE = "fictional benchmark passphrase"
 def new_practice(kdf: KdfParams = CHEAP_KDF) -> tuple[Practice, Vault]:
     root = Path(tempfile.mkdtemp(prefix="casenotes-bench-"))
     practice = Practice(root, root / ".device")
-    vault = Vault.create(practice.vault_dir, practice.config_dir, Passphrase(PASSPHRASE), kdf)
+    vault = create_practice(practice.vault_dir, practice.config_dir, Passphrase(PASSPHRASE), kdf)
     practice.create_layout()
     return practice, vault
 

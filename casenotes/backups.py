@@ -15,6 +15,7 @@ from vault.backup import BackupTarget
 from vault.backup_storage import FolderStorage, TargetUnavailable, storage_for
 from vault.errors import DeviceMissing, NotAPractice
 from vault.generations import KeepPolicy, to_keep
+from vault.practice import register_device
 
 from .config import Practice, Settings
 from .context import Failure, ask_passphrase, open_vault, practice, practice_option, progress_bar
@@ -209,7 +210,7 @@ def device() -> None:
 def device_register(ctx: click.Context) -> None:
     """Register this machine for a restored or copied vault (asks for the passphrase)."""
     p = practice(ctx)
-    vault = Vault.register_device(p.vault_dir, p.config_dir, ask_passphrase())
+    vault = register_device(p.vault_dir, p.config_dir, ask_passphrase())
     vault.close()
     click.echo(f"this machine is now device {vault.device.device_id} of the practice in {p.root}")
 

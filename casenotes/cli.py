@@ -31,13 +31,13 @@ from vault import (
     DEFAULT_KDF_PROFILE,
     KDF_PROFILES,
     Passphrase,
-    Vault,
     VaultError,
     durable,
     supervision,
     verify,
 )
 from vault.errors import PracticeExists
+from vault.practice import create_practice
 
 from . import backups, config, doctor, retention_commands, sharing_commands, writing
 from .config import ConfigError
@@ -76,7 +76,7 @@ def init(ctx: click.Context, kdf: str) -> None:
     if p.settings_file.exists() or (p.vault_dir / "practice.json").exists():
         raise PracticeExists(p.root)
     passphrase = ask_passphrase(confirm=True, prompt="New passphrase")
-    Vault.create(p.vault_dir, p.config_dir, passphrase, KDF_PROFILES[kdf]).close()
+    create_practice(p.vault_dir, p.config_dir, passphrase, KDF_PROFILES[kdf]).close()
     p.create_layout()
     click.echo(f"Created a practice in {p.root}")
     click.echo(f"Write notes into {p.inbox}; your device key is in {p.config_dir}.")

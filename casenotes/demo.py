@@ -14,6 +14,7 @@ from retention import records
 from retention.purge import scan
 from syncd import Daemon, DaemonSettings
 from vault import KDF_PROFILES, Passphrase, Vault, verify
+from vault.practice import create_practice
 
 from . import fiction
 from .config import Practice
@@ -38,7 +39,7 @@ def template_headings(practice: Practice) -> dict[str, list[str]]:
 def make_demo(root: Path, say: Callable[[str], object]) -> Demo:
     """Create the practice in ``root``, write every note into its inbox, and let syncd seal it."""
     practice = Practice(root, root / ".device")  # the demo never touches your real config
-    vault = Vault.create(
+    vault = create_practice(
         practice.vault_dir, practice.config_dir, Passphrase(DEMO_PASSPHRASE), KDF_PROFILES["interactive"]
     )
     practice.create_layout()

@@ -14,6 +14,7 @@ import pytest
 
 from casenotes.config import Practice
 from vault import KdfParams, Passphrase, Vault
+from vault.practice import create_practice
 
 # Argon2id at 1 pass and 8 MiB: fast enough for hundreds of unlocks in a test run.
 CHEAP_KDF = KdfParams(opslimit=1, memlimit=8 * 1024 * 1024)
@@ -86,7 +87,7 @@ def empty(tmp_path: Path, base_env: dict[str, str]) -> Env:
 def practice(empty: Env) -> Env:
     """A practice made through the core with the cheap KDF, and one client, AB-1."""
     p = empty.practice
-    Vault.create(p.vault_dir, p.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF).close()
+    create_practice(p.vault_dir, p.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF).close()
     p.create_layout()
     with empty.vault() as vault:
         vault.add_client("AB-1", "Wilhelmina Testperson", "1987-03-14")

@@ -9,8 +9,9 @@ import pytest
 from conftest import CHEAP_KDF, PASSPHRASE, Env, fill
 from notes import write_note
 
-from vault import Passphrase, Vault, durable
+from vault import Passphrase, durable
 from vault.errors import WriteFailed
+from vault.practice import create_practice
 
 
 def test_write_new_never_overwrites(tmp_path: Path) -> None:
@@ -47,7 +48,7 @@ def test_sealing_onto_a_full_disk_says_so_and_keeps_the_note(
     from casenotes.config import Practice
 
     practice = Practice(tiny_disk / "practice", tmp_path / "config")
-    Vault.create(practice.vault_dir, practice.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF).close()
+    create_practice(practice.vault_dir, practice.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF).close()
     practice.create_layout()
     env = Env(practice, {**base_env, "CASENOTES_HOME": str(practice.root)})
     assert env.run("client", "add", "AB-1").code == 0

@@ -21,6 +21,7 @@ from vault import Passphrase, Vault
 from vault.backup import BackupTarget
 from vault.backup_storage import FolderStorage
 from vault.errors import NoAccess, TamperedFile, UnknownClient
+from vault.practice import create_practice, register_device
 
 APA = PRESETS["apa"]
 
@@ -46,7 +47,7 @@ def clock() -> Clock:
 @pytest.fixture
 def vault(empty: Env, clock: Clock) -> Vault:
     p = empty.practice
-    Vault.create(p.vault_dir, p.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF, clock=clock).close()
+    create_practice(p.vault_dir, p.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF, clock=clock).close()
     p.create_layout()
     return Vault(p.vault_dir, p.config_dir, clock)
 
@@ -150,7 +151,7 @@ def test_a_hold_placed_on_one_machine_is_released_on_another(
 ) -> None:
     client_id = add(vault, "AB-1", ["2010-01-01"])
     records.place_hold(vault, client_id, "subpoena")
-    laptop = Vault.register_device(vault.root, tmp_path / "laptop-config", Passphrase(PASSPHRASE), clock)
+    laptop = register_device(vault.root, tmp_path / "laptop-config", Passphrase(PASSPHRASE), clock)
     assert records.current(laptop, client_id).holds  # the laptop sees the desktop's hold
     records.release_holds(laptop, client_id)
     assert records.current(vault, client_id).holds == {}  # and the desktop the laptop's release

@@ -16,10 +16,11 @@ import pytest
 from conftest import CHEAP_KDF, PASSPHRASE, Env
 
 from casenotes.config import Practice
-from vault import Passphrase, Vault, consent, share
+from vault import Passphrase, consent, share
 from vault.colleagues import identity_of, join_practice, parse_identity
 from vault.encoding import new_id
 from vault.errors import NoAccess, TamperedFile
+from vault.practice import create_practice, register_device
 
 TODAY = dt.datetime.now(dt.UTC).date()
 BEA_PASS, CLEO_PASS = "fictional bravo passphrase", "fictional charlie passphrase"
@@ -43,10 +44,12 @@ def people(practice: Env, tmp_path: Path) -> People:
     alex = alex_vault.unlock(Passphrase(PASSPHRASE))
     bea_identity, _ = join_practice(root, Passphrase(BEA_PASS), CHEAP_KDF)
     alex_vault.add_colleague(alex, "Bea", bea_identity)
-    bea_vault = Vault.register_device(root, tmp_path / "bea-config", Passphrase(BEA_PASS))
+    bea_vault = register_device(root, tmp_path / "bea-config", Passphrase(BEA_PASS))
     bea_vault.add_colleague(bea_vault.unlock(Passphrase(BEA_PASS)), "Alex", identity_of(alex))
     cleo_home = tmp_path / "cleo"
-    cleo_vault = Vault.create(cleo_home / "vault", tmp_path / "cleo-config", Passphrase(CLEO_PASS), CHEAP_KDF)
+    cleo_vault = create_practice(
+        cleo_home / "vault", tmp_path / "cleo-config", Passphrase(CLEO_PASS), CHEAP_KDF
+    )
     Practice(cleo_home, tmp_path / "cleo-config").create_layout()
     cleo = cleo_vault.unlock(Passphrase(CLEO_PASS))
     cleo_vault.add_colleague(cleo, "Alex", identity_of(alex))

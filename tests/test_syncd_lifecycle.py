@@ -111,10 +111,11 @@ def test_a_full_disk_keeps_the_plaintext_and_retries(tiny_disk: Path, tmp_path: 
     from conftest import CHEAP_KDF, PASSPHRASE, fill
 
     from casenotes.config import Practice
-    from vault import Passphrase, Vault
+    from vault import Passphrase
+    from vault.practice import create_practice
 
     p = Practice(tiny_disk / "practice", tmp_path / "config")
-    Vault.create(p.vault_dir, p.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF).close()
+    create_practice(p.vault_dir, p.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF).close()
     p.create_layout()
     env = Env(p, {**base_env, "CASENOTES_HOME": str(p.root)})
     assert env.run("client", "add", "AB-1").code == 0

@@ -7,6 +7,8 @@ import binascii
 import json
 import re
 import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from .constants import ID_BYTES
@@ -42,3 +44,15 @@ def new_id() -> str:
 
 def is_id(text: object) -> bool:
     return isinstance(text, str) and bool(_ID.match(text))
+
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def stamp(moment: datetime) -> str:
+    """A moment as the vault writes it: UTC, to the second (``2026-11-27T03:30:00Z``)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

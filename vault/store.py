@@ -24,50 +24,39 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-import nacl.exceptions
-import nacl.utils
 from nacl.public import PrivateKey, PublicKey, SealedBox
-from nacl.signing import SigningKey, VerifyKey
+from nacl.signing import VerifyKey
 
-from . import colleagues as team
 from . import durable
 from . import seal as revision_format
 from .audit import AuditLog
 from .backup import BackupTarget, Progress, Snapshot
+from .client_keys import ClientKeys
 from .clients import (
     PROFILE_RECORD_ID,
     Profile,
     blind,
     client_record,
     index_record,
-    key_record,
-    read_client_record,
     read_index_record,
-    read_key_record,
 )
 from .constants import (
     CONTENT_MAC_BYTES,
     CONTENT_MAC_PERSON,
-    DEVICE_REGISTRATION_FORMAT,
-    JSON_FORMAT_VERSION,
     PRACTICE_FORMAT,
     PRACTITIONER_KEY_FORMAT,
     KdfParams,
 )
-from .encoding import b64, canonical, is_id, new_id
+from .encoding import Clock, canonical, is_id, new_id, stamp, utc_now
 from .errors import (
     DeviceMissing,
     HandleTaken,
-    KeyFileInvalid,
-    NoAccess,
     NotAPractice,
     NoteLocked,
-    PracticeExists,
     TamperedFile,
     UnknownClient,
     UnknownNote,
@@ -75,29 +64,15 @@ from .errors import (
     WrongPassphrase,
 )
 from .keys import (
-    Device,
     Practitioner,
-    check_registration,
     load_device,
-    public_keys,
     read_record,
-    registration,
-    save_device,
     unlock_practitioner,
     wrap_practitioner,
 )
 from .redact import Passphrase, Plaintext
 
-Clock = Callable[[], datetime]
 REVISION_NAME = re.compile(r"^(\d{6})-([0-9a-f]{16})\.rev$")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -123,7 +98,7 @@ class OpenedNote:
         return f"<OpenedNote {self.note_id} r{self.revision}>"
 
 
-class Vault:
+class Vault(ClientKeys):
     """One practice's vault, opened with this machine's device key."""
 
     def __init__(self, root: Path, config_dir: Path, clock: Clock = utc_now) -> None:
@@ -143,62 +118,6 @@ class Vault:
         self._devices_stamp: tuple[int, ...] = ()
         self._client_generations: dict[str, list[PublicKey]] = {}
 
-    # -- creating a practice ----------------------------------------------------------
-    @classmethod
-    def create(
-        cls,
-        root: Path,
-        config_dir: Path,
-        passphrase: Passphrase,
-        kdf: KdfParams,
-        clock: Clock = utc_now,
-    ) -> Vault:
-        """A new vault with one practitioner and this machine registered as its device."""
-        if (root / "practice.json").exists():
-            raise PracticeExists(root)
-        practice_id = new_id()
-        practitioner = Practitioner(new_id(), PrivateKey.generate(), SigningKey.generate())
-        device = Device(
-            new_id(),
-            practice_id,
-            practitioner.practitioner_id,
-            SigningKey.generate(),
-            nacl.utils.random(32),
-            {practitioner.practitioner_id: b64(bytes(practitioner.signing_key.verify_key))},
-            {practitioner.practitioner_id: b64(bytes(practitioner.box_key.public_key))},
-        )
-        when = stamp(clock())
-        pid, did = practitioner.practitioner_id, device.device_id
-        durable.make_dirs(root)
-        durable.write_new(
-            root / "practitioners" / f"{pid}.json",
-            canonical(wrap_practitioner(practitioner, passphrase, kdf)),
-        )
-        durable.write_new(
-            root / "practitioners" / f"{pid}.index",
-            SealedBox(practitioner.box_key.public_key).encrypt(device.index_key),
-        )
-        durable.write_new(
-            root / "devices" / f"{did}.json", canonical(registration(device, practitioner, when))
-        )
-        save_device(config_dir / practice_id / "device.json", device)
-        # practice.json last: until it exists, the folder is not a practice, and init can rerun.
-        durable.write_new(
-            root / "practice.json",
-            canonical(
-                {
-                    "format": PRACTICE_FORMAT,
-                    "version": JSON_FORMAT_VERSION,
-                    "practice_id": practice_id,
-                    "created": when,
-                }
-            ),
-        )
-        vault = cls(root, config_dir, clock)
-        vault.audit.append("init", practitioner=pid, kdf_opslimit=kdf.opslimit, kdf_memlimit=kdf.memlimit)
-        vault.audit.checkpoint()
-        return vault
-
     # -- backups --------------------------------------------------------------------------
     def backup(self, destination: BackupTarget, progress: Progress | None = None) -> Snapshot:
         """A snapshot of the whole vault on a target (audited, checkpoint included)."""
@@ -210,47 +129,6 @@ class Vault:
 
     def record_restore(self, snapshot: str) -> None:
         self.audit.append("restore", snapshot=snapshot)
-
-    @classmethod
-    def register_device(
-        cls, root: Path, config_dir: Path, passphrase: Passphrase, clock: Clock = utc_now
-    ) -> Vault:
-        """Register this machine for a vault that has no device key here (a restore, a new laptop).
-
-        The passphrase proves the practitioner; their key then vouches for the new device,
-        and the handle-index key is unsealed from the vault.
-        """
-        practice = root / "practice.json"
-        if not practice.exists():
-            raise NotAPractice(root)
-        practice_id = str(read_record(practice, PRACTICE_FORMAT, TamperedFile)["practice_id"])
-        keys = sorted((root / "practitioners").glob("*.json"))
-        for key_file in keys:
-            try:
-                practitioner = unlock_practitioner(key_file, passphrase)
-                break
-            except WrongPassphrase:
-                continue
-        else:
-            raise WrongPassphrase(root / "practitioners")
-        index_file = root / "practitioners" / f"{practitioner.practitioner_id}.index"
-        device = Device(
-            new_id(),
-            practice_id,
-            practitioner.practitioner_id,
-            SigningKey.generate(),
-            practitioner.open_sealed(index_file.read_bytes()),
-            {practitioner.practitioner_id: b64(bytes(practitioner.signing_key.verify_key))},
-            {practitioner.practitioner_id: b64(bytes(practitioner.box_key.public_key))},
-        )
-        durable.write_new(
-            root / "devices" / f"{device.device_id}.json",
-            canonical(registration(device, practitioner, stamp(clock()))),
-        )
-        save_device(config_dir / practice_id / "device.json", device)
-        vault = cls(root, config_dir, clock)
-        vault.audit.append("device-registered", practitioner=practitioner.practitioner_id)
-        return vault
 
     def close(self) -> None:
         """Sign the audit log's head, so a later cut-off of its tail is detected."""
@@ -285,88 +163,7 @@ class Vault:
         durable.replace(self.practitioner_file, canonical(wrap_practitioner(practitioner, new, kdf)))
         self.audit.append("passphrase-changed", practitioner=practitioner.practitioner_id)
 
-    # -- devices ------------------------------------------------------------------------
-    def device_keys(self) -> dict[str, VerifyKey]:
-        """Public keys of every device a pinned practitioner registered (cached until the
-        devices folder changes: a daemon sees a machine registered while it runs)."""
-        folders = [self.root / "devices", self.root / "colleagues"]
-        stamp = tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in folders)
-        if self._device_keys is None or stamp != self._devices_stamp:
-            self._devices_stamp = stamp
-            self._device_keys = {}
-            signers = self.trusted_signers()
-            for path in sorted((self.root / "devices").glob("*.json")):
-                try:
-                    self._device_keys[path.stem] = check_registration(path, signers)
-                except TamperedFile:
-                    continue  # verify() reports it; an unregistered device signs nothing valid
-        return self._device_keys
-
-    def trusted_signers(self) -> dict[str, str]:
-        """Practitioners whose signatures this device accepts: its pins, and the colleagues
-        a pinned practitioner added (one step: a colleague's colleague is not trusted)."""
-        signers = dict(self.device.trusted)
-        for colleague in team.colleagues(self.root, self.device.trusted):
-            signers.setdefault(colleague.practitioner_id, b64(bytes(colleague.identity.sign_public)))
-        return signers
-
-    def colleagues(self) -> list[team.Colleague]:
-        return team.colleagues(self.root, self.device.trusted)
-
-    def colleague(self, name: str) -> team.Colleague:
-        for known in self.colleagues():
-            if known.name.casefold() == name.casefold():
-                return known
-        raise team.UnknownPractitioner(name)
-
-    def add_colleague(self, practitioner: Practitioner, name: str, identity: team.Identity) -> str:
-        """Vouch for a colleague's identity; a colleague in this very practice also receives
-        the handle-index key, so their own machines can register and find clients."""
-        pid = identity.practitioner_id
-        for known in self.colleagues():
-            if known.practitioner_id == pid and known.added_by == practitioner.practitioner_id:
-                raise team.ColleagueExists(pid, known.name)
-        if pid == practitioner.practitioner_id:
-            raise team.IdentityInvalid("it is your own")
-        record = team.colleague_record(
-            name, identity, practitioner.practitioner_id, practitioner.signing_key, stamp(self.clock())
-        )
-        team.add_colleague(self.root, record, pid, practitioner.practitioner_id)
-        own_key = self.root / "practitioners" / f"{pid}.json"
-        index = self.root / "practitioners" / f"{pid}.index"
-        member = (
-            own_key.exists()
-            and public_keys(read_record(own_key, PRACTITIONER_KEY_FORMAT), own_key)[0] == identity.box_public
-        )
-        if member and not index.exists():
-            durable.write_new(index, SealedBox(identity.box_public).encrypt(self.device.index_key))
-        self.audit.append("practitioner-add", practitioner=pid, same_practice=member)
-        return "same practice" if member else "another practice"
-
-    def device_practitioner(self, device_id: str) -> str | None:
-        """Whose device this is (None: not a registered device)."""
-        if device_id not in self.device_keys():
-            return None
-        return str(
-            read_record(self.root / "devices" / f"{device_id}.json", DEVICE_REGISTRATION_FORMAT)[
-                "practitioner_id"
-            ]
-        )
-
-    def bad_registrations(self) -> list[TamperedFile]:
-        found = []
-        signers = self.trusted_signers()
-        for path in sorted((self.root / "devices").glob("*.json")):
-            try:
-                check_registration(path, signers)
-            except TamperedFile as exc:
-                found.append(exc)
-        return found
-
     # -- clients ------------------------------------------------------------------------
-    def client_dir(self, client_id: str) -> Path:
-        return self.root / "clients" / client_id
-
     def client_ids(self) -> list[str]:
         folder = self.root / "clients"
         return sorted(p.name for p in folder.iterdir() if is_id(p.name)) if folder.exists() else []
@@ -397,28 +194,6 @@ class Vault:
         self.audit.append("client-add", client=client_id)
         return client_id
 
-    def _practitioner_box_keys(self) -> dict[str, PublicKey]:
-        """The keys new client keys are sealed to, each checked against this device's pin:
-        a swapped key would let whoever swapped it read every new client's notes."""
-        keys = {}
-        for pid in self.device.trusted:
-            path = self.root / "practitioners" / f"{pid}.json"
-            key = public_keys(read_record(path, PRACTITIONER_KEY_FORMAT), path)[0]
-            pinned = self.device.trusted_box.get(pid)
-            if pinned is not None and pinned != b64(bytes(key)):
-                raise TamperedFile(
-                    path, "the practitioner's encryption key is not the one this device pinned (swapped?)"
-                )
-            keys[pid] = key
-        return keys
-
-    def bad_practitioner_keys(self) -> list[TamperedFile]:
-        try:
-            self._practitioner_box_keys()
-        except (TamperedFile, KeyFileInvalid) as exc:
-            return [TamperedFile(exc.path, str(exc))] if isinstance(exc, KeyFileInvalid) else [exc]
-        return []
-
     def resolve(self, handle: str) -> str:
         """Client id for a handle, without a passphrase (through the blinded index)."""
         path = self.root / "index" / f"{blind(handle, self.device.index_key)}.json"
@@ -428,65 +203,6 @@ class Vault:
         if not self.client_dir(client_id).exists():
             raise UnknownClient(" (its records are gone: purged or not yet synced)")
         return client_id
-
-    def client_public(self, client_id: str) -> PublicKey:
-        """The key new revisions are sealed to: the client's newest key generation."""
-        return self.client_generations(client_id)[-1]
-
-    def client_generations(self, client_id: str) -> list[PublicKey]:
-        """Every public key the client has had, oldest first (a revoke adds one)."""
-        if client_id not in self._client_generations:
-            path = self.client_dir(client_id) / "client.json"
-            if not path.exists():
-                raise UnknownClient("")
-            keys = [read_client_record(path, self.device_keys())]
-            folder = self.client_dir(client_id) / "keys"
-            for number, key_file in enumerate(sorted(folder.glob("*.json")) if folder.is_dir() else [], 2):
-                keys.append(read_key_record(key_file, number, self.device_keys()))
-            self._client_generations[client_id] = keys
-        return self._client_generations[client_id]
-
-    def access_file(self, practitioner_id: str, client_id: str, generation: int) -> Path:
-        suffix = "" if generation == 1 else f".{generation:06d}"
-        return self.client_dir(client_id) / "access" / f"{practitioner_id}{suffix}.sealed"
-
-    def access_holders(self, client_id: str) -> set[str]:
-        folder = self.client_dir(client_id) / "access"
-        return {p.name.split(".")[0] for p in folder.glob("*.sealed")} if folder.is_dir() else set()
-
-    def client_keys(self, practitioner: Practitioner, client_id: str) -> list[PrivateKey]:
-        """Every private key of the client this practitioner holds, newest first."""
-        generations = self.client_generations(client_id)
-        for generation in range(len(generations), 0, -1):
-            path = self.access_file(practitioner.practitioner_id, client_id, generation)
-            if path.exists():
-                break
-        else:
-            self.audit.append("access-denied", client=client_id, practitioner=practitioner.practitioner_id)
-            raise NoAccess(client_id)
-        try:
-            secret = practitioner.open_sealed(path.read_bytes())
-            keys = [PrivateKey(secret[i : i + 32]) for i in range(0, len(secret), 32)]
-        except (nacl.exceptions.CryptoError, ValueError) as exc:
-            raise TamperedFile(path, "sealed client key does not open") from exc
-        if [k.public_key for k in keys] != generations[: len(keys)] or len(keys) != generation:
-            raise TamperedFile(path, "sealed client key belongs to another client")
-        return keys[::-1]
-
-    def seal_access(self, client_id: str, keys: list[PrivateKey], to_id: str, to_key: PublicKey) -> Path:
-        """Seal a client's keys (newest first) to a practitioner; write-once."""
-        path = self.access_file(to_id, client_id, len(keys))
-        durable.write_new(path, SealedBox(to_key).encrypt(b"".join(bytes(k) for k in reversed(keys))))
-        return path
-
-    def add_generation(self, client_id: str, key: PrivateKey) -> None:
-        """Make a new key pair the one new revisions are sealed to (after a revoke)."""
-        number = len(self.client_generations(client_id)) + 1
-        durable.write_new(
-            self.client_dir(client_id) / "keys" / f"{number:06d}.json",
-            key_record(client_id, number, key.public_key, self.device, stamp(self.clock())),
-        )
-        self._client_generations.pop(client_id, None)
 
     # -- revisions ----------------------------------------------------------------------
     def revisions(self, client_id: str, note_id: str) -> list[tuple[int, str, Path]]:

@@ -22,10 +22,10 @@ from . import access, durable
 from .audit import Problem
 from .colleagues import Colleague
 from .constants import JSON_FORMAT_VERSION
-from .encoding import b64, canonical, unb64
+from .encoding import b64, canonical, stamp, unb64
 from .errors import TamperedFile, VaultError
 from .keys import Practitioner, read_record
-from .store import Vault, stamp
+from .store import Vault
 
 SUPERVISION_FORMAT = "casenotes-supervision"
 COSIGN_FORMAT = "casenotes-cosignature"

@@ -19,7 +19,10 @@ def _section(command: click.Command, path: list[str], depth: int) -> list[str]:
     options = [
         p
         for p in command.get_params(context)
-        if isinstance(p, click.Option) and not p.hidden and p.name != "help" and (depth == 1 or p.name != "practice")
+        if isinstance(p, click.Option)
+        and not p.hidden
+        and p.name != "help"
+        and (depth == 1 or p.name != "practice")
     ]
     if options:
         lines += ["| option | meaning |", "|---|---|"]

@@ -11,7 +11,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from vault import KdfParams, Passphrase, Vault
+from vault import KdfParams, Passphrase
+from vault.practice import create_practice
 
 HERE = Path(__file__).resolve().parent / "v1"
 PASSPHRASE = "sample passphrase"
@@ -23,7 +24,7 @@ REVISIONS = [
 
 if __name__ == "__main__":
     shutil.rmtree(HERE, ignore_errors=True)
-    with Vault.create(
+    with create_practice(
         HERE / "vault", HERE / "config", Passphrase(PASSPHRASE), KdfParams(1, 8 * 1024 * 1024)
     ) as v:
         cid = v.add_client("SAMPLE-1", "Sample Fictional", "2000-01-01")

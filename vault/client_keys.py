@@ -1,0 +1,109 @@
+"""A client's key pairs and who holds them: generations, sealed access, the owner's key.
+
+A mixin of `Vault` (vault/store.py). Generation 1 is ``client.json``; a revoke adds
+``keys/<gen>.json`` (vault/access.py). Each practitioner with access holds every
+generation, sealed to them in ``access/<pid>[.<gen>].sealed``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nacl.exceptions
+from nacl.public import PrivateKey, PublicKey, SealedBox
+
+from . import durable
+from .clients import key_record, read_client_record, read_key_record
+from .constants import PRACTITIONER_KEY_FORMAT
+from .encoding import b64, stamp
+from .errors import KeyFileInvalid, NoAccess, TamperedFile, UnknownClient
+from .keys import Practitioner, public_keys, read_record
+from .trust import Trust
+
+
+class ClientKeys(Trust):
+    _client_generations: dict[str, list[PublicKey]]
+
+    def client_dir(self, client_id: str) -> Path:
+        return self.root / "clients" / client_id
+
+    def _practitioner_box_keys(self) -> dict[str, PublicKey]:
+        """The keys new client keys are sealed to, each checked against this device's pin:
+        a swapped key would let whoever swapped it read every new client's notes."""
+        keys = {}
+        for pid in self.device.trusted:
+            path = self.root / "practitioners" / f"{pid}.json"
+            key = public_keys(read_record(path, PRACTITIONER_KEY_FORMAT), path)[0]
+            pinned = self.device.trusted_box.get(pid)
+            if pinned is not None and pinned != b64(bytes(key)):
+                raise TamperedFile(
+                    path, "the practitioner's encryption key is not the one this device pinned (swapped?)"
+                )
+            keys[pid] = key
+        return keys
+
+    def bad_practitioner_keys(self) -> list[TamperedFile]:
+        try:
+            self._practitioner_box_keys()
+        except (TamperedFile, KeyFileInvalid) as exc:
+            return [TamperedFile(exc.path, str(exc))] if isinstance(exc, KeyFileInvalid) else [exc]
+        return []
+
+    def client_public(self, client_id: str) -> PublicKey:
+        """The key new revisions are sealed to: the client's newest key generation."""
+        return self.client_generations(client_id)[-1]
+
+    def client_generations(self, client_id: str) -> list[PublicKey]:
+        """Every public key the client has had, oldest first (a revoke adds one)."""
+        if client_id not in self._client_generations:
+            path = self.client_dir(client_id) / "client.json"
+            if not path.exists():
+                raise UnknownClient("")
+            keys = [read_client_record(path, self.device_keys())]
+            folder = self.client_dir(client_id) / "keys"
+            for number, key_file in enumerate(sorted(folder.glob("*.json")) if folder.is_dir() else [], 2):
+                keys.append(read_key_record(key_file, number, self.device_keys()))
+            self._client_generations[client_id] = keys
+        return self._client_generations[client_id]
+
+    def access_file(self, practitioner_id: str, client_id: str, generation: int) -> Path:
+        suffix = "" if generation == 1 else f".{generation:06d}"
+        return self.client_dir(client_id) / "access" / f"{practitioner_id}{suffix}.sealed"
+
+    def access_holders(self, client_id: str) -> set[str]:
+        folder = self.client_dir(client_id) / "access"
+        return {p.name.split(".")[0] for p in folder.glob("*.sealed")} if folder.is_dir() else set()
+
+    def client_keys(self, practitioner: Practitioner, client_id: str) -> list[PrivateKey]:
+        """Every private key of the client this practitioner holds, newest first."""
+        generations = self.client_generations(client_id)
+        for generation in range(len(generations), 0, -1):
+            path = self.access_file(practitioner.practitioner_id, client_id, generation)
+            if path.exists():
+                break
+        else:
+            self.audit.append("access-denied", client=client_id, practitioner=practitioner.practitioner_id)
+            raise NoAccess(client_id)
+        try:
+            secret = practitioner.open_sealed(path.read_bytes())
+            keys = [PrivateKey(secret[i : i + 32]) for i in range(0, len(secret), 32)]
+        except (nacl.exceptions.CryptoError, ValueError) as exc:
+            raise TamperedFile(path, "sealed client key does not open") from exc
+        if [k.public_key for k in keys] != generations[: len(keys)] or len(keys) != generation:
+            raise TamperedFile(path, "sealed client key belongs to another client")
+        return keys[::-1]
+
+    def seal_access(self, client_id: str, keys: list[PrivateKey], to_id: str, to_key: PublicKey) -> Path:
+        """Seal a client's keys (newest first) to a practitioner; write-once."""
+        path = self.access_file(to_id, client_id, len(keys))
+        durable.write_new(path, SealedBox(to_key).encrypt(b"".join(bytes(k) for k in reversed(keys))))
+        return path
+
+    def add_generation(self, client_id: str, key: PrivateKey) -> None:
+        """Make a new key pair the one new revisions are sealed to (after a revoke)."""
+        number = len(self.client_generations(client_id)) + 1
+        durable.write_new(
+            self.client_dir(client_id) / "keys" / f"{number:06d}.json",
+            key_record(client_id, number, key.public_key, self.device, stamp(self.clock())),
+        )
+        self._client_generations.pop(client_id, None)

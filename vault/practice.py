@@ -1,0 +1,110 @@
+"""Making a practice, and registering another machine (a new laptop, a restore) for one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nacl.utils
+from nacl.public import PrivateKey, SealedBox
+from nacl.signing import SigningKey
+
+from . import durable
+from .constants import JSON_FORMAT_VERSION, PRACTICE_FORMAT, KdfParams
+from .encoding import Clock, b64, canonical, new_id, stamp, utc_now
+from .errors import NotAPractice, PracticeExists, TamperedFile, VaultError, WrongPassphrase
+from .keys import (
+    Device,
+    Practitioner,
+    read_record,
+    registration,
+    save_device,
+    unlock_practitioner,
+    wrap_practitioner,
+)
+from .redact import Passphrase
+from .store import Vault
+
+
+class NotYetAdded(VaultError):
+    template = (
+        "{}: your key is in this practice, but no colleague has added you yet: ask one to run "
+        "`casenotes practitioner add YOUR-NAME <your identity>`, then run this again"
+    )
+
+
+def _device(practice_id: str, practitioner: Practitioner, index_key: bytes) -> Device:
+    """A new device of this practitioner, pinning their keys."""
+    return Device(
+        new_id(),
+        practice_id,
+        practitioner.practitioner_id,
+        SigningKey.generate(),
+        index_key,
+        {practitioner.practitioner_id: b64(bytes(practitioner.signing_key.verify_key))},
+        {practitioner.practitioner_id: b64(bytes(practitioner.box_key.public_key))},
+    )
+
+
+def create_practice(
+    root: Path, config_dir: Path, passphrase: Passphrase, kdf: KdfParams, clock: Clock = utc_now
+) -> Vault:
+    """A new vault with one practitioner and this machine registered as its device."""
+    if (root / "practice.json").exists():
+        raise PracticeExists(root)
+    practice_id = new_id()
+    practitioner = Practitioner(new_id(), PrivateKey.generate(), SigningKey.generate())
+    device = _device(practice_id, practitioner, nacl.utils.random(32))
+    when = stamp(clock())
+    pid, did = practitioner.practitioner_id, device.device_id
+    durable.make_dirs(root)
+    durable.write_new(
+        root / "practitioners" / f"{pid}.json", canonical(wrap_practitioner(practitioner, passphrase, kdf))
+    )
+    durable.write_new(
+        root / "practitioners" / f"{pid}.index",
+        SealedBox(practitioner.box_key.public_key).encrypt(device.index_key),
+    )
+    durable.write_new(root / "devices" / f"{did}.json", canonical(registration(device, practitioner, when)))
+    save_device(config_dir / practice_id / "device.json", device)
+    # practice.json last: until it exists, the folder is not a practice, and init can rerun.
+    record = {
+        "format": PRACTICE_FORMAT,
+        "version": JSON_FORMAT_VERSION,
+        "practice_id": practice_id,
+        "created": when,
+    }
+    durable.write_new(root / "practice.json", canonical(record))
+    vault = Vault(root, config_dir, clock)
+    vault.audit.append("init", practitioner=pid, kdf_opslimit=kdf.opslimit, kdf_memlimit=kdf.memlimit)
+    vault.audit.checkpoint()
+    return vault
+
+
+def register_device(root: Path, config_dir: Path, passphrase: Passphrase, clock: Clock = utc_now) -> Vault:
+    """Register this machine for a vault that has no device key here (a restore, a new laptop,
+    a colleague joining). The passphrase proves the practitioner; their key vouches for the
+    new device, and the handle-index key is unsealed from the vault."""
+    practice = root / "practice.json"
+    if not practice.exists():
+        raise NotAPractice(root)
+    practice_id = str(read_record(practice, PRACTICE_FORMAT, TamperedFile)["practice_id"])
+    for key_file in sorted((root / "practitioners").glob("*.json")):
+        try:
+            practitioner = unlock_practitioner(key_file, passphrase)
+            break
+        except WrongPassphrase:
+            continue
+    else:
+        raise WrongPassphrase(root / "practitioners")
+    index_file = root / "practitioners" / f"{practitioner.practitioner_id}.index"
+    if not index_file.exists():
+        raise NotYetAdded(root)
+    device = _device(practice_id, practitioner, practitioner.open_sealed(index_file.read_bytes()))
+    durable.write_new(
+        root / "devices" / f"{device.device_id}.json",
+        canonical(registration(device, practitioner, stamp(clock()))),
+    )
+    save_device(config_dir / practice_id / "device.json", device)
+    vault = Vault(root, config_dir, clock)
+    vault.audit.append("device-registered", practitioner=practitioner.practitioner_id)
+    return vault

@@ -1,0 +1,109 @@
+"""Whom a vault trusts: registered devices, pinned practitioners and their colleagues.
+
+A mixin of `Vault` (vault/store.py): the device keys that verify every signed file, and
+the colleagues a pinned practitioner vouched for (vault/colleagues.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from nacl.public import SealedBox
+from nacl.signing import VerifyKey
+
+from . import colleagues as team
+from . import durable
+from .audit import AuditLog
+from .constants import DEVICE_REGISTRATION_FORMAT, PRACTITIONER_KEY_FORMAT
+from .encoding import b64, stamp
+from .errors import TamperedFile
+from .keys import Device, Practitioner, check_registration, public_keys, read_record
+
+
+class Trust:
+    root: Path
+    device: Device
+    audit: AuditLog
+    clock: Callable[[], datetime]
+    _device_keys: dict[str, VerifyKey] | None
+    _devices_stamp: tuple[int, ...]
+
+    # -- devices ------------------------------------------------------------------------
+    def device_keys(self) -> dict[str, VerifyKey]:
+        """Public keys of every device a pinned practitioner registered (cached until the
+        devices folder changes: a daemon sees a machine registered while it runs)."""
+        folders = [self.root / "devices", self.root / "colleagues"]
+        stamp = tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in folders)
+        if self._device_keys is None or stamp != self._devices_stamp:
+            self._devices_stamp = stamp
+            self._device_keys = {}
+            signers = self.trusted_signers()
+            for path in sorted((self.root / "devices").glob("*.json")):
+                try:
+                    self._device_keys[path.stem] = check_registration(path, signers)
+                except TamperedFile:
+                    continue  # verify() reports it; an unregistered device signs nothing valid
+        return self._device_keys
+
+    def trusted_signers(self) -> dict[str, str]:
+        """Practitioners whose signatures this device accepts: its pins, and the colleagues
+        a pinned practitioner added (one step: a colleague's colleague is not trusted)."""
+        signers = dict(self.device.trusted)
+        for colleague in team.colleagues(self.root, self.device.trusted):
+            signers.setdefault(colleague.practitioner_id, b64(bytes(colleague.identity.sign_public)))
+        return signers
+
+    def colleagues(self) -> list[team.Colleague]:
+        return team.colleagues(self.root, self.device.trusted)
+
+    def colleague(self, name: str) -> team.Colleague:
+        for known in self.colleagues():
+            if known.name.casefold() == name.casefold():
+                return known
+        raise team.UnknownPractitioner(name)
+
+    def add_colleague(self, practitioner: Practitioner, name: str, identity: team.Identity) -> str:
+        """Vouch for a colleague's identity; a colleague in this very practice also receives
+        the handle-index key, so their own machines can register and find clients."""
+        pid = identity.practitioner_id
+        for known in self.colleagues():
+            if known.practitioner_id == pid and known.added_by == practitioner.practitioner_id:
+                raise team.ColleagueExists(pid, known.name)
+        if pid == practitioner.practitioner_id:
+            raise team.IdentityInvalid("it is your own")
+        record = team.colleague_record(
+            name, identity, practitioner.practitioner_id, practitioner.signing_key, stamp(self.clock())
+        )
+        team.add_colleague(self.root, record, pid, practitioner.practitioner_id)
+        own_key = self.root / "practitioners" / f"{pid}.json"
+        index = self.root / "practitioners" / f"{pid}.index"
+        member = (
+            own_key.exists()
+            and public_keys(read_record(own_key, PRACTITIONER_KEY_FORMAT), own_key)[0] == identity.box_public
+        )
+        if member and not index.exists():
+            durable.write_new(index, SealedBox(identity.box_public).encrypt(self.device.index_key))
+        self.audit.append("practitioner-add", practitioner=pid, same_practice=member)
+        return "same practice" if member else "another practice"
+
+    def device_practitioner(self, device_id: str) -> str | None:
+        """Whose device this is (None: not a registered device)."""
+        if device_id not in self.device_keys():
+            return None
+        return str(
+            read_record(self.root / "devices" / f"{device_id}.json", DEVICE_REGISTRATION_FORMAT)[
+                "practitioner_id"
+            ]
+        )
+
+    def bad_registrations(self) -> list[TamperedFile]:
+        found = []
+        signers = self.trusted_signers()
+        for path in sorted((self.root / "devices").glob("*.json")):
+            try:
+                check_registration(path, signers)
+            except TamperedFile as exc:
+                found.append(exc)
+        return found
