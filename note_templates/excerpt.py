@@ -71,16 +71,20 @@ def for_consent(
 ) -> list[tuple[str, bytes]]:
     """The notes a consent covers, each cut to its sections, oldest first. Psychotherapy
     (process) notes only when the consent names them; notes that cannot be read, never."""
-    chosen = []
+    readable = []
     for note_id, raw in notes:
         try:
-            meta, _, _ = parse(raw, Path(note_id))
+            readable.append((note_id, raw, parse(raw, Path(note_id))[0]))
         except NoteInvalid:
             continue
+    # An addendum to a psychotherapy note is part of it: it goes only where the note may.
+    private = {note_id for note_id, _, meta in readable if meta.get("template") == PSYCHOTHERAPY}
+    chosen = []
+    for note_id, raw, meta in readable:
         day = meta.get("date")
         if not isinstance(day, dt.date) or day > until or (start is not None and day < start):
             continue
-        if meta.get("template") == PSYCHOTHERAPY and not psychotherapy:
+        if not psychotherapy and (note_id in private or str(meta.get("amends")) in private):
             continue
         chosen.append((day, note_id, excerpt(raw, sections, Path(note_id))))
     return [(note_id, text) for _, note_id, text in sorted(chosen)]

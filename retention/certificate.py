@@ -8,7 +8,9 @@ words. No name, handle or birth date appears. The audit log records each certifi
 SHA-256, so an edited or deleted certificate is found by ``problems``.
 
 ``disposals/<cid>.md`` is written when the vault's copy is destroyed;
-``disposals/<cid>.<target>.md`` follows for each backup target that was away at the time.
+``disposals/<cid>.<target id>.md`` follows for each backup target that was away at the
+time (or swapped in later at the same place). Dates that could tell a birth date or a
+session date are left out: the audit log keeps when each step happened.
 """
 
 from __future__ import annotations
@@ -32,27 +34,25 @@ def folder(vault: Vault) -> Path:
     return vault.root / "disposals"
 
 
-def target_key(target: str) -> str:
-    """A short stable name for a backup target (its path or remote is not put in file names)."""
-    return hashlib.sha256(target.encode()).hexdigest()[:12]
-
-
-def path_for(vault: Vault, client_id: str, target: str | None = None) -> Path:
-    suffix = f".{target_key(target)}" if target else ""
+def path_for(vault: Vault, client_id: str, target_id: str | None = None) -> Path:
+    suffix = f".{target_id}" if target_id else ""
     return folder(vault) / f"{client_id}{suffix}.md"
 
 
 def _prose(facts: dict[str, Any]) -> str:
     lines = [f"# Disposal certificate: client {facts['client_id']}", ""]
     if facts.get("completes"):
-        lines.append(f"This completes the disposal of client {facts['client_id']} on a backup target.")
+        lines.append(
+            f"This completes the disposal of client {facts['client_id']} on backup target "
+            f"`{facts['target']}` (target id {facts['target_id']})."
+        )
     else:
         lines += [
             f"The records of client {facts['client_id']} were kept under the policy "
-            f"*{facts['policy']}* until {facts['retain_until']} (set by: {facts['rule']}), and "
-            f"were destroyed on {facts['purged_at'][:10]} by crypto-shredding: every copy of the "
-            "client's sealed private key was destroyed, so no note of this client can be decrypted again, "
-            "with or without the passphrase. The ciphertext was then removed.",
+            f"*{facts['policy']}* until their retention period ended (set by: {facts['rule']}), "
+            f"and were destroyed on {facts['purged_at'][:10]} by crypto-shredding: every copy of the "
+            "client's sealed private key was destroyed, so no note of this client can be decrypted "
+            "again, with or without the passphrase. The ciphertext was then removed.",
         ]
     lines += ["", "| where | what | SHA-256 |", "|---|---|---|"]
     for item in facts["destroyed"]:
@@ -64,12 +64,12 @@ def _prose(facts: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write(vault: Vault, facts: dict[str, Any], target: str | None = None) -> Path:
+def write(vault: Vault, facts: dict[str, Any], target_id: str | None = None) -> Path:
     """Sign and store a certificate, and record its hash in the audit log."""
     record = {"certificate": CERTIFICATE_FORMAT, "version": 1, **facts}
     record["signature"] = b64(vault.device.sign(canonical(record)))
     text = "---\n" + yaml.safe_dump(record, sort_keys=False, allow_unicode=True) + "---\n\n" + _prose(facts)
-    path = path_for(vault, facts["client_id"], target)
+    path = path_for(vault, facts["client_id"], target_id)
     durable.make_dirs(path.parent)
     data = text.encode()
     try:
@@ -92,24 +92,28 @@ def read(vault: Vault, path: Path) -> dict[str, Any]:
         _, head, _ = text.split("---\n", 2)
         record = yaml.safe_load(head)
         signature = unb64(record.pop("signature"), 64)
-    except (OSError, ValueError, KeyError, AttributeError, yaml.YAMLError) as exc:
+    except (OSError, ValueError, KeyError, AttributeError, TypeError, yaml.YAMLError) as exc:
         raise TamperedFile(path, "not a readable disposal certificate") from exc
     key = vault.device_keys().get(str(record.get("device")))
     try:
         if key is None:
             raise ValueError("unregistered device")
         key.verify(canonical(record), signature)
-    except (ValueError, nacl.exceptions.BadSignatureError) as exc:
+    except (ValueError, TypeError, nacl.exceptions.BadSignatureError) as exc:  # TypeError: a YAML date
         raise TamperedFile(path, "disposal certificate signature does not match: it was changed") from exc
     return record
 
 
 def all_certificates(vault: Vault) -> dict[Path, dict[str, Any]]:
-    return (
-        {path: read(vault, path) for path in sorted(folder(vault).glob("*.md"))}
-        if folder(vault).is_dir()
-        else {}
-    )
+    """Every readable certificate, checked; a damaged one is skipped here (so it cannot
+    stop a backup) and reported by `problems`."""
+    found = {}
+    for path in sorted(folder(vault).glob("*.md")) if folder(vault).is_dir() else []:
+        try:
+            found[path] = read(vault, path)
+        except TamperedFile:
+            continue
+    return found
 
 
 def problems(vault: Vault) -> list[Problem]:
@@ -120,6 +124,11 @@ def problems(vault: Vault) -> list[Problem]:
         if e.event == AUDIT_EVENT
     }
     found = []
+    for path in sorted(folder(vault).glob("*.md")) if folder(vault).is_dir() else []:
+        try:
+            read(vault, path)
+        except TamperedFile as exc:
+            found.append(Problem(exc.path, exc.why))
     for relative, digest in audited.items():
         path = vault.root / relative
         if not path.exists():

@@ -134,10 +134,11 @@ def purge_client(
         for digest in dict.fromkeys(earlier)
         if digest not in {d for _, d in evidence}
     ]
-    pending = []
+    pending, done = [], []
     for target in targets:
         try:
-            destroyed += _shred_on(vault, client_id, target, index)
+            destroyed += _shred_on(vault, {client_id: index}, target)[client_id]
+            done.append(target.target_id)
         except (TargetUnavailable, TamperedFile) as exc:
             pending.append(str(target))
             vault.audit.append("purge-pending", client=client_id, why=type(exc).__name__)
@@ -146,15 +147,11 @@ def purge_client(
         {
             "client_id": client_id,
             "policy": policy.describe(),
-            "created": facts.created.isoformat(),
-            "last_session": facts.last_session.isoformat() if facts.last_session else None,
-            "closed": facts.closed.isoformat() if facts.closed else None,
-            "retain_until": decision.retain_until.isoformat(),
-            "rule": decision.rule,
-            "dispose_on": decision.dispose_on.isoformat(),
+            "rule": decision.rule,  # no dates: with the rule, one could tell a birth date
             "purged_at": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "device": vault.device.device_id,
             "destroyed": destroyed,
+            "targets_done": done,
             "pending": pending,
             "index_entries": index,  # blinded: for a shred still pending on a target
         },
@@ -175,23 +172,30 @@ def index_entries(vault: Vault, client_id: str) -> list[str]:
     return found
 
 
-def _shred_on(vault: Vault, client_id: str, target: BackupTarget, index: list[str]) -> list[dict[str, Any]]:
+def _shred_on(
+    vault: Vault, clients: dict[str, list[str]], target: BackupTarget
+) -> dict[str, list[dict[str, Any]]]:
+    """Shred clients on one target; what was destroyed there, per client."""
     target.open(vault.practice_id, create=False)
-    shredded = target.shred(client_id, vault.device, vault.device_keys(), also=index)
+    shredded = target.shred(clients, vault.device, vault.device_keys())
     vault.audit.append(
-        "purge-target", client=client_id, snapshots=len(shredded.snapshots), objects=shredded.objects
+        "purge-target", clients=sorted(clients), snapshots=len(shredded.snapshots), objects=shredded.objects
     )
-    items: list[dict[str, Any]] = [
-        {"where": f"backup {target}", "what": f"sealed client key {relative}", "sha256": digest}
-        for relative, digest in shredded.keys
-    ]
-    items.append(
-        {
-            "where": f"backup {target}",
-            "what": f"{len(shredded.snapshots)} snapshot(s) rewritten, {shredded.objects} object(s) removed",
-        }
-    )
-    return items
+    where = f"backup {target} (id {target.target_id})"
+    summary = {
+        "where": where,
+        "what": f"{len(shredded.snapshots)} snapshot(s) rewritten, {shredded.objects} object(s) removed",
+    }
+    return {
+        client_id: [
+            *(
+                {"where": where, "what": f"sealed client key {path}", "sha256": digest}
+                for path, digest in keys
+            ),
+            summary,
+        ]
+        for client_id, keys in shredded.keys.items()
+    }
 
 
 def remove_ciphertext(vault: Vault, client_id: str) -> None:
@@ -208,55 +212,78 @@ def remove_ciphertext(vault: Vault, client_id: str) -> None:
     vault.audit.append("purge-done", client=client_id)
 
 
+def _disposals(vault: Vault) -> dict[str, tuple[dict[str, Any], set[str], set[str]]]:
+    """client id -> (its main certificate, target ids finished, target paths finished)."""
+    found: dict[str, tuple[dict[str, Any], set[str], set[str]]] = {}
+    certificates = certificate.all_certificates(vault)
+    for path, facts in certificates.items():
+        if path.name == f"{facts['client_id']}.md":
+            found[str(facts["client_id"])] = (facts, set(facts.get("targets_done", [])), set())
+    for facts in certificates.values():
+        entry = found.get(str(facts["client_id"]))
+        if entry and facts.get("completes"):
+            entry[1].add(str(facts.get("target_id")))
+            entry[2].add(str(facts.get("target")))
+    return found
+
+
 def finish_pending(vault: Vault, targets: Sequence[BackupTarget]) -> list[tuple[str, str]]:
-    """Shred, on each target now reachable, the clients purged while it was away; and
-    finish removing any client whose certificate exists but whose folder is still here."""
+    """On each reachable target, shred every purged client it has not been cleared of: one
+    away during the purge, or another drive since swapped in at the same place (targets are
+    told apart by their own id, not their path). Also finish removing any client whose
+    certificate exists but whose folder is still here (a crash, or a restore)."""
     done = []
-    for path, facts in certificate.all_certificates(vault).items():
-        client_id = str(facts["client_id"])
-        if path.name != f"{client_id}.md":
-            continue
-        if vault.client_dir(client_id).exists():
-            remove_ciphertext(vault, client_id)
+    with vault.backup_lock():
+        disposals = _disposals(vault)
+        for client_id in disposals:
+            if vault.client_dir(client_id).exists():
+                remove_ciphertext(vault, client_id)
         for target in targets:
-            name = str(target)
-            if name not in facts.get("pending", []) or certificate.path_for(vault, client_id, name).exists():
-                continue
             try:
-                destroyed = _shred_on(vault, client_id, target, list(facts.get("index_entries", [])))
+                target.open(vault.practice_id, create=False)
             except (TargetUnavailable, TamperedFile):
                 continue
-            certificate.write(
-                vault,
-                {
-                    "client_id": client_id,
-                    "completes": path.name,
-                    "purged_at": vault.clock().astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "device": vault.device.device_id,
-                    "destroyed": destroyed,
-                    "pending": [],
-                },
-                target=name,
-            )
-            done.append((client_id, name))
-    for leftover in (vault.root / "clients").glob(".purged-*"):
-        if is_id(leftover.name.removeprefix(".purged-")):
-            shutil.rmtree(leftover)  # a crash during remove_ciphertext: keys were already gone
+            due = {
+                c: list(d[0].get("index_entries", []))
+                for c, d in disposals.items()
+                if target.target_id not in d[1]
+            }
+            if not due:
+                continue
+            try:
+                destroyed = _shred_on(vault, due, target)
+            except (TargetUnavailable, TamperedFile):
+                continue
+            for client_id, items in destroyed.items():
+                certificate.write(
+                    vault,
+                    {
+                        "client_id": client_id,
+                        "completes": f"{client_id}.md",
+                        "target": str(target),
+                        "target_id": target.target_id,
+                        "purged_at": vault.clock().astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "device": vault.device.device_id,
+                        "destroyed": items,
+                        "pending": [],
+                    },
+                    target_id=target.target_id,
+                )
+                done.append((client_id, str(target)))
+        for leftover in (vault.root / "clients").glob(".purged-*"):
+            if is_id(leftover.name.removeprefix(".purged-")):
+                shutil.rmtree(leftover)  # a crash during remove_ciphertext: keys were already gone
     return done
 
 
 def still_pending(vault: Vault) -> list[tuple[str, str]]:
-    """(client id, target) of every shred still waiting for a target to come back."""
-    waiting = []
-    for path, facts in certificate.all_certificates(vault).items():
-        client_id = str(facts["client_id"])
-        if path.name == f"{client_id}.md":
-            waiting += [
-                (client_id, t)
-                for t in facts.get("pending", [])
-                if not certificate.path_for(vault, client_id, t).exists()
-            ]
-    return waiting
+    """(client id, target) of every shred still waiting for a target that was away."""
+    return [
+        (client_id, target)
+        for client_id, (facts, _, finished) in _disposals(vault).items()
+        for target in facts.get("pending", [])
+        if target not in finished
+    ]
 
 
 # -- runs ------------------------------------------------------------------------------------
@@ -271,6 +298,19 @@ def run(
     progress: Progress | None = None,
 ) -> RunReport:
     """Finish pending shreds, then purge every due client."""
+    with vault.backup_lock():
+        return _run(vault, policy, targets, unattended, max_unattended, max_clock_gap, progress)
+
+
+def _run(
+    vault: Vault,
+    policy: Policy,
+    targets: Sequence[BackupTarget],
+    unattended: bool,
+    max_unattended: int,
+    max_clock_gap: dt.timedelta,
+    progress: Progress | None,
+) -> RunReport:
     report = RunReport(completed=finish_pending(vault, targets))
     now = vault.clock()
     due = [c.client_id for c in scan(vault, policy, now.date()) if c.decision and c.decision.purgeable]

@@ -288,7 +288,77 @@ def test_a_drive_away_during_the_purge_is_shredded_when_it_comes_back(
     assert still_pending(vault) == []
     for name in target.snapshots():
         assert not any(gone in path for path in target.load(name, vault.device_keys()).files)
-    assert certificate.path_for(vault, gone, str(target)).exists()
+    assert certificate.path_for(vault, gone, target.target_id).exists()
+
+
+def test_another_drive_swapped_in_at_the_same_place_is_shredded_too(
+    vault: Vault, clock: Clock, tmp_path: Path
+) -> None:
+    """Rotated drives: the one plugged in during the purge is done; the other, mounted later
+    at the very same path, still held the client and is found by its own id."""
+    gone = add(vault, "GONE-1", ["2010-01-01"])
+    keep = add(vault, "KEEP-1", ["2018-01-01"])
+    mount = tmp_path / "mnt"
+    target = BackupTarget(FolderStorage(mount), tmp_path / "cache")
+    vault.backup(target)  # drive 1
+    mount.rename(tmp_path / "drive-1")
+    vault.backup(target)  # drive 2, a new drive at the same mount point
+    mount.rename(tmp_path / "drive-2")
+    (tmp_path / "drive-1").rename(mount)
+    clock.set("2019-03-01")
+    assert run(vault, APA, [target], unattended=True).purged == [gone]
+    assert still_pending(vault) == []  # nothing looked away at the time
+    mount.rename(tmp_path / "drive-1")
+    (tmp_path / "drive-2").rename(mount)  # the rotation brings drive 2 back
+    assert run(vault, APA, [target], unattended=True).completed == [(gone, str(target))]
+    for name in target.snapshots():
+        files = target.load(name, vault.device_keys()).files
+        assert not any(gone in path for path in files) and any(keep in path for path in files)
+
+
+def test_a_purge_waits_for_a_backup_running_on_this_machine(
+    vault: Vault, clock: Clock, tmp_path: Path
+) -> None:
+    """Collecting objects while a backup uploads would delete what the backup just wrote."""
+    import threading
+
+    add(vault, "GONE-1", ["2010-01-01"])
+    target = BackupTarget(FolderStorage(tmp_path / "drive"), tmp_path / "cache")
+    vault.backup(target)
+    clock.set("2019-03-01")
+    other = Vault(vault.root, vault.device_dir.parent, clock)  # another process's view
+    finished = threading.Event()
+    with vault.backup_lock():
+        worker = threading.Thread(target=lambda: (run(other, APA, [target], unattended=True), finished.set()))
+        worker.start()
+        worker.join(timeout=1.0)
+        assert not finished.is_set()  # it waits for the lock
+    worker.join(timeout=30)
+    assert finished.is_set()
+
+
+def test_a_damaged_certificate_is_reported_and_does_not_stop_backups(
+    vault: Vault, clock: Clock, tmp_path: Path
+) -> None:
+    gone = add(vault, "GONE-1", ["2010-01-01"])
+    clock.set("2019-03-01")
+    run(vault, APA, [], unattended=False)
+    path = certificate.path_for(vault, gone)
+    path.write_text(path.read_text().replace("purged_at: '2019-03-01T00:00:00Z'", "purged_at: 2019-03-01"))
+    target = BackupTarget(FolderStorage(tmp_path / "drive"), tmp_path / "cache")
+    assert run(vault, APA, [target], unattended=True).purged == []  # no crash
+    vault.backup(target)
+    assert any("not a readable" in p.why or "changed" in p.why for p in certificate.problems(vault))
+
+
+def test_a_certificate_tells_no_date_of_the_client(vault: Vault, clock: Clock) -> None:
+    gone = add(vault, "GONE-1", ["2011-05-02"], born="1999-02-03")
+    clock.set("2021-06-01")  # kept until 2020-02-03: three years after the age of majority
+    assert run(vault, APA, [], unattended=False).purged == [gone]
+    text = certificate.path_for(vault, gone).read_text()
+    assert "age of majority" in text
+    for date in ("2011-05-02", "1999-02-03", "2020-02-03", "2020-03-05"):
+        assert date not in text
 
 
 def test_a_purge_cut_short_is_finished_by_the_next_run(vault: Vault, clock: Clock) -> None:
@@ -314,7 +384,9 @@ def test_an_edited_certificate_is_caught(vault: Vault, clock: Clock) -> None:
     path.write_text(path.read_text().replace("2019-03-01", "2018-03-01"))
     with pytest.raises(TamperedFile):
         certificate.read(vault, path)
-    assert "differs" in certificate.problems(vault)[0].why
+    whys = [problem.why for problem in certificate.problems(vault)]
+    assert any("signature does not match" in why for why in whys)
+    assert any("differs from the one audited" in why for why in whys)
 
 
 def test_the_audit_log_names_the_purge_by_id_only(vault: Vault, clock: Clock) -> None:

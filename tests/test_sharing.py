@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 from conftest import CHEAP_KDF, PASSPHRASE, Env
+from nacl.public import PrivateKey
+from nacl.signing import SigningKey
 
 from casenotes.config import Practice
 from vault import Passphrase, consent, share
-from vault.colleagues import identity_of, join_practice, parse_identity
+from vault.colleagues import Identity, NameTaken, identity_of, join_practice, parse_identity
 from vault.encoding import new_id
 from vault.errors import NoAccess, TamperedFile
 from vault.practice import create_practice, register_device
@@ -280,3 +282,57 @@ def test_a_supervisee_note_waits_for_the_supervisors_cosignature(people: People)
     cosign.write_text(cosign.read_text().replace('"revision":1', '"revision":2'))
     broken = people.alex.run("verify")
     assert broken.code == 1 and "cosign" in broken.err
+
+
+def test_a_running_daemon_seals_to_the_new_key_as_soon_as_a_revoke_happens_elsewhere(people: People) -> None:
+    daemon_vault = people.alex.vault()  # syncd's long-lived view of the vault
+    client_id = daemon_vault.resolve("AB-1")
+    ok(people.alex, "access", "grant", "AB-1", "Bea")
+    bea_vault = people.bea.vault()
+    bea_keys = bea_vault.client_keys(bea_vault.unlock(Passphrase(BEA_PASS)), client_id)
+    daemon_vault.seal(client_id, new_id(), b"before")  # caches the client's keys
+    ok(people.alex, "access", "revoke", "AB-1", "Bea")  # another process
+    later = daemon_vault.seal(client_id, new_id(), b"sealed by the daemon after the revoke")
+    with pytest.raises(TamperedFile):
+        bea_vault.open_revision(later.path, bea_keys)
+
+
+def test_a_deleted_key_generation_is_reported_by_verify(people: People) -> None:
+    ok(people.alex, "access", "grant", "AB-1", "Bea")
+    ok(people.alex, "access", "revoke", "AB-1", "Bea")
+    [key_file] = (people.alex.vault_dir / "clients").glob("*/keys/000002.json")
+    key_file.unlink()  # what a revoked colleague with write access to the folder might try
+    result = people.alex.run("verify")
+    assert result.code == 1 and "client key made at" in result.err and "missing" in result.err
+
+
+def test_a_revoke_cut_short_can_be_run_again(people: People) -> None:
+    ok(people.alex, "access", "grant", "AB-1", "Bea")
+    vault = people.alex.vault()
+    client_id = vault.resolve("AB-1")
+    alex = vault.unlock(Passphrase(PASSPHRASE))
+    stale = [PrivateKey.generate(), *vault.client_keys(alex, client_id)]
+    vault.seal_access(client_id, stale, alex.practitioner_id, alex.box_key.public_key)  # then the crash
+    assert "cannot read notes" in ok(people.alex, "access", "revoke", "AB-1", "Bea")
+    assert ok(people.alex, "verify").startswith("vault OK")
+
+
+def test_a_second_colleague_cannot_take_a_name_already_in_use(people: People) -> None:
+    vault = people.alex.vault()
+    stranger = PrivateKey.generate(), SigningKey.generate()
+    identity = Identity(new_id(), stranger[0].public_key, stranger[1].verify_key)
+    with pytest.raises(NameTaken):
+        vault.add_colleague(vault.unlock(Passphrase(PASSPHRASE)), "BEA", identity)
+
+
+def test_an_addendum_to_a_psychotherapy_note_stays_with_it(people: People, tmp_path: Path) -> None:
+    private = seal(people.alex, "2026-03-17", "process thoughts", template="psychotherapy")
+    path = people.alex.practice.inbox / "addendum.md"
+    path.write_text(
+        f"---\nid: {new_id()}\nclient: AB-1\ndate: 2026-03-18\ntemplate: addendum\nstatus: signed\n"
+        f"amends: {private}\n---\n\nMore process thoughts.\n"
+    )
+    ok(people.alex, "seal", str(path))
+    seal(people.alex, "2026-03-19", "an ordinary session")
+    notes = [t.decode() for _, t in opened(people, bundle(people, consent_for_cleo(people), tmp_path)).notes]
+    assert len(notes) == 1 and "an ordinary session" in notes[0]

@@ -11,6 +11,7 @@ note sealed to a key nobody holds.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from nacl.public import PrivateKey, PublicKey
@@ -26,6 +27,13 @@ class AlreadyGranted(VaultError):
     template = "{} can already read client {}; nothing was changed"
 
 
+class NotCurrent(VaultError):
+    template = (
+        "you do not hold the newest key of client {} (it was replaced while you had no access): "
+        "ask a colleague who does to grant you access again"
+    )
+
+
 class NotGranted(VaultError):
     template = "{} holds no key for client {}; nothing was changed"
 
@@ -37,9 +45,18 @@ class Revoked:
     left_out: list[str]  # holders whose key this device does not know: they must be granted again
 
 
-def grant(vault: Vault, practitioner: Practitioner, client_id: str, colleague: Colleague) -> None:
+def _all_keys(vault: Vault, practitioner: Practitioner, client_id: str) -> list[PrivateKey]:
+    """Every generation of the client's key, newest first; refused unless this practitioner
+    holds the newest (sealing an older set would give others a key that is not current)."""
     keys = vault.client_keys(practitioner, client_id)
-    if colleague.practitioner_id in vault.access_holders(client_id):
+    if len(keys) != len(vault.client_generations(client_id)):
+        raise NotCurrent(client_id)
+    return keys
+
+
+def grant(vault: Vault, practitioner: Practitioner, client_id: str, colleague: Colleague) -> None:
+    keys = _all_keys(vault, practitioner, client_id)
+    if vault.access_file(colleague.practitioner_id, client_id, len(keys)).exists():
         raise AlreadyGranted(colleague.name, client_id)
     vault.seal_access(client_id, keys, colleague.practitioner_id, colleague.identity.box_public)
     vault.audit.append(
@@ -51,22 +68,29 @@ def revoke(vault: Vault, practitioner: Practitioner, client_id: str, colleague: 
     holders = vault.access_holders(client_id)
     if colleague.practitioner_id not in holders:
         raise NotGranted(colleague.name, client_id)
-    keys = [PrivateKey.generate(), *vault.client_keys(practitioner, client_id)]
+    keys = [PrivateKey.generate(), *_all_keys(vault, practitioner, client_id)]
     known: dict[str, PublicKey] = {practitioner.practitioner_id: practitioner.box_key.public_key}
     known |= {c.practitioner_id: c.identity.box_public for c in vault.colleagues()}
     kept, left_out = [], []
     for holder in sorted(holders - {colleague.practitioner_id}):
         if holder in known:
-            vault.seal_access(client_id, keys, holder, known[holder])
+            # replace, not write-once: a revoke cut short may have left this very file, for a
+            # key that was never published; the retry's new key supersedes it
+            vault.seal_access(client_id, keys, holder, known[holder], replace=True)
             kept.append(holder)
         else:
             left_out.append(holder)
-    vault.add_generation(client_id, keys[0])  # from here on, revisions are sealed to the new key
+    key_file = vault.add_generation(client_id, keys[0])  # from here on, revisions use the new key
     folder = vault.client_dir(client_id) / "access"
     for path in folder.glob(f"{colleague.practitioner_id}*.sealed"):
         path.unlink()
     durable.fsync_dir(folder)
     vault.audit.append(
-        "access-revoke", client=client_id, of=colleague.practitioner_id, by=practitioner.practitioner_id
+        "access-revoke",
+        client=client_id,
+        of=colleague.practitioner_id,
+        by=practitioner.practitioner_id,
+        key_file=str(key_file.relative_to(vault.root)),
+        sha256=hashlib.sha256(key_file.read_bytes()).hexdigest(),
     )
     return Revoked(len(vault.note_ids(client_id)), kept, left_out)

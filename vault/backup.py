@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,8 +81,8 @@ def _signed(record: dict[str, Any], device: Device) -> bytes:
 class Shredded:
     """What a purge destroyed on one target."""
 
-    snapshots: list[str]  # manifests rewritten without the client
-    keys: list[tuple[str, str]]  # (vault path, sha256) of each sealed client key object removed
+    snapshots: list[str]  # manifests rewritten without the clients
+    keys: dict[str, list[tuple[str, str]]]  # client -> (vault path, sha256) of each sealed key removed
     objects: int  # objects removed in all
 
 
@@ -281,43 +281,47 @@ class BackupTarget:
         return dropped, removed
 
     def shred(
-        self, client_id: str, device: Device, device_keys: dict[str, VerifyKey], also: Sequence[str] = ()
+        self, clients: Mapping[str, Sequence[str]], device: Device, device_keys: dict[str, VerifyKey]
     ) -> Shredded:
-        """Remove one client (and the vault paths ``also`` names: its handle-index entries)
-        from every snapshot here: each manifest that names the client is
-        rewritten without it and re-signed by this device, then every object no manifest
-        names is deleted, the client's sealed keys among them (crypto-shredding).
+        """Remove clients from every snapshot here: ``clients`` maps each client id to other
+        vault paths of theirs (their handle-index entries). Each manifest that names one is
+        rewritten without them and re-signed by this device, then every object no manifest
+        names is deleted, the clients' sealed keys among them (crypto-shredding).
 
         Rerunnable: a crash part-way leaves manifests either old or rewritten, and objects
         nothing names, which the next run (or prune) deletes.
         """
-        prefix = f"clients/{client_id}/"
+
+        def owner(path: str) -> str | None:
+            for client_id, also in clients.items():
+                if path.startswith(f"clients/{client_id}/") or path in also:
+                    return client_id
+            return None
+
         loaded = {name: self.load(name, device_keys) for name in self.snapshots()}  # all checked first
-        rewritten, keys = [], set()
+        rewritten: list[str] = []
+        keys: dict[str, set[tuple[str, str]]] = {client_id: set() for client_id in clients}
         for name, snap in loaded.items():
-            gone = {p: e for p, e in snap.files.items() if p.startswith(prefix) or p in also}
+            owners = {p: owner(p) for p in snap.files if p.startswith(("clients/", "index/"))}
+            gone = {p: c for p, c in owners.items() if c is not None}
             if not gone:
                 continue
-            keys |= {(path, e["sha256"]) for path, e in gone.items() if path.startswith(prefix + "access/")}
+            for path, client_id in gone.items():
+                if path.startswith(f"clients/{client_id}/access/"):
+                    keys[client_id].add((path, snap.files[path]["sha256"]))
             record = json.loads(self.storage.read(f"snapshots/{name}.json"))
             record.pop("signature")
             record["files"] = {p: e for p, e in snap.files.items() if p not in gone}
             record["device"] = device.device_id
-            record["purged"] = sorted({*record.get("purged", []), client_id})
+            record["purged"] = sorted({*record.get("purged", []), *gone.values()})
             self.storage.replace(f"snapshots/{name}.json", _signed(record, device))
             loaded[name] = Snapshot(name, snap.created, device.device_id, record["files"])
             rewritten.append(name)
-        cache = self.cache_file
-        if cache and cache.exists():
-            kept = {
-                p: v
-                for p, v in json.loads(cache.read_text()).items()
-                if not p.startswith(prefix) and p not in also
-            }
-            durable.replace(cache, json.dumps(kept).encode())
+        if self.cache_file:
+            self.cache_file.unlink(missing_ok=True)  # as after a prune: it may name objects about to go
         referenced = {e["sha256"] for snap in loaded.values() for e in snap.files.values()}
         removed = self._collect(referenced)
-        return Shredded(rewritten, sorted(keys), removed)
+        return Shredded(rewritten, {c: sorted(k) for c, k in keys.items()}, removed)
 
     def _collect(self, referenced: set[str]) -> int:
         """Delete every object no kept manifest names; returns how many."""

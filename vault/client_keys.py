@@ -22,7 +22,7 @@ from .trust import Trust
 
 
 class ClientKeys(Trust):
-    _client_generations: dict[str, list[PublicKey]]
+    _client_generations: dict[str, tuple[int, list[PublicKey]]]  # keys/ mtime, keys
 
     def client_dir(self, client_id: str) -> Path:
         return self.root / "clients" / client_id
@@ -54,17 +54,25 @@ class ClientKeys(Trust):
         return self.client_generations(client_id)[-1]
 
     def client_generations(self, client_id: str) -> list[PublicKey]:
-        """Every public key the client has had, oldest first (a revoke adds one)."""
-        if client_id not in self._client_generations:
+        """Every public key the client has had, oldest first (a revoke adds one). Cached until
+        the ``keys/`` folder changes: a running syncd must seal to a key added by a revoke
+        in another process from that moment on."""
+        folder = self.client_dir(client_id) / "keys"
+        try:
+            changed = folder.stat().st_mtime_ns
+        except FileNotFoundError:
+            changed = 0
+        cached = self._client_generations.get(client_id)
+        if cached is None or cached[0] != changed:
             path = self.client_dir(client_id) / "client.json"
             if not path.exists():
                 raise UnknownClient("")
             keys = [read_client_record(path, self.device_keys())]
-            folder = self.client_dir(client_id) / "keys"
             for number, key_file in enumerate(sorted(folder.glob("*.json")) if folder.is_dir() else [], 2):
                 keys.append(read_key_record(key_file, number, self.device_keys()))
-            self._client_generations[client_id] = keys
-        return self._client_generations[client_id]
+            self._client_generations[client_id] = (changed, keys)
+            return keys
+        return cached[1]
 
     def access_file(self, practitioner_id: str, client_id: str, generation: int) -> Path:
         suffix = "" if generation == 1 else f".{generation:06d}"
@@ -93,17 +101,21 @@ class ClientKeys(Trust):
             raise TamperedFile(path, "sealed client key belongs to another client")
         return keys[::-1]
 
-    def seal_access(self, client_id: str, keys: list[PrivateKey], to_id: str, to_key: PublicKey) -> Path:
-        """Seal a client's keys (newest first) to a practitioner; write-once."""
+    def seal_access(
+        self, client_id: str, keys: list[PrivateKey], to_id: str, to_key: PublicKey, replace: bool = False
+    ) -> Path:
+        """Seal a client's keys (newest first) to a practitioner."""
         path = self.access_file(to_id, client_id, len(keys))
-        durable.write_new(path, SealedBox(to_key).encrypt(b"".join(bytes(k) for k in reversed(keys))))
+        sealed = SealedBox(to_key).encrypt(b"".join(bytes(k) for k in reversed(keys)))
+        (durable.replace if replace else durable.write_new)(path, sealed)
         return path
 
-    def add_generation(self, client_id: str, key: PrivateKey) -> None:
+    def add_generation(self, client_id: str, key: PrivateKey) -> Path:
         """Make a new key pair the one new revisions are sealed to (after a revoke)."""
         number = len(self.client_generations(client_id)) + 1
+        path = self.client_dir(client_id) / "keys" / f"{number:06d}.json"
         durable.write_new(
-            self.client_dir(client_id) / "keys" / f"{number:06d}.json",
-            key_record(client_id, number, key.public_key, self.device, stamp(self.clock())),
+            path, key_record(client_id, number, key.public_key, self.device, stamp(self.clock()))
         )
         self._client_generations.pop(client_id, None)
+        return path

@@ -45,6 +45,10 @@ class UnknownPractitioner(VaultError):
     template = "no colleague is called {!r} here: `casenotes practitioner list` shows them"
 
 
+class NameTaken(VaultError):
+    template = "another colleague is already called {!r}: add this one under a name that tells them apart"
+
+
 class ColleagueExists(VaultError):
     template = "{} is already known (as {!r}); nothing was changed"
 

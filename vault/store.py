@@ -22,9 +22,12 @@ engine between the machines of a group practice never sees two writers of one fi
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,11 +119,37 @@ class Vault(ClientKeys):
         self.audit = AuditLog(root / "audit", self.device, clock, self.device_dir)
         self._device_keys: dict[str, VerifyKey] | None = None
         self._devices_stamp: tuple[int, ...] = ()
-        self._client_generations: dict[str, list[PublicKey]] = {}
+        self._backup_lock_depth = 0
+        self._client_generations: dict[str, tuple[int, list[PublicKey]]] = {}
 
     # -- backups --------------------------------------------------------------------------
+    @contextmanager
+    def backup_lock(self) -> Iterator[None]:
+        """One backup or purge at a time on this machine: a purge collecting unreferenced
+        objects must not delete those a running backup has just written. Re-entrant."""
+        if self._backup_lock_depth:
+            self._backup_lock_depth += 1
+            try:
+                yield
+            finally:
+                self._backup_lock_depth -= 1
+            return
+        durable.make_dirs(self.device_dir)
+        fd = os.open(self.device_dir / "backup.lock", os.O_RDWR | os.O_CREAT, durable.FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._backup_lock_depth = 1
+            yield
+        finally:
+            self._backup_lock_depth = 0
+            os.close(fd)
+
     def backup(self, destination: BackupTarget, progress: Progress | None = None) -> Snapshot:
         """A snapshot of the whole vault on a target (audited, checkpoint included)."""
+        with self.backup_lock():
+            return self._backup(destination, progress)
+
+    def _backup(self, destination: BackupTarget, progress: Progress | None) -> Snapshot:
         self.audit.checkpoint()  # the snapshot carries the signed head, so a cut log is caught
         destination.open(self.practice_id, create=True)
         snap = destination.snapshot(self.root, self.device, stamp(self.clock()), progress)

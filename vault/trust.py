@@ -48,12 +48,22 @@ class Trust:
         return self._device_keys
 
     def trusted_signers(self) -> dict[str, str]:
-        """Practitioners whose signatures this device accepts: its pins, and the colleagues
-        a pinned practitioner added (one step: a colleague's colleague is not trusted)."""
+        """Practitioners whose signatures count in this vault: this device's pins, and the
+        colleagues a pinned practitioner added who are members of this very practice (their
+        key file is here). One step only; a colleague from another practice, added to
+        exchange shares, cannot register devices or sign records here."""
         signers = dict(self.device.trusted)
         for colleague in team.colleagues(self.root, self.device.trusted):
-            signers.setdefault(colleague.practitioner_id, b64(bytes(colleague.identity.sign_public)))
+            if self._is_member(colleague.identity):
+                signers.setdefault(colleague.practitioner_id, b64(bytes(colleague.identity.sign_public)))
         return signers
+
+    def _is_member(self, identity: team.Identity) -> bool:
+        own_key = self.root / "practitioners" / f"{identity.practitioner_id}.json"
+        if not own_key.exists():
+            return False
+        box, sign = public_keys(read_record(own_key, PRACTITIONER_KEY_FORMAT), own_key)
+        return box == identity.box_public and sign == identity.sign_public
 
     def colleagues(self) -> list[team.Colleague]:
         return team.colleagues(self.root, self.device.trusted)
@@ -71,18 +81,16 @@ class Trust:
         for known in self.colleagues():
             if known.practitioner_id == pid and known.added_by == practitioner.practitioner_id:
                 raise team.ColleagueExists(pid, known.name)
+            if known.name.casefold() == name.casefold() and known.practitioner_id != pid:
+                raise team.NameTaken(name)  # a second "Sam" would make `--to Sam` ambiguous
         if pid == practitioner.practitioner_id:
             raise team.IdentityInvalid("it is your own")
         record = team.colleague_record(
             name, identity, practitioner.practitioner_id, practitioner.signing_key, stamp(self.clock())
         )
         team.add_colleague(self.root, record, pid, practitioner.practitioner_id)
-        own_key = self.root / "practitioners" / f"{pid}.json"
         index = self.root / "practitioners" / f"{pid}.index"
-        member = (
-            own_key.exists()
-            and public_keys(read_record(own_key, PRACTITIONER_KEY_FORMAT), own_key)[0] == identity.box_public
-        )
+        member = self._is_member(identity)
         if member and not index.exists():
             durable.write_new(index, SealedBox(identity.box_public).encrypt(self.device.index_key))
         self.audit.append("practitioner-add", practitioner=pid, same_practice=member)

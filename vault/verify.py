@@ -64,17 +64,23 @@ def _check_note(vault: Vault, folder: Path) -> list[Problem]:
 
 
 def _check_ledger(vault: Vault) -> list[Problem]:
-    """Each revision the audit log saw sealed is still present and unchanged, unless the
-    audit log also shows its client purged (retention's crypto-shredding)."""
-    problems = []
+    """Each revision the audit log saw sealed, and each client key a revoke made, is still
+    present and unchanged, unless the log also shows the client purged (crypto-shredding)."""
     entries = list(vault.audit.entries())
     purged = {e.data.get("client") for e in entries if e.event == "purge-begin"}
-    for entry in entries:
-        if entry.event != "seal" or entry.data.get("client") in purged:
+    ledger = []
+    for e in entries:
+        if e.data.get("client") in purged:
             continue
-        path = vault.root / str(entry.data.get("file", ""))
+        if e.event == "seal":
+            ledger.append((e.data.get("file"), e.data.get("sha256"), f"revision sealed at {e.time}"))
+        elif e.event == "access-revoke":  # deleting it would seal new notes to the old key again
+            ledger.append((e.data.get("key_file"), e.data.get("sha256"), f"client key made at {e.time}"))
+    problems = []
+    for relative, digest, what in ledger:
+        path = vault.root / str(relative or "")
         if not path.is_file():
-            problems.append(Problem(path, f"revision sealed at {entry.time} is missing (deleted?)"))
-        elif hashlib.sha256(path.read_bytes()).hexdigest() != entry.data.get("sha256"):
-            problems.append(Problem(path, "revision differs from the one sealed (replaced?)"))
+            problems.append(Problem(path, f"{what} is missing (deleted?)"))
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            problems.append(Problem(path, f"{what} differs from the one recorded (replaced?)"))
     return problems
