@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -31,10 +32,16 @@ class Served:
             text=True,
         )
         self.lines: list[str] = []
-        for line in self.proc.stdout:  # type: ignore[union-attr]
-            self.lines.append(line)
-            if line.startswith("Serving http://127.0.0.1:"):
-                break
+        watchdog = threading.Timer(900, self.proc.kill)  # a hung install must fail, not hang CI
+        watchdog.start()
+        try:
+            for line in self.proc.stdout:  # type: ignore[union-attr]
+                self.lines.append(line)
+                if line.startswith("Serving http://127.0.0.1:"):
+                    break
+        finally:
+            watchdog.cancel()
+            watchdog.join()
         assert self.lines and self.lines[-1].startswith("Serving"), (
             "".join(self.lines) + self.proc.stderr.read()
         )  # type: ignore[union-attr]
