@@ -29,9 +29,6 @@ from .context import (
 log = logging.getLogger("syncd")
 
 
-def _today(vault: Vault) -> dt.date:
-    return vault.clock().date()
-
 
 def _handles(vault: Vault) -> dict[str, str]:
     practitioner = vault.unlock(ask_passphrase())
@@ -53,7 +50,7 @@ def retention_status(ctx: click.Context, no_names: bool) -> None:
     vault = open_vault(ctx)
     policy = p.settings().policy()
     handles = {} if no_names else _handles(vault)
-    rows = scan(vault, policy, _today(vault))
+    rows = scan(vault, policy, vault.clock().date())
     click.echo(f"policy: {policy.describe()}")
     click.echo(f"{'client':<20} {'id':<16}  {'last session':<12} {'closed':<10}  {'kept until':<10}  state")
     for row in sorted(
@@ -117,7 +114,7 @@ def retention_purge(ctx: click.Context, dry_run: bool, confirm: bool) -> None:
     vault = open_vault(ctx)
     settings = p.settings()
     policy = settings.policy()
-    due = [r for r in scan(vault, policy, _today(vault)) if r.decision and r.decision.purgeable]
+    due = [r for r in scan(vault, policy, vault.clock().date()) if r.decision and r.decision.purgeable]
     asking = bool(due) and not dry_run and not confirm
     if asking and not sys.stdin.isatty():
         raise UsageFailure("a purge destroys records for good: add --confirm to run it without a terminal")

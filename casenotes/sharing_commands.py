@@ -31,9 +31,6 @@ from .serving import serve_site
 Date = click.DateTime(["%Y-%m-%d"])
 
 
-def _today(vault: Vault) -> dt.date:
-    return vault.clock().date()
-
 
 # -- identities and colleagues ----------------------------------------------------------------
 @click.group()
@@ -194,7 +191,7 @@ def consent_add(
         raise UsageFailure(
             f"no note section is called {unknown[0]!r}; sections are: {', '.join(sorted(known))}"
         )
-    today = _today(vault)
+    today = vault.clock().date()
     ends = until.date() if until else today + dt.timedelta(days=365)
     if ends < today:
         raise UsageFailure("--until lies in the past: a consent must run until today or later")
@@ -226,7 +223,7 @@ def consent_list(ctx: click.Context, handle: str) -> None:
     vault = open_vault(ctx)
     client_id = vault.resolve(handle)
     for found in consent.consents(vault, vault.unlock(ask_passphrase()), client_id):
-        state = found.why_not_in_force(_today(vault)) or "in force"
+        state = found.why_not_in_force(vault.clock().date()) or "in force"
         what = ", ".join(found.sections) or "whole notes"
         if found.psychotherapy:
             what += " + psychotherapy notes"
@@ -245,7 +242,7 @@ def consent_revoke(ctx: click.Context, handle: str, consent_id: str) -> None:
     """Record that the client withdrew a consent: nothing more is shared under it."""
     vault = open_vault(ctx)
     client_id = vault.resolve(handle)
-    consent.revoke(vault, vault.unlock(ask_passphrase()), client_id, consent_id, _today(vault))
+    consent.revoke(vault, vault.unlock(ask_passphrase()), client_id, consent_id, vault.clock().date())
     click.echo(
         f"consent {consent_id} revoked; bundles already sent stay readable by their recipient "
         "until they expire"
@@ -265,7 +262,7 @@ def share_cmd(ctx: click.Context, handle: str, consent_id: str, output: Path) ->
     client_id = vault.resolve(handle)
     me = vault.unlock(ask_passphrase())
     chosen = consent.find(vault, me, client_id, consent_id)
-    why_not = chosen.why_not_in_force(_today(vault))
+    why_not = chosen.why_not_in_force(vault.clock().date())
     if why_not:
         raise consent.ConsentNotInForce(consent_id, why_not)
     recipient = next((c for c in vault.colleagues() if c.practitioner_id == chosen.to), None)
@@ -311,7 +308,7 @@ def open_share(ctx: click.Context, file: Path, no_browser: bool, idle_timeout: f
     vault = open_vault(ctx)
     me = vault.unlock(ask_passphrase())
     known = {c.practitioner_id: c for c in vault.colleagues()}
-    opened = share.open_bundle(file, file.read_bytes(), me, known, _today(vault))
+    opened = share.open_bundle(file, file.read_bytes(), me, known, vault.clock().date())
     terms = opened.consent
     banner = (
         f"Shared by {opened.sender.name} for: {terms['purpose']} - consent {terms['consent_id']} "
