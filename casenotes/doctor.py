@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from retention.purge import scan, still_pending
+from retention.purge import outlook
 from site_builder import choose_base
 from syncd.editors import Kind, classify, inbox_files
 from syncd.lock import DaemonLock
@@ -187,16 +187,13 @@ def backups_checked(vault: Vault, practice: Practice, now: dt.datetime) -> list[
 
 def purges(vault: Vault, practice: Practice, today: dt.date) -> Finding:
     name = "retention"
-    rows = scan(vault, practice.settings().policy(), today)
-    due = sum(1 for r in rows if r.decision and r.decision.purgeable)
-    damaged = sum(1 for r in rows if r.decision is None)
-    pending = len(still_pending(vault))
-    if due or damaged or pending:
+    seen = outlook(vault, practice.settings().policy(), today)
+    if seen.due or seen.damaged or seen.pending:
         return Finding(
             name,
             "warn",
-            f"{due} client(s) due for disposal, {pending} shred(s) waiting for a drive, "
-            f"{damaged} with damaged facts: `casenotes retention status`",
+            f"{seen.due} client(s) due for disposal, {seen.pending} shred(s) waiting for a drive, "
+            f"{seen.damaged} with damaged facts: `casenotes retention status`",
         )
     return Finding(name, "ok", "nothing due for disposal")
 

@@ -29,7 +29,6 @@ from .context import (
 log = logging.getLogger("syncd")
 
 
-
 def _handles(vault: Vault) -> dict[str, str]:
     practitioner = vault.unlock(ask_passphrase())
     return {profile.client_id: profile.handle for profile in vault.profiles(practitioner)}

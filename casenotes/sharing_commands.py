@@ -31,7 +31,6 @@ from .serving import serve_site
 Date = click.DateTime(["%Y-%m-%d"])
 
 
-
 # -- identities and colleagues ----------------------------------------------------------------
 @click.group()
 def identity() -> None:

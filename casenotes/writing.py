@@ -14,7 +14,7 @@ import click
 import note_templates
 from note_templates import CarriedForward, NoteInvalid, carry_forward, read_note, with_field
 from note_templates.templates import carried_section, yaml_list
-from retention.purge import scan, still_pending
+from retention.purge import outlook
 from syncd.editors import Kind, classify, inbox_files
 from syncd.filing import read_note_bytes
 from syncd.lock import DaemonLock
@@ -298,14 +298,10 @@ COMMANDS = [new, edit, addendum, sign, check, status]
 
 
 def purges_line(vault: Vault, p: Practice) -> str:
-    rows = scan(vault, p.settings().policy(), vault.clock().date())
-    due = sum(1 for r in rows if r.decision and r.decision.state == "due")
-    notice = sum(1 for r in rows if r.decision and r.decision.state == "in notice")
-    damaged = sum(1 for r in rows if r.decision is None)
-    pending = len(still_pending(vault))
-    parts = [f"{due} due" if due else "none due"]
-    parts += [f"{notice} in notice"] if notice else []
-    parts += [f"{pending} shred(s) waiting for a backup target"] if pending else []
-    parts += [f"{damaged} with damaged retention facts"] if damaged else []
-    advice = "; `casenotes retention status` lists them" if due or notice or pending or damaged else ""
+    seen = outlook(vault, p.settings().policy(), vault.clock().date())
+    parts = [f"{seen.due} due" if seen.due else "none due"]
+    parts += [f"{seen.in_notice} in notice"] if seen.in_notice else []
+    parts += [f"{seen.pending} shred(s) waiting for a backup target"] if seen.pending else []
+    parts += [f"{seen.damaged} with damaged retention facts"] if seen.damaged else []
+    advice = "; `casenotes retention status` lists them" if seen.anything else ""
     return f"purges: {', '.join(parts)}{advice}"

@@ -70,6 +70,27 @@ def scan(vault: Vault, policy: Policy, today: dt.date) -> list[ClientRetention]:
     return found
 
 
+@dataclass(frozen=True)
+class Outlook:
+    """How many clients are where in the retention cycle: for status lines and checkups."""
+
+    due: int
+    in_notice: int
+    damaged: int
+    pending: int  # shreds waiting for a backup target that was away
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.due or self.in_notice or self.damaged or self.pending)
+
+
+def outlook(vault: Vault, policy: Policy, today: dt.date) -> Outlook:
+    states = [r.decision.state if r.decision else "damaged" for r in scan(vault, policy, today)]
+    return Outlook(
+        states.count("due"), states.count("in notice"), states.count("damaged"), len(still_pending(vault))
+    )
+
+
 # -- valves -------------------------------------------------------------------------------
 def recorded_times(vault: Vault) -> list[dt.datetime]:
     return sorted(dt.datetime.fromisoformat(e.time.replace("Z", "+00:00")) for e in vault.audit.entries())
