@@ -104,16 +104,20 @@ def read(vault: Vault, path: Path) -> dict[str, Any]:
     return record
 
 
+def _read_all(vault: Vault) -> tuple[dict[Path, dict[str, Any]], list[TamperedFile]]:
+    good, bad = {}, []
+    for path in sorted(folder(vault).glob("*.md")) if folder(vault).is_dir() else []:
+        try:
+            good[path] = read(vault, path)
+        except TamperedFile as exc:
+            bad.append(exc)
+    return good, bad
+
+
 def all_certificates(vault: Vault) -> dict[Path, dict[str, Any]]:
     """Every readable certificate, checked; a damaged one is skipped here (so it cannot
     stop a backup) and reported by `problems`."""
-    found = {}
-    for path in sorted(folder(vault).glob("*.md")) if folder(vault).is_dir() else []:
-        try:
-            found[path] = read(vault, path)
-        except TamperedFile:
-            continue
-    return found
+    return _read_all(vault)[0]
 
 
 def problems(vault: Vault) -> list[Problem]:
@@ -123,20 +127,15 @@ def problems(vault: Vault) -> list[Problem]:
         for e in vault.audit.entries()
         if e.event == AUDIT_EVENT
     }
-    found = []
-    for path in sorted(folder(vault).glob("*.md")) if folder(vault).is_dir() else []:
-        try:
-            read(vault, path)
-        except TamperedFile as exc:
-            found.append(Problem(exc.path, exc.why))
+    good, bad = _read_all(vault)
+    found = [Problem(exc.path, exc.why) for exc in bad]
     for relative, digest in audited.items():
         path = vault.root / relative
         if not path.exists():
             found.append(Problem(path, "a disposal certificate the audit log records is missing"))
         elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
             found.append(Problem(path, "disposal certificate differs from the one audited"))
-    if folder(vault).is_dir():
-        for path in sorted(folder(vault).glob("*.md")):
-            if str(path.relative_to(vault.root)) not in audited:
-                found.append(Problem(path, "disposal certificate that no audit entry records"))
+    for path in sorted([*good, *(exc.path for exc in bad)]):
+        if str(path.relative_to(vault.root)) not in audited:
+            found.append(Problem(path, "disposal certificate that no audit entry records"))
     return found

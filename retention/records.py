@@ -36,10 +36,10 @@ from nacl.bindings import (
 )
 
 from vault import Problem, Vault, durable
-from vault.clients import check_signed, signed_record
 from vault.constants import AEAD_NONCE_BYTES, JSON_FORMAT_VERSION, RETENTION_FORMAT, RETENTION_KEY_PERSON
 from vault.encoding import b64, canonical, new_id, unb64
 from vault.errors import TamperedFile
+from vault.keys import check_record, sign_record
 
 from .policy import Facts
 
@@ -87,7 +87,7 @@ def _read(vault: Vault, path: str, key: bytes, signed: bool = True) -> tuple[int
     the signed audit log before it acts)."""
     record: Any
     if signed:
-        record = check_signed(Path(path), RETENTION_FORMAT, vault.device_keys())
+        record = check_record(Path(path), RETENTION_FORMAT, vault.device_keys())
     else:
         try:
             with open(path, "rb") as handle:
@@ -124,7 +124,7 @@ def _write(vault: Vault, client_id: str, seq: int, facts: DeviceFacts, change: s
             canonical(facts.to_json()), _aad(record), nonce, retention_key(vault)
         )
     )
-    data = signed_record(record, vault.device)
+    data = sign_record(record, vault.device.sign)
     durable.make_dirs(path.parent)
     durable.replace(path, data)
     vault.audit.append(

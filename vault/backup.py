@@ -32,9 +32,9 @@ from . import durable
 from .audit import Problem
 from .backup_storage import Storage, TargetUnavailable
 from .constants import JSON_FORMAT_VERSION
-from .encoding import b64, canonical, unb64
+from .encoding import canonical, unb64
 from .errors import TamperedFile, VaultError
-from .keys import Device
+from .keys import Device, sign_record
 
 TARGET_FORMAT = "casenotes-backup-target"
 MARKER = "casenotes-backup.json"
@@ -70,11 +70,6 @@ def vault_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
                     stack.append((entry.path, prefix + entry.name + "/"))
                 elif entry.is_file(follow_symlinks=False) and not entry.name.startswith(".tmp-"):
                     yield prefix + entry.name, entry.stat(follow_symlinks=False)
-
-
-def _signed(record: dict[str, Any], device: Device) -> bytes:
-    record["signature"] = b64(device.sign(canonical(record)))
-    return canonical(record)
 
 
 @dataclass(frozen=True)
@@ -187,7 +182,9 @@ class BackupTarget:
             "created": when,
             "files": files,
         }
-        self.storage.write_new(f"snapshots/{name}.json", _signed(record, device))  # ...then the snapshot
+        self.storage.write_new(
+            f"snapshots/{name}.json", sign_record(record, device.sign)
+        )  # ...then the snapshot
         if cache_file:
             durable.replace(cache_file, json.dumps(cache).encode())
         return Snapshot(name, when, device.device_id, files)
@@ -314,7 +311,7 @@ class BackupTarget:
             record["files"] = {p: e for p, e in snap.files.items() if p not in gone}
             record["device"] = device.device_id
             record["purged"] = sorted({*record.get("purged", []), *gone.values()})
-            self.storage.replace(f"snapshots/{name}.json", _signed(record, device))
+            self.storage.replace(f"snapshots/{name}.json", sign_record(record, device.sign))
             loaded[name] = Snapshot(name, snap.created, device.device_id, record["files"])
             rewritten.append(name)
         if self.cache_file:

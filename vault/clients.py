@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nacl.exceptions
 from nacl.public import PublicKey
 from nacl.signing import VerifyKey
 
@@ -34,7 +33,7 @@ from .constants import (
 )
 from .encoding import b64, canonical, is_id, unb64
 from .errors import InvalidHandle, TamperedFile
-from .keys import Device, read_record
+from .keys import Device, check_record, sign_record
 
 HANDLE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 PROFILE_RECORD_ID = "0" * 16  # the profile is sealed as record 0000000000000000
@@ -86,69 +85,50 @@ def blind(handle: str, index_key: bytes) -> str:
     ).hexdigest()
 
 
-def signed_record(record: dict[str, Any], device: Device) -> bytes:
-    record["signature"] = b64(device.sign(canonical(record)))
-    return canonical(record)
-
-
-def check_signed(path: Path, fmt: str, device_keys: dict[str, VerifyKey]) -> dict[str, Any]:
-    record = read_record(path, fmt, TamperedFile)
-    unsigned = {k: v for k, v in record.items() if k != "signature"}
-    key = device_keys.get(record.get("device", ""))
-    if key is None:
-        raise TamperedFile(path, "signed by an unregistered device")
-    try:
-        key.verify(canonical(unsigned), unb64(record.get("signature"), 64))
-    except (ValueError, nacl.exceptions.BadSignatureError) as exc:
-        raise TamperedFile(path, "signature does not match: the file was changed") from exc
-    return record
-
-
-def client_record(client_id: str, public: PublicKey, device: Device, created: str) -> bytes:
+def _public_key_record(
+    fmt: str, client_id: str, public: PublicKey, device: Device, created: str, **extra: int
+) -> bytes:
     record = {
-        "format": CLIENT_FORMAT,
+        "format": fmt,
         "version": JSON_FORMAT_VERSION,
         "client_id": client_id,
         "box_public": b64(bytes(public)),
         "created": created,
         "device": device.device_id,
+        **extra,
     }
-    return signed_record(record, device)
+    return sign_record(record, device.sign)
+
+
+def _box_public(record: dict[str, Any], path: Path) -> PublicKey:
+    try:
+        return PublicKey(unb64(record.get("box_public"), 32))
+    except ValueError as exc:
+        raise TamperedFile(path, "client public key is damaged") from exc
+
+
+def client_record(client_id: str, public: PublicKey, device: Device, created: str) -> bytes:
+    return _public_key_record(CLIENT_FORMAT, client_id, public, device, created)
 
 
 def read_client_record(path: Path, device_keys: dict[str, VerifyKey]) -> PublicKey:
     """The client's public key, if a registered device signed it for this very folder."""
-    record = check_signed(path, CLIENT_FORMAT, device_keys)
+    record = check_record(path, CLIENT_FORMAT, device_keys)
     if record.get("client_id") != path.parent.name:
         raise TamperedFile(path, "client record was moved from another client's folder")
-    try:
-        return PublicKey(unb64(record.get("box_public"), 32))
-    except ValueError as exc:
-        raise TamperedFile(path, "client public key is damaged") from exc
+    return _box_public(record, path)
 
 
 def key_record(client_id: str, generation: int, public: PublicKey, device: Device, created: str) -> bytes:
     """A newer key pair for a client (after a revoke): revisions from now on are sealed to it."""
-    record = {
-        "format": CLIENT_KEY_FORMAT,
-        "version": JSON_FORMAT_VERSION,
-        "client_id": client_id,
-        "generation": generation,
-        "box_public": b64(bytes(public)),
-        "created": created,
-        "device": device.device_id,
-    }
-    return signed_record(record, device)
+    return _public_key_record(CLIENT_KEY_FORMAT, client_id, public, device, created, generation=generation)
 
 
 def read_key_record(path: Path, generation: int, device_keys: dict[str, VerifyKey]) -> PublicKey:
-    record = check_signed(path, CLIENT_KEY_FORMAT, device_keys)
+    record = check_record(path, CLIENT_KEY_FORMAT, device_keys)
     if record.get("client_id") != path.parent.parent.name or record.get("generation") != generation:
         raise TamperedFile(path, "client key record was moved, renamed or is out of order")
-    try:
-        return PublicKey(unb64(record.get("box_public"), 32))
-    except ValueError as exc:
-        raise TamperedFile(path, "client public key is damaged") from exc
+    return _box_public(record, path)
 
 
 def index_record(blinded: str, client_id: str, device: Device) -> bytes:
@@ -159,11 +139,11 @@ def index_record(blinded: str, client_id: str, device: Device) -> bytes:
         "client_id": client_id,
         "device": device.device_id,
     }
-    return signed_record(record, device)
+    return sign_record(record, device.sign)
 
 
 def read_index_record(path: Path, device_keys: dict[str, VerifyKey]) -> str:
-    record = check_signed(path, HANDLE_INDEX_FORMAT, device_keys)
+    record = check_record(path, HANDLE_INDEX_FORMAT, device_keys)
     if record.get("blinded_handle") != path.stem or not is_id(record.get("client_id")):
         raise TamperedFile(path, "handle index entry was moved or damaged")
     return str(record["client_id"])

@@ -30,7 +30,7 @@ from . import durable
 from .constants import JSON_FORMAT_VERSION, KdfParams
 from .encoding import b64, canonical, is_id, new_id, unb64
 from .errors import NotAPractice, TamperedFile, VaultError
-from .keys import Practitioner, read_record, wrap_practitioner
+from .keys import Practitioner, check_record, sign_record, signer, wrap_practitioner
 from .redact import Passphrase
 
 IDENTITY_PREFIX = "casenotes-identity-1"
@@ -120,50 +120,36 @@ def colleague_record(
         "added_by": signer_id,
         "added_at": when,
     }
-    record["signature"] = b64(signing_key.sign(canonical(record)).signature)
-    return canonical(record)
+    return sign_record(record, signer(signing_key))
 
 
 def read_colleague(path: Path, trusted: dict[str, str]) -> Colleague:
     """A colleague record, if a practitioner this device pins signed it."""
-    record = read_record(path, COLLEAGUE_FORMAT, TamperedFile)
-    signer = trusted.get(str(record.get("added_by")))
-    if signer is None:
-        raise TamperedFile(path, "colleague added by no practitioner this device trusts")
+    record = check_record(
+        path, COLLEAGUE_FORMAT, trusted, "added_by", "colleague added by no practitioner this device trusts"
+    )
     if path.stem != f"{record.get('practitioner_id')}-{record.get('added_by')}":
         raise TamperedFile(path, "colleague record was renamed")
-    unsigned = {k: v for k, v in record.items() if k != "signature"}
     try:
-        VerifyKey(unb64(signer, 32)).verify(canonical(unsigned), unb64(record.get("signature"), 64))
         identity = Identity(
             str(record["practitioner_id"]),
             PublicKey(unb64(record.get("box_public"), 32)),
             VerifyKey(unb64(record.get("sign_public"), 32)),
         )
-    except (ValueError, KeyError, nacl.exceptions.BadSignatureError) as exc:
-        raise TamperedFile(path, "colleague record signature does not match: it was changed") from exc
+    except (ValueError, KeyError) as exc:
+        raise TamperedFile(path, "colleague record's keys are damaged") from exc
     return Colleague(str(record.get("name")), identity, str(record["added_by"]))
 
 
-def colleagues(root: Path, trusted: dict[str, str]) -> list[Colleague]:
-    """Every colleague a pinned practitioner added (damaged records are skipped; verify names them)."""
-    found = []
+def read_all(root: Path, trusted: dict[str, str]) -> tuple[list[Colleague], list[TamperedFile]]:
+    """Every colleague a trusted practitioner added, and every record that fails its check."""
+    good, bad = [], []
     for path in sorted((root / "colleagues").glob("*.json")) if (root / "colleagues").is_dir() else []:
         try:
-            found.append(read_colleague(path, trusted))
-        except TamperedFile:
-            continue
-    return found
-
-
-def bad_colleagues(root: Path, trusted: dict[str, str]) -> list[TamperedFile]:
-    found = []
-    for path in sorted((root / "colleagues").glob("*.json")) if (root / "colleagues").is_dir() else []:
-        try:
-            read_colleague(path, trusted)
+            good.append(read_colleague(path, trusted))
         except TamperedFile as exc:
-            found.append(exc)
-    return found
+            bad.append(exc)
+    return good, bad
 
 
 def add_colleague(root: Path, record: bytes, practitioner_id: str, added_by: str) -> Path:

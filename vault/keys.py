@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,39 @@ def read_record(
     version = record.get("version")
     if version != JSON_FORMAT_VERSION:
         raise error(path, f"format version {version!r} is unknown to this casenotes (upgrade it)")
+    return record
+
+
+def sign_record(record: dict[str, Any], sign: Callable[[bytes], bytes]) -> bytes:
+    """The record, signed over its canonical JSON, as the canonical bytes to write."""
+    record["signature"] = b64(sign(canonical(record)))
+    return canonical(record)
+
+
+def signer(key: SigningKey) -> Callable[[bytes], bytes]:
+    """A practitioner's signing key as `sign_record` takes it (a device has `Device.sign`)."""
+    return lambda message: key.sign(message).signature
+
+
+def check_record(
+    path: Path,
+    fmt: str,
+    signers: Mapping[str, VerifyKey] | Mapping[str, str],
+    signer_field: str = "device",
+    unknown: str = "signed by an unregistered device",
+) -> dict[str, Any]:
+    """A signed record of a known format, if whoever ``signer_field`` names is among
+    ``signers`` (keys, or b64 pins) and their signature matches; else TamperedFile."""
+    record = read_record(path, fmt, TamperedFile)
+    key = signers.get(str(record.get(signer_field, "")))
+    if key is None:
+        raise TamperedFile(path, unknown)
+    unsigned = {k: v for k, v in record.items() if k != "signature"}
+    try:
+        verify_key = key if isinstance(key, VerifyKey) else VerifyKey(unb64(key, 32))
+        verify_key.verify(canonical(unsigned), unb64(record.get("signature"), 64))
+    except (ValueError, nacl.exceptions.BadSignatureError) as exc:
+        raise TamperedFile(path, "signature does not match: the file was changed") from exc
     return record
 
 
@@ -261,13 +294,16 @@ def registration(device: Device, practitioner: Practitioner, when: str) -> dict[
 
 def check_registration(path: Path, trusted: dict[str, str]) -> VerifyKey:
     """A registered device's public key, if a pinned practitioner signed it."""
-    record = read_record(path, DEVICE_REGISTRATION_FORMAT, TamperedFile)
-    signer = trusted.get(record.get("practitioner_id", ""))
-    if signer is None or record.get("device_id") != path.stem:
+    record = check_record(
+        path,
+        DEVICE_REGISTRATION_FORMAT,
+        trusted,
+        "practitioner_id",
+        "device registered by no trusted practitioner",
+    )
+    if record.get("device_id") != path.stem:
         raise TamperedFile(path, "device registered by no trusted practitioner")
-    unsigned = {k: v for k, v in record.items() if k != "signature"}
     try:
-        VerifyKey(unb64(signer, 32)).verify(canonical(unsigned), unb64(record.get("signature"), 64))
         return VerifyKey(unb64(record.get("sign_public"), 32))
-    except (ValueError, nacl.exceptions.BadSignatureError) as exc:
+    except ValueError as exc:
         raise TamperedFile(path, "device registration signature is invalid") from exc

@@ -119,6 +119,7 @@ class Vault(ClientKeys):
         self.audit = AuditLog(root / "audit", self.device, clock, self.device_dir)
         self._device_keys: dict[str, VerifyKey] | None = None
         self._devices_stamp: tuple[int, ...] = ()
+        self._bad_registrations: list[TamperedFile] = []
         self._backup_lock_depth = 0
         self._client_generations: dict[str, tuple[int, list[PublicKey]]] = {}
 

@@ -15,20 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nacl.exceptions
-from nacl.signing import SigningKey, VerifyKey
-
 from . import access, durable
 from .audit import Problem
 from .colleagues import Colleague
 from .constants import JSON_FORMAT_VERSION
-from .encoding import b64, canonical, stamp, unb64
+from .encoding import stamp
 from .errors import TamperedFile, VaultError
-from .keys import Practitioner, read_record
+from .keys import Practitioner, check_record, sign_record, signer
 from .store import Vault
 
 SUPERVISION_FORMAT = "casenotes-supervision"
 COSIGN_FORMAT = "casenotes-cosignature"
+UNTRUSTED = "signed by a practitioner this device does not trust"
 
 
 class NotSupervisor(VaultError):
@@ -50,24 +48,6 @@ class Awaiting:
     supervisor: str
 
 
-def _sign(record: dict[str, Any], key: SigningKey) -> bytes:
-    record["signature"] = b64(key.sign(canonical(record)).signature)
-    return canonical(record)
-
-
-def _check(path: Path, fmt: str, signer_field: str, signers: dict[str, str]) -> dict[str, Any]:
-    record = read_record(path, fmt, TamperedFile)
-    signer = signers.get(str(record.get(signer_field)))
-    if signer is None:
-        raise TamperedFile(path, "signed by a practitioner this device does not trust")
-    unsigned = {k: v for k, v in record.items() if k != "signature"}
-    try:
-        VerifyKey(unb64(signer, 32)).verify(canonical(unsigned), unb64(record.get("signature"), 64))
-    except (ValueError, nacl.exceptions.BadSignatureError) as exc:
-        raise TamperedFile(path, "signature does not match: the file was changed") from exc
-    return record
-
-
 def supervise(vault: Vault, supervisee: Practitioner, client_id: str, supervisor: Colleague) -> None:
     """Let a supervisor read the client, and ask for co-signatures of its signed notes."""
     if supervisor.practitioner_id not in vault.access_holders(client_id):
@@ -82,7 +62,7 @@ def supervise(vault: Vault, supervisee: Practitioner, client_id: str, supervisor
     }
     path = vault.client_dir(client_id) / "supervision" / f"{supervisor.practitioner_id}.json"
     try:
-        durable.write_new(path, _sign(record, supervisee.signing_key))
+        durable.write_new(path, sign_record(record, signer(supervisee.signing_key)))
     except FileExistsError:
         raise access.AlreadyGranted(supervisor.name, client_id) from None
     vault.audit.append("supervise", client=client_id, supervisor=supervisor.practitioner_id)
@@ -93,7 +73,10 @@ def _supervisions(vault: Vault, client_id: str) -> list[dict[str, Any]]:
     if not folder.is_dir():
         return []
     signers = vault.trusted_signers()
-    return [_check(p, SUPERVISION_FORMAT, "supervisee", signers) for p in sorted(folder.glob("*.json"))]
+    return [
+        check_record(p, SUPERVISION_FORMAT, signers, "supervisee", UNTRUSTED)
+        for p in sorted(folder.glob("*.json"))
+    ]
 
 
 def _cosign_path(vault: Vault, client_id: str, note_id: str, supervisor: str) -> Path:
@@ -140,7 +123,7 @@ def cosign(vault: Vault, supervisor: Practitioner, note_id: str) -> Path:
     }
     target = _cosign_path(vault, client_id, note_id, supervisor.practitioner_id)
     try:
-        durable.write_new(target, _sign(record, supervisor.signing_key))
+        durable.write_new(target, sign_record(record, signer(supervisor.signing_key)))
     except FileExistsError:
         raise AlreadyCosigned(note_id) from None
     vault.audit.append("cosign", client=client_id, note=note_id, revision=number)
@@ -174,7 +157,7 @@ def _checked_cosigns(vault: Vault, client_id: str, found: list[Problem]) -> list
     good = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
-            record = _check(path, COSIGN_FORMAT, "supervisor", vault.trusted_signers())
+            record = check_record(path, COSIGN_FORMAT, vault.trusted_signers(), "supervisor", UNTRUSTED)
             revisions = {n: p for n, _, p in vault.revisions(client_id, str(record["note"]))}
             sealed = revisions.get(int(record["revision"]))
             if sealed is None or hashlib.sha256(sealed.read_bytes()).hexdigest() != record["sha256"]:

@@ -28,6 +28,7 @@ class Trust:
     audit: AuditLog
     clock: Callable[[], datetime]
     _device_keys: dict[str, VerifyKey] | None
+    _bad_registrations: list[TamperedFile]
     _devices_stamp: tuple[int, ...]
 
     # -- devices ------------------------------------------------------------------------
@@ -38,13 +39,13 @@ class Trust:
         stamp = tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in folders)
         if self._device_keys is None or stamp != self._devices_stamp:
             self._devices_stamp = stamp
-            self._device_keys = {}
+            self._device_keys, self._bad_registrations = {}, []
             signers = self.trusted_signers()
             for path in sorted((self.root / "devices").glob("*.json")):
                 try:
                     self._device_keys[path.stem] = check_registration(path, signers)
-                except TamperedFile:
-                    continue  # verify() reports it; an unregistered device signs nothing valid
+                except TamperedFile as exc:  # it signs nothing valid; verify() reports it
+                    self._bad_registrations.append(exc)
         return self._device_keys
 
     def trusted_signers(self) -> dict[str, str]:
@@ -53,7 +54,7 @@ class Trust:
         key file is here). One step only; a colleague from another practice, added to
         exchange shares, cannot register devices or sign records here."""
         signers = dict(self.device.trusted)
-        for colleague in team.colleagues(self.root, self.device.trusted):
+        for colleague in self.colleagues():
             if self._is_member(colleague.identity):
                 signers.setdefault(colleague.practitioner_id, b64(bytes(colleague.identity.sign_public)))
         return signers
@@ -66,7 +67,7 @@ class Trust:
         return box == identity.box_public and sign == identity.sign_public
 
     def colleagues(self) -> list[team.Colleague]:
-        return team.colleagues(self.root, self.device.trusted)
+        return team.read_all(self.root, self.device.trusted)[0]
 
     def colleague(self, name: str) -> team.Colleague:
         for known in self.colleagues():
@@ -107,11 +108,5 @@ class Trust:
         )
 
     def bad_registrations(self) -> list[TamperedFile]:
-        found = []
-        signers = self.trusted_signers()
-        for path in sorted((self.root / "devices").glob("*.json")):
-            try:
-                check_registration(path, signers)
-            except TamperedFile as exc:
-                found.append(exc)
-        return found
+        self.device_keys()
+        return list(self._bad_registrations)

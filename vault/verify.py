@@ -21,7 +21,7 @@ from .store import REVISION_NAME, Vault
 
 def verify(vault: Vault) -> list[Problem]:
     bad = vault.bad_registrations() + vault.bad_practitioner_keys()
-    bad += team.bad_colleagues(vault.root, vault.trusted_signers())  # a colleague's own adds too
+    bad += team.read_all(vault.root, vault.trusted_signers())[1]  # a colleague's own adds too
     problems = [Problem(e.path, e.why) for e in bad]
     keys = vault.device_keys()
     problems += vault.audit.verify(keys)
