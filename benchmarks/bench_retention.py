@@ -74,7 +74,7 @@ def bench_purge(notes: int, clients: int, snapshots: int) -> None:
     times = []
     for client_id in ids[:3]:
         started = time.perf_counter()
-        purge_client(vault, client_id, PRESETS["apa"], [target])
+        purge_client(vault, client_id, PRESETS["apa"], [target], list(vault.audit.entries()))
         times.append(time.perf_counter() - started)
     print(
         f"purge of one client ({per_client} notes) from the vault and {snapshots} snapshots: "

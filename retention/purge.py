@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vault import Vault, durable
+from vault import Entry, Vault, durable
 from vault.backup import BackupTarget
 from vault.backup_storage import TargetUnavailable
 from vault.encoding import is_id
@@ -92,15 +92,11 @@ def outlook(vault: Vault, policy: Policy, today: dt.date) -> Outlook:
 
 
 # -- valves -------------------------------------------------------------------------------
-def recorded_times(vault: Vault) -> list[dt.datetime]:
-    return sorted(dt.datetime.fromisoformat(e.time.replace("Z", "+00:00")) for e in vault.audit.entries())
-
-
-def check_clock(vault: Vault, now: dt.datetime, max_gap: dt.timedelta, unattended: bool) -> None:
+def check_clock(entries: Sequence[Entry], now: dt.datetime, max_gap: dt.timedelta, unattended: bool) -> None:
     """Refuse a purge on a clock that went back; and, unattended, on one that recently
     leapt ahead (by more than ``max_gap`` within ``JUMP_WINDOW``): a wrong clock looks
     just like a machine left off for a year, so a person decides."""
-    times = recorded_times(vault)
+    times = sorted(dt.datetime.fromisoformat(e.time.replace("Z", "+00:00")) for e in entries)
     if not times:
         return
     if now < times[-1] - CLOCK_SKEW:
@@ -120,10 +116,12 @@ def purge_client(
     client_id: str,
     policy: Policy,
     targets: Sequence[BackupTarget],
+    entries: Sequence[Entry],
 ) -> Path:
-    """Crypto-shred one due client everywhere; returns the certificate's path."""
+    """Crypto-shred one due client everywhere; returns the certificate's path. ``entries``:
+    the audit log as the run found it (this client's own entries come after)."""
     facts = records.current(vault, client_id)
-    damaged = records.problems(vault, [client_id])
+    damaged = records.problems(vault, [client_id], entries)
     if damaged:
         raise TamperedFile(damaged[0].path, damaged[0].why + "; nothing was purged")
     if facts.holds:
@@ -137,7 +135,7 @@ def purge_client(
     evidence = [(str(p.relative_to(vault.root)), hashlib.sha256(p.read_bytes()).hexdigest()) for p in keys]
     earlier = [  # keys destroyed by a run cut short before its certificate
         digest
-        for e in vault.audit.entries()
+        for e in entries
         if e.event == "purge-begin" and e.data.get("client") == client_id
         for digest in e.data.get("keys", [])
     ]
@@ -337,7 +335,8 @@ def _run(
     due = [c.client_id for c in scan(vault, policy, now.date()) if c.decision and c.decision.purgeable]
     if not due:
         return report
-    check_clock(vault, now, max_clock_gap, unattended)
+    entries = list(vault.audit.entries())  # read once: the valves and every client's checks
+    check_clock(entries, now, max_clock_gap, unattended)
     altered = vault.audit.verify(vault.device_keys())
     if altered:  # the log vouches for the holds and facts below: it must be intact
         raise TamperedFile(altered[0].path, altered[0].why + "; nothing was purged")
@@ -347,7 +346,7 @@ def _run(
         return report
     for done, client_id in enumerate(due, start=1):
         try:
-            purge_client(vault, client_id, policy, targets)
+            purge_client(vault, client_id, policy, targets, entries)
             report.purged.append(client_id)
         except VaultError as exc:
             report.failed.append(f"client {client_id}: {exc}")

@@ -23,7 +23,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from nacl.bindings import (
     crypto_aead_xchacha20poly1305_ietf_encrypt,
 )
 
-from vault import Problem, Vault, durable
+from vault import Entry, Problem, Vault, durable
 from vault.constants import AEAD_NONCE_BYTES, JSON_FORMAT_VERSION, RETENTION_FORMAT, RETENTION_KEY_PERSON
 from vault.encoding import b64, canonical, new_id, unb64
 from vault.errors import TamperedFile
@@ -265,14 +265,16 @@ def _created_from_record(vault: Vault, client_id: str) -> dt.date:
     return dt.date.fromisoformat(str(record["created"])[:10])
 
 
-def problems(vault: Vault, client_ids: list[str] | None = None) -> list[Problem]:
+def problems(
+    vault: Vault, client_ids: list[str] | None = None, entries: Sequence[Entry] | None = None
+) -> list[Problem]:
     """Files that disagree with the audit log. Each device's file must be the last write the
     log recorded (same ``seq``, same bytes) or a later one (a crash between writing it and
     logging it; it is signed, and a purge checks the signature). An older copy put back,
     or a deleted file, is reported. Clients the log shows purged are skipped."""
     latest: dict[tuple[str, str], tuple[int, str]] = {}  # (client, device) -> (seq, sha256)
     purged = set()
-    for entry in vault.audit.entries():
+    for entry in vault.audit.entries() if entries is None else entries:
         client = str(entry.data.get("client"))
         if entry.event == AUDIT_EVENT:
             latest[client, entry.device] = (int(entry.data.get("seq", 0)), str(entry.data.get("sha256")))
