@@ -17,8 +17,8 @@ import time
 from common import new_practice
 
 from casenotes import fiction
-from vault.backup import BackupTarget
-from vault.backup_storage import FolderStorage
+from vault.backup.snapshots import BackupTarget
+from vault.backup.storage import FolderStorage
 
 
 def main() -> None:
@@ -54,7 +54,7 @@ def main() -> None:
         incremental.append(time.perf_counter() - started)
     store = target
     started = time.perf_counter()
-    problems = store.verify(vault.device_keys(), full=True)
+    problems = store.verify(vault.trust.device_keys(), full=True)
     verify = time.perf_counter() - started
     started = time.perf_counter()
     store.restore(snap, practice.root / "restored" / "vault")

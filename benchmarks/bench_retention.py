@@ -24,8 +24,8 @@ from common import median_of, new_practice
 from casenotes import fiction
 from retention import PRESETS, records
 from retention.purge import purge_client, scan
-from vault.backup import BackupTarget
-from vault.backup_storage import FolderStorage
+from vault.backup.snapshots import BackupTarget
+from vault.backup.storage import FolderStorage
 
 
 def bench_scan(clients: int, runs: int) -> None:

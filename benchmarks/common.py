@@ -13,8 +13,8 @@ from casenotes import fiction
 from casenotes.config import Practice
 from syncd.filing import file_note
 from vault import KdfParams, Passphrase, Vault
-from vault.encoding import new_id
-from vault.practice import create_practice
+from vault.format.encoding import new_id
+from vault.store.practice import create_practice
 
 CHEAP_KDF = KdfParams(1, 8 * 1024 * 1024)  # only where the KDF is not what is measured
 PASSPHRASE = "fictional benchmark passphrase"

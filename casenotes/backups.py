@@ -11,11 +11,11 @@ import click
 from retention.purge import finish_pending
 from syncd import Job
 from vault import Vault, durable
-from vault.backup import BackupTarget
-from vault.backup_storage import FolderStorage, TargetUnavailable, storage_for
+from vault.backup.generations import KeepPolicy, to_keep
+from vault.backup.snapshots import BackupTarget
+from vault.backup.storage import FolderStorage, TargetUnavailable, storage_for
 from vault.errors import DeviceMissing, NotAPractice
-from vault.generations import KeepPolicy, to_keep
-from vault.practice import register_device
+from vault.store.practice import register_device
 
 from .config import Practice, Settings
 from .context import Failure, ask_passphrase, open_vault, practice, practice_option, progress_bar
@@ -105,7 +105,7 @@ def backup_list(ctx: click.Context, target: str | None) -> None:
         store.open(vault.practice_id, create=False)
         click.echo(f"{destination}:")
         for name in store.snapshots():
-            snap = store.load(name, vault.device_keys())
+            snap = store.load(name, vault.trust.device_keys())
             click.echo(f"  {snap.name}  {len(snap.files):>7} files  {snap.size / 1e6:8.1f} MB")
 
 
@@ -123,7 +123,7 @@ def backup_verify(ctx: click.Context, full: bool, target: str | None) -> None:
         store = destination
         store.open(vault.practice_id, create=False)
         with progress_bar(f"checking {destination}") as step:
-            found = store.verify(vault.device_keys(), full, step)
+            found = store.verify(vault.trust.device_keys(), full, step)
         problems += found
         click.echo(f"{destination}: {len(store.snapshots())} snapshot(s), {'damaged' if found else 'OK'}")
     for problem in problems:
@@ -157,7 +157,7 @@ def backup_restore(ctx: click.Context, snapshot: str, into: Path, target: str | 
             ) from None
     store = targets(p, target)[0]
     store.open(vault.practice_id if vault else store.practice_id(), create=False)
-    snap = store.load(store.find(snapshot), vault.device_keys() if vault else None)
+    snap = store.load(store.find(snapshot), vault.trust.device_keys() if vault else None)
     restored = Practice(into.absolute(), p.config_dir)
     with progress_bar(f"restoring {snap.name}") as step:
         store.restore(snap, restored.vault_dir, step)
@@ -188,7 +188,9 @@ def backup_prune(ctx: click.Context, dry_run: bool) -> None:
     policy = KeepPolicy(int(s.keep_daily), int(s.keep_weekly), int(s.keep_monthly), int(s.keep_yearly))
     for store in targets(p):
         store.open(vault.practice_id, create=False)
-        dropped, removed = store.prune(lambda times: to_keep(times, policy), vault.device_keys(), dry_run)
+        dropped, removed = store.prune(
+            lambda times: to_keep(times, policy), vault.trust.device_keys(), dry_run
+        )
         verb = "would drop" if dry_run else "dropped"
         click.echo(
             f"{store}: {verb} {len(dropped)} snapshot(s)" + ("" if dry_run else f", {removed} object(s)")
@@ -237,7 +239,7 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
         problems = []
         for store in targets(p):
             store.open(vault.practice_id, create=False)
-            problems += store.verify(vault.device_keys(), full=True)
+            problems += store.verify(vault.trust.device_keys(), full=True)
         if problems:
             raise TargetUnavailable("; ".join(map(str, problems)), "damaged")
 

@@ -33,11 +33,11 @@ from vault import (
     Passphrase,
     VaultError,
     durable,
-    supervision,
     verify,
 )
 from vault.errors import PracticeExists
-from vault.practice import create_practice
+from vault.sharing import supervision
+from vault.store.practice import create_practice
 
 from . import backups, config, doctor, retention_commands, sharing_commands, writing
 from .config import ConfigError
@@ -235,7 +235,7 @@ def audit_show(ctx: click.Context) -> None:
 def audit_verify(ctx: click.Context) -> None:
     """Check the audit log's chain, signatures and checkpoints."""
     vault = open_vault(ctx)
-    problems = vault.audit.verify(vault.device_keys())
+    problems = vault.audit.verify(vault.trust.device_keys())
     for problem in problems:
         click.echo(f"casenotes: {problem}", err=True)
     if problems:
@@ -345,7 +345,7 @@ def open_cmd(
     vault = open_vault(ctx)
     client_id = vault.resolve(handle)
     practitioner = vault.unlock(ask_passphrase())
-    vault.client_keys(practitioner, client_id)  # no access: say so before any work
+    vault.keyring.client_keys(practitioner, client_id)  # no access: say so before any work
     serve_site(
         vault,
         lambda directory: site_builder.build_site(

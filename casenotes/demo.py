@@ -14,7 +14,7 @@ from retention import records
 from retention.purge import scan
 from syncd import Daemon, DaemonSettings
 from vault import KDF_PROFILES, Passphrase, Vault, verify
-from vault.practice import create_practice
+from vault.store.practice import create_practice
 
 from . import fiction
 from .config import Practice

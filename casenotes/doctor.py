@@ -22,8 +22,8 @@ from syncd.editors import Kind, classify, inbox_files
 from syncd.lock import DaemonLock
 from syncd.state import State
 from vault import KDF_PROFILES, Vault
-from vault.constants import PRACTITIONER_KEY_FORMAT
-from vault.keys import read_record
+from vault.format.constants import PRACTITIONER_KEY_FORMAT
+from vault.format.keys import read_record
 
 from . import backups
 from .config import Practice
@@ -146,7 +146,7 @@ def kdf_cost(key_file: Path) -> Finding:
 
 def device_registered(vault: Vault) -> Finding:
     name = "this machine's device key"
-    if vault.device.device_id in vault.device_keys():
+    if vault.device.device_id in vault.trust.device_keys():
         return Finding(name, "ok", f"device {vault.device.device_id} is registered")
     return Finding(
         name,

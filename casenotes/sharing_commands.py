@@ -16,14 +16,11 @@ from vault import (
     KDF_PROFILES,
     OpenedNote,
     Vault,
-    access,
-    consent,
     durable,
-    share,
-    supervision,
 )
-from vault.colleagues import identity_of, join_practice, parse_identity
-from vault.encoding import new_id
+from vault.format.encoding import new_id
+from vault.sharing import access, consent, share, supervision
+from vault.store.colleagues import identity_of, join_practice, parse_identity
 
 from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option
 from .serving import serve_site
@@ -83,7 +80,7 @@ def practitioner_add(ctx: click.Context, name: str, identity_line: str) -> None:
     vault = open_vault(ctx)
     colleague = parse_identity(identity_line)
     me = vault.unlock(ask_passphrase())
-    where = vault.add_colleague(me, name, colleague)
+    where = vault.trust.add_colleague(me, name, colleague)
     click.echo(f"added {name} ({where}), fingerprint {colleague.fingerprint}")
     click.echo(
         "Compare that fingerprint with them by phone or in person before you share anything.", err=True
@@ -96,7 +93,7 @@ def practitioner_add(ctx: click.Context, name: str, identity_line: str) -> None:
 def practitioner_list(ctx: click.Context) -> None:
     """Colleagues this machine trusts, with their fingerprints."""
     vault = open_vault(ctx)
-    for known in sorted(vault.colleagues(), key=lambda c: c.name.casefold()):
+    for known in sorted(vault.trust.colleagues(), key=lambda c: c.name.casefold()):
         click.echo(f"{known.name:<24} {known.practitioner_id}  {known.identity.fingerprint}")
 
 
@@ -114,7 +111,7 @@ def access_group() -> None:
 def access_grant(ctx: click.Context, handle: str, name: str) -> None:
     """Let a colleague read a client's notes (past and future)."""
     vault = open_vault(ctx)
-    client_id, colleague = vault.resolve(handle), vault.colleague(name)
+    client_id, colleague = vault.resolve(handle), vault.trust.colleague(name)
     access.grant(vault, vault.unlock(ask_passphrase()), client_id, colleague)
     click.echo(f"{colleague.name} can now read client {client_id}")
 
@@ -127,7 +124,7 @@ def access_grant(ctx: click.Context, handle: str, name: str) -> None:
 def access_revoke(ctx: click.Context, handle: str, name: str) -> None:
     """Stop a colleague reading notes sealed from now on (the client's key is replaced)."""
     vault = open_vault(ctx)
-    client_id, colleague = vault.resolve(handle), vault.colleague(name)
+    client_id, colleague = vault.resolve(handle), vault.trust.colleague(name)
     revoked = access.revoke(vault, vault.unlock(ask_passphrase()), client_id, colleague)
     click.echo(f"{colleague.name} cannot read notes of client {client_id} sealed from now on.")
     click.echo(
@@ -183,7 +180,7 @@ def consent_add(
     """Record a client's consent; prints its id."""
     p = practice(ctx)
     vault = open_vault(ctx)
-    client_id, colleague = vault.resolve(handle), vault.colleague(to_name)
+    client_id, colleague = vault.resolve(handle), vault.trust.colleague(to_name)
     known = template_sections(t.text for t in note_templates.available(p.templates_dir).values())
     unknown = [s for s in sections if note_templates.excerpt.section_name(s) not in known]
     if unknown:
@@ -264,7 +261,7 @@ def share_cmd(ctx: click.Context, handle: str, consent_id: str, output: Path) ->
     why_not = chosen.why_not_in_force(vault.clock().date())
     if why_not:
         raise consent.ConsentNotInForce(consent_id, why_not)
-    recipient = next((c for c in vault.colleagues() if c.practitioner_id == chosen.to), None)
+    recipient = next((c for c in vault.trust.colleagues() if c.practitioner_id == chosen.to), None)
     if recipient is None:
         raise Failure(f"the recipient of consent {consent_id} is no longer a known colleague; add them again")
     notes = [(n.note_id, bytes(n.body)) for n in vault.read_notes(me, client_id)]
@@ -306,7 +303,7 @@ def open_share(ctx: click.Context, file: Path, no_browser: bool, idle_timeout: f
     p = practice(ctx)
     vault = open_vault(ctx)
     me = vault.unlock(ask_passphrase())
-    known = {c.practitioner_id: c for c in vault.colleagues()}
+    known = {c.practitioner_id: c for c in vault.trust.colleagues()}
     opened = share.open_bundle(file, file.read_bytes(), me, known, vault.clock().date())
     terms = opened.consent
     banner = (
@@ -333,7 +330,7 @@ def open_share(ctx: click.Context, file: Path, no_browser: bool, idle_timeout: f
 def supervise_cmd(ctx: click.Context, handle: str, name: str) -> None:
     """Give your supervisor read access; your signed notes then wait for their co-signature."""
     vault = open_vault(ctx)
-    client_id, supervisor = vault.resolve(handle), vault.colleague(name)
+    client_id, supervisor = vault.resolve(handle), vault.trust.colleague(name)
     supervision.supervise(vault, vault.unlock(ask_passphrase()), client_id, supervisor)
     click.echo(
         f"{supervisor.name} supervises client {client_id}; "
@@ -353,7 +350,7 @@ def cosign_cmd(ctx: click.Context, note_id: str) -> None:
 
 
 def awaiting_lines(vault: Vault) -> list[str]:
-    names = {c.practitioner_id: c.name for c in vault.colleagues()}
+    names = {c.practitioner_id: c.name for c in vault.trust.colleagues()}
     return [
         f"awaiting co-signature by {names.get(a.supervisor, a.supervisor)}: "
         f"note {a.note_id} (client {a.client_id})"

@@ -20,10 +20,10 @@ from syncd.filing import read_note_bytes
 from syncd.lock import DaemonLock
 from syncd.state import State
 from vault import Vault, durable
-from vault.backup import BackupTarget
-from vault.backup_storage import TargetUnavailable
-from vault.encoding import new_id
+from vault.backup.snapshots import BackupTarget
+from vault.backup.storage import TargetUnavailable
 from vault.errors import UnknownClient
+from vault.format.encoding import new_id
 
 from . import backups
 from .config import Practice

@@ -23,8 +23,8 @@ import nacl.exceptions
 import yaml
 
 from vault import Problem, Vault, durable
-from vault.encoding import b64, canonical, unb64
 from vault.errors import TamperedFile
+from vault.format.encoding import b64, canonical, unb64
 
 CERTIFICATE_FORMAT = "casenotes-disposal-certificate"
 AUDIT_EVENT = "dispose"
@@ -94,7 +94,7 @@ def read(vault: Vault, path: Path) -> dict[str, Any]:
         signature = unb64(record.pop("signature"), 64)
     except (OSError, ValueError, KeyError, AttributeError, TypeError, yaml.YAMLError) as exc:
         raise TamperedFile(path, "not a readable disposal certificate") from exc
-    key = vault.device_keys().get(str(record.get("device")))
+    key = vault.trust.device_keys().get(str(record.get("device")))
     try:
         if key is None:
             raise ValueError("unregistered device")

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from vault import Entry, Vault, durable
-from vault.backup import BackupTarget
-from vault.backup_storage import TargetUnavailable
-from vault.encoding import is_id
+from vault.backup.snapshots import BackupTarget
+from vault.backup.storage import TargetUnavailable
 from vault.errors import TamperedFile, VaultError
+from vault.format.encoding import is_id
 
 from . import certificate, records
 from .errors import ClientHeld, ClockUntrusted, NotDue
@@ -196,7 +196,7 @@ def _shred_on(
 ) -> dict[str, list[dict[str, Any]]]:
     """Shred clients on one target; what was destroyed there, per client."""
     target.open(vault.practice_id, create=False)
-    shredded = target.shred(clients, vault.device, vault.device_keys())
+    shredded = target.shred(clients, vault.device, vault.trust.device_keys())
     vault.audit.append(
         "purge-target", clients=sorted(clients), snapshots=len(shredded.snapshots), objects=shredded.objects
     )
@@ -337,7 +337,7 @@ def _run(
         return report
     entries = list(vault.audit.entries())  # read once: the valves and every client's checks
     check_clock(entries, now, max_clock_gap, unattended)
-    altered = vault.audit.verify(vault.device_keys())
+    altered = vault.audit.verify(vault.trust.device_keys())
     if altered:  # the log vouches for the holds and facts below: it must be intact
         raise TamperedFile(altered[0].path, altered[0].why + "; nothing was purged")
     if unattended and len(due) > max_unattended:

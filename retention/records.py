@@ -36,10 +36,15 @@ from nacl.bindings import (
 )
 
 from vault import Entry, Problem, Vault, durable
-from vault.constants import AEAD_NONCE_BYTES, JSON_FORMAT_VERSION, RETENTION_FORMAT, RETENTION_KEY_PERSON
-from vault.encoding import b64, canonical, new_id, unb64
 from vault.errors import TamperedFile
-from vault.keys import check_record, sign_record
+from vault.format.constants import (
+    AEAD_NONCE_BYTES,
+    JSON_FORMAT_VERSION,
+    RETENTION_FORMAT,
+    RETENTION_KEY_PERSON,
+)
+from vault.format.encoding import b64, canonical, new_id, unb64
+from vault.format.keys import check_record, sign_record
 
 from .policy import Facts
 
@@ -87,7 +92,7 @@ def _read(vault: Vault, path: str, key: bytes, signed: bool = True) -> tuple[int
     the signed audit log before it acts)."""
     record: Any
     if signed:
-        record = check_record(Path(path), RETENTION_FORMAT, vault.device_keys())
+        record = check_record(Path(path), RETENTION_FORMAT, vault.trust.device_keys())
     else:
         try:
             with open(path, "rb") as handle:
@@ -137,7 +142,7 @@ def update(vault: Vault, client_id: str, change: str, edit: Callable[[DeviceFact
 
     A lock file beside the device key orders syncd and the command line on this machine.
     """
-    vault.client_public(client_id)  # an unknown or damaged client raises here
+    vault.keyring.client_public(client_id)  # an unknown or damaged client raises here
     lock_path = vault.device_dir / "retention.lock"
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, durable.FILE_MODE)
     try:
@@ -260,7 +265,7 @@ def current(vault: Vault, client_id: str, key: bytes | None = None, signed: bool
 def _created_from_record(vault: Vault, client_id: str) -> dt.date:
     """A client with no retention facts yet (added before retention existed, or its facts are
     still syncing from another machine): the signed client record's creation date."""
-    vault.client_public(client_id)  # checks the signature
+    vault.keyring.client_public(client_id)  # checks the signature
     record = json.loads((vault.client_dir(client_id) / "client.json").read_bytes())
     return dt.date.fromisoformat(str(record["created"])[:10])
 

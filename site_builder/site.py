@@ -18,7 +18,7 @@ import yaml
 from note_templates import NoteInvalid, parse
 from vault import OpenedNote, Vault
 from vault.errors import TamperedFile
-from vault.keys import Practitioner
+from vault.format.keys import Practitioner
 
 from . import pages, ramdir, theme
 from .errors import SiteBuildFailed

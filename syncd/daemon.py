@@ -27,8 +27,8 @@ from note_templates import KINDS, NoteInvalid, read_note
 from note_templates import Kind as NoteKind
 from vault import Vault
 from vault.durable import fsync_dir
-from vault.encoding import new_id
 from vault.errors import NoteLocked, NoteTooLarge, TamperedFile, VaultError, WriteFailed
+from vault.format.encoding import new_id
 
 from .editors import Kind, backups_of, classify, inbox_files, note_of_residue
 from .filing import file_note, read_note_bytes

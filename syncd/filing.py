@@ -15,9 +15,9 @@ from pathlib import Path
 from note_templates import KINDS, Kind, NoteFields, NoteInvalid, read_note
 from retention import records as retention_facts
 from vault import SealedRevision, Vault
-from vault.constants import MAX_PLAINTEXT_BYTES
-from vault.encoding import new_id
 from vault.errors import NoteTooLarge, UnknownClient
+from vault.format.constants import MAX_PLAINTEXT_BYTES
+from vault.format.encoding import new_id
 
 
 @dataclass(frozen=True, repr=False)

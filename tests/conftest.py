@@ -14,7 +14,7 @@ import pytest
 
 from casenotes.config import Practice
 from vault import KdfParams, Passphrase, Vault
-from vault.practice import create_practice
+from vault.store.practice import create_practice
 
 # Argon2id at 1 pass and 8 MiB: fast enough for hundreds of unlocks in a test run.
 CHEAP_KDF = KdfParams(opslimit=1, memlimit=8 * 1024 * 1024)

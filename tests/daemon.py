@@ -82,7 +82,7 @@ def sealed_notes(env: Env, handle: str = "AB-1") -> dict[str, list[bytes]]:
     """Every revision of every note of a client, decrypted, oldest first."""
     vault = env.vault()
     client_id = vault.resolve(handle)
-    key = vault.client_keys(vault.unlock(Passphrase(PASSPHRASE)), client_id)
+    key = vault.keyring.client_keys(vault.unlock(Passphrase(PASSPHRASE)), client_id)
     notes = {}
     for note_id in vault.note_ids(client_id):
         notes[note_id] = [

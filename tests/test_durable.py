@@ -11,7 +11,7 @@ from notes import write_note
 
 from vault import Passphrase, durable
 from vault.errors import WriteFailed
-from vault.practice import create_practice
+from vault.store.practice import create_practice
 
 
 def test_write_new_never_overwrites(tmp_path: Path) -> None:

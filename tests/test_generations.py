@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import Env
 
-from vault.generations import KeepPolicy, to_keep
+from vault.backup.generations import KeepPolicy, to_keep
 
 UTC = dt.UTC
 
@@ -53,7 +53,7 @@ def test_prune_drops_snapshots_and_collects_their_objects(practice: Env) -> None
     target = practice.practice.root / "backups"
     snapshots = sorted((target / "snapshots").glob("*.json"))
     # make the two older snapshots look like last year's, re-signed as the device would
-    from vault.encoding import b64, canonical
+    from vault.format.encoding import b64, canonical
 
     vault = practice.vault()
     for path, created in zip(snapshots[:2], ["2025-03-01T02:00:00Z", "2025-03-02T02:00:00Z"], strict=True):

@@ -9,7 +9,7 @@ import pytest
 from conftest import CHEAP_KDF, PASSPHRASE, Env
 
 from vault import Passphrase, Plaintext
-from vault.constants import MAX_MEMLIMIT, MAX_OPSLIMIT
+from vault.format.constants import MAX_MEMLIMIT, MAX_OPSLIMIT
 
 
 def key_file(practice: Env):
@@ -64,7 +64,7 @@ def test_an_edited_public_field_reads_as_not_this_key(practice: Env) -> None:
 def test_the_kdf_parameters_are_read_from_the_file_not_from_todays_constants(
     practice: Env, monkeypatch
 ) -> None:
-    from vault import constants
+    from vault.format import constants
 
     monkeypatch.setitem(constants.KDF_PROFILES, "moderate", constants.KdfParams(4, 2**20))
     vault = practice.vault()

@@ -7,7 +7,7 @@ import base64
 from conftest import Env
 from notes import write_note
 
-from vault.seal import bucket
+from vault.format.revision import bucket
 
 SECRETS = {
     "name": "Wilhelmina Testperson",

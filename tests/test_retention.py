@@ -18,10 +18,10 @@ from retention import PRESETS, ClockUntrusted, certificate, records
 from retention.purge import run, scan, still_pending
 from syncd.filing import file_note
 from vault import Passphrase, Vault
-from vault.backup import BackupTarget
-from vault.backup_storage import FolderStorage
+from vault.backup.snapshots import BackupTarget
+from vault.backup.storage import FolderStorage
 from vault.errors import NoAccess, TamperedFile, UnknownClient
-from vault.practice import create_practice, register_device
+from vault.store.practice import create_practice, register_device
 
 APA = PRESETS["apa"]
 
@@ -227,7 +227,7 @@ def test_a_purged_client_is_gone_from_the_vault_and_every_snapshot_on_every_targ
             vault.backup(target)
     practitioner = vault.unlock(Passphrase(PASSPHRASE))
     kept_notes = sorted(bytes(n.body) for n in vault.read_notes(practitioner, keep))
-    gone_public = vault.client_public(gone)
+    gone_public = vault.keyring.client_public(gone)
     gone_keys = {
         hashlib.sha256(p.read_bytes()).hexdigest() for p in (vault.client_dir(gone) / "access").iterdir()
     }
@@ -240,7 +240,7 @@ def test_a_purged_client_is_gone_from_the_vault_and_every_snapshot_on_every_targ
     for target in targets:
         for name in target.snapshots():
             into = tmp_path / f"restored-{target.storage.path.name}-{name}"  # type: ignore[union-attr]
-            target.restore(target.load(name, vault.device_keys()), into)
+            target.restore(target.load(name, vault.trust.device_keys()), into)
             restored.append(into)
     assert len(restored) == 6
     everywhere = _all_files(vault.root, *drives, *restored)
@@ -260,7 +260,7 @@ def test_a_purged_client_is_gone_from_the_vault_and_every_snapshot_on_every_targ
             sorted(bytes(n.body) for n in copy.read_notes(practitioner, copy.resolve("KEEP-1"))) == kept_notes
         )
     for target in targets:
-        assert target.verify(vault.device_keys(), full=True) == []
+        assert target.verify(vault.trust.device_keys(), full=True) == []
     cert = certificate.read(vault, certificate.path_for(vault, gone))
     assert cert["pending"] == [] and cert["client_id"] == gone
     assert sum(1 for item in cert["destroyed"] if item.get("sha256") in gone_keys) == 3  # vault + 2 targets
@@ -287,7 +287,7 @@ def test_a_drive_away_during_the_purge_is_shredded_when_it_comes_back(
     assert report.completed == [(gone, str(target))]
     assert still_pending(vault) == []
     for name in target.snapshots():
-        assert not any(gone in path for path in target.load(name, vault.device_keys()).files)
+        assert not any(gone in path for path in target.load(name, vault.trust.device_keys()).files)
     assert certificate.path_for(vault, gone, target.target_id).exists()
 
 
@@ -312,7 +312,7 @@ def test_another_drive_swapped_in_at_the_same_place_is_shredded_too(
     (tmp_path / "drive-2").rename(mount)  # the rotation brings drive 2 back
     assert run(vault, APA, [target], unattended=True).completed == [(gone, str(target))]
     for name in target.snapshots():
-        files = target.load(name, vault.device_keys()).files
+        files = target.load(name, vault.trust.device_keys()).files
         assert not any(gone in path for path in files) and any(keep in path for path in files)
 
 
@@ -397,4 +397,4 @@ def test_the_audit_log_names_the_purge_by_id_only(vault: Vault, clock: Clock) ->
     assert b"GONE-1" not in log and b"Fictional" not in log
     events = [json.loads(line)["event"] for line in log.splitlines()]
     assert events[-3:] == ["purge-begin", "dispose", "purge-done"]
-    assert vault.audit.verify(vault.device_keys()) == []
+    assert vault.audit.verify(vault.trust.device_keys()) == []

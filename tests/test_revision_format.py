@@ -12,9 +12,9 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
 from vault import Passphrase
-from vault import seal as revision
 from vault.errors import InvalidHandle, NoteTooLarge, UnknownClient, UnknownNote
-from vault.keys import Device
+from vault.format import revision
+from vault.format.keys import Device
 
 CLIENT = PrivateKey.generate()
 DEVICE = Device("d" * 16, "p" * 16, "a" * 16, SigningKey.generate(), b"\0" * 32, {})
@@ -59,7 +59,7 @@ def test_a_note_id_cannot_reach_outside_the_client(practice: Env, note_id: str) 
 @given(handle=st.text(max_size=80))
 def test_no_handle_is_used_as_a_path(handle: str) -> None:
     """Handles are hashed before they name a file; odd ones are refused, none escapes."""
-    from vault.clients import blind
+    from vault.store.clients import blind
 
     try:
         blinded = blind(handle, b"k" * 32)
@@ -75,4 +75,4 @@ def test_cat_of_an_unknown_note_says_which(practice: Env) -> None:
 
 def test_unknown_client_id_in_the_core(practice: Env) -> None:
     with pytest.raises(UnknownClient):
-        practice.vault().client_public("f" * 16)
+        practice.vault().keyring.client_public("f" * 16)

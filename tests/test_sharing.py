@@ -18,11 +18,12 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
 from casenotes.config import Practice
-from vault import Passphrase, consent, share
-from vault.colleagues import Identity, NameTaken, identity_of, join_practice, parse_identity
-from vault.encoding import new_id
+from vault import Passphrase
 from vault.errors import NoAccess, TamperedFile
-from vault.practice import create_practice, register_device
+from vault.format.encoding import new_id
+from vault.sharing import consent, share
+from vault.store.colleagues import Identity, NameTaken, identity_of, join_practice, parse_identity
+from vault.store.practice import create_practice, register_device
 
 TODAY = dt.datetime.now(dt.UTC).date()
 BEA_PASS, CLEO_PASS = "fictional bravo passphrase", "fictional charlie passphrase"
@@ -45,17 +46,17 @@ def people(practice: Env, tmp_path: Path) -> People:
     alex_vault = practice.vault()
     alex = alex_vault.unlock(Passphrase(PASSPHRASE))
     bea_identity, _ = join_practice(root, Passphrase(BEA_PASS), CHEAP_KDF)
-    alex_vault.add_colleague(alex, "Bea", bea_identity)
+    alex_vault.trust.add_colleague(alex, "Bea", bea_identity)
     bea_vault = register_device(root, tmp_path / "bea-config", Passphrase(BEA_PASS))
-    bea_vault.add_colleague(bea_vault.unlock(Passphrase(BEA_PASS)), "Alex", identity_of(alex))
+    bea_vault.trust.add_colleague(bea_vault.unlock(Passphrase(BEA_PASS)), "Alex", identity_of(alex))
     cleo_home = tmp_path / "cleo"
     cleo_vault = create_practice(
         cleo_home / "vault", tmp_path / "cleo-config", Passphrase(CLEO_PASS), CHEAP_KDF
     )
     Practice(cleo_home, tmp_path / "cleo-config").create_layout()
     cleo = cleo_vault.unlock(Passphrase(CLEO_PASS))
-    cleo_vault.add_colleague(cleo, "Alex", identity_of(alex))
-    alex_vault.add_colleague(alex, "Cleo", identity_of(cleo))
+    cleo_vault.trust.add_colleague(cleo, "Alex", identity_of(alex))
+    alex_vault.trust.add_colleague(alex, "Cleo", identity_of(cleo))
     for v in (alex_vault, bea_vault, cleo_vault):
         v.close()
     bea = as_(practice, BEA_PASS, tmp_path / "bea-config")
@@ -125,7 +126,7 @@ def test_after_revoke_a_later_note_does_not_open_with_the_revoked_keys(people: P
     ok(people.alex, "access", "grant", "AB-1", "Bea")
     bea_vault = people.bea.vault()
     client_id = bea_vault.resolve("AB-1")
-    bea_keys = bea_vault.client_keys(bea_vault.unlock(Passphrase(BEA_PASS)), client_id)  # what Bea may keep
+    bea_keys = bea_vault.keyring.client_keys(bea_vault.unlock(Passphrase(BEA_PASS)), client_id)  # what Bea may keep
     said = ok(people.alex, "access", "revoke", "AB-1", "Bea")
     assert "may already have copied" in said and "1 notes" in said
     later = seal(people.alex, "2026-10-08", "after the revoke")
@@ -134,7 +135,7 @@ def test_after_revoke_a_later_note_does_not_open_with_the_revoked_keys(people: P
         bea_vault.open_revision(path, bea_keys)  # the kept keys open nothing sealed later
     assert bea_vault.open_revision(bea_vault.revisions(client_id, first)[-1][2], bea_keys)  # but the old: yes
     with pytest.raises(NoAccess):
-        bea_vault.client_keys(bea_vault.unlock(Passphrase(BEA_PASS)), client_id)
+        bea_vault.keyring.client_keys(bea_vault.unlock(Passphrase(BEA_PASS)), client_id)
     both = people.alex.run("cat", "AB-1").out
     assert b"before the revoke" in both and b"after the revoke" in both  # Alex reads every generation
     assert ok(people.alex, "verify").startswith("vault OK")
@@ -158,7 +159,7 @@ def bundle(people: People, consent_id: str, tmp: Path) -> Path:
 def opened(people: People, path: Path, today: dt.date | None = None) -> share.SharedNotes:
     cleo_vault = people.cleo.vault()
     me = cleo_vault.unlock(Passphrase(CLEO_PASS))
-    known = {c.practitioner_id: c for c in cleo_vault.colleagues()}
+    known = {c.practitioner_id: c for c in cleo_vault.trust.colleagues()}
     return share.open_bundle(path, path.read_bytes(), me, known, today or TODAY)
 
 
@@ -215,7 +216,7 @@ def test_a_bundle_is_refused_when_tampered_misaddressed_unknown_or_expired(
             path,
             path.read_bytes(),
             bea_vault.unlock(Passphrase(BEA_PASS)),
-            {c.practitioner_id: c for c in bea_vault.colleagues()},
+            {c.practitioner_id: c for c in bea_vault.trust.colleagues()},
             TODAY,
         )
     cleo_vault = people.cleo.vault()
@@ -231,7 +232,7 @@ def test_an_expired_consent_cannot_be_used_to_share(people: People, tmp_path: Pa
     vault = people.alex.vault()
     client_id = vault.resolve("AB-1")
     old = consent.Consent(
-        new_id(), vault.colleague("Cleo").practitioner_id, "Cleo", "x", "2024-01-01", None, "2024-12-31"
+        new_id(), vault.trust.colleague("Cleo").practitioner_id, "Cleo", "x", "2024-01-01", None, "2024-12-31"
     )
     consent.add(vault, client_id, old)
     refused = people.alex.run("share", "AB-1", "--consent", old.consent_id, "-o", str(tmp_path / "x"))
@@ -289,7 +290,7 @@ def test_a_running_daemon_seals_to_the_new_key_as_soon_as_a_revoke_happens_elsew
     client_id = daemon_vault.resolve("AB-1")
     ok(people.alex, "access", "grant", "AB-1", "Bea")
     bea_vault = people.bea.vault()
-    bea_keys = bea_vault.client_keys(bea_vault.unlock(Passphrase(BEA_PASS)), client_id)
+    bea_keys = bea_vault.keyring.client_keys(bea_vault.unlock(Passphrase(BEA_PASS)), client_id)
     daemon_vault.seal(client_id, new_id(), b"before")  # caches the client's keys
     ok(people.alex, "access", "revoke", "AB-1", "Bea")  # another process
     later = daemon_vault.seal(client_id, new_id(), b"sealed by the daemon after the revoke")
@@ -311,8 +312,8 @@ def test_a_revoke_cut_short_can_be_run_again(people: People) -> None:
     vault = people.alex.vault()
     client_id = vault.resolve("AB-1")
     alex = vault.unlock(Passphrase(PASSPHRASE))
-    stale = [PrivateKey.generate(), *vault.client_keys(alex, client_id)]
-    vault.seal_access(client_id, stale, alex.practitioner_id, alex.box_key.public_key)  # then the crash
+    stale = [PrivateKey.generate(), *vault.keyring.client_keys(alex, client_id)]
+    vault.keyring.seal_access(client_id, stale, alex.practitioner_id, alex.box_key.public_key)  # then the crash
     assert "cannot read notes" in ok(people.alex, "access", "revoke", "AB-1", "Bea")
     assert ok(people.alex, "verify").startswith("vault OK")
 
@@ -322,7 +323,7 @@ def test_a_second_colleague_cannot_take_a_name_already_in_use(people: People) ->
     stranger = PrivateKey.generate(), SigningKey.generate()
     identity = Identity(new_id(), stranger[0].public_key, stranger[1].verify_key)
     with pytest.raises(NameTaken):
-        vault.add_colleague(vault.unlock(Passphrase(PASSPHRASE)), "BEA", identity)
+        vault.trust.add_colleague(vault.unlock(Passphrase(PASSPHRASE)), "BEA", identity)
 
 
 def test_an_addendum_to_a_psychotherapy_note_stays_with_it(people: People, tmp_path: Path) -> None:

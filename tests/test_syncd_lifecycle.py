@@ -112,7 +112,7 @@ def test_a_full_disk_keeps_the_plaintext_and_retries(tiny_disk: Path, tmp_path: 
 
     from casenotes.config import Practice
     from vault import Passphrase
-    from vault.practice import create_practice
+    from vault.store.practice import create_practice
 
     p = Practice(tiny_disk / "practice", tmp_path / "config")
     create_practice(p.vault_dir, p.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF).close()

@@ -13,9 +13,9 @@ from nacl.signing import SigningKey
 from notes import write_note
 
 from vault import Passphrase, verify
-from vault import seal as revision
 from vault.errors import TamperedFile
-from vault.keys import Device
+from vault.format import revision
+from vault.format.keys import Device
 
 
 def seal_notes(practice: Env, *bodies: str, client: str = "AB-1", note_id: str = "0123456789abcdef"):
@@ -73,7 +73,7 @@ def test_any_truncation_fails_and_never_gives_a_shorter_note(sealed, data) -> No
     try:
         with pytest.raises(TamperedFile):
             revision.parse(path.read_bytes(), path) and vault.open_revision(
-                path, vault.client_keys(vault.unlock(Passphrase(PASSPHRASE)), cid)
+                path, vault.keyring.client_keys(vault.unlock(Passphrase(PASSPHRASE)), cid)
             )
     finally:
         path.write_bytes(original)
@@ -144,7 +144,7 @@ def test_a_revision_forged_with_the_clients_public_key_is_rejected(sealed) -> No
         cid, "0123456789abcdef", 4, vault.device.device_id, "note", False, "2026-11-26T00:00:00Z", "0" * 32
     )
     data, _ = revision.seal(
-        header, b"---\nclient: AB-1\ndate: 2026-11-20\n---\nforged\n", vault.client_public(cid), intruder
+        header, b"---\nclient: AB-1\ndate: 2026-11-20\n---\nforged\n", vault.keyring.client_public(cid), intruder
     )
     forged = revs[0].parent / f"000004-{vault.device.device_id}.rev"
     forged.write_bytes(data)
@@ -162,7 +162,7 @@ def test_a_replaced_client_public_key_is_detected(sealed) -> None:
     record = json.loads(path.read_text())
     from nacl.public import PrivateKey
 
-    from vault.encoding import b64
+    from vault.format.encoding import b64
 
     record["box_public"] = b64(bytes(PrivateKey.generate().public_key))
     path.write_text(json.dumps(record))
@@ -210,7 +210,7 @@ def test_a_swapped_practitioner_encryption_key_is_refused_and_reported(practice:
 
     from nacl.public import PrivateKey
 
-    from vault.encoding import b64
+    from vault.format.encoding import b64
 
     path = next((practice.vault_dir / "practitioners").glob("*.json"))
     record = json.loads(path.read_text())

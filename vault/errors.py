@@ -1,13 +1,25 @@
-"""Typed errors of the vault.
+"""Typed errors of the vault, and `Problem`, the reported (not raised) form of a finding.
 
-Each class carries its user-facing sentence as a template, as borg does: the command
-line prints ``str(error)`` and exits with ``exit_code``. Messages name the file and the
-fix and never carry a note's text, a name, a handle, a passphrase or a key.
+Each error class carries its user-facing sentence as a template, as borg does: the
+command line prints ``str(error)`` and exits with ``exit_code``. Messages name the file
+and the fix and never carry a note's text, a name, a handle, a passphrase or a key.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One integrity finding: which file, and what is wrong with it."""
+
+    path: Path
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.why}"
 
 
 class VaultError(Exception):

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from vault import KdfParams, Passphrase
-from vault.practice import create_practice
+from vault.store.practice import create_practice
 
 HERE = Path(__file__).resolve().parent / "v1"
 PASSPHRASE = "sample passphrase"

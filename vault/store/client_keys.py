@@ -1,7 +1,7 @@
 """A client's key pairs and who holds them: generations, sealed access, the owner's key.
 
-A mixin of `Vault` (vault/store.py). Generation 1 is ``client.json``; a revoke adds
-``keys/<gen>.json`` (vault/access.py). Each practitioner with access holds every
+Held by `Vault` as ``vault.keyring``. Generation 1 is ``client.json``; a revoke adds
+``keys/<gen>.json`` (vault/sharing/access.py). Each practitioner with access holds every
 generation, sealed to them in ``access/<pid>[.<gen>].sealed``.
 """
 
@@ -12,22 +12,28 @@ from pathlib import Path
 import nacl.exceptions
 from nacl.public import PrivateKey, PublicKey, SealedBox
 
-from . import durable
+from .. import durable
+from ..errors import KeyFileInvalid, NoAccess, TamperedFile, UnknownClient
+from ..format.constants import PRACTITIONER_KEY_FORMAT
+from ..format.encoding import b64, stamp
+from ..format.keys import Practitioner, public_keys, read_record
 from .clients import key_record, read_client_record, read_key_record
-from .constants import PRACTITIONER_KEY_FORMAT
-from .encoding import b64, stamp
-from .errors import KeyFileInvalid, NoAccess, TamperedFile, UnknownClient
-from .keys import Practitioner, public_keys, read_record
 from .trust import Trust
 
 
-class ClientKeys(Trust):
-    _client_generations: dict[str, tuple[int, list[PublicKey]]]  # keys/ mtime, keys
+class Keyring:
+    def __init__(self, trust: Trust) -> None:
+        self.trust = trust
+        self.root = trust.root
+        self.device = trust.device
+        self.audit = trust.audit
+        self.clock = trust.clock
+        self._client_generations: dict[str, tuple[int, list[PublicKey]]] = {}  # keys/ mtime, keys
 
     def client_dir(self, client_id: str) -> Path:
         return self.root / "clients" / client_id
 
-    def _practitioner_box_keys(self) -> dict[str, PublicKey]:
+    def practitioner_box_keys(self) -> dict[str, PublicKey]:
         """The keys new client keys are sealed to, each checked against this device's pin:
         a swapped key would let whoever swapped it read every new client's notes."""
         keys = {}
@@ -44,7 +50,7 @@ class ClientKeys(Trust):
 
     def bad_practitioner_keys(self) -> list[TamperedFile]:
         try:
-            self._practitioner_box_keys()
+            self.practitioner_box_keys()
         except (TamperedFile, KeyFileInvalid) as exc:
             return [TamperedFile(exc.path, str(exc))] if isinstance(exc, KeyFileInvalid) else [exc]
         return []
@@ -67,9 +73,9 @@ class ClientKeys(Trust):
             path = self.client_dir(client_id) / "client.json"
             if not path.exists():
                 raise UnknownClient("")
-            keys = [read_client_record(path, self.device_keys())]
+            keys = [read_client_record(path, self.trust.device_keys())]
             for number, key_file in enumerate(sorted(folder.glob("*.json")) if folder.is_dir() else [], 2):
-                keys.append(read_key_record(key_file, number, self.device_keys()))
+                keys.append(read_key_record(key_file, number, self.trust.device_keys()))
             self._client_generations[client_id] = (changed, keys)
             return keys
         return cached[1]

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from nacl.public import PrivateKey, PublicKey
 
-from . import durable
-from .colleagues import Colleague
-from .errors import VaultError
-from .keys import Practitioner
-from .store import Vault
+from .. import durable
+from ..errors import VaultError
+from ..format.keys import Practitioner
+from ..store.colleagues import Colleague
+from ..store.vault import Vault
 
 
 class AlreadyGranted(VaultError):
@@ -48,39 +48,39 @@ class Revoked:
 def _all_keys(vault: Vault, practitioner: Practitioner, client_id: str) -> list[PrivateKey]:
     """Every generation of the client's key, newest first; refused unless this practitioner
     holds the newest (sealing an older set would give others a key that is not current)."""
-    keys = vault.client_keys(practitioner, client_id)
-    if len(keys) != len(vault.client_generations(client_id)):
+    keys = vault.keyring.client_keys(practitioner, client_id)
+    if len(keys) != len(vault.keyring.client_generations(client_id)):
         raise NotCurrent(client_id)
     return keys
 
 
 def grant(vault: Vault, practitioner: Practitioner, client_id: str, colleague: Colleague) -> None:
     keys = _all_keys(vault, practitioner, client_id)
-    if vault.access_file(colleague.practitioner_id, client_id, len(keys)).exists():
+    if vault.keyring.access_file(colleague.practitioner_id, client_id, len(keys)).exists():
         raise AlreadyGranted(colleague.name, client_id)
-    vault.seal_access(client_id, keys, colleague.practitioner_id, colleague.identity.box_public)
+    vault.keyring.seal_access(client_id, keys, colleague.practitioner_id, colleague.identity.box_public)
     vault.audit.append(
         "access-grant", client=client_id, to=colleague.practitioner_id, by=practitioner.practitioner_id
     )
 
 
 def revoke(vault: Vault, practitioner: Practitioner, client_id: str, colleague: Colleague) -> Revoked:
-    holders = vault.access_holders(client_id)
+    holders = vault.keyring.access_holders(client_id)
     if colleague.practitioner_id not in holders:
         raise NotGranted(colleague.name, client_id)
     keys = [PrivateKey.generate(), *_all_keys(vault, practitioner, client_id)]
     known: dict[str, PublicKey] = {practitioner.practitioner_id: practitioner.box_key.public_key}
-    known |= {c.practitioner_id: c.identity.box_public for c in vault.colleagues()}
+    known |= {c.practitioner_id: c.identity.box_public for c in vault.trust.colleagues()}
     kept, left_out = [], []
     for holder in sorted(holders - {colleague.practitioner_id}):
         if holder in known:
             # replace, not write-once: a revoke cut short may have left this very file, for a
             # key that was never published; the retry's new key supersedes it
-            vault.seal_access(client_id, keys, holder, known[holder], replace=True)
+            vault.keyring.seal_access(client_id, keys, holder, known[holder], replace=True)
             kept.append(holder)
         else:
             left_out.append(holder)
-    key_file = vault.add_generation(client_id, keys[0])  # from here on, revisions use the new key
+    key_file = vault.keyring.add_generation(client_id, keys[0])  # from here on, revisions use the new key
     folder = vault.client_dir(client_id) / "access"
     for path in folder.glob(f"{colleague.practitioner_id}*.sealed"):
         path.unlink()

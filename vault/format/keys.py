@@ -26,7 +26,8 @@ import nacl.utils
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey, VerifyKey
 
-from . import durable
+from .. import durable
+from ..errors import KeyFileInvalid, TamperedFile, VaultError, WrongPassphrase
 from .constants import (
     AEAD_NONCE_BYTES,
     DEVICE_FORMAT,
@@ -42,7 +43,6 @@ from .constants import (
     KdfParams,
 )
 from .encoding import b64, canonical, is_id, unb64
-from .errors import KeyFileInvalid, TamperedFile, VaultError, WrongPassphrase
 from .redact import Passphrase
 
 _WRAP_KEY_BYTES = 32
@@ -225,7 +225,7 @@ class Device:
     practice_id: str
     practitioner_id: str  # whose device this is
     signing_key: SigningKey
-    index_key: bytes  # keys the blinded handle index; see vault/clients.py
+    index_key: bytes  # keys the blinded handle index; see vault/store/clients.py
     trusted: dict[str, str]  # practitioner id -> Ed25519 public key (b64), pinned here
     # practitioner id -> X25519 public key (b64), pinned too: client keys are sealed to it
     trusted_box: dict[str, str] = field(default_factory=dict)

@@ -26,12 +26,12 @@ import nacl.exceptions
 from nacl.public import PrivateKey, PublicKey
 from nacl.signing import SigningKey, VerifyKey
 
-from . import durable
-from .constants import JSON_FORMAT_VERSION, KdfParams
-from .encoding import b64, canonical, is_id, new_id, unb64
-from .errors import NotAPractice, TamperedFile, VaultError
-from .keys import Practitioner, check_record, sign_record, signer, wrap_practitioner
-from .redact import Passphrase
+from .. import durable
+from ..errors import NotAPractice, TamperedFile, VaultError
+from ..format.constants import JSON_FORMAT_VERSION, KdfParams
+from ..format.encoding import b64, canonical, is_id, new_id, unb64
+from ..format.keys import Practitioner, check_record, sign_record, signer, wrap_practitioner
+from ..format.redact import Passphrase
 
 IDENTITY_PREFIX = "casenotes-identity-1"
 COLLEAGUE_FORMAT = "casenotes-colleague"

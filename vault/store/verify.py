@@ -12,23 +12,22 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from ..errors import Problem, TamperedFile
 from . import colleagues as team
-from .audit import Problem
 from .clients import read_index_record
-from .errors import TamperedFile
-from .store import REVISION_NAME, Vault
+from .vault import REVISION_NAME, Vault
 
 
 def verify(vault: Vault) -> list[Problem]:
-    bad = vault.bad_registrations() + vault.bad_practitioner_keys()
-    bad += team.read_all(vault.root, vault.trusted_signers())[1]  # a colleague's own adds too
+    bad = vault.trust.bad_registrations() + vault.keyring.bad_practitioner_keys()
+    bad += team.read_all(vault.root, vault.trust.trusted_signers())[1]  # a colleague's own adds too
     problems = [Problem(e.path, e.why) for e in bad]
-    keys = vault.device_keys()
+    keys = vault.trust.device_keys()
     problems += vault.audit.verify(keys)
     for path in sorted((vault.root / "index").glob("*.json")):
         problems += _check(lambda p=path: read_index_record(p, keys))
     for client_id in vault.client_ids():
-        problems += _check(lambda c=client_id: vault.client_generations(c))  # client.json and keys/
+        problems += _check(lambda c=client_id: vault.keyring.client_generations(c))  # client.json and keys/
         records = vault.client_dir(client_id) / "records"
         for folder in sorted(records.iterdir()) if records.exists() else []:
             problems += _check_note(vault, folder)

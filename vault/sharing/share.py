@@ -24,11 +24,11 @@ from typing import Any
 import nacl.exceptions
 from nacl.public import SealedBox
 
-from .colleagues import Colleague
-from .encoding import b64, canonical, is_id, unb64
-from .errors import TamperedFile, VaultError
-from .keys import Practitioner
-from .redact import Plaintext
+from ..errors import TamperedFile, VaultError
+from ..format.encoding import b64, canonical, is_id, unb64
+from ..format.keys import Practitioner
+from ..format.redact import Plaintext
+from ..store.colleagues import Colleague
 
 SHARE_FORMAT = "casenotes-share"
 SHARE_VERSION = 1

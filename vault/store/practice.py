@@ -8,11 +8,11 @@ import nacl.utils
 from nacl.public import PrivateKey, SealedBox
 from nacl.signing import SigningKey
 
-from . import durable
-from .constants import JSON_FORMAT_VERSION, PRACTICE_FORMAT, KdfParams
-from .encoding import Clock, b64, canonical, new_id, stamp, utc_now
-from .errors import NotAPractice, PracticeExists, TamperedFile, VaultError, WrongPassphrase
-from .keys import (
+from .. import durable
+from ..errors import NotAPractice, PracticeExists, TamperedFile, VaultError, WrongPassphrase
+from ..format.constants import JSON_FORMAT_VERSION, PRACTICE_FORMAT, KdfParams
+from ..format.encoding import Clock, b64, canonical, new_id, stamp, utc_now
+from ..format.keys import (
     Device,
     Practitioner,
     read_record,
@@ -21,8 +21,8 @@ from .keys import (
     unlock_practitioner,
     wrap_practitioner,
 )
-from .redact import Passphrase
-from .store import Vault
+from ..format.redact import Passphrase
+from .vault import Vault
 
 
 class NotYetAdded(VaultError):

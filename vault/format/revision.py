@@ -20,6 +20,7 @@ import nacl.utils
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import VerifyKey
 
+from ..errors import NoteTooLarge, TamperedFile
 from .constants import (
     AEAD_NONCE_BYTES,
     CONTENT_MAC_BYTES,
@@ -34,7 +35,6 @@ from .constants import (
     SIGNATURE_BYTES,
 )
 from .encoding import canonical, is_id
-from .errors import NoteTooLarge, TamperedFile
 from .keys import Device
 from .redact import Plaintext
 

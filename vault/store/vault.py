@@ -31,31 +31,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from nacl.public import PrivateKey, PublicKey, SealedBox
-from nacl.signing import VerifyKey
+from nacl.public import PrivateKey, SealedBox
 
-from . import durable
-from . import seal as revision_format
-from .audit import AuditLog
-from .backup import BackupTarget, Progress, Snapshot
-from .client_keys import ClientKeys
-from .clients import (
-    PROFILE_RECORD_ID,
-    Profile,
-    blind,
-    client_record,
-    index_record,
-    read_index_record,
-)
-from .constants import (
-    CONTENT_MAC_BYTES,
-    CONTENT_MAC_PERSON,
-    PRACTICE_FORMAT,
-    PRACTITIONER_KEY_FORMAT,
-    KdfParams,
-)
-from .encoding import Clock, canonical, is_id, new_id, stamp, utc_now
-from .errors import (
+from .. import durable
+from ..backup.snapshots import BackupTarget, Progress, Snapshot
+from ..errors import (
     DeviceMissing,
     HandleTaken,
     NotAPractice,
@@ -66,14 +46,34 @@ from .errors import (
     WriteFailed,
     WrongPassphrase,
 )
-from .keys import (
+from ..format import revision as revision_format
+from ..format.constants import (
+    CONTENT_MAC_BYTES,
+    CONTENT_MAC_PERSON,
+    PRACTICE_FORMAT,
+    PRACTITIONER_KEY_FORMAT,
+    KdfParams,
+)
+from ..format.encoding import Clock, canonical, is_id, new_id, stamp, utc_now
+from ..format.keys import (
     Practitioner,
     load_device,
     read_record,
     unlock_practitioner,
     wrap_practitioner,
 )
-from .redact import Passphrase, Plaintext
+from ..format.redact import Passphrase, Plaintext
+from .audit import AuditLog
+from .client_keys import Keyring
+from .clients import (
+    PROFILE_RECORD_ID,
+    Profile,
+    blind,
+    client_record,
+    index_record,
+    read_index_record,
+)
+from .trust import Trust
 
 REVISION_NAME = re.compile(r"^(\d{6})-([0-9a-f]{16})\.rev$")
 
@@ -101,7 +101,7 @@ class OpenedNote:
         return f"<OpenedNote {self.note_id} r{self.revision}>"
 
 
-class Vault(ClientKeys):
+class Vault:
     """One practice's vault, opened with this machine's device key."""
 
     def __init__(self, root: Path, config_dir: Path, clock: Clock = utc_now) -> None:
@@ -117,11 +117,9 @@ class Vault(ClientKeys):
             raise DeviceMissing(config_dir)
         self.device = load_device(device_file)
         self.audit = AuditLog(root / "audit", self.device, clock, self.device_dir)
-        self._device_keys: dict[str, VerifyKey] | None = None
-        self._devices_stamp: tuple[int, ...] = ()
-        self._bad_registrations: list[TamperedFile] = []
+        self.trust = Trust(root, self.device, self.audit, clock)
+        self.keyring = Keyring(self.trust)
         self._backup_lock_depth = 0
-        self._client_generations: dict[str, tuple[int, list[PublicKey]]] = {}
 
     # -- backups --------------------------------------------------------------------------
     @contextmanager
@@ -194,6 +192,9 @@ class Vault(ClientKeys):
         self.audit.append("passphrase-changed", practitioner=practitioner.practitioner_id)
 
     # -- clients ------------------------------------------------------------------------
+    def client_dir(self, client_id: str) -> Path:
+        return self.keyring.client_dir(client_id)
+
     def client_ids(self) -> list[str]:
         folder = self.root / "clients"
         return sorted(p.name for p in folder.iterdir() if is_id(p.name)) if folder.exists() else []
@@ -213,7 +214,7 @@ class Vault(ClientKeys):
         )
         # Only the practitioner adding the client reads it; colleagues by `access grant`.
         own = self.device.practitioner_id
-        owner_key = self._practitioner_box_keys()[own]
+        owner_key = self.keyring.practitioner_box_keys()[own]
         durable.write_new(folder / "access" / f"{own}.sealed", SealedBox(owner_key).encrypt(bytes(key)))
         profile = Profile(client_id, handle, name, dob)
         self.seal_record(client_id, PROFILE_RECORD_ID, profile.to_bytes(), kind="profile")
@@ -229,7 +230,7 @@ class Vault(ClientKeys):
         path = self.root / "index" / f"{blind(handle, self.device.index_key)}.json"
         if not path.exists():
             raise UnknownClient("")
-        client_id = read_index_record(path, self.device_keys())
+        client_id = read_index_record(path, self.trust.device_keys())
         if not self.client_dir(client_id).exists():
             raise UnknownClient(" (its records are gone: purged or not yet synced)")
         return client_id
@@ -262,7 +263,7 @@ class Vault(ClientKeys):
 
     def load(self, path: Path) -> revision_format.ParsedRevision:
         parsed = revision_format.parse(path.read_bytes(), path)
-        key = self.device_keys().get(parsed.header.device)
+        key = self.trust.device_keys().get(parsed.header.device)
         if key is None:
             raise TamperedFile(path, "signed by an unregistered device (forged?)")
         revision_format.check_signature(parsed, path, key)
@@ -291,7 +292,7 @@ class Vault(ClientKeys):
     def seal_record(
         self, client_id: str, note_id: str, body: bytes, kind: revision_format.RecordKind, final: bool = False
     ) -> SealedRevision:
-        public = self.client_public(client_id)
+        public = self.keyring.client_public(client_id)
         mac = self.content_mac(body)
         existing = self.revisions(client_id, note_id)
         number = 1
@@ -365,7 +366,7 @@ class Vault(ClientKeys):
         """The newest revision of each note of a client (or of one note), decrypted."""
         if note_id is not None and (not is_id(note_id) or note_id == PROFILE_RECORD_ID):
             raise UnknownNote(f"for client {client_id}", "with that id (ids are 16 hex digits)")
-        keys = self.client_keys(practitioner, client_id)
+        keys = self.keyring.client_keys(practitioner, client_id)
         note_ids = [note_id] if note_id else self.note_ids(client_id)
         opened = []
         for nid in note_ids:
@@ -402,13 +403,15 @@ class Vault(ClientKeys):
         revisions = self.revisions(client_id, PROFILE_RECORD_ID)
         if not revisions:
             raise TamperedFile(self.client_dir(client_id), "the client's profile is missing")
-        _, body = self.open_revision(revisions[-1][2], self.client_keys(practitioner, client_id))
+        _, body = self.open_revision(revisions[-1][2], self.keyring.client_keys(practitioner, client_id))
         return Profile.from_bytes(client_id, body)
 
     def profiles(self, practitioner: Practitioner) -> Iterator[Profile]:
         """Profiles of every client this practitioner may read (audited as one decryption)."""
         readable = [
-            cid for cid in self.client_ids() if practitioner.practitioner_id in self.access_holders(cid)
+            cid
+            for cid in self.client_ids()
+            if practitioner.practitioner_id in self.keyring.access_holders(cid)
         ]
         self.audit.append(
             "decrypt-profiles", clients=len(readable), practitioner=practitioner.practitioner_id

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import access, durable
-from .audit import Problem
-from .colleagues import Colleague
-from .constants import JSON_FORMAT_VERSION
-from .encoding import stamp
-from .errors import TamperedFile, VaultError
-from .keys import Practitioner, check_record, sign_record, signer
-from .store import Vault
+from .. import durable
+from ..errors import Problem, TamperedFile, VaultError
+from ..format.constants import JSON_FORMAT_VERSION
+from ..format.encoding import stamp
+from ..format.keys import Practitioner, check_record, sign_record, signer
+from ..store.colleagues import Colleague
+from ..store.vault import Vault
+from . import access
 
 SUPERVISION_FORMAT = "casenotes-supervision"
 COSIGN_FORMAT = "casenotes-cosignature"
@@ -50,7 +50,7 @@ class Awaiting:
 
 def supervise(vault: Vault, supervisee: Practitioner, client_id: str, supervisor: Colleague) -> None:
     """Let a supervisor read the client, and ask for co-signatures of its signed notes."""
-    if supervisor.practitioner_id not in vault.access_holders(client_id):
+    if supervisor.practitioner_id not in vault.keyring.access_holders(client_id):
         access.grant(vault, supervisee, client_id, supervisor)
     record = {
         "format": SUPERVISION_FORMAT,
@@ -72,7 +72,7 @@ def _supervisions(vault: Vault, client_id: str) -> list[dict[str, Any]]:
     folder = vault.client_dir(client_id) / "supervision"
     if not folder.is_dir():
         return []
-    signers = vault.trusted_signers()
+    signers = vault.trust.trusted_signers()
     return [
         check_record(p, SUPERVISION_FORMAT, signers, "supervisee", UNTRUSTED)
         for p in sorted(folder.glob("*.json"))
@@ -96,7 +96,7 @@ def awaiting(vault: Vault) -> list[Awaiting]:
                     header.kind == "note"
                     and header.final
                     and header.sealed_at >= supervision["since"]
-                    and vault.device_practitioner(device) == supervision["supervisee"]
+                    and vault.trust.device_practitioner(device) == supervision["supervisee"]
                     and not _cosign_path(vault, client_id, note_id, supervisor).exists()
                 ):
                     found.append(Awaiting(client_id, note_id, supervisor))
@@ -108,7 +108,7 @@ def cosign(vault: Vault, supervisor: Practitioner, note_id: str) -> Path:
     if not any(s["supervisor"] == supervisor.practitioner_id for s in _supervisions(vault, client_id)):
         raise NotSupervisor(client_id)
     number, _, path = vault.revisions(client_id, note_id)[-1]
-    vault.open_revision(path, vault.client_keys(supervisor, client_id))  # read before co-signing
+    vault.open_revision(path, vault.keyring.client_keys(supervisor, client_id))  # read before co-signing
     if not vault.load(path).header.final:
         raise NotSigned(note_id)
     record = {
@@ -157,7 +157,7 @@ def _checked_cosigns(vault: Vault, client_id: str, found: list[Problem]) -> list
     good = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
-            record = check_record(path, COSIGN_FORMAT, vault.trusted_signers(), "supervisor", UNTRUSTED)
+            record = check_record(path, COSIGN_FORMAT, vault.trust.trusted_signers(), "supervisor", UNTRUSTED)
             revisions = {n: p for n, _, p in vault.revisions(client_id, str(record["note"]))}
             sealed = revisions.get(int(record["revision"]))
             if sealed is None or hashlib.sha256(sealed.read_bytes()).hexdigest() != record["sha256"]:

@@ -1,7 +1,7 @@
 """Whom a vault trusts: registered devices, pinned practitioners and their colleagues.
 
-A mixin of `Vault` (vault/store.py): the device keys that verify every signed file, and
-the colleagues a pinned practitioner vouched for (vault/colleagues.py).
+Held by `Vault` as ``vault.trust``: the device keys that verify every signed file, and
+the colleagues a pinned practitioner vouched for (``colleagues.py``).
 """
 
 from __future__ import annotations
@@ -13,23 +13,24 @@ from pathlib import Path
 from nacl.public import SealedBox
 from nacl.signing import VerifyKey
 
+from .. import durable
+from ..errors import TamperedFile
+from ..format.constants import DEVICE_REGISTRATION_FORMAT, PRACTITIONER_KEY_FORMAT
+from ..format.encoding import b64, stamp
+from ..format.keys import Device, Practitioner, check_registration, public_keys, read_record
 from . import colleagues as team
-from . import durable
 from .audit import AuditLog
-from .constants import DEVICE_REGISTRATION_FORMAT, PRACTITIONER_KEY_FORMAT
-from .encoding import b64, stamp
-from .errors import TamperedFile
-from .keys import Device, Practitioner, check_registration, public_keys, read_record
 
 
 class Trust:
-    root: Path
-    device: Device
-    audit: AuditLog
-    clock: Callable[[], datetime]
-    _device_keys: dict[str, VerifyKey] | None
-    _bad_registrations: list[TamperedFile]
-    _devices_stamp: tuple[int, ...]
+    def __init__(self, root: Path, device: Device, audit: AuditLog, clock: Callable[[], datetime]) -> None:
+        self.root = root
+        self.device = device
+        self.audit = audit
+        self.clock = clock
+        self._device_keys: dict[str, VerifyKey] | None = None
+        self._bad_registrations: list[TamperedFile] = []
+        self._devices_stamp: tuple[int, ...] = ()
 
     # -- devices ------------------------------------------------------------------------
     def device_keys(self) -> dict[str, VerifyKey]:

@@ -14,10 +14,10 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
 
-from .encoding import canonical, new_id
-from .errors import VaultError
-from .keys import Practitioner
-from .store import Vault
+from ..errors import VaultError
+from ..format.encoding import canonical, new_id
+from ..format.keys import Practitioner
+from ..store.vault import Vault
 
 
 class UnknownConsent(VaultError):
@@ -80,7 +80,7 @@ def add(vault: Vault, client_id: str, consent: Consent, document: bytes | None =
 
 def consents(vault: Vault, practitioner: Practitioner, client_id: str) -> list[Consent]:
     """Every consent of a client, newest revision of each, oldest given first (audited)."""
-    keys = vault.client_keys(practitioner, client_id)
+    keys = vault.keyring.client_keys(practitioner, client_id)
     found = []
     for record_id in vault.note_ids(client_id):
         path = vault.revisions(client_id, record_id)[-1][2]

@@ -15,8 +15,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from . import durable
-from .errors import VaultError
+from .. import durable
+from ..errors import VaultError
 
 
 class TargetUnavailable(VaultError):

@@ -23,7 +23,8 @@ from typing import Any
 from nacl.public import PublicKey
 from nacl.signing import VerifyKey
 
-from .constants import (
+from ..errors import InvalidHandle, TamperedFile
+from ..format.constants import (
     CLIENT_FORMAT,
     CLIENT_KEY_FORMAT,
     HANDLE_BLIND_BYTES,
@@ -31,9 +32,8 @@ from .constants import (
     HANDLE_INDEX_FORMAT,
     JSON_FORMAT_VERSION,
 )
-from .encoding import b64, canonical, is_id, unb64
-from .errors import InvalidHandle, TamperedFile
-from .keys import Device, check_record, sign_record
+from ..format.encoding import b64, canonical, is_id, unb64
+from ..format.keys import Device, check_record, sign_record
 
 HANDLE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 PROFILE_RECORD_ID = "0" * 16  # the profile is sealed as record 0000000000000000

@@ -28,13 +28,12 @@ from typing import Any
 import nacl.exceptions
 from nacl.signing import VerifyKey
 
-from . import durable
-from .audit import Problem
-from .backup_storage import Storage, TargetUnavailable
-from .constants import JSON_FORMAT_VERSION
-from .encoding import canonical, unb64
-from .errors import TamperedFile, VaultError
-from .keys import Device, sign_record
+from .. import durable
+from ..errors import Problem, TamperedFile, VaultError
+from ..format.constants import JSON_FORMAT_VERSION
+from ..format.encoding import canonical, unb64
+from ..format.keys import Device, sign_record
+from .storage import Storage, TargetUnavailable
 
 TARGET_FORMAT = "casenotes-backup-target"
 MARKER = "casenotes-backup.json"

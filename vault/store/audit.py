@@ -26,25 +26,14 @@ from typing import Any
 import nacl.exceptions
 from nacl.signing import VerifyKey
 
-from . import durable
-from .constants import CHECKPOINT_FORMAT, JSON_FORMAT_VERSION
-from .encoding import b64, canonical, unb64
-from .errors import TamperedFile, WriteFailed
-from .keys import Device, read_record
+from .. import durable
+from ..errors import Problem, TamperedFile, WriteFailed
+from ..format.constants import CHECKPOINT_FORMAT, JSON_FORMAT_VERSION
+from ..format.encoding import b64, canonical, unb64
+from ..format.keys import Device, read_record
 
 GENESIS = "0" * 64
 _TAIL_WINDOW = 64 * 1024
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One integrity finding: which file, and what is wrong with it."""
-
-    path: Path
-    why: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.why}"
 
 
 @dataclass(frozen=True)
