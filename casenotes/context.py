@@ -50,8 +50,18 @@ def practice(ctx: click.Context) -> Practice:
 def open_vault(ctx: click.Context) -> Vault:
     p = practice(ctx)
     vault = Vault(p.vault_dir, p.config_dir)
-    ctx.call_on_close(vault.close)
+    ctx.call_on_close(lambda: _close(vault))
     return vault
+
+
+def _close(vault: Vault) -> None:
+    if vault.recorded_for_older_version:  # once per device: the next unlock records nothing
+        click.echo(
+            f"casenotes: recorded {vault.recorded_for_older_version} key and index file(s) that an older "
+            "casenotes left unrecorded in the audit log; `casenotes verify` now vouches for them",
+            err=True,
+        )
+    vault.close()
 
 
 def ask_passphrase(confirm: bool = False, prompt: str = "Passphrase") -> Passphrase:

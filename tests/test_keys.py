@@ -55,10 +55,14 @@ def test_a_key_file_that_is_not_json_is_refused(practice: Env) -> None:
     assert path.read_bytes() == b"\x00garbage"
 
 
-def test_an_edited_public_field_reads_as_not_this_key(practice: Env) -> None:
+def test_an_edited_key_file_is_named_not_taken_for_a_wrong_passphrase(practice: Env) -> None:
+    """The audit log recorded the key file's hash: a changed file is damage, not a typo."""
     path = key_file(practice)
     rewrite(path, lambda r: r["kdf"].update(opslimit=CHEAP_KDF.opslimit + 1))
-    assert practice.run("cat", "AB-1").code == 2
+    result = practice.run("cat", "AB-1")
+    assert result.code == 1 and str(path) in result.err and "replaced?" in result.err
+    assert practice.run("cat", "AB-1", passphrase="not the passphrase").code == 1
+    assert any(str(path) in line for line in practice.run("verify").err.splitlines())
 
 
 def test_the_kdf_parameters_are_read_from_the_file_not_from_todays_constants(

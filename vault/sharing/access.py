@@ -19,6 +19,7 @@ from nacl.public import PrivateKey, PublicKey
 from .. import durable
 from ..errors import VaultError
 from ..format.keys import Practitioner
+from ..store import ledger
 from ..store.colleagues import Colleague
 from ..store.vault import Vault
 
@@ -58,9 +59,14 @@ def grant(vault: Vault, practitioner: Practitioner, client_id: str, colleague: C
     keys = _all_keys(vault, practitioner, client_id)
     if vault.keyring.access_file(colleague.practitioner_id, client_id, len(keys)).exists():
         raise AlreadyGranted(colleague.name, client_id)
-    vault.keyring.seal_access(client_id, keys, colleague.practitioner_id, colleague.identity.box_public)
+    to = colleague.practitioner_id
+    path = vault.keyring.seal_access(client_id, keys, to, colleague.identity.box_public)
     vault.audit.append(
-        "access-grant", client=client_id, to=colleague.practitioner_id, by=practitioner.practitioner_id
+        "access-grant",
+        client=client_id,
+        to=to,
+        by=practitioner.practitioner_id,
+        files=ledger.files(vault.root, path),
     )
 
 
@@ -71,18 +77,19 @@ def revoke(vault: Vault, practitioner: Practitioner, client_id: str, colleague: 
     keys = [PrivateKey.generate(), *_all_keys(vault, practitioner, client_id)]
     known: dict[str, PublicKey] = {practitioner.practitioner_id: practitioner.box_key.public_key}
     known |= {c.practitioner_id: c.identity.box_public for c in vault.trust.colleagues()}
-    kept, left_out = [], []
+    kept, left_out, sealed = [], [], []
     for holder in sorted(holders - {colleague.practitioner_id}):
         if holder in known:
             # replace, not write-once: a revoke cut short may have left this very file, for a
             # key that was never published; the retry's new key supersedes it
-            vault.keyring.seal_access(client_id, keys, holder, known[holder], replace=True)
+            sealed.append(vault.keyring.seal_access(client_id, keys, holder, known[holder], replace=True))
             kept.append(holder)
         else:
             left_out.append(holder)
     key_file = vault.keyring.add_generation(client_id, keys[0])  # from here on, revisions use the new key
     folder = vault.client_dir(client_id) / "access"
-    for path in folder.glob(f"{colleague.practitioner_id}*.sealed"):
+    removed = sorted(folder.glob(f"{colleague.practitioner_id}*.sealed"))
+    for path in removed:
         path.unlink()
     durable.fsync_dir(folder)
     vault.audit.append(
@@ -92,5 +99,7 @@ def revoke(vault: Vault, practitioner: Practitioner, client_id: str, colleague: 
         by=practitioner.practitioner_id,
         key_file=str(key_file.relative_to(vault.root)),
         sha256=hashlib.sha256(key_file.read_bytes()).hexdigest(),
+        files=ledger.files(vault.root, *sealed),
+        removed=[str(p.relative_to(vault.root)) for p in removed],
     )
     return Revoked(len(vault.note_ids(client_id)), kept, left_out)

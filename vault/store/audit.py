@@ -17,7 +17,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -173,13 +173,7 @@ class AuditLog:
 
     def entries(self) -> Iterator[Entry]:
         """Every entry of every device, in each log's order (unverified: use verify)."""
-        for path in self.logs():
-            for line in path.read_bytes().splitlines():
-                try:
-                    e = json.loads(line)
-                    yield Entry(e["seq"], e["time"], e["device"], e["event"], e["data"])
-                except (ValueError, KeyError, TypeError):
-                    continue
+        return read_entries(self.directory)
 
     def verify(self, device_keys: dict[str, VerifyKey]) -> list[Problem]:
         problems: list[Problem] = []
@@ -192,6 +186,30 @@ class AuditLog:
         for cp in sorted(checkpoints):
             problems += _verify_checkpoint(cp, self.directory, device_keys)
         return problems
+
+
+def read_entries(directory: Path, devices: Container[str] | None = None) -> Iterator[Entry]:
+    """The entries of every device's log, or of ``devices`` only, in each log's order
+    (unverified: check the same logs with `verify_logs` first)."""
+    for path in sorted(directory.glob("*.log")) if directory.exists() else []:
+        if devices is not None and path.stem not in devices:
+            continue
+        for line in path.read_bytes().splitlines():
+            try:
+                e = json.loads(line)
+                yield Entry(e["seq"], e["time"], e["device"], e["event"], e["data"])
+            except (ValueError, KeyError, TypeError):
+                continue
+
+
+def verify_logs(directory: Path, device_keys: dict[str, VerifyKey]) -> list[Problem]:
+    """Chain and signatures of the logs of these devices (others are not looked at)."""
+    found: list[Problem] = []
+    for device in sorted(device_keys):
+        path = directory / f"{device}.log"
+        if path.exists():
+            found += _verify_log(path, device_keys)
+    return found
 
 
 def _verify_log(path: Path, device_keys: dict[str, VerifyKey]) -> list[Problem]:

@@ -15,6 +15,7 @@ from ..format.encoding import Clock, b64, canonical, new_id, stamp, utc_now
 from ..format.keys import (
     Device,
     Practitioner,
+    check_registration,
     read_record,
     registration,
     save_device,
@@ -22,6 +23,7 @@ from ..format.keys import (
     wrap_practitioner,
 )
 from ..format.redact import Passphrase
+from . import audit, ledger
 from .vault import Vault
 
 
@@ -75,7 +77,13 @@ def create_practice(
     }
     durable.write_new(root / "practice.json", canonical(record))
     vault = Vault(root, config_dir, clock)
-    vault.audit.append("init", practitioner=pid, kdf_opslimit=kdf.opslimit, kdf_memlimit=kdf.memlimit)
+    vault.audit.append(
+        "init",
+        practitioner=pid,
+        kdf_opslimit=kdf.opslimit,
+        kdf_memlimit=kdf.memlimit,
+        files=ledger.files(root, *[root / "practitioners" / f"{pid}{ext}" for ext in (".json", ".index")]),
+    )
     vault.audit.checkpoint()
     return vault
 
@@ -99,6 +107,7 @@ def register_device(root: Path, config_dir: Path, passphrase: Passphrase, clock:
     index_file = root / "practitioners" / f"{practitioner.practitioner_id}.index"
     if not index_file.exists():
         raise NotYetAdded(root)
+    _check_index_key(root, practitioner, index_file)
     device = _device(practice_id, practitioner, practitioner.open_sealed(index_file.read_bytes()))
     durable.write_new(
         root / "devices" / f"{device.device_id}.json",
@@ -106,5 +115,27 @@ def register_device(root: Path, config_dir: Path, passphrase: Passphrase, clock:
     )
     save_device(config_dir / practice_id / "device.json", device)
     vault = Vault(root, config_dir, clock)
-    vault.audit.append("device-registered", practitioner=practitioner.practitioner_id)
+    vault.audit.append(
+        "device-registered",
+        practitioner=practitioner.practitioner_id,
+        files=ledger.files(root, key_file, index_file),
+    )
     return vault
+
+
+def _check_index_key(root: Path, practitioner: Practitioner, index_file: Path) -> None:
+    """Before a new device takes the handle-index key, the audit logs of the practitioner's
+    own devices must vouch for it: a key swapped in by whoever can write the folder would
+    otherwise key this device's index and retention facts. (A colleague's first device has
+    no such log yet: the colleague who added them wrote it.)"""
+    own = {practitioner.practitioner_id: b64(bytes(practitioner.signing_key.verify_key))}
+    devices = {}
+    for path in sorted((root / "devices").glob("*.json")):
+        try:
+            devices[path.stem] = check_registration(path, own)
+        except TamperedFile:
+            continue  # another practitioner's device, or a forged one: it vouches for nothing here
+    if problems := audit.verify_logs(root / "audit", devices):
+        raise TamperedFile(problems[0].path, problems[0].why)
+    if problem := ledger.check_file(root, index_file, audit.read_entries(root / "audit", devices)):
+        raise TamperedFile(problem.path, problem.why)

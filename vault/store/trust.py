@@ -19,6 +19,7 @@ from ..format.constants import DEVICE_REGISTRATION_FORMAT, PRACTITIONER_KEY_FORM
 from ..format.encoding import b64, stamp
 from ..format.keys import Device, Practitioner, check_registration, public_keys, read_record
 from . import colleagues as team
+from . import ledger
 from .audit import AuditLog
 
 
@@ -93,9 +94,15 @@ class Trust:
         team.add_colleague(self.root, record, pid, practitioner.practitioner_id)
         index = self.root / "practitioners" / f"{pid}.index"
         member = self._is_member(identity)
-        if member and not index.exists():
+        written = member and not index.exists()
+        if written:
             durable.write_new(index, SealedBox(identity.box_public).encrypt(self.device.index_key))
-        self.audit.append("practitioner-add", practitioner=pid, same_practice=member)
+        self.audit.append(
+            "practitioner-add",
+            practitioner=pid,
+            same_practice=member,
+            **({"files": ledger.files(self.root, index)} if written else {}),
+        )
         return "same practice" if member else "another practice"
 
     def device_practitioner(self, device_id: str) -> str | None:

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import nacl.exceptions
 from nacl.public import PrivateKey, SealedBox
 
 from .. import durable
@@ -54,15 +55,17 @@ from ..format.constants import (
     PRACTITIONER_KEY_FORMAT,
     KdfParams,
 )
-from ..format.encoding import Clock, canonical, is_id, new_id, stamp, utc_now
+from ..format.encoding import Clock, b64, canonical, is_id, new_id, stamp, utc_now
 from ..format.keys import (
     Practitioner,
     load_device,
+    public_keys,
     read_record,
     unlock_practitioner,
     wrap_practitioner,
 )
 from ..format.redact import Passphrase, Plaintext
+from . import ledger
 from .audit import AuditLog
 from .client_keys import Keyring
 from .clients import (
@@ -120,6 +123,7 @@ class Vault:
         self.trust = Trust(root, self.device, self.audit, clock)
         self.keyring = Keyring(self.trust)
         self._backup_lock_depth = 0
+        self.recorded_for_older_version = 0  # files the last unlock put into the ledger
 
     # -- backups --------------------------------------------------------------------------
     @contextmanager
@@ -174,13 +178,45 @@ class Vault:
         return self.root / "practitioners" / f"{self.device.practitioner_id}.json"
 
     def unlock(self, passphrase: Passphrase) -> Practitioner:
+        """The practitioner's keys, after checking the key file against this device's pins
+        and the handle-index key against the one this device holds. A key file damaged or
+        replaced since casenotes wrote it is named as such, not taken for a wrong passphrase."""
+        path = self.practitioner_file
+        pid = self.device.practitioner_id
+        box, sign = public_keys(read_record(path, PRACTITIONER_KEY_FORMAT), path)
+        if self.device.trusted.get(pid) not in (None, b64(bytes(sign))) or self.device.trusted_box.get(
+            pid
+        ) not in (None, b64(bytes(box))):
+            raise TamperedFile(path, "the practitioner's keys are not the ones this device pinned (swapped?)")
         try:
-            practitioner = unlock_practitioner(self.practitioner_file, passphrase)
+            practitioner = unlock_practitioner(path, passphrase)
         except WrongPassphrase:
-            self.audit.append("unlock-failed", practitioner=self.device.practitioner_id)
+            self.audit.append("unlock-failed", practitioner=pid)
+            if problem := ledger.check_file(self.root, path, self.audit.entries()):
+                raise TamperedFile(problem.path, problem.why) from None
             raise
         self.audit.append("unlock", practitioner=practitioner.practitioner_id)
+        index = self.root / "practitioners" / f"{pid}.index"
+        try:
+            same = practitioner.open_sealed(index.read_bytes()) == self.device.index_key
+        except (OSError, ValueError, nacl.exceptions.CryptoError):
+            same = False
+        if not same:
+            raise TamperedFile(index, "the handle-index key is not the one this device holds (swapped?)")
+        self.recorded_for_older_version = self._record_unrecorded()
         return practitioner
+
+    def _record_unrecorded(self) -> int:
+        """Once per device: put the key, access and index files an older casenotes left out of
+        the ledger into it (vault/store/ledger.py), so verify vouches for them from now on."""
+        marker = self.device_dir / "ledger-recorded"
+        if marker.exists():
+            return 0
+        found = ledger.unrecorded(self.root, self.audit.entries())
+        if found:
+            self.audit.append("ledger-record", files=ledger.files(self.root, *found))
+        durable.write_new(marker, b"")
+        return len(found)
 
     def change_passphrase(self, old: Passphrase, new: Passphrase, kdf: KdfParams | None = None) -> None:
         """Re-wrap the practitioner keys; no note, client key or backup is re-encrypted."""
@@ -189,7 +225,11 @@ class Vault:
             current = read_record(self.practitioner_file, PRACTITIONER_KEY_FORMAT)["kdf"]
             kdf = KdfParams(current["opslimit"], current["memlimit"])
         durable.replace(self.practitioner_file, canonical(wrap_practitioner(practitioner, new, kdf)))
-        self.audit.append("passphrase-changed", practitioner=practitioner.practitioner_id)
+        self.audit.append(
+            "passphrase-changed",
+            practitioner=practitioner.practitioner_id,
+            files=ledger.files(self.root, self.practitioner_file),
+        )
 
     # -- clients ------------------------------------------------------------------------
     def client_dir(self, client_id: str) -> Path:
@@ -215,14 +255,15 @@ class Vault:
         # Only the practitioner adding the client reads it; colleagues by `access grant`.
         own = self.device.practitioner_id
         owner_key = self.keyring.practitioner_box_keys()[own]
-        durable.write_new(folder / "access" / f"{own}.sealed", SealedBox(owner_key).encrypt(bytes(key)))
+        access = folder / "access" / f"{own}.sealed"
+        durable.write_new(access, SealedBox(owner_key).encrypt(bytes(key)))
         profile = Profile(client_id, handle, name, dob)
         self.seal_record(client_id, PROFILE_RECORD_ID, profile.to_bytes(), kind="profile")
         try:
             durable.write_new(index_path, index_record(blinded, client_id, self.device))
         except FileExistsError:
             raise HandleTaken(" (another machine took it a moment ago)") from None
-        self.audit.append("client-add", client=client_id)
+        self.audit.append("client-add", client=client_id, files=ledger.files(self.root, access, index_path))
         return client_id
 
     def resolve(self, handle: str) -> str:

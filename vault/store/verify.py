@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import Problem, TamperedFile
 from . import colleagues as team
+from . import ledger
 from .clients import read_index_record
 from .vault import REVISION_NAME, Vault
 
@@ -32,6 +33,7 @@ def verify(vault: Vault) -> list[Problem]:
         for folder in sorted(records.iterdir()) if records.exists() else []:
             problems += _check_note(vault, folder)
     problems += _check_ledger(vault)
+    problems += ledger.problems(vault.root, vault.audit.entries())
     return problems
 
 
