@@ -68,6 +68,7 @@ def retention_status(ctx: click.Context, no_names: bool) -> None:
         elif state in ("in notice", "due"):
             state += f" (disposal from {decision.dispose_on})"
         click.echo(f"{name:<20} {row.client_id}  {last:<12} {closed:<10}  {decision.retain_until}  {state}")
+    _warn_unvouched(vault, [r.client_id for r in rows])
     due = sum(1 for r in rows if r.decision and r.decision.purgeable)
     if due:
         click.echo(f"{due} client(s) due for disposal: `casenotes retention purge --dry-run` shows what goes")
@@ -122,6 +123,7 @@ def retention_purge(ctx: click.Context, dry_run: bool, confirm: bool) -> None:
         assert row.decision is not None
         who = f"{handles[row.client_id]} ({row.client_id})" if row.client_id in handles else row.client_id
         click.echo(f"due: client {who}, kept until {row.decision.retain_until} ({row.decision.rule})")
+    _warn_unvouched(vault, [r.client_id for r in due])
     if dry_run or not due:
         click.echo(
             f"{len(due)} client(s) due for disposal" + (" (dry run: nothing destroyed)" if due else "")
@@ -134,6 +136,17 @@ def retention_purge(ctx: click.Context, dry_run: bool, confirm: bool) -> None:
     with progress_bar("purging") as step:
         report = run(vault, policy, targets(p), unattended=False, progress=step)
     _report(report)
+
+
+def _warn_unvouched(vault: Vault, client_ids: list[str]) -> None:
+    """What the purge itself would refuse: facts files the audit log does not vouch for (an
+    older copy put back could hide a hold), so status and a dry run do not look clean."""
+    for problem in records.problems(vault, client_ids):
+        click.echo(
+            f"casenotes: warning: {problem}; what is shown for this client may be wrong and a purge "
+            "refuses it: restore the file from a backup (casenotes backup restore)",
+            err=True,
+        )
 
 
 def _report(report: RunReport) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import yaml
@@ -19,6 +19,25 @@ from .errors import NoteInvalid
 from .front_matter import parse
 
 PSYCHOTHERAPY = "psychotherapy"  # HIPAA: shared only under an authorisation that names them
+
+
+def kept_apart(notes: Mapping[str, Mapping[str, object]]) -> set[str]:
+    """Ids of the psychotherapy (process) notes among ``notes`` (id -> front matter) and of
+    every addendum whose chain of ``amends`` leads to one, however long: an addendum to an
+    addendum of a process note is part of that note and goes only where it may."""
+    private: set[str] = set()
+    for start in notes:
+        chain, note_id = [], start
+        while note_id in notes and note_id not in chain and note_id not in private:
+            chain.append(note_id)
+            if notes[note_id].get("template") == PSYCHOTHERAPY:
+                private.update(chain)
+                break
+            note_id = str(notes[note_id].get("amends"))
+        else:
+            if note_id in private:
+                private.update(chain)
+    return private
 
 PLACING_FIELDS = ("id", "date", "time", "template", "status", "amends")
 FIELD_SECTIONS = ("measures", "homework", "goals")
@@ -77,14 +96,13 @@ def for_consent(
             readable.append((note_id, raw, parse(raw, Path(note_id))[0]))
         except NoteInvalid:
             continue
-    # An addendum to a psychotherapy note is part of it: it goes only where the note may.
-    private = {note_id for note_id, _, meta in readable if meta.get("template") == PSYCHOTHERAPY}
+    private = kept_apart({note_id: meta for note_id, _, meta in readable})
     chosen = []
     for note_id, raw, meta in readable:
         day = meta.get("date")
         if not isinstance(day, dt.date) or day > until or (start is not None and day < start):
             continue
-        if not psychotherapy and (note_id in private or str(meta.get("amends")) in private):
+        if not psychotherapy and note_id in private:
             continue
         chosen.append((day, note_id, excerpt(raw, sections, Path(note_id))))
     return [(note_id, text) for _, note_id, text in sorted(chosen)]

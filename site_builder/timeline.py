@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from note_templates.excerpt import kept_apart
+
 SESSION_KINDS_EXCLUDED = ("addendum", "treatment-plan", "discharge")
-PSYCHOTHERAPY = "psychotherapy"
 _HEADING = re.compile(r"^#{1,6}\s+(.*\S)\s*$")
 
 
@@ -158,7 +159,8 @@ def assemble(
 ) -> Timeline:
     """Newest first by session date (then by note id, so the order is stable)."""
     ordered = sorted(entries, key=lambda e: (e.date, e.meta.get("time", ""), e.note_id), reverse=True)
-    shown = [e for e in ordered if include_psychotherapy or e.kind != PSYCHOTHERAPY]
+    private = kept_apart({e.note_id: e.meta for e in ordered})
+    shown = [e for e in ordered if include_psychotherapy or e.note_id not in private]
     addenda: dict[str, list[Entry]] = defaultdict(list)
     for entry in shown:
         amends = entry.meta.get("amends")

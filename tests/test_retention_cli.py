@@ -123,3 +123,19 @@ def test_no_passphrase_is_needed_to_close_hold_or_list_without_names(practice: E
         assert practice.run(*args, passphrase=None).code == 0
     listed = practice.run("retention", "status", "--no-names", passphrase=None)
     assert listed.code == 0 and "held: x" in listed.text
+
+
+def test_status_and_a_dry_run_warn_when_an_older_facts_file_hides_a_hold(practice: Env) -> None:
+    """The attack of test_retention.py's put-back, seen from the command line: the hold is
+    gone from the file, and status and the dry run must not look clean while the purge refuses."""
+    client_id = past_client(practice, "OLD-1")
+    [facts] = (practice.vault_dir / "clients" / client_id / "retention").glob("*.json")
+    before_hold = facts.read_bytes()
+    ok(practice, "retention", "hold", "OLD-1", "--reason", "complaint pending")
+    facts.write_bytes(before_hold)
+    for args in (("retention", "status"), ("retention", "purge", "--dry-run")):
+        result = practice.run(*args)
+        assert result.code == 0, result.err
+        assert "warning" in result.err and str(facts) in result.err and "a purge refuses" in result.err
+    assert practice.run("retention", "purge", "--confirm").code == 1
+    assert (practice.vault_dir / "clients" / client_id).exists()

@@ -337,3 +337,20 @@ def test_an_addendum_to_a_psychotherapy_note_stays_with_it(people: People, tmp_p
     seal(people.alex, "2026-03-19", "an ordinary session")
     notes = [t.decode() for _, t in opened(people, bundle(people, consent_for_cleo(people), tmp_path)).notes]
     assert len(notes) == 1 and "an ordinary session" in notes[0]
+
+
+def test_an_addendum_to_an_addendum_of_a_psychotherapy_note_stays_with_it(people: People, tmp_path: Path) -> None:
+    """The chain of ``amends`` is followed to its end, not one level."""
+    parent = seal(people.alex, "2026-03-17", "process thoughts", template="psychotherapy")
+    for day, words in (("2026-03-18", "first afterthought"), ("2026-03-19", "second afterthought")):
+        note_id = new_id()
+        path = people.alex.practice.inbox / f"addendum-{day}.md"
+        path.write_text(
+            f"---\nid: {note_id}\nclient: AB-1\ndate: {day}\ntemplate: addendum\nstatus: signed\n"
+            f"amends: {parent}\n---\n\n{words}\n"
+        )
+        ok(people.alex, "seal", str(path))
+        parent = note_id
+    seal(people.alex, "2026-03-20", "an ordinary session")
+    notes = [t.decode() for _, t in opened(people, bundle(people, consent_for_cleo(people), tmp_path)).notes]
+    assert len(notes) == 1 and "an ordinary session" in notes[0]
