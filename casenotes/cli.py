@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import logging.handlers
+import os
 import shutil
 import signal
 import sys
@@ -42,6 +43,7 @@ from vault.store.practice import create_practice
 from . import backups, config, doctor, retention_commands, sharing_commands, writing
 from .config import ConfigError
 from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option, stage
+from .nodump import no_core_dumps
 from .serving import serve_site
 
 CORE_ERRORS = (VaultError, TemplateError, SyncdError, site_builder.SiteError, ConfigError)
@@ -56,6 +58,7 @@ CORE_ERRORS = (VaultError, TemplateError, SyncdError, site_builder.SiteError, Co
 def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
     """casenotes: encrypted session notes, written in your own editor."""
     ctx.ensure_object(dict).update(debug=debug, quiet=quiet)
+    config.take_passphrase_from_env()  # before any editor, browser or rclone is started
     # A crashed `open` leaves its RAM directory behind; whoever runs next removes it.
     site_builder.sweep([*config.ram_dirs(), Path(tempfile.gettempdir())])
 
@@ -181,6 +184,7 @@ def seal_cmd(ctx: click.Context, file: Path) -> None:
 @click.pass_context
 def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
     """Print a client's notes to stdout, newest session first."""
+    no_core_dumps()
     vault = open_vault(ctx)
     practitioner = vault.unlock(ask_passphrase())
     notes = vault.read_notes(practitioner, vault.resolve(handle), note_id)
@@ -305,13 +309,24 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> N
     daemon.run(ready=lambda how: logging.getLogger("syncd").info("watching %s (%s)", p.inbox, how))
 
 
+class PrivateLogFile(logging.handlers.RotatingFileHandler):
+    """A rotating log file created 0600, whatever the umask: only its owner reads it."""
+
+    def _open(self) -> Any:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)  # noqa: SIM115 (the handler closes it)
+
+
 def log_to(path: Path, debug: bool = False) -> None:
     """syncd logs to stderr and to a rotating file beside the inbox; never note text."""
     durable.make_dirs(path.parent)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for old in path.parent.glob(path.name + "*"):
+        os.chmod(old, 0o600)  # logs an older version made 0644
     handlers: list[logging.Handler] = [
         logging.StreamHandler(),
-        logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=5, encoding="utf-8"),
+        PrivateLogFile(path, maxBytes=1_000_000, backupCount=5, encoding="utf-8"),
     ]
     root = logging.getLogger()
     for handler in handlers:

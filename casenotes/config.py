@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -223,8 +223,24 @@ def config_dir(env: Mapping[str, str] = os.environ) -> Path:
     return Path(chosen).expanduser().absolute() if chosen else Path(platformdirs.user_config_dir("casenotes"))
 
 
-def passphrase_from_env(env: Mapping[str, str] = os.environ) -> str | None:
-    return env.get("CASENOTES_PASSPHRASE")
+PASSPHRASE_VARIABLE = "CASENOTES_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
+_taken: dict[str, str] = {}  # the passphrase taken out of the environment, held in memory only
+
+
+def take_passphrase_from_env(env: MutableMapping[str, str] = os.environ) -> None:
+    """Read CASENOTES_PASSPHRASE once and remove it from the environment.
+
+    Called first thing: an editor, a browser or rclone started later inherits an
+    environment without it (and a child's /proc/PID/environ never shows it).
+    """
+    value = env.pop(PASSPHRASE_VARIABLE, None)
+    if value is not None:
+        _taken[PASSPHRASE_VARIABLE] = value
+
+
+def passphrase_from_env() -> str | None:
+    """The passphrase CASENOTES_PASSPHRASE held when this process started, if any."""
+    return _taken.get(PASSPHRASE_VARIABLE)
 
 
 def ram_dirs(env: Mapping[str, str] = os.environ) -> list[Path]:

@@ -25,6 +25,7 @@ from .context import (
     practice_option,
     progress_bar,
 )
+from .nodump import no_core_dumps
 
 log = logging.getLogger("syncd")
 
@@ -110,6 +111,7 @@ def retention_release(ctx: click.Context, handle: str) -> None:
 @click.pass_context
 def retention_purge(ctx: click.Context, dry_run: bool, confirm: bool) -> None:
     """Destroy, for good, every client whose retention and notice period have run out."""
+    no_core_dumps()
     p = practice(ctx)
     vault = open_vault(ctx)
     settings = p.settings()

@@ -16,6 +16,7 @@ import site_builder.theme
 from vault import Vault
 
 from . import config
+from .nodump import no_core_dumps
 
 
 def serve_site(
@@ -25,7 +26,12 @@ def serve_site(
     minutes: float,
     no_browser: bool,
 ) -> None:
-    """Build a site in a RAM directory, serve it on 127.0.0.1, and wipe it however it ends."""
+    """Build a site in a RAM directory, serve it on 127.0.0.1, and wipe it however it ends.
+
+    The address with its token goes to stdout (the contract of `casenotes open`) and to the
+    browser through a 0600 launcher file: never into an argv, which any local user can read.
+    """
+    no_core_dumps()
     base, in_ram = site_builder.choose_base(config.ram_dirs())
     if not in_ram:
         click.echo(
@@ -49,7 +55,7 @@ def serve_site(
         click.echo(f"(wiped after {minutes:g} idle minutes, or on Ctrl-C)", err=True)
         sys.stdout.flush()
         if not no_browser:
-            webbrowser.open(opened.url)
+            webbrowser.open(opened.launcher().as_uri())
         reason = opened.serve(minutes * 60)
     finally:
         if opened is not None:

@@ -23,6 +23,7 @@ from vault.sharing import access, consent, share, supervision
 from vault.store.colleagues import identity_of, join_practice, parse_identity
 
 from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option
+from .nodump import no_core_dumps
 from .serving import serve_site
 
 Date = click.DateTime(["%Y-%m-%d"])
@@ -254,6 +255,7 @@ def consent_revoke(ctx: click.Context, handle: str, consent_id: str) -> None:
 @click.pass_context
 def share_cmd(ctx: click.Context, handle: str, consent_id: str, output: Path) -> None:
     """Write the notes a consent covers, sealed to its recipient and signed by you."""
+    no_core_dumps()
     vault = open_vault(ctx)
     client_id = vault.resolve(handle)
     me = vault.unlock(ask_passphrase())

@@ -1,49 +1,79 @@
-"""A small HTTP server for one built site: 127.0.0.1 only, a token, a cookie, nothing else.
+"""A small HTTP server for one built site: 127.0.0.1 only, a token once, a cookie after.
 
-Not `mkdocs serve`: that is a development server with no Host or token check. Here every
-request must carry the session cookie (obtained once with the per-run token in the URL),
-name the served address in its Host header (against DNS rebinding), and resolve to a
-file inside the site directory. Nothing is cached, nothing is listed, nothing is logged.
+Not `mkdocs serve`: that is a development server with no Host or token check. Here:
+
+- Each run serves its site under a random path prefix (``/<prefix>/``) and names its
+  cookie at random, with the cookie's ``Path`` set to the prefix. Cookies are not
+  isolated by port (RFC 6265), so a cookie with ``Path=/`` would reach every other server
+  on 127.0.0.1; this one reaches only a server asked for the secret prefix. Two sites open
+  at once keep two cookies.
+- The token is single-use: the first exchange consumes it. It answers with a small page
+  that refreshes to the site, so that the first real page load is a same-origin
+  navigation (a 303 after a navigation from the ``file://`` launcher would be a
+  cross-site one, and the ``SameSite=Strict`` cookie would not be sent).
+- A request whose ``Sec-Fetch-Site`` or ``Origin`` says it comes from another site is
+  refused, as is one naming another Host (DNS rebinding).
+- Only an authenticated request keeps the site alive; any refusal closes the connection
+  (a body is never parsed as the next request); at most MAX_CONNECTIONS at a time.
+
+Nothing is cached, nothing is listed, nothing is logged.
 """
 
 from __future__ import annotations
 
+import hmac
+import html
 import mimetypes
 import posixpath
 import secrets
+import socket
 import threading
 import time
+from collections.abc import Iterable
 from http import HTTPStatus
-from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-COOKIE = "casenotes_session"
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    # Material needs its inline config script and styles; nothing may come from elsewhere.
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; font-src 'self'; connect-src 'self'; worker-src 'self' blob:; "
-        "frame-ancestors 'none'; form-action 'none'; base-uri 'none'"
-    ),
-}
+MAX_CONNECTIONS = 32  # a browser opens six per host; beyond this a connection is closed at once
+CONNECTION_TIMEOUT = 20.0  # seconds an idle keep-alive connection may hold a slot
+FOREIGN_FETCH_SITES = {"cross-site", "same-site"}  # same-site: another port of 127.0.0.1
+
+
+def content_security_policy(script_hashes: Iterable[str] = ()) -> str:
+    """No inline script runs but the ones the build wrote (by hash); nothing from elsewhere.
+
+    Styles keep 'unsafe-inline': Material sets style attributes, and a style cannot run
+    code (docs/decisions.md).
+    """
+    scripts = " ".join(f"'{h}'" for h in sorted(set(script_hashes)))
+    return (
+        f"default-src 'self'; script-src 'self' {scripts}".rstrip()
+        + "; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; "
+        "connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; form-action 'none'; "
+        "base-uri 'none'"
+    )
 
 
 class SiteServer(ThreadingHTTPServer):
-    daemon_threads = True
+    daemon_threads = False  # server_close() joins them, after closing their sockets
+    block_on_close = True
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, script_hashes: Iterable[str] = ()) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.root = root.resolve()
+        self.prefix = "/" + secrets.token_urlsafe(18)
+        self.cookie = "casenotes_" + secrets.token_hex(8)
         self.token = secrets.token_urlsafe(32)
         self.session = secrets.token_urlsafe(32)
+        self.csp = content_security_policy(script_hashes)
         self.last_request = time.monotonic()
         self.requests = 0
+        self._token_used = False
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._open: set[socket.socket] = set()
 
     @property
     def port(self) -> int:
@@ -54,11 +84,51 @@ class SiteServer(ThreadingHTTPServer):
         return f"127.0.0.1:{self.port}"
 
     @property
+    def origin(self) -> str:
+        return f"http://{self.host}"
+
+    @property
     def url(self) -> str:
-        return f"http://{self.host}/?token={self.token}"
+        return f"{self.origin}{self.prefix}/?token={self.token}"
+
+    def launcher_html(self) -> str:
+        """A page that sends the browser to the token URL (the token stays off any argv)."""
+        url = html.escape(self.url, quote=True)
+        return (
+            '<!doctype html><html><head><meta charset="utf-8">'
+            f'<meta http-equiv="refresh" content="0;url={url}"><title>casenotes</title></head>'
+            f'<body><p><a href="{url}">Open the site</a></p></body></html>\n'
+        )
+
+    def consume(self, token: str) -> bool:
+        """True once, for the right token; every later exchange is refused."""
+        good = hmac.compare_digest(token.encode("utf-8", "surrogateescape"), self.token.encode("ascii"))
+        with self._lock:
+            if not good or self._token_used:
+                return False
+            self._token_used = True
+            return True
+
+    def has_session(self, cookie_header: str) -> bool:
+        """Whether a Cookie header carries this run's session (bytes compared: any input is fine)."""
+        expected = self.session.encode("ascii")
+        for pair in cookie_header.split(";"):
+            name, _, value = pair.strip().partition("=")
+            if name == self.cookie and hmac.compare_digest(
+                value.strip().encode("utf-8", "surrogateescape"), expected
+            ):
+                return True
+        return False
+
+    def site_path(self, raw_path: str) -> str | None:
+        """The path inside the site a request names, or None if it is outside the prefix."""
+        path = urlsplit(raw_path).path
+        if not path.startswith(self.prefix + "/"):
+            return None
+        return path[len(self.prefix) :]
 
     def resolve(self, raw_path: str) -> Path | None:
-        """The file a request path names, or None if it names nothing inside the site."""
+        """The file a path inside the site names, or None if it names nothing inside the site."""
         path = unquote(urlsplit(raw_path).path)
         if "\x00" in path or "\\" in path:
             return None
@@ -70,8 +140,44 @@ class SiteServer(ThreadingHTTPServer):
             target = target / "index.html"
         return target if target.is_file() else None
 
+    def touch(self) -> None:
+        self.last_request = time.monotonic()
+
+    # -- connections: bounded, and closed on shutdown ------------------------------------
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # too many at once: closed, nothing read
+            return
+        with self._lock:
+            self._open.add(request)
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._release(request)
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._release(request)
+
+    def _release(self, request: Any) -> None:
+        with self._lock:
+            self._open.discard(request)
+        self._slots.release()
+
+    def server_close(self) -> None:
+        with self._lock:
+            for sock in self._open:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)  # a browser's keep-alive must not hold us open
+                except OSError:
+                    pass
+        super().server_close()
+
     def serve_until(self, stop: threading.Event, idle_timeout: float) -> str:
-        """Serve until stop is set or no request came for idle_timeout seconds."""
+        """Serve until stop is set or no authenticated request came for idle_timeout seconds."""
         thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
         thread.start()
         try:
@@ -88,68 +194,89 @@ class SiteServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: SiteServer
     protocol_version = "HTTP/1.1"
+    timeout = CONNECTION_TIMEOUT
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass  # paths name sessions and dates: never logged
 
+    def _headers(self) -> None:
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("X-Frame-Options", "DENY")
+        self.send_header("Content-Security-Policy", self.server.csp)
+
     def _refuse(self, status: HTTPStatus) -> None:
+        """An empty answer, and the connection closed: a body sent with it is never read."""
+        self.close_connection = True
         self.send_response(status)
-        for name, value in SECURITY_HEADERS.items():
-            self.send_header(name, value)
+        self._headers()
         self.send_header("Content-Length", "0")
+        self.send_header("Connection", "close")
         self.end_headers()
 
-    def _has_session(self) -> bool:
-        try:
-            cookie = SimpleCookie(self.headers.get("Cookie", ""))
-        except CookieError:
-            return False
-        morsel = cookie.get(COOKIE)
-        return morsel is not None and secrets.compare_digest(morsel.value, self.server.session)
+    def _from_elsewhere(self) -> bool:
+        origin = self.headers.get("Origin")
+        if origin is not None and origin != self.server.origin:
+            return True
+        return self.headers.get("Sec-Fetch-Site", "").strip().lower() in FOREIGN_FETCH_SITES
 
-    def do_GET(self) -> None:  # noqa: N802
-        self._serve(send_body=True)
-
-    def do_HEAD(self) -> None:  # noqa: N802
-        self._serve(send_body=False)
-
-    def _serve(self, send_body: bool) -> None:
-        self.server.last_request = time.monotonic()
-        if self.headers.get("Host") != self.server.host:
+    def _handle(self) -> None:
+        srv = self.server
+        if self.headers.get("Host") != srv.host:
             return self._refuse(HTTPStatus.FORBIDDEN)  # DNS rebinding, or another site's request
-        query = parse_qs(urlsplit(self.path).query)
-        token = query.get("token", [""])[0]
-        if token:
-            if not secrets.compare_digest(token, self.server.token):
-                return self._refuse(HTTPStatus.FORBIDDEN)
-            self.send_response(HTTPStatus.SEE_OTHER)
-            self.send_header(
-                "Set-Cookie", f"{COOKIE}={self.server.session}; HttpOnly; SameSite=Strict; Path=/"
-            )
-            self.send_header("Location", urlsplit(self.path).path or "/")
-            for name, value in SECURITY_HEADERS.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return None
-        if not self._has_session():
+        inside = srv.site_path(self.path)
+        token = parse_qs(urlsplit(self.path).query).get("token", [""])[0]
+        if token and inside == "/" and self.command == "GET":
+            return self._exchange(token)
+        if self._from_elsewhere() or not srv.has_session(self.headers.get("Cookie", "")):
             return self._refuse(HTTPStatus.FORBIDDEN)
-        target = self.server.resolve(self.path)
+        srv.touch()  # authenticated: only now does the site count as in use
+        if self.command not in ("GET", "HEAD"):
+            return self._refuse(HTTPStatus.METHOD_NOT_ALLOWED)
+        target = srv.resolve(inside) if inside is not None else None
         if target is None:
             return self._refuse(HTTPStatus.NOT_FOUND)
         data = target.read_bytes()
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", mimetypes.guess_type(target.name)[0] or "application/octet-stream")
         self.send_header("Content-Length", str(len(data)))
-        for name, value in SECURITY_HEADERS.items():
-            self.send_header(name, value)
+        self._headers()
         self.end_headers()
-        if send_body:
+        if self.command == "GET":
             self.wfile.write(data)
-        self.server.requests += 1
+        srv.requests += 1
         return None
 
-    def do_POST(self) -> None:  # noqa: N802
-        self._refuse(HTTPStatus.METHOD_NOT_ALLOWED)
+    def _exchange(self, token: str) -> None:
+        """The token, once, for the cookie; from the launcher file, so any Sec-Fetch-Site."""
+        srv = self.server
+        dest = self.headers.get("Sec-Fetch-Dest")
+        if (dest is not None and dest != "document") or not srv.consume(token):
+            return self._refuse(HTTPStatus.FORBIDDEN)
+        srv.touch()
+        # A refresh from this page is a same-origin navigation: the Strict cookie goes with it.
+        body = b'<!doctype html><meta http-equiv="refresh" content="0;url=./"><a href="./">Open</a>\n'
+        self.send_response(HTTPStatus.OK)
+        self.send_header(
+            "Set-Cookie", f"{srv.cookie}={srv.session}; HttpOnly; SameSite=Strict; Path={srv.prefix}/"
+        )
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self._headers()
+        self.end_headers()
+        self.wfile.write(body)
+        return None
 
-    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_POST  # noqa: N815
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True  # the client went away or fell silent
+
+    def __getattr__(self, name: str) -> Any:
+        # Every method, known or invented (do_GET, do_HEAD, do_PROPFIND...), takes the same
+        # checks: none answers without the cookie, none but GET and HEAD answers with it.
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import threading
 import time
@@ -106,7 +107,7 @@ def generate(directory: Path, timeline: Timeline, parts: int = 1, banner: str | 
     (see build_parallel); the first holds every other page and the newer months.
     ``banner``: a line shown atop every page (a shared bundle: who shared it, why, until when).
     """
-    name = f"{timeline.handle} · casenotes"
+    name = f"{site_label(timeline.handle)} · casenotes"
     projects = [
         (directory / "docs", directory / "mkdocs.yml", theme.mkdocs_config(name, pages.NAV, banner=banner))
     ]
@@ -126,6 +127,15 @@ def generate(directory: Path, timeline: Timeline, parts: int = 1, banner: str | 
     for _, config_file, config in projects:
         config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     return [config_file for _, config_file, _ in projects]
+
+
+def site_label(label: str) -> str:
+    """A label fit for mkdocs.yml's site_name: letters, digits, spaces and ``._-`` only.
+
+    Material writes site_name into attributes and titles without escaping, and a shared
+    bundle's label is another practitioner's free text: anything else becomes ``-``.
+    """
+    return re.sub(r"[^\w .-]", "-", label, flags=re.UNICODE)[:80] or "-"
 
 
 def _older_half(months: list[tuple[str, str]]) -> list[str]:
@@ -187,7 +197,7 @@ def build_shared_site(label: str, notes: Sequence[OpenedNote], directory: Path, 
     """A read-only site of notes a colleague shared (already cut to what the consent covers)."""
     timings = Timings()
     entries, damaged = _read(notes)
-    timeline = assemble(label, entries, damaged, include_psychotherapy=True)
+    timeline = assemble(site_label(label), entries, damaged, include_psychotherapy=True)
     build(generate(directory, timeline, banner=banner)[0])
     return BuiltSite(directory, timeline, timings)
 
@@ -232,13 +242,25 @@ class OpenSite:
         self.vault = vault
         self.subject = subject  # what the audit entries name: {"client": id} or {"share": ...}
         self.site = site
-        self.server = SiteServer(site.html)
+        self.server = SiteServer(site.html, theme.script_hashes(site.html))
         self.stop_event = threading.Event()
         vault.audit.append("site-open", **subject)
 
     @property
     def url(self) -> str:
         return self.server.url
+
+    def launcher(self) -> Path:
+        """A 0600 file in the RAM directory that sends a browser to the token URL.
+
+        A browser is opened at this file, never at the URL: a command line is readable by
+        every local user (/proc/PID/cmdline), a file of ours is not.
+        """
+        path = self.site.directory / "open.html"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(self.server.launcher_html())
+        return path
 
     def serve(self, idle_timeout: float) -> str:
         """Serve until stop() or the idle timeout; returns why it ended."""

@@ -5,6 +5,10 @@ A move to Material's successor (or back to MkDocs' own theme) changes this modul
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +26,8 @@ def mkdocs_config(
     """
     suffix = "-helper" if helper else ""
     if helper:
-        nav = [(title, "/" + path[:-3] + ".html") for title, path in nav]  # the site is served at /
+        # Its pages all live in sessions/; the site is served under a per-run prefix.
+        nav = [(title, "../" + path[:-3] + ".html") for title, path in nav]
     return {
         "site_name": site_name,
         "docs_dir": "docs" + suffix,
@@ -56,3 +61,43 @@ ANNOUNCE = """{% extends "base.html" %}
 def write_overrides(directory: Path) -> None:
     (directory / "overrides").mkdir()
     (directory / "overrides" / "main.html").write_text(ANNOUNCE, encoding="utf-8")
+
+
+# -- the inline scripts Material writes, allowed by hash in the CSP ------------------------
+_SCRIPT = re.compile(r"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script>", re.DOTALL | re.IGNORECASE)
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+_RELATIVE_URL = r"(?:\.|\.\.(?:/\.\.)*)/?"  # what {{ base_url }} renders to in a built page
+
+
+@cache
+def _material_scripts() -> tuple[re.Pattern[str], ...]:
+    """Material's own inline scripts (partials/javascripts/), as patterns over built text.
+
+    Only a script that is exactly one of these gets a hash: a <script> that came in
+    through a note's raw HTML (a shared bundle is another practitioner's text) matches
+    none, so the CSP blocks it.
+    """
+    import material
+
+    found = []
+    partials = Path(material.__file__).parent / "templates" / "partials" / "javascripts"
+    for partial in sorted(partials.glob("*.html")):
+        for match in _SCRIPT.finditer(partial.read_text(encoding="utf-8")):
+            if "src=" in match.group("attrs"):
+                continue
+            parts = _JINJA.split(match.group("body"))
+            found.append(re.compile(_RELATIVE_URL.join(re.escape(part) for part in parts), re.DOTALL))
+    return tuple(found)
+
+
+def script_hashes(site: Path) -> set[str]:
+    """CSP hashes ('sha256-…') of every inline script of Material's in a built site."""
+    patterns = _material_scripts()
+    hashes = set()
+    for page in site.rglob("*.html"):
+        for match in _SCRIPT.finditer(page.read_text(encoding="utf-8", errors="replace")):
+            body = match.group("body")
+            if body and "src=" not in match.group("attrs") and any(p.fullmatch(body) for p in patterns):
+                digest = hashlib.sha256(body.encode("utf-8")).digest()
+                hashes.add("sha256-" + base64.b64encode(digest).decode("ascii"))
+    return hashes

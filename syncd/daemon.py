@@ -37,6 +37,13 @@ from .lock import DaemonLock
 from .state import FileStatus, State
 
 log = logging.getLogger(__name__)
+LOGGED_OUTCOMES = {
+    "pending": "could not seal yet; retrying",
+    "error": "could not be sealed",
+    "refused": "was refused",
+    "locked": "is signed: the change waits in the inbox for an addendum",
+    "residue": "is an editor's copy holding plaintext: delete it once the editor is closed",
+}
 REMOVING = ".casenotes-removing-"  # a plaintext being removed; restored if a crash interrupts
 
 
@@ -265,7 +272,7 @@ class Daemon:
             )
             return
         if self._still_being_written(path):
-            log.debug("%s is still open for writing; waiting", key)
+            log.debug("a draft is still open for writing; waiting")
             self.due[path] = time.monotonic() + self.settings.quiet_period
             return
         self.writing.pop(path, None)
@@ -304,7 +311,7 @@ class Daemon:
         except VaultError as exc:
             self._report(key, FileStatus("error", reason=str(exc), mac=mac))
         except Exception as exc:  # one odd file must not stop the others, nor the jobs
-            log.exception("%s could not be processed", key)
+            log.error("a draft could not be processed (%s)", type(exc).__name__)
             self._report(
                 key,
                 FileStatus("error", reason=f"{key}: could not be processed ({type(exc).__name__})", mac=mac),
@@ -334,14 +341,14 @@ class Daemon:
         self.failures.pop(path, None)
         if not sealed.unchanged:
             self.summary.sealed += 1
-            log.info("sealed %s as revision %d of note %s", key, sealed.revision, sealed.note_id)
+            log.info("sealed revision %d of note %s", sealed.revision, sealed.note_id)
         status = FileStatus("sealed", sealed.note_id, sealed.revision, mac=mac, updated=_now())
         if fields.signed or park:
             if self._remove_plaintext(path, raw):
                 status.state = "signed" if fields.signed else "parked"
                 self.state.ids.pop(key, None)
                 self.summary.removed += 1
-                log.info("removed the plaintext of %s (%s, in the vault)", key, status.state)
+                log.info("removed the plaintext of note %s (%s, in the vault)", sealed.note_id, status.state)
         self.state.set(key, status)
 
     def _remove_plaintext(self, path: Path, sealed: bytes) -> bool:
@@ -373,7 +380,14 @@ class Daemon:
             status.reason,
             status.mac,
         ):
-            log.warning("%s", status.reason)
+            # The log outlives a purge: it names a note by id, never by its file name
+            # (which holds a handle and a date) nor by the reason (which may quote either).
+            note_id = status.note_id or self.state.ids.get(key)
+            log.warning(
+                "%s %s; `casenotes status` names it",
+                f"note {note_id}" if note_id else "a draft",
+                LOGGED_OUTCOMES.get(status.state, status.state),
+            )
             self.summary.problems.append(str(status.reason))
             self.state.set(key, status)
 

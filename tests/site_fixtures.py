@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
+import pytest
 from conftest import Env
 
 MARKER = "quokkamarmalade"  # a word that must never survive outside a RAM directory
@@ -60,3 +64,33 @@ def seal_story(env: Env) -> None:
         (inbox / f"{name}.md").write_text(text)
     result = env.run("syncd", "--once")
     assert result.code == 0 and "sealed 5" in result.text, result.text + result.err
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's: the browser the attack tests drive
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def require_chromium() -> str:
+    """Chromium's path; skip (or fail, with CASENOTES_REQUIRE_TOOLS=1) when it is absent."""
+    missing = None
+    if not shutil.which(CHROMIUM):
+        missing = f"no chromium at {CHROMIUM} (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            missing = "the playwright package is not installed"
+    if missing:
+        if os.environ.get("CASENOTES_REQUIRE_TOOLS") == "1":
+            pytest.fail(f"CASENOTES_REQUIRE_TOOLS=1 but {missing}")
+        pytest.skip(missing)
+    return CHROMIUM

@@ -46,10 +46,11 @@ class Served:
             "".join(self.lines) + self.proc.stderr.read()
         )  # type: ignore[union-attr]
         self.url = self.lines[-1].split()[-1]
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        self.opener.open(self.url, timeout=20).close()  # the single-use token for the cookie
 
     def page(self) -> str:
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
-        with opener.open(self.url, timeout=20) as response:
+        with self.opener.open(self.url.split("?")[0], timeout=20) as response:
             return response.read().decode()
 
     def stop(self) -> tuple[int, str, str]:

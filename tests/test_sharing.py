@@ -253,11 +253,12 @@ def test_open_share_serves_the_notes_with_a_banner_and_audits_it(people: People,
         line = proc.stdout.readline()
         assert line.startswith("Serving http://127.0.0.1:"), line + proc.stderr.read()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
-        with opener.open(line.split()[-1], timeout=10) as response:
+        base = line.split()[-1].split("/?")[0]
+        opener.open(line.split()[-1], timeout=10).close()  # the token for the cookie, once
+        with opener.open(f"{base}/", timeout=10) as response:
             page = response.read().decode()
         assert "Shared by Alex for: referral for assessment" in page
         month = page.split('href="sessions/')[1].split('"')[0]
-        base = line.split()[-1].split("/?")[0]
         with opener.open(f"{base}/sessions/{month}", timeout=10) as response:
             assert "zephyrquill" in response.read().decode()
     finally:

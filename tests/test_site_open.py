@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Env
-from site_fixtures import MARKER, seal_story
+from site_fixtures import CHROMIUM, CHROMIUM_ARGS, MARKER, note, require_chromium, seal_story
 
 RAM = Path("/dev/shm")
 
@@ -60,7 +62,8 @@ def story(practice: Env) -> Env:
 
 def fetch_with_token(opened: Opened) -> bytes:
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
-    with opener.open(opened.url, timeout=10) as response:  # follows the 303 with the cookie
+    opener.open(opened.url, timeout=10).close()  # the token for the cookie, once
+    with opener.open(opened.base + "/", timeout=10) as response:
         return response.read()
 
 
@@ -129,25 +132,16 @@ def test_a_tampered_note_is_named_on_stderr(story: Env) -> None:
 def test_in_a_real_browser_newest_first_a_chart_and_no_other_host(story: Env) -> None:
     from playwright.sync_api import sync_playwright
 
+    chromium = require_chromium()
     opened = Opened(story)
     requested: list[str] = []
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                    "--disable-quic",
-                ],
-            )
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.on("request", lambda request: requested.append(request.url))
             page.goto(opened.url)
+            page.wait_for_url(opened.base + "/")  # the token page refreshes to the site
             assert page.locator("h1").first.inner_text() == "AB-1"
             page.get_by_role("link", name="Timeline").first.click()
             page.wait_for_url("**/timeline.html")
@@ -160,9 +154,229 @@ def test_in_a_real_browser_newest_first_a_chart_and_no_other_host(story: Env) ->
             page.locator("input.md-search__input").click()
             page.locator("input.md-search__input").press_sequentially("bereavement", delay=30)
             page.wait_for_selector(".md-search-result__item", timeout=10_000)
+            page.goto(opened.base + "/timeline.html")
+            page.locator("ul.cn-timeline li strong a").first.click()  # a month page, under the prefix
+            page.wait_for_url(re.compile(r".*/sessions/[^/]+\.html(#.*)?$"))
+            assert "Slept better" in page.content()
             browser.close()
     finally:
         opened.proc.send_signal(signal.SIGTERM)
         opened.finish()
     hosts = {url.split("/")[2] for url in requested if url.startswith("http")}
     assert hosts == {opened.base.split("/")[2]}, hosts
+
+
+class Collector:
+    """Another web server on 127.0.0.1, as any local program could run one: it records the
+    Cookie header of every request a browser sends it, and serves a page that makes the
+    browser ask the site for a page (with whatever cookies the browser attaches)."""
+
+    def __init__(self, site_page: str) -> None:
+        import http.server
+        import threading
+
+        self.cookies: list[str] = []
+        collector = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                collector.cookies.append(self.headers.get("Cookie") or "")
+                body = (
+                    f'<img src="{site_page}"><script>fetch("{site_page}", '
+                    '{credentials: "include", mode: "no-cors"}).then(() => document.title = "sent", '
+                    '() => document.title = "sent");</script>'
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+def replay(url: str, cookie: str) -> int:
+    request = urllib.request.Request(url, headers={"Cookie": cookie})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_in_a_real_browser_another_local_server_gets_no_cookie_and_its_page_gets_nothing(story: Env) -> None:
+    """The attack of issue 14: a page on another 127.0.0.1 port collects and replays the session."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = require_chromium()
+    opened = Opened(story)
+    site_page = opened.base + "/index.html"  # the attacker is even given the secret prefix
+    collector = Collector(site_page)
+    answers: dict[str, int] = {}
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(opened.url)
+            page.wait_for_url(opened.base + "/")
+            assert page.locator("h1").first.inner_text() == "AB-1"  # logged in
+            evil = context.new_page()
+            evil.on("response", lambda r: answers.update({r.url: r.status}) if r.url == site_page else None)
+            for path in ("/", "/index.html", "/casenotes/"):
+                evil.goto(collector.origin + path)
+                evil.wait_for_function("document.title === 'sent'", timeout=10_000)
+            page.reload()
+            assert page.locator("h1").first.inner_text() == "AB-1"  # the site still works
+            browser.close()
+        assert collector.cookies and not any(collector.cookies), collector.cookies  # nothing reached it
+        assert answers and set(answers.values()) == {403}, answers  # what its page asked for, refused
+        for cookie in set(collector.cookies):
+            assert replay(site_page, cookie) == 403
+    finally:
+        collector.close()
+        opened.proc.send_signal(signal.SIGTERM)
+        opened.finish()
+
+
+def fake_browser(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A BROWSER that records its own command line and environment, as /proc shows them."""
+    cmdline, environ = tmp_path / "cmdline", tmp_path / "environ"
+    script = tmp_path / "browser.sh"
+    script.write_text(
+        f"#!/bin/sh\ntr '\\0' '\\n' < /proc/$$/cmdline > {cmdline}.part && mv {cmdline}.part {cmdline}\n"
+        f"tr '\\0' '\\n' < /proc/$$/environ > {environ}\n"
+    )
+    script.chmod(0o700)
+    return script, cmdline, environ
+
+
+def test_the_browser_gets_no_token_on_its_command_line_and_no_passphrase(story: Env, tmp_path: Path) -> None:
+    script, cmdline, environ = fake_browser(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "casenotes", "open", "AB-1"],
+        env={**story.env, "CASENOTES_PASSPHRASE": PASSPHRASE, "BROWSER": str(script)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        assert line.startswith("Serving http://127.0.0.1:"), line
+        url = line.split()[-1]
+        token = url.split("token=")[1]
+        deadline = time.monotonic() + 20
+        while not cmdline.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        argv = cmdline.read_text().split("\n")
+        assert token not in cmdline.read_text() and "token=" not in cmdline.read_text()
+        assert PASSPHRASE not in environ.read_text() and "CASENOTES_PASSPHRASE" not in environ.read_text()
+        launcher = Path(argv[2].removeprefix("file://"))  # sh, the script, the file
+        assert argv[2].startswith("file://") and launcher.parent.parent == RAM
+        assert oct(launcher.stat().st_mode & 0o777) == oct(0o600) and token in launcher.read_text()
+        if Path(CHROMIUM).exists():  # the rest needs a real browser
+            from playwright.sync_api import sync_playwright
+
+            with sync_playwright() as playwright:  # and a real browser opened at that file gets in
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page()
+                page.goto(argv[2])
+                page.wait_for_url(url.split("?")[0])
+                assert page.locator("h1").first.inner_text() == "AB-1"
+                browser.close()
+            again = replay(url, "")  # the token was used up by that visit
+            assert again == 403
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+
+
+def test_two_sites_open_at_once_in_one_browser_both_keep_working(story: Env) -> None:
+    from playwright.sync_api import sync_playwright
+
+    chromium = require_chromium()
+    first, second = Opened(story), Opened(story)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            context = browser.new_context()
+            pages = []
+            for opened in (first, second):
+                page = context.new_page()
+                page.goto(opened.url)
+                page.wait_for_url(opened.base + "/")
+                pages.append(page)
+            for page, opened in zip(pages, (first, second), strict=True):
+                page.goto(opened.base + "/timeline.html")
+                assert page.locator("h1").first.inner_text() != "", opened.base
+                assert "403" not in page.title()
+                page.reload()
+                assert page.locator("ul.cn-timeline li").count() > 0
+            browser.close()
+    finally:
+        for opened in (first, second):
+            opened.proc.send_signal(signal.SIGTERM)
+            opened.finish()
+
+
+def test_a_hostile_label_and_note_cannot_run_script_in_a_real_browser(tmp_path: Path) -> None:
+    """A share's label and notes are another practitioner's text: none of it may run."""
+    import threading
+
+    from playwright.sync_api import sync_playwright
+
+    from site_builder import build_shared_site, create
+    from site_builder.server import SiteServer
+    from vault import OpenedNote
+
+    chromium = require_chromium()
+    label = "\"><img src=x onerror=\"document.title='pwned'\"> AB-1' onmouseover='alert(1)"
+    body = '<script>document.title="pwned"</script>\n<img src=x onerror="document.title=\'pwned\'">\n'
+    text = note("aaaaaaaaaaaaaaa1", "2026-02-02", body=body)
+    directory = create(tmp_path)
+    built = build_shared_site(
+        label, [OpenedNote("aaaaaaaaaaaaaaa1", 1, "2026-02-02", True, text.encode())], directory, "banner <b>"
+    )
+    config = (directory / "mkdocs.yml").read_text()
+    import yaml
+
+    site_name = yaml.safe_load(config)["site_name"]
+    assert not set(site_name) & set("<>\"'=&"), site_name
+    from site_builder import theme
+
+    server = SiteServer(built.html, theme.script_hashes(built.html))
+    stop = threading.Event()
+    thread = threading.Thread(target=server.serve_until, args=(stop, 3600))
+    thread.start()
+    dialogs: list[str] = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(server.url)
+            page.wait_for_url(f"{server.origin}{server.prefix}/")
+            month = page.locator('a[href^="sessions/"]').first.get_attribute("href")
+            for path in ("/", "/timeline.html", f"/{month}"):
+                page.goto(f"{server.origin}{server.prefix}{path}")
+                page.mouse.move(10, 10)
+                page.hover("header")
+                page.wait_for_timeout(300)
+                assert page.title() != "pwned", path
+                assert page.locator(".md-header").count() == 1  # Material's own scripts ran the page
+            browser.close()
+    finally:
+        stop.set()
+        thread.join()
+    assert dialogs == []

@@ -1,44 +1,74 @@
-"""The site server: a token once, a cookie after, the Host checked, nothing outside served."""
+"""The site server, attacked: a token once, a cookie after, only from here, nothing outside served."""
 
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from site_builder.server import COOKIE, SiteServer
+from site_builder.server import MAX_CONNECTIONS, SiteServer
+
+EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND"]
+
+
+def make_site(root: Path) -> Path:
+    (root / "sessions").mkdir(parents=True)
+    (root / "index.html").write_text("<h1>overview</h1>")
+    (root / "sessions" / "one.html").write_text("<h1>one session</h1>")
+    return root
+
+
+class Running:
+    """A SiteServer serving in a thread, stopped at the end of the test."""
+
+    def __init__(self, root: Path, idle_timeout: float = 3600) -> None:
+        self.srv = SiteServer(root)
+        self.stop = threading.Event()
+        self.outcome: list[str] = []
+        self.thread = threading.Thread(
+            target=lambda: self.outcome.append(self.srv.serve_until(self.stop, idle_timeout))
+        )
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
 
 
 @pytest.fixture
 def server(tmp_path: Path):
-    root = tmp_path / "site"
-    (root / "sessions").mkdir(parents=True)
-    (root / "index.html").write_text("<h1>overview</h1>")
-    (root / "sessions" / "one.html").write_text("<h1>one session</h1>")
     (tmp_path / "secret.txt").write_text("outside the site")
-    srv = SiteServer(root)
-    stop = threading.Event()
-    thread = threading.Thread(target=srv.serve_until, args=(stop, 3600))
-    thread.start()
-    yield srv
-    stop.set()
-    thread.join()
+    running = Running(make_site(tmp_path / "site"))
+    yield running.srv
+    running.close()
 
 
 def request(
-    srv: SiteServer, path: str, host: str | None = None, cookie: str | None = None, method: str = "GET"
+    srv: SiteServer,
+    path: str,
+    host: str | None = None,
+    cookie: str | None = None,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    raw_cookie: str | None = None,
+    in_site: bool = True,
 ):
+    """One request on a fresh connection; ``path`` is inside the site's prefix unless in_site=False."""
     conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
-    headers = {"Host": host or srv.host}
-    if cookie:
-        headers["Cookie"] = f"{COOKIE}={cookie}"
-    conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-    for name, value in headers.items():
-        conn.putheader(name, value)
+    sent = {"Host": host or srv.host, **(headers or {})}
+    if cookie is not None:
+        sent["Cookie"] = f"{srv.cookie}={cookie}"
+    if raw_cookie is not None:
+        sent["Cookie"] = raw_cookie
+    conn.putrequest(method, (srv.prefix if in_site else "") + path, skip_host=True, skip_accept_encoding=True)
+    for name, value in sent.items():
+        conn.putheader(name, value.encode("utf-8"))
     conn.endheaders()
     response = conn.getresponse()
     body = response.read()
@@ -48,10 +78,12 @@ def request(
 
 def session(srv: SiteServer) -> str:
     response, _ = request(srv, f"/?token={srv.token}")
-    assert response.status == 303
+    assert response.status == 200
     cookie = response.getheader("Set-Cookie")
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
-    return cookie.split(";")[0].split("=", 1)[1]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and f"Path={srv.prefix}/" in cookie
+    name, value = cookie.split(";")[0].split("=", 1)
+    assert name == srv.cookie
+    return value
 
 
 def test_the_token_buys_a_cookie_and_the_cookie_opens_pages(server: SiteServer) -> None:
@@ -59,28 +91,106 @@ def test_the_token_buys_a_cookie_and_the_cookie_opens_pages(server: SiteServer) 
     response, body = request(server, "/", cookie=cookie)
     assert response.status == 200 and b"overview" in body
     assert response.getheader("Cache-Control") == "no-store"
-    assert "default-src 'self'" in response.getheader("Content-Security-Policy")
+    csp = response.getheader("Content-Security-Policy")
+    assert "default-src 'self'" in csp and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
     response, body = request(server, "/sessions/one.html", cookie=cookie)
     assert response.status == 200 and b"one session" in body
 
 
-@pytest.mark.parametrize("cookie", [None, "wrong", ""])
-def test_no_cookie_no_page(server: SiteServer, cookie: str | None) -> None:
-    response, body = request(server, "/", cookie=cookie)
+def test_each_run_has_its_own_prefix_cookie_name_and_token(tmp_path: Path) -> None:
+    one, two = SiteServer(make_site(tmp_path / "a")), SiteServer(make_site(tmp_path / "b"))
+    try:
+        assert len({one.prefix, two.prefix}) == 2 and len({one.cookie, two.cookie}) == 2
+        assert one.url.startswith(f"http://{one.host}{one.prefix}/?token=")
+    finally:
+        one.server_close()
+        two.server_close()
+
+
+def test_a_used_token_is_refused(server: SiteServer) -> None:
+    session(server)
+    again, _ = request(server, f"/?token={server.token}")
+    assert again.status == 403 and again.getheader("Set-Cookie") is None
+
+
+@pytest.mark.parametrize("method", EVERY_METHOD)
+@pytest.mark.parametrize("cookie", [None, "wrong", "", "é-not-ascii", "\udcff"])
+def test_no_cookie_no_page_for_any_method(server: SiteServer, cookie: str | None, method: str) -> None:
+    if cookie == "\udcff":
+        cookie = None
+        raw = "\xff\xfe"  # latin-1 bytes that are not UTF-8
+        response, body = request(server, "/", raw_cookie=f"x={raw}", method=method)
+    else:
+        response, body = request(server, "/", cookie=cookie, method=method)
     assert response.status == 403 and body == b""
+    assert response.getheader("Content-Length") == "0"
 
 
-def test_a_wrong_token_is_refused(server: SiteServer) -> None:
-    response, _ = request(server, "/?token=guess")
-    assert response.status == 403 and response.getheader("Set-Cookie") is None
+def raw(srv: SiteServer, data: bytes) -> bytes:
+    """Bytes sent as they are (http.client refuses non-ASCII), the whole answer read back."""
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("token", ["guess", "%C3%BCn%C3%AFcode", "%FF%FE", "ünïcode", "x" * 200, ""])
+def test_a_wrong_or_odd_token_is_refused_without_a_traceback(server: SiteServer, token: str, capfd) -> None:
+    answer = raw(
+        server, f"GET {server.prefix}/?token={token} HTTP/1.1\r\nHost: {server.host}\r\n\r\n".encode()
+    )
+    assert answer.startswith(b"HTTP/1.1 403") and b"Set-Cookie" not in answer
+    assert "Traceback" not in capfd.readouterr().err
+    assert session(server)  # the real token still works afterwards
+
+
+def test_a_non_ascii_cookie_is_refused_without_a_traceback(server: SiteServer, capfd) -> None:
+    session(server)
+    response, _ = request(server, "/", raw_cookie=f"{server.cookie}=Ã©Ã©; other=☃")
+    assert response.status == 403
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_the_cookie_works_only_under_the_prefix(server: SiteServer, tmp_path: Path) -> None:
+    cookie = session(server)
+    response, body = request(server, "/index.html", cookie=cookie, in_site=False)
+    assert response.status == 404 and b"overview" not in body
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},  # another port of 127.0.0.1
+        {"Origin": "http://127.0.0.1:1"},
+        {"Origin": "null"},
+        {"Origin": "http://evil.example", "Sec-Fetch-Site": "same-origin"},
+    ],
+)
+def test_a_request_from_another_site_is_refused_even_with_the_cookie(
+    server: SiteServer, headers: dict[str, str]
+) -> None:
+    cookie = session(server)
+    response, body = request(server, "/", cookie=cookie, headers=headers)
+    assert response.status == 403 and body == b""
+    fine, _ = request(server, "/", cookie=cookie, headers={"Sec-Fetch-Site": "same-origin"})
+    assert fine.status == 200
+
+
+def test_the_token_is_exchanged_only_for_a_page_navigation(server: SiteServer) -> None:
+    response, _ = request(server, f"/?token={server.token}", headers={"Sec-Fetch-Dest": "image"})
+    assert response.status == 403
+    assert session(server)  # a refused attempt does not consume it
 
 
 @pytest.mark.parametrize("host", ["localhost", "evil.example", "127.0.0.1", "127.0.0.1:1", "[::1]"])
 def test_another_host_header_is_refused(server: SiteServer, host: str) -> None:
+    response, _ = request(server, f"/?token={server.token}", host=host)
+    assert response.status == 403
     cookie = session(server)
     response, _ = request(server, "/", host=host, cookie=cookie)
-    assert response.status == 403
-    response, _ = request(server, f"/?token={server.token}", host=host)
     assert response.status == 403
 
 
@@ -106,8 +216,37 @@ def test_nothing_outside_the_site_and_no_listings(server: SiteServer, path: str)
 
 def test_only_reading_is_allowed(server: SiteServer) -> None:
     cookie = session(server)
-    for method in ("POST", "PUT", "DELETE"):
+    for method in ("POST", "PUT", "DELETE", "PROPFIND"):
         assert request(server, "/", cookie=cookie, method=method)[0].status == 405
+
+
+def test_a_refused_body_is_never_read_as_the_next_request(server: SiteServer) -> None:
+    """A POST whose body is itself a request: smuggled, it would be answered as one."""
+    cookie = session(server)
+    smuggled = (
+        f"GET {server.prefix}/ HTTP/1.1\r\nHost: {server.host}\r\nCookie: {server.cookie}={cookie}\r\n\r\n"
+    )
+    head = f"POST {server.prefix}/ HTTP/1.1\r\nHost: {server.host}\r\nContent-Length: {len(smuggled)}\r\n\r\n"
+    answer = raw(server, (head + smuggled).encode())
+    assert answer.startswith(b"HTTP/1.1 403") and answer.count(b"HTTP/1.1") == 1
+    assert b"overview" not in answer
+
+
+def test_connections_beyond_the_cap_are_closed_and_the_site_still_answers(server: SiteServer) -> None:
+    cookie = session(server)
+    held = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(MAX_CONNECTIONS)]
+    try:
+        time.sleep(0.3)  # each one now holds a thread, waiting for a request line
+        extra = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        extra.sendall(f"GET {server.prefix}/ HTTP/1.1\r\nHost: {server.host}\r\n\r\n".encode())
+        assert extra.recv(100) == b""  # closed, not served, no thread spent
+        extra.close()
+        assert threading.active_count() < MAX_CONNECTIONS + 20
+    finally:
+        for sock in held:
+            sock.close()
+    time.sleep(0.3)
+    assert request(server, "/", cookie=cookie)[0].status == 200
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
@@ -129,3 +268,47 @@ def test_the_idle_timeout_ends_serving(tmp_path: Path) -> None:
     root.mkdir()
     srv = SiteServer(root)
     assert srv.serve_until(threading.Event(), idle_timeout=0.3) == "idle"
+
+
+def test_refused_requests_do_not_keep_the_site_alive(tmp_path: Path) -> None:
+    running = Running(make_site(tmp_path / "site"), idle_timeout=1.5)
+    try:
+        cookie = session(running.srv)
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline and not running.outcome:
+            try:
+                request(running.srv, "/", cookie="wrong")  # a stranger knocking
+                request(running.srv, "/", host="evil.example", cookie=cookie)
+                request(running.srv, f"/?token={running.srv.token}")
+                request(running.srv, "/", cookie=cookie, headers={"Sec-Fetch-Site": "same-site"})
+            except OSError:
+                break  # closed: the site went idle
+            time.sleep(0.1)
+        running.thread.join(timeout=5)
+        assert running.outcome == ["idle"]
+    finally:
+        running.close()
+
+
+def test_an_authenticated_request_keeps_it_alive(tmp_path: Path) -> None:
+    running = Running(make_site(tmp_path / "site"), idle_timeout=1.0)
+    try:
+        cookie = session(running.srv)
+        for _ in range(12):
+            assert request(running.srv, "/", cookie=cookie)[0].status == 200
+            time.sleep(0.2)
+        assert running.outcome == []
+    finally:
+        running.close()
+
+
+def test_two_sites_keep_their_own_cookies(tmp_path: Path) -> None:
+    one, two = Running(make_site(tmp_path / "a")), Running(make_site(tmp_path / "b"))
+    try:
+        first, second = session(one.srv), session(two.srv)
+        assert request(one.srv, "/", cookie=first)[0].status == 200
+        assert request(two.srv, "/", cookie=second)[0].status == 200
+        assert request(one.srv, "/", cookie=second)[0].status == 403
+    finally:
+        one.close()
+        two.close()
