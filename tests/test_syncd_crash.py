@@ -4,16 +4,19 @@ the vault, never neither, and never seals the same content twice."""
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import time
+from pathlib import Path
 
 from conftest import Env
 from daemon import RunningDaemon, configure, sealed_notes
-from notes import note_text
+from notes import note_text, write_note
 
 from syncd.daemon import REMOVING
 
 NOTES, ROUNDS = 200, 20
+NOTE_ID = "0123456789abcdef"
 
 
 def test_sigkill_at_random_moments_loses_no_note_and_duplicates_no_revision(practice: Env) -> None:
@@ -53,4 +56,47 @@ def test_sigkill_at_random_moments_loses_no_note_and_duplicates_no_revision(prac
         assert sealed[note_id][-1] == last[note_id]
         assert (inbox / f"note-{index:03d}.md").exists() == (index % 2 == 1)
     assert not list(inbox.glob(f"{REMOVING}*"))
+    assert practice.run("verify").code == 0
+
+
+def test_a_revision_damaged_on_its_way_to_disk_keeps_the_signed_note_in_the_inbox(
+    practice: Env, monkeypatch
+) -> None:
+    """A controller or cable that flips one bit: the seal must not be trusted, so syncd
+    neither records it nor deletes the plaintext of a signed note; once the disk writes
+    what it is given, the next run seals the note and only then removes it."""
+    from syncd.daemon import Daemon, DaemonSettings
+    from vault import durable
+
+    note = write_note(practice.practice.inbox, status="signed", note_id=NOTE_ID)
+    original = note.read_bytes()
+    writes = durable.write_new
+
+    def damaging(path: Path, data: bytes) -> None:
+        if path.suffix == ".rev":
+            flipped = bytearray(data)
+            flipped[len(flipped) // 2] ^= 0x01
+            data = bytes(flipped)
+        writes(path, data)
+
+    def run_once() -> None:
+        vault = practice.vault()
+        Daemon(vault, practice.practice.inbox, practice.practice.state_dir, DaemonSettings()).run_once()
+
+    def seals() -> list[int]:
+        entries = practice.vault().audit.entries()
+        return [e.data["revision"] for e in entries if e.event == "seal" and e.data["note"] == NOTE_ID]
+
+    monkeypatch.setattr(durable, "write_new", damaging)
+    run_once()
+    assert note.exists() and note.read_bytes() == original
+    assert seals() == []
+    state = json.loads((practice.practice.state_dir / "state.json").read_text())
+    assert state["files"]["note.md"]["state"] == "pending"  # a failed write: retried, not given up
+
+    monkeypatch.setattr(durable, "write_new", writes)
+    run_once()
+    assert not note.exists()
+    assert seals() == [1]
+    assert sealed_notes(practice)[NOTE_ID] == [original]
     assert practice.run("verify").code == 0
