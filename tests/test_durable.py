@@ -131,3 +131,45 @@ def test_a_failed_write_into_the_key_file_never_leaves_it_truncated(practice: En
     assert done.returncode in (0, 1), done.stderr.decode()
     assert _notes_open_with(practice, new if done.returncode == 0 else PASSPHRASE) == notes
     assert not list(key.parent.glob(".tmp-*"))
+
+
+def _record_durability(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Spy on what makes a write durable: ("fsync", the path the fd is open on) and
+    ("name", the path a link or rename just made), in the order they happened."""
+    events: list[tuple[str, str]] = []
+    real_fsync, real_link, real_replace, real_rename = os.fsync, os.link, os.replace, os.rename
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def naming(real):
+        def name(src, dst, *args, **kwargs):
+            real(src, dst, *args, **kwargs)
+            events.append(("name", os.path.realpath(dst)))
+
+        return name
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "link", naming(real_link))
+    monkeypatch.setattr(os, "replace", naming(real_replace))
+    monkeypatch.setattr(os, "rename", naming(real_rename))
+    return events
+
+
+@pytest.mark.parametrize("write", [durable.write_new, durable.replace], ids=["write_new", "replace"])
+def test_the_new_name_is_durable_before_the_write_returns(tmp_path: Path, monkeypatch, write) -> None:
+    """A power cut after the call returns must not take the file back: its bytes are
+    synced before the name appears, and the folder (which holds the name) after it."""
+    folder = tmp_path / "records"
+    folder.mkdir()
+    target = folder / "000001.rev"
+    if write is durable.replace:
+        target.write_bytes(b"the old version")
+    events = _record_durability(monkeypatch)
+    write(target, b"sealed bytes")
+    monkeypatch.undo()
+    named = events.index(("name", str(target.resolve())))
+    synced_before = [Path(path) for kind, path in events[:named] if kind == "fsync"]
+    assert any(p.parent == folder.resolve() and p.name.startswith(".tmp-") for p in synced_before), events
+    assert ("fsync", str(folder.resolve())) in events[named + 1 :], events
