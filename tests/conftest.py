@@ -4,6 +4,7 @@ as a real process with its real exit code."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -117,3 +118,29 @@ def fill(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def require_tool(name: str) -> str:
+    """The path of a program a test drives. Without it the test skips and says why; with
+    CASENOTES_REQUIRE_TOOLS=1 (CI, where every tool is installed) it fails instead."""
+    found = shutil.which(name)
+    if found is None:
+        reason = f"{name} is not installed (apt-get install {name})"
+        if os.environ.get("CASENOTES_REQUIRE_TOOLS") == "1":
+            pytest.fail(f"{reason}, and CASENOTES_REQUIRE_TOOLS=1")
+        pytest.skip(reason)
+    return found
+
+
+@pytest.fixture
+def strace() -> list[str]:
+    """strace, checked to be allowed to trace here (ptrace is often off in containers):
+    the command to put before a traced program. Faults are injected with ``-e inject=``."""
+    path = require_tool("strace")
+    probe = subprocess.run([path, "-f", "-qq", "-o", os.devnull, "true"], capture_output=True)
+    if probe.returncode != 0:
+        reason = f"strace cannot trace here: {probe.stderr.decode(errors='replace').strip()}"
+        if os.environ.get("CASENOTES_REQUIRE_TOOLS") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return [path, "-f", "-qq", "-o", os.devnull]

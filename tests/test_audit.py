@@ -121,3 +121,12 @@ def test_the_audit_log_outlives_a_client_folder(logged) -> None:
     shutil.rmtree(vault.client_dir(vault.resolve("AB-1")))
     assert practice.run("audit", "verify").code == 0
     assert any(e.event == "decrypt" for e in practice.vault().audit.entries())
+
+
+def test_a_last_entry_cut_off_mid_line_is_named_so(logged) -> None:
+    """What a crash mid-append leaves, said in words: the log's end is cut off."""
+    practice, log = logged
+    log.write_bytes(log.read_bytes()[:-40])
+    result = practice.run("audit", "verify")
+    assert result.code == 1
+    assert f"{log}: the last audit entry is cut off" in result.err

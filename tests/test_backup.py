@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
 from conftest import Env, fill
 from notes import note_text, write_note
+
+from vault.backup.snapshots import BackupTarget
+from vault.backup.storage import FolderStorage
+from vault.errors import WriteFailed
 
 
 def vault_state(root: Path) -> dict[str, bytes]:
@@ -268,33 +274,118 @@ def test_adding_a_target_checks_it_and_records_it(practice: Env, tmp_path: Path)
     assert list((drive / "casenotes" / "snapshots").glob("*.json"))
 
 
-def test_a_backup_killed_midway_leaves_the_target_consistent(practice: Env, tmp_path: Path) -> None:
+class RecordingStorage(FolderStorage):
+    """A folder target that records each write, and can fail like a full disk after a
+    given number of objects."""
+
+    def __init__(self, path: Path, objects_before_failing: int | None = None) -> None:
+        super().__init__(path)
+        self.writes: list[str] = []
+        self.objects_left = objects_before_failing
+
+    def write_many(self, blobs: Mapping[str, bytes]) -> None:
+        for key, data in blobs.items():
+            if self.objects_left == 0:
+                raise WriteFailed(self.path / key, "No space left on device")
+            super().write_many({key: data})
+            self.writes.append(key)
+            if self.objects_left is not None:
+                self.objects_left -= 1
+
+    def write_new(self, key: str, data: bytes) -> None:
+        super().write_new(key, data)
+        self.writes.append(key)
+
+    def replace(self, key: str, data: bytes) -> None:
+        super().replace(key, data)
+        self.writes.append(key)
+
+
+def test_a_snapshot_stores_every_object_before_its_manifest(practice: Env) -> None:
+    storage = RecordingStorage(practice.practice.root / "usb")
+    runs = []
+    for body in ("the first version", "a second version"):  # a first and an incremental run
+        run(practice, "seal", str(write_note(practice.practice.inbox, body=body)))
+        storage.writes.clear()
+        practice.vault().backup(BackupTarget(storage, practice.practice.state_dir))
+        runs.append(list(storage.writes))
+    for writes in runs:
+        *before, last = writes
+        assert last.startswith("snapshots/"), writes  # the manifest comes last...
+        assert any(key.startswith("objects/") for key in before), writes  # ...after its new objects
+        assert all(key.startswith("objects/") or key == "casenotes-backup.json" for key in before), writes
+
+
+def test_a_target_failing_after_the_first_object_gets_no_new_manifest(practice: Env) -> None:
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    folder = practice.practice.root / "usb"
+    vault = practice.vault()
+    vault.backup(BackupTarget(FolderStorage(folder), practice.practice.state_dir))
+    run(practice, "seal", str(write_note(practice.practice.inbox, body="a second version")))
+    failing = RecordingStorage(folder, objects_before_failing=1)
+    with pytest.raises(WriteFailed):
+        vault.backup(BackupTarget(failing, practice.practice.state_dir))
+    assert [key.split("/")[0] for key in failing.writes] == ["objects"]  # one object, then the fault
+    assert len(list((folder / "snapshots").glob("*.json"))) == 1
+    assert run(practice, "backup", "verify", "--from", str(folder), "--full").code == 0
+    vault.backup(BackupTarget(FolderStorage(folder), practice.practice.state_dir))
+    assert len(list((folder / "snapshots").glob("*.json"))) == 2
+    assert run(practice, "backup", "verify", "--from", str(folder), "--full").code == 0
+
+
+def test_a_backup_killed_midway_leaves_the_target_consistent(
+    practice: Env, tmp_path: Path, strace: list[str]
+) -> None:
+    """SIGKILL lands exactly where chosen, by strace, at the Nth link (each durable write
+    names its synced temp file with link): while claiming the target, at the first
+    object, mid-objects, and with every object stored and the manifest written but not
+    yet named. Each time the target verifies, and the next run completes it."""
     import datetime as dt
-    import signal
     import subprocess
     import sys
-    import time
 
     from casenotes import fiction
 
     vault = practice.vault()
     client_id = vault.resolve("AB-1")
-    for number, day in enumerate(fiction.sessions(dt.date(2024, 1, 1), 300), start=1):
+    for number, day in enumerate(fiction.sessions(dt.date(2024, 1, 1), 20), start=1):
         vault.seal(client_id, f"{number:016x}", fiction.note("AB-1", day, f"{number:016x}", number))
+    backup = [sys.executable, "-m", "casenotes", "backup", "run", "--to"]
+
+    def traced(target: Path, *options: str) -> subprocess.CompletedProcess:
+        command = [*strace, "-e", "trace=link,linkat", *options, *backup, str(target)]
+        return subprocess.run(command, env=practice.env, capture_output=True, timeout=60)
+
+    # A whole run onto an empty target, counted: the marker, each object, the manifest.
+    probe = tmp_path / "probe"
+    counted = traced(probe)
+    assert counted.returncode == 0, counted.stderr.decode()
+    objects = sum(1 for p in (probe / "objects").rglob("*") if p.is_file())
+
     target = tmp_path / "usb"
-    for delay in (0.45, 0.6, 0.8):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "casenotes", "backup", "run", "--to", str(target)],
-            env={**practice.env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        if (target / "casenotes-backup.json").exists():  # killed after claiming the target
+
+    def stored() -> tuple[int, int]:
+        found = [p for p in target.rglob("*") if p.is_file() and not p.name.startswith(".tmp-")]
+        return sum("objects" in p.parts for p in found), sum("snapshots" in p.parts for p in found)
+
+    # Where to kill: the link number in the next run, and what the target holds after it.
+    # A run writes only the objects the target lacks, and claims the target only once.
+    moments = {
+        "claiming the target": lambda: (1, (0, 0)),  # the marker's link: a temp file, nothing named
+        "the first object": lambda: (2, (0, 0)),
+        "mid-objects": lambda: (objects // 2, (objects // 2 - 1, 0)),
+        "the manifest": lambda: (objects - stored()[0] + 1, (objects, 0)),  # every object is there
+    }
+    for moment, where in moments.items():
+        link, expected = where()
+        killed = traced(target, "-e", f"inject=link,linkat:error=EIO:signal=SIGKILL:when={link}")
+        assert killed.returncode == -9, f"not killed at {moment}: {killed.stderr.decode()}"
+        assert stored() == expected, moment
+        if (target / "casenotes-backup.json").exists():
             assert run(practice, "backup", "verify", "--from", str(target), "--full").code == 0
+    assert list((target / "snapshots").glob(".tmp-*"))  # the manifest was written, never named
     run(practice, "backup", "run", "--to", str(target))
+    assert stored() == (objects, 1)
     assert run(practice, "backup", "verify", "--from", str(target), "--full").code == 0
     names = [
         line.split()[0]
@@ -302,7 +393,7 @@ def test_a_backup_killed_midway_leaves_the_target_consistent(practice: Env, tmp_
     ]
     into = tmp_path / "restored"
     run(practice, "backup", "restore", names[-1], str(into), "--from", str(target))
-    assert len(list((into / "vault").rglob("*.rev"))) == 301
+    assert len(list((into / "vault").rglob("*.rev"))) == 21
 
 
 def test_a_second_drive_at_the_same_mount_point_gets_every_object(practice: Env, tmp_path: Path) -> None:

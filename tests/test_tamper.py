@@ -144,7 +144,10 @@ def test_a_revision_forged_with_the_clients_public_key_is_rejected(sealed) -> No
         cid, "0123456789abcdef", 4, vault.device.device_id, "note", False, "2026-11-26T00:00:00Z", "0" * 32
     )
     data, _ = revision.seal(
-        header, b"---\nclient: AB-1\ndate: 2026-11-20\n---\nforged\n", vault.keyring.client_public(cid), intruder
+        header,
+        b"---\nclient: AB-1\ndate: 2026-11-20\n---\nforged\n",
+        vault.keyring.client_public(cid),
+        intruder,
     )
     forged = revs[0].parent / f"000004-{vault.device.device_id}.rev"
     forged.write_bytes(data)
@@ -219,3 +222,39 @@ def test_a_swapped_practitioner_encryption_key_is_refused_and_reported(practice:
     added = practice.run("client", "add", "CD-2")
     assert added.code == 1 and "not the one this device pinned" in added.err and str(path) in added.err
     assert any(str(path) in p for p in problems_of(practice))
+
+
+def test_a_ciphertext_refiled_under_another_clients_header_and_re_signed_is_refused(sealed) -> None:
+    """Someone holding this machine's device key and the note's file key (a colleague who
+    may read AB-1) moves the ciphertext under CD-2's header, seals the file key to CD-2
+    and signs the result: every check but the AEAD's associated data passes, and it must
+    refuse the note in its new place."""
+    import struct
+    from dataclasses import asdict, replace
+
+    from vault.format.constants import REVISION_MAGIC, REVISION_VERSION
+    from vault.format.encoding import canonical
+
+    practice, vault, cid, revs = sealed
+    assert practice.run("client", "add", "CD-2").code == 0
+    other = vault.resolve("CD-2")
+    practitioner = vault.unlock(Passphrase(PASSPHRASE))
+    parsed = revision.parse(revs[-1].read_bytes(), revs[-1])
+    file_key = SealedBox(vault.keyring.client_keys(practitioner, cid)[-1]).decrypt(parsed.sealed_key)
+    header = canonical(asdict(replace(parsed.header, client=other, revision=1)))
+    signed = (
+        struct.pack(">8sHH", REVISION_MAGIC, REVISION_VERSION, len(header))
+        + header
+        + SealedBox(vault.keyring.client_public(other)).encrypt(file_key)
+        + parsed.nonce
+        + struct.pack(">I", len(parsed.ciphertext))
+        + parsed.ciphertext
+    )
+    moved = vault.client_dir(other) / "records" / parsed.header.note / f"000001-{vault.device.device_id}.rev"
+    moved.parent.mkdir(parents=True)
+    moved.write_bytes(signed + vault.device.sign(signed))
+    with pytest.raises(TamperedFile) as caught:
+        vault.read_notes(practitioner, other)
+    assert caught.value.path == moved and "does not authenticate" in caught.value.why
+    result = practice.run("cat", "CD-2")
+    assert result.code == 1 and b"third" not in result.out and str(moved) in result.err

@@ -39,7 +39,8 @@ class FolderStorage:
             durable.make_dirs(self.path)
 
     def is_empty(self) -> bool:
-        return not any(self.path.iterdir())
+        # A temp file is what a run killed while claiming the target leaves: still empty.
+        return not any(not p.name.startswith(".tmp-") for p in self.path.iterdir())
 
     def list(self, prefix: str) -> list[str]:
         base = self.path / prefix
@@ -102,7 +103,8 @@ class RcloneStorage:
         self._run("mkdir", self.remote) if create else self._run("lsf", "--max-depth", "1", self.remote)
 
     def is_empty(self) -> bool:
-        return not self._run("lsf", "--max-depth", "1", self.remote).strip()
+        listed = self._run("lsf", "--max-depth", "1", self.remote).decode().splitlines()
+        return not [line for line in listed if line and not line.endswith(".partial")]  # as above
 
     def list(self, prefix: str) -> list[str]:
         try:

@@ -378,10 +378,20 @@ class Vault:
         ).hexdigest()
 
     def _read_back(self, path: Path, written: bytes, file_key: bytes, body: bytes) -> None:
-        """Read the file back from disk and open it before anyone trusts it."""
-        data = path.read_bytes()
-        parsed = self.load(path)
-        if data != written or revision_format.decrypt_with_file_key(parsed, file_key, path) != body:
+        """Read the file back from disk and open it before anyone trusts it.
+
+        A revision that does not read back is a failed write, not a tampered file: it is
+        this device's, just written and never audited, so it is removed (else it would
+        block every retry as the note's newest revision) and the caller may retry.
+        """
+        try:
+            data = path.read_bytes()
+            parsed = self.load(path)
+            same = data == written and revision_format.decrypt_with_file_key(parsed, file_key, path) == body
+        except (OSError, TamperedFile):
+            same = False
+        if not same:
+            path.unlink(missing_ok=True)
             raise WriteFailed(path, "the revision read back differs from what was written")
 
     def open_revision(
