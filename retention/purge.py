@@ -158,7 +158,7 @@ def purge_client(
         try:
             destroyed += _shred_on(vault, {client_id: index}, target)[client_id]
             done.append(target.target_id)
-        except (TargetUnavailable, TamperedFile) as exc:
+        except (TargetUnavailable, TamperedFile, OSError) as exc:  # OSError: a failing drive
             pending.append(str(target))
             vault.audit.append("purge-pending", client=client_id, why=type(exc).__name__)
     path = certificate.write(
@@ -273,8 +273,8 @@ def finish_pending(vault: Vault, targets: Sequence[BackupTarget]) -> list[tuple[
                 continue
             try:
                 destroyed = _shred_on(vault, due, target)
-            except (TargetUnavailable, TamperedFile):
-                continue
+            except (TargetUnavailable, TamperedFile, OSError):
+                continue  # still pending: the next run tries again
             for client_id, items in destroyed.items():
                 certificate.write(
                     vault,
