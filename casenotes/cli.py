@@ -32,6 +32,7 @@ from vault import (
     DEFAULT_KDF_PROFILE,
     KDF_PROFILES,
     Passphrase,
+    Vault,
     VaultError,
     durable,
     verify,
@@ -169,7 +170,12 @@ def seal_cmd(ctx: click.Context, file: Path) -> None:
     p = practice(ctx)
     filed = file_note(open_vault(ctx), file, kinds=note_templates.kinds(p.templates_dir))
     sealed, note_id = filed.sealed, filed.sealed.note_id
-    if sealed.unchanged:
+    if sealed.completed:
+        click.echo(
+            f"{file} was already sealed as revision {sealed.revision} of note {note_id} by a run cut "
+            "short; it is now durable and audited"
+        )
+    elif sealed.unchanged:
         click.echo(f"{file} is unchanged since revision {sealed.revision} of note {note_id}")
     else:
         click.echo(f"sealed {file} as revision {sealed.revision} of note {note_id}")
@@ -187,7 +193,9 @@ def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
     no_core_dumps()
     vault = open_vault(ctx)
     practitioner = vault.unlock(ask_passphrase())
-    notes = vault.read_notes(practitioner, vault.resolve(handle), note_id)
+    client_id = vault.resolve(handle)
+    notes = vault.read_notes(practitioner, client_id, note_id)
+    report_leftovers(vault, client_id)
 
     def session(note: Any) -> tuple[str, str]:
         try:
@@ -203,6 +211,16 @@ def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
     out.flush()
 
 
+def report_leftovers(vault: Vault, client_id: str | None = None) -> None:
+    """Name what a write cut short left behind: it holds no data, and is skipped."""
+    for path in vault.leftovers(client_id):
+        click.echo(
+            f"casenotes: {path}: left by a write that was cut short, holds no note (skipped); "
+            "the next `casenotes syncd --once` removes it",
+            err=True,
+        )
+
+
 @cli.command("verify")
 @practice_option
 @click.pass_context
@@ -213,6 +231,7 @@ def verify_cmd(ctx: click.Context) -> None:
     problems += supervision.problems(vault)
     for problem in problems:
         click.echo(f"casenotes: {problem}", err=True)
+    report_leftovers(vault)
     if problems:
         raise Failure(f"{len(problems)} problem(s) in {vault.root}; restore the named files from a backup")
     click.echo(f"vault OK: {len(vault.client_ids())} clients, every revision intact and signed")
@@ -361,6 +380,7 @@ def open_cmd(
     client_id = vault.resolve(handle)
     practitioner = vault.unlock(ask_passphrase())
     vault.keyring.client_keys(practitioner, client_id)  # no access: say so before any work
+    report_leftovers(vault, client_id)
     serve_site(
         vault,
         lambda directory: site_builder.build_site(

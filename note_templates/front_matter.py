@@ -92,6 +92,38 @@ def _lines(node: yaml.Node, prefix: str, lines: dict[str, int], raw: dict[str, s
                 _lines(item, name + ".", lines, raw)
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, name: str, first: int, second: int) -> None:
+        super().__init__(name, first, second)
+        self.name, self.first, self.second = name, first, second
+
+
+def _duplicate(node: yaml.Node | None, prefix: str = "") -> tuple[str, int, int] | None:
+    """The first key written twice in one mapping, anywhere: (name, first line, second line).
+
+    YAML loaders keep the last of two equal keys, so `status: draft` ... `status: signed`
+    would silently sign a note, and two `client:` lines would file it to either client.
+    """
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[object, int] = {}
+        for key, item in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            if name is not None:
+                line = key.start_mark.line + 1
+                if name in seen:
+                    return prefix + str(name), seen[name], line
+                seen[name] = line
+            found = _duplicate(item, f"{prefix}{name}." if name is not None else prefix)
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            found = _duplicate(item, prefix)
+            if found:
+                return found
+    return None
+
+
 def _parse(front: str) -> tuple[Any, dict[str, int], dict[str, str]]:
     """The front matter's value, and the line and raw text of each key (one level deep).
 
@@ -102,6 +134,9 @@ def _parse(front: str) -> tuple[Any, dict[str, int], dict[str, str]]:
     loader = _Loader(front)
     try:
         node = loader.get_single_node()
+        twice = _duplicate(node)
+        if twice:
+            raise _DuplicateKey(*twice)
         value = loader.construct_document(node) if node is not None else None
     finally:
         loader.dispose()
@@ -125,6 +160,14 @@ def parse(raw: bytes, path: Path) -> tuple[dict[str, Any], str, dict[str, int]]:
         raise NoteInvalid(path, 1, None, "front matter is not closed: end it with a '---' line") from exc
     try:
         meta, lines, raw_values = _parse(front)
+    except _DuplicateKey as twice:
+        raise NoteInvalid(
+            path,
+            twice.second,
+            twice.name,
+            f"written twice, on lines {twice.first} and {twice.second}: keep the one you mean and "
+            "delete the other; until then the note is kept, not sealed",
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1

@@ -76,13 +76,32 @@ def write(vault: Vault, facts: dict[str, Any], target_id: str | None = None) -> 
         durable.write_new(path, data)
     except FileExistsError:
         raise TamperedFile(path, "a disposal certificate is already there: it is never overwritten") from None
+    _audit(vault, str(facts["client_id"]), path, data)
+    return path
+
+
+def _audit(vault: Vault, client_id: str, path: Path, data: bytes) -> None:
     vault.audit.append(
         AUDIT_EVENT,
-        client=facts["client_id"],
+        client=client_id,
         file=str(path.relative_to(vault.root)),
         sha256=hashlib.sha256(data).hexdigest(),
     )
-    return path
+
+
+def audit_unrecorded(vault: Vault) -> list[Path]:
+    """Record the certificates this device wrote but a run cut short never audited (the
+    disk filled up between the two): the next run finishes the job, and verify is clean.
+    Only this device's own, signature-checked certificates: another machine's entry may
+    simply not have synced yet."""
+    good, _ = _read_all(vault)
+    audited = {str(e.data.get("file")) for e in vault.audit.entries() if e.event == AUDIT_EVENT}
+    done = []
+    for path, facts in good.items():
+        if facts.get("device") == vault.device.device_id and str(path.relative_to(vault.root)) not in audited:
+            _audit(vault, str(facts["client_id"]), path, path.read_bytes())
+            done.append(path)
+    return done
 
 
 def read(vault: Vault, path: Path) -> dict[str, Any]:

@@ -158,7 +158,7 @@ def purge_client(
         try:
             destroyed += _shred_on(vault, {client_id: index}, target)[client_id]
             done.append(target.target_id)
-        except (TargetUnavailable, TamperedFile) as exc:
+        except (TargetUnavailable, TamperedFile, OSError) as exc:  # OSError: a failing drive
             pending.append(str(target))
             vault.audit.append("purge-pending", client=client_id, why=type(exc).__name__)
     path = certificate.write(
@@ -249,10 +249,12 @@ def _disposals(vault: Vault) -> dict[str, tuple[dict[str, Any], set[str], set[st
 def finish_pending(vault: Vault, targets: Sequence[BackupTarget]) -> list[tuple[str, str]]:
     """On each reachable target, shred every purged client it has not been cleared of: one
     away during the purge, or another drive since swapped in at the same place (targets are
-    told apart by their own id, not their path). Also finish removing any client whose
-    certificate exists but whose folder is still here (a crash, or a restore)."""
+    told apart by their own id, not their path). Also finish what a run cut short left:
+    audit its certificate, and remove a client whose certificate exists but whose folder
+    is still here (a crash, or a restore)."""
     done = []
     with vault.backup_lock():
+        certificate.audit_unrecorded(vault)
         disposals = _disposals(vault)
         for client_id in disposals:
             if vault.client_dir(client_id).exists():
@@ -271,8 +273,8 @@ def finish_pending(vault: Vault, targets: Sequence[BackupTarget]) -> list[tuple[
                 continue
             try:
                 destroyed = _shred_on(vault, due, target)
-            except (TargetUnavailable, TamperedFile):
-                continue
+            except (TargetUnavailable, TamperedFile, OSError):
+                continue  # still pending: the next run tries again
             for client_id, items in destroyed.items():
                 certificate.write(
                     vault,

@@ -121,6 +121,7 @@ class Daemon:
         with self.lock:
             observer, how = self._start_observer()
             try:
+                self.sweep_leftovers()
                 self.rescan(initial=True)
                 self.runner.start()
                 if ready:
@@ -144,6 +145,7 @@ class Daemon:
         """Process everything in the inbox now, run the jobs that are due, and return."""
         with self.lock:
             try:
+                self.sweep_leftovers()
                 self.rescan(initial=True)
                 self._process_due(float("inf"))
                 self.runner.run_due()
@@ -403,6 +405,11 @@ class Daemon:
         self.seen[path] = (info.st_mtime_ns, info.st_size, info.st_ino)
 
     # -- scans and jobs -----------------------------------------------------------------
+    def sweep_leftovers(self) -> None:
+        """Remove the empty folders and temp files a write cut short left in the vault."""
+        for path in self.vault.remove_leftovers():
+            log.info("removed %s, left by a write that was cut short (it held no note)", path)
+
     def rescan(self, initial: bool = False) -> None:
         """Catch what the watcher missed (or what changed while syncd was down)."""
         now = time.monotonic()

@@ -64,7 +64,12 @@ def file_note(
         client_id = vault.resolve(fields.client)
     except UnknownClient as exc:
         raise NoteInvalid(path, fields.line_of("client"), "client", str(exc)) from None
-    note_id = fields.note_id or fallback_id or new_id()
+    note_id = fields.note_id or fallback_id
+    if note_id is None:
+        # No id to file it under (`casenotes seal` of a note without `id:`): a run cut short
+        # may have sealed these exact bytes already, and left an empty folder behind.
+        vault.remove_leftovers(client_id)
+        note_id = vault.find_by_content(client_id, raw) or new_id()
     sealed = vault.seal(client_id, note_id, raw, final=fields.signed)
     retention_facts.note_session(vault, client_id, fields.kind, fields.date)  # dates a disposal
     return FiledNote(fields, sealed, fields.note_id is None)

@@ -17,6 +17,8 @@ from casenotes.config import Practice
 from vault import KdfParams, Passphrase, Vault
 from vault.store.practice import create_practice
 
+ROOT = Path(__file__).resolve().parent.parent
+
 # Argon2id at 1 pass and 8 MiB: fast enough for hundreds of unlocks in a test run.
 CHEAP_KDF = KdfParams(opslimit=1, memlimit=8 * 1024 * 1024)
 PASSPHRASE = "fictional test passphrase"
@@ -73,6 +75,8 @@ def no_leaked_threads():
 @pytest.fixture
 def base_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASENOTES_")}
+    # `python -m casenotes` in a subprocess must import this tree, not another checkout's.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["CASENOTES_HOME"] = str(tmp_path / "practice")
     env["CASENOTES_CONFIG_DIR"] = str(tmp_path / "config")
     return env
@@ -93,6 +97,19 @@ def practice(empty: Env) -> Env:
     with empty.vault() as vault:
         vault.add_client("AB-1", "Wilhelmina Testperson", "1987-03-14")
     return empty
+
+
+def require_tool(name: str) -> str:
+    """The path of an outside tool a test drives (strace, chromium, rclone). Missing: the
+    test is skipped with the reason, or fails when CASENOTES_REQUIRE_TOOLS=1 (CI installs
+    them, so there a missing tool is a broken CI, not a reason to pass)."""
+    path = shutil.which(name)
+    if path is None:
+        reason = f"{name} is not installed (Debian: apt-get install {name})"
+        if os.environ.get("CASENOTES_REQUIRE_TOOLS") == "1":
+            pytest.fail(reason + "; CASENOTES_REQUIRE_TOOLS=1 requires it")
+        pytest.skip(reason)
+    return path
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ leaves the old state and removes the temp file.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import tempfile
@@ -21,6 +22,7 @@ from .errors import WriteFailed
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+TEMP_PREFIX = ".tmp-"  # a file never linked into place; the next run removes it
 
 
 def fsync_dir(path: Path) -> None:
@@ -46,15 +48,24 @@ def make_dirs(path: Path) -> None:
             continue  # another process made it first; that is fine
         except OSError as exc:
             raise WriteFailed(directory, exc.strerror) from exc
-        os.chmod(directory, DIR_MODE)  # the umask may have narrowed or widened it
-        fsync_dir(directory.parent)
+        try:
+            os.chmod(directory, DIR_MODE)  # the umask may have narrowed or widened it
+            fsync_dir(directory.parent)
+        except OSError as exc:
+            # Undo it, so that the next run creates it again and makes that durable.
+            with contextlib.suppress(OSError):
+                os.rmdir(directory)
+            raise WriteFailed(directory, exc.strerror or str(exc)) from exc
 
 
 @contextmanager
 def _temp_beside(path: Path, data: bytes) -> Iterator[str]:
     """A fsynced temp file holding ``data`` in ``path``'s directory; removed on exit."""
     make_dirs(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+    except OSError as exc:
+        raise WriteFailed(path, exc.strerror or str(exc)) from exc
     try:
         try:
             os.fchmod(fd, FILE_MODE)
@@ -70,7 +81,8 @@ def _temp_beside(path: Path, data: bytes) -> Iterator[str]:
     except OSError as exc:
         raise WriteFailed(path, exc.strerror or str(exc)) from exc
     finally:
-        if os.path.lexists(tmp):
+        # Gone if renamed into place; if the disk refuses, the next run removes it.
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
 
 

@@ -110,3 +110,12 @@ class NoteTooLarge(VaultError):
 
 class WriteFailed(VaultError):
     template = "could not write {}: {}; nothing was changed (free some disk space and retry)"
+
+
+class SealIncomplete(WriteFailed):
+    """The revision file is in place, but a later step (fsync, read-back, audit) failed."""
+
+    template = (
+        "revision {} was written, but {}; the note stays in the inbox: run the same command "
+        "again (or let syncd retry) to finish, it finds this revision and makes no second one"
+    )

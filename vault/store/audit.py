@@ -175,6 +175,34 @@ class AuditLog:
         """Every entry of every device, in each log's order (unverified: use verify)."""
         return read_entries(self.directory)
 
+    def has(self, event: str, **data: str) -> bool:
+        """Whether any device's log holds an ``event`` entry with these data fields.
+
+        A byte search for the first field first (canonical JSON writes each pair the same
+        way), so only the lines that mention it are parsed, whatever the log's length.
+        """
+        key, value = next(iter(data.items()))
+        needle = canonical({key: value})[1:-1]  # e.g. "file":"clients/…"
+        for path in self.logs():
+            raw = path.read_bytes()
+            at = raw.find(needle)
+            while at >= 0:
+                start, end = raw.rfind(b"\n", 0, at) + 1, raw.find(b"\n", at)
+                line = raw[start : end if end >= 0 else len(raw)]
+                try:
+                    entry = json.loads(line)
+                    found = entry["event"] == event and all(
+                        entry["data"].get(k) == v for k, v in data.items()
+                    )
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    found = False
+                if found:
+                    return True
+                if end < 0:
+                    break
+                at = raw.find(needle, end)
+        return False
+
     def verify(self, device_keys: dict[str, VerifyKey]) -> list[Problem]:
         problems: list[Problem] = []
         for path in self.logs():

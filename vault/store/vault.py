@@ -41,6 +41,7 @@ from ..errors import (
     HandleTaken,
     NotAPractice,
     NoteLocked,
+    SealIncomplete,
     TamperedFile,
     UnknownClient,
     UnknownNote,
@@ -65,7 +66,7 @@ from ..format.keys import (
     wrap_practitioner,
 )
 from ..format.redact import Passphrase, Plaintext
-from . import ledger
+from . import ledger, leftovers
 from .audit import AuditLog
 from .client_keys import Keyring
 from .clients import (
@@ -88,6 +89,7 @@ class SealedRevision:
     revision: int
     path: Path
     unchanged: bool = False  # the newest revision already held these exact bytes
+    completed: bool = False  # ... and an earlier, cut-short run had not audited it yet
 
 
 @dataclass(frozen=True, repr=False)
@@ -137,14 +139,49 @@ class Vault:
             finally:
                 self._backup_lock_depth -= 1
             return
-        durable.make_dirs(self.device_dir)
-        fd = os.open(self.device_dir / "backup.lock", os.O_RDWR | os.O_CREAT, durable.FILE_MODE)
+        fd = self._lock_file("backup.lock")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             self._backup_lock_depth = 1
             yield
         finally:
             self._backup_lock_depth = 0
+            os.close(fd)
+
+    def _lock_file(self, name: str) -> int:
+        durable.make_dirs(self.device_dir)
+        path = self.device_dir / name
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT, durable.FILE_MODE)
+        except OSError as exc:
+            raise WriteFailed(path, exc.strerror or str(exc)) from exc
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Held (shared) by every write that makes a folder before its first file is in
+        place; ``remove_leftovers`` takes it exclusively, so it never sweeps one away."""
+        fd = self._lock_file("write.lock")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
+
+    def leftovers(self, client_id: str | None = None) -> list[Path]:
+        """Folders and temp files a write cut short left behind (they hold no data)."""
+        return leftovers.find(self.root, None if client_id is None else [client_id])
+
+    def remove_leftovers(self, client_id: str | None = None) -> list[Path]:
+        """Remove what ``leftovers`` finds, unless a write is under way on this machine
+        (then the next run does it). Returns what was removed."""
+        fd = self._lock_file("write.lock")
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return []
+            return leftovers.remove(self.leftovers(client_id))
+        finally:
             os.close(fd)
 
     def backup(self, destination: BackupTarget, progress: Progress | None = None) -> Snapshot:
@@ -237,7 +274,9 @@ class Vault:
 
     def client_ids(self) -> list[str]:
         folder = self.root / "clients"
-        return sorted(p.name for p in folder.iterdir() if is_id(p.name)) if folder.exists() else []
+        if not folder.exists():
+            return []
+        return sorted(p.name for p in folder.iterdir() if is_id(p.name) and leftovers.is_client_folder(p))
 
     def add_client(self, handle: str, name: str | None = None, dob: str | None = None) -> str:
         """Create a client: needs no passphrase, since only public keys are used."""
@@ -245,6 +284,12 @@ class Vault:
         index_path = self.root / "index" / f"{blinded}.json"
         if index_path.exists():
             raise HandleTaken("")
+        with self.writing():
+            return self._add_client(handle, name, dob, blinded, index_path)
+
+    def _add_client(
+        self, handle: str, name: str | None, dob: str | None, blinded: str, index_path: Path
+    ) -> str:
         client_id = new_id()
         key = PrivateKey.generate()
         folder = self.client_dir(client_id)
@@ -333,6 +378,12 @@ class Vault:
     def seal_record(
         self, client_id: str, note_id: str, body: bytes, kind: revision_format.RecordKind, final: bool = False
     ) -> SealedRevision:
+        with self.writing():
+            return self._seal_record(client_id, note_id, body, kind, final)
+
+    def _seal_record(
+        self, client_id: str, note_id: str, body: bytes, kind: revision_format.RecordKind, final: bool
+    ) -> SealedRevision:
         public = self.keyring.client_public(client_id)
         mac = self.content_mac(body)
         existing = self.revisions(client_id, note_id)
@@ -341,9 +392,13 @@ class Vault:
             newest, _, newest_path = existing[-1]
             latest = self.load(newest_path).header
             if latest.content_mac == mac and latest.final == final:
-                # Same bytes again (an editor's no-op save, or a retry after a crash
-                # between sealing and cleaning up): no duplicate revision.
-                return SealedRevision(client_id, note_id, newest, newest_path, unchanged=True)
+                # Same bytes again (an editor's no-op save, or a retry after a run cut short
+                # after writing the revision): no duplicate revision, but that run may have
+                # failed before the revision was durable or audited, so make sure of both.
+                completed = self._settle(client_id, note_id, newest, newest_path, final)
+                return SealedRevision(
+                    client_id, note_id, newest, newest_path, unchanged=True, completed=completed
+                )
             if latest.final:
                 raise NoteLocked(note_id)
             number = newest + 1
@@ -360,7 +415,23 @@ class Vault:
                 break
             except FileExistsError:
                 number += 1
-        self._read_back(path, data, file_key, body)
+            except WriteFailed as exc:
+                if os.path.lexists(path):  # linked, but its folder was not made durable
+                    raise SealIncomplete(path, f"making it durable failed ({exc.args_[1]})") from exc
+                raise
+        try:
+            self._read_back(path, data, file_key, body)
+        except OSError as exc:
+            raise SealIncomplete(path, f"reading it back failed ({exc.strerror or exc})") from exc
+        try:
+            self._audit_seal(client_id, note_id, number, final, path, data)
+        except WriteFailed as exc:
+            raise SealIncomplete(path, f"its audit entry could not be written ({exc.args_[1]})") from exc
+        return SealedRevision(client_id, note_id, number, path)
+
+    def _audit_seal(
+        self, client_id: str, note_id: str, number: int, final: bool, path: Path, data: bytes
+    ) -> None:
         self.audit.append(
             "seal",
             client=client_id,
@@ -370,7 +441,44 @@ class Vault:
             file=str(path.relative_to(self.root)),
             sha256=hashlib.sha256(data).hexdigest(),
         )
-        return SealedRevision(client_id, note_id, number, path)
+
+    def _settle(self, client_id: str, note_id: str, number: int, path: Path, final: bool) -> bool:
+        """Make an existing revision durable (file and every folder up to the vault) and
+        audited; True if its audit entry was missing and has now been written."""
+        try:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            for folder in (path.parent, path.parent.parent, path.parent.parent.parent, self.root / "clients"):
+                durable.fsync_dir(folder)
+            data = path.read_bytes()
+        except OSError as exc:
+            raise SealIncomplete(path, f"making it durable failed ({exc.strerror or exc})") from exc
+        if self.audit.has("seal", file=str(path.relative_to(self.root))):
+            return False
+        try:
+            self._audit_seal(client_id, note_id, number, final, path, data)
+        except WriteFailed as exc:
+            raise SealIncomplete(path, f"its audit entry could not be written ({exc.args_[1]})") from exc
+        return True
+
+    def find_by_content(self, client_id: str, body: bytes) -> str | None:
+        """The note whose newest revision holds exactly ``body``: so a retry of a note without
+        an ``id:`` line, after a run cut short, finds what that run sealed."""
+        mac = self.content_mac(body)
+        for note_id in self.note_ids(client_id):
+            revisions = self.revisions(client_id, note_id)
+            if not revisions:
+                continue
+            try:
+                header = self.load(revisions[-1][2]).header
+            except TamperedFile:
+                continue  # verify reports it
+            if header.kind == "note" and header.content_mac == mac:
+                return note_id
+        return None
 
     def content_mac(self, body: bytes) -> str:
         return hashlib.blake2b(
@@ -423,6 +531,8 @@ class Vault:
         for nid in note_ids:
             revisions = self.revisions(client_id, nid)
             if not revisions:
+                if note_id is None:
+                    continue  # a folder a first write left empty: holds nothing (see leftovers)
                 raise UnknownNote(f"for client {client_id}", nid)
             try:
                 parsed = self.load(revisions[-1][2])
