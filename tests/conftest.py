@@ -137,18 +137,6 @@ def fill(folder: Path) -> None:
         os.close(fd)
 
 
-def require_tool(name: str) -> str:
-    """The path of a program a test drives. Without it the test skips and says why; with
-    CASENOTES_REQUIRE_TOOLS=1 (CI, where every tool is installed) it fails instead."""
-    found = shutil.which(name)
-    if found is None:
-        reason = f"{name} is not installed (apt-get install {name})"
-        if os.environ.get("CASENOTES_REQUIRE_TOOLS") == "1":
-            pytest.fail(f"{reason}, and CASENOTES_REQUIRE_TOOLS=1")
-        pytest.skip(reason)
-    return found
-
-
 @pytest.fixture
 def strace() -> list[str]:
     """strace, checked to be allowed to trace here (ptrace is often off in containers):

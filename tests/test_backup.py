@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from conftest import Env, fill
+from conftest import Env, fill, require_tool
 from notes import note_text, write_note
 
 from vault.backup.snapshots import BackupTarget
@@ -215,13 +215,14 @@ def test_an_rclone_target_against_a_real_webdav_server_on_loopback(practice: Env
     import subprocess
     import time
 
+    rclone = require_tool("rclone")
     served = tmp_path / "remote-disk"
     served.mkdir()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = subprocess.Popen(
-        ["rclone", "serve", "webdav", str(served), "--addr", f"127.0.0.1:{port}", "--dir-cache-time", "0s"],
+        [rclone, "serve", "webdav", str(served), "--addr", f"127.0.0.1:{port}", "--dir-cache-time", "0s"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
