@@ -277,7 +277,9 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> N
         return
     settings = p.settings()
     vault = open_vault(ctx)
-    log_to(p.state_dir / "syncd.log", ctx.find_root().obj.get("debug", False))
+    debug = ctx.find_root().obj.get("debug", False)
+    # --once prints its problems itself, once each: its log goes to the file only.
+    log_to(p.state_dir / "syncd.log", debug, stderr=debug or not once)
     daemon = Daemon(
         vault,
         p.inbox,
@@ -305,14 +307,15 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> N
     daemon.run(ready=lambda how: logging.getLogger("syncd").info("watching %s (%s)", p.inbox, how))
 
 
-def log_to(path: Path, debug: bool = False) -> None:
-    """syncd logs to stderr and to a rotating file beside the inbox; never note text."""
+def log_to(path: Path, debug: bool = False, stderr: bool = True) -> None:
+    """syncd logs to a rotating file beside the inbox, and to stderr; never note text."""
     durable.make_dirs(path.parent)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers: list[logging.Handler] = [
-        logging.StreamHandler(),
         logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=5, encoding="utf-8"),
     ]
+    if stderr:
+        handlers.append(logging.StreamHandler())
     root = logging.getLogger()
     for handler in handlers:
         handler.setFormatter(formatter)

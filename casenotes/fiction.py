@@ -77,6 +77,7 @@ homework: ["{rng.choice(HOMEWORK)}"]
 measures:
   phq9: {min(phq9, 27)}
   gad7: {min(gad7, 21)}
+risk: none, denies ideation, plan or intent
 ---
 
 # Session {number}
