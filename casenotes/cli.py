@@ -380,17 +380,35 @@ def doctor_cmd(ctx: click.Context) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Make the demo practice here, and keep it.",
 )
+@click.option(
+    "--client",
+    "handle",
+    metavar="HANDLE",
+    help="The client to open (CL-0001 to CL-0008; the demo lists what each one shows).",
+)
 @click.option("--no-browser", is_flag=True, help="Print the address; do not open a browser.")
 @click.option(
     "--idle-timeout", type=click.FloatRange(min=0.05), default=15.0, metavar="MIN", show_default=True
 )
-def demo(keep: Path | None, no_browser: bool, idle_timeout: float) -> None:
+def demo(keep: Path | None, handle: str | None, no_browser: bool, idle_timeout: float) -> None:
     """A fictional practice, sealed through syncd, and one client's timeline opened."""
-    from .demo import DEMO_PASSPHRASE, demo_root, make_demo
+    from .demo import DEMO_PASSPHRASE, UnknownDemoClient, demo_root, invoked_as, make_demo
 
+    prog = invoked_as(sys.argv[0], shutil.which("casenotes"), sys.executable)
     root = demo_root(keep)
     try:
-        made = make_demo(root, click.echo)
+        try:
+            made = make_demo(root, click.echo, handle)
+        except UnknownDemoClient as exc:
+            raise UsageFailure(str(exc)) from None
+        click.echo("Its clients (open another with `demo --client HANDLE`):")
+        for other, about in made.clients:
+            click.echo(f"  {other}  {about}")
+        where = "while the site is open" if keep is None else "now or after the site closes"
+        click.echo(f"Try the demo practice from another terminal, {where}:")
+        click.echo(f"  {made.env_line()} CASENOTES_PASSPHRASE='{DEMO_PASSPHRASE}'")
+        click.echo(f"  {prog} retention status")
+        click.echo(f"  {prog} open CL-0002 --no-browser")
         with made.vault as vault:
             practitioner = vault.unlock(Passphrase(DEMO_PASSPHRASE))
             client_id = vault.resolve(made.handle)
@@ -405,9 +423,9 @@ def demo(keep: Path | None, no_browser: bool, idle_timeout: float) -> None:
                 no_browser,
             )
         if keep:
-            click.echo(
-                f"Explore it: export CASENOTES_HOME={root} CASENOTES_CONFIG_DIR={made.practice.config_dir}"
-            )
+            click.echo(f"The demo practice stays in {root}. To reach it again:")
+            click.echo(f"  {made.env_line()}")
+            click.echo(f"  {prog} open {made.handle}      # passphrase: {DEMO_PASSPHRASE}")
     finally:
         if keep is None:
             shutil.rmtree(root, ignore_errors=True)

@@ -89,6 +89,70 @@ def test_demo_seals_a_practice_through_syncd_and_opens_a_client(empty: Env, tmp_
         assert f"template: {kind}" in templates
 
 
+def test_the_demo_opens_any_client_and_its_printed_commands_work_as_shown(empty: Env, tmp_path: Path) -> None:
+    from casenotes.fiction import RISK_FLAG
+
+    kept = tmp_path / "demo"
+    served = Served(
+        [
+            sys.executable,
+            "-m",
+            "casenotes",
+            "demo",
+            "--keep",
+            str(kept),
+            "--client",
+            "CL-0002",
+            "--no-browser",
+        ],
+        empty.env,
+    )
+    page = served.page()
+    assert "CL-0002" in page and "Risk at the last session" in page and RISK_FLAG.split(";")[0] in page
+    code, out, err = served.stop()
+    assert code == 0, err
+    assert "CL-0003  a minor" in out and "CL-0006  discharged" in out and "CL-0002  a risk flag" in out
+    lines = [line.strip() for line in out.splitlines()]
+    # the commands printed while it runs, pasted into a shell that knows nothing of the demo
+    tried = lines[lines.index(next(x for x in lines if x.startswith("Try the demo practice"))) + 1 :][:2]
+    assert tried[0].startswith("export CASENOTES_HOME=") and tried[1].endswith("retention status")
+    bare = {k: v for k, v in empty.env.items() if not k.startswith("CASENOTES_")}
+    shown = subprocess.run(["bash", "-c", "; ".join(tried)], env=bare, capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert "held: records request" in shown.stdout
+    # after it ends, the lines that say how to reach it again
+    again = lines[lines.index(next(x for x in lines if x.startswith("The demo practice stays"))) + 1]
+    listed = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"{again}; CASENOTES_PASSPHRASE='correct horse battery staple' {sys.executable} -m casenotes client list",
+        ],
+        env=bare,
+        capture_output=True,
+        text=True,
+    )
+    assert listed.returncode == 0 and "CL-0008" in listed.stdout, listed.stderr
+    # every section of every demo note is a section: no heading lost to a placeholder
+    notes = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"{again}; CASENOTES_PASSPHRASE='correct horse battery staple' {sys.executable} -m casenotes cat CL-0001",
+        ],
+        env=bare,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert notes.count("template: birp") == notes.count("## Behavior\nArrived on time") > 0
+    assert "# Birp" not in notes and "# BIRP note, " in notes
+
+
+def test_the_demo_refuses_a_client_it_does_not_have(empty: Env) -> None:
+    result = empty.run("demo", "--client", "ZZ-1", "--no-browser")
+    assert result.code == 2 and "no client 'ZZ-1'" in result.err and "CL-0008" in result.err
+
+
 def test_the_demo_leaves_nothing_behind_without_keep(empty: Env) -> None:
     before = set(Path(tempfile.gettempdir()).glob("casenotes-demo-*"))
     served = Served([sys.executable, "-m", "casenotes", "demo", "--no-browser"], empty.env)
