@@ -39,11 +39,12 @@ from vault import (
 from vault.errors import PracticeExists
 from vault.practice import create_practice
 
-from . import backups, config, doctor, retention_commands, sharing_commands, writing
+from . import backups, config, doctor, passphrases, retention_commands, sharing_commands, writing
 from .config import ConfigError
 from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option, stage
 from .serving import serve_site
 
+CONTEXT_WORDS = ("casenotes", "notes", "therapy", "practice", "client", "session")  # guessed first
 CORE_ERRORS = (VaultError, TemplateError, SyncdError, site_builder.SiteError, ConfigError)
 
 
@@ -75,7 +76,7 @@ def init(ctx: click.Context, kdf: str) -> None:
     p = practice(ctx)
     if p.settings_file.exists() or (p.vault_dir / "practice.json").exists():
         raise PracticeExists(p.root)
-    passphrase = ask_passphrase(confirm=True, prompt="New passphrase")
+    passphrase = passphrases.ask_new(context=CONTEXT_WORDS)
     create_practice(p.vault_dir, p.config_dir, passphrase, KDF_PROFILES[kdf]).close()
     p.create_layout()
     click.echo(f"Created a practice in {p.root}")
@@ -255,7 +256,8 @@ def passphrase(ctx: click.Context, kdf: str | None) -> None:
     old = ask_passphrase(prompt="Current passphrase")
     if config.passphrase_from_env() is not None:
         raise UsageFailure("set the new passphrase at the prompt, not through CASENOTES_PASSPHRASE")
-    new = ask_passphrase(confirm=True, prompt="New passphrase")
+    vault.unlock(old)  # a wrong or damaged key says so before a new passphrase is asked for
+    new = passphrases.ask_new(context=CONTEXT_WORDS)
     vault.change_passphrase(old, new, KDF_PROFILES[kdf] if kdf else None)
     click.echo("passphrase changed")
 
@@ -366,7 +368,7 @@ def open_cmd(
 def doctor_cmd(ctx: click.Context) -> None:
     """A privacy and health checkup: one line per check, and what to do."""
     p = practice(ctx)
-    findings = doctor.run_checks(open_vault(ctx), p, config.ram_dirs())
+    findings = doctor.run_checks(open_vault(ctx), p, config.ram_dirs(), config.passphrase_from_env())
     for finding in findings:
         click.echo(finding.line())
     failed = [f for f in findings if f.status == "fail"]

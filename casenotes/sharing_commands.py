@@ -25,6 +25,7 @@ from vault import (
 from vault.colleagues import identity_of, join_practice, parse_identity
 from vault.encoding import new_id
 
+from . import passphrases
 from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option
 from .serving import serve_site
 
@@ -61,9 +62,7 @@ def practitioner() -> None:
 def practitioner_join(ctx: click.Context, kdf: str) -> None:
     """Join a practice whose folder is shared with you: make your own key and passphrase."""
     p = practice(ctx)
-    mine, line = join_practice(
-        p.vault_dir, ask_passphrase(confirm=True, prompt="Your new passphrase"), KDF_PROFILES[kdf]
-    )
+    mine, line = join_practice(p.vault_dir, passphrases.ask_new("Your new passphrase"), KDF_PROFILES[kdf])
     click.echo(line)
     click.echo(f"fingerprint: {mine.fingerprint}", err=True)
     click.echo(
