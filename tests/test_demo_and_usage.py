@@ -198,3 +198,37 @@ def test_the_readme_commands_work_in_a_fresh_virtual_environment(empty: Env, tmp
 def test_usage_errors_exit_2(empty: Env) -> None:
     assert empty.run("no-such-command").code == 2
     assert empty.run("init", "--kdf", "extreme").code == 2
+
+
+def test_the_readmes_own_practice_runs_as_written(empty: Env, tmp_path: Path) -> None:
+    """'Start your own practice', line by line in bash, with an editor that writes the note.
+    Left out: `open` (it serves until closed; the site tests cover it) and `consent add`
+    (it needs a colleague's key; the sharing tests cover it)."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Start your own practice", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    lines = [
+        line for line in block.splitlines() if not line.startswith(("casenotes open", "casenotes consent"))
+    ]
+    assert len(lines) >= 12 and lines[0].startswith("casenotes init")
+    editor = tmp_path / "writes-the-note"
+    editor.write_text(
+        "#!/bin/sh\n"
+        "sed -i -e 's/^risk:$/risk: none, denies ideation/' "
+        "-e 's/^## \\(.*\\)$/## \\1\\nFictional text for \\1./' \"$1\"\n"
+    )
+    editor.chmod(0o755)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in empty.env.items() if not k.startswith("CASENOTES_")}
+    env.update(
+        HOME=str(home),
+        EDITOR=str(editor),
+        CASENOTES_PASSPHRASE="amber fjord whistle kettle",
+        CASENOTES_CONFIG_DIR=str(tmp_path / "config"),
+        PATH=f"{Path(sys.executable).parent}:{env['PATH']}",
+    )
+    script = "set -e\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n" + "\n".join(lines) + "\n"
+    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "OK as a draft" not in done.stdout  # the editor wrote every section before `check`
+    assert "signed " in done.stdout and "vault OK" in done.stdout and "audit log OK" in done.stdout
