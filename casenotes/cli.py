@@ -41,12 +41,13 @@ from vault.errors import PracticeExists
 from vault.sharing import supervision
 from vault.store.practice import create_practice
 
-from . import backups, config, doctor, retention_commands, sharing_commands, writing
+from . import backups, config, doctor, passphrases, retention_commands, sharing_commands, writing
 from .config import ConfigError
 from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option, stage
 from .nodump import no_core_dumps
 from .serving import serve_site
 
+CONTEXT_WORDS = ("casenotes", "notes", "therapy", "practice", "client", "session")  # guessed first
 CORE_ERRORS = (VaultError, TemplateError, SyncdError, site_builder.SiteError, ConfigError)
 
 
@@ -79,7 +80,7 @@ def init(ctx: click.Context, kdf: str) -> None:
     p = practice(ctx)
     if p.settings_file.exists() or (p.vault_dir / "practice.json").exists():
         raise PracticeExists(p.root)
-    passphrase = ask_passphrase(confirm=True, prompt="New passphrase")
+    passphrase = passphrases.ask_new(context=CONTEXT_WORDS)
     create_practice(p.vault_dir, p.config_dir, passphrase, KDF_PROFILES[kdf]).close()
     p.create_layout()
     click.echo(f"Created a practice in {p.root}")
@@ -278,7 +279,8 @@ def passphrase(ctx: click.Context, kdf: str | None) -> None:
     old = ask_passphrase(prompt="Current passphrase")
     if config.passphrase_from_env() is not None:
         raise UsageFailure("set the new passphrase at the prompt, not through CASENOTES_PASSPHRASE")
-    new = ask_passphrase(confirm=True, prompt="New passphrase")
+    vault.unlock(old)  # a wrong or damaged key says so before a new passphrase is asked for
+    new = passphrases.ask_new(context=CONTEXT_WORDS)
     vault.change_passphrase(old, new, KDF_PROFILES[kdf] if kdf else None)
     click.echo("passphrase changed")
 
@@ -300,7 +302,9 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> N
         return
     settings = p.settings()
     vault = open_vault(ctx)
-    log_to(p.state_dir / "syncd.log", ctx.find_root().obj.get("debug", False))
+    debug = ctx.find_root().obj.get("debug", False)
+    # --once prints its problems itself, once each: its log goes to the file only.
+    log_to(p.state_dir / "syncd.log", debug, stderr=debug or not once)
     daemon = Daemon(
         vault,
         p.inbox,
@@ -337,16 +341,17 @@ class PrivateLogFile(logging.handlers.RotatingFileHandler):
         return open(fd, "a", encoding=self.encoding, errors=self.errors)  # noqa: SIM115 (the handler closes it)
 
 
-def log_to(path: Path, debug: bool = False) -> None:
-    """syncd logs to stderr and to a rotating file beside the inbox; never note text."""
+def log_to(path: Path, debug: bool = False, stderr: bool = True) -> None:
+    """syncd logs to a private rotating file beside the inbox, and to stderr; never note text."""
     durable.make_dirs(path.parent)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     for old in path.parent.glob(path.name + "*"):
         os.chmod(old, 0o600)  # logs an older version made 0644
     handlers: list[logging.Handler] = [
-        logging.StreamHandler(),
         PrivateLogFile(path, maxBytes=1_000_000, backupCount=5, encoding="utf-8"),
     ]
+    if stderr:
+        handlers.append(logging.StreamHandler())
     root = logging.getLogger()
     for handler in handlers:
         handler.setFormatter(formatter)
@@ -398,7 +403,7 @@ def open_cmd(
 def doctor_cmd(ctx: click.Context) -> None:
     """A privacy and health checkup: one line per check, and what to do."""
     p = practice(ctx)
-    findings = doctor.run_checks(open_vault(ctx), p, config.ram_dirs())
+    findings = doctor.run_checks(open_vault(ctx), p, config.ram_dirs(), config.passphrase_from_env())
     for finding in findings:
         click.echo(finding.line())
     failed = [f for f in findings if f.status == "fail"]
@@ -412,17 +417,35 @@ def doctor_cmd(ctx: click.Context) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Make the demo practice here, and keep it.",
 )
+@click.option(
+    "--client",
+    "handle",
+    metavar="HANDLE",
+    help="The client to open (CL-0001 to CL-0008; the demo lists what each one shows).",
+)
 @click.option("--no-browser", is_flag=True, help="Print the address; do not open a browser.")
 @click.option(
     "--idle-timeout", type=click.FloatRange(min=0.05), default=15.0, metavar="MIN", show_default=True
 )
-def demo(keep: Path | None, no_browser: bool, idle_timeout: float) -> None:
+def demo(keep: Path | None, handle: str | None, no_browser: bool, idle_timeout: float) -> None:
     """A fictional practice, sealed through syncd, and one client's timeline opened."""
-    from .demo import DEMO_PASSPHRASE, demo_root, make_demo
+    from .demo import DEMO_PASSPHRASE, UnknownDemoClient, demo_root, invoked_as, make_demo
 
+    prog = invoked_as(sys.argv[0], shutil.which("casenotes"), sys.executable)
     root = demo_root(keep)
     try:
-        made = make_demo(root, click.echo)
+        try:
+            made = make_demo(root, click.echo, handle)
+        except UnknownDemoClient as exc:
+            raise UsageFailure(str(exc)) from None
+        click.echo("Its clients (open another with `demo --client HANDLE`):")
+        for other, about in made.clients:
+            click.echo(f"  {other}  {about}")
+        where = "while the site is open" if keep is None else "now or after the site closes"
+        click.echo(f"Try the demo practice from another terminal, {where}:")
+        click.echo(f"  {made.env_line()} CASENOTES_PASSPHRASE='{DEMO_PASSPHRASE}'")
+        click.echo(f"  {prog} retention status")
+        click.echo(f"  {prog} open CL-0002 --no-browser")
         with made.vault as vault:
             practitioner = vault.unlock(Passphrase(DEMO_PASSPHRASE))
             client_id = vault.resolve(made.handle)
@@ -437,9 +460,9 @@ def demo(keep: Path | None, no_browser: bool, idle_timeout: float) -> None:
                 no_browser,
             )
         if keep:
-            click.echo(
-                f"Explore it: export CASENOTES_HOME={root} CASENOTES_CONFIG_DIR={made.practice.config_dir}"
-            )
+            click.echo(f"The demo practice stays in {root}. To reach it again:")
+            click.echo(f"  {made.env_line()}")
+            click.echo(f"  {prog} open {made.handle}      # passphrase: {DEMO_PASSPHRASE}")
     finally:
         if keep is None:
             shutil.rmtree(root, ignore_errors=True)

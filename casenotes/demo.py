@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shlex
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,24 @@ class Demo:
     practice: Practice
     vault: Vault
     handle: str  # the client whose site is opened
+    clients: list[tuple[str, str]]  # (handle, what their story shows)
+
+    def env_line(self) -> str:
+        """The one line that points later commands at this practice, as a shell reads it."""
+        return (
+            f"export CASENOTES_HOME={shlex.quote(str(self.practice.root))} "
+            f"CASENOTES_CONFIG_DIR={shlex.quote(str(self.practice.config_dir))}"
+        )
+
+
+def invoked_as(argv0: str, on_path: str | None, executable: str) -> str:
+    """How to type casenotes again, as this process was started: `casenotes` when that is
+    the one on PATH, else the path it was run by (`.venv/bin/casenotes`), else `python -m`."""
+    if Path(argv0).name == "casenotes":
+        if on_path and Path(on_path).resolve() == Path(argv0).resolve():
+            return "casenotes"
+        return shlex.quote(argv0)
+    return f"{shlex.quote(executable)} -m casenotes"
 
 
 def template_headings(practice: Practice) -> dict[str, list[str]]:
@@ -36,8 +55,10 @@ def template_headings(practice: Practice) -> dict[str, list[str]]:
     }
 
 
-def make_demo(root: Path, say: Callable[[str], object]) -> Demo:
+def make_demo(root: Path, say: Callable[[str], object], opened: str | None = None) -> Demo:
     """Create the practice in ``root``, write every note into its inbox, and let syncd seal it."""
+    if opened is not None and opened not in fiction.demo_handles():
+        raise UnknownDemoClient(opened, fiction.demo_handles())
     practice = Practice(root, root / ".device")  # the demo never touches your real config
     vault = create_practice(
         practice.vault_dir, practice.config_dir, Passphrase(DEMO_PASSPHRASE), KDF_PROFILES["interactive"]
@@ -68,9 +89,16 @@ def make_demo(root: Path, say: Callable[[str], object]) -> Demo:
     )
     say(
         f"Retention: {states.count('held')} on legal hold, {states.count('due')} due for disposal, "
-        f"{states.count('active') + states.count('closed')} kept; try `casenotes retention status`"
+        f"{states.count('active') + states.count('closed')} kept"
     )
-    return Demo(practice, vault, story[0].person.handle)
+    return Demo(
+        practice, vault, opened or story[0].person.handle, [(c.person.handle, c.about) for c in story]
+    )
+
+
+class UnknownDemoClient(ValueError):
+    def __init__(self, handle: str, known: list[str]) -> None:
+        super().__init__(f"the demo has no client {handle!r}: choose one of {', '.join(known)}")
 
 
 def demo_root(keep: Path | None) -> Path:

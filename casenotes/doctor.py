@@ -25,7 +25,7 @@ from vault import KDF_PROFILES, Vault
 from vault.format.constants import PRACTITIONER_KEY_FORMAT
 from vault.format.keys import read_record
 
-from . import backups
+from . import backups, passphrases
 from .config import Practice
 
 
@@ -130,6 +130,21 @@ def ram_directory(candidates: list[Path]) -> Finding:
     )
 
 
+def passphrase_strength(value: str | None) -> Finding | None:
+    """The passphrase in CASENOTES_PASSPHRASE, when one is set: doctor never asks for it."""
+    if value is None:
+        return None
+    why = passphrases.weakness(value)
+    if why:
+        return Finding(
+            "passphrase strength",
+            "warn",
+            f"the passphrase in CASENOTES_PASSPHRASE is too easy to guess: {why}; "
+            f"change it with `casenotes passphrase` ({passphrases.ADVICE})",
+        )
+    return Finding("passphrase strength", "ok", "the passphrase in CASENOTES_PASSPHRASE is hard to guess")
+
+
 def kdf_cost(key_file: Path) -> Finding:
     name = "passphrase hardening (KDF cost)"
     kdf = read_record(key_file, PRACTITIONER_KEY_FORMAT)["kdf"]
@@ -229,7 +244,9 @@ def _mount_of(path: Path) -> tuple[str | None, str | None]:
     return (out[0], out[1]) if len(out) >= 2 else (None, None)
 
 
-def run_checks(vault: Vault, practice: Practice, ram_dirs: list[Path]) -> list[Finding]:
+def run_checks(
+    vault: Vault, practice: Practice, ram_dirs: list[Path], passphrase: str | None = None
+) -> list[Finding]:
     """Every check, on this machine's real inputs."""
     now = vault.clock()
     swaps = Path("/proc/swaps").read_text() if Path("/proc/swaps").exists() else ""
@@ -243,6 +260,7 @@ def run_checks(vault: Vault, practice: Practice, ram_dirs: list[Path]) -> list[F
         lambda: residue(practice.inbox),
         lambda: ram_directory(ram_dirs),
         lambda: kdf_cost(vault.practitioner_file),
+        lambda: [found for found in [passphrase_strength(passphrase)] if found],
         lambda: device_registered(vault),
         lambda: backups_checked(vault, practice, now),
         lambda: purges(vault, practice, now.date()),

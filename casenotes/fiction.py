@@ -7,6 +7,8 @@ import random
 import re
 from dataclasses import dataclass
 
+from note_templates import KINDS
+
 FIRST = [
     "Ada",
     "Bram",
@@ -77,6 +79,7 @@ homework: ["{rng.choice(HOMEWORK)}"]
 measures:
   phq9: {min(phq9, 27)}
   gad7: {min(gad7, 21)}
+risk: none, denies ideation, plan or intent
 ---
 
 # Session {number}
@@ -130,6 +133,16 @@ THEMES_BY_CLIENT = [
     "grief",
 ]
 CYCLE = ["soap", "dap", "birp", "girp", "progress"]
+# The demo's second client had a hard stretch: a risk flag the overview must show.
+ABOUT = {
+    0: "every template, a process note and an addendum",
+    1: "a risk flag",
+    2: "a minor",
+    5: "discharged",
+    6: "records due for disposal",
+    7: "on legal hold",
+}
+RISK_FLAG = "passive thoughts of death, no plan or intent; safety plan reviewed"
 
 
 @dataclass(frozen=True)
@@ -138,6 +151,7 @@ class DemoClient:
     notes: list[tuple[str, bytes]]  # (file name, Markdown)
     closed: dt.date | None = None
     hold: str | None = None
+    about: str = "in care"
 
 
 def kind_note(
@@ -149,8 +163,10 @@ def kind_note(
     theme: str,
     headings: list[str],
     amends: str | None = None,
+    risk: str = "none, denies ideation, plan or intent",
 ) -> bytes:
-    """A signed note of any kind: the template's headings, filled with fictional lines."""
+    """A signed note of any kind: the template's headings, filled with fictional lines,
+    titled as `casenotes new` titles it, and risk assessed where the record asks for it."""
     rng = random.Random(f"{handle}-{number}-{kind}")
     phq9 = max(2, 19 - 2 * number + rng.randrange(3))
     gad7 = max(1, 15 - number + rng.randrange(3))
@@ -178,9 +194,12 @@ def kind_note(
     ]
     if kind not in ("addendum", "treatment-plan", "discharge", "psychotherapy"):
         front += ["measures:", f"  phq9: {phq9}", f"  gad7: {gad7}"]
+    if kind not in ("addendum", "treatment-plan", "psychotherapy"):
+        front.append(f"risk: {risk}")
     if amends:
         front.append(f"amends: {amends}")
-    body = [f"# {kind.replace('-', ' ').capitalize()} {number}", ""]
+    title = KINDS[kind].title if kind in KINDS else kind.replace("-", " ").capitalize()
+    body = [f"# {title}, {day.day} {day:%B %Y}", ""]
     for heading in headings:
         key = re.sub(r"[\s_-]+", "-", heading.casefold())
         text = SECTION_TEXT.get(key, f"Fictional notes on {theme} for this section.")
@@ -188,10 +207,17 @@ def kind_note(
     return ("\n".join([*front, "---", "", *body])).encode()
 
 
+DEMO_CLIENTS = 8
+
+
+def demo_handles() -> list[str]:
+    return [person.handle for person in clients(DEMO_CLIENTS, seed=11)]
+
+
 def demo_story(today: dt.date, headings: dict[str, list[str]]) -> list[DemoClient]:
     """Eight fictional clients: six seen over the last two years (one a minor, one
     discharged), one whose records are due for disposal, and one on legal hold."""
-    people = clients(8, seed=11)
+    people = clients(DEMO_CLIENTS, seed=11)
     people[2] = FictionalClient(
         people[2].handle, people[2].name, (today - dt.timedelta(days=15 * 365)).isoformat()
     )
@@ -216,8 +242,16 @@ def demo_story(today: dt.date, headings: dict[str, list[str]]) -> list[DemoClien
             if not archived and index == 5 and number == count:
                 kind = "discharge"
             ids.append(f"de{index:02x}{number:012x}")  # letters in it: YAML keeps it text
+            flagged = index == 1 and number == count - 1
             text = kind_note(
-                kind, person.handle, day, ids[-1], number, THEMES_BY_CLIENT[index], headings[kind]
+                kind,
+                person.handle,
+                day,
+                ids[-1],
+                number,
+                THEMES_BY_CLIENT[index],
+                headings[kind],
+                **({"risk": RISK_FLAG} if flagged else {}),
             )
             notes.append((f"{day.isoformat()}-{person.handle}-{kind}.md", text))
         if index == 0:  # a process note, and an addendum correcting the third session
@@ -230,5 +264,6 @@ def demo_story(today: dt.date, headings: dict[str, list[str]]) -> list[DemoClien
                 notes.append((f"{third.isoformat()}-{person.handle}-{kind}.md", text))
         closed = dates[-1] if archived or index == 5 else None
         hold = "records request from a court (fictional)" if index == 7 else None
-        story.append(DemoClient(person, notes, closed, hold))
+        about = ABOUT.get(index, "in care")
+        story.append(DemoClient(person, notes, closed, hold, about))
     return story

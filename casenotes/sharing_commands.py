@@ -22,6 +22,7 @@ from vault.format.encoding import new_id
 from vault.sharing import access, consent, share, supervision
 from vault.store.colleagues import identity_of, join_practice, parse_identity
 
+from . import passphrases
 from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option
 from .nodump import no_core_dumps
 from .serving import serve_site
@@ -59,9 +60,7 @@ def practitioner() -> None:
 def practitioner_join(ctx: click.Context, kdf: str) -> None:
     """Join a practice whose folder is shared with you: make your own key and passphrase."""
     p = practice(ctx)
-    mine, line = join_practice(
-        p.vault_dir, ask_passphrase(confirm=True, prompt="Your new passphrase"), KDF_PROFILES[kdf]
-    )
+    mine, line = join_practice(p.vault_dir, passphrases.ask_new("Your new passphrase"), KDF_PROFILES[kdf])
     click.echo(line)
     click.echo(f"fingerprint: {mine.fingerprint}", err=True)
     click.echo(

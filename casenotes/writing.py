@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shlex
 import subprocess
 import time
@@ -12,7 +13,16 @@ from pathlib import Path
 import click
 
 import note_templates
-from note_templates import CarriedForward, NoteInvalid, carry_forward, read_note, with_field
+from note_templates import (
+    CarriedForward,
+    NoteInvalid,
+    carry_forward,
+    read_note,
+    ready_to_sign,
+    unfinished,
+    with_field,
+)
+from note_templates.schema import NOTE_ID
 from note_templates.templates import carried_section, yaml_list
 from retention.purge import outlook
 from syncd.editors import Kind, classify, inbox_files
@@ -171,19 +181,47 @@ def addendum(ctx: click.Context, note_id: str, no_edit: bool) -> None:
     )
 
 
+def _inbox_note(p: Practice, note: str) -> Path:
+    """The draft NOTE names: a path, a file name in the inbox, or a note id."""
+    given = Path(note).expanduser()
+    if given.exists() or given.is_symlink():
+        return given
+    if (p.inbox / note).exists():
+        return p.inbox / note
+    if NOTE_ID.match(note):
+        for path in inbox_files(p.inbox):
+            if classify(path.relative_to(p.inbox)) is Kind.NOTE and re.search(
+                rf"(?m)^id: *{note}\s*$", path.read_bytes().decode("utf-8", "replace")
+            ):
+                return path
+        raise Failure(
+            f"no draft with id {note} in {p.inbox}: if syncd parked it, "
+            f"bring it back with `casenotes edit {note}`, then sign it"
+        )
+    return given  # read_note_bytes says the file does not exist, and where
+
+
 @click.command()
 @practice_option
-@click.argument("note", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("note", metavar="NOTE")
 @click.pass_context
-def sign(ctx: click.Context, note: Path) -> None:
-    """Sign a draft in the inbox without opening it (sets `status: signed`)."""
+def sign(ctx: click.Context, note: str) -> None:
+    """Sign a draft without opening it (sets `status: signed`).
+
+    NOTE is the draft's path, its file name in the inbox, or its note id. A note whose
+    required sections are blank or still the template's prompts, or a session note with
+    no risk assessment, is refused: a signed note can never change.
+    """
     p = practice(ctx)
-    raw = read_note_bytes(note)
-    read_note(raw, note, note_templates.kinds(p.templates_dir))  # never sign a note that would not seal
-    durable.replace(note, with_field(raw, "status", "signed"))
+    path = _inbox_note(p, note)
+    raw = read_note_bytes(path)
+    kinds = note_templates.kinds(p.templates_dir)
+    read_note(raw, path, kinds)  # never sign a note that would not seal
+    ready_to_sign(raw, path, kinds)
+    durable.replace(path, with_field(raw, "status", "signed"))
     running = DaemonLock(p.state_dir / "syncd.lock").holder()
     after = "syncd seals it and removes the plaintext" if running else "run `casenotes syncd` to seal it"
-    click.echo(f"signed {note}; {after}")
+    click.echo(f"signed {path}; {after}")
 
 
 @click.command()
@@ -191,12 +229,17 @@ def sign(ctx: click.Context, note: Path) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.pass_context
 def check(ctx: click.Context, files: tuple[Path, ...]) -> None:
-    """Check notes against their template's rules; prints every problem with its line."""
+    """Check notes against their template's rules; prints every problem with its line.
+
+    A draft may be unfinished: sections still blank, or no risk assessment, are warnings
+    (what `sign` would refuse). On a note marked signed they are errors.
+    """
     p = practice(ctx)
     vault = open_vault(ctx)
     kinds = note_templates.kinds(p.templates_dir)
     failed = 0
     for path in files:
+        todo: list[str] = []
         try:
             raw = read_note_bytes(path)
         except NoteInvalid as exc:
@@ -209,14 +252,27 @@ def check(ctx: click.Context, files: tuple[Path, ...]) -> None:
                     vault.resolve(fields.client)
                 except UnknownClient as exc:
                     found = [NoteInvalid(path, fields.line_of("client"), "client", str(exc))]
+                left = unfinished(raw, path, kinds)
+                if fields.signed:
+                    found += [NoteInvalid(path, u.line, u.field, u.why) for u in left]
+                else:
+                    todo = [f"{path}:{u.line}: {u.field} {u.why}" for u in left]
         for problem in found:
             click.echo(f"casenotes: {problem}", err=True)
+        for warning in todo:
+            click.echo(f"casenotes: warning: {warning} (to write before signing)", err=True)
         if found:
             failed += 1
+        elif todo:
+            click.echo(f"{path}: OK as a draft; {_count(len(todo), 'warning')} to settle before signing")
         else:
             click.echo(f"{path}: OK")
     if failed:
         raise Failure(f"{failed} of {len(files)} note(s) have problems; fix the lines named above")
+
+
+def _count(number: int, word: str) -> str:
+    return f"{number} {word}" if number == 1 else f"{number} {word}s"
 
 
 def _age(seconds: float) -> str:

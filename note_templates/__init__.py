@@ -4,9 +4,10 @@ Imports nothing of casenotes' own packages.
 """
 
 from .carry import CarriedForward, carry_forward
-from .errors import NoteInvalid, TemplateError
+from .errors import NoteInvalid, NoteUnfinished, TemplateError
 from .front_matter import NoteFields, check, parse, read_note, with_field
-from .schema import KINDS, Kind
+from .schema import KINDS, Kind, Section
+from .signing import ready_to_sign, unfinished
 from .templates import Template, UnknownTemplate, available, get, kinds, render
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "Kind",
     "NoteFields",
     "NoteInvalid",
+    "NoteUnfinished",
+    "Section",
     "Template",
     "TemplateError",
     "UnknownTemplate",
@@ -26,5 +29,7 @@ __all__ = [
     "kinds",
     "parse",
     "read_note",
+    "ready_to_sign",
     "render",
+    "unfinished",
 ]

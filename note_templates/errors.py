@@ -24,3 +24,19 @@ class NoteInvalid(TemplateError):
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}"
         return f"{where}: {self.field}: {self.why}" if self.field else f"{where}: {self.why}"
+
+
+class NoteUnfinished(NoteInvalid):
+    """A note marked signed whose required sections or fields are not written yet.
+
+    Names every one with its line, in one message: the practitioner fixes them at once.
+    """
+
+    def __init__(self, path: Path | str, unfinished: list[tuple[int, str, str]]) -> None:
+        self.unfinished = unfinished  # (line, section or field, what is wrong)
+        listed = "; ".join(f"{name} (line {line}) {why}" for line, name, why in unfinished)
+        why = (
+            f"cannot be signed yet: {listed}. Write them, or keep `status: draft` "
+            "until you can (a signed note never changes)"
+        )
+        super().__init__(path, unfinished[0][0], None, why)

@@ -32,14 +32,32 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Section:
+    """A ``## `` section a note must have written before it is signed.
+
+    ``prompt`` holds the template's own lines under the heading (stripped): a section that
+    holds nothing else is still the blank template, however it looks.
+    """
+
+    heading: str
+    prompt: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Kind:
-    """A note kind: its template's name, what it is for, and the fields it requires."""
+    """A note kind: its template's name, what it is for, and the fields it requires.
+
+    ``to_sign`` fields may be empty on a draft but not on a signed note; ``sections`` are
+    filled in from the kind's template (see note_templates.templates).
+    """
 
     name: str
     title: str
     purpose: str
     required: tuple[str, ...] = ()
     session: bool = True  # records a session (shown on the timeline as one)
+    to_sign: tuple[str, ...] = ()
+    sections: tuple[Section, ...] = ()
 
 
 RULES = {
@@ -63,6 +81,10 @@ RULES = {
 }
 ALWAYS_REQUIRED = ("client", "date")
 SESSION_DETAILS = ("time", "duration_minutes", "modality")
+# A session note is signed only once risk was assessed: an empty `risk:` reads as "not
+# assessed" on the site, never as "none". Psychotherapy (process) notes are kept apart
+# from the record; the risk of that session belongs in its clinical note.
+SIGNED_SESSION = ("risk",)
 
 KINDS: dict[str, Kind] = {
     k.name: k
@@ -72,31 +94,42 @@ KINDS: dict[str, Kind] = {
             "SOAP note",
             "Subjective, Objective, Assessment, Plan: the common medical format.",
             SESSION_DETAILS,
+            to_sign=SIGNED_SESSION,
         ),
-        Kind("dap", "DAP note", "Data, Assessment, Plan: a shorter SOAP for talk therapy.", SESSION_DETAILS),
+        Kind(
+            "dap",
+            "DAP note",
+            "Data, Assessment, Plan: a shorter SOAP for talk therapy.",
+            SESSION_DETAILS,
+            to_sign=SIGNED_SESSION,
+        ),
         Kind(
             "birp",
             "BIRP note",
             "Behavior, Intervention, Response, Plan: centred on interventions.",
             SESSION_DETAILS,
+            to_sign=SIGNED_SESSION,
         ),
         Kind(
             "girp",
             "GIRP note",
             "Goals, Intervention, Response, Plan: centred on treatment goals.",
             SESSION_DETAILS,
+            to_sign=SIGNED_SESSION,
         ),
         Kind(
             "progress",
             "Progress note",
             "The seed's elements in full: summary, interventions, response, goals, homework, events.",
             SESSION_DETAILS,
+            to_sign=SIGNED_SESSION,
         ),
         Kind(
             "intake",
             "Intake assessment",
             "The first session: referral, history, risk, formulation, agreed goals.",
             SESSION_DETAILS,
+            to_sign=SIGNED_SESSION,
         ),
         Kind(
             "psychotherapy",

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from html import escape
 
 from .charts import SCALES, band_of, line_chart
-from .timeline import Entry, Timeline
+from .timeline import PSYCHOTHERAPY, SESSION_KINDS_EXCLUDED, Entry, Timeline
 
 NAV = [
     ("Overview", "index.md"),
@@ -36,6 +36,18 @@ TITLES = {
     "discharge": "Discharge",
     "addendum": "Addendum",
 }
+
+
+def count(number: int, word: str, plural: str | None = None) -> str:
+    """'1 session', '3 sessions': no "session(s)" on a page a practitioner reads."""
+    return f"{number} {word if number == 1 else plural or word + 's'}"
+
+
+def risk_words(entry: Entry) -> str:
+    """What the risk line says: the assessment as written, or that there was none."""
+    if entry.risk is None:
+        return "*not assessed*"
+    return _md(entry.risk)
 
 
 def _md(text: str) -> str:
@@ -81,15 +93,18 @@ def overview(t: Timeline) -> str:
     if t.damaged:
         lines += [
             '!!! danger "Damaged notes"',
-            f"    {len(t.damaged)} note(s) failed their integrity check and are listed on the [timeline](timeline.md).",
+            f"    {count(len(t.damaged), 'note')} failed {'its' if len(t.damaged) == 1 else 'their'} integrity check and {'is' if len(t.damaged) == 1 else 'are'} listed on the [timeline](timeline.md).",
             "",
         ]
     if sessions:
         lines += [
-            f"**In care since** {sessions[-1].date:%d %B %Y} · **{len(sessions)} sessions** · "
+            f"**In care since** {sessions[-1].date:%d %B %Y} · **{count(len(sessions), 'session')}** · "
             f"**last session** {_link(sessions[0])} ({_kind(sessions[0])})",
             "",
         ]
+        latest = next((e for e in sessions if e.kind != PSYCHOTHERAPY), None)
+        if latest is not None:
+            lines += [f"**Risk at the last session:** {risk_words(latest)}", ""]
         if sessions[0].summary:
             lines += [f"> {_md(sessions[0].summary)}", ""]
     else:
@@ -114,13 +129,21 @@ def overview(t: Timeline) -> str:
     else:
         lines.append("No scores recorded.")
     lines += ["", "## Risk flags and significant events", ""]
-    flags = [f"- **Risk** ({_link(e)}): {_md(str(e.meta.get('risk')))}" for e in t.risk_flags()]
+    flags = [f"- **Risk** ({_link(e)}): {_md(str(e.risk))}" for e in t.risk_flags()]
     events = [f"- {_link(e)}: {_md(text.splitlines()[0])}" for e, text in t.significant_events()]
-    lines += (flags + events) or ["None recorded."]
+    unassessed = t.risk_not_assessed()
+    lines += flags + events
+    if not flags + events:
+        assessed = any(e.risk_state == "none" for e in sessions)
+        lines.append("None: no risk found where it was assessed." if assessed else "None recorded.")
+    if unassessed:
+        shown = ", ".join(_link(e) for e in unassessed[:6]) + (" …" if len(unassessed) > 6 else "")
+        lines += ["", f"**Risk not assessed** in {count(len(unassessed), 'session')}: {shown}"]
     if t.hidden_psychotherapy:
+        hidden = t.hidden_psychotherapy
         lines += [
             "",
-            f"*{t.hidden_psychotherapy} psychotherapy note(s) are kept apart and not shown; "
+            f"*{count(hidden, 'psychotherapy note')} {'is' if hidden == 1 else 'are'} kept apart and not shown; "
             "open with `--include-psychotherapy-notes` to see them.*",
         ]
     return "\n".join(lines) + "\n"
@@ -148,7 +171,7 @@ def timeline(t: Timeline) -> str:
             lines.append(item + (f"<ul>{extra}</ul>" if extra else "") + "</li>")
         lines += ["</ul>", ""]
     if t.hidden_psychotherapy:
-        lines.append(f"*{t.hidden_psychotherapy} psychotherapy note(s) not shown.*")
+        lines.append(f"*{count(t.hidden_psychotherapy, 'psychotherapy note')} not shown.*")
     return "\n".join(lines) + "\n"
 
 
@@ -179,6 +202,8 @@ def session(t: Timeline, entry: Entry) -> str:
         ]
     if entry.measures:
         lines += [" · ".join(f"**{SCALES.get(k, (k,))[0]}** {v:g}" for k, v in entry.measures.items()), ""]
+    if entry.kind not in (*SESSION_KINDS_EXCLUDED, PSYCHOTHERAPY) or entry.risk is not None:
+        lines += [f"**Risk:** {risk_words(entry)}", ""]
     body = _demote(entry.body)
     return "\n".join(lines) + "\n" + body + "\n"
 
@@ -202,7 +227,8 @@ def plan(t: Timeline) -> str:
     for goal in goals:
         worked = t.sessions_for_goal(goal)
         lines.append(
-            f"- **{_md(goal)}**: {len(worked)} session(s)" + (f", last {_link(worked[0])}" if worked else "")
+            f"- **{_md(goal)}**: {count(len(worked), 'session')}"
+            + (f", last {_link(worked[0])}" if worked else "")
         )
     if not goals:
         lines.append("None recorded.")

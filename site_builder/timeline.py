@@ -17,6 +17,16 @@ from note_templates.excerpt import kept_apart
 
 SESSION_KINDS_EXCLUDED = ("addendum", "treatment-plan", "discharge")
 _HEADING = re.compile(r"^#{1,6}\s+(.*\S)\s*$")
+# A risk entry that opens with one of these (up to the first ; , . : or dash) found no risk:
+# "none", "none, denies ideation", "low: protective factors named".
+QUIET_RISK = ("none", "none noted", "none identified", "no risk", "no risk indicators", "nil", "low")
+_RISK_OPENING = re.compile(r"^([^;,.:(\u2014-]*)")
+
+
+def risk_found(text: str) -> bool:
+    """Whether a written risk assessment found any risk (a blank one is not assessed)."""
+    opening = _RISK_OPENING.match(text.strip().lower())
+    return (opening[1].strip() if opening else "") not in QUIET_RISK
 
 
 @dataclass(frozen=True, repr=False)
@@ -42,6 +52,19 @@ class Entry:
             if text and not text.startswith(("#", ">", "-", "|", "<")):
                 return text if len(text) <= 120 else text[:117] + "..."
         return ""
+
+    @property
+    def risk(self) -> str | None:
+        """The note's risk assessment as written, or None: not assessed (left blank)."""
+        value = self.meta.get("risk")
+        return str(value).strip() if value is not None and str(value).strip() else None
+
+    @property
+    def risk_state(self) -> str:
+        """'not assessed', 'none' (assessed, nothing found) or 'flag'."""
+        if self.risk is None:
+            return "not assessed"
+        return "flag" if risk_found(self.risk) else "none"
 
     def texts(self, name: str) -> list[str]:
         value = self.meta.get(name)
@@ -123,8 +146,11 @@ class Timeline:
         return dict(sorted(found.items(), key=lambda item: (-len(item[1]), item[0])))
 
     def risk_flags(self) -> list[Entry]:
-        quiet = ("", "none", "none noted", "no", "low", "no risk indicators")
-        return [e for e in self.entries if str(e.meta.get("risk", "")).strip().lower() not in quiet]
+        return [e for e in self.entries if e.risk_state == "flag"]
+
+    def risk_not_assessed(self) -> list[Entry]:
+        """Sessions whose risk was never written (psychotherapy notes keep theirs elsewhere)."""
+        return [e for e in self.sessions if e.kind != PSYCHOTHERAPY and e.risk_state == "not assessed"]
 
     def significant_events(self) -> list[tuple[Entry, str]]:
         """The text under each note's 'Significant events' heading, when it says anything."""

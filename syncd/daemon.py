@@ -23,8 +23,9 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from note_templates import KINDS, NoteInvalid, read_note
+import note_templates
 from note_templates import Kind as NoteKind
+from note_templates import NoteInvalid, read_note
 from vault import Vault
 from vault.durable import fsync_dir
 from vault.errors import NoteLocked, NoteTooLarge, TamperedFile, VaultError, WriteFailed
@@ -86,10 +87,10 @@ class Daemon:
         settings: DaemonSettings = DaemonSettings(),
         jobs: list[Job] | None = None,
         clock: Callable[[], dt.datetime] | None = None,
-        kinds: Mapping[str, NoteKind] = KINDS,
+        kinds: Mapping[str, NoteKind] | None = None,
     ) -> None:
         self.vault = vault
-        self.kinds = kinds
+        self.kinds = note_templates.kinds() if kinds is None else kinds
         self.inbox = inbox
         self.settings = settings
         self.lock = DaemonLock(state_dir / "syncd.lock")

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from note_templates import KINDS, Kind, NoteFields, NoteInvalid, read_note
+import note_templates
+from note_templates import Kind, NoteFields, NoteInvalid, read_note, ready_to_sign
 from retention import records as retention_facts
 from vault import SealedRevision, Vault
 from vault.errors import NoteTooLarge, UnknownClient
@@ -54,12 +55,20 @@ def file_note(
     path: Path,
     raw: bytes | None = None,
     fallback_id: str | None = None,
-    kinds: Mapping[str, Kind] = KINDS,
+    kinds: Mapping[str, Kind] | None = None,
 ) -> FiledNote:
-    """Seal a note's bytes as its next revision (``fallback_id`` for notes without `id:`)."""
+    """Seal a note's bytes as its next revision (``fallback_id`` for notes without `id:`).
+
+    A note marked signed is sealed for good, so it must be finished first: NoteUnfinished
+    names each required section or field still blank (``kinds``: the practice's, by default
+    the built-in ones), and nothing is sealed.
+    """
     if raw is None:
         raw = read_note_bytes(path)
+    kinds = note_templates.kinds() if kinds is None else kinds
     fields = read_note(raw, path, kinds)
+    if fields.signed:
+        ready_to_sign(raw, path, kinds)
     try:
         client_id = vault.resolve(fields.client)
     except UnknownClient as exc:

@@ -26,3 +26,16 @@ def write_note(folder: Path, name: str = "note.md", **fields: str) -> Path:
     path = folder / name
     path.write_text(note_text(**fields), encoding="utf-8")
     return path
+
+
+def write_every_section(path: Path, risk: str = "none, denies ideation, plan or intent") -> bytes:
+    """Write a line of fictional text under every `## ` heading and assess risk, as a
+    practitioner finishing a note from a template would; returns the new bytes."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        out.append(f"risk: {risk}" if line == "risk:" else line)
+        if line.startswith("## "):
+            out.append(f"Fictional session text for {line[3:]}.")
+    raw = ("\n".join(out) + "\n").encode()
+    path.write_bytes(raw)
+    return raw

@@ -20,34 +20,43 @@ def note(
     )
 
 
+# The sections a signed note of each template must have written (sign refuses blank ones).
+FINISHED = "## {0}\nWritten for {0}.\n\n## {1}\nWritten for {1}.\n\n## {2}\nWritten for {2}.\n\n## {3}\nWritten for {3}.\n"
+
 STORY = {
     "a1": note(
         "aaaaaaaaaaaaaaa1",
         "2026-01-05",
         "intake",
-        extra='goals: ["Sleep through the night", "Return to work"]\nmeasures:\n  phq9: 21\n  gad7: 16\n',
-        body=f"## Reason for referral\nSleep and mood since a bereavement; {MARKER}.\n",
+        extra='goals: ["Sleep through the night", "Return to work"]\nmeasures:\n  phq9: 21\n  gad7: 16\n'
+        "risk: none, denies ideation, plan or intent\n",
+        body=f"## Reason for referral\nSleep and mood since a bereavement; {MARKER}.\n\n"
+        + FINISHED.format("Presenting concerns", "History", "Mental status and risk", "Plan"),
     ),
     "a2": note(
         "aaaaaaaaaaaaaaa2",
         "2026-01-12",
         extra='goals: ["Sleep through the night", "Return to work"]\ntags: [sleep, grief]\n'
-        'homework: ["Sleep diary every morning"]\nmeasures:\n  phq9: 17\n  gad7: 12\n',
-        body="## Subjective\nFirst week of the sleep diary planned.\n\n## Significant events\nNone.\n",
+        'homework: ["Sleep diary every morning"]\nmeasures:\n  phq9: 17\n  gad7: 12\nrisk: none\n',
+        body="## Subjective\nFirst week of the sleep diary planned.\n\n"
+        + FINISHED.format("Objective", "Assessment", "Plan", "Significant events"),
     ),
     "a3": note(
         "aaaaaaaaaaaaaaa3",
         "2026-01-19",
         extra='goals: ["Sleep through the night", "Return to work part-time"]\ntags: [sleep, work]\n'
         'homework: ["Walk three times"]\nmeasures:\n  phq9: 11\n  gad7: 9\nrisk: passive thoughts, safety plan reviewed\n',
-        body="## Subjective\nSlept better with the diary; anxious about work.\n\n## Significant events\nA fall at home on Tuesday.\n",
+        body="## Subjective\nSlept better with the diary; anxious about work.\n\n"
+        + FINISHED.format("Objective", "Assessment", "Plan", "Significant events").replace(
+            "Written for Significant events.", "A fall at home on Tuesday."
+        ),
     ),
     "a4": note(
         "aaaaaaaaaaaaaaa4",
         "2026-01-20",
         "addendum",
         extra="amends: aaaaaaaaaaaaaaa3\n",
-        body="Correction: the fall was on Monday.\n",
+        body="## What is added or corrected\nCorrection: the fall was on Monday.\n\n## Reason\nMisdated.\n",
     ),
     "a5": note(
         "aaaaaaaaaaaaaaa5",

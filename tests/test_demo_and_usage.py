@@ -90,6 +90,70 @@ def test_demo_seals_a_practice_through_syncd_and_opens_a_client(empty: Env, tmp_
         assert f"template: {kind}" in templates
 
 
+def test_the_demo_opens_any_client_and_its_printed_commands_work_as_shown(empty: Env, tmp_path: Path) -> None:
+    from casenotes.fiction import RISK_FLAG
+
+    kept = tmp_path / "demo"
+    served = Served(
+        [
+            sys.executable,
+            "-m",
+            "casenotes",
+            "demo",
+            "--keep",
+            str(kept),
+            "--client",
+            "CL-0002",
+            "--no-browser",
+        ],
+        empty.env,
+    )
+    page = served.page()
+    assert "CL-0002" in page and "Risk at the last session" in page and RISK_FLAG.split(";")[0] in page
+    code, out, err = served.stop()
+    assert code == 0, err
+    assert "CL-0003  a minor" in out and "CL-0006  discharged" in out and "CL-0002  a risk flag" in out
+    lines = [line.strip() for line in out.splitlines()]
+    # the commands printed while it runs, pasted into a shell that knows nothing of the demo
+    tried = lines[lines.index(next(x for x in lines if x.startswith("Try the demo practice"))) + 1 :][:2]
+    assert tried[0].startswith("export CASENOTES_HOME=") and tried[1].endswith("retention status")
+    bare = {k: v for k, v in empty.env.items() if not k.startswith("CASENOTES_")}
+    shown = subprocess.run(["bash", "-c", "; ".join(tried)], env=bare, capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert "held: records request" in shown.stdout
+    # after it ends, the lines that say how to reach it again
+    again = lines[lines.index(next(x for x in lines if x.startswith("The demo practice stays"))) + 1]
+    listed = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"{again}; CASENOTES_PASSPHRASE='correct horse battery staple' {sys.executable} -m casenotes client list",
+        ],
+        env=bare,
+        capture_output=True,
+        text=True,
+    )
+    assert listed.returncode == 0 and "CL-0008" in listed.stdout, listed.stderr
+    # every section of every demo note is a section: no heading lost to a placeholder
+    notes = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"{again}; CASENOTES_PASSPHRASE='correct horse battery staple' {sys.executable} -m casenotes cat CL-0001",
+        ],
+        env=bare,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert notes.count("template: birp") == notes.count("## Behavior\nArrived on time") > 0
+    assert "# Birp" not in notes and "# BIRP note, " in notes
+
+
+def test_the_demo_refuses_a_client_it_does_not_have(empty: Env) -> None:
+    result = empty.run("demo", "--client", "ZZ-1", "--no-browser")
+    assert result.code == 2 and "no client 'ZZ-1'" in result.err and "CL-0008" in result.err
+
+
 def test_the_demo_leaves_nothing_behind_without_keep(empty: Env) -> None:
     before = set(Path(tempfile.gettempdir()).glob("casenotes-demo-*"))
     served = Served([sys.executable, "-m", "casenotes", "demo", "--no-browser"], empty.env)
@@ -135,3 +199,37 @@ def test_the_readme_commands_work_in_a_fresh_virtual_environment(empty: Env, tmp
 def test_usage_errors_exit_2(empty: Env) -> None:
     assert empty.run("no-such-command").code == 2
     assert empty.run("init", "--kdf", "extreme").code == 2
+
+
+def test_the_readmes_own_practice_runs_as_written(empty: Env, tmp_path: Path) -> None:
+    """'Start your own practice', line by line in bash, with an editor that writes the note.
+    Left out: `open` (it serves until closed; the site tests cover it) and `consent add`
+    (it needs a colleague's key; the sharing tests cover it)."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Start your own practice", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    lines = [
+        line for line in block.splitlines() if not line.startswith(("casenotes open", "casenotes consent"))
+    ]
+    assert len(lines) >= 12 and lines[0].startswith("casenotes init")
+    editor = tmp_path / "writes-the-note"
+    editor.write_text(
+        "#!/bin/sh\n"
+        "sed -i -e 's/^risk:$/risk: none, denies ideation/' "
+        "-e 's/^## \\(.*\\)$/## \\1\\nFictional text for \\1./' \"$1\"\n"
+    )
+    editor.chmod(0o755)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in empty.env.items() if not k.startswith("CASENOTES_")}
+    env.update(
+        HOME=str(home),
+        EDITOR=str(editor),
+        CASENOTES_PASSPHRASE="amber fjord whistle kettle",
+        CASENOTES_CONFIG_DIR=str(tmp_path / "config"),
+        PATH=f"{Path(sys.executable).parent}:{env['PATH']}",
+    )
+    script = "set -e\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n" + "\n".join(lines) + "\n"
+    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "OK as a draft" not in done.stdout  # the editor wrote every section before `check`
+    assert "signed " in done.stdout and "vault OK" in done.stdout and "audit log OK" in done.stdout

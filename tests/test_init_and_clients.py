@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 
+import pytest
 from conftest import PASSPHRASE, Env
 
 
@@ -34,12 +35,13 @@ def test_init_stores_the_chosen_kdf_cost_with_the_key(empty: Env) -> None:
 
 
 def test_init_asks_twice_and_refuses_a_mismatch(empty: Env) -> None:
-    result = empty.run("init", "--kdf", "interactive", stdin="one\ntwo\none\none\n", passphrase=None)
-    # click asks again after a mismatch; the second pair matches
+    one, two = "amber fjord whistle kettle", "quiet harbour lantern moss"  # strong enough to be accepted
+    result = empty.run("init", "--kdf", "interactive", stdin=f"{one}\n{two}\n{one}\n{one}\n", passphrase=None)
+    # asked again after a mismatch; the second pair matches
     assert result.code == 0, result.err
     assert "do not match" in result.text + result.err
-    assert empty.run("client", "list", passphrase="one").code == 0
-    assert empty.run("client", "list", passphrase="two").code == 2
+    assert empty.run("client", "list", passphrase=one).code == 0
+    assert empty.run("client", "list", passphrase=two).code == 2
 
 
 def test_init_refuses_to_overwrite_an_existing_practice(practice: Env) -> None:
@@ -123,3 +125,34 @@ def test_passphrase_change_with_a_wrong_current_passphrase_changes_nothing(pract
     result = practice.run("passphrase", stdin="wrong\nx\nx\n", passphrase=None)
     assert result.code == 2 and "wrong passphrase" in result.err
     assert key.read_bytes() == before
+
+
+@pytest.mark.parametrize("weak", ["a", "password123", "casenotes2024", "qwertyuiop"])
+def test_init_refuses_a_weak_passphrase_saying_why_and_what_to_do(empty: Env, weak: str) -> None:
+    result = empty.run("init", "--kdf", "interactive", stdin=f"{weak}\n{weak}\n", passphrase=None)
+    assert result.code == 1
+    assert "too easy to guess" in result.err and "could guess it in" in result.err
+    assert "four or more unrelated words" in result.err
+    assert not (empty.vault_dir / "practice.json").exists()
+    from_env = empty.run("init", "--kdf", "interactive", passphrase=weak)
+    assert from_env.code == 1 and "CASENOTES_PASSPHRASE" in from_env.err
+
+
+def test_an_empty_passphrase_says_so_instead_of_asking_again(empty: Env) -> None:
+    result = empty.run("init", "--kdf", "interactive", stdin="\n", passphrase=None)
+    assert result.code == 2 and "the passphrase is empty" in result.err
+    assert "Repeat" not in result.text + result.err
+
+
+def test_a_new_passphrase_must_be_strong_too(practice: Env) -> None:
+    result = practice.run("passphrase", stdin=f"{PASSPHRASE}\nletmein\nletmein\n", passphrase=None)
+    assert result.code == 1 and "too easy to guess" in result.err
+    assert practice.run("cat", "AB-1").code == 0  # the old passphrase still opens it
+
+
+def test_doctor_judges_the_passphrase_it_is_given(practice: Env) -> None:
+    strong = practice.run("doctor")
+    assert "OK    passphrase strength" in strong.text
+    weak = practice.run("doctor", passphrase="monkey1")
+    assert "WARN  passphrase strength" in weak.text and "casenotes passphrase" in weak.text
+    assert "WARN  passphrase hardening (KDF cost)" in weak.text  # the tests' cheap Argon2id profile

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 from conftest import Env
-from notes import write_note
+from notes import SESSION_TEXT, write_note
 
 from vault.format.revision import bucket
 
@@ -36,8 +36,11 @@ def test_no_vault_file_holds_a_name_handle_date_text_or_field(practice: Env) -> 
     note = write_note(
         practice.practice.inbox,
         extra='template: birp\ntime: "10:00"\nduration_minutes: 50\nmodality: video\n'
-        "intervention: glimmerstone-technique\n",
+        "intervention: glimmerstone-technique\nrisk: none\n",
         status="signed",
+        # a signed BIRP note has its four sections written (sign refuses blank ones)
+        body=SESSION_TEXT + "\n\n## Behavior\nCalm.\n\n## Intervention\nListening.\n\n"
+        "## Response\nEngaged.\n\n## Plan\nNext week.",
     )
     assert practice.run("seal", str(note)).code == 0
     assert practice.run("cat", "AB-1").code == 0  # decryption leaves nothing behind either

@@ -78,13 +78,15 @@ def ok(env: Env, *args: str, passphrase: str = PASSPHRASE) -> str:
 
 
 def seal(env: Env, day: str, body: str, template: str = "soap", client: str = "AB-1") -> str:
-    """A signed note with three sections; ``body`` goes into the first one only."""
+    """A signed note with its template's sections written; ``body`` goes into the first one only."""
     note_id = new_id()
     path = env.practice.inbox / f"{client}-{day}-{template}.md"
+    process = "\n\n## Process notes\nWritten after the session." if template == "psychotherapy" else ""
     path.write_text(
         f'---\nid: {note_id}\nclient: {client}\ndate: {day}\ntime: "10:00"\nduration_minutes: 50\n'
-        f"modality: video\ntemplate: {template}\nstatus: signed\n---\n\n# Session\n\n"
-        f"## Subjective\n{body}\n\n## Assessment\nProgress is steady.\n\n## Plan\nNext week.\n"
+        f"modality: video\ntemplate: {template}\nstatus: signed\nrisk: none\n---\n\n# Session\n\n"
+        f"## Subjective\n{body}\n\n## Objective\nOn time.\n\n## Assessment\nProgress is steady.\n\n"
+        f"## Plan\nNext week.{process}\n"
     )
     ok(env, "seal", str(path))
     path.unlink()
@@ -332,7 +334,8 @@ def test_an_addendum_to_a_psychotherapy_note_stays_with_it(people: People, tmp_p
     path = people.alex.practice.inbox / "addendum.md"
     path.write_text(
         f"---\nid: {new_id()}\nclient: AB-1\ndate: 2026-03-18\ntemplate: addendum\nstatus: signed\n"
-        f"amends: {private}\n---\n\nMore process thoughts.\n"
+        f"amends: {private}\n---\n\n## What is added or corrected\nMore process thoughts.\n\n"
+        "## Reason\nRemembered later.\n"
     )
     ok(people.alex, "seal", str(path))
     seal(people.alex, "2026-03-19", "an ordinary session")

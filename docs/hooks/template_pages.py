@@ -13,6 +13,10 @@ from note_templates.schema import ALWAYS_REQUIRED, RULES
 def _page(template: note_templates.Template) -> str:
     kind = template.kind
     required = ", ".join(f"`{name}`" for name in ALWAYS_REQUIRED + kind.required)
+    to_sign = ", ".join(
+        [f"the sections {', '.join(s.heading for s in kind.sections)}" if kind.sections else "no section"]
+        + [f"`{name}`" for name in kind.to_sign]
+    )
     rules = "\n".join(
         f"| `{rule.field}` | {rule.type}"
         + (f" {rule.low}–{rule.high}" if rule.low is not None else "")
@@ -24,6 +28,7 @@ def _page(template: note_templates.Template) -> str:
         f"# {kind.title} (`{kind.name}`)\n\n{kind.purpose}\n\n"
         f"```sh\ncasenotes new HANDLE --template {kind.name}\n```\n\n"
         f"**Required fields:** {required}.\n\n"
+        f"**Required before signing:** {to_sign}.\n\n"
         f"## The template\n\n````markdown\n{template.text}````\n\n"
         f"## Field rules (all kinds)\n\n| field | type |\n|---|---|\n{rules}\n"
         "| `measures.phq9` | whole number 0–27 |\n| `measures.gad7` | whole number 0–21 |\n"
