@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from note_templates.excerpt import kept_apart
+from note_templates.excerpt import PSYCHOTHERAPY, kept_apart
 
 SESSION_KINDS_EXCLUDED = ("addendum", "treatment-plan", "discharge")
 _HEADING = re.compile(r"^#{1,6}\s+(.*\S)\s*$")
