@@ -10,6 +10,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,19 @@ from vault import KdfParams, Passphrase, Vault
 from vault.store.practice import create_practice
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# No test reads the real terminal, whether pytest runs in one or not: every child process
+# starts in a session of its own, with no controlling terminal, so getpass cannot open
+# /dev/tty and a passphrase prompt reads the stdin the test gives it.
+_popen_init = subprocess.Popen.__init__
+
+
+def _without_terminal(self: subprocess.Popen, *args: Any, **kwargs: Any) -> None:
+    kwargs.setdefault("start_new_session", True)
+    _popen_init(self, *args, **kwargs)
+
+
+subprocess.Popen.__init__ = _without_terminal  # type: ignore[method-assign]
 
 # Argon2id at 1 pass and 8 MiB: fast enough for hundreds of unlocks in a test run.
 CHEAP_KDF = KdfParams(opslimit=1, memlimit=8 * 1024 * 1024)
