@@ -44,16 +44,23 @@ def test_a_full_disk_leaves_the_old_file_and_no_temp(tiny_disk: Path) -> None:
     assert sorted(os.listdir(tiny_disk)) == ["file", "filler"]
 
 
-def test_sealing_onto_a_full_disk_says_so_and_keeps_the_note(
-    tiny_disk: Path, tmp_path: Path, base_env
-) -> None:
+def practice_on(disk: Path, tmp_path: Path, base_env) -> Env:
+    """A practice whose vault lies on ``disk``, with one client, AB-1."""
     from casenotes.config import Practice
 
-    practice = Practice(tiny_disk / "practice", tmp_path / "config")
+    practice = Practice(disk / "practice", tmp_path / "config")
     create_practice(practice.vault_dir, practice.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF).close()
     practice.create_layout()
     env = Env(practice, {**base_env, "CASENOTES_HOME": str(practice.root)})
     assert env.run("client", "add", "AB-1").code == 0
+    return env
+
+
+def test_sealing_onto_a_full_disk_says_so_and_keeps_the_note(
+    tiny_disk: Path, tmp_path: Path, base_env
+) -> None:
+    env = practice_on(tiny_disk, tmp_path, base_env)
+    practice = env.practice
     note = write_note(tmp_path / "drafts")
     before = sorted(practice.vault_dir.rglob("*.rev"))
     fill(tiny_disk)
@@ -77,13 +84,7 @@ def _notes_open_with(env: Env, passphrase: str) -> list[bytes]:
 def test_a_passphrase_change_on_a_full_disk_fails_cleanly_and_keeps_the_old_passphrase(
     tiny_disk: Path, tmp_path: Path, base_env
 ) -> None:
-    from casenotes.config import Practice
-
-    practice = Practice(tiny_disk / "practice", tmp_path / "config")
-    create_practice(practice.vault_dir, practice.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF).close()
-    practice.create_layout()
-    env = Env(practice, {**base_env, "CASENOTES_HOME": str(practice.root)})
-    assert env.run("client", "add", "AB-1").code == 0
+    env = practice_on(tiny_disk, tmp_path, base_env)
     assert env.run("seal", str(write_note(tmp_path / "drafts"))).code == 0
     notes = _notes_open_with(env, PASSPHRASE)
     vault = env.vault()
