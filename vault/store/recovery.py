@@ -76,10 +76,9 @@ def create(vault: Vault, practitioner: Practitioner, shares: int, threshold: int
     return mnemonics
 
 
-def use(vault: Vault, mnemonics: list[str], new: Passphrase) -> Practitioner:
-    """Open the recovery copy with K shares and set ``new`` as the passphrase (with its key
-    file, if it carries one). Fewer, mixed or retired shares: RecoveryFailed, audited as
-    ``recovery-failed``, nothing else changed."""
+def open_copy(vault: Vault, mnemonics: list[str]) -> Practitioner:
+    """The practitioner's keys from the recovery copy, opened with K shares. Fewer, mixed,
+    malformed or retired shares: RecoveryFailed, audited as ``recovery-failed``."""
     pid = vault.device.practitioner_id
     path = recovery_file(vault)
     if not path.exists():
@@ -93,8 +92,18 @@ def use(vault: Vault, mnemonics: list[str], new: Passphrase) -> Practitioner:
     try:
         secret = recovery_format.unwrap(record, recovery_format.combine(mnemonics), path)
     except RecoveryFailed:
-        vault.audit.append("recovery-failed", practitioner=pid)
+        vault.audit.append("recovery-failed", practitioner=pid, shares_given=len(mnemonics))
         raise
-    practitioner = checked_practitioner(key_record, secret, vault.practitioner_file)
+    return checked_practitioner(key_record, secret, vault.practitioner_file)
+
+
+def reset(vault: Vault, practitioner: Practitioner, new: Passphrase) -> None:
+    """Set ``new`` (with its key file, if it carries one) on keys the shares opened."""
     vault.rewrap(practitioner, new, None, "recovery-used")
+
+
+def use(vault: Vault, mnemonics: list[str], new: Passphrase) -> Practitioner:
+    """`open_copy`, then `reset`: K shares set a new passphrase; nothing else changes."""
+    practitioner = open_copy(vault, mnemonics)
+    reset(vault, practitioner, new)
     return practitioner

@@ -66,6 +66,7 @@ from ..format.keys import (
     load_device,
     public_keys,
     read_record,
+    second_factor,
     unlock_practitioner,
     wrap_practitioner,
 )
@@ -230,6 +231,11 @@ class Vault:
             raise TamperedFile(path, "the practitioner's keys are not the ones this device pinned (swapped?)")
         return record
 
+    def requires_key_file(self) -> bool:
+        """Whether the practitioner's key asks for a key file besides the passphrase."""
+        path = self.practitioner_file
+        return second_factor(read_record(path, PRACTITIONER_KEY_FORMAT), path) is not None
+
     def unlock(self, passphrase: Passphrase) -> Practitioner:
         """The practitioner's keys, after checking the key file against this device's pins
         and the handle-index key against the one this device holds. A key file damaged or
@@ -276,9 +282,7 @@ class Vault:
         no note, client key or backup is re-encrypted."""
         self.rewrap(self.unlock(old), new, kdf, "passphrase-changed")
 
-    def rewrap(
-        self, practitioner: Practitioner, new: Passphrase, kdf: KdfParams | None, event: str
-    ) -> None:
+    def rewrap(self, practitioner: Practitioner, new: Passphrase, kdf: KdfParams | None, event: str) -> None:
         """Write the practitioner key file anew, wrapped under ``new``; audited as ``event``
         with the file's hash (the ledger), and whether a key file is now required."""
         if kdf is None:
