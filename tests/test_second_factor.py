@@ -110,7 +110,9 @@ def test_changing_and_removing_the_key_file(with_key_file, tmp_path: Path) -> No
 def test_a_new_passphrase_keeps_the_key_file(with_key_file) -> None:
     practice, usb = with_key_file
     new = "plum quietly orbit sextant marmalade"
-    done = practice.run("--key-file", str(usb), "passphrase", stdin=f"{PASSPHRASE}\n{new}\n{new}\n", passphrase=None)
+    done = practice.run(
+        "--key-file", str(usb), "passphrase", stdin=f"{PASSPHRASE}\n{new}\n{new}\n", passphrase=None
+    )
     assert done.code == 0, done.err
     assert practice.run("--key-file", str(usb), "client", "list", passphrase=new).code == 0
     assert practice.run("client", "list", passphrase=new).code == 2
