@@ -41,9 +41,29 @@ from vault.errors import PracticeExists
 from vault.sharing import supervision
 from vault.store.practice import create_practice
 
-from . import backups, config, doctor, passphrases, retention_commands, sharing_commands, writing
+from . import (
+    backups,
+    config,
+    doctor,
+    passphrases,
+    recovery_commands,
+    retention_commands,
+    sharing_commands,
+    writing,
+)
 from .config import ConfigError
-from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option, stage
+from .context import (
+    Failure,
+    UsageFailure,
+    ask_passphrase,
+    key_file_option,
+    key_file_path,
+    new_key_file,
+    open_vault,
+    practice,
+    practice_option,
+    stage,
+)
 from .nodump import no_core_dumps
 from .serving import serve_site
 
@@ -54,6 +74,7 @@ CORE_ERRORS = (VaultError, TemplateError, SyncdError, site_builder.SiteError, Co
 # -- the command tree -------------------------------------------------------------------
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @practice_option
+@key_file_option
 @click.option("--debug", is_flag=True, help="Show a traceback on errors.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or step messages.")
 @click.pass_context
@@ -272,16 +293,59 @@ def audit_verify(ctx: click.Context) -> None:
 @click.option(
     "--kdf", type=click.Choice(list(KDF_PROFILES)), help="Also change the KDF cost (default: keep it)."
 )
+@click.option(
+    "--key-file",
+    "new_key_file_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="PATH",
+    help="Require this key file besides the passphrase from now on (made from random bytes if PATH "
+    "does not exist); the passphrase is kept.",
+)
+@click.option("--no-key-file", is_flag=True, help="Stop requiring a key file; the passphrase is kept.")
 @click.pass_context
-def passphrase(ctx: click.Context, kdf: str | None) -> None:
-    """Change the passphrase, or its KDF cost (no note is re-encrypted)."""
+def passphrase(
+    ctx: click.Context, kdf: str | None, new_key_file_path: Path | None, no_key_file: bool
+) -> None:
+    """Change the passphrase, its KDF cost, or the key file asked for besides it.
+
+    The current key file, if your key asks for one, comes from the global --key-file
+    (before the command) or CASENOTES_KEY_FILE; no note is re-encrypted."""
+    if new_key_file_path and no_key_file:
+        raise UsageFailure("--key-file and --no-key-file contradict each other: choose one")
     vault = open_vault(ctx)
     old = ask_passphrase(prompt="Current passphrase")
+    cost = KDF_PROFILES[kdf] if kdf else None
+    if new_key_file_path or no_key_file:
+        vault.unlock(old)  # a wrong factor says so before any key file is made
+        if no_key_file:
+            if not vault.requires_key_file():
+                click.echo("no key file was required; nothing was changed")
+                return
+            vault.change_passphrase(old, old.with_key_file(None), cost)
+            click.echo("a key file is no longer required: the passphrase alone unlocks your key")
+            return
+        assert new_key_file_path is not None
+        key_file, made = new_key_file(new_key_file_path.expanduser().absolute())
+        vault.change_passphrase(old, old.with_key_file(key_file), cost)
+        if made:
+            click.echo(f"made a new key file {new_key_file_path} (random bytes, mode 0600)")
+        click.echo(
+            f"your key now asks for the key file {new_key_file_path} besides the passphrase: keep a copy "
+            "of it somewhere safe, apart from this machine; `casenotes recovery create` covers losing both"
+        )
+        if doctor.same_disk(new_key_file_path, vault.root):
+            click.echo(
+                f"casenotes: {new_key_file_path} lies on the same disk as the vault: a thief of the disk "
+                "gets both; move it to a USB stick and point --key-file or CASENOTES_KEY_FILE at it",
+                err=True,
+            )
+        return
     if config.passphrase_from_env() is not None:
         raise UsageFailure("set the new passphrase at the prompt, not through CASENOTES_PASSPHRASE")
     vault.unlock(old)  # a wrong or damaged key says so before a new passphrase is asked for
     new = passphrases.ask_new(context=CONTEXT_WORDS)
-    vault.change_passphrase(old, new, KDF_PROFILES[kdf] if kdf else None)
+    # the key file stays asked for, as it was: --key-file or --no-key-file change it
+    vault.change_passphrase(old, new.with_key_file(old.key_file if vault.requires_key_file() else None), cost)
     click.echo("passphrase changed")
 
 
@@ -403,7 +467,9 @@ def open_cmd(
 def doctor_cmd(ctx: click.Context) -> None:
     """A privacy and health checkup: one line per check, and what to do."""
     p = practice(ctx)
-    findings = doctor.run_checks(open_vault(ctx), p, config.ram_dirs(), config.passphrase_from_env())
+    findings = doctor.run_checks(
+        open_vault(ctx), p, config.ram_dirs(), config.passphrase_from_env(), key_file_path()
+    )
     for finding in findings:
         click.echo(finding.line())
     failed = [f for f in findings if f.status == "fail"]
@@ -474,6 +540,7 @@ for command in [
     *backups.COMMANDS,
     *retention_commands.COMMANDS,
     *sharing_commands.COMMANDS,
+    *recovery_commands.COMMANDS,
 ]:
     cli.add_command(command)
 

@@ -243,6 +243,17 @@ def passphrase_from_env() -> str | None:
     return _taken.get(PASSPHRASE_VARIABLE)
 
 
+KEY_FILE_VARIABLE = "CASENOTES_KEY_FILE"
+
+
+def key_file_path(option: str | None, env: Mapping[str, str] = os.environ) -> Path | None:
+    """Where the key file (the second factor) is: --key-file, else CASENOTES_KEY_FILE.
+
+    Only its path is taken from here; the file is read when a key is unlocked."""
+    chosen = option or env.get(KEY_FILE_VARIABLE)
+    return Path(chosen).expanduser().absolute() if chosen else None
+
+
 def ram_dirs(env: Mapping[str, str] = os.environ) -> list[Path]:
     """Where an open site may live, most private first: RAM file systems."""
     found = [Path("/dev/shm")]  # noqa: S108 (a RAM file system, chosen on purpose)

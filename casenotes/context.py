@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
 
-from vault import Passphrase, Vault
+from vault import Passphrase, Vault, VaultError, durable
+from vault.format.constants import KEY_FILE_NEW_BYTES, MIN_KEY_FILE_BYTES
+from vault.format.redact import KeyFile
 
 from . import config
 from .config import Practice
@@ -64,7 +68,62 @@ def _close(vault: Vault) -> None:
     vault.close()
 
 
+def _store_key_file(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.ensure_object(dict)["key_file"] = value
+
+
+key_file_option = click.option(
+    "--key-file",
+    metavar="PATH",
+    expose_value=False,
+    callback=_store_key_file,
+    help="The key file, when your key asks for one besides the passphrase (default: $CASENOTES_KEY_FILE).",
+)
+
+
+def key_file_path() -> Path | None:
+    """The key file named by the global --key-file, else CASENOTES_KEY_FILE."""
+    context = click.get_current_context(silent=True)
+    obj = context.find_root().ensure_object(dict) if context else {}
+    return config.key_file_path(obj.get("key_file"))
+
+
+def read_key_file(path: Path) -> KeyFile:
+    """A key file's hash; its bytes are read here and kept nowhere."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageFailure(
+            f"cannot read the key file {path} ({exc.strerror or exc}): plug in the drive that holds it, "
+            "or fix --key-file or CASENOTES_KEY_FILE"
+        ) from None
+    if len(data) < MIN_KEY_FILE_BYTES:
+        raise UsageFailure(
+            f"{path} is too short to be a key file (at least {MIN_KEY_FILE_BYTES} bytes): "
+            "name a file that does not exist yet and casenotes makes one"
+        )
+    return KeyFile.from_bytes(data)
+
+
+def new_key_file(path: Path) -> tuple[KeyFile, bool]:
+    """The key file at ``path``, made there from random bytes (mode 0600) if it does not
+    exist yet; and whether it was made."""
+    if path.exists():
+        return read_key_file(path), False
+    data = os.urandom(KEY_FILE_NEW_BYTES)
+    try:
+        durable.write_new(path, data)
+    except (OSError, VaultError) as exc:
+        raise Failure(f"could not make the key file {path}: {exc}; nothing was changed") from None
+    return KeyFile.from_bytes(data), True
+
+
 def ask_passphrase(confirm: bool = False, prompt: str = "Passphrase") -> Passphrase:
+    """The passphrase, from CASENOTES_PASSPHRASE or the prompt, with the key file (if one is
+    named) beside it: what a practitioner's key asks for is decided by the key, not here."""
+    path = key_file_path()
+    key_file = read_key_file(path) if path else None
     value = config.passphrase_from_env()
     if value is None:
         try:
@@ -75,7 +134,7 @@ def ask_passphrase(confirm: bool = False, prompt: str = "Passphrase") -> Passphr
             ) from None
     if not value:
         raise UsageFailure("the passphrase is empty: choose one you will remember")
-    return Passphrase(value)
+    return Passphrase(value, key_file)
 
 
 def quiet() -> bool:

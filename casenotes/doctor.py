@@ -23,7 +23,8 @@ from syncd.lock import DaemonLock
 from syncd.state import State
 from vault import KDF_PROFILES, Vault
 from vault.format.constants import PRACTITIONER_KEY_FORMAT
-from vault.format.keys import read_record
+from vault.format.keys import read_record, second_factor
+from vault.store import recovery
 
 from . import backups, passphrases
 from .config import Practice
@@ -159,6 +160,54 @@ def kdf_cost(key_file: Path) -> Finding:
     return Finding(name, "ok", f"Argon2id, {kdf['opslimit']} passes, {kdf['memlimit'] // 2**20} MiB")
 
 
+def same_disk(path: Path, vault_root: Path) -> bool:
+    """Whether ``path`` lies on the file system that holds the vault (same st_dev)."""
+    try:
+        return path.stat().st_dev == vault_root.stat().st_dev
+    except OSError:
+        return False
+
+
+def second_factor_on(key_record: Path, key_file: Path | None, vault_root: Path) -> Finding:
+    """Whether the key asks for a key file, and whether the one named lies apart from the vault."""
+    name = "second factor (key file)"
+    if second_factor(read_record(key_record, PRACTITIONER_KEY_FORMAT), key_record) is None:
+        return Finding(
+            name,
+            "warn",
+            "off: the passphrase alone unlocks your key, so a shoulder-surfed passphrase and a stolen "
+            "laptop open every note; `casenotes passphrase --key-file /media/usb/casenotes.key` adds one",
+        )
+    if key_file is None:
+        return Finding(name, "ok", "on: your key asks for a key file besides the passphrase")
+    if same_disk(key_file, vault_root):
+        return Finding(
+            name,
+            "warn",
+            f"on, but the key file {key_file} lies on the practice's own disk: whoever takes the disk "
+            "takes both factors; keep it on a USB stick and point --key-file or CASENOTES_KEY_FILE there",
+        )
+    return Finding(name, "ok", f"on; the key file {key_file} lies apart from the vault's disk")
+
+
+def recovery_set_up(status: recovery.RecoveryStatus | None) -> Finding:
+    name = "recovery and professional will"
+    if status is None:
+        return Finding(
+            name,
+            "warn",
+            "no recovery set up: a forgotten passphrase, your death or incapacity leaves every note "
+            "unreadable to anyone; `casenotes recovery create --shares 3 --threshold 2`, then give each "
+            "custodian a share and `casenotes custodian letter`",
+        )
+    return Finding(
+        name,
+        "ok",
+        f"{status.threshold} of {status.shares} custodians' shares reset the passphrase "
+        f"(set {status.created[:10]})",
+    )
+
+
 def device_registered(vault: Vault) -> Finding:
     name = "this machine's device key"
     if vault.device.device_id in vault.trust.device_keys():
@@ -245,7 +294,11 @@ def _mount_of(path: Path) -> tuple[str | None, str | None]:
 
 
 def run_checks(
-    vault: Vault, practice: Practice, ram_dirs: list[Path], passphrase: str | None = None
+    vault: Vault,
+    practice: Practice,
+    ram_dirs: list[Path],
+    passphrase: str | None = None,
+    key_file: Path | None = None,
 ) -> list[Finding]:
     """Every check, on this machine's real inputs."""
     now = vault.clock()
@@ -261,6 +314,8 @@ def run_checks(
         lambda: ram_directory(ram_dirs),
         lambda: kdf_cost(vault.practitioner_file),
         lambda: [found for found in [passphrase_strength(passphrase)] if found],
+        lambda: second_factor_on(vault.practitioner_file, key_file, vault.root),
+        lambda: recovery_set_up(recovery.status(vault)),
         lambda: device_registered(vault),
         lambda: backups_checked(vault, practice, now),
         lambda: purges(vault, practice, now.date()),

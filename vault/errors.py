@@ -41,6 +41,37 @@ class WrongPassphrase(VaultError):
     template = "wrong passphrase for {}: try again (Caps Lock?) or check CASENOTES_PASSPHRASE"
 
 
+class WrongPassphraseOrKeyFile(WrongPassphrase):
+    """The key asks for both factors: which of the two is wrong cannot be told, by design."""
+
+    template = (
+        "wrong passphrase or key file for {}: this key asks for both; check the passphrase (Caps "
+        "Lock?) and that --key-file or CASENOTES_KEY_FILE names the key file you set"
+    )
+
+
+class KeyFileNeeded(WrongPassphrase):
+    template = (
+        "{} asks for a key file besides the passphrase, and none was given: plug in the drive "
+        "that holds it and pass --key-file PATH or set CASENOTES_KEY_FILE"
+    )
+
+
+class NoRecovery(VaultError):
+    exit_code = 2
+    template = (
+        "no recovery is set up for practitioner {}: nothing can reset the passphrase without it "
+        "(`casenotes recovery create` makes one while you still know the passphrase)"
+    )
+
+
+class RecoveryFailed(VaultError):
+    """The shares given do not open the recovery copy. Never names a share or its words."""
+
+    exit_code = 2
+    template = "recovery failed: {}; nothing was changed"
+
+
 class TamperedFile(VaultError):
     """A file failed an integrity check: changed, truncated, moved or forged."""
 

@@ -20,6 +20,7 @@ CLIENT_FORMAT = "casenotes-client"
 CLIENT_KEY_FORMAT = "casenotes-client-key"
 HANDLE_INDEX_FORMAT = "casenotes-handle-index"
 CHECKPOINT_FORMAT = "casenotes-audit-checkpoint"
+RECOVERY_FORMAT = "casenotes-recovery-key"
 JSON_FORMAT_VERSION = 1  # every JSON record above is at version 1
 
 REVISION_MAGIC = b"CASENOTE"
@@ -52,6 +53,24 @@ MAX_OPSLIMIT = 16
 MAX_MEMLIMIT = 2 * 1024**3
 MIN_OPSLIMIT = argon2id.OPSLIMIT_MIN
 MIN_MEMLIMIT = argon2id.MEMLIMIT_MIN
+
+# -- second factor ----------------------------------------------------------------------
+# A practitioner key record's "second_factor" names what, besides the passphrase, enters
+# the key derivation. Absent: the passphrase alone (every key written before issue 19).
+SECOND_FACTOR_KEY_FILE = "key-file"
+# With a key file, Argon2id's input is SHA-256(SHA-256(passphrase) || SHA-256(key file)),
+# as KeePassXC composes its key: neither part alone, nor any hash of one, opens the key.
+KEY_FILE_NEW_BYTES = 64  # a key file casenotes makes itself: random bytes
+MIN_KEY_FILE_BYTES = 16  # a shorter (or empty) file is refused as a key file
+
+# -- recovery -----------------------------------------------------------------------------
+# The recovery key: random, split with SLIP-39 (shamir-mnemonic) into N shares of which K
+# open it. 16 bytes make 20-word shares; it is already uniform, so no slow KDF is needed:
+# BLAKE2b with this personalisation turns it into the wrap key of the recovery copy.
+RECOVERY_SECRET_BYTES = 16
+RECOVERY_KEY_PERSON = b"cn-recovery-v1"
+MAX_RECOVERY_SHARES = 16  # SLIP-39's limit per group
+SLIP39_ITERATION_EXPONENT = 1  # SLIP-39's own PBKDF2 cost (its passphrase is empty here)
 
 # -- revisions --------------------------------------------------------------------------
 FILE_KEY_BYTES = 32

@@ -2,8 +2,10 @@
 
 Practitioner key: an X25519 key (to open the client keys sealed to it) and an Ed25519
 key (to register devices), wrapped together under a key that Argon2id derives from the
-passphrase. The file stores the KDF parameters it was made with; reading checks them
-against sane caps before spending any memory.
+passphrase (and, when the practitioner requires one, a key file: the composite key of
+KeePassXC; the record says only that a key file is required). The file stores the KDF
+parameters it was made with; reading checks them against sane caps before spending any
+memory.
 
 Device key: an Ed25519 signing key kept outside the vault (the user's config dir, mode
 0600) so that syncd can sign revisions and audit entries unattended. The vault holds a
@@ -12,6 +14,7 @@ registration of its public half, signed by the practitioner.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -27,7 +30,14 @@ from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey, VerifyKey
 
 from .. import durable
-from ..errors import KeyFileInvalid, TamperedFile, VaultError, WrongPassphrase
+from ..errors import (
+    KeyFileInvalid,
+    KeyFileNeeded,
+    TamperedFile,
+    VaultError,
+    WrongPassphrase,
+    WrongPassphraseOrKeyFile,
+)
 from .constants import (
     AEAD_NONCE_BYTES,
     DEVICE_FORMAT,
@@ -40,6 +50,7 @@ from .constants import (
     MIN_OPSLIMIT,
     PRACTITIONER_KEY_FORMAT,
     SALT_BYTES,
+    SECOND_FACTOR_KEY_FILE,
     KdfParams,
 )
 from .encoding import b64, canonical, is_id, unb64
@@ -141,10 +152,24 @@ def check_kdf(record: dict[str, Any], path: Path) -> tuple[bytes, KdfParams]:
     return salt, KdfParams(ops, mem)
 
 
-def _derive(passphrase: Passphrase, salt: bytes, params: KdfParams) -> bytes:
+def second_factor(record: dict[str, Any], path: Path) -> str | None:
+    """What the key asks for besides the passphrase: None, or SECOND_FACTOR_KEY_FILE."""
+    factor = record.get("second_factor")
+    if factor not in (None, SECOND_FACTOR_KEY_FILE):
+        raise KeyFileInvalid(path, f"second factor {factor!r} is unknown to this casenotes (upgrade it)")
+    return factor
+
+
+def _derive(passphrase: Passphrase, salt: bytes, params: KdfParams, factor: str | None) -> bytes:
+    secret = passphrase.encode()
+    if factor == SECOND_FACTOR_KEY_FILE:
+        key_file = passphrase.key_file
+        if key_file is None:
+            raise ValueError("a key file is required")  # callers check first: KeyFileNeeded
+        secret = hashlib.sha256(hashlib.sha256(secret).digest() + key_file.digest).digest()
     return argon2id.kdf(
         _WRAP_KEY_BYTES,
-        passphrase.encode(),
+        secret,
         salt,
         opslimit=params.opslimit,
         memlimit=params.memlimit,
@@ -156,11 +181,22 @@ def _public_part(record: dict[str, Any]) -> bytes:
     return canonical({k: v for k, v in record.items() if k != "wrapped"})
 
 
+def practitioner_secret(practitioner: Practitioner) -> bytes:
+    """The 64 bytes every wrapped copy holds: X25519 private key, then the Ed25519 seed."""
+    return bytes(practitioner.box_key) + bytes(practitioner.signing_key)
+
+
+def practitioner_from_secret(practitioner_id: str, secret: bytes) -> Practitioner:
+    return Practitioner(practitioner_id, PrivateKey(secret[:32]), SigningKey(secret[32:]))
+
+
 def wrap_practitioner(
     practitioner: Practitioner, passphrase: Passphrase, params: KdfParams
 ) -> dict[str, Any]:
-    """A practitioner key record with the private keys wrapped under the passphrase."""
+    """A practitioner key record with the private keys wrapped under the passphrase, and
+    under the key file too when ``passphrase`` carries one."""
     salt = nacl.utils.random(SALT_BYTES)
+    factor = SECOND_FACTOR_KEY_FILE if passphrase.key_file is not None else None
     record: dict[str, Any] = {
         "format": PRACTITIONER_KEY_FORMAT,
         "version": JSON_FORMAT_VERSION,
@@ -174,10 +210,14 @@ def wrap_practitioner(
             "memlimit": params.memlimit,
         },
     }
+    if factor is not None:
+        record["second_factor"] = factor  # bound as associated data like every other field
     nonce = nacl.utils.random(AEAD_NONCE_BYTES)
-    secret = bytes(practitioner.box_key) + bytes(practitioner.signing_key)
     sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        secret, _public_part(record), nonce, _derive(passphrase, salt, params)
+        practitioner_secret(practitioner),
+        _public_part(record),
+        nonce,
+        _derive(passphrase, salt, params, factor),
     )
     record["wrapped"] = b64(nonce + sealed)
     return record
@@ -193,10 +233,16 @@ def public_keys(record: dict[str, Any], path: Path) -> tuple[PublicKey, VerifyKe
 
 
 def unlock_practitioner(path: Path, passphrase: Passphrase) -> Practitioner:
-    """Open a practitioner key file. WrongPassphrase if the passphrase does not fit."""
+    """Open a practitioner key file. WrongPassphrase if the passphrase does not fit;
+    KeyFileNeeded (before any key derivation) if the key asks for a key file and none was
+    given; WrongPassphraseOrKeyFile if it asks for one and the pair does not fit. A key
+    file given to a key that asks for none is not used."""
     record = read_record(path, PRACTITIONER_KEY_FORMAT)
-    box_public, sign_public = public_keys(record, path)
+    public_keys(record, path)
     salt, params = check_kdf(record, path)
+    factor = second_factor(record, path)
+    if factor == SECOND_FACTOR_KEY_FILE and passphrase.key_file is None:
+        raise KeyFileNeeded(path)
     wrapped = _field(record, "wrapped", path)
     if len(wrapped) != AEAD_NONCE_BYTES + 64 + 16:
         raise KeyFileInvalid(path, "wrapped key has the wrong length")
@@ -205,12 +251,18 @@ def unlock_practitioner(path: Path, passphrase: Passphrase) -> Practitioner:
             wrapped[AEAD_NONCE_BYTES:],
             _public_part(record),
             wrapped[:AEAD_NONCE_BYTES],
-            _derive(passphrase, salt, params),
+            _derive(passphrase, salt, params, factor),
         )
     except nacl.exceptions.CryptoError as exc:
         # Indistinguishable by design from an edited public field; both mean "not this key".
-        raise WrongPassphrase(path) from exc
-    practitioner = Practitioner(record["practitioner_id"], PrivateKey(secret[:32]), SigningKey(secret[32:]))
+        raise (WrongPassphraseOrKeyFile(path) if factor else WrongPassphrase(path)) from exc
+    return checked_practitioner(record, secret, path)
+
+
+def checked_practitioner(record: dict[str, Any], secret: bytes, path: Path) -> Practitioner:
+    """The practitioner a 64-byte secret holds, if its public keys are the record's."""
+    box_public, sign_public = public_keys(record, path)
+    practitioner = practitioner_from_secret(record["practitioner_id"], secret)
     if practitioner.box_key.public_key != box_public or practitioner.signing_key.verify_key != sign_public:
         raise KeyFileInvalid(path, "the private and public keys do not match")
     return practitioner

@@ -93,7 +93,13 @@ def problems(root: Path, entries: Iterable[Entry]) -> list[Problem]:
 
 def vouched_paths(root: Path) -> list[Path]:
     """Every file the ledger is meant to vouch for, as they lie in the vault now."""
-    patterns = ["practitioners/*.json", "practitioners/*.index", "index/*.json", "clients/*/access/*.sealed"]
+    patterns = [
+        "practitioners/*.json",
+        "practitioners/*.index",
+        "practitioners/*.recovery",
+        "index/*.json",
+        "clients/*/access/*.sealed",
+    ]
     return sorted(p for pattern in patterns for p in root.glob(pattern) if p.is_file())
 
 

@@ -96,14 +96,17 @@ def register_device(root: Path, config_dir: Path, passphrase: Passphrase, clock:
     if not practice.exists():
         raise NotAPractice(root)
     practice_id = str(read_record(practice, PRACTICE_FORMAT, TamperedFile)["practice_id"])
+    refused: WrongPassphrase = WrongPassphrase(root / "practitioners")
     for key_file in sorted((root / "practitioners").glob("*.json")):
         try:
             practitioner = unlock_practitioner(key_file, passphrase)
             break
-        except WrongPassphrase:
+        except WrongPassphrase as exc:
+            if type(exc) is not WrongPassphrase:
+                refused = exc  # a key that asks for a key file: say so, not just "wrong"
             continue
     else:
-        raise WrongPassphrase(root / "practitioners")
+        raise refused
     index_file = root / "practitioners" / f"{practitioner.practitioner_id}.index"
     if not index_file.exists():
         raise NotYetAdded(root)

@@ -6,6 +6,7 @@ docs/format.md)::
     practice.json                           practice id, format
     practitioners/<pid>.json                wrapped practitioner keys
     practitioners/<pid>.index               the handle-index key, sealed to the practitioner
+    practitioners/<pid>.recovery            a second wrapped copy, under the recovery key (recovery.py)
     devices/<did>.json                      device registrations, signed by a practitioner
     index/<blinded handle>.json             blinded handle -> client id, signed by a device
     clients/<cid>/client.json               the client's public key, signed by a device
@@ -16,8 +17,9 @@ docs/format.md)::
     audit/<did>.log, audit/<did>.checkpoint       the audit log and its signed head
 
 Every file is written once under a unique name, except a practitioner's own key file
-(rewritten on a passphrase change) and a device's own log and checkpoint, so a file-sync
-engine between the machines of a group practice never sees two writers of one file.
+(rewritten on a passphrase change) and recovery copy (rewritten by a new recovery set),
+and a device's own log and checkpoint, so a file-sync engine between the machines of a
+group practice never sees two writers of one file.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nacl.exceptions
 from nacl.public import PrivateKey, SealedBox
@@ -39,6 +42,7 @@ from ..backup.snapshots import BackupTarget, Progress, Snapshot
 from ..errors import (
     DeviceMissing,
     HandleTaken,
+    KeyFileNeeded,
     NotAPractice,
     NoteLocked,
     SealIncomplete,
@@ -62,6 +66,7 @@ from ..format.keys import (
     load_device,
     public_keys,
     read_record,
+    second_factor,
     unlock_practitioner,
     wrap_practitioner,
 )
@@ -214,19 +219,36 @@ class Vault:
     def practitioner_file(self) -> Path:
         return self.root / "practitioners" / f"{self.device.practitioner_id}.json"
 
-    def unlock(self, passphrase: Passphrase) -> Practitioner:
-        """The practitioner's keys, after checking the key file against this device's pins
-        and the handle-index key against the one this device holds. A key file damaged or
-        replaced since casenotes wrote it is named as such, not taken for a wrong passphrase."""
+    def pinned_key_record(self) -> dict[str, Any]:
+        """The practitioner key record, if its public keys are the ones this device pinned."""
         path = self.practitioner_file
         pid = self.device.practitioner_id
-        box, sign = public_keys(read_record(path, PRACTITIONER_KEY_FORMAT), path)
+        record = read_record(path, PRACTITIONER_KEY_FORMAT)
+        box, sign = public_keys(record, path)
         if self.device.trusted.get(pid) not in (None, b64(bytes(sign))) or self.device.trusted_box.get(
             pid
         ) not in (None, b64(bytes(box))):
             raise TamperedFile(path, "the practitioner's keys are not the ones this device pinned (swapped?)")
+        return record
+
+    def requires_key_file(self) -> bool:
+        """Whether the practitioner's key asks for a key file besides the passphrase."""
+        path = self.practitioner_file
+        return second_factor(read_record(path, PRACTITIONER_KEY_FORMAT), path) is not None
+
+    def unlock(self, passphrase: Passphrase) -> Practitioner:
+        """The practitioner's keys, after checking the key file against this device's pins
+        and the handle-index key against the one this device holds. A key file damaged or
+        replaced since casenotes wrote it is named as such, not taken for a wrong passphrase.
+        A missing or wrong factor changes nothing but an ``unlock-failed`` audit entry."""
+        path = self.practitioner_file
+        pid = self.device.practitioner_id
+        self.pinned_key_record()
         try:
             practitioner = unlock_practitioner(path, passphrase)
+        except KeyFileNeeded:
+            self.audit.append("unlock-failed", practitioner=pid, missing="key-file")
+            raise
         except WrongPassphrase:
             self.audit.append("unlock-failed", practitioner=pid)
             if problem := ledger.check_file(self.root, path, self.audit.entries()):
@@ -256,15 +278,21 @@ class Vault:
         return len(found)
 
     def change_passphrase(self, old: Passphrase, new: Passphrase, kdf: KdfParams | None = None) -> None:
-        """Re-wrap the practitioner keys; no note, client key or backup is re-encrypted."""
-        practitioner = self.unlock(old)
+        """Re-wrap the practitioner keys under ``new`` (and its key file, if it carries one);
+        no note, client key or backup is re-encrypted."""
+        self.rewrap(self.unlock(old), new, kdf, "passphrase-changed")
+
+    def rewrap(self, practitioner: Practitioner, new: Passphrase, kdf: KdfParams | None, event: str) -> None:
+        """Write the practitioner key file anew, wrapped under ``new``; audited as ``event``
+        with the file's hash (the ledger), and whether a key file is now required."""
         if kdf is None:
             current = read_record(self.practitioner_file, PRACTITIONER_KEY_FORMAT)["kdf"]
             kdf = KdfParams(current["opslimit"], current["memlimit"])
         durable.replace(self.practitioner_file, canonical(wrap_practitioner(practitioner, new, kdf)))
         self.audit.append(
-            "passphrase-changed",
+            event,
             practitioner=practitioner.practitioner_id,
+            key_file=new.key_file is not None,
             files=ledger.files(self.root, self.practitioner_file),
         )
 

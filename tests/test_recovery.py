@@ -1,0 +1,149 @@
+"""Recovery shares and the custodian letter: K of N reset the passphrase and every note
+reads; K-1 fail; a retired set fails; the letter holds no secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import PASSPHRASE, Env
+
+from casenotes import doctor
+from vault import Passphrase
+from vault.store import recovery
+
+NEW = "plum quietly orbit sextant marmalade"
+
+
+def create(practice: Env, n: int, k: int) -> list[str]:
+    done = practice.run("recovery", "create", "--shares", str(n), "--threshold", str(k))
+    assert done.code == 0, done.err
+    shares = done.text.splitlines()
+    assert len(shares) == n and all(len(s.split()) == 20 for s in shares)
+    return shares
+
+
+def notes_read(practice: Env, passphrase: str) -> bytes:
+    result = practice.run("cat", "AB-1", passphrase=passphrase)
+    assert result.code == 0, result.err
+    return result.out
+
+
+@pytest.fixture
+def with_note(practice: Env) -> Env:
+    with practice.vault() as vault:
+        client = vault.resolve("AB-1")
+        vault.seal(client, "00000000000000a1", b"---\ndate: 2026-01-05\n---\nA fictional session.\n")
+    return practice
+
+
+def test_k_of_n_shares_reset_the_passphrase_and_every_note_reads(with_note: Env) -> None:
+    practice = with_note
+    before = notes_read(practice, PASSPHRASE)
+    shares = create(practice, 5, 3)
+    used = practice.run(
+        "recovery", "use", stdin="\n".join([shares[4], shares[0], shares[2]]) + "\n", passphrase=NEW
+    )
+    assert used.code == 0, used.err
+    assert practice.run("cat", "AB-1", passphrase=PASSPHRASE).code == 2
+    assert notes_read(practice, NEW) == before
+    events = [e.event for e in practice.vault().audit.entries()]
+    assert "recovery-created" in events and "recovery-used" in events
+    for share in shares:
+        assert share not in used.err + used.text
+
+
+def test_fewer_than_k_shares_fail_and_change_nothing(with_note: Env) -> None:
+    practice = with_note
+    shares = create(practice, 5, 3)
+    key_file = practice.vault().practitioner_file
+    before = key_file.read_bytes()
+    failed = practice.run("recovery", "use", stdin="\n".join(shares[:2]) + "\n", passphrase=NEW)
+    assert failed.code == 2 and "2 share(s) given, 3 needed" in failed.err
+    assert key_file.read_bytes() == before
+    assert notes_read(practice, PASSPHRASE)
+    assert [e.event for e in practice.vault().audit.entries()][-3:].count("recovery-failed") == 1
+    for share in shares:
+        assert share not in failed.err
+
+
+def test_fewer_than_k_shares_reveal_nothing_in_the_core(practice: Env) -> None:
+    vault = practice.vault()
+    shares = recovery.create(vault, vault.unlock(Passphrase(PASSPHRASE)), 3, 2)
+    from vault.errors import RecoveryFailed
+
+    with pytest.raises(RecoveryFailed):
+        recovery.use(vault, shares[:1], Passphrase(NEW))
+    with pytest.raises(RecoveryFailed, match="twice"):
+        recovery.use(vault, [shares[0], shares[0]], Passphrase(NEW))
+    garbled = shares[1].split()
+    garbled[5], garbled[6] = garbled[6], garbled[5]
+    with pytest.raises(RecoveryFailed, match="share 2 is not a valid"):
+        recovery.use(vault, [shares[0], " ".join(garbled)], Passphrase(NEW))
+
+
+def test_shares_from_a_retired_set_fail(with_note: Env) -> None:
+    practice = with_note
+    old = create(practice, 3, 2)
+    replaced = practice.run("recovery", "create", "--shares", "3", "--threshold", "2")
+    assert replaced.code == 0 and "retired" in replaced.err
+    failed = practice.run("recovery", "use", stdin="\n".join(old[:2]) + "\n", passphrase=NEW)
+    assert failed.code == 2 and "retired set" in failed.err
+    assert notes_read(practice, PASSPHRASE)
+    assert "recovery-replaced" in [e.event for e in practice.vault().audit.entries()]
+
+
+def test_recovery_needs_the_key_file_too_to_be_created(practice: Env, tmp_path: Path) -> None:
+    usb = tmp_path / "usb.key"
+    assert practice.run("passphrase", "--key-file", str(usb)).code == 0
+    assert practice.run("recovery", "create", "--shares", "3", "--threshold", "2").code == 2
+    shares = create(Env(practice.practice, {**practice.env, "CASENOTES_KEY_FILE": str(usb)}), 3, 2)
+    # the key file is lost with the passphrase: the shares set a passphrase alone
+    used = practice.run("recovery", "use", stdin="\n".join(shares[1:]) + "\n", passphrase=NEW)
+    assert used.code == 0, used.err
+    assert practice.run("client", "list", passphrase=NEW).code == 0
+
+
+def test_a_deleted_recovery_copy_is_reported_by_verify(practice: Env) -> None:
+    create(practice, 2, 2)
+    copy = next((practice.vault_dir / "practitioners").glob("*.recovery"))
+    copy.unlink()
+    result = practice.run("verify")
+    assert result.code == 1 and str(copy) in result.err
+
+
+def test_bad_counts_are_refused_before_any_unlock(practice: Env) -> None:
+    for n, k in [(3, 1), (2, 3)]:
+        done = practice.run("recovery", "create", "--shares", str(n), "--threshold", str(k), passphrase=None)
+        assert done.code == 2, done.err
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_the_custodian_letter_holds_no_secret(practice: Env, tmp_path: Path, fmt: str) -> None:
+    usb = tmp_path / "usb.key"
+    assert practice.run("passphrase", "--key-file", str(usb)).code == 0
+    env = Env(practice.practice, {**practice.env, "CASENOTES_KEY_FILE": str(usb)})
+    shares = create(env, 3, 2)
+    out = tmp_path / f"letter.{fmt}"
+    done = env.run("custodian", "letter", "-o", str(out), "--format", fmt)
+    assert done.code == 0, done.err
+    letter = out.read_text()
+    assert "Any 2 of you together" in letter and str(practice.vault_dir) in letter
+    assert "Notify my clients" in letter and "Retention" in letter
+    assert ("<html" in letter) == (fmt == "html")
+    import base64
+    import hashlib
+
+    key = usb.read_bytes()
+    for secret in [PASSPHRASE, key.hex(), base64.b64encode(key).decode(), hashlib.sha256(key).hexdigest()]:
+        assert secret not in letter
+    for share in shares:
+        assert share not in letter
+        assert " ".join(share.split()[4:8]) not in letter  # not even a run of its words
+
+
+def test_doctor_reminds_a_practitioner_without_recovery(practice: Env) -> None:
+    assert doctor.recovery_set_up(recovery.status(practice.vault())).status == "warn"
+    create(practice, 3, 2)
+    found = doctor.recovery_set_up(recovery.status(practice.vault()))
+    assert found.status == "ok" and "2 of 3" in found.detail
