@@ -7,9 +7,8 @@ stderr and an exit code (0 ok, 1 failure, 2 usage or wrong passphrase).
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
-import logging.handlers
-import os
 import shutil
 import signal
 import sys
@@ -22,11 +21,9 @@ import click
 
 import note_templates
 import site_builder
-import site_builder.theme
 from note_templates import TemplateError, read_note
-from retention import certificate
 from retention import records as retention_facts
-from syncd import Daemon, DaemonSettings, SyncdError, service
+from syncd.errors import SyncdError
 from syncd.filing import file_note
 from vault import (
     DEFAULT_KDF_PROFILE,
@@ -34,23 +31,11 @@ from vault import (
     Passphrase,
     Vault,
     VaultError,
-    durable,
     verify,
 )
 from vault.errors import PracticeExists
-from vault.sharing import supervision
-from vault.store.practice import create_practice
 
-from . import (
-    backups,
-    config,
-    doctor,
-    passphrases,
-    recovery_commands,
-    retention_commands,
-    sharing_commands,
-    writing,
-)
+from . import config
 from .config import ConfigError
 from .context import (
     Failure,
@@ -65,14 +50,47 @@ from .context import (
     stage,
 )
 from .nodump import no_core_dumps
-from .serving import serve_site
 
+# Each command imports what only it uses, inside its own body or module: a `casenotes seal`
+# process must not pay for MkDocs, watchdog, zxcvbn or the backup code (the import test
+# in tests/test_imports.py holds it to that).
 CONTEXT_WORDS = ("casenotes", "notes", "therapy", "practice", "client", "session")  # guessed first
 CORE_ERRORS = (VaultError, TemplateError, SyncdError, site_builder.SiteError, ConfigError)
 
 
 # -- the command tree -------------------------------------------------------------------
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands defined in other modules, by name: their module is imported only when the
+# command is run (or listed by --help), so each command loads only what it uses.
+LAZY_COMMANDS = {
+    **dict.fromkeys(["new", "edit", "addendum", "sign", "check", "status"], "casenotes.writing"),
+    **dict.fromkeys(["backup", "device"], "casenotes.backups"),
+    "retention": "casenotes.retention_commands",
+    **dict.fromkeys(
+        ["identity", "practitioner", "access", "consent", "share", "open-share", "supervise", "cosign"],
+        "casenotes.sharing_commands",
+    ),
+    **dict.fromkeys(["recovery", "custodian"], "casenotes.recovery_commands"),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands in ``LAZY_COMMANDS`` are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None or cmd_name not in LAZY_COMMANDS:
+            return found
+        module = importlib.import_module(LAZY_COMMANDS[cmd_name])
+        for command in module.COMMANDS:
+            if command.name == cmd_name:
+                return command
+        return None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @practice_option
 @key_file_option
 @click.option("--debug", is_flag=True, help="Show a traceback on errors.")
@@ -101,6 +119,10 @@ def init(ctx: click.Context, kdf: str) -> None:
     p = practice(ctx)
     if p.settings_file.exists() or (p.vault_dir / "practice.json").exists():
         raise PracticeExists(p.root)
+    from vault.store.practice import create_practice
+
+    from . import passphrases
+
     passphrase = passphrases.ask_new(context=CONTEXT_WORDS)
     create_practice(p.vault_dir, p.config_dir, passphrase, KDF_PROFILES[kdf]).close()
     p.create_layout()
@@ -190,7 +212,10 @@ def client_show(ctx: click.Context, handle: str) -> None:
 def seal_cmd(ctx: click.Context, file: Path) -> None:
     """Seal one Markdown note as a new revision in the vault."""
     p = practice(ctx)
-    filed = file_note(open_vault(ctx), file, kinds=note_templates.kinds(p.templates_dir))
+    # Four fsyncs: the revision, its folder(s), its audit entry. The checkpoint is not
+    # fsynced here; the next command or syncd's hourly job makes a durable one.
+    vault = open_vault(ctx, durable_checkpoint=False)
+    filed = file_note(vault, file, kinds=note_templates.kinds(p.templates_dir))
     sealed, note_id = filed.sealed, filed.sealed.note_id
     if sealed.completed:
         click.echo(
@@ -248,6 +273,9 @@ def report_leftovers(vault: Vault, client_id: str | None = None) -> None:
 @click.pass_context
 def verify_cmd(ctx: click.Context) -> None:
     """Check every file in the vault; no passphrase needed."""
+    from retention import certificate
+    from vault.sharing import supervision
+
     vault = open_vault(ctx)
     problems = verify(vault) + retention_facts.problems(vault) + certificate.problems(vault)
     problems += supervision.problems(vault)
@@ -333,7 +361,9 @@ def passphrase(
             f"your key now asks for the key file {new_key_file_path} besides the passphrase: keep a copy "
             "of it somewhere safe, apart from this machine; `casenotes recovery create` covers losing both"
         )
-        if doctor.same_disk(new_key_file_path, vault.root):
+        from .doctor import same_disk
+
+        if same_disk(new_key_file_path, vault.root):
             click.echo(
                 f"casenotes: {new_key_file_path} lies on the same disk as the vault: a thief of the disk "
                 "gets both; move it to a USB stick and point --key-file or CASENOTES_KEY_FILE at it",
@@ -343,6 +373,8 @@ def passphrase(
     if config.passphrase_from_env() is not None:
         raise UsageFailure("set the new passphrase at the prompt, not through CASENOTES_PASSPHRASE")
     vault.unlock(old)  # a wrong or damaged key says so before a new passphrase is asked for
+    from . import passphrases
+
     new = passphrases.ask_new(context=CONTEXT_WORDS)
     # the key file stays asked for, as it was: --key-file or --no-key-file change it
     vault.change_passphrase(old, new.with_key_file(old.key_file if vault.requires_key_file() else None), cost)
@@ -357,6 +389,11 @@ def passphrase(
 @click.pass_context
 def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> None:
     """The daemon: seal every save in the inbox, run backups and retention on schedule."""
+    from syncd import Daemon, DaemonSettings, service
+
+    from . import backups, retention_commands
+    from .logfile import log_to
+
     p = practice(ctx)
     if install:
         command = [sys.executable, "-m", "casenotes", "--practice", str(p.root), "syncd"]
@@ -396,33 +433,6 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> N
     daemon.run(ready=lambda how: logging.getLogger("syncd").info("watching %s (%s)", p.inbox, how))
 
 
-class PrivateLogFile(logging.handlers.RotatingFileHandler):
-    """A rotating log file created 0600, whatever the umask: only its owner reads it."""
-
-    def _open(self) -> Any:
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        os.fchmod(fd, 0o600)
-        return open(fd, "a", encoding=self.encoding, errors=self.errors)  # noqa: SIM115 (the handler closes it)
-
-
-def log_to(path: Path, debug: bool = False, stderr: bool = True) -> None:
-    """syncd logs to a private rotating file beside the inbox, and to stderr; never note text."""
-    durable.make_dirs(path.parent)
-    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for old in path.parent.glob(path.name + "*"):
-        os.chmod(old, 0o600)  # logs an older version made 0644
-    handlers: list[logging.Handler] = [
-        PrivateLogFile(path, maxBytes=1_000_000, backupCount=5, encoding="utf-8"),
-    ]
-    if stderr:
-        handlers.append(logging.StreamHandler())
-    root = logging.getLogger()
-    for handler in handlers:
-        handler.setFormatter(formatter)
-        root.addHandler(handler)
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
-
-
 @cli.command("open")
 @practice_option
 @click.argument("handle")
@@ -443,6 +453,8 @@ def open_cmd(
     include_psychotherapy_notes: bool,
 ) -> None:
     """Show one client's history as a private site on 127.0.0.1, wiped when closed or idle."""
+    from .serving import serve_site
+
     p = practice(ctx)
     minutes = idle_timeout or p.settings().idle_timeout_minutes
     vault = open_vault(ctx)
@@ -466,6 +478,8 @@ def open_cmd(
 @click.pass_context
 def doctor_cmd(ctx: click.Context) -> None:
     """A privacy and health checkup: one line per check, and what to do."""
+    from . import doctor
+
     p = practice(ctx)
     findings = doctor.run_checks(
         open_vault(ctx), p, config.ram_dirs(), config.passphrase_from_env(), key_file_path()
@@ -496,6 +510,7 @@ def doctor_cmd(ctx: click.Context) -> None:
 def demo(keep: Path | None, handle: str | None, no_browser: bool, idle_timeout: float) -> None:
     """A fictional practice, sealed through syncd, and one client's timeline opened."""
     from .demo import DEMO_PASSPHRASE, UnknownDemoClient, demo_root, invoked_as, make_demo
+    from .serving import serve_site
 
     prog = invoked_as(sys.argv[0], shutil.which("casenotes"), sys.executable)
     root = demo_root(keep)
@@ -533,16 +548,6 @@ def demo(keep: Path | None, handle: str | None, no_browser: bool, idle_timeout: 
         if keep is None:
             shutil.rmtree(root, ignore_errors=True)
             click.echo("The demo practice is deleted; `casenotes demo --keep DIR` keeps one.")
-
-
-for command in [
-    *writing.COMMANDS,
-    *backups.COMMANDS,
-    *retention_commands.COMMANDS,
-    *sharing_commands.COMMANDS,
-    *recovery_commands.COMMANDS,
-]:
-    cli.add_command(command)
 
 
 # -- entry point ------------------------------------------------------------------------

@@ -51,21 +51,23 @@ def practice(ctx: click.Context) -> Practice:
     return Practice(config.practice_root(obj.get("practice")), config.config_dir())
 
 
-def open_vault(ctx: click.Context) -> Vault:
+def open_vault(ctx: click.Context, durable_checkpoint: bool = True) -> Vault:
+    """The practice's vault, its audit head checkpointed when the command ends (fsynced
+    unless ``durable_checkpoint`` is False: a lone seal, whose fsyncs are counted)."""
     p = practice(ctx)
     vault = Vault(p.vault_dir, p.config_dir)
-    ctx.call_on_close(lambda: _close(vault))
+    ctx.call_on_close(lambda: _close(vault, durable_checkpoint))
     return vault
 
 
-def _close(vault: Vault) -> None:
+def _close(vault: Vault, durable_checkpoint: bool = True) -> None:
     if vault.recorded_for_older_version:  # once per device: the next unlock records nothing
         click.echo(
             f"casenotes: recorded {vault.recorded_for_older_version} key and index file(s) that an older "
             "casenotes left unrecorded in the audit log; `casenotes verify` now vouches for them",
             err=True,
         )
-    vault.close()
+    vault.close(durable_checkpoint)
 
 
 def _store_key_file(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

@@ -23,6 +23,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 
 from .errors import TemplateError
@@ -56,7 +57,16 @@ class Template:
 
 def kinds(practice_templates: Path | None = None) -> dict[str, Kind]:
     """Every kind by name, each with the sections its template requires to sign."""
+    if practice_templates is None:
+        return dict(_builtin_kinds())
     return {name: template.kind for name, template in available(practice_templates).items()}
+
+
+@cache
+def _builtin_kinds() -> dict[str, Kind]:
+    """The built-in kinds, read once per process: their files ship with the package and do
+    not change under it (a practice's own templates are read afresh each time)."""
+    return {name: template.kind for name, template in available(None).items()}
 
 
 def _practice_files(folder: Path | None) -> list[Path]:

@@ -60,9 +60,10 @@ def scan(vault: Vault, policy: Policy, today: dt.date) -> list[ClientRetention]:
     """Every client's due date and state, from the retention facts (no passphrase)."""
     found = []
     key = records.retention_key(vault)
+    logged = records.logged_sessions(vault, key)  # the audit log, read once for every client
     for client_id in vault.client_ids():
         try:
-            facts = records.current(vault, client_id, key, signed=False)
+            facts = records.current(vault, client_id, key, signed=False, logged=logged)
         except VaultError as exc:
             found.append(ClientRetention(client_id, None, None, str(exc)))
             continue

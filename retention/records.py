@@ -14,6 +14,12 @@ obeys it (``problems``).
 
 Inside: ``created``, ``sessions`` (template -> latest session date), ``born``,
 ``closed`` (each with when it was set, so the newest wins across devices) and ``holds``.
+
+A sealed note's session date is not written here: it rides, sealed under the same key, in
+the seal's own audit entry (field ``session``, see ``session_fact``), which the seal makes
+durable anyway. So a seal costs no second file and no second audit entry, and the date is
+exactly as well protected as the revision's own record: signed, hash-chained, checkpointed.
+Readers merge those facts with the files' (``logged_sessions``).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +55,8 @@ from vault.format.keys import check_record, sign_record
 from .policy import Facts
 
 AUDIT_EVENT = "retention-record"
+SESSION_FIELD = "session"  # in a `seal` audit entry: the note's template and session date, sealed
+_SESSION_PAD = 64  # every session fact seals to the same size, so its length names no template
 _FORMAT = (RETENTION_FORMAT, JSON_FORMAT_VERSION)
 
 
@@ -215,6 +223,64 @@ def release_holds(vault: Vault, client_id: str) -> list[str]:
     return sorted(in_force)
 
 
+def session_fact(
+    vault: Vault, client_id: str, note_id: str, kind: str | None, day: dt.date
+) -> dict[str, str]:
+    """The audit field that dates a disposal for this note: for ``Vault.seal(audit_extra=)``.
+
+    XChaCha20-Poly1305 under the retention key, bound to the client and note (a fact copied
+    into another entry does not open), padded so that every template name gives one size.
+    """
+    plain = canonical({"day": day.isoformat(), "kind": kind or "note"})
+    plain += b" " * (-len(plain) % _SESSION_PAD)  # JSON ignores trailing blanks
+    nonce = nacl.utils.random(AEAD_NONCE_BYTES)
+    box = crypto_aead_xchacha20poly1305_ietf_encrypt(
+        plain, _session_aad(client_id, note_id), nonce, retention_key(vault)
+    )
+    return {SESSION_FIELD: b64(nonce + box)}
+
+
+def _session_aad(client_id: str, note_id: str) -> bytes:
+    return canonical({"client": client_id, "note": note_id, "what": SESSION_FIELD})
+
+
+Sessions = dict[str, str]  # template -> latest session date (ISO)
+
+
+def logged_sessions(
+    vault: Vault, key: bytes | None = None, entries: Iterable[Entry] | None = None
+) -> dict[str, Sessions | TamperedFile]:
+    """Per client, the latest session date of each template that seal entries carry (every
+    device's log; unverified: a purge verifies the log first). A fact that does not open
+    marks its client damaged, so it is never purged on a guess."""
+    key = key or retention_key(vault)
+    found: dict[str, Sessions | TamperedFile] = {}
+    for entry in vault.audit.entries() if entries is None else entries:
+        if entry.event != "seal" or SESSION_FIELD not in entry.data:
+            continue
+        client_id, note_id = str(entry.data.get("client")), str(entry.data.get("note"))
+        sessions = found.setdefault(client_id, {})
+        if isinstance(sessions, TamperedFile):
+            continue
+        try:
+            raw = unb64(entry.data[SESSION_FIELD])
+            fact = json.loads(
+                crypto_aead_xchacha20poly1305_ietf_decrypt(
+                    raw[AEAD_NONCE_BYTES:], _session_aad(client_id, note_id), raw[:AEAD_NONCE_BYTES], key
+                )
+            )
+            kind, day = str(fact["kind"]), dt.date.fromisoformat(fact["day"]).isoformat()
+        except (ValueError, TypeError, KeyError, nacl.exceptions.CryptoError):
+            where = vault.audit.directory / f"{entry.device}.log"
+            found[client_id] = TamperedFile(
+                where, f"the session fact of seal entry {entry.seq} does not open"
+            )
+            continue
+        if sessions.get(kind, "") < day:
+            sessions[kind] = day
+    return found
+
+
 # -- reading -------------------------------------------------------------------------------
 def device_files(vault: Vault, client_id: str) -> list[str]:
     # Plain strings and one listdir: the nightly scan runs this for every client.
@@ -253,10 +319,22 @@ def merge(views: list[DeviceFacts], created: dt.date) -> Facts:
     )
 
 
-def current(vault: Vault, client_id: str, key: bytes | None = None, signed: bool = True) -> Facts:
-    """Every device's facts of one client, merged. A damaged or forged file raises TamperedFile."""
+def current(
+    vault: Vault,
+    client_id: str,
+    key: bytes | None = None,
+    signed: bool = True,
+    logged: Mapping[str, Sessions | TamperedFile] | None = None,
+) -> Facts:
+    """Every device's facts of one client, merged with the session dates its seal entries
+    carry (``logged``: ``logged_sessions`` read once for many clients; else read here). A
+    damaged or forged file or fact raises TamperedFile."""
     key = key or retention_key(vault)
     views = [_read(vault, path, key, signed)[1] for path in device_files(vault, client_id)]
+    sessions = (logged_sessions(vault, key) if logged is None else logged).get(client_id, {})
+    if isinstance(sessions, TamperedFile):
+        raise sessions
+    views.append(DeviceFacts(sessions=dict(sessions)))
     if any(view.created for view in views):
         return merge(views, dt.date.max)
     return merge(views, _created_from_record(vault, client_id))

@@ -1,8 +1,21 @@
-"""site_builder: one client's history as a private, ephemeral MkDocs + Material site."""
+"""site_builder: one client's history as a private, ephemeral MkDocs + Material site.
+
+Building and serving (``site``: MkDocs, the server, the page generators) load on first
+use; the RAM-directory sweep every command runs needs only ``ramdir``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .errors import SiteError
 from .ramdir import choose_base, create, sweep, wipe
-from .site import BuiltSite, OpenSite, Timings, build_shared_site, build_site
+
+if TYPE_CHECKING:
+    from .site import BuiltSite, OpenSite, Timings, build_shared_site, build_site
+
+_LAZY = {name: ".site" for name in ("BuiltSite", "OpenSite", "Timings", "build_shared_site", "build_site")}
 
 __all__ = [
     "BuiltSite",
@@ -16,3 +29,9 @@ __all__ = [
     "sweep",
     "wipe",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

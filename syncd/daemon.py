@@ -103,6 +103,7 @@ class Daemon:
         self.summary = Summary()
         self._stop = threading.Event()
         self._track_writes = False
+        self._removed_from: set[Path] = set()  # inbox folders with removals not yet fsynced
         wall = clock or vault.clock
         builtin = [
             Job("rescan", dt.timedelta(seconds=settings.rescan_every), self.rescan),
@@ -227,10 +228,25 @@ class Daemon:
                 self.state.save()
 
     def _process_due(self, now: float) -> None:
-        for path, due in sorted(self.due.items(), key=lambda item: item[1]):
-            if due <= now and self.due.get(path) == due:
-                del self.due[path]
-                self.process(path)
+        try:
+            for path, due in sorted(self.due.items(), key=lambda item: item[1]):
+                if due <= now and self.due.get(path) == due:
+                    del self.due[path]
+                    self.process(path)
+        finally:
+            self._sync_removals()
+
+    def _sync_removals(self) -> None:
+        """Make a batch's plaintext removals durable: one fsync per inbox folder, not per
+        note. Invariant 1 needs none of them (the revision is durable before a removal; a
+        removal a crash undoes brings the plaintext back, which is sealed as unchanged and
+        removed again), so a burst pays one."""
+        while self._removed_from:
+            folder = self._removed_from.pop()
+            try:
+                fsync_dir(folder)
+            except OSError as exc:
+                log.warning("could not make removals in the inbox durable (%s)", exc.strerror or exc)
 
     def _save(self) -> None:
         """Persist the state; a full disk only delays it (the state is derived, the notes stay)."""
@@ -371,7 +387,7 @@ class Daemon:
         for backup in backups_of(path):
             if backup.is_file() and not backup.is_symlink():
                 backup.unlink()
-        fsync_dir(path.parent)
+        self._removed_from.add(path.parent)  # made durable once per batch (_sync_removals)
         return True
 
     def _report(self, key: str, status: FileStatus) -> None:

@@ -79,6 +79,7 @@ def file_note(
         # may have sealed these exact bytes already, and left an empty folder behind.
         vault.remove_leftovers(client_id)
         note_id = vault.find_by_content(client_id, raw) or new_id()
-    sealed = vault.seal(client_id, note_id, raw, final=fields.signed)
-    retention_facts.note_session(vault, client_id, fields.kind, fields.date)  # dates a disposal
+    # The session date, which dates a disposal, rides sealed in the seal's audit entry.
+    session = retention_facts.session_fact(vault, client_id, note_id, fields.kind, fields.date)
+    sealed = vault.seal(client_id, note_id, raw, final=fields.signed, audit_extra=session)
     return FiledNote(fields, sealed, fields.note_id is None)

@@ -59,7 +59,7 @@ def make_dirs(path: Path) -> None:
 
 
 @contextmanager
-def _temp_beside(path: Path, data: bytes) -> Iterator[str]:
+def _temp_beside(path: Path, data: bytes, sync: bool = True) -> Iterator[str]:
     """A fsynced temp file holding ``data`` in ``path``'s directory; removed on exit."""
     make_dirs(path.parent)
     try:
@@ -72,7 +72,8 @@ def _temp_beside(path: Path, data: bytes) -> Iterator[str]:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         yield tmp
@@ -107,11 +108,18 @@ def write_new(path: Path, data: bytes) -> None:
         fsync_dir(path.parent)
 
 
-def replace(path: Path, data: bytes) -> None:
-    """Atomically replace (or create) ``path`` with ``data``."""
-    with _temp_beside(path, data) as tmp:
+def replace(path: Path, data: bytes, sync: bool = True) -> None:
+    """Atomically replace (or create) ``path`` with ``data``.
+
+    ``sync=False``: atomic but not durable (no fsync): after a crash the old file or the
+    new one is there, or, on a file system that does not order a rename after the data it
+    names (ext4 does, for a rename over an existing file), an empty one. Only for records
+    that a later write supersedes anyway and whose loss costs no data.
+    """
+    with _temp_beside(path, data, sync) as tmp:
         os.replace(tmp, path)
-        fsync_dir(path.parent)
+        if sync:
+            fsync_dir(path.parent)
 
 
 def append(path: Path, data: bytes) -> None:

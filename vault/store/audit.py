@@ -106,8 +106,12 @@ class AuditLog:
             raise TamperedFile(self.path, "last audit entry is damaged") from exc
         return seq, line_hash(last)
 
-    def checkpoint(self) -> None:
+    def checkpoint(self, sync: bool = True) -> None:
         """Record the chain head, signed, in the vault and outside it (the config dir).
+
+        ``sync=False`` (a lone `casenotes seal`): written atomically but not fsynced; a crash
+        may leave the previous checkpoint, which the longer log still extends, and the next
+        command or syncd's hourly job writes a durable one.
 
         Reads only the log's tail (the last entry's seq is the count), so it costs the
         same with 50 entries or 500,000. A checkpoint never moves backwards: if the log is
@@ -140,7 +144,7 @@ class AuditLog:
         }
         record["sig"] = b64(self.device.sign(canonical(record)))
         for path in self.checkpoint_paths():
-            durable.replace(path, canonical(record))
+            durable.replace(path, canonical(record), sync)
 
     def _extends_own_checkpoint(self, count: int, end: int) -> bool:
         """Whether the log still holds, unchanged, the head this device last signed."""

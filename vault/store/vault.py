@@ -28,7 +28,7 @@ import fcntl
 import hashlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,9 +204,10 @@ class Vault:
     def record_restore(self, snapshot: str) -> None:
         self.audit.append("restore", snapshot=snapshot)
 
-    def close(self) -> None:
-        """Sign the audit log's head, so a later cut-off of its tail is detected."""
-        self.audit.checkpoint()
+    def close(self, sync: bool = True) -> None:
+        """Sign the audit log's head, so a later cut-off of its tail is detected
+        (``sync=False``: not fsynced, see ``AuditLog.checkpoint``)."""
+        self.audit.checkpoint(sync)
 
     def __enter__(self) -> Vault:
         return self
@@ -397,20 +398,43 @@ class Vault:
         if not match or int(match[1]) != h.revision or match[2] != h.device:
             raise TamperedFile(path, "revision number does not match its file (renamed or swapped)")
 
-    def seal(self, client_id: str, note_id: str, body: bytes, final: bool = False) -> SealedRevision:
-        """Seal ``body`` as the next revision of a note; durable and read back on return."""
+    def seal(
+        self,
+        client_id: str,
+        note_id: str,
+        body: bytes,
+        final: bool = False,
+        audit_extra: Mapping[str, str] | None = None,
+    ) -> SealedRevision:
+        """Seal ``body`` as the next revision of a note; durable and read back on return.
+
+        ``audit_extra``: opaque fields (ciphertext only) a higher package asks to ride in
+        the seal's audit entry, made durable by the entry's own fsync.
+        """
         if not is_id(note_id) or note_id == PROFILE_RECORD_ID:
             raise ValueError("note ids are 16 lowercase hex digits")
-        return self.seal_record(client_id, note_id, body, "note", final)
+        return self.seal_record(client_id, note_id, body, "note", final, audit_extra)
 
     def seal_record(
-        self, client_id: str, note_id: str, body: bytes, kind: revision_format.RecordKind, final: bool = False
+        self,
+        client_id: str,
+        note_id: str,
+        body: bytes,
+        kind: revision_format.RecordKind,
+        final: bool = False,
+        audit_extra: Mapping[str, str] | None = None,
     ) -> SealedRevision:
         with self.writing():
-            return self._seal_record(client_id, note_id, body, kind, final)
+            return self._seal_record(client_id, note_id, body, kind, final, dict(audit_extra or {}))
 
     def _seal_record(
-        self, client_id: str, note_id: str, body: bytes, kind: revision_format.RecordKind, final: bool
+        self,
+        client_id: str,
+        note_id: str,
+        body: bytes,
+        kind: revision_format.RecordKind,
+        final: bool,
+        extra: dict[str, str],
     ) -> SealedRevision:
         public = self.keyring.client_public(client_id)
         mac = self.content_mac(body)
@@ -423,7 +447,7 @@ class Vault:
                 # Same bytes again (an editor's no-op save, or a retry after a run cut short
                 # after writing the revision): no duplicate revision, but that run may have
                 # failed before the revision was durable or audited, so make sure of both.
-                completed = self._settle(client_id, note_id, newest, newest_path, final)
+                completed = self._settle(client_id, note_id, newest, newest_path, final, extra)
                 return SealedRevision(
                     client_id, note_id, newest, newest_path, unchanged=True, completed=completed
                 )
@@ -452,16 +476,24 @@ class Vault:
         except OSError as exc:
             raise SealIncomplete(path, f"reading it back failed ({exc.strerror or exc})") from exc
         try:
-            self._audit_seal(client_id, note_id, number, final, path, data)
+            self._audit_seal(client_id, note_id, number, final, path, data, extra)
         except WriteFailed as exc:
             raise SealIncomplete(path, f"its audit entry could not be written ({exc.args_[1]})") from exc
         return SealedRevision(client_id, note_id, number, path)
 
     def _audit_seal(
-        self, client_id: str, note_id: str, number: int, final: bool, path: Path, data: bytes
+        self,
+        client_id: str,
+        note_id: str,
+        number: int,
+        final: bool,
+        path: Path,
+        data: bytes,
+        extra: dict[str, str],
     ) -> None:
         self.audit.append(
             "seal",
+            **extra,
             client=client_id,
             note=note_id,
             revision=number,
@@ -470,7 +502,9 @@ class Vault:
             sha256=hashlib.sha256(data).hexdigest(),
         )
 
-    def _settle(self, client_id: str, note_id: str, number: int, path: Path, final: bool) -> bool:
+    def _settle(
+        self, client_id: str, note_id: str, number: int, path: Path, final: bool, extra: dict[str, str]
+    ) -> bool:
         """Make an existing revision durable (file and every folder up to the vault) and
         audited; True if its audit entry was missing and has now been written."""
         try:
@@ -487,7 +521,7 @@ class Vault:
         if self.audit.has("seal", file=str(path.relative_to(self.root))):
             return False
         try:
-            self._audit_seal(client_id, note_id, number, final, path, data)
+            self._audit_seal(client_id, note_id, number, final, path, data, extra)
         except WriteFailed as exc:
             raise SealIncomplete(path, f"its audit entry could not be written ({exc.args_[1]})") from exc
         return True
