@@ -91,6 +91,7 @@ def test_a_signal_stops_the_site_and_wipes_it(story: Env, signum: int) -> None:
     code, err = opened.finish()
     assert code == 0, err
     assert not directory.exists()
+    assert "Site closed (Ctrl-C or stop); its files are wiped." in err  # the practitioner is told
     no_marker_left(story)
     events = [(e.event, e.data.get("reason")) for e in story.vault().audit.entries()]
     assert ("site-open", None) in events and ("site-close", "stopped") in events
@@ -99,8 +100,9 @@ def test_a_signal_stops_the_site_and_wipes_it(story: Env, signum: int) -> None:
 def test_the_idle_timeout_wipes_the_site(story: Env) -> None:
     opened = Opened(story, "--idle-timeout", "0.05")  # three seconds
     [directory] = opened.directories()
-    code, _ = opened.finish(timeout=30)
+    code, err = opened.finish(timeout=30)
     assert code == 0 and not directory.exists()
+    assert "Site closed (idle timeout); its files are wiped." in err
     no_marker_left(story)
     assert any(e.event == "site-close" and e.data["reason"] == "idle" for e in story.vault().audit.entries())
 
