@@ -215,7 +215,6 @@ def _check_value(rule: Rule, value: Any, kinds: Mapping[str, Kind]) -> str | Non
             return None if isinstance(value, dict) else "must be 'name: score' lines, e.g. phq9: 12"
         case "objectives":
             return _objectives_problem(value)
-    return None
 
 
 def _objectives_problem(value: Any) -> str | None:
