@@ -115,16 +115,44 @@ def practice_template(tmp_path_factory: pytest.TempPathFactory) -> Practice:
     return p
 
 
+def copy_practice(source: Practice, env: Env) -> Env:
+    """ENV's practice becomes a copy of SOURCE (same keys and ids: a test never meets
+    another test's practice); copy2 keeps the 0600/0700 modes."""
+    shutil.copytree(source.root, env.practice.root, symlinks=True)
+    shutil.copytree(source.config_dir, env.practice.config_dir, symlinks=True)
+    return env
+
+
+def session_env(practice: Practice) -> Env:
+    """An Env for a practice made once per test process (a session fixture has no base_env)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASENOTES_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["CASENOTES_HOME"] = str(practice.root)
+    env["CASENOTES_CONFIG_DIR"] = str(practice.config_dir)
+    return Env(practice, env)
+
+
 @pytest.fixture
 def practice(empty: Env, practice_template: Practice) -> Env:
-    """A practice of its own for this test: a copy of the session's practice (same keys and
-    ids, since a test never meets another test's practice), with one client, AB-1."""
-    for source, target in (
-        (practice_template.root, empty.practice.root),
-        (practice_template.config_dir, empty.practice.config_dir),
-    ):
-        shutil.copytree(source, target, symlinks=True)  # copy2: modes (0600/0700) kept
-    return empty
+    """A practice of its own for this test, with one client, AB-1: a copy of the session's."""
+    return copy_practice(practice_template, empty)
+
+
+@pytest.fixture(scope="session")
+def story_template(practice_template: Practice, tmp_path_factory: pytest.TempPathFactory) -> Practice:
+    """The practice with the story of site_fixtures sealed through syncd, once per test process."""
+    base = tmp_path_factory.mktemp("story-template")
+    env = copy_practice(practice_template, session_env(Practice(base / "practice", base / "config")))
+    from site_fixtures import seal_story  # site_fixtures imports this module
+
+    seal_story(env)
+    return env.practice
+
+
+@pytest.fixture
+def story(empty: Env, story_template: Practice) -> Env:
+    """A practice of its own for this test, with the story of site_fixtures sealed: a copy of the session's."""
+    return copy_practice(story_template, empty)
 
 
 def require_tool(name: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Env
-from site_fixtures import CHROMIUM, CHROMIUM_ARGS, MARKER, note, require_chromium, seal_story
+from site_fixtures import CHROMIUM, CHROMIUM_ARGS, MARKER, note, require_chromium
 
 RAM = Path("/dev/shm")
 
@@ -66,12 +66,6 @@ def no_marker_left(env: Env) -> None:
         for path in [place] if place.is_file() else place.rglob("*") if place.is_dir() else []:
             if path.is_file() and not path.is_symlink():
                 assert MARKER.encode() not in path.read_bytes(), path
-
-
-@pytest.fixture
-def story(practice: Env) -> Env:
-    seal_story(practice)
-    return practice
 
 
 def fetch_with_token(opened: Opened) -> bytes:

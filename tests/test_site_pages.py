@@ -22,9 +22,8 @@ def built(env: Env, tmp_path: Path, include_psychotherapy: bool = False):
 
 
 @pytest.fixture
-def site(practice: Env, tmp_path: Path):
-    seal_story(practice)
-    return built(practice, tmp_path)
+def site(story: Env, tmp_path: Path):
+    return built(story, tmp_path)
 
 
 def html(site, page: str) -> str:
@@ -99,8 +98,8 @@ def test_plan_homework_and_themes(site) -> None:
     assert "sleep (2)" in themes and "grief (1)" in themes
 
 
-def test_psychotherapy_notes_only_when_asked(practice: Env, tmp_path: Path) -> None:
-    seal_story(practice)
+def test_psychotherapy_notes_only_when_asked(story: Env, tmp_path: Path) -> None:
+    practice = story
     without = built(practice, tmp_path / "a")
     assert "zebrafinch" not in "".join(p.read_text() for p in without.html.rglob("*.html"))
     assert "zebrafinch" not in (without.html / "search" / "search_index.json").read_text()
@@ -138,8 +137,8 @@ def test_client_text_cannot_inject_html(practice: Env, tmp_path: Path) -> None:
         assert "<script>fetch" not in text and "<img src=http://evil" not in text
 
 
-def test_a_tampered_note_is_shown_as_damaged(practice: Env, tmp_path: Path) -> None:
-    seal_story(practice)
+def test_a_tampered_note_is_shown_as_damaged(story: Env, tmp_path: Path) -> None:
+    practice = story
     vault = practice.vault()
     [(_, _, path)] = vault.revisions(vault.resolve("AB-1"), "aaaaaaaaaaaaaaa2")
     raw = bytearray(path.read_bytes())
