@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import importlib.metadata
 import logging
 import shutil
 import signal
@@ -36,6 +37,7 @@ from vault import (
 from vault.errors import PracticeExists
 
 from . import config
+from .completion import handles
 from .config import ConfigError
 from .context import (
     Failure,
@@ -74,7 +76,8 @@ LAZY_COMMANDS = {
 
 
 class LazyGroup(click.Group):
-    """A group whose commands in ``LAZY_COMMANDS`` are imported on first use."""
+    """A group whose commands in ``LAZY_COMMANDS`` are imported on first use, and whose
+    command list shows each description whole, wrapped, never cut at '...'."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
@@ -89,8 +92,35 @@ class LazyGroup(click.Group):
                 return command
         return None
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("casenotes")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=(
+        "\b\nTab completion of commands, options, templates, and the handles and note ids of inbox drafts:\n"
+        '  bash, in ~/.bashrc:  eval "$(_CASENOTES_COMPLETE=bash_source casenotes)"\n'
+        '  zsh, in ~/.zshrc:    eval "$(_CASENOTES_COMPLETE=zsh_source casenotes)"\n'
+        "  fish:                _CASENOTES_COMPLETE=fish_source casenotes | source"
+    ),
+)
+@click.version_option(version(), "-V", "--version", prog_name="casenotes", message="%(prog)s %(version)s")
 @practice_option
 @key_file_option
 @click.option("--debug", is_flag=True, help="Show a traceback on errors.")
@@ -139,7 +169,7 @@ def client() -> None:
 
 @client.command("add")
 @practice_option
-@click.argument("handle")
+@click.argument("handle", shell_complete=handles)
 @click.option("--name", help="The client's name (stored encrypted).")
 @click.option("--dob", type=click.DateTime(["%Y-%m-%d"]), help="Date of birth, YYYY-MM-DD.")
 @click.pass_context
@@ -153,7 +183,7 @@ def client_add(ctx: click.Context, handle: str, name: str | None, dob: dt.dateti
 
 @client.command("close")
 @practice_option
-@click.argument("handle")
+@click.argument("handle", shell_complete=handles)
 @click.option("--on", "day", type=click.DateTime(["%Y-%m-%d"]), help="The discharge date (default: today).")
 @click.pass_context
 def client_close(ctx: click.Context, handle: str, day: dt.datetime | None) -> None:
@@ -167,7 +197,7 @@ def client_close(ctx: click.Context, handle: str, day: dt.datetime | None) -> No
 
 @client.command("reopen")
 @practice_option
-@click.argument("handle")
+@click.argument("handle", shell_complete=handles)
 @click.pass_context
 def client_reopen(ctx: click.Context, handle: str) -> None:
     """Undo `client close`: the client is active again."""
@@ -191,7 +221,7 @@ def client_list(ctx: click.Context) -> None:
 
 @client.command("show")
 @practice_option
-@click.argument("handle")
+@click.argument("handle", shell_complete=handles)
 @click.pass_context
 def client_show(ctx: click.Context, handle: str) -> None:
     """Show one client's profile and how many notes they have."""
@@ -232,7 +262,7 @@ def seal_cmd(ctx: click.Context, file: Path) -> None:
 
 @cli.command("cat")
 @practice_option
-@click.argument("handle")
+@click.argument("handle", shell_complete=handles)
 @click.option("--note", "note_id", metavar="ID", help="Only this note.")
 @click.pass_context
 def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
@@ -435,7 +465,7 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> N
 
 @cli.command("open")
 @practice_option
-@click.argument("handle")
+@click.argument("handle", shell_complete=handles)
 @click.option("--no-browser", is_flag=True, help="Only print the address.")
 @click.option(
     "--idle-timeout",

@@ -243,9 +243,15 @@ def backups_checked(vault: Vault, practice: Practice, now: dt.datetime) -> list[
             else "never fully verified (`casenotes backup verify --full`)"
         )
         status = "ok" if age <= 2 and last_verify else "warn"
-        found.append(
-            Finding(name, status, f"last good snapshot {newest:%Y-%m-%d} ({age} days ago); {verified}")
-        )
+        detail = f"last good snapshot {newest:%Y-%m-%d} ({age} days ago); {verified}"
+        if backups.on_same_disk(target, practice):
+            # `status` says the same: a disk that fails, or a laptop that is stolen, takes both.
+            status = "warn"
+            detail += (
+                "; but it is on the practice's own disk, not yet a real backup: "
+                "add an external drive with `casenotes backup target add PATH`"
+            )
+        found.append(Finding(name, status, detail))
     return found
 
 

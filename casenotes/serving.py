@@ -62,3 +62,8 @@ def serve_site(
             opened.close(reason)
         else:
             site_builder.wipe(directory)
+        why = _WHY.get(reason, reason)
+        click.echo(f"Site closed ({why}); its files are wiped.", err=True)
+
+
+_WHY = {"idle": "idle timeout", "stopped": "Ctrl-C or stop", "failed": "it failed to start"}

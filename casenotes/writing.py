@@ -36,6 +36,7 @@ from vault.errors import UnknownClient
 from vault.format.encoding import new_id
 
 from . import backups
+from .completion import handles, notes
 from .config import Practice
 from .context import Failure, ask_passphrase, open_vault, practice, practice_option
 from .sharing_commands import awaiting_lines
@@ -51,6 +52,14 @@ def _unique(path: Path) -> Path:
 
 def _write_draft(inbox: Path, name: str, text: str) -> Path:
     path = _unique(inbox / name)
+    if path.name != name:
+        # A second session the same day is real (a crisis call, a family session), but so is
+        # running `new` twice by mistake: say which file is which, never pick silently.
+        click.echo(
+            f"casenotes: {name} is already in the inbox; this draft is {path.name} "
+            f"(a second note that day; if not, delete {path.name} and go on writing {name})",
+            err=True,
+        )
     durable.write_new(path, text.encode("utf-8"))
     return path
 
@@ -61,9 +70,53 @@ def _open_editor(path: Path, no_edit: bool) -> None:
         return
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
     if not editor:
-        click.echo("casenotes: set $EDITOR (or $VISUAL) to open new notes in your editor", err=True)
+        click.echo(
+            f"casenotes: no editor was opened: neither $VISUAL nor $EDITOR is set. The draft is {path}; "
+            "open it in your editor, or set one for next time (e.g. `export EDITOR=nano`)",
+            err=True,
+        )
         return
-    subprocess.call([*shlex.split(editor), str(path)])  # noqa: S603 (the user's own editor)
+    try:
+        subprocess.call([*shlex.split(editor), str(path)])  # noqa: S603 (the user's own editor)
+    except OSError as exc:
+        raise Failure(
+            f"could not start your editor {editor!r} ({exc.strerror}); the draft is {path}: "
+            "open it yourself, or fix $VISUAL/$EDITOR"
+        ) from None
+
+
+def _warn_if_syncd_stopped(p: Practice, path: Path) -> None:
+    if DaemonLock(p.state_dir / "syncd.lock").holder():
+        return
+    click.echo(
+        f"casenotes: syncd is not running, so {path.name} stays unencrypted in the inbox until it is "
+        f"sealed: start `casenotes syncd` (or run `casenotes seal {path}` when you are done)",
+        err=True,
+    )
+
+
+class TemplateName(click.ParamType):
+    """A template's kind name, in any case (`SOAP` is `soap`); completes the practice's templates."""
+
+    name = "template"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        return str(value).strip().casefold()
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[click.shell_completion.CompletionItem]:
+        from click.shell_completion import CompletionItem
+
+        from .completion import template_names
+
+        return [CompletionItem(n) for n in template_names(ctx) if n.startswith(incomplete.casefold())]
+
+
+TEMPLATE_HELP = (
+    f"The kind of note: {', '.join(sorted(note_templates.available()))}"
+    " (any case), or your practice's own templates/NAME.md."
+)
 
 
 def _today() -> dt.datetime:
@@ -82,8 +135,10 @@ def _opened_note(
 
 @click.command()
 @practice_option
-@click.argument("handle")
-@click.option("--template", "kind", default="soap", show_default=True, help="The kind of note.")
+@click.argument("handle", shell_complete=handles)
+@click.option(
+    "--template", "kind", type=TemplateName(), default="soap", show_default=True, help=TEMPLATE_HELP
+)
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Session date (default: today).")
 @click.option("--no-edit", is_flag=True, help="Only write the draft and print its path.")
 @click.option("--carry", is_flag=True, help="Carry forward current goals and last session's homework.")
@@ -122,12 +177,14 @@ def new(
             "carried": carried_section(carried.homework),
         },
     )
-    _open_editor(_write_draft(p.inbox, f"{session.isoformat()}-{handle}-{kind}.md", text), no_edit)
+    path = _write_draft(p.inbox, f"{session.isoformat()}-{handle}-{kind}.md", text)
+    _warn_if_syncd_stopped(p, path)
+    _open_editor(path, no_edit)
 
 
 @click.command()
 @practice_option
-@click.argument("note_id", metavar="NOTE")
+@click.argument("note_id", metavar="NOTE", shell_complete=notes)
 @click.option("--no-edit", is_flag=True, help="Only bring it back and print its path.")
 @click.pass_context
 def edit(ctx: click.Context, note_id: str, no_edit: bool) -> None:
@@ -154,7 +211,7 @@ def edit(ctx: click.Context, note_id: str, no_edit: bool) -> None:
 
 @click.command()
 @practice_option
-@click.argument("note_id", metavar="NOTE")
+@click.argument("note_id", metavar="NOTE", shell_complete=notes)
 @click.option("--no-edit", is_flag=True, help="Only write the draft and print its path.")
 @click.pass_context
 def addendum(ctx: click.Context, note_id: str, no_edit: bool) -> None:
@@ -203,7 +260,7 @@ def _inbox_note(p: Practice, note: str) -> Path:
 
 @click.command()
 @practice_option
-@click.argument("note", metavar="NOTE")
+@click.argument("note", metavar="NOTE", shell_complete=notes)
 @click.pass_context
 def sign(ctx: click.Context, note: str) -> None:
     """Sign a draft without opening it (sets `status: signed`).
@@ -275,11 +332,32 @@ def _count(number: int, word: str) -> str:
     return f"{number} {word}" if number == 1 else f"{number} {word}s"
 
 
-def _age(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+def age_in_words(seconds: float) -> str:
+    """How long ago, as a person says it: "just now", "1 minute", "3 hours", "2 days"."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
-            return f"{int(seconds // size)} {unit}"
-    return "now"
+            return _count(int(seconds // size), unit)
+    return "just now"
+
+
+def ago(seconds: float) -> str:
+    words = age_in_words(seconds)
+    return words if words == "just now" else f"{words} ago"
+
+
+def local_time(when: dt.datetime) -> str:
+    """A moment in this machine's time zone, to the minute (what the clock on the wall says)."""
+    return f"{when.astimezone():%Y-%m-%d %H:%M}"
+
+
+def _job_line(name: str, last: str, now: dt.datetime) -> str:
+    try:
+        ran = dt.datetime.fromisoformat(last)
+    except ValueError:
+        return f"job {name}: last ran {last}"
+    if ran.tzinfo is None:
+        ran = ran.replace(tzinfo=dt.UTC)  # older state files: syncd always wrote UTC
+    return f"job {name}: last ran {local_time(ran)}, {ago((now - ran).total_seconds())}"
 
 
 @click.command()
@@ -298,7 +376,7 @@ def status(ctx: click.Context) -> None:
         if kind is Kind.IGNORED:
             continue
         known = state.files.get(rel)
-        age = _age(time.time() - path.lstat().st_mtime)
+        age = age_in_words(time.time() - path.lstat().st_mtime)
         if kind is Kind.RESIDUE:
             rows.append((rel, "-", "residue: editor copy holding plaintext, delete it", age))
             continue
@@ -326,8 +404,9 @@ def status(ctx: click.Context) -> None:
     click.echo(
         f"\nsyncd: {'running, PID ' + holder if holder else 'not running (start it with `casenotes syncd`)'}"
     )
+    now = dt.datetime.now(dt.UTC)
     for name, last in sorted(state.jobs.items()):
-        click.echo(f"job {name}: last ran {last}")
+        click.echo(_job_line(name, last, now))
     for target in backups.targets(p):
         click.echo(_backup_line(target, backups.on_same_disk(target, p)))
     click.echo(purges_line(vault, p))
@@ -346,7 +425,7 @@ def _backup_line(target: BackupTarget, same_disk: bool) -> str:
     taken = dt.datetime.strptime(latest[0][:18] + "+0000", "%Y-%m-%dT%H%M%SZ%z")
     age = dt.datetime.now(dt.UTC) - taken
     warning = "  WARNING: older than 48 hours" if age > dt.timedelta(hours=48) else ""
-    when = f"last {taken:%Y-%m-%d %H:%M} UTC, {_age(age.total_seconds())} ago"
+    when = f"last {local_time(taken)}, {ago(age.total_seconds())}"
     return f"backup {target}: {when}{note}{warning}"
 
 

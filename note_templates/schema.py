@@ -18,8 +18,14 @@ TIME = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
 STATUSES = ("draft", "signed")
 MODALITIES = ("in person", "video", "phone", "chat", "home visit", "other")
 MEASURE_RANGES = {"phq9": (0, 27), "gad7": (0, 21)}  # published score ranges
+# A treatment plan's objective: a measurable step toward a goal, with a target date and where
+# it stands (the fields TherapyNotes and SimplePractice plans carry).
+OBJECTIVE_STATUSES = ("not started", "in progress", "met", "revised", "discontinued")
+OBJECTIVE_FIELDS = ("goal", "objective", "target", "status")
 
-RuleType = Literal["text", "date", "time", "int", "list", "enum", "note_id", "measures", "template"]
+RuleType = Literal[
+    "text", "date", "time", "int", "list", "enum", "note_id", "measures", "template", "objectives"
+]
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ RULES = {
         Rule("goals", "list"),
         Rule("homework", "list"),
         Rule("measures", "measures"),
+        Rule("objectives", "objectives"),
         Rule("risk", "text"),
         Rule("amends", "note_id"),
     )
@@ -206,6 +213,27 @@ def _check_value(rule: Rule, value: Any, kinds: Mapping[str, Kind]) -> str | Non
             return None if known else f"unknown template; known: {', '.join(sorted(kinds))}"
         case "measures":
             return None if isinstance(value, dict) else "must be 'name: score' lines, e.g. phq9: 12"
+        case "objectives":
+            return _objectives_problem(value)
+
+
+def _objectives_problem(value: Any) -> str | None:
+    """Objectives are a list of `- objective: ...` items with optional goal, target, status."""
+    shape = "must be a list of '- objective: ...' items (with goal:, target: YYYY-MM-DD, status:)"
+    if not isinstance(value, list):
+        return shape
+    for number, item in enumerate(value, start=1):
+        if not isinstance(item, dict) or not isinstance(item.get("objective"), str):
+            return f"item {number} {shape.removeprefix('must be a list of ')}"
+        unknown = sorted(set(map(str, item)) - set(OBJECTIVE_FIELDS))
+        if unknown:
+            return f"item {number} has an unknown field {unknown[0]!r}: use {', '.join(OBJECTIVE_FIELDS)}"
+        target = item.get("target")
+        if target is not None and (not isinstance(target, dt.date) or isinstance(target, dt.datetime)):
+            return f"item {number}: target must be a real date written YYYY-MM-DD"
+        if item.get("status") is not None and item["status"] not in OBJECTIVE_STATUSES:
+            return f"item {number}: status must be one of: {', '.join(OBJECTIVE_STATUSES)}"
+    return None
 
 
 def problems(

@@ -50,6 +50,38 @@ def band_of(scale: str, score: float) -> str:
     return ""
 
 
+def y_ticks(top: float, most: int = 6) -> list[int]:
+    """Whole-number score ticks from 0, at a step of 1, 2 or 5 times a power of ten: a
+    practitioner reads "10, 15, 20" at a glance, never "13.5"."""
+    step = 1
+    while top / step > most:
+        for factor in (2, 5 / 2, 2):  # 1 -> 2 -> 5 -> 10 -> 20 -> 50 ...
+            step = round(step * factor)
+            if top / step <= most:
+                break
+    return list(range(0, int(top) + 1, step))
+
+
+def x_ticks(days: Sequence[dt.date], most: int = 6) -> list[tuple[dt.date, str]]:
+    """Date ticks under a chart: the first of each month across a long span ("Mar 2026"),
+    else the session dates themselves ("05 Jan"); thinned to at most MOST, the latest kept."""
+    if not days:
+        return []
+    first, last = min(days), max(days)
+    if (last - first).days >= 60:
+        months, day = [], dt.date(first.year, first.month, 1)
+        while day <= last:
+            if day >= first:
+                months.append(day)
+            day = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+        chosen, label = months, "%b %Y"
+    else:
+        chosen, label = sorted(set(days)), "%d %b"
+    every = -(-len(chosen) // most)  # ceiling division
+    kept = chosen[::-1][::every][::-1]
+    return [(d, f"{d:{label}}") for d in kept]
+
+
 def line_chart(name: str, points: Sequence[tuple[dt.date, float]]) -> str:
     """An SVG of a score over time, with the scale's severity bands behind it."""
     title, top, bands = SCALES.get(name, (name, max((s for _, s in points), default=1) or 1, []))
@@ -78,14 +110,17 @@ def line_chart(name: str, points: Sequence[tuple[dt.date, float]]) -> str:
     parts.append(
         f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{LEFT + plot_w}" y2="{TOP + plot_h}" stroke="#999"/>'
     )
-    for tick in (0, top / 2, top):
+    for tick in y_ticks(top):
         parts.append(
-            f'<text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" font-size="11" text-anchor="end">{tick:g}</text>'
+            f'<text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" font-size="11" text-anchor="end">{tick}</text>'
         )
-    parts.append(f'<text x="{LEFT}" y="{HEIGHT - 8}" font-size="11">{first:%d %b %Y}</text>')
-    parts.append(
-        f'<text x="{LEFT + plot_w}" y="{HEIGHT - 8}" font-size="11" text-anchor="end">{last:%d %b %Y}</text>'
-    )
+    for day, label in x_ticks([d for d, _ in points]):
+        parts.append(
+            f'<line x1="{x(day):.1f}" y1="{TOP + plot_h}" x2="{x(day):.1f}" y2="{TOP + plot_h + 4}" stroke="#999"/>'
+        )
+        parts.append(
+            f'<text x="{x(day):.1f}" y="{HEIGHT - 8}" font-size="11" text-anchor="middle">{escape(label)}</text>'
+        )
     path = " ".join(f"{'M' if i == 0 else 'L'}{x(d):.1f},{y(s):.1f}" for i, (d, s) in enumerate(points))
     parts.append(f'<path d="{path}" fill="none" stroke="#3f51b5" stroke-width="2"/>')
     for day, score in points:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from html import escape
 
 from .charts import SCALES, band_of, line_chart
-from .timeline import PSYCHOTHERAPY, SESSION_KINDS_EXCLUDED, Entry, Timeline
+from .timeline import PSYCHOTHERAPY, SESSION_KINDS_EXCLUDED, Entry, Timeline, homework_done, trend
 
 NAV = [
     ("Overview", "index.md"),
@@ -120,11 +120,13 @@ def overview(t: Timeline) -> str:
     lines += ["## Latest scores", ""]
     series = t.measure_series()
     if series:
-        lines += ["| measure | latest | band | change since first |", "|---|---|---|---|"]
+        lines += ["| measure | latest | trend | band | change since first |", "|---|---|---|---|---|"]
         for name, points in sorted(series.items()):
             title = SCALES.get(name, (name,))[0]
+            arrow, words = trend(points)
+            shown = f'<span class="cn-trend" title="{escape(words)}">{arrow}</span> {words}' if arrow else words
             lines.append(
-                f"| {_md(str(title))} | {points[-1][1]:g} ({points[-1][0]:%d %b %Y}) | {band_of(name, points[-1][1])} | {points[-1][1] - points[0][1]:+g} |"
+                f"| {_md(str(title))} | {points[-1][1]:g} ({points[-1][0]:%d %b %Y}) | {shown} | {band_of(name, points[-1][1])} | {points[-1][1] - points[0][1]:+g} |"
             )
     else:
         lines.append("No scores recorded.")
@@ -160,10 +162,8 @@ def timeline(t: Timeline) -> str:
             lines += [f"## {year}", ""]
         lines += [f"### {month}", "", '<ul class="cn-timeline">']
         for entry in entries:
-            signed = "" if entry.signed else " <em>(draft)</em>"
-            item = (
-                f"<li><strong>{_a(entry)}</strong> · {escape(_kind(entry))}{signed} · {escape(entry.summary)}"
-            )
+            facts = [escape(_kind(entry)), _state(entry), *_scores(entry), *_risk_html(entry)]
+            item = f"<li><strong>{_a(entry)}</strong> · {' · '.join(facts)} · {escape(entry.summary)}"
             extra = "".join(
                 f"<li>addendum of {_a(addendum)}: {escape(addendum.summary)}</li>"
                 for addendum in t.addenda.get(entry.note_id, [])
@@ -173,6 +173,29 @@ def timeline(t: Timeline) -> str:
     if t.hidden_psychotherapy:
         lines.append(f"*{count(t.hidden_psychotherapy, 'psychotherapy note')} not shown.*")
     return "\n".join(lines) + "\n"
+
+
+def _state(entry: Entry) -> str:
+    return '<span class="cn-signed">signed</span>' if entry.signed else '<em class="cn-draft">draft</em>'
+
+
+def _scores(entry: Entry) -> list[str]:
+    return [f"{escape(str(SCALES.get(k, (k,))[0]))} {v:g}" for k, v in entry.measures.items()]
+
+
+def _shows_risk(entry: Entry) -> bool:
+    return entry.kind not in (*SESSION_KINDS_EXCLUDED, PSYCHOTHERAPY) or entry.risk is not None
+
+
+def _risk_html(entry: Entry) -> list[str]:
+    """The risk a note recorded, as the timeline shows it: a flag stands out."""
+    if not _shows_risk(entry):
+        return []
+    if entry.risk_state == "not assessed":
+        return ['<em class="cn-risk-unassessed">risk not assessed</em>']
+    if entry.risk_state == "flag":
+        return [f'<strong class="cn-risk-flag">risk: {escape(str(entry.risk))}</strong>']
+    return [f"risk: {escape(str(entry.risk))}"]
 
 
 def session(t: Timeline, entry: Entry) -> str:
@@ -202,7 +225,7 @@ def session(t: Timeline, entry: Entry) -> str:
         ]
     if entry.measures:
         lines += [" · ".join(f"**{SCALES.get(k, (k,))[0]}** {v:g}" for k, v in entry.measures.items()), ""]
-    if entry.kind not in (*SESSION_KINDS_EXCLUDED, PSYCHOTHERAPY) or entry.risk is not None:
+    if _shows_risk(entry):
         lines += [f"**Risk:** {risk_words(entry)}", ""]
     body = _demote(entry.body)
     return "\n".join(lines) + "\n" + body + "\n"
@@ -232,6 +255,25 @@ def plan(t: Timeline) -> str:
         )
     if not goals:
         lines.append("None recorded.")
+    source, objectives = t.plan()
+    lines += ["", "## Objectives", ""]
+    if source is None:
+        lines.append("None recorded: a treatment plan's `objectives:` list them, with target dates and status.")
+    else:
+        lines += [
+            f"From the plan of {_link(source)}.",
+            "",
+            "<table>",
+            "<thead><tr><th>goal</th><th>objective</th><th>target date</th><th>status</th></tr></thead>",
+            "<tbody>",
+        ]
+        for o in objectives:
+            target = f"{o.target:%d %b %Y}" if o.target else "<em>none set</em>"
+            lines.append(
+                f"<tr><td>{escape(o.goal)}</td><td>{escape(o.objective)}</td><td>{target}</td>"
+                f'<td class="cn-status-{escape(o.status.replace(" ", "-"))}">{escape(o.status)}</td></tr>'
+            )
+        lines += ["</tbody>", "</table>"]
     lines += ["", "## How the goals changed", ""]
     for day, changed, _ in reversed(t.goal_history()):
         lines.append(f"- {day:%d %b %Y}: " + "; ".join(_md(g) for g in changed))
@@ -267,12 +309,16 @@ def homework(t: Timeline) -> str:
         "# Homework",
         "",
         "<table>",
-        "<thead><tr><th>set</th><th>homework</th><th>followed up</th></tr></thead>",
+        "<thead><tr><th>set</th><th>homework</th><th>done?</th><th>followed up</th></tr></thead>",
         "<tbody>",
     ]
     for entry, item, following in rows:
         follow = _a(following) if following else "<em>next session</em>"
-        lines.append(f"<tr><td>{_a(entry)}</td><td>{escape(item)}</td><td>{follow}</td></tr>")
+        done = homework_done(item, following)
+        shown = {"done": "<strong>done</strong>", "not done": "not done"}.get(done, f"<em>{done}</em>")
+        lines.append(
+            f"<tr><td>{_a(entry)}</td><td>{escape(item)}</td><td>{shown}</td><td>{follow}</td></tr>"
+        )
     return "\n".join([*lines, "</tbody>", "</table>"]) + "\n"
 
 

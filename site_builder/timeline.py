@@ -83,6 +83,16 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Objective:
+    """One measurable step of a treatment plan (its `objectives:` front matter)."""
+
+    goal: str
+    objective: str
+    target: dt.date | None
+    status: str
+
+
+@dataclass(frozen=True)
 class Damaged:
     note_id: str
     why: str
@@ -122,6 +132,23 @@ class Timeline:
     def sessions_for_goal(self, goal: str) -> list[Entry]:
         return [e for e in self.sessions if goal in e.texts("goals")]
 
+    def plan(self) -> tuple[Entry | None, list[Objective]]:
+        """The newest note with objectives (the plan in force), and its objectives."""
+        for entry in self.entries:
+            items = entry.meta.get("objectives")
+            if isinstance(items, list) and items:
+                return entry, [
+                    Objective(
+                        str(item.get("goal") or ""),
+                        str(item.get("objective") or ""),
+                        item.get("target") if isinstance(item.get("target"), dt.date) else None,
+                        str(item.get("status") or "not started"),
+                    )
+                    for item in items
+                    if isinstance(item, dict)
+                ]
+        return None, []
+
     def homework(self) -> list[tuple[Entry, str, Entry | None]]:
         """(session that set it, the homework, the next session that could follow it up)."""
         sessions = list(reversed(self.sessions))  # oldest first
@@ -160,6 +187,36 @@ class Timeline:
             if text and text.lower().rstrip(".") not in ("none", "none noted", "nothing"):
                 found.append((entry, text))
         return found
+
+
+_CHECKBOX = re.compile(r"^\s*[-*]\s+\[([ xX])\]\s+(.*\S)\s*$")
+
+
+def homework_done(item: str, following: Entry | None) -> str:
+    """Whether the next session ticked the homework off: 'done', 'not done', 'not recorded'
+    (the next note has no checkbox for it), or 'next session' (there is none yet).
+
+    `casenotes new --carry` writes ``- [ ] ITEM: how did it go?`` at the top of the next
+    note; ticking it (``- [x]``) records that it was done."""
+    if following is None:
+        return "next session"
+    wanted = item.strip().casefold()
+    for line in following.body.splitlines():
+        match = _CHECKBOX.match(line)
+        if match and match[2].casefold().startswith(wanted):
+            return "done" if match[1] in "xX" else "not done"
+    return "not recorded"
+
+
+def trend(points: Sequence[tuple[dt.date, float]]) -> tuple[str, str]:
+    """(arrow, words) from the score before the latest to the latest."""
+    if len(points) < 2:
+        return "", "first score"
+    (before_day, before), (_, latest) = points[-2], points[-1]
+    change = latest - before
+    arrow = "↑" if change > 0 else "↓" if change < 0 else "→"
+    words = "same as" if change == 0 else f"{'up' if change > 0 else 'down'} {abs(change):g} from"
+    return arrow, f"{words} {before:g} on {before_day:%d %b %Y}"
 
 
 def section(body: str, heading: str) -> str:

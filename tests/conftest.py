@@ -102,15 +102,57 @@ def empty(tmp_path: Path, base_env: dict[str, str]) -> Env:
     return Env(Practice(tmp_path / "practice", tmp_path / "config"), base_env)
 
 
-@pytest.fixture
-def practice(empty: Env) -> Env:
-    """A practice made through the core with the cheap KDF, and one client, AB-1."""
-    p = empty.practice
+@pytest.fixture(scope="session")
+def practice_template(tmp_path_factory: pytest.TempPathFactory) -> Practice:
+    """One practice per test process, made through the core with the cheap KDF, with one
+    client, AB-1; `practice` copies it, which is several times cheaper than making one."""
+    base = tmp_path_factory.mktemp("practice-template")
+    p = Practice(base / "practice", base / "config")
     create_practice(p.vault_dir, p.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF).close()
     p.create_layout()
-    with empty.vault() as vault:
+    with Vault(p.vault_dir, p.config_dir) as vault:
         vault.add_client("AB-1", "Wilhelmina Testperson", "1987-03-14")
-    return empty
+    return p
+
+
+def copy_practice(source: Practice, env: Env) -> Env:
+    """ENV's practice becomes a copy of SOURCE (same keys and ids: a test never meets
+    another test's practice); copy2 keeps the 0600/0700 modes."""
+    shutil.copytree(source.root, env.practice.root, symlinks=True)
+    shutil.copytree(source.config_dir, env.practice.config_dir, symlinks=True)
+    return env
+
+
+def session_env(practice: Practice) -> Env:
+    """An Env for a practice made once per test process (a session fixture has no base_env)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASENOTES_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["CASENOTES_HOME"] = str(practice.root)
+    env["CASENOTES_CONFIG_DIR"] = str(practice.config_dir)
+    return Env(practice, env)
+
+
+@pytest.fixture
+def practice(empty: Env, practice_template: Practice) -> Env:
+    """A practice of its own for this test, with one client, AB-1: a copy of the session's."""
+    return copy_practice(practice_template, empty)
+
+
+@pytest.fixture(scope="session")
+def story_template(practice_template: Practice, tmp_path_factory: pytest.TempPathFactory) -> Practice:
+    """The practice with the story of site_fixtures sealed through syncd, once per test process."""
+    base = tmp_path_factory.mktemp("story-template")
+    env = copy_practice(practice_template, session_env(Practice(base / "practice", base / "config")))
+    from site_fixtures import seal_story  # site_fixtures imports this module
+
+    seal_story(env)
+    return env.practice
+
+
+@pytest.fixture
+def story(empty: Env, story_template: Practice) -> Env:
+    """A practice of its own for this test, with the story of site_fixtures sealed: a copy of the session's."""
+    return copy_practice(story_template, empty)
 
 
 def require_tool(name: str) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -166,7 +168,32 @@ def test_status_shows_the_last_backup_and_that_a_same_disk_copy_is_not_enough(pr
     assert "none yet (on the practice's own disk: not yet a real backup)" in run(practice, "status").text
     run(practice, "backup", "run")
     line = [x for x in run(practice, "status").text.splitlines() if x.startswith("backup ")][0]
-    assert "last " in line and "ago" in line and "WARNING" not in line
+    assert "last " in line and "just now" in line and "WARNING" not in line
+
+
+def test_status_says_when_in_local_time_and_plain_words(practice: Env) -> None:
+    practice.env["TZ"] = "Pacific/Auckland"  # far from UTC, so a UTC time would show
+    run(practice, "backup", "run")
+    taken = dt.datetime.strptime(snapshots(practice)[-1][:17], "%Y-%m-%dT%H%M%S").replace(tzinfo=dt.UTC)
+    state = practice.practice.state_dir / "state.json"
+    state.parent.mkdir(exist_ok=True)
+    ran = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=3, seconds=5)
+    state.write_text(json.dumps({"jobs": {"backup": ran.isoformat()}}))
+    shown = run(practice, "status").text
+    local = taken.astimezone(zoneinfo.ZoneInfo("Pacific/Auckland"))
+    assert f"last {local:%Y-%m-%d %H:%M}, just now" in shown, shown
+    ran_local = ran.astimezone(zoneinfo.ZoneInfo("Pacific/Auckland"))
+    assert f"job backup: last ran {ran_local:%Y-%m-%d %H:%M}, 3 minutes ago" in shown, shown
+    assert "UTC" not in shown and "now ago" not in shown and "+00:00" not in shown
+
+
+def test_restore_of_a_mistyped_snapshot_says_so_not_plug_in_the_drive(practice: Env, tmp_path: Path) -> None:
+    run(practice, "backup", "run")
+    result = practice.run("backup", "restore", "2019-01-01T000000Z", str(tmp_path / "restored"))
+    assert result.code == 2 and "plug in" not in result.err
+    assert "no snapshot named '2019-01-01T000000Z'" in result.err and "backup list" in result.err
+    assert snapshots(practice)[-1] in result.err  # the newest, to compare with what was typed
+    assert not (tmp_path / "restored").exists()
 
 
 def test_syncd_takes_the_daily_backup_and_retries_an_unplugged_drive(practice: Env, tmp_path: Path) -> None:

@@ -233,3 +233,38 @@ def test_the_readmes_own_practice_runs_as_written(empty: Env, tmp_path: Path) ->
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "OK as a draft" not in done.stdout  # the editor wrote every section before `check`
     assert "signed " in done.stdout and "vault OK" in done.stdout and "audit log OK" in done.stdout
+
+
+def test_version_and_help_that_is_not_cut_off(empty: Env) -> None:
+    shown = empty.run("--version")
+    assert shown.code == 0 and re.fullmatch(r"casenotes \S+\n", shown.text)
+    listed = empty.run("--help").text
+    assert "..." not in listed.split("Commands:")[1]
+    assert re.search(r"127\.0\.0\.1,\s+wiped when closed or idle\.", listed)  # once cut at "127.0.0.1,..."
+    assert "_CASENOTES_COMPLETE=bash_source casenotes" in listed
+
+
+def complete(env: Env, words: str) -> list[str]:
+    """What bash completion offers for the last of WORDS, as click's completion script asks."""
+    parts = words.split(" ")
+    proc = subprocess.run(
+        [sys.executable, "-m", "casenotes"],
+        env={**env.env, "_CASENOTES_COMPLETE": "bash_complete", "COMP_WORDS": " ".join(["casenotes", *parts]),
+             "COMP_CWORD": str(len(parts))},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return [line.split(",", 1)[1] for line in proc.stdout.splitlines() if line]
+
+
+def test_completion_offers_templates_and_the_handles_and_ids_of_inbox_drafts(practice: Env) -> None:
+    assert complete(practice, "new AB-1 --template S") == ["soap"]
+    assert "treatment-plan" in complete(practice, "new AB-1 --template ")
+    assert complete(practice, "new ") == []  # the index is blinded: no draft, no handle to offer
+    draft = Path(practice.run("new", "AB-1", "--no-edit").text.strip())
+    assert complete(practice, "new A") == ["AB-1"]
+    assert complete(practice, "open A") == ["AB-1"]
+    note_id = re.search(r"(?m)^id: (\S+)", draft.read_text())[1]
+    assert set(complete(practice, "sign ")) == {draft.name, note_id}

@@ -36,6 +36,8 @@ def test_the_user_guide_builds_strictly(tmp_path: Path) -> None:
     reference = (tmp_path / "site" / "reference" / "index.html").read_text()
     for name in cli.commands:
         assert f"casenotes {name}" in reference, name
+    # the build's own code stays out of the published guide
+    assert not list((tmp_path / "site").rglob("*.py"))
 
 
 def test_every_template_has_a_page_in_the_guide(tmp_path: Path) -> None:

@@ -100,10 +100,28 @@ def test_backups(practice: Env) -> None:
     state = practice.practice.state_dir / "state.json"
     state.parent.mkdir(exist_ok=True)
     state.write_text(json.dumps({"jobs": {"backup-verify": now().isoformat()}}))
-    [good] = doctor.backups_checked(practice.vault(), practice.practice, now())
-    assert good.status == "ok", good.detail
+    [same_disk] = doctor.backups_checked(practice.vault(), practice.practice, now())
+    assert same_disk.status == "warn" and "practice's own disk, not yet a real backup" in same_disk.detail
     [stale] = doctor.backups_checked(practice.vault(), practice.practice, now() + dt.timedelta(days=9))
     assert stale.status == "warn" and "9 days ago" in stale.detail
+
+
+def test_doctor_and_status_agree_on_a_backup_on_the_practices_own_disk(practice: Env, tmp_path: Path) -> None:
+    state = practice.practice.state_dir / "state.json"
+    state.parent.mkdir(exist_ok=True)
+    state.write_text(json.dumps({"jobs": {"backup-verify": now().isoformat()}}))
+    assert practice.run("backup", "run").code == 0
+    said = practice.run("doctor").text
+    assert [x for x in practice.run("status").text.splitlines() if "not yet a real backup" in x]
+    assert [x for x in said.splitlines() if "backup" in x and "not yet a real backup" in x]
+    drive = tmp_path / "usb-drive"
+    drive.mkdir()
+    settings = practice.practice.settings_file
+    settings.write_text(settings.read_text().replace('backup_targets: ["backups"]', f'backup_targets: ["{drive}"]'))
+    assert practice.run("backup", "run").code == 0
+    [good] = doctor.backups_checked(practice.vault(), practice.practice, now())
+    assert good.status == "ok", good.detail
+    assert "not yet a real backup" not in practice.run("status").text
 
 
 def test_purges_due(practice: Env) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Env
-from site_fixtures import CHROMIUM, CHROMIUM_ARGS, MARKER, note, require_chromium, seal_story
+from site_fixtures import CHROMIUM, CHROMIUM_ARGS, MARKER, note, require_chromium
 
 RAM = Path("/dev/shm")
 
@@ -68,12 +68,6 @@ def no_marker_left(env: Env) -> None:
                 assert MARKER.encode() not in path.read_bytes(), path
 
 
-@pytest.fixture
-def story(practice: Env) -> Env:
-    seal_story(practice)
-    return practice
-
-
 def fetch_with_token(opened: Opened) -> bytes:
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
     opener.open(opened.url, timeout=10).close()  # the token for the cookie, once
@@ -91,6 +85,7 @@ def test_a_signal_stops_the_site_and_wipes_it(story: Env, signum: int) -> None:
     code, err = opened.finish()
     assert code == 0, err
     assert not directory.exists()
+    assert "Site closed (Ctrl-C or stop); its files are wiped." in err  # the practitioner is told
     no_marker_left(story)
     events = [(e.event, e.data.get("reason")) for e in story.vault().audit.entries()]
     assert ("site-open", None) in events and ("site-close", "stopped") in events
@@ -99,8 +94,9 @@ def test_a_signal_stops_the_site_and_wipes_it(story: Env, signum: int) -> None:
 def test_the_idle_timeout_wipes_the_site(story: Env) -> None:
     opened = Opened(story, "--idle-timeout", "0.05")  # three seconds
     [directory] = opened.directories()
-    code, _ = opened.finish(timeout=30)
+    code, err = opened.finish(timeout=30)
     assert code == 0 and not directory.exists()
+    assert "Site closed (idle timeout); its files are wiped." in err
     no_marker_left(story)
     assert any(e.event == "site-close" and e.data["reason"] == "idle" for e in story.vault().audit.entries())
 

@@ -22,9 +22,8 @@ def built(env: Env, tmp_path: Path, include_psychotherapy: bool = False):
 
 
 @pytest.fixture
-def site(practice: Env, tmp_path: Path):
-    seal_story(practice)
-    return built(practice, tmp_path)
+def site(story: Env, tmp_path: Path):
+    return built(story, tmp_path)
 
 
 def html(site, page: str) -> str:
@@ -53,7 +52,7 @@ def test_the_overview_tells_the_story_at_a_glance(site) -> None:
     assert "Walk three times" in text and "Sleep diary" not in text  # only the open homework
     assert "passive thoughts, safety plan reviewed" in text
     assert "A fall at home on Tuesday" in text
-    assert "PHQ-9 11 (19 Jan 2026) moderate -10" in text
+    assert "PHQ-9 11 (19 Jan 2026) ↓ down 6 from 17 on 12 Jan 2026 moderate -10" in text
     assert "1 psychotherapy note is kept apart" in text and "(s)" not in text
 
 
@@ -93,13 +92,14 @@ def test_plan_homework_and_themes(site) -> None:
         and "How the goals changed" in plan
     )
     homework = html(site, "homework.html")
-    assert re.search(r"12 Jan 2026\s*Sleep diary every morning\s*19 Jan 2026", homework)
+    assert re.search(r"12 Jan 2026\s*Sleep diary every morning\s*done\s*19 Jan 2026", homework)
+    assert re.search(r"19 Jan 2026\s*Walk three times\s*next session", homework)
     themes = html(site, "themes.html")
     assert "sleep (2)" in themes and "grief (1)" in themes
 
 
-def test_psychotherapy_notes_only_when_asked(practice: Env, tmp_path: Path) -> None:
-    seal_story(practice)
+def test_psychotherapy_notes_only_when_asked(story: Env, tmp_path: Path) -> None:
+    practice = story
     without = built(practice, tmp_path / "a")
     assert "zebrafinch" not in "".join(p.read_text() for p in without.html.rglob("*.html"))
     assert "zebrafinch" not in (without.html / "search" / "search_index.json").read_text()
@@ -137,8 +137,8 @@ def test_client_text_cannot_inject_html(practice: Env, tmp_path: Path) -> None:
         assert "<script>fetch" not in text and "<img src=http://evil" not in text
 
 
-def test_a_tampered_note_is_shown_as_damaged(practice: Env, tmp_path: Path) -> None:
-    seal_story(practice)
+def test_a_tampered_note_is_shown_as_damaged(story: Env, tmp_path: Path) -> None:
+    practice = story
     vault = practice.vault()
     [(_, _, path)] = vault.revisions(vault.resolve("AB-1"), "aaaaaaaaaaaaaaa2")
     raw = bytearray(path.read_bytes())
@@ -220,3 +220,130 @@ def test_the_site_tells_risk_not_assessed_from_none(practice: Env, tmp_path: Pat
     assert "None: no risk found where it was assessed." in overview
     month = html(site, "sessions/2026-02.html")
     assert "Risk: not assessed" in month and "Risk: none" in month
+
+
+def test_the_timeline_shows_each_notes_scores_risk_and_whether_it_is_signed(
+    practice: Env, tmp_path: Path
+) -> None:
+    from site_fixtures import note
+
+    seal_story(practice)
+    (practice.practice.inbox / "d.md").write_text(
+        note("ddddddddddddddd1", "2026-01-26", status="draft", extra="measures:\n  phq9: 9\n")
+    )
+    assert "sealed 1" in practice.run("syncd", "--once").text
+    text = html(built(practice, tmp_path), "timeline.html")
+    assert "26 Jan 2026 · SOAP · draft · PHQ-9 9 · risk not assessed ·" in text
+    assert (
+        "19 Jan 2026 · SOAP · signed · PHQ-9 11 · GAD-7 9 · risk: passive thoughts, safety plan reviewed ·"
+        in text
+    )
+    assert "12 Jan 2026 · SOAP · signed · PHQ-9 17 · GAD-7 12 · risk: none ·" in text
+    assert "05 Jan 2026 · Intake · signed · PHQ-9 21 · GAD-7 16 · risk: none, denies ideation" in text
+    raw = (built(practice, tmp_path / "again").html / "timeline.html").read_text()
+    assert '<strong class="cn-risk-flag">risk: passive thoughts' in raw  # a flag stands out
+
+
+PLAN = """objectives:
+  - goal: Sleep through the night
+    objective: In bed by 23:00 on five nights of seven
+    target: 2026-03-31
+    status: in progress
+  - goal: Return to work part-time
+    objective: Two half days a week
+    status: not started
+"""
+
+
+def test_the_plan_shows_objectives_with_target_dates_and_status(practice: Env, tmp_path: Path) -> None:
+    from site_fixtures import note
+
+    seal_story(practice)
+    body = "## Goals\nSleep; work.\n\n## Objectives and interventions\nCBT-I; graded return.\n"
+    (practice.practice.inbox / "p.md").write_text(
+        note(
+            "eeeeeeeeeeeeeee1",
+            "2026-01-13",
+            "treatment-plan",
+            extra='goals: ["Sleep through the night"]\n' + PLAN,
+            body=body,
+        )
+    )
+    assert practice.run("check", str(practice.practice.inbox / "p.md")).code == 0
+    assert "sealed 1" in practice.run("syncd", "--once").text
+    plan = html(built(practice, tmp_path), "plan.html")
+    assert "From the plan of 13 Jan 2026" in plan
+    assert re.search(
+        r"Sleep through the night\s*In bed by 23:00 on five nights of seven\s*31 Mar 2026\s*in progress", plan
+    )
+    assert re.search(r"Return to work part-time\s*Two half days a week\s*none set\s*not started", plan)
+
+
+def test_a_wrong_objective_is_named_by_check(practice: Env) -> None:
+    from site_fixtures import note
+
+    path = practice.practice.inbox / "p.md"
+    path.write_text(
+        note(
+            "eeeeeeeeeeeeeee2",
+            "2026-01-13",
+            "treatment-plan",
+            status="draft",
+            extra='goals: ["Sleep"]\n' + PLAN.replace("in progress", "nearly"),
+        )
+    )
+    result = practice.run("check", str(path))
+    assert result.code == 1 and "objectives" in result.err and "item 1: status must be one of" in result.err
+
+
+def test_homework_reads_not_done_when_the_next_note_leaves_it_unticked() -> None:
+    import datetime as dt
+
+    from site_builder.timeline import Entry, homework_done
+
+    def following(body: str) -> Entry:
+        return Entry("a" * 16, dt.date(2026, 1, 12), "soap", {}, body, 1, True)
+
+    assert (
+        homework_done("Walk three times", following("- [ ] Walk three times: how did it go?")) == "not done"
+    )
+    assert homework_done("Walk three times", following("- [X] walk three times: two of three")) == "done"
+    assert (
+        homework_done("Walk three times", following("## Subjective\nWe did not talk about it."))
+        == "not recorded"
+    )
+    assert homework_done("Walk three times", None) == "next session"
+
+
+@pytest.mark.parametrize(
+    ("top", "ticks"),
+    [
+        (27, [0, 5, 10, 15, 20, 25]),
+        (21, [0, 5, 10, 15, 20]),
+        (4, [0, 1, 2, 3, 4]),
+        (100, [0, 20, 40, 60, 80, 100]),
+    ],
+)
+def test_chart_scores_tick_at_whole_numbers(top, ticks) -> None:
+    from site_builder.charts import y_ticks
+
+    assert y_ticks(top) == ticks
+
+
+def test_charts_label_the_time_axis_and_never_a_half_score(site) -> None:
+    page = (site.html / "measures.html").read_text()
+    labels = re.findall(r'text-anchor="middle">([^<]+)</text>', page)
+    assert labels[:3] == ["05 Jan", "12 Jan", "19 Jan"]  # each session of the short span
+    assert ">13.5<" not in page and ">10.5<" not in page and ">25<" in page
+    import datetime as dt
+
+    from site_builder.charts import x_ticks
+
+    months = [label for _, label in x_ticks([dt.date(2025, 1, 6), dt.date(2025, 6, 2), dt.date(2026, 1, 5)])]
+    assert months == ["Mar 2025", "May 2025", "Jul 2025", "Sep 2025", "Nov 2025", "Jan 2026"]
+
+
+def test_the_overview_shows_a_trend_arrow_beside_each_score(site) -> None:
+    text = html(site, "index.html")
+    assert "PHQ-9 11 (19 Jan 2026) ↓ down 6 from 17 on 12 Jan 2026 moderate -10" in text
+    assert "GAD-7 9 (19 Jan 2026) ↓ down 3 from 12 on 12 Jan 2026 mild -7" in text

@@ -135,10 +135,43 @@ def test_new_opens_the_practitioners_editor(practice: Env, tmp_path: Path) -> No
     assert log.read_text().strip() == result.text.strip()
 
 
-def test_new_never_overwrites_a_draft(practice: Env) -> None:
+def test_new_never_overwrites_a_draft_and_says_which_file_is_the_second(practice: Env) -> None:
     first = new(practice, "--date", "2026-11-20")
-    second = new(practice, "--date", "2026-11-20")
-    assert first != second and first.exists() and second.name.endswith("-2.md")
+    again = practice.run("new", "AB-1", "--no-edit", "--date", "2026-11-20")
+    second = Path(again.text.strip())
+    assert first != second and first.exists() and second.name == "2026-11-20-AB-1-soap-2.md"
+    assert f"{first.name} is already in the inbox; this draft is {second.name}" in again.err
+
+
+def test_new_without_an_editor_says_nothing_was_opened_and_where_the_draft_is(practice: Env) -> None:
+    practice.env.pop("VISUAL", None)
+    practice.env.pop("EDITOR", None)
+    result = practice.run("new", "AB-1")
+    draft = Path(result.text.strip())
+    assert result.code == 0 and draft.exists()
+    assert "no editor was opened" in result.err and f"The draft is {draft}" in result.err
+    practice.env["EDITOR"] = "no-such-editor-anywhere"
+    missing = practice.run("new", "AB-1")
+    assert missing.code == 1 and "could not start your editor 'no-such-editor-anywhere'" in missing.err
+    assert "the draft is " in missing.err
+
+
+def test_new_takes_a_template_name_in_any_case_and_help_lists_them(practice: Env) -> None:
+    draft = new(practice, "--template", "SOAP")
+    assert draft.name.endswith("-AB-1-soap.md") and "## Subjective" in draft.read_text()
+    listed = practice.run("new", "--help").text
+    for kind in note_templates.KINDS:
+        assert kind in listed
+
+
+def test_new_warns_that_the_draft_stays_plaintext_while_syncd_is_stopped(practice: Env) -> None:
+    result = practice.run("new", "AB-1", "--no-edit")
+    assert "syncd is not running" in result.err and "stays unencrypted" in result.err
+    daemon = RunningDaemon(practice).wait_ready()
+    try:
+        assert "syncd is not running" not in practice.run("new", "AB-1", "--no-edit", "--template", "dap").err
+    finally:
+        assert daemon.stop() == 0
 
 
 def test_carry_brings_goals_and_last_homework(practice: Env) -> None:

@@ -116,6 +116,20 @@ class UnknownNote(VaultError):
     template = "no note {1} {0}: `casenotes cat HANDLE` shows every note with its id"
 
 
+class UnknownSnapshot(VaultError):
+    """The target is there, but no one snapshot matches the name given (mistyped, or ambiguous)."""
+
+    exit_code = 2
+
+    def __str__(self) -> str:
+        name, target, matched, newest = self.args_
+        what = f"{matched} snapshots start with {name!r}" if matched else f"no snapshot named {name!r}"
+        return (
+            f"{what} on {target} (the newest is {newest}): "
+            "`casenotes backup list` shows them; give a whole name or a longer prefix"
+        )
+
+
 class HandleTaken(VaultError):
     template = "a client already has this handle: choose another one{}"
 

@@ -29,7 +29,7 @@ import nacl.exceptions
 from nacl.signing import VerifyKey
 
 from .. import durable
-from ..errors import Problem, TamperedFile, VaultError
+from ..errors import Problem, TamperedFile, UnknownSnapshot, VaultError
 from ..format.constants import JSON_FORMAT_VERSION
 from ..format.encoding import canonical, unb64
 from ..format.keys import Device, sign_record
@@ -211,11 +211,10 @@ class BackupTarget:
         return Snapshot(name, record["created"], record["device"], record["files"])
 
     def find(self, name: str) -> str:
-        matches = [n for n in self.snapshots() if n == name or n.startswith(name)]
+        names = self.snapshots()
+        matches = [n for n in names if n == name or n.startswith(name)]
         if len(matches) != 1:
-            raise TargetUnavailable(
-                self, f"no single snapshot named {name!r}; `casenotes backup list` shows them"
-            )
+            raise UnknownSnapshot(name, self, len(matches), names[-1] if names else "none yet")
         return matches[0]
 
     def verify(
