@@ -1,0 +1,130 @@
+"""Attacks on the promises of issue 14, each written as the attacker runs it.
+
+The ledger: someone who can write the (synced) vault folder but holds no key of the
+client, typically a colleague of the same group practice whose access was revoked, or
+one who was never granted a client. The open site: another local user or server.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import CHEAP_KDF
+
+from vault import Passphrase, Vault, verify
+from vault.errors import NoAccess, TamperedFile
+from vault.format.keys import Practitioner
+from vault.sharing import access
+from vault.store.colleagues import identity_of, join_practice
+from vault.store.practice import create_practice, register_device
+
+ALEX, BEA, DAN = "fictional alpha passphrase", "fictional bravo passphrase", "fictional delta passphrase"
+
+
+@dataclass
+class Group:
+    """One vault, three practitioners each with a device: Alex owns client AB-1."""
+
+    root: Path
+    configs: dict[str, Path]
+    ids: dict[str, str]
+    client: str
+
+    def vault(self, who: str) -> Vault:
+        return Vault(self.root, self.configs[who])
+
+    def unlock(self, who: str) -> tuple[Vault, Practitioner]:
+        vault = self.vault(who)
+        return vault, vault.unlock(Passphrase({"alex": ALEX, "bea": BEA, "dan": DAN}[who]))
+
+    def access_file(self, who: str) -> Path:
+        return self.root / "clients" / self.client / "access" / f"{self.ids[who]}.sealed"
+
+    def problems(self, who: str = "alex") -> list[str]:
+        return [str(p) for p in verify(self.vault(who))]
+
+
+@pytest.fixture
+def group(tmp_path: Path) -> Group:
+    root = tmp_path / "vault"
+    configs = {name: tmp_path / f"{name}-config" for name in ("alex", "bea", "dan")}
+    alex_vault = create_practice(root, configs["alex"], Passphrase(ALEX), CHEAP_KDF)
+    alex = alex_vault.unlock(Passphrase(ALEX))
+    client = alex_vault.add_client("AB-1")
+    ids = {"alex": alex.practitioner_id}
+    for name, passphrase in (("bea", BEA), ("dan", DAN)):
+        identity, _ = join_practice(root, Passphrase(passphrase), CHEAP_KDF)
+        alex_vault.trust.add_colleague(alex, name.title(), identity)
+        own = register_device(root, configs[name], Passphrase(passphrase))
+        own.trust.add_colleague(own.unlock(Passphrase(passphrase)), "Alex", identity_of(alex))
+        own.close()
+        ids[name] = identity.practitioner_id
+    alex_vault.close()
+    return Group(root, configs, ids, client)
+
+
+def _generations_read_by(group: Group, who: str) -> int:
+    vault, practitioner = group.unlock(who)
+    try:
+        return len(vault.keyring.client_keys(practitioner, group.client))
+    except (NoAccess, TamperedFile):  # none, or only what was planted
+        return 0
+
+
+def test_a_revoked_colleague_who_puts_their_access_file_back_is_reported_and_not_resealed(
+    group: Group,
+) -> None:
+    """Bea keeps a copy of her sealed key, is revoked, and puts the copy back. The ledger's
+    last word on the file is "deleted", and that was read as "nothing to check": verify
+    stayed silent, Bea counted as a holder again, and the next revoke of anyone else sealed
+    the client's new key to her."""
+    vault, alex = group.unlock("alex")
+    access.grant(vault, alex, group.client, vault.trust.colleague("Bea"))
+    access.grant(vault, alex, group.client, vault.trust.colleague("Dan"))
+    kept = group.access_file("bea").read_bytes()
+    access.revoke(vault, alex, group.client, vault.trust.colleague("Bea"))
+    assert group.problems() == []
+
+    group.access_file("bea").write_bytes(kept)  # what a revoked colleague with the folder can do
+    assert any(str(group.access_file("bea")) in p and "put back?" in p for p in group.problems())
+
+    vault, alex = group.unlock("alex")
+    revoked = access.revoke(vault, alex, group.client, vault.trust.colleague("Dan"))
+    assert group.ids["bea"] not in revoked.kept
+    assert _generations_read_by(group, "bea") < len(vault.keyring.client_generations(group.client))
+
+
+def test_an_access_file_planted_for_a_colleague_never_granted_is_reported_and_not_resealed(
+    group: Group,
+) -> None:
+    """Bea was never granted AB-1. Any bytes under her name in its access folder made her a
+    "holder": verify said nothing (it checks only the files the log recorded), and Alex's
+    next revoke of Dan sealed every generation of the client's key to Bea."""
+    vault, alex = group.unlock("alex")
+    access.grant(vault, alex, group.client, vault.trust.colleague("Dan"))
+    planted = group.access_file("bea")
+    planted.write_bytes(os.urandom(112))
+    assert any(str(planted) in p and "planted?" in p for p in group.problems())
+
+    revoked = access.revoke(vault, alex, group.client, vault.trust.colleague("Dan"))
+    assert group.ids["bea"] not in revoked.kept
+    assert _generations_read_by(group, "bea") == 0
+
+
+def test_a_new_devices_first_unlock_does_not_vouch_for_a_planted_access_file(
+    group: Group, tmp_path: Path
+) -> None:
+    """The once-per-device recording of an older vault's files ran on every new device's
+    first unlock too (register_device writes no marker): a planted access file lying there
+    was "recorded", and verify vouched for it from then on."""
+    planted = group.access_file("bea")
+    planted.write_bytes(os.urandom(112))
+    laptop = register_device(group.root, tmp_path / "alex-laptop", Passphrase(ALEX))
+    laptop.unlock(Passphrase(ALEX))
+    laptop.close()
+    recorded = [e for e in laptop.audit.entries() if e.event == "ledger-record"]
+    assert all(str(planted.relative_to(group.root)) not in e.data["files"] for e in recorded)
+    assert any(str(planted) in p and "planted?" in p for p in group.problems())
