@@ -128,3 +128,39 @@ def test_a_new_devices_first_unlock_does_not_vouch_for_a_planted_access_file(
     recorded = [e for e in laptop.audit.entries() if e.event == "ledger-record"]
     assert all(str(planted.relative_to(group.root)) not in e.data["files"] for e in recorded)
     assert any(str(planted) in p and "planted?" in p for p in group.problems())
+
+
+def _seal_index_key_to(root: Path, identity_box: object, key: bytes, pid: str) -> Path:
+    from nacl.public import SealedBox
+
+    index = root / "practitioners" / f"{pid}.index"
+    index.write_bytes(SealedBox(identity_box).encrypt(key))  # type: ignore[arg-type]
+    return index
+
+
+@pytest.mark.parametrize("when", ["swapped after the add", "planted before the add"])
+def test_a_colleagues_first_device_does_not_take_an_index_key_the_log_does_not_vouch_for(
+    tmp_path: Path, when: str
+) -> None:
+    """Bea's key file is in the vault (join) before Alex adds her. Whoever writes the folder
+    seals a handle-index key of their choice to Bea's public key: after Alex's add (verify
+    said "replaced?" until Bea registered, and her registration then recorded the swapped
+    hash, silencing it), or before it (the add saw a file there, wrote and recorded nothing).
+    Bea's first device took it, so her retention facts were keyed by the attacker."""
+    root = tmp_path / "vault"
+    alex_vault = create_practice(root, tmp_path / "alex-config", Passphrase(ALEX), CHEAP_KDF)
+    alex = alex_vault.unlock(Passphrase(ALEX))
+    bea, _ = join_practice(root, Passphrase(BEA), CHEAP_KDF)
+    chosen = b"\x07" * 32
+    if when == "planted before the add":
+        _seal_index_key_to(root, bea.box_public, chosen, bea.practitioner_id)
+    try:
+        alex_vault.trust.add_colleague(alex, "Bea", bea)
+    except TamperedFile:
+        return  # refused at the add, naming the file: nothing was taken
+    if when == "swapped after the add":
+        _seal_index_key_to(root, bea.box_public, chosen, bea.practitioner_id)
+    with pytest.raises(TamperedFile):
+        register_device(root, tmp_path / "bea-config", Passphrase(BEA))
+    assert not list((tmp_path / "bea-config").rglob("device.json"))
+    assert verify(Vault(root, tmp_path / "alex-config")) != []

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from nacl.public import PrivateKey, PublicKey
 
 from .. import durable
-from ..errors import TamperedFile, VaultError
+from ..errors import VaultError
 from ..format.keys import Practitioner
 from ..store import audit, ledger
 from ..store.colleagues import Colleague
@@ -116,10 +116,7 @@ def _vouched_holders(vault: Vault, client_id: str) -> set[str]:
     folder must not vouch for a file they planted. A client from before the ledger has no
     recorded files: each of its holders counts, as before.
     """
-    keys = vault.trust.device_keys()
-    if problems := audit.verify_logs(vault.audit.directory, keys):
-        raise TamperedFile(problems[0].path, problems[0].why)
-    entries = list(audit.read_entries(vault.audit.directory, keys))
+    entries = audit.vouching_entries(vault.audit.directory, vault.trust.device_keys())
     folder = vault.client_dir(client_id) / "access"
     return {
         path.name.split(".")[0]

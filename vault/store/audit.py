@@ -230,6 +230,14 @@ def read_entries(directory: Path, devices: Container[str] | None = None) -> Iter
                 continue
 
 
+def vouching_entries(directory: Path, device_keys: dict[str, VerifyKey]) -> list[Entry]:
+    """The entries of these devices' logs, once their chains and signatures check: what may
+    vouch for a key or access file (a line added by whoever can write the folder may not)."""
+    if problems := verify_logs(directory, device_keys):
+        raise TamperedFile(problems[0].path, problems[0].why)
+    return list(read_entries(directory, device_keys))
+
+
 def verify_logs(directory: Path, device_keys: dict[str, VerifyKey]) -> list[Problem]:
     """Chain and signatures of the logs of these devices (others are not looked at)."""
     found: list[Problem] = []

@@ -92,16 +92,29 @@ def problems(root: Path, entries: Iterable[Entry]) -> list[Problem]:
         if problem is not None:
             found.append(problem)
     known = expected(entries)
-    for path in _access_files(root, recorded_clients(entries)):
+    for path in _must_be_recorded(root, entries):
         if str(path.relative_to(root)) not in known:
-            found.append(Problem(path, UNRECORDED_ACCESS))
+            found.append(Problem(path, _UNRECORDED[path.suffix]))
     return found
+
+
+def _must_be_recorded(root: Path, entries: list[Entry]) -> list[Path]:
+    """Files this casenotes records whenever it writes one: a recorded client's access files,
+    and, in a vault whose `init` recorded its files, every handle-index key."""
+    paths = _access_files(root, recorded_clients(entries))
+    if any(e.event == "init" and "files" in e.data for e in entries):
+        paths += sorted(p for p in (root / "practitioners").glob("*.index") if p.is_file())
+    return paths
 
 
 UNRECORDED_ACCESS = (
     "a sealed client key the audit log never recorded (planted? a revoke cut short leaves one "
     "too: run it again)"
 )
+_UNRECORDED = {
+    ".sealed": UNRECORDED_ACCESS,
+    ".index": "a handle-index key the audit log never recorded (planted?)",
+}
 
 
 def recorded_clients(entries: Iterable[Entry]) -> set[str]:
@@ -129,9 +142,8 @@ def vouch(root: Path, path: Path, entries: Iterable[Entry]) -> Problem | None:
     history = expected(entries).get(relative)
     if history:
         return check(root, relative, history)
-    parts = Path(relative).parts
-    if parts[0] == "clients" and parts[2] == "access" and parts[1] in recorded_clients(entries):
-        return Problem(path, UNRECORDED_ACCESS)
+    if path in _must_be_recorded(root, entries):
+        return Problem(path, _UNRECORDED[path.suffix])
     return None
 
 
@@ -146,8 +158,7 @@ def unrecorded(root: Path, entries: Iterable[Entry]) -> list[Path]:
     them, or a colleague's machine did before it was registered here)."""
     entries = list(entries)
     known = expected(entries)
-    # A recorded client's access files were all recorded when written: one that was not is
-    # reported by verify, never vouched for here (a new device's first unlock would else
-    # launder a planted one).
-    recorded = set(_access_files(root, recorded_clients(entries)))
+    # What this casenotes records when it writes it, and was not, is reported by verify,
+    # never vouched for here (a new device's first unlock would else launder a planted file).
+    recorded = set(_must_be_recorded(root, entries))
     return [p for p in vouched_paths(root) if str(p.relative_to(root)) not in known and p not in recorded]
