@@ -38,7 +38,9 @@ def files(root: Path, *paths: Path) -> dict[str, str]:
 def expected(entries: Iterable[Entry]) -> dict[str, list[str | None]]:
     """Every recorded state of each vouched-for path, oldest first (None: deleted).
 
-    Entries are ordered by time across devices, then by each device's own sequence."""
+    Each device's entries keep their own order (its sequence), whatever its clock did;
+    devices are interleaved by time, each entry counting as late as the latest entry its
+    device wrote before it (a clock set back cannot put a newer entry before an older one)."""
     purged = set()
     ordered = []
     for entry in entries:
@@ -46,7 +48,13 @@ def expected(entries: Iterable[Entry]) -> dict[str, list[str | None]]:
             purged.add(entry.data.get("client"))
         if "files" in entry.data or "removed" in entry.data:
             ordered.append(entry)
-    ordered.sort(key=lambda e: (e.time, e.device, e.seq))
+    ordered.sort(key=lambda e: (e.device, e.seq))
+    latest: dict[str, str] = {}
+    keyed = []
+    for entry in ordered:
+        latest[entry.device] = max(latest.get(entry.device, entry.time), entry.time)
+        keyed.append(((latest[entry.device], entry.device, entry.seq), entry))
+    ordered = [entry for _, entry in sorted(keyed, key=lambda pair: pair[0])]
     states: dict[str, list[str | None]] = {}
     for entry in ordered:
         if entry.data.get("client") in purged:
