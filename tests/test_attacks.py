@@ -55,13 +55,19 @@ def group(tmp_path: Path) -> Group:
     alex = alex_vault.unlock(Passphrase(ALEX))
     client = alex_vault.add_client("AB-1")
     ids = {"alex": alex.practitioner_id}
-    for name, passphrase in (("bea", BEA), ("dan", DAN)):
-        identity, _ = join_practice(root, Passphrase(passphrase), CHEAP_KDF)
-        alex_vault.trust.add_colleague(alex, name.title(), identity)
+    identities = {"alex": identity_of(alex)}
+    passphrases = {"bea": BEA, "dan": DAN}
+    for name, passphrase in passphrases.items():
+        identities[name], _ = join_practice(root, Passphrase(passphrase), CHEAP_KDF)
+        alex_vault.trust.add_colleague(alex, name.title(), identities[name])
+        ids[name] = identities[name].practitioner_id
+    for name, passphrase in passphrases.items():  # each adds the others: one trusts all devices
         own = register_device(root, configs[name], Passphrase(passphrase))
-        own.trust.add_colleague(own.unlock(Passphrase(passphrase)), "Alex", identity_of(alex))
+        me = own.unlock(Passphrase(passphrase))
+        for other in ("alex", *passphrases):
+            if other != name:
+                own.trust.add_colleague(me, other.title(), identities[other])
         own.close()
-        ids[name] = identity.practitioner_id
     alex_vault.close()
     return Group(root, configs, ids, client)
 
@@ -305,3 +311,42 @@ def test_an_older_key_file_put_back_is_reported_when_two_devices_clocks_disagree
     Vault(root, desktop, clock=_at(9)).change_passphrase(Passphrase("second"), Passphrase("third"))
     key_file.write_bytes(second)
     assert any(str(key_file) in str(p) and "put back?" in str(p) for p in verify(Vault(root, desktop)))
+
+
+def test_a_log_cut_back_to_an_older_checkpoint_is_reported_on_the_device_that_wrote_it(group: Group) -> None:
+    """Bea, revoked on Alex's machine, cuts Alex's log back to before the revoke, puts back
+    the in-vault checkpoint of then, and her access file: Alex's own copy of his checkpoint
+    (outside the vault) still knows better."""
+    _revoke_then_cut_back(group)
+    assert any("checkpointed" in p for p in group.problems("alex"))
+
+
+def test_a_log_cut_back_to_an_older_checkpoint_is_reported_on_a_colleagues_device(group: Group) -> None:
+    """Another machine knew only the in-vault checkpoint, which Bea put back too: verify there
+    passed, and with it the revoke that the cut took away (Bea held the client's current key
+    again). Each device now keeps the newest checkpoint it has seen of every other one."""
+    _revoke_then_cut_back(group, seen_by="dan")
+    assert _generations_read_by(group, "bea") == 1  # what the cut back gave her: the current key
+    assert any("checkpointed" in p for p in group.problems("dan"))
+
+
+def _revoke_then_cut_back(group: Group, seen_by: str | None = None) -> None:
+    vault, alex = group.unlock("alex")
+    access.grant(vault, alex, group.client, vault.trust.colleague("Bea"))
+    vault.close()
+    log = group.root / "audit" / f"{vault.device.device_id}.log"
+    checkpoint = group.root / "audit" / f"{vault.device.device_id}.checkpoint"
+    kept = log.read_bytes(), checkpoint.read_bytes(), group.access_file("bea").read_bytes()
+    client = group.root / "clients" / group.client
+    before = set(client.rglob("*"))
+    vault, alex = group.unlock("alex")
+    access.revoke(vault, alex, group.client, vault.trust.colleague("Bea"))
+    vault.close()
+    if seen_by is not None:
+        assert group.problems(seen_by) == []  # the colleague's machine has seen the newer head
+    log.write_bytes(kept[0])
+    checkpoint.write_bytes(kept[1])
+    group.access_file("bea").write_bytes(kept[2])
+    for made in sorted(set(client.rglob("*")) - before, reverse=True):  # the new key, Alex's copy
+        made.rmdir() if made.is_dir() else made.unlink()
+
