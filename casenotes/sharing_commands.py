@@ -136,6 +136,12 @@ def access_revoke(ctx: click.Context, handle: str, name: str) -> None:
             f"casenotes: practitioner {holder} also lost access (not a known colleague here); grant it again",
             err=True,
         )
+    for holder in revoked.unvouched:
+        click.echo(
+            f"casenotes: practitioner {holder} was not given the new key: their access file is not one the "
+            "audit log vouches for (see `casenotes verify`); grant it again if they should read this client",
+            err=True,
+        )
 
 
 # -- consent ---------------------------------------------------------------------------------

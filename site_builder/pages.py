@@ -234,13 +234,13 @@ def session(t: Timeline, entry: Entry) -> str:
 def _demote(body: str) -> str:
     """The note's own text, its headings two levels down (under the month and the session).
 
-    Raw HTML in a note is shown as text, never run: a note is data, not markup."""
+    Raw HTML in a note is shown as text, never run: a note is data, not markup. Headings too:
+    a shared note's ``<meta http-equiv="refresh">`` there sent the browser, with the site's
+    secret address as Referer, to another local server."""
     out = []
     for line in body.splitlines():
-        if line.startswith("#"):
-            out.append("##" + line)
-        else:
-            out.append(line.replace("<", "&lt;"))
+        line = line.replace("<", "&lt;")
+        out.append("##" + line if line.startswith("#") else line)
     return "\n".join(out)
 
 

@@ -42,7 +42,9 @@ def mkdocs_config(
         },
         "extra": {"generator": False, "banner": banner},  # no "Made with Material" link elsewhere
         "plugins": ["search"],  # Material's offline search: an index file and a local worker
-        "markdown_extensions": ["tables", "admonition", "attr_list", "md_in_html", "toc"],
+        # No attr_list: it let a note set any attribute, e.g. a link's referrerpolicy="unsafe-url",
+        # which hands the site's secret prefix to wherever the link goes.
+        "markdown_extensions": ["tables", "admonition", "md_in_html", "toc"],
         "nav": [{title: path} for title, path in nav],
         "not_in_nav": "sessions/*.md",  # linked from the timeline, not listed in every page's nav
         "validation": {

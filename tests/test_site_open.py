@@ -265,8 +265,8 @@ def fake_browser(tmp_path: Path) -> tuple[Path, Path, Path]:
     cmdline, environ = tmp_path / "cmdline", tmp_path / "environ"
     script = tmp_path / "browser.sh"
     script.write_text(
-        f"#!/bin/sh\ntr '\\0' '\\n' < /proc/$$/cmdline > {cmdline}.part && mv {cmdline}.part {cmdline}\n"
-        f"tr '\\0' '\\n' < /proc/$$/environ > {environ}\n"
+        f"#!/bin/sh\ntr '\\0' '\\n' < /proc/$$/environ > {environ}\n"  # before cmdline: the test waits for that
+        f"tr '\\0' '\\n' < /proc/$$/cmdline > {cmdline}.part && mv {cmdline}.part {cmdline}\n"
     )
     script.chmod(0o700)
     return script, cmdline, environ

@@ -12,14 +12,14 @@ note sealed to a key nobody holds.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nacl.public import PrivateKey, PublicKey
 
 from .. import durable
 from ..errors import VaultError
 from ..format.keys import Practitioner
-from ..store import ledger
+from ..store import audit, ledger
 from ..store.colleagues import Colleague
 from ..store.vault import Vault
 
@@ -44,6 +44,7 @@ class Revoked:
     notes_before: int  # notes the colleague could read until now (and may have copied)
     kept: list[str]  # practitioners who hold the new key
     left_out: list[str]  # holders whose key this device does not know: they must be granted again
+    unvouched: list[str] = field(default_factory=list)  # "holders" by a file the audit log never vouched for
 
 
 def _all_keys(vault: Vault, practitioner: Practitioner, client_id: str) -> list[PrivateKey]:
@@ -77,9 +78,12 @@ def revoke(vault: Vault, practitioner: Practitioner, client_id: str, colleague: 
     keys = [PrivateKey.generate(), *_all_keys(vault, practitioner, client_id)]
     known: dict[str, PublicKey] = {practitioner.practitioner_id: practitioner.box_key.public_key}
     known |= {c.practitioner_id: c.identity.box_public for c in vault.trust.colleagues()}
-    kept, left_out, sealed = [], [], []
+    vouched = _vouched_holders(vault, client_id) | {practitioner.practitioner_id}
+    kept, left_out, sealed, unvouched = [], [], [], []
     for holder in sorted(holders - {colleague.practitioner_id}):
-        if holder in known:
+        if holder not in vouched:
+            unvouched.append(holder)  # a planted or put-back file must not earn the new key
+        elif holder in known:
             # replace, not write-once: a revoke cut short may have left this very file, for a
             # key that was never published; the retry's new key supersedes it
             sealed.append(vault.keyring.seal_access(client_id, keys, holder, known[holder], replace=True))
@@ -102,4 +106,20 @@ def revoke(vault: Vault, practitioner: Practitioner, client_id: str, colleague: 
         files=ledger.files(vault.root, *sealed),
         removed=[str(p.relative_to(vault.root)) for p in removed],
     )
-    return Revoked(len(vault.note_ids(client_id)), kept, left_out)
+    return Revoked(len(vault.note_ids(client_id)), kept, left_out, unvouched)
+
+
+def _vouched_holders(vault: Vault, client_id: str) -> set[str]:
+    """Holders with at least one access file the signed audit log vouches for (as it is now).
+
+    Only logs of registered devices, checked first: an entry added by whoever can write the
+    folder must not vouch for a file they planted. A client from before the ledger has no
+    recorded files: each of its holders counts, as before.
+    """
+    entries = audit.vouching_entries(vault.audit.directory, vault.trust.device_keys())
+    folder = vault.client_dir(client_id) / "access"
+    return {
+        path.name.split(".")[0]
+        for path in sorted(folder.glob("*.sealed"))
+        if ledger.vouch(vault.root, path, entries) is None
+    }

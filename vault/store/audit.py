@@ -217,6 +217,26 @@ class AuditLog:
             checkpoints.add(mine)
         for cp in sorted(checkpoints):
             problems += _verify_checkpoint(cp, self.directory, device_keys)
+        return problems + self._check_seen_checkpoints(device_keys)
+
+    def _check_seen_checkpoints(self, device_keys: dict[str, VerifyKey]) -> list[Problem]:
+        """Other devices' logs against the newest of their checkpoints this device has seen.
+
+        A device's in-vault checkpoint can be put back to an older signed copy together with
+        its cut-back log; only that device's own copy would know. So each device also keeps,
+        outside the vault, the newest checkpoint of every other device it has verified.
+        """
+        problems: list[Problem] = []
+        where = self.own_checkpoint.name.removeprefix(f"{self.device.device_id}-")
+        for cp in sorted(self.directory.glob("*.checkpoint")) if self.directory.exists() else []:
+            if cp.stem == self.device.device_id or cp.stem not in device_keys:
+                continue
+            seen = self.checkpoint_dir / f"seen-{cp.stem}-{where}"
+            behind = _verify_checkpoint(seen, self.directory, device_keys) if seen.exists() else []
+            problems += behind
+            if not behind and not _verify_checkpoint(cp, self.directory, device_keys):
+                if not seen.exists() or _count(cp) > _count(seen):
+                    durable.replace(seen, cp.read_bytes())
         return problems
 
 
@@ -232,6 +252,14 @@ def read_entries(directory: Path, devices: Container[str] | None = None) -> Iter
                 yield Entry(e["seq"], e["time"], e["device"], e["event"], e["data"])
             except (ValueError, KeyError, TypeError):
                 continue
+
+
+def vouching_entries(directory: Path, device_keys: dict[str, VerifyKey]) -> list[Entry]:
+    """The entries of these devices' logs, once their chains and signatures check: what may
+    vouch for a key or access file (a line added by whoever can write the folder may not)."""
+    if problems := verify_logs(directory, device_keys):
+        raise TamperedFile(problems[0].path, problems[0].why)
+    return list(read_entries(directory, device_keys))
 
 
 def verify_logs(directory: Path, device_keys: dict[str, VerifyKey]) -> list[Problem]:
@@ -277,6 +305,13 @@ def _verify_log(path: Path, device_keys: dict[str, VerifyKey]) -> list[Problem]:
             return [Problem(path, f"{where} was changed after it was written (bad signature)")]
         prev = line_hash(line)
     return []
+
+
+def _count(cp: Path) -> int:
+    try:
+        return int(json.loads(cp.read_bytes())["count"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
 
 
 def _verify_checkpoint(cp: Path, directory: Path, device_keys: dict[str, VerifyKey]) -> list[Problem]:

@@ -38,7 +38,9 @@ def files(root: Path, *paths: Path) -> dict[str, str]:
 def expected(entries: Iterable[Entry]) -> dict[str, list[str | None]]:
     """Every recorded state of each vouched-for path, oldest first (None: deleted).
 
-    Entries are ordered by time across devices, then by each device's own sequence."""
+    Each device's entries keep their own order (its sequence), whatever its clock did;
+    devices are interleaved by time, each entry counting as late as the latest entry its
+    device wrote before it (a clock set back cannot put a newer entry before an older one)."""
     purged = set()
     ordered = []
     for entry in entries:
@@ -46,7 +48,13 @@ def expected(entries: Iterable[Entry]) -> dict[str, list[str | None]]:
             purged.add(entry.data.get("client"))
         if "files" in entry.data or "removed" in entry.data:
             ordered.append(entry)
-    ordered.sort(key=lambda e: (e.time, e.device, e.seq))
+    ordered.sort(key=lambda e: (e.device, e.seq))
+    latest: dict[str, str] = {}
+    keyed = []
+    for entry in ordered:
+        latest[entry.device] = max(latest.get(entry.device, entry.time), entry.time)
+        keyed.append(((latest[entry.device], entry.device, entry.seq), entry))
+    ordered = [entry for _, entry in sorted(keyed, key=lambda pair: pair[0])]
     states: dict[str, list[str | None]] = {}
     for entry in ordered:
         if entry.data.get("client") in purged:
@@ -64,8 +72,10 @@ def check(root: Path, relative: str, history: list[str | None]) -> Problem | Non
     """What is wrong with one vouched-for path, if anything."""
     path = root / relative
     latest = history[-1]
-    if latest is REMOVED:
-        return None  # deleted by a revoke; a later grant records it again
+    if latest is REMOVED:  # deleted by a revoke; a later grant records it again
+        if path.is_file():  # a revoked colleague's kept copy would make them a holder again
+            return Problem(path, "is back, though the audit log recorded it deleted (put back?)")
+        return None
     if not path.is_file():
         return Problem(path, "a key or index file the audit log recorded is missing (deleted?)")
     found = digest(path)
@@ -83,12 +93,66 @@ def check_file(root: Path, path: Path, entries: Iterable[Entry]) -> Problem | No
 
 
 def problems(root: Path, entries: Iterable[Entry]) -> list[Problem]:
+    entries = list(entries)
     found = []
     for relative, history in sorted(expected(entries).items()):
         problem = check(root, relative, history)
         if problem is not None:
             found.append(problem)
+    known = expected(entries)
+    for path in _must_be_recorded(root, entries):
+        if str(path.relative_to(root)) not in known:
+            found.append(Problem(path, _UNRECORDED[path.suffix]))
     return found
+
+
+def _must_be_recorded(root: Path, entries: list[Entry]) -> list[Path]:
+    """Files this casenotes records whenever it writes one: a recorded client's access files,
+    and, in a vault whose `init` recorded its files, every handle-index key."""
+    paths = _access_files(root, recorded_clients(entries))
+    if any(e.event == "init" and "files" in e.data for e in entries):
+        paths += sorted(p for p in (root / "practitioners").glob("*.index") if p.is_file())
+    return paths
+
+
+UNRECORDED_ACCESS = (
+    "a sealed client key the audit log never recorded (planted? a revoke cut short leaves one "
+    "too: run it again)"
+)
+_UNRECORDED = {
+    ".sealed": UNRECORDED_ACCESS,
+    ".index": "a handle-index key the audit log never recorded (planted?)",
+}
+
+
+def recorded_clients(entries: Iterable[Entry]) -> set[str]:
+    """Clients whose creation the ledger recorded, not purged since: every access file of
+    theirs was recorded when it was written, so one that was not is not theirs to hold."""
+    added, purged = set(), set()
+    for entry in entries:
+        if entry.event == "client-add" and "files" in entry.data:
+            added.add(str(entry.data.get("client")))
+        elif entry.event == "purge-begin":
+            purged.add(str(entry.data.get("client")))
+    return added - purged
+
+
+def _access_files(root: Path, clients: Iterable[str]) -> list[Path]:
+    found = (p for c in clients for p in (root / "clients" / c / "access").glob("*.sealed"))
+    return sorted(p for p in found if p.is_file())
+
+
+def vouch(root: Path, path: Path, entries: Iterable[Entry]) -> Problem | None:
+    """What is wrong with one key or access file as the log sees it (None: vouched for, or
+    a file of an older casenotes the log could not record)."""
+    entries = list(entries)
+    relative = str(path.relative_to(root))
+    history = expected(entries).get(relative)
+    if history:
+        return check(root, relative, history)
+    if path in _must_be_recorded(root, entries):
+        return Problem(path, _UNRECORDED[path.suffix])
+    return None
 
 
 def vouched_paths(root: Path) -> list[Path]:
@@ -106,5 +170,9 @@ def vouched_paths(root: Path) -> list[Path]:
 def unrecorded(root: Path, entries: Iterable[Entry]) -> list[Path]:
     """Files the ledger should vouch for that no entry has recorded (an older casenotes made
     them, or a colleague's machine did before it was registered here)."""
+    entries = list(entries)
     known = expected(entries)
-    return [p for p in vouched_paths(root) if str(p.relative_to(root)) not in known]
+    # What this casenotes records when it writes it, and was not, is reported by verify,
+    # never vouched for here (a new device's first unlock would else launder a planted file).
+    recorded = set(_must_be_recorded(root, entries))
+    return [p for p in vouched_paths(root) if str(p.relative_to(root)) not in known and p not in recorded]

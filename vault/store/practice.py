@@ -6,16 +6,17 @@ from pathlib import Path
 
 import nacl.utils
 from nacl.public import PrivateKey, SealedBox
-from nacl.signing import SigningKey
+from nacl.signing import SigningKey, VerifyKey
 
 from .. import durable
 from ..errors import NotAPractice, PracticeExists, TamperedFile, VaultError, WrongPassphrase
-from ..format.constants import JSON_FORMAT_VERSION, PRACTICE_FORMAT, KdfParams
+from ..format.constants import JSON_FORMAT_VERSION, PRACTICE_FORMAT, PRACTITIONER_KEY_FORMAT, KdfParams
 from ..format.encoding import Clock, b64, canonical, new_id, stamp, utc_now
 from ..format.keys import (
     Device,
     Practitioner,
     check_registration,
+    public_keys,
     read_record,
     registration,
     save_device,
@@ -138,7 +139,29 @@ def _check_index_key(root: Path, practitioner: Practitioner, index_file: Path) -
             devices[path.stem] = check_registration(path, own)
         except TamperedFile:
             continue  # another practitioner's device, or a forged one: it vouches for nothing here
-    if problems := audit.verify_logs(root / "audit", devices):
-        raise TamperedFile(problems[0].path, problems[0].why)
-    if problem := ledger.check_file(root, index_file, audit.read_entries(root / "audit", devices)):
+    if not devices:
+        # A colleague's first device: no log of their own to ask. The colleague who added
+        # them recorded the key they wrote; whoever swapped or planted one since must at
+        # least forge a practitioner, a device and its log, which verify reports elsewhere.
+        devices = _practice_devices(root)
+    entries = audit.vouching_entries(root / "audit", devices)
+    if problem := ledger.vouch(root, index_file, entries):
         raise TamperedFile(problem.path, problem.why)
+
+
+def _practice_devices(root: Path) -> dict[str, VerifyKey]:
+    """Every device registered by a practitioner whose key file is in this vault."""
+    signers = {}
+    for key_file in sorted((root / "practitioners").glob("*.json")):
+        try:
+            sign = public_keys(read_record(key_file, PRACTITIONER_KEY_FORMAT), key_file)[1]
+        except VaultError:
+            continue
+        signers[key_file.stem] = b64(bytes(sign))
+    devices = {}
+    for path in sorted((root / "devices").glob("*.json")):
+        try:
+            devices[path.stem] = check_registration(path, signers)
+        except VaultError:
+            continue
+    return devices

@@ -20,7 +20,7 @@ from ..format.encoding import b64, stamp
 from ..format.keys import Device, Practitioner, check_registration, public_keys, read_record
 from . import colleagues as team
 from . import ledger
-from .audit import AuditLog
+from .audit import AuditLog, vouching_entries
 
 
 class Trust:
@@ -97,6 +97,10 @@ class Trust:
         written = member and not index.exists()
         if written:
             durable.write_new(index, SealedBox(identity.box_public).encrypt(self.device.index_key))
+        elif member:  # another colleague added them first, or whoever writes the folder planted it
+            entries = vouching_entries(self.audit.directory, self.device_keys())
+            if problem := ledger.vouch(self.root, index, entries):
+                raise TamperedFile(problem.path, problem.why)
         self.audit.append(
             "practitioner-add",
             practitioner=pid,
