@@ -351,7 +351,7 @@ def test_an_addendum_to_an_addendum_of_a_psychotherapy_note_stays_with_it(people
         path = people.alex.practice.inbox / f"addendum-{day}.md"
         path.write_text(
             f"---\nid: {note_id}\nclient: AB-1\ndate: {day}\ntemplate: addendum\nstatus: signed\n"
-            f"amends: {parent}\n---\n\n{words}\n"
+            f"amends: {parent}\n---\n\n## What is added or corrected\n{words}\n\n## Reason\nRemembered later.\n"
         )
         ok(people.alex, "seal", str(path))
         parent = note_id
