@@ -38,8 +38,10 @@ from vault import (
     verify,
 )
 from vault.errors import PracticeExists
+from vault.format import sync_artefacts
 from vault.sharing import supervision
-from vault.store.practice import create_practice
+from vault.store.practice import create_practice, write_sync_ignore
+from vault.store.verify import sync_in_flight
 
 from . import backups, config, doctor, passphrases, retention_commands, sharing_commands, writing
 from .config import ConfigError
@@ -87,6 +89,20 @@ def init(ctx: click.Context, kdf: str) -> None:
     click.echo(f"Write notes into {p.inbox}; your device key is in {p.config_dir}.")
     click.echo(f"Retention policy in force: {p.settings().policy().describe()}.")
     click.echo(f"Check that it matches your jurisdiction's rules; change it in {p.settings_file}.")
+
+
+@cli.group()
+def sync() -> None:
+    """Replicating the vault between machines with a sync engine (docs/sharing.md)."""
+
+
+@sync.command("ignore")
+@practice_option
+@click.pass_context
+def sync_ignore(ctx: click.Context) -> None:
+    """Write vault/.stignore, what Syncthing must not carry between the machines."""
+    path = write_sync_ignore(open_vault(ctx).root)
+    click.echo(f"Wrote {path}; share {path.parent} only, never the practice folder")
 
 
 @cli.group()
@@ -233,6 +249,11 @@ def verify_cmd(ctx: click.Context) -> None:
     for problem in problems:
         click.echo(f"casenotes: {problem}", err=True)
     report_leftovers(vault)
+    if problems and all(p.missing for p in problems) and sync_in_flight(vault):
+        raise Failure(f"{vault.root} is not yet synced: check again once the sync engine is up to date")
+    conflicts = [p for p in problems if sync_artefacts.kind(p.path.name) == "conflict"]
+    if problems and len(conflicts) == len(problems):
+        raise Failure(f"{len(conflicts)} conflict copies in {vault.root}: resolve each as its line says")
     if problems:
         raise Failure(f"{len(problems)} problem(s) in {vault.root}; restore the named files from a backup")
     click.echo(f"vault OK: {len(vault.client_ids())} clients, every revision intact and signed")

@@ -17,6 +17,10 @@ class Problem:
 
     path: Path
     why: str
+    # Something absent that a sync engine may still bring (a file another device wrote, the
+    # end of its audit log, its registration): `verify` words it "not yet synced" while
+    # sync is in flight (vault/store/verify.py, SYNC_GRACE).
+    missing: bool = False
 
     def __str__(self) -> str:
         return f"{self.path}: {self.why}"
