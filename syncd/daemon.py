@@ -28,7 +28,7 @@ from note_templates import Kind as NoteKind
 from note_templates import NoteInvalid, read_note
 from vault import Vault
 from vault.durable import fsync_dir
-from vault.errors import NoteLocked, NoteTooLarge, TamperedFile, VaultError, WriteFailed
+from vault.errors import NoteForked, NoteLocked, NoteTooLarge, TamperedFile, VaultError, WriteFailed
 from vault.format.encoding import new_id
 
 from .editors import Kind, backups_of, classify, inbox_files, note_of_residue
@@ -298,6 +298,8 @@ class Daemon:
             self._seal(path, key, raw, mac, park)
         except (NoteInvalid, NoteTooLarge, TamperedFile) as exc:
             self._report(key, FileStatus("error", reason=str(exc), mac=mac))
+        except NoteForked as exc:  # two machines changed it while apart: the draft waits here
+            self._report(key, FileStatus("conflict", mac=mac, reason=str(exc)))
         except NoteLocked:
             self._report(
                 key,

@@ -21,6 +21,8 @@ class Problem:
     # end of its audit log, its registration): `verify` words it "not yet synced" while
     # sync is in flight (vault/store/verify.py, SYNC_GRACE).
     missing: bool = False
+    # Two machines' work to reconcile, not damage: a sync engine's conflict copy, a forked note.
+    conflict: bool = False
 
     def __str__(self) -> str:
         return f"{self.path}: {self.why}"
@@ -102,6 +104,15 @@ class InvalidHandle(VaultError):
 
 class NoteLocked(VaultError):
     template = "note {} is signed and can no longer change: write an addendum (casenotes addendum)"
+
+
+class NoteForked(VaultError):
+    """Two machines sealed the same revision of a note while apart (vault/store/forks.py)."""
+
+    template = (
+        "note {} was changed on two machines while they were apart: both texts are kept; "
+        "`casenotes cat` shows them, `casenotes resolve` chooses one (your draft stays in the inbox)"
+    )
 
 
 class NoAccess(VaultError):

@@ -40,6 +40,7 @@ from ..errors import (
     DeviceMissing,
     HandleTaken,
     NotAPractice,
+    NoteForked,
     NoteLocked,
     SealIncomplete,
     TamperedFile,
@@ -66,7 +67,7 @@ from ..format.keys import (
     wrap_practitioner,
 )
 from ..format.redact import Passphrase, Plaintext
-from . import ledger, leftovers
+from . import forks, ledger, leftovers
 from .audit import AuditLog
 from .client_keys import Keyring
 from .clients import (
@@ -101,6 +102,9 @@ class OpenedNote:
     sealed_at: str
     final: bool
     body: Plaintext
+    device: str = ""
+    # A fork (vault/store/forks.py): the other machines' texts of this note, shown beside it.
+    siblings: tuple[OpenedNote, ...] = ()
 
     def __repr__(self) -> str:
         return f"<OpenedNote {self.note_id} r{self.revision}>"
@@ -381,14 +385,55 @@ class Vault:
         with self.writing():
             return self._seal_record(client_id, note_id, body, kind, final)
 
+    def fork(self, client_id: str, note_id: str) -> forks.Fork | None:
+        """The note's unresolved fork (two machines sealed one revision number), if any."""
+        return forks.find(self, client_id, note_id)
+
+    def resolve_fork(
+        self, practitioner: Practitioner, client_id: str, note_id: str, keep: Path
+    ) -> SealedRevision:
+        """Settle a fork with the text of the tip ``keep``: a merge revision naming every
+        revision from the fork on. A signed tip can only be kept (it stays signed)."""
+        with self.writing():
+            fork = self.fork(client_id, note_id)
+            if fork is None or keep not in fork.tips:
+                raise UnknownNote(f"among the forked revisions of note {note_id}", keep.name)
+            if fork.signed is not None and keep != fork.signed:
+                raise NoteLocked(note_id)
+            parsed, body = self.open_revision(keep, self.keyring.client_keys(practitioner, client_id))
+            sealed = self._seal_record(
+                client_id, note_id, bytes(body), parsed.header.kind, parsed.header.final, fork.names
+            )
+        self.audit.append(
+            "resolve",
+            client=client_id,
+            note=note_id,
+            kept=keep.name,
+            merges=list(fork.names),
+            practitioner=practitioner.practitioner_id,
+        )
+        return sealed
+
     def _seal_record(
-        self, client_id: str, note_id: str, body: bytes, kind: revision_format.RecordKind, final: bool
+        self,
+        client_id: str,
+        note_id: str,
+        body: bytes,
+        kind: revision_format.RecordKind,
+        final: bool,
+        merges: tuple[str, ...] = (),
     ) -> SealedRevision:
         public = self.keyring.client_public(client_id)
         mac = self.content_mac(body)
         existing = self.revisions(client_id, note_id)
         number = 1
-        if existing:
+        if not merges and len({n for n, _, _ in existing}) < len(existing):
+            fork = self.fork(client_id, note_id)
+            if fork is not None:
+                raise NoteLocked(note_id) if fork.signed is not None else NoteForked(note_id)
+        if merges:
+            number = existing[-1][0] + 1
+        elif existing:
             newest, _, newest_path = existing[-1]
             latest = self.load(newest_path).header
             if latest.content_mac == mac and latest.final == final:
@@ -404,7 +449,15 @@ class Vault:
             number = newest + 1
         while True:  # another writer may take a number first; revision files are write-once
             header = revision_format.RevisionHeader(
-                client_id, note_id, number, self.device.device_id, kind, final, stamp(self.clock()), mac
+                client_id,
+                note_id,
+                number,
+                self.device.device_id,
+                kind,
+                final,
+                stamp(self.clock()),
+                mac,
+                merges,
             )
             data, file_key = revision_format.seal(header, body, public, self.device)
             path = (
@@ -535,17 +588,25 @@ class Vault:
                     continue  # a folder a first write left empty: holds nothing (see leftovers)
                 raise UnknownNote(f"for client {client_id}", nid)
             try:
-                parsed = self.load(revisions[-1][2])
+                fork = (
+                    self.fork(client_id, nid) if len({n for n, _, _ in revisions}) < len(revisions) else None
+                )
+                newest = revisions[-1][2] if fork is None else (fork.signed or fork.tips[0])
+                parsed = self.load(newest)
                 if parsed.header.kind != "note":
                     continue  # a consent or an attached document: not a session note
-                parsed, body = self.open_revision(revisions[-1][2], keys, parsed)
+                parsed, body = self.open_revision(newest, keys, parsed)
+                siblings = tuple(
+                    self._opened(nid, *self.open_revision(tip, keys))
+                    for tip in (fork.tips if fork else ())
+                    if tip != newest
+                )
             except TamperedFile as exc:
                 if damaged is None:
                     raise
                 damaged.append(exc)  # the caller shows it as damaged, never drops it silently
                 continue
-            h = parsed.header
-            opened.append(OpenedNote(nid, h.revision, h.sealed_at, h.final, body))
+            opened.append(self._opened(nid, parsed, body, siblings))
         self.audit.append(
             "decrypt",
             client=client_id,
@@ -553,6 +614,16 @@ class Vault:
             practitioner=practitioner.practitioner_id,
         )
         return opened
+
+    @staticmethod
+    def _opened(
+        note_id: str,
+        parsed: revision_format.ParsedRevision,
+        body: Plaintext,
+        siblings: tuple[OpenedNote, ...] = (),
+    ) -> OpenedNote:
+        h = parsed.header
+        return OpenedNote(note_id, h.revision, h.sealed_at, h.final, body, h.device, siblings)
 
     def read_profile(self, practitioner: Practitioner, client_id: str) -> Profile:
         """One client's profile, decrypted (audited)."""

@@ -24,7 +24,7 @@ from pathlib import Path
 from ..errors import Problem, TamperedFile
 from ..format import sync_artefacts
 from . import colleagues as team
-from . import ledger
+from . import forks, ledger
 from .clients import read_index_record
 from .vault import REVISION_NAME, Vault
 
@@ -55,8 +55,11 @@ def verify(vault: Vault) -> list[Problem]:
     problems += _check_ledger(vault)
     problems += ledger.problems(vault.root, vault.audit.entries())
     problems += _artefacts(vault)
+    problems += [Problem(f.tips[0].parent, forks.describe(f), conflict=True) for f in forks.everywhere(vault)]
     if any(p.missing for p in problems) and sync_in_flight(vault):
-        problems = [Problem(p.path, f"{p.why}; {NOT_YET_SYNCED}", True) if p.missing else p for p in problems]
+        problems = [
+            Problem(p.path, f"{p.why}; {NOT_YET_SYNCED}", missing=True) if p.missing else p for p in problems
+        ]
     return problems
 
 
@@ -81,7 +84,7 @@ def sync_in_flight(vault: Vault, grace: dt.timedelta = SYNC_GRACE) -> bool:
 def _artefacts(vault: Vault) -> list[Problem]:
     """Conflict copies, with how to resolve each; other sync artefacts are not casenotes'."""
     return [
-        Problem(path, sync_artefacts.conflict_advice(vault.root, path))
+        Problem(path, sync_artefacts.conflict_advice(vault.root, path), conflict=True)
         for path, kind in sync_artefacts.find(vault.root)
         if kind == "conflict"
     ]
