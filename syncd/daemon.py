@@ -412,6 +412,8 @@ class Daemon:
         """Remove the empty folders and temp files a write cut short left in the vault."""
         for path in self.vault.remove_leftovers():
             log.info("removed %s, left by a write that was cut short (it held no note)", path)
+        for path in self.vault.upgrade_index():
+            log.info("filed a handle-index entry two machines wrote while apart under its own name: %s", path)
 
     def rescan(self, initial: bool = False) -> None:
         """Catch what the watcher missed (or what changed while syncd was down)."""

@@ -87,6 +87,15 @@ class UnknownClient(VaultError):
     template = "no client has this handle{}: check the spelling, or add it with `casenotes client add`"
 
 
+class HandleAmbiguous(UnknownClient):
+    """One handle names two clients: it was added on two machines while they were apart."""
+
+    template = (
+        "this handle names {} clients, added on two machines while they were apart ({}); nothing was "
+        "guessed: say which by adding @ and the start of the client id to the handle, as in HANDLE@{}"
+    )
+
+
 class UnknownNote(VaultError):
     template = "no note {1} {0}: `casenotes cat HANDLE` shows every note with its id"
 

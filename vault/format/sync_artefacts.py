@@ -125,8 +125,8 @@ def conflict_advice(root: Path, path: Path) -> str:
     if where == "index":
         return (
             f"conflict copy of handle-index entry {shown}: the same handle was added on two machines "
-            "while apart; `casenotes client list` shows both clients; move any note to the right one, "
-            "then delete this copy"
+            "while apart; both clients are kept and commands read this copy too; `casenotes syncd --once` "
+            "files it under its own name and deletes the copy (do not delete it by hand)"
         )
     if where == "audit":
         return (

@@ -38,6 +38,7 @@ from .. import durable
 from ..backup.snapshots import BackupTarget, Progress, Snapshot
 from ..errors import (
     DeviceMissing,
+    HandleAmbiguous,
     HandleTaken,
     NotAPractice,
     NoteForked,
@@ -50,6 +51,7 @@ from ..errors import (
     WrongPassphrase,
 )
 from ..format import revision as revision_format
+from ..format import sync_artefacts
 from ..format.constants import (
     CONTENT_MAC_BYTES,
     CONTENT_MAC_PERSON,
@@ -75,6 +77,8 @@ from .clients import (
     Profile,
     blind,
     client_record,
+    index_name,
+    index_paths,
     index_record,
     read_index_record,
 )
@@ -285,16 +289,16 @@ class Vault:
     def add_client(self, handle: str, name: str | None = None, dob: str | None = None) -> str:
         """Create a client: needs no passphrase, since only public keys are used."""
         blinded = blind(handle, self.device.index_key)
-        index_path = self.root / "index" / f"{blinded}.json"
-        if index_path.exists():
+        if index_paths(self.root, blinded):
             raise HandleTaken("")
         with self.writing():
-            return self._add_client(handle, name, dob, blinded, index_path)
+            return self._add_client(handle, name, dob, blinded)
 
-    def _add_client(
-        self, handle: str, name: str | None, dob: str | None, blinded: str, index_path: Path
-    ) -> str:
+    def _add_client(self, handle: str, name: str | None, dob: str | None, blinded: str) -> str:
         client_id = new_id()
+        # Named for the client too: another machine adding this handle while apart writes
+        # a file of its own, and readers see both (resolve).
+        index_path = self.root / "index" / index_name(blinded, client_id)
         key = PrivateKey.generate()
         folder = self.client_dir(client_id)
         durable.write_new(
@@ -308,22 +312,65 @@ class Vault:
         durable.write_new(access, SealedBox(owner_key).encrypt(bytes(key)))
         profile = Profile(client_id, handle, name, dob)
         self.seal_record(client_id, PROFILE_RECORD_ID, profile.to_bytes(), kind="profile")
-        try:
-            durable.write_new(index_path, index_record(blinded, client_id, self.device))
-        except FileExistsError:
-            raise HandleTaken(" (another machine took it a moment ago)") from None
+        durable.write_new(index_path, index_record(blinded, client_id, self.device))
         self.audit.append("client-add", client=client_id, files=ledger.files(self.root, access, index_path))
         return client_id
 
     def resolve(self, handle: str) -> str:
-        """Client id for a handle, without a passphrase (through the blinded index)."""
-        path = self.root / "index" / f"{blind(handle, self.device.index_key)}.json"
-        if not path.exists():
+        """Client id for a handle, without a passphrase (through the blinded index).
+
+        Two machines that added one handle while apart made two clients of it. Then
+        ``HANDLE@<start of a client id>`` says which; without it, the one this device's
+        practitioner can read is taken if only one is; else `HandleAmbiguous`, and nothing
+        is guessed (so syncd never seals into the other practitioner's client)."""
+        handle, _, pick = handle.partition("@")
+        candidates: list[str] = []
+        for path in index_paths(self.root, blind(handle, self.device.index_key)):
+            client_id = read_index_record(path, self.trust.device_keys())
+            if client_id not in candidates:
+                candidates.append(client_id)
+        if not candidates:
             raise UnknownClient("")
-        client_id = read_index_record(path, self.trust.device_keys())
-        if not self.client_dir(client_id).exists():
+        present = [c for c in candidates if self.client_dir(c).exists()]
+        if not present:
             raise UnknownClient(" (its records are gone: purged or not yet synced)")
-        return client_id
+        if pick:
+            chosen = [c for c in present if c.startswith(pick.lower())]
+            if len(chosen) != 1:
+                raise UnknownClient(f" and a client id starting {pick}")
+            return chosen[0]
+        if len(present) == 1:
+            return present[0]
+        own = self.device.practitioner_id
+        readable = [c for c in present if own in self.keyring.access_holders(c)]
+        if len(readable) == 1:
+            return readable[0]
+        raise HandleAmbiguous(len(present), ", ".join(present), present[0][:6])
+
+    def upgrade_index(self) -> list[Path]:
+        """A format-1 handle-index entry (``<blinded>.json``) that two machines wrote while
+        apart comes back as a sync engine's conflict copy: file the copy's client under its
+        own name (``<blinded>-<cid>.json``, recorded in the ledger) and remove the copy.
+        Returns the entries written. syncd runs it with its leftover sweep."""
+        folder = self.root / "index"
+        written = []
+        for copy in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if sync_artefacts.kind(copy.name) != "conflict":
+                continue
+            try:
+                client_id = read_index_record(copy, self.trust.device_keys())
+            except TamperedFile:
+                continue  # verify reports it
+            blinded = sync_artefacts.original_name(copy.name).removesuffix(".json")
+            target = folder / index_name(blinded, client_id)
+            if not target.exists():
+                with self.writing():
+                    durable.write_new(target, index_record(blinded, client_id, self.device))
+                self.audit.append("index-upgrade", client=client_id, files=ledger.files(self.root, target))
+                written.append(target)
+            copy.unlink()
+            durable.fsync_dir(folder)
+        return written
 
     # -- revisions ----------------------------------------------------------------------
     def revisions(self, client_id: str, note_id: str) -> list[tuple[int, str, Path]]:
