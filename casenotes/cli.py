@@ -35,6 +35,8 @@ from vault import (
     verify,
 )
 from vault.errors import PracticeExists
+from vault.store.practice import write_sync_ignore
+from vault.store.verify import sync_in_flight
 
 from . import config
 from .completion import handles
@@ -163,6 +165,20 @@ def init(ctx: click.Context, kdf: str) -> None:
 
 
 @cli.group()
+def sync() -> None:
+    """Replicating the vault between machines with a sync engine (docs/sharing.md)."""
+
+
+@sync.command("ignore")
+@practice_option
+@click.pass_context
+def sync_ignore(ctx: click.Context) -> None:
+    """Write vault/.stignore, what Syncthing must not carry between the machines."""
+    path = write_sync_ignore(open_vault(ctx).root)
+    click.echo(f"Wrote {path}; share {path.parent} only, never the practice folder")
+
+
+@cli.group()
 def client() -> None:
     """Add, list and show clients."""
 
@@ -285,7 +301,45 @@ def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
         if index:
             out.write(b"\n")
         out.write(note.body)
+        for sibling in note.siblings:  # a fork: both texts, never one hidden behind the other
+            click.echo(
+                f"casenotes: note {note.note_id} was changed on two machines while they were apart; "
+                f"`casenotes resolve {note.note_id} --keep REVISION` chooses one text",
+                err=True,
+            )
+            out.write(
+                f"\n===== note {note.note_id}: also changed on another machine; this is revision "
+                f"{sibling.revision:06d}-{sibling.device}, the text above is "
+                f"{note.revision:06d}-{note.device}{' (signed)' if note.final else ''} =====\n\n".encode()
+            )
+            out.write(sibling.body)
     out.flush()
+
+
+@cli.command("resolve")
+@practice_option
+@click.argument("note_id", metavar="NOTE")
+@click.option(
+    "--keep", "keep", metavar="REVISION", help="The revision whose text stays, e.g. 000002-<device>."
+)
+@click.pass_context
+def resolve_cmd(ctx: click.Context, note_id: str, keep: str | None) -> None:
+    """Settle a note changed on two machines while apart: keep one text."""
+    vault = open_vault(ctx)
+    client_id = vault.locate_note(note_id)
+    fork = vault.fork(client_id, note_id)
+    if fork is None:
+        click.echo(f"note {note_id} has no conflict to resolve")
+        return
+    chosen = [tip for tip in fork.tips if keep and tip.stem.startswith(keep)]
+    if len(chosen) != 1:
+        tips = ", ".join(tip.stem for tip in fork.tips)
+        raise UsageFailure(
+            f"choose the text to keep with --keep, one of: {tips} (`casenotes cat` shows both)"
+        )
+    practitioner = vault.unlock(ask_passphrase())
+    sealed = vault.resolve_fork(practitioner, client_id, note_id, chosen[0])
+    click.echo(f"note {note_id}: kept {chosen[0].stem}, sealed as revision {sealed.revision} naming both")
 
 
 def report_leftovers(vault: Vault, client_id: str | None = None) -> None:
@@ -312,6 +366,13 @@ def verify_cmd(ctx: click.Context) -> None:
     for problem in problems:
         click.echo(f"casenotes: {problem}", err=True)
     report_leftovers(vault)
+    if problems and all(p.missing for p in problems) and sync_in_flight(vault):
+        raise Failure(f"{vault.root} is not yet synced: check again once the sync engine is up to date")
+    conflicts = [p for p in problems if p.conflict]
+    if problems and len(conflicts) == len(problems):
+        raise Failure(
+            f"{len(conflicts)} conflict(s) between machines in {vault.root}: resolve each as its line says"
+        )
     if problems:
         raise Failure(f"{len(problems)} problem(s) in {vault.root}; restore the named files from a backup")
     click.echo(f"vault OK: {len(vault.client_ids())} clients, every revision intact and signed")

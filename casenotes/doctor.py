@@ -22,6 +22,7 @@ from syncd.editors import Kind, classify, inbox_files
 from syncd.lock import DaemonLock
 from syncd.state import State
 from vault import KDF_PROFILES, Vault
+from vault.format import sync_artefacts
 from vault.format.constants import PRACTITIONER_KEY_FORMAT
 from vault.format.keys import read_record, second_factor
 from vault.store import recovery
@@ -268,6 +269,38 @@ def purges(vault: Vault, practice: Practice, today: dt.date) -> Finding:
     return Finding(name, "ok", "nothing due for disposal")
 
 
+def sync_engine(practice: Practice) -> Finding:
+    """A vault replicated by a sync engine: only ``vault/`` shared, with casenotes' ignore
+    list, and no version folder keeping old copies (a purged client's key among them)."""
+    name = "sync engine"
+    for folder in (practice.root, practice.inbox):
+        if (folder / ".stfolder").exists():
+            return Finding(
+                name,
+                "fail",
+                f"{folder} is a Syncthing folder: the inbox (plaintext drafts) would travel; "
+                f"share {practice.vault_dir} only (docs/sharing.md)",
+            )
+    versions = sync_artefacts.version_folders(practice.vault_dir)
+    if versions:
+        return Finding(
+            name,
+            "warn",
+            f"the sync engine keeps versions of the vault in {versions[0]}: old copies of key files "
+            "outlive a purge until casenotes purges that client there; turn file versioning off for "
+            "this folder (Syncthing: Edit Folder > File Versioning > No File Versioning) and delete it",
+        )
+    if (practice.vault_dir / ".stfolder").exists():
+        if not (practice.vault_dir / ".stignore").exists():
+            return Finding(
+                name,
+                "warn",
+                f"{practice.vault_dir / '.stignore'} is missing: run `casenotes sync ignore` to write it",
+            )
+        return Finding(name, "ok", "Syncthing shares the vault only, with casenotes' ignore list")
+    return Finding(name, "ok", "no sync engine's folder marker in the practice")
+
+
 def syncd_running(practice: Practice) -> Finding:
     holder = DaemonLock(practice.state_dir / "syncd.lock").holder()
     if holder:
@@ -326,6 +359,7 @@ def run_checks(
         lambda: backups_checked(vault, practice, now),
         lambda: purges(vault, practice, now.date()),
         lambda: syncd_running(practice),
+        lambda: sync_engine(practice),
     ]
     findings: list[Finding] = []
     for check in checks:

@@ -34,6 +34,7 @@ from vault.backup.snapshots import BackupTarget
 from vault.backup.storage import TargetUnavailable
 from vault.errors import UnknownClient
 from vault.format.encoding import new_id
+from vault.store import forks
 
 from . import backups
 from .completion import handles, notes
@@ -400,6 +401,8 @@ def status(ctx: click.Context) -> None:
         click.echo("  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(row)).rstrip())
     if len(rows) == 1:
         click.echo("(the inbox is empty)")
+    for fork in forks.everywhere(vault):  # needs no passphrase: ids and file names only
+        click.echo(f"conflict: {forks.describe(fork)}")
     holder = DaemonLock(p.state_dir / "syncd.lock").holder()
     click.echo(
         f"\nsyncd: {'running, PID ' + holder if holder else 'not running (start it with `casenotes syncd`)'}"

@@ -24,6 +24,7 @@ import yaml
 
 from vault import Problem, Vault, durable
 from vault.errors import TamperedFile
+from vault.format import sync_artefacts
 from vault.format.encoding import b64, canonical, unb64
 
 CERTIFICATE_FORMAT = "casenotes-disposal-certificate"
@@ -125,7 +126,7 @@ def read(vault: Vault, path: Path) -> dict[str, Any]:
 
 def _read_all(vault: Vault) -> tuple[dict[Path, dict[str, Any]], list[TamperedFile]]:
     good, bad = {}, []
-    for path in sorted(folder(vault).glob("*.md")) if folder(vault).is_dir() else []:
+    for path in sync_artefacts.glob(folder(vault), "*.md"):
         try:
             good[path] = read(vault, path)
         except TamperedFile as exc:

@@ -29,6 +29,7 @@ from vault import Entry, Vault, durable
 from vault.backup.snapshots import BackupTarget
 from vault.backup.storage import TargetUnavailable
 from vault.errors import TamperedFile, VaultError
+from vault.format import sync_artefacts
 from vault.format.encoding import is_id
 
 from . import certificate, records
@@ -132,7 +133,9 @@ def purge_client(
     if not decision.purgeable:
         raise NotDue(client_id, decision.dispose_on.isoformat())
     access = vault.client_dir(client_id) / "access"
+    # Conflict copies of a sealed key too, and the copies a sync engine's version folder keeps.
     keys = sorted(access.glob("*.sealed")) if access.is_dir() else []
+    keys += [p for p in synced_copies(vault, client_id) if p.parent.name == "access" and p.is_file()]
     evidence = [(str(p.relative_to(vault.root)), hashlib.sha256(p.read_bytes()).hexdigest()) for p in keys]
     earlier = [  # keys destroyed by a run cut short before its certificate
         digest
@@ -144,8 +147,7 @@ def purge_client(
     vault.audit.append("purge-begin", client=client_id, keys=[digest for _, digest in evidence])
     for path in keys:  # the shredding itself: without these, no revision opens
         path.unlink()
-    if keys:
-        durable.fsync_dir(access)
+        durable.fsync_dir(path.parent)
     destroyed: list[dict[str, Any]] = [
         {"where": "vault", "what": f"sealed client key {relative}", "sha256": digest}
         for relative, digest in evidence
@@ -183,7 +185,7 @@ def purge_client(
 def index_entries(vault: Vault, client_id: str) -> list[str]:
     """Vault paths of the handle-index entries that point at a client."""
     found = []
-    for entry in sorted((vault.root / "index").glob("*.json")):
+    for entry in sync_artefacts.glob(vault.root / "index", "*.json"):
         try:
             if json.loads(entry.read_bytes()).get("client_id") == client_id:
                 found.append(str(entry.relative_to(vault.root)))
@@ -218,8 +220,40 @@ def _shred_on(
     }
 
 
+def synced_copies(vault: Vault, client_id: str) -> list[Path]:
+    """Every file a sync engine keeps of a client outside its folder: under ``clients/<cid>/``
+    in a version folder (``.stversions`` and the like), and the conflict copies and kept
+    versions of handle-index entries that point at it (vault/format/sync_artefacts.py). A
+    copy of an entry for the same handle that points at another client is that client's."""
+    found: list[Path] = []
+    for folder in sync_artefacts.version_folders(vault.root):
+        for path in sorted(folder.rglob("*")):
+            relative = path.relative_to(folder).parts
+            if relative[:2] == ("clients", client_id) and path.is_file():
+                found.append(path)
+            elif relative[:1] == ("index",) and path.is_file() and _points_at(path, client_id):
+                found.append(path)
+    index = vault.root / "index"
+    for path in sorted(index.iterdir()) if index.is_dir() else []:
+        if sync_artefacts.kind(path.name) == "conflict" and _points_at(path, client_id):
+            found.append(path)
+    return found
+
+
+def _points_at(path: Path, client_id: str) -> bool:
+    try:
+        record = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("client_id") == client_id
+
+
 def remove_ciphertext(vault: Vault, client_id: str) -> None:
-    """Remove what is left of a shredded client: its folder and its handle-index entry."""
+    """Remove what is left of a shredded client: its folder, its handle-index entries, and
+    every copy a sync engine keeps of them (`synced_copies`)."""
+    for path in synced_copies(vault, client_id):
+        path.unlink(missing_ok=True)
+        durable.fsync_dir(path.parent)
     for relative in index_entries(vault, client_id):
         (vault.root / relative).unlink()
     folder = vault.client_dir(client_id)

@@ -71,6 +71,16 @@ def _read(notes: Sequence[OpenedNote]) -> tuple[list[Entry], list[Damaged]]:
         except NoteInvalid as exc:
             damaged.append(Damaged(note.note_id, f"sealed, but its front matter cannot be read: {exc.why}"))
             continue
+        for sibling in note.siblings:  # a fork: the other machine's text, never hidden
+            try:
+                other = parse(bytes(sibling.body), Path(note.note_id))[1]
+            except NoteInvalid:
+                other = "(its front matter cannot be read)"
+            body += (
+                f"\n\n---\n\n## Changed on two machines while apart\n\nThis note was also changed on another "
+                f"machine (revision {sibling.revision:06d}-{sibling.device}); `casenotes resolve "
+                f"{note.note_id} --keep REVISION` chooses one text. The other text:\n\n{other}\n"
+            )
         entries.append(
             Entry(note.note_id, day, str(meta.get("template", "note")), meta, body, note.revision, note.final)
         )

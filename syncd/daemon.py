@@ -28,7 +28,7 @@ from note_templates import Kind as NoteKind
 from note_templates import NoteInvalid, read_note
 from vault import Vault
 from vault.durable import fsync_dir
-from vault.errors import NoteLocked, NoteTooLarge, TamperedFile, VaultError, WriteFailed
+from vault.errors import NoteForked, NoteLocked, NoteTooLarge, TamperedFile, VaultError, WriteFailed
 from vault.format.encoding import new_id
 
 from .editors import Kind, backups_of, classify, inbox_files, note_of_residue
@@ -314,6 +314,8 @@ class Daemon:
             self._seal(path, key, raw, mac, park)
         except (NoteInvalid, NoteTooLarge, TamperedFile) as exc:
             self._report(key, FileStatus("error", reason=str(exc), mac=mac))
+        except NoteForked as exc:  # two machines changed it while apart: the draft waits here
+            self._report(key, FileStatus("conflict", mac=mac, reason=str(exc)))
         except NoteLocked:
             self._report(
                 key,
@@ -426,6 +428,8 @@ class Daemon:
         """Remove the empty folders and temp files a write cut short left in the vault."""
         for path in self.vault.remove_leftovers():
             log.info("removed %s, left by a write that was cut short (it held no note)", path)
+        for path in self.vault.upgrade_index():
+            log.info("filed a handle-index entry two machines wrote while apart under its own name: %s", path)
 
     def rescan(self, initial: bool = False) -> None:
         """Catch what the watcher missed (or what changed while syncd was down)."""

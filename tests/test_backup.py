@@ -16,13 +16,15 @@ from notes import note_text, write_note
 from vault.backup.snapshots import BackupTarget
 from vault.backup.storage import FolderStorage
 from vault.errors import WriteFailed
+from vault.format import sync_artefacts
 
 
 def vault_state(root: Path) -> dict[str, bytes]:
+    """The vault's own files (not a sync engine's, .stignore among them: never backed up)."""
     return {
         str(p.relative_to(root)): p.read_bytes()
         for p in root.rglob("*")
-        if p.is_file() and "audit" not in p.parts
+        if p.is_file() and "audit" not in p.parts and not sync_artefacts.is_artefact(p.name)
     }
 
 

@@ -230,7 +230,7 @@ def test_a_ciphertext_refiled_under_another_clients_header_and_re_signed_is_refu
     and signs the result: every check but the AEAD's associated data passes, and it must
     refuse the note in its new place."""
     import struct
-    from dataclasses import asdict, replace
+    from dataclasses import replace
 
     from vault.format.constants import REVISION_MAGIC, REVISION_VERSION
     from vault.format.encoding import canonical
@@ -241,7 +241,7 @@ def test_a_ciphertext_refiled_under_another_clients_header_and_re_signed_is_refu
     practitioner = vault.unlock(Passphrase(PASSPHRASE))
     parsed = revision.parse(revs[-1].read_bytes(), revs[-1])
     file_key = SealedBox(vault.keyring.client_keys(practitioner, cid)[-1]).decrypt(parsed.sealed_key)
-    header = canonical(asdict(replace(parsed.header, client=other, revision=1)))
+    header = canonical(replace(parsed.header, client=other, revision=1).fields())  # as the writer does
     signed = (
         struct.pack(">8sHH", REVISION_MAGIC, REVISION_VERSION, len(header))
         + header

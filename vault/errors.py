@@ -17,6 +17,12 @@ class Problem:
 
     path: Path
     why: str
+    # Something absent that a sync engine may still bring (a file another device wrote, the
+    # end of its audit log, its registration): `verify` words it "not yet synced" while
+    # sync is in flight (vault/store/verify.py, SYNC_GRACE).
+    missing: bool = False
+    # Two machines' work to reconcile, not damage: a sync engine's conflict copy, a forked note.
+    conflict: bool = False
 
     def __str__(self) -> str:
         return f"{self.path}: {self.why}"
@@ -112,6 +118,15 @@ class UnknownClient(VaultError):
     template = "no client has this handle{}: check the spelling, or add it with `casenotes client add`"
 
 
+class HandleAmbiguous(UnknownClient):
+    """One handle names two clients: it was added on two machines while they were apart."""
+
+    template = (
+        "this handle names {} clients, added on two machines while they were apart ({}); nothing was "
+        "guessed: say which by adding @ and the start of the client id to the handle, as in HANDLE@{}"
+    )
+
+
 class UnknownNote(VaultError):
     template = "no note {1} {0}: `casenotes cat HANDLE` shows every note with its id"
 
@@ -143,6 +158,15 @@ class InvalidHandle(VaultError):
 
 class NoteLocked(VaultError):
     template = "note {} is signed and can no longer change: write an addendum (casenotes addendum)"
+
+
+class NoteForked(VaultError):
+    """Two machines sealed the same revision of a note while apart (vault/store/forks.py)."""
+
+    template = (
+        "note {} was changed on two machines while they were apart: both texts are kept; "
+        "`casenotes cat` shows them, `casenotes resolve` chooses one (your draft stays in the inbox)"
+    )
 
 
 class NoAccess(VaultError):

@@ -30,6 +30,7 @@ from nacl.signing import VerifyKey
 
 from .. import durable
 from ..errors import Problem, TamperedFile, UnknownSnapshot, VaultError
+from ..format import sync_artefacts
 from ..format.constants import JSON_FORMAT_VERSION
 from ..format.encoding import canonical, unb64
 from ..format.keys import Device, sign_record
@@ -65,6 +66,8 @@ def vault_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
         folder, prefix = stack.pop()
         with os.scandir(folder) as entries:
             for entry in entries:
+                if sync_artefacts.is_artefact(entry.name):
+                    continue  # a sync engine's: never backed up (.stversions may hold a purged key)
                 if entry.is_dir(follow_symlinks=False):
                     stack.append((entry.path, prefix + entry.name + "/"))
                 elif entry.is_file(follow_symlinks=False) and not entry.name.startswith(".tmp-"):

@@ -9,6 +9,7 @@ Decoding is strict: any flipped, added or missing byte is an error, never a shor
 from __future__ import annotations
 
 import json
+import re
 import struct
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ _LENGTH = struct.Struct(">I")
 _MAC_BYTES = 16
 RecordKind = Literal["note", "profile", "consent", "attachment"]
 RECORD_KINDS = ("note", "profile", "consent", "attachment")
+MERGED_NAME = re.compile(r"^\d{6}-[0-9a-f]{16}$")  # a revision file's stem
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,17 @@ class RevisionHeader:
     final: bool
     sealed_at: str
     content_mac: str  # keyed hash of the plaintext: tells "unchanged" without decrypting
+    # A merge revision (`casenotes resolve`) names the revisions of a fork it settles, as
+    # ``<rev>-<device>`` file stems; absent from the header of every other revision.
+    merges: tuple[str, ...] = ()
+
+    def fields(self) -> dict[str, object]:
+        found = asdict(self)
+        if not self.merges:
+            del found["merges"]
+        else:
+            found["merges"] = list(self.merges)
+        return found
 
 
 @dataclass(frozen=True, repr=False)
@@ -98,7 +111,7 @@ def seal(
     """The revision's bytes, and the file key (kept in memory to check the read-back)."""
     if len(body) > MAX_PLAINTEXT_BYTES:
         raise NoteTooLarge(header.note, MAX_PLAINTEXT_BYTES)
-    header_bytes = canonical(asdict(header))
+    header_bytes = canonical(header.fields())
     associated = _PREFIX.pack(REVISION_MAGIC, REVISION_VERSION, len(header_bytes)) + header_bytes
     file_key = nacl.utils.random(FILE_KEY_BYTES)
     nonce = nacl.utils.random(AEAD_NONCE_BYTES)
@@ -116,8 +129,9 @@ def seal(
 def _header(raw: bytes, path: Path) -> RevisionHeader:
     try:
         fields = json.loads(raw)
-        header = RevisionHeader(**fields)
-    except (UnicodeDecodeError, ValueError, TypeError) as exc:
+        merges = fields.get("merges", ()) if isinstance(fields, dict) else ()
+        header = RevisionHeader(**{**fields, "merges": tuple(merges) if isinstance(merges, list) else merges})
+    except (UnicodeDecodeError, ValueError, TypeError, AttributeError) as exc:
         raise TamperedFile(path, "revision header is damaged") from exc
     if canonical(fields) != raw:
         raise TamperedFile(path, "revision header is not in canonical form")
@@ -132,6 +146,9 @@ def _header(raw: bytes, path: Path) -> RevisionHeader:
         and isinstance(header.sealed_at, str)
         and isinstance(header.content_mac, str)
         and len(header.content_mac) == 2 * CONTENT_MAC_BYTES
+        and isinstance(header.merges, tuple)
+        and ("merges" in fields) == bool(header.merges)
+        and all(isinstance(m, str) and MERGED_NAME.match(m) for m in header.merges)
     )
     if not ok:
         raise TamperedFile(path, "revision header has an invalid field")

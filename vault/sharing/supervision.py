@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import durable
 from ..errors import Problem, TamperedFile, VaultError
+from ..format import sync_artefacts
 from ..format.constants import JSON_FORMAT_VERSION
 from ..format.encoding import stamp
 from ..format.keys import Practitioner, check_record, sign_record, signer
@@ -75,7 +76,7 @@ def _supervisions(vault: Vault, client_id: str) -> list[dict[str, Any]]:
     signers = vault.trust.trusted_signers()
     return [
         check_record(p, SUPERVISION_FORMAT, signers, "supervisee", UNTRUSTED)
-        for p in sorted(folder.glob("*.json"))
+        for p in sync_artefacts.glob(folder, "*.json")
     ]
 
 
@@ -155,7 +156,7 @@ def problems(vault: Vault) -> list[Problem]:
 def _checked_cosigns(vault: Vault, client_id: str, found: list[Problem]) -> list[dict[str, Any]]:
     folder = vault.client_dir(client_id) / "cosign"
     good = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+    for path in sync_artefacts.glob(folder, "*.json"):
         try:
             record = check_record(path, COSIGN_FORMAT, vault.trust.trusted_signers(), "supervisor", UNTRUSTED)
             revisions = {n: p for n, _, p in vault.revisions(client_id, str(record["note"]))}

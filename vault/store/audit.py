@@ -28,6 +28,7 @@ from nacl.signing import VerifyKey
 
 from .. import durable
 from ..errors import Problem, TamperedFile, WriteFailed
+from ..format import sync_artefacts
 from ..format.constants import CHECKPOINT_FORMAT, JSON_FORMAT_VERSION
 from ..format.encoding import b64, canonical, unb64
 from ..format.keys import Device, read_record
@@ -173,7 +174,7 @@ class AuditLog:
 
     # -- reading ------------------------------------------------------------------------
     def logs(self) -> list[Path]:
-        return sorted(self.directory.glob("*.log")) if self.directory.exists() else []
+        return sync_artefacts.glob(self.directory, "*.log")
 
     def entries(self) -> Iterator[Entry]:
         """Every entry of every device, in each log's order (unverified: use verify)."""
@@ -211,12 +212,12 @@ class AuditLog:
         problems: list[Problem] = []
         for path in self.logs():
             problems += _verify_log(path, device_keys)
-        checkpoints = {p for p in self.directory.glob("*.checkpoint")} if self.directory.exists() else set()
+        checkpoints = set(sync_artefacts.glob(self.directory, "*.checkpoint"))
         mine = self.own_checkpoint
         if mine.exists():
             checkpoints.add(mine)
         for cp in sorted(checkpoints):
-            problems += _verify_checkpoint(cp, self.directory, device_keys)
+            problems += _verify_checkpoint(cp, self.directory, device_keys, self.device.device_id)
         return problems + self._check_seen_checkpoints(device_keys)
 
     def _check_seen_checkpoints(self, device_keys: dict[str, VerifyKey]) -> list[Problem]:
@@ -243,7 +244,7 @@ class AuditLog:
 def read_entries(directory: Path, devices: Container[str] | None = None) -> Iterator[Entry]:
     """The entries of every device's log, or of ``devices`` only, in each log's order
     (unverified: check the same logs with `verify_logs` first)."""
-    for path in sorted(directory.glob("*.log")) if directory.exists() else []:
+    for path in sync_artefacts.glob(directory, "*.log"):
         if devices is not None and path.stem not in devices:
             continue
         for line in path.read_bytes().splitlines():
@@ -276,7 +277,7 @@ def _verify_log(path: Path, device_keys: dict[str, VerifyKey]) -> list[Problem]:
     device = path.stem
     key = device_keys.get(device)
     if key is None:
-        return [Problem(path, "audit log of an unregistered device")]
+        return [Problem(path, "audit log of an unregistered device", missing=True)]
     raw = path.read_bytes()
     if raw and not raw.endswith(b"\n"):
         return [Problem(path, "the last audit entry is cut off")]
@@ -314,7 +315,9 @@ def _count(cp: Path) -> int:
         return 0
 
 
-def _verify_checkpoint(cp: Path, directory: Path, device_keys: dict[str, VerifyKey]) -> list[Problem]:
+def _verify_checkpoint(
+    cp: Path, directory: Path, device_keys: dict[str, VerifyKey], own_device: str = ""
+) -> list[Problem]:
     try:
         record = read_record(cp, CHECKPOINT_FORMAT, TamperedFile)
         sig = unb64(record.pop("sig"), 64)
@@ -332,6 +335,7 @@ def _verify_checkpoint(cp: Path, directory: Path, device_keys: dict[str, VerifyK
             Problem(
                 log,
                 f"audit log has {len(lines)} entries but {count} were checkpointed (end cut off)",
+                missing=record["device"] != own_device,
             )
         ]
     if line_hash(lines[count - 1]) != head:

@@ -14,6 +14,7 @@ from nacl.public import PrivateKey, PublicKey, SealedBox
 
 from .. import durable
 from ..errors import KeyFileInvalid, NoAccess, TamperedFile, UnknownClient
+from ..format import sync_artefacts
 from ..format.constants import PRACTITIONER_KEY_FORMAT
 from ..format.encoding import b64, stamp
 from ..format.keys import Practitioner, public_keys, read_record
@@ -74,7 +75,7 @@ class Keyring:
             if not path.exists():
                 raise UnknownClient("")
             keys = [read_client_record(path, self.trust.device_keys())]
-            for number, key_file in enumerate(sorted(folder.glob("*.json")) if folder.is_dir() else [], 2):
+            for number, key_file in enumerate(sync_artefacts.glob(folder, "*.json"), 2):
                 keys.append(read_key_record(key_file, number, self.trust.device_keys()))
             self._client_generations[client_id] = (changed, keys)
             return keys
@@ -86,7 +87,7 @@ class Keyring:
 
     def access_holders(self, client_id: str) -> set[str]:
         folder = self.client_dir(client_id) / "access"
-        return {p.name.split(".")[0] for p in folder.glob("*.sealed")} if folder.is_dir() else set()
+        return {p.name.split(".")[0] for p in sync_artefacts.glob(folder, "*.sealed")}
 
     def client_keys(self, practitioner: Practitioner, client_id: str) -> list[PrivateKey]:
         """Every private key of the client this practitioner holds, newest first."""

@@ -24,6 +24,7 @@ from nacl.public import PublicKey
 from nacl.signing import VerifyKey
 
 from ..errors import InvalidHandle, TamperedFile
+from ..format import sync_artefacts
 from ..format.constants import (
     CLIENT_FORMAT,
     CLIENT_KEY_FORMAT,
@@ -142,8 +143,34 @@ def index_record(blinded: str, client_id: str, device: Device) -> bytes:
     return sign_record(record, device.sign)
 
 
+def index_name(blinded: str, client_id: str) -> str:
+    """``<blinded>-<client id>.json``: named for its client too, so two machines that add one
+    handle while apart write two files, not one file twice (format 1 wrote ``<blinded>.json``)."""
+    return f"{blinded}-{client_id}.json"
+
+
 def read_index_record(path: Path, device_keys: dict[str, VerifyKey]) -> str:
+    """The client id of an index entry; its name must be the one its record states (a sync
+    engine's conflict copy of a format-1 entry is read under the name it was copied from)."""
     record = check_record(path, HANDLE_INDEX_FORMAT, device_keys)
-    if record.get("blinded_handle") != path.stem or not is_id(record.get("client_id")):
+    client_id, blinded = record.get("client_id"), record.get("blinded_handle")
+    name = sync_artefacts.original_name(path.name)
+    if not is_id(client_id) or name not in (f"{blinded}.json", index_name(str(blinded), str(client_id))):
         raise TamperedFile(path, "handle index entry was moved or damaged")
-    return str(record["client_id"])
+    return str(client_id)
+
+
+def index_paths(root: Path, blinded: str) -> list[Path]:
+    """Every index entry of one blinded handle: each client's (``<blinded>-<cid>.json``), a
+    format-1 entry (``<blinded>.json``), and sync engines' conflict copies of that one."""
+    folder = root / "index"
+    if not folder.is_dir():
+        return []
+    old = f"{blinded}.json"
+    return sorted(
+        p
+        for p in folder.glob(f"{blinded}*.json")
+        if p.name == old
+        or (p.name.startswith(f"{blinded}-") and not sync_artefacts.is_artefact(p.name))
+        or (sync_artefacts.kind(p.name) == "conflict" and sync_artefacts.original_name(p.name) == old)
+    )

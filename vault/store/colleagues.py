@@ -28,6 +28,7 @@ from nacl.signing import SigningKey, VerifyKey
 
 from .. import durable
 from ..errors import NotAPractice, TamperedFile, VaultError
+from ..format import sync_artefacts
 from ..format.constants import JSON_FORMAT_VERSION, KdfParams
 from ..format.encoding import b64, canonical, is_id, new_id, unb64
 from ..format.keys import Practitioner, check_record, sign_record, signer, wrap_practitioner
@@ -144,7 +145,7 @@ def read_colleague(path: Path, trusted: dict[str, str]) -> Colleague:
 def read_all(root: Path, trusted: dict[str, str]) -> tuple[list[Colleague], list[TamperedFile]]:
     """Every colleague a trusted practitioner added, and every record that fails its check."""
     good, bad = [], []
-    for path in sorted((root / "colleagues").glob("*.json")) if (root / "colleagues").is_dir() else []:
+    for path in sync_artefacts.glob(root / "colleagues", "*.json"):
         try:
             good.append(read_colleague(path, trusted))
         except TamperedFile as exc:

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import Problem
+from ..format import sync_artefacts
 from .audit import Entry
 
 REMOVED = None  # the ledger's value for a path whose last recorded change deleted it
@@ -164,7 +165,12 @@ def vouched_paths(root: Path) -> list[Path]:
         "index/*.json",
         "clients/*/access/*.sealed",
     ]
-    return sorted(p for pattern in patterns for p in root.glob(pattern) if p.is_file())
+    return sorted(
+        p
+        for pattern in patterns
+        for p in root.glob(pattern)
+        if p.is_file() and not any(sync_artefacts.is_artefact(part) for part in p.relative_to(root).parts)
+    )
 
 
 def unrecorded(root: Path, entries: Iterable[Entry]) -> list[Path]:

@@ -10,6 +10,7 @@ from nacl.signing import SigningKey, VerifyKey
 
 from .. import durable
 from ..errors import NotAPractice, PracticeExists, TamperedFile, VaultError, WrongPassphrase
+from ..format import sync_artefacts
 from ..format.constants import JSON_FORMAT_VERSION, PRACTICE_FORMAT, PRACTITIONER_KEY_FORMAT, KdfParams
 from ..format.encoding import Clock, b64, canonical, new_id, stamp, utc_now
 from ..format.keys import (
@@ -77,6 +78,7 @@ def create_practice(
         "created": when,
     }
     durable.write_new(root / "practice.json", canonical(record))
+    write_sync_ignore(root)
     vault = Vault(root, config_dir, clock)
     vault.audit.append(
         "init",
@@ -98,7 +100,7 @@ def register_device(root: Path, config_dir: Path, passphrase: Passphrase, clock:
         raise NotAPractice(root)
     practice_id = str(read_record(practice, PRACTICE_FORMAT, TamperedFile)["practice_id"])
     refused: WrongPassphrase = WrongPassphrase(root / "practitioners")
-    for key_file in sorted((root / "practitioners").glob("*.json")):
+    for key_file in sync_artefacts.glob(root / "practitioners", "*.json"):
         try:
             practitioner = unlock_practitioner(key_file, passphrase)
             break
@@ -118,6 +120,7 @@ def register_device(root: Path, config_dir: Path, passphrase: Passphrase, clock:
         canonical(registration(device, practitioner, stamp(clock()))),
     )
     save_device(config_dir / practice_id / "device.json", device)
+    write_sync_ignore(root)
     vault = Vault(root, config_dir, clock)
     vault.audit.append(
         "device-registered",
@@ -127,6 +130,20 @@ def register_device(root: Path, config_dir: Path, passphrase: Passphrase, clock:
     return vault
 
 
+def write_sync_ignore(root: Path) -> Path:
+    """``vault/.stignore``, the files of this machine a sync engine must not carry (Syncthing
+    reads it; docs/sharing.md). Rewritten only when it differs: the engine does not sync it."""
+    path = root / ".stignore"
+    wanted = sync_artefacts.STIGNORE.encode()
+    try:
+        same = path.read_bytes() == wanted
+    except FileNotFoundError:
+        same = False
+    if not same:
+        durable.replace(path, wanted)
+    return path
+
+
 def _check_index_key(root: Path, practitioner: Practitioner, index_file: Path) -> None:
     """Before a new device takes the handle-index key, the audit logs of the practitioner's
     own devices must vouch for it: a key swapped in by whoever can write the folder would
@@ -134,7 +151,7 @@ def _check_index_key(root: Path, practitioner: Practitioner, index_file: Path) -
     no such log yet: the colleague who added them wrote it.)"""
     own = {practitioner.practitioner_id: b64(bytes(practitioner.signing_key.verify_key))}
     devices = {}
-    for path in sorted((root / "devices").glob("*.json")):
+    for path in sync_artefacts.glob(root / "devices", "*.json"):
         try:
             devices[path.stem] = check_registration(path, own)
         except TamperedFile:

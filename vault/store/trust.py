@@ -15,6 +15,7 @@ from nacl.signing import VerifyKey
 
 from .. import durable
 from ..errors import TamperedFile
+from ..format import sync_artefacts
 from ..format.constants import DEVICE_REGISTRATION_FORMAT, PRACTITIONER_KEY_FORMAT
 from ..format.encoding import b64, stamp
 from ..format.keys import Device, Practitioner, check_registration, public_keys, read_record
@@ -43,7 +44,7 @@ class Trust:
             self._devices_stamp = stamp
             self._device_keys, self._bad_registrations = {}, []
             signers = self.trusted_signers()
-            for path in sorted((self.root / "devices").glob("*.json")):
+            for path in sync_artefacts.glob(self.root / "devices", "*.json"):
                 try:
                     self._device_keys[path.stem] = check_registration(path, signers)
                 except TamperedFile as exc:  # it signs nothing valid; verify() reports it

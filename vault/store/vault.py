@@ -41,9 +41,11 @@ from .. import durable
 from ..backup.snapshots import BackupTarget, Progress, Snapshot
 from ..errors import (
     DeviceMissing,
+    HandleAmbiguous,
     HandleTaken,
     KeyFileNeeded,
     NotAPractice,
+    NoteForked,
     NoteLocked,
     SealIncomplete,
     TamperedFile,
@@ -53,6 +55,7 @@ from ..errors import (
     WrongPassphrase,
 )
 from ..format import revision as revision_format
+from ..format import sync_artefacts
 from ..format.constants import (
     CONTENT_MAC_BYTES,
     CONTENT_MAC_PERSON,
@@ -71,7 +74,7 @@ from ..format.keys import (
     wrap_practitioner,
 )
 from ..format.redact import Passphrase, Plaintext
-from . import ledger, leftovers
+from . import forks, ledger, leftovers
 from .audit import AuditLog
 from .client_keys import Keyring
 from .clients import (
@@ -79,6 +82,8 @@ from .clients import (
     Profile,
     blind,
     client_record,
+    index_name,
+    index_paths,
     index_record,
     read_index_record,
 )
@@ -106,6 +111,9 @@ class OpenedNote:
     sealed_at: str
     final: bool
     body: Plaintext
+    device: str = ""
+    # A fork (vault/store/forks.py): the other machines' texts of this note, shown beside it.
+    siblings: tuple[OpenedNote, ...] = ()
 
     def __repr__(self) -> str:
         return f"<OpenedNote {self.note_id} r{self.revision}>"
@@ -310,16 +318,16 @@ class Vault:
     def add_client(self, handle: str, name: str | None = None, dob: str | None = None) -> str:
         """Create a client: needs no passphrase, since only public keys are used."""
         blinded = blind(handle, self.device.index_key)
-        index_path = self.root / "index" / f"{blinded}.json"
-        if index_path.exists():
+        if index_paths(self.root, blinded):
             raise HandleTaken("")
         with self.writing():
-            return self._add_client(handle, name, dob, blinded, index_path)
+            return self._add_client(handle, name, dob, blinded)
 
-    def _add_client(
-        self, handle: str, name: str | None, dob: str | None, blinded: str, index_path: Path
-    ) -> str:
+    def _add_client(self, handle: str, name: str | None, dob: str | None, blinded: str) -> str:
         client_id = new_id()
+        # Named for the client too: another machine adding this handle while apart writes
+        # a file of its own, and readers see both (resolve).
+        index_path = self.root / "index" / index_name(blinded, client_id)
         key = PrivateKey.generate()
         folder = self.client_dir(client_id)
         durable.write_new(
@@ -333,22 +341,65 @@ class Vault:
         durable.write_new(access, SealedBox(owner_key).encrypt(bytes(key)))
         profile = Profile(client_id, handle, name, dob)
         self.seal_record(client_id, PROFILE_RECORD_ID, profile.to_bytes(), kind="profile")
-        try:
-            durable.write_new(index_path, index_record(blinded, client_id, self.device))
-        except FileExistsError:
-            raise HandleTaken(" (another machine took it a moment ago)") from None
+        durable.write_new(index_path, index_record(blinded, client_id, self.device))
         self.audit.append("client-add", client=client_id, files=ledger.files(self.root, access, index_path))
         return client_id
 
     def resolve(self, handle: str) -> str:
-        """Client id for a handle, without a passphrase (through the blinded index)."""
-        path = self.root / "index" / f"{blind(handle, self.device.index_key)}.json"
-        if not path.exists():
+        """Client id for a handle, without a passphrase (through the blinded index).
+
+        Two machines that added one handle while apart made two clients of it. Then
+        ``HANDLE@<start of a client id>`` says which; without it, the one this device's
+        practitioner can read is taken if only one is; else `HandleAmbiguous`, and nothing
+        is guessed (so syncd never seals into the other practitioner's client)."""
+        handle, _, pick = handle.partition("@")
+        candidates: list[str] = []
+        for path in index_paths(self.root, blind(handle, self.device.index_key)):
+            client_id = read_index_record(path, self.trust.device_keys())
+            if client_id not in candidates:
+                candidates.append(client_id)
+        if not candidates:
             raise UnknownClient("")
-        client_id = read_index_record(path, self.trust.device_keys())
-        if not self.client_dir(client_id).exists():
+        present = [c for c in candidates if self.client_dir(c).exists()]
+        if not present:
             raise UnknownClient(" (its records are gone: purged or not yet synced)")
-        return client_id
+        if pick:
+            chosen = [c for c in present if c.startswith(pick.lower())]
+            if len(chosen) != 1:
+                raise UnknownClient(f" and a client id starting {pick}")
+            return chosen[0]
+        if len(present) == 1:
+            return present[0]
+        own = self.device.practitioner_id
+        readable = [c for c in present if own in self.keyring.access_holders(c)]
+        if len(readable) == 1:
+            return readable[0]
+        raise HandleAmbiguous(len(present), ", ".join(present), present[0][:6])
+
+    def upgrade_index(self) -> list[Path]:
+        """A format-1 handle-index entry (``<blinded>.json``) that two machines wrote while
+        apart comes back as a sync engine's conflict copy: file the copy's client under its
+        own name (``<blinded>-<cid>.json``, recorded in the ledger) and remove the copy.
+        Returns the entries written. syncd runs it with its leftover sweep."""
+        folder = self.root / "index"
+        written = []
+        for copy in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if sync_artefacts.kind(copy.name) != "conflict":
+                continue
+            try:
+                client_id = read_index_record(copy, self.trust.device_keys())
+            except TamperedFile:
+                continue  # verify reports it
+            blinded = sync_artefacts.original_name(copy.name).removesuffix(".json")
+            target = folder / index_name(blinded, client_id)
+            if not target.exists():
+                with self.writing():
+                    durable.write_new(target, index_record(blinded, client_id, self.device))
+                self.audit.append("index-upgrade", client=client_id, files=ledger.files(self.root, target))
+                written.append(target)
+            copy.unlink()
+            durable.fsync_dir(folder)
+        return written
 
     # -- revisions ----------------------------------------------------------------------
     def revisions(self, client_id: str, note_id: str) -> list[tuple[int, str, Path]]:
@@ -427,6 +478,35 @@ class Vault:
         with self.writing():
             return self._seal_record(client_id, note_id, body, kind, final, dict(audit_extra or {}))
 
+    def fork(self, client_id: str, note_id: str) -> forks.Fork | None:
+        """The note's unresolved fork (two machines sealed one revision number), if any."""
+        return forks.find(self, client_id, note_id)
+
+    def resolve_fork(
+        self, practitioner: Practitioner, client_id: str, note_id: str, keep: Path
+    ) -> SealedRevision:
+        """Settle a fork with the text of the tip ``keep``: a merge revision naming every
+        revision from the fork on. A signed tip can only be kept (it stays signed)."""
+        with self.writing():
+            fork = self.fork(client_id, note_id)
+            if fork is None or keep not in fork.tips:
+                raise UnknownNote(f"among the forked revisions of note {note_id}", keep.name)
+            if fork.signed is not None and keep != fork.signed:
+                raise NoteLocked(note_id)
+            parsed, body = self.open_revision(keep, self.keyring.client_keys(practitioner, client_id))
+            sealed = self._seal_record(
+                client_id, note_id, bytes(body), parsed.header.kind, parsed.header.final, {}, fork.names
+            )
+        self.audit.append(
+            "resolve",
+            client=client_id,
+            note=note_id,
+            kept=keep.name,
+            merges=list(fork.names),
+            practitioner=practitioner.practitioner_id,
+        )
+        return sealed
+
     def _seal_record(
         self,
         client_id: str,
@@ -435,12 +515,19 @@ class Vault:
         kind: revision_format.RecordKind,
         final: bool,
         extra: dict[str, str],
+        merges: tuple[str, ...] = (),
     ) -> SealedRevision:
         public = self.keyring.client_public(client_id)
         mac = self.content_mac(body)
         existing = self.revisions(client_id, note_id)
         number = 1
-        if existing:
+        if not merges and len({n for n, _, _ in existing}) < len(existing):
+            fork = self.fork(client_id, note_id)
+            if fork is not None:
+                raise NoteLocked(note_id) if fork.signed is not None else NoteForked(note_id)
+        if merges:
+            number = existing[-1][0] + 1
+        elif existing:
             newest, _, newest_path = existing[-1]
             latest = self.load(newest_path).header
             if latest.content_mac == mac and latest.final == final:
@@ -456,7 +543,15 @@ class Vault:
             number = newest + 1
         while True:  # another writer may take a number first; revision files are write-once
             header = revision_format.RevisionHeader(
-                client_id, note_id, number, self.device.device_id, kind, final, stamp(self.clock()), mac
+                client_id,
+                note_id,
+                number,
+                self.device.device_id,
+                kind,
+                final,
+                stamp(self.clock()),
+                mac,
+                merges,
             )
             data, file_key = revision_format.seal(header, body, public, self.device)
             path = (
@@ -597,17 +692,25 @@ class Vault:
                     continue  # a folder a first write left empty: holds nothing (see leftovers)
                 raise UnknownNote(f"for client {client_id}", nid)
             try:
-                parsed = self.load(revisions[-1][2])
+                fork = (
+                    self.fork(client_id, nid) if len({n for n, _, _ in revisions}) < len(revisions) else None
+                )
+                newest = revisions[-1][2] if fork is None else (fork.signed or fork.tips[0])
+                parsed = self.load(newest)
                 if parsed.header.kind != "note":
                     continue  # a consent or an attached document: not a session note
-                parsed, body = self.open_revision(revisions[-1][2], keys, parsed)
+                parsed, body = self.open_revision(newest, keys, parsed)
+                siblings = tuple(
+                    self._opened(nid, *self.open_revision(tip, keys))
+                    for tip in (fork.tips if fork else ())
+                    if tip != newest
+                )
             except TamperedFile as exc:
                 if damaged is None:
                     raise
                 damaged.append(exc)  # the caller shows it as damaged, never drops it silently
                 continue
-            h = parsed.header
-            opened.append(OpenedNote(nid, h.revision, h.sealed_at, h.final, body))
+            opened.append(self._opened(nid, parsed, body, siblings))
         self.audit.append(
             "decrypt",
             client=client_id,
@@ -615,6 +718,16 @@ class Vault:
             practitioner=practitioner.practitioner_id,
         )
         return opened
+
+    @staticmethod
+    def _opened(
+        note_id: str,
+        parsed: revision_format.ParsedRevision,
+        body: Plaintext,
+        siblings: tuple[OpenedNote, ...] = (),
+    ) -> OpenedNote:
+        h = parsed.header
+        return OpenedNote(note_id, h.revision, h.sealed_at, h.final, body, h.device, siblings)
 
     def read_profile(self, practitioner: Practitioner, client_id: str) -> Profile:
         """One client's profile, decrypted (audited)."""

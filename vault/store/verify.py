@@ -5,18 +5,38 @@ the folder and under the name its header states. Revision numbers of a note must
 1..N without a gap, and every revision the audit log recorded as sealed must still be
 there, byte for byte: so a deleted revision is found even when it was the newest one
 (a purged client's revisions excepted: the log records the purge).
+
+A vault replicated by a sync engine (docs/sharing.md) also holds what the engine made
+(vault/format/sync_artefacts.py): temp files, its own bookkeeping and version folders
+are passed over; a conflict copy is reported with how to resolve it. While sync is in
+flight, another device's audit log can arrive before the revisions it records, or its
+checkpoint before its log: a finding of something absent (`Problem.missing`) is worded
+"not yet synced" while any file of another device's in ``audit/`` or ``devices/`` changed
+on this disk within `SYNC_GRACE`; after that it is damage, as on a single machine.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from pathlib import Path
 
 from ..errors import Problem, TamperedFile
+from ..format import sync_artefacts
 from . import colleagues as team
-from . import ledger
+from . import forks, ledger
 from .clients import read_index_record
 from .vault import REVISION_NAME, Vault
+
+# How long after another device's audit log or registration last changed here a missing
+# file of its is taken to be still on its way: Syncthing delivers a folder within seconds
+# to minutes of two machines seeing each other, so 15 minutes covers a slow first sync
+# without letting a deletion pass for long.
+SYNC_GRACE = dt.timedelta(minutes=15)
+NOT_YET_SYNCED = (
+    "not yet synced: another device's files are still arriving; run `casenotes verify` again "
+    "once the sync engine shows the folder up to date"
+)
 
 
 def verify(vault: Vault) -> list[Problem]:
@@ -25,7 +45,7 @@ def verify(vault: Vault) -> list[Problem]:
     problems = [Problem(e.path, e.why) for e in bad]
     keys = vault.trust.device_keys()
     problems += vault.audit.verify(keys)
-    for path in sorted((vault.root / "index").glob("*.json")):
+    for path in sync_artefacts.glob(vault.root / "index", "*.json"):
         problems += _check(lambda p=path: read_index_record(p, keys))
     for client_id in vault.client_ids():
         problems += _check(lambda c=client_id: vault.keyring.client_generations(c))  # client.json and keys/
@@ -34,7 +54,40 @@ def verify(vault: Vault) -> list[Problem]:
             problems += _check_note(vault, folder)
     problems += _check_ledger(vault)
     problems += ledger.problems(vault.root, vault.audit.entries())
+    problems += _artefacts(vault)
+    problems += [Problem(f.tips[0].parent, forks.describe(f), conflict=True) for f in forks.everywhere(vault)]
+    if any(p.missing for p in problems) and sync_in_flight(vault):
+        problems = [
+            Problem(p.path, f"{p.why}; {NOT_YET_SYNCED}", missing=True) if p.missing else p for p in problems
+        ]
     return problems
+
+
+def sync_in_flight(vault: Vault, grace: dt.timedelta = SYNC_GRACE) -> bool:
+    """Whether another device's audit log, checkpoint or registration arrived (changed on this
+    disk: its ctime, which a sync engine's rename sets) within ``grace``."""
+    own = vault.device.device_id
+    since = (vault.clock() - grace).timestamp()
+    for folder in (vault.root / "audit", vault.root / "devices"):
+        for path in sync_artefacts.glob(folder, "*"):
+            if path.stem == own:
+                continue
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            if max(st.st_ctime, st.st_mtime) >= since:
+                return True
+    return False
+
+
+def _artefacts(vault: Vault) -> list[Problem]:
+    """Conflict copies, with how to resolve each; other sync artefacts are not casenotes'."""
+    return [
+        Problem(path, sync_artefacts.conflict_advice(vault.root, path), conflict=True)
+        for path, kind in sync_artefacts.find(vault.root)
+        if kind == "conflict"
+    ]
 
 
 def _check(action: object) -> list[Problem]:
@@ -48,19 +101,25 @@ def _check(action: object) -> list[Problem]:
 def _check_note(vault: Vault, folder: Path) -> list[Problem]:
     problems: list[Problem] = []
     numbers = []
+    others = False
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".tmp-"):
             continue  # a write interrupted by a crash: never linked into place, safe to delete
+        if sync_artefacts.is_artefact(path.name):
+            continue  # a sync engine's: a conflict copy is reported once, by _artefacts
         if not REVISION_NAME.match(path.name):
             problems.append(Problem(path, "not a revision file (unexpected name)"))
             continue
         try:
-            vault.check_place(vault.load(path), path)
             numbers.append(int(path.name[:6]))
+            others = others or path.name[7:23] != vault.device.device_id
+            vault.check_place(vault.load(path), path)
         except TamperedFile as exc:
-            problems.append(Problem(exc.path, exc.why))
+            numbers.pop()
+            unregistered = "unregistered device" in exc.why  # its registration may be on its way
+            problems.append(Problem(exc.path, exc.why, missing=unregistered))
     for missing in sorted(set(range(1, max(numbers, default=0) + 1)) - set(numbers)):
-        problems.append(Problem(folder, f"revision {missing} is missing"))
+        problems.append(Problem(folder, f"revision {missing} is missing", missing=others))
     return problems
 
 
@@ -74,14 +133,19 @@ def _check_ledger(vault: Vault) -> list[Problem]:
         if e.data.get("client") in purged:
             continue
         if e.event == "seal":
-            ledger.append((e.data.get("file"), e.data.get("sha256"), f"revision sealed at {e.time}"))
+            ledger.append(
+                (e.data.get("file"), e.data.get("sha256"), f"revision sealed at {e.time}", e.device)
+            )
         elif e.event == "access-revoke":  # deleting it would seal new notes to the old key again
-            ledger.append((e.data.get("key_file"), e.data.get("sha256"), f"client key made at {e.time}"))
+            ledger.append(
+                (e.data.get("key_file"), e.data.get("sha256"), f"client key made at {e.time}", e.device)
+            )
     problems = []
-    for relative, digest, what in ledger:
+    own = vault.device.device_id
+    for relative, digest, what, device in ledger:
         path = vault.root / str(relative or "")
         if not path.is_file():
-            problems.append(Problem(path, f"{what} is missing (deleted?)"))
+            problems.append(Problem(path, f"{what} is missing (deleted?)", missing=device != own))
         elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
             problems.append(Problem(path, f"{what} differs from the one recorded (replaced?)"))
     return problems

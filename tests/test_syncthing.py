@@ -1,0 +1,160 @@
+"""A group practice on two machines joined by real Syncthing instances on 127.0.0.1 (Debian's
+``syncthing``): Alex on one, Bea on the other, only ``vault/`` shared. Both seal notes
+while connected and while apart; after they meet again every note is on both machines
+exactly once, each practitioner reads all of theirs, `verify` and `audit verify` are
+clean on both, and the engine left no conflict copy. A note both changed while apart is
+shown as a fork on both machines until one resolves it; a handle both added is two
+clients, each sealed into by its own practitioner."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import CHEAP_KDF, PASSPHRASE, Env, require_tool
+from notes import note_text
+from syncthing import Syncthing, converge, tree
+
+from casenotes.config import Practice
+from syncd.filing import file_note
+from vault import Passphrase
+from vault.format import sync_artefacts
+from vault.format.encoding import new_id
+from vault.sharing import access
+from vault.store.colleagues import identity_of, join_practice
+from vault.store.practice import create_practice, register_device
+
+BEA_PASS = "fictional bravo passphrase"
+
+
+@pytest.fixture
+def engines(tmp_path: Path) -> Iterator[tuple[Syncthing, Syncthing]]:
+    binary = require_tool("syncthing")
+    started: list[Syncthing] = []
+    try:
+        for name in ("alex-machine", "bea-machine"):
+            started.append(Syncthing(binary, tmp_path / f"syncthing-{name}"))
+        yield started[0], started[1]
+    finally:
+        for engine in started:
+            engine.stop()
+
+
+def _machine(tmp_path: Path, base_env: dict[str, str], name: str) -> Env:
+    practice = Practice(tmp_path / name, tmp_path / f"{name}-config")
+    env = {**base_env, "CASENOTES_HOME": str(practice.root), "CASENOTES_CONFIG_DIR": str(practice.config_dir)}
+    return Env(practice, env)
+
+
+def _seal(env: Env, passphrase: str, handle: str, tag: str, note_id: str | None = None) -> str:
+    """A note sealed as syncd seals it, on this machine; returns its id."""
+    note_id = note_id or new_id()
+    path = env.practice.inbox / f"{tag}.md"
+    path.write_text(note_text(client=handle, note_id=note_id, body=f"Fictional session {tag}."))
+    with env.vault() as vault:
+        file_note(vault, path)
+    path.unlink()
+    return note_id
+
+
+def _read(env: Env, passphrase: str, handle: str) -> list[str]:
+    with env.vault() as vault:
+        practitioner = vault.unlock(Passphrase(passphrase))
+        return [n.note_id for n in vault.read_notes(practitioner, vault.resolve(handle))]
+
+
+def test_two_practitioners_seal_on_two_machines_joined_by_syncthing(
+    engines: tuple[Syncthing, Syncthing], tmp_path: Path, base_env: dict[str, str]
+) -> None:
+    st_a, st_b = engines
+    a, b = _machine(tmp_path, base_env, "alex"), _machine(tmp_path, base_env, "bea")
+    create_practice(a.vault_dir, a.practice.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF).close()
+    a.practice.create_layout()
+    with a.vault() as vault:
+        vault.add_client("AB-1", "Fictional Person A", None)
+    os.makedirs(b.vault_dir, mode=0o700)
+    b.practice.create_layout()
+    st_a.share(a.vault_dir, st_b)
+    st_b.share(b.vault_dir, st_a)
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+
+    # Bea joins on her machine; Alex adds her on his; she registers her machine.
+    identity, _ = join_practice(b.vault_dir, Passphrase(BEA_PASS), CHEAP_KDF)
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+    with a.vault() as vault:
+        alex = vault.unlock(Passphrase(PASSPHRASE))
+        vault.trust.add_colleague(alex, "Bea", identity)
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+    with register_device(b.vault_dir, b.practice.config_dir, Passphrase(BEA_PASS)) as vault:
+        vault.trust.add_colleague(vault.unlock(Passphrase(BEA_PASS)), "Alex", identity_of(alex))
+        vault.add_client("BE-1", "Fictional Person B", None)
+    with a.vault() as vault:
+        access.grant(
+            vault, vault.unlock(Passphrase(PASSPHRASE)), vault.resolve("AB-1"), vault.trust.colleague("Bea")
+        )
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+
+    # Connected: both seal at once.
+    alex_notes = [_seal(a, PASSPHRASE, "AB-1", f"a-online-{i}") for i in range(3)]
+    bea_notes = [_seal(b, BEA_PASS, "BE-1", f"b-online-{i}") for i in range(3)]
+    shared_notes = [_seal(b, BEA_PASS, "AB-1", "b-online-ab")]
+    forked = shared_notes[0]
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+
+    # Apart (each machine's folder paused): both keep working, then meet again.
+    st_a.pause()
+    st_b.pause()
+    alex_notes += [_seal(a, PASSPHRASE, "AB-1", f"a-offline-{i}") for i in range(3)]
+    bea_notes += [_seal(b, BEA_PASS, "BE-1", f"b-offline-{i}") for i in range(2)]
+    shared_notes += [_seal(b, BEA_PASS, "AB-1", "b-offline-ab")]
+    _seal(a, PASSPHRASE, "AB-1", "a-edit-of-shared", forked)  # both change one note...
+    _seal(b, BEA_PASS, "AB-1", "b-edit-of-shared", forked)
+    for env in (a, b):  # ...and both add one handle
+        with env.vault() as vault:
+            vault.add_client("EF-3", f"Fictional client of {env.practice.root.name}", None)
+    ef3 = {
+        env.practice.root.name: _seal(env, pw, "EF-3", f"{env.practice.root.name}-ef3")
+        for env, pw in ((a, PASSPHRASE), (b, BEA_PASS))
+    }
+    st_a.resume()
+    st_b.resume()
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+
+    # The fork is shown on both machines, with both texts, until one of them resolves it.
+    for env, passphrase in ((a, PASSPHRASE), (b, BEA_PASS)):
+        shown = env.run("cat", "AB-1", "--note", forked, passphrase=passphrase)
+        assert "a-edit-of-shared" in shown.text and "b-edit-of-shared" in shown.text, shown.err
+        assert f"note {forked} was changed on two machines" in env.run("verify", passphrase=passphrase).err
+    with a.vault() as vault:
+        cid = vault.resolve("AB-1")
+        fork = vault.fork(cid, forked)
+        assert fork is not None
+        bea_device = next(d for d in vault.trust.device_keys() if d != vault.device.device_id)
+        [bea_tip] = [tip for tip in fork.tips if tip.stem.endswith(bea_device)]
+        vault.resolve_fork(vault.unlock(Passphrase(PASSPHRASE)), cid, forked, bea_tip)
+    # Each machine's EF-3 note lies in its own practitioner's EF-3.
+    for env, passphrase in ((a, PASSPHRASE), (b, BEA_PASS)):
+        assert _read(env, passphrase, "EF-3") == [ef3[env.practice.root.name]]
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+
+    assert tree(a.vault_dir) == tree(b.vault_dir)
+    assert sorted(_read(a, PASSPHRASE, "AB-1")) == sorted(alex_notes + shared_notes)
+    assert sorted(_read(b, BEA_PASS, "AB-1")) == sorted(alex_notes + shared_notes)
+    assert sorted(_read(b, BEA_PASS, "BE-1")) == sorted(bea_notes)
+    shown = b.run("cat", "AB-1", "--note", forked, passphrase=BEA_PASS)
+    assert "b-edit-of-shared" in shown.text and "a-edit-of-shared" not in shown.text
+    for env, passphrase in ((a, PASSPHRASE), (b, BEA_PASS)):
+        for command in (["verify"], ["audit", "verify"]):
+            result = env.run(*command, passphrase=passphrase)
+            assert result.code == 0, f"{command} on {env.practice.root.name}: {result.err}"
+        assert not [p for p, kind in sync_artefacts.find(env.vault_dir) if kind == "conflict"]
+        with env.vault() as vault:
+            for cid in vault.client_ids():
+                for note in vault.note_ids(cid):
+                    assert vault.fork(cid, note) is None
+                    revisions = vault.revisions(cid, note)
+                    assert len(revisions) == (4 if note == forked else 1)  # 1, 2 from each, the merge
+    for env in (a, b):
+        assert not list(env.practice.inbox.iterdir())  # drafts stay on their machine, sealed
