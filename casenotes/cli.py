@@ -438,4 +438,19 @@ def main(argv: list[str] | None = None) -> NoReturn:
             traceback.print_exc()
         click.echo(f"casenotes: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # what the core did not type: still one sentence, never a traceback
+        if debug:
+            traceback.print_exc()
+        click.echo(f"casenotes: {disk_sentence(exc)}", err=True)
+        sys.exit(1)
     sys.exit(0)
+
+
+def disk_sentence(exc: OSError) -> str:
+    """An OSError in the words of DESIGN.md section 6: the file, what the system said, the fix."""
+    where = exc.filename if exc.filename is not None else "a file of the practice"
+    why = exc.strerror or type(exc).__name__
+    return (
+        f"{where}: {why}; the command stopped there: check the disk (free space, permissions, "
+        "still mounted) and run it again"
+    )

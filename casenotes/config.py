@@ -196,6 +196,9 @@ class Practice:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise ConfigError(path, None, "is not valid YAML; fix it or delete it") from exc
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+            raise ConfigError(path, None, f"could not be read ({why}); check the file and the disk") from exc
         if not isinstance(data, dict):
             raise ConfigError(path, None, "must hold 'setting: value' lines")
         return Settings.from_mapping(data, path)

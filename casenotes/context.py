@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from vault import Passphrase, Vault
+from vault.errors import WriteFailed
 
 from . import config
 from .config import Practice
@@ -50,8 +51,25 @@ def practice(ctx: click.Context) -> Practice:
 def open_vault(ctx: click.Context) -> Vault:
     p = practice(ctx)
     vault = Vault(p.vault_dir, p.config_dir)
-    ctx.call_on_close(vault.close)
+    ctx.call_on_close(lambda: close_vault(vault))
     return vault
+
+
+def close_vault(vault: Vault) -> None:
+    """Sign the audit log's head. The command's own work is done by now, so a checkpoint the
+    disk refuses (full, read-only) is a warning: `verify` and `audit verify` still answer,
+    and the next command that can write signs the head."""
+    failing = sys.exc_info()[0] is not None  # closing as the command's own error unwinds
+    try:
+        vault.close()
+    except WriteFailed as exc:
+        if failing:
+            return  # the command itself failed (on this same disk): its sentence is enough
+        click.echo(
+            f"casenotes: warning: could not write the audit checkpoint {exc.path} ({exc.why}); "
+            "free some disk space: the next command writes it",
+            err=True,
+        )
 
 
 def ask_passphrase(confirm: bool = False, prompt: str = "Passphrase") -> Passphrase:

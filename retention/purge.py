@@ -22,13 +22,14 @@ import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from vault import Entry, Vault, durable
 from vault.backup.snapshots import BackupTarget
 from vault.backup.storage import TargetUnavailable
-from vault.errors import TamperedFile, VaultError
+from vault.errors import TamperedFile, VaultError, WriteFailed, reason
 from vault.format.encoding import is_id
 
 from . import certificate, records
@@ -142,7 +143,7 @@ def purge_client(
     index = index_entries(vault, client_id)
     vault.audit.append("purge-begin", client=client_id, keys=[digest for _, digest in evidence])
     for path in keys:  # the shredding itself: without these, no revision opens
-        path.unlink()
+        _remove(path, path.unlink)
     if keys:
         durable.fsync_dir(access)
     destroyed: list[dict[str, Any]] = [
@@ -220,15 +221,26 @@ def _shred_on(
 def remove_ciphertext(vault: Vault, client_id: str) -> None:
     """Remove what is left of a shredded client: its folder and its handle-index entry."""
     for relative in index_entries(vault, client_id):
-        (vault.root / relative).unlink()
+        _remove(vault.root / relative, (vault.root / relative).unlink)
     folder = vault.client_dir(client_id)
     if folder.exists():
         # Renamed first, so a crash mid-way leaves no half client that looks like a client.
         doomed = folder.with_name(f".purged-{client_id}")
-        os.replace(folder, doomed)
+        _remove(folder, lambda: os.replace(folder, doomed))
         durable.fsync_dir(folder.parent)
-        shutil.rmtree(doomed)
+        _remove(doomed, partial(shutil.rmtree, doomed))
     vault.audit.append("purge-done", client=client_id)
+
+
+def _remove(path: Path, action: Callable[[], object]) -> None:
+    """Run one removal; the disk's refusal is a WriteFailed naming ``path``. The keys go
+    first and the certificate before the ciphertext, so a rerun finishes what is left."""
+    try:
+        action()
+    except FileNotFoundError:
+        pass  # already gone: a rerun after a crash
+    except OSError as exc:
+        raise WriteFailed(path, reason(exc)) from exc
 
 
 def _disposals(vault: Vault) -> dict[str, tuple[dict[str, Any], set[str], set[str]]]:
@@ -291,7 +303,8 @@ def finish_pending(vault: Vault, targets: Sequence[BackupTarget]) -> list[tuple[
                 done.append((client_id, str(target)))
         for leftover in (vault.root / "clients").glob(".purged-*"):
             if is_id(leftover.name.removeprefix(".purged-")):
-                shutil.rmtree(leftover)  # a crash during remove_ciphertext: keys were already gone
+                # a crash during remove_ciphertext: the keys were already gone
+                _remove(leftover, partial(shutil.rmtree, leftover))
     return done
 
 

@@ -19,7 +19,6 @@ Inside: ``created``, ``sessions`` (template -> latest session date), ``born``,
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import os
@@ -36,7 +35,8 @@ from nacl.bindings import (
 )
 
 from vault import Entry, Problem, Vault, durable
-from vault.errors import TamperedFile
+from vault.errors import ReadFailed, TamperedFile
+from vault.errors import reason as os_reason
 from vault.format.constants import (
     AEAD_NONCE_BYTES,
     JSON_FORMAT_VERSION,
@@ -99,6 +99,8 @@ def _read(vault: Vault, path: str, key: bytes, signed: bool = True) -> tuple[int
                 record = json.loads(handle.read())
         except ValueError:
             record = None  # reported just below
+        except OSError as exc:
+            raise ReadFailed(path, os_reason(exc)) from exc
         if not isinstance(record, dict) or (record.get("format"), record.get("version")) != _FORMAT:
             raise TamperedFile(path, f"not a {RETENTION_FORMAT} file of a known version")
     *_, client_id, _, name = path.split(os.sep)
@@ -143,16 +145,11 @@ def update(vault: Vault, client_id: str, change: str, edit: Callable[[DeviceFact
     A lock file beside the device key orders syncd and the command line on this machine.
     """
     vault.keyring.client_public(client_id)  # an unknown or damaged client raises here
-    lock_path = vault.device_dir / "retention.lock"
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, durable.FILE_MODE)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with durable.locked(vault.device_dir / "retention.lock"):
         path = path_for(vault, client_id, vault.device.device_id)
         seq, facts = _read(vault, str(path), retention_key(vault)) if path.exists() else (0, DeviceFacts())
         if edit(facts, vault_stamp(vault)):
             _write(vault, client_id, seq + 1, facts, change)
-    finally:
-        os.close(fd)
 
 
 def vault_stamp(vault: Vault) -> str:

@@ -27,7 +27,7 @@ from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey, VerifyKey
 
 from .. import durable
-from ..errors import KeyFileInvalid, TamperedFile, VaultError, WrongPassphrase
+from ..errors import KeyFileInvalid, ReadFailed, TamperedFile, VaultError, WrongPassphrase, reason
 from .constants import (
     AEAD_NONCE_BYTES,
     DEVICE_FORMAT,
@@ -57,6 +57,8 @@ def read_record(
         raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise error(path, "the file is missing") from exc
+    except OSError as exc:
+        raise ReadFailed(path, reason(exc)) from exc
     try:
         record = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

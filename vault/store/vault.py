@@ -22,9 +22,7 @@ engine between the machines of a group practice never sees two writers of one fi
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -133,15 +131,12 @@ class Vault:
             finally:
                 self._backup_lock_depth -= 1
             return
-        durable.make_dirs(self.device_dir)
-        fd = os.open(self.device_dir / "backup.lock", os.O_RDWR | os.O_CREAT, durable.FILE_MODE)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with durable.locked(self.device_dir / "backup.lock"):
             self._backup_lock_depth = 1
-            yield
-        finally:
-            self._backup_lock_depth = 0
-            os.close(fd)
+            try:
+                yield
+            finally:
+                self._backup_lock_depth = 0
 
     def backup(self, destination: BackupTarget, progress: Progress | None = None) -> Snapshot:
         """A snapshot of the whole vault on a target (audited, checkpoint included)."""
