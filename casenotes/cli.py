@@ -98,8 +98,14 @@ def client() -> None:
 def client_add(ctx: click.Context, handle: str, name: str | None, dob: dt.datetime | None) -> None:
     """Add a client under HANDLE, a pseudonym used in notes; prints the client id."""
     vault = open_vault(ctx)
-    client_id = vault.add_client(handle, name, dob.date().isoformat() if dob else None)
-    retention_facts.register_client(vault, client_id, dob.date() if dob else None)
+    born = dob.date() if dob else None
+    client_id = vault.add_client(
+        handle,
+        name,
+        born.isoformat() if born else None,
+        # part of the one step: a client whose retention facts failed is no client at all
+        on_created=lambda new_id: retention_facts.register_client(vault, new_id, born),
+    )
     click.echo(client_id)
 
 
@@ -286,7 +292,7 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> N
             quiet_period=settings.quiet_period_seconds,
             draft_ttl=settings.draft_ttl_hours * 3600,
             rescan_every=settings.rescan_seconds,
-            max_note_bytes=int(settings.max_note_mib * 1024 * 1024),
+            max_note_bytes=settings.max_note_bytes,
             polling=polling,
         ),
         jobs=backups.jobs(p, vault) + retention_commands.jobs(p, vault),
@@ -299,20 +305,55 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> N
         )
         for problem in summary.problems:
             click.echo(f"casenotes: {problem}", err=True)
+        if summary.left:  # exit 1: a script (cron, a login hook) can tell that notes need you
+            raise Failure(
+                f"{len(summary.left)} note(s) left in the inbox unsealed ({', '.join(summary.left)}); "
+                "`casenotes status` says why for each"
+            )
         return
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: daemon.stop())
     daemon.run(ready=lambda how: logging.getLogger("syncd").info("watching %s (%s)", p.inbox, how))
 
 
+class LogFile(logging.handlers.RotatingFileHandler):
+    """syncd's log file. When the disk refuses a write (full, gone), it says so once on
+    stderr, in one line and without logging's "--- Logging error ---" traceback, and drops
+    lines until a write succeeds again; the terminal's copy of the log carries on."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, maxBytes=1_000_000, backupCount=5, encoding="utf-8", delay=True)
+        self.failing = False
+        self._failed_now = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._failed_now = False
+        super().emit(record)
+        if self.failing and not self._failed_now:
+            self.failing = False
+            click.echo(f"casenotes: {self.baseFilename} is written to again", err=True)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):
+            super().handleError(record)
+            return
+        self._failed_now = True
+        if not self.failing:
+            self.failing = True
+            why = error.strerror or type(error).__name__
+            click.echo(
+                f"casenotes: {self.baseFilename}: {why}; syncd logs to the terminal only until it can "
+                "write there again (free some disk space)",
+                err=True,
+            )
+
+
 def log_to(path: Path, debug: bool = False) -> None:
     """syncd logs to stderr and to a rotating file beside the inbox; never note text."""
     durable.make_dirs(path.parent)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handlers: list[logging.Handler] = [
-        logging.StreamHandler(),
-        logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=5, encoding="utf-8"),
-    ]
+    handlers: list[logging.Handler] = [logging.StreamHandler(), LogFile(path)]
     root = logging.getLogger()
     for handler in handlers:
         handler.setFormatter(formatter)

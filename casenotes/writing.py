@@ -22,7 +22,7 @@ from syncd.state import State
 from vault import Vault, durable
 from vault.backup.snapshots import BackupTarget
 from vault.backup.storage import TargetUnavailable
-from vault.errors import UnknownClient
+from vault.errors import NoteTooLarge, UnknownClient
 from vault.format.encoding import new_id
 
 from . import backups
@@ -234,6 +234,7 @@ def status(ctx: click.Context) -> None:
     p = practice(ctx)
     vault = open_vault(ctx)
     state = State.load(p.state_dir / "state.json")
+    max_bytes = p.settings().max_note_bytes  # the limit syncd applies
     rows = [("FILE", "CLIENT", "STATE", "AGE")]
     notes: list[str] = []
     for path in inbox_files(p.inbox):
@@ -247,10 +248,13 @@ def status(ctx: click.Context) -> None:
             rows.append((rel, "-", "residue: editor copy holding plaintext, delete it", age))
             continue
         try:
-            raw = read_note_bytes(path)
+            raw = read_note_bytes(path, max_bytes)
             client = str(note_templates.parse(raw, path)[0].get("client", "?"))
         except NoteInvalid as exc:
             rows.append((rel, "?", f"refused: {exc.why}", age))
+            continue
+        except NoteTooLarge:
+            rows.append((rel, "?", f"refused: larger than {max_bytes} bytes (max_note_mib); split it", age))
             continue
         if known is None or known.mac != vault.content_mac(raw):
             label = "pending (not sealed yet)"

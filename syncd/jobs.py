@@ -85,11 +85,15 @@ class JobRunner:
     def run(self, job: Job) -> None:
         try:
             job.action()
-        except Exception:  # a job's failure must never stop the watcher
+        except Exception as exc:  # a job's failure must never stop the watcher
             count = self.failures.get(job.name, 0) + 1
             self.failures[job.name] = count
             wait = min(FIRST_BACKOFF * 2 ** (count - 1), MAX_BACKOFF)
-            log.exception("job %s failed (%d in a row); retrying in %s", job.name, count, wait)
+            if isinstance(exc, OSError) or hasattr(exc, "exit_code"):
+                # a typed error (ours carry an exit code) or the disk: its sentence says it all
+                log.warning("job %s failed (%d in a row): %s; retrying in %s", job.name, count, exc, wait)
+            else:  # a bug: the traceback is what a report needs
+                log.exception("job %s failed (%d in a row); retrying in %s", job.name, count, wait)
             scheduled = self._scheduled.get(job.name)
             if scheduled is not None:
                 scheduled.next_run = dt.datetime.now() + wait  # noqa: DTZ005 (schedule is naive local)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from pathlib import Path
 
 import pytest
 from conftest import CHEAP_KDF, PASSPHRASE, Env, fill
+from notes import write_note
 
 from casenotes.config import Practice
+from syncd.filing import MAX_NOTE_BYTES
 from vault import Passphrase, durable
 from vault.errors import ReadFailed, WriteFailed
 from vault.store.practice import create_practice
@@ -129,3 +132,99 @@ def test_read_only_commands_answer_on_a_full_disk(tiny_practice: Env, command: t
     assert result.code == 0, result.err
     assert "OK" in result.text and "Traceback" not in result.err
     assert "warning: could not write the audit checkpoint" in result.err and "free some disk space" in result.err
+
+
+def test_client_add_on_a_full_disk_leaves_no_orphan_and_a_rerun_works(tiny_practice: Env) -> None:
+    clients = tiny_practice.vault_dir / "clients"
+    before = sorted(p.name for p in clients.iterdir())
+    filler = tiny_practice.practice.root.parent / "filler"
+    fill(filler.parent)
+    failed = tiny_practice.run("client", "add", "CD-2", "--dob", "2015-06-01")
+    assert failed.code == 1 and "free some disk space" in one_clear_sentence(failed.err)
+    assert sorted(p.name for p in clients.iterdir()) == before  # no orphan id, no hidden leftover
+    filler.unlink()
+    again = tiny_practice.run("client", "add", "CD-2", "--dob", "2015-06-01")
+    assert again.code == 0, again.err
+    listed = tiny_practice.run("client", "list").text.split()
+    assert listed.count("CD-2") == 1 and again.text.strip() in listed
+    assert tiny_practice.run("verify").code == 0
+
+
+def test_client_add_whose_retention_facts_fail_leaves_no_client(practice: Env) -> None:
+    lock = next(practice.practice.config_dir.glob("*/")) / "retention.lock"
+    lock.mkdir()  # the facts cannot be written
+    failed = practice.run("client", "add", "CD-2", "--dob", "2015-06-01")
+    assert failed.code == 1 and "retention.lock" in one_clear_sentence(failed.err)
+    assert len(practice.vault().client_ids()) == 1  # only AB-1: no client without its facts
+    lock.rmdir()
+    again = practice.run("client", "add", "CD-2", "--dob", "2015-06-01")
+    assert again.code == 0 and again.text.strip() in practice.vault().client_ids()
+
+
+def test_status_lists_an_oversized_inbox_file_as_refused_like_syncd(practice: Env) -> None:
+    inbox = practice.practice.inbox
+    write_note(inbox, "fine.md")
+    (inbox / "huge.md").write_bytes(b"x" * (MAX_NOTE_BYTES + 1))  # 5 MiB + 1: over the one limit
+    status = practice.run("status")
+    assert status.code == 0, status.err
+    huge = next(line for line in status.text.splitlines() if line.startswith("huge.md"))
+    assert "refused: larger than" in huge and "fine.md" in status.text
+    once = practice.run("syncd", "--once")
+    assert "huge.md" in once.err and "at most 5242880 bytes" in once.err  # the same limit
+
+
+def test_syncd_once_exits_1_when_it_left_notes_unsealed(practice: Env) -> None:
+    inbox = practice.practice.inbox
+    write_note(inbox, "good.md")
+    assert practice.run("syncd", "--once").code == 0  # everything sealed: 0
+    (inbox / "bad.md").write_bytes(b"no front matter\n")
+    for _ in range(2):  # the second run reports nothing new, and still exits 1
+        result = practice.run("syncd", "--once")
+        assert result.code == 1
+        assert "1 note(s) left in the inbox unsealed (bad.md)" in result.err and "Traceback" not in result.err
+
+
+def test_syncd_once_sweeps_what_a_killed_write_left(practice: Env) -> None:
+    vault_dir, hour_ago = practice.vault_dir, time.time() - 2 * 3600
+    client = practice.vault().client_ids()[0]
+    records = vault_dir / "clients" / client / "records"
+    stale, fresh = next(records.iterdir()) / ".tmp-killed", vault_dir / "index" / ".tmp-busy"
+    half_client = vault_dir / "clients" / ".adding-0123456789abcdef"
+    (half_client / "access").mkdir(parents=True)
+    for path in (stale, fresh):
+        path.write_bytes(b"ciphertext")
+    for path in (stale, half_client):
+        os.utime(path, (hour_ago, hour_ago))
+    assert practice.run("syncd", "--once").code == 0
+    assert not stale.exists() and not half_client.exists()
+    assert fresh.exists()  # younger than an hour: a writer may be at work
+    assert practice.run("verify").code == 0
+
+
+def test_a_killed_restore_can_be_run_again(practice: Env, tmp_path: Path) -> None:
+    assert practice.run("backup", "run").code == 0
+    name = practice.run("backup", "list").text.splitlines()[1].split()[0]
+    into = tmp_path / "restored"
+    # What a kill halfway through leaves: the folders, the settings, a part of the vault.
+    (into / ".restoring-vault" / "clients").mkdir(parents=True)
+    (into / ".restoring-vault" / "practice.json").write_bytes(b"{")
+    (into / "inbox").mkdir()
+    (into / "casenotes.yml").write_text("version: 1\n")
+    result = practice.run("backup", "restore", name, str(into))
+    assert result.code == 0, result.err
+    assert not (into / ".restoring-vault").exists()
+    restored = Env(Practice(into, practice.practice.config_dir), {**practice.env, "CASENOTES_HOME": str(into)})
+    assert restored.run("verify").code == 0
+    again = practice.run("backup", "restore", name, str(into))
+    assert again.code == 1 and "restore into a new, empty folder" in one_clear_sentence(again.err)
+
+
+def test_syncd_on_a_full_disk_logs_no_logging_tracebacks(tiny_practice: Env) -> None:
+    inbox = tiny_practice.practice.inbox
+    note = write_note(inbox, "full.md", body="written just before the disk filled " * 2000)
+    fill(tiny_practice.practice.root.parent)
+    result = tiny_practice.run("syncd", "--once")
+    assert result.code == 1
+    assert "Logging error" not in result.err and "Traceback" not in result.err, result.err
+    assert "syncd logs to the terminal only" in result.err
+    assert "full.md" in result.err and note.exists()
