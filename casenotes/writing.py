@@ -28,6 +28,7 @@ from vault.format.encoding import new_id
 from . import backups
 from .config import Practice
 from .context import Failure, ask_passphrase, open_vault, practice, practice_option
+from .retention_commands import given_handles
 from .sharing_commands import awaiting_lines
 
 
@@ -303,8 +304,13 @@ COMMANDS = [new, edit, addendum, sign, check, status]
 
 def purges_line(vault: Vault, p: Practice) -> str:
     seen = outlook(vault, p.settings().policy(), vault.clock().date())
-    parts = [f"{seen.due} due" if seen.due else "none due"]
-    parts += [f"{seen.in_notice} in notice"] if seen.in_notice else []
+    handles = given_handles(vault) if seen.due or seen.in_notice else {}
+
+    def named(ids: tuple[str, ...]) -> str:
+        return f" ({', '.join(handles.get(i, i) for i in ids)})" if handles else ""
+
+    parts = [f"{seen.due} due{named(seen.due_ids)}" if seen.due else "none due"]
+    parts += [f"{seen.in_notice} in notice{named(seen.in_notice_ids)}"] if seen.in_notice else []
     parts += [f"{seen.pending} shred(s) waiting for a backup target"] if seen.pending else []
     parts += [f"{seen.damaged} with damaged retention facts"] if seen.damaged else []
     advice = "; `casenotes retention status` lists them" if seen.anything else ""

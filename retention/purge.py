@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ class ClientRetention:
     facts: Facts | None  # None: the facts are damaged (``problem`` says how); never purged
     decision: Decision | None
     problem: str | None = None
+    announced_now: bool = False  # this scan was the first to find the client past retention
 
 
 @dataclass
@@ -55,19 +56,41 @@ class RunReport:
     completed: list[tuple[str, str]] = field(default_factory=list)  # (client, target) finished late
     waiting: int = 0  # due clients an unattended run left for `retention purge --confirm`
     failed: list[str] = field(default_factory=list)  # one sentence each, ids only
+    announced: list[str] = field(default_factory=list)  # found past retention for the first time
 
 
 def scan(vault: Vault, policy: Policy, today: dt.date) -> list[ClientRetention]:
-    """Every client's due date and state, from the retention facts (no passphrase)."""
+    """Every client's due date and state, from the retention facts (no passphrase).
+
+    Whoever scans says what it finds (a status line, `retention status`, the nightly run),
+    so the first scan to find a client past retention records that day in the facts: the
+    notice an unattended disposal waits for counts from then, not from the due date. If
+    the disk refuses, the notice is simply not started yet (the safe way round).
+    """
     found = []
     key = records.retention_key(vault)
+    entries: list[Entry] | None = None  # the audit log, read only if someone is to be announced
     for client_id in vault.client_ids():
         try:
             facts = records.current(vault, client_id, key, signed=False)
         except VaultError as exc:
             found.append(ClientRetention(client_id, None, None, str(exc)))
             continue
-        found.append(ClientRetention(client_id, facts, decide(facts, policy, today)))
+        decision = decide(facts, policy, today)
+        announced = False
+        if decision.needs_notice:
+            entries = list(vault.audit.entries()) if entries is None else entries
+            # Writing the facts must never launder a copy put back or deleted: only facts
+            # the audit log vouches for are announced (a purge refuses the others anyway).
+            if not records.problems(vault, [client_id], entries):
+                try:
+                    records.note_notice(vault, client_id, today)
+                except VaultError:
+                    pass
+                else:
+                    facts = replace(facts, notices=(*facts.notices, today))
+                    decision, announced = decide(facts, policy, today), True
+        found.append(ClientRetention(client_id, facts, decision, announced_now=announced))
     return found
 
 
@@ -79,6 +102,8 @@ class Outlook:
     in_notice: int
     damaged: int
     pending: int  # shreds waiting for a backup target that was away
+    due_ids: tuple[str, ...] = ()
+    in_notice_ids: tuple[str, ...] = ()
 
     @property
     def anything(self) -> bool:
@@ -86,9 +111,15 @@ class Outlook:
 
 
 def outlook(vault: Vault, policy: Policy, today: dt.date) -> Outlook:
-    states = [r.decision.state if r.decision else "damaged" for r in scan(vault, policy, today)]
+    rows = scan(vault, policy, today)
+    states = [r.decision.state if r.decision else "damaged" for r in rows]
     return Outlook(
-        states.count("due"), states.count("in notice"), states.count("damaged"), len(still_pending(vault))
+        states.count("due"),
+        states.count("in notice"),
+        states.count("damaged"),
+        len(still_pending(vault)),
+        tuple(r.client_id for r, state in zip(rows, states, strict=True) if state == "due"),
+        tuple(r.client_id for r, state in zip(rows, states, strict=True) if state == "in notice"),
     )
 
 
@@ -118,9 +149,11 @@ def purge_client(
     policy: Policy,
     targets: Sequence[BackupTarget],
     entries: Sequence[Entry],
+    unattended: bool = False,
 ) -> Path:
     """Crypto-shred one due client everywhere; returns the certificate's path. ``entries``:
-    the audit log as the run found it (this client's own entries come after)."""
+    the audit log as the run found it (this client's own entries come after). Unattended,
+    only a client announced for a whole notice period."""
     facts = records.current(vault, client_id)
     damaged = records.problems(vault, [client_id], entries)
     if damaged:
@@ -131,6 +164,8 @@ def purge_client(
     decision = decide(facts, policy, now.date())
     if not decision.purgeable:
         raise NotDue(client_id, decision.dispose_on.isoformat())
+    if unattended and not decision.purgeable_unattended(now.date()):
+        raise NotDue(client_id, f"{decision.unattended_from or 'a full notice period'} (unattended)")
     access = vault.client_dir(client_id) / "access"
     keys = sorted(access.glob("*.sealed")) if access.is_dir() else []
     evidence = [(str(p.relative_to(vault.root)), hashlib.sha256(p.read_bytes()).hexdigest()) for p in keys]
@@ -345,21 +380,30 @@ def _run(
 ) -> RunReport:
     report = RunReport(completed=finish_pending(vault, targets))
     now = vault.clock()
-    due = [c.client_id for c in scan(vault, policy, now.date()) if c.decision and c.decision.purgeable]
-    if not due:
+    rows = scan(vault, policy, now.date())
+    report.announced = [c.client_id for c in rows if c.announced_now]
+
+    by_dates = [c for c in rows if c.decision and c.decision.purgeable]
+    if not by_dates:
         return report
     entries = list(vault.audit.entries())  # read once: the valves and every client's checks
     check_clock(entries, now, max_clock_gap, unattended)
     altered = vault.audit.verify(vault.trust.device_keys())
     if altered:  # the log vouches for the holds and facts below: it must be intact
         raise TamperedFile(altered[0].path, altered[0].why + "; nothing was purged")
-    if unattended and len(due) > max_unattended:
-        vault.audit.append("purge-waiting", clients=len(due), limit=max_unattended)
-        report.waiting = len(due)
+    if unattended and len(by_dates) > max_unattended:
+        vault.audit.append("purge-waiting", clients=len(by_dates), limit=max_unattended)
+        report.waiting = len(by_dates)
         return report
+    # Unattended, only those announced a whole notice period ago; a person may do the rest.
+    due = [
+        c.client_id
+        for c in by_dates
+        if c.decision and (not unattended or c.decision.purgeable_unattended(now.date()))
+    ]
     for done, client_id in enumerate(due, start=1):
         try:
-            purge_client(vault, client_id, policy, targets, entries)
+            purge_client(vault, client_id, policy, targets, entries, unattended)
             report.purged.append(client_id)
         except VaultError as exc:
             report.failed.append(f"client {client_id}: {exc}")

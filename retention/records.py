@@ -13,7 +13,8 @@ the file's SHA-256, so a swapped, replayed or deleted file is caught before a pu
 obeys it (``problems``).
 
 Inside: ``created``, ``sessions`` (template -> latest session date), ``born``,
-``closed`` (each with when it was set, so the newest wins across devices) and ``holds``.
+``closed`` (each with when it was set, so the newest wins across devices), ``holds`` and,
+once the client is past retention, ``noticed`` (the day this device first said so).
 """
 
 from __future__ import annotations
@@ -67,15 +68,19 @@ class DeviceFacts:
     born: list[Any] = field(default_factory=lambda: [None, ""])  # [value, set at]
     closed: list[Any] = field(default_factory=lambda: [None, ""])
     holds: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> reason, placed, released
+    noticed: str | None = None  # the day this device first said the client is past retention
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        found = {
             "created": self.created,
             "sessions": self.sessions,
             "born": self.born,
             "closed": self.closed,
             "holds": self.holds,
         }
+        if self.noticed is not None:  # absent until needed: older readers see the old shape
+            found["noticed"] = self.noticed
+        return found
 
 
 def path_for(vault: Vault, client_id: str, device_id: str) -> Path:
@@ -188,6 +193,17 @@ def set_closed(vault: Vault, client_id: str, day: dt.date | None) -> None:
     update(vault, client_id, "closed" if day else "reopened", edit)
 
 
+def note_notice(vault: Vault, client_id: str, day: dt.date) -> None:
+    """Record that casenotes told the practitioner, on ``day``, that the client is past
+    retention: the notice period an unattended disposal waits for counts from here."""
+
+    def edit(facts: DeviceFacts, now: str) -> bool:
+        facts.noticed = day.isoformat()
+        return True
+
+    update(vault, client_id, "notice", edit)
+
+
 def place_hold(vault: Vault, client_id: str, reason: str) -> str:
     hold_id = new_id()
 
@@ -247,6 +263,7 @@ def merge(views: list[DeviceFacts], created: dt.date) -> Facts:
         born=dt.date.fromisoformat(born[0]) if born[0] else None,
         closed=dt.date.fromisoformat(closed[0]) if closed[0] else None,
         holds={k: v for k, v in holds.items() if k not in released},
+        notices=tuple(sorted(dt.date.fromisoformat(view.noticed) for view in views if view.noticed)),
     )
 
 
