@@ -159,10 +159,13 @@ def backup_restore(ctx: click.Context, snapshot: str, into: Path, target: str | 
     store.open(vault.practice_id if vault else store.practice_id(), create=False)
     snap = store.load(store.find(snapshot), vault.trust.device_keys() if vault else None)
     restored = Practice(into.absolute(), p.config_dir)
+    # The folders and settings first, each kept if a killed restore made it: the vault,
+    # renamed into place whole, is the last thing to appear, so a rerun just works.
+    durable.make_dirs(restored.inbox)
+    if not restored.settings_file.exists():
+        durable.write_new(restored.settings_file, Settings().to_yaml().encode())
     with progress_bar(f"restoring {snap.name}") as step:
         store.restore(snap, restored.vault_dir, step)
-    durable.make_dirs(restored.inbox)
-    durable.write_new(restored.settings_file, Settings().to_yaml().encode())
     if vault:
         vault.record_restore(snap.name)
         click.echo(

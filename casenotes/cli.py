@@ -192,8 +192,14 @@ def client() -> None:
 def client_add(ctx: click.Context, handle: str, name: str | None, dob: dt.datetime | None) -> None:
     """Add a client under HANDLE, a pseudonym used in notes; prints the client id."""
     vault = open_vault(ctx)
-    client_id = vault.add_client(handle, name, dob.date().isoformat() if dob else None)
-    retention_facts.register_client(vault, client_id, dob.date() if dob else None)
+    born = dob.date() if dob else None
+    client_id = vault.add_client(
+        handle,
+        name,
+        born.isoformat() if born else None,
+        # part of the one step: a client whose retention facts failed is no client at all
+        on_created=lambda new_id: retention_facts.register_client(vault, new_id, born),
+    )
     click.echo(client_id)
 
 
@@ -505,7 +511,7 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> N
             quiet_period=settings.quiet_period_seconds,
             draft_ttl=settings.draft_ttl_hours * 3600,
             rescan_every=settings.rescan_seconds,
-            max_note_bytes=int(settings.max_note_mib * 1024 * 1024),
+            max_note_bytes=settings.max_note_bytes,
             polling=polling,
         ),
         jobs=backups.jobs(p, vault) + retention_commands.jobs(p, vault),
@@ -518,6 +524,11 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> N
         )
         for problem in summary.problems:
             click.echo(f"casenotes: {problem}", err=True)
+        if summary.left:  # exit 1: a script (cron, a login hook) can tell that notes need you
+            raise Failure(
+                f"{len(summary.left)} note(s) left in the inbox unsealed ({', '.join(summary.left)}); "
+                "`casenotes status` says why for each"
+            )
         return
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: daemon.stop())
@@ -659,4 +670,19 @@ def main(argv: list[str] | None = None) -> NoReturn:
             traceback.print_exc()
         click.echo(f"casenotes: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # what the core did not type: still one sentence, never a traceback
+        if debug:
+            traceback.print_exc()
+        click.echo(f"casenotes: {disk_sentence(exc)}", err=True)
+        sys.exit(1)
     sys.exit(0)
+
+
+def disk_sentence(exc: OSError) -> str:
+    """An OSError in the words of DESIGN.md section 6: the file, what the system said, the fix."""
+    where = exc.filename if exc.filename is not None else "a file of the practice"
+    why = exc.strerror or type(exc).__name__
+    return (
+        f"{where}: {why}; the command stopped there: check the disk (free space, permissions, "
+        "still mounted) and run it again"
+    )

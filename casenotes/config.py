@@ -18,6 +18,7 @@ import yaml
 
 from retention import Policy, PolicyInvalid, policy_from
 from retention.policy import OVERRIDABLE
+from syncd.filing import MAX_NOTE_BYTES
 from vault import durable
 
 CONFIG_FILE = "casenotes.yml"
@@ -53,7 +54,7 @@ class Settings:
     #: seconds between full scans of the inbox that catch changes the watcher missed
     rescan_seconds: float = 60.0
     #: largest note syncd will seal, in MiB
-    max_note_mib: float = 5.0
+    max_note_mib: float = MAX_NOTE_BYTES / 2**20
     #: local time of day ("HH:MM") at which syncd takes the daily backup
     backup_time: str = "02:00"
     #: backup generations kept by `casenotes backup prune`
@@ -69,6 +70,11 @@ class Settings:
 
     def policy(self) -> Policy:
         return policy_from(self.retention)
+
+    @property
+    def max_note_bytes(self) -> int:
+        """The one size limit syncd and `status` apply to an inbox file."""
+        return int(self.max_note_mib * 1024 * 1024)
 
     def retention_run(self, key: str) -> Any:
         return self.retention.get(key, RETENTION_RUN[key])
@@ -196,6 +202,9 @@ class Practice:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise ConfigError(path, None, "is not valid YAML; fix it or delete it") from exc
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+            raise ConfigError(path, None, f"could not be read ({why}); check the file and the disk") from exc
         if not isinstance(data, dict):
             raise ConfigError(path, None, "must hold 'setting: value' lines")
         return Settings.from_mapping(data, path)

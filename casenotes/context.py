@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from vault import Passphrase, Vault, VaultError, durable
+from vault.errors import WriteFailed
 from vault.format.constants import KEY_FILE_NEW_BYTES, MIN_KEY_FILE_BYTES
 from vault.format.redact import KeyFile
 
@@ -61,13 +62,26 @@ def open_vault(ctx: click.Context, durable_checkpoint: bool = True) -> Vault:
 
 
 def _close(vault: Vault, durable_checkpoint: bool = True) -> None:
+    """Sign the audit log's head. The command's own work is done by now, so a checkpoint the
+    disk refuses (full, read-only) is a warning: `verify` and `audit verify` still answer,
+    and the next command that can write signs the head."""
     if vault.recorded_for_older_version:  # once per device: the next unlock records nothing
         click.echo(
             f"casenotes: recorded {vault.recorded_for_older_version} key and index file(s) that an older "
             "casenotes left unrecorded in the audit log; `casenotes verify` now vouches for them",
             err=True,
         )
-    vault.close(durable_checkpoint)
+    failing = sys.exc_info()[0] is not None  # closing as the command's own error unwinds
+    try:
+        vault.close(durable_checkpoint)
+    except WriteFailed as exc:
+        if failing:
+            return  # the command itself failed (on this same disk): its sentence is enough
+        click.echo(
+            f"casenotes: warning: could not write the audit checkpoint {exc.path} ({exc.why}); "
+            "free some disk space: the next command writes it",
+            err=True,
+        )
 
 
 def _store_key_file(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

@@ -5,14 +5,43 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import sys
 from pathlib import Path
 from typing import Any
+
+import click
 
 from vault import durable
 
 
 class PrivateLogFile(logging.handlers.RotatingFileHandler):
-    """A rotating log file created 0600, whatever the umask: only its owner reads it."""
+    """A rotating log file created 0600, whatever the umask: only its owner reads it. When
+    the disk refuses a write (full, gone), it says so once on stderr, in one line and without
+    logging's "--- Logging error ---" traceback, and drops lines until a write succeeds."""
+
+    failing = False
+    _failed_now = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._failed_now = False
+        super().emit(record)
+        if self.failing and not self._failed_now:
+            self.failing = False
+            click.echo(f"casenotes: {self.baseFilename} is written to again", err=True)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):
+            super().handleError(record)
+            return
+        self._failed_now = True
+        if not self.failing:
+            self.failing = True
+            click.echo(
+                f"casenotes: {self.baseFilename}: {error.strerror or type(error).__name__}; syncd logs "
+                "to the terminal only until it can write there again (free some disk space)",
+                err=True,
+            )
 
     def _open(self) -> Any:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -27,7 +56,7 @@ def log_to(path: Path, debug: bool = False, stderr: bool = True) -> None:
     for old in path.parent.glob(path.name + "*"):
         os.chmod(old, 0o600)  # logs an older version made 0644
     handlers: list[logging.Handler] = [
-        PrivateLogFile(path, maxBytes=1_000_000, backupCount=5, encoding="utf-8"),
+        PrivateLogFile(path, maxBytes=1_000_000, backupCount=5, encoding="utf-8", delay=True),
     ]
     if stderr:
         handlers.append(logging.StreamHandler())

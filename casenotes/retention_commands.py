@@ -10,10 +10,12 @@ import sys
 import click
 
 from retention import certificate, records
+from retention.policy import Decision
 from retention.purge import RunReport, run, scan, still_pending
 from syncd import Job
 from vault import Vault
 
+from . import config
 from .backups import targets
 from .config import Practice
 from .context import (
@@ -67,7 +69,7 @@ def retention_status(ctx: click.Context, no_names: bool) -> None:
         if state == "held":
             state += ": " + "; ".join(facts.holds.values())
         elif state in ("in notice", "due"):
-            state += f" (disposal from {decision.dispose_on})"
+            state += f" (disposal from {decision.dispose_on}{_unattended(decision)})"
         click.echo(f"{name:<20} {row.client_id}  {last:<12} {closed:<10}  {decision.retain_until}  {state}")
     _warn_unvouched(vault, [r.client_id for r in rows])
     due = sum(1 for r in rows if r.decision and r.decision.purgeable)
@@ -75,6 +77,23 @@ def retention_status(ctx: click.Context, no_names: bool) -> None:
         click.echo(f"{due} client(s) due for disposal: `casenotes retention purge --dry-run` shows what goes")
     for client_id, target in still_pending(vault):
         click.echo(f"client {client_id}: still to be shredded on {target} (connect it and run a backup)")
+
+
+def _unattended(decision: Decision) -> str:
+    """When syncd may dispose, if later than a person may: a full notice after it was said."""
+    if decision.unattended_from is None or decision.unattended_from == decision.dispose_on:
+        return ""
+    return f"; by syncd from {decision.unattended_from}, announced {decision.announced}"
+
+
+def given_handles(vault: Vault) -> dict[str, str]:
+    """Handles by client id when the passphrase is given (CASENOTES_PASSPHRASE), else none:
+    a listing that would otherwise show ids alone never stops to ask for it."""
+    return _handles(vault) if config.passphrase_from_env() is not None else {}
+
+
+def who(client_id: str, handles: dict[str, str]) -> str:
+    return f"{handles[client_id]} ({client_id})" if client_id in handles else client_id
 
 
 @retention.command("hold")
@@ -120,11 +139,14 @@ def retention_purge(ctx: click.Context, dry_run: bool, confirm: bool) -> None:
     asking = bool(due) and not dry_run and not confirm
     if asking and not sys.stdin.isatty():
         raise UsageFailure("a purge destroys records for good: add --confirm to run it without a terminal")
-    handles = _handles(vault) if asking else {}  # the person confirming sees whom it concerns
+    # the person confirming sees whom it concerns; a dry run too, when the passphrase is given
+    handles = _handles(vault) if asking else given_handles(vault) if dry_run and due else {}
     for row in due:
         assert row.decision is not None
-        who = f"{handles[row.client_id]} ({row.client_id})" if row.client_id in handles else row.client_id
-        click.echo(f"due: client {who}, kept until {row.decision.retain_until} ({row.decision.rule})")
+        click.echo(
+            f"due: client {who(row.client_id, handles)}, kept until {row.decision.retain_until} "
+            f"({row.decision.rule})"
+        )
     _warn_unvouched(vault, [r.client_id for r in due])
     if dry_run or not due:
         click.echo(
@@ -189,6 +211,13 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
             max_unattended=int(settings.retention_run("max_unattended")),
             max_clock_gap=dt.timedelta(days=int(settings.retention_run("max_clock_gap_days"))),
         )
+        for client_id in report.announced:
+            log.warning(
+                "client %s is past its retention period: notice starts today; syncd disposes of it "
+                "after %d days' notice (`casenotes retention status` lists it)",
+                client_id,
+                settings.policy().notice_days,
+            )
         if report.waiting:
             log.warning(
                 "%d clients are due for disposal, more than an unattended run purges; "

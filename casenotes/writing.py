@@ -32,7 +32,7 @@ from syncd.state import State
 from vault import Vault, durable
 from vault.backup.snapshots import BackupTarget
 from vault.backup.storage import TargetUnavailable
-from vault.errors import UnknownClient
+from vault.errors import NoteTooLarge, UnknownClient
 from vault.format.encoding import new_id
 from vault.store import forks
 
@@ -40,6 +40,7 @@ from . import backups
 from .completion import handles, notes
 from .config import Practice
 from .context import Failure, ask_passphrase, open_vault, practice, practice_option
+from .retention_commands import given_handles
 from .sharing_commands import awaiting_lines
 
 
@@ -369,6 +370,7 @@ def status(ctx: click.Context) -> None:
     p = practice(ctx)
     vault = open_vault(ctx)
     state = State.load(p.state_dir / "state.json")
+    max_bytes = p.settings().max_note_bytes  # the limit syncd applies
     rows = [("FILE", "CLIENT", "STATE", "AGE")]
     notes: list[str] = []
     for path in inbox_files(p.inbox):
@@ -382,10 +384,13 @@ def status(ctx: click.Context) -> None:
             rows.append((rel, "-", "residue: editor copy holding plaintext, delete it", age))
             continue
         try:
-            raw = read_note_bytes(path)
+            raw = read_note_bytes(path, max_bytes)
             client = str(note_templates.parse(raw, path)[0].get("client", "?"))
         except NoteInvalid as exc:
             rows.append((rel, "?", f"refused: {exc.why}", age))
+            continue
+        except NoteTooLarge:
+            rows.append((rel, "?", f"refused: larger than {max_bytes} bytes (max_note_mib); split it", age))
             continue
         if known is None or known.mac != vault.content_mac(raw):
             label = "pending (not sealed yet)"
@@ -437,8 +442,13 @@ COMMANDS = [new, edit, addendum, sign, check, status]
 
 def purges_line(vault: Vault, p: Practice) -> str:
     seen = outlook(vault, p.settings().policy(), vault.clock().date())
-    parts = [f"{seen.due} due" if seen.due else "none due"]
-    parts += [f"{seen.in_notice} in notice"] if seen.in_notice else []
+    handles = given_handles(vault) if seen.due or seen.in_notice else {}
+
+    def named(ids: tuple[str, ...]) -> str:
+        return f" ({', '.join(handles.get(i, i) for i in ids)})" if handles else ""
+
+    parts = [f"{seen.due} due{named(seen.due_ids)}" if seen.due else "none due"]
+    parts += [f"{seen.in_notice} in notice{named(seen.in_notice_ids)}"] if seen.in_notice else []
     parts += [f"{seen.pending} shred(s) waiting for a backup target"] if seen.pending else []
     parts += [f"{seen.damaged} with damaged retention facts"] if seen.damaged else []
     advice = "; `casenotes retention status` lists them" if seen.anything else ""

@@ -115,6 +115,9 @@ class Facts:
     born: dt.date | None = None
     closed: dt.date | None = None
     holds: Mapping[str, str] = field(default_factory=dict)  # hold id -> reason (in force)
+    #: days a device first found the client past retention and said so (one per device);
+    #: one on or before the current retain-until date is from an earlier cycle, and void
+    notices: tuple[dt.date, ...] = ()
 
     @property
     def last_session(self) -> dt.date | None:
@@ -148,15 +151,34 @@ class Decision:
     dispose_on: dt.date  # retain_until + the notice period: the first day a purge may run
     state: str  # one of STATES
     rule: str  # which rule set retain_until ("age of majority", "last intake note", ...)
+    #: the day casenotes first said the client is past retention (None: not said yet)
+    announced: dt.date | None = None
+    #: the first day an unattended run may dispose: a full notice period after ``announced``
+    unattended_from: dt.date | None = None
 
     @property
     def purgeable(self) -> bool:
+        """Due by the dates: a person reviewing the list (`retention purge`) may dispose."""
         return self.state == "due"
+
+    def purgeable_unattended(self, today: dt.date) -> bool:
+        """Due, and announced for the whole notice period: records typed in late, or a
+        closing date set far back, are never destroyed by syncd without notice."""
+        return self.purgeable and self.unattended_from is not None and today >= self.unattended_from
+
+    @property
+    def needs_notice(self) -> bool:
+        """Past retention (in notice or due) and not yet announced for this cycle."""
+        return self.state in ("in notice", "due") and self.announced is None
 
 
 def decide(facts: Facts, policy: Policy, today: dt.date) -> Decision:
     until, rule = retain_until(facts, policy)
     dispose_on = until + dt.timedelta(days=policy.notice_days + 1)
+    announced = min((day for day in facts.notices if day > until), default=None)
+    unattended_from = None
+    if announced is not None:
+        unattended_from = max(dispose_on, announced + dt.timedelta(days=policy.notice_days))
     if facts.holds:
         state = "held"
     elif today >= dispose_on:
@@ -167,4 +189,4 @@ def decide(facts: Facts, policy: Policy, today: dt.date) -> Decision:
         state = "closed"
     else:
         state = "active"
-    return Decision(until, dispose_on, state, rule)
+    return Decision(until, dispose_on, state, rule, announced, unattended_from)

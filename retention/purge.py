@@ -21,14 +21,15 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from vault import Entry, Vault, durable
 from vault.backup.snapshots import BackupTarget
 from vault.backup.storage import TargetUnavailable
-from vault.errors import TamperedFile, VaultError
+from vault.errors import TamperedFile, VaultError, WriteFailed, reason
 from vault.format import sync_artefacts
 from vault.format.encoding import is_id
 
@@ -47,6 +48,7 @@ class ClientRetention:
     facts: Facts | None  # None: the facts are damaged (``problem`` says how); never purged
     decision: Decision | None
     problem: str | None = None
+    announced_now: bool = False  # this scan was the first to find the client past retention
 
 
 @dataclass
@@ -55,20 +57,42 @@ class RunReport:
     completed: list[tuple[str, str]] = field(default_factory=list)  # (client, target) finished late
     waiting: int = 0  # due clients an unattended run left for `retention purge --confirm`
     failed: list[str] = field(default_factory=list)  # one sentence each, ids only
+    announced: list[str] = field(default_factory=list)  # found past retention for the first time
 
 
 def scan(vault: Vault, policy: Policy, today: dt.date) -> list[ClientRetention]:
-    """Every client's due date and state, from the retention facts (no passphrase)."""
+    """Every client's due date and state, from the retention facts (no passphrase).
+
+    Whoever scans says what it finds (a status line, `retention status`, the nightly run),
+    so the first scan to find a client past retention records that day in the facts: the
+    notice an unattended disposal waits for counts from then, not from the due date. If
+    the disk refuses, the notice is simply not started yet (the safe way round).
+    """
     found = []
     key = records.retention_key(vault)
     logged = records.logged_sessions(vault, key)  # the audit log, read once for every client
+    entries: list[Entry] | None = None  # the audit log, read only if someone is to be announced
     for client_id in vault.client_ids():
         try:
             facts = records.current(vault, client_id, key, signed=False, logged=logged)
         except VaultError as exc:
             found.append(ClientRetention(client_id, None, None, str(exc)))
             continue
-        found.append(ClientRetention(client_id, facts, decide(facts, policy, today)))
+        decision = decide(facts, policy, today)
+        announced = False
+        if decision.needs_notice:
+            entries = list(vault.audit.entries()) if entries is None else entries
+            # Writing the facts must never launder a copy put back or deleted: only facts
+            # the audit log vouches for are announced (a purge refuses the others anyway).
+            if not records.problems(vault, [client_id], entries):
+                try:
+                    records.note_notice(vault, client_id, today)
+                except VaultError:
+                    pass
+                else:
+                    facts = replace(facts, notices=(*facts.notices, today))
+                    decision, announced = decide(facts, policy, today), True
+        found.append(ClientRetention(client_id, facts, decision, announced_now=announced))
     return found
 
 
@@ -80,6 +104,8 @@ class Outlook:
     in_notice: int
     damaged: int
     pending: int  # shreds waiting for a backup target that was away
+    due_ids: tuple[str, ...] = ()
+    in_notice_ids: tuple[str, ...] = ()
 
     @property
     def anything(self) -> bool:
@@ -87,9 +113,15 @@ class Outlook:
 
 
 def outlook(vault: Vault, policy: Policy, today: dt.date) -> Outlook:
-    states = [r.decision.state if r.decision else "damaged" for r in scan(vault, policy, today)]
+    rows = scan(vault, policy, today)
+    states = [r.decision.state if r.decision else "damaged" for r in rows]
     return Outlook(
-        states.count("due"), states.count("in notice"), states.count("damaged"), len(still_pending(vault))
+        states.count("due"),
+        states.count("in notice"),
+        states.count("damaged"),
+        len(still_pending(vault)),
+        tuple(r.client_id for r, state in zip(rows, states, strict=True) if state == "due"),
+        tuple(r.client_id for r, state in zip(rows, states, strict=True) if state == "in notice"),
     )
 
 
@@ -119,9 +151,11 @@ def purge_client(
     policy: Policy,
     targets: Sequence[BackupTarget],
     entries: Sequence[Entry],
+    unattended: bool = False,
 ) -> Path:
     """Crypto-shred one due client everywhere; returns the certificate's path. ``entries``:
-    the audit log as the run found it (this client's own entries come after)."""
+    the audit log as the run found it (this client's own entries come after). Unattended,
+    only a client announced for a whole notice period."""
     facts = records.current(vault, client_id)
     damaged = records.problems(vault, [client_id], entries)
     if damaged:
@@ -132,6 +166,8 @@ def purge_client(
     decision = decide(facts, policy, now.date())
     if not decision.purgeable:
         raise NotDue(client_id, decision.dispose_on.isoformat())
+    if unattended and not decision.purgeable_unattended(now.date()):
+        raise NotDue(client_id, f"{decision.unattended_from or 'a full notice period'} (unattended)")
     access = vault.client_dir(client_id) / "access"
     # Conflict copies of a sealed key too, and the copies a sync engine's version folder keeps.
     keys = sorted(access.glob("*.sealed")) if access.is_dir() else []
@@ -146,8 +182,9 @@ def purge_client(
     index = index_entries(vault, client_id)
     vault.audit.append("purge-begin", client=client_id, keys=[digest for _, digest in evidence])
     for path in keys:  # the shredding itself: without these, no revision opens
-        path.unlink()
-        durable.fsync_dir(path.parent)
+        _remove(path, path.unlink)
+    for folder in {path.parent for path in keys}:
+        durable.fsync_dir(folder)
     destroyed: list[dict[str, Any]] = [
         {"where": "vault", "what": f"sealed client key {relative}", "sha256": digest}
         for relative, digest in evidence
@@ -255,15 +292,26 @@ def remove_ciphertext(vault: Vault, client_id: str) -> None:
         path.unlink(missing_ok=True)
         durable.fsync_dir(path.parent)
     for relative in index_entries(vault, client_id):
-        (vault.root / relative).unlink()
+        _remove(vault.root / relative, (vault.root / relative).unlink)
     folder = vault.client_dir(client_id)
     if folder.exists():
         # Renamed first, so a crash mid-way leaves no half client that looks like a client.
         doomed = folder.with_name(f".purged-{client_id}")
-        os.replace(folder, doomed)
+        _remove(folder, lambda: os.replace(folder, doomed))
         durable.fsync_dir(folder.parent)
-        shutil.rmtree(doomed)
+        _remove(doomed, partial(shutil.rmtree, doomed))
     vault.audit.append("purge-done", client=client_id)
+
+
+def _remove(path: Path, action: Callable[[], object]) -> None:
+    """Run one removal; the disk's refusal is a WriteFailed naming ``path``. The keys go
+    first and the certificate before the ciphertext, so a rerun finishes what is left."""
+    try:
+        action()
+    except FileNotFoundError:
+        pass  # already gone: a rerun after a crash
+    except OSError as exc:
+        raise WriteFailed(path, reason(exc)) from exc
 
 
 def _disposals(vault: Vault) -> dict[str, tuple[dict[str, Any], set[str], set[str]]]:
@@ -328,7 +376,8 @@ def finish_pending(vault: Vault, targets: Sequence[BackupTarget]) -> list[tuple[
                 done.append((client_id, str(target)))
         for leftover in (vault.root / "clients").glob(".purged-*"):
             if is_id(leftover.name.removeprefix(".purged-")):
-                shutil.rmtree(leftover)  # a crash during remove_ciphertext: keys were already gone
+                # a crash during remove_ciphertext: the keys were already gone
+                _remove(leftover, partial(shutil.rmtree, leftover))
     return done
 
 
@@ -369,21 +418,30 @@ def _run(
 ) -> RunReport:
     report = RunReport(completed=finish_pending(vault, targets))
     now = vault.clock()
-    due = [c.client_id for c in scan(vault, policy, now.date()) if c.decision and c.decision.purgeable]
-    if not due:
+    rows = scan(vault, policy, now.date())
+    report.announced = [c.client_id for c in rows if c.announced_now]
+
+    by_dates = [c for c in rows if c.decision and c.decision.purgeable]
+    if not by_dates:
         return report
     entries = list(vault.audit.entries())  # read once: the valves and every client's checks
     check_clock(entries, now, max_clock_gap, unattended)
     altered = vault.audit.verify(vault.trust.device_keys())
     if altered:  # the log vouches for the holds and facts below: it must be intact
         raise TamperedFile(altered[0].path, altered[0].why + "; nothing was purged")
-    if unattended and len(due) > max_unattended:
-        vault.audit.append("purge-waiting", clients=len(due), limit=max_unattended)
-        report.waiting = len(due)
+    if unattended and len(by_dates) > max_unattended:
+        vault.audit.append("purge-waiting", clients=len(by_dates), limit=max_unattended)
+        report.waiting = len(by_dates)
         return report
+    # Unattended, only those announced a whole notice period ago; a person may do the rest.
+    due = [
+        c.client_id
+        for c in by_dates
+        if c.decision and (not unattended or c.decision.purgeable_unattended(now.date()))
+    ]
     for done, client_id in enumerate(due, start=1):
         try:
-            purge_client(vault, client_id, policy, targets, entries)
+            purge_client(vault, client_id, policy, targets, entries, unattended)
             report.purged.append(client_id)
         except VaultError as exc:
             report.failed.append(f"client {client_id}: {exc}")

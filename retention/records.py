@@ -13,7 +13,8 @@ the file's SHA-256, so a swapped, replayed or deleted file is caught before a pu
 obeys it (``problems``).
 
 Inside: ``created``, ``sessions`` (template -> latest session date), ``born``,
-``closed`` (each with when it was set, so the newest wins across devices) and ``holds``.
+``closed`` (each with when it was set, so the newest wins across devices), ``holds`` and,
+once the client is past retention, ``noticed`` (the day this device first said so).
 
 A sealed note's session date is not written here: it rides, sealed under the same key, in
 the seal's own audit entry (field ``session``, see ``session_fact``), which the seal makes
@@ -25,7 +26,6 @@ Readers merge those facts with the files' (``logged_sessions``).
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import os
@@ -42,7 +42,8 @@ from nacl.bindings import (
 )
 
 from vault import Entry, Problem, Vault, durable
-from vault.errors import TamperedFile
+from vault.errors import ReadFailed, TamperedFile
+from vault.errors import reason as os_reason
 from vault.format.constants import (
     AEAD_NONCE_BYTES,
     JSON_FORMAT_VERSION,
@@ -75,15 +76,19 @@ class DeviceFacts:
     born: list[Any] = field(default_factory=lambda: [None, ""])  # [value, set at]
     closed: list[Any] = field(default_factory=lambda: [None, ""])
     holds: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> reason, placed, released
+    noticed: str | None = None  # the day this device first said the client is past retention
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        found = {
             "created": self.created,
             "sessions": self.sessions,
             "born": self.born,
             "closed": self.closed,
             "holds": self.holds,
         }
+        if self.noticed is not None:  # absent until needed: older readers see the old shape
+            found["noticed"] = self.noticed
+        return found
 
 
 def path_for(vault: Vault, client_id: str, device_id: str) -> Path:
@@ -107,6 +112,8 @@ def _read(vault: Vault, path: str, key: bytes, signed: bool = True) -> tuple[int
                 record = json.loads(handle.read())
         except ValueError:
             record = None  # reported just below
+        except OSError as exc:
+            raise ReadFailed(path, os_reason(exc)) from exc
         if not isinstance(record, dict) or (record.get("format"), record.get("version")) != _FORMAT:
             raise TamperedFile(path, f"not a {RETENTION_FORMAT} file of a known version")
     *_, client_id, _, name = path.split(os.sep)
@@ -151,16 +158,11 @@ def update(vault: Vault, client_id: str, change: str, edit: Callable[[DeviceFact
     A lock file beside the device key orders syncd and the command line on this machine.
     """
     vault.keyring.client_public(client_id)  # an unknown or damaged client raises here
-    lock_path = vault.device_dir / "retention.lock"
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, durable.FILE_MODE)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with durable.locked(vault.device_dir / "retention.lock"):
         path = path_for(vault, client_id, vault.device.device_id)
         seq, facts = _read(vault, str(path), retention_key(vault)) if path.exists() else (0, DeviceFacts())
         if edit(facts, vault_stamp(vault)):
             _write(vault, client_id, seq + 1, facts, change)
-    finally:
-        os.close(fd)
 
 
 def vault_stamp(vault: Vault) -> str:
@@ -197,6 +199,17 @@ def set_closed(vault: Vault, client_id: str, day: dt.date | None) -> None:
         return True
 
     update(vault, client_id, "closed" if day else "reopened", edit)
+
+
+def note_notice(vault: Vault, client_id: str, day: dt.date) -> None:
+    """Record that casenotes told the practitioner, on ``day``, that the client is past
+    retention: the notice period an unattended disposal waits for counts from here."""
+
+    def edit(facts: DeviceFacts, now: str) -> bool:
+        facts.noticed = day.isoformat()
+        return True
+
+    update(vault, client_id, "notice", edit)
 
 
 def place_hold(vault: Vault, client_id: str, reason: str) -> str:
@@ -316,6 +329,7 @@ def merge(views: list[DeviceFacts], created: dt.date) -> Facts:
         born=dt.date.fromisoformat(born[0]) if born[0] else None,
         closed=dt.date.fromisoformat(closed[0]) if closed[0] else None,
         holds={k: v for k, v in holds.items() if k not in released},
+        notices=tuple(sorted(dt.date.fromisoformat(view.noticed) for view in views if view.noticed)),
     )
 
 

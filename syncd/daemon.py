@@ -26,13 +26,13 @@ from watchdog.observers.polling import PollingObserver
 import note_templates
 from note_templates import Kind as NoteKind
 from note_templates import NoteInvalid, read_note
-from vault import Vault
+from vault import Vault, durable
 from vault.durable import fsync_dir
 from vault.errors import NoteForked, NoteLocked, NoteTooLarge, TamperedFile, VaultError, WriteFailed
 from vault.format.encoding import new_id
 
 from .editors import Kind, backups_of, classify, inbox_files, note_of_residue
-from .filing import file_note, read_note_bytes
+from .filing import MAX_NOTE_BYTES, file_note, read_note_bytes
 from .jobs import Job, JobRunner
 from .lock import DaemonLock
 from .state import FileStatus, State
@@ -53,11 +53,16 @@ class DaemonSettings:
     quiet_period: float = 2.0  # seconds without an event before a note is sealed
     draft_ttl: float = 8 * 3600.0  # seconds before an untouched draft is parked
     rescan_every: float = 60.0  # seconds between scans that catch missed events
-    max_note_bytes: int = 5 * 1024 * 1024
+    max_note_bytes: int = MAX_NOTE_BYTES
     polling: bool = False
     max_hold: float = 30.0  # longest wait for a write that has not been closed
     retry_first: float = 1.0
     retry_max: float = 300.0
+
+
+#: outcomes that leave a note in the inbox, unsealed, until the practitioner acts (or, for
+#: "pending", until the disk lets syncd write)
+LEFT_STATES = ("pending", "refused", "error", "locked")
 
 
 @dataclass
@@ -65,6 +70,8 @@ class Summary:
     sealed: int = 0
     removed: int = 0
     problems: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)  # inbox files left unsealed (LEFT_STATES)
+    swept: int = 0  # temp files and half-made clients a killed writer left behind
 
 
 class _Handler(FileSystemEventHandler):
@@ -109,6 +116,7 @@ class Daemon:
             Job("rescan", dt.timedelta(seconds=settings.rescan_every), self.rescan),
             Job("park-drafts", dt.timedelta(seconds=min(600.0, settings.draft_ttl)), self.park_drafts),
             Job("audit-checkpoint", dt.timedelta(hours=1), vault.audit.checkpoint),
+            Job("sweep", dt.timedelta(hours=1), self.sweep),
         ]
         self.runner = JobRunner(builtin + (jobs or []), self.state, wall)
 
@@ -148,13 +156,26 @@ class Daemon:
         with self.lock:
             try:
                 self.sweep_leftovers()
+                self.sweep()
                 self.rescan(initial=True)
                 self._process_due(float("inf"))
                 self.runner.run_due()
                 self._process_due(float("inf"))
             finally:
                 self._close()
+        self.summary.left = sorted(
+            key
+            for key, status in self.state.files.items()
+            if status.state in LEFT_STATES and os.path.lexists(self.inbox / key)
+        )
         return self.summary
+
+    def sweep(self) -> None:
+        """Remove what a killed write left (temp files, half-made clients); see Vault.sweep."""
+        now = time.time()
+        self.summary.swept += self.vault.sweep(now) + durable.sweep_temps(self.state.path.parent, now)
+        if self.summary.swept:
+            log.info("removed %d leftover(s) of interrupted writes", self.summary.swept)
 
     def _start_observer(self) -> tuple[BaseObserver, str]:
         handler = _Handler(self.events)

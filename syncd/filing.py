@@ -20,6 +20,12 @@ from vault.errors import NoteTooLarge, UnknownClient
 from vault.format.constants import MAX_PLAINTEXT_BYTES
 from vault.format.encoding import new_id
 
+#: The largest note casenotes reads from the inbox: syncd, `status` and `seal` alike (the
+#: `max_note_mib` setting changes it for syncd and `status`). Below the format's own
+#: limit, MAX_PLAINTEXT_BYTES, which also bounds attachments.
+MAX_NOTE_BYTES = 5 * 1024 * 1024
+assert MAX_NOTE_BYTES <= MAX_PLAINTEXT_BYTES
+
 
 @dataclass(frozen=True, repr=False)
 class FiledNote:
@@ -28,7 +34,7 @@ class FiledNote:
     id_was_assigned: bool  # the note had no `id:` line
 
 
-def read_note_bytes(path: Path, max_bytes: int = MAX_PLAINTEXT_BYTES) -> bytes:
+def read_note_bytes(path: Path, max_bytes: int = MAX_NOTE_BYTES) -> bytes:
     """A regular file's bytes. Symlinks, hard links, devices, FIFOs and huge files are refused:
     a link would let a note leave (or enter) the inbox behind the practitioner's back."""
     try:

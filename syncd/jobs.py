@@ -16,8 +16,6 @@ from dataclasses import dataclass
 
 import schedule
 
-from vault.errors import VaultError
-
 from .state import State
 
 log = logging.getLogger(__name__)
@@ -91,9 +89,10 @@ class JobRunner:
             count = self.failures.get(job.name, 0) + 1
             self.failures[job.name] = count
             wait = min(FIRST_BACKOFF * 2 ** (count - 1), MAX_BACKOFF)
-            if isinstance(exc, VaultError):  # a known failure (a full disk): its sentence says it all
+            if isinstance(exc, OSError) or hasattr(exc, "exit_code"):
+                # a typed error (ours carry an exit code) or the disk: its sentence says it all
                 log.warning("job %s failed (%d in a row): %s; retrying in %s", job.name, count, exc, wait)
-            else:
+            else:  # a bug: the traceback is what a report needs
                 log.exception("job %s failed (%d in a row); retrying in %s", job.name, count, wait)
             scheduled = self._scheduled.get(job.name)
             if scheduled is not None:

@@ -10,6 +10,9 @@ import fcntl
 import os
 from pathlib import Path
 
+from vault import durable
+from vault.errors import WriteFailed, reason
+
 from .errors import AlreadyRunning
 
 
@@ -19,23 +22,30 @@ class DaemonLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        durable.make_dirs(self.path.parent)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, durable.FILE_MODE)
+        except OSError as exc:
+            raise WriteFailed(self.path, reason(exc)) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             owner = os.pread(fd, 32, 0).decode(errors="replace").strip()
             os.close(fd)
             raise AlreadyRunning(owner, self.path) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError:
+            pass  # the PID is only shown to a second daemon; the lock itself is held
         self._fd = fd
 
     def holder(self) -> str | None:
         """The PID of the running daemon, or None if no daemon holds the lock."""
-        if not self.path.exists():
-            return None
-        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return None  # no lock file (or none readable): no daemon could have taken it
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 from conftest import Env
 from notes import write_note
+
+from retention import records
 
 
 def ok(env: Env, *args: str) -> str:
@@ -103,15 +106,25 @@ def test_a_purge_reaches_a_folder_and_an_rclone_target_and_every_snapshot_forget
 def test_syncd_purges_a_due_client_at_night_but_waits_when_too_many_are_due(practice: Env) -> None:
     first = past_client(practice, "OLD-1")
     assert "sealed" in ok(practice, "syncd", "--once")
+    assert (practice.vault_dir / "clients" / first).exists()  # announced tonight, not destroyed
+    log = (practice.practice.state_dir / "syncd.log").read_text()
+    assert f"client {first} is past its retention period: notice starts today" in log
+    with practice.vault() as vault:  # as if that night were a whole notice period ago
+        records.note_notice(vault, first, vault.clock().date() - dt.timedelta(days=31))
+    state = practice.practice.state_dir / "state.json"
+
+    def next_night() -> None:
+        jobs = json.loads(state.read_text())
+        jobs["jobs"].pop("retention")
+        state.write_text(json.dumps(jobs))
+        ok(practice, "syncd", "--once")
+
+    next_night()
     assert (practice.vault_dir / "disposals" / f"{first}.md").exists()
     assert not (practice.vault_dir / "clients" / first).exists()
 
     crowd = [past_client(practice, f"OLD-{n}") for n in range(2, 8)]
-    state = practice.practice.state_dir / "state.json"
-    jobs = json.loads(state.read_text())
-    jobs["jobs"].pop("retention")  # the next night
-    state.write_text(json.dumps(jobs))
-    ok(practice, "syncd", "--once")
+    next_night()
     assert all((practice.vault_dir / "clients" / c).exists() for c in crowd)
     log = (practice.practice.state_dir / "syncd.log").read_text()
     assert "6 clients are due for disposal" in log and "OLD-" not in log

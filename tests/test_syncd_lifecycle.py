@@ -56,7 +56,7 @@ def test_once_processes_the_inbox_and_exits(practice: Env) -> None:
     (inbox / "b.md").write_bytes(v("b", note_id="bbbbbbbbbbbbbbbb", status="signed"))
     (inbox / "bad.md").write_bytes(b"no front matter\n")
     result = practice.run("syncd", "--once")
-    assert result.code == 0
+    assert result.code == 1  # a note was left in the inbox: a script can tell
     assert "sealed 2 revision(s)" in result.text and "bad.md" in result.err
     assert (inbox / "a.md").exists() and not (inbox / "b.md").exists() and (inbox / "bad.md").exists()
     again = practice.run("syncd", "--once")

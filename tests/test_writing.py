@@ -268,7 +268,7 @@ def test_status_shows_each_draft_at_a_glance(practice: Env) -> None:
     inbox = practice.practice.inbox
     (inbox / "sealed.md").write_text(note_text(note_id="aaaaaaaaaaaaaaaa"))
     (inbox / "broken.md").write_text(note_text(note_id="bbbbbbbbbbbbbbbb", extra="measures:\n  gad7: 99\n"))
-    assert practice.run("syncd", "--once").code == 0
+    assert practice.run("syncd", "--once").code == 1  # broken.md is left in the inbox
     (inbox / "fresh.md").write_text(note_text(note_id="cccccccccccccccc"))
     (inbox / ".fresh.md.swp").write_bytes(b"swap")
     table = practice.run("status")

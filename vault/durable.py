@@ -12,26 +12,32 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import WriteFailed
+from .errors import WriteFailed, reason
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
-TEMP_PREFIX = ".tmp-"  # a file never linked into place; the next run removes it
+TEMP_PREFIX = ".tmp-"  # a file never linked into place; a later run removes it
+#: a temp file this old is left by a killed writer, not one still writing (a write takes ms)
+STALE_TEMP_SECONDS = 3600.0
 
 
 def fsync_dir(path: Path) -> None:
     """Make a directory's entries durable: a rename is not durable until this returns."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise WriteFailed(path, reason(exc)) from exc
 
 
 def make_dirs(path: Path) -> None:
@@ -47,7 +53,7 @@ def make_dirs(path: Path) -> None:
         except FileExistsError:
             continue  # another process made it first; that is fine
         except OSError as exc:
-            raise WriteFailed(directory, exc.strerror) from exc
+            raise WriteFailed(directory, reason(exc)) from exc
         try:
             os.chmod(directory, DIR_MODE)  # the umask may have narrowed or widened it
             fsync_dir(directory.parent)
@@ -55,7 +61,7 @@ def make_dirs(path: Path) -> None:
             # Undo it, so that the next run creates it again and makes that durable.
             with contextlib.suppress(OSError):
                 os.rmdir(directory)
-            raise WriteFailed(directory, exc.strerror or str(exc)) from exc
+            raise WriteFailed(directory, reason(exc)) from exc
 
 
 @contextmanager
@@ -65,7 +71,7 @@ def _temp_beside(path: Path, data: bytes, sync: bool = True) -> Iterator[str]:
     try:
         fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
     except OSError as exc:
-        raise WriteFailed(path, exc.strerror or str(exc)) from exc
+        raise WriteFailed(path, reason(exc)) from exc
     try:
         try:
             os.fchmod(fd, FILE_MODE)
@@ -80,11 +86,37 @@ def _temp_beside(path: Path, data: bytes, sync: bool = True) -> Iterator[str]:
     except FileExistsError:
         raise  # write_new's "name taken" is an answer, not a failure
     except OSError as exc:
-        raise WriteFailed(path, exc.strerror or str(exc)) from exc
+        raise WriteFailed(path, reason(exc)) from exc
     finally:
-        # Gone if renamed into place; if the disk refuses, the next run removes it.
-        with contextlib.suppress(OSError):
+        _discard(tmp)
+
+
+def _discard(tmp: str) -> None:
+    """Remove a temp file. Failing to is not the write's failure (it already succeeded or
+    failed on its own): the stray file is harmless, and `sweep_temps` removes it later."""
+    try:
+        if os.path.lexists(tmp):
             os.unlink(tmp)
+    except OSError:
+        pass
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` (made if missing) while the block runs.
+
+    flock is released by the kernel when the process dies, so a kill leaves no stale lock.
+    """
+    make_dirs(path.parent)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    except OSError as exc:
+        raise WriteFailed(path, reason(exc)) from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def write_new(path: Path, data: bytes) -> None:
@@ -136,6 +168,28 @@ def append(path: Path, data: bytes) -> None:
         finally:
             os.close(fd)
     except OSError as exc:
-        raise WriteFailed(path, exc.strerror or str(exc)) from exc
+        raise WriteFailed(path, reason(exc)) from exc
     if created:
         fsync_dir(path.parent)
+
+
+def sweep_temps(root: Path, now: float, older_than: float = STALE_TEMP_SECONDS) -> int:
+    """Remove the temp files a killed writer left under ``root``; returns how many.
+
+    A temp file is never linked into place, so nothing refers to it. Only those untouched
+    for ``older_than`` seconds go: a younger one may belong to a writer still at work.
+    A file that cannot be removed stays for the next sweep.
+    """
+    removed = 0
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            if not name.startswith(TEMP_PREFIX):
+                continue
+            path = os.path.join(folder, name)
+            try:
+                if now - os.lstat(path).st_mtime >= older_than:
+                    os.unlink(path)
+                    removed += 1
+            except OSError:
+                continue
+    return removed

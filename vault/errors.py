@@ -178,7 +178,30 @@ class NoteTooLarge(VaultError):
 
 
 class WriteFailed(VaultError):
+    """The disk refused a write (full, read-only, gone): the old state stands."""
+
     template = "could not write {}: {}; nothing was changed (free some disk space and retry)"
+
+    def __init__(self, path: Path | str, why: str) -> None:
+        super().__init__(path, why)
+        self.path = Path(path)
+        self.why = why
+
+
+class ReadFailed(VaultError):
+    """The disk refused a read (an I/O error, a permission, a folder where a file should be)."""
+
+    template = "could not read {}: {}; check the disk and the file's permissions, then retry"
+
+    def __init__(self, path: Path | str, why: str) -> None:
+        super().__init__(path, why)
+        self.path = Path(path)
+        self.why = why
+
+
+def reason(exc: OSError) -> str:
+    """The system's words for an OSError ("No space left on device"), without the path."""
+    return exc.strerror or type(exc).__name__
 
 
 class SealIncomplete(WriteFailed):

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ import nacl.exceptions
 from nacl.signing import VerifyKey
 
 from .. import durable
-from ..errors import Problem, TamperedFile, UnknownSnapshot, VaultError
+from ..errors import Problem, TamperedFile, UnknownSnapshot, VaultError, WriteFailed, reason
 from ..format import sync_artefacts
 from ..format.constants import JSON_FORMAT_VERSION
 from ..format.encoding import canonical, unb64
@@ -43,7 +44,10 @@ Progress = Callable[[int, int], None]
 
 
 class NotEmpty(VaultError):
-    template = "{} is not empty: restore into a new, empty folder"
+    template = (
+        "{} is not empty: restore into a new, empty folder (if an earlier restore there finished, "
+        "check it with `casenotes --practice FOLDER verify` instead)"
+    )
 
 
 @dataclass(frozen=True)
@@ -334,9 +338,15 @@ class BackupTarget:
         """Write every file of a snapshot under ``into`` (a new vault folder), checking hashes."""
         if into.exists() and any(into.iterdir()):
             raise NotEmpty(into)
+        # Written beside ``into`` and renamed into place when whole: a killed restore leaves
+        # only this hidden folder, which the next restore into the same place starts afresh.
+        partial = into.with_name(f".restoring-{into.name}")
+        if partial.exists():
+            shutil.rmtree(partial)
+        durable.make_dirs(partial)
         for done, (relative, entry) in enumerate(sorted(snap.files.items()), start=1):
-            target = (into / relative).resolve()
-            if not target.is_relative_to(into.resolve()):
+            target = (partial / relative).resolve()
+            if not target.is_relative_to(partial.resolve()):
                 raise TamperedFile(relative, "snapshot names a path outside the vault")
             data = self.storage.read(self._object(entry["sha256"]))
             if hashlib.sha256(data).hexdigest() != entry["sha256"]:
@@ -346,3 +356,8 @@ class BackupTarget:
             durable.write_new(target, data)
             if progress:
                 progress(done, len(snap.files))
+        try:
+            os.rename(partial, into)  # onto a missing or empty folder: POSIX allows both
+        except OSError as exc:
+            raise WriteFailed(into, reason(exc)) from exc
+        durable.fsync_dir(into.parent)

@@ -33,10 +33,12 @@ from .. import durable
 from ..errors import (
     KeyFileInvalid,
     KeyFileNeeded,
+    ReadFailed,
     TamperedFile,
     VaultError,
     WrongPassphrase,
     WrongPassphraseOrKeyFile,
+    reason,
 )
 from .constants import (
     AEAD_NONCE_BYTES,
@@ -68,6 +70,8 @@ def read_record(
         raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise error(path, "the file is missing") from exc
+    except OSError as exc:
+        raise ReadFailed(path, reason(exc)) from exc
     try:
         record = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

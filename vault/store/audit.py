@@ -27,7 +27,7 @@ import nacl.exceptions
 from nacl.signing import VerifyKey
 
 from .. import durable
-from ..errors import Problem, TamperedFile, WriteFailed
+from ..errors import Problem, TamperedFile, WriteFailed, reason
 from ..format import sync_artefacts
 from ..format.constants import CHECKPOINT_FORMAT, JSON_FORMAT_VERSION
 from ..format.encoding import b64, canonical, unb64
@@ -64,7 +64,10 @@ class AuditLog:
     def append(self, event: str, **data: Any) -> None:
         """Append one signed entry; the file lock orders writers on this machine."""
         durable.make_dirs(self.directory)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, durable.FILE_MODE)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, durable.FILE_MODE)
+        except OSError as exc:
+            raise WriteFailed(self.path, reason(exc)) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             seq, prev = self._repair_tail(fd)
@@ -80,7 +83,7 @@ class AuditLog:
             os.write(fd, canonical(entry) + b"\n")
             os.fsync(fd)
         except OSError as exc:
-            raise WriteFailed(self.path, exc.strerror or str(exc)) from exc
+            raise WriteFailed(self.path, reason(exc)) from exc
         finally:
             os.close(fd)
 

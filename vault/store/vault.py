@@ -28,7 +28,8 @@ import fcntl
 import hashlib
 import os
 import re
-from collections.abc import Iterator, Mapping
+import shutil
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,7 @@ from ..errors import (
     UnknownNote,
     WriteFailed,
     WrongPassphrase,
+    reason,
 )
 from ..format import revision as revision_format
 from ..format import sync_artefacts
@@ -90,6 +92,7 @@ from .clients import (
 from .trust import Trust
 
 REVISION_NAME = re.compile(r"^(\d{6})-([0-9a-f]{16})\.rev$")
+ADDING = ".adding-"  # a client being made; renamed to its id when complete
 
 
 @dataclass(frozen=True)
@@ -152,14 +155,12 @@ class Vault:
             finally:
                 self._backup_lock_depth -= 1
             return
-        fd = self._lock_file("backup.lock")
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with durable.locked(self.device_dir / "backup.lock"):
             self._backup_lock_depth = 1
-            yield
-        finally:
-            self._backup_lock_depth = 0
-            os.close(fd)
+            try:
+                yield
+            finally:
+                self._backup_lock_depth = 0
 
     def _lock_file(self, name: str) -> int:
         durable.make_dirs(self.device_dir)
@@ -208,6 +209,21 @@ class Vault:
         snap = destination.snapshot(self.root, self.device, stamp(self.clock()), progress)
         self.audit.append("backup", snapshot=snap.name, files=len(snap.files))
         return snap
+
+    def sweep(self, now: float) -> int:
+        """Remove what killed writers left: temp files in the vault and the device folder,
+        and clients whose `add_client` never finished (hidden ``.adding-*`` folders). Only
+        leftovers older than an hour: a younger one may be a writer still at work."""
+        removed = durable.sweep_temps(self.root, now) + durable.sweep_temps(self.device_dir, now)
+        clients = self.root / "clients"
+        for staging in clients.glob(f"{ADDING}*") if clients.is_dir() else []:
+            try:
+                if now - staging.stat().st_mtime >= durable.STALE_TEMP_SECONDS:
+                    shutil.rmtree(staging)
+                    removed += 1
+            except OSError:
+                continue  # the next sweep tries again
+        return removed
 
     def record_restore(self, snapshot: str) -> None:
         self.audit.append("restore", snapshot=snapshot)
@@ -315,35 +331,94 @@ class Vault:
             return []
         return sorted(p.name for p in folder.iterdir() if is_id(p.name) and leftovers.is_client_folder(p))
 
-    def add_client(self, handle: str, name: str | None = None, dob: str | None = None) -> str:
-        """Create a client: needs no passphrase, since only public keys are used."""
+    def add_client(
+        self,
+        handle: str,
+        name: str | None = None,
+        dob: str | None = None,
+        on_created: Callable[[str], None] | None = None,
+    ) -> str:
+        """Create a client: needs no passphrase, since only public keys are used.
+
+        All or nothing: the client is made in a hidden ``clients/.adding-<cid>/`` folder,
+        renamed into place, ``on_created(client_id)`` adds what the layers above keep
+        (retention facts), and only then is the handle written. A failure on the way removes
+        what was made, so no orphan id is left and running the command again works (a kill
+        leaves at most the hidden folder, which syncd's sweep removes).
+        """
         blinded = blind(handle, self.device.index_key)
         if index_paths(self.root, blinded):
             raise HandleTaken("")
         with self.writing():
-            return self._add_client(handle, name, dob, blinded)
+            return self._add_client(handle, name, dob, blinded, on_created)
 
-    def _add_client(self, handle: str, name: str | None, dob: str | None, blinded: str) -> str:
+    def _add_client(
+        self,
+        handle: str,
+        name: str | None,
+        dob: str | None,
+        blinded: str,
+        on_created: Callable[[str], None] | None,
+    ) -> str:
         client_id = new_id()
         # Named for the client too: another machine adding this handle while apart writes
         # a file of its own, and readers see both (resolve).
         index_path = self.root / "index" / index_name(blinded, client_id)
-        key = PrivateKey.generate()
         folder = self.client_dir(client_id)
+        staging = folder.with_name(f"{ADDING}{client_id}")
+        try:
+            profile = self._stage_client(staging, client_id, Profile(client_id, handle, name, dob))
+            try:
+                os.rename(staging, folder)
+            except OSError as exc:
+                raise WriteFailed(folder, reason(exc)) from exc
+            durable.fsync_dir(folder.parent)
+            if on_created is not None:
+                on_created(client_id)
+            try:
+                durable.write_new(index_path, index_record(blinded, client_id, self.device))
+            except FileExistsError:
+                raise HandleTaken(" (another machine took it a moment ago)") from None
+        except BaseException:
+            for made in (staging, folder):
+                shutil.rmtree(made, ignore_errors=True)
+            raise
+        profile = folder / profile.relative_to(staging)
+        self.audit.append(
+            "seal",
+            client=client_id,
+            note=PROFILE_RECORD_ID,
+            revision=1,
+            final=False,
+            file=str(profile.relative_to(self.root)),
+            sha256=hashlib.sha256(profile.read_bytes()).hexdigest(),
+        )
+        access = folder / "access" / f"{self.device.practitioner_id}.sealed"
+        self.audit.append("client-add", client=client_id, files=ledger.files(self.root, access, index_path))
+        return client_id
+
+    def _stage_client(self, staging: Path, client_id: str, profile: Profile) -> Path:
+        """Write a new client's key records and first profile revision into ``staging``;
+        returns the profile revision's path."""
+        key = PrivateKey.generate()
         durable.write_new(
-            folder / "client.json",
+            staging / "client.json",
             client_record(client_id, key.public_key, self.device, stamp(self.clock())),
         )
         # Only the practitioner adding the client reads it; colleagues by `access grant`.
         own = self.device.practitioner_id
         owner_key = self.keyring.practitioner_box_keys()[own]
-        access = folder / "access" / f"{own}.sealed"
-        durable.write_new(access, SealedBox(owner_key).encrypt(bytes(key)))
-        profile = Profile(client_id, handle, name, dob)
-        self.seal_record(client_id, PROFILE_RECORD_ID, profile.to_bytes(), kind="profile")
-        durable.write_new(index_path, index_record(blinded, client_id, self.device))
-        self.audit.append("client-add", client=client_id, files=ledger.files(self.root, access, index_path))
-        return client_id
+        durable.write_new(staging / "access" / f"{own}.sealed", SealedBox(owner_key).encrypt(bytes(key)))
+        body = profile.to_bytes()
+        header = revision_format.RevisionHeader(
+            client_id, PROFILE_RECORD_ID, 1, self.device.device_id, "profile", False,
+            stamp(self.clock()), self.content_mac(body),
+        )  # fmt: skip
+        data, file_key = revision_format.seal(header, body, key.public_key, self.device)
+        path = staging / "records" / PROFILE_RECORD_ID / f"{1:06d}-{self.device.device_id}.rev"
+        durable.write_new(path, data)
+        self._read_back(path, data, file_key, body)
+        return path
 
     def resolve(self, handle: str) -> str:
         """Client id for a handle, without a passphrase (through the blinded index).
