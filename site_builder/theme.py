@@ -26,8 +26,9 @@ def mkdocs_config(
     """
     suffix = "-helper" if helper else ""
     if helper:
-        # Its pages all live in sessions/; the site is served under a per-run prefix.
-        nav = [(title, "../" + path[:-3] + ".html") for title, path in nav]
+        # Links to pages the other build makes: MkDocs writes them relative to each page
+        # (sessions/x.html -> ../timeline.html), which stays under the site's per-run prefix.
+        nav = [(title, path[:-3] + ".html") for title, path in nav]
     return {
         "site_name": site_name,
         "docs_dir": "docs" + suffix,
