@@ -187,7 +187,7 @@ def test_a_purge_shreds_the_copies_a_version_folder_and_conflicts_keep(
     }
 
     clock.set("2019-03-01")
-    assert run(vault, APA, [], unattended=True).purged == [gone]
+    assert run(vault, APA, [], unattended=False).purged == [gone]  # attended: no notice to wait for
     left = [p for p in root.rglob("*") if p.is_file()]
     # Nothing of it is left but its certificate (and ``other``: named for it, pointing elsewhere).
     assert not [p for p in left if gone in str(p) and p.parent.name != "disposals" and p != other]

@@ -93,9 +93,17 @@ def revoke(vault: Vault, practitioner: Practitioner, client_id: str, colleague: 
     key_file = vault.keyring.add_generation(client_id, keys[0])  # from here on, revisions use the new key
     folder = vault.client_dir(client_id) / "access"
     removed = sorted(folder.glob(f"{colleague.practitioner_id}*.sealed"))
-    for path in removed:
-        path.unlink()
-    durable.fsync_dir(folder)
+    # A revoke cut short after publishing its key leaves the kept holders' files of that
+    # generation unrecorded: they hold keys these holders are given again now, so record them.
+    recorded = ledger.expected(vault.audit.entries())
+    stale = [
+        path
+        for holder in kept
+        for path in folder.glob(f"{holder}*.sealed")
+        if path not in sealed and str(path.relative_to(vault.root)) not in recorded
+    ]
+    # The entry before the deletions: a run cut short between them is run again (the
+    # colleague still holds a file), never left with a deletion the log does not know of.
     vault.audit.append(
         "access-revoke",
         client=client_id,
@@ -103,9 +111,12 @@ def revoke(vault: Vault, practitioner: Practitioner, client_id: str, colleague: 
         by=practitioner.practitioner_id,
         key_file=str(key_file.relative_to(vault.root)),
         sha256=hashlib.sha256(key_file.read_bytes()).hexdigest(),
-        files=ledger.files(vault.root, *sealed),
+        files=ledger.files(vault.root, *sealed, *sorted(stale)),
         removed=[str(p.relative_to(vault.root)) for p in removed],
     )
+    for path in removed:
+        path.unlink()
+    durable.fsync_dir(folder)
     return Revoked(len(vault.note_ids(client_id)), kept, left_out, unvouched)
 
 
