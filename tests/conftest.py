@@ -182,6 +182,16 @@ def tiny_disk(tmp_path: Path):
     subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
+def practice_on(disk: Path, tmp_path: Path, base_env: dict[str, str]) -> Env:
+    """A practice whose vault lies on ``disk``, with one client, AB-1."""
+    practice = Practice(disk / "practice", tmp_path / "config")
+    create_practice(practice.vault_dir, practice.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF).close()
+    practice.create_layout()
+    env = Env(practice, {**base_env, "CASENOTES_HOME": str(practice.root)})
+    assert env.run("client", "add", "AB-1").code == 0
+    return env
+
+
 def fill(folder: Path) -> None:
     fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:

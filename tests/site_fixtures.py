@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
+import threading
+from collections.abc import Callable
 
 import pytest
 from conftest import Env
@@ -104,3 +107,26 @@ def require_chromium() -> str:
             pytest.fail(f"CASENOTES_REQUIRE_TOOLS=1 but {missing}")
         pytest.skip(missing)
     return CHROMIUM
+
+
+class LocalServer:
+    """Another web server on 127.0.0.1, as any local program could run one: each GET is
+    answered by ``answer(request)``. For the attacks of a second local server on the site."""
+
+    def __init__(self, answer: Callable[[http.server.BaseHTTPRequestHandler], None]) -> None:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                answer(self)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()

@@ -7,12 +7,14 @@ one who was never granted a client. The open site: another local user or server.
 
 from __future__ import annotations
 
+import http.server
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from conftest import CHEAP_KDF
+from site_fixtures import LocalServer
 
 from vault import Passphrase, Vault, verify
 from vault.errors import NoAccess, TamperedFile
@@ -172,42 +174,26 @@ def test_a_colleagues_first_device_does_not_take_an_index_key_the_log_does_not_v
     assert verify(Vault(root, tmp_path / "alex-config")) != []
 
 
-class _Collector:
+class _Collector(LocalServer):
     """Another server on 127.0.0.1 (any local program): it records the Referer and Cookie of
     every request, and sends a browser that arrives with the site's address back to its own
     port under the site's prefix, where the cookie's Path now matches (ports do not count)."""
 
     def __init__(self) -> None:
-        import http.server
-        import threading
-
         self.referers: list[str] = []
         self.cookies: list[str] = []
-        collector = self
+        super().__init__(self._answer)
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                referer = self.headers.get("Referer") or ""
-                collector.referers.append(referer)
-                collector.cookies.append(self.headers.get("Cookie") or "")
-                self.send_response(302 if self.path == "/" and referer.count("/") > 3 else 200)
-                if self.path == "/" and referer.count("/") > 3:
-                    self.send_header("Location", "/" + referer.split("/")[3] + "/steal")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+    def _answer(self, request: http.server.BaseHTTPRequestHandler) -> None:
+        referer = request.headers.get("Referer") or ""
+        self.referers.append(referer)
+        self.cookies.append(request.headers.get("Cookie") or "")
+        onward = request.path == "/" and referer.count("/") > 3
+        request.send_response(302 if onward else 200)
+        if onward:
+            request.send_header("Location", "/" + referer.split("/")[3] + "/steal")
+        request.send_header("Content-Length", "0")
+        request.end_headers()
 
 
 @pytest.mark.parametrize(

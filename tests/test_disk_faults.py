@@ -9,25 +9,19 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CHEAP_KDF, PASSPHRASE, Env, fill
+from conftest import Env, fill, practice_on
 from notes import write_note
 
 from casenotes.config import Practice
 from syncd.filing import MAX_NOTE_BYTES
-from vault import Passphrase, durable
+from vault import durable
 from vault.errors import ReadFailed, WriteFailed
-from vault.store.practice import create_practice
 
 
 @pytest.fixture
 def tiny_practice(tiny_disk: Path, tmp_path: Path, base_env: dict[str, str]) -> Env:
     """A practice (vault, inbox, syncd's state) on a 256 KiB tmpfs; the device key elsewhere."""
-    p = Practice(tiny_disk / "practice", tmp_path / "config")
-    create_practice(p.vault_dir, p.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF).close()
-    p.create_layout()
-    env = Env(p, {**base_env, "CASENOTES_HOME": str(p.root)})
-    assert env.run("client", "add", "AB-1").code == 0
-    return env
+    return practice_on(tiny_disk, tmp_path, base_env)
 
 
 def one_clear_sentence(err: str) -> str:

@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CHEAP_KDF, PASSPHRASE, Env, fill
+from conftest import PASSPHRASE, Env, fill, practice_on
 from notes import write_note
 
 from vault import Passphrase, durable
 from vault.errors import WriteFailed
-from vault.store.practice import create_practice
 
 
 def test_write_new_never_overwrites(tmp_path: Path) -> None:
@@ -42,18 +41,6 @@ def test_a_full_disk_leaves_the_old_file_and_no_temp(tiny_disk: Path) -> None:
     assert "free some disk space" in str(caught.value)
     assert target.read_bytes() == b"old contents"
     assert sorted(os.listdir(tiny_disk)) == ["file", "filler"]
-
-
-def practice_on(disk: Path, tmp_path: Path, base_env) -> Env:
-    """A practice whose vault lies on ``disk``, with one client, AB-1."""
-    from casenotes.config import Practice
-
-    practice = Practice(disk / "practice", tmp_path / "config")
-    create_practice(practice.vault_dir, practice.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF).close()
-    practice.create_layout()
-    env = Env(practice, {**base_env, "CASENOTES_HOME": str(practice.root)})
-    assert env.run("client", "add", "AB-1").code == 0
-    return env
 
 
 def test_sealing_onto_a_full_disk_says_so_and_keeps_the_note(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import re
 import signal
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Env
-from site_fixtures import CHROMIUM, CHROMIUM_ARGS, MARKER, note, require_chromium
+from site_fixtures import CHROMIUM, CHROMIUM_ARGS, MARKER, LocalServer, note, require_chromium
 
 RAM = Path("/dev/shm")
 
@@ -176,44 +177,27 @@ def test_in_a_real_browser_newest_first_a_chart_and_no_other_host(story: Env) ->
     assert hosts == {opened.base.split("/")[2]}, hosts
 
 
-class Collector:
+class Collector(LocalServer):
     """Another web server on 127.0.0.1, as any local program could run one: it records the
     Cookie header of every request a browser sends it, and serves a page that makes the
     browser ask the site for a page (with whatever cookies the browser attaches)."""
 
     def __init__(self, site_page: str) -> None:
-        import http.server
-        import threading
-
         self.cookies: list[str] = []
-        collector = self
+        self.page = (
+            f'<img src="{site_page}"><script>fetch("{site_page}", '
+            '{credentials: "include", mode: "no-cors"}).then(() => document.title = "sent", '
+            '() => document.title = "sent");</script>'
+        ).encode()
+        super().__init__(self._answer)
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                collector.cookies.append(self.headers.get("Cookie") or "")
-                body = (
-                    f'<img src="{site_page}"><script>fetch("{site_page}", '
-                    '{credentials: "include", mode: "no-cors"}).then(() => document.title = "sent", '
-                    '() => document.title = "sent");</script>'
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+    def _answer(self, request: http.server.BaseHTTPRequestHandler) -> None:
+        self.cookies.append(request.headers.get("Cookie") or "")
+        request.send_response(200)
+        request.send_header("Content-Type", "text/html")
+        request.send_header("Content-Length", str(len(self.page)))
+        request.end_headers()
+        request.wfile.write(self.page)
 
 
 def replay(url: str, cookie: str) -> int:
