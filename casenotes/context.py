@@ -33,16 +33,17 @@ class UsageFailure(Failure):
     exit_code = 2
 
 
-def _store_practice(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+def _store(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """Keep a global option in the context's object, wherever on the line it was given."""
     if value:
-        ctx.ensure_object(dict)["practice"] = value
+        ctx.ensure_object(dict)[str(param.name)] = value
 
 
 practice_option = click.option(
     "--practice",
     metavar="DIR",
     expose_value=False,
-    callback=_store_practice,
+    callback=_store,
     help="The practice directory (default: $CASENOTES_HOME, else ~/casenotes).",
 )
 
@@ -84,16 +85,11 @@ def _close(vault: Vault, durable_checkpoint: bool = True) -> None:
         )
 
 
-def _store_key_file(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    if value:
-        ctx.ensure_object(dict)["key_file"] = value
-
-
 key_file_option = click.option(
     "--key-file",
     metavar="PATH",
     expose_value=False,
-    callback=_store_key_file,
+    callback=_store,
     help="The key file, when your key asks for one besides the passphrase (default: $CASENOTES_KEY_FILE).",
 )
 

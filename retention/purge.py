@@ -70,8 +70,8 @@ def scan(vault: Vault, policy: Policy, today: dt.date) -> list[ClientRetention]:
     """
     found = []
     key = records.retention_key(vault)
-    logged = records.logged_sessions(vault, key)  # the audit log, read once for every client
-    entries: list[Entry] | None = None  # the audit log, read only if someone is to be announced
+    entries = list(vault.audit.entries())  # read once: the session dates and the announcements
+    logged = records.logged_sessions(vault, key, entries)
     for client_id in vault.client_ids():
         try:
             facts = records.current(vault, client_id, key, signed=False, logged=logged)
@@ -81,7 +81,6 @@ def scan(vault: Vault, policy: Policy, today: dt.date) -> list[ClientRetention]:
         decision = decide(facts, policy, today)
         announced = False
         if decision.needs_notice:
-            entries = list(vault.audit.entries()) if entries is None else entries
             # Writing the facts must never launder a copy put back or deleted: only facts
             # the audit log vouches for are announced (a purge refuses the others anyway).
             if not records.problems(vault, [client_id], entries):

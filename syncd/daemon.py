@@ -131,7 +131,7 @@ class Daemon:
         with self.lock:
             observer, how = self._start_observer()
             try:
-                self.sweep_leftovers()
+                self.sweep()
                 self.rescan(initial=True)
                 self.runner.start()
                 if ready:
@@ -155,7 +155,6 @@ class Daemon:
         """Process everything in the inbox now, run the jobs that are due, and return."""
         with self.lock:
             try:
-                self.sweep_leftovers()
                 self.sweep()
                 self.rescan(initial=True)
                 self._process_due(float("inf"))
@@ -171,11 +170,16 @@ class Daemon:
         return self.summary
 
     def sweep(self) -> None:
-        """Remove what a killed write left (temp files, half-made clients); see Vault.sweep."""
+        """Remove what a killed write left (empty folders, temp files, half-made clients; see
+        Vault.sweep), and file index entries two machines wrote while apart under their own
+        names. At start, hourly, and on every --once."""
         now = time.time()
-        self.summary.swept += self.vault.sweep(now) + durable.sweep_temps(self.state.path.parent, now)
-        if self.summary.swept:
-            log.info("removed %d leftover(s) of interrupted writes", self.summary.swept)
+        swept = self.vault.sweep(now) + durable.sweep_temps(self.state.path.parent, now)
+        self.summary.swept += swept
+        if swept:
+            log.info("removed %d leftover(s) of interrupted writes (they held no note)", swept)
+        for path in self.vault.upgrade_index():
+            log.info("filed a handle-index entry two machines wrote while apart under its own name: %s", path)
 
     def _start_observer(self) -> tuple[BaseObserver, str]:
         handler = _Handler(self.events)
@@ -445,13 +449,6 @@ class Daemon:
         self.seen[path] = (info.st_mtime_ns, info.st_size, info.st_ino)
 
     # -- scans and jobs -----------------------------------------------------------------
-    def sweep_leftovers(self) -> None:
-        """Remove the empty folders and temp files a write cut short left in the vault."""
-        for path in self.vault.remove_leftovers():
-            log.info("removed %s, left by a write that was cut short (it held no note)", path)
-        for path in self.vault.upgrade_index():
-            log.info("filed a handle-index entry two machines wrote while apart under its own name: %s", path)
-
     def rescan(self, initial: bool = False) -> None:
         """Catch what the watcher missed (or what changed while syncd was down)."""
         now = time.monotonic()

@@ -15,7 +15,7 @@ import errno
 import fcntl
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -173,7 +173,9 @@ def append(path: Path, data: bytes) -> None:
         fsync_dir(path.parent)
 
 
-def sweep_temps(root: Path, now: float, older_than: float = STALE_TEMP_SECONDS) -> int:
+def sweep_temps(
+    root: Path, now: float, older_than: float = STALE_TEMP_SECONDS, skip: Container[str] = ()
+) -> int:
     """Remove the temp files a killed writer left under ``root``; returns how many.
 
     A temp file is never linked into place, so nothing refers to it. Only those untouched
@@ -181,7 +183,9 @@ def sweep_temps(root: Path, now: float, older_than: float = STALE_TEMP_SECONDS) 
     A file that cannot be removed stays for the next sweep.
     """
     removed = 0
-    for folder, _dirs, files in os.walk(root):
+    for folder, dirs, files in os.walk(root):
+        if folder == str(root):
+            dirs[:] = [d for d in dirs if d not in skip]  # swept by someone else
         for name in files:
             if not name.startswith(TEMP_PREFIX):
                 continue

@@ -211,10 +211,14 @@ class Vault:
         return snap
 
     def sweep(self, now: float) -> int:
-        """Remove what killed writers left: temp files in the vault and the device folder,
-        and clients whose `add_client` never finished (hidden ``.adding-*`` folders). Only
-        leftovers older than an hour: a younger one may be a writer still at work."""
-        removed = durable.sweep_temps(self.root, now) + durable.sweep_temps(self.device_dir, now)
+        """Remove what killed writers left, in one walk of the vault: under ``clients/``,
+        empty folders and temp files (``remove_leftovers``, under the write lock); elsewhere
+        in the vault and the device folder, temp files, and clients whose `add_client` never
+        finished (hidden ``.adding-*`` folders), only when older than an hour: a younger one
+        may be a writer still at work."""
+        removed = len(self.remove_leftovers())
+        removed += durable.sweep_temps(self.root, now, skip={"clients"})
+        removed += durable.sweep_temps(self.device_dir, now)
         clients = self.root / "clients"
         for staging in clients.glob(f"{ADDING}*") if clients.is_dir() else []:
             try:
