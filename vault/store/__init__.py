@@ -1,6 +1,9 @@
 """One practice's vault on disk (the layout is in ``store/vault.py``).
 
-``vault`` is the `Vault`: clients, sealed notes and the practitioner's unlock; it holds a
+``vault`` is the `Vault`, the one object the layers above use: the practitioner's
+unlock, locks, backups and sweeps; it passes the rest to ``handles`` (the handle index,
+adding clients), ``sealing`` (a note's next revision, durable and audited) and
+``reading`` (decrypting notes and profiles). It holds a
 ``trust`` (registered devices, pinned practitioners, colleagues; ``trust``,
 ``colleagues``) and a ``keyring`` (each client's key generations and who holds them;
 ``client_keys``). Beside it: ``clients`` (client, key and index records), ``audit`` (the

@@ -25,47 +25,35 @@ group practice never sees two writers of one file.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import re
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nacl.exceptions
-from nacl.public import PrivateKey, SealedBox
+from nacl.public import PrivateKey
 
 from .. import durable
 from ..backup.snapshots import BackupTarget, Progress, Snapshot
 from ..errors import (
     DeviceMissing,
-    HandleAmbiguous,
-    HandleTaken,
     KeyFileNeeded,
     NotAPractice,
-    NoteForked,
-    NoteLocked,
-    SealIncomplete,
     TamperedFile,
-    UnknownClient,
     UnknownNote,
     WriteFailed,
     WrongPassphrase,
-    reason,
 )
 from ..format import revision as revision_format
-from ..format import sync_artefacts
 from ..format.constants import (
-    CONTENT_MAC_BYTES,
-    CONTENT_MAC_PERSON,
     PRACTICE_FORMAT,
     PRACTITIONER_KEY_FORMAT,
     KdfParams,
 )
-from ..format.encoding import Clock, b64, canonical, is_id, new_id, stamp, utc_now
+from ..format.encoding import Clock, b64, canonical, is_id, stamp, utc_now
 from ..format.keys import (
     Practitioner,
     load_device,
@@ -76,50 +64,16 @@ from ..format.keys import (
     wrap_practitioner,
 )
 from ..format.redact import Passphrase, Plaintext
-from . import forks, ledger, leftovers
+from . import forks, handles, ledger, leftovers, reading, sealing
 from .audit import AuditLog
 from .client_keys import Keyring
-from .clients import (
-    PROFILE_RECORD_ID,
-    Profile,
-    blind,
-    client_record,
-    index_name,
-    index_paths,
-    index_record,
-    read_index_record,
-)
+from .clients import PROFILE_RECORD_ID, Profile
+from .handles import ADDING
+from .reading import OpenedNote
+from .sealing import SealedRevision
 from .trust import Trust
 
 REVISION_NAME = re.compile(r"^(\d{6})-([0-9a-f]{16})\.rev$")
-ADDING = ".adding-"  # a client being made; renamed to its id when complete
-
-
-@dataclass(frozen=True)
-class SealedRevision:
-    client_id: str
-    note_id: str
-    revision: int
-    path: Path
-    unchanged: bool = False  # the newest revision already held these exact bytes
-    completed: bool = False  # ... and an earlier, cut-short run had not audited it yet
-
-
-@dataclass(frozen=True, repr=False)
-class OpenedNote:
-    """The newest revision of one note, decrypted."""
-
-    note_id: str
-    revision: int
-    sealed_at: str
-    final: bool
-    body: Plaintext
-    device: str = ""
-    # A fork (vault/store/forks.py): the other machines' texts of this note, shown beside it.
-    siblings: tuple[OpenedNote, ...] = ()
-
-    def __repr__(self) -> str:
-        return f"<OpenedNote {self.note_id} r{self.revision}>"
 
 
 class Vault:
@@ -342,145 +296,14 @@ class Vault:
         dob: str | None = None,
         on_created: Callable[[str], None] | None = None,
     ) -> str:
-        """Create a client: needs no passphrase, since only public keys are used.
-
-        All or nothing: the client is made in a hidden ``clients/.adding-<cid>/`` folder,
-        renamed into place, ``on_created(client_id)`` adds what the layers above keep
-        (retention facts), and only then is the handle written. A failure on the way removes
-        what was made, so no orphan id is left and running the command again works (a kill
-        leaves at most the hidden folder, which syncd's sweep removes).
-        """
-        blinded = blind(handle, self.device.index_key)
-        if index_paths(self.root, blinded):
-            raise HandleTaken("")
-        with self.writing():
-            return self._add_client(handle, name, dob, blinded, on_created)
-
-    def _add_client(
-        self,
-        handle: str,
-        name: str | None,
-        dob: str | None,
-        blinded: str,
-        on_created: Callable[[str], None] | None,
-    ) -> str:
-        client_id = new_id()
-        # Named for the client too: another machine adding this handle while apart writes
-        # a file of its own, and readers see both (resolve).
-        index_path = self.root / "index" / index_name(blinded, client_id)
-        folder = self.client_dir(client_id)
-        staging = folder.with_name(f"{ADDING}{client_id}")
-        try:
-            profile = self._stage_client(staging, client_id, Profile(client_id, handle, name, dob))
-            try:
-                os.rename(staging, folder)
-            except OSError as exc:
-                raise WriteFailed(folder, reason(exc)) from exc
-            durable.fsync_dir(folder.parent)
-            if on_created is not None:
-                on_created(client_id)
-            try:
-                durable.write_new(index_path, index_record(blinded, client_id, self.device))
-            except FileExistsError:
-                raise HandleTaken(" (another machine took it a moment ago)") from None
-        except BaseException:
-            for made in (staging, folder):
-                shutil.rmtree(made, ignore_errors=True)
-            raise
-        profile = folder / profile.relative_to(staging)
-        self.audit.append(
-            "seal",
-            client=client_id,
-            note=PROFILE_RECORD_ID,
-            revision=1,
-            final=False,
-            file=str(profile.relative_to(self.root)),
-            sha256=hashlib.sha256(profile.read_bytes()).hexdigest(),
-        )
-        access = folder / "access" / f"{self.device.practitioner_id}.sealed"
-        self.audit.append("client-add", client=client_id, files=ledger.files(self.root, access, index_path))
-        return client_id
-
-    def _stage_client(self, staging: Path, client_id: str, profile: Profile) -> Path:
-        """Write a new client's key records and first profile revision into ``staging``;
-        returns the profile revision's path."""
-        key = PrivateKey.generate()
-        durable.write_new(
-            staging / "client.json",
-            client_record(client_id, key.public_key, self.device, stamp(self.clock())),
-        )
-        # Only the practitioner adding the client reads it; colleagues by `access grant`.
-        own = self.device.practitioner_id
-        owner_key = self.keyring.practitioner_box_keys()[own]
-        durable.write_new(staging / "access" / f"{own}.sealed", SealedBox(owner_key).encrypt(bytes(key)))
-        body = profile.to_bytes()
-        header = revision_format.RevisionHeader(
-            client_id, PROFILE_RECORD_ID, 1, self.device.device_id, "profile", False,
-            stamp(self.clock()), self.content_mac(body),
-        )  # fmt: skip
-        data, file_key = revision_format.seal(header, body, key.public_key, self.device)
-        path = staging / "records" / PROFILE_RECORD_ID / f"{1:06d}-{self.device.device_id}.rev"
-        durable.write_new(path, data)
-        self._read_back(path, data, file_key, body)
-        return path
+        return handles.add_client(self, handle, name, dob, on_created)
 
     def resolve(self, handle: str) -> str:
-        """Client id for a handle, without a passphrase (through the blinded index).
-
-        Two machines that added one handle while apart made two clients of it. Then
-        ``HANDLE@<start of a client id>`` says which; without it, the one this device's
-        practitioner can read is taken if only one is; else `HandleAmbiguous`, and nothing
-        is guessed (so syncd never seals into the other practitioner's client)."""
-        handle, _, pick = handle.partition("@")
-        candidates: list[str] = []
-        for path in index_paths(self.root, blind(handle, self.device.index_key)):
-            client_id = read_index_record(path, self.trust.device_keys())
-            if client_id not in candidates:
-                candidates.append(client_id)
-        if not candidates:
-            raise UnknownClient("")
-        present = [c for c in candidates if self.client_dir(c).exists()]
-        if not present:
-            raise UnknownClient(" (its records are gone: purged or not yet synced)")
-        if pick:
-            chosen = [c for c in present if c.startswith(pick.lower())]
-            if len(chosen) != 1:
-                raise UnknownClient(f" and a client id starting {pick}")
-            return chosen[0]
-        if len(present) == 1:
-            return present[0]
-        own = self.device.practitioner_id
-        readable = [c for c in present if own in self.keyring.access_holders(c)]
-        if len(readable) == 1:
-            return readable[0]
-        raise HandleAmbiguous(len(present), ", ".join(present), present[0][:6])
+        return handles.resolve(self, handle)
 
     def upgrade_index(self) -> list[Path]:
-        """A format-1 handle-index entry (``<blinded>.json``) that two machines wrote while
-        apart comes back as a sync engine's conflict copy: file the copy's client under its
-        own name (``<blinded>-<cid>.json``, recorded in the ledger) and remove the copy.
-        Returns the entries written. syncd runs it with its leftover sweep."""
-        folder = self.root / "index"
-        written = []
-        for copy in sorted(folder.iterdir()) if folder.is_dir() else []:
-            if sync_artefacts.kind(copy.name) != "conflict":
-                continue
-            try:
-                client_id = read_index_record(copy, self.trust.device_keys())
-            except TamperedFile:
-                continue  # verify reports it
-            blinded = sync_artefacts.original_name(copy.name).removesuffix(".json")
-            target = folder / index_name(blinded, client_id)
-            if not target.exists():
-                with self.writing():
-                    durable.write_new(target, index_record(blinded, client_id, self.device))
-                self.audit.append("index-upgrade", client=client_id, files=ledger.files(self.root, target))
-                written.append(target)
-            copy.unlink()
-            durable.fsync_dir(folder)
-        return written
+        return handles.upgrade_index(self)
 
-    # -- revisions ----------------------------------------------------------------------
     def revisions(self, client_id: str, note_id: str) -> list[tuple[int, str, Path]]:
         """(revision, device, path) of one note's revision files, oldest first."""
         folder = self.client_dir(client_id) / "records" / note_id
@@ -536,7 +359,8 @@ class Vault:
         final: bool = False,
         audit_extra: Mapping[str, str] | None = None,
     ) -> SealedRevision:
-        """Seal ``body`` as the next revision of a note; durable and read back on return.
+        """Seal ``body`` as the next revision of a note; durable and read back on return
+        (vault/store/sealing.py).
 
         ``audit_extra``: opaque fields (ciphertext only) a higher package asks to ride in
         the seal's audit entry, made durable by the entry's own fsync.
@@ -554,8 +378,7 @@ class Vault:
         final: bool = False,
         audit_extra: Mapping[str, str] | None = None,
     ) -> SealedRevision:
-        with self.writing():
-            return self._seal_record(client_id, note_id, body, kind, final, dict(audit_extra or {}))
+        return sealing.seal_record(self, client_id, note_id, body, kind, final, dict(audit_extra or {}))
 
     def fork(self, client_id: str, note_id: str) -> forks.Fork | None:
         """The note's unresolved fork (two machines sealed one revision number), if any."""
@@ -564,192 +387,19 @@ class Vault:
     def resolve_fork(
         self, practitioner: Practitioner, client_id: str, note_id: str, keep: Path
     ) -> SealedRevision:
-        """Settle a fork with the text of the tip ``keep``: a merge revision naming every
-        revision from the fork on. A signed tip can only be kept (it stays signed)."""
-        with self.writing():
-            fork = self.fork(client_id, note_id)
-            if fork is None or keep not in fork.tips:
-                raise UnknownNote(f"among the forked revisions of note {note_id}", keep.name)
-            if fork.signed is not None and keep != fork.signed:
-                raise NoteLocked(note_id)
-            parsed, body = self.open_revision(keep, self.keyring.client_keys(practitioner, client_id))
-            sealed = self._seal_record(
-                client_id, note_id, bytes(body), parsed.header.kind, parsed.header.final, {}, fork.names
-            )
-        self.audit.append(
-            "resolve",
-            client=client_id,
-            note=note_id,
-            kept=keep.name,
-            merges=list(fork.names),
-            practitioner=practitioner.practitioner_id,
-        )
-        return sealed
-
-    def _seal_record(
-        self,
-        client_id: str,
-        note_id: str,
-        body: bytes,
-        kind: revision_format.RecordKind,
-        final: bool,
-        extra: dict[str, str],
-        merges: tuple[str, ...] = (),
-    ) -> SealedRevision:
-        public = self.keyring.client_public(client_id)
-        mac = self.content_mac(body)
-        existing = self.revisions(client_id, note_id)
-        number = 1
-        if not merges and len({n for n, _, _ in existing}) < len(existing):
-            fork = self.fork(client_id, note_id)
-            if fork is not None:
-                raise NoteLocked(note_id) if fork.signed is not None else NoteForked(note_id)
-        if merges:
-            number = existing[-1][0] + 1
-        elif existing:
-            newest, _, newest_path = existing[-1]
-            latest = self.load(newest_path).header
-            if latest.content_mac == mac and latest.final == final:
-                # Same bytes again (an editor's no-op save, or a retry after a run cut short
-                # after writing the revision): no duplicate revision, but that run may have
-                # failed before the revision was durable or audited, so make sure of both.
-                completed = self._settle(client_id, note_id, newest, newest_path, final, extra)
-                return SealedRevision(
-                    client_id, note_id, newest, newest_path, unchanged=True, completed=completed
-                )
-            if latest.final:
-                raise NoteLocked(note_id)
-            number = newest + 1
-        while True:  # another writer may take a number first; revision files are write-once
-            header = revision_format.RevisionHeader(
-                client_id,
-                note_id,
-                number,
-                self.device.device_id,
-                kind,
-                final,
-                stamp(self.clock()),
-                mac,
-                merges,
-            )
-            data, file_key = revision_format.seal(header, body, public, self.device)
-            path = (
-                self.client_dir(client_id) / "records" / note_id / f"{number:06d}-{self.device.device_id}.rev"
-            )
-            try:
-                durable.write_new(path, data)
-                break
-            except FileExistsError:
-                number += 1
-            except WriteFailed as exc:
-                if os.path.lexists(path):  # linked, but its folder was not made durable
-                    raise SealIncomplete(path, f"making it durable failed ({exc.args_[1]})") from exc
-                raise
-        try:
-            self._read_back(path, data, file_key, body)
-        except OSError as exc:
-            raise SealIncomplete(path, f"reading it back failed ({exc.strerror or exc})") from exc
-        try:
-            self._audit_seal(client_id, note_id, number, final, path, data, extra)
-        except WriteFailed as exc:
-            raise SealIncomplete(path, f"its audit entry could not be written ({exc.args_[1]})") from exc
-        return SealedRevision(client_id, note_id, number, path)
-
-    def _audit_seal(
-        self,
-        client_id: str,
-        note_id: str,
-        number: int,
-        final: bool,
-        path: Path,
-        data: bytes,
-        extra: dict[str, str],
-    ) -> None:
-        self.audit.append(
-            "seal",
-            **extra,
-            client=client_id,
-            note=note_id,
-            revision=number,
-            final=final,
-            file=str(path.relative_to(self.root)),
-            sha256=hashlib.sha256(data).hexdigest(),
-        )
-
-    def _settle(
-        self, client_id: str, note_id: str, number: int, path: Path, final: bool, extra: dict[str, str]
-    ) -> bool:
-        """Make an existing revision durable (file and every folder up to the vault) and
-        audited; True if its audit entry was missing and has now been written."""
-        try:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            for folder in (path.parent, path.parent.parent, path.parent.parent.parent, self.root / "clients"):
-                durable.fsync_dir(folder)
-            data = path.read_bytes()
-        except OSError as exc:
-            raise SealIncomplete(path, f"making it durable failed ({exc.strerror or exc})") from exc
-        if self.audit.has("seal", file=str(path.relative_to(self.root))):
-            return False
-        try:
-            self._audit_seal(client_id, note_id, number, final, path, data, extra)
-        except WriteFailed as exc:
-            raise SealIncomplete(path, f"its audit entry could not be written ({exc.args_[1]})") from exc
-        return True
+        return sealing.resolve_fork(self, practitioner, client_id, note_id, keep)
 
     def find_by_content(self, client_id: str, body: bytes) -> str | None:
-        """The note whose newest revision holds exactly ``body``: so a retry of a note without
-        an ``id:`` line, after a run cut short, finds what that run sealed."""
-        mac = self.content_mac(body)
-        for note_id in self.note_ids(client_id):
-            revisions = self.revisions(client_id, note_id)
-            if not revisions:
-                continue
-            try:
-                header = self.load(revisions[-1][2]).header
-            except TamperedFile:
-                continue  # verify reports it
-            if header.kind == "note" and header.content_mac == mac:
-                return note_id
-        return None
+        return sealing.find_by_content(self, client_id, body)
 
     def content_mac(self, body: bytes) -> str:
-        return hashlib.blake2b(
-            body, key=self.device.index_key, digest_size=CONTENT_MAC_BYTES, person=CONTENT_MAC_PERSON
-        ).hexdigest()
+        return sealing.content_mac(self, body)
 
-    def _read_back(self, path: Path, written: bytes, file_key: bytes, body: bytes) -> None:
-        """Read the file back from disk and open it before anyone trusts it.
-
-        A revision that does not read back is a failed write, not a tampered file: it is
-        this device's, just written and never audited, so it is removed (else it would
-        block every retry as the note's newest revision) and the caller may retry.
-        """
-        try:
-            data = path.read_bytes()
-            parsed = self.load(path)
-            same = data == written and revision_format.decrypt_with_file_key(parsed, file_key, path) == body
-        except (OSError, TamperedFile):
-            same = False
-        if not same:
-            path.unlink(missing_ok=True)
-            raise WriteFailed(path, "the revision read back differs from what was written")
-
+    # -- reading (vault/store/reading.py) ----------------------------------------------
     def open_revision(
         self, path: Path, client_keys: list[PrivateKey], parsed: revision_format.ParsedRevision | None = None
     ) -> tuple[revision_format.ParsedRevision, Plaintext]:
-        """Check and decrypt one revision with whichever of the client's keys sealed it."""
-        parsed = parsed or self.load(path)
-        self.check_place(parsed, path)
-        for key in client_keys[:-1]:
-            try:
-                return parsed, revision_format.decrypt(parsed, key, path)
-            except TamperedFile:
-                continue  # sealed under another generation of the client's key
-        return parsed, revision_format.decrypt(parsed, client_keys[-1], path)
+        return reading.open_revision(self, path, client_keys, parsed)
 
     def read_notes(
         self,
@@ -758,81 +408,13 @@ class Vault:
         note_id: str | None = None,
         damaged: list[TamperedFile] | None = None,
     ) -> list[OpenedNote]:
-        """The newest revision of each note of a client (or of one note), decrypted."""
-        if note_id is not None and (not is_id(note_id) or note_id == PROFILE_RECORD_ID):
-            raise UnknownNote(f"for client {client_id}", "with that id (ids are 16 hex digits)")
-        keys = self.keyring.client_keys(practitioner, client_id)
-        note_ids = [note_id] if note_id else self.note_ids(client_id)
-        opened = []
-        for nid in note_ids:
-            revisions = self.revisions(client_id, nid)
-            if not revisions:
-                if note_id is None:
-                    continue  # a folder a first write left empty: holds nothing (see leftovers)
-                raise UnknownNote(f"for client {client_id}", nid)
-            try:
-                fork = (
-                    self.fork(client_id, nid) if len({n for n, _, _ in revisions}) < len(revisions) else None
-                )
-                newest = revisions[-1][2] if fork is None else (fork.signed or fork.tips[0])
-                parsed = self.load(newest)
-                if parsed.header.kind != "note":
-                    continue  # a consent or an attached document: not a session note
-                parsed, body = self.open_revision(newest, keys, parsed)
-                siblings = tuple(
-                    self._opened(nid, *self.open_revision(tip, keys))
-                    for tip in (fork.tips if fork else ())
-                    if tip != newest
-                )
-            except TamperedFile as exc:
-                if damaged is None:
-                    raise
-                damaged.append(exc)  # the caller shows it as damaged, never drops it silently
-                continue
-            opened.append(self._opened(nid, parsed, body, siblings))
-        self.audit.append(
-            "decrypt",
-            client=client_id,
-            notes=len(opened),
-            practitioner=practitioner.practitioner_id,
-        )
-        return opened
-
-    @staticmethod
-    def _opened(
-        note_id: str,
-        parsed: revision_format.ParsedRevision,
-        body: Plaintext,
-        siblings: tuple[OpenedNote, ...] = (),
-    ) -> OpenedNote:
-        h = parsed.header
-        return OpenedNote(note_id, h.revision, h.sealed_at, h.final, body, h.device, siblings)
+        return reading.read_notes(self, practitioner, client_id, note_id, damaged)
 
     def read_profile(self, practitioner: Practitioner, client_id: str) -> Profile:
-        """One client's profile, decrypted (audited)."""
-        profile = self._open_profile(practitioner, client_id)
-        self.audit.append("decrypt-profile", client=client_id, practitioner=practitioner.practitioner_id)
-        return profile
-
-    def _open_profile(self, practitioner: Practitioner, client_id: str) -> Profile:
-        revisions = self.revisions(client_id, PROFILE_RECORD_ID)
-        if not revisions:
-            raise TamperedFile(self.client_dir(client_id), "the client's profile is missing")
-        _, body = self.open_revision(revisions[-1][2], self.keyring.client_keys(practitioner, client_id))
-        return Profile.from_bytes(client_id, body)
+        return reading.read_profile(self, practitioner, client_id)
 
     def profiles(self, practitioner: Practitioner) -> Iterator[Profile]:
-        """Profiles of every client this practitioner may read (audited as one decryption)."""
-        readable = [
-            cid
-            for cid in self.client_ids()
-            if practitioner.practitioner_id in self.keyring.access_holders(cid)
-        ]
-        self.audit.append(
-            "decrypt-profiles", clients=len(readable), practitioner=practitioner.practitioner_id
-        )
-        for cid in readable:
-            yield self._open_profile(practitioner, cid)
+        return reading.profiles(self, practitioner)
 
     def find(self, practitioner: Practitioner, handle: str) -> Profile:
-        return self.read_profile(practitioner, self.resolve(handle))
+        return reading.find(self, practitioner, handle)

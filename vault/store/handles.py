@@ -1,0 +1,192 @@
+"""The handle index and adding clients: a practitioner's short name for a client, blinded.
+
+``index/<blinded handle>-<client id>.json`` maps a handle, blinded with this practice's
+index key, to a client id; the name carries the client so that two machines adding one
+handle while apart write two files, and `resolve` sees both (docs/sharing.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nacl.public import PrivateKey, SealedBox
+
+from .. import durable
+from ..errors import HandleAmbiguous, HandleTaken, TamperedFile, UnknownClient, WriteFailed, reason
+from ..format import revision as revision_format
+from ..format import sync_artefacts
+from ..format.encoding import new_id, stamp
+from . import ledger, sealing
+from .clients import (
+    PROFILE_RECORD_ID,
+    Profile,
+    blind,
+    client_record,
+    index_name,
+    index_paths,
+    index_record,
+    read_index_record,
+)
+
+if TYPE_CHECKING:
+    from .vault import Vault
+
+ADDING = ".adding-"  # a client being made; renamed to its id when complete
+
+
+def add_client(
+    vault: Vault,
+    handle: str,
+    name: str | None = None,
+    dob: str | None = None,
+    on_created: Callable[[str], None] | None = None,
+) -> str:
+    """Create a client: needs no passphrase, since only public keys are used.
+
+    All or nothing: the client is made in a hidden ``clients/.adding-<cid>/`` folder,
+    renamed into place, ``on_created(client_id)`` adds what the layers above keep
+    (retention facts), and only then is the handle written. A failure on the way removes
+    what was made, so no orphan id is left and running the command again works (a kill
+    leaves at most the hidden folder, which syncd's sweep removes).
+    """
+    blinded = blind(handle, vault.device.index_key)
+    if index_paths(vault.root, blinded):
+        raise HandleTaken("")
+    with vault.writing():
+        return _add_client(vault, handle, name, dob, blinded, on_created)
+
+
+def _add_client(
+    vault: Vault,
+    handle: str,
+    name: str | None,
+    dob: str | None,
+    blinded: str,
+    on_created: Callable[[str], None] | None,
+) -> str:
+    client_id = new_id()
+    # Named for the client too: another machine adding this handle while apart writes
+    # a file of its own, and readers see both (resolve).
+    index_path = vault.root / "index" / index_name(blinded, client_id)
+    folder = vault.client_dir(client_id)
+    staging = folder.with_name(f"{ADDING}{client_id}")
+    try:
+        profile = _stage_client(vault, staging, client_id, Profile(client_id, handle, name, dob))
+        try:
+            os.rename(staging, folder)
+        except OSError as exc:
+            raise WriteFailed(folder, reason(exc)) from exc
+        durable.fsync_dir(folder.parent)
+        if on_created is not None:
+            on_created(client_id)
+        try:
+            durable.write_new(index_path, index_record(blinded, client_id, vault.device))
+        except FileExistsError:
+            raise HandleTaken(" (another machine took it a moment ago)") from None
+    except BaseException:
+        for made in (staging, folder):
+            shutil.rmtree(made, ignore_errors=True)
+        raise
+    profile = folder / profile.relative_to(staging)
+    vault.audit.append(
+        "seal",
+        client=client_id,
+        note=PROFILE_RECORD_ID,
+        revision=1,
+        final=False,
+        file=str(profile.relative_to(vault.root)),
+        sha256=hashlib.sha256(profile.read_bytes()).hexdigest(),
+    )
+    access = folder / "access" / f"{vault.device.practitioner_id}.sealed"
+    vault.audit.append("client-add", client=client_id, files=ledger.files(vault.root, access, index_path))
+    return client_id
+
+
+def _stage_client(vault: Vault, staging: Path, client_id: str, profile: Profile) -> Path:
+    """Write a new client's key records and first profile revision into ``staging``;
+    returns the profile revision's path."""
+    key = PrivateKey.generate()
+    durable.write_new(
+        staging / "client.json",
+        client_record(client_id, key.public_key, vault.device, stamp(vault.clock())),
+    )
+    # Only the practitioner adding the client reads it; colleagues by `access grant`.
+    own = vault.device.practitioner_id
+    owner_key = vault.keyring.practitioner_box_keys()[own]
+    durable.write_new(staging / "access" / f"{own}.sealed", SealedBox(owner_key).encrypt(bytes(key)))
+    body = profile.to_bytes()
+    header = revision_format.RevisionHeader(
+        client_id, PROFILE_RECORD_ID, 1, vault.device.device_id, "profile", False,
+        stamp(vault.clock()), sealing.content_mac(vault, body),
+    )  # fmt: skip
+    data, file_key = revision_format.seal(header, body, key.public_key, vault.device)
+    path = staging / "records" / PROFILE_RECORD_ID / f"{1:06d}-{vault.device.device_id}.rev"
+    durable.write_new(path, data)
+    sealing.read_back(vault, path, data, file_key, body)
+    return path
+
+
+def resolve(vault: Vault, handle: str) -> str:
+    """Client id for a handle, without a passphrase (through the blinded index).
+
+    Two machines that added one handle while apart made two clients of it. Then
+    ``HANDLE@<start of a client id>`` says which; without it, the one this device's
+    practitioner can read is taken if only one is; else `HandleAmbiguous`, and nothing
+    is guessed (so syncd never seals into the other practitioner's client)."""
+    handle, _, pick = handle.partition("@")
+    candidates: list[str] = []
+    for path in index_paths(vault.root, blind(handle, vault.device.index_key)):
+        client_id = read_index_record(path, vault.trust.device_keys())
+        if client_id not in candidates:
+            candidates.append(client_id)
+    if not candidates:
+        raise UnknownClient("")
+    present = [c for c in candidates if vault.client_dir(c).exists()]
+    if not present:
+        raise UnknownClient(" (its records are gone: purged or not yet synced)")
+    if pick:
+        chosen = [c for c in present if c.startswith(pick.lower())]
+        if len(chosen) != 1:
+            raise UnknownClient(f" and a client id starting {pick}")
+        return chosen[0]
+    if len(present) == 1:
+        return present[0]
+    own = vault.device.practitioner_id
+    readable = [c for c in present if own in vault.keyring.access_holders(c)]
+    if len(readable) == 1:
+        return readable[0]
+    raise HandleAmbiguous(len(present), ", ".join(present), present[0][:6])
+
+
+def upgrade_index(vault: Vault) -> list[Path]:
+    """A format-1 handle-index entry (``<blinded>.json``) that two machines wrote while
+    apart comes back as a sync engine's conflict copy: file the copy's client under its
+    own name (``<blinded>-<cid>.json``, recorded in the ledger) and remove the copy.
+    Returns the entries written. syncd runs it with its leftover sweep."""
+    folder = vault.root / "index"
+    written = []
+    for copy in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if sync_artefacts.kind(copy.name) != "conflict":
+            continue
+        try:
+            client_id = read_index_record(copy, vault.trust.device_keys())
+        except TamperedFile:
+            continue  # verify reports it
+        blinded = sync_artefacts.original_name(copy.name).removesuffix(".json")
+        target = folder / index_name(blinded, client_id)
+        if not target.exists():
+            with vault.writing():
+                durable.write_new(target, index_record(blinded, client_id, vault.device))
+            vault.audit.append("index-upgrade", client=client_id, files=ledger.files(vault.root, target))
+            written.append(target)
+        copy.unlink()
+        durable.fsync_dir(folder)
+    return written
+
+
+# -- revisions ----------------------------------------------------------------------

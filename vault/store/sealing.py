@@ -1,0 +1,232 @@
+"""Sealing: a note's next revision, durable, read back and audited before anyone trusts it.
+
+Invariant 1 of DESIGN.md lives here: `seal_record` returns only once the revision is on
+disk (file and folders fsynced), reads back to the same text, and has its audit entry;
+otherwise it raises, and the caller (syncd, `casenotes seal`) keeps the plaintext.
+A fork (vault/store/forks.py) or a signed revision stops the next one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import durable
+from ..errors import NoteForked, NoteLocked, SealIncomplete, TamperedFile, UnknownNote, WriteFailed
+from ..format import revision as revision_format
+from ..format.constants import CONTENT_MAC_BYTES, CONTENT_MAC_PERSON
+from ..format.encoding import stamp
+from ..format.keys import Practitioner
+
+if TYPE_CHECKING:
+    from .vault import Vault
+
+
+@dataclass(frozen=True)
+class SealedRevision:
+    client_id: str
+    note_id: str
+    revision: int
+    path: Path
+    unchanged: bool = False  # the newest revision already held these exact bytes
+    completed: bool = False  # ... and an earlier, cut-short run had not audited it yet
+
+
+def seal_record(
+    vault: Vault,
+    client_id: str,
+    note_id: str,
+    body: bytes,
+    kind: revision_format.RecordKind,
+    final: bool = False,
+    extra: dict[str, str] | None = None,
+) -> SealedRevision:
+    with vault.writing():
+        return _seal_record(vault, client_id, note_id, body, kind, final, extra or {})
+
+
+def resolve_fork(
+    vault: Vault, practitioner: Practitioner, client_id: str, note_id: str, keep: Path
+) -> SealedRevision:
+    """Settle a fork with the text of the tip ``keep``: a merge revision naming every
+    revision from the fork on. A signed tip can only be kept (it stays signed)."""
+    with vault.writing():
+        fork = vault.fork(client_id, note_id)
+        if fork is None or keep not in fork.tips:
+            raise UnknownNote(f"among the forked revisions of note {note_id}", keep.name)
+        if fork.signed is not None and keep != fork.signed:
+            raise NoteLocked(note_id)
+        parsed, body = vault.open_revision(keep, vault.keyring.client_keys(practitioner, client_id))
+        sealed = _seal_record(
+            vault, client_id, note_id, bytes(body), parsed.header.kind, parsed.header.final, {}, fork.names
+        )
+    vault.audit.append(
+        "resolve",
+        client=client_id,
+        note=note_id,
+        kept=keep.name,
+        merges=list(fork.names),
+        practitioner=practitioner.practitioner_id,
+    )
+    return sealed
+
+
+def _seal_record(
+    vault: Vault,
+    client_id: str,
+    note_id: str,
+    body: bytes,
+    kind: revision_format.RecordKind,
+    final: bool,
+    extra: dict[str, str],
+    merges: tuple[str, ...] = (),
+) -> SealedRevision:
+    public = vault.keyring.client_public(client_id)
+    mac = content_mac(vault, body)
+    existing = vault.revisions(client_id, note_id)
+    number = 1
+    if not merges and len({n for n, _, _ in existing}) < len(existing):
+        fork = vault.fork(client_id, note_id)
+        if fork is not None:
+            raise NoteLocked(note_id) if fork.signed is not None else NoteForked(note_id)
+    if merges:
+        number = existing[-1][0] + 1
+    elif existing:
+        newest, _, newest_path = existing[-1]
+        latest = vault.load(newest_path).header
+        if latest.content_mac == mac and latest.final == final:
+            # Same bytes again (an editor's no-op save, or a retry after a run cut short
+            # after writing the revision): no duplicate revision, but that run may have
+            # failed before the revision was durable or audited, so make sure of both.
+            completed = _settle(vault, client_id, note_id, newest, newest_path, final, extra)
+            return SealedRevision(
+                client_id, note_id, newest, newest_path, unchanged=True, completed=completed
+            )
+        if latest.final:
+            raise NoteLocked(note_id)
+        number = newest + 1
+    while True:  # another writer may take a number first; revision files are write-once
+        header = revision_format.RevisionHeader(
+            client_id,
+            note_id,
+            number,
+            vault.device.device_id,
+            kind,
+            final,
+            stamp(vault.clock()),
+            mac,
+            merges,
+        )
+        data, file_key = revision_format.seal(header, body, public, vault.device)
+        path = (
+            vault.client_dir(client_id) / "records" / note_id / f"{number:06d}-{vault.device.device_id}.rev"
+        )
+        try:
+            durable.write_new(path, data)
+            break
+        except FileExistsError:
+            number += 1
+        except WriteFailed as exc:
+            if os.path.lexists(path):  # linked, but its folder was not made durable
+                raise SealIncomplete(path, f"making it durable failed ({exc.args_[1]})") from exc
+            raise
+    try:
+        read_back(vault, path, data, file_key, body)
+    except OSError as exc:
+        raise SealIncomplete(path, f"reading it back failed ({exc.strerror or exc})") from exc
+    try:
+        _audit_seal(vault, client_id, note_id, number, final, path, data, extra)
+    except WriteFailed as exc:
+        raise SealIncomplete(path, f"its audit entry could not be written ({exc.args_[1]})") from exc
+    return SealedRevision(client_id, note_id, number, path)
+
+
+def _audit_seal(
+    vault: Vault,
+    client_id: str,
+    note_id: str,
+    number: int,
+    final: bool,
+    path: Path,
+    data: bytes,
+    extra: dict[str, str],
+) -> None:
+    vault.audit.append(
+        "seal",
+        **extra,
+        client=client_id,
+        note=note_id,
+        revision=number,
+        final=final,
+        file=str(path.relative_to(vault.root)),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def _settle(
+    vault: Vault, client_id: str, note_id: str, number: int, path: Path, final: bool, extra: dict[str, str]
+) -> bool:
+    """Make an existing revision durable (file and every folder up to the vault) and
+    audited; True if its audit entry was missing and has now been written."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        for folder in (path.parent, path.parent.parent, path.parent.parent.parent, vault.root / "clients"):
+            durable.fsync_dir(folder)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SealIncomplete(path, f"making it durable failed ({exc.strerror or exc})") from exc
+    if vault.audit.has("seal", file=str(path.relative_to(vault.root))):
+        return False
+    try:
+        _audit_seal(vault, client_id, note_id, number, final, path, data, extra)
+    except WriteFailed as exc:
+        raise SealIncomplete(path, f"its audit entry could not be written ({exc.args_[1]})") from exc
+    return True
+
+
+def find_by_content(vault: Vault, client_id: str, body: bytes) -> str | None:
+    """The note whose newest revision holds exactly ``body``: so a retry of a note without
+    an ``id:`` line, after a run cut short, finds what that run sealed."""
+    mac = content_mac(vault, body)
+    for note_id in vault.note_ids(client_id):
+        revisions = vault.revisions(client_id, note_id)
+        if not revisions:
+            continue
+        try:
+            header = vault.load(revisions[-1][2]).header
+        except TamperedFile:
+            continue  # verify reports it
+        if header.kind == "note" and header.content_mac == mac:
+            return note_id
+    return None
+
+
+def content_mac(vault: Vault, body: bytes) -> str:
+    return hashlib.blake2b(
+        body, key=vault.device.index_key, digest_size=CONTENT_MAC_BYTES, person=CONTENT_MAC_PERSON
+    ).hexdigest()
+
+
+def read_back(vault: Vault, path: Path, written: bytes, file_key: bytes, body: bytes) -> None:
+    """Read the file back from disk and open it before anyone trusts it.
+
+    A revision that does not read back is a failed write, not a tampered file: it is
+    this device's, just written and never audited, so it is removed (else it would
+    block every retry as the note's newest revision) and the caller may retry.
+    """
+    try:
+        data = path.read_bytes()
+        parsed = vault.load(path)
+        same = data == written and revision_format.decrypt_with_file_key(parsed, file_key, path) == body
+    except (OSError, TamperedFile):
+        same = False
+    if not same:
+        path.unlink(missing_ok=True)
+        raise WriteFailed(path, "the revision read back differs from what was written")
