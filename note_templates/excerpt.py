@@ -39,6 +39,7 @@ def kept_apart(notes: Mapping[str, Mapping[str, object]]) -> set[str]:
                 private.update(chain)
     return private
 
+
 PLACING_FIELDS = ("id", "date", "time", "template", "status", "amends")
 FIELD_SECTIONS = ("measures", "homework", "goals")
 _HEADING = re.compile(r"^## +(.+?)\s*$")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .errors import NoteUnfinished
 from .excerpt import section_name
-from .front_matter import parse
+from .front_matter import NoteFields, parse
 from .schema import Kind, Problem, Section
 
 _SECTION = re.compile(r"^## +(.+?)\s*$")
@@ -52,9 +52,15 @@ def _section_problem(section: Section, written: tuple[int, list[str]] | None, en
     return None
 
 
-def unfinished(raw: bytes, path: Path, kinds: Mapping[str, Kind]) -> list[Problem]:
-    """What keeps a note from being signed, in the order of its lines (empty: ready)."""
-    meta, _, field_lines = parse(raw, path)
+def unfinished(
+    raw: bytes, path: Path, kinds: Mapping[str, Kind], parsed: NoteFields | None = None
+) -> list[Problem]:
+    """What keeps a note from being signed, in the order of its lines (empty: ready).
+    ``parsed``: the note's fields when the caller has read them already (one parse a seal)."""
+    if parsed is None:
+        meta, _, field_lines = parse(raw, path)
+    else:
+        meta, field_lines = parsed.meta, parsed.lines
     template = meta.get("template")
     kind = kinds.get(template) if isinstance(template, str) else None
     if kind is None:
@@ -79,8 +85,10 @@ def unfinished(raw: bytes, path: Path, kinds: Mapping[str, Kind]) -> list[Proble
     return sorted(found, key=lambda p: p.line)
 
 
-def ready_to_sign(raw: bytes, path: Path, kinds: Mapping[str, Kind]) -> None:
+def ready_to_sign(
+    raw: bytes, path: Path, kinds: Mapping[str, Kind], parsed: NoteFields | None = None
+) -> None:
     """Raise NoteUnfinished naming every unwritten section and field, or return."""
-    found = unfinished(raw, path, kinds)
+    found = unfinished(raw, path, kinds, parsed)
     if found:
         raise NoteUnfinished(path, [(p.line, p.field or "", p.why) for p in found])

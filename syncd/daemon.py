@@ -85,6 +85,17 @@ class _Handler(FileSystemEventHandler):
             self.events.put((event.event_type, os.fsdecode(event.src_path), os.fsdecode(event.dest_path)))
 
 
+@dataclass
+class _Removal:
+    """A signed (or parked) draft whose plaintext goes once its revision is committed."""
+
+    path: Path
+    key: str
+    raw: bytes
+    status: FileStatus
+    state: str  # "signed" or "parked"
+
+
 class Daemon:
     def __init__(
         self,
@@ -111,6 +122,7 @@ class Daemon:
         self._stop = threading.Event()
         self._track_writes = False
         self._removed_from: set[Path] = set()  # inbox folders with removals not yet fsynced
+        self._after_commit: list[_Removal] | None = None  # removals waiting for a group commit
         wall = clock or vault.clock
         builtin = [
             Job("rescan", dt.timedelta(seconds=settings.rescan_every), self.rescan),
@@ -253,11 +265,28 @@ class Daemon:
                 self.state.save()
 
     def _process_due(self, now: float) -> None:
+        """Seal every draft that is due as one group commit (`Vault.group_commit`: a burst
+        pays one fsync per folder and one for the audit log), then remove the plaintext of
+        those signed: only once the commit has made their revisions durable and audited."""
+        self._after_commit = []
         try:
-            for path, due in sorted(self.due.items(), key=lambda item: item[1]):
-                if due <= now and self.due.get(path) == due:
-                    del self.due[path]
-                    self.process(path)
+            try:
+                with self.vault.group_commit():
+                    for path, due in sorted(self.due.items(), key=lambda item: item[1]):
+                        if due <= now and self.due.get(path) == due:
+                            del self.due[path]
+                            self.process(path)
+            except WriteFailed as exc:  # nothing of this burst is removed; each is tried again
+                for removal in self._after_commit:
+                    self._retry(removal.path, removal.key, exc)
+                return
+            finally:
+                committed, self._after_commit = self._after_commit, None
+            for removal in committed:
+                try:
+                    self._finish(removal)
+                except OSError as exc:
+                    self._retry(removal.path, removal.key, exc)
         finally:
             self._sync_removals()
 
@@ -389,13 +418,23 @@ class Daemon:
             self.summary.sealed += 1
             log.info("sealed revision %d of note %s", sealed.revision, sealed.note_id)
         status = FileStatus("sealed", sealed.note_id, sealed.revision, mac=mac, updated=_now())
-        if fields.signed or park:
-            if self._remove_plaintext(path, raw):
-                status.state = "signed" if fields.signed else "parked"
-                self.state.ids.pop(key, None)
-                self.summary.removed += 1
-                log.info("removed the plaintext of note %s (%s, in the vault)", sealed.note_id, status.state)
         self.state.set(key, status)
+        if fields.signed or park:
+            removal = _Removal(path, key, raw, status, "signed" if fields.signed else "parked")
+            if self._after_commit is None:
+                self._finish(removal)
+            else:
+                self._after_commit.append(removal)
+
+    def _finish(self, removal: _Removal) -> None:
+        """Remove the plaintext of a note whose revision is durable and audited."""
+        if self._remove_plaintext(removal.path, removal.raw):
+            removal.status.state = removal.state
+            self.state.ids.pop(removal.key, None)
+            self.summary.removed += 1
+            note_id, state = removal.status.note_id, removal.state
+            log.info("removed the plaintext of note %s (%s, in the vault)", note_id, state)
+            self.state.set(removal.key, removal.status)
 
     def _remove_plaintext(self, path: Path, sealed: bytes) -> bool:
         """Remove a note whose exact bytes the vault holds, and its editor backups.

@@ -74,7 +74,7 @@ def file_note(
     kinds = note_templates.kinds() if kinds is None else kinds
     fields = read_note(raw, path, kinds)
     if fields.signed:
-        ready_to_sign(raw, path, kinds)
+        ready_to_sign(raw, path, kinds, fields)
     try:
         client_id = vault.resolve(fields.client)
     except UnknownClient as exc:

@@ -77,12 +77,12 @@ def test_a_revision_damaged_on_its_way_to_disk_keeps_the_signed_note_in_the_inbo
     original = note.read_bytes()
     writes = durable.write_new
 
-    def damaging(path: Path, data: bytes) -> None:
+    def damaging(path: Path, data: bytes, defer: set[Path] | None = None) -> None:
         if path.suffix == ".rev":
             flipped = bytearray(data)
             flipped[len(flipped) // 2] ^= 0x01
             data = bytes(flipped)
-        writes(path, data)
+        writes(path, data, defer)
 
     def seals() -> list[int]:
         entries = practice.vault().audit.entries()

@@ -28,8 +28,14 @@ TEMP_PREFIX = ".tmp-"  # a file never linked into place; a later run removes it
 STALE_TEMP_SECONDS = 3600.0
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a directory's entries durable: a rename is not durable until this returns."""
+def fsync_dir(path: Path, defer: set[Path] | None = None) -> None:
+    """Make a directory's entries durable: a rename is not durable until this returns.
+
+    ``defer``: a group commit's set (`Vault.group_commit`): the folder is added to it and
+    made durable, once however many files it gained, when the group ends."""
+    if defer is not None:
+        defer.add(path)
+        return
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
         try:
@@ -40,8 +46,9 @@ def fsync_dir(path: Path) -> None:
         raise WriteFailed(path, reason(exc)) from exc
 
 
-def make_dirs(path: Path) -> None:
-    """Create ``path`` and missing parents with mode 0700, each entry made durable."""
+def make_dirs(path: Path, defer: set[Path] | None = None) -> None:
+    """Create ``path`` and missing parents with mode 0700, each entry made durable
+    (``defer``: see `fsync_dir`)."""
     missing: list[Path] = []
     cursor = path
     while not cursor.exists():
@@ -56,7 +63,7 @@ def make_dirs(path: Path) -> None:
             raise WriteFailed(directory, reason(exc)) from exc
         try:
             os.chmod(directory, DIR_MODE)  # the umask may have narrowed or widened it
-            fsync_dir(directory.parent)
+            fsync_dir(directory.parent, defer)
         except OSError as exc:
             # Undo it, so that the next run creates it again and makes that durable.
             with contextlib.suppress(OSError):
@@ -65,9 +72,9 @@ def make_dirs(path: Path) -> None:
 
 
 @contextmanager
-def _temp_beside(path: Path, data: bytes, sync: bool = True) -> Iterator[str]:
+def _temp_beside(path: Path, data: bytes, sync: bool = True, defer: set[Path] | None = None) -> Iterator[str]:
     """A fsynced temp file holding ``data`` in ``path``'s directory; removed on exit."""
-    make_dirs(path.parent)
+    make_dirs(path.parent, defer)
     try:
         fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
     except OSError as exc:
@@ -119,13 +126,14 @@ def locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def write_new(path: Path, data: bytes) -> None:
+def write_new(path: Path, data: bytes, defer: set[Path] | None = None) -> None:
     """Write a file that must not exist yet (write-once names, safe for sync engines).
 
     ``link`` fails if the name exists, so two writers can never clobber each other.
-    Raises FileExistsError if ``path`` exists, WriteFailed on any other failure.
+    Raises FileExistsError if ``path`` exists, WriteFailed on any other failure. The file's
+    data is fsynced before it is linked, always; ``defer`` defers only its folder's fsync.
     """
-    with _temp_beside(path, data) as tmp:
+    with _temp_beside(path, data, defer=defer) as tmp:
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -137,7 +145,7 @@ def write_new(path: Path, data: bytes) -> None:
             if os.path.lexists(path):
                 raise FileExistsError(errno.EEXIST, "exists", str(path)) from exc
             os.rename(tmp, path)
-        fsync_dir(path.parent)
+        fsync_dir(path.parent, defer)
 
 
 def replace(path: Path, data: bytes, sync: bool = True) -> None:

@@ -59,6 +59,8 @@ class AuditLog:
         self.clock = clock
         self.checkpoint_dir = checkpoint_dir
         self.path = directory / f"{device.device_id}.log"
+        self.deferring = False  # in a group commit: `sync` makes the entries durable at its end
+        self._unsynced = False
 
     # -- writing ------------------------------------------------------------------------
     def append(self, event: str, **data: Any) -> None:
@@ -81,11 +83,28 @@ class AuditLog:
             }
             entry["sig"] = b64(self.device.sign(canonical(entry)))
             os.write(fd, canonical(entry) + b"\n")
-            os.fsync(fd)
+            if self.deferring:
+                self._unsynced = True
+            else:
+                os.fsync(fd)
         except OSError as exc:
             raise WriteFailed(self.path, reason(exc)) from exc
         finally:
             os.close(fd)
+
+    def sync(self) -> None:
+        """Make the entries a group commit appended durable: one fsync for all of them."""
+        if not self._unsynced:
+            return
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise WriteFailed(self.path, reason(exc)) from exc
+        self._unsynced = False
 
     def _repair_tail(self, fd: int) -> tuple[int, str]:
         """The last entry's seq and hash. A torn last line (crash mid-write) is dropped."""

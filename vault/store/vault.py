@@ -96,6 +96,9 @@ class Vault:
         self.keyring = Keyring(self.trust)
         self._backup_lock_depth = 0
         self.recorded_for_older_version = 0  # files the last unlock put into the ledger
+        # index entry -> (its stat, the device keys that checked it, its client): handles.py
+        self.index_seen: dict[Path, tuple[tuple[int, ...], object, str]] = {}
+        self.deferred: set[Path] | None = None  # folders a group commit makes durable at its end
 
     # -- backups --------------------------------------------------------------------------
     @contextmanager
@@ -134,6 +137,28 @@ class Vault:
             yield
         finally:
             os.close(fd)
+
+    @contextmanager
+    def group_commit(self) -> Iterator[None]:
+        """Seal a burst of notes with one fsync per folder and one of the audit log, at the
+        end of the block, instead of one each per note (every file's own data is still
+        fsynced before it is linked). What is sealed inside is durable and audited only
+        once the block has ended without an error: remove no plaintext before (invariant 1).
+        Folders are synced before the log, so an entry never names a revision a crash lost;
+        a revision whose entry was lost is audited again when its draft is sealed again.
+        Re-entrant."""
+        if self.deferred is not None:
+            yield
+            return
+        self.deferred, self.audit.deferring = set(), True
+        try:
+            yield
+        finally:
+            folders, self.deferred, self.audit.deferring = self.deferred, None, False
+            # Deepest first: a note's folder, then the folder that names it.
+            for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+                durable.fsync_dir(folder)
+            self.audit.sync()
 
     def leftovers(self, client_id: str | None = None) -> list[Path]:
         """Folders and temp files a write cut short left behind (they hold no data)."""

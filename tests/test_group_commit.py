@@ -1,0 +1,99 @@
+"""syncd seals a burst as one group commit (`Vault.group_commit`): each note's file is
+fsynced before it is linked, its folders and the audit log once at the end, and no
+plaintext goes before that end. Attacked with real faults (strace) on the commit itself."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import PASSPHRASE, Env
+from notes import write_note
+from test_fsync_budget import SYNC_CALLS
+
+from vault import verify
+
+BURST = 20
+
+
+def _burst(practice: Env) -> dict[Path, bytes]:
+    inbox = practice.practice.inbox
+    notes = {}
+    for n in range(BURST):
+        path = write_note(inbox, f"2026-11-{n + 1:02d}-AB-1.md", note_id=f"{n + 1:016x}", status="signed")
+        notes[path] = path.read_bytes()
+    return notes
+
+
+def _sealed_once(practice: Env, notes: dict[Path, bytes]) -> None:
+    """Every note of the burst: plaintext gone, one audited revision, vault clean."""
+    with practice.vault() as vault:
+        client_id = vault.resolve("AB-1")
+        for n in range(1, BURST + 1):
+            revisions = vault.revisions(client_id, f"{n:016x}")
+            assert len(revisions) == 1, f"note {n} has {len(revisions)} revisions"
+            assert vault.audit.has("seal", file=str(revisions[0][2].relative_to(vault.root)))
+        assert verify(vault) == []
+        assert vault.audit.verify(vault.trust.device_keys()) == []
+    assert not [p for p in notes if p.exists()], "a signed note's plaintext was left in the inbox"
+
+
+def _syncd_once(practice: Env, prefix: list[str]) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "casenotes", "syncd", "--once"],
+        capture_output=True,
+        env=dict(practice.env, CASENOTES_PASSPHRASE=PASSPHRASE),
+        timeout=120,
+    )
+
+
+def test_a_burst_costs_about_two_fsyncs_a_note_not_four(strace: list[str], practice: Env) -> None:
+    notes = _burst(practice)
+    trace = practice.practice.root / "strace.log"
+    # -y names each call's file: count those in the vault (the run's backup job has its own).
+    tracer = [strace[0], "-f", "-qq", "-y", "-e", f"trace={SYNC_CALLS}", "-o", str(trace)]
+    assert _syncd_once(practice, tracer).returncode == 0
+    vault_dir = str(practice.vault_dir)
+    calls = [line for line in trace.read_text().splitlines() if f"<{vault_dir}" in line]
+    # Per note: its file and its own folder. Once a run (11 here, whatever the burst): the
+    # client's records folder, the audit log, the run's two signed checkpoints (file and
+    # folder each) and its backup job's audit entry.
+    assert len(calls) <= 2 * BURST + 12, f"{len(calls)} sync calls in the vault for a burst of {BURST}"
+    _sealed_once(practice, notes)
+
+
+def test_a_commit_that_cannot_sync_the_audit_log_removes_no_plaintext(
+    strace: list[str], practice: Env
+) -> None:
+    notes = _burst(practice)
+    with practice.vault() as vault:
+        log = vault.audit.path
+    # Every fsync of the audit log fails: the commit cannot make the burst's entries durable.
+    done = _syncd_once(
+        practice, [*strace, "-P", str(log), "-e", f"trace={SYNC_CALLS}", "-e", "inject=fsync:error=EIO"]
+    )
+    assert done.returncode != 0
+    assert b"Traceback" not in done.stderr
+    assert all(p.read_bytes() == raw for p, raw in notes.items()), "plaintext went before the commit"
+    # The next run finishes the job: no revision twice, every entry there once.
+    assert practice.run("syncd", "--once").code == 0
+    _sealed_once(practice, notes)
+
+
+def test_a_kill_during_the_commit_loses_nothing_and_duplicates_nothing(
+    strace: list[str], practice: Env
+) -> None:
+    notes = _burst(practice)
+    with practice.vault() as vault:
+        log = vault.audit.path
+    # Killed at the audit log's first fsync: the burst's revisions and entries are written,
+    # none is known durable yet.
+    done = _syncd_once(
+        practice,
+        [*strace, "-P", str(log), "-e", f"trace={SYNC_CALLS}", "-e", "inject=fsync:signal=SIGKILL:when=1"],
+    )
+    assert done.returncode != 0
+    assert all(p.read_bytes() == raw for p, raw in notes.items()), "plaintext went before the commit"
+    assert practice.run("syncd", "--once").code == 0
+    _sealed_once(practice, notes)
