@@ -411,7 +411,7 @@ class Daemon:
         if fields.note_id is None and key not in self.state.ids:
             self.state.ids[key] = new_id()
             self.state.save()  # durable before the seal: one file, one note, even after a crash
-        filed = file_note(self.vault, path, raw, self.state.ids.get(key), self.kinds)
+        filed = file_note(self.vault, path, raw, self.state.ids.get(key), self.kinds, fields)
         sealed = filed.sealed
         self.failures.pop(path, None)
         if not sealed.unchanged:

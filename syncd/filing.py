@@ -62,6 +62,7 @@ def file_note(
     raw: bytes | None = None,
     fallback_id: str | None = None,
     kinds: Mapping[str, Kind] | None = None,
+    fields: NoteFields | None = None,
 ) -> FiledNote:
     """Seal a note's bytes as its next revision (``fallback_id`` for notes without `id:`).
 
@@ -72,7 +73,8 @@ def file_note(
     if raw is None:
         raw = read_note_bytes(path)
     kinds = note_templates.kinds() if kinds is None else kinds
-    fields = read_note(raw, path, kinds)
+    if fields is None:  # syncd has read them already, to choose the note's id
+        fields = read_note(raw, path, kinds)
     if fields.signed:
         ready_to_sign(raw, path, kinds, fields)
     try:
