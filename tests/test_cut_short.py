@@ -60,7 +60,7 @@ def test_the_unchanged_shortcut_fsyncs_the_note_folder_again(
         file_note(vault, note)
         synced: list[Path] = []
         real = durable.fsync_dir
-        monkeypatch.setattr(durable, "fsync_dir", lambda p: (synced.append(p), real(p)))
+        monkeypatch.setattr(durable, "fsync_dir", lambda p, defer=None: (synced.append(p), real(p, defer)))
         again = file_note(vault, note)
     assert again.sealed.unchanged and not again.sealed.completed
     assert again.sealed.path.parent in synced
