@@ -459,12 +459,6 @@ def _run(
     altered = vault.audit.verify(vault.trust.device_keys())
     if altered:  # the log vouches for the holds and facts below: it must be intact
         raise TamperedFile(altered[0].path, altered[0].why + "; nothing was purged")
-    if group.is_group(vault):
-        _check_group(vault, entries, now, heard_within)
-        chosen = group.purger(vault, entries, now, heard_within)
-        if unattended and chosen != vault.device.device_id:
-            report.deferred_to = chosen  # that device's syncd purges; two would race
-            return report
     if unattended and len(by_dates) > max_unattended:
         vault.audit.append("purge-waiting", clients=len(by_dates), limit=max_unattended)
         report.waiting = len(by_dates)
@@ -475,6 +469,12 @@ def _run(
         for c in by_dates
         if c.decision and (not unattended or c.decision.purgeable_unattended(now.date()))
     ]
+    if due and group.is_group(vault):
+        _check_group(vault, entries, now, heard_within)
+        chosen = group.purger(vault, entries, now, heard_within)
+        if unattended and chosen != vault.device.device_id:
+            report.deferred_to = chosen  # that device's syncd purges; two would race
+            return report
     for done, client_id in enumerate(due, start=1):
         try:
             purge_client(vault, client_id, policy, targets, entries, unattended)
