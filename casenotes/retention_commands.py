@@ -159,7 +159,9 @@ def retention_purge(ctx: click.Context, dry_run: bool, confirm: bool) -> None:
             f"Destroy every copy of these {len(due)} client(s), in the vault and backups?", abort=True
         )
     with progress_bar("purging") as step:
-        report = run(vault, policy, targets(p), unattended=False, heard_within=_heard_within(p), progress=step)
+        report = run(
+            vault, policy, targets(p), unattended=False, heard_within=_heard_within(p), progress=step
+        )
     _report(vault, report)
 
 

@@ -433,7 +433,8 @@ def _check_group(vault: Vault, entries: Sequence[Entry], now: dt.datetime, windo
             f"device {d} (last heard {when:%Y-%m-%d %H:%M} UTC)" if when else f"device {d} (never)"
             for d, when in silent.items()
         )
-        raise DevicesSilent(who + (" has" if len(silent) == 1 else " have"), round(window.total_seconds() / 3600))
+        verb = " has" if len(silent) == 1 else " have"
+        raise DevicesSilent(who + verb, round(window.total_seconds() / 3600))
 
 
 def _run(

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 from conftest import CHEAP_KDF, PASSPHRASE, Env
-from note_templates import NoteInvalid
 from notes import note_text
 from test_retention import Clock, add
 
+from note_templates import NoteInvalid
 from retention import PRESETS, certificate, group, records
 from retention.errors import DevicesSilent
 from retention.purge import RunReport, finish_pending, outlook, run, scan
@@ -156,7 +156,10 @@ def test_two_nightly_runs_purge_once_and_two_people_purging_at_once_leave_no_con
     clock.set("2030-03-02T03:30:00")
     nightly = [_nightly(vault) for vault in (desk, laptop)]  # apart, at once
     purger = min(desk.device.device_id, laptop.device.device_id)
-    assert [bool(r.purged) for r in nightly] == [desk.device.device_id == purger, laptop.device.device_id == purger]
+    assert [bool(r.purged) for r in nightly] == [
+        desk.device.device_id == purger,
+        laptop.device.device_id == purger,
+    ]
     assert [r.deferred_to for r in nightly if not r.purged] == [purger]
     sync()
     for vault in (desk, laptop):
@@ -231,7 +234,9 @@ def test_files_written_after_a_purge_come_back_set_aside_never_deleted(machines,
         for device, names in kept.items():
             aside = vault.root / REVIVED / f"{client_id}.{device}"
             assert sorted(p.name for p in aside.rglob("*") if p.is_file()) == names  # still there
-        [problem] = [p for p in verify(vault) if REVIVED in str(p.path) and vault.device.device_id in str(p.path)]
+        [problem] = [
+            p for p in verify(vault) if REVIVED in str(p.path) and vault.device.device_id in str(p.path)
+        ]
         assert "never deleted" in problem.why and "delete this folder on one machine" in problem.why
     for target in targets.values():  # and the backups keep them too
         snapshot = target.load(target.snapshots()[-1], desk.trust.device_keys())
