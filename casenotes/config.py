@@ -25,7 +25,9 @@ CONFIG_FILE = "casenotes.yml"
 CONFIG_VERSION = 1
 TIME_OF_DAY = re.compile(r"([01]?\d|2[0-3]):[0-5]\d")
 #: keys of the retention section that steer syncd's nightly run, not the policy itself
-RETENTION_RUN = {"time": "03:30", "max_unattended": 5, "max_clock_gap_days": 400}
+#: (heard_within_hours: a group practice purges only when every device was heard from that
+#: recently, see retention/group.py and docs/sharing.md)
+RETENTION_RUN = {"time": "03:30", "max_unattended": 5, "max_clock_gap_days": 400, "heard_within_hours": 48}
 
 
 class ConfigError(Exception):
@@ -135,6 +137,8 @@ class Settings:
             "#   adult_years: 10, minor_years_after_majority: 3, majority_age: 18, minor_until_age: 22,",
             "#   kinds: {intake: 10}, notice_days: 30. syncd purges what is due nightly at `time`, but",
             "#   never more than max_unattended clients at once without `casenotes retention purge`.",
+            "#   A group practice (one vault synced between machines) purges only when every machine",
+            "#   has been heard from within heard_within_hours (docs/sharing.md).",
             "retention:",
             *(
                 f"  {k}: {json.dumps(v)}"

@@ -259,6 +259,10 @@ def backups_checked(vault: Vault, practice: Practice, now: dt.datetime) -> list[
 def purges(vault: Vault, practice: Practice, today: dt.date) -> Finding:
     name = "retention"
     seen = outlook(vault, practice.settings().policy(), today)
+    if seen.revived:
+        first = seen.revived[0]
+        more = f" (and {len(seen.revived) - 1} more: `casenotes verify`)" if len(seen.revived) > 1 else ""
+        return Finding(name, "warn", f"{first.path}: {first.describe()}{more}")
     if seen.due or seen.damaged or seen.pending:
         return Finding(
             name,

@@ -14,6 +14,7 @@ from retention.policy import Decision
 from retention.purge import RunReport, run, scan, still_pending
 from syncd import Job
 from vault import Vault
+from vault.store import purged
 
 from . import config
 from .backups import targets
@@ -158,8 +159,10 @@ def retention_purge(ctx: click.Context, dry_run: bool, confirm: bool) -> None:
             f"Destroy every copy of these {len(due)} client(s), in the vault and backups?", abort=True
         )
     with progress_bar("purging") as step:
-        report = run(vault, policy, targets(p), unattended=False, progress=step)
-    _report(report)
+        report = run(
+            vault, policy, targets(p), unattended=False, heard_within=_heard_within(p), progress=step
+        )
+    _report(vault, report)
 
 
 def _warn_unvouched(vault: Vault, client_ids: list[str]) -> None:
@@ -173,9 +176,14 @@ def _warn_unvouched(vault: Vault, client_ids: list[str]) -> None:
         )
 
 
-def _report(report: RunReport) -> None:
+def _heard_within(p: Practice) -> dt.timedelta:
+    return dt.timedelta(hours=int(p.settings().retention_run("heard_within_hours")))
+
+
+def _report(vault: Vault, report: RunReport) -> None:
     for client_id in report.purged:
-        click.echo(f"purged client {client_id}: certificate in vault/disposals/{client_id}.md")
+        where = certificate.path_for(vault, client_id).relative_to(vault.root.parent)
+        click.echo(f"purged client {client_id}: certificate in {where}")
     for client_id, target in report.completed:
         click.echo(f"finished shredding client {client_id} on {target}")
     if report.failed:
@@ -210,7 +218,12 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
             unattended=True,
             max_unattended=int(settings.retention_run("max_unattended")),
             max_clock_gap=dt.timedelta(days=int(settings.retention_run("max_clock_gap_days"))),
+            heard_within=_heard_within(p),
         )
+        if report.deferred_to:
+            log.info("purges in this group practice are made by device %s's syncd", report.deferred_to)
+        for item in purged.revived(vault.root, vault.audit.entries(), vault.device.device_id):
+            log.warning("%s: %s", item.path, item.describe())
         for client_id in report.announced:
             log.warning(
                 "client %s is past its retention period: notice starts today; syncd disposes of it "

@@ -451,5 +451,13 @@ def purges_line(vault: Vault, p: Practice) -> str:
     parts += [f"{seen.in_notice} in notice{named(seen.in_notice_ids)}"] if seen.in_notice else []
     parts += [f"{seen.pending} shred(s) waiting for a backup target"] if seen.pending else []
     parts += [f"{seen.damaged} with damaged retention facts"] if seen.damaged else []
+    parts += (
+        [
+            f"{len(seen.revived)} folder(s) of purged clients that came back from another machine "
+            "(`casenotes verify` says what to do)"
+        ]
+        if seen.revived
+        else []
+    )
     advice = "; `casenotes retention status` lists them" if seen.anything else ""
     return f"purges: {', '.join(parts)}{advice}"

@@ -7,9 +7,12 @@ time) and the device's signature over their canonical JSON; the prose says the s
 words. No name, handle or birth date appears. The audit log records each certificate's
 SHA-256, so an edited or deleted certificate is found by ``problems``.
 
-``disposals/<cid>.md`` is written when the vault's copy is destroyed;
-``disposals/<cid>.<target id>.md`` follows for each backup target that was away at the
-time (or swapped in later at the same place). Dates that could tell a birth date or a
+``disposals/<cid>.<device>.md`` is written by the device that destroyed the vault's copy;
+``disposals/<cid>.<device>.<target id>.md`` follows for each backup target that was away
+at the time (or swapped in later at the same place). The device in the name means two
+machines of a group practice never write one file (vaults before that wrote
+``<cid>.md`` and ``<cid>.<target id>.md``: read as they are, never renamed, since the
+audit log records each certificate by its path). Dates that could tell a birth date or a
 session date are left out: the audit log keeps when each step happened.
 """
 
@@ -35,9 +38,12 @@ def folder(vault: Vault) -> Path:
     return vault.root / "disposals"
 
 
-def path_for(vault: Vault, client_id: str, target_id: str | None = None) -> Path:
+def path_for(
+    vault: Vault, client_id: str, target_id: str | None = None, device_id: str | None = None
+) -> Path:
+    """Where ``device_id`` (by default this device) certifies a disposal."""
     suffix = f".{target_id}" if target_id else ""
-    return folder(vault) / f"{client_id}{suffix}.md"
+    return folder(vault) / f"{client_id}.{device_id or vault.device.device_id}{suffix}.md"
 
 
 def _prose(facts: dict[str, Any]) -> str:

@@ -22,3 +22,11 @@ class ClockUntrusted(RetentionError):
         "this machine's clock cannot be trusted for a purge ({}): nothing was purged; "
         "set the date and time right and run it again"
     )
+
+
+class DevicesSilent(RetentionError):
+    template = (
+        "nothing was purged: this is a group practice, and {} not been heard from within {} hours "
+        "(a hold placed there may not have arrived here); start that machine and let the vault "
+        "sync, or raise retention.heard_within_hours in casenotes.yml"
+    )

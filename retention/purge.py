@@ -10,7 +10,9 @@ Safety valves, checked before anything is destroyed: a hold is never purged (and
 hold is read from the audit-checked facts, not from a file someone could swap); the
 clock must not be earlier than the newest time the audit log recorded, and an unattended
 run does not trust a clock that recently leapt years ahead; an unattended run that finds
-more than a few clients due purges none of them and waits for ``retention purge``.
+more than a few clients due purges none of them and waits for ``retention purge``. In a
+group practice (more than one device), every device must have been heard from recently,
+and syncd's nightly purges are made by one device only (retention/group.py).
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ from vault.backup.storage import TargetUnavailable
 from vault.errors import TamperedFile, VaultError, WriteFailed, reason
 from vault.format import sync_artefacts
 from vault.format.encoding import is_id
+from vault.store import purged
 
-from . import certificate, records
-from .errors import ClientHeld, ClockUntrusted, NotDue
+from . import certificate, group, records
+from .errors import ClientHeld, ClockUntrusted, DevicesSilent, NotDue
 from .policy import Decision, Facts, Policy, decide
 
 CLOCK_SKEW = dt.timedelta(minutes=10)  # another machine's clock may run a little ahead
@@ -58,6 +61,7 @@ class RunReport:
     waiting: int = 0  # due clients an unattended run left for `retention purge --confirm`
     failed: list[str] = field(default_factory=list)  # one sentence each, ids only
     announced: list[str] = field(default_factory=list)  # found past retention for the first time
+    deferred_to: str | None = None  # a group practice: the device whose syncd purges
 
 
 def scan(vault: Vault, policy: Policy, today: dt.date) -> list[ClientRetention]:
@@ -72,7 +76,10 @@ def scan(vault: Vault, policy: Policy, today: dt.date) -> list[ClientRetention]:
     key = records.retention_key(vault)
     entries = list(vault.audit.entries())  # read once: the session dates and the announcements
     logged = records.logged_sessions(vault, key, entries)
+    gone = purged.gone(entries, vault.device.device_id)  # a folder of theirs is revived, no client
     for client_id in vault.client_ids():
+        if client_id in gone:
+            continue
         try:
             facts = records.current(vault, client_id, key, signed=False, logged=logged)
         except VaultError as exc:
@@ -105,10 +112,12 @@ class Outlook:
     pending: int  # shreds waiting for a backup target that was away
     due_ids: tuple[str, ...] = ()
     in_notice_ids: tuple[str, ...] = ()
+    #: files of purged clients that arrived after the purge (a group practice): never deleted
+    revived: tuple[purged.Revived, ...] = ()
 
     @property
     def anything(self) -> bool:
-        return bool(self.due or self.in_notice or self.damaged or self.pending)
+        return bool(self.due or self.in_notice or self.damaged or self.pending or self.revived)
 
 
 def outlook(vault: Vault, policy: Policy, today: dt.date) -> Outlook:
@@ -121,6 +130,7 @@ def outlook(vault: Vault, policy: Policy, today: dt.date) -> Outlook:
         len(still_pending(vault)),
         tuple(r.client_id for r, state in zip(rows, states, strict=True) if state == "due"),
         tuple(r.client_id for r, state in zip(rows, states, strict=True) if state == "in notice"),
+        tuple(purged.revived(vault.root, vault.audit.entries(), vault.device.device_id)),
     )
 
 
@@ -314,12 +324,16 @@ def _remove(path: Path, action: Callable[[], object]) -> None:
 
 
 def _disposals(vault: Vault) -> dict[str, tuple[dict[str, Any], set[str], set[str]]]:
-    """client id -> (its main certificate, target ids finished, target paths finished)."""
+    """client id -> (its main certificate, target ids finished, target paths finished).
+    Two devices that purged one client wrote a main certificate each: their targets merge."""
     found: dict[str, tuple[dict[str, Any], set[str], set[str]]] = {}
     certificates = certificate.all_certificates(vault)
-    for path, facts in certificates.items():
-        if path.name == f"{facts['client_id']}.md":
-            found[str(facts["client_id"])] = (facts, set(facts.get("targets_done", [])), set())
+    for path, facts in sorted(certificates.items()):
+        if not facts.get("completes"):
+            client_id = str(facts["client_id"])
+            first, done, _ = found.get(client_id, ({**facts, "pending": [], "name": path.name}, set(), set()))
+            first["pending"] = list(dict.fromkeys([*first["pending"], *facts.get("pending", [])]))
+            found[client_id] = (first, done | set(facts.get("targets_done", [])), set())
     for facts in certificates.values():
         entry = found.get(str(facts["client_id"]))
         if entry and facts.get("completes"):
@@ -338,9 +352,12 @@ def finish_pending(vault: Vault, targets: Sequence[BackupTarget]) -> list[tuple[
     with vault.backup_lock():
         certificate.audit_unrecorded(vault)
         disposals = _disposals(vault)
-        for client_id in disposals:
-            if vault.client_dir(client_id).exists():
-                remove_ciphertext(vault, client_id)
+        entries = list(vault.audit.entries())
+        own = vault.device.device_id
+        for client_id, purge in purged.purges(entries).items():
+            if purge.device == own and not purge.done and client_id in disposals:
+                remove_ciphertext(vault, client_id)  # this device's purge, cut short after its certificate
+        group.set_aside(vault, entries)  # anything else under a purged client came back: kept
         for target in targets:
             try:
                 target.open(vault.practice_id, create=False)
@@ -362,7 +379,7 @@ def finish_pending(vault: Vault, targets: Sequence[BackupTarget]) -> list[tuple[
                     vault,
                     {
                         "client_id": client_id,
-                        "completes": f"{client_id}.md",
+                        "completes": str(disposals[client_id][0]["name"]),
                         "target": str(target),
                         "target_id": target.target_id,
                         "purged_at": vault.clock().astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -399,11 +416,25 @@ def run(
     unattended: bool,
     max_unattended: int = 5,
     max_clock_gap: dt.timedelta = dt.timedelta(days=400),
+    heard_within: dt.timedelta = group.DEFAULT_HEARD_WITHIN,
     progress: Progress | None = None,
 ) -> RunReport:
     """Finish pending shreds, then purge every due client."""
     with vault.backup_lock():
-        return _run(vault, policy, targets, unattended, max_unattended, max_clock_gap, progress)
+        if group.is_group(vault):
+            vault.audit.append(group.HEARD_EVENT)  # the other machines hear from this one
+        return _run(vault, policy, targets, unattended, max_unattended, max_clock_gap, heard_within, progress)
+
+
+def _check_group(vault: Vault, entries: Sequence[Entry], now: dt.datetime, window: dt.timedelta) -> None:
+    silent = group.silent_devices(vault, entries, now, window)
+    if silent:
+        who = ", ".join(
+            f"device {d} (last heard {when:%Y-%m-%d %H:%M} UTC)" if when else f"device {d} (never)"
+            for d, when in silent.items()
+        )
+        verb = " has" if len(silent) == 1 else " have"
+        raise DevicesSilent(who + verb, round(window.total_seconds() / 3600))
 
 
 def _run(
@@ -413,6 +444,7 @@ def _run(
     unattended: bool,
     max_unattended: int,
     max_clock_gap: dt.timedelta,
+    heard_within: dt.timedelta,
     progress: Progress | None,
 ) -> RunReport:
     report = RunReport(completed=finish_pending(vault, targets))
@@ -438,6 +470,12 @@ def _run(
         for c in by_dates
         if c.decision and (not unattended or c.decision.purgeable_unattended(now.date()))
     ]
+    if due and group.is_group(vault):
+        _check_group(vault, entries, now, heard_within)
+        chosen = group.purger(vault, entries, now, heard_within)
+        if unattended and chosen != vault.device.device_id:
+            report.deferred_to = chosen  # that device's syncd purges; two would race
+            return report
     for done, client_id in enumerate(due, start=1):
         try:
             purge_client(vault, client_id, policy, targets, entries, unattended)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import note_templates
 from note_templates import Kind, NoteFields, NoteInvalid, read_note, ready_to_sign
+from retention import group
 from retention import records as retention_facts
 from vault import SealedRevision, Vault
 from vault.errors import NoteTooLarge, UnknownClient
@@ -81,6 +82,14 @@ def file_note(
         client_id = vault.resolve(fields.client)
     except UnknownClient as exc:
         raise NoteInvalid(path, fields.line_of("client"), "client", str(exc)) from None
+    if client_id in group.purged(vault):  # another machine's purge, its deletions still arriving
+        raise NoteInvalid(
+            path,
+            fields.line_of("client"),
+            "client",
+            f"client {client_id} was purged on another machine (`casenotes retention certificates` "
+            "lists it): nothing is sealed into it; this draft stays in the inbox until you move or delete it",
+        )
     note_id = fields.note_id or fallback_id
     if note_id is None:
         # No id to file it under (`casenotes seal` of a note without `id:`): a run cut short

@@ -9,7 +9,7 @@ from pathlib import Path
 from conftest import Env
 from notes import write_note
 
-from retention import records
+from retention import certificate, records
 
 
 def ok(env: Env, *args: str) -> str:
@@ -120,7 +120,8 @@ def test_syncd_purges_a_due_client_at_night_but_waits_when_too_many_are_due(prac
         ok(practice, "syncd", "--once")
 
     next_night()
-    assert (practice.vault_dir / "disposals" / f"{first}.md").exists()
+    with practice.vault() as vault:
+        assert certificate.path_for(vault, first).exists()  # disposals/<cid>.<device>.md
     assert not (practice.vault_dir / "clients" / first).exists()
 
     crowd = [past_client(practice, f"OLD-{n}") for n in range(2, 8)]

@@ -18,6 +18,7 @@ from notes import note_text
 from syncthing import Syncthing, converge, tree
 
 from casenotes.config import Practice
+from retention import certificate
 from syncd.filing import file_note
 from vault import Passphrase
 from vault.format import sync_artefacts
@@ -48,11 +49,13 @@ def _machine(tmp_path: Path, base_env: dict[str, str], name: str) -> Env:
     return Env(practice, env)
 
 
-def _seal(env: Env, passphrase: str, handle: str, tag: str, note_id: str | None = None) -> str:
+def _seal(
+    env: Env, passphrase: str, handle: str, tag: str, note_id: str | None = None, date: str = "2026-03-17"
+) -> str:
     """A note sealed as syncd seals it, on this machine; returns its id."""
     note_id = note_id or new_id()
     path = env.practice.inbox / f"{tag}.md"
-    path.write_text(note_text(client=handle, note_id=note_id, body=f"Fictional session {tag}."))
+    path.write_text(note_text(client=handle, note_id=note_id, date=date, body=f"Fictional session {tag}."))
     with env.vault() as vault:
         file_note(vault, path)
     path.unlink()
@@ -65,9 +68,10 @@ def _read(env: Env, passphrase: str, handle: str) -> list[str]:
         return [n.note_id for n in vault.read_notes(practitioner, vault.resolve(handle))]
 
 
-def test_two_practitioners_seal_on_two_machines_joined_by_syncthing(
+def _practice_of_two(
     engines: tuple[Syncthing, Syncthing], tmp_path: Path, base_env: dict[str, str]
-) -> None:
+) -> tuple[Env, Env]:
+    """Alex's practice on one machine, Bea joined on hers, AB-1 shared with her; in sync."""
     st_a, st_b = engines
     a, b = _machine(tmp_path, base_env, "alex"), _machine(tmp_path, base_env, "bea")
     create_practice(a.vault_dir, a.practice.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF).close()
@@ -95,6 +99,14 @@ def test_two_practitioners_seal_on_two_machines_joined_by_syncthing(
             vault, vault.unlock(Passphrase(PASSPHRASE)), vault.resolve("AB-1"), vault.trust.colleague("Bea")
         )
     converge(st_a, a.vault_dir, st_b, b.vault_dir)
+    return a, b
+
+
+def test_two_practitioners_seal_on_two_machines_joined_by_syncthing(
+    engines: tuple[Syncthing, Syncthing], tmp_path: Path, base_env: dict[str, str]
+) -> None:
+    st_a, st_b = engines
+    a, b = _practice_of_two(engines, tmp_path, base_env)
 
     # Connected: both seal at once.
     alex_notes = [_seal(a, PASSPHRASE, "AB-1", f"a-online-{i}") for i in range(3)]
@@ -158,3 +170,46 @@ def test_two_practitioners_seal_on_two_machines_joined_by_syncthing(
                     assert len(revisions) == (4 if note == forked else 1)  # 1, 2 from each, the merge
     for env in (a, b):
         assert not list(env.practice.inbox.iterdir())  # drafts stay on their machine, sealed
+
+
+def test_a_hold_placed_while_apart_survives_the_other_machines_purge(
+    engines: tuple[Syncthing, Syncthing], tmp_path: Path, base_env: dict[str, str]
+) -> None:
+    """Alex holds a client on his machine while it is off the network; Bea's purge, run once
+    they meet again, keeps that client and disposes of the other due one. The purge
+    reaches Alex's machine; one certificate, by Bea's device; both vaults verify clean."""
+    st_a, st_b = engines
+    a, b = _practice_of_two(engines, tmp_path, base_env)
+    for handle in ("KEEP-1", "GONE-1"):
+        with a.vault() as vault:
+            vault.add_client(handle, f"Fictional {handle}", None)
+        _seal(a, PASSPHRASE, handle, f"{handle}-old", date="2010-01-01")  # retention long over
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+
+    st_a.pause()
+    st_b.pause()
+    held = a.run("retention", "hold", "KEEP-1", "--reason", "fictional subpoena")
+    assert held.code == 0, held.err
+    st_a.resume()
+    st_b.resume()
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+    purge = b.run("retention", "purge", "--confirm", passphrase=BEA_PASS)
+    assert purge.code == 0, purge.err
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+
+    with b.vault() as vault:
+        bea_device = vault.device.device_id
+    for env, passphrase in ((a, PASSPHRASE), (b, BEA_PASS)):
+        assert env.run("cat", "GONE-1", passphrase=passphrase).code != 0
+        if env is a:
+            assert "Fictional session KEEP-1-old." in env.run("cat", "KEEP-1").text
+        with env.vault() as vault:
+            certificates = certificate.all_certificates(vault)
+            assert [(f["device"], p.name.split(".")[1]) for p, f in certificates.items()] == [
+                (bea_device, bea_device)
+            ]
+            assert len(vault.client_ids()) == 3  # AB-1, BE-1 and KEEP-1: GONE-1 is gone
+        for command in (["verify"], ["audit", "verify"]):
+            result = env.run(*command, passphrase=passphrase)
+            assert result.code == 0, f"{command} on {env.practice.root.name}: {result.err}"
+        assert not [p for p, kind in sync_artefacts.find(env.vault_dir) if kind == "conflict"]

@@ -13,6 +13,9 @@ flight, another device's audit log can arrive before the revisions it records, o
 checkpoint before its log: a finding of something absent (`Problem.missing`) is worded
 "not yet synced" while any file of another device's in ``audit/`` or ``devices/`` changed
 on this disk within `SYNC_GRACE`; after that it is damage, as on a single machine.
+
+Files of a client another device purged, arriving after the purge (vault/store/purged.py),
+are no client to check: they are reported once, with what casenotes does and what to do.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from pathlib import Path
 from ..errors import Problem, TamperedFile
 from ..format import sync_artefacts
 from . import colleagues as team
-from . import forks, ledger
+from . import forks, ledger, purged
+from .audit import Entry
 from .clients import read_index_record
 from .vault import REVISION_NAME, Vault
 
@@ -47,13 +51,22 @@ def verify(vault: Vault) -> list[Problem]:
     problems += vault.audit.verify(keys)
     for path in sync_artefacts.glob(vault.root / "index", "*.json"):
         problems += _check(lambda p=path: read_index_record(p, keys))
+    entries = list(vault.audit.entries())
+    gone = purged.gone(entries, vault.device.device_id)
+    # Not yet set aside: while sync is in flight, maybe only the purge's deletions on their way.
+    problems += [
+        Problem(r.path, r.describe(), missing=not r.set_aside)
+        for r in purged.revived(vault.root, entries, vault.device.device_id)
+    ]
     for client_id in vault.client_ids():
+        if client_id in gone:
+            continue
         problems += _check(lambda c=client_id: vault.keyring.client_generations(c))  # client.json and keys/
         records = vault.client_dir(client_id) / "records"
         for folder in sorted(records.iterdir()) if records.exists() else []:
             problems += _check_note(vault, folder)
-    problems += _check_ledger(vault)
-    problems += ledger.problems(vault.root, vault.audit.entries())
+    problems += _check_ledger(vault, entries)
+    problems += ledger.problems(vault.root, entries)
     problems += _artefacts(vault)
     problems += [Problem(f.tips[0].parent, forks.describe(f), conflict=True) for f in forks.everywhere(vault)]
     if any(p.missing for p in problems) and sync_in_flight(vault):
@@ -123,10 +136,9 @@ def _check_note(vault: Vault, folder: Path) -> list[Problem]:
     return problems
 
 
-def _check_ledger(vault: Vault) -> list[Problem]:
+def _check_ledger(vault: Vault, entries: list[Entry]) -> list[Problem]:
     """Each revision the audit log saw sealed, and each client key a revoke made, is still
     present and unchanged, unless the log also shows the client purged (crypto-shredding)."""
-    entries = list(vault.audit.entries())
     purged = {e.data.get("client") for e in entries if e.event == "purge-begin"}
     ledger = []
     for e in entries:

@@ -1,0 +1,161 @@
+"""Purging in a group practice: a vault that a sync engine replicates between machines.
+
+A purge on one machine destroys what it knows of; it cannot know what another machine
+did while the two were apart (a hold placed there, a note sealed there). So, when more
+than one device is registered:
+
+- a purge runs only when every registered device has been *heard from* within a window
+  (``retention.heard_within_hours`` in casenotes.yml): its audit log, as synced here,
+  holds an entry that recent. A device's own nightly run writes a ``retention-check``
+  entry, so an idle machine whose syncd runs is heard from every day. A hold placed
+  before that entry is here too, or its facts file is flagged as missing by the audit
+  log and the purge refuses the client (records.problems);
+- syncd's nightly purges are made by one device: the one with the smallest id among
+  those whose ``retention-check`` is recent. Every device computes the same choice from
+  the same synced logs, and no file is written by two machines. (A person may still run
+  `retention purge` on any machine; each device writes its own certificate.)
+- a client another device purged is no client here: syncd refuses to seal into it
+  (``purged``), and files of it that arrive after the purge (written on a machine that
+  had not heard of it yet) are a *revived* folder: set aside under
+  ``revived/<cid>.<device>/`` by the next retention or backup run, reported by `verify`,
+  `doctor` and `status`, and never deleted by casenotes. Only a file whose SHA-256 a
+  certificate lists as destroyed (a copy of a shredded key) is removed again.
+
+A vault with a single device purges exactly as before: no window, no choice, no entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from vault import Entry, Vault, durable
+from vault.errors import WriteFailed, reason
+from vault.store.purged import REVIVED, Revived, files, revived
+from vault.store.verify import sync_in_flight
+
+from . import certificate
+
+HEARD_EVENT = "retention-check"
+DEFAULT_HEARD_WITHIN = dt.timedelta(hours=48)
+
+
+def _time(entry: Entry) -> dt.datetime:
+    return dt.datetime.fromisoformat(entry.time.replace("Z", "+00:00"))
+
+
+def is_group(vault: Vault) -> bool:
+    return len(vault.trust.device_keys()) > 1
+
+
+def silent_devices(
+    vault: Vault, entries: Sequence[Entry], now: dt.datetime, window: dt.timedelta
+) -> dict[str, dt.datetime | None]:
+    """Registered devices (not this one) not heard from within ``window``: device id ->
+    the time of its newest entry here (None: none at all)."""
+    last: dict[str, dt.datetime] = {}
+    for entry in entries:
+        when = _time(entry)
+        if entry.device not in last or when > last[entry.device]:
+            last[entry.device] = when
+    own = vault.device.device_id
+    return {
+        device: last.get(device)
+        for device in sorted(vault.trust.device_keys())
+        if device != own and (device not in last or last[device] < now - window)
+    }
+
+
+def purger(vault: Vault, entries: Sequence[Entry], now: dt.datetime, window: dt.timedelta) -> str:
+    """The device whose syncd makes the nightly purges: the smallest id among this device
+    and those whose own retention check is recent."""
+    recent = {e.device for e in entries if e.event == HEARD_EVENT and _time(e) >= now - window}
+    return min(recent | {vault.device.device_id})
+
+
+# -- purged clients ---------------------------------------------------------------------------
+_TAILS: dict[str, tuple[int, int, frozenset[str]]] = {}  # log path -> (inode, offset read, clients)
+_NEEDLE = b'"event":"purge-begin"'
+
+
+def purged(vault: Vault) -> frozenset[str]:
+    """Every client whose purge any device began: for syncd, before each seal. Logs only
+    grow, so each is read from where the last call stopped (a replaced or shortened
+    file is read again whole)."""
+    found: set[str] = set()
+    for path in vault.audit.logs():
+        key = str(path)
+        try:
+            with open(path, "rb") as handle:
+                st = os.fstat(handle.fileno())
+                inode, offset, clients = _TAILS.get(key, (-1, 0, frozenset()))
+                if inode != st.st_ino or offset > st.st_size:
+                    offset, clients = 0, frozenset()
+                handle.seek(offset)
+                tail = handle.read()
+        except FileNotFoundError:
+            continue
+        complete = tail.rfind(b"\n") + 1  # a line still being written is read next time
+        more = set(clients)
+        for line in tail[:complete].splitlines():
+            if _NEEDLE in line:
+                try:
+                    more.add(str(json.loads(line)["data"]["client"]))
+                except (ValueError, KeyError, TypeError):
+                    continue  # verify reports a damaged line
+        _TAILS[key] = (st.st_ino, offset + complete, frozenset(more))
+        found |= more
+    return frozenset(found)
+
+
+# -- revived folders ----------------------------------------------------------------------------
+def set_aside(vault: Vault, entries: Sequence[Entry]) -> list[Revived]:
+    """Move every revived folder's files to ``revived/<cid>.<this device>/`` (a name no
+    other machine writes), once sync has settled: while another device's log is still
+    arriving, the folder may simply be the purge's own deletions not yet here. A copy
+    of a key the purge destroyed (its SHA-256 is in a certificate) is removed instead."""
+    found = [r for r in revived(vault.root, entries, vault.device.device_id) if not r.set_aside]
+    if not found or sync_in_flight(vault):
+        return []
+    destroyed = {
+        str(item.get("sha256"))
+        for facts in certificate.all_certificates(vault).values()
+        for item in facts.get("destroyed", [])
+        if item.get("sha256")
+    }
+    moved = []
+    for item in found:
+        into = vault.root / REVIVED / f"{item.client_id}.{vault.device.device_id}"
+        for path in files(item.path):
+            try:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                if digest in destroyed:  # a copy of what the purge shredded: shredded again
+                    path.unlink()
+                    continue
+                target = into / path.relative_to(item.path)
+                durable.make_dirs(target.parent)
+                if target.exists():  # the same name came back twice: keep both
+                    target = target.with_name(f"{target.name}.{digest[:8]}")
+                os.replace(path, target)
+                durable.fsync_dir(target.parent)
+                durable.fsync_dir(path.parent)
+            except OSError as exc:
+                raise WriteFailed(path, reason(exc)) from exc
+        _remove_empty(item.path)
+        vault.audit.append("revived-set-aside", client=item.client_id, files=item.files)
+        moved.append(Revived(item.client_id, item.purge, into, item.files, True))
+    return moved
+
+
+def _remove_empty(folder: Path) -> None:
+    """Folders left empty by the move (a folder never holds data by itself)."""
+    for directory, _, _ in sorted(os.walk(folder), key=lambda w: -len(w[0])):
+        try:
+            os.rmdir(directory)
+        except OSError:
+            continue  # not empty: a file arrived meanwhile; the next run moves it
+    durable.fsync_dir(folder.parent)

@@ -1,0 +1,97 @@
+"""Purged clients whose files came back: what a sync engine brings after a purge.
+
+Two machines of a group practice replicate the vault. When one purges a client, the
+other may meanwhile have written into that client (a hold, a note) without having heard
+of the purge; a sync engine then keeps the newer files and recreates their folders, so a
+half client folder *revives* under ``clients/<cid>/``. It is no client (its sealed keys
+are gone), nothing may seal into it, and nothing may delete it unseen: retention sets it
+aside under ``revived/<cid>.<device>/`` (retention/group.py); `verify`, `doctor` and
+`status` report it, here, from the audit log alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..durable import TEMP_PREFIX
+from ..format import sync_artefacts
+from ..format.encoding import is_id
+from .audit import Entry
+
+REVIVED = "revived"  # vault/revived/<cid>.<device>/: a revived folder set aside
+
+
+@dataclass(frozen=True)
+class Purge:
+    device: str
+    time: str
+    done: bool  # that device recorded the end of it (the client's folder removed there)
+
+
+def purges(entries: Iterable[Entry]) -> dict[str, Purge]:
+    """Client id -> its purge, from every device's log (the first device to begin it)."""
+    found: dict[str, Purge] = {}
+    for entry in entries:
+        client = str(entry.data.get("client"))
+        if entry.event == "purge-begin" and client not in found:
+            found[client] = Purge(entry.device, entry.time, False)
+        elif entry.event == "purge-done" and client in found:
+            found[client] = Purge(found[client].device, found[client].time, True)
+    return found
+
+
+def gone(entries: Iterable[Entry], own_device: str) -> dict[str, Purge]:
+    """Clients that are no clients on this machine: purged by another device, or by this
+    one to the end (this device's own purge cut short is finished by its next run)."""
+    return {c: p for c, p in purges(entries).items() if p.device != own_device or p.done}
+
+
+@dataclass(frozen=True)
+class Revived:
+    client_id: str
+    purge: Purge | None  # None: the log that records it is not here (yet)
+    path: Path  # clients/<cid> (not yet set aside) or revived/<cid>.<device>
+    files: int
+    set_aside: bool
+
+    def describe(self) -> str:
+        when = f"purged by device {self.purge.device} at {self.purge.time}" if self.purge else "purged"
+        if not self.set_aside:
+            return (
+                f"{self.files} file(s) of client {self.client_id} arrived after it was {when} (written on a "
+                "machine that had not yet heard of the purge): nothing is sealed into it; the next retention "
+                f"or backup run sets them aside in vault/{REVIVED}/ (docs/sharing.md)"
+            )
+        return (
+            f"{self.files} file(s) of client {self.client_id} that arrived after it was {when}, set aside "
+            "and never deleted by casenotes: `casenotes audit show` names the device that wrote them; ask "
+            "its practitioner whether a hold or a note was meant to keep the client (what the purge "
+            "destroyed cannot be brought back); once decided, delete this folder on one machine"
+        )
+
+
+def files(folder: Path) -> list[Path]:
+    """The files a folder holds, without unlinked temps and a sync engine's own."""
+    return [
+        p
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.startswith(TEMP_PREFIX) and not sync_artefacts.is_artefact(p.name)
+    ]
+
+
+def revived(root: Path, entries: Iterable[Entry], own_device: str) -> list[Revived]:
+    """Folders of purged clients that hold files again, and those already set aside."""
+    purged_now = gone(entries, own_device)
+    found = []
+    clients = root / "clients"
+    for folder in sorted(clients.iterdir()) if clients.is_dir() else []:
+        if folder.is_dir() and folder.name in purged_now and (held := files(folder)):
+            found.append(Revived(folder.name, purged_now[folder.name], folder, len(held), False))
+    aside = root / REVIVED
+    for folder in sorted(aside.iterdir()) if aside.is_dir() else []:
+        client_id = folder.name.partition(".")[0]
+        if folder.is_dir() and is_id(client_id):
+            found.append(Revived(client_id, purged_now.get(client_id), folder, len(files(folder)), True))
+    return found
