@@ -45,7 +45,8 @@ class Group:
 
     def access_file(self, who: str) -> Path:
         """Where Alex's grant of the client's first key to ``who`` lies."""
-        name = key_generations.access_name(self.ids[who], key_generations.FIRST, self.vault("alex").device.device_id)
+        device = self.vault("alex").device.device_id
+        name = key_generations.access_name(self.ids[who], key_generations.FIRST, device)
         return self.root / "clients" / self.client / "access" / name
 
     def problems(self, who: str = "alex") -> list[str]:

@@ -45,7 +45,9 @@ def sync(base: dict[str, bytes], a: Path, b: Path) -> dict[str, bytes]:
         mine, theirs, before = seen_a.get(relative), seen_b.get(relative), base.get(relative)
         if mine == theirs:
             continue
-        assert before in (mine, theirs), f"both machines wrote {relative}: a sync engine makes a conflict copy"
+        assert before in (mine, theirs), (
+            f"both machines wrote {relative}: a sync engine makes a conflict copy"
+        )
         source, target, content = (a, b, mine) if theirs == before else (b, a, theirs)
         path = target / relative
         if content is None:
@@ -160,7 +162,9 @@ def test_two_revokes_of_one_client_at_once_keep_both_keys_and_the_next_seal_shut
     bea_apart = practice.seal("bea", "sealed by Bea while apart")
     base = sync(base, practice.machines["alex"], practice.machines["bea"])
 
-    keys = sorted(p.name for p in (practice.machines["alex"] / "clients" / practice.client / "keys").iterdir())
+    keys = sorted(
+        p.name for p in (practice.machines["alex"] / "clients" / practice.client / "keys").iterdir()
+    )
     assert len(keys) == 2 and all(name.startswith("000002-") for name in keys)  # both kept
     everything = {before, alex_apart, bea_apart}
     for machine in ("alex", "bea"):
@@ -284,7 +288,12 @@ def test_an_older_vaults_generation_is_read_and_the_next_revoke_names_its_own_by
     first = vault.keyring.client_keys(alex, practice.client)
     second = PrivateKey.generate()
     record = _public_key_record(
-        CLIENT_KEY_FORMAT, practice.client, second.public_key, vault.device, stamp(vault.clock()), generation=2
+        CLIENT_KEY_FORMAT,
+        practice.client,
+        second.public_key,
+        vault.device,
+        stamp(vault.clock()),
+        generation=2,
     )
     (client_dir / "keys").mkdir()
     (client_dir / "keys" / "000002.json").write_bytes(record)

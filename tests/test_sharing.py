@@ -318,7 +318,8 @@ def test_a_revoke_cut_short_can_be_run_again(people: People) -> None:
     alex = vault.unlock(Passphrase(PASSPHRASE))
     stale = [PrivateKey.generate(), *vault.keyring.client_keys(alex, client_id)]
     gid = key_generations.new_gid(2, vault.device.device_id)  # the generation the revoke was making
-    vault.keyring.seal_access(client_id, stale, alex.practitioner_id, alex.box_key.public_key, gid)  # then the crash
+    # then the crash
+    vault.keyring.seal_access(client_id, stale, alex.practitioner_id, alex.box_key.public_key, gid)
     assert "cannot read notes" in ok(people.alex, "access", "revoke", "AB-1", "Bea")
     assert ok(people.alex, "verify").startswith("vault OK")
 

@@ -92,7 +92,7 @@ def shut_out(generations: Mapping[str, Generation], holders: Mapping[str, set[st
     ends = tips(generations)
     lines = {t: ancestry(generations, t) for t in ends}
     common = set.intersection(*lines.values()) if lines else set()
-    out = set()
+    out: set[str] = set()
     for tip, line in lines.items():
         for gid in line - common:
             out |= generations[gid].revoked - holders.get(tip, set())

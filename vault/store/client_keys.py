@@ -263,9 +263,7 @@ class Keyring:
                 left_out.append(holder)
         return Rotation(sealed_to, out, left_out, unvouched)
 
-    def rotate(
-        self, client_id: str, rotation: Rotation, older: list[PrivateKey] | None = None
-    ) -> Rotated:
+    def rotate(self, client_id: str, rotation: Rotation, older: list[PrivateKey] | None = None) -> Rotated:
         """Add a generation that replaces every tip, sealed (with ``older`` keys) to
         ``rotation.sealed_to``; published last, so no revision is ever sealed to a key that
         nobody holds. Files are replaced, not written once: a rotation cut short before it
@@ -320,4 +318,3 @@ def _split(secret: bytes) -> list[PrivateKey]:
     if not secret or len(secret) % 32:
         raise ValueError("sealed client keys have the wrong length")
     return [PrivateKey(secret[i : i + 32]) for i in range(0, len(secret), 32)]
-

@@ -121,9 +121,7 @@ def read_client_record(path: Path, device_keys: dict[str, VerifyKey]) -> PublicK
     return _box_public(record, path)
 
 
-def key_record(
-    client_id: str, generation: Generation, device: Device, created: str
-) -> bytes:
+def key_record(client_id: str, generation: Generation, device: Device, created: str) -> bytes:
     """A newer key pair for a client (a revoke or a merge): revisions from now on are sealed
     to it. ``generation`` is the number, ``after``, ``holders`` and ``revoked`` it names."""
     return _public_key_record(
@@ -155,11 +153,14 @@ def read_key_record(path: Path, device_keys: dict[str, VerifyKey]) -> Generation
     public = _box_public(record, path)
     if "-" not in gid:  # an older vault's: after the one before it, held as its files say
         return Generation(gid, public, key_generations.legacy_after(gid), None)
-    fields = (record.get("after"), record.get("holders"), record.get("revoked"))
-    if not all(isinstance(f, list) and all(isinstance(i, str) for i in f) for f in fields):
+    after, holders, revoked = (_ids(record.get(name), path) for name in ("after", "holders", "revoked"))
+    return Generation(gid, public, after, frozenset(holders), frozenset(revoked))
+
+
+def _ids(value: object, path: Path) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise TamperedFile(path, "client key record is damaged")
-    after, holders, revoked = fields
-    return Generation(gid, public, tuple(after), frozenset(holders), frozenset(revoked))
+    return tuple(value)
 
 
 def index_record(blinded: str, client_id: str, device: Device) -> bytes:
