@@ -268,12 +268,15 @@ def test_a_seal_never_uses_the_old_key_while_a_newer_one_cannot_be_checked_yet(
     arriving.parent.mkdir()
     arriving.write_bytes(key_file.read_bytes())  # the engine brought this file first
 
-    with practice.vault("bea") as bea, pytest.raises(KeyNotUsable, match="cannot be checked yet"):
-        bea.seal(practice.client, new_id(), b"a note Carol must not read")
-    assert not list(practice.vault("bea").note_ids(practice.client))
+    syncd = practice.vault("bea")  # a running syncd's long-lived view
+    with pytest.raises(KeyNotUsable, match="cannot be checked yet"):
+        syncd.seal(practice.client, new_id(), b"a note Carol must not read")
+    assert not list(syncd.note_ids(practice.client))
 
-    sync(base, practice.machines["alex"], practice.machines["bea"])  # the rest arrives
-    note = practice.seal("bea", "sealed once the revoke is here")
+    sync(base, practice.machines["alex"], practice.machines["bea"])  # the registration arrives
+    note = new_id()
+    syncd.seal(practice.client, note, b"sealed once the revoke is here")
+    syncd.close()
     assert note not in practice.readable("carol", "bea")
     assert note in practice.readable("alex", "bea")
 

@@ -19,7 +19,7 @@ from ..errors import VaultError
 from ..format import key_generations
 from ..format.keys import Practitioner
 from ..store import ledger
-from ..store.client_keys import remove
+from ..store.client_keys import oldest_first, remove
 from ..store.colleagues import Colleague
 from ..store.vault import Vault
 
@@ -58,8 +58,7 @@ def grant(vault: Vault, practitioner: Practitioner, client_id: str, colleague: C
     to = colleague.practitioner_id
     if any(pid == to and g == gid for pid, g, _ in vault.keyring.access_files(client_id)):
         raise AlreadyGranted(colleague.name, client_id)
-    ordered = [keys[g] for g in sorted(keys, key=key_generations.order)]
-    path = vault.keyring.seal_access(client_id, ordered, to, colleague.identity.box_public, gid)
+    path = vault.keyring.seal_access(client_id, oldest_first(keys), to, colleague.identity.box_public, gid)
     vault.audit.append(
         "access-grant",
         client=client_id,
@@ -81,7 +80,7 @@ def revoke(vault: Vault, practitioner: Practitioner, client_id: str, colleague: 
     if not set(key_generations.tips(found)) & set(held):
         raise NotCurrent(client_id)
     rotation = keyring.rotation(client_id, colleague.practitioner_id, practitioner.practitioner_id)
-    rotated = keyring.rotate(client_id, rotation, keyring.client_keys(practitioner, client_id))
+    rotated = keyring.rotate(client_id, rotation, held)
     # A revoke cut short after publishing its key leaves the kept holders' files of that
     # generation unrecorded: they hold keys these holders are given again now, so record them.
     recorded = ledger.expected(vault.audit.entries())

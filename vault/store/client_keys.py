@@ -10,7 +10,7 @@ machines at once are both readable by whoever holds them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,8 +56,8 @@ class Keyring:
         self.device = trust.device
         self.audit = trust.audit
         self.clock = trust.clock
-        # keys/ mtime -> generations and the key files that did not check
-        self._cache: dict[str, tuple[int, Generations, list[TamperedFile]]] = {}
+        # (keys/, devices/ mtimes) -> generations and the key files that did not check
+        self._cache: dict[str, tuple[tuple[int, int], Generations, list[TamperedFile]]] = {}
 
     def client_dir(self, client_id: str) -> Path:
         return self.root / "clients" / client_id
@@ -87,13 +87,10 @@ class Keyring:
     # -- generations ----------------------------------------------------------------------
     def generations(self, client_id: str) -> tuple[Generations, list[TamperedFile]]:
         """Every generation of the client's key that checks, and the key files that do not.
-        Cached until ``keys/`` changes: a running syncd sees a generation that a revoke in
-        another process, or a sync engine, adds from that moment on."""
+        Cached until ``keys/`` or ``devices/`` changes: a running syncd sees a generation
+        that a revoke in another process, or a sync engine, adds from that moment on."""
         folder = self.client_dir(client_id) / "keys"
-        try:
-            changed = folder.stat().st_mtime_ns
-        except FileNotFoundError:
-            changed = 0
+        changed = (_mtime(folder), _mtime(self.root / "devices"))  # a registration may arrive late
         cached = self._cache.get(client_id)
         if cached is not None and cached[0] == changed:
             return cached[1], cached[2]
@@ -125,9 +122,12 @@ class Keyring:
     def current(self, client_id: str) -> str | None:
         """The generation new revisions are sealed to (None: a merge must come first)."""
         found, _ = self.generations(client_id)
-        if len(kg.tips(found)) == 1:
-            return kg.tips(found)[0]
-        return kg.current(found, self.holders(client_id, found))
+        ends = kg.tips(found)  # one tip needs no holders (reading the ledger costs)
+        return (
+            ends[0]
+            if len(ends) == 1
+            else kg.current(found, self.holders(client_id, found, self.vouched_files(client_id)))
+        )
 
     def client_public(self, client_id: str) -> PublicKey:
         """The current generation's public key (the newest tip while a merge is due); checks
@@ -168,36 +168,35 @@ class Keyring:
     def access_holders(self, client_id: str) -> set[str]:
         return {pid for pid, _, _ in self.access_files(client_id)}
 
-    def vouched_holders(self, client_id: str) -> set[str]:
-        """Holders with at least one access file the signed audit log vouches for (as it is now).
+    def vouched_files(self, client_id: str) -> list[tuple[str, str, Path]]:
+        """The access files the signed audit log vouches for (as it is now).
 
         Only logs of registered devices, checked first: an entry added by whoever can write the
         folder must not vouch for a file they planted. A client from before the ledger has no
-        recorded files: each of its holders counts, as before.
+        recorded files: each of its files counts, as before.
         """
+        files = self.access_files(client_id)
+        if not files:
+            return []
         entries = audit.vouching_entries(self.audit.directory, self.trust.device_keys())
-        return {
-            pid
-            for pid, _, path in self.access_files(client_id)
-            if ledger.vouch(self.root, path, entries) is None
-        }
+        return [
+            (pid, gid, path) for pid, gid, path in files if ledger.vouch(self.root, path, entries) is None
+        ]
 
-    def holders(self, client_id: str, found: Generations) -> dict[str, set[str]]:
+    def holders(
+        self, client_id: str, found: Generations, vouched: list[tuple[str, str, Path]]
+    ) -> dict[str, set[str]]:
         """Who holds each generation: whom its signed record names, and whoever holds an
         access file of it that the audit log vouches for (a grant since)."""
         held = {gid: set(g.holders or ()) for gid, g in found.items()}
-        files = self.access_files(client_id)
-        if files:
-            entries = audit.vouching_entries(self.audit.directory, self.trust.device_keys())
-            for pid, gid, path in files:
-                if gid in held and ledger.vouch(self.root, path, entries) is None:
-                    held[gid].add(pid)
+        for pid, gid, _ in vouched:
+            if gid in held:
+                held[gid].add(pid)
         return held
 
     def client_keys(self, practitioner: Practitioner, client_id: str) -> list[PrivateKey]:
         """Every private key of the client this practitioner holds, newest first."""
-        keys = self.held(practitioner, client_id)
-        return [keys[gid] for gid in sorted(keys, key=kg.order, reverse=True)]
+        return oldest_first(self.held(practitioner, client_id))[::-1]
 
     def held(self, practitioner: Practitioner, client_id: str) -> dict[str, PrivateKey]:
         """Generation id -> private key, of every generation this practitioner holds: from
@@ -248,10 +247,11 @@ class Keyring:
         file the audit log vouches for, or as a tip's record says), less ``revoke`` and those
         a rotation made apart shut out; ``by`` (the practitioner rotating) counts as vouched."""
         found, _ = self.generations(client_id)
-        held = self.holders(client_id, found)
+        files = self.vouched_files(client_id)
+        held = self.holders(client_id, found, files)
         out = kg.shut_out(found, held) | ({revoke} if revoke else set())
         recorded = set().union(*(held[t] for t in kg.tips(found)))
-        vouched = self.vouched_holders(client_id) | recorded | ({by} if by else set())
+        vouched = {pid for pid, _, _ in files} | recorded | ({by} if by else set())
         known = self.known_box_keys()
         sealed_to, left_out, unvouched = {}, [], []
         for holder in sorted((self.access_holders(client_id) | recorded) - out):
@@ -263,7 +263,9 @@ class Keyring:
                 left_out.append(holder)
         return Rotation(sealed_to, out, left_out, unvouched)
 
-    def rotate(self, client_id: str, rotation: Rotation, older: list[PrivateKey] | None = None) -> Rotated:
+    def rotate(
+        self, client_id: str, rotation: Rotation, older: Mapping[str, PrivateKey] | None = None
+    ) -> Rotated:
         """Add a generation that replaces every tip, sealed (with ``older`` keys) to
         ``rotation.sealed_to``; published last, so no revision is ever sealed to a key that
         nobody holds. Files are replaced, not written once: a rotation cut short before it
@@ -272,7 +274,7 @@ class Keyring:
         ends = kg.tips(found)
         gid = kg.new_gid(max(g.number for g in found.values()) + 1, self.device.device_id)
         key = PrivateKey.generate()
-        keys = [*(older or [])[::-1], key]
+        keys = [*oldest_first(older or {}), key]
         access = [
             self.seal_access(client_id, keys, pid, public, gid, replace=True)
             for pid, public in sorted(rotation.sealed_to.items())
@@ -312,6 +314,18 @@ def remove(paths: list[Path]) -> None:
         path.unlink(missing_ok=True)
     for folder in {p.parent for p in paths}:
         durable.fsync_dir(folder)
+
+
+def oldest_first(keys: Mapping[str, PrivateKey]) -> list[PrivateKey]:
+    """Keys by generation id, in the order access files hold them."""
+    return [keys[gid] for gid in sorted(keys, key=kg.order)]
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
 
 
 def _split(secret: bytes) -> list[PrivateKey]:
