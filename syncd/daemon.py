@@ -28,7 +28,15 @@ from note_templates import Kind as NoteKind
 from note_templates import NoteInvalid, read_note
 from vault import Vault, durable
 from vault.durable import fsync_dir
-from vault.errors import NoteForked, NoteLocked, NoteTooLarge, TamperedFile, VaultError, WriteFailed
+from vault.errors import (
+    KeyNotUsable,
+    NoteForked,
+    NoteLocked,
+    NoteTooLarge,
+    TamperedFile,
+    VaultError,
+    WriteFailed,
+)
 from vault.format.encoding import new_id
 
 from .editors import Kind, backups_of, classify, inbox_files, note_of_residue
@@ -381,7 +389,7 @@ class Daemon:
                     ),
                 ),
             )
-        except (WriteFailed, OSError) as exc:
+        except (WriteFailed, OSError, KeyNotUsable) as exc:  # the last: sync still in flight
             self._retry(path, key, exc)
         except VaultError as exc:
             self._report(key, FileStatus("error", reason=str(exc), mac=mac))
@@ -476,7 +484,7 @@ class Daemon:
             self.summary.problems.append(str(status.reason))
             self.state.set(key, status)
 
-    def _retry(self, path: Path, key: str, exc: OSError | WriteFailed) -> None:
+    def _retry(self, path: Path, key: str, exc: OSError | VaultError) -> None:
         count = self.failures.get(path, 0) + 1
         self.failures[path] = count
         wait = min(self.settings.retry_first * 2 ** (count - 1), self.settings.retry_max)

@@ -18,6 +18,7 @@ from site_fixtures import LocalServer
 
 from vault import Passphrase, Vault, verify
 from vault.errors import NoAccess, TamperedFile
+from vault.format import key_generations
 from vault.format.keys import Practitioner
 from vault.sharing import access
 from vault.store.colleagues import identity_of, join_practice
@@ -43,7 +44,10 @@ class Group:
         return vault, vault.unlock(Passphrase({"alex": ALEX, "bea": BEA, "dan": DAN}[who]))
 
     def access_file(self, who: str) -> Path:
-        return self.root / "clients" / self.client / "access" / f"{self.ids[who]}.sealed"
+        """Where Alex's grant of the client's first key to ``who`` lies."""
+        device = self.vault("alex").device.device_id
+        name = key_generations.access_name(self.ids[who], key_generations.FIRST, device)
+        return self.root / "clients" / self.client / "access" / name
 
     def problems(self, who: str = "alex") -> list[str]:
         return [str(p) for p in verify(self.vault(who))]

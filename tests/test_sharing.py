@@ -20,6 +20,7 @@ from nacl.signing import SigningKey
 from casenotes.config import Practice
 from vault import Passphrase
 from vault.errors import NoAccess, TamperedFile
+from vault.format import key_generations
 from vault.format.encoding import new_id
 from vault.sharing import consent, share
 from vault.store.colleagues import Identity, NameTaken, identity_of, join_practice, parse_identity
@@ -304,7 +305,7 @@ def test_a_running_daemon_seals_to_the_new_key_as_soon_as_a_revoke_happens_elsew
 def test_a_deleted_key_generation_is_reported_by_verify(people: People) -> None:
     ok(people.alex, "access", "grant", "AB-1", "Bea")
     ok(people.alex, "access", "revoke", "AB-1", "Bea")
-    [key_file] = (people.alex.vault_dir / "clients").glob("*/keys/000002.json")
+    [key_file] = (people.alex.vault_dir / "clients").glob("*/keys/000002-*.json")
     key_file.unlink()  # what a revoked colleague with write access to the folder might try
     result = people.alex.run("verify")
     assert result.code == 1 and "client key made at" in result.err and "missing" in result.err
@@ -316,7 +317,9 @@ def test_a_revoke_cut_short_can_be_run_again(people: People) -> None:
     client_id = vault.resolve("AB-1")
     alex = vault.unlock(Passphrase(PASSPHRASE))
     stale = [PrivateKey.generate(), *vault.keyring.client_keys(alex, client_id)]
-    vault.keyring.seal_access(client_id, stale, alex.practitioner_id, alex.box_key.public_key)  # then the crash
+    gid = key_generations.new_gid(2, vault.device.device_id)  # the generation the revoke was making
+    # then the crash
+    vault.keyring.seal_access(client_id, stale, alex.practitioner_id, alex.box_key.public_key, gid)
     assert "cannot read notes" in ok(people.alex, "access", "revoke", "AB-1", "Bea")
     assert ok(people.alex, "verify").startswith("vault OK")
 

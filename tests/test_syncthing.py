@@ -9,6 +9,7 @@ clients, each sealed into by its own practitioner."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,9 +21,11 @@ from syncthing import Syncthing, converge, tree
 from casenotes.config import Practice
 from retention import certificate
 from syncd.filing import file_note
-from vault import Passphrase
+from vault import Passphrase, Vault
+from vault.errors import NoAccess
 from vault.format import sync_artefacts
 from vault.format.encoding import new_id
+from vault.format.keys import unlock_practitioner
 from vault.sharing import access
 from vault.store.colleagues import identity_of, join_practice
 from vault.store.practice import create_practice, register_device
@@ -213,3 +216,64 @@ def test_a_hold_placed_while_apart_survives_the_other_machines_purge(
             result = env.run(*command, passphrase=passphrase)
             assert result.code == 0, f"{command} on {env.practice.root.name}: {result.err}"
         assert not [p for p, kind in sync_artefacts.find(env.vault_dir) if kind == "conflict"]
+
+
+def test_two_revokes_made_offline_on_two_machines_converge_under_syncthing(
+    engines: tuple[Syncthing, Syncthing], tmp_path: Path, base_env: dict[str, str]
+) -> None:
+    """Issue 16, item 3: Alex revokes Carol and Bea revokes Dan from one client while both
+    machines are offline. Before, both wrote keys/000002.json and deleted each other's
+    access files, and `cat` and `client list` failed on both."""
+    st_a, st_b = engines
+    a, b = _machine(tmp_path, base_env, "alex"), _machine(tmp_path, base_env, "bea")
+    create_practice(a.vault_dir, a.practice.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF).close()
+    a.practice.create_layout()
+    others = {name: f"fictional {name} passphrase" for name in ("carol", "dan")}
+    with a.vault() as vault:
+        alex = vault.unlock(Passphrase(PASSPHRASE))
+        client = vault.add_client("AB-1", "Fictional Person A", None)
+        people = {"alex": identity_of(alex)}
+        for name, passphrase in [("bea", BEA_PASS), *others.items()]:
+            people[name], _ = join_practice(a.vault_dir, Passphrase(passphrase), CHEAP_KDF)
+            vault.trust.add_colleague(alex, name.title(), people[name])
+            access.grant(vault, alex, client, vault.trust.colleague(name.title()))
+    os.makedirs(b.vault_dir, mode=0o700)
+    b.practice.create_layout()
+    st_a.share(a.vault_dir, st_b)
+    st_b.share(b.vault_dir, st_a)
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+    with register_device(b.vault_dir, b.practice.config_dir, Passphrase(BEA_PASS)) as vault:
+        bea = vault.unlock(Passphrase(BEA_PASS))
+        for name in ("alex", *others):
+            vault.trust.add_colleague(bea, name.title(), people[name])
+    notes = [_seal(a, PASSPHRASE, "AB-1", "before")]
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+
+    st_a.pause()
+    st_b.pause()
+    for env, passphrase, whom in ((a, PASSPHRASE, "Carol"), (b, BEA_PASS, "Dan")):
+        with env.vault() as vault:
+            access.revoke(vault, vault.unlock(Passphrase(passphrase)), client, vault.trust.colleague(whom))
+        notes.append(_seal(env, passphrase, "AB-1", f"apart-{whom}"))  # each to its own new key
+    st_a.resume()
+    st_b.resume()
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+    notes += [_seal(a, PASSPHRASE, "AB-1", "met-0"), _seal(b, BEA_PASS, "AB-1", "met-1")]
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+
+    for env, passphrase in ((a, PASSPHRASE), (b, BEA_PASS)):
+        shown = env.run("cat", "AB-1", passphrase=passphrase)
+        assert shown.code == 0 and "session before" in shown.text and "session met-1" in shown.text, shown.err
+        assert "AB-1" in env.run("client", "list", passphrase=passphrase).text
+        for command in (["verify"], ["audit", "verify"]):
+            result = env.run(*command, passphrase=passphrase)
+            assert result.code == 0, f"{command} on {env.practice.root.name}: {result.err}"
+        assert sorted(_read(env, passphrase, "AB-1")) == sorted(notes)
+        assert not [p for p, kind in sync_artefacts.find(env.vault_dir) if kind == "conflict"]
+    reading = tmp_path / "reading"  # who else can read: in a copy, since reading is audited
+    shutil.copytree(a.vault_dir, reading)
+    with Vault(reading, a.practice.config_dir) as vault:
+        for name, passphrase in others.items():
+            path = reading / "practitioners" / f"{people[name].practitioner_id}.json"
+            with pytest.raises(NoAccess):
+                vault.keyring.client_keys(unlock_practitioner(path, Passphrase(passphrase)), client)

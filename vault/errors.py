@@ -169,6 +169,18 @@ class NoteForked(VaultError):
     )
 
 
+class KeyNotUsable(VaultError):
+    """A newer key of the client is in the vault but cannot be checked yet (its device's
+    registration has not arrived, or it is damaged): sealing to the older one it replaces
+    would let a revoked colleague read the note, so nothing is sealed for that client."""
+
+    template = (
+        "{}: {}; a newer key of this client cannot be checked yet, so nothing is sealed to the "
+        "older one (your draft stays in the inbox): let the sync engine finish, then run "
+        "casenotes verify"
+    )
+
+
 class NoAccess(VaultError):
     template = "this practitioner holds no key for client {}: ask a colleague with access to grant it"
 

@@ -24,7 +24,7 @@ from nacl.public import PublicKey
 from nacl.signing import VerifyKey
 
 from ..errors import InvalidHandle, TamperedFile
-from ..format import sync_artefacts
+from ..format import key_generations, sync_artefacts
 from ..format.constants import (
     CLIENT_FORMAT,
     CLIENT_KEY_FORMAT,
@@ -34,6 +34,7 @@ from ..format.constants import (
     JSON_FORMAT_VERSION,
 )
 from ..format.encoding import b64, canonical, is_id, unb64
+from ..format.key_generations import Generation
 from ..format.keys import Device, check_record, sign_record
 
 HANDLE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -87,7 +88,7 @@ def blind(handle: str, index_key: bytes) -> str:
 
 
 def _public_key_record(
-    fmt: str, client_id: str, public: PublicKey, device: Device, created: str, **extra: int
+    fmt: str, client_id: str, public: PublicKey, device: Device, created: str, **extra: Any
 ) -> bytes:
     record = {
         "format": fmt,
@@ -120,16 +121,46 @@ def read_client_record(path: Path, device_keys: dict[str, VerifyKey]) -> PublicK
     return _box_public(record, path)
 
 
-def key_record(client_id: str, generation: int, public: PublicKey, device: Device, created: str) -> bytes:
-    """A newer key pair for a client (after a revoke): revisions from now on are sealed to it."""
-    return _public_key_record(CLIENT_KEY_FORMAT, client_id, public, device, created, generation=generation)
+def key_record(client_id: str, generation: Generation, device: Device, created: str) -> bytes:
+    """A newer key pair for a client (a revoke or a merge): revisions from now on are sealed
+    to it. ``generation`` is the number, ``after``, ``holders`` and ``revoked`` it names."""
+    return _public_key_record(
+        CLIENT_KEY_FORMAT,
+        client_id,
+        generation.public,
+        device,
+        created,
+        generation=generation.number,
+        after=list(generation.after),
+        holders=sorted(generation.holders or ()),
+        revoked=sorted(generation.revoked),
+    )
 
 
-def read_key_record(path: Path, generation: int, device_keys: dict[str, VerifyKey]) -> PublicKey:
+def read_key_record(path: Path, device_keys: dict[str, VerifyKey]) -> Generation:
+    """A generation, if a registered device signed it for this client under this very name
+    (``<NNNNNN>-<did>.json`` by device ``did``; an older vault's ``<NNNNNN>.json``)."""
     record = check_record(path, CLIENT_KEY_FORMAT, device_keys)
-    if record.get("client_id") != path.parent.parent.name or record.get("generation") != generation:
+    match = key_generations.KEY_NAME.match(path.name)
+    gid = match[1] if match else ""
+    if (
+        not match
+        or record.get("client_id") != path.parent.parent.name
+        or record.get("generation") != int(gid[:6])
+        or ("-" in gid and record.get("device") != gid[7:])
+    ):
         raise TamperedFile(path, "client key record was moved, renamed or is out of order")
-    return _box_public(record, path)
+    public = _box_public(record, path)
+    if "-" not in gid:  # an older vault's: after the one before it, held as its files say
+        return Generation(gid, public, key_generations.legacy_after(gid), None)
+    after, holders, revoked = (_ids(record.get(name), path) for name in ("after", "holders", "revoked"))
+    return Generation(gid, public, after, frozenset(holders), frozenset(revoked))
+
+
+def _ids(value: object, path: Path) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise TamperedFile(path, "client key record is damaged")
+    return tuple(value)
 
 
 def index_record(blinded: str, client_id: str, device: Device) -> bytes:

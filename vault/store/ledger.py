@@ -66,7 +66,17 @@ def expected(entries: Iterable[Entry]) -> dict[str, list[str | None]]:
         removed = entry.data.get("removed")
         for path in removed if isinstance(removed, list) else ():
             states.setdefault(str(path), []).append(REMOVED)
-    return states
+    # A deleted access file is never written again under its name (the name carries the
+    # generation and the device that wrote it; a grant again is to a newer generation), so
+    # a deletion is its last state, even when another device's clock, or one second shared
+    # by both, puts the write after it.
+    return {path: _removal_last(history) for path, history in states.items()}
+
+
+def _removal_last(history: list[str | None]) -> list[str | None]:
+    if REMOVED not in history or history[-1] is REMOVED:
+        return history
+    return [state for state in history if state is not REMOVED] + [REMOVED]
 
 
 def check(root: Path, relative: str, history: list[str | None]) -> Problem | None:

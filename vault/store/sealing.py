@@ -84,7 +84,7 @@ def _seal_record(
     extra: dict[str, str],
     merges: tuple[str, ...] = (),
 ) -> SealedRevision:
-    public = vault.keyring.client_public(client_id)
+    public = vault.keyring.sealing_key(client_id)
     mac = content_mac(vault, body)
     existing = vault.revisions(client_id, note_id)
     number = 1

@@ -10,8 +10,8 @@ docs/format.md)::
     devices/<did>.json                      device registrations, signed by a practitioner
     index/<blinded handle>.json             blinded handle -> client id, signed by a device
     clients/<cid>/client.json               the client's public key, signed by a device
-    clients/<cid>/keys/<gen>.json           a newer client key pair's public half (after a revoke)
-    clients/<cid>/access/<pid>[.<gen>].sealed   the client's private key(s), sealed to a practitioner
+    clients/<cid>/keys/<gen>-<did>.json     a newer client key pair's public half (a revoke, a merge)
+    clients/<cid>/access/<pid>.<gen>.<did>.sealed   the client's private key(s), sealed to a practitioner
     colleagues/<pid>-<by>.json              a colleague's identity, signed by the practitioner ``by``
     clients/<cid>/records/<nid>/<rev>-<did>.rev   one sealed revision (record 0…0 = profile)
     audit/<did>.log, audit/<did>.checkpoint       the audit log and its signed head

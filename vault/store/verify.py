@@ -148,7 +148,7 @@ def _check_ledger(vault: Vault, entries: list[Entry]) -> list[Problem]:
             ledger.append(
                 (e.data.get("file"), e.data.get("sha256"), f"revision sealed at {e.time}", e.device)
             )
-        elif e.event == "access-revoke":  # deleting it would seal new notes to the old key again
+        elif e.event in ("access-revoke", "key-merge"):  # deleting it seals new notes to the old key
             ledger.append(
                 (e.data.get("key_file"), e.data.get("sha256"), f"client key made at {e.time}", e.device)
             )
