@@ -561,13 +561,14 @@ def open_cmd(
     minutes = idle_timeout or p.settings().idle_timeout_minutes
     vault = open_vault(ctx)
     client_id = vault.resolve(handle)
+    site_builder.warm_up()  # MkDocs loads while the passphrase is typed and derived
     practitioner = vault.unlock(ask_passphrase())
     vault.keyring.client_keys(practitioner, client_id)  # no access: say so before any work
     report_leftovers(vault, client_id)
     serve_site(
         vault,
-        lambda directory: site_builder.build_site(
-            vault, practitioner, client_id, handle, directory, include_psychotherapy_notes, stage
+        lambda directory, on_overview: site_builder.build_site(
+            vault, practitioner, client_id, handle, directory, include_psychotherapy_notes, stage, on_overview
         ),
         {"client": client_id},
         minutes,
@@ -635,8 +636,8 @@ def demo(keep: Path | None, handle: str | None, no_browser: bool, idle_timeout: 
             click.echo(f"Opening the timeline of {made.handle}; Ctrl-C closes it and wipes the site.")
             serve_site(
                 vault,
-                lambda directory: site_builder.build_site(
-                    vault, practitioner, client_id, made.handle, directory
+                lambda directory, on_overview: site_builder.build_site(
+                    vault, practitioner, client_id, made.handle, directory, on_overview=on_overview
                 ),
                 {"client": client_id},
                 idle_timeout,

@@ -19,17 +19,24 @@ from . import config
 from .nodump import no_core_dumps
 
 
+class _Stopped(Exception):
+    """A signal came while the site was still being built."""
+
+
 def serve_site(
     vault: Vault,
-    make: Callable[[Path], site_builder.BuiltSite],
+    make: Callable[[Path, Callable[[site_builder.BuiltSite], None]], site_builder.BuiltSite],
     subject: dict[str, str],
     minutes: float,
     no_browser: bool,
 ) -> None:
     """Build a site in a RAM directory, serve it on 127.0.0.1, and wipe it however it ends.
 
-    The address with its token goes to stdout (the contract of `casenotes open`) and to the
-    browser through a 0600 launcher file: never into an argv, which any local user can read.
+    ``make(directory, on_overview)`` builds it and calls on_overview as soon as the overview
+    can be served: the address is printed then, and the other pages follow (a long history
+    takes seconds). The address with its token goes to stdout (the contract of `casenotes
+    open`) and to the browser through a 0600 launcher file: never into an argv, which any
+    local user can read.
     """
     no_core_dumps()
     base, in_ram = site_builder.choose_base(config.ram_dirs())
@@ -40,24 +47,44 @@ def serve_site(
         )
     directory = site_builder.create(base)
     opened: site_builder.OpenSite | None = None
+    building = True
     reason = "failed"
-    try:
-        os.environ.update(site_builder.theme.QUIET_ENV)
-        built = make(directory)
-        for damaged in built.timeline.damaged:
+
+    def on_signal(*_: object) -> None:
+        if building:
+            raise _Stopped  # unwinds the build (and stops its second process)
+        if opened is not None:
+            opened.stop()
+
+    def serve_overview(site: site_builder.BuiltSite) -> None:
+        nonlocal opened
+        for damaged in site.timeline.damaged:
             click.echo(
                 f"casenotes: note {damaged.note_id} is damaged and shown as such: {damaged.why}", err=True
             )
-        opened = site_builder.OpenSite(vault, subject, built)
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, lambda *_: opened.stop() if opened else None)
+        opened = site_builder.OpenSite(vault, subject, site)
+        opened.start()
         click.echo(f"Serving {opened.url}", err=False)
         click.echo(f"(wiped after {minutes:g} idle minutes, or on Ctrl-C)", err=True)
         sys.stdout.flush()
         if not no_browser:
             webbrowser.open(opened.launcher().as_uri())
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, on_signal)
+    try:
+        os.environ.update(site_builder.theme.QUIET_ENV)
+        make(directory, serve_overview)
+        building = False
+        assert opened is not None
+        if not opened.server.complete.is_set():
+            opened.completed()
+        click.echo("casenotes: all pages ready", err=True)
         reason = opened.serve(minutes * 60)
+    except _Stopped:
+        reason = "stopped"
     finally:
+        building = False
         if opened is not None:
             opened.close(reason)
         else:

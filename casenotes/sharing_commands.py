@@ -309,6 +309,7 @@ def open_share(ctx: click.Context, file: Path, no_browser: bool, idle_timeout: f
     """Read notes a colleague shared with you, as a private site wiped on close."""
     p = practice(ctx)
     vault = open_vault(ctx)
+    site_builder.warm_up()  # MkDocs loads while the passphrase is typed and derived
     me = vault.unlock(ask_passphrase())
     known = {c.practitioner_id: c for c in vault.trust.colleagues()}
     opened = share.open_bundle(file, file.read_bytes(), me, known, vault.clock().date())
@@ -321,7 +322,9 @@ def open_share(ctx: click.Context, file: Path, no_browser: bool, idle_timeout: f
     notes = [OpenedNote(note_id, 1, opened.created, True, text) for note_id, text in opened.notes]
     serve_site(
         vault,
-        lambda directory: site_builder.build_shared_site(opened.client, notes, directory, banner),
+        lambda directory, on_overview: site_builder.build_shared_site(
+            opened.client, notes, directory, banner, on_overview
+        ),
         {"share": str(terms["consent_id"]), "sender": opened.sender.practitioner_id},
         idle_timeout or p.settings().idle_timeout_minutes,
         no_browser,

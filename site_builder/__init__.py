@@ -14,8 +14,12 @@ from .ramdir import choose_base, create, sweep, wipe
 
 if TYPE_CHECKING:
     from .site import BuiltSite, OpenSite, Timings, build_shared_site, build_site
+    from .staged_build import warm_up
 
-_LAZY = {name: ".site" for name in ("BuiltSite", "OpenSite", "Timings", "build_shared_site", "build_site")}
+_LAZY = {
+    **{name: ".site" for name in ("BuiltSite", "OpenSite", "Timings", "build_shared_site", "build_site")},
+    "warm_up": ".staged_build",
+}
 
 __all__ = [
     "BuiltSite",
@@ -27,6 +31,7 @@ __all__ = [
     "choose_base",
     "create",
     "sweep",
+    "warm_up",
     "wipe",
 ]
 

@@ -13,6 +13,9 @@ Not `mkdocs serve`: that is a development server with no Host or token check. He
   cross-site one, and the ``SameSite=Strict`` cookie would not be sent).
 - A request whose ``Sec-Fetch-Site`` or ``Origin`` says it comes from another site is
   refused, as is one naming another Host (DNS rebinding).
+- While the rest of a long history is rendered, only the overview and the theme's files
+  are served; any other page gets a fixed "still preparing" page that reloads itself
+  (after the same checks: it too needs the cookie).
 - Only an authenticated request keeps the site alive; any refusal closes the connection
   (a body is never parsed as the next request); at most MAX_CONNECTIONS at a time.
 
@@ -39,6 +42,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 MAX_CONNECTIONS = 32  # a browser opens six per host; beyond this a connection is closed at once
 CONNECTION_TIMEOUT = 20.0  # seconds an idle keep-alive connection may hold a slot
 FOREIGN_FETCH_SITES = {"cross-site", "same-site"}  # same-site: another port of 127.0.0.1
+PREPARING = (
+    b'<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="1">'
+    b"<title>casenotes: preparing</title></head><body><p>This page is still being prepared; "
+    b"it opens by itself in a moment.</p></body></html>\n"
+)
 
 
 def content_security_policy(script_hashes: Iterable[str] = ()) -> str:
@@ -60,7 +68,7 @@ class SiteServer(ThreadingHTTPServer):
     daemon_threads = False  # server_close() joins them, after closing their sockets
     block_on_close = True
 
-    def __init__(self, root: Path, script_hashes: Iterable[str] = ()) -> None:
+    def __init__(self, root: Path, script_hashes: Iterable[str] = (), complete: bool = True) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.root = root.resolve()
         self.prefix = "/" + secrets.token_urlsafe(18)
@@ -74,6 +82,14 @@ class SiteServer(ThreadingHTTPServer):
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._open: set[socket.socket] = set()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        # Set once every page is written. Until then (the overview served while the rest is
+        # rendered) only the overview and the theme's files are answered; any other page,
+        # possibly half-written, gets PREPARING instead.
+        self.complete = threading.Event()
+        if complete:
+            self.complete.set()
 
     @property
     def port(self) -> int:
@@ -140,6 +156,12 @@ class SiteServer(ThreadingHTTPServer):
             target = target / "index.html"
         return target if target.is_file() else None
 
+    def ready(self, target: Path) -> bool:
+        """Whether a file may be served now: any once complete, else the early ones."""
+        if self.complete.is_set():
+            return True
+        return target == self.root / "index.html" or target.is_relative_to(self.root / "assets")
+
     def touch(self) -> None:
         self.last_request = time.monotonic()
 
@@ -176,18 +198,31 @@ class SiteServer(ThreadingHTTPServer):
                     pass
         super().server_close()
 
+    def start(self) -> None:
+        """Answer requests in a thread from now on."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+            self._thread.start()
+
     def serve_until(self, stop: threading.Event, idle_timeout: float) -> str:
         """Serve until stop is set or no authenticated request came for idle_timeout seconds."""
-        thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-        thread.start()
+        self.start()
         try:
             while not stop.wait(0.2):
                 if time.monotonic() - self.last_request > idle_timeout:
                     return "idle"
             return "stopped"
         finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop answering, and close every connection (idempotent)."""
+        if self._thread is not None:
             self.shutdown()
-            thread.join()
+            self._thread.join()
+            self._thread = None
+        if not self._closed:
+            self._closed = True
             self.server_close()
 
 
@@ -235,6 +270,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command not in ("GET", "HEAD"):
             return self._refuse(HTTPStatus.METHOD_NOT_ALLOWED)
         target = srv.resolve(inside) if inside is not None else None
+        if not srv.complete.is_set() and inside is not None and (target is None or not srv.ready(target)):
+            return self._preparing()  # not written yet, or being written: never a part of it
         if target is None:
             return self._refuse(HTTPStatus.NOT_FOUND)
         data = target.read_bytes()
@@ -247,6 +284,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         srv.requests += 1
         return None
+
+    def _preparing(self) -> None:
+        """A page the build has not written yet: a fixed page that reloads itself in a
+        second (same URL, so the cookie goes with it). It says nothing of the site."""
+        self.send_response(HTTPStatus.SERVICE_UNAVAILABLE)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(PREPARING)))
+        self.send_header("Retry-After", "1")
+        self._headers()
+        self.end_headers()
+        if self.command == "GET":
+            self.wfile.write(PREPARING)
 
     def _exchange(self, token: str) -> None:
         """The token, once, for the cookie; from the launcher file, so any Sec-Fetch-Site."""

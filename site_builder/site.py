@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import multiprocessing
 import os
 import re
-import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -22,16 +20,19 @@ from vault.errors import TamperedFile
 from vault.format.keys import Practitioner
 
 from . import pages, ramdir, theme
-from .errors import SiteBuildFailed
-from .server import SiteServer
+from .server import SiteServer, content_security_policy
+from .staged_build import StagedBuild, settled
 from .timeline import Damaged, Entry, Timeline, assemble
 
 
 @dataclass
 class Timings:
-    decrypt: float = 0.0
-    generate: float = 0.0
-    build: float = 0.0
+    decrypt: float = 0.0  # and the front matter read
+    overview: float = 0.0  # from then until the overview could be served
+    build: float = 0.0  # from then until every page was written
+
+
+OnOverview = Callable[[bool], object] | None
 
 
 @dataclass
@@ -39,6 +40,7 @@ class BuiltSite:
     directory: Path  # the RAM directory: docs/, site/, mkdocs.yml
     timeline: Timeline
     timings: Timings = field(default_factory=Timings)
+    complete: bool = False  # every page written (else the overview only, the rest to come)
 
     @property
     def html(self) -> Path:
@@ -90,6 +92,7 @@ def _read(notes: Sequence[OpenedNote]) -> tuple[list[Entry], list[Damaged]]:
 def _read_in_parallel(notes: Sequence[OpenedNote]) -> tuple[list[Entry], list[Damaged]]:
     """Half the notes read in a forked process: it has them from the fork, in memory, and
     sends the parsed entries back through a pipe."""
+    settled()
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     half = len(notes) // 2
@@ -110,33 +113,23 @@ def _read_in_parallel(notes: Sequence[OpenedNote]) -> tuple[list[Entry], list[Da
     return entries + more_entries, damaged + more_damaged
 
 
-def generate(directory: Path, timeline: Timeline, parts: int = 1, banner: str | None = None) -> list[Path]:
-    """Write the Markdown pages and their mkdocs.yml into the RAM directory.
+def generate(directory: Path, timeline: Timeline, banner: str | None = None) -> dict[str, int]:
+    """Write the Markdown pages and their mkdocs.yml into the RAM directory; each page's length.
 
-    With ``parts=2`` the older month pages go to a second project, built in parallel
-    (see build_parallel); the first holds every other page and the newer months.
     ``banner``: a line shown atop every page (a shared bundle: who shared it, why, until when).
     """
     name = f"{site_label(timeline.handle)} · casenotes"
-    projects = [
-        (directory / "docs", directory / "mkdocs.yml", theme.mkdocs_config(name, pages.NAV, banner=banner))
-    ]
     if banner is not None:
         theme.write_overrides(directory)
-    if parts == 2:
-        helper = theme.mkdocs_config(name, pages.NAV, helper=True)
-        projects.append((directory / "docs-helper", directory / "mkdocs-helper.yml", helper))
-    for docs, _, _ in projects:
-        (docs / "sessions").mkdir(parents=True)
-    all_pages = list(pages.all_pages(timeline))
-    months = [p for p in all_pages if p[0].startswith("sessions/")]  # newest first
-    helper_share = set(_older_half(months)) if parts == 2 else set()
-    for relative, text in all_pages:
-        docs = projects[1][0] if relative in helper_share else projects[0][0]
+    docs = directory / "docs"
+    (docs / "sessions").mkdir(parents=True)
+    lengths = {}
+    for relative, text in pages.all_pages(timeline):
         (docs / relative).write_text(text, encoding="utf-8")
-    for _, config_file, config in projects:
-        config_file.write_text(yaml.safe_dump(config, sort_keys=False))
-    return [config_file for _, config_file, _ in projects]
+        lengths[relative] = len(text)
+    config = theme.mkdocs_config(name, pages.NAV, banner=banner)
+    (directory / "mkdocs.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return lengths
 
 
 def site_label(label: str) -> str:
@@ -148,30 +141,33 @@ def site_label(label: str) -> str:
     return re.sub(r"[^\w .-]", "-", label, flags=re.UNICODE)[:80] or "-"
 
 
-def _older_half(months: list[tuple[str, str]]) -> list[str]:
-    """The oldest month pages holding a little over half the text (the first project also
-    builds the overview, timeline and other long pages)."""
-    total = sum(len(text) for _, text in months)
-    taken, share = [], 0
-    for relative, text in reversed(months):
-        if share >= total * 0.55:
-            break
-        taken.append(relative)
-        share += len(text)
-    return taken
+OVERVIEW = "index.md"
 
 
-def build(config_file: Path) -> None:
-    """A real `mkdocs build`, in this process (no second interpreter start-up)."""
-    from mkdocs.commands.build import build as mkdocs_build
-    from mkdocs.config import load_config
+def build(directory: Path, timeline: Timeline, banner: str | None = None, on_overview: OnOverview = None) -> None:
+    """Generate and build the site: the overview first, then every other page.
 
-    config = load_config(str(config_file))
-    config.plugins.on_startup(command="build", dirty=False)
+    ``on_overview(done)`` is called once the overview and the theme's files are written:
+    from PARALLEL_FROM notes while the other pages are being rendered (``done`` False;
+    what it starts, a server thread, is not in the process forked to render half of
+    them), else once every page is (``done`` True).
+    """
+    lengths = generate(directory, timeline, banner)
+    steps = StagedBuild(directory / "mkdocs.yml")
     try:
-        mkdocs_build(config)
-    finally:
-        config.plugins.on_shutdown()
+        steps.build_pages([OVERVIEW])
+        rest = [uri for uri in steps.pages if uri != OVERVIEW]
+        early = len(timeline.entries) >= PARALLEL_FROM and _can_fork()
+        if early:
+            steps.build_in_two(rest, lengths, forked=lambda: on_overview and on_overview(False))
+        else:
+            steps.build_pages(rest)
+    except BaseException:
+        steps.abandon()
+        raise
+    steps.finish()
+    if on_overview and not early:
+        on_overview(True)
 
 
 def build_site(
@@ -182,77 +178,69 @@ def build_site(
     directory: Path,
     include_psychotherapy: bool = False,
     on_stage: Callable[[str], object] = lambda _: None,
+    on_overview: Callable[[BuiltSite], object] | None = None,
 ) -> BuiltSite:
-    """Decrypt, generate and build one client's site; ``on_stage`` hears of each step."""
+    """Decrypt, generate and build one client's site; ``on_stage`` hears of each step, and
+    ``on_overview`` of the moment the overview can be served (see build)."""
     timings = Timings()
     started = time.perf_counter()
     on_stage(f"decrypting the notes of client {client_id}")
     timeline = load_timeline(vault, practitioner, client_id, handle, include_psychotherapy)
     timings.decrypt = time.perf_counter() - started
+    site = BuiltSite(directory, timeline, timings)
+    on_stage(f"building the site of {len(timeline.entries)} notes")
     started = time.perf_counter()
-    parallel = len(timeline.entries) >= PARALLEL_FROM and _can_fork()
-    configs = generate(directory, timeline, parts=2 if parallel else 1)
-    timings.generate = time.perf_counter() - started
-    on_stage(f"building the site of {len(timeline.entries)} notes" + (" on two cores" if parallel else ""))
-    started = time.perf_counter()
-    if parallel:
-        build_parallel(directory, *configs)
-    else:
-        build(configs[0])
+
+    def overview(done: bool) -> None:
+        timings.overview = time.perf_counter() - started
+        site.complete = done
+        if on_overview:
+            on_overview(site)
+
+    build(directory, timeline, on_overview=overview)
     timings.build = time.perf_counter() - started
-    return BuiltSite(directory, timeline, timings)
+    site.complete = True
+    return site
 
 
-def build_shared_site(label: str, notes: Sequence[OpenedNote], directory: Path, banner: str) -> BuiltSite:
+def build_shared_site(
+    label: str,
+    notes: Sequence[OpenedNote],
+    directory: Path,
+    banner: str,
+    on_overview: Callable[[BuiltSite], object] | None = None,
+) -> BuiltSite:
     """A read-only site of notes a colleague shared (already cut to what the consent covers)."""
-    timings = Timings()
     entries, damaged = _read(notes)
-    timeline = assemble(site_label(label), entries, damaged, include_psychotherapy=True)
-    build(generate(directory, timeline, banner=banner)[0])
-    return BuiltSite(directory, timeline, timings)
+    site = BuiltSite(directory, assemble(site_label(label), entries, damaged, include_psychotherapy=True))
+
+    def overview(done: bool) -> None:
+        site.complete = done
+        if on_overview:
+            on_overview(site)
+
+    build(directory, site.timeline, banner, on_overview=overview)
+    site.complete = True
+    return site
 
 
-PARALLEL_FROM = 120  # notes: below this, a second build costs more than it saves
+PARALLEL_FROM = 120  # notes: below this, a second process costs more than it saves
 
 
 def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
 
 
-def build_parallel(directory: Path, main: Path, helper: Path) -> None:
-    """Build the two projects at once, one per core, then merge them into site/.
-
-    MkDocs builds one page after another; Material spends ~6 ms a note on Markdown,
-    templating and search indexing. A forked process builds the older months (from RAM to
-    RAM, nothing crosses a disk) while this one builds the rest; the helper's month pages
-    are moved in, and its search entries are added to the main index.
-    """
-    child = multiprocessing.get_context("fork").Process(target=build, args=(helper,), daemon=True)
-    child.start()
-    try:
-        build(main)
-    finally:
-        child.join()
-    if child.exitcode != 0:
-        raise SiteBuildFailed(f"the parallel build stopped with code {child.exitcode}")
-    site, extra = directory / "site", directory / "site-helper"
-    for page in (extra / "sessions").iterdir():
-        page.replace(site / "sessions" / page.name)
-    index_file = site / "search" / "search_index.json"
-    index = json.loads(index_file.read_text(encoding="utf-8"))
-    index["docs"] += json.loads((extra / "search" / "search_index.json").read_text(encoding="utf-8"))["docs"]
-    index_file.write_text(json.dumps(index, ensure_ascii=False), encoding="utf-8")
-    shutil.rmtree(extra)
-
-
 class OpenSite:
-    """A built site being served; close() (or leaving the with block) wipes it."""
+    """A site being served, from its overview on; close() wipes it."""
 
     def __init__(self, vault: Vault, subject: dict[str, str], site: BuiltSite) -> None:
         self.vault = vault
         self.subject = subject  # what the audit entries name: {"client": id} or {"share": ...}
         self.site = site
-        self.server = SiteServer(site.html, theme.script_hashes(site.html))
+        overview = [site.html / "index.html"]
+        hashes = theme.script_hashes(site.html, None if site.complete else overview)
+        self.server = SiteServer(site.html, hashes, complete=site.complete)
         self.stop_event = threading.Event()
         vault.audit.append("site-open", **subject)
 
@@ -272,6 +260,16 @@ class OpenSite:
             out.write(self.server.launcher_html())
         return path
 
+    def start(self) -> None:
+        """Answer requests from now on (the overview alone until completed())."""
+        self.server.start()
+
+    def completed(self) -> None:
+        """Every page is written: serve them all (their scripts allowed by hash)."""
+        self.server.csp = content_security_policy(theme.script_hashes(self.site.html))
+        self.server.touch()  # the idle timeout counts from the whole site
+        self.server.complete.set()
+
     def serve(self, idle_timeout: float) -> str:
         """Serve until stop() or the idle timeout; returns why it ended."""
         return self.server.serve_until(self.stop_event, idle_timeout)
@@ -280,5 +278,6 @@ class OpenSite:
         self.stop_event.set()
 
     def close(self, reason: str) -> None:
+        self.server.close()
         ramdir.wipe(self.site.directory)
         self.vault.audit.append("site-close", reason=reason, **self.subject)

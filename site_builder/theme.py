@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,26 +17,31 @@ from typing import Any
 QUIET_ENV = {"NO_MKDOCS_2_WARNING": "1"}
 
 
-def mkdocs_config(
-    site_name: str, nav: list[tuple[str, str]], helper: bool = False, banner: str | None = None
-) -> dict[str, Any]:
-    """The mkdocs.yml of a client site: private, offline, fast to build.
+NAME = "material"
+# The templates a page of ours is rendered with, compiled while the passphrase is derived.
+TEMPLATES = (
+    "main.html",
+    "base.html",
+    *(
+        f"partials/{name}.html"
+        for name in (
+            "actions comments content copyright feedback footer header icons integrations/analytics "
+            "javascripts/base javascripts/content language languages/en logo nav-item nav search "
+            "source-file tags toc-item toc"
+        ).split()
+    ),
+)
 
-    ``helper``: the config of the second, parallel build, which holds month pages only
-    (``docs-helper/`` to ``site-helper/``); its navigation links to the main build's pages.
-    """
-    suffix = "-helper" if helper else ""
-    if helper:
-        # Links to pages the other build makes: MkDocs writes them relative to each page
-        # (sessions/x.html -> ../timeline.html), which stays under the site's per-run prefix.
-        nav = [(title, path[:-3] + ".html") for title, path in nav]
+
+def mkdocs_config(site_name: str, nav: list[tuple[str, str]], banner: str | None = None) -> dict[str, Any]:
+    """The mkdocs.yml of a client site: private, offline, fast to build."""
     return {
         "site_name": site_name,
-        "docs_dir": "docs" + suffix,
-        "site_dir": "site" + suffix,
+        "docs_dir": "docs",
+        "site_dir": "site",
         "use_directory_urls": False,  # plain files: the server maps paths to files, nothing more
         "theme": {
-            "name": "material",
+            "name": NAME,
             "font": False,  # no Google Fonts: the site makes no request beyond 127.0.0.1
             "features": ["search.highlight", "toc.follow"],
             "palette": {"primary": "indigo"},
@@ -53,6 +59,12 @@ def mkdocs_config(
             "nav": {"omitted_files": "ignore", "not_found": "ignore", "absolute_links": "ignore"},
         },
     }
+
+
+def search_entries(config: Any) -> list[Any]:
+    """The list Material's search plugin collects its index in, page by page."""
+    [plugin] = [p for p in config.plugins.values() if hasattr(p, "search_index")]
+    return plugin.search_index.entries  # type: ignore[no-any-return]
 
 
 # Material's announcement bar, filled from extra.banner (escaped: a bundle's text is input).
@@ -93,11 +105,12 @@ def _material_scripts() -> tuple[re.Pattern[str], ...]:
     return tuple(found)
 
 
-def script_hashes(site: Path) -> set[str]:
-    """CSP hashes ('sha256-…') of every inline script of Material's in a built site."""
+def script_hashes(site: Path, pages: Iterable[Path] | None = None) -> set[str]:
+    """CSP hashes ('sha256-…') of every inline script of Material's in a built site (or in
+    some of its pages: the overview, served while the rest is built)."""
     patterns = _material_scripts()
     hashes = set()
-    for page in site.rglob("*.html"):
+    for page in site.rglob("*.html") if pages is None else pages:
         for match in _SCRIPT.finditer(page.read_text(encoding="utf-8", errors="replace")):
             body = match.group("body")
             if body and "src=" not in match.group("attrs") and any(p.fullmatch(body) for p in patterns):

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from site_builder.server import MAX_CONNECTIONS, SiteServer
+from site_builder.server import MAX_CONNECTIONS, PREPARING, SiteServer
 
 EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND"]
 
@@ -312,3 +312,32 @@ def test_two_sites_keep_their_own_cookies(tmp_path: Path) -> None:
     finally:
         one.close()
         two.close()
+
+
+def test_while_the_rest_is_built_only_the_overview_is_served_and_the_rest_waits(tmp_path: Path) -> None:
+    root = make_site(tmp_path / "site")
+    (root / "assets").mkdir()
+    (root / "assets" / "main.css").write_text("body{}")
+    (root / "sessions" / "half.html").write_text("<h1>half-writ")  # being written by the build
+    srv = SiteServer(root, complete=False)
+    stop = threading.Event()
+    thread = threading.Thread(target=srv.serve_until, args=(stop, 3600))
+    thread.start()
+    try:
+        assert request(srv, "/sessions/one.html")[0].status == 403  # no cookie: nothing, not even "wait"
+        cookie = session(srv)
+        assert request(srv, "/", cookie=cookie)[1] == b"<h1>overview</h1>"
+        assert request(srv, "/assets/main.css", cookie=cookie)[0].status == 200
+        for path in ("/sessions/one.html", "/sessions/half.html", "/sessions/not-yet.html", "/search/x.json"):
+            response, body = request(srv, path, cookie=cookie)
+            assert response.status == 503 and body == PREPARING, path  # the same fixed page for each
+            assert response.getheader("Retry-After") and 'http-equiv="refresh"' in body.decode()
+            assert response.getheader("Cache-Control") == "no-store"  # never kept in place of the page
+        assert request(srv, "/../secret.txt", cookie=cookie)[0].status == 503  # outside: same answer, no file
+        assert request(srv, "/sessions/one.html", cookie=cookie, in_site=False)[0].status == 404
+        srv.complete.set()
+        assert request(srv, "/sessions/one.html", cookie=cookie)[1] == b"<h1>one session</h1>"
+        assert request(srv, "/sessions/not-yet.html", cookie=cookie)[0].status == 404
+    finally:
+        stop.set()
+        thread.join()

@@ -1,0 +1,161 @@
+"""A long history: the overview is served at once, the other pages follow while it is read.
+
+The build is held after the overview (as a long history would take seconds) so that what
+the practitioner meets in that window is seen, not raced: the overview, and for any other
+page a fixed "still preparing" page that reloads itself into the real one.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import PASSPHRASE, Env
+from site_fixtures import CHROMIUM_ARGS, MARKER, note, require_chromium
+
+import site_builder.site
+from site_builder import BuiltSite, OpenSite, build_site
+from site_builder.server import PREPARING
+from vault import Passphrase
+
+OTHER = "wombatlantern"  # only in the second client's note
+
+
+class HeldOpen:
+    """`casenotes open` in a thread, held after the overview until release()."""
+
+    def __init__(self, env: Env, handle: str, directory: Path) -> None:
+        self.vault = env.vault()
+        practitioner = self.vault.unlock(Passphrase(PASSPHRASE))
+        self.overview, self.held, self.done = threading.Event(), threading.Event(), threading.Event()
+        self.opened: OpenSite | None = None
+        self.errors: list[BaseException] = []
+        directory.mkdir()
+
+        def on_overview(site: BuiltSite) -> None:
+            self.opened = OpenSite(self.vault, {"client": handle}, site)
+            self.opened.start()
+            self.overview.set()
+            self.held.wait(60)  # the other pages are not all written until released
+
+        def run() -> None:
+            try:
+                build_site(
+                    self.vault, practitioner, self.vault.resolve(handle), handle, directory, on_overview=on_overview
+                )
+                assert self.opened is not None
+                self.opened.completed()
+            except BaseException as exc:  # noqa: BLE001 - reported by the test
+                self.errors.append(exc)
+                self.overview.set()
+            finally:
+                self.done.set()
+
+        self.thread = threading.Thread(target=run)
+        self.thread.start()
+        assert self.overview.wait(120) and not self.errors, self.errors
+        assert self.opened is not None and not self.opened.server.complete.is_set()
+
+    def release(self) -> None:
+        self.held.set()
+        assert self.done.wait(120) and not self.errors, self.errors
+
+    def close(self) -> None:
+        self.held.set()
+        self.thread.join()
+        if self.opened is not None:
+            self.opened.close("stopped")
+
+
+@pytest.fixture
+def early(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any history counts as long: the overview first, the rest by two processes."""
+    monkeypatch.setattr(site_builder.site, "PARALLEL_FROM", 1)
+
+
+def client(opened: OpenSite) -> urllib.request.OpenerDirector:
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    opener.open(opened.url, timeout=10).close()  # the token for the cookie, once
+    return opener
+
+
+def get(opener: urllib.request.OpenerDirector, url: str) -> tuple[int, bytes]:
+    try:
+        with opener.open(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_a_browser_reads_the_overview_while_the_rest_is_built_then_the_rest_without_the_token(
+    story: Env, tmp_path: Path, early: None
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    chromium = require_chromium()
+    held = HeldOpen(story, "AB-1", tmp_path / "ram")
+    assert held.opened is not None
+    base = held.opened.url.split("/?")[0]
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.goto(held.opened.url)
+            page.wait_for_url(base + "/")
+            assert page.locator("h1").first.inner_text() == "AB-1"  # the overview, styled and whole
+            assert "In care since" in page.content()
+            page.get_by_role("link", name="Timeline").first.click()
+            page.wait_for_url("**/timeline.html")
+            body = page.locator("body")  # it reloads itself each second: read through retries
+            expect(body).to_contain_text("still being prepared")  # not an error, not a half page
+            expect(body).not_to_contain_text("AB-1")
+            expect(body).not_to_contain_text(MARKER)
+            held.release()
+            page.wait_for_selector("ul.cn-timeline", timeout=20_000)  # it reloaded itself into the page
+            assert page.locator("h1").first.inner_text() == "Timeline"
+            page.locator("ul.cn-timeline li strong a").last.click()  # the oldest: its month page
+            page.wait_for_url("**/sessions/2026-01.html*")
+            assert MARKER in page.content()  # the cookie from the one token still opens every page
+            browser.close()
+    finally:
+        held.close()
+
+
+def test_a_page_not_built_yet_shows_nothing_of_another_client_nor_of_an_earlier_site(
+    story: Env, tmp_path: Path, early: None
+) -> None:
+    vault = story.vault()
+    other = vault.add_client("CD-2")
+    text = note("cccccccccccccc01", "2026-01-14", body=f"## Subjective\nTalked about {OTHER}.\n")
+    vault.seal(other, "cccccccccccccc01", text.replace("client: AB-1", "client: CD-2").encode())
+    vault.close()
+
+    first = HeldOpen(story, "AB-1", tmp_path / "first")
+    first.release()  # the first client's site, whole and open
+    assert first.opened is not None
+    month = "/sessions/2026-01.html"
+    status, page = get(client(first.opened), first.opened.url.split("/?")[0] + month)
+    assert status == 200 and MARKER.encode() in page
+    second = HeldOpen(story, "CD-2", tmp_path / "second")  # the same month page, not yet written
+    try:
+        assert second.opened is not None
+        opener = client(second.opened)
+        base = second.opened.url.split("/?")[0]
+        for path in (month, "/timeline.html", "/search/search_index.json"):
+            status, page = get(opener, base + path)
+            assert status == 503 and page == PREPARING, path
+        status, page = get(opener, base + "/")
+        assert status == 200 and b"CD-2" in page and MARKER.encode() not in page
+        second.release()
+        status, page = get(opener, base + month)
+        assert status == 200 and OTHER.encode() in page and MARKER.encode() not in page
+        status, page = get(opener, base + "/search/search_index.json")
+        assert status == 200 and OTHER.encode() in page and MARKER.encode() not in page
+    finally:
+        second.close()
+        first.close()
+    assert not (tmp_path / "first").exists() and not (tmp_path / "second").exists()
