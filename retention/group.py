@@ -48,15 +48,28 @@ def _time(entry: Entry) -> dt.datetime:
     return dt.datetime.fromisoformat(entry.time.replace("Z", "+00:00"))
 
 
-def is_group(vault: Vault) -> bool:
-    return len(vault.trust.device_keys()) > 1
+def devices(vault: Vault, entries: Sequence[Entry]) -> set[str]:
+    """The devices of this practice: those registered, and every one this device's own
+    retention checks named. A registration, log and hold file deleted from the synced
+    folder must not turn a group practice into a single machine that purges at once; this
+    device's own log cannot be cut back unseen (its checkpoint outside the vault)."""
+    own = vault.device.device_id
+    known = set(vault.trust.device_keys())
+    for entry in entries:
+        if entry.device == own and entry.event == HEARD_EVENT:
+            known.update(str(d) for d in entry.data.get("devices", []))
+    return known
+
+
+def is_group(vault: Vault, entries: Sequence[Entry]) -> bool:
+    return len(devices(vault, entries)) > 1
 
 
 def silent_devices(
     vault: Vault, entries: Sequence[Entry], now: dt.datetime, window: dt.timedelta
 ) -> dict[str, dt.datetime | None]:
-    """Registered devices (not this one) not heard from within ``window``: device id ->
-    the time of its newest entry here (None: none at all)."""
+    """The practice's devices (`devices`; not this one) not heard from within ``window``:
+    device id -> the time of its newest entry here (None: none at all)."""
     last: dict[str, dt.datetime] = {}
     for entry in entries:
         when = _time(entry)
@@ -65,7 +78,7 @@ def silent_devices(
     own = vault.device.device_id
     return {
         device: last.get(device)
-        for device in sorted(vault.trust.device_keys())
+        for device in sorted(devices(vault, entries))
         if device != own and (device not in last or last[device] < now - window)
     }
 

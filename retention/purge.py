@@ -421,8 +421,9 @@ def run(
 ) -> RunReport:
     """Finish pending shreds, then purge every due client."""
     with vault.backup_lock():
-        if group.is_group(vault):
-            vault.audit.append(group.HEARD_EVENT)  # the other machines hear from this one
+        known = group.devices(vault, list(vault.audit.entries()))
+        if len(known) > 1:  # the other machines hear from this one; it remembers them
+            vault.audit.append(group.HEARD_EVENT, devices=sorted(known))
         return _run(vault, policy, targets, unattended, max_unattended, max_clock_gap, heard_within, progress)
 
 
@@ -470,7 +471,7 @@ def _run(
         for c in by_dates
         if c.decision and (not unattended or c.decision.purgeable_unattended(now.date()))
     ]
-    if due and group.is_group(vault):
+    if due and group.is_group(vault, entries):
         _check_group(vault, entries, now, heard_within)
         chosen = group.purger(vault, entries, now, heard_within)
         if unattended and chosen != vault.device.device_id:

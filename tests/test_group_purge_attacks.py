@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from notes import note_text
-from test_group_purge import APA, _nightly, _readable, machines  # noqa: F401 (a fixture)
+from test_group_purge import APA, _heard, _nightly, _readable, machines  # noqa: F401 (a fixture)
 from test_retention import add
 
-from retention.purge import finish_pending, outlook, scan
+from retention import records
+from retention.errors import DevicesSilent
+from retention.purge import finish_pending, outlook, run, scan
 from syncd.filing import file_note
 from vault import verify
 from vault.format.encoding import canonical
@@ -56,3 +59,28 @@ def test_a_forged_purge_entry_neither_sets_a_live_client_aside_nor_refuses_its_n
     assert any("unregistered device" in p.why for p in found)  # the forgery itself is reported
     assert any(p.path.stem == laptop.device.device_id for p in found)
     assert not any("purged" in p.why for p in found)
+
+
+def test_deleting_every_trace_of_the_other_machine_does_not_make_its_hold_purgeable(machines) -> None:
+    """The laptop placed a hold; someone who can write the synced folder deletes the laptop's
+    registration, log, checkpoint and hold file, so that the desk would see a single-machine
+    practice with no hold. The desk has heard from the laptop before: it refuses."""
+    desk, laptop, sync, clock = machines
+    client_id = add(desk, "AB-1", ["2010-01-01"])
+    sync()
+    clock.set("2030-01-01T03:30:00")
+    records.place_hold(laptop, client_id, "subpoena")
+    _heard(laptop)
+    sync()
+    _heard(desk)
+    device = laptop.device.device_id
+    for path in [
+        desk.root / "devices" / f"{device}.json",
+        *(desk.root / "audit").glob(f"{device}.*"),
+        records.path_for(desk, client_id, device),
+    ]:
+        path.unlink()
+    clock.set("2030-01-01T05:00:00")
+    with pytest.raises(DevicesSilent, match=device):
+        run(desk, APA, [], unattended=False)
+    assert _readable(desk, client_id) == 1
