@@ -127,10 +127,11 @@ def purged(vault: Vault) -> frozenset[str]:
 
 # -- revived folders ----------------------------------------------------------------------------
 def set_aside(vault: Vault, entries: Sequence[Entry]) -> list[Revived]:
-    """(``entries``: the signed purge entries, `purged.signed`.) Move every revived folder's files to ``revived/<cid>.<this device>/`` (a name no
+    """Move every revived folder's files to ``revived/<cid>.<this device>/`` (a name no
     other machine writes), once sync has settled: while another device's log is still
     arriving, the folder may simply be the purge's own deletions not yet here. A copy
-    of a key the purge destroyed (its SHA-256 is in a certificate) is removed instead."""
+    of a key the purge destroyed (its SHA-256 is in a certificate) is removed instead.
+    ``entries``: the signed purge entries (`purged.signed`)."""
     found = [r for r in revived(vault.root, entries, vault.device.device_id) if not r.set_aside]
     if not found or sync_in_flight(vault):
         return []

@@ -37,7 +37,7 @@ def _forge_purge(vault_root: Path, client_id: str, device: str, log: str) -> Non
         handle.write(canonical(line) + b"\n")
 
 
-def test_a_forged_purge_entry_neither_sets_a_live_client_aside_nor_refuses_its_notes(machines) -> None:
+def test_a_forged_purge_entry_neither_sets_a_live_client_aside_nor_refuses_its_notes(machines) -> None:  # noqa: F811 (the fixture)
     desk, laptop, sync, clock = machines
     client_id = add(desk, "AB-1", ["2010-01-01"])
     sync()
@@ -61,7 +61,7 @@ def test_a_forged_purge_entry_neither_sets_a_live_client_aside_nor_refuses_its_n
     assert not any("purged" in p.why for p in found)
 
 
-def test_deleting_every_trace_of_the_other_machine_does_not_make_its_hold_purgeable(machines) -> None:
+def test_deleting_every_trace_of_the_other_machine_does_not_make_its_hold_purgeable(machines) -> None:  # noqa: F811 (the fixture)
     """The laptop placed a hold; someone who can write the synced folder deletes the laptop's
     registration, log, checkpoint and hold file, so that the desk would see a single-machine
     practice with no hold. The desk has heard from the laptop before: it refuses."""
