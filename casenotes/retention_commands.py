@@ -222,7 +222,7 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
         )
         if report.deferred_to:
             log.info("purges in this group practice are made by device %s's syncd", report.deferred_to)
-        for item in purged.revived(vault.root, vault.audit.entries(), vault.device.device_id):
+        for item in purged.revived(vault.root, purged.signed(vault), vault.device.device_id):
             log.warning("%s: %s", item.path, item.describe())
         for client_id in report.announced:
             log.warning(

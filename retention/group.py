@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from vault import Entry, Vault, durable
 from vault.errors import WriteFailed, reason
+from vault.store.audit import signed_entry
 from vault.store.purged import REVIVED, Revived, files, revived
 from vault.store.verify import sync_in_flight
 
@@ -48,15 +48,28 @@ def _time(entry: Entry) -> dt.datetime:
     return dt.datetime.fromisoformat(entry.time.replace("Z", "+00:00"))
 
 
-def is_group(vault: Vault) -> bool:
-    return len(vault.trust.device_keys()) > 1
+def devices(vault: Vault, entries: Sequence[Entry]) -> set[str]:
+    """The devices of this practice: those registered, and every one this device's own
+    retention checks named. A registration, log and hold file deleted from the synced
+    folder must not turn a group practice into a single machine that purges at once; this
+    device's own log cannot be cut back unseen (its checkpoint outside the vault)."""
+    own = vault.device.device_id
+    known = set(vault.trust.device_keys())
+    for entry in entries:
+        if entry.device == own and entry.event == HEARD_EVENT:
+            known.update(str(d) for d in entry.data.get("devices", []))
+    return known
+
+
+def is_group(vault: Vault, entries: Sequence[Entry]) -> bool:
+    return len(devices(vault, entries)) > 1
 
 
 def silent_devices(
     vault: Vault, entries: Sequence[Entry], now: dt.datetime, window: dt.timedelta
 ) -> dict[str, dt.datetime | None]:
-    """Registered devices (not this one) not heard from within ``window``: device id ->
-    the time of its newest entry here (None: none at all)."""
+    """The practice's devices (`devices`; not this one) not heard from within ``window``:
+    device id -> the time of its newest entry here (None: none at all)."""
     last: dict[str, dt.datetime] = {}
     for entry in entries:
         when = _time(entry)
@@ -65,7 +78,7 @@ def silent_devices(
     own = vault.device.device_id
     return {
         device: last.get(device)
-        for device in sorted(vault.trust.device_keys())
+        for device in sorted(devices(vault, entries))
         if device != own and (device not in last or last[device] < now - window)
     }
 
@@ -78,22 +91,25 @@ def purger(vault: Vault, entries: Sequence[Entry], now: dt.datetime, window: dt.
 
 
 # -- purged clients ---------------------------------------------------------------------------
-_TAILS: dict[str, tuple[int, int, frozenset[str]]] = {}  # log path -> (inode, offset read, clients)
+#: log path -> (inode, offset read, clients, the device keys that checked them)
+_TAILS: dict[str, tuple[int, int, frozenset[str], object]] = {}
 _NEEDLE = b'"event":"purge-begin"'
 
 
 def purged(vault: Vault) -> frozenset[str]:
-    """Every client whose purge any device began: for syncd, before each seal. Logs only
-    grow, so each is read from where the last call stopped (a replaced or shortened
-    file is read again whole)."""
+    """Every client whose purge a registered device began, by its signed entry (a line
+    anyone who can write the folder adds refuses no client): for syncd, before each seal.
+    Logs only grow, so each is read from where the last call stopped (a replaced or
+    shortened file, or a device registered since, has it read again whole)."""
     found: set[str] = set()
+    keys = vault.trust.device_keys()
     for path in vault.audit.logs():
         key = str(path)
         try:
             with open(path, "rb") as handle:
                 st = os.fstat(handle.fileno())
-                inode, offset, clients = _TAILS.get(key, (-1, 0, frozenset()))
-                if inode != st.st_ino or offset > st.st_size:
+                inode, offset, clients, checked_by = _TAILS.get(key, (-1, 0, frozenset(), None))
+                if inode != st.st_ino or offset > st.st_size or checked_by is not keys:
                     offset, clients = 0, frozenset()
                 handle.seek(offset)
                 tail = handle.read()
@@ -102,12 +118,9 @@ def purged(vault: Vault) -> frozenset[str]:
         complete = tail.rfind(b"\n") + 1  # a line still being written is read next time
         more = set(clients)
         for line in tail[:complete].splitlines():
-            if _NEEDLE in line:
-                try:
-                    more.add(str(json.loads(line)["data"]["client"]))
-                except (ValueError, KeyError, TypeError):
-                    continue  # verify reports a damaged line
-        _TAILS[key] = (st.st_ino, offset + complete, frozenset(more))
+            if _NEEDLE in line and (entry := signed_entry(line, keys)) and entry.event == "purge-begin":
+                more.add(str(entry.data.get("client")))  # verify reports any other line
+        _TAILS[key] = (st.st_ino, offset + complete, frozenset(more), keys)
         found |= more
     return frozenset(found)
 
@@ -117,7 +130,8 @@ def set_aside(vault: Vault, entries: Sequence[Entry]) -> list[Revived]:
     """Move every revived folder's files to ``revived/<cid>.<this device>/`` (a name no
     other machine writes), once sync has settled: while another device's log is still
     arriving, the folder may simply be the purge's own deletions not yet here. A copy
-    of a key the purge destroyed (its SHA-256 is in a certificate) is removed instead."""
+    of a key the purge destroyed (its SHA-256 is in a certificate) is removed instead.
+    ``entries``: the signed purge entries (`purged.signed`)."""
     found = [r for r in revived(vault.root, entries, vault.device.device_id) if not r.set_aside]
     if not found or sync_in_flight(vault):
         return []

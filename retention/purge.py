@@ -76,7 +76,7 @@ def scan(vault: Vault, policy: Policy, today: dt.date) -> list[ClientRetention]:
     key = records.retention_key(vault)
     entries = list(vault.audit.entries())  # read once: the session dates and the announcements
     logged = records.logged_sessions(vault, key, entries)
-    gone = purged.gone(entries, vault.device.device_id)  # a folder of theirs is revived, no client
+    gone = purged.gone(purged.signed(vault), vault.device.device_id)  # a folder of theirs is revived
     for client_id in vault.client_ids():
         if client_id in gone:
             continue
@@ -130,7 +130,7 @@ def outlook(vault: Vault, policy: Policy, today: dt.date) -> Outlook:
         len(still_pending(vault)),
         tuple(r.client_id for r, state in zip(rows, states, strict=True) if state == "due"),
         tuple(r.client_id for r, state in zip(rows, states, strict=True) if state == "in notice"),
-        tuple(purged.revived(vault.root, vault.audit.entries(), vault.device.device_id)),
+        tuple(purged.revived(vault.root, purged.signed(vault), vault.device.device_id)),
     )
 
 
@@ -352,12 +352,12 @@ def finish_pending(vault: Vault, targets: Sequence[BackupTarget]) -> list[tuple[
     with vault.backup_lock():
         certificate.audit_unrecorded(vault)
         disposals = _disposals(vault)
-        entries = list(vault.audit.entries())
+        purges = purged.signed(vault)
         own = vault.device.device_id
-        for client_id, purge in purged.purges(entries).items():
+        for client_id, purge in purged.purges(purges).items():
             if purge.device == own and not purge.done and client_id in disposals:
                 remove_ciphertext(vault, client_id)  # this device's purge, cut short after its certificate
-        group.set_aside(vault, entries)  # anything else under a purged client came back: kept
+        group.set_aside(vault, purges)  # anything else under a purged client came back: kept
         for target in targets:
             try:
                 target.open(vault.practice_id, create=False)
@@ -421,8 +421,9 @@ def run(
 ) -> RunReport:
     """Finish pending shreds, then purge every due client."""
     with vault.backup_lock():
-        if group.is_group(vault):
-            vault.audit.append(group.HEARD_EVENT)  # the other machines hear from this one
+        known = group.devices(vault, list(vault.audit.entries()))
+        if len(known) > 1:  # the other machines hear from this one; it remembers them
+            vault.audit.append(group.HEARD_EVENT, devices=sorted(known))
         return _run(vault, policy, targets, unattended, max_unattended, max_clock_gap, heard_within, progress)
 
 
@@ -470,7 +471,7 @@ def _run(
         for c in by_dates
         if c.decision and (not unattended or c.decision.purgeable_unattended(now.date()))
     ]
-    if due and group.is_group(vault):
+    if due and group.is_group(vault, entries):
         _check_group(vault, entries, now, heard_within)
         chosen = group.purger(vault, entries, now, heard_within)
         if unattended and chosen != vault.device.device_id:

@@ -94,14 +94,15 @@ class _Handler(FileSystemEventHandler):
 
 
 @dataclass
-class _Removal:
-    """A signed (or parked) draft whose plaintext goes once its revision is committed."""
+class _Sealed:
+    """A note sealed in a group commit: it counts as sealed (and a signed or parked one's
+    plaintext goes) once the commit has made its revision durable and audited."""
 
     path: Path
     key: str
     raw: bytes
     status: FileStatus
-    state: str  # "signed" or "parked"
+    removal: str | None  # "signed" or "parked": its plaintext goes; None: a draft that stays
 
 
 class Daemon:
@@ -130,7 +131,7 @@ class Daemon:
         self._stop = threading.Event()
         self._track_writes = False
         self._removed_from: set[Path] = set()  # inbox folders with removals not yet fsynced
-        self._after_commit: list[_Removal] | None = None  # removals waiting for a group commit
+        self._committing: list[_Sealed] | None = None  # sealed in a group commit not yet ended
         wall = clock or vault.clock
         builtin = [
             Job("rescan", dt.timedelta(seconds=settings.rescan_every), self.rescan),
@@ -274,9 +275,10 @@ class Daemon:
 
     def _process_due(self, now: float) -> None:
         """Seal every draft that is due as one group commit (`Vault.group_commit`: a burst
-        pays one fsync per folder and one for the audit log), then remove the plaintext of
-        those signed: only once the commit has made their revisions durable and audited."""
-        self._after_commit = []
+        pays one fsync per folder and one for the audit log); only once the commit has made
+        their revisions durable and audited do they count as sealed, and does the plaintext
+        of those signed go."""
+        self._committing = []
         try:
             try:
                 with self.vault.group_commit():
@@ -284,17 +286,17 @@ class Daemon:
                         if due <= now and self.due.get(path) == due:
                             del self.due[path]
                             self.process(path)
-            except WriteFailed as exc:  # nothing of this burst is removed; each is tried again
-                for removal in self._after_commit:
-                    self._retry(removal.path, removal.key, exc)
+            except WriteFailed as exc:  # none of this burst is known durable: each is sealed again
+                for note in self._committing:
+                    self._retry(note.path, note.key, exc)
                 return
             finally:
-                committed, self._after_commit = self._after_commit, None
-            for removal in committed:
+                committed, self._committing = self._committing, None
+            for note in committed:
                 try:
-                    self._finish(removal)
+                    self._committed(note)
                 except OSError as exc:
-                    self._retry(removal.path, removal.key, exc)
+                    self._retry(note.path, note.key, exc)
         finally:
             self._sync_removals()
 
@@ -426,23 +428,24 @@ class Daemon:
             self.summary.sealed += 1
             log.info("sealed revision %d of note %s", sealed.revision, sealed.note_id)
         status = FileStatus("sealed", sealed.note_id, sealed.revision, mac=mac, updated=_now())
-        self.state.set(key, status)
-        if fields.signed or park:
-            removal = _Removal(path, key, raw, status, "signed" if fields.signed else "parked")
-            if self._after_commit is None:
-                self._finish(removal)
-            else:
-                self._after_commit.append(removal)
+        removal = "signed" if fields.signed else "parked" if park else None
+        note = _Sealed(path, key, raw, status, removal)
+        if self._committing is None:
+            self._committed(note)
+        else:
+            self._committing.append(note)
 
-    def _finish(self, removal: _Removal) -> None:
-        """Remove the plaintext of a note whose revision is durable and audited."""
-        if self._remove_plaintext(removal.path, removal.raw):
-            removal.status.state = removal.state
-            self.state.ids.pop(removal.key, None)
+    def _committed(self, note: _Sealed) -> None:
+        """A note whose revision is durable and audited: recorded as sealed (a state saved
+        before a commit ended would skip a draft whose revision a crash lost), and, if
+        signed or parked, its plaintext removed."""
+        self.state.set(note.key, note.status)
+        if note.removal and self._remove_plaintext(note.path, note.raw):
+            note.status.state = note.removal
+            self.state.ids.pop(note.key, None)
             self.summary.removed += 1
-            note_id, state = removal.status.note_id, removal.state
-            log.info("removed the plaintext of note %s (%s, in the vault)", note_id, state)
-            self.state.set(removal.key, removal.status)
+            log.info("removed the plaintext of note %s (%s, in the vault)", note.status.note_id, note.removal)
+            self.state.set(note.key, note.status)
 
     def _remove_plaintext(self, path: Path, sealed: bytes) -> bool:
         """Remove a note whose exact bytes the vault holds, and its editor backups.

@@ -97,3 +97,29 @@ def test_a_kill_during_the_commit_loses_nothing_and_duplicates_nothing(
     assert all(p.read_bytes() == raw for p, raw in notes.items()), "plaintext went before the commit"
     assert practice.run("syncd", "--once").code == 0
     _sealed_once(practice, notes)
+
+
+def test_a_commit_that_cannot_sync_the_audit_log_is_no_seal_for_drafts_either(
+    strace: list[str], practice: Env
+) -> None:
+    """Drafts (not signed) stay in the inbox, but a failed commit must not call them sealed:
+    the run fails, `status` says they wait, and the next run makes them durable."""
+    inbox = practice.practice.inbox
+    drafts = [write_note(inbox, f"2026-11-{n:02d}-AB-1.md", note_id=f"{n:016x}") for n in range(1, 6)]
+    with practice.vault() as vault:
+        log = vault.audit.path
+    done = _syncd_once(
+        practice, [*strace, "-P", str(log), "-e", f"trace={SYNC_CALLS}", "-e", "inject=fsync:error=EIO"]
+    )
+    assert done.returncode == 1, "a commit the disk refused was reported as a success"
+    status = practice.run("status").out.decode()
+    assert "sealed, revision" not in status and status.count("pending (not sealed yet)") == len(drafts)
+    # The next run seals them again: the existing revisions made durable, none twice.
+    trace = practice.practice.root / "strace.log"
+    again = _syncd_once(practice, [strace[0], "-f", "-qq", "-y", "-e", "trace=fsync", "-o", str(trace)])
+    assert again.returncode == 0
+    assert f"<{log}>" in trace.read_text(), "the audit log was never made durable"
+    status = practice.run("status").out.decode()
+    assert status.count("sealed, revision 1") == len(drafts)
+    with practice.vault() as vault:
+        assert verify(vault) == [] and vault.audit.verify(vault.trust.device_keys()) == []

@@ -277,6 +277,30 @@ def read_entries(directory: Path, devices: Container[str] | None = None) -> Iter
                 continue
 
 
+def signed_entry(line: bytes, device_keys: dict[str, VerifyKey]) -> Entry | None:
+    """One log line as an entry, if a registered device signed it (else None). Not the
+    chain: a genuine line copied elsewhere still says only what its device said."""
+    try:
+        e = json.loads(line)
+        sig = unb64(e.pop("sig"), 64)
+        device_keys[e["device"]].verify(canonical(e), sig)
+        return Entry(e["seq"], e["time"], e["device"], e["event"], e["data"])
+    except (ValueError, KeyError, TypeError, AttributeError, nacl.exceptions.BadSignatureError):
+        return None
+
+
+def signed_entries(directory: Path, device_keys: dict[str, VerifyKey], needle: bytes) -> list[Entry]:
+    """The entries holding ``needle`` that a registered device signed: facts to act on
+    (a purge) without checking every chain, that a line added by whoever can write the
+    folder cannot fake."""
+    found = []
+    for path in sync_artefacts.glob(directory, "*.log"):
+        for line in path.read_bytes().splitlines():
+            if needle in line and (entry := signed_entry(line, device_keys)) is not None:
+                found.append(entry)
+    return found
+
+
 def vouching_entries(directory: Path, device_keys: dict[str, VerifyKey]) -> list[Entry]:
     """The entries of these devices' logs, once their chains and signatures check: what may
     vouch for a key or access file (a line added by whoever can write the folder may not)."""

@@ -6,7 +6,9 @@ of the purge; a sync engine then keeps the newer files and recreates their folde
 half client folder *revives* under ``clients/<cid>/``. It is no client (its sealed keys
 are gone), nothing may seal into it, and nothing may delete it unseen: retention sets it
 aside under ``revived/<cid>.<device>/`` (retention/group.py); `verify`, `doctor` and
-`status` report it, here, from the audit log alone.
+`status` report it, here, from the audit log alone: from the purge entries a registered
+device signed (`signed`), since a line anyone who can write the synced folder adds would
+otherwise make a live client "purged", set its keys and notes aside and refuse its notes.
 """
 
 from __future__ import annotations
@@ -14,13 +16,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..durable import TEMP_PREFIX
 from ..format import sync_artefacts
 from ..format.encoding import is_id
-from .audit import Entry
+from .audit import Entry, signed_entries
+
+if TYPE_CHECKING:
+    from .vault import Vault
 
 REVIVED = "revived"  # vault/revived/<cid>.<device>/: a revived folder set aside
+PURGE_LINES = b'"event":"purge-'  # purge-begin, purge-done
+
+
+def signed(vault: Vault) -> list[Entry]:
+    """The purge entries of every log that a registered device signed: what `purges`,
+    `gone` and `revived` may be given."""
+    return signed_entries(vault.audit.directory, vault.trust.device_keys(), PURGE_LINES)
 
 
 @dataclass(frozen=True)
@@ -31,7 +44,8 @@ class Purge:
 
 
 def purges(entries: Iterable[Entry]) -> dict[str, Purge]:
-    """Client id -> its purge, from every device's log (the first device to begin it)."""
+    """Client id -> its purge, from every device's log (the first device to begin it).
+    ``entries``: `signed` ones."""
     found: dict[str, Purge] = {}
     for entry in entries:
         client = str(entry.data.get("client"))

@@ -52,11 +52,12 @@ def verify(vault: Vault) -> list[Problem]:
     for path in sync_artefacts.glob(vault.root / "index", "*.json"):
         problems += _check(lambda p=path: read_index_record(p, keys))
     entries = list(vault.audit.entries())
-    gone = purged.gone(entries, vault.device.device_id)
+    purges = purged.signed(vault)
+    gone = purged.gone(purges, vault.device.device_id)
     # Not yet set aside: while sync is in flight, maybe only the purge's deletions on their way.
     problems += [
         Problem(r.path, r.describe(), missing=not r.set_aside)
-        for r in purged.revived(vault.root, entries, vault.device.device_id)
+        for r in purged.revived(vault.root, purges, vault.device.device_id)
     ]
     for client_id in vault.client_ids():
         if client_id in gone:
