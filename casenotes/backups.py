@@ -191,9 +191,10 @@ def backup_prune(ctx: click.Context, dry_run: bool) -> None:
     policy = KeepPolicy(int(s.keep_daily), int(s.keep_weekly), int(s.keep_monthly), int(s.keep_yearly))
     for store in targets(p):
         store.open(vault.practice_id, create=False)
-        dropped, removed = store.prune(
-            lambda times: to_keep(times, policy), vault.trust.device_keys(), dry_run
-        )
+        with vault.backup_lock():  # collecting must not take the packs a running backup just wrote
+            dropped, removed = store.prune(
+                lambda times: to_keep(times, policy), vault.device, vault.trust.device_keys(), dry_run
+            )
         verb = "would drop" if dry_run else "dropped"
         click.echo(
             f"{store}: {verb} {len(dropped)} snapshot(s)" + ("" if dry_run else f", {removed} object(s)")

@@ -1,0 +1,185 @@
+"""The objects of one backup target: where each lives, reading them, adding a run's new
+ones in packs, and removing those no snapshot names.
+
+An object lives in a pack (``packs/<h>``, see ``packs``) or, on a target written before
+packs, in a file of its own (``objects/<h[:2]>/<h>``); both are read, only packs are
+written. Where each object lies is read from the packs' trailers once and cached on this
+machine; the cache is trusted only for packs the target still lists (packs are written
+once, named by their hash), so another machine's run or a prune elsewhere never misleads it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from .. import durable
+from . import packs
+from .packs import Location
+from .storage import Storage
+
+Entries = list[tuple[str, int, int]]  # (sha256, offset, length) of each object in a pack
+
+
+def legacy_key(digest: str) -> str:
+    """Where a target written before packs keeps an object: a file of its own."""
+    return f"objects/{digest[:2]}/{digest}"
+
+
+class ObjectStore:
+    def __init__(self, storage: Storage, cache: Path | None = None) -> None:
+        self.storage = storage
+        self.cache = cache
+        self.packs: dict[str, Entries] = {}
+        self.where: dict[str, Location] = {}
+        self.legacy: set[str] = set()  # objects/<h[:2]>/<h> of a target from before packs
+        self.damaged: dict[str, str] = {}  # pack -> why its trailer cannot be read
+        self.vanished: dict[str, str] = {}  # object -> the pack this machine saw it in, now gone
+        self._pending: dict[str, bytes] = {}
+        self._pending_size = 0
+
+    # -- where objects are -------------------------------------------------------------------
+    def load(self) -> None:
+        """List the target's packs (and old-style objects) and learn what each pack holds."""
+        cached: dict[str, Entries] = {}
+        if self.cache and self.cache.exists():
+            try:
+                cached = {k: [tuple(e) for e in v] for k, v in json.loads(self.cache.read_bytes()).items()}
+            except (ValueError, TypeError, AttributeError):
+                cached = {}  # a torn cache (it is written without fsync): rebuilt below
+        self.packs = {}
+        for key in self.storage.list("packs"):
+            name = key.rsplit("/", 1)[-1]
+            if name in cached:
+                self.packs[name] = cached[name]
+                continue
+            try:
+                self.packs[name] = self._trailer(key)
+            except ValueError as exc:
+                self.damaged[name] = str(exc)
+        self.legacy = {key.rsplit("/", 1)[-1] for key in self.storage.list("objects")}
+        self.vanished = {d: name for name in cached.keys() - self.packs.keys() for d, _, _ in cached[name]}
+        self._index()
+        if self.packs.keys() != cached.keys():
+            self._save()
+
+    def _trailer(self, key: str) -> Entries:
+        tail, size = self.storage.read_tail(key, packs.TAIL)
+        length = packs.trailer_length(tail)
+        if length > size - packs.TAIL:
+            raise ValueError("the pack trailer is longer than the pack")
+        return packs.entries(self.storage.read_range(key, size - packs.TAIL - length, length), size)
+
+    def _index(self) -> None:
+        self.where = {}
+        for name, entries in self.packs.items():
+            for digest, offset, length in entries:
+                self.where.setdefault(digest, Location(name, offset, length))
+
+    def _save(self) -> None:
+        if self.cache:
+            # Without fsync: a lost or torn cache is rebuilt from the packs' trailers.
+            durable.replace(self.cache, json.dumps(self.packs).encode(), sync=False)
+
+    def __contains__(self, digest: str) -> bool:
+        return digest in self.where or digest in self.legacy
+
+    def key(self, digest: str) -> str:
+        """The target key an object is read from (for messages)."""
+        if digest in self.where:
+            return f"packs/{self.where[digest].pack}"
+        return legacy_key(digest)
+
+    def missing(self, digest: str) -> tuple[str, str]:
+        """(where, why) for a message about an object the target lacks."""
+        if digest in self.vanished:
+            return f"packs/{self.vanished[digest]}", "is missing: its pack is gone"
+        if self.legacy and not self.packs:
+            return legacy_key(digest), "is missing"
+        return "packs", "is missing (no pack holds it)"
+
+    # -- reading -------------------------------------------------------------------------------
+    def read(self, digest: str) -> bytes:
+        """One object's bytes as stored (the caller checks them against its hash)."""
+        found = self.where.get(digest)
+        if found is None:
+            return self.storage.read(legacy_key(digest))
+        return self.storage.read_range(f"packs/{found.pack}", found.offset, found.length)
+
+    def read_all(self, wanted: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+        """(sha256, bytes as stored) of each wanted object, each pack read once, in order."""
+        by_pack: dict[str, list[Location]] = defaultdict(list)
+        alone = []
+        for digest in dict.fromkeys(wanted):
+            if digest in self.where:
+                by_pack[self.where[digest].pack].append(self.where[digest])
+            elif digest in self.legacy:
+                alone.append(digest)
+        for name, wanted_here in by_pack.items():
+            data = self.storage.read(f"packs/{name}")
+            for digest, offset, length in self.packs[name]:
+                if Location(name, offset, length) in wanted_here:
+                    yield digest, data[offset : offset + length]
+        for digest in alone:
+            yield digest, self.storage.read(legacy_key(digest))
+
+    # -- writing -------------------------------------------------------------------------------
+    def add(self, digest: str, data: bytes) -> None:
+        """Queue an object for the next pack; a pack is written whenever enough is queued."""
+        if digest in self or digest in self._pending:
+            return
+        self._pending[digest] = data
+        self._pending_size += len(data)
+        if self._pending_size >= packs.PACK_SIZE:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is queued as one pack, durably (the manifest naming it comes after)."""
+        if self._pending:
+            self._write_pack(list(self._pending.items()))
+            self._save()
+        self._pending, self._pending_size = {}, 0
+
+    def _write_pack(self, objects: list[tuple[str, bytes]]) -> None:
+        name, data, entries = packs.build(objects)
+        try:
+            self.storage.write_new(f"packs/{name}", data)
+        except FileExistsError:
+            pass  # named by its hash: the same bytes are already there
+        self.packs[name] = [(str(d), int(o), int(n)) for d, o, n in entries]  # type: ignore[call-overload]
+        for digest, offset, length in self.packs[name]:
+            self.where.setdefault(digest, Location(name, offset, length))
+
+    # -- removing ------------------------------------------------------------------------------
+    def collect(self, referenced: set[str]) -> int:
+        """Remove every object ``referenced`` does not name; returns how many.
+
+        A pack holding only such objects is deleted; one that also holds others is
+        rewritten with those alone (the new pack durable first), then deleted: after a
+        purge no pack anywhere still holds a byte of the purged client. A pack whose
+        trailer cannot be read goes too: what it holds cannot be told, nor read.
+        """
+        removed = 0
+        for name, entries in list(self.packs.items()):
+            dead = [e for e in entries if e[0] not in referenced]
+            if not dead:
+                continue
+            live = list({e[0]: e for e in entries if e[0] in referenced}.values())
+            if live:
+                data = self.storage.read(f"packs/{name}")
+                self._write_pack([(d, data[o : o + n]) for d, o, n in live])
+            self.storage.delete(f"packs/{name}")
+            del self.packs[name]
+            removed += len(dead)
+        for name in list(self.damaged):
+            self.storage.delete(f"packs/{name}")
+            del self.damaged[name]
+        for digest in sorted(self.legacy - referenced):
+            self.storage.delete(legacy_key(digest))
+            self.legacy.discard(digest)
+            removed += 1
+        self._index()
+        self._save()
+        return removed
