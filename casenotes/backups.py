@@ -56,7 +56,7 @@ def backup_run(ctx: click.Context, target: str | None) -> None:
             failed += 1
             continue
         click.echo(
-            f"snapshot {snap.name}: {len(snap.files)} files, {snap.size / 1e6:.1f} MB, on {destination}"
+            f"snapshot {snap.name}: {snap.count} files, {snap.size / 1e6:.1f} MB, on {destination}"
         )
         if on_same_disk(destination, p):
             click.echo(
@@ -106,7 +106,7 @@ def backup_list(ctx: click.Context, target: str | None) -> None:
         click.echo(f"{destination}:")
         for name in store.snapshots():
             snap = store.load(name, vault.trust.device_keys())
-            click.echo(f"  {snap.name}  {len(snap.files):>7} files  {snap.size / 1e6:8.1f} MB")
+            click.echo(f"  {snap.name}  {snap.count:>7} files  {snap.size / 1e6:8.1f} MB")
 
 
 @backup.command("verify")

@@ -32,8 +32,11 @@ class ObjectStore:
     def __init__(self, storage: Storage, cache: Path | None = None) -> None:
         self.storage = storage
         self.cache = cache
-        self.packs: dict[str, Entries] = {}
-        self.where: dict[str, Location] = {}
+        #: pack -> [its objects' sha256 concatenated, "offset,length …"]: cheap to load
+        #: and to cache; parsed into ``entries`` only for a pack that is read
+        self.packs: dict[str, list[str]] = {}
+        self.digests: set[str] = set()
+        self._where: dict[str, Location] | None = None
         self.legacy: set[str] = set()  # objects/<h[:2]>/<h> of a target from before packs
         self.damaged: dict[str, str] = {}  # pack -> why its trailer cannot be read
         self.vanished: dict[str, str] = {}  # object -> the pack this machine saw it in, now gone
@@ -43,26 +46,32 @@ class ObjectStore:
     # -- where objects are -------------------------------------------------------------------
     def load(self) -> None:
         """List the target's packs (and old-style objects) and learn what each pack holds."""
-        cached: dict[str, Entries] = {}
+        cached: dict[str, list[str]] = {}
         if self.cache and self.cache.exists():
             try:
-                cached = {k: [tuple(e) for e in v] for k, v in json.loads(self.cache.read_bytes()).items()}
-            except (ValueError, TypeError, AttributeError):
+                cached = json.loads(self.cache.read_bytes())
+                if not isinstance(cached, dict):
+                    cached = {}
+            except ValueError:
                 cached = {}  # a torn cache (it is written without fsync): rebuilt below
         self.packs = {}
+        read = False
         for key in self.storage.list("packs"):
             name = key.rsplit("/", 1)[-1]
             if name in cached:
                 self.packs[name] = cached[name]
                 continue
             try:
-                self.packs[name] = self._trailer(key)
+                self.packs[name] = _compact(self._trailer(key))
+                read = True
             except ValueError as exc:
                 self.damaged[name] = str(exc)
         self.legacy = {key.rsplit("/", 1)[-1] for key in self.storage.list("objects")}
-        self.vanished = {d: name for name in cached.keys() - self.packs.keys() for d, _, _ in cached[name]}
+        # Kept in the cache until this machine writes or collects here, so that every check
+        # until then can name the pack that went missing.
+        self.vanished = {d: name for name in cached.keys() - self.packs.keys() for d in _digests(cached[name])}
         self._index()
-        if self.packs.keys() != cached.keys():
+        if read:
             self._save()
 
     def _trailer(self, key: str) -> Entries:
@@ -72,11 +81,25 @@ class ObjectStore:
             raise ValueError("the pack trailer is longer than the pack")
         return packs.entries(self.storage.read_range(key, size - packs.TAIL - length, length), size)
 
+    def entries(self, name: str) -> Entries:
+        """(sha256, offset, length) of each object in a pack."""
+        positions = self.packs[name][1]
+        pairs = [p.split(",") for p in positions.split()]
+        return [(d, int(o), int(n)) for d, (o, n) in zip(_digests(self.packs[name]), pairs, strict=True)]
+
+    @property
+    def where(self) -> dict[str, Location]:
+        """Each object's place (built when first needed: a backup only asks what is there)."""
+        if self._where is None:
+            self._where = {}
+            for name in self.packs:
+                for digest, offset, length in self.entries(name):
+                    self._where.setdefault(digest, Location(name, offset, length))
+        return self._where
+
     def _index(self) -> None:
-        self.where = {}
-        for name, entries in self.packs.items():
-            for digest, offset, length in entries:
-                self.where.setdefault(digest, Location(name, offset, length))
+        self.digests = {d for value in self.packs.values() for d in _digests(value)}
+        self._where = None
 
     def _save(self) -> None:
         if self.cache:
@@ -84,7 +107,7 @@ class ObjectStore:
             durable.replace(self.cache, json.dumps(self.packs).encode(), sync=False)
 
     def __contains__(self, digest: str) -> bool:
-        return digest in self.where or digest in self.legacy
+        return digest in self.digests or digest in self.legacy
 
     def key(self, digest: str) -> str:
         """The target key an object is read from (for messages)."""
@@ -110,16 +133,16 @@ class ObjectStore:
 
     def read_all(self, wanted: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         """(sha256, bytes as stored) of each wanted object, each pack read once, in order."""
-        by_pack: dict[str, list[Location]] = defaultdict(list)
+        by_pack: dict[str, set[Location]] = defaultdict(set)
         alone = []
         for digest in dict.fromkeys(wanted):
             if digest in self.where:
-                by_pack[self.where[digest].pack].append(self.where[digest])
+                by_pack[self.where[digest].pack].add(self.where[digest])
             elif digest in self.legacy:
                 alone.append(digest)
         for name, wanted_here in by_pack.items():
             data = self.storage.read(f"packs/{name}")
-            for digest, offset, length in self.packs[name]:
+            for digest, offset, length in self.entries(name):
                 if Location(name, offset, length) in wanted_here:
                     yield digest, data[offset : offset + length]
         for digest in alone:
@@ -148,9 +171,9 @@ class ObjectStore:
             self.storage.write_new(f"packs/{name}", data)
         except FileExistsError:
             pass  # named by its hash: the same bytes are already there
-        self.packs[name] = [(str(d), int(o), int(n)) for d, o, n in entries]  # type: ignore[call-overload]
-        for digest, offset, length in self.packs[name]:
-            self.where.setdefault(digest, Location(name, offset, length))
+        self.packs[name] = _compact([(str(d), int(o), int(n)) for d, o, n in entries])  # type: ignore[call-overload]
+        self.digests.update(_digests(self.packs[name]))
+        self._where = None
 
     # -- removing ------------------------------------------------------------------------------
     def collect(self, referenced: set[str]) -> int:
@@ -162,7 +185,8 @@ class ObjectStore:
         trailer cannot be read goes too: what it holds cannot be told, nor read.
         """
         removed = 0
-        for name, entries in list(self.packs.items()):
+        for name in list(self.packs):
+            entries = self.entries(name)
             dead = [e for e in entries if e[0] not in referenced]
             if not dead:
                 continue
@@ -183,3 +207,12 @@ class ObjectStore:
         self._index()
         self._save()
         return removed
+
+
+def _compact(entries: Entries) -> list[str]:
+    return ["".join(d for d, _, _ in entries), " ".join(f"{o},{n}" for _, o, n in entries)]
+
+
+def _digests(compact: list[str]) -> list[str]:
+    joined = compact[0]
+    return [joined[i : i + 64] for i in range(0, len(joined), 64)]

@@ -2,11 +2,14 @@
 
 A 50,000-note vault has 50,000 note folders. A folder's mtime changes whenever an entry
 is added to it, removed or renamed in it, which is how casenotes and every sync engine
-write (a temp file linked or renamed into place). So a folder whose mtime and inode are
-what they were at the last backup holds the same entries: its listing comes from a cache
-in the practice's state folder after one stat, with no open and no read. Files under
-``clients/`` are written once, so they are trusted with their folder; the few elsewhere
-(the audit log is appended in place) are each stat'ed. Three guards keep this exact:
+write (a temp file linked or renamed into place). So the vault is scanned in groups: one
+per client folder (``clients/<cid>``), and the rest. A client's group is unchanged when
+every folder it had last time has the same mtime and inode: one stat per folder,
+relative to the client folder, compared as one fingerprint; no folder is opened or
+listed, no cached listing parsed. Only a changed group is walked, with its own cached
+listing (files under ``clients/`` are written once, so a cached file there is trusted
+with its folder); the rest (the audit log is appended in place) is walked every time, and
+each of its files stat'ed. Three guards keep this exact:
 
 - a folder or file changed within ``RACY_NS`` before the last scan is looked at again
   (timestamps are coarse: a change in the same tick as the scan leaves the same mtime);
@@ -15,17 +18,21 @@ in the practice's state folder after one stat, with no open and no read. Files u
   copied within a week; `casenotes verify` reports such a file at once (its signature);
 - a missing or unreadable cache means a full walk.
 
-Cache (JSON, not fsynced: a lost one costs one full walk): ``{"version": 2, "scanned":
-ns, "full": ns, "dirs": {folder: [mtime_ns, inode, [subfolders], {file: [size, mtime_ns,
-inode, sha256, chunks]}]}}``; a file's sha256 is None until the backup has read it.
+The cache lives in the practice's state folder, ``backup-scan/`` (JSON, not fsynced: a
+lost one costs a full walk): ``groups.json`` = ``{"version", "scanned", "full", "groups":
+{group: {"dirs": folders joined by newlines, "fp": fingerprint, "tree": sha256}}}`` and,
+per group, ``<cid or _rest>.json`` = ``{folder: [mtime_ns, inode, [subfolders], {file:
+[size, mtime_ns, inode, sha256, chunks]}]}``; a file's sha256 is None until read.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +41,12 @@ from ..format import sync_artefacts
 
 RACY_NS = 2_000_000_000  # 2 s: coarser than any file system's timestamps but FAT's
 FULL_EVERY_NS = 7 * 86_400 * 1_000_000_000
-CACHE_VERSION = 2
+CACHE_VERSION = 3
+REST = ""  # the group of every file outside clients/<cid>/
 
 Entry = list[Any]  # [size, mtime_ns, inode, sha256 | None, chunk hashes | None]
-Found = list[tuple[str, Entry]]  # (vault path, entry) of every vault file
+Found = list[tuple[str, Entry]]  # (vault path, entry)
+Folders = dict[str, list[Any]]  # folder -> [mtime_ns, inode, subfolders, {file: Entry}]
 
 
 def is_copied(name: str) -> bool:
@@ -46,45 +55,106 @@ def is_copied(name: str) -> bool:
     return not sync_artefacts.is_artefact(name) and not name.startswith(durable.TEMP_PREFIX)
 
 
-def _write_once(folder: str) -> bool:
-    return folder == "clients" or folder.startswith("clients/")
-
-
-class ScanCache:
-    def __init__(self, file: Path | None) -> None:
-        self.file = file
-        self.dirs: dict[str, list[Any]] = {}
-        self.scanned = self.full = 0
-        if file is None or not file.exists():
-            return
-        try:
-            record = json.loads(file.read_bytes())
-            if record.get("version") == CACHE_VERSION:
-                self.dirs, self.scanned, self.full = record["dirs"], record["scanned"], record["full"]
-        except (ValueError, KeyError, AttributeError, TypeError):
-            self.dirs = {}  # torn or older: a full walk
-
-    def save(self, done: Scanned) -> None:
-        """Remember a scan whose files were all read (call it once a snapshot names them)."""
-        if self.file:
-            full = done.started if done.full else self.full
-            record = {"version": CACHE_VERSION, "scanned": done.started, "full": full, "dirs": done.dirs}
-            durable.replace(self.file, json.dumps(record, separators=(",", ":")).encode(), sync=False)
+@dataclass
+class Group:
+    name: str  # "clients/<cid>", or REST
+    tree: str | None  # the sha256 of its file list, when unchanged
+    found: Found | None = None  # its files, when walked
+    folders: Folders = field(default_factory=dict)
+    count: int = 0  # files, and their bytes (when not walked: as cached)
+    size: int = 0
 
 
 @dataclass
 class Scanned:
-    found: Found  # every vault file and its entry; an entry whose sha256 is None must be read
-    dirs: dict[str, list[Any]]  # what to cache
+    groups: dict[str, Group]
     started: int
-    full: bool  # every folder listed
+    settled: int  # a change before this was surely seen by the scan before
+    full: bool
 
 
-def scan(root: Path, cache: ScanCache) -> Scanned:
-    """Every vault file, from the cache where its folder is unchanged."""
-    started = time.time_ns()
-    full = not cache.dirs or started - cache.full > FULL_EVERY_NS
-    settled = cache.scanned - RACY_NS  # changes before this were surely seen by the last scan
+class ScanCache:
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.groups: dict[str, dict[str, Any]] = {}
+        self.scanned = self.full = 0
+        if folder is None or not (folder / "groups.json").exists():
+            return
+        try:
+            record = json.loads((folder / "groups.json").read_bytes())
+            if record.get("version") == CACHE_VERSION:
+                self.groups, self.scanned, self.full = record["groups"], record["scanned"], record["full"]
+        except (ValueError, KeyError, AttributeError, TypeError):
+            self.groups = {}  # torn or older: a full walk
+
+    def _file(self, group: str) -> Path:
+        assert self.folder is not None
+        return self.folder / f"{group.rsplit('/', 1)[-1] or '_rest'}.json"
+
+    def folders(self, group: str) -> Folders:
+        """A group's cached listing (read only for a group that changed)."""
+        if self.folder is None:
+            return {}
+        with contextlib.suppress(OSError, ValueError):
+            found = json.loads(self._file(group).read_bytes())
+            if isinstance(found, dict):
+                return found
+        return {}
+
+    def save(self, done: Scanned, trees: dict[str, str]) -> None:
+        """Remember a scan whose files were all read, once a snapshot names them."""
+        if self.folder is None:
+            return
+        groups = {}
+        for name, group in done.groups.items():
+            if group.found is None:
+                groups[name] = self.groups[name]
+                continue
+            durable.replace(self._file(name), json.dumps(group.folders).encode(), sync=False)
+            groups[name] = {
+                "dirs": "\n".join(f.removeprefix(name).lstrip("/") or "." for f in group.folders),
+                "fp": _fingerprint([(f[0], f[1]) for f in group.folders.values()]),
+                "tree": trees.get(name),
+                "count": len(group.found),
+                "size": sum(e[0] for _, e in group.found),
+            }
+        for name in self.groups.keys() - groups.keys():
+            self._file(name).unlink(missing_ok=True)
+        record = {
+            "version": CACHE_VERSION,
+            "scanned": done.started,
+            "full": done.started if done.full else self.full,
+            "groups": groups,
+        }
+        durable.replace(self.folder / "groups.json", json.dumps(record).encode(), sync=False)
+
+
+def _fingerprint(stats: list[tuple[int, int]]) -> int:
+    # Python's hash of a tuple of ints is the same in every process (only str and bytes
+    # hashes are salted), and a 64-bit hash is ample against accidental equality.
+    return hash(tuple(stats))
+
+
+def _unchanged(root: Path, name: str, cached: dict[str, Any], settled: int) -> bool:
+    """Whether every folder of a client group is as the last scan left it (stats only)."""
+    try:
+        fd = os.open(root / name, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return False
+    try:
+        stats = [(s.st_mtime_ns, s.st_ino) for s in (os.stat(d, dir_fd=fd) for d in cached["dirs"].split("\n"))]
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return max(stats)[0] < settled and _fingerprint(stats) == cached["fp"]
+
+
+def walk(root: Path, group: Group, before: Folders, settled: int, full: bool) -> None:
+    """List a group's folders (from ``before`` where a folder is unchanged) into
+    ``group.found`` and ``group.folders``."""
+    found: Found = []
+    folders: Folders = {}
 
     def known(entry: Entry | None, info: os.stat_result) -> Entry:
         if (
@@ -95,21 +165,8 @@ def scan(root: Path, cache: ScanCache) -> Scanned:
             return entry
         return [info.st_size, info.st_mtime_ns, info.st_ino, None, None]
 
-    def listed(path: str, before: dict[str, Entry]) -> tuple[list[str], dict[str, Entry]]:
-        subdirs, files = [], {}
-        with os.scandir(path) as entries:
-            for item in entries:
-                if not is_copied(item.name):
-                    continue
-                if item.is_dir(follow_symlinks=False):
-                    subdirs.append(item.name)
-                elif item.is_file(follow_symlinks=False):
-                    files[item.name] = known(before.get(item.name), item.stat(follow_symlinks=False))
-        return subdirs, files
-
-    dirs: dict[str, list[Any]] = {}
-    found: Found = []
-    stack = [""]
+    write_once = group.name != REST
+    stack = [group.name]
     while stack:
         folder = stack.pop()
         path = os.path.join(root, folder)
@@ -117,24 +174,54 @@ def scan(root: Path, cache: ScanCache) -> Scanned:
             info = os.stat(path)
         except FileNotFoundError:
             continue  # removed since its parent was listed
-        cached = cache.dirs.get(folder)
+        cached = before.get(folder)
         files: dict[str, Entry] | None = None
         if not full and cached and cached[:2] == [info.st_mtime_ns, info.st_ino] and info.st_mtime_ns < settled:
             subdirs, files = cached[2], cached[3]
-            if not _write_once(folder):
+            if not write_once:
                 try:  # appended in place: each file's own stat says
                     files = {n: known(e, os.stat(os.path.join(path, n))) for n, e in files.items()}
                 except FileNotFoundError:
                     files = None
         if files is None:
-            subdirs, files = listed(path, cached[3] if cached else {})
-        dirs[folder] = [info.st_mtime_ns, info.st_ino, subdirs, files]
+            subdirs, files = [], {}
+            old = cached[3] if cached else {}
+            with os.scandir(path) as entries:
+                for item in entries:
+                    if not is_copied(item.name):
+                        continue
+                    if item.is_dir(follow_symlinks=False):
+                        if not (folder == "clients" and group.name == REST):  # each its own group
+                            subdirs.append(item.name)
+                    elif item.is_file(follow_symlinks=False):
+                        files[item.name] = known(old.get(item.name), item.stat(follow_symlinks=False))
+        folders[folder] = [info.st_mtime_ns, info.st_ino, subdirs, files]
         prefix = f"{folder}/" if folder else ""
         found.extend((prefix + name, entry) for name, entry in files.items())
         stack.extend(prefix + name for name in subdirs)
-    return Scanned(found, dirs, started, full)
+    group.found, group.folders = found, folders
+
+
+def scan(root: Path, cache: ScanCache) -> Scanned:
+    """Every group of the vault: walked if changed, else only its cached tree's hash."""
+    started = time.time_ns()
+    full = not cache.groups or started - cache.full > FULL_EVERY_NS
+    settled = cache.scanned - RACY_NS  # changes before this were surely seen by the last scan
+    clients = root / "clients"
+    names = sorted(
+        f"clients/{n}" for n in (os.listdir(clients) if clients.is_dir() else []) if is_copied(n)
+    )
+    groups = {}
+    for name in [REST, *names]:
+        cached = cache.groups.get(name)
+        if not full and name != REST and cached and cached.get("tree") and _unchanged(root, name, cached, settled):
+            groups[name] = Group(name, cached["tree"], count=cached["count"], size=cached["size"])
+        else:
+            groups[name] = Group(name, None)
+            walk(root, groups[name], cache.folders(name), settled, full)
+    return Scanned(groups, started, settled, full)
 
 
 def vault_files(root: Path) -> list[str]:
     """Every file a backup of ``root`` copies (vault paths)."""
-    return sorted(path for path, _ in scan(root, ScanCache(None)).found)
+    return sorted(p for g in scan(root, ScanCache(None)).groups.values() for p, _ in g.found or [])

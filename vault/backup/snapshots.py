@@ -23,7 +23,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +37,16 @@ from ..format.encoding import canonical, unb64
 from ..format.keys import Device, sign_record
 from . import packs
 from .objects import ObjectStore
-from .scan import ScanCache, scan
+from .scan import REST, ScanCache, scan, walk
 from .storage import Storage, TargetUnavailable
 
 TARGET_FORMAT = "casenotes-backup-target"
 MARKER = "casenotes-backup.json"
 SNAPSHOT_FORMAT = "casenotes-snapshot"
+#: version 2 lists each client's files in a tree object (unchanged clients: the same
+#: object again); version 1 (before packs) lists every file in the manifest itself
+SNAPSHOT_VERSION = 2
+TREE_FORMAT = "casenotes-tree"
 Progress = Callable[[int, int], None]
 
 
@@ -58,11 +62,19 @@ class Snapshot:
     name: str
     created: str
     device: str
-    files: dict[str, dict[str, Any]]  # vault path -> {"sha256", "size"}
+    files: dict[str, dict[str, Any]]  # vault path -> {"sha256", "size"[, "chunks"]}
+    trees: dict[str, str] = field(default_factory=dict)  # client folder -> its file list's object
+    #: (files, bytes) of a snapshot just taken, whose ``files`` leaves out the clients that
+    #: had not changed (their lists were not even read)
+    totals: tuple[int, int] | None = None
+
+    @property
+    def count(self) -> int:
+        return self.totals[0] if self.totals else len(self.files)
 
     @property
     def size(self) -> int:
-        return sum(int(f["size"]) for f in self.files.values())
+        return self.totals[1] if self.totals else sum(int(f["size"]) for f in self.files.values())
 
 
 def blobs(entry: Mapping[str, Any]) -> list[str]:
@@ -111,16 +123,12 @@ class BackupTarget:
     def practice_id(self) -> str:
         return str(self._record(MARKER, TARGET_FORMAT)["practice_id"])
 
-    def _record(self, key: str, fmt: str) -> dict[str, Any]:
+    def _record(self, key: str, fmt: str, versions: tuple[int, ...] = (JSON_FORMAT_VERSION,)) -> dict[str, Any]:
         try:
             record = json.loads(self.storage.read(key))
         except (OSError, ValueError) as exc:
             raise TamperedFile(f"{self}/{key}", "not a readable casenotes record") from exc
-        if (
-            not isinstance(record, dict)
-            or record.get("format") != fmt
-            or record.get("version") != JSON_FORMAT_VERSION
-        ):
+        if not isinstance(record, dict) or record.get("format") != fmt or record.get("version") not in versions:
             raise TamperedFile(f"{self}/{key}", f"not a {fmt} record of a known version")
         return record
 
@@ -147,14 +155,18 @@ class BackupTarget:
     ) -> Snapshot:
         self._writer(device)
         store = self.objects()
-        cache = ScanCache(self.cache_dir / "backup-scan.json" if self.cache_dir else None)
+        cache = ScanCache(self.cache_dir / "backup-scan" if self.cache_dir else None)
         scanned = scan(vault_root, cache)
-        found = scanned.found
-        # Read what changed, and what this target lacks (a new drive), in path order:
-        # a client's files then share packs, and a purge rewrites few of them.
+        groups = scanned.groups.values()
+        for group in groups:
+            if group.found is None and group.tree not in store:  # e.g. a new drive
+                walk(vault_root, group, cache.folders(group.name), scanned.settled, full=False)
+        # Read what changed, and what this target lacks, in path order: a client's files
+        # then share packs, and a purge rewrites few of them.
         unread = sorted(
             (path, entry)
-            for path, entry in found
+            for group in groups
+            for path, entry in group.found or []
             if entry[3] is None or not all(b in store for b in entry[4] or [entry[3]])
         )
         gone = set()
@@ -175,21 +187,36 @@ class BackupTarget:
                 store.add(entry[3], data)
             if progress:
                 progress(done, len(unread))
+        files: dict[str, Any] = {}
+        trees: dict[str, str] = {}
+        count = size = 0
+        for group in groups:
+            if group.found is None:
+                trees[group.name] = str(group.tree)
+                count, size = count + group.count, size + group.size
+                continue
+            listing = {
+                path: {"sha256": e[3], "size": e[0], **({"chunks": e[4]} if e[4] else {})}
+                for path, e in group.found
+                if path not in gone
+            }
+            count, size = count + len(listing), size + sum(e["size"] for e in listing.values())
+            files.update(listing)
+            if group.name != REST:
+                tree = canonical({"format": TREE_FORMAT, "version": JSON_FORMAT_VERSION, "files": listing})
+                trees[group.name] = hashlib.sha256(tree).hexdigest()
+                store.add(trees[group.name], tree)
         store.flush()  # every pack first...
-        files = {
-            path: {"sha256": e[3], "size": e[0], **({"chunks": e[4]} if e[4] else {})}
-            for path, e in found
-            if path not in gone
-        }
         # unique, even for two runs within a second
         name = f"{when.replace(':', '')}-{device.device_id}-{secrets.token_hex(3)}"
         record: dict[str, Any] = {
             "format": SNAPSHOT_FORMAT,
-            "version": JSON_FORMAT_VERSION,
+            "version": SNAPSHOT_VERSION,
             "practice_id": device.practice_id,
             "device": device.device_id,
             "created": when,
-            "files": files,
+            "files": {p: e for p, e in files.items() if not p.startswith("clients/")},
+            "trees": trees,
         }
         self.storage.write_new(
             f"snapshots/{name}.json", sign_record(record, device.sign)
@@ -197,20 +224,23 @@ class BackupTarget:
         if progress:
             progress(1, 1)
         if not gone:  # else the next run looks at those folders again
-            cache.save(scanned)
-        return Snapshot(name, when, device.device_id, files)
+            cache.save(scanned, trees)
+        return Snapshot(name, when, device.device_id, files, trees, (count, size))
 
     def snapshots(self) -> list[str]:
         return [
             key.rsplit("/", 1)[-1][:-5] for key in self.storage.list("snapshots") if key.endswith(".json")
         ]
 
-    def load(self, name: str, device_keys: dict[str, VerifyKey] | None) -> Snapshot:
+    def load(
+        self, name: str, device_keys: dict[str, VerifyKey] | None, store: ObjectStore | None = None
+    ) -> Snapshot:
         """A snapshot's manifest, its signature checked (None: a new machine with no keys
         yet; every object's hash is still checked, and `casenotes verify` checks every
-        signature inside the restored vault once the machine is registered)."""
+        signature inside the restored vault once the machine is registered), with the
+        file lists of its clients read from the objects it names (checked by their hash)."""
         key = f"snapshots/{name}.json"
-        record = self._record(key, SNAPSHOT_FORMAT)
+        record = self._record(key, SNAPSHOT_FORMAT, (JSON_FORMAT_VERSION, SNAPSHOT_VERSION))
         if device_keys is not None:
             signer = device_keys.get(record.get("device", ""))
             if signer is None:
@@ -220,7 +250,28 @@ class BackupTarget:
                 signer.verify(canonical(unsigned), unb64(record.get("signature"), 64))
             except (ValueError, nacl.exceptions.BadSignatureError) as exc:
                 raise TamperedFile(f"{self}/{key}", "snapshot manifest was changed (bad signature)") from exc
-        return Snapshot(name, record["created"], record["device"], record["files"])
+        files = dict(record["files"])
+        trees = dict(record.get("trees", {}))
+        for folder, digest in trees.items():
+            store = store or self.objects()
+            if digest not in store:
+                where, why = store.missing(digest)
+                raise TamperedFile(f"{self}/{where}", f"the file list of {folder} in snapshot {name} {why}")
+            data = store.read(digest)
+            try:
+                if hashlib.sha256(data).hexdigest() != digest:
+                    raise ValueError("its hash differs")
+                listed = json.loads(data)
+                if listed.get("format") != TREE_FORMAT or not all(
+                    p.startswith(f"{folder}/") for p in listed["files"]
+                ):
+                    raise ValueError("not a file list of that folder")
+            except (ValueError, AttributeError, KeyError) as exc:
+                raise TamperedFile(
+                    f"{self}/{store.key(digest)}", f"the file list of {folder} in snapshot {name} is damaged ({exc})"
+                ) from exc
+            files.update(listed["files"])
+        return Snapshot(name, record["created"], record["device"], files, trees)
 
     def find(self, name: str) -> str:
         names = self.snapshots()
@@ -244,7 +295,7 @@ class BackupTarget:
             if progress:
                 progress(done, len(names) + (len(store.packs) if full else 0))
             try:
-                snap = self.load(name, device_keys)
+                snap = self.load(name, device_keys, store)
             except TamperedFile as exc:
                 problems.append(Problem(exc.path, exc.why))
                 continue
@@ -286,7 +337,8 @@ class BackupTarget:
         next prune collects. Returns the dropped snapshot names and the objects removed.
         """
         self._writer(device)
-        loaded = {name: self.load(name, device_keys) for name in self.snapshots()}
+        store = self.objects()
+        loaded = {name: self.load(name, device_keys, store) for name in self.snapshots()}
         times = {
             name: dt.datetime.fromisoformat(snap.created.replace("Z", "+00:00"))
             for name, snap in loaded.items()
@@ -298,7 +350,7 @@ class BackupTarget:
         for name in dropped:
             self.storage.delete(f"snapshots/{name}.json")
         referenced = {d for name, snap in loaded.items() if name not in dropped for d in _objects_of(snap)}
-        return dropped, self.objects().collect(referenced)
+        return dropped, store.collect(referenced)
 
     def shred(
         self, clients: Mapping[str, Sequence[str]], device: Device, device_keys: dict[str, VerifyKey]
@@ -319,7 +371,8 @@ class BackupTarget:
             return None
 
         self._writer(device)
-        loaded = {name: self.load(name, device_keys) for name in self.snapshots()}  # all checked first
+        store = self.objects()
+        loaded = {name: self.load(name, device_keys, store) for name in self.snapshots()}  # all checked first
         rewritten: list[str] = []
         keys: dict[str, set[tuple[str, str]]] = {client_id: set() for client_id in clients}
         for name, snap in loaded.items():
@@ -332,14 +385,18 @@ class BackupTarget:
                     keys[client_id].add((path, snap.files[path]["sha256"]))
             record = json.loads(self.storage.read(f"snapshots/{name}.json"))
             record.pop("signature")
-            record["files"] = {p: e for p, e in snap.files.items() if p not in gone}
+            record["files"] = {p: e for p, e in record["files"].items() if p not in gone}
+            trees = {f: d for f, d in snap.trees.items() if f.removeprefix("clients/") not in clients}
+            if "trees" in record:
+                record["trees"] = trees
             record["device"] = device.device_id
             record["purged"] = sorted({*record.get("purged", []), *gone.values()})
             self.storage.replace(f"snapshots/{name}.json", sign_record(record, device.sign))
-            loaded[name] = Snapshot(name, snap.created, device.device_id, record["files"])
+            files = {p: e for p, e in snap.files.items() if p not in gone}
+            loaded[name] = Snapshot(name, snap.created, device.device_id, files, trees)
             rewritten.append(name)
         referenced = {d for snap in loaded.values() for d in _objects_of(snap)}
-        removed = self.objects().collect(referenced)  # every pack that held them, rewritten
+        removed = store.collect(referenced)  # every pack that held them, rewritten
         return Shredded(rewritten, {c: sorted(k) for c, k in keys.items()}, removed)
 
     def restore(self, snap: Snapshot, into: Path, progress: Progress | None = None) -> None:
@@ -391,4 +448,5 @@ class BackupTarget:
 
 
 def _objects_of(snap: Snapshot) -> set[str]:
-    return {digest for entry in snap.files.values() for digest in blobs(entry)}
+    """Every object a snapshot needs: its files' and its file lists'."""
+    return {digest for entry in snap.files.values() for digest in blobs(entry)} | set(snap.trees.values())

@@ -83,8 +83,11 @@ class FolderStorage:
         machine's at once (call it under the backup lock), another's after an hour."""
         removed = 0
         for folder in (self.path, self.path / "packs", self.path / "snapshots"):
-            if self.tag and folder.is_dir():
-                for path in folder.glob(f"{durable.TEMP_PREFIX}{self.tag}-*"):
+            # At the top only the marker is written: once it is there, a temp file is a claim
+            # that lost (or was killed), whoever made it.
+            mine = "" if folder == self.path and (self.path / "casenotes-backup.json").exists() else self.tag
+            if (mine or folder == self.path) and folder.is_dir():
+                for path in folder.glob(f"{durable.TEMP_PREFIX}{mine}{'-' if mine else ''}*"):
                     path.unlink(missing_ok=True)
                     removed += 1
             # objects/ (targets from before packs) is never written now: not walked
