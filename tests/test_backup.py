@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
+import time
 import zoneinfo
 from pathlib import Path
 
@@ -482,3 +484,61 @@ def test_a_second_drive_at_the_same_mount_point_gets_every_object(practice: Env,
     mount.rename(tmp_path / "monday-drive")  # rotated: another, empty drive is mounted there
     run(practice, "backup", "run", "--to", str(mount))
     assert run(practice, "backup", "verify", "--full", "--from", str(mount)).code == 0
+
+
+def newest_files(practice: Env) -> dict[str, dict]:
+    """The files of the newest snapshot on the practice's target (its file lists read)."""
+    target = BackupTarget(FolderStorage(practice.practice.root / "backups"), practice.practice.state_dir)
+    vault = practice.vault()
+    target.open(vault.practice_id, create=False)
+    newest = max((target.storage.path / "snapshots").glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+    return target.load(newest.stem, vault.trust.device_keys()).files
+
+
+def settle(root: Path) -> None:
+    """Date every folder and file of the vault an hour back, as if written then: the next
+    backup trusts its cache for them (nothing is racy)."""
+    then = time.time() - 3600
+    for path in [root, *root.rglob("*")]:
+        os.utime(path, (then, then), follow_symlinks=False)
+
+
+def test_changes_made_behind_casenotes_back_reach_the_next_snapshot(practice: Env) -> None:
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    vault = practice.vault_dir
+    rev = next(vault.rglob("*.rev"))
+    settle(vault)
+    run(practice, "backup", "run")
+    # A revision arriving by sync, in the very second of the backup.
+    arrived = rev.parent / "000009-0123456789abcdef.rev"
+    shutil.copy(rev, arrived)
+    run(practice, "backup", "run")
+    assert str(arrived.relative_to(vault)) in newest_files(practice)
+    # A file replaced the way a sync engine does (its temp file renamed over it), in a
+    # folder the last backup had seen long settled.
+    settle(vault)
+    run(practice, "backup", "run")
+    (rev.parent / ".syncthing.x.tmp").write_bytes(b"replaced by sync " * 50)
+    os.replace(rev.parent / ".syncthing.x.tmp", rev)
+    run(practice, "backup", "run")
+    assert newest_files(practice)[str(rev.relative_to(vault))]["sha256"] == hashlib.sha256(rev.read_bytes()).hexdigest()
+    # Rewritten in place with its own and its folder's times put back: no folder says so.
+    # `casenotes verify` reports it at once, and the weekly full walk copies it.
+    original = next(p for p in vault.rglob("*.rev") if p.parent != rev.parent)
+    settle(vault)
+    run(practice, "backup", "run")
+    before = original.stat()
+    data = bytearray(original.read_bytes())
+    data[-5] ^= 1
+    with open(original, "r+b") as file:
+        file.write(bytes(data))
+    os.utime(original, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.utime(original.parent, ns=(before.st_atime_ns, before.st_mtime_ns))
+    checked = practice.run("verify")
+    assert checked.code == 1 and original.name in checked.err
+    groups = practice.practice.state_dir / "backup-scan" / "groups.json"
+    cache = json.loads(groups.read_text())
+    cache["full"] -= 8 * 86_400 * 10**9  # the last full walk, eight days back
+    groups.write_text(json.dumps(cache))
+    run(practice, "backup", "run")
+    assert newest_files(practice)[str(original.relative_to(vault))]["sha256"] == hashlib.sha256(data).hexdigest()

@@ -22,7 +22,7 @@ The cache lives in the practice's state folder, ``backup-scan/`` (JSON, not fsyn
 lost one costs a full walk): ``groups.json`` = ``{"version", "scanned", "full", "groups":
 {group: {"dirs": folders joined by newlines, "fp": fingerprint, "tree": sha256}}}`` and,
 per group, ``<cid or _rest>.json`` = ``{folder: [mtime_ns, inode, [subfolders], {file:
-[size, mtime_ns, inode, sha256, chunks]}]}``; a file's sha256 is None until read.
+[size, mtime_ns, inode, sha256, chunks, ctime_ns]}]}``; a file's sha256 is None until read.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ FULL_EVERY_NS = 7 * 86_400 * 1_000_000_000
 CACHE_VERSION = 3
 REST = ""  # the group of every file outside clients/<cid>/
 
-Entry = list[Any]  # [size, mtime_ns, inode, sha256 | None, chunk hashes | None]
+Entry = list[Any]  # [size, mtime_ns, inode, sha256 | None, chunk hashes | None, ctime_ns]
 Found = list[tuple[str, Entry]]  # (vault path, entry)
 Folders = dict[str, list[Any]]  # folder -> [mtime_ns, inode, subfolders, {file: Entry}]
 
@@ -157,13 +157,15 @@ def walk(root: Path, group: Group, before: Folders, settled: int, full: bool) ->
     folders: Folders = {}
 
     def known(entry: Entry | None, info: os.stat_result) -> Entry:
+        # ctime too: a rewrite whose mtime was put back (utime) still moves it
         if (
             entry is not None
             and entry[:3] == [info.st_size, info.st_mtime_ns, info.st_ino]
+            and entry[5:] == [info.st_ctime_ns]
             and info.st_mtime_ns < settled
         ):
             return entry
-        return [info.st_size, info.st_mtime_ns, info.st_ino, None, None]
+        return [info.st_size, info.st_mtime_ns, info.st_ino, None, None, info.st_ctime_ns]
 
     write_once = group.name != REST
     stack = [group.name]
