@@ -13,9 +13,10 @@ each of its files stat'ed. Three guards keep this exact:
 
 - a folder or file changed within ``RACY_NS`` before the last scan is looked at again
   (timestamps are coarse: a change in the same tick as the scan leaves the same mtime);
-- every ``FULL_EVERY_NS`` the whole vault is listed and every file stat'ed, so that even a
-  file rewritten in place behind casenotes' back (its folder's mtime unchanged) is
-  copied within a week; `casenotes verify` reports such a file at once (its signature);
+- every ``FULL_EVERY_NS`` the whole vault is listed and every file stat'ed (its ctime too,
+  which no one can set back), so that even a file rewritten in place behind casenotes'
+  back (its folder's mtime unchanged) is copied within a week; `casenotes verify` reports
+  such a file at once (its signature);
 - a missing or unreadable cache means a full walk.
 
 The cache lives in the practice's state folder, ``backup-scan/`` (JSON, not fsynced: a
