@@ -44,7 +44,9 @@ def seal(practice: Practice, vault: Vault, notes: int, clients: int) -> None:
     for person in fiction.clients(clients):
         client_id = vault.add_client(person.handle)
         for number, day in enumerate(fiction.sessions(dt.date(2015, 1, 5), per_client), start=1):
-            vault.seal(client_id, f"{number:016x}", fiction.note(person.handle, day, f"{number:016x}", number))
+            vault.seal(
+                client_id, f"{number:016x}", fiction.note(person.handle, day, f"{number:016x}", number)
+            )
 
 
 def change_one_note(vault: Vault, run: int) -> None:
@@ -135,13 +137,19 @@ def main() -> None:
         ours.append(timed(lambda: vault.backup(target)))
         if theirs:
             restics.append(theirs("backup", str(practice.vault_dir)))
-    row("incremental, one note changed", statistics.median(ours), statistics.median(restics) if theirs else None)
+    row(
+        "incremental, one note changed",
+        statistics.median(ours),
+        statistics.median(restics) if theirs else None,
+    )
     problems: list[object] = []
     verify = timed(lambda: problems.extend(target.verify(vault.trust.device_keys(), full=True)))
     row("verify --full", verify, theirs("check", "--read-data") if theirs else None)
     snap = target.load(target.snapshots()[0], vault.trust.device_keys())
     restore = timed(lambda: target.restore(snap, work / "restored" / "vault"))
-    restic_restore = theirs("restore", "latest", "--target", str(work / "restic-restored")) if theirs else None
+    restic_restore = (
+        theirs("restore", "latest", "--target", str(work / "restic-restored")) if theirs else None
+    )
     row("restore", restore, restic_restore)
     print(f"problems found by verify: {len(problems)}")
     vault.close()

@@ -55,9 +55,7 @@ def backup_run(ctx: click.Context, target: str | None) -> None:
             click.echo(f"casenotes: {exc}", err=True)
             failed += 1
             continue
-        click.echo(
-            f"snapshot {snap.name}: {snap.count} files, {snap.size / 1e6:.1f} MB, on {destination}"
-        )
+        click.echo(f"snapshot {snap.name}: {snap.count} files, {snap.size / 1e6:.1f} MB, on {destination}")
         if on_same_disk(destination, p):
             click.echo(
                 "note: this target is on the same disk as the practice; add an external drive to "

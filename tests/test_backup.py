@@ -69,7 +69,11 @@ def test_every_snapshot_restores_byte_for_byte_and_reads(practice: Env, tmp_path
 
 def packed(target: Path) -> dict[str, list[tuple[str, int, int]]]:
     """Each pack on a target and the objects its trailer lists."""
-    return {p.name: packs.parse(p.read_bytes()) for p in (target / "packs").iterdir() if not p.name.startswith(".")}
+    return {
+        p.name: packs.parse(p.read_bytes())
+        for p in (target / "packs").iterdir()
+        if not p.name.startswith(".")
+    }
 
 
 def test_only_what_changed_is_copied(practice: Env) -> None:
@@ -79,7 +83,9 @@ def test_only_what_changed_is_copied(practice: Env) -> None:
     run(practice, "backup", "run")
     target = practice.practice.root / "backups"
     new = [objects for name, objects in packed(target).items() if name not in before]
-    newest = json.loads(max((target / "snapshots").glob("*.json"), key=lambda p: p.stat().st_mtime).read_text())
+    newest = json.loads(
+        max((target / "snapshots").glob("*.json"), key=lambda p: p.stat().st_mtime).read_text()
+    )
     audit = {entry["sha256"] for path, entry in newest["files"].items() if path.startswith("audit/")}
     # one pack, holding only what changed: the audit log and its checkpoint (no note, no key)
     assert len(new) == 1 and {digest for digest, _, _ in new[0]} == audit
@@ -521,7 +527,10 @@ def test_changes_made_behind_casenotes_back_reach_the_next_snapshot(practice: En
     (rev.parent / ".syncthing.x.tmp").write_bytes(b"replaced by sync " * 50)
     os.replace(rev.parent / ".syncthing.x.tmp", rev)
     run(practice, "backup", "run")
-    assert newest_files(practice)[str(rev.relative_to(vault))]["sha256"] == hashlib.sha256(rev.read_bytes()).hexdigest()
+    assert (
+        newest_files(practice)[str(rev.relative_to(vault))]["sha256"]
+        == hashlib.sha256(rev.read_bytes()).hexdigest()
+    )
     # Rewritten in place with its own and its folder's times put back: no folder says so.
     # `casenotes verify` reports it at once, and the weekly full walk copies it.
     original = next(p for p in vault.rglob("*.rev") if p.parent != rev.parent)
@@ -541,4 +550,6 @@ def test_changes_made_behind_casenotes_back_reach_the_next_snapshot(practice: En
     cache["full"] -= 8 * 86_400 * 10**9  # the last full walk, eight days back
     groups.write_text(json.dumps(cache))
     run(practice, "backup", "run")
-    assert newest_files(practice)[str(original.relative_to(vault))]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert (
+        newest_files(practice)[str(original.relative_to(vault))]["sha256"] == hashlib.sha256(data).hexdigest()
+    )

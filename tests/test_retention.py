@@ -320,7 +320,9 @@ def test_a_purge_leaves_no_byte_of_the_client_in_any_pack_or_old_style_object(
         and any(f.read_bytes() in p.read_bytes() for f in vault.client_dir(keep).rglob("*") if f.is_file())
     ]
     assert mixed  # a pack holding both clients: the purge must rewrite it, not keep or drop it
-    kept = {p.relative_to(vault.root): p.read_bytes() for p in vault.client_dir(keep).rglob("*") if p.is_file()}
+    kept = {
+        p.relative_to(vault.root): p.read_bytes() for p in vault.client_dir(keep).rglob("*") if p.is_file()
+    }
 
     clock.set("2019-03-01")
     assert run(vault, APA, targets, unattended=False).purged == [gone]
@@ -335,7 +337,11 @@ def test_a_purge_leaves_no_byte_of_the_client_in_any_pack_or_old_style_object(
             assert not [f for f in target.load(name, vault.trust.device_keys()).files if gone in f]
             into = tmp_path / f"restored-{target.storage.path.name}-{name}"  # type: ignore[union-attr]
             target.restore(target.load(name, vault.trust.device_keys()), into)
-            assert {p.relative_to(into): p.read_bytes() for p in (into / "clients" / keep).rglob("*") if p.is_file()} == kept
+            assert {
+                p.relative_to(into): p.read_bytes()
+                for p in (into / "clients" / keep).rglob("*")
+                if p.is_file()
+            } == kept
     vault.backup(targets[1])  # an old-style target takes new snapshots (in packs) after it
     assert targets[1].verify(vault.trust.device_keys(), full=True) == []
 

@@ -49,11 +49,10 @@ class ObjectStore:
         cached: dict[str, list[str]] = {}
         if self.cache and self.cache.exists():
             try:
-                cached = json.loads(self.cache.read_bytes())
-                if not isinstance(cached, dict):
-                    cached = {}
+                found = json.loads(self.cache.read_bytes())
             except ValueError:
-                cached = {}  # a torn cache (it is written without fsync): rebuilt below
+                found = None  # a torn cache (it is written without fsync): rebuilt below
+            cached = found if isinstance(found, dict) else {}
         self.packs = {}
         read = False
         for key in self.storage.list("packs"):
@@ -69,7 +68,9 @@ class ObjectStore:
         self.legacy = {key.rsplit("/", 1)[-1] for key in self.storage.list("objects")}
         # Kept in the cache until this machine writes or collects here, so that every check
         # until then can name the pack that went missing.
-        self.vanished = {d: name for name in cached.keys() - self.packs.keys() for d in _digests(cached[name])}
+        self.vanished = {
+            d: name for name in cached.keys() - self.packs.keys() for d in _digests(cached[name])
+        }
         self._index()
         if read:
             self._save()

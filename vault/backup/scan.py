@@ -29,7 +29,6 @@ per group, ``<cid or _rest>.json`` = ``{folder: [mtime_ns, inode, [subfolders], 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import time
@@ -143,7 +142,9 @@ def _unchanged(root: Path, name: str, cached: dict[str, Any], settled: int) -> b
     except OSError:
         return False
     try:
-        stats = [(s.st_mtime_ns, s.st_ino) for s in (os.stat(d, dir_fd=fd) for d in cached["dirs"].split("\n"))]
+        stats = [
+            (s.st_mtime_ns, s.st_ino) for s in (os.stat(d, dir_fd=fd) for d in cached["dirs"].split("\n"))
+        ]
     except OSError:
         return False
     finally:
@@ -179,7 +180,12 @@ def walk(root: Path, group: Group, before: Folders, settled: int, full: bool) ->
             continue  # removed since its parent was listed
         cached = before.get(folder)
         files: dict[str, Entry] | None = None
-        if not full and cached and cached[:2] == [info.st_mtime_ns, info.st_ino] and info.st_mtime_ns < settled:
+        if (
+            not full
+            and cached
+            and cached[:2] == [info.st_mtime_ns, info.st_ino]
+            and info.st_mtime_ns < settled
+        ):
             subdirs, files = cached[2], cached[3]
             if not write_once:
                 try:  # appended in place: each file's own stat says
@@ -211,13 +217,17 @@ def scan(root: Path, cache: ScanCache) -> Scanned:
     full = not cache.groups or started - cache.full > FULL_EVERY_NS
     settled = cache.scanned - RACY_NS  # changes before this were surely seen by the last scan
     clients = root / "clients"
-    names = sorted(
-        f"clients/{n}" for n in (os.listdir(clients) if clients.is_dir() else []) if is_copied(n)
-    )
+    names = sorted(f"clients/{n}" for n in (os.listdir(clients) if clients.is_dir() else []) if is_copied(n))
     groups = {}
     for name in [REST, *names]:
         cached = cache.groups.get(name)
-        if not full and name != REST and cached and cached.get("tree") and _unchanged(root, name, cached, settled):
+        if (
+            not full
+            and name != REST
+            and cached
+            and cached.get("tree")
+            and _unchanged(root, name, cached, settled)
+        ):
             groups[name] = Group(name, cached["tree"], count=cached["count"], size=cached["size"])
         else:
             groups[name] = Group(name, None)

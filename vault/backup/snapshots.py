@@ -123,12 +123,18 @@ class BackupTarget:
     def practice_id(self) -> str:
         return str(self._record(MARKER, TARGET_FORMAT)["practice_id"])
 
-    def _record(self, key: str, fmt: str, versions: tuple[int, ...] = (JSON_FORMAT_VERSION,)) -> dict[str, Any]:
+    def _record(
+        self, key: str, fmt: str, versions: tuple[int, ...] = (JSON_FORMAT_VERSION,)
+    ) -> dict[str, Any]:
         try:
             record = json.loads(self.storage.read(key))
         except (OSError, ValueError) as exc:
             raise TamperedFile(f"{self}/{key}", "not a readable casenotes record") from exc
-        if not isinstance(record, dict) or record.get("format") != fmt or record.get("version") not in versions:
+        if (
+            not isinstance(record, dict)
+            or record.get("format") != fmt
+            or record.get("version") not in versions
+        ):
             raise TamperedFile(f"{self}/{key}", f"not a {fmt} record of a known version")
         return record
 
@@ -159,7 +165,7 @@ class BackupTarget:
         scanned = scan(vault_root, cache)
         groups = scanned.groups.values()
         for group in groups:
-            if group.found is None and group.tree not in store:  # e.g. a new drive
+            if group.found is None and str(group.tree) not in store:  # e.g. a new drive
                 walk(vault_root, group, cache.folders(group.name), scanned.settled, full=False)
         # Read what changed, and what this target lacks, in path order: a client's files
         # then share packs, and a purge rewrites few of them.
@@ -268,7 +274,8 @@ class BackupTarget:
                     raise ValueError("not a file list of that folder")
             except (ValueError, AttributeError, KeyError) as exc:
                 raise TamperedFile(
-                    f"{self}/{store.key(digest)}", f"the file list of {folder} in snapshot {name} is damaged ({exc})"
+                    f"{self}/{store.key(digest)}",
+                    f"the file list of {folder} in snapshot {name} is damaged ({exc})",
                 ) from exc
             files.update(listed["files"])
         return Snapshot(name, record["created"], record["device"], files, trees)
@@ -287,7 +294,8 @@ class BackupTarget:
         each pack read once)."""
         store = self.objects()
         problems = [
-            Problem(Path(f"{self}/packs/{name}"), f"pack is damaged ({why})") for name, why in store.damaged.items()
+            Problem(Path(f"{self}/packs/{name}"), f"pack is damaged ({why})")
+            for name, why in store.damaged.items()
         ]
         named: dict[str, str] = {}  # object -> a vault path it holds (for messages)
         names = self.snapshots()
@@ -306,7 +314,9 @@ class BackupTarget:
                     else:
                         where, why = store.missing(digest)
                         problems.append(
-                            Problem(Path(f"{self}/{where}"), f"object of {relative} in snapshot {snap.name} {why}")
+                            Problem(
+                                Path(f"{self}/{where}"), f"object of {relative} in snapshot {snap.name} {why}"
+                            )
                         )
         if full:
             packs_read: set[str] = set()
@@ -434,7 +444,9 @@ class BackupTarget:
                 target.parent.mkdir(mode=durable.DIR_MODE, parents=True, exist_ok=True)
                 # Not fsynced one by one: nothing reads this folder until it is renamed into
                 # place, after one sync of the whole (40,000 fsyncs cost minutes).
-                with open(target, "xb", opener=lambda path, flags: os.open(path, flags, durable.FILE_MODE)) as out:
+                with open(
+                    target, "xb", opener=lambda path, flags: os.open(path, flags, durable.FILE_MODE)
+                ) as out:
                     out.write(data)
             except OSError as exc:
                 raise WriteFailed(target, reason(exc)) from exc
