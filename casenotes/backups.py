@@ -55,9 +55,7 @@ def backup_run(ctx: click.Context, target: str | None) -> None:
             click.echo(f"casenotes: {exc}", err=True)
             failed += 1
             continue
-        click.echo(
-            f"snapshot {snap.name}: {len(snap.files)} files, {snap.size / 1e6:.1f} MB, on {destination}"
-        )
+        click.echo(f"snapshot {snap.name}: {snap.count} files, {snap.size / 1e6:.1f} MB, on {destination}")
         if on_same_disk(destination, p):
             click.echo(
                 "note: this target is on the same disk as the practice; add an external drive to "
@@ -106,7 +104,7 @@ def backup_list(ctx: click.Context, target: str | None) -> None:
         click.echo(f"{destination}:")
         for name in store.snapshots():
             snap = store.load(name, vault.trust.device_keys())
-            click.echo(f"  {snap.name}  {len(snap.files):>7} files  {snap.size / 1e6:8.1f} MB")
+            click.echo(f"  {snap.name}  {snap.count:>7} files  {snap.size / 1e6:8.1f} MB")
 
 
 @backup.command("verify")
@@ -191,9 +189,10 @@ def backup_prune(ctx: click.Context, dry_run: bool) -> None:
     policy = KeepPolicy(int(s.keep_daily), int(s.keep_weekly), int(s.keep_monthly), int(s.keep_yearly))
     for store in targets(p):
         store.open(vault.practice_id, create=False)
-        dropped, removed = store.prune(
-            lambda times: to_keep(times, policy), vault.trust.device_keys(), dry_run
-        )
+        with vault.backup_lock():  # collecting must not take the packs a running backup just wrote
+            dropped, removed = store.prune(
+                lambda times: to_keep(times, policy), vault.device, vault.trust.device_keys(), dry_run
+            )
         verb = "would drop" if dry_run else "dropped"
         click.echo(
             f"{store}: {verb} {len(dropped)} snapshot(s)" + ("" if dry_run else f", {removed} object(s)")

@@ -124,7 +124,9 @@ def overview(t: Timeline) -> str:
         for name, points in sorted(series.items()):
             title = SCALES.get(name, (name,))[0]
             arrow, words = trend(points)
-            shown = f'<span class="cn-trend" title="{escape(words)}">{arrow}</span> {words}' if arrow else words
+            shown = (
+                f'<span class="cn-trend" title="{escape(words)}">{arrow}</span> {words}' if arrow else words
+            )
             lines.append(
                 f"| {_md(str(title))} | {points[-1][1]:g} ({points[-1][0]:%d %b %Y}) | {shown} | {band_of(name, points[-1][1])} | {points[-1][1] - points[0][1]:+g} |"
             )
@@ -258,7 +260,9 @@ def plan(t: Timeline) -> str:
     source, objectives = t.plan()
     lines += ["", "## Objectives", ""]
     if source is None:
-        lines.append("None recorded: a treatment plan's `objectives:` list them, with target dates and status.")
+        lines.append(
+            "None recorded: a treatment plan's `objectives:` list them, with target dates and status."
+        )
     else:
         lines += [
             f"From the plan of {_link(source)}.",
@@ -316,9 +320,7 @@ def homework(t: Timeline) -> str:
         follow = _a(following) if following else "<em>next session</em>"
         done = homework_done(item, following)
         shown = {"done": "<strong>done</strong>", "not done": "not done"}.get(done, f"<em>{done}</em>")
-        lines.append(
-            f"<tr><td>{_a(entry)}</td><td>{escape(item)}</td><td>{shown}</td><td>{follow}</td></tr>"
-        )
+        lines.append(f"<tr><td>{_a(entry)}</td><td>{escape(item)}</td><td>{shown}</td><td>{follow}</td></tr>")
     return "\n".join([*lines, "</tbody>", "</table>"]) + "\n"
 
 

@@ -201,7 +201,9 @@ class SiteServer(ThreadingHTTPServer):
     def start(self) -> None:
         """Answer requests in a thread from now on."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+            self._thread = threading.Thread(
+                target=self.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
+            )
             self._thread.start()
 
     def serve_until(self, stop: threading.Event, idle_timeout: float) -> str:

@@ -144,7 +144,9 @@ def site_label(label: str) -> str:
 OVERVIEW = "index.md"
 
 
-def build(directory: Path, timeline: Timeline, banner: str | None = None, on_overview: OnOverview = None) -> None:
+def build(
+    directory: Path, timeline: Timeline, banner: str | None = None, on_overview: OnOverview = None
+) -> None:
     """Generate and build the site: the overview first, then every other page.
 
     ``on_overview(done)`` is called once the overview and the theme's files are written:

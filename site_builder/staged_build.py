@@ -136,6 +136,7 @@ class StagedBuild:
         built = {}
         for uri in uris:
             page = by_uri[uri].page
+            assert page is not None  # every documentation file got its page in __init__
             before = len(self.search)
             _populate_page(page, self.config, self.files)
             _build_page(page, self.config, self.docs, self.nav, self.env)

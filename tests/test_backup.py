@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import shutil
+import time
 import zoneinfo
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 from conftest import Env, fill, require_tool
 from notes import note_text, write_note
 
+from vault.backup import packs
 from vault.backup.snapshots import BackupTarget
 from vault.backup.storage import FolderStorage
 from vault.errors import WriteFailed
@@ -64,13 +67,28 @@ def test_every_snapshot_restores_byte_for_byte_and_reads(practice: Env, tmp_path
         assert run(restored, "verify").code == 0
 
 
+def packed(target: Path) -> dict[str, list[tuple[str, int, int]]]:
+    """Each pack on a target and the objects its trailer lists."""
+    return {
+        p.name: packs.parse(p.read_bytes())
+        for p in (target / "packs").iterdir()
+        if not p.name.startswith(".")
+    }
+
+
 def test_only_what_changed_is_copied(practice: Env) -> None:
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
     run(practice, "backup", "run")
-    objects = practice.practice.root / "backups" / "objects"
-    count = sum(1 for p in objects.rglob("*") if p.is_file())
+    before = packed(practice.practice.root / "backups")
     run(practice, "backup", "run")
-    after = sum(1 for p in objects.rglob("*") if p.is_file())
-    assert after - count <= 3  # only the audit log and checkpoint changed
+    target = practice.practice.root / "backups"
+    new = [objects for name, objects in packed(target).items() if name not in before]
+    newest = json.loads(
+        max((target / "snapshots").glob("*.json"), key=lambda p: p.stat().st_mtime).read_text()
+    )
+    audit = {entry["sha256"] for path, entry in newest["files"].items() if path.startswith("audit/")}
+    # one pack, holding only what changed: the audit log and its checkpoint (no note, no key)
+    assert len(new) == 1 and {digest for digest, _, _ in new[0]} == audit
 
 
 def test_a_restore_on_a_new_machine_registers_a_new_device(practice: Env, tmp_path: Path) -> None:
@@ -99,10 +117,14 @@ def test_verify_names_a_damaged_or_missing_object_and_a_changed_manifest(practic
     run(practice, "backup", "run")
     assert run(practice, "backup", "verify", "--full").code == 0
     target = practice.practice.root / "backups"
-    objects = sorted(p for p in (target / "objects").rglob("*") if p.is_file())
-    flipped, removed = objects[0], objects[1]
+    first = set(packed(target))
+    run(practice, "seal", str(write_note(practice.practice.inbox, body="a second version")))
+    run(practice, "backup", "run")  # a second pack: the new revision, the audit log
+    (flipped_name,) = first
+    flipped = target / "packs" / flipped_name
+    removed = next(target / "packs" / name for name in packed(target) if name not in first)
     data = bytearray(flipped.read_bytes())
-    data[len(data) // 2] ^= 1
+    data[10] ^= 1  # inside the first object, not the trailer
     flipped.write_bytes(bytes(data))
     removed.unlink()
     quick = practice.run("backup", "verify")
@@ -159,11 +181,15 @@ def test_backups_hold_no_plaintext(practice: Env) -> None:
     )
 
 
-def test_objects_are_named_by_their_hash(practice: Env) -> None:
+def test_packs_and_their_objects_are_named_by_their_hash(practice: Env) -> None:
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
     run(practice, "backup", "run")
-    for path in (practice.practice.root / "backups" / "objects").rglob("*"):
-        if path.is_file():
-            assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name
+    target = practice.practice.root / "backups"
+    for name, objects in packed(target).items():
+        data = (target / "packs" / name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == name
+        for digest, offset, length in objects:
+            assert hashlib.sha256(data[offset : offset + length]).hexdigest() == digest
 
 
 def test_status_shows_the_last_backup_and_that_a_same_disk_copy_is_not_enough(practice: Env) -> None:
@@ -281,10 +307,10 @@ def test_an_rclone_target_against_a_real_webdav_server_on_loopback(practice: Env
             {**practice.env, "CASENOTES_HOME": str(into)},
         )
         assert b"zephyrquill" in run(restored, "cat", "AB-1").out
-        victim = next(p for p in (served / "casenotes" / "objects").rglob("*") if p.is_file())
+        victim = next((served / "casenotes" / "packs").iterdir())
         victim.unlink()
         broken = practice.run("backup", "verify", "--from", spec)
-        assert broken.code == 1 and victim.name in broken.err
+        assert broken.code == 1 and "is missing" in broken.err
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -306,23 +332,18 @@ def test_adding_a_target_checks_it_and_records_it(practice: Env, tmp_path: Path)
 
 class RecordingStorage(FolderStorage):
     """A folder target that records each write, and can fail like a full disk after a
-    given number of objects."""
+    given number of packs."""
 
-    def __init__(self, path: Path, objects_before_failing: int | None = None) -> None:
+    def __init__(self, path: Path, packs_before_failing: int | None = None) -> None:
         super().__init__(path)
         self.writes: list[str] = []
-        self.objects_left = objects_before_failing
-
-    def write_many(self, blobs: Mapping[str, bytes]) -> None:
-        for key, data in blobs.items():
-            if self.objects_left == 0:
-                raise WriteFailed(self.path / key, "No space left on device")
-            super().write_many({key: data})
-            self.writes.append(key)
-            if self.objects_left is not None:
-                self.objects_left -= 1
+        self.packs_left = packs_before_failing
 
     def write_new(self, key: str, data: bytes) -> None:
+        if key.startswith("packs/") and self.packs_left is not None:
+            if self.packs_left == 0:
+                raise WriteFailed(self.path / key, "No space left on device")
+            self.packs_left -= 1
         super().write_new(key, data)
         self.writes.append(key)
 
@@ -331,7 +352,8 @@ class RecordingStorage(FolderStorage):
         self.writes.append(key)
 
 
-def test_a_snapshot_stores_every_object_before_its_manifest(practice: Env) -> None:
+def test_a_snapshot_stores_every_pack_before_its_manifest(practice: Env, monkeypatch) -> None:
+    monkeypatch.setattr(packs, "PACK_SIZE", 2000)  # several packs a run
     storage = RecordingStorage(practice.practice.root / "usb")
     runs = []
     for body in ("the first version", "a second version"):  # a first and an incremental run
@@ -339,23 +361,27 @@ def test_a_snapshot_stores_every_object_before_its_manifest(practice: Env) -> No
         storage.writes.clear()
         practice.vault().backup(BackupTarget(storage, practice.practice.state_dir))
         runs.append(list(storage.writes))
+    assert sum(key.startswith("packs/") for key in runs[0]) > 2, runs[0]
     for writes in runs:
         *before, last = writes
         assert last.startswith("snapshots/"), writes  # the manifest comes last...
-        assert any(key.startswith("objects/") for key in before), writes  # ...after its new objects
-        assert all(key.startswith("objects/") or key == "casenotes-backup.json" for key in before), writes
+        assert any(key.startswith("packs/") for key in before), writes  # ...after its new packs
+        assert all(key.startswith("packs/") or key == "casenotes-backup.json" for key in before), writes
 
 
-def test_a_target_failing_after_the_first_object_gets_no_new_manifest(practice: Env) -> None:
+def test_a_target_failing_after_the_first_pack_gets_no_new_manifest(practice: Env, monkeypatch) -> None:
+    monkeypatch.setattr(packs, "PACK_SIZE", 2000)
     run(practice, "seal", str(write_note(practice.practice.inbox)))
     folder = practice.practice.root / "usb"
     vault = practice.vault()
     vault.backup(BackupTarget(FolderStorage(folder), practice.practice.state_dir))
-    run(practice, "seal", str(write_note(practice.practice.inbox, body="a second version")))
-    failing = RecordingStorage(folder, objects_before_failing=1)
+    for number in range(3):
+        note = write_note(practice.practice.inbox, body=f"another version {number} " + "x" * 3000)
+        run(practice, "seal", str(note))
+    failing = RecordingStorage(folder, packs_before_failing=1)
     with pytest.raises(WriteFailed):
         vault.backup(BackupTarget(failing, practice.practice.state_dir))
-    assert [key.split("/")[0] for key in failing.writes] == ["objects"]  # one object, then the fault
+    assert [key.split("/")[0] for key in failing.writes] == ["packs"]  # one pack, then the fault
     assert len(list((folder / "snapshots").glob("*.json"))) == 1
     assert run(practice, "backup", "verify", "--from", str(folder), "--full").code == 0
     vault.backup(BackupTarget(FolderStorage(folder), practice.practice.state_dir))
@@ -368,9 +394,9 @@ def test_a_backup_killed_midway_leaves_the_target_consistent(
 ) -> None:
     """SIGKILL lands exactly where chosen, by strace, at the Nth link (each durable write
     names its synced temp file with link): while claiming the target, at the first
-    object, mid-objects, and with every object stored and the manifest written but not
-    yet named. Each time the target verifies, and the next run completes it."""
-    import datetime as dt
+    pack, mid-packs, and with every pack stored and the manifest written but not yet
+    named. Each time the target verifies, and the next run completes it and sweeps what
+    the killed runs left."""
     import subprocess
     import sys
 
@@ -380,42 +406,72 @@ def test_a_backup_killed_midway_leaves_the_target_consistent(
     client_id = vault.resolve("AB-1")
     for number, day in enumerate(fiction.sessions(dt.date(2024, 1, 1), 20), start=1):
         vault.seal(client_id, f"{number:016x}", fiction.note("AB-1", day, f"{number:016x}", number))
-    backup = [sys.executable, "-m", "casenotes", "backup", "run", "--to"]
+    # The real command, with packs small enough that a run writes several.
+    backup = [
+        sys.executable,
+        "-c",
+        "import sys; import vault.backup.packs as p; p.PACK_SIZE = 4000; "
+        "from casenotes.cli import main; sys.argv[0] = 'casenotes'; main()",
+        "backup",
+        "run",
+        "--to",
+    ]
 
     def traced(target: Path, *options: str) -> subprocess.CompletedProcess:
         command = [*strace, "-e", "trace=link,linkat", *options, *backup, str(target)]
         return subprocess.run(command, env=practice.env, capture_output=True, timeout=60)
 
-    # A whole run onto an empty target, counted: the marker, each object, the manifest.
+    # A whole run onto an empty target, counted: the marker, each pack, the manifest.
     probe = tmp_path / "probe"
     counted = traced(probe)
     assert counted.returncode == 0, counted.stderr.decode()
-    objects = sum(1 for p in (probe / "objects").rglob("*") if p.is_file())
+    shutil.rmtree(practice.practice.state_dir / "backup-scan")  # the next runs read every file again
+    written = len(list((probe / "packs").iterdir()))
+    assert written >= 4
 
     target = tmp_path / "usb"
 
     def stored() -> tuple[int, int]:
         found = [p for p in target.rglob("*") if p.is_file() and not p.name.startswith(".tmp-")]
-        return sum("objects" in p.parts for p in found), sum("snapshots" in p.parts for p in found)
+        return sum("packs" in p.parts for p in found), sum("snapshots" in p.parts for p in found)
 
     # Where to kill: the link number in the next run, and what the target holds after it.
     # A run writes only the objects the target lacks, and claims the target only once.
+    def links_of_a_whole_run() -> int:
+        """Rehearsed on a copy of the practice, its config and the target: the last link
+        of the next run is its manifest's."""
+        rehearsal = tmp_path / "rehearsal"
+        shutil.rmtree(rehearsal, ignore_errors=True)
+        shutil.copytree(practice.practice.root, rehearsal / "practice", symlinks=True)
+        shutil.copytree(practice.practice.config_dir, rehearsal / "config", symlinks=True)
+        shutil.copytree(target, rehearsal / "usb", symlinks=True)
+        env = {
+            **practice.env,
+            "CASENOTES_HOME": str(rehearsal / "practice"),
+            "CASENOTES_CONFIG_DIR": str(rehearsal / "config"),
+        }
+        log = rehearsal / "links.log"
+        command = [*strace[:-2], "-o", str(log), "-e", "trace=link,linkat", *backup, str(rehearsal / "usb")]
+        assert subprocess.run(command, env=env, capture_output=True, timeout=60).returncode == 0
+        return sum(1 for line in log.read_text().splitlines() if "link" in line and "= 0" in line)
+
     moments = {
         "claiming the target": lambda: (1, (0, 0)),  # the marker's link: a temp file, nothing named
-        "the first object": lambda: (2, (0, 0)),
-        "mid-objects": lambda: (objects // 2, (objects // 2 - 1, 0)),
-        "the manifest": lambda: (objects - stored()[0] + 1, (objects, 0)),  # every object is there
+        "the first pack": lambda: (2, (0, 0)),  # the marker is named now
+        "mid-packs": lambda: (3, (2, 0)),
+        "the manifest": lambda: (links_of_a_whole_run(), None),  # every pack there
     }
     for moment, where in moments.items():
         link, expected = where()
         killed = traced(target, "-e", f"inject=link,linkat:error=EIO:signal=SIGKILL:when={link}")
         assert killed.returncode == -9, f"not killed at {moment}: {killed.stderr.decode()}"
-        assert stored() == expected, moment
+        assert stored() == (expected or (written, 0)), moment
         if (target / "casenotes-backup.json").exists():
             assert run(practice, "backup", "verify", "--from", str(target), "--full").code == 0
     assert list((target / "snapshots").glob(".tmp-*"))  # the manifest was written, never named
     run(practice, "backup", "run", "--to", str(target))
-    assert stored() == (objects, 1)
+    assert stored()[1] == 1
+    assert not list(target.rglob(".tmp-*"))  # what the killed runs left is swept
     assert run(practice, "backup", "verify", "--from", str(target), "--full").code == 0
     names = [
         line.split()[0]
@@ -434,3 +490,66 @@ def test_a_second_drive_at_the_same_mount_point_gets_every_object(practice: Env,
     mount.rename(tmp_path / "monday-drive")  # rotated: another, empty drive is mounted there
     run(practice, "backup", "run", "--to", str(mount))
     assert run(practice, "backup", "verify", "--full", "--from", str(mount)).code == 0
+
+
+def newest_files(practice: Env) -> dict[str, dict]:
+    """The files of the newest snapshot on the practice's target (its file lists read)."""
+    target = BackupTarget(FolderStorage(practice.practice.root / "backups"), practice.practice.state_dir)
+    vault = practice.vault()
+    target.open(vault.practice_id, create=False)
+    newest = max((target.storage.path / "snapshots").glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+    return target.load(newest.stem, vault.trust.device_keys()).files
+
+
+def settle(root: Path) -> None:
+    """Date every folder and file of the vault an hour back, as if written then: the next
+    backup trusts its cache for them (nothing is racy)."""
+    then = time.time() - 3600
+    for path in [root, *root.rglob("*")]:
+        os.utime(path, (then, then), follow_symlinks=False)
+
+
+def test_changes_made_behind_casenotes_back_reach_the_next_snapshot(practice: Env) -> None:
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    vault = practice.vault_dir
+    rev = next(vault.rglob("*.rev"))
+    settle(vault)
+    run(practice, "backup", "run")
+    # A revision arriving by sync, in the very second of the backup.
+    arrived = rev.parent / "000009-0123456789abcdef.rev"
+    shutil.copy(rev, arrived)
+    run(practice, "backup", "run")
+    assert str(arrived.relative_to(vault)) in newest_files(practice)
+    # A file replaced the way a sync engine does (its temp file renamed over it), in a
+    # folder the last backup had seen long settled.
+    settle(vault)
+    run(practice, "backup", "run")
+    (rev.parent / ".syncthing.x.tmp").write_bytes(b"replaced by sync " * 50)
+    os.replace(rev.parent / ".syncthing.x.tmp", rev)
+    run(practice, "backup", "run")
+    assert (
+        newest_files(practice)[str(rev.relative_to(vault))]["sha256"]
+        == hashlib.sha256(rev.read_bytes()).hexdigest()
+    )
+    # Rewritten in place with its own and its folder's times put back: no folder says so.
+    # `casenotes verify` reports it at once, and the weekly full walk copies it.
+    original = next(p for p in vault.rglob("*.rev") if p.parent != rev.parent)
+    settle(vault)
+    run(practice, "backup", "run")
+    before = original.stat()
+    data = bytearray(original.read_bytes())
+    data[-5] ^= 1
+    with open(original, "r+b") as file:
+        file.write(bytes(data))
+    os.utime(original, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.utime(original.parent, ns=(before.st_atime_ns, before.st_mtime_ns))
+    checked = practice.run("verify")
+    assert checked.code == 1 and original.name in checked.err
+    groups = practice.practice.state_dir / "backup-scan" / "groups.json"
+    cache = json.loads(groups.read_text())
+    cache["full"] -= 8 * 86_400 * 10**9  # the last full walk, eight days back
+    groups.write_text(json.dumps(cache))
+    run(practice, "backup", "run")
+    assert (
+        newest_files(practice)[str(original.relative_to(vault))]["sha256"] == hashlib.sha256(data).hexdigest()
+    )

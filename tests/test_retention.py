@@ -18,9 +18,11 @@ from retention import PRESETS, ClockUntrusted, certificate, records
 from retention.purge import run, scan, still_pending
 from syncd.filing import file_note
 from vault import Passphrase, Vault
+from vault.backup import packs
 from vault.backup.snapshots import BackupTarget
 from vault.backup.storage import FolderStorage
 from vault.errors import NoAccess, TamperedFile, UnknownClient
+from vault.format.keys import sign_record
 from vault.store.practice import create_practice, register_device
 
 APA = PRESETS["apa"]
@@ -267,6 +269,81 @@ def test_a_purged_client_is_gone_from_the_vault_and_every_snapshot_on_every_targ
     text = certificate.path_for(vault, gone).read_text()
     assert "GONE-1" not in text and "Fictional" not in text
     assert certificate.problems(vault) == []
+
+
+def to_one_file_per_object(target: BackupTarget, vault: Vault) -> None:
+    """Rewrite a target as casenotes wrote them before packs: every object a file of its
+    own under objects/, version 1 manifests listing every file, no packs."""
+    folder = target.storage.path  # type: ignore[union-attr]
+    store = target.objects()
+    for name in target.snapshots():
+        snap = target.load(name, vault.trust.device_keys(), store)
+        for entry in snap.files.values():
+            path = folder / "objects" / entry["sha256"][:2] / entry["sha256"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(store.read(entry["sha256"]))
+        record = {
+            "format": "casenotes-snapshot",
+            "version": 1,
+            "practice_id": vault.practice_id,
+            "device": vault.device.device_id,
+            "created": snap.created,
+            "files": snap.files,
+        }
+        (folder / "snapshots" / f"{name}.json").write_bytes(sign_record(record, vault.device.sign))
+    shutil.rmtree(folder / "packs")
+
+
+def test_a_purge_leaves_no_byte_of_the_client_in_any_pack_or_old_style_object(
+    vault: Vault, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Packs shared between clients (small packs here), and a target from before packs:
+    after the purge, neither the client's ciphertext nor its sealed key is anywhere under
+    either target, not even inside a pack that also held a client who stays."""
+    monkeypatch.setattr(packs, "PACK_SIZE", 2500)
+    keep = add(vault, "KEEP-1", ["2018-01-01", "2018-02-01", "2018-03-01"])
+    gone = add(vault, "GONE-1", ["2010-01-01", "2010-02-01", "2010-03-01"])
+    targets = [BackupTarget(FolderStorage(tmp_path / d), tmp_path / f"cache-{d}") for d in ("packed", "old")]
+    for day in ("2018-03-01", "2018-03-02"):
+        clock.set(day)
+        for target in targets:
+            vault.backup(target)
+    to_one_file_per_object(targets[1], vault)
+    assert targets[1].verify(vault.trust.device_keys(), full=True) == []
+    secrets = [p.read_bytes() for p in vault.client_dir(gone).rglob("*") if p.is_file()]
+    assert any(p.parent.name == "access" for p in vault.client_dir(gone).rglob("*"))
+    packed = tmp_path / "packed" / "packs"
+    mixed = [
+        p
+        for p in packed.iterdir()
+        if any(s in p.read_bytes() for s in secrets)
+        and any(f.read_bytes() in p.read_bytes() for f in vault.client_dir(keep).rglob("*") if f.is_file())
+    ]
+    assert mixed  # a pack holding both clients: the purge must rewrite it, not keep or drop it
+    kept = {
+        p.relative_to(vault.root): p.read_bytes() for p in vault.client_dir(keep).rglob("*") if p.is_file()
+    }
+
+    clock.set("2019-03-01")
+    assert run(vault, APA, targets, unattended=False).purged == [gone]
+
+    for path in [p for d in ("packed", "old") for p in (tmp_path / d).rglob("*") if p.is_file()]:
+        data = path.read_bytes()
+        for secret in secrets:  # each whole, and a slice from its middle (the random part)
+            assert secret not in data and secret[len(secret) // 2 :][:48] not in data, path
+    for target in targets:
+        assert target.verify(vault.trust.device_keys(), full=True) == []
+        for name in target.snapshots():
+            assert not [f for f in target.load(name, vault.trust.device_keys()).files if gone in f]
+            into = tmp_path / f"restored-{target.storage.path.name}-{name}"  # type: ignore[union-attr]
+            target.restore(target.load(name, vault.trust.device_keys()), into)
+            assert {
+                p.relative_to(into): p.read_bytes()
+                for p in (into / "clients" / keep).rglob("*")
+                if p.is_file()
+            } == kept
+    vault.backup(targets[1])  # an old-style target takes new snapshots (in packs) after it
+    assert targets[1].verify(vault.trust.device_keys(), full=True) == []
 
 
 def test_a_drive_away_during_the_purge_is_shredded_when_it_comes_back(

@@ -72,11 +72,14 @@ def make_dirs(path: Path, defer: set[Path] | None = None) -> None:
 
 
 @contextmanager
-def _temp_beside(path: Path, data: bytes, sync: bool = True, defer: set[Path] | None = None) -> Iterator[str]:
-    """A fsynced temp file holding ``data`` in ``path``'s directory; removed on exit."""
+def _temp_beside(
+    path: Path, data: bytes, sync: bool = True, defer: set[Path] | None = None, tag: str = ""
+) -> Iterator[str]:
+    """A fsynced temp file holding ``data`` in ``path``'s directory; removed on exit.
+    ``tag`` goes into its name, so that a sweep can tell its writer's leftovers."""
     make_dirs(path.parent, defer)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{tag}-" if tag else TEMP_PREFIX, dir=path.parent)
     except OSError as exc:
         raise WriteFailed(path, reason(exc)) from exc
     try:
@@ -126,14 +129,14 @@ def locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def write_new(path: Path, data: bytes, defer: set[Path] | None = None) -> None:
+def write_new(path: Path, data: bytes, defer: set[Path] | None = None, tag: str = "") -> None:
     """Write a file that must not exist yet (write-once names, safe for sync engines).
 
     ``link`` fails if the name exists, so two writers can never clobber each other.
     Raises FileExistsError if ``path`` exists, WriteFailed on any other failure. The file's
     data is fsynced before it is linked, always; ``defer`` defers only its folder's fsync.
     """
-    with _temp_beside(path, data, defer=defer) as tmp:
+    with _temp_beside(path, data, defer=defer, tag=tag) as tmp:
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -148,7 +151,7 @@ def write_new(path: Path, data: bytes, defer: set[Path] | None = None) -> None:
         fsync_dir(path.parent, defer)
 
 
-def replace(path: Path, data: bytes, sync: bool = True) -> None:
+def replace(path: Path, data: bytes, sync: bool = True, tag: str = "") -> None:
     """Atomically replace (or create) ``path`` with ``data``.
 
     ``sync=False``: atomic but not durable (no fsync): after a crash the old file or the
@@ -156,7 +159,7 @@ def replace(path: Path, data: bytes, sync: bool = True) -> None:
     names (ext4 does, for a rename over an existing file), an empty one. Only for records
     that a later write supersedes anyway and whose loss costs no data.
     """
-    with _temp_beside(path, data, sync) as tmp:
+    with _temp_beside(path, data, sync, tag=tag) as tmp:
         os.replace(tmp, path)
         if sync:
             fsync_dir(path.parent)

@@ -1,18 +1,16 @@
 """Where backup targets keep their files: a folder, or any store rclone speaks to.
 
-A storage holds named blobs ("objects/ab/abcd…", "snapshots/x.json") and offers only
-what a backup needs: list, read, write once, replace (a manifest a purge rewrites),
-delete. Writes are all or nothing: a folder
-uses the vault's durable writes; rclone uploads under a temporary name and then renames.
+A storage holds named blobs ("packs/abcd…", "snapshots/x.json") and offers only
+what a backup needs: list, read (whole, a range, the tail), write once, replace (a
+manifest a purge rewrites), delete. Writes are all or nothing: a folder uses the vault's
+durable writes; rclone uploads under a temporary name and then renames.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import tempfile
-from collections.abc import Mapping
+import time
 from pathlib import Path
 
 from .. import durable
@@ -28,6 +26,9 @@ class TargetUnavailable(VaultError):
 class FolderStorage:
     def __init__(self, path: Path) -> None:
         self.path = path
+        #: names this machine's temp files (the device id): while this machine's backup lock
+        #: is held, no writer of its own is alive, so its leftovers can go at once
+        self.tag = ""
 
     def __str__(self) -> str:
         return str(self.path)
@@ -55,24 +56,43 @@ class FolderStorage:
     def read(self, key: str) -> bytes:
         return (self.path / key).read_bytes()
 
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        with open(self.path / key, "rb") as file:
+            return os.pread(file.fileno(), length, offset)
+
+    def read_tail(self, key: str, length: int) -> tuple[bytes, int]:
+        """The last ``length`` bytes and the size of the whole."""
+        with open(self.path / key, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            return os.pread(file.fileno(), min(length, size), max(size - length, 0)), size
+
     def exists(self, key: str) -> bool:
         return (self.path / key).is_file()
 
-    def write_many(self, blobs: Mapping[str, bytes]) -> None:
-        for key, data in blobs.items():
-            try:
-                durable.write_new(self.path / key, data)
-            except FileExistsError:
-                pass  # content-addressed: the same bytes are already there
-
     def write_new(self, key: str, data: bytes) -> None:
-        durable.write_new(self.path / key, data)
+        durable.write_new(self.path / key, data, tag=self.tag)
 
     def replace(self, key: str, data: bytes) -> None:
-        durable.replace(self.path / key, data)
+        durable.replace(self.path / key, data, tag=self.tag)
 
     def delete(self, key: str) -> None:
         (self.path / key).unlink(missing_ok=True)
+
+    def sweep(self) -> int:
+        """Remove the temp files killed runs left in the folders casenotes writes: this
+        machine's at once (call it under the backup lock), another's after an hour."""
+        removed = 0
+        for folder in (self.path, self.path / "packs", self.path / "snapshots"):
+            # At the top only the marker is written: once it is there, a temp file is a claim
+            # that lost (or was killed), whoever made it.
+            mine = "" if folder == self.path and (self.path / "casenotes-backup.json").exists() else self.tag
+            if (mine or folder == self.path) and folder.is_dir():
+                for path in folder.glob(f"{durable.TEMP_PREFIX}{mine}{'-' if mine else ''}*"):
+                    path.unlink(missing_ok=True)
+                    removed += 1
+            # objects/ (targets from before packs) is never written now: not walked
+            removed += durable.sweep_temps(folder, time.time(), skip=("packs", "snapshots", "objects"))
+        return removed
 
 
 class RcloneStorage:
@@ -82,6 +102,7 @@ class RcloneStorage:
         self.remote = remote.rstrip("/")
         self.rclone = rclone
         self.config = config
+        self.tag = ""  # as FolderStorage's (rclone names its own temporary uploads)
 
     def __str__(self) -> str:
         return f"rclone:{self.remote}"
@@ -120,23 +141,16 @@ class RcloneStorage:
     def read(self, key: str) -> bytes:
         return self._run("cat", f"{self.remote}/{key}")
 
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        return self._run("cat", "--offset", str(offset), "--count", str(length), f"{self.remote}/{key}")
+
+    def read_tail(self, key: str, length: int) -> tuple[bytes, int]:
+        data = self.read(key)  # only when this machine's cache lacks a pack: rare
+        return data[-length:], len(data)
+
     def exists(self, key: str) -> bool:
         folder, _, name = key.rpartition("/")
         return name in self._run("lsf", f"{self.remote}/{folder}").decode().splitlines()
-
-    def write_many(self, blobs: Mapping[str, bytes]) -> None:
-        """One upload for many objects: staged in a private temp folder (ciphertext only)."""
-        if not blobs:
-            return
-        staging = Path(tempfile.mkdtemp(prefix="casenotes-upload-"))
-        try:
-            for key, data in blobs.items():
-                path = staging / key
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
-            self._run("copy", "--no-traverse", str(staging), self.remote)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
 
     def write_new(self, key: str, data: bytes) -> None:
         self._run("rcat", f"{self.remote}/{key}.partial", data=data)
@@ -146,6 +160,9 @@ class RcloneStorage:
 
     def delete(self, key: str) -> None:
         self._run("deletefile", f"{self.remote}/{key}")
+
+    def sweep(self) -> int:
+        return 0  # an upload cut short leaves a ….partial, which no listing includes
 
 
 Storage = FolderStorage | RcloneStorage

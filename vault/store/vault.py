@@ -186,7 +186,7 @@ class Vault:
         self.audit.checkpoint()  # the snapshot carries the signed head, so a cut log is caught
         destination.open(self.practice_id, create=True)
         snap = destination.snapshot(self.root, self.device, stamp(self.clock()), progress)
-        self.audit.append("backup", snapshot=snap.name, files=len(snap.files))
+        self.audit.append("backup", snapshot=snap.name, files=snap.count)
         return snap
 
     def sweep(self, now: float) -> int:
