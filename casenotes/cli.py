@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-import importlib.metadata
 import logging
 import shutil
 import signal
@@ -105,11 +104,19 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
-def version() -> str:
+def _print_version(ctx: click.Context, _param: click.Parameter, wanted: bool) -> None:
+    """``--version``: the installed package's metadata is read only when asked (importing
+    importlib.metadata costs every command tens of milliseconds)."""
+    if not wanted or ctx.resilient_parsing:
+        return
+    import importlib.metadata
+
     try:
-        return importlib.metadata.version("casenotes")
+        found = importlib.metadata.version("casenotes")
     except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
-        return "unknown (not installed)"
+        found = "unknown (not installed)"
+    click.echo(f"casenotes {found}")
+    ctx.exit()
 
 
 @click.group(
@@ -122,7 +129,15 @@ def version() -> str:
         "  fish:                _CASENOTES_COMPLETE=fish_source casenotes | source"
     ),
 )
-@click.version_option(version(), "-V", "--version", prog_name="casenotes", message="%(prog)s %(version)s")
+@click.option(
+    "-V",
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 @practice_option
 @key_file_option
 @click.option("--debug", is_flag=True, help="Show a traceback on errors.")
