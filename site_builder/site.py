@@ -18,6 +18,7 @@ from note_templates import NoteInvalid, parse
 from vault import OpenedNote, Vault
 from vault.errors import TamperedFile
 from vault.format.keys import Practitioner
+from vault.store.reading import read_notes_in_two
 
 from . import pages, ramdir, theme
 from .server import SiteServer, content_security_policy
@@ -50,14 +51,20 @@ class BuiltSite:
 def load_timeline(
     vault: Vault, practitioner: Practitioner, client_id: str, handle: str, include_psychotherapy: bool
 ) -> Timeline:
-    """Decrypt a client's notes; a damaged note is listed as damaged, never dropped."""
+    """Decrypt a client's notes; a damaged note is listed as damaged, never dropped.
+
+    From PARALLEL_FROM notes, two processes decrypt and read them (read_notes_in_two):
+    the signature checks, decryption and YAML front matter are most of what `open` does
+    before MkDocs."""
     damaged_files: list[TamperedFile] = []
-    opened = vault.read_notes(practitioner, client_id, damaged=damaged_files)
-    damaged = [Damaged(exc.path.parent.name, exc.why) for exc in damaged_files]
-    if len(opened) >= PARALLEL_FROM and _can_fork():
-        entries, unreadable = _read_in_parallel(opened)
+    if len(vault.note_ids(client_id)) >= PARALLEL_FROM and _can_fork():
+        settled()  # no thread of ours inside an import at the fork
+        shares = read_notes_in_two(vault, practitioner, client_id, _read, damaged_files)
+        entries = [entry for share, _ in shares for entry in share]
+        unreadable = [note for _, share in shares for note in share]
     else:
-        entries, unreadable = _read(opened)
+        entries, unreadable = _read(vault.read_notes(practitioner, client_id, damaged=damaged_files))
+    damaged = [Damaged(exc.path.parent.name, exc.why) for exc in damaged_files]
     return assemble(handle, entries, damaged + unreadable, include_psychotherapy)
 
 
@@ -87,30 +94,6 @@ def _read(notes: Sequence[OpenedNote]) -> tuple[list[Entry], list[Damaged]]:
             Entry(note.note_id, day, str(meta.get("template", "note")), meta, body, note.revision, note.final)
         )
     return entries, damaged
-
-
-def _read_in_parallel(notes: Sequence[OpenedNote]) -> tuple[list[Entry], list[Damaged]]:
-    """Half the notes read in a forked process: it has them from the fork, in memory, and
-    sends the parsed entries back through a pipe."""
-    settled()
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    half = len(notes) // 2
-
-    def work() -> None:
-        sender.send(_read(notes[half:]))
-        sender.close()
-
-    child = context.Process(target=work, daemon=True)
-    child.start()
-    sender.close()
-    entries, damaged = _read(notes[:half])
-    try:
-        more_entries, more_damaged = receiver.recv()
-    finally:
-        receiver.close()
-        child.join()
-    return entries + more_entries, damaged + more_damaged
 
 
 def generate(directory: Path, timeline: Timeline, banner: str | None = None) -> dict[str, int]:
