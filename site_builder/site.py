@@ -8,7 +8,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,8 +96,10 @@ def _read(notes: Sequence[OpenedNote]) -> tuple[list[Entry], list[Damaged]]:
     return entries, damaged
 
 
-def generate(directory: Path, timeline: Timeline, banner: str | None = None) -> dict[str, int]:
-    """Write the Markdown pages and their mkdocs.yml into the RAM directory; each page's length.
+def generate(directory: Path, timeline: Timeline, banner: str | None = None) -> list[str]:
+    """Write mkdocs.yml and the overview's Markdown into the RAM directory, and every other
+    page as an empty file (MkDocs lists the pages before it reads them; each is written by
+    the process that renders it, write_pages); every page's path under docs/.
 
     ``banner``: a line shown atop every page (a shared bundle: who shared it, why, until when).
     """
@@ -106,13 +108,18 @@ def generate(directory: Path, timeline: Timeline, banner: str | None = None) -> 
         theme.write_overrides(directory)
     docs = directory / "docs"
     (docs / "sessions").mkdir(parents=True)
-    lengths = {}
-    for relative, text in pages.all_pages(timeline):
-        (docs / relative).write_text(text, encoding="utf-8")
-        lengths[relative] = len(text)
+    names = pages.page_names(timeline)
+    for relative in names:
+        (docs / relative).touch()
+    write_pages(directory, timeline, [OVERVIEW])
     config = theme.mkdocs_config(name, pages.NAV, banner=banner)
     (directory / "mkdocs.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return lengths
+    return names
+
+
+def write_pages(directory: Path, timeline: Timeline, names: Iterable[str]) -> None:
+    for relative, text in pages.pages_named(timeline, names):
+        (directory / "docs" / relative).write_text(text, encoding="utf-8")
 
 
 def site_label(label: str) -> str:
@@ -135,15 +142,21 @@ def build(directory: Path, timeline: Timeline, banner: str | None = None, on_ove
     what it starts, a server thread, is not in the process forked to render half of
     them), else once every page is (``done`` True).
     """
-    lengths = generate(directory, timeline, banner)
+    generate(directory, timeline, banner)
     steps = StagedBuild(directory / "mkdocs.yml")
     try:
         steps.build_pages([OVERVIEW])
         rest = [uri for uri in steps.pages if uri != OVERVIEW]
         early = len(timeline.entries) >= PARALLEL_FROM and _can_fork()
         if early:
-            steps.build_in_two(rest, lengths, forked=lambda: on_overview and on_overview(False))
+            steps.build_in_two(
+                rest,
+                pages.weights(timeline),
+                forked=lambda: on_overview and on_overview(False),
+                write=lambda uris: write_pages(directory, timeline, uris),
+            )
         else:
+            write_pages(directory, timeline, rest)
             steps.build_pages(rest)
     except BaseException:
         steps.abandon()

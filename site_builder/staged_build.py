@@ -144,10 +144,15 @@ class StagedBuild:
         return built
 
     def build_in_two(
-        self, uris: Sequence[str], weights: dict[str, int], forked: Callable[[], object] = lambda: None
+        self,
+        uris: Sequence[str],
+        weights: dict[str, int],
+        forked: Callable[[], object] = lambda: None,
+        write: Callable[[list[str]], object] = lambda _: None,
     ) -> None:
         """Render ``uris`` in two processes at once; ``forked`` runs in this one once the
-        other has started (a server thread started after the fork is not in the child)."""
+        other has started (a server thread started after the fork is not in the child),
+        and each process calls ``write`` with its share (their Markdown) before rendering it."""
         theirs, ours = _halves(uris, weights)
         context = multiprocessing.get_context("fork")
         receiver, sender = context.Pipe(duplex=False)
@@ -155,6 +160,7 @@ class StagedBuild:
         def work() -> None:
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 signal.signal(signum, signal.SIG_DFL)  # not the parent's handlers: just stop
+            write(theirs)
             sender.send(self.build_pages(theirs))
             sender.close()
 
@@ -163,6 +169,7 @@ class StagedBuild:
         sender.close()
         try:
             forked()
+            write(ours)
             self.build_pages(ours)
             try:
                 self.entries.update(receiver.recv())
