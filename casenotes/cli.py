@@ -579,7 +579,6 @@ def open_cmd(
     site_builder.warm_up()  # MkDocs loads while the passphrase is typed and derived
     practitioner = vault.unlock(ask_passphrase())
     vault.keyring.client_keys(practitioner, client_id)  # no access: say so before any work
-    report_leftovers(vault, client_id)
     serve_site(
         vault,
         lambda directory, on_overview: site_builder.build_site(
@@ -588,6 +587,7 @@ def open_cmd(
         {"client": client_id},
         minutes,
         no_browser,
+        lambda: report_leftovers(vault, client_id),  # skipped by the reading: not on the way to the pages
     )
 
 

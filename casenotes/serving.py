@@ -29,6 +29,7 @@ def serve_site(
     subject: dict[str, str],
     minutes: float,
     no_browser: bool,
+    when_complete: Callable[[], object] = lambda: None,
 ) -> None:
     """Build a site in a RAM directory, serve it on 127.0.0.1, and wipe it however it ends.
 
@@ -36,7 +37,8 @@ def serve_site(
     can be served: the address is printed then, and the other pages follow (a long history
     takes seconds). The address with its token goes to stdout (the contract of `casenotes
     open`) and to the browser through a 0600 launcher file: never into an argv, which any
-    local user can read.
+    local user can read. ``when_complete`` runs once every page is served, before "all
+    pages ready" is said.
     """
     no_core_dumps()
     base, in_ram = site_builder.choose_base(config.ram_dirs())
@@ -79,6 +81,7 @@ def serve_site(
         assert opened is not None
         if not opened.server.complete.is_set():
             opened.completed()
+        when_complete()
         click.echo("casenotes: all pages ready", err=True)
         reason = opened.serve(minutes * 60)
     except _Stopped:

@@ -10,7 +10,7 @@ whatever its length, so a page per session could not be served within 3 s at 500
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from html import escape
 
 from .charts import SCALES, band_of, line_chart
@@ -337,17 +337,51 @@ def themes(t: Timeline) -> str:
     return "\n".join([*lines, "</ul>"]) + "\n"
 
 
+def page_names(t: Timeline) -> list[str]:
+    """The path under docs/ of every page of the site, in site order."""
+    return [path for _, path in NAV] + list(_months(t))
+
+
+def pages_named(t: Timeline, names: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """(path under docs/, Markdown) of the pages named (each process of a build writes its own)."""
+    months: dict[str, list[Entry]] | None = None
+    for name in names:
+        if name in _NAV_PAGES:
+            yield name, _NAV_PAGES[name](t)
+        else:
+            months = months or _months(t)
+            entries = months[name]
+            title = f"# Sessions of {entries[0].date:%B %Y}\n\n"
+            yield name, title + "\n---\n\n".join(session(t, entry) for entry in entries)
+
+
 def all_pages(t: Timeline) -> Iterator[tuple[str, str]]:
     """(path under docs/, Markdown) for every page of the site."""
-    yield "index.md", overview(t)
-    yield "timeline.md", timeline(t)
-    yield "plan.md", plan(t)
-    yield "measures.md", measures(t)
-    yield "homework.md", homework(t)
-    yield "themes.md", themes(t)
+    return pages_named(t, page_names(t))
+
+
+def weights(t: Timeline) -> dict[str, int]:
+    """About how long each page's Markdown will be, before it is written (to share the work
+    of two processes): a month page its sessions' text, a list page a line per session."""
+    per_session = {"timeline.md": 280, "plan.md": 70, "measures.md": 210, "homework.md": 225, "themes.md": 3}
+    found = {path: per_session.get(path, 0) * len(t.entries) for _, path in NAV}
+    for path, entries in _months(t).items():
+        found[path] = sum(400 + len(entry.body) for entry in entries)
+    return found
+
+
+def _months(t: Timeline) -> dict[str, list[Entry]]:
     months: dict[str, list[Entry]] = {}
     for entry in t.entries:  # newest first, within each month too
         months.setdefault(session_path(entry), []).append(entry)
-    for path, entries in months.items():
-        title = f"# Sessions of {entries[0].date:%B %Y}\n\n"
-        yield path, title + "\n---\n\n".join(session(t, entry) for entry in entries)
+    return months
+
+
+_NAV_PAGES = {
+    "index.md": overview,
+    "timeline.md": timeline,
+    "plan.md": plan,
+    "measures.md": measures,
+    "homework.md": homework,
+    "themes.md": themes,
+}

@@ -8,7 +8,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from note_templates import NoteInvalid, parse
 from vault import OpenedNote, Vault
 from vault.errors import TamperedFile
 from vault.format.keys import Practitioner
+from vault.store.reading import read_notes_in_two
 
 from . import pages, ramdir, theme
 from .server import SiteServer, content_security_policy
@@ -50,14 +51,20 @@ class BuiltSite:
 def load_timeline(
     vault: Vault, practitioner: Practitioner, client_id: str, handle: str, include_psychotherapy: bool
 ) -> Timeline:
-    """Decrypt a client's notes; a damaged note is listed as damaged, never dropped."""
+    """Decrypt a client's notes; a damaged note is listed as damaged, never dropped.
+
+    From PARALLEL_FROM notes, two processes decrypt and read them (read_notes_in_two):
+    the signature checks, decryption and YAML front matter are most of what `open` does
+    before MkDocs."""
     damaged_files: list[TamperedFile] = []
-    opened = vault.read_notes(practitioner, client_id, damaged=damaged_files)
-    damaged = [Damaged(exc.path.parent.name, exc.why) for exc in damaged_files]
-    if len(opened) >= PARALLEL_FROM and _can_fork():
-        entries, unreadable = _read_in_parallel(opened)
+    if len(vault.note_ids(client_id)) >= PARALLEL_FROM and _can_fork():
+        settled()  # no thread of ours inside an import at the fork
+        shares = read_notes_in_two(vault, practitioner, client_id, _read, damaged_files)
+        entries = [entry for share, _ in shares for entry in share]
+        unreadable = [note for _, share in shares for note in share]
     else:
-        entries, unreadable = _read(opened)
+        entries, unreadable = _read(vault.read_notes(practitioner, client_id, damaged=damaged_files))
+    damaged = [Damaged(exc.path.parent.name, exc.why) for exc in damaged_files]
     return assemble(handle, entries, damaged + unreadable, include_psychotherapy)
 
 
@@ -89,32 +96,10 @@ def _read(notes: Sequence[OpenedNote]) -> tuple[list[Entry], list[Damaged]]:
     return entries, damaged
 
 
-def _read_in_parallel(notes: Sequence[OpenedNote]) -> tuple[list[Entry], list[Damaged]]:
-    """Half the notes read in a forked process: it has them from the fork, in memory, and
-    sends the parsed entries back through a pipe."""
-    settled()
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    half = len(notes) // 2
-
-    def work() -> None:
-        sender.send(_read(notes[half:]))
-        sender.close()
-
-    child = context.Process(target=work, daemon=True)
-    child.start()
-    sender.close()
-    entries, damaged = _read(notes[:half])
-    try:
-        more_entries, more_damaged = receiver.recv()
-    finally:
-        receiver.close()
-        child.join()
-    return entries + more_entries, damaged + more_damaged
-
-
-def generate(directory: Path, timeline: Timeline, banner: str | None = None) -> dict[str, int]:
-    """Write the Markdown pages and their mkdocs.yml into the RAM directory; each page's length.
+def generate(directory: Path, timeline: Timeline, banner: str | None = None) -> list[str]:
+    """Write mkdocs.yml and the overview's Markdown into the RAM directory, and every other
+    page as an empty file (MkDocs lists the pages before it reads them; each is written by
+    the process that renders it, write_pages); every page's path under docs/.
 
     ``banner``: a line shown atop every page (a shared bundle: who shared it, why, until when).
     """
@@ -123,13 +108,18 @@ def generate(directory: Path, timeline: Timeline, banner: str | None = None) -> 
         theme.write_overrides(directory)
     docs = directory / "docs"
     (docs / "sessions").mkdir(parents=True)
-    lengths = {}
-    for relative, text in pages.all_pages(timeline):
-        (docs / relative).write_text(text, encoding="utf-8")
-        lengths[relative] = len(text)
+    names = pages.page_names(timeline)
+    for relative in names:
+        (docs / relative).touch()
+    write_pages(directory, timeline, [OVERVIEW])
     config = theme.mkdocs_config(name, pages.NAV, banner=banner)
     (directory / "mkdocs.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return lengths
+    return names
+
+
+def write_pages(directory: Path, timeline: Timeline, names: Iterable[str]) -> None:
+    for relative, text in pages.pages_named(timeline, names):
+        (directory / "docs" / relative).write_text(text, encoding="utf-8")
 
 
 def site_label(label: str) -> str:
@@ -154,15 +144,21 @@ def build(
     what it starts, a server thread, is not in the process forked to render half of
     them), else once every page is (``done`` True).
     """
-    lengths = generate(directory, timeline, banner)
+    generate(directory, timeline, banner)
     steps = StagedBuild(directory / "mkdocs.yml")
     try:
         steps.build_pages([OVERVIEW])
         rest = [uri for uri in steps.pages if uri != OVERVIEW]
         early = len(timeline.entries) >= PARALLEL_FROM and _can_fork()
         if early:
-            steps.build_in_two(rest, lengths, forked=lambda: on_overview and on_overview(False))
+            steps.build_in_two(
+                rest,
+                pages.weights(timeline),
+                forked=lambda: on_overview and on_overview(False),
+                write=lambda uris: write_pages(directory, timeline, uris),
+            )
         else:
+            write_pages(directory, timeline, rest)
             steps.build_pages(rest)
     except BaseException:
         steps.abandon()

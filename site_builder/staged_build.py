@@ -25,6 +25,10 @@ from .errors import SiteBuildFailed
 
 _warm: threading.Thread | None = None
 _bytecode: Any = None  # a jinja2.BytecodeCache held in memory: templates compiled once a process
+# The theme's files, by the theme's folders, listed during the warm-up (Material ships
+# some 14,000, its icons, of which a build copies about 40): hidden ones left out, as
+# MkDocs' own filter (".*", "*/.*") leaves them out.
+_theme_files: dict[tuple[str, ...], list[str]] = {}
 
 
 def warm_up() -> None:
@@ -50,6 +54,8 @@ def _compile_theme() -> None:
         env = _theme_env()
         for name in theme.TEMPLATES:
             env.get_template(name)
+        listed = env.list_templates()
+        _theme_files[tuple(env.loader.searchpath)] = [n for n in listed if not (n[0] == "." or "/." in n)]
     except Exception:  # noqa: BLE001 - a head start only: the build meets (and reports) any problem
         logging.getLogger(__name__).debug("warm-up stopped", exc_info=True)
 
@@ -65,6 +71,35 @@ def _theme_env() -> Any:
     env = Theme(name=theme.NAME).get_env()
     env.bytecode_cache = _bytecode
     return env
+
+
+def _share_bytecode(theme_: Any) -> None:
+    """Every Jinja environment of this build's theme (the page templates', and the search
+    plugin's, which makes one per translated word) uses the templates compiled in memory."""
+    if _bytecode is None:
+        return
+    get_env = theme_.get_env
+
+    def with_bytecode() -> Any:
+        env = get_env()
+        env.bytecode_cache = _bytecode
+        return env
+
+    theme_.get_env = with_bytecode
+
+
+def _add_theme_files(files: Any, env: Any, config: Any) -> None:
+    """files.add_files_from_theme, from the listing made during the warm-up if there is one
+    for these folders (a shared bundle's banner adds one: it lists them then)."""
+    listed = _theme_files.get(tuple(getattr(env.loader, "searchpath", ())))
+    if listed is not None:
+        env.list_templates = lambda extensions=None, filter_func=None: [
+            name for name in listed if filter_func is None or filter_func(name)
+        ]
+    try:
+        files.add_files_from_theme(env, config)
+    finally:
+        env.__dict__.pop("list_templates", None)
 
 
 def _MemoryBytecodeCache(base: type) -> Any:  # noqa: N802 - a class made once jinja2 is loaded
@@ -95,6 +130,7 @@ class StagedBuild:
         from mkdocs.structure.pages import Page
 
         config = load_config(str(config_file))
+        _share_bytecode(config.theme)
         config.plugins.on_startup(command="build", dirty=False)
         try:
             config = config.plugins.on_config(config)
@@ -103,10 +139,8 @@ class StagedBuild:
             if site.exists():
                 shutil.rmtree(site)
             self.env = config.theme.get_env()
-            if _bytecode is not None:
-                self.env.bytecode_cache = _bytecode
             files = get_files(config)
-            files.add_files_from_theme(self.env, config)
+            _add_theme_files(files, self.env, config)
             files = config.plugins.on_files(files, config=config)
             set_exclusions(files, config)
             self.nav = config.plugins.on_nav(get_navigation(files, config), config=config, files=files)
@@ -145,10 +179,15 @@ class StagedBuild:
         return built
 
     def build_in_two(
-        self, uris: Sequence[str], weights: dict[str, int], forked: Callable[[], object] = lambda: None
+        self,
+        uris: Sequence[str],
+        weights: dict[str, int],
+        forked: Callable[[], object] = lambda: None,
+        write: Callable[[list[str]], object] = lambda _: None,
     ) -> None:
         """Render ``uris`` in two processes at once; ``forked`` runs in this one once the
-        other has started (a server thread started after the fork is not in the child)."""
+        other has started (a server thread started after the fork is not in the child),
+        and each process calls ``write`` with its share (their Markdown) before rendering it."""
         theirs, ours = _halves(uris, weights)
         context = multiprocessing.get_context("fork")
         receiver, sender = context.Pipe(duplex=False)
@@ -156,6 +195,7 @@ class StagedBuild:
         def work() -> None:
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 signal.signal(signum, signal.SIG_DFL)  # not the parent's handlers: just stop
+            write(theirs)
             sender.send(self.build_pages(theirs))
             sender.close()
 
@@ -164,6 +204,7 @@ class StagedBuild:
         sender.close()
         try:
             forked()
+            write(ours)
             self.build_pages(ours)
             try:
                 self.entries.update(receiver.recv())

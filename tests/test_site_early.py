@@ -8,10 +8,12 @@ page a fixed "still preparing" page that reloads itself into the real one.
 from __future__ import annotations
 
 import http.cookiejar
+import os
 import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import PASSPHRASE, Env
@@ -159,3 +161,65 @@ def test_a_page_not_built_yet_shows_nothing_of_another_client_nor_of_an_earlier_
         second.close()
         first.close()
     assert not (tmp_path / "first").exists() and not (tmp_path / "second").exists()
+
+
+def _tamper(env: Env, note_id: str) -> None:
+    vault = env.vault()
+    [(_, _, path)] = vault.revisions(vault.resolve("AB-1"), note_id)
+    raw = bytearray(path.read_bytes())
+    raw[300] ^= 1
+    path.write_bytes(bytes(raw))
+    vault.close()
+
+
+def _built(env: Env, directory: Path) -> tuple[BuiltSite, list[dict[str, object]]]:
+    """The site of AB-1, and the audit entries its decryption added."""
+    vault = env.vault()
+    before = sum(1 for _ in vault.audit.entries())
+    practitioner = vault.unlock(Passphrase(PASSPHRASE))
+    directory.mkdir()
+    site = build_site(vault, practitioner, vault.resolve("AB-1"), "AB-1", directory)
+    added = [e.data for e in list(vault.audit.entries())[before:] if e.event == "decrypt"]
+    vault.close()
+    return site, added
+
+
+def test_a_note_damaged_in_the_second_process_is_shown_damaged_as_in_one_process(
+    story: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The notes are split in two (sorted by id): a2 is read here, a4 by the forked child."""
+    _tamper(story, "aaaaaaaaaaaaaaa2")
+    _tamper(story, "aaaaaaaaaaaaaaa4")
+    alone, alone_audit = _built(story, tmp_path / "alone")
+    monkeypatch.setattr(site_builder.site, "PARALLEL_FROM", 1)
+    both, both_audit = _built(story, tmp_path / "both")
+    assert [(d.note_id, d.why) for d in both.timeline.damaged] == [
+        (d.note_id, d.why) for d in alone.timeline.damaged
+    ]
+    assert [d.note_id for d in both.timeline.damaged] == ["aaaaaaaaaaaaaaa2", "aaaaaaaaaaaaaaa4"]
+    assert "signature does not match" in both.timeline.damaged[1].why
+    timeline = (both.html / "timeline.html").read_text()
+    assert "Note aaaaaaaaaaaaaaa4 is damaged" in timeline and "Note aaaaaaaaaaaaaaa2 is damaged" in timeline
+    assert "2 notes failed their integrity check" in (both.html / "index.html").read_text()
+    assert [e.note_id for e in both.timeline.entries] == [e.note_id for e in alone.timeline.entries]
+    assert MARKER in (both.html / "sessions" / "2026-01.html").read_text()  # a1, read here
+    assert both_audit == alone_audit and [a["notes"] for a in both_audit] == [3]  # one entry, both shares
+
+
+def test_a_second_process_that_dies_costs_no_note(
+    story: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, early: None
+) -> None:
+    """This process decrypts the child's share itself: every note shown, audited once."""
+    from vault.store import reading
+
+    parent, real = os.getpid(), reading._open_notes
+
+    def dies_in_the_child(*args: Any) -> Any:
+        if os.getpid() != parent:
+            os._exit(3)
+        return real(*args)
+
+    monkeypatch.setattr(reading, "_open_notes", dies_in_the_child)
+    site, audit = _built(story, tmp_path / "site")
+    assert sorted(e.note_id for e in site.timeline.entries) == [f"aaaaaaaaaaaaaaa{n}" for n in (1, 2, 3, 4)]
+    assert not site.timeline.damaged and [a["notes"] for a in audit] == [5]

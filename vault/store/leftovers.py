@@ -48,25 +48,45 @@ def _ids(folder: Path) -> list[Path]:
 
 
 def find(root: Path, client_ids: Iterable[str] | None = None) -> list[Path]:
-    """Leftover client and note folders, and temp files never linked, under ``clients/``."""
+    """Leftover client and note folders, and temp files never linked, under ``clients/``.
+
+    Each folder is listed once (a client of 2,000 notes is 2,000 listings)."""
     clients = root / "clients"
     folders = _ids(clients) if client_ids is None else [clients / c for c in client_ids]
     found: list[Path] = []
     for client in folders:
         if not client.is_dir():
             continue
-        if not is_client_folder(client):
-            found.append(client)
-            continue
-        for directory, subdirs, files in os.walk(client):
-            here = Path(directory)
-            found += [here / name for name in sorted(files) if name.startswith(TEMP_PREFIX)]
-            if here.name == "records":
-                for note in sorted(subdirs):
-                    if is_id(note) and holds_nothing(here / note):
-                        found.append(here / note)
-                subdirs[:] = [n for n in subdirs if not (is_id(n) and holds_nothing(here / n))]
+        empty, inside = _scan(client)
+        if empty and not (client / "client.json").exists():
+            found.append(client)  # as is_client_folder says
+        else:
+            found += inside
     return found
+
+
+def _scan(folder: Path) -> tuple[bool, list[Path]]:
+    """Whether ``folder`` holds nothing (holds_nothing), and the leftovers inside it: temp
+    files, and each note folder under a ``records`` folder that holds nothing (as one)."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return False, []
+    empty, found = True, []
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            nothing, inside = _scan(Path(entry.path))
+            empty = empty and nothing
+            if nothing and folder.name == "records" and is_id(entry.name):
+                found.append(Path(entry.path))
+            else:
+                found += inside
+        elif entry.name.startswith(TEMP_PREFIX):
+            found.append(Path(entry.path))
+            empty = empty and entry.is_file(follow_symlinks=False)
+        else:
+            empty = False
+    return empty, found
 
 
 def remove(paths: Iterable[Path]) -> list[Path]:
