@@ -13,6 +13,7 @@ import click
 
 import site_builder
 import site_builder.theme
+from site_builder.errors import BuildStopped
 from vault import Vault
 
 from . import config
@@ -20,7 +21,7 @@ from .nodump import no_core_dumps
 
 
 class _Stopped(Exception):
-    """A signal came while the site was still being built."""
+    """A signal came while the site was still being built (raised at a safe point)."""
 
 
 def serve_site(
@@ -40,6 +41,8 @@ def serve_site(
     local user can read. ``when_complete`` runs once every page is served, before "all
     pages ready" is said.
     """
+    from site_builder.staged_build import stop_requested  # loaded by the warm-up already
+
     no_core_dumps()
     base, in_ram = site_builder.choose_base(config.ram_dirs())
     if not in_ram:
@@ -54,12 +57,14 @@ def serve_site(
 
     def on_signal(*_: object) -> None:
         if building:
-            raise _Stopped  # unwinds the build (and stops its second process)
-        if opened is not None:
+            stop_requested.set()  # the build stops at its next page (and stops its second process)
+        elif opened is not None:
             opened.stop()
 
     def serve_overview(site: site_builder.BuiltSite) -> None:
         nonlocal opened
+        if stop_requested.is_set():
+            raise _Stopped
         for damaged in site.timeline.damaged:
             click.echo(
                 f"casenotes: note {damaged.note_id} is damaged and shown as such: {damaged.why}", err=True
@@ -78,13 +83,15 @@ def serve_site(
         os.environ.update(site_builder.theme.QUIET_ENV)
         make(directory, serve_overview)
         building = False
+        if stop_requested.is_set():  # asked after the last page
+            raise _Stopped
         assert opened is not None
         if not opened.server.complete.is_set():
             opened.completed()
         when_complete()
         click.echo("casenotes: all pages ready", err=True)
         reason = opened.serve(minutes * 60)
-    except _Stopped:
+    except (_Stopped, BuildStopped):
         reason = "stopped"
     finally:
         building = False

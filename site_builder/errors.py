@@ -10,3 +10,10 @@ class SiteError(Exception):
 class SiteBuildFailed(SiteError):
     def __str__(self) -> str:
         return f"the client's site could not be built ({self.args[0]}); nothing was left on disk: try again"
+
+
+class BuildStopped(SiteError):
+    """A signal asked the build to stop (it stops at its next page)."""
+
+    def __str__(self) -> str:
+        return "the site was stopped while it was being built"

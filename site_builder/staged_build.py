@@ -21,7 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from . import theme
-from .errors import SiteBuildFailed
+from .errors import BuildStopped, SiteBuildFailed
+
+#: Set by a signal handler (casenotes/serving.py) to stop the build at its next page: an
+#: exception raised from the handler at an arbitrary point (inside an import, a lock, a pipe)
+#: can leave the process stuck with the site's plaintext on disk.
+stop_requested = threading.Event()
 
 _warm: threading.Thread | None = None
 _bytecode: Any = None  # a jinja2.BytecodeCache held in memory: templates compiled once a process
@@ -169,6 +174,8 @@ class StagedBuild:
         by_uri = {file.src_uri: file for file in self.docs}
         built = {}
         for uri in uris:
+            if stop_requested.is_set():
+                raise BuildStopped()
             page = by_uri[uri].page
             assert page is not None  # every documentation file got its page in __init__
             before = len(self.search)

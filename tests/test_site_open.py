@@ -374,3 +374,47 @@ def test_a_hostile_label_and_note_cannot_run_script_in_a_real_browser(tmp_path: 
         stop.set()
         thread.join()
     assert dialogs == []
+
+
+@pytest.fixture
+def long_story(story: Env) -> Env:
+    """The story and 150 more draft notes: a history long enough to be built by two
+    processes while the overview is served (site_builder.site.PARALLEL_FROM)."""
+    with story.vault() as vault:
+        client_id = vault.resolve("AB-1")
+        for n in range(150):
+            day = f"2025-{1 + n % 12:02d}-{1 + n % 28:02d}"
+            text = note(f"{n + 1:016x}", day, "soap", "draft", body=f"## Subjective\nFictional session {n}.\n")
+            vault.seal(client_id, f"{n + 1:016x}", text.encode())
+    return story
+
+
+@pytest.mark.parametrize("moment", ["building", "serving-overview"])
+def test_a_signal_while_the_site_is_built_stops_it_and_wipes_it(long_story: Env, moment: str) -> None:
+    """A signal in the middle of the build (decrypting, rendering in two processes) must
+    end the process and wipe the site's plaintext: a stop raised at a random point of the
+    build once left `open` hung, its site on disk, past its idle timeout."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "casenotes", "open", "AB-1", "--no-browser"],
+        env={**long_story.env, "CASENOTES_PASSPHRASE": PASSPHRASE},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(RAM.glob(f"casenotes-site-{proc.pid}-*")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        [directory] = RAM.glob(f"casenotes-site-{proc.pid}-*")
+        if moment == "serving-overview":
+            assert proc.stdout is not None and proc.stdout.readline().startswith("Serving ")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "Site closed (Ctrl-C or stop); its files are wiped." in err
+    assert not directory.exists()
+    no_marker_left(long_story)
