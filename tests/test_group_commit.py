@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import PASSPHRASE, Env
 from notes import write_note
 from test_fsync_budget import SYNC_CALLS
@@ -63,38 +64,28 @@ def test_a_burst_costs_about_two_fsyncs_a_note_not_four(strace: list[str], pract
     _sealed_once(practice, notes)
 
 
-def test_a_commit_that_cannot_sync_the_audit_log_removes_no_plaintext(
-    strace: list[str], practice: Env
+@pytest.mark.parametrize(
+    "fault",
+    [
+        # Every fsync of the audit log fails: the commit cannot make the burst's entries durable.
+        "inject=fsync:error=EIO",
+        # Killed at the log's first fsync: the revisions and entries are written, none is
+        # known durable yet.
+        "inject=fsync:signal=SIGKILL:when=1",
+    ],
+    ids=["eio", "kill"],
+)
+def test_a_commit_cut_short_removes_no_plaintext_and_the_next_run_duplicates_nothing(
+    strace: list[str], practice: Env, fault: str
 ) -> None:
     notes = _burst(practice)
     with practice.vault() as vault:
         log = vault.audit.path
-    # Every fsync of the audit log fails: the commit cannot make the burst's entries durable.
-    done = _syncd_once(
-        practice, [*strace, "-P", str(log), "-e", f"trace={SYNC_CALLS}", "-e", "inject=fsync:error=EIO"]
-    )
+    done = _syncd_once(practice, [*strace, "-P", str(log), "-e", f"trace={SYNC_CALLS}", "-e", fault])
     assert done.returncode != 0
     assert b"Traceback" not in done.stderr
     assert all(p.read_bytes() == raw for p, raw in notes.items()), "plaintext went before the commit"
     # The next run finishes the job: no revision twice, every entry there once.
-    assert practice.run("syncd", "--once").code == 0
-    _sealed_once(practice, notes)
-
-
-def test_a_kill_during_the_commit_loses_nothing_and_duplicates_nothing(
-    strace: list[str], practice: Env
-) -> None:
-    notes = _burst(practice)
-    with practice.vault() as vault:
-        log = vault.audit.path
-    # Killed at the audit log's first fsync: the burst's revisions and entries are written,
-    # none is known durable yet.
-    done = _syncd_once(
-        practice,
-        [*strace, "-P", str(log), "-e", f"trace={SYNC_CALLS}", "-e", "inject=fsync:signal=SIGKILL:when=1"],
-    )
-    assert done.returncode != 0
-    assert all(p.read_bytes() == raw for p, raw in notes.items()), "plaintext went before the commit"
     assert practice.run("syncd", "--once").code == 0
     _sealed_once(practice, notes)
 
