@@ -52,6 +52,8 @@ from vault.format.constants import (
 )
 from vault.format.encoding import b64, canonical, new_id, unb64
 from vault.format.keys import check_record, sign_record
+from vault.store.purged import signed as signed_purges
+from vault.store.purged import trusted
 
 from .policy import Facts
 
@@ -371,7 +373,8 @@ def problems(
     or a deleted file, is reported. Clients the log shows purged are skipped."""
     latest: dict[tuple[str, str], tuple[int, str]] = {}  # (client, device) -> (seq, sha256)
     purged = set()
-    for entry in vault.audit.entries() if entries is None else entries:
+    logged = vault.audit.entries() if entries is None else entries
+    for entry in trusted(logged, signed_purges(vault)):
         client = str(entry.data.get("client"))
         if entry.event == AUDIT_EVENT:
             latest[client, entry.device] = (int(entry.data.get("seq", 0)), str(entry.data.get("sha256")))

@@ -84,3 +84,16 @@ def test_deleting_every_trace_of_the_other_machine_does_not_make_its_hold_purgea
     with pytest.raises(DevicesSilent, match=device):
         run(desk, APA, [], unattended=False)
     assert _readable(desk, client_id) == 1
+
+
+def test_a_forged_purge_entry_hides_no_deleted_revision_from_verify(machines) -> None:  # noqa: F811 (the fixture)
+    """Someone deletes a client's note and writes a purge line for the client so that the
+    missing revision would pass for crypto-shredding: verify still names the revision."""
+    desk, laptop, sync, clock = machines
+    client_id = add(desk, "AB-1", ["2010-01-01"])
+    [note_id] = desk.note_ids(client_id)
+    [(_, _, revision)] = desk.revisions(client_id, note_id)
+    revision.unlink()
+    _forge_purge(desk.root, client_id, laptop.device.device_id, laptop.device.device_id)
+    found = [p.why for p in verify(desk) + records.problems(desk)]
+    assert any("revision sealed at" in why for why in found), found

@@ -36,6 +36,13 @@ def signed(vault: Vault) -> list[Entry]:
     return signed_entries(vault.audit.directory, vault.trust.device_keys(), PURGE_LINES)
 
 
+def trusted(entries: Iterable[Entry], signed_purges: Iterable[Entry]) -> list[Entry]:
+    """``entries`` without the purge lines no registered device signed: a purge excuses a
+    client's missing files only when it is real (a forged line must hide no deletion)."""
+    real = {(e.device, e.seq) for e in signed_purges}
+    return [e for e in entries if not e.event.startswith("purge-") or (e.device, e.seq) in real]
+
+
 @dataclass(frozen=True)
 class Purge:
     device: str

@@ -51,8 +51,8 @@ def verify(vault: Vault) -> list[Problem]:
     problems += vault.audit.verify(keys)
     for path in sync_artefacts.glob(vault.root / "index", "*.json"):
         problems += _check(lambda p=path: read_index_record(p, keys))
-    entries = list(vault.audit.entries())
     purges = purged.signed(vault)
+    entries = purged.trusted(vault.audit.entries(), purges)
     gone = purged.gone(purges, vault.device.device_id)
     # Not yet set aside: while sync is in flight, maybe only the purge's deletions on their way.
     problems += [
