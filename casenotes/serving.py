@@ -20,10 +20,6 @@ from . import config
 from .nodump import no_core_dumps
 
 
-class _Stopped(Exception):
-    """A signal came while the site was still being built (raised at a safe point)."""
-
-
 def serve_site(
     vault: Vault,
     make: Callable[[Path, Callable[[site_builder.BuiltSite], None]], site_builder.BuiltSite],
@@ -64,7 +60,7 @@ def serve_site(
     def serve_overview(site: site_builder.BuiltSite) -> None:
         nonlocal opened
         if stop_requested.is_set():
-            raise _Stopped
+            raise BuildStopped()
         for damaged in site.timeline.damaged:
             click.echo(
                 f"casenotes: note {damaged.note_id} is damaged and shown as such: {damaged.why}", err=True
@@ -84,14 +80,14 @@ def serve_site(
         make(directory, serve_overview)
         building = False
         if stop_requested.is_set():  # asked after the last page
-            raise _Stopped
+            raise BuildStopped()
         assert opened is not None
         if not opened.server.complete.is_set():
             opened.completed()
         when_complete()
         click.echo("casenotes: all pages ready", err=True)
         reason = opened.serve(minutes * 60)
-    except (_Stopped, BuildStopped):
+    except BuildStopped:
         reason = "stopped"
     finally:
         building = False

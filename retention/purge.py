@@ -74,9 +74,11 @@ def scan(vault: Vault, policy: Policy, today: dt.date) -> list[ClientRetention]:
     """
     found = []
     key = records.retention_key(vault)
-    entries = list(vault.audit.entries())  # read once: the session dates and the announcements
+    signed = purged.signed(vault)
+    # Read once: the session dates and the announcements; a forged purge line excuses nothing.
+    entries = purged.trusted(vault.audit.entries(), signed)
     logged = records.logged_sessions(vault, key, entries)
-    gone = purged.gone(purged.signed(vault), vault.device.device_id)  # a folder of theirs is revived
+    gone = purged.gone(signed, vault.device.device_id)  # a folder of theirs is revived
     for client_id in vault.client_ids():
         if client_id in gone:
             continue

@@ -373,8 +373,9 @@ def problems(
     or a deleted file, is reported. Clients the log shows purged are skipped."""
     latest: dict[tuple[str, str], tuple[int, str]] = {}  # (client, device) -> (seq, sha256)
     purged = set()
-    logged = vault.audit.entries() if entries is None else entries
-    for entry in trusted(logged, signed_purges(vault)):
+    # Given ``entries`` are already trusted (read once per run, not once per client here).
+    logged = trusted(vault.audit.entries(), signed_purges(vault)) if entries is None else entries
+    for entry in logged:
         client = str(entry.data.get("client"))
         if entry.event == AUDIT_EVENT:
             latest[client, entry.device] = (int(entry.data.get("seq", 0)), str(entry.data.get("sha256")))
