@@ -138,8 +138,9 @@ def access_revoke(ctx: click.Context, handle: str, name: str) -> None:
         )
     for holder in revoked.unvouched:
         click.echo(
-            f"casenotes: practitioner {holder} was not given the new key: their access file is not one the "
-            "audit log vouches for (see `casenotes verify`); grant it again if they should read this client",
+            f"casenotes: practitioner {holder} was not given the new key: they hold no access file of the "
+            "current key that a holder's machine recorded (see `casenotes verify`); grant it again if they "
+            "should read this client",
             err=True,
         )
 

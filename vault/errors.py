@@ -181,6 +181,18 @@ class KeyNotUsable(VaultError):
     )
 
 
+class MergeNotHere(VaultError):
+    """A new key of the client would be made on a machine whose practitioner may not hold
+    it: its maker knows its private key, so the key would not stand on any machine."""
+
+    template = (
+        "client {}: its key must be replaced here by a practitioner who keeps access to it, and "
+        "the practitioner of this machine does not (a revoke shut them out, or they were never "
+        "granted): nothing is sealed for it here (your draft stays in the inbox); a colleague who "
+        "holds the client's key seals or revokes on their machine first"
+    )
+
+
 class NoAccess(VaultError):
     template = "this practitioner holds no key for client {}: ask a colleague with access to grant it"
 

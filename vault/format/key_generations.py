@@ -37,6 +37,7 @@ class Generation:
     after: tuple[str, ...]
     holders: frozenset[str] | None  # None: an older record, whose access files say who
     revoked: frozenset[str] = frozenset()
+    by: str = ""  # the device that signed its record (client.json's, for generation 1)
 
     @property
     def number(self) -> int:

@@ -35,6 +35,13 @@ class NotCurrent(VaultError):
     )
 
 
+class OwnerKeepsAccess(VaultError):
+    template = (
+        "{} added client {} and keeps access to it; nothing was changed (a key that shut them out "
+        "would not be used on any machine)"
+    )
+
+
 class NotGranted(VaultError):
     template = "{} holds no key for client {}; nothing was changed"
 
@@ -75,6 +82,8 @@ def revoke(vault: Vault, practitioner: Practitioner, client_id: str, colleague: 
     keyring = vault.keyring
     if colleague.practitioner_id not in keyring.access_holders(client_id):
         raise NotGranted(colleague.name, client_id)
+    if colleague.practitioner_id == keyring.owner(client_id):
+        raise OwnerKeepsAccess(colleague.name, client_id)
     found, _ = keyring.generations(client_id)
     held = keyring.held(practitioner, client_id)
     if not set(key_generations.tips(found)) & set(held):

@@ -18,14 +18,14 @@ import nacl.exceptions
 from nacl.public import PrivateKey, PublicKey, SealedBox
 
 from .. import durable
-from ..errors import KeyFileInvalid, KeyNotUsable, NoAccess, TamperedFile, UnknownClient
+from ..errors import KeyFileInvalid, KeyNotUsable, MergeNotHere, NoAccess, TamperedFile, UnknownClient
 from ..format import key_generations as kg
 from ..format import sync_artefacts
 from ..format.constants import PRACTITIONER_KEY_FORMAT
 from ..format.encoding import b64, stamp
 from ..format.keys import Practitioner, public_keys, read_record
 from . import audit, ledger
-from .clients import key_record, read_client_record, read_key_record
+from .clients import key_record, read_first_generation, read_key_record
 from .trust import Trust
 
 Generations = dict[str, kg.Generation]
@@ -58,6 +58,8 @@ class Keyring:
         self.clock = trust.clock
         # (keys/, devices/ mtimes) -> generations and the key files that did not check
         self._cache: dict[str, tuple[tuple[int, int], Generations, list[TamperedFile]]] = {}
+        # (the above, other devices' logs) -> who holds each generation, generations refused
+        self._held: dict[str, tuple[object, dict[str, set[str]], list[TamperedFile]]] = {}
 
     def client_dir(self, client_id: str) -> Path:
         return self.root / "clients" / client_id
@@ -98,8 +100,7 @@ class Keyring:
         if not path.exists():
             raise UnknownClient("")
         signers = self.trust.device_keys()
-        first = read_client_record(path, signers)
-        found: Generations = {kg.FIRST: kg.Generation(kg.FIRST, first, (), None)}
+        found: Generations = {kg.FIRST: read_first_generation(path, signers)}
         bad = []
         for key_file in sync_artefacts.glob(folder, "*.json"):
             try:
@@ -113,21 +114,92 @@ class Keyring:
 
     def client_generations(self, client_id: str) -> list[PublicKey]:
         """Every public key the client has had, oldest first; TamperedFile for a key file
-        that does not check (verify reports it)."""
+        that does not check or does not stand (verify reports it)."""
         found, bad = self.generations(client_id)
+        bad = bad or (self.entitled(client_id)[1] if len(found) > 1 else [])
         if bad:
             raise bad[0]
         return [found[gid].public for gid in sorted(found, key=kg.order)]
 
     def current(self, client_id: str) -> str | None:
-        """The generation new revisions are sealed to (None: a merge must come first)."""
+        """The generation new revisions are sealed to (None: a merge must come first), among
+        those `entitled` lets stand."""
         found, _ = self.generations(client_id)
-        ends = kg.tips(found)  # one tip needs no holders (reading the ledger costs)
-        return (
-            ends[0]
-            if len(ends) == 1
-            else kg.current(found, self.holders(client_id, found, self.vouched_files(client_id)))
+        if len(found) == 1:  # client.json alone: no one to ask (reading the ledger costs)
+            return kg.FIRST
+        held, refused = self.entitled(client_id)
+        standing = {gid: g for gid, g in found.items() if gid in held}
+        return kg.current(standing, held) if not refused else None
+
+    def owner(self, client_id: str) -> str | None:
+        """The practitioner who added the client (whose device signed client.json)."""
+        return self.trust.registrant(self.generations(client_id)[0][kg.FIRST].by)
+
+    def entitled(self, client_id: str) -> tuple[dict[str, set[str]], list[TamperedFile]]:
+        """Who holds each generation, and the generations that do not stand.
+
+        Every registered device signs records and audit entries that check, a revoked
+        colleague's too, so a signature alone does not let a key file or a grant count:
+        a generation stands only if the practitioner whose device made it holds it (its
+        maker knows its private key), everyone it names held a generation it replaces, and
+        it keeps the practitioner who added the client; an access file counts only if the
+        device that recorded it made its generation or is a holder's. Refused files stop
+        sealing (`settle`): they may be a newer key whose grant has not synced yet.
+        """
+        found, _ = self.generations(client_id)
+        logs = self.root / "audit"
+        stamp_ = (
+            self._cache[client_id][0],
+            _mtime(logs),
+            tuple(_mtime(f) for f in sorted(logs.glob("*.log")) if f.stem != self.device.device_id),
         )
+        cached = self._held.get(client_id)
+        if cached is not None and cached[0] == stamp_:
+            return cached[1], cached[2]
+        entries = audit.vouching_entries(self.audit.directory, self.trust.device_keys())
+        written = ledger.writers(entries)
+        older = client_id not in ledger.recorded_clients(entries)
+        # Every access file the ledger ever recorded (a revoke since may have removed it: its
+        # holder held the key when a rotation made apart was sealed to them) and whether it
+        # counts now; the device that recorded it, None for a file from before the ledger.
+        files: dict[str, tuple[str, str, str | None, bool]] = {}
+        prefix = str((self.client_dir(client_id) / "access").relative_to(self.root)) + "/"
+        for relative, entry in written.items():
+            parsed = kg.parse_access(relative[len(prefix) :]) if relative.startswith(prefix) else None
+            if parsed is not None:
+                by = None if entry.event == "ledger-record" and older else entry.device
+                files[relative] = (*parsed, by, False)
+        for pid, gid, path in self.access_files(client_id):
+            relative = str(path.relative_to(self.root))
+            if relative in files or older:
+                by = files[relative][2] if relative in files else None
+                files[relative] = (pid, gid, by, ledger.vouch(self.root, path, entries) is None)
+        owner = self.owner(client_id)
+        ever: dict[str, set[str]] = {}  # who held each generation at any time
+        held: dict[str, set[str]] = {}  # and who holds it now
+        refused = []
+        for gid in sorted(found, key=kg.order):
+            g = found[gid]
+            if "-" in gid:
+                why = _refusal(g, ever, self.trust.registrant(g.by), owner)
+                if why:
+                    refused.append(TamperedFile(self.client_dir(client_id) / "keys" / f"{gid}.json", why))
+                    continue
+            ever[gid] = set(g.holders or ())
+            grew = True
+            while grew:  # a grant by a holder counts, and so does one by whom they granted
+                before = len(ever[gid])
+                ever[gid] |= {
+                    pid
+                    for pid, of, by, _ in files.values()
+                    if of == gid and (by is None or by == g.by or self.trust.registrant(by) in ever[gid])
+                }
+                grew = len(ever[gid]) > before
+            held[gid] = set(g.holders or ()) | {
+                pid for pid, of, _, now in files.values() if of == gid and now and pid in ever[gid]
+            }
+        self._held[client_id] = (stamp_, held, refused)
+        return held, refused
 
     def client_public(self, client_id: str) -> PublicKey:
         """The current generation's public key (the newest tip while a merge is due); checks
@@ -145,6 +217,8 @@ class Keyring:
         Never one that a newer generation replaces: while a key file is here that cannot be
         checked (it may be that newer one), KeyNotUsable."""
         _, bad = self.generations(client_id)
+        if not bad and len(self.generations(client_id)[0]) > 1:
+            bad = self.entitled(client_id)[1]
         if bad:
             raise KeyNotUsable(bad[0].path, bad[0].why)
         return self.current(client_id) or self.merge(client_id)
@@ -243,24 +317,24 @@ class Keyring:
         return known | self.practitioner_box_keys()
 
     def rotation(self, client_id: str, revoke: str | None = None, by: str | None = None) -> Rotation:
-        """Who a new generation replacing every tip goes to: whoever holds access now (by a
-        file the audit log vouches for, or as a tip's record says), less ``revoke`` and those
-        a rotation made apart shut out; ``by`` (the practitioner rotating) counts as vouched."""
+        """Who a new generation replacing every tip goes to: whoever holds a tip (as
+        `entitled` counts), less ``revoke`` and those a rotation made apart shut out.
+        Holders of an access file that does not count are reported, not sealed to."""
         found, _ = self.generations(client_id)
-        files = self.vouched_files(client_id)
-        held = self.holders(client_id, found, files)
-        out = kg.shut_out(found, held) | ({revoke} if revoke else set())
-        recorded = set().union(*(held[t] for t in kg.tips(found)))
-        vouched = {pid for pid, _, _ in files} | recorded | ({by} if by else set())
+        held, _ = self.entitled(client_id)
+        standing = {gid: g for gid, g in found.items() if gid in held}
+        out = kg.shut_out(standing, held) | ({revoke} if revoke else set())
+        holding = set().union(*(held[t] for t in kg.tips(standing)))
         known = self.known_box_keys()
-        sealed_to, left_out, unvouched = {}, [], []
-        for holder in sorted((self.access_holders(client_id) | recorded) - out):
-            if holder not in vouched:
-                unvouched.append(holder)  # a planted or put-back file must not earn the new key
-            elif holder in known:
+        sealed_to, left_out = {}, []
+        for holder in sorted(holding - out):
+            if holder in known:
                 sealed_to[holder] = known[holder]
             else:
                 left_out.append(holder)
+        unvouched = sorted(self.access_holders(client_id) - holding - out)
+        if by is not None and by not in sealed_to:
+            raise MergeNotHere(client_id)
         return Rotation(sealed_to, out, left_out, unvouched)
 
     def rotate(
@@ -292,7 +366,7 @@ class Keyring:
         """Replace generations made apart by one sealed to everyone either kept and to no one
         either shut out (no passphrase needed: the new key is sealed with public keys alone;
         holders keep their older keys in their older files). Audited as ``key-merge``."""
-        rotation = self.rotation(client_id)
+        rotation = self.rotation(client_id, by=self.device.practitioner_id)
         rotated = self.rotate(client_id, rotation)
         self.audit.append(
             "key-merge",
@@ -306,6 +380,23 @@ class Keyring:
         )
         remove(rotated.removed)
         return rotated.key_file.stem
+
+
+def _refusal(g: kg.Generation, held: Mapping[str, set[str]], maker: str | None, owner: str | None) -> str:
+    """Why a device-named generation does not stand ("" if it does); ``held``: who ever held
+    each generation before it."""
+    if any(gid not in held for gid in g.after):
+        return "it replaces a key file that is not here or does not stand (cannot be checked yet)"
+    if maker is None or maker not in (g.holders or ()):
+        return f"the practitioner whose machine made it ({maker}) is not among its holders (forged?)"
+    if not (g.holders or set()) <= set().union(*(held[gid] for gid in g.after)):
+        return (
+            f"practitioner {maker}'s machine gave it to someone who held no key it replaces "
+            "(forged, or a grant that has not synced yet?)"
+        )
+    if owner is not None and (owner in g.revoked or owner not in (g.holders or ())):
+        return "it shuts out the practitioner who added the client (forged?)"
+    return ""
 
 
 def remove(paths: list[Path]) -> None:

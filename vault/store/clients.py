@@ -113,12 +113,12 @@ def client_record(client_id: str, public: PublicKey, device: Device, created: st
     return _public_key_record(CLIENT_FORMAT, client_id, public, device, created)
 
 
-def read_client_record(path: Path, device_keys: dict[str, VerifyKey]) -> PublicKey:
-    """The client's public key, if a registered device signed it for this very folder."""
+def read_first_generation(path: Path, device_keys: dict[str, VerifyKey]) -> Generation:
+    """Generation 1 (client.json), with the device that made the client."""
     record = check_record(path, CLIENT_FORMAT, device_keys)
     if record.get("client_id") != path.parent.name:
         raise TamperedFile(path, "client record was moved from another client's folder")
-    return _box_public(record, path)
+    return Generation(key_generations.FIRST, _box_public(record, path), (), None, by=str(record["device"]))
 
 
 def key_record(client_id: str, generation: Generation, device: Device, created: str) -> bytes:
@@ -152,9 +152,9 @@ def read_key_record(path: Path, device_keys: dict[str, VerifyKey]) -> Generation
         raise TamperedFile(path, "client key record was moved, renamed or is out of order")
     public = _box_public(record, path)
     if "-" not in gid:  # an older vault's: after the one before it, held as its files say
-        return Generation(gid, public, key_generations.legacy_after(gid), None)
+        return Generation(gid, public, key_generations.legacy_after(gid), None, by=str(record["device"]))
     after, holders, revoked = (_ids(record.get(name), path) for name in ("after", "holders", "revoked"))
-    return Generation(gid, public, after, frozenset(holders), frozenset(revoked))
+    return Generation(gid, public, after, frozenset(holders), frozenset(revoked), str(record["device"]))
 
 
 def _ids(value: object, path: Path) -> tuple[str, ...]:

@@ -37,7 +37,34 @@ def files(root: Path, *paths: Path) -> dict[str, str]:
 
 
 def expected(entries: Iterable[Entry]) -> dict[str, list[str | None]]:
-    """Every recorded state of each vouched-for path, oldest first (None: deleted).
+    """Every recorded state of each vouched-for path, oldest first (None: deleted)."""
+    states: dict[str, list[str | None]] = {}
+    for entry in _in_order(entries):
+        recorded = entry.data.get("files")
+        for path, sha in recorded.items() if isinstance(recorded, dict) else ():
+            states.setdefault(str(path), []).append(str(sha))
+        removed = entry.data.get("removed")
+        for path in removed if isinstance(removed, list) else ():
+            states.setdefault(str(path), []).append(REMOVED)
+    # A deleted access file is never written again under its name (the name carries the
+    # generation and the device that wrote it; a grant again is to a newer generation), so
+    # a deletion is its last state, even when another device's clock, or one second shared
+    # by both, puts the write after it.
+    return {path: _removal_last(history) for path, history in states.items()}
+
+
+def writers(entries: Iterable[Entry]) -> dict[str, Entry]:
+    """The last entry that recorded each path as written: whose device vouches for it."""
+    found: dict[str, Entry] = {}
+    for entry in _in_order(entries):
+        recorded = entry.data.get("files")
+        for path in recorded if isinstance(recorded, dict) else ():
+            found[str(path)] = entry
+    return found
+
+
+def _in_order(entries: Iterable[Entry]) -> list[Entry]:
+    """The entries that record files, of clients not purged, in ledger order.
 
     Each device's entries keep their own order (its sequence), whatever its clock did;
     devices are interleaved by time, each entry counting as late as the latest entry its
@@ -55,22 +82,7 @@ def expected(entries: Iterable[Entry]) -> dict[str, list[str | None]]:
     for entry in ordered:
         latest[entry.device] = max(latest.get(entry.device, entry.time), entry.time)
         keyed.append(((latest[entry.device], entry.device, entry.seq), entry))
-    ordered = [entry for _, entry in sorted(keyed, key=lambda pair: pair[0])]
-    states: dict[str, list[str | None]] = {}
-    for entry in ordered:
-        if entry.data.get("client") in purged:
-            continue
-        recorded = entry.data.get("files")
-        for path, sha in recorded.items() if isinstance(recorded, dict) else ():
-            states.setdefault(str(path), []).append(str(sha))
-        removed = entry.data.get("removed")
-        for path in removed if isinstance(removed, list) else ():
-            states.setdefault(str(path), []).append(REMOVED)
-    # A deleted access file is never written again under its name (the name carries the
-    # generation and the device that wrote it; a grant again is to a newer generation), so
-    # a deletion is its last state, even when another device's clock, or one second shared
-    # by both, puts the write after it.
-    return {path: _removal_last(history) for path, history in states.items()}
+    return [entry for _, entry in sorted(keyed, key=lambda pair: pair[0]) if entry.data.get("client") not in purged]
 
 
 def _removal_last(history: list[str | None]) -> list[str | None]:

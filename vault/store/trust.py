@@ -31,6 +31,7 @@ class Trust:
         self.audit = audit
         self.clock = clock
         self._device_keys: dict[str, VerifyKey] | None = None
+        self._registrants: dict[str, str] = {}  # device id -> the practitioner who registered it
         self._bad_registrations: list[TamperedFile] = []
         self._devices_stamp: tuple[int, ...] = ()
 
@@ -42,14 +43,21 @@ class Trust:
         stamp = tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in folders)
         if self._device_keys is None or stamp != self._devices_stamp:
             self._devices_stamp = stamp
-            self._device_keys, self._bad_registrations = {}, []
+            self._device_keys, self._bad_registrations, self._registrants = {}, [], {}
             signers = self.trusted_signers()
             for path in sync_artefacts.glob(self.root / "devices", "*.json"):
                 try:
                     self._device_keys[path.stem] = check_registration(path, signers)
+                    record = read_record(path, DEVICE_REGISTRATION_FORMAT)
+                    self._registrants[path.stem] = str(record["practitioner_id"])
                 except TamperedFile as exc:  # it signs nothing valid; verify() reports it
                     self._bad_registrations.append(exc)
         return self._device_keys
+
+    def registrant(self, device_id: str) -> str | None:
+        """The practitioner who registered a device (whose records it signs), if registered."""
+        self.device_keys()
+        return self._registrants.get(device_id)
 
     def trusted_signers(self) -> dict[str, str]:
         """Practitioners whose signatures count in this vault: this device's pins, and the

@@ -1,0 +1,138 @@
+"""Attacks on a client's key generations by someone who can write into the synced vault:
+a revoked colleague whose own machine is still registered in the practice (so her device
+signs records and audit entries that check), or anyone with write access and no key.
+Each attack is made with real files, then the practice's own machine seals a note as its
+syncd would; what matters is who can read that note."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from nacl.public import PrivateKey, SealedBox
+from test_concurrent_revoke import Practice, _revoke, practice  # noqa: F401 (fixture)
+
+from vault import Passphrase, Vault, verify
+from vault.errors import KeyNotUsable
+from vault.format.encoding import new_id
+from vault.sharing import access
+from vault.sharing.access import OwnerKeepsAccess
+from vault.format import key_generations as kg
+from vault.format.encoding import stamp
+from vault.store import ledger
+from vault.store.clients import key_record
+
+
+def _carol(practice: Practice) -> Vault:
+    """Carol's own machine: registered in the practice, holding the synced vault."""
+    return Vault(practice.root, practice.configs["carol"])
+
+
+def _forge_generation(
+    practice: Practice,
+    number: int,
+    after: tuple[str, ...],
+    holders: set[str],
+    revoked: set[str] = frozenset(),  # type: ignore[assignment]
+) -> PrivateKey:
+    """Carol's device signs a key file she made (she keeps its private key) and seals it to
+    herself; no passphrase of anyone's is needed."""
+    carol = _carol(practice)
+    key = PrivateKey.generate()
+    gid = kg.new_gid(number, carol.device.device_id)
+    ids = {practice.ids[h] for h in holders}
+    generation = kg.Generation(gid, key.public_key, after, frozenset(ids), frozenset(practice.ids[r] for r in revoked))
+    folder = carol.client_dir(practice.client) / "keys"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{gid}.json").write_bytes(key_record(practice.client, generation, carol.device, stamp(carol.clock())))
+    mine = carol.keyring.access_file(practice.ids["carol"], practice.client, gid)
+    box = Vault(practice.root, practice.configs["carol"]).unlock(Passphrase("fictional charlie passphrase"))
+    mine.write_bytes(SealedBox(box.box_key.public_key).encrypt(bytes(key)))
+    carol.close()
+    return key
+
+
+def _refused(practice: Practice, forged: str) -> None:
+    """The practice's machine seals nothing for the client and names the file; verify too."""
+    with practice.vault("alex") as vault:
+        with pytest.raises(KeyNotUsable, match=forged):
+            vault.seal(practice.client, new_id(), b"a note")
+        assert any(p.path.name == forged for p in verify(vault))
+
+
+def test_a_revoked_colleague_cannot_make_new_notes_sealed_to_a_key_file_her_device_signed(
+    practice: Practice,
+) -> None:
+    """Her device is still registered in the practice: its signature checks. A key file after
+    the current key, naming everyone (her too) as holders, sealed to herself."""
+    _revoke(practice, "alex", "carol")
+    tip = practice.vault("alex").keyring.current(practice.client)
+    _forge_generation(practice, 3, (tip,), {"alex", "bea", "dan", "carol"})
+    forged = f"000003-{_carol(practice).device.device_id}.json"
+    _refused(practice, forged)
+    (practice.root / "clients" / practice.client / "keys" / forged).unlink()  # the fix verify asks for
+    note = practice.seal("alex", "written after Carol left")
+    assert note not in practice.readable("carol", "alex")
+    assert note in practice.readable("alex", "alex") & practice.readable("bea", "alex")
+
+
+def test_a_key_file_naming_the_others_as_holders_but_sealed_to_its_maker_alone_is_refused(
+    practice: Practice,
+) -> None:
+    """Carol (not revoked) makes a key that only she holds, claiming it was sealed to Alex and
+    Bea: notes sealed to it would be lost to them, and readable by her alone."""
+    tip = practice.vault("alex").keyring.current(practice.client)
+    carol = _carol(practice)
+    carol.close()
+    _forge_generation(practice, 2, (tip,), {"alex", "bea"})
+    _refused(practice, f"000002-{carol.device.device_id}.json")
+
+
+def test_a_backdated_key_file_cannot_shut_out_the_practitioner_who_added_the_client(
+    practice: Practice,
+) -> None:
+    """A key file "made while apart" before her revoke, that revokes Alex: a merge of it
+    would seal the client's new notes to everyone but the practitioner who added it."""
+    _revoke(practice, "alex", "carol")
+    _forge_generation(practice, 5, (kg.FIRST,), {"bea", "dan", "carol"}, {"alex"})
+    _refused(practice, f"000005-{_carol(practice).device.device_id}.json")
+
+
+def test_a_colleague_granted_a_client_cannot_revoke_the_practitioner_who_added_it(
+    practice: Practice,
+) -> None:
+    vault, bea = practice.unlock("bea")
+    with pytest.raises(OwnerKeepsAccess, match="Alex added client"):
+        access.revoke(vault, bea, practice.client, vault.trust.colleague("Alex"))
+    vault.close()
+    note = practice.seal("alex", "Alex's own note")
+    assert note in practice.readable("alex", "alex")
+
+
+def test_a_revoked_colleague_cannot_earn_the_next_key_by_a_grant_entry_in_her_own_audit_log(
+    practice: Practice,
+) -> None:
+    """Her device's log is signed and chained like anyone's: an `access-grant` there naming
+    an access file of the current key (bytes she cannot fill with that key) must not make
+    her a holder whom the next revoke seals its key to."""
+    _revoke(practice, "alex", "carol")
+    carol = _carol(practice)
+    tip = carol.keyring.current(practice.client)
+    planted = carol.keyring.access_file(practice.ids["carol"], practice.client, tip)
+    planted.write_bytes(b"\0" * 80)
+    carol.audit.append(
+        "access-grant",
+        client=practice.client,
+        to=practice.ids["carol"],
+        by=practice.ids["alex"],
+        files=ledger.files(carol.root, planted),
+    )
+    carol.close()
+    vault, alex = practice.unlock("alex")
+    revoked = access.revoke(vault, alex, practice.client, vault.trust.colleague("Dan"))
+    vault.close()
+    assert practice.ids["carol"] in revoked.unvouched  # the CLI names her: not given the new key
+    planted.unlink()
+    note = practice.seal("alex", "written after Dan left too")
+    assert note not in practice.readable("carol", "alex")
+    assert note in practice.readable("bea", "alex")
