@@ -20,7 +20,8 @@ from vault.sharing.access import OwnerKeepsAccess
 from vault.format import key_generations as kg
 from vault.format.encoding import stamp
 from vault.store import ledger
-from vault.store.clients import key_record
+from vault.format.constants import CLIENT_KEY_FORMAT
+from vault.store.clients import _public_key_record, key_record
 
 
 def _carol(practice: Practice) -> Vault:
@@ -136,3 +137,27 @@ def test_a_revoked_colleague_cannot_earn_the_next_key_by_a_grant_entry_in_her_ow
     note = practice.seal("alex", "written after Dan left too")
     assert note not in practice.readable("carol", "alex")
     assert note in practice.readable("bea", "alex")
+
+
+def test_key_files_under_an_older_casenotes_name_cannot_take_over_a_newer_vault(practice: Practice) -> None:
+    """Downgrade: keys/000002.json and keys/000003.json (an older vault's names: each after the
+    one numbered before it, holders as the access files say), made by Carol's machine after
+    her revoke, with access files of Alex, Bea and Dan recorded in her own log: 000003 would
+    be the newest tip held by exactly who may hold a merge, and new notes sealed to her key."""
+    _revoke(practice, "alex", "carol")
+    carol = _carol(practice)
+    folder = carol.client_dir(practice.client)
+    for number in (2, 3):
+        key = PrivateKey.generate()
+        record = _public_key_record(
+            CLIENT_KEY_FORMAT, practice.client, key.public_key, carol.device, stamp(carol.clock()), generation=number
+        )
+        (folder / "keys" / f"{number:06d}.json").write_bytes(record)
+    planted = []
+    for who in ("alex", "bea", "dan"):
+        path = folder / "access" / f"{practice.ids[who]}.000003.sealed"
+        path.write_bytes(b"\0" * 80)
+        planted.append(path)
+    carol.audit.append("access-grant", client=practice.client, files=ledger.files(carol.root, *planted))
+    carol.close()
+    _refused(practice, "000002.json")

@@ -178,10 +178,12 @@ class Keyring:
         ever: dict[str, set[str]] = {}  # who held each generation at any time
         held: dict[str, set[str]] = {}  # and who holds it now
         refused = []
+        # An older vault's name is never written again: one numbered among device-named ones is forged
+        newer = min((g.number for gid, g in found.items() if "-" in gid), default=None)
         for gid in sorted(found, key=kg.order):
             g = found[gid]
-            if "-" in gid:
-                why = _refusal(g, ever, self.trust.registrant(g.by), owner)
+            if gid != kg.FIRST:
+                why = _refusal(g, ever, self.trust.registrant(g.by), owner, newer)
                 if why:
                     refused.append(TamperedFile(self.client_dir(client_id) / "keys" / f"{gid}.json", why))
                     continue
@@ -382,12 +384,20 @@ class Keyring:
         return rotated.key_file.stem
 
 
-def _refusal(g: kg.Generation, held: Mapping[str, set[str]], maker: str | None, owner: str | None) -> str:
-    """Why a device-named generation does not stand ("" if it does); ``held``: who ever held
-    each generation before it."""
+def _refusal(
+    g: kg.Generation, held: Mapping[str, set[str]], maker: str | None, owner: str | None, newer: int | None
+) -> str:
+    """Why a generation after the first does not stand ("" if it does); ``held``: who ever
+    held each generation before it; ``newer``: the lowest number of a device-named one."""
     if any(gid not in held for gid in g.after):
         return "it replaces a key file that is not here or does not stand (cannot be checked yet)"
-    if maker is None or maker not in (g.holders or ()):
+    if g.holders is None:  # an older vault's name: its maker held the key it replaced
+        if newer is not None and g.number >= newer:
+            return "an older casenotes' key file name among newer ones (forged?)"
+        if maker not in set().union(*(held[gid] for gid in g.after)):
+            return f"made on a machine of practitioner {maker}, who did not hold the key it replaces (forged?)"
+        return ""
+    if maker is None or maker not in g.holders:
         return f"the practitioner whose machine made it ({maker}) is not among its holders (forged?)"
     if not (g.holders or set()) <= set().union(*(held[gid] for gid in g.after)):
         return (
