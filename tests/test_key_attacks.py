@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (`practice` is the fixture imported from test_concurrent_revoke)
 """Attacks on a client's key generations by someone who can write into the synced vault:
 a revoked colleague whose own machine is still registered in the practice (so her device
 signs records and audit entries that check), or anyone with write access and no key.
@@ -6,21 +7,22 @@ syncd would; what matters is who can read that note."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from nacl.public import PrivateKey, SealedBox
-from test_concurrent_revoke import Practice, _revoke, practice  # noqa: F401 (fixture)
+from test_concurrent_revoke import (
+    Practice,
+    _revoke,
+    practice,  # noqa: F401 (the fixture: shadows conftest's)
+)
 
 from vault import Passphrase, Vault, verify
 from vault.errors import KeyNotUsable
-from vault.format.encoding import new_id
+from vault.format import key_generations as kg
+from vault.format.constants import CLIENT_KEY_FORMAT
+from vault.format.encoding import new_id, stamp
 from vault.sharing import access
 from vault.sharing.access import OwnerKeepsAccess
-from vault.format import key_generations as kg
-from vault.format.encoding import stamp
 from vault.store import ledger
-from vault.format.constants import CLIENT_KEY_FORMAT
 from vault.store.clients import _public_key_record, key_record
 
 
@@ -42,10 +44,14 @@ def _forge_generation(
     key = PrivateKey.generate()
     gid = kg.new_gid(number, carol.device.device_id)
     ids = {practice.ids[h] for h in holders}
-    generation = kg.Generation(gid, key.public_key, after, frozenset(ids), frozenset(practice.ids[r] for r in revoked))
+    generation = kg.Generation(
+        gid, key.public_key, after, frozenset(ids), frozenset(practice.ids[r] for r in revoked)
+    )
     folder = carol.client_dir(practice.client) / "keys"
     folder.mkdir(exist_ok=True)
-    (folder / f"{gid}.json").write_bytes(key_record(practice.client, generation, carol.device, stamp(carol.clock())))
+    (folder / f"{gid}.json").write_bytes(
+        key_record(practice.client, generation, carol.device, stamp(carol.clock()))
+    )
     mine = carol.keyring.access_file(practice.ids["carol"], practice.client, gid)
     box = Vault(practice.root, practice.configs["carol"]).unlock(Passphrase("fictional charlie passphrase"))
     mine.write_bytes(SealedBox(box.box_key.public_key).encrypt(bytes(key)))
@@ -150,7 +156,12 @@ def test_key_files_under_an_older_casenotes_name_cannot_take_over_a_newer_vault(
     for number in (2, 3):
         key = PrivateKey.generate()
         record = _public_key_record(
-            CLIENT_KEY_FORMAT, practice.client, key.public_key, carol.device, stamp(carol.clock()), generation=number
+            CLIENT_KEY_FORMAT,
+            practice.client,
+            key.public_key,
+            carol.device,
+            stamp(carol.clock()),
+            generation=number,
         )
         (folder / "keys" / f"{number:06d}.json").write_bytes(record)
     planted = []

@@ -395,7 +395,9 @@ def _refusal(
         if newer is not None and g.number >= newer:
             return "an older casenotes' key file name among newer ones (forged?)"
         if maker not in set().union(*(held[gid] for gid in g.after)):
-            return f"made on a machine of practitioner {maker}, who did not hold the key it replaces (forged?)"
+            return (
+                f"made on a machine of practitioner {maker}, who did not hold the key it replaces (forged?)"
+            )
         return ""
     if maker is None or maker not in g.holders:
         return f"the practitioner whose machine made it ({maker}) is not among its holders (forged?)"

@@ -82,7 +82,11 @@ def _in_order(entries: Iterable[Entry]) -> list[Entry]:
     for entry in ordered:
         latest[entry.device] = max(latest.get(entry.device, entry.time), entry.time)
         keyed.append(((latest[entry.device], entry.device, entry.seq), entry))
-    return [entry for _, entry in sorted(keyed, key=lambda pair: pair[0]) if entry.data.get("client") not in purged]
+    return [
+        entry
+        for _, entry in sorted(keyed, key=lambda pair: pair[0])
+        if entry.data.get("client") not in purged
+    ]
 
 
 def _removal_last(history: list[str | None]) -> list[str | None]:
