@@ -244,32 +244,6 @@ class Keyring:
     def access_holders(self, client_id: str) -> set[str]:
         return {pid for pid, _, _ in self.access_files(client_id)}
 
-    def vouched_files(self, client_id: str) -> list[tuple[str, str, Path]]:
-        """The access files the signed audit log vouches for (as it is now).
-
-        Only logs of registered devices, checked first: an entry added by whoever can write the
-        folder must not vouch for a file they planted. A client from before the ledger has no
-        recorded files: each of its files counts, as before.
-        """
-        files = self.access_files(client_id)
-        if not files:
-            return []
-        entries = audit.vouching_entries(self.audit.directory, self.trust.device_keys())
-        return [
-            (pid, gid, path) for pid, gid, path in files if ledger.vouch(self.root, path, entries) is None
-        ]
-
-    def holders(
-        self, client_id: str, found: Generations, vouched: list[tuple[str, str, Path]]
-    ) -> dict[str, set[str]]:
-        """Who holds each generation: whom its signed record names, and whoever holds an
-        access file of it that the audit log vouches for (a grant since)."""
-        held = {gid: set(g.holders or ()) for gid, g in found.items()}
-        for pid, gid, _ in vouched:
-            if gid in held:
-                held[gid].add(pid)
-        return held
-
     def client_keys(self, practitioner: Practitioner, client_id: str) -> list[PrivateKey]:
         """Every private key of the client this practitioner holds, newest first."""
         return oldest_first(self.held(practitioner, client_id))[::-1]
