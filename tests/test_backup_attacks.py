@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import Env
+from conftest import Env, require_tool
 from notes import note_text
 from test_backup import settle
 from test_retention import APA, Clock, add, clock, vault  # noqa: F401 (fixtures)
@@ -120,3 +120,52 @@ def another_note(vault: Vault, handle: str, day: str) -> None:  # noqa: F811
     path.write_text(note_text(client=handle, date=day, note_id=None, body=f"{handle} on {day}"))
     file_note(vault, path)
     path.unlink()
+
+
+# -- purges: nothing of the client left anywhere a backup wrote --------------------------------
+def _secrets(vault: Vault, client_id: str) -> list[bytes]:  # noqa: F811
+    """Every file of a client's folder: its ciphertext and its sealed keys."""
+    return [p.read_bytes() for p in vault.client_dir(client_id).rglob("*") if p.is_file()]
+
+
+def _holding(root: Path, secrets: list[bytes]) -> list[Path]:
+    """Files under ``root`` that hold any of ``secrets``, or a slice from its random middle."""
+    found = []
+    for path in (p for p in root.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        if any(s in data or s[len(s) // 2 :][:48] in data for s in secrets):
+            found.append(path)
+    return found
+
+
+def test_an_upload_cut_short_on_an_rclone_target_keeps_nothing_of_a_purged_client(
+    vault: Vault, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    """rclone uploads a pack as ``….partial`` and then renames it: a backup killed between
+    the two leaves the partial upload, which no listing shows and no prune collects. It
+    may hold a client's sealed key, and must not outlive that client's purge."""
+    require_tool("rclone")
+    gone = add(vault, "GONE-1", ["2010-01-01"])
+    add(vault, "KEEP-1", ["2018-01-01"])
+    secrets = _secrets(vault, gone)
+    offsite = tmp_path / "offsite"
+    target = BackupTarget(RcloneStorage(str(offsite)), tmp_path / "cache")
+    real = RcloneStorage._run
+
+    def killed_before_the_rename(self: RcloneStorage, *args: str, data: bytes | None = None) -> bytes:
+        if args[0] == "moveto" and "/packs/" in args[1]:
+            raise KeyboardInterrupt  # as a kill between the upload and its rename
+        return real(self, *args, data=data)
+
+    monkeypatch.setattr(RcloneStorage, "_run", killed_before_the_rename)
+    clock.set("2018-03-01")
+    with pytest.raises(KeyboardInterrupt):
+        vault.backup(target)
+    monkeypatch.setattr(RcloneStorage, "_run", real)
+    assert _holding(offsite, secrets)  # the partial upload
+    another_note(vault, "KEEP-1", "2018-02-01")  # the next run writes another pack
+    vault.backup(target)
+    clock.set("2019-03-01")
+    assert run(vault, APA, [target], unattended=False).purged == [gone]
+    assert _holding(offsite, secrets) == []
+    assert target.verify(vault.trust.device_keys(), full=True) == []
