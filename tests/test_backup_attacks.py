@@ -169,3 +169,57 @@ def test_an_upload_cut_short_on_an_rclone_target_keeps_nothing_of_a_purged_clien
     assert run(vault, APA, [target], unattended=False).purged == [gone]
     assert _holding(offsite, secrets) == []
     assert target.verify(vault.trust.device_keys(), full=True) == []
+
+
+def test_a_purge_killed_between_the_new_pack_and_the_old_ones_removal_is_finished_by_the_next_run(
+    vault: Vault, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    """The rewritten pack is durable, the old one (still holding the client) not yet deleted.
+    Held: the manifests no longer name the client, and the rerun collects the old pack."""
+    gone = add(vault, "GONE-1", ["2010-01-01"])
+    add(vault, "KEEP-1", ["2018-01-01"])
+    secrets = _secrets(vault, gone)
+    drive = tmp_path / "drive"
+    target = target_at(drive, tmp_path / "cache")
+    clock.set("2018-03-01")
+    vault.backup(target)
+    real = FolderStorage.delete
+
+    def killed(self: FolderStorage, key: str) -> None:
+        if key.startswith("packs/"):
+            raise KeyboardInterrupt
+        real(self, key)
+
+    monkeypatch.setattr(FolderStorage, "delete", killed)
+    clock.set("2019-03-01")
+    with pytest.raises(KeyboardInterrupt):
+        run(vault, APA, [target], unattended=False)
+    monkeypatch.setattr(FolderStorage, "delete", real)
+    assert len(list((drive / "packs").iterdir())) == 2 and _holding(drive, secrets)  # both, for now
+    assert run(vault, APA, [target], unattended=False).purged == [gone]  # the command again
+    vault.backup(target)
+    assert _holding(drive, secrets) == [] and _holding(vault.root, secrets) == []
+    assert target.verify(vault.trust.device_keys(), full=True) == []
+
+
+def test_this_machines_backup_caches_name_no_handle_and_forget_a_purged_client(
+    vault: Vault, clock: Clock, tmp_path: Path  # noqa: F811
+) -> None:
+    """The caches in the state folder (packs, scan) hold file names, sizes and hashes: never
+    a handle or a name, and after a purge nothing of the client, not its id."""
+    gone = add(vault, "GONE-1", ["2010-01-01"])
+    add(vault, "KEEP-1", ["2018-01-01"])
+    cache = tmp_path / "cache"
+    target = target_at(tmp_path / "drive", cache)
+    clock.set("2018-03-01")
+    vault.backup(target)
+    digests = [hashlib.sha256(s).hexdigest().encode() for s in _secrets(vault, gone)]
+    cached = [p for p in cache.rglob("*") if p.is_file()]
+    assert any(gone.encode() in p.read_bytes() for p in cached)  # before the purge: it is there
+    for path in cached:
+        assert not [w for w in (b"GONE-1", b"KEEP-1", b"Fictional") if w in path.read_bytes()], path
+    clock.set("2019-03-01")
+    assert run(vault, APA, [target], unattended=False).purged == [gone]
+    for path in (p for p in cache.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        assert gone.encode() not in data and not [d for d in digests if d in data], path

@@ -445,6 +445,10 @@ class BackupTarget:
             rewritten.append(name)
         referenced = {d for snap in loaded.values() for d in _objects_of(snap)}
         removed = store.collect(referenced)  # every pack that held them, rewritten
+        if self.cache_dir is not None:
+            ScanCache(self.cache_dir / "backup-scan").forget(
+                [f"clients/{c}" for c in clients], [p for also in clients.values() for p in also]
+            )
         return Shredded(rewritten, {c: sorted(k) for c, k in keys.items()}, removed)
 
     def restore(self, snap: Snapshot, into: Path, progress: Progress | None = None) -> None:
