@@ -35,7 +35,9 @@ def on_same_disk(target: BackupTarget, p: Practice) -> bool:
 def warn_rolled_back(target: BackupTarget) -> None:
     problem = target.rolled_back()
     if problem:
-        click.echo(f"casenotes: warning: {problem}; keep this target aside and restore from another", err=True)
+        click.echo(
+            f"casenotes: warning: {problem}; keep this target aside and restore from another", err=True
+        )
 
 
 @click.group()

@@ -3,11 +3,10 @@ delete, reorder and replay what it holds), a kill at any instant, or a change to
 that keeps its size and times, would make them: nothing may pass silently as a good
 backup, and a purged client may leave nothing behind anywhere a backup wrote."""
 
+# ruff: noqa: F811 (the fixtures vault and clock, from test_retention, are parameters here)
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import shutil
 from pathlib import Path
 
@@ -29,13 +28,11 @@ def target_at(folder: Path, cache: Path) -> BackupTarget:
     return BackupTarget(FolderStorage(folder), cache)
 
 
-def newest(target: BackupTarget, vault: Vault):  # noqa: F811 (the fixture's name)
-    return target.load(max(target.snapshots()), vault.trust.device_keys())
-
-
 # -- rollback and replay ---------------------------------------------------------------------
 def test_a_target_rolled_back_to_an_older_snapshot_is_reported_not_passed_off_as_newest(
-    vault: Vault, clock: Clock, tmp_path: Path  # noqa: F811
+    vault: Vault,
+    clock: Clock,
+    tmp_path: Path,
 ) -> None:
     """The remote deletes the newest manifests: what is left looks like a complete history
     that simply ends earlier. This machine remembers the newest snapshot it took there."""
@@ -70,7 +67,9 @@ def test_the_cli_warns_of_a_rolled_back_target_where_snapshots_are_listed_and_re
 
 
 def test_an_old_manifest_copied_over_a_newer_name_is_refused(
-    vault: Vault, clock: Clock, tmp_path: Path  # noqa: F811
+    vault: Vault,
+    clock: Clock,
+    tmp_path: Path,
 ) -> None:
     """Replay: the older signed manifest under the newer snapshot's name (its signature is
     good, it is just not that snapshot)."""
@@ -90,7 +89,9 @@ def test_an_old_manifest_copied_over_a_newer_name_is_refused(
 
 # -- a target that loses or damages packs --------------------------------------------------------
 def test_a_pack_the_target_lost_is_written_again_by_the_next_backup(
-    vault: Vault, clock: Clock, tmp_path: Path  # noqa: F811
+    vault: Vault,
+    clock: Clock,
+    tmp_path: Path,
 ) -> None:
     """A note's object lies in an older pack; a newer pack holds its client's file list.
     The older pack is lost: the next backup finds the client unchanged, but must not take
@@ -114,7 +115,7 @@ def test_a_pack_the_target_lost_is_written_again_by_the_next_backup(
     assert len(list((tmp_path / "restored" / "clients" / client_id).rglob("*.rev"))) >= 3
 
 
-def another_note(vault: Vault, handle: str, day: str) -> None:  # noqa: F811
+def another_note(vault: Vault, handle: str, day: str) -> None:
     """One more signed note for a client ``add`` made, filed as syncd files it."""
     path = vault.root.parent / "inbox" / f"{handle}-{day}.md"
     path.write_text(note_text(client=handle, date=day, note_id=None, body=f"{handle} on {day}"))
@@ -123,7 +124,7 @@ def another_note(vault: Vault, handle: str, day: str) -> None:  # noqa: F811
 
 
 # -- purges: nothing of the client left anywhere a backup wrote --------------------------------
-def _secrets(vault: Vault, client_id: str) -> list[bytes]:  # noqa: F811
+def _secrets(vault: Vault, client_id: str) -> list[bytes]:
     """Every file of a client's folder: its ciphertext and its sealed keys."""
     return [p.read_bytes() for p in vault.client_dir(client_id).rglob("*") if p.is_file()]
 
@@ -139,7 +140,10 @@ def _holding(root: Path, secrets: list[bytes]) -> list[Path]:
 
 
 def test_an_upload_cut_short_on_an_rclone_target_keeps_nothing_of_a_purged_client(
-    vault: Vault, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    vault: Vault,
+    clock: Clock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """rclone uploads a pack as ``….partial`` and then renames it: a backup killed between
     the two leaves the partial upload, which no listing shows and no prune collects. It
@@ -172,7 +176,10 @@ def test_an_upload_cut_short_on_an_rclone_target_keeps_nothing_of_a_purged_clien
 
 
 def test_a_purge_killed_between_the_new_pack_and_the_old_ones_removal_is_finished_by_the_next_run(
-    vault: Vault, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    vault: Vault,
+    clock: Clock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The rewritten pack is durable, the old one (still holding the client) not yet deleted.
     Held: the manifests no longer name the client, and the rerun collects the old pack."""
@@ -203,7 +210,9 @@ def test_a_purge_killed_between_the_new_pack_and_the_old_ones_removal_is_finishe
 
 
 def test_this_machines_backup_caches_name_no_handle_and_forget_a_purged_client(
-    vault: Vault, clock: Clock, tmp_path: Path  # noqa: F811
+    vault: Vault,
+    clock: Clock,
+    tmp_path: Path,
 ) -> None:
     """The caches in the state folder (packs, scan) hold file names, sizes and hashes: never
     a handle or a name, and after a purge nothing of the client, not its id."""
