@@ -7,6 +7,7 @@ backup, and a purged client may leave nothing behind anywhere a backup wrote."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -232,3 +233,33 @@ def test_this_machines_backup_caches_name_no_handle_and_forget_a_purged_client(
     for path in (p for p in cache.rglob("*") if p.is_file()):
         data = path.read_bytes()
         assert gone.encode() not in data and not [d for d in digests if d in data], path
+
+
+# -- the incremental scan ------------------------------------------------------------------------
+def test_a_client_folder_replaced_by_a_copy_with_every_size_and_time_kept_reaches_the_next_snapshot(
+    vault: Vault, clock: Clock, tmp_path: Path
+) -> None:
+    """`cp -a` or `rsync -a` of a client folder whose revision differs in one byte: every
+    name, size and mtime is the same as the last scan saw; only the inodes say otherwise."""
+    client_id = add(vault, "AB-1", ["2018-01-01"])
+    settle(vault.root)
+    target = target_at(tmp_path / "drive", tmp_path / "cache")
+    clock.set("2018-03-01")
+    vault.backup(target)
+    folder = vault.client_dir(client_id)
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy, symlinks=True)  # copy2 and copystat: times kept
+    rev = next(copy.rglob("*.rev"))
+    data = bytearray(rev.read_bytes())
+    data[-5] ^= 1
+    times = rev.stat()
+    rev.write_bytes(bytes(data))
+    os.utime(rev, ns=(times.st_atime_ns, times.st_mtime_ns))
+    os.utime(rev.parent, ns=(times.st_atime_ns, (folder / rev.relative_to(copy)).parent.stat().st_mtime_ns))
+    folder.rename(tmp_path / "original")
+    copy.rename(folder)
+    clock.set("2018-03-02")
+    snap = vault.backup(target)
+    path = str((folder / rev.relative_to(copy)).relative_to(vault.root))
+    files = target.load(snap.name, vault.trust.device_keys()).files
+    assert files[path]["sha256"] == hashlib.sha256(data).hexdigest()
