@@ -32,6 +32,14 @@ def on_same_disk(target: BackupTarget, p: Practice) -> bool:
     return isinstance(storage, FolderStorage) and storage.path.resolve().is_relative_to(p.root.resolve())
 
 
+def warn_rolled_back(target: BackupTarget) -> None:
+    problem = target.rolled_back()
+    if problem:
+        click.echo(
+            f"casenotes: warning: {problem}; keep this target aside and restore from another", err=True
+        )
+
+
 @click.group()
 def backup() -> None:
     """Snapshots of the vault on backup targets."""
@@ -102,6 +110,7 @@ def backup_list(ctx: click.Context, target: str | None) -> None:
         store = destination
         store.open(vault.practice_id, create=False)
         click.echo(f"{destination}:")
+        warn_rolled_back(store)
         for name in store.snapshots():
             snap = store.load(name, vault.trust.device_keys())
             click.echo(f"  {snap.name}  {snap.count:>7} files  {snap.size / 1e6:8.1f} MB")
@@ -155,6 +164,7 @@ def backup_restore(ctx: click.Context, snapshot: str, into: Path, target: str | 
             ) from None
     store = targets(p, target)[0]
     store.open(vault.practice_id if vault else store.practice_id(), create=False)
+    warn_rolled_back(store)
     snap = store.load(store.find(snapshot), vault.trust.device_keys() if vault else None)
     restored = Practice(into.absolute(), p.config_dir)
     # The folders and settings first, each kept if a killed restore made it: the vault,

@@ -52,17 +52,20 @@ def test_prune_drops_snapshots_and_collects_their_objects(practice: Env) -> None
         assert practice.run("backup", "run").code == 0
     target = practice.practice.root / "backups"
     snapshots = sorted((target / "snapshots").glob("*.json"))
-    # make the two older snapshots look like last year's, re-signed as the device would
+    # make the two older snapshots look like last year's, re-signed and named as the device would
     from vault.format.encoding import b64, canonical
 
     vault = practice.vault()
-    for path, created in zip(snapshots[:2], ["2025-03-01T02:00:00Z", "2025-03-02T02:00:00Z"], strict=True):
+    for n, created in enumerate(["2025-03-01T02:00:00Z", "2025-03-02T02:00:00Z"]):
+        path = snapshots[n]
         record = json.loads(path.read_text())
         record.pop("signature")
         record["created"] = created
         record["files"]["orphan-marker"] = {"sha256": "0" * 64, "size": 0}
         record["signature"] = b64(vault.device.sign(canonical(record)))
-        path.write_bytes(canonical(record))
+        path.unlink()
+        snapshots[n] = path.with_name(created.replace(":", "") + "-" + path.name.split("-", 3)[3])
+        snapshots[n].write_bytes(canonical(record))
     settings = practice.practice.settings_file
     text = settings.read_text()
     for old, new in (

@@ -40,6 +40,7 @@ class ObjectStore:
         self.legacy: set[str] = set()  # objects/<h[:2]>/<h> of a target from before packs
         self.damaged: dict[str, str] = {}  # pack -> why its trailer cannot be read
         self.vanished: dict[str, str] = {}  # object -> the pack this machine saw it in, now gone
+        self.unremembered = True
         self._pending: dict[str, bytes] = {}
         self._pending_size = 0
 
@@ -47,12 +48,15 @@ class ObjectStore:
     def load(self) -> None:
         """List the target's packs (and old-style objects) and learn what each pack holds."""
         cached: dict[str, list[str]] = {}
+        found = None
         if self.cache and self.cache.exists():
             try:
                 found = json.loads(self.cache.read_bytes())
             except ValueError:
-                found = None  # a torn cache (it is written without fsync): rebuilt below
+                pass  # a torn cache (it is written without fsync): rebuilt below
             cached = found if isinstance(found, dict) else {}
+        #: this machine cannot tell whether a pack it saw is gone (no cache of them)
+        self.unremembered = not isinstance(found, dict)
         self.packs = {}
         read = False
         for key in self.storage.list("packs"):
@@ -163,7 +167,8 @@ class ObjectStore:
         """Write what is queued as one pack, durably (the manifest naming it comes after)."""
         if self._pending:
             self._write_pack(list(self._pending.items()))
-            self._save()
+        if self._pending or self.vanished:
+            self._save()  # the packs gone are told once, then forgotten
         self._pending, self._pending_size = {}, 0
 
     def _write_pack(self, objects: list[tuple[str, bytes]]) -> None:

@@ -101,6 +101,24 @@ class ScanCache:
                 return found
         return {}
 
+    def forget(self, groups: list[str], paths: list[str]) -> None:
+        """Drop purged clients' groups and their other files (``paths``, outside
+        ``clients/``): their file lists, sizes and hashes go with them."""
+        if self.folder is None or not self.groups.keys() & set(groups):
+            return
+        rest = self.folders(REST)
+        for path in paths:
+            folder, _, name = path.rpartition("/")
+            if folder in rest:
+                rest[folder][3].pop(name, None)
+        if rest:
+            durable.replace(self._file(REST), json.dumps(rest).encode(), sync=False)
+        for name in groups:
+            self.groups.pop(name, None)
+            self._file(name).unlink(missing_ok=True)
+        record = {"version": CACHE_VERSION, "scanned": self.scanned, "full": self.full, "groups": self.groups}
+        durable.replace(self.folder / "groups.json", json.dumps(record).encode(), sync=False)
+
     def save(self, done: Scanned, trees: dict[str, str]) -> None:
         """Remember a scan whose files were all read, once a snapshot names them."""
         if self.folder is None:

@@ -111,6 +111,31 @@ class BackupTarget:
         store.load()
         return store
 
+    def _taken_file(self) -> Path | None:
+        """Where this machine remembers the newest snapshot it took on this target."""
+        if self.cache_dir is None or self.target_id is None:
+            return None
+        return self.cache_dir / f"backup-newest-{self.target_id}.json"
+
+    def rolled_back(self) -> Problem | None:
+        """The newest snapshot this machine took here, if it is gone and nothing as new is
+        there: a target put back to an older state (a remote deleting the newest
+        manifests, an old copy of the drive) would otherwise pass its older snapshots off
+        as the newest. No prune drops it: prunes keep the newest of all."""
+        path = self._taken_file()
+        try:
+            taken = str(json.loads(path.read_bytes())["name"]) if path else ""
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # never taken here from this machine, or its record lost: nothing to compare
+        names = self.snapshots()
+        if not taken or taken in names or any(_taken_at(n) >= _taken_at(taken) for n in names):
+            return None
+        return Problem(
+            Path(f"{self}/snapshots/{taken}.json"),
+            f"snapshot {taken}, the newest this machine took here, is gone and no newer one is "
+            "there: the target was rolled back to an older state or lost it",
+        )
+
     def _writer(self, device: Device) -> None:
         """Name this machine's temp files on the target and sweep those a killed run of
         it left (the caller holds this machine's backup lock)."""
@@ -164,8 +189,11 @@ class BackupTarget:
         cache = ScanCache(self.cache_dir / "backup-scan" if self.cache_dir else None)
         scanned = scan(vault_root, cache)
         groups = scanned.groups.values()
+        # A pack lost or damaged on the target may have held objects of a client that has
+        # not changed: then every client's files are checked against what is there.
+        lost = bool(store.vanished or store.damaged or store.unremembered)
         for group in groups:
-            if group.found is None and str(group.tree) not in store:  # e.g. a new drive
+            if group.found is None and (lost or str(group.tree) not in store):  # e.g. a new drive
                 walk(vault_root, group, cache.folders(group.name), scanned.settled, full=False)
         # Read what changed, and what this target lacks, in path order: a client's files
         # then share packs, and a purge rewrites few of them.
@@ -227,6 +255,9 @@ class BackupTarget:
         self.storage.write_new(
             f"snapshots/{name}.json", sign_record(record, device.sign)
         )  # ...then the snapshot
+        taken = self._taken_file()
+        if taken is not None:  # without fsync: a lost record only costs the rollback check
+            durable.replace(taken, json.dumps({"name": name}).encode(), sync=False)
         if progress:
             progress(1, 1)
         if not gone:  # else the next run looks at those folders again
@@ -256,6 +287,12 @@ class BackupTarget:
                 signer.verify(canonical(unsigned), unb64(record.get("signature"), 64))
             except (ValueError, nacl.exceptions.BadSignatureError) as exc:
                 raise TamperedFile(f"{self}/{key}", "snapshot manifest was changed (bad signature)") from exc
+        if _taken_at(name) != str(record.get("created", "")).replace(":", ""):
+            raise TamperedFile(
+                f"{self}/{key}",
+                f"it holds another snapshot's manifest (taken {record.get('created')}): an older "
+                "snapshot copied over a newer one?",
+            )
         files = dict(record["files"])
         trees = dict(record.get("trees", {}))
         for folder, digest in trees.items():
@@ -298,6 +335,7 @@ class BackupTarget:
             for name, why in store.damaged.items()
         ]
         named: dict[str, str] = {}  # object -> a vault path it holds (for messages)
+        problems += [found for found in [self.rolled_back()] if found]
         names = self.snapshots()
         for done, name in enumerate(names, start=1):
             if progress:
@@ -407,6 +445,10 @@ class BackupTarget:
             rewritten.append(name)
         referenced = {d for snap in loaded.values() for d in _objects_of(snap)}
         removed = store.collect(referenced)  # every pack that held them, rewritten
+        if self.cache_dir is not None:
+            ScanCache(self.cache_dir / "backup-scan").forget(
+                [f"clients/{c}" for c in clients], [p for also in clients.values() for p in also]
+            )
         return Shredded(rewritten, {c: sorted(k) for c, k in keys.items()}, removed)
 
     def restore(self, snap: Snapshot, into: Path, progress: Progress | None = None) -> None:
@@ -466,6 +508,11 @@ class BackupTarget:
         except OSError as exc:
             raise WriteFailed(into, reason(exc)) from exc
         durable.fsync_dir(into.parent)
+
+
+def _taken_at(name: str) -> str:
+    """The time a snapshot's name starts with (``<time>-<device>-<random>``)."""
+    return name.rsplit("-", 2)[0]
 
 
 def _objects_of(snap: Snapshot) -> set[str]:

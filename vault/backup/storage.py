@@ -8,6 +8,8 @@ durable writes; rclone uploads under a temporary name and then renames.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import subprocess
 import time
@@ -102,7 +104,7 @@ class RcloneStorage:
         self.remote = remote.rstrip("/")
         self.rclone = rclone
         self.config = config
-        self.tag = ""  # as FolderStorage's (rclone names its own temporary uploads)
+        self.tag = ""  # as FolderStorage's: names this machine's partial uploads
 
     def __str__(self) -> str:
         return f"rclone:{self.remote}"
@@ -153,8 +155,9 @@ class RcloneStorage:
         return name in self._run("lsf", f"{self.remote}/{folder}").decode().splitlines()
 
     def write_new(self, key: str, data: bytes) -> None:
-        self._run("rcat", f"{self.remote}/{key}.partial", data=data)
-        self._run("moveto", f"{self.remote}/{key}.partial", f"{self.remote}/{key}")
+        partial = f"{self.remote}/{key}.{self.tag or 'x'}.partial"
+        self._run("rcat", partial, data=data)
+        self._run("moveto", partial, f"{self.remote}/{key}")
 
     replace = write_new  # moveto replaces the old file in one step
 
@@ -162,7 +165,28 @@ class RcloneStorage:
         self._run("deletefile", f"{self.remote}/{key}")
 
     def sweep(self) -> int:
-        return 0  # an upload cut short leaves a ….partial, which no listing includes
+        """Remove the partial uploads killed runs left (``….partial``, rclone's own temp
+        names too): no listing shows them, and one may hold a purged client's sealed key.
+        This machine's at once (under its backup lock), another's after an hour."""
+        removed = 0
+        now = time.time()
+        for folder in ("", "/packs", "/snapshots"):
+            try:
+                listed = json.loads(self._run("lsjson", "--files-only", f"{self.remote}{folder}"))
+            except (TargetUnavailable, ValueError):
+                continue  # no such folder yet
+            for item in listed:
+                name = str(item.get("Name", ""))
+                if not name.endswith(".partial"):
+                    continue
+                try:
+                    age = now - dt.datetime.fromisoformat(str(item.get("ModTime"))).timestamp()
+                except ValueError:
+                    age = 0.0
+                if (self.tag and f".{self.tag}.partial" in name) or age > durable.STALE_TEMP_SECONDS:
+                    self._run("deletefile", f"{self.remote}{folder}/{name}")
+                    removed += 1
+        return removed
 
 
 Storage = FolderStorage | RcloneStorage

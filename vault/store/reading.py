@@ -127,8 +127,15 @@ class _Child:
     """``work()`` run in a forked child, its result pickled back through a pipe."""
 
     def __init__(self, work: Callable[[], Any]) -> None:
-        self.fd, write_end = os.pipe()
-        self.pid = os.fork()
+        self.fd, self.pid, write_end = -1, 0, -1
+        try:
+            self.fd, write_end = os.pipe()
+            self.pid = os.fork()
+        except OSError:  # no process or descriptor to spare: the caller reads this share itself
+            if write_end >= 0:
+                os.close(write_end)
+            self.close()
+            return
         if self.pid == 0:  # the child: never returns
             code = 1
             try:
@@ -144,7 +151,9 @@ class _Child:
         os.close(write_end)
 
     def result(self) -> Any:
-        """What the child sent, or None if it failed."""
+        """What the child sent, or None if it failed (or never started)."""
+        if self.fd < 0:
+            return None
         with os.fdopen(self.fd, "rb") as pipe:
             self.fd = -1
             data = pipe.read()
@@ -152,11 +161,15 @@ class _Child:
         self.pid = 0
         if not data or os.waitstatus_to_exitcode(status) != 0:
             return None
-        return pickle.loads(data)  # noqa: S301 - our own child's bytes, through our own pipe
+        try:
+            return pickle.loads(data)  # noqa: S301 - our own child's bytes, through our own pipe
+        except Exception:  # noqa: BLE001 - cut short or garbled: the caller reads the share itself
+            return None
 
     def close(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
+            self.fd = -1
         if self.pid:  # this process is unwinding (an error, Ctrl-C): stop the child
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
