@@ -31,13 +31,12 @@ import shutil
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nacl.exceptions
 from nacl.public import PrivateKey
 
 from .. import durable
-from ..backup.snapshots import BackupTarget, Progress, Snapshot
 from ..errors import (
     DeviceMissing,
     KeyFileNeeded,
@@ -72,6 +71,9 @@ from .handles import ADDING
 from .reading import OpenedNote
 from .sealing import SealedRevision
 from .trust import Trust
+
+if TYPE_CHECKING:  # a backup imports its code when it runs: `seal` never loads it
+    from ..backup.snapshots import BackupTarget, Progress, Snapshot
 
 REVISION_NAME = re.compile(r"^(\d{6})-([0-9a-f]{16})\.rev$")
 
