@@ -21,10 +21,8 @@ from vault.errors import NoteTooLarge, UnknownClient
 from vault.format.constants import MAX_PLAINTEXT_BYTES
 from vault.format.encoding import new_id
 
-#: The largest note casenotes reads from the inbox: syncd, `status` and `seal` alike (the
-#: `max_note_mib` setting changes it for syncd and `status`). Below the format's own
-#: limit, MAX_PLAINTEXT_BYTES, which also bounds attachments.
-MAX_NOTE_BYTES = 5 * 1024 * 1024
+from . import MAX_NOTE_BYTES
+
 assert MAX_NOTE_BYTES <= MAX_PLAINTEXT_BYTES
 
 
