@@ -52,8 +52,6 @@ from vault.format.constants import (
 )
 from vault.format.encoding import b64, canonical, new_id, unb64
 from vault.format.keys import check_record, sign_record
-from vault.store.purged import signed as signed_purges
-from vault.store.purged import trusted
 
 if TYPE_CHECKING:  # the policies load when facts are merged, not for every seal
     from .policy import Facts
@@ -375,6 +373,9 @@ def problems(
     logging it; it is signed, and a purge checks the signature). An older copy put back,
     or a deleted file, is reported. Clients the log shows purged are skipped."""
     latest: dict[tuple[str, str], tuple[int, str]] = {}  # (client, device) -> (seq, sha256)
+    from vault.store.purged import signed as signed_purges
+    from vault.store.purged import trusted
+
     purged = set()
     # Given ``entries`` are already trusted (read once per run, not once per client here).
     logged = trusted(vault.audit.entries(), signed_purges(vault)) if entries is None else entries

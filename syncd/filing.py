@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import note_templates
-from note_templates import Kind, NoteFields, NoteInvalid, read_note, ready_to_sign
+from note_templates import Kind, NoteFields, NoteInvalid, read_note
 from retention import group
 from retention import records as retention_facts
 from vault import SealedRevision, Vault
@@ -75,6 +75,8 @@ def file_note(
     if fields is None:  # syncd has read them already, to choose the note's id
         fields = read_note(raw, path, kinds)
     if fields.signed:
+        from note_templates.signing import ready_to_sign  # a draft never loads the signing checks
+
         ready_to_sign(raw, path, kinds, fields)
     try:
         client_id = vault.resolve(fields.client)
