@@ -15,7 +15,6 @@ from vault import (
     DEFAULT_KDF_PROFILE,
     KDF_PROFILES,
     OpenedNote,
-    Vault,
     durable,
 )
 from vault.format.encoding import new_id
@@ -359,15 +358,6 @@ def cosign_cmd(ctx: click.Context, note_id: str) -> None:
     vault = open_vault(ctx)
     supervision.cosign(vault, vault.unlock(ask_passphrase()), note_id)
     click.echo(f"co-signed note {note_id}")
-
-
-def awaiting_lines(vault: Vault) -> list[str]:
-    names = {c.practitioner_id: c.name for c in vault.trust.colleagues()}
-    return [
-        f"awaiting co-signature by {names.get(a.supervisor, a.supervisor)}: "
-        f"note {a.note_id} (client {a.client_id})"
-        for a in supervision.awaiting(vault)
-    ]
 
 
 COMMANDS: list[click.Command] = [

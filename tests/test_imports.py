@@ -59,7 +59,13 @@ NOT_FOR_SEAL = (
 )
 # What a command that reads notes or checks the vault never needs (`status` shows the last
 # backup and the due purges, so it reads the backups and the policies).
-NOT_FOR_READING = ("zxcvbn", "watchdog", "casenotes.passphrases", "casenotes.doctor")
+NOT_FOR_READING = (
+    "zxcvbn",
+    "watchdog",
+    "casenotes.passphrases",
+    "casenotes.doctor",
+    "casenotes.sharing_commands",
+)
 NOT_FOR_CAT_OR_VERIFY = ("vault.backup", "retention.purge", "casenotes.writing", "casenotes.backups")
 
 PROBE = (
