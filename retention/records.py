@@ -372,10 +372,10 @@ def problems(
     log recorded (same ``seq``, same bytes) or a later one (a crash between writing it and
     logging it; it is signed, and a purge checks the signature). An older copy put back,
     or a deleted file, is reported. Clients the log shows purged are skipped."""
-    latest: dict[tuple[str, str], tuple[int, str]] = {}  # (client, device) -> (seq, sha256)
     from vault.store.purged import signed as signed_purges
     from vault.store.purged import trusted
 
+    latest: dict[tuple[str, str], tuple[int, str]] = {}  # (client, device) -> (seq, sha256)
     purged = set()
     # Given ``entries`` are already trusted (read once per run, not once per client here).
     logged = trusted(vault.audit.entries(), signed_purges(vault)) if entries is None else entries
