@@ -8,34 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-import logging
-import shutil
-import signal
 import sys
 import tempfile
-import traceback
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-import note_templates
 import site_builder
-from note_templates import TemplateError, read_note
-from retention import records as retention_facts
+from note_templates import TemplateError
 from syncd.errors import SyncdError
-from syncd.filing import file_note
-from vault import (
-    DEFAULT_KDF_PROFILE,
-    KDF_PROFILES,
-    Passphrase,
-    Vault,
-    VaultError,
-    verify,
-)
-from vault.errors import PracticeExists
-from vault.store.practice import write_sync_ignore
-from vault.store.verify import sync_in_flight
+from vault.errors import PracticeExists, VaultError
+from vault.format.constants import DEFAULT_KDF_PROFILE, KDF_PROFILES
 
 from . import config
 from .completion import handles
@@ -52,7 +36,9 @@ from .context import (
     practice_option,
     stage,
 )
-from .nodump import no_core_dumps
+
+if TYPE_CHECKING:
+    from vault import Vault
 
 # Each command imports what only it uses, inside its own body or module: a `casenotes seal`
 # process must not pay for MkDocs, watchdog, zxcvbn or the backup code (the import test
@@ -189,6 +175,8 @@ def sync() -> None:
 @click.pass_context
 def sync_ignore(ctx: click.Context) -> None:
     """Write vault/.stignore, what Syncthing must not carry between the machines."""
+    from vault.store.practice import write_sync_ignore
+
     path = write_sync_ignore(open_vault(ctx).root)
     click.echo(f"Wrote {path}; share {path.parent} only, never the practice folder")
 
@@ -206,6 +194,8 @@ def client() -> None:
 @click.pass_context
 def client_add(ctx: click.Context, handle: str, name: str | None, dob: dt.datetime | None) -> None:
     """Add a client under HANDLE, a pseudonym used in notes; prints the client id."""
+    from retention import records as retention_facts
+
     vault = open_vault(ctx)
     born = dob.date() if dob else None
     client_id = vault.add_client(
@@ -225,6 +215,8 @@ def client_add(ctx: click.Context, handle: str, name: str | None, dob: dt.dateti
 @click.pass_context
 def client_close(ctx: click.Context, handle: str, day: dt.datetime | None) -> None:
     """Record that a client was discharged: their retention period counts from then."""
+    from retention import records as retention_facts
+
     vault = open_vault(ctx)
     client_id = vault.resolve(handle)
     closed = day.date() if day else vault.clock().date()
@@ -238,6 +230,8 @@ def client_close(ctx: click.Context, handle: str, day: dt.datetime | None) -> No
 @click.pass_context
 def client_reopen(ctx: click.Context, handle: str) -> None:
     """Undo `client close`: the client is active again."""
+    from retention import records as retention_facts
+
     vault = open_vault(ctx)
     client_id = vault.resolve(handle)
     retention_facts.set_closed(vault, client_id, None)
@@ -278,6 +272,9 @@ def client_show(ctx: click.Context, handle: str) -> None:
 @click.pass_context
 def seal_cmd(ctx: click.Context, file: Path) -> None:
     """Seal one Markdown note as a new revision in the vault."""
+    import note_templates
+    from syncd.filing import file_note
+
     p = practice(ctx)
     # Four fsyncs: the revision, its folder(s), its audit entry. The checkpoint is not
     # fsynced here; the next command or syncd's hourly job makes a durable one.
@@ -304,6 +301,10 @@ def seal_cmd(ctx: click.Context, file: Path) -> None:
 @click.pass_context
 def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
     """Print a client's notes to stdout, newest session first."""
+    from note_templates import read_note
+
+    from .nodump import no_core_dumps
+
     no_core_dumps()
     vault = open_vault(ctx)
     practitioner = vault.unlock(ask_passphrase())
@@ -379,7 +380,10 @@ def report_leftovers(vault: Vault, client_id: str | None = None) -> None:
 def verify_cmd(ctx: click.Context) -> None:
     """Check every file in the vault; no passphrase needed."""
     from retention import certificate
+    from retention import records as retention_facts
+    from vault import verify
     from vault.sharing import supervision
+    from vault.store.verify import sync_in_flight
 
     vault = open_vault(ctx)
     problems = verify(vault) + retention_facts.problems(vault) + certificate.problems(vault)
@@ -501,6 +505,10 @@ def passphrase(
 @click.pass_context
 def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> None:
     """The daemon: seal every save in the inbox, run backups and retention on schedule."""
+    import logging
+    import signal
+
+    import note_templates
     from syncd import Daemon, DaemonSettings, service
 
     from . import backups, retention_commands
@@ -627,6 +635,10 @@ def doctor_cmd(ctx: click.Context) -> None:
 )
 def demo(keep: Path | None, handle: str | None, no_browser: bool, idle_timeout: float) -> None:
     """A fictional practice, sealed through syncd, and one client's timeline opened."""
+    import shutil
+
+    from vault import Passphrase
+
     from .demo import DEMO_PASSPHRASE, UnknownDemoClient, demo_root, invoked_as, make_demo
     from .serving import serve_site
 
@@ -683,11 +695,15 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(1)
     except CORE_ERRORS as exc:
         if debug:
+            import traceback
+
             traceback.print_exc()
         click.echo(f"casenotes: {exc}", err=True)
         sys.exit(exc.exit_code)
     except OSError as exc:  # what the core did not type: still one sentence, never a traceback
         if debug:
+            import traceback
+
             traceback.print_exc()
         click.echo(f"casenotes: {disk_sentence(exc)}", err=True)
         sys.exit(1)

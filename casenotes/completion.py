@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from click.shell_completion import CompletionItem
 
 import note_templates
-from syncd.editors import Kind, classify, inbox_files
 
 from . import config
+
+if TYPE_CHECKING:  # every command names these functions; only a completion runs them
+    from click.shell_completion import CompletionItem
 
 _FIELD = re.compile(rb"(?m)^(client|id):[ \t]*([^\s#]+)[ \t]*$")
 
@@ -31,6 +33,8 @@ def _inbox(ctx: click.Context) -> Path:
 
 
 def _drafts(inbox: Path) -> list[tuple[Path, dict[str, str]]]:
+    from syncd.editors import Kind, classify, inbox_files
+
     found = []
     try:
         for path in inbox_files(inbox):
@@ -46,12 +50,16 @@ def _drafts(inbox: Path) -> list[tuple[Path, dict[str, str]]]:
 
 def handles(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """Handles of the clients with a draft in the inbox."""
+    from click.shell_completion import CompletionItem
+
     seen = sorted({f["client"] for _, f in _drafts(_inbox(ctx)) if "client" in f})
     return [CompletionItem(h, help="has a draft in the inbox") for h in seen if h.startswith(incomplete)]
 
 
 def notes(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """Inbox drafts by file name and by note id."""
+    from click.shell_completion import CompletionItem
+
     items = []
     inbox = _inbox(ctx)
     for path, fields in _drafts(inbox):

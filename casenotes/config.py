@@ -11,15 +11,16 @@ import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 import yaml
 
-from retention import Policy, PolicyInvalid, policy_from
-from retention.policy import OVERRIDABLE
-from syncd.filing import MAX_NOTE_BYTES
+from syncd import MAX_NOTE_BYTES
 from vault import durable
+
+if TYPE_CHECKING:
+    from retention import Policy
 
 CONFIG_FILE = "casenotes.yml"
 CONFIG_VERSION = 1
@@ -71,6 +72,8 @@ class Settings:
     retention: Mapping[str, Any] = field(default_factory=lambda: {"preset": "apa"})
 
     def policy(self) -> Policy:
+        from retention import policy_from  # the policies load when asked for, not with every command
+
         return policy_from(self.retention)
 
     @property
@@ -149,6 +152,8 @@ class Settings:
 
 
 def _retention(value: object, path: Path) -> dict[str, Any]:
+    from retention.policy import OVERRIDABLE, PolicyInvalid, policy_from
+
     if not isinstance(value, dict):
         raise ConfigError(path, "retention", "must hold 'key: value' lines, e.g. preset: apa")
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import click
-from zxcvbn import zxcvbn
 
 from vault import Passphrase
 
@@ -31,6 +30,8 @@ def weakness(value: str, context: Sequence[str] = ()) -> str | None:
     """Why a passphrase is too easy to guess, or None. ``context``: words an attacker knows."""
     if not value:
         return "it is empty"
+    from zxcvbn import zxcvbn  # its word lists load only when a new passphrase is judged
+
     judged = zxcvbn(value[:100], user_inputs=[c for c in context if c])  # zxcvbn slows on long input
     if judged["score"] >= MIN_SCORE:
         return None

@@ -15,17 +15,14 @@ from vault import (
     DEFAULT_KDF_PROFILE,
     KDF_PROFILES,
     OpenedNote,
-    Vault,
     durable,
 )
 from vault.format.encoding import new_id
 from vault.sharing import access, consent, share, supervision
 from vault.store.colleagues import identity_of, join_practice, parse_identity
 
-from . import passphrases
 from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option
 from .nodump import no_core_dumps
-from .serving import serve_site
 
 Date = click.DateTime(["%Y-%m-%d"])
 
@@ -59,6 +56,8 @@ def practitioner() -> None:
 @click.pass_context
 def practitioner_join(ctx: click.Context, kdf: str) -> None:
     """Join a practice whose folder is shared with you: make your own key and passphrase."""
+    from . import passphrases
+
     p = practice(ctx)
     mine, line = join_practice(p.vault_dir, passphrases.ask_new("Your new passphrase"), KDF_PROFILES[kdf])
     click.echo(line)
@@ -308,6 +307,8 @@ def share_cmd(ctx: click.Context, handle: str, consent_id: str, output: Path) ->
 @click.pass_context
 def open_share(ctx: click.Context, file: Path, no_browser: bool, idle_timeout: float | None) -> None:
     """Read notes a colleague shared with you, as a private site wiped on close."""
+    from .serving import serve_site
+
     p = practice(ctx)
     vault = open_vault(ctx)
     site_builder.warm_up()  # MkDocs loads while the passphrase is typed and derived
@@ -358,15 +359,6 @@ def cosign_cmd(ctx: click.Context, note_id: str) -> None:
     vault = open_vault(ctx)
     supervision.cosign(vault, vault.unlock(ask_passphrase()), note_id)
     click.echo(f"co-signed note {note_id}")
-
-
-def awaiting_lines(vault: Vault) -> list[str]:
-    names = {c.practitioner_id: c.name for c in vault.trust.colleagues()}
-    return [
-        f"awaiting co-signature by {names.get(a.supervisor, a.supervisor)}: "
-        f"note {a.note_id} (client {a.client_id})"
-        for a in supervision.awaiting(vault)
-    ]
 
 
 COMMANDS: list[click.Command] = [

@@ -34,6 +34,7 @@ from vault.backup.snapshots import BackupTarget
 from vault.backup.storage import TargetUnavailable
 from vault.errors import NoteTooLarge, UnknownClient
 from vault.format.encoding import new_id
+from vault.sharing import supervision
 from vault.store import forks
 
 from . import backups
@@ -41,7 +42,6 @@ from .completion import handles, notes
 from .config import Practice
 from .context import Failure, ask_passphrase, open_vault, practice, practice_option
 from .retention_commands import given_handles
-from .sharing_commands import awaiting_lines
 
 
 def _unique(path: Path) -> Path:
@@ -438,6 +438,15 @@ def _backup_line(target: BackupTarget, same_disk: bool) -> str:
 
 
 COMMANDS = [new, edit, addendum, sign, check, status]
+
+
+def awaiting_lines(vault: Vault) -> list[str]:
+    names = {c.practitioner_id: c.name for c in vault.trust.colleagues()}
+    return [
+        f"awaiting co-signature by {names.get(a.supervisor, a.supervisor)}: "
+        f"note {a.note_id} (client {a.client_id})"
+        for a in supervision.awaiting(vault)
+    ]
 
 
 def purges_line(vault: Vault, p: Practice) -> str:

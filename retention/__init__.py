@@ -1,10 +1,23 @@
 """Retention: how long records are kept, legal holds, and disposal by crypto-shredding.
 
 Imports only the vault. syncd runs ``purge.run`` nightly; the command line wraps the rest.
+The names below load on first use: `casenotes seal` needs ``records`` and ``group``, not
+the policies or the purge.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import ClientHeld, ClockUntrusted, NotDue, RetentionError
-from .policy import PRESETS, Decision, Facts, Policy, PolicyInvalid, decide, policy_from
+
+if TYPE_CHECKING:
+    from .policy import PRESETS, Decision, Facts, Policy, PolicyInvalid, decide, policy_from
+
+_LAZY = dict.fromkeys(
+    ["PRESETS", "Decision", "Facts", "Policy", "PolicyInvalid", "decide", "policy_from"], ".policy"
+)
 
 __all__ = [
     "PRESETS",
@@ -19,3 +32,9 @@ __all__ = [
     "decide",
     "policy_from",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -31,14 +31,14 @@ import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vault import Entry, Vault, durable
 from vault.errors import WriteFailed, reason
 from vault.store.audit import signed_entry
-from vault.store.purged import REVIVED, Revived, files, revived
-from vault.store.verify import sync_in_flight
 
-from . import certificate
+if TYPE_CHECKING:
+    from vault.store.purged import Revived
 
 HEARD_EVENT = "retention-check"
 DEFAULT_HEARD_WITHIN = dt.timedelta(hours=48)
@@ -132,6 +132,11 @@ def set_aside(vault: Vault, entries: Sequence[Entry]) -> list[Revived]:
     arriving, the folder may simply be the purge's own deletions not yet here. A copy
     of a key the purge destroyed (its SHA-256 is in a certificate) is removed instead.
     ``entries``: the signed purge entries (`purged.signed`)."""
+    from vault.store.purged import REVIVED, Revived, files, revived  # not for `seal`: it needs only `purged`
+    from vault.store.verify import sync_in_flight
+
+    from . import certificate
+
     found = [r for r in revived(vault.root, entries, vault.device.device_id) if not r.set_aside]
     if not found or sync_in_flight(vault):
         return []

@@ -32,7 +32,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nacl.exceptions
 import nacl.utils
@@ -52,10 +52,9 @@ from vault.format.constants import (
 )
 from vault.format.encoding import b64, canonical, new_id, unb64
 from vault.format.keys import check_record, sign_record
-from vault.store.purged import signed as signed_purges
-from vault.store.purged import trusted
 
-from .policy import Facts
+if TYPE_CHECKING:  # the policies load when facts are merged, not for every seal
+    from .policy import Facts
 
 AUDIT_EVENT = "retention-record"
 SESSION_FIELD = "session"  # in a `seal` audit entry: the note's template and session date, sealed
@@ -308,6 +307,8 @@ def device_files(vault: Vault, client_id: str) -> list[str]:
 
 def merge(views: list[DeviceFacts], created: dt.date) -> Facts:
     """One client's facts from every device's view (``created``: when no view says)."""
+    from .policy import Facts
+
     sessions: dict[str, dt.date] = {}
     holds: dict[str, str] = {}
     released: set[str] = set()
@@ -371,6 +372,9 @@ def problems(
     log recorded (same ``seq``, same bytes) or a later one (a crash between writing it and
     logging it; it is signed, and a purge checks the signature). An older copy put back,
     or a deleted file, is reported. Clients the log shows purged are skipped."""
+    from vault.store.purged import signed as signed_purges
+    from vault.store.purged import trusted
+
     latest: dict[tuple[str, str], tuple[int, str]] = {}  # (client, device) -> (seq, sha256)
     purged = set()
     # Given ``entries`` are already trusted (read once per run, not once per client here).

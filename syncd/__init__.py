@@ -15,9 +15,15 @@ if TYPE_CHECKING:
     from .daemon import Daemon, DaemonSettings, Summary
     from .jobs import Job
 
+#: The largest note casenotes reads from the inbox: syncd, `status` and `seal` alike (the
+#: `max_note_mib` setting changes it for syncd and `status`). Below the format's own
+#: limit, MAX_PLAINTEXT_BYTES, which also bounds attachments. Here, not in ``filing``, so
+#: that reading casenotes.yml does not load the filing path.
+MAX_NOTE_BYTES = 5 * 1024 * 1024
+
 _LAZY = {"Daemon": ".daemon", "DaemonSettings": ".daemon", "Summary": ".daemon", "Job": ".jobs"}
 
-__all__ = ["AlreadyRunning", "Daemon", "DaemonSettings", "Job", "Summary", "SyncdError"]
+__all__ = ["MAX_NOTE_BYTES", "AlreadyRunning", "Daemon", "DaemonSettings", "Job", "Summary", "SyncdError"]
 
 
 def __getattr__(name: str) -> Any:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import note_templates
-from note_templates import Kind, NoteFields, NoteInvalid, read_note, ready_to_sign
+from note_templates import Kind, NoteFields, NoteInvalid, read_note
 from retention import group
 from retention import records as retention_facts
 from vault import SealedRevision, Vault
@@ -21,10 +21,8 @@ from vault.errors import NoteTooLarge, UnknownClient
 from vault.format.constants import MAX_PLAINTEXT_BYTES
 from vault.format.encoding import new_id
 
-#: The largest note casenotes reads from the inbox: syncd, `status` and `seal` alike (the
-#: `max_note_mib` setting changes it for syncd and `status`). Below the format's own
-#: limit, MAX_PLAINTEXT_BYTES, which also bounds attachments.
-MAX_NOTE_BYTES = 5 * 1024 * 1024
+from . import MAX_NOTE_BYTES
+
 assert MAX_NOTE_BYTES <= MAX_PLAINTEXT_BYTES
 
 
@@ -77,6 +75,8 @@ def file_note(
     if fields is None:  # syncd has read them already, to choose the note's id
         fields = read_note(raw, path, kinds)
     if fields.signed:
+        from note_templates.signing import ready_to_sign  # a draft never loads the signing checks
+
         ready_to_sign(raw, path, kinds, fields)
     try:
         client_id = vault.resolve(fields.client)

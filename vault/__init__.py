@@ -13,13 +13,35 @@ arrows point one way, down this list (tests/test_layering.py holds them there):
   consents, share bundles, supervision.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import Problem, VaultError
-from .format.constants import DEFAULT_KDF_PROFILE, KDF_PROFILES, KdfParams
-from .format.redact import Passphrase, Plaintext
-from .store.audit import Entry
-from .store.clients import Profile
-from .store.vault import OpenedNote, SealedRevision, Vault
-from .store.verify import verify
+
+if TYPE_CHECKING:
+    from .format.constants import DEFAULT_KDF_PROFILE, KDF_PROFILES, KdfParams
+    from .format.redact import Passphrase, Plaintext
+    from .store.audit import Entry
+    from .store.clients import Profile
+    from .store.reading import OpenedNote
+    from .store.sealing import SealedRevision
+    from .store.vault import Vault
+    from .store.verify import verify
+
+# The rest loads on first use: `from vault.errors import X` or `from vault import Passphrase`
+# must not pay for the store (and a command that only seals, for verify or the backups).
+_LAZY = {
+    **dict.fromkeys(["DEFAULT_KDF_PROFILE", "KDF_PROFILES", "KdfParams"], ".format.constants"),
+    **dict.fromkeys(["Passphrase", "Plaintext"], ".format.redact"),
+    "Entry": ".store.audit",
+    "Profile": ".store.clients",
+    "OpenedNote": ".store.reading",
+    "SealedRevision": ".store.sealing",
+    "Vault": ".store.vault",
+    "verify": ".store.verify",
+}
 
 __all__ = [
     "DEFAULT_KDF_PROFILE",
@@ -36,3 +58,9 @@ __all__ = [
     "VaultError",
     "verify",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

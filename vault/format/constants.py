@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import nacl.pwhash.argon2id as argon2id
+# The bindings, not nacl.pwhash: its import costs every command, and only a key derivation
+# (vault/format/keys.py) needs its code.
+import nacl.bindings as sodium
 
 # -- format versions and names --------------------------------------------------------
 PRACTICE_FORMAT = "casenotes-practice"
@@ -29,7 +31,7 @@ REVISION_VERSION = 1
 
 # -- key derivation ---------------------------------------------------------------------
 KDF_ALGORITHM = "argon2id13"
-SALT_BYTES = argon2id.SALTBYTES
+SALT_BYTES = sodium.crypto_pwhash_SALTBYTES
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,15 @@ class KdfParams:
 
 
 KDF_PROFILES: dict[str, KdfParams] = {
-    "interactive": KdfParams(argon2id.OPSLIMIT_INTERACTIVE, argon2id.MEMLIMIT_INTERACTIVE),
-    "moderate": KdfParams(argon2id.OPSLIMIT_MODERATE, argon2id.MEMLIMIT_MODERATE),
-    "sensitive": KdfParams(argon2id.OPSLIMIT_SENSITIVE, argon2id.MEMLIMIT_SENSITIVE),
+    "interactive": KdfParams(
+        sodium.crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE, sodium.crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE
+    ),
+    "moderate": KdfParams(
+        sodium.crypto_pwhash_argon2id_OPSLIMIT_MODERATE, sodium.crypto_pwhash_argon2id_MEMLIMIT_MODERATE
+    ),
+    "sensitive": KdfParams(
+        sodium.crypto_pwhash_argon2id_OPSLIMIT_SENSITIVE, sodium.crypto_pwhash_argon2id_MEMLIMIT_SENSITIVE
+    ),
 }
 DEFAULT_KDF_PROFILE = "moderate"
 
@@ -51,8 +59,8 @@ DEFAULT_KDF_PROFILE = "moderate"
 # gigabytes before it can be refused. SENSITIVE (4 passes, 1 GiB) sits well inside.
 MAX_OPSLIMIT = 16
 MAX_MEMLIMIT = 2 * 1024**3
-MIN_OPSLIMIT = argon2id.OPSLIMIT_MIN
-MIN_MEMLIMIT = argon2id.MEMLIMIT_MIN
+MIN_OPSLIMIT = sodium.crypto_pwhash_argon2id_OPSLIMIT_MIN
+MIN_MEMLIMIT = sodium.crypto_pwhash_argon2id_MEMLIMIT_MIN
 
 # -- second factor ----------------------------------------------------------------------
 # A practitioner key record's "second_factor" names what, besides the passphrase, enters

@@ -24,7 +24,6 @@ from typing import Any
 
 import nacl.bindings as sodium
 import nacl.exceptions
-import nacl.pwhash.argon2id as argon2id
 import nacl.utils
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey, VerifyKey
@@ -171,6 +170,8 @@ def _derive(passphrase: Passphrase, salt: bytes, params: KdfParams, factor: str 
         if key_file is None:
             raise ValueError("a key file is required")  # callers check first: KeyFileNeeded
         secret = hashlib.sha256(hashlib.sha256(secret).digest() + key_file.digest).digest()
+    import nacl.pwhash.argon2id as argon2id  # only a key derivation loads it
+
     return argon2id.kdf(
         _WRAP_KEY_BYTES,
         secret,

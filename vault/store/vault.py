@@ -31,13 +31,12 @@ import shutil
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nacl.exceptions
 from nacl.public import PrivateKey
 
 from .. import durable
-from ..backup.snapshots import BackupTarget, Progress, Snapshot
 from ..errors import (
     DeviceMissing,
     KeyFileNeeded,
@@ -64,14 +63,18 @@ from ..format.keys import (
     wrap_practitioner,
 )
 from ..format.redact import Passphrase, Plaintext
-from . import forks, handles, ledger, leftovers, reading, sealing
+from . import handles, ledger, leftovers, sealing
 from .audit import AuditLog
 from .client_keys import Keyring
 from .clients import PROFILE_RECORD_ID, Profile
 from .handles import ADDING
-from .reading import OpenedNote
 from .sealing import SealedRevision
 from .trust import Trust
+
+if TYPE_CHECKING:  # backups, forks and reading import their code when they run: `seal` never loads it
+    from ..backup.snapshots import BackupTarget, Progress, Snapshot
+    from . import forks
+    from .reading import OpenedNote
 
 REVISION_NAME = re.compile(r"^(\d{6})-([0-9a-f]{16})\.rev$")
 
@@ -407,6 +410,8 @@ class Vault:
 
     def fork(self, client_id: str, note_id: str) -> forks.Fork | None:
         """The note's unresolved fork (two machines sealed one revision number), if any."""
+        from . import forks
+
         return forks.find(self, client_id, note_id)
 
     def resolve_fork(
@@ -424,6 +429,8 @@ class Vault:
     def open_revision(
         self, path: Path, client_keys: list[PrivateKey], parsed: revision_format.ParsedRevision | None = None
     ) -> tuple[revision_format.ParsedRevision, Plaintext]:
+        from . import reading
+
         return reading.open_revision(self, path, client_keys, parsed)
 
     def read_notes(
@@ -433,13 +440,21 @@ class Vault:
         note_id: str | None = None,
         damaged: list[TamperedFile] | None = None,
     ) -> list[OpenedNote]:
+        from . import reading
+
         return reading.read_notes(self, practitioner, client_id, note_id, damaged)
 
     def read_profile(self, practitioner: Practitioner, client_id: str) -> Profile:
+        from . import reading
+
         return reading.read_profile(self, practitioner, client_id)
 
     def profiles(self, practitioner: Practitioner) -> Iterator[Profile]:
+        from . import reading
+
         return reading.profiles(self, practitioner)
 
     def find(self, practitioner: Practitioner, handle: str) -> Profile:
+        from . import reading
+
         return reading.find(self, practitioner, handle)
