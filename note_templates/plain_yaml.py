@@ -91,7 +91,7 @@ def load(front: str, loader: Callable[[str], Any]) -> tuple[dict[str, Any], dict
 def _field(line: str, mapping: dict[str, Any], typer: _Typer) -> tuple[str, str]:
     """(key, value text) of a ``key: value`` line; a key must be new and read as text."""
     match = _KEY.match(line)
-    if not match or match[1] in mapping or typer.tag(match[1]) != _STR:
+    if not match or match[1] in mapping or not typer.text_key(match[1]):
         raise _NotPlain
     return match[1], (match[2] or "").rstrip(" ")
 
@@ -144,20 +144,39 @@ class _Typer:
 
     def __init__(self, loader: Any) -> None:
         self.loader = loader
-        # BaseResolver.resolve, for a plain scalar, without its generic steps per call.
-        self.implicit: dict[str | None, list[tuple[str, re.Pattern[str]]]] = loader.yaml_implicit_resolvers
-        self.anywhere = self.implicit.get(None, [])
+        # BaseResolver.resolve for a plain scalar, without its generic steps on every call:
+        # the resolvers of the first character (and those for any), looked up once.
+        anywhere = loader.yaml_implicit_resolvers.get(None, [])
+        self.resolvers: dict[str, list[tuple[str, re.Pattern[str]]]] = {
+            first: resolvers + anywhere
+            for first, resolvers in loader.yaml_implicit_resolvers.items()
+            if first is not None
+        }
+        self.anywhere = anywhere
+        self.keys: dict[str, bool] = {}
         if loader.yaml_path_resolvers:
             self.tag = lambda text: str(loader.resolve(yaml.ScalarNode, text, (True, False)))  # type: ignore[method-assign]
 
     def tag(self, text: str) -> str:
-        for tag, pattern in self.implicit.get(text[:1], []) + self.anywhere:
+        for tag, pattern in self.resolvers.get(text[:1], self.anywhere):
             if pattern.match(text):
                 return tag
         return _STR
 
+    def text_key(self, key: str) -> bool:
+        """Whether a key reads as text (not ``yes``, ``null``...), remembered: the same few
+        field names come back in every note."""
+        known = self.keys.get(key)
+        if known is None:
+            known = self.tag(key) == _STR
+            if len(self.keys) < 1000:
+                self.keys[key] = known
+        return known
+
     def construct(self, text: str) -> Any:
         tag = self.tag(text)
+        if tag == _STR:
+            return text  # what construct_yaml_str makes of a plain scalar
         if tag not in _SIMPLE_TAGS:
             raise _NotPlain  # a merge key, "=", a YAML tag: leave them to the full parser
         try:
