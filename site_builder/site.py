@@ -21,7 +21,7 @@ from note_templates.front_matter import parse_sealed
 from vault import OpenedNote, Vault
 from vault.errors import TamperedFile
 from vault.format.keys import Practitioner
-from vault.store.reading import read_notes_in_two
+from vault.store.reading import CheckAhead, Checked, read_notes_in_two
 
 from . import pages, ramdir, theme
 from .server import SiteServer, content_security_policy
@@ -61,14 +61,34 @@ def load_timeline(
     before MkDocs."""
     damaged_files: list[TamperedFile] = []
     if len(vault.note_ids(client_id)) >= PARALLEL_FROM and _can_fork():
-        settled()  # no thread of ours inside an import at the fork
-        shares = read_notes_in_two(vault, practitioner, client_id, _read, damaged_files)
+        settled()  # no thread of ours inside an import at the fork; the check ahead stopped
+        checked = _checked_ahead(vault, client_id)
+        shares = read_notes_in_two(vault, practitioner, client_id, _read, damaged_files, checked)
         entries = [entry for share, _ in shares for entry in share]
         unreadable = [note for _, share in shares for note in share]
     else:
         entries, unreadable = _read(vault.read_notes(practitioner, client_id, damaged=damaged_files))
     damaged = [Damaged(exc.path.parent.name, exc.why) for exc in damaged_files]
     return assemble(handle, entries, damaged + unreadable, include_psychotherapy)
+
+
+_ahead: tuple[Path, str, CheckAhead] | None = None
+
+
+def check_ahead(vault: Vault, client_id: str) -> Callable[[Callable[[], bool]], object]:
+    """The signature check of a client's notes, to run while the passphrase is typed and
+    derived (``warm_up(then=...)``: after the theme, in its thread); load_timeline takes
+    what was checked by the time it starts, and checks the rest itself."""
+    global _ahead
+    ahead = CheckAhead(vault, client_id)
+    _ahead = (vault.root, client_id, ahead)
+    return ahead.run
+
+
+def _checked_ahead(vault: Vault, client_id: str) -> Checked | None:
+    global _ahead
+    found, _ahead = _ahead, None
+    return found[2].checked if found and found[:2] == (vault.root, client_id) else None
 
 
 def _read(notes: Sequence[OpenedNote]) -> tuple[list[Entry], list[Damaged]]:
