@@ -30,9 +30,7 @@ _PLAIN_IN_FLOW = re.compile(r"[\w(~.+/$^][^\"'#{}\[\],:]*$")
 _DOUBLE = re.compile(r'"([^"\\]*)"$')
 _SINGLE = re.compile(r"'((?:[^']|'')*)'$")
 _STR = "tag:yaml.org,2002:str"
-_SIMPLE_TAGS = {
-    "tag:yaml.org,2002:" + name for name in ("str", "int", "float", "bool", "null", "timestamp")
-}
+_SIMPLE_TAGS = {"tag:yaml.org,2002:" + name for name in ("str", "int", "float", "bool", "null", "timestamp")}
 
 
 class _NotPlain(Exception):

@@ -17,7 +17,10 @@ if TYPE_CHECKING:
     from .staged_build import warm_up
 
 _LAZY = {
-    **{name: ".site" for name in ("BuiltSite", "OpenSite", "Timings", "build_shared_site", "build_site", "check_ahead")},
+    **{
+        name: ".site"
+        for name in ("BuiltSite", "OpenSite", "Timings", "build_shared_site", "build_site", "check_ahead")
+    },
     "warm_up": ".staged_build",
 }
 

@@ -230,9 +230,9 @@ def build_site(
 @contextmanager
 def _long_lived() -> Iterator[None]:
     """What is in memory now (MkDocs, Material, the compiled theme; then the timeline) kept
-    out of the garbage collector's full passes while the site is built: they would walk it
-    again and again (a tenth of the parent's time at 2,000 notes), and touch every page of it
-    in the forked processes, which then copy what they share. Unfrozen once built."""
+    out of the garbage collector's full passes while the site is built: none of it is
+    garbage yet, and each pass would walk all of it, in the forked processes too, touching
+    (and so copying) the pages they share. Unfrozen once built."""
     gc.freeze()
     try:
         yield

@@ -66,7 +66,7 @@ def test_fiction_notes_take_the_fast_path_and_read_the_same(number: int) -> None
 @pytest.mark.parametrize(
     "front",
     [
-        'time: 12:00\ndate: 2026-02-30\nflag: yes\nid: 0123456789012345\nscore: 1_000\nratio: .5\nnothing: ~',
+        "time: 12:00\ndate: 2026-02-30\nflag: yes\nid: 0123456789012345\nscore: 1_000\nratio: .5\nnothing: ~",
         "date: 2026-01-05 10:30:00\nid: 0777\nempty:\nquoted: 'it''s'\nplain: client's own words",
         'goals: ["a, b", c d, "e: f", 12, 2026-01-05]\ntags: []\nhomework: [ x ]',
         "measures:\n  phq9: 11\n  gad7:\nhomework:\n  - Sleep diary\n  - 'walk'\nrisk: none",
@@ -116,13 +116,65 @@ _TEXT_KEYS = ["id", "date", "time", "risk", "goals", "a-b", "_x", "measures"]
 _KEYS = st.sampled_from([*_TEXT_KEYS, "yes", "null", "On"])
 # Pieces that the plain subset reads, with the values YAML types in surprising ways...
 _PLAIN_PIECES = [
-    "a", "b c", "12", "012", "0x1F", "1:30", "2026-01-05", "2026-02-30", "2026-01-05T10:00:00Z", "yes",
-    "No", "on", "~", "null", ".5", "+4", "1e3", ".inf", ".NaN", "it's", "é", "a:b", "3.0", "0o7", "1_0",
+    "a",
+    "b c",
+    "12",
+    "012",
+    "0x1F",
+    "1:30",
+    "2026-01-05",
+    "2026-02-30",
+    "2026-01-05T10:00:00Z",
+    "yes",
+    "No",
+    "on",
+    "~",
+    "null",
+    ".5",
+    "+4",
+    "1e3",
+    ".inf",
+    ".NaN",
+    "it's",
+    "é",
+    "a:b",
+    "3.0",
+    "0o7",
+    "1_0",
 ]
 # ...and pieces that leave it, so that the two readers meet at its edges.
 _OTHER_PIECES = [
-    "-3", "=", "<<", "%", "@", "`", "!", "&", "*", "|", ">", "?", ":", ": ", " #", "#", ",", "[", "]",
-    "{", "}", '"', "'", "''", "\\", " ", "  ", "\t", "\u2028", "-", "- ",
+    "-3",
+    "=",
+    "<<",
+    "%",
+    "@",
+    "`",
+    "!",
+    "&",
+    "*",
+    "|",
+    ">",
+    "?",
+    ":",
+    ": ",
+    " #",
+    "#",
+    ",",
+    "[",
+    "]",
+    "{",
+    "}",
+    '"',
+    "'",
+    "''",
+    "\\",
+    " ",
+    "  ",
+    "\t",
+    "\u2028",
+    "-",
+    "- ",
 ]
 
 
@@ -143,9 +195,9 @@ def _front_matter(pieces: list[str], plain: bool = False) -> st.SearchStrategy[s
     if plain:
         fields = st.lists(st.sampled_from(_TEXT_KEYS), min_size=1, max_size=6, unique=True)
         return fields.flatmap(
-            lambda keys: st.tuples(*[st.one_of(value.map(": ".__add__), nested.map(":".__add__)) for _ in keys]).map(
-                lambda values: "\n".join(k + v for k, v in zip(keys, values, strict=True))
-            )
+            lambda keys: st.tuples(
+                *[st.one_of(value.map(": ".__add__), nested.map(":".__add__)) for _ in keys]
+            ).map(lambda values: "\n".join(k + v for k, v in zip(keys, values, strict=True)))
         )
     return st.lists(line, min_size=1, max_size=6).map("\n".join)
 

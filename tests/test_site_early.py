@@ -47,7 +47,12 @@ class HeldOpen:
         def run() -> None:
             try:
                 build_site(
-                    self.vault, practitioner, self.vault.resolve(handle), handle, directory, on_overview=on_overview
+                    self.vault,
+                    practitioner,
+                    self.vault.resolve(handle),
+                    handle,
+                    directory,
+                    on_overview=on_overview,
                 )
                 assert self.opened is not None
                 self.opened.completed()
@@ -263,4 +268,3 @@ def test_a_note_changed_after_its_check_is_read_again_and_shown_damaged(
         ("aaaaaaaaaaaaaaa4", "signature does not match: the file was changed or forged")
     ]
     assert "1 note failed its integrity check" in (site.html / "index.html").read_text()
-
