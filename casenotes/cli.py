@@ -584,7 +584,8 @@ def open_cmd(
     minutes = idle_timeout or p.settings().idle_timeout_minutes
     vault = open_vault(ctx)
     client_id = vault.resolve(handle)
-    site_builder.warm_up()  # MkDocs loads while the passphrase is typed and derived
+    # MkDocs loads, then the notes' signatures are checked, while the passphrase is typed and derived
+    site_builder.warm_up(then=site_builder.check_ahead(vault, client_id))
     practitioner = vault.unlock(ask_passphrase())
     vault.keyring.client_keys(practitioner, client_id)  # no access: say so before any work
     serve_site(

@@ -17,6 +17,7 @@ from typing import Any
 import frontmatter
 import yaml
 
+from . import plain_yaml
 from .errors import NoteInvalid
 from .schema import KINDS, Kind, problems
 
@@ -149,15 +150,7 @@ def _parse(front: str) -> tuple[Any, dict[str, int], dict[str, str]]:
 
 def parse(raw: bytes, path: Path) -> tuple[dict[str, Any], str, dict[str, int]]:
     """Front matter (a mapping), body and field lines; NoteInvalid if it cannot be read."""
-    text = _decode(raw, path)
-    if not _YAML.detect(text):
-        raise NoteInvalid(
-            path, 1, None, "no front matter: start the note with a '---' line, the fields, and '---'"
-        )
-    try:
-        front, body = _YAML.split(text)
-    except ValueError as exc:  # an opening '---' with no closing one
-        raise NoteInvalid(path, 1, None, "front matter is not closed: end it with a '---' line") from exc
+    front, body = _split(raw, path)
     try:
         meta, lines, raw_values = _parse(front)
     except _DuplicateKey as twice:
@@ -174,9 +167,40 @@ def parse(raw: bytes, path: Path) -> tuple[dict[str, Any], str, dict[str, int]]:
         raise NoteInvalid(path, line, None, "front matter is not valid YAML") from exc
     if not isinstance(meta, dict):
         raise NoteInvalid(path, 2, None, "front matter must be 'field: value' lines")
+    return _with_raw_id(meta, raw_values), body, lines
+
+
+def parse_sealed(raw: bytes, path: Path) -> tuple[dict[str, Any], str]:
+    """Front matter and body, as parse() reads them, without the field lines: the faster
+    read of a note already sealed (`casenotes open` reads every note of a client).
+
+    Front matter written in the plain subset our templates use is read by plain_yaml, in
+    a tenth of the time; anything else (and every error) by parse()."""
+    front, body = _split(raw, path)
+    plain = plain_yaml.load(front, _Loader)
+    if plain is None:
+        meta, body, _ = parse(raw, path)
+        return meta, body
+    return _with_raw_id(*plain), body
+
+
+def _split(raw: bytes, path: Path) -> tuple[str, str]:
+    text = _decode(raw, path)
+    if not _YAML.detect(text):
+        raise NoteInvalid(
+            path, 1, None, "no front matter: start the note with a '---' line, the fields, and '---'"
+        )
+    try:
+        return _YAML.split(text)
+    except ValueError as exc:  # an opening '---' with no closing one
+        raise NoteInvalid(path, 1, None, "front matter is not closed: end it with a '---' line") from exc
+
+
+def _with_raw_id(meta: dict[str, Any], raw_values: dict[str, str]) -> dict[str, Any]:
+    """An id as written: YAML reads ``id: 0123456789012345`` as a number, dropping the zero."""
     if meta.get("id") is not None and "id" in raw_values:
         meta["id"] = raw_values["id"]
-    return meta, body, lines
+    return meta
 
 
 def check(raw: bytes, path: Path, kinds: Mapping[str, Kind] = KINDS) -> list[NoteInvalid]:

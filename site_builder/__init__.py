@@ -13,11 +13,14 @@ from .errors import SiteError
 from .ramdir import choose_base, create, sweep, wipe
 
 if TYPE_CHECKING:
-    from .site import BuiltSite, OpenSite, Timings, build_shared_site, build_site
+    from .site import BuiltSite, OpenSite, Timings, build_shared_site, build_site, check_ahead
     from .staged_build import warm_up
 
 _LAZY = {
-    **{name: ".site" for name in ("BuiltSite", "OpenSite", "Timings", "build_shared_site", "build_site")},
+    **{
+        name: ".site"
+        for name in ("BuiltSite", "OpenSite", "Timings", "build_shared_site", "build_site", "check_ahead")
+    },
     "warm_up": ".staged_build",
 }
 
@@ -28,6 +31,7 @@ __all__ = [
     "Timings",
     "build_shared_site",
     "build_site",
+    "check_ahead",
     "choose_base",
     "create",
     "sweep",

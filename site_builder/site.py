@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import multiprocessing
 import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from note_templates import NoteInvalid, parse
+from note_templates import NoteInvalid
+from note_templates.front_matter import parse_sealed
 from vault import OpenedNote, Vault
 from vault.errors import TamperedFile
 from vault.format.keys import Practitioner
-from vault.store.reading import read_notes_in_two
+from vault.store.reading import CheckAhead, Checked, read_notes_in_two
 
 from . import pages, ramdir, theme
 from .server import SiteServer, content_security_policy
@@ -58,8 +61,9 @@ def load_timeline(
     before MkDocs."""
     damaged_files: list[TamperedFile] = []
     if len(vault.note_ids(client_id)) >= PARALLEL_FROM and _can_fork():
-        settled()  # no thread of ours inside an import at the fork
-        shares = read_notes_in_two(vault, practitioner, client_id, _read, damaged_files)
+        settled()  # no thread of ours inside an import at the fork; the check ahead stopped
+        checked = _checked_ahead(vault, client_id)
+        shares = read_notes_in_two(vault, practitioner, client_id, _read, damaged_files, checked)
         entries = [entry for share, _ in shares for entry in share]
         unreadable = [note for _, share in shares for note in share]
     else:
@@ -68,12 +72,32 @@ def load_timeline(
     return assemble(handle, entries, damaged + unreadable, include_psychotherapy)
 
 
+_ahead: tuple[Path, str, CheckAhead] | None = None
+
+
+def check_ahead(vault: Vault, client_id: str) -> Callable[[Callable[[], bool]], object]:
+    """The signature check of a client's notes, to run while the passphrase is typed and
+    derived (``warm_up(then=...)``: after the theme, in its thread); load_timeline takes
+    what was checked by the time it starts, and checks the rest itself."""
+    global _ahead
+    ahead = CheckAhead(vault, client_id)
+    _ahead = (vault.root, client_id, ahead)
+    return ahead.run
+
+
+def _checked_ahead(vault: Vault, client_id: str) -> Checked | None:
+    global _ahead
+    found, _ahead = _ahead, None
+    return found[2].checked if found and found[:2] == (vault.root, client_id) else None
+
+
 def _read(notes: Sequence[OpenedNote]) -> tuple[list[Entry], list[Damaged]]:
-    """Front matter and body of each note (YAML is most of the time it takes to open)."""
+    """Front matter and body of each note (parse_sealed: the plain YAML our templates write
+    is read without PyYAML's parser, which was half of the time it took to open)."""
     entries, damaged = [], []
     for note in notes:
         try:
-            meta, body, _ = parse(bytes(note.body), Path(note.note_id))
+            meta, body = parse_sealed(bytes(note.body), Path(note.note_id))
             day = meta.get("date")
             if not isinstance(day, dt.date):
                 raise NoteInvalid(note.note_id, 1, "date", "not a date")
@@ -82,7 +106,7 @@ def _read(notes: Sequence[OpenedNote]) -> tuple[list[Entry], list[Damaged]]:
             continue
         for sibling in note.siblings:  # a fork: the other machine's text, never hidden
             try:
-                other = parse(bytes(sibling.body), Path(note.note_id))[1]
+                other = parse_sealed(bytes(sibling.body), Path(note.note_id))[1]
             except NoteInvalid:
                 other = "(its front matter cannot be read)"
             body += (
@@ -181,24 +205,39 @@ def build_site(
     """Decrypt, generate and build one client's site; ``on_stage`` hears of each step, and
     ``on_overview`` of the moment the overview can be served (see build)."""
     timings = Timings()
-    started = time.perf_counter()
-    on_stage(f"decrypting the notes of client {client_id}")
-    timeline = load_timeline(vault, practitioner, client_id, handle, include_psychotherapy)
-    timings.decrypt = time.perf_counter() - started
-    site = BuiltSite(directory, timeline, timings)
-    on_stage(f"building the site of {len(timeline.entries)} notes")
-    started = time.perf_counter()
+    with _long_lived():
+        started = time.perf_counter()
+        on_stage(f"decrypting the notes of client {client_id}")
+        timeline = load_timeline(vault, practitioner, client_id, handle, include_psychotherapy)
+        timings.decrypt = time.perf_counter() - started
+        gc.freeze()  # the timeline too
+        site = BuiltSite(directory, timeline, timings)
+        on_stage(f"building the site of {len(timeline.entries)} notes")
+        started = time.perf_counter()
 
-    def overview(done: bool) -> None:
-        timings.overview = time.perf_counter() - started
-        site.complete = done
-        if on_overview:
-            on_overview(site)
+        def overview(done: bool) -> None:
+            timings.overview = time.perf_counter() - started
+            site.complete = done
+            if on_overview:
+                on_overview(site)
 
-    build(directory, timeline, on_overview=overview)
-    timings.build = time.perf_counter() - started
+        build(directory, timeline, on_overview=overview)
+        timings.build = time.perf_counter() - started
     site.complete = True
     return site
+
+
+@contextmanager
+def _long_lived() -> Iterator[None]:
+    """What is in memory now (MkDocs, Material, the compiled theme; then the timeline) kept
+    out of the garbage collector's full passes while the site is built: none of it is
+    garbage yet, and each pass would walk all of it, in the forked processes too, touching
+    (and so copying) the pages they share. Unfrozen once built."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def build_shared_site(

@@ -29,6 +29,7 @@ from .errors import BuildStopped, SiteBuildFailed
 stop_requested = threading.Event()
 
 _warm: threading.Thread | None = None
+_enough = threading.Event()  # set by settled(): what runs after the warm-up stops
 _bytecode: Any = None  # a jinja2.BytecodeCache held in memory: templates compiled once a process
 # The theme's files, by the theme's folders, listed during the warm-up (Material ships
 # some 14,000, its icons, of which a build copies about 40): hidden ones left out, as
@@ -36,21 +37,35 @@ _bytecode: Any = None  # a jinja2.BytecodeCache held in memory: templates compil
 _theme_files: dict[tuple[str, ...], list[str]] = {}
 
 
-def warm_up() -> None:
-    """Import MkDocs and Material and compile the theme's templates, in a thread.
+def warm_up(then: Callable[[Callable[[], bool]], object] | None = None) -> None:
+    """Import MkDocs and Material and compile the theme's templates, in a thread; then run
+    ``then(enough)`` in it, until ``enough()`` (settled() says when).
 
     Started before the passphrase is asked: Argon2id runs in C without the GIL, so the
-    seconds it takes (and the practitioner's typing) cover this fixed cost."""
+    seconds it takes (and the practitioner's typing) cover this fixed cost. ``then`` runs
+    after the theme, never beside it, so it only takes what time is left over."""
     global _warm
-    if _warm is None:
-        _warm = threading.Thread(target=_compile_theme, name="casenotes-warm-up", daemon=True)
-        _warm.start()
+    if _warm is not None and (then is None or _warm.is_alive()):
+        return
+    first = _warm is None
+    _enough.clear()
+
+    def work() -> None:
+        if first:
+            _compile_theme()
+        if then is not None:
+            then(_enough.is_set)
+
+    _warm = threading.Thread(target=work, name="casenotes-warm-up", daemon=True)
+    _warm.start()
 
 
 def settled() -> None:
-    """Wait for the warm-up: before a fork (a lock held by the import in another thread
-    would be held forever in the child) and before the build uses the templates."""
+    """Stop what runs after the warm-up and wait for it: before a fork (a lock held by the
+    import in another thread would be held forever in the child) and before the build
+    uses the templates."""
     if _warm is not None:
+        _enough.set()
         _warm.join()
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from note_templates.excerpt import PSYCHOTHERAPY, kept_apart
 
@@ -29,9 +29,30 @@ def risk_found(text: str) -> bool:
     return (opening[1].strip() if opening else "") not in QUIET_RISK
 
 
+T = TypeVar("T")
+
+
+class once(Generic[T]):  # noqa: N801 - used as a decorator, like property
+    """A property worked out on first use and kept in the instance (functools.cached_property
+    without the lock it takes on every first use in Python 3.11: an entry is never shared
+    between threads while it is read)."""
+
+    def __init__(self, compute: Callable[[Any], T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __get__(self, entry: Any, owner: type | None = None) -> T:
+        if entry is None:
+            return self  # type: ignore[return-value]
+        value = entry.__dict__[self.name] = self.compute(entry)
+        return value
+
+
 @dataclass(frozen=True, repr=False)
 class Entry:
-    """One note as the site shows it."""
+    """One note as the site shows it (what is read from it is worked out once: the
+    overview and the timeline ask each note of a long history several times)."""
 
     note_id: str
     date: dt.date
@@ -44,7 +65,7 @@ class Entry:
     def __repr__(self) -> str:
         return f"<Entry {self.note_id}>"
 
-    @property
+    @once
     def summary(self) -> str:
         """The first line of prose: what a glance at the timeline should tell."""
         for line in self.body.splitlines():
@@ -53,13 +74,13 @@ class Entry:
                 return text if len(text) <= 120 else text[:117] + "..."
         return ""
 
-    @property
+    @once
     def risk(self) -> str | None:
         """The note's risk assessment as written, or None: not assessed (left blank)."""
         value = self.meta.get("risk")
         return str(value).strip() if value is not None and str(value).strip() else None
 
-    @property
+    @once
     def risk_state(self) -> str:
         """'not assessed', 'none' (assessed, nothing found) or 'flag'."""
         if self.risk is None:
@@ -70,7 +91,7 @@ class Entry:
         value = self.meta.get(name)
         return [str(v) for v in value] if isinstance(value, list) else []
 
-    @property
+    @once
     def measures(self) -> dict[str, float]:
         value = self.meta.get("measures")
         if not isinstance(value, dict):
@@ -183,6 +204,8 @@ class Timeline:
         """The text under each note's 'Significant events' heading, when it says anything."""
         found = []
         for entry in self.entries:
+            if "significant events" not in entry.body.lower():
+                continue  # no such heading, without reading the note line by line
             text = section(entry.body, "Significant events").strip()
             if text and text.lower().rstrip(".") not in ("none", "none noted", "nothing"):
                 found.append((entry, text))

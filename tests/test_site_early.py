@@ -47,7 +47,12 @@ class HeldOpen:
         def run() -> None:
             try:
                 build_site(
-                    self.vault, practitioner, self.vault.resolve(handle), handle, directory, on_overview=on_overview
+                    self.vault,
+                    practitioner,
+                    self.vault.resolve(handle),
+                    handle,
+                    directory,
+                    on_overview=on_overview,
                 )
                 assert self.opened is not None
                 self.opened.completed()
@@ -223,3 +228,43 @@ def test_a_second_process_that_dies_costs_no_note(
     site, audit = _built(story, tmp_path / "site")
     assert sorted(e.note_id for e in site.timeline.entries) == [f"aaaaaaaaaaaaaaa{n}" for n in (1, 2, 3, 4)]
     assert not site.timeline.damaged and [a["notes"] for a in audit] == [5]
+
+
+def _checked_ahead(env: Env) -> int:
+    """What `open` does while the passphrase is derived, run to the end: every note's
+    newest revision read and its signature checked; how many were not (failed)."""
+    vault = env.vault()
+    run = site_builder.site.check_ahead(vault, vault.resolve("AB-1"))
+    run(lambda: False)
+    assert site_builder.site._ahead is not None
+    return len(vault.note_ids(vault.resolve("AB-1"))) - len(site_builder.site._ahead[2].checked)
+
+
+def test_notes_checked_while_the_passphrase_is_derived_show_the_same_site(
+    story: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _tamper(story, "aaaaaaaaaaaaaaa2")  # before the check: it fails then, and again when read
+    alone, alone_audit = _built(story, tmp_path / "alone")
+    monkeypatch.setattr(site_builder.site, "PARALLEL_FROM", 1)
+    assert _checked_ahead(story) == 1  # a2 fails: left out, to be reported when read
+    ahead, ahead_audit = _built(story, tmp_path / "ahead")
+    assert [(d.note_id, d.why) for d in ahead.timeline.damaged] == [
+        (d.note_id, d.why) for d in alone.timeline.damaged
+    ]
+    assert [d.note_id for d in ahead.timeline.damaged] == ["aaaaaaaaaaaaaaa2"]
+    assert [(e.note_id, e.body) for e in ahead.timeline.entries] == [
+        (e.note_id, e.body) for e in alone.timeline.entries
+    ]
+    assert ahead_audit == alone_audit
+
+
+def test_a_note_changed_after_its_check_is_read_again_and_shown_damaged(
+    story: Env, tmp_path: Path, early: None
+) -> None:
+    assert _checked_ahead(story) == 0
+    _tamper(story, "aaaaaaaaaaaaaaa4")  # while the passphrase was being typed
+    site, _ = _built(story, tmp_path / "site")
+    assert [(d.note_id, d.why) for d in site.timeline.damaged] == [
+        ("aaaaaaaaaaaaaaa4", "signature does not match: the file was changed or forged")
+    ]
+    assert "1 note failed its integrity check" in (site.html / "index.html").read_text()

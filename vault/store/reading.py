@@ -8,6 +8,7 @@ import re
 import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import chain, zip_longest
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from .vault import Vault
 
 T = TypeVar("T")
+#: Revisions whose signature was checked before they were needed (CheckAhead), by path:
+#: the bytes as checked, the device key that checked them, and the file's stat then.
+Checked = dict[Path, tuple[revision_format.ParsedRevision, VerifyKey, tuple[int, ...]]]
 
 
 @dataclass(frozen=True, repr=False)
@@ -86,6 +90,7 @@ def read_notes_in_two(
     client_id: str,
     each: Callable[[list[OpenedNote]], T],
     damaged: list[TamperedFile],
+    checked: Checked | None = None,
 ) -> list[T]:
     """Every note of a client decrypted by two processes at once, each share handed to
     ``each``; its results (one per share, this process's first).
@@ -95,7 +100,8 @@ def read_notes_in_two(
     damaged revisions it met come back as (path, why). If it fails for any other reason,
     this process decrypts its share again, meeting (and raising) the same error. One
     audit entry counts the notes of both. The caller forks only where no other thread
-    holds a lock (site_builder waits for its warm-up first).
+    holds a lock (site_builder waits for its warm-up first). ``checked``: revisions
+    check_ahead verified (both processes have them, the child by the fork).
     """
     keys = vault.keyring.client_keys(practitioner, client_id)
     note_ids = vault.note_ids(client_id)
@@ -103,16 +109,16 @@ def read_notes_in_two(
 
     def their_share() -> tuple[int, T, list[tuple[str, str]]]:
         found: list[TamperedFile] = []
-        opened = _open_notes(vault, client_id, theirs, keys, found)
+        opened = _open_notes(vault, client_id, theirs, keys, found, checked)
         return len(opened), each(opened), [(str(exc.path), exc.why) for exc in found]
 
     child = _Child(their_share)
     try:
-        mine = _open_notes(vault, client_id, ours, keys, damaged)
+        mine = _open_notes(vault, client_id, ours, keys, damaged, checked)
         results, count = [each(mine)], len(mine)
         sent = child.result()
         if sent is None:  # the child failed: its share again, here, meets the same error
-            opened = _open_notes(vault, client_id, theirs, keys, damaged)
+            opened = _open_notes(vault, client_id, theirs, keys, damaged, checked)
             sent = (len(opened), each(opened), [])
         count += sent[0]
         results.append(sent[1])
@@ -181,6 +187,7 @@ def _open_notes(
     note_ids: list[str],
     keys: list[PrivateKey],
     damaged: list[TamperedFile] | None,
+    checked: Checked | None = None,
 ) -> list[OpenedNote]:
     """Check and decrypt the newest revision of each note; no audit entry (the caller's).
 
@@ -197,7 +204,7 @@ def _open_notes(
         try:
             fork = vault.fork(client_id, nid) if len({n for n, _, _ in revisions}) < len(revisions) else None
             newest = revisions[-1][2] if fork is None else (fork.signed or fork.tips[0])
-            parsed = _load(newest, device_keys)
+            parsed = _load(newest, device_keys, checked)
             if parsed.header.kind != "note":
                 continue  # a consent or an attached document: not a session note
             parsed, body = open_revision(vault, newest, keys, parsed)
@@ -229,14 +236,66 @@ def _revisions(folder: Path, pattern: re.Pattern[str]) -> list[tuple[int, str, P
     return sorted(found)
 
 
-def _load(path: Path, device_keys: dict[str, VerifyKey]) -> revision_format.ParsedRevision:
-    """As Vault.load, with the device keys read once for a whole read."""
+class CheckAhead:
+    """The signature check of each note's newest revision, done before it is needed: no
+    key is needed, so `open` runs it while the passphrase is typed and derived.
+
+    Made in the thread that reads the vault (the device keys and the note list are read
+    here, not beside it); ``run`` then works in another, until ``enough()``. A revision
+    that fails is left out, to fail again, and be reported, when it is read. The notes are
+    taken from both halves in turn, so that both processes of read_notes_in_two gain.
+    """
+
+    def __init__(self, vault: Vault, client_id: str) -> None:
+        from .vault import REVISION_NAME  # noqa: PLC0415 - vault.py imports this module
+
+        self.device_keys = vault.trust.device_keys()
+        self.records = vault.client_dir(client_id) / "records"
+        note_ids = vault.note_ids(client_id)
+        half = len(note_ids) // 2
+        pairs = zip_longest(note_ids[:half], note_ids[half:])
+        self.order = [nid for nid in chain.from_iterable(pairs) if nid is not None]
+        self.pattern = REVISION_NAME
+        self.checked: Checked = {}
+
+    def run(self, enough: Callable[[], bool]) -> None:
+        for nid in self.order:
+            if enough():
+                return
+            revisions = _revisions(self.records / nid, self.pattern)
+            if not revisions:
+                continue
+            path = revisions[-1][2]
+            try:
+                before = _stat(path)
+                parsed = _load(path, self.device_keys)
+            except (OSError, TamperedFile):
+                continue
+            if _stat(path) == before:  # not being written while it was read
+                self.checked[path] = (parsed, self.device_keys[parsed.header.device], before)
+
+
+def _load(
+    path: Path, device_keys: dict[str, VerifyKey], checked: Checked | None = None
+) -> revision_format.ParsedRevision:
+    """As Vault.load, with the device keys read once for a whole read; a revision checked
+    ahead is taken as checked if its device's key is still the one that checked it and
+    the file was not changed since (else it is read and checked again, and so reported)."""
+    ahead = checked.get(path) if checked else None
+    if ahead is not None and device_keys.get(ahead[0].header.device) == ahead[1] and _stat(path) == ahead[2]:
+        return ahead[0]
     parsed = revision_format.parse(path.read_bytes(), path)
     key = device_keys.get(parsed.header.device)
     if key is None:
         raise TamperedFile(path, "signed by an unregistered device (forged?)")
     revision_format.check_signature(parsed, path, key)
     return parsed
+
+
+def _stat(path: Path) -> tuple[int, ...]:
+    """What changes when a file is rewritten or replaced (ctime cannot be set back)."""
+    st = os.stat(path)
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def _audit_decrypt(vault: Vault, practitioner: Practitioner, client_id: str, notes: int) -> None:
