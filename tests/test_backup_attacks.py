@@ -7,7 +7,6 @@ backup, and a purged client may leave nothing behind anywhere a backup wrote."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from conftest import Env, require_tool
 from notes import note_text
 from test_backup import settle
-from test_retention import APA, Clock, add, clock, vault  # noqa: F401 (fixtures)
+from test_retention import APA, Clock, add, clock, random_middle, vault  # noqa: F401 (fixtures)
 
 from retention.purge import run
 from syncd.filing import file_note
@@ -131,22 +130,9 @@ def _secrets(vault: Vault, client_id: str) -> list[bytes]:
     return [p.read_bytes() for p in vault.client_dir(client_id).rglob("*") if p.is_file()]
 
 
-def _random_middle(secret: bytes) -> bytes:
-    """48 bytes from the middle of a file's random part: of a sealed key or a revision its
-    middle (ciphertext); of a JSON record its longest value (a signature or a sealed box),
-    never its field names, which every client's record shares (the middle of the retention
-    facts is ``,"format":"casenotes-retention-facts","nonce":"`` and one random letter:
-    another client's file held that slice once in 64 runs)."""
-    if secret.startswith(b"{"):
-        values = [v for v in json.loads(secret).values() if isinstance(v, str)]
-        secret = max(values, key=len).encode()
-    middle = len(secret) // 2
-    return secret[max(middle - 24, 0) :][:48]
-
-
 def _holding(root: Path, secrets: list[bytes]) -> list[Path]:
     """Files under ``root`` that hold any of ``secrets``, or a slice from its random middle."""
-    slices = [_random_middle(s) for s in secrets]
+    slices = [random_middle(s) for s in secrets]
     found = []
     for path in (p for p in root.rglob("*") if p.is_file()):
         data = path.read_bytes()
