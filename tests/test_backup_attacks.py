@@ -15,7 +15,7 @@ import pytest
 from conftest import Env, require_tool
 from notes import note_text
 from test_backup import settle
-from test_retention import APA, Clock, add, clock, vault  # noqa: F401 (fixtures)
+from test_retention import APA, Clock, add, clock, random_middle, vault  # noqa: F401 (fixtures)
 
 from retention.purge import run
 from syncd.filing import file_note
@@ -132,10 +132,11 @@ def _secrets(vault: Vault, client_id: str) -> list[bytes]:
 
 def _holding(root: Path, secrets: list[bytes]) -> list[Path]:
     """Files under ``root`` that hold any of ``secrets``, or a slice from its random middle."""
+    slices = [random_middle(s) for s in secrets]
     found = []
     for path in (p for p in root.rglob("*") if p.is_file()):
         data = path.read_bytes()
-        if any(s in data or s[len(s) // 2 :][:48] in data for s in secrets):
+        if any(s in data for s in secrets) or any(s in data for s in slices):
             found.append(path)
     return found
 
