@@ -172,3 +172,17 @@ def test_key_files_under_an_older_casenotes_name_cannot_take_over_a_newer_vault(
     carol.audit.append("access-grant", client=practice.client, files=ledger.files(carol.root, *planted))
     carol.close()
     _refused(practice, "000002.json")
+
+
+def test_a_revoked_colleague_cannot_shut_out_a_holder_by_a_backdated_revoke(practice: Practice) -> None:
+    """After her revoke, Carol's machine makes a key file "made while apart" from the key
+    she held, revoking Bea: a merge would seal the client's new notes to everyone but Bea
+    (and Bea's own machine could seal nothing). A revoke made apart by a practitioner
+    whom another line of keys revoked (and who did not revoke its maker) does not count."""
+    _revoke(practice, "alex", "carol")
+    _forge_generation(practice, 2, (kg.FIRST,), {"alex", "dan", "carol"}, {"bea"})
+    note = practice.seal("bea", "Bea's own note, sealed on her machine")
+    assert note in practice.readable("bea", "bea")
+    later = practice.seal("alex", "Alex's note after the forged key file")
+    assert later in practice.readable("bea", "alex")
+    assert later not in practice.readable("carol", "alex")
