@@ -186,3 +186,19 @@ def test_a_revoked_colleague_cannot_shut_out_a_holder_by_a_backdated_revoke(prac
     later = practice.seal("alex", "Alex's note after the forged key file")
     assert later in practice.readable("bea", "alex")
     assert later not in practice.readable("carol", "alex")
+
+
+def test_granted_revoked_and_granted_again_then_a_colleague_revokes_another_and_she_still_reads(
+    practice: Practice,
+) -> None:
+    """Legitimate work the key rules must not break: Alex revokes Carol and grants her
+    again; Bea (granted by Alex) then revokes Dan: Carol gets the newest key."""
+    _revoke(practice, "alex", "carol")
+    vault, alex = practice.unlock("alex")
+    access.grant(vault, alex, practice.client, vault.trust.colleague("Carol"))
+    vault.close()
+    _revoke(practice, "bea", "dan")
+    note = practice.seal("alex", "after Dan left")
+    assert note in practice.readable("carol", "alex") & practice.readable("bea", "alex")
+    assert note not in practice.readable("dan", "alex")
+    practice.clean("alex")
