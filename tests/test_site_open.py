@@ -133,7 +133,9 @@ def test_an_open_with_a_wrong_passphrase_changes_nothing_in_the_vault(story: Env
     nothing but its own audit entry (`unlock-failed`, no `decrypt`)."""
 
     def files() -> dict[Path, bytes]:
-        return {p: p.read_bytes() for p in story.vault_dir.rglob("*") if p.is_file() and p.parent.name != "audit"}
+        return {
+            p: p.read_bytes() for p in story.vault_dir.rglob("*") if p.is_file() and p.parent.name != "audit"
+        }
 
     before, entries = files(), sum(1 for _ in story.vault().audit.entries())
     wrong = story.run("open", "AB-1", "--no-browser", passphrase="wrong")
