@@ -16,7 +16,7 @@ from test_concurrent_revoke import (
 )
 
 from vault import Passphrase, Vault, verify
-from vault.errors import KeyNotUsable
+from vault.errors import KeyNotUsable, MergeNotHere
 from vault.format import key_generations as kg
 from vault.format.constants import CLIENT_KEY_FORMAT
 from vault.format.encoding import new_id, stamp
@@ -202,3 +202,18 @@ def test_granted_revoked_and_granted_again_then_a_colleague_revokes_another_and_
     assert note in practice.readable("carol", "alex") & practice.readable("bea", "alex")
     assert note not in practice.readable("dan", "alex")
     practice.clean("alex")
+
+
+def test_a_revoked_colleague_who_revokes_back_is_named_to_the_one_she_shut_out(practice: Practice) -> None:
+    """Bea revokes Carol; Carol's machine answers with a key file "made while apart"
+    revoking Bea (two revokes of each other made apart both count): Bea's machine seals
+    nothing for the client, and says which file did it, made on whose machine."""
+    _revoke(practice, "bea", "carol")
+    _forge_generation(practice, 2, (kg.FIRST,), {"alex", "dan", "carol"}, {"bea"})
+    forged = f"000002-{_carol(practice).device.device_id}.json"
+    with practice.vault("bea") as vault, pytest.raises(MergeNotHere) as refused:
+        vault.seal(practice.client, new_id(), b"Bea's note")
+    assert forged in str(refused.value) and practice.ids["carol"] in str(refused.value)
+    (practice.root / "clients" / practice.client / "keys" / forged).unlink()  # the fix it names
+    note = practice.seal("bea", "Bea's note, once the file is gone")
+    assert note in practice.readable("bea", "bea") and note not in practice.readable("carol", "bea")

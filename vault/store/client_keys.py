@@ -323,7 +323,14 @@ class Keyring:
                 left_out.append(holder)
         unvouched = sorted(self.access_holders(client_id) - holding - out)
         if by is not None and by not in sealed_to:
-            raise MergeNotHere(client_id)
+            revoking = [
+                f"{self.client_dir(client_id) / 'keys' / gid}.json, made on a machine of practitioner "
+                f"{self.trust.registrant(g.by)}"
+                for gid, g in standing.items()
+                if by in g.revoked
+            ]
+            why = "revoked by " + "; ".join(revoking) if revoking else "never granted"
+            raise MergeNotHere(client_id, why)
         return Rotation(sealed_to, out, left_out, unvouched)
 
     def rotate(
