@@ -20,7 +20,8 @@ from typing import Any
 
 import yaml
 
-_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*):(?: +(.*))?$")
+# A key of at most 128 characters (the lookahead): YAML parsers refuse one of over 1,024.
+_KEY = re.compile(r"(?=[^:]{1,128}:)([A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*):(?: +(.*))?$")
 _ITEM = re.compile(r"- +(.*)$")
 # A plain scalar the full parser reads as this same text: no indicator first, no ": " or
 # " #" inside, no ":" last, no "#" or flow character anywhere (kept simple on purpose);

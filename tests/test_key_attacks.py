@@ -16,7 +16,7 @@ from test_concurrent_revoke import (
 )
 
 from vault import Passphrase, Vault, verify
-from vault.errors import KeyNotUsable
+from vault.errors import KeyNotUsable, MergeNotHere
 from vault.format import key_generations as kg
 from vault.format.constants import CLIENT_KEY_FORMAT
 from vault.format.encoding import new_id, stamp
@@ -172,3 +172,48 @@ def test_key_files_under_an_older_casenotes_name_cannot_take_over_a_newer_vault(
     carol.audit.append("access-grant", client=practice.client, files=ledger.files(carol.root, *planted))
     carol.close()
     _refused(practice, "000002.json")
+
+
+def test_a_revoked_colleague_cannot_shut_out_a_holder_by_a_backdated_revoke(practice: Practice) -> None:
+    """After her revoke, Carol's machine makes a key file "made while apart" from the key
+    she held, revoking Bea: a merge would seal the client's new notes to everyone but Bea
+    (and Bea's own machine could seal nothing). A revoke made apart by a practitioner
+    whom another line of keys revoked (and who did not revoke its maker) does not count."""
+    _revoke(practice, "alex", "carol")
+    _forge_generation(practice, 2, (kg.FIRST,), {"alex", "dan", "carol"}, {"bea"})
+    note = practice.seal("bea", "Bea's own note, sealed on her machine")
+    assert note in practice.readable("bea", "bea")
+    later = practice.seal("alex", "Alex's note after the forged key file")
+    assert later in practice.readable("bea", "alex")
+    assert later not in practice.readable("carol", "alex")
+
+
+def test_granted_revoked_and_granted_again_then_a_colleague_revokes_another_and_she_still_reads(
+    practice: Practice,
+) -> None:
+    """Legitimate work the key rules must not break: Alex revokes Carol and grants her
+    again; Bea (granted by Alex) then revokes Dan: Carol gets the newest key."""
+    _revoke(practice, "alex", "carol")
+    vault, alex = practice.unlock("alex")
+    access.grant(vault, alex, practice.client, vault.trust.colleague("Carol"))
+    vault.close()
+    _revoke(practice, "bea", "dan")
+    note = practice.seal("alex", "after Dan left")
+    assert note in practice.readable("carol", "alex") & practice.readable("bea", "alex")
+    assert note not in practice.readable("dan", "alex")
+    practice.clean("alex")
+
+
+def test_a_revoked_colleague_who_revokes_back_is_named_to_the_one_she_shut_out(practice: Practice) -> None:
+    """Bea revokes Carol; Carol's machine answers with a key file "made while apart"
+    revoking Bea (two revokes of each other made apart both count): Bea's machine seals
+    nothing for the client, and says which file did it, made on whose machine."""
+    _revoke(practice, "bea", "carol")
+    _forge_generation(practice, 2, (kg.FIRST,), {"alex", "dan", "carol"}, {"bea"})
+    forged = f"000002-{_carol(practice).device.device_id}.json"
+    with practice.vault("bea") as vault, pytest.raises(MergeNotHere) as refused:
+        vault.seal(practice.client, new_id(), b"Bea's note")
+    assert forged in str(refused.value) and practice.ids["carol"] in str(refused.value)
+    (practice.root / "clients" / practice.client / "keys" / forged).unlink()  # the fix it names
+    note = practice.seal("bea", "Bea's note, once the file is gone")
+    assert note in practice.readable("bea", "bea") and note not in practice.readable("carol", "bea")

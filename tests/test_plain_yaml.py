@@ -71,6 +71,8 @@ def test_fiction_notes_take_the_fast_path_and_read_the_same(number: int) -> None
         'goals: ["a, b", c d, "e: f", 12, 2026-01-05]\ntags: []\nhomework: [ x ]',
         "measures:\n  phq9: 11\n  gad7:\nhomework:\n  - Sleep diary\n  - 'walk'\nrisk: none",
         "# a comment line\nclient: AB-1\n\n   # another\ndate: 2026-01-05",
+        "date: 2026-01-05 23:30:00 -05:00\nat: 2026-01-05t10:30:00z\nn: 0o17\nb: 0b101\nm: 190:20:30\nf: 1_000.5",
+        "risk: high   \ngoals:\n - a\n -   b  \nn: ١٢\nw: 日本語 text; no, it's a 'quote' \"too\"",
     ],
 )
 def test_the_plain_subset_is_read_fast_and_the_same(front: str) -> None:
@@ -105,6 +107,8 @@ def test_the_plain_subset_is_read_fast_and_the_same(front: str) -> None:
         "nel: a\x85b",
         "flow: {a: 1}",
         "single: 'a, b'\nlist: ['a, b']",
+        "k" * 1100 + ": x",  # a key over 1,024 characters: not valid YAML to the full parser
+        "measures:\n  " + "k" * 1100 + ": 3",
     ],
 )
 def test_anything_else_goes_to_the_full_parser_with_the_same_result(front: str) -> None:

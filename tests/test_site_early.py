@@ -268,3 +268,72 @@ def test_a_note_changed_after_its_check_is_read_again_and_shown_damaged(
         ("aaaaaaaaaaaaaaa4", "signature does not match: the file was changed or forged")
     ]
     assert "1 note failed its integrity check" in (site.html / "index.html").read_text()
+
+
+def _newest(env: Env, note_id: str) -> Path:
+    vault = env.vault()
+    path = vault.revisions(vault.resolve("AB-1"), note_id)[-1][2]
+    vault.close()
+    return path
+
+
+def _flipped(path: Path) -> bytes:
+    raw = bytearray(path.read_bytes())
+    raw[300] ^= 1
+    return bytes(raw)
+
+
+def _in_place(path: Path, raw: bytes, link: Path) -> None:
+    """Through a hard link made before the check: same inode, size and mtime."""
+    before = os.stat(path)
+    with link.open("r+b") as file:
+        file.write(raw)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def _renamed_over(path: Path, raw: bytes, link: Path) -> None:
+    """A copy of the same size and mtime renamed over it (its old inode kept by the link)."""
+    before = os.stat(path)
+    copy = path.with_name("copy.tmp")
+    copy.write_bytes(raw)
+    os.utime(copy, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(copy, path)
+
+
+@pytest.mark.parametrize("change", [_in_place, _renamed_over], ids=["in place", "renamed over"])
+@pytest.mark.parametrize("what", ["changed", "another note's revision"])
+def test_a_revision_replaced_after_its_check_keeping_size_and_times_is_checked_again(
+    story: Env, tmp_path: Path, early: None, change: Any, what: str
+) -> None:
+    """Between the check and the decryption, a4's newest revision is changed (one bit) or
+    swapped for a3's (cut or padded to its size): shown damaged, as without the
+    check ahead, never as a4's note or a3's."""
+    path = _newest(story, "aaaaaaaaaaaaaaa4")
+    other = _newest(story, "aaaaaaaaaaaaaaa3").read_bytes()
+    raw = _flipped(path) if what == "changed" else other + bytes(max(0, path.stat().st_size - len(other)))
+    raw = raw[: path.stat().st_size]
+    link = tmp_path / "link"
+    os.link(path, link)
+    assert _checked_ahead(story) == 0
+    change(path, raw, link)
+    ahead, ahead_audit = _built(story, tmp_path / "ahead")
+    assert [d.note_id for d in ahead.timeline.damaged] == ["aaaaaaaaaaaaaaa4"]
+    site_builder.site._ahead = None
+    alone, alone_audit = _built(story, tmp_path / "alone")
+    assert [(d.note_id, d.why) for d in ahead.timeline.damaged] == [
+        (d.note_id, d.why) for d in alone.timeline.damaged
+    ]
+    assert [(e.note_id, e.body) for e in ahead.timeline.entries] == [
+        (e.note_id, e.body) for e in alone.timeline.entries
+    ]
+    assert ahead_audit == alone_audit and [a["notes"] for a in ahead_audit] == [4]
+
+
+def test_a_revision_added_after_the_check_is_the_one_read(story: Env, tmp_path: Path, early: None) -> None:
+    """A forged newer revision of a4 (the checked one with a bit changed, numbered after it)."""
+    path = _newest(story, "aaaaaaaaaaaaaaa4")
+    assert _checked_ahead(story) == 0
+    number, rest = path.name.split("-", 1)
+    path.with_name(f"{int(number) + 1:0{len(number)}d}-{rest}").write_bytes(_flipped(path))
+    site, _ = _built(story, tmp_path / "site")
+    assert [d.note_id for d in site.timeline.damaged] == ["aaaaaaaaaaaaaaa4"]

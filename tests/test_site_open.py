@@ -128,6 +128,22 @@ def test_open_refuses_clearly(story: Env) -> None:
     assert {p for p in RAM.glob("casenotes-site-*") if not _open_elsewhere(p)} <= before
 
 
+def test_an_open_with_a_wrong_passphrase_changes_nothing_in_the_vault(story: Env) -> None:
+    """The signatures are checked while the passphrase is derived: a wrong one writes
+    nothing but its own audit entry (`unlock-failed`, no `decrypt`)."""
+
+    def files() -> dict[Path, bytes]:
+        return {
+            p: p.read_bytes() for p in story.vault_dir.rglob("*") if p.is_file() and p.parent.name != "audit"
+        }
+
+    before, entries = files(), sum(1 for _ in story.vault().audit.entries())
+    wrong = story.run("open", "AB-1", "--no-browser", passphrase="wrong")
+    assert wrong.code == 2 and "wrong passphrase" in wrong.err
+    assert files() == before
+    assert [e.event for e in list(story.vault().audit.entries())[entries:]] == ["unlock-failed"]
+
+
 def test_a_tampered_note_is_named_on_stderr(story: Env) -> None:
     vault = story.vault()
     [(_, _, path)] = vault.revisions(vault.resolve("AB-1"), "aaaaaaaaaaaaaaa2")

@@ -187,9 +187,9 @@ class MergeNotHere(VaultError):
 
     template = (
         "client {}: its key must be replaced here by a practitioner who keeps access to it, and "
-        "the practitioner of this machine does not (a revoke shut them out, or they were never "
-        "granted): nothing is sealed for it here (your draft stays in the inbox); a colleague who "
-        "holds the client's key seals or revokes on their machine first"
+        "the practitioner of this machine does not ({}): nothing is sealed for it here (your "
+        "draft stays in the inbox); a colleague who holds the client's key seals or revokes on "
+        "their machine first (a key file its maker made after losing access: delete it)"
     )
 
 

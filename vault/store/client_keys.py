@@ -11,7 +11,7 @@ machines at once are both readable by whoever holds them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nacl.exceptions
@@ -128,8 +128,21 @@ class Keyring:
         if len(found) == 1:  # client.json alone: no one to ask (reading the ledger costs)
             return kg.FIRST
         held, refused = self.entitled(client_id)
+        return kg.current(self._standing(found, held), held) if not refused else None
+
+    def _standing(self, found: Generations, held: Mapping[str, set[str]]) -> Generations:
+        """The generations that stand; the revokes of one made apart by a practitioner whom
+        a generation on another line revoked do not count, unless she revoked its maker too
+        (a revoked colleague's machine could otherwise make a "concurrent" key file, after
+        her revoke, that shuts a holder out of every merge)."""
         standing = {gid: g for gid, g in found.items() if gid in held}
-        return kg.current(standing, held) if not refused else None
+        lines = {gid: kg.ancestry(standing, gid) for gid in standing}
+        maker = {gid: self.trust.registrant(g.by) for gid, g in standing.items()}
+        for gid, g in list(standing.items()):
+            apart = [h for hid, h in standing.items() if hid not in lines[gid] and gid not in lines[hid]]
+            if g.revoked and any(maker[gid] in h.revoked and maker[h.gid] not in g.revoked for h in apart):
+                standing[gid] = replace(g, revoked=frozenset())
+        return standing
 
     def owner(self, client_id: str) -> str | None:
         """The practitioner who added the client (whose device signed client.json)."""
@@ -298,7 +311,7 @@ class Keyring:
         Holders of an access file that does not count are reported, not sealed to."""
         found, _ = self.generations(client_id)
         held, _ = self.entitled(client_id)
-        standing = {gid: g for gid, g in found.items() if gid in held}
+        standing = self._standing(found, held)
         out = kg.shut_out(standing, held) | ({revoke} if revoke else set())
         holding = set().union(*(held[t] for t in kg.tips(standing)))
         known = self.known_box_keys()
@@ -310,7 +323,14 @@ class Keyring:
                 left_out.append(holder)
         unvouched = sorted(self.access_holders(client_id) - holding - out)
         if by is not None and by not in sealed_to:
-            raise MergeNotHere(client_id)
+            revoking = [
+                f"{self.client_dir(client_id) / 'keys' / gid}.json, made on a machine of practitioner "
+                f"{self.trust.registrant(g.by)}"
+                for gid, g in standing.items()
+                if by in g.revoked
+            ]
+            why = "revoked by " + "; ".join(revoking) if revoking else "never granted"
+            raise MergeNotHere(client_id, why)
         return Rotation(sealed_to, out, left_out, unvouched)
 
     def rotate(
