@@ -18,7 +18,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
@@ -53,6 +61,10 @@ LOGGED_OUTCOMES = {
     "locked": "is signed: the change waits in the inbox for an addendum",
     "residue": "is an editor's copy holding plaintext: delete it once the editor is closed",
 }
+#: The events syncd acts on. Asking inotify for these only spares the watcher thread an
+#: open and a close event for every read of a draft (syncd's own, an editor's, a backup
+#: tool's): in a burst they woke it thousands of times, to contend for the interpreter.
+WATCHED_EVENTS = [FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileDeletedEvent, FileMovedEvent]
 REMOVING = ".casenotes-removing-"  # a plaintext being removed; restored if a crash interrupts
 
 
@@ -207,7 +219,7 @@ class Daemon:
         if not self.settings.polling:
             observer = Observer()
             try:
-                observer.schedule(handler, str(self.inbox), recursive=True)
+                observer.schedule(handler, str(self.inbox), recursive=True, event_filter=WATCHED_EVENTS)
                 observer.start()
                 self._track_writes = True
                 return observer, "inotify"
@@ -221,7 +233,7 @@ class Daemon:
                 if observer.is_alive():
                     observer.join()
         observer = PollingObserver(timeout=1)
-        observer.schedule(handler, str(self.inbox), recursive=True)
+        observer.schedule(handler, str(self.inbox), recursive=True, event_filter=WATCHED_EVENTS)
         observer.start()
         return observer, "polling"
 
