@@ -41,14 +41,16 @@ class Trust:
         folders = [self.root / "devices", self.root / "colleagues"]
         stamp = tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in folders)
         if self._device_keys is None or stamp != self._devices_stamp:
-            self._devices_stamp = stamp
-            self._device_keys, self._bad_registrations = {}, []
+            keys: dict[str, VerifyKey] = {}
+            bad: list[TamperedFile] = []
             signers = self.trusted_signers()
             for path in sync_artefacts.glob(self.root / "devices", "*.json"):
                 try:
-                    self._device_keys[path.stem] = check_registration(path, signers)
+                    keys[path.stem] = check_registration(path, signers)
                 except TamperedFile as exc:  # it signs nothing valid; verify() reports it
-                    self._bad_registrations.append(exc)
+                    bad.append(exc)
+            # Complete before the stamp says so: syncd's sealing threads read them meanwhile.
+            self._device_keys, self._bad_registrations, self._devices_stamp = keys, bad, stamp
         return self._device_keys
 
     def trusted_signers(self) -> dict[str, str]:

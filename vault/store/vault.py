@@ -155,9 +155,7 @@ class Vault:
             yield
         finally:
             folders, self.deferred, self.audit.deferring = self.deferred, None, False
-            # Deepest first: a note's folder, then the folder that names it.
-            for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
-                durable.fsync_dir(folder)
+            durable.fsync_dirs(folders)  # deepest first: a note's folder, then the one naming it
             self.audit.sync()
 
     def leftovers(self, client_id: str | None = None) -> list[Path]:
