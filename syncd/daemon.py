@@ -500,7 +500,7 @@ class Daemon:
 
     def _take_out(self, note: _Sealed) -> bool:
         """Remove a signed or parked note's plaintext, once its revision is durable and
-        audited (on any thread: it touches no state but `due` of its own path and a set)."""
+        audited (on any thread: it touches the inbox, not the daemon's state)."""
         return note.removal is not None and self._remove_plaintext(note.path, note.raw)
 
     def _committed(self, note: _Sealed, removed: bool) -> None:
@@ -508,7 +508,10 @@ class Daemon:
         before a commit ended would skip a draft whose revision a crash lost), and as
         removed if its plaintext is (`_take_out`)."""
         self.state.set(note.key, note.status)
+        if note.removal and not removed:  # written to meanwhile, and put back: sealed again
+            self.due[note.path] = time.monotonic() + self.settings.quiet_period
         if removed and note.removal:
+            self._removed_from.add(note.path.parent)  # made durable once per batch (_sync_removals)
             note.status.state = note.removal
             self.state.ids.pop(note.key, None)
             self.summary.removed += 1
@@ -537,13 +540,11 @@ class Daemon:
         if aside.read_bytes() != sealed:
             # Written to in the meantime: put it back (beside a newer copy, as residue).
             os.rename(aside, path if not path.exists() else path.with_name(path.name + ".conflict~"))
-            self.due[path] = time.monotonic() + self.settings.quiet_period
             return False
         os.unlink(aside)
         for backup in backups_of(path):
             if backup.is_file() and not backup.is_symlink():
                 backup.unlink()
-        self._removed_from.add(path.parent)  # made durable once per batch (_sync_removals)
         return True
 
     def _report(self, key: str, status: FileStatus) -> None:
