@@ -373,9 +373,13 @@ class Daemon:
 
     def process(self, path: Path, park: bool = False) -> None:
         draft = self._prepare(path, park)
-        if draft is not None:
-            for _, filed in run_grouped([draft], self._file, attrgetter("note_id"), threads=1):
-                self._outcome(draft, filed)
+        if draft is None:
+            return
+        try:
+            filed: FiledNote | Exception = self._file(draft)
+        except Exception as exc:  # sorted by _outcome
+            filed = exc
+        self._outcome(draft, filed)
 
     def _prepare(self, path: Path, park: bool = False) -> _Draft | None:
         """A draft to file into the vault, read and parsed; None if there is nothing to seal
@@ -436,7 +440,7 @@ class Daemon:
         return draft
 
     def _file(self, draft: _Draft) -> FiledNote:
-        """Seal a prepared draft (on any thread: it reads the daemon's state, never writes it)."""
+        """Seal a prepared draft (on any thread: it touches the vault, not the daemon's state)."""
         assert draft.fields is not None
         return file_note(self.vault, draft.path, draft.raw, draft.note_id, self.kinds, draft.fields)
 

@@ -5,8 +5,8 @@ and reading files, PyNaCl's libsodium calls. So a few threads each sealing other
 overlap those waits (and the file system's journal commits their fsyncs together),
 while one thread would wait for each in turn.
 
-What keeps this safe: items that share a key (two inbox files of one note) run in their
-order on one thread, so a note's revisions are numbered, and a signed one refused a
+What keeps this safe: items that share a key (two inbox files of one note) run one after
+another, in their order, so a note's revisions are numbered, and a signed one refused a
 successor, exactly as one thread would; the vault's shared steps order themselves (the
 audit log's append takes its file lock; revision files are write-once names). A caller
 that needs everything durable waits for the whole batch, and commits after it.
