@@ -97,9 +97,7 @@ def whole_processes(notes: int, runs: int) -> dict[str, float]:
     open_cmd = [sys.executable, "-m", "casenotes", "open", "CL-0001", "--no-browser"]
     plain_cmd = [sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(project / "mkdocs.yml")]
     print(f"{notes} notes:")
-    print(
-        f"  A: CASENOTES_HOME={practice.root} CASENOTES_CONFIG_DIR={practice.config_dir} {' '.join(open_cmd)}"
-    )
+    print(f"  A: CASENOTES_HOME={practice.root} CASENOTES_CONFIG_DIR={practice.config_dir} {' '.join(open_cmd)}")
     print(f"  B: {' '.join(plain_cmd)}")
     overviews, opens, plains, ratios = [], [], [], []
     try:
