@@ -27,6 +27,7 @@ from bench_seal import floor
 from common import new_practice, write_drafts
 
 from casenotes.config import Practice
+from syncd.parallel import SEAL_THREADS
 from vault import durable
 
 
@@ -87,7 +88,7 @@ def latency(args: argparse.Namespace) -> None:
 
 
 def burst(args: argparse.Namespace) -> None:
-    times, floors = [], []
+    times, floors, threaded = [], [], []
     for _ in range(args.runs):
         practice, vault = new_practice()
         client_id = vault.add_client("CL-0001")
@@ -97,6 +98,8 @@ def burst(args: argparse.Namespace) -> None:
         out = practice.root / "floor"
         durable.make_dirs(out)
         floors.append(floor(vault, client_id, drafts, out))  # the reference, same practice, same run
+        durable.make_dirs(out / "threads")
+        threaded.append(floor(vault, client_id, drafts, out / "threads", SEAL_THREADS))  # a second one
         for path in drafts:
             path.rename(staging / path.name)
         proc = start(practice, args.quiet)
@@ -117,6 +120,11 @@ def burst(args: argparse.Namespace) -> None:
     print(
         f"floor, same runs (the same crypto and one durable write per note, in-process): "
         f"median {bottom:.2f} s; syncd / floor {total / bottom:.2f}x"
+    )
+    spread = statistics.median(threaded)
+    print(
+        f"the floor on syncd's {SEAL_THREADS} sealing threads, same runs: median {spread:.2f} s; "
+        f"syncd / that floor {total / spread:.2f}x"
     )
 
 

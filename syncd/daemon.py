@@ -16,16 +16,25 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path, PurePath
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 import note_templates
 from note_templates import Kind as NoteKind
-from note_templates import NoteInvalid, read_note
+from note_templates import NoteFields, NoteInvalid, read_note
 from vault import Vault, durable
 from vault.durable import fsync_dir
 from vault.errors import (
@@ -40,9 +49,10 @@ from vault.errors import (
 from vault.format.encoding import new_id
 
 from .editors import Kind, backups_of, classify, inbox_files, note_of_residue
-from .filing import MAX_NOTE_BYTES, file_note, read_note_bytes
+from .filing import MAX_NOTE_BYTES, FiledNote, file_note, read_note_bytes
 from .jobs import Job, JobRunner
 from .lock import DaemonLock
+from .parallel import SEAL_THREADS, run_grouped
 from .state import FileStatus, State
 
 log = logging.getLogger(__name__)
@@ -53,6 +63,10 @@ LOGGED_OUTCOMES = {
     "locked": "is signed: the change waits in the inbox for an addendum",
     "residue": "is an editor's copy holding plaintext: delete it once the editor is closed",
 }
+#: The events syncd acts on. Asking inotify for these only spares the watcher thread an
+#: open and a close event for every read of a draft (syncd's own, an editor's, a backup
+#: tool's): in a burst they woke it thousands of times, to contend for the interpreter.
+WATCHED_EVENTS = [FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileDeletedEvent, FileMovedEvent]
 REMOVING = ".casenotes-removing-"  # a plaintext being removed; restored if a crash interrupts
 
 
@@ -66,6 +80,7 @@ class DaemonSettings:
     max_hold: float = 30.0  # longest wait for a write that has not been closed
     retry_first: float = 1.0
     retry_max: float = 300.0
+    threads: int = SEAL_THREADS  # that file a burst into the vault (syncd/parallel.py)
 
 
 #: outcomes that leave a note in the inbox, unsealed, until the practitioner acts (or, for
@@ -103,6 +118,20 @@ class _Sealed:
     raw: bytes
     status: FileStatus
     removal: str | None  # "signed" or "parked": its plaintext goes; None: a draft that stays
+    new: bool  # a new revision (not the newest one's bytes again)
+
+
+@dataclass(repr=False)  # no repr: it holds a note's text
+class _Draft:
+    """An inbox file read and parsed, to be filed into the vault."""
+
+    path: Path
+    key: str
+    raw: bytes
+    mac: str
+    park: bool
+    fields: NoteFields | None = None
+    note_id: str = ""  # its `id:`, else the one syncd gave it: one thread files a note's drafts
 
 
 class Daemon:
@@ -207,7 +236,7 @@ class Daemon:
         if not self.settings.polling:
             observer = Observer()
             try:
-                observer.schedule(handler, str(self.inbox), recursive=True)
+                observer.schedule(handler, str(self.inbox), recursive=True, event_filter=WATCHED_EVENTS)
                 observer.start()
                 self._track_writes = True
                 return observer, "inotify"
@@ -221,7 +250,7 @@ class Daemon:
                 if observer.is_alive():
                     observer.join()
         observer = PollingObserver(timeout=1)
-        observer.schedule(handler, str(self.inbox), recursive=True)
+        observer.schedule(handler, str(self.inbox), recursive=True, event_filter=WATCHED_EVENTS)
         observer.start()
         return observer, "polling"
 
@@ -277,26 +306,37 @@ class Daemon:
         """Seal every draft that is due as one group commit (`Vault.group_commit`: a burst
         pays one fsync per folder and one for the audit log); only once the commit has made
         their revisions durable and audited do they count as sealed, and does the plaintext
-        of those signed go."""
+        of those signed go.
+
+        Each draft is read and parsed here, on this thread (which alone keeps the state),
+        and filed into the vault on another as soon as it is (syncd/parallel.py: one note's
+        files one after another, in order); all are filed before the commit ends."""
+        due = [path for path, at in sorted(self.due.items(), key=lambda item: item[1]) if at <= now]
+        for path in due:
+            del self.due[path]
         self._committing = []
         try:
             try:
                 with self.vault.group_commit():
-                    for path, due in sorted(self.due.items(), key=lambda item: item[1]):
-                        if due <= now and self.due.get(path) == due:
-                            del self.due[path]
-                            self.process(path)
+                    drafts = (draft for path in due if (draft := self._prepare(path)) is not None)
+                    filed = run_grouped(drafts, self._file, attrgetter("note_id"), self.settings.threads)
+                    for draft, outcome in filed:
+                        self._outcome(draft, outcome)
             except WriteFailed as exc:  # none of this burst is known durable: each is sealed again
                 for note in self._committing:
                     self._retry(note.path, note.key, exc)
                 return
             finally:
                 committed, self._committing = self._committing, None
-            for note in committed:
-                try:
-                    self._committed(note)
-                except OSError as exc:
-                    self._retry(note.path, note.key, exc)
+            # The plaintext removals on threads too (each a rename, a read and an unlink).
+            removals = run_grouped(committed, self._take_out, attrgetter("key"), self.settings.threads)
+            for note, removed in removals:
+                if isinstance(removed, OSError):
+                    self._retry(note.path, note.key, removed)
+                elif isinstance(removed, Exception):
+                    raise removed
+                else:
+                    self._committed(note, removed)
         finally:
             self._sync_removals()
 
@@ -332,16 +372,29 @@ class Daemon:
         return PurePath(path.relative_to(self.inbox))
 
     def process(self, path: Path, park: bool = False) -> None:
+        draft = self._prepare(path, park)
+        if draft is None:
+            return
+        try:
+            filed: FiledNote | Exception = self._file(draft)
+        except Exception as exc:  # sorted by _outcome
+            filed = exc
+        self._outcome(draft, filed)
+
+    def _prepare(self, path: Path, park: bool = False) -> _Draft | None:
+        """A draft to file into the vault, read and parsed; None if there is nothing to seal
+        (gone, ignored, unchanged, still being written, or refused: then its outcome is
+        recorded here)."""
         rel = self._rel(path)
         key = str(rel)
         kind = classify(rel)
         if kind is Kind.IGNORED:
-            return
+            return None
         if not os.path.lexists(path):
             self.state.forget(key)
             self.writing.pop(path, None)
             self.seen.pop(path, None)
-            return
+            return None
         if kind is Kind.RESIDUE:
             self._report(
                 key,
@@ -353,29 +406,51 @@ class Daemon:
                     ),
                 ),
             )
-            return
+            return None
         if self._still_being_written(path):
             log.debug("a draft is still open for writing; waiting")
             self.due[path] = time.monotonic() + self.settings.quiet_period
-            return
+            return None
         self.writing.pop(path, None)
         try:
             raw = read_note_bytes(path, self.settings.max_note_bytes)
         except (NoteInvalid, NoteTooLarge) as exc:
             self._report(key, FileStatus("refused", reason=str(exc)))
-            return
+            return None
         except OSError as exc:
             self._retry(path, key, exc)
-            return
+            return None
         self._remember(path)
         if not raw:
-            return  # VS Code truncates, then writes: the empty moment is never a note
+            return None  # VS Code truncates, then writes: the empty moment is never a note
         mac = self.vault.content_mac(raw)
         previous = self.state.files.get(key)
         if not park and previous and previous.mac == mac and previous.state != "pending":
-            return  # nothing changed since the last outcome
+            return None  # nothing changed since the last outcome
+        draft = _Draft(path, key, raw, mac, park)
         try:
-            self._seal(path, key, raw, mac, park)
+            draft.fields = read_note(raw, path, self.kinds)
+        except Exception as exc:
+            self._outcome(draft, exc)
+            return None
+        if draft.fields.note_id is None and key not in self.state.ids:
+            self.state.ids[key] = new_id()
+            self.state.save()  # durable before the seal: one file, one note, even after a crash
+        draft.note_id = draft.fields.note_id or self.state.ids[key]
+        return draft
+
+    def _file(self, draft: _Draft) -> FiledNote:
+        """Seal a prepared draft (on any thread: it touches the vault, not the daemon's state)."""
+        assert draft.fields is not None
+        return file_note(self.vault, draft.path, draft.raw, draft.note_id, self.kinds, draft.fields)
+
+    def _outcome(self, draft: _Draft, filed: FiledNote | Exception) -> None:
+        """Record what filing a draft came to (on the daemon's thread)."""
+        path, key, mac = draft.path, draft.key, draft.mac
+        try:
+            if isinstance(filed, Exception):
+                raise filed
+            self._sealed(draft, filed)
         except (NoteInvalid, NoteTooLarge, TamperedFile) as exc:
             self._report(key, FileStatus("error", reason=str(exc), mac=mac))
         except NoteForked as exc:  # two machines changed it while apart: the draft waits here
@@ -416,36 +491,47 @@ class Daemon:
         self.writing[path] = started
         return True
 
-    def _seal(self, path: Path, key: str, raw: bytes, mac: str, park: bool) -> None:
-        fields = read_note(raw, path, self.kinds)
-        if fields.note_id is None and key not in self.state.ids:
-            self.state.ids[key] = new_id()
-            self.state.save()  # durable before the seal: one file, one note, even after a crash
-        filed = file_note(self.vault, path, raw, self.state.ids.get(key), self.kinds, fields)
+    def _sealed(self, draft: _Draft, filed: FiledNote) -> None:
         sealed = filed.sealed
-        self.failures.pop(path, None)
-        if not sealed.unchanged:
-            self.summary.sealed += 1
-            log.info("sealed revision %d of note %s", sealed.revision, sealed.note_id)
-        status = FileStatus("sealed", sealed.note_id, sealed.revision, mac=mac, updated=_now())
-        removal = "signed" if fields.signed else "parked" if park else None
-        note = _Sealed(path, key, raw, status, removal)
+        self.failures.pop(draft.path, None)
+        status = FileStatus("sealed", sealed.note_id, sealed.revision, mac=draft.mac, updated=_now())
+        removal = "signed" if filed.fields.signed else "parked" if draft.park else None
+        note = _Sealed(draft.path, draft.key, draft.raw, status, removal, not sealed.unchanged)
         if self._committing is None:
-            self._committed(note)
+            self._committed(note, self._take_out(note))
         else:
             self._committing.append(note)
 
-    def _committed(self, note: _Sealed) -> None:
+    def _take_out(self, note: _Sealed) -> bool:
+        """Remove a signed or parked note's plaintext, once its revision is durable and
+        audited (on any thread: it touches the inbox, not the daemon's state)."""
+        return note.removal is not None and self._remove_plaintext(note.path, note.raw)
+
+    def _committed(self, note: _Sealed, removed: bool) -> None:
         """A note whose revision is durable and audited: recorded as sealed (a state saved
-        before a commit ended would skip a draft whose revision a crash lost), and, if
-        signed or parked, its plaintext removed."""
+        before a commit ended would skip a draft whose revision a crash lost), and as
+        removed if its plaintext is (`_take_out`)."""
         self.state.set(note.key, note.status)
-        if note.removal and self._remove_plaintext(note.path, note.raw):
+        if note.removal and not removed:  # written to meanwhile, and put back: sealed again
+            self.due[note.path] = time.monotonic() + self.settings.quiet_period
+        if removed and note.removal:
+            self._removed_from.add(note.path.parent)  # made durable once per batch (_sync_removals)
             note.status.state = note.removal
             self.state.ids.pop(note.key, None)
             self.summary.removed += 1
-            log.info("removed the plaintext of note %s (%s, in the vault)", note.status.note_id, note.removal)
             self.state.set(note.key, note.status)
+        gone = f"({note.removal}, in the vault)" if removed else ""
+        # One line a note, once it is durable: a burst writes a thousand.
+        if note.new:
+            self.summary.sealed += 1
+            log.info(
+                "sealed revision %d of note %s%s",
+                note.status.revision,
+                note.status.note_id,
+                f"; removed its plaintext {gone}" if gone else "",
+            )
+        elif gone:
+            log.info("removed the plaintext of note %s %s", note.status.note_id, gone)
 
     def _remove_plaintext(self, path: Path, sealed: bytes) -> bool:
         """Remove a note whose exact bytes the vault holds, and its editor backups.
@@ -458,13 +544,11 @@ class Daemon:
         if aside.read_bytes() != sealed:
             # Written to in the meantime: put it back (beside a newer copy, as residue).
             os.rename(aside, path if not path.exists() else path.with_name(path.name + ".conflict~"))
-            self.due[path] = time.monotonic() + self.settings.quiet_period
             return False
         os.unlink(aside)
         for backup in backups_of(path):
             if backup.is_file() and not backup.is_symlink():
                 backup.unlink()
-        self._removed_from.add(path.parent)  # made durable once per batch (_sync_removals)
         return True
 
     def _report(self, key: str, status: FileStatus) -> None:

@@ -82,7 +82,8 @@ def file_note(
         client_id = vault.resolve(fields.client)
     except UnknownClient as exc:
         raise NoteInvalid(path, fields.line_of("client"), "client", str(exc)) from None
-    if client_id in group.purged(vault):  # another machine's purge, its deletions still arriving
+    # Another machine's purge, its deletions still arriving (read once a burst: once_per_commit).
+    if client_id in vault.once_per_commit("purged", lambda: group.purged(vault)):
         raise NoteInvalid(
             path,
             fields.line_of("client"),

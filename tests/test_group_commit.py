@@ -114,3 +114,36 @@ def test_a_commit_that_cannot_sync_the_audit_log_is_no_seal_for_drafts_either(
     assert status.count("sealed, revision 1") == len(drafts)
     with practice.vault() as vault:
         assert verify(vault) == [] and vault.audit.verify(vault.trust.device_keys()) == []
+
+
+@pytest.mark.parametrize("signed_first", [False, True], ids=["draft-then-signed", "signed-then-draft"])
+def test_two_files_of_one_note_in_a_burst_are_sealed_in_order_as_by_one_thread(
+    practice: Env, signed_first: bool
+) -> None:
+    """syncd files a burst on several threads, but one note's files one after another, in
+    order: a signed revision is never followed by another, and no number is taken twice."""
+    from syncd import Daemon, DaemonSettings
+
+    inbox = practice.practice.inbox
+    others = _burst(practice)  # so that the threads are busy with other notes meanwhile
+    note_id = "00000000000000ff"
+    # The inbox is read in name order: "…-copy.md" comes before "….md".
+    first, second = inbox / "2026-11-21-AB-1-copy.md", inbox / "2026-11-21-AB-1.md"
+    signed, draft = (first, second) if signed_first else (second, first)
+    write_note(inbox, signed.name, note_id=note_id, status="signed", body="The signed text.")
+    write_note(inbox, draft.name, note_id=note_id, body="A draft of the same note.")
+    summary = Daemon(
+        practice.vault(), inbox, practice.practice.state_dir, DaemonSettings(threads=4)
+    ).run_once()
+    with practice.vault() as vault:
+        client_id = vault.resolve("AB-1")
+        revisions = vault.revisions(client_id, note_id)
+        finals = [vault.load(path).header.final for _, _, path in revisions]
+        assert verify(vault) == []
+    if signed_first:  # the draft came too late: it waits for an addendum
+        assert finals == [True]
+        assert summary.left == [draft.name]
+    else:
+        assert [number for number, _, _ in revisions] == [1, 2] and finals == [False, True]
+    assert draft.exists() and not signed.exists()
+    assert not [p for p in others if p.exists()]

@@ -15,7 +15,8 @@ import errno
 import fcntl
 import os
 import tempfile
-from collections.abc import Container, Iterator
+from collections.abc import Container, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,6 +45,18 @@ def fsync_dir(path: Path, defer: set[Path] | None = None) -> None:
             os.close(fd)
     except OSError as exc:
         raise WriteFailed(path, reason(exc)) from exc
+
+
+def fsync_dirs(folders: Iterable[Path], threads: int = 4) -> None:
+    """`fsync_dir` of every folder, deepest first (a folder before the folder that names
+    it); those of one depth at once, on threads: each fsync mostly waits on the disk, and
+    the file system's journal commits concurrent ones together."""
+    by_depth: dict[int, list[Path]] = {}
+    for folder in folders:
+        by_depth.setdefault(len(folder.parts), []).append(folder)
+    with ThreadPoolExecutor(threads, thread_name_prefix="casenotes-fsync") as pool:
+        for depth in sorted(by_depth, reverse=True):
+            list(pool.map(fsync_dir, by_depth[depth]))  # raises the first failure, once all ran
 
 
 def make_dirs(path: Path, defer: set[Path] | None = None) -> None:

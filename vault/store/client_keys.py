@@ -10,6 +10,7 @@ machines at once are both readable by whoever holds them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -60,6 +61,7 @@ class Keyring:
         self._cache: dict[str, tuple[tuple[int, int], Generations, list[TamperedFile]]] = {}
         # (the above, other devices' logs) -> who holds each generation, generations refused
         self._held: dict[str, tuple[object, dict[str, set[str]], list[TamperedFile]]] = {}
+        self._settling = threading.RLock()
 
     def client_dir(self, client_id: str) -> Path:
         return self.root / "clients" / client_id
@@ -236,7 +238,8 @@ class Keyring:
             bad = self.entitled(client_id)[1]
         if bad:
             raise KeyNotUsable(bad[0].path, bad[0].why)
-        return self.current(client_id) or self.merge(client_id)
+        with self._settling:  # one merge, not one per thread that seals this client's notes
+            return self.current(client_id) or self.merge(client_id)
 
     # -- access ---------------------------------------------------------------------------
     def access_files(self, client_id: str) -> list[tuple[str, str, Path]]:

@@ -84,7 +84,7 @@ def _seal_record(
     extra: dict[str, str],
     merges: tuple[str, ...] = (),
 ) -> SealedRevision:
-    public = vault.keyring.sealing_key(client_id)
+    public = vault.once_per_commit(("sealing-key", client_id), lambda: vault.keyring.sealing_key(client_id))
     mac = content_mac(vault, body)
     existing = vault.revisions(client_id, note_id)
     number = 1

@@ -42,16 +42,20 @@ class Trust:
         folders = [self.root / "devices", self.root / "colleagues"]
         stamp = tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in folders)
         if self._device_keys is None or stamp != self._devices_stamp:
-            self._devices_stamp = stamp
-            self._device_keys, self._bad_registrations, self._registrants = {}, [], {}
+            keys: dict[str, VerifyKey] = {}
+            bad: list[TamperedFile] = []
+            registrants: dict[str, str] = {}
             signers = self.trusted_signers()
             for path in sync_artefacts.glob(self.root / "devices", "*.json"):
                 try:
-                    self._device_keys[path.stem] = check_registration(path, signers)
+                    keys[path.stem] = check_registration(path, signers)
                     record = read_record(path, DEVICE_REGISTRATION_FORMAT)
-                    self._registrants[path.stem] = str(record["practitioner_id"])
+                    registrants[path.stem] = str(record["practitioner_id"])
                 except TamperedFile as exc:  # it signs nothing valid; verify() reports it
-                    self._bad_registrations.append(exc)
+                    bad.append(exc)
+            # Complete before the stamp says so: syncd's sealing threads read them meanwhile.
+            self._device_keys, self._bad_registrations, self._registrants = keys, bad, registrants
+            self._devices_stamp = stamp
         return self._device_keys
 
     def registrant(self, device_id: str) -> str | None:

@@ -28,10 +28,10 @@ import fcntl
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import nacl.exceptions
 from nacl.public import PrivateKey
@@ -76,6 +76,7 @@ if TYPE_CHECKING:  # backups, forks and reading import their code when they run:
     from . import forks
     from .reading import OpenedNote
 
+T = TypeVar("T")
 REVISION_NAME = re.compile(r"^(\d{6})-([0-9a-f]{16})\.rev$")
 
 
@@ -102,6 +103,7 @@ class Vault:
         # index entry -> (its stat, the device keys that checked it, its client): handles.py
         self.index_seen: dict[Path, tuple[tuple[int, ...], object, str]] = {}
         self.deferred: set[Path] | None = None  # folders a group commit makes durable at its end
+        self._commit_facts: dict[Hashable, Any] | None = None  # see `once_per_commit`
 
     # -- backups --------------------------------------------------------------------------
     @contextmanager
@@ -153,15 +155,26 @@ class Vault:
         if self.deferred is not None:
             yield
             return
-        self.deferred, self.audit.deferring = set(), True
+        self.deferred, self.audit.deferring, self._commit_facts = set(), True, {}
         try:
             yield
         finally:
             folders, self.deferred, self.audit.deferring = self.deferred, None, False
-            # Deepest first: a note's folder, then the folder that names it.
-            for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
-                durable.fsync_dir(folder)
+            self._commit_facts = None
+            durable.fsync_dirs(folders)  # deepest first: a note's folder, then the one naming it
             self.audit.sync()
+
+    def once_per_commit(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, remembered under ``key`` until the group commit ends (outside one,
+        computed every time): the notes of a burst are filed as the vault was when its first
+        one was (a handle's client, the key sealed to), not each one checking it again; as if
+        the burst had been filed a few seconds sooner. A failure is not remembered."""
+        facts = self._commit_facts
+        if facts is None:
+            return compute()
+        if key not in facts:
+            facts[key] = compute()
+        return cast(T, facts[key])
 
     def leftovers(self, client_id: str | None = None) -> list[Path]:
         """Folders and temp files a write cut short left behind (they hold no data)."""
@@ -327,7 +340,7 @@ class Vault:
         return handles.add_client(self, handle, name, dob, on_created)
 
     def resolve(self, handle: str) -> str:
-        return handles.resolve(self, handle)
+        return self.once_per_commit(("resolve", handle), lambda: handles.resolve(self, handle))
 
     def upgrade_index(self) -> list[Path]:
         return handles.upgrade_index(self)
