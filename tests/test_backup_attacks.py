@@ -20,7 +20,7 @@ from test_retention import APA, Clock, add, clock, random_middle, vault  # noqa:
 from retention.purge import run
 from syncd.filing import file_note
 from vault import Vault
-from vault.backup.snapshots import BackupTarget
+from vault.backup.snapshots import BackupTarget, Snapshot
 from vault.backup.storage import FolderStorage, RcloneStorage
 from vault.errors import TamperedFile
 
@@ -30,6 +30,17 @@ def target_at(folder: Path, cache: Path) -> BackupTarget:
 
 
 # -- rollback and replay ---------------------------------------------------------------------
+def two_snapshots(vault: Vault, clock: Clock, tmp_path: Path) -> tuple[BackupTarget, Snapshot, Snapshot]:
+    """A target on tmp_path/drive holding an older and a newer snapshot (a client added between)."""
+    add(vault, "AB-1", ["2018-01-01"])
+    target = target_at(tmp_path / "drive", tmp_path / "cache")
+    clock.set("2018-03-01")
+    old = vault.backup(target)
+    add(vault, "CD-2", ["2018-02-01"])
+    clock.set("2018-03-02")
+    return target, old, vault.backup(target)
+
+
 def test_a_target_rolled_back_to_an_older_snapshot_is_reported_not_passed_off_as_newest(
     vault: Vault,
     clock: Clock,
@@ -37,13 +48,7 @@ def test_a_target_rolled_back_to_an_older_snapshot_is_reported_not_passed_off_as
 ) -> None:
     """The remote deletes the newest manifests: what is left looks like a complete history
     that simply ends earlier. This machine remembers the newest snapshot it took there."""
-    add(vault, "AB-1", ["2018-01-01"])
-    target = target_at(tmp_path / "drive", tmp_path / "cache")
-    clock.set("2018-03-01")
-    old = vault.backup(target)
-    add(vault, "CD-2", ["2018-02-01"])
-    clock.set("2018-03-02")
-    new = vault.backup(target)
+    target, old, new = two_snapshots(vault, clock, tmp_path)
     (tmp_path / "drive" / "snapshots" / f"{new.name}.json").unlink()
     assert target.snapshots() == [old.name]
     problems = target.verify(vault.trust.device_keys())
@@ -76,13 +81,7 @@ def test_an_old_manifest_copied_over_a_newer_name_is_refused(
 ) -> None:
     """Replay: the older signed manifest under the newer snapshot's name (its signature is
     good, it is just not that snapshot)."""
-    add(vault, "AB-1", ["2018-01-01"])
-    target = target_at(tmp_path / "drive", tmp_path / "cache")
-    clock.set("2018-03-01")
-    old = vault.backup(target)
-    add(vault, "CD-2", ["2018-02-01"])
-    clock.set("2018-03-02")
-    new = vault.backup(target)
+    target, old, new = two_snapshots(vault, clock, tmp_path)
     folder = tmp_path / "drive" / "snapshots"
     shutil.copy(folder / f"{old.name}.json", folder / f"{new.name}.json")
     with pytest.raises(TamperedFile, match="another snapshot"):
