@@ -80,7 +80,7 @@ def read_notes(
         raise UnknownNote(f"for client {client_id}", note_id)
     note_ids = [note_id] if note_id else vault.note_ids(client_id)
     opened = _open_notes(vault, client_id, note_ids, keys, damaged)
-    _audit_decrypt(vault, practitioner, client_id, len(opened))
+    audit_decrypt(vault, practitioner, client_id, len(opened))
     return opened
 
 
@@ -125,8 +125,41 @@ def read_notes_in_two(
         damaged += [TamperedFile(path, why) for path, why in sent[2]]
     finally:
         child.close()
-    _audit_decrypt(vault, practitioner, client_id, count)
+    audit_decrypt(vault, practitioner, client_id, count)
     return results
+
+
+def read_newest(
+    vault: Vault,
+    practitioner: Practitioner,
+    client_id: str,
+    count: int,
+    damaged: list[TamperedFile],
+    checked: Checked | None = None,
+) -> tuple[list[OpenedNote], int]:
+    """The ``count`` notes sealed last (by their newest revision's signed header's
+    sealed_at), checked and decrypted as any read, and how many notes the client has: an
+    overview of them is shown while the rest are read. No audit entry: the complete read
+    that follows counts these with the rest in its one entry (the caller audits these if
+    it never comes)."""
+    from .vault import REVISION_NAME  # noqa: PLC0415 - vault.py imports this module
+
+    keys = vault.keyring.client_keys(practitioner, client_id)
+    note_ids = vault.note_ids(client_id)
+    records = vault.client_dir(client_id) / "records"
+    ahead = {path.parent.name: parsed.header.sealed_at for path, (parsed, _, _) in (checked or {}).items()}
+
+    def sealed_at(nid: str) -> str:
+        if nid in ahead:
+            return ahead[nid]
+        revisions = _revisions(records / nid, REVISION_NAME)
+        try:  # the order only: the signature is checked when the note is read
+            return revision_format.parse(revisions[-1][2].read_bytes(), revisions[-1][2]).header.sealed_at
+        except (IndexError, OSError, TamperedFile):
+            return ""  # left to the complete read, which reports it
+
+    newest = sorted(note_ids, key=sealed_at, reverse=True)[:count]
+    return _open_notes(vault, client_id, sorted(newest), keys, damaged, checked), len(note_ids)
 
 
 class _Child:
@@ -298,7 +331,7 @@ def _stat(path: Path) -> tuple[int, ...]:
     return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
-def _audit_decrypt(vault: Vault, practitioner: Practitioner, client_id: str, notes: int) -> None:
+def audit_decrypt(vault: Vault, practitioner: Practitioner, client_id: str, notes: int) -> None:
     vault.audit.append("decrypt", client=client_id, notes=notes, practitioner=practitioner.practitioner_id)
 
 
