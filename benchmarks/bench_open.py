@@ -100,7 +100,9 @@ def whole_processes(notes: int, runs: int) -> dict[str, float]:
     open_cmd = [sys.executable, "-m", "casenotes", "open", "CL-0001", "--no-browser"]
     plain_cmd = [sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(project / "mkdocs.yml")]
     print(f"{notes} notes:")
-    print(f"  A: CASENOTES_HOME={practice.root} CASENOTES_CONFIG_DIR={practice.config_dir} {' '.join(open_cmd)}")
+    print(
+        f"  A: CASENOTES_HOME={practice.root} CASENOTES_CONFIG_DIR={practice.config_dir} {' '.join(open_cmd)}"
+    )
     print(f"  B: {' '.join(plain_cmd)}")
     overviews, opens, plains, ratios = [], [], [], []
     try:
@@ -157,7 +159,9 @@ def stages(notes: int, runs: int) -> None:
     vault.close()
     shutil.rmtree(practice.root)
     site_builder.site.PARTIAL_FROM = threshold
-    print(f"open of a {notes}-note client in one process, median of {runs} runs (A: as open; B: no partial stage):")
+    print(
+        f"open of a {notes}-note client in one process, median of {runs} runs (A: as open; B: no partial stage):"
+    )
     for key in keys:
         a, b = statistics.median(rows[key]), statistics.median(alone[key])
         print(f"  {key:<15} A {a:6.2f} s   B {b:6.2f} s")

@@ -61,21 +61,32 @@ def load_timeline(
     client_id: str,
     handle: str,
     include_psychotherapy: bool,
-    checked: Checked | None = None,
+    meanwhile: Callable[[Checked | None], object] | None = None,
 ) -> Timeline:
     """Decrypt a client's notes; a damaged note is listed as damaged, never dropped.
 
     From PARALLEL_FROM notes, two processes decrypt and read them (read_notes_in_two):
     the signature checks, decryption and YAML front matter are most of what `open` does
-    before MkDocs."""
+    before MkDocs. ``meanwhile(checked)`` runs once the second process has started (the
+    partial overview, built while it decrypts its half), with what was checked ahead."""
     damaged_files: list[TamperedFile] = []
     if len(vault.note_ids(client_id)) >= PARALLEL_FROM and _can_fork():
         settled()  # no thread of ours inside an import at the fork; the check ahead stopped
-        checked = _checked_ahead(vault, client_id) or checked
-        shares = read_notes_in_two(vault, practitioner, client_id, _read, damaged_files, checked)
+        checked = _checked_ahead(vault, client_id)
+        shares = read_notes_in_two(
+            vault,
+            practitioner,
+            client_id,
+            _read,
+            damaged_files,
+            checked,
+            lambda: meanwhile and meanwhile(checked),
+        )
         entries = [entry for share, _ in shares for entry in share]
         unreadable = [note for _, share in shares for note in share]
     else:
+        if meanwhile:
+            meanwhile(None)
         entries, unreadable = _read(vault.read_notes(practitioner, client_id, damaged=damaged_files))
     damaged = [Damaged(exc.path.parent.name, exc.why) for exc in damaged_files]
     return assemble(handle, entries, damaged + unreadable, include_psychotherapy)
@@ -240,17 +251,32 @@ def build_site(
     with _long_lived():
         started = time.perf_counter()
         on_stage(f"decrypting the notes of client {client_id}")
-        checked, shown = None, 0
-        if on_overview and len(vault.note_ids(client_id)) > PARTIAL_FROM and _can_fork():
-            checked, shown = _serve_partial(
-                vault, practitioner, client_id, handle, include_psychotherapy, directory, on_overview
+        shown: list[int] = []
+
+        def partial(checked: Checked | None) -> None:
+            assert on_overview is not None
+            shown.append(
+                _serve_partial(
+                    vault,
+                    practitioner,
+                    client_id,
+                    handle,
+                    include_psychotherapy,
+                    directory,
+                    checked,
+                    on_overview,
+                )
             )
             timings.partial = time.perf_counter() - started
+
+        early = on_overview and len(vault.note_ids(client_id)) > PARTIAL_FROM and _can_fork()
         try:
-            timeline = load_timeline(vault, practitioner, client_id, handle, include_psychotherapy, checked)
+            timeline = load_timeline(
+                vault, practitioner, client_id, handle, include_psychotherapy, partial if early else None
+            )
         except BaseException:
-            if checked is not None:  # their text was shown: audited, though the rest never came
-                audit_decrypt(vault, practitioner, client_id, shown)
+            if shown:  # their text was shown: audited, though the rest never came
+                audit_decrypt(vault, practitioner, client_id, shown[0])
             raise
         timings.decrypt = time.perf_counter() - started
         gc.freeze()  # the timeline too
@@ -277,13 +303,12 @@ def _serve_partial(
     handle: str,
     include_psychotherapy: bool,
     directory: Path,
+    checked: Checked | None,
     on_overview: Callable[[BuiltSite], object],
-) -> tuple[Checked, int]:
+) -> int:
     """Decrypt the newest PARTIAL_NOTES notes (every check as in any read), build an
-    overview of them alone in directory/partial, and hand it to ``on_overview``; what was
-    checked ahead (taken here), for the complete read, and how many notes were decrypted."""
-    settled()  # the check ahead stops: this process checks the rest as it reads them
-    checked = _checked_ahead(vault, client_id) or {}
+    overview of them alone in directory/partial, and hand it to ``on_overview``; how many
+    notes were decrypted. Run while the second process decrypts its half of all of them."""
     found: list[TamperedFile] = []
     notes, total = read_newest(vault, practitioner, client_id, PARTIAL_NOTES, found, checked)
     entries, unreadable = _read(notes)
@@ -297,7 +322,7 @@ def _serve_partial(
     finally:
         steps.abandon()
     on_overview(site)
-    return checked, len(notes)
+    return len(notes)
 
 
 @contextmanager

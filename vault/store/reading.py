@@ -91,6 +91,7 @@ def read_notes_in_two(
     each: Callable[[list[OpenedNote]], T],
     damaged: list[TamperedFile],
     checked: Checked | None = None,
+    meanwhile: Callable[[], object] = lambda: None,
 ) -> list[T]:
     """Every note of a client decrypted by two processes at once, each share handed to
     ``each``; its results (one per share, this process's first).
@@ -101,7 +102,8 @@ def read_notes_in_two(
     this process decrypts its share again, meeting (and raising) the same error. One
     audit entry counts the notes of both. The caller forks only where no other thread
     holds a lock (site_builder waits for its warm-up first). ``checked``: revisions
-    check_ahead verified (both processes have them, the child by the fork).
+    check_ahead verified (both processes have them, the child by the fork). ``meanwhile``
+    runs here once the child has started, before this process's share.
     """
     keys = vault.keyring.client_keys(practitioner, client_id)
     note_ids = vault.note_ids(client_id)
@@ -114,6 +116,7 @@ def read_notes_in_two(
 
     child = _Child(their_share)
     try:
+        meanwhile()
         mine = _open_notes(vault, client_id, ours, keys, damaged, checked)
         results, count = [each(mine)], len(mine)
         sent = child.result()
