@@ -171,3 +171,29 @@ def test_an_older_damaged_note_is_reported_by_the_complete_overview(
         assert b"1 note failed its integrity check" in page and b"Partial overview" not in page
     finally:
         held.close()
+
+
+def test_a_browser_on_the_partial_overview_is_taken_to_the_complete_one_by_itself(
+    story: Env, tmp_path: Path, long_history: None
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+    from site_fixtures import CHROMIUM_ARGS, require_chromium
+
+    chromium = require_chromium()
+    _seal_history(story)
+    held = HeldComplete(story, tmp_path / "ram")
+    try:
+        assert held.opened is not None
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.goto(held.opened.url)
+            body = page.locator("body")
+            expect(body).to_contain_text("Partial overview: showing the newest 2 of 5 notes")
+            expect(body).not_to_contain_text(OLD_RISK)
+            held.release()
+            expect(body).to_contain_text(OLD_RISK, timeout=20_000)  # it reloaded itself
+            expect(body).not_to_contain_text("Partial overview")
+            browser.close()
+    finally:
+        held.close()

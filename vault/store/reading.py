@@ -92,6 +92,7 @@ def read_notes_in_two(
     damaged: list[TamperedFile],
     checked: Checked | None = None,
     meanwhile: Callable[[], object] = lambda: None,
+    mine: int | None = None,
 ) -> list[T]:
     """Every note of a client decrypted by two processes at once, each share handed to
     ``each``; its results (one per share, this process's first).
@@ -103,11 +104,13 @@ def read_notes_in_two(
     audit entry counts the notes of both. The caller forks only where no other thread
     holds a lock (site_builder waits for its warm-up first). ``checked``: revisions
     check_ahead verified (both processes have them, the child by the fork). ``meanwhile``
-    runs here once the child has started, before this process's share.
+    runs here once the child has started, before this process's share: the first
+    ``mine`` notes (default half; the child takes more when ``meanwhile`` costs time).
     """
     keys = vault.keyring.client_keys(practitioner, client_id)
     note_ids = vault.note_ids(client_id)
-    ours, theirs = note_ids[: len(note_ids) // 2], note_ids[len(note_ids) // 2 :]
+    cut = len(note_ids) // 2 if mine is None else max(0, min(mine, len(note_ids)))
+    ours, theirs = note_ids[:cut], note_ids[cut:]
 
     def their_share() -> tuple[int, T, list[tuple[str, str]]]:
         found: list[TamperedFile] = []
