@@ -92,7 +92,7 @@ def read_notes_in_two(
     damaged: list[TamperedFile],
     checked: Checked | None = None,
     meanwhile: Callable[[], object] = lambda: None,
-    mine: int | None = None,
+    cut: int | None = None,
 ) -> list[T]:
     """Every note of a client decrypted by two processes at once, each share handed to
     ``each``; its results (one per share, this process's first).
@@ -105,11 +105,11 @@ def read_notes_in_two(
     holds a lock (site_builder waits for its warm-up first). ``checked``: revisions
     check_ahead verified (both processes have them, the child by the fork). ``meanwhile``
     runs here once the child has started, before this process's share: the first
-    ``mine`` notes (default half; the child takes more when ``meanwhile`` costs time).
+    ``cut`` notes (default half; the child takes more when ``meanwhile`` costs time).
     """
     keys = vault.keyring.client_keys(practitioner, client_id)
     note_ids = vault.note_ids(client_id)
-    cut = len(note_ids) // 2 if mine is None else max(0, min(mine, len(note_ids)))
+    cut = len(note_ids) // 2 if cut is None else max(0, min(cut, len(note_ids)))
     ours, theirs = note_ids[:cut], note_ids[cut:]
 
     def their_share() -> tuple[int, T, list[tuple[str, str]]]:
