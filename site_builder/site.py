@@ -183,7 +183,9 @@ def site_label(label: str) -> str:
 
 
 OVERVIEW = "index.md"
-PARTIAL_FROM = 400  # notes: above this, an overview of the newest is served while the rest are read
+# notes: above this, an overview of the newest is served while the rest are read (below it,
+# the whole overview is ready within a second of the unlock anyway)
+PARTIAL_FROM = 1000
 PARTIAL_NOTES = 300  # notes in that overview
 # What building the partial overview costs, in notes the second process decrypts meanwhile
 # (measured at 2,000: some 0.3 s, at about 0.5 ms a note): it takes that many more.
@@ -255,33 +257,18 @@ def build_site(
     with _long_lived():
         started = time.perf_counter()
         on_stage(f"decrypting the notes of client {client_id}")
-        shown: list[int] = []
 
         def partial(checked: Checked | None) -> None:
             assert on_overview is not None
-            shown.append(
-                _serve_partial(
-                    vault,
-                    practitioner,
-                    client_id,
-                    handle,
-                    include_psychotherapy,
-                    directory,
-                    checked,
-                    on_overview,
-                )
+            _serve_partial(
+                vault, practitioner, client_id, handle, include_psychotherapy, directory, checked, on_overview
             )
             timings.partial = time.perf_counter() - started
 
         early = on_overview and len(vault.note_ids(client_id)) > PARTIAL_FROM and _can_fork()
-        try:
-            timeline = load_timeline(
-                vault, practitioner, client_id, handle, include_psychotherapy, partial if early else None
-            )
-        except BaseException:
-            if shown:  # their text was shown: audited, though the rest never came
-                audit_decrypt(vault, practitioner, client_id, shown[0])
-            raise
+        timeline = load_timeline(
+            vault, practitioner, client_id, handle, include_psychotherapy, partial if early else None
+        )
         timings.decrypt = time.perf_counter() - started
         gc.freeze()  # the timeline too
         site = BuiltSite(directory, timeline, timings)
@@ -309,10 +296,10 @@ def _serve_partial(
     directory: Path,
     checked: Checked | None,
     on_overview: Callable[[BuiltSite], object],
-) -> int:
+) -> None:
     """Decrypt the newest PARTIAL_NOTES notes (every check as in any read), build an
-    overview of them alone in directory/partial, and hand it to ``on_overview``; how many
-    notes were decrypted. Run while the second process decrypts its half of all of them."""
+    overview of them alone in directory/partial, and hand it to ``on_overview``.
+    Run while the second process decrypts its half of all of them."""
     found: list[TamperedFile] = []
     notes, total = read_newest(vault, practitioner, client_id, PARTIAL_NOTES, found, checked)
     entries, unreadable = _read(notes)
@@ -325,8 +312,10 @@ def _serve_partial(
         steps.build_pages([OVERVIEW])
     finally:
         steps.abandon()
+    # Audited before it is shown, as every read is (the complete read writes its own entry):
+    # a kill while the rest are read must not leave these notes seen and unrecorded.
+    audit_decrypt(vault, practitioner, client_id, len(notes))
     on_overview(site)
-    return len(notes)
 
 
 @contextmanager

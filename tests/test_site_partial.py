@@ -124,6 +124,7 @@ def test_the_newest_notes_first_marked_partial_then_the_complete_overview_with_a
         assert 'http-equiv="refresh"' in text  # it reloads itself into the complete one
         assert "2026-02-05" in text or "05 February 2026" in text  # the newest session
         assert OLD_RISK not in text  # not yet read: and the page says so above
+        assert [d["notes"] for d in held.decrypt_entries()] == [2]  # what is shown is recorded
         status, page = get(opener, base + "/timeline.html")
         assert status == 503  # the rest: "still being prepared"
         held.release()
@@ -132,7 +133,8 @@ def test_the_newest_notes_first_marked_partial_then_the_complete_overview_with_a
         assert OLD_RISK in page.decode()
         status, page = get(opener, base + "/timeline.html")
         assert status == 200 and b"2025" in page
-        assert [d["notes"] for d in held.decrypt_entries()] == [5]  # one entry for the open
+        # the newest two audited before they were shown, then the complete read
+        assert [d["notes"] for d in held.decrypt_entries()] == [2, 5]
     finally:
         held.close()
     assert not (tmp_path / "ram").exists() or not any((tmp_path / "ram").iterdir())
