@@ -16,7 +16,9 @@ the rest; the commands are printed, to be timed from outside too (/usr/bin/time 
 
 ``--stages``: in one process, at the default KDF, the unlock (MkDocs warmed up and the
 notes' signatures checked meanwhile, as `open` does) and then decrypt + read, overview, and whole build (site_builder's own
-timings): "decrypt + read" plus "overview" is the time from the unlock to the overview.
+timings): above PARTIAL_FROM notes, "partial ready" is the time from the unlock until the
+newest notes' overview (marked partial) could be served, "complete ready" until the complete
+one could; "decrypt + read" is then the complete read after the partial overview.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pathlib import Path
 
 from common import PASSPHRASE, new_practice, seal_client
 
+import site_builder.site
 from site_builder import build_site, check_ahead, theme, warm_up
 from vault import KDF_PROFILES, Passphrase
 
@@ -97,7 +100,9 @@ def whole_processes(notes: int, runs: int) -> dict[str, float]:
     open_cmd = [sys.executable, "-m", "casenotes", "open", "CL-0001", "--no-browser"]
     plain_cmd = [sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(project / "mkdocs.yml")]
     print(f"{notes} notes:")
-    print(f"  A: CASENOTES_HOME={practice.root} CASENOTES_CONFIG_DIR={practice.config_dir} {' '.join(open_cmd)}")
+    print(
+        f"  A: CASENOTES_HOME={practice.root} CASENOTES_CONFIG_DIR={practice.config_dir} {' '.join(open_cmd)}"
+    )
     print(f"  B: {' '.join(plain_cmd)}")
     overviews, opens, plains, ratios = [], [], [], []
     try:
@@ -129,25 +134,38 @@ def stages(notes: int, runs: int) -> None:
     practice, vault = new_practice(KDF_PROFILES["moderate"])
     seal_client(practice, vault, "CL-0001", notes)
     client_id = vault.resolve("CL-0001")
-    rows: dict[str, list[float]] = {k: [] for k in ("unlock", "decrypt + read", "overview", "every page")}
-    for _ in range(runs):
+    keys = ("unlock", "decrypt + read", "overview", "every page", "partial ready", "complete ready")
+    rows: dict[str, list[float]] = {k: [] for k in keys}
+    alone: dict[str, list[float]] = {k: [] for k in keys}  # the same-run reference: no partial stage
+    threshold = site_builder.site.PARTIAL_FROM
+    for n in range(2 * runs):
+        site_builder.site.PARTIAL_FROM = threshold if n % 2 == 0 else notes  # A B A B ...
+        into = rows if n % 2 == 0 else alone
         ram = ram_dir()
         # as `open` does: while the passphrase is derived, MkDocs is loaded and the theme
         # compiled (the first run), then the notes' signatures are checked until the unlock
         warm_up(then=check_ahead(vault, client_id))
         started = time.perf_counter()
         practitioner = vault.unlock(Passphrase(PASSPHRASE))
-        rows["unlock"].append(time.perf_counter() - started)
-        site = build_site(vault, practitioner, client_id, "CL-0001", ram)
-        rows["decrypt + read"].append(site.timings.decrypt)
-        rows["overview"].append(site.timings.overview)
-        rows["every page"].append(site.timings.build)
+        into["unlock"].append(time.perf_counter() - started)
+        # served as `open` does: a long history's newest notes first (a partial overview)
+        site = build_site(vault, practitioner, client_id, "CL-0001", ram, on_overview=lambda _: None)
+        into["partial ready"].append(site.timings.partial)  # 0: no partial stage (a short history)
+        into["complete ready"].append(site.timings.decrypt + site.timings.overview)
+        into["decrypt + read"].append(site.timings.decrypt - site.timings.partial)
+        into["overview"].append(site.timings.overview)
+        into["every page"].append(site.timings.build)
         shutil.rmtree(ram)
     vault.close()
     shutil.rmtree(practice.root)
-    print(f"open of a {notes}-note client in one process, median of {runs} runs (each after the one before):")
-    for key, values in rows.items():
-        print(f"  {key:<15} {statistics.median(values):6.2f} s")
+    site_builder.site.PARTIAL_FROM = threshold
+    print(
+        f"open of a {notes}-note client in one process, median of {runs} runs (A: as open; B: no partial stage):"
+    )
+    for key in keys:
+        a, b = statistics.median(rows[key]), statistics.median(alone[key])
+        print(f"  {key:<15} A {a:6.2f} s   B {b:6.2f} s")
+    print("  (partial ready, complete ready: from the unlock until that overview could be served)")
 
 
 def main() -> None:

@@ -61,10 +61,18 @@ def serve_site(
         nonlocal opened
         if stop_requested.is_set():
             raise BuildStopped()
-        for damaged in site.timeline.damaged:
+        if opened is not None:  # the complete overview, in the partial one's place
+            opened.replace(site)
+        if site.partial is not None:
+            click.echo(
+                f"casenotes: the newest {site.partial[0]} of {site.partial[1]} notes shown first", err=True
+            )
+        for damaged in () if site.partial else site.timeline.damaged:  # the complete read reports them
             click.echo(
                 f"casenotes: note {damaged.note_id} is damaged and shown as such: {damaged.why}", err=True
             )
+        if opened is not None:
+            return
         opened = site_builder.OpenSite(vault, subject, site)
         opened.start()
         click.echo(f"Serving {opened.url}", err=False)

@@ -80,7 +80,7 @@ def read_notes(
         raise UnknownNote(f"for client {client_id}", note_id)
     note_ids = [note_id] if note_id else vault.note_ids(client_id)
     opened = _open_notes(vault, client_id, note_ids, keys, damaged)
-    _audit_decrypt(vault, practitioner, client_id, len(opened))
+    audit_decrypt(vault, practitioner, client_id, len(opened))
     return opened
 
 
@@ -91,6 +91,8 @@ def read_notes_in_two(
     each: Callable[[list[OpenedNote]], T],
     damaged: list[TamperedFile],
     checked: Checked | None = None,
+    meanwhile: Callable[[], object] = lambda: None,
+    cut: int | None = None,
 ) -> list[T]:
     """Every note of a client decrypted by two processes at once, each share handed to
     ``each``; its results (one per share, this process's first).
@@ -101,11 +103,14 @@ def read_notes_in_two(
     this process decrypts its share again, meeting (and raising) the same error. One
     audit entry counts the notes of both. The caller forks only where no other thread
     holds a lock (site_builder waits for its warm-up first). ``checked``: revisions
-    check_ahead verified (both processes have them, the child by the fork).
+    check_ahead verified (both processes have them, the child by the fork). ``meanwhile``
+    runs here once the child has started, before this process's share: the first
+    ``cut`` notes (default half; the child takes more when ``meanwhile`` costs time).
     """
     keys = vault.keyring.client_keys(practitioner, client_id)
     note_ids = vault.note_ids(client_id)
-    ours, theirs = note_ids[: len(note_ids) // 2], note_ids[len(note_ids) // 2 :]
+    cut = len(note_ids) // 2 if cut is None else max(0, min(cut, len(note_ids)))
+    ours, theirs = note_ids[:cut], note_ids[cut:]
 
     def their_share() -> tuple[int, T, list[tuple[str, str]]]:
         found: list[TamperedFile] = []
@@ -114,6 +119,7 @@ def read_notes_in_two(
 
     child = _Child(their_share)
     try:
+        meanwhile()
         mine = _open_notes(vault, client_id, ours, keys, damaged, checked)
         results, count = [each(mine)], len(mine)
         sent = child.result()
@@ -125,8 +131,41 @@ def read_notes_in_two(
         damaged += [TamperedFile(path, why) for path, why in sent[2]]
     finally:
         child.close()
-    _audit_decrypt(vault, practitioner, client_id, count)
+    audit_decrypt(vault, practitioner, client_id, count)
     return results
+
+
+def read_newest(
+    vault: Vault,
+    practitioner: Practitioner,
+    client_id: str,
+    count: int,
+    damaged: list[TamperedFile],
+    checked: Checked | None = None,
+) -> tuple[list[OpenedNote], int]:
+    """The ``count`` notes sealed last (by their newest revision's signed header's
+    sealed_at), checked and decrypted as any read, and how many notes the client has: an
+    overview of them is shown while the rest are read. No audit entry: the complete read
+    that follows counts these with the rest in its one entry (the caller audits these if
+    it never comes)."""
+    from .vault import REVISION_NAME  # noqa: PLC0415 - vault.py imports this module
+
+    keys = vault.keyring.client_keys(practitioner, client_id)
+    note_ids = vault.note_ids(client_id)
+    records = vault.client_dir(client_id) / "records"
+    ahead = {path.parent.name: parsed.header.sealed_at for path, (parsed, _, _) in (checked or {}).items()}
+
+    def sealed_at(nid: str) -> str:
+        if nid in ahead:
+            return ahead[nid]
+        revisions = _revisions(records / nid, REVISION_NAME)
+        try:  # the order only: the signature is checked when the note is read
+            return revision_format.parse(revisions[-1][2].read_bytes(), revisions[-1][2]).header.sealed_at
+        except (IndexError, OSError, TamperedFile):
+            return ""  # left to the complete read, which reports it
+
+    newest = sorted(note_ids, key=sealed_at, reverse=True)[:count]
+    return _open_notes(vault, client_id, sorted(newest), keys, damaged, checked), len(note_ids)
 
 
 class _Child:
@@ -298,7 +337,7 @@ def _stat(path: Path) -> tuple[int, ...]:
     return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
-def _audit_decrypt(vault: Vault, practitioner: Practitioner, client_id: str, notes: int) -> None:
+def audit_decrypt(vault: Vault, practitioner: Practitioner, client_id: str, notes: int) -> None:
     vault.audit.append("decrypt", client=client_id, notes=notes, practitioner=practitioner.practitioner_id)
 
 
