@@ -199,3 +199,103 @@ def test_a_browser_on_the_partial_overview_is_taken_to_the_complete_one_by_itsel
             browser.close()
     finally:
         held.close()
+
+
+# -- attacks: what a partial overview must never do ----------------------------------------
+
+
+def test_a_psychotherapy_note_among_the_newest_stays_out_of_the_partial_overview(
+    story: Env, tmp_path: Path, long_history: None
+) -> None:
+    _seal_history(story)
+    vault = story.vault()
+    vault.clock = lambda: dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)  # the newest of all
+    text = note("eeeeeeeeeeeeeee6", "2026-02-06", "psychotherapy", body="## Process notes\nzebrafinch.\n")
+    vault.seal(vault.resolve("EF-3"), "eeeeeeeeeeeeeee6", text.replace("client: AB-1", "client: EF-3").encode())
+    vault.close()
+    held = HeldComplete(story, tmp_path / "ram")
+    try:
+        assert held.opened is not None
+        opener = client(held.opened)
+        base = held.opened.url.split("/?")[0]
+        _, page = get(opener, base + "/")
+        assert b"Partial overview" in page and b"zebrafinch" not in page
+        assert b"1 psychotherapy note is kept apart" in page  # as the complete overview says
+        held.release()
+        _, page = get(opener, base + "/")
+        assert b"Partial overview" not in page and b"zebrafinch" not in page
+    finally:
+        held.close()
+
+
+def _damage_newest(env: Env, where: str) -> None:
+    """Flip a byte of the newest note's revision: in its signed header, or its sealed body."""
+    vault = env.vault()
+    [(_, _, path)] = vault.revisions(vault.resolve("EF-3"), "eeeeeeeeeeeeeee5")
+    vault.close()
+    raw = bytearray(path.read_bytes())
+    raw[20 if where == "header" else len(raw) - 5] ^= 1
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("where", ["header", "body"])
+def test_a_damaged_newest_note_is_reported_on_the_partial_overview_and_the_complete_one(
+    story: Env, tmp_path: Path, long_history: None, where: str
+) -> None:
+    """The newest session damaged: the partial overview must not show the two before it as
+    'the newest' with no word of it (its banner speaks only of the older notes)."""
+    _seal_history(story)
+    _damage_newest(story, where)
+    held = HeldComplete(story, tmp_path / "ram")
+    try:
+        assert held.opened is not None
+        opener = client(held.opened)
+        base = held.opened.url.split("/?")[0]
+        _, page = get(opener, base + "/")
+        assert b"Partial overview" in page and b"1 note failed its integrity check" in page
+        held.release()
+        _, page = get(opener, base + "/")
+        assert b"Partial overview" not in page and b"1 note failed its integrity check" in page
+    finally:
+        held.close()
+
+
+def test_requests_racing_the_swap_get_one_whole_overview_and_nothing_outside_the_site(
+    story: Env, tmp_path: Path, long_history: None
+) -> None:
+    _seal_history(story)
+    held = HeldComplete(story, tmp_path / "ram")
+    answers: list[tuple[str, int, bytes]] = []
+    stop = threading.Event()
+    try:
+        assert held.opened is not None
+        opener = client(held.opened)
+        base = held.opened.url.split("/?")[0]
+        paths = ["/", "/index.html", "/../partial/site/index.html", "/%2e%2e/partial/site/index.html",
+                 "/..%2f..%2fpartial/site/index.html", "/../../site/index.html", "/../mkdocs.yml"]
+
+        def hammer() -> None:
+            while not stop.is_set():
+                for path in paths:
+                    answers.append((path, *get(opener, base + path)))
+
+        thread = threading.Thread(target=hammer)
+        thread.start()
+        try:
+            held.release()
+            for _ in range(20):  # on past the swap and the completion
+                answers.append(("/", *get(opener, base + "/")))
+        finally:
+            stop.set()
+            thread.join()
+    finally:
+        held.close()
+    overviews = [page for path, status, page in answers if path in ("/", "/index.html") and status == 200]
+    assert overviews and all(
+        (b"Partial overview" in page) != (OLD_RISK.encode() in page) for page in overviews
+    )  # the partial one (banner, no older risk) or the complete one (no banner): never a mix
+    assert OLD_RISK.encode() in overviews[-1]
+    for path, status, page in answers:
+        if path not in ("/", "/index.html"):
+            assert status in (403, 404, 503) or (status == 200 and b"Partial overview" not in page), path
+            assert b"site_name" not in page  # never the build's own files

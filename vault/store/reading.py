@@ -161,8 +161,10 @@ def read_newest(
         revisions = _revisions(records / nid, REVISION_NAME)
         try:  # the order only: the signature is checked when the note is read
             return revision_format.parse(revisions[-1][2].read_bytes(), revisions[-1][2]).header.sealed_at
-        except (IndexError, OSError, TamperedFile):
-            return ""  # left to the complete read, which reports it
+        except (IndexError, OSError):
+            return ""  # an empty folder holds nothing (a read error: the complete read reports it)
+        except TamperedFile:  # its date unreadable, it may be the newest: read (and reported) now
+            return "\uffff"
 
     newest = sorted(note_ids, key=sealed_at, reverse=True)[:count]
     return _open_notes(vault, client_id, sorted(newest), keys, damaged, checked), len(note_ids)
