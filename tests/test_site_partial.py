@@ -7,7 +7,10 @@ before the complete overview is served, so that the partial one is seen, not rac
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -211,7 +214,9 @@ def test_a_psychotherapy_note_among_the_newest_stays_out_of_the_partial_overview
     vault = story.vault()
     vault.clock = lambda: dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)  # the newest of all
     text = note("eeeeeeeeeeeeeee6", "2026-02-06", "psychotherapy", body="## Process notes\nzebrafinch.\n")
-    vault.seal(vault.resolve("EF-3"), "eeeeeeeeeeeeeee6", text.replace("client: AB-1", "client: EF-3").encode())
+    vault.seal(
+        vault.resolve("EF-3"), "eeeeeeeeeeeeeee6", text.replace("client: AB-1", "client: EF-3").encode()
+    )
     vault.close()
     held = HeldComplete(story, tmp_path / "ram")
     try:
@@ -271,8 +276,15 @@ def test_requests_racing_the_swap_get_one_whole_overview_and_nothing_outside_the
         assert held.opened is not None
         opener = client(held.opened)
         base = held.opened.url.split("/?")[0]
-        paths = ["/", "/index.html", "/../partial/site/index.html", "/%2e%2e/partial/site/index.html",
-                 "/..%2f..%2fpartial/site/index.html", "/../../site/index.html", "/../mkdocs.yml"]
+        paths = [
+            "/",
+            "/index.html",
+            "/../partial/site/index.html",
+            "/%2e%2e/partial/site/index.html",
+            "/..%2f..%2fpartial/site/index.html",
+            "/../../site/index.html",
+            "/../mkdocs.yml",
+        ]
 
         def hammer() -> None:
             while not stop.is_set():
@@ -299,3 +311,127 @@ def test_requests_racing_the_swap_get_one_whole_overview_and_nothing_outside_the
         if path not in ("/", "/index.html"):
             assert status in (403, 404, 503) or (status == 200 and b"Partial overview" not in page), path
             assert b"site_name" not in page  # never the build's own files
+
+
+# `casenotes open` itself, the thresholds lowered, and each share of the complete read held
+# (as a long history's would take seconds) until the test opens the gate.
+GATED_OPEN = """
+import os, sys, time
+from pathlib import Path
+import site_builder.site as s
+s.PARALLEL_FROM, s.PARTIAL_FROM, s.PARTIAL_NOTES = 1, 3, 2
+gate = Path(sys.argv.pop(1))
+read, serve_partial, in_partial = s._read, s._serve_partial, [False]
+def _serve_partial(*args):
+    in_partial[0] = True
+    try:
+        return serve_partial(*args)
+    finally:
+        in_partial[0] = False
+def _read(notes):
+    if not in_partial[0]:
+        (gate.parent / f"reading-{os.getpid()}").touch()
+        deadline = time.monotonic() + 60
+        while not gate.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    return read(notes)
+s._serve_partial, s._read = _serve_partial, _read
+from casenotes.cli import main
+main()
+"""
+
+
+class GatedOpen:
+    def __init__(self, env: Env, tmp_path: Path) -> None:
+        import subprocess
+        import sys
+
+        script = tmp_path / "gated_open.py"
+        script.write_text(GATED_OPEN)
+        self.gate = tmp_path / "gate"
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), str(self.gate), "open", "EF-3", "--no-browser"],
+            env={**env.env, "CASENOTES_PASSPHRASE": PASSPHRASE},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # its own process group: a terminal's Ctrl-C reaches all of it
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line.startswith("Serving http://127.0.0.1:"), line + self.proc.stderr.read()
+        self.url = line.split()[-1]
+        self.base = self.url.split("/?")[0]
+        [self.directory] = Path("/dev/shm").glob(f"casenotes-site-{self.proc.pid}-*")
+        import http.cookiejar
+        import urllib.request
+
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+        self.opener.open(self.url, timeout=10).close()
+
+    def child(self) -> int:
+        """The second process of the complete read, once it is held at the gate."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            pids = [int(p.name.split("-")[1]) for p in self.gate.parent.glob("reading-*")]
+            others = [pid for pid in pids if pid != self.proc.pid]
+            if others:
+                return others[0]
+            time.sleep(0.01)
+        raise AssertionError("no second process")
+
+    def finish(self) -> tuple[int, str]:
+        try:
+            _, err = self.proc.communicate(timeout=60)
+        finally:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.communicate()
+        return self.proc.returncode, err
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT to the group", "SIGHUP"])
+def test_a_signal_while_the_partial_overview_is_served_ends_open_and_wipes_both_sites(
+    story: Env, tmp_path: Path, how: str
+) -> None:
+    _seal_history(story)
+    opened = GatedOpen(story, tmp_path)
+    _, page = get(opened.opener, opened.base + "/")
+    assert b"Partial overview" in page
+    assert (opened.directory / "partial").is_dir()
+    opened.child()
+    if how == "SIGINT to the group":
+        os.killpg(opened.proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the child too
+    else:
+        opened.proc.send_signal(getattr(signal, how))
+    opened.gate.touch()  # the rest of the read goes on as it would
+    code, err = opened.finish()
+    assert code == 0, err
+    assert "Site closed (Ctrl-C or stop); its files are wiped." in err
+    assert not opened.directory.exists()
+    events = [(e.event, e.data.get("reason")) for e in story.vault().audit.entries()]
+    assert ("site-close", "stopped") in events
+
+
+def test_the_second_process_killed_while_the_partial_overview_is_served_costs_no_note(
+    story: Env, tmp_path: Path
+) -> None:
+    _seal_history(story)
+    opened = GatedOpen(story, tmp_path)
+    try:
+        os.kill(opened.child(), signal.SIGKILL)
+        opened.gate.touch()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            _, page = get(opened.opener, opened.base + "/")
+            if b"Partial overview" not in page:
+                break
+            time.sleep(0.2)
+        assert b"Partial overview" not in page and OLD_RISK.encode() in page  # every note, in the end
+    finally:
+        opened.proc.send_signal(signal.SIGTERM)
+        code, err = opened.finish()
+    assert code == 0, err
+    assert not opened.directory.exists()
