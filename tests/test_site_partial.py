@@ -7,10 +7,12 @@ before the complete overview is served, so that the partial one is seen, not rac
 from __future__ import annotations
 
 import datetime as dt
+import http.cookiejar
 import os
 import signal
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -54,6 +56,7 @@ class HeldComplete:
         practitioner = self.vault.unlock(Passphrase(PASSPHRASE))
         self.partial, self.held, self.done = threading.Event(), threading.Event(), threading.Event()
         self.opened: OpenSite | None = None
+        self.opener: urllib.request.OpenerDirector | None = None
         self.errors: list[BaseException] = []
         self.before = sum(1 for _ in self.vault.audit.entries())
         directory.mkdir()
@@ -95,6 +98,13 @@ class HeldComplete:
         if self.opened is not None:
             self.opened.close("stopped")
 
+    def get(self, path: str = "/") -> tuple[int, bytes]:
+        """``path`` of the site, as the practitioner's browser asks for it (token and cookie)."""
+        assert self.opened is not None
+        if self.opener is None:
+            self.opener = client(self.opened)
+        return get(self.opener, self.opened.url.split("/?")[0] + path)
+
     def decrypt_entries(self) -> list[dict[str, object]]:
         return [e.data for e in list(self.vault.audit.entries())[self.before :] if e.event == "decrypt"]
 
@@ -117,9 +127,7 @@ def test_the_newest_notes_first_marked_partial_then_the_complete_overview_with_a
     held = HeldComplete(story, tmp_path / "ram")
     try:
         assert held.opened is not None
-        opener = client(held.opened)
-        base = held.opened.url.split("/?")[0]
-        status, page = get(opener, base + "/")
+        status, page = held.get()
         assert status == 200
         text = page.decode()
         assert "Partial overview: showing the newest 2 of 5 notes" in text
@@ -128,13 +136,13 @@ def test_the_newest_notes_first_marked_partial_then_the_complete_overview_with_a
         assert "2026-02-05" in text or "05 February 2026" in text  # the newest session
         assert OLD_RISK not in text  # not yet read: and the page says so above
         assert [d["notes"] for d in held.decrypt_entries()] == [2]  # what is shown is recorded
-        status, page = get(opener, base + "/timeline.html")
+        status, page = held.get("/timeline.html")
         assert status == 503  # the rest: "still being prepared"
         held.release()
-        status, page = get(opener, base + "/")
+        status, page = held.get()
         assert status == 200 and b"Partial overview" not in page and b"http-equiv" not in page
         assert OLD_RISK in page.decode()
-        status, page = get(opener, base + "/timeline.html")
+        status, page = held.get("/timeline.html")
         assert status == 200 and b"2025" in page
         # the newest two audited before they were shown, then the complete read
         assert [d["notes"] for d in held.decrypt_entries()] == [2, 5]
@@ -167,12 +175,10 @@ def test_an_older_damaged_note_is_reported_by_the_complete_overview(
     held = HeldComplete(story, tmp_path / "ram")
     try:
         assert held.opened is not None
-        opener = client(held.opened)
-        base = held.opened.url.split("/?")[0]
-        status, page = get(opener, base + "/")
+        status, page = held.get()
         assert b"Partial overview" in page and b"failed" not in page
         held.release()
-        status, page = get(opener, base + "/")
+        status, page = held.get()
         assert b"1 note failed its integrity check" in page and b"Partial overview" not in page
     finally:
         held.close()
@@ -221,13 +227,11 @@ def test_a_psychotherapy_note_among_the_newest_stays_out_of_the_partial_overview
     held = HeldComplete(story, tmp_path / "ram")
     try:
         assert held.opened is not None
-        opener = client(held.opened)
-        base = held.opened.url.split("/?")[0]
-        _, page = get(opener, base + "/")
+        _, page = held.get()
         assert b"Partial overview" in page and b"zebrafinch" not in page
         assert b"1 psychotherapy note is kept apart" in page  # as the complete overview says
         held.release()
-        _, page = get(opener, base + "/")
+        _, page = held.get()
         assert b"Partial overview" not in page and b"zebrafinch" not in page
     finally:
         held.close()
@@ -254,12 +258,10 @@ def test_a_damaged_newest_note_is_reported_on_the_partial_overview_and_the_compl
     held = HeldComplete(story, tmp_path / "ram")
     try:
         assert held.opened is not None
-        opener = client(held.opened)
-        base = held.opened.url.split("/?")[0]
-        _, page = get(opener, base + "/")
+        _, page = held.get()
         assert b"Partial overview" in page and b"1 note failed its integrity check" in page
         held.release()
-        _, page = get(opener, base + "/")
+        _, page = held.get()
         assert b"Partial overview" not in page and b"1 note failed its integrity check" in page
     finally:
         held.close()
@@ -363,9 +365,6 @@ class GatedOpen:
         self.url = line.split()[-1]
         self.base = self.url.split("/?")[0]
         [self.directory] = Path("/dev/shm").glob(f"casenotes-site-{self.proc.pid}-*")
-        import http.cookiejar
-        import urllib.request
-
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
         )
