@@ -73,8 +73,12 @@ def random_middle(secret: bytes) -> bytes:
     never its field names, which every client's record shares (the middle of the retention
     facts is ``,"format":"casenotes-retention-facts","nonce":"`` and one random letter:
     another client's file held that slice once in 64 runs)."""
-    if secret.startswith(b"{"):
-        values = [v for v in json.loads(secret).values() if isinstance(v, str)]
+    try:  # a ciphertext may begin with "{" too (1 in 256): a record is what parses as one
+        record = json.loads(secret)
+    except ValueError:
+        record = None
+    if isinstance(record, dict):
+        values = [v for v in record.values() if isinstance(v, str)]
         secret = max(values, key=len).encode()
     middle = len(secret) // 2
     return secret[max(middle - 24, 0) :][:48]
