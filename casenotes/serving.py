@@ -46,7 +46,6 @@ def serve_site(
             f"casenotes: warning: no RAM file system found; the site is built in {base} and wiped on close",
             err=True,
         )
-    directory = site_builder.create(base)
     opened: site_builder.OpenSite | None = None
     building = True
     reason = "failed"
@@ -56,6 +55,11 @@ def serve_site(
             stop_requested.set()  # the build stops at its next page (and stops its second process)
         elif opened is not None:
             opened.stop()
+
+    # Before the directory exists: a signal between the two killed the process and left it.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, on_signal)
+    directory = site_builder.create(base)
 
     def serve_overview(site: site_builder.BuiltSite) -> None:
         nonlocal opened
@@ -81,8 +85,6 @@ def serve_site(
         if not no_browser:
             webbrowser.open(opened.launcher().as_uri())
 
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, on_signal)
     try:
         os.environ.update(site_builder.theme.QUIET_ENV)
         make(directory, serve_overview)

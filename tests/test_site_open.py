@@ -401,7 +401,9 @@ def long_story(story: Env) -> Env:
         client_id = vault.resolve("AB-1")
         for n in range(150):
             day = f"2025-{1 + n % 12:02d}-{1 + n % 28:02d}"
-            text = note(f"{n + 1:016x}", day, "soap", "draft", body=f"## Subjective\nFictional session {n}.\n")
+            text = note(
+                f"{n + 1:016x}", day, "soap", "draft", body=f"## Subjective\nFictional session {n}.\n"
+            )
             vault.seal(client_id, f"{n + 1:016x}", text.encode())
     return story
 
@@ -435,3 +437,38 @@ def test_a_signal_while_the_site_is_built_stops_it_and_wipes_it(long_story: Env,
     assert "Site closed (Ctrl-C or stop); its files are wiped." in err
     assert not directory.exists()
     no_marker_left(long_story)
+
+
+SIGNALLED_AT_CREATE = """
+import os, signal, sys
+import site_builder
+real = site_builder.create
+def create(base):
+    directory = real(base)
+    os.kill(os.getpid(), signal.SIGTERM)  # the stop arrives the moment the directory exists
+    return directory
+site_builder.create = create
+from casenotes.cli import main
+sys.argv = ["casenotes", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_signal_the_moment_the_site_directory_is_made_still_wipes_it(story: Env, tmp_path: Path) -> None:
+    """The handlers are in place before the directory exists: a stop between the two once
+    killed `open` outright and left its directory behind."""
+    script = tmp_path / "signalled_open.py"
+    script.write_text(SIGNALLED_AT_CREATE)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "open", "AB-1", "--no-browser"],
+        env={**story.env, "CASENOTES_PASSPHRASE": PASSPHRASE},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "Site closed (Ctrl-C or stop); its files are wiped." in err
+    assert "Serving" not in out
+    assert not list(RAM.glob(f"casenotes-site-{proc.pid}-*"))
+    no_marker_left(story)
