@@ -32,17 +32,12 @@ class HeldOpen:
 
     def __init__(self, env: Env, handle: str, directory: Path) -> None:
         self.vault = env.vault()
+        self.handle = handle
         practitioner = self.vault.unlock(Passphrase(PASSPHRASE))
         self.overview, self.held, self.done = threading.Event(), threading.Event(), threading.Event()
         self.opened: OpenSite | None = None
         self.errors: list[BaseException] = []
         directory.mkdir()
-
-        def on_overview(site: BuiltSite) -> None:
-            self.opened = OpenSite(self.vault, {"client": handle}, site)
-            self.opened.start()
-            self.overview.set()
-            self.held.wait(60)  # the other pages are not all written until released
 
         def run() -> None:
             try:
@@ -52,7 +47,7 @@ class HeldOpen:
                     self.vault.resolve(handle),
                     handle,
                     directory,
-                    on_overview=on_overview,
+                    on_overview=self.on_overview,
                 )
                 assert self.opened is not None
                 self.opened.completed()
@@ -66,6 +61,12 @@ class HeldOpen:
         self.thread.start()
         assert self.overview.wait(120) and not self.errors, self.errors
         assert self.opened is not None and not self.opened.server.complete.is_set()
+
+    def on_overview(self, site: BuiltSite) -> None:
+        self.opened = OpenSite(self.vault, {"client": self.handle}, site)
+        self.opened.start()
+        self.overview.set()
+        self.held.wait(60)  # the other pages are not all written until released
 
     def release(self) -> None:
         self.held.set()

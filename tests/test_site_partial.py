@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from conftest import PASSPHRASE, Env
 from site_fixtures import note
-from test_site_early import client, get
+from test_site_early import HeldOpen, client, get
 
 import site_builder.site
-from site_builder import BuiltSite, OpenSite, build_site
+from site_builder import BuiltSite, build_site
 from vault import Passphrase
 
 OLD_RISK = "disclosed a plan, safety plan made"
@@ -47,56 +47,23 @@ def _seal_history(env: Env) -> None:
     vault.close()
 
 
-class HeldComplete:
+class HeldComplete(HeldOpen):
     """build_site in a thread, as `casenotes open` serves it, held before the complete
     overview replaces the partial one."""
 
     def __init__(self, env: Env, directory: Path) -> None:
-        self.vault = env.vault()
-        practitioner = self.vault.unlock(Passphrase(PASSPHRASE))
-        self.partial, self.held, self.done = threading.Event(), threading.Event(), threading.Event()
-        self.opened: OpenSite | None = None
+        with env.vault() as vault:
+            self.before = sum(1 for _ in vault.audit.entries())
         self.opener: urllib.request.OpenerDirector | None = None
-        self.errors: list[BaseException] = []
-        self.before = sum(1 for _ in self.vault.audit.entries())
-        directory.mkdir()
+        super().__init__(env, "EF-3", directory)
 
-        def on_overview(site: BuiltSite) -> None:
-            if self.opened is None:
-                assert site.partial is not None
-                self.opened = OpenSite(self.vault, {"client": "EF-3"}, site)
-                self.opened.start()
-                self.partial.set()
-                self.held.wait(60)
-            else:
-                assert site.partial is None
-                self.opened.replace(site)
-
-        def run() -> None:
-            try:
-                cid = self.vault.resolve("EF-3")
-                build_site(self.vault, practitioner, cid, "EF-3", directory, on_overview=on_overview)
-                assert self.opened is not None
-                self.opened.completed()
-            except BaseException as exc:  # noqa: BLE001 - reported by the test
-                self.errors.append(exc)
-                self.partial.set()
-            finally:
-                self.done.set()
-
-        self.thread = threading.Thread(target=run)
-        self.thread.start()
-        assert self.partial.wait(120) and not self.errors, self.errors
-
-    def release(self) -> None:
-        self.held.set()
-        assert self.done.wait(120) and not self.errors, self.errors
-
-    def close(self) -> None:
-        self.held.set()
-        self.thread.join()
-        if self.opened is not None:
-            self.opened.close("stopped")
+    def on_overview(self, site: BuiltSite) -> None:
+        if self.opened is None:
+            assert site.partial is not None
+            super().on_overview(site)  # served, and held there
+        else:
+            assert site.partial is None
+            self.opened.replace(site)
 
     def get(self, path: str = "/") -> tuple[int, bytes]:
         """``path`` of the site, as the practitioner's browser asks for it (token and cookie)."""
