@@ -117,11 +117,16 @@ class Keyring:
     def client_generations(self, client_id: str) -> list[PublicKey]:
         """Every public key the client has had, oldest first; TamperedFile for a key file
         that does not check or does not stand (verify reports it)."""
-        found, bad = self.generations(client_id)
-        bad = bad or (self.entitled(client_id)[1] if len(found) > 1 else [])
+        bad = self.refused(client_id)
         if bad:
             raise bad[0]
+        found, _ = self.generations(client_id)
         return [found[gid].public for gid in sorted(found, key=kg.order)]
+
+    def refused(self, client_id: str) -> list[TamperedFile]:
+        """Key files that do not check, else those that do not stand (`entitled`)."""
+        found, bad = self.generations(client_id)
+        return bad or (self.entitled(client_id)[1] if len(found) > 1 else [])
 
     def current(self, client_id: str) -> str | None:
         """The generation new revisions are sealed to (None: a merge must come first), among
@@ -233,9 +238,7 @@ class Keyring:
         """The current generation, after merging generations made apart if that is due.
         Never one that a newer generation replaces: while a key file is here that cannot be
         checked (it may be that newer one), KeyNotUsable."""
-        _, bad = self.generations(client_id)
-        if not bad and len(self.generations(client_id)[0]) > 1:
-            bad = self.entitled(client_id)[1]
+        bad = self.refused(client_id)
         if bad:
             raise KeyNotUsable(bad[0].path, bad[0].why)
         with self._settling:  # one merge, not one per thread that seals this client's notes
