@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import Env, require_tool
 from notes import note_text
-from test_backup import settle
+from test_backup import next_second, settle
 from test_retention import APA, Clock, add, clock, random_middle, vault  # noqa: F401 (fixtures)
 
 from retention.purge import run
@@ -62,6 +62,7 @@ def test_the_cli_warns_of_a_rolled_back_target_where_snapshots_are_listed_and_re
     assert practice.run("backup", "run").code == 0
     (oldest,) = folder.glob("*.json")
     assert practice.run("client", "add", "CD-2").code == 0
+    next_second()  # in the same second, the two would be equally new
     assert practice.run("backup", "run").code == 0
     # the one the second run made (both may be named for the same second: not by sorting)
     (newest,) = set(folder.glob("*.json")) - {oldest}
