@@ -47,14 +47,12 @@ def serve_site(
             err=True,
         )
     opened: site_builder.OpenSite | None = None
-    building = True
     reason = "failed"
 
     def on_signal(*_: object) -> None:
-        if building:
-            stop_requested.set()  # the build stops at its next page (and stops its second process)
-        elif opened is not None:
-            opened.stop()
+        # Only recorded (one store, no lock: site_builder/stopping.py): the build stops at its
+        # next page, the server at its next look, and this function's own code wipes the site.
+        stop_requested.set()
 
     # Before the directory exists: a signal between the two killed the process and left it.
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -77,7 +75,7 @@ def serve_site(
             )
         if opened is not None:
             return
-        opened = site_builder.OpenSite(vault, subject, site)
+        opened = site_builder.OpenSite(vault, subject, site, stop=stop_requested)
         opened.start()
         click.echo(f"Serving {opened.url}", err=False)
         click.echo(f"(wiped after {minutes:g} idle minutes, or on Ctrl-C)", err=True)
@@ -88,7 +86,6 @@ def serve_site(
     try:
         os.environ.update(site_builder.theme.QUIET_ENV)
         make(directory, serve_overview)
-        building = False
         if stop_requested.is_set():  # asked after the last page
             raise BuildStopped()
         assert opened is not None
@@ -100,7 +97,6 @@ def serve_site(
     except BuildStopped:
         reason = "stopped"
     finally:
-        building = False
         if opened is not None:
             opened.close(reason)
         else:

@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 MAX_CONNECTIONS = 32  # a browser opens six per host; beyond this a connection is closed at once
@@ -62,6 +62,12 @@ def content_security_policy(script_hashes: Iterable[str] = ()) -> str:
         "connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; form-action 'none'; "
         "base-uri 'none'"
     )
+
+
+class Stop(Protocol):
+    """What serve_until waits on: a StopFlag, or a threading.Event where no signal sets it."""
+
+    def wait(self, timeout: float) -> bool: ...
 
 
 class SiteServer(ThreadingHTTPServer):
@@ -206,8 +212,11 @@ class SiteServer(ThreadingHTTPServer):
             )
             self._thread.start()
 
-    def serve_until(self, stop: threading.Event, idle_timeout: float) -> str:
-        """Serve until stop is set or no authenticated request came for idle_timeout seconds."""
+    def serve_until(self, stop: Stop, idle_timeout: float) -> str:
+        """Serve until stop is set or no authenticated request came for idle_timeout seconds.
+
+        ``stop`` may be set from a signal handler: it is a StopFlag there (stopping.py),
+        whose wait takes no lock the handler could be waiting for."""
         self.start()
         try:
             while not stop.wait(0.2):

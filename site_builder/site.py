@@ -7,7 +7,6 @@ import gc
 import multiprocessing
 import os
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from vault.store.reading import CheckAhead, Checked, audit_decrypt, read_newest,
 from . import pages, ramdir, theme
 from .server import SiteServer, content_security_policy
 from .staged_build import StagedBuild, settled
+from .stopping import StopFlag
 from .timeline import Damaged, Entry, Timeline, assemble
 
 
@@ -362,14 +362,17 @@ def _can_fork() -> bool:
 class OpenSite:
     """A site being served, from its overview on; close() wipes it."""
 
-    def __init__(self, vault: Vault, subject: dict[str, str], site: BuiltSite) -> None:
+    def __init__(
+        self, vault: Vault, subject: dict[str, str], site: BuiltSite, stop: StopFlag | None = None
+    ) -> None:
         self.vault = vault
         self.subject = subject  # what the audit entries name: {"client": id} or {"share": ...}
         self.site = site
         overview = [site.html / "index.html"]
         hashes = theme.script_hashes(site.html, None if site.complete else overview)
         self.server = SiteServer(site.html, hashes, complete=site.complete)
-        self.stop_event = threading.Event()
+        # Set by stop(), or by a signal handler (stop= its flag): no lock (stopping.py).
+        self.stop_event = StopFlag() if stop is None else stop
         vault.audit.append("site-open", **subject)
 
     @property

@@ -22,11 +22,13 @@ from typing import Any
 
 from . import theme
 from .errors import BuildStopped, SiteBuildFailed
+from .stopping import POLL, StopFlag
 
-#: Set by a signal handler (casenotes/serving.py) to stop the build at its next page: an
-#: exception raised from the handler at an arbitrary point (inside an import, a lock, a pipe)
-#: can leave the process stuck with the site's plaintext on disk.
-stop_requested = threading.Event()
+#: Set by a signal handler (casenotes/serving.py) to stop the build at its next page and the
+#: server at its next look: an exception raised from the handler at an arbitrary point
+#: (inside an import, a lock, a pipe) can leave the process stuck with the site's plaintext
+#: on disk, and an Event's lock can deadlock the handler (stopping.py).
+stop_requested = StopFlag()
 
 _warm: threading.Thread | None = None
 _enough = threading.Event()  # set by settled(): what runs after the warm-up stops
@@ -228,6 +230,11 @@ class StagedBuild:
             forked()
             write(ours)
             self.build_pages(ours)
+            while not receiver.poll(POLL):  # a stop asked meanwhile ends the child's half too
+                if stop_requested.is_set():
+                    raise BuildStopped()
+                if not child.is_alive() and not receiver.poll():
+                    break
             try:
                 self.entries.update(receiver.recv())
             except EOFError:

@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 import os
 import queue
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -157,7 +156,7 @@ class Daemon:
         self.failures: dict[Path, int] = {}
         self.seen: dict[Path, tuple[int, int, int]] = {}  # (mtime, size, inode) at last look
         self.summary = Summary()
-        self._stop = threading.Event()
+        self._stopping = False  # set by stop(), from a signal handler: a plain attribute, no lock
         self._track_writes = False
         self._removed_from: set[Path] = set()  # inbox folders with removals not yet fsynced
         self._committing: list[_Sealed] | None = None  # sealed in a group commit not yet ended
@@ -172,9 +171,10 @@ class Daemon:
 
     # -- running ------------------------------------------------------------------------
     def stop(self) -> None:
-        """Ask a running daemon to finish (safe from a signal handler)."""
-        self._stop.set()
-        self.events.put(None)
+        """Ask a running daemon to finish; safe from a signal handler, because it takes no
+        lock (an Event's set() or a Queue's put() would wait for the lock the main thread
+        may hold inside its own wait, forever). The loop sees it within a second."""
+        self._stopping = True
 
     def run(self, ready: Callable[[str], None] | None = None) -> None:
         """Watch until stop(). Drafts not yet quiet stay in the inbox for the next start."""
@@ -186,7 +186,7 @@ class Daemon:
                 self.runner.start()
                 if ready:
                     ready(how)
-                while not self._stop.is_set():
+                while not self._stopping:
                     try:
                         self._wait_for_events()
                         self._process_due(time.monotonic())
@@ -194,7 +194,7 @@ class Daemon:
                         self._save()
                     except Exception:  # the watcher outlives any one failure; the notes stay put
                         log.exception("unexpected error; syncd carries on")
-                        self._stop.wait(1.0)
+                        time.sleep(1.0)
             finally:
                 observer.stop()
                 observer.join()
