@@ -50,8 +50,12 @@ def main() -> int:
 
 def demo(program: str, cwd: Path, env: dict[str, str]) -> int:
     proc = subprocess.Popen(
-        [program, "demo", "--no-browser"], cwd=cwd, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [program, "demo", "--no-browser"],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     assert proc.stdout is not None
     served = False
