@@ -1,25 +1,31 @@
 """The vault on disk: one practice's keys, clients, sealed revisions and audit log.
 
-Layout (every name below ``vault/`` is an id, a blinded value or a number; see
-docs/format.md)::
+Layout (every name below ``vault/`` is an id, a blinded value or a number; docs/format.md
+says what each file holds, and which module writes it)::
 
-    practice.json                           practice id, format
-    practitioners/<pid>.json                wrapped practitioner keys
-    practitioners/<pid>.index               the handle-index key, sealed to the practitioner
-    practitioners/<pid>.recovery            a second wrapped copy, under the recovery key (recovery.py)
-    devices/<did>.json                      device registrations, signed by a practitioner
-    index/<blinded handle>.json             blinded handle -> client id, signed by a device
-    clients/<cid>/client.json               the client's public key, signed by a device
-    clients/<cid>/keys/<gen>-<did>.json     a newer client key pair's public half (a revoke, a merge)
-    clients/<cid>/access/<pid>.<gen>.<did>.sealed   the client's private key(s), sealed to a practitioner
-    colleagues/<pid>-<by>.json              a colleague's identity, signed by the practitioner ``by``
-    clients/<cid>/records/<nid>/<rev>-<did>.rev   one sealed revision (record 0…0 = profile)
-    audit/<did>.log, audit/<did>.checkpoint       the audit log and its signed head
+    practice.json                                practice id, format
+    .stignore                                    what a sync engine must not carry (practice.py)
+    practitioners/<pid>.json                     wrapped practitioner keys
+    practitioners/<pid>.index                    the handle-index key, sealed to the practitioner
+    practitioners/<pid>.recovery                 a second wrapped copy, under the recovery key (recovery.py)
+    devices/<did>.json                           device registrations, signed by a practitioner
+    colleagues/<pid>-<by>.json                   a colleague's identity, signed by the practitioner ``by``
+    index/<blinded>-<cid>.json                   blinded handle -> client id, signed by a device (handles.py)
+    clients/<cid>/client.json                    the client's public key, signed by a device
+    clients/<cid>/keys/<gid>.json                a newer client key pair's public half (a revoke, a merge)
+    clients/<cid>/access/<pid>.<gid>.<did>.sealed  the client's private key(s), sealed to a practitioner
+    clients/<cid>/records/<nid>/<rev>-<did>.rev  one sealed revision; record 0…0 is the profile (revisions.py)
+    clients/<cid>/retention/<did>.json           a device's retention facts of the client (retention_files.py)
+    clients/<cid>/supervision/<pid>.json         the client's supervisor (sharing/supervision.py)
+    clients/<cid>/cosign/<nid>-<pid>.json        a supervisor's co-signature of a note
+    disposals/<cid>.<did>[.<target id>].md       disposal certificates (retention_files.py)
+    revived/<cid>.<did>/                         a purged client's files that came back (disposal.py)
+    audit/<did>.log, audit/<did>.checkpoint      the audit log and its signed head (audit.py)
 
 Every file is written once under a unique name, except a practitioner's own key file
 (rewritten on a passphrase change) and recovery copy (rewritten by a new recovery set),
-and a device's own log and checkpoint, so a file-sync engine between the machines of a
-group practice never sees two writers of one file.
+and a device's own log, checkpoint and retention facts, so a file-sync engine between
+the machines of a group practice never sees two writers of one file.
 """
 
 from __future__ import annotations
