@@ -198,7 +198,7 @@ class _Child:
             return None
         try:
             return pickle.loads(data)  # noqa: S301 - our own child's bytes, through our own pipe
-        except Exception:  # noqa: BLE001 - cut short or garbled: the caller reads the share itself
+        except Exception:  # cut short or garbled: the caller reads the share itself
             return None
 
     def close(self) -> None:
