@@ -228,7 +228,7 @@ def backups_checked(vault: Vault, practice: Practice, now: dt.datetime) -> list[
         try:
             target.open(vault.practice_id, create=False)
             names = sorted(target.snapshots())
-        except Exception as exc:  # noqa: BLE001 (any reason a target cannot be read is the finding)
+        except Exception as exc:  # any reason a target cannot be read is the finding
             found.append(
                 Finding(name, "warn", f"not reachable ({exc}); plug it in and run `casenotes backup run`")
             )
@@ -329,7 +329,7 @@ def _mount_of(path: Path) -> tuple[str | None, str | None]:
             ["findmnt", "-n", "-o", "SOURCE,FSTYPE", "-T", str(path)],  # noqa: S607
             capture_output=True,
             text=True,
-            timeout=10,  # noqa: S607
+            timeout=10,
         ).stdout.split()
     except OSError:
         return None, None

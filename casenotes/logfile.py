@@ -29,7 +29,7 @@ class PrivateLogFile(logging.handlers.RotatingFileHandler):
             self.failing = False
             click.echo(f"casenotes: {self.baseFilename} is written to again", err=True)
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+    def handleError(self, record: logging.LogRecord) -> None:  # logging's name
         error = sys.exc_info()[1]
         if not isinstance(error, OSError):
             super().handleError(record)
@@ -46,7 +46,7 @@ class PrivateLogFile(logging.handlers.RotatingFileHandler):
     def _open(self) -> Any:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         os.fchmod(fd, 0o600)
-        return open(fd, "a", encoding=self.encoding, errors=self.errors)  # noqa: SIM115 (the handler closes it)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)  # the handler closes it
 
 
 def log_to(path: Path, debug: bool = False, stderr: bool = True) -> None:

@@ -15,6 +15,7 @@ from retention.purge import RunReport, run, scan, still_pending
 from syncd import Job
 from vault import Vault
 from vault.store import purged
+from vault.store.disposal import plan_disposal
 
 from . import config
 from .backups import targets
@@ -142,12 +143,16 @@ def retention_purge(ctx: click.Context, dry_run: bool, confirm: bool) -> None:
         raise UsageFailure("a purge destroys records for good: add --confirm to run it without a terminal")
     # the person confirming sees whom it concerns; a dry run too, when the passphrase is given
     handles = _handles(vault) if asking else given_handles(vault) if dry_run and due else {}
+    where = targets(p) if dry_run else []
     for row in due:
         assert row.decision is not None
         click.echo(
             f"due: client {who(row.client_id, handles)}, kept until {row.decision.retain_until} "
             f"({row.decision.rule})"
         )
+        if dry_run:  # the vault's own plan of the disposal: what the purge would remove
+            for line in plan_disposal(vault, row.client_id, where).describe():
+                click.echo(f"  would go: {line}")
     _warn_unvouched(vault, [r.client_id for r in due])
     if dry_run or not due:
         click.echo(

@@ -1,6 +1,8 @@
 """Retention: how long records are kept, legal holds, and disposal by crypto-shredding.
 
-Imports only the vault. syncd runs ``purge.run`` nightly; the command line wraps the rest.
+Imports only the vault, which stores what retention decides (the facts, the certificates)
+and carries out a disposal (vault/store/disposal.py). ``purge.run`` runs nightly as a job
+the command line hands to syncd (casenotes/retention_commands.py), and on demand.
 The names below load on first use: `casenotes seal` needs ``records`` and ``group``, not
 the policies or the purge.
 """

@@ -25,25 +25,27 @@ from typing import Any
 import nacl.exceptions
 import yaml
 
-from vault import Problem, Vault, durable
+from vault import Problem, Vault
 from vault.errors import TamperedFile
 from vault.format import sync_artefacts
 from vault.format.encoding import b64, canonical, unb64
+from vault.store import retention_files
 
 CERTIFICATE_FORMAT = "casenotes-disposal-certificate"
 AUDIT_EVENT = "dispose"
 
 
 def folder(vault: Vault) -> Path:
-    return vault.root / "disposals"
+    return vault.root / retention_files.CERTIFICATES
 
 
 def path_for(
     vault: Vault, client_id: str, target_id: str | None = None, device_id: str | None = None
 ) -> Path:
     """Where ``device_id`` (by default this device) certifies a disposal."""
-    suffix = f".{target_id}" if target_id else ""
-    return folder(vault) / f"{client_id}.{device_id or vault.device.device_id}{suffix}.md"
+    return retention_files.certificate_path(
+        vault.root, client_id, device_id or vault.device.device_id, target_id
+    )
 
 
 def _prose(facts: dict[str, Any]) -> str:
@@ -72,17 +74,13 @@ def _prose(facts: dict[str, Any]) -> str:
 
 
 def write(vault: Vault, facts: dict[str, Any], target_id: str | None = None) -> Path:
-    """Sign and store a certificate, and record its hash in the audit log."""
+    """Sign a certificate, have the vault store it, and record its hash in the audit log."""
     record = {"certificate": CERTIFICATE_FORMAT, "version": 1, **facts}
     record["signature"] = b64(vault.device.sign(canonical(record)))
     text = "---\n" + yaml.safe_dump(record, sort_keys=False, allow_unicode=True) + "---\n\n" + _prose(facts)
     path = path_for(vault, facts["client_id"], target_id)
-    durable.make_dirs(path.parent)
     data = text.encode()
-    try:
-        durable.write_new(path, data)
-    except FileExistsError:
-        raise TamperedFile(path, "a disposal certificate is already there: it is never overwritten") from None
+    retention_files.write_certificate(path, data)
     _audit(vault, str(facts["client_id"]), path, data)
     return path
 

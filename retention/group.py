@@ -27,14 +27,11 @@ A vault with a single device purges exactly as before: no window, no choice, no 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vault import Entry, Vault, durable
-from vault.errors import WriteFailed, reason
+from vault import Entry, Vault
 from vault.store.audit import signed_entry
 
 if TYPE_CHECKING:
@@ -130,9 +127,12 @@ def set_aside(vault: Vault, entries: Sequence[Entry]) -> list[Revived]:
     """Move every revived folder's files to ``revived/<cid>.<this device>/`` (a name no
     other machine writes), once sync has settled: while another device's log is still
     arriving, the folder may simply be the purge's own deletions not yet here. A copy
-    of a key the purge destroyed (its SHA-256 is in a certificate) is removed instead.
-    ``entries``: the signed purge entries (`purged.signed`)."""
-    from vault.store.purged import REVIVED, Revived, files, revived  # not for `seal`: it needs only `purged`
+    of a key the purge destroyed (its SHA-256 is in a certificate) is removed instead
+    (vault/store/disposal.py moves them). ``entries``: the signed purge entries
+    (`purged.signed`)."""
+    # Not for `seal`, which needs only `purged`:
+    from vault.store.disposal import plan_set_aside
+    from vault.store.purged import revived
     from vault.store.verify import sync_in_flight
 
     from . import certificate
@@ -146,35 +146,4 @@ def set_aside(vault: Vault, entries: Sequence[Entry]) -> list[Revived]:
         for item in facts.get("destroyed", [])
         if item.get("sha256")
     }
-    moved = []
-    for item in found:
-        into = vault.root / REVIVED / f"{item.client_id}.{vault.device.device_id}"
-        for path in files(item.path):
-            try:
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()
-                if digest in destroyed:  # a copy of what the purge shredded: shredded again
-                    path.unlink()
-                    continue
-                target = into / path.relative_to(item.path)
-                durable.make_dirs(target.parent)
-                if target.exists():  # the same name came back twice: keep both
-                    target = target.with_name(f"{target.name}.{digest[:8]}")
-                os.replace(path, target)
-                durable.fsync_dir(target.parent)
-                durable.fsync_dir(path.parent)
-            except OSError as exc:
-                raise WriteFailed(path, reason(exc)) from exc
-        _remove_empty(item.path)
-        vault.audit.append("revived-set-aside", client=item.client_id, files=item.files)
-        moved.append(Revived(item.client_id, item.purge, into, item.files, True))
-    return moved
-
-
-def _remove_empty(folder: Path) -> None:
-    """Folders left empty by the move (a folder never holds data by itself)."""
-    for directory, _, _ in sorted(os.walk(folder), key=lambda w: -len(w[0])):
-        try:
-            os.rmdir(directory)
-        except OSError:
-            continue  # not empty: a file arrived meanwhile; the next run moves it
-    durable.fsync_dir(folder.parent)
+    return plan_set_aside(vault, found, destroyed).execute(vault)

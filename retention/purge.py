@@ -6,6 +6,9 @@ manifests are rewritten without the client and the objects collected). Only then
 ciphertext removed, and a signed certificate says what went. Overwriting is not relied
 on: without the key, what remains on an SSD or in a file-system journal cannot be read.
 
+What goes, and in which order, is the vault's (vault/store/disposal.py: planned, then
+executed); this module decides whether it may, and writes the certificate's text.
+
 Safety valves, checked before anything is destroyed: a hold is never purged (and the
 hold is read from the audit-checked facts, not from a file someone could swap); the
 clock must not be earlier than the newest time the audit log recorded, and an unattended
@@ -18,23 +21,17 @@ and syncd's nightly purges are made by one device only (retention/group.py).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-import os
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from vault import Entry, Vault, durable
-from vault.backup.snapshots import BackupTarget
+from vault import Entry, Vault
+from vault.backup.snapshots import BackupTarget, Shredded
 from vault.backup.storage import TargetUnavailable
-from vault.errors import TamperedFile, VaultError, WriteFailed, reason
-from vault.format import sync_artefacts
-from vault.format.encoding import is_id
+from vault.errors import TamperedFile, VaultError
 from vault.store import purged
+from vault.store.disposal import Shreds, plan_disposal, remove_half_removed, shred_on
 
 from . import certificate, group, records
 from .errors import ClientHeld, ClockUntrusted, DevicesSilent, NotDue
@@ -179,78 +176,45 @@ def purge_client(
         raise NotDue(client_id, decision.dispose_on.isoformat())
     if unattended and not decision.purgeable_unattended(now.date()):
         raise NotDue(client_id, f"{decision.unattended_from or 'a full notice period'} (unattended)")
-    access = vault.client_dir(client_id) / "access"
-    # Conflict copies of a sealed key too, and the copies a sync engine's version folder keeps.
-    keys = sorted(access.glob("*.sealed")) if access.is_dir() else []
-    keys += [p for p in synced_copies(vault, client_id) if p.parent.name == "access" and p.is_file()]
-    evidence = [(str(p.relative_to(vault.root)), hashlib.sha256(p.read_bytes()).hexdigest()) for p in keys]
+    disposal = plan_disposal(vault, client_id, targets)
     earlier = [  # keys destroyed by a run cut short before its certificate
         digest
         for e in entries
         if e.event == "purge-begin" and e.data.get("client") == client_id
         for digest in e.data.get("keys", [])
     ]
-    index = index_entries(vault, client_id)
-    vault.audit.append("purge-begin", client=client_id, keys=[digest for _, digest in evidence])
-    for path in keys:  # the shredding itself: without these, no revision opens
-        _remove(path, path.unlink)
-    for folder in {path.parent for path in keys}:
-        durable.fsync_dir(folder)
-    destroyed: list[dict[str, Any]] = [
-        {"where": "vault", "what": f"sealed client key {relative}", "sha256": digest}
-        for relative, digest in evidence
-    ] + [
-        {"where": "vault", "what": "sealed client key (by an earlier run cut short)", "sha256": digest}
-        for digest in dict.fromkeys(earlier)
-        if digest not in {d for _, d in evidence}
-    ]
-    pending, done = [], []
-    for target in targets:
-        try:
-            destroyed += _shred_on(vault, {client_id: index}, target)[client_id]
-            done.append(target.target_id)
-        except (TargetUnavailable, TamperedFile, OSError) as exc:  # OSError: a failing drive
-            pending.append(str(target))
-            vault.audit.append("purge-pending", client=client_id, why=type(exc).__name__)
-    path = certificate.write(
-        vault,
-        {
-            "client_id": client_id,
-            "policy": policy.describe(),
-            "rule": decision.rule,  # no dates: with the rule, one could tell a birth date
-            "purged_at": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "device": vault.device.device_id,
-            "destroyed": destroyed,
-            "targets_done": done,
-            "pending": pending,
-            "index_entries": index,  # blinded: for a shred still pending on a target
-        },
-    )
-    remove_ciphertext(vault, client_id)
-    return path
+
+    def certify(shreds: Shreds) -> Path:
+        destroyed: list[dict[str, Any]] = [
+            {"where": "vault", "what": f"sealed client key {relative}", "sha256": digest}
+            for relative, digest in disposal.keys
+        ] + [
+            {"where": "vault", "what": "sealed client key (by an earlier run cut short)", "sha256": digest}
+            for digest in dict.fromkeys(earlier)
+            if digest not in {d for _, d in disposal.keys}
+        ]
+        for target, shredded in shreds.shredded:
+            destroyed += _destroyed_on(target, shredded)[client_id]
+        return certificate.write(
+            vault,
+            {
+                "client_id": client_id,
+                "policy": policy.describe(),
+                "rule": decision.rule,  # no dates: with the rule, one could tell a birth date
+                "purged_at": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "device": vault.device.device_id,
+                "destroyed": destroyed,
+                "targets_done": list(shreds.done),
+                "pending": list(shreds.pending),
+                "index_entries": list(disposal.index_entries),  # blinded: for a shred still pending
+            },
+        )
+
+    return disposal.execute(vault, targets, certify)
 
 
-def index_entries(vault: Vault, client_id: str) -> list[str]:
-    """Vault paths of the handle-index entries that point at a client."""
-    found = []
-    for entry in sync_artefacts.glob(vault.root / "index", "*.json"):
-        try:
-            if json.loads(entry.read_bytes()).get("client_id") == client_id:
-                found.append(str(entry.relative_to(vault.root)))
-        except (OSError, ValueError, AttributeError):
-            continue
-    return found
-
-
-def _shred_on(
-    vault: Vault, clients: dict[str, list[str]], target: BackupTarget
-) -> dict[str, list[dict[str, Any]]]:
-    """Shred clients on one target; what was destroyed there, per client."""
-    target.open(vault.practice_id, create=False)
-    shredded = target.shred(clients, vault.device, vault.trust.device_keys())
-    vault.audit.append(
-        "purge-target", clients=sorted(clients), snapshots=len(shredded.snapshots), objects=shredded.objects
-    )
+def _destroyed_on(target: BackupTarget, shredded: Shredded) -> dict[str, list[dict[str, Any]]]:
+    """What was destroyed on one target, per client, as a certificate lists it."""
     where = f"backup {target} (id {target.target_id})"
     summary = {
         "where": where,
@@ -266,63 +230,6 @@ def _shred_on(
         ]
         for client_id, keys in shredded.keys.items()
     }
-
-
-def synced_copies(vault: Vault, client_id: str) -> list[Path]:
-    """Every file a sync engine keeps of a client outside its folder: under ``clients/<cid>/``
-    in a version folder (``.stversions`` and the like), and the conflict copies and kept
-    versions of handle-index entries that point at it (vault/format/sync_artefacts.py). A
-    copy of an entry for the same handle that points at another client is that client's."""
-    found: list[Path] = []
-    for folder in sync_artefacts.version_folders(vault.root):
-        for path in sorted(folder.rglob("*")):
-            relative = path.relative_to(folder).parts
-            if relative[:2] == ("clients", client_id) and path.is_file():
-                found.append(path)
-            elif relative[:1] == ("index",) and path.is_file() and _points_at(path, client_id):
-                found.append(path)
-    index = vault.root / "index"
-    for path in sorted(index.iterdir()) if index.is_dir() else []:
-        if sync_artefacts.kind(path.name) == "conflict" and _points_at(path, client_id):
-            found.append(path)
-    return found
-
-
-def _points_at(path: Path, client_id: str) -> bool:
-    try:
-        record = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return False
-    return isinstance(record, dict) and record.get("client_id") == client_id
-
-
-def remove_ciphertext(vault: Vault, client_id: str) -> None:
-    """Remove what is left of a shredded client: its folder, its handle-index entries, and
-    every copy a sync engine keeps of them (`synced_copies`)."""
-    for path in synced_copies(vault, client_id):
-        path.unlink(missing_ok=True)
-        durable.fsync_dir(path.parent)
-    for relative in index_entries(vault, client_id):
-        _remove(vault.root / relative, (vault.root / relative).unlink)
-    folder = vault.client_dir(client_id)
-    if folder.exists():
-        # Renamed first, so a crash mid-way leaves no half client that looks like a client.
-        doomed = folder.with_name(f".purged-{client_id}")
-        _remove(folder, lambda: os.replace(folder, doomed))
-        durable.fsync_dir(folder.parent)
-        _remove(doomed, partial(shutil.rmtree, doomed))
-    vault.audit.append("purge-done", client=client_id)
-
-
-def _remove(path: Path, action: Callable[[], object]) -> None:
-    """Run one removal; the disk's refusal is a WriteFailed naming ``path``. The keys go
-    first and the certificate before the ciphertext, so a rerun finishes what is left."""
-    try:
-        action()
-    except FileNotFoundError:
-        pass  # already gone: a rerun after a crash
-    except OSError as exc:
-        raise WriteFailed(path, reason(exc)) from exc
 
 
 def _disposals(vault: Vault) -> dict[str, tuple[dict[str, Any], set[str], set[str]]]:
@@ -358,7 +265,8 @@ def finish_pending(vault: Vault, targets: Sequence[BackupTarget]) -> list[tuple[
         own = vault.device.device_id
         for client_id, purge in purged.purges(purges).items():
             if purge.device == own and not purge.done and client_id in disposals:
-                remove_ciphertext(vault, client_id)  # this device's purge, cut short after its certificate
+                # this device's purge, cut short after its certificate
+                plan_disposal(vault, client_id).remove_ciphertext(vault)
         group.set_aside(vault, purges)  # anything else under a purged client came back: kept
         for target in targets:
             try:
@@ -373,7 +281,7 @@ def finish_pending(vault: Vault, targets: Sequence[BackupTarget]) -> list[tuple[
             if not due:
                 continue
             try:
-                destroyed = _shred_on(vault, due, target)
+                destroyed = _destroyed_on(target, shred_on(vault, due, target))
             except (TargetUnavailable, TamperedFile, OSError):
                 continue  # still pending: the next run tries again
             for client_id, items in destroyed.items():
@@ -392,10 +300,7 @@ def finish_pending(vault: Vault, targets: Sequence[BackupTarget]) -> list[tuple[
                     target_id=target.target_id,
                 )
                 done.append((client_id, str(target)))
-        for leftover in (vault.root / "clients").glob(".purged-*"):
-            if is_id(leftover.name.removeprefix(".purged-")):
-                # a crash during remove_ciphertext: the keys were already gone
-                _remove(leftover, partial(shutil.rmtree, leftover))
+        remove_half_removed(vault)  # a crash during remove_ciphertext: the keys were already gone
     return done
 
 

@@ -1,14 +1,11 @@
 """Retention facts in the vault: what syncd needs to date a disposal, without the passphrase.
 
 Per client and device, one file ``clients/<cid>/retention/<did>.json``, rewritten only by
-that device (so a file-sync engine never sees two writers)::
-
-    {"format", "version", "client_id", "device", "seq", "nonce", "box", "signature"}
-
-``box`` is XChaCha20-Poly1305 under a key derived from the device file's index key, with
-the other fields as associated data: syncd can read it after a reboot, and someone with
-the vault alone learns nothing (not a date of birth, not a session date, not a hold's
-reason). The device signs the whole record, and every write is an audit entry carrying
+that device (so a file-sync engine never sees two writers). Its bytes are the vault's
+(vault/format/retention_facts.py: sealed under a key derived from the device file's index
+key, so syncd can read it after a reboot and someone with the vault alone learns nothing,
+not a date of birth, not a session date, not a hold's reason; signed by the device), and
+the vault writes it (vault/store/retention_files.py), each write an audit entry carrying
 the file's SHA-256, so a swapped, replayed or deleted file is caught before a purge
 obeys it (``problems``).
 
@@ -35,37 +32,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import nacl.exceptions
-import nacl.utils
-from nacl.bindings import (
-    crypto_aead_xchacha20poly1305_ietf_decrypt,
-    crypto_aead_xchacha20poly1305_ietf_encrypt,
-)
 
 from vault import Entry, Problem, Vault, durable
-from vault.errors import ReadFailed, TamperedFile
-from vault.errors import reason as os_reason
-from vault.format.constants import (
-    AEAD_NONCE_BYTES,
-    JSON_FORMAT_VERSION,
-    RETENTION_FORMAT,
-    RETENTION_KEY_PERSON,
-)
-from vault.format.encoding import b64, canonical, new_id, unb64
-from vault.format.keys import check_record, sign_record
+from vault.errors import TamperedFile
+from vault.format import retention_facts
+from vault.format.encoding import new_id
+from vault.store import retention_files
 
 if TYPE_CHECKING:  # the policies load when facts are merged, not for every seal
     from .policy import Facts
 
-AUDIT_EVENT = "retention-record"
-SESSION_FIELD = "session"  # in a `seal` audit entry: the note's template and session date, sealed
-_SESSION_PAD = 64  # every session fact seals to the same size, so its length names no template
-_FORMAT = (RETENTION_FORMAT, JSON_FORMAT_VERSION)
+AUDIT_EVENT = retention_files.FACTS_EVENT
+SESSION_FIELD = retention_facts.SESSION_FIELD
 
 
 def retention_key(vault: Vault) -> bytes:
-    return hashlib.blake2b(
-        b"", key=vault.device.index_key, digest_size=32, person=RETENTION_KEY_PERSON
-    ).digest()
+    return retention_facts.key(vault.device.index_key)
 
 
 @dataclass
@@ -93,64 +75,20 @@ class DeviceFacts:
 
 
 def path_for(vault: Vault, client_id: str, device_id: str) -> Path:
-    return vault.client_dir(client_id) / "retention" / f"{device_id}.json"
-
-
-def _aad(record: dict[str, Any]) -> bytes:
-    return canonical({k: record[k] for k in ("format", "version", "client_id", "device", "seq")})
+    return retention_files.facts_path(vault.root, client_id, device_id)
 
 
 def _read(vault: Vault, path: str, key: bytes, signed: bool = True) -> tuple[int, DeviceFacts]:
     """One device's facts. ``signed=False`` skips the signature (the scan: the AEAD already
     proves a device of this practice wrote it, and a purge re-checks every file against
     the signed audit log before it acts)."""
-    record: Any
-    if signed:
-        record = check_record(Path(path), RETENTION_FORMAT, vault.trust.device_keys())
-    else:
-        try:
-            with open(path, "rb") as handle:
-                record = json.loads(handle.read())
-        except ValueError:
-            record = None  # reported just below
-        except OSError as exc:
-            raise ReadFailed(path, os_reason(exc)) from exc
-        if not isinstance(record, dict) or (record.get("format"), record.get("version")) != _FORMAT:
-            raise TamperedFile(path, f"not a {RETENTION_FORMAT} file of a known version")
+    record = retention_facts.read(path, vault.trust.device_keys() if signed else None)
     *_, client_id, _, name = path.split(os.sep)
-    device_id = name.removesuffix(".json")
-    if record.get("client_id") != client_id or record.get("device") != device_id:
-        raise TamperedFile(path, "retention facts were moved from another client or device")
+    seq, facts = retention_facts.open_facts(record, key, client_id, name.removesuffix(".json"), path)
     try:
-        plain = crypto_aead_xchacha20poly1305_ietf_decrypt(
-            unb64(record.get("box")), _aad(record), unb64(record.get("nonce"), AEAD_NONCE_BYTES), key
-        )
-        return int(record["seq"]), DeviceFacts(**json.loads(plain))
-    except (ValueError, TypeError, KeyError, nacl.exceptions.CryptoError) as exc:
+        return seq, DeviceFacts(**facts)
+    except TypeError as exc:
         raise TamperedFile(path, "retention facts do not decrypt: damaged or forged") from exc
-
-
-def _write(vault: Vault, client_id: str, seq: int, facts: DeviceFacts, change: str) -> None:
-    path = path_for(vault, client_id, vault.device.device_id)
-    record: dict[str, Any] = {
-        "format": RETENTION_FORMAT,
-        "version": JSON_FORMAT_VERSION,
-        "client_id": client_id,
-        "device": vault.device.device_id,
-        "seq": seq,
-        "nonce": b64(nonce := nacl.utils.random(AEAD_NONCE_BYTES)),
-    }
-    record["box"] = b64(
-        crypto_aead_xchacha20poly1305_ietf_encrypt(
-            canonical(facts.to_json()), _aad(record), nonce, retention_key(vault)
-        )
-    )
-    data = sign_record(record, vault.device.sign)
-    durable.make_dirs(path.parent)
-    durable.replace(path, data)
-    vault.audit.append(
-        AUDIT_EVENT, client=client_id, seq=seq, change=change, sha256=hashlib.sha256(data).hexdigest()
-    )
 
 
 def update(vault: Vault, client_id: str, change: str, edit: Callable[[DeviceFacts, str], bool]) -> None:
@@ -163,7 +101,7 @@ def update(vault: Vault, client_id: str, change: str, edit: Callable[[DeviceFact
         path = path_for(vault, client_id, vault.device.device_id)
         seq, facts = _read(vault, str(path), retention_key(vault)) if path.exists() else (0, DeviceFacts())
         if edit(facts, vault_stamp(vault)):
-            _write(vault, client_id, seq + 1, facts, change)
+            retention_files.write_facts(vault, client_id, seq + 1, facts.to_json(), change)
 
 
 def vault_stamp(vault: Vault) -> str:
@@ -245,17 +183,10 @@ def session_fact(
     XChaCha20-Poly1305 under the retention key, bound to the client and note (a fact copied
     into another entry does not open), padded so that every template name gives one size.
     """
-    plain = canonical({"day": day.isoformat(), "kind": kind or "note"})
-    plain += b" " * (-len(plain) % _SESSION_PAD)  # JSON ignores trailing blanks
-    nonce = nacl.utils.random(AEAD_NONCE_BYTES)
-    box = crypto_aead_xchacha20poly1305_ietf_encrypt(
-        plain, _session_aad(client_id, note_id), nonce, retention_key(vault)
+    fact = retention_facts.seal_session(
+        retention_key(vault), client_id, note_id, kind or "note", day.isoformat()
     )
-    return {SESSION_FIELD: b64(nonce + box)}
-
-
-def _session_aad(client_id: str, note_id: str) -> bytes:
-    return canonical({"client": client_id, "note": note_id, "what": SESSION_FIELD})
+    return {SESSION_FIELD: fact}
 
 
 Sessions = dict[str, str]  # template -> latest session date (ISO)
@@ -277,12 +208,7 @@ def logged_sessions(
         if isinstance(sessions, TamperedFile):
             continue
         try:
-            raw = unb64(entry.data[SESSION_FIELD])
-            fact = json.loads(
-                crypto_aead_xchacha20poly1305_ietf_decrypt(
-                    raw[AEAD_NONCE_BYTES:], _session_aad(client_id, note_id), raw[:AEAD_NONCE_BYTES], key
-                )
-            )
+            fact = retention_facts.open_session(entry.data[SESSION_FIELD], key, client_id, note_id)
             kind, day = str(fact["kind"]), dt.date.fromisoformat(fact["day"]).isoformat()
         except (ValueError, TypeError, KeyError, nacl.exceptions.CryptoError):
             where = vault.audit.directory / f"{entry.device}.log"
@@ -297,12 +223,7 @@ def logged_sessions(
 
 # -- reading -------------------------------------------------------------------------------
 def device_files(vault: Vault, client_id: str) -> list[str]:
-    # Plain strings and one listdir: the nightly scan runs this for every client.
-    folder = os.path.join(vault.root, "clients", client_id, "retention")
-    try:
-        return [os.path.join(folder, name) for name in sorted(os.listdir(folder)) if name.endswith(".json")]
-    except FileNotFoundError:
-        return []
+    return retention_files.facts_files(vault.root, client_id)
 
 
 def merge(views: list[DeviceFacts], created: dt.date) -> Facts:

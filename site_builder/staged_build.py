@@ -78,7 +78,7 @@ def _compile_theme() -> None:
             env.get_template(name)
         listed = env.list_templates()
         _theme_files[tuple(env.loader.searchpath)] = [n for n in listed if not (n[0] == "." or "/." in n)]
-    except Exception:  # noqa: BLE001 - a head start only: the build meets (and reports) any problem
+    except Exception:  # a head start only: the build meets (and reports) any problem
         logging.getLogger(__name__).debug("warm-up stopped", exc_info=True)
 
 
@@ -124,7 +124,7 @@ def _add_theme_files(files: Any, env: Any, config: Any) -> None:
         env.__dict__.pop("list_templates", None)
 
 
-def _MemoryBytecodeCache(base: type) -> Any:  # noqa: N802 - a class made once jinja2 is loaded
+def _MemoryBytecodeCache(base: type) -> Any:  # a class made once jinja2 is loaded
     class MemoryBytecodeCache(base):  # type: ignore[misc,valid-type]
         """Compiled templates kept in this process (keyed by name and source checksum)."""
 

@@ -10,16 +10,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .errors import AlreadyRunning, SyncdError
+from .limits import MAX_NOTE_BYTES
 
 if TYPE_CHECKING:
     from .daemon import Daemon, DaemonSettings, Summary
     from .jobs import Job
-
-#: The largest note casenotes reads from the inbox: syncd, `status` and `seal` alike (the
-#: `max_note_mib` setting changes it for syncd and `status`). Below the format's own
-#: limit, MAX_PLAINTEXT_BYTES, which also bounds attachments. Here, not in ``filing``, so
-#: that reading casenotes.yml does not load the filing path.
-MAX_NOTE_BYTES = 5 * 1024 * 1024
 
 _LAZY = {"Daemon": ".daemon", "DaemonSettings": ".daemon", "Summary": ".daemon", "Job": ".jobs"}
 

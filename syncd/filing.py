@@ -21,7 +21,7 @@ from vault.errors import NoteTooLarge, UnknownClient
 from vault.format.constants import MAX_PLAINTEXT_BYTES
 from vault.format.encoding import new_id
 
-from . import MAX_NOTE_BYTES
+from .limits import MAX_NOTE_BYTES
 
 assert MAX_NOTE_BYTES <= MAX_PLAINTEXT_BYTES
 

@@ -63,7 +63,7 @@ class Syncthing:
             .stdout.decode()
             .strip()
         )
-        self.log = open(home / "syncthing.log", "wb")  # noqa: SIM115 (closed in stop)
+        self.log = open(home / "syncthing.log", "wb")  # closed in stop
         self.process = subprocess.Popen(
             [binary, "serve", "--home", str(home), "--no-browser", "--no-restart", "--no-upgrade"],
             stdout=self.log,
@@ -104,7 +104,7 @@ class Syncthing:
             method=method,
             headers={"X-API-Key": self.key, "Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(request, timeout=10) as response:  # loopback
             raw = response.read()
         return json.loads(raw) if raw.strip() else None
 

@@ -344,7 +344,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         for name, t in TALLY.items()
     }
     (tmp_path_factory.getbasetemp() / "faults-summary.json").write_text(json.dumps(summary, indent=2))
-    print("\nfault injection:", json.dumps(summary, indent=2))  # noqa: T201 (the suite's report)
+    print("\nfault injection:", json.dumps(summary, indent=2))  # the suite's report
 
 
 def run_case(

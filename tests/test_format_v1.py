@@ -17,11 +17,12 @@ import nacl.bindings as sodium
 import nacl.pwhash.argon2id as argon2id
 import pytest
 from nacl.public import PrivateKey, SealedBox
-from nacl.signing import VerifyKey
+from nacl.signing import SigningKey, VerifyKey
 from samples.make_v1 import NOTE_ID, PASSPHRASE, REVISIONS
 
 from vault import Passphrase, Vault, verify
-from vault.errors import NoteLocked
+from vault.errors import NoteLocked, TamperedFile
+from vault.format import retention_facts
 
 SAMPLE = Path(__file__).resolve().parent / "samples" / "v1"
 
@@ -101,3 +102,42 @@ def test_an_independent_reader_written_from_the_format_doc(sample: Path) -> None
         prev = hashlib.sha256(line).hexdigest()
     seals = [json.loads(line)["data"] for line in log if json.loads(line)["event"] == "seal"]
     assert hashlib.sha256(data).hexdigest() == seals[-1]["sha256"]
+
+
+# Retention facts sealed by casenotes before their format moved from retention/ to
+# vault/format/retention_facts.py (index key bytes 0..31, device key seed of 32 zeros, nonce
+# of zeros): a vault written then must read the same after.
+RETENTION_INDEX_KEY = bytes(range(32))
+RETENTION_KEY = "293a40e1f99137ece9a3a2d644c3fa2d4a597fec97046877af347c94ade562b1"
+RETENTION_RECORD = (
+    '{"box":"CiXAtxMJ6ddtTMDmfEUadfYfIAboxnyj8pjHSl/1lhqaU8R3MuYgc6jkWVXfCEUvxpLzOIA0DBJ1LGOPhT+92xbnIm33e'
+    "w/o4vJccDkbxXE+LQwGcNBkDB0lIunHuetV4D7nbx8YoXxX9gU7fFoOStZ8/ng8D0BIf2oeB8DwvjFihgnXANIPOZGwc+BgadLItX"
+    "TgQQfNGewsAmzIsiAmGetYehVjZPzMfnyEyTYV+Q0/twVVNeVwn5kRsAPaIWsWUMWAVF+fEs68EdyFIiOhL3kB7B0PrZw88oG/tkGk"
+    'sEd27+XwpA==","client_id":"8df335f248395250","device":"cd0b66ede6f9b3e9","format":"casenotes-retention'
+    '-facts","nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","seq":3,"signature":"I4/5DU2Vwe8GP983ukZaZ2IAPKsk6k'
+    'WSGCmfZRVmtEBp6jQ7cEOPzbU4YxZkyi9Nzg8psgw1qgT9M8SL3vOyAg==","version":1}'
+)
+RETENTION_SESSION = (
+    "zFVASeq0lnz5odOVtEGYpo0CeL28bv0A9rwtyXaZPiaWC22GnB0vLZQFQocDRGMdYi0WBUE7iaUvNtOSG5/J/+f+xXuRL7nU5eB/tm"
+    "DPv1l+mhUWpmVHwwIZTKj6HzlurNenWgdPSvU="
+)
+
+
+def test_retention_facts_sealed_before_the_format_moved_still_open(tmp_path: Path) -> None:
+    key = retention_facts.key(RETENTION_INDEX_KEY)
+    assert key.hex() == RETENTION_KEY  # the key derivation is the one the files were sealed under
+    path = tmp_path / "clients" / "8df335f248395250" / "retention" / "cd0b66ede6f9b3e9.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(RETENTION_RECORD)
+    device_key = SigningKey(bytes(32)).verify_key
+    record = retention_facts.read(str(path), {"cd0b66ede6f9b3e9": device_key})
+    seq, facts = retention_facts.open_facts(record, key, "8df335f248395250", "cd0b66ede6f9b3e9", str(path))
+    assert seq == 3 and facts["sessions"] == {"soap": "2020-02-03"} and facts["born"][0] == "1980-01-01"
+    fact = retention_facts.open_session(RETENTION_SESSION, key, "8df335f248395250", "5a3b1c0d9e8f7a6b")
+    assert fact == {"day": "2026-03-14", "kind": "soap"}
+    # and what is sealed now has the same shape and opens the same way
+    again = retention_facts.seal_session(key, "8df335f248395250", "5a3b1c0d9e8f7a6b", "soap", "2026-03-14")
+    assert len(again) == len(RETENTION_SESSION)
+    assert retention_facts.open_session(again, key, "8df335f248395250", "5a3b1c0d9e8f7a6b") == fact
+    with pytest.raises(TamperedFile):  # bound to its client: the same bytes under another fail
+        retention_facts.open_facts(record, key, "0000000000000001", "cd0b66ede6f9b3e9", str(path))

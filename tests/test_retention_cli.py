@@ -64,6 +64,10 @@ def test_purge_needs_a_person_or_confirm_and_a_dry_run_destroys_nothing(practice
     dry = ok(practice, "retention", "purge", "--dry-run")
     assert client_id in dry and "nothing destroyed" in dry
     assert (practice.vault_dir / "clients" / client_id).exists()
+    # the dry run shows the vault's plan: the key that would be shredded, the folder
+    assert (
+        "would go: 1 sealed key file(s) destroyed" in dry and f"its folder clients/{client_id} removed" in dry
+    )
 
 
 def test_release_without_a_hold_says_so(practice: Env) -> None:

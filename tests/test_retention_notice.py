@@ -8,8 +8,8 @@ import datetime as dt
 from conftest import Env
 from notes import note_text, write_note
 from test_retention import APA, Clock, add
-from test_retention import clock as clock  # noqa: F401 (a fixture)
-from test_retention import vault as vault  # noqa: F401 (a fixture)
+from test_retention import clock as clock  # a fixture
+from test_retention import vault as vault  # a fixture
 
 from retention import records
 from retention.policy import decide

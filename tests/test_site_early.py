@@ -51,7 +51,7 @@ class HeldOpen:
                 )
                 assert self.opened is not None
                 self.opened.completed()
-            except BaseException as exc:  # noqa: BLE001 - reported by the test
+            except BaseException as exc:  # reported by the test
                 self.errors.append(exc)
                 self.overview.set()
             finally:

@@ -1,4 +1,5 @@
-"""Atomic, durable writes: the one place the vault touches the disk for writing.
+"""Atomic, durable writes: every writer of the vault, and of the practice's own files (the
+inbox, casenotes.yml, syncd's state), puts a file in place through these.
 
 POSIX promises that ``rename`` (and ``link``) is atomic: a reader sees the old file or
 the new one, never a mix. It does not promise durability: after a crash the new name

@@ -23,12 +23,17 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..format import revision as revision_format
+from .revisions import Revisions
 
-if TYPE_CHECKING:
-    from .vault import Vault
+
+class HasRevisions(Protocol):
+    """What finding forks uses of a vault: its revision files (file names and headers)."""
+
+    @property
+    def revision_files(self) -> Revisions: ...
 
 
 @dataclass(frozen=True)
@@ -41,10 +46,11 @@ class Fork:
     names: tuple[str, ...]  # stems of every revision from the fork on: what a merge names
 
 
-def find(vault: Vault, client_id: str, note_id: str) -> Fork | None:
+def find(vault: HasRevisions, client_id: str, note_id: str) -> Fork | None:
     """The note's unresolved fork, if it has one (headers are read only where two
     revisions share a number, so an unforked note costs one folder listing)."""
-    revisions = vault.revisions(client_id, note_id)
+    files = vault.revision_files
+    revisions = files.of(client_id, note_id)
     by_number: dict[int, list[tuple[str, Path]]] = defaultdict(list)
     for number, device, path in revisions:
         by_number[number].append((device, path))
@@ -52,7 +58,7 @@ def find(vault: Vault, client_id: str, note_id: str) -> Fork | None:
 
     def header(path: Path) -> revision_format.RevisionHeader:
         if path not in headers:
-            headers[path] = vault.load(path).header
+            headers[path] = files.load(path).header
         return headers[path]
 
     for at in sorted(n for n, files in by_number.items() if len(files) > 1):
@@ -72,12 +78,13 @@ def find(vault: Vault, client_id: str, note_id: str) -> Fork | None:
     return None
 
 
-def everywhere(vault: Vault) -> list[Fork]:
+def everywhere(vault: HasRevisions) -> list[Fork]:
     """Every unresolved fork in the vault (folder listings; headers only where forked)."""
+    files = vault.revision_files
     found = []
-    for client_id in vault.client_ids():
-        for note_id in vault.note_ids(client_id):
-            revisions = vault.revisions(client_id, note_id)
+    for client_id in files.client_ids():
+        for note_id in files.note_ids(client_id):
+            revisions = files.of(client_id, note_id)
             if len({n for n, _, _ in revisions}) < len(revisions):
                 fork = find(vault, client_id, note_id)
                 if fork is not None:

@@ -12,7 +12,7 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from nacl.public import PrivateKey, SealedBox
 
@@ -20,8 +20,11 @@ from .. import durable
 from ..errors import HandleAmbiguous, HandleTaken, TamperedFile, UnknownClient, WriteFailed, reason
 from ..format import revision as revision_format
 from ..format import sync_artefacts
-from ..format.encoding import new_id, stamp
-from . import ledger, sealing
+from ..format.encoding import Clock, new_id, stamp
+from ..format.keys import Device
+from . import ledger, revisions, sealing
+from .audit import AuditLog
+from .client_keys import Keyring
 from .clients import (
     PROFILE_RECORD_ID,
     Profile,
@@ -32,15 +35,37 @@ from .clients import (
     index_record,
     read_index_record,
 )
-
-if TYPE_CHECKING:
-    from .vault import Vault
+from .leftovers import WriteLock
+from .trust import Trust
 
 ADDING = ".adding-"  # a client being made; renamed to its id when complete
+#: Index entry -> (its stat, the device keys that checked it, its client): see `_client_of`.
+IndexSeen = dict[Path, tuple[tuple[int, ...], object, str]]
+
+
+class Indexed(Protocol):
+    """What the handle index and adding clients use of a vault (`Vault` has it)."""
+
+    @property
+    def root(self) -> Path: ...
+    @property
+    def device(self) -> Device: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def trust(self) -> Trust: ...
+    @property
+    def keyring(self) -> Keyring: ...
+    @property
+    def write_lock(self) -> WriteLock: ...
+    @property
+    def index_seen(self) -> IndexSeen: ...
 
 
 def add_client(
-    vault: Vault,
+    vault: Indexed,
     handle: str,
     name: str | None = None,
     dob: str | None = None,
@@ -57,12 +82,12 @@ def add_client(
     blinded = blind(handle, vault.device.index_key)
     if index_paths(vault.root, blinded):
         raise HandleTaken("")
-    with vault.writing():
+    with vault.write_lock.shared():
         return _add_client(vault, handle, name, dob, blinded, on_created)
 
 
 def _add_client(
-    vault: Vault,
+    vault: Indexed,
     handle: str,
     name: str | None,
     dob: str | None,
@@ -73,7 +98,7 @@ def _add_client(
     # Named for the client too: another machine adding this handle while apart writes
     # a file of its own, and readers see both (resolve).
     index_path = vault.root / "index" / index_name(blinded, client_id)
-    folder = vault.client_dir(client_id)
+    folder = vault.keyring.client_dir(client_id)
     staging = folder.with_name(f"{ADDING}{client_id}")
     try:
         profile = _stage_client(vault, staging, client_id, Profile(client_id, handle, name, dob))
@@ -107,7 +132,7 @@ def _add_client(
     return client_id
 
 
-def _stage_client(vault: Vault, staging: Path, client_id: str, profile: Profile) -> Path:
+def _stage_client(vault: Indexed, staging: Path, client_id: str, profile: Profile) -> Path:
     """Write a new client's key records and first profile revision into ``staging``;
     returns the profile revision's path."""
     key = PrivateKey.generate()
@@ -122,16 +147,16 @@ def _stage_client(vault: Vault, staging: Path, client_id: str, profile: Profile)
     body = profile.to_bytes()
     header = revision_format.RevisionHeader(
         client_id, PROFILE_RECORD_ID, 1, vault.device.device_id, "profile", False,
-        stamp(vault.clock()), sealing.content_mac(vault, body),
+        stamp(vault.clock()), sealing.content_mac(vault.device.index_key, body),
     )  # fmt: skip
     data, file_key = revision_format.seal(header, body, key.public_key, vault.device)
-    path = staging / "records" / PROFILE_RECORD_ID / f"{1:06d}-{vault.device.device_id}.rev"
+    path = staging / "records" / PROFILE_RECORD_ID / revisions.file_name(1, vault.device.device_id)
     durable.write_new(path, data)
-    sealing.read_back(vault, path, data, file_key, body)
+    sealing.read_back(path, data, file_key, body)
     return path
 
 
-def resolve(vault: Vault, handle: str) -> str:
+def resolve(vault: Indexed, handle: str) -> str:
     """Client id for a handle, without a passphrase (through the blinded index).
 
     Two machines that added one handle while apart made two clients of it. Then
@@ -146,7 +171,7 @@ def resolve(vault: Vault, handle: str) -> str:
             candidates.append(client_id)
     if not candidates:
         raise UnknownClient("")
-    present = [c for c in candidates if vault.client_dir(c).exists()]
+    present = [c for c in candidates if vault.keyring.client_dir(c).exists()]
     if not present:
         raise UnknownClient(" (its records are gone: purged or not yet synced)")
     if pick:
@@ -163,7 +188,7 @@ def resolve(vault: Vault, handle: str) -> str:
     raise HandleAmbiguous(len(present), ", ".join(present), present[0][:6])
 
 
-def _client_of(vault: Vault, path: Path) -> str:
+def _client_of(vault: Indexed, path: Path) -> str:
     """`read_index_record`, remembered while the file and the registered devices are
     unchanged: syncd resolves a handle for every save, and checking a signature each time
     was a tenth of a seal. A file replaced or rewritten has another inode, size or ctime."""
@@ -182,7 +207,7 @@ def _client_of(vault: Vault, path: Path) -> str:
     return client_id
 
 
-def upgrade_index(vault: Vault) -> list[Path]:
+def upgrade_index(vault: Indexed) -> list[Path]:
     """A format-1 handle-index entry (``<blinded>.json``) that two machines wrote while
     apart comes back as a sync engine's conflict copy: file the copy's client under its
     own name (``<blinded>-<cid>.json``, recorded in the ledger) and remove the copy.
@@ -199,13 +224,10 @@ def upgrade_index(vault: Vault) -> list[Path]:
         blinded = sync_artefacts.original_name(copy.name).removesuffix(".json")
         target = folder / index_name(blinded, client_id)
         if not target.exists():
-            with vault.writing():
+            with vault.write_lock.shared():
                 durable.write_new(target, index_record(blinded, client_id, vault.device))
             vault.audit.append("index-upgrade", client=client_id, files=ledger.files(vault.root, target))
             written.append(target)
         copy.unlink()
         durable.fsync_dir(folder)
     return written
-
-
-# -- revisions ----------------------------------------------------------------------

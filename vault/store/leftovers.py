@@ -5,18 +5,61 @@ A note's first revision creates ``records/<nid>/``, and a client's first file cr
 disk) or is killed in between leaves the folder empty, or holding only a ``.tmp-*`` file
 that was never linked into place. Such a folder holds no data: readers skip it, verify
 names it, and the next syncd run or ``seal`` removes it (``Vault.remove_leftovers``, which
-takes the write lock so that a write still under way is never swept away).
+takes the `WriteLock` so that a write still under way is never swept away).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from .. import durable
 from ..durable import TEMP_PREFIX, fsync_dir
+from ..errors import WriteFailed
 from ..format.encoding import is_id
+
+
+class WriteLock:
+    """A lock file in this machine's device folder: held shared by every write that makes
+    a folder before its first file is in place, and exclusively by the sweep of leftovers,
+    so it never sweeps such a folder away."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _open(self) -> int:
+        durable.make_dirs(self.path.parent)
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, durable.FILE_MODE)
+        except OSError as exc:
+            raise WriteFailed(self.path, exc.strerror or str(exc)) from exc
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        fd = self._open()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
+
+    @contextmanager
+    def exclusive_now(self) -> Iterator[bool]:
+        """Held exclusively, if no write holds it now: yields whether it is."""
+        fd = self._open()
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
 
 
 def holds_nothing(folder: Path) -> bool:

@@ -4,31 +4,38 @@ from __future__ import annotations
 
 import os
 import pickle
-import re
 import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import chain, zip_longest
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from nacl.public import PrivateKey
-from nacl.signing import VerifyKey
 
 from ..errors import TamperedFile, UnknownNote
 from ..format import revision as revision_format
 from ..format.encoding import is_id
 from ..format.keys import Practitioner
 from ..format.redact import Plaintext
+from . import forks
+from .audit import AuditLog
+from .client_keys import Keyring
 from .clients import PROFILE_RECORD_ID, Profile
-
-if TYPE_CHECKING:
-    from .vault import Vault
+from .revisions import Checked, Revisions, file_stat, listing, load
 
 T = TypeVar("T")
-#: Revisions whose signature was checked before they were needed (CheckAhead), by path:
-#: the bytes as checked, the device key that checked them, and the file's stat then.
-Checked = dict[Path, tuple[revision_format.ParsedRevision, VerifyKey, tuple[int, ...]]]
+
+
+class Readable(Protocol):
+    """What reading uses of a vault (`Vault` has it): the revision files, the client keys
+    and the audit log, not the `Vault`."""
+
+    @property
+    def revision_files(self) -> Revisions: ...
+    @property
+    def keyring(self) -> Keyring: ...
+    @property
+    def audit(self) -> AuditLog: ...
 
 
 @dataclass(frozen=True, repr=False)
@@ -48,25 +55,8 @@ class OpenedNote:
         return f"<OpenedNote {self.note_id} r{self.revision}>"
 
 
-def open_revision(
-    vault: Vault,
-    path: Path,
-    client_keys: list[PrivateKey],
-    parsed: revision_format.ParsedRevision | None = None,
-) -> tuple[revision_format.ParsedRevision, Plaintext]:
-    """Check and decrypt one revision with whichever of the client's keys sealed it."""
-    parsed = parsed or vault.load(path)
-    vault.check_place(parsed, path)
-    for key in client_keys[:-1]:
-        try:
-            return parsed, revision_format.decrypt(parsed, key, path)
-        except TamperedFile:
-            continue  # sealed under another generation of the client's key
-    return parsed, revision_format.decrypt(parsed, client_keys[-1], path)
-
-
 def read_notes(
-    vault: Vault,
+    vault: Readable,
     practitioner: Practitioner,
     client_id: str,
     note_id: str | None = None,
@@ -76,16 +66,16 @@ def read_notes(
     if note_id is not None and (not is_id(note_id) or note_id == PROFILE_RECORD_ID):
         raise UnknownNote(f"for client {client_id}", "with that id (ids are 16 hex digits)")
     keys = vault.keyring.client_keys(practitioner, client_id)
-    if note_id is not None and not vault.revisions(client_id, note_id):
+    if note_id is not None and not vault.revision_files.of(client_id, note_id):
         raise UnknownNote(f"for client {client_id}", note_id)
-    note_ids = [note_id] if note_id else vault.note_ids(client_id)
+    note_ids = [note_id] if note_id else vault.revision_files.note_ids(client_id)
     opened = _open_notes(vault, client_id, note_ids, keys, damaged)
     audit_decrypt(vault, practitioner, client_id, len(opened))
     return opened
 
 
 def read_notes_in_two(
-    vault: Vault,
+    vault: Readable,
     practitioner: Practitioner,
     client_id: str,
     each: Callable[[list[OpenedNote]], T],
@@ -108,7 +98,7 @@ def read_notes_in_two(
     ``cut`` notes (default half; the child takes more when ``meanwhile`` costs time).
     """
     keys = vault.keyring.client_keys(practitioner, client_id)
-    note_ids = vault.note_ids(client_id)
+    note_ids = vault.revision_files.note_ids(client_id)
     cut = len(note_ids) // 2 if cut is None else max(0, min(cut, len(note_ids)))
     ours, theirs = note_ids[:cut], note_ids[cut:]
 
@@ -136,7 +126,7 @@ def read_notes_in_two(
 
 
 def read_newest(
-    vault: Vault,
+    vault: Readable,
     practitioner: Practitioner,
     client_id: str,
     count: int,
@@ -148,17 +138,15 @@ def read_newest(
     overview of them is shown while the rest are read. No audit entry: the complete read
     that follows counts these with the rest in its one entry (the caller audits these if
     it never comes)."""
-    from .vault import REVISION_NAME  # noqa: PLC0415 - vault.py imports this module
-
     keys = vault.keyring.client_keys(practitioner, client_id)
-    note_ids = vault.note_ids(client_id)
-    records = vault.client_dir(client_id) / "records"
+    note_ids = vault.revision_files.note_ids(client_id)
+    records = vault.revision_files.client_dir(client_id) / "records"
     ahead = {path.parent.name: parsed.header.sealed_at for path, (parsed, _, _) in (checked or {}).items()}
 
     def sealed_at(nid: str) -> str:
         if nid in ahead:
             return ahead[nid]
-        revisions = _revisions(records / nid, REVISION_NAME)
+        revisions = listing(records / nid)
         try:  # the order only: the signature is checked when the note is read
             return revision_format.parse(revisions[-1][2].read_bytes(), revisions[-1][2]).header.sealed_at
         except (IndexError, OSError):
@@ -210,7 +198,7 @@ class _Child:
             return None
         try:
             return pickle.loads(data)  # noqa: S301 - our own child's bytes, through our own pipe
-        except Exception:  # noqa: BLE001 - cut short or garbled: the caller reads the share itself
+        except Exception:  # cut short or garbled: the caller reads the share itself
             return None
 
     def close(self) -> None:
@@ -223,7 +211,7 @@ class _Child:
 
 
 def _open_notes(
-    vault: Vault,
+    vault: Readable,
     client_id: str,
     note_ids: list[str],
     keys: list[PrivateKey],
@@ -233,26 +221,24 @@ def _open_notes(
     """Check and decrypt the newest revision of each note; no audit entry (the caller's).
 
     The device keys are read once for all, and each note folder listed once."""
-    from .vault import REVISION_NAME  # noqa: PLC0415 - vault.py imports this module
-
-    device_keys = vault.trust.device_keys()
-    records = vault.client_dir(client_id) / "records"
+    files = vault.revision_files
+    device_keys = files.device_keys()
+    records = files.client_dir(client_id) / "records"
     opened = []
     for nid in note_ids:
-        revisions = _revisions(records / nid, REVISION_NAME)
+        revisions = listing(records / nid)
         if not revisions:
             continue  # a folder a first write left empty: holds nothing (see leftovers)
         try:
-            fork = vault.fork(client_id, nid) if len({n for n, _, _ in revisions}) < len(revisions) else None
+            forked = len({n for n, _, _ in revisions}) < len(revisions)
+            fork = forks.find(vault, client_id, nid) if forked else None
             newest = revisions[-1][2] if fork is None else (fork.signed or fork.tips[0])
-            parsed = _load(newest, device_keys, checked)
+            parsed = load(newest, device_keys, checked)
             if parsed.header.kind != "note":
                 continue  # a consent or an attached document: not a session note
-            parsed, body = open_revision(vault, newest, keys, parsed)
+            parsed, body = files.open(newest, keys, parsed)
             siblings = tuple(
-                _opened(nid, *open_revision(vault, tip, keys))
-                for tip in (fork.tips if fork else ())
-                if tip != newest
+                _opened(nid, *files.open(tip, keys)) for tip in (fork.tips if fork else ()) if tip != newest
             )
         except TamperedFile as exc:
             if damaged is None:
@@ -261,20 +247,6 @@ def _open_notes(
             continue
         opened.append(_opened(nid, parsed, body, siblings))
     return opened
-
-
-def _revisions(folder: Path, pattern: re.Pattern[str]) -> list[tuple[int, str, Path]]:
-    """As Vault.revisions, from one listing of the folder."""
-    try:
-        names = os.listdir(folder)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    found = []
-    for name in names:
-        match = pattern.match(name)
-        if match:
-            found.append((int(match[1]), match[2], folder / name))
-    return sorted(found)
 
 
 class CheckAhead:
@@ -287,59 +259,34 @@ class CheckAhead:
     taken from both halves in turn, so that both processes of read_notes_in_two gain.
     """
 
-    def __init__(self, vault: Vault, client_id: str) -> None:
-        from .vault import REVISION_NAME  # noqa: PLC0415 - vault.py imports this module
-
-        self.device_keys = vault.trust.device_keys()
-        self.records = vault.client_dir(client_id) / "records"
-        note_ids = vault.note_ids(client_id)
+    def __init__(self, vault: Readable, client_id: str) -> None:
+        files = vault.revision_files
+        self.device_keys = files.device_keys()
+        self.records = files.client_dir(client_id) / "records"
+        note_ids = files.note_ids(client_id)
         half = len(note_ids) // 2
         pairs = zip_longest(note_ids[:half], note_ids[half:])
         self.order = [nid for nid in chain.from_iterable(pairs) if nid is not None]
-        self.pattern = REVISION_NAME
         self.checked: Checked = {}
 
     def run(self, enough: Callable[[], bool]) -> None:
         for nid in self.order:
             if enough():
                 return
-            revisions = _revisions(self.records / nid, self.pattern)
+            revisions = listing(self.records / nid)
             if not revisions:
                 continue
             path = revisions[-1][2]
             try:
-                before = _stat(path)
-                parsed = _load(path, self.device_keys)
+                before = file_stat(path)
+                parsed = load(path, self.device_keys)
             except (OSError, TamperedFile):
                 continue
-            if _stat(path) == before:  # not being written while it was read
+            if file_stat(path) == before:  # not being written while it was read
                 self.checked[path] = (parsed, self.device_keys[parsed.header.device], before)
 
 
-def _load(
-    path: Path, device_keys: dict[str, VerifyKey], checked: Checked | None = None
-) -> revision_format.ParsedRevision:
-    """As Vault.load, with the device keys read once for a whole read; a revision checked
-    ahead is taken as checked if its device's key is still the one that checked it and
-    the file was not changed since (else it is read and checked again, and so reported)."""
-    ahead = checked.get(path) if checked else None
-    if ahead is not None and device_keys.get(ahead[0].header.device) == ahead[1] and _stat(path) == ahead[2]:
-        return ahead[0]
-    parsed = revision_format.parse(path.read_bytes(), path)
-    key = device_keys.get(parsed.header.device)
-    if key is None:
-        raise TamperedFile(path, "signed by an unregistered device (forged?)")
-    revision_format.check_signature(parsed, path, key)
-    return parsed
-
-
-def _stat(path: Path) -> tuple[int, ...]:
-    """What changes when a file is rewritten or replaced (ctime cannot be set back)."""
-    st = os.stat(path)
-    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
-
-
-def audit_decrypt(vault: Vault, practitioner: Practitioner, client_id: str, notes: int) -> None:
+def audit_decrypt(vault: Readable, practitioner: Practitioner, client_id: str, notes: int) -> None:
     vault.audit.append("decrypt", client=client_id, notes=notes, practitioner=practitioner.practitioner_id)
 
 
@@ -353,30 +300,29 @@ def _opened(
     return OpenedNote(note_id, h.revision, h.sealed_at, h.final, body, h.device, siblings)
 
 
-def read_profile(vault: Vault, practitioner: Practitioner, client_id: str) -> Profile:
+def read_profile(vault: Readable, practitioner: Practitioner, client_id: str) -> Profile:
     """One client's profile, decrypted (audited)."""
     profile = _open_profile(vault, practitioner, client_id)
     vault.audit.append("decrypt-profile", client=client_id, practitioner=practitioner.practitioner_id)
     return profile
 
 
-def _open_profile(vault: Vault, practitioner: Practitioner, client_id: str) -> Profile:
-    revisions = vault.revisions(client_id, PROFILE_RECORD_ID)
+def _open_profile(vault: Readable, practitioner: Practitioner, client_id: str) -> Profile:
+    files = vault.revision_files
+    revisions = files.of(client_id, PROFILE_RECORD_ID)
     if not revisions:
-        raise TamperedFile(vault.client_dir(client_id), "the client's profile is missing")
-    _, body = open_revision(vault, revisions[-1][2], vault.keyring.client_keys(practitioner, client_id))
+        raise TamperedFile(files.client_dir(client_id), "the client's profile is missing")
+    _, body = files.open(revisions[-1][2], vault.keyring.client_keys(practitioner, client_id))
     return Profile.from_bytes(client_id, body)
 
 
-def profiles(vault: Vault, practitioner: Practitioner) -> Iterator[Profile]:
+def profiles(vault: Readable, practitioner: Practitioner) -> Iterator[Profile]:
     """Profiles of every client this practitioner may read (audited as one decryption)."""
     readable = [
-        cid for cid in vault.client_ids() if practitioner.practitioner_id in vault.keyring.access_holders(cid)
+        cid
+        for cid in vault.revision_files.client_ids()
+        if practitioner.practitioner_id in vault.keyring.access_holders(cid)
     ]
     vault.audit.append("decrypt-profiles", clients=len(readable), practitioner=practitioner.practitioner_id)
     for cid in readable:
         yield _open_profile(vault, practitioner, cid)
-
-
-def find(vault: Vault, practitioner: Practitioner, handle: str) -> Profile:
-    return vault.read_profile(practitioner, vault.resolve(handle))

@@ -12,17 +12,38 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .. import durable
 from ..errors import NoteForked, NoteLocked, SealIncomplete, TamperedFile, UnknownNote, WriteFailed
 from ..format import revision as revision_format
 from ..format.constants import CONTENT_MAC_BYTES, CONTENT_MAC_PERSON
-from ..format.encoding import stamp
-from ..format.keys import Practitioner
+from ..format.encoding import Clock, stamp
+from ..format.keys import Device, Practitioner
+from .audit import AuditLog
+from .client_keys import Keyring
+from .group_commit import GroupCommit
+from .leftovers import WriteLock
+from .revisions import Revisions
 
-if TYPE_CHECKING:
-    from .vault import Vault
+
+class Sealable(Protocol):
+    """What sealing uses of a vault (`Vault` has it): the parts below it, not the `Vault`."""
+
+    @property
+    def device(self) -> Device: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def keyring(self) -> Keyring: ...
+    @property
+    def revision_files(self) -> Revisions: ...
+    @property
+    def commit(self) -> GroupCommit: ...
+    @property
+    def write_lock(self) -> WriteLock: ...
 
 
 @dataclass(frozen=True)
@@ -36,7 +57,7 @@ class SealedRevision:
 
 
 def seal_record(
-    vault: Vault,
+    vault: Sealable,
     client_id: str,
     note_id: str,
     body: bytes,
@@ -44,22 +65,24 @@ def seal_record(
     final: bool = False,
     extra: dict[str, str] | None = None,
 ) -> SealedRevision:
-    with vault.writing():
+    with vault.write_lock.shared():
         return _seal_record(vault, client_id, note_id, body, kind, final, extra or {})
 
 
 def resolve_fork(
-    vault: Vault, practitioner: Practitioner, client_id: str, note_id: str, keep: Path
+    vault: Sealable, practitioner: Practitioner, client_id: str, note_id: str, keep: Path
 ) -> SealedRevision:
     """Settle a fork with the text of the tip ``keep``: a merge revision naming every
     revision from the fork on. A signed tip can only be kept (it stays signed)."""
-    with vault.writing():
-        fork = vault.fork(client_id, note_id)
+    from . import forks  # `seal` loads it only for a forked note
+
+    with vault.write_lock.shared():
+        fork = forks.find(vault, client_id, note_id)
         if fork is None or keep not in fork.tips:
             raise UnknownNote(f"among the forked revisions of note {note_id}", keep.name)
         if fork.signed is not None and keep != fork.signed:
             raise NoteLocked(note_id)
-        parsed, body = vault.open_revision(keep, vault.keyring.client_keys(practitioner, client_id))
+        parsed, body = vault.revision_files.open(keep, vault.keyring.client_keys(practitioner, client_id))
         sealed = _seal_record(
             vault, client_id, note_id, bytes(body), parsed.header.kind, parsed.header.final, {}, fork.names
         )
@@ -75,7 +98,7 @@ def resolve_fork(
 
 
 def _seal_record(
-    vault: Vault,
+    vault: Sealable,
     client_id: str,
     note_id: str,
     body: bytes,
@@ -84,19 +107,22 @@ def _seal_record(
     extra: dict[str, str],
     merges: tuple[str, ...] = (),
 ) -> SealedRevision:
-    public = vault.once_per_commit(("sealing-key", client_id), lambda: vault.keyring.sealing_key(client_id))
-    mac = content_mac(vault, body)
-    existing = vault.revisions(client_id, note_id)
+    public = vault.commit.once(("sealing-key", client_id), lambda: vault.keyring.sealing_key(client_id))
+    mac = content_mac(vault.device.index_key, body)
+    files = vault.revision_files
+    existing = files.of(client_id, note_id)
     number = 1
     if not merges and len({n for n, _, _ in existing}) < len(existing):
-        fork = vault.fork(client_id, note_id)
+        from . import forks  # `seal` loads it only for a forked note
+
+        fork = forks.find(vault, client_id, note_id)
         if fork is not None:
             raise NoteLocked(note_id) if fork.signed is not None else NoteForked(note_id)
     if merges:
         number = existing[-1][0] + 1
     elif existing:
         newest, _, newest_path = existing[-1]
-        latest = vault.load(newest_path).header
+        latest = files.load(newest_path).header
         if latest.content_mac == mac and latest.final == final:
             # Same bytes again (an editor's no-op save, or a retry after a run cut short
             # after writing the revision): no duplicate revision, but that run may have
@@ -121,11 +147,9 @@ def _seal_record(
             merges,
         )
         data, file_key = revision_format.seal(header, body, public, vault.device)
-        path = (
-            vault.client_dir(client_id) / "records" / note_id / f"{number:06d}-{vault.device.device_id}.rev"
-        )
+        path = files.path(client_id, note_id, number, vault.device.device_id)
         try:
-            durable.write_new(path, data, vault.deferred)
+            durable.write_new(path, data, vault.commit.deferred)
             break
         except FileExistsError:
             number += 1
@@ -134,7 +158,7 @@ def _seal_record(
                 raise SealIncomplete(path, f"making it durable failed ({exc.args_[1]})") from exc
             raise
     try:
-        read_back(vault, path, data, file_key, body)
+        read_back(path, data, file_key, body)
     except OSError as exc:
         raise SealIncomplete(path, f"reading it back failed ({exc.strerror or exc})") from exc
     try:
@@ -145,7 +169,7 @@ def _seal_record(
 
 
 def _audit_seal(
-    vault: Vault,
+    vault: Sealable,
     client_id: str,
     note_id: str,
     number: int,
@@ -161,13 +185,13 @@ def _audit_seal(
         note=note_id,
         revision=number,
         final=final,
-        file=str(path.relative_to(vault.root)),
+        file=str(path.relative_to(vault.revision_files.root)),
         sha256=hashlib.sha256(data).hexdigest(),
     )
 
 
 def _settle(
-    vault: Vault, client_id: str, note_id: str, number: int, path: Path, final: bool, extra: dict[str, str]
+    vault: Sealable, client_id: str, note_id: str, number: int, path: Path, final: bool, extra: dict[str, str]
 ) -> bool:
     """Make an existing revision durable (file and every folder up to the vault) and
     audited; True if its audit entry was missing and has now been written."""
@@ -177,12 +201,13 @@ def _settle(
             os.fsync(fd)
         finally:
             os.close(fd)
-        for folder in (path.parent, path.parent.parent, path.parent.parent.parent, vault.root / "clients"):
-            durable.fsync_dir(folder, vault.deferred)
+        root = vault.revision_files.root
+        for folder in (path.parent, path.parent.parent, path.parent.parent.parent, root / "clients"):
+            durable.fsync_dir(folder, vault.commit.deferred)
         data = path.read_bytes()
     except OSError as exc:
         raise SealIncomplete(path, f"making it durable failed ({exc.strerror or exc})") from exc
-    if vault.audit.has("seal", file=str(path.relative_to(vault.root))):
+    if vault.audit.has("seal", file=str(path.relative_to(root))):
         return False
     try:
         _audit_seal(vault, client_id, note_id, number, final, path, data, extra)
@@ -191,16 +216,16 @@ def _settle(
     return True
 
 
-def find_by_content(vault: Vault, client_id: str, body: bytes) -> str | None:
+def find_by_content(files: Revisions, index_key: bytes, client_id: str, body: bytes) -> str | None:
     """The note whose newest revision holds exactly ``body``: so a retry of a note without
     an ``id:`` line, after a run cut short, finds what that run sealed."""
-    mac = content_mac(vault, body)
-    for note_id in vault.note_ids(client_id):
-        revisions = vault.revisions(client_id, note_id)
+    mac = content_mac(index_key, body)
+    for note_id in files.note_ids(client_id):
+        revisions = files.of(client_id, note_id)
         if not revisions:
             continue
         try:
-            header = vault.load(revisions[-1][2]).header
+            header = files.load(revisions[-1][2]).header
         except TamperedFile:
             continue  # verify reports it
         if header.kind == "note" and header.content_mac == mac:
@@ -208,13 +233,15 @@ def find_by_content(vault: Vault, client_id: str, body: bytes) -> str | None:
     return None
 
 
-def content_mac(vault: Vault, body: bytes) -> str:
+def content_mac(index_key: bytes, body: bytes) -> str:
+    """A keyed hash of a body (the key: this practice's index key), so a retry finds what
+    an earlier run sealed without decrypting it."""
     return hashlib.blake2b(
-        body, key=vault.device.index_key, digest_size=CONTENT_MAC_BYTES, person=CONTENT_MAC_PERSON
+        body, key=index_key, digest_size=CONTENT_MAC_BYTES, person=CONTENT_MAC_PERSON
     ).hexdigest()
 
 
-def read_back(vault: Vault, path: Path, written: bytes, file_key: bytes, body: bytes) -> None:
+def read_back(path: Path, written: bytes, file_key: bytes, body: bytes) -> None:
     """Read the file back from disk and open it before anyone trusts it.
 
     A revision that does not read back is a failed write, not a tampered file: it is

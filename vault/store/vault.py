@@ -1,37 +1,40 @@
 """The vault on disk: one practice's keys, clients, sealed revisions and audit log.
 
-Layout (every name below ``vault/`` is an id, a blinded value or a number; see
-docs/format.md)::
+Layout (every name below ``vault/`` is an id, a blinded value or a number; docs/format.md
+says what each file holds, and which module writes it)::
 
-    practice.json                           practice id, format
-    practitioners/<pid>.json                wrapped practitioner keys
-    practitioners/<pid>.index               the handle-index key, sealed to the practitioner
-    practitioners/<pid>.recovery            a second wrapped copy, under the recovery key (recovery.py)
-    devices/<did>.json                      device registrations, signed by a practitioner
-    index/<blinded handle>.json             blinded handle -> client id, signed by a device
-    clients/<cid>/client.json               the client's public key, signed by a device
-    clients/<cid>/keys/<gen>-<did>.json     a newer client key pair's public half (a revoke, a merge)
-    clients/<cid>/access/<pid>.<gen>.<did>.sealed   the client's private key(s), sealed to a practitioner
-    colleagues/<pid>-<by>.json              a colleague's identity, signed by the practitioner ``by``
-    clients/<cid>/records/<nid>/<rev>-<did>.rev   one sealed revision (record 0…0 = profile)
-    audit/<did>.log, audit/<did>.checkpoint       the audit log and its signed head
+    practice.json                                practice id, format
+    .stignore                                    what a sync engine must not carry (practice.py)
+    practitioners/<pid>.json                     wrapped practitioner keys
+    practitioners/<pid>.index                    the handle-index key, sealed to the practitioner
+    practitioners/<pid>.recovery                 a second wrapped copy, under the recovery key (recovery.py)
+    devices/<did>.json                           device registrations, signed by a practitioner
+    colleagues/<pid>-<by>.json                   a colleague's identity, signed by the practitioner ``by``
+    index/<blinded>-<cid>.json                   blinded handle -> client id, signed by a device (handles.py)
+    clients/<cid>/client.json                    the client's public key, signed by a device
+    clients/<cid>/keys/<gid>.json                a newer client key pair's public half (a revoke, a merge)
+    clients/<cid>/access/<pid>.<gid>.<did>.sealed  the client's private key(s), sealed to a practitioner
+    clients/<cid>/records/<nid>/<rev>-<did>.rev  one sealed revision; record 0…0 is the profile (revisions.py)
+    clients/<cid>/retention/<did>.json           a device's retention facts of the client (retention_files.py)
+    clients/<cid>/supervision/<pid>.json         the client's supervisor (sharing/supervision.py)
+    clients/<cid>/cosign/<nid>-<pid>.json        a supervisor's co-signature of a note
+    disposals/<cid>.<did>[.<target id>].md       disposal certificates (retention_files.py)
+    revived/<cid>.<did>/                         a purged client's files that came back (disposal.py)
+    audit/<did>.log, audit/<did>.checkpoint      the audit log and its signed head (audit.py)
 
 Every file is written once under a unique name, except a practitioner's own key file
 (rewritten on a passphrase change) and recovery copy (rewritten by a new recovery set),
-and a device's own log and checkpoint, so a file-sync engine between the machines of a
-group practice never sees two writers of one file.
+and a device's own log, checkpoint and retention facts, so a file-sync engine between
+the machines of a group practice never sees two writers of one file.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-import re
 import shutil
 from collections.abc import Callable, Hashable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import nacl.exceptions
 from nacl.public import PrivateKey
@@ -43,7 +46,6 @@ from ..errors import (
     NotAPractice,
     TamperedFile,
     UnknownNote,
-    WriteFailed,
     WrongPassphrase,
 )
 from ..format import revision as revision_format
@@ -63,11 +65,14 @@ from ..format.keys import (
     wrap_practitioner,
 )
 from ..format.redact import Passphrase, Plaintext
-from . import handles, ledger, leftovers, sealing
+from . import handles, ledger, leftovers, revisions, sealing
 from .audit import AuditLog
 from .client_keys import Keyring
 from .clients import PROFILE_RECORD_ID, Profile
+from .group_commit import GroupCommit
 from .handles import ADDING
+from .leftovers import WriteLock
+from .revisions import Revision, Revisions
 from .sealing import SealedRevision
 from .trust import Trust
 
@@ -77,7 +82,6 @@ if TYPE_CHECKING:  # backups, forks and reading import their code when they run:
     from .reading import OpenedNote
 
 T = TypeVar("T")
-REVISION_NAME = re.compile(r"^(\d{6})-([0-9a-f]{16})\.rev$")
 
 
 class Vault:
@@ -98,12 +102,12 @@ class Vault:
         self.audit = AuditLog(root / "audit", self.device, clock, self.device_dir)
         self.trust = Trust(root, self.device, self.audit, clock)
         self.keyring = Keyring(self.trust)
+        self.revision_files = Revisions(root, self.trust.device_keys)
+        self.commit = GroupCommit()
+        self.write_lock = WriteLock(self.device_dir / "write.lock")
         self._backup_lock_depth = 0
         self.recorded_for_older_version = 0  # files the last unlock put into the ledger
-        # index entry -> (its stat, the device keys that checked it, its client): handles.py
-        self.index_seen: dict[Path, tuple[tuple[int, ...], object, str]] = {}
-        self.deferred: set[Path] | None = None  # folders a group commit makes durable at its end
-        self._commit_facts: dict[Hashable, Any] | None = None  # see `once_per_commit`
+        self.index_seen: handles.IndexSeen = {}
 
     # -- backups --------------------------------------------------------------------------
     @contextmanager
@@ -124,24 +128,10 @@ class Vault:
             finally:
                 self._backup_lock_depth = 0
 
-    def _lock_file(self, name: str) -> int:
-        durable.make_dirs(self.device_dir)
-        path = self.device_dir / name
-        try:
-            return os.open(path, os.O_RDWR | os.O_CREAT, durable.FILE_MODE)
-        except OSError as exc:
-            raise WriteFailed(path, exc.strerror or str(exc)) from exc
-
-    @contextmanager
-    def writing(self) -> Iterator[None]:
+    def writing(self) -> AbstractContextManager[None]:
         """Held (shared) by every write that makes a folder before its first file is in
         place; ``remove_leftovers`` takes it exclusively, so it never sweeps one away."""
-        fd = self._lock_file("write.lock")
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH)
-            yield
-        finally:
-            os.close(fd)
+        return self.write_lock.shared()
 
     @contextmanager
     def group_commit(self) -> Iterator[None]:
@@ -152,29 +142,22 @@ class Vault:
         Folders are synced before the log, so an entry never names a revision a crash lost;
         a revision whose entry was lost is audited again when its draft is sealed again.
         Re-entrant."""
-        if self.deferred is not None:
+        if self.commit.running:
             yield
             return
-        self.deferred, self.audit.deferring, self._commit_facts = set(), True, {}
+        self.commit.begin()
+        self.audit.deferring = True
         try:
             yield
         finally:
-            folders, self.deferred, self.audit.deferring = self.deferred, None, False
-            self._commit_facts = None
+            folders = self.commit.end()
+            self.audit.deferring = False
             durable.fsync_dirs(folders)  # deepest first: a note's folder, then the one naming it
             self.audit.sync()
 
     def once_per_commit(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """``compute()``, remembered under ``key`` until the group commit ends (outside one,
-        computed every time): the notes of a burst are filed as the vault was when its first
-        one was (a handle's client, the key sealed to), not each one checking it again; as if
-        the burst had been filed a few seconds sooner. A failure is not remembered."""
-        facts = self._commit_facts
-        if facts is None:
-            return compute()
-        if key not in facts:
-            facts[key] = compute()
-        return cast(T, facts[key])
+        """``compute()``, remembered until the group commit ends (`GroupCommit.once`)."""
+        return self.commit.once(key, compute)
 
     def leftovers(self, client_id: str | None = None) -> list[Path]:
         """Folders and temp files a write cut short left behind (they hold no data)."""
@@ -183,15 +166,8 @@ class Vault:
     def remove_leftovers(self, client_id: str | None = None) -> list[Path]:
         """Remove what ``leftovers`` finds, unless a write is under way on this machine
         (then the next run does it). Returns what was removed."""
-        fd = self._lock_file("write.lock")
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return []
-            return leftovers.remove(self.leftovers(client_id))
-        finally:
-            os.close(fd)
+        with self.write_lock.exclusive_now() as held:
+            return leftovers.remove(self.leftovers(client_id)) if held else []
 
     def backup(self, destination: BackupTarget, progress: Progress | None = None) -> Snapshot:
         """A snapshot of the whole vault on a target (audited, checkpoint included)."""
@@ -325,10 +301,7 @@ class Vault:
         return self.keyring.client_dir(client_id)
 
     def client_ids(self) -> list[str]:
-        folder = self.root / "clients"
-        if not folder.exists():
-            return []
-        return sorted(p.name for p in folder.iterdir() if is_id(p.name) and leftovers.is_client_folder(p))
+        return self.revision_files.client_ids()
 
     def add_client(
         self,
@@ -345,22 +318,12 @@ class Vault:
     def upgrade_index(self) -> list[Path]:
         return handles.upgrade_index(self)
 
-    def revisions(self, client_id: str, note_id: str) -> list[tuple[int, str, Path]]:
+    def revisions(self, client_id: str, note_id: str) -> list[Revision]:
         """(revision, device, path) of one note's revision files, oldest first."""
-        folder = self.client_dir(client_id) / "records" / note_id
-        found = []
-        if folder.exists():
-            for path in folder.iterdir():
-                match = REVISION_NAME.match(path.name)
-                if match:
-                    found.append((int(match[1]), match[2], path))
-        return sorted(found)
+        return self.revision_files.of(client_id, note_id)
 
     def note_ids(self, client_id: str) -> list[str]:
-        folder = self.client_dir(client_id) / "records"
-        if not folder.exists():
-            return []
-        return sorted(p.name for p in folder.iterdir() if is_id(p.name) and p.name != PROFILE_RECORD_ID)
+        return self.revision_files.note_ids(client_id)
 
     def locate_note(self, note_id: str) -> str:
         """The client id a note belongs to (from the folder names; nothing is decrypted)."""
@@ -371,26 +334,11 @@ class Vault:
         raise UnknownNote("in this practice", note_id)
 
     def load(self, path: Path) -> revision_format.ParsedRevision:
-        parsed = revision_format.parse(path.read_bytes(), path)
-        key = self.trust.device_keys().get(parsed.header.device)
-        if key is None:
-            raise TamperedFile(path, "signed by an unregistered device (forged?)")
-        revision_format.check_signature(parsed, path, key)
-        return parsed
+        return self.revision_files.load(path)
 
     def check_place(self, parsed: revision_format.ParsedRevision, path: Path) -> None:
         """The header must name the folder and file the revision lies in."""
-        match = REVISION_NAME.match(path.name)
-        h = parsed.header
-        in_profile_folder = path.parent.name == PROFILE_RECORD_ID
-        if (
-            h.client != path.parent.parent.parent.name
-            or h.note != path.parent.name
-            or (h.kind == "profile") != in_profile_folder
-        ):
-            raise TamperedFile(path, "revision belongs to another client or note (moved or swapped)")
-        if not match or int(match[1]) != h.revision or match[2] != h.device:
-            raise TamperedFile(path, "revision number does not match its file (renamed or swapped)")
+        revisions.check_place(parsed, path)
 
     def seal(
         self,
@@ -433,18 +381,16 @@ class Vault:
         return sealing.resolve_fork(self, practitioner, client_id, note_id, keep)
 
     def find_by_content(self, client_id: str, body: bytes) -> str | None:
-        return sealing.find_by_content(self, client_id, body)
+        return sealing.find_by_content(self.revision_files, self.device.index_key, client_id, body)
 
     def content_mac(self, body: bytes) -> str:
-        return sealing.content_mac(self, body)
+        return sealing.content_mac(self.device.index_key, body)
 
     # -- reading (vault/store/reading.py) ----------------------------------------------
     def open_revision(
         self, path: Path, client_keys: list[PrivateKey], parsed: revision_format.ParsedRevision | None = None
     ) -> tuple[revision_format.ParsedRevision, Plaintext]:
-        from . import reading
-
-        return reading.open_revision(self, path, client_keys, parsed)
+        return self.revision_files.open(path, client_keys, parsed)
 
     def read_notes(
         self,
@@ -468,6 +414,4 @@ class Vault:
         return reading.profiles(self, practitioner)
 
     def find(self, practitioner: Practitioner, handle: str) -> Profile:
-        from . import reading
-
-        return reading.find(self, practitioner, handle)
+        return self.read_profile(practitioner, self.resolve(handle))

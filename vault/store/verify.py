@@ -30,7 +30,8 @@ from . import colleagues as team
 from . import forks, ledger, purged
 from .audit import Entry
 from .clients import read_index_record
-from .vault import REVISION_NAME, Vault
+from .revisions import REVISION_NAME
+from .vault import Vault
 
 # How long after another device's audit log or registration last changed here a missing
 # file of its is taken to be still on its way: Syncthing delivers a folder within seconds
