@@ -23,6 +23,7 @@ from note_templates import (
     with_field,
 )
 from note_templates.schema import NOTE_ID
+from note_templates.signing import measure_risk
 from note_templates.templates import carried_section, yaml_list
 from retention.purge import outlook
 from syncd.editors import Kind, classify, inbox_files
@@ -312,6 +313,11 @@ def check(ctx: click.Context, files: tuple[Path, ...]) -> None:
                 except UnknownClient as exc:
                     found = [NoteInvalid(path, fields.line_of("client"), "client", str(exc))]
                 left = unfinished(raw, path, kinds)
+                review = measure_risk(fields.meta, fields.lines)
+                if review is not None and not fields.signed:
+                    # `risk: none` against endorsed risk items is wrong now, not merely unfinished
+                    left = [u for u in left if u != review]
+                    found.append(NoteInvalid(path, review.line, review.field, review.why))
                 if fields.signed:
                     found += [NoteInvalid(path, u.line, u.field, u.why) for u in left]
                 else:

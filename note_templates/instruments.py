@@ -24,6 +24,9 @@ import yaml
 from .errors import CatalogueInvalid
 
 CATALOGUE = Path(__file__).parent / "instruments"
+# libyaml's safe parser where PyYAML has it: the catalogue is read by every process that
+# checks or shows a score.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Scoring = Literal["sum", "subscales", "triage"]
 SCORINGS: tuple[str, ...] = ("sum", "subscales", "triage")
 
@@ -201,7 +204,7 @@ class _Reader:
 
 def _load(path: Path) -> Instrument:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # noqa: S506 (a safe loader)
     except (OSError, yaml.YAMLError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
