@@ -23,7 +23,6 @@ from note_templates import (
     with_field,
 )
 from note_templates.schema import NOTE_ID
-from note_templates.signing import measure_risk
 from note_templates.templates import carried_section, yaml_list
 from retention.purge import outlook
 from syncd.editors import Kind, classify, inbox_files
@@ -313,6 +312,8 @@ def check(ctx: click.Context, files: tuple[Path, ...]) -> None:
                 except UnknownClient as exc:
                     found = [NoteInvalid(path, fields.line_of("client"), "client", str(exc))]
                 left = unfinished(raw, path, kinds)
+                from note_templates.signing import measure_risk  # loaded by unfinished already
+
                 review = measure_risk(fields.meta, fields.lines)
                 if review is not None and not fields.signed:
                     # `risk: none` against endorsed risk items is wrong now, not merely unfinished

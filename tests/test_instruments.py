@@ -190,3 +190,14 @@ def test_a_damaged_instrument_file_is_named_with_its_field(tmp_path, monkeypatch
         instruments.catalogue.cache_clear()
     assert caught.value.field == field and words in str(caught.value)
     assert "phq9.yml" in str(caught.value)
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_the_user_guide_lists_each_instrument_with_its_source_and_licence(key):
+    guide = (ROOT / "docs" / "writing.md").read_text()
+    row = next((line for line in guide.splitlines() if line.startswith(f"| `{key}` |")), None)
+    assert row is not None, key
+    short = catalogue()[key].short.split()[0]
+    assert (
+        short in row and len(row.split("|")) == 10
+    )  # key, name, items, bands, change, source, licence, form
