@@ -166,7 +166,21 @@ def new(
                 continue  # an old note that no longer passes today's rules carries nothing
         carried = carry_forward(earlier)
     now = _today()
-    session = day.date() if day else now.date()
+    path = start_draft(p, handle, template, day.date() if day else now.date(), now, carried)
+    _warn_if_syncd_stopped(p, path)
+    _open_editor(path, no_edit)
+
+
+def start_draft(
+    p: Practice,
+    handle: str,
+    template: note_templates.Template,
+    session: dt.date,
+    now: dt.datetime,
+    carried: CarriedForward | None = None,
+) -> Path:
+    """A new draft for HANDLE from TEMPLATE, written durably into the inbox; its path."""
+    carried = carried or CarriedForward([], [])
     text = note_templates.render(
         template,
         {
@@ -179,9 +193,7 @@ def new(
             "carried": carried_section(carried.homework),
         },
     )
-    path = _write_draft(p.inbox, f"{session.isoformat()}-{handle}-{kind}.md", text)
-    _warn_if_syncd_stopped(p, path)
-    _open_editor(path, no_edit)
+    return _write_draft(p.inbox, f"{session.isoformat()}-{handle}-{template.kind.name}.md", text)
 
 
 @click.command()

@@ -18,6 +18,7 @@ Messages never quote a value: a score is client data.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -97,7 +98,7 @@ def _total_only(instrument: Instrument, total: Any) -> Reading:
 def _subscales_only(instrument: Instrument, value: Mapping[str, Any]) -> Reading:
     found = []
     for sub in instrument.subscales:
-        score = value.get(sub.name)
+        score: Any = value.get(sub.name)
         if not _whole(score) or not sub.low <= score <= sub.high or score % instrument.multiplier:
             raise MeasureWrong(
                 f"{sub.name} must be an even number from {sub.low} to {sub.high} (its items summed, "
@@ -168,7 +169,7 @@ def unreviewed_risk(meta: Mapping[str, Any]) -> str | None:
     """Why a note whose measures signal risk may not say ``risk: none`` as it stands, or None.
 
     The rule: when any item that signals risk is endorsed, ``risk: none`` stands only with
-    the clinician's words after the level (``risk: none - item 9 endorsed, reviewed: ...``):
+    the clinician's words after the level (``risk: none - item 9 endorsed, reviewed ...``):
     what they asked and why they judged no risk. A bare ``none`` reads as an assessment
     made without seeing the answer. Other levels already say risk was found; a risk left
     blank is "not assessed", which signing refuses on its own.
@@ -184,5 +185,66 @@ def unreviewed_risk(meta: Mapping[str, Any]) -> str | None:
         return None
     return (
         f"is none, but {'; '.join(signals)}: write after the level what you reviewed and why you "
-        "found no risk (e.g. `risk: none - item 9 endorsed, reviewed: ...`), or record the level you found"
+        "found no risk (e.g. `risk: none - item 9 endorsed, reviewed with the client, no current "
+        "intent`; no colon after the dash), or record the level you found"
     )
+
+
+def written(instrument: Instrument, answers: tuple[int, ...]) -> str:
+    """The YAML flow mapping a form's answers are written as: the items, and what they come
+    to (the total, or DASS-21's subscales), so the note reads whole in any editor."""
+    scored = instrument.score(answers)
+    parts = [f"items: [{', '.join(map(str, answers))}]"]
+    if instrument.subscales:
+        parts += [f"{name}: {score}" for name, score in scored.subscales]
+    else:
+        parts.append(f"total: {scored.total}")
+    return "{" + ", ".join(parts) + "}"
+
+
+_MEASURES = re.compile(r"^measures\s*:\s*(#.*)?$")
+
+
+def with_measure(raw: bytes, key: str, value: str) -> bytes:
+    """The note with ``measures.KEY`` set to VALUE (YAML text), every other line as written.
+
+    Replaces the key's line under ``measures:`` (and any lines indented under it), else adds
+    it at the end of the block, else adds the block before the closing ``---``. Raises
+    ValueError for a note whose ``measures:`` is written inline (``measures: {...}``)."""
+    lines = raw.decode("utf-8").splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        raise ValueError("the note has no front matter")
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
+    if end is None:
+        raise ValueError("the front matter is not closed")
+    newline = "\r\n" if lines[0].endswith("\r\n") else "\n"
+    start = next((i for i in range(1, end) if _MEASURES.match(lines[i].rstrip("\r\n"))), None)
+    if start is None:
+        if any(line.startswith("measures:") for line in lines[1:end]):
+            raise ValueError("`measures:` is written on one line: write one 'name: score' line under it each")
+        lines[end:end] = [f"measures:{newline}", f"  {key}: {value}{newline}"]
+        return "".join(lines).encode("utf-8")
+    block_end, indent, found = start + 1, "  ", None
+    while block_end < end and (lines[block_end][:1] in (" ", "\t") or not lines[block_end].strip()):
+        line = lines[block_end]
+        own = line[: len(line) - len(line.lstrip())]
+        if line.strip() and found is None and re.match(rf"{re.escape(key)}\s*:", line.lstrip()):
+            found, indent = block_end, own
+        block_end += 1
+    new = f"{indent}{key}: {value}{newline}"
+    if found is None:
+        siblings = [x for x in lines[start + 1 : block_end] if x.strip()]
+        if siblings:
+            new = siblings[0][: len(siblings[0]) - len(siblings[0].lstrip())] + f"{key}: {value}{newline}"
+        while block_end > start + 1 and not lines[block_end - 1].strip():
+            block_end -= 1  # before the blank lines that end the block
+        lines.insert(block_end, new)
+        return "".join(lines).encode("utf-8")
+    # the key's own line, and what is indented deeper under it (a block-style items: list)
+    stop = found + 1
+    while stop < block_end and (
+        not lines[stop].strip() or len(lines[stop]) - len(lines[stop].lstrip()) > len(indent)
+    ):
+        stop += 1
+    lines[found:stop] = [new]
+    return "".join(lines).encode("utf-8")

@@ -246,6 +246,7 @@ class GuardedHandler(BaseHTTPRequestHandler):
     server: GuardedServer
     protocol_version = "HTTP/1.1"
     timeout = CONNECTION_TIMEOUT
+    referrer_policy = "no-referrer"
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass  # paths name sessions and dates: never logged
@@ -253,7 +254,7 @@ class GuardedHandler(BaseHTTPRequestHandler):
     def _headers(self) -> None:
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Referrer-Policy", self.referrer_policy)
         self.send_header("X-Frame-Options", "DENY")
         self.send_header("Content-Security-Policy", self.server.csp)
 

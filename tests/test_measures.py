@@ -76,7 +76,7 @@ RISK = [
     ("none", {"core10": {"items": [0] * 5 + [1] + [0] * 4}}, True),
     ("none", {"cssrs": {"items": [1, 1, 1, 1, 0, 0, 0]}}, True),
     ("none", {"cssrs": {"items": [0, 0, 0, 0, 0, 1, 1]}}, True),
-    ("none - item 9 endorsed, reviewed: passing thought last week, none now, plan in place", {"phq9": {"items": [0] * 8 + [1]}}, False),
+    ("none - item 9 endorsed, reviewed with the client, passing thought last week, none now", {"phq9": {"items": [0] * 8 + [1]}}, False),
     ("low - passive thoughts, safety plan reviewed", {"phq9": {"items": [0] * 8 + [2]}}, False),
     ("none", {"phq9": {"items": [3] * 8 + [0]}}, False),  # severe, but item 9 unendorsed
     ("none", {"phq9": 20}, False),  # a total alone cannot say what item 9 was
