@@ -6,10 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import Env
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from notes import write_every_section
 
-from note_templates.measures import MeasureWrong, read, unreviewed_risk
+from note_templates import plain_yaml
+from note_templates.front_matter import _Loader
+from note_templates.instruments import catalogue
+from note_templates.measures import MeasureWrong, read, unreviewed_risk, written
 from site_builder.timeline import Entry
 
 PHQ9_TEN = [1, 2, 0, 1, 3, 0, 1, 2, 0]
@@ -161,3 +167,19 @@ def test_syncd_keeps_a_signed_note_with_unreviewed_risk_in_the_inbox(practice: E
     before = path.read_bytes()
     result = practice.run("syncd", "--once")
     assert path.read_bytes() == before and "PHQ-9 item 9" in result.err
+
+
+@pytest.mark.parametrize("key", [k for k, i in catalogue().items() if i.form_ready])
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_answers_written_as_the_form_writes_them_read_back_to_the_same_score(key, data):
+    instrument = catalogue()[key]
+    answers = tuple(
+        data.draw(st.sampled_from(instrument.items.values(n))) for n in range(1, instrument.items.count + 1)
+    )
+    text = written(instrument, answers)
+    reading = read(key, yaml.safe_load(text))
+    scored = instrument.score(answers)
+    assert reading.items == answers and reading.subscales == scored.subscales
+    assert reading.total == (None if instrument.subscales else scored.total)
+    assert plain_yaml.load(f"\nmeasures:\n  {key}: {text}\n", _Loader) is not None  # the fast reader's subset
