@@ -24,10 +24,10 @@ IMPROVED, WORSENED = "#1b5e20", "#b71c1c"  # a reliable change, drawn over the l
 
 
 def _coloured(bands: Sequence[instruments.Band]) -> list[Band]:
-    last = max(len(bands) - 1, 1)
-    return [
-        Band(b.low, b.high, b.label, PALETTE[round(i * (len(PALETTE) - 1) / last)]) for i, b in enumerate(bands)
-    ]
+    """Calm for the lowest band, alarming for the highest; the sixth colour only for a sixth
+    band (PHQ-9's five keep the colours they always had)."""
+    top = (4 if len(bands) <= 5 else 5) / max(len(bands) - 1, 1)
+    return [Band(b.low, b.high, b.label, PALETTE[round(i * top)]) for i, b in enumerate(bands)]
 
 
 def _scales() -> dict[str, tuple[str, float, list[Band]]]:
@@ -177,12 +177,12 @@ def _reliable_segments(
         colour = IMPROVED if s1 < s0 else WORSENED
         parts.append(
             f'<line class="cn-reliable" x1="{x(day0):.1f}" y1="{y(s0):.1f}" x2="{x(day1):.1f}" y2="{y(s1):.1f}" '
-            f'stroke="{colour}" stroke-width="5" stroke-linecap="round" opacity="0.8">'
+            f'stroke="{colour}" stroke-width="4" stroke-linecap="round">'
             f"<title>{escape(words)}: {s1 - s0:+g} from {day0} to {day1} (threshold {threshold})</title></line>"
         )
     if parts:  # a key, only where there is something to explain
         parts.append(
             f'<text x="{LEFT + 4}" y="{TOP + 11}" font-size="11" fill="#555">'
-            f"thick line: a change of {threshold} or more between sessions (reliable change)</text>"
+            f"thick green or red line: a change of {threshold} or more between sessions (reliable change)</text>"
         )
     return parts
