@@ -38,7 +38,11 @@ def _scales() -> dict[str, tuple[str, float, list[Band]]]:
     for key, instrument in instruments.catalogue().items():
         if instrument.subscales:
             for sub in instrument.subscales:
-                found[f"{key}.{sub.name}"] = (f"{instrument.short} {sub.name}", sub.high, _coloured(sub.bands))
+                found[f"{key}.{sub.name}"] = (
+                    f"{instrument.short} {sub.name}",
+                    sub.high,
+                    _coloured(sub.bands),
+                )
         else:
             found[key] = (instrument.short, instrument.high, _coloured(instrument.bands))
     return found
