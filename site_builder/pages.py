@@ -14,6 +14,8 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from html import escape
 
+from note_templates.measures import risk_signals
+
 from .charts import SCALES, band_of, line_chart, reliable_change
 from .timeline import PSYCHOTHERAPY, SESSION_KINDS_EXCLUDED, Entry, Timeline, homework_done, trend
 
@@ -228,6 +230,9 @@ def session(t: Timeline, entry: Entry) -> str:
         ]
     if entry.measures:
         lines += [" · ".join(f"**{SCALES.get(k, (k,))[0]}** {v:g}" for k, v in entry.measures.items()), ""]
+        endorsed = risk_signals(meta)  # the answers themselves, beside what the clinician concluded
+        if endorsed:
+            lines += [f"**Risk items endorsed:** {_md('; '.join(endorsed))}", ""]
     if _shows_risk(entry):
         lines += [f"**Risk:** {risk_words(entry)}", ""]
     body = _demote(entry.body)

@@ -102,3 +102,13 @@ def test_the_overview_table_has_every_instrument_in_use_with_band_and_reliable_c
     assert "moderate" in rows["CORE-10"]
     measures = pages.measures(t)
     assert "**-10 since baseline**, reliable improvement, now *mild*." in measures
+
+
+def test_a_session_whose_answers_endorse_a_risk_item_says_so_beside_the_clinicians_risk():
+    t = timeline(
+        {"phq9": {"items": [1, 1, 1, 1, 1, 1, 1, 1, 1]}},
+        {"phq9": {"items": [1, 1, 1, 1, 1, 1, 1, 1, 0]}},
+    )
+    first, second = (pages.session(t, entry) for entry in reversed(t.entries))
+    assert "**Risk items endorsed:** PHQ-9 item 9" in first
+    assert "Risk items endorsed" not in second
