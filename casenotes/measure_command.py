@@ -135,6 +135,12 @@ def measure(
             f"{idle_timeout:g} idle minutes, or on Ctrl-C)",
             err=True,
         )
+        draft = todays_draft(p, handle, _today().date())
+        if draft is not None:
+            # an editor holding the draft open could save its older copy over the scores
+            click.echo(
+                f"(the scores go into {draft} when the client is done: save it in your editor now)", err=True
+            )
         if not no_browser:
             base, _ = site_builder.choose_base(config.ram_dirs())
             directory = site_builder.create(base)
