@@ -55,6 +55,11 @@ def _instruments(keys: tuple[str, ...]) -> list[Instrument]:
     return chosen
 
 
+def _offered(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion: the instruments the form may show."""
+    return [k for k, i in catalogue().items() if i.form_ready and k.startswith(incomplete.lower())]
+
+
 def todays_draft(p: Practice, handle: str, today: dt.date) -> Path | None:
     """The client's draft session note dated TODAY in the inbox (the newest, if two)."""
     found = []
@@ -91,7 +96,7 @@ def _write(p: Practice, handle: str, kind: str, results: dict[str, tuple[int, ..
 @click.command("measure")
 @practice_option
 @click.argument("handle", shell_complete=handles)
-@click.argument("keys", metavar="INSTRUMENT...", nargs=-1, required=True)
+@click.argument("keys", metavar="INSTRUMENT...", nargs=-1, required=True, shell_complete=_offered)
 @click.option(
     "--template",
     "kind",

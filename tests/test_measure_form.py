@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Env
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from notes import write_every_section
 
 from note_templates.instruments import catalogue
-from note_templates.measures import with_measure
+from note_templates.measures import read, with_measure, written
 from site_builder.measure_form import FormServer, FormState
 
 SECRET_NOTE = "Private reflection on the unusual word quillmarrow."  # the clinician's words
@@ -287,3 +289,39 @@ def test_the_answers_replace_the_measure_and_leave_every_other_line_as_written(b
 def test_an_inline_measures_line_is_not_rewritten_behind_the_clinicians_back():
     with pytest.raises(ValueError):
         with_measure(b"---\nmeasures: {gad7: 4}\n---\n", "phq9", "{items: [1], total: 1}")
+
+
+@pytest.mark.parametrize("kind", ["soap", "dap", "birp", "girp", "progress", "intake", "discharge"])
+@settings(max_examples=25, deadline=None)
+@given(keys=st.lists(st.sampled_from(["phq9", "gad7", "wsas", "dass21"]), min_size=1, max_size=4))
+def test_scores_written_into_any_template_change_that_measure_alone(kind, keys):
+    import note_templates
+    from note_templates import parse
+
+    text = note_templates.render(
+        note_templates.get(kind),
+        {
+            "id": "0123456789abcdef",
+            "client": "AB-1",
+            "date": "2026-11-20",
+            "time": "09:30",
+            "title": "A session",
+            "goals": "[Sleep better]",
+            "carried": "",
+        },
+    )
+    raw = text.encode()
+    before, body, _ = parse(raw, Path("x.md"))
+    for key in keys:
+        instrument = catalogue()[key]
+        answers = tuple(instrument.items.values(n)[-1] for n in range(1, instrument.items.count + 1))
+        raw = with_measure(raw, key, written(instrument, answers))
+    after, body_after, _ = parse(raw, Path("x.md"))
+    assert body_after == body
+    assert {k: v for k, v in after.items() if k != "measures"} == {
+        k: v for k, v in before.items() if k != "measures"
+    }
+    for key in set(keys):
+        assert read(key, after["measures"][key]).items  # readable, from its items
+    untouched = {k: v for k, v in (before.get("measures") or {}).items() if k not in keys}
+    assert {k: after["measures"][k] for k in untouched} == untouched
