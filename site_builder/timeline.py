@@ -101,10 +101,16 @@ class Entry:
         from note_templates.measures import readings  # the catalogue, only for notes with scores
 
         found: dict[str, float] = {}
-        for key, reading in readings(self.meta).items():
+        read = readings(self.meta)
+        for key, reading in read.items():
             if reading.total is not None:
                 found[key] = reading.total
             found.update({f"{key}.{name}": float(score) for name, score in reading.subscales})
+        for key, score in value.items():
+            # a number today's rules refuse (a note sealed before them) is still shown as written
+            name = str(key).lower()
+            if name not in read and isinstance(score, int | float) and not isinstance(score, bool):
+                found[name] = float(score)
         return found
 
 

@@ -104,6 +104,7 @@ def test_the_site_reads_totals_from_items_and_dass21_by_subscale():
             "gad7": 7,
             "dass21": {"items": [1] * 21},
             "pcl5": {"items": [9] * 20},  # unreadable: left off the page, named by `check`
+            "audit": 3.5,  # a number sealed before today's rules: shown as written
         }
     }
     entry = Entry("0123456789abcdef", dt.date(2026, 11, 20), "soap", meta, "", 1, False)
@@ -113,6 +114,7 @@ def test_the_site_reads_totals_from_items_and_dass21_by_subscale():
         "dass21.depression": 14.0,
         "dass21.anxiety": 14.0,
         "dass21.stress": 14.0,
+        "audit": 3.5,
     }
 
 
