@@ -193,7 +193,10 @@ def kind_note(
         f'homework: ["{values["homework"]}"]',
     ]
     if kind not in ("addendum", "treatment-plan", "discharge", "psychotherapy"):
-        front += ["measures:", f"  phq9: {phq9}", f"  gad7: {gad7}"]
+        # the PHQ-9 by item, as `casenotes measure` writes it (item 9 unendorsed), the GAD-7 as a total
+        base, extra = divmod(phq9, 8)
+        items = [min(3, base + (i < extra)) for i in range(8)] + [0]
+        front += ["measures:", f"  phq9: {{items: {items}, total: {sum(items)}}}", f"  gad7: {gad7}"]
     if kind not in ("addendum", "treatment-plan", "psychotherapy"):
         front.append(f"risk: {risk}")
     if amends:

@@ -166,7 +166,21 @@ def new(
                 continue  # an old note that no longer passes today's rules carries nothing
         carried = carry_forward(earlier)
     now = _today()
-    session = day.date() if day else now.date()
+    path = start_draft(p, handle, template, day.date() if day else now.date(), now, carried)
+    _warn_if_syncd_stopped(p, path)
+    _open_editor(path, no_edit)
+
+
+def start_draft(
+    p: Practice,
+    handle: str,
+    template: note_templates.Template,
+    session: dt.date,
+    now: dt.datetime,
+    carried: CarriedForward | None = None,
+) -> Path:
+    """A new draft for HANDLE from TEMPLATE, written durably into the inbox; its path."""
+    carried = carried or CarriedForward([], [])
     text = note_templates.render(
         template,
         {
@@ -179,9 +193,7 @@ def new(
             "carried": carried_section(carried.homework),
         },
     )
-    path = _write_draft(p.inbox, f"{session.isoformat()}-{handle}-{kind}.md", text)
-    _warn_if_syncd_stopped(p, path)
-    _open_editor(path, no_edit)
+    return _write_draft(p.inbox, f"{session.isoformat()}-{handle}-{template.kind.name}.md", text)
 
 
 @click.command()
@@ -312,6 +324,13 @@ def check(ctx: click.Context, files: tuple[Path, ...]) -> None:
                 except UnknownClient as exc:
                     found = [NoteInvalid(path, fields.line_of("client"), "client", str(exc))]
                 left = unfinished(raw, path, kinds)
+                from note_templates.signing import measure_risk  # loaded by unfinished already
+
+                review = measure_risk(fields.meta, fields.lines)
+                if review is not None and not fields.signed:
+                    # `risk: none` against endorsed risk items is wrong now, not merely unfinished
+                    left = [u for u in left if u != review]
+                    found.append(NoteInvalid(path, review.line, review.field, review.why))
                 if fields.signed:
                     found += [NoteInvalid(path, u.line, u.field, u.why) for u in left]
                 else:

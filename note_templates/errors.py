@@ -40,3 +40,17 @@ class NoteUnfinished(NoteInvalid):
             "until you can (a signed note never changes)"
         )
         super().__init__(path, unfinished[0][0], None, why)
+
+
+class CatalogueInvalid(TemplateError):
+    """An instrument's data file does not hold what the catalogue needs (a packaging or
+    editing mistake, never the practitioner's): names the file and the field."""
+
+    def __init__(self, path: Path | str, field: str, why: str) -> None:
+        super().__init__(path, field, why)
+        self.path = Path(path)
+        self.field = field
+        self.why = why
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.field}: {self.why}"

@@ -28,6 +28,7 @@ _ITEM = re.compile(r"- +(.*)$")
 # in a flow list, no quote, comma or colon either.
 _PLAIN = re.compile(r"[\w(~.+/$^][^#{}\[\]]*$")
 _PLAIN_IN_FLOW = re.compile(r"[\w(~.+/$^][^\"'#{}\[\],:]*$")
+_FLOW_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 _DOUBLE = re.compile(r'"([^"\\]*)"$')
 _SINGLE = re.compile(r"'((?:[^']|'')*)'$")
 _STR = "tag:yaml.org,2002:str"
@@ -62,7 +63,7 @@ def load(front: str, loader: Callable[[str], Any]) -> tuple[dict[str, Any], dict
             if depth == 0:
                 key, value = _field(line, result, typer)
                 result[key] = _value(value, typer, flow=False) if value else None
-                if value and value[0] != "[":
+                if value and value[0] not in "[{":
                     raw[key] = result[key] if value[0] in "'\"" else value
                 indent = 0 if value else -1
                 continue
@@ -103,6 +104,8 @@ def _value(text: str, typer: _Typer, flow: bool) -> Any:
         if not inner:
             return []
         return [_value(item.strip(" "), typer, flow=True) for item in _flow_items(inner)]
+    if not flow and text.startswith("{") and text.endswith("}"):
+        return _flow_mapping(text[1:-1].strip(" "), typer)
     if text[0] == '"':
         quoted = _DOUBLE.match(text)
         if not quoted:
@@ -116,6 +119,38 @@ def _value(text: str, typer: _Typer, flow: bool) -> Any:
     if not (_PLAIN_IN_FLOW if flow else _PLAIN).match(text) or ": " in text or text.endswith(":"):
         raise _NotPlain
     return typer.construct(text)
+
+
+def _flow_mapping(inner: str, typer: _Typer) -> dict[str, Any]:
+    """A one-line flow mapping of plain keys to plain scalars or flow lists of them, as
+    `casenotes measure` writes a score (``{items: [1, 2, 0], total: 3}``); no quotes, no
+    nesting deeper than a list, or the full parser reads it."""
+    if not inner:
+        return {}
+    if any(char in inner for char in "\"'{}#"):
+        raise _NotPlain
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(inner):
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(inner[start:index])
+            start = index + 1
+        if depth not in (0, 1):
+            raise _NotPlain
+    if depth:
+        raise _NotPlain
+    parts.append(inner[start:])
+    mapping: dict[str, Any] = {}
+    for part in parts:
+        key, colon, value = part.strip(" ").partition(": ")
+        value = value.strip(" ")
+        if not colon or not value or not _FLOW_KEY.match(key) or key in mapping or not typer.text_key(key):
+            raise _NotPlain
+        mapping[key] = _value(value, typer, flow=not value.startswith("["))
+    return mapping
 
 
 def _flow_items(inner: str) -> list[str]:

@@ -17,7 +17,6 @@ NOTE_ID = re.compile(r"^(?!0{16})[0-9a-f]{16}$")  # all zeros is the vault's pro
 TIME = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
 STATUSES = ("draft", "signed")
 MODALITIES = ("in person", "video", "phone", "chat", "home visit", "other")
-MEASURE_RANGES = {"phq9": (0, 27), "gad7": (0, 21)}  # published score ranges
 # A treatment plan's objective: a measurable step toward a goal, with a target date and where
 # it stands (the fields TherapyNotes and SimplePractice plans carry).
 OBJECTIVE_STATUSES = ("not started", "in progress", "met", "revised", "discontinued")
@@ -264,14 +263,10 @@ def problems(
 
 
 def _measure_problems(measures: Mapping[str, Any], line_of: Mapping[str, int]) -> list[Problem]:
-    found = []
-    for name, score in measures.items():
-        if score is None:
-            continue  # left blank: not measured this session
-        where = line_of.get(f"measures.{name}", line_of.get("measures", 2))
-        low, high = MEASURE_RANGES.get(str(name).lower(), (None, None))
-        if isinstance(score, bool) or not isinstance(score, int | float):
-            found.append(Problem(where, f"measures.{name}", "must be a number"))
-        elif low is not None and high is not None and not (isinstance(score, int) and low <= score <= high):
-            found.append(Problem(where, f"measures.{name}", f"must be a whole number from {low} to {high}"))
-    return found
+    """Each score checked against its instrument in the catalogue (note_templates.measures)."""
+    from .measures import problems as measure_problems  # the catalogue is read on first use
+
+    return [
+        Problem(line_of.get(field, line_of.get("measures", 2)), field, why)
+        for field, why in measure_problems(measures)
+    ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from .errors import NoteUnfinished
 from .excerpt import section_name
@@ -77,12 +78,24 @@ def unfinished(
                 else "is empty"
             )
             found.append(Problem(field_lines.get(name, closing), name, why))
+    review = measure_risk(meta, field_lines)
+    if review is not None:
+        found.append(review)
     end = len(text.splitlines())
     for section in kind.sections:
         problem = _section_problem(section, sections.get(section_name(section.heading)), end)
         if problem:
             found.append(problem)
     return sorted(found, key=lambda p: p.line)
+
+
+def measure_risk(meta: Mapping[str, Any], field_lines: Mapping[str, int]) -> Problem | None:
+    """`risk: none` on a note whose measures signal risk, with no words on why (issue 33):
+    refused at signing, and an error in `casenotes check` even on a draft."""
+    from .measures import unreviewed_risk
+
+    why = unreviewed_risk(meta)
+    return Problem(field_lines.get("risk", 2), "risk", why) if why else None
 
 
 def ready_to_sign(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
+
+from note_templates import instruments
 
 
 @dataclass(frozen=True)
@@ -16,30 +18,47 @@ class Band:
     colour: str
 
 
-# The published severity bands (Kroenke 2001 for PHQ-9; Spitzer 2006 for GAD-7).
-SCALES: dict[str, tuple[str, float, list[Band]]] = {
-    "phq9": (
-        "PHQ-9",
-        27,
-        [
-            Band(0, 4, "minimal", "#e8f5e9"),
-            Band(5, 9, "mild", "#f1f8e9"),
-            Band(10, 14, "moderate", "#fff8e1"),
-            Band(15, 19, "moderately severe", "#fff3e0"),
-            Band(20, 27, "severe", "#ffebee"),
-        ],
-    ),
-    "gad7": (
-        "GAD-7",
-        21,
-        [
-            Band(0, 4, "minimal", "#e8f5e9"),
-            Band(5, 9, "mild", "#f1f8e9"),
-            Band(10, 14, "moderate", "#fff8e1"),
-            Band(15, 21, "severe", "#ffebee"),
-        ],
-    ),
-}
+# Band colours from calm to alarming; an instrument's bands are spread across them.
+PALETTE = ("#e8f5e9", "#f1f8e9", "#fff8e1", "#fff3e0", "#ffebee", "#fce4ec")
+IMPROVED, WORSENED = "#1b5e20", "#b71c1c"  # a reliable change, drawn over the line
+
+
+def _coloured(bands: Sequence[instruments.Band]) -> list[Band]:
+    """Calm for the lowest band, alarming for the highest; the sixth colour only for a sixth
+    band (PHQ-9's five keep the colours they always had)."""
+    top = (4 if len(bands) <= 5 else 5) / max(len(bands) - 1, 1)
+    return [Band(b.low, b.high, b.label, PALETTE[round(i * top)]) for i, b in enumerate(bands)]
+
+
+def _scales() -> dict[str, tuple[str, float, list[Band]]]:
+    """(title, top of the scale, bands) of every instrument in the catalogue, and of each
+    DASS-21 subscale as ``dass21.depression`` ...: the bands and their sources are the
+    catalogue's (note_templates/instruments/*.yml), never copied here."""
+    found: dict[str, tuple[str, float, list[Band]]] = {}
+    for key, instrument in instruments.catalogue().items():
+        if instrument.subscales:
+            for sub in instrument.subscales:
+                found[f"{key}.{sub.name}"] = (
+                    f"{instrument.short} {sub.name}",
+                    sub.high,
+                    _coloured(sub.bands),
+                )
+        else:
+            found[key] = (instrument.short, instrument.high, _coloured(instrument.bands))
+    return found
+
+
+def _reliable() -> dict[str, int]:
+    """The published reliable-change threshold of each instrument that has one."""
+    return {
+        key: instrument.reliable_change.points
+        for key, instrument in instruments.catalogue().items()
+        if instrument.reliable_change is not None
+    }
+
+
+SCALES = _scales()
+RELIABLE = _reliable()
 WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 640, 240, 44, 120, 12, 28
 
 
@@ -48,6 +67,17 @@ def band_of(scale: str, score: float) -> str:
         if band.low <= score <= band.high + 0.999:
             return band.label
     return ""
+
+
+def reliable_change(scale: str, before: float, after: float) -> str:
+    """'reliable improvement', 'reliable deterioration' or 'no reliable change' from BEFORE
+    to AFTER ('' for a scale with no published threshold). Lower is better on every scale."""
+    threshold = RELIABLE.get(scale)
+    if threshold is None:
+        return ""
+    if abs(after - before) < threshold:
+        return "no reliable change"
+    return "reliable improvement" if after < before else "reliable deterioration"
 
 
 def y_ticks(top: float, most: int = 6) -> list[int]:
@@ -123,9 +153,40 @@ def line_chart(name: str, points: Sequence[tuple[dt.date, float]]) -> str:
         )
     path = " ".join(f"{'M' if i == 0 else 'L'}{x(d):.1f},{y(s):.1f}" for i, (d, s) in enumerate(points))
     parts.append(f'<path d="{path}" fill="none" stroke="#3f51b5" stroke-width="2"/>')
+    parts += _reliable_segments(name, points, x, y)
     for day, score in points:
         parts.append(
             f'<circle cx="{x(day):.1f}" cy="{y(score):.1f}" r="3.5" fill="#3f51b5"><title>{day}: {score:g}</title></circle>'
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _reliable_segments(
+    name: str,
+    points: Sequence[tuple[dt.date, float]],
+    x: Callable[[dt.date], float],
+    y: Callable[[float], float],
+) -> list[str]:
+    """A change between two sessions that reaches the published threshold, drawn as such:
+    thick, green when better, red when worse, with the words in its tooltip and a key."""
+    threshold = RELIABLE.get(name)
+    if threshold is None:
+        return []
+    parts = []
+    for (day0, s0), (day1, s1) in zip(points, points[1:], strict=False):
+        words = reliable_change(name, s0, s1)
+        if words == "no reliable change":
+            continue
+        colour = IMPROVED if s1 < s0 else WORSENED
+        parts.append(
+            f'<line class="cn-reliable" x1="{x(day0):.1f}" y1="{y(s0):.1f}" x2="{x(day1):.1f}" y2="{y(s1):.1f}" '
+            f'stroke="{colour}" stroke-width="4" stroke-linecap="round">'
+            f"<title>{escape(words)}: {s1 - s0:+g} from {day0} to {day1} (threshold {threshold})</title></line>"
+        )
+    if parts:  # a key, only where there is something to explain
+        parts.append(
+            f'<text x="{LEFT + 4}" y="{TOP + 11}" font-size="11" fill="#555">'
+            f"thick green or red line: a change of {threshold} or more between sessions (reliable change)</text>"
+        )
+    return parts

@@ -10,10 +10,13 @@ whatever its length, so a page per session could not be served within 3 s at 500
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator
 from html import escape
 
-from .charts import SCALES, band_of, line_chart
+from note_templates.measures import risk_signals
+
+from .charts import SCALES, band_of, line_chart, reliable_change
 from .timeline import PSYCHOTHERAPY, SESSION_KINDS_EXCLUDED, Entry, Timeline, homework_done, trend
 
 NAV = [
@@ -128,7 +131,7 @@ def overview(t: Timeline) -> str:
                 f'<span class="cn-trend" title="{escape(words)}">{arrow}</span> {words}' if arrow else words
             )
             lines.append(
-                f"| {_md(str(title))} | {points[-1][1]:g} ({points[-1][0]:%d %b %Y}) | {shown} | {band_of(name, points[-1][1])} | {points[-1][1] - points[0][1]:+g} |"
+                f"| {_md(str(title))} | {points[-1][1]:g} ({points[-1][0]:%d %b %Y}) | {shown} | {band_of(name, points[-1][1])} | {points[-1][1] - points[0][1]:+g}{_reliably(name, points)} |"
             )
     else:
         lines.append("No scores recorded.")
@@ -227,6 +230,9 @@ def session(t: Timeline, entry: Entry) -> str:
         ]
     if entry.measures:
         lines += [" · ".join(f"**{SCALES.get(k, (k,))[0]}** {v:g}" for k, v in entry.measures.items()), ""]
+        endorsed = risk_signals(meta)  # the answers themselves, beside what the clinician concluded
+        if endorsed:
+            lines += [f"**Risk items endorsed:** {_md('; '.join(endorsed))}", ""]
     if _shows_risk(entry):
         lines += [f"**Risk:** {risk_words(entry)}", ""]
     body = _demote(entry.body)
@@ -297,12 +303,20 @@ def measures(t: Timeline) -> str:
             "",
             f"Baseline {points[0][1]:g} ({points[0][0]:%d %b %Y}), latest {points[-1][1]:g} "
             f"({points[-1][0]:%d %b %Y}): **{change:+g} since baseline**"
+            + _reliably(name, points)
             + (f", now *{band_of(name, points[-1][1])}*." if band_of(name, points[-1][1]) else "."),
             "",
             line_chart(name, points),
             "",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _reliably(name: str, points: list[tuple[dt.date, float]]) -> str:
+    """', reliable improvement' and the like, from the baseline to the latest score, where
+    the instrument publishes a reliable-change threshold ('' where it does not)."""
+    words = reliable_change(name, points[0][1], points[-1][1]) if len(points) > 1 else ""
+    return f", {words}" if words else ""
 
 
 def homework(t: Timeline) -> str:

@@ -70,18 +70,22 @@ class Stop(Protocol):
     def wait(self, timeout: float) -> bool: ...
 
 
-class SiteServer(ThreadingHTTPServer):
+class GuardedServer(ThreadingHTTPServer):
+    """The guard every local page of casenotes stands behind: 127.0.0.1 only, a random path
+    prefix, a single-use token exchanged for a ``Path``-scoped cookie, a Host check, bounded
+    connections. What is served behind it is the handler's (the site's files, the client's
+    measure form)."""
+
     daemon_threads = False  # server_close() joins them, after closing their sockets
     block_on_close = True
 
-    def __init__(self, root: Path, script_hashes: Iterable[str] = (), complete: bool = True) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.root = root.resolve()
+    def __init__(self, handler: type[BaseHTTPRequestHandler], csp: str) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
         self.prefix = "/" + secrets.token_urlsafe(18)
         self.cookie = "casenotes_" + secrets.token_hex(8)
         self.token = secrets.token_urlsafe(32)
         self.session = secrets.token_urlsafe(32)
-        self.csp = content_security_policy(script_hashes)
+        self.csp = csp
         self.last_request = time.monotonic()
         self.requests = 0
         self._token_used = False
@@ -90,12 +94,6 @@ class SiteServer(ThreadingHTTPServer):
         self._open: set[socket.socket] = set()
         self._thread: threading.Thread | None = None
         self._closed = False
-        # Set once every page is written. Until then (the overview served while the rest is
-        # rendered) only the overview and the theme's files are answered; any other page,
-        # possibly half-written, gets PREPARING instead.
-        self.complete = threading.Event()
-        if complete:
-            self.complete.set()
 
     @property
     def port(self) -> int:
@@ -148,25 +146,6 @@ class SiteServer(ThreadingHTTPServer):
         if not path.startswith(self.prefix + "/"):
             return None
         return path[len(self.prefix) :]
-
-    def resolve(self, raw_path: str) -> Path | None:
-        """The file a path inside the site names, or None if it names nothing inside the site."""
-        path = unquote(urlsplit(raw_path).path)
-        if "\x00" in path or "\\" in path:
-            return None
-        clean = posixpath.normpath("/" + path.lstrip("/"))
-        target = (self.root / clean.lstrip("/")).resolve()
-        if target != self.root and not target.is_relative_to(self.root):
-            return None
-        if target.is_dir():
-            target = target / "index.html"
-        return target if target.is_file() else None
-
-    def ready(self, target: Path) -> bool:
-        """Whether a file may be served now: any once complete, else the early ones."""
-        if self.complete.is_set():
-            return True
-        return target == self.root / "index.html" or target.is_relative_to(self.root / "assets")
 
     def touch(self) -> None:
         self.last_request = time.monotonic()
@@ -237,10 +216,46 @@ class SiteServer(ThreadingHTTPServer):
             self.server_close()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: SiteServer
+class SiteServer(GuardedServer):
+    """One built site's files, behind the guard, GET and HEAD only."""
+
+    def __init__(self, root: Path, script_hashes: Iterable[str] = (), complete: bool = True) -> None:
+        super().__init__(_Handler, content_security_policy(script_hashes))
+        self.root = root.resolve()
+        # Set once every page is written. Until then (the overview served while the rest is
+        # rendered) only the overview and the theme's files are answered; any other page,
+        # possibly half-written, gets PREPARING instead.
+        self.complete = threading.Event()
+        if complete:
+            self.complete.set()
+
+    def resolve(self, raw_path: str) -> Path | None:
+        """The file a path inside the site names, or None if it names nothing inside the site."""
+        path = unquote(urlsplit(raw_path).path)
+        if "\x00" in path or "\\" in path:
+            return None
+        clean = posixpath.normpath("/" + path.lstrip("/"))
+        target = (self.root / clean.lstrip("/")).resolve()
+        if target != self.root and not target.is_relative_to(self.root):
+            return None
+        if target.is_dir():
+            target = target / "index.html"
+        return target if target.is_file() else None
+
+    def ready(self, target: Path) -> bool:
+        """Whether a file may be served now: any once complete, else the early ones."""
+        if self.complete.is_set():
+            return True
+        return target == self.root / "index.html" or target.is_relative_to(self.root / "assets")
+
+
+class GuardedHandler(BaseHTTPRequestHandler):
+    """The guard's checks on every request; ``_answer`` serves what passes them."""
+
+    server: GuardedServer
     protocol_version = "HTTP/1.1"
     timeout = CONNECTION_TIMEOUT
+    referrer_policy = "no-referrer"
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # paths name sessions and dates: never logged
@@ -248,7 +263,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _headers(self) -> None:
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Referrer-Policy", self.referrer_policy)
         self.send_header("X-Frame-Options", "DENY")
         self.send_header("Content-Security-Policy", self.server.csp)
 
@@ -278,35 +293,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self._from_elsewhere() or not srv.has_session(self.headers.get("Cookie", "")):
             return self._refuse(HTTPStatus.FORBIDDEN)
         srv.touch()  # authenticated: only now does the site count as in use
-        if self.command not in ("GET", "HEAD"):
-            return self._refuse(HTTPStatus.METHOD_NOT_ALLOWED)
-        target = srv.resolve(inside) if inside is not None else None
-        if not srv.complete.is_set() and inside is not None and (target is None or not srv.ready(target)):
-            return self._preparing()  # not written yet, or being written: never a part of it
-        if target is None:
-            return self._refuse(HTTPStatus.NOT_FOUND)
-        data = target.read_bytes()
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", mimetypes.guess_type(target.name)[0] or "application/octet-stream")
-        self.send_header("Content-Length", str(len(data)))
-        self._headers()
-        self.end_headers()
-        if self.command == "GET":
-            self.wfile.write(data)
-        srv.requests += 1
-        return None
+        return self._answer(inside)
 
-    def _preparing(self) -> None:
-        """A page the build has not written yet: a fixed page that reloads itself in a
-        second (same URL, so the cookie goes with it). It says nothing of the site."""
-        self.send_response(HTTPStatus.SERVICE_UNAVAILABLE)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(PREPARING)))
-        self.send_header("Retry-After", "1")
-        self._headers()
-        self.end_headers()
-        if self.command == "GET":
-            self.wfile.write(PREPARING)
+    def _answer(self, inside: str | None) -> None:
+        """Answer an authenticated request for INSIDE (a path under the prefix, or None)."""
+        return self._refuse(HTTPStatus.NOT_FOUND)
 
     def _exchange(self, token: str) -> None:
         """The token, once, for the cookie; from the launcher file, so any Sec-Fetch-Site."""
@@ -336,7 +327,46 @@ class _Handler(BaseHTTPRequestHandler):
 
     def __getattr__(self, name: str) -> Any:
         # Every method, known or invented (do_GET, do_HEAD, do_PROPFIND...), takes the same
-        # checks: none answers without the cookie, none but GET and HEAD answers with it.
+        # checks: none answers without the cookie; with it, _answer decides (the site answers
+        # GET and HEAD alone, the measure form its one POST too).
         if name.startswith("do_"):
             return self._handle
         raise AttributeError(name)
+
+
+class _Handler(GuardedHandler):
+    """A built site's files: GET and HEAD, nothing else."""
+
+    server: SiteServer
+
+    def _answer(self, inside: str | None) -> None:
+        srv = self.server
+        if self.command not in ("GET", "HEAD"):
+            return self._refuse(HTTPStatus.METHOD_NOT_ALLOWED)
+        target = srv.resolve(inside) if inside is not None else None
+        if not srv.complete.is_set() and inside is not None and (target is None or not srv.ready(target)):
+            return self._preparing()  # not written yet, or being written: never a part of it
+        if target is None:
+            return self._refuse(HTTPStatus.NOT_FOUND)
+        data = target.read_bytes()
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", mimetypes.guess_type(target.name)[0] or "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self._headers()
+        self.end_headers()
+        if self.command == "GET":
+            self.wfile.write(data)
+        srv.requests += 1
+        return None
+
+    def _preparing(self) -> None:
+        """A page the build has not written yet: a fixed page that reloads itself in a
+        second (same URL, so the cookie goes with it). It says nothing of the site."""
+        self.send_response(HTTPStatus.SERVICE_UNAVAILABLE)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(PREPARING)))
+        self.send_header("Retry-After", "1")
+        self._headers()
+        self.end_headers()
+        if self.command == "GET":
+            self.wfile.write(PREPARING)

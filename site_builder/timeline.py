@@ -93,14 +93,25 @@ class Entry:
 
     @once
     def measures(self) -> dict[str, float]:
+        """Each score of the note by name: a total, or worked out from its items (a DASS-21
+        as ``dass21.depression``, ``dass21.anxiety``, ``dass21.stress``)."""
         value = self.meta.get("measures")
         if not isinstance(value, dict):
             return {}
-        return {
-            str(k).lower(): float(v)
-            for k, v in value.items()
-            if isinstance(v, int | float) and not isinstance(v, bool)
-        }
+        from note_templates.measures import readings  # the catalogue, only for notes with scores
+
+        found: dict[str, float] = {}
+        read = readings(self.meta)
+        for key, reading in read.items():
+            if reading.total is not None:
+                found[key] = reading.total
+            found.update({f"{key}.{name}": float(score) for name, score in reading.subscales})
+        for key, score in value.items():
+            # a number today's rules refuse (a note sealed before them) is still shown as written
+            name = str(key).lower()
+            if name not in read and isinstance(score, int | float) and not isinstance(score, bool):
+                found[name] = float(score)
+        return found
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,9 @@ def test_fiction_notes_take_the_fast_path_and_read_the_same(number: int) -> None
         "# a comment line\nclient: AB-1\n\n   # another\ndate: 2026-01-05",
         "date: 2026-01-05 23:30:00 -05:00\nat: 2026-01-05t10:30:00z\nn: 0o17\nb: 0b101\nm: 190:20:30\nf: 1_000.5",
         "risk: high   \ngoals:\n - a\n -   b  \nn: ١٢\nw: 日本語 text; no, it's a 'quote' \"too\"",
+        # a score as `casenotes measure` writes it
+        "measures:\n  phq9: {items: [1, 2, 0, 1, 3, 0, 1, 2, 1], total: 11}\n  dass21: {items: [], depression: 14}",
+        "flow: {a: 1}\nempty: {}\nodd: { b:  [ x ,y], c: 2026-01-05 }",
     ],
 )
 def test_the_plain_subset_is_read_fast_and_the_same(front: str) -> None:
@@ -105,7 +108,15 @@ def test_the_plain_subset_is_read_fast_and_the_same(front: str) -> None:
         "",
         "odd: \x07bell",
         "nel: a\x85b",
-        "flow: {a: 1}",
+        "flow: {a: [1, [2]]}",
+        "flow: {a: 1, a: 2}",
+        "flow: {yes: 1}",
+        "flow: {a: b: c}",
+        "flow: {a: 'x'}",
+        "flow: {a: {b: 1}}",
+        "flow: {a}",
+        "flow: {a: 1,}",
+        "flow: {a: ]1[}",
         "single: 'a, b'\nlist: ['a, b']",
         "k" * 1100 + ": x",  # a key over 1,024 characters: not valid YAML to the full parser
         "measures:\n  " + "k" * 1100 + ": 3",
@@ -186,7 +197,11 @@ def _front_matter(pieces: list[str], plain: bool = False) -> st.SearchStrategy[s
     """Front matter of these pieces; ``plain``: fields only, each key once, all keys text."""
     text = st.lists(st.sampled_from(pieces), min_size=1 if plain else 0, max_size=4).map("".join)
     scalar = st.one_of(text, text.map(lambda t: f'"{t}"'), text.map(lambda t: f"'{t}'"))
-    value = st.one_of(scalar, st.lists(scalar, max_size=4).map(lambda items: "[" + ", ".join(items) + "]"))
+    listed = st.lists(scalar, max_size=4).map(lambda items: "[" + ", ".join(items) + "]")
+    mapped = st.lists(st.tuples(_KEYS, st.one_of(scalar, listed)), max_size=3).map(
+        lambda kv: "{" + ", ".join(f"{k}: {v}" for k, v in kv) + "}"
+    )
+    value = st.one_of(scalar, listed, mapped)
     nested = st.one_of(
         st.lists(st.tuples(_KEYS, value), max_size=3).map(lambda kv: "".join(f"\n  {k}: {v}" for k, v in kv)),
         st.lists(scalar, max_size=3).map(lambda items: "".join(f"\n  - {i}" for i in items)),
