@@ -186,7 +186,7 @@ class FormServer(GuardedServer):
                 try:
                     self.on_done(state.results())
                     self.saved = True
-                except Exception as exc:  # noqa: BLE001 - the command reports it; the client is told
+                except Exception as exc:  # any failure: the command reports it; the client is told
                     self.saved, self.error = False, exc
                 finally:
                     state.forget()
