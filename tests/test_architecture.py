@@ -132,6 +132,7 @@ NOT_THE_VAULT = {
     "site_builder/staged_build.py": "a staged build's site folder, inside the RAM directory",
     "casenotes/serving.py": "the overview's site moved into place, inside the RAM directory",
     "casenotes/writing.py": "the inbox: a new draft, a draft marked signed",
+    "casenotes/measure_command.py": "the inbox: the client's answers written into today's draft",
     "casenotes/config.py": "a new practice's inbox and casenotes.yml",
     "casenotes/backups.py": "casenotes.yml (a target added) and a restored practice's inbox and casenotes.yml",
     "casenotes/context.py": "a new key file, where the practitioner asked for it (never inside the vault)",
