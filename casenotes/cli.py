@@ -502,8 +502,13 @@ def passphrase(
 @click.option("--once", is_flag=True, help="Process the inbox and every due job, then exit.")
 @click.option("--polling", is_flag=True, help="Poll instead of inotify (network or synced folders).")
 @click.option("--install", is_flag=True, help="Install a per-user service that starts syncd at login.")
+@click.option(
+    "--launchd",
+    is_flag=True,
+    help="With --install: write the macOS launchd agent whatever this system is (to look at or copy).",
+)
 @click.pass_context
-def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> None:
+def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool, launchd: bool) -> None:
     """The daemon: seal every save in the inbox, run backups and retention on schedule."""
     import logging
     import signal
@@ -513,13 +518,19 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> N
 
     from . import backups, retention_commands
     from .logfile import log_to
+    from .service import service_of
 
     p = practice(ctx)
+    if launchd and not install:
+        raise UsageFailure("--launchd goes with --install: casenotes syncd --install --launchd")
     if install:
-        command = [sys.executable, "-m", "casenotes", "--practice", str(p.root), "syncd"]
-        env = {"CASENOTES_CONFIG_DIR": str(p.config_dir)}
-        path, enable = service.install(sys.platform, Path.home(), command, env, p.state_dir / "service.log")
+        path, enable = service.install(sys.platform, Path.home(), service_of(p), launchd)
         click.echo(f"wrote {path}\nenable it with: {enable}")
+        click.echo(
+            "casenotes: the service may write only the practice and the backup folders of casenotes.yml; "
+            "after adding a backup folder, run `casenotes syncd --install` again",
+            err=True,
+        )
         return
     settings = p.settings()
     vault = open_vault(ctx)
