@@ -589,7 +589,9 @@ def open_cmd(
     include_psychotherapy_notes: bool,
 ) -> None:
     """Show one client's history as a private site on 127.0.0.1, wiped when closed or idle."""
-    from .serving import serve_site
+    from .serving import quiet_theme, serve_site
+
+    quiet_theme()
 
     p = practice(ctx)
     minutes = idle_timeout or p.settings().idle_timeout_minutes
@@ -652,7 +654,9 @@ def demo(keep: Path | None, handle: str | None, no_browser: bool, idle_timeout: 
     from vault import Passphrase
 
     from .demo import DEMO_PASSPHRASE, UnknownDemoClient, demo_root, invoked_as, make_demo
-    from .serving import serve_site
+    from .serving import quiet_theme, serve_site
+
+    quiet_theme()
 
     prog = invoked_as(sys.argv[0], shutil.which("casenotes"), sys.executable)
     root = demo_root(keep)
