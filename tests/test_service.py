@@ -10,15 +10,19 @@ seals and backs up with write-and-execute memory refused as MemoryDenyWriteExecu
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
 import plistlib
 import re
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Env, require_tool
+from conftest import PASSPHRASE, Env, require_tool
 from notes import write_note
 
 UNIT = Path(".config/systemd/user/casenotes-syncd.service")
@@ -206,6 +210,100 @@ def test_the_unit_lets_the_daemon_write_everything_it_writes_and_nothing_else(
 
     outside = sorted(str(p) for p in written if forbidden(p))
     assert not outside, f"the daemon writes where the unit forbids it: {outside[:10]}"
+
+
+SANDBOX = Path(__file__).resolve().parent / "unit_sandbox.py"
+CONTROLS = """
+import ctypes, errno, mmap, socket
+libc = ctypes.CDLL(None, use_errno=True)
+got = libc.syscall(139, 3)  # sysfs(3): how many file system types; obsolete, outside @system-service
+print("sysfs", "ok" if got > 0 else errno.errorcode[ctypes.get_errno()])
+try:
+    socket.socket(socket.AF_NETLINK, socket.SOCK_RAW).close(); print("netlink ok")
+except OSError as e:
+    print("netlink", errno.errorcode[e.errno])
+try:
+    mmap.mmap(-1, 4096, prot=7); print("wx ok")
+except OSError as e:
+    print("wx", errno.errorcode[e.errno])
+"""
+
+
+@pytest.fixture
+def webdav(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """An off-site store: `rclone serve webdav` on 127.0.0.1, and an rclone config naming it."""
+    rclone = require_tool("rclone")
+    served = tmp_path / "offsite"
+    served.mkdir()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [rclone, "serve", "webdav", str(served), "--addr", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    config = tmp_path / "rclone" / "rclone.conf"
+    config.parent.mkdir()
+    config.write_text(f"[offsite]\ntype = webdav\nurl = http://127.0.0.1:{port}\nvendor = other\n")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    try:
+        yield served, config
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_the_daemon_seals_backs_up_off_site_and_reads_under_the_units_system_call_filter(
+    with_drive: tuple[Env, Path], webdav: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """SystemCallFilter=@system-service, RestrictAddressFamilies= and the seccomp form of
+    MemoryDenyWriteExecute=, rebuilt from the unit by tests/unit_sandbox.py: the daemon,
+    rclone under it, a verify and a read all work, and what the unit forbids is refused."""
+    require_tool("systemd-analyze")
+    if importlib.util.find_spec("pyseccomp") is None:
+        reason = "pyseccomp is not installed (pip install -e '.[test]')"
+        if os.environ.get("CASENOTES_REQUIRE_TOOLS") == "1":
+            pytest.fail(reason + "; CASENOTES_REQUIRE_TOOLS=1 requires it")
+        pytest.skip(reason)
+    env, drive = with_drive
+    served, config = webdav
+    env.env["RCLONE_CONFIG"] = str(config)
+    added = env.run("backup", "target", "add", "rclone:offsite:casenotes")
+    assert added.code == 0, added.err
+    install(env, tmp_path / "home")
+    unit = tmp_path / "home" / UNIT
+    assert f"-{config.parent}" in unit_values(unit.read_text(), "ReadWritePaths")  # rclone's tokens
+
+    def sandboxed(*command: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(SANDBOX), str(unit), "--", *command],
+            capture_output=True,
+            text=True,
+            env={**env.env, **extra},
+            timeout=300,
+        )
+
+    free = subprocess.run([sys.executable, "-c", CONTROLS], capture_output=True, text=True).stdout
+    assert free.split() == ["sysfs", "ok", "netlink", "ok", "wx", "ok"], free
+    caged = sandboxed(sys.executable, "-c", CONTROLS)
+    assert caged.stdout.split() == ["sysfs", "EPERM", "netlink", "EAFNOSUPPORT", "wx", "EPERM"], (
+        caged.stdout + caged.stderr
+    )
+    write_note(env.practice.inbox, status="signed")
+    once = sandboxed(*unit_values(unit.read_text(), "ExecStart"), "--once")
+    assert once.returncode == 0, once.stderr
+    assert not list(env.practice.inbox.glob("*.md")), "the signed note was sealed and removed"
+    assert list((drive / "snapshots").iterdir()) and list((served / "casenotes" / "snapshots").iterdir())
+    for args in (["verify"], ["backup", "verify", "--from", "rclone:offsite:casenotes"], ["cat", "AB-1"]):
+        done = sandboxed(sys.executable, "-m", "casenotes", *args, CASENOTES_PASSPHRASE=PASSPHRASE)
+        assert done.returncode == 0, (args, done.stderr)
+    assert "zephyrquill" in done.stdout  # PyNaCl decrypted it under the filter
 
 
 PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN = 65, 1

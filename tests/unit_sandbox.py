@@ -1,0 +1,89 @@
+"""Run a program under the seccomp half of a systemd unit, as systemd would apply it.
+
+    python tests/unit_sandbox.py UNIT_FILE -- PROGRAM ARG...
+
+No systemd runs on a test machine, so this rebuilds, with libseccomp (pyseccomp), what the
+unit's SystemCallFilter= (its groups expanded by `systemd-analyze syscall-filter`, calls
+outside them failing with SystemCallErrorNumber=), RestrictAddressFamilies= (other socket
+families fail with EAFNOSUPPORT) and MemoryDenyWriteExecute= (in the seccomp form of
+systemd before 254: mmap with write and execute, and any mprotect or pkey_mprotect that
+adds execute, fail with EPERM) ask for, then executes the program under it. The filter
+is inherited by every child (rclone too), as in the service.
+"""
+
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pyseccomp as seccomp
+
+AF_MAX = 46  # one past the highest address family Linux knows
+
+
+def setting(unit: str, key: str) -> list[str]:
+    """The words of every KEY= line of the unit, in order."""
+    return [
+        word
+        for line in unit.splitlines()
+        if line.startswith(f"{key}=")
+        for word in line.split("=", 1)[1].split()
+    ]
+
+
+def expand(name: str, seen: set[str] | None = None) -> set[str]:
+    """A system call, or every call of an @group (nested groups included), by systemd's list."""
+    if not name.startswith("@"):
+        return {name}
+    seen = set() if seen is None else seen
+    seen.add(name)
+    listed = subprocess.run(
+        ["systemd-analyze", "syscall-filter", name], capture_output=True, text=True, check=True
+    ).stdout
+    calls: set[str] = set()
+    for line in listed.splitlines():
+        word = line.strip()
+        if not word or word.startswith("#") or word == name or word in seen:
+            continue
+        calls |= expand(word, seen)
+    return calls
+
+
+def apply(unit: str) -> None:
+    allowed = set().union(*(expand(n) for n in setting(unit, "SystemCallFilter")))
+    error = getattr(errno, (setting(unit, "SystemCallErrorNumber") or ["EPERM"])[0])
+    calls = seccomp.SyscallFilter(seccomp.ERRNO(error))
+    for name in sorted(allowed):
+        try:
+            calls.add_rule(seccomp.ALLOW, name)
+        except (ValueError, RuntimeError, OSError):
+            continue  # a call this libseccomp does not know on this architecture
+    limits = seccomp.SyscallFilter(seccomp.ALLOW)
+    families = {getattr(socket, f) for f in setting(unit, "RestrictAddressFamilies")}
+    for family in range(AF_MAX):
+        if family not in families:
+            limits.add_rule(seccomp.ERRNO(errno.EAFNOSUPPORT), "socket", seccomp.Arg(0, seccomp.EQ, family))
+    if setting(unit, "MemoryDenyWriteExecute") == ["yes"]:
+        wx, x = mmap.PROT_WRITE | mmap.PROT_EXEC, mmap.PROT_EXEC
+        refuse = seccomp.ERRNO(errno.EPERM)
+        limits.add_rule(refuse, "mmap", seccomp.Arg(2, seccomp.MASKED_EQ, wx, wx))
+        limits.add_rule(refuse, "mprotect", seccomp.Arg(2, seccomp.MASKED_EQ, x, x))
+        limits.add_rule(refuse, "pkey_mprotect", seccomp.Arg(2, seccomp.MASKED_EQ, x, x))
+    limits.load()
+    calls.load()
+
+
+def main(argv: list[str]) -> None:
+    unit_file, separator, *command = argv
+    assert separator == "--" and command, __doc__
+    apply(Path(unit_file).read_text())
+    os.execvp(command[0], command)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
