@@ -49,6 +49,7 @@ SYSTEMD_HARDENING = (
     "MemoryDenyWriteExecute=yes",
     "SystemCallArchitectures=native",
     "SystemCallFilter=@system-service",
+    "SystemCallFilter=~@privileged @resources",
     "SystemCallErrorNumber=EPERM",
     "CapabilityBoundingSet=",
     "KeyringMode=private",

@@ -105,7 +105,15 @@ def test_systemd_analyze_security_rates_the_unit_ok(practice: Env, tmp_path: Pat
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr
     level = re.search(r"Overall exposure level for \S+: (\d+\.\d)", done.stdout)
     assert level and float(level[1]) <= 3.0, done.stdout[-500:]
-    for passed in ("MemoryDenyWriteExecute=", "NoNewPrivileges=", "ProtectSystem=", "UMask=", "PrivateTmp="):
+    for passed in (
+        "MemoryDenyWriteExecute=",
+        "NoNewPrivileges=",
+        "ProtectSystem=",
+        "UMask=",
+        "PrivateTmp=",
+        "SystemCallFilter=~@privileged",
+        "SystemCallFilter=~@resources",
+    ):
         assert re.search(rf"^✓ {re.escape(passed)}", done.stdout, re.MULTILINE), passed
 
 
@@ -214,10 +222,14 @@ def test_the_unit_lets_the_daemon_write_everything_it_writes_and_nothing_else(
 
 SANDBOX = Path(__file__).resolve().parent / "unit_sandbox.py"
 CONTROLS = """
-import ctypes, errno, mmap, socket
+import ctypes, errno, mmap, os, socket
 libc = ctypes.CDLL(None, use_errno=True)
 got = libc.syscall(139, 3)  # sysfs(3): how many file system types; obsolete, outside @system-service
 print("sysfs", "ok" if got > 0 else errno.errorcode[ctypes.get_errno()])
+try:  # to the priority it has already: setpriority is in @resources
+    os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0)); print("setpriority ok")
+except OSError as e:
+    print("setpriority", errno.errorcode[e.errno])
 try:
     socket.socket(socket.AF_NETLINK, socket.SOCK_RAW).close(); print("netlink ok")
 except OSError as e:
@@ -290,11 +302,18 @@ def test_the_daemon_seals_backs_up_off_site_and_reads_under_the_units_system_cal
         )
 
     free = subprocess.run([sys.executable, "-c", CONTROLS], capture_output=True, text=True).stdout
-    assert free.split() == ["sysfs", "ok", "netlink", "ok", "wx", "ok"], free
+    assert free.split() == ["sysfs", "ok", "setpriority", "ok", "netlink", "ok", "wx", "ok"], free
     caged = sandboxed(sys.executable, "-c", CONTROLS)
-    assert caged.stdout.split() == ["sysfs", "EPERM", "netlink", "EAFNOSUPPORT", "wx", "EPERM"], (
-        caged.stdout + caged.stderr
-    )
+    assert caged.stdout.split() == [
+        "sysfs",
+        "EPERM",
+        "setpriority",
+        "EPERM",
+        "netlink",
+        "EAFNOSUPPORT",
+        "wx",
+        "EPERM",
+    ], caged.stdout + caged.stderr
     write_note(env.practice.inbox, status="signed")
     once = sandboxed(*unit_values(unit.read_text(), "ExecStart"), "--once")
     assert once.returncode == 0, once.stderr

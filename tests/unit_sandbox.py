@@ -3,8 +3,8 @@
     python tests/unit_sandbox.py UNIT_FILE -- PROGRAM ARG...
 
 No systemd runs on a test machine, so this rebuilds, with libseccomp (pyseccomp), what the
-unit's SystemCallFilter= (its groups expanded by `systemd-analyze syscall-filter`, calls
-outside them failing with SystemCallErrorNumber=), RestrictAddressFamilies= (other socket
+unit's SystemCallFilter= lines (their groups expanded by `systemd-analyze syscall-filter`,
+calls outside them failing with SystemCallErrorNumber=), RestrictAddressFamilies= (other socket
 families fail with EAFNOSUPPORT) and MemoryDenyWriteExecute= (in the seccomp form of
 systemd before 254: mmap with write and execute, and any mprotect or pkey_mprotect that
 adds execute, fail with EPERM) ask for, then executes the program under it. The filter
@@ -26,14 +26,25 @@ import pyseccomp as seccomp
 AF_MAX = 46  # one past the highest address family Linux knows
 
 
+def lines(unit: str, key: str) -> list[str]:
+    """The value of every KEY= line of the unit, in order."""
+    return [line.split("=", 1)[1] for line in unit.splitlines() if line.startswith(f"{key}=")]
+
+
 def setting(unit: str, key: str) -> list[str]:
     """The words of every KEY= line of the unit, in order."""
-    return [
-        word
-        for line in unit.splitlines()
-        if line.startswith(f"{key}=")
-        for word in line.split("=", 1)[1].split()
-    ]
+    return [word for value in lines(unit, key) for word in value.split()]
+
+
+def allowed_calls(unit: str) -> set[str]:
+    """SystemCallFilter= as systemd reads it: the first line an allow list, each later
+    line adding to it, or, when it starts with "~", taking its calls away."""
+    allowed: set[str] = set()
+    for value in lines(unit, "SystemCallFilter"):
+        deny = value.startswith("~")
+        named = set().union(*(expand(n) for n in value.removeprefix("~").split()))
+        allowed = allowed - named if deny else allowed | named
+    return allowed
 
 
 def expand(name: str, seen: set[str] | None = None) -> set[str]:
@@ -55,7 +66,7 @@ def expand(name: str, seen: set[str] | None = None) -> set[str]:
 
 
 def apply(unit: str) -> None:
-    allowed = set().union(*(expand(n) for n in setting(unit, "SystemCallFilter")))
+    allowed = allowed_calls(unit)
     error = getattr(errno, (setting(unit, "SystemCallErrorNumber") or ["EPERM"])[0])
     calls = seccomp.SyscallFilter(seccomp.ERRNO(error))
     for name in sorted(allowed):
