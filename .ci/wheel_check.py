@@ -81,7 +81,19 @@ def demo(program: str, cwd: Path, env: dict[str, str]) -> int:
 
 
 def service(program: str, cwd: Path, env: dict[str, str]) -> int:
-    """`syncd --install` from the installed wheel writes a unit systemd accepts as it is."""
+    """`syncd --install` from the installed wheel, for a new practice, writes a unit systemd
+    accepts as it is."""
+    made = subprocess.run(
+        [program, "init", "--kdf", "interactive"],
+        cwd=cwd,
+        env={**env, "CASENOTES_PASSPHRASE": "fictional wheel check orbit marmalade"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        print(f"wheel: init failed (exit {made.returncode}):\n{made.stderr}", file=sys.stderr)
+        return 1
     done = subprocess.run(
         [program, "syncd", "--install"], cwd=cwd, env=env, capture_output=True, text=True, check=False
     )

@@ -527,8 +527,8 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool, laun
         path, enable = service.install(sys.platform, Path.home(), service_of(p), launchd)
         click.echo(f"wrote {path}\nenable it with: {enable}")
         click.echo(
-            "casenotes: the service may write only the practice and the backup folders of casenotes.yml; "
-            "after adding a backup folder, run `casenotes syncd --install` again",
+            "casenotes: the service may write only the practice, the device key's folder and the backup "
+            "folders of casenotes.yml; after adding a backup folder, run `casenotes syncd --install` again",
             err=True,
         )
         return

@@ -2,9 +2,9 @@
 
 syncd runs unattended with no passphrase, but it holds the inbox's plaintext drafts and
 the device key that signs everything it seals. The service files below therefore give it
-no more than it needs: it may write the practice and the backup folders, nothing else of
-the user's; it makes files only its user can read; it never dumps core (a core file
-would hold a draft). docs/syncd.md explains every line.
+no more than it needs: it may write the practice, the device key's folder and the backup
+folders, nothing else of the user's; it makes files only its user can read; it never
+dumps core (a core file would hold a draft). docs/syncd.md explains every line.
 """
 
 from __future__ import annotations

@@ -146,13 +146,23 @@ def test_folders_with_spaces_percent_and_dollar_signs_are_written_as_systemd_rea
     assert done.returncode == 0 and done.stdout + done.stderr == "", done.stderr
 
 
-def test_a_practice_folder_with_a_quote_is_refused_and_named(empty: Env, tmp_path: Path) -> None:
+def test_a_practice_folder_with_a_quote_is_refused_and_named(practice: Env, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    empty.env["HOME"] = str(home)
-    empty.env["CASENOTES_HOME"] = str(tmp_path / 'my "notes"')
-    done = empty.run("syncd", "--install", passphrase=None)
+    practice.env["HOME"] = str(home)
+    odd = tmp_path / 'my "notes"'
+    practice.practice.root.rename(odd)
+    practice.env["CASENOTES_HOME"] = str(odd)
+    done = practice.run("syncd", "--install", passphrase=None)
     assert done.code == 1 and 'my "notes"' in done.err and "rename the folder" in done.err, done.err
     assert not (home / UNIT).exists()
+
+
+def test_install_without_a_practice_says_so_and_writes_nothing(empty: Env, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    empty.env["HOME"] = str(home)
+    done = empty.run("syncd", "--install", passphrase=None)
+    assert done.code == 1 and "is not a casenotes practice" in done.err and "casenotes init" in done.err
+    assert str(empty.practice.root) in done.err and not (home / UNIT).exists()
 
 
 # -- what the sandbox allows, tried with the real daemon --------------------------------------
