@@ -14,6 +14,7 @@ import importlib.util
 import os
 import plistlib
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Env, require_tool
+from daemon import wait_for
 from notes import write_note
 
 UNIT = Path(".config/systemd/user/casenotes-syncd.service")
@@ -329,10 +331,29 @@ def test_the_daemon_seals_backs_up_off_site_and_reads_under_the_units_system_cal
     assert once.returncode == 0, once.stderr
     assert not list(env.practice.inbox.glob("*.md")), "the signed note was sealed and removed"
     assert list((drive / "snapshots").iterdir()) and list((served / "casenotes" / "snapshots").iterdir())
+    # the daemon as the service runs it: watching with inotify, sealing a save, stopped by SIGTERM
+    log = env.practice.state_dir / "syncd.log"
+    daemon = subprocess.Popen(
+        [sys.executable, str(SANDBOX), str(unit), "--", *unit_values(unit.read_text(), "ExecStart")],
+        env=env.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: "(inotify)" in log.read_text() or daemon.poll() is not None, what="syncd watching")
+        assert daemon.poll() is None
+        write_note(env.practice.inbox, "later.md", note_id="00000000000000b2", status="signed")
+        wait_for(lambda: not (env.practice.inbox / "later.md").exists(), timeout=30, what="the seal")
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0, err
     for args in (["verify"], ["backup", "verify", "--from", "rclone:offsite:casenotes"], ["cat", "AB-1"]):
         done = sandboxed(sys.executable, "-m", "casenotes", *args, CASENOTES_PASSPHRASE=PASSPHRASE)
         assert done.returncode == 0, (args, done.stderr)
     assert "zephyrquill" in done.stdout  # PyNaCl decrypted it under the filter
+    assert "0123456789abcdef" in done.stdout and "00000000000000b2" in done.stdout  # both notes, sealed
 
 
 PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN = 65, 1
