@@ -102,7 +102,11 @@ def systemd_unit(service: Service) -> str:
     words = [_systemd_word(program), *(_systemd_word(a, argument=True) for a in arguments)]
     return (
         "[Unit]\n"
-        "Description=casenotes: seal notes from the inbox, run backups and retention\n\n"
+        "Description=casenotes: seal notes from the inbox, run backups and retention\n"
+        # A syncd that fails five times in five minutes (another one already runs for the
+        # practice, the practice is gone) stays stopped and says so in `systemctl --user status`.
+        "StartLimitIntervalSec=300\n"
+        "StartLimitBurst=5\n\n"
         "[Service]\n"
         "Type=exec\n"
         f"ExecStart={' '.join(words)}\n"

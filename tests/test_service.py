@@ -86,6 +86,7 @@ def test_the_installed_unit_is_clean_to_systemd_analyze_verify(
         "NoNewPrivileges=yes",
         "PrivateTmp=yes",
         "ProtectSystem=strict",
+        "StartLimitBurst=5",
     ):
         assert line in text.splitlines(), line
     assert "ProtectHome=read-only" in text and "MemoryDenyWriteExecute=yes" in text
