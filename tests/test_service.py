@@ -254,6 +254,15 @@ except OSError as e:
 """
 
 
+def need_pyseccomp() -> None:
+    require_tool("systemd-analyze")  # the sandbox expands the unit's call groups with it
+    if importlib.util.find_spec("pyseccomp") is None:
+        reason = "pyseccomp is not installed (pip install -e '.[test]')"
+        if os.environ.get("CASENOTES_REQUIRE_TOOLS") == "1":
+            pytest.fail(reason + "; CASENOTES_REQUIRE_TOOLS=1 requires it")
+        pytest.skip(reason)
+
+
 @pytest.fixture
 def webdav(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     """An off-site store: `rclone serve webdav` on 127.0.0.1, and an rclone config naming it."""
@@ -290,12 +299,7 @@ def test_the_daemon_seals_backs_up_off_site_and_reads_under_the_units_system_cal
     """SystemCallFilter=@system-service, RestrictAddressFamilies= and the seccomp form of
     MemoryDenyWriteExecute=, rebuilt from the unit by tests/unit_sandbox.py: the daemon,
     rclone under it, a verify and a read all work, and what the unit forbids is refused."""
-    require_tool("systemd-analyze")
-    if importlib.util.find_spec("pyseccomp") is None:
-        reason = "pyseccomp is not installed (pip install -e '.[test]')"
-        if os.environ.get("CASENOTES_REQUIRE_TOOLS") == "1":
-            pytest.fail(reason + "; CASENOTES_REQUIRE_TOOLS=1 requires it")
-        pytest.skip(reason)
+    need_pyseccomp()
     env, drive = with_drive
     served, config = webdav
     env.env["RCLONE_CONFIG"] = str(config)
@@ -355,6 +359,55 @@ def test_the_daemon_seals_backs_up_off_site_and_reads_under_the_units_system_cal
         assert done.returncode == 0, (args, done.stderr)
     assert "zephyrquill" in done.stdout  # PyNaCl decrypted it under the filter
     assert "0123456789abcdef" in done.stdout and "00000000000000b2" in done.stdout  # both notes, sealed
+
+
+def test_the_daemon_works_with_everything_read_only_but_the_units_writable_folders(
+    with_drive: tuple[Env, Path], tmp_path: Path
+) -> None:
+    """ProtectSystem=strict, ProtectHome=read-only and ReadWritePaths= rebuilt in a mount
+    namespace of the test's own (tests/unit_sandbox.py --mounts, with the seccomp settings
+    too): the daemon seals and backs up, and a write anywhere else is refused."""
+    unshare = require_tool("unshare")
+    need_pyseccomp()
+    if subprocess.run([unshare, "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("a mount namespace of its own needs root (unshare -m)")
+    env, drive = with_drive
+    install(env, tmp_path / "home")
+    unit = tmp_path / "home" / UNIT
+
+    def caged(*command: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                unshare,
+                "-m",
+                "--propagation",
+                "private",
+                sys.executable,
+                str(SANDBOX),
+                "--mounts",
+                str(unit),
+                "--",
+            ]
+            + list(command),
+            capture_output=True,
+            text=True,
+            env={**env.env, **extra},
+            timeout=300,
+        )
+
+    def writes(path: Path) -> subprocess.CompletedProcess[str]:
+        return caged(sys.executable, "-c", f"open({str(path)!r}, 'w').close()")
+
+    refused = writes(tmp_path / "home" / "elsewhere")  # the home, as any folder not named in the unit
+    assert refused.returncode == 1 and "Read-only file system" in refused.stderr, refused.stderr
+    assert writes(env.practice.root / "probe").returncode == 0
+    (env.practice.root / "probe").unlink()
+    write_note(env.practice.inbox, status="signed")
+    once = caged(*unit_values(unit.read_text(), "ExecStart"), "--once")
+    assert once.returncode == 0, once.stderr
+    assert not list(env.practice.inbox.glob("*.md")) and list((drive / "snapshots").iterdir())
+    read = caged(sys.executable, "-m", "casenotes", "cat", "AB-1", CASENOTES_PASSPHRASE=PASSPHRASE)
+    assert read.returncode == 0 and "zephyrquill" in read.stdout, read.stderr
 
 
 PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN = 65, 1

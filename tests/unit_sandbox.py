@@ -1,6 +1,7 @@
-"""Run a program under the seccomp half of a systemd unit, as systemd would apply it.
+"""Run a program under a systemd unit's sandbox, rebuilt without systemd.
 
     python tests/unit_sandbox.py UNIT_FILE -- PROGRAM ARG...
+    unshare -m --propagation private python tests/unit_sandbox.py --mounts UNIT_FILE -- PROGRAM ARG...
 
 No systemd runs on a test machine, so this rebuilds, with libseccomp (pyseccomp), what the
 unit's SystemCallFilter= lines (their groups expanded by `systemd-analyze syscall-filter`,
@@ -9,6 +10,13 @@ families fail with EAFNOSUPPORT) and MemoryDenyWriteExecute= (in the seccomp for
 systemd before 254: mmap with write and execute, and any mprotect or pkey_mprotect that
 adds execute, fail with EPERM) ask for, then executes the program under it. The filter
 is inherited by every child (rclone too), as in the service.
+
+With --mounts (as root, in a mount namespace of its own), it first makes what
+ProtectSystem=strict and ProtectHome=read-only make: every mount read-only but the API file
+systems (/proc, /sys, /dev), except the unit's ReadWritePaths= (a missing one fails, as
+systemd's start does, unless it has the "-" prefix). PrivateTmp= is rebuilt for /var/tmp
+only (a fresh tmpfs, where Python's tempfile turns when /tmp is read-only): /tmp holds the
+tests' own folders, so it stays read-only but for them.
 """
 
 from __future__ import annotations
@@ -16,12 +24,11 @@ from __future__ import annotations
 import errno
 import mmap
 import os
+import re
 import socket
 import subprocess
 import sys
 from pathlib import Path
-
-import pyseccomp as seccomp
 
 AF_MAX = 46  # one past the highest address family Linux knows
 
@@ -65,7 +72,43 @@ def expand(name: str, seen: set[str] | None = None) -> set[str]:
     return calls
 
 
+def quoted(unit: str, key: str) -> list[str]:
+    """The double-quoted words of every KEY= line, as systemd reads them ('%%' is '%')."""
+    return [
+        word.replace("%%", "%").replace("$$", "$")
+        for value in lines(unit, key)
+        for word in re.findall(r'"([^"]*)"', value)
+    ]
+
+
+def _mount_points() -> list[str]:
+    with open("/proc/self/mountinfo", encoding="utf-8") as table:
+        # the fifth field, with spaces and the like written as octal escapes (\040)
+        return [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), line.split()[4]) for line in table]
+
+
+def protect_system(unit: str) -> None:
+    writable = []
+    for word in quoted(unit, "ReadWritePaths"):
+        path = word.removeprefix("-")
+        if not Path(path).exists():
+            if word.startswith("-"):
+                continue
+            raise SystemExit(f"unit_sandbox: {path} does not exist: systemd would not start the unit")
+        subprocess.run(["mount", "--bind", path, path], check=True)
+        writable.append(path)
+    private = "/var/tmp"  # noqa: S108 (PrivateTmp=: a tmp of its own)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=1777", "tmpfs", private], check=True)
+    for point in _mount_points():
+        kept = (*writable, private, "/proc", "/sys", "/dev")
+        inside = [p for p in kept if point == p or point.startswith(p + "/")]
+        if not inside:
+            subprocess.run(["mount", "-o", "remount,bind,ro", point], check=True)
+
+
 def apply(unit: str) -> None:
+    import pyseccomp as seccomp  # only here: --mounts and the helpers above do without it
+
     allowed = allowed_calls(unit)
     error = getattr(errno, (setting(unit, "SystemCallErrorNumber") or ["EPERM"])[0])
     calls = seccomp.SyscallFilter(seccomp.ERRNO(error))
@@ -90,9 +133,13 @@ def apply(unit: str) -> None:
 
 
 def main(argv: list[str]) -> None:
-    unit_file, separator, *command = argv
+    mounts = argv[0] == "--mounts"
+    unit_file, separator, *command = argv[1:] if mounts else argv
     assert separator == "--" and command, __doc__
-    apply(Path(unit_file).read_text())
+    unit = Path(unit_file).read_text()
+    if mounts:
+        protect_system(unit)
+    apply(unit)
     os.execvp(command[0], command)
 
 
