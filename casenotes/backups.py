@@ -96,6 +96,14 @@ def backup_target_add(ctx: click.Context, spec: str) -> None:
         dataclasses.replace(settings, backup_targets=(*settings.backup_targets, spec)).to_yaml().encode(),
     )
     click.echo(f"added backup target {spec}; `casenotes backup run` (or syncd, daily) fills it")
+    from syncd.service import paths
+
+    if any(path.exists() for path in paths(Path.home())):
+        click.echo(
+            "casenotes: syncd's service may write only the folders it was installed with: "
+            "run `casenotes syncd --install` again (then restart the service) so it reaches this target",
+            err=True,
+        )
 
 
 @backup.command("list")

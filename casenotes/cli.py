@@ -503,8 +503,13 @@ def passphrase(
 @click.option("--once", is_flag=True, help="Process the inbox and every due job, then exit.")
 @click.option("--polling", is_flag=True, help="Poll instead of inotify (network or synced folders).")
 @click.option("--install", is_flag=True, help="Install a per-user service that starts syncd at login.")
+@click.option(
+    "--launchd",
+    is_flag=True,
+    help="With --install: write the macOS launchd agent whatever this system is (to look at or copy).",
+)
 @click.pass_context
-def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> None:
+def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool, launchd: bool) -> None:
     """The daemon: seal every save in the inbox, run backups and retention on schedule."""
     import logging
     import signal
@@ -514,13 +519,19 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> N
 
     from . import backups, retention_commands
     from .logfile import log_to
+    from .service import service_of
 
     p = practice(ctx)
+    if launchd and not install:
+        raise UsageFailure("--launchd goes with --install: casenotes syncd --install --launchd")
     if install:
-        command = [sys.executable, "-m", "casenotes", "--practice", str(p.root), "syncd"]
-        env = {"CASENOTES_CONFIG_DIR": str(p.config_dir)}
-        path, enable = service.install(sys.platform, Path.home(), command, env, p.state_dir / "service.log")
+        path, enable = service.install(sys.platform, Path.home(), service_of(p), launchd)
         click.echo(f"wrote {path}\nenable it with: {enable}")
+        click.echo(
+            "casenotes: the service may write only the practice, the device key's folder and the backup "
+            "folders of casenotes.yml; after adding a backup folder, run `casenotes syncd --install` again",
+            err=True,
+        )
         return
     settings = p.settings()
     vault = open_vault(ctx)
@@ -579,7 +590,9 @@ def open_cmd(
     include_psychotherapy_notes: bool,
 ) -> None:
     """Show one client's history as a private site on 127.0.0.1, wiped when closed or idle."""
-    from .serving import serve_site
+    from .serving import quiet_theme, serve_site
+
+    quiet_theme()
 
     p = practice(ctx)
     minutes = idle_timeout or p.settings().idle_timeout_minutes
@@ -642,7 +655,9 @@ def demo(keep: Path | None, handle: str | None, no_browser: bool, idle_timeout: 
     from vault import Passphrase
 
     from .demo import DEMO_PASSPHRASE, UnknownDemoClient, demo_root, invoked_as, make_demo
-    from .serving import serve_site
+    from .serving import quiet_theme, serve_site
+
+    quiet_theme()
 
     prog = invoked_as(sys.argv[0], shutil.which("casenotes"), sys.executable)
     root = demo_root(keep)

@@ -272,6 +272,14 @@ def key_file_path(option: str | None, env: Mapping[str, str] = os.environ) -> Pa
     return Path(chosen).expanduser().absolute() if chosen else None
 
 
+def rclone_config_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """The folder of rclone's config file: RCLONE_CONFIG's, else rclone's default."""
+    chosen = env.get("RCLONE_CONFIG")
+    if chosen:
+        return Path(chosen).expanduser().absolute().parent
+    return Path(platformdirs.user_config_dir("rclone", roaming=True))
+
+
 def ram_dirs(env: Mapping[str, str] = os.environ) -> list[Path]:
     """Where an open site may live, most private first: RAM file systems."""
     found = [Path("/dev/shm")]  # noqa: S108 (a RAM file system, chosen on purpose)

@@ -8,6 +8,7 @@ so it cannot print one. Markdown, or the same as a printable HTML page.
 from __future__ import annotations
 
 import html as html_escape
+import shlex
 from dataclasses import dataclass, replace
 
 import markdown as markdown_lib
@@ -21,8 +22,13 @@ class LetterFacts:
     vault_dir: str
     config_dir: str
     backup_targets: list[str]
+    practitioner_name: str
     practitioner_id: str
     practice_id: str
+    #: how casenotes is installed here (casenotes/installation.py)
+    program: str
+    version: str
+    source: str
     recovery: RecoveryStatus | None
     retention: str
     today: str
@@ -45,24 +51,29 @@ def markdown(facts: LetterFacts) -> str:
             "**No recovery shares exist yet.** Until they do, no one can open my records without "
             "my passphrase. (Practitioner: run `casenotes recovery create`, then write this letter again.)"
         )
+    # One command prefix, typed the same in every step: the program by its full path and the
+    # practice by its folder, so that neither PATH nor a default folder can get in the way.
+    run = f"{facts.program} --practice {shlex.quote(facts.practice_root)}"
     steps = (
         f"1. Meet (in person or by phone) so that {k or 'the required number of'} of you have your "
         "shares at hand. Never send a share by e-mail or message, and never write one into a file.\n"
-        f"2. On my computer (it holds this practice's device key in `{facts.config_dir}`), open a "
-        "terminal and run `casenotes recovery use`. Type each share when asked, then choose a new "
-        "passphrase and keep it safe.\n"
-        "3. `casenotes client list` then lists the clients; `casenotes open HANDLE` shows one client's "
+        f"2. On my computer (it holds this practice's device key in `{facts.config_dir}`), log in as "
+        f"me, open a terminal and run `{run} recovery use`. Type each share when asked, then choose a "
+        "new passphrase and keep it safe.\n"
+        f"3. `{run} client list` then lists the clients; `{run} open HANDLE` shows one client's "
         "records. Every opening is written to the practice's audit log.\n"
-        "4. Once done, run `casenotes recovery create` to make new shares: the ones you brought "
+        f"4. Once done, run `{run} recovery create` to make new shares: the ones you brought "
         "together have been seen by each other."
     )
     return f"""# Letter to the custodians of my clinical records
 
-*Practice {facts.practice_id}, practitioner {facts.practitioner_id}; written {facts.today}.*
+*{facts.practitioner_name} (practitioner {facts.practitioner_id}), practice {facts.practice_id};
+written {facts.today}.*
 
-You are named in my professional will as a custodian of my clients' records. This letter
-tells you where they are and how to reach them if I die or can no longer practise. It holds
-no password and no share: keep it with your share, but apart from it.
+I, {facts.practitioner_name}, have named you in my professional will as a custodian of my
+clients' records. This letter tells you where they are and how to reach them if I die or can
+no longer practise. It holds no password and no share: keep it with your share, but apart
+from it.
 
 ## What casenotes is
 
@@ -82,6 +93,25 @@ notes. My key opens with my passphrase, and, if I cannot give it, with your reco
 
 {steps}
 
+## If the program is missing
+
+casenotes {facts.version} is installed on my computer as `{facts.program}`; the steps above
+use that full path, so they work in any terminal. If it is gone (after a system update, or
+on another computer onto which you copied the practice folder and the device key's folder
+to the same places), install it again. It
+needs Python 3.11 or newer (`python3 --version`); then, in a terminal:
+
+```
+python3 -m venv ~/casenotes-app
+~/casenotes-app/bin/pip install {shlex.quote(facts.source)}
+~/casenotes-app/bin/casenotes --version
+```
+
+or, where pipx is installed, `pipx install {shlex.quote(facts.source)}`. Then use
+`~/casenotes-app/bin/casenotes` (or, after pipx, `casenotes`) wherever the steps say
+`{facts.program}`. If `{facts.source}` no longer exists, any copy of casenotes
+{facts.version} or later does: its source folder or its `.whl` file in place of that name.
+
 ## Your duties
 
 - **Confidentiality.** Open the records only to carry out these duties. Do not copy notes out
@@ -90,8 +120,8 @@ notes. My key opens with my passphrase, and, if I cannot give it, with your reco
   I can no longer see them; offer a referral to another practitioner and, on request, a copy of
   their records or a summary sent to whoever they name.
 - **Retention.** Keep the records as long as the law and my profession require (the policy in
-  force is: {facts.retention}), then dispose of them: `casenotes retention status` lists what is
-  due and `casenotes retention purge` destroys it for good, with a disposal certificate.
+  force is: {facts.retention}), then dispose of them: `{run} retention status` lists what is
+  due and `{run} retention purge` destroys it for good, with a disposal certificate.
 - **Keep the backups.** Keep the backup drives safe and connected now and then, so that
   retention reaches them too.
 """
@@ -105,7 +135,11 @@ def html(facts: LetterFacts) -> str:
         practice_root=esc(facts.practice_root),
         vault_dir=esc(facts.vault_dir),
         config_dir=esc(facts.config_dir),
+        practitioner_name=esc(facts.practitioner_name),
         practitioner_id=esc(facts.practitioner_id),
+        program=esc(facts.program),
+        version=esc(facts.version),
+        source=esc(facts.source),
         practice_id=esc(facts.practice_id),
         retention=esc(facts.retention),
         backup_targets=[esc(t) for t in facts.backup_targets],

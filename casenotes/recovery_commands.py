@@ -12,7 +12,7 @@ from vault.format import recovery as recovery_format
 from vault.format.constants import MAX_RECOVERY_SHARES
 from vault.store import recovery
 
-from . import backups, custodian, passphrases
+from . import backups, custodian, installation, passphrases
 from .context import (
     UsageFailure,
     ask_passphrase,
@@ -70,7 +70,7 @@ def recovery_create(ctx: click.Context, shares: int, threshold: int) -> None:
         f"casenotes: {shares} recovery shares follow, one per line; any {threshold} of them set a new "
         "passphrase (`casenotes recovery use`), fewer reveal nothing. They are shown this once and "
         "kept nowhere: write each on paper for one custodian, then clear this screen. "
-        "`casenotes custodian letter` writes the letter that goes with them.",
+        '`casenotes custodian letter --name "YOUR NAME"` writes the letter that goes with them.',
         err=True,
     )
     for mnemonic in mnemonics:
@@ -146,18 +146,32 @@ def custodian_group() -> None:
     "-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write here (default: stdout)."
 )
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
+@click.option(
+    "--name",
+    required=True,
+    metavar="NAME",
+    help='Your name as your custodians know you, e.g. "Dr Ada Example" (printed on the letter only).',
+)
 @click.pass_context
-def custodian_letter(ctx: click.Context, output: Path | None, fmt: str) -> None:
+def custodian_letter(ctx: click.Context, output: Path | None, fmt: str, name: str) -> None:
     """A one-page letter for your custodians: what casenotes is, where the vault and backups
-    are, how K of them open it with their shares, their duties. It holds no secret."""
+    are, how K of them open it with their shares, how to install casenotes, their duties.
+    It holds no secret."""
+    if not name.strip():
+        raise UsageFailure("--name is empty: give your name as your custodians know you")
     p = practice(ctx)
     vault = open_vault(ctx)
+    found = installation.current()
     facts = custodian.LetterFacts(
         practice_root=str(p.root),
         vault_dir=str(vault.root),
         config_dir=str(p.config_dir),
         backup_targets=[str(t) for t in backups.targets(p)],
+        practitioner_name=name.strip(),
         practitioner_id=vault.device.practitioner_id,
+        program=found.program,
+        version=found.version,
+        source=found.source,
         practice_id=vault.practice_id,
         recovery=recovery.status(vault),
         retention=p.settings().policy().describe(),

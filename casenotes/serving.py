@@ -20,6 +20,13 @@ from . import config
 from .nodump import no_core_dumps
 
 
+def quiet_theme() -> None:
+    """Material's end-of-life notice is for documentation authors, not for a practitioner's
+    terminal: switched off before anything imports the theme (the warm-up does, while the
+    passphrase is typed)."""
+    os.environ.update(site_builder.theme.QUIET_ENV)
+
+
 def serve_site(
     vault: Vault,
     make: Callable[[Path, Callable[[site_builder.BuiltSite], None]], site_builder.BuiltSite],
@@ -84,7 +91,7 @@ def serve_site(
             webbrowser.open(opened.launcher().as_uri())
 
     try:
-        os.environ.update(site_builder.theme.QUIET_ENV)
+        quiet_theme()
         make(directory, serve_overview)
         if stop_requested.is_set():  # asked after the last page
             raise BuildStopped()

@@ -307,7 +307,9 @@ def share_cmd(ctx: click.Context, handle: str, consent_id: str, output: Path) ->
 @click.pass_context
 def open_share(ctx: click.Context, file: Path, no_browser: bool, idle_timeout: float | None) -> None:
     """Read notes a colleague shared with you, as a private site wiped on close."""
-    from .serving import serve_site
+    from .serving import quiet_theme, serve_site
+
+    quiet_theme()
 
     p = practice(ctx)
     vault = open_vault(ctx)

@@ -13,8 +13,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-# Material 9.8 prints an end-of-life notice on every build; not for a practitioner's terminal.
+# Material 9.8 prints an end-of-life notice when its theme is imported (9.8.2: only under a
+# program named mkdocs); not for a practitioner's terminal. Set before anything can import
+# the theme: `open` loads it in a warm-up thread while the passphrase is typed.
 QUIET_ENV = {"NO_MKDOCS_2_WARNING": "1"}
+
+#: The major versions of mkdocs-material that client sites were built and checked with (its
+#: templates, the inline scripts hashed into the CSP, search). tests/test_material.py fails,
+#: saying what to do, when another is installed. See docs/decisions.md, Material's end of life.
+SUPPORTED_MATERIAL_MAJORS = (9,)
 
 
 NAME = "material"

@@ -24,3 +24,15 @@ class AlreadyRunning(SyncdError):
 class ServiceUnsupported(SyncdError):
     def __str__(self) -> str:
         return "installing a service is supported on Linux (systemd) and macOS (launchd) only"
+
+
+class ServicePathUnsupported(SyncdError):
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return (
+            f"{self.text!r} holds a quote, a backslash or a control character, which a service file "
+            "cannot hold safely; rename the folder (or the practice) and install again"
+        )

@@ -206,7 +206,9 @@ def test_the_readmes_own_practice_runs_as_written(empty: Env, tmp_path: Path) ->
     Left out: `open` (it serves until closed; the site tests cover it) and `consent add`
     (it needs a colleague's key; the sharing tests cover it)."""
     readme = (ROOT / "README.md").read_text()
-    block = readme.split("## Start your own practice", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    section = readme.split("## Start your own practice", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in section.split("```sh\n")[1:]]
+    block = next(b for b in blocks if b.startswith("casenotes init"))  # after the install block
     lines = [
         line for line in block.splitlines() if not line.startswith(("casenotes open", "casenotes consent"))
     ]

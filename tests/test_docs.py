@@ -46,3 +46,26 @@ def test_every_template_has_a_page_in_the_guide(tmp_path: Path) -> None:
     nav = (ROOT / "mkdocs.yml").read_text()
     for name in note_templates.available():
         assert f"templates/{name}.md" in nav, name
+
+
+def test_the_readme_points_only_inside_the_repository() -> None:
+    """A person who cloned the repository has nothing beside it (the design brief once lay
+    in ../shared/): every link resolves to a file of the repository, and no path climbs out."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    assert "../" not in readme
+    links = re.findall(r"\]\(([^)#\s]+)[^)]*\)", readme)
+    assert "docs/design.md" in links and "CHANGELOG.md" in links
+    for target in links:
+        if "://" not in target:
+            assert (ROOT / target).is_file(), f"README links to {target}, which the repository lacks"
+
+
+def test_the_changelog_has_a_section_for_the_version_being_built() -> None:
+    import tomllib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    headings = [line for line in changelog.splitlines() if line.startswith("## ")]
+    assert headings[0] == "## Unreleased" and f"## {version}" in headings, headings

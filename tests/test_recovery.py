@@ -3,6 +3,8 @@ reads; K-1 fail; a retired set fails; the letter holds no secret."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -125,10 +127,11 @@ def test_the_custodian_letter_holds_no_secret(practice: Env, tmp_path: Path, fmt
     env = Env(practice.practice, {**practice.env, "CASENOTES_KEY_FILE": str(usb)})
     shares = create(env, 3, 2)
     out = tmp_path / f"letter.{fmt}"
-    done = env.run("custodian", "letter", "-o", str(out), "--format", fmt)
+    done = env.run("custodian", "letter", "-o", str(out), "--format", fmt, "--name", "Dr Ada Example")
     assert done.code == 0, done.err
     letter = out.read_text()
     assert "Any 2 of you together" in letter and str(practice.vault_dir) in letter
+    assert "I, Dr Ada Example, have named you" in letter
     assert "Notify my clients" in letter and "Retention" in letter
     assert ("<html" in letter) == (fmt == "html")
     import base64
@@ -140,6 +143,58 @@ def test_the_custodian_letter_holds_no_secret(practice: Env, tmp_path: Path, fmt
     for share in shares:
         assert share not in letter
         assert " ".join(share.split()[4:8]) not in letter  # not even a run of its words
+
+
+def test_the_custodian_letter_names_the_practitioner_and_its_steps_run_in_a_fresh_terminal(
+    with_note: Env, tmp_path: Path
+) -> None:
+    """A custodian types the letter's commands in a terminal where `casenotes` is not on
+    PATH (the program lives in a venv or pipx's folder): they must work as printed."""
+    practice = with_note
+    shares = create(practice, 3, 2)
+    done = practice.run("custodian", "letter", "--name", "Dr Ada Example")
+    assert done.code == 0, done.err
+    letter = done.text
+    practitioner_id = practice.vault().device.practitioner_id
+    assert "Dr Ada Example (practitioner " + practitioner_id in letter
+    # how to install it again: the exact commands, from where this casenotes came from
+    root = Path(__file__).resolve().parent.parent
+    assert f"python3 -m venv ~/casenotes-app\n~/casenotes-app/bin/pip install {root}\n" in letter
+    assert f"pipx install {root}" in letter and (root / "pyproject.toml").exists()
+    step = re.search(r"run `([^`]*) recovery use`", letter)
+    assert step, letter
+    fresh = {
+        "PATH": "/usr/bin:/bin",  # no venv on it: `casenotes` alone is "command not found"
+        "HOME": str(tmp_path),
+        "CASENOTES_CONFIG_DIR": str(practice.practice.config_dir),  # "log in as me": my config
+        "CASENOTES_PASSPHRASE": NEW,
+    }
+    assert (
+        subprocess.run(["bash", "-c", "casenotes --version"], env=fresh, capture_output=True).returncode
+        == 127
+    )
+    used = subprocess.run(
+        ["bash", "-c", f"{step[1]} recovery use"],
+        input="\n".join(shares[:2]) + "\n",
+        env=fresh,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert used.returncode == 0, used.stderr
+    listed = re.search(r"`([^`]*) client list`", letter)
+    assert listed
+    shown = subprocess.run(
+        ["bash", "-c", f"{listed[1]} client list"], env=fresh, capture_output=True, text=True
+    )
+    assert shown.returncode == 0 and "AB-1" in shown.stdout, shown.stderr
+    assert notes_read(practice, NEW)
+
+
+def test_a_custodian_letter_without_the_practitioners_name_is_refused(practice: Env) -> None:
+    for args in (["custodian", "letter"], ["custodian", "letter", "--name", "  "]):
+        done = practice.run(*args)
+        assert done.code == 2 and "--name" in done.err, done.err
 
 
 def test_doctor_reminds_a_practitioner_without_recovery(practice: Env) -> None:

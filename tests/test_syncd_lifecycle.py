@@ -152,9 +152,10 @@ def test_install_writes_a_launchd_agent() -> None:
 
     from syncd import service
 
-    plist = plistlib.loads(
-        service.launchd_plist(["/usr/bin/python3", "-m", "casenotes", "syncd"], {}, Path("/tmp/x"))
+    spec = service.Service(
+        ("/usr/bin/python3", "-m", "casenotes", "syncd"), {}, Path("/p"), Path("/c"), Path("/l")
     )
+    plist = plistlib.loads(service.launchd_plist(spec))
     assert plist["Label"] == "org.casenotes.syncd" and plist["RunAtLoad"] is True
 
 
