@@ -226,7 +226,7 @@ def test_the_unit_lets_the_daemon_write_everything_it_writes_and_nothing_else(
             return False
         # PrivateTmp= and PrivateDevices= give it a /tmp and a /dev of its own; the test's
         # folders lie in /tmp too, and stand for the user's home: read-only there
-        private = any(path.is_relative_to(d) for d in ("/tmp", "/var/tmp", "/dev"))  # noqa: S108
+        private = any(path.is_relative_to(d) for d in ("/tmp", "/var/tmp", "/dev"))  # the unit gives these its own
         return not private or path.is_relative_to(tmp_path)
 
     outside = sorted(str(p) for p in written if forbidden(p))
@@ -425,7 +425,7 @@ def test_pynacl_and_the_daemon_work_with_write_execute_memory_refused(practice: 
     refuses the same calls and mprotect(PROT_EXEC) besides: docs/syncd.md has that run."""
     probe = subprocess.run(
         [sys.executable, "-c", "import mmap; mmap.mmap(-1, 4096, prot=7)"],
-        preexec_fn=_refuse_write_execute,  # noqa: PLW1509 (single-threaded: only the test's own process)
+        preexec_fn=_refuse_write_execute,  # single-threaded: only the test's own process
         capture_output=True,
         text=True,
     )
@@ -436,7 +436,7 @@ def test_pynacl_and_the_daemon_work_with_write_execute_memory_refused(practice: 
     for args in (["syncd", "--once"], ["backup", "run"], ["verify"], ["cat", "AB-1"]):
         done = subprocess.run(
             [sys.executable, "-m", "casenotes", *args],
-            preexec_fn=_refuse_write_execute,  # noqa: PLW1509
+            preexec_fn=_refuse_write_execute,
             capture_output=True,
             env={**practice.env, "CASENOTES_PASSPHRASE": "fictional test passphrase"},
             timeout=120,

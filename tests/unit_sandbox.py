@@ -97,7 +97,7 @@ def protect_system(unit: str) -> None:
             raise SystemExit(f"unit_sandbox: {path} does not exist: systemd would not start the unit")
         subprocess.run(["mount", "--bind", path, path], check=True)
         writable.append(path)
-    private = "/var/tmp"  # noqa: S108 (PrivateTmp=: a tmp of its own)
+    private = "/var/tmp"  # PrivateTmp=: a tmp of its own
     subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=1777", "tmpfs", private], check=True)
     for point in _mount_points():
         kept = (*writable, private, "/proc", "/sys", "/dev")
