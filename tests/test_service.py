@@ -226,7 +226,7 @@ def test_the_unit_lets_the_daemon_write_everything_it_writes_and_nothing_else(
             return False
         # PrivateTmp= and PrivateDevices= give it a /tmp and a /dev of its own; the test's
         # folders lie in /tmp too, and stand for the user's home: read-only there
-        private = any(path.is_relative_to(d) for d in ("/tmp", "/var/tmp", "/dev"))  # the unit gives these its own
+        private = any(path.is_relative_to(d) for d in ("/tmp", "/var/tmp", "/dev"))
         return not private or path.is_relative_to(tmp_path)
 
     outside = sorted(str(p) for p in written if forbidden(p))
