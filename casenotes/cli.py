@@ -314,7 +314,7 @@ def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
 
     def session(note: Any) -> tuple[str, str]:
         try:
-            return read_note(note.body, Path(note.note_id)).date.isoformat(), note.sealed_at
+            return read_note(note.body, Path(note.note_id), sealed=True).date.isoformat(), note.sealed_at
         except TemplateError:
             return "", note.sealed_at
 

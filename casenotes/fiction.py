@@ -142,7 +142,7 @@ ABOUT = {
     6: "records due for disposal",
     7: "on legal hold",
 }
-RISK_FLAG = "passive thoughts of death, no plan or intent; safety plan reviewed"
+RISK_FLAG = "low - passive thoughts of death, no plan or intent; safety plan reviewed"
 
 
 @dataclass(frozen=True)

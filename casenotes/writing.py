@@ -132,7 +132,8 @@ def _opened_note(
     practitioner = vault.unlock(ask_passphrase())
     [opened] = vault.read_notes(practitioner, client_id, note_id)
     raw = bytes(opened.body)
-    return read_note(raw, Path(note_id), note_templates.kinds(practice(ctx).templates_dir)), raw, opened.final
+    kinds = note_templates.kinds(practice(ctx).templates_dir)
+    return read_note(raw, Path(note_id), kinds, sealed=True), raw, opened.final
 
 
 @click.command()
@@ -160,7 +161,12 @@ def new(
         for opened in vault.read_notes(practitioner, client_id):
             try:
                 earlier.append(
-                    read_note(bytes(opened.body), Path(opened.note_id), note_templates.kinds(p.templates_dir))
+                    read_note(
+                        bytes(opened.body),
+                        Path(opened.note_id),
+                        note_templates.kinds(p.templates_dir),
+                        sealed=True,
+                    )
                 )
             except NoteInvalid:
                 continue  # an old note that no longer passes today's rules carries nothing

@@ -212,10 +212,13 @@ def check(raw: bytes, path: Path, kinds: Mapping[str, Kind] = KINDS) -> list[Not
     return [NoteInvalid(path, p.line, p.field, p.why) for p in problems(meta, lines, kinds)]
 
 
-def read_note(raw: bytes, path: Path, kinds: Mapping[str, Kind] = KINDS) -> NoteFields:
-    """Parse and check a note; NoteInvalid names the first problem's line and field."""
+def read_note(raw: bytes, path: Path, kinds: Mapping[str, Kind] = KINDS, sealed: bool = False) -> NoteFields:
+    """Parse and check a note; NoteInvalid names the first problem's line and field.
+
+    ``sealed``: a note read back from the vault, judged by the rules it was written under
+    (schema.SEALED_RULES), not refused for a rule added since."""
     meta, body, lines = parse(raw, path)
-    found = problems(meta, lines, kinds)
+    found = problems(meta, lines, kinds, sealed)
     if found:
         first = found[0]
         raise NoteInvalid(path, first.line, first.field, first.why)

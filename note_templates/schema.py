@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .risk import EXAMPLE, LEVELS, NO_LEVEL, parse_risk
+
 NOTE_ID = re.compile(r"^(?!0{16})[0-9a-f]{16}$")  # all zeros is the vault's profile record
 TIME = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
 STATUSES = ("draft", "signed")
@@ -24,7 +26,7 @@ OBJECTIVE_STATUSES = ("not started", "in progress", "met", "revised", "discontin
 OBJECTIVE_FIELDS = ("goal", "objective", "target", "status")
 
 RuleType = Literal[
-    "text", "date", "time", "int", "list", "enum", "note_id", "measures", "template", "objectives"
+    "text", "date", "time", "int", "list", "enum", "note_id", "measures", "template", "objectives", "risk"
 ]
 
 
@@ -82,10 +84,14 @@ RULES = {
         Rule("homework", "list"),
         Rule("measures", "measures"),
         Rule("objectives", "objectives"),
-        Rule("risk", "text"),
+        Rule("risk", "risk", choices=LEVELS),
         Rule("amends", "note_id"),
     )
 }
+# The rules as they were when the notes now sealed were written: a note signed before risk
+# had a level keeps its text (the site shows it as "level not recorded"), and reading it
+# back (an addendum to it, `new --carry`) must not refuse it.
+SEALED_RULES = {**RULES, "risk": Rule("risk", "text")}
 ALWAYS_REQUIRED = ("client", "date")
 SESSION_DETAILS = ("time", "duration_minutes", "modality")
 # A session note is signed only once risk was assessed: an empty `risk:` reads as "not
@@ -215,6 +221,10 @@ def _check_value(rule: Rule, value: Any, kinds: Mapping[str, Kind]) -> str | Non
             return None if isinstance(value, dict) else "must be 'name: score' lines, e.g. phq9: 12"
         case "objectives":
             return _objectives_problem(value)
+        case "risk":
+            if not isinstance(value, str) or not value.strip():
+                return f"must be a level and your words, e.g. `{EXAMPLE}`"
+            return None if parse_risk(value).level else NO_LEVEL
 
 
 def _objectives_problem(value: Any) -> str | None:
@@ -237,9 +247,15 @@ def _objectives_problem(value: Any) -> str | None:
 
 
 def problems(
-    meta: Mapping[str, Any], line_of: Mapping[str, int], kinds: Mapping[str, Kind] = KINDS
+    meta: Mapping[str, Any],
+    line_of: Mapping[str, int],
+    kinds: Mapping[str, Kind] = KINDS,
+    sealed: bool = False,
 ) -> list[Problem]:
-    """Every problem with a note's front matter, in the order of the file's lines."""
+    """Every problem with a note's front matter, in the order of the file's lines.
+
+    ``sealed``: the note is read back from the vault, judged by SEALED_RULES."""
+    rules = SEALED_RULES if sealed else RULES
     found: list[Problem] = []
     template = meta.get("template")
     kind = kinds.get(template) if isinstance(template, str) else None
@@ -252,7 +268,7 @@ def problems(
                 )
             )
     for name, value in meta.items():
-        rule = RULES.get(name)
+        rule = rules.get(name)
         if rule is None or value is None:
             continue  # fields casenotes does not know are the practitioner's own
         why = _check_value(rule, value, kinds)

@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from html import escape
 
+from note_templates.risk import Risk
+
 from .charts import SCALES, band_of, line_chart
-from .timeline import PSYCHOTHERAPY, SESSION_KINDS_EXCLUDED, Entry, Timeline, homework_done, trend
+from .timeline import Entry, Timeline, homework_done, trend
 
 NAV = [
     ("Overview", "index.md"),
@@ -43,11 +45,44 @@ def count(number: int, word: str, plural: str | None = None) -> str:
     return f"{number} {word if number == 1 else plural or word + 's'}"
 
 
+# Each level's Material admonition (the banner) and its colour (Material's own for that
+# admonition, so a badge on the timeline and the banner agree). A risk with words and no
+# level, or not assessed, is "unclear": never the colour of none.
+LEVEL_ADMONITION = {
+    "none": "success",
+    "low": "info",
+    "moderate": "warning",
+    "high": "failure",
+    "imminent": "danger",
+    None: "example",
+}
+ADMONITION_COLOUR = {
+    "success": "#00c853",
+    "info": "#00b8d4",
+    "warning": "#ff9100",
+    "failure": "#ff5252",
+    "danger": "#ff1744",
+    "example": "#7c4dff",
+}
+
+
+def level_badge(risk: Risk) -> str:
+    """The level as a coloured label (HTML): "high", or "level not recorded"."""
+    level = risk.level or "level not recorded"
+    colour = ADMONITION_COLOUR[LEVEL_ADMONITION[risk.level]]
+    return (
+        f'<span class="cn-risk cn-risk-{escape(risk.level or "unrecorded")}" '
+        f'style="color:#fff;background:{colour};padding:0 .35em;border-radius:.2em;font-weight:700">'
+        f"{escape(level)}</span>"
+    )
+
+
 def risk_words(entry: Entry) -> str:
-    """What the risk line says: the assessment as written, or that there was none."""
-    if entry.risk is None:
+    """What the risk line says: the level (coloured) and the words, or "not assessed"."""
+    if entry.risk_level is None:
         return "*not assessed*"
-    return _md(entry.risk)
+    words = entry.risk_level.words
+    return level_badge(entry.risk_level) + (f" {_md(words)}" if words else "")
 
 
 def _md(text: str) -> str:
@@ -87,8 +122,42 @@ def _kind(entry: Entry) -> str:
     return TITLES.get(entry.kind, entry.kind.replace("-", " ").capitalize() or "Note")
 
 
+def safety_banner(t: Timeline) -> list[str]:
+    """The overview's first lines: risk at a glance, as a Material admonition coloured by
+    the highest level of the window; "no risk recorded" only when every session in it says
+    `none`. Its title holds dates and levels only, never a note's words."""
+    safety = t.safety()
+    days = safety.window_days
+    if safety.last is None:
+        return ['!!! note "Risk: no session recorded yet"', "    Nothing assessed yet.", ""]
+    if safety.in_window == 0:
+        kind, title = "note", f"Risk: no session in the last {days} days"
+    elif safety.clear:
+        kind, title = "success", f"No risk recorded in the last {days} days"
+    elif safety.highest is not None and safety.level != "none":
+        kind = LEVEL_ADMONITION[safety.level]
+        title = f"Risk: {safety.level} on {safety.highest.date:%d %b %Y}, the highest in the last {days} days"
+    else:
+        kind = LEVEL_ADMONITION[None]
+        title = f"Risk unclear: not assessed or no level in {count(len(safety.unclear), 'session')} of the last {days} days"
+    body = []
+    if safety.highest is not None and safety.level != "none":
+        body.append(f"**Highest in {days} days** ({_link(safety.highest)}): {risk_words(safety.highest)}")
+    body.append(f"**Last session** ({_link(safety.last)}): {risk_words(safety.last)}")
+    if safety.unclear:
+        shown = ", ".join(_link(e) for e in safety.unclear[:6]) + (" …" if len(safety.unclear) > 6 else "")
+        body.append(f"**Not assessed, or no level,** in {count(len(safety.unclear), 'session')}: {shown}")
+    plan = safety.safety_plan
+    body.append(
+        f"**Latest safety-plan note:** {_link(plan)} ({_kind(plan)})"
+        if plan
+        else "**Latest safety-plan note:** none"
+    )
+    return [f'!!! {kind} "{title}"', *(f"    {line}\n" for line in body), ""]
+
+
 def overview(t: Timeline) -> str:
-    lines = [f"# {_md(t.handle)}", ""]
+    lines = [f"# {_md(t.handle)}", "", *safety_banner(t)]
     sessions = t.sessions
     if t.damaged:
         lines += [
@@ -102,9 +171,6 @@ def overview(t: Timeline) -> str:
             f"**last session** {_link(sessions[0])} ({_kind(sessions[0])})",
             "",
         ]
-        latest = next((e for e in sessions if e.kind != PSYCHOTHERAPY), None)
-        if latest is not None:
-            lines += [f"**Risk at the last session:** {risk_words(latest)}", ""]
         if sessions[0].summary:
             lines += [f"> {_md(sessions[0].summary)}", ""]
     else:
@@ -133,13 +199,14 @@ def overview(t: Timeline) -> str:
     else:
         lines.append("No scores recorded.")
     lines += ["", "## Risk flags and significant events", ""]
-    flags = [f"- **Risk** ({_link(e)}): {_md(str(e.risk))}" for e in t.risk_flags()]
+    flags = [f"- **Risk** ({_link(e)}): {risk_words(e)}" for e in t.risk_flags()]
+    flags += [f"- Risk, level not recorded ({_link(e)}): {risk_words(e)}" for e in t.risk_unleveled()]
     events = [f"- {_link(e)}: {_md(text.splitlines()[0])}" for e, text in t.significant_events()]
     unassessed = t.risk_not_assessed()
     lines += flags + events
     if not flags + events:
         assessed = any(e.risk_state == "none" for e in sessions)
-        lines.append("None: no risk found where it was assessed." if assessed else "None recorded.")
+        lines.append("None: every assessed session says `none`." if assessed else "None recorded.")
     if unassessed:
         shown = ", ".join(_link(e) for e in unassessed[:6]) + (" …" if len(unassessed) > 6 else "")
         lines += ["", f"**Risk not assessed** in {count(len(unassessed), 'session')}: {shown}"]
@@ -186,18 +253,19 @@ def _scores(entry: Entry) -> list[str]:
 
 
 def _shows_risk(entry: Entry) -> bool:
-    return entry.kind not in (*SESSION_KINDS_EXCLUDED, PSYCHOTHERAPY) or entry.risk is not None
+    return entry.records_risk or entry.risk is not None
 
 
 def _risk_html(entry: Entry) -> list[str]:
-    """The risk a note recorded, as the timeline shows it: a flag stands out."""
+    """The risk a note recorded, as the timeline shows it: its level coloured, low and
+    above in bold."""
     if not _shows_risk(entry):
         return []
-    if entry.risk_state == "not assessed":
+    if entry.risk_level is None:
         return ['<em class="cn-risk-unassessed">risk not assessed</em>']
-    if entry.risk_state == "flag":
-        return [f'<strong class="cn-risk-flag">risk: {escape(str(entry.risk))}</strong>']
-    return [f"risk: {escape(str(entry.risk))}"]
+    words = entry.risk_level.words
+    shown = f"risk: {level_badge(entry.risk_level)}" + (f" {escape(words)}" if words else "")
+    return [f'<strong class="cn-risk-flag">{shown}</strong>' if entry.risk_state == "flag" else shown]
 
 
 def session(t: Timeline, entry: Entry) -> str:

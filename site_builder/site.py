@@ -90,7 +90,12 @@ def load_timeline(
             meanwhile(None)
         entries, unreadable = _read(vault.read_notes(practitioner, client_id, damaged=damaged_files))
     damaged = [Damaged(exc.path.parent.name, exc.why) for exc in damaged_files]
-    return assemble(handle, entries, damaged + unreadable, include_psychotherapy)
+    return assemble(handle, entries, damaged + unreadable, include_psychotherapy, _today(vault))
+
+
+def _today(vault: Vault) -> dt.date:
+    """The day the safety banner counts back from: the vault's clock, on this machine's calendar."""
+    return vault.clock().astimezone().date()
 
 
 _ahead: tuple[Path, str, CheckAhead] | None = None
@@ -304,7 +309,7 @@ def _serve_partial(
     notes, total = read_newest(vault, practitioner, client_id, PARTIAL_NOTES, found, checked)
     entries, unreadable = _read(notes)
     damaged = [Damaged(exc.path.parent.name, exc.why) for exc in found]
-    timeline = assemble(handle, entries, damaged + unreadable, include_psychotherapy)
+    timeline = assemble(handle, entries, damaged + unreadable, include_psychotherapy, _today(vault))
     site = BuiltSite(directory, timeline, partial=(len(notes) + len(found), total))
     generate(site.html.parent, timeline, partial=site.partial)
     steps = StagedBuild(site.html.parent / "mkdocs.yml")

@@ -14,19 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from note_templates.excerpt import PSYCHOTHERAPY, kept_apart
+from note_templates.risk import LEVELS, Risk, parse_risk
 
 SESSION_KINDS_EXCLUDED = ("addendum", "treatment-plan", "discharge")
 _HEADING = re.compile(r"^#{1,6}\s+(.*\S)\s*$")
-# A risk entry that opens with one of these (up to the first ; , . : or dash) found no risk:
-# "none", "none, denies ideation", "low: protective factors named".
-QUIET_RISK = ("none", "none noted", "none identified", "no risk", "no risk indicators", "nil", "low")
-_RISK_OPENING = re.compile(r"^([^;,.:(\u2014-]*)")
-
-
-def risk_found(text: str) -> bool:
-    """Whether a written risk assessment found any risk (a blank one is not assessed)."""
-    opening = _RISK_OPENING.match(text.strip().lower())
-    return (opening[1].strip() if opening else "") not in QUIET_RISK
+# The window of the overview's safety banner: the highest risk level of these last days.
+RISK_WINDOW_DAYS = 90
+_SAFETY_PLAN = re.compile(r"safety[ -]plan", re.I)
 
 
 T = TypeVar("T")
@@ -81,11 +75,36 @@ class Entry:
         return str(value).strip() if value is not None and str(value).strip() else None
 
     @once
+    def risk_level(self) -> Risk | None:
+        """The level and words of the risk (note_templates.risk: never guessed from the
+        words), or None when it was not assessed."""
+        return parse_risk(self.risk) if self.risk is not None else None
+
+    @once
     def risk_state(self) -> str:
-        """'not assessed', 'none' (assessed, nothing found) or 'flag'."""
-        if self.risk is None:
+        """'not assessed', 'none' (level none), 'flag' (low and above) or 'not recorded'
+        (words with no level: a note signed before levels were asked for)."""
+        if self.risk_level is None:
             return "not assessed"
-        return "flag" if risk_found(self.risk) else "none"
+        if self.risk_level.level is None:
+            return "not recorded"
+        return "none" if self.risk_level.level == "none" else "flag"
+
+    @property
+    def records_risk(self) -> bool:
+        """A session of the record (a psychotherapy note keeps its risk in the clinical note)."""
+        return self.kind not in (*SESSION_KINDS_EXCLUDED, PSYCHOTHERAPY)
+
+    @once
+    def mentions_safety_plan(self) -> bool:
+        """A safety-plan note: tagged so, with a "Safety plan" heading, or its risk words
+        say a safety plan was made or reviewed."""
+        tags = " ".join(self.texts("tags"))
+        return bool(
+            _SAFETY_PLAN.search(tags)
+            or _SAFETY_PLAN.search(self.risk or "")
+            or re.search(r"(?mi)^#{1,6}\s+safety[ -]plan", self.body)
+        )
 
     def texts(self, name: str) -> list[str]:
         value = self.meta.get(name)
@@ -119,6 +138,31 @@ class Damaged:
     why: str
 
 
+@dataclass(frozen=True)
+class Safety:
+    """The overview's safety banner: risk at a glance before a session.
+
+    ``highest``: the session of the highest level in the window (the newest of equals);
+    ``unclear``: sessions in the window whose risk was not assessed or has no level;
+    ``clear``: every session in the window says `none` (only then "no risk recorded")."""
+
+    window_days: int
+    since: dt.date
+    highest: Entry | None
+    last: Entry | None
+    safety_plan: Entry | None
+    in_window: int
+    unclear: list[Entry]
+
+    @property
+    def clear(self) -> bool:
+        return self.in_window > 0 and not self.unclear and self.level == "none"
+
+    @property
+    def level(self) -> str | None:
+        return self.highest.risk_level.level if self.highest and self.highest.risk_level else None
+
+
 @dataclass
 class Timeline:
     handle: str
@@ -126,6 +170,7 @@ class Timeline:
     addenda: dict[str, list[Entry]] = field(default_factory=dict)  # note id -> its addenda
     hidden_psychotherapy: int = 0
     damaged: list[Damaged] = field(default_factory=list)
+    today: dt.date = field(default_factory=lambda: dt.datetime.now().astimezone().date())
 
     @property
     def sessions(self) -> list[Entry]:
@@ -194,11 +239,39 @@ class Timeline:
         return dict(sorted(found.items(), key=lambda item: (-len(item[1]), item[0])))
 
     def risk_flags(self) -> list[Entry]:
+        """Notes whose level is low or above, newest first."""
         return [e for e in self.entries if e.risk_state == "flag"]
+
+    def risk_unleveled(self) -> list[Entry]:
+        """Notes whose risk has words but no level (signed before levels were asked for)."""
+        return [e for e in self.entries if e.risk_state == "not recorded"]
 
     def risk_not_assessed(self) -> list[Entry]:
         """Sessions whose risk was never written (psychotherapy notes keep theirs elsewhere)."""
         return [e for e in self.sessions if e.kind != PSYCHOTHERAPY and e.risk_state == "not assessed"]
+
+    def safety(self, days: int = RISK_WINDOW_DAYS) -> Safety:
+        """Risk at a glance: the highest level of the last ``days`` days, ranked by level
+        (never by the words), the last session's, and the newest safety-plan note."""
+        since = self.today - dt.timedelta(days=days)
+        recorded = [e for e in self.sessions if e.records_risk]
+        window = [e for e in recorded if since <= e.date <= self.today]
+        ranked = [
+            (LEVELS.index(e.risk_level.level), e.date, e)
+            for e in self.entries
+            if since <= e.date <= self.today and e.risk_level is not None and e.risk_level.level is not None
+        ]
+        highest = max(ranked, key=lambda found: found[:2], default=None)
+        unclear = [e for e in window if e.risk_state in ("not assessed", "not recorded")]
+        return Safety(
+            days,
+            since,
+            highest[2] if highest else None,
+            recorded[0] if recorded else None,
+            next((e for e in self.entries if e.mentions_safety_plan), None),
+            len(window),
+            unclear,
+        )
 
     def significant_events(self) -> list[tuple[Entry, str]]:
         """The text under each note's 'Significant events' heading, when it says anything."""
@@ -262,8 +335,10 @@ def assemble(
     entries: Sequence[Entry],
     damaged: Sequence[Damaged] = (),
     include_psychotherapy: bool = False,
+    today: dt.date | None = None,
 ) -> Timeline:
-    """Newest first by session date (then by note id, so the order is stable)."""
+    """Newest first by session date (then by note id, so the order is stable); ``today``
+    dates the safety banner's window (the vault's clock; this machine's date if None)."""
     ordered = sorted(entries, key=lambda e: (e.date, e.meta.get("time", ""), e.note_id), reverse=True)
     private = kept_apart({e.note_id: e.meta for e in ordered})
     shown = [e for e in ordered if include_psychotherapy or e.note_id not in private]
@@ -272,4 +347,7 @@ def assemble(
         amends = entry.meta.get("amends")
         if entry.kind == "addendum" and isinstance(amends, str):
             addenda[amends].append(entry)
-    return Timeline(handle, shown, dict(addenda), len(ordered) - len(shown), list(damaged))
+    timeline = Timeline(handle, shown, dict(addenda), len(ordered) - len(shown), list(damaged))
+    if today is not None:
+        timeline.today = today
+    return timeline
