@@ -209,6 +209,13 @@ def _check_value(rule: Rule, value: Any, kinds: Mapping[str, Kind]) -> str | Non
                 else "must be a note id: 16 lowercase hex digits"
             )
         case "list":
+            if isinstance(value, list):
+                colon = next((n for n, item in enumerate(value, 1) if isinstance(item, dict)), None)
+                if colon is not None:  # `- Call GP: Tuesday` is valid YAML: a mapping, not text
+                    return (
+                        f"item {colon} has a colon followed by a space, which YAML reads as a field: put "
+                        'the item in double quotes, e.g. - "Call the clinic: ask for Tuesday"'
+                    )
             return (
                 None
                 if _is_list_of_text(value)
