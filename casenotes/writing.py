@@ -391,17 +391,24 @@ def status(ctx: click.Context) -> None:
             continue
         try:
             raw = read_note_bytes(path, max_bytes)
-            client = str(note_templates.parse(raw, path)[0].get("client", "?"))
+            meta = note_templates.parse(raw, path)[0]
+            client = str(meta.get("client", "?"))
         except NoteInvalid as exc:
             rows.append((rel, "?", f"refused: {exc.why}", age))
             continue
         except NoteTooLarge:
             rows.append((rel, "?", f"refused: larger than {max_bytes} bytes (max_note_mib); split it", age))
             continue
+        # A draft is named a draft, never just "sealed": sealed is not signed (issue 30).
+        signed = meta.get("status") == "signed"
         if known is None or known.mac != vault.content_mac(raw):
-            label = "pending (not sealed yet)"
+            label = "signed, not sealed yet" if signed else "draft, not sealed yet"
         elif known.state == "sealed":
-            label = f"sealed, revision {known.revision}"
+            label = (
+                f"signed, sealed as revision {known.revision}"
+                if signed
+                else f"draft, sealed as revision {known.revision}, not signed"
+            )
         else:
             label = f"{known.state}: {known.reason}" if known.reason else known.state
             if known.reason:

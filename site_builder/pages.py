@@ -118,6 +118,11 @@ def _a(entry: Entry) -> str:
     return f'<a href="{session_url(entry)}">{entry.date:%d %b %Y}</a>'
 
 
+def _draft(entry: Entry) -> str:
+    """After anything taken from a draft: a draft never passes for the record (invariant 9)."""
+    return "" if entry.signed else " *(draft, not signed)*"
+
+
 def _kind(entry: Entry) -> str:
     return TITLES.get(entry.kind, entry.kind.replace("-", " ").capitalize() or "Note")
 
@@ -142,8 +147,9 @@ def safety_banner(t: Timeline) -> list[str]:
         title = f"Risk unclear: not assessed or no level in {count(len(safety.unclear), 'session')} of the last {days} days"
     body = []
     if safety.highest is not None and safety.level != "none":
-        body.append(f"**Highest in {days} days** ({_link(safety.highest)}): {risk_words(safety.highest)}")
-    body.append(f"**Last session** ({_link(safety.last)}): {risk_words(safety.last)}")
+        highest = safety.highest
+        body.append(f"**Highest in {days} days** ({_link(highest)}{_draft(highest)}): {risk_words(highest)}")
+    body.append(f"**Last session** ({_link(safety.last)}{_draft(safety.last)}): {risk_words(safety.last)}")
     if safety.unclear:
         shown = ", ".join(_link(e) for e in safety.unclear[:6]) + (" …" if len(safety.unclear) > 6 else "")
         body.append(f"**Not assessed, or no level,** in {count(len(safety.unclear), 'session')}: {shown}")
@@ -168,7 +174,7 @@ def overview(t: Timeline) -> str:
     if sessions:
         lines += [
             f"**In care since** {sessions[-1].date:%d %B %Y} · **{count(len(sessions), 'session')}** · "
-            f"**last session** {_link(sessions[0])} ({_kind(sessions[0])})",
+            f"**last session** {_link(sessions[0])} ({_kind(sessions[0])}){_draft(sessions[0])}",
             "",
         ]
         if sessions[0].summary:
@@ -180,7 +186,10 @@ def overview(t: Timeline) -> str:
     homework = [(entry, item) for entry, item, _ in t.homework() if sessions and entry is sessions[0]]
     lines += (
         ["## Open homework", ""]
-        + ([f"- {_md(item)} (set {_link(entry)})" for entry, item in homework] or ["None set last session."])
+        + (
+            [f"- {_md(item)} (set {_link(entry)}){_draft(entry)}" for entry, item in homework]
+            or ["None set last session."]
+        )
         + [""]
     )
     lines += ["## Latest scores", ""]
@@ -193,13 +202,15 @@ def overview(t: Timeline) -> str:
             shown = (
                 f'<span class="cn-trend" title="{escape(words)}">{arrow}</span> {words}' if arrow else words
             )
+            source = next((e for e in t.entries if name in e.measures), None)  # newest first
+            draft = _draft(source) if source is not None else ""
             lines.append(
-                f"| {_md(str(title))} | {points[-1][1]:g} ({points[-1][0]:%d %b %Y}) | {shown} | {band_of(name, points[-1][1])} | {points[-1][1] - points[0][1]:+g} |"
+                f"| {_md(str(title))} | {points[-1][1]:g} ({points[-1][0]:%d %b %Y}){draft} | {shown} | {band_of(name, points[-1][1])} | {points[-1][1] - points[0][1]:+g} |"
             )
     else:
         lines.append("No scores recorded.")
     lines += ["", "## Risk flags and significant events", ""]
-    flags = [f"- **Risk** ({_link(e)}): {risk_words(e)}" for e in t.risk_flags()]
+    flags = [f"- **Risk** ({_link(e)}{_draft(e)}): {risk_words(e)}" for e in t.risk_flags()]
     flags += [f"- Risk, level not recorded ({_link(e)}): {risk_words(e)}" for e in t.risk_unleveled()]
     events = [f"- {_link(e)}: {_md(text.splitlines()[0])}" for e, text in t.significant_events()]
     unassessed = t.risk_not_assessed()

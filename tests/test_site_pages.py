@@ -223,7 +223,7 @@ def test_the_site_tells_risk_not_assessed_from_none(practice: Env, tmp_path: Pat
     assert "sealed 2" in practice.run("syncd", "--once").text
     site = built(practice, tmp_path)
     overview = html(site, "index.html")
-    assert "Last session (09 Feb 2026): not assessed" in overview
+    assert "Last session (09 Feb 2026 (draft, not signed)): not assessed" in overview
     assert "Risk not assessed in 1 session: 09 Feb 2026" in overview
     assert "None: every assessed session says none." in overview
     month = html(site, "sessions/2026-02.html")

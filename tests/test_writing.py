@@ -274,9 +274,10 @@ def test_status_shows_each_draft_at_a_glance(practice: Env) -> None:
     table = practice.run("status")
     assert table.code == 0
     lines = {line.split()[0]: line for line in table.text.splitlines() if line.strip()}
-    assert "sealed, revision 1" in lines["sealed.md"] and "AB-1" in lines["sealed.md"]
+    # a draft is named a draft: sealed is not signed (issue 30, item 5)
+    assert "draft, sealed as revision 1, not signed" in lines["sealed.md"] and "AB-1" in lines["sealed.md"]
     assert "error" in lines["broken.md"] and "gad7" in lines["broken.md"]
-    assert "pending" in lines["fresh.md"]
+    assert "draft, not sealed yet" in lines["fresh.md"]
     assert "residue" in lines[".fresh.md.swp"]
     assert "syncd: not running" in table.text
     daemon = RunningDaemon(practice).wait_ready()
