@@ -59,6 +59,7 @@ LAZY_COMMANDS = {
         "casenotes.sharing_commands",
     ),
     **dict.fromkeys(["recovery", "custodian"], "casenotes.recovery_commands"),
+    "todo": "casenotes.todo",
 }
 
 

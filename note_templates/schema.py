@@ -86,6 +86,7 @@ RULES = {
         Rule("objectives", "objectives"),
         Rule("risk", "risk", choices=LEVELS),
         Rule("amends", "note_id"),
+        Rule("review_date", "date"),
     )
 }
 # The rules as they were when the notes now sealed were written: a note signed before risk

@@ -17,6 +17,7 @@ from note_templates.risk import Risk
 
 from .charts import SCALES, band_of, line_chart
 from .timeline import Entry, Timeline, homework_done, trend
+from .todo import HEADINGS, needs
 
 NAV = [
     ("Overview", "index.md"),
@@ -25,6 +26,7 @@ NAV = [
     ("Measures", "measures.md"),
     ("Homework", "homework.md"),
     ("Themes", "themes.md"),
+    ("To do", "todo.md"),
 ]
 TITLES = {
     "soap": "SOAP",
@@ -416,6 +418,24 @@ def themes(t: Timeline) -> str:
     return "\n".join([*lines, "</ul>"]) + "\n"
 
 
+def todo(t: Timeline) -> str:
+    """What needs the practitioner (site_builder.todo), each item linked to its note."""
+    found = needs(t)
+    lines = ["# To do", "", f"What needs you in this record, as of {t.today:%d %b %Y}.", ""]
+    if not found:
+        return "\n".join([*lines, "Nothing: every note is signed, and nothing is past its date."]) + "\n"
+    for what, heading in HEADINGS.items():
+        items = [item for item in found if item.what == what]
+        if items:
+            lines += [f"## {heading}", ""]
+            lines += [
+                f"- {_md(item.text)}" + (f" ({_link(item.entry)})" if item.entry is not None else "")
+                for item in items
+            ]
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
 def page_names(t: Timeline) -> list[str]:
     """The path under docs/ of every page of the site, in site order."""
     return [path for _, path in NAV] + list(_months(t))
@@ -463,4 +483,5 @@ _NAV_PAGES = {
     "measures.md": measures,
     "homework.md": homework,
     "themes.md": themes,
+    "todo.md": todo,
 }

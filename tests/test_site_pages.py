@@ -39,6 +39,7 @@ def test_every_page_exists(site) -> None:
         "measures.html",
         "homework.html",
         "themes.html",
+        "todo.html",
         "search/search_index.json",
     ):
         assert (site.html / page).is_file(), page
