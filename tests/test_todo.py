@@ -89,3 +89,26 @@ def test_todo_without_a_handle_reads_no_note_and_with_one_lists_the_clients(prac
     assert "Objectives past their target date:" in text and "Sleep six hours (target 31 Jan 2026" in text
     assert "Homework never followed up:" in text and "Sleep diary" in text
     assert "draft.md" not in text  # sealed already: listed once, as the record's draft
+
+
+def test_a_draft_syncd_parked_overnight_is_still_listed_until_it_is_signed(practice: Env) -> None:
+    from daemon import RunningDaemon, configure, wait_for
+    from notes import note_text
+
+    configure(practice, quiet_period_seconds=0.2, draft_ttl_hours=1.5 / 3600)
+    draft = practice.practice.inbox / "2026-11-20-AB-1-soap.md"
+    draft.write_text(note_text(note_id="0123456789abcdef", extra="risk: none\n"))
+    running = RunningDaemon(practice).wait_ready()
+    try:
+        wait_for(lambda: not draft.exists(), timeout=20, what="the draft to be parked")
+    finally:
+        assert running.stop() == 0
+    listed = practice.run("todo", passphrase=None)
+    assert "Parked drafts:" in listed.text
+    assert (
+        "2026-11-20-AB-1-soap.md: parked draft, not signed (`casenotes edit 0123456789abcdef`" in listed.text
+    )
+    with practice.vault() as vault:  # signed since (as another machine could): no longer listed
+        signed = note_text(note_id="0123456789abcdef", status="signed", extra="risk: none\n")
+        vault.seal(vault.resolve("AB-1"), "0123456789abcdef", signed.encode(), final=True)
+    assert "Parked drafts:" not in practice.run("todo", passphrase=None).text
