@@ -79,12 +79,18 @@ def level_badge(risk: Risk) -> str:
     )
 
 
-def risk_words(entry: Entry) -> str:
-    """What the risk line says: the level (coloured) and the words, or "not assessed"."""
+def risk_words(entry: Entry, marked: bool = True) -> str:
+    """What the risk line says: the level (coloured) and the words, or "not assessed";
+    ``marked``: with "(corrected on DATE)" when an addendum corrected it."""
     if entry.risk_level is None:
         return "*not assessed*"
     words = entry.risk_level.words
-    return level_badge(entry.risk_level) + (f" {_md(words)}" if words else "")
+    fix = entry.corrected("risk") if marked else None
+    return (
+        level_badge(entry.risk_level)
+        + (f" {_md(words)}" if words else "")
+        + (f" *(corrected on {fix.date:%d %b %Y})*" if fix else "")
+    )
 
 
 def _md(text: str) -> str:
@@ -206,6 +212,8 @@ def overview(t: Timeline) -> str:
             )
             source = next((e for e in t.entries if name in e.measures), None)  # newest first
             draft = _draft(source) if source is not None else ""
+            fix = source.corrected(f"measures.{name}") if source is not None else None
+            draft += f" *(corrected on {_link(fix)})*" if fix is not None else ""
             lines.append(
                 f"| {_md(str(title))} | {points[-1][1]:g} ({points[-1][0]:%d %b %Y}){draft} | {shown} | {band_of(name, points[-1][1])} | {points[-1][1] - points[0][1]:+g} |"
             )
@@ -262,7 +270,32 @@ def _state(entry: Entry) -> str:
 
 
 def _scores(entry: Entry) -> list[str]:
-    return [f"{escape(str(SCALES.get(k, (k,))[0]))} {v:g}" for k, v in entry.measures.items()]
+    return [
+        f"{escape(str(SCALES.get(k, (k,))[0]))} {v:g}"
+        + (
+            f" <em>(corrected on {fix.date:%d %b %Y})</em>"
+            if (fix := entry.corrected(f"measures.{k}"))
+            else ""
+        )
+        for k, v in entry.measures.items()
+    ]
+
+
+def _correction(entry: Entry, name: str, was: object, from_root: bool = True) -> str:
+    """ " *(corrected on DATE by an addendum; signed as WAS)*" after a corrected value, or ""."""
+    fix = entry.corrected(name)
+    if fix is None:
+        return ""
+    before = "nothing" if was in (None, "") else _md(str(was))
+    return f" *(corrected on {_link(fix, from_root)} by an addendum; signed as {before})*"
+
+
+def _signed_as(entry: Entry, name: str) -> object:
+    original = entry.signed_as or {}
+    if name == "risk":
+        return original.get("risk")
+    measures = original.get("measures")
+    return measures.get(name.removeprefix("measures."), None) if isinstance(measures, dict) else None
 
 
 def _shows_risk(entry: Entry) -> bool:
@@ -278,6 +311,8 @@ def _risk_html(entry: Entry) -> list[str]:
         return ['<em class="cn-risk-unassessed">risk not assessed</em>']
     words = entry.risk_level.words
     shown = f"risk: {level_badge(entry.risk_level)}" + (f" {escape(words)}" if words else "")
+    fix = entry.corrected("risk")
+    shown += f" <em>(corrected on {fix.date:%d %b %Y})</em>" if fix else ""
     return [f'<strong class="cn-risk-flag">{shown}</strong>' if entry.risk_state == "flag" else shown]
 
 
@@ -307,9 +342,17 @@ def session(t: Timeline, entry: Entry) -> str:
             "",
         ]
     if entry.measures:
-        lines += [" · ".join(f"**{SCALES.get(k, (k,))[0]}** {v:g}" for k, v in entry.measures.items()), ""]
+        lines += [
+            " · ".join(
+                f"**{SCALES.get(k, (k,))[0]}** {v:g}"
+                + _correction(entry, f"measures.{k}", _signed_as(entry, f"measures.{k}"), False)
+                for k, v in entry.measures.items()
+            ),
+            "",
+        ]
     if _shows_risk(entry):
-        lines += [f"**Risk:** {risk_words(entry)}", ""]
+        correction = _correction(entry, "risk", _signed_as(entry, "risk"), False)
+        lines += [f"**Risk:** {risk_words(entry, marked=False)}{correction}", ""]
     body = _demote(entry.body)
     return "\n".join(lines) + "\n" + body + "\n"
 

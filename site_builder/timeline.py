@@ -10,7 +10,7 @@ import datetime as dt
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from note_templates.excerpt import PSYCHOTHERAPY, kept_apart
@@ -55,9 +55,17 @@ class Entry:
     body: str
     revision: int
     signed: bool
+    # What signed addenda corrected in this note: (field, addendum) for each field, e.g.
+    # ("measures.gad7", <Entry>); ``signed_as`` keeps the note's own values, shown beside.
+    corrections: tuple[tuple[str, Entry], ...] = ()
+    signed_as: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"<Entry {self.note_id}>"
+
+    def corrected(self, name: str) -> Entry | None:
+        """The addendum that corrected ``name`` ("risk", "measures.gad7"), the latest one."""
+        return next((addendum for field_, addendum in reversed(self.corrections) if field_ == name), None)
 
     @once
     def summary(self) -> str:
@@ -339,7 +347,9 @@ def assemble(
 ) -> Timeline:
     """Newest first by session date (then by note id, so the order is stable); ``today``
     dates the safety banner's window (the vault's clock; this machine's date if None)."""
-    ordered = sorted(entries, key=lambda e: (e.date, e.meta.get("time", ""), e.note_id), reverse=True)
+    ordered = sorted(
+        _with_corrections(entries), key=lambda e: (e.date, e.meta.get("time", ""), e.note_id), reverse=True
+    )
     private = kept_apart({e.note_id: e.meta for e in ordered})
     shown = [e for e in ordered if include_psychotherapy or e.note_id not in private]
     addenda: dict[str, list[Entry]] = defaultdict(list)
@@ -351,3 +361,49 @@ def assemble(
     if today is not None:
         timeline.today = today
     return timeline
+
+
+CORRECTABLE = ("measures", "risk")
+
+
+def _with_corrections(entries: Sequence[Entry]) -> list[Entry]:
+    """Each note with what its signed addenda corrected (invariant 9: a correction supersedes
+    what it corrects, visibly). A signed addendum's ``measures:`` and ``risk:`` replace the
+    amended note's, oldest addendum first; the addendum keeps its text and loses those
+    fields, so a corrected score is counted once, on the session it belongs to (a draft
+    addendum's are left out until it is signed)."""
+    by_id = {e.note_id: e for e in entries}
+    addenda = sorted(
+        (
+            e
+            for e in entries
+            if e.kind == "addendum"
+            and e.signed
+            and e.meta.get("amends") in by_id
+            and any(e.meta.get(name) for name in CORRECTABLE)
+        ),
+        key=lambda e: (e.date, str(e.meta.get("time", "")), e.note_id),
+    )
+    for addendum in addenda:
+        target = by_id[str(addendum.meta["amends"])]
+        meta, fixed = dict(target.meta), list(target.corrections)
+        given = addendum.meta.get("measures")
+        if isinstance(given, dict):
+            scores = {k: v for k, v in given.items() if v is not None}
+            if scores:
+                old = meta.get("measures")
+                meta["measures"] = {**(old if isinstance(old, dict) else {}), **scores}
+                fixed += [(f"measures.{str(k).lower()}", addendum) for k in scores]
+        if isinstance(addendum.meta.get("risk"), str) and addendum.meta["risk"].strip():
+            meta["risk"] = addendum.meta["risk"]
+            fixed.append(("risk", addendum))
+        by_id[target.note_id] = replace(
+            target, meta=meta, corrections=tuple(fixed), signed_as=target.signed_as or target.meta
+        )
+        applied = {k: v for k, v in addendum.meta.items() if k not in CORRECTABLE}
+        by_id[addendum.note_id] = replace(by_id[addendum.note_id], meta=applied)
+    for entry in entries:  # a draft addendum corrects nothing yet, nor are its values its own
+        if entry.kind == "addendum" and not entry.signed and any(entry.meta.get(n) for n in CORRECTABLE):
+            kept = {k: v for k, v in entry.meta.items() if k not in CORRECTABLE}
+            by_id[entry.note_id] = replace(entry, meta=kept)
+    return list(by_id.values())
