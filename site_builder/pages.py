@@ -83,7 +83,7 @@ def risk_words(entry: Entry, marked: bool = True) -> str:
     """What the risk line says: the level (coloured) and the words, or "not assessed";
     ``marked``: with "(corrected on DATE)" when an addendum corrected it."""
     if entry.risk_level is None:
-        return "*not assessed*"
+        return f"*{entry.risk_state}*"  # not assessed, or not shared
     words = entry.risk_level.words
     fix = entry.corrected("risk") if marked else None
     return (
@@ -145,6 +145,8 @@ def safety_banner(t: Timeline) -> list[str]:
         return ['!!! note "Risk: no session recorded yet"', "    Nothing assessed yet.", ""]
     if safety.in_window == 0:
         kind, title = "note", f"Risk: no session in the last {days} days"
+    elif safety.not_shared == safety.in_window:
+        kind, title = "note", "Risk: not shared with you (the consent this was shared under leaves it out)"
     elif safety.clear:
         kind, title = "success", f"No risk recorded in the last {days} days"
     elif safety.highest is not None and safety.level != "none":
@@ -308,7 +310,7 @@ def _risk_html(entry: Entry) -> list[str]:
     if not _shows_risk(entry):
         return []
     if entry.risk_level is None:
-        return ['<em class="cn-risk-unassessed">risk not assessed</em>']
+        return [f'<em class="cn-risk-unassessed">risk {entry.risk_state}</em>']
     words = entry.risk_level.words
     shown = f"risk: {level_badge(entry.risk_level)}" + (f" {escape(words)}" if words else "")
     fix = entry.corrected("risk")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
-from note_templates.excerpt import PSYCHOTHERAPY, kept_apart
+from note_templates.excerpt import NOT_SHARED, PSYCHOTHERAPY, kept_apart
 from note_templates.risk import LEVELS, Risk, parse_risk
 
 SESSION_KINDS_EXCLUDED = ("addendum", "treatment-plan", "discharge")
@@ -88,12 +88,18 @@ class Entry:
         words), or None when it was not assessed."""
         return parse_risk(self.risk) if self.risk is not None else None
 
+    def not_shared(self, name: str) -> bool:
+        """Whether a shared excerpt left this field out (the consent did not name it)."""
+        left_out = self.meta.get(NOT_SHARED)
+        return isinstance(left_out, list) and name in left_out
+
     @once
     def risk_state(self) -> str:
-        """'not assessed', 'none' (level none), 'flag' (low and above) or 'not recorded'
-        (words with no level: a note signed before levels were asked for)."""
+        """'not assessed', 'none' (level none), 'flag' (low and above), 'not recorded'
+        (words with no level: a note signed before levels were asked for) or 'not shared'
+        (a colleague's share that leaves risk out)."""
         if self.risk_level is None:
-            return "not assessed"
+            return "not shared" if self.not_shared("risk") else "not assessed"
         if self.risk_level.level is None:
             return "not recorded"
         return "none" if self.risk_level.level == "none" else "flag"
@@ -161,6 +167,7 @@ class Safety:
     safety_plan: Entry | None
     in_window: int
     unclear: list[Entry]
+    not_shared: int = 0  # sessions in the window whose risk a share left out
 
     @property
     def clear(self) -> bool:
@@ -279,6 +286,7 @@ class Timeline:
             next((e for e in self.entries if e.mentions_safety_plan), None),
             len(window),
             unclear,
+            sum(1 for e in window if e.risk_state == "not shared"),
         )
 
     def significant_events(self) -> list[tuple[Entry, str]]:
