@@ -319,11 +319,22 @@ def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
         except TemplateError:
             return "", note.sealed_at
 
+    from vault.sharing import supervision
+
+    names = {c.practitioner_id: c.name for c in vault.trust.colleagues()}
+    names[practitioner.practitioner_id] = "you"
+    cosigned = supervision.cosignatures(vault, client_id)
     out = sys.stdout.buffer
     for index, note in enumerate(sorted(notes, key=session, reverse=True)):
         if index:
             out.write(b"\n")
         out.write(note.body)
+        out.flush()  # the note, then what is said about it on stderr, in that order on a terminal
+        for who, when in cosigned.get(note.note_id, []):
+            click.echo(
+                f"casenotes: note {note.note_id} is co-signed by {names.get(who, who)} on {when[:10]}",
+                err=True,
+            )
         for sibling in note.siblings:  # a fork: both texts, never one hidden behind the other
             click.echo(
                 f"casenotes: note {note.note_id} was changed on two machines while they were apart; "

@@ -454,11 +454,16 @@ COMMANDS = [new, edit, addendum, sign, check, status]
 
 
 def awaiting_lines(vault: Vault) -> list[str]:
+    """Notes awaiting a co-signature, the client named by handle when the passphrase is given
+    (`casenotes todo HANDLE` adds each note's date and template)."""
     names = {c.practitioner_id: c.name for c in vault.trust.colleagues()}
+    found = supervision.awaiting(vault)
+    handles = given_handles(vault) if found else {}
     return [
         f"awaiting co-signature by {names.get(a.supervisor, a.supervisor)}: "
-        f"note {a.note_id} (client {a.client_id})"
-        for a in supervision.awaiting(vault)
+        f"note {a.note_id} (client {handles.get(a.client_id, a.client_id)}; "
+        f"`casenotes cosign {a.note_id}` shows it)"
+        for a in found
     ]
 
 

@@ -10,6 +10,7 @@ whatever its length, so a page per session could not be served within 3 s at 500
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator
 from html import escape
 
@@ -254,7 +255,7 @@ def timeline(t: Timeline) -> str:
             lines += [f"## {year}", ""]
         lines += [f"### {month}", "", '<ul class="cn-timeline">']
         for entry in entries:
-            facts = [escape(_kind(entry)), _state(entry), *_scores(entry), *_risk_html(entry)]
+            facts = [escape(_kind(entry)), _state(entry, t), *_scores(entry), *_risk_html(entry)]
             item = f"<li><strong>{_a(entry)}</strong> · {' · '.join(facts)} · {escape(entry.summary)}"
             extra = "".join(
                 f"<li>addendum of {_a(addendum)}: {escape(addendum.summary)}</li>"
@@ -267,8 +268,21 @@ def timeline(t: Timeline) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _state(entry: Entry) -> str:
-    return '<span class="cn-signed">signed</span>' if entry.signed else '<em class="cn-draft">draft</em>'
+def _state(entry: Entry, t: Timeline | None = None) -> str:
+    if not entry.signed:
+        return '<em class="cn-draft">draft</em>'
+    cosigned = t.cosigned.get(entry.note_id) if t is not None else None
+    return '<span class="cn-signed">signed</span>' + (
+        f", co-signed by {escape(', '.join(who for who, _ in cosigned))}" if cosigned else ""
+    )
+
+
+def cosigned_words(t: Timeline, entry: Entry) -> str:
+    """ " · co-signed by NAME on DATE" for each co-signature of a note, or ""."""
+    return "".join(
+        f" · co-signed by {_md(who)} on {dt.date.fromisoformat(when[:10]):%d %b %Y}"
+        for who, when in t.cosigned.get(entry.note_id, [])
+    )
 
 
 def _scores(entry: Entry) -> list[str]:
@@ -330,7 +344,8 @@ def session(t: Timeline, entry: Entry) -> str:
         f"## {_kind(entry)}, {entry.date:%d %B %Y}",
         "",
         f"*{_md(' · '.join(details))}* · revision {entry.revision}"
-        + (" · signed" if entry.signed else " · draft"),
+        + (" · signed" if entry.signed else " · draft")
+        + cosigned_words(t, entry),
         "",
     ]
     amends = meta.get("amends")

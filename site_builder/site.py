@@ -90,7 +90,21 @@ def load_timeline(
             meanwhile(None)
         entries, unreadable = _read(vault.read_notes(practitioner, client_id, damaged=damaged_files))
     damaged = [Damaged(exc.path.parent.name, exc.why) for exc in damaged_files]
-    return assemble(handle, entries, damaged + unreadable, include_psychotherapy, _today(vault))
+    timeline = assemble(handle, entries, damaged + unreadable, include_psychotherapy, _today(vault))
+    timeline.cosigned = cosigned(vault, practitioner, client_id)
+    return timeline
+
+
+def cosigned(vault: Vault, practitioner: Practitioner, client_id: str) -> dict[str, list[tuple[str, str]]]:
+    """Who co-signed which note, and when (only co-signatures that still match their note)."""
+    from vault.sharing import supervision
+
+    names = {c.practitioner_id: c.name for c in vault.trust.colleagues()}
+    names[practitioner.practitioner_id] = "you"
+    return {
+        note_id: [(names.get(who, f"practitioner {who}"), when) for who, when in found]
+        for note_id, found in supervision.cosignatures(vault, client_id).items()
+    }
 
 
 def _today(vault: Vault) -> dt.date:

@@ -186,6 +186,7 @@ class Timeline:
     hidden_psychotherapy: int = 0
     damaged: list[Damaged] = field(default_factory=list)
     today: dt.date = field(default_factory=lambda: dt.datetime.now().astimezone().date())
+    cosigned: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # note id -> [(who, when)]
 
     @property
     def sessions(self) -> list[Entry]:
