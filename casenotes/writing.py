@@ -170,9 +170,10 @@ def new(
                 )
             except NoteInvalid:
                 continue  # an old note that no longer passes today's rules carries nothing
-        carried = carry_forward(earlier)
     now = _today()
     session = day.date() if day else now.date()
+    if carry:
+        carried = carry_forward(earlier, on=session)
     text = note_templates.render(
         template,
         {
@@ -333,7 +334,10 @@ def check(ctx: click.Context, files: tuple[Path, ...]) -> None:
         else:
             click.echo(f"{path}: OK")
     if failed:
-        raise Failure(f"{failed} of {len(files)} note(s) have problems; fix the lines named above")
+        raise Failure(
+            f"{failed} of {_count(len(files), 'note')} {'has' if failed == 1 else 'have'} problems; "
+            "fix the lines named above"
+        )
 
 
 def _count(number: int, word: str) -> str:

@@ -17,7 +17,7 @@ from html import escape
 from note_templates.risk import Risk
 
 from .charts import SCALES, band_of, line_chart
-from .timeline import Entry, Timeline, homework_done, trend
+from .timeline import Entry, Timeline, homework_done, section, trend
 from .todo import HEADINGS, needs
 
 NAV = [
@@ -399,6 +399,9 @@ def plan(t: Timeline) -> str:
     if not goals:
         lines.append("None recorded.")
     source, objectives = t.plan()
+    newest_plan = next((e for e in t.entries if e.kind == "treatment-plan"), None)
+    if newest_plan is not None:
+        lines += _plan_sections(newest_plan)
     lines += ["", "## Objectives", ""]
     if source is None:
         lines.append(
@@ -423,6 +426,20 @@ def plan(t: Timeline) -> str:
     for day, changed, _ in reversed(t.goal_history()):
         lines.append(f"- {day:%d %b %Y}: " + "; ".join(_md(g) for g in changed))
     return "\n".join(lines) + "\n"
+
+
+def _plan_sections(plan: Entry) -> list[str]:
+    """The newest treatment plan's diagnosis and review date, as written in it."""
+    lines = ["", "## Diagnosis or formulation", "", f"From the plan of {_link(plan)}{_draft(plan)}.", ""]
+    diagnosis = section(plan.body, "Diagnosis or formulation").strip()
+    lines.append(_demote(diagnosis) if diagnosis else "*None written.*")
+    lines += ["", "## Review date", ""]
+    review = plan.meta.get("review_date")
+    if isinstance(review, dt.date):
+        lines += [f"**Review date:** {review:%d %b %Y}", ""]
+    written = section(plan.body, "Review date").strip()
+    lines.append(_demote(written) if written else ("" if isinstance(review, dt.date) else "*None set.*"))
+    return lines
 
 
 def measures(t: Timeline) -> str:

@@ -212,7 +212,20 @@ class Timeline:
         return changes
 
     def sessions_for_goal(self, goal: str) -> list[Entry]:
-        return [e for e in self.sessions if goal in e.texts("goals")]
+        """Sessions that worked on ``goal``, newest first: those listing it, and those with no
+        `goals:` of their own while it was in force (a note made without --carry lists none)."""
+        return [e for e in self.sessions if goal in self._goals_in_force().get(e.note_id, ())]
+
+    def _goals_in_force(self) -> dict[str, list[str]]:
+        """Each note's goals: its own, else those of the newest note before it that lists any."""
+        found = self.__dict__.get("_in_force")
+        if found is None:
+            found, current = {}, []
+            for entry in reversed(self.entries):  # oldest first
+                current = entry.texts("goals") or current
+                found[entry.note_id] = current
+            self.__dict__["_in_force"] = found
+        return found
 
     def plan(self) -> tuple[Entry | None, list[Objective]]:
         """The newest note with objectives (the plan in force), and its objectives."""

@@ -100,7 +100,7 @@ def test_kind_specific_required_fields(practice: Env) -> None:
     assert "add.md:2: amends: missing" in result.err
     for field in ("time", "duration_minutes", "modality"):
         assert f"soap.md:2: {field}: missing" in result.err
-    assert "3 of 3 note(s) have problems" in result.err
+    assert "3 of 3 notes have problems" in result.err
 
 
 def test_check_reports_every_problem_not_just_the_first(practice: Env) -> None:

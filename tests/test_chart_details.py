@@ -1,0 +1,56 @@
+"""The smaller things of issue 30 (item 8) a practitioner noticed in a week of use."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+from conftest import PASSPHRASE, Env
+from notes import note_text
+
+from site_builder import build_site, pages
+from site_builder.timeline import Entry, assemble
+from vault import Passphrase
+
+
+def test_a_back_dated_note_carries_homework_from_before_its_date_not_after(practice: Env) -> None:
+    inbox = practice.practice.inbox
+    for name, day, note_id, task in (
+        ("a.md", "2026-10-01", "aaaaaaaaaaaaaaaa", "Sleep diary"),
+        ("b.md", "2026-11-01", "bbbbbbbbbbbbbbbb", "Thought record twice"),
+    ):
+        (inbox / name).write_text(note_text(date=day, note_id=note_id, extra=f'homework: ["{task}"]\n'))
+    assert practice.run("syncd", "--once").code == 0
+    made = practice.run("new", "AB-1", "--no-edit", "--carry", "--date", "2026-10-15")
+    text = Path(made.text.strip()).read_text()
+    assert "- [ ] Sleep diary: how did it go?" in text  # the session before 15 October
+    assert "Thought record" not in text  # set on 1 November: after the note's date
+
+
+def test_a_ticked_homework_box_is_a_checkbox_not_the_text_x(story: Env, tmp_path: Path) -> None:
+    vault = story.vault()
+    directory = tmp_path / "ram"
+    directory.mkdir()
+    site = build_site(vault, vault.unlock(Passphrase(PASSPHRASE)), vault.resolve("AB-1"), "AB-1", directory)
+    month = (site.html / "sessions" / "2026-01.html").read_text()
+    assert re.search(r'<input[^>]*checked[^>]*type="checkbox"|<input[^>]*type="checkbox"[^>]*checked', month)
+    assert "[x] Sleep diary" not in month
+
+
+def test_a_session_without_goals_of_its_own_counts_for_the_goals_in_force() -> None:
+    plan = Entry("a" * 16, dt.date(2026, 10, 1), "treatment-plan", {"goals": ["Sleep", "Work"]}, "", 1, True)
+    plain = [Entry(f"{n:016x}", dt.date(2026, 10, 1 + 7 * n), "soap", {}, "", 1, True) for n in (1, 2)]
+    changed = Entry("c" * 16, dt.date(2026, 10, 29), "soap", {"goals": ["Sleep"]}, "", 1, True)
+    t = assemble("AB-1", [plan, *plain, changed], today=dt.date(2026, 12, 7))
+    assert len(t.sessions_for_goal("Sleep")) == 3 and len(t.sessions_for_goal("Work")) == 2
+    assert "**Sleep**: 3 sessions" in pages.plan(t)  # the two notes made without --carry count
+
+
+def test_the_plan_page_shows_the_plans_diagnosis_and_review_date() -> None:
+    body = "## Diagnosis or formulation\nF41.1 generalised anxiety (fictional).\n\n## Review date\nIn twelve weeks.\n"
+    meta = {"goals": ["Sleep"], "review_date": dt.date(2027, 1, 15)}
+    plan = Entry("a" * 16, dt.date(2026, 10, 1), "treatment-plan", meta, body, 1, True)
+    page = pages.plan(assemble("AB-1", [plan], today=dt.date(2026, 12, 7)))
+    assert "## Diagnosis or formulation" in page and "F41.1 generalised anxiety" in page
+    assert "**Review date:** 15 Jan 2027" in page and "In twelve weeks." in page
