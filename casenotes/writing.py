@@ -23,7 +23,7 @@ from note_templates import (
     with_field,
 )
 from note_templates.schema import NOTE_ID
-from note_templates.templates import carried_section, yaml_list
+from note_templates.templates import carried_section, goals_for
 from retention.purge import outlook
 from syncd.editors import Kind, classify, inbox_files
 from syncd.filing import read_note_bytes
@@ -182,7 +182,7 @@ def new(
             "date": session.isoformat(),
             "time": now.strftime("%H:%M"),
             "title": f"{template.kind.title}, {session.day} {session:%B %Y}",
-            "goals": yaml_list(carried.goals),
+            "goals": goals_for(template.kind, carried.goals),
             "carried": carried_section(carried.homework),
         },
     )
@@ -239,7 +239,7 @@ def addendum(ctx: click.Context, note_id: str, no_edit: bool) -> None:
             "date": now.date().isoformat(),
             "time": now.strftime("%H:%M"),
             "amends": note_id,
-            "amends_date": fields.date.isoformat(),
+            "amends_date": f"{fields.date.day} {fields.date:%B %Y}",  # as `new` titles a note
         },
     )
     _open_editor(

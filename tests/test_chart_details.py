@@ -54,3 +54,16 @@ def test_the_plan_page_shows_the_plans_diagnosis_and_review_date() -> None:
     page = pages.plan(assemble("AB-1", [plan], today=dt.date(2026, 12, 7)))
     assert "## Diagnosis or formulation" in page and "F41.1 generalised anxiety" in page
     assert "**Review date:** 15 Jan 2027" in page and "In twelve weeks." in page
+
+
+def test_a_treatment_plan_made_with_carry_starts_from_the_intakes_goals(practice: Env) -> None:
+    (practice.practice.inbox / "intake.md").write_text(
+        note_text(date="2026-10-01", note_id="aaaaaaaaaaaaaaaa", extra='goals: ["Sleep through the night"]\n')
+    )
+    assert practice.run("syncd", "--once").code == 0
+    carried = practice.run("new", "AB-1", "--no-edit", "--carry", "--template", "treatment-plan")
+    assert 'goals: ["Sleep through the night"]' in Path(carried.text.strip()).read_text()
+    fresh = practice.run("new", "AB-1", "--no-edit", "--template", "treatment-plan", "--date", "2026-10-02")
+    path = Path(fresh.text.strip())
+    assert 'goals: ["First goal: what will change' in path.read_text()
+    assert practice.run("check", str(path)).code == 0  # a new plan's draft still seals
