@@ -85,6 +85,9 @@ def test_a_high_risk_three_weeks_ago_heads_the_first_screen_in_red(practice: Env
             colour = banner.evaluate("e => getComputedStyle(e).borderLeftColor")
             assert colour == _rgb(ADMONITION_COLOUR[kind]), colour  # red, as the level is high
             assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing cut off
+            scores = page.locator("article table").first  # the latest scores: whole, no sideways scroll
+            widths = scores.evaluate("t => [t.scrollWidth, t.clientWidth]")
+            assert widths[0] <= widths[1] + 1, widths
             if shots := os.environ.get("CASENOTES_SCREENSHOTS"):  # the docs' pictures, from a real run
                 page.screenshot(path=f"{shots}/overview-banner-{width}.png")
             browser.close()
