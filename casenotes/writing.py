@@ -362,6 +362,35 @@ def local_time(when: dt.datetime) -> str:
     return f"{when.astimezone():%Y-%m-%d %H:%M}"
 
 
+def _ran(last: str) -> dt.datetime | None:
+    try:
+        ran = dt.datetime.fromisoformat(last)
+    except ValueError:
+        return None
+    return ran if ran.tzinfo is not None else ran.replace(tzinfo=dt.UTC)  # older state files: UTC
+
+
+def _jobs_lines(jobs: dict[str, str], now: dt.datetime) -> list[str]:
+    """syncd's scheduled jobs in one line (the one run longest ago); a job not run for a day
+    gets a line of its own: a practitioner needs to know the daemon keeps up, not seven rows."""
+    if not jobs:
+        return ["jobs: none has run yet (syncd runs them)"]
+    ran = {name: _ran(last) for name, last in jobs.items()}
+    never = sorted(name for name, when in ran.items() if when is None)
+    timed = sorted(((when, name) for name, when in ran.items() if when is not None))
+    lines = []
+    if timed:
+        oldest, name = timed[0]
+        lines.append(
+            f"jobs: {len(jobs)} scheduled; the one run longest ago: {name}, "
+            f"last ran {local_time(oldest)}, {ago((now - oldest).total_seconds())}"
+        )
+        late = [(when, n) for when, n in timed[1:] if now - when > dt.timedelta(days=1)]
+        lines += [_job_line(n, jobs[n], now) for _, n in late]
+    lines += [_job_line(n, jobs[n], now) for n in never]
+    return lines
+
+
 def _job_line(name: str, last: str, now: dt.datetime) -> str:
     try:
         ran = dt.datetime.fromisoformat(last)
@@ -430,8 +459,8 @@ def status(ctx: click.Context) -> None:
         f"\nsyncd: {'running, PID ' + holder if holder else 'not running (start it with `casenotes syncd`)'}"
     )
     now = dt.datetime.now(dt.UTC)
-    for name, last in sorted(state.jobs.items()):
-        click.echo(_job_line(name, last, now))
+    for line in _jobs_lines(state.jobs, now):
+        click.echo(line)
     for target in backups.targets(p):
         click.echo(_backup_line(target, backups.on_same_disk(target, p)))
     click.echo(purges_line(vault, p))

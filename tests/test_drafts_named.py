@@ -53,3 +53,31 @@ def test_a_signed_last_session_carries_no_draft_mark() -> None:
     signed = _entry("a" * 16, 2, True, {"measures": {"phq9": 14}, "homework": ["Sleep diary"]})
     page = pages.overview(assemble("AB-1", [signed], today=dt.date(2026, 11, 20)))
     assert "draft" not in page
+
+
+def test_status_sums_up_syncds_jobs_in_a_line_and_names_one_that_fell_behind(practice: Env) -> None:
+    import json
+
+    now = dt.datetime.now(dt.UTC)
+    jobs = {
+        name: (now - dt.timedelta(minutes=n)).isoformat()
+        for n, name in enumerate(["backup", "sweep", "rescan"])
+    }
+    jobs["retention"] = (now - dt.timedelta(days=3)).isoformat()
+    state = practice.practice.state_dir / "state.json"
+    state.parent.mkdir(exist_ok=True)
+    state.write_text(json.dumps({"jobs": jobs}))
+    lines = [line for line in practice.run("status").text.splitlines() if line.startswith("job")]
+    assert len(lines) == 1, lines  # not a row a job
+    assert (
+        lines[0].startswith("jobs: 4 scheduled; the one run longest ago: retention")
+        and "3 days ago" in lines[0]
+    )
+    jobs["retention"] = now.isoformat()
+    jobs["backup"] = (now - dt.timedelta(days=2)).isoformat()
+    jobs["sweep"] = (now - dt.timedelta(days=5)).isoformat()
+    state.write_text(json.dumps({"jobs": jobs}))
+    lines = [line for line in practice.run("status").text.splitlines() if line.startswith("job")]
+    assert (
+        "longest ago: sweep" in lines[0] and lines[1].startswith("job backup: last ran") and len(lines) == 2
+    )
