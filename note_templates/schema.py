@@ -87,6 +87,8 @@ RULES = {
         Rule("risk", "risk", choices=LEVELS),
         Rule("amends", "note_id"),
         Rule("review_date", "date"),
+        Rule("next_session", "date"),
+        Rule("diagnosis", "list"),
     )
 }
 # The rules as they were when the notes now sealed were written: a note signed before risk

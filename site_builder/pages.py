@@ -173,6 +173,43 @@ def safety_banner(t: Timeline) -> list[str]:
     return [f'!!! {kind} "{title}"', *(f"    {line}\n" for line in body), ""]
 
 
+def _days_ago(today: dt.date, day: dt.date) -> str:
+    days = (today - day).days
+    if days < 0:
+        return f"in {count(-days, 'day')}"
+    return "today" if days == 0 else f"{count(days, 'day')} ago"
+
+
+def _age(born: dt.date, today: dt.date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def chart_header(t: Timeline) -> list[str]:
+    """Who, under the safety banner: age, pronouns, diagnosis, the plan's review date and the
+    next session, each from the newest note (or the profile) that says it; only what is known."""
+    facts = []
+    if t.born is not None:
+        facts.append(f"**age** {_age(t.born, t.today)}")
+    pronouns = next((str(e.meta["pronouns"]) for e in t.entries if e.meta.get("pronouns")), None)
+    if pronouns:
+        facts.append(f"**pronouns** {_md(pronouns)}")
+    diagnosis = next((e.texts("diagnosis") for e in t.entries if e.texts("diagnosis")), [])
+    if diagnosis:
+        facts.append(f"**diagnosis** {_md(', '.join(diagnosis))}")
+    review = next(
+        (e.meta["review_date"] for e in t.entries if isinstance(e.meta.get("review_date"), dt.date)), None
+    )
+    if review is not None:
+        due = " (due)" if review <= t.today else ""
+        facts.append(f"**plan review** {review:%d %b %Y}{due}")
+    upcoming = next(
+        (e.meta["next_session"] for e in t.entries if isinstance(e.meta.get("next_session"), dt.date)), None
+    )
+    if upcoming is not None and upcoming >= t.today:
+        facts.append(f"**next session** {upcoming:%d %b %Y} ({_days_ago(t.today, upcoming)})")
+    return [" · ".join(facts), ""] if facts else []
+
+
 def overview(t: Timeline) -> str:
     lines = [f"# {_md(t.handle)}", "", *safety_banner(t)]
     sessions = t.sessions
@@ -182,10 +219,12 @@ def overview(t: Timeline) -> str:
             f"    {count(len(t.damaged), 'note')} failed {'its' if len(t.damaged) == 1 else 'their'} integrity check and {'is' if len(t.damaged) == 1 else 'are'} listed on the [timeline](timeline.md).",
             "",
         ]
+    lines += chart_header(t)
     if sessions:
         lines += [
             f"**In care since** {sessions[-1].date:%d %B %Y} · **{count(len(sessions), 'session')}** · "
-            f"**last session** {_link(sessions[0])} ({_kind(sessions[0])}){_draft(sessions[0])}",
+            f"**last session** {_link(sessions[0])} ({_kind(sessions[0])}){_draft(sessions[0])}, "
+            f"{_days_ago(t.today, sessions[0].date)}",
             "",
         ]
         if sessions[0].summary:

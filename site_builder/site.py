@@ -19,7 +19,7 @@ import yaml
 from note_templates import NoteInvalid
 from note_templates.front_matter import parse_sealed
 from vault import OpenedNote, Vault
-from vault.errors import TamperedFile
+from vault.errors import TamperedFile, VaultError
 from vault.format.keys import Practitioner
 from vault.store.reading import CheckAhead, Checked, audit_decrypt, read_newest, read_notes_in_two
 
@@ -92,7 +92,17 @@ def load_timeline(
     damaged = [Damaged(exc.path.parent.name, exc.why) for exc in damaged_files]
     timeline = assemble(handle, entries, damaged + unreadable, include_psychotherapy, _today(vault))
     timeline.cosigned = cosigned(vault, practitioner, client_id)
+    timeline.born = _born(vault, practitioner, client_id)
     return timeline
+
+
+def _born(vault: Vault, practitioner: Practitioner, client_id: str) -> dt.date | None:
+    """The date of birth in the client's profile, if one was given (for the age shown)."""
+    try:
+        dob = vault.read_profile(practitioner, client_id).dob
+        return dt.date.fromisoformat(dob) if dob else None
+    except (VaultError, ValueError):
+        return None  # a profile that cannot be read costs the age, never the site
 
 
 def cosigned(vault: Vault, practitioner: Practitioner, client_id: str) -> dict[str, list[tuple[str, str]]]:

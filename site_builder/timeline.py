@@ -187,6 +187,7 @@ class Timeline:
     damaged: list[Damaged] = field(default_factory=list)
     today: dt.date = field(default_factory=lambda: dt.datetime.now().astimezone().date())
     cosigned: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # note id -> [(who, when)]
+    born: dt.date | None = None  # from the client's profile, for the chart header's age
 
     @property
     def sessions(self) -> list[Entry]:

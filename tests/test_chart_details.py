@@ -67,3 +67,45 @@ def test_a_treatment_plan_made_with_carry_starts_from_the_intakes_goals(practice
     path = Path(fresh.text.strip())
     assert 'goals: ["First goal: what will change' in path.read_text()
     assert practice.run("check", str(path)).code == 0  # a new plan's draft still seals
+
+
+def test_the_chart_header_says_age_pronouns_diagnosis_review_and_next_session() -> None:
+    plan_meta = {"goals": ["Sleep"], "review_date": dt.date(2026, 12, 1), "diagnosis": ["F41.1"]}
+    plan = Entry("a" * 16, dt.date(2026, 9, 1), "treatment-plan", plan_meta, "", 1, True)
+    intake = Entry(
+        "b" * 16, dt.date(2026, 8, 25), "intake", {"pronouns": "they/them", "risk": "none"}, "", 1, True
+    )
+    last = Entry(
+        "c" * 16, dt.date(2026, 11, 30), "soap", {"next_session": dt.date(2026, 12, 14)}, "", 1, True
+    )
+    t = assemble("AB-1", [plan, intake, last], today=dt.date(2026, 12, 7))
+    t.born = dt.date(1990, 12, 8)  # 36 tomorrow
+    overview = pages.overview(t)
+    header = next(line for line in overview.splitlines() if line.startswith("**age**"))
+    assert header == (
+        "**age** 35 · **pronouns** they/them · **diagnosis** F41.1 · **plan review** 01 Dec 2026 (due) · "
+        "**next session** 14 Dec 2026 (in 7 days)"
+    )
+    assert "**last session** [30 Nov 2026](" in overview and "(SOAP), 7 days ago" in overview
+    assert overview.index("!!! ") < overview.index("**age**")  # the safety banner first
+
+
+def test_a_header_shows_only_what_is_known() -> None:
+    t = assemble(
+        "AB-1", [Entry("a" * 16, dt.date(2026, 11, 30), "soap", {}, "", 1, True)], today=dt.date(2026, 12, 7)
+    )
+    assert "**age**" not in pages.overview(t) and "next session" not in pages.overview(t)
+
+
+def test_the_age_comes_from_the_date_of_birth_in_the_profile(practice: Env, tmp_path: Path) -> None:
+    assert practice.run("client", "add", "CD-2", "--dob", "1990-04-01").code == 0
+    (practice.practice.inbox / "a.md").write_text(note_text(client="CD-2", note_id="cccccccccccccccc"))
+    assert practice.run("syncd", "--once").code == 0
+    vault = practice.vault()
+    (tmp_path / "ram").mkdir()
+    site = build_site(
+        vault, vault.unlock(Passphrase(PASSPHRASE)), vault.resolve("CD-2"), "CD-2", tmp_path / "ram"
+    )
+    today = dt.datetime.now().astimezone().date()
+    age = today.year - 1990 - ((today.month, today.day) < (4, 1))
+    assert f"age</strong> {age}" in (site.html / "index.html").read_text()
