@@ -180,12 +180,15 @@ def new(
             "id": new_id(),
             "client": handle,
             "date": session.isoformat(),
-            "time": now.strftime("%H:%M"),
+            "time": now.strftime("%H:%M") if session == now.date() else "",
             "title": f"{template.kind.title}, {session.day} {session:%B %Y}",
             "goals": goals_for(template.kind, carried.goals),
             "carried": carried_section(carried.homework),
         },
     )
+    if session != now.date():
+        # Back-dated: the time of typing is not the session's; left empty, asked for at signing.
+        text = re.sub(r'(?m)^time: *""[ \t]*$', "time:", text)
     path = _write_draft(p.inbox, f"{session.isoformat()}-{handle}-{kind}.md", text)
     _warn_if_syncd_stopped(p, path)
     _open_editor(path, no_edit)

@@ -96,7 +96,11 @@ RULES = {
 # back (an addendum to it, `new --carry`) must not refuse it.
 SEALED_RULES = {**RULES, "risk": Rule("risk", "text")}
 ALWAYS_REQUIRED = ("client", "date")
-SESSION_DETAILS = ("time", "duration_minutes", "modality")
+SESSION_DETAILS = ("duration_minutes", "modality")
+# The session's time is needed to sign, not to keep a draft: `new` writes the time of typing
+# for today's session, and leaves it empty for a back-dated one (the typing time is not the
+# session's), which the practitioner fills in before signing.
+SESSION_TIME = ("time",)
 # A session note is signed only once risk was assessed: an empty `risk:` reads as "not
 # assessed" on the site, never as "none". Psychotherapy (process) notes are kept apart
 # from the record; the risk of that session belongs in its clinical note.
@@ -110,48 +114,49 @@ KINDS: dict[str, Kind] = {
             "SOAP note",
             "Subjective, Objective, Assessment, Plan: the common medical format.",
             SESSION_DETAILS,
-            to_sign=SIGNED_SESSION,
+            to_sign=SIGNED_SESSION + SESSION_TIME,
         ),
         Kind(
             "dap",
             "DAP note",
             "Data, Assessment, Plan: a shorter SOAP for talk therapy.",
             SESSION_DETAILS,
-            to_sign=SIGNED_SESSION,
+            to_sign=SIGNED_SESSION + SESSION_TIME,
         ),
         Kind(
             "birp",
             "BIRP note",
             "Behavior, Intervention, Response, Plan: centred on interventions.",
             SESSION_DETAILS,
-            to_sign=SIGNED_SESSION,
+            to_sign=SIGNED_SESSION + SESSION_TIME,
         ),
         Kind(
             "girp",
             "GIRP note",
             "Goals, Intervention, Response, Plan: centred on treatment goals.",
             SESSION_DETAILS,
-            to_sign=SIGNED_SESSION,
+            to_sign=SIGNED_SESSION + SESSION_TIME,
         ),
         Kind(
             "progress",
             "Progress note",
             "The seed's elements in full: summary, interventions, response, goals, homework, events.",
             SESSION_DETAILS,
-            to_sign=SIGNED_SESSION,
+            to_sign=SIGNED_SESSION + SESSION_TIME,
         ),
         Kind(
             "intake",
             "Intake assessment",
             "The first session: referral, history, risk, formulation, agreed goals.",
             SESSION_DETAILS,
-            to_sign=SIGNED_SESSION,
+            to_sign=SIGNED_SESSION + SESSION_TIME,
         ),
         Kind(
             "psychotherapy",
             "Psychotherapy note",
             "Private process notes, kept apart from the record (HIPAA's psychotherapy notes).",
             SESSION_DETAILS,
+            to_sign=SESSION_TIME,
         ),
         Kind(
             "treatment-plan",

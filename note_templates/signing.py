@@ -76,6 +76,8 @@ def unfinished(
                 f"is not assessed: write a level ({', '.join(LEVELS)}) and what you assessed, "
                 f"e.g. `{EXAMPLE}`"
                 if name == "risk"
+                else 'is empty: write the session\'s time, e.g. time: "14:30"'
+                if name == "time"
                 else "is empty"
             )
             found.append(Problem(field_lines.get(name, closing), name, why))

@@ -109,3 +109,15 @@ def test_the_age_comes_from_the_date_of_birth_in_the_profile(practice: Env, tmp_
     today = dt.datetime.now().astimezone().date()
     age = today.year - 1990 - ((today.month, today.day) < (4, 1))
     assert f"age</strong> {age}" in (site.html / "index.html").read_text()
+
+
+def test_a_back_dated_note_leaves_the_time_for_the_practitioner_not_the_typing_time(practice: Env) -> None:
+    made = practice.run("new", "AB-1", "--no-edit", "--date", "2026-10-15", "--template", "dap")
+    path = Path(made.text.strip())
+    front = path.read_text().split("---")[1]
+    assert re.search(r"(?m)^time:$", front), front  # empty: not the time it was typed
+    assert practice.run("check", str(path)).code == 0  # a draft without its time still seals
+    refused = practice.run("sign", str(path))
+    assert refused.code == 1 and "time (line" in refused.err and 'e.g. time: "14:30"' in refused.err
+    today = practice.run("new", "AB-1", "--no-edit", "--template", "dap")
+    assert re.search(r'(?m)^time: "\d\d:\d\d"$', Path(today.text.strip()).read_text())  # today's: now
