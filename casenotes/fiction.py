@@ -199,7 +199,7 @@ def kind_note(
     if amends:
         front.append(f"amends: {amends}")
     title = KINDS[kind].title if kind in KINDS else kind.replace("-", " ").capitalize()
-    body = [f"# {title}, {day.day} {day:%B %Y}", ""]
+    body = [f"# {title}, {day:%d %b %Y}", ""]
     for heading in headings:
         key = re.sub(r"[\s_-]+", "-", heading.casefold())
         text = SECTION_TEXT.get(key, f"Fictional notes on {theme} for this section.")

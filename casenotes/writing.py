@@ -181,7 +181,7 @@ def new(
             "client": handle,
             "date": session.isoformat(),
             "time": now.strftime("%H:%M") if session == now.date() else "",
-            "title": f"{template.kind.title}, {session.day} {session:%B %Y}",
+            "title": f"{template.kind.title}, {session:%d %b %Y}",  # one date format everywhere
             "goals": goals_for(template.kind, carried.goals),
             "carried": carried_section(carried.homework),
         },
@@ -242,7 +242,7 @@ def addendum(ctx: click.Context, note_id: str, no_edit: bool) -> None:
             "date": now.date().isoformat(),
             "time": now.strftime("%H:%M"),
             "amends": note_id,
-            "amends_date": f"{fields.date.day} {fields.date:%B %Y}",  # as `new` titles a note
+            "amends_date": f"{fields.date:%d %b %Y}",  # as `new` titles a note, as the site dates
         },
     )
     _open_editor(

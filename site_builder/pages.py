@@ -222,7 +222,7 @@ def overview(t: Timeline) -> str:
     lines += chart_header(t)
     if sessions:
         lines += [
-            f"**In care since** {sessions[-1].date:%d %B %Y} · **{count(len(sessions), 'session')}** · "
+            f"**In care since** {sessions[-1].date:%d %b %Y} · **{count(len(sessions), 'session')}** · "
             f"**last session** {_link(sessions[0])} ({_kind(sessions[0])}){_draft(sessions[0])}, "
             f"{_days_ago(t.today, sessions[0].date)}",
             "",
@@ -373,14 +373,14 @@ def _risk_html(entry: Entry) -> list[str]:
 
 def session(t: Timeline, entry: Entry) -> str:
     meta = entry.meta
-    details = [f"{entry.date:%A %d %B %Y}"]
+    details = [f"{entry.date:%A %d %b %Y}"]
     details += [str(meta[k]) for k in ("time",) if meta.get(k)]
     details += [f"{meta['duration_minutes']} min" for _ in [0] if meta.get("duration_minutes")]
     details += [str(meta["modality"]) for _ in [0] if meta.get("modality")]
     lines = [
         f'<a id="{anchor(entry)}"></a>',
         "",
-        f"## {_kind(entry)}, {entry.date:%d %B %Y}",
+        f"## {_kind(entry)}, {entry.date:%d %b %Y}",
         "",
         f"*{_md(' · '.join(details))}* · revision {entry.revision}"
         + (" · signed" if entry.signed else " · draft")

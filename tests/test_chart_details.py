@@ -121,3 +121,13 @@ def test_a_back_dated_note_leaves_the_time_for_the_practitioner_not_the_typing_t
     assert refused.code == 1 and "time (line" in refused.err and 'e.g. time: "14:30"' in refused.err
     today = practice.run("new", "AB-1", "--no-edit", "--template", "dap")
     assert re.search(r'(?m)^time: "\d\d:\d\d"$', Path(today.text.strip()).read_text())  # today's: now
+
+
+def test_one_date_format_on_a_page_and_in_new_notes(practice: Env) -> None:
+    made = practice.run("new", "AB-1", "--no-edit", "--date", "2026-12-07", "--template", "soap")
+    assert "# SOAP note, 07 Dec 2026" in Path(made.text.strip()).read_text()
+    entry = Entry("a" * 16, dt.date(2026, 12, 7), "soap", {"risk": "none"}, "", 1, True)
+    t = assemble("AB-1", [entry], today=dt.date(2026, 12, 8))
+    shown = pages.overview(t) + pages.session(t, entry)
+    assert "07 Dec 2026" in shown
+    assert not re.search(r"2026-12-07|7 December 2026|07 December 2026", shown)

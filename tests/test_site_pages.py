@@ -48,7 +48,7 @@ def test_every_page_exists(site) -> None:
 
 def test_the_overview_tells_the_story_at_a_glance(site) -> None:
     text = html(site, "index.html")
-    assert "In care since 05 January 2026" in text and "3 sessions" in text
+    assert "In care since 05 Jan 2026" in text and "3 sessions" in text
     assert "Sleep through the night" in text and "Return to work part-time" in text
     assert "Walk three times" in text and "Sleep diary" not in text  # only the open homework
     assert "passive thoughts, safety plan reviewed" in text
@@ -70,12 +70,12 @@ def test_a_session_section_has_the_templates_headings_and_its_addendum(site) -> 
     raw = (site.html / "sessions" / "2026-01.html").read_text()
     assert 'id="n-aaaaaaaaaaaaaaa3"' in raw and 'id="n-aaaaaaaaaaaaaaa4"' in raw
     page = html(site, "sessions/2026-01.html")
-    section = page[page.index("SOAP, 19 January 2026") :]
+    section = page[page.index("SOAP, 19 Jan 2026") :]
     assert (
         "Subjective" in section and "Significant events" in section and "Addendum of 20 Jan 2026" in section
     )
     assert "Amends the note of" in page
-    assert page.index("Addendum, 20 January 2026") < page.index("SOAP, 19 January 2026")  # newest first
+    assert page.index("Addendum, 20 Jan 2026") < page.index("SOAP, 19 Jan 2026")  # newest first
 
 
 def test_measures_are_charts_with_bands_and_change_since_baseline(site) -> None:

@@ -208,7 +208,7 @@ def test_a_signed_note_cannot_be_edited_and_an_addendum_links_to_it(practice: En
     path = Path(made.text.strip())
     text = path.read_text()
     assert "amends: 0123456789abcdef" in text and "template: addendum" in text
-    assert "Addendum to the note of 20 November 2026" in text  # dated as `new` titles notes
+    assert "Addendum to the note of 20 Nov 2026" in text  # dated as `new` titles notes
     assert practice.run("check", str(path)).code == 0
     assert practice.run("syncd", "--once").code == 0
 
