@@ -221,7 +221,8 @@ class Timeline:
         """Each note's goals: its own, else those of the newest note before it that lists any."""
         found = self.__dict__.get("_in_force")
         if found is None:
-            found, current = {}, []
+            found = {}
+            current: list[str] = []
             for entry in reversed(self.entries):  # oldest first
                 current = entry.texts("goals") or current
                 found[entry.note_id] = current
