@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Env
@@ -94,3 +95,51 @@ def test_a_high_risk_three_weeks_ago_heads_the_first_screen_in_red(practice: Env
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
+
+
+def test_the_demo_client_with_a_hard_stretch_opens_on_its_banner(empty: Env, tmp_path: Path) -> None:
+    """The demo practice, as a practitioner first sees it (and the docs' pictures, with
+    CASENOTES_SCREENSHOTS=docs/images): CL-0002's low risk eleven weeks ago heads the page."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = require_chromium()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "casenotes",
+            "demo",
+            "--keep",
+            str(tmp_path / "demo"),
+            "--client",
+            "CL-0002",
+            "--no-browser",
+        ],
+        env={**empty.env, "BROWSER": "true"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = next((x for x in proc.stdout if x.startswith("Serving http://127.0.0.1:")), "")
+        assert line, proc.stderr.read()
+        url = line.split()[-1]
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url)
+            page.wait_for_url(url.split("/?")[0] + "/")  # the token traded for the cookie
+            for width in (1280, 390):
+                page.set_viewport_size({"width": width, "height": 900})
+                page.reload()
+                banner = page.locator("article .admonition").first
+                assert LEVEL_ADMONITION["low"] in (banner.get_attribute("class") or "").split()
+                assert banner.locator(".admonition-title").inner_text().startswith("Risk: low on ")
+                box = banner.bounding_box()
+                assert box is not None and box["y"] + box["height"] <= 900, box
+                if shots := os.environ.get("CASENOTES_SCREENSHOTS"):
+                    page.screenshot(path=f"{shots}/demo-overview-{width}.png")
+            browser.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
