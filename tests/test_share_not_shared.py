@@ -46,3 +46,22 @@ def test_a_share_that_names_risk_carries_its_level() -> None:
     entries = _shared(["Assessment", "risk"], ["high - overdose considered", "none - denies SI/HI"])
     t = assemble("AB-1", entries, today=dt.date(2026, 12, 7))
     assert t.safety().level == "high" and "not shared" not in pages.timeline(t)
+
+
+def test_a_shared_score_arrives_with_its_correction() -> None:
+    """The issue's bundle: an addendum corrected a GAD-7, and the wrong score was shared."""
+    wrong = NOTE.format(id="aaaaaaaaaaaaaaa1", day="2026-11-02", risk="none").replace("gad7: 12", "gad7: 21")
+    addendum = (
+        '---\nid: aaaaaaaaaaaaaaa2\nclient: AB-1\ndate: 2026-11-03\ntime: "09:00"\ntemplate: addendum\n'
+        "amends: aaaaaaaaaaaaaaa1\nstatus: signed\nmeasures:\n  gad7: 12\n---\n\n## Reason\nMistyped.\n"
+    )
+    notes = [("aaaaaaaaaaaaaaa1", wrong.encode()), ("aaaaaaaaaaaaaaa2", addendum.encode())]
+    entries = []
+    for note_id, text in for_consent(notes, None, dt.date(2026, 12, 31), ["Assessment", "measures"], False):
+        meta, body = parse_sealed(text, Path(note_id))
+        entries.append(
+            Entry(note_id, meta["date"], str(meta["template"]), meta, body, 1, meta["status"] == "signed")
+        )
+    t = assemble("AB-1", entries, today=dt.date(2026, 12, 7))
+    assert t.measure_series()["gad7"] == [(dt.date(2026, 11, 2), 12.0)]
+    assert "corrected on" in pages.overview(t)
