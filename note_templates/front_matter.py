@@ -229,10 +229,15 @@ def _split(raw: bytes, path: Path) -> tuple[str, str]:
         raise NoteInvalid(path, 1, None, "front matter is not closed: end it with a '---' line") from exc
 
 
+ID_FIELDS = ("id", "amends")  # note ids: 16 hex digits, sometimes all decimal ones
+
+
 def _with_raw_id(meta: dict[str, Any], raw_values: dict[str, str]) -> dict[str, Any]:
-    """An id as written: YAML reads ``id: 0123456789012345`` as a number, dropping the zero."""
-    if meta.get("id") is not None and "id" in raw_values:
-        meta["id"] = raw_values["id"]
+    """Ids as written: YAML reads ``id: 0123456789012345`` (or an addendum's ``amends:``) as a
+    number, dropping the zero."""
+    for name in ID_FIELDS:
+        if meta.get(name) is not None and name in raw_values:
+            meta[name] = raw_values[name]
     return meta
 
 

@@ -131,3 +131,20 @@ def test_one_date_format_on_a_page_and_in_new_notes(practice: Env) -> None:
     shown = pages.overview(t) + pages.session(t, entry)
     assert "07 Dec 2026" in shown
     assert not re.search(r"2026-12-07|7 December 2026|07 December 2026", shown)
+
+
+def test_an_addendum_to_a_note_whose_id_is_all_digits_keeps_the_id() -> None:
+    """One note id in about two thousand is all decimal digits: YAML reads it as a number."""
+    import note_templates
+
+    raw = (
+        b"---\nid: aaaaaaaaaaaaaaa2\nclient: AB-1\ndate: 2026-11-03\ntemplate: addendum\n"
+        b"amends: 1234567890123456\nstatus: draft\n---\n\n## Reason\nMistyped.\n"
+    )
+    assert note_templates.check(raw, Path("a.md")) == []
+    assert note_templates.read_note(raw, Path("a.md")).meta["amends"] == "1234567890123456"
+    from note_templates.excerpt import excerpt
+    from note_templates.front_matter import parse_sealed
+
+    shared = excerpt(raw, ["reason"], Path("a.md"))
+    assert parse_sealed(shared, Path("a.md"))[0]["amends"] == "1234567890123456"  # shared as written
