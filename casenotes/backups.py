@@ -28,8 +28,20 @@ def targets(p: Practice, chosen: str | None = None) -> list[BackupTarget]:
 
 
 def on_same_disk(target: BackupTarget, p: Practice) -> bool:
+    """Whether a folder target lies on the disk that holds the practice: inside its folder, or
+    anywhere on the same file system (st_dev, as doctor compares the key file): a disk that
+    fails, or a laptop that is stolen, takes both."""
     storage = target.storage
-    return isinstance(storage, FolderStorage) and storage.path.resolve().is_relative_to(p.root.resolve())
+    if not isinstance(storage, FolderStorage):
+        return False
+    path = storage.path.resolve()
+    if path.is_relative_to(p.root.resolve()):
+        return True
+    existing = next((folder for folder in (path, *path.parents) if folder.exists()), None)
+    try:
+        return existing is not None and existing.stat().st_dev == p.root.stat().st_dev
+    except OSError:
+        return False  # cannot tell: say nothing rather than cry wolf
 
 
 def warn_rolled_back(target: BackupTarget) -> None:

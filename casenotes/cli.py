@@ -60,6 +60,7 @@ LAZY_COMMANDS = {
     ),
     **dict.fromkeys(["recovery", "custodian"], "casenotes.recovery_commands"),
     "measure": "casenotes.measure_command",
+    "todo": "casenotes.todo",
 }
 
 
@@ -315,15 +316,26 @@ def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
 
     def session(note: Any) -> tuple[str, str]:
         try:
-            return read_note(note.body, Path(note.note_id)).date.isoformat(), note.sealed_at
+            return read_note(note.body, Path(note.note_id), sealed=True).date.isoformat(), note.sealed_at
         except TemplateError:
             return "", note.sealed_at
 
+    from vault.sharing import supervision
+
+    names = {c.practitioner_id: c.name for c in vault.trust.colleagues()}
+    names[practitioner.practitioner_id] = "you"
+    cosigned = supervision.cosignatures(vault, client_id)
     out = sys.stdout.buffer
     for index, note in enumerate(sorted(notes, key=session, reverse=True)):
         if index:
             out.write(b"\n")
         out.write(note.body)
+        out.flush()  # the note, then what is said about it on stderr, in that order on a terminal
+        for who, when in cosigned.get(note.note_id, []):
+            click.echo(
+                f"casenotes: note {note.note_id} is co-signed by {names.get(who, who)} on {when[:10]}",
+                err=True,
+            )
         for sibling in note.siblings:  # a fork: both texts, never one hidden behind the other
             click.echo(
                 f"casenotes: note {note.note_id} was changed on two machines while they were apart; "

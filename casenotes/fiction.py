@@ -142,7 +142,7 @@ ABOUT = {
     6: "records due for disposal",
     7: "on legal hold",
 }
-RISK_FLAG = "passive thoughts of death, no plan or intent; safety plan reviewed"
+RISK_FLAG = "low - passive thoughts of death, no plan or intent; safety plan reviewed"
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ def kind_note(
     if amends:
         front.append(f"amends: {amends}")
     title = KINDS[kind].title if kind in KINDS else kind.replace("-", " ").capitalize()
-    body = [f"# {title}, {day.day} {day:%B %Y}", ""]
+    body = [f"# {title}, {day:%d %b %Y}", ""]
     for heading in headings:
         key = re.sub(r"[\s_-]+", "-", heading.casefold())
         text = SECTION_TEXT.get(key, f"Fictional notes on {theme} for this section.")

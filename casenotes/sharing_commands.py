@@ -355,11 +355,22 @@ def supervise_cmd(ctx: click.Context, handle: str, name: str) -> None:
 @click.command("cosign")
 @practice_option
 @click.argument("note_id", metavar="NOTE")
+@click.option("--yes", is_flag=True, help="Co-sign without showing the note and asking (for scripts).")
 @click.pass_context
-def cosign_cmd(ctx: click.Context, note_id: str) -> None:
-    """Co-sign a supervisee's signed note (by its id)."""
+def cosign_cmd(ctx: click.Context, note_id: str, yes: bool) -> None:
+    """Co-sign a supervisee's signed note (by its id): shows the note, then asks."""
     vault = open_vault(ctx)
-    supervision.cosign(vault, vault.unlock(ask_passphrase()), note_id)
+    supervisor = vault.unlock(ask_passphrase())
+    if not yes:
+        # What is co-signed is read first: a co-signature is the supervisor's word on this text.
+        client_id = supervision.check_supervisor(vault, supervisor, note_id)
+        [note] = vault.read_notes(supervisor, client_id, note_id)
+        click.echo(bytes(note.body).decode("utf-8", "replace"))
+        if not click.confirm(f"Co-sign note {note_id} as shown above?", default=False, err=True):
+            raise Failure(
+                f"note {note_id} was not co-signed; run `casenotes cosign {note_id}` again when ready"
+            )
+    supervision.cosign(vault, supervisor, note_id)
     click.echo(f"co-signed note {note_id}")
 
 

@@ -23,7 +23,7 @@ from note_templates import (
     with_field,
 )
 from note_templates.schema import NOTE_ID
-from note_templates.templates import carried_section, yaml_list
+from note_templates.templates import carried_section, goals_for
 from retention.purge import outlook
 from syncd.editors import Kind, classify, inbox_files
 from syncd.filing import read_note_bytes
@@ -132,7 +132,8 @@ def _opened_note(
     practitioner = vault.unlock(ask_passphrase())
     [opened] = vault.read_notes(practitioner, client_id, note_id)
     raw = bytes(opened.body)
-    return read_note(raw, Path(note_id), note_templates.kinds(practice(ctx).templates_dir)), raw, opened.final
+    kinds = note_templates.kinds(practice(ctx).templates_dir)
+    return read_note(raw, Path(note_id), kinds, sealed=True), raw, opened.final
 
 
 @click.command()
@@ -160,13 +161,20 @@ def new(
         for opened in vault.read_notes(practitioner, client_id):
             try:
                 earlier.append(
-                    read_note(bytes(opened.body), Path(opened.note_id), note_templates.kinds(p.templates_dir))
+                    read_note(
+                        bytes(opened.body),
+                        Path(opened.note_id),
+                        note_templates.kinds(p.templates_dir),
+                        sealed=True,
+                    )
                 )
             except NoteInvalid:
                 continue  # an old note that no longer passes today's rules carries nothing
-        carried = carry_forward(earlier)
     now = _today()
-    path = start_draft(p, handle, template, day.date() if day else now.date(), now, carried)
+    session = day.date() if day else now.date()
+    if carry:
+        carried = carry_forward(earlier, on=session)
+    path = start_draft(p, handle, template, session, now, carried)
     _warn_if_syncd_stopped(p, path)
     _open_editor(path, no_edit)
 
@@ -187,12 +195,15 @@ def start_draft(
             "id": new_id(),
             "client": handle,
             "date": session.isoformat(),
-            "time": now.strftime("%H:%M"),
-            "title": f"{template.kind.title}, {session.day} {session:%B %Y}",
-            "goals": yaml_list(carried.goals),
+            "time": now.strftime("%H:%M") if session == now.date() else "",
+            "title": f"{template.kind.title}, {session:%d %b %Y}",  # one date format everywhere
+            "goals": goals_for(template.kind, carried.goals),
             "carried": carried_section(carried.homework),
         },
     )
+    if session != now.date():
+        # Back-dated: the time of typing is not the session's; left empty, asked for at signing.
+        text = re.sub(r'(?m)^time: *""[ \t]*$', "time:", text)
     return _write_draft(p.inbox, f"{session.isoformat()}-{handle}-{template.kind.name}.md", text)
 
 
@@ -244,7 +255,7 @@ def addendum(ctx: click.Context, note_id: str, no_edit: bool) -> None:
             "date": now.date().isoformat(),
             "time": now.strftime("%H:%M"),
             "amends": note_id,
-            "amends_date": fields.date.isoformat(),
+            "amends_date": f"{fields.date:%d %b %Y}",  # as `new` titles a note, as the site dates
         },
     )
     _open_editor(
@@ -346,7 +357,10 @@ def check(ctx: click.Context, files: tuple[Path, ...]) -> None:
         else:
             click.echo(f"{path}: OK")
     if failed:
-        raise Failure(f"{failed} of {len(files)} note(s) have problems; fix the lines named above")
+        raise Failure(
+            f"{failed} of {_count(len(files), 'note')} {'has' if failed == 1 else 'have'} problems; "
+            "fix the lines named above"
+        )
 
 
 def _count(number: int, word: str) -> str:
@@ -369,6 +383,35 @@ def ago(seconds: float) -> str:
 def local_time(when: dt.datetime) -> str:
     """A moment in this machine's time zone, to the minute (what the clock on the wall says)."""
     return f"{when.astimezone():%Y-%m-%d %H:%M}"
+
+
+def _ran(last: str) -> dt.datetime | None:
+    try:
+        ran = dt.datetime.fromisoformat(last)
+    except ValueError:
+        return None
+    return ran if ran.tzinfo is not None else ran.replace(tzinfo=dt.UTC)  # older state files: UTC
+
+
+def _jobs_lines(jobs: dict[str, str], now: dt.datetime) -> list[str]:
+    """syncd's scheduled jobs in one line (the one run longest ago); a job not run for a day
+    gets a line of its own: a practitioner needs to know the daemon keeps up, not seven rows."""
+    if not jobs:
+        return ["jobs: none has run yet (syncd runs them)"]
+    ran = {name: _ran(last) for name, last in jobs.items()}
+    never = sorted(name for name, when in ran.items() if when is None)
+    timed = sorted(((when, name) for name, when in ran.items() if when is not None))
+    lines = []
+    if timed:
+        oldest, name = timed[0]
+        lines.append(
+            f"jobs: {len(jobs)} scheduled; the one run longest ago: {name}, "
+            f"last ran {local_time(oldest)}, {ago((now - oldest).total_seconds())}"
+        )
+        late = [(when, n) for when, n in timed[1:] if now - when > dt.timedelta(days=1)]
+        lines += [_job_line(n, jobs[n], now) for _, n in late]
+    lines += [_job_line(n, jobs[n], now) for n in never]
+    return lines
 
 
 def _job_line(name: str, last: str, now: dt.datetime) -> str:
@@ -404,17 +447,24 @@ def status(ctx: click.Context) -> None:
             continue
         try:
             raw = read_note_bytes(path, max_bytes)
-            client = str(note_templates.parse(raw, path)[0].get("client", "?"))
+            meta = note_templates.parse(raw, path)[0]
+            client = str(meta.get("client", "?"))
         except NoteInvalid as exc:
             rows.append((rel, "?", f"refused: {exc.why}", age))
             continue
         except NoteTooLarge:
             rows.append((rel, "?", f"refused: larger than {max_bytes} bytes (max_note_mib); split it", age))
             continue
+        # A draft is named a draft, never just "sealed": sealed is not signed (issue 30).
+        signed = meta.get("status") == "signed"
         if known is None or known.mac != vault.content_mac(raw):
-            label = "pending (not sealed yet)"
+            label = "signed, not sealed yet" if signed else "draft, not sealed yet"
         elif known.state == "sealed":
-            label = f"sealed, revision {known.revision}"
+            label = (
+                f"signed, sealed as revision {known.revision}"
+                if signed
+                else f"draft, sealed as revision {known.revision}, not signed"
+            )
         else:
             label = f"{known.state}: {known.reason}" if known.reason else known.state
             if known.reason:
@@ -432,8 +482,8 @@ def status(ctx: click.Context) -> None:
         f"\nsyncd: {'running, PID ' + holder if holder else 'not running (start it with `casenotes syncd`)'}"
     )
     now = dt.datetime.now(dt.UTC)
-    for name, last in sorted(state.jobs.items()):
-        click.echo(_job_line(name, last, now))
+    for line in _jobs_lines(state.jobs, now):
+        click.echo(line)
     for target in backups.targets(p):
         click.echo(_backup_line(target, backups.on_same_disk(target, p)))
     click.echo(purges_line(vault, p))
@@ -460,11 +510,16 @@ COMMANDS = [new, edit, addendum, sign, check, status]
 
 
 def awaiting_lines(vault: Vault) -> list[str]:
+    """Notes awaiting a co-signature, the client named by handle when the passphrase is given
+    (`casenotes todo HANDLE` adds each note's date and template)."""
     names = {c.practitioner_id: c.name for c in vault.trust.colleagues()}
+    found = supervision.awaiting(vault)
+    handles = given_handles(vault) if found else {}
     return [
         f"awaiting co-signature by {names.get(a.supervisor, a.supervisor)}: "
-        f"note {a.note_id} (client {a.client_id})"
-        for a in supervision.awaiting(vault)
+        f"note {a.note_id} (client {handles.get(a.client_id, a.client_id)}; "
+        f"`casenotes cosign {a.note_id}` shows it)"
+        for a in found
     ]
 
 

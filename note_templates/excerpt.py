@@ -3,7 +3,8 @@
 Sections are the note's ``## `` headings, named loosely ("Significant events",
 "significant-events" and "significant_events" are one section). Front-matter fields
 travel only where needed to place the note (date, time, template, id, status, amends),
-plus ``measures``, ``homework`` or ``goals`` when the consent names them as sections.
+plus ``measures``, ``homework``, ``goals`` or ``risk`` when the consent names them as
+sections; ``not_shared:`` lists those it does not.
 """
 
 from __future__ import annotations
@@ -41,7 +42,11 @@ def kept_apart(notes: Mapping[str, Mapping[str, object]]) -> set[str]:
 
 
 PLACING_FIELDS = ("id", "date", "time", "template", "status", "amends")
-FIELD_SECTIONS = ("measures", "homework", "goals")
+FIELD_SECTIONS = ("measures", "homework", "goals", "risk")
+# The field an excerpt lists what it left out in (every field section the consent does not
+# name, whether the note had it or not): the recipient's site says "not shared", never
+# "not assessed", and learns nothing of what the note held.
+NOT_SHARED = "not_shared"
 _HEADING = re.compile(r"^## +(.+?)\s*$")
 
 
@@ -67,6 +72,9 @@ def excerpt(raw: bytes, wanted: Sequence[str], path: Path) -> bytes:
     names = {section_name(w) for w in wanted}
     meta, body, _ = parse(raw, path)
     kept = {k: v for k, v in meta.items() if k in PLACING_FIELDS or (k in FIELD_SECTIONS and k in names)}
+    left_out = [name for name in FIELD_SECTIONS if name not in names]
+    if left_out:
+        kept[NOT_SHARED] = left_out
     lines: list[str] = []
     for name, block in sections_of(body):
         if name is None:

@@ -9,6 +9,7 @@ kind, saying precisely where a problem is.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ import yaml
 
 from . import plain_yaml
 from .errors import NoteInvalid
-from .schema import KINDS, Kind, problems
+from .schema import KINDS, RULES, Kind, problems
 
 _YAML = frontmatter.YAMLHandler()
 # libyaml's parser where PyYAML was built with it: ten times faster on a timeline of notes.
@@ -164,10 +165,42 @@ def parse(raw: bytes, path: Path) -> tuple[dict[str, Any], str, dict[str, int]]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
+        if mark is not None and "mapping values are not allowed" in str(getattr(exc, "problem", "")):
+            name, why = _colon_inside(front.split("\n")[mark.line])
+            raise NoteInvalid(path, line, name, why) from exc
         raise NoteInvalid(path, line, None, "front matter is not valid YAML") from exc
     if not isinstance(meta, dict):
         raise NoteInvalid(path, 2, None, "front matter must be 'field: value' lines")
     return _with_raw_id(meta, raw_values), body, lines
+
+
+_FIELD_LINE = re.compile(r"^\s*(-\s+)?([A-Za-z_][\w-]*):\s")
+
+
+def _colon_inside(text: str) -> tuple[str | None, str]:
+    """What to do about a line YAML refused for a second ``: `` (``risk: low: words``,
+    ``goals: Return to work: part-time``): the field, and the form that works. Never the
+    line's own words: they may be client data."""
+    found = _FIELD_LINE.match(text)
+    if found is None or found[1]:
+        return None, (
+            "a colon followed by a space inside a list item (YAML reads it as a field): put the item "
+            'in double quotes, e.g. - "Call the clinic: ask for Tuesday"'
+        )
+    name = found[2]
+    if name == "risk":
+        return name, (
+            "a second colon (YAML reads `low: words` as another field): write a dash after the level, "
+            "e.g. `risk: low - protective factors named`, or put the whole value in double quotes: "
+            '`risk: "low: protective factors named"`'
+        )
+    quoted = '"your text: with its colon"'
+    if name in RULES and RULES[name].type in ("list", "objectives"):
+        quoted = f"[{quoted}]"
+    return name, (
+        "a colon followed by a space inside the value (YAML reads it as another field): put the value "
+        f"in double quotes, e.g. `{name}: {quoted}`"
+    )
 
 
 def parse_sealed(raw: bytes, path: Path) -> tuple[dict[str, Any], str]:
@@ -196,10 +229,15 @@ def _split(raw: bytes, path: Path) -> tuple[str, str]:
         raise NoteInvalid(path, 1, None, "front matter is not closed: end it with a '---' line") from exc
 
 
+ID_FIELDS = ("id", "amends")  # note ids: 16 hex digits, sometimes all decimal ones
+
+
 def _with_raw_id(meta: dict[str, Any], raw_values: dict[str, str]) -> dict[str, Any]:
-    """An id as written: YAML reads ``id: 0123456789012345`` as a number, dropping the zero."""
-    if meta.get("id") is not None and "id" in raw_values:
-        meta["id"] = raw_values["id"]
+    """Ids as written: YAML reads ``id: 0123456789012345`` (or an addendum's ``amends:``) as a
+    number, dropping the zero."""
+    for name in ID_FIELDS:
+        if meta.get(name) is not None and name in raw_values:
+            meta[name] = raw_values[name]
     return meta
 
 
@@ -212,10 +250,13 @@ def check(raw: bytes, path: Path, kinds: Mapping[str, Kind] = KINDS) -> list[Not
     return [NoteInvalid(path, p.line, p.field, p.why) for p in problems(meta, lines, kinds)]
 
 
-def read_note(raw: bytes, path: Path, kinds: Mapping[str, Kind] = KINDS) -> NoteFields:
-    """Parse and check a note; NoteInvalid names the first problem's line and field."""
+def read_note(raw: bytes, path: Path, kinds: Mapping[str, Kind] = KINDS, sealed: bool = False) -> NoteFields:
+    """Parse and check a note; NoteInvalid names the first problem's line and field.
+
+    ``sealed``: a note read back from the vault, judged by the rules it was written under
+    (schema.SEALED_RULES), not refused for a rule added since."""
     meta, body, lines = parse(raw, path)
-    found = problems(meta, lines, kinds)
+    found = problems(meta, lines, kinds, sealed)
     if found:
         first = found[0]
         raise NoteInvalid(path, first.line, first.field, first.why)

@@ -15,7 +15,18 @@ from dataclasses import dataclass
 #: The one vocabulary, lowest to highest: the site colours and ranks by it.
 LEVELS: tuple[str, ...] = ("none", "low", "moderate", "high", "imminent")
 
-_LEVEL = re.compile(r"^\s*(" + "|".join(LEVELS) + r")\b\s*(?:[-:,;\u2013\u2014]\s*)?(.*)$", re.I | re.S)
+#: The form the templates and the docs show, and every message about risk repeats.
+EXAMPLE = "risk: none - denies SI/HI"
+EXAMPLE_FOUND = "risk: low - passive death wish, no plan"
+
+#: Why a ``risk:`` with words but no level is refused (check, sign, syncd): names the five
+#: words and the form that works, never the clinician's own text.
+NO_LEVEL = (
+    f"begins with no level: start it with one of {', '.join(LEVELS)}, then a dash and your words, "
+    f"e.g. `{EXAMPLE}` or `{EXAMPLE_FOUND}`"
+)
+
+_LEVEL = re.compile(r"^\s*(" + "|".join(LEVELS) + r")\b\s*(?:[-:,;.\u2013\u2014]\s*)?(.*)$", re.I | re.S)
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,13 @@ class Risk:
     def rank(self) -> int:
         """Higher is worse; a missing level ranks above none (it may hide anything)."""
         return LEVELS.index(self.level) if self.level is not None else 1
+
+    @property
+    def shown(self) -> str:
+        """The level and the words as one line: "low - passive death wish", "none",
+        "level not recorded - denies SI/HI"."""
+        level = self.level or "level not recorded"
+        return f"{level} - {self.words}" if self.words else level
 
 
 def parse_risk(text: str) -> Risk:

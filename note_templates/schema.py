@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .risk import EXAMPLE, LEVELS, NO_LEVEL, parse_risk
+
 NOTE_ID = re.compile(r"^(?!0{16})[0-9a-f]{16}$")  # all zeros is the vault's profile record
 TIME = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
 STATUSES = ("draft", "signed")
@@ -23,7 +25,7 @@ OBJECTIVE_STATUSES = ("not started", "in progress", "met", "revised", "discontin
 OBJECTIVE_FIELDS = ("goal", "objective", "target", "status")
 
 RuleType = Literal[
-    "text", "date", "time", "int", "list", "enum", "note_id", "measures", "template", "objectives"
+    "text", "date", "time", "int", "list", "enum", "note_id", "measures", "template", "objectives", "risk"
 ]
 
 
@@ -81,12 +83,23 @@ RULES = {
         Rule("homework", "list"),
         Rule("measures", "measures"),
         Rule("objectives", "objectives"),
-        Rule("risk", "text"),
+        Rule("risk", "risk", choices=LEVELS),
         Rule("amends", "note_id"),
+        Rule("review_date", "date"),
+        Rule("next_session", "date"),
+        Rule("diagnosis", "list"),
     )
 }
+# The rules as they were when the notes now sealed were written: a note signed before risk
+# had a level keeps its text (the site shows it as "level not recorded"), and reading it
+# back (an addendum to it, `new --carry`) must not refuse it.
+SEALED_RULES = {**RULES, "risk": Rule("risk", "text")}
 ALWAYS_REQUIRED = ("client", "date")
-SESSION_DETAILS = ("time", "duration_minutes", "modality")
+SESSION_DETAILS = ("duration_minutes", "modality")
+# The session's time is needed to sign, not to keep a draft: `new` writes the time of typing
+# for today's session, and leaves it empty for a back-dated one (the typing time is not the
+# session's), which the practitioner fills in before signing.
+SESSION_TIME = ("time",)
 # A session note is signed only once risk was assessed: an empty `risk:` reads as "not
 # assessed" on the site, never as "none". Psychotherapy (process) notes are kept apart
 # from the record; the risk of that session belongs in its clinical note.
@@ -100,48 +113,49 @@ KINDS: dict[str, Kind] = {
             "SOAP note",
             "Subjective, Objective, Assessment, Plan: the common medical format.",
             SESSION_DETAILS,
-            to_sign=SIGNED_SESSION,
+            to_sign=SIGNED_SESSION + SESSION_TIME,
         ),
         Kind(
             "dap",
             "DAP note",
             "Data, Assessment, Plan: a shorter SOAP for talk therapy.",
             SESSION_DETAILS,
-            to_sign=SIGNED_SESSION,
+            to_sign=SIGNED_SESSION + SESSION_TIME,
         ),
         Kind(
             "birp",
             "BIRP note",
             "Behavior, Intervention, Response, Plan: centred on interventions.",
             SESSION_DETAILS,
-            to_sign=SIGNED_SESSION,
+            to_sign=SIGNED_SESSION + SESSION_TIME,
         ),
         Kind(
             "girp",
             "GIRP note",
             "Goals, Intervention, Response, Plan: centred on treatment goals.",
             SESSION_DETAILS,
-            to_sign=SIGNED_SESSION,
+            to_sign=SIGNED_SESSION + SESSION_TIME,
         ),
         Kind(
             "progress",
             "Progress note",
             "The seed's elements in full: summary, interventions, response, goals, homework, events.",
             SESSION_DETAILS,
-            to_sign=SIGNED_SESSION,
+            to_sign=SIGNED_SESSION + SESSION_TIME,
         ),
         Kind(
             "intake",
             "Intake assessment",
             "The first session: referral, history, risk, formulation, agreed goals.",
             SESSION_DETAILS,
-            to_sign=SIGNED_SESSION,
+            to_sign=SIGNED_SESSION + SESSION_TIME,
         ),
         Kind(
             "psychotherapy",
             "Psychotherapy note",
             "Private process notes, kept apart from the record (HIPAA's psychotherapy notes).",
             SESSION_DETAILS,
+            to_sign=SESSION_TIME,
         ),
         Kind(
             "treatment-plan",
@@ -202,6 +216,13 @@ def _check_value(rule: Rule, value: Any, kinds: Mapping[str, Kind]) -> str | Non
                 else "must be a note id: 16 lowercase hex digits"
             )
         case "list":
+            if isinstance(value, list):
+                colon = next((n for n, item in enumerate(value, 1) if isinstance(item, dict)), None)
+                if colon is not None:  # `- Call GP: Tuesday` is valid YAML: a mapping, not text
+                    return (
+                        f"item {colon} has a colon followed by a space, which YAML reads as a field: put "
+                        'the item in double quotes, e.g. - "Call the clinic: ask for Tuesday"'
+                    )
             return (
                 None
                 if _is_list_of_text(value)
@@ -214,6 +235,10 @@ def _check_value(rule: Rule, value: Any, kinds: Mapping[str, Kind]) -> str | Non
             return None if isinstance(value, dict) else "must be 'name: score' lines, e.g. phq9: 12"
         case "objectives":
             return _objectives_problem(value)
+        case "risk":
+            if not isinstance(value, str) or not value.strip():
+                return f"must be a level and your words, e.g. `{EXAMPLE}`"
+            return None if parse_risk(value).level else NO_LEVEL
 
 
 def _objectives_problem(value: Any) -> str | None:
@@ -236,9 +261,15 @@ def _objectives_problem(value: Any) -> str | None:
 
 
 def problems(
-    meta: Mapping[str, Any], line_of: Mapping[str, int], kinds: Mapping[str, Kind] = KINDS
+    meta: Mapping[str, Any],
+    line_of: Mapping[str, int],
+    kinds: Mapping[str, Kind] = KINDS,
+    sealed: bool = False,
 ) -> list[Problem]:
-    """Every problem with a note's front matter, in the order of the file's lines."""
+    """Every problem with a note's front matter, in the order of the file's lines.
+
+    ``sealed``: the note is read back from the vault, judged by SEALED_RULES."""
+    rules = SEALED_RULES if sealed else RULES
     found: list[Problem] = []
     template = meta.get("template")
     kind = kinds.get(template) if isinstance(template, str) else None
@@ -251,7 +282,7 @@ def problems(
                 )
             )
     for name, value in meta.items():
-        rule = RULES.get(name)
+        rule = rules.get(name)
         if rule is None or value is None:
             continue  # fields casenotes does not know are the practitioner's own
         why = _check_value(rule, value, kinds)

@@ -16,6 +16,7 @@ from typing import Any
 from .errors import NoteUnfinished
 from .excerpt import section_name
 from .front_matter import NoteFields, parse
+from .risk import EXAMPLE, LEVELS
 from .schema import Kind, Problem, Section
 
 _SECTION = re.compile(r"^## +(.+?)\s*$")
@@ -73,8 +74,11 @@ def unfinished(
         value = meta.get(name)
         if not (isinstance(value, str) and value.strip()):
             why = (
-                "is not assessed: write what you assessed, or `risk: none` when you found none"
+                f"is not assessed: write a level ({', '.join(LEVELS)}) and what you assessed, "
+                f"e.g. `{EXAMPLE}`"
                 if name == "risk"
+                else 'is empty: write the session\'s time, e.g. time: "14:30"'
+                if name == "time"
                 else "is empty"
             )
             found.append(Problem(field_lines.get(name, closing), name, why))

@@ -138,6 +138,16 @@ def render_text(text: str, values: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: values.get(m[1], m[0]), text)
 
 
+# A kind that requires goals (a treatment plan) starts from the goals carried forward (the
+# intake's, with --carry), or from this example when there are none.
+EXAMPLE_GOAL = "First goal: what will change, and how you will both know"
+
+
+def goals_for(kind: Kind, carried: Sequence[str]) -> str:
+    """The `goals:` value a new note of ``kind`` starts with."""
+    return yaml_list(carried or ([EXAMPLE_GOAL] if "goals" in kind.required else []))
+
+
 def yaml_list(items: Sequence[str]) -> str:
     """A flow list that YAML reads back exactly (JSON strings are valid YAML)."""
     return json.dumps(list(items), ensure_ascii=False)

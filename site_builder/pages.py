@@ -15,9 +15,11 @@ from collections.abc import Iterable, Iterator
 from html import escape
 
 from note_templates.measures import risk_signals
+from note_templates.risk import Risk
 
 from .charts import SCALES, band_of, line_chart, reliable_change
-from .timeline import PSYCHOTHERAPY, SESSION_KINDS_EXCLUDED, Entry, Timeline, homework_done, trend
+from .timeline import Entry, Timeline, homework_done, section, trend
+from .todo import HEADINGS, needs
 
 NAV = [
     ("Overview", "index.md"),
@@ -26,6 +28,7 @@ NAV = [
     ("Measures", "measures.md"),
     ("Homework", "homework.md"),
     ("Themes", "themes.md"),
+    ("To do", "todo.md"),
 ]
 TITLES = {
     "soap": "SOAP",
@@ -46,11 +49,50 @@ def count(number: int, word: str, plural: str | None = None) -> str:
     return f"{number} {word if number == 1 else plural or word + 's'}"
 
 
-def risk_words(entry: Entry) -> str:
-    """What the risk line says: the assessment as written, or that there was none."""
-    if entry.risk is None:
-        return "*not assessed*"
-    return _md(entry.risk)
+# Each level's Material admonition (the banner) and its colour (Material's own for that
+# admonition, so a badge on the timeline and the banner agree). A risk with words and no
+# level, or not assessed, is "unclear": never the colour of none.
+LEVEL_ADMONITION = {
+    "none": "success",
+    "low": "info",
+    "moderate": "warning",
+    "high": "failure",
+    "imminent": "danger",
+    None: "example",
+}
+ADMONITION_COLOUR = {
+    "success": "#00c853",
+    "info": "#00b8d4",
+    "warning": "#ff9100",
+    "failure": "#ff5252",
+    "danger": "#ff1744",
+    "example": "#7c4dff",
+}
+
+
+def level_badge(risk: Risk) -> str:
+    """The level as a coloured label (HTML): "high", or "level not recorded"."""
+    level = risk.level or "level not recorded"
+    colour = ADMONITION_COLOUR[LEVEL_ADMONITION[risk.level]]
+    return (
+        f'<span class="cn-risk cn-risk-{escape(risk.level or "unrecorded")}" '
+        f'style="color:#fff;background:{colour};padding:0 .35em;border-radius:.2em;font-weight:700">'
+        f"{escape(level)}</span>"
+    )
+
+
+def risk_words(entry: Entry, marked: bool = True) -> str:
+    """What the risk line says: the level (coloured) and the words, or "not assessed";
+    ``marked``: with "(corrected on DATE)" when an addendum corrected it."""
+    if entry.risk_level is None:
+        return f"*{entry.risk_state}*"  # not assessed, or not shared
+    words = entry.risk_level.words
+    fix = entry.corrected("risk") if marked else None
+    return (
+        level_badge(entry.risk_level)
+        + (f" {_md(words)}" if words else "")
+        + (f" *(corrected on {fix.date:%d %b %Y})*" if fix else "")
+    )
 
 
 def _md(text: str) -> str:
@@ -86,12 +128,91 @@ def _a(entry: Entry) -> str:
     return f'<a href="{session_url(entry)}">{entry.date:%d %b %Y}</a>'
 
 
+def _draft(entry: Entry) -> str:
+    """After anything taken from a draft: a draft never passes for the record (invariant 9)."""
+    return "" if entry.signed else " *(draft, not signed)*"
+
+
 def _kind(entry: Entry) -> str:
     return TITLES.get(entry.kind, entry.kind.replace("-", " ").capitalize() or "Note")
 
 
+def safety_banner(t: Timeline) -> list[str]:
+    """The overview's first lines: risk at a glance, as a Material admonition coloured by
+    the highest level of the window; "no risk recorded" only when every session in it says
+    `none`. Its title holds dates and levels only, never a note's words."""
+    safety = t.safety()
+    days = safety.window_days
+    if safety.last is None:
+        return ['!!! note "Risk: no session recorded yet"', "    Nothing assessed yet.", ""]
+    if safety.in_window == 0:
+        kind, title = "note", f"Risk: no session in the last {days} days"
+    elif safety.not_shared == safety.in_window:
+        kind, title = "note", "Risk: not shared with you (the consent this was shared under leaves it out)"
+    elif safety.clear:
+        kind, title = "success", f"No risk recorded in the last {days} days"
+    elif safety.highest is not None and safety.level != "none":
+        kind = LEVEL_ADMONITION[safety.level]
+        title = f"Risk: {safety.level} on {safety.highest.date:%d %b %Y}, the highest in the last {days} days"
+    else:
+        kind = LEVEL_ADMONITION[None]
+        title = f"Risk unclear: not assessed or no level in {count(len(safety.unclear), 'session')} of the last {days} days"
+    body = []
+    if safety.highest is not None and safety.level != "none":
+        highest = safety.highest
+        body.append(f"**Highest in {days} days** ({_link(highest)}{_draft(highest)}): {risk_words(highest)}")
+    body.append(f"**Last session** ({_link(safety.last)}{_draft(safety.last)}): {risk_words(safety.last)}")
+    if safety.unclear:
+        shown = ", ".join(_link(e) for e in safety.unclear[:6]) + (" …" if len(safety.unclear) > 6 else "")
+        body.append(f"**Not assessed, or no level,** in {count(len(safety.unclear), 'session')}: {shown}")
+    plan = safety.safety_plan
+    body.append(
+        f"**Latest safety-plan note:** {_link(plan)} ({_kind(plan)})"
+        if plan
+        else "**Latest safety-plan note:** none"
+    )
+    return [f'!!! {kind} "{title}"', *(f"    {line}\n" for line in body), ""]
+
+
+def _days_ago(today: dt.date, day: dt.date) -> str:
+    days = (today - day).days
+    if days < 0:
+        return f"in {count(-days, 'day')}"
+    return "today" if days == 0 else f"{count(days, 'day')} ago"
+
+
+def _age(born: dt.date, today: dt.date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def chart_header(t: Timeline) -> list[str]:
+    """Who, under the safety banner: age, pronouns, diagnosis, the plan's review date and the
+    next session, each from the newest note (or the profile) that says it; only what is known."""
+    facts = []
+    if t.born is not None:
+        facts.append(f"**age** {_age(t.born, t.today)}")
+    pronouns = next((str(e.meta["pronouns"]) for e in t.entries if e.meta.get("pronouns")), None)
+    if pronouns:
+        facts.append(f"**pronouns** {_md(pronouns)}")
+    diagnosis = next((e.texts("diagnosis") for e in t.entries if e.texts("diagnosis")), [])
+    if diagnosis:
+        facts.append(f"**diagnosis** {_md(', '.join(diagnosis))}")
+    review = next(
+        (e.meta["review_date"] for e in t.entries if isinstance(e.meta.get("review_date"), dt.date)), None
+    )
+    if review is not None:
+        due = " (due)" if review <= t.today else ""
+        facts.append(f"**plan review** {review:%d %b %Y}{due}")
+    upcoming = next(
+        (e.meta["next_session"] for e in t.entries if isinstance(e.meta.get("next_session"), dt.date)), None
+    )
+    if upcoming is not None and upcoming >= t.today:
+        facts.append(f"**next session** {upcoming:%d %b %Y} ({_days_ago(t.today, upcoming)})")
+    return [" · ".join(facts), ""] if facts else []
+
+
 def overview(t: Timeline) -> str:
-    lines = [f"# {_md(t.handle)}", ""]
+    lines = [f"# {_md(t.handle)}", "", *safety_banner(t)]
     sessions = t.sessions
     if t.damaged:
         lines += [
@@ -99,15 +220,14 @@ def overview(t: Timeline) -> str:
             f"    {count(len(t.damaged), 'note')} failed {'its' if len(t.damaged) == 1 else 'their'} integrity check and {'is' if len(t.damaged) == 1 else 'are'} listed on the [timeline](timeline.md).",
             "",
         ]
+    lines += chart_header(t)
     if sessions:
         lines += [
-            f"**In care since** {sessions[-1].date:%d %B %Y} · **{count(len(sessions), 'session')}** · "
-            f"**last session** {_link(sessions[0])} ({_kind(sessions[0])})",
+            f"**In care since** {sessions[-1].date:%d %b %Y} · **{count(len(sessions), 'session')}** · "
+            f"**last session** {_link(sessions[0])} ({_kind(sessions[0])}){_draft(sessions[0])}, "
+            f"{_days_ago(t.today, sessions[0].date)}",
             "",
         ]
-        latest = next((e for e in sessions if e.kind != PSYCHOTHERAPY), None)
-        if latest is not None:
-            lines += [f"**Risk at the last session:** {risk_words(latest)}", ""]
         if sessions[0].summary:
             lines += [f"> {_md(sessions[0].summary)}", ""]
     else:
@@ -117,7 +237,10 @@ def overview(t: Timeline) -> str:
     homework = [(entry, item) for entry, item, _ in t.homework() if sessions and entry is sessions[0]]
     lines += (
         ["## Open homework", ""]
-        + ([f"- {_md(item)} (set {_link(entry)})" for entry, item in homework] or ["None set last session."])
+        + (
+            [f"- {_md(item)} (set {_link(entry)}){_draft(entry)}" for entry, item in homework]
+            or ["None set last session."]
+        )
         + [""]
     )
     lines += ["## Latest scores", ""]
@@ -130,19 +253,24 @@ def overview(t: Timeline) -> str:
             shown = (
                 f'<span class="cn-trend" title="{escape(words)}">{arrow}</span> {words}' if arrow else words
             )
+            source = next((e for e in t.entries if name in e.measures), None)  # newest first
+            draft = _draft(source) if source is not None else ""
+            fix = source.corrected(f"measures.{name}") if source is not None else None
+            draft += f" *(corrected on {_link(fix)})*" if fix is not None else ""
             lines.append(
-                f"| {_md(str(title))} | {points[-1][1]:g} ({points[-1][0]:%d %b %Y}) | {shown} | {band_of(name, points[-1][1])} | {points[-1][1] - points[0][1]:+g}{_reliably(name, points)} |"
+                f"| {_md(str(title))} | {points[-1][1]:g} ({points[-1][0]:%d %b %Y}){draft} | {shown} | {band_of(name, points[-1][1])} | {points[-1][1] - points[0][1]:+g}{_reliably(name, points)} |"
             )
     else:
         lines.append("No scores recorded.")
     lines += ["", "## Risk flags and significant events", ""]
-    flags = [f"- **Risk** ({_link(e)}): {_md(str(e.risk))}" for e in t.risk_flags()]
+    flags = [f"- **Risk** ({_link(e)}{_draft(e)}): {risk_words(e)}" for e in t.risk_flags()]
+    flags += [f"- Risk, level not recorded ({_link(e)}): {risk_words(e)}" for e in t.risk_unleveled()]
     events = [f"- {_link(e)}: {_md(text.splitlines()[0])}" for e, text in t.significant_events()]
     unassessed = t.risk_not_assessed()
     lines += flags + events
     if not flags + events:
         assessed = any(e.risk_state == "none" for e in sessions)
-        lines.append("None: no risk found where it was assessed." if assessed else "None recorded.")
+        lines.append("None: every assessed session says `none`." if assessed else "None recorded.")
     if unassessed:
         shown = ", ".join(_link(e) for e in unassessed[:6]) + (" …" if len(unassessed) > 6 else "")
         lines += ["", f"**Risk not assessed** in {count(len(unassessed), 'session')}: {shown}"]
@@ -167,7 +295,7 @@ def timeline(t: Timeline) -> str:
             lines += [f"## {year}", ""]
         lines += [f"### {month}", "", '<ul class="cn-timeline">']
         for entry in entries:
-            facts = [escape(_kind(entry)), _state(entry), *_scores(entry), *_risk_html(entry)]
+            facts = [escape(_kind(entry)), _state(entry, t), *_scores(entry), *_risk_html(entry)]
             item = f"<li><strong>{_a(entry)}</strong> · {' · '.join(facts)} · {escape(entry.summary)}"
             extra = "".join(
                 f"<li>addendum of {_a(addendum)}: {escape(addendum.summary)}</li>"
@@ -180,42 +308,84 @@ def timeline(t: Timeline) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _state(entry: Entry) -> str:
-    return '<span class="cn-signed">signed</span>' if entry.signed else '<em class="cn-draft">draft</em>'
+def _state(entry: Entry, t: Timeline | None = None) -> str:
+    if not entry.signed:
+        return '<em class="cn-draft">draft</em>'
+    cosigned = t.cosigned.get(entry.note_id) if t is not None else None
+    return '<span class="cn-signed">signed</span>' + (
+        f", co-signed by {escape(', '.join(who for who, _ in cosigned))}" if cosigned else ""
+    )
+
+
+def cosigned_words(t: Timeline, entry: Entry) -> str:
+    """ " · co-signed by NAME on DATE" for each co-signature of a note, or ""."""
+    return "".join(
+        f" · co-signed by {_md(who)} on {dt.date.fromisoformat(when[:10]):%d %b %Y}"
+        for who, when in t.cosigned.get(entry.note_id, [])
+    )
 
 
 def _scores(entry: Entry) -> list[str]:
-    return [f"{escape(str(SCALES.get(k, (k,))[0]))} {v:g}" for k, v in entry.measures.items()]
+    return [
+        f"{escape(str(SCALES.get(k, (k,))[0]))} {v:g}"
+        + (
+            f" <em>(corrected on {fix.date:%d %b %Y})</em>"
+            if (fix := entry.corrected(f"measures.{k}"))
+            else ""
+        )
+        for k, v in entry.measures.items()
+    ]
+
+
+def _correction(entry: Entry, name: str, was: object, from_root: bool = True) -> str:
+    """ " *(corrected on DATE by an addendum; signed as WAS)*" after a corrected value, or ""."""
+    fix = entry.corrected(name)
+    if fix is None:
+        return ""
+    before = "nothing" if was in (None, "") else _md(str(was))
+    return f" *(corrected on {_link(fix, from_root)} by an addendum; signed as {before})*"
+
+
+def _signed_as(entry: Entry, name: str) -> object:
+    original = entry.signed_as or {}
+    if name == "risk":
+        return original.get("risk")
+    measures = original.get("measures")
+    return measures.get(name.removeprefix("measures."), None) if isinstance(measures, dict) else None
 
 
 def _shows_risk(entry: Entry) -> bool:
-    return entry.kind not in (*SESSION_KINDS_EXCLUDED, PSYCHOTHERAPY) or entry.risk is not None
+    return entry.records_risk or entry.risk is not None
 
 
 def _risk_html(entry: Entry) -> list[str]:
-    """The risk a note recorded, as the timeline shows it: a flag stands out."""
+    """The risk a note recorded, as the timeline shows it: its level coloured, low and
+    above in bold."""
     if not _shows_risk(entry):
         return []
-    if entry.risk_state == "not assessed":
-        return ['<em class="cn-risk-unassessed">risk not assessed</em>']
-    if entry.risk_state == "flag":
-        return [f'<strong class="cn-risk-flag">risk: {escape(str(entry.risk))}</strong>']
-    return [f"risk: {escape(str(entry.risk))}"]
+    if entry.risk_level is None:
+        return [f'<em class="cn-risk-unassessed">risk {entry.risk_state}</em>']
+    words = entry.risk_level.words
+    shown = f"risk: {level_badge(entry.risk_level)}" + (f" {escape(words)}" if words else "")
+    fix = entry.corrected("risk")
+    shown += f" <em>(corrected on {fix.date:%d %b %Y})</em>" if fix else ""
+    return [f'<strong class="cn-risk-flag">{shown}</strong>' if entry.risk_state == "flag" else shown]
 
 
 def session(t: Timeline, entry: Entry) -> str:
     meta = entry.meta
-    details = [f"{entry.date:%A %d %B %Y}"]
+    details = [f"{entry.date:%A %d %b %Y}"]
     details += [str(meta[k]) for k in ("time",) if meta.get(k)]
     details += [f"{meta['duration_minutes']} min" for _ in [0] if meta.get("duration_minutes")]
     details += [str(meta["modality"]) for _ in [0] if meta.get("modality")]
     lines = [
         f'<a id="{anchor(entry)}"></a>',
         "",
-        f"## {_kind(entry)}, {entry.date:%d %B %Y}",
+        f"## {_kind(entry)}, {entry.date:%d %b %Y}",
         "",
         f"*{_md(' · '.join(details))}* · revision {entry.revision}"
-        + (" · signed" if entry.signed else " · draft"),
+        + (" · signed" if entry.signed else " · draft")
+        + cosigned_words(t, entry),
         "",
     ]
     amends = meta.get("amends")
@@ -229,12 +399,20 @@ def session(t: Timeline, entry: Entry) -> str:
             "",
         ]
     if entry.measures:
-        lines += [" · ".join(f"**{SCALES.get(k, (k,))[0]}** {v:g}" for k, v in entry.measures.items()), ""]
+        lines += [
+            " · ".join(
+                f"**{SCALES.get(k, (k,))[0]}** {v:g}"
+                + _correction(entry, f"measures.{k}", _signed_as(entry, f"measures.{k}"), False)
+                for k, v in entry.measures.items()
+            ),
+            "",
+        ]
         endorsed = risk_signals(meta)  # the answers themselves, beside what the clinician concluded
         if endorsed:
             lines += [f"**Risk items endorsed:** {_md('; '.join(endorsed))}", ""]
     if _shows_risk(entry):
-        lines += [f"**Risk:** {risk_words(entry)}", ""]
+        correction = _correction(entry, "risk", _signed_as(entry, "risk"), False)
+        lines += [f"**Risk:** {risk_words(entry, marked=False)}{correction}", ""]
     body = _demote(entry.body)
     return "\n".join(lines) + "\n" + body + "\n"
 
@@ -264,6 +442,9 @@ def plan(t: Timeline) -> str:
     if not goals:
         lines.append("None recorded.")
     source, objectives = t.plan()
+    newest_plan = next((e for e in t.entries if e.kind == "treatment-plan"), None)
+    if newest_plan is not None:
+        lines += _plan_sections(newest_plan)
     lines += ["", "## Objectives", ""]
     if source is None:
         lines.append(
@@ -288,6 +469,20 @@ def plan(t: Timeline) -> str:
     for day, changed, _ in reversed(t.goal_history()):
         lines.append(f"- {day:%d %b %Y}: " + "; ".join(_md(g) for g in changed))
     return "\n".join(lines) + "\n"
+
+
+def _plan_sections(plan: Entry) -> list[str]:
+    """The newest treatment plan's diagnosis and review date, as written in it."""
+    lines = ["", "## Diagnosis or formulation", "", f"From the plan of {_link(plan)}{_draft(plan)}.", ""]
+    diagnosis = section(plan.body, "Diagnosis or formulation").strip()
+    lines.append(_demote(diagnosis) if diagnosis else "*None written.*")
+    lines += ["", "## Review date", ""]
+    review = plan.meta.get("review_date")
+    if isinstance(review, dt.date):
+        lines += [f"**Review date:** {review:%d %b %Y}", ""]
+    written = section(plan.body, "Review date").strip()
+    lines.append(_demote(written) if written else ("" if isinstance(review, dt.date) else "*None set.*"))
+    return lines
 
 
 def measures(t: Timeline) -> str:
@@ -351,6 +546,24 @@ def themes(t: Timeline) -> str:
     return "\n".join([*lines, "</ul>"]) + "\n"
 
 
+def todo(t: Timeline) -> str:
+    """What needs the practitioner (site_builder.todo), each item linked to its note."""
+    found = needs(t)
+    lines = ["# To do", "", f"What needs you in this record, as of {t.today:%d %b %Y}.", ""]
+    if not found:
+        return "\n".join([*lines, "Nothing: every note is signed, and nothing is past its date."]) + "\n"
+    for what, heading in HEADINGS.items():
+        items = [item for item in found if item.what == what]
+        if items:
+            lines += [f"## {heading}", ""]
+            lines += [
+                f"- {_md(item.text)}" + (f" ({_link(item.entry)})" if item.entry is not None else "")
+                for item in items
+            ]
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
 def page_names(t: Timeline) -> list[str]:
     """The path under docs/ of every page of the site, in site order."""
     return [path for _, path in NAV] + list(_months(t))
@@ -398,4 +611,5 @@ _NAV_PAGES = {
     "measures.md": measures,
     "homework.md": homework,
     "themes.md": themes,
+    "todo.md": todo,
 }

@@ -18,7 +18,7 @@ import yaml
 from note_templates import NoteInvalid
 from note_templates.front_matter import parse_sealed
 from vault import OpenedNote, Vault
-from vault.errors import TamperedFile
+from vault.errors import TamperedFile, VaultError
 from vault.format.keys import Practitioner
 from vault.store.reading import CheckAhead, Checked, audit_decrypt, read_newest, read_notes_in_two
 
@@ -90,7 +90,36 @@ def load_timeline(
             meanwhile(None)
         entries, unreadable = _read(vault.read_notes(practitioner, client_id, damaged=damaged_files))
     damaged = [Damaged(exc.path.parent.name, exc.why) for exc in damaged_files]
-    return assemble(handle, entries, damaged + unreadable, include_psychotherapy)
+    timeline = assemble(handle, entries, damaged + unreadable, include_psychotherapy, _today(vault))
+    timeline.cosigned = cosigned(vault, practitioner, client_id)
+    timeline.born = _born(vault, practitioner, client_id)
+    return timeline
+
+
+def _born(vault: Vault, practitioner: Practitioner, client_id: str) -> dt.date | None:
+    """The date of birth in the client's profile, if one was given (for the age shown)."""
+    try:
+        dob = vault.read_profile(practitioner, client_id).dob
+        return dt.date.fromisoformat(dob) if dob else None
+    except (VaultError, ValueError):
+        return None  # a profile that cannot be read costs the age, never the site
+
+
+def cosigned(vault: Vault, practitioner: Practitioner, client_id: str) -> dict[str, list[tuple[str, str]]]:
+    """Who co-signed which note, and when (only co-signatures that still match their note)."""
+    from vault.sharing import supervision
+
+    names = {c.practitioner_id: c.name for c in vault.trust.colleagues()}
+    names[practitioner.practitioner_id] = "you"
+    return {
+        note_id: [(names.get(who, f"practitioner {who}"), when) for who, when in found]
+        for note_id, found in supervision.cosignatures(vault, client_id).items()
+    }
+
+
+def _today(vault: Vault) -> dt.date:
+    """The day the safety banner counts back from: the vault's clock, on this machine's calendar."""
+    return vault.clock().astimezone().date()
 
 
 _ahead: tuple[Path, str, CheckAhead] | None = None
@@ -304,7 +333,7 @@ def _serve_partial(
     notes, total = read_newest(vault, practitioner, client_id, PARTIAL_NOTES, found, checked)
     entries, unreadable = _read(notes)
     damaged = [Damaged(exc.path.parent.name, exc.why) for exc in found]
-    timeline = assemble(handle, entries, damaged + unreadable, include_psychotherapy)
+    timeline = assemble(handle, entries, damaged + unreadable, include_psychotherapy, _today(vault))
     site = BuiltSite(directory, timeline, partial=(len(notes) + len(found), total))
     generate(site.html.parent, timeline, partial=site.partial)
     steps = StagedBuild(site.html.parent / "mkdocs.yml")

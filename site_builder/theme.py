@@ -58,7 +58,8 @@ def mkdocs_config(site_name: str, nav: list[tuple[str, str]], banner: str | None
         "plugins": ["search"],  # Material's offline search: an index file and a local worker
         # No attr_list: it let a note set any attribute, e.g. a link's referrerpolicy="unsafe-url",
         # which hands the site's secret prefix to wherever the link goes.
-        "markdown_extensions": ["tables", "admonition", "md_in_html", "toc"],
+        # tasklist: `- [x]` ticks homework off as a checkbox, not the literal "[x]" (issue 30).
+        "markdown_extensions": ["tables", "admonition", "md_in_html", "toc", "pymdownx.tasklist"],
         "nav": [{title: path} for title, path in nav],
         "not_in_nav": "sessions/*.md",  # linked from the timeline, not listed in every page's nav
         "validation": {

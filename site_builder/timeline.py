@@ -10,23 +10,17 @@ import datetime as dt
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
-from note_templates.excerpt import PSYCHOTHERAPY, kept_apart
+from note_templates.excerpt import NOT_SHARED, PSYCHOTHERAPY, kept_apart
+from note_templates.risk import LEVELS, Risk, parse_risk
 
 SESSION_KINDS_EXCLUDED = ("addendum", "treatment-plan", "discharge")
 _HEADING = re.compile(r"^#{1,6}\s+(.*\S)\s*$")
-# A risk entry that opens with one of these (up to the first ; , . : or dash) found no risk:
-# "none", "none, denies ideation", "low: protective factors named".
-QUIET_RISK = ("none", "none noted", "none identified", "no risk", "no risk indicators", "nil", "low")
-_RISK_OPENING = re.compile(r"^([^;,.:(\u2014-]*)")
-
-
-def risk_found(text: str) -> bool:
-    """Whether a written risk assessment found any risk (a blank one is not assessed)."""
-    opening = _RISK_OPENING.match(text.strip().lower())
-    return (opening[1].strip() if opening else "") not in QUIET_RISK
+# The window of the overview's safety banner: the highest risk level of these last days.
+RISK_WINDOW_DAYS = 90
+_SAFETY_PLAN = re.compile(r"safety[ -]plan", re.I)
 
 
 T = TypeVar("T")
@@ -61,9 +55,17 @@ class Entry:
     body: str
     revision: int
     signed: bool
+    # What signed addenda corrected in this note: (field, addendum) for each field, e.g.
+    # ("measures.gad7", <Entry>); ``signed_as`` keeps the note's own values, shown beside.
+    corrections: tuple[tuple[str, Entry], ...] = ()
+    signed_as: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"<Entry {self.note_id}>"
+
+    def corrected(self, name: str) -> Entry | None:
+        """The addendum that corrected ``name`` ("risk", "measures.gad7"), the latest one."""
+        return next((addendum for field_, addendum in reversed(self.corrections) if field_ == name), None)
 
     @once
     def summary(self) -> str:
@@ -81,11 +83,42 @@ class Entry:
         return str(value).strip() if value is not None and str(value).strip() else None
 
     @once
+    def risk_level(self) -> Risk | None:
+        """The level and words of the risk (note_templates.risk: never guessed from the
+        words), or None when it was not assessed."""
+        return parse_risk(self.risk) if self.risk is not None else None
+
+    def not_shared(self, name: str) -> bool:
+        """Whether a shared excerpt left this field out (the consent did not name it)."""
+        left_out = self.meta.get(NOT_SHARED)
+        return isinstance(left_out, list) and name in left_out
+
+    @once
     def risk_state(self) -> str:
-        """'not assessed', 'none' (assessed, nothing found) or 'flag'."""
-        if self.risk is None:
-            return "not assessed"
-        return "flag" if risk_found(self.risk) else "none"
+        """'not assessed', 'none' (level none), 'flag' (low and above), 'not recorded'
+        (words with no level: a note signed before levels were asked for) or 'not shared'
+        (a colleague's share that leaves risk out)."""
+        if self.risk_level is None:
+            return "not shared" if self.not_shared("risk") else "not assessed"
+        if self.risk_level.level is None:
+            return "not recorded"
+        return "none" if self.risk_level.level == "none" else "flag"
+
+    @property
+    def records_risk(self) -> bool:
+        """A session of the record (a psychotherapy note keeps its risk in the clinical note)."""
+        return self.kind not in (*SESSION_KINDS_EXCLUDED, PSYCHOTHERAPY)
+
+    @once
+    def mentions_safety_plan(self) -> bool:
+        """A safety-plan note: tagged so, with a "Safety plan" heading, or its risk words
+        say a safety plan was made or reviewed."""
+        tags = " ".join(self.texts("tags"))
+        return bool(
+            _SAFETY_PLAN.search(tags)
+            or _SAFETY_PLAN.search(self.risk or "")
+            or re.search(r"(?mi)^#{1,6}\s+safety[ -]plan", self.body)
+        )
 
     def texts(self, name: str) -> list[str]:
         value = self.meta.get(name)
@@ -130,6 +163,32 @@ class Damaged:
     why: str
 
 
+@dataclass(frozen=True)
+class Safety:
+    """The overview's safety banner: risk at a glance before a session.
+
+    ``highest``: the session of the highest level in the window (the newest of equals);
+    ``unclear``: sessions in the window whose risk was not assessed or has no level;
+    ``clear``: every session in the window says `none` (only then "no risk recorded")."""
+
+    window_days: int
+    since: dt.date
+    highest: Entry | None
+    last: Entry | None
+    safety_plan: Entry | None
+    in_window: int
+    unclear: list[Entry]
+    not_shared: int = 0  # sessions in the window whose risk a share left out
+
+    @property
+    def clear(self) -> bool:
+        return self.in_window > 0 and not self.unclear and self.level == "none"
+
+    @property
+    def level(self) -> str | None:
+        return self.highest.risk_level.level if self.highest and self.highest.risk_level else None
+
+
 @dataclass
 class Timeline:
     handle: str
@@ -137,6 +196,9 @@ class Timeline:
     addenda: dict[str, list[Entry]] = field(default_factory=dict)  # note id -> its addenda
     hidden_psychotherapy: int = 0
     damaged: list[Damaged] = field(default_factory=list)
+    today: dt.date = field(default_factory=lambda: dt.datetime.now().astimezone().date())
+    cosigned: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # note id -> [(who, when)]
+    born: dt.date | None = None  # from the client's profile, for the chart header's age
 
     @property
     def sessions(self) -> list[Entry]:
@@ -162,7 +224,21 @@ class Timeline:
         return changes
 
     def sessions_for_goal(self, goal: str) -> list[Entry]:
-        return [e for e in self.sessions if goal in e.texts("goals")]
+        """Sessions that worked on ``goal``, newest first: those listing it, and those with no
+        `goals:` of their own while it was in force (a note made without --carry lists none)."""
+        return [e for e in self.sessions if goal in self._goals_in_force().get(e.note_id, ())]
+
+    def _goals_in_force(self) -> dict[str, list[str]]:
+        """Each note's goals: its own, else those of the newest note before it that lists any."""
+        found = self.__dict__.get("_in_force")
+        if found is None:
+            found = {}
+            current: list[str] = []
+            for entry in reversed(self.entries):  # oldest first
+                current = entry.texts("goals") or current
+                found[entry.note_id] = current
+            self.__dict__["_in_force"] = found
+        return found
 
     def plan(self) -> tuple[Entry | None, list[Objective]]:
         """The newest note with objectives (the plan in force), and its objectives."""
@@ -205,11 +281,40 @@ class Timeline:
         return dict(sorted(found.items(), key=lambda item: (-len(item[1]), item[0])))
 
     def risk_flags(self) -> list[Entry]:
+        """Notes whose level is low or above, newest first."""
         return [e for e in self.entries if e.risk_state == "flag"]
+
+    def risk_unleveled(self) -> list[Entry]:
+        """Notes whose risk has words but no level (signed before levels were asked for)."""
+        return [e for e in self.entries if e.risk_state == "not recorded"]
 
     def risk_not_assessed(self) -> list[Entry]:
         """Sessions whose risk was never written (psychotherapy notes keep theirs elsewhere)."""
         return [e for e in self.sessions if e.kind != PSYCHOTHERAPY and e.risk_state == "not assessed"]
+
+    def safety(self, days: int = RISK_WINDOW_DAYS) -> Safety:
+        """Risk at a glance: the highest level of the last ``days`` days, ranked by level
+        (never by the words), the last session's, and the newest safety-plan note."""
+        since = self.today - dt.timedelta(days=days)
+        recorded = [e for e in self.sessions if e.records_risk]
+        window = [e for e in recorded if since <= e.date <= self.today]
+        ranked = [
+            (LEVELS.index(e.risk_level.level), e.date, e)
+            for e in self.entries
+            if since <= e.date <= self.today and e.risk_level is not None and e.risk_level.level is not None
+        ]
+        highest = max(ranked, key=lambda found: found[:2], default=None)
+        unclear = [e for e in window if e.risk_state in ("not assessed", "not recorded")]
+        return Safety(
+            days,
+            since,
+            highest[2] if highest else None,
+            recorded[0] if recorded else None,
+            next((e for e in self.entries if e.mentions_safety_plan), None),
+            len(window),
+            unclear,
+            sum(1 for e in window if e.risk_state == "not shared"),
+        )
 
     def significant_events(self) -> list[tuple[Entry, str]]:
         """The text under each note's 'Significant events' heading, when it says anything."""
@@ -273,9 +378,13 @@ def assemble(
     entries: Sequence[Entry],
     damaged: Sequence[Damaged] = (),
     include_psychotherapy: bool = False,
+    today: dt.date | None = None,
 ) -> Timeline:
-    """Newest first by session date (then by note id, so the order is stable)."""
-    ordered = sorted(entries, key=lambda e: (e.date, e.meta.get("time", ""), e.note_id), reverse=True)
+    """Newest first by session date (then by note id, so the order is stable); ``today``
+    dates the safety banner's window (the vault's clock; this machine's date if None)."""
+    ordered = sorted(
+        _with_corrections(entries), key=lambda e: (e.date, e.meta.get("time", ""), e.note_id), reverse=True
+    )
     private = kept_apart({e.note_id: e.meta for e in ordered})
     shown = [e for e in ordered if include_psychotherapy or e.note_id not in private]
     addenda: dict[str, list[Entry]] = defaultdict(list)
@@ -283,4 +392,53 @@ def assemble(
         amends = entry.meta.get("amends")
         if entry.kind == "addendum" and isinstance(amends, str):
             addenda[amends].append(entry)
-    return Timeline(handle, shown, dict(addenda), len(ordered) - len(shown), list(damaged))
+    timeline = Timeline(handle, shown, dict(addenda), len(ordered) - len(shown), list(damaged))
+    if today is not None:
+        timeline.today = today
+    return timeline
+
+
+CORRECTABLE = ("measures", "risk")
+
+
+def _with_corrections(entries: Sequence[Entry]) -> list[Entry]:
+    """Each note with what its signed addenda corrected (invariant 9: a correction supersedes
+    what it corrects, visibly). A signed addendum's ``measures:`` and ``risk:`` replace the
+    amended note's, oldest addendum first; the addendum keeps its text and loses those
+    fields, so a corrected score is counted once, on the session it belongs to (a draft
+    addendum's are left out until it is signed)."""
+    by_id = {e.note_id: e for e in entries}
+    addenda = sorted(
+        (
+            e
+            for e in entries
+            if e.kind == "addendum"
+            and e.signed
+            and e.meta.get("amends") in by_id
+            and any(e.meta.get(name) for name in CORRECTABLE)
+        ),
+        key=lambda e: (e.date, str(e.meta.get("time", "")), e.note_id),
+    )
+    for addendum in addenda:
+        target = by_id[str(addendum.meta["amends"])]
+        meta, fixed = dict(target.meta), list(target.corrections)
+        given = addendum.meta.get("measures")
+        if isinstance(given, dict):
+            scores = {k: v for k, v in given.items() if v is not None}
+            if scores:
+                old = meta.get("measures")
+                meta["measures"] = {**(old if isinstance(old, dict) else {}), **scores}
+                fixed += [(f"measures.{str(k).lower()}", addendum) for k in scores]
+        if isinstance(addendum.meta.get("risk"), str) and addendum.meta["risk"].strip():
+            meta["risk"] = addendum.meta["risk"]
+            fixed.append(("risk", addendum))
+        by_id[target.note_id] = replace(
+            target, meta=meta, corrections=tuple(fixed), signed_as=target.signed_as or target.meta
+        )
+        applied = {k: v for k, v in addendum.meta.items() if k not in CORRECTABLE}
+        by_id[addendum.note_id] = replace(by_id[addendum.note_id], meta=applied)
+    for entry in entries:  # a draft addendum corrects nothing yet, nor are its values its own
+        if entry.kind == "addendum" and not entry.signed and any(entry.meta.get(n) for n in CORRECTABLE):
+            kept = {k: v for k, v in entry.meta.items() if k not in CORRECTABLE}
+            by_id[entry.note_id] = replace(entry, meta=kept)
+    return list(by_id.values())

@@ -29,11 +29,12 @@ def write_note(folder: Path, name: str = "note.md", **fields: str) -> Path:
 
 
 def write_every_section(path: Path, risk: str = "none, denies ideation, plan or intent") -> bytes:
-    """Write a line of fictional text under every `## ` heading and assess risk, as a
+    """Write a line of fictional text under every `## ` heading, assess risk and give the time, as a
     practitioner finishing a note from a template would; returns the new bytes."""
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
-        out.append(f"risk: {risk}" if line == "risk:" else line)
+        # the risk assessed, and a back-dated note's session time written in (`new` leaves it empty)
+        out.append(f"risk: {risk}" if line == "risk:" else 'time: "10:00"' if line == "time:" else line)
         if line.startswith("## "):
             out.append(f"Fictional session text for {line[3:]}.")
     raw = ("\n".join(out) + "\n").encode()

@@ -48,7 +48,7 @@ STORY = {
         "aaaaaaaaaaaaaaa3",
         "2026-01-19",
         extra='goals: ["Sleep through the night", "Return to work part-time"]\ntags: [sleep, work]\n'
-        'homework: ["Walk three times"]\nmeasures:\n  phq9: 11\n  gad7: 9\nrisk: passive thoughts, safety plan reviewed\n',
+        'homework: ["Walk three times"]\nmeasures:\n  phq9: 11\n  gad7: 9\nrisk: low - passive thoughts, safety plan reviewed\n',
         body="## Homework from last session\n- [x] Sleep diary every morning: how did it go?\n\n"
         "## Subjective\nSlept better with the diary; anxious about work.\n\n"
         + FINISHED.format("Objective", "Assessment", "Plan", "Significant events").replace(

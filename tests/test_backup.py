@@ -217,7 +217,7 @@ def test_status_says_when_in_local_time_and_plain_words(practice: Env) -> None:
     local = taken.astimezone(zoneinfo.ZoneInfo("Pacific/Auckland"))
     assert f"last {local:%Y-%m-%d %H:%M}, just now" in shown, shown
     ran_local = ran.astimezone(zoneinfo.ZoneInfo("Pacific/Auckland"))
-    assert f"job backup: last ran {ran_local:%Y-%m-%d %H:%M}, 3 minutes ago" in shown, shown
+    assert f"longest ago: backup, last ran {ran_local:%Y-%m-%d %H:%M}, 3 minutes ago" in shown, shown
     assert "UTC" not in shown and "now ago" not in shown and "+00:00" not in shown
 
 

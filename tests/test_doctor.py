@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -114,14 +115,25 @@ def test_doctor_and_status_agree_on_a_backup_on_the_practices_own_disk(practice:
     said = practice.run("doctor").text
     assert [x for x in practice.run("status").text.splitlines() if "not yet a real backup" in x]
     assert [x for x in said.splitlines() if "backup" in x and "not yet a real backup" in x]
-    drive = tmp_path / "usb-drive"
-    drive.mkdir()
+    # outside the practice folder, but on its disk (tmp_path is): still not a real backup (issue 30)
+    beside = tmp_path / "beside-the-practice"
+    beside.mkdir()
     settings = practice.practice.settings_file
-    settings.write_text(settings.read_text().replace('backup_targets: ["backups"]', f'backup_targets: ["{drive}"]'))
+    settings.write_text(
+        settings.read_text().replace('backup_targets: ["backups"]', f'backup_targets: ["{beside}"]')
+    )
     assert practice.run("backup", "run").code == 0
-    [good] = doctor.backups_checked(practice.vault(), practice.practice, now())
-    assert good.status == "ok", good.detail
-    assert "not yet a real backup" not in practice.run("status").text
+    [beside_it] = doctor.backups_checked(practice.vault(), practice.practice, now())
+    assert beside_it.status == "warn" and "practice's own disk" in beside_it.detail
+    assert "not yet a real backup" in practice.run("status").text
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as other:  # another file system: a drive apart
+        drive = Path(other) / "usb-drive"
+        drive.mkdir()
+        settings.write_text(settings.read_text().replace(str(beside), str(drive)))
+        assert practice.run("backup", "run").code == 0
+        [good] = doctor.backups_checked(practice.vault(), practice.practice, now())
+        assert good.status == "ok", good.detail
+        assert "not yet a real backup" not in practice.run("status").text
 
 
 def test_purges_due(practice: Env) -> None:

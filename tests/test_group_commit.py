@@ -104,14 +104,14 @@ def test_a_commit_that_cannot_sync_the_audit_log_is_no_seal_for_drafts_either(
     )
     assert done.returncode == 1, "a commit the disk refused was reported as a success"
     status = practice.run("status").out.decode()
-    assert "sealed, revision" not in status and status.count("pending (not sealed yet)") == len(drafts)
+    assert "sealed as revision" not in status and status.count("draft, not sealed yet") == len(drafts)
     # The next run seals them again: the existing revisions made durable, none twice.
     trace = practice.practice.root / "strace.log"
     again = _syncd_once(practice, [strace[0], "-f", "-qq", "-y", "-e", "trace=fsync", "-o", str(trace)])
     assert again.returncode == 0
     assert f"<{log}>" in trace.read_text(), "the audit log was never made durable"
     status = practice.run("status").out.decode()
-    assert status.count("sealed, revision 1") == len(drafts)
+    assert status.count("draft, sealed as revision 1, not signed") == len(drafts)
     with practice.vault() as vault:
         assert verify(vault) == [] and vault.audit.verify(vault.trust.device_keys()) == []
 

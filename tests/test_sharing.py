@@ -129,7 +129,9 @@ def test_after_revoke_a_later_note_does_not_open_with_the_revoked_keys(people: P
     ok(people.alex, "access", "grant", "AB-1", "Bea")
     bea_vault = people.bea.vault()
     client_id = bea_vault.resolve("AB-1")
-    bea_keys = bea_vault.keyring.client_keys(bea_vault.unlock(Passphrase(BEA_PASS)), client_id)  # what Bea may keep
+    bea_keys = bea_vault.keyring.client_keys(
+        bea_vault.unlock(Passphrase(BEA_PASS)), client_id
+    )  # what Bea may keep
     said = ok(people.alex, "access", "revoke", "AB-1", "Bea")
     assert "may already have copied" in said and "1 notes" in said
     later = seal(people.alex, "2026-10-08", "after the revoke")
@@ -272,15 +274,42 @@ def test_open_share_serves_the_notes_with_a_banner_and_audits_it(people: People,
     assert "share" in [e.event for e in people.alex.vault().audit.entries()]
 
 
-def test_a_supervisee_note_waits_for_the_supervisors_cosignature(people: People) -> None:
+def test_a_supervisee_note_waits_for_the_supervisors_cosignature(people: People, tmp_path: Path) -> None:
     ok(people.bea, "client", "add", "EF-3", passphrase=BEA_PASS)
     assert "supervises client" in ok(people.bea, "supervise", "EF-3", "Alex", passphrase=BEA_PASS)
     note_id = seal(people.bea, "2026-11-02", "supervised session", client="EF-3")
-    assert f"awaiting co-signature by Alex: note {note_id}" in ok(people.bea, "status", passphrase=BEA_PASS)
+    queue = ok(people.bea, "status", passphrase=BEA_PASS)
+    assert f"awaiting co-signature by Alex: note {note_id} (client EF-3; `casenotes cosign" in queue
     assert b"supervised session" in people.alex.run("cat", "EF-3").out  # the supervisor reads it
     refused = people.bea.run("cosign", note_id, passphrase=BEA_PASS)
     assert refused.code == 1 and "do not supervise" in refused.err
-    ok(people.alex, "cosign", note_id)
+    asked = people.alex.run("cosign", note_id, stdin="n\n")  # shown first, and refused: nothing signed
+    assert asked.code == 1 and "supervised session" in asked.text and "was not co-signed" in asked.err
+    assert f"awaiting co-signature by Alex: note {note_id}" in ok(people.bea, "status", passphrase=BEA_PASS)
+    agreed = people.alex.run("cosign", note_id, stdin="y\n")
+    assert (
+        agreed.code == 0
+        and "supervised session" in agreed.text
+        and f"co-signed note {note_id}" in agreed.text
+    )
+    again = people.alex.run("cosign", note_id, "--yes")  # --yes for scripts: no text, no question
+    assert again.code == 1 and "already co-signed" in again.err and "supervised session" not in again.text
+    cat = people.bea.run("cat", "EF-3", passphrase=BEA_PASS)
+    assert f"note {note_id} is co-signed by Alex on " in cat.err
+    from site_builder import build_site
+
+    bea_vault = people.bea.vault()
+    (tmp_path / "site").mkdir()
+    site = build_site(
+        bea_vault,
+        bea_vault.unlock(Passphrase(BEA_PASS)),
+        bea_vault.resolve("EF-3"),
+        "EF-3",
+        tmp_path / "site",
+    )
+    month = (site.html / "sessions" / "2026-11.html").read_text()
+    assert "signed · co-signed by Alex on " in month  # on the note's page, who and when
+    assert "signed</span>, co-signed by Alex" in (site.html / "timeline.html").read_text()
     assert "awaiting co-signature" not in ok(people.bea, "status", passphrase=BEA_PASS)
     assert "cosign" in [e.event for e in people.alex.vault().audit.entries()]
     cosign = next((people.alex.vault_dir / "clients").glob(f"*/cosign/{note_id}-*.json"))
@@ -346,7 +375,9 @@ def test_an_addendum_to_a_psychotherapy_note_stays_with_it(people: People, tmp_p
     assert len(notes) == 1 and "an ordinary session" in notes[0]
 
 
-def test_an_addendum_to_an_addendum_of_a_psychotherapy_note_stays_with_it(people: People, tmp_path: Path) -> None:
+def test_an_addendum_to_an_addendum_of_a_psychotherapy_note_stays_with_it(
+    people: People, tmp_path: Path
+) -> None:
     """The chain of ``amends`` is followed to its end, not one level."""
     parent = seal(people.alex, "2026-03-17", "process thoughts", template="psychotherapy")
     for day, words in (("2026-03-18", "first afterthought"), ("2026-03-19", "second afterthought")):

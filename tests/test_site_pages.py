@@ -39,6 +39,7 @@ def test_every_page_exists(site) -> None:
         "measures.html",
         "homework.html",
         "themes.html",
+        "todo.html",
         "search/search_index.json",
     ):
         assert (site.html / page).is_file(), page
@@ -47,7 +48,7 @@ def test_every_page_exists(site) -> None:
 
 def test_the_overview_tells_the_story_at_a_glance(site) -> None:
     text = html(site, "index.html")
-    assert "In care since 05 January 2026" in text and "3 sessions" in text
+    assert "In care since 05 Jan 2026" in text and "3 sessions" in text
     assert "Sleep through the night" in text and "Return to work part-time" in text
     assert "Walk three times" in text and "Sleep diary" not in text  # only the open homework
     assert "passive thoughts, safety plan reviewed" in text
@@ -69,12 +70,12 @@ def test_a_session_section_has_the_templates_headings_and_its_addendum(site) -> 
     raw = (site.html / "sessions" / "2026-01.html").read_text()
     assert 'id="n-aaaaaaaaaaaaaaa3"' in raw and 'id="n-aaaaaaaaaaaaaaa4"' in raw
     page = html(site, "sessions/2026-01.html")
-    section = page[page.index("SOAP, 19 January 2026") :]
+    section = page[page.index("SOAP, 19 Jan 2026") :]
     assert (
         "Subjective" in section and "Significant events" in section and "Addendum of 20 Jan 2026" in section
     )
     assert "Amends the note of" in page
-    assert page.index("Addendum, 20 January 2026") < page.index("SOAP, 19 January 2026")  # newest first
+    assert page.index("Addendum, 20 Jan 2026") < page.index("SOAP, 19 Jan 2026")  # newest first
 
 
 def test_measures_are_charts_with_bands_and_change_since_baseline(site) -> None:
@@ -192,14 +193,20 @@ def test_a_long_history_is_built_in_two_processes_into_one_site(practice: Env, t
         ("", "not assessed"),
         ("  ", "not assessed"),
         ("none", "none"),
-        ("None noted", "none"),
+        ("None - denies SI/HI", "none"),
         ("none, denies ideation, plan or intent", "none"),
-        ("low: protective factors named", "none"),
-        ("passive thoughts, safety plan reviewed", "flag"),
-        ("no plan but passive ideation", "flag"),
+        ("low - protective factors named", "flag"),
+        ("low: protective factors named", "flag"),  # quoted in the note: the level is low
+        ("imminent - plan and means", "flag"),
+        # no level: a note signed before levels were asked for; its words are never guessed at
+        ("denies SI/HI", "not recorded"),
+        ("No SI/HI reported", "not recorded"),
+        ("no risk identified", "not recorded"),
+        ("N/A", "not recorded"),
+        ("nonetheless passive ideation", "not recorded"),
     ],
 )
-def test_risk_reads_not_assessed_apart_from_none(risk, state) -> None:
+def test_risk_state_comes_from_the_level_never_from_the_words(risk, state) -> None:
     import datetime as dt
 
     from site_builder.timeline import Entry
@@ -217,9 +224,9 @@ def test_the_site_tells_risk_not_assessed_from_none(practice: Env, tmp_path: Pat
     assert "sealed 2" in practice.run("syncd", "--once").text
     site = built(practice, tmp_path)
     overview = html(site, "index.html")
-    assert "Risk at the last session: not assessed" in overview
+    assert "Last session (09 Feb 2026 (draft, not signed)): not assessed" in overview
     assert "Risk not assessed in 1 session: 09 Feb 2026" in overview
-    assert "None: no risk found where it was assessed." in overview
+    assert "None: every assessed session says none." in overview
     month = html(site, "sessions/2026-02.html")
     assert "Risk: not assessed" in month and "Risk: none" in month
 
@@ -237,13 +244,13 @@ def test_the_timeline_shows_each_notes_scores_risk_and_whether_it_is_signed(
     text = html(built(practice, tmp_path), "timeline.html")
     assert "26 Jan 2026 · SOAP · draft · PHQ-9 9 · risk not assessed ·" in text
     assert (
-        "19 Jan 2026 · SOAP · signed · PHQ-9 11 · GAD-7 9 · risk: passive thoughts, safety plan reviewed ·"
+        "19 Jan 2026 · SOAP · signed · PHQ-9 11 · GAD-7 9 · risk: low passive thoughts, safety plan reviewed ·"
         in text
     )
     assert "12 Jan 2026 · SOAP · signed · PHQ-9 17 · GAD-7 12 · risk: none ·" in text
-    assert "05 Jan 2026 · Intake · signed · PHQ-9 21 · GAD-7 16 · risk: none, denies ideation" in text
+    assert "05 Jan 2026 · Intake · signed · PHQ-9 21 · GAD-7 16 · risk: none denies ideation" in text
     raw = (built(practice, tmp_path / "again").html / "timeline.html").read_text()
-    assert '<strong class="cn-risk-flag">risk: passive thoughts' in raw  # a flag stands out
+    assert '<strong class="cn-risk-flag">risk: <span class="cn-risk cn-risk-low"' in raw  # a flag stands out
 
 
 PLAN = """objectives:

@@ -38,7 +38,7 @@ def _seal_history(env: Env) -> None:
     """EF-3: an old note with a risk flag, sealed first, then four newer ones."""
     vault = env.vault()
     cid = vault.add_client("EF-3")
-    sealed = [("eeeeeeeeeeeeeee1", "2025-06-02", f"risk: {OLD_RISK}\n")]
+    sealed = [("eeeeeeeeeeeeeee1", "2025-06-02", f"risk: high - {OLD_RISK}\n")]
     sealed += [(f"eeeeeeeeeeeeeee{n}", f"2026-02-0{n}", "risk: none\n") for n in range(2, 6)]
     for n, (nid, day, extra) in enumerate(sealed):
         vault.clock = lambda n=n: dt.datetime(2026, 3, 1, 9, n, tzinfo=dt.UTC)  # sealed in this order

@@ -98,9 +98,11 @@ def test_kind_specific_required_fields(practice: Env) -> None:
     result = practice.run("check", str(inbox / "plan.md"), str(inbox / "add.md"), str(inbox / "soap.md"))
     assert "plan.md:2: goals: missing" in result.err
     assert "add.md:2: amends: missing" in result.err
-    for field in ("time", "duration_minutes", "modality"):
+    for field in ("duration_minutes", "modality"):
         assert f"soap.md:2: {field}: missing" in result.err
-    assert "3 of 3 note(s) have problems" in result.err
+    # the session's time is asked for at signing (a back-dated draft leaves it empty), not here
+    assert "soap.md:2: time: missing" not in result.err
+    assert "3 of 3 notes have problems" in result.err
 
 
 def test_check_reports_every_problem_not_just_the_first(practice: Env) -> None:
@@ -206,7 +208,7 @@ def test_a_signed_note_cannot_be_edited_and_an_addendum_links_to_it(practice: En
     path = Path(made.text.strip())
     text = path.read_text()
     assert "amends: 0123456789abcdef" in text and "template: addendum" in text
-    assert "Addendum to the note of 2026-11-20" in text
+    assert "Addendum to the note of 20 Nov 2026" in text  # dated as `new` titles notes
     assert practice.run("check", str(path)).code == 0
     assert practice.run("syncd", "--once").code == 0
 
@@ -274,9 +276,10 @@ def test_status_shows_each_draft_at_a_glance(practice: Env) -> None:
     table = practice.run("status")
     assert table.code == 0
     lines = {line.split()[0]: line for line in table.text.splitlines() if line.strip()}
-    assert "sealed, revision 1" in lines["sealed.md"] and "AB-1" in lines["sealed.md"]
+    # a draft is named a draft: sealed is not signed (issue 30, item 5)
+    assert "draft, sealed as revision 1, not signed" in lines["sealed.md"] and "AB-1" in lines["sealed.md"]
     assert "error" in lines["broken.md"] and "gad7" in lines["broken.md"]
-    assert "pending" in lines["fresh.md"]
+    assert "draft, not sealed yet" in lines["fresh.md"]
     assert "residue" in lines[".fresh.md.swp"]
     assert "syncd: not running" in table.text
     daemon = RunningDaemon(practice).wait_ready()

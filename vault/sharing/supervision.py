@@ -104,10 +104,16 @@ def awaiting(vault: Vault) -> list[Awaiting]:
     return found
 
 
-def cosign(vault: Vault, supervisor: Practitioner, note_id: str) -> Path:
+def check_supervisor(vault: Vault, supervisor: Practitioner, note_id: str) -> str:
+    """The note's client id, if ``supervisor`` supervises that client; else NotSupervisor."""
     client_id = vault.locate_note(note_id)
     if not any(s["supervisor"] == supervisor.practitioner_id for s in _supervisions(vault, client_id)):
         raise NotSupervisor(client_id)
+    return client_id
+
+
+def cosign(vault: Vault, supervisor: Practitioner, note_id: str) -> Path:
+    client_id = check_supervisor(vault, supervisor, note_id)
     number, _, path = vault.revisions(client_id, note_id)[-1]
     vault.open_revision(path, vault.keyring.client_keys(supervisor, client_id))  # read before co-signing
     if not vault.load(path).header.final:

@@ -1,0 +1,147 @@
+"""`casenotes todo [HANDLE]`: what needs the practitioner.
+
+Without HANDLE it reads no note: the drafts in the inbox, the drafts syncd parked (their
+sealed headers say whether they are still unsigned), and the co-signatures awaited. Plan
+reviews, objectives, homework and risk levels are inside notes, and no index of them is
+kept: `todo HANDLE` decrypts that one client's notes (audited, as `open` does) to list them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import click
+
+from .completion import handles
+from .context import ask_passphrase, open_vault, practice, practice_option
+
+
+def _inbox_drafts(ctx: click.Context, handle: str | None, sealed: set[str]) -> list[str]:
+    """Each note in the inbox not yet signed (or signed and not yet sealed), oldest first;
+    none already in ``sealed`` (the client's record lists those)."""
+    import note_templates
+    from note_templates import NoteInvalid
+    from syncd.editors import Kind, classify, inbox_files
+    from syncd.filing import read_note_bytes
+
+    from .writing import age_in_words
+
+    p = practice(ctx)
+    found: list[tuple[float, str]] = []
+    for path in inbox_files(p.inbox):
+        rel = path.relative_to(p.inbox)
+        if classify(rel) is not Kind.NOTE:
+            continue
+        try:
+            meta = note_templates.parse(read_note_bytes(path), path)[0]
+        except (NoteInvalid, OSError):
+            continue  # `casenotes status` says what is wrong with it
+        if handle is not None and str(meta.get("client", "")).strip() != handle:
+            continue
+        if str(meta.get("id")) in sealed:
+            continue
+        age = time.time() - path.lstat().st_mtime
+        state = "signed, not sealed yet" if meta.get("status") == "signed" else "draft, not signed"
+        found.append((age, f"{rel} ({state}; last saved {age_in_words(age)} ago)"))
+    return [line for _, line in sorted(found, reverse=True)]
+
+
+def _parked(ctx: click.Context) -> list[str]:
+    """Drafts syncd took out of the inbox (sealed, unsigned): from its state, each checked
+    against the vault's header (signed since, or gone, it is not listed)."""
+    from syncd.state import State
+    from vault.errors import VaultError
+
+    p = practice(ctx)
+    vault = open_vault(ctx)
+    state = State.load(p.state_dir / "state.json")
+    found = []
+    for rel, status in sorted(state.files.items()):
+        if status.state != "parked" or not status.note_id:
+            continue
+        try:
+            client_id = vault.locate_note(status.note_id)
+            _, _, path = vault.revisions(client_id, status.note_id)[-1]
+            if vault.load(path).header.final:
+                continue
+        except (VaultError, IndexError, OSError):
+            continue
+        found.append(f"{rel}: parked draft, not signed (`casenotes edit {status.note_id}` brings it back)")
+    return found
+
+
+def _awaiting(ctx: click.Context, client_id: str | None, dates: dict[str, str]) -> list[str]:
+    from vault.sharing import supervision
+
+    vault = open_vault(ctx)
+    names = {c.practitioner_id: c.name for c in vault.trust.colleagues()}
+    return [
+        f"note {a.note_id}{dates.get(a.note_id, '')}: "
+        f"awaiting co-signature by {names.get(a.supervisor, a.supervisor)}"
+        for a in supervision.awaiting(vault)
+        if client_id is None or a.client_id == client_id
+    ]
+
+
+def _client(ctx: click.Context, handle: str) -> tuple[list[str], dict[str, str], str]:
+    """The client's own list (site_builder.todo), its notes' dates by id, and its id."""
+    from site_builder.pages import TITLES
+    from site_builder.site import load_timeline
+    from site_builder.todo import HEADINGS, needs
+
+    vault = open_vault(ctx)
+    client_id = vault.resolve(handle)
+    practitioner = vault.unlock(ask_passphrase())
+    timeline = load_timeline(vault, practitioner, client_id, handle, include_psychotherapy=False)
+    found = needs(timeline)
+    lines = []
+    for what, heading in HEADINGS.items():
+        items = [item for item in found if item.what == what]
+        if items:
+            lines.append(f"{heading}:")
+            lines += [
+                f"  {item.text}" + (f" (note {item.entry.note_id})" if item.entry else "") for item in items
+            ]
+    dates = {e.note_id: f" ({TITLES.get(e.kind, e.kind)} of {e.date:%d %b %Y})" for e in timeline.entries}
+    return lines, dates, client_id
+
+
+@click.command()
+@practice_option
+@click.argument("handle", required=False, shell_complete=handles)
+@click.pass_context
+def todo(ctx: click.Context, handle: str | None) -> None:
+    """What needs you: drafts not signed, co-signatures awaited; with HANDLE, also that
+    client's plan reviews and objectives past their date, homework never followed up and
+    sessions without a risk level (this reads the client's notes, and asks for the passphrase)."""
+    lines: list[str] = []
+    dates: dict[str, str] = {}
+    client_id = None
+    own: list[str] = []
+    if handle is not None:
+        own, dates, client_id = _client(ctx, handle)
+    inbox = _inbox_drafts(ctx, handle, set(dates))
+    if inbox:
+        lines += ["In the inbox, not sealed yet:", *(f"  {line}" for line in inbox)]
+    lines += own
+    if handle is None:
+        parked = _parked(ctx)
+        if parked:
+            lines += ["Parked drafts:", *(f"  {line}" for line in parked)]
+    awaiting = _awaiting(ctx, client_id, dates)
+    if awaiting:
+        lines += ["Co-signatures awaited:", *(f"  {line}" for line in awaiting)]
+    today = dt.datetime.now().astimezone().date()
+    who = handle or "the practice"
+    click.echo(f"{who}, {today:%d %b %Y}: " + ("nothing to do" if not lines else "to do"))
+    for line in lines:
+        click.echo(line)
+    if handle is None:
+        click.echo(
+            "Plan reviews, objectives, homework and risk levels are read from a client's notes: "
+            "`casenotes todo HANDLE` lists them for one client."
+        )
+
+
+COMMANDS = [todo]
