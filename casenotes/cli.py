@@ -547,10 +547,19 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool) -> N
         )
         for problem in summary.problems:
             click.echo(f"casenotes: {problem}", err=True)
-        if summary.left:  # exit 1: a script (cron, a login hook) can tell that notes need you
+        for name, why in sorted(summary.failed_jobs.items()):
+            click.echo(f"casenotes: job {name} failed: {why}", err=True)
+        # exit 1: a script (cron, a login hook) can tell that notes or a job need you
+        failed = ", ".join(sorted(summary.failed_jobs))
+        if summary.left:
             raise Failure(
                 f"{len(summary.left)} note(s) left in the inbox unsealed ({', '.join(summary.left)}); "
-                "`casenotes status` says why for each"
+                "`casenotes status` says why for each" + (f"; and job(s) {failed} failed" if failed else "")
+            )
+        if failed:
+            raise Failure(
+                f"job(s) {failed} failed (see above); the next "
+                "`casenotes syncd --once`, or the running syncd, tries again"
             )
         return
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -94,6 +94,7 @@ class Summary:
     problems: list[str] = field(default_factory=list)
     left: list[str] = field(default_factory=list)  # inbox files left unsealed (LEFT_STATES)
     swept: int = 0  # temp files and half-made clients a killed writer left behind
+    failed_jobs: dict[str, str] = field(default_factory=dict)  # job -> why, failed in this run
 
 
 class _Handler(FileSystemEventHandler):
@@ -217,6 +218,7 @@ class Daemon:
             for key, status in self.state.files.items()
             if status.state in LEFT_STATES and os.path.lexists(self.inbox / key)
         )
+        self.summary.failed_jobs = dict(self.runner.failed_now)
         return self.summary
 
     def sweep(self) -> None:
