@@ -41,6 +41,7 @@ from vault.errors import (
     NoteForked,
     NoteLocked,
     NoteTooLarge,
+    ReadFailed,
     TamperedFile,
     VaultError,
     WriteFailed,
@@ -468,8 +469,10 @@ class Daemon:
                     ),
                 ),
             )
-        except (WriteFailed, OSError, KeyNotUsable) as exc:  # the last: sync still in flight
-            self._retry(path, key, exc)
+        # The disk, for now (a full disk, one read error of a record: the note is unchanged,
+        # so only a retry with back-off ever files it); or sync still in flight.
+        except (WriteFailed, ReadFailed, OSError, KeyNotUsable) as exc:
+            self._retry(path, key, exc, mac)
         except VaultError as exc:
             self._report(key, FileStatus("error", reason=str(exc), mac=mac))
         except Exception as exc:  # one odd file must not stop the others, nor the jobs
@@ -573,12 +576,20 @@ class Daemon:
             self.summary.problems.append(str(status.reason))
             self.state.set(key, status)
 
-    def _retry(self, path: Path, key: str, exc: OSError | VaultError) -> None:
+    def _retry(self, path: Path, key: str, exc: OSError | VaultError, mac: str | None = None) -> None:
+        """File PATH again after a pause that doubles with each failure in a row (``mac``:
+        the content this is about, so that `status` shows why it waits)."""
         count = self.failures.get(path, 0) + 1
         self.failures[path] = count
         wait = min(self.settings.retry_first * 2 ** (count - 1), self.settings.retry_max)
         self.due[path] = time.monotonic() + wait
-        self._report(key, FileStatus("pending", reason=f"{key}: could not seal yet ({exc}); retrying"))
+        what = f"{exc.path}: {exc.why}" if isinstance(exc, (ReadFailed, WriteFailed)) else str(exc)
+        self._report(
+            key,
+            FileStatus(
+                "pending", reason=f"{key}: could not seal yet ({what}); syncd retries by itself", mac=mac
+            ),
+        )
 
     def _remember(self, path: Path) -> None:
         info = os.lstat(path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from conftest import PASSPHRASE, Env
 from notes import write_note
 
@@ -79,3 +80,38 @@ def test_a_snapshot_whose_folder_could_not_be_made_durable_is_not_shown_as_taken
     assert "FAILED" not in shown and "WARNING" not in _line(shown, "backup "), shown
     with practice.vault() as vault:
         assert verify(vault) == []
+
+
+# -- item 11: a transient read error while filing ---------------------------------------------
+@pytest.mark.parametrize("record", ["index", "client.json"])
+def test_a_signed_note_hit_by_one_read_error_is_sealed_by_the_next_run_not_parked_in_error(
+    strace: list[str], practice: Env, record: str
+) -> None:
+    """Before: one EIO reading a record while filing put the draft in state "error"; syncd
+    never retried an unchanged file in that state, so the signed note stayed unsealed,
+    un-backed-up plaintext in the inbox after the disk recovered, and `status` said "then
+    retry", which did nothing until the note was edited."""
+    note = write_note(practice.practice.inbox, note_id="00000000000000d1", status="signed")
+    with practice.vault() as vault:
+        client_id = vault.resolve("AB-1")
+        target = (
+            next((vault.root / "index").glob(f"*-{client_id}.json"))
+            if record == "index"
+            else vault.client_dir(client_id) / "client.json"
+        )
+    done = traced(
+        practice,
+        strace,
+        "syncd",
+        "--once",
+        fault=["-P", str(target), "-e", "trace=read", "-e", "inject=read:error=EIO:when=1"],
+    )
+    assert "Traceback" not in done.stderr and done.returncode == 1, done.stderr
+    if note.exists():  # (strace fails each thread's first read: the run's second pass may file it)
+        row = _line(practice.run("status").text, note.name)
+        assert "pending" in row and "retries by itself" in row, row
+    again = practice.run("syncd", "--once")  # the disk has recovered; the note is unchanged
+    assert again.code == 0, again.err
+    assert not note.exists(), "the signed note was left in the inbox, unsealed"
+    with practice.vault() as vault:
+        assert len(vault.revisions(client_id, "00000000000000d1")) == 1 and verify(vault) == []
