@@ -120,6 +120,11 @@ class Practice:
 
 @pytest.fixture
 def practice(tmp_path: Path) -> Practice:
+    return four_practitioners(tmp_path)
+
+
+def four_practitioners(tmp_path: Path) -> Practice:
+    """Alex's practice with Bea, Carol and Dan joined, each with a device, AB-1 granted to all."""
     root = tmp_path / "vault"
     configs = {name: tmp_path / f"{name}-config" for name in PASSPHRASES}
     alex_vault = create_practice(root, configs["alex"], Passphrase(PASSPHRASES["alex"]), CHEAP_KDF)

@@ -5,25 +5,32 @@ says how each was checked)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Env
 from notes import write_note
+from syscalls import record
+from test_concurrent_revoke import PASSPHRASES, four_practitioners, sync
+from test_concurrent_revoke import Practice as Group
 
+from casenotes.config import Practice
 from vault import verify
+from vault.sharing import access
 
 
 def traced(
-    practice: Env, strace: list[str], *args: str, fault: list[str]
+    practice: Env, strace: list[str], *args: str, fault: list[str], passphrase: str = PASSPHRASE
 ) -> subprocess.CompletedProcess[str]:
     """The CLI run under strace with FAULT (``-P path``, ``-e trace=``, ``-e inject=``)."""
     return subprocess.run(
         [*strace, *fault, sys.executable, "-m", "casenotes", *args],
         capture_output=True,
         text=True,
-        env=dict(practice.env, CASENOTES_PASSPHRASE=PASSPHRASE),
+        env=dict(practice.env, CASENOTES_PASSPHRASE=passphrase),
         timeout=120,
     )
 
@@ -115,3 +122,132 @@ def test_a_signed_note_hit_by_one_read_error_is_sealed_by_the_next_run_not_parke
     assert not note.exists(), "the signed note was left in the inbox, unsealed"
     with practice.vault() as vault:
         assert len(vault.revisions(client_id, "00000000000000d1")) == 1 and verify(vault) == []
+
+
+# -- items 2 and 10: nothing sealed to a key before it is durable and audited ------------------
+def _merge_due(tmp_path: Path, base_env: dict[str, str]) -> tuple[Env, Group]:
+    """Alex's machine after two revokes of AB-1 made apart (his of Carol, Bea's of Dan) met:
+    the next note of AB-1 that syncd seals there merges the two keys first. Five signed
+    notes of AB-1 wait in its inbox."""
+    group = four_practitioners(tmp_path)
+    group.seal("alex", "before")
+    base = group.apart()
+    for who, whom in (("alex", "carol"), ("bea", "dan")):
+        vault, practitioner = group.unlock(who)
+        access.revoke(vault, practitioner, group.client, vault.trust.colleague(whom.title()))
+        vault.close()
+    sync(base, group.machines["alex"], group.machines["bea"])
+    practice = Practice(tmp_path / "alex-practice", group.configs["alex"])
+    shutil.copytree(group.machines["alex"], practice.vault_dir)
+    practice.create_layout()
+    env = Env(
+        practice,
+        {**base_env, "CASENOTES_HOME": str(practice.root), "CASENOTES_CONFIG_DIR": str(practice.config_dir)},
+    )
+    for n in range(5):
+        write_note(practice.inbox, f"2026-11-{n + 1:02d}-AB-1.md", note_id=f"{n + 1:016x}", status="signed")
+    group.machines["alex"] = practice.vault_dir  # what Alex's machine holds from now on
+    return env, group
+
+
+def _all_readable_and_verified(env: Env, group: Group, readers: tuple[str, ...] = ("alex", "bea")) -> None:
+    """Every note of AB-1 opens for Alex and Bea, and `verify` and `audit verify` are clean
+    (nothing unrecorded that their advice would have the practitioner delete)."""
+    notes = set(env.vault().note_ids(group.client))
+    for who in readers:
+        assert group.readable(who, "alex") == notes, f"{who} cannot open every note"
+    for command in (["verify"], ["audit", "verify"]):
+        done = env.run(*command, passphrase=PASSPHRASES["alex"])
+        assert done.code == 0, f"{command}: {done.err}"
+
+
+@pytest.mark.parametrize(
+    "fault", ["inject=fsync:error=EIO", "inject=fsync:signal=SIGKILL:when=1"], ids=["eio", "kill"]
+)
+def test_a_key_merge_cut_at_its_key_folder_fsync_seals_nothing_to_an_unaudited_key(
+    strace: list[str], tmp_path: Path, base_env: dict[str, str], fault: str
+) -> None:
+    """Before: an EIO on the keys/ folder's fsync while syncd merged two key generations left
+    the merged key file linked and never audited; syncd sealed the burst to it, removed the
+    plaintext and exited 0. `verify` then called its access files "planted?"; deleting them
+    as invited made it say "vault OK" while the five notes could no longer be opened. A kill
+    at that fsync left the same. Now the next run finishes (or undoes) the merge before any
+    note is sealed to its key."""
+    env, group = _merge_due(tmp_path, base_env)
+    keys = env.vault_dir / "clients" / group.client / "keys"
+    done = traced(env, strace, "syncd", "--once", fault=["-P", str(keys), "-e", "trace=fsync", "-e", fault])
+    assert "Traceback" not in done.stderr
+    assert done.returncode != 0, "syncd reported success over a key that is not durable"
+    inbox = sorted(p.name for p in env.practice.inbox.glob("*.md"))
+    assert len(inbox) == 5, "plaintext removed while its note was sealed to a key not yet audited"
+    again = env.run("syncd", "--once")
+    assert again.code == 0, again.err
+    assert not list(env.practice.inbox.glob("*.md"))
+    assert len(env.vault().note_ids(group.client)) == 6
+    _all_readable_and_verified(env, group)
+
+
+def test_a_revoke_whose_key_file_could_not_be_made_durable_changed_nothing_it_says_it_did_not(
+    strace: list[str], tmp_path: Path, base_env: dict[str, str]
+) -> None:
+    """Before: `access revoke` with an EIO on the keys/ folder's fsync said "nothing was
+    changed" and left its new key file linked and unaudited. Now what it says is true: the
+    key file is gone, Carol still holds her key (the revoke did not happen), and a retry
+    revokes her."""
+    env, group = _merge_due(tmp_path, base_env)
+    for path in env.practice.inbox.glob("*.md"):
+        path.unlink()
+    assert env.run("syncd", "--once").code == 0  # merge first: a revoke of one line's tip
+    keys = env.vault_dir / "clients" / group.client / "keys"
+    before = sorted(p.name for p in keys.iterdir())
+    fault = ["-P", str(keys), "-e", "trace=fsync", "-e", "inject=fsync:error=EIO"]
+    done = traced(env, strace, "access", "revoke", "AB-1", "Bea", fault=fault, passphrase=PASSPHRASES["alex"])
+    done_err = done.stderr
+    assert done.returncode == 1 and "Traceback" not in done_err, done_err
+    if "nothing was changed" in done_err:
+        assert sorted(p.name for p in keys.iterdir()) == before, "said 'nothing was changed' after a change"
+    assert env.run("verify", passphrase=PASSPHRASES["alex"]).code == 0
+    again = env.run("access", "revoke", "AB-1", "Bea", passphrase=PASSPHRASES["alex"])
+    assert again.code == 0, again.err
+    assert group.readable("bea", "alex") == set()
+    _all_readable_and_verified(env, group, readers=("alex",))
+
+
+def test_a_revoke_publishes_its_new_key_only_after_every_holders_copy_is_durable(
+    strace: list[str], tmp_path: Path, base_env: dict[str, str]
+) -> None:
+    """Item 2: a crash between sealing the new client key to its holders and publishing the
+    key file must never leave a current key that nobody holds. So every holder's access
+    file of the new generation is written, fsynced and its folder fsynced before the key
+    file is linked (a recording spy on the real `access revoke`)."""
+    env, group = _merge_due(tmp_path, base_env)
+    for path in env.practice.inbox.glob("*.md"):
+        path.unlink()
+    assert env.run("syncd", "--once").code == 0  # the merge first: one tip to revoke from
+    command = [sys.executable, "-m", "casenotes", "access", "revoke", "AB-1", "Bea"]
+    run_env = dict(env.env, CASENOTES_PASSPHRASE=PASSPHRASES["alex"])
+    done, calls = record(strace, command, run_env, tmp_path / "revoke.strace")
+    assert done.returncode == 0, done.stderr.decode()
+    client = env.vault_dir / "clients" / group.client
+    [link] = [
+        c
+        for c in calls
+        if c.ok and c.name in ("link", "linkat") and c.paths[-1].startswith(str(client / "keys"))
+    ]
+    gid = Path(link.paths[-1]).stem
+    sealed = [c for c in calls if c.ok and c.name.startswith("rename") and f".{gid}." in c.paths[-1]]
+    holders = {Path(c.paths[-1]).name.split(".")[0] for c in sealed}
+    # Dan was shut out by Bea's revoke, Carol by Alex's, Bea now: Alex alone holds the new key.
+    assert holders == {group.ids["alex"]}, holders
+    for rename in sealed:
+        copy = rename.paths[0]  # its temp file: its data fsynced before the rename
+        assert any(c.fd_path == copy and c.name == "fsync" and c.finished < rename.started for c in calls)
+        assert rename.finished < link.started, "the key was published before a holder's copy was in place"
+    last = max(c.finished for c in sealed)
+    assert any(
+        c.name == "fsync"
+        and c.fd_path == str(client / "access")
+        and last < c.started
+        and c.finished < link.started
+        for c in calls
+    ), "the key was published before the holders' copies were durable (access/ not fsynced in between)"

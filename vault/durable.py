@@ -47,6 +47,19 @@ def fsync_dir(path: Path, defer: set[Path] | None = None) -> None:
         raise WriteFailed(path, reason(exc)) from exc
 
 
+def fsync_file(path: Path) -> None:
+    """Make a file's data durable (one already in place, whose writer may have been cut
+    short before its folder was synced: see `fsync_dir` for the entry)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise WriteFailed(path, reason(exc)) from exc
+
+
 def fsync_dirs(folders: Iterable[Path], threads: int = 4) -> None:
     """`fsync_dir` of every folder, deepest first (a folder before the folder that names
     it); those of one depth at once, on threads: each fsync mostly waits on the disk, and

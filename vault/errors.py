@@ -228,6 +228,16 @@ def reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
+class RotationCutShort(WriteFailed):
+    """A key rotation of this device's was cut short after its key file was linked, and
+    could be neither finished nor undone yet: nothing is sealed to its key meanwhile."""
+
+    template = (
+        "{}: a key rotation cut short {}; nothing is sealed to that key meanwhile (your drafts "
+        "stay in the inbox): syncd tries again by itself, or run the same command again"
+    )
+
+
 class SealIncomplete(WriteFailed):
     """The revision file is in place, but a later step (fsync, read-back, audit) failed."""
 

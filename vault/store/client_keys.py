@@ -19,7 +19,16 @@ import nacl.exceptions
 from nacl.public import PrivateKey, PublicKey, SealedBox
 
 from .. import durable
-from ..errors import KeyFileInvalid, KeyNotUsable, MergeNotHere, NoAccess, TamperedFile, UnknownClient
+from ..errors import (
+    KeyFileInvalid,
+    KeyNotUsable,
+    MergeNotHere,
+    NoAccess,
+    RotationCutShort,
+    TamperedFile,
+    UnknownClient,
+    WriteFailed,
+)
 from ..format import key_generations as kg
 from ..format import sync_artefacts
 from ..format.constants import PRACTITIONER_KEY_FORMAT
@@ -30,6 +39,8 @@ from .clients import key_record, read_first_generation, read_key_record
 from .trust import Trust
 
 Generations = dict[str, kg.Generation]
+#: the audit events that record a new generation's key file (`Keyring.finish`)
+ROTATION_EVENTS = ("key-merge", "access-revoke")
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,7 @@ class Keyring:
         # (the above, other devices' logs) -> who holds each generation, generations refused
         self._held: dict[str, tuple[object, dict[str, set[str]], list[TamperedFile]]] = {}
         self._settling = threading.RLock()
+        self._finished: set[tuple[str, str]] = set()  # (client, generation): known audited
 
     def client_dir(self, client_id: str) -> Path:
         return self.root / "clients" / client_id
@@ -242,7 +254,75 @@ class Keyring:
         if bad:
             raise KeyNotUsable(bad[0].path, bad[0].why)
         with self._settling:  # one merge, not one per thread that seals this client's notes
-            return self.current(client_id) or self.merge(client_id)
+            gid = self.current(client_id) or self.merge(client_id)
+            self.finish(client_id, gid)
+            return gid
+
+    def finish(self, client_id: str, gid: str) -> None:
+        """A rotation of this device's cut short after its key file was linked (killed, or
+        an I/O error on a folder's fsync, before its audit entry): made durable and audited
+        now, before anything is sealed to its key. Left as it was, `verify` calls its access
+        files planted, and deleting them as it invites loses every note sealed to that key.
+        Finished as a ``key-merge`` that records what the rotation wrote and removes whom its
+        key file shuts out, as the rotation itself would have."""
+        if gid == kg.FIRST or (client_id, gid) in self._finished:
+            return
+        generation = self.generations(client_id)[0][gid]
+        key_file = self.client_dir(client_id) / "keys" / f"{gid}.json"
+        relative = str(key_file.relative_to(self.root))
+        if generation.by == self.device.device_id and not any(
+            self.audit.has(event, key_file=relative) for event in ROTATION_EVENTS
+        ):
+            mine = f".{self.device.device_id}.sealed"
+            files = self.access_files(client_id)
+            access = sorted(path for _, of, path in files if of == gid and path.name.endswith(mine))
+            removed = sorted(path for pid, _, path in files if pid in generation.revoked)
+            sealed_to = {pid for pid, of, path in files if path in access}
+            if not (generation.holders or frozenset()) <= sealed_to:
+                # A holder's file is gone (an undo a crash half kept): no one may be sealed
+                # to a key its holders cannot open, so the rotation is undone instead.
+                try:
+                    key_file.unlink()
+                    durable.fsync_dir(key_file.parent)
+                except (OSError, WriteFailed) as exc:
+                    raise RotationCutShort(key_file, f"could not be undone ({exc})") from exc
+                finally:
+                    self._cache.pop(client_id, None)
+                raise RotationCutShort(key_file, "was undone")
+            try:
+                for path in (key_file, *access):
+                    durable.fsync_file(path)
+                for folder in sorted({key_file.parent, *(path.parent for path in access)}):
+                    durable.fsync_dir(folder)
+                self.audit.append(
+                    "key-merge",
+                    client=client_id,
+                    key_file=relative,
+                    sha256=ledger.digest(key_file),
+                    files=ledger.files(self.root, *access),
+                    removed=[str(p.relative_to(self.root)) for p in removed],
+                    shut_out=sorted(generation.revoked),
+                    left_out=[],
+                    finished="a rotation cut short",
+                )
+            except WriteFailed as exc:
+                why = f"could not be made durable and audited yet ({exc.why})"
+                raise RotationCutShort(key_file, why) from exc
+            remove(removed)
+        self._finished.add((client_id, gid))
+
+    def finish_all(self) -> list[Path]:
+        """`finish` every rotation of this device's cut short, whether or not a note of its
+        client is sealed next (syncd's sweep); the key files it could not finish yet."""
+        waiting = []
+        for key_file in sorted(self.root.glob(f"clients/*/keys/*-{self.device.device_id}.json")):
+            client_id, gid = key_file.parent.parent.name, key_file.stem
+            try:
+                if gid in self.generations(client_id)[0]:
+                    self.finish(client_id, gid)
+            except (RotationCutShort, UnknownClient):
+                waiting.append(key_file)
+        return waiting
 
     # -- access ---------------------------------------------------------------------------
     def access_files(self, client_id: str) -> list[tuple[str, str, Path]]:
@@ -359,7 +439,15 @@ class Keyring:
             gid, key.public_key, tuple(ends), frozenset(rotation.sealed_to), frozenset(rotation.shut_out)
         )
         key_file = self.client_dir(client_id) / "keys" / f"{gid}.json"
-        durable.write_new(key_file, key_record(client_id, generation, self.device, stamp(self.clock())))
+        try:
+            durable.write_new(key_file, key_record(client_id, generation, self.device, stamp(self.clock())))
+        except WriteFailed:
+            # Linked but its folder not synced, or never linked: take back what this rotation
+            # wrote, so that "nothing was changed" holds. What cannot be taken back is a
+            # rotation cut short, which `finish` completes before its key is used.
+            self._cache.pop(client_id, None)
+            _undo([key_file, *access])
+            raise
         self._cache.pop(client_id, None)
         removed = [path for pid, _, path in self.access_files(client_id) if pid in rotation.shut_out]
         return Rotated(key_file, access, removed)
@@ -417,6 +505,20 @@ def remove(paths: list[Path]) -> None:
         path.unlink(missing_ok=True)
     for folder in {p.parent for p in paths}:
         durable.fsync_dir(folder)
+
+
+def _undo(paths: list[Path]) -> None:
+    """Remove what a rotation wrote, as far as the disk lets (best effort: see `finish`)."""
+    for path in paths:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            return  # the key file stays: a rotation cut short, finished by the next settle
+    for folder in {p.parent for p in paths}:
+        try:
+            durable.fsync_dir(folder)
+        except WriteFailed:
+            continue
 
 
 def oldest_first(keys: Mapping[str, PrivateKey]) -> list[PrivateKey]:
