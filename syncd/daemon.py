@@ -47,6 +47,7 @@ from vault.errors import (
     WriteFailed,
 )
 from vault.format.encoding import new_id
+from vault.store import recovery
 
 from .editors import Kind, backups_of, classify, inbox_files, note_of_residue
 from .filing import MAX_NOTE_BYTES, FiledNote, file_note, read_note_bytes
@@ -237,6 +238,10 @@ class Daemon:
         # `verify` never calls its access files planted and invites deleting them.
         for path in self.vault.keyring.finish_all():
             log.warning("a key rotation cut short could not be finished yet: %s; retrying later", path)
+        try:
+            recovery.finish(self.vault)  # a new recovery set recorded, its rename cut short
+        except WriteFailed as exc:
+            log.warning("a new recovery set could not be put in place yet (%s); retrying later", exc.why)
 
     def _start_observer(self) -> tuple[BaseObserver, str]:
         handler = _Handler(self.events)

@@ -11,11 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Env
+from conftest import PASSPHRASE, Env, copy_practice
 from notes import write_note
 from syscalls import record
 from test_concurrent_revoke import PASSPHRASES, four_practitioners, sync
 from test_concurrent_revoke import Practice as Group
+from test_recovery import NEW, create
 
 from casenotes.config import Practice
 from vault import verify
@@ -251,3 +252,64 @@ def test_a_revoke_publishes_its_new_key_only_after_every_holders_copy_is_durable
         and c.finished < link.started
         for c in calls
     ), "the key was published before the holders' copies were durable (access/ not fsynced in between)"
+
+
+# -- items 3 and 4: a new recovery set never leaves the practitioner without one ---------------
+def _opens(practice: Env, where: Path, shares: list[str]) -> bool:
+    """Whether SHARES set a new passphrase, tried in a copy of the practice (a use is for good)."""
+    env = Env(
+        Practice(where / "practice", where / "config"),
+        {
+            **practice.env,
+            "CASENOTES_HOME": str(where / "practice"),
+            "CASENOTES_CONFIG_DIR": str(where / "config"),
+        },
+    )
+    copy_practice(practice.practice, env)
+    return env.run("recovery", "use", stdin="\n".join(shares[:2]) + "\n", passphrase=NEW).code == 0
+
+
+@pytest.mark.parametrize(
+    ("where", "call", "action"),
+    [
+        ("folder", "fsync", "error=EIO:when=1"),  # the staged copy cannot be made durable
+        ("folder", "fsync", "signal=SIGKILL:when=1"),  # killed once the staged copy is there
+        # (strace's -P matches a rename by its source: the staged copy, put in place)
+        ("staged", "rename", "error=ENOSPC"),  # the disk refuses to put it in place
+        ("staged", "rename", "signal=SIGKILL"),  # killed as it is put in place
+        ("folder", "fsync", "signal=SIGKILL:when=2"),  # killed after that
+    ],
+    ids=[
+        "eio-staging",
+        "kill-after-staging",
+        "full-disk-at-the-rename",
+        "kill-at-the-rename",
+        "kill-after-it",
+    ],
+)
+def test_a_recovery_create_cut_short_leaves_the_practitioner_a_set_of_shares_that_works(
+    strace: list[str], practice: Env, tmp_path: Path, where: str, call: str, action: str
+) -> None:
+    """Item 3: before, the new copy replaced the old one before its shares were shown: a
+    kill or an I/O error then (at the folder's fsync, or the audit entry) retired every
+    share the custodians held and showed none. Now the copy is staged durably, its shares
+    shown, and only then put in force: cut short anywhere, the earlier shares work, or the
+    new ones that were shown do (never neither), and the next command leaves `verify` clean."""
+    old = create(practice, 3, 2)
+    [copy] = (practice.vault_dir / "practitioners").glob("*.recovery")
+    target = {"staged": copy.with_name(copy.name + "-new"), "folder": copy.parent}[where]
+    fault = ["-P", str(target), "-e", f"trace={call}", "-e", f"inject={call}:{action}"]
+    done = traced(practice, strace, "recovery", "create", "--shares", "3", "--threshold", "2", fault=fault)
+    assert "Traceback" not in done.stderr and done.returncode != 0, done.stderr
+    shown = [line for line in done.stdout.splitlines() if len(line.split()) == 20]
+    working = [
+        name
+        for name, shares in (("old", old), ("new", shown))
+        if shares and _opens(practice, tmp_path / name, shares)
+    ]
+    assert working, "cut short, recovery create left no set of shares that works"
+    if not shown:
+        assert working == ["old"]
+    assert practice.run("recovery", "status").code == 0  # finishes a commit cut short after its entry
+    done = practice.run("verify")
+    assert done.code == 0, done.err
