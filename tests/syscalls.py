@@ -26,7 +26,7 @@ class Syscall:
 
     name: str
     args: str
-    ok: bool
+    ok: bool  # it returned, and not an error (-1)
     started: int
     finished: int
 
@@ -61,7 +61,7 @@ def parse(log: str) -> list[Syscall]:
             pending[pid] = (name, rest.removesuffix("<unfinished ...>").rstrip(), number)
             continue
         results = _RESULT.findall(args)
-        calls.append(Syscall(name, args, bool(results) and results[-1] == "0", started, number))
+        calls.append(Syscall(name, args, bool(results) and not results[-1].startswith("-"), started, number))
     return calls
 
 

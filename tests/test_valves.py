@@ -5,6 +5,7 @@ says how each was checked)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -313,3 +314,75 @@ def test_a_recovery_create_cut_short_leaves_the_practitioner_a_set_of_shares_tha
     assert practice.run("recovery", "status").code == 0  # finishes a commit cut short after its entry
     done = practice.run("verify")
     assert done.code == 0, done.err
+
+
+# -- items 6 and 7: a restore writes only into its folder, and durably ---------------------------
+def _drive_and_laptop(practice: Env, tmp_path: Path) -> tuple[Path, str, Env]:
+    """A backup of the practice on a drive, its snapshot's name, and a new machine with no
+    practice and no device keys (where a manifest's signature cannot be checked)."""
+    write_note(practice.practice.inbox, note_id="00000000000000f1", status="signed")
+    assert practice.run("syncd", "--once").code == 0
+    drive = tmp_path / "usb"
+    assert practice.run("backup", "run", "--to", str(drive)).code == 0
+    name = next((drive / "snapshots").glob("*.json")).stem
+    laptop_env = {
+        **practice.env,
+        "CASENOTES_HOME": str(tmp_path / "nothing-here"),
+        "CASENOTES_CONFIG_DIR": str(tmp_path / "laptop"),
+    }
+    return drive, name, Env(Practice(tmp_path / "nothing-here", tmp_path / "laptop"), laptop_env)
+
+
+@pytest.mark.parametrize("escape", ["../escaped.json", "clients/../../escaped.json", "ABSOLUTE"])
+def test_a_forged_manifest_restored_on_a_machine_without_device_keys_writes_nothing_outside_the_restore_folder(
+    practice: Env, tmp_path: Path, escape: str
+) -> None:
+    """Item 6: with no device keys the manifest's signature cannot be checked, so whoever
+    can write the drive can name any path in it. A restore must refuse a path that lands
+    outside the restore folder, and write nothing there (or anywhere)."""
+    drive, name, laptop = _drive_and_laptop(practice, tmp_path)
+    manifest = drive / "snapshots" / f"{name}.json"
+    record = json.loads(manifest.read_bytes())
+    escaped = tmp_path / "escaped.json"
+    path = str(escaped) if escape == "ABSOLUTE" else escape
+    record["files"][path] = next(iter(record["files"].values()))  # an object the drive holds
+    manifest.write_text(json.dumps(record))
+    into = tmp_path / "restored"
+    done = laptop.run("backup", "restore", name, str(into), "--from", str(drive), passphrase=None)
+    assert done.code == 1 and "outside the vault" in done.err and "Traceback" not in done.err, done.err
+    assert not escaped.exists(), "a forged manifest wrote outside the restore folder"
+    assert not (into / "vault").exists()
+
+
+def test_a_restore_makes_every_file_durable_before_the_vault_appears(
+    strace: list[str], practice: Env, tmp_path: Path
+) -> None:
+    """Item 7: the restored vault is renamed into place whole; a power cut after the rename
+    must not leave a vault whose files' data or names were never written to disk (notes
+    missing or empty in what the practitioner takes for the restored practice). So the
+    files are synced after the last is written and before the rename (a recording spy)."""
+    drive, name, laptop = _drive_and_laptop(practice, tmp_path)
+    into = tmp_path / "restored"
+    command = [sys.executable, "-m", "casenotes", "backup", "restore", name, str(into), "--from", str(drive)]
+    calls = "openat,sync,syncfs,fsync,fdatasync,rename,renameat,renameat2"
+    done, seen = record(strace, command, laptop.env, tmp_path / "restore.strace", calls)
+    assert done.returncode == 0, done.stderr.decode()
+    partial = str(into / ".restoring-vault")
+    written = [
+        c
+        for c in seen
+        if c.ok
+        and c.name == "openat"
+        and "O_CREAT" in c.args
+        and c.paths
+        and c.paths[0].startswith(partial + "/")
+    ]
+    [placed] = [c for c in seen if c.ok and c.name.startswith("rename") and c.paths[:1] == [partial]]
+    assert len(written) >= 3, "the spy saw no restored file written"
+    last = max(c.finished for c in written)
+    synced = [
+        c
+        for c in seen
+        if c.ok and c.name in ("sync", "syncfs") and last < c.started and c.finished < placed.started
+    ]
+    assert synced, "the restored vault was renamed into place before its files were made durable"
