@@ -229,6 +229,10 @@ class Daemon:
         names. At start, hourly, and on every --once."""
         now = time.time()
         swept = self.vault.sweep(now) + durable.sweep_temps(self.state.path.parent, now)
+        # The practice folder's own files (casenotes.yml, written by a restore or `init`);
+        # its folders are swept above (vault, state) or are the practitioner's (the inbox).
+        root = self.state.path.parent.parent
+        swept += durable.sweep_temps(root, now, skip={p.name for p in root.iterdir() if p.is_dir()})
         self.summary.swept += swept
         if swept:
             log.info("removed %d leftover(s) of interrupted writes (they held no note)", swept)

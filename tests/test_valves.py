@@ -25,14 +25,14 @@ from vault.sharing import access
 
 
 def traced(
-    practice: Env, strace: list[str], *args: str, fault: list[str], passphrase: str = PASSPHRASE
+    practice: Env, strace: list[str], *args: str, fault: list[str], passphrase: str | None = PASSPHRASE
 ) -> subprocess.CompletedProcess[str]:
     """The CLI run under strace with FAULT (``-P path``, ``-e trace=``, ``-e inject=``)."""
     return subprocess.run(
         [*strace, *fault, sys.executable, "-m", "casenotes", *args],
         capture_output=True,
         text=True,
-        env=dict(practice.env, CASENOTES_PASSPHRASE=passphrase),
+        env=dict(practice.env, **({"CASENOTES_PASSPHRASE": passphrase} if passphrase else {})),
         timeout=120,
     )
 
@@ -386,3 +386,75 @@ def test_a_restore_makes_every_file_durable_before_the_vault_appears(
         if c.ok and c.name in ("sync", "syncfs") and last < c.started and c.finished < placed.started
     ]
     assert synced, "the restored vault was renamed into place before its files were made durable"
+
+
+# -- item 14: messages say what was changed; a killed restore leaves no temp file for good ------
+def _files(root: Path) -> set[str]:
+    """What a command may be said not to have changed: the vault's files, its audit log aside
+    (an unlock or a failure is itself an entry), and temp files (swept)."""
+    return {
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and p.relative_to(root).parts[0] != "audit" and not p.name.startswith(".tmp-")
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "folder"),
+    [(("backup", "run"), "../backups/snapshots"), (("client", "add", "CD-2"), "index")],
+    ids=["a-linked-snapshot", "a-linked-handle"],
+)
+def test_nothing_was_changed_is_said_only_when_nothing_was(
+    strace: list[str], practice: Env, args: tuple[str, ...], folder: str
+) -> None:
+    """Before: "nothing was changed (free some disk space and retry)" also followed a file
+    linked into place whose folder's fsync then failed (a snapshot, a handle, a key file):
+    the practitioner was told to retry over a change that was there."""
+    assert practice.run("backup", "run").code == 0  # the snapshots folder exists
+    before = _files(practice.vault_dir) | {
+        f"backups:{p.name}" for p in (practice.practice.root / "backups" / "snapshots").iterdir()
+    }
+    target = (practice.vault_dir / folder).resolve()
+    done = traced(
+        practice,
+        strace,
+        *args,
+        fault=["-P", str(target), "-e", "trace=fsync", "-e", "inject=fsync:error=EIO"],
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    after = _files(practice.vault_dir) | {
+        f"backups:{p.name}" for p in (practice.practice.root / "backups" / "snapshots").iterdir()
+    }
+    if "nothing was changed" in done.stderr:
+        assert after == before, f"said 'nothing was changed' after: {sorted(after - before)}"
+    else:
+        assert after != before and "run the same command again" in done.stderr, done.stderr
+
+
+def test_a_restore_killed_after_writing_the_settings_leaves_no_temp_file_once_run_again(
+    strace: list[str], practice: Env, tmp_path: Path
+) -> None:
+    """Before: a kill during `backup restore` left `.tmp-*` files in the restored practice's
+    folder that nothing ever swept (syncd sweeps the vault and its own state only)."""
+    drive, name, laptop = _drive_and_laptop(practice, tmp_path)
+    into = tmp_path / "restored"
+    into.mkdir()
+    # Killed at the folder's fsync after casenotes.yml is linked, before its temp file goes.
+    fault = ["-P", str(into), "-e", "trace=fsync", "-e", "inject=fsync:signal=SIGKILL:when=2"]
+    done = traced(
+        laptop,
+        strace,
+        "backup",
+        "restore",
+        name,
+        str(into),
+        "--from",
+        str(drive),
+        fault=fault,
+        passphrase=None,
+    )
+    assert done.returncode != 0
+    assert list(into.glob(".tmp-*")), "the kill left no temp file: the fault missed its step"
+    again = laptop.run("backup", "restore", name, str(into), "--from", str(drive), passphrase=None)
+    assert again.code == 0, again.err
+    assert not [str(p) for p in into.rglob(".tmp-*")], "a killed restore's temp file was left for good"

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import WriteFailed, reason
+from .errors import NotDurable, WriteFailed, reason
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -69,7 +69,10 @@ def fsync_dirs(folders: Iterable[Path], threads: int = 4) -> None:
         by_depth.setdefault(len(folder.parts), []).append(folder)
     with ThreadPoolExecutor(threads, thread_name_prefix="casenotes-fsync") as pool:
         for depth in sorted(by_depth, reverse=True):
-            list(pool.map(fsync_dir, by_depth[depth]))  # raises the first failure, once all ran
+            try:
+                list(pool.map(fsync_dir, by_depth[depth]))  # raises the first failure, once all ran
+            except WriteFailed as exc:  # these folders gained entries: not "nothing was changed"
+                raise NotDurable(exc.path, exc.why) from exc
 
 
 def make_dirs(path: Path, defer: set[Path] | None = None) -> None:
@@ -174,7 +177,7 @@ def write_new(path: Path, data: bytes, defer: set[Path] | None = None, tag: str 
             if os.path.lexists(path):
                 raise FileExistsError(errno.EEXIST, "exists", str(path)) from exc
             os.rename(tmp, path)
-        fsync_dir(path.parent, defer)
+        _entry_durable(path, defer)
 
 
 def replace(path: Path, data: bytes, sync: bool = True, tag: str = "") -> None:
@@ -188,7 +191,16 @@ def replace(path: Path, data: bytes, sync: bool = True, tag: str = "") -> None:
     with _temp_beside(path, data, sync, tag=tag) as tmp:
         os.replace(tmp, path)
         if sync:
-            fsync_dir(path.parent)
+            _entry_durable(path)
+
+
+def _entry_durable(path: Path, defer: set[Path] | None = None) -> None:
+    """`fsync_dir` of the folder of a file just put in place: a failure now is no longer
+    "nothing was changed" (the file is there), so it is `NotDurable`."""
+    try:
+        fsync_dir(path.parent, defer)
+    except WriteFailed as exc:
+        raise NotDurable(path, exc.why) from exc
 
 
 def append(path: Path, data: bytes) -> None:

@@ -441,13 +441,14 @@ class Keyring:
         key_file = self.client_dir(client_id) / "keys" / f"{gid}.json"
         try:
             durable.write_new(key_file, key_record(client_id, generation, self.device, stamp(self.clock())))
-        except WriteFailed:
+        except WriteFailed as exc:
             # Linked but its folder not synced, or never linked: take back what this rotation
             # wrote, so that "nothing was changed" holds. What cannot be taken back is a
             # rotation cut short, which `finish` completes before its key is used.
             self._cache.pop(client_id, None)
-            _undo([key_file, *access])
-            raise
+            if _undo([key_file, *access]):
+                raise WriteFailed(exc.path, exc.why) from exc
+            raise RotationCutShort(key_file, f"could not be undone for good ({exc.why})") from exc
         self._cache.pop(client_id, None)
         removed = [path for pid, _, path in self.access_files(client_id) if pid in rotation.shut_out]
         return Rotated(key_file, access, removed)
@@ -507,18 +508,21 @@ def remove(paths: list[Path]) -> None:
         durable.fsync_dir(folder)
 
 
-def _undo(paths: list[Path]) -> None:
-    """Remove what a rotation wrote, as far as the disk lets (best effort: see `finish`)."""
+def _undo(paths: list[Path]) -> bool:
+    """Remove what a rotation wrote, as far as the disk lets (see `finish`); True if all
+    of it is gone (its removal made durable too: else a power cut could bring it back)."""
     for path in paths:
         try:
             path.unlink(missing_ok=True)
         except OSError:
-            return  # the key file stays: a rotation cut short, finished by the next settle
+            return False  # the key file stays: a rotation cut short, finished by the next settle
+    undone = True
     for folder in {p.parent for p in paths}:
         try:
             durable.fsync_dir(folder)
         except WriteFailed:
-            continue
+            undone = False
+    return undone
 
 
 def oldest_first(keys: Mapping[str, PrivateKey]) -> list[PrivateKey]:
