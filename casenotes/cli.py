@@ -20,6 +20,7 @@ from note_templates import TemplateError
 from syncd.errors import SyncdError
 from vault.errors import PracticeExists, VaultError
 from vault.format.constants import DEFAULT_KDF_PROFILE, KDF_PROFILES
+from vault.store import resolving
 
 from . import config
 from .completion import handles
@@ -350,6 +351,12 @@ def resolve_cmd(ctx: click.Context, note_id: str, keep: str | None) -> None:
     vault = open_vault(ctx)
     client_id = vault.locate_note(note_id)
     fork = vault.fork(client_id, note_id)
+    if fork is None and resolving.cut_short(vault, client_id, note_id):
+        sealed = resolving.finish(vault, vault.unlock(ask_passphrase()), client_id, note_id)
+        click.echo(
+            f"note {note_id}: finished a resolve cut short; revision {sealed.revision} is durable and audited"
+        )
+        return
     if fork is None:
         click.echo(f"note {note_id} has no conflict to resolve")
         return

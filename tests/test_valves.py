@@ -12,12 +12,16 @@ import sys
 from pathlib import Path
 
 import pytest
+import test_sharing
 from conftest import PASSPHRASE, Env, copy_practice
 from notes import write_note
 from syscalls import record
 from test_concurrent_revoke import PASSPHRASES, four_practitioners, sync
 from test_concurrent_revoke import Practice as Group
+from test_forks import NOTE as FORKED
+from test_forks import _fork as fork_note
 from test_recovery import NEW, create
+from test_sharing import People
 
 from casenotes.config import Practice
 from vault import verify
@@ -458,3 +462,55 @@ def test_a_restore_killed_after_writing_the_settings_leaves_no_temp_file_once_ru
     again = laptop.run("backup", "restore", name, str(into), "--from", str(drive), passphrase=None)
     assert again.code == 0, again.err
     assert not [str(p) for p in into.rglob(".tmp-*")], "a killed restore's temp file was left for good"
+
+
+# -- item 13 (not the purge parts): a resolve cut short; a failed unlink during a rotation -------
+people = test_sharing.people  # a fixture: Alex and Bea in one practice
+
+
+def test_a_resolve_cut_short_at_its_folder_fsync_is_finished_by_running_it_again(
+    strace: list[str], people: People
+) -> None:
+    """Before: with its merge revision linked but its folder's fsync failed, `resolve` failed,
+    the fork was settled on disk, and a rerun said "no conflict to resolve": the merge
+    revision stayed unaudited for good. Now the rerun finishes it."""
+    alex = people.alex
+    alex_rev, bea_rev = fork_note(people, "Alex's fictional wording.", "Bea's fictional wording.")
+    fault = ["-P", str(alex_rev.parent), "-e", "trace=fsync", "-e", "inject=fsync:error=EIO"]
+    done = traced(alex, strace, "resolve", FORKED, "--keep", bea_rev.stem, fault=fault)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    [merge] = alex_rev.parent.glob("000003-*.rev")  # linked: the fork is settled on disk
+    again = alex.run("resolve", FORKED, "--keep", bea_rev.stem)
+    assert again.code == 0 and "no conflict" not in again.text, again.text + again.err
+    with alex.vault() as vault:
+        assert vault.audit.has("seal", file=str(merge.relative_to(vault.root))), (
+            "the merge revision is unaudited"
+        )
+        assert vault.audit.has("resolve", note=FORKED)
+    for command in (["verify"], ["audit", "verify"]):
+        checked = alex.run(*command)
+        assert checked.code == 0, checked.err
+    assert "Bea's fictional wording" in alex.run("cat", "AB-1", "--note", FORKED).text
+
+
+def test_a_revoked_colleagues_key_file_whose_removal_failed_is_removed_by_the_next_syncd_run(
+    strace: list[str], people: People
+) -> None:
+    """Before: a rotation's audit entry records the revoked colleague's access files as
+    removed, then removes them; when the unlink failed, the file stayed and `verify` said
+    "put back?" for good (the same in a key merge, which removes through the same code).
+    Now syncd's next run finishes the removal."""
+    alex = people.alex
+    assert alex.run("access", "grant", "AB-1", "Bea").code == 0
+    with alex.vault() as vault:
+        bea = vault.trust.colleague("Bea").practitioner_id
+    [held] = [p for p in alex.vault_dir.glob("clients/*/access/*.sealed") if p.name.startswith(f"{bea}.")]
+    fault = ["-P", str(held), "-e", "trace=unlink,unlinkat", "-e", "inject=unlink,unlinkat:error=EIO"]
+    done = traced(alex, strace, "access", "revoke", "AB-1", "Bea", fault=fault)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert held.exists(), "the fault missed the removal"
+    assert alex.run("syncd", "--once").code == 0
+    assert not held.exists(), "the revoked colleague's key file was left in the vault"
+    for command in (["verify"], ["audit", "verify"]):
+        checked = alex.run(*command)
+        assert checked.code == 0, checked.err

@@ -309,7 +309,34 @@ class Keyring:
                 why = f"could not be made durable and audited yet ({exc.why})"
                 raise RotationCutShort(key_file, why) from exc
             remove(removed)
+        if generation.by == self.device.device_id and not self._removals_done(client_id, gid):
+            return  # a removal the disk refused: tried again next time
         self._finished.add((client_id, gid))
+
+    def _removals_done(self, client_id: str, gid: str) -> bool:
+        """Remove what a rotation of this device's recorded as removed and the disk kept (an
+        unlink that failed after its entry): access files of those it shut out, of the
+        generations it replaces, whose last ledger state is "removed" (a grant made apart
+        since is recorded as written, and stays). Left there, `verify` would call each
+        "put back?" for good. True once none is left."""
+        found, _ = self.generations(client_id)
+        generation = found[gid]
+        older = kg.ancestry(found, gid) - {gid}
+        left = [
+            path
+            for pid, of, path in self.access_files(client_id)
+            if pid in generation.revoked and of in older
+        ]
+        if left:  # rare: only then is the whole log read
+            recorded = ledger.expected(self.audit.entries())
+            left = [
+                p for p in left if recorded.get(str(p.relative_to(self.root)), [""])[-1] is ledger.REMOVED
+            ]
+        try:
+            remove(left)
+        except (OSError, WriteFailed):
+            return False
+        return True
 
     def finish_all(self) -> list[Path]:
         """`finish` every rotation of this device's cut short, whether or not a note of its
