@@ -109,7 +109,7 @@ def committed(vault: Vault) -> bool:
     path, pending = recovery_file(vault), pending_file(vault)
     copy = pending if pending.exists() else path
     history = ledger.expected(vault.audit.entries()).get(str(path.relative_to(vault.root)))
-    return bool(history) and copy.exists() and history[-1] == ledger.digest(copy)
+    return history is not None and bool(history) and copy.exists() and history[-1] == ledger.digest(copy)
 
 
 def finish(vault: Vault) -> None:
