@@ -168,6 +168,12 @@ def _prep_revoke(root: Path) -> None:
     _seal_one(p, note_id=NOTE_ID)
 
 
+def _prep_recovery(root: Path) -> None:
+    _practice(root)
+    made = _cli(root, "recovery", "create", "--shares", "3", "--threshold", "2")
+    assert made.returncode == 0, made.stderr  # so that the run under faults replaces a set
+
+
 SCENARIOS = [
     Scenario("seal", lambda r: ["seal", str(r / "practice" / "inbox" / "note.md")], _prep_seal),
     Scenario("syncd --once", lambda r: ["syncd", "--once"], _prep_syncd),
@@ -186,6 +192,12 @@ SCENARIOS = [
     ),
     Scenario(
         "client add", lambda r: ["client", "add", "CD-2"], _prep_seal, also_fine=("already has this handle",)
+    ),
+    # Issue 31 item 3: staged, shown, then put in force (tests/test_valves.py checks the shares).
+    Scenario(
+        "recovery create",
+        lambda r: ["recovery", "create", "--shares", "3", "--threshold", "2"],
+        _prep_recovery,
     ),
 ]
 
