@@ -32,7 +32,7 @@ from ..errors import (
 from ..format import key_generations as kg
 from ..format import sync_artefacts
 from ..format.constants import PRACTITIONER_KEY_FORMAT
-from ..format.encoding import b64, stamp
+from ..format.encoding import b64, canonical, stamp
 from ..format.keys import Practitioner, public_keys, read_record
 from . import audit, ledger
 from .clients import key_record, read_first_generation, read_key_record
@@ -258,7 +258,7 @@ class Keyring:
             self.finish(client_id, gid)
             return gid
 
-    def finish(self, client_id: str, gid: str) -> None:
+    def finish(self, client_id: str, gid: str, audited: bool | None = None) -> None:
         """A rotation of this device's cut short after its key file was linked (killed, or
         an I/O error on a folder's fsync, before its audit entry): made durable and audited
         now, before anything is sealed to its key. Left as it was, `verify` calls its access
@@ -270,9 +270,9 @@ class Keyring:
         generation = self.generations(client_id)[0][gid]
         key_file = self.client_dir(client_id) / "keys" / f"{gid}.json"
         relative = str(key_file.relative_to(self.root))
-        if generation.by == self.device.device_id and not any(
-            self.audit.has(event, key_file=relative) for event in ROTATION_EVENTS
-        ):
+        if audited is None:
+            audited = any(self.audit.has(event, key_file=relative) for event in ROTATION_EVENTS)
+        if generation.by == self.device.device_id and not audited:
             mine = f".{self.device.device_id}.sealed"
             files = self.access_files(client_id)
             access = sorted(path for _, of, path in files if of == gid and path.name.endswith(mine))
@@ -341,12 +341,19 @@ class Keyring:
     def finish_all(self) -> list[Path]:
         """`finish` every rotation of this device's cut short, whether or not a note of its
         client is sealed next (syncd's sweep); the key files it could not finish yet."""
-        waiting = []
-        for key_file in sorted(self.root.glob(f"clients/*/keys/*-{self.device.device_id}.json")):
+        waiting: list[Path] = []
+        mine = sorted(self.root.glob(f"clients/*/keys/*-{self.device.device_id}.json"))
+        mine = [p for p in mine if (p.parent.parent.name, p.stem) not in self._finished]
+        if not mine:
+            return waiting
+        # Every log read once, not once per key file: a key file an entry names is audited.
+        logs = b"".join(path.read_bytes() for path in self.audit.logs())
+        for key_file in mine:
             client_id, gid = key_file.parent.parent.name, key_file.stem
+            needle = canonical({"key_file": str(key_file.relative_to(self.root))})[1:-1]
             try:
                 if gid in self.generations(client_id)[0]:
-                    self.finish(client_id, gid)
+                    self.finish(client_id, gid, audited=needle in logs)
             except (RotationCutShort, UnknownClient):
                 waiting.append(key_file)
         return waiting
