@@ -15,6 +15,7 @@ import pytest
 from conftest import CHEAP_KDF
 from nacl.public import PrivateKey, SealedBox
 
+from casenotes.config import Practice as PracticeFolders
 from vault import Passphrase, Vault, verify
 from vault.errors import KeyNotUsable, NoAccess, TamperedFile
 from vault.format import key_generations
@@ -148,6 +149,25 @@ def four_practitioners(tmp_path: Path) -> Practice:
     alex_vault.close()
     machines = {"alex": tmp_path / "alex-machine", "bea": tmp_path / "bea-machine"}
     return Practice(root, configs, client, ids, machines)
+
+
+def merge_due_on_alex(tmp_path: Path, practice: PracticeFolders) -> Practice:
+    """Alex's machine, laid out as the practice PRACTICE (vault, inbox, his config), after two
+    revokes of AB-1 made apart met (his of Carol, Bea's of Dan): the next note of AB-1
+    sealed there merges the two keys first (issue 31 item 10)."""
+    group = four_practitioners(tmp_path)
+    group.seal("alex", "before")
+    base = group.apart()
+    _revoke(group, "alex", "carol")
+    _revoke(group, "bea", "dan")
+    sync(base, group.machines["alex"], group.machines["bea"])
+    shutil.copytree(group.machines["alex"], practice.vault_dir)
+    if practice.config_dir != group.configs["alex"]:
+        shutil.copytree(group.configs["alex"], practice.config_dir)
+        group.configs["alex"] = practice.config_dir
+    practice.create_layout()
+    group.machines["alex"] = practice.vault_dir  # what Alex's machine holds from now on
+    return group
 
 
 def _revoke(practice: Practice, who: str, whom: str) -> None:

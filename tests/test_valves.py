@@ -6,7 +6,6 @@ says how each was checked)."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ import test_sharing
 from conftest import PASSPHRASE, Env, copy_practice
 from notes import write_note
 from syscalls import record
-from test_concurrent_revoke import PASSPHRASES, four_practitioners, sync
+from test_concurrent_revoke import PASSPHRASES, merge_due_on_alex
 from test_concurrent_revoke import Practice as Group
 from test_forks import NOTE as FORKED
 from test_forks import _fork as fork_note
@@ -25,7 +24,6 @@ from test_sharing import People
 
 from casenotes.config import Practice
 from vault import verify
-from vault.sharing import access
 
 
 def traced(
@@ -135,24 +133,14 @@ def _merge_due(tmp_path: Path, base_env: dict[str, str]) -> tuple[Env, Group]:
     """Alex's machine after two revokes of AB-1 made apart (his of Carol, Bea's of Dan) met:
     the next note of AB-1 that syncd seals there merges the two keys first. Five signed
     notes of AB-1 wait in its inbox."""
-    group = four_practitioners(tmp_path)
-    group.seal("alex", "before")
-    base = group.apart()
-    for who, whom in (("alex", "carol"), ("bea", "dan")):
-        vault, practitioner = group.unlock(who)
-        access.revoke(vault, practitioner, group.client, vault.trust.colleague(whom.title()))
-        vault.close()
-    sync(base, group.machines["alex"], group.machines["bea"])
-    practice = Practice(tmp_path / "alex-practice", group.configs["alex"])
-    shutil.copytree(group.machines["alex"], practice.vault_dir)
-    practice.create_layout()
+    practice = Practice(tmp_path / "alex-practice", tmp_path / "alex-config")
+    group = merge_due_on_alex(tmp_path, practice)
     env = Env(
         practice,
         {**base_env, "CASENOTES_HOME": str(practice.root), "CASENOTES_CONFIG_DIR": str(practice.config_dir)},
     )
     for n in range(5):
         write_note(practice.inbox, f"2026-11-{n + 1:02d}-AB-1.md", note_id=f"{n + 1:016x}", status="signed")
-    group.machines["alex"] = practice.vault_dir  # what Alex's machine holds from now on
     return env, group
 
 
