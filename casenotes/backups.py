@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from pathlib import Path
 
 import click
@@ -190,6 +191,9 @@ def backup_restore(ctx: click.Context, snapshot: str, into: Path, target: str | 
     # The folders and settings first, each kept if a killed restore made it: the vault,
     # renamed into place whole, is the last thing to appear, so a rerun just works.
     durable.make_dirs(restored.inbox)
+    # A killed restore's temp files in the new practice's own folder: no one else writes
+    # there before the restore is done, so all of them, however young (issue 31 item 14).
+    durable.sweep_temps(restored.root, time.time(), older_than=0, skip=_subfolders(restored.root))
     if not restored.settings_file.exists():
         durable.write_new(restored.settings_file, Settings().to_yaml().encode())
     with progress_bar(f"restoring {snap.name}") as step:
@@ -205,6 +209,10 @@ def backup_restore(ctx: click.Context, snapshot: str, into: Path, target: str | 
             f"restored snapshot {snap.name} into {into}; now register this machine: "
             f"`casenotes --practice {into} device register`, then `casenotes --practice {into} verify`"
         )
+
+
+def _subfolders(root: Path) -> set[str]:
+    return {entry.name for entry in root.iterdir() if entry.is_dir()}
 
 
 @backup.command("prune")

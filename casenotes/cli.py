@@ -20,6 +20,7 @@ from note_templates import TemplateError
 from syncd.errors import SyncdError
 from vault.errors import PracticeExists, VaultError
 from vault.format.constants import DEFAULT_KDF_PROFILE, KDF_PROFILES
+from vault.store import resolving
 
 from . import config
 from .completion import handles
@@ -363,6 +364,12 @@ def resolve_cmd(ctx: click.Context, note_id: str, keep: str | None) -> None:
     vault = open_vault(ctx)
     client_id = vault.locate_note(note_id)
     fork = vault.fork(client_id, note_id)
+    if fork is None and resolving.cut_short(vault, client_id, note_id):
+        sealed = resolving.finish(vault, vault.unlock(ask_passphrase()), client_id, note_id)
+        click.echo(
+            f"note {note_id}: finished a resolve cut short; revision {sealed.revision} is durable and audited"
+        )
+        return
     if fork is None:
         click.echo(f"note {note_id} has no conflict to resolve")
         return
@@ -571,10 +578,19 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool, laun
         )
         for problem in summary.problems:
             click.echo(f"casenotes: {problem}", err=True)
-        if summary.left:  # exit 1: a script (cron, a login hook) can tell that notes need you
+        for name, why in sorted(summary.failed_jobs.items()):
+            click.echo(f"casenotes: job {name} failed: {why}", err=True)
+        # exit 1: a script (cron, a login hook) can tell that notes or a job need you
+        failed = ", ".join(sorted(summary.failed_jobs))
+        if summary.left:
             raise Failure(
                 f"{len(summary.left)} note(s) left in the inbox unsealed ({', '.join(summary.left)}); "
-                "`casenotes status` says why for each"
+                "`casenotes status` says why for each" + (f"; and job(s) {failed} failed" if failed else "")
+            )
+        if failed:
+            raise Failure(
+                f"job(s) {failed} failed (see above); the next "
+                "`casenotes syncd --once`, or the running syncd, tries again"
             )
         return
     for signum in (signal.SIGINT, signal.SIGTERM):

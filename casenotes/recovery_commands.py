@@ -8,12 +8,14 @@ from pathlib import Path
 import click
 
 from vault import durable
+from vault.errors import WriteFailed
 from vault.format import recovery as recovery_format
 from vault.format.constants import MAX_RECOVERY_SHARES
 from vault.store import recovery
 
 from . import backups, custodian, installation, passphrases
 from .context import (
+    Failure,
     UsageFailure,
     ask_passphrase,
     key_file_path,
@@ -59,13 +61,9 @@ def recovery_create(ctx: click.Context, shares: int, threshold: int) -> None:
     vault = open_vault(ctx)
     practitioner = vault.unlock(ask_passphrase())
     retired = recovery.status(vault)
-    mnemonics = recovery.create(vault, practitioner, shares, threshold)
-    if retired:
-        click.echo(
-            f"casenotes: the earlier {retired.threshold}-of-{retired.shares} shares are retired: "
-            "they open nothing now",
-            err=True,
-        )
+    # Staged, shown, then put in force: killed before the last line below, the earlier set
+    # still works; the new shares are in force only once that line says so.
+    mnemonics = recovery.stage(vault, practitioner, shares, threshold)
     click.echo(
         f"casenotes: {shares} recovery shares follow, one per line; any {threshold} of them set a new "
         "passphrase (`casenotes recovery use`), fewer reveal nothing. They are shown this once and "
@@ -75,6 +73,28 @@ def recovery_create(ctx: click.Context, shares: int, threshold: int) -> None:
     )
     for mnemonic in mnemonics:
         click.echo(mnemonic)
+    sys.stdout.flush()  # shown before they are put in force, whatever stdout is
+    try:
+        recovery.commit(vault)
+    except WriteFailed as exc:
+        if recovery.committed(vault):  # the entry took: the next command finishes the rename
+            raise Failure(
+                f"the new recovery set is recorded but not yet in place ({exc.path}: {exc.why}): "
+                "the shares above are the ones that count; once the disk is fixed, "
+                "`casenotes recovery status` puts it in place"
+            ) from exc
+        earlier = "the earlier shares still work" if retired else "no recovery set is in force"
+        raise Failure(
+            f"could not put the new recovery set in force ({exc.path}: {exc.why}): the shares above "
+            f"open nothing; {earlier}. Free some disk space and run `casenotes recovery create` again"
+        ) from exc
+    if retired:
+        click.echo(
+            f"casenotes: the earlier {retired.threshold}-of-{retired.shares} shares are retired: "
+            "they open nothing now",
+            err=True,
+        )
+    click.echo("casenotes: the new recovery set is in force", err=True)
 
 
 @recovery_group.command("use")

@@ -28,7 +28,7 @@ from retention.purge import outlook
 from syncd.editors import Kind, classify, inbox_files
 from syncd.filing import read_note_bytes
 from syncd.lock import DaemonLock
-from syncd.state import State
+from syncd.state import JobFailure, State
 from vault import Vault, durable
 from vault.backup.snapshots import BackupTarget
 from vault.backup.storage import TargetUnavailable
@@ -385,22 +385,14 @@ def local_time(when: dt.datetime) -> str:
     return f"{when.astimezone():%Y-%m-%d %H:%M}"
 
 
-def _ran(last: str) -> dt.datetime | None:
-    try:
-        ran = dt.datetime.fromisoformat(last)
-    except ValueError:
-        return None
-    return ran if ran.tzinfo is not None else ran.replace(tzinfo=dt.UTC)  # older state files: UTC
-
-
-def _jobs_lines(jobs: dict[str, str], now: dt.datetime) -> list[str]:
-    """syncd's scheduled jobs in one line (the one run longest ago); a job not run for a day
-    gets a line of its own: a practitioner needs to know the daemon keeps up, not seven rows."""
-    if not jobs:
+def _jobs_lines(jobs: dict[str, str], failed: dict[str, JobFailure], now: dt.datetime) -> list[str]:
+    """syncd's scheduled jobs in one line (the one run longest ago); a job that failed, never
+    ran, or has not run for a day gets a line of its own: a practitioner needs to know the
+    daemon keeps up, not seven rows."""
+    if not jobs and not failed:
         return ["jobs: none has run yet (syncd runs them)"]
-    ran = {name: _ran(last) for name, last in jobs.items()}
-    never = sorted(name for name, when in ran.items() if when is None)
-    timed = sorted(((when, name) for name, when in ran.items() if when is not None))
+    ran = {name: _moment(last) for name, last in jobs.items()}
+    timed = sorted((when, name) for name, when in ran.items() if when is not None)
     lines = []
     if timed:
         oldest, name = timed[0]
@@ -408,20 +400,29 @@ def _jobs_lines(jobs: dict[str, str], now: dt.datetime) -> list[str]:
             f"jobs: {len(jobs)} scheduled; the one run longest ago: {name}, "
             f"last ran {local_time(oldest)}, {ago((now - oldest).total_seconds())}"
         )
-        late = [(when, n) for when, n in timed[1:] if now - when > dt.timedelta(days=1)]
-        lines += [_job_line(n, jobs[n], now) for _, n in late]
-    lines += [_job_line(n, jobs[n], now) for n in never]
-    return lines
+    alone = {n for when, n in timed[1:] if now - when > dt.timedelta(days=1)}
+    alone |= {name for name, when in ran.items() if when is None} | failed.keys()
+    return lines + [_job_line(n, jobs.get(n), now, failed.get(n)) for n in sorted(alone)]
 
 
-def _job_line(name: str, last: str, now: dt.datetime) -> str:
+def _moment(stamp: str) -> dt.datetime | None:
     try:
-        ran = dt.datetime.fromisoformat(last)
+        when = dt.datetime.fromisoformat(stamp)
     except ValueError:
-        return f"job {name}: last ran {last}"
-    if ran.tzinfo is None:
-        ran = ran.replace(tzinfo=dt.UTC)  # older state files: syncd always wrote UTC
-    return f"job {name}: last ran {local_time(ran)}, {ago((now - ran).total_seconds())}"
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)  # older state files: always UTC
+
+
+def _job_line(name: str, last: str | None, now: dt.datetime, failed: JobFailure | None = None) -> str:
+    ran = _moment(last) if last else None
+    done = "never ran to the end" if last is None else f"last ran {last}"
+    if ran is not None:
+        done = f"last ran {local_time(ran)}, {ago((now - ran).total_seconds())}"
+    if failed is None:
+        return f"job {name}: {done}"
+    at = _moment(failed.at)
+    when = f"{local_time(at)}, {ago((now - at).total_seconds())}" if at else failed.at
+    return f"job {name}: FAILED {when}: {failed.why}; {done} (syncd tries again)"
 
 
 @click.command()
@@ -482,16 +483,16 @@ def status(ctx: click.Context) -> None:
         f"\nsyncd: {'running, PID ' + holder if holder else 'not running (start it with `casenotes syncd`)'}"
     )
     now = dt.datetime.now(dt.UTC)
-    for line in _jobs_lines(state.jobs, now):
+    for line in _jobs_lines(state.jobs, state.failed, now):  # a job that never succeeded too
         click.echo(line)
     for target in backups.targets(p):
-        click.echo(_backup_line(target, backups.on_same_disk(target, p)))
+        click.echo(_backup_line(target, backups.on_same_disk(target, p), state.failed.get("backup")))
     click.echo(purges_line(vault, p))
     for line in awaiting_lines(vault):
         click.echo(line)
 
 
-def _backup_line(target: BackupTarget, same_disk: bool) -> str:
+def _backup_line(target: BackupTarget, same_disk: bool, failed: JobFailure | None = None) -> str:
     note = " (on the practice's own disk: not yet a real backup)" if same_disk else ""
     try:
         latest = target.snapshots()[-1:]
@@ -502,6 +503,9 @@ def _backup_line(target: BackupTarget, same_disk: bool) -> str:
     taken = dt.datetime.strptime(latest[0][:18] + "+0000", "%Y-%m-%dT%H%M%SZ%z")
     age = dt.datetime.now(dt.UTC) - taken
     warning = "  WARNING: older than 48 hours" if age > dt.timedelta(hours=48) else ""
+    # The run that took it failed on this target after it: not known durable.
+    if failed and str(target) in failed.why and (at := _moment(failed.at)) and at >= taken:
+        warning = "  WARNING: the backup job failed after taking it; run `casenotes backup run`"
     when = f"last {local_time(taken)}, {ago(age.total_seconds())}"
     return f"backup {target}: {when}{note}{warning}"
 

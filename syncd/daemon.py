@@ -41,11 +41,13 @@ from vault.errors import (
     NoteForked,
     NoteLocked,
     NoteTooLarge,
+    ReadFailed,
     TamperedFile,
     VaultError,
     WriteFailed,
 )
 from vault.format.encoding import new_id
+from vault.store import recovery
 
 from .editors import Kind, backups_of, classify, inbox_files, note_of_residue
 from .filing import MAX_NOTE_BYTES, FiledNote, file_note, read_note_bytes
@@ -94,6 +96,7 @@ class Summary:
     problems: list[str] = field(default_factory=list)
     left: list[str] = field(default_factory=list)  # inbox files left unsealed (LEFT_STATES)
     swept: int = 0  # temp files and half-made clients a killed writer left behind
+    failed_jobs: dict[str, str] = field(default_factory=dict)  # job -> why, failed in this run
 
 
 class _Handler(FileSystemEventHandler):
@@ -217,6 +220,7 @@ class Daemon:
             for key, status in self.state.files.items()
             if status.state in LEFT_STATES and os.path.lexists(self.inbox / key)
         )
+        self.summary.failed_jobs = dict(self.runner.failed_now)
         return self.summary
 
     def sweep(self) -> None:
@@ -225,11 +229,23 @@ class Daemon:
         names. At start, hourly, and on every --once."""
         now = time.time()
         swept = self.vault.sweep(now) + durable.sweep_temps(self.state.path.parent, now)
+        # The practice folder's own files (casenotes.yml, written by a restore or `init`);
+        # its folders are swept above (vault, state) or are the practitioner's (the inbox).
+        root = self.state.path.parent.parent
+        swept += durable.sweep_temps(root, now, skip={p.name for p in root.iterdir() if p.is_dir()})
         self.summary.swept += swept
         if swept:
             log.info("removed %d leftover(s) of interrupted writes (they held no note)", swept)
         for path in self.vault.upgrade_index():
             log.info("filed a handle-index entry two machines wrote while apart under its own name: %s", path)
+        # A key rotation of this device's cut short (issue 31 item 10): finished, so that
+        # `verify` never calls its access files planted and invites deleting them.
+        for path in self.vault.keyring.finish_all():
+            log.warning("a key rotation cut short could not be finished yet: %s; retrying later", path)
+        try:
+            recovery.finish(self.vault)  # a new recovery set recorded, its rename cut short
+        except WriteFailed as exc:
+            log.warning("a new recovery set could not be put in place yet (%s); retrying later", exc.why)
 
     def _start_observer(self) -> tuple[BaseObserver, str]:
         handler = _Handler(self.events)
@@ -466,8 +482,10 @@ class Daemon:
                     ),
                 ),
             )
-        except (WriteFailed, OSError, KeyNotUsable) as exc:  # the last: sync still in flight
-            self._retry(path, key, exc)
+        # The disk, for now (a full disk, one read error of a record: the note is unchanged,
+        # so only a retry with back-off ever files it); or sync still in flight.
+        except (WriteFailed, ReadFailed, OSError, KeyNotUsable) as exc:
+            self._retry(path, key, exc, mac)
         except VaultError as exc:
             self._report(key, FileStatus("error", reason=str(exc), mac=mac))
         except Exception as exc:  # one odd file must not stop the others, nor the jobs
@@ -571,12 +589,20 @@ class Daemon:
             self.summary.problems.append(str(status.reason))
             self.state.set(key, status)
 
-    def _retry(self, path: Path, key: str, exc: OSError | VaultError) -> None:
+    def _retry(self, path: Path, key: str, exc: OSError | VaultError, mac: str | None = None) -> None:
+        """File PATH again after a pause that doubles with each failure in a row (``mac``:
+        the content this is about, so that `status` shows why it waits)."""
         count = self.failures.get(path, 0) + 1
         self.failures[path] = count
         wait = min(self.settings.retry_first * 2 ** (count - 1), self.settings.retry_max)
         self.due[path] = time.monotonic() + wait
-        self._report(key, FileStatus("pending", reason=f"{key}: could not seal yet ({exc}); retrying"))
+        what = f"{exc.path}: {exc.why}" if isinstance(exc, (ReadFailed, WriteFailed)) else str(exc)
+        self._report(
+            key,
+            FileStatus(
+                "pending", reason=f"{key}: could not seal yet ({what}); syncd retries by itself", mac=mac
+            ),
+        )
 
     def _remember(self, path: Path) -> None:
         info = os.lstat(path)

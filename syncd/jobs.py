@@ -4,7 +4,8 @@
 due while the laptop slept runs once at wake-up. Last-run times are also persisted (in
 the daemon's state), so a job that fell due while the daemon was not running at all runs
 at start. A failing job is logged and retried with exponential backoff; it never stops
-the watcher.
+the watcher. Its failure is kept in the state until it next succeeds (`status` shows it),
+and in ``failed_now`` for this process (`syncd --once` exits 1 naming it).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 import schedule
 
-from .state import State
+from .state import JobFailure, State
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = dt.timedelta(hours=1)
@@ -46,6 +47,7 @@ class JobRunner:
         self.clock = clock
         self.scheduler = schedule.Scheduler()
         self.failures: dict[str, int] = {}
+        self.failed_now: dict[str, str] = {}  # job -> why, for the jobs whose last run here failed
         self._scheduled: dict[str, schedule.Job] = {}
 
     def last_run(self, job: Job) -> dt.datetime | None:
@@ -91,13 +93,20 @@ class JobRunner:
             wait = min(FIRST_BACKOFF * 2 ** (count - 1), MAX_BACKOFF)
             if isinstance(exc, OSError) or hasattr(exc, "exit_code"):
                 # a typed error (ours carry an exit code) or the disk: its sentence says it all
+                why = str(exc)
                 log.warning("job %s failed (%d in a row): %s; retrying in %s", job.name, count, exc, wait)
             else:  # a bug: the traceback is what a report needs
+                why = f"unexpected error ({type(exc).__name__}); the traceback is in syncd.log"
                 log.exception("job %s failed (%d in a row); retrying in %s", job.name, count, wait)
+            self.failed_now[job.name] = why
+            self.state.failed[job.name] = JobFailure(self.clock().isoformat(), why)
+            self.state.dirty = True
             scheduled = self._scheduled.get(job.name)
             if scheduled is not None:
                 scheduled.next_run = dt.datetime.now() + wait  # noqa: DTZ005 (schedule is naive local)
             return
         self.failures.pop(job.name, None)
+        self.failed_now.pop(job.name, None)
+        self.state.failed.pop(job.name, None)
         self.state.jobs[job.name] = self.clock().isoformat()
         self.state.dirty = True

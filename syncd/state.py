@@ -7,6 +7,8 @@
   `casenotes status` and so that a bad note is logged once per change, not per event.
 - ``jobs``: when each scheduled job last ran, so a job missed while the machine slept or
   the daemon was down runs at the next start.
+- ``failed``: each job whose last run failed: when, and the sentence why (cleared by its
+  next success), so that `status` shows the failure rather than an older success.
 
 No note text is kept here; paths and outcomes only.
 """
@@ -33,12 +35,19 @@ class FileStatus:
     updated: str | None = None
 
 
+@dataclass(frozen=True)
+class JobFailure:
+    at: str  # ISO time, UTC
+    why: str  # one sentence, naming the file (never a note's text: paths carry ids only)
+
+
 @dataclass
 class State:
     path: Path
     ids: dict[str, str] = field(default_factory=dict)
     files: dict[str, FileStatus] = field(default_factory=dict)
     jobs: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, JobFailure] = field(default_factory=dict)
     dirty: bool = False
 
     @classmethod
@@ -48,7 +57,8 @@ class State:
         try:
             data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
             files = {k: FileStatus(**v) for k, v in data.get("files", {}).items()}
-            return cls(path, dict(data.get("ids", {})), files, dict(data.get("jobs", {})))
+            failed = {k: JobFailure(**v) for k, v in data.get("failed", {}).items()}
+            return cls(path, dict(data.get("ids", {})), files, dict(data.get("jobs", {})), failed)
         except (ValueError, TypeError, AttributeError):
             # Only derived facts live here; the inbox and the vault are the truth. Start over.
             return cls(path)
@@ -59,6 +69,7 @@ class State:
             "ids": self.ids,
             "files": {k: asdict(v) for k, v in sorted(self.files.items())},
             "jobs": self.jobs,
+            "failed": {k: asdict(v) for k, v in sorted(self.failed.items())},
         }
         durable.replace(self.path, json.dumps(data, indent=1, sort_keys=True).encode())
         self.dirty = False

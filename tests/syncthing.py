@@ -3,12 +3,13 @@
 Each runs from its own home folder, listens on loopback only, with discovery, relays,
 NAT traversal, usage reporting and upgrades off, and a GUI/REST API on a random loopback
 port with a random API key. `share` makes one folder shared between instances; `pause`
-and `resume` take a machine off the network and back; `converge` waits until both sides
-hold the same files.
+and `resume` take a machine off the network and back; `converge` waits until Syncthing
+shows the folder up to date on both sides and both hold the same bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -147,14 +148,22 @@ class Syncthing:
     def scan(self) -> None:
         self.call("POST", f"/rest/db/scan?folder={FOLDER}")
 
-    def idle_with(self, other: Syncthing) -> bool:
+    def up_to_date_with(self, other: Syncthing) -> bool:
+        """Syncthing's own "Up to Date" for this folder, as both sides see it: this instance
+        is idle and needs nothing, OTHER holds all of this instance's files, and OTHER has
+        received this instance's whole index (its sequence), so an index update still in
+        flight is not taken for agreement. Completion alone is 100 before the remote has
+        even heard of a new file (its sequence is 0 then)."""
         status = self.get(f"/rest/db/status?folder={FOLDER}")
-        completion = self.get(f"/rest/db/completion?folder={FOLDER}&device={other.device_id}")
+        theirs = self.get(f"/rest/db/completion?folder={FOLDER}&device={other.device_id}")
+        heard = other.get(f"/rest/db/completion?folder={FOLDER}&device={self.device_id}")
         return (
             status.get("state") == "idle"
             and status.get("needTotalItems") == 0
-            and completion.get("completion") == 100
-            and completion.get("needItems", 0) == 0
+            and status.get("pullErrors", 0) == 0
+            and theirs.get("completion") == 100
+            and theirs.get("needItems", 0) == 0
+            and heard.get("sequence") == status.get("sequence")
         )
 
     def stop(self) -> None:
@@ -167,31 +176,39 @@ class Syncthing:
         self.log.close()
 
 
-def tree(root: Path) -> dict[str, int]:
-    """Relative path -> size of every file Syncthing carries (its own markers excluded)."""
+def tree(root: Path) -> dict[str, str]:
+    """Relative path -> SHA-256 of every file Syncthing carries (its own markers and temp
+    files excluded): an audit checkpoint rewritten at the same size is a change too."""
     found = {}
     for path in root.rglob("*"):
         relative = path.relative_to(root)
-        if relative.parts[0] in (".stfolder", ".stignore") or relative.name.startswith(".tmp-"):
+        if relative.parts[0] in (".stfolder", ".stignore") or relative.name.startswith(
+            (".tmp-", ".syncthing.")
+        ):
             continue
         if path.is_file():
-            found[str(relative)] = path.stat().st_size
+            try:
+                found[str(relative)] = hashlib.sha256(path.read_bytes()).hexdigest()
+            except FileNotFoundError:  # renamed away by the engine while listed
+                found[str(relative)] = "gone"
     return found
 
 
-def converge(a: Syncthing, a_root: Path, b: Syncthing, b_root: Path, timeout: float = 30) -> None:
-    """Wait until both instances are idle and hold the same files."""
+def converge(a: Syncthing, a_root: Path, b: Syncthing, b_root: Path, timeout: float = 120) -> None:
+    """Wait until Syncthing itself shows the folder up to date on both sides, and both hold
+    the same bytes. Under load (a CI machine at a load of 9) this takes what it takes: the
+    timeout is only there so that a broken engine fails the test rather than hanging it."""
     a.scan()
     b.scan()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if a.idle_with(b) and b.idle_with(a) and tree(a_root) == tree(b_root):
+            if a.up_to_date_with(b) and b.up_to_date_with(a) and tree(a_root) == tree(b_root):
                 return
         except OSError:
             pass
         time.sleep(0.3)
-    only_a = set(tree(a_root)) ^ set(tree(b_root))
+    differing = {k for k in tree(a_root).items() ^ tree(b_root).items()}
     raise AssertionError(
-        f"the two vaults did not converge within {timeout}s; differing: {sorted(only_a)[:5]}"
+        f"the two vaults did not converge within {timeout}s; differing: {sorted(differing)[:5]}"
     )

@@ -239,7 +239,7 @@ def test_syncd_takes_the_daily_backup_and_retries_an_unplugged_drive(practice: E
         )
     )
     once = practice.run("syncd", "--once")
-    assert once.code == 0
+    assert once.code == 1 and "job backup failed" in once.err and str(drive) in once.err  # issue 31 item 12
     assert list((practice.practice.root / "backups" / "snapshots").glob("*.json"))  # the reachable one
     state = json.loads((practice.practice.state_dir / "state.json").read_text())
     assert "backup" not in state["jobs"]  # the unplugged drive: not counted as done

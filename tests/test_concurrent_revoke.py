@@ -15,6 +15,7 @@ import pytest
 from conftest import CHEAP_KDF
 from nacl.public import PrivateKey, SealedBox
 
+from casenotes.config import Practice as PracticeFolders
 from vault import Passphrase, Vault, verify
 from vault.errors import KeyNotUsable, NoAccess, TamperedFile
 from vault.format import key_generations
@@ -120,6 +121,11 @@ class Practice:
 
 @pytest.fixture
 def practice(tmp_path: Path) -> Practice:
+    return four_practitioners(tmp_path)
+
+
+def four_practitioners(tmp_path: Path) -> Practice:
+    """Alex's practice with Bea, Carol and Dan joined, each with a device, AB-1 granted to all."""
     root = tmp_path / "vault"
     configs = {name: tmp_path / f"{name}-config" for name in PASSPHRASES}
     alex_vault = create_practice(root, configs["alex"], Passphrase(PASSPHRASES["alex"]), CHEAP_KDF)
@@ -143,6 +149,25 @@ def practice(tmp_path: Path) -> Practice:
     alex_vault.close()
     machines = {"alex": tmp_path / "alex-machine", "bea": tmp_path / "bea-machine"}
     return Practice(root, configs, client, ids, machines)
+
+
+def merge_due_on_alex(tmp_path: Path, practice: PracticeFolders) -> Practice:
+    """Alex's machine, laid out as the practice PRACTICE (vault, inbox, his config), after two
+    revokes of AB-1 made apart met (his of Carol, Bea's of Dan): the next note of AB-1
+    sealed there merges the two keys first (issue 31 item 10)."""
+    group = four_practitioners(tmp_path)
+    group.seal("alex", "before")
+    base = group.apart()
+    _revoke(group, "alex", "carol")
+    _revoke(group, "bea", "dan")
+    sync(base, group.machines["alex"], group.machines["bea"])
+    shutil.copytree(group.machines["alex"], practice.vault_dir)
+    if practice.config_dir != group.configs["alex"]:
+        shutil.copytree(group.configs["alex"], practice.config_dir)
+        group.configs["alex"] = practice.config_dir
+    practice.create_layout()
+    group.machines["alex"] = practice.vault_dir  # what Alex's machine holds from now on
+    return group
 
 
 def _revoke(practice: Practice, who: str, whom: str) -> None:

@@ -37,6 +37,7 @@ from pathlib import Path
 import pytest
 from conftest import CHEAP_KDF, PASSPHRASE, ROOT, require_tool
 from notes import note_text
+from test_concurrent_revoke import merge_due_on_alex
 
 from casenotes import backups
 from casenotes.config import Practice
@@ -168,6 +169,19 @@ def _prep_revoke(root: Path) -> None:
     _seal_one(p, note_id=NOTE_ID)
 
 
+def _prep_merge(root: Path) -> None:
+    """Alex's machine where the note syncd seals first merges two key generations made apart."""
+    p = Practice(root / "practice", root / "config")
+    merge_due_on_alex(root.parent / f"{root.name}-group", p)
+    (p.inbox / "note.md").write_text(note_text(note_id=NOTE_ID, status="signed"))
+
+
+def _prep_recovery(root: Path) -> None:
+    _practice(root)
+    made = _cli(root, "recovery", "create", "--shares", "3", "--threshold", "2")
+    assert made.returncode == 0, made.stderr  # so that the run under faults replaces a set
+
+
 SCENARIOS = [
     Scenario("seal", lambda r: ["seal", str(r / "practice" / "inbox" / "note.md")], _prep_seal),
     Scenario("syncd --once", lambda r: ["syncd", "--once"], _prep_syncd),
@@ -186,6 +200,14 @@ SCENARIOS = [
     ),
     Scenario(
         "client add", lambda r: ["client", "add", "CD-2"], _prep_seal, also_fine=("already has this handle",)
+    ),
+    # Issue 31 item 10: nothing sealed to the merged key before it is durable and audited.
+    Scenario("syncd --once (key merge)", lambda r: ["syncd", "--once"], _prep_merge),
+    # Issue 31 item 3: staged, shown, then put in force (tests/test_valves.py checks the shares).
+    Scenario(
+        "recovery create",
+        lambda r: ["recovery", "create", "--shares", "3", "--threshold", "2"],
+        _prep_recovery,
     ),
 ]
 
@@ -392,7 +414,7 @@ def run_case(
     if again.returncode != 0 and not any(words in again.stderr for words in scenario.also_fine):
         return outcome, f"{label}: the next run fails: {again.stderr.strip()[-600:]}", known
     problems = vault_problems(case) + strays(case)
-    if scenario.name in ("seal", "syncd --once"):
+    if scenario.name == "seal" or scenario.name.startswith("syncd --once"):
         problems += [d] if (d := duplicates(case)) else []
         if scenario.name == "seal":
             problems += [w] if (w := note_safe(case, plaintext)) else []

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import PASSPHRASE, Env
 from notes import write_note
+from syscalls import Syscall, record
 from test_fsync_budget import SYNC_CALLS
 
 from vault import verify
@@ -147,3 +148,95 @@ def test_two_files_of_one_note_in_a_burst_are_sealed_in_order_as_by_one_thread(
         assert [number for number, _, _ in revisions] == [1, 2] and finals == [False, True]
     assert draft.exists() and not signed.exists()
     assert not [p for p in others if p.exists()]
+
+
+def _traced_burst(strace: list[str], practice: Env) -> tuple[list[Syscall], str]:
+    """A burst of new notes and a new revision of a note already sealed (its folder exists),
+    sealed by a real `syncd --once` under the recording spy; its calls and the audit log."""
+    existing = write_note(practice.practice.inbox, "2026-10-01-AB-1.md", note_id="00000000000000ee")
+    assert practice.run("syncd", "--once").code == 0
+    existing.write_text(existing.read_text() + "\nA fictional afterthought.\n")
+    _burst(practice)
+    env = dict(practice.env, CASENOTES_PASSPHRASE=PASSPHRASE)
+    command = [sys.executable, "-m", "casenotes", "syncd", "--once"]
+    done, calls = record(strace, command, env, practice.practice.root / "strace.log")
+    assert done.returncode == 0, done.stderr.decode()
+    with practice.vault() as vault:
+        return calls, str(vault.audit.path)
+
+
+def _gained_entries(calls: list[Syscall], vault_dir: str) -> dict[str, int]:
+    """Each vault folder the run linked a revision into or made a folder in -> when that
+    happened (the entries a crash loses unless the folder is fsynced)."""
+    gained: dict[str, int] = {}
+    for call in calls:
+        if call.ok and call.name in ("link", "linkat") and call.paths[-1].endswith(".rev"):
+            gained.setdefault(str(Path(call.paths[-1]).parent), call.finished)
+        elif call.ok and call.name in ("mkdir", "mkdirat") and call.paths[0].startswith(vault_dir):
+            gained.setdefault(str(Path(call.paths[0]).parent), call.finished)
+    return gained
+
+
+def _synced_at(calls: list[Syscall], path: str, after: int) -> int | None:
+    """When the first successful fsync of PATH begun after AFTER finished."""
+    return next(
+        (
+            c.finished
+            for c in calls
+            if c.name in ("fsync", "fdatasync") and c.ok and c.fd_path == path and c.started > after
+        ),
+        None,
+    )
+
+
+def test_no_plaintext_of_a_burst_goes_before_every_folder_it_linked_a_revision_into_is_durable(
+    strace: list[str], practice: Env
+) -> None:
+    """Issue 31 item 1: a commit that fsyncs too few folders passed the fsync budget (an
+    upper bound). Here every folder that gained a revision or a note's folder must be
+    fsynced, after it gained it, before the first plaintext of the burst is renamed away:
+    else a power cut then loses the revision's name, and the plaintext is gone too."""
+    calls, _ = _traced_burst(strace, practice)
+    inbox = str(practice.practice.inbox)
+    removals = [c for c in calls if c.name.startswith("rename") and c.ok and c.paths[0].startswith(inbox)]
+    assert removals, "the burst removed no plaintext: nothing to check the order against"
+    first_removal = min(c.started for c in removals)
+    gained = _gained_entries(calls, str(practice.vault_dir))
+    assert len(gained) >= BURST + 1, f"the spy saw {len(gained)} folders gain entries"
+    unsynced = [
+        folder
+        for folder, at in gained.items()
+        if (synced := _synced_at(calls, folder, at)) is None or synced > first_removal
+    ]
+    assert not unsynced, f"plaintext removed before these folders were durable: {unsynced[:3]}"
+
+
+def test_no_false_revision_deleted_alarm_after_a_power_cut_the_log_is_synced_after_what_it_names(
+    strace: list[str], practice: Env
+) -> None:
+    """Issue 31 item 8: the commit's audit entries name its revisions. If the log were made
+    durable before the revisions' files and folders, a power cut between the two leaves
+    entries naming revisions that are not there, and `verify` then reports them deleted.
+    So the log's fsync begins only after every revision file and every folder that gained
+    an entry is durable."""
+    calls, log = _traced_burst(strace, practice)
+    links = [c for c in calls if c.ok and c.name in ("link", "linkat") and c.paths[-1].endswith(".rev")]
+    assert len(links) == BURST + 1
+    first_link = min(c.started for c in links)
+    log_sync = next(
+        (
+            c
+            for c in calls
+            if c.name in ("fsync", "fdatasync") and c.fd_path == log and c.started > first_link
+        ),
+        None,
+    )
+    assert log_sync is not None, "the burst's audit entries were never made durable"
+    for link in links:  # the revision's own data: fsynced in its temp file before the link
+        assert (synced := _synced_at(calls, link.paths[0], -1)) is not None and synced < link.started
+    late = [
+        folder
+        for folder, at in _gained_entries(calls, str(practice.vault_dir)).items()
+        if (synced := _synced_at(calls, folder, at)) is None or synced > log_sync.started
+    ]
+    assert not late, f"the audit log was made durable before these folders: {late[:3]}"

@@ -202,3 +202,18 @@ def test_doctor_reminds_a_practitioner_without_recovery(practice: Env) -> None:
     create(practice, 3, 2)
     found = doctor.recovery_set_up(recovery.status(practice.vault()))
     assert found.status == "ok" and "2 of 3" in found.detail
+
+
+def test_a_threshold_of_one_with_several_shares_is_refused_so_no_single_custodian_can_reset(
+    practice: Env,
+) -> None:
+    """Issue 31 item 4: with the passphrase given (the refusal must not hang on a missing
+    one), 3 shares of which any 1 opens the vault are refused, and nothing is written."""
+    done = practice.run("recovery", "create", "--shares", "3", "--threshold", "1")
+    assert done.code == 2 and "any single share open the vault" in done.err, done.err
+    assert not done.text.strip(), "shares were shown"
+    assert not list((practice.vault_dir / "practitioners").glob("*.recovery*"))
+    vault = practice.vault()
+    with pytest.raises(ValueError, match="any single share"):  # the core refuses it too
+        recovery.create(vault, vault.unlock(Passphrase(PASSPHRASE)), 3, 1)
+    assert create(practice, 1, 1)  # one share of one: the practitioner's own, allowed

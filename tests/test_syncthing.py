@@ -139,6 +139,9 @@ def test_two_practitioners_seal_on_two_machines_joined_by_syncthing(
 
     # The fork is shown on both machines, with both texts, until one of them resolves it.
     for env, passphrase in ((a, PASSPHRASE), (b, BEA_PASS)):
+        # Each command audits on its own machine: the other checks once Syncthing shows those
+        # entries delivered (a checkpoint ahead of its log is "not yet synced", rightly).
+        converge(st_a, a.vault_dir, st_b, b.vault_dir)
         shown = env.run("cat", "AB-1", "--note", forked, passphrase=passphrase)
         assert "a-edit-of-shared" in shown.text and "b-edit-of-shared" in shown.text, shown.err
         assert f"note {forked} was changed on two machines" in env.run("verify", passphrase=passphrase).err
@@ -161,6 +164,9 @@ def test_two_practitioners_seal_on_two_machines_joined_by_syncthing(
     shown = b.run("cat", "AB-1", "--note", forked, passphrase=BEA_PASS)
     assert "b-edit-of-shared" in shown.text and "a-edit-of-shared" not in shown.text
     for env, passphrase in ((a, PASSPHRASE), (b, BEA_PASS)):
+        # Each command audits on its own machine: the other checks once Syncthing shows those
+        # entries delivered (a checkpoint ahead of its log is "not yet synced", rightly).
+        converge(st_a, a.vault_dir, st_b, b.vault_dir)
         for command in (["verify"], ["audit", "verify"]):
             result = env.run(*command, passphrase=passphrase)
             assert result.code == 0, f"{command} on {env.practice.root.name}: {result.err}"
@@ -203,6 +209,9 @@ def test_a_hold_placed_while_apart_survives_the_other_machines_purge(
     with b.vault() as vault:
         bea_device = vault.device.device_id
     for env, passphrase in ((a, PASSPHRASE), (b, BEA_PASS)):
+        # Each command audits on its own machine: the other checks once Syncthing shows those
+        # entries delivered (a checkpoint ahead of its log is "not yet synced", rightly).
+        converge(st_a, a.vault_dir, st_b, b.vault_dir)
         assert env.run("cat", "GONE-1", passphrase=passphrase).code != 0
         if env is a:
             assert "Fictional session KEEP-1-old." in env.run("cat", "KEEP-1").text
@@ -262,6 +271,9 @@ def test_two_revokes_made_offline_on_two_machines_converge_under_syncthing(
     converge(st_a, a.vault_dir, st_b, b.vault_dir)
 
     for env, passphrase in ((a, PASSPHRASE), (b, BEA_PASS)):
+        # Each command audits on its own machine: the other checks once Syncthing shows those
+        # entries delivered (a checkpoint ahead of its log is "not yet synced", rightly).
+        converge(st_a, a.vault_dir, st_b, b.vault_dir)
         shown = env.run("cat", "AB-1", passphrase=passphrase)
         assert shown.code == 0 and "session before" in shown.text and "session met-1" in shown.text, shown.err
         assert "AB-1" in env.run("client", "list", passphrase=passphrase).text

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import WriteFailed, reason
+from .errors import NotDurable, WriteFailed, reason
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -48,6 +48,19 @@ def fsync_dir(path: Path, defer: set[Path] | None = None) -> None:
         raise WriteFailed(path, reason(exc)) from exc
 
 
+def fsync_file(path: Path) -> None:
+    """Make a file's data durable (one already in place, whose writer may have been cut
+    short before its folder was synced: see `fsync_dir` for the entry)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise WriteFailed(path, reason(exc)) from exc
+
+
 def fsync_dirs(folders: Iterable[Path], threads: int = 4) -> None:
     """`fsync_dir` of every folder, deepest first (a folder before the folder that names
     it); those of one depth at once, on threads: each fsync mostly waits on the disk, and
@@ -57,7 +70,10 @@ def fsync_dirs(folders: Iterable[Path], threads: int = 4) -> None:
         by_depth.setdefault(len(folder.parts), []).append(folder)
     with ThreadPoolExecutor(threads, thread_name_prefix="casenotes-fsync") as pool:
         for depth in sorted(by_depth, reverse=True):
-            list(pool.map(fsync_dir, by_depth[depth]))  # raises the first failure, once all ran
+            try:
+                list(pool.map(fsync_dir, by_depth[depth]))  # raises the first failure, once all ran
+            except WriteFailed as exc:  # these folders gained entries: not "nothing was changed"
+                raise NotDurable(exc.path, exc.why) from exc
 
 
 def make_dirs(path: Path, defer: set[Path] | None = None) -> None:
@@ -162,7 +178,7 @@ def write_new(path: Path, data: bytes, defer: set[Path] | None = None, tag: str 
             if os.path.lexists(path):
                 raise FileExistsError(errno.EEXIST, "exists", str(path)) from exc
             os.rename(tmp, path)
-        fsync_dir(path.parent, defer)
+        _entry_durable(path, defer)
 
 
 def replace(path: Path, data: bytes, sync: bool = True, tag: str = "") -> None:
@@ -176,7 +192,16 @@ def replace(path: Path, data: bytes, sync: bool = True, tag: str = "") -> None:
     with _temp_beside(path, data, sync, tag=tag) as tmp:
         os.replace(tmp, path)
         if sync:
-            fsync_dir(path.parent)
+            _entry_durable(path)
+
+
+def _entry_durable(path: Path, defer: set[Path] | None = None) -> None:
+    """`fsync_dir` of the folder of a file just put in place: a failure now is no longer
+    "nothing was changed" (the file is there), so it is `NotDurable`."""
+    try:
+        fsync_dir(path.parent, defer)
+    except WriteFailed as exc:
+        raise NotDurable(path, exc.why) from exc
 
 
 def append(path: Path, data: bytes) -> None:

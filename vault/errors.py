@@ -228,6 +228,26 @@ def reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
+class NotDurable(WriteFailed):
+    """The file (or a folder's new entries) is in place, but its folder could not be made
+    durable: something was changed, and may not survive a power cut."""
+
+    template = (
+        "{} is written, but its folder could not be made durable ({}): it is in place now but "
+        "may not survive a power cut; once the disk is fixed, run the same command again to finish"
+    )
+
+
+class RotationCutShort(WriteFailed):
+    """A key rotation of this device's was cut short after its key file was linked, and
+    could be neither finished nor undone yet: nothing is sealed to its key meanwhile."""
+
+    template = (
+        "{}: a key rotation cut short {}; nothing is sealed to that key meanwhile (your drafts "
+        "stay in the inbox): syncd tries again by itself, or run the same command again"
+    )
+
+
 class SealIncomplete(WriteFailed):
     """The revision file is in place, but a later step (fsync, read-back, audit) failed."""
 

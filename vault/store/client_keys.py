@@ -19,17 +19,28 @@ import nacl.exceptions
 from nacl.public import PrivateKey, PublicKey, SealedBox
 
 from .. import durable
-from ..errors import KeyFileInvalid, KeyNotUsable, MergeNotHere, NoAccess, TamperedFile, UnknownClient
+from ..errors import (
+    KeyFileInvalid,
+    KeyNotUsable,
+    MergeNotHere,
+    NoAccess,
+    RotationCutShort,
+    TamperedFile,
+    UnknownClient,
+    WriteFailed,
+)
 from ..format import key_generations as kg
 from ..format import sync_artefacts
 from ..format.constants import PRACTITIONER_KEY_FORMAT
-from ..format.encoding import b64, stamp
+from ..format.encoding import b64, canonical, stamp
 from ..format.keys import Practitioner, public_keys, read_record
 from . import audit, ledger
 from .clients import key_record, read_first_generation, read_key_record
 from .trust import Trust
 
 Generations = dict[str, kg.Generation]
+#: the audit events that record a new generation's key file (`Keyring.finish`)
+ROTATION_EVENTS = ("key-merge", "access-revoke")
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,7 @@ class Keyring:
         # (the above, other devices' logs) -> who holds each generation, generations refused
         self._held: dict[str, tuple[object, dict[str, set[str]], list[TamperedFile]]] = {}
         self._settling = threading.RLock()
+        self._finished: set[tuple[str, str]] = set()  # (client, generation): known audited
 
     def client_dir(self, client_id: str) -> Path:
         return self.root / "clients" / client_id
@@ -242,7 +254,109 @@ class Keyring:
         if bad:
             raise KeyNotUsable(bad[0].path, bad[0].why)
         with self._settling:  # one merge, not one per thread that seals this client's notes
-            return self.current(client_id) or self.merge(client_id)
+            gid = self.current(client_id) or self.merge(client_id)
+            self.finish(client_id, gid)
+            return gid
+
+    def finish(self, client_id: str, gid: str, audited: bool | None = None) -> None:
+        """A rotation of this device's cut short after its key file was linked (killed, or
+        an I/O error on a folder's fsync, before its audit entry): made durable and audited
+        now, before anything is sealed to its key. Left as it was, `verify` calls its access
+        files planted, and deleting them as it invites loses every note sealed to that key.
+        Finished as a ``key-merge`` that records what the rotation wrote and removes whom its
+        key file shuts out, as the rotation itself would have."""
+        if gid == kg.FIRST or (client_id, gid) in self._finished:
+            return
+        generation = self.generations(client_id)[0][gid]
+        key_file = self.client_dir(client_id) / "keys" / f"{gid}.json"
+        relative = str(key_file.relative_to(self.root))
+        if audited is None:
+            audited = any(self.audit.has(event, key_file=relative) for event in ROTATION_EVENTS)
+        if generation.by == self.device.device_id and not audited:
+            mine = f".{self.device.device_id}.sealed"
+            files = self.access_files(client_id)
+            access = sorted(path for _, of, path in files if of == gid and path.name.endswith(mine))
+            removed = sorted(path for pid, _, path in files if pid in generation.revoked)
+            sealed_to = {pid for pid, of, path in files if path in access}
+            if not (generation.holders or frozenset()) <= sealed_to:
+                # A holder's file is gone (an undo a crash half kept): no one may be sealed
+                # to a key its holders cannot open, so the rotation is undone instead.
+                try:
+                    key_file.unlink()
+                    durable.fsync_dir(key_file.parent)
+                except (OSError, WriteFailed) as exc:
+                    raise RotationCutShort(key_file, f"could not be undone ({exc})") from exc
+                finally:
+                    self._cache.pop(client_id, None)
+                raise RotationCutShort(key_file, "was undone")
+            try:
+                for path in (key_file, *access):
+                    durable.fsync_file(path)
+                for folder in sorted({key_file.parent, *(path.parent for path in access)}):
+                    durable.fsync_dir(folder)
+                self.audit.append(
+                    "key-merge",
+                    client=client_id,
+                    key_file=relative,
+                    sha256=ledger.digest(key_file),
+                    files=ledger.files(self.root, *access),
+                    removed=[str(p.relative_to(self.root)) for p in removed],
+                    shut_out=sorted(generation.revoked),
+                    left_out=[],
+                    finished="a rotation cut short",
+                )
+            except WriteFailed as exc:
+                why = f"could not be made durable and audited yet ({exc.why})"
+                raise RotationCutShort(key_file, why) from exc
+            remove(removed)
+        if generation.by == self.device.device_id and not self._removals_done(client_id, gid):
+            return  # a removal the disk refused: tried again next time
+        self._finished.add((client_id, gid))
+
+    def _removals_done(self, client_id: str, gid: str) -> bool:
+        """Remove what a rotation of this device's recorded as removed and the disk kept (an
+        unlink that failed after its entry): access files of those it shut out, of the
+        generations it replaces, whose last ledger state is "removed" (a grant made apart
+        since is recorded as written, and stays). Left there, `verify` would call each
+        "put back?" for good. True once none is left."""
+        found, _ = self.generations(client_id)
+        generation = found[gid]
+        older = kg.ancestry(found, gid) - {gid}
+        left = [
+            path
+            for pid, of, path in self.access_files(client_id)
+            if pid in generation.revoked and of in older
+        ]
+        if left:  # rare: only then is the whole log read
+            recorded = ledger.expected(self.audit.entries())
+            left = [
+                p for p in left if recorded.get(str(p.relative_to(self.root)), [""])[-1] is ledger.REMOVED
+            ]
+        try:
+            remove(left)
+        except (OSError, WriteFailed):
+            return False
+        return True
+
+    def finish_all(self) -> list[Path]:
+        """`finish` every rotation of this device's cut short, whether or not a note of its
+        client is sealed next (syncd's sweep); the key files it could not finish yet."""
+        waiting: list[Path] = []
+        mine = sorted(self.root.glob(f"clients/*/keys/*-{self.device.device_id}.json"))
+        mine = [p for p in mine if (p.parent.parent.name, p.stem) not in self._finished]
+        if not mine:
+            return waiting
+        # Every log read once, not once per key file: a key file an entry names is audited.
+        logs = b"".join(path.read_bytes() for path in self.audit.logs())
+        for key_file in mine:
+            client_id, gid = key_file.parent.parent.name, key_file.stem
+            needle = canonical({"key_file": str(key_file.relative_to(self.root))})[1:-1]
+            try:
+                if gid in self.generations(client_id)[0]:
+                    self.finish(client_id, gid, audited=needle in logs)
+            except (RotationCutShort, UnknownClient):
+                waiting.append(key_file)
+        return waiting
 
     # -- access ---------------------------------------------------------------------------
     def access_files(self, client_id: str) -> list[tuple[str, str, Path]]:
@@ -359,7 +473,16 @@ class Keyring:
             gid, key.public_key, tuple(ends), frozenset(rotation.sealed_to), frozenset(rotation.shut_out)
         )
         key_file = self.client_dir(client_id) / "keys" / f"{gid}.json"
-        durable.write_new(key_file, key_record(client_id, generation, self.device, stamp(self.clock())))
+        try:
+            durable.write_new(key_file, key_record(client_id, generation, self.device, stamp(self.clock())))
+        except WriteFailed as exc:
+            # Linked but its folder not synced, or never linked: take back what this rotation
+            # wrote, so that "nothing was changed" holds. What cannot be taken back is a
+            # rotation cut short, which `finish` completes before its key is used.
+            self._cache.pop(client_id, None)
+            if _undo([key_file, *access]):
+                raise WriteFailed(exc.path, exc.why) from exc
+            raise RotationCutShort(key_file, f"could not be undone for good ({exc.why})") from exc
         self._cache.pop(client_id, None)
         removed = [path for pid, _, path in self.access_files(client_id) if pid in rotation.shut_out]
         return Rotated(key_file, access, removed)
@@ -417,6 +540,23 @@ def remove(paths: list[Path]) -> None:
         path.unlink(missing_ok=True)
     for folder in {p.parent for p in paths}:
         durable.fsync_dir(folder)
+
+
+def _undo(paths: list[Path]) -> bool:
+    """Remove what a rotation wrote, as far as the disk lets (see `finish`); True if all
+    of it is gone (its removal made durable too: else a power cut could bring it back)."""
+    for path in paths:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            return False  # the key file stays: a rotation cut short, finished by the next settle
+    undone = True
+    for folder in {p.parent for p in paths}:
+        try:
+            durable.fsync_dir(folder)
+        except WriteFailed:
+            undone = False
+    return undone
 
 
 def oldest_first(keys: Mapping[str, PrivateKey]) -> list[PrivateKey]:

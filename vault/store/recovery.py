@@ -3,7 +3,12 @@
 `create` (with the practitioner unlocked) writes ``practitioners/<pid>.recovery``, a second
 wrapped copy of the practitioner's keys under a fresh recovery key, and returns that key
 as SLIP-39 shares (vault/format/recovery.py); the shares are shown once and kept nowhere.
-Creating again replaces the copy, so the old shares open nothing. `use` combines shares,
+Creating again replaces the copy, so the old shares open nothing; in two steps, so that
+the practitioner always has a set that works (issue 31 item 3): `stage` writes the new copy
+durably beside the one in force (``<pid>.recovery-new``), the caller shows its shares, and
+`commit` records it in the audit log and renames it into place. A run cut short before the
+entry leaves the old set in force; one cut short after it (the new shares were shown) is
+finished by `finish` (the next `status`, `use`, `create`, or syncd's sweep). `use` combines shares,
 opens the copy, checks the keys against the key file and this device's pins, and rewraps
 the practitioner key file under a new passphrase. Each is an audit entry, and the copy is
 recorded in the ledger like every key file, so a deleted or swapped copy is reported.
@@ -11,12 +16,13 @@ recorded in the ledger like every key file, so a deleted or swapped copy is repo
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import durable
-from ..errors import NoRecovery, RecoveryFailed, TamperedFile
+from ..errors import NoRecovery, RecoveryFailed, TamperedFile, WriteFailed, reason
 from ..format import recovery as recovery_format
 from ..format.constants import RECOVERY_FORMAT
 from ..format.encoding import canonical, stamp
@@ -41,8 +47,13 @@ def recovery_file(vault: Vault) -> Path:
     return vault.root / "practitioners" / f"{vault.device.practitioner_id}.recovery"
 
 
+def pending_file(vault: Vault) -> Path:
+    return vault.root / "practitioners" / f"{vault.device.practitioner_id}.recovery-new"
+
+
 def status(vault: Vault) -> RecoveryStatus | None:
     """This practitioner's recovery set, or None if none was made."""
+    finish(vault)
     path = recovery_file(vault)
     if not path.exists():
         return None
@@ -52,10 +63,16 @@ def status(vault: Vault) -> RecoveryStatus | None:
 
 
 def create(vault: Vault, practitioner: Practitioner, shares: int, threshold: int) -> list[str]:
-    """A new recovery set: the copy written (replacing any older one, whose shares then open
-    nothing), audited, and the N mnemonic shares returned for the caller to show once."""
-    path = recovery_file(vault)
-    replaced = path.exists()
+    """A new recovery set in force at once (`stage` then `commit`), its shares returned."""
+    mnemonics = stage(vault, practitioner, shares, threshold)
+    commit(vault)
+    return mnemonics
+
+
+def stage(vault: Vault, practitioner: Practitioner, shares: int, threshold: int) -> list[str]:
+    """A new recovery copy written durably beside the one in force, which the earlier shares
+    still open; its N mnemonic shares returned for the caller to show once, then `commit`."""
+    finish(vault)
     recovery_key, mnemonics = recovery_format.split(shares, threshold)
     record = recovery_format.wrap(
         practitioner.practitioner_id,
@@ -65,21 +82,58 @@ def create(vault: Vault, practitioner: Practitioner, shares: int, threshold: int
         threshold,
         stamp(vault.clock()),
     )
-    durable.replace(path, canonical(record))
+    durable.replace(pending_file(vault), canonical(record))
+    return mnemonics
+
+
+def commit(vault: Vault) -> None:
+    """Put the staged copy in force, retiring the earlier shares: its audit entry first (it
+    records the copy under its final name), then the rename. Cut short before the entry, the
+    earlier set stays in force; after it, `finish` completes the rename."""
+    path, pending = recovery_file(vault), pending_file(vault)
+    replaced = path.exists()
+    shares, threshold = recovery_format.counts(read_record(pending, RECOVERY_FORMAT), pending)
     vault.audit.append(
         "recovery-replaced" if replaced else "recovery-created",
-        practitioner=practitioner.practitioner_id,
+        practitioner=vault.device.practitioner_id,
         shares=shares,
         threshold=threshold,
-        files=ledger.files(vault.root, path),
+        files={str(path.relative_to(vault.root)): ledger.digest(pending)},
     )
-    return mnemonics
+    _put_in_force(pending, path)
+
+
+def committed(vault: Vault) -> bool:
+    """Whether the audit log records the staged copy (or the copy in force, if none is
+    staged) as the one in force: after a `commit` that failed, whether it took."""
+    path, pending = recovery_file(vault), pending_file(vault)
+    copy = pending if pending.exists() else path
+    history = ledger.expected(vault.audit.entries()).get(str(path.relative_to(vault.root)))
+    return history is not None and bool(history) and copy.exists() and history[-1] == ledger.digest(copy)
+
+
+def finish(vault: Vault) -> None:
+    """A `commit` cut short between its audit entry and its rename: finished. A staged copy
+    the log does not record (cut short before the entry) is left to be replaced by the next
+    `stage`: its shares were never confirmed."""
+    pending = pending_file(vault)
+    if pending.exists() and committed(vault):
+        _put_in_force(pending, recovery_file(vault))
+
+
+def _put_in_force(pending: Path, path: Path) -> None:
+    try:
+        os.rename(pending, path)
+    except OSError as exc:
+        raise WriteFailed(path, reason(exc)) from exc
+    durable.fsync_dir(path.parent)
 
 
 def open_copy(vault: Vault, mnemonics: list[str]) -> Practitioner:
     """The practitioner's keys from the recovery copy, opened with K shares. Fewer, mixed,
     malformed or retired shares: RecoveryFailed, audited as ``recovery-failed``."""
     pid = vault.device.practitioner_id
+    finish(vault)
     path = recovery_file(vault)
     if not path.exists():
         raise NoRecovery(pid)
