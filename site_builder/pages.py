@@ -317,6 +317,19 @@ def _state(entry: Entry, t: Timeline | None = None) -> str:
     )
 
 
+def signed_words(t: Timeline, entry: Entry) -> str:
+    """ " by NAME on DATE" after "signed": who signed the note (the device that sealed its final
+    revision) and when, or "" when not known (a shared bundle)."""
+    who = t.signers.get(entry.device) if entry.signed else None
+    if who is None:
+        return ""
+    try:
+        when = f" on {dt.date.fromisoformat(entry.sealed_at[:10]):%d %b %Y}"
+    except ValueError:
+        when = ""
+    return f" by {_md(who)}{when}"
+
+
 def cosigned_words(t: Timeline, entry: Entry) -> str:
     """ " · co-signed by NAME on DATE" for each co-signature of a note, or ""."""
     return "".join(
@@ -385,6 +398,7 @@ def session(t: Timeline, entry: Entry) -> str:
         "",
         f"*{_md(' · '.join(details))}* · revision {entry.revision}"
         + (" · signed" if entry.signed else " · draft")
+        + signed_words(t, entry)
         + cosigned_words(t, entry),
         "",
     ]

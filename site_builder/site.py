@@ -92,6 +92,9 @@ def load_timeline(
     damaged = [Damaged(exc.path.parent.name, exc.why) for exc in damaged_files]
     timeline = assemble(handle, entries, damaged + unreadable, include_psychotherapy, _today(vault))
     timeline.cosigned = cosigned(vault, practitioner, client_id)
+    timeline.signers = signers(
+        vault, practitioner, {e.device for e in timeline.entries if e.signed and e.device}
+    )
     timeline.born = _born(vault, practitioner, client_id)
     return timeline
 
@@ -103,6 +106,18 @@ def _born(vault: Vault, practitioner: Practitioner, client_id: str) -> dt.date |
         return dt.date.fromisoformat(dob) if dob else None
     except (VaultError, ValueError):
         return None  # a profile that cannot be read costs the age, never the site
+
+
+def signers(vault: Vault, practitioner: Practitioner, devices: set[str]) -> dict[str, str]:
+    """The name of the practitioner of each device that signed a note ("you" for your own)."""
+    names = {c.practitioner_id: c.name for c in vault.trust.colleagues()}
+    names[practitioner.practitioner_id] = "you"
+    found = {}
+    for device in devices:
+        who = vault.trust.device_practitioner(device)
+        if who is not None:
+            found[device] = names.get(who, f"practitioner {who}")
+    return found
 
 
 def cosigned(vault: Vault, practitioner: Practitioner, client_id: str) -> dict[str, list[tuple[str, str]]]:
@@ -165,7 +180,17 @@ def _read(notes: Sequence[OpenedNote]) -> tuple[list[Entry], list[Damaged]]:
                 f"{note.note_id} --keep REVISION` chooses one text. The other text:\n\n{other}\n"
             )
         entries.append(
-            Entry(note.note_id, day, str(meta.get("template", "note")), meta, body, note.revision, note.final)
+            Entry(
+                note.note_id,
+                day,
+                str(meta.get("template", "note")),
+                meta,
+                body,
+                note.revision,
+                note.final,
+                device=note.device,
+                sealed_at=note.sealed_at,
+            )
         )
     return entries, damaged
 

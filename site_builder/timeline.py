@@ -59,6 +59,8 @@ class Entry:
     # ("measures.gad7", <Entry>); ``signed_as`` keeps the note's own values, shown beside.
     corrections: tuple[tuple[str, Entry], ...] = ()
     signed_as: dict[str, Any] | None = None
+    device: str = ""  # the device that sealed this revision (for a signed note: who signed it)
+    sealed_at: str = ""
 
     def __repr__(self) -> str:
         return f"<Entry {self.note_id}>"
@@ -199,6 +201,7 @@ class Timeline:
     today: dt.date = field(default_factory=lambda: dt.datetime.now().astimezone().date())
     cosigned: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # note id -> [(who, when)]
     born: dt.date | None = None  # from the client's profile, for the chart header's age
+    signers: dict[str, str] = field(default_factory=dict)  # device id -> its practitioner's name
 
     @property
     def sessions(self) -> list[Entry]:

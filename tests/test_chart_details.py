@@ -148,3 +148,14 @@ def test_an_addendum_to_a_note_whose_id_is_all_digits_keeps_the_id() -> None:
 
     shared = excerpt(raw, ["reason"], Path("a.md"))
     assert parse_sealed(shared, Path("a.md"))[0]["amends"] == "1234567890123456"  # shared as written
+
+
+def test_a_signed_notes_page_says_who_signed_it_and_when(story: Env, tmp_path: Path) -> None:
+    vault = story.vault()
+    (tmp_path / "ram").mkdir()
+    site = build_site(
+        vault, vault.unlock(Passphrase(PASSPHRASE)), vault.resolve("AB-1"), "AB-1", tmp_path / "ram"
+    )
+    month = re.sub(r"<[^>]+>", "", (site.html / "sessions" / "2026-01.html").read_text())
+    assert re.search(r"revision 1 · signed by you on \d\d \w\w\w \d{4}", month), month[:2000]
+    assert "draft by" not in month

@@ -308,7 +308,7 @@ def test_a_supervisee_note_waits_for_the_supervisors_cosignature(people: People,
         tmp_path / "site",
     )
     month = (site.html / "sessions" / "2026-11.html").read_text()
-    assert "signed · co-signed by Alex on " in month  # on the note's page, who and when
+    assert "signed by you on " in month and " · co-signed by Alex on " in month  # who, and when
     assert "signed</span>, co-signed by Alex" in (site.html / "timeline.html").read_text()
     assert "awaiting co-signature" not in ok(people.bea, "status", passphrase=BEA_PASS)
     assert "cosign" in [e.event for e in people.alex.vault().audit.entries()]
