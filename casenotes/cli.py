@@ -365,11 +365,20 @@ def resolve_cmd(ctx: click.Context, note_id: str, keep: str | None) -> None:
 
 
 def report_leftovers(vault: Vault, client_id: str | None = None) -> None:
-    """Name what a write cut short left behind: it holds no data, and is skipped."""
-    for path in vault.leftovers(client_id):
+    """Name what holds no data and is skipped: this machine's writes cut short (the sweep
+    removes them), and what it cannot prove its own (left alone: a sync engine may fill it)."""
+    found = vault.leftovers(client_id)
+    for path in found.mine:
         click.echo(
-            f"casenotes: {path}: left by a write that was cut short, holds no note (skipped); "
-            "the next `casenotes syncd --once` removes it",
+            f"casenotes: {path}: left by a write on this machine that was cut short, holds no note "
+            "(skipped); the next `casenotes syncd --once` removes it",
+            err=True,
+        )
+    for path in found.elsewhere:
+        click.echo(
+            f"casenotes: {path}: holds no note yet (skipped): a sync engine may still be filling it, "
+            "or another machine's write was cut short; casenotes leaves it alone (removing it could "
+            "remove notes on every machine once synced)",
             err=True,
         )
 

@@ -277,7 +277,7 @@ def vault_problems(root: Path) -> list[str]:
 def strays(root: Path) -> list[str]:
     """Temp files and leftover folders anywhere in the practice and config."""
     found = [str(p) for p in root.rglob(".tmp-*")]
-    return found + [str(p) for p in _vault(root).leftovers()]
+    return found + [str(p) for p in _vault(root).leftovers()]  # this machine's and any other's
 
 
 def note_safe(root: Path, plaintext: bytes, client: str = "AB-1") -> str | None:

@@ -35,10 +35,9 @@ from .clients import (
     index_record,
     read_index_record,
 )
-from .leftovers import WriteLock
+from .leftovers import ADDING, HalfMade, WriteLock
 from .trust import Trust
 
-ADDING = ".adding-"  # a client being made; renamed to its id when complete
 #: Index entry -> (its stat, the device keys that checked it, its client): see `_client_of`.
 IndexSeen = dict[Path, tuple[tuple[int, ...], object, str]]
 
@@ -61,6 +60,8 @@ class Indexed(Protocol):
     @property
     def write_lock(self) -> WriteLock: ...
     @property
+    def half_made(self) -> HalfMade: ...
+    @property
     def index_seen(self) -> IndexSeen: ...
 
 
@@ -77,7 +78,8 @@ def add_client(
     renamed into place, ``on_created(client_id)`` adds what the layers above keep
     (retention facts), and only then is the handle written. A failure on the way removes
     what was made, so no orphan id is left and running the command again works (a kill
-    leaves at most the hidden folder, which syncd's sweep removes).
+    leaves at most the hidden folder, recorded as this device's in its `HalfMade` journal,
+    which syncd's sweep removes).
     """
     blinded = blind(handle, vault.device.index_key)
     if index_paths(vault.root, blinded):
@@ -101,11 +103,12 @@ def _add_client(
     folder = vault.keyring.client_dir(client_id)
     staging = folder.with_name(f"{ADDING}{client_id}")
     try:
-        profile = _stage_client(vault, staging, client_id, Profile(client_id, handle, name, dob))
-        try:
-            os.rename(staging, folder)
-        except OSError as exc:
-            raise WriteFailed(folder, reason(exc)) from exc
+        with vault.half_made.making(staging):
+            profile = _stage_client(vault, staging, client_id, Profile(client_id, handle, name, dob))
+            try:
+                os.rename(staging, folder)
+            except OSError as exc:
+                raise WriteFailed(folder, reason(exc)) from exc
         durable.fsync_dir(folder.parent)
         if on_created is not None:
             on_created(client_id)

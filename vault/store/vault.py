@@ -30,7 +30,6 @@ the machines of a group practice never sees two writers of one file.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -70,8 +69,7 @@ from .audit import AuditLog
 from .client_keys import Keyring
 from .clients import PROFILE_RECORD_ID, Profile
 from .group_commit import GroupCommit
-from .handles import ADDING
-from .leftovers import WriteLock
+from .leftovers import HalfMade, WriteLock
 from .revisions import Revision, Revisions
 from .sealing import SealedRevision
 from .trust import Trust
@@ -105,6 +103,8 @@ class Vault:
         self.revision_files = Revisions(root, self.trust.device_keys)
         self.commit = GroupCommit()
         self.write_lock = WriteLock(self.device_dir / "write.lock")
+        self.half_made = HalfMade(self.device_dir / "half-made", root)
+        durable.name_writer(root, self.device.device_id)  # its temp files say whose they are
         self._backup_lock_depth = 0
         self.recorded_for_older_version = 0  # files the last unlock put into the ledger
         self.index_seen: handles.IndexSeen = {}
@@ -159,15 +159,20 @@ class Vault:
         """``compute()``, remembered until the group commit ends (`GroupCommit.once`)."""
         return self.commit.once(key, compute)
 
-    def leftovers(self, client_id: str | None = None) -> list[Path]:
-        """Folders and temp files a write cut short left behind (they hold no data)."""
-        return leftovers.find(self.root, None if client_id is None else [client_id])
+    def leftovers(self, client_id: str | None = None) -> leftovers.Found:
+        """Folders and temp files that hold no data: those this device made and abandoned
+        (a write cut short), and those it cannot prove its own (a sync engine may be
+        filling them; vault/store/leftovers.py)."""
+        return leftovers.find(
+            self.root, self.device.device_id, self.half_made, None if client_id is None else [client_id]
+        )
 
     def remove_leftovers(self, client_id: str | None = None) -> list[Path]:
-        """Remove what ``leftovers`` finds, unless a write is under way on this machine
-        (then the next run does it). Returns what was removed."""
+        """Remove this device's leftovers that ``leftovers`` finds, unless a write is under
+        way on this machine (then the next run does it); never one it cannot prove its own.
+        Returns what was removed."""
         with self.write_lock.exclusive_now() as held:
-            return leftovers.remove(self.leftovers(client_id)) if held else []
+            return leftovers.remove(self.leftovers(client_id), self.half_made) if held else []
 
     def backup(self, destination: BackupTarget, progress: Progress | None = None) -> Snapshot:
         """A snapshot of the whole vault on a target (audited, checkpoint included)."""
@@ -182,23 +187,14 @@ class Vault:
         return snap
 
     def sweep(self, now: float) -> int:
-        """Remove what killed writers left, in one walk of the vault: under ``clients/``,
-        empty folders and temp files (``remove_leftovers``, under the write lock); elsewhere
-        in the vault and the device folder, temp files, and clients whose `add_client` never
-        finished (hidden ``.adding-*`` folders), only when older than an hour: a younger one
-        may be a writer still at work."""
+        """Remove what this device's killed writers left, in one walk of the vault: the
+        folders its journal proves it made and abandoned (a note's first folder, a client
+        `add_client` never finished) and its own temp files (``remove_leftovers``, under the
+        write lock); in the device folder, temp files older than an hour. Never an empty
+        folder it cannot prove its own: a sync engine may be about to fill it, and would
+        carry its removal to every machine (issue 29)."""
         removed = len(self.remove_leftovers())
-        removed += durable.sweep_temps(self.root, now, skip={"clients"})
-        removed += durable.sweep_temps(self.device_dir, now)
-        clients = self.root / "clients"
-        for staging in clients.glob(f"{ADDING}*") if clients.is_dir() else []:
-            try:
-                if now - staging.stat().st_mtime >= durable.STALE_TEMP_SECONDS:
-                    shutil.rmtree(staging)
-                    removed += 1
-            except OSError:
-                continue  # the next sweep tries again
-        return removed
+        return removed + durable.sweep_temps(self.device_dir, now)
 
     def record_restore(self, snapshot: str) -> None:
         self.audit.append("restore", snapshot=snapshot)
