@@ -79,7 +79,7 @@ def file_note(
 
         ready_to_sign(raw, path, kinds, fields)
     try:
-        client_id = vault.resolve(fields.client)
+        client_id = vault.resolve(fields.client, own=True)
     except UnknownClient as exc:
         raise NoteInvalid(path, fields.line_of("client"), "client", str(exc)) from None
     # Another machine's purge, its deletions still arriving (read once a burst: once_per_commit).

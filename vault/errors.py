@@ -145,6 +145,18 @@ class UnknownSnapshot(VaultError):
         )
 
 
+class HandleNotYours(UnknownClient):
+    """The handle names only clients of colleagues that this practitioner cannot read: a
+    note sealed into one would be lost to its author (issue 29)."""
+
+    template = (
+        "this handle names a colleague's client that you cannot read ({}): nothing is written into it; "
+        "for a client of your own, add it under another handle (`casenotes client add OTHER-HANDLE`) "
+        "and write that handle in the note; for theirs, ask them to share it "
+        "(`casenotes access grant {} YOUR-NAME`), then use HANDLE@{}"
+    )
+
+
 class HandleTaken(VaultError):
     template = "a client already has this handle: choose another one{}"
 

@@ -17,7 +17,15 @@ from typing import Protocol
 from nacl.public import PrivateKey, SealedBox
 
 from .. import durable
-from ..errors import HandleAmbiguous, HandleTaken, TamperedFile, UnknownClient, WriteFailed, reason
+from ..errors import (
+    HandleAmbiguous,
+    HandleNotYours,
+    HandleTaken,
+    TamperedFile,
+    UnknownClient,
+    WriteFailed,
+    reason,
+)
 from ..format import revision as revision_format
 from ..format import sync_artefacts
 from ..format.encoding import Clock, new_id, stamp
@@ -159,13 +167,17 @@ def _stage_client(vault: Indexed, staging: Path, client_id: str, profile: Profil
     return path
 
 
-def resolve(vault: Indexed, handle: str) -> str:
+def resolve(vault: Indexed, handle: str, own: bool = False) -> str:
     """Client id for a handle, without a passphrase (through the blinded index).
 
     Two machines that added one handle while apart made two clients of it. Then
     ``HANDLE@<start of a client id>`` says which; without it, the one this device's
     practitioner can read is taken if only one is; else `HandleAmbiguous`, and nothing
-    is guessed (so syncd never seals into the other practitioner's client)."""
+    is guessed (so syncd never seals into the other practitioner's client).
+
+    ``own``: for writing (`new`, `check`, `seal`, syncd): only a client this device's
+    practitioner holds a key to. A handle that names only a colleague's client is
+    `HandleNotYours`: a note sealed there would be unreadable to its author."""
     handle, _, pick = handle.partition("@")
     candidates: list[str] = []
     for path in index_paths(vault.root, blind(handle, vault.device.index_key)):
@@ -177,18 +189,24 @@ def resolve(vault: Indexed, handle: str) -> str:
     present = [c for c in candidates if vault.keyring.client_dir(c).exists()]
     if not present:
         raise UnknownClient(" (its records are gone: purged or not yet synced)")
+    mine = vault.device.practitioner_id
+    readable = [c for c in present if mine in vault.keyring.access_holders(c)]
     if pick:
         chosen = [c for c in present if c.startswith(pick.lower())]
         if len(chosen) != 1:
             raise UnknownClient(f" and a client id starting {pick}")
+        if own and chosen[0] not in readable:
+            raise HandleNotYours(chosen[0][:6], handle, chosen[0][:6])
         return chosen[0]
-    if len(present) == 1:
+    if len(present) == 1 and not own:
         return present[0]
-    own = vault.device.practitioner_id
-    readable = [c for c in present if own in vault.keyring.access_holders(c)]
     if len(readable) == 1:
         return readable[0]
-    raise HandleAmbiguous(len(present), ", ".join(present), present[0][:6])
+    if own and not readable:
+        theirs = ", ".join(c[:6] for c in present)
+        raise HandleNotYours(theirs, handle, present[0][:6])
+    within = readable or present
+    raise HandleAmbiguous(len(within), ", ".join(within), within[0][:6])
 
 
 def _client_of(vault: Indexed, path: Path) -> str:

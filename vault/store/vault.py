@@ -308,8 +308,10 @@ class Vault:
     ) -> str:
         return handles.add_client(self, handle, name, dob, on_created)
 
-    def resolve(self, handle: str) -> str:
-        return self.once_per_commit(("resolve", handle), lambda: handles.resolve(self, handle))
+    def resolve(self, handle: str, own: bool = False) -> str:
+        """The client a handle names (``own``: one this practitioner can read, to write
+        into; vault/store/handles.py)."""
+        return self.once_per_commit(("resolve", handle, own), lambda: handles.resolve(self, handle, own))
 
     def upgrade_index(self) -> list[Path]:
         return handles.upgrade_index(self)
