@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from note_templates import NoteInvalid
+
 
 class SyncdError(Exception):
     exit_code = 1
@@ -24,3 +26,9 @@ class AlreadyRunning(SyncdError):
 class ServiceUnsupported(SyncdError):
     def __str__(self) -> str:
         return "installing a service is supported on Linux (systemd) and macOS (launchd) only"
+
+
+class ClientNotResolved(NoteInvalid):
+    """The note's client handle names no client this practitioner can read, yet: one may
+    come (its folder still syncing, an access grant on its way), so syncd tries the draft
+    again when the vault changes, not only when it is edited."""

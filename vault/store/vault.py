@@ -30,6 +30,8 @@ the machines of a group practice never sees two writers of one file.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -195,6 +197,33 @@ class Vault:
         carry its removal to every machine (issue 29)."""
         removed = len(self.remove_leftovers())
         return removed + durable.sweep_temps(self.device_dir, now)
+
+    def change_stamp(self, note_id: str | None = None) -> str:
+        """A digest of what changes when the vault learns something a held-back draft may
+        wait for: a client, a handle, a device, a practitioner or colleague arriving; an
+        access file or client key (a grant, a merge); a ledger entry (every audited change,
+        on any machine, grows that machine's log); and ``note_id``'s folder (a fork
+        resolved). Stats only, no file read: syncd compares it on each rescan."""
+        digest = hashlib.blake2b(digest_size=16)
+
+        def add(path: Path) -> None:
+            try:
+                info = os.stat(path)
+                digest.update(f"{path}\0{info.st_mtime_ns}\0{info.st_size}\n".encode())
+            except OSError:
+                digest.update(f"{path}\0-\n".encode())
+
+        for name in ("clients", "index", "devices", "practitioners", "colleagues", "audit"):
+            add(self.root / name)
+        for log in sorted((self.root / "audit").glob("*.log")):
+            add(log)
+        for client in sorted(self.client_ids()):
+            folder = self.client_dir(client)
+            add(folder / "access")
+            add(folder / "keys")
+            if note_id is not None:
+                add(folder / "records" / note_id)
+        return digest.hexdigest()
 
     def record_restore(self, snapshot: str) -> None:
         self.audit.append("restore", snapshot=snapshot)
