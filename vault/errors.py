@@ -23,6 +23,9 @@ class Problem:
     missing: bool = False
     # Two machines' work to reconcile, not damage: a sync engine's conflict copy, a forked note.
     conflict: bool = False
+    # A purged client's files that came back from another machine (vault/revived/): a
+    # decision for the practitioners, not damage a backup would mend.
+    revived: bool = False
 
     def __str__(self) -> str:
         return f"{self.path}: {self.why}"
