@@ -461,10 +461,11 @@ def test_a_backup_killed_midway_leaves_the_target_consistent(
         assert subprocess.run(command, env=env, capture_output=True, timeout=60).returncode == 0
         return sum(1 for line in log.read_text().splitlines() if "link" in line and "= 0" in line)
 
+    # After the marker, each run first takes the target's lease (casenotes-lock.json): a link.
     moments = {
         "claiming the target": lambda: (1, (0, 0)),  # the marker's link: a temp file, nothing named
-        "the first pack": lambda: (2, (0, 0)),  # the marker is named now
-        "mid-packs": lambda: (3, (2, 0)),
+        "the first pack": lambda: (3, (0, 0)),  # the marker and the lease are named now
+        "mid-packs": lambda: (4, (2, 0)),  # the lease, two packs: the killed run's lease stays
         "the manifest": lambda: (links_of_a_whole_run(), None),  # every pack there
     }
     for moment, where in moments.items():
