@@ -97,10 +97,10 @@ class HalfMade:
         return self.folder / "+".join(made.relative_to(self.root).parts)
 
     @contextmanager
-    def making(self, folder: Path, defer: set[Path] | None = None) -> Iterator[None]:
+    def making(self, folder: Path) -> Iterator[None]:
         """Around a write that may make ``folder`` (and parents below the vault's root):
         the topmost missing one is recorded first, and cleared if the block ends without an
-        error (else the sweep removes it). ``defer``: a group commit's folders to fsync."""
+        error (else the sweep removes it)."""
         top = None
         cursor = folder
         while cursor != self.root and cursor.is_relative_to(self.root) and not cursor.exists():
@@ -114,11 +114,10 @@ class HalfMade:
             os.close(os.open(entry, os.O_WRONLY | os.O_CREAT, durable.FILE_MODE))
         except OSError as exc:
             raise WriteFailed(entry, exc.strerror or str(exc)) from exc
-        # Durable before the folder is (the folder's own entry is fsynced after this): a
-        # crash may leave the entry without the folder (cleared by the sweep), never the
-        # folder made without its entry but for a deferred group commit cut short; then the
-        # folder is only reported, which loses nothing.
-        fsync_dir(self.folder, defer)
+        # Not fsynced (one more fsync for every new note): a crash that keeps the folder and
+        # loses its entry (ext4 commits the entry with the folder's own fsync, which comes
+        # later; other file systems may not) leaves a folder that is only reported, never
+        # removed; that loses nothing.
         yield
         self.clear(top)
 

@@ -139,7 +139,7 @@ def _seal_record(
     # A new note's folder is recorded as this device's before it is made: only then may a
     # sweep remove it, should this write be cut short (leftovers.py).
     folder = files.path(client_id, note_id, number, vault.device.device_id).parent
-    with vault.half_made.making(folder, vault.commit.deferred):
+    with vault.half_made.making(folder):
         while True:  # another writer may take a number first; revision files are write-once
             header = revision_format.RevisionHeader(
                 client_id,
