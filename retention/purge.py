@@ -34,7 +34,7 @@ from vault.store import purged
 from vault.store.disposal import Shreds, plan_disposal, remove_half_removed, shred_on
 
 from . import certificate, group, records
-from .errors import ClientHeld, ClockUntrusted, DevicesSilent, NotDue
+from .errors import ClientHeld, ClockUntrusted, DevicesSilent, NotDue, RulesDiffer
 from .policy import Decision, Facts, Policy, decide
 
 CLOCK_SKEW = dt.timedelta(minutes=10)  # another machine's clock may run a little ahead
@@ -331,8 +331,9 @@ def run(
     """Finish pending shreds, then purge every due client."""
     with vault.backup_lock():
         known = group.devices(vault, list(vault.audit.entries()))
-        if len(known) > 1:  # the other machines hear from this one; it remembers them
-            vault.audit.append(group.HEARD_EVENT, devices=sorted(known))
+        if len(known) > 1:  # the other machines hear from this one; it remembers them, and they its rules
+            rules = group.rules_of(policy.describe(), heard_within)
+            vault.audit.append(group.HEARD_EVENT, devices=sorted(known), rules=rules)
         return _run(vault, policy, targets, unattended, max_unattended, max_clock_gap, heard_within, progress)
 
 
@@ -390,6 +391,10 @@ def _run(
     ]
     if due and group.is_group(vault, entries):
         _check_group(vault, entries, now, heard_within)
+        mine = group.rules_of(policy.describe(), heard_within)
+        if differ := group.other_rules(vault, entries, now, heard_within, mine):
+            device, theirs = next(iter(differ.items()))
+            raise RulesDiffer(device, theirs, mine)
         chosen = group.purger(vault, entries, now, heard_within)
         if unattended and chosen != vault.device.device_id:
             report.deferred_to = chosen  # that device's syncd purges; two would race

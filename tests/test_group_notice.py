@@ -11,10 +11,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+import pytest
 from test_group_purge import APA, machines  # noqa: F401 (a fixture)
 from test_retention import add
 
 from retention import certificate, group, records
+from retention.errors import RulesDiffer
 from retention.purge import RunReport, run
 from vault import Vault, verify
 from vault.store import purged
@@ -73,10 +75,33 @@ def test_verify_says_what_to_do_with_a_revived_client_not_to_restore_a_backup(ma
     records.note_notice(laptop, client_id, clock().date())  # laptop had not heard of the purge
     sync()
     _nightly(desk)  # sets the revived files aside under vault/revived/
-    assert [r.set_aside for r in purged.revived(desk.root, purged.signed(desk), desk.device.device_id)] == [True]
+    assert [r.set_aside for r in purged.revived(desk.root, purged.signed(desk), desk.device.device_id)] == [
+        True
+    ]
 
     checked = empty.run("verify")
     assert checked.code == 1
     last = checked.err.strip().splitlines()[-1]
     assert "purged client(s) whose files came back" in last and "ask the practitioner" in last, last
     assert str(desk.root / "revived") in last and "restore" not in last.replace("cannot bring back", "")
+
+
+def test_machines_that_purge_by_different_rules_purge_nothing_until_they_agree(machines, empty) -> None:  # noqa: F811
+    """Issue 29, item 3: each machine reads its own casenotes.yml; one that fell back to
+    another preset purged a client the practice keeps longer. Each nightly check now records
+    the rules it purges by, and no machine purges while a recent check names other rules."""
+    desk, laptop, sync, clock = machines
+    client_id = add(desk, "AB-1", ["2010-01-15"])
+    sync()
+    clock.set("2030-01-01T03:30:00")
+    _nightly(laptop, LONGER)  # the laptop keeps records twenty years
+    sync()
+    with pytest.raises(RulesDiffer, match=f"device {laptop.device.device_id} purges by other"):
+        run(desk, APA, [], unattended=False)
+    assert client_id in desk.client_ids()
+    checkup = empty.run("doctor").text  # the desk's practice folder
+    assert f"WARN  retention rules: device {laptop.device.device_id} purges by other rules" in checkup
+
+    _nightly(laptop, APA)  # its casenotes.yml corrected: the next check agrees
+    sync()
+    assert run(desk, APA, [], unattended=False).purged == [client_id]
