@@ -279,7 +279,7 @@ def shared_rules(vault: Vault, practice: Practice, now: dt.datetime) -> list[Fin
     than this machine's casenotes.yml: no purge runs anywhere until they agree."""
     settings = practice.settings()
     window = dt.timedelta(hours=int(settings.retention_run("heard_within_hours")))
-    mine = group.rules_of(settings.policy().describe(), window)
+    mine = group.rules_of(settings.policy().describe())
     return [
         Finding(
             "retention rules",

@@ -62,11 +62,12 @@ def is_group(vault: Vault, entries: Sequence[Entry]) -> bool:
     return len(devices(vault, entries)) > 1
 
 
-def rules_of(policy_text: str, window: dt.timedelta) -> str:
+def rules_of(policy_text: str) -> str:
     """The retention rules a device purges by, as its nightly check records them: the
-    policy's own description and the heard-within window (issue 29: each machine reads its
-    own casenotes.yml, and a machine falling back to another preset purged early)."""
-    return f"{policy_text}; heard within {round(window.total_seconds() / 3600)} hours"
+    policy's own description (issue 29: each machine reads its own casenotes.yml, and a
+    machine falling back to another preset purged early). Not the heard-within window:
+    a person may widen it for one attended purge (docs/sharing.md)."""
+    return policy_text
 
 
 def other_rules(

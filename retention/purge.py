@@ -332,7 +332,7 @@ def run(
     with vault.backup_lock():
         known = group.devices(vault, list(vault.audit.entries()))
         if len(known) > 1:  # the other machines hear from this one; it remembers them, and they its rules
-            rules = group.rules_of(policy.describe(), heard_within)
+            rules = group.rules_of(policy.describe())
             vault.audit.append(group.HEARD_EVENT, devices=sorted(known), rules=rules)
         return _run(vault, policy, targets, unattended, max_unattended, max_clock_gap, heard_within, progress)
 
@@ -391,7 +391,7 @@ def _run(
     ]
     if due and group.is_group(vault, entries):
         _check_group(vault, entries, now, heard_within)
-        mine = group.rules_of(policy.describe(), heard_within)
+        mine = group.rules_of(policy.describe())
         if differ := group.other_rules(vault, entries, now, heard_within, mine):
             device, theirs = next(iter(differ.items()))
             raise RulesDiffer(device, theirs, mine)
