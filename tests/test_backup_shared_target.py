@@ -39,7 +39,8 @@ def _ok(env: Env, *args: str) -> str:
 
 def _seal_some(env: Env, tag: str, count: int) -> None:
     for i in range(count):
-        path = write_note(env.practice.inbox, f"{tag}-{i}.md", note_id=None, body=f"Fictional {tag} {i}.")
+        body = f"Fictional {tag} {i}. " + "Fictional words of a long session. " * 60
+        path = write_note(env.practice.inbox, f"{tag}-{i}.md", note_id=None, body=body)
         _ok(env, "seal", str(path))
         path.unlink(missing_ok=True)
 
@@ -87,9 +88,12 @@ def test_a_prune_on_one_machine_waits_for_the_backup_another_is_writing(
     _sync_new_files(bea.vault_dir, practice.vault_dir)  # her device's registration reaches Alex
     packs_before = _packs(nas)
 
-    slow = subprocess.Popen(  # every fsync of Bea's run takes 0.3 s: a slow NAS
-        [*tracer, "-e", "trace=fsync,fdatasync", "-e", "inject=fsync,fdatasync:delay_exit=300000",
-         sys.executable, "-m", "casenotes", "backup", "run"],
+    # Every fsync of Bea's run takes 0.5 s (a slow NAS), and her packs are small, so her run
+    # writes several, one after another, before the manifest that names them.
+    slow = subprocess.Popen(
+        [*tracer, "-e", "trace=fsync,fdatasync", "-e", "inject=fsync,fdatasync:delay_exit=500000",
+         sys.executable, "-c", "import sys; import vault.backup.packs as p; p.PACK_SIZE = 2000; "
+         "from casenotes.cli import main; sys.argv[0] = 'casenotes'; main()", "backup", "run"],
         env={**bea.env, "CASENOTES_PASSPHRASE": "unused"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -97,6 +101,7 @@ def test_a_prune_on_one_machine_waits_for_the_backup_another_is_writing(
     try:
         wait_for(lambda: _packs(nas) - packs_before, timeout=60, what="Bea's first pack")
         pruned = practice.run("backup", "prune")
+        assert slow.poll() is None  # her run was still writing all along
         assert pruned.code == 1, pruned.err
         assert f"in use by device {bea_device}" in pruned.err and "a target of its own" in pruned.err
     finally:
