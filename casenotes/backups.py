@@ -251,10 +251,24 @@ def device() -> None:
 @click.pass_context
 def device_register(ctx: click.Context) -> None:
     """Register this machine for a restored or copied vault (asks for the passphrase)."""
+    from vault.store.practice import write_sync_ignore
+
     p = practice(ctx)
     vault = register_device(p.vault_dir, p.config_dir, ask_passphrase())
     vault.close()
     click.echo(f"this machine is now device {vault.device.device_id} of the practice in {p.root}")
+    # A machine joined by a sync engine has the vault and nothing else of the practice.
+    for done in p.complete_layout():
+        click.echo(f"casenotes: {done}", err=True)
+    if (p.vault_dir / ".stfolder").exists() and not (p.vault_dir / ".stignore").exists():
+        click.echo(
+            f"casenotes: wrote {write_sync_ignore(p.vault_dir)} (what Syncthing must not carry)", err=True
+        )
+    click.echo(
+        f"Next: start syncd (`casenotes syncd`, or `casenotes syncd --install`), then `casenotes doctor`; "
+        f"backups go to {', '.join(p.backup_targets())} (add a drive: `casenotes backup target add PATH`)",
+        err=True,
+    )
 
 
 def jobs(p: Practice, vault: Vault) -> list[Job]:

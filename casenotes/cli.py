@@ -385,11 +385,20 @@ def resolve_cmd(ctx: click.Context, note_id: str, keep: str | None) -> None:
 
 
 def report_leftovers(vault: Vault, client_id: str | None = None) -> None:
-    """Name what a write cut short left behind: it holds no data, and is skipped."""
-    for path in vault.leftovers(client_id):
+    """Name what holds no data and is skipped: this machine's writes cut short (the sweep
+    removes them), and what it cannot prove its own (left alone: a sync engine may fill it)."""
+    found = vault.leftovers(client_id)
+    for path in found.mine:
         click.echo(
-            f"casenotes: {path}: left by a write that was cut short, holds no note (skipped); "
-            "the next `casenotes syncd --once` removes it",
+            f"casenotes: {path}: left by a write on this machine that was cut short, holds no note "
+            "(skipped); the next `casenotes syncd --once` removes it",
+            err=True,
+        )
+    for path in found.elsewhere:
+        click.echo(
+            f"casenotes: {path}: holds no note yet (skipped): a sync engine may still be filling it, "
+            "or another machine's write was cut short; casenotes leaves it alone (removing it could "
+            "remove notes on every machine once synced)",
             err=True,
         )
 
@@ -414,12 +423,22 @@ def verify_cmd(ctx: click.Context) -> None:
     if problems and all(p.missing for p in problems) and sync_in_flight(vault):
         raise Failure(f"{vault.root} is not yet synced: check again once the sync engine is up to date")
     conflicts = [p for p in problems if p.conflict]
-    if problems and len(conflicts) == len(problems):
-        raise Failure(
-            f"{len(conflicts)} conflict(s) between machines in {vault.root}: resolve each as its line says"
+    revived = [p for p in problems if p.revived]
+    damaged = len(problems) - len(conflicts) - len(revived)
+    advice = []
+    if conflicts:
+        advice.append(f"{len(conflicts)} conflict(s) between machines: resolve each as its line says")
+    if revived:
+        advice.append(
+            f"{len(revived)} purged client(s) whose files came back from another machine: ask the "
+            "practitioner whose device wrote them whether a hold or a note was meant to keep the client, "
+            f"then delete the folder under {vault.root / 'revived'} on one machine (a backup cannot bring "
+            "back what the purge destroyed)"
         )
+    if damaged:
+        advice.append(f"{damaged} problem(s): restore the named files from a backup")
     if problems:
-        raise Failure(f"{len(problems)} problem(s) in {vault.root}; restore the named files from a backup")
+        raise Failure(f"in {vault.root}: " + "; ".join(advice))
     click.echo(f"vault OK: {len(vault.client_ids())} clients, every revision intact and signed")
 
 

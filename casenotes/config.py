@@ -228,6 +228,30 @@ class Practice:
         os.chmod(self.root, durable.DIR_MODE)
         durable.write_new(self.settings_file, Settings().to_yaml().encode())
 
+    def complete_layout(self) -> list[str]:
+        """What a machine that joins a practice lacks, made: the vault came over from another
+        machine, but the inbox, this machine's settings file (its backup target, editor,
+        timeouts: local, never synced) and the folders' modes are its own (docs/sharing.md).
+        Returns what was done, one phrase each; nothing that exists is overwritten."""
+        done = []
+        if not self.inbox.is_dir():
+            durable.make_dirs(self.inbox)
+            done.append(f"made the inbox {self.inbox}")
+        for folder in (self.root, self.inbox, self.vault_dir):
+            if folder.stat().st_mode & 0o077:
+                os.chmod(folder, durable.DIR_MODE)  # `mkdir -p` left it open to other users
+                done.append(f"closed {folder} to other users (mode 700)")
+        if not self.settings_file.exists():
+            try:
+                durable.write_new(self.settings_file, Settings().to_yaml().encode())
+            except FileExistsError:
+                pass  # made a moment ago by another command: it stands
+            else:
+                done.append(
+                    f"wrote this machine's settings {self.settings_file} (backups to {self.root / 'backups'})"
+                )
+        return done
+
 
 def practice_root(option: str | None, env: Mapping[str, str] = os.environ) -> Path:
     """--practice, else CASENOTES_HOME, else ~/casenotes."""

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from retention import group
 from retention.purge import outlook
 from site_builder import choose_base
 from syncd.editors import Kind, classify, inbox_files
@@ -273,6 +274,23 @@ def purges(vault: Vault, practice: Practice, today: dt.date) -> Finding:
     return Finding(name, "ok", "nothing due for disposal")
 
 
+def shared_rules(vault: Vault, practice: Practice, now: dt.datetime) -> list[Finding]:
+    """In a group practice, the machines whose nightly check names other retention rules
+    than this machine's casenotes.yml: no purge runs anywhere until they agree."""
+    settings = practice.settings()
+    window = dt.timedelta(hours=int(settings.retention_run("heard_within_hours")))
+    mine = group.rules_of(settings.policy().describe())
+    return [
+        Finding(
+            "retention rules",
+            "warn",
+            f"device {device} purges by other rules ({theirs}) than this machine ({mine}): make the "
+            "`retention:` sections of casenotes.yml the same on every machine; until then nothing is purged",
+        )
+        for device, theirs in group.other_rules(vault, list(vault.audit.entries()), now, window, mine).items()
+    ]
+
+
 def sync_engine(practice: Practice) -> Finding:
     """A vault replicated by a sync engine: only ``vault/`` shared, with casenotes' ignore
     list, and no version folder keeping old copies (a purged client's key among them)."""
@@ -362,6 +380,7 @@ def run_checks(
         lambda: device_registered(vault),
         lambda: backups_checked(vault, practice, now),
         lambda: purges(vault, practice, now.date()),
+        lambda: shared_rules(vault, practice, now),
         lambda: syncd_running(practice),
         lambda: sync_engine(practice),
     ]

@@ -62,6 +62,8 @@ def practitioner_join(ctx: click.Context, kdf: str) -> None:
     mine, line = join_practice(p.vault_dir, passphrases.ask_new("Your new passphrase"), KDF_PROFILES[kdf])
     click.echo(line)
     click.echo(f"fingerprint: {mine.fingerprint}", err=True)
+    for done in p.complete_layout():
+        click.echo(f"casenotes: {done}", err=True)
     click.echo(
         "Next: a colleague here runs `casenotes practitioner add YOUR-NAME <the line above>`; "
         "then you run `casenotes device register` on this machine.",

@@ -153,7 +153,7 @@ def new(
     p = practice(ctx)
     vault = open_vault(ctx)
     template = note_templates.get(kind, p.templates_dir)
-    client_id = vault.resolve(handle)
+    client_id = vault.resolve(handle, own=True)
     carried = CarriedForward([], [])
     if carry:
         practitioner = vault.unlock(ask_passphrase())
@@ -331,7 +331,7 @@ def check(ctx: click.Context, files: tuple[Path, ...]) -> None:
             if not found:
                 fields = read_note(raw, path, kinds)
                 try:
-                    vault.resolve(fields.client)
+                    vault.resolve(fields.client, own=True)
                 except UnknownClient as exc:
                     found = [NoteInvalid(path, fields.line_of("client"), "client", str(exc))]
                 left = unfinished(raw, path, kinds)

@@ -30,3 +30,11 @@ class DevicesSilent(RetentionError):
         "(a hold placed there may not have arrived here); start that machine and let the vault "
         "sync, or raise retention.heard_within_hours in casenotes.yml"
     )
+
+
+class RulesDiffer(RetentionError):
+    template = (
+        "nothing was purged: this is a group practice, and device {} purges by other retention rules "
+        "({}) than this machine ({}); make the `retention:` sections of casenotes.yml the same on "
+        "every machine, and the next nightly checks agree"
+    )

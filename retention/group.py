@@ -62,6 +62,32 @@ def is_group(vault: Vault, entries: Sequence[Entry]) -> bool:
     return len(devices(vault, entries)) > 1
 
 
+def rules_of(policy_text: str) -> str:
+    """The retention rules a device purges by, as its nightly check records them: the
+    policy's own description (issue 29: each machine reads its own casenotes.yml, and a
+    machine falling back to another preset purged early). Not the heard-within window:
+    a person may widen it for one attended purge (docs/sharing.md)."""
+    return policy_text
+
+
+def other_rules(
+    vault: Vault, entries: Sequence[Entry], now: dt.datetime, window: dt.timedelta, mine: str
+) -> dict[str, str]:
+    """Devices whose newest recent check names rules other than ``mine``: device id -> their
+    rules. A check without rules (an older casenotes) names none and disagrees with nothing."""
+    newest: dict[str, Entry] = {}
+    for entry in entries:
+        if entry.event == HEARD_EVENT and _time(entry) >= now - window:
+            if entry.device not in newest or _time(entry) >= _time(newest[entry.device]):
+                newest[entry.device] = entry
+    own = vault.device.device_id
+    return {
+        device: str(entry.data["rules"])
+        for device, entry in sorted(newest.items())
+        if device != own and "rules" in entry.data and entry.data["rules"] != mine
+    }
+
+
 def silent_devices(
     vault: Vault, entries: Sequence[Entry], now: dt.datetime, window: dt.timedelta
 ) -> dict[str, dt.datetime | None]:

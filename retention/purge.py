@@ -34,7 +34,7 @@ from vault.store import purged
 from vault.store.disposal import Shreds, plan_disposal, remove_half_removed, shred_on
 
 from . import certificate, group, records
-from .errors import ClientHeld, ClockUntrusted, DevicesSilent, NotDue
+from .errors import ClientHeld, ClockUntrusted, DevicesSilent, NotDue, RulesDiffer
 from .policy import Decision, Facts, Policy, decide
 
 CLOCK_SKEW = dt.timedelta(minutes=10)  # another machine's clock may run a little ahead
@@ -61,13 +61,15 @@ class RunReport:
     deferred_to: str | None = None  # a group practice: the device whose syncd purges
 
 
-def scan(vault: Vault, policy: Policy, today: dt.date) -> list[ClientRetention]:
+def scan(vault: Vault, policy: Policy, today: dt.date, announce: bool = True) -> list[ClientRetention]:
     """Every client's due date and state, from the retention facts (no passphrase).
 
     Whoever scans says what it finds (a status line, `retention status`, the nightly run),
     so the first scan to find a client past retention records that day in the facts: the
     notice an unattended disposal waits for counts from then, not from the due date. If
     the disk refuses, the notice is simply not started yet (the safe way round).
+    ``announce=False``: record nothing (a group practice's nightly run on a device that
+    does not purge: see `_run`).
     """
     found = []
     key = records.retention_key(vault)
@@ -86,7 +88,7 @@ def scan(vault: Vault, policy: Policy, today: dt.date) -> list[ClientRetention]:
             continue
         decision = decide(facts, policy, today)
         announced = False
-        if decision.needs_notice:
+        if decision.needs_notice and announce:
             # Writing the facts must never launder a copy put back or deleted: only facts
             # the audit log vouches for are announced (a purge refuses the others anyway).
             if not records.problems(vault, [client_id], entries):
@@ -329,8 +331,9 @@ def run(
     """Finish pending shreds, then purge every due client."""
     with vault.backup_lock():
         known = group.devices(vault, list(vault.audit.entries()))
-        if len(known) > 1:  # the other machines hear from this one; it remembers them
-            vault.audit.append(group.HEARD_EVENT, devices=sorted(known))
+        if len(known) > 1:  # the other machines hear from this one; it remembers them, and they its rules
+            rules = group.rules_of(policy.describe())
+            vault.audit.append(group.HEARD_EVENT, devices=sorted(known), rules=rules)
         return _run(vault, policy, targets, unattended, max_unattended, max_clock_gap, heard_within, progress)
 
 
@@ -357,7 +360,15 @@ def _run(
 ) -> RunReport:
     report = RunReport(completed=finish_pending(vault, targets))
     now = vault.clock()
-    rows = scan(vault, policy, now.date())
+    # In a group practice, the nightly notice is written by the device that makes the
+    # nightly purges, and no other: a notice written into a client's folder while another
+    # machine purges it comes back over the deletion, a revived client on every machine.
+    announce = True
+    if unattended:
+        early = list(vault.audit.entries())
+        if group.is_group(vault, early):
+            announce = group.purger(vault, early, now, heard_within) == vault.device.device_id
+    rows = scan(vault, policy, now.date(), announce)
     report.announced = [c.client_id for c in rows if c.announced_now]
 
     by_dates = [c for c in rows if c.decision and c.decision.purgeable]
@@ -380,6 +391,10 @@ def _run(
     ]
     if due and group.is_group(vault, entries):
         _check_group(vault, entries, now, heard_within)
+        mine = group.rules_of(policy.describe())
+        if differ := group.other_rules(vault, entries, now, heard_within, mine):
+            device, theirs = next(iter(differ.items()))
+            raise RulesDiffer(device, theirs, mine)
         chosen = group.purger(vault, entries, now, heard_within)
         if unattended and chosen != vault.device.device_id:
             report.deferred_to = chosen  # that device's syncd purges; two would race

@@ -50,6 +50,7 @@ from vault.format.encoding import new_id
 from vault.store import recovery
 
 from .editors import Kind, backups_of, classify, inbox_files, note_of_residue
+from .errors import ClientNotResolved
 from .filing import MAX_NOTE_BYTES, FiledNote, file_note, read_note_bytes
 from .jobs import Job, JobRunner
 from .lock import DaemonLock
@@ -163,6 +164,7 @@ class Daemon:
         self._track_writes = False
         self._removed_from: set[Path] = set()  # inbox folders with removals not yet fsynced
         self._committing: list[_Sealed] | None = None  # sealed in a group commit not yet ended
+        self._stamps: dict[str | None, str] = {}  # the vault's change stamps, this rescan (_stamp)
         wall = clock or vault.clock
         builtin = [
             Job("rescan", dt.timedelta(seconds=settings.rescan_every), self.rescan),
@@ -442,7 +444,8 @@ class Daemon:
         mac = self.vault.content_mac(raw)
         previous = self.state.files.get(key)
         if not park and previous and previous.mac == mac and previous.state != "pending":
-            return None  # nothing changed since the last outcome
+            if previous.vault_stamp is None or previous.vault_stamp == self._stamp(previous.note_id):
+                return None  # nothing changed since the last outcome, in the draft or the vault
         draft = _Draft(path, key, raw, mac, park)
         try:
             draft.fields = read_note(raw, path, self.kinds)
@@ -467,10 +470,14 @@ class Daemon:
             if isinstance(filed, Exception):
                 raise filed
             self._sealed(draft, filed)
+        except ClientNotResolved as exc:  # a client, a grant may arrive: tried again when they do
+            self._report(key, FileStatus("error", reason=str(exc), mac=mac, vault_stamp=self._stamp(None)))
         except (NoteInvalid, NoteTooLarge, TamperedFile) as exc:
             self._report(key, FileStatus("error", reason=str(exc), mac=mac))
         except NoteForked as exc:  # two machines changed it while apart: the draft waits here
-            self._report(key, FileStatus("conflict", mac=mac, reason=str(exc)))
+            held = FileStatus("conflict", draft.note_id, mac=mac, reason=str(exc))
+            held.vault_stamp = self._stamp(draft.note_id)  # until a resolve, here or elsewhere
+            self._report(key, held)
         except NoteLocked:
             self._report(
                 key,
@@ -588,6 +595,9 @@ class Daemon:
             )
             self.summary.problems.append(str(status.reason))
             self.state.set(key, status)
+        elif previous.vault_stamp != status.vault_stamp:  # held back still, as of a newer vault
+            previous.vault_stamp = status.vault_stamp
+            self.state.dirty = True
 
     def _retry(self, path: Path, key: str, exc: OSError | VaultError, mac: str | None = None) -> None:
         """File PATH again after a pause that doubles with each failure in a row (``mac``:
@@ -604,14 +614,27 @@ class Daemon:
             ),
         )
 
+    def _stamp(self, note_id: str | None) -> str:
+        """The vault's `change_stamp`, once per rescan or burst for all held drafts alike."""
+        cached = self._stamps.get(note_id)
+        if cached is None:
+            cached = self._stamps[note_id] = self.vault.change_stamp(note_id)
+        return cached
+
     def _remember(self, path: Path) -> None:
         info = os.lstat(path)
         self.seen[path] = (info.st_mtime_ns, info.st_size, info.st_ino)
 
     # -- scans and jobs -----------------------------------------------------------------
     def rescan(self, initial: bool = False) -> None:
-        """Catch what the watcher missed (or what changed while syncd was down)."""
+        """Catch what the watcher missed (or what changed while syncd was down), and try
+        again every draft held back for a reason the vault has since lifted (a fork
+        resolved, a client, access or key arrived; its `vault_stamp` differs now)."""
         now = time.monotonic()
+        self._stamps.clear()
+        for key, status in self.state.files.items():
+            if status.vault_stamp is not None and status.vault_stamp != self._stamp(status.note_id):
+                self.due.setdefault(self.inbox / key, now)
         present = set()
         for path in inbox_files(self.inbox):
             if path.name.startswith(REMOVING):

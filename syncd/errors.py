@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from note_templates import NoteInvalid
+
 
 class SyncdError(Exception):
     exit_code = 1
@@ -36,3 +38,9 @@ class ServicePathUnsupported(SyncdError):
             f"{self.text!r} holds a quote, a backslash or a control character, which a service file "
             "cannot hold safely; rename the folder (or the practice) and install again"
         )
+
+
+class ClientNotResolved(NoteInvalid):
+    """The note's client handle names no client this practitioner can read, yet: one may
+    come (its folder still syncing, an access grant on its way), so syncd tries the draft
+    again when the vault changes, not only when it is edited."""

@@ -21,6 +21,7 @@ from vault.errors import NoteTooLarge, UnknownClient
 from vault.format.constants import MAX_PLAINTEXT_BYTES
 from vault.format.encoding import new_id
 
+from .errors import ClientNotResolved
 from .limits import MAX_NOTE_BYTES
 
 assert MAX_NOTE_BYTES <= MAX_PLAINTEXT_BYTES
@@ -79,9 +80,9 @@ def file_note(
 
         ready_to_sign(raw, path, kinds, fields)
     try:
-        client_id = vault.resolve(fields.client)
+        client_id = vault.resolve(fields.client, own=True)
     except UnknownClient as exc:
-        raise NoteInvalid(path, fields.line_of("client"), "client", str(exc)) from None
+        raise ClientNotResolved(path, fields.line_of("client"), "client", str(exc)) from None
     # Another machine's purge, its deletions still arriving (read once a burst: once_per_commit).
     if client_id in vault.once_per_commit("purged", lambda: group.purged(vault)):
         raise NoteInvalid(

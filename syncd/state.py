@@ -33,6 +33,9 @@ class FileStatus:
     reason: str | None = None
     mac: str | None = None  # keyed hash of the content this outcome is about
     updated: str | None = None
+    #: held back for a reason the vault can lift (a fork resolved, a client or key arrived):
+    #: the vault's `change_stamp` then; the draft is tried again once it differs
+    vault_stamp: str | None = None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -179,20 +180,35 @@ def test_syncd_once_exits_1_when_it_left_notes_unsealed(practice: Env) -> None:
 
 
 def test_syncd_once_sweeps_what_a_killed_write_left(practice: Env) -> None:
+    """This device's: its temp files (named for it and their process) and the half-made
+    client its journal names. Another's (issue 29): left alone, whatever their age."""
     vault_dir, hour_ago = practice.vault_dir, time.time() - 2 * 3600
-    client = practice.vault().client_ids()[0]
+    with practice.vault() as vault:
+        client = vault.client_ids()[0]
+        device = vault.device.device_id
+        journal = vault.half_made
     records = vault_dir / "clients" / client / "records"
-    stale, fresh = next(records.iterdir()) / ".tmp-killed", vault_dir / "index" / ".tmp-busy"
+    killed = subprocess.Popen(["true"])
+    killed.wait()
+    stale = next(records.iterdir()) / f".tmp-{device}-{killed.pid}-x1"  # its writer is gone
+    fresh = vault_dir / "index" / f".tmp-{device}-{os.getpid()}-x2"  # a writer still at work
+    foreign = vault_dir / "index" / ".tmp-0f0f0f0f0f0f0f0f-1-x3"  # another machine's
     half_client = vault_dir / "clients" / ".adding-0123456789abcdef"
-    (half_client / "access").mkdir(parents=True)
-    for path in (stale, fresh):
+    with pytest.raises(KeyboardInterrupt), journal.making(half_client):
+        (half_client / "access").mkdir(parents=True)
+        raise KeyboardInterrupt  # killed before the rename: the journal entry stays
+    theirs = vault_dir / "clients" / ".adding-fedcba9876543210"
+    (theirs / "access").mkdir(parents=True)
+    for path in (stale, fresh, foreign):
         path.write_bytes(b"ciphertext")
-    for path in (stale, half_client):
+    for path in (stale, half_client, theirs, foreign):
         os.utime(path, (hour_ago, hour_ago))
     assert practice.run("syncd", "--once").code == 0
     assert not stale.exists() and not half_client.exists()
-    assert fresh.exists()  # younger than an hour: a writer may be at work
-    assert practice.run("verify").code == 0
+    assert fresh.exists() and foreign.exists() and theirs.exists()
+    assert not list(journal.folder.iterdir())
+    checked = practice.run("verify")
+    assert checked.code == 0 and f"{theirs}: holds no note yet" in checked.err
 
 
 def test_a_killed_restore_can_be_run_again(practice: Env, tmp_path: Path) -> None:

@@ -28,6 +28,23 @@ DIR_MODE = 0o700
 TEMP_PREFIX = ".tmp-"  # a file never linked into place; a later run removes it
 #: a temp file this old is left by a killed writer, not one still writing (a write takes ms)
 STALE_TEMP_SECONDS = 3600.0
+#: a vault's root -> the device writing it from this process (`name_writer`)
+_WRITERS: dict[Path, str] = {}
+
+
+def name_writer(root: Path, tag: str) -> None:
+    """Name the temp files this process writes under ``root`` from now on
+    ``.tmp-<tag>-<pid>-…``: in a replicated vault, a sweep removes only the temp files its
+    own device made, and knows from the process id whether their writer is still alive
+    (vault/store/leftovers.py). A vault names its device id here when it is opened."""
+    _WRITERS[root] = tag
+
+
+def _writer_of(path: Path) -> str:
+    for root, tag in _WRITERS.items():
+        if path.is_relative_to(root):
+            return tag
+    return ""
 
 
 def fsync_dir(path: Path, defer: set[Path] | None = None) -> None:
@@ -106,10 +123,14 @@ def _temp_beside(
     path: Path, data: bytes, sync: bool = True, defer: set[Path] | None = None, tag: str = ""
 ) -> Iterator[str]:
     """A fsynced temp file holding ``data`` in ``path``'s directory; removed on exit.
-    ``tag`` goes into its name, so that a sweep can tell its writer's leftovers."""
+    ``tag`` (else the one `name_writer` gave ``path``'s vault) and this process's id go into
+    its name, so that a sweep can tell its writer's leftovers."""
     make_dirs(path.parent, defer)
+    tag = tag or _writer_of(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{tag}-" if tag else TEMP_PREFIX, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f"{TEMP_PREFIX}{tag}-{os.getpid()}-" if tag else TEMP_PREFIX, dir=path.parent
+        )
     except OSError as exc:
         raise WriteFailed(path, reason(exc)) from exc
     try:

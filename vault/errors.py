@@ -23,6 +23,9 @@ class Problem:
     missing: bool = False
     # Two machines' work to reconcile, not damage: a sync engine's conflict copy, a forked note.
     conflict: bool = False
+    # A purged client's files that came back from another machine (vault/revived/): a
+    # decision for the practitioners, not damage a backup would mend.
+    revived: bool = False
 
     def __str__(self) -> str:
         return f"{self.path}: {self.why}"
@@ -143,6 +146,18 @@ class UnknownSnapshot(VaultError):
             f"{what} on {target} (the newest is {newest}): "
             "`casenotes backup list` shows them; give a whole name or a longer prefix"
         )
+
+
+class HandleNotYours(UnknownClient):
+    """The handle names only clients of colleagues that this practitioner cannot read: a
+    note sealed into one would be lost to its author (issue 29)."""
+
+    template = (
+        "this handle names a colleague's client that you cannot read ({}): nothing is written into it; "
+        "for a client of your own, add it under another handle (`casenotes client add OTHER-HANDLE`) "
+        "and write that handle in the note; for theirs, ask them to share it "
+        "(`casenotes access grant {} YOUR-NAME`), then use HANDLE@{}"
+    )
 
 
 class HandleTaken(VaultError):

@@ -36,6 +36,7 @@ from ..format.constants import JSON_FORMAT_VERSION
 from ..format.encoding import canonical, unb64
 from ..format.keys import Device, sign_record
 from . import packs
+from .lease import lease
 from .objects import ObjectStore
 from .scan import REST, ScanCache, scan, walk
 from .storage import Storage, TargetUnavailable
@@ -184,6 +185,12 @@ class BackupTarget:
     def snapshot(
         self, vault_root: Path, device: Device, when: str, progress: Progress | None = None
     ) -> Snapshot:
+        """A snapshot of the vault, under the target's lease (another machine's prune
+        never collects the packs written before the manifest that names them)."""
+        with lease(self.storage, device.device_id):
+            return self._snapshot(vault_root, device, when, progress)
+
+    def _snapshot(self, vault_root: Path, device: Device, when: str, progress: Progress | None) -> Snapshot:
         self._writer(device)
         store = self.objects()
         cache = ScanCache(self.cache_dir / "backup-scan" if self.cache_dir else None)
@@ -383,7 +390,21 @@ class BackupTarget:
 
         Manifests go first: a crash in between leaves only unreferenced objects, which the
         next prune collects. Returns the dropped snapshot names and the objects removed.
+        Under the target's lease: the packs of a backup another machine is running are
+        named by no manifest yet, and would be collected.
         """
+        if dry_run:
+            return self._prune(keep, device, device_keys, dry_run)
+        with lease(self.storage, device.device_id):
+            return self._prune(keep, device, device_keys, dry_run)
+
+    def _prune(
+        self,
+        keep: Callable[[list[dt.datetime]], set[dt.datetime]],
+        device: Device,
+        device_keys: dict[str, VerifyKey],
+        dry_run: bool,
+    ) -> tuple[list[str], int]:
         self._writer(device)
         store = self.objects()
         loaded = {name: self.load(name, device_keys, store) for name in self.snapshots()}
@@ -409,8 +430,14 @@ class BackupTarget:
         names is deleted, the clients' sealed keys among them (crypto-shredding).
 
         Rerunnable: a crash part-way leaves manifests either old or rewritten, and objects
-        nothing names, which the next run (or prune) deletes.
+        nothing names, which the next run (or prune) deletes. Under the target's lease.
         """
+        with lease(self.storage, device.device_id):
+            return self._shred(clients, device, device_keys)
+
+    def _shred(
+        self, clients: Mapping[str, Sequence[str]], device: Device, device_keys: dict[str, VerifyKey]
+    ) -> Shredded:
 
         def owner(path: str) -> str | None:
             for client_id, also in clients.items():

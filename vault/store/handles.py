@@ -17,7 +17,15 @@ from typing import Protocol
 from nacl.public import PrivateKey, SealedBox
 
 from .. import durable
-from ..errors import HandleAmbiguous, HandleTaken, TamperedFile, UnknownClient, WriteFailed, reason
+from ..errors import (
+    HandleAmbiguous,
+    HandleNotYours,
+    HandleTaken,
+    TamperedFile,
+    UnknownClient,
+    WriteFailed,
+    reason,
+)
 from ..format import revision as revision_format
 from ..format import sync_artefacts
 from ..format.encoding import Clock, new_id, stamp
@@ -35,10 +43,9 @@ from .clients import (
     index_record,
     read_index_record,
 )
-from .leftovers import WriteLock
+from .leftovers import ADDING, HalfMade, WriteLock
 from .trust import Trust
 
-ADDING = ".adding-"  # a client being made; renamed to its id when complete
 #: Index entry -> (its stat, the device keys that checked it, its client): see `_client_of`.
 IndexSeen = dict[Path, tuple[tuple[int, ...], object, str]]
 
@@ -61,6 +68,8 @@ class Indexed(Protocol):
     @property
     def write_lock(self) -> WriteLock: ...
     @property
+    def half_made(self) -> HalfMade: ...
+    @property
     def index_seen(self) -> IndexSeen: ...
 
 
@@ -77,7 +86,8 @@ def add_client(
     renamed into place, ``on_created(client_id)`` adds what the layers above keep
     (retention facts), and only then is the handle written. A failure on the way removes
     what was made, so no orphan id is left and running the command again works (a kill
-    leaves at most the hidden folder, which syncd's sweep removes).
+    leaves at most the hidden folder, recorded as this device's in its `HalfMade` journal,
+    which syncd's sweep removes).
     """
     blinded = blind(handle, vault.device.index_key)
     if index_paths(vault.root, blinded):
@@ -101,11 +111,12 @@ def _add_client(
     folder = vault.keyring.client_dir(client_id)
     staging = folder.with_name(f"{ADDING}{client_id}")
     try:
-        profile = _stage_client(vault, staging, client_id, Profile(client_id, handle, name, dob))
-        try:
-            os.rename(staging, folder)
-        except OSError as exc:
-            raise WriteFailed(folder, reason(exc)) from exc
+        with vault.half_made.making(staging):
+            profile = _stage_client(vault, staging, client_id, Profile(client_id, handle, name, dob))
+            try:
+                os.rename(staging, folder)
+            except OSError as exc:
+                raise WriteFailed(folder, reason(exc)) from exc
         durable.fsync_dir(folder.parent)
         if on_created is not None:
             on_created(client_id)
@@ -156,13 +167,17 @@ def _stage_client(vault: Indexed, staging: Path, client_id: str, profile: Profil
     return path
 
 
-def resolve(vault: Indexed, handle: str) -> str:
+def resolve(vault: Indexed, handle: str, own: bool = False) -> str:
     """Client id for a handle, without a passphrase (through the blinded index).
 
     Two machines that added one handle while apart made two clients of it. Then
     ``HANDLE@<start of a client id>`` says which; without it, the one this device's
     practitioner can read is taken if only one is; else `HandleAmbiguous`, and nothing
-    is guessed (so syncd never seals into the other practitioner's client)."""
+    is guessed (so syncd never seals into the other practitioner's client).
+
+    ``own``: for writing (`new`, `check`, `seal`, syncd): only a client this device's
+    practitioner holds a key to. A handle that names only a colleague's client is
+    `HandleNotYours`: a note sealed there would be unreadable to its author."""
     handle, _, pick = handle.partition("@")
     candidates: list[str] = []
     for path in index_paths(vault.root, blind(handle, vault.device.index_key)):
@@ -174,18 +189,24 @@ def resolve(vault: Indexed, handle: str) -> str:
     present = [c for c in candidates if vault.keyring.client_dir(c).exists()]
     if not present:
         raise UnknownClient(" (its records are gone: purged or not yet synced)")
+    mine = vault.device.practitioner_id
+    readable = [c for c in present if mine in vault.keyring.access_holders(c)]
     if pick:
         chosen = [c for c in present if c.startswith(pick.lower())]
         if len(chosen) != 1:
             raise UnknownClient(f" and a client id starting {pick}")
+        if own and chosen[0] not in readable:
+            raise HandleNotYours(chosen[0][:6], handle, chosen[0][:6])
         return chosen[0]
-    if len(present) == 1:
+    if len(present) == 1 and not own:
         return present[0]
-    own = vault.device.practitioner_id
-    readable = [c for c in present if own in vault.keyring.access_holders(c)]
     if len(readable) == 1:
         return readable[0]
-    raise HandleAmbiguous(len(present), ", ".join(present), present[0][:6])
+    if own and not readable:
+        theirs = ", ".join(c[:6] for c in present)
+        raise HandleNotYours(theirs, handle, present[0][:6])
+    within = readable or present
+    raise HandleAmbiguous(len(within), ", ".join(within), within[0][:6])
 
 
 def _client_of(vault: Indexed, path: Path) -> str:

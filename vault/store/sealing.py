@@ -23,7 +23,7 @@ from ..format.keys import Device, Practitioner
 from .audit import AuditLog
 from .client_keys import Keyring
 from .group_commit import GroupCommit
-from .leftovers import WriteLock
+from .leftovers import HalfMade, WriteLock
 from .revisions import Revisions
 
 
@@ -44,6 +44,8 @@ class Sealable(Protocol):
     def commit(self) -> GroupCommit: ...
     @property
     def write_lock(self) -> WriteLock: ...
+    @property
+    def half_made(self) -> HalfMade: ...
 
 
 @dataclass(frozen=True)
@@ -134,33 +136,37 @@ def _seal_record(
         if latest.final:
             raise NoteLocked(note_id)
         number = newest + 1
-    while True:  # another writer may take a number first; revision files are write-once
-        header = revision_format.RevisionHeader(
-            client_id,
-            note_id,
-            number,
-            vault.device.device_id,
-            kind,
-            final,
-            stamp(vault.clock()),
-            mac,
-            merges,
-        )
-        data, file_key = revision_format.seal(header, body, public, vault.device)
-        path = files.path(client_id, note_id, number, vault.device.device_id)
-        try:
-            durable.write_new(path, data, vault.commit.deferred)
-            break
-        except FileExistsError:
-            number += 1
-        except WriteFailed as exc:
-            if os.path.lexists(path):  # linked, but its folder was not made durable
-                raise SealIncomplete(path, f"making it durable failed ({exc.args_[1]})") from exc
-            raise
-    try:
-        read_back(path, data, file_key, body)
-    except OSError as exc:
-        raise SealIncomplete(path, f"reading it back failed ({exc.strerror or exc})") from exc
+    # A new note's folder is recorded as this device's before it is made: only then may a
+    # sweep remove it, should this write be cut short (leftovers.py).
+    folder = files.path(client_id, note_id, number, vault.device.device_id).parent
+    with vault.half_made.making(folder):
+        while True:  # another writer may take a number first; revision files are write-once
+            header = revision_format.RevisionHeader(
+                client_id,
+                note_id,
+                number,
+                vault.device.device_id,
+                kind,
+                final,
+                stamp(vault.clock()),
+                mac,
+                merges,
+            )
+            data, file_key = revision_format.seal(header, body, public, vault.device)
+            path = files.path(client_id, note_id, number, vault.device.device_id)
+            try:
+                durable.write_new(path, data, vault.commit.deferred)
+                break
+            except FileExistsError:
+                number += 1
+            except WriteFailed as exc:
+                if os.path.lexists(path):  # linked, but its folder was not made durable
+                    raise SealIncomplete(path, f"making it durable failed ({exc.args_[1]})") from exc
+                raise
+        try:  # inside: a revision that does not read back is removed, its folder left empty
+            read_back(path, data, file_key, body)
+        except OSError as exc:
+            raise SealIncomplete(path, f"reading it back failed ({exc.strerror or exc})") from exc
     try:
         _audit_seal(vault, client_id, note_id, number, final, path, data, extra)
     except WriteFailed as exc:

@@ -30,7 +30,8 @@ the machines of a group practice never sees two writers of one file.
 
 from __future__ import annotations
 
-import shutil
+import hashlib
+import os
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -70,8 +71,7 @@ from .audit import AuditLog
 from .client_keys import Keyring
 from .clients import PROFILE_RECORD_ID, Profile
 from .group_commit import GroupCommit
-from .handles import ADDING
-from .leftovers import WriteLock
+from .leftovers import HalfMade, WriteLock
 from .revisions import Revision, Revisions
 from .sealing import SealedRevision
 from .trust import Trust
@@ -105,6 +105,8 @@ class Vault:
         self.revision_files = Revisions(root, self.trust.device_keys)
         self.commit = GroupCommit()
         self.write_lock = WriteLock(self.device_dir / "write.lock")
+        self.half_made = HalfMade(self.device_dir / "half-made", root)
+        durable.name_writer(root, self.device.device_id)  # its temp files say whose they are
         self._backup_lock_depth = 0
         self.recorded_for_older_version = 0  # files the last unlock put into the ledger
         self.index_seen: handles.IndexSeen = {}
@@ -159,15 +161,20 @@ class Vault:
         """``compute()``, remembered until the group commit ends (`GroupCommit.once`)."""
         return self.commit.once(key, compute)
 
-    def leftovers(self, client_id: str | None = None) -> list[Path]:
-        """Folders and temp files a write cut short left behind (they hold no data)."""
-        return leftovers.find(self.root, None if client_id is None else [client_id])
+    def leftovers(self, client_id: str | None = None) -> leftovers.Found:
+        """Folders and temp files that hold no data: those this device made and abandoned
+        (a write cut short), and those it cannot prove its own (a sync engine may be
+        filling them; vault/store/leftovers.py)."""
+        return leftovers.find(
+            self.root, self.device.device_id, self.half_made, None if client_id is None else [client_id]
+        )
 
     def remove_leftovers(self, client_id: str | None = None) -> list[Path]:
-        """Remove what ``leftovers`` finds, unless a write is under way on this machine
-        (then the next run does it). Returns what was removed."""
+        """Remove this device's leftovers that ``leftovers`` finds, unless a write is under
+        way on this machine (then the next run does it); never one it cannot prove its own.
+        Returns what was removed."""
         with self.write_lock.exclusive_now() as held:
-            return leftovers.remove(self.leftovers(client_id)) if held else []
+            return leftovers.remove(self.leftovers(client_id), self.half_made) if held else []
 
     def backup(self, destination: BackupTarget, progress: Progress | None = None) -> Snapshot:
         """A snapshot of the whole vault on a target (audited, checkpoint included)."""
@@ -182,23 +189,41 @@ class Vault:
         return snap
 
     def sweep(self, now: float) -> int:
-        """Remove what killed writers left, in one walk of the vault: under ``clients/``,
-        empty folders and temp files (``remove_leftovers``, under the write lock); elsewhere
-        in the vault and the device folder, temp files, and clients whose `add_client` never
-        finished (hidden ``.adding-*`` folders), only when older than an hour: a younger one
-        may be a writer still at work."""
+        """Remove what this device's killed writers left, in one walk of the vault: the
+        folders its journal proves it made and abandoned (a note's first folder, a client
+        `add_client` never finished) and its own temp files (``remove_leftovers``, under the
+        write lock); in the device folder, temp files older than an hour. Never an empty
+        folder it cannot prove its own: a sync engine may be about to fill it, and would
+        carry its removal to every machine (issue 29)."""
         removed = len(self.remove_leftovers())
-        removed += durable.sweep_temps(self.root, now, skip={"clients"})
-        removed += durable.sweep_temps(self.device_dir, now)
-        clients = self.root / "clients"
-        for staging in clients.glob(f"{ADDING}*") if clients.is_dir() else []:
+        return removed + durable.sweep_temps(self.device_dir, now)
+
+    def change_stamp(self, note_id: str | None = None) -> str:
+        """A digest of what changes when the vault learns something a held-back draft may
+        wait for: a client, a handle, a device, a practitioner or colleague arriving; an
+        access file or client key (a grant, a merge); a ledger entry (every audited change,
+        on any machine, grows that machine's log); and ``note_id``'s folder (a fork
+        resolved). Stats only, no file read: syncd compares it on each rescan."""
+        digest = hashlib.blake2b(digest_size=16)
+
+        def add(path: Path) -> None:
             try:
-                if now - staging.stat().st_mtime >= durable.STALE_TEMP_SECONDS:
-                    shutil.rmtree(staging)
-                    removed += 1
+                info = os.stat(path)
+                digest.update(f"{path}\0{info.st_mtime_ns}\0{info.st_size}\n".encode())
             except OSError:
-                continue  # the next sweep tries again
-        return removed
+                digest.update(f"{path}\0-\n".encode())
+
+        for name in ("clients", "index", "devices", "practitioners", "colleagues", "audit"):
+            add(self.root / name)
+        for log in sorted((self.root / "audit").glob("*.log")):
+            add(log)
+        for client in sorted(self.client_ids()):
+            folder = self.client_dir(client)
+            add(folder / "access")
+            add(folder / "keys")
+            if note_id is not None:
+                add(folder / "records" / note_id)
+        return digest.hexdigest()
 
     def record_restore(self, snapshot: str) -> None:
         self.audit.append("restore", snapshot=snapshot)
@@ -312,8 +337,10 @@ class Vault:
     ) -> str:
         return handles.add_client(self, handle, name, dob, on_created)
 
-    def resolve(self, handle: str) -> str:
-        return self.once_per_commit(("resolve", handle), lambda: handles.resolve(self, handle))
+    def resolve(self, handle: str, own: bool = False) -> str:
+        """The client a handle names (``own``: one this practitioner can read, to write
+        into; vault/store/handles.py)."""
+        return self.once_per_commit(("resolve", handle, own), lambda: handles.resolve(self, handle, own))
 
     def upgrade_index(self) -> list[Path]:
         return handles.upgrade_index(self)

@@ -57,7 +57,7 @@ def verify(vault: Vault) -> list[Problem]:
     gone = purged.gone(purges, vault.device.device_id)
     # Not yet set aside: while sync is in flight, maybe only the purge's deletions on their way.
     problems += [
-        Problem(r.path, r.describe(), missing=not r.set_aside)
+        Problem(r.path, r.describe(), missing=not r.set_aside, revived=True)
         for r in purged.revived(vault.root, purges, vault.device.device_id)
     ]
     for client_id in vault.client_ids():
@@ -73,7 +73,8 @@ def verify(vault: Vault) -> list[Problem]:
     problems += [Problem(f.tips[0].parent, forks.describe(f), conflict=True) for f in forks.everywhere(vault)]
     if any(p.missing for p in problems) and sync_in_flight(vault):
         problems = [
-            Problem(p.path, f"{p.why}; {NOT_YET_SYNCED}", missing=True) if p.missing else p for p in problems
+            Problem(p.path, f"{p.why}; {NOT_YET_SYNCED}", missing=True, revived=p.revived) if p.missing else p
+            for p in problems
         ]
     return problems
 
