@@ -405,7 +405,10 @@ def verify_cmd(ctx: click.Context) -> None:
     from vault.sharing import supervision
     from vault.store.verify import sync_in_flight
 
+    from .retention_commands import finish_purges
+
     vault = open_vault(ctx)
+    finish_purges(vault, refuse=False)  # a purge cut short is finished, not reported for good
     problems = verify(vault) + retention_facts.problems(vault) + certificate.problems(vault)
     problems += supervision.problems(vault)
     for problem in problems:

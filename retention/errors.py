@@ -30,3 +30,19 @@ class DevicesSilent(RetentionError):
         "(a hold placed there may not have arrived here); start that machine and let the vault "
         "sync, or raise retention.heard_within_hours in casenotes.yml"
     )
+
+
+class AuditUnverified(RetentionError):
+    """The audit log vouches for the holds and retention facts a purge checks: while it fails
+    to verify, a purge could be acting on a hold cut out or a fact edited, so none runs."""
+
+    template = (
+        "the audit log {} fails to verify ({}): nothing was destroyed; the log vouches for holds and "
+        "retention facts, so no purge runs until `casenotes audit verify` passes (restore the log from "
+        "a backup: casenotes backup restore)"
+    )
+
+    def __init__(self, path: object, why: str) -> None:
+        super().__init__(path, why)
+        self.path = path
+        self.why = why

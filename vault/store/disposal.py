@@ -157,12 +157,18 @@ def shred_on(vault: Vault, clients: Mapping[str, Sequence[str]], target: BackupT
     return shredded
 
 
+def half_removed(vault: Vault) -> list[Path]:
+    """Folders a crash left half removed (``clients/.purged-<cid>``)."""
+    clients = vault.root / "clients"
+    found = sorted(clients.glob(f"{HALF_REMOVED}*")) if clients.is_dir() else []
+    return [p for p in found if is_id(p.name.removeprefix(HALF_REMOVED))]
+
+
 def remove_half_removed(vault: Vault) -> None:
     """Finish removing folders a crash left half removed (`Disposal.remove_ciphertext`:
     their keys were already gone)."""
-    for leftover in (vault.root / "clients").glob(f"{HALF_REMOVED}*"):
-        if is_id(leftover.name.removeprefix(HALF_REMOVED)):
-            _remove(leftover, partial(shutil.rmtree, leftover))
+    for leftover in half_removed(vault):
+        _remove(leftover, partial(shutil.rmtree, leftover))
 
 
 def index_entries(vault: Vault, client_id: str) -> list[str]:
