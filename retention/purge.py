@@ -33,7 +33,7 @@ from vault.backup.snapshots import BackupTarget, Shredded
 from vault.backup.storage import TargetUnavailable
 from vault.errors import TamperedFile, VaultError
 from vault.store import purged
-from vault.store.disposal import Shreds, half_removed, plan_disposal, remove_half_removed, shred_on
+from vault.store.disposal import Shreds, plan_disposal, remove_half_removed, shred_on
 
 from . import certificate, group, records
 from .errors import AuditUnverified, ClientHeld, ClockUntrusted, DevicesSilent, NotDue
@@ -279,7 +279,7 @@ def finish_cut_short(vault: Vault) -> list[str]:
             for client_id, purge in purged.purges(purged.signed(vault)).items()
             if purge.device == own and not purge.done and client_id in disposals
         ]
-        halves = half_removed(vault)
+        halves = purged.half_removed(vault.root)
         if not cut and not halves:
             return []
         check_audit(vault)

@@ -41,14 +41,12 @@ from ..backup.snapshots import BackupTarget, Shredded
 from ..backup.storage import TargetUnavailable
 from ..errors import TamperedFile, WriteFailed, reason
 from ..format import sync_artefacts
-from ..format.encoding import is_id
-from .purged import REVIVED, Revived, files
+from .purged import HALF_REMOVED, REVIVED, Revived, files, half_removed
 
 if TYPE_CHECKING:
     from .vault import Vault
 
 T = TypeVar("T")
-HALF_REMOVED = ".purged-"  # clients/.purged-<cid>: a folder whose removal was cut short
 
 
 @dataclass(frozen=True)
@@ -157,17 +155,10 @@ def shred_on(vault: Vault, clients: Mapping[str, Sequence[str]], target: BackupT
     return shredded
 
 
-def half_removed(vault: Vault) -> list[Path]:
-    """Folders a crash left half removed (``clients/.purged-<cid>``)."""
-    clients = vault.root / "clients"
-    found = sorted(clients.glob(f"{HALF_REMOVED}*")) if clients.is_dir() else []
-    return [p for p in found if is_id(p.name.removeprefix(HALF_REMOVED))]
-
-
 def remove_half_removed(vault: Vault) -> None:
     """Finish removing folders a crash left half removed (`Disposal.remove_ciphertext`:
     their keys were already gone)."""
-    for leftover in half_removed(vault):
+    for leftover in half_removed(vault.root):
         _remove(leftover, partial(shutil.rmtree, leftover))
 
 
