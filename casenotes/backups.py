@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import time
 from pathlib import Path
 
 import click
 
+from retention.errors import AuditUnverified
 from retention.purge import finish_pending
 from syncd import Job
 from vault import Vault, durable
@@ -20,6 +22,8 @@ from vault.store.practice import register_device
 
 from .config import Practice, Settings
 from .context import Failure, ask_passphrase, open_vault, practice, practice_option, progress_bar
+
+log = logging.getLogger("syncd")
 
 
 def targets(p: Practice, chosen: str | None = None) -> list[BackupTarget]:
@@ -70,7 +74,10 @@ def backup_run(ctx: click.Context, target: str | None) -> None:
     for destination in targets(p, target):
         try:
             with progress_bar(f"backing up to {destination}") as step:
-                finish_pending(vault, [destination])  # a purge that happened while it was away
+                try:
+                    finish_pending(vault, [destination])  # a purge that happened while it was away
+                except AuditUnverified as exc:  # nothing destroyed; the backup is still taken
+                    click.echo(f"casenotes: warning: {exc}", err=True)
                 snap = vault.backup(destination, step)
         except TargetUnavailable as exc:
             click.echo(f"casenotes: {exc}", err=True)
@@ -282,7 +289,10 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
         failed = []
         for target in targets(p):
             try:
-                finish_pending(vault, [target])
+                try:
+                    finish_pending(vault, [target])
+                except AuditUnverified as exc:  # nothing destroyed; the backup is still taken
+                    log.warning("%s", exc)
                 vault.backup(target)
             except TargetUnavailable as exc:
                 failed.append(str(exc))

@@ -412,9 +412,14 @@ def verify_cmd(ctx: click.Context) -> None:
     from retention import records as retention_facts
     from vault import verify
     from vault.sharing import supervision
+    from vault.store.purged import half_removed
     from vault.store.verify import sync_in_flight
 
     vault = open_vault(ctx)
+    if half_removed(vault.root):  # a purge cut short after its rename: finished, not left
+        from .retention_commands import finish_purges  # only then: verify loads no purge
+
+        finish_purges(vault, refuse=False)
     problems = verify(vault) + retention_facts.problems(vault) + certificate.problems(vault)
     problems += supervision.problems(vault)
     for problem in problems:

@@ -11,9 +11,9 @@ import click
 
 from retention import certificate, records
 from retention.policy import Decision
-from retention.purge import RunReport, run, scan, still_pending
+from retention.purge import RunReport, finish_cut_short, run, scan, still_pending
 from syncd import Job
-from vault import Vault
+from vault import Vault, VaultError
 from vault.store import purged
 from vault.store.disposal import plan_disposal
 
@@ -52,6 +52,7 @@ def retention_status(ctx: click.Context, no_names: bool) -> None:
     """Each client's retention: last session, due date and state (held, due, in notice, ...)."""
     p = practice(ctx)
     vault = open_vault(ctx)
+    finish_purges(vault, refuse=False)
     policy = p.settings().policy()
     handles = {} if no_names else _handles(vault)
     rows = scan(vault, policy, vault.clock().date())
@@ -79,6 +80,23 @@ def retention_status(ctx: click.Context, no_names: bool) -> None:
         click.echo(f"{due} client(s) due for disposal: `casenotes retention purge --dry-run` shows what goes")
     for client_id, target in still_pending(vault):
         click.echo(f"client {client_id}: still to be shredded on {target} (connect it and run a backup)")
+
+
+def finish_purges(vault: Vault, refuse: bool) -> None:
+    """Finish this device's purges a run cut short once its certificate was written (the
+    folder renamed to ``.purged-<cid>``, say): `retention status`, `retention purge` and
+    `verify` do, not only the next syncd or backup run. ``refuse``: a failure (the audit
+    log fails to verify, the disk refuses) is the command's; else a warning, and the
+    command goes on to show what it shows."""
+    try:
+        finished = finish_cut_short(vault)
+    except VaultError as exc:
+        if refuse:
+            raise
+        click.echo(f"casenotes: warning: a purge cut short could not be finished: {exc}", err=True)
+        return
+    for client_id in finished:
+        click.echo(f"casenotes: finished the purge of client {client_id} that a run cut short", err=True)
 
 
 def _unattended(decision: Decision) -> str:
@@ -137,6 +155,8 @@ def retention_purge(ctx: click.Context, dry_run: bool, confirm: bool) -> None:
     vault = open_vault(ctx)
     settings = p.settings()
     policy = settings.policy()
+    if not dry_run:
+        finish_purges(vault, refuse=True)
     due = [r for r in scan(vault, policy, vault.clock().date()) if r.decision and r.decision.purgeable]
     asking = bool(due) and not dry_run and not confirm
     if asking and not sys.stdin.isatty():

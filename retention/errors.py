@@ -38,3 +38,19 @@ class RulesDiffer(RetentionError):
         "({}) than this machine ({}); make the `retention:` sections of casenotes.yml the same on "
         "every machine, and the next nightly checks agree"
     )
+
+
+class AuditUnverified(RetentionError):
+    """The audit log vouches for the holds and retention facts a purge checks: while it fails
+    to verify, a purge could be acting on a hold cut out or a fact edited, so none runs."""
+
+    template = (
+        "the audit log {} fails to verify ({}): nothing was destroyed; the log vouches for holds and "
+        "retention facts, so no purge runs until `casenotes audit verify` passes (restore the log from "
+        "a backup: casenotes backup restore)"
+    )
+
+    def __init__(self, path: object, why: str) -> None:
+        super().__init__(path, why)
+        self.path = path
+        self.why = why

@@ -9,7 +9,9 @@ on: without the key, what remains on an SSD or in a file-system journal cannot b
 What goes, and in which order, is the vault's (vault/store/disposal.py: planned, then
 executed); this module decides whether it may, and writes the certificate's text.
 
-Safety valves, checked before anything is destroyed: a hold is never purged (and the
+Safety valves, checked before anything is destroyed: nothing is destroyed while the audit
+log fails to verify (`check_audit`: it vouches for the holds and facts below, so an entry
+edited or cut out of it could hide a hold); a hold is never purged (and the
 hold is read from the audit-checked facts, not from a file someone could swap); the
 clock must not be earlier than the newest time the audit log recorded, and an unattended
 run does not trust a clock that recently leapt years ahead; an unattended run that finds
@@ -34,7 +36,7 @@ from vault.store import purged
 from vault.store.disposal import Shreds, plan_disposal, remove_half_removed, shred_on
 
 from . import certificate, group, records
-from .errors import ClientHeld, ClockUntrusted, DevicesSilent, NotDue, RulesDiffer
+from .errors import AuditUnverified, ClientHeld, ClockUntrusted, DevicesSilent, NotDue, RulesDiffer
 from .policy import Decision, Facts, Policy, decide
 
 CLOCK_SKEW = dt.timedelta(minutes=10)  # another machine's clock may run a little ahead
@@ -136,6 +138,17 @@ def outlook(vault: Vault, policy: Policy, today: dt.date) -> Outlook:
 
 
 # -- valves -------------------------------------------------------------------------------
+def check_audit(vault: Vault) -> None:
+    """Refuse to destroy anything while the audit log fails to verify: the holds and
+    retention facts a purge obeys are believed because the log vouches for them, so a log
+    with an entry edited or cut out (a hold's, a fact's) vouches for nothing. Every path
+    that destroys calls it first, once it knows it has something to destroy (a whole-log
+    check costs seconds at a career's size: never on a run with nothing to do)."""
+    altered = vault.audit.verify(vault.trust.device_keys())
+    if altered:
+        raise AuditUnverified(altered[0].path, altered[0].why)
+
+
 def check_clock(entries: Sequence[Entry], now: dt.datetime, max_gap: dt.timedelta, unattended: bool) -> None:
     """Refuse a purge on a clock that went back; and, unattended, on one that recently
     leapt ahead (by more than ``max_gap`` within ``JUMP_WINDOW``): a wrong clock looks
@@ -253,23 +266,51 @@ def _disposals(vault: Vault) -> dict[str, tuple[dict[str, Any], set[str], set[st
     return found
 
 
-def finish_pending(vault: Vault, targets: Sequence[BackupTarget]) -> list[tuple[str, str]]:
-    """On each reachable target, shred every purged client it has not been cleared of: one
-    away during the purge, or another drive since swapped in at the same place (targets are
-    told apart by their own id, not their path). Also finish what a run cut short left:
-    audit its certificate, and remove a client whose certificate exists but whose folder
-    is still here (a crash, or a restore)."""
-    done = []
+def finish_cut_short(vault: Vault) -> list[str]:
+    """Finish this device's purges a run cut short after their certificate: the folder
+    renamed to ``.purged-<cid>`` and not yet removed, the index entries or the folder
+    still there, ``purge-done`` not yet written. No backup target is needed (those are
+    `finish_pending`'s), so `retention status`, `retention purge` and `verify` call it too,
+    not only the next syncd or backup run. Returns the clients finished."""
     with vault.backup_lock():
         certificate.audit_unrecorded(vault)
         disposals = _disposals(vault)
-        purges = purged.signed(vault)
         own = vault.device.device_id
-        for client_id, purge in purged.purges(purges).items():
-            if purge.device == own and not purge.done and client_id in disposals:
-                # this device's purge, cut short after its certificate
-                plan_disposal(vault, client_id).remove_ciphertext(vault)
-        group.set_aside(vault, purges)  # anything else under a purged client came back: kept
+        cut = [
+            client_id
+            for client_id, purge in purged.purges(purged.signed(vault)).items()
+            if purge.device == own and not purge.done and client_id in disposals
+        ]
+        halves = purged.half_removed(vault.root)
+        if not cut and not halves:
+            return []
+        check_audit(vault)
+        remove_half_removed(vault)  # its keys were gone before the rename
+        for client_id in cut:
+            plan_disposal(vault, client_id).remove_ciphertext(vault)  # and purge-done
+        return cut
+
+
+def finish_pending(vault: Vault, targets: Sequence[BackupTarget]) -> list[tuple[str, str]]:
+    """On each reachable target, shred every purged client it has not been cleared of: one
+    away during the purge, or another drive since swapped in at the same place (targets are
+    told apart by their own id, not their path). Also finish what a run cut short left
+    (`finish_cut_short`). Nothing is destroyed while the audit log fails to verify."""
+    done = []
+    with vault.backup_lock():
+        finish_cut_short(vault)
+        disposals = _disposals(vault)
+        purges = purged.signed(vault)
+        checked: list[bool] = []
+
+        def check_once() -> None:
+            if not checked:
+                check_audit(vault)
+                checked.append(True)
+
+        if any(not r.set_aside for r in purged.revived(vault.root, purges, vault.device.device_id)):
+            check_once()  # set aside: a copy of a destroyed key among them is removed again
+            group.set_aside(vault, purges)  # anything else under a purged client came back: kept
         for target in targets:
             try:
                 target.open(vault.practice_id, create=False)
@@ -282,6 +323,7 @@ def finish_pending(vault: Vault, targets: Sequence[BackupTarget]) -> list[tuple[
             }
             if not due:
                 continue
+            check_once()
             try:
                 destroyed = _destroyed_on(target, shred_on(vault, due, target))
             except (TargetUnavailable, TamperedFile, OSError):
@@ -302,7 +344,6 @@ def finish_pending(vault: Vault, targets: Sequence[BackupTarget]) -> list[tuple[
                     target_id=target.target_id,
                 )
                 done.append((client_id, str(target)))
-        remove_half_removed(vault)  # a crash during remove_ciphertext: the keys were already gone
     return done
 
 
@@ -376,17 +417,21 @@ def _run(
         return report
     entries = list(vault.audit.entries())  # read once: the valves and every client's checks
     check_clock(entries, now, max_clock_gap, unattended)
-    altered = vault.audit.verify(vault.trust.device_keys())
-    if altered:  # the log vouches for the holds and facts below: it must be intact
-        raise TamperedFile(altered[0].path, altered[0].why + "; nothing was purged")
-    if unattended and len(by_dates) > max_unattended:
-        vault.audit.append("purge-waiting", clients=len(by_dates), limit=max_unattended)
-        report.waiting = len(by_dates)
-        return report
+    check_audit(vault)  # the log vouches for the holds and facts below: it must be intact
+    # A purge of this device's cut short once its keys were shredded: nothing is left to
+    # protect and the client can no longer be read, so it is finished now, whoever runs
+    # (syncd too, before the notice an unattended purge waits for, and past its limit):
+    # left as it is, the client would stay half destroyed for a month or for good.
+    shredded = _shredded(vault, [c.client_id for c in by_dates])
+    fresh = [c for c in by_dates if c.client_id not in shredded]
+    if unattended and len(fresh) > max_unattended:
+        vault.audit.append("purge-waiting", clients=len(fresh), limit=max_unattended)
+        report.waiting = len(fresh)
+        fresh = []
     # Unattended, only those announced a whole notice period ago; a person may do the rest.
     due = [
         c.client_id
-        for c in by_dates
+        for c in fresh
         if c.decision and (not unattended or c.decision.purgeable_unattended(now.date()))
     ]
     if due and group.is_group(vault, entries):
@@ -398,13 +443,26 @@ def _run(
         chosen = group.purger(vault, entries, now, heard_within)
         if unattended and chosen != vault.device.device_id:
             report.deferred_to = chosen  # that device's syncd purges; two would race
-            return report
+            due = []
+    due = sorted(shredded) + due
     for done, client_id in enumerate(due, start=1):
         try:
-            purge_client(vault, client_id, policy, targets, entries, unattended)
+            purge_client(vault, client_id, policy, targets, entries, unattended and client_id not in shredded)
             report.purged.append(client_id)
         except VaultError as exc:
             report.failed.append(f"client {client_id}: {exc}")
         if progress:
             progress(done, len(due))
     return report
+
+
+def _shredded(vault: Vault, client_ids: Sequence[str]) -> set[str]:
+    """Those of ``client_ids`` whose purge this device began and a run cut short after every
+    sealed key was destroyed (its ``purge-begin`` is signed, no ``purge-done`` followed)."""
+    own = vault.device.device_id
+    begun = {
+        client_id
+        for client_id, purge in purged.purges(purged.signed(vault)).items()
+        if purge.device == own and not purge.done
+    }
+    return {c for c in client_ids if c in begun and not plan_disposal(vault, c).keys}

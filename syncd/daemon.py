@@ -8,6 +8,7 @@ parked) note whose exact bytes the vault holds, durable and read back.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -220,7 +221,12 @@ class Daemon:
         self.summary.left = sorted(
             key
             for key, status in self.state.files.items()
-            if status.state in LEFT_STATES and os.path.lexists(self.inbox / key)
+            if status.state in LEFT_STATES
+            and (
+                os.path.lexists(self.inbox / key)
+                # a removal cut short: the plaintext is still there, under its aside name
+                or os.path.lexists((self.inbox / key).with_name(REMOVING + Path(key).name))
+            )
         )
         self.summary.failed_jobs = dict(self.runner.failed_now)
         return self.summary
@@ -350,7 +356,7 @@ class Daemon:
             removals = run_grouped(committed, self._take_out, attrgetter("key"), self.settings.threads)
             for note, removed in removals:
                 if isinstance(removed, OSError):
-                    self._retry(note.path, note.key, removed)
+                    self._retry(note.path, note.key, removed, doing="remove its plaintext (it is sealed)")
                 elif isinstance(removed, Exception):
                     raise removed
                 else:
@@ -570,7 +576,16 @@ class Daemon:
             # Written to in the meantime: put it back (beside a newer copy, as residue).
             os.rename(aside, path if not path.exists() else path.with_name(path.name + ".conflict~"))
             return False
-        os.unlink(aside)
+        try:
+            os.unlink(aside)
+        except OSError:
+            # Put back under its name, where the practitioner and `status` see it: the caller
+            # retries the removal and reports it (left aside, it was out of sight and the run
+            # exited 0; the next rescan would have put it back, silently).
+            with contextlib.suppress(OSError):
+                if not path.exists():
+                    os.rename(aside, path)
+            raise
         for backup in backups_of(path):
             if backup.is_file() and not backup.is_symlink():
                 backup.unlink()
@@ -599,7 +614,9 @@ class Daemon:
             previous.vault_stamp = status.vault_stamp
             self.state.dirty = True
 
-    def _retry(self, path: Path, key: str, exc: OSError | VaultError, mac: str | None = None) -> None:
+    def _retry(
+        self, path: Path, key: str, exc: OSError | VaultError, mac: str | None = None, doing: str = "seal"
+    ) -> None:
         """File PATH again after a pause that doubles with each failure in a row (``mac``:
         the content this is about, so that `status` shows why it waits)."""
         count = self.failures.get(path, 0) + 1
@@ -610,7 +627,7 @@ class Daemon:
         self._report(
             key,
             FileStatus(
-                "pending", reason=f"{key}: could not seal yet ({what}); syncd retries by itself", mac=mac
+                "pending", reason=f"{key}: could not {doing} yet ({what}); syncd retries by itself", mac=mac
             ),
         )
 

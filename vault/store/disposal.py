@@ -41,14 +41,12 @@ from ..backup.snapshots import BackupTarget, Shredded
 from ..backup.storage import TargetUnavailable
 from ..errors import TamperedFile, WriteFailed, reason
 from ..format import sync_artefacts
-from ..format.encoding import is_id
-from .purged import REVIVED, Revived, files
+from .purged import HALF_REMOVED, REVIVED, Revived, files, half_removed
 
 if TYPE_CHECKING:
     from .vault import Vault
 
 T = TypeVar("T")
-HALF_REMOVED = ".purged-"  # clients/.purged-<cid>: a folder whose removal was cut short
 
 
 @dataclass(frozen=True)
@@ -160,9 +158,8 @@ def shred_on(vault: Vault, clients: Mapping[str, Sequence[str]], target: BackupT
 def remove_half_removed(vault: Vault) -> None:
     """Finish removing folders a crash left half removed (`Disposal.remove_ciphertext`:
     their keys were already gone)."""
-    for leftover in (vault.root / "clients").glob(f"{HALF_REMOVED}*"):
-        if is_id(leftover.name.removeprefix(HALF_REMOVED)):
-            _remove(leftover, partial(shutil.rmtree, leftover))
+    for leftover in half_removed(vault.root):
+        _remove(leftover, partial(shutil.rmtree, leftover))
 
 
 def index_entries(vault: Vault, client_id: str) -> list[str]:

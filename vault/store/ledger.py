@@ -38,19 +38,40 @@ def files(root: Path, *paths: Path) -> dict[str, str]:
 
 def expected(entries: Iterable[Entry]) -> dict[str, list[str | None]]:
     """Every recorded state of each vouched-for path, oldest first (None: deleted)."""
+    entries = list(entries)
+    gone = purged_clients(entries)
     states: dict[str, list[str | None]] = {}
     for entry in _in_order(entries):
         recorded = entry.data.get("files")
         for path, sha in recorded.items() if isinstance(recorded, dict) else ():
-            states.setdefault(str(path), []).append(str(sha))
+            if not of_client(str(path), gone):
+                states.setdefault(str(path), []).append(str(sha))
         removed = entry.data.get("removed")
         for path in removed if isinstance(removed, list) else ():
-            states.setdefault(str(path), []).append(REMOVED)
+            if not of_client(str(path), gone):
+                states.setdefault(str(path), []).append(REMOVED)
     # A deleted access file is never written again under its name (the name carries the
     # generation and the device that wrote it; a grant again is to a newer generation), so
     # a deletion is its last state, even when another device's clock, or one second shared
     # by both, puts the write after it.
     return {path: _removal_last(history) for path, history in states.items()}
+
+
+def purged_clients(entries: Iterable[Entry]) -> set[str]:
+    """Clients whose purge the log shows begun: none of their files is expected any more."""
+    return {str(e.data.get("client")) for e in entries if e.event == "purge-begin"}
+
+
+def of_client(relative: str, clients: set[str]) -> bool:
+    """Whether a vault path is one of these clients' files: under ``clients/<cid>/``, or a
+    handle-index entry ``index/<blinded>-<cid>.json`` pointing at one. An entry that names
+    no client (a first unlock's ``ledger-record``) may still have recorded such a file."""
+    parts = Path(relative).parts
+    if len(parts) >= 2 and parts[0] == "clients":
+        return parts[1] in clients
+    if len(parts) == 2 and parts[0] == "index":
+        return Path(parts[1]).stem.rpartition("-")[2] in clients
+    return False
 
 
 def writers(entries: Iterable[Entry]) -> dict[str, Entry]:
@@ -209,4 +230,14 @@ def unrecorded(root: Path, entries: Iterable[Entry]) -> list[Path]:
     # What this casenotes records when it writes it, and was not, is reported by verify,
     # never vouched for here (a new device's first unlock would else launder a planted file).
     recorded = set(_must_be_recorded(root, entries))
-    return [p for p in vouched_paths(root) if str(p.relative_to(root)) not in known and p not in recorded]
+    # Nor a purged client's files: a purge cut short leaves its index entry (or its key),
+    # and a first unlock that recorded them had the purge's end reported by verify as a
+    # recorded file deleted, for good.
+    gone = purged_clients(entries)
+    return [
+        p
+        for p in vouched_paths(root)
+        if str(p.relative_to(root)) not in known
+        and p not in recorded
+        and not of_client(str(p.relative_to(root)), gone)
+    ]

@@ -28,6 +28,15 @@ if TYPE_CHECKING:
 
 REVIVED = "revived"  # vault/revived/<cid>.<device>/: a revived folder set aside
 PURGE_LINES = b'"event":"purge-'  # purge-begin, purge-done
+HALF_REMOVED = ".purged-"  # clients/.purged-<cid>: a folder whose removal was cut short (disposal.py)
+
+
+def half_removed(root: Path) -> list[Path]:
+    """Folders of purged clients whose removal a crash cut short (``clients/.purged-<cid>``):
+    cheap to look for, so `verify` finishes them without loading what a purge needs."""
+    clients = root / "clients"
+    found = sorted(clients.glob(f"{HALF_REMOVED}*")) if clients.is_dir() else []
+    return [p for p in found if is_id(p.name.removeprefix(HALF_REMOVED))]
 
 
 def signed(vault: Vault) -> list[Entry]:
