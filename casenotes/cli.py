@@ -18,7 +18,7 @@ import click
 import site_builder
 from note_templates import TemplateError
 from syncd.errors import SyncdError
-from vault.errors import PracticeExists, VaultError
+from vault.errors import PracticeExists, TamperedFile, VaultError
 from vault.format.constants import DEFAULT_KDF_PROFILE, KDF_PROFILES
 
 from . import config
@@ -309,8 +309,11 @@ def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
     vault = open_vault(ctx)
     practitioner = vault.unlock(ask_passphrase())
     client_id = vault.resolve(handle)
-    notes = vault.read_notes(practitioner, client_id, note_id)
+    refused: list[TamperedFile] = []
+    notes = vault.read_notes(practitioner, client_id, note_id, refused=refused)
     report_leftovers(vault, client_id)
+    for exc in refused:  # a revision its writer was not entitled to: not shown, never silent
+        click.echo(f"casenotes: {exc.path}: {exc.why}", err=True)
 
     def session(note: Any) -> tuple[str, str]:
         try:

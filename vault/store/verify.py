@@ -29,6 +29,7 @@ from ..format import sync_artefacts
 from . import colleagues as team
 from . import forks, ledger, purged
 from .audit import Entry
+from .authority import Judge
 from .clients import read_index_record
 from .revisions import REVISION_NAME
 from .vault import Vault
@@ -65,12 +66,16 @@ def verify(vault: Vault) -> list[Problem]:
             continue
         problems += _check(lambda c=client_id: vault.keyring.client_generations(c))  # client.json and keys/
         records = vault.client_dir(client_id) / "records"
+        judge = Judge(vault.keyring, client_id)
         for folder in sorted(records.iterdir()) if records.exists() else []:
-            problems += _check_note(vault, folder)
+            problems += _check_note(vault, folder, judge)
     problems += _check_ledger(vault, entries)
     problems += ledger.problems(vault.root, entries)
     problems += _artefacts(vault)
-    problems += [Problem(f.tips[0].parent, forks.describe(f), conflict=True) for f in forks.everywhere(vault)]
+    forked = forks.everywhere(vault, lambda c: Judge(vault.keyring, c), vault.device.device_id, thorough=True)
+    problems += [
+        Problem(f.tips[0].parent, forks.describe(f, vault.trust.registrant), conflict=True) for f in forked
+    ]
     if any(p.missing for p in problems) and sync_in_flight(vault):
         problems = [
             Problem(p.path, f"{p.why}; {NOT_YET_SYNCED}", missing=True) if p.missing else p for p in problems
@@ -113,7 +118,7 @@ def _check(action: object) -> list[Problem]:
     return []
 
 
-def _check_note(vault: Vault, folder: Path) -> list[Problem]:
+def _check_note(vault: Vault, folder: Path, judge: Judge) -> list[Problem]:
     problems: list[Problem] = []
     numbers = []
     others = False
@@ -128,7 +133,10 @@ def _check_note(vault: Vault, folder: Path) -> list[Problem]:
         try:
             numbers.append(int(path.name[:6]))
             others = others or path.name[7:23] != vault.device.device_id
-            vault.check_place(vault.load(path), path)
+            parsed = vault.load(path)
+            vault.check_place(parsed, path)
+            if why := judge(parsed.header):  # signed, but by someone not entitled to: never believed
+                problems.append(Problem(path, why))
         except TamperedFile as exc:
             numbers.pop()
             unregistered = "unregistered device" in exc.why  # its registration may be on its way
