@@ -50,7 +50,7 @@ class Writers:
         if practitioner not in self.ever:
             return f"practitioner {practitioner} was never granted client {self.client_id}"
         when = self.revoked_at.get(practitioner)
-        if when is not None and at >= when:
+        if when is not None and at > when:  # the same second: taken as before it
             return (
                 f"practitioner {practitioner} was revoked from client {self.client_id} at {when}, "
                 f"before the {at} it claims"

@@ -329,10 +329,13 @@ def read_profile(vault: Readable, practitioner: Practitioner, client_id: str) ->
 
 def _open_profile(vault: Readable, practitioner: Practitioner, client_id: str) -> Profile:
     files = vault.revision_files
+    judge = Judge(vault.keyring, client_id)
     revisions = files.of(client_id, PROFILE_RECORD_ID)
-    if not revisions:
+    # The newest revision its writer was entitled to (verify names the others).
+    standing = [r for r in revisions if judge.owns(r[1]) or not judge(files.load(r[2]).header)]
+    if not standing:
         raise TamperedFile(files.client_dir(client_id), "the client's profile is missing")
-    _, body = files.open(revisions[-1][2], vault.keyring.client_keys(practitioner, client_id))
+    _, body = files.open(standing[-1][2], vault.keyring.client_keys(practitioner, client_id))
     return Profile.from_bytes(client_id, body)
 
 
