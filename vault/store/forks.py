@@ -134,7 +134,7 @@ def _signed_state(
     first = signed[0][0]
     originals = [r[2] for r in signed if r[0] == first]
     stems = {p.stem for p in originals}
-    by_mac = {}
+    by_mac: dict[str, Path] = {}
     for path in sorted(originals, key=lambda p: (p.stem[7:] != own, known[p].sealed_at, p.name)):
         by_mac.setdefault(known[path].content_mac, path)
     settling = [
