@@ -57,7 +57,8 @@ def backup_run(ctx: click.Context, target: str | None) -> None:
     for destination in targets(p, target):
         try:
             with progress_bar(f"backing up to {destination}") as step:
-                finish_pending(vault, [destination])  # a purge that happened while it was away
+                # a purge that happened while it was away (another device's: if agreed here)
+                finish_pending(vault, [destination], p.settings().policy())
                 snap = vault.backup(destination, step)
         except TargetUnavailable as exc:
             click.echo(f"casenotes: {exc}", err=True)
@@ -240,7 +241,7 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
         failed = []
         for target in targets(p):
             try:
-                finish_pending(vault, [target])
+                finish_pending(vault, [target], p.settings().policy())
                 vault.backup(target)
             except TargetUnavailable as exc:
                 failed.append(str(exc))

@@ -69,7 +69,17 @@ def verify(vault: Vault) -> list[Problem]:
         judge = Judge(vault.keyring, client_id)
         for folder in sorted(records.iterdir()) if records.exists() else []:
             problems += _check_note(vault, folder, judge)
-    problems += _check_ledger(vault, entries)
+    problems += _check_ledger(vault, entries, set(gone) | purged.begun(purges, vault.device.device_id))
+    for client_id, purge, why in purged.refusals(purges, vault.device.device_id):
+        problems.append(
+            Problem(
+                vault.root / "audit" / f"{purge.device}.log",
+                f"the purge of client {client_id} begun by device {purge.device} of practitioner "
+                f"{vault.trust.registrant(purge.device) or 'unknown'} at {purge.time} is refused on this "
+                f"machine ({why}): every file of the client is kept here; if it was meant, run "
+                "`casenotes retention purge` on this machine once the client is due",
+            )
+        )
     problems += ledger.problems(vault.root, entries)
     problems += _artefacts(vault)
     forked = forks.everywhere(vault, lambda c: Judge(vault.keyring, c), vault.device.device_id, thorough=True)
@@ -146,10 +156,10 @@ def _check_note(vault: Vault, folder: Path, judge: Judge) -> list[Problem]:
     return problems
 
 
-def _check_ledger(vault: Vault, entries: list[Entry]) -> list[Problem]:
+def _check_ledger(vault: Vault, entries: list[Entry], purged: set[str]) -> list[Problem]:
     """Each revision the audit log saw sealed, and each client key a revoke made, is still
-    present and unchanged, unless the log also shows the client purged (crypto-shredding)."""
-    purged = {e.data.get("client") for e in entries if e.event == "purge-begin"}
+    present and unchanged, unless the client is ``purged`` (crypto-shredding: by this
+    device, or by another one this device agreed to)."""
     ledger = []
     for e in entries:
         if e.data.get("client") in purged:
