@@ -81,7 +81,7 @@ def verify(vault: Vault) -> list[Problem]:
             )
         )
     problems += ledger.problems(vault.root, entries)
-    problems += _artefacts(vault)
+    problems += _artefacts(vault) + _sync_ignore(vault)
     forked = forks.everywhere(vault, lambda c: Judge(vault.keyring, c), vault.device.device_id, thorough=True)
     problems += [
         Problem(f.tips[0].parent, forks.describe(f, vault.trust.registrant), conflict=True) for f in forked
@@ -117,6 +117,27 @@ def _artefacts(vault: Vault) -> list[Problem]:
         Problem(path, sync_artefacts.conflict_advice(vault.root, path), conflict=True)
         for path, kind in sync_artefacts.find(vault.root)
         if kind == "conflict"
+    ]
+
+
+def _sync_ignore(vault: Vault) -> list[Problem]:
+    """A ``.stignore`` other than casenotes' (one missing is doctor's to report: vaults made
+    before it existed have none): edited, it can let a sync engine carry this machine's
+    half-written files and a purged client's folder being removed, or keep vault files from
+    the other machines."""
+    path = vault.root / ".stignore"
+    try:
+        same = path.read_bytes() == sync_artefacts.STIGNORE.encode()
+    except FileNotFoundError:
+        return []
+    if same:
+        return []
+    return [
+        Problem(
+            path,
+            "differs from the one casenotes writes (changed by hand, or by someone who can write the "
+            "folder): run `casenotes sync ignore` to write it again",
+        )
     ]
 
 
