@@ -83,11 +83,17 @@ class Judge:
         self.keyring = keyring
         self.client_id = client_id
         self._writers: Writers | None = None
+        self._owners: dict[str, bool] = {}  # device -> whether its practitioner added the client
 
     def owns(self, device_id: str) -> bool:
-        """Whether the device is one of the practitioner's who added the client."""
-        practitioner = self.keyring.trust.registrant(device_id)
-        return practitioner is not None and practitioner == self.keyring.owner(self.client_id)
+        """Whether the device is one of the practitioner's who added the client (asked once
+        per device: a read of a whole client asks it of every note)."""
+        if device_id not in self._owners:
+            practitioner = self.keyring.trust.registrant(device_id)
+            self._owners[device_id] = practitioner is not None and practitioner == self.keyring.owner(
+                self.client_id
+            )
+        return self._owners[device_id]
 
     def __call__(self, header: RevisionHeader) -> str:
         try:
