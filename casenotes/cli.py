@@ -226,10 +226,13 @@ def client_add(ctx: click.Context, handle: str, name: str | None, dob: str | Non
 
 
 def _private_value(prompt: str, given: str | None) -> str | None:
-    """A value given as '-': asked for at the prompt (on stderr), or the next line of
-    standard input; anything else as it was given."""
+    """A value given as '-': asked for at the prompt (on stderr), or else the next line of
+    standard input (none left: no value); anything else as it was given."""
     if given != "-":
         return given
+    if not sys.stdin.isatty():
+        click.echo(f"{prompt}: ", err=True, nl=False)  # a process reading our stderr knows we wait
+        return sys.stdin.readline().strip() or None
     try:
         value = click.prompt(prompt, err=True, default="", show_default=False).strip()
     except click.Abort:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from vault import Entry, Vault
 from vault.store.audit import signed_entry
-from vault.store.purged import AGREED, REFUSED
+from vault.store.ledger import AGREED, REFUSED
 
 if TYPE_CHECKING:
     from vault.store.purged import Revived

@@ -113,6 +113,10 @@ def test_a_purge_begin_line_alone_hides_no_client_and_stops_no_seal(machines) ->
     _nightly(desk)
     _still_a_client(desk, client_id, 2)
     assert any("refused on this machine" in p.why for p in verify(desk))
+    # Nor does it excuse a deletion: the client's files are still vouched for by the ledger.
+    [key] = (desk.client_dir(client_id) / "access").glob("*.sealed")
+    key.unlink()
+    assert any(p.path == key for p in verify(desk))
 
 
 def test_a_purge_of_a_client_held_on_this_machine_is_refused_even_when_due(machines) -> None:

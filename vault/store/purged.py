@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from ..durable import TEMP_PREFIX
 from ..format import sync_artefacts
 from ..format.encoding import is_id
+from . import ledger
 from .audit import Entry, signed_entries
 
 if TYPE_CHECKING:
@@ -35,8 +36,7 @@ if TYPE_CHECKING:
 
 REVIVED = "revived"  # vault/revived/<cid>.<device>/: a revived folder set aside
 PURGE_LINES = b'"event":"purge-'  # purge-begin, purge-done, purge-agreed, purge-refused
-AGREED = "purge-agreed"  # this device checked another device's purge and carries it out
-REFUSED = "purge-refused"  # ... and does not: every file of the client is kept here
+AGREED, REFUSED = ledger.AGREED, ledger.REFUSED  # this device's decisions of another's purge
 
 
 def signed(vault: Vault) -> list[Entry]:

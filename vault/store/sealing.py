@@ -121,8 +121,8 @@ def _seal_record(
         state = forks.state(vault, client_id, note_id, judge, vault.device.device_id)
         if state.fork is not None:
             raise NoteLocked(note_id) if state.fork.signed is not None else NoteForked(note_id)
-        if state.signed:  # a revision after the signed one, refused or not, never reopens it
-            raise NoteLocked(note_id)
+        # The standing revision, a signed one if the note ever was: the same bytes again are a
+        # retry; anything else after a signature is refused below, whatever lies after it.
         shown = state.shown
         standing = None if shown is None else (int(shown.name[:6]), shown)
     if merges:

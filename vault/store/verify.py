@@ -54,7 +54,8 @@ def verify(vault: Vault) -> list[Problem]:
     for path in sync_artefacts.glob(vault.root / "index", "*.json"):
         problems += _check(lambda p=path: read_index_record(p, keys))
     purges = purged.signed(vault)
-    entries = purged.trusted(vault.audit.entries(), purges)
+    # A forged purge line excuses nothing, nor does another device's purge not agreed to here.
+    entries = ledger.agreed_purges(purged.trusted(vault.audit.entries(), purges), vault.device.device_id)
     gone = purged.gone(purges, vault.device.device_id)
     # Not yet set aside: while sync is in flight, maybe only the purge's deletions on their way.
     problems += [
