@@ -11,7 +11,9 @@ Where the check is made from:
   the audit log), exactly as this machine's own purge would check them;
 - its files are already gone here (the sync engine carried the purge's deletions first):
   the audit log, which survives them: no ``hold`` recorded for the client since the last
-  ``release``, and a ``notice`` recorded a full notice period before the purge began.
+  ``release``, and its first ``notice`` recorded a full notice period ago (so a purge a
+  person confirmed elsewhere without waiting is carried out here once that period is
+  over, if no hold came meanwhile; until then this machine's backups keep the client).
 
 What this does not yet do: wait for every registered device to acknowledge a purge before
 any machine destroys anything (the two-phase purge of issue 28); retention facts written
@@ -39,7 +41,7 @@ def why_not(
     the audit log, without purge lines no registered device signed."""
     today = vault.clock().date()
     if not (vault.client_dir(client_id) / "client.json").exists():
-        return _from_log(client_id, purge, policy, entries)
+        return _from_log(client_id, vault.clock(), policy, entries)
     damaged = records.problems(vault, [client_id], entries)
     if damaged:
         return f"its retention facts here disagree with the audit log ({damaged[0].path.name})"
@@ -57,7 +59,7 @@ def why_not(
     return ""
 
 
-def _from_log(client_id: str, purge: purged.Purge, policy: Policy, entries: Sequence[Entry]) -> str:
+def _from_log(client_id: str, now: dt.datetime, policy: Policy, entries: Sequence[Entry]) -> str:
     """The check when the client's files are gone here: from the audit log alone."""
     times: dict[str, list[str]] = {"hold": [], "release": [], "notice": []}
     for e in entries:
@@ -67,10 +69,15 @@ def _from_log(client_id: str, purge: purged.Purge, policy: Policy, entries: Sequ
     holds, releases, notices = times["hold"], times["release"], times["notice"]
     if holds and max(holds) > max(releases, default=""):
         return "a hold is recorded for it in the audit log"
-    begun = dt.datetime.fromisoformat(purge.time.replace("Z", "+00:00"))
-    period = dt.timedelta(days=policy.notice_days)
-    if not notices or dt.datetime.fromisoformat(min(notices).replace("Z", "+00:00")) > begun - period:
-        return "no notice recorded a full notice period before the purge began"
+    if not notices:
+        return "no notice of it is recorded in the audit log"
+    announced = dt.datetime.fromisoformat(min(notices).replace("Z", "+00:00"))
+    if announced > now - dt.timedelta(days=policy.notice_days):
+        carried = (announced + dt.timedelta(days=policy.notice_days + 1)).date().isoformat()
+        return (
+            f"announced on {announced.date().isoformat()}, less than a notice period ago: "
+            f"carried out here from {carried} if no hold comes"
+        )
     return ""
 
 
