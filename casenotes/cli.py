@@ -18,7 +18,7 @@ import click
 import site_builder
 from note_templates import TemplateError
 from syncd.errors import SyncdError
-from vault.errors import PracticeExists, VaultError
+from vault.errors import PracticeExists, TamperedFile, VaultError
 from vault.format.constants import DEFAULT_KDF_PROFILE, KDF_PROFILES
 from vault.store import resolving
 
@@ -192,15 +192,32 @@ def client() -> None:
 @client.command("add")
 @practice_option
 @click.argument("handle", shell_complete=handles)
-@click.option("--name", help="The client's name (stored encrypted).")
-@click.option("--dob", type=click.DateTime(["%Y-%m-%d"]), help="Date of birth, YYYY-MM-DD.")
+@click.option(
+    "--name", help="The client's name (stored encrypted); '-' asks for it (or reads standard input)."
+)
+@click.option("--dob", metavar="YYYY-MM-DD", help="Date of birth; '-' asks for it (or reads standard input).")
 @click.pass_context
-def client_add(ctx: click.Context, handle: str, name: str | None, dob: dt.datetime | None) -> None:
-    """Add a client under HANDLE, a pseudonym used in notes; prints the client id."""
+def client_add(ctx: click.Context, handle: str, name: str | None, dob: str | None) -> None:
+    """Add a client under HANDLE, a pseudonym used in notes; prints the client id.
+
+    `--name - --dob -` asks for the name and birth date (one line each from standard input
+    when it is not a terminal): a value on the command line is visible to every user of
+    this machine in /proc/*/cmdline, and stays in the shell's history."""
     from retention import records as retention_facts
 
+    if name not in (None, "-"):
+        click.echo(
+            "casenotes: warning: a name given on the command line is visible to other users of this "
+            "machine (and kept in your shell's history); use --name - to type it at a prompt",
+            err=True,
+        )
+    name = _private_value("Name", name)
+    dob = _private_value("Date of birth (YYYY-MM-DD)", dob)
+    try:
+        born = dt.date.fromisoformat(dob) if dob else None
+    except ValueError:
+        raise UsageFailure("the date of birth must be YYYY-MM-DD (e.g. 1987-03-14)") from None
     vault = open_vault(ctx)
-    born = dob.date() if dob else None
     client_id = vault.add_client(
         handle,
         name,
@@ -209,6 +226,21 @@ def client_add(ctx: click.Context, handle: str, name: str | None, dob: dt.dateti
         on_created=lambda new_id: retention_facts.register_client(vault, new_id, born),
     )
     click.echo(client_id)
+
+
+def _private_value(prompt: str, given: str | None) -> str | None:
+    """A value given as '-': asked for at the prompt (on stderr), or else the next line of
+    standard input (none left: no value); anything else as it was given."""
+    if given != "-":
+        return given
+    if not sys.stdin.isatty():
+        click.echo(f"{prompt}: ", err=True, nl=False)  # a process reading our stderr knows we wait
+        return sys.stdin.readline().strip() or None
+    try:
+        value = click.prompt(prompt, err=True, default="", show_default=False).strip()
+    except click.Abort:
+        raise UsageFailure(f"no {prompt.split(' (')[0].lower()} given") from None
+    return value or None
 
 
 @client.command("close")
@@ -312,8 +344,11 @@ def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
     vault = open_vault(ctx)
     practitioner = vault.unlock(ask_passphrase())
     client_id = vault.resolve(handle)
-    notes = vault.read_notes(practitioner, client_id, note_id)
+    refused: list[TamperedFile] = []
+    notes = vault.read_notes(practitioner, client_id, note_id, refused=refused)
     report_leftovers(vault, client_id)
+    for exc in refused:  # a revision its writer was not entitled to: not shown, never silent
+        click.echo(f"casenotes: {exc.path}: {exc.why}", err=True)
 
     def session(note: Any) -> tuple[str, str]:
         try:

@@ -546,5 +546,10 @@ def purges_line(vault: Vault, p: Practice) -> str:
         if seen.revived
         else []
     )
+    parts += (
+        [f"{len(seen.refused)} purge(s) by another machine refused here (`casenotes verify` says why)"]
+        if seen.refused
+        else []
+    )
     advice = "; `casenotes retention status` lists them" if seen.anything else ""
     return f"purges: {', '.join(parts)}{advice}"

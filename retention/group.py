@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from vault import Entry, Vault
 from vault.store.audit import signed_entry
+from vault.store.ledger import AGREED, REFUSED
 
 if TYPE_CHECKING:
     from vault.store.purged import Revived
@@ -114,38 +115,49 @@ def purger(vault: Vault, entries: Sequence[Entry], now: dt.datetime, window: dt.
 
 
 # -- purged clients ---------------------------------------------------------------------------
-#: log path -> (inode, offset read, clients, the device keys that checked them)
-_TAILS: dict[str, tuple[int, int, frozenset[str], object]] = {}
-_NEEDLE = b'"event":"purge-begin"'
+#: log path -> (inode, offset read, (event, device, client) of its purge lines, the device
+#: keys that checked them)
+_TAILS: dict[str, tuple[int, int, tuple[tuple[str, str, str], ...], object]] = {}
+_NEEDLE = b'"event":"purge-'
 
 
 def purged(vault: Vault) -> frozenset[str]:
-    """Every client whose purge a registered device began, by its signed entry (a line
-    anyone who can write the folder adds refuses no client): for syncd, before each seal.
-    Logs only grow, so each is read from where the last call stopped (a replaced or
-    shortened file, or a device registered since, has it read again whole)."""
-    found: set[str] = set()
+    """Every client whose purge this device began, or another registered device began and
+    this device agreed to (vault/store/purged.py), by signed entries (a line anyone who can
+    write the folder adds refuses no client, nor does another device's purge alone): for
+    syncd, before each seal. Logs only grow, so each is read from where the last call
+    stopped (a replaced or shortened file, or a device registered since, has it read again
+    whole)."""
+    own = vault.device.device_id
+    begun: set[str] = set()
+    others: set[str] = set()
+    agreed: dict[str, bool] = {}  # this device's newest decision of each client
     keys = vault.trust.device_keys()
     for path in vault.audit.logs():
         key = str(path)
         try:
             with open(path, "rb") as handle:
                 st = os.fstat(handle.fileno())
-                inode, offset, clients, checked_by = _TAILS.get(key, (-1, 0, frozenset(), None))
+                inode, offset, clients, checked_by = _TAILS.get(key, (-1, 0, (), None))
                 if inode != st.st_ino or offset > st.st_size or checked_by is not keys:
-                    offset, clients = 0, frozenset()
+                    offset, clients = 0, ()
                 handle.seek(offset)
                 tail = handle.read()
         except FileNotFoundError:
             continue
         complete = tail.rfind(b"\n") + 1  # a line still being written is read next time
-        more = set(clients)
+        more = list(clients)
         for line in tail[:complete].splitlines():
-            if _NEEDLE in line and (entry := signed_entry(line, keys)) and entry.event == "purge-begin":
-                more.add(str(entry.data.get("client")))  # verify reports any other line
-        _TAILS[key] = (st.st_ino, offset + complete, frozenset(more), keys)
-        found |= more
-    return frozenset(found)
+            if _NEEDLE in line and (entry := signed_entry(line, keys)):  # verify reports any other line
+                if entry.event in ("purge-begin", AGREED, REFUSED):
+                    more.append((entry.event, entry.device, str(entry.data.get("client"))))
+        _TAILS[key] = (st.st_ino, offset + complete, tuple(more), keys)
+        for event, device, client in more:
+            if event == "purge-begin":
+                (begun if device == own else others).add(client)
+            elif device == own:
+                agreed[client] = event == AGREED
+    return frozenset(c for c in begun | others if c in begun or agreed.get(c))
 
 
 # -- revived folders ----------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from vault.errors import TamperedFile, VaultError
 from vault.store import purged
 from vault.store.disposal import Shreds, plan_disposal, remove_half_removed, shred_on
 
-from . import certificate, group, records
+from . import agreement, certificate, group, records
 from .errors import AuditUnverified, ClientHeld, ClockUntrusted, DevicesSilent, NotDue, RulesDiffer
 from .policy import Decision, Facts, Policy, decide
 
@@ -85,7 +85,7 @@ def scan(vault: Vault, policy: Policy, today: dt.date, announce: bool = True) ->
             continue
         try:
             facts = records.current(vault, client_id, key, signed=False, logged=logged)
-        except VaultError as exc:
+        except (VaultError, OSError) as exc:  # OSError: its client.json deleted (another's purge, synced)
             found.append(ClientRetention(client_id, None, None, str(exc)))
             continue
         decision = decide(facts, policy, today)
@@ -117,10 +117,14 @@ class Outlook:
     in_notice_ids: tuple[str, ...] = ()
     #: files of purged clients that arrived after the purge (a group practice): never deleted
     revived: tuple[purged.Revived, ...] = ()
+    #: clients another device purged and this one refused to (retention/agreement.py): kept
+    refused: tuple[str, ...] = ()
 
     @property
     def anything(self) -> bool:
-        return bool(self.due or self.in_notice or self.damaged or self.pending or self.revived)
+        return bool(
+            self.due or self.in_notice or self.damaged or self.pending or self.revived or self.refused
+        )
 
 
 def outlook(vault: Vault, policy: Policy, today: dt.date) -> Outlook:
@@ -133,7 +137,8 @@ def outlook(vault: Vault, policy: Policy, today: dt.date) -> Outlook:
         len(still_pending(vault)),
         tuple(r.client_id for r, state in zip(rows, states, strict=True) if state == "due"),
         tuple(r.client_id for r, state in zip(rows, states, strict=True) if state == "in notice"),
-        tuple(purged.revived(vault.root, purged.signed(vault), vault.device.device_id)),
+        tuple(purged.revived(vault.root, signed := purged.signed(vault), vault.device.device_id)),
+        tuple(client for client, _, _ in purged.refusals(signed, vault.device.device_id)),
     )
 
 
@@ -291,16 +296,26 @@ def finish_cut_short(vault: Vault) -> list[str]:
         return cut
 
 
-def finish_pending(vault: Vault, targets: Sequence[BackupTarget]) -> list[tuple[str, str]]:
+def finish_pending(
+    vault: Vault, targets: Sequence[BackupTarget], policy: Policy | None = None
+) -> list[tuple[str, str]]:
     """On each reachable target, shred every purged client it has not been cleared of: one
     away during the purge, or another drive since swapped in at the same place (targets are
     told apart by their own id, not their path). Also finish what a run cut short left
-    (`finish_cut_short`). Nothing is destroyed while the audit log fails to verify."""
+    (`finish_cut_short`). Nothing is destroyed while the audit log fails to verify.
+
+    A purge or certificate of another device counts only once this device agreed to it
+    (retention/agreement.py, decided here when ``policy`` is given): else nothing of the
+    client is set aside or shredded."""
     done = []
     with vault.backup_lock():
         finish_cut_short(vault)
-        disposals = _disposals(vault)
+        if policy is not None:
+            agreement.settle(vault, policy)
         purges = purged.signed(vault)
+        own = vault.device.device_id
+        mine = purged.begun(purges, own) | set(purged.gone(purges, own))
+        disposals = {c: d for c, d in _disposals(vault).items() if c in mine}
         checked: list[bool] = []
 
         def check_once() -> None:
@@ -308,7 +323,7 @@ def finish_pending(vault: Vault, targets: Sequence[BackupTarget]) -> list[tuple[
                 check_audit(vault)
                 checked.append(True)
 
-        if any(not r.set_aside for r in purged.revived(vault.root, purges, vault.device.device_id)):
+        if any(not r.set_aside for r in purged.revived(vault.root, purges, own)):
             check_once()  # set aside: a copy of a destroyed key among them is removed again
             group.set_aside(vault, purges)  # anything else under a purged client came back: kept
         for target in targets:
@@ -399,7 +414,7 @@ def _run(
     heard_within: dt.timedelta,
     progress: Progress | None,
 ) -> RunReport:
-    report = RunReport(completed=finish_pending(vault, targets))
+    report = RunReport(completed=finish_pending(vault, targets, policy))
     now = vault.clock()
     # In a group practice, the nightly notice is written by the device that makes the
     # nightly purges, and no other: a notice written into a client's folder while another

@@ -136,6 +136,7 @@ def test_verify_names_a_damaged_or_missing_object_and_a_changed_manifest(practic
     removed.unlink()
     quick = practice.run("backup", "verify")
     assert quick.code == 1 and str(removed) in quick.err and str(flipped) not in quick.err
+    assert "not checked: the objects' own bytes" in quick.text and "--full" in quick.text  # said plainly
     full = practice.run("backup", "verify", "--full")
     assert full.code == 1 and str(removed) in full.err and str(flipped) in full.err and "damaged" in full.err
     manifest = next((target / "snapshots").glob("*.json"))

@@ -18,7 +18,6 @@ from conftest import CHEAP_KDF, PASSPHRASE, Env
 from notes import note_text
 from test_retention import Clock, add
 
-from note_templates import NoteInvalid
 from retention import PRESETS, certificate, group, records
 from retention.errors import DevicesSilent
 from retention.purge import RunReport, finish_pending, outlook, run, scan
@@ -184,6 +183,9 @@ def test_two_nightly_runs_purge_once_and_two_people_purging_at_once_leave_no_con
 
 
 def test_files_written_after_a_purge_come_back_set_aside_never_deleted(machines, tmp_path: Path) -> None:
+    """The desk purges while the laptop, away, places a hold and seals. The laptop never
+    agrees to the purge (a hold is in force there: retention/agreement.py) and keeps every
+    file; what it wrote comes back to the desk, which sets it aside and never deletes it."""
     desk, laptop, sync, clock = machines
     client_id = add(desk, "AB-1", ["2010-01-01"])
     sync()
@@ -198,49 +200,52 @@ def test_files_written_after_a_purge_come_back_set_aside_never_deleted(machines,
     file_note(laptop, draft)
     assert run(desk, APA, [], unattended=False).purged == [client_id]
 
-    # The desk's audit log reaches the laptop first: syncd seals nothing more into the client.
+    # The desk's audit log reaches the laptop first: the laptop refuses the purge (held here)
+    # and syncd goes on sealing into the client.
     for log in (desk.root / "audit").glob(f"{desk.device.device_id}.*"):
         shutil.copy2(log, laptop.root / "audit" / log.name)
+    finish_pending(laptop, [], APA)
+    [refused] = [p for p in verify(laptop) if "refused on this machine" in p.why]
+    assert desk.device.device_id in refused.why and "hold" in refused.why
     draft.write_text(note_text(client="AB-1", date="2030-01-01", note_id=None, body="later"))
-    with pytest.raises(NoteInvalid, match="was purged on another machine"):
-        file_note(laptop, draft)
-    assert draft.exists()
+    file_note(laptop, draft)
+    assert _readable(laptop, client_id) == 3
     sync()
 
-    for vault in (desk, laptop):
-        [back] = outlook(vault, APA, clock().date()).revived
-        assert back.client_id == client_id and not back.set_aside and back.files >= 2
-        assert client_id not in [r.client_id for r in scan(vault, APA, clock().date())]
-        found = verify(vault)
-        assert any("arrived after it was purged" in p.why for p in found)
-        assert not any("client.json" in str(p.path) for p in found)  # no half client to check
+    [back] = outlook(desk, APA, clock().date()).revived
+    assert back.client_id == client_id and not back.set_aside and back.files >= 2
+    assert client_id not in [r.client_id for r in scan(desk, APA, clock().date())]
+    found = verify(desk)
+    assert any("arrived after it was purged" in p.why for p in found)
+    assert not any("client.json" in str(p.path) for p in found)  # no half client to check
+    assert outlook(laptop, APA, clock().date()).revived == ()  # never taken for revived there
 
     clock.set("2030-01-01T10:00:00")  # sync has settled: the next backup run sets them aside
     targets = {
         vault.device.device_id: BackupTarget(FolderStorage(tmp_path / name), tmp_path / f"{name}-cache")
         for vault, name in ((desk, "desk-drive"), (laptop, "laptop-drive"))
     }
-    kept = {}
+    laptop_files = sorted(p.name for p in laptop.client_dir(client_id).rglob("*") if p.is_file())
     for vault in (desk, laptop):
-        finish_pending(vault, [targets[vault.device.device_id]])
+        finish_pending(vault, [targets[vault.device.device_id]], APA)
         vault.backup(targets[vault.device.device_id])
-        aside = vault.root / REVIVED / f"{client_id}.{vault.device.device_id}"
-        kept[vault.device.device_id] = sorted(p.name for p in aside.rglob("*") if p.is_file())
-        assert kept[vault.device.device_id] and not vault.client_dir(client_id).exists()
-    sync()  # each machine's set-aside copy under its own name: no conflict
-    for vault in (desk, laptop):
-        run(vault, APA, [targets[vault.device.device_id]], unattended=False)
-        vault.backup(targets[vault.device.device_id])
-        for device, names in kept.items():
-            aside = vault.root / REVIVED / f"{client_id}.{device}"
-            assert sorted(p.name for p in aside.rglob("*") if p.is_file()) == names  # still there
-        [problem] = [
-            p for p in verify(vault) if REVIVED in str(p.path) and vault.device.device_id in str(p.path)
-        ]
-        assert "never deleted" in problem.why and "delete this folder on one machine" in problem.why
-    for target in targets.values():  # and the backups keep them too
-        snapshot = target.load(target.snapshots()[-1], desk.trust.device_keys())
-        assert any(path.startswith(f"{REVIVED}/{client_id}.") for path in snapshot.files)
+    aside = desk.root / REVIVED / f"{client_id}.{desk.device.device_id}"
+    kept = sorted(p.name for p in aside.rglob("*") if p.is_file())
+    assert kept and not desk.client_dir(client_id).exists()
+    # The laptop moved and deleted nothing of the client it refused to purge.
+    assert sorted(p.name for p in laptop.client_dir(client_id).rglob("*") if p.is_file()) == laptop_files
+    sync()
+    run(desk, APA, [targets[desk.device.device_id]], unattended=False)
+    desk.backup(targets[desk.device.device_id])
+    assert sorted(p.name for p in aside.rglob("*") if p.is_file()) == kept  # still there
+    [problem] = [p for p in verify(desk) if REVIVED in str(p.path) and desk.device.device_id in str(p.path)]
+    assert "never deleted" in problem.why and "delete this folder on one machine" in problem.why
+    target = targets[desk.device.device_id]  # and the backups keep them too
+    snapshot = target.load(target.snapshots()[-1], desk.trust.device_keys())
+    assert any(path.startswith(f"{REVIVED}/{client_id}.") for path in snapshot.files)
+    laptop_target = targets[laptop.device.device_id]
+    snapshot = laptop_target.load(laptop_target.snapshots()[-1], laptop.trust.device_keys())
+    assert any(path.startswith(f"clients/{client_id}/") for path in snapshot.files)
 
 
 def test_a_single_machine_purges_without_waiting_for_anyone(empty: Env) -> None:

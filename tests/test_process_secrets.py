@@ -3,6 +3,7 @@ the passphrase in a child's environment, a log naming clients."""
 
 from __future__ import annotations
 
+import os
 import stat
 import subprocess
 import sys
@@ -95,3 +96,42 @@ def test_the_syncd_log_is_private_and_names_notes_by_id_only(practice: Env) -> N
     assert "note 0123456789abcdef" in text
     for secret in ("AB-1", "2026-03-02", "2026-03-03", "soap", "birp", ".md"):
         assert secret not in text, secret
+
+
+def test_a_client_added_with_name_and_birth_date_from_standard_input_leaves_neither_on_the_command_line(
+    practice: Env,
+) -> None:
+    """Every local user can read /proc/<pid>/cmdline: read it while `client add` waits for
+    the name, as another user's process could."""
+    name, born = "Fictional Quillon Example", "1984-07-09"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "casenotes", "client", "add", "QX-7", "--name", "-", "--dob", "-"],
+        env={**practice.env, "CASENOTES_PASSPHRASE": PASSPHRASE},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stderr is not None and proc.stdin is not None
+        asked = b""
+        while b"Name" not in asked:  # the prompt (on stderr): it now waits on standard input
+            chunk = os.read(proc.stderr.fileno(), 256)
+            assert chunk, f"client add ended before asking: {asked!r}"
+            asked += chunk
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        assert b"QX-7" in cmdline  # the right process
+        assert b"Quillon" not in cmdline and b"1984" not in cmdline
+        out, err = proc.communicate(f"{name}\n{born}\n".encode(), timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0, err
+    assert b"warning" not in asked + err  # nothing to warn about
+    shown = practice.run("client", "show", "QX-7").text
+    assert name in shown and born in shown
+
+
+def test_a_name_given_on_the_command_line_is_taken_with_a_warning(practice: Env) -> None:
+    added = practice.run("client", "add", "QY-8", "--name", "Fictional Other Person")
+    assert added.code == 0 and "visible to other users" in added.err and "--name -" in added.err
+    assert "Fictional Other Person" in practice.run("client", "show", "QY-8").text

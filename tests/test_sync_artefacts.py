@@ -250,3 +250,14 @@ def test_files_still_arriving_from_another_device_are_not_yet_synced_then_missin
 
     shutil.move(away / revision.name, revision)  # sync delivers it
     assert alex.run("verify").code == 0
+
+
+def test_verify_reports_a_sync_ignore_file_someone_changed(practice: Env) -> None:
+    """An edited .stignore can make Syncthing carry this machine's half-written files, or keep
+    the other machines' revisions away: verify names it and the command that rewrites it."""
+    path = practice.vault_dir / ".stignore"
+    path.write_text(sync_artefacts.STIGNORE + "clients\n")
+    checked = practice.run("verify")
+    assert checked.code == 1 and str(path) in checked.err and "casenotes sync ignore" in checked.err
+    assert practice.run("sync", "ignore").code == 0
+    assert practice.run("verify").code == 0

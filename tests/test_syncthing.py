@@ -186,7 +186,9 @@ def test_a_hold_placed_while_apart_survives_the_other_machines_purge(
 ) -> None:
     """Alex holds a client on his machine while it is off the network; Bea's purge, run once
     they meet again, keeps that client and disposes of the other due one. The purge
-    reaches Alex's machine; one certificate, by Bea's device; both vaults verify clean."""
+    reaches Alex's machine; one certificate, by Bea's device. Bea confirmed it without the
+    notice period: Alex's machine does not carry it out (its backups keep the client) until
+    that period is over, and its verify says so, naming Bea's device; Bea's verifies clean."""
     st_a, st_b = engines
     a, b = _practice_of_two(engines, tmp_path, base_env)
     for handle in ("KEEP-1", "GONE-1"):
@@ -221,7 +223,13 @@ def test_a_hold_placed_while_apart_survives_the_other_machines_purge(
                 (bea_device, bea_device)
             ]
             assert len(vault.client_ids()) == 3  # AB-1, BE-1 and KEEP-1: GONE-1 is gone
-        for command in (["verify"], ["audit", "verify"]):
+        if env is a:
+            assert env.run("backup", "run").code == 0  # its first look at Bea's purge
+            checked = env.run("verify")
+            [refused] = [line for line in checked.err.splitlines() if "refused on this machine" in line]
+            assert bea_device in refused and "less than a notice period ago" in refused
+            assert "KEEP-1" not in checked.err
+        for command in ([] if env is a else [["verify"]]) + [["audit", "verify"]]:
             result = env.run(*command, passphrase=passphrase)
             assert result.code == 0, f"{command} on {env.practice.root.name}: {result.err}"
         assert not [p for p, kind in sync_artefacts.find(env.vault_dir) if kind == "conflict"]

@@ -38,6 +38,7 @@ class Generation:
     holders: frozenset[str] | None  # None: an older record, whose access files say who
     revoked: frozenset[str] = frozenset()
     by: str = ""  # the device that signed its record (client.json's, for generation 1)
+    made: str = ""  # when that device says it made it (the record's ``created``)
 
     @property
     def number(self) -> int:

@@ -188,7 +188,9 @@ class Keyring:
         cached = self._held.get(client_id)
         if cached is not None and cached[0] == stamp_:
             return cached[1], cached[2]
-        entries = audit.vouching_entries(self.audit.directory, self.trust.device_keys())
+        entries = ledger.agreed_purges(
+            audit.vouching_entries(self.audit.directory, self.trust.device_keys()), self.device.device_id
+        )
         written = ledger.writers(entries)
         older = client_id not in ledger.recorded_clients(entries)
         # Every access file the ledger ever recorded (a revoke since may have removed it: its

@@ -118,7 +118,14 @@ def read_first_generation(path: Path, device_keys: dict[str, VerifyKey]) -> Gene
     record = check_record(path, CLIENT_FORMAT, device_keys)
     if record.get("client_id") != path.parent.name:
         raise TamperedFile(path, "client record was moved from another client's folder")
-    return Generation(key_generations.FIRST, _box_public(record, path), (), None, by=str(record["device"]))
+    return Generation(
+        key_generations.FIRST,
+        _box_public(record, path),
+        (),
+        None,
+        by=str(record["device"]),
+        made=str(record.get("created", "")),
+    )
 
 
 def key_record(client_id: str, generation: Generation, device: Device, created: str) -> bytes:
@@ -151,10 +158,13 @@ def read_key_record(path: Path, device_keys: dict[str, VerifyKey]) -> Generation
     ):
         raise TamperedFile(path, "client key record was moved, renamed or is out of order")
     public = _box_public(record, path)
+    made = str(record.get("created", ""))
     if "-" not in gid:  # an older vault's: after the one before it, held as its files say
-        return Generation(gid, public, key_generations.legacy_after(gid), None, by=str(record["device"]))
+        return Generation(
+            gid, public, key_generations.legacy_after(gid), None, by=str(record["device"]), made=made
+        )
     after, holders, revoked = (_ids(record.get(name), path) for name in ("after", "holders", "revoked"))
-    return Generation(gid, public, after, frozenset(holders), frozenset(revoked), str(record["device"]))
+    return Generation(gid, public, after, frozenset(holders), frozenset(revoked), str(record["device"]), made)
 
 
 def _ids(value: object, path: Path) -> tuple[str, ...]:

@@ -25,6 +25,8 @@ from ..format import sync_artefacts
 from .audit import Entry
 
 REMOVED = None  # the ledger's value for a path whose last recorded change deleted it
+AGREED = "purge-agreed"  # this device checked another device's purge and carries it out
+REFUSED = "purge-refused"  # ... and does not: every file of the client is kept here
 
 
 def digest(path: Path) -> str:
@@ -82,6 +84,26 @@ def writers(entries: Iterable[Entry]) -> dict[str, Entry]:
         for path in recorded if isinstance(recorded, dict) else ():
             found[str(path)] = entry
     return found
+
+
+def agreed_purges(entries: Iterable[Entry], own_device: str) -> list[Entry]:
+    """``entries`` without the purge lines of another device for a client this device has
+    not agreed to purge (its own ``purge-agreed``; vault/store/purged.py): another machine's
+    word alone excuses no missing file of a client here, nor unrecords its files."""
+    entries = list(entries)
+    agreed: dict[str, bool] = {}
+    for e in entries:
+        if e.device == own_device and e.event in (AGREED, REFUSED):
+            agreed[str(e.data.get("client"))] = e.event == AGREED
+    return [
+        e
+        for e in entries
+        if not (
+            e.event in ("purge-begin", "purge-done")
+            and e.device != own_device
+            and not agreed.get(str(e.data.get("client")))
+        )
+    ]
 
 
 def _in_order(entries: Iterable[Entry]) -> list[Entry]:

@@ -9,6 +9,13 @@ aside under ``revived/<cid>.<device>/`` (retention/group.py); `verify`, `doctor`
 `status` report it, here, from the audit log alone: from the purge entries a registered
 device signed (`signed`), since a line anyone who can write the synced folder adds would
 otherwise make a live client "purged", set its keys and notes aside and refuse its notes.
+
+A purge another device began is carried out here only once this device agreed to it
+(DESIGN.md invariant 8: destruction is agreed): retention (retention/agreement.py) checks,
+from this machine's own copy of the facts, that the client is past retention, was announced
+a notice period ago and is held by no one, and writes ``purge-agreed`` in this device's own
+log, or ``purge-refused`` with why. Until it agrees, the client is a client here as any
+other: listed, opened, sealed into, never set aside, its backups never shredded.
 """
 
 from __future__ import annotations
@@ -21,13 +28,15 @@ from typing import TYPE_CHECKING
 from ..durable import TEMP_PREFIX
 from ..format import sync_artefacts
 from ..format.encoding import is_id
+from . import ledger
 from .audit import Entry, signed_entries
 
 if TYPE_CHECKING:
     from .vault import Vault
 
 REVIVED = "revived"  # vault/revived/<cid>.<device>/: a revived folder set aside
-PURGE_LINES = b'"event":"purge-'  # purge-begin, purge-done
+PURGE_LINES = b'"event":"purge-'  # purge-begin, purge-done, purge-agreed, purge-refused
+AGREED, REFUSED = ledger.AGREED, ledger.REFUSED  # this device's decisions of another's purge
 HALF_REMOVED = ".purged-"  # clients/.purged-<cid>: a folder whose removal was cut short (disposal.py)
 
 
@@ -73,9 +82,54 @@ def purges(entries: Iterable[Entry]) -> dict[str, Purge]:
 
 
 def gone(entries: Iterable[Entry], own_device: str) -> dict[str, Purge]:
-    """Clients that are no clients on this machine: purged by another device, or by this
-    one to the end (this device's own purge cut short is finished by its next run)."""
-    return {c: p for c, p in purges(entries).items() if p.device != own_device or p.done}
+    """Clients that are no clients on this machine: purged by another device and agreed to
+    here, or purged by this one to the end (its own purge cut short is finished by its
+    next run)."""
+    entries = list(entries)
+    agreed, own = decided(entries, own_device)[0], begun(entries, own_device)
+    return {
+        c: p
+        for c, p in purges(entries).items()
+        if (p.device == own_device and p.done) or (p.device != own_device and (c in agreed or c in own))
+    }
+
+
+def begun(entries: Iterable[Entry], own_device: str) -> set[str]:
+    """Clients whose purge this device began itself."""
+    return {str(e.data.get("client")) for e in entries if e.event == "purge-begin" and e.device == own_device}
+
+
+def decided(entries: Iterable[Entry], own_device: str) -> tuple[set[str], dict[str, str]]:
+    """Another device's purges this device agreed to, and those it refused (client -> why),
+    from its own log: the newest decision of each client counts."""
+    agreed: set[str] = set()
+    refused: dict[str, str] = {}
+    for e in entries:
+        if e.device != own_device or e.event not in (AGREED, REFUSED):
+            continue
+        client = str(e.data.get("client"))
+        if e.event == AGREED:
+            agreed.add(client)
+            refused.pop(client, None)
+        else:
+            refused[client] = str(e.data.get("why", ""))
+            agreed.discard(client)
+    return agreed, refused
+
+
+def undecided(entries: Iterable[Entry], own_device: str) -> dict[str, Purge]:
+    """Purges another device began that this device has not agreed to (yet)."""
+    entries = list(entries)
+    agreed, own = decided(entries, own_device)[0], begun(entries, own_device)
+    return {c: p for c, p in purges(entries).items() if p.device != own_device and c not in agreed | own}
+
+
+def refusals(entries: Iterable[Entry], own_device: str) -> list[tuple[str, Purge, str]]:
+    """(client, purge, why) of every purge by another device this device refused."""
+    entries = list(entries)
+    refused = decided(entries, own_device)[1]
+    pending = undecided(entries, own_device)
+    return [(c, pending[c], why) for c, why in sorted(refused.items()) if c in pending]
 
 
 @dataclass(frozen=True)

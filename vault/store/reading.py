@@ -19,6 +19,7 @@ from ..format.keys import Practitioner
 from ..format.redact import Plaintext
 from . import forks
 from .audit import AuditLog
+from .authority import Judge
 from .client_keys import Keyring
 from .clients import PROFILE_RECORD_ID, Profile
 from .revisions import Checked, Revisions, file_stat, listing, load
@@ -61,15 +62,17 @@ def read_notes(
     client_id: str,
     note_id: str | None = None,
     damaged: list[TamperedFile] | None = None,
+    refused: list[TamperedFile] | None = None,
 ) -> list[OpenedNote]:
-    """The newest revision of each note of a client (or of one note), decrypted."""
+    """The standing revision of each note of a client (or of one note), decrypted;
+    ``refused``: where revisions authority refuses are put (else they are damage)."""
     if note_id is not None and (not is_id(note_id) or note_id == PROFILE_RECORD_ID):
         raise UnknownNote(f"for client {client_id}", "with that id (ids are 16 hex digits)")
     keys = vault.keyring.client_keys(practitioner, client_id)
     if note_id is not None and not vault.revision_files.of(client_id, note_id):
         raise UnknownNote(f"for client {client_id}", note_id)
     note_ids = [note_id] if note_id else vault.revision_files.note_ids(client_id)
-    opened = _open_notes(vault, client_id, note_ids, keys, damaged)
+    opened = _open_notes(vault, client_id, note_ids, keys, damaged, refused=refused)
     audit_decrypt(vault, practitioner, client_id, len(opened))
     return opened
 
@@ -217,22 +220,39 @@ def _open_notes(
     keys: list[PrivateKey],
     damaged: list[TamperedFile] | None,
     checked: Checked | None = None,
+    refused: list[TamperedFile] | None = None,
 ) -> list[OpenedNote]:
-    """Check and decrypt the newest revision of each note; no audit entry (the caller's).
+    """Check and decrypt the standing revision of each note (vault/store/forks.py); no
+    audit entry (the caller's). Revisions authority refuses go to ``damaged`` (shown as
+    such), else to ``refused`` (named beside the notes), else raise.
 
     The device keys are read once for all, and each note folder listed once."""
     files = vault.revision_files
     device_keys = files.device_keys()
     records = files.client_dir(client_id) / "records"
+    judge = Judge(vault.keyring, client_id)
+    own = vault.keyring.device.device_id
     opened = []
     for nid in note_ids:
         revisions = listing(records / nid)
         if not revisions:
             continue  # a folder a first write left empty: holds nothing (see leftovers)
         try:
-            forked = len({n for n, _, _ in revisions}) < len(revisions)
-            fork = forks.find(vault, client_id, nid) if forked else None
-            newest = revisions[-1][2] if fork is None else (fork.signed or fork.tips[0])
+            # One revision by the practitioner who added the client: nothing to weigh.
+            alone = len(revisions) == 1 and judge.owns(revisions[0][1])
+            state = (
+                forks.State(revisions[0][2], None)
+                if alone
+                else forks.state(vault, client_id, nid, judge, own)
+            )
+            for path, why in state.refused:  # never the client's record; reported, never silent
+                found = damaged if damaged is not None else refused
+                if found is None:
+                    raise TamperedFile(path, why)
+                found.append(TamperedFile(path, why))
+            if state.shown is None:
+                continue
+            fork, newest = state.fork, state.shown
             parsed = load(newest, device_keys, checked)
             if parsed.header.kind != "note":
                 continue  # a consent or an attached document: not a session note
@@ -309,10 +329,13 @@ def read_profile(vault: Readable, practitioner: Practitioner, client_id: str) ->
 
 def _open_profile(vault: Readable, practitioner: Practitioner, client_id: str) -> Profile:
     files = vault.revision_files
+    judge = Judge(vault.keyring, client_id)
     revisions = files.of(client_id, PROFILE_RECORD_ID)
-    if not revisions:
+    # The newest revision its writer was entitled to (verify names the others).
+    standing = [r for r in revisions if judge.owns(r[1]) or not judge(files.load(r[2]).header)]
+    if not standing:
         raise TamperedFile(files.client_dir(client_id), "the client's profile is missing")
-    _, body = files.open(revisions[-1][2], vault.keyring.client_keys(practitioner, client_id))
+    _, body = files.open(standing[-1][2], vault.keyring.client_keys(practitioner, client_id))
     return Profile.from_bytes(client_id, body)
 
 

@@ -21,6 +21,7 @@ from ..format.constants import CONTENT_MAC_BYTES, CONTENT_MAC_PERSON
 from ..format.encoding import Clock, stamp
 from ..format.keys import Device, Practitioner
 from .audit import AuditLog
+from .authority import Judge
 from .client_keys import Keyring
 from .group_commit import GroupCommit
 from .leftovers import HalfMade, WriteLock
@@ -76,13 +77,13 @@ def resolve_fork(
 ) -> SealedRevision:
     """Settle a fork with the text of the tip ``keep``: a merge revision naming every
     revision from the fork on. A signed tip can only be kept (it stays signed)."""
-    from . import forks  # `seal` loads it only for a forked note
+    from . import forks  # `seal` loads it only for a note with more than one revision
 
     with vault.write_lock.shared():
-        fork = forks.find(vault, client_id, note_id)
+        fork = forks.find(vault, client_id, note_id, Judge(vault.keyring, client_id), vault.device.device_id)
         if fork is None or keep not in fork.tips:
             raise UnknownNote(f"among the forked revisions of note {note_id}", keep.name)
-        if fork.signed is not None and keep != fork.signed:
+        if keep not in fork.keepable:  # a signed text stands: only a signed original may be kept
             raise NoteLocked(note_id)
         parsed, body = vault.revision_files.open(keep, vault.keyring.client_keys(practitioner, client_id))
         sealed = _seal_record(
@@ -114,16 +115,24 @@ def _seal_record(
     files = vault.revision_files
     existing = files.of(client_id, note_id)
     number = 1
-    if not merges and len({n for n, _, _ in existing}) < len(existing):
-        from . import forks  # `seal` loads it only for a forked note
+    standing: tuple[int, Path] | None = (existing[-1][0], existing[-1][2]) if existing else None
+    if not merges and existing and (len(existing) > 1 or not _owned(vault, client_id, existing[0][1])):
+        from . import forks  # `seal` loads it only for a note with more than one revision
 
-        fork = forks.find(vault, client_id, note_id)
-        if fork is not None:
-            raise NoteLocked(note_id) if fork.signed is not None else NoteForked(note_id)
+        judge = Judge(vault.keyring, client_id)
+        state = forks.state(vault, client_id, note_id, judge, vault.device.device_id)
+        if state.fork is not None:
+            raise NoteLocked(note_id) if state.fork.signed is not None else NoteForked(note_id)
+        # The standing revision, a signed one if the note ever was: the same bytes again are a
+        # retry; anything else after a signature is refused below, whatever lies after it.
+        shown = state.shown
+        standing = None if shown is None else (int(shown.name[:6]), shown)
     if merges:
         number = existing[-1][0] + 1
-    elif existing:
-        newest, _, newest_path = existing[-1]
+    elif existing and standing is None:  # every revision refused: the next number, after them
+        number = existing[-1][0] + 1
+    elif standing is not None:
+        newest, newest_path = standing
         latest = files.load(newest_path).header
         if latest.content_mac == mac and latest.final == final:
             # Same bytes again (an editor's no-op save, or a retry after a run cut short
@@ -135,7 +144,7 @@ def _seal_record(
             )
         if latest.final:
             raise NoteLocked(note_id)
-        number = newest + 1
+        number = existing[-1][0] + 1  # after every file, a refused one's too: names are write-once
     # A new note's folder is recorded as this device's before it is made: only then may a
     # sweep remove it, should this write be cut short (leftovers.py).
     folder = files.path(client_id, note_id, number, vault.device.device_id).parent
@@ -172,6 +181,11 @@ def _seal_record(
     except WriteFailed as exc:
         raise SealIncomplete(path, f"its audit entry could not be written ({exc.args_[1]})") from exc
     return SealedRevision(client_id, note_id, number, path)
+
+
+def _owned(vault: Sealable, client_id: str, device_id: str) -> bool:
+    """Whether a device is one of the practitioner's who added the client (nothing to weigh)."""
+    return Judge(vault.keyring, client_id).owns(device_id)
 
 
 def _audit_seal(

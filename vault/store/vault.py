@@ -397,10 +397,12 @@ class Vault:
         return sealing.seal_record(self, client_id, note_id, body, kind, final, dict(audit_extra or {}))
 
     def fork(self, client_id: str, note_id: str) -> forks.Fork | None:
-        """The note's unresolved fork (two machines sealed one revision number), if any."""
+        """The note's unresolved conflict (two machines sealed one revision number, or a
+        revision follows a signed one), if any; refused revisions left out."""
         from . import forks
+        from .authority import Judge
 
-        return forks.find(self, client_id, note_id)
+        return forks.find(self, client_id, note_id, Judge(self.keyring, client_id), self.device.device_id)
 
     def resolve_fork(
         self, practitioner: Practitioner, client_id: str, note_id: str, keep: Path
@@ -425,10 +427,11 @@ class Vault:
         client_id: str,
         note_id: str | None = None,
         damaged: list[TamperedFile] | None = None,
+        refused: list[TamperedFile] | None = None,
     ) -> list[OpenedNote]:
         from . import reading
 
-        return reading.read_notes(self, practitioner, client_id, note_id, damaged)
+        return reading.read_notes(self, practitioner, client_id, note_id, damaged, refused)
 
     def read_profile(self, practitioner: Practitioner, client_id: str) -> Profile:
         from . import reading

@@ -29,6 +29,7 @@ from ..format import sync_artefacts
 from . import colleagues as team
 from . import forks, ledger, purged
 from .audit import Entry
+from .authority import Judge
 from .clients import read_index_record
 from .revisions import REVISION_NAME
 from .vault import Vault
@@ -53,7 +54,8 @@ def verify(vault: Vault) -> list[Problem]:
     for path in sync_artefacts.glob(vault.root / "index", "*.json"):
         problems += _check(lambda p=path: read_index_record(p, keys))
     purges = purged.signed(vault)
-    entries = purged.trusted(vault.audit.entries(), purges)
+    # A forged purge line excuses nothing, nor does another device's purge not agreed to here.
+    entries = ledger.agreed_purges(purged.trusted(vault.audit.entries(), purges), vault.device.device_id)
     gone = purged.gone(purges, vault.device.device_id)
     # Not yet set aside: while sync is in flight, maybe only the purge's deletions on their way.
     problems += [
@@ -65,12 +67,26 @@ def verify(vault: Vault) -> list[Problem]:
             continue
         problems += _check(lambda c=client_id: vault.keyring.client_generations(c))  # client.json and keys/
         records = vault.client_dir(client_id) / "records"
+        judge = Judge(vault.keyring, client_id)
         for folder in sorted(records.iterdir()) if records.exists() else []:
-            problems += _check_note(vault, folder)
-    problems += _check_ledger(vault, entries)
+            problems += _check_note(vault, folder, judge)
+    problems += _check_ledger(vault, entries, set(gone) | purged.begun(purges, vault.device.device_id))
+    for client_id, purge, why in purged.refusals(purges, vault.device.device_id):
+        problems.append(
+            Problem(
+                vault.root / "audit" / f"{purge.device}.log",
+                f"the purge of client {client_id} begun by device {purge.device} of practitioner "
+                f"{vault.trust.registrant(purge.device) or 'unknown'} at {purge.time} is refused on this "
+                f"machine ({why}): every file of the client is kept here; if it was meant, run "
+                "`casenotes retention purge` on this machine once the client is due",
+            )
+        )
     problems += ledger.problems(vault.root, entries)
-    problems += _artefacts(vault)
-    problems += [Problem(f.tips[0].parent, forks.describe(f), conflict=True) for f in forks.everywhere(vault)]
+    problems += _artefacts(vault) + _sync_ignore(vault)
+    forked = forks.everywhere(vault, lambda c: Judge(vault.keyring, c), vault.device.device_id, thorough=True)
+    problems += [
+        Problem(f.tips[0].parent, forks.describe(f, vault.trust.registrant), conflict=True) for f in forked
+    ]
     if any(p.missing for p in problems) and sync_in_flight(vault):
         problems = [
             Problem(p.path, f"{p.why}; {NOT_YET_SYNCED}", missing=True, revived=p.revived) if p.missing else p
@@ -106,6 +122,27 @@ def _artefacts(vault: Vault) -> list[Problem]:
     ]
 
 
+def _sync_ignore(vault: Vault) -> list[Problem]:
+    """A ``.stignore`` other than casenotes' (one missing is doctor's to report: vaults made
+    before it existed have none): edited, it can let a sync engine carry this machine's
+    half-written files and a purged client's folder being removed, or keep vault files from
+    the other machines."""
+    path = vault.root / ".stignore"
+    try:
+        same = path.read_bytes() == sync_artefacts.STIGNORE.encode()
+    except FileNotFoundError:
+        return []
+    if same:
+        return []
+    return [
+        Problem(
+            path,
+            "differs from the one casenotes writes (changed by hand, or by someone who can write the "
+            "folder): run `casenotes sync ignore` to write it again",
+        )
+    ]
+
+
 def _check(action: object) -> list[Problem]:
     try:
         action()  # type: ignore[operator]
@@ -114,7 +151,7 @@ def _check(action: object) -> list[Problem]:
     return []
 
 
-def _check_note(vault: Vault, folder: Path) -> list[Problem]:
+def _check_note(vault: Vault, folder: Path, judge: Judge) -> list[Problem]:
     problems: list[Problem] = []
     numbers = []
     others = False
@@ -129,7 +166,10 @@ def _check_note(vault: Vault, folder: Path) -> list[Problem]:
         try:
             numbers.append(int(path.name[:6]))
             others = others or path.name[7:23] != vault.device.device_id
-            vault.check_place(vault.load(path), path)
+            parsed = vault.load(path)
+            vault.check_place(parsed, path)
+            if why := judge(parsed.header):  # signed, but by someone not entitled to: never believed
+                problems.append(Problem(path, why))
         except TamperedFile as exc:
             numbers.pop()
             unregistered = "unregistered device" in exc.why  # its registration may be on its way
@@ -139,10 +179,10 @@ def _check_note(vault: Vault, folder: Path) -> list[Problem]:
     return problems
 
 
-def _check_ledger(vault: Vault, entries: list[Entry]) -> list[Problem]:
+def _check_ledger(vault: Vault, entries: list[Entry], purged: set[str]) -> list[Problem]:
     """Each revision the audit log saw sealed, and each client key a revoke made, is still
-    present and unchanged, unless the log also shows the client purged (crypto-shredding)."""
-    purged = {e.data.get("client") for e in entries if e.event == "purge-begin"}
+    present and unchanged, unless the client is ``purged`` (crypto-shredding: by this
+    device, or by another one this device agreed to)."""
     ledger = []
     for e in entries:
         if e.data.get("client") in purged:

@@ -1,0 +1,105 @@
+"""Destruction is agreed (DESIGN.md invariant 8): this machine carries out a purge another
+device began, or its certificate, only after checking from its own copy of the facts that
+the client is past retention, was announced a full notice period ago, and is held by no
+one. The decision is written in this device's own audit log (``purge-agreed``, or
+``purge-refused`` with why; vault/store/purged.py reads them): until it agrees, the client
+is a client here, its files are never set aside, and its backups are never shredded.
+
+Where the check is made from:
+
+- the client's folder is still here: its retention facts (every device's, checked against
+  the audit log), exactly as this machine's own purge would check them;
+- its files are already gone here (the sync engine carried the purge's deletions first):
+  the audit log, which survives them: no ``hold`` recorded for the client since the last
+  ``release``, and its first ``notice`` recorded a full notice period ago (so a purge a
+  person confirmed elsewhere without waiting is carried out here once that period is
+  over, if no hold came meanwhile; until then this machine's backups keep the client).
+
+What this does not yet do: wait for every registered device to acknowledge a purge before
+any machine destroys anything (the two-phase purge of issue 28); retention facts written
+by another registered device are believed as they are (docs/threat-model.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from vault import Entry, Vault
+from vault.errors import VaultError
+from vault.store import purged
+from vault.store.retention_files import FACTS_EVENT
+
+from . import records
+from .policy import Policy, decide
+
+
+def why_not(
+    vault: Vault, client_id: str, purge: purged.Purge, policy: Policy, entries: Sequence[Entry]
+) -> str:
+    """Why this machine does not agree to destroy the client ("" if it does). ``entries``:
+    the audit log, without purge lines no registered device signed."""
+    today = vault.clock().date()
+    if not (vault.client_dir(client_id) / "client.json").exists():
+        return _from_log(client_id, vault.clock(), policy, entries)
+    damaged = records.problems(vault, [client_id], entries)
+    if damaged:
+        return f"its retention facts here disagree with the audit log ({damaged[0].path.name})"
+    try:
+        facts = records.current(vault, client_id)
+    except VaultError as exc:
+        return f"its retention facts here cannot be read ({exc})"
+    if facts.holds:
+        return f"{len(facts.holds)} hold(s) in force here"
+    decision = decide(facts, policy, today)
+    if not decision.purgeable:
+        return f"not past retention here: disposable from {decision.dispose_on.isoformat()}"
+    if not decision.purgeable_unattended(today):
+        return "not announced a full notice period ago here"
+    return ""
+
+
+def _from_log(client_id: str, now: dt.datetime, policy: Policy, entries: Sequence[Entry]) -> str:
+    """The check when the client's files are gone here: from the audit log alone."""
+    times: dict[str, list[str]] = {"hold": [], "release": [], "notice": []}
+    for e in entries:
+        change = str(e.data.get("change"))
+        if e.event == FACTS_EVENT and str(e.data.get("client")) == client_id and change in times:
+            times[change].append(e.time)
+    holds, releases, notices = times["hold"], times["release"], times["notice"]
+    if holds and max(holds) > max(releases, default=""):
+        return "a hold is recorded for it in the audit log"
+    if not notices:
+        return "no notice of it is recorded in the audit log"
+    announced = dt.datetime.fromisoformat(min(notices).replace("Z", "+00:00"))
+    if announced > now - dt.timedelta(days=policy.notice_days):
+        carried = (announced + dt.timedelta(days=policy.notice_days + 1)).date().isoformat()
+        return (
+            f"announced on {announced.date().isoformat()}, less than a notice period ago: "
+            f"carried out here from {carried} if no hold comes"
+        )
+    return ""
+
+
+def settle(vault: Vault, policy: Policy) -> tuple[list[str], list[tuple[str, str]]]:
+    """Decide every purge another device began that this device has not agreed to: agree
+    (audited ``purge-agreed``) or refuse (``purge-refused``, once per reason). Returns the
+    clients agreed to, and (client, why) of those refused."""
+    own = vault.device.device_id
+    signed = purged.signed(vault)
+    pending = purged.undecided(signed, own)
+    if not pending:
+        return [], []
+    entries = purged.trusted(vault.audit.entries(), signed)
+    before = purged.decided(signed, own)[1]
+    agreed, refused = [], []
+    for client_id, purge in sorted(pending.items()):
+        why = why_not(vault, client_id, purge, policy, entries)
+        if not why:
+            vault.audit.append(purged.AGREED, client=client_id, purge_device=purge.device)
+            agreed.append(client_id)
+            continue
+        if before.get(client_id) != why:
+            vault.audit.append(purged.REFUSED, client=client_id, purge_device=purge.device, why=why)
+        refused.append((client_id, why))
+    return agreed, refused

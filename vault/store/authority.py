@@ -1,0 +1,117 @@
+"""Authority on read: whether the practitioner whose device wrote a revision was entitled
+to write that client at the time the revision claims (DESIGN.md invariant 8).
+
+Every registered device signs revisions that check, a revoked colleague's too, so a
+signature says only *which* device wrote a file. The ledger says who may: the client's key
+files (vault/store/client_keys.py, `Keyring.entitled`) name who holds each generation and
+whom a rotation shut out, each signed by the device that made it, with the time it was
+made. From them, for one client:
+
+- the practitioner who added it (whose device signed ``client.json``) may always write it;
+- a practitioner who holds the current key may write it (granted, or granted again);
+- a practitioner who held a key and was revoked (a standing key file names them among
+  its ``revoked``) may write it *before* the earliest such revoke, not from it on;
+- anyone else (never granted, or whose device is not registered) never.
+
+A refused revision is left out of the note (vault/store/forks.py): it is never shown as
+the client's record, never blocks a seal, and `verify` names it with its device and
+practitioner. What this cannot know: a revision dated before the revoke by a revoked
+colleague's clock is taken as written while entitled (it was, if the clock is honest);
+it still cannot replace a signed revision. A device retired on its own, while its
+practitioner keeps the client, is not yet a record casenotes writes (docs/threat-model.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import TamperedFile
+from ..format import key_generations as kg
+from ..format.revision import RevisionHeader
+from .client_keys import Keyring
+
+
+@dataclass(frozen=True)
+class Writers:
+    """Who may write one client's revisions, and from when not."""
+
+    client_id: str
+    owner: str | None
+    now: frozenset[str]  # hold the current key (or a tip of one made apart)
+    ever: frozenset[str]  # held a key of the client at some time
+    revoked_at: dict[str, str]  # practitioner -> when the earliest standing key file shut them out
+
+    def refusal(self, practitioner: str | None, at: str) -> str:
+        """Why ``practitioner`` could not write the client at ``at`` ("" if they could)."""
+        if practitioner is None:
+            return "its device is not registered in this practice"
+        if practitioner == self.owner or practitioner in self.now:
+            return ""
+        if practitioner not in self.ever:
+            return f"practitioner {practitioner} was never granted client {self.client_id}"
+        when = self.revoked_at.get(practitioner)
+        if when is not None and at > when:  # the same second: taken as before it
+            return (
+                f"practitioner {practitioner} was revoked from client {self.client_id} at {when}, "
+                f"before the {at} it claims"
+            )
+        return ""
+
+
+def writers(keyring: Keyring, client_id: str) -> Writers:
+    """Who may write the client, from its key files and the ledger (cached there)."""
+    found, _ = keyring.generations(client_id)
+    held, refused = keyring.entitled(client_id)
+    refused_gids = {exc.path.stem for exc in refused}
+    standing = {gid: g for gid, g in found.items() if gid not in refused_gids}
+    tips = kg.tips(standing)
+    now = set().union(*(held.get(t, set()) for t in tips)) if tips else set()
+    revoked_at: dict[str, str] = {}
+    for g in standing.values():
+        for pid in g.revoked:
+            if g.made and (pid not in revoked_at or g.made < revoked_at[pid]):
+                revoked_at[pid] = g.made
+    ever = set().union(*held.values(), *(g.revoked for g in standing.values()))
+    return Writers(client_id, keyring.owner(client_id), frozenset(now), frozenset(ever), revoked_at)
+
+
+class Judge:
+    """The authority check of one client's revisions, for `forks.state`: the ledger is read
+    only when a revision's practitioner is not the one who added the client."""
+
+    def __init__(self, keyring: Keyring, client_id: str) -> None:
+        self.keyring = keyring
+        self.client_id = client_id
+        self._writers: Writers | None = None
+        self._owners: dict[str, bool] = {}  # device -> whether its practitioner added the client
+
+    def owns(self, device_id: str) -> bool:
+        """Whether the device is one of the practitioner's who added the client (asked once
+        per device: a read of a whole client asks it of every note)."""
+        if device_id not in self._owners:
+            practitioner = self.keyring.trust.registrant(device_id)
+            self._owners[device_id] = practitioner is not None and practitioner == self.keyring.owner(
+                self.client_id
+            )
+        return self._owners[device_id]
+
+    def __call__(self, header: RevisionHeader) -> str:
+        try:
+            if self.owns(header.device):
+                return ""
+        except TamperedFile:
+            return ""  # client.json does not check: nothing of the client opens; verify names it
+        practitioner = self.keyring.trust.registrant(header.device)
+        try:
+            if self._writers is None:
+                self._writers = writers(self.keyring, self.client_id)
+            why = self._writers.refusal(practitioner, header.sealed_at)
+        except TamperedFile as exc:  # who may write cannot be read: believe no one but the owner
+            why = f"who may write the client cannot be checked ({exc.path.name}: {exc.why})"
+        if not why:
+            return ""
+        return (
+            f"refused: revision written by device {header.device} of practitioner "
+            f"{practitioner or 'unknown'}, who was not entitled to write it ({why}); it is not "
+            f"shown as the client's record: remove it, or restore the note from a backup"
+        )
