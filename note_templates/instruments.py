@@ -13,6 +13,7 @@ highest level any "yes" reaches).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -309,4 +310,12 @@ def catalogue() -> dict[str, Instrument]:
 
 
 def get(key: str) -> Instrument | None:
-    return catalogue().get(key.lower())
+    """The instrument a key under ``measures:`` names, however a clinician spells it:
+    ``phq9``, ``PHQ9``, ``PHQ-9`` and ``phq_9`` are all the PHQ-9 (read as the practitioner's
+    own score, ``PHQ-9: 30`` went unchecked and an item 9 written under it unseen)."""
+    return catalogue().get(spelt(key))
+
+
+def spelt(key: str) -> str:
+    """A key as the catalogue spells it: lower case, letters and digits only."""
+    return re.sub(r"[^a-z0-9]", "", key.lower())

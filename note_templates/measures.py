@@ -134,9 +134,25 @@ def _from_items(instrument: Instrument, value: Mapping[str, Any]) -> Reading:
 
 
 def problems(measures: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(field, why) of every measure that cannot be read, in the order written."""
+    """(field, why) of every measure that cannot be read, in the order written.
+
+    One instrument under two spellings (``phq9:`` and ``PHQ-9:``) is refused: a chart
+    and the risk rule would read one of them, perhaps not the one with the answers."""
     found = []
+    first: dict[str, str] = {}
     for name, value in measures.items():
+        instrument = get(str(name))
+        if instrument is not None:
+            if instrument.key in first:
+                found.append(
+                    (
+                        f"measures.{name}",
+                        f"the {instrument.short} is written twice (as {first[instrument.key]!r} and "
+                        f"{str(name)!r}): keep the one you mean and delete the other",
+                    )
+                )
+                continue
+            first[instrument.key] = str(name)
         try:
             read(str(name), value)
         except MeasureWrong as exc:
@@ -161,8 +177,20 @@ def readings(meta: Mapping[str, Any]) -> dict[str, Reading]:
 
 
 def risk_signals(meta: Mapping[str, Any]) -> list[str]:
-    """Why the note's measures ask for risk to be reviewed (empty: they do not)."""
-    return [why for reading in readings(meta).values() for why in reading.risk]
+    """Why the note's measures ask for risk to be reviewed (empty: they do not): every
+    score written, even an instrument written twice (``readings`` keeps one of them)."""
+    value = meta.get("measures")
+    if not isinstance(value, dict):
+        return []
+    found = []
+    for name, score in value.items():
+        try:
+            reading = read(str(name), score)
+        except MeasureWrong:
+            continue  # `casenotes check` names it, and signing refuses it
+        if reading is not None:
+            found += [why for why in reading.risk if why not in found]
+    return found
 
 
 def unreviewed_risk(meta: Mapping[str, Any]) -> str | None:

@@ -1,0 +1,65 @@
+"""Ways a note could carry an endorsed risk answer and still be signed `risk: none`.
+
+Each was tried against the rule of issue 33 (an endorsed PHQ-9 item 9, CORE-10 item 6 or
+C-SSRS high answer asks the clinician's words after `risk: none`) and got through before
+its fix: the same instrument written twice under two spellings (the rule read only one),
+a total that only an endorsed risk item can reach, a YAML merge key whose answers the
+note's text shows but its explicit key overrides, and an instrument written as
+clinicians spell it (`PHQ-9:`), which was taken for the practitioner's own score.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import Env
+from test_measures import _draft
+
+from note_templates.front_matter import _parse
+from note_templates.measures import problems, unreviewed_risk
+
+ENDORSED = "{items: [0, 0, 0, 0, 0, 0, 0, 0, 2]}"
+CLEAR = "{items: [0, 0, 0, 0, 0, 0, 0, 0, 0]}"
+
+
+def _judged(measures: str, risk: str = "none") -> tuple[list[tuple[str, str]], str | None]:
+    """(measure problems, why `risk:` may not stand) of front matter holding MEASURES."""
+    meta, _, _ = _parse(f"\nrisk: {risk}\nmeasures:\n{measures}\n")
+    return problems(meta["measures"]), unreviewed_risk(meta)
+
+
+@pytest.mark.parametrize("second", ["PHQ9", "Phq9", "PHQ-9", "phq_9"])
+def test_the_same_instrument_written_twice_is_refused_not_read_once(second: str) -> None:
+    # Before: both spellings read as the PHQ-9 and the rule saw only the last, all zeros.
+    found, _ = _judged(f"  phq9: {ENDORSED}\n  {second}: {CLEAR}")
+    assert any("written twice" in why for _, why in found), found
+
+
+def test_item_9_endorsed_under_one_spelling_still_asks_for_risk_review() -> None:
+    _, why = _judged(f"  phq9: {ENDORSED}\n  PHQ9: {CLEAR}")
+    assert why is not None and "item 9" in why
+
+
+@pytest.mark.parametrize(
+    ("measure", "words"),
+    [
+        ("PHQ-9: 30", "from 0 to 27"),
+        ("GAD-7: {items: [1, 2]}", "the GAD-7 has 7"),
+        ("C-SSRS: 4", "from 0 to 3"),
+    ],
+)
+def test_an_instrument_spelt_as_clinicians_write_it_is_checked_as_that_instrument(
+    measure: str, words: str
+) -> None:
+    # Before: `PHQ-9: 30` was the practitioner's own score, any number, charted as written.
+    found, _ = _judged(f"  {measure}")
+    assert any(words in why for _, why in found), found
+
+
+def test_item_9_endorsed_under_the_published_spelling_asks_for_risk_review(practice: Env) -> None:
+    path = _draft(practice, f"  PHQ-9: {ENDORSED}\n", "none")
+    checked = practice.run("check", str(path))
+    assert checked.code == 1 and "item 9" in checked.err, checked.err
+    assert practice.run("sign", str(path)).code == 1
+    assert "status: draft" in Path(path).read_text()
