@@ -92,7 +92,8 @@ def _total_only(instrument: Instrument, total: Any) -> Reading:
         raise MeasureWrong(f"write its items (items: [...]) or its subscales ({names}), not one number")
     if not _whole(total) or not instrument.low <= total <= instrument.high:
         raise MeasureWrong(f"must be a whole number from {instrument.low} to {instrument.high}")
-    return Reading(instrument.key, float(total))
+    risk = tuple(f"{instrument.short} {why}" for why in instrument.risk_of_total(total))
+    return Reading(instrument.key, float(total), risk=risk)
 
 
 def _subscales_only(instrument: Instrument, value: Mapping[str, Any]) -> Reading:

@@ -63,3 +63,36 @@ def test_item_9_endorsed_under_the_published_spelling_asks_for_risk_review(pract
     assert checked.code == 1 and "item 9" in checked.err, checked.err
     assert practice.run("sign", str(path)).code == 1
     assert "status: draft" in Path(path).read_text()
+
+
+# (measure as written, refused with `risk: none`?)
+TOTALS = [
+    ("phq9: 25", True),  # eight items at most 24: item 9 is at least 1
+    ("phq9: 27", True),
+    ("phq9: {total: 26}", True),
+    ("phq9: {items: null, total: 25}", True),
+    ("phq9: 24", False),  # eight items can make it: item 9 unknown
+    ("core10: 37", True),  # nine items at most 36: item 6 is at least 1
+    ("core10: 36", False),
+    ("cssrs: 3", True),  # the high level: only questions 4, 5 or recent behaviour reach it
+    ("cssrs: {total: 3}", True),
+    ("cssrs: 2", False),  # moderate: reached without a high answer
+    ("gad7: 21", False),  # no risk item at all
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("measure", "refused"), TOTALS)
+def test_a_total_only_an_endorsed_risk_item_can_reach_asks_for_risk_review(
+    measure: str, refused: bool
+) -> None:
+    found, why = _judged(f"  {measure}")
+    assert found == []
+    assert (why is not None) is refused, why
+
+
+def test_a_total_reached_only_through_item_9_is_refused_at_signing(practice: Env) -> None:
+    path = _draft(practice, "  phq9: 26\n", "none")
+    before = path.read_bytes()
+    signed = practice.run("sign", str(path))
+    assert signed.code == 1 and "item 9" in signed.err, signed.err
+    assert path.read_bytes() == before
