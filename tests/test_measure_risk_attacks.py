@@ -16,7 +16,8 @@ import pytest
 from conftest import Env
 from test_measures import _draft
 
-from note_templates.front_matter import _parse
+from note_templates.errors import NoteInvalid
+from note_templates.front_matter import _parse, parse
 from note_templates.measures import problems, unreviewed_risk
 
 ENDORSED = "{items: [0, 0, 0, 0, 0, 0, 0, 0, 2]}"
@@ -96,3 +97,15 @@ def test_a_total_reached_only_through_item_9_is_refused_at_signing(practice: Env
     signed = practice.run("sign", str(path))
     assert signed.code == 1 and "item 9" in signed.err, signed.err
     assert path.read_bytes() == before
+
+
+def test_a_merge_key_cannot_override_the_answers_the_note_shows() -> None:
+    # The note's text shows item 9 answered 2; PyYAML's merge made it the explicit zeros.
+    front = f"---\nclient: AB-1\nrisk: none\nmeasures:\n  <<: {{phq9: {ENDORSED}}}\n  phq9: {CLEAR}\n---\n"
+    with pytest.raises(NoteInvalid, match="measures.phq9: written twice"):
+        parse(front.encode(), Path("note.md"))
+
+
+def test_a_merge_key_that_repeats_nothing_is_still_read() -> None:
+    found, why = _judged(f"  <<: {{gad7: 3}}\n  phq9: {ENDORSED}")
+    assert found == [] and why is not None
