@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .instruments import Instrument, get
+from .instruments import Instrument, get, spelt
 from .risk import parse_risk
 
 
@@ -232,6 +232,14 @@ def written(instrument: Instrument, answers: tuple[int, ...]) -> str:
 
 
 _MEASURES = re.compile(r"^measures\s*:\s*(#.*)?$")
+_KEY_LINE = re.compile(r"""(["']?)([^:#"']+)\1\s*:""")
+
+
+def _names(line: str, key: str) -> bool:
+    """Whether a line under ``measures:`` writes KEY's instrument, however spelt (``PHQ-9:``):
+    the form's scores replace it, rather than stand beside it as the instrument twice."""
+    match = _KEY_LINE.match(line)
+    return match is not None and spelt(match[2]) == spelt(key)
 
 
 def with_measure(raw: bytes, key: str, value: str) -> bytes:
@@ -257,7 +265,7 @@ def with_measure(raw: bytes, key: str, value: str) -> bytes:
     while block_end < end and (lines[block_end][:1] in (" ", "\t") or not lines[block_end].strip()):
         line = lines[block_end]
         own = line[: len(line) - len(line.lstrip())]
-        if line.strip() and found is None and re.match(rf"{re.escape(key)}\s*:", line.lstrip()):
+        if line.strip() and found is None and _names(line.lstrip(), key):
             found, indent = block_end, own
         block_end += 1
     new = f"{indent}{key}: {value}{newline}"
