@@ -31,6 +31,7 @@ from . import config
 from .completion import handles
 from .config import Practice
 from .context import Failure, UsageFailure, open_vault, practice, practice_option
+from .handover import form_open
 from .writing import TemplateName, _today, start_draft
 
 NOT_FOR_THE_FORM = ("psychotherapy", "addendum", "treatment-plan", "discharge")
@@ -124,6 +125,19 @@ def measure(
     instruments = _instruments(keys)
     open_vault(ctx).resolve(handle)  # an unknown handle is said now, not after the client's answers
     note_templates.get(kind, p.templates_dir)  # and so is an unknown template
+    with form_open(p.config_dir):  # no site in this browser while the client holds the device
+        _serve_form(p, handle, keys, kind, no_browser, idle_timeout, instruments)
+
+
+def _serve_form(
+    p: Practice,
+    handle: str,
+    keys: tuple[str, ...],
+    kind: str,
+    no_browser: bool,
+    idle_timeout: float,
+    instruments: list[Instrument],
+) -> None:
     written_to: list[Path] = []
     server = FormServer(
         FormState(instruments), lambda results: written_to.append(_write(p, handle, kind, results))
