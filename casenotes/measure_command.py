@@ -184,7 +184,10 @@ def _wait(server: FormServer, stop: StopFlag, idle: float) -> str:
     """Until Done (and the thank-you page shown), Ctrl-C, or IDLE seconds with no request."""
     while not stop.wait(0.2):
         if server.done.is_set():
-            server.thanked.wait(THANKS_SHOWN_WITHIN)
+            # the thank-you page's few seconds, polling the stop: a signal is not kept waiting
+            deadline = time.monotonic() + THANKS_SHOWN_WITHIN
+            while not server.thanked.is_set() and time.monotonic() < deadline and not stop.wait(0.05):
+                pass
             return "done"
         if time.monotonic() - server.last_request > idle:
             return "idle timeout"

@@ -73,3 +73,44 @@ def test_a_site_is_not_opened_while_a_client_fills_in_a_form(story: Env) -> None
         measuring.finish()
     assert opened.code == 1 and b"Serving" not in opened.out, opened.err
     assert "a client's form is open" in opened.err, opened.err
+
+
+# -- a stop at any instant -------------------------------------------------------------------
+
+
+def test_a_signal_just_after_done_ends_the_form_within_two_seconds(practice: Env) -> None:
+    # Before: once Done was pressed the command waited up to 5 s for the thank-you page to
+    # be fetched, whatever signal came meanwhile.
+    import http.client
+    import time
+    import urllib.parse
+
+    measuring = Measuring(practice, "gad7")
+    url = urllib.parse.urlsplit(measuring.url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    host = {"Host": url.netloc}
+    conn.request("GET", f"{url.path}?{url.query}", headers=host)
+    answer = conn.getresponse()
+    answer.read()
+    cookie = {"Cookie": answer.getheader("Set-Cookie").split(";")[0], **host}
+    form = {**cookie, "Content-Type": "application/x-www-form-urlencoded"}
+    for body in [*(f"step={n}&answer=1" for n in range(7)), "step=7&finish=1"]:
+        conn.request("POST", url.path, body=body, headers=form)
+        answer = conn.getresponse()
+        answer.read()
+        assert answer.status == 303  # the redirect not followed: the thank-you page never fetched
+    draft = next(practice.practice.inbox.glob("*.md"))
+    time.sleep(0.5)  # the command has seen Done (it looks five times a second)
+    sent = time.monotonic()
+    measuring.proc.send_signal(signal.SIGTERM)
+    try:
+        code, out, err = measuring.finish(timeout=2.0)
+    except subprocess.TimeoutExpired:
+        measuring.proc.kill()
+        measuring.finish()
+        raise AssertionError("`casenotes measure` still ran 2 s after SIGTERM") from None
+    finally:
+        conn.close()
+    assert time.monotonic() - sent < 2.0
+    assert code == 0 and "GAD-7: 7 (mild)" in out, err
+    assert "  gad7: {items: [1, 1, 1, 1, 1, 1, 1], total: 7}\n" in draft.read_text()
