@@ -229,9 +229,12 @@ class Daemon:
         names. At start, hourly, and on every --once."""
         now = time.time()
         swept = self.vault.sweep(now) + durable.sweep_temps(self.state.path.parent, now)
+        # The inbox's too: `sign` or the client's form killed as it rewrote a draft left the
+        # whole note in a hidden temp file beside it, a plaintext copy no command named.
+        swept += durable.sweep_temps(self.inbox, now)
         self.summary.swept += swept
         if swept:
-            log.info("removed %d leftover(s) of interrupted writes (they held no note)", swept)
+            log.info("removed %d leftover(s) of interrupted writes (copies; no note lost)", swept)
         for path in self.vault.upgrade_index():
             log.info("filed a handle-index entry two machines wrote while apart under its own name: %s", path)
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from conftest import Env
+from conftest import PASSPHRASE, Env
 from test_measure_form import Measuring
 from test_site_open import Opened
 
@@ -114,3 +115,34 @@ def test_a_signal_just_after_done_ends_the_form_within_two_seconds(practice: Env
     assert time.monotonic() - sent < 2.0
     assert code == 0 and "GAD-7: 7 (mild)" in out, err
     assert "  gad7: {items: [1, 1, 1, 1, 1, 1, 1], total: 7}\n" in draft.read_text()
+
+
+def test_a_kill_as_a_draft_is_rewritten_leaves_no_plaintext_copy_in_the_inbox_for_good(
+    practice: Env, strace: list[str]
+) -> None:
+    # `sign` and the form's answers rewrite a draft in place: a temp file beside it, renamed
+    # over it. Killed at that rename, the temp (the whole note) stayed in the inbox for good,
+    # a hidden file no command named, after its note was sealed and its plaintext removed.
+    import os
+    import time
+
+    from notes import write_every_section
+
+    draft = Path(practice.run("new", "AB-1", "--no-edit").text.strip())
+    write_every_section(draft)
+    calls = "rename,renameat,renameat2"
+    killed = subprocess.run(
+        [*strace, "-e", f"trace={calls}", "-e", f"inject={calls}:signal=SIGKILL:when=1"]
+        + [sys.executable, "-m", "casenotes", "sign", str(draft)],
+        env={**practice.env, "CASENOTES_PASSPHRASE": PASSPHRASE},
+        capture_output=True,
+        timeout=60,
+    )
+    assert killed.returncode != 0
+    [temp] = [p for p in practice.practice.inbox.iterdir() if p.name.startswith(".tmp-")]
+    hour_ago = time.time() - 2 * 3600
+    os.utime(temp, (hour_ago, hour_ago))  # as a later run finds it: untouched for hours
+    assert practice.run("sign", str(draft)).code == 0
+    assert practice.run("syncd", "--once").code == 0
+    assert not draft.exists()  # signed and sealed: its plaintext gone from the inbox
+    assert list(practice.practice.inbox.iterdir()) == [], "a plaintext copy stayed in the inbox"
