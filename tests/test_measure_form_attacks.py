@@ -6,15 +6,18 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Env
-from test_measure_form import Measuring
+from test_measure_form import Measuring, cookie_of, request
 from test_site_open import Opened
 
 from note_templates.front_matter import _parse
+from note_templates.instruments import catalogue
 from note_templates.measures import read, with_measure
+from site_builder.measure_form import FormServer, FormState
 
 
 @pytest.mark.parametrize("spelling", ["PHQ-9", "PHQ9", "phq_9", "'PHQ-9'"])
@@ -94,9 +97,9 @@ def test_a_signal_just_after_done_ends_the_form_within_two_seconds(practice: Env
     answer = conn.getresponse()
     answer.read()
     cookie = {"Cookie": answer.getheader("Set-Cookie").split(";")[0], **host}
-    form = {**cookie, "Content-Type": "application/x-www-form-urlencoded"}
+    posted = {**cookie, "Content-Type": "application/x-www-form-urlencoded"}
     for body in [*(f"step={n}&answer=1" for n in range(7)), "step=7&finish=1"]:
-        conn.request("POST", url.path, body=body, headers=form)
+        conn.request("POST", url.path, body=body, headers=posted)
         answer = conn.getresponse()
         answer.read()
         assert answer.status == 303  # the redirect not followed: the thank-you page never fetched
@@ -146,3 +149,39 @@ def test_a_kill_as_a_draft_is_rewritten_leaves_no_plaintext_copy_in_the_inbox_fo
     assert practice.run("syncd", "--once").code == 0
     assert not draft.exists()  # signed and sealed: its plaintext gone from the inbox
     assert list(practice.practice.inbox.iterdir()) == [], "a plaintext copy stayed in the inbox"
+
+
+@pytest.fixture
+def phq9_form() -> Iterator[FormServer]:
+    server = FormServer(FormState([catalogue()["phq9"]]), lambda _: None)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def test_silent_connections_from_another_local_user_never_keep_the_client_from_the_form(
+    phq9_form: FormServer,
+) -> None:
+    # Before: MAX_CONNECTIONS sockets opened and left silent (a trickle of a byte now and
+    # then keeps them past any timeout) closed every connection the client's browser made.
+    import socket
+    import time
+
+    from site_builder.server import MAX_CONNECTIONS
+
+    server = phq9_form
+    cookie = cookie_of(server)
+    held = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(MAX_CONNECTIONS)]
+    try:
+        for sock in held:
+            sock.sendall(b"G")  # a request line begun, never finished
+        time.sleep(0.3)
+        status, _, page = request(server, "GET", f"{server.prefix}/", cookie)
+        assert status == 200 and b"Question 1 of 9" in page
+        answer = {**cookie, "Content-Type": "application/x-www-form-urlencoded"}
+        assert request(server, "POST", f"{server.prefix}/", answer, "step=0&answer=1")[0] == 303
+    finally:
+        for sock in held:
+            sock.close()
