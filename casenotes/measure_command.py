@@ -32,6 +32,7 @@ from .completion import handles
 from .config import Practice
 from .context import Failure, UsageFailure, open_vault, practice, practice_option
 from .handover import form_open
+from .nodump import no_core_dumps
 from .writing import TemplateName, _today, start_draft
 
 NOT_FOR_THE_FORM = ("psychotherapy", "addendum", "treatment-plan", "discharge")
@@ -122,6 +123,7 @@ def measure(
     """A form the client fills in on this machine (phq9, gad7, pcl5, phq15, dass21, wsas, audit);
     the scores go into today's draft for HANDLE, or a new one."""
     p = practice(ctx)
+    no_core_dumps()  # the client's answers are held here: never written to a core file
     instruments = _instruments(keys)
     open_vault(ctx).resolve(handle)  # an unknown handle is said now, not after the client's answers
     note_templates.get(kind, p.templates_dir)  # and so is an unknown template

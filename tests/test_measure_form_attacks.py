@@ -185,3 +185,18 @@ def test_silent_connections_from_another_local_user_never_keep_the_client_from_t
     finally:
         for sock in held:
             sock.close()
+
+
+def test_the_clients_answers_held_in_memory_never_reach_a_core_file(practice: Env) -> None:
+    # Before: `measure` left core dumps on, as no command that decrypts does: a crash while
+    # the client answered wrote the answers to a core file (systemd-coredump keeps them).
+    import re
+
+    measuring = Measuring(practice, "phq9")
+    try:
+        limits = Path(f"/proc/{measuring.proc.pid}/limits").read_text()
+    finally:
+        measuring.proc.send_signal(signal.SIGTERM)
+        measuring.finish()
+    core = re.search(r"^Max core file size\s+(\S+)\s+(\S+)", limits, re.MULTILINE)
+    assert core is not None and core.groups() == ("0", "0"), limits
