@@ -207,7 +207,7 @@ def unreviewed_risk(meta: Mapping[str, Any]) -> str | None:
     if not isinstance(written, str) or not written.strip():
         return None
     risk = parse_risk(written)
-    if risk.level != "none" or risk.words:
+    if risk.level != "none" or _reviewed(risk.words):
         return None
     signals = risk_signals(meta)
     if not signals:
@@ -217,6 +217,17 @@ def unreviewed_risk(meta: Mapping[str, Any]) -> str | None:
         "found no risk (e.g. `risk: none - item 9 endorsed, reviewed with the client, no current "
         "intent`; no colon after the dash), or record the level you found"
     )
+
+
+# Words after `none` that say nothing reviewed: the level again, or a shrug.
+_NO_WORDS = {"none", "no", "nil", "na", "n a", "ok", "okay", "nothing", "fine", "same"}
+
+
+def _reviewed(words: str) -> bool:
+    """Whether the words after ``none`` say something: not punctuation alone (``none.``,
+    typed out of habit, once stood for a review of item 9), nor the level again."""
+    plain = " ".join(re.findall(r"[^\W_]+", words.lower()))
+    return bool(plain) and plain not in _NO_WORDS
 
 
 def written(instrument: Instrument, answers: tuple[int, ...]) -> str:

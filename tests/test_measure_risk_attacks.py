@@ -109,3 +109,20 @@ def test_a_merge_key_cannot_override_the_answers_the_note_shows() -> None:
 def test_a_merge_key_that_repeats_nothing_is_still_read() -> None:
     found, why = _judged(f"  <<: {{gad7: 3}}\n  phq9: {ENDORSED}")
     assert found == [] and why is not None
+
+
+@pytest.mark.parametrize(
+    "risk", ["none.", "none - .", "none ...", "none !", "none - none", "none, no", "none - n/a", "None - OK"]
+)
+def test_punctuation_or_none_again_after_the_level_is_not_a_review_of_item_9(risk: str) -> None:
+    # Before: `risk: none.` (a full stop typed out of habit) counted as the clinician's words.
+    _, why = _judged(f"  phq9: {ENDORSED}", risk)
+    assert why is not None
+
+
+@pytest.mark.parametrize(
+    "risk", ["none - reviewed, no intent", "none, denies current ideation", "none; fleeting, none now"]
+)
+def test_words_after_the_level_let_risk_none_stand(risk: str) -> None:
+    _, why = _judged(f"  phq9: {ENDORSED}", risk)
+    assert why is None
