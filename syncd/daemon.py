@@ -171,7 +171,7 @@ class Daemon:
             Job("audit-checkpoint", dt.timedelta(hours=1), vault.audit.checkpoint),
             Job("sweep", dt.timedelta(hours=1), self.sweep),
         ]
-        self.runner = JobRunner(builtin + (jobs or []), self.state, wall)
+        self.runner = JobRunner(builtin + (jobs or []), self.state, wall, lambda: self._stopping)
 
     # -- running ------------------------------------------------------------------------
     def stop(self) -> None:

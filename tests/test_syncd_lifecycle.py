@@ -300,3 +300,26 @@ def test_sigterm_in_the_middle_of_a_burst_stops_syncd_within_two_seconds_losing_
     assert practice.run("audit", "verify").code == 0
     assert practice.run("syncd", "--once").code == 0  # the rest, at the next start
     assert not list(practice.practice.inbox.glob("*.md")) and seals() == count
+
+
+def test_a_stop_asked_during_a_catch_up_job_runs_no_further_job(practice: Env) -> None:
+    # At start, every job missed while the machine was off runs (a backup, a weekly full
+    # verify, the retention scan...). Before: a SIGTERM during the first still ran all the
+    # others, minutes of them, before syncd stopped. The ones not run stay due.
+    ran: list[str] = []
+    p = practice.practice
+    vault = practice.vault()
+    daemon: Daemon
+
+    def backup() -> None:
+        ran.append("backup")
+        daemon.stop()  # what the SIGTERM handler does, as the job works
+
+    jobs = [
+        Job("backup", dt.timedelta(hours=24), backup),
+        Job("verify", dt.timedelta(days=7), lambda: ran.append("verify")),
+    ]
+    daemon = Daemon(vault, p.inbox, p.state_dir, DaemonSettings(polling=True), jobs=jobs)
+    daemon.run()
+    assert ran == ["backup"]
+    assert "verify" not in state(practice)["jobs"] and "backup" in state(practice)["jobs"]
