@@ -252,7 +252,7 @@ def _open_notes(
     files = vault.revision_files
     device_keys = files.device_keys()
     records = files.client_dir(client_id) / "records"
-    opened = []
+    opened: list[OpenedNote] = []
     for nid in note_ids:
         if stopped():
             raise ReadStopped(len(opened))
