@@ -31,6 +31,8 @@ from . import config
 from .completion import handles
 from .config import Practice
 from .context import Failure, UsageFailure, open_vault, practice, practice_option
+from .handover import form_open
+from .nodump import no_core_dumps
 from .writing import TemplateName, _today, start_draft
 
 NOT_FOR_THE_FORM = ("psychotherapy", "addendum", "treatment-plan", "discharge")
@@ -121,9 +123,23 @@ def measure(
     """A form the client fills in on this machine (phq9, gad7, pcl5, phq15, dass21, wsas, audit);
     the scores go into today's draft for HANDLE, or a new one."""
     p = practice(ctx)
+    no_core_dumps()  # the client's answers are held here: never written to a core file
     instruments = _instruments(keys)
     open_vault(ctx).resolve(handle)  # an unknown handle is said now, not after the client's answers
     note_templates.get(kind, p.templates_dir)  # and so is an unknown template
+    with form_open(p.config_dir):  # no site in this browser while the client holds the device
+        _serve_form(p, handle, keys, kind, no_browser, idle_timeout, instruments)
+
+
+def _serve_form(
+    p: Practice,
+    handle: str,
+    keys: tuple[str, ...],
+    kind: str,
+    no_browser: bool,
+    idle_timeout: float,
+    instruments: list[Instrument],
+) -> None:
     written_to: list[Path] = []
     server = FormServer(
         FormState(instruments), lambda results: written_to.append(_write(p, handle, kind, results))
@@ -170,7 +186,10 @@ def _wait(server: FormServer, stop: StopFlag, idle: float) -> str:
     """Until Done (and the thank-you page shown), Ctrl-C, or IDLE seconds with no request."""
     while not stop.wait(0.2):
         if server.done.is_set():
-            server.thanked.wait(THANKS_SHOWN_WITHIN)
+            # the thank-you page's few seconds, polling the stop: a signal is not kept waiting
+            deadline = time.monotonic() + THANKS_SHOWN_WITHIN
+            while not server.thanked.is_set() and time.monotonic() < deadline and not stop.wait(0.05):
+                pass
             return "done"
         if time.monotonic() - server.last_request > idle:
             return "idle timeout"

@@ -17,7 +17,8 @@ PR_SET_DUMPABLE = 4  # <linux/prctl.h>
 
 
 def no_core_dumps() -> None:
-    """Called by every command that decrypts: open, open-share, cat, share, purge, demo."""
+    """Called by every command that decrypts (open, open-share, cat, share, purge, demo), and
+    by `measure`, which holds a client's answers."""
     try:
         import resource
 

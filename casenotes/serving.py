@@ -17,6 +17,7 @@ from site_builder.errors import BuildStopped
 from vault import Vault
 
 from . import config
+from .handover import site_open
 from .nodump import no_core_dumps
 
 
@@ -44,6 +45,18 @@ def serve_site(
     local user can read. ``when_complete`` runs once every page is served, before "all
     pages ready" is said.
     """
+    with site_open(config.config_dir()):  # never beside a client's form (handover.py)
+        _serve(vault, make, subject, minutes, no_browser, when_complete)
+
+
+def _serve(
+    vault: Vault,
+    make: Callable[[Path, Callable[[site_builder.BuiltSite], None]], site_builder.BuiltSite],
+    subject: dict[str, str],
+    minutes: float,
+    no_browser: bool,
+    when_complete: Callable[[], object],
+) -> None:
     from site_builder.staged_build import stop_requested  # loaded by the warm-up already
 
     no_core_dumps()

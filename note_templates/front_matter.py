@@ -94,6 +94,9 @@ def _lines(node: yaml.Node, prefix: str, lines: dict[str, int], raw: dict[str, s
                 _lines(item, name + ".", lines, raw)
 
 
+_MERGE = "tag:yaml.org,2002:merge"
+
+
 class _DuplicateKey(Exception):
     def __init__(self, name: str, first: int, second: int) -> None:
         super().__init__(name, first, second)
@@ -110,6 +113,19 @@ def _duplicate(node: yaml.Node | None, prefix: str = "") -> tuple[str, int, int]
         seen: dict[object, int] = {}
         for key, item in node.value:
             name = key.value if isinstance(key, yaml.ScalarNode) else None
+            if name is not None and key.tag == _MERGE:
+                # `<<: {phq9: ...}` beside `phq9: ...`: the explicit one wins, and the answers
+                # the note's text shows under the merge are not the ones read. Written twice.
+                for merged in item.value if isinstance(item, yaml.SequenceNode) else [item]:
+                    for inner, _ in merged.value if isinstance(merged, yaml.MappingNode) else []:
+                        if isinstance(inner, yaml.ScalarNode):
+                            if inner.value in seen:
+                                return prefix + str(inner.value), seen[inner.value], key.start_mark.line + 1
+                            seen[inner.value] = key.start_mark.line + 1
+                found = _duplicate(item, prefix)
+                if found:
+                    return found
+                continue
             if name is not None:
                 line = key.start_mark.line + 1
                 if name in seen:

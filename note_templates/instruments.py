@@ -13,6 +13,7 @@ highest level any "yes" reaches).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -140,6 +141,34 @@ class Instrument:
             if sub.name == name:
                 return sub
         raise KeyError(name)
+
+    def risk_of_total(self, total: int) -> tuple[str, ...]:
+        """Why a total written without its items asks for risk to be reviewed: it is more
+        than the answers can reach with every risk item unendorsed (a PHQ-9 of 25 has item 9
+        at 1 or more; a C-SSRS at its high level had a high answer), so the items, unwritten,
+        must have endorsed one."""
+        if not self.risk_items:
+            return ()
+        quiet = {r.item: r.above for r in self.risk_items}
+
+        def most(number: int) -> int:
+            values = self.items.values(number)
+            return max(v for v in values if v <= quiet[number]) if number in quiet else max(values)
+
+        if self.scoring == "triage":
+            reachable = max(
+                (level for level, items in self.triage if any(i not in quiet for i in items)), default=0
+            )
+        elif self.scoring == "sum":
+            reachable = sum(most(n) for n in range(1, self.items.count + 1))
+        else:
+            return ()  # by subscale: a total alone is refused (measures._total_only)
+        if total <= reachable:
+            return ()
+        if len(self.risk_items) == 1:
+            return (f"{self.risk_items[0].why} (its total is more than the other answers can reach)",)
+        whys = "; or ".join(r.why for r in self.risk_items)
+        return (f"total is reached only by a risk answer: {whys}",)
 
     def score(self, answers: Sequence[int]) -> Scored:
         """Score a complete, valid set of answers (see note_templates.measures for checking)."""
@@ -309,4 +338,12 @@ def catalogue() -> dict[str, Instrument]:
 
 
 def get(key: str) -> Instrument | None:
-    return catalogue().get(key.lower())
+    """The instrument a key under ``measures:`` names, however a clinician spells it:
+    ``phq9``, ``PHQ9``, ``PHQ-9`` and ``phq_9`` are all the PHQ-9 (read as the practitioner's
+    own score, ``PHQ-9: 30`` went unchecked and an item 9 written under it unseen)."""
+    return catalogue().get(spelt(key))
+
+
+def spelt(key: str) -> str:
+    """A key as the catalogue spells it: lower case, letters and digits only."""
+    return re.sub(r"[^a-z0-9]", "", key.lower())

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .instruments import Instrument, get
+from .instruments import Instrument, get, spelt
 from .risk import parse_risk
 
 
@@ -92,7 +92,8 @@ def _total_only(instrument: Instrument, total: Any) -> Reading:
         raise MeasureWrong(f"write its items (items: [...]) or its subscales ({names}), not one number")
     if not _whole(total) or not instrument.low <= total <= instrument.high:
         raise MeasureWrong(f"must be a whole number from {instrument.low} to {instrument.high}")
-    return Reading(instrument.key, float(total))
+    risk = tuple(f"{instrument.short} {why}" for why in instrument.risk_of_total(total))
+    return Reading(instrument.key, float(total), risk=risk)
 
 
 def _subscales_only(instrument: Instrument, value: Mapping[str, Any]) -> Reading:
@@ -134,9 +135,25 @@ def _from_items(instrument: Instrument, value: Mapping[str, Any]) -> Reading:
 
 
 def problems(measures: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(field, why) of every measure that cannot be read, in the order written."""
+    """(field, why) of every measure that cannot be read, in the order written.
+
+    One instrument under two spellings (``phq9:`` and ``PHQ-9:``) is refused: a chart
+    and the risk rule would read one of them, perhaps not the one with the answers."""
     found = []
+    first: dict[str, str] = {}
     for name, value in measures.items():
+        instrument = get(str(name))
+        if instrument is not None:
+            if instrument.key in first:
+                found.append(
+                    (
+                        f"measures.{name}",
+                        f"the {instrument.short} is written twice (as {first[instrument.key]!r} and "
+                        f"{str(name)!r}): keep the one you mean and delete the other",
+                    )
+                )
+                continue
+            first[instrument.key] = str(name)
         try:
             read(str(name), value)
         except MeasureWrong as exc:
@@ -161,8 +178,20 @@ def readings(meta: Mapping[str, Any]) -> dict[str, Reading]:
 
 
 def risk_signals(meta: Mapping[str, Any]) -> list[str]:
-    """Why the note's measures ask for risk to be reviewed (empty: they do not)."""
-    return [why for reading in readings(meta).values() for why in reading.risk]
+    """Why the note's measures ask for risk to be reviewed (empty: they do not): every
+    score written, even an instrument written twice (``readings`` keeps one of them)."""
+    value = meta.get("measures")
+    if not isinstance(value, dict):
+        return []
+    found = []
+    for name, score in value.items():
+        try:
+            reading = read(str(name), score)
+        except MeasureWrong:
+            continue  # `casenotes check` names it, and signing refuses it
+        if reading is not None:
+            found += [why for why in reading.risk if why not in found]
+    return found
 
 
 def unreviewed_risk(meta: Mapping[str, Any]) -> str | None:
@@ -178,7 +207,7 @@ def unreviewed_risk(meta: Mapping[str, Any]) -> str | None:
     if not isinstance(written, str) or not written.strip():
         return None
     risk = parse_risk(written)
-    if risk.level != "none" or risk.words:
+    if risk.level != "none" or _reviewed(risk.words):
         return None
     signals = risk_signals(meta)
     if not signals:
@@ -188,6 +217,17 @@ def unreviewed_risk(meta: Mapping[str, Any]) -> str | None:
         "found no risk (e.g. `risk: none - item 9 endorsed, reviewed with the client, no current "
         "intent`; no colon after the dash), or record the level you found"
     )
+
+
+# Words after `none` that say nothing reviewed: the level again, or a shrug.
+_NO_WORDS = {"none", "no", "nil", "na", "n a", "ok", "okay", "nothing", "fine", "same"}
+
+
+def _reviewed(words: str) -> bool:
+    """Whether the words after ``none`` say something: not punctuation alone (``none.``,
+    typed out of habit, once stood for a review of item 9), nor the level again."""
+    plain = " ".join(re.findall(r"[^\W_]+", words.lower()))
+    return bool(plain) and plain not in _NO_WORDS
 
 
 def written(instrument: Instrument, answers: tuple[int, ...]) -> str:
@@ -203,6 +243,14 @@ def written(instrument: Instrument, answers: tuple[int, ...]) -> str:
 
 
 _MEASURES = re.compile(r"^measures\s*:\s*(#.*)?$")
+_KEY_LINE = re.compile(r"""(["']?)([^:#"']+)\1\s*:""")
+
+
+def _names(line: str, key: str) -> bool:
+    """Whether a line under ``measures:`` writes KEY's instrument, however spelt (``PHQ-9:``):
+    the form's scores replace it, rather than stand beside it as the instrument twice."""
+    match = _KEY_LINE.match(line)
+    return match is not None and spelt(match[2]) == spelt(key)
 
 
 def with_measure(raw: bytes, key: str, value: str) -> bytes:
@@ -228,7 +276,7 @@ def with_measure(raw: bytes, key: str, value: str) -> bytes:
     while block_end < end and (lines[block_end][:1] in (" ", "\t") or not lines[block_end].strip()):
         line = lines[block_end]
         own = line[: len(line) - len(line.lstrip())]
-        if line.strip() and found is None and re.match(rf"{re.escape(key)}\s*:", line.lstrip()):
+        if line.strip() and found is None and _names(line.lstrip(), key):
             found, indent = block_end, own
         block_end += 1
     new = f"{indent}{key}: {value}{newline}"

@@ -17,7 +17,10 @@ Not `mkdocs serve`: that is a development server with no Host or token check. He
   are served; any other page gets a fixed "still preparing" page that reloads itself
   (after the same checks: it too needs the cookie).
 - Only an authenticated request keeps the site alive; any refusal closes the connection
-  (a body is never parsed as the next request); at most MAX_CONNECTIONS at a time.
+  (a body is never parsed as the next request); at most MAX_CONNECTIONS at a time. When
+  all are taken, the oldest connection that has not shown the cookie is closed for the
+  new one: idle or trickling connections (any local user can open them) never keep the
+  practitioner, or the client at the form, out.
 
 Nothing is cached, nothing is listed, nothing is logged.
 """
@@ -39,7 +42,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-MAX_CONNECTIONS = 32  # a browser opens six per host; beyond this a connection is closed at once
+MAX_CONNECTIONS = 32  # a browser opens six per host; beyond this an unauthenticated one is closed
+EVICTED_WITHIN = 0.5  # seconds a new connection waits for the slot of one closed for it
 CONNECTION_TIMEOUT = 20.0  # seconds an idle keep-alive connection may hold a slot
 FOREIGN_FETCH_SITES = {"cross-site", "same-site"}  # same-site: another port of 127.0.0.1
 PREPARING = (
@@ -91,7 +95,7 @@ class GuardedServer(ThreadingHTTPServer):
         self._token_used = False
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-        self._open: set[socket.socket] = set()
+        self._open: dict[socket.socket, bool] = {}  # open connections (oldest first): authenticated?
         self._thread: threading.Thread | None = None
         self._closed = False
 
@@ -152,11 +156,13 @@ class GuardedServer(ThreadingHTTPServer):
 
     # -- connections: bounded, and closed on shutdown ------------------------------------
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
-            self.shutdown_request(request)  # too many at once: closed, nothing read
+        if not self._slots.acquire(blocking=False) and not (
+            self._evict() and self._slots.acquire(timeout=EVICTED_WITHIN)
+        ):
+            self.shutdown_request(request)  # too many at once, all authenticated: closed, nothing read
             return
         with self._lock:
-            self._open.add(request)
+            self._open[request] = False
         try:
             super().process_request(request, client_address)
         except BaseException:
@@ -169,9 +175,29 @@ class GuardedServer(ThreadingHTTPServer):
         finally:
             self._release(request)
 
+    def _evict(self) -> bool:
+        """Close the oldest connection that has not shown the cookie (its thread then ends
+        and frees its slot); False if every one has."""
+        with self._lock:
+            for sock, authenticated in self._open.items():
+                if not authenticated:
+                    self._open[sock] = True  # not chosen twice
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    return True
+        return False
+
+    def authenticated(self, request: Any) -> None:
+        """The connection showed the cookie (or exchanged the token): never evicted."""
+        with self._lock:
+            if request in self._open:
+                self._open[request] = True
+
     def _release(self, request: Any) -> None:
         with self._lock:
-            self._open.discard(request)
+            self._open.pop(request, None)
         self._slots.release()
 
     def server_close(self) -> None:
@@ -293,6 +319,7 @@ class GuardedHandler(BaseHTTPRequestHandler):
         if self._from_elsewhere() or not srv.has_session(self.headers.get("Cookie", "")):
             return self._refuse(HTTPStatus.FORBIDDEN)
         srv.touch()  # authenticated: only now does the site count as in use
+        srv.authenticated(self.request)
         return self._answer(inside)
 
     def _answer(self, inside: str | None) -> None:
@@ -306,6 +333,7 @@ class GuardedHandler(BaseHTTPRequestHandler):
         if (dest is not None and dest != "document") or not srv.consume(token):
             return self._refuse(HTTPStatus.FORBIDDEN)
         srv.touch()
+        srv.authenticated(self.request)
         # A refresh from this page is a same-origin navigation: the Strict cookie goes with it.
         body = b'<!doctype html><meta http-equiv="refresh" content="0;url=./"><a href="./">Open</a>\n'
         self.send_response(HTTPStatus.OK)

@@ -18,13 +18,14 @@ import yaml
 from note_templates import NoteInvalid
 from note_templates.front_matter import parse_sealed
 from vault import OpenedNote, Vault
-from vault.errors import TamperedFile, VaultError
+from vault.errors import ReadStopped, TamperedFile, VaultError
 from vault.format.keys import Practitioner
 from vault.store.reading import CheckAhead, Checked, audit_decrypt, read_newest, read_notes_in_two
 
 from . import pages, ramdir, theme
+from .errors import BuildStopped
 from .server import SiteServer, content_security_policy
-from .staged_build import StagedBuild, settled
+from .staged_build import StagedBuild, settled, stop_requested
 from .stopping import StopFlag
 from .timeline import Damaged, Entry, Timeline, assemble
 
@@ -73,16 +74,20 @@ def load_timeline(
     if len(vault.note_ids(client_id)) >= PARALLEL_FROM and _can_fork():
         settled()  # no thread of ours inside an import at the fork; the check ahead stopped
         checked = _checked_ahead(vault, client_id)
-        shares = read_notes_in_two(
-            vault,
-            practitioner,
-            client_id,
-            _read,
-            damaged_files,
-            checked,
-            lambda: meanwhile and meanwhile(checked),
-            None if meanwhile is None else (len(vault.note_ids(client_id)) - PARTIAL_COST) // 2,
-        )
+        try:
+            shares = read_notes_in_two(
+                vault,
+                practitioner,
+                client_id,
+                _read,
+                damaged_files,
+                checked,
+                lambda: meanwhile and meanwhile(checked),
+                None if meanwhile is None else (len(vault.note_ids(client_id)) - PARTIAL_COST) // 2,
+                stop_requested.is_set,
+            )
+        except ReadStopped:
+            raise BuildStopped() from None
         entries = [entry for share, _ in shares for entry in share]
         unreadable = [note for _, share in shares for note in share]
     else:
@@ -272,6 +277,8 @@ def build(
     them), else once every page is (``done`` True).
     """
     generate(directory, timeline, banner)
+    if stop_requested.is_set():
+        raise BuildStopped()  # MkDocs not loaded for a site no one will see
     steps = StagedBuild(directory / "mkdocs.yml")
     try:
         steps.build_pages([OVERVIEW])
@@ -324,6 +331,8 @@ def build_site(
             vault, practitioner, client_id, handle, include_psychotherapy, partial if early else None
         )
         timings.decrypt = time.perf_counter() - started
+        if stop_requested.is_set():
+            raise BuildStopped()  # not a page written after a Ctrl-C
         gc.freeze()  # the timeline too
         site = BuiltSite(directory, timeline, timings)
         on_stage(f"building the site of {len(timeline.entries)} notes")

@@ -41,10 +41,19 @@ class Job:
 
 
 class JobRunner:
-    def __init__(self, jobs: list[Job], state: State, clock: Callable[[], dt.datetime]) -> None:
+    def __init__(
+        self,
+        jobs: list[Job],
+        state: State,
+        clock: Callable[[], dt.datetime],
+        stopping: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.jobs = jobs
         self.state = state
         self.clock = clock
+        # Asked before each job: once the daemon is stopping (SIGTERM), no job starts; those
+        # not run stay due (their last run unrecorded) for the next start.
+        self.stopping = stopping
         self.scheduler = schedule.Scheduler()
         self.failures: dict[str, int] = {}
         self.failed_now: dict[str, str] = {}  # job -> why, for the jobs whose last run here failed
@@ -85,6 +94,8 @@ class JobRunner:
         return self.scheduler.idle_seconds if self.scheduler.jobs else None
 
     def run(self, job: Job) -> None:
+        if self.stopping():
+            return
         try:
             job.action()
         except Exception as exc:  # a job's failure must never stop the watcher

@@ -137,6 +137,7 @@ NOT_THE_VAULT = {
     "casenotes/backups.py": "casenotes.yml (a target added) and a restored practice's inbox and casenotes.yml",
     "casenotes/context.py": "a new key file, where the practitioner asked for it (never inside the vault)",
     "casenotes/logfile.py": "the log folder",
+    "casenotes/handover.py": "the lock a client's form and a site take, in the user's config folder",
     "casenotes/recovery_commands.py": "a custodian's letter, where the practitioner asked for it",
     "casenotes/sharing_commands.py": "a share bundle, where the practitioner asked for it",
     "casenotes/cli.py": "`demo`: the whole fictional practice it made in a temporary folder",

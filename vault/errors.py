@@ -238,6 +238,17 @@ class ReadFailed(VaultError):
         self.why = why
 
 
+class ReadStopped(VaultError):
+    """A read asked to stop (a Ctrl-C seen by the caller's flag) before it ended, after
+    decrypting ``decrypted`` notes (audited as such)."""
+
+    template = "the read was stopped after {} note(s)"
+
+    def __init__(self, decrypted: int = 0) -> None:
+        super().__init__(decrypted)
+        self.decrypted = decrypted
+
+
 def reason(exc: OSError) -> str:
     """The system's words for an OSError ("No space left on device"), without the path."""
     return exc.strerror or type(exc).__name__

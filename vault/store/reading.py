@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import select
 import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 from nacl.public import PrivateKey
 
-from ..errors import TamperedFile, UnknownNote
+from ..errors import ReadStopped, TamperedFile, UnknownNote
 from ..format import revision as revision_format
 from ..format.encoding import is_id
 from ..format.keys import Practitioner
@@ -86,6 +87,7 @@ def read_notes_in_two(
     checked: Checked | None = None,
     meanwhile: Callable[[], object] = lambda: None,
     cut: int | None = None,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> list[T]:
     """Every note of a client decrypted by two processes at once, each share handed to
     ``each``; its results (one per share, this process's first).
@@ -99,6 +101,9 @@ def read_notes_in_two(
     check_ahead verified (both processes have them, the child by the fork). ``meanwhile``
     runs here once the child has started, before this process's share: the first
     ``cut`` notes (default half; the child takes more when ``meanwhile`` costs time).
+    ``stopped()`` is asked between notes and while the child's share is awaited: once true,
+    the child is killed and ReadStopped raised (a Ctrl-C is acted on at once, not after a
+    long client's every note is decrypted; `open` passes its signal flag).
     """
     keys = vault.keyring.client_keys(practitioner, client_id)
     note_ids = vault.revision_files.note_ids(client_id)
@@ -111,17 +116,23 @@ def read_notes_in_two(
         return len(opened), each(opened), [(str(exc.path), exc.why) for exc in found]
 
     child = _Child(their_share)
+    count = 0
     try:
         meanwhile()
-        mine = _open_notes(vault, client_id, ours, keys, damaged, checked)
+        mine = _open_notes(vault, client_id, ours, keys, damaged, checked, stopped=stopped)
         results, count = [each(mine)], len(mine)
-        sent = child.result()
+        sent = child.result(stopped)
         if sent is None:  # the child failed: its share again, here, meets the same error
-            opened = _open_notes(vault, client_id, theirs, keys, damaged, checked)
+            opened = _open_notes(vault, client_id, theirs, keys, damaged, checked, stopped=stopped)
             sent = (len(opened), each(opened), [])
         count += sent[0]
         results.append(sent[1])
         damaged += [TamperedFile(path, why) for path, why in sent[2]]
+    except ReadStopped as stop:
+        # What was decrypted before the stop is audited (the child's share, killed, is not
+        # known: counted as none of it); then the caller stops.
+        audit_decrypt(vault, practitioner, client_id, count + stop.decrypted)
+        raise
     finally:
         child.close()
     audit_decrypt(vault, practitioner, client_id, count)
@@ -161,6 +172,9 @@ def read_newest(
     return _open_notes(vault, client_id, sorted(newest), keys, damaged, checked), len(note_ids)
 
 
+POLL = 0.05  # seconds between looks at ``stopped`` while the child's share is awaited
+
+
 class _Child:
     """``work()`` run in a forked child, its result pickled back through a pipe."""
 
@@ -188,13 +202,25 @@ class _Child:
                 os._exit(code)  # no atexit, no audit checkpoint, no flush of the parent's buffers
         os.close(write_end)
 
-    def result(self) -> Any:
-        """What the child sent, or None if it failed (or never started)."""
+    def result(self, stopped: Callable[[], bool] = lambda: False) -> Any:
+        """What the child sent, or None if it failed (or never started); ReadStopped (the
+        child killed) as soon as ``stopped()`` is true while it works."""
         if self.fd < 0:
             return None
-        with os.fdopen(self.fd, "rb") as pipe:
-            self.fd = -1
-            data = pipe.read()
+        chunks = []
+        while True:
+            if stopped():
+                self.close()
+                raise ReadStopped()
+            if not select.select([self.fd], [], [], POLL)[0]:
+                continue
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(self.fd)
+        self.fd = -1
+        data = b"".join(chunks)
         _, status = os.waitpid(self.pid, 0)
         self.pid = 0
         if not data or os.waitstatus_to_exitcode(status) != 0:
@@ -209,8 +235,9 @@ class _Child:
             os.close(self.fd)
             self.fd = -1
         if self.pid:  # this process is unwinding (an error, Ctrl-C): stop the child
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
+            pid, self.pid = self.pid, 0  # once: a second close must not signal a reused pid
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
 
 
 def _open_notes(
@@ -221,6 +248,7 @@ def _open_notes(
     damaged: list[TamperedFile] | None,
     checked: Checked | None = None,
     refused: list[TamperedFile] | None = None,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> list[OpenedNote]:
     """Check and decrypt the standing revision of each note (vault/store/forks.py); no
     audit entry (the caller's). Revisions authority refuses go to ``damaged`` (shown as
@@ -232,8 +260,10 @@ def _open_notes(
     records = files.client_dir(client_id) / "records"
     judge = Judge(vault.keyring, client_id)
     own = vault.keyring.device.device_id
-    opened = []
+    opened: list[OpenedNote] = []
     for nid in note_ids:
+        if stopped():
+            raise ReadStopped(len(opened))
         revisions = listing(records / nid)
         if not revisions:
             continue  # a folder a first write left empty: holds nothing (see leftovers)
