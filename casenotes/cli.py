@@ -306,6 +306,7 @@ def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
     """Print a client's notes to stdout, newest session first."""
     from note_templates import read_note
 
+    from . import amended
     from .nodump import no_core_dumps
 
     no_core_dumps()
@@ -313,6 +314,10 @@ def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
     practitioner = vault.unlock(ask_passphrase())
     client_id = vault.resolve(handle)
     notes = vault.read_notes(practitioner, client_id, note_id)
+    # The addenda that correct a note are other notes: with --note, this client's are read too.
+    # (a damaged one among them is left out here: the note asked for is printed all the same).
+    everything = notes if note_id is None else vault.read_notes(practitioner, client_id, damaged=[])
+    corrected = amended.correction_lines(everything)
     report_leftovers(vault, client_id)
 
     def session(note: Any) -> tuple[str, str]:
@@ -337,6 +342,8 @@ def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
                 f"casenotes: note {note.note_id} is co-signed by {names.get(who, who)} on {when[:10]}",
                 err=True,
             )
+        for line in corrected.get(note.note_id, []):
+            click.echo(f"casenotes: {line}", err=True)
         for sibling in note.siblings:  # a fork: both texts, never one hidden behind the other
             click.echo(
                 f"casenotes: note {note.note_id} was changed on two machines while they were apart; "
