@@ -113,6 +113,8 @@ class Outlook:
     in_notice_ids: tuple[str, ...] = ()
     #: files of purged clients that arrived after the purge (a group practice): never deleted
     revived: tuple[purged.Revived, ...] = ()
+    #: the clients under a legal hold, each with how many holds are in force on it
+    held: tuple[tuple[str, int], ...] = ()
 
     @property
     def anything(self) -> bool:
@@ -130,6 +132,7 @@ def outlook(vault: Vault, policy: Policy, today: dt.date) -> Outlook:
         tuple(r.client_id for r, state in zip(rows, states, strict=True) if state == "due"),
         tuple(r.client_id for r, state in zip(rows, states, strict=True) if state == "in notice"),
         tuple(purged.revived(vault.root, purged.signed(vault), vault.device.device_id)),
+        tuple((r.client_id, len(r.facts.holds)) for r in rows if r.facts is not None and r.facts.holds),
     )
 
 
