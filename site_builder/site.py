@@ -26,7 +26,7 @@ from . import pages, ramdir, theme
 from .server import SiteServer, content_security_policy
 from .staged_build import StagedBuild, settled
 from .stopping import StopFlag
-from .timeline import Damaged, Entry, Timeline, assemble
+from .timeline import Damaged, Entry, OnFile, Timeline, assemble
 
 
 @dataclass
@@ -70,6 +70,7 @@ def load_timeline(
     before MkDocs. ``meanwhile(checked)`` runs once the second process has started (the
     partial overview, built while it decrypts its half), with what was checked ahead."""
     damaged_files: list[TamperedFile] = []
+    others: list[tuple[str, str]] = []  # records that are not notes: consents among them
     if len(vault.note_ids(client_id)) >= PARALLEL_FROM and _can_fork():
         settled()  # no thread of ours inside an import at the fork; the check ahead stopped
         checked = _checked_ahead(vault, client_id)
@@ -82,13 +83,16 @@ def load_timeline(
             checked,
             lambda: meanwhile and meanwhile(checked),
             None if meanwhile is None else (len(vault.note_ids(client_id)) - PARTIAL_COST) // 2,
+            others,
         )
         entries = [entry for share, _ in shares for entry in share]
         unreadable = [note for _, share in shares for note in share]
     else:
         if meanwhile:
             meanwhile(None)
-        entries, unreadable = _read(vault.read_notes(practitioner, client_id, damaged=damaged_files))
+        entries, unreadable = _read(
+            vault.read_notes(practitioner, client_id, damaged=damaged_files, others=others)
+        )
     damaged = [Damaged(exc.path.parent.name, exc.why) for exc in damaged_files]
     timeline = assemble(handle, entries, damaged + unreadable, include_psychotherapy, _today(vault))
     timeline.cosigned = cosigned(vault, practitioner, client_id)
@@ -96,7 +100,31 @@ def load_timeline(
         vault, practitioner, {e.device for e in timeline.entries if e.signed and e.device}
     )
     timeline.born = _born(vault, practitioner, client_id)
+    timeline.consents = _consents(
+        vault, practitioner, client_id, [i for i, kind in others if kind == "consent"]
+    )
     return timeline
+
+
+def _consents(
+    vault: Vault, practitioner: Practitioner, client_id: str, record_ids: list[str]
+) -> list[OnFile]:
+    """The consents and releases on file, for the chart header: only the records the read of
+    the notes found to be consents are opened (no second pass over the notes)."""
+    if not record_ids:
+        return []
+    from vault.sharing import consent
+
+    try:
+        found = consent.on_file(vault, practitioner, client_id, record_ids)
+    except (VaultError, ValueError, TypeError):
+        return []  # a consent that cannot be read costs the header its line, never the site
+    return [
+        OnFile(
+            c.to_name, dt.date.fromisoformat(c.until), dt.date.fromisoformat(c.revoked) if c.revoked else None
+        )
+        for c in found
+    ]
 
 
 def _born(vault: Vault, practitioner: Practitioner, client_id: str) -> dt.date | None:

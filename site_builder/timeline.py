@@ -192,6 +192,15 @@ class Safety:
         return self.highest.risk_level.level if self.highest and self.highest.risk_level else None
 
 
+@dataclass(frozen=True)
+class OnFile:
+    """A consent or release on file, as the chart header shows it (from its sealed record)."""
+
+    to: str  # the recipient's name as the consent records it ("" if it names none)
+    until: dt.date
+    revoked: dt.date | None = None
+
+
 @dataclass
 class Timeline:
     handle: str
@@ -203,6 +212,7 @@ class Timeline:
     cosigned: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # note id -> [(who, when)]
     born: dt.date | None = None  # from the client's profile, for the chart header's age
     signers: dict[str, str] = field(default_factory=dict)  # device id -> its practitioner's name
+    consents: list[OnFile] = field(default_factory=list)  # on file, for the chart header
 
     @property
     def sessions(self) -> list[Entry]:

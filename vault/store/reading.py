@@ -61,15 +61,18 @@ def read_notes(
     client_id: str,
     note_id: str | None = None,
     damaged: list[TamperedFile] | None = None,
+    others: list[tuple[str, str]] | None = None,
 ) -> list[OpenedNote]:
-    """The newest revision of each note of a client (or of one note), decrypted."""
+    """The newest revision of each note of a client (or of one note), decrypted.
+    ``others``: given, gets (record id, kind) of each record passed over (a consent, an
+    attached document), known from the header read anyway: no second pass to find them."""
     if note_id is not None and (not is_id(note_id) or note_id == PROFILE_RECORD_ID):
         raise UnknownNote(f"for client {client_id}", "with that id (ids are 16 hex digits)")
     keys = vault.keyring.client_keys(practitioner, client_id)
     if note_id is not None and not vault.revision_files.of(client_id, note_id):
         raise UnknownNote(f"for client {client_id}", note_id)
     note_ids = [note_id] if note_id else vault.revision_files.note_ids(client_id)
-    opened = _open_notes(vault, client_id, note_ids, keys, damaged)
+    opened = _open_notes(vault, client_id, note_ids, keys, damaged, others=others)
     audit_decrypt(vault, practitioner, client_id, len(opened))
     return opened
 
@@ -83,6 +86,7 @@ def read_notes_in_two(
     checked: Checked | None = None,
     meanwhile: Callable[[], object] = lambda: None,
     cut: int | None = None,
+    others: list[tuple[str, str]] | None = None,
 ) -> list[T]:
     """Every note of a client decrypted by two processes at once, each share handed to
     ``each``; its results (one per share, this process's first).
@@ -102,23 +106,27 @@ def read_notes_in_two(
     cut = len(note_ids) // 2 if cut is None else max(0, min(cut, len(note_ids)))
     ours, theirs = note_ids[:cut], note_ids[cut:]
 
-    def their_share() -> tuple[int, T, list[tuple[str, str]]]:
+    def their_share() -> tuple[int, T, list[tuple[str, str]], list[tuple[str, str]]]:
         found: list[TamperedFile] = []
-        opened = _open_notes(vault, client_id, theirs, keys, found, checked)
-        return len(opened), each(opened), [(str(exc.path), exc.why) for exc in found]
+        passed: list[tuple[str, str]] = []
+        opened = _open_notes(vault, client_id, theirs, keys, found, checked, passed)
+        return len(opened), each(opened), [(str(exc.path), exc.why) for exc in found], passed
 
     child = _Child(their_share)
     try:
         meanwhile()
-        mine = _open_notes(vault, client_id, ours, keys, damaged, checked)
+        passed: list[tuple[str, str]] = []
+        mine = _open_notes(vault, client_id, ours, keys, damaged, checked, passed)
         results, count = [each(mine)], len(mine)
         sent = child.result()
         if sent is None:  # the child failed: its share again, here, meets the same error
-            opened = _open_notes(vault, client_id, theirs, keys, damaged, checked)
-            sent = (len(opened), each(opened), [])
+            opened = _open_notes(vault, client_id, theirs, keys, damaged, checked, passed)
+            sent = (len(opened), each(opened), [], [])
         count += sent[0]
         results.append(sent[1])
         damaged += [TamperedFile(path, why) for path, why in sent[2]]
+        if others is not None:
+            others += [*passed, *sent[3]]
     finally:
         child.close()
     audit_decrypt(vault, practitioner, client_id, count)
@@ -217,8 +225,10 @@ def _open_notes(
     keys: list[PrivateKey],
     damaged: list[TamperedFile] | None,
     checked: Checked | None = None,
+    others: list[tuple[str, str]] | None = None,
 ) -> list[OpenedNote]:
     """Check and decrypt the newest revision of each note; no audit entry (the caller's).
+    ``others`` gets (id, kind) of each record that is not a note (read_notes).
 
     The device keys are read once for all, and each note folder listed once."""
     files = vault.revision_files
@@ -235,6 +245,8 @@ def _open_notes(
             newest = revisions[-1][2] if fork is None else (fork.signed or fork.tips[0])
             parsed = load(newest, device_keys, checked)
             if parsed.header.kind != "note":
+                if others is not None:
+                    others.append((nid, parsed.header.kind))
                 continue  # a consent or an attached document: not a session note
             parsed, body = files.open(newest, keys, parsed)
             siblings = tuple(

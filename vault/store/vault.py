@@ -398,10 +398,11 @@ class Vault:
         client_id: str,
         note_id: str | None = None,
         damaged: list[TamperedFile] | None = None,
+        others: list[tuple[str, str]] | None = None,
     ) -> list[OpenedNote]:
         from . import reading
 
-        return reading.read_notes(self, practitioner, client_id, note_id, damaged)
+        return reading.read_notes(self, practitioner, client_id, note_id, damaged, others)
 
     def read_profile(self, practitioner: Practitioner, client_id: str) -> Profile:
         from . import reading
