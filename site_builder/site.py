@@ -96,6 +96,7 @@ def load_timeline(
     damaged = [Damaged(exc.path.parent.name, exc.why) for exc in damaged_files]
     timeline = assemble(handle, entries, damaged + unreadable, include_psychotherapy, _today(vault))
     timeline.cosigned = cosigned(vault, practitioner, client_id)
+    timeline.awaiting = awaiting(vault, practitioner, client_id, entries)
     timeline.signers = signers(
         vault, practitioner, {e.device for e in timeline.entries if e.signed and e.device}
     )
@@ -158,6 +159,22 @@ def cosigned(vault: Vault, practitioner: Practitioner, client_id: str) -> dict[s
         note_id: [(names.get(who, f"practitioner {who}"), when) for who, when in found]
         for note_id, found in supervision.cosignatures(vault, client_id).items()
     }
+
+
+def awaiting(
+    vault: Vault, practitioner: Practitioner, client_id: str, entries: Sequence[Entry]
+) -> dict[str, list[str]]:
+    """Who is to co-sign which of this client's signed notes: from the notes just read and
+    the client's supervision files (no other client's folder is looked at)."""
+    from vault.sharing import supervision
+
+    names = {c.practitioner_id: c.name for c in vault.trust.colleagues()}
+    names[practitioner.practitioner_id] = "you"
+    signed = [(e.note_id, e.device, e.sealed_at) for e in entries if e.signed]
+    found: dict[str, list[str]] = {}
+    for waiting in supervision.awaiting_among(vault, client_id, signed):
+        found.setdefault(waiting.note_id, []).append(names.get(waiting.supervisor, waiting.supervisor))
+    return found
 
 
 def _today(vault: Vault) -> dt.date:

@@ -213,6 +213,7 @@ class Timeline:
     born: dt.date | None = None  # from the client's profile, for the chart header's age
     signers: dict[str, str] = field(default_factory=dict)  # device id -> its practitioner's name
     consents: list[OnFile] = field(default_factory=list)  # on file, for the chart header
+    awaiting: dict[str, list[str]] = field(default_factory=dict)  # note id -> who is to co-sign it
 
     @property
     def sessions(self) -> list[Entry]:
