@@ -29,6 +29,7 @@ from .context import (
     Failure,
     UsageFailure,
     ask_passphrase,
+    count,
     key_file_option,
     key_file_path,
     new_key_file,
@@ -581,7 +582,8 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool, laun
     if once:
         summary = daemon.run_once()
         click.echo(
-            f"sealed {summary.sealed} revision(s), removed {summary.removed} signed or parked plaintext(s)"
+            f"sealed {count(summary.sealed, 'revision')}, "
+            f"removed {count(summary.removed, 'signed or parked plaintext')}"
         )
         for problem in summary.problems:
             click.echo(f"casenotes: {problem}", err=True)
@@ -589,14 +591,15 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool, laun
             click.echo(f"casenotes: job {name} failed: {why}", err=True)
         # exit 1: a script (cron, a login hook) can tell that notes or a job need you
         failed = ", ".join(sorted(summary.failed_jobs))
+        jobs = "job" if len(summary.failed_jobs) == 1 else "jobs"
         if summary.left:
             raise Failure(
-                f"{len(summary.left)} note(s) left in the inbox unsealed ({', '.join(summary.left)}); "
-                "`casenotes status` says why for each" + (f"; and job(s) {failed} failed" if failed else "")
+                f"{count(len(summary.left), 'note')} left in the inbox unsealed ({', '.join(summary.left)}); "
+                "`casenotes status` says why for each" + (f"; and {jobs} {failed} failed" if failed else "")
             )
         if failed:
             raise Failure(
-                f"job(s) {failed} failed (see above); the next "
+                f"{jobs} {failed} failed (see above); the next "
                 "`casenotes syncd --once`, or the running syncd, tries again"
             )
         return

@@ -551,11 +551,11 @@ def purges_line(vault: Vault, p: Practice, seen: Outlook | None = None) -> str:
 
     parts = [f"{seen.due} due{named(seen.due_ids)}" if seen.due else "none due"]
     parts += [f"{seen.in_notice} in notice{named(seen.in_notice_ids)}"] if seen.in_notice else []
-    parts += [f"{seen.pending} shred(s) waiting for a backup target"] if seen.pending else []
+    parts += [f"{_count(seen.pending, 'shred')} waiting for a backup target"] if seen.pending else []
     parts += [f"{seen.damaged} with damaged retention facts"] if seen.damaged else []
     parts += (
         [
-            f"{len(seen.revived)} folder(s) of purged clients that came back from another machine "
+            f"{_count(len(seen.revived), 'folder')} of purged clients that came back from another machine "
             "(`casenotes verify` says what to do)"
         ]
         if seen.revived
