@@ -29,6 +29,7 @@ from .context import (
     Failure,
     UsageFailure,
     ask_passphrase,
+    count,
     key_file_option,
     key_file_path,
     new_key_file,
@@ -338,6 +339,7 @@ def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
     """Print a client's notes to stdout, newest session first."""
     from note_templates import read_note
 
+    from . import amended
     from .nodump import no_core_dumps
 
     no_core_dumps()
@@ -346,6 +348,10 @@ def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
     client_id = vault.resolve(handle)
     refused: list[TamperedFile] = []
     notes = vault.read_notes(practitioner, client_id, note_id, refused=refused)
+    # The addenda that correct a note are other notes: with --note, this client's are read too.
+    # (a damaged one among them is left out here: the note asked for is printed all the same).
+    everything = notes if note_id is None else vault.read_notes(practitioner, client_id, damaged=[])
+    corrected = amended.correction_lines(everything)
     report_leftovers(vault, client_id)
     for exc in refused:  # a revision its writer was not entitled to: not shown, never silent
         click.echo(f"casenotes: {exc.path}: {exc.why}", err=True)
@@ -372,6 +378,8 @@ def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
                 f"casenotes: note {note.note_id} is co-signed by {names.get(who, who)} on {when[:10]}",
                 err=True,
             )
+        for line in corrected.get(note.note_id, []):
+            click.echo(f"casenotes: {line}", err=True)
         for sibling in note.siblings:  # a fork: both texts, never one hidden behind the other
             click.echo(
                 f"casenotes: note {note.note_id} was changed on two machines while they were apart; "
@@ -633,7 +641,8 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool, laun
     if once:
         summary = daemon.run_once()
         click.echo(
-            f"sealed {summary.sealed} revision(s), removed {summary.removed} signed or parked plaintext(s)"
+            f"sealed {count(summary.sealed, 'revision')}, "
+            f"removed {count(summary.removed, 'signed or parked plaintext')}"
         )
         for problem in summary.problems:
             click.echo(f"casenotes: {problem}", err=True)
@@ -641,14 +650,15 @@ def syncd_cmd(ctx: click.Context, once: bool, polling: bool, install: bool, laun
             click.echo(f"casenotes: job {name} failed: {why}", err=True)
         # exit 1: a script (cron, a login hook) can tell that notes or a job need you
         failed = ", ".join(sorted(summary.failed_jobs))
+        jobs = "job" if len(summary.failed_jobs) == 1 else "jobs"
         if summary.left:
             raise Failure(
-                f"{len(summary.left)} note(s) left in the inbox unsealed ({', '.join(summary.left)}); "
-                "`casenotes status` says why for each" + (f"; and job(s) {failed} failed" if failed else "")
+                f"{count(len(summary.left), 'note')} left in the inbox unsealed ({', '.join(summary.left)}); "
+                "`casenotes status` says why for each" + (f"; and {jobs} {failed} failed" if failed else "")
             )
         if failed:
             raise Failure(
-                f"job(s) {failed} failed (see above); the next "
+                f"{jobs} {failed} failed (see above); the next "
                 "`casenotes syncd --once`, or the running syncd, tries again"
             )
         return

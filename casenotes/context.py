@@ -48,6 +48,11 @@ practice_option = click.option(
 )
 
 
+def count(number: int, word: str, many: str | None = None) -> str:
+    """'1 revision', '2 revisions': no "revision(s)" in a line a practitioner reads."""
+    return f"{number} {word if number == 1 else many or word + 's'}"
+
+
 def practice(ctx: click.Context) -> Practice:
     obj = ctx.find_root().ensure_object(dict)
     return Practice(config.practice_root(obj.get("practice")), config.config_dir())

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from syncd.daemon import DRAFT_FILE
 from vault import durable
 
 
@@ -49,19 +50,32 @@ class PrivateLogFile(logging.handlers.RotatingFileHandler):
         return open(fd, "a", encoding=self.encoding, errors=self.errors)  # the handler closes it
 
 
+class TerminalLines(logging.Formatter):
+    """The terminal's lines: the log file's, and the draft's file named where syncd has it
+    ("sealed revision 2 of note 3f9a... (inbox: AB-2024-2026-11-21.md)"). Only the terminal:
+    the file outlives a purge and names a note by id alone."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        draft = getattr(record, DRAFT_FILE, None)
+        return f"{line} (inbox: {draft})" if draft else line
+
+
 def log_to(path: Path, debug: bool = False, stderr: bool = True) -> None:
     """syncd logs to a private rotating file beside the inbox, and to stderr; never note text."""
     durable.make_dirs(path.parent)
-    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     for old in path.parent.glob(path.name + "*"):
         os.chmod(old, 0o600)  # logs an older version made 0644
+    layout = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     handlers: list[logging.Handler] = [
         PrivateLogFile(path, maxBytes=1_000_000, backupCount=5, encoding="utf-8", delay=True),
     ]
+    handlers[0].setFormatter(logging.Formatter(layout))
     if stderr:
-        handlers.append(logging.StreamHandler())
+        terminal = logging.StreamHandler()
+        terminal.setFormatter(TerminalLines(layout))
+        handlers.append(terminal)
     root = logging.getLogger()
     for handler in handlers:
-        handler.setFormatter(formatter)
         root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)

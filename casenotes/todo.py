@@ -129,7 +129,8 @@ def todo(ctx: click.Context, handle: str | None) -> None:
         parked = _parked(ctx)
         if parked:
             lines += ["Parked drafts:", *(f"  {line}" for line in parked)]
-    awaiting = _awaiting(ctx, client_id, dates)
+    # One client's are in its own list (site_builder.todo): no scan of every client for them.
+    awaiting = _awaiting(ctx, client_id, dates) if handle is None else []
     if awaiting:
         lines += ["Co-signatures awaited:", *(f"  {line}" for line in awaiting)]
     today = dt.datetime.now().astimezone().date()

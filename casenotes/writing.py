@@ -24,7 +24,7 @@ from note_templates import (
 )
 from note_templates.schema import NOTE_ID
 from note_templates.templates import carried_section, goals_for
-from retention.purge import outlook
+from retention.purge import Outlook, outlook
 from syncd.editors import Kind, classify, inbox_files
 from syncd.filing import read_note_bytes
 from syncd.lock import DaemonLock
@@ -32,15 +32,15 @@ from syncd.state import JobFailure, State
 from vault import Vault, durable
 from vault.backup.snapshots import BackupTarget
 from vault.backup.storage import TargetUnavailable
-from vault.errors import NoteTooLarge, UnknownClient
+from vault.errors import NoteTooLarge, UnknownClient, VaultError
 from vault.format.encoding import new_id
 from vault.sharing import supervision
 from vault.store import forks
 
-from . import backups
+from . import backups, safeguards
 from .completion import handles, notes
 from .config import Practice
-from .context import Failure, ask_passphrase, open_vault, practice, practice_option
+from .context import Failure, ask_passphrase, key_file_path, open_vault, practice, practice_option
 from .retention_commands import given_handles
 
 
@@ -487,9 +487,23 @@ def status(ctx: click.Context) -> None:
         click.echo(line)
     for target in backups.targets(p):
         click.echo(_backup_line(target, backups.on_same_disk(target, p), state.failed.get("backup")))
-    click.echo(purges_line(vault, p))
+    seen = outlook(vault, p.settings().policy(), vault.clock().date())
+    click.echo(purges_line(vault, p, seen))
     for line in awaiting_lines(vault):
         click.echo(line)
+    # What protects the records (issue 30, item 8): nothing here decrypts a note.
+    click.echo(safeguards.holds_line(seen, lambda: _handles_if_unlocked(vault)))
+    click.echo(safeguards.recovery_line(vault))
+    click.echo(safeguards.key_file_line(vault, key_file_path()))
+
+
+def _handles_if_unlocked(vault: Vault) -> dict[str, str]:
+    """Handles when the key unlocks with what was given; else none (the key file away, say):
+    the holds line then counts, and status still says everything else."""
+    try:
+        return given_handles(vault)
+    except (VaultError, Failure):
+        return {}
 
 
 def _backup_line(target: BackupTarget, same_disk: bool, failed: JobFailure | None = None) -> str:
@@ -527,8 +541,9 @@ def awaiting_lines(vault: Vault) -> list[str]:
     ]
 
 
-def purges_line(vault: Vault, p: Practice) -> str:
-    seen = outlook(vault, p.settings().policy(), vault.clock().date())
+def purges_line(vault: Vault, p: Practice, seen: Outlook | None = None) -> str:
+    if seen is None:
+        seen = outlook(vault, p.settings().policy(), vault.clock().date())
     handles = given_handles(vault) if seen.due or seen.in_notice else {}
 
     def named(ids: tuple[str, ...]) -> str:
@@ -536,11 +551,11 @@ def purges_line(vault: Vault, p: Practice) -> str:
 
     parts = [f"{seen.due} due{named(seen.due_ids)}" if seen.due else "none due"]
     parts += [f"{seen.in_notice} in notice{named(seen.in_notice_ids)}"] if seen.in_notice else []
-    parts += [f"{seen.pending} shred(s) waiting for a backup target"] if seen.pending else []
+    parts += [f"{_count(seen.pending, 'shred')} waiting for a backup target"] if seen.pending else []
     parts += [f"{seen.damaged} with damaged retention facts"] if seen.damaged else []
     parts += (
         [
-            f"{len(seen.revived)} folder(s) of purged clients that came back from another machine "
+            f"{_count(len(seen.revived), 'folder')} of purged clients that came back from another machine "
             "(`casenotes verify` says what to do)"
         ]
         if seen.revived

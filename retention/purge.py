@@ -119,6 +119,8 @@ class Outlook:
     revived: tuple[purged.Revived, ...] = ()
     #: clients another device purged and this one refused to (retention/agreement.py): kept
     refused: tuple[str, ...] = ()
+    #: the clients under a legal hold, each with how many holds are in force on it
+    held: tuple[tuple[str, int], ...] = ()
 
     @property
     def anything(self) -> bool:
@@ -139,6 +141,7 @@ def outlook(vault: Vault, policy: Policy, today: dt.date) -> Outlook:
         tuple(r.client_id for r, state in zip(rows, states, strict=True) if state == "in notice"),
         tuple(purged.revived(vault.root, signed := purged.signed(vault), vault.device.device_id)),
         tuple(client for client, _, _ in purged.refusals(signed, vault.device.device_id)),
+        tuple((r.client_id, len(r.facts.holds)) for r in rows if r.facts is not None and r.facts.holds),
     )
 
 

@@ -18,7 +18,7 @@ from note_templates.measures import risk_signals
 from note_templates.risk import Risk
 
 from .charts import SCALES, band_of, line_chart, reliable_change
-from .timeline import Entry, Timeline, homework_done, section, trend
+from .timeline import Entry, OnFile, Timeline, homework_done, section, trend
 from .todo import HEADINGS, needs
 
 NAV = [
@@ -208,7 +208,21 @@ def chart_header(t: Timeline) -> list[str]:
     )
     if upcoming is not None and upcoming >= t.today:
         facts.append(f"**next session** {upcoming:%d %b %Y} ({_days_ago(t.today, upcoming)})")
+    if t.consents:
+        facts.append(
+            f"**{count(len(t.consents), 'consent')} on file**: "
+            + "; ".join(_on_file(c, t.today) for c in t.consents)
+        )
     return [" · ".join(facts), ""] if facts else []
+
+
+def _on_file(c: OnFile, today: dt.date) -> str:
+    """One consent or release: to whom (when the record names them) and until when, with
+    "expired" or "revoked" said where it no longer holds (it holds through its last day)."""
+    to = f"to {_md(c.to)}, " if c.to else ""
+    if c.revoked is not None:
+        return f"{to}**revoked** {c.revoked:%d %b %Y}"
+    return f"{to}**expired** {c.until:%d %b %Y}" if today > c.until else f"{to}until {c.until:%d %b %Y}"
 
 
 def overview(t: Timeline) -> str:

@@ -27,7 +27,7 @@ from .errors import BuildStopped
 from .server import SiteServer, content_security_policy
 from .staged_build import StagedBuild, settled, stop_requested
 from .stopping import StopFlag
-from .timeline import Damaged, Entry, Timeline, assemble
+from .timeline import Damaged, Entry, OnFile, Timeline, assemble
 
 
 @dataclass
@@ -71,6 +71,7 @@ def load_timeline(
     before MkDocs. ``meanwhile(checked)`` runs once the second process has started (the
     partial overview, built while it decrypts its half), with what was checked ahead."""
     damaged_files: list[TamperedFile] = []
+    others: list[tuple[str, str]] = []  # records that are not notes: consents among them
     if len(vault.note_ids(client_id)) >= PARALLEL_FROM and _can_fork():
         settled()  # no thread of ours inside an import at the fork; the check ahead stopped
         checked = _checked_ahead(vault, client_id)
@@ -85,6 +86,7 @@ def load_timeline(
                 lambda: meanwhile and meanwhile(checked),
                 None if meanwhile is None else (len(vault.note_ids(client_id)) - PARTIAL_COST) // 2,
                 stop_requested.is_set,
+                others,
             )
         except ReadStopped:
             raise BuildStopped() from None
@@ -93,15 +95,42 @@ def load_timeline(
     else:
         if meanwhile:
             meanwhile(None)
-        entries, unreadable = _read(vault.read_notes(practitioner, client_id, damaged=damaged_files))
+        entries, unreadable = _read(
+            vault.read_notes(practitioner, client_id, damaged=damaged_files, others=others)
+        )
     damaged = [Damaged(exc.path.parent.name, exc.why) for exc in damaged_files]
     timeline = assemble(handle, entries, damaged + unreadable, include_psychotherapy, _today(vault))
     timeline.cosigned = cosigned(vault, practitioner, client_id)
+    timeline.awaiting = awaiting(vault, practitioner, client_id, entries)
     timeline.signers = signers(
         vault, practitioner, {e.device for e in timeline.entries if e.signed and e.device}
     )
     timeline.born = _born(vault, practitioner, client_id)
+    timeline.consents = _consents(
+        vault, practitioner, client_id, [i for i, kind in others if kind == "consent"]
+    )
     return timeline
+
+
+def _consents(
+    vault: Vault, practitioner: Practitioner, client_id: str, record_ids: list[str]
+) -> list[OnFile]:
+    """The consents and releases on file, for the chart header: only the records the read of
+    the notes found to be consents are opened (no second pass over the notes)."""
+    if not record_ids:
+        return []
+    from vault.sharing import consent
+
+    try:
+        found = consent.on_file(vault, practitioner, client_id, record_ids)
+    except (VaultError, ValueError, TypeError):
+        return []  # a consent that cannot be read costs the header its line, never the site
+    return [
+        OnFile(
+            c.to_name, dt.date.fromisoformat(c.until), dt.date.fromisoformat(c.revoked) if c.revoked else None
+        )
+        for c in found
+    ]
 
 
 def _born(vault: Vault, practitioner: Practitioner, client_id: str) -> dt.date | None:
@@ -135,6 +164,22 @@ def cosigned(vault: Vault, practitioner: Practitioner, client_id: str) -> dict[s
         note_id: [(names.get(who, f"practitioner {who}"), when) for who, when in found]
         for note_id, found in supervision.cosignatures(vault, client_id).items()
     }
+
+
+def awaiting(
+    vault: Vault, practitioner: Practitioner, client_id: str, entries: Sequence[Entry]
+) -> dict[str, list[str]]:
+    """Who is to co-sign which of this client's signed notes: from the notes just read and
+    the client's supervision files (no other client's folder is looked at)."""
+    from vault.sharing import supervision
+
+    names = {c.practitioner_id: c.name for c in vault.trust.colleagues()}
+    names[practitioner.practitioner_id] = "you"
+    signed = [(e.note_id, e.device, e.sealed_at) for e in entries if e.signed]
+    found: dict[str, list[str]] = {}
+    for waiting in supervision.awaiting_among(vault, client_id, signed):
+        found.setdefault(waiting.note_id, []).append(names.get(waiting.supervisor, waiting.supervisor))
+    return found
 
 
 def _today(vault: Vault) -> dt.date:

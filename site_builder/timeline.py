@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
+from note_templates import corrections
 from note_templates.excerpt import NOT_SHARED, PSYCHOTHERAPY, kept_apart
 from note_templates.risk import LEVELS, Risk, parse_risk
 
@@ -191,6 +192,15 @@ class Safety:
         return self.highest.risk_level.level if self.highest and self.highest.risk_level else None
 
 
+@dataclass(frozen=True)
+class OnFile:
+    """A consent or release on file, as the chart header shows it (from its sealed record)."""
+
+    to: str  # the recipient's name as the consent records it ("" if it names none)
+    until: dt.date
+    revoked: dt.date | None = None
+
+
 @dataclass
 class Timeline:
     handle: str
@@ -202,6 +212,8 @@ class Timeline:
     cosigned: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # note id -> [(who, when)]
     born: dt.date | None = None  # from the client's profile, for the chart header's age
     signers: dict[str, str] = field(default_factory=dict)  # device id -> its practitioner's name
+    consents: list[OnFile] = field(default_factory=list)  # on file, for the chart header
+    awaiting: dict[str, list[str]] = field(default_factory=dict)  # note id -> who is to co-sign it
 
     @property
     def sessions(self) -> list[Entry]:
@@ -401,47 +413,23 @@ def assemble(
     return timeline
 
 
-CORRECTABLE = ("measures", "risk")
-
-
 def _with_corrections(entries: Sequence[Entry]) -> list[Entry]:
-    """Each note with what its signed addenda corrected (invariant 9: a correction supersedes
-    what it corrects, visibly). A signed addendum's ``measures:`` and ``risk:`` replace the
-    amended note's, oldest addendum first; the addendum keeps its text and loses those
-    fields, so a corrected score is counted once, on the session it belongs to (a draft
-    addendum's are left out until it is signed)."""
+    """Each note with what its signed addenda corrected (note_templates.corrections: the rule
+    `casenotes cat` applies too); ``signed_as`` keeps the amended note's own values."""
+    done = corrections.apply(entries)
     by_id = {e.note_id: e for e in entries}
-    addenda = sorted(
-        (
-            e
-            for e in entries
-            if e.kind == "addendum"
-            and e.signed
-            and e.meta.get("amends") in by_id
-            and any(e.meta.get(name) for name in CORRECTABLE)
-        ),
-        key=lambda e: (e.date, str(e.meta.get("time", "")), e.note_id),
-    )
-    for addendum in addenda:
-        target = by_id[str(addendum.meta["amends"])]
-        meta, fixed = dict(target.meta), list(target.corrections)
-        given = addendum.meta.get("measures")
-        if isinstance(given, dict):
-            scores = {k: v for k, v in given.items() if v is not None}
-            if scores:
-                old = meta.get("measures")
-                meta["measures"] = {**(old if isinstance(old, dict) else {}), **scores}
-                fixed += [(f"measures.{str(k).lower()}", addendum) for k in scores]
-        if isinstance(addendum.meta.get("risk"), str) and addendum.meta["risk"].strip():
-            meta["risk"] = addendum.meta["risk"]
-            fixed.append(("risk", addendum))
-        by_id[target.note_id] = replace(
-            target, meta=meta, corrections=tuple(fixed), signed_as=target.signed_as or target.meta
-        )
-        applied = {k: v for k, v in addendum.meta.items() if k not in CORRECTABLE}
-        by_id[addendum.note_id] = replace(by_id[addendum.note_id], meta=applied)
-    for entry in entries:  # a draft addendum corrects nothing yet, nor are its values its own
-        if entry.kind == "addendum" and not entry.signed and any(entry.meta.get(n) for n in CORRECTABLE):
-            kept = {k: v for k, v in entry.meta.items() if k not in CORRECTABLE}
-            by_id[entry.note_id] = replace(entry, meta=kept)
-    return list(by_id.values())
+    found = []
+    for entry in by_id.values():
+        fixes = done.fixes.get(entry.note_id, [])
+        if fixes:
+            fixed = tuple((fix.field, by_id[fix.addendum]) for fix in fixes)
+            entry = replace(
+                entry,
+                meta=done.meta[entry.note_id],
+                corrections=entry.corrections + fixed,
+                signed_as=entry.signed_as or entry.meta,
+            )
+        elif done.meta[entry.note_id] != entry.meta:
+            entry = replace(entry, meta=done.meta[entry.note_id])
+        found.append(entry)
+    return found

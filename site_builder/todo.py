@@ -1,8 +1,9 @@
 """What needs the practitioner in one client's record: a timeline and a day in, a list out.
 
 The same list is the site's "To do" page and `casenotes todo HANDLE`: unsigned drafts
-(oldest first), a plan review or objective past its date, homework set and never followed
-up, sessions without a risk level. Pure, like timeline.py: tested with tables.
+(oldest first), signed notes awaiting a supervisor's co-signature, a plan review or
+objective past its date, homework set and never followed up, sessions without a risk
+level. Pure, like timeline.py: tested with tables.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ SETTLED_OBJECTIVES = ("met", "discontinued", "revised")
 # What each item is, in the order a practitioner should see them.
 HEADINGS = {
     "draft": "Unsigned drafts",
+    "cosign": "Awaiting co-signature",
     "review": "Plan review due",
     "objective": "Objectives past their target date",
     "homework": "Homework never followed up",
@@ -50,6 +52,9 @@ def needs(t: Timeline) -> list[ToDo]:
     found += [
         ToDo("draft", e.date, e, f"{e.kind} of {e.date:%d %b %Y}, {_age(today, e.date)}") for e in drafts
     ]
+    for entry in sorted((e for e in t.entries if e.note_id in t.awaiting), key=lambda e: e.date):
+        by = " and ".join(t.awaiting[entry.note_id])
+        found.append(ToDo("cosign", entry.date, entry, f"{entry.kind} of {entry.date:%d %b %Y}, by {by}"))
     plan, objectives = t.plan()
     review = _review_date(t)
     if review is not None and review[0] <= today:

@@ -70,6 +70,10 @@ LOGGED_OUTCOMES = {
 #: open and a close event for every read of a draft (syncd's own, an editor's, a backup
 #: tool's): in a burst they woke it thousands of times, to contend for the interpreter.
 WATCHED_EVENTS = [FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileDeletedEvent, FileMovedEvent]
+#: A log record's attribute naming the draft's file in the inbox: for the terminal's lines
+#: only (casenotes/logfile.py), never the log file, which outlives a purge and so names a
+#: note by id alone (a file name holds a handle and a date).
+DRAFT_FILE = "draft_file"
 REMOVING = ".casenotes-removing-"  # a plaintext being removed; restored if a crash interrupts
 
 
@@ -250,7 +254,11 @@ class Daemon:
         swept += durable.sweep_temps(self.inbox, now)
         self.summary.swept += swept
         if swept:
-            log.info("removed %d leftover(s) of interrupted writes (copies; no note lost)", swept)
+            log.info(
+                "removed %d %s of interrupted writes (copies; no note lost)",
+                swept,
+                "leftover" if swept == 1 else "leftovers",
+            )
         for path in self.vault.upgrade_index():
             log.info("filed a handle-index entry two machines wrote while apart under its own name: %s", path)
         # A key rotation of this device's cut short (issue 31 item 10): finished, so that
@@ -530,7 +538,7 @@ class Daemon:
         except VaultError as exc:
             self._report(key, FileStatus("error", reason=str(exc), mac=mac))
         except Exception as exc:  # one odd file must not stop the others, nor the jobs
-            log.error("a draft could not be processed (%s)", type(exc).__name__)
+            log.error("a draft could not be processed (%s)", type(exc).__name__, extra={DRAFT_FILE: key})
             self._report(
                 key,
                 FileStatus("error", reason=f"{key}: could not be processed ({type(exc).__name__})", mac=mac),
@@ -588,9 +596,12 @@ class Daemon:
                 note.status.revision,
                 note.status.note_id,
                 f"; removed its plaintext {gone}" if gone else "",
+                extra={DRAFT_FILE: note.key},
             )
         elif gone:
-            log.info("removed the plaintext of note %s %s", note.status.note_id, gone)
+            log.info(
+                "removed the plaintext of note %s %s", note.status.note_id, gone, extra={DRAFT_FILE: note.key}
+            )
 
     def _remove_plaintext(self, path: Path, sealed: bytes) -> bool:
         """Remove a note whose exact bytes the vault holds, and its editor backups.
@@ -635,6 +646,7 @@ class Daemon:
                 "%s %s; `casenotes status` names it",
                 f"note {note_id}" if note_id else "a draft",
                 LOGGED_OUTCOMES.get(status.state, status.state),
+                extra={DRAFT_FILE: key},
             )
             self.summary.problems.append(str(status.reason))
             self.state.set(key, status)

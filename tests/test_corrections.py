@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from conftest import Env
+from site_fixtures import note, seal_story
+
 from site_builder import pages
 from site_builder.timeline import Entry, assemble
 
@@ -58,3 +61,45 @@ def test_a_draft_addendum_corrects_nothing_yet() -> None:
     )
     assert t.measure_series()["gad7"][-1][1] == 21.0
     assert "corrected" not in pages.overview(t)
+
+
+# -- `casenotes cat` says it too -------------------------------------------------------------
+def _sealed_with_addendum(practice: Env, addendum_status: str) -> str:
+    """The story's 19 Jan session (GAD-7 9, risk low), then an addendum of 21 Jan that corrects
+    the score to 15 and the risk to moderate; returns the session's note id."""
+    seal_story(practice)
+    fix = note(
+        "aaaaaaaaaaaaaaa6",
+        "2026-01-21",
+        "addendum",
+        status=addendum_status,
+        extra="amends: aaaaaaaaaaaaaaa3\nmeasures:\n  gad7: 15\nrisk: moderate - disclosed later, a plan\n",
+        body="## What is added or corrected\nScored from the wrong sheet.\n\n## Reason\nMistyped.\n",
+    )
+    (practice.practice.inbox / "a6.md").write_text(fix)
+    done = practice.run("syncd", "--once")
+    assert done.code == 0 and "sealed 1" in done.text, done.text + done.err
+    return "aaaaaaaaaaaaaaa3"
+
+
+def test_cat_says_beside_the_signed_note_the_score_and_risk_an_addendum_corrected(practice: Env) -> None:
+    session = _sealed_with_addendum(practice, "signed")
+    for args in (("cat", "AB-1"), ("cat", "AB-1", "--note", session)):
+        shown = practice.run(*args)
+        assert shown.code == 0, shown.err
+        assert "gad7: 9" in shown.text  # the note as it was signed: the original stays visible
+        assert (
+            f"note {session}: GAD-7 15, corrected on 21 Jan 2026 (addendum aaaaaaaaaaaaaaa6); signed as 9"
+        ) in shown.err, args
+        assert (
+            f"note {session}: risk moderate - disclosed later, a plan, corrected on 21 Jan 2026 "
+            "(addendum aaaaaaaaaaaaaaa6); signed as low - passive thoughts, safety plan reviewed"
+        ) in shown.err
+    other = practice.run("cat", "AB-1", "--note", "aaaaaaaaaaaaaaa2")
+    assert other.code == 0 and "corrected" not in other.err  # nothing said of a note not corrected
+
+
+def test_cat_says_nothing_corrected_while_the_addendum_is_a_draft(practice: Env) -> None:
+    _sealed_with_addendum(practice, "draft")
+    shown = practice.run("cat", "AB-1")
+    assert shown.code == 0 and "corrected on" not in shown.err

@@ -176,7 +176,7 @@ def test_syncd_once_exits_1_when_it_left_notes_unsealed(practice: Env) -> None:
     for _ in range(2):  # the second run reports nothing new, and still exits 1
         result = practice.run("syncd", "--once")
         assert result.code == 1
-        assert "1 note(s) left in the inbox unsealed (bad.md)" in result.err and "Traceback" not in result.err
+        assert "1 note left in the inbox unsealed (bad.md)" in result.err and "Traceback" not in result.err
 
 
 def test_syncd_once_sweeps_what_a_killed_write_left(practice: Env) -> None:

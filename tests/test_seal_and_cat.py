@@ -187,4 +187,4 @@ def test_odd_front_matter_is_reported_not_a_crash(practice: Env) -> None:
     assert r.code == 1 and "list.md:6: template: unknown template" in r.err
     good = write_note(practice.practice.inbox, "good.md")
     once = practice.run("syncd", "--once")  # the odd files do not stop the good one
-    assert once.code == 1 and "sealed 1 revision(s)" in once.text and good.exists()  # odd files left
+    assert once.code == 1 and "sealed 1 revision," in once.text and good.exists()  # odd files left

@@ -57,10 +57,10 @@ def test_once_processes_the_inbox_and_exits(practice: Env) -> None:
     (inbox / "bad.md").write_bytes(b"no front matter\n")
     result = practice.run("syncd", "--once")
     assert result.code == 1  # a note was left in the inbox: a script can tell
-    assert "sealed 2 revision(s)" in result.text and "bad.md" in result.err
+    assert "sealed 2 revisions," in result.text and "bad.md" in result.err
     assert (inbox / "a.md").exists() and not (inbox / "b.md").exists() and (inbox / "bad.md").exists()
     again = practice.run("syncd", "--once")
-    assert "sealed 0 revision(s)" in again.text  # nothing changed: no duplicate revision
+    assert "sealed 0 revisions," in again.text  # nothing changed: no duplicate revision
 
 
 def test_changes_made_while_syncd_was_down_are_sealed_at_start(practice: Env) -> None:

@@ -61,7 +61,7 @@ def test_a_backup_job_that_cannot_write_its_target_marker_makes_syncd_once_fail_
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     assert "job backup failed" in done.stderr and "casenotes-backup.json" in done.stderr
-    assert _line(done.stderr.strip().splitlines()[-1], "casenotes: job(s) backup")
+    assert _line(done.stderr.strip().splitlines()[-1], "casenotes: jobs backup, backup-verify failed")
     shown = practice.run("status").text
     assert _line(shown, "job backup: FAILED") and "none yet" in _line(shown, "backup "), shown
     # The disk recovers: the next run takes the snapshot, exits 0 and the failure is gone.

@@ -223,7 +223,7 @@ def test_edit_brings_a_parked_draft_back_unchanged(practice: Env) -> None:
     assert result.code == 0, result.err
     back = Path(result.text.strip())
     assert back.read_bytes() == original
-    assert "sealed 0 revision(s)" in practice.run("syncd", "--once").text  # unchanged: no new revision
+    assert "sealed 0 revisions," in practice.run("syncd", "--once").text  # unchanged: no new revision
     again = practice.run("edit", "0123456789abcdef", "--no-edit")
     assert again.code == 1 and "already in the inbox" in again.err
 
@@ -263,7 +263,7 @@ def test_practice_templates_override_and_add_kinds(practice: Env) -> None:
     couples = new(practice, "--template", "couples")
     assert "Each partner's view" in couples.read_text()
     assert practice.run("check", str(soap), str(couples)).code == 0
-    assert "sealed 2 revision(s)" in practice.run("syncd", "--once").text
+    assert "sealed 2 revisions," in practice.run("syncd", "--once").text
 
 
 def test_status_shows_each_draft_at_a_glance(practice: Env) -> None:
@@ -342,7 +342,7 @@ def test_syncd_keeps_a_signed_but_blank_note_in_the_inbox_with_one_message(pract
     before = path.read_bytes()
     result = practice.run("syncd", "--once")
     assert path.read_bytes() == before  # the plaintext stays: nothing is lost, nothing sealed
-    assert "sealed 0 revision(s)" in result.text
+    assert "sealed 0 revisions," in result.text
     messages = [line for line in result.err.splitlines() if "cannot be signed yet" in line]
     assert len(messages) == 1, result.err
     assert "Session summary (line" in messages[0] and "risk (line" in messages[0]

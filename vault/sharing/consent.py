@@ -80,9 +80,15 @@ def add(vault: Vault, client_id: str, consent: Consent, document: bytes | None =
 
 def consents(vault: Vault, practitioner: Practitioner, client_id: str) -> list[Consent]:
     """Every consent of a client, newest revision of each, oldest given first (audited)."""
+    return on_file(vault, practitioner, client_id, vault.note_ids(client_id))
+
+
+def on_file(vault: Vault, practitioner: Practitioner, client_id: str, record_ids: list[str]) -> list[Consent]:
+    """The consents among ``record_ids`` (the records a read of the client's notes passed
+    over as consents): each opened, the client's other records not even listed (audited)."""
     keys = vault.keyring.client_keys(practitioner, client_id)
     found = []
-    for record_id in vault.note_ids(client_id):
+    for record_id in record_ids:
         path = vault.revisions(client_id, record_id)[-1][2]
         parsed = vault.load(path)
         if parsed.header.kind == "consent":

@@ -96,12 +96,34 @@ def awaiting(vault: Vault) -> list[Awaiting]:
                 if (
                     header.kind == "note"
                     and header.final
-                    and header.sealed_at >= supervision["since"]
-                    and vault.trust.device_practitioner(device) == supervision["supervisee"]
-                    and not _cosign_path(vault, client_id, note_id, supervisor).exists()
+                    and _awaits(vault, client_id, supervision, note_id, device, header.sealed_at)
                 ):
                     found.append(Awaiting(client_id, note_id, supervisor))
     return found
+
+
+def awaiting_among(vault: Vault, client_id: str, signed: list[tuple[str, str, str]]) -> list[Awaiting]:
+    """``awaiting`` for one client, from its signed notes already read ((note id, the device
+    that sealed its newest revision, when)): no revision is listed or loaded again, and no
+    other client looked at (the site's To do page)."""
+    return [
+        Awaiting(client_id, note_id, str(supervision["supervisor"]))
+        for supervision in _supervisions(vault, client_id)
+        for note_id, device, sealed_at in signed
+        if _awaits(vault, client_id, supervision, note_id, device, sealed_at)
+    ]
+
+
+def _awaits(
+    vault: Vault, client_id: str, supervision: dict[str, Any], note_id: str, device: str, sealed_at: str
+) -> bool:
+    """Whether a signed note awaits this supervision's co-signature: sealed by the supervisee
+    since the supervision began, and not co-signed yet."""
+    return (
+        sealed_at >= supervision["since"]
+        and vault.trust.device_practitioner(device) == supervision["supervisee"]
+        and not _cosign_path(vault, client_id, note_id, str(supervision["supervisor"])).exists()
+    )
 
 
 def check_supervisor(vault: Vault, supervisor: Practitioner, note_id: str) -> str:

@@ -64,16 +64,19 @@ def read_notes(
     note_id: str | None = None,
     damaged: list[TamperedFile] | None = None,
     refused: list[TamperedFile] | None = None,
+    others: list[tuple[str, str]] | None = None,
 ) -> list[OpenedNote]:
     """The standing revision of each note of a client (or of one note), decrypted;
-    ``refused``: where revisions authority refuses are put (else they are damage)."""
+    ``refused``: where revisions authority refuses are put (else they are damage).
+    ``others``: given, gets (record id, kind) of each record passed over (a consent, an
+    attached document), known from the header read anyway: no second pass to find them."""
     if note_id is not None and (not is_id(note_id) or note_id == PROFILE_RECORD_ID):
         raise UnknownNote(f"for client {client_id}", "with that id (ids are 16 hex digits)")
     keys = vault.keyring.client_keys(practitioner, client_id)
     if note_id is not None and not vault.revision_files.of(client_id, note_id):
         raise UnknownNote(f"for client {client_id}", note_id)
     note_ids = [note_id] if note_id else vault.revision_files.note_ids(client_id)
-    opened = _open_notes(vault, client_id, note_ids, keys, damaged, refused=refused)
+    opened = _open_notes(vault, client_id, note_ids, keys, damaged, refused=refused, others=others)
     audit_decrypt(vault, practitioner, client_id, len(opened))
     return opened
 
@@ -88,6 +91,7 @@ def read_notes_in_two(
     meanwhile: Callable[[], object] = lambda: None,
     cut: int | None = None,
     stopped: Callable[[], bool] = lambda: False,
+    others: list[tuple[str, str]] | None = None,
 ) -> list[T]:
     """Every note of a client decrypted by two processes at once, each share handed to
     ``each``; its results (one per share, this process's first).
@@ -110,24 +114,30 @@ def read_notes_in_two(
     cut = len(note_ids) // 2 if cut is None else max(0, min(cut, len(note_ids)))
     ours, theirs = note_ids[:cut], note_ids[cut:]
 
-    def their_share() -> tuple[int, T, list[tuple[str, str]]]:
+    def their_share() -> tuple[int, T, list[tuple[str, str]], list[tuple[str, str]]]:
         found: list[TamperedFile] = []
-        opened = _open_notes(vault, client_id, theirs, keys, found, checked)
-        return len(opened), each(opened), [(str(exc.path), exc.why) for exc in found]
+        passed: list[tuple[str, str]] = []
+        opened = _open_notes(vault, client_id, theirs, keys, found, checked, others=passed)
+        return len(opened), each(opened), [(str(exc.path), exc.why) for exc in found], passed
 
     child = _Child(their_share)
     count = 0
     try:
         meanwhile()
-        mine = _open_notes(vault, client_id, ours, keys, damaged, checked, stopped=stopped)
+        passed: list[tuple[str, str]] = []
+        mine = _open_notes(vault, client_id, ours, keys, damaged, checked, others=passed, stopped=stopped)
         results, count = [each(mine)], len(mine)
         sent = child.result(stopped)
         if sent is None:  # the child failed: its share again, here, meets the same error
-            opened = _open_notes(vault, client_id, theirs, keys, damaged, checked, stopped=stopped)
-            sent = (len(opened), each(opened), [])
+            opened = _open_notes(
+                vault, client_id, theirs, keys, damaged, checked, others=passed, stopped=stopped
+            )
+            sent = (len(opened), each(opened), [], [])
         count += sent[0]
         results.append(sent[1])
         damaged += [TamperedFile(path, why) for path, why in sent[2]]
+        if others is not None:
+            others += [*passed, *sent[3]]
     except ReadStopped as stop:
         # What was decrypted before the stop is audited (the child's share, killed, is not
         # known: counted as none of it); then the caller stops.
@@ -249,10 +259,12 @@ def _open_notes(
     checked: Checked | None = None,
     refused: list[TamperedFile] | None = None,
     stopped: Callable[[], bool] = lambda: False,
+    others: list[tuple[str, str]] | None = None,
 ) -> list[OpenedNote]:
     """Check and decrypt the standing revision of each note (vault/store/forks.py); no
     audit entry (the caller's). Revisions authority refuses go to ``damaged`` (shown as
-    such), else to ``refused`` (named beside the notes), else raise.
+    such), else to ``refused`` (named beside the notes), else raise. ``others`` gets (id,
+    kind) of each record that is not a note (read_notes).
 
     The device keys are read once for all, and each note folder listed once."""
     files = vault.revision_files
@@ -285,6 +297,8 @@ def _open_notes(
             fork, newest = state.fork, state.shown
             parsed = load(newest, device_keys, checked)
             if parsed.header.kind != "note":
+                if others is not None:
+                    others.append((nid, parsed.header.kind))
                 continue  # a consent or an attached document: not a session note
             parsed, body = files.open(newest, keys, parsed)
             siblings = tuple(

@@ -428,10 +428,11 @@ class Vault:
         note_id: str | None = None,
         damaged: list[TamperedFile] | None = None,
         refused: list[TamperedFile] | None = None,
+        others: list[tuple[str, str]] | None = None,
     ) -> list[OpenedNote]:
         from . import reading
 
-        return reading.read_notes(self, practitioner, client_id, note_id, damaged, refused)
+        return reading.read_notes(self, practitioner, client_id, note_id, damaged, refused, others)
 
     def read_profile(self, practitioner: Practitioner, client_id: str) -> Profile:
         from . import reading
