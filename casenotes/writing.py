@@ -528,7 +528,9 @@ def awaiting_lines(vault: Vault) -> list[str]:
 
 
 def purges_line(vault: Vault, p: Practice) -> str:
-    seen = outlook(vault, p.settings().policy(), vault.clock().date())
+    from .practice_rules import practice_rules
+
+    seen = outlook(vault, practice_rules(p, vault).policy, vault.clock().date())
     handles = given_handles(vault) if seen.due or seen.in_notice else {}
 
     def named(ids: tuple[str, ...]) -> str:

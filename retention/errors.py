@@ -38,3 +38,11 @@ class RulesDiffer(RetentionError):
         "({}) than this machine ({}); make the `retention:` sections of casenotes.yml the same on "
         "every machine, and the next nightly checks agree"
     )
+
+
+class RulesOutdated(RetentionError):
+    template = (
+        "nothing was purged: this machine holds version {} of the practice's retention rules, and "
+        "version {} was written (the audit log names it); let the vault sync until vault/settings/ "
+        "holds it, or restore it from a backup, then purge again (`casenotes retention rules` shows them)"
+    )
