@@ -18,7 +18,7 @@ from pathlib import Path
 
 from retention import group
 from retention.purge import outlook
-from retention.rules import PracticeRules, shared_part
+from retention.rules import PracticeRules, differs_from_default, shared_part
 from site_builder import choose_base
 from syncd.editors import Kind, classify, inbox_files
 from syncd.lock import DaemonLock
@@ -296,14 +296,15 @@ def _rules_files(practice: Practice, shared: PracticeRules) -> list[Finding]:
             for other in shared.view.tied
         ]
         local = shared_part(practice.settings().retention)
-        if local and local != {"preset": "apa"} and local != dict(chosen.settings):
+        if differs_from_default(local) and local != dict(chosen.settings):
             found.append(
                 Finding(
                     "retention rules",
                     "warn",
                     f"{practice.settings_file}: its retention rules ({local}) are not the practice's; the "
                     f"vault's rules (version {chosen.version}, {chosen.path.name}: {dict(chosen.settings)}) "
-                    "are the ones applied; change them with `casenotes retention rules set`",
+                    "are the ones applied; remove those lines from casenotes.yml, and change the "
+                    "practice's with `casenotes retention rules set`",
                 )
             )
     return found
@@ -319,8 +320,9 @@ def shared_rules(vault: Vault, practice: Practice, now: dt.datetime) -> list[Fin
         Finding(
             "retention rules",
             "warn",
-            f"device {device} purges by other rules ({theirs}) than this machine ({mine}): make the "
-            "`retention:` sections of casenotes.yml the same on every machine; until then nothing is purged",
+            f"device {device} purges by other rules ({theirs}) than this machine ({mine}): let the vault "
+            "sync (`casenotes retention rules` on each machine shows the version it holds); until they "
+            "agree nothing is purged",
         )
         for device, theirs in group.other_rules(vault, list(vault.audit.entries()), now, window, mine).items()
     ]

@@ -61,7 +61,7 @@ class PracticeRules:
         return dt.timedelta(hours=int(hours)) if hours else DEFAULT_HEARD_WITHIN
 
 
-def _differs_from_default(shared: Mapping[str, Any]) -> bool:
+def differs_from_default(shared: Mapping[str, Any]) -> bool:
     return {k: v for k, v in shared.items() if k != "heard_within_hours" or v != 48} not in (
         {},
         {"preset": DEFAULT_PRESET},
@@ -80,7 +80,7 @@ def current(vault: Vault, local: Mapping[str, Any], upgrade: bool = False) -> Pr
     view = practice_rules.read(vault)
     if view.current is None:
         shared = shared_part(local)
-        if upgrade and (len(vault.trust.device_keys()) <= 1 or _differs_from_default(shared)):
+        if upgrade and (len(vault.trust.device_keys()) <= 1 or differs_from_default(shared)):
             try:
                 practice_rules.write(vault, shared, 1)
             except FileExistsError:
