@@ -22,6 +22,7 @@ from vault.store.practice import register_device
 
 from .config import Practice, Settings
 from .context import Failure, ask_passphrase, open_vault, practice, practice_option, progress_bar
+from .practice_rules import practice_rules
 
 log = logging.getLogger("syncd")
 
@@ -75,7 +76,7 @@ def backup_run(ctx: click.Context, target: str | None) -> None:
         try:
             with progress_bar(f"backing up to {destination}") as step:
                 try:  # a purge that happened while it was away (another device's: if agreed here)
-                    finish_pending(vault, [destination], p.settings().policy())
+                    finish_pending(vault, [destination], practice_rules(p, vault).policy)
                 except AuditUnverified as exc:  # nothing destroyed; the backup is still taken
                     click.echo(f"casenotes: warning: {exc}", err=True)
                 snap = vault.backup(destination, step)
@@ -296,7 +297,7 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
         for target in targets(p):
             try:
                 try:
-                    finish_pending(vault, [target], p.settings().policy())
+                    finish_pending(vault, [target], practice_rules(p, vault).policy)
                 except AuditUnverified as exc:  # nothing destroyed; the backup is still taken
                     log.warning("%s", exc)
                 vault.backup(target)

@@ -166,7 +166,10 @@ def init(ctx: click.Context, kdf: str) -> None:
     click.echo(f"Created a practice in {p.root}")
     click.echo(f"Write notes into {p.inbox}; your device key is in {p.config_dir}.")
     click.echo(f"Retention policy in force: {p.settings().policy().describe()}.")
-    click.echo(f"Check that it matches your jurisdiction's rules; change it in {p.settings_file}.")
+    click.echo(
+        "Check that it matches your jurisdiction's rules; change it with "
+        "`casenotes retention rules set KEY VALUE` (docs/retention.md)."
+    )
 
 
 @cli.group()

@@ -19,6 +19,7 @@ from vault.store.practice import create_practice
 
 from . import fiction
 from .config import Practice
+from .practice_rules import practice_rules
 
 DEMO_PASSPHRASE = "correct horse battery staple"  # fictional practice, printed on purpose
 
@@ -81,7 +82,8 @@ def make_demo(root: Path, say: Callable[[str], object], opened: str | None = Non
         if client.hold:
             records.place_hold(vault, ids[client.person.handle], client.hold)
     problems = verify(vault)
-    states = [r.decision.state for r in scan(vault, practice.settings().policy(), today) if r.decision]
+    policy = practice_rules(practice, vault).policy
+    states = [r.decision.state for r in scan(vault, policy, today) if r.decision]
     say(f"Demo practice in {root} (passphrase: {DEMO_PASSPHRASE!r})")
     say(
         f"syncd sealed {summary.sealed} fictional notes of {len(story)} clients (every template, "

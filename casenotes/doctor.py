@@ -18,6 +18,7 @@ from pathlib import Path
 
 from retention import group
 from retention.purge import outlook
+from retention.rules import PracticeRules, differs_from_default, shared_part
 from site_builder import choose_base
 from syncd.editors import Kind, classify, inbox_files
 from syncd.lock import DaemonLock
@@ -30,6 +31,7 @@ from vault.store import recovery
 
 from . import backups, passphrases
 from .config import Practice
+from .practice_rules import practice_rules
 
 
 @dataclass(frozen=True)
@@ -259,7 +261,7 @@ def backups_checked(vault: Vault, practice: Practice, now: dt.datetime) -> list[
 
 def purges(vault: Vault, practice: Practice, today: dt.date) -> Finding:
     name = "retention"
-    seen = outlook(vault, practice.settings().policy(), today)
+    seen = outlook(vault, practice_rules(practice, vault).policy, today)
     if seen.revived:
         first = seen.revived[0]
         more = f" (and {len(seen.revived) - 1} more: `casenotes verify`)" if len(seen.revived) > 1 else ""
@@ -274,18 +276,53 @@ def purges(vault: Vault, practice: Practice, today: dt.date) -> Finding:
     return Finding(name, "ok", "nothing due for disposal")
 
 
+def _rules_files(practice: Practice, shared: PracticeRules) -> list[Finding]:
+    """The vault's rules files: refused ones, two machines' same version, and a casenotes.yml
+    whose retention rules are not the ones applied."""
+    found = [
+        Finding("retention rules", "warn", f"{bad.path}: {bad.why}; refused, not applied")
+        for bad in shared.view.refused
+    ]
+    if shared.view.current is not None:
+        chosen = shared.view.current
+        found += [
+            Finding(
+                "retention rules",
+                "warn",
+                f"{other.path} and {chosen.path.name} are both version {other.version}, written apart; "
+                f"{chosen.path.name} is applied (the smaller device id): `casenotes retention rules set` "
+                "writes the next version on purpose",
+            )
+            for other in shared.view.tied
+        ]
+        local = shared_part(practice.settings().retention)
+        if differs_from_default(local) and local != dict(chosen.settings):
+            found.append(
+                Finding(
+                    "retention rules",
+                    "warn",
+                    f"{practice.settings_file}: its retention rules ({local}) are not the practice's; the "
+                    f"vault's rules (version {chosen.version}, {chosen.path.name}: {dict(chosen.settings)}) "
+                    "are the ones applied; remove those lines from casenotes.yml, and change the "
+                    "practice's with `casenotes retention rules set`",
+                )
+            )
+    return found
+
+
 def shared_rules(vault: Vault, practice: Practice, now: dt.datetime) -> list[Finding]:
     """In a group practice, the machines whose nightly check names other retention rules
     than this machine's casenotes.yml: no purge runs anywhere until they agree."""
-    settings = practice.settings()
-    window = dt.timedelta(hours=int(settings.retention_run("heard_within_hours")))
-    mine = group.rules_of(settings.policy().describe())
-    return [
+    shared = practice_rules(practice, vault)
+    window = shared.heard_within
+    mine = group.rules_of(shared.policy.describe())
+    return _rules_files(practice, shared) + [
         Finding(
             "retention rules",
             "warn",
-            f"device {device} purges by other rules ({theirs}) than this machine ({mine}): make the "
-            "`retention:` sections of casenotes.yml the same on every machine; until then nothing is purged",
+            f"device {device} purges by other rules ({theirs}) than this machine ({mine}): let the vault "
+            "sync (`casenotes retention rules` on each machine shows the version it holds); until they "
+            "agree nothing is purged",
         )
         for device, theirs in group.other_rules(vault, list(vault.audit.entries()), now, window, mine).items()
     ]

@@ -182,6 +182,8 @@ def custodian_letter(ctx: click.Context, output: Path | None, fmt: str, name: st
     p = practice(ctx)
     vault = open_vault(ctx)
     found = installation.current()
+    from .practice_rules import practice_rules  # retention loads for the letter only
+
     facts = custodian.LetterFacts(
         practice_root=str(p.root),
         vault_dir=str(vault.root),
@@ -194,7 +196,7 @@ def custodian_letter(ctx: click.Context, output: Path | None, fmt: str, name: st
         source=found.source,
         practice_id=vault.practice_id,
         recovery=recovery.status(vault),
-        retention=p.settings().policy().describe(),
+        retention=practice_rules(p, vault).policy.describe(),
         today=vault.clock().date().isoformat(),
     )
     text = custodian.html(facts) if fmt == "html" else custodian.markdown(facts)

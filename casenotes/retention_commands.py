@@ -4,13 +4,15 @@ and syncd's nightly retention job."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import sys
 
 import click
+import yaml
 
-from retention import certificate, records
-from retention.policy import Decision
+from retention import certificate, records, rules
+from retention.policy import Decision, PolicyInvalid
 from retention.purge import RunReport, finish_cut_short, run, scan, still_pending
 from syncd import Job
 from vault import Vault, VaultError
@@ -30,6 +32,7 @@ from .context import (
     progress_bar,
 )
 from .nodump import no_core_dumps
+from .practice_rules import practice_rules
 
 log = logging.getLogger("syncd")
 
@@ -53,7 +56,7 @@ def retention_status(ctx: click.Context, no_names: bool) -> None:
     p = practice(ctx)
     vault = open_vault(ctx)
     finish_purges(vault, refuse=False)
-    policy = p.settings().policy()
+    policy = practice_rules(p, vault).policy
     handles = {} if no_names else _handles(vault)
     rows = scan(vault, policy, vault.clock().date())
     click.echo(f"policy: {policy.describe()}")
@@ -153,8 +156,8 @@ def retention_purge(ctx: click.Context, dry_run: bool, confirm: bool) -> None:
     no_core_dumps()
     p = practice(ctx)
     vault = open_vault(ctx)
-    settings = p.settings()
-    policy = settings.policy()
+    shared = practice_rules(p, vault, upgrade=not dry_run)
+    policy = shared.policy
     if not dry_run:
         finish_purges(vault, refuse=True)
     due = [r for r in scan(vault, policy, vault.clock().date()) if r.decision and r.decision.purgeable]
@@ -185,7 +188,13 @@ def retention_purge(ctx: click.Context, dry_run: bool, confirm: bool) -> None:
         )
     with progress_bar("purging") as step:
         report = run(
-            vault, policy, targets(p), unattended=False, heard_within=_heard_within(p), progress=step
+            vault,
+            policy,
+            targets(p),
+            unattended=False,
+            heard_within=shared.heard_within,
+            progress=step,
+            rules_version=shared.version,
         )
     _report(vault, report)
 
@@ -201,10 +210,6 @@ def _warn_unvouched(vault: Vault, client_ids: list[str]) -> None:
         )
 
 
-def _heard_within(p: Practice) -> dt.timedelta:
-    return dt.timedelta(hours=int(p.settings().retention_run("heard_within_hours")))
-
-
 def _report(vault: Vault, report: RunReport) -> None:
     for client_id in report.purged:
         where = certificate.path_for(vault, client_id).relative_to(vault.root.parent)
@@ -213,6 +218,49 @@ def _report(vault: Vault, report: RunReport) -> None:
         click.echo(f"finished shredding client {client_id} on {target}")
     if report.failed:
         raise Failure("; ".join(report.failed))
+
+
+@retention.group("rules", invoke_without_command=True)
+@practice_option
+@click.pass_context
+def retention_rules(ctx: click.Context) -> None:
+    """The practice's retention rules: the same on every machine (kept in the vault)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    p = practice(ctx)
+    vault = open_vault(ctx)
+    shared = practice_rules(p, vault)
+    where = f"version {shared.version}" if shared.version else f"not in the vault yet: {p.settings_file}"
+    click.echo(f"practice rules ({where}): {json.dumps(dict(shared.settings), sort_keys=True)}")
+    click.echo(f"policy: {shared.policy.describe()}")
+    click.echo(f"heard within: {round(shared.heard_within.total_seconds() / 3600)} hours")
+
+
+@retention_rules.command("set")
+@practice_option
+@click.argument("key")
+@click.argument("value")
+@click.pass_context
+def retention_rules_set(ctx: click.Context, key: str, value: str) -> None:
+    """Set one rule for the whole practice (a new signed version in vault/settings/, audited).
+
+    KEY: preset, adult_years, minor_years_after_majority, majority_age, minor_until_age,
+    notice_days, heard_within_hours, kinds (e.g. '{intake: 10}'). VALUE 'default' removes
+    the override."""
+    p = practice(ctx)
+    vault = open_vault(ctx)
+    try:
+        parsed = None if value == "default" else yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise UsageFailure(
+            f"{value!r} is not a value: give a number, a preset name or {{kind: years}}"
+        ) from None
+    try:
+        shared = rules.change(vault, p.settings().retention, key, parsed)
+    except PolicyInvalid as exc:
+        raise UsageFailure(f"retention rule {exc.key}: {exc.why}; nothing was changed") from None
+    click.echo(f"practice rules version {shared.version}: {shared.policy.describe()}")
+    click.echo("every machine applies them once the vault has synced")
 
 
 @retention.command("certificates")
@@ -236,14 +284,16 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
     settings = p.settings()
 
     def nightly() -> None:
+        shared = practice_rules(p, vault, upgrade=True)  # read each night: a new version applies from then
         report = run(
             vault,
-            settings.policy(),
+            shared.policy,
             targets(p),
             unattended=True,
             max_unattended=int(settings.retention_run("max_unattended")),
             max_clock_gap=dt.timedelta(days=int(settings.retention_run("max_clock_gap_days"))),
-            heard_within=_heard_within(p),
+            heard_within=shared.heard_within,
+            rules_version=shared.version,
         )
         if report.deferred_to:
             log.info("purges in this group practice are made by device %s's syncd", report.deferred_to)
@@ -254,7 +304,7 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
                 "client %s is past its retention period: notice starts today; syncd disposes of it "
                 "after %d days' notice (`casenotes retention status` lists it)",
                 client_id,
-                settings.policy().notice_days,
+                shared.policy.notice_days,
             )
         if report.waiting:
             log.warning(

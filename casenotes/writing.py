@@ -487,7 +487,9 @@ def status(ctx: click.Context) -> None:
         click.echo(line)
     for target in backups.targets(p):
         click.echo(_backup_line(target, backups.on_same_disk(target, p), state.failed.get("backup")))
-    seen = outlook(vault, p.settings().policy(), vault.clock().date())
+    from .practice_rules import practice_rules  # the vault's rules, as the nightly run's
+
+    seen = outlook(vault, practice_rules(p, vault).policy, vault.clock().date())
     click.echo(purges_line(vault, p, seen))
     for line in awaiting_lines(vault):
         click.echo(line)
@@ -543,7 +545,9 @@ def awaiting_lines(vault: Vault) -> list[str]:
 
 def purges_line(vault: Vault, p: Practice, seen: Outlook | None = None) -> str:
     if seen is None:
-        seen = outlook(vault, p.settings().policy(), vault.clock().date())
+        from .practice_rules import practice_rules
+
+        seen = outlook(vault, practice_rules(p, vault).policy, vault.clock().date())
     handles = given_handles(vault) if seen.due or seen.in_notice else {}
 
     def named(ids: tuple[str, ...]) -> str:

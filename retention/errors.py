@@ -35,8 +35,17 @@ class DevicesSilent(RetentionError):
 class RulesDiffer(RetentionError):
     template = (
         "nothing was purged: this is a group practice, and device {} purges by other retention rules "
-        "({}) than this machine ({}); make the `retention:` sections of casenotes.yml the same on "
-        "every machine, and the next nightly checks agree"
+        "({}) than this machine ({}); let the vault sync until every machine holds the newest version "
+        "of the practice's rules (`casenotes retention rules`; a vault not yet upgraded: make the "
+        "`retention:` sections of casenotes.yml the same), and the next nightly checks agree"
+    )
+
+
+class RulesOutdated(RetentionError):
+    template = (
+        "nothing was purged: this machine holds version {} of the practice's retention rules, and "
+        "version {} was written (the audit log names it); let the vault sync until vault/settings/ "
+        "holds it, or restore it from a backup, then purge again (`casenotes retention rules` shows them)"
     )
 
 

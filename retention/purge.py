@@ -386,14 +386,19 @@ def run(
     max_clock_gap: dt.timedelta = dt.timedelta(days=400),
     heard_within: dt.timedelta = group.DEFAULT_HEARD_WITHIN,
     progress: Progress | None = None,
+    rules_version: int | None = None,
 ) -> RunReport:
-    """Finish pending shreds, then purge every due client."""
+    """Finish pending shreds, then purge every due client. ``rules_version``: the version of
+    the practice's rules ``policy`` comes from (retention/rules.py; 0: none in the vault yet):
+    no client is purged while a signed entry names a newer one. None: not checked."""
     with vault.backup_lock():
         known = group.devices(vault, list(vault.audit.entries()))
         if len(known) > 1:  # the other machines hear from this one; it remembers them, and they its rules
             rules = group.rules_of(policy.describe())
-            vault.audit.append(group.HEARD_EVENT, devices=sorted(known), rules=rules)
-        return _run(vault, policy, targets, unattended, max_unattended, max_clock_gap, heard_within, progress)
+            extra = {} if rules_version is None else {"rules_version": rules_version}
+            vault.audit.append(group.HEARD_EVENT, devices=sorted(known), rules=rules, **extra)
+        valves = (max_unattended, max_clock_gap, heard_within)
+        return _run(vault, policy, targets, unattended, *valves, progress, rules_version)
 
 
 def _check_group(vault: Vault, entries: Sequence[Entry], now: dt.datetime, window: dt.timedelta) -> None:
@@ -416,6 +421,7 @@ def _run(
     max_clock_gap: dt.timedelta,
     heard_within: dt.timedelta,
     progress: Progress | None,
+    rules_version: int | None = None,
 ) -> RunReport:
     report = RunReport(completed=finish_pending(vault, targets, policy))
     now = vault.clock()
@@ -452,6 +458,10 @@ def _run(
         for c in fresh
         if c.decision and (not unattended or c.decision.purgeable_unattended(now.date()))
     ]
+    if due and rules_version is not None:
+        from .rules import check_not_outdated  # not for a run with nothing due
+
+        check_not_outdated(vault, rules_version)
     if due and group.is_group(vault, entries):
         _check_group(vault, entries, now, heard_within)
         mine = group.rules_of(policy.describe())

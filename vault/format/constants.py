@@ -101,3 +101,4 @@ CONTENT_MAC_BYTES = 16
 CONTENT_MAC_PERSON = b"cn-content-v1"  # same key as the handle index, another domain
 RETENTION_FORMAT = "casenotes-retention-facts"
 RETENTION_KEY_PERSON = b"cn-retention-v1"  # retention facts: same key again, a third domain
+PRACTICE_RULES_FORMAT = "casenotes-practice-rules"  # vault/settings/<version>-<device>.json
