@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -215,3 +216,20 @@ def strace() -> list[str]:
             pytest.fail(reason)
         pytest.skip(reason)
     return [path, "-f", "-qq", "-o", os.devnull]
+
+
+@pytest.fixture
+def engines(tmp_path: Path) -> Iterator[tuple[Any, Any]]:
+    """Two real Syncthing instances on 127.0.0.1 (tests/syncthing.py), Alex's and Bea's
+    machines, stopped after the test."""
+    from syncthing import Syncthing  # only the tests that ask for engines pay for it
+
+    binary = require_tool("syncthing")
+    started: list[Syncthing] = []
+    try:
+        for name in ("alex-machine", "bea-machine"):
+            started.append(Syncthing(binary, tmp_path / f"syncthing-{name}"))
+        yield started[0], started[1]
+    finally:
+        for engine in started:
+            engine.stop()

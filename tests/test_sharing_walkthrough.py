@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from conftest import PASSPHRASE, Env, require_tool
+from conftest import PASSPHRASE, Env
 from daemon import RunningDaemon, wait_for
 from notes import note_text
 from syncthing import Syncthing, converge
@@ -21,19 +19,6 @@ from syncthing import Syncthing, converge
 from casenotes.config import Practice
 
 BEA_PASS = "fictional bravo passphrase for the walkthrough"
-
-
-@pytest.fixture
-def engines(tmp_path: Path) -> Iterator[tuple[Syncthing, Syncthing]]:
-    binary = require_tool("syncthing")
-    started: list[Syncthing] = []
-    try:
-        for name in ("alex-machine", "bea-machine"):
-            started.append(Syncthing(binary, tmp_path / f"syncthing-{name}"))
-        yield started[0], started[1]
-    finally:
-        for engine in started:
-            engine.stop()
 
 
 def _ok(env: Env, *args: str, passphrase: str = PASSPHRASE) -> str:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CHEAP_KDF, PASSPHRASE, Env, require_tool
+from conftest import CHEAP_KDF, PASSPHRASE, Env
 from notes import note_text
 from syncthing import Syncthing, converge, tree
 
@@ -31,19 +30,6 @@ from vault.store.colleagues import identity_of, join_practice
 from vault.store.practice import create_practice, register_device
 
 BEA_PASS = "fictional bravo passphrase"
-
-
-@pytest.fixture
-def engines(tmp_path: Path) -> Iterator[tuple[Syncthing, Syncthing]]:
-    binary = require_tool("syncthing")
-    started: list[Syncthing] = []
-    try:
-        for name in ("alex-machine", "bea-machine"):
-            started.append(Syncthing(binary, tmp_path / f"syncthing-{name}"))
-        yield started[0], started[1]
-    finally:
-        for engine in started:
-            engine.stop()
 
 
 def _machine(tmp_path: Path, base_env: dict[str, str], name: str) -> Env:

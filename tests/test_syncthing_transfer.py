@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from conftest import PASSPHRASE, Env, require_tool
+from conftest import PASSPHRASE, Env
 from daemon import RunningDaemon
 from notes import note_text
 from syncthing import Syncthing, converge
@@ -23,19 +21,6 @@ from syncd.filing import file_note
 from vault.format import sync_artefacts
 
 PULLED = 300
-
-
-@pytest.fixture
-def engines(tmp_path: Path) -> Iterator[tuple[Syncthing, Syncthing]]:
-    binary = require_tool("syncthing")
-    started: list[Syncthing] = []
-    try:
-        for name in ("alex-machine", "bea-machine"):
-            started.append(Syncthing(binary, tmp_path / f"syncthing-{name}"))
-        yield started[0], started[1]
-    finally:
-        for engine in started:
-            engine.stop()
 
 
 def _seal_many(env: Env, handle: str, count: int, tag: str) -> None:
