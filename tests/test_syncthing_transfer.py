@@ -80,7 +80,7 @@ def test_notes_still_arriving_survive_syncd_starting_sweeping_and_sealing_on_the
             if rounds % 20 == 0:  # syncd started again: its start-up sweep
                 assert daemon.stop() == 0, daemon.stderr
                 daemon = RunningDaemon(b).wait_ready()
-            if st_b.idle_with(st_a) and st_a.idle_with(st_b) and rounds > 20:
+            if st_b.up_to_date_with(st_a) and st_a.up_to_date_with(st_b) and rounds > 20:
                 break
     finally:
         daemon.stop()
