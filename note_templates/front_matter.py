@@ -182,14 +182,18 @@ def parse(raw: bytes, path: Path) -> tuple[dict[str, Any], str, dict[str, int]]:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
         if mark is not None and "mapping values are not allowed" in str(getattr(exc, "problem", "")):
-            name, why = _colon_inside(front.split("\n")[mark.line])
-            raise NoteInvalid(path, line, name, why) from exc
+            # Lines as YAML counts them: U+2028 and NEL break a line there, not for str.split.
+            lines_read = _YAML_BREAK.split(front)
+            if mark.line < len(lines_read):
+                name, why = _colon_inside(lines_read[mark.line])
+                raise NoteInvalid(path, line, name, why) from exc
         raise NoteInvalid(path, line, None, "front matter is not valid YAML") from exc
     if not isinstance(meta, dict):
         raise NoteInvalid(path, 2, None, "front matter must be 'field: value' lines")
     return _with_raw_id(meta, raw_values), body, lines
 
 
+_YAML_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 _FIELD_LINE = re.compile(r"^\s*(-\s+)?([A-Za-z_][\w-]*):\s")
 
 

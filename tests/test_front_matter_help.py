@@ -45,6 +45,14 @@ def test_a_colon_inside_a_value_names_the_line_and_shows_the_quoted_form(
     assert WORD not in str(problem)
 
 
+def test_a_line_separator_before_the_colon_still_gets_a_message_not_a_crash() -> None:
+    """YAML breaks lines at U+2028 as at a newline (a note pasted from a web page may hold
+    one); the advice looked the line up by newlines alone and crashed on IndexError."""
+    [problem] = note_templates.check(_note("summary: a\u2028\u2028risk: low: words " + WORD), Path("n.md"))
+    assert "YAML" in problem.why or "quotes" in problem.why
+    assert WORD not in str(problem)
+
+
 def test_the_cli_check_tells_a_counsellor_to_use_a_dash_or_quotes(practice: Env) -> None:
     path = practice.practice.inbox / "a.md"
     path.write_bytes(_note("risk: low: protective factors named"))
