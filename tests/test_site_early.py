@@ -220,10 +220,10 @@ def test_a_second_process_that_dies_costs_no_note(
 
     parent, real = os.getpid(), reading._open_notes
 
-    def dies_in_the_child(*args: Any) -> Any:
+    def dies_in_the_child(*args: Any, **kwargs: Any) -> Any:
         if os.getpid() != parent:
             os._exit(3)
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(reading, "_open_notes", dies_in_the_child)
     site, audit = _built(story, tmp_path / "site")
