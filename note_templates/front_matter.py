@@ -19,6 +19,7 @@ import frontmatter
 import yaml
 
 from . import plain_yaml
+from .block import front_lines
 from .errors import NoteInvalid
 from .schema import KINDS, RULES, Kind, problems
 
@@ -290,13 +291,7 @@ def with_field(raw: bytes, name: str, value: str) -> bytes:
 
     Replaces the field's line if there is one, else adds it before the closing ``---``.
     """
-    lines = raw.decode("utf-8").splitlines(keepends=True)
-    if not lines or lines[0].strip() != "---":
-        raise ValueError("the note has no front matter")
-    end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
-    if end is None:
-        raise ValueError("the front matter is not closed")
-    newline = "\r\n" if lines[0].endswith("\r\n") else "\n"
+    lines, end, newline = front_lines(raw)
     new = f"{name}: {value}{newline}"
     for index in range(1, end):
         if lines[index].split(":", 1)[0] == name and ":" in lines[index]:

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .block import front_lines
 from .instruments import Instrument, get, spelt
 from .risk import parse_risk
 
@@ -259,13 +260,7 @@ def with_measure(raw: bytes, key: str, value: str) -> bytes:
     Replaces the key's line under ``measures:`` (and any lines indented under it), else adds
     it at the end of the block, else adds the block before the closing ``---``. Raises
     ValueError for a note whose ``measures:`` is written inline (``measures: {...}``)."""
-    lines = raw.decode("utf-8").splitlines(keepends=True)
-    if not lines or lines[0].strip() != "---":
-        raise ValueError("the note has no front matter")
-    end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
-    if end is None:
-        raise ValueError("the front matter is not closed")
-    newline = "\r\n" if lines[0].endswith("\r\n") else "\n"
+    lines, end, newline = front_lines(raw)
     start = next((i for i in range(1, end) if _MEASURES.match(lines[i].rstrip("\r\n"))), None)
     if start is None:
         if any(line.startswith("measures:") for line in lines[1:end]):
