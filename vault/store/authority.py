@@ -93,6 +93,8 @@ class Judge:
     def owns(self, device_id: str) -> bool:
         """Whether the device is one of the practitioner's who added the client (asked once
         per device: a read of a whole client asks it of every note)."""
+        if device_id in self._retired:
+            return False  # judged revision by revision: its later ones carry no authority
         if device_id not in self._owners:
             practitioner = self.keyring.trust.registrant(device_id)
             self._owners[device_id] = practitioner is not None and practitioner == self.keyring.owner(
