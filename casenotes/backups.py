@@ -292,11 +292,9 @@ def device_register(ctx: click.Context) -> None:
 def device_retire(ctx: click.Context, device_id: str) -> None:
     """Retire one of your devices, lost or replaced: it is no longer waited for before a
     purge, and what it signs from now on carries no authority (asks for the passphrase)."""
-    from vault.store import retired
-
     vault = open_vault(ctx)
     practitioner = vault.unlock(ask_passphrase())
-    when = retired.retire(vault, practitioner, device_id)
+    when = vault.trust.retire(practitioner, device_id)
     click.echo(
         f"device {device_id} is retired as of {when}: every machine stops waiting for it once the vault "
         "has synced; anything it signs dated later is refused (`casenotes verify` names it)"

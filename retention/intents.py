@@ -121,8 +121,8 @@ def standing(vault: Vault, entries: Sequence[Entry]) -> list[Standing]:
             elif device in devices and _held_before_ack(entries, device, intent.client_id, answer.seq):
                 held.append((device, "a hold was placed there before it acknowledged"))
         for device in sorted(devices - {intent.device}):
-            answer = given.get(device)
-            if answer is None or answer.data.get("client") != intent.client_id:
+            reply = given.get(device)
+            if reply is None or reply.data.get("client") != intent.client_id:
                 waiting.append(device)
         found.append(Standing(intent, tuple(waiting), tuple(held)))
     return sorted(found, key=lambda s: (s.intent.client_id, s.intent.time, s.intent.device))

@@ -209,7 +209,7 @@ def test_a_retired_device_is_no_longer_waited_for_and_its_later_words_count_for_
     sync()
     assert _intent_of(desk, client_id).waiting == (old.device.device_id,)  # the old laptop is lost
 
-    retired.retire(desk, desk.unlock(Passphrase(PASSPHRASE)), old.device.device_id)
+    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), old.device.device_id)
     assert _intent_of(desk, client_id).agreed  # no longer waited for
     clock.set("2030-01-01T10:00:00")  # the lost laptop, found by someone, writes after the retire
     old.audit.append(intents.INTENT, client=client_id, intent=new_id(), unattended=False)
@@ -252,12 +252,12 @@ def test_retire_is_for_ones_own_other_devices(three) -> None:
     desk, laptop, old, sync, clock = three
     practitioner = desk.unlock(Passphrase(PASSPHRASE))
     with pytest.raises(retired.NotRetirable, match="this machine's own device"):
-        retired.retire(desk, practitioner, desk.device.device_id)
+        desk.trust.retire(practitioner, desk.device.device_id)
     with pytest.raises(retired.NotRetirable, match="not a registered device"):
-        retired.retire(desk, practitioner, new_id())
-    retired.retire(desk, practitioner, old.device.device_id)
+        desk.trust.retire(practitioner, new_id())
+    desk.trust.retire(practitioner, old.device.device_id)
     with pytest.raises(retired.NotRetirable, match="was retired at"):
-        retired.retire(desk, practitioner, old.device.device_id)
+        desk.trust.retire(practitioner, old.device.device_id)
     [entry] = [e for e in desk.audit.entries() if e.event == retired.EVENT]
     assert entry.data["device"] == old.device.device_id and entry.device == desk.device.device_id
     assert verify(desk) == []
@@ -295,7 +295,7 @@ def test_a_retired_devices_later_revision_is_refused_and_verify_names_it(three) 
     file_note(old, draft)
     assert _readable(desk, client_id) == 2
     clock.set("2019-01-02T09:00:00")
-    retired.retire(desk, desk.unlock(Passphrase(PASSPHRASE)), old.device.device_id)
+    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), old.device.device_id)
     clock.set("2019-01-03T09:00:00")  # the lost laptop seals one more, after the retire
     draft.write_text(note_text(client="AB-1", date="2019-01-03", note_id=None, body="after the retire"))
     file_note(old, draft)
