@@ -336,3 +336,19 @@ def test_the_command_line_retires_a_device_and_status_shows_who_has_not_acknowle
     purge = empty.run("retention", "purge", "--confirm", passphrase=PASSPHRASE)
     assert purge.code == 0, purge.err
     assert f"purged client {client_id}" in purge.text
+
+
+def test_a_retired_device_releasing_a_hold_after_its_retire_releases_nothing(three) -> None:
+    desk, laptop, old, sync, clock = three
+    client_id = add(desk, "AB-1", ["2010-01-01"])
+    records.place_hold(desk, client_id, "fictional subpoena")
+    clock.set("2030-01-01T09:00:00")
+    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), old.device.device_id)
+    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), laptop.device.device_id)  # one machine left
+    clock.set("2030-01-01T10:00:00")  # whoever found the old laptop lifts the hold with it
+    assert records.release_holds(old, client_id)
+    [problem] = records.problems(desk, [client_id])
+    assert old.device.device_id in problem.why and "after it was retired" in problem.why
+    report = _attended(desk)
+    assert report.purged == [] and client_id in report.failed[0]
+    assert _readable(desk, client_id) == 1
