@@ -18,6 +18,7 @@ PRACTICE_FORMAT = "casenotes-practice"
 PRACTITIONER_KEY_FORMAT = "casenotes-practitioner-key"
 DEVICE_FORMAT = "casenotes-device"
 DEVICE_REGISTRATION_FORMAT = "casenotes-device-registration"
+DEVICE_RETIRE_FORMAT = "casenotes-device-retire"  # devices/<did>.retired: signed by its practitioner
 CLIENT_FORMAT = "casenotes-client"
 CLIENT_KEY_FORMAT = "casenotes-client-key"
 HANDLE_INDEX_FORMAT = "casenotes-handle-index"

@@ -34,6 +34,7 @@ class Trust:
         self._registrants: dict[str, str] = {}  # device id -> the practitioner who registered it
         self._bad_registrations: list[TamperedFile] = []
         self._devices_stamp: tuple[int, ...] = ()
+        self._retired: tuple[tuple[int, ...], dict[str, str], list[TamperedFile]] | None = None
 
     # -- devices ------------------------------------------------------------------------
     def device_keys(self) -> dict[str, VerifyKey]:
@@ -62,6 +63,56 @@ class Trust:
         """The practitioner who registered a device (whose records it signs), if registered."""
         self.device_keys()
         return self._registrants.get(device_id)
+
+    def retired(self) -> dict[str, str]:
+        """Devices retired by their own practitioner (vault/store/retired.py): device id ->
+        when. Cached with the registrations: a retire written while a daemon runs counts."""
+        from . import retired
+
+        self.device_keys()
+        if self._retired is None or self._retired[0] != self._devices_stamp:
+            found, bad = retired.read_all(self.root, self.trusted_signers(), self.registrant)
+            self._retired = (self._devices_stamp, found, bad)
+        return self._retired[1]
+
+    def retire(self, practitioner: Practitioner, device_id: str) -> str:
+        """Retire one of the practitioner's own other devices (vault/store/retired.py); returns
+        when, as the vault stamps it. Recorded in the ledger (``device-retire``)."""
+        from . import retired
+
+        if device_id == self.device.device_id:
+            raise retired.NotRetirable(
+                device_id, "it is this machine's own device (retire it from another of yours)"
+            )
+        registrant = self.registrant(device_id)
+        if registrant is None:
+            raise retired.NotRetirable(
+                device_id,
+                "it is not a registered device of this practice (`casenotes audit show` names them)",
+            )
+        if registrant != practitioner.practitioner_id:
+            raise retired.NotRetirable(
+                device_id, f"it was registered by practitioner {registrant}: only they retire it"
+            )
+        already = self.retired().get(device_id)
+        if already is not None:
+            raise retired.NotRetirable(device_id, f"it was retired at {already}")
+        when = stamp(self.clock())
+        path = retired.path_for(self.root, device_id)
+        try:
+            durable.write_new(path, retired.record(device_id, practitioner, when))
+        except FileExistsError:
+            raise TamperedFile(
+                path, "a retire record that does not check is already there: remove it, then retire again"
+            ) from None
+        self.audit.append(retired.EVENT, device=device_id, files=ledger.files(self.root, path))
+        return when
+
+    def retired_after(self, device_id: str, at: str) -> str | None:
+        """When the device was retired, if it was before the moment ``at`` claims (None:
+        not retired, or ``at`` is not after it: the same second counts as before)."""
+        when = self.retired().get(device_id)
+        return when if when is not None and at > when else None
 
     def trusted_signers(self) -> dict[str, str]:
         """Practitioners whose signatures count in this vault: this device's pins, and the
@@ -134,4 +185,6 @@ class Trust:
 
     def bad_registrations(self) -> list[TamperedFile]:
         self.device_keys()
-        return list(self._bad_registrations)
+        self.retired()
+        assert self._retired is not None
+        return list(self._bad_registrations) + list(self._retired[2])
