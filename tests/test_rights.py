@@ -1,0 +1,213 @@
+"""A client's rights, kept by the tool: requests and their legal clocks, the accounting of
+disclosures, and who read the record (vault/rights/, casenotes/rights_commands.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import test_sharing
+from conftest import PASSPHRASE, Env
+from test_sharing import BEA_PASS, People, consent_for_cleo, ok, seal
+
+from vault import Passphrase
+from vault.format import retention_facts
+from vault.format import rights as sealed
+from vault.format.encoding import new_id
+from vault.rights import requests
+from vault.rights.requests import add_months, deadline
+
+people = test_sharing.people  # a fixture: Alex and Bea in one practice, Cleo elsewhere
+TODAY = dt.datetime.now(dt.UTC).astimezone().date()
+
+
+@pytest.mark.parametrize(
+    ("kind", "received", "extended", "due"),
+    [
+        ("access", "2026-01-01", False, "2026-01-31"),
+        ("access", "2026-01-01", True, "2026-03-02"),
+        ("amendment", "2026-01-01", False, "2026-03-02"),
+        ("amendment", "2026-01-01", True, "2026-04-01"),
+        ("accounting", "2026-02-10", False, "2026-04-11"),
+        ("erasure", "2026-01-31", False, "2026-02-28"),  # one month, the shorter month's end
+        ("erasure", "2026-01-31", True, "2026-04-28"),  # + two months
+        ("erasure", "2027-12-15", False, "2028-01-15"),
+    ],
+)
+def test_each_kind_of_request_is_due_when_the_law_says(
+    kind: str, received: str, extended: bool, due: str
+) -> None:
+    assert deadline(kind, dt.date.fromisoformat(received), extended) == dt.date.fromisoformat(due)
+
+
+def test_a_month_later_keeps_the_day_or_the_months_end() -> None:
+    assert add_months(dt.date(2024, 1, 31), 1) == dt.date(2024, 2, 29)
+    assert add_months(dt.date(2025, 11, 30), 3) == dt.date(2026, 2, 28)
+
+
+def test_a_sealed_fact_opens_only_for_its_own_client_and_record() -> None:
+    key = retention_facts.key(b"k" * 32)
+    client, record = new_id(), new_id()
+    value = sealed.seal_fact(key, client, record, {"kind": "access"})
+    assert sealed.open_fact(value, key, client, record) == {"kind": "access"}
+    for wrong in (
+        (key, new_id(), record),
+        (key, client, new_id()),
+        (retention_facts.key(b"x" * 32), client, record),
+    ):
+        with pytest.raises(sealed.Unreadable):
+            sealed.open_fact(value, *wrong)
+    short, long = (
+        sealed.seal_fact(key, client, record, {"kind": "access"}),
+        sealed.seal_fact(key, client, record, {"kind": "accounting"}),
+    )
+    assert len(short) == len(long)  # the length names no kind
+
+
+def request_id(out: str) -> str:
+    return out.split()[1]
+
+
+def test_a_request_is_listed_with_its_deadline_and_what_is_left_then_closed(practice: Env) -> None:
+    received = TODAY - dt.timedelta(days=25)
+    result = practice.run(
+        "request",
+        "add",
+        "AB-1",
+        "--kind",
+        "access",
+        "--received",
+        received.isoformat(),
+        "--note",
+        "-",
+        stdin="wants a copy of every note for the new therapist (zorblatt)\n",
+    )
+    assert result.code == 0, result.err
+    rid = request_id(result.text)
+    due = received + dt.timedelta(days=30)
+    assert f"due {due}" in result.text
+    listed = ok(practice, "request", "list")
+    assert rid in listed and due.isoformat() in listed and "5 days left" in listed
+    assert "casenotes export" in listed  # what is left to do
+    # the client's words are nowhere in the vault's clear bytes
+    assert not any(b"zorblatt" in p.read_bytes() for p in practice.vault_dir.rglob("*") if p.is_file())
+    extended = ok(practice, "request", "extend", rid[:6], "--reason", "the records are in storage")
+    assert f"now due {due + dt.timedelta(days=30)}" in extended
+    again = practice.run("request", "extend", rid, "--reason", "more time")
+    assert again.code == 1 and "one extension" in again.err
+    ok(practice, "request", "close", rid, "--outcome", "copy handed over in person")
+    assert rid not in ok(practice, "request", "list")
+    assert "closed" in ok(practice, "request", "list", "--all")
+    closed = practice.run("request", "close", rid, "--outcome", "again")
+    assert closed.code == 1 and "was closed on" in closed.err
+    vault = practice.vault()
+    me = vault.unlock(Passphrase(PASSPHRASE))
+    found = requests.with_texts(
+        requests.find(vault, rid), vault.keyring.client_keys(me, vault.resolve("AB-1"))
+    )
+    assert "zorblatt" in found.texts["rights-request:note"]
+    assert found.texts["rights-close:outcome"] == "copy handed over in person"
+
+
+def test_a_request_past_or_near_its_deadline_is_named_by_todo_and_doctor(practice: Env) -> None:
+    late = ok(
+        practice,
+        "request",
+        "add",
+        "AB-1",
+        "--kind",
+        "accounting",
+        "--received",
+        (TODAY - dt.timedelta(days=61)).isoformat(),
+    )
+    near = ok(
+        practice,
+        "request",
+        "add",
+        "AB-1",
+        "--kind",
+        "erasure",
+        "--received",
+        (add_months(TODAY, -1) + dt.timedelta(days=3)).isoformat(),
+    )
+    far = ok(
+        practice,
+        "request",
+        "add",
+        "AB-1",
+        "--kind",
+        "amendment",
+        "--about",
+        seal(practice, "2026-10-01", "x"),
+        "--received",
+        TODAY.isoformat(),
+    )
+    todo = ok(practice, "todo")
+    assert request_id(late) in todo and "1 day late" in todo
+    assert request_id(near) in todo and "3 days left" in todo
+    assert request_id(far) not in todo
+    doctor = practice.run("doctor")
+    assert request_id(late) in doctor.text + doctor.err and request_id(far) not in doctor.text + doctor.err
+
+
+def test_a_request_refuses_a_future_date_an_unknown_id_and_an_amendment_without_a_note(practice: Env) -> None:
+    future = practice.run(
+        "request", "add", "AB-1", "--kind", "access", "--received", (TODAY + dt.timedelta(days=2)).isoformat()
+    )
+    assert future.code == 2 and "in the future" in future.err
+    unknown = practice.run("request", "close", "abcdef12", "--outcome", "x")
+    assert unknown.code == 1 and "no request abcdef12" in unknown.err
+    bare = practice.run("request", "add", "AB-1", "--kind", "amendment")
+    assert bare.code == 2 and "--about NOTE" in bare.err
+    assert "No requests." in ok(practice, "request", "list")
+
+
+def test_disclosures_list_a_share_and_a_hand_entry_with_date_recipient_and_purpose(
+    people: People, tmp_path: Path
+) -> None:
+    seal(people.alex, "2026-10-01", "the session")
+    consent_id = consent_for_cleo(people)
+    ok(people.alex, "share", "AB-1", "--consent", consent_id, "-o", str(tmp_path / "b.casenotes"))
+    ok(
+        people.alex,
+        "disclosures",
+        "add",
+        "AB-1",
+        "--to",
+        "County Court",
+        "--purpose",
+        "court order",
+        "--what",
+        "treatment summary letter",
+        "--date",
+        "2025-03-04",
+    )
+    listed = ok(people.alex, "disclosures", "AB-1")
+    assert "2025-03-04" in listed and "County Court" in listed and "court order" in listed
+    assert "treatment summary letter" in listed
+    assert "Cleo" in listed and "referral for assessment" in listed and TODAY.isoformat() in listed
+    since = ok(people.alex, "disclosures", "AB-1", "--since", "2026-01-01")
+    assert "County Court" not in since and "Cleo" in since
+    # the recipient and purpose are sealed: not in any clear byte of the vault
+    assert not any(b"County Court" in p.read_bytes() for p in people.alex.vault_dir.rglob("*") if p.is_file())
+
+
+def test_the_access_report_lists_a_colleagues_open(people: People) -> None:
+    seal(people.alex, "2026-10-01", "the session")
+    ok(people.alex, "access", "grant", "AB-1", "Bea")
+    opened = subprocess.run(
+        [sys.executable, "-m", "casenotes", "open", "AB-1", "--no-browser", "--idle-timeout", "0.05"],
+        env={**people.bea.env, "CASENOTES_PASSPHRASE": BEA_PASS},
+        capture_output=True,
+        timeout=120,
+    )
+    assert opened.returncode == 0, opened.stderr.decode()
+    report = ok(people.alex, "access-report", "AB-1")
+    lines = [line for line in report.splitlines() if "Bea" in line]
+    assert any("opened the record (casenotes open)" in line for line in lines), report
+    assert any(TODAY.isoformat() in line for line in lines)
+    assert "Alex" not in report  # the practitioner's own reads are "you"
+    assert "you" in report
