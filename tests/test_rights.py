@@ -211,3 +211,109 @@ def test_the_access_report_lists_a_colleagues_open(people: People) -> None:
     assert any(TODAY.isoformat() in line for line in lines)
     assert "Alex" not in report  # the practitioner's own reads are "you"
     assert "you" in report
+
+
+# -- erasure --------------------------------------------------------------------------------
+def erasure_request(env: Env, handle: str) -> str:
+    made = env.run(
+        "request", "add", handle, "--kind", "erasure", "--note", "-", stdin="please erase (quillomb)\n"
+    )
+    assert made.code == 0, made.err
+    return request_id(made.text)
+
+
+def test_erasure_is_refused_inside_retention_naming_the_law_and_the_date(practice: Env) -> None:
+    seal(practice, TODAY.isoformat(), "the current session")
+    rid = erasure_request(practice, "AB-1")
+    refused = practice.run("retention", "erase", "AB-1", "--request", rid, "--confirm")
+    assert refused.code == 1, refused.err
+    assert "APA Record Keeping Guidelines" in refused.err and "nothing was destroyed" in refused.err
+    assert str(TODAY.year + 7) in refused.err  # the date the record is kept until
+    assert "quill" not in refused.err and "AB-1" not in refused.err
+    assert b"the current session" in practice.run("cat", "AB-1").out
+    wrong = practice.run("retention", "erase", "AB-1", "--request", "abcdef12", "--confirm")
+    assert wrong.code == 1 and "no request abcdef12" in wrong.err
+    bare = practice.run("retention", "erase", "AB-1", "--request", rid, "--override-retention", "--confirm")
+    assert bare.code == 2 and "go together" in bare.err
+
+
+def test_a_hold_stops_an_erasure_even_with_an_override(practice: Env) -> None:
+    from test_retention_cli import past_client
+
+    past_client(practice, "OLD-1")
+    rid = erasure_request(practice, "OLD-1")
+    ok(practice, "retention", "hold", "OLD-1", "--reason", "a subpoena")
+    for extra in ((), ("--override-retention", "--reason", "client asked")):
+        held = practice.run("retention", "erase", "OLD-1", "--request", rid, "--confirm", *extra)
+        assert held.code == 1 and "legal hold" in held.err
+    assert "zephyrquill" in practice.run("cat", "OLD-1").text
+
+
+def test_erasure_outside_retention_leaves_no_readable_byte_in_the_vault_or_any_snapshot(
+    practice: Env, tmp_path: Path
+) -> None:
+    from test_retention_cli import past_client, targets
+
+    drive = tmp_path / "usb"
+    targets(practice, str(drive))
+    gone = past_client(practice, "OLD-1")
+    seal(practice, TODAY.isoformat(), "the kept session")
+    rid = erasure_request(practice, "OLD-1")
+    for _ in range(2):
+        ok(practice, "backup", "run")
+    not_asked = practice.run("retention", "erase", "OLD-1", "--request", rid)
+    assert not_asked.code == 2 and "--confirm" in not_asked.err
+    done = ok(practice, "retention", "erase", "OLD-1", "--request", rid, "--confirm")
+    assert f"erased client {gone}" in done
+    certificate = next((practice.vault_dir / "disposals").glob(f"{gone}.*.md")).read_text()
+    assert (
+        rid in certificate
+        and "GDPR Art. 17" in certificate
+        and "erased at the client's request" in certificate
+    )
+    assert "OLD-1" not in certificate and "quillomb" not in certificate
+    assert not (practice.vault_dir / "clients" / gone).exists()
+    missing = practice.run("cat", "OLD-1")
+    assert missing.code == 1
+    # the request is closed, and its words went with the client's key
+    vault = practice.vault()
+    closed = requests.find(vault, rid)
+    assert closed.closed == TODAY
+    assert requests.with_texts(closed, [vault.unlock(Passphrase(PASSPHRASE)).box_key]).texts == {}
+    names = [
+        line.split()[0] for line in ok(practice, "backup", "list", "--from", str(drive)).splitlines()[1:]
+    ]
+    assert len(names) == 2
+    for name in names:
+        into = tmp_path / f"restored-{name}"
+        ok(practice, "backup", "restore", name, str(into), "--from", str(drive))
+        restored = Env(
+            practice.practice.__class__(into, practice.practice.config_dir),
+            {**practice.env, "CASENOTES_HOME": str(into)},
+        )
+        assert restored.run("cat", "OLD-1").code == 1
+        assert b"the kept session" in restored.run("cat", "AB-1").out  # the other client is whole
+        assert not (into / "vault" / "clients" / gone).exists()
+        assert not [p for p in into.rglob("*.sealed") if gone in str(p)]
+    assert ok(practice, "verify").startswith("vault OK")
+
+
+def test_an_override_erases_inside_retention_and_keeps_its_reason_sealed(practice: Env) -> None:
+    ok(practice, "client", "add", "NEW-1")
+    rid = erasure_request(practice, "NEW-1")
+    done = practice.run(
+        "retention",
+        "erase",
+        "NEW-1",
+        "--request",
+        rid,
+        "--override-retention",
+        "--reason",
+        "-",
+        "--confirm",
+        stdin="no retention law applies: never treated (wrongfully created, xylofant)\n",
+    )
+    assert done.code == 0, done.err
+    certificate = next((practice.vault_dir / "disposals").glob("*.md")).read_text()
+    assert "overridden as a documented exception" in certificate and "xylofant" not in certificate
+    assert not any(b"xylofant" in p.read_bytes() for p in practice.vault_dir.rglob("*") if p.is_file())
