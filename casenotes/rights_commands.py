@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from pathlib import Path
 
 import click
 
@@ -265,4 +266,81 @@ def access_report_cmd(ctx: click.Context, handle: str, since: dt.datetime | None
     click.echo(text(access_rows(open_vault(ctx), handle, since.date() if since else None)), nl=False)
 
 
-COMMANDS = [request_group, disclosures_group, access_report_cmd]
+# -- amendments ----------------------------------------------------------------------------
+@click.group("amend")
+def amend_group() -> None:
+    """Decide a client's amendment request: accept (an addendum), deny, or link their disagreement."""
+
+
+@amend_group.command("accept")
+@practice_option
+@click.argument("request_id", metavar="ID")
+@click.option("--no-edit", is_flag=True, help="Only write the addendum draft and print its path.")
+@click.pass_context
+def amend_accept(ctx: click.Context, request_id: str, no_edit: bool) -> None:
+    """Accept: start an addendum to the note, linked to the request (the note never changes)."""
+    from vault.rights import amendments
+
+    from .writing import _open_editor, start_addendum
+
+    vault = open_vault(ctx)
+    found = requests.find(vault, request_id)
+    if found.kind != "amendment" or not found.about:
+        raise requests.WrongKind(found.request_id, found.kind, "amendment")
+    requests.check_open(found)
+    path, addendum_id = start_addendum(ctx, vault, found.about)
+    amendments.accept(vault, found, addendum_id)
+    click.echo(
+        f"request {found.request_id} accepted: addendum {addendum_id} to note {found.about}; "
+        f"sign it, tell the client, then `casenotes request close {found.request_id} --outcome ...`",
+        err=True,
+    )
+    _open_editor(path, no_edit)
+
+
+@amend_group.command("deny")
+@practice_option
+@click.argument("request_id", metavar="ID")
+@click.option(
+    "--reason", required=True, metavar="TEXT", help="The basis for the denial; '-': standard input."
+)
+@click.pass_context
+def amend_deny(ctx: click.Context, request_id: str, reason: str) -> None:
+    """Deny in writing: the reason is kept with the note, sealed, in a signed entry."""
+    from vault.rights import amendments
+
+    vault = open_vault(ctx)
+    found = requests.find(vault, request_id)
+    amendments.deny(vault, found, required_words(reason, "reason"))
+    click.echo(
+        f"request {found.request_id} denied; the client may file a statement of disagreement "
+        f"(`casenotes amend disagreement {found.request_id} FILE`): it will be shown with note {found.about}"
+    )
+
+
+@amend_group.command("disagreement")
+@practice_option
+@click.argument("request_id", metavar="ID")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.pass_context
+def amend_disagreement(ctx: click.Context, request_id: str, file: Path) -> None:
+    """Link the client's statement of disagreement (a text file) to the note, from now on."""
+    from vault.rights import amendments
+
+    vault = open_vault(ctx)
+    found = requests.find(vault, request_id)
+    if file.stat().st_size > amendments.STATEMENT_LIMIT:
+        raise amendments.StatementTooLarge(file)
+    data = file.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageFailure(f"{file} is not a text file (UTF-8): save the statement as text") from None
+    record_id = amendments.disagreement(vault, found, data)
+    click.echo(
+        f"statement {record_id} linked to note {found.about}; you may now delete {file} "
+        "(it is sealed in the vault)"
+    )
+
+
+COMMANDS = [request_group, disclosures_group, access_report_cmd, amend_group]

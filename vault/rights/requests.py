@@ -182,7 +182,7 @@ def _key(vault: Vault) -> bytes:
     return retention_facts.key(vault.device.index_key)
 
 
-def _text(vault: Vault, client_id: str, record_id: str, **words: str) -> dict[str, str]:
+def sealed_text(vault: Vault, client_id: str, record_id: str, **words: str) -> dict[str, str]:
     """The ``text`` field, if there are words: sealed to the client's current key."""
     if not any(words.values()):
         return {}
@@ -210,13 +210,13 @@ def add(
         client=client_id,
         request=request_id,
         fact=sealed.seal_fact(_key(vault), client_id, request_id, fact),
-        **_text(vault, client_id, request_id, note=note or ""),
+        **sealed_text(vault, client_id, request_id, note=note or ""),
     )
     return Request(request_id, client_id, kind, received, about)
 
 
 def extend(vault: Vault, request: Request, reason: str, today: dt.date) -> Request:
-    _check_open(request)
+    check_open(request)
     if request.extended is not None:
         raise AlreadyExtended(request.request_id, request.extended.isoformat())
     vault.audit.append(
@@ -226,13 +226,13 @@ def extend(vault: Vault, request: Request, reason: str, today: dt.date) -> Reque
         fact=sealed.seal_fact(
             _key(vault), request.client_id, request.request_id, {"extended": today.isoformat()}
         ),
-        **_text(vault, request.client_id, request.request_id, reason=reason),
+        **sealed_text(vault, request.client_id, request.request_id, reason=reason),
     )
     return replace(request, extended=today)
 
 
 def close(vault: Vault, request: Request, outcome: str, today: dt.date) -> Request:
-    _check_open(request)
+    check_open(request)
     vault.audit.append(
         CLOSE,
         client=request.client_id,
@@ -240,12 +240,12 @@ def close(vault: Vault, request: Request, outcome: str, today: dt.date) -> Reque
         fact=sealed.seal_fact(
             _key(vault), request.client_id, request.request_id, {"closed": today.isoformat()}
         ),
-        **_text(vault, request.client_id, request.request_id, outcome=outcome),
+        **sealed_text(vault, request.client_id, request.request_id, outcome=outcome),
     )
     return replace(request, closed=today)
 
 
-def _check_open(request: Request) -> None:
+def check_open(request: Request) -> None:
     if request.closed is not None:
         raise RequestClosed(request.request_id, request.closed.isoformat())
 
