@@ -317,3 +317,61 @@ def test_an_override_erases_inside_retention_and_keeps_its_reason_sealed(practic
     certificate = next((practice.vault_dir / "disposals").glob("*.md")).read_text()
     assert "overridden as a documented exception" in certificate and "xylofant" not in certificate
     assert not any(b"xylofant" in p.read_bytes() for p in practice.vault_dir.rglob("*") if p.is_file())
+
+
+# -- exports, as `casenotes export` records them ---------------------------------------------
+def test_an_export_is_a_disclosure_and_an_access_in_either_shape_the_export_may_write(practice: Env) -> None:
+    from vault.rights import disclosures
+
+    vault = practice.vault()
+    client_id = vault.resolve("AB-1")
+    disclosures.record(
+        vault, client_id, TODAY, "the client", "right of access", "PDF of the record", event="export"
+    )
+    vault.audit.append(
+        "export", client=client_id, recipient="Dr Q (GP)", purpose="continuity of care", what="letter"
+    )
+    vault.close()
+    listed = ok(practice, "disclosures", "AB-1")
+    assert "the client" in listed and "right of access" in listed and "PDF of the record" in listed
+    assert "Dr Q (GP)" in listed and "continuity of care" in listed
+    assert listed.count(" export ") == 2
+    assert "exported a copy of the record" in ok(practice, "access-report", "AB-1")
+
+
+def test_a_forged_disclosure_line_is_not_believed(practice: Env) -> None:
+    """A line appended by whoever can write the folder, signed by no registered device."""
+    import json
+
+    vault = practice.vault()
+    client_id = vault.resolve("AB-1")
+    log = next((practice.vault_dir / "audit").glob("*.log"))
+    forged = {
+        "seq": 999,
+        "time": "2026-01-01T00:00:00Z",
+        "device": log.stem,
+        "event": "export",
+        "data": {"client": client_id, "recipient": "Mallory", "purpose": "x", "what": "y"},
+        "prev": "0" * 64,
+        "sig": "A" * 88,
+    }
+    with log.open("a") as handle:
+        handle.write(json.dumps(forged) + "\n")
+    assert "Mallory" not in ok(practice, "disclosures", "AB-1")
+
+
+def test_a_report_renders_as_text_and_as_html_with_every_value_escaped() -> None:
+    from site_builder.reports import Report, html_page, text
+
+    report = Report(
+        "Access report: AB-1",
+        ("Since 01 Jan 2026.",),
+        ("when", "who"),
+        (("2026-01-02 10:00", "<script>alert(1)</script>"),),
+        "none",
+    )
+    page = html_page(report)
+    assert "<script>" not in page and "&lt;script&gt;" in page and "<table>" in page
+    lines = text(report).splitlines()
+    assert lines[0] == "Access report: AB-1" and lines[3].startswith("when") and "<script>" in lines[5]
+    assert "none" in text(Report("t", (), ("a",), (), "none"))
