@@ -153,7 +153,7 @@ def retention_erase(
     """Erase a client at their request (GDPR Art. 17), unless retention rules keep the record."""
     from retention.erasure import erase
 
-    from .rights_commands import words
+    from .stdin_words import words
 
     no_core_dumps()
     if override_retention != bool(reason):

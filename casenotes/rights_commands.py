@@ -8,7 +8,6 @@ from standard input when given as '-': a command line is visible to every local 
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 import click
@@ -20,27 +19,9 @@ from vault.rights.requests import KINDS, Request
 
 from .completion import handles
 from .context import UsageFailure, ask_passphrase, open_vault, practice_option
+from .stdin_words import required_words, words
 
 Date = click.DateTime(["%Y-%m-%d"])
-
-
-def words(given: str | None, what: str) -> str | None:
-    """A value given as '-' is the whole of standard input (a command line is world-readable)."""
-    if given != "-":
-        return given
-    if sys.stdin.isatty():
-        click.echo(f"{what}, then Ctrl-D:", err=True)
-    value = sys.stdin.read().strip()
-    if not value:
-        raise UsageFailure(f"no {what} on standard input")
-    return value
-
-
-def required_words(given: str, what: str) -> str:
-    value = words(given, what)
-    if not value or not value.strip():
-        raise UsageFailure(f"the {what} is empty: say what it is")
-    return value
 
 
 def today(vault: Vault) -> dt.date:
