@@ -7,5 +7,6 @@ clear, its dates and accounting sealed under the retention key so that `todo` an
 read the clocks without a passphrase, and its words sealed to the client's key so that
 they go with the client (vault/format/rights.py). ``requests`` (the clocks),
 ``disclosures`` (the accounting), ``access_report`` (who opened what, when) and
-``amendments`` (accept, deny, disagreement). Imports ``vault.store`` and below.
+``amendments`` (accept, deny, disagreement); ``reading``, the signed entries they read.
+Imports ``vault.store`` and below.
 """

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..format.encoding import canonical
-from ..store.audit import Entry, signed_entries
+from ..store.audit import Entry
+from .reading import signed
 
 if TYPE_CHECKING:
     from ..store.vault import Vault
@@ -61,14 +61,8 @@ def report(
 ) -> list[Access]:
     """Each access to the client on or after ``since`` (local), oldest first. ``names``:
     practitioner id -> name."""
-    keys = vault.trust.device_keys()
-    directory = vault.audit.directory
-    found = [
-        e
-        for e in signed_entries(directory, keys, canonical({"client": client_id})[1:-1])
-        if e.data.get("client") == client_id and e.event in WHAT
-    ]
-    found += signed_entries(directory, keys, b'"event":"restore"')
+    found = signed(vault, [event for event in WHAT if event != "restore"], client_id)
+    found += signed(vault, ["restore"])  # the whole practice: every client came back
     rows = []
     for e in found:
         pid = str(e.data.get("practitioner") or vault.trust.device_practitioner(e.device) or "")

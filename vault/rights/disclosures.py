@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING
 
 from ..format import retention_facts
 from ..format import rights as sealed
-from ..format.encoding import canonical, new_id
-from ..store.audit import Entry, signed_entries
+from ..format.encoding import new_id
+from ..store.audit import Entry
+from .reading import signed
 
 if TYPE_CHECKING:
     from ..store.vault import Vault
@@ -98,13 +99,9 @@ def accounting(
 ) -> list[Disclosure]:
     """Every disclosure of the client on or after ``since``, oldest first. ``names``:
     practitioner id -> name; ``purposes``: consent id -> purpose; ``tz``: local time."""
-    needle = canonical({"client": client_id})[1:-1]
-    found = signed_entries(vault.audit.directory, vault.trust.device_keys(), needle)
     key = retention_facts.key(vault.device.index_key)
     rows = []
-    for e in found:
-        if e.data.get("client") != client_id or e.event not in (EVENT, EXPORT_EVENT, SHARE_EVENT):
-            continue
+    for e in signed(vault, (EVENT, EXPORT_EVENT, SHARE_EVENT), client_id):
         row = _row(vault, e, key, names, purposes, tz)
         if row is not None and row.day >= since:
             rows.append(row)

@@ -24,8 +24,9 @@ from nacl.public import PrivateKey
 from ..errors import VaultError
 from ..format import retention_facts
 from ..format import rights as sealed
-from ..format.encoding import canonical, new_id
-from ..store.audit import Entry, signed_entries
+from ..format.encoding import new_id
+from ..store.audit import Entry
+from .reading import signed
 
 if TYPE_CHECKING:
     from ..store.vault import Vault
@@ -254,9 +255,7 @@ def check_open(request: Request) -> None:
 def entries(vault: Vault, client_id: str | None = None) -> list[Entry]:
     """The rights entries a registered device signed (a line added by whoever can write the
     folder is not one), in time order."""
-    needle = b'"event":"rights-' if client_id is None else canonical({"client": client_id})[1:-1]
-    found = signed_entries(vault.audit.directory, vault.trust.device_keys(), needle)
-    return sorted((e for e in found if e.event in EVENTS), key=lambda e: (e.time, e.device, e.seq))
+    return signed(vault, EVENTS, client_id)
 
 
 def fold(found: Iterable[Entry], key: bytes) -> list[Request]:
