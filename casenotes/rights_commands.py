@@ -77,10 +77,6 @@ def request_add(
 def _rows(found: list[Request], handles_of: dict[str, str], day: dt.date) -> Report:
     rows = []
     for r in found:
-        left = r.days_left(day)
-        state = (
-            f"closed {r.closed}" if r.closed else f"{-left} days late" if left < 0 else f"{left} days left"
-        )
         rows.append(
             (
                 r.request_id,
@@ -88,7 +84,7 @@ def _rows(found: list[Request], handles_of: dict[str, str], day: dt.date) -> Rep
                 r.kind,
                 r.received.isoformat(),
                 r.deadline.isoformat() + (" (extended)" if r.extended else ""),
-                state,
+                r.countdown(day),
                 r.left_to_do(),
             )
         )

@@ -119,14 +119,10 @@ def _requests(ctx: click.Context, client_id: str | None) -> list[str]:
     for r in requests.load(vault, client_id):
         if not r.urgent(today):
             continue
-        left = r.days_left(today)
-        state = (
-            f"{-left} day{'s' if left != -1 else ''} late"
-            if left < 0
-            else f"{left} day{'s' if left != 1 else ''} left"
-        )
         who = "" if client_id else f" of client {r.client_id}"
-        found.append(f"{r.kind} request {r.request_id}{who}: due {r.deadline}, {state}; {r.left_to_do()}")
+        found.append(
+            f"{r.kind} request {r.request_id}{who}: due {r.deadline}, {r.countdown(today)}; {r.left_to_do()}"
+        )
     return found
 
 
@@ -149,7 +145,7 @@ def todo(ctx: click.Context, handle: str | None) -> None:
     if inbox:
         lines += ["In the inbox, not sealed yet:", *(f"  {line}" for line in inbox)]
     lines += own
-    urgent = _requests(ctx, client_id)
+    urgent = _requests(ctx, None) if handle is None else []  # one client's are in its own list
     if urgent:
         lines += ["Clients' requests near or past their deadline:", *(f"  {line}" for line in urgent)]
     if handle is None:

@@ -21,6 +21,7 @@ from vault import OpenedNote, Vault
 from vault.errors import ReadStopped, TamperedFile, VaultError
 from vault.format.keys import Practitioner
 from vault.rights.amendments import Shown
+from vault.rights.requests import Request
 from vault.store.reading import CheckAhead, Checked, audit_decrypt, read_newest, read_notes_in_two
 
 from . import pages, ramdir, theme
@@ -108,6 +109,7 @@ def load_timeline(
     )
     timeline.born = _born(vault, practitioner, client_id)
     timeline.amendments = _amendments(vault, practitioner, client_id)
+    timeline.requests = _requests(vault, client_id)
     timeline.consents = _consents(
         vault, practitioner, client_id, [i for i, kind in others if kind == "consent"]
     )
@@ -133,6 +135,16 @@ def _consents(
         )
         for c in found
     ]
+
+
+def _requests(vault: Vault, client_id: str) -> list[Request]:
+    """The client's rights requests, for the To do page (their clocks need no key)."""
+    from vault.rights import requests
+
+    try:
+        return requests.load(vault, client_id)
+    except VaultError:
+        return []
 
 
 def _amendments(vault: Vault, practitioner: Practitioner, client_id: str) -> dict[str, list[Shown]]:

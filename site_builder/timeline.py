@@ -19,6 +19,7 @@ from note_templates.risk import LEVELS, Risk, parse_risk
 
 if TYPE_CHECKING:  # the rights records are read by site.py; this module stays pure
     from vault.rights.amendments import Shown
+    from vault.rights.requests import Request
 
 SESSION_KINDS_EXCLUDED = ("addendum", "treatment-plan", "discharge")
 _HEADING = re.compile(r"^#{1,6}\s+(.*\S)\s*$")
@@ -219,6 +220,7 @@ class Timeline:
     awaiting: dict[str, list[str]] = field(default_factory=dict)  # note id -> who is to co-sign it
     #: note id -> the client's amendment requests about it, their decisions and statements
     amendments: dict[str, list[Shown]] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)  # the client's rights requests, for To do
 
     @property
     def sessions(self) -> list[Entry]:

@@ -13,6 +13,7 @@ import test_sharing
 from conftest import PASSPHRASE, Env
 from test_sharing import BEA_PASS, People, consent_for_cleo, ok, seal
 
+from site_builder import build_site
 from vault import Passphrase
 from vault.format import retention_facts
 from vault.format import rights as sealed
@@ -112,7 +113,9 @@ def test_a_request_is_listed_with_its_deadline_and_what_is_left_then_closed(prac
     assert found.texts["rights-close:outcome"] == "copy handed over in person"
 
 
-def test_a_request_past_or_near_its_deadline_is_named_by_todo_and_doctor(practice: Env) -> None:
+def test_a_request_past_or_near_its_deadline_is_named_by_todo_and_doctor(
+    practice: Env, tmp_path: Path
+) -> None:
     late = ok(
         practice,
         "request",
@@ -149,6 +152,16 @@ def test_a_request_past_or_near_its_deadline_is_named_by_todo_and_doctor(practic
     assert request_id(late) in todo and "1 day late" in todo
     assert request_id(near) in todo and "3 days left" in todo
     assert request_id(far) not in todo
+    own = ok(practice, "todo", "AB-1")  # one client's list: the site's To do page's
+    assert "Client's requests near or past their deadline:" in own
+    assert request_id(late) in own and request_id(near) in own and request_id(far) not in own
+    assert own.count("accounting request") == 1  # listed once, not by both lists
+    vault = practice.vault()
+    directory = tmp_path / "ram"
+    directory.mkdir()
+    site = build_site(vault, vault.unlock(Passphrase(PASSPHRASE)), vault.resolve("AB-1"), "AB-1", directory)
+    page = (site.html / "todo.html").read_text()
+    assert request_id(late) in page and "1 day late" in page and request_id(far) not in page
     doctor = practice.run("doctor")
     assert request_id(late) in doctor.text + doctor.err and request_id(far) not in doctor.text + doctor.err
 

@@ -154,6 +154,14 @@ class Request:
     def days_left(self, today: dt.date) -> int:
         return (self.deadline - today).days
 
+    def countdown(self, today: dt.date) -> str:
+        """'3 days left', '1 day late', 'closed 2026-03-01': as a list or a to-do line says it."""
+        if self.closed is not None:
+            return f"closed {self.closed}"
+        left = self.days_left(today)
+        days = f"{abs(left)} day{'s' if abs(left) != 1 else ''}"
+        return f"{days} late" if left < 0 else f"{days} left"
+
     def urgent(self, today: dt.date) -> bool:
         """Open, and at most NEAR_DAYS from its deadline or past it: `todo` and `doctor` say so."""
         return self.closed is None and self.days_left(today) <= NEAR_DAYS
