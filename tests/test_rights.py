@@ -224,6 +224,9 @@ def test_the_access_report_lists_a_colleagues_open(people: People) -> None:
     assert any(TODAY.isoformat() in line for line in lines)
     assert "Alex" not in report  # the practitioner's own reads are "you"
     assert "you" in report
+    # a request recorded on one machine is on the other's clock: the key of the facts is the practice's
+    rid = request_id(ok(people.alex, "request", "add", "AB-1", "--kind", "access"))
+    assert rid in ok(people.bea, "request", "list", passphrase=BEA_PASS)
 
 
 # -- erasure --------------------------------------------------------------------------------
