@@ -13,7 +13,9 @@ from pathlib import Path
 import click
 
 from site_builder.reports import Report, text
-from vault import Vault
+from vault import Vault, VaultError
+from vault.errors import UnknownClient
+from vault.format.encoding import is_id
 from vault.rights import access_report, disclosures, requests
 from vault.rights.requests import KINDS, Request
 
@@ -163,12 +165,26 @@ def disclosures_group() -> None:
     """The accounting of disclosures: every share, export and recorded disclosure of a client."""
 
 
+def _client_or_purged(vault: Vault, handle: str) -> str:
+    """The client a handle names; or, given a client id whose handle is gone (a purged or
+    erased client, named by its disposal certificate), that id."""
+    try:
+        return vault.resolve(handle)
+    except UnknownClient:
+        if is_id(handle) and disclosures.ever_disclosed(vault, handle):
+            return handle
+        raise
+
+
 def disclosures_report(vault: Vault, handle: str, since: dt.date | None) -> Report:
     from vault.sharing import consent
 
     me = vault.unlock(ask_passphrase())
-    client_id = vault.resolve(handle)
-    purposes = {c.consent_id: c.purpose for c in consent.consents(vault, me, client_id)}
+    client_id = _client_or_purged(vault, handle)
+    try:
+        purposes = {c.consent_id: c.purpose for c in consent.consents(vault, me, client_id)}
+    except (VaultError, OSError):  # purged: the consents went with the client; the ids stay
+        purposes = {}
     day = today(vault)
     start = since or disclosures.six_years_before(day)
     rows = disclosures.accounting(vault, client_id, start, names(vault, me.practitioner_id), purposes)
@@ -183,11 +199,12 @@ def disclosures_report(vault: Vault, handle: str, since: dt.date | None) -> Repo
 
 @disclosures_group.command("show", hidden=True)
 @practice_option
-@click.argument("handle", shell_complete=handles)
+@click.argument("handle", metavar="HANDLE|CLIENT_ID", shell_complete=handles)
 @click.option("--since", type=Date, help="From this day (default: six years back).")
 @click.pass_context
 def disclosures_show(ctx: click.Context, handle: str, since: dt.datetime | None) -> None:
-    """List a client's disclosures with date, recipient, description and purpose."""
+    """List a client's disclosures with date, recipient, description and purpose (a purged
+    client's too, by the client id its disposal certificate names)."""
     report = disclosures_report(open_vault(ctx), handle, since.date() if since else None)
     click.echo(text(report), nl=False)
 

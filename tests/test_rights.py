@@ -275,6 +275,18 @@ def test_erasure_outside_retention_leaves_no_readable_byte_in_the_vault_or_any_s
     gone = past_client(practice, "OLD-1")
     seal(practice, TODAY.isoformat(), "the kept session")
     rid = erasure_request(practice, "OLD-1")
+    ok(
+        practice,
+        "disclosures",
+        "add",
+        "OLD-1",
+        "--to",
+        "Insurer Z",
+        "--purpose",
+        "claim",
+        "--what",
+        "invoice dates",
+    )
     for _ in range(2):
         ok(practice, "backup", "run")
     not_asked = practice.run("retention", "erase", "OLD-1", "--request", rid)
@@ -312,6 +324,11 @@ def test_erasure_outside_retention_leaves_no_readable_byte_in_the_vault_or_any_s
         assert not (into / "vault" / "clients" / gone).exists()
         assert not [p for p in into.rglob("*.sealed") if gone in str(p)]
     assert ok(practice, "verify").startswith("vault OK")
+    # the accounting outlives the record, by the id the certificate names (six years)
+    kept = ok(practice, "disclosures", gone)
+    assert "Insurer Z" in kept and "claim" in kept and "invoice dates" in kept
+    unknown = practice.run("disclosures", "0123456789abcdef")
+    assert unknown.code == 1 and "no client has this handle" in unknown.err
 
 
 def test_an_override_erases_inside_retention_and_keeps_its_reason_sealed(practice: Env) -> None:

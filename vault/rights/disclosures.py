@@ -108,6 +108,11 @@ def accounting(
     return sorted(rows, key=lambda r: (r.day, r.how))
 
 
+def ever_disclosed(vault: Vault, client_id: str) -> bool:
+    """Whether any disclosure of this client is on record (a purged client's too)."""
+    return bool(signed(vault, (EVENT, EXPORT_EVENT, SHARE_EVENT), client_id))
+
+
 def _who(vault: Vault, e: Entry, names: Mapping[str, str]) -> str:
     pid = vault.trust.device_practitioner(e.device)
     return names.get(pid or "", f"practitioner {pid}" if pid else f"device {e.device}")
