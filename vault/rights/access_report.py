@@ -25,6 +25,7 @@ WHAT = {
     "decrypt": "decrypted notes (read, printed, opened or exported)",
     "decrypt-profile": "decrypted the client's name and details",
     "decrypt-consents": "read the client's consents",
+    "decrypt-amendments": "read the client's amendment decisions and statements",
     "share": "shared notes with a colleague",
     "export": "exported a copy of the record",
     "disclosure": "recorded a disclosure",
