@@ -102,4 +102,5 @@ CONTENT_MAC_BYTES = 16
 CONTENT_MAC_PERSON = b"cn-content-v1"  # same key as the handle index, another domain
 RETENTION_FORMAT = "casenotes-retention-facts"
 RETENTION_KEY_PERSON = b"cn-retention-v1"  # retention facts: same key again, a third domain
+RIGHTS_FACT_WHAT = "rights"  # a rights fact's associated data names this domain (vault/format/rights.py)
 PRACTICE_RULES_FORMAT = "casenotes-practice-rules"  # vault/settings/<version>-<device>.json
