@@ -5,9 +5,13 @@ a purge (retention/purge.py `dispose`), whose certificate names the request.
 
 ``override``: a documented exception (a practitioner's reason, sealed under the retention
 key in a ``rights-override`` audit entry, as the accounting of disclosures is) erases inside
-retention. Never past a hold, and never in a group practice: there every other machine
-checks a purge against its own facts (retention/agreement.py) and would refuse one its
-rules do not allow, so only a client its rules no longer keep is erased.
+retention. Never past a hold.
+
+Never in a group practice (more than one registered, not retired device): this machine
+cannot know of a hold placed on another while the two were apart, and an erasure made at
+once would destroy past it. A group practice's disposals go through the two phases of
+retention/intents.py, which an erasure does not (yet): the person is told to use
+`retention purge` once the client is past retention, and to close the request.
 """
 
 from __future__ import annotations
@@ -44,10 +48,12 @@ class NotAnErasure(RetentionError):
     template = "request {} is not an open erasure request of this client: nothing was destroyed"
 
 
-class GroupOverride(RetentionError):
+class GroupErasure(RetentionError):
     template = (
-        "client {} is not erased: in a group practice every machine checks a disposal against its own "
-        "retention rules, and would refuse one inside retention; nothing was destroyed"
+        "client {} is not erased: in a group practice this machine cannot see a hold placed on another "
+        "one, so `retention erase` refuses and nothing was destroyed; once the client is past retention, "
+        "`casenotes retention purge` destroys it with every machine's agreement, then record that with "
+        "`casenotes request close {} --outcome ...`"
     )
 
 
@@ -77,6 +83,8 @@ def _erase(
         raise NotAnErasure(request_id)
     now = vault.clock()
     entries = list(vault.audit.entries())
+    if group.is_group(vault, entries):  # before anything: no hold elsewhere can be known here
+        raise GroupErasure(client_id, request.request_id)
     facts = records.current(vault, client_id)
     damaged = records.problems(vault, [client_id], entries)
     if damaged:
@@ -90,8 +98,6 @@ def _erase(
         raise RetentionRequires(client_id, law, decision.retain_until.isoformat(), decision.rule)
     check_clock(entries, now, dt.timedelta(days=400), unattended=False)
     check_audit(vault)
-    if group.is_group(vault, entries) and not decision.purgeable:
-        raise GroupOverride(client_id)
     extra: dict[str, object] = {"request": request.request_id, "basis": BASIS}
     if inside and override is not None:
         key = retention_facts.key(vault.device.index_key)
