@@ -103,29 +103,34 @@ class Judge:
         return self._owners[device_id]
 
     def __call__(self, header: RevisionHeader) -> str:
-        retired = self._retired.get(header.device)
-        if retired is not None and header.sealed_at > retired:  # the same second: before it
+        return self.why(header.device, header.sealed_at)
+
+    def why(self, device_id: str, at: str, what: str = "revision") -> str:
+        """Why ``what`` (a revision, or a rights entry: vault/rights/reading.py) written by
+        the device at ``at`` is refused ("" if it stands)."""
+        retired = self._retired.get(device_id)
+        if retired is not None and at > retired:  # the same second: before it
             return (
-                f"refused: revision written by device {header.device}, which was retired at {retired}, "
-                f"before the {header.sealed_at} it claims; a retired device keeps no authority: it is not "
+                f"refused: {what} written by device {device_id}, which was retired at {retired}, "
+                f"before the {at} it claims; a retired device keeps no authority: it is not "
                 f"shown as the client's record: remove it, or restore the note from a backup"
             )
         try:
-            if self.owns(header.device):
+            if self.owns(device_id):
                 return ""
         except TamperedFile:
             return ""  # client.json does not check: nothing of the client opens; verify names it
-        practitioner = self.keyring.trust.registrant(header.device)
+        practitioner = self.keyring.trust.registrant(device_id)
         try:
             if self._writers is None:
                 self._writers = writers(self.keyring, self.client_id)
-            why = self._writers.refusal(practitioner, header.sealed_at)
+            why = self._writers.refusal(practitioner, at)
         except TamperedFile as exc:  # who may write cannot be read: believe no one but the owner
             why = f"who may write the client cannot be checked ({exc.path.name}: {exc.why})"
         if not why:
             return ""
         return (
-            f"refused: revision written by device {header.device} of practitioner "
+            f"refused: {what} written by device {device_id} of practitioner "
             f"{practitioner or 'unknown'}, who was not entitled to write it ({why}); it is not "
             f"shown as the client's record: remove it, or restore the note from a backup"
         )
