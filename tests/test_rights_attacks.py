@@ -33,3 +33,41 @@ def test_an_erasure_in_a_group_practice_never_destroys_past_a_hold_placed_while_
     with pytest.raises(GroupErasure):
         erase(desk, client_id, asked.request_id, APA, [])
     assert _readable(desk, client_id) == 1
+
+
+# -- authority: a revoked colleague's still-registered machine -------------------------------
+def test_a_revoked_colleague_cannot_close_extend_decide_or_ask_for_an_erasure(tmp_path) -> None:
+    """Carol's machine still signs lines that check, but Alex revoked her from AB-1: what she
+    writes of AB-1's requests afterwards is no request, closes nothing, decides nothing."""
+    from test_authority_on_read import _machine
+    from test_concurrent_revoke import _revoke, four_practitioners
+
+    from vault.rights import amendments
+
+    practice = four_practitioners(tmp_path)
+    note = practice.seal("alex", "Session: fictional.")
+    with practice.vault("alex") as alex:
+        access = requests.add(alex, practice.client, "access", dt.date(2026, 1, 5))
+        amendment = requests.add(alex, practice.client, "amendment", dt.date(2026, 1, 5), about=note)
+    _revoke(practice, "alex", "carol")
+    with _machine(practice, "carol") as carol:  # her casenotes needs no passphrase for these
+        requests.close(carol, requests.find(carol, access.request_id), "sent", dt.date(2026, 1, 6))
+        requests.extend(carol, requests.find(carol, amendment.request_id), "busy", dt.date(2026, 1, 6))
+        amendments.deny(carol, requests.find(carol, amendment.request_id), "fictional forged reason")
+        forged = requests.add(carol, practice.client, "erasure", dt.date(2026, 1, 6))
+
+    with practice.vault("alex") as alex:
+        shown = {r.request_id: r for r in requests.load(alex, practice.client)}
+        assert set(shown) == {access.request_id, amendment.request_id}  # hers is no request
+        assert shown[access.request_id].closed is None  # still to be answered, on time
+        assert shown[amendment.request_id].extended is None and shown[amendment.request_id].decisions == ()
+        with pytest.raises(requests.UnknownRequest):  # so an erase has nothing to act on
+            requests.find(alex, forged.request_id)
+        # Alex's own answers still count, and Bea's (she holds the client) too.
+        requests.close(alex, shown[access.request_id], "sent", dt.date(2026, 1, 7))
+    with practice.vault("bea") as bea:
+        requests.extend(bea, requests.find(bea, amendment.request_id), "complex", dt.date(2026, 1, 7))
+    with practice.vault("alex") as alex:
+        after = {r.request_id: r for r in requests.load(alex, practice.client)}
+        assert after[access.request_id].closed == dt.date(2026, 1, 7)
+        assert after[amendment.request_id].extended == dt.date(2026, 1, 7)

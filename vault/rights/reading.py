@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ..format import sync_artefacts
 from ..format.encoding import canonical
 from ..store.audit import Entry, signed_entry
+from ..store.authority import Judge
 
 if TYPE_CHECKING:
     from ..store.vault import Vault
@@ -36,3 +37,22 @@ def signed(vault: Vault, events: Iterable[str], client_id: str | None = None) ->
                 continue
             found.append(entry)
     return sorted(found, key=lambda e: (e.time, e.device, e.seq))
+
+
+def entitled(vault: Vault, found: Iterable[Entry]) -> list[Entry]:
+    """Those of ``found`` whose device's practitioner could write the client when the entry
+    says it was written (vault/store/authority.py, as a revision): a revoked colleague's or
+    a retired device's later line records, extends, closes or decides nothing. A client
+    whose folder is gone (purged, erased) has no key files to judge by: its entries stand
+    as signed, and nothing of it is left to act on."""
+    judges: dict[str, Judge | None] = {}
+    kept = []
+    for entry in found:
+        client_id = str(entry.data.get("client"))
+        if client_id not in judges:
+            here = (vault.client_dir(client_id) / "client.json").exists()
+            judges[client_id] = Judge(vault.keyring, client_id) if here else None
+        judge = judges[client_id]
+        if judge is None or not judge.why(entry.device, entry.time, "rights entry"):
+            kept.append(entry)
+    return kept

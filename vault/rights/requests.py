@@ -26,7 +26,7 @@ from ..format import retention_facts
 from ..format import rights as sealed
 from ..format.encoding import new_id
 from ..store.audit import Entry
-from .reading import signed
+from .reading import entitled, signed
 
 if TYPE_CHECKING:
     from ..store.vault import Vault
@@ -262,8 +262,9 @@ def check_open(request: Request) -> None:
 # -- reading ---------------------------------------------------------------------------------
 def entries(vault: Vault, client_id: str | None = None) -> list[Entry]:
     """The rights entries a registered device signed (a line added by whoever can write the
-    folder is not one), in time order."""
-    return signed(vault, EVENTS, client_id)
+    folder is not one) whose practitioner could then write the client (a signature says who
+    wrote a line, not that they were allowed to: issue 28), in time order."""
+    return entitled(vault, signed(vault, EVENTS, client_id))
 
 
 def fold(found: Iterable[Entry], key: bytes) -> list[Request]:
