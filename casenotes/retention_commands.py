@@ -180,6 +180,8 @@ def retention_erase(
     override = words(reason, "reason") if override_retention else None
     p = practice(ctx)
     vault = open_vault(ctx)
+    if override is not None:  # destroying what the law keeps: the practitioner's exception, not the machine's
+        vault.unlock(ask_passphrase())
     client_id = vault.resolve(handle)
     shared = practice_rules(p, vault)
     finish_purges(vault, refuse=True)

@@ -71,3 +71,22 @@ def test_a_revoked_colleague_cannot_close_extend_decide_or_ask_for_an_erasure(tm
         after = {r.request_id: r for r in requests.load(alex, practice.client)}
         assert after[access.request_id].closed == dt.date(2026, 1, 7)
         assert after[amendment.request_id].extended == dt.date(2026, 1, 7)
+
+
+# -- an override needs the passphrase ---------------------------------------------------------
+def test_an_override_of_retention_is_not_made_by_someone_without_the_passphrase(practice) -> None:
+    """Whoever sits at the unlocked machine may record a request (no passphrase), but
+    destroying a record, and its backups, that the law still keeps is the practitioner's
+    documented exception: it asks for the passphrase."""
+    from test_rights import erasure_request
+
+    assert practice.run("client", "add", "NEW-1").code == 0
+    rid = erasure_request(practice, "NEW-1")
+    args = ("retention", "erase", "NEW-1", "--request", rid, "--override-retention", "--reason", "-", "--confirm")
+    for passphrase in (None, "not the fictional passphrase"):
+        refused = practice.run(*args, stdin="never treated\n", passphrase=passphrase)
+        assert refused.code != 0 and "erased client" not in refused.text
+        assert "passphrase" in refused.err.lower()
+        assert not list((practice.vault_dir / "disposals").glob("*.md"))
+    assert "NEW-1" in practice.run("client", "list").text  # still a client, its request still open
+    assert rid in practice.run("request", "list", "NEW-1").text
