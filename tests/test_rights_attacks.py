@@ -90,3 +90,30 @@ def test_an_override_of_retention_is_not_made_by_someone_without_the_passphrase(
         assert not list((practice.vault_dir / "disposals").glob("*.md"))
     assert "NEW-1" in practice.run("client", "list").text  # still a client, its request still open
     assert rid in practice.run("request", "list", "NEW-1").text
+
+
+# -- the accounting of disclosures -------------------------------------------------------------
+def test_a_colleagues_line_neither_hides_the_accounting_nor_passes_as_an_entitled_disclosure(tmp_path) -> None:
+    """A revoked colleague's machine writes a signed ``disclosure`` line with no readable
+    date (which stopped the whole accounting), and a disclosure of a client she no longer
+    holds: the real disclosures are listed, hers is listed as what it is."""
+    from test_authority_on_read import _machine
+    from test_concurrent_revoke import _revoke, four_practitioners
+
+    from vault.format.encoding import new_id
+    from vault.rights import disclosures
+
+    practice = four_practitioners(tmp_path)
+    with practice.vault("alex") as alex:
+        disclosures.record(alex, practice.client, dt.date(2026, 1, 5), "Dr Q (GP)", "care", "a letter")
+    _revoke(practice, "alex", "carol")
+    with _machine(practice, "carol") as carol:
+        carol.audit.append("disclosure", client=practice.client, disclosure=new_id())  # no fact, no date
+        disclosures.record(carol, practice.client, dt.date(2026, 1, 6), "Insurer Z", "claim", "dates")
+
+    with practice.vault("alex") as alex:
+        names = {practice.ids["carol"]: "Carol", practice.ids["alex"]: "you"}
+        rows = disclosures.accounting(alex, practice.client, dt.date(2020, 1, 1), names, {})
+    assert [(r.recipient, r.by) for r in rows if r.recipient == "Dr Q (GP)"] == [("Dr Q (GP)", "you")]
+    [hers] = [r for r in rows if r.recipient == "Insurer Z"]
+    assert hers.by.startswith("Carol") and "not entitled" in hers.by

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..format import retention_facts
 from ..format import rights as sealed
 from ..format.encoding import new_id
 from ..store.audit import Entry
-from .reading import signed
+from .reading import entitled, signed
 
 if TYPE_CHECKING:
     from ..store.vault import Vault
@@ -101,8 +101,12 @@ def accounting(
     practitioner id -> name; ``purposes``: consent id -> purpose; ``tz``: local time."""
     key = retention_facts.key(vault.device.index_key)
     rows = []
-    for e in signed(vault, (EVENT, EXPORT_EVENT, SHARE_EVENT), client_id):
+    found = signed(vault, (EVENT, EXPORT_EVENT, SHARE_EVENT), client_id)
+    believed = {id(e) for e in entitled(vault, found)}
+    for e in found:
         row = _row(vault, e, key, names, purposes, tz)
+        if row is not None and id(e) not in believed:  # listed, never hidden: it may be true
+            row = replace(row, by=f"{row.by} (not entitled to this client when recorded)")
         if row is not None and row.day >= since:
             rows.append(row)
     return sorted(rows, key=lambda r: (r.day, r.how))
@@ -151,7 +155,10 @@ def _row(
         except sealed.Unreadable:
             return None  # another practice's key or damage: `audit verify` reports damage
     if e.event == EVENT:
-        when = dt.date.fromisoformat(str(facts.get("date")))
+        try:
+            when = dt.date.fromisoformat(str(facts.get("date")))
+        except ValueError:
+            return None  # no date: nothing of an accounting in it (and not the end of the others)
         return Disclosure(
             when, str(facts.get("to")), str(facts.get("what")), str(facts.get("purpose")), "recorded", by
         )
