@@ -117,3 +117,29 @@ def test_a_colleagues_line_neither_hides_the_accounting_nor_passes_as_an_entitle
     assert [(r.recipient, r.by) for r in rows if r.recipient == "Dr Q (GP)"] == [("Dr Q (GP)", "you")]
     [hers] = [r for r in rows if r.recipient == "Insurer Z"]
     assert hers.by.startswith("Carol") and "not entitled" in hers.by
+
+
+# -- the access report -------------------------------------------------------------------------
+def test_the_access_report_lists_a_colleague_reading_the_clients_name_in_a_client_list(tmp_path) -> None:
+    """`client list` decrypts every readable client's name and details in one audited step
+    (``decrypt-profiles``, a count, no client id): that is an access to each of them."""
+    from test_authority_on_read import _machine
+    from test_concurrent_revoke import PASSPHRASES, _revoke, four_practitioners
+
+    from vault import Passphrase
+    from vault.rights import access_report
+
+    practice = four_practitioners(tmp_path)
+    with practice.vault("bea") as bea:
+        assert [p.client_id for p in bea.profiles(bea.unlock(Passphrase(PASSPHRASES["bea"])))] == [
+            practice.client
+        ]
+    _revoke(practice, "alex", "carol")
+    with _machine(practice, "carol") as carol:  # after the revoke: AB-1's name is not hers to read
+        assert list(carol.profiles(carol.unlock(Passphrase(PASSPHRASES["carol"])))) == []
+
+    with practice.vault("alex") as alex:
+        names = {practice.ids["bea"]: "Bea", practice.ids["carol"]: "Carol"}
+        rows = access_report.report(alex, practice.client, None, names)
+    listed = [(r.who, r.what) for r in rows if r.event == "decrypt-profiles"]
+    assert listed == [("Bea", "decrypted the client's name and details, in a list of clients")]

@@ -24,6 +24,7 @@ WHAT = {
     "site-open": "opened the record (casenotes open)",
     "decrypt": "decrypted notes (read, printed, opened or exported)",
     "decrypt-profile": "decrypted the client's name and details",
+    "decrypt-profiles": "decrypted the client's name and details, in a list of clients",
     "decrypt-consents": "read the client's consents",
     "decrypt-amendments": "read the client's amendment decisions and statements",
     "share": "shared notes with a colleague",
@@ -36,6 +37,7 @@ WHAT = {
     "access-grant": "gave a colleague access",
     "access-revoke": "took a colleague's access away",
 }
+WHOLE = ("restore", "decrypt-profiles")  # entries that name no one client in a ``client`` field
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,11 @@ def report(
 ) -> list[Access]:
     """Each access to the client on or after ``since`` (local), oldest first. ``names``:
     practitioner id -> name."""
-    found = signed(vault, [event for event in WHAT if event != "restore"], client_id)
+    found = signed(vault, [event for event in WHAT if event not in WHOLE], client_id)
     found += signed(vault, ["restore"])  # the whole practice: every client came back
+    found += [  # a client list: each client it decrypted is named among its ids
+        e for e in signed(vault, ["decrypt-profiles"]) if client_id in (e.data.get("client_ids") or [])
+    ]
     rows = []
     for e in found:
         pid = str(e.data.get("practitioner") or vault.trust.device_practitioner(e.device) or "")

@@ -390,6 +390,11 @@ def profiles(vault: Readable, practitioner: Practitioner) -> Iterator[Profile]:
         for cid in vault.revision_files.client_ids()
         if practitioner.practitioner_id in vault.keyring.access_holders(cid)
     ]
-    vault.audit.append("decrypt-profiles", clients=len(readable), practitioner=practitioner.practitioner_id)
+    vault.audit.append(  # the ids: each client's access report lists this read of its name
+        "decrypt-profiles",
+        clients=len(readable),
+        client_ids=sorted(readable),
+        practitioner=practitioner.practitioner_id,
+    )
     for cid in readable:
         yield _open_profile(vault, practitioner, cid)
