@@ -10,6 +10,7 @@ import datetime as dt
 import pytest
 from test_group_purge import APA, _readable, machines  # noqa: F401
 from test_purge_intents import _due
+from test_sharing import people  # noqa: F401 (the fixture)
 
 from retention import certificate, records
 from retention.erasure import GroupErasure, erase
@@ -143,3 +144,14 @@ def test_the_access_report_lists_a_colleague_reading_the_clients_name_in_a_clien
         rows = access_report.report(alex, practice.client, None, names)
     listed = [(r.who, r.what) for r in rows if r.event == "decrypt-profiles"]
     assert listed == [("Bea", "decrypted the client's name and details, in a list of clients")]
+
+
+def test_the_access_report_lists_a_supervisors_cosignature_which_reads_the_note(people) -> None:
+    from test_sharing import BEA_PASS, ok, seal
+
+    ok(people.bea, "client", "add", "EF-3", passphrase=BEA_PASS)
+    ok(people.bea, "supervise", "EF-3", "Alex", passphrase=BEA_PASS)
+    note_id = seal(people.bea, "2026-11-02", "supervised session", client="EF-3")
+    ok(people.alex, "cosign", note_id, "--yes")  # Alex's machine decrypts the note to co-sign it
+    report = ok(people.bea, "access-report", "EF-3", passphrase=BEA_PASS)
+    assert any("Alex" in line and "co-signed" in line for line in report.splitlines()), report

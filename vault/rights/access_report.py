@@ -27,6 +27,7 @@ WHAT = {
     "decrypt-profiles": "decrypted the client's name and details, in a list of clients",
     "decrypt-consents": "read the client's consents",
     "decrypt-amendments": "read the client's amendment decisions and statements",
+    "cosign": "read and co-signed a note (as supervisor)",
     "share": "shared notes with a colleague",
     "export": "exported a copy of the record",
     "disclosure": "recorded a disclosure",
