@@ -21,7 +21,7 @@ from vault.rights.requests import KINDS, Request
 
 from .completion import handles
 from .context import UsageFailure, ask_passphrase, open_vault, practice_option
-from .stdin_words import required_words, words
+from .stdin_words import required_words, several, words
 
 Date = click.DateTime(["%Y-%m-%d"])
 
@@ -212,9 +212,13 @@ def disclosures_show(ctx: click.Context, handle: str, since: dt.datetime | None)
 @disclosures_group.command("add")
 @practice_option
 @click.argument("handle", shell_complete=handles)
-@click.option("--to", "to", required=True, metavar="RECIPIENT", help="Who received it (a person or body).")
-@click.option("--purpose", required=True, metavar="TEXT", help="Why it was disclosed.")
-@click.option("--what", required=True, metavar="TEXT", help="A description of what went (not its text).")
+@click.option(
+    "--to", "to", required=True, metavar="RECIPIENT", help="Who received it (a person or body); '-': stdin."
+)
+@click.option("--purpose", required=True, metavar="TEXT", help="Why it was disclosed; '-': stdin.")
+@click.option(
+    "--what", required=True, metavar="TEXT", help="A description of what went (not its text); '-': stdin."
+)
 @click.option("--date", "day", type=Date, help="When (default: today).")
 @click.pass_context
 def disclosures_add(
@@ -226,10 +230,13 @@ def disclosures_add(
     when = day.date() if day else today(vault)
     if when > today(vault):
         raise UsageFailure(f"--date {when} is in the future")
-    for value, name in ((to, "--to"), (purpose, "--purpose"), (what, "--what")):
+    # '-': from standard input, one line each: a recipient or description names the client's affairs
+    given = several({"--to": to, "--purpose": purpose, "--what": what})
+    for name, value in given.items():
         if not value.strip():
             raise UsageFailure(f"{name} is empty")
-    disclosures.record(vault, client_id, when, to.strip(), purpose.strip(), what.strip())
+    to, purpose, what = (given[name].strip() for name in ("--to", "--purpose", "--what"))
+    disclosures.record(vault, client_id, when, to, purpose, what)
     click.echo(
         f"recorded a disclosure of {handle} on {when}; kept six years, whatever the record's retention"
     )

@@ -29,3 +29,20 @@ def required_words(given: str, what: str) -> str:
     if not value or not value.strip():
         raise UsageFailure(f"the {what} is empty: say what it is")
     return value
+
+
+def several(given: dict[str, str]) -> dict[str, str]:
+    """Options (name -> value) of which those given as '-' are read from standard input,
+    one line each, in the order given: several fields, one standard input."""
+    asked = [name for name, value in given.items() if value == "-"]
+    if not asked:
+        return given
+    if sys.stdin.isatty():
+        click.echo(f"{', '.join(asked)}: one line each, then Ctrl-D:", err=True)
+    lines = [line.strip() for line in sys.stdin.read().splitlines() if line.strip()]
+    if len(lines) != len(asked):
+        raise UsageFailure(
+            f"{len(asked)} line(s) expected on standard input ({', '.join(asked)}, in that order), "
+            f"{len(lines)} given"
+        )
+    return {**given, **dict(zip(asked, lines, strict=True))}

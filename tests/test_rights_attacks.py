@@ -155,3 +155,17 @@ def test_the_access_report_lists_a_supervisors_cosignature_which_reads_the_note(
     ok(people.alex, "cosign", note_id, "--yes")  # Alex's machine decrypts the note to co-sign it
     report = ok(people.bea, "access-report", "EF-3", passphrase=BEA_PASS)
     assert any("Alex" in line and "co-signed" in line for line in report.splitlines()), report
+
+
+# -- nothing private on a command line ---------------------------------------------------------
+def test_a_disclosures_recipient_purpose_and_description_can_stay_off_the_command_line(practice) -> None:
+    """Every local user reads another's command line (/proc/*/cmdline): the recipient and the
+    description name the client's affairs, so each may be given as '-', from standard input."""
+    args = ("disclosures", "add", "AB-1", "--to", "-", "--purpose", "court order", "--what", "-")
+    done = practice.run(*args, stdin="Family Court (fictional quendra case)\nassessment letter\n")
+    assert done.code == 0, done.err
+    listed = practice.run("disclosures", "AB-1").text
+    assert "Family Court (fictional quendra case)" in listed and "assessment letter" in listed
+    assert "court order" in listed
+    short = practice.run(*args, stdin="only one line\n")
+    assert short.code == 2 and "2 line(s) expected" in short.err
