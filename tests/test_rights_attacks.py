@@ -83,7 +83,17 @@ def test_an_override_of_retention_is_not_made_by_someone_without_the_passphrase(
 
     assert practice.run("client", "add", "NEW-1").code == 0
     rid = erasure_request(practice, "NEW-1")
-    args = ("retention", "erase", "NEW-1", "--request", rid, "--override-retention", "--reason", "-", "--confirm")
+    args = (
+        "retention",
+        "erase",
+        "NEW-1",
+        "--request",
+        rid,
+        "--override-retention",
+        "--reason",
+        "-",
+        "--confirm",
+    )
     for passphrase in (None, "not the fictional passphrase"):
         refused = practice.run(*args, stdin="never treated\n", passphrase=passphrase)
         assert refused.code != 0 and "erased client" not in refused.text
@@ -94,7 +104,9 @@ def test_an_override_of_retention_is_not_made_by_someone_without_the_passphrase(
 
 
 # -- the accounting of disclosures -------------------------------------------------------------
-def test_a_colleagues_line_neither_hides_the_accounting_nor_passes_as_an_entitled_disclosure(tmp_path) -> None:
+def test_a_colleagues_line_neither_hides_the_accounting_nor_passes_as_an_entitled_disclosure(
+    tmp_path,
+) -> None:
     """A revoked colleague's machine writes a signed ``disclosure`` line with no readable
     date (which stopped the whole accounting), and a disclosure of a client she no longer
     holds: the real disclosures are listed, hers is listed as what it is."""
