@@ -8,12 +8,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import PASSPHRASE
 from test_group_purge import APA, _readable, machines  # noqa: F401
 from test_purge_intents import _due
 from test_sharing import people  # noqa: F401 (the fixture)
 
 from retention import certificate, records
 from retention.erasure import GroupErasure, erase
+from vault import Passphrase
 from vault.rights import requests
 
 
@@ -181,3 +183,24 @@ def test_a_disclosures_recipient_purpose_and_description_can_stay_off_the_comman
     assert "court order" in listed
     short = practice.run(*args, stdin="only one line\n")
     assert short.code == 2 and "2 line(s) expected" in short.err
+
+
+def test_a_genuine_line_copied_into_another_log_file_counts_once(practice) -> None:
+    """Whoever can write the synced folder copies a signed disclosure and a signed read into
+    a log file of their own: the accounting and the access report list each once."""
+    from vault.rights import access_report, disclosures
+
+    vault = practice.vault()
+    client_id = vault.resolve("AB-1")
+    disclosures.record(vault, client_id, dt.date(2026, 1, 5), "Dr Q (GP)", "care", "a letter")
+    vault.read_notes(vault.unlock(Passphrase(PASSPHRASE)), client_id)
+    own = vault.audit.directory / f"{vault.device.device_id}.log"
+    copied = [
+        line for line in own.read_bytes().splitlines() if b'"disclosure"' in line or b'"decrypt"' in line
+    ]
+    (vault.audit.directory / "0000000000000000.log").write_bytes(b"\n".join(copied * 2) + b"\n")
+    rows = disclosures.accounting(vault, client_id, dt.date(2020, 1, 1), {}, {})
+    assert [r.recipient for r in rows] == ["Dr Q (GP)"]
+    reads = [r for r in access_report.report(vault, client_id, None, {}) if r.event == "decrypt"]
+    assert len(reads) == 1
+    vault.close()

@@ -24,6 +24,7 @@ def signed(vault: Vault, events: Iterable[str], client_id: str | None = None) ->
     client = canonical({"client": client_id})[1:-1] if client_id else None
     keys = vault.trust.device_keys()
     found = []
+    seen: set[tuple[str, int]] = set()  # a genuine line copied into another file is one entry
     for path in sync_artefacts.glob(vault.audit.directory, "*.log"):
         for line in path.read_bytes().splitlines():
             if client is not None and client not in line:
@@ -35,6 +36,9 @@ def signed(vault: Vault, events: Iterable[str], client_id: str | None = None) ->
                 continue
             if client_id is not None and entry.data.get("client") != client_id:
                 continue
+            if (entry.device, entry.seq) in seen:
+                continue
+            seen.add((entry.device, entry.seq))
             found.append(entry)
     return sorted(found, key=lambda e: (e.time, e.device, e.seq))
 
