@@ -181,6 +181,9 @@ def disclosures_report(vault: Vault, handle: str, since: dt.date | None) -> Repo
 
     me = vault.unlock(ask_passphrase())
     client_id = _client_or_purged(vault, handle)
+    if (vault.client_dir(client_id) / "client.json").exists():
+        # Every device can open the facts (the retention key): only a holder of the client is shown them.
+        vault.keyring.client_keys(me, client_id)
     try:
         purposes = {c.consent_id: c.purpose for c in consent.consents(vault, me, client_id)}
     except (VaultError, OSError):  # purged: the consents went with the client; the ids stay

@@ -204,3 +204,23 @@ def test_a_genuine_line_copied_into_another_log_file_counts_once(practice) -> No
     reads = [r for r in access_report.report(vault, client_id, None, {}) if r.event == "decrypt"]
     assert len(reads) == 1
     vault.close()
+
+
+def test_a_colleague_without_the_client_is_not_shown_its_accounting_of_disclosures(people) -> None:
+    """The facts are sealed under the retention key, which every device of the practice
+    holds: the command, not the cipher, keeps a colleague who does not hold the client out."""
+    from test_sharing import BEA_PASS, ok
+
+    added = people.alex.run(
+        *("disclosures", "add", "AB-1", "--to", "-", "--purpose", "-", "--what", "-"),
+        stdin="Family Court (fictional)\ncourt order\nassessment letter\n",
+    )
+    assert added.code == 0, added.err
+    assert "Family Court" in ok(people.alex, "disclosures", "AB-1")
+    client_id = people.alex.vault().resolve("AB-1")
+    for asked in ("AB-1", client_id):  # by handle, and by the id a certificate names
+        refused = people.bea.run("disclosures", asked, passphrase=BEA_PASS)
+        assert refused.code != 0 and "Family Court" not in refused.text and "assessment" not in refused.text
+        assert "access" in refused.err
+    ok(people.alex, "access", "grant", "AB-1", "Bea")
+    assert "Family Court" in ok(people.bea, "disclosures", "AB-1", passphrase=BEA_PASS)
