@@ -10,7 +10,8 @@ import datetime as dt
 import pytest
 from conftest import PASSPHRASE
 from test_group_purge import APA, _readable, machines  # noqa: F401
-from test_purge_intents import _due
+from test_purge_intents import _due, three  # noqa: F401 (the fixture)
+from test_retention import add
 from test_sharing import people  # noqa: F401 (the fixture)
 
 from retention import certificate, records
@@ -224,3 +225,17 @@ def test_a_colleague_without_the_client_is_not_shown_its_accounting_of_disclosur
         assert "access" in refused.err
     ok(people.alex, "access", "grant", "AB-1", "Bea")
     assert "Family Court" in ok(people.bea, "disclosures", "AB-1", passphrase=BEA_PASS)
+
+
+def test_a_lost_laptops_later_close_of_a_request_counts_for_nothing(three) -> None:
+    """The practitioner's own old laptop, retired as lost: whoever found it closes the
+    client's request from it; the request stays open, with its deadline."""
+    desk, laptop, old, sync, clock = three
+    client_id = add(desk, "AB-1", ["2026-01-01"])
+    asked = requests.add(desk, client_id, "access", dt.date(2019, 1, 1))
+    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), old.device.device_id)
+    clock.set("2019-01-01T10:00:00")  # after the retire
+    requests.close(old, requests.find(old, asked.request_id), "sent", dt.date(2019, 1, 1))
+    assert requests.find(desk, asked.request_id).closed is None
+    requests.close(desk, requests.find(desk, asked.request_id), "sent", dt.date(2019, 1, 2))
+    assert requests.find(desk, asked.request_id).closed == dt.date(2019, 1, 2)
