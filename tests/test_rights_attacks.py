@@ -239,3 +239,25 @@ def test_a_lost_laptops_later_close_of_a_request_counts_for_nothing(three) -> No
     assert requests.find(desk, asked.request_id).closed is None
     requests.close(desk, requests.find(desk, asked.request_id), "sent", dt.date(2019, 1, 2))
     assert requests.find(desk, asked.request_id).closed == dt.date(2019, 1, 2)
+
+
+# -- clocks ------------------------------------------------------------------------------------
+def test_a_close_or_denial_from_a_machine_whose_clock_is_behind_still_counts(machines) -> None:
+    """Entries are read in time order; a colleague's laptop a few minutes slow closed or
+    decided a request 'before' it was recorded, and the answer was dropped: the request
+    stayed open and late, a denial was never shown with the note."""
+    from vault.rights import amendments
+
+    desk, laptop, sync, clock = machines
+    client_id = add(desk, "AB-1", ["2019-01-01"])
+    note = desk.revision_files.note_ids(client_id)[0]
+    clock.set("2019-01-02T10:00:00")
+    access = requests.add(desk, client_id, "access", dt.date(2019, 1, 2))
+    amendment = requests.add(desk, client_id, "amendment", dt.date(2019, 1, 2), about=note)
+    sync()
+    clock.set("2019-01-02T09:55:00")  # the laptop's clock: five minutes slow
+    requests.close(laptop, requests.find(laptop, access.request_id), "sent", dt.date(2019, 1, 2))
+    amendments.deny(laptop, requests.find(laptop, amendment.request_id), "fictional reason")
+    sync()
+    assert requests.find(desk, access.request_id).closed == dt.date(2019, 1, 2)
+    assert [d.decision for d in requests.find(desk, amendment.request_id).decisions] == ["deny"]
