@@ -170,7 +170,7 @@ def retention_erase(
     confirm: bool,
 ) -> None:
     """Erase a client at their request (GDPR Art. 17), unless retention rules keep the record."""
-    from retention.erasure import erase
+    from retention.erasure import Pending, erase
 
     from .stdin_words import words
 
@@ -191,8 +191,16 @@ def retention_erase(
                 "an erasure destroys records for good: add --confirm to run it without a terminal"
             )
         click.confirm(f"Destroy every copy of {handle}'s record, in the vault and backups?", abort=True)
-    path = erase(vault, client_id, request_id, shared.policy, targets(p), override)
-    click.echo(f"erased client {client_id}: certificate in {path.relative_to(vault.root.parent)}")
+    done = erase(vault, client_id, request_id, shared.policy, targets(p), override)
+    if isinstance(done, Pending):  # a group practice: every other machine checks it first
+        who = ", ".join(f"device {d}" for d in done.waiting) or "the other devices"
+        said = "erasure announced to the other machines" if done.written else "erasure still waiting"
+        click.echo(
+            f"{said}: nothing destroyed yet; {who} must acknowledge it (each checks the request and "
+            "its own holds when it syncs), then run this command again"
+        )
+        return
+    click.echo(f"erased client {client_id}: certificate in {done.relative_to(vault.root.parent)}")
 
 
 @retention.command("release")

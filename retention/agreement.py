@@ -33,16 +33,36 @@ from vault.store.retention_files import FACTS_EVENT
 from . import records
 from .policy import Policy, decide
 
+ACK = "purge-ack"  # an acknowledgement of a purge's intent (retention/intents.py)
+
+
+def erasure_acknowledged(entries: Sequence[Entry], device: str, client_id: str, purge_device: str) -> bool:
+    """Whether ``device`` acknowledged an erasure intent of ``purge_device`` for the client."""
+    return any(
+        e.device == device
+        and e.event == ACK
+        and e.data.get("request")
+        and e.data.get("client") == client_id
+        and e.data.get("purge_device") == purge_device
+        for e in entries
+    )
+
 
 def why_not(
-    vault: Vault, client_id: str, policy: Policy, entries: Sequence[Entry], full_notice: bool = True
+    vault: Vault,
+    client_id: str,
+    policy: Policy,
+    entries: Sequence[Entry],
+    full_notice: bool = True,
+    erasure: bool = False,
 ) -> str:
     """Why this machine does not agree to destroy the client ("" if it does). ``entries``:
     the audit log, without purge lines no registered device signed. ``full_notice=False``:
-    announced is enough (a person confirmed the purge: retention/intents.py)."""
+    announced is enough (a person confirmed the purge: retention/intents.py). ``erasure``:
+    no notice at all (the client asked, and this machine saw the request: intents.py)."""
     today = vault.clock().date()
     if not (vault.client_dir(client_id) / "client.json").exists():
-        return _from_log(client_id, vault.clock(), policy, entries)
+        return _from_log(client_id, vault.clock(), policy, entries, erasure)
     damaged = records.problems(vault, [client_id], entries)
     if damaged:
         return f"its retention facts here disagree with the audit log ({damaged[0].path.name})"
@@ -55,6 +75,8 @@ def why_not(
     decision = decide(facts, policy, today)
     if not decision.purgeable:
         return f"not past retention here: disposable from {decision.dispose_on.isoformat()}"
+    if erasure:
+        return ""
     if decision.announced is None:
         return "no notice of it has reached this machine"
     if full_notice and not decision.purgeable_unattended(today):
@@ -62,7 +84,9 @@ def why_not(
     return ""
 
 
-def _from_log(client_id: str, now: dt.datetime, policy: Policy, entries: Sequence[Entry]) -> str:
+def _from_log(
+    client_id: str, now: dt.datetime, policy: Policy, entries: Sequence[Entry], erasure: bool = False
+) -> str:
     """The check when the client's files are gone here: from the audit log alone."""
     times: dict[str, list[str]] = {"hold": [], "release": [], "notice": []}
     for e in entries:
@@ -72,6 +96,8 @@ def _from_log(client_id: str, now: dt.datetime, policy: Policy, entries: Sequenc
     holds, releases, notices = times["hold"], times["release"], times["notice"]
     if holds and max(holds) > max(releases, default=""):
         return "a hold is recorded for it in the audit log"
+    if erasure:
+        return ""
     if not notices:
         return "no notice of it is recorded in the audit log"
     announced = dt.datetime.fromisoformat(min(notices).replace("Z", "+00:00"))
@@ -97,7 +123,8 @@ def settle(vault: Vault, policy: Policy) -> tuple[list[str], list[tuple[str, str
     before = purged.decided(signed, own)[1]
     agreed, refused = [], []
     for client_id, purge in sorted(pending.items()):
-        why = why_not(vault, client_id, policy, entries)
+        erasure = erasure_acknowledged(signed, own, client_id, purge.device)
+        why = why_not(vault, client_id, policy, entries, erasure=erasure)
         if not why:
             vault.audit.append(purged.AGREED, client=client_id, purge_device=purge.device)
             agreed.append(client_id)

@@ -25,6 +25,15 @@ client, names another). A hold placed anywhere before its device acknowledged al
 the purge: that device answers ``purge-held``, or its acknowledgement is void. A stopped
 intent is never carried out; a later run writes a new one if the client is still due.
 
+An **erasure** at the client's request (`retention erase`, retention/erasure.py) goes
+through the same two phases: its intent names the request (``request``), and each other
+device acknowledges it only if that request is in its own copy of the signed log (an
+erasure request of this client, open, written by a device whose practitioner may write
+the client: vault/rights/requests.py), and the client is past retention and held by no one
+there; no notice period is asked, the client asked. Its acknowledgement names the request
+too, so that the device's agreement to the purge that follows (retention/agreement.py)
+asks no notice either.
+
 A single-device practice purges in one step, as before.
 """
 
@@ -42,7 +51,7 @@ from . import agreement, group
 from .policy import Policy
 
 INTENT = "purge-intent"
-ACK = "purge-ack"
+ACK = agreement.ACK  # written here; agreement.py reads an erasure's
 HELD = "purge-held"
 
 
@@ -53,6 +62,7 @@ class Intent:
     device: str
     time: str
     unattended: bool
+    request: str | None = None  # an erasure's request (retention/erasure.py)
 
 
 @dataclass(frozen=True)
@@ -74,8 +84,14 @@ def _intents(entries: Sequence[Entry]) -> list[Intent]:
     for e in entries:
         if e.event == INTENT and isinstance(e.data.get("intent"), str):
             client = str(e.data.get("client"))
+            request = e.data.get("request")
             newest[client, e.device] = Intent(
-                str(e.data["intent"]), client, e.device, e.time, bool(e.data.get("unattended"))
+                str(e.data["intent"]),
+                client,
+                e.device,
+                e.time,
+                bool(e.data.get("unattended")),
+                str(request) if request else None,
             )
     return list(newest.values())
 
@@ -147,8 +163,14 @@ def acknowledge(vault: Vault, policy: Policy) -> tuple[list[str], list[tuple[str
             continue
         if not (vault.client_dir(intent.client_id) / "client.json").exists():
             continue  # not here yet (or never was): nothing to check it against
-        why = agreement.why_not(vault, intent.client_id, policy, entries, full_notice=intent.unattended)
         fields = {"client": intent.client_id, "intent": intent.intent_id, "purge_device": intent.device}
+        if intent.request is not None:
+            why = _no_erasure(vault, intent) or agreement.why_not(
+                vault, intent.client_id, policy, entries, erasure=True
+            )
+            fields["request"] = intent.request
+        else:
+            why = agreement.why_not(vault, intent.client_id, policy, entries, full_notice=intent.unattended)
         if why:
             vault.audit.append(HELD, **fields, why=why)
             held.append((intent.client_id, why))
@@ -156,6 +178,25 @@ def acknowledge(vault: Vault, policy: Policy) -> tuple[list[str], list[tuple[str
             vault.audit.append(ACK, **fields)
             acked.append(intent.client_id)
     return acked, held
+
+
+def _no_erasure(vault: Vault, intent: Intent) -> str:
+    """Why this machine does not see the erasure request an intent names ("" if it does):
+    absent from its signed log, or written by a device not entitled to the client
+    (`requests.load` leaves those out), of another client or kind, or closed."""
+    from vault.rights import requests  # only for an erasure's intent
+
+    found = [r for r in requests.load(vault, intent.client_id) if r.request_id == intent.request]
+    if not found or found[0].kind != "erasure":
+        return f"no erasure request {intent.request} of this client in the signed log here"
+    if found[0].closed is not None:
+        return f"erasure request {intent.request} was closed on {found[0].closed}"
+    return ""
+
+
+def erasure_intent(vault: Vault, client_id: str, request_id: str) -> None:
+    """Write an erasure's intent (retention/erasure.py)."""
+    vault.audit.append(INTENT, client=client_id, intent=new_id(), unattended=False, request=request_id)
 
 
 @dataclass(frozen=True)

@@ -6,17 +6,20 @@ merged as a sync engine merges them (tests/test_group_purge.py `Sync`)."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE
 from test_group_purge import APA, _readable, machines  # noqa: F401
-from test_purge_intents import _due, three  # noqa: F401 (the fixture)
+from test_purge_intents import _due, _standing, three  # noqa: F401 (the fixture)
 from test_retention import add
 from test_sharing import people  # noqa: F401 (the fixture)
 
-from retention import certificate, records
-from retention.erasure import GroupErasure, erase
+from retention import agreement, certificate, intents, records
+from retention.erasure import ErasureHeld, Pending, erase
+from retention.errors import ClientHeld
 from vault import Passphrase
+from vault.format.encoding import new_id
 from vault.rights import requests
 
 
@@ -24,19 +27,53 @@ def test_an_erasure_in_a_group_practice_never_destroys_past_a_hold_placed_while_
     desk, laptop, sync, clock, client_id = _due(machines)  # past retention on both machines
     asked = requests.add(desk, client_id, "erasure", dt.date(2029, 12, 20))
     records.place_hold(laptop, client_id, "fictional subpoena")  # apart: the desk does not know
-    with pytest.raises(GroupErasure) as refused:
+    first = erase(desk, client_id, asked.request_id, APA, [])
+    assert first == Pending((laptop.device.device_id,), True)  # only an intent: nothing destroyed
+    assert certificate.all_certificates(desk) == {}
+    sync()
+    acked, held = intents.acknowledge(laptop, APA)
+    assert acked == [] and held == [(client_id, "1 hold(s) in force here")]
+    sync()
+    with pytest.raises(ClientHeld):  # the hold itself has now arrived too
         erase(desk, client_id, asked.request_id, APA, [])
-    assert "retention purge" in str(refused.value) and asked.request_id in str(refused.value)
     assert certificate.all_certificates(desk) == {}
     sync()
     assert _readable(desk, client_id) == 1 and _readable(laptop, client_id) == 1
     assert requests.find(desk, asked.request_id).closed is None  # still to be answered
 
-    records.release_holds(laptop, client_id)  # no hold anywhere: still refused, still kept
+    records.release_holds(laptop, client_id)  # released: the stopped intent is never carried out
     sync()
-    with pytest.raises(GroupErasure):
+    with pytest.raises(ErasureHeld) as stopped:  # it says who stopped it, and asks again
         erase(desk, client_id, asked.request_id, APA, [])
-    assert _readable(desk, client_id) == 1
+    assert laptop.device.device_id in str(stopped.value) and "hold" in str(stopped.value)
+    assert certificate.all_certificates(desk) == {}
+    sync()
+    assert intents.acknowledge(laptop, APA) == ([client_id], [])
+    sync()
+    path = erase(desk, client_id, asked.request_id, APA, [])
+    assert isinstance(path, Path) and asked.request_id in path.read_text()
+    assert client_id not in desk.client_ids()
+    assert requests.find(desk, asked.request_id).closed is not None
+    sync()  # the laptop agrees to the purge that follows, from its own facts: no notice asked
+    assert agreement.settle(laptop, APA) == ([client_id], [])
+
+
+def test_an_erasure_intent_naming_no_request_here_is_not_acknowledged(machines) -> None:
+    """An intent names a request the other machine does not have in its signed log (made up,
+    or a line no registered device signed): it is stopped there, and nothing is destroyed."""
+    desk, laptop, sync, clock, client_id = _due(machines)
+    access = requests.add(desk, client_id, "access", dt.date(2029, 12, 20))
+    for named in (new_id(), access.request_id):  # none at all; a request, but not an erasure
+        intents.erasure_intent(desk, client_id, named)
+        sync()
+        acked, held = intents.acknowledge(laptop, APA)
+        assert acked == [] and held == [
+            (client_id, f"no erasure request {named} of this client in the signed log here")
+        ]
+        sync()
+        [state] = [s for s in _standing(desk) if s.intent.request == named]
+        assert not state.agreed and state.held
+    assert _readable(desk, client_id) == 1 and certificate.all_certificates(desk) == {}
 
 
 # -- authority: a revoked colleague's still-registered machine -------------------------------
