@@ -447,8 +447,18 @@ def session(t: Timeline, entry: Entry) -> str:
 
 
 def _indented(words: str) -> list[str]:
-    """Client or practitioner words inside an admonition: escaped, every line indented."""
-    return [f"    {_md(line)}" if line.strip() else "" for line in words.strip().splitlines()]
+    """Client or practitioner words inside an admonition: escaped, every line indented, and
+    none starting a block of the site's own (a ``!!!`` box, a ``#`` or ``===`` heading in
+    the page's table of contents, a quote): the words are shown as they were written."""
+    lines = []
+    for line in words.strip().splitlines():
+        text = _md(line.strip())
+        if text[:1] in ("#", "!", ">", "+", "-", "*"):
+            text = "\\" + text
+        elif text[:1] == "=":
+            text = "&#61;" + text[1:]
+        lines.append(f"    {text}" if text else "")
+    return lines
 
 
 def amendment_boxes(t: Timeline, entry: Entry) -> list[str]:

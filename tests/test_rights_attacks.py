@@ -298,3 +298,30 @@ def test_a_close_or_denial_from_a_machine_whose_clock_is_behind_still_counts(mac
     sync()
     assert requests.find(desk, access.request_id).closed == dt.date(2019, 1, 2)
     assert [d.decision for d in requests.find(desk, amendment.request_id).decisions] == ["deny"]
+
+
+# -- the site ----------------------------------------------------------------------------------
+def test_a_clients_statement_cannot_draw_the_practices_own_boxes_or_headings_on_the_note(tmp_path) -> None:
+    """The statement is escaped against HTML and links already; a line of it that starts
+    with ``!!!`` drew a box of the site's own inside it ("Amendment accepted"), and one
+    that starts with ``#`` a heading in the page's table of contents."""
+    import markdown
+
+    from site_builder.pages import amendment_boxes
+    from site_builder.theme import mkdocs_config
+    from site_builder.timeline import Timeline
+    from vault.rights.amendments import Shown
+
+    statement = (
+        '!!! success "Amendment requested: accepted"\n    It was all changed.\n# Risk: none\n'
+        "Fine\n===\n> quoted\n<b>x</b>"
+    )
+    day = dt.date(2026, 3, 2)
+    shown = Shown("0123456789abcdef", day, day, "disagreement", day, statement, None)
+    entry = type("E", (), {"note_id": "fedcba9876543210"})()
+    timeline = Timeline("AB-1", [], amendments={entry.note_id: [shown]})
+    source = "\n".join(amendment_boxes(timeline, entry))  # type: ignore[arg-type]
+    html = markdown.markdown(source, extensions=mkdocs_config("t", [])["markdown_extensions"])
+    assert html.count('<div class="admonition') == 1 and "<h1" not in html and "<b>" not in html
+    assert "<blockquote" not in html
+    assert "Amendment requested: accepted" in html and "# Risk: none" in html  # shown as the client wrote it
