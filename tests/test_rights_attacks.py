@@ -325,3 +325,23 @@ def test_a_clients_statement_cannot_draw_the_practices_own_boxes_or_headings_on_
     assert html.count('<div class="admonition') == 1 and "<h1" not in html and "<b>" not in html
     assert "<blockquote" not in html
     assert "Amendment requested: accepted" in html and "# Risk: none" in html  # shown as the client wrote it
+
+
+def test_a_request_line_with_an_unreadable_date_is_passed_over_not_the_end_of_every_list(tmp_path) -> None:
+    """A colleague holding the client (or a damaged line) writes a request whose date is no
+    date: `request list`, `todo` and `doctor` of every client of the practice read them all."""
+    from test_concurrent_revoke import four_practitioners
+
+    from vault.format import retention_facts
+    from vault.format import rights as sealed
+
+    practice = four_practitioners(tmp_path)
+    with practice.vault("alex") as alex:
+        real = requests.add(alex, practice.client, "access", dt.date(2026, 1, 5))
+    with practice.vault("bea") as bea:  # Bea holds AB-1
+        bad = new_id()
+        key = retention_facts.key(bea.device.index_key)
+        fact = sealed.seal_fact(key, practice.client, bad, {"kind": "access", "received": "soon"})
+        bea.audit.append(requests.REQUEST, client=practice.client, request=bad, fact=fact)
+    with practice.vault("alex") as alex:
+        assert [r.request_id for r in requests.load(alex)] == [real.request_id]

@@ -281,11 +281,14 @@ def fold(found: Iterable[Entry], key: bytes) -> list[Request]:
         text = (str(e.event), str(e.data["text"])) if "text" in e.data else None
         current = requests.get(request_id)
         if e.event == REQUEST and current is None and fact.get("kind") in DUTIES:
+            received = _day(fact.get("received"))
+            if received is None:
+                continue  # no date, no deadline: passed over, as a fact that does not open
             requests[request_id] = Request(
                 request_id,
                 client_id,
                 str(fact["kind"]),
-                dt.date.fromisoformat(str(fact["received"])),
+                received,
                 fact.get("about"),
                 sealed_texts=(text,) if text else (),
             )
@@ -293,10 +296,10 @@ def fold(found: Iterable[Entry], key: bytes) -> list[Request]:
         if current is None or current.client_id != client_id:
             continue
         texts = (*current.sealed_texts, text) if text else current.sealed_texts
-        if e.event == EXTEND and current.extended is None and "extended" in fact:
-            current = replace(current, extended=dt.date.fromisoformat(str(fact["extended"])))
-        elif e.event == CLOSE and current.closed is None and "closed" in fact:
-            current = replace(current, closed=dt.date.fromisoformat(str(fact["closed"])))
+        if e.event == EXTEND and current.extended is None and _day(fact.get("extended")):
+            current = replace(current, extended=_day(fact["extended"]))
+        elif e.event == CLOSE and current.closed is None and _day(fact.get("closed")):
+            current = replace(current, closed=_day(fact["closed"]))
         elif e.event == AMEND and current.kind == "amendment":
             ref = e.data.get("ref")
             decision = Decision(
@@ -309,6 +312,14 @@ def fold(found: Iterable[Entry], key: bytes) -> list[Request]:
             current = replace(current, decisions=(*current.decisions, decision))
         requests[request_id] = replace(current, sealed_texts=texts)
     return sorted(requests.values(), key=lambda r: (r.received, r.request_id))
+
+
+def _day(value: object) -> dt.date | None:
+    """A fact's date, or None for one that is no date (one bad line is not the end of every list)."""
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return None
 
 
 def load(vault: Vault, client_id: str | None = None) -> list[Request]:
