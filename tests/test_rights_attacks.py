@@ -345,3 +345,15 @@ def test_a_request_line_with_an_unreadable_date_is_passed_over_not_the_end_of_ev
         bea.audit.append(requests.REQUEST, client=practice.client, request=bad, fact=fact)
     with practice.vault("alex") as alex:
         assert [r.request_id for r in requests.load(alex)] == [real.request_id]
+
+
+def test_retention_erase_in_a_group_practice_says_it_only_announced_the_erasure(machines, empty) -> None:
+    desk, laptop, sync, clock = machines
+    client_id = add(desk, "AB-1", ["2010-01-01"])  # past retention by today's real clock
+    asked = requests.add(desk, client_id, "erasure", dt.date(2019, 1, 1))
+    sync()
+    said = empty.run("retention", "erase", "AB-1", "--request", asked.request_id, "--confirm")
+    assert said.code == 0, said.err
+    assert "erasure announced to the other machines: nothing destroyed yet" in said.text
+    assert f"device {laptop.device.device_id} must acknowledge it" in said.text
+    assert client_id in desk.client_ids() and certificate.all_certificates(desk) == {}
