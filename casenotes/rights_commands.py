@@ -38,6 +38,18 @@ def names(vault: Vault, me: str | None) -> dict[str, str]:
     return found
 
 
+def left_out(unchecked: list[str]) -> tuple[str, ...]:
+    """A report's line saying which log files held lines of this client it could not check."""
+    if not unchecked:
+        return ()
+    files = ", ".join(f"audit/{name}" for name in sorted(set(unchecked)))
+    return (
+        f"WARNING: {len(unchecked)} line(s) of this client in {files} are left out: no registered "
+        "device's signature checks (a device's registration gone from the folder, or a line changed); "
+        "`casenotes verify` says which",
+    )
+
+
 # -- requests -----------------------------------------------------------------------------
 @click.group("request")
 def request_group() -> None:
@@ -190,10 +202,16 @@ def disclosures_report(vault: Vault, handle: str, since: dt.date | None) -> Repo
         purposes = {}
     day = today(vault)
     start = since or disclosures.six_years_before(day)
-    rows = disclosures.accounting(vault, client_id, start, names(vault, me.practitioner_id), purposes)
+    unchecked: list[str] = []
+    rows = disclosures.accounting(
+        vault, client_id, start, names(vault, me.practitioner_id), purposes, unchecked=unchecked
+    )
     return Report(
         f"Accounting of disclosures: {handle}",
-        (f"From {start:%d %b %Y} to {day:%d %b %Y} (HIPAA 45 CFR 164.528: six years back).",),
+        (
+            f"From {start:%d %b %Y} to {day:%d %b %Y} (HIPAA 45 CFR 164.528: six years back).",
+            *left_out(unchecked),
+        ),
         ("date", "recipient", "description", "purpose", "how", "by"),
         tuple((r.day.isoformat(), r.recipient, r.description, r.purpose, r.how, r.by) for r in rows),
         "No disclosures in this period.",
@@ -249,11 +267,12 @@ def disclosures_add(
 def access_rows(vault: Vault, handle: str, since: dt.date | None) -> Report:
     client_id = vault.resolve(handle)
     me = vault.trust.device_practitioner(vault.device.device_id)
-    rows = access_report.report(vault, client_id, since, names(vault, me))
+    unchecked: list[str] = []
+    rows = access_report.report(vault, client_id, since, names(vault, me), unchecked=unchecked)
     period = f"Since {since:%d %b %Y}" if since else "Since the record was created"
     return Report(
         f"Access report: {handle}",
-        (f"{period}, in local time; from the practice's signed audit log.",),
+        (f"{period}, in local time; from the practice's signed audit log.", *left_out(unchecked)),
         ("when", "who", "what"),
         tuple((r.when.strftime("%Y-%m-%d %H:%M %Z"), r.who, r.what) for r in rows),
         "No access recorded in this period.",

@@ -357,3 +357,27 @@ def test_retention_erase_in_a_group_practice_says_it_only_announced_the_erasure(
     assert "erasure announced to the other machines: nothing destroyed yet" in said.text
     assert f"device {laptop.device.device_id} must acknowledge it" in said.text
     assert client_id in desk.client_ids() and certificate.all_certificates(desk) == {}
+
+
+def test_a_colleagues_reads_and_disclosures_are_not_dropped_silently_when_her_device_file_goes(
+    people,
+) -> None:
+    """Whoever can write the synced folder deletes Bea's device registration: her lines no
+    longer check here, so the reports cannot list them; they say they left lines out."""
+    from test_sharing import BEA_PASS, ok
+
+    ok(people.alex, "access", "grant", "AB-1", "Bea")
+    assert people.bea.run("cat", "AB-1", passphrase=BEA_PASS).code == 0
+    added = people.bea.run(
+        *("disclosures", "add", "AB-1", "--to", "Dr Q (GP)", "--purpose", "care", "--what", "a letter"),
+        passphrase=BEA_PASS,
+    )
+    assert added.code == 0, added.err
+    bea_device = people.bea.vault().device.device_id
+    assert "Bea" in ok(people.alex, "access-report", "AB-1")
+    (people.alex.vault_dir / "devices" / f"{bea_device}.json").unlink()
+    for command in ("access-report", "disclosures"):
+        report = ok(people.alex, command, "AB-1")
+        assert "left out" in report and f"audit/{bea_device}.log" in report, report
+    clean = ok(people.alex, "access-report", "AB-1", "--since", "2020-01-01")
+    assert "WARNING" in clean  # whatever the period: which lines they were cannot be told

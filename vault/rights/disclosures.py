@@ -96,12 +96,14 @@ def accounting(
     names: Mapping[str, str],
     purposes: Mapping[str, str],
     tz: dt.tzinfo | None = None,
+    unchecked: list[str] | None = None,
 ) -> list[Disclosure]:
     """Every disclosure of the client on or after ``since``, oldest first. ``names``:
-    practitioner id -> name; ``purposes``: consent id -> purpose; ``tz``: local time."""
+    practitioner id -> name; ``purposes``: consent id -> purpose; ``tz``: local time;
+    ``unchecked``: as `reading.signed`."""
     key = retention_facts.key(vault.device.index_key)
     rows = []
-    found = signed(vault, (EVENT, EXPORT_EVENT, SHARE_EVENT), client_id)
+    found = signed(vault, (EVENT, EXPORT_EVENT, SHARE_EVENT), client_id, unchecked)
     believed = {id(e) for e in entitled(vault, found)}
     for e in found:
         row = _row(vault, e, key, names, purposes, tz)

@@ -17,8 +17,13 @@ if TYPE_CHECKING:
     from ..store.vault import Vault
 
 
-def signed(vault: Vault, events: Iterable[str], client_id: str | None = None) -> list[Entry]:
-    """Entries of ``events`` (of ``client_id``, if given), in time order (then device, seq)."""
+def signed(
+    vault: Vault, events: Iterable[str], client_id: str | None = None, unchecked: list[str] | None = None
+) -> list[Entry]:
+    """Entries of ``events`` (of ``client_id``, if given), in time order (then device, seq).
+    ``unchecked``: given, gets the name of the log file of each line that names them but no
+    registered device's signature checks (unsigned, damaged, or by a device whose
+    registration is gone from the folder): a report says it left lines out, never silently."""
     wanted = set(events)
     needles = [canonical({"event": event})[1:-1] for event in wanted]
     client = canonical({"client": client_id})[1:-1] if client_id else None
@@ -32,6 +37,8 @@ def signed(vault: Vault, events: Iterable[str], client_id: str | None = None) ->
             if not any(needle in line for needle in needles):
                 continue
             entry = signed_entry(line, keys)
+            if entry is None and unchecked is not None:
+                unchecked.append(path.name)
             if entry is None or entry.event not in wanted:
                 continue
             if client_id is not None and entry.data.get("client") != client_id:
