@@ -202,6 +202,24 @@ class AuditLog:
         """Every entry of every device, in each log's order (unverified: use verify)."""
         return read_entries(self.directory)
 
+    def mentioning(self, text: str) -> list[Entry]:
+        """The entries whose line holds ``text`` as a JSON string (a path, an id), in each
+        log's order; a byte search first, so only those lines are parsed (unverified)."""
+        needle = json.dumps(text).encode()
+        found = []
+        for path in self.logs():
+            raw = path.read_bytes()
+            if needle not in raw:
+                continue
+            for line in raw.splitlines():
+                if needle in line:
+                    try:
+                        e = json.loads(line)
+                        found.append(Entry(e["seq"], e["time"], e["device"], e["event"], e["data"]))
+                    except (ValueError, KeyError, TypeError):
+                        continue
+        return found
+
     def has(self, event: str, **data: str) -> bool:
         """Whether any device's log holds an ``event`` entry with these data fields.
 

@@ -10,15 +10,22 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from nacl.public import SealedBox
+from nacl.public import PublicKey, SealedBox
 from nacl.signing import VerifyKey
 
 from .. import durable
-from ..errors import TamperedFile
+from ..errors import TamperedFile, VaultError
 from ..format import sync_artefacts
 from ..format.constants import DEVICE_REGISTRATION_FORMAT, PRACTITIONER_KEY_FORMAT
 from ..format.encoding import b64, stamp
-from ..format.keys import Device, Practitioner, check_registration, public_keys, read_record
+from ..format.keys import (
+    Device,
+    Practitioner,
+    check_registration,
+    public_keys,
+    read_record,
+    signed_box_key,
+)
 from . import colleagues as team
 from . import ledger
 from .audit import AuditLog, vouching_entries
@@ -78,8 +85,28 @@ class Trust:
         own_key = self.root / "practitioners" / f"{identity.practitioner_id}.json"
         if not own_key.exists():
             return False
-        box, sign = public_keys(read_record(own_key, PRACTITIONER_KEY_FORMAT), own_key)
-        return box == identity.box_public and sign == identity.sign_public
+        record = read_record(own_key, PRACTITIONER_KEY_FORMAT)
+        box, sign = public_keys(record, own_key)
+        # a renewed key (a passphrase change, vault/store/key_renewal.py) is signed by the
+        # signing key the identity names
+        return sign == identity.sign_public and (
+            box == identity.box_public or signed_box_key(record, identity.sign_public) == box
+        )
+
+    def box_key(self, colleague: team.Colleague) -> PublicKey:
+        """The key to seal a colleague's client keys to: the one their key record in this
+        vault signed, when they renewed it since it was vouched for (a passphrase change);
+        else the vouched identity's. Never the old one after a renewal: an older copy of
+        their key record, with the old passphrase, would open it."""
+        identity = colleague.identity
+        path = self.root / "practitioners" / f"{identity.practitioner_id}.json"
+        try:
+            record = read_record(path, PRACTITIONER_KEY_FORMAT)
+        except VaultError:
+            return identity.box_public
+        if public_keys(record, path)[1] != identity.sign_public:
+            return identity.box_public
+        return signed_box_key(record, identity.sign_public) or identity.box_public
 
     def colleagues(self) -> list[team.Colleague]:
         return team.read_all(self.root, self.device.trusted)[0]

@@ -30,6 +30,7 @@ from . import colleagues as team
 from . import forks, ledger, purged
 from .audit import Entry
 from .authority import Judge
+from .client_keys import ROTATION_EVENTS
 from .clients import read_index_record
 from .revisions import REVISION_NAME
 from .vault import Vault
@@ -191,7 +192,7 @@ def _check_ledger(vault: Vault, entries: list[Entry], purged: set[str]) -> list[
             ledger.append(
                 (e.data.get("file"), e.data.get("sha256"), f"revision sealed at {e.time}", e.device)
             )
-        elif e.event in ("access-revoke", "key-merge"):  # deleting it seals new notes to the old key
+        elif e.event in ROTATION_EVENTS:  # deleting it seals new notes to the old key
             ledger.append(
                 (e.data.get("key_file"), e.data.get("sha256"), f"client key made at {e.time}", e.device)
             )
