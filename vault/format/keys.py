@@ -220,19 +220,25 @@ def renewed(practitioner: Practitioner) -> Practitioner:
     what was sealed to it). The signing key stays: devices, colleagues and every signed
     record name it."""
     retired = (practitioner.box_key, *practitioner.retired)[:MAX_RETIRED_BOX_KEYS]
-    return Practitioner(practitioner.practitioner_id, PrivateKey.generate(), practitioner.signing_key, retired)
+    return Practitioner(
+        practitioner.practitioner_id, PrivateKey.generate(), practitioner.signing_key, retired
+    )
 
 
 def box_statement(practitioner_id: str, box_public: bytes) -> bytes:
     """What a practitioner's signing key signs to vouch for their current encryption key."""
-    return canonical({"statement": BOX_KEY_STATEMENT, "practitioner_id": practitioner_id, "box_public": b64(box_public)})
+    return canonical(
+        {"statement": BOX_KEY_STATEMENT, "practitioner_id": practitioner_id, "box_public": b64(box_public)}
+    )
 
 
 def signed_box_key(record: dict[str, Any], sign_public: VerifyKey) -> PublicKey | None:
     """The record's encryption key, if ``sign_public`` signed it (``box_signed``), else None."""
     try:
         box = unb64(record.get("box_public"), 32)
-        sign_public.verify(box_statement(str(record.get("practitioner_id")), box), unb64(record.get("box_signed"), 64))
+        sign_public.verify(
+            box_statement(str(record.get("practitioner_id")), box), unb64(record.get("box_signed"), 64)
+        )
     except (ValueError, TypeError, nacl.exceptions.BadSignatureError):
         return None
     return PublicKey(box)

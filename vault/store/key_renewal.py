@@ -40,7 +40,14 @@ from ..errors import KeyFileInvalid, KeyNotUsable, MergeNotHere, TamperedFile, U
 from ..format import recovery as recovery_format
 from ..format.constants import PRACTITIONER_KEY_FORMAT, RECOVERY_FORMAT, KdfParams
 from ..format.encoding import b64, canonical, unb64
-from ..format.keys import Practitioner, practitioner_secret, read_record, renewed, save_device, wrap_practitioner
+from ..format.keys import (
+    Practitioner,
+    practitioner_secret,
+    read_record,
+    renewed,
+    save_device,
+    wrap_practitioner,
+)
 from ..format.redact import Passphrase
 from . import ledger
 from .client_keys import remove
@@ -113,6 +120,16 @@ def adopt(vault: Vault) -> None:
         _pin(vault, str(journal["box_public"]))
     elif found == journal["old_sha256"]:
         _drop(vault)  # cut short before the switch: nothing was sealed to the new key
+
+
+def switched(vault: Vault) -> bool:
+    """Whether the key record is the one a renewal cut short put in force before recording
+    it in the ledger: not a replaced file, but a new passphrase the next unlock finishes."""
+    journal = _read(vault)
+    try:
+        return journal is not None and ledger.digest(vault.practitioner_file) == journal["new_sha256"]
+    except OSError:
+        return False
 
 
 def resume(vault: Vault, practitioner: Practitioner) -> Renewal:

@@ -288,6 +288,8 @@ class Vault:
             raise
         except WrongPassphrase:
             self.audit.append("unlock-failed", practitioner=pid)
+            if key_renewal.switched(self):  # a renewal cut short: the new passphrase finishes it
+                raise
             if problem := ledger.check_file(self.root, path, self.audit.entries()):
                 raise TamperedFile(problem.path, problem.why) from None
             raise
