@@ -18,8 +18,7 @@ from conftest import PASSPHRASE, Env
 from nacl.public import PrivateKey
 from test_sharing import BEA_PASS, People, ok, people  # noqa: F401 (people: a fixture)
 
-from vault import Passphrase
-from vault import verify
+from vault import Passphrase, verify
 from vault.errors import KeyRecordOutdated, TamperedFile, WrongPassphrase
 from vault.format.keys import unlock_practitioner
 from vault.format.redact import KeyFile

@@ -41,9 +41,9 @@ from ..errors import (
 )
 from .constants import (
     AEAD_NONCE_BYTES,
+    BOX_KEY_STATEMENT,
     DEVICE_FORMAT,
     DEVICE_REGISTRATION_FORMAT,
-    BOX_KEY_STATEMENT,
     JSON_FORMAT_VERSION,
     KDF_ALGORITHM,
     MAX_MEMLIMIT,

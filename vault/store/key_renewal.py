@@ -30,7 +30,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import nacl.exceptions
 from nacl.public import PublicKey, SealedBox
@@ -41,6 +41,7 @@ from ..format import recovery as recovery_format
 from ..format.constants import PRACTITIONER_KEY_FORMAT, RECOVERY_FORMAT, KdfParams
 from ..format.encoding import b64, canonical, unb64
 from ..format.keys import (
+    Device,
     Practitioner,
     practitioner_secret,
     read_record,
@@ -50,10 +51,24 @@ from ..format.keys import (
 )
 from ..format.redact import Passphrase
 from . import ledger
-from .client_keys import remove
+from .audit import AuditLog
+from .client_keys import Keyring, remove
 
-if TYPE_CHECKING:
-    from .vault import Vault
+
+class Vault(Protocol):
+    """What a renewal uses of the vault (vault/store/vault.py calls it from `unlock`)."""
+
+    root: Path
+    device: Device
+    device_dir: Path
+    audit: AuditLog
+    keyring: Keyring
+
+    @property
+    def practitioner_file(self) -> Path: ...
+
+    def client_ids(self) -> list[str]: ...
+
 
 JOURNAL = "key-renewal.json"
 JOURNAL_FORMAT = "casenotes-key-renewal"

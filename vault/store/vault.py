@@ -56,7 +56,7 @@ from ..format.constants import (
     PRACTITIONER_KEY_FORMAT,
     KdfParams,
 )
-from ..format.encoding import Clock, b64, canonical, is_id, stamp, utc_now
+from ..format.encoding import Clock, b64, is_id, stamp, utc_now
 from ..format.keys import (
     Practitioner,
     load_device,
@@ -64,7 +64,6 @@ from ..format.keys import (
     read_record,
     second_factor,
     unlock_practitioner,
-    wrap_practitioner,
 )
 from ..format.redact import Passphrase, Plaintext
 from . import handles, key_renewal, ledger, leftovers, revisions, sealing
