@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nacl.exceptions
 import pytest
-from conftest import PASSPHRASE, Env
+from conftest import CHEAP_KDF, PASSPHRASE, Env
 from nacl.public import PrivateKey
 from test_sharing import BEA_PASS, People, ok, people  # noqa: F401 (people: a fixture)
 
@@ -289,3 +289,44 @@ def test_the_core_refuses_an_older_record_even_when_the_device_never_pinned_the_
     vault.device.trusted_box.pop(pid)  # as if pinned by nothing
     with pytest.raises(KeyRecordOutdated):
         vault.unlock(Passphrase(PASSPHRASE))
+
+
+def test_a_second_machine_of_the_same_practitioner_follows_a_renewal_and_refuses_the_older(
+    practice: Env, tmp_path: Path
+) -> None:
+    from casenotes.config import Practice
+    from vault.store.practice import register_device
+
+    seal(practice, "00000000000000a7", BEFORE)
+    config = tmp_path / "second-laptop"
+    register_device(practice.vault_dir, config, Passphrase(PASSPHRASE)).close()
+    second = Env(
+        Practice(practice.practice.root, config), {**practice.env, "CASENOTES_CONFIG_DIR": str(config)}
+    )
+    old_copy = tmp_path / "copy-before.json"
+    shutil.copyfile(record_of(practice), old_copy)
+    assert practice.run("passphrase", stdin=f"{PASSPHRASE}\n{NEW}\n{NEW}\n", passphrase=None).code == 0
+    seal(practice, "00000000000000a8", AFTER)
+    read = second.run("cat", "AB-1", passphrase=NEW)
+    assert read.code == 0, read.err
+    assert BEFORE.encode() in read.out and AFTER.encode() in read.out
+    assert second.run("verify", passphrase=NEW).code == 0
+    shutil.copyfile(old_copy, record_of(practice))
+    refused = second.run("cat", "AB-1", passphrase=PASSPHRASE)
+    assert refused.code == 2 and "older practitioner key record" in refused.err
+    assert AFTER.encode() not in refused.out
+
+
+def test_a_renewal_another_machine_did_not_record_is_not_pinned(practice: Env, tmp_path: Path) -> None:
+    """A record with a new key that the signing key signed but no signed audit line
+    records (written by whoever can write the folder, with a stolen old record's signing
+    key) stays refused as swapped: only the ledger makes a renewal."""
+    from vault.format.encoding import canonical
+    from vault.format.keys import renewed, wrap_practitioner
+
+    vault = practice.vault()
+    forged = renewed(vault.unlock(Passphrase(PASSPHRASE)))
+    record = wrap_practitioner(forged, Passphrase(PASSPHRASE), CHEAP_KDF)
+    record_of(practice).write_bytes(canonical(record))
+    refused = practice.run("cat", "AB-1")
+    assert refused.code == 1 and "not the ones this device pinned" in refused.err

@@ -86,7 +86,7 @@ class Keyring:
             path = self.root / "practitioners" / f"{pid}.json"
             key = public_keys(read_record(path, PRACTITIONER_KEY_FORMAT), path)[0]
             pinned = self.device.trusted_box.get(pid)
-            if pinned is not None and pinned != b64(bytes(key)):
+            if pinned is not None and pinned != b64(bytes(key)) and self.trust.renewed_box_key(pid) is None:
                 raise TamperedFile(
                     path, "the practitioner's encryption key is not the one this device pinned (swapped?)"
                 )

@@ -53,6 +53,7 @@ from ..format.redact import Passphrase
 from . import ledger
 from .audit import AuditLog
 from .client_keys import Keyring, remove
+from .trust import Trust
 
 
 class Vault(Protocol):
@@ -63,6 +64,7 @@ class Vault(Protocol):
     device_dir: Path
     audit: AuditLog
     keyring: Keyring
+    trust: Trust
 
     @property
     def practitioner_file(self) -> Path: ...
@@ -123,9 +125,13 @@ def renew(
 
 def adopt(vault: Vault) -> None:
     """Before any unlock, with no passphrase: after a renewal's switch, this device pins the
-    new key (else the new record looks swapped); before it, the journal is dropped."""
+    new key (else the new record looks swapped); before it, the journal is dropped. With no
+    renewal of its own, a renewal another machine of the same practitioner made is pinned
+    once the ledger and the signing key vouch for it (`Trust.renewed_box_key`)."""
     journal = _read(vault)
     if journal is None:
+        if renewed := vault.trust.renewed_box_key(vault.device.practitioner_id):
+            _pin(vault, renewed)  # renewed on another machine of the same practitioner
         return
     try:
         found = ledger.digest(vault.practitioner_file)

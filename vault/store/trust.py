@@ -6,6 +6,7 @@ the colleagues a pinned practitioner vouched for (``colleagues.py``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ from ..format.keys import (
 )
 from . import colleagues as team
 from . import ledger
-from .audit import AuditLog, vouching_entries
+from .audit import AuditLog, signed_entries, vouching_entries
 
 
 class Trust:
@@ -92,6 +93,33 @@ class Trust:
         return sign == identity.sign_public and (
             box == identity.box_public or signed_box_key(record, identity.sign_public) == box
         )
+
+    def renewed_box_key(self, practitioner_id: str) -> str | None:
+        """The practitioner's key record's encryption key (b64), if it differs from this
+        device's pin because the practitioner renewed it on another machine: signed by the
+        pinned signing key, and the newest record the ledger holds, recorded with that key
+        by a device of theirs (signed lines only). None otherwise: the pin stands."""
+        pinned = self.device.trusted_box.get(practitioner_id)
+        path = self.root / "practitioners" / f"{practitioner_id}.json"
+        try:
+            record = read_record(path, PRACTITIONER_KEY_FORMAT)
+            box, sign = public_keys(record, path)
+        except VaultError:
+            return None
+        box_b64 = b64(bytes(box))
+        if pinned in (None, box_b64) or self.device.trusted.get(practitioner_id) != b64(bytes(sign)):
+            return None
+        if signed_box_key(record, sign) != box:
+            return None
+        relative = str(path.relative_to(self.root))
+        entries = signed_entries(self.audit.directory, self.device_keys(), json.dumps(relative).encode())
+        history = ledger.expected(entries).get(relative)
+        if not history or history[-1] != ledger.digest(path):
+            return None
+        vouched = any(
+            e.data.get("renewed") == box_b64 and self.registrant(e.device) == practitioner_id for e in entries
+        )
+        return box_b64 if vouched else None
 
     def box_key(self, colleague: team.Colleague) -> PublicKey:
         """The key to seal a colleague's client keys to: the one their key record in this
