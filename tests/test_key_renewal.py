@@ -257,7 +257,7 @@ def test_a_kill_at_any_step_of_a_renewal_leaves_every_note_readable(
     assert change_under_strace(strace, practice, None, tmp_path / "whole.log") == 0
     renames = (tmp_path / "whole.log").read_text().count("rename")
     assert renames >= 6  # journal, switch, pin, index, entry, each client, journal
-    outcomes = set()
+    outcomes, cut_short = set(), False
     for when in range(1, renames + 1):
         for side in ("practice", "config"):
             shutil.rmtree(getattr(practice.practice, "root" if side == "practice" else "config_dir"))
@@ -267,6 +267,12 @@ def test_a_kill_at_any_step_of_a_renewal_leaves_every_note_readable(
                 symlinks=True,
             )
         assert change_under_strace(strace, practice, when, tmp_path / f"{when}.log") != 0
+        with practice.vault() as vault:  # before any unlock: a change cut short, not a swapped key
+            said = [p.why for p in verify(vault)]
+            assert not [w for w in said if "swapped" in w or "replaced" in w], (
+                f"killed at rename {when}: {said}"
+            )
+            cut_short |= any("was cut short before it was recorded" in w for w in said)
         secret = PASSPHRASE if readable(practice, PASSPHRASE) else NEW
         assert secret == PASSPHRASE or readable(practice, NEW), f"killed at rename {when}: neither opens"
         outcomes.add(secret)
@@ -274,6 +280,7 @@ def test_a_kill_at_any_step_of_a_renewal_leaves_every_note_readable(
             assert verify(vault) == [], f"killed at rename {when}"
             assert not key_renewal.journal_path(vault).exists()
     assert outcomes == {PASSPHRASE, NEW}  # kills fell both before and after the switch
+    assert cut_short  # and between the switch and its audit entry, which verify names
 
 
 def test_the_core_refuses_an_older_record_even_when_the_device_never_pinned_the_newer(
