@@ -111,30 +111,40 @@ class Trust:
             return None
         if signed_box_key(record, sign) != box:
             return None
+        return box_b64 if self._renewal_recorded(practitioner_id, path, box_b64) else None
+
+    def _renewal_recorded(self, practitioner_id: str, path: Path, box_b64: str) -> bool:
+        """Whether the key record at ``path`` is the newest the ledger holds, and a device of
+        the practitioner recorded renewing it to ``box_b64`` (signed lines only: a record
+        planted with an old record's signing key is not a renewal)."""
         relative = str(path.relative_to(self.root))
         entries = signed_entries(self.audit.directory, self.device_keys(), json.dumps(relative).encode())
         history = ledger.expected(entries).get(relative)
         if not history or history[-1] != ledger.digest(path):
-            return None
-        vouched = any(
+            return False
+        return any(
             e.data.get("renewed") == box_b64 and self.registrant(e.device) == practitioner_id for e in entries
         )
-        return box_b64 if vouched else None
 
     def box_key(self, colleague: team.Colleague) -> PublicKey:
         """The key to seal a colleague's client keys to: the one their key record in this
-        vault signed, when they renewed it since it was vouched for (a passphrase change);
-        else the vouched identity's. Never the old one after a renewal: an older copy of
-        their key record, with the old passphrase, would open it."""
+        vault holds, when they renewed it since their identity was vouched for (a passphrase
+        change: signed by their signing key and recorded by a device of theirs in the ledger);
+        else the vouched identity's. Not the old one after a renewal: an older copy of their
+        key record, with the old passphrase, would open it."""
         identity = colleague.identity
         path = self.root / "practitioners" / f"{identity.practitioner_id}.json"
         try:
             record = read_record(path, PRACTITIONER_KEY_FORMAT)
         except VaultError:
             return identity.box_public
-        if public_keys(record, path)[1] != identity.sign_public:
+        box, sign = public_keys(record, path)
+        if sign != identity.sign_public or box == identity.box_public:
             return identity.box_public
-        return signed_box_key(record, identity.sign_public) or identity.box_public
+        if signed_box_key(record, sign) != box:
+            return identity.box_public
+        recorded = self._renewal_recorded(identity.practitioner_id, path, b64(bytes(box)))
+        return box if recorded else identity.box_public
 
     def colleagues(self) -> list[team.Colleague]:
         return team.read_all(self.root, self.device.trusted)[0]
