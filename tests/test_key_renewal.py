@@ -15,7 +15,7 @@ from pathlib import Path
 import nacl.exceptions
 import pytest
 from conftest import CHEAP_KDF, PASSPHRASE, Env
-from nacl.public import PrivateKey
+from nacl.public import PrivateKey, SealedBox
 from test_sharing import BEA_PASS, People, ok, people  # noqa: F401 (people: a fixture)
 
 from vault import Passphrase, verify
@@ -337,3 +337,22 @@ def test_a_renewal_another_machine_did_not_record_is_not_pinned(practice: Env, t
     record_of(practice).write_bytes(canonical(record))
     refused = practice.run("cat", "AB-1")
     assert refused.code == 1 and "not the ones this device pinned" in refused.err
+
+
+def test_a_colleagues_key_record_planted_with_a_new_key_redirects_no_grant(people: People) -> None:  # noqa: F811
+    """Whoever holds Bea's old record (her signing key in it) writes a record with a key of
+    their own, signed, into the vault; no device of hers recorded it: Alex's grant is still
+    sealed to the key Bea's identity names, which the planted key does not open."""
+    from vault.format.encoding import canonical
+    from vault.format.keys import renewed, wrap_practitioner
+
+    bea_vault = people.bea.vault()
+    planted = renewed(bea_vault.unlock(Passphrase(BEA_PASS)))
+    bea_vault.practitioner_file.write_bytes(canonical(wrap_practitioner(planted, Passphrase("x"), CHEAP_KDF)))
+    ok(people.alex, "access", "grant", "AB-1", "Bea")
+    alex_vault = people.alex.vault()
+    client = alex_vault.resolve("AB-1")
+    [granted] = [p for pid, _, p in alex_vault.keyring.access_files(client) if pid == planted.practitioner_id]
+    with pytest.raises(nacl.exceptions.CryptoError):
+        SealedBox(planted.box_key).decrypt(granted.read_bytes())
+    assert SealedBox(planted.retired[0]).decrypt(granted.read_bytes())  # Bea's real key opens it
