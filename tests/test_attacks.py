@@ -339,3 +339,4 @@ def _revoke_then_cut_back(group: Group, seen_by: str | None = None) -> None:
     group.access_file("bea").write_bytes(kept[2])
     for made in sorted(set(client.rglob("*")) - before, reverse=True):  # the new key, Alex's copy
         made.rmdir() if made.is_dir() else made.unlink()
+
