@@ -96,22 +96,45 @@ class Judge:
         return self._owners[device_id]
 
     def __call__(self, header: RevisionHeader) -> str:
+        return self.device(
+            header.device,
+            header.sealed_at,
+            "revision",
+            "it is not shown as the client's record: remove it, or restore the note from a backup",
+        )
+
+    def device(self, device_id: str, at: str, what: str, fix: str) -> str:
+        """Why a ``what`` of the client that device ``device_id`` wrote, claiming time ``at``,
+        is refused ("" if its practitioner was entitled to write it then); ``fix``: what
+        casenotes does instead and what to do, the message's end."""
         try:
-            if self.owns(header.device):
+            if self.owns(device_id):
                 return ""
         except TamperedFile:
             return ""  # client.json does not check: nothing of the client opens; verify names it
-        practitioner = self.keyring.trust.registrant(header.device)
-        try:
-            if self._writers is None:
-                self._writers = writers(self.keyring, self.client_id)
-            why = self._writers.refusal(practitioner, header.sealed_at)
-        except TamperedFile as exc:  # who may write cannot be read: believe no one but the owner
-            why = f"who may write the client cannot be checked ({exc.path.name}: {exc.why})"
+        practitioner = self.keyring.trust.registrant(device_id)
+        why = self.refusal(practitioner, at)
         if not why:
             return ""
         return (
-            f"refused: revision written by device {header.device} of practitioner "
-            f"{practitioner or 'unknown'}, who was not entitled to write it ({why}); it is not "
-            f"shown as the client's record: remove it, or restore the note from a backup"
+            f"refused: {what} written by device {device_id} of practitioner {practitioner or 'unknown'}, "
+            f"who was not entitled to write it ({why}); {fix}"
         )
+
+    def refusal(self, practitioner: str | None, at: str) -> str:
+        """Why ``practitioner`` could not write the client at ``at`` ("" if they could): for
+        files signed with a practitioner's own key (co-signatures, supervision) too."""
+        try:
+            if self._writers is None:
+                self._writers = writers(self.keyring, self.client_id)
+            return self._writers.refusal(practitioner, at)
+        except TamperedFile as exc:  # who may write cannot be read: believe no one but the owner
+            if practitioner is not None and practitioner == self._owner():
+                return ""
+            return f"who may write the client cannot be checked ({exc.path.name}: {exc.why})"
+
+    def _owner(self) -> str | None:
+        try:
+            return self.keyring.owner(self.client_id)
+        except TamperedFile:
+            return None
