@@ -27,7 +27,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ from vault.errors import TamperedFile
 from vault.format import retention_facts
 from vault.format.encoding import new_id
 from vault.store import retention_files
+from vault.store.authority import Judge
 
 if TYPE_CHECKING:  # the policies load when facts are merged, not for every seal
     from .policy import Facts
@@ -268,7 +269,11 @@ def current(
     carry (``logged``: ``logged_sessions`` read once for many clients; else read here). A
     damaged or forged file or fact raises TamperedFile."""
     key = key or retention_key(vault)
-    views = [_read(vault, path, key, signed)[1] for path in device_files(vault, client_id)]
+    judge = Judge(vault.keyring, client_id)
+    views = [
+        believed(judge, _device_of(path), _read(vault, path, key, signed)[1])[0]
+        for path in device_files(vault, client_id)
+    ]
     sessions = (logged_sessions(vault, key) if logged is None else logged).get(client_id, {})
     if isinstance(sessions, TamperedFile):
         raise sessions
@@ -276,6 +281,64 @@ def current(
     if any(view.created for view in views):
         return merge(views, dt.date.max)
     return merge(views, _created_from_record(vault, client_id))
+
+
+def _device_of(path: str) -> str:
+    return os.path.basename(path).removesuffix(".json")
+
+
+STEP_WORD = {"placed": "placement", "released": "release"}
+HOLD_FIX = {
+    "placed": "it does not hold the client here: if the hold is real, a practitioner who holds the "
+    "client places it (`casenotes retention hold`)",
+    "released": "the hold stays in force here: a practitioner who holds the client releases it",
+}
+
+
+def believed(judge: Judge, device_id: str, view: DeviceFacts) -> tuple[DeviceFacts, list[str]]:
+    """``view`` (device ``device_id``'s facts) without the holds it placed, or the releases
+    it wrote, at a time its practitioner had no authority over the client (DESIGN.md
+    invariant 8: a revoked colleague's machine neither lifts a legal hold nor keeps a client
+    from disposal); and why each was refused. The ledger is asked only of a view with holds,
+    and of a device not the owner's."""
+    if not view.holds:
+        return view, []
+    holds: dict[str, dict[str, Any]] = {}
+    refused = []
+    for hold_id, hold in view.holds.items():
+        hold = dict(hold)
+        for step in ("released", "placed"):
+            at = hold.get(step)
+            why = (
+                judge.device(device_id, str(at), f"the {STEP_WORD[step]} of hold {hold_id}", HOLD_FIX[step])
+                if at
+                else ""
+            )
+            if why:
+                refused.append(why)
+                hold[step] = None
+        if hold.get("placed") is None and hold.get("released") is None:
+            continue  # nothing of it stands: a refused placement, or a refused release's copy
+        holds[hold_id] = hold
+    if not refused:
+        return view, []
+    return replace(view, holds=holds), refused
+
+
+def refused_holds(vault: Vault) -> list[Problem]:
+    """Every hold placement or release written without authority (for `casenotes verify`):
+    named by its file, with the device and the practitioner."""
+    key = retention_key(vault)
+    found = []
+    for client_id in vault.client_ids():
+        judge = Judge(vault.keyring, client_id)
+        for path in device_files(vault, client_id):
+            try:
+                view = _read(vault, path, key)[1]
+            except TamperedFile:
+                continue  # `problems` and the purge report it
+            found += [Problem(Path(path), why) for why in believed(judge, _device_of(path), view)[1]]
+    return found
 
 
 def _created_from_record(vault: Vault, client_id: str) -> dt.date:
