@@ -401,3 +401,45 @@ def test_the_second_process_killed_while_the_partial_overview_is_served_costs_no
         code, err = opened.finish()
     assert code == 0, err
     assert not opened.directory.exists()
+
+
+def test_an_addendum_of_a_psychotherapy_note_older_than_the_newest_stays_out_of_the_partial_overview(
+    story: Env, tmp_path: Path, long_history: None
+) -> None:
+    """The newest notes hold an addendum to an addendum of a psychotherapy note, the two it
+    amends both older than the newest batch: the chain is followed through notes outside
+    it, so the process notes' words stay apart on the partial overview as on the complete."""
+    vault = story.vault()
+    cid = vault.add_client("EF-3")
+    process = "eeeeeeeeeeeeeee1"
+    sealed = [
+        (process, note(process, "2025-06-02", "psychotherapy", body="## Process notes\nzebrafinch.\n")),
+        ("eeeeeeeeeeeeeee2", note("eeeeeeeeeeeeeee2", "2025-06-03", "addendum", extra=f"amends: {process}\n",
+                                  body="## Addendum\nkingfisher.\n")),
+    ]  # fmt: skip
+    sealed += [
+        (f"eeeeeeeeeeeeeee{n}", note(f"eeeeeeeeeeeeeee{n}", f"2026-02-0{n}", extra="risk: none\n", body="Session."))
+        for n in range(3, 6)
+    ]  # fmt: skip
+    sealed.append(
+        ("eeeeeeeeeeeeeee6", note("eeeeeeeeeeeeeee6", "2026-02-06", "addendum",
+                                  extra="amends: eeeeeeeeeeeeeee2\nrisk: high - heronwing\n",
+                                  body="## Significant events\nheronwing.\n"))
+    )  # fmt: skip
+    for n, (nid, text) in enumerate(sealed):
+        vault.clock = lambda n=n: dt.datetime(2026, 3, 1, 9, n, tzinfo=dt.UTC)  # sealed in this order
+        vault.seal(cid, nid, text.replace("client: AB-1", "client: EF-3").encode())
+    vault.close()
+    held = HeldComplete(story, tmp_path / "ram")
+    try:
+        assert held.opened is not None
+        _, page = held.get()
+        assert b"Partial overview: showing the newest 2 of 6 notes" in page
+        assert b"heronwing" not in page and b"kingfisher" not in page and b"zebrafinch" not in page
+        assert b"1 psychotherapy note is kept apart" in page
+        held.release()
+        _, page = held.get()
+        assert b"Partial overview" not in page and b"heronwing" not in page
+        assert b"3 psychotherapy notes are kept apart" in page
+    finally:
+        held.close()
