@@ -422,6 +422,7 @@ def _serve_partial(
     older = {} if include_psychotherapy else _chains_outside(vault, practitioner, client_id, entries, checked)
     timeline = assemble(handle, entries, damaged + unreadable, include_psychotherapy, _today(vault), older)
     site = BuiltSite(directory, timeline, partial=(len(notes) + len(found), total))
+    timeline.partial = site.partial
     generate(site.html.parent, timeline, partial=site.partial)
     steps = StagedBuild(site.html.parent / "mkdocs.yml")
     try:

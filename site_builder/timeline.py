@@ -214,6 +214,8 @@ class Timeline:
     signers: dict[str, str] = field(default_factory=dict)  # device id -> its practitioner's name
     consents: list[OnFile] = field(default_factory=list)  # on file, for the chart header
     awaiting: dict[str, list[str]] = field(default_factory=dict)  # note id -> who is to co-sign it
+    # A partial overview's (notes read, notes in all): every figure of the whole history says so.
+    partial: tuple[int, int] | None = None
 
     @property
     def sessions(self) -> list[Entry]:
