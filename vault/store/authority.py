@@ -19,6 +19,11 @@ practitioner. What this cannot know: a revision dated before the revoke by a rev
 colleague's clock is taken as written while entitled (it was, if the clock is honest);
 it still cannot replace a signed revision. A device retired on its own, while its
 practitioner keeps the client, is not yet a record casenotes writes (docs/threat-model.md).
+
+The same rule judges the other files a device or a practitioner's key writes about a
+client (`Judge.device`, `Judge.refusal`): a hold's placement and release
+(retention/records.py), a supervision and a co-signature (vault/sharing/supervision.py),
+a handle-index entry (vault/store/handles.py).
 """
 
 from __future__ import annotations
