@@ -11,9 +11,11 @@ and her practitioner id."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import pytest
+from conftest import Env, Result
 from test_authority_on_read import _machine
 from test_concurrent_revoke import (
     PASSPHRASES,
@@ -23,6 +25,7 @@ from test_concurrent_revoke import (
     sync,
 )
 
+from casenotes.config import Practice as PracticeFolders
 from retention import records
 from vault import Passphrase, Problem, durable, verify
 from vault.format.constants import JSON_FORMAT_VERSION
@@ -59,6 +62,18 @@ def _named(problems: list[Problem], path: Path, practice: Practice, times: int =
     return "\n".join(found)
 
 
+def _casenotes_verify_on_alex(practice: Practice, base_env: dict[str, str], tmp_path: Path) -> Result:
+    """`casenotes verify` on Alex's machine, laid out as a practice folder of its own."""
+    folders = PracticeFolders(tmp_path / "alex-practice", practice.configs["alex"])
+    shutil.copytree(practice.machines["alex"], folders.vault_dir)
+    folders.create_layout()
+    env = Env(
+        folders,
+        {**base_env, "CASENOTES_HOME": str(folders.root), "CASENOTES_CONFIG_DIR": str(folders.config_dir)},
+    )
+    return env.run("verify", passphrase=None)
+
+
 def _verify_on_alex(practice: Practice) -> list[Problem]:
     """What `casenotes verify` reports on Alex's machine (the checks it runs)."""
     with practice.vault("alex", "alex") as vault:
@@ -69,7 +84,7 @@ def _verify_on_alex(practice: Practice) -> list[Problem]:
 
 
 def test_a_revoked_colleague_cannot_release_a_legal_hold_from_her_still_registered_machine(
-    practice: Practice,
+    practice: Practice, base_env: dict[str, str], tmp_path: Path
 ) -> None:
     with practice.vault("alex") as alex:
         subpoena = records.place_hold(alex, practice.client, SUBPOENA)
@@ -86,6 +101,10 @@ def test_a_revoked_colleague_cannot_release_a_legal_hold_from_her_still_register
         facts = records.path_for(alex, practice.client, carol.device.device_id)
     named = _named(_verify_on_alex(practice), facts, practice, times=2)  # each release
     assert named.count("release of hold") == 2 and "revoked" in named
+    checked = _casenotes_verify_on_alex(practice, base_env, tmp_path)  # as the practitioner sees it
+    lines = [line for line in checked.err.splitlines() if facts.name in line]
+    assert checked.code == 1 and len(lines) == 2, checked.err
+    assert all(carol.device.device_id in line and practice.ids["carol"] in line for line in lines)
 
     with practice.vault("bea", "bea") as bea:  # a colleague who holds the client still can
         records.release_holds(bea, practice.client)
