@@ -216,14 +216,23 @@ def test_a_revoked_colleague_cannot_point_another_clients_handle_at_the_client(p
     _revoke(practice, "alex", "carol")
     base = _carols_copy(practice)
     with _machine(practice, "carol") as carol:  # as casenotes writes an entry, and records it
-        blinded = blind("CD-2", carol.device.index_key)
-        forged = carol.root / "index" / index_name(blinded, practice.client)
-        durable.write_new(forged, index_record(blinded, practice.client, carol.device))
-        carol.audit.append("index-upgrade", client=practice.client, files=ledger.files(carol.root, forged))
+        for handle in ("CD-2", "EF-5"):  # EF-5: a handle no client has yet, taken ahead
+            blinded = blind(handle, carol.device.index_key)
+            forged = carol.root / "index" / index_name(blinded, practice.client)
+            durable.write_new(forged, index_record(blinded, practice.client, carol.device))
+            files = ledger.files(carol.root, forged)
+            carol.audit.append("index-upgrade", client=practice.client, files=files)
     _carried_to_alex(practice, base)
 
     with practice.vault("alex", "alex") as alex:
         assert alex.resolve("CD-2", own=True) == own
         assert alex.resolve("CD-2") == own
         assert alex.resolve("AB-1", own=True) == practice.client
+        new_client = alex.add_client("EF-5")  # the handle was not Carol's to take
+        assert alex.resolve("EF-5", own=True) == new_client
+    forged = (
+        practice.machines["alex"]
+        / "index"
+        / index_name(blind("CD-2", carol.device.index_key), practice.client)
+    )
     assert "handle index entry" in _named(_verify_on_alex(practice), forged, practice)

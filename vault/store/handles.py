@@ -91,7 +91,7 @@ def add_client(
     which syncd's sweep removes).
     """
     blinded = blind(handle, vault.device.index_key)
-    if index_paths(vault.root, blinded):
+    if any(_taken(vault, path) for path in index_paths(vault.root, blinded)):
         raise HandleTaken("")
     with vault.write_lock.shared():
         return _add_client(vault, handle, name, dob, blinded, on_created)
@@ -230,6 +230,15 @@ def _client_of(vault: Indexed, path: Path) -> str:
     if seen is not None:
         vault.index_seen[path] = (seen, keys, client_id)
     return client_id
+
+
+def _taken(vault: Indexed, path: Path) -> bool:
+    """Whether an index entry takes its handle: a refused one does not (a revoked colleague's
+    machine cannot reserve handles), a damaged one does until verify's report is acted on."""
+    try:
+        return bool(_client_of(vault, path))
+    except TamperedFile:
+        return True
 
 
 INDEX_FIX = "the handle is not taken to mean that client: remove the file"
