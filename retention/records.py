@@ -271,7 +271,7 @@ def current(
     key = key or retention_key(vault)
     judge = Judge(vault.keyring, client_id)
     views = [
-        believed(judge, _device_of(path), _read(vault, path, key, signed)[1])[0]
+        believed(judge, _device_of(path), _read(vault, path, key, signed)[1], vault.device.device_id)[0]
         for path in device_files(vault, client_id)
     ]
     sessions = (logged_sessions(vault, key) if logged is None else logged).get(client_id, {})
@@ -295,16 +295,42 @@ HOLD_FIX = {
 }
 
 
-def believed(judge: Judge, device_id: str, view: DeviceFacts) -> tuple[DeviceFacts, list[str]]:
-    """``view`` (device ``device_id``'s facts) without the holds it placed, or the releases
-    it wrote, at a time its practitioner had no authority over the client (DESIGN.md
-    invariant 8: a revoked colleague's machine neither lifts a legal hold nor keeps a client
-    from disposal); and why each was refused. The ledger is asked only of a view with holds,
-    and of a device not the owner's."""
+def believed(
+    judge: Judge, device_id: str, view: DeviceFacts, own: str | None = None
+) -> tuple[DeviceFacts, list[str]]:
+    """``view`` (device ``device_id``'s facts) without what it wrote at a time its
+    practitioner had no authority over the client (DESIGN.md invariant 8), and why each was
+    refused: a hold's placement or release (a revoked colleague's machine neither lifts a
+    legal hold nor keeps a client from disposal), and, from another device than ``own``
+    (this one), a closing date, a birth date or a notice (nor brings a disposal forward).
+    The ledger is asked only of a view that has such a fact, of a device not the owner's."""
+    refused: list[str] = []
+    holds = _believed_holds(judge, device_id, view, refused)
+    changed: dict[str, Any] = {} if holds is view.holds else {"holds": holds}
+    if device_id != own:
+        for name in ("closed", "born"):
+            value, at = getattr(view, name)
+            if at and (why := judge.device(device_id, str(at), f"the {FACT_WORD[name]}", FACT_FIX)):
+                refused.append(why)
+                changed[name] = [None, ""]
+        if view.noticed and (
+            why := judge.device(device_id, f"{view.noticed}T23:59:59Z", "the notice of disposal", FACT_FIX)
+        ):  # a day: taken at its end, so that a notice of the revoke's day counts for nothing
+            refused.append(why)
+            changed["noticed"] = None
+    return (replace(view, **changed) if changed else view), refused
+
+
+FACT_WORD = {"closed": "closing date", "born": "birth date"}
+FACT_FIX = "it does not count here; the facts of the devices that may write the client do"
+
+
+def _believed_holds(judge: Judge, device_id: str, view: DeviceFacts, refused: list[str]) -> dict[str, Any]:
+    """The view's holds without refused placements and releases (the same dict if none)."""
     if not view.holds:
-        return view, []
+        return view.holds
     holds: dict[str, dict[str, Any]] = {}
-    refused = []
+    before = len(refused)
     for hold_id, hold in view.holds.items():
         hold = dict(hold)
         for step in ("released", "placed"):
@@ -320,13 +346,11 @@ def believed(judge: Judge, device_id: str, view: DeviceFacts) -> tuple[DeviceFac
         if hold.get("placed") is None and hold.get("released") is None:
             continue  # nothing of it stands: a refused placement, or a refused release's copy
         holds[hold_id] = hold
-    if not refused:
-        return view, []
-    return replace(view, holds=holds), refused
+    return holds if len(refused) > before else view.holds
 
 
-def refused_holds(vault: Vault) -> list[Problem]:
-    """Every hold placement or release written without authority (for `casenotes verify`):
+def refused_facts(vault: Vault) -> list[Problem]:
+    """Every retention fact written without authority (`believed`), for `casenotes verify`:
     named by its file, with the device and the practitioner."""
     key = retention_key(vault)
     found = []
@@ -337,7 +361,8 @@ def refused_holds(vault: Vault) -> list[Problem]:
                 view = _read(vault, path, key)[1]
             except TamperedFile:
                 continue  # `problems` and the purge report it
-            found += [Problem(Path(path), why) for why in believed(judge, _device_of(path), view)[1]]
+            refused = believed(judge, _device_of(path), view, vault.device.device_id)[1]
+            found += [Problem(Path(path), why) for why in refused]
     return found
 
 

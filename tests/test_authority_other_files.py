@@ -10,6 +10,7 @@ and her practitioner id."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import shutil
 from pathlib import Path
@@ -77,7 +78,7 @@ def _casenotes_verify_on_alex(practice: Practice, base_env: dict[str, str], tmp_
 def _verify_on_alex(practice: Practice) -> list[Problem]:
     """What `casenotes verify` reports on Alex's machine (the checks it runs)."""
     with practice.vault("alex", "alex") as vault:
-        return verify(vault) + records.refused_holds(vault) + supervision.problems(vault)
+        return verify(vault) + records.refused_facts(vault) + supervision.problems(vault)
 
 
 # -- holds ---------------------------------------------------------------------------------
@@ -126,6 +127,30 @@ def test_a_hold_placed_by_a_revoked_colleague_does_not_keep_the_client(practice:
         assert records.current(alex, practice.client).holds == {}
         facts = records.path_for(alex, practice.client, carol.device.device_id)
     assert "placement of hold" in _named(_verify_on_alex(practice), facts, practice)
+
+
+def test_a_revoked_colleague_cannot_bring_a_disposal_forward(practice: Practice) -> None:
+    """Her machine says the client closed 26 years ago and that the practitioner was told
+    the client is due: believed, a purge would count its retention and its notice period
+    from them. Alex's machine counts neither."""
+    _revoke(practice, "alex", "carol")
+    base = _carols_copy(practice)
+    with _machine(practice, "carol") as carol:
+        records.set_closed(carol, practice.client, dt.date(2000, 1, 3))
+        records.note_notice(carol, practice.client, carol.clock().date())
+    _carried_to_alex(practice, base)
+    with practice.vault("alex", "alex") as alex:
+        facts = records.current(alex, practice.client)
+        assert facts.closed is None and facts.notices == ()
+        path = records.path_for(alex, practice.client, carol.device.device_id)
+    named = _named(_verify_on_alex(practice), path, practice, times=2)
+    assert "the closing date" in named and "the notice of disposal" in named
+
+    with practice.vault("bea", "bea") as bea:  # a colleague who holds the client still can
+        records.set_closed(bea, practice.client, dt.date(2026, 1, 5))
+    sync(base, practice.machines["bea"], practice.machines["alex"])
+    with practice.vault("alex", "alex") as alex:
+        assert records.current(alex, practice.client).closed == dt.date(2026, 1, 5)
 
 
 # -- supervision and co-signatures ----------------------------------------------------------
