@@ -468,7 +468,7 @@ def verify_cmd(ctx: click.Context) -> None:
 
         finish_purges(vault, refuse=False)
     problems = verify(vault) + retention_facts.problems(vault) + certificate.problems(vault)
-    problems += supervision.problems(vault)
+    problems += supervision.problems(vault) + retention_facts.refused_facts(vault)
     for problem in problems:
         click.echo(f"casenotes: {problem}", err=True)
     report_leftovers(vault)

@@ -6,7 +6,7 @@ import os
 import pickle
 import select
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain, zip_longest
 from typing import Any, Protocol, TypeVar
@@ -180,6 +180,22 @@ def read_newest(
 
     newest = sorted(note_ids, key=sealed_at, reverse=True)[:count]
     return _open_notes(vault, client_id, sorted(newest), keys, damaged, checked), len(note_ids)
+
+
+def read_chosen(
+    vault: Readable,
+    practitioner: Practitioner,
+    client_id: str,
+    note_ids: Iterable[str],
+    damaged: list[TamperedFile],
+    checked: Checked | None = None,
+) -> list[OpenedNote]:
+    """Those of ``note_ids`` the client has, checked and decrypted as any read (a partial
+    overview's look at the older notes an addendum's chain of amends leads through); no
+    audit entry: the caller counts them with its own."""
+    keys = vault.keyring.client_keys(practitioner, client_id)
+    there = set(vault.revision_files.note_ids(client_id))
+    return _open_notes(vault, client_id, sorted(set(note_ids) & there), keys, damaged, checked)
 
 
 POLL = 0.05  # seconds between looks at ``stopped`` while the child's share is awaited

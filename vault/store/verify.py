@@ -31,7 +31,8 @@ from . import forks, key_renewal, ledger, purged
 from .audit import Entry
 from .authority import Judge
 from .client_keys import ROTATION_EVENTS
-from .clients import read_index_record
+from .clients import read_index_entry
+from .handles import index_refusal
 from .revisions import REVISION_NAME
 from .vault import Vault
 
@@ -54,7 +55,13 @@ def verify(vault: Vault) -> list[Problem]:
     keys = vault.trust.device_keys()
     problems += vault.audit.verify(keys)
     for path in sync_artefacts.glob(vault.root / "index", "*.json"):
-        problems += _check(lambda p=path: read_index_record(p, keys))
+        try:
+            client_id, device_id = read_index_entry(path, keys)
+        except TamperedFile as exc:
+            problems.append(Problem(exc.path, exc.why))
+            continue
+        if why := index_refusal(vault, path, client_id, device_id):
+            problems.append(Problem(path, why))
     purges = purged.signed(vault)
     # A forged purge line excuses nothing, nor does another device's purge not agreed to here.
     entries = ledger.agreed_purges(purged.trusted(vault.audit.entries(), purges), vault.device.device_id)
