@@ -428,7 +428,7 @@ def test_an_addendum_of_a_psychotherapy_note_older_than_the_newest_stays_out_of_
                                   body="## Significant events\nheronwing.\n"))
     )  # fmt: skip
     for n, (nid, text) in enumerate(sealed):
-        vault.clock = lambda n=n: dt.datetime(2026, 3, 1, 9, n, tzinfo=dt.UTC)  # sealed in this order
+        vault.clock = functools.partial(dt.datetime, 2026, 3, 1, 9, n, tzinfo=dt.UTC)  # sealed in this order
         vault.seal(cid, nid, text.replace("client: AB-1", "client: EF-3").encode())
     vault.close()
     held = HeldComplete(story, tmp_path / "ram")
@@ -457,7 +457,7 @@ def _seal_scored_history(env: Env) -> None:
         ("eeeeeeeeeeeeeee5", "2026-02-05", "measures:\n  phq9: 12\nrisk: none\n"),
     ]
     for n, (nid, day, extra) in enumerate(sealed):
-        vault.clock = lambda n=n: dt.datetime(2026, 3, 1, 9, n, tzinfo=dt.UTC)
+        vault.clock = functools.partial(dt.datetime, 2026, 3, 1, 9, n, tzinfo=dt.UTC)
         text = note(nid, day, extra=extra, body=f"## Subjective\nSession of {day}.\n")
         vault.seal(cid, nid, text.replace("client: AB-1", "client: EF-3").encode())
     vault.close()
