@@ -20,9 +20,10 @@ from note_templates.front_matter import parse_sealed
 from vault import OpenedNote, Vault
 from vault.errors import ReadStopped, TamperedFile, VaultError
 from vault.format.keys import Practitioner
-from vault.store.reading import CheckAhead, Checked, audit_decrypt, read_newest, read_notes_in_two
+from vault.store.revisions import Checked
 
 from . import pages, ramdir, theme
+from .decrypt import CheckAhead, read_newest, read_notes_in_two
 from .errors import BuildStopped
 from .server import SiteServer, content_security_policy
 from .staged_build import StagedBuild, settled, stop_requested
@@ -422,7 +423,7 @@ def _serve_partial(
         steps.abandon()
     # Audited before it is shown, as every read is (the complete read writes its own entry):
     # a kill while the rest are read must not leave these notes seen and unrecorded.
-    audit_decrypt(vault, practitioner, client_id, len(notes))
+    vault.audit_decrypt(practitioner, client_id, len(notes))
     on_overview(site)
 
 

@@ -25,6 +25,7 @@ SITE_ONLY = (
     "pymdownx",
     "webbrowser",
     "site_builder.site",
+    "site_builder.decrypt",
     "site_builder.server",
     "site_builder.theme",
     "casenotes.serving",
