@@ -26,6 +26,7 @@ SITE_ONLY = (
     "webbrowser",
     "site_builder.site",
     "site_builder.decrypt",
+    "site_builder.session",
     "site_builder.server",
     "site_builder.theme",
     "casenotes.serving",
