@@ -567,7 +567,7 @@ def passphrase(
             f"your key now asks for the key file {new_key_file_path} besides the passphrase: keep a copy "
             "of it somewhere safe, apart from this machine; `casenotes recovery create` covers losing both"
         )
-        from .doctor import same_disk
+        from checkup.keys import same_disk
 
         if same_disk(new_key_file_path, vault.root):
             click.echo(
