@@ -33,10 +33,12 @@ from .context import (
     key_file_option,
     key_file_path,
     new_key_file,
+    open_unlocked,
     open_vault,
     practice,
     practice_option,
     stage,
+    unlock,
 )
 
 if TYPE_CHECKING:
@@ -283,8 +285,7 @@ def client_reopen(ctx: click.Context, handle: str) -> None:
 @click.pass_context
 def client_list(ctx: click.Context) -> None:
     """List every client you can read (asks for the passphrase)."""
-    vault = open_vault(ctx)
-    practitioner = vault.unlock(ask_passphrase())
+    vault, practitioner = open_unlocked(ctx)
     rows = sorted(vault.profiles(practitioner), key=lambda p: p.handle.casefold())
     for profile in rows:
         click.echo(f"{profile.handle:<20} {profile.client_id}  {profile.name or ''}")
@@ -296,8 +297,7 @@ def client_list(ctx: click.Context) -> None:
 @click.pass_context
 def client_show(ctx: click.Context, handle: str) -> None:
     """Show one client's profile and how many notes they have."""
-    vault = open_vault(ctx)
-    practitioner = vault.unlock(ask_passphrase())
+    vault, practitioner = open_unlocked(ctx)
     profile = vault.find(practitioner, handle)
     click.echo(f"handle:    {profile.handle}")
     click.echo(f"client id: {profile.client_id}")
@@ -347,8 +347,7 @@ def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
     from .nodump import no_core_dumps
 
     no_core_dumps()
-    vault = open_vault(ctx)
-    practitioner = vault.unlock(ask_passphrase())
+    vault, practitioner = open_unlocked(ctx)
     client_id = vault.resolve(handle)
     refused: list[TamperedFile] = []
     notes = vault.read_notes(practitioner, client_id, note_id, refused=refused)
@@ -412,7 +411,7 @@ def resolve_cmd(ctx: click.Context, note_id: str, keep: str | None) -> None:
     client_id = vault.locate_note(note_id)
     fork = vault.fork(client_id, note_id)
     if fork is None and resolving.cut_short(vault, client_id, note_id):
-        sealed = resolving.finish(vault, vault.unlock(ask_passphrase()), client_id, note_id)
+        sealed = resolving.finish(vault, unlock(vault), client_id, note_id)
         click.echo(
             f"note {note_id}: finished a resolve cut short; revision {sealed.revision} is durable and audited"
         )
@@ -426,7 +425,7 @@ def resolve_cmd(ctx: click.Context, note_id: str, keep: str | None) -> None:
         raise UsageFailure(
             f"choose the text to keep with --keep, one of: {tips} (`casenotes cat` shows both)"
         )
-    practitioner = vault.unlock(ask_passphrase())
+    practitioner = unlock(vault)
     sealed = vault.resolve_fork(practitioner, client_id, note_id, chosen[0])
     click.echo(f"note {note_id}: kept {chosen[0].stem}, sealed as revision {sealed.revision} naming both")
 
@@ -572,7 +571,7 @@ def passphrase(
             "of it somewhere safe, apart from this machine; `casenotes recovery create` covers losing both"
         )
         passphrases.tell_renewed(renewal)
-        from .doctor import same_disk
+        from checkup.keys import same_disk
 
         if same_disk(new_key_file_path, vault.root):
             click.echo(
@@ -706,7 +705,7 @@ def open_cmd(
     client_id = vault.resolve(handle)
     # MkDocs loads, then the notes' signatures are checked, while the passphrase is typed and derived
     site_builder.warm_up(then=site_builder.check_ahead(vault, client_id))
-    practitioner = vault.unlock(ask_passphrase())
+    practitioner = unlock(vault)
     vault.keyring.client_keys(practitioner, client_id)  # no access: say so before any work
     serve_site(
         vault,

@@ -25,11 +25,11 @@ from .config import Practice
 from .context import (
     Failure,
     UsageFailure,
-    ask_passphrase,
     open_vault,
     practice,
     practice_option,
     progress_bar,
+    unlock,
 )
 from .nodump import no_core_dumps
 from .practice_rules import practice_rules
@@ -38,7 +38,7 @@ log = logging.getLogger("syncd")
 
 
 def _handles(vault: Vault) -> dict[str, str]:
-    practitioner = vault.unlock(ask_passphrase())
+    practitioner = unlock(vault)
     return {profile.client_id: profile.handle for profile in vault.profiles(practitioner)}
 
 

@@ -15,7 +15,7 @@ import time
 import click
 
 from .completion import handles
-from .context import ask_passphrase, open_vault, practice, practice_option
+from .context import open_vault, practice, practice_option, unlock
 
 
 def _inbox_drafts(ctx: click.Context, handle: str | None, sealed: set[str]) -> list[str]:
@@ -93,7 +93,7 @@ def _client(ctx: click.Context, handle: str) -> tuple[list[str], dict[str, str],
 
     vault = open_vault(ctx)
     client_id = vault.resolve(handle)
-    practitioner = vault.unlock(ask_passphrase())
+    practitioner = unlock(vault)
     timeline = load_timeline(vault, practitioner, client_id, handle, include_psychotherapy=False)
     found = needs(timeline)
     lines = []

@@ -40,7 +40,7 @@ from vault.store import forks
 from . import backups, safeguards
 from .completion import handles, notes
 from .config import Practice
-from .context import Failure, ask_passphrase, key_file_path, open_vault, practice, practice_option
+from .context import Failure, key_file_path, open_vault, practice, practice_option, unlock
 from .retention_commands import given_handles
 
 
@@ -129,7 +129,7 @@ def _opened_note(
     vault: Vault, ctx: click.Context, note_id: str
 ) -> tuple[note_templates.NoteFields, bytes, bool]:
     client_id = vault.locate_note(note_id)
-    practitioner = vault.unlock(ask_passphrase())
+    practitioner = unlock(vault)
     [opened] = vault.read_notes(practitioner, client_id, note_id)
     raw = bytes(opened.body)
     kinds = note_templates.kinds(practice(ctx).templates_dir)
@@ -156,7 +156,7 @@ def new(
     client_id = vault.resolve(handle, own=True)
     carried = CarriedForward([], [])
     if carry:
-        practitioner = vault.unlock(ask_passphrase())
+        practitioner = unlock(vault)
         earlier = []
         for opened in vault.read_notes(practitioner, client_id):
             try:

@@ -22,16 +22,10 @@ from vault.errors import ReadStopped, TamperedFile, VaultError
 from vault.format.keys import Practitioner
 from vault.rights.amendments import Shown
 from vault.rights.requests import Request
-from vault.store.reading import (
-    CheckAhead,
-    Checked,
-    audit_decrypt,
-    read_chosen,
-    read_newest,
-    read_notes_in_two,
-)
+from vault.store.revisions import Checked
 
 from . import pages, ramdir, theme
+from .decrypt import CheckAhead, read_chosen, read_newest, read_notes_in_two
 from .errors import BuildStopped
 from .server import SiteServer, content_security_policy
 from .staged_build import StagedBuild, settled, stop_requested
@@ -455,7 +449,7 @@ def _serve_partial(
         steps.abandon()
     # Audited before it is shown, as every read is (the complete read writes its own entry):
     # a kill while the rest are read must not leave these notes seen and unrecorded.
-    audit_decrypt(vault, practitioner, client_id, len(notes) + len(older))
+    vault.audit_decrypt(practitioner, client_id, len(notes) + len(older))
     on_overview(site)
 
 

@@ -72,7 +72,7 @@ from .client_keys import Keyring
 from .clients import PROFILE_RECORD_ID, Profile
 from .group_commit import GroupCommit
 from .leftovers import HalfMade, WriteLock
-from .revisions import Revision, Revisions
+from .revisions import Checked, Revision, Revisions
 from .sealing import SealedRevision
 from .trust import Trust
 
@@ -446,6 +446,30 @@ class Vault:
         from . import reading
 
         return reading.read_notes(self, practitioner, client_id, note_id, damaged, refused, others)
+
+    def open_notes(
+        self,
+        client_id: str,
+        note_ids: list[str],
+        client_keys: list[PrivateKey],
+        damaged: list[TamperedFile] | None,
+        checked: Checked | None = None,
+        stopped: Callable[[], bool] = lambda: False,
+        others: list[tuple[str, str]] | None = None,
+    ) -> list[OpenedNote]:
+        """The standing revision of each of these notes, checked and decrypted as read_notes
+        does, with no audit entry: the caller records what it read with audit_decrypt (`open`
+        reads a client in two processes, site_builder/decrypt.py, and counts both in one)."""
+        from . import reading
+
+        return reading.open_notes(
+            self, client_id, note_ids, client_keys, damaged, checked, stopped=stopped, others=others
+        )
+
+    def audit_decrypt(self, practitioner: Practitioner, client_id: str, notes: int) -> None:
+        from . import reading
+
+        reading.audit_decrypt(self, practitioner, client_id, notes)
 
     def read_profile(self, practitioner: Practitioner, client_id: str) -> Profile:
         from . import reading
