@@ -356,3 +356,24 @@ def test_a_colleagues_key_record_planted_with_a_new_key_redirects_no_grant(peopl
     with pytest.raises(nacl.exceptions.CryptoError):
         SealedBox(planted.box_key).decrypt(granted.read_bytes())
     assert SealedBox(planted.retired[0]).decrypt(granted.read_bytes())  # Bea's real key opens it
+
+
+@pytest.mark.parametrize("registering", ["0000000000000000", "ffffffffffffffff"])
+def test_a_device_registered_in_the_second_of_a_renewal_does_not_put_the_replaced_record_back(
+    registering: str,
+) -> None:
+    """Two machines' clocks within one second cannot order their entries: the device
+    registered elsewhere records the key record it saw (the replaced one). Whichever device
+    id sorts first, the ledger expects the renewed record, and the replaced one stays older."""
+    from vault.store import ledger
+    from vault.store.audit import Entry
+
+    path, old, new = "practitioners/p.json", "a" * 64, "b" * 64
+    second = "2026-12-08T01:23:23Z"
+    entries = [
+        Entry(1, second, "8888888888888888", "init", {"files": {path: old}}),
+        Entry(2, second, "8888888888888888", "passphrase-changed", {"files": {path: new}, "replaces": old}),
+        Entry(1, second, registering, "device-registered", {"files": {path: old}}),
+    ]
+    history = ledger.expected(entries)[path]
+    assert history[-1] == new and old in history

@@ -183,6 +183,7 @@ def resume(vault: Vault, practitioner: Practitioner) -> Renewal:
             practitioner=practitioner.practitioner_id,
             key_file=bool(journal["key_file"]),
             renewed=str(journal["box_public"]),
+            replaces=str(journal["old_sha256"]),  # what an unlock refuses from now on
             clients=len(journal["clients"]),
             files=ledger.files(vault.root, *recorded),
         )

@@ -165,16 +165,24 @@ class Trust:
         return box_b64 if self._renewal_recorded(practitioner_id, path, box_b64) else None
 
     def _renewal_recorded(self, practitioner_id: str, path: Path, box_b64: str) -> bool:
-        """Whether the key record at ``path`` is the newest the ledger holds, and a device of
-        the practitioner recorded renewing it to ``box_b64`` (signed lines only: a record
-        planted with an old record's signing key is not a renewal)."""
+        """Whether a device of the practitioner recorded renewing the key record to exactly
+        these bytes, with ``box_b64``, and no later renewal replaced them (signed lines only:
+        a record planted with an old record's signing key is not a renewal). Each renewal
+        names the digest it replaces, so no order of entries is needed: two machines' clocks
+        within one second cannot give one."""
         relative = str(path.relative_to(self.root))
         entries = signed_entries(self.audit.directory, self.device_keys(), json.dumps(relative).encode())
-        history = ledger.expected(entries).get(relative)
-        if not history or history[-1] != ledger.digest(path):
+        renewals = [
+            e for e in entries if "renewed" in e.data and self.registrant(e.device) == practitioner_id
+        ]
+        digest = ledger.digest(path)
+        if any(e.data.get("replaces") == digest for e in renewals):
             return False
         return any(
-            e.data.get("renewed") == box_b64 and self.registrant(e.device) == practitioner_id for e in entries
+            e.data["renewed"] == box_b64
+            and isinstance(e.data.get("files"), dict)
+            and e.data["files"].get(relative) == digest
+            for e in renewals
         )
 
     def box_key(self, colleague: team.Colleague) -> PublicKey:

@@ -305,14 +305,18 @@ class Vault:
         return practitioner
 
     def _older_key_record(self) -> bool:
-        """Whether the key record is one the ledger recorded before a newer one (put back).
-        Only the log lines naming it are parsed, so an unlock stays cheap in a long log."""
-        relative = str(self.practitioner_file.relative_to(self.root))
-        history = ledger.expected(self.audit.mentioning(relative)).get(relative)
-        if not history or not self.practitioner_file.is_file():
+        """Whether the key record is one a renewal replaced (put back). Each renewal's entry
+        names the digest it replaces: no order of entries is needed, which two devices'
+        clocks within one second could not give (a device registered on another machine in
+        the second of a passphrase change records the record it saw, after or before). Only
+        the log lines naming the file are parsed, so an unlock stays cheap in a long log."""
+        if not self.practitioner_file.is_file():
             return False
-        found = ledger.digest(self.practitioner_file)
-        return found != history[-1] and found in history
+        relative = str(self.practitioner_file.relative_to(self.root))
+        replaced = {
+            str(e.data.get("replaces")) for e in self.audit.mentioning(relative) if "replaces" in e.data
+        }
+        return bool(replaced) and ledger.digest(self.practitioner_file) in replaced
 
     def _record_unrecorded(self) -> int:
         """Once per device: put the key, access and index files an older casenotes left out of
