@@ -63,6 +63,7 @@ LAZY_COMMANDS = {
     **dict.fromkeys(["recovery", "custodian"], "casenotes.recovery_commands"),
     "measure": "casenotes.measure_command",
     "todo": "casenotes.todo",
+    "export": "casenotes.export_command",
 }
 
 

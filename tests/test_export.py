@@ -1,0 +1,326 @@
+"""`casenotes export`: the client's copy of their record, read back with the libraries a
+recipient would use (pypdf, poppler, pyHanko, jsonschema), and the disclosure on record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+from conftest import PASSPHRASE, Env, require_tool
+from nacl.public import PrivateKey
+from nacl.signing import SigningKey
+from pypdf import PdfReader
+from pypdf.errors import FileNotDecryptedError
+from site_fixtures import MARKER
+
+from note_templates.front_matter import parse_sealed
+from site_builder.export import html_to_pdf, signature, structured
+from site_builder.export.pdf import Password
+from vault import Passphrase
+from vault.format.encoding import new_id
+from vault.format.keys import Practitioner
+from vault.sharing import consent
+
+# What each note of the story says (tests/site_fixtures.py), and the psychotherapy note's word.
+TEXTS = {
+    "aaaaaaaaaaaaaaa1": MARKER,
+    "aaaaaaaaaaaaaaa2": "First week of the sleep diary planned",
+    "aaaaaaaaaaaaaaa3": "Slept better with the diary",
+    "aaaaaaaaaaaaaaa4": "the fall was on Monday",
+}
+PROCESS_NOTE = "zebrafinch"
+EXCLUSION = "1 psychotherapy note is not included"
+GP = "Dr Olive Example"
+
+
+def named(story: Env) -> Env:
+    with story.practice.settings_file.open("a", encoding="utf-8") as out:
+        out.write('practice_name: "Harbour Counselling"\npractitioner_name: "Sam Rivers"\n')
+    return story
+
+
+def export(env: Env, folder: Path, *args: str, tmp: Path | None = None) -> tuple[int, str, str]:
+    code, out, err, _ = export_pid(env, folder, *args, tmp=tmp)
+    return code, out, err
+
+
+def export_pid(env: Env, folder: Path, *args: str, tmp: Path | None = None) -> tuple[int, str, str, int]:
+    """Run `casenotes export AB-1 -o FOLDER ARGS`; also its process id (RAM directories are named for it)."""
+    run_env = dict(env.env, CASENOTES_PASSPHRASE=PASSPHRASE)
+    if tmp is not None:
+        run_env["TMPDIR"] = str(tmp)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "casenotes", "export", "AB-1", "-o", str(folder), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=run_env,
+    )
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out.decode(), err.decode(), proc.pid
+
+
+def pdf_text(path: Path, password: str | None = None) -> str:
+    reader = PdfReader(path)
+    if password is not None:
+        reader.decrypt(password)
+    return " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
+
+
+def exports(env: Env) -> list[dict]:
+    return [e.data for e in env.vault().audit.entries() if e.event == "export"]
+
+
+def test_the_clients_copy_holds_every_note_but_the_psychotherapy_note(story: Env, tmp_path: Path) -> None:
+    env, folder, tmp = named(story), tmp_path / "copy", tmp_path / "tmp"
+    tmp.mkdir()
+    code, out, err, pid = export_pid(env, folder, tmp=tmp)
+    assert code == 0, err
+    text = pdf_text(folder / "record.pdf")
+    for note_id, words in TEXTS.items():
+        assert words in text, note_id
+    assert PROCESS_NOTE not in text
+    assert EXCLUSION in text and "164.524" in text
+    assert "Harbour Counselling" in text and "Wilhelmina Testperson" in text
+    assert "signed by Sam Rivers" in text and "by you" not in text  # the client is not "you"
+    assert text.index(TEXTS["aaaaaaaaaaaaaaa3"]) < text.index(MARKER)  # newest first
+    assert "Measures" in text and "Treatment plan" in text and "Sleep through the night" in text
+    written = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert written == sorted(
+        ["notes.json", "record.pdf"]
+        + [
+            f"notes/2026-01-{day}-{kind}-{note_id}.md"
+            for day, kind, note_id in [
+                ("05", "intake", "aaaaaaaaaaaaaaa1"),
+                ("12", "soap", "aaaaaaaaaaaaaaa2"),
+                ("19", "soap", "aaaaaaaaaaaaaaa3"),
+                ("20", "addendum", "aaaaaaaaaaaaaaa4"),
+            ]
+        ]
+    )
+    for path in folder.rglob("*"):  # plaintext the practitioner asked for: theirs alone
+        assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o600), path
+    assert "not encrypted" in err and "left out: 1 psychotherapy note" in out
+    # Nothing of the record was left in the temp folder or a RAM directory on the way.
+    assert not list(tmp.iterdir())
+    assert (
+        not [  # and no RAM directory: nothing of it was ever a file before the output
+            found
+            for base in (Path("/dev/shm"), Path(os.environ.get("XDG_RUNTIME_DIR", "/nonexistent")), tmp)
+            for found in (base.glob(f"casenotes-*-{pid}-*") if base.is_dir() else [])
+        ]
+    )
+    [entry] = exports(env)
+    assert entry["recipient"] == "the client" and "right of access" in entry["purpose"]
+    assert entry["what"]["psychotherapy"] == "no" and entry["what"]["formats"] == ["pdf", "markdown", "json"]
+    assert entry["what"]["notes"] == 4 and entry["what"]["from"] is None
+
+
+def test_the_pdf_pages_render_and_read_back(story: Env, tmp_path: Path) -> None:
+    """poppler, as a recipient's viewer would: every page draws, and its text is the record's."""
+    pdftoppm, pdftotext = require_tool("pdftoppm"), require_tool("pdftotext")
+    folder = tmp_path / "copy"
+    assert export(named(story), folder)[0] == 0
+    subprocess.run(
+        [pdftoppm, "-r", "40", "-png", str(folder / "record.pdf"), str(tmp_path / "page")], check=True
+    )
+    pngs = sorted(tmp_path.glob("page-*.png"))
+    assert len(pngs) == len(PdfReader(folder / "record.pdf").pages) >= 4  # cover, notes, measures, plan
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 2000 for p in pngs)
+    cover = subprocess.run(
+        [pdftotext, "-f", "1", "-l", "1", str(folder / "record.pdf"), "-"], capture_output=True, check=True
+    ).stdout.decode()
+    assert "Clinical record" in cover and EXCLUSION in " ".join(cover.split())
+    assert "page 1 of" in cover
+
+
+def test_a_period_exports_only_its_notes(story: Env, tmp_path: Path) -> None:
+    folder = tmp_path / "copy"
+    code, out, err = export(named(story), folder, "--from", "2026-01-12", "--to", "2026-01-19")
+    assert code == 0, err
+    text = pdf_text(folder / "record.pdf")
+    assert TEXTS["aaaaaaaaaaaaaaa2"] in text and TEXTS["aaaaaaaaaaaaaaa3"] in text
+    assert MARKER not in text and TEXTS["aaaaaaaaaaaaaaa4"] not in text
+    assert "2 notes outside the period (12 Jan 2026 to 19 Jan 2026) are not included" in text
+    data = json.loads((folder / "notes.json").read_bytes())
+    assert [n["id"] for n in data["notes"]] == ["aaaaaaaaaaaaaaa3", "aaaaaaaaaaaaaaa2"]
+    assert data["period"] == {"from": "2026-01-12", "to": "2026-01-19"}
+    assert not any(MARKER.encode() in p.read_bytes() for p in folder.rglob("*") if p.is_file())
+    [entry] = exports(story)
+    assert (entry["what"]["from"], entry["what"]["to"], entry["what"]["notes"]) == (
+        "2026-01-12",
+        "2026-01-19",
+        2,
+    )
+
+
+def test_the_json_holds_every_field_of_every_note_and_round_trips(story: Env, tmp_path: Path) -> None:
+    folder = tmp_path / "copy"
+    assert export(named(story), folder, "--include-psychotherapy-notes")[0] == 0
+    raw = (folder / "notes.json").read_bytes()
+    data = json.loads(raw)
+    schema = structured.schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(data, schema)
+    assert structured.to_bytes(json.loads(raw)) == raw  # the document round-trips byte for byte
+    assert data["psychotherapy_notes_included"] is True
+    assert {n["id"] for n in data["notes"]} == {*TEXTS, "aaaaaaaaaaaaaaa5"}
+    for note in data["notes"]:
+        source = (folder / note["markdown_file"]).read_bytes()
+        front_matter, _ = parse_sealed(source, Path(note["markdown_file"]))
+        assert note["front_matter"] == structured.plain(front_matter)  # every field, as written
+        assert set(note["front_matter"]) == set(front_matter)
+        assert note["status"] == "signed" and note["signed_by"] == "Sam Rivers"
+    by_id = {n["id"]: n for n in data["notes"]}
+    assert by_id["aaaaaaaaaaaaaaa3"]["addenda"] == ["aaaaaaaaaaaaaaa4"]
+    assert by_id["aaaaaaaaaaaaaaa4"]["amends"] == "aaaaaaaaaaaaaaa3"
+    assert by_id["aaaaaaaaaaaaaaa1"]["front_matter"]["measures"] == {"phq9": 21, "gad7": 16}
+    assert by_id["aaaaaaaaaaaaaaa3"]["front_matter"]["risk"].startswith("low")
+    # The schema is a check, not a description: a note without its date, or a date that is not one, fails.
+    broken = json.loads(raw)
+    del broken["notes"][0]["front_matter"]["date"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+    broken = json.loads(raw)
+    broken["notes"][0]["date"] = "19 Jan 2026"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+    [entry] = exports(story)
+    assert entry["what"]["psychotherapy"] == "yes"
+    assert PROCESS_NOTE in pdf_text(folder / "record.pdf")
+
+
+def test_a_password_protected_copy_opens_only_with_the_password_and_its_signature_holds(
+    story: Env, tmp_path: Path
+) -> None:
+    folder = tmp_path / "copy"
+    code, out, err = export(named(story), folder, "--password-protect")
+    assert code == 0, err
+    [password] = [line.rsplit(": ", 1)[1] for line in out.splitlines() if line.startswith("PDF password")]
+    assert len(password) == 23 and password.count("-") == 3
+    pdf = (folder / "record.pdf").read_bytes()
+    assert MARKER.encode() not in pdf
+    reader = PdfReader(io.BytesIO(pdf))
+    assert reader.is_encrypted
+    with pytest.raises(FileNotDecryptedError):
+        reader.pages[0].extract_text()
+    assert not PdfReader(io.BytesIO(pdf)).decrypt("not-the-password")
+    text = pdf_text(folder / "record.pdf", password)
+    assert MARKER in text and EXCLUSION in text and PROCESS_NOTE not in text
+    assert reader.trailer["/Encrypt"]["/V"] == 5  # AES-256
+    # The signature: the practitioner's derived key, as the fingerprint printed says.
+    me = story.vault().unlock(Passphrase(PASSPHRASE))
+    mine = signature.derive(me, "Sam Rivers", dt.datetime.now(dt.UTC))
+    assert f"signature key fingerprint: {mine.fingerprint}" in out
+    certificate = embedded_certificate(pdf, password)
+    assert signature.PdfSigner(mine.seed, certificate, "Sam Rivers").fingerprint == mine.fingerprint
+    checked = signature.check(pdf, certificate, Password(password))
+    assert checked.ok, checked.summary
+    # One byte changed inside what was signed: the validator says so.
+    start = pdf.index(b"stream", len(pdf) // 4) + 40
+    tampered = pdf[:start] + bytes([pdf[start] ^ 0x01]) + pdf[start + 1 :]
+    assert not signature.check(tampered, certificate, Password(password)).intact
+    # Another practitioner's certificate, even under the same name, does not vouch for it.
+    stranger = Practitioner("f" * 16, PrivateKey.generate(), SigningKey.generate())
+    other = signature.derive(stranger, "Sam Rivers", dt.datetime.now(dt.UTC))
+    assert not signature.check(pdf, other.certificate, Password(password)).trusted
+    # The password is printed once and kept nowhere: not in the audit log, the vault or the config.
+    for root in (story.practice.root, story.practice.config_dir):
+        for path in root.rglob("*"):
+            assert not path.is_file() or password.encode() not in path.read_bytes(), path
+    [entry] = exports(story)
+    assert entry["what"]["password_protected"] is True
+
+
+def embedded_certificate(pdf: bytes, password: str) -> bytes:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    reader = PdfFileReader(io.BytesIO(pdf))
+    reader.decrypt(password)
+    [embedded] = reader.embedded_signatures
+    return bytes(embedded.signer_cert.dump())
+
+
+def test_an_export_for_someone_else_needs_their_consent(story: Env, tmp_path: Path) -> None:
+    env = named(story)
+    code, out, err = export(env, tmp_path / "gp", "--to-recipient", GP, "--purpose", "Referral")
+    assert code == 1 and f"has no consent in force to disclose their record to {GP}" in err
+    assert err.count("\n") == 1 and not (tmp_path / "gp").exists() and exports(env) == []
+    vault = env.vault()
+    client_id = vault.resolve("AB-1")
+    today = dt.datetime.now(dt.UTC).date()
+    consent.add(
+        vault,
+        client_id,
+        consent.Consent(
+            new_id(),
+            "",
+            GP,
+            "Referral to the memory clinic",
+            today.isoformat(),
+            None,
+            (today + dt.timedelta(days=30)).isoformat(),
+        ),
+    )
+    code, out, err = export(env, tmp_path / "gp", "--to-recipient", GP, "--include-psychotherapy-notes")
+    assert code == 1 and "does not name psychotherapy notes" in err and not (tmp_path / "gp").exists()
+    code, out, err = export(env, tmp_path / "gp", "--to-recipient", GP.upper())
+    assert code == 0, err
+    text = pdf_text(tmp_path / "gp" / "record.pdf")
+    assert GP.upper() in text and "Referral to the memory clinic" in text and PROCESS_NOTE not in text
+    [entry] = exports(env)
+    assert entry["recipient"] == GP.upper() and entry["purpose"] == "Referral to the memory clinic"
+    assert entry["consent"] and entry["client"] == client_id
+
+
+def test_an_export_never_writes_into_a_folder_that_holds_files(story: Env, tmp_path: Path) -> None:
+    folder = tmp_path / "copy"
+    folder.mkdir()
+    (folder / "record.pdf").write_bytes(b"the practitioner's own file")
+    code, _, err = export(story, folder)
+    assert code == 2 and "is not empty" in err
+    assert (folder / "record.pdf").read_bytes() == b"the practitioner's own file" and exports(story) == []
+
+
+def test_html_to_pdf_fetches_nothing_and_writes_a_private_new_file(tmp_path: Path) -> None:
+    """The function other commands hand their HTML to: no outside address is asked for."""
+    import http.server
+    import threading
+
+    asked: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        html_to_pdf(
+            f'<link rel="stylesheet" href="{url}/s.css"><p>Letter text</p><img src="{url}/i.png">',
+            tmp_path / "letter.pdf",
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert asked == []
+    assert "Letter text" in pdf_text(tmp_path / "letter.pdf")
+    assert stat.S_IMODE((tmp_path / "letter.pdf").stat().st_mode) == 0o600
+    with pytest.raises(FileExistsError):
+        html_to_pdf("<p>again</p>", tmp_path / "letter.pdf")
