@@ -64,8 +64,14 @@ def export_cmd(
         raise UsageFailure("--to lies before --from: give the period's first day, then its last")
     if purpose is not None and recipient is None:
         raise UsageFailure("--purpose goes with --to-recipient: the client's own copy needs none")
+    p = practice(ctx)
+    if output.absolute().resolve().is_relative_to(p.root.absolute().resolve()):
+        raise UsageFailure(
+            f"{output} is inside the practice folder, which syncd and sync engines read: "
+            "name a folder outside it for the client's plaintext copy"
+        )
     no_core_dumps()
-    settings = practice(ctx).settings()
+    settings = p.settings()
     vault = open_vault(ctx)
     client_id = vault.resolve(handle)
     me = vault.unlock(ask_passphrase())

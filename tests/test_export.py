@@ -289,6 +289,12 @@ def test_an_export_never_writes_into_a_folder_that_holds_files(story: Env, tmp_p
     assert code == 2 and "is not empty" in err
     assert (folder / "record.pdf").read_bytes() == b"the practitioner's own file" and exports(story) == []
 
+    # Never into the practice folder: syncd would seal the Markdown, a sync engine copy the plaintext.
+    for inside in (story.vault_dir / "copy", story.practice.inbox / "copy"):
+        code, _, err = export(story, inside)
+        assert code == 2 and "inside the practice folder" in err and not inside.exists()
+    assert exports(story) == []
+
 
 def test_html_to_pdf_fetches_nothing_and_writes_a_private_new_file(tmp_path: Path) -> None:
     """The function other commands hand their HTML to: no outside address is asked for."""

@@ -113,6 +113,7 @@ def sign(pdf: bytes, signer: PdfSigner, password: Password | None = None) -> byt
     with _quietly():
         from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
         from pyhanko.sign import signers
+        from pyhanko_certvalidator.registry import SimpleCertificateStore
 
     key = ed25519.Ed25519PrivateKey.from_private_bytes(signer.seed)
     simple = signers.SimpleSigner(
@@ -120,7 +121,7 @@ def sign(pdf: bytes, signer: PdfSigner, password: Password | None = None) -> byt
         signing_key=keys.PrivateKeyInfo.load(
             key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
         ),
-        cert_registry=None,
+        cert_registry=SimpleCertificateStore(),
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     if password is not None:
