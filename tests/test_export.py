@@ -25,9 +25,7 @@ from note_templates.front_matter import parse_sealed
 from site_builder.export import html_to_pdf, signature, structured
 from site_builder.export.pdf import Password
 from vault import Passphrase
-from vault.format.encoding import new_id
 from vault.format.keys import Practitioner
-from vault.sharing import consent
 
 # What each note of the story says (tests/site_fixtures.py), and the psychotherapy note's word.
 TEXTS = {
@@ -254,22 +252,14 @@ def test_an_export_for_someone_else_needs_their_consent(story: Env, tmp_path: Pa
     code, out, err = export(env, tmp_path / "gp", "--to-recipient", GP, "--purpose", "Referral")
     assert code == 1 and f"has no consent in force to disclose their record to {GP}" in err
     assert err.count("\n") == 1 and not (tmp_path / "gp").exists() and exports(env) == []
-    vault = env.vault()
-    client_id = vault.resolve("AB-1")
-    today = dt.datetime.now(dt.UTC).date()
-    consent.add(
-        vault,
-        client_id,
-        consent.Consent(
-            new_id(),
-            "",
-            GP,
-            "Referral to the memory clinic",
-            today.isoformat(),
-            None,
-            (today + dt.timedelta(days=30)).isoformat(),
-        ),
+    client_id = env.vault().resolve("AB-1")
+    made = env.run(
+        "consent", "add", "AB-1", "--to", GP, "--outside", "--purpose", "Referral to the memory clinic"
     )
+    assert made.code == 0, made.err
+    consent_id = made.text.strip()
+    shared = env.run("share", "AB-1", "--consent", consent_id, "-o", str(tmp_path / "bundle"))
+    assert shared.code == 2 and "does not use casenotes" in shared.err and "export" in shared.err
     code, out, err = export(env, tmp_path / "gp", "--to-recipient", GP, "--include-psychotherapy-notes")
     assert code == 1 and "does not name psychotherapy notes" in err and not (tmp_path / "gp").exists()
     code, out, err = export(env, tmp_path / "gp", "--to-recipient", GP.upper())
@@ -278,7 +268,11 @@ def test_an_export_for_someone_else_needs_their_consent(story: Env, tmp_path: Pa
     assert GP.upper() in text and "Referral to the memory clinic" in text and PROCESS_NOTE not in text
     [entry] = exports(env)
     assert entry["recipient"] == GP.upper() and entry["purpose"] == "Referral to the memory clinic"
-    assert entry["consent"] and entry["client"] == client_id
+    assert entry["consent"] == consent_id and entry["client"] == client_id
+    # Withdrawn, it covers nothing more.
+    assert env.run("consent", "revoke", "AB-1", consent_id).code == 0
+    code, out, err = export(env, tmp_path / "gp-again", "--to-recipient", GP)
+    assert code == 1 and "revoked on" in err and not (tmp_path / "gp-again").exists()
 
 
 def test_an_export_never_writes_into_a_folder_that_holds_files(story: Env, tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ STYLE = """
 @page { size: A4; margin: 20mm 18mm 22mm 18mm;
   @bottom-left { content: "%(footer)s"; font-size: 8pt; color: #555; }
   @bottom-right { content: "page " counter(page) " of " counter(pages); font-size: 8pt; color: #555; } }
-body { font-family: "DejaVu Sans", "Liberation Sans", sans-serif; font-size: 10pt; line-height: 1.4; }
+html { font-family: "DejaVu Sans", "Liberation Sans", sans-serif; font-size: 10pt; line-height: 1.4; }
 h1 { font-size: 18pt; } h2 { font-size: 13pt; margin-top: 1.2em; } h3, h4 { font-size: 11pt; }
 .cn-part { break-before: page; }
 .cn-cover dt { font-weight: bold; margin-top: .6em; } .cn-cover dd { margin-left: 0; }
@@ -94,7 +94,8 @@ def notes(t: Timeline) -> str:
 
 def record_html(c: Cover, t: Timeline) -> str:
     """The whole document: cover, notes, measures and their charts, treatment plan."""
-    footer = f"Clinical record of {c.client}: confidential".replace("\\", "").replace('"', "'")
+    # The client's name goes into a CSS string inside <style>: nothing that could end either.
+    footer = re.sub(r'[\\"<>\r\n]', "", f"Clinical record of {c.client}: confidential")
     parts = [
         cover(c),
         notes(t),

@@ -82,7 +82,7 @@ def check_consent(vault: Vault, me: Practitioner, request: Request) -> consents.
         raise ExportRefused(
             f"client {request.handle} has no consent in force to disclose their record to "
             f"{request.recipient}{why}: record one with `casenotes consent add {request.handle} --to NAME "
-            "--purpose TEXT` first; nothing was exported"
+            "--outside --purpose TEXT` first (--outside: they do not use casenotes); nothing was exported"
         )
     chosen = in_force[-1]
     if chosen.sections:
