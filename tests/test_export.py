@@ -20,11 +20,14 @@ from nacl.signing import SigningKey
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError
 from site_fixtures import MARKER
+from test_sharing import BEA_PASS, People, ok, seal
+from test_sharing import people as people  # a fixture
 
 from note_templates.front_matter import parse_sealed
 from site_builder.export import html_to_pdf, signature, structured
 from site_builder.export.pdf import Password
 from vault import Passphrase
+from vault.format.encoding import new_id
 from vault.format.keys import Practitioner
 
 # What each note of the story says (tests/site_fixtures.py), and the psychotherapy note's word.
@@ -324,3 +327,68 @@ def test_html_to_pdf_fetches_nothing_and_writes_a_private_new_file(tmp_path: Pat
     assert stat.S_IMODE((tmp_path / "letter.pdf").stat().st_mode) == 0o600
     with pytest.raises(FileExistsError):
         html_to_pdf("<p>again</p>", tmp_path / "letter.pdf")
+
+
+PLAN = """---
+id: {note_id}
+client: EF-3
+date: 2026-11-01
+time: "09:00"
+template: treatment-plan
+status: signed
+goals: ["Sleep through the night"]
+objectives:
+  - goal: Sleep through the night
+    objective: Five nights a week of six hours
+    target: 2027-01-31
+    status: in progress
+review_date: 2027-02-01
+---
+
+# Treatment plan
+
+## Diagnosis or formulation
+Insomnia after a bereavement (fictional).
+
+## Goals
+Sleep through the night.
+
+## Objectives and interventions
+Sleep diary, stimulus control.
+"""
+
+
+def test_a_supervised_record_shows_who_signed_and_who_co_signed_and_the_plan(
+    people: People, tmp_path: Path
+) -> None:
+    """Bea's client, her notes co-signed by Alex: the copy names both, and holds her treatment plan."""
+    bea = people.bea
+    with bea.practice.settings_file.open("a", encoding="utf-8") as out:
+        out.write('practitioner_name: "Bea Example"\n')
+    ok(bea, "client", "add", "EF-3", passphrase=BEA_PASS)
+    ok(bea, "supervise", "EF-3", "Alex", passphrase=BEA_PASS)
+    session = seal(bea, "2026-11-02", "Slept five hours, twice.", client="EF-3")
+    plan = new_id()
+    (bea.practice.inbox / "plan.md").write_text(PLAN.format(note_id=plan))
+    ok(bea, "seal", str(bea.practice.inbox / "plan.md"), passphrase=BEA_PASS)
+    ok(people.alex, "cosign", session, "--yes")
+    result = bea.run("export", "EF-3", "-o", str(tmp_path / "copy"), passphrase=BEA_PASS)
+    assert result.code == 0, result.err
+    text = pdf_text(tmp_path / "copy" / "record.pdf")
+    assert "signed by Bea Example on" in text and "co-signed by Alex on" in text
+    assert "Five nights a week of six hours" in text and "31 Jan 2027" in text and "in progress" in text
+    assert "Insomnia after a bereavement" in text
+    data = json.loads((tmp_path / "copy" / "notes.json").read_bytes())
+    jsonschema.validate(data, structured.schema())
+    by_id = {n["id"]: n for n in data["notes"]}
+    assert [c["name"] for c in by_id[session]["cosigned_by"]] == ["Alex"]
+    assert by_id[session]["signed_by"] == "Bea Example"
+    assert by_id[plan]["front_matter"]["objectives"] == [
+        {
+            "goal": "Sleep through the night",
+            "objective": "Five nights a week of six hours",
+            "target": "2027-01-31",
+            "status": "in progress",
+        }
+    ]
+    assert by_id[plan]["front_matter"]["review_date"] == "2027-02-01"
