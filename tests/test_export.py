@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import PASSPHRASE, Env, require_tool
+from conftest import PASSPHRASE, Env, fill, require_tool
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 from pypdf import PdfReader
@@ -392,3 +392,15 @@ def test_a_supervised_record_shows_who_signed_and_who_co_signed_and_the_plan(
         }
     ]
     assert by_id[plan]["front_matter"]["review_date"] == "2027-02-01"
+
+
+def test_a_disk_that_fills_half_way_leaves_no_half_copy(story: Env, tmp_path: Path, tiny_disk: Path) -> None:
+    """The PDF fits and a note does not (ENOSPC from a real tmpfs): nothing of the copy stays."""
+    assert export(story, tmp_path / "reference")[0] == 0
+    pdf_pages = -(-(tmp_path / "reference" / "record.pdf").stat().st_size // 4096)
+    fill(tiny_disk)
+    filler = tiny_disk / "filler"
+    os.truncate(filler, filler.stat().st_size - (pdf_pages + 1) * 4096)
+    code, out, err = export(story, tiny_disk / "copy")
+    assert code == 1 and err.startswith("casenotes: ") and err.count("\n") == 1, err
+    assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler"]  # no folder, no PDF, no note

@@ -226,14 +226,30 @@ def export(vault: Vault, me: Practitioner, request: Request, folder: Path) -> Wr
         },
         **({"consent": on_file.consent_id} if on_file else {}),
     )
-    durable.make_dirs(folder / NOTES_DIR)
+    made = not folder.exists()
     written = Written(
         folder, len(exported), cover.excluded, folder / PDF_FILE, folder / JSON_FILE, [], password
     )
-    write_private(written.pdf, pdf)
-    for note in exported:
-        write_private(folder / note.file, note.source)
-        written.markdown.append(folder / note.file)
-    write_private(written.json, structured.to_bytes(data))
+    try:
+        durable.make_dirs(folder / NOTES_DIR)
+        write_private(written.pdf, pdf)
+        for note in exported:
+            write_private(folder / note.file, note.source)
+            written.markdown.append(folder / note.file)
+        write_private(written.json, structured.to_bytes(data))
+    except BaseException:
+        _remove(written, made)  # half a copy is no copy, and it is plaintext
+        raise
     written.fingerprint, written.certificate = signer.fingerprint, signer.certificate
     return written
+
+
+def _remove(written: Written, made: bool) -> None:
+    """What an export that failed half-way wrote (the folder too, if it made it)."""
+    for path in [written.pdf, written.json, *written.markdown]:
+        path.unlink(missing_ok=True)
+    for folder in [written.folder / NOTES_DIR, *([written.folder] if made else [])]:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass  # not empty: not ours alone
