@@ -404,3 +404,17 @@ def test_a_disk_that_fills_half_way_leaves_no_half_copy(story: Env, tmp_path: Pa
     code, out, err = export(story, tiny_disk / "copy")
     assert code == 1 and err.startswith("casenotes: ") and err.count("\n") == 1, err
     assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler"]  # no folder, no PDF, no note
+
+
+def test_a_damaged_note_is_named_on_the_cover_never_exported_as_if_whole(story: Env, tmp_path: Path) -> None:
+    [rev] = story.vault_dir.glob("clients/*/records/aaaaaaaaaaaaaaa2/*.rev")
+    data = rev.read_bytes()
+    rev.write_bytes(data[:-20] + bytes([data[-20] ^ 0x01]) + data[-19:])
+    code, out, err = export(story, tmp_path / "copy")
+    assert code == 0, err
+    text = pdf_text(tmp_path / "copy" / "record.pdf")
+    assert "1 note failed an integrity check and could not be read" in text
+    assert TEXTS["aaaaaaaaaaaaaaa2"] not in text and TEXTS["aaaaaaaaaaaaaaa3"] in text
+    exported = json.loads((tmp_path / "copy" / "notes.json").read_bytes())
+    assert "aaaaaaaaaaaaaaa2" not in {n["id"] for n in exported["notes"]}
+    assert not list((tmp_path / "copy" / "notes").glob("*aaaaaaaaaaaaaaa2.md"))
