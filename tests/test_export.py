@@ -418,3 +418,33 @@ def test_a_damaged_note_is_named_on_the_cover_never_exported_as_if_whole(story: 
     exported = json.loads((tmp_path / "copy" / "notes.json").read_bytes())
     assert "aaaaaaaaaaaaaaa2" not in {n["id"] for n in exported["notes"]}
     assert not list((tmp_path / "copy" / "notes").glob("*aaaaaaaaaaaaaaa2.md"))
+
+
+def test_a_name_that_looks_like_markup_stays_text_on_every_page(tmp_path: Path) -> None:
+    """A client's name is data: on the cover and in the footer's CSS string it never ends the
+    string, the style sheet or the element it stands in."""
+    from site_builder.export import document
+    from site_builder.timeline import assemble
+
+    name = 'Ann "Q" </style><h1>Injected</h1> \\ O\'Neil'
+    cover = document.Cover(
+        "Harbour", name, "the whole record", dt.date(2026, 12, 1), "the client", "copy", ()
+    )
+    html = document.record_html(cover, assemble("AB-1", []))
+    assert "<h1>Injected</h1>" not in html and html.count("</style>") == 1
+    html_to_pdf(html, tmp_path / "record.pdf")
+    reader = PdfReader(tmp_path / "record.pdf")
+    first = " ".join((reader.pages[0].extract_text() or "").split())
+    assert 'Ann "Q" </style><h1>Injected</h1>' in first  # shown as written, on the cover
+    # The footer still stands on every page: its string was not ended early by the name.
+    for page in reader.pages:
+        text = " ".join((page.extract_text() or "").split())
+        assert "Clinical record of Ann Q /styleh1Injected/h1 O'Neil: confidential" in text
+
+
+def test_usage_mistakes_are_refused_before_the_passphrase(story: Env, tmp_path: Path) -> None:
+    code, _, err = export(story, tmp_path / "copy", "--from", "2026-02-01", "--to", "2026-01-01")
+    assert code == 2 and "--to lies before --from" in err
+    code, _, err = export(story, tmp_path / "copy", "--purpose", "court")
+    assert code == 2 and "--purpose goes with --to-recipient" in err
+    assert not (tmp_path / "copy").exists() and exports(story) == []
