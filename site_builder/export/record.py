@@ -6,8 +6,10 @@ exist as bytes in memory until each is written, 0600, into the folder the practi
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from note_templates.excerpt import PSYCHOTHERAPY
 from vault import Vault, durable
@@ -53,6 +55,22 @@ class Request:
         return f"up to {self.end:%d %b %Y}" if self.end else "the whole record"
 
 
+@dataclass(frozen=True, repr=False)
+class Prepared:
+    """An export decided and made in memory, nothing written yet: each file's path under the
+    folder and its bytes, the audit entry's fields, what the cover says was left out. Client data."""
+
+    files: tuple[tuple[str, bytes], ...]  # (path under the folder, bytes), the PDF first
+    audit: dict[str, Any]
+    notes: int
+    excluded: tuple[str, ...]
+    password: Password | None
+    fingerprint: str
+
+    def __repr__(self) -> str:
+        return f"<Prepared export of {self.notes} notes>"
+
+
 @dataclass
 class Written:
     """What the export wrote, for the command to report (the password shown once)."""
@@ -60,12 +78,17 @@ class Written:
     folder: Path
     notes: int
     excluded: tuple[str, ...]
-    pdf: Path
-    json: Path
-    markdown: list[Path] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
     password: Password | None = None
     fingerprint: str = ""
-    certificate: bytes = b""
+
+    @property
+    def pdf(self) -> Path:
+        return self.folder / PDF_FILE
+
+    @property
+    def json(self) -> Path:
+        return self.folder / JSON_FILE
 
 
 def check_consent(vault: Vault, me: Practitioner, request: Request) -> consents.Consent | None:
@@ -151,14 +174,22 @@ def _excluded(t: Timeline, request: Request, outside: int, psychotherapy_kept: i
 
 
 def _file_name(entry_date: dt.date, kind: str, note_id: str) -> str:
-    return f"{NOTES_DIR}/{entry_date.isoformat()}-{kind or 'note'}-{note_id}.md"
+    """notes/DATE-KIND-ID.md: the kind is a note's own field, so only letters, digits and
+    dashes of it reach a file name (never a slash or a dot)."""
+    safe = re.sub(r"[^a-z0-9-]+", "-", kind.lower()).strip("-")[:40] or "note"
+    return f"{NOTES_DIR}/{entry_date.isoformat()}-{safe}-{note_id}.md"
 
 
 def export(vault: Vault, me: Practitioner, request: Request, folder: Path) -> Written:
-    """Export one client's record into ``folder`` (new or empty): plan, audit, write."""
+    """Export one client's record into ``folder`` (new or empty): prepare, then write."""
     folder = folder.absolute()
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise OutputNotEmpty(folder)
+    return write(vault, prepare(vault, me, request), folder)
+
+
+def prepare(vault: Vault, me: Practitioner, request: Request) -> Prepared:
+    """Check the consent, decrypt the notes, and make every file of the export in memory."""
     on_file = check_consent(vault, me, request)
     profile = vault.read_profile(me, request.client_id)
     damaged: list[TamperedFile] = []
@@ -210,43 +241,46 @@ def export(vault: Vault, me: Practitioner, request: Request, folder: Path) -> Wr
         request.psychotherapy,
         now,
     )
-    # Recorded before a byte is written: a disclosure that crashes half-way is still on record.
-    vault.audit.append(
-        "export",
-        client=request.client_id,
-        recipient=request.recipient or CLIENT,
-        purpose=cover.purpose,
-        what={
-            "from": request.start.isoformat() if request.start else None,
-            "to": request.end.isoformat() if request.end else None,
-            "formats": ["pdf", "markdown", "json"],
-            "psychotherapy": "yes" if request.psychotherapy and kept else "no",
-            "notes": len(exported),
-            "password_protected": password is not None,
-        },
+    what = {
+        "from": request.start.isoformat() if request.start else None,
+        "to": request.end.isoformat() if request.end else None,
+        "formats": ["pdf", "markdown", "json"],
+        "psychotherapy": "yes" if request.psychotherapy and kept else "no",
+        "notes": len(exported),
+        "password_protected": password is not None,
+    }
+    audit = {
+        "client": request.client_id,
+        "recipient": request.recipient or CLIENT,
+        "purpose": cover.purpose,
+        "what": what,
         **({"consent": on_file.consent_id} if on_file else {}),
-    )
+    }
+    files = ((PDF_FILE, pdf), *((n.file, n.source) for n in exported), (JSON_FILE, structured.to_bytes(data)))
+    return Prepared(files, audit, len(exported), cover.excluded, password, signer.fingerprint)
+
+
+def write(vault: Vault, prepared: Prepared, folder: Path) -> Written:
+    """Audit the disclosure, then write its files (0600, new) into ``folder``; a failure
+    half-way removes what was written."""
+    # Recorded before a byte is written: a disclosure that crashes half-way is still on record.
+    vault.audit.append("export", **prepared.audit)
     made = not folder.exists()
-    written = Written(
-        folder, len(exported), cover.excluded, folder / PDF_FILE, folder / JSON_FILE, [], password
-    )
+    written = Written(folder, prepared.notes, prepared.excluded, [], prepared.password, prepared.fingerprint)
     try:
         durable.make_dirs(folder / NOTES_DIR)
-        write_private(written.pdf, pdf)
-        for note in exported:
-            write_private(folder / note.file, note.source)
-            written.markdown.append(folder / note.file)
-        write_private(written.json, structured.to_bytes(data))
+        for relative, data in prepared.files:
+            write_private(folder / relative, data)
+            written.paths.append(folder / relative)
     except BaseException:
         _remove(written, made)  # half a copy is no copy, and it is plaintext
         raise
-    written.fingerprint, written.certificate = signer.fingerprint, signer.certificate
     return written
 
 
 def _remove(written: Written, made: bool) -> None:
     """What an export that failed half-way wrote (the folder too, if it made it)."""
-    for path in [written.pdf, written.json, *written.markdown]:
+    for path in written.paths:
         path.unlink(missing_ok=True)
     for folder in [written.folder / NOTES_DIR, *([written.folder] if made else [])]:
         try:
