@@ -448,3 +448,15 @@ def test_usage_mistakes_are_refused_before_the_passphrase(story: Env, tmp_path: 
     code, _, err = export(story, tmp_path / "copy", "--purpose", "court")
     assert code == 2 and "--purpose goes with --to-recipient" in err
     assert not (tmp_path / "copy").exists() and exports(story) == []
+
+
+def test_the_names_on_the_cover_are_settings_checked_on_load(tmp_path: Path) -> None:
+    from casenotes.config import ConfigError, Settings
+
+    found = Settings.from_mapping(
+        {"practice_name": " Harbour Counselling ", "practitioner_name": "Sam"}, tmp_path
+    )
+    assert (found.practice_name, found.practitioner_name) == ("Harbour Counselling", "Sam")
+    with pytest.raises(ConfigError, match="practice_name: must be a name in quotes"):
+        Settings.from_mapping({"practice_name": 12}, tmp_path)
+    assert 'practitioner_name: ""' in Settings().to_yaml()
