@@ -99,6 +99,12 @@ def export_cmd(
     for line in written.excluded:
         click.echo(f"left out: {line}")
     click.echo(f"signature key fingerprint: {written.fingerprint}")
+    if not (settings.practice_name and settings.practitioner_name):
+        click.echo(
+            f"casenotes: the cover and the signature say 'practice name not set' or 'the practitioner': "
+            f"set practice_name and practitioner_name in {p.settings_file}",
+            err=True,
+        )
     if written.password is not None:
         click.echo(f"PDF password (shown only now, give it by phone): {written.password.value}")
     else:

@@ -278,6 +278,14 @@ def test_an_export_for_someone_else_needs_their_consent(story: Env, tmp_path: Pa
     assert code == 1 and "revoked on" in err and not (tmp_path / "gp-again").exists()
 
 
+def test_an_export_without_the_names_set_says_where_to_set_them(story: Env, tmp_path: Path) -> None:
+    code, out, err = export(story, tmp_path / "copy")
+    assert code == 0 and f"set practice_name and practitioner_name in {story.practice.settings_file}" in err
+    text = pdf_text(tmp_path / "copy" / "record.pdf")
+    assert "(practice name not set)" in text and "signed by the practitioner on" in text
+    assert "set practice_name" not in export(named(story), tmp_path / "named")[2]
+
+
 def test_an_export_never_writes_into_a_folder_that_holds_files(story: Env, tmp_path: Path) -> None:
     folder = tmp_path / "copy"
     folder.mkdir()
