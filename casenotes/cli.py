@@ -64,6 +64,7 @@ LAZY_COMMANDS = {
     "measure": "casenotes.measure_command",
     "todo": "casenotes.todo",
     "export": "casenotes.export_command",
+    **dict.fromkeys(["request", "disclosures", "access-report", "amend"], "casenotes.rights_commands"),
 }
 
 
@@ -547,6 +548,8 @@ def passphrase(
     (before the command) or CASENOTES_KEY_FILE; no note is re-encrypted."""
     if new_key_file_path and no_key_file:
         raise UsageFailure("--key-file and --no-key-file contradict each other: choose one")
+    from . import passphrases
+
     vault = open_vault(ctx)
     old = ask_passphrase(prompt="Current passphrase")
     cost = KDF_PROFILES[kdf] if kdf else None
@@ -556,18 +559,20 @@ def passphrase(
             if not vault.requires_key_file():
                 click.echo("no key file was required; nothing was changed")
                 return
-            vault.change_passphrase(old, old.with_key_file(None), cost)
+            renewal = vault.change_passphrase(old, old.with_key_file(None), cost)
             click.echo("a key file is no longer required: the passphrase alone unlocks your key")
+            passphrases.tell_renewed(renewal)
             return
         assert new_key_file_path is not None
         key_file, made = new_key_file(new_key_file_path.expanduser().absolute())
-        vault.change_passphrase(old, old.with_key_file(key_file), cost)
+        renewal = vault.change_passphrase(old, old.with_key_file(key_file), cost)
         if made:
             click.echo(f"made a new key file {new_key_file_path} (random bytes, mode 0600)")
         click.echo(
             f"your key now asks for the key file {new_key_file_path} besides the passphrase: keep a copy "
             "of it somewhere safe, apart from this machine; `casenotes recovery create` covers losing both"
         )
+        passphrases.tell_renewed(renewal)
         from .doctor import same_disk
 
         if same_disk(new_key_file_path, vault.root):
@@ -580,12 +585,13 @@ def passphrase(
     if config.passphrase_from_env() is not None:
         raise UsageFailure("set the new passphrase at the prompt, not through CASENOTES_PASSPHRASE")
     vault.unlock(old)  # a wrong or damaged key says so before a new passphrase is asked for
-    from . import passphrases
-
     new = passphrases.ask_new(context=CONTEXT_WORDS)
     # the key file stays asked for, as it was: --key-file or --no-key-file change it
-    vault.change_passphrase(old, new.with_key_file(old.key_file if vault.requires_key_file() else None), cost)
+    renewal = vault.change_passphrase(
+        old, new.with_key_file(old.key_file if vault.requires_key_file() else None), cost
+    )
     click.echo("passphrase changed")
+    passphrases.tell_renewed(renewal)
 
 
 @cli.command("syncd")

@@ -276,6 +276,26 @@ def purges(vault: Vault, practice: Practice, today: dt.date) -> Finding:
     return Finding(name, "ok", "nothing due for disposal")
 
 
+def rights_requests(vault: Vault, today: dt.date) -> Finding:
+    """Clients' requests (access, amendment, ...) near or past their legal deadline."""
+    from vault.rights import requests
+
+    name = "clients' requests"
+    found = [r for r in requests.load(vault) if r.urgent(today)]
+    if not found:
+        return Finding(name, "ok", "none near or past its deadline")
+    first = found[0]
+    left = first.days_left(today)
+    when = f"{-left} day(s) late" if left < 0 else f"due in {left} day(s)"
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return Finding(
+        name,
+        "fail" if left < 0 else "warn",
+        f"{first.kind} request {first.request_id} of client {first.client_id} is {when}, on "
+        f"{first.deadline}{more}: `casenotes request list`",
+    )
+
+
 def _rules_files(practice: Practice, shared: PracticeRules) -> list[Finding]:
     """The vault's rules files: refused ones, two machines' same version, and a casenotes.yml
     whose retention rules are not the ones applied."""
@@ -417,6 +437,7 @@ def run_checks(
         lambda: device_registered(vault),
         lambda: backups_checked(vault, practice, now),
         lambda: purges(vault, practice, now.date()),
+        lambda: rights_requests(vault, now.astimezone().date()),
         lambda: shared_rules(vault, practice, now),
         lambda: syncd_running(practice),
         lambda: sync_engine(practice),

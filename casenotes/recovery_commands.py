@@ -129,8 +129,9 @@ def recovery_use(ctx: click.Context) -> None:
     new = passphrases.ask_new(context=CONTEXT_WORDS)
     if path is not None:
         new = new.with_key_file(read_key_file(path))
-    recovery.reset(vault, practitioner, new)
+    renewal = recovery.reset(vault, practitioner, new)
     click.echo("passphrase reset with the recovery shares; every note reads with the new passphrase")
+    passphrases.tell_renewed(renewal)
     click.echo(
         "casenotes: the shares were brought together: make a new set (`casenotes recovery create`) "
         "when you can, which retires these",

@@ -292,7 +292,9 @@ def problems(
     """Files that disagree with the audit log. Each device's file must be the last write the
     log recorded (same ``seq``, same bytes) or a later one (a crash between writing it and
     logging it; it is signed, and a purge checks the signature). An older copy put back,
-    or a deleted file, is reported. Clients the log shows purged are skipped."""
+    or a deleted file, is reported, and so is a file a retired device wrote after its
+    retire (vault/store/retired.py: it might release a hold). Clients the log shows purged
+    are skipped."""
     from vault.store.purged import signed as signed_purges
     from vault.store.purged import trusted
 
@@ -300,10 +302,14 @@ def problems(
     purged = set()
     # Given ``entries`` are already trusted (read once per run, not once per client here).
     logged = trusted(vault.audit.entries(), signed_purges(vault)) if entries is None else entries
+    retired = vault.trust.retired()
+    late: dict[tuple[str, str], str] = {}  # (client, retired device) -> when it wrote after its retire
     for entry in logged:
         client = str(entry.data.get("client"))
         if entry.event == AUDIT_EVENT:
             latest[client, entry.device] = (int(entry.data.get("seq", 0)), str(entry.data.get("sha256")))
+            if entry.device in retired and entry.time > retired[entry.device]:
+                late[client, entry.device] = entry.time
         elif entry.event == "purge-begin":
             purged.add(client)
     found = []
@@ -314,6 +320,16 @@ def problems(
             if client != client_id:
                 continue
             path = path_for(vault, client_id, device_id)
+            if (client, device_id) in late:  # it may have released a hold: believed no more
+                found.append(
+                    Problem(
+                        path,
+                        f"retention facts written by device {device_id} at {late[client, device_id]}, "
+                        f"after it was retired ({retired[device_id]}): a retired device keeps no "
+                        "authority; restore this file from a backup made before the retire",
+                    )
+                )
+                continue
             try:
                 data = path.read_bytes()
                 found_seq = int(json.loads(data)["seq"])

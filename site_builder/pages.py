@@ -426,6 +426,7 @@ def session(t: Timeline, entry: Entry) -> str:
             f"    See {_link(addendum, False)}.",
             "",
         ]
+    lines += amendment_boxes(t, entry)
     if entry.measures:
         lines += [
             " · ".join(
@@ -443,6 +444,37 @@ def session(t: Timeline, entry: Entry) -> str:
         lines += [f"**Risk:** {risk_words(entry, marked=False)}{correction}", ""]
     body = _demote(entry.body)
     return "\n".join(lines) + "\n" + body + "\n"
+
+
+def _indented(words: str) -> list[str]:
+    """Client or practitioner words inside an admonition: escaped, every line indented."""
+    return [f"    {_md(line)}" if line.strip() else "" for line in words.strip().splitlines()]
+
+
+def amendment_boxes(t: Timeline, entry: Entry) -> list[str]:
+    """The client's amendment requests about this note (HIPAA 164.526): awaiting a decision,
+    accepted (the addendum), denied (the reason), and the client's statement of disagreement,
+    which stays with the note from then on."""
+    lines: list[str] = []
+    for shown in t.amendments.get(entry.note_id, []):
+        asked = f"Amendment requested on {shown.received:%d %b %Y} (request {shown.request_id})"
+        if shown.decision is None:
+            lines += [
+                f'!!! info "{asked}"',
+                f"    Awaiting a decision, due by {shown.deadline:%d %b %Y}.",
+                "",
+            ]
+        elif shown.decision == "accept":
+            target = next((e for e in t.entries if e.note_id == shown.addendum), None)
+            where = _link(target, False) if target else f"addendum {shown.addendum} (not signed yet)"
+            lines += [f'!!! success "{asked}: accepted on {shown.decided:%d %b %Y}"', f"    See {where}.", ""]
+        elif shown.decision == "deny":
+            lines += [f'!!! warning "{asked}: denied on {shown.decided:%d %b %Y}"']
+            lines += ["    **Reason:**", "", *_indented(shown.words or "(not readable)"), ""]
+        else:
+            lines += [f'!!! quote "Client\'s statement of disagreement, {shown.decided:%d %b %Y}"']
+            lines += [*_indented(shown.words or "(not readable)"), ""]
+    return lines
 
 
 def _demote(body: str) -> str:

@@ -20,6 +20,8 @@ from note_templates.front_matter import parse_sealed
 from vault import OpenedNote, Vault
 from vault.errors import ReadStopped, TamperedFile, VaultError
 from vault.format.keys import Practitioner
+from vault.rights.amendments import Shown
+from vault.rights.requests import Request
 from vault.store.reading import CheckAhead, Checked, audit_decrypt, read_newest, read_notes_in_two
 
 from . import pages, ramdir, theme
@@ -132,6 +134,8 @@ def timeline_of(
         vault, practitioner, {e.device for e in timeline.entries if e.signed and e.device}
     )
     timeline.born = _born(vault, practitioner, client_id)
+    timeline.amendments = _amendments(vault, practitioner, client_id)
+    timeline.requests = _requests(vault, client_id)
     timeline.consents = _consents(
         vault, practitioner, client_id, [i for i, kind in others if kind == "consent"]
     )
@@ -157,6 +161,26 @@ def _consents(
         )
         for c in found
     ]
+
+
+def _requests(vault: Vault, client_id: str) -> list[Request]:
+    """The client's rights requests, for the To do page (their clocks need no key)."""
+    from vault.rights import requests
+
+    try:
+        return requests.load(vault, client_id)
+    except VaultError:
+        return []
+
+
+def _amendments(vault: Vault, practitioner: Practitioner, client_id: str) -> dict[str, list[Shown]]:
+    """Amendment requests, denials and statements of disagreement, by the note they concern."""
+    from vault.rights import amendments
+
+    try:
+        return dict(amendments.on_notes(vault, practitioner, client_id))
+    except VaultError:
+        return {}  # a decision that cannot be read costs the note its box, never the site
 
 
 def _born(vault: Vault, practitioner: Practitioner, client_id: str) -> dt.date | None:

@@ -11,11 +11,15 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from note_templates import corrections
 from note_templates.excerpt import NOT_SHARED, PSYCHOTHERAPY, kept_apart
 from note_templates.risk import LEVELS, Risk, parse_risk
+
+if TYPE_CHECKING:  # the rights records are read by site.py; this module stays pure
+    from vault.rights.amendments import Shown
+    from vault.rights.requests import Request
 
 SESSION_KINDS_EXCLUDED = ("addendum", "treatment-plan", "discharge")
 _HEADING = re.compile(r"^#{1,6}\s+(.*\S)\s*$")
@@ -214,6 +218,9 @@ class Timeline:
     signers: dict[str, str] = field(default_factory=dict)  # device id -> its practitioner's name
     consents: list[OnFile] = field(default_factory=list)  # on file, for the chart header
     awaiting: dict[str, list[str]] = field(default_factory=dict)  # note id -> who is to co-sign it
+    #: note id -> the client's amendment requests about it, their decisions and statements
+    amendments: dict[str, list[Shown]] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)  # the client's rights requests, for To do
 
     @property
     def sessions(self) -> list[Entry]:

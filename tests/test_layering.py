@@ -47,6 +47,7 @@ VAULT_MAY_IMPORT = {
     "backup": {"errors", "durable", "format"},
     "store": {"errors", "durable", "format", "backup"},
     "sharing": {"errors", "durable", "format", "backup", "store"},
+    "rights": {"errors", "durable", "format", "backup", "store", "sharing"},
 }
 
 

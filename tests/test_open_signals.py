@@ -121,7 +121,7 @@ def _tries(case: int, ready_after: float) -> list[tuple[int, Moment, bool]]:
             rng.uniform(0, ready_after * 1.2),
             (MOMENTS[-1], rng.uniform(0, 0.4)),
         )[n % 3 if n % 2 else 0]
-        tries.append((signum, moment, signum == signal.SIGINT and n % 4 == 1))
+        tries.append((int(signum), moment, signum == signal.SIGINT and n % 4 == 1))
     return tries
 
 

@@ -60,7 +60,8 @@ class HeldOpen:
         self.thread = threading.Thread(target=run)
         self.thread.start()
         assert self.overview.wait(120) and not self.errors, self.errors
-        assert self.opened is not None and not self.opened.server.complete.is_set()
+        opened: OpenSite | None = self.opened  # set by the thread above
+        assert opened is not None and not opened.server.complete.is_set()
 
     def on_overview(self, site: BuiltSite) -> None:
         self.opened = OpenSite(self.vault, {"client": self.handle}, site)

@@ -7,6 +7,7 @@ before the complete overview is served, so that the partial one is seen, not rac
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import http.cookiejar
 import os
 import signal
@@ -41,7 +42,7 @@ def _seal_history(env: Env) -> None:
     sealed = [("eeeeeeeeeeeeeee1", "2025-06-02", f"risk: high - {OLD_RISK}\n")]
     sealed += [(f"eeeeeeeeeeeeeee{n}", f"2026-02-0{n}", "risk: none\n") for n in range(2, 6)]
     for n, (nid, day, extra) in enumerate(sealed):
-        vault.clock = lambda n=n: dt.datetime(2026, 3, 1, 9, n, tzinfo=dt.UTC)  # sealed in this order
+        vault.clock = functools.partial(dt.datetime, 2026, 3, 1, 9, n, tzinfo=dt.UTC)  # sealed in this order
         text = note(nid, day, extra=extra, body=f"## Subjective\nSession of {day}.\n")
         vault.seal(cid, nid, text.replace("client: AB-1", "client: EF-3").encode())
     vault.close()

@@ -17,8 +17,12 @@ A refused revision is left out of the note (vault/store/forks.py): it is never s
 the client's record, never blocks a seal, and `verify` names it with its device and
 practitioner. What this cannot know: a revision dated before the revoke by a revoked
 colleague's clock is taken as written while entitled (it was, if the clock is honest);
-it still cannot replace a signed revision. A device retired on its own, while its
-practitioner keeps the client, is not yet a record casenotes writes (docs/threat-model.md).
+it still cannot replace a signed revision.
+
+A device retired by its practitioner (`casenotes device retire`, vault/store/retired.py)
+keeps no authority at all from the retire on: a revision it signed dated after the retire
+is refused whoever its practitioner is, the client's owner too; one dated before is judged
+as above (a lost machine's clock set back is the same limit as a revoked colleague's).
 """
 
 from __future__ import annotations
@@ -84,10 +88,13 @@ class Judge:
         self.client_id = client_id
         self._writers: Writers | None = None
         self._owners: dict[str, bool] = {}  # device -> whether its practitioner added the client
+        self._retired = keyring.trust.retired()  # read once per client, not per revision
 
     def owns(self, device_id: str) -> bool:
         """Whether the device is one of the practitioner's who added the client (asked once
         per device: a read of a whole client asks it of every note)."""
+        if device_id in self._retired:
+            return False  # judged revision by revision: its later ones carry no authority
         if device_id not in self._owners:
             practitioner = self.keyring.trust.registrant(device_id)
             self._owners[device_id] = practitioner is not None and practitioner == self.keyring.owner(
@@ -96,6 +103,13 @@ class Judge:
         return self._owners[device_id]
 
     def __call__(self, header: RevisionHeader) -> str:
+        retired = self._retired.get(header.device)
+        if retired is not None and header.sealed_at > retired:  # the same second: before it
+            return (
+                f"refused: revision written by device {header.device}, which was retired at {retired}, "
+                f"before the {header.sealed_at} it claims; a retired device keeps no authority: it is not "
+                f"shown as the client's record: remove it, or restore the note from a backup"
+            )
         try:
             if self.owns(header.device):
                 return ""

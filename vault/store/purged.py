@@ -50,8 +50,12 @@ def half_removed(root: Path) -> list[Path]:
 
 def signed(vault: Vault) -> list[Entry]:
     """The purge entries of every log that a registered device signed: what `purges`,
-    `gone` and `revived` may be given."""
-    return signed_entries(vault.audit.directory, vault.trust.device_keys(), PURGE_LINES)
+    `gone` and `revived` may be given. A retired device's entries dated after its retire
+    carry no authority (vault/store/retired.py): they are left out."""
+    found = signed_entries(vault.audit.directory, vault.trust.device_keys(), PURGE_LINES)
+    if not vault.trust.retired():
+        return found
+    return [e for e in found if vault.trust.retired_after(e.device, e.time) is None]
 
 
 def trusted(entries: Iterable[Entry], signed_purges: Iterable[Entry]) -> list[Entry]:
