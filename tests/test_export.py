@@ -29,6 +29,8 @@ from site_builder.export.pdf import Password
 from vault import Passphrase
 from vault.format.encoding import new_id
 from vault.format.keys import Practitioner
+from vault.rights import disclosures
+from vault.rights.disclosures import Disclosure
 
 # What each note of the story says (tests/site_fixtures.py), and the psychotherapy note's word.
 TEXTS = {
@@ -76,8 +78,11 @@ def pdf_text(path: Path, password: str | None = None) -> str:
     return " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
 
 
-def exports(env: Env) -> list[dict]:
-    return [e.data for e in env.vault().audit.entries() if e.event == "export"]
+def exports(env: Env) -> list[Disclosure]:
+    """The exports the accounting of disclosures lists (vault/rights/disclosures.py reads them)."""
+    vault = env.vault()
+    rows = disclosures.accounting(vault, vault.resolve("AB-1"), dt.date(2000, 1, 1), {}, {})
+    return [row for row in rows if row.how == "export"]
 
 
 def test_the_clients_copy_holds_every_note_but_the_psychotherapy_note(story: Env, tmp_path: Path) -> None:
@@ -120,9 +125,13 @@ def test_the_clients_copy_holds_every_note_but_the_psychotherapy_note(story: Env
         ]
     )
     [entry] = exports(env)
-    assert entry["recipient"] == "the client" and "right of access" in entry["purpose"]
-    assert entry["what"]["psychotherapy"] == "no" and entry["what"]["formats"] == ["pdf", "markdown", "json"]
-    assert entry["what"]["notes"] == 4 and entry["what"]["from"] is None
+    assert entry.recipient == "the client" and "right of access" in entry.purpose
+    assert entry.description == (
+        "4 notes (the whole record) as PDF, Markdown and JSON; psychotherapy notes not included"
+    )
+    # The log itself names the client by id only: the recipient and purpose are sealed.
+    log = b"".join(p.read_bytes() for p in (env.vault_dir / "audit").glob("*.log"))
+    assert b"right of access" not in log and b"the client" not in log and b'"event":"export"' in log
 
 
 def test_the_pdf_pages_render_and_read_back(story: Env, tmp_path: Path) -> None:
@@ -156,11 +165,7 @@ def test_a_period_exports_only_its_notes(story: Env, tmp_path: Path) -> None:
     assert data["period"] == {"from": "2026-01-12", "to": "2026-01-19"}
     assert not any(MARKER.encode() in p.read_bytes() for p in folder.rglob("*") if p.is_file())
     [entry] = exports(story)
-    assert (entry["what"]["from"], entry["what"]["to"], entry["what"]["notes"]) == (
-        "2026-01-12",
-        "2026-01-19",
-        2,
-    )
+    assert entry.description.startswith("2 notes (12 Jan 2026 to 19 Jan 2026) as PDF")
 
 
 def test_the_json_holds_every_field_of_every_note_and_round_trips(story: Env, tmp_path: Path) -> None:
@@ -195,7 +200,7 @@ def test_the_json_holds_every_field_of_every_note_and_round_trips(story: Env, tm
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
     [entry] = exports(story)
-    assert entry["what"]["psychotherapy"] == "yes"
+    assert entry.description.endswith("psychotherapy notes included")
     assert PROCESS_NOTE in pdf_text(folder / "record.pdf")
 
 
@@ -238,7 +243,7 @@ def test_a_password_protected_copy_opens_only_with_the_password_and_its_signatur
         for path in root.rglob("*"):
             assert not path.is_file() or password.encode() not in path.read_bytes(), path
     [entry] = exports(story)
-    assert entry["what"]["password_protected"] is True
+    assert "as PDF (password-protected), Markdown and JSON" in entry.description
 
 
 def embedded_certificate(pdf: bytes, password: str) -> bytes:
@@ -270,8 +275,11 @@ def test_an_export_for_someone_else_needs_their_consent(story: Env, tmp_path: Pa
     text = pdf_text(tmp_path / "gp" / "record.pdf")
     assert GP.upper() in text and "Referral to the memory clinic" in text and PROCESS_NOTE not in text
     [entry] = exports(env)
-    assert entry["recipient"] == GP.upper() and entry["purpose"] == "Referral to the memory clinic"
-    assert entry["consent"] == consent_id and entry["client"] == client_id
+    assert entry.recipient == GP.upper() and entry.purpose == "Referral to the memory clinic"
+    [logged] = [e for e in env.vault().audit.entries() if e.event == "export"]
+    assert logged.data["consent"] == consent_id and logged.data["client"] == client_id
+    listed = ok(env, "disclosures", "AB-1")  # the accounting a client is given
+    assert GP.upper() in listed and "Referral to the memory clinic" in listed and " export " in listed
     # Withdrawn, it covers nothing more.
     assert env.run("consent", "revoke", "AB-1", consent_id).code == 0
     code, out, err = export(env, tmp_path / "gp-again", "--to-recipient", GP)
@@ -468,3 +476,16 @@ def test_the_names_on_the_cover_are_settings_checked_on_load(tmp_path: Path) -> 
     with pytest.raises(ConfigError, match="practice_name: must be a name in quotes"):
         Settings.from_mapping({"practice_name": 12}, tmp_path)
     assert 'practitioner_name: ""' in Settings().to_yaml()
+
+
+def test_an_amendment_denied_and_the_clients_statement_are_in_the_copy(practice: Env, tmp_path: Path) -> None:
+    """HIPAA 164.526(d)(4)-(5): once denied, the denial and the client's statement go with the note."""
+    from test_amendments import denied_with_statement
+
+    denied_with_statement(practice, tmp_path)
+    assert export(practice, tmp_path / "copy")[0] == 0
+    text = pdf_text(tmp_path / "copy" / "record.pdf")
+    assert "the client said they would stop coming" in text
+    assert "the note records what was said (velmora)" in text
+    assert "Client's statement of disagreement" in text and "plumvex" in text
+    assert "<b>I was unwell</b>" in text  # the client's words, shown as they wrote them

@@ -9,12 +9,12 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from note_templates.excerpt import PSYCHOTHERAPY
 from vault import Vault, durable
 from vault.errors import TamperedFile
 from vault.format.keys import Practitioner
+from vault.rights import disclosures
 from vault.sharing import consent as consents
 
 from ..errors import ExportRefused, OutputNotEmpty
@@ -56,12 +56,27 @@ class Request:
 
 
 @dataclass(frozen=True, repr=False)
+class Disclosed:
+    """The disclosure as the accounting lists it (vault/rights/disclosures.py). Client data."""
+
+    day: dt.date
+    to: str
+    purpose: str
+    what: str  # how many notes, the period, the formats, psychotherapy notes or not
+    consent: str | None
+
+    def __repr__(self) -> str:
+        return f"<Disclosed {self.day}>"
+
+
+@dataclass(frozen=True, repr=False)
 class Prepared:
     """An export decided and made in memory, nothing written yet: each file's path under the
-    folder and its bytes, the audit entry's fields, what the cover says was left out. Client data."""
+    folder and its bytes, the disclosure to record, what the cover says was left out. Client data."""
 
+    client_id: str
     files: tuple[tuple[str, bytes], ...]  # (path under the folder, bytes), the PDF first
-    audit: dict[str, Any]
+    audit: Disclosed
     notes: int
     excluded: tuple[str, ...]
     password: Password | None
@@ -241,30 +256,42 @@ def prepare(vault: Vault, me: Practitioner, request: Request) -> Prepared:
         request.psychotherapy,
         now,
     )
-    what = {
-        "from": request.start.isoformat() if request.start else None,
-        "to": request.end.isoformat() if request.end else None,
-        "formats": ["pdf", "markdown", "json"],
-        "psychotherapy": "yes" if request.psychotherapy and kept else "no",
-        "notes": len(exported),
-        "password_protected": password is not None,
-    }
-    audit = {
-        "client": request.client_id,
-        "recipient": request.recipient or CLIENT,
-        "purpose": cover.purpose,
-        "what": what,
-        **({"consent": on_file.consent_id} if on_file else {}),
-    }
+    formats = "PDF (password-protected), Markdown and JSON" if password else "PDF, Markdown and JSON"
+    released = "included" if request.psychotherapy and kept else "not included"
+    what = (
+        f"{len(exported)} note{'s' if len(exported) != 1 else ''} ({request.period}) as {formats}; "
+        f"psychotherapy notes {released}"
+    )
+    audit = Disclosed(
+        now.astimezone().date(),
+        request.recipient or CLIENT,
+        cover.purpose,
+        what,
+        on_file.consent_id if on_file else None,
+    )
     files = ((PDF_FILE, pdf), *((n.file, n.source) for n in exported), (JSON_FILE, structured.to_bytes(data)))
-    return Prepared(files, audit, len(exported), cover.excluded, password, signer.fingerprint)
+    return Prepared(
+        request.client_id, files, audit, len(exported), cover.excluded, password, signer.fingerprint
+    )
 
 
 def write(vault: Vault, prepared: Prepared, folder: Path) -> Written:
     """Audit the disclosure, then write its files (0600, new) into ``folder``; a failure
     half-way removes what was written."""
     # Recorded before a byte is written: a disclosure that crashes half-way is still on record.
-    vault.audit.append("export", **prepared.audit)
+    # Its words are sealed under the retention key (the accounting reads them without a
+    # passphrase, for six years); the log shows only that client's id exported something.
+    said = prepared.audit
+    disclosures.record(
+        vault,
+        prepared.client_id,
+        said.day,
+        said.to,
+        said.purpose,
+        said.what,
+        event=disclosures.EXPORT_EVENT,
+        **({"consent": said.consent} if said.consent else {}),
+    )
     made = not folder.exists()
     written = Written(folder, prepared.notes, prepared.excluded, [], prepared.password, prepared.fingerprint)
     try:
