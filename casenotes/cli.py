@@ -65,6 +65,7 @@ LAZY_COMMANDS = {
     **dict.fromkeys(["recovery", "custodian"], "casenotes.recovery_commands"),
     "measure": "casenotes.measure_command",
     "todo": "casenotes.todo",
+    "export": "casenotes.export_command",
     **dict.fromkeys(["request", "disclosures", "access-report", "amend"], "casenotes.rights_commands"),
 }
 

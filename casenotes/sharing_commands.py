@@ -19,7 +19,7 @@ from vault import (
 )
 from vault.format.encoding import new_id
 from vault.sharing import access, consent, share, supervision
-from vault.store.colleagues import identity_of, join_practice, parse_identity
+from vault.store.colleagues import Colleague, identity_of, join_practice, parse_identity
 
 from .context import (
     Failure,
@@ -163,6 +163,11 @@ def consent_group() -> None:
 @practice_option
 @click.argument("handle")
 @click.option("--to", "to_name", required=True, metavar="NAME", help="The colleague the notes may go to.")
+@click.option(
+    "--outside",
+    is_flag=True,
+    help="NAME does not use casenotes (a GP, a court): the record goes by `export --to-recipient NAME`.",
+)
 @click.option("--purpose", required=True, help="Why, in the client's words or the form's.")
 @click.option("--from", "start", type=Date, help="Share notes from this session date on (default: all).")
 @click.option("--until", type=Date, help="The consent ends after this day (default: one year from today).")
@@ -191,11 +196,14 @@ def consent_add(
     sections: tuple[str, ...],
     psychotherapy_notes: bool,
     document: Path | None,
+    outside: bool,
 ) -> None:
     """Record a client's consent; prints its id."""
     p = practice(ctx)
     vault = open_vault(ctx)
-    client_id, colleague = vault.resolve(handle), vault.trust.colleague(to_name)
+    client_id = vault.resolve(handle)
+    # Someone outside casenotes has no practitioner id: `share` refuses such a consent, `export` takes it.
+    to_id, to_name = ("", to_name.strip()) if outside else _colleague(vault.trust.colleague(to_name))
     known = template_sections(t.text for t in note_templates.available(p.templates_dir).values())
     unknown = [s for s in sections if note_templates.excerpt.section_name(s) not in known]
     if unknown:
@@ -211,8 +219,8 @@ def consent_add(
         client_id,
         consent.Consent(
             new_id(),
-            colleague.practitioner_id,
-            colleague.name,
+            to_id,
+            to_name,
             purpose,
             today.isoformat(),
             start.date().isoformat() if start else None,
@@ -223,6 +231,10 @@ def consent_add(
         document.read_bytes() if document else None,
     )
     click.echo(recorded.consent_id)
+
+
+def _colleague(found: Colleague) -> tuple[str, str]:
+    return found.practitioner_id, found.name
 
 
 @consent_group.command("list")
@@ -277,6 +289,11 @@ def share_cmd(ctx: click.Context, handle: str, consent_id: str, output: Path) ->
     why_not = chosen.why_not_in_force(vault.clock().date())
     if why_not:
         raise consent.ConsentNotInForce(consent_id, why_not)
+    if not chosen.to:
+        raise UsageFailure(
+            f"consent {consent_id} is for someone who does not use casenotes: send them the record with "
+            f"`casenotes export {handle} -o FOLDER --to-recipient NAME --password-protect`"
+        )
     recipient = next((c for c in vault.trust.colleagues() if c.practitioner_id == chosen.to), None)
     if recipient is None:
         raise Failure(f"the recipient of consent {consent_id} is no longer a known colleague; add them again")

@@ -83,7 +83,7 @@ def load_timeline(
                 vault,
                 practitioner,
                 client_id,
-                _read,
+                read_entries,
                 damaged_files,
                 checked,
                 lambda: meanwhile and meanwhile(checked),
@@ -98,11 +98,37 @@ def load_timeline(
     else:
         if meanwhile:
             meanwhile(None)
-        entries, unreadable = _read(
+        entries, unreadable = read_entries(
             vault.read_notes(practitioner, client_id, damaged=damaged_files, others=others)
         )
+    return timeline_of(
+        vault,
+        practitioner,
+        client_id,
+        handle,
+        entries,
+        damaged_files,
+        unreadable,
+        others,
+        include_psychotherapy,
+    )
+
+
+def timeline_of(
+    vault: Vault,
+    practitioner: Practitioner,
+    client_id: str,
+    handle: str,
+    entries: list[Entry],
+    damaged_files: Sequence[TamperedFile],
+    unreadable: Sequence[Damaged],
+    others: Sequence[tuple[str, str]],
+    include_psychotherapy: bool,
+) -> Timeline:
+    """The timeline of notes already read (``read_entries``), with who signed and co-signed them, the
+    client's age and consents: what `open` and `export` both show beside the notes."""
     damaged = [Damaged(exc.path.parent.name, exc.why) for exc in damaged_files]
-    timeline = assemble(handle, entries, damaged + unreadable, include_psychotherapy, _today(vault))
+    timeline = assemble(handle, entries, [*damaged, *unreadable], include_psychotherapy, _today(vault))
     timeline.cosigned = cosigned(vault, practitioner, client_id)
     timeline.awaiting = awaiting(vault, practitioner, client_id, entries)
     timeline.signers = signers(
@@ -231,7 +257,7 @@ def _checked_ahead(vault: Vault, client_id: str) -> Checked | None:
     return found[2].checked if found and found[:2] == (vault.root, client_id) else None
 
 
-def _read(notes: Sequence[OpenedNote]) -> tuple[list[Entry], list[Damaged]]:
+def read_entries(notes: Sequence[OpenedNote]) -> tuple[list[Entry], list[Damaged]]:
     """Front matter and body of each note (parse_sealed: the plain YAML our templates write
     is read without PyYAML's parser, which was half of the time it took to open)."""
     entries, damaged = [], []
@@ -435,7 +461,7 @@ def _serve_partial(
     Run while the second process decrypts its half of all of them."""
     found: list[TamperedFile] = []
     notes, total = read_newest(vault, practitioner, client_id, PARTIAL_NOTES, found, checked)
-    entries, unreadable = _read(notes)
+    entries, unreadable = read_entries(notes)
     damaged = [Damaged(exc.path.parent.name, exc.why) for exc in found]
     older = {} if include_psychotherapy else _chains_outside(vault, practitioner, client_id, entries, checked)
     timeline = assemble(handle, entries, damaged + unreadable, include_psychotherapy, _today(vault), older)
@@ -497,7 +523,7 @@ def build_shared_site(
     on_overview: Callable[[BuiltSite], object] | None = None,
 ) -> BuiltSite:
     """A read-only site of notes a colleague shared (already cut to what the consent covers)."""
-    entries, damaged = _read(notes)
+    entries, damaged = read_entries(notes)
     site = BuiltSite(directory, assemble(site_label(label), entries, damaged, include_psychotherapy=True))
 
     def overview(done: bool) -> None:

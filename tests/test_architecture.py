@@ -140,6 +140,8 @@ NOT_THE_VAULT = {
     "casenotes/handover.py": "the lock a client's form and a site take, in the user's config folder",
     "casenotes/recovery_commands.py": "a custodian's letter, where the practitioner asked for it",
     "casenotes/sharing_commands.py": "a share bundle, where the practitioner asked for it",
+    "site_builder/export/pdf.py": "a client's copy (PDF), in the new folder the practitioner named, outside the practice",
+    "site_builder/export/record.py": "that folder and the notes' Markdown and JSON in it",
     "casenotes/cli.py": "`demo`: the whole fictional practice it made in a temporary folder",
 }
 

@@ -291,7 +291,7 @@ from pathlib import Path
 import site_builder.site as s
 s.PARALLEL_FROM, s.PARTIAL_FROM, s.PARTIAL_NOTES = 1, 3, 2
 gate = Path(sys.argv.pop(1))
-read, serve_partial, in_partial = s._read, s._serve_partial, [False]
+read, serve_partial, in_partial = s.read_entries, s._serve_partial, [False]
 def _serve_partial(*args):
     in_partial[0] = True
     try:
@@ -305,7 +305,7 @@ def _read(notes):
         while not gate.exists() and time.monotonic() < deadline:
             time.sleep(0.01)
     return read(notes)
-s._serve_partial, s._read = _serve_partial, _read
+s._serve_partial, s.read_entries = _serve_partial, _read
 from casenotes.cli import main
 main()
 """
