@@ -490,7 +490,7 @@ def _chains_outside(
     wanted = _amended(known.values(), known)
     while wanted:
         opened = read_chosen(vault, practitioner, client_id, wanted, [], checked)
-        found = {e.note_id: e.meta for e in _read(opened)[0]}
+        found = {e.note_id: e.meta for e in read_entries(opened)[0]}
         older.update(found)
         known.update(found)
         wanted = _amended(found.values(), known) - set(wanted)  # a chain that loops ends
