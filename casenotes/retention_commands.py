@@ -16,7 +16,7 @@ from retention.policy import Decision, PolicyInvalid
 from retention.purge import RunReport, finish_cut_short, run, scan, still_pending
 from syncd import Job
 from vault import Vault, VaultError
-from vault.store import purged
+from vault.store import facts_index, purged
 from vault.store.disposal import plan_disposal
 
 from . import config
@@ -58,7 +58,8 @@ def retention_status(ctx: click.Context, no_names: bool) -> None:
     finish_purges(vault, refuse=False)
     policy = practice_rules(p, vault).policy
     handles = {} if no_names else _handles(vault)
-    rows = scan(vault, policy, vault.clock().date())
+    index = facts_index.load(vault)
+    rows = scan(vault, policy, vault.clock().date(), index=index)
     click.echo(f"policy: {policy.describe()}")
     click.echo(f"{'client':<20} {'id':<16}  {'last session':<12} {'closed':<10}  {'kept until':<10}  state")
     for row in sorted(
@@ -77,7 +78,8 @@ def retention_status(ctx: click.Context, no_names: bool) -> None:
         elif state in ("in notice", "due"):
             state += f" (disposal from {decision.dispose_on}{_unattended(decision)})"
         click.echo(f"{name:<20} {row.client_id}  {last:<12} {closed:<10}  {decision.retain_until}  {state}")
-    _warn_unvouched(vault, [r.client_id for r in rows])
+    _warn_unvouched(vault, [r.client_id for r in rows], index)
+    facts_index.save(vault, index)
     due = sum(1 for r in rows if r.decision and r.decision.purgeable)
     if due:
         click.echo(f"{due} client(s) due for disposal: `casenotes retention purge --dry-run` shows what goes")
@@ -199,10 +201,10 @@ def retention_purge(ctx: click.Context, dry_run: bool, confirm: bool) -> None:
     _report(vault, report)
 
 
-def _warn_unvouched(vault: Vault, client_ids: list[str]) -> None:
+def _warn_unvouched(vault: Vault, client_ids: list[str], index: facts_index.FactsIndex | None = None) -> None:
     """What the purge itself would refuse: facts files the audit log does not vouch for (an
     older copy put back could hide a hold), so status and a dry run do not look clean."""
-    for problem in records.problems(vault, client_ids):
+    for problem in records.problems(vault, client_ids, index=index):
         click.echo(
             f"casenotes: warning: {problem}; what is shown for this client may be wrong and a purge "
             "refuses it: restore the file from a backup (casenotes backup restore)",

@@ -32,7 +32,7 @@ from vault import Entry, Vault
 from vault.backup.snapshots import BackupTarget, Shredded
 from vault.backup.storage import TargetUnavailable
 from vault.errors import TamperedFile, VaultError
-from vault.store import purged
+from vault.store import facts_index, purged
 from vault.store.disposal import Shreds, plan_disposal, remove_half_removed, shred_on
 
 from . import agreement, certificate, group, records
@@ -63,7 +63,13 @@ class RunReport:
     deferred_to: str | None = None  # a group practice: the device whose syncd purges
 
 
-def scan(vault: Vault, policy: Policy, today: dt.date, announce: bool = True) -> list[ClientRetention]:
+def scan(
+    vault: Vault,
+    policy: Policy,
+    today: dt.date,
+    announce: bool = True,
+    index: facts_index.FactsIndex | None = None,
+) -> list[ClientRetention]:
     """Every client's due date and state, from the retention facts (no passphrase).
 
     Whoever scans says what it finds (a status line, `retention status`, the nightly run),
@@ -71,20 +77,23 @@ def scan(vault: Vault, policy: Policy, today: dt.date, announce: bool = True) ->
     notice an unattended disposal waits for counts from then, not from the due date. If
     the disk refuses, the notice is simply not started yet (the safe way round).
     ``announce=False``: record nothing (a group practice's nightly run on a device that
-    does not purge: see `_run`).
+    does not purge: see `_run`). ``index``: this device's facts index, loaded already.
     """
     found = []
-    key = records.retention_key(vault)
+    # What changed since the last scan, folded into this device's facts index: not the whole
+    # log, not every file opened again (vault/store/facts_index.py). What a purge acts on, it
+    # reads again from the signed files and the checked log (`_run`).
+    index = index or facts_index.load(vault)
+    key = index.key
     signed = purged.signed(vault)
-    # Read once: the session dates and the announcements; a forged purge line excuses nothing.
-    entries = purged.trusted(vault.audit.entries(), signed)
-    logged = records.logged_sessions(vault, key, entries)
+    logged = records.indexed_sessions(vault, index)
     gone = purged.gone(signed, vault.device.device_id)  # a folder of theirs is revived
-    for client_id in vault.client_ids():
+    clients = vault.client_ids()
+    for client_id in clients:
         if client_id in gone:
             continue
         try:
-            facts = records.current(vault, client_id, key, signed=False, logged=logged)
+            facts = records.current(vault, client_id, key, signed=False, logged=logged, index=index)
         except (VaultError, OSError) as exc:  # OSError: its client.json deleted (another's purge, synced)
             found.append(ClientRetention(client_id, None, None, str(exc)))
             continue
@@ -93,7 +102,7 @@ def scan(vault: Vault, policy: Policy, today: dt.date, announce: bool = True) ->
         if decision.needs_notice and announce:
             # Writing the facts must never launder a copy put back or deleted: only facts
             # the audit log vouches for are announced (a purge refuses the others anyway).
-            if not records.problems(vault, [client_id], entries):
+            if not records.problems(vault, [client_id], index=index, signed=signed):
                 try:
                     records.note_notice(vault, client_id, today)
                 except VaultError:
@@ -102,6 +111,8 @@ def scan(vault: Vault, policy: Policy, today: dt.date, announce: bool = True) ->
                     facts = replace(facts, notices=(*facts.notices, today))
                     decision, announced = decide(facts, policy, today), True
         found.append(ClientRetention(client_id, facts, decision, announced_now=announced))
+    index.forget_missing(clients)
+    facts_index.save(vault, index)
     return found
 
 
