@@ -9,6 +9,7 @@ import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import chain, zip_longest
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from nacl.public import PrivateKey
@@ -23,6 +24,7 @@ from .audit import AuditLog
 from .authority import Judge
 from .client_keys import Keyring
 from .clients import PROFILE_RECORD_ID, Profile
+from .profile_index import ProfileIndex, index_file, stamp
 from .revisions import Checked, Revisions, file_stat, listing, load
 
 T = TypeVar("T")
@@ -383,13 +385,30 @@ def _open_profile(vault: Readable, practitioner: Practitioner, client_id: str) -
     return Profile.from_bytes(client_id, body)
 
 
-def profiles(vault: Readable, practitioner: Practitioner) -> Iterator[Profile]:
-    """Profiles of every client this practitioner may read (audited as one decryption)."""
+def profiles(
+    vault: Readable, practitioner: Practitioner, index_dir: Path | None = None
+) -> Iterator[Profile]:
+    """Profiles of every client this practitioner may read (audited as one decryption).
+    ``index_dir``: where the practitioner's profile index lives (vault/store/profile_index.py):
+    a client whose profile and access files are as when it was indexed is not decrypted again."""
     readable = [
         cid
         for cid in vault.revision_files.client_ids()
         if practitioner.practitioner_id in vault.keyring.access_holders(cid)
     ]
     vault.audit.append("decrypt-profiles", clients=len(readable), practitioner=practitioner.practitioner_id)
+    if index_dir is None:
+        for cid in readable:
+            yield _open_profile(vault, practitioner, cid)
+        return
+    index = ProfileIndex(index_file(index_dir, practitioner), practitioner)
     for cid in readable:
-        yield _open_profile(vault, practitioner, cid)
+        client_dir = vault.revision_files.client_dir(cid)
+        client_stamp = stamp(client_dir / "records" / PROFILE_RECORD_ID, client_dir / "access")
+        profile = index.get(cid, client_stamp)
+        if profile is None:
+            profile = _open_profile(vault, practitioner, cid)
+            index.put(profile, client_stamp)
+        yield profile
+    index.keep_only(set(readable))
+    index.save()
