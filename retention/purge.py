@@ -85,7 +85,7 @@ def scan(
     # reads again from the signed files and the checked log (`_run`).
     index = index or facts_index.load(vault)
     key = index.key
-    signed = purged.signed(vault)
+    signed = purged.signed(vault, index)
     logged = records.indexed_sessions(vault, index)
     gone = purged.gone(signed, vault.device.device_id)  # a folder of theirs is revived
     clients = vault.client_ids()
@@ -140,8 +140,11 @@ class Outlook:
         )
 
 
-def outlook(vault: Vault, policy: Policy, today: dt.date) -> Outlook:
-    rows = scan(vault, policy, today)
+def outlook(
+    vault: Vault, policy: Policy, today: dt.date, index: facts_index.FactsIndex | None = None
+) -> Outlook:
+    index = index or facts_index.load(vault)
+    rows = scan(vault, policy, today, index=index)
     states = [r.decision.state if r.decision else "damaged" for r in rows]
     return Outlook(
         states.count("due"),
@@ -150,7 +153,7 @@ def outlook(vault: Vault, policy: Policy, today: dt.date) -> Outlook:
         len(still_pending(vault)),
         tuple(r.client_id for r, state in zip(rows, states, strict=True) if state == "due"),
         tuple(r.client_id for r, state in zip(rows, states, strict=True) if state == "in notice"),
-        tuple(purged.revived(vault.root, signed := purged.signed(vault), vault.device.device_id)),
+        tuple(purged.revived(vault.root, signed := purged.signed(vault, index), vault.device.device_id)),
         tuple(client for client, _, _ in purged.refusals(signed, vault.device.device_id)),
         tuple((r.client_id, len(r.facts.holds)) for r in rows if r.facts is not None and r.facts.holds),
     )

@@ -39,10 +39,11 @@ from typing import TYPE_CHECKING, Any
 
 import nacl.exceptions
 from nacl.secret import SecretBox
+from nacl.signing import VerifyKey
 
 from ..format import retention_facts, sync_artefacts
 from ..format.encoding import canonical
-from .audit import Entry
+from .audit import Entry, signed_entry
 from .retention_files import FACTS_EVENT
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 VERSION = 1
 _PERSON = b"casenotes-facts"  # the index key: the device's index key in its own domain
 SEAL_EVENT = "seal"
+PURGE_LINES = b'"event":"purge-'  # as vault/store/purged.py searches the logs for them
 
 
 def index_path(vault: Vault) -> Path:
@@ -80,6 +82,8 @@ class FactsIndex:
     written: dict[str, dict[str, list[Any]]] = field(default_factory=dict)  # client -> device -> [seq, sha]
     begun: list[list[Any]] = field(default_factory=list)  # [device, seq, client] of purge-begin lines
     sealers: dict[str, list[str]] = field(default_factory=dict)  # client -> devices that sealed into it
+    purge_lines: dict[str, list[str]] = field(default_factory=dict)  # log name -> its purge lines, as written
+    supervised: list[str] = field(default_factory=list)  # clients a `supervise` entry names
     files: dict[str, FileFacts] = field(default_factory=dict)  # facts file path -> as last read
     changed: bool = False
     key: bytes = b""  # the retention key the facts open with (never stored)
@@ -94,6 +98,8 @@ class FactsIndex:
                 "written": self.written,
                 "begun": self.begun,
                 "sealers": self.sealers,
+                "purge_lines": self.purge_lines,
+                "supervised": self.supervised,
                 "files": {p: [f.stat, f.sha256, f.seq, f.facts] for p, f in self.files.items()},
             }
         )
@@ -104,9 +110,19 @@ class FactsIndex:
             raw = json.loads(data)
             if raw.get("version") != VERSION:
                 return None
-            files = {p: FileFacts(list(s), str(h), int(q), dict(f)) for p, (s, h, q, f) in raw["files"].items()}
+            files = {
+                p: FileFacts(list(s), str(h), int(q), dict(f)) for p, (s, h, q, f) in raw["files"].items()
+            }
             return cls(
-                raw["logs"], raw["sessions"], raw["damaged"], raw["written"], raw["begun"], raw["sealers"], files
+                raw["logs"],
+                raw["sessions"],
+                raw["damaged"],
+                raw["written"],
+                raw["begun"],
+                raw["sealers"],
+                raw["purge_lines"],
+                raw["supervised"],
+                files,
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
@@ -127,6 +143,8 @@ class FactsIndex:
             ]
         elif entry.event == "purge-begin":
             self.begun.append([entry.device, entry.seq, client])
+        elif entry.event == "supervise" and client not in self.supervised:
+            self.supervised.append(client)
 
     def _session(self, entry: Entry, client: str, key: bytes) -> None:
         note = str(entry.data.get("note"))
@@ -147,7 +165,8 @@ class FactsIndex:
         logs = {path.name: path for path in sync_artefacts.glob(directory, "*.log")}
         if set(self.logs) - set(logs) or not all(self._continues(logs[n], m) for n, m in self.logs.items()):
             self.logs, self.sessions, self.damaged, self.written = {}, {}, {}, {}
-            self.begun, self.sealers, self.changed = [], {}, True
+            self.begun, self.sealers, self.purge_lines, self.supervised = [], {}, {}, []
+            self.changed = True
         for name, path in sorted(logs.items()):
             offset, last = self.logs.get(name, [0, ""])
             with open(path, "rb") as handle:
@@ -158,6 +177,8 @@ class FactsIndex:
                 continue
             for line in tail[:end].splitlines():
                 last = hashlib.sha256(line).hexdigest()
+                if PURGE_LINES in line:  # kept as written: a reader checks each one's signature
+                    self.purge_lines.setdefault(name, []).append(line.decode("utf-8", "replace"))
                 try:
                     e = json.loads(line)
                     self.fold(Entry(e["seq"], e["time"], e["device"], e["event"], e["data"]), key)
@@ -212,6 +233,22 @@ class FactsIndex:
         self.changed = self.changed or bool(gone)
 
     # -- what readers ask -----------------------------------------------------------------
+    def shared(self) -> list[str]:
+        """Clients into which more than one device sealed: the only ones a fork can be in
+        (each device writes its own revision files, each audited by a seal entry)."""
+        return sorted(client for client, devices in self.sealers.items() if len(devices) > 1)
+
+    def signed_purges(self, device_keys: Mapping[str, VerifyKey]) -> list[Entry]:
+        """`purged.signed` from the kept lines: those a registered device signed, in each
+        log's order, the logs in name order (as `audit.signed_entries` finds them)."""
+        found = []
+        for name in sorted(self.purge_lines):
+            for line in self.purge_lines[name]:
+                entry = signed_entry(line.encode(), dict(device_keys))
+                if entry is not None:
+                    found.append(entry)
+        return found
+
     def purged(self, signed: Iterable[Entry]) -> set[str]:
         """Clients a purge began on, counting only the lines a registered device signed."""
         real = {(e.device, e.seq) for e in signed}
@@ -277,14 +314,17 @@ def check(vault: Vault) -> bool:
                 kept.fold_logs(vault.audit.directory, retention_facts.key(vault.device.index_key))
     right = not path.exists() or (kept is not None and _same(kept, fresh))
     if kept is not None:
-        for file_path, known in kept.files.items():  # a file's part is right when its bytes say so
+        # A file's part is believed while the file's stat is unchanged: then its bytes must
+        # say so too (a changed stat is read again anyway).
+        for file_path, known in kept.files.items():
             try:
+                st = os.stat(file_path)
+                if [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns] != known.stat:
+                    continue
                 with open(file_path, "rb") as handle:
-                    if hashlib.sha256(handle.read()).hexdigest() == known.sha256:
-                        continue
+                    right = right and hashlib.sha256(handle.read()).hexdigest() == known.sha256
             except OSError:
-                pass
-            right = False
+                continue
     save(vault, fresh)
     return right
 
@@ -295,6 +335,15 @@ def _same(a: FactsIndex, b: FactsIndex) -> bool:
         "damaged": (a.damaged, b.damaged),
         "written": (a.written, b.written),
         "begun": (sorted(map(tuple, a.begun)), sorted(map(tuple, b.begun))),
-        "sealers": ({k: sorted(v) for k, v in a.sealers.items()}, {k: sorted(v) for k, v in b.sealers.items()}),
+        "sealers": (
+            {k: sorted(v) for k, v in a.sealers.items()},
+            {k: sorted(v) for k, v in b.sealers.items()},
+        ),
+        "purge_lines": (a.purge_lines, b.purge_lines),
+        "supervised": (sorted(a.supervised), sorted(b.supervised)),
     }
     return all(x == y for x, y in parts.values())
+
+
+def _sorted_values(found: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    return {k: sorted(v) for k, v in found.items()}

@@ -72,7 +72,11 @@ class ProfileIndex:
 
     def put(self, profile: Profile, client_stamp: str) -> None:
         self.entries[profile.client_id] = [
-            client_stamp, profile.handle, profile.name, profile.dob, profile.closed_on,
+            client_stamp,
+            profile.handle,
+            profile.name,
+            profile.dob,
+            profile.closed_on,
         ]
         self.changed = True
 

@@ -32,6 +32,7 @@ from . import ledger
 from .audit import Entry, signed_entries
 
 if TYPE_CHECKING:
+    from .facts_index import FactsIndex
     from .vault import Vault
 
 REVIVED = "revived"  # vault/revived/<cid>.<device>/: a revived folder set aside
@@ -48,9 +49,12 @@ def half_removed(root: Path) -> list[Path]:
     return [p for p in found if is_id(p.name.removeprefix(HALF_REMOVED))]
 
 
-def signed(vault: Vault) -> list[Entry]:
+def signed(vault: Vault, index: FactsIndex | None = None) -> list[Entry]:
     """The purge entries of every log that a registered device signed: what `purges`,
-    `gone` and `revived` may be given."""
+    `gone` and `revived` may be given. ``index``: from the purge lines this device's facts
+    index kept, each signature checked now (not a search through every log)."""
+    if index is not None:
+        return index.signed_purges(vault.trust.device_keys())
     return signed_entries(vault.audit.directory, vault.trust.device_keys(), PURGE_LINES)
 
 

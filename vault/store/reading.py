@@ -385,9 +385,7 @@ def _open_profile(vault: Readable, practitioner: Practitioner, client_id: str) -
     return Profile.from_bytes(client_id, body)
 
 
-def profiles(
-    vault: Readable, practitioner: Practitioner, index_dir: Path | None = None
-) -> Iterator[Profile]:
+def profiles(vault: Readable, practitioner: Practitioner, index_dir: Path | None = None) -> Iterator[Profile]:
     """Profiles of every client this practitioner may read (audited as one decryption).
     ``index_dir``: where the practitioner's profile index lives (vault/store/profile_index.py):
     a client whose profile and access files are as when it was indexed is not decrypted again."""
