@@ -299,7 +299,8 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
         )
         if report.deferred_to:
             log.info("purges in this group practice are made by device %s's syncd", report.deferred_to)
-        for item in purged.revived(vault.root, purged.signed(vault), vault.device.device_id):
+        signed = purged.signed(vault, facts_index.load(vault))
+        for item in purged.revived(vault.root, signed, vault.device.device_id):
             log.warning("%s: %s", item.path, item.describe())
         for client_id in report.announced:
             log.warning(

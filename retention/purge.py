@@ -406,13 +406,15 @@ def run(
     the practice's rules ``policy`` comes from (retention/rules.py; 0: none in the vault yet):
     no client is purged while a signed entry names a newer one. None: not checked."""
     with vault.backup_lock():
-        known = group.devices(vault, list(vault.audit.entries()))
+        # Only the retention checks are read here (kept by the facts index): not the whole log.
+        index = facts_index.load(vault)
+        known = group.devices(vault, index.heard_entries())
         if len(known) > 1:  # the other machines hear from this one; it remembers them, and they its rules
             rules = group.rules_of(policy.describe())
             extra = {} if rules_version is None else {"rules_version": rules_version}
             vault.audit.append(group.HEARD_EVENT, devices=sorted(known), rules=rules, **extra)
         valves = (max_unattended, max_clock_gap, heard_within)
-        return _run(vault, policy, targets, unattended, *valves, progress, rules_version)
+        return _run(vault, policy, targets, unattended, *valves, progress, rules_version, index)
 
 
 def _check_group(vault: Vault, entries: Sequence[Entry], now: dt.datetime, window: dt.timedelta) -> None:
@@ -436,18 +438,21 @@ def _run(
     heard_within: dt.timedelta,
     progress: Progress | None,
     rules_version: int | None = None,
+    index: facts_index.FactsIndex | None = None,
 ) -> RunReport:
     report = RunReport(completed=finish_pending(vault, targets, policy))
+    index = index or facts_index.load(vault)
+    index.fold_logs(vault.audit.directory, index.key)  # what this run wrote so far
     now = vault.clock()
     # In a group practice, the nightly notice is written by the device that makes the
     # nightly purges, and no other: a notice written into a client's folder while another
     # machine purges it comes back over the deletion, a revived client on every machine.
     announce = True
     if unattended:
-        early = list(vault.audit.entries())
+        early = index.heard_entries()  # group.is_group and group.purger read only these
         if group.is_group(vault, early):
             announce = group.purger(vault, early, now, heard_within) == vault.device.device_id
-    rows = scan(vault, policy, now.date(), announce)
+    rows = scan(vault, policy, now.date(), announce, index)
     report.announced = [c.client_id for c in rows if c.announced_now]
 
     by_dates = [c for c in rows if c.decision and c.decision.purgeable]

@@ -53,6 +53,7 @@ VERSION = 1
 _PERSON = b"casenotes-facts"  # the index key: the device's index key in its own domain
 SEAL_EVENT = "seal"
 PURGE_LINES = b'"event":"purge-'  # as vault/store/purged.py searches the logs for them
+HEARD_EVENT = "retention-check"  # each device's nightly retention check (retention/group.py)
 
 
 def index_path(vault: Vault) -> Path:
@@ -84,6 +85,7 @@ class FactsIndex:
     sealers: dict[str, list[str]] = field(default_factory=dict)  # client -> devices that sealed into it
     purge_lines: dict[str, list[str]] = field(default_factory=dict)  # log name -> its purge lines, as written
     supervised: list[str] = field(default_factory=list)  # clients a `supervise` entry names
+    heard: list[list[Any]] = field(default_factory=list)  # [seq, time, device, data] of retention checks
     files: dict[str, FileFacts] = field(default_factory=dict)  # facts file path -> as last read
     changed: bool = False
     key: bytes = b""  # the retention key the facts open with (never stored)
@@ -100,6 +102,7 @@ class FactsIndex:
                 "sealers": self.sealers,
                 "purge_lines": self.purge_lines,
                 "supervised": self.supervised,
+                "heard": self.heard,
                 "files": {p: [f.stat, f.sha256, f.seq, f.facts] for p, f in self.files.items()},
             }
         )
@@ -122,6 +125,7 @@ class FactsIndex:
                 raw["sealers"],
                 raw["purge_lines"],
                 raw["supervised"],
+                raw["heard"],
                 files,
             )
         except (ValueError, KeyError, TypeError, AttributeError):
@@ -145,6 +149,8 @@ class FactsIndex:
             self.begun.append([entry.device, entry.seq, client])
         elif entry.event == "supervise" and client not in self.supervised:
             self.supervised.append(client)
+        elif entry.event == HEARD_EVENT:
+            self.heard.append([entry.seq, entry.time, entry.device, entry.data])
 
     def _session(self, entry: Entry, client: str, key: bytes) -> None:
         note = str(entry.data.get("note"))
@@ -165,7 +171,7 @@ class FactsIndex:
         logs = {path.name: path for path in sync_artefacts.glob(directory, "*.log")}
         if set(self.logs) - set(logs) or not all(self._continues(logs[n], m) for n, m in self.logs.items()):
             self.logs, self.sessions, self.damaged, self.written = {}, {}, {}, {}
-            self.begun, self.sealers, self.purge_lines, self.supervised = [], {}, {}, []
+            self.begun, self.sealers, self.purge_lines, self.supervised, self.heard = [], {}, {}, [], []
             self.changed = True
         for name, path in sorted(logs.items()):
             offset, last = self.logs.get(name, [0, ""])
@@ -248,6 +254,11 @@ class FactsIndex:
                 if entry is not None:
                     found.append(entry)
         return found
+
+    def heard_entries(self) -> list[Entry]:
+        """Every device's nightly retention checks, as `audit.entries()` would give them
+        (unverified, as those are): all a group practice's devices and its purger are read from."""
+        return [Entry(seq, time, device, HEARD_EVENT, data) for seq, time, device, data in self.heard]
 
     def purged(self, signed: Iterable[Entry]) -> set[str]:
         """Clients a purge began on, counting only the lines a registered device signed."""
@@ -341,6 +352,7 @@ def _same(a: FactsIndex, b: FactsIndex) -> bool:
         ),
         "purge_lines": (a.purge_lines, b.purge_lines),
         "supervised": (sorted(a.supervised), sorted(b.supervised)),
+        "heard": (sorted(map(str, a.heard)), sorted(map(str, b.heard))),
     }
     return all(x == y for x, y in parts.values())
 
