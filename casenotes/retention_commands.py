@@ -55,10 +55,10 @@ def retention_status(ctx: click.Context, no_names: bool) -> None:
     """Each client's retention: last session, due date and state (held, due, in notice, ...)."""
     p = practice(ctx)
     vault = open_vault(ctx)
-    finish_purges(vault, refuse=False)
+    index = facts_index.load(vault)
+    finish_purges(vault, refuse=False, index=index)
     policy = practice_rules(p, vault).policy
     handles = {} if no_names else _handles(vault)
-    index = facts_index.load(vault)
     rows = scan(vault, policy, vault.clock().date(), index=index)
     click.echo(f"policy: {policy.describe()}")
     click.echo(f"{'client':<20} {'id':<16}  {'last session':<12} {'closed':<10}  {'kept until':<10}  state")
@@ -87,14 +87,14 @@ def retention_status(ctx: click.Context, no_names: bool) -> None:
         click.echo(f"client {client_id}: still to be shredded on {target} (connect it and run a backup)")
 
 
-def finish_purges(vault: Vault, refuse: bool) -> None:
+def finish_purges(vault: Vault, refuse: bool, index: facts_index.FactsIndex | None = None) -> None:
     """Finish this device's purges a run cut short once its certificate was written (the
     folder renamed to ``.purged-<cid>``, say): `retention status`, `retention purge` and
     `verify` do, not only the next syncd or backup run. ``refuse``: a failure (the audit
     log fails to verify, the disk refuses) is the command's; else a warning, and the
     command goes on to show what it shows."""
     try:
-        finished = finish_cut_short(vault)
+        finished = finish_cut_short(vault, index)
     except VaultError as exc:
         if refuse:
             raise
@@ -204,7 +204,8 @@ def retention_purge(ctx: click.Context, dry_run: bool, confirm: bool) -> None:
 def _warn_unvouched(vault: Vault, client_ids: list[str], index: facts_index.FactsIndex | None = None) -> None:
     """What the purge itself would refuse: facts files the audit log does not vouch for (an
     older copy put back could hide a hold), so status and a dry run do not look clean."""
-    for problem in records.problems(vault, client_ids, index=index):
+    signed = purged.signed(vault, index) if index is not None else None
+    for problem in records.problems(vault, client_ids, index=index, signed=signed):
         click.echo(
             f"casenotes: warning: {problem}; what is shown for this client may be wrong and a purge "
             "refuses it: restore the file from a backup (casenotes backup restore)",

@@ -84,6 +84,7 @@ def scan(
     # log, not every file opened again (vault/store/facts_index.py). What a purge acts on, it
     # reads again from the signed files and the checked log (`_run`).
     index = index or facts_index.load(vault)
+    index.fold_logs(vault.audit.directory, index.key)  # what the caller wrote since it loaded it
     key = index.key
     signed = purged.signed(vault, index)
     logged = records.indexed_sessions(vault, index)
@@ -288,19 +289,21 @@ def _disposals(vault: Vault) -> dict[str, tuple[dict[str, Any], set[str], set[st
     return found
 
 
-def finish_cut_short(vault: Vault) -> list[str]:
+def finish_cut_short(vault: Vault, index: facts_index.FactsIndex | None = None) -> list[str]:
     """Finish this device's purges a run cut short after their certificate: the folder
     renamed to ``.purged-<cid>`` and not yet removed, the index entries or the folder
     still there, ``purge-done`` not yet written. No backup target is needed (those are
     `finish_pending`'s), so `retention status`, `retention purge` and `verify` call it too,
-    not only the next syncd or backup run. Returns the clients finished."""
+    not only the next syncd or backup run. Returns the clients finished. ``index``: the
+    purge lines as the facts index keeps them (each signature checked; nothing is removed
+    before the whole log verifies, `check_audit`)."""
     with vault.backup_lock():
         certificate.audit_unrecorded(vault)
         disposals = _disposals(vault)
         own = vault.device.device_id
         cut = [
             client_id
-            for client_id, purge in purged.purges(purged.signed(vault)).items()
+            for client_id, purge in purged.purges(purged.signed(vault, index)).items()
             if purge.device == own and not purge.done and client_id in disposals
         ]
         halves = purged.half_removed(vault.root)

@@ -289,11 +289,10 @@ def current(
     damaged or forged file or fact raises TamperedFile. ``index`` (only with ``signed=False``,
     the scan): the files as the facts index last read them, while their stat is unchanged."""
     key = key or retention_key(vault)
-    paths = device_files(vault, client_id)
     if index is not None and not signed:
-        views = [_indexed(index, path, key) for path in paths]
+        views = [_indexed(index, path, key) for path in index.facts_files(vault.root, client_id)]
     else:
-        views = [_read(vault, path, key, signed)[1] for path in paths]
+        views = [_read(vault, path, key, signed)[1] for path in device_files(vault, client_id)]
     sessions = (logged_sessions(vault, key) if logged is None else logged).get(client_id, {})
     if isinstance(sessions, TamperedFile):
         raise sessions

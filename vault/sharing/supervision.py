@@ -88,10 +88,11 @@ def _cosign_path(vault: Vault, client_id: str, note_id: str, supervisor: str) ->
 def awaiting(vault: Vault, clients: Iterable[str] | None = None) -> list[Awaiting]:
     """Signed notes of supervised clients, sealed by the supervisee, not yet co-signed.
     ``clients``: only these (`status`: those a `supervise` entry names, from the facts index)."""
-    found = []
-    for client_id in (
-        vault.client_ids() if clients is None else sorted(set(clients) & set(vault.client_ids()))
-    ):
+    found: list[Awaiting] = []
+    if clients is not None and not clients:
+        return found
+    ids = vault.client_ids()
+    for client_id in ids if clients is None else sorted(set(clients) & set(ids)):
         for supervision in _supervisions(vault, client_id):
             supervisor = str(supervision["supervisor"])
             for note_id in vault.note_ids(client_id):

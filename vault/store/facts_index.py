@@ -87,6 +87,7 @@ class FactsIndex:
     supervised: list[str] = field(default_factory=list)  # clients a `supervise` entry names
     heard: list[list[Any]] = field(default_factory=list)  # [seq, time, device, data] of retention checks
     files: dict[str, FileFacts] = field(default_factory=dict)  # facts file path -> as last read
+    folders: dict[str, list[Any]] = field(default_factory=dict)  # retention folder -> [stat, names]
     changed: bool = False
     key: bytes = b""  # the retention key the facts open with (never stored)
 
@@ -104,6 +105,7 @@ class FactsIndex:
                 "supervised": self.supervised,
                 "heard": self.heard,
                 "files": {p: [f.stat, f.sha256, f.seq, f.facts] for p, f in self.files.items()},
+                "folders": self.folders,
             }
         )
 
@@ -127,6 +129,7 @@ class FactsIndex:
                 raw["supervised"],
                 raw["heard"],
                 files,
+                raw["folders"],
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
@@ -212,6 +215,22 @@ class FactsIndex:
         return hashlib.sha256(line).hexdigest() == last
 
     # -- the facts files ------------------------------------------------------------------
+    def facts_files(self, root: Path, client_id: str) -> list[str]:
+        """`retention_files.facts_files`: listed again only when the folder's stat changed (a
+        file put in or taken out, each write a rename into it, changes the folder's mtime)."""
+        folder = os.path.join(root, "clients", client_id, "retention")
+        try:
+            st = os.stat(folder)
+        except FileNotFoundError:
+            return []
+        stat = [st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
+        known = self.folders.get(folder)
+        if known is None or known[0] != stat:
+            names = sorted(name for name in os.listdir(folder) if name.endswith(".json"))
+            known = self.folders[folder] = [stat, names]
+            self.changed = True
+        return [os.path.join(folder, name) for name in known[1]]
+
     def facts_file(self, path: str, key: bytes) -> FileFacts:
         """One retention facts file, opened (AEAD, no signature: as the scan reads it), or
         as last read while its stat is unchanged. Raises what opening it raises."""
@@ -236,7 +255,10 @@ class FactsIndex:
         gone = [p for p in self.files if p.split(os.sep)[-3] not in keep]
         for path in gone:
             del self.files[path]
-        self.changed = self.changed or bool(gone)
+        folders = [p for p in self.folders if p.split(os.sep)[-2] not in keep]
+        for path in folders:
+            del self.folders[path]
+        self.changed = self.changed or bool(gone) or bool(folders)
 
     # -- what readers ask -----------------------------------------------------------------
     def shared(self) -> list[str]:

@@ -173,10 +173,10 @@ def revived(root: Path, entries: Iterable[Entry], own_device: str) -> list[Reviv
     """Folders of purged clients that hold files again, and those already set aside."""
     purged_now = gone(entries, own_device)
     found = []
-    clients = root / "clients"
-    for folder in sorted(clients.iterdir()) if clients.is_dir() else []:
-        if folder.is_dir() and folder.name in purged_now and (held := files(folder)):
-            found.append(Revived(folder.name, purged_now[folder.name], folder, len(held), False))
+    for client_id in sorted(purged_now):  # only their folders: not a stat of every client's
+        folder = root / "clients" / client_id
+        if folder.is_dir() and (held := files(folder)):
+            found.append(Revived(client_id, purged_now[client_id], folder, len(held), False))
     aside = root / REVIVED
     for folder in sorted(aside.iterdir()) if aside.is_dir() else []:
         client_id = folder.name.partition(".")[0]
