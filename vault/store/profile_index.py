@@ -40,15 +40,18 @@ def _box(practitioner: Practitioner) -> SecretBox:
     return SecretBox(hashlib.blake2b(b"", key=secret, digest_size=32, person=_PERSON).digest())
 
 
-def stamp(*folders: Path) -> str:
+def names_in(folder: Path) -> list[str] | None:
+    """The names in a folder, sorted (None: no such folder)."""
+    try:
+        return sorted(os.listdir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def stamp(*listings: list[str] | None) -> str:
     """What changes when a file is added to, removed from or renamed in these folders."""
-    names = []
-    for folder in folders:
-        try:
-            names.append("\0".join(sorted(os.listdir(folder))))
-        except (FileNotFoundError, NotADirectoryError):
-            names.append("-")
-    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:32]
+    parts = ["-" if names is None else "\0".join(names) for names in listings]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
 class ProfileIndex:
