@@ -60,7 +60,7 @@ from casenotes.retention_commands import jobs
 from vault import Vault
 practice = Practice(Path(sys.argv[1]), Path(sys.argv[2]))
 vault = Vault(practice.vault_dir, practice.config_dir)
-(job,) = jobs(practice, vault)
+job = next(j for j in jobs(practice, vault) if j.name == "retention")
 job.action()
 vault.close()
 """
