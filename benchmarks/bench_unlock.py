@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import shutil
 
 from common import PASSPHRASE, median_of, new_practice
@@ -19,7 +20,7 @@ def main() -> None:
     args = parser.parse_args()
     for name, params in KDF_PROFILES.items():
         practice, vault = new_practice(params)
-        median, _ = median_of(args.runs, lambda v=vault: v.unlock(Passphrase(PASSPHRASE)))
+        median, _ = median_of(args.runs, functools.partial(vault.unlock, Passphrase(PASSPHRASE)))
         vault.close()
         shutil.rmtree(practice.root)
         print(

@@ -1,4 +1,4 @@
-"""`casenotes backup run | list | verify | restore` and `casenotes device register`."""
+"""`casenotes backup run | list | verify | restore` and `casenotes device register | retire`."""
 
 from __future__ import annotations
 
@@ -282,6 +282,22 @@ def device_register(ctx: click.Context) -> None:
         f"Next: start syncd (`casenotes syncd`, or `casenotes syncd --install`), then `casenotes doctor`; "
         f"backups go to {', '.join(p.backup_targets())} (add a drive: `casenotes backup target add PATH`)",
         err=True,
+    )
+
+
+@device.command("retire")
+@practice_option
+@click.argument("device_id", metavar="DEVICE")
+@click.pass_context
+def device_retire(ctx: click.Context, device_id: str) -> None:
+    """Retire one of your devices, lost or replaced: it is no longer waited for before a
+    purge, and what it signs from now on carries no authority (asks for the passphrase)."""
+    vault = open_vault(ctx)
+    practitioner = vault.unlock(ask_passphrase())
+    when = vault.trust.retire(practitioner, device_id)
+    click.echo(
+        f"device {device_id} is retired as of {when}: every machine stops waiting for it once the vault "
+        "has synced; anything it signs dated later is refused (`casenotes verify` names it)"
     )
 
 

@@ -1,4 +1,4 @@
-"""`casenotes retention status | hold | release | purge | certificates`, `client close | reopen`,
+"""`casenotes retention status | hold | release | purge | erase | certificates`, `client close | reopen`,
 and syncd's nightly retention job."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 import click
 import yaml
 
-from retention import certificate, records, rules
+from retention import certificate, intents, records, rules
 from retention.policy import Decision, PolicyInvalid
 from retention.purge import RunReport, finish_cut_short, run, scan, still_pending
 from syncd import Job
@@ -25,11 +25,11 @@ from .config import Practice
 from .context import (
     Failure,
     UsageFailure,
-    ask_passphrase,
     open_vault,
     practice,
     practice_option,
     progress_bar,
+    unlock,
 )
 from .nodump import no_core_dumps
 from .practice_rules import practice_rules
@@ -38,7 +38,7 @@ log = logging.getLogger("syncd")
 
 
 def _handles(vault: Vault) -> dict[str, str]:
-    practitioner = vault.unlock(ask_passphrase())
+    practitioner = unlock(vault)
     return {profile.client_id: profile.handle for profile in vault.profiles(practitioner)}
 
 
@@ -85,6 +85,25 @@ def retention_status(ctx: click.Context, no_names: bool) -> None:
         click.echo(f"{due} client(s) due for disposal: `casenotes retention purge --dry-run` shows what goes")
     for client_id, target in still_pending(vault):
         click.echo(f"client {client_id}: still to be shredded on {target} (connect it and run a backup)")
+    _show_intents(vault, handles)
+
+
+def _show_intents(vault: Vault, handles: dict[str, str]) -> None:
+    """A group practice's purges waiting for their acknowledgements (retention/intents.py)."""
+    signed = purged.signed(vault)
+    if not any(e.event == intents.INTENT for e in signed):
+        return
+    for state in intents.standing(vault, purged.trusted(vault.audit.entries(), signed)):
+        intent = state.intent
+        client = who(intent.client_id, handles)
+        head = f"purge intent for client {client} by device {intent.device} at {intent.time}"
+        if state.held:
+            why = "; ".join(f"device {d}: {reason}" for d, reason in state.held)
+            click.echo(f"{head}: stopped ({why})")
+        elif state.waiting:
+            click.echo(f"{head}: waiting for device(s) {', '.join(state.waiting)} to acknowledge")
+        else:
+            click.echo(f"{head}: acknowledged by every device; the next purge carries it out")
 
 
 def finish_purges(vault: Vault, refuse: bool, index: facts_index.FactsIndex | None = None) -> None:
@@ -132,6 +151,48 @@ def retention_hold(ctx: click.Context, handle: str, reason: str) -> None:
     client_id = vault.resolve(handle)
     hold_id = records.place_hold(vault, client_id, reason)
     click.echo(f"client {client_id} is on hold ({hold_id}); `casenotes retention release {handle}` lifts it")
+
+
+@retention.command("erase")
+@practice_option
+@click.argument("handle")
+@click.option("--request", "request_id", required=True, metavar="ID", help="The client's erasure request.")
+@click.option("--override-retention", is_flag=True, help="Erase inside retention, as a documented exception.")
+@click.option(
+    "--reason", metavar="TEXT", help="Why retention is overridden (kept sealed); '-': standard input."
+)
+@click.option("--confirm", is_flag=True, help="Destroy without asking (for scripts).")
+@click.pass_context
+def retention_erase(
+    ctx: click.Context,
+    handle: str,
+    request_id: str,
+    override_retention: bool,
+    reason: str | None,
+    confirm: bool,
+) -> None:
+    """Erase a client at their request (GDPR Art. 17), unless retention rules keep the record."""
+    from retention.erasure import erase
+
+    from .stdin_words import words
+
+    no_core_dumps()
+    if override_retention != bool(reason):
+        raise UsageFailure("--override-retention and --reason go together: say why retention is overridden")
+    override = words(reason, "reason") if override_retention else None
+    p = practice(ctx)
+    vault = open_vault(ctx)
+    client_id = vault.resolve(handle)
+    shared = practice_rules(p, vault)
+    finish_purges(vault, refuse=True)
+    if not confirm:
+        if not sys.stdin.isatty():
+            raise UsageFailure(
+                "an erasure destroys records for good: add --confirm to run it without a terminal"
+            )
+        click.confirm(f"Destroy every copy of {handle}'s record, in the vault and backups?", abort=True)
+    path = erase(vault, client_id, request_id, shared.policy, targets(p), override)
+    click.echo(f"erased client {client_id}: certificate in {path.relative_to(vault.root.parent)}")
 
 
 @retention.command("release")
@@ -214,6 +275,19 @@ def _warn_unvouched(vault: Vault, client_ids: list[str], index: facts_index.Fact
 
 
 def _report(vault: Vault, report: RunReport) -> None:
+    for client_id, devices in report.intents.items():
+        click.echo(
+            f"client {client_id}: purge intent recorded; nothing is destroyed until device(s) "
+            f"{', '.join(devices)} acknowledge it (their syncd does, once the vault has synced): "
+            "then run `casenotes retention purge` again (`retention status` shows who has not)"
+        )
+    for client_id, devices in report.awaiting.items():
+        click.echo(
+            f"client {client_id}: still waiting for device(s) {', '.join(devices)} to acknowledge its purge"
+        )
+    for client_id, stopped in report.stopped.items():
+        why = "; ".join(f"device {d}: {reason}" for d, reason in stopped)
+        click.echo(f"client {client_id}: the earlier purge intent was stopped ({why})", err=True)
     for client_id in report.purged:
         where = certificate.path_for(vault, client_id).relative_to(vault.root.parent)
         click.echo(f"purged client {client_id}: certificate in {where}")
@@ -300,6 +374,8 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
         )
         if report.deferred_to:
             log.info("purges in this group practice are made by device %s's syncd", report.deferred_to)
+        for client_id, devices in {**report.intents, **report.awaiting}.items():
+            log.info("client %s: purge waits for device(s) %s to acknowledge", client_id, ", ".join(devices))
         signed = purged.signed(vault, facts_index.load(vault))
         for item in purged.revived(vault.root, signed, vault.device.device_id):
             log.warning("%s: %s", item.path, item.describe())
@@ -321,7 +397,18 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
         if report.failed:
             raise Failure("; ".join(report.failed))
 
-    return [Job("retention", dt.timedelta(hours=24), nightly, at=settings.retention_run("time"))]
+    def acknowledge() -> None:
+        """Another device's purge intent, seen here: answered within the hour, not at night."""
+        acked, held = intents.acknowledge(vault, practice_rules(p, vault).policy)
+        for client_id in acked:
+            log.info("acknowledged another device's purge of client %s", client_id)
+        for client_id, why in held:
+            log.warning("refused another device's purge of client %s: %s", client_id, why)
+
+    return [
+        Job("retention", dt.timedelta(hours=24), nightly, at=settings.retention_run("time")),
+        Job("purge-acknowledgements", dt.timedelta(hours=1), acknowledge),
+    ]
 
 
 COMMANDS = [retention]

@@ -21,7 +21,15 @@ from vault.format.encoding import new_id
 from vault.sharing import access, consent, share, supervision
 from vault.store.colleagues import identity_of, join_practice, parse_identity
 
-from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option
+from .context import (
+    Failure,
+    UsageFailure,
+    open_unlocked,
+    open_vault,
+    practice,
+    practice_option,
+    unlock,
+)
 from .nodump import no_core_dumps
 
 Date = click.DateTime(["%Y-%m-%d"])
@@ -38,8 +46,7 @@ def identity() -> None:
 @click.pass_context
 def identity_export(ctx: click.Context) -> None:
     """Print your identity: one line to send, and a fingerprint to read out by phone."""
-    vault = open_vault(ctx)
-    me = vault.unlock(ask_passphrase())
+    vault, me = open_unlocked(ctx)
     mine = identity_of(me)
     click.echo(mine.export(me.signing_key))
     click.echo(f"fingerprint: {mine.fingerprint}", err=True)
@@ -80,7 +87,7 @@ def practitioner_add(ctx: click.Context, name: str, identity_line: str) -> None:
     """Add a colleague by the identity they sent; compare the fingerprint with them first."""
     vault = open_vault(ctx)
     colleague = parse_identity(identity_line)
-    me = vault.unlock(ask_passphrase())
+    me = unlock(vault)
     where = vault.trust.add_colleague(me, name, colleague)
     click.echo(f"added {name} ({where}), fingerprint {colleague.fingerprint}")
     click.echo(
@@ -113,7 +120,7 @@ def access_grant(ctx: click.Context, handle: str, name: str) -> None:
     """Let a colleague read a client's notes (past and future)."""
     vault = open_vault(ctx)
     client_id, colleague = vault.resolve(handle), vault.trust.colleague(name)
-    access.grant(vault, vault.unlock(ask_passphrase()), client_id, colleague)
+    access.grant(vault, unlock(vault), client_id, colleague)
     click.echo(f"{colleague.name} can now read client {client_id}")
 
 
@@ -126,7 +133,7 @@ def access_revoke(ctx: click.Context, handle: str, name: str) -> None:
     """Stop a colleague reading notes sealed from now on (the client's key is replaced)."""
     vault = open_vault(ctx)
     client_id, colleague = vault.resolve(handle), vault.trust.colleague(name)
-    revoked = access.revoke(vault, vault.unlock(ask_passphrase()), client_id, colleague)
+    revoked = access.revoke(vault, unlock(vault), client_id, colleague)
     click.echo(f"{colleague.name} cannot read notes of client {client_id} sealed from now on.")
     click.echo(
         f"What they could read until now ({revoked.notes_before} notes) they may already have copied: "
@@ -226,7 +233,7 @@ def consent_list(ctx: click.Context, handle: str) -> None:
     """A client's consents: to whom, why, which notes, and whether each is in force."""
     vault = open_vault(ctx)
     client_id = vault.resolve(handle)
-    for found in consent.consents(vault, vault.unlock(ask_passphrase()), client_id):
+    for found in consent.consents(vault, unlock(vault), client_id):
         state = found.why_not_in_force(vault.clock().date()) or "in force"
         what = ", ".join(found.sections) or "whole notes"
         if found.psychotherapy:
@@ -246,7 +253,7 @@ def consent_revoke(ctx: click.Context, handle: str, consent_id: str) -> None:
     """Record that the client withdrew a consent: nothing more is shared under it."""
     vault = open_vault(ctx)
     client_id = vault.resolve(handle)
-    consent.revoke(vault, vault.unlock(ask_passphrase()), client_id, consent_id, vault.clock().date())
+    consent.revoke(vault, unlock(vault), client_id, consent_id, vault.clock().date())
     click.echo(
         f"consent {consent_id} revoked; bundles already sent stay readable by their recipient "
         "until they expire"
@@ -265,7 +272,7 @@ def share_cmd(ctx: click.Context, handle: str, consent_id: str, output: Path) ->
     no_core_dumps()
     vault = open_vault(ctx)
     client_id = vault.resolve(handle)
-    me = vault.unlock(ask_passphrase())
+    me = unlock(vault)
     chosen = consent.find(vault, me, client_id, consent_id)
     why_not = chosen.why_not_in_force(vault.clock().date())
     if why_not:
@@ -316,7 +323,7 @@ def open_share(ctx: click.Context, file: Path, no_browser: bool, idle_timeout: f
     p = practice(ctx)
     vault = open_vault(ctx)
     site_builder.warm_up()  # MkDocs loads while the passphrase is typed and derived
-    me = vault.unlock(ask_passphrase())
+    me = unlock(vault)
     known = {c.practitioner_id: c for c in vault.trust.colleagues()}
     opened = share.open_bundle(file, file.read_bytes(), me, known, vault.clock().date())
     terms = opened.consent
@@ -347,7 +354,7 @@ def supervise_cmd(ctx: click.Context, handle: str, name: str) -> None:
     """Give your supervisor read access; your signed notes then wait for their co-signature."""
     vault = open_vault(ctx)
     client_id, supervisor = vault.resolve(handle), vault.trust.colleague(name)
-    supervision.supervise(vault, vault.unlock(ask_passphrase()), client_id, supervisor)
+    supervision.supervise(vault, unlock(vault), client_id, supervisor)
     click.echo(
         f"{supervisor.name} supervises client {client_id}; "
         "`casenotes status` lists notes awaiting co-signature"
@@ -361,8 +368,7 @@ def supervise_cmd(ctx: click.Context, handle: str, name: str) -> None:
 @click.pass_context
 def cosign_cmd(ctx: click.Context, note_id: str, yes: bool) -> None:
     """Co-sign a supervisee's signed note (by its id): shows the note, then asks."""
-    vault = open_vault(ctx)
-    supervisor = vault.unlock(ask_passphrase())
+    vault, supervisor = open_unlocked(ctx)
     if not yes:
         # What is co-signed is read first: a co-signature is the supervisor's word on this text.
         client_id = supervision.check_supervisor(vault, supervisor, note_id)

@@ -15,9 +15,9 @@ Where the check is made from:
   person confirmed elsewhere without waiting is carried out here once that period is
   over, if no hold came meanwhile; until then this machine's backups keep the client).
 
-What this does not yet do: wait for every registered device to acknowledge a purge before
-any machine destroys anything (the two-phase purge of issue 28); retention facts written
-by another registered device are believed as they are (docs/threat-model.md).
+Before any of this, in a group practice, every registered device acknowledged the purge's
+intent (retention/intents.py, which asks `why_not` too). Retention facts written by another
+registered device are believed as they are (docs/threat-model.md).
 """
 
 from __future__ import annotations
@@ -35,10 +35,11 @@ from .policy import Policy, decide
 
 
 def why_not(
-    vault: Vault, client_id: str, purge: purged.Purge, policy: Policy, entries: Sequence[Entry]
+    vault: Vault, client_id: str, policy: Policy, entries: Sequence[Entry], full_notice: bool = True
 ) -> str:
     """Why this machine does not agree to destroy the client ("" if it does). ``entries``:
-    the audit log, without purge lines no registered device signed."""
+    the audit log, without purge lines no registered device signed. ``full_notice=False``:
+    announced is enough (a person confirmed the purge: retention/intents.py)."""
     today = vault.clock().date()
     if not (vault.client_dir(client_id) / "client.json").exists():
         return _from_log(client_id, vault.clock(), policy, entries)
@@ -54,7 +55,9 @@ def why_not(
     decision = decide(facts, policy, today)
     if not decision.purgeable:
         return f"not past retention here: disposable from {decision.dispose_on.isoformat()}"
-    if not decision.purgeable_unattended(today):
+    if decision.announced is None:
+        return "no notice of it has reached this machine"
+    if full_notice and not decision.purgeable_unattended(today):
         return "not announced a full notice period ago here"
     return ""
 
@@ -94,7 +97,7 @@ def settle(vault: Vault, policy: Policy) -> tuple[list[str], list[tuple[str, str
     before = purged.decided(signed, own)[1]
     agreed, refused = [], []
     for client_id, purge in sorted(pending.items()):
-        why = why_not(vault, client_id, purge, policy, entries)
+        why = why_not(vault, client_id, policy, entries)
         if not why:
             vault.audit.append(purged.AGREED, client=client_id, purge_device=purge.device)
             agreed.append(client_id)

@@ -50,13 +50,14 @@ def devices(vault: Vault, entries: Sequence[Entry]) -> set[str]:
     """The devices of this practice: those registered, and every one this device's own
     retention checks named. A registration, log and hold file deleted from the synced
     folder must not turn a group practice into a single machine that purges at once; this
-    device's own log cannot be cut back unseen (its checkpoint outside the vault)."""
+    device's own log cannot be cut back unseen (its checkpoint outside the vault). Not the
+    devices their practitioner retired (vault/store/retired.py)."""
     own = vault.device.device_id
     known = set(vault.trust.device_keys())
     for entry in entries:
         if entry.device == own and entry.event == HEARD_EVENT:
             known.update(str(d) for d in entry.data.get("devices", []))
-    return known
+    return known - set(vault.trust.retired())  # a retired machine is waited for no more
 
 
 def is_group(vault: Vault, entries: Sequence[Entry]) -> bool:

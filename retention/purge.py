@@ -17,7 +17,9 @@ clock must not be earlier than the newest time the audit log recorded, and an un
 run does not trust a clock that recently leapt years ahead; an unattended run that finds
 more than a few clients due purges none of them and waits for ``retention purge``. In a
 group practice (more than one device), every device must have been heard from recently,
-and syncd's nightly purges are made by one device only (retention/group.py).
+syncd's nightly purges are made by one device only (retention/group.py), and a purge runs
+in two phases: an intent, then destruction once every other device acknowledged it
+(retention/intents.py).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from vault.errors import TamperedFile, VaultError
 from vault.store import facts_index, purged
 from vault.store.disposal import Shreds, plan_disposal, remove_half_removed, shred_on
 
-from . import agreement, certificate, group, records
+from . import agreement, certificate, group, intents, records
 from .errors import AuditUnverified, ClientHeld, ClockUntrusted, DevicesSilent, NotDue, RulesDiffer
 from .policy import Decision, Facts, Policy, decide
 
@@ -61,6 +63,12 @@ class RunReport:
     failed: list[str] = field(default_factory=list)  # one sentence each, ids only
     announced: list[str] = field(default_factory=list)  # found past retention for the first time
     deferred_to: str | None = None  # a group practice: the device whose syncd purges
+    #: a group practice (retention/intents.py): client -> the devices a new intent waits for
+    intents: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: client -> the devices an intent written earlier still waits for
+    awaiting: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: client -> (device, why) of each device that stopped this device's last intent
+    stopped: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
 
 def scan(
@@ -214,6 +222,21 @@ def purge_client(
         raise NotDue(client_id, decision.dispose_on.isoformat())
     if unattended and not decision.purgeable_unattended(now.date()):
         raise NotDue(client_id, f"{decision.unattended_from or 'a full notice period'} (unattended)")
+    return dispose(vault, client_id, policy, decision.rule, targets, entries, now)
+
+
+def dispose(
+    vault: Vault,
+    client_id: str,
+    policy: Policy,
+    rule: str,
+    targets: Sequence[BackupTarget],
+    entries: Sequence[Entry],
+    now: dt.datetime,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Crypto-shred one client everywhere, once the caller decided it may; the certificate
+    carries ``extra`` (an erasure's request) besides the facts every disposal states."""
     disposal = plan_disposal(vault, client_id, targets)
     earlier = [  # keys destroyed by a run cut short before its certificate
         digest
@@ -238,13 +261,14 @@ def purge_client(
             {
                 "client_id": client_id,
                 "policy": policy.describe(),
-                "rule": decision.rule,  # no dates: with the rule, one could tell a birth date
+                "rule": rule,  # no dates: with the rule, one could tell a birth date
                 "purged_at": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "device": vault.device.device_id,
                 "destroyed": destroyed,
                 "targets_done": list(shreds.done),
                 "pending": list(shreds.pending),
                 "index_entries": list(disposal.index_entries),  # blinded: for a shred still pending
+                **(extra or {}),
             },
         )
 
@@ -332,6 +356,7 @@ def finish_pending(
         finish_cut_short(vault)
         if policy is not None:
             agreement.settle(vault, policy)
+            intents.acknowledge(vault, policy)  # another device's intent, seen here: answered
         purges = purged.signed(vault)
         own = vault.device.device_id
         mine = purged.begun(purges, own) | set(purged.gone(purges, own))
@@ -494,6 +519,10 @@ def _run(
         if unattended and chosen != vault.device.device_id:
             report.deferred_to = chosen  # that device's syncd purges; two would race
             due = []
+        # Two phases: destroyed only once every other device acknowledged an intent.
+        step = intents.phase(vault, due, purged.trusted(entries, purged.signed(vault)), unattended)
+        report.intents, report.awaiting, report.stopped = step.written, step.waiting, step.held
+        due = step.destroy
     due = sorted(shredded) + due
     for done, client_id in enumerate(due, start=1):
         try:

@@ -8,7 +8,7 @@ import multiprocessing
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +20,12 @@ from note_templates.front_matter import parse_sealed
 from vault import OpenedNote, Vault
 from vault.errors import ReadStopped, TamperedFile, VaultError
 from vault.format.keys import Practitioner
-from vault.store.reading import CheckAhead, Checked, audit_decrypt, read_newest, read_notes_in_two
+from vault.rights.amendments import Shown
+from vault.rights.requests import Request
+from vault.store.revisions import Checked
 
 from . import pages, ramdir, theme
+from .decrypt import CheckAhead, read_chosen, read_newest, read_notes_in_two
 from .errors import BuildStopped
 from .server import SiteServer, content_security_policy
 from .staged_build import StagedBuild, settled, stop_requested
@@ -106,6 +109,8 @@ def load_timeline(
         vault, practitioner, {e.device for e in timeline.entries if e.signed and e.device}
     )
     timeline.born = _born(vault, practitioner, client_id)
+    timeline.amendments = _amendments(vault, practitioner, client_id)
+    timeline.requests = _requests(vault, client_id)
     timeline.consents = _consents(
         vault, practitioner, client_id, [i for i, kind in others if kind == "consent"]
     )
@@ -131,6 +136,26 @@ def _consents(
         )
         for c in found
     ]
+
+
+def _requests(vault: Vault, client_id: str) -> list[Request]:
+    """The client's rights requests, for the To do page (their clocks need no key)."""
+    from vault.rights import requests
+
+    try:
+        return requests.load(vault, client_id)
+    except VaultError:
+        return []
+
+
+def _amendments(vault: Vault, practitioner: Practitioner, client_id: str) -> dict[str, list[Shown]]:
+    """Amendment requests, denials and statements of disagreement, by the note they concern."""
+    from vault.rights import amendments
+
+    try:
+        return dict(amendments.on_notes(vault, practitioner, client_id))
+    except VaultError:
+        return {}  # a decision that cannot be read costs the note its box, never the site
 
 
 def _born(vault: Vault, practitioner: Practitioner, client_id: str) -> dt.date | None:
@@ -412,8 +437,10 @@ def _serve_partial(
     notes, total = read_newest(vault, practitioner, client_id, PARTIAL_NOTES, found, checked)
     entries, unreadable = _read(notes)
     damaged = [Damaged(exc.path.parent.name, exc.why) for exc in found]
-    timeline = assemble(handle, entries, damaged + unreadable, include_psychotherapy, _today(vault))
+    older = {} if include_psychotherapy else _chains_outside(vault, practitioner, client_id, entries, checked)
+    timeline = assemble(handle, entries, damaged + unreadable, include_psychotherapy, _today(vault), older)
     site = BuiltSite(directory, timeline, partial=(len(notes) + len(found), total))
+    timeline.partial = site.partial
     generate(site.html.parent, timeline, partial=site.partial)
     steps = StagedBuild(site.html.parent / "mkdocs.yml")
     try:
@@ -422,8 +449,31 @@ def _serve_partial(
         steps.abandon()
     # Audited before it is shown, as every read is (the complete read writes its own entry):
     # a kill while the rest are read must not leave these notes seen and unrecorded.
-    audit_decrypt(vault, practitioner, client_id, len(notes))
+    vault.audit_decrypt(practitioner, client_id, len(notes) + len(older))
     on_overview(site)
+
+
+def _chains_outside(
+    vault: Vault, practitioner: Practitioner, client_id: str, entries: list[Entry], checked: Checked | None
+) -> dict[str, dict[str, object]]:
+    """Front matter of the older notes that the newest batch's addenda amend, and of those
+    they amend in turn, to the chain's start: a psychotherapy note's addendum is kept apart
+    however far back the note is (the complete overview's rule). A few notes, read as any."""
+    known = {e.note_id: e.meta for e in entries}
+    older: dict[str, dict[str, object]] = {}
+    wanted = _amended(known.values(), known)
+    while wanted:
+        opened = read_chosen(vault, practitioner, client_id, wanted, [], checked)
+        found = {e.note_id: e.meta for e in _read(opened)[0]}
+        older.update(found)
+        known.update(found)
+        wanted = _amended(found.values(), known) - set(wanted)  # a chain that loops ends
+    return older
+
+
+def _amended(metas: Iterable[Mapping[str, object]], known: Mapping[str, object]) -> set[str]:
+    """The notes these amend that are not among ``known`` (kept_apart follows ``amends``)."""
+    return {str(m["amends"]) for m in metas if isinstance(m.get("amends"), str) and m["amends"] not in known}
 
 
 @contextmanager

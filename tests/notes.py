@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 SESSION_TEXT = "Talked through the unusual word zephyrquill and a plan for the week."
 
@@ -21,7 +22,8 @@ def note_text(
     )
 
 
-def write_note(folder: Path, name: str = "note.md", **fields: str) -> Path:
+def write_note(folder: Path, name: str = "note.md", **fields: Any) -> Path:
+    """Write ``note_text(**fields)`` (``note_id=None`` leaves the id out) as ``folder/name``."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     path.write_text(note_text(**fields), encoding="utf-8")

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 from conftest import CHEAP_KDF
+from nacl.public import PublicKey, SealedBox
 from site_fixtures import LocalServer
 
-from vault import Passphrase, Vault, verify
+from vault import Passphrase, Plaintext, Vault, verify
 from vault.errors import NoAccess, TamperedFile
 from vault.format import key_generations
 from vault.format.keys import Practitioner
@@ -142,11 +143,9 @@ def test_a_new_devices_first_unlock_does_not_vouch_for_a_planted_access_file(
     assert any(str(planted) in p and "planted?" in p for p in group.problems())
 
 
-def _seal_index_key_to(root: Path, identity_box: object, key: bytes, pid: str) -> Path:
-    from nacl.public import SealedBox
-
+def _seal_index_key_to(root: Path, identity_box: PublicKey, key: bytes, pid: str) -> Path:
     index = root / "practitioners" / f"{pid}.index"
-    index.write_bytes(SealedBox(identity_box).encrypt(key))  # type: ignore[arg-type]
+    index.write_bytes(SealedBox(identity_box).encrypt(key))
     return index
 
 
@@ -231,7 +230,10 @@ def test_a_shared_note_cannot_send_the_browser_with_the_sites_address_to_another
     collector = _Collector()
     text = note("aaaaaaaaaaaaaaa1", "2026-02-02", body=line.format(evil=collector.origin) + "\n")
     built = build_shared_site(
-        "AB-1", [OpenedNote("aaaaaaaaaaaaaaa1", 1, "2026-02-02", True, text.encode())], create(tmp_path), "b"
+        "AB-1",
+        [OpenedNote("aaaaaaaaaaaaaaa1", 1, "2026-02-02", True, Plaintext(text.encode()))],
+        create(tmp_path),
+        "b",
     )
     server = SiteServer(built.html, theme.script_hashes(built.html))
     stop = threading.Event()
@@ -339,4 +341,3 @@ def _revoke_then_cut_back(group: Group, seen_by: str | None = None) -> None:
     group.access_file("bea").write_bytes(kept[2])
     for made in sorted(set(client.rglob("*")) - before, reverse=True):  # the new key, Alex's copy
         made.rmdir() if made.is_dir() else made.unlink()
-

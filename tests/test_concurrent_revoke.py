@@ -21,6 +21,7 @@ from vault.errors import KeyNotUsable, NoAccess, TamperedFile
 from vault.format import key_generations
 from vault.format.constants import CLIENT_KEY_FORMAT
 from vault.format.encoding import new_id, stamp
+from vault.format.keys import Practitioner
 from vault.sharing import access
 from vault.store import ledger
 from vault.store.clients import _public_key_record
@@ -76,7 +77,7 @@ class Practice:
         root = self.machines.get(machine or who)
         return Vault(root if root is not None and root.exists() else self.root, self.configs[who])
 
-    def unlock(self, who: str, machine: str | None = None) -> tuple[Vault, object]:
+    def unlock(self, who: str, machine: str | None = None) -> tuple[Vault, Practitioner]:
         vault = self.vault(who, machine)
         return vault, vault.unlock(Passphrase(PASSPHRASES[who]))
 

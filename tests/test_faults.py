@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import CHEAP_KDF, PASSPHRASE, ROOT, require_tool
@@ -79,7 +80,7 @@ def _practice(root: Path) -> tuple[Practice, dict[str, str]]:
     return p, {}
 
 
-def _seal_one(p: Practice, **fields: str) -> None:
+def _seal_one(p: Practice, **fields: Any) -> None:
     path = p.inbox / "sealed-before.md"
     path.write_text(note_text(**fields))
     with Vault(p.vault_dir, p.config_dir) as vault:

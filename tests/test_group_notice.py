@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 
 import pytest
-from test_group_purge import APA, machines  # noqa: F401 (a fixture)
+from test_group_purge import APA, _acknowledged, _purge, machines  # noqa: F401 (a fixture)
 from test_retention import add
 
 from retention import certificate, group, records
@@ -49,6 +49,8 @@ def test_the_other_machines_nightly_notice_never_revives_a_client_purged_at_that
     for vault in (purger, other):
         vault.audit.append(group.HEARD_EVENT)
     sync()
+    assert list(_nightly(purger).intents) == [client_id]  # phase one: its intent
+    _acknowledged(sync, other)  # acknowledged by the practice's rules, before it changed them
     clock.set("2030-03-01T03:30:00")  # both nightly runs at the same minute
     report = _nightly(purger)
     assert report.purged == [client_id], report
@@ -74,7 +76,7 @@ def test_verify_says_what_to_do_with_a_revived_client_not_to_restore_a_backup(ma
     clock.set("2030-01-01T03:30:00")
     laptop.audit.append(group.HEARD_EVENT)
     sync()
-    assert run(desk, APA, [], unattended=False).purged == [client_id]
+    assert _purge(desk, sync, (laptop,)).purged == [client_id]
     records.note_notice(laptop, client_id, clock().date())  # laptop had not heard of the purge
     sync()
     _nightly(desk)  # sets the revived files aside under vault/revived/
@@ -107,4 +109,4 @@ def test_machines_that_purge_by_different_rules_purge_nothing_until_they_agree(m
 
     _nightly(laptop, APA)  # its casenotes.yml corrected: the next check agrees
     sync()
-    assert run(desk, APA, [], unattended=False).purged == [client_id]
+    assert _purge(desk, sync, (laptop,)).purged == [client_id]

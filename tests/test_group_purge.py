@@ -18,7 +18,7 @@ from conftest import CHEAP_KDF, PASSPHRASE, Env
 from notes import note_text
 from test_retention import Clock, add
 
-from retention import PRESETS, certificate, group, records
+from retention import PRESETS, certificate, group, intents, records
 from retention.errors import DevicesSilent
 from retention.purge import RunReport, finish_pending, outlook, run, scan
 from syncd.filing import file_note
@@ -105,6 +105,23 @@ def _syncd_ran(*vaults: Vault) -> None:
         vault.audit.append(group.HEARD_EVENT)
 
 
+def _acknowledged(sync: Sync, *vaults: Vault) -> None:
+    """The intent reaches the other machines, whose syncd acknowledge it, and back."""
+    sync()
+    for vault in vaults:
+        intents.acknowledge(vault, APA)
+    sync()
+
+
+def _purge(vault: Vault, sync: Sync, others: tuple[Vault, ...], **options) -> RunReport:
+    """A person's purge in a group practice: its intent, every other machine's
+    acknowledgement, then the purge itself (retention/intents.py)."""
+    first = run(vault, APA, [], unattended=False, **options)
+    assert first.purged == [] and first.intents, first
+    _acknowledged(sync, *others)
+    return run(vault, APA, [], unattended=False, **options)
+
+
 def _heard(*vaults: Vault) -> None:
     """Each machine's nightly check, with nothing due yet."""
     for vault in vaults:
@@ -138,13 +155,13 @@ def test_a_machine_not_heard_from_within_the_window_stops_every_purge(machines) 
     clock.set("2030-01-03T03:31:00")  # 48 hours and a minute later: too long
     with pytest.raises(DevicesSilent, match="48 hours"):
         run(desk, APA, [], unattended=False)
-    report = run(desk, APA, [], unattended=False, heard_within=dt.timedelta(hours=72))
+    report = _purge(desk, sync, (laptop,), heard_within=dt.timedelta(hours=72))
     assert len(report.purged) == 1  # the window is the practice's to set
 
 
 def test_two_nightly_runs_purge_once_and_two_people_purging_at_once_leave_no_conflict(machines) -> None:
     desk, laptop, sync, clock = machines
-    first = add(desk, "AB-1", ["2010-01-01"])
+    first_client = add(desk, "AB-1", ["2010-01-01"])
     second = add(desk, "CD-2", ["2010-01-01"])
     clock.set("2030-01-01T03:30:00")
     _heard(desk, laptop)  # both announce the clients past retention: notice starts
@@ -152,9 +169,12 @@ def test_two_nightly_runs_purge_once_and_two_people_purging_at_once_leave_no_con
     clock.set("2030-03-02T03:29:00")
     _syncd_ran(desk, laptop)
     sync()
+    purger = min(desk.device.device_id, laptop.device.device_id)
+    first, other = (desk, laptop) if desk.device.device_id == purger else (laptop, desk)
+    assert sorted(_nightly(first).intents) == sorted([first_client, second])  # phase one
+    _acknowledged(sync, other)
     clock.set("2030-03-02T03:30:00")
     nightly = [_nightly(vault) for vault in (desk, laptop)]  # apart, at once
-    purger = min(desk.device.device_id, laptop.device.device_id)
     assert [bool(r.purged) for r in nightly] == [
         desk.device.device_id == purger,
         laptop.device.device_id == purger,
@@ -169,14 +189,17 @@ def test_two_nightly_runs_purge_once_and_two_people_purging_at_once_leave_no_con
     clock.set("2030-09-01T03:30:00")
     _syncd_ran(desk, laptop)
     sync()
-    for vault in (desk, laptop):  # a person on each machine, at the same time
+    for vault in (desk, laptop):  # a person on each machine, at the same time: two intents
+        assert list(run(vault, APA, [], unattended=False).intents) == [third]
+    _acknowledged(sync, desk, laptop)  # each acknowledges the other's
+    for vault in (desk, laptop):
         assert run(vault, APA, [], unattended=False).purged == [third]
     sync()  # asserts no file was changed on both sides
     devices = sorted([desk.device.device_id, laptop.device.device_id])
     for vault in (desk, laptop):
         certificates = certificate.all_certificates(vault)
         assert sorted((f["client_id"], f["device"]) for f in certificates.values()) == sorted(
-            [(first, purger), (second, purger), *((third, d) for d in devices)]
+            [(first_client, purger), (second, purger), *((third, d) for d in devices)]
         )  # one per device that purged: two for the client both purged
         assert verify(vault) == [] and certificate.problems(vault) == [] and records.problems(vault) == []
         assert vault.audit.verify(vault.trust.device_keys()) == []
@@ -192,7 +215,10 @@ def test_files_written_after_a_purge_come_back_set_aside_never_deleted(machines,
     clock.set("2030-01-01T09:00:00")
     _heard(laptop)
     sync()
-    # Within the window the desk purges; the laptop, away meanwhile, places a hold and seals.
+    assert list(run(desk, APA, [], unattended=False).intents) == [client_id]
+    _acknowledged(sync, laptop)  # the laptop acknowledges: it knows of no hold yet
+    # Within the window the desk purges; the laptop, away meanwhile, places a hold and seals
+    # after it acknowledged (what two-phase cannot stop: the hold came after its answer).
     records.place_hold(laptop, client_id, "subpoena")
     draft = laptop.root.parent / "inbox" / "late.md"
     draft.parent.mkdir(exist_ok=True)

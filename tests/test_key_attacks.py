@@ -74,6 +74,7 @@ def test_a_revoked_colleague_cannot_make_new_notes_sealed_to_a_key_file_her_devi
     the current key, naming everyone (her too) as holders, sealed to herself."""
     _revoke(practice, "alex", "carol")
     tip = practice.vault("alex").keyring.current(practice.client)
+    assert tip is not None
     _forge_generation(practice, 3, (tip,), {"alex", "bea", "dan", "carol"})
     forged = f"000003-{_carol(practice).device.device_id}.json"
     _refused(practice, forged)
@@ -89,6 +90,7 @@ def test_a_key_file_naming_the_others_as_holders_but_sealed_to_its_maker_alone_i
     """Carol (not revoked) makes a key that only she holds, claiming it was sealed to Alex and
     Bea: notes sealed to it would be lost to them, and readable by her alone."""
     tip = practice.vault("alex").keyring.current(practice.client)
+    assert tip is not None
     carol = _carol(practice)
     carol.close()
     _forge_generation(practice, 2, (tip,), {"alex", "bea"})
@@ -125,6 +127,7 @@ def test_a_revoked_colleague_cannot_earn_the_next_key_by_a_grant_entry_in_her_ow
     _revoke(practice, "alex", "carol")
     carol = _carol(practice)
     tip = carol.keyring.current(practice.client)
+    assert tip is not None
     planted = carol.keyring.access_file(practice.ids["carol"], practice.client, tip)
     planted.write_bytes(b"\0" * 80)
     carol.audit.append(

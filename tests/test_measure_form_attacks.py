@@ -91,7 +91,7 @@ def test_a_signal_just_after_done_ends_the_form_within_two_seconds(practice: Env
 
     measuring = Measuring(practice, "gad7")
     url = urllib.parse.urlsplit(measuring.url)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
     host = {"Host": url.netloc}
     conn.request("GET", f"{url.path}?{url.query}", headers=host)
     answer = conn.getresponse()

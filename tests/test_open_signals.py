@@ -121,7 +121,7 @@ def _tries(case: int, ready_after: float) -> list[tuple[int, Moment, bool]]:
             rng.uniform(0, ready_after * 1.2),
             (MOMENTS[-1], rng.uniform(0, 0.4)),
         )[n % 3 if n % 2 else 0]
-        tries.append((signum, moment, signum == signal.SIGINT and n % 4 == 1))
+        tries.append((int(signum), moment, signum == signal.SIGINT and n % 4 == 1))
     return tries
 
 
@@ -178,7 +178,7 @@ def long_history(practice: Env) -> Env:
     """A client of LONG notes, sealed in one group commit (about 15 s here, mostly fsyncs)."""
     import datetime as dt
 
-    from casenotes import fiction
+    import fiction
     from vault.format.encoding import new_id
 
     with practice.vault() as vault:

@@ -6,6 +6,7 @@ as signed versions (vault/settings/), and every machine applies the newest valid
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 
 import pytest
 from nacl.signing import SigningKey
@@ -42,7 +43,7 @@ def _states(vault: Vault, local: dict[str, object]) -> list[str]:
     return [r.decision.state for r in scan(vault, policy, vault.clock().date(), announce=False) if r.decision]
 
 
-def _seen_in_2017(machines) -> tuple[Vault, Vault, object, str]:  # noqa: F811
+def _seen_in_2017(machines) -> tuple[Vault, Vault, Callable[[], None], str]:  # noqa: F811
     desk, laptop, sync, clock = machines
     client_id = add(desk, "AB-1", ["2017-03-01"])
     assert rules.current(desk, ALEX, upgrade=True).version == 1  # the first machine to upgrade

@@ -17,11 +17,11 @@ import hashlib
 from pathlib import Path
 
 from notes import note_text
-from test_group_purge import APA, _heard, _nightly, _readable, machines  # noqa: F401 (a fixture)
+from test_group_purge import APA, _heard, _nightly, _purge, _readable, machines  # noqa: F401 (a fixture)
 from test_retention import add
 
 from retention import certificate, records
-from retention.purge import finish_pending, outlook, run
+from retention.purge import finish_pending, outlook
 from syncd.filing import file_note
 from vault import Vault, verify
 from vault.backup.snapshots import BackupTarget
@@ -154,7 +154,7 @@ def test_a_real_purge_on_another_machine_is_carried_out_on_this_ones_backups(
     for vault in (desk, laptop):
         vault.audit.append("retention-check")
     sync()
-    assert run(laptop, APA, [], unattended=False, max_clock_gap=dt.timedelta(days=9999)).purged == [client_id]
+    assert _purge(laptop, sync, (desk,), max_clock_gap=dt.timedelta(days=9999)).purged == [client_id]
     sync()
     finish_pending(desk, [drive], APA)
     assert _client_files(drive, desk, client_id) == 0

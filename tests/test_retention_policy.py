@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -122,13 +123,14 @@ def test_overrides_change_a_preset_and_say_so() -> None:
 def test_casenotes_yml_round_trips_and_names_a_wrong_retention_key(tmp_path: Path) -> None:
     written = yaml.safe_load(Settings().to_yaml())
     assert Settings.from_mapping(written, tmp_path / "casenotes.yml").policy() == APA
-    for bad, key in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"retention": {"preset": "mars"}}, "retention.preset"),
         ({"retention": {"time": "25:00"}}, "retention.time"),
         ({"retention": {"max_unattended": 0}}, "retention.max_unattended"),
         ({"retention": {"keep_forever": True}}, "retention.keep_forever"),
         ({"retention": "apa"}, "retention"),
-    ]:
+    ]
+    for bad, key in cases:
         with pytest.raises(ConfigError) as caught:
             Settings.from_mapping(bad, tmp_path / "casenotes.yml")
         assert caught.value.key == key

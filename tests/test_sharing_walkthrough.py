@@ -41,12 +41,12 @@ def test_the_second_machine_set_up_as_the_docs_say_is_ready(
     machines = {}
     for name in ("alex", "bea"):
         practice = Practice(tmp_path / name / "casenotes", tmp_path / f"{name}-config")
-        env = {
+        variables = {
             **base_env,
             "CASENOTES_HOME": str(practice.root),
             "CASENOTES_CONFIG_DIR": str(practice.config_dir),
         }
-        machines[name] = Env(practice, env)
+        machines[name] = Env(practice, variables)
     alex, bea = machines["alex"], machines["bea"]
 
     # 1. Alex: casenotes init, and a client.

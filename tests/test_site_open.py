@@ -345,11 +345,11 @@ def test_a_hostile_label_and_note_cannot_run_script_in_a_real_browser(tmp_path: 
     """A share's label and notes are another practitioner's text: none of it may run."""
     import threading
 
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Dialog, sync_playwright
 
     from site_builder import build_shared_site, create
     from site_builder.server import SiteServer
-    from vault import OpenedNote
+    from vault import OpenedNote, Plaintext
 
     chromium = require_chromium()
     label = "\"><img src=x onerror=\"document.title='pwned'\"> AB-1' onmouseover='alert(1)"
@@ -357,7 +357,10 @@ def test_a_hostile_label_and_note_cannot_run_script_in_a_real_browser(tmp_path: 
     text = note("aaaaaaaaaaaaaaa1", "2026-02-02", body=body)
     directory = create(tmp_path)
     built = build_shared_site(
-        label, [OpenedNote("aaaaaaaaaaaaaaa1", 1, "2026-02-02", True, text.encode())], directory, "banner <b>"
+        label,
+        [OpenedNote("aaaaaaaaaaaaaaa1", 1, "2026-02-02", True, Plaintext(text.encode()))],
+        directory,
+        "banner <b>",
     )
     config = (directory / "mkdocs.yml").read_text()
     import yaml
@@ -375,7 +378,12 @@ def test_a_hostile_label_and_note_cannot_run_script_in_a_real_browser(tmp_path: 
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             page = browser.new_page()
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+            def dismiss(dialog: Dialog) -> None:
+                dialogs.append(dialog.message)
+                dialog.dismiss()
+
+            page.on("dialog", dismiss)
             page.goto(server.url)
             page.wait_for_url(f"{server.origin}{server.prefix}/")
             month = page.locator('a[href^="sessions/"]').first.get_attribute("href")
@@ -441,13 +449,13 @@ def test_a_signal_while_the_site_is_built_stops_it_and_wipes_it(long_story: Env,
 
 SIGNALLED_AT_CREATE = """
 import os, signal, sys
-import site_builder
-real = site_builder.create
+from site_builder import ramdir
+real = ramdir.create
 def create(base):
     directory = real(base)
     os.kill(os.getpid(), signal.SIGTERM)  # the stop arrives the moment the directory exists
     return directory
-site_builder.create = create
+ramdir.create = create
 from casenotes.cli import main
 sys.argv = ["casenotes", *sys.argv[1:]]
 main()

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["vault", "note_templates", "syncd", "retention", "site_builder", "casenotes"]
+PACKAGES = ["vault", "note_templates", "syncd", "retention", "site_builder", "fiction", "checkup", "casenotes"]
 
 
 def test_ruff_is_clean() -> None:
@@ -19,4 +19,17 @@ def test_ruff_is_clean() -> None:
 
 def test_mypy_is_clean() -> None:
     done = subprocess.run([sys.executable, "-m", "mypy", *PACKAGES], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+# In a test, an Optional that is None fails on the spot (as an assert would) and a lambda
+# may do two things: narrowing each `proc.stdout` or `re.search(...)` first would be noise.
+TEST_LENIENCE = ["union-attr", "index", "func-returns-value"]
+
+
+def test_mypy_is_clean_on_the_tests_and_benchmarks() -> None:
+    lenient = [flag for code in TEST_LENIENCE for flag in ("--disable-error-code", code)]
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", *lenient, "tests", "benchmarks"], cwd=ROOT, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout + done.stderr

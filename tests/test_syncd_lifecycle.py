@@ -203,6 +203,7 @@ def test_a_failing_job_is_retried_with_backoff_and_does_not_stop_the_others(tmp_
     assert ran == [1] and runner.failures == {"backup": 1}
     assert "backup" not in runner.state.jobs  # not recorded as run: due again
     retry = runner._scheduled["backup"].next_run
+    assert retry is not None
     assert dt.timedelta(seconds=25) < retry - dt.datetime.now() < dt.timedelta(seconds=35)  # noqa: DTZ005
     runner.run(runner.jobs[0])
     assert runner.failures == {"backup": 2}
@@ -261,7 +262,7 @@ def test_sigterm_in_the_middle_of_a_burst_stops_syncd_within_two_seconds_losing_
     import subprocess
     import sys
 
-    from casenotes import fiction
+    import fiction
     from vault.format.encoding import new_id
 
     count = 600

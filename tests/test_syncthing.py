@@ -170,11 +170,14 @@ def test_two_practitioners_seal_on_two_machines_joined_by_syncthing(
 def test_a_hold_placed_while_apart_survives_the_other_machines_purge(
     engines: tuple[Syncthing, Syncthing], tmp_path: Path, base_env: dict[str, str]
 ) -> None:
-    """Alex holds a client on his machine while it is off the network; Bea's purge, run once
-    they meet again, keeps that client and disposes of the other due one. The purge
-    reaches Alex's machine; one certificate, by Bea's device. Bea confirmed it without the
-    notice period: Alex's machine does not carry it out (its backups keep the client) until
-    that period is over, and its verify says so, naming Bea's device; Bea's verifies clean."""
+    """Alex holds a client on his machine while it is off the network, and Bea runs
+    `retention purge --confirm` on hers meanwhile: it records an intent and destroys nothing
+    (issue 28: a group purge waits for every device's acknowledgement). Once they meet, Alex's
+    syncd acknowledges the other due client and stops the held one; Bea's next purge disposes
+    of the first only. The purge reaches Alex's machine; one certificate, by Bea's device.
+    Bea confirmed it without the notice period: Alex's machine does not carry it out (its
+    backups keep the client) until that period is over, and its verify says so, naming Bea's
+    device; Bea's verifies clean."""
     st_a, st_b = engines
     a, b = _practice_of_two(engines, tmp_path, base_env)
     for handle in ("KEEP-1", "GONE-1"):
@@ -182,16 +185,35 @@ def test_a_hold_placed_while_apart_survives_the_other_machines_purge(
             vault.add_client(handle, f"Fictional {handle}", None)
         _seal(a, PASSPHRASE, handle, f"{handle}-old", date="2010-01-01")  # retention long over
     converge(st_a, a.vault_dir, st_b, b.vault_dir)
+    with a.vault() as vault:
+        alex_device = vault.device.device_id
+        keep, gone = vault.resolve("KEEP-1"), vault.resolve("GONE-1")
 
     st_a.pause()
     st_b.pause()
     held = a.run("retention", "hold", "KEEP-1", "--reason", "fictional subpoena")
     assert held.code == 0, held.err
+    apart = b.run("retention", "purge", "--confirm", passphrase=BEA_PASS)  # Bea cannot know the hold
+    assert apart.code == 0, apart.err
+    assert apart.text.count("purge intent recorded") == 2 and alex_device in apart.text
+    with b.vault() as vault:
+        assert {keep, gone} <= set(vault.client_ids())  # nothing destroyed: an intent only
     st_a.resume()
     st_b.resume()
     converge(st_a, a.vault_dir, st_b, b.vault_dir)
+    waiting = b.run("retention", "status", "--no-names")
+    assert f"waiting for device(s) {alex_device} to acknowledge" in waiting.text, waiting.text
+    early = b.run("retention", "purge", "--confirm", passphrase=BEA_PASS)  # before Alex's answer
+    assert early.code == 0 and "purged client" not in early.text, early.text
+
+    ran = a.run("syncd", "--once")  # Alex's syncd sees the intents: acknowledges one, holds one
+    assert ran.code == 0, ran.err
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+    stopped = b.run("retention", "status", "--no-names").text
+    assert f"client {keep} by device" in stopped and "hold(s) in force here" in stopped, stopped
     purge = b.run("retention", "purge", "--confirm", passphrase=BEA_PASS)
     assert purge.code == 0, purge.err
+    assert f"purged client {gone}" in purge.text and keep not in purge.text.replace(f"client {keep}: the", "")
     converge(st_a, a.vault_dir, st_b, b.vault_dir)
 
     with b.vault() as vault:
@@ -219,6 +241,54 @@ def test_a_hold_placed_while_apart_survives_the_other_machines_purge(
             result = env.run(*command, passphrase=passphrase)
             assert result.code == 0, f"{command} on {env.practice.root.name}: {result.err}"
         assert not [p for p, kind in sync_artefacts.find(env.vault_dir) if kind == "conflict"]
+
+
+def test_a_retired_device_is_no_longer_waited_for_by_a_purge(
+    engines: tuple[Syncthing, Syncthing], tmp_path: Path, base_env: dict[str, str]
+) -> None:
+    """Alex registered an old laptop too, then lost it: Bea's purge waits for it after Alex's
+    desk acknowledged, until Alex retires it (Bea may not: it is not her device)."""
+    st_a, st_b = engines
+    a, b = _practice_of_two(engines, tmp_path, base_env)
+    with a.vault() as vault:
+        vault.add_client("GONE-1", "Fictional GONE-1", None)
+    _seal(a, PASSPHRASE, "GONE-1", "gone-old", date="2010-01-01")
+    register_device(a.vault_dir, tmp_path / "alex-old-laptop", Passphrase(PASSPHRASE)).close()
+    with a.vault() as vault:
+        alex_device, gone = vault.device.device_id, vault.resolve("GONE-1")
+        [lost] = [
+            d
+            for d in vault.trust.device_keys()
+            if vault.trust.registrant(d) == vault.device.practitioner_id and d != alex_device
+        ]
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+
+    first = b.run("retention", "purge", "--confirm", passphrase=BEA_PASS)
+    assert first.code == 0 and "purge intent recorded" in first.text, first.err
+    assert alex_device in first.text and lost in first.text
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+    assert a.run("syncd", "--once").code == 0  # Alex's desk acknowledges
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+    waiting = b.run("retention", "status", "--no-names").text
+    assert f"waiting for device(s) {lost} to acknowledge" in waiting, waiting
+    assert "purged client" not in b.run("retention", "purge", "--confirm", passphrase=BEA_PASS).text
+
+    not_hers = b.run("device", "retire", lost, passphrase=BEA_PASS)
+    assert not_hers.code == 1 and "only they retire it" in not_hers.err, not_hers.err
+    retire = a.run("device", "retire", lost, passphrase=PASSPHRASE)
+    assert retire.code == 0, retire.err
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+    purge = b.run("retention", "purge", "--confirm", passphrase=BEA_PASS)
+    assert purge.code == 0 and f"purged client {gone}" in purge.text, purge.err
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+    for env in (a, b):
+        with env.vault() as vault:
+            assert gone not in vault.client_ids()
+    converge(st_a, a.vault_dir, st_b, b.vault_dir)
+    for env, passphrase in ((a, PASSPHRASE), (b, BEA_PASS)):
+        converge(st_a, a.vault_dir, st_b, b.vault_dir)
+        result = env.run("audit", "verify", passphrase=passphrase)
+        assert result.code == 0, f"audit verify on {env.practice.root.name}: {result.err}"
 
 
 def test_two_revokes_made_offline_on_two_machines_converge_under_syncthing(

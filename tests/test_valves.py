@@ -304,8 +304,8 @@ def test_a_recovery_create_cut_short_leaves_the_practitioner_a_set_of_shares_tha
     if not shown:
         assert working == ["old"]
     assert practice.run("recovery", "status").code == 0  # finishes a commit cut short after its entry
-    done = practice.run("verify")
-    assert done.code == 0, done.err
+    verified = practice.run("verify")
+    assert verified.code == 0, verified.err
 
 
 # -- items 6 and 7: a restore writes only into its folder, and durably ---------------------------

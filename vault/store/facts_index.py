@@ -49,7 +49,7 @@ from .retention_files import FACTS_EVENT
 if TYPE_CHECKING:
     from .vault import Vault
 
-VERSION = 1
+VERSION = 2  # 2: each logged facts write with its time
 _PERSON = b"casenotes-facts"  # the index key: the device's index key in its own domain
 SEAL_EVENT = "seal"
 PURGE_LINES = b'"event":"purge-'  # as vault/store/purged.py searches the logs for them
@@ -80,7 +80,9 @@ class FactsIndex:
     logs: dict[str, list[Any]] = field(default_factory=dict)  # log name -> [offset, last line hash]
     sessions: dict[str, dict[str, str]] = field(default_factory=dict)  # client -> template -> day
     damaged: dict[str, list[Any]] = field(default_factory=dict)  # client -> [device, seq]: a fact that failed
-    written: dict[str, dict[str, list[Any]]] = field(default_factory=dict)  # client -> device -> [seq, sha]
+    written: dict[str, dict[str, list[Any]]] = field(
+        default_factory=dict
+    )  # client -> device -> [seq, sha, time]
     begun: list[list[Any]] = field(default_factory=list)  # [device, seq, client] of purge-begin lines
     sealers: dict[str, list[str]] = field(default_factory=dict)  # client -> devices that sealed into it
     purge_lines: dict[str, list[str]] = field(default_factory=dict)  # log name -> its purge lines, as written
@@ -147,6 +149,7 @@ class FactsIndex:
             self.written.setdefault(client, {})[entry.device] = [
                 int(entry.data.get("seq", 0)),
                 str(entry.data.get("sha256")),
+                entry.time,  # a retired device's write after its retire is believed no more
             ]
         elif entry.event == "purge-begin":
             self.begun.append([entry.device, entry.seq, client])

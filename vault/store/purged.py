@@ -51,11 +51,17 @@ def half_removed(root: Path) -> list[Path]:
 
 def signed(vault: Vault, index: FactsIndex | None = None) -> list[Entry]:
     """The purge entries of every log that a registered device signed: what `purges`,
-    `gone` and `revived` may be given. ``index``: from the purge lines this device's facts
-    index kept, each signature checked now (not a search through every log)."""
+    `gone` and `revived` may be given. A retired device's entries dated after its retire
+    carry no authority (vault/store/retired.py): they are left out. ``index``: from the
+    purge lines this device's facts index kept, each signature checked now (not a search
+    through every log)."""
     if index is not None:
-        return index.signed_purges(vault.trust.device_keys())
-    return signed_entries(vault.audit.directory, vault.trust.device_keys(), PURGE_LINES)
+        found = index.signed_purges(vault.trust.device_keys())
+    else:
+        found = signed_entries(vault.audit.directory, vault.trust.device_keys(), PURGE_LINES)
+    if not vault.trust.retired():
+        return found
+    return [e for e in found if vault.trust.retired_after(e.device, e.time) is None]
 
 
 def trusted(entries: Iterable[Entry], signed_purges: Iterable[Entry]) -> list[Entry]:

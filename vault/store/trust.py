@@ -6,22 +6,30 @@ the colleagues a pinned practitioner vouched for (``colleagues.py``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from nacl.public import SealedBox
+from nacl.public import PublicKey, SealedBox
 from nacl.signing import VerifyKey
 
 from .. import durable
-from ..errors import TamperedFile
+from ..errors import TamperedFile, VaultError
 from ..format import sync_artefacts
 from ..format.constants import DEVICE_REGISTRATION_FORMAT, PRACTITIONER_KEY_FORMAT
 from ..format.encoding import b64, stamp
-from ..format.keys import Device, Practitioner, check_registration, public_keys, read_record
+from ..format.keys import (
+    Device,
+    Practitioner,
+    check_registration,
+    public_keys,
+    read_record,
+    signed_box_key,
+)
 from . import colleagues as team
 from . import ledger
-from .audit import AuditLog, vouching_entries
+from .audit import AuditLog, signed_entries, vouching_entries
 
 
 class Trust:
@@ -34,6 +42,7 @@ class Trust:
         self._registrants: dict[str, str] = {}  # device id -> the practitioner who registered it
         self._bad_registrations: list[TamperedFile] = []
         self._devices_stamp: tuple[int, ...] = ()
+        self._retired: tuple[tuple[int, ...], dict[str, str], list[TamperedFile]] | None = None
 
     # -- devices ------------------------------------------------------------------------
     def device_keys(self) -> dict[str, VerifyKey]:
@@ -63,6 +72,56 @@ class Trust:
         self.device_keys()
         return self._registrants.get(device_id)
 
+    def retired(self) -> dict[str, str]:
+        """Devices retired by their own practitioner (vault/store/retired.py): device id ->
+        when. Cached with the registrations: a retire written while a daemon runs counts."""
+        from . import retired
+
+        self.device_keys()
+        if self._retired is None or self._retired[0] != self._devices_stamp:
+            found, bad = retired.read_all(self.root, self.trusted_signers(), self.registrant)
+            self._retired = (self._devices_stamp, found, bad)
+        return self._retired[1]
+
+    def retire(self, practitioner: Practitioner, device_id: str) -> str:
+        """Retire one of the practitioner's own other devices (vault/store/retired.py); returns
+        when, as the vault stamps it. Recorded in the ledger (``device-retire``)."""
+        from . import retired
+
+        if device_id == self.device.device_id:
+            raise retired.NotRetirable(
+                device_id, "it is this machine's own device (retire it from another of yours)"
+            )
+        registrant = self.registrant(device_id)
+        if registrant is None:
+            raise retired.NotRetirable(
+                device_id,
+                "it is not a registered device of this practice (`casenotes audit show` names them)",
+            )
+        if registrant != practitioner.practitioner_id:
+            raise retired.NotRetirable(
+                device_id, f"it was registered by practitioner {registrant}: only they retire it"
+            )
+        already = self.retired().get(device_id)
+        if already is not None:
+            raise retired.NotRetirable(device_id, f"it was retired at {already}")
+        when = stamp(self.clock())
+        path = retired.path_for(self.root, device_id)
+        try:
+            durable.write_new(path, retired.record(device_id, practitioner, when))
+        except FileExistsError:
+            raise TamperedFile(
+                path, "a retire record that does not check is already there: remove it, then retire again"
+            ) from None
+        self.audit.append(retired.EVENT, device=device_id, files=ledger.files(self.root, path))
+        return when
+
+    def retired_after(self, device_id: str, at: str) -> str | None:
+        """When the device was retired, if it was before the moment ``at`` claims (None:
+        not retired, or ``at`` is not after it: the same second counts as before)."""
+        when = self.retired().get(device_id)
+        return when if when is not None and at > when else None
+
     def trusted_signers(self) -> dict[str, str]:
         """Practitioners whose signatures count in this vault: this device's pins, and the
         colleagues a pinned practitioner added who are members of this very practice (their
@@ -78,8 +137,65 @@ class Trust:
         own_key = self.root / "practitioners" / f"{identity.practitioner_id}.json"
         if not own_key.exists():
             return False
-        box, sign = public_keys(read_record(own_key, PRACTITIONER_KEY_FORMAT), own_key)
-        return box == identity.box_public and sign == identity.sign_public
+        record = read_record(own_key, PRACTITIONER_KEY_FORMAT)
+        box, sign = public_keys(record, own_key)
+        # a renewed key (a passphrase change, vault/store/key_renewal.py) is signed by the
+        # signing key the identity names
+        return sign == identity.sign_public and (
+            box == identity.box_public or signed_box_key(record, identity.sign_public) == box
+        )
+
+    def renewed_box_key(self, practitioner_id: str) -> str | None:
+        """The practitioner's key record's encryption key (b64), if it differs from this
+        device's pin because the practitioner renewed it on another machine: signed by the
+        pinned signing key, and the newest record the ledger holds, recorded with that key
+        by a device of theirs (signed lines only). None otherwise: the pin stands."""
+        pinned = self.device.trusted_box.get(practitioner_id)
+        path = self.root / "practitioners" / f"{practitioner_id}.json"
+        try:
+            record = read_record(path, PRACTITIONER_KEY_FORMAT)
+            box, sign = public_keys(record, path)
+        except VaultError:
+            return None
+        box_b64 = b64(bytes(box))
+        if pinned in (None, box_b64) or self.device.trusted.get(practitioner_id) != b64(bytes(sign)):
+            return None
+        if signed_box_key(record, sign) != box:
+            return None
+        return box_b64 if self._renewal_recorded(practitioner_id, path, box_b64) else None
+
+    def _renewal_recorded(self, practitioner_id: str, path: Path, box_b64: str) -> bool:
+        """Whether the key record at ``path`` is the newest the ledger holds, and a device of
+        the practitioner recorded renewing it to ``box_b64`` (signed lines only: a record
+        planted with an old record's signing key is not a renewal)."""
+        relative = str(path.relative_to(self.root))
+        entries = signed_entries(self.audit.directory, self.device_keys(), json.dumps(relative).encode())
+        history = ledger.expected(entries).get(relative)
+        if not history or history[-1] != ledger.digest(path):
+            return False
+        return any(
+            e.data.get("renewed") == box_b64 and self.registrant(e.device) == practitioner_id for e in entries
+        )
+
+    def box_key(self, colleague: team.Colleague) -> PublicKey:
+        """The key to seal a colleague's client keys to: the one their key record in this
+        vault holds, when they renewed it since their identity was vouched for (a passphrase
+        change: signed by their signing key and recorded by a device of theirs in the ledger);
+        else the vouched identity's. Not the old one after a renewal: an older copy of their
+        key record, with the old passphrase, would open it."""
+        identity = colleague.identity
+        path = self.root / "practitioners" / f"{identity.practitioner_id}.json"
+        try:
+            record = read_record(path, PRACTITIONER_KEY_FORMAT)
+        except VaultError:
+            return identity.box_public
+        box, sign = public_keys(record, path)
+        if sign != identity.sign_public or box == identity.box_public:
+            return identity.box_public
+        if signed_box_key(record, sign) != box:
+            return identity.box_public
+        recorded = self._renewal_recorded(identity.practitioner_id, path, b64(bytes(box)))
+        return box if recorded else identity.box_public
 
     def colleagues(self) -> list[team.Colleague]:
         return team.read_all(self.root, self.device.trusted)[0]
@@ -134,4 +250,6 @@ class Trust:
 
     def bad_registrations(self) -> list[TamperedFile]:
         self.device_keys()
-        return list(self._bad_registrations)
+        self.retired()
+        assert self._retired is not None
+        return list(self._bad_registrations) + list(self._retired[2])

@@ -1,0 +1,192 @@
+"""The two-phase purge of a group practice (issue 28; DESIGN.md invariant 8).
+
+One machine cannot know what another did while the two were apart: a hold placed there
+may not have arrived. So, when more than one device is registered (not retired), a purge
+(syncd's nightly one, or `retention purge --confirm`) does not destroy at once:
+
+1. **Intent.** The purging device writes ``purge-intent`` in its own audit log: the client,
+   a fresh random intent id, and whether a person confirmed it. The log is signed and
+   hash-chained, and the sync engine carries it to every machine.
+2. **Acknowledgement.** Each other registered device, on seeing it (its syncd's retention
+   and backup runs, and the hourly acknowledgement job), checks from its own copy of the
+   facts that the client is past retention, was announced (a full notice period ago, for an
+   unattended intent) and is held by no one (retention/agreement.py `why_not`), and writes
+   ``purge-ack`` naming the intent, or ``purge-held`` with why. Each device answers an
+   intent once.
+3. **Destruction.** Only when every registered, not retired device but the intent's own has
+   acknowledged that intent, with no ``purge-held`` and no hold recorded on a device's own
+   log before its acknowledgement, does a run carry the purge out (its usual checks again,
+   from its own facts); every other machine then agrees to it from its own facts as before.
+
+What counts: only entries a registered device signed (vault/store/purged.py `signed`), and
+none a retired device dated after its retire; an acknowledgement counts for the one intent
+it names (its random id: one written before that intent, of an earlier intent of the
+client, names another). A hold placed anywhere before its device acknowledged always stops
+the purge: that device answers ``purge-held``, or its acknowledgement is void. A stopped
+intent is never carried out; a later run writes a new one if the client is still due.
+
+A single-device practice purges in one step, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from vault import Entry, Vault
+from vault.format.encoding import new_id
+from vault.store import purged
+from vault.store.retention_files import FACTS_EVENT
+
+from . import agreement, group
+from .policy import Policy
+
+INTENT = "purge-intent"
+ACK = "purge-ack"
+HELD = "purge-held"
+
+
+@dataclass(frozen=True)
+class Intent:
+    intent_id: str
+    client_id: str
+    device: str
+    time: str
+    unattended: bool
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where one intent stands, as this machine sees the synced logs."""
+
+    intent: Intent
+    waiting: tuple[str, ...]  # devices that have not acknowledged it yet
+    held: tuple[tuple[str, str], ...]  # (device, why) of each that stopped it
+
+    @property
+    def agreed(self) -> bool:
+        return not self.waiting and not self.held
+
+
+def _intents(entries: Sequence[Entry]) -> list[Intent]:
+    """Each device's newest intent per client (an older one of the same device is replaced)."""
+    newest: dict[tuple[str, str], Intent] = {}
+    for e in entries:
+        if e.event == INTENT and isinstance(e.data.get("intent"), str):
+            client = str(e.data.get("client"))
+            newest[client, e.device] = Intent(
+                str(e.data["intent"]), client, e.device, e.time, bool(e.data.get("unattended"))
+            )
+    return list(newest.values())
+
+
+def _held_before_ack(entries: Sequence[Entry], device: str, client: str, ack_seq: int) -> bool:
+    """Whether ``device``'s own log records a hold on the client still in force when it
+    acknowledged (a hold then released is none)."""
+    held = False
+    for e in entries:
+        if (
+            e.device == device
+            and e.seq < ack_seq
+            and e.event == FACTS_EVENT
+            and e.data.get("client") == client
+        ):
+            if e.data.get("change") == "hold":
+                held = True
+            elif e.data.get("change") == "release":
+                held = False
+    return held
+
+
+def standing(vault: Vault, entries: Sequence[Entry]) -> list[Standing]:
+    """Every live intent: of a client not purged yet. ``entries``: the audit log, its purge
+    lines only those a registered device signed (`purged.trusted`)."""
+    begun = {str(e.data.get("client")) for e in entries if e.event == "purge-begin"}
+    devices = group.devices(vault, entries)
+    answers: dict[str, dict[str, Entry]] = {}  # intent id -> device -> its answer
+    for e in entries:
+        if e.event in (ACK, HELD):
+            answers.setdefault(str(e.data.get("intent")), {}).setdefault(e.device, e)
+    found = []
+    for intent in _intents(entries):
+        if intent.client_id in begun:
+            continue
+        given = answers.get(intent.intent_id, {})
+        held, waiting = [], []
+        for device, answer in sorted(given.items()):
+            if answer.data.get("client") != intent.client_id:
+                continue  # an answer moved onto another client's intent answers nothing
+            if answer.event == HELD:
+                held.append((device, str(answer.data.get("why", "held"))))
+            elif device in devices and _held_before_ack(entries, device, intent.client_id, answer.seq):
+                held.append((device, "a hold was placed there before it acknowledged"))
+        for device in sorted(devices - {intent.device}):
+            reply = given.get(device)
+            if reply is None or reply.data.get("client") != intent.client_id:
+                waiting.append(device)
+        found.append(Standing(intent, tuple(waiting), tuple(held)))
+    return sorted(found, key=lambda s: (s.intent.client_id, s.intent.time, s.intent.device))
+
+
+def acknowledge(vault: Vault, policy: Policy) -> tuple[list[str], list[tuple[str, str]]]:
+    """Answer every live intent of another device this device has not answered: ``purge-ack``
+    or ``purge-held`` (with why), each checked from this machine's own facts. An intent of a
+    client whose files have not reached this machine yet is answered once they have.
+    Returns the clients acknowledged, and (client, why) of those held."""
+    own = vault.device.device_id
+    signed = purged.signed(vault)
+    if not any(e.event == INTENT for e in signed) or own in vault.trust.retired():
+        return [], []
+    entries = purged.trusted(vault.audit.entries(), signed)
+    answered = {str(e.data.get("intent")) for e in signed if e.device == own and e.event in (ACK, HELD)}
+    acked: list[str] = []
+    held: list[tuple[str, str]] = []
+    for state in standing(vault, entries):
+        intent = state.intent
+        if intent.device == own or intent.intent_id in answered:
+            continue
+        if not (vault.client_dir(intent.client_id) / "client.json").exists():
+            continue  # not here yet (or never was): nothing to check it against
+        why = agreement.why_not(vault, intent.client_id, policy, entries, full_notice=intent.unattended)
+        fields = {"client": intent.client_id, "intent": intent.intent_id, "purge_device": intent.device}
+        if why:
+            vault.audit.append(HELD, **fields, why=why)
+            held.append((intent.client_id, why))
+        else:
+            vault.audit.append(ACK, **fields)
+            acked.append(intent.client_id)
+    return acked, held
+
+
+@dataclass(frozen=True)
+class Phase:
+    """What a run of a group practice does with its due clients."""
+
+    destroy: list[str]  # every device acknowledged an intent: carried out now
+    written: dict[str, tuple[str, ...]]  # client -> the devices its new intent waits for
+    waiting: dict[str, tuple[str, ...]]  # client -> the devices an earlier intent still waits for
+    held: dict[str, tuple[tuple[str, str], ...]]  # client -> (device, why) that stopped its last intent
+
+
+def phase(vault: Vault, due: Sequence[str], entries: Sequence[Entry], unattended: bool) -> Phase:
+    """For each due client: carry out an intent every device acknowledged, else wait for
+    the one still open, else write one (a stopped intent is replaced by a new one)."""
+    states = standing(vault, entries)
+    own = vault.device.device_id
+    result = Phase([], {}, {}, {})
+    for client_id in due:
+        mine = [s for s in states if s.intent.client_id == client_id]
+        if any(s.agreed for s in mine):
+            result.destroy.append(client_id)
+            continue
+        open_ = [s for s in mine if not s.held]
+        if open_:
+            result.waiting[client_id] = open_[0].waiting
+            continue
+        for s in mine:
+            if s.intent.device == own:
+                result.held[client_id] = s.held
+        devices = tuple(sorted(group.devices(vault, entries) - {own}))
+        vault.audit.append(INTENT, client=client_id, intent=new_id(), unattended=unattended)
+        result.written[client_id] = devices
+    return result
