@@ -30,7 +30,7 @@ from pathlib import Path
 
 from common import PASSPHRASE, new_practice, write_drafts
 
-from casenotes import fiction
+import fiction
 from casenotes.config import Practice
 from retention import records
 from syncd.filing import file_note
@@ -169,9 +169,9 @@ def main() -> None:
     header = "".join(f"{n:>10,}" for n in sizes)
     print(f"{'command':<32}{header}    target")
     for label, target, medians in rows:
-        cells = "".join(f"{m:>10.2f}" for m in medians)
+        figures = "".join(f"{m:>10.2f}" for m in medians)
         mark = "" if target is None else f"  < {target:g}" + ("  ok" if medians[-1] < target else "  MISSED")
-        print(f"{label:<32}{cells}{mark}")
+        print(f"{label:<32}{figures}{mark}")
 
 
 if __name__ == "__main__":

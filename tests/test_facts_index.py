@@ -19,6 +19,7 @@ from test_group_purge import machines  # noqa: F401 (a fixture)
 from test_retention import Clock, add, clock, vault  # noqa: F401 (fixtures)
 
 from retention import PRESETS, records
+from retention.policy import Facts
 from retention.purge import run, scan
 from syncd.filing import file_note
 from vault import Vault, verify
@@ -27,15 +28,16 @@ from vault.store import facts_index
 APA = PRESETS["apa"]
 
 
-def _by_reading_everything(store: Vault, today: dt.date) -> dict[str, object]:
+def _by_reading_everything(store: Vault, today: dt.date) -> dict[str, Facts | None]:
     """Each client's facts as the scan found them before the index: every facts file opened
     and its signature checked, every seal entry of the whole log read."""
     logged = records.logged_sessions(store)
     return {cid: records.current(store, cid, logged=logged) for cid in store.client_ids()}
 
 
-def _scanned(store: Vault, today: dt.date) -> dict[str, object]:
-    return {row.client_id: row.facts for row in scan(store, APA, today, announce=False)}
+def _scanned(store: Vault, today: dt.date) -> dict[str, Facts]:
+    rows = scan(store, APA, today, announce=False)
+    return {row.client_id: row.facts for row in rows if row.facts is not None}
 
 
 def _agrees(store: Vault, today: dt.date) -> None:
