@@ -16,13 +16,14 @@ import sys
 from conftest import PASSPHRASE, Env
 from notes import note_text, write_note
 from test_group_purge import machines  # noqa: F401 (a fixture)
+from test_purge_intents import three  # noqa: F401 (a fixture)
 from test_retention import Clock, add, clock, vault  # noqa: F401 (fixtures)
 
 from retention import PRESETS, records
 from retention.policy import Facts
 from retention.purge import run, scan
 from syncd.filing import file_note
-from vault import Vault, verify
+from vault import Passphrase, Vault, verify
 from vault.store import facts_index
 
 APA = PRESETS["apa"]
@@ -222,3 +223,21 @@ def test_client_list_decrypts_each_profile_once_and_follows_new_clients(
     assert b"Newcomer" not in index.read_bytes() and b"GH-4" not in index.read_bytes()
     index.write_bytes(b"not an index")  # damaged: rebuilt from the profiles, never believed
     assert practice.run("client", "list").text == listed
+
+
+def test_a_retired_devices_later_release_counts_for_nothing_in_the_index_either(three) -> None:  # noqa: F811
+    desk, laptop, old, _, moment = three
+    client_id = add(desk, "AB-1", ["2010-01-01"])
+    records.place_hold(desk, client_id, "fictional subpoena")
+    today = dt.date(2030, 1, 1)
+    assert _scanned(desk, today)[client_id].holds  # the index is made before the retire
+    moment.set("2030-01-01T09:00:00")
+    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), old.device.device_id)
+    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), laptop.device.device_id)
+    moment.set("2030-01-01T10:00:00")
+    assert records.release_holds(old, client_id)  # written into the desk's folder
+    assert list(_scanned(desk, today)[client_id].holds.values()) == ["fictional subpoena"]
+    index = facts_index.load(desk)
+    reported = records.problems(desk, [client_id], index=index)
+    assert [str(p) for p in reported] == [str(p) for p in records.problems(desk, [client_id])]
+    assert "after it was retired" in str(reported[0])
