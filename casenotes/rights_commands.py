@@ -8,7 +8,9 @@ from standard input when given as '-': a command line is visible to every local 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -20,10 +22,47 @@ from vault.rights import access_report, disclosures, requests
 from vault.rights.requests import KINDS, Request
 
 from .completion import handles
-from .context import UsageFailure, ask_passphrase, open_vault, practice_option
+from .context import UsageFailure, ask_passphrase, open_vault, practice, practice_option
 from .stdin_words import required_words, several, words
 
 Date = click.DateTime(["%Y-%m-%d"])
+F = TypeVar("F", bound=Callable[..., Any])
+PdfPath = click.Path(path_type=Path, dir_okay=False)
+
+
+def pdf_option(what: str) -> Callable[[F], F]:
+    return click.option(
+        "--pdf",
+        "pdf",
+        type=PdfPath,
+        metavar="FILE",
+        help=f"Also write {what} as a PDF for the client (a new file).",
+    )
+
+
+def _check_pdf(ctx: click.Context, pdf: Path | None) -> None:
+    """Refuse a PDF path before the passphrase is asked: a new file outside the practice
+    folder (which syncd and sync engines read)."""
+    if pdf is None:
+        return
+    if pdf.absolute().resolve().is_relative_to(practice(ctx).root.absolute().resolve()):
+        raise UsageFailure(
+            f"{pdf} is inside the practice folder: name a file outside it for the client's copy"
+        )
+    if pdf.exists():
+        raise UsageFailure(f"{pdf} exists: name a new file (a report is never written over another)")
+
+
+def _show(report: Report, pdf: Path | None) -> None:
+    """The report on the terminal and, asked for, as a PDF the client can be handed (0600)."""
+    click.echo(text(report), nl=False)
+    if pdf is None:
+        return
+    from site_builder.export.pdf import html_to_pdf
+    from site_builder.reports import html_page
+
+    html_to_pdf(html_page(report), pdf)
+    click.echo(f"wrote {pdf} (plaintext: hand it to the client, then delete it)")
 
 
 def today(vault: Vault) -> dt.date:
@@ -222,12 +261,13 @@ def disclosures_report(vault: Vault, handle: str, since: dt.date | None) -> Repo
 @practice_option
 @click.argument("handle", metavar="HANDLE|CLIENT_ID", shell_complete=handles)
 @click.option("--since", type=Date, help="From this day (default: six years back).")
+@pdf_option("the accounting")
 @click.pass_context
-def disclosures_show(ctx: click.Context, handle: str, since: dt.datetime | None) -> None:
+def disclosures_show(ctx: click.Context, handle: str, since: dt.datetime | None, pdf: Path | None) -> None:
     """List a client's disclosures with date, recipient, description and purpose (a purged
     client's too, by the client id its disposal certificate names)."""
-    report = disclosures_report(open_vault(ctx), handle, since.date() if since else None)
-    click.echo(text(report), nl=False)
+    _check_pdf(ctx, pdf)
+    _show(disclosures_report(open_vault(ctx), handle, since.date() if since else None), pdf)
 
 
 @disclosures_group.command("add")
@@ -283,10 +323,12 @@ def access_rows(vault: Vault, handle: str, since: dt.date | None) -> Report:
 @practice_option
 @click.argument("handle", shell_complete=handles)
 @click.option("--since", type=Date, help="From this day (default: the whole record).")
+@pdf_option("the report")
 @click.pass_context
-def access_report_cmd(ctx: click.Context, handle: str, since: dt.datetime | None) -> None:
+def access_report_cmd(ctx: click.Context, handle: str, since: dt.datetime | None, pdf: Path | None) -> None:
     """Who opened, read, shared, exported, restored or purged a client's record, and when."""
-    click.echo(text(access_rows(open_vault(ctx), handle, since.date() if since else None)), nl=False)
+    _check_pdf(ctx, pdf)
+    _show(access_rows(open_vault(ctx), handle, since.date() if since else None), pdf)
 
 
 # -- amendments ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import time
 import click
 
 from .completion import handles
-from .context import ask_passphrase, open_vault, practice, practice_option
+from .context import open_vault, practice, practice_option, unlock
 
 
 def _inbox_drafts(ctx: click.Context, handle: str | None, sealed: set[str]) -> list[str]:
@@ -74,13 +74,17 @@ def _parked(ctx: click.Context) -> list[str]:
 
 def _awaiting(ctx: click.Context, client_id: str | None, dates: dict[str, str]) -> list[str]:
     from vault.sharing import supervision
+    from vault.store import facts_index
 
     vault = open_vault(ctx)
     names = {c.practitioner_id: c.name for c in vault.trust.colleagues()}
+    index = facts_index.load(vault)  # only the clients a `supervise` entry names are looked at
+    found = supervision.awaiting(vault, index.supervised)
+    facts_index.save(vault, index)
     return [
         f"note {a.note_id}{dates.get(a.note_id, '')}: "
         f"awaiting co-signature by {names.get(a.supervisor, a.supervisor)}"
-        for a in supervision.awaiting(vault)
+        for a in found
         if client_id is None or a.client_id == client_id
     ]
 
@@ -93,7 +97,7 @@ def _client(ctx: click.Context, handle: str) -> tuple[list[str], dict[str, str],
 
     vault = open_vault(ctx)
     client_id = vault.resolve(handle)
-    practitioner = vault.unlock(ask_passphrase())
+    practitioner = unlock(vault)
     timeline = load_timeline(vault, practitioner, client_id, handle, include_psychotherapy=False)
     found = needs(timeline)
     lines = []

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import test_sharing
 from conftest import PASSPHRASE, Env
+from pypdf import PdfReader
 from test_sharing import BEA_PASS, People, consent_for_cleo, ok, seal
 
 from site_builder import build_site
@@ -204,6 +205,17 @@ def test_disclosures_list_a_share_and_a_hand_entry_with_date_recipient_and_purpo
     assert "Cleo" in listed and "referral for assessment" in listed and TODAY.isoformat() in listed
     since = ok(people.alex, "disclosures", "AB-1", "--since", "2026-01-01")
     assert "County Court" not in since and "Cleo" in since
+    # the client's copy: a PDF holding the same rows, a new file only its owner reads
+    copy = tmp_path / "accounting.pdf"
+    ok(people.alex, "disclosures", "AB-1", "--pdf", str(copy))
+    pdf = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(copy).pages)
+    assert "Accounting of disclosures" in pdf and "County Court" in pdf and "court order" in pdf
+    assert "treatment summary letter" in pdf and "referral for assessment" in pdf
+    assert copy.stat().st_mode & 0o777 == 0o600
+    again = people.alex.run("disclosures", "AB-1", "--pdf", str(copy))
+    assert again.code == 2 and "exists" in again.err and "Traceback" not in again.err
+    inside = people.alex.run("disclosures", "AB-1", "--pdf", str(people.alex.practice.root / "a.pdf"))
+    assert inside.code == 2 and "inside the practice folder" in inside.err
     # the recipient and purpose are sealed: not in any clear byte of the vault
     assert not any(b"County Court" in p.read_bytes() for p in people.alex.vault_dir.rglob("*") if p.is_file())
 
@@ -224,6 +236,10 @@ def test_the_access_report_lists_a_colleagues_open(people: People) -> None:
     assert any(TODAY.isoformat() in line for line in lines)
     assert "Alex" not in report  # the practitioner's own reads are "you"
     assert "you" in report
+    copy = people.alex.practice.root.parent / "access-report.pdf"
+    ok(people.alex, "access-report", "AB-1", "--pdf", str(copy))
+    pdf = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(copy).pages)
+    assert "Access report" in pdf and "Bea" in pdf and "opened the record (casenotes open)" in pdf
     # a request recorded on one machine is on the other's clock: the key of the facts is the practice's
     rid = request_id(ok(people.alex, "request", "add", "AB-1", "--kind", "access"))
     assert rid in ok(people.bea, "request", "list", passphrase=BEA_PASS)

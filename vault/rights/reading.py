@@ -64,6 +64,6 @@ def entitled(vault: Vault, found: Iterable[Entry]) -> list[Entry]:
             here = (vault.client_dir(client_id) / "client.json").exists()
             judges[client_id] = Judge(vault.keyring, client_id) if here else None
         judge = judges[client_id]
-        if judge is None or not judge.why(entry.device, entry.time, "rights entry"):
+        if judge is None or not judge.device(entry.device, entry.time, "rights entry", "not acted upon"):
             kept.append(entry)
     return kept
