@@ -336,7 +336,9 @@ def believed(
                 refused.append(why)
                 changed[name] = [None, ""]
         if view.noticed and (
-            why := judge.device(device_id, f"{view.noticed}T23:59:59Z", "the notice of disposal", FACT_FIX)
+            why := judge.practice_wide(
+                device_id, f"{view.noticed}T23:59:59Z", "the notice of disposal", FACT_FIX
+            )
         ):  # a day: taken at its end, so that a notice of the revoke's day counts for nothing
             refused.append(why)
             changed["noticed"] = None
