@@ -12,7 +12,8 @@ may not have arrived. So, when more than one device is registered (not retired),
    facts that the client is past retention, was announced (a full notice period ago, for an
    unattended intent) and is held by no one (retention/agreement.py `why_not`), and writes
    ``purge-ack`` naming the intent, or ``purge-held`` with why. Each device answers an
-   intent once.
+   intent once, and only with an audit log that verifies here (its own checkpoint, kept
+   outside the vault, catches a hold's entry cut off its own log): else ``purge-held``.
 3. **Destruction.** Only when every registered, not retired device but the intent's own has
    acknowledged that intent, with no ``purge-held`` and no hold recorded on a device's own
    log before its acknowledgement, does a run carry the purge out (its usual checks again,
@@ -33,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vault import Entry, Vault
+from vault import Entry, Problem, Vault
 from vault.format.encoding import new_id
 from vault.store import purged
 from vault.store.retention_files import FACTS_EVENT
@@ -141,13 +142,22 @@ def acknowledge(vault: Vault, policy: Policy) -> tuple[list[str], list[tuple[str
     answered = {str(e.data.get("intent")) for e in signed if e.device == own and e.event in (ACK, HELD)}
     acked: list[str] = []
     held: list[tuple[str, str]] = []
+    altered: list[Problem] | None = None
     for state in standing(vault, entries):
         intent = state.intent
         if intent.device == own or intent.intent_id in answered:
             continue
         if not (vault.client_dir(intent.client_id) / "client.json").exists():
             continue  # not here yet (or never was): nothing to check it against
-        why = agreement.why_not(vault, intent.client_id, policy, entries, full_notice=intent.unattended)
+        if altered is None:  # once, and only with an intent to answer: seconds at a career's size
+            # The facts are believed because the log vouches for them: a hold's entry cut off
+            # this device's own log (a shorter chain still checks; its checkpoint outside the
+            # vault knows) with its facts file put back would otherwise be acknowledged away.
+            altered = vault.audit.verify(vault.trust.device_keys())
+        if altered:
+            why = f"the audit log here does not verify ({altered[0].path.name}: {altered[0].why})"
+        else:
+            why = agreement.why_not(vault, intent.client_id, policy, entries, full_notice=intent.unattended)
         fields = {"client": intent.client_id, "intent": intent.intent_id, "purge_device": intent.device}
         if why:
             vault.audit.append(HELD, **fields, why=why)

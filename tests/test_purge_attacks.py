@@ -1,0 +1,41 @@
+# ruff: noqa: F811  (`machines` is the fixture imported from test_group_purge)
+"""The two-phase purge of a group practice (retention/intents.py), attacked (issue 28, item
+4): someone who can write the synced folder but holds no key, a stolen laptop, a wrong
+clock. Two machines whose vaults are merged as a sync engine merges them
+(tests/test_group_purge.py `Sync`)."""
+
+from __future__ import annotations
+
+from test_group_purge import APA, _readable, machines  # noqa: F401
+from test_purge_intents import _attended, _due, _intent_of
+
+from retention import intents, records
+
+
+def test_a_hold_cut_out_of_the_acknowledging_machines_own_log_still_stops_the_purge(machines) -> None:
+    """The laptop places a hold while the desk's intent waits; before its syncd answers,
+    whoever writes the synced folder cuts the hold's entry off the laptop's log (a shorter
+    chain is still a valid one), puts its older checkpoint back and puts its older facts file back.
+    The laptop's own checkpoint, outside the vault, knows better: it must not acknowledge."""
+    desk, laptop, sync, clock, client_id = _due(machines)
+    assert list(_attended(desk).intents) == [client_id]
+    sync()
+    log = laptop.audit.path
+    checkpoint = laptop.audit.checkpoint_paths()[0]
+    facts = records.path_for(laptop, client_id, laptop.device.device_id)
+    before = log.read_bytes(), checkpoint.read_bytes(), facts.read_bytes() if facts.exists() else None
+    records.place_hold(laptop, client_id, "fictional subpoena")
+    laptop.audit.checkpoint()  # as the command that placed it does when it closes the vault
+    log.write_bytes(before[0])  # the attack: no key needed
+    checkpoint.write_bytes(before[1])
+    if before[2] is None:
+        facts.unlink()
+    else:
+        facts.write_bytes(before[2])
+
+    acked, held = intents.acknowledge(laptop, APA)
+    assert acked == [] and held and "audit log" in held[0][1], held
+    sync()
+    assert _intent_of(desk, client_id).held
+    assert _attended(desk).purged == []
+    assert _readable(desk, client_id) == 1 and _readable(laptop, client_id) == 1
