@@ -308,8 +308,8 @@ def problems(
         client = str(entry.data.get("client"))
         if entry.event == AUDIT_EVENT:
             latest[client, entry.device] = (int(entry.data.get("seq", 0)), str(entry.data.get("sha256")))
-            if entry.device in retired and entry.time > retired[entry.device]:
-                late[client, entry.device] = entry.time
+            if entry.device in retired and vault.trust.retired_after(entry.device, entry.time, entry.seq):
+                late[client, entry.device] = entry.time  # its clock may say before: not its log
         elif entry.event == "purge-begin":
             purged.add(client)
     found = []
@@ -324,9 +324,10 @@ def problems(
                 found.append(
                     Problem(
                         path,
-                        f"retention facts written by device {device_id} at {late[client, device_id]}, "
-                        f"after it was retired ({retired[device_id]}): a retired device keeps no "
-                        "authority; restore this file from a backup made before the retire",
+                        f"retention facts written by device {device_id} after it was retired "
+                        f"({retired[device_id]}; its entry is dated {late[client, device_id]}, and a lost "
+                        "machine's clock may be set back): a retired device keeps no authority; restore "
+                        "this file from a backup made before the retire",
                     )
                 )
                 continue

@@ -6,10 +6,13 @@ clock. Two machines whose vaults are merged as a sync engine merges them
 
 from __future__ import annotations
 
+from conftest import PASSPHRASE
 from test_group_purge import APA, _readable, machines  # noqa: F401
-from test_purge_intents import _attended, _due, _intent_of
+from test_purge_intents import _attended, _due, _intent_of, three  # noqa: F401
+from test_retention import add
 
 from retention import intents, records
+from vault import Passphrase
 
 
 def test_a_hold_cut_out_of_the_acknowledging_machines_own_log_still_stops_the_purge(machines) -> None:
@@ -39,3 +42,24 @@ def test_a_hold_cut_out_of_the_acknowledging_machines_own_log_still_stops_the_pu
     assert _intent_of(desk, client_id).held
     assert _attended(desk).purged == []
     assert _readable(desk, client_id) == 1 and _readable(laptop, client_id) == 1
+
+
+def test_a_stolen_laptop_with_its_clock_set_back_releases_no_hold_after_its_retire(three) -> None:
+    """The old laptop is stolen and retired; the thief sets its clock back to before the
+    retire and lifts the desk's hold with it (a release lifts holds placed on any machine).
+    Its clock cannot be believed: what it signed beyond the log the retiring machine had
+    seen is after the retire, whatever it says."""
+    desk, laptop, old, sync, clock = three
+    client_id = add(desk, "AB-1", ["2010-01-01"])
+    records.place_hold(desk, client_id, "fictional subpoena")
+    clock.set("2030-01-01T09:00:00")
+    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), old.device.device_id)
+    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), laptop.device.device_id)  # one machine left
+    clock.set("2029-06-01T09:00:00")  # the thief's clock, before the retire
+    assert records.release_holds(old, client_id)
+    clock.set("2030-01-01T10:00:00")
+    [problem] = records.problems(desk, [client_id])
+    assert old.device.device_id in problem.why and "after it was retired" in problem.why
+    report = _attended(desk)
+    assert report.purged == [] and client_id in report.failed[0]
+    assert _readable(desk, client_id) == 1

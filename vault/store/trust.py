@@ -21,7 +21,7 @@ from ..format.encoding import b64, stamp
 from ..format.keys import Device, Practitioner, check_registration, public_keys, read_record
 from . import colleagues as team
 from . import ledger
-from .audit import AuditLog, vouching_entries
+from .audit import AuditLog, read_entries, vouching_entries
 
 
 class Trust:
@@ -34,7 +34,7 @@ class Trust:
         self._registrants: dict[str, str] = {}  # device id -> the practitioner who registered it
         self._bad_registrations: list[TamperedFile] = []
         self._devices_stamp: tuple[int, ...] = ()
-        self._retired: tuple[tuple[int, ...], dict[str, str], list[TamperedFile]] | None = None
+        self._retired: tuple[tuple[int, ...], dict[str, str], dict[str, int], list[TamperedFile]] | None = None
 
     # -- devices ------------------------------------------------------------------------
     def device_keys(self) -> dict[str, VerifyKey]:
@@ -67,13 +67,16 @@ class Trust:
     def retired(self) -> dict[str, str]:
         """Devices retired by their own practitioner (vault/store/retired.py): device id ->
         when. Cached with the registrations: a retire written while a daemon runs counts."""
+        return self._read_retired()[1]
+
+    def _read_retired(self) -> tuple[tuple[int, ...], dict[str, str], dict[str, int], list[TamperedFile]]:
         from . import retired
 
         self.device_keys()
         if self._retired is None or self._retired[0] != self._devices_stamp:
-            found, bad = retired.read_all(self.root, self.trusted_signers(), self.registrant)
-            self._retired = (self._devices_stamp, found, bad)
-        return self._retired[1]
+            found, last, bad = retired.read_all(self.root, self.trusted_signers(), self.registrant)
+            self._retired = (self._devices_stamp, found, last, bad)
+        return self._retired
 
     def retire(self, practitioner: Practitioner, device_id: str) -> str:
         """Retire one of the practitioner's own other devices (vault/store/retired.py); returns
@@ -99,8 +102,9 @@ class Trust:
             raise retired.NotRetirable(device_id, f"it was retired at {already}")
         when = stamp(self.clock())
         path = retired.path_for(self.root, device_id)
+        last_seq = max((e.seq for e in read_entries(self.audit.directory, {device_id})), default=0)
         try:
-            durable.write_new(path, retired.record(device_id, practitioner, when))
+            durable.write_new(path, retired.record(device_id, practitioner, when, last_seq))
         except FileExistsError:
             raise TamperedFile(
                 path, "a retire record that does not check is already there: remove it, then retire again"
@@ -108,11 +112,16 @@ class Trust:
         self.audit.append(retired.EVENT, device=device_id, files=ledger.files(self.root, path))
         return when
 
-    def retired_after(self, device_id: str, at: str) -> str | None:
-        """When the device was retired, if it was before the moment ``at`` claims (None:
-        not retired, or ``at`` is not after it: the same second counts as before)."""
-        when = self.retired().get(device_id)
-        return when if when is not None and at > when else None
+    def retired_after(self, device_id: str, at: str, seq: int | None = None) -> str | None:
+        """When the device was retired, if it was before the moment ``at`` claims or before
+        its audit entry ``seq`` (beyond the last the retiring machine had: its clock may be
+        set back). None: not retired, or not after it (the same second counts as before)."""
+        _, found, last, _ = self._read_retired()
+        when = found.get(device_id)
+        if when is None:
+            return None
+        beyond = seq is not None and device_id in last and seq > last[device_id]
+        return when if at > when or beyond else None
 
     def trusted_signers(self) -> dict[str, str]:
         """Practitioners whose signatures count in this vault: this device's pins, and the
@@ -185,6 +194,4 @@ class Trust:
 
     def bad_registrations(self) -> list[TamperedFile]:
         self.device_keys()
-        self.retired()
-        assert self._retired is not None
-        return list(self._bad_registrations) + list(self._retired[2])
+        return list(self._bad_registrations) + list(self._read_retired()[3])
