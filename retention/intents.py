@@ -99,10 +99,11 @@ def _held_before_ack(entries: Sequence[Entry], device: str, client: str, ack_seq
     return held
 
 
-def standing(vault: Vault, entries: Sequence[Entry]) -> list[Standing]:
-    """Every live intent: of a client not purged yet. ``entries``: the audit log, its purge
-    lines only those a registered device signed (`purged.trusted`)."""
-    begun = {str(e.data.get("client")) for e in entries if e.event == "purge-begin"}
+def standing(vault: Vault, entries: Sequence[Entry], live: bool = True) -> list[Standing]:
+    """Every live intent: of a client not purged yet (``live=False``: of those purged too).
+    ``entries``: the audit log, its purge lines only those a registered device signed
+    (`purged.trusted`)."""
+    begun = {str(e.data.get("client")) for e in entries if e.event == "purge-begin" and live}
     devices = group.devices(vault, entries)
     answers: dict[str, dict[str, Entry]] = {}  # intent id -> device -> its answer
     for e in entries:
@@ -166,6 +167,31 @@ def acknowledge(vault: Vault, policy: Policy) -> tuple[list[str], list[tuple[str
             vault.audit.append(ACK, **fields)
             acked.append(intent.client_id)
     return acked, held
+
+
+def unacknowledged(vault: Vault, client_id: str, purge: purged.Purge, entries: Sequence[Entry]) -> str:
+    """Why another device's purge of the client was not one every machine acknowledged (""
+    if it was), for retention/agreement.py `settle`: a purge-begin written without an intent
+    (a misused casenotes, a stolen machine before its retire) would otherwise be carried
+    out here on this machine's facts alone, a hold on a third machine never asked. Asked:
+    the practice's devices but the purging one and this one (whose own facts `why_not`
+    checks now) registered before the purge began; none such: it purged alone, then."""
+    own = vault.device.device_id
+    asked = {
+        d
+        for d in group.devices(vault, entries) - {purge.device, own}
+        if (vault.trust.registered_at(d) or "") <= purge.time  # registration deleted: asked
+    }
+    if not asked:
+        return ""
+    theirs = [s for s in standing(vault, entries, live=False) if s.intent.client_id == client_id]
+    theirs = [s for s in theirs if s.intent.device == purge.device and s.intent.time <= purge.time]
+    if any(not s.held and not asked & set(s.waiting) for s in theirs):
+        return ""
+    if not theirs:
+        return f"device {purge.device} purged it without an intent for device(s) {', '.join(sorted(asked))} to acknowledge"
+    silent = sorted(asked & {d for s in theirs for d in s.waiting} | {d for s in theirs for d, _ in s.held})
+    return f"its purge intent was not acknowledged by device(s) {', '.join(silent)}"
 
 
 @dataclass(frozen=True)

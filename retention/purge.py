@@ -322,7 +322,7 @@ def finish_pending(
     with vault.backup_lock():
         finish_cut_short(vault)
         if policy is not None:
-            agreement.settle(vault, policy)
+            agreement.settle(vault, policy, intents.unacknowledged)
             intents.acknowledge(vault, policy)  # another device's intent, seen here: answered
         purges = purged.signed(vault)
         own = vault.device.device_id

@@ -7,11 +7,12 @@ clock. Two machines whose vaults are merged as a sync engine merges them
 from __future__ import annotations
 
 from conftest import PASSPHRASE
-from test_group_purge import APA, _readable, machines  # noqa: F401
+from test_group_purge import APA, _heard, _readable, machines  # noqa: F401
+from test_purge_agreement import _purge_claimed_by
 from test_purge_intents import _attended, _due, _intent_of, three  # noqa: F401
 from test_retention import add
 
-from retention import intents, records
+from retention import agreement, group, intents, records
 from vault import Passphrase
 
 
@@ -63,3 +64,26 @@ def test_a_stolen_laptop_with_its_clock_set_back_releases_no_hold_after_its_reti
     report = _attended(desk)
     assert report.purged == [] and client_id in report.failed[0]
     assert _readable(desk, client_id) == 1
+
+
+def test_a_purge_begun_without_an_acknowledged_intent_is_refused_here(three) -> None:
+    """The laptop's casenotes (a colleague's, misused; a stolen one before its retire)
+    skips the intent and writes a signed purge-begin and certificate for a client due and
+    announced a notice period ago. The old laptop never acknowledged anything: the desk
+    must not carry the purge out on its own facts alone."""
+    desk, laptop, old, sync, clock = three
+    client_id = add(desk, "AB-1", ["2010-01-01"])
+    sync()
+    clock.set("2030-01-01T03:30:00")
+    _heard(desk, laptop, old)  # the nightly runs announce it
+    sync()
+    clock.set("2030-03-02T03:30:00")
+    for vault in (desk, laptop, old):
+        vault.audit.append(group.HEARD_EVENT)
+    sync()
+    _purge_claimed_by(laptop, client_id, with_certificate=True)
+    sync()
+    agreed, refused = agreement.settle(desk, APA, intents.unacknowledged)
+    assert agreed == [] and [c for c, _ in refused] == [client_id]
+    assert old.device.device_id in refused[0][1]
+    assert client_id in desk.client_ids() and _readable(desk, client_id) == 1

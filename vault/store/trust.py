@@ -32,9 +32,12 @@ class Trust:
         self.clock = clock
         self._device_keys: dict[str, VerifyKey] | None = None
         self._registrants: dict[str, str] = {}  # device id -> the practitioner who registered it
+        self._registered_at: dict[str, str] = {}  # device id -> when, as its registration says
         self._bad_registrations: list[TamperedFile] = []
         self._devices_stamp: tuple[int, ...] = ()
-        self._retired: tuple[tuple[int, ...], dict[str, str], dict[str, int], list[TamperedFile]] | None = None
+        self._retired: tuple[tuple[int, ...], dict[str, str], dict[str, int], list[TamperedFile]] | None = (
+            None
+        )
 
     # -- devices ------------------------------------------------------------------------
     def device_keys(self) -> dict[str, VerifyKey]:
@@ -46,16 +49,19 @@ class Trust:
             keys: dict[str, VerifyKey] = {}
             bad: list[TamperedFile] = []
             registrants: dict[str, str] = {}
+            registered_at: dict[str, str] = {}
             signers = self.trusted_signers()
             for path in sync_artefacts.glob(self.root / "devices", "*.json"):
                 try:
                     keys[path.stem] = check_registration(path, signers)
                     record = read_record(path, DEVICE_REGISTRATION_FORMAT)
                     registrants[path.stem] = str(record["practitioner_id"])
+                    registered_at[path.stem] = str(record.get("registered_at", ""))
                 except TamperedFile as exc:  # it signs nothing valid; verify() reports it
                     bad.append(exc)
             # Complete before the stamp says so: syncd's sealing threads read them meanwhile.
             self._device_keys, self._bad_registrations, self._registrants = keys, bad, registrants
+            self._registered_at = registered_at
             self._devices_stamp = stamp
         return self._device_keys
 
@@ -63,6 +69,11 @@ class Trust:
         """The practitioner who registered a device (whose records it signs), if registered."""
         self.device_keys()
         return self._registrants.get(device_id)
+
+    def registered_at(self, device_id: str) -> str | None:
+        """When a registered device was registered, as its signed registration says."""
+        self.device_keys()
+        return self._registered_at.get(device_id)
 
     def retired(self) -> dict[str, str]:
         """Devices retired by their own practitioner (vault/store/retired.py): device id ->
