@@ -6,14 +6,18 @@ clock. Two machines whose vaults are merged as a sync engine merges them
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from conftest import PASSPHRASE
+from test_concurrent_revoke import four_practitioners
 from test_group_purge import APA, _heard, _readable, machines  # noqa: F401
 from test_purge_agreement import _purge_claimed_by
 from test_purge_intents import _attended, _due, _intent_of, three  # noqa: F401
 from test_retention import add
 
 from retention import agreement, group, intents, records
-from vault import Passphrase
+from vault import Passphrase, verify
+from vault.store import retired
 
 
 def test_a_hold_cut_out_of_the_acknowledging_machines_own_log_still_stops_the_purge(machines) -> None:
@@ -87,3 +91,20 @@ def test_a_purge_begun_without_an_acknowledged_intent_is_refused_here(three) -> 
     assert agreed == [] and [c for c, _ in refused] == [client_id]
     assert old.device.device_id in refused[0][1]
     assert client_id in desk.client_ids() and _readable(desk, client_id) == 1
+
+
+def test_a_retire_record_a_colleague_signed_herself_silences_no_machine_of_alex(tmp_path: Path) -> None:
+    """Carol, a member of the practice (her key is trusted here), signs a retire record of
+    Alex's machine by hand, bypassing `device retire`: were it believed, a group purge
+    would no longer wait for Alex's machine and the hold it knows of."""
+    practice = four_practitioners(tmp_path)
+    carol_vault, carol = practice.unlock("carol")
+    alex = practice.vault("alex")
+    target = alex.device.device_id
+    path = retired.path_for(practice.root, target)
+    path.write_bytes(retired.record(target, carol, "2020-01-01T00:00:00Z", 0))
+    assert carol.practitioner_id in carol_vault.trust.trusted_signers()
+    assert target not in alex.trust.retired() and target not in carol_vault.trust.retired()
+    assert target in group.devices(carol_vault, list(carol_vault.audit.entries()))  # still waited for
+    [reported] = [p for p in verify(alex) if p.path == path]
+    assert "did not register the device" in reported.why
