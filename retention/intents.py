@@ -189,7 +189,8 @@ def unacknowledged(vault: Vault, client_id: str, purge: purged.Purge, entries: S
     if any(not s.held and not asked & set(s.waiting) for s in theirs):
         return ""
     if not theirs:
-        return f"device {purge.device} purged it without an intent for device(s) {', '.join(sorted(asked))} to acknowledge"
+        who = ", ".join(sorted(asked))
+        return f"device {purge.device} purged it without an intent for device(s) {who} to acknowledge"
     silent = sorted(asked & {d for s in theirs for d in s.waiting} | {d for s in theirs for d, _ in s.held})
     return f"its purge intent was not acknowledged by device(s) {', '.join(silent)}"
 
