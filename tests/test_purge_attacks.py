@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import PASSPHRASE
 from test_concurrent_revoke import four_practitioners
 from test_group_purge import APA, _heard, _readable, machines  # noqa: F401
@@ -16,6 +17,7 @@ from test_purge_intents import _attended, _due, _intent_of, three  # noqa: F401
 from test_retention import add
 
 from retention import agreement, group, intents, records
+from retention.errors import RetireUnverified
 from vault import Passphrase, verify
 from vault.store import retired
 
@@ -108,3 +110,35 @@ def test_a_retire_record_a_colleague_signed_herself_silences_no_machine_of_alex(
     assert target in group.devices(carol_vault, list(carol_vault.audit.entries()))  # still waited for
     [reported] = [p for p in verify(alex) if p.path == path]
     assert "did not register the device" in reported.why
+
+
+def test_a_retire_record_deleted_by_the_stolen_laptop_stops_every_purge(machines) -> None:
+    """The desk's client is under a hold; the laptop is stolen and retired. Its thief has
+    its device key (no passphrase) and its synced folder: deletes the retire record (the
+    deletion syncs), lifts the hold with it and acknowledges the desk's purge. The ledger
+    recorded the retire: until it is restored, nothing is destroyed."""
+    desk, laptop, sync, clock = machines
+    client_id = add(desk, "AB-1", ["2010-01-01"])
+    records.place_hold(desk, client_id, "fictional subpoena")
+    sync()
+    clock.set("2030-01-01T09:00:00")
+    _heard(laptop)
+    sync()
+    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), laptop.device.device_id)
+    sync()
+    clock.set("2030-01-01T10:00:00")
+    retired.path_for(laptop.root, laptop.device.device_id).unlink()
+    assert records.release_holds(laptop, client_id)
+    sync()
+    assert laptop.device.device_id not in desk.trust.retired()  # the record is gone here too
+
+    def purge() -> None:
+        _attended(desk)
+        sync()
+        intents.acknowledge(laptop, APA)
+        sync()
+        _attended(desk)
+
+    with pytest.raises(RetireUnverified, match=f"{laptop.device.device_id}.retired"):
+        purge()
+    assert _readable(desk, client_id) == 1
