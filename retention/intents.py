@@ -23,8 +23,11 @@ What counts: only entries a registered device signed (vault/store/purged.py `sig
 none a retired device dated after its retire; an acknowledgement counts for the one intent
 it names (its random id: one written before that intent, of an earlier intent of the
 client, names another). A hold placed anywhere before its device acknowledged always stops
-the purge: that device answers ``purge-held``, or its acknowledgement is void. A stopped
-intent is never carried out; a later run writes a new one if the client is still due.
+the purge: that device answers ``purge-held``, or its acknowledgement is void. So does a hold
+a device's log records after its acknowledgement or its intent, once it is seen here,
+released since or not: an intent agreed before a hold is never carried out after its
+release without asking every machine again. A stopped intent is never carried out; a later
+run writes a new one if the client is still due.
 
 A single-device practice purges in one step, as before.
 """
@@ -54,6 +57,7 @@ class Intent:
     device: str
     time: str
     unattended: bool
+    seq: int = 0  # its entry in its device's log
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ def _intents(entries: Sequence[Entry]) -> list[Intent]:
         if e.event == INTENT and isinstance(e.data.get("intent"), str):
             client = str(e.data.get("client"))
             newest[client, e.device] = Intent(
-                str(e.data["intent"]), client, e.device, e.time, bool(e.data.get("unattended"))
+                str(e.data["intent"]), client, e.device, e.time, bool(e.data.get("unattended")), e.seq
             )
     return list(newest.values())
 
@@ -97,6 +101,20 @@ def _held_before_ack(entries: Sequence[Entry], device: str, client: str, ack_seq
             elif e.data.get("change") == "release":
                 held = False
     return held
+
+
+def _held_since(entries: Sequence[Entry], device: str, client: str, seq: int) -> bool:
+    """Whether ``device``'s own log records a hold on the client placed after its entry ``seq``
+    (its intent or its acknowledgement): the intent is void once it is here, released or
+    not, so a run after its release asks every machine again."""
+    return any(
+        e.device == device
+        and e.seq > seq
+        and e.event == FACTS_EVENT
+        and e.data.get("client") == client
+        and e.data.get("change") == "hold"
+        for e in entries
+    )
 
 
 def standing(vault: Vault, entries: Sequence[Entry], live: bool = True) -> list[Standing]:
@@ -122,6 +140,10 @@ def standing(vault: Vault, entries: Sequence[Entry], live: bool = True) -> list[
                 held.append((device, str(answer.data.get("why", "held"))))
             elif device in devices and _held_before_ack(entries, device, intent.client_id, answer.seq):
                 held.append((device, "a hold was placed there before it acknowledged"))
+            elif _held_since(entries, device, intent.client_id, answer.seq):
+                held.append((device, "a hold was placed there after it acknowledged"))
+        if _held_since(entries, intent.device, intent.client_id, intent.seq):
+            held.append((intent.device, "a hold was placed there after the intent"))
         for device in sorted(devices - {intent.device}):
             reply = given.get(device)
             if reply is None or reply.data.get("client") != intent.client_id:

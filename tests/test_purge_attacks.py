@@ -6,6 +6,7 @@ clock. Two machines whose vaults are merged as a sync engine merges them
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from test_retention import add
 
 from retention import agreement, group, intents, records
 from retention.errors import RetireUnverified
+from retention.purge import run
 from vault import Passphrase, verify
 from vault.store import retired
 
@@ -142,3 +144,26 @@ def test_a_retire_record_deleted_by_the_stolen_laptop_stops_every_purge(machines
     with pytest.raises(RetireUnverified, match=f"{laptop.device.device_id}.retired"):
         purge()
     assert _readable(desk, client_id) == 1
+
+
+def test_a_hold_placed_after_every_machine_acknowledged_voids_the_intent(machines) -> None:
+    """Every machine acknowledged; before the desk carried the purge out, a hold arrived on
+    the desk itself (the client is no longer due). Months later it is released: the old
+    intent must not be carried out at once, with the laptop, apart meanwhile, never asked
+    about the hold placed on it since."""
+    desk, laptop, sync, clock, client_id = _due(machines)
+    _attended(desk)
+    sync()
+    assert intents.acknowledge(laptop, APA) == ([client_id], [])
+    sync()
+    assert _intent_of(desk, client_id).agreed
+    records.place_hold(desk, client_id, "fictional subpoena")
+    assert _attended(desk).purged == []
+    clock.set("2030-06-01T09:00:00")
+    records.release_holds(desk, client_id)
+    records.place_hold(laptop, client_id, "fictional complaint")  # apart: the desk does not know
+    report = run(desk, APA, [], unattended=False, heard_within=dt.timedelta(days=400))  # the laptop was away
+    assert report.purged == [] and list(report.intents) == [client_id]  # it asks again
+    assert _readable(desk, client_id) == 1
+    sync()
+    assert intents.acknowledge(laptop, APA)[1] == [(client_id, "1 hold(s) in force here")]
