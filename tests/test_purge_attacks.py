@@ -167,3 +167,24 @@ def test_a_hold_placed_after_every_machine_acknowledged_voids_the_intent(machine
     assert _readable(desk, client_id) == 1
     sync()
     assert intents.acknowledge(laptop, APA)[1] == [(client_id, "1 hold(s) in force here")]
+
+
+def test_retiring_the_only_machine_that_placed_a_hold_lifts_no_hold(three) -> None:
+    """The old laptop placed the hold and stopped the desk's intent; it is then lost and
+    retired, and the laptop retired too: the desk is alone. A retire silences a machine's
+    later words, never a hold it placed before."""
+    desk, laptop, old, sync, clock = three
+    client_id = add(desk, "AB-1", ["2010-01-01"])
+    sync()
+    clock.set("2030-01-01T09:00:00")
+    _heard(laptop, old)
+    sync()
+    _attended(desk)
+    records.place_hold(old, client_id, "fictional subpoena")
+    assert intents.acknowledge(old, APA)[1] == [(client_id, "1 hold(s) in force here")]
+    clock.set("2030-01-02T09:00:00")
+    for device in (old, laptop):
+        desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), device.device.device_id)
+    report = _attended(desk)
+    assert report.purged == [] and report.intents == {}  # one machine left, and the hold stands
+    assert _readable(desk, client_id) == 1
