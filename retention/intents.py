@@ -199,15 +199,18 @@ def unacknowledged(vault: Vault, client_id: str, purge: purged.Purge, entries: S
     the practice's devices but the purging one and this one (whose own facts `why_not`
     checks now) registered before the purge began; none such: it purged alone, then."""
     own = vault.device.device_id
+    # When it began: no earlier than anything its device wrote before (a clock set back
+    # cannot date it before the others were registered).
+    began = max([purge.time, *(e.time for e in entries if e.device == purge.device and e.seq < purge.seq)])
     asked = {
         d
         for d in group.devices(vault, entries) - {purge.device, own}
-        if (vault.trust.registered_at(d) or "") <= purge.time  # registration deleted: asked
+        if (vault.trust.registered_at(d) or "") <= began  # registration deleted: asked
     }
     if not asked:
         return ""
     theirs = [s for s in standing(vault, entries, live=False) if s.intent.client_id == client_id]
-    theirs = [s for s in theirs if s.intent.device == purge.device and s.intent.time <= purge.time]
+    theirs = [s for s in theirs if s.intent.device == purge.device and s.intent.seq < purge.seq]
     if any(not s.held and not asked & set(s.waiting) for s in theirs):
         return ""
     if not theirs:

@@ -188,3 +188,25 @@ def test_retiring_the_only_machine_that_placed_a_hold_lifts_no_hold(three) -> No
     report = _attended(desk)
     assert report.purged == [] and report.intents == {}  # one machine left, and the hold stands
     assert _readable(desk, client_id) == 1
+
+
+def test_a_purge_begun_with_the_clock_set_back_before_the_others_registered_is_refused(three) -> None:
+    """The same purge without an intent, its purge-begin dated before the other machines
+    were registered, as if the laptop had been alone then: its own log says otherwise."""
+    desk, laptop, old, sync, clock = three
+    client_id = add(desk, "AB-1", ["2010-01-01"])
+    sync()
+    clock.set("2030-01-01T03:30:00")
+    _heard(desk, laptop, old)
+    sync()
+    clock.set("2030-03-02T03:30:00")
+    for vault in (desk, laptop, old):
+        vault.audit.append(group.HEARD_EVENT)
+    sync()
+    clock.set("2018-06-01T00:00:00")  # the laptop's clock only
+    _purge_claimed_by(laptop, client_id, with_certificate=True)
+    clock.set("2030-03-02T04:00:00")
+    sync()
+    agreed, refused = agreement.settle(desk, APA, intents.unacknowledged)
+    assert agreed == [] and [c for c, _ in refused] == [client_id]
+    assert client_id in desk.client_ids() and _readable(desk, client_id) == 1

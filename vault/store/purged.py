@@ -70,6 +70,7 @@ class Purge:
     device: str
     time: str
     done: bool  # that device recorded the end of it (the client's folder removed there)
+    seq: int = 0  # its purge-begin in that device's log
 
 
 def purges(entries: Iterable[Entry]) -> dict[str, Purge]:
@@ -79,9 +80,9 @@ def purges(entries: Iterable[Entry]) -> dict[str, Purge]:
     for entry in entries:
         client = str(entry.data.get("client"))
         if entry.event == "purge-begin" and client not in found:
-            found[client] = Purge(entry.device, entry.time, False)
+            found[client] = Purge(entry.device, entry.time, False, entry.seq)
         elif entry.event == "purge-done" and client in found:
-            found[client] = Purge(found[client].device, found[client].time, True)
+            found[client] = Purge(found[client].device, found[client].time, True, found[client].seq)
     return found
 
 
