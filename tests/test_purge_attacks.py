@@ -235,3 +235,22 @@ def test_a_colleague_lifts_no_hold_she_did_not_place_on_a_client_she_did_not_add
     assert list(records.current(alex, client_id).holds) == [hold]
     assert records.release_holds(alex, client_id) == [hold]  # Alex added the client
     assert records.current(carol, client_id).holds == {}
+
+
+def test_an_acknowledgement_counts_for_no_other_client_under_the_same_intent_id(machines) -> None:
+    """The desk's casenotes, misused, writes a second intent reusing the id the laptop
+    acknowledged for AB-1, naming CD-2 (held on the laptop): the acknowledgement is AB-1's."""
+    desk, laptop, sync, clock, client_id = _due(machines)
+    other = add(desk, "CD-2", ["2010-01-01"])
+    records.place_hold(desk, other, "fictional subpoena")
+    sync()
+    _attended(desk)
+    sync()
+    assert intents.acknowledge(laptop, APA) == ([client_id], [])
+    sync()
+    reused = _intent_of(desk, client_id).intent.intent_id
+    desk.audit.append(intents.INTENT, client=other, intent=reused, unattended=False)
+    assert _intent_of(desk, other).waiting == (laptop.device.device_id,)
+    records.release_holds(desk, other)
+    report = run(desk, APA, [], unattended=False)
+    assert other not in report.purged and _readable(desk, other) == 1
