@@ -14,7 +14,7 @@ from conftest import PASSPHRASE
 from test_concurrent_revoke import four_practitioners
 from test_group_purge import APA, _heard, _readable, machines  # noqa: F401
 from test_purge_agreement import _purge_claimed_by
-from test_purge_intents import _attended, _due, _intent_of, three  # noqa: F401
+from test_purge_intents import _attended, _due, _events, _intent_of, three  # noqa: F401
 from test_retention import add
 
 from retention import agreement, group, intents, records
@@ -254,3 +254,21 @@ def test_an_acknowledgement_counts_for_no_other_client_under_the_same_intent_id(
     records.release_holds(desk, other)
     report = run(desk, APA, [], unattended=False)
     assert other not in report.purged and _readable(desk, other) == 1
+
+
+def test_a_log_still_syncing_defers_the_answer_and_stops_nothing(machines) -> None:
+    """The desk's checkpoint reached the laptop before the end of the desk's log (a sync
+    engine copies files one by one): the laptop answers once the log is here, not
+    purge-held on a half-synced folder."""
+    desk, laptop, sync, clock, client_id = _due(machines)
+    _attended(desk)
+    desk.audit.checkpoint()
+    sync()
+    desk.audit.append(group.HEARD_EVENT)
+    desk.audit.checkpoint()
+    checkpoint = desk.audit.checkpoint_paths()[0]
+    (laptop.root / checkpoint.relative_to(desk.root)).write_bytes(checkpoint.read_bytes())
+    assert intents.acknowledge(laptop, APA) == ([], [])
+    assert not _events(laptop, laptop, intents.HELD)
+    sync()
+    assert intents.acknowledge(laptop, APA) == ([client_id], [])
