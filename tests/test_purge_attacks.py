@@ -287,3 +287,26 @@ def test_a_retire_made_on_a_clock_years_behind_keeps_what_the_device_wrote_befor
     clock.set("2030-01-02T09:00:00")
     assert records.problems(desk, [client_id]) == []
     assert len(records.current(desk, client_id).holds) == 1
+
+
+def test_a_purge_held_answer_cut_off_the_log_lets_nothing_through(machines) -> None:
+    """The laptop stopped the intent; whoever writes the synced folder cuts its purge-held
+    line off the end of its log (a shorter chain still checks), on every machine as a sync
+    engine would. The desk waits for the laptop again, and the laptop, whose own checkpoint
+    knows its log was longer, stops the intent again."""
+    desk, laptop, sync, clock, client_id = _due(machines)
+    _attended(desk)
+    sync()
+    records.place_hold(laptop, client_id, "fictional subpoena")
+    cut = laptop.audit.path.read_bytes()
+    assert intents.acknowledge(laptop, APA)[1]
+    laptop.audit.checkpoint()
+    sync()
+    laptop.audit.path.write_bytes(cut)  # the purge-held line and the checkpoint after it, gone
+    sync()
+    assert _intent_of(desk, client_id).waiting == (laptop.device.device_id,)
+    assert _attended(desk).purged == []
+    acked, held = intents.acknowledge(laptop, APA)
+    assert acked == [] and "audit log" in held[0][1]
+    sync()
+    assert _attended(desk).purged == [] and _readable(desk, client_id) == 1
