@@ -49,13 +49,6 @@ class RulesOutdated(RetentionError):
     )
 
 
-class HoldNotYours(RetentionError):
-    template = (
-        "the hold(s) on client {} were placed by practitioner(s) {}: only they, or the practitioner "
-        "who added the client, release them; nothing changed"
-    )
-
-
 class RetireUnverified(RetentionError):
     """A retire record the audit log recorded is missing or changed: the retired device's
     later words (a hold it lifts, an acknowledgement) would count again, so no purge runs."""

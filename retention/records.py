@@ -39,8 +39,6 @@ from vault.format import retention_facts
 from vault.format.encoding import new_id
 from vault.store import retention_files
 
-from .errors import HoldNotYours
-
 if TYPE_CHECKING:  # the policies load when facts are merged, not for every seal
     from .policy import Facts
 
@@ -165,17 +163,8 @@ def place_hold(vault: Vault, client_id: str, reason: str) -> str:
 
 
 def release_holds(vault: Vault, client_id: str) -> list[str]:
-    """Release every hold in force on a client that this device's practitioner may release
-    (`may_release`); returns their ids. Raises HoldNotYours if holds are in force and none
-    is theirs to release."""
+    """Release every hold in force on a client (placed on any device); returns their ids."""
     in_force = dict(current(vault, client_id).holds)
-    placers = _placers(views_of(vault, client_id, retention_key(vault)))
-    own = vault.device.device_id
-    mine = {h: r for h, r in in_force.items() if may_release(vault, client_id, own, placers.get(h, own))}
-    if in_force and not mine:
-        whose = sorted({str(vault.trust.registrant(placers[h])) for h in in_force if h in placers})
-        raise HoldNotYours(client_id, ", ".join(whose))
-    in_force = mine
 
     def edit(facts: DeviceFacts, now: str) -> bool:
         for hold_id, reason in in_force.items():
@@ -279,9 +268,7 @@ def current(
     carry (``logged``: ``logged_sessions`` read once for many clients; else read here). A
     damaged or forged file or fact raises TamperedFile."""
     key = key or retention_key(vault)
-    by_device = views_of(vault, client_id, key, signed)
-    _void_releases_not_theirs(vault, client_id, by_device)
-    views = [view for _, view in by_device]
+    views = [_read(vault, path, key, signed)[1] for path in device_files(vault, client_id)]
     sessions = (logged_sessions(vault, key) if logged is None else logged).get(client_id, {})
     if isinstance(sessions, TamperedFile):
         raise sessions
@@ -289,45 +276,6 @@ def current(
     if any(view.created for view in views):
         return merge(views, dt.date.max)
     return merge(views, _created_from_record(vault, client_id))
-
-
-def views_of(vault: Vault, client_id: str, key: bytes, signed: bool = True) -> list[tuple[str, DeviceFacts]]:
-    """Each device's facts of one client, with the device that wrote them."""
-    return [
-        (Path(path).name.removesuffix(".json"), _read(vault, path, key, signed)[1])
-        for path in device_files(vault, client_id)
-    ]
-
-
-def _placers(views: list[tuple[str, DeviceFacts]]) -> dict[str, str]:
-    """Hold id -> the device that placed it (whose facts carry it with the time placed)."""
-    return {h: device for device, view in views for h, hold in view.holds.items() if hold.get("placed")}
-
-
-def may_release(vault: Vault, client_id: str, releaser: str, placer: str) -> bool:
-    """Whether a release written by device ``releaser`` lifts a hold device ``placer`` placed:
-    a device of the practitioner who placed it, or of the one who added the client. A
-    colleague, revoked or not, lifts no one else's hold (issue 28): destruction would follow."""
-    who = vault.trust.registrant(releaser)
-    if who is None:
-        return False
-    if releaser == placer or who == vault.trust.registrant(placer):
-        return True
-    try:
-        return who == vault.keyring.owner(client_id)
-    except (TamperedFile, KeyError, OSError):  # who added it cannot be read: only the placer's
-        return False
-
-
-def _void_releases_not_theirs(vault: Vault, client_id: str, views: list[tuple[str, DeviceFacts]]) -> None:
-    """Undo, in these views, each release its device had no standing to write (`may_release`)."""
-    placers = _placers(views)
-    for device, view in views:
-        for hold_id, hold in view.holds.items():
-            placer = placers.get(hold_id)
-            if hold.get("released") and placer is not None and placer != device:
-                if not may_release(vault, client_id, device, placer):
-                    view.holds[hold_id] = {**hold, "released": None}
 
 
 def _created_from_record(vault: Vault, client_id: str) -> dt.date:

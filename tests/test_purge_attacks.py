@@ -18,7 +18,7 @@ from test_purge_intents import _attended, _due, _events, _intent_of, three  # no
 from test_retention import add
 
 from retention import agreement, group, intents, records
-from retention.errors import HoldNotYours, RetireUnverified
+from retention.errors import RetireUnverified
 from retention.purge import run
 from vault import Passphrase, verify
 from vault.store import retired
@@ -210,31 +210,6 @@ def test_a_purge_begun_with_the_clock_set_back_before_the_others_registered_is_r
     agreed, refused = agreement.settle(desk, APA, intents.unacknowledged)
     assert agreed == [] and [c for c, _ in refused] == [client_id]
     assert client_id in desk.client_ids() and _readable(desk, client_id) == 1
-
-
-def test_a_colleague_lifts_no_hold_she_did_not_place_on_a_client_she_did_not_add(tmp_path: Path) -> None:
-    """Alex added AB-1 and places a hold on it (a subpoena). Carol, a colleague with a
-    still-registered machine, releases it: by the command, refused; by a release written
-    into her own retention facts anyway, believed nowhere. The hold stops every purge."""
-    practice = four_practitioners(tmp_path)
-    alex, carol = practice.vault("alex"), practice.vault("carol")
-    client_id = practice.client
-    [hold] = [records.place_hold(alex, client_id, "fictional subpoena")]
-    with pytest.raises(HoldNotYours, match=practice.ids["alex"]):
-        records.release_holds(carol, client_id)
-
-    def released_anyway(facts: records.DeviceFacts, now: str) -> bool:
-        facts.holds[hold] = {"reason": "fictional subpoena", "placed": None, "released": now}
-        return True
-
-    records.update(carol, client_id, "release", released_anyway)
-    for vault in (alex, carol):
-        assert list(records.current(vault, client_id).holds) == [hold]
-    records.place_hold(carol, client_id, "fictional complaint")  # her own hold she may lift
-    assert len(records.release_holds(carol, client_id)) == 1
-    assert list(records.current(alex, client_id).holds) == [hold]
-    assert records.release_holds(alex, client_id) == [hold]  # Alex added the client
-    assert records.current(carol, client_id).holds == {}
 
 
 def test_an_acknowledgement_counts_for_no_other_client_under_the_same_intent_id(machines) -> None:
