@@ -27,7 +27,7 @@ from pathlib import Path
 
 from common import new_practice
 
-from casenotes import fiction
+import fiction
 from casenotes.config import Practice
 from vault import Vault
 from vault.backup.snapshots import BackupTarget

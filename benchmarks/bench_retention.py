@@ -21,7 +21,7 @@ import time
 
 from common import median_of, new_practice
 
-from casenotes import fiction
+import fiction
 from retention import PRESETS, records
 from retention.purge import purge_client, scan
 from vault.backup.snapshots import BackupTarget

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from casenotes import fiction
+import fiction
 from casenotes.config import Practice
 from syncd.filing import file_note
 from vault import KdfParams, Passphrase, Vault

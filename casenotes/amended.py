@@ -16,7 +16,7 @@ from typing import Any
 from note_templates import NoteInvalid, corrections, measures
 from note_templates.front_matter import parse_sealed
 from note_templates.instruments import get as instrument
-from vault.store.reading import OpenedNote
+from vault import OpenedNote
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,12 @@ from .context import (
     key_file_option,
     key_file_path,
     new_key_file,
+    open_unlocked,
     open_vault,
     practice,
     practice_option,
     stage,
+    unlock,
 )
 
 if TYPE_CHECKING:
@@ -63,6 +65,8 @@ LAZY_COMMANDS = {
     **dict.fromkeys(["recovery", "custodian"], "casenotes.recovery_commands"),
     "measure": "casenotes.measure_command",
     "todo": "casenotes.todo",
+    "export": "casenotes.export_command",
+    **dict.fromkeys(["request", "disclosures", "access-report", "amend"], "casenotes.rights_commands"),
 }
 
 
@@ -282,8 +286,7 @@ def client_reopen(ctx: click.Context, handle: str) -> None:
 @click.pass_context
 def client_list(ctx: click.Context) -> None:
     """List every client you can read (asks for the passphrase)."""
-    vault = open_vault(ctx)
-    practitioner = vault.unlock(ask_passphrase())
+    vault, practitioner = open_unlocked(ctx)
     rows = sorted(vault.profiles(practitioner), key=lambda p: p.handle.casefold())
     for profile in rows:
         click.echo(f"{profile.handle:<20} {profile.client_id}  {profile.name or ''}")
@@ -295,8 +298,7 @@ def client_list(ctx: click.Context) -> None:
 @click.pass_context
 def client_show(ctx: click.Context, handle: str) -> None:
     """Show one client's profile and how many notes they have."""
-    vault = open_vault(ctx)
-    practitioner = vault.unlock(ask_passphrase())
+    vault, practitioner = open_unlocked(ctx)
     profile = vault.find(practitioner, handle)
     click.echo(f"handle:    {profile.handle}")
     click.echo(f"client id: {profile.client_id}")
@@ -346,8 +348,7 @@ def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
     from .nodump import no_core_dumps
 
     no_core_dumps()
-    vault = open_vault(ctx)
-    practitioner = vault.unlock(ask_passphrase())
+    vault, practitioner = open_unlocked(ctx)
     client_id = vault.resolve(handle)
     refused: list[TamperedFile] = []
     notes = vault.read_notes(practitioner, client_id, note_id, refused=refused)
@@ -411,7 +412,7 @@ def resolve_cmd(ctx: click.Context, note_id: str, keep: str | None) -> None:
     client_id = vault.locate_note(note_id)
     fork = vault.fork(client_id, note_id)
     if fork is None and resolving.cut_short(vault, client_id, note_id):
-        sealed = resolving.finish(vault, vault.unlock(ask_passphrase()), client_id, note_id)
+        sealed = resolving.finish(vault, unlock(vault), client_id, note_id)
         click.echo(
             f"note {note_id}: finished a resolve cut short; revision {sealed.revision} is durable and audited"
         )
@@ -425,7 +426,7 @@ def resolve_cmd(ctx: click.Context, note_id: str, keep: str | None) -> None:
         raise UsageFailure(
             f"choose the text to keep with --keep, one of: {tips} (`casenotes cat` shows both)"
         )
-    practitioner = vault.unlock(ask_passphrase())
+    practitioner = unlock(vault)
     sealed = vault.resolve_fork(practitioner, client_id, note_id, chosen[0])
     click.echo(f"note {note_id}: kept {chosen[0].stem}, sealed as revision {sealed.revision} naming both")
 
@@ -467,7 +468,7 @@ def verify_cmd(ctx: click.Context) -> None:
 
         finish_purges(vault, refuse=False)
     problems = verify(vault) + retention_facts.problems(vault) + certificate.problems(vault)
-    problems += supervision.problems(vault)
+    problems += supervision.problems(vault) + retention_facts.refused_facts(vault)
     for problem in problems:
         click.echo(f"casenotes: {problem}", err=True)
     report_leftovers(vault)
@@ -546,6 +547,8 @@ def passphrase(
     (before the command) or CASENOTES_KEY_FILE; no note is re-encrypted."""
     if new_key_file_path and no_key_file:
         raise UsageFailure("--key-file and --no-key-file contradict each other: choose one")
+    from . import passphrases
+
     vault = open_vault(ctx)
     old = ask_passphrase(prompt="Current passphrase")
     cost = KDF_PROFILES[kdf] if kdf else None
@@ -555,19 +558,21 @@ def passphrase(
             if not vault.requires_key_file():
                 click.echo("no key file was required; nothing was changed")
                 return
-            vault.change_passphrase(old, old.with_key_file(None), cost)
+            renewal = vault.change_passphrase(old, old.with_key_file(None), cost)
             click.echo("a key file is no longer required: the passphrase alone unlocks your key")
+            passphrases.tell_renewed(renewal)
             return
         assert new_key_file_path is not None
         key_file, made = new_key_file(new_key_file_path.expanduser().absolute())
-        vault.change_passphrase(old, old.with_key_file(key_file), cost)
+        renewal = vault.change_passphrase(old, old.with_key_file(key_file), cost)
         if made:
             click.echo(f"made a new key file {new_key_file_path} (random bytes, mode 0600)")
         click.echo(
             f"your key now asks for the key file {new_key_file_path} besides the passphrase: keep a copy "
             "of it somewhere safe, apart from this machine; `casenotes recovery create` covers losing both"
         )
-        from .doctor import same_disk
+        passphrases.tell_renewed(renewal)
+        from checkup.keys import same_disk
 
         if same_disk(new_key_file_path, vault.root):
             click.echo(
@@ -579,12 +584,13 @@ def passphrase(
     if config.passphrase_from_env() is not None:
         raise UsageFailure("set the new passphrase at the prompt, not through CASENOTES_PASSPHRASE")
     vault.unlock(old)  # a wrong or damaged key says so before a new passphrase is asked for
-    from . import passphrases
-
     new = passphrases.ask_new(context=CONTEXT_WORDS)
     # the key file stays asked for, as it was: --key-file or --no-key-file change it
-    vault.change_passphrase(old, new.with_key_file(old.key_file if vault.requires_key_file() else None), cost)
+    renewal = vault.change_passphrase(
+        old, new.with_key_file(old.key_file if vault.requires_key_file() else None), cost
+    )
     click.echo("passphrase changed")
+    passphrases.tell_renewed(renewal)
 
 
 @cli.command("syncd")
@@ -700,7 +706,7 @@ def open_cmd(
     client_id = vault.resolve(handle)
     # MkDocs loads, then the notes' signatures are checked, while the passphrase is typed and derived
     site_builder.warm_up(then=site_builder.check_ahead(vault, client_id))
-    practitioner = vault.unlock(ask_passphrase())
+    practitioner = unlock(vault)
     vault.keyring.client_keys(practitioner, client_id)  # no access: say so before any work
     serve_site(
         vault,

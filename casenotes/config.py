@@ -58,6 +58,9 @@ class Settings:
     rescan_seconds: float = 60.0
     #: largest note syncd will seal, in MiB
     max_note_mib: float = MAX_NOTE_BYTES / 2**20
+    #: the practice's and your own name, as the cover and signature of `casenotes export` show them
+    practice_name: str = ""
+    practitioner_name: str = ""
     #: local time of day ("HH:MM") at which syncd takes the daily backup
     backup_time: str = "02:00"
     #: backup generations kept by `casenotes backup prune`
@@ -101,6 +104,10 @@ class Settings:
             elif key == "backup_time":
                 if not (isinstance(value, str) and TIME_OF_DAY.fullmatch(value)):
                     raise ConfigError(path, key, 'must be a time of day in quotes, e.g. "02:00"')
+            elif key in ("practice_name", "practitioner_name"):
+                if not isinstance(value, str):
+                    raise ConfigError(path, key, 'must be a name in quotes, e.g. "Harbour Counselling"')
+                value = value.strip()
             elif key == "backup_targets":
                 if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
                     raise ConfigError(
@@ -133,6 +140,9 @@ class Settings:
             f"keep_weekly: {self.keep_weekly}",
             f"keep_monthly: {self.keep_monthly}",
             f"keep_yearly: {self.keep_yearly}",
+            "# names the client's copy (`casenotes export`) shows on its cover and signature",
+            f"practice_name: {json.dumps(self.practice_name)}",
+            f"practitioner_name: {json.dumps(self.practitioner_name)}",
             "# where backups go: add a folder on an external drive; 'backups' is on this disk",
             f"backup_targets: {json.dumps(list(self.backup_targets))}",
             "# how long records are kept. YOU choose the rules of your jurisdiction and profession.",

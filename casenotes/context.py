@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +18,9 @@ from vault.format.redact import KeyFile
 
 from . import config
 from .config import Practice
+
+if TYPE_CHECKING:
+    from vault.format.keys import Practitioner
 
 
 class Failure(click.ClickException):
@@ -152,6 +155,20 @@ def ask_passphrase(confirm: bool = False, prompt: str = "Passphrase") -> Passphr
     if not value:
         raise UsageFailure("the passphrase is empty: choose one you will remember")
     return Passphrase(value, key_file)
+
+
+def unlock(vault: Vault) -> Practitioner:
+    """The practitioner's key, unlocked in ``vault`` by the passphrase (and key file) asked
+    for now: how every command that reads, signs or shares gets it."""
+    return vault.unlock(ask_passphrase())
+
+
+def open_unlocked(ctx: click.Context) -> tuple[Vault, Practitioner]:
+    """The practice's vault (open_vault) and the practitioner's key unlocked in it, for a
+    command whose first step is the passphrase. A command that checks its arguments in the
+    vault first (an unknown handle says so before the prompt) calls open_vault, then unlock."""
+    vault = open_vault(ctx)
+    return vault, unlock(vault)
 
 
 def quiet() -> bool:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import fiction
 import note_templates
 from retention import records
 from retention.purge import scan
@@ -17,7 +18,6 @@ from syncd import Daemon, DaemonSettings
 from vault import KDF_PROFILES, Passphrase, Vault, verify
 from vault.store.practice import create_practice
 
-from . import fiction
 from .config import Practice
 from .practice_rules import practice_rules
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import click
 
 from vault import Passphrase
+from vault.store.key_renewal import Renewal
 
 from . import config
 from .context import Failure, UsageFailure
@@ -78,3 +79,24 @@ def ask_new(prompt: str = "New passphrase", context: Sequence[str] = ()) -> Pass
                 raise Failure(f"that passphrase is empty or too easy to guess; {ADVICE}")
             again = click.prompt("Repeat for confirmation", hide_input=True, default="", show_default=False)
     return Passphrase(value)
+
+
+def tell_renewed(renewal: Renewal) -> None:
+    """What a passphrase or key-file change did to the keys (docs/recovery.md says more)."""
+    click.echo(
+        f"your encryption key is new, and so is the key of each of your {renewal.clients} client(s): "
+        "notes sealed from now on open only with what you set now; an older copy of your key "
+        "record (a backup) opens only notes sealed before, with the old passphrase"
+    )
+    if renewal.waiting:
+        click.echo(
+            f"casenotes: {len(renewal.waiting)} client(s) could not be given a new key yet (a key file "
+            "of theirs cannot be checked): the next unlock tries again; `casenotes verify` says why",
+            err=True,
+        )
+    if renewal.recovery_renewed is False:
+        click.echo(
+            "casenotes: your recovery set was made by an older casenotes: its shares open only notes "
+            "sealed before now; make a new set with `casenotes recovery create`",
+            err=True,
+        )

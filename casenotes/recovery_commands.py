@@ -17,8 +17,8 @@ from . import backups, custodian, installation, passphrases
 from .context import (
     Failure,
     UsageFailure,
-    ask_passphrase,
     key_file_path,
+    open_unlocked,
     open_vault,
     practice,
     practice_option,
@@ -58,8 +58,7 @@ def recovery_create(ctx: click.Context, shares: int, threshold: int) -> None:
     if why:
         raise UsageFailure(why)
     no_core_dumps()
-    vault = open_vault(ctx)
-    practitioner = vault.unlock(ask_passphrase())
+    vault, practitioner = open_unlocked(ctx)
     retired = recovery.status(vault)
     # Staged, shown, then put in force: killed before the last line below, the earlier set
     # still works; the new shares are in force only once that line says so.
@@ -129,8 +128,9 @@ def recovery_use(ctx: click.Context) -> None:
     new = passphrases.ask_new(context=CONTEXT_WORDS)
     if path is not None:
         new = new.with_key_file(read_key_file(path))
-    recovery.reset(vault, practitioner, new)
+    renewal = recovery.reset(vault, practitioner, new)
     click.echo("passphrase reset with the recovery shares; every note reads with the new passphrase")
+    passphrases.tell_renewed(renewal)
     click.echo(
         "casenotes: the shares were brought together: make a new set (`casenotes recovery create`) "
         "when you can, which retires these",

@@ -1,4 +1,4 @@
-"""`casenotes retention status | hold | release | purge | certificates`, `client close | reopen`,
+"""`casenotes retention status | hold | release | purge | erase | certificates`, `client close | reopen`,
 and syncd's nightly retention job."""
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from .config import Practice
 from .context import (
     Failure,
     UsageFailure,
-    ask_passphrase,
     open_vault,
     practice,
     practice_option,
     progress_bar,
+    unlock,
 )
 from .nodump import no_core_dumps
 from .practice_rules import practice_rules
@@ -38,7 +38,7 @@ log = logging.getLogger("syncd")
 
 
 def _handles(vault: Vault) -> dict[str, str]:
-    practitioner = vault.unlock(ask_passphrase())
+    practitioner = unlock(vault)
     return {profile.client_id: profile.handle for profile in vault.profiles(practitioner)}
 
 
@@ -149,6 +149,48 @@ def retention_hold(ctx: click.Context, handle: str, reason: str) -> None:
     client_id = vault.resolve(handle)
     hold_id = records.place_hold(vault, client_id, reason)
     click.echo(f"client {client_id} is on hold ({hold_id}); `casenotes retention release {handle}` lifts it")
+
+
+@retention.command("erase")
+@practice_option
+@click.argument("handle")
+@click.option("--request", "request_id", required=True, metavar="ID", help="The client's erasure request.")
+@click.option("--override-retention", is_flag=True, help="Erase inside retention, as a documented exception.")
+@click.option(
+    "--reason", metavar="TEXT", help="Why retention is overridden (kept sealed); '-': standard input."
+)
+@click.option("--confirm", is_flag=True, help="Destroy without asking (for scripts).")
+@click.pass_context
+def retention_erase(
+    ctx: click.Context,
+    handle: str,
+    request_id: str,
+    override_retention: bool,
+    reason: str | None,
+    confirm: bool,
+) -> None:
+    """Erase a client at their request (GDPR Art. 17), unless retention rules keep the record."""
+    from retention.erasure import erase
+
+    from .stdin_words import words
+
+    no_core_dumps()
+    if override_retention != bool(reason):
+        raise UsageFailure("--override-retention and --reason go together: say why retention is overridden")
+    override = words(reason, "reason") if override_retention else None
+    p = practice(ctx)
+    vault = open_vault(ctx)
+    client_id = vault.resolve(handle)
+    shared = practice_rules(p, vault)
+    finish_purges(vault, refuse=True)
+    if not confirm:
+        if not sys.stdin.isatty():
+            raise UsageFailure(
+                "an erasure destroys records for good: add --confirm to run it without a terminal"
+            )
+        click.confirm(f"Destroy every copy of {handle}'s record, in the vault and backups?", abort=True)
+    path = erase(vault, client_id, request_id, shared.policy, targets(p), override)
+    click.echo(f"erased client {client_id}: certificate in {path.relative_to(vault.root.parent)}")
 
 
 @retention.command("release")

@@ -19,9 +19,17 @@ from vault import (
 )
 from vault.format.encoding import new_id
 from vault.sharing import access, consent, share, supervision
-from vault.store.colleagues import identity_of, join_practice, parse_identity
+from vault.store.colleagues import Colleague, identity_of, join_practice, parse_identity
 
-from .context import Failure, UsageFailure, ask_passphrase, open_vault, practice, practice_option
+from .context import (
+    Failure,
+    UsageFailure,
+    open_unlocked,
+    open_vault,
+    practice,
+    practice_option,
+    unlock,
+)
 from .nodump import no_core_dumps
 
 Date = click.DateTime(["%Y-%m-%d"])
@@ -38,8 +46,7 @@ def identity() -> None:
 @click.pass_context
 def identity_export(ctx: click.Context) -> None:
     """Print your identity: one line to send, and a fingerprint to read out by phone."""
-    vault = open_vault(ctx)
-    me = vault.unlock(ask_passphrase())
+    vault, me = open_unlocked(ctx)
     mine = identity_of(me)
     click.echo(mine.export(me.signing_key))
     click.echo(f"fingerprint: {mine.fingerprint}", err=True)
@@ -80,7 +87,7 @@ def practitioner_add(ctx: click.Context, name: str, identity_line: str) -> None:
     """Add a colleague by the identity they sent; compare the fingerprint with them first."""
     vault = open_vault(ctx)
     colleague = parse_identity(identity_line)
-    me = vault.unlock(ask_passphrase())
+    me = unlock(vault)
     where = vault.trust.add_colleague(me, name, colleague)
     click.echo(f"added {name} ({where}), fingerprint {colleague.fingerprint}")
     click.echo(
@@ -113,7 +120,7 @@ def access_grant(ctx: click.Context, handle: str, name: str) -> None:
     """Let a colleague read a client's notes (past and future)."""
     vault = open_vault(ctx)
     client_id, colleague = vault.resolve(handle), vault.trust.colleague(name)
-    access.grant(vault, vault.unlock(ask_passphrase()), client_id, colleague)
+    access.grant(vault, unlock(vault), client_id, colleague)
     click.echo(f"{colleague.name} can now read client {client_id}")
 
 
@@ -126,7 +133,7 @@ def access_revoke(ctx: click.Context, handle: str, name: str) -> None:
     """Stop a colleague reading notes sealed from now on (the client's key is replaced)."""
     vault = open_vault(ctx)
     client_id, colleague = vault.resolve(handle), vault.trust.colleague(name)
-    revoked = access.revoke(vault, vault.unlock(ask_passphrase()), client_id, colleague)
+    revoked = access.revoke(vault, unlock(vault), client_id, colleague)
     click.echo(f"{colleague.name} cannot read notes of client {client_id} sealed from now on.")
     click.echo(
         f"What they could read until now ({revoked.notes_before} notes) they may already have copied: "
@@ -156,6 +163,11 @@ def consent_group() -> None:
 @practice_option
 @click.argument("handle")
 @click.option("--to", "to_name", required=True, metavar="NAME", help="The colleague the notes may go to.")
+@click.option(
+    "--outside",
+    is_flag=True,
+    help="NAME does not use casenotes (a GP, a court): the record goes by `export --to-recipient NAME`.",
+)
 @click.option("--purpose", required=True, help="Why, in the client's words or the form's.")
 @click.option("--from", "start", type=Date, help="Share notes from this session date on (default: all).")
 @click.option("--until", type=Date, help="The consent ends after this day (default: one year from today).")
@@ -184,11 +196,14 @@ def consent_add(
     sections: tuple[str, ...],
     psychotherapy_notes: bool,
     document: Path | None,
+    outside: bool,
 ) -> None:
     """Record a client's consent; prints its id."""
     p = practice(ctx)
     vault = open_vault(ctx)
-    client_id, colleague = vault.resolve(handle), vault.trust.colleague(to_name)
+    client_id = vault.resolve(handle)
+    # Someone outside casenotes has no practitioner id: `share` refuses such a consent, `export` takes it.
+    to_id, to_name = ("", to_name.strip()) if outside else _colleague(vault.trust.colleague(to_name))
     known = template_sections(t.text for t in note_templates.available(p.templates_dir).values())
     unknown = [s for s in sections if note_templates.excerpt.section_name(s) not in known]
     if unknown:
@@ -204,8 +219,8 @@ def consent_add(
         client_id,
         consent.Consent(
             new_id(),
-            colleague.practitioner_id,
-            colleague.name,
+            to_id,
+            to_name,
             purpose,
             today.isoformat(),
             start.date().isoformat() if start else None,
@@ -218,6 +233,10 @@ def consent_add(
     click.echo(recorded.consent_id)
 
 
+def _colleague(found: Colleague) -> tuple[str, str]:
+    return found.practitioner_id, found.name
+
+
 @consent_group.command("list")
 @practice_option
 @click.argument("handle")
@@ -226,7 +245,7 @@ def consent_list(ctx: click.Context, handle: str) -> None:
     """A client's consents: to whom, why, which notes, and whether each is in force."""
     vault = open_vault(ctx)
     client_id = vault.resolve(handle)
-    for found in consent.consents(vault, vault.unlock(ask_passphrase()), client_id):
+    for found in consent.consents(vault, unlock(vault), client_id):
         state = found.why_not_in_force(vault.clock().date()) or "in force"
         what = ", ".join(found.sections) or "whole notes"
         if found.psychotherapy:
@@ -246,7 +265,7 @@ def consent_revoke(ctx: click.Context, handle: str, consent_id: str) -> None:
     """Record that the client withdrew a consent: nothing more is shared under it."""
     vault = open_vault(ctx)
     client_id = vault.resolve(handle)
-    consent.revoke(vault, vault.unlock(ask_passphrase()), client_id, consent_id, vault.clock().date())
+    consent.revoke(vault, unlock(vault), client_id, consent_id, vault.clock().date())
     click.echo(
         f"consent {consent_id} revoked; bundles already sent stay readable by their recipient "
         "until they expire"
@@ -265,11 +284,16 @@ def share_cmd(ctx: click.Context, handle: str, consent_id: str, output: Path) ->
     no_core_dumps()
     vault = open_vault(ctx)
     client_id = vault.resolve(handle)
-    me = vault.unlock(ask_passphrase())
+    me = unlock(vault)
     chosen = consent.find(vault, me, client_id, consent_id)
     why_not = chosen.why_not_in_force(vault.clock().date())
     if why_not:
         raise consent.ConsentNotInForce(consent_id, why_not)
+    if not chosen.to:
+        raise UsageFailure(
+            f"consent {consent_id} is for someone who does not use casenotes: send them the record with "
+            f"`casenotes export {handle} -o FOLDER --to-recipient NAME --password-protect`"
+        )
     recipient = next((c for c in vault.trust.colleagues() if c.practitioner_id == chosen.to), None)
     if recipient is None:
         raise Failure(f"the recipient of consent {consent_id} is no longer a known colleague; add them again")
@@ -316,7 +340,7 @@ def open_share(ctx: click.Context, file: Path, no_browser: bool, idle_timeout: f
     p = practice(ctx)
     vault = open_vault(ctx)
     site_builder.warm_up()  # MkDocs loads while the passphrase is typed and derived
-    me = vault.unlock(ask_passphrase())
+    me = unlock(vault)
     known = {c.practitioner_id: c for c in vault.trust.colleagues()}
     opened = share.open_bundle(file, file.read_bytes(), me, known, vault.clock().date())
     terms = opened.consent
@@ -347,7 +371,7 @@ def supervise_cmd(ctx: click.Context, handle: str, name: str) -> None:
     """Give your supervisor read access; your signed notes then wait for their co-signature."""
     vault = open_vault(ctx)
     client_id, supervisor = vault.resolve(handle), vault.trust.colleague(name)
-    supervision.supervise(vault, vault.unlock(ask_passphrase()), client_id, supervisor)
+    supervision.supervise(vault, unlock(vault), client_id, supervisor)
     click.echo(
         f"{supervisor.name} supervises client {client_id}; "
         "`casenotes status` lists notes awaiting co-signature"
@@ -361,8 +385,7 @@ def supervise_cmd(ctx: click.Context, handle: str, name: str) -> None:
 @click.pass_context
 def cosign_cmd(ctx: click.Context, note_id: str, yes: bool) -> None:
     """Co-sign a supervisee's signed note (by its id): shows the note, then asks."""
-    vault = open_vault(ctx)
-    supervisor = vault.unlock(ask_passphrase())
+    vault, supervisor = open_unlocked(ctx)
     if not yes:
         # What is co-signed is read first: a co-signature is the supervisor's word on this text.
         client_id = supervision.check_supervisor(vault, supervisor, note_id)

@@ -1,7 +1,8 @@
 """`casenotes todo [HANDLE]`: what needs the practitioner.
 
 Without HANDLE it reads no note: the drafts in the inbox, the drafts syncd parked (their
-sealed headers say whether they are still unsigned), and the co-signatures awaited. Plan
+sealed headers say whether they are still unsigned), the co-signatures awaited, and the
+clients' requests near or past their legal deadline (their sealed facts, vault/rights/). Plan
 reviews, objectives, homework and risk levels are inside notes, and no index of them is
 kept: `todo HANDLE` decrypts that one client's notes (audited, as `open` does) to list them.
 """
@@ -14,7 +15,7 @@ import time
 import click
 
 from .completion import handles
-from .context import ask_passphrase, open_vault, practice, practice_option
+from .context import open_vault, practice, practice_option, unlock
 
 
 def _inbox_drafts(ctx: click.Context, handle: str | None, sealed: set[str]) -> list[str]:
@@ -92,7 +93,7 @@ def _client(ctx: click.Context, handle: str) -> tuple[list[str], dict[str, str],
 
     vault = open_vault(ctx)
     client_id = vault.resolve(handle)
-    practitioner = vault.unlock(ask_passphrase())
+    practitioner = unlock(vault)
     timeline = load_timeline(vault, practitioner, client_id, handle, include_psychotherapy=False)
     found = needs(timeline)
     lines = []
@@ -107,12 +108,31 @@ def _client(ctx: click.Context, handle: str) -> tuple[list[str], dict[str, str],
     return lines, dates, client_id
 
 
+def _requests(ctx: click.Context, client_id: str | None) -> list[str]:
+    """Clients' requests near (NEAR_DAYS) or past their legal deadline: from the audit log's
+    sealed facts, no passphrase needed (vault/rights/requests.py)."""
+    from vault.rights import requests
+
+    vault = open_vault(ctx)
+    today = vault.clock().astimezone().date()
+    found = []
+    for r in requests.load(vault, client_id):
+        if not r.urgent(today):
+            continue
+        who = "" if client_id else f" of client {r.client_id}"
+        found.append(
+            f"{r.kind} request {r.request_id}{who}: due {r.deadline}, {r.countdown(today)}; {r.left_to_do()}"
+        )
+    return found
+
+
 @click.command()
 @practice_option
 @click.argument("handle", required=False, shell_complete=handles)
 @click.pass_context
 def todo(ctx: click.Context, handle: str | None) -> None:
-    """What needs you: drafts not signed, co-signatures awaited; with HANDLE, also that
+    """What needs you: drafts not signed, co-signatures awaited, clients' requests near or past
+    their deadline; with HANDLE, also that
     client's plan reviews and objectives past their date, homework never followed up and
     sessions without a risk level (this reads the client's notes, and asks for the passphrase)."""
     lines: list[str] = []
@@ -125,6 +145,9 @@ def todo(ctx: click.Context, handle: str | None) -> None:
     if inbox:
         lines += ["In the inbox, not sealed yet:", *(f"  {line}" for line in inbox)]
     lines += own
+    urgent = _requests(ctx, None) if handle is None else []  # one client's are in its own list
+    if urgent:
+        lines += ["Clients' requests near or past their deadline:", *(f"  {line}" for line in urgent)]
     if handle is None:
         parked = _parked(ctx)
         if parked:

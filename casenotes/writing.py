@@ -40,7 +40,7 @@ from vault.store import forks
 from . import backups, safeguards
 from .completion import handles, notes
 from .config import Practice
-from .context import Failure, ask_passphrase, key_file_path, open_vault, practice, practice_option
+from .context import Failure, key_file_path, open_vault, practice, practice_option, unlock
 from .retention_commands import given_handles
 
 
@@ -129,7 +129,7 @@ def _opened_note(
     vault: Vault, ctx: click.Context, note_id: str
 ) -> tuple[note_templates.NoteFields, bytes, bool]:
     client_id = vault.locate_note(note_id)
-    practitioner = vault.unlock(ask_passphrase())
+    practitioner = unlock(vault)
     [opened] = vault.read_notes(practitioner, client_id, note_id)
     raw = bytes(opened.body)
     kinds = note_templates.kinds(practice(ctx).templates_dir)
@@ -156,7 +156,7 @@ def new(
     client_id = vault.resolve(handle, own=True)
     carried = CarriedForward([], [])
     if carry:
-        practitioner = vault.unlock(ask_passphrase())
+        practitioner = unlock(vault)
         earlier = []
         for opened in vault.read_notes(practitioner, client_id):
             try:
@@ -241,16 +241,22 @@ def edit(ctx: click.Context, note_id: str, no_edit: bool) -> None:
 @click.pass_context
 def addendum(ctx: click.Context, note_id: str, no_edit: bool) -> None:
     """Start an addendum to a signed note (the note itself never changes)."""
+    path, _ = start_addendum(ctx, open_vault(ctx), note_id)
+    _open_editor(path, no_edit)
+
+
+def start_addendum(ctx: click.Context, vault: Vault, note_id: str) -> tuple[Path, str]:
+    """A draft addendum to the signed note ``note_id``, in the inbox: its path and id."""
     p = practice(ctx)
-    vault = open_vault(ctx)
     fields, _, final = _opened_note(vault, ctx, note_id)
     if not final:
         raise Failure(f"note {note_id} is not signed yet: change it directly with `casenotes edit {note_id}`")
     now = _today()
+    addendum_id = new_id()
     text = note_templates.render(
         note_templates.get("addendum", p.templates_dir),
         {
-            "id": new_id(),
+            "id": addendum_id,
             "client": fields.client,
             "date": now.date().isoformat(),
             "time": now.strftime("%H:%M"),
@@ -258,9 +264,7 @@ def addendum(ctx: click.Context, note_id: str, no_edit: bool) -> None:
             "amends_date": f"{fields.date:%d %b %Y}",  # as `new` titles a note, as the site dates
         },
     )
-    _open_editor(
-        _write_draft(p.inbox, f"{now.date().isoformat()}-{fields.client}-addendum.md", text), no_edit
-    )
+    return _write_draft(p.inbox, f"{now.date().isoformat()}-{fields.client}-addendum.md", text), addendum_id
 
 
 def _inbox_note(p: Practice, note: str) -> Path:

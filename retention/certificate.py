@@ -55,6 +55,19 @@ def _prose(facts: dict[str, Any]) -> str:
             f"This completes the disposal of client {facts['client_id']} on backup target "
             f"`{facts['target']}` (target id {facts['target_id']})."
         )
+    elif facts.get("request"):
+        kept = (
+            "Retention was overridden as a documented exception (the reason is sealed in the audit log)."
+            if facts.get("override")
+            else f"No retention rule of the policy *{facts['policy']}* required keeping them any longer."
+        )
+        lines += [
+            f"The records of client {facts['client_id']} were erased at the client's request "
+            f"{facts['request']} ({facts.get('basis', 'GDPR Art. 17')}). {kept} They were destroyed on "
+            f"{facts['purged_at'][:10]} by crypto-shredding: every copy of the client's sealed private key "
+            "was destroyed, so no note of this client can be decrypted again, with or without the "
+            "passphrase. The ciphertext was then removed.",
+        ]
     else:
         lines += [
             f"The records of client {facts['client_id']} were kept under the policy "

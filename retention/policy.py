@@ -58,6 +58,13 @@ PRESETS: dict[str, Policy] = {
     "pennsylvania": Policy("pennsylvania", adult_years=5, minor_years_after_majority=0),
 }
 DEFAULT_PRESET = "apa"
+# The rule each preset rests on, as an erasure refused names it (retention/erasure.py).
+LAWS = {
+    "apa": "the APA Record Keeping Guidelines (2007), guideline 10",
+    "california": "Cal. Bus. & Prof. Code § 2919",
+    "new-york": "N.Y. Comp. Codes R. & Regs. tit. 8 § 29.2(a)(3)",
+    "pennsylvania": "49 Pa. Code § 41.57",
+}
 OVERRIDABLE = ("adult_years", "minor_years_after_majority", "majority_age", "minor_until_age", "notice_days")
 
 

@@ -228,6 +228,21 @@ def purge_client(
         raise NotDue(client_id, decision.dispose_on.isoformat())
     if unattended and not decision.purgeable_unattended(now.date()):
         raise NotDue(client_id, f"{decision.unattended_from or 'a full notice period'} (unattended)")
+    return dispose(vault, client_id, policy, decision.rule, targets, entries, now)
+
+
+def dispose(
+    vault: Vault,
+    client_id: str,
+    policy: Policy,
+    rule: str,
+    targets: Sequence[BackupTarget],
+    entries: Sequence[Entry],
+    now: dt.datetime,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Crypto-shred one client everywhere, once the caller decided it may; the certificate
+    carries ``extra`` (an erasure's request) besides the facts every disposal states."""
     disposal = plan_disposal(vault, client_id, targets)
     earlier = [  # keys destroyed by a run cut short before its certificate
         digest
@@ -252,13 +267,14 @@ def purge_client(
             {
                 "client_id": client_id,
                 "policy": policy.describe(),
-                "rule": decision.rule,  # no dates: with the rule, one could tell a birth date
+                "rule": rule,  # no dates: with the rule, one could tell a birth date
                 "purged_at": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "device": vault.device.device_id,
                 "destroyed": destroyed,
                 "targets_done": list(shreds.done),
                 "pending": list(shreds.pending),
                 "index_entries": list(disposal.index_entries),  # blinded: for a shred still pending
+                **(extra or {}),
             },
         )
 

@@ -27,7 +27,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ from vault.errors import TamperedFile
 from vault.format import retention_facts
 from vault.format.encoding import new_id
 from vault.store import retention_files
+from vault.store.authority import Judge
 
 if TYPE_CHECKING:  # the policies load when facts are merged, not for every seal
     from .policy import Facts
@@ -268,7 +269,11 @@ def current(
     carry (``logged``: ``logged_sessions`` read once for many clients; else read here). A
     damaged or forged file or fact raises TamperedFile."""
     key = key or retention_key(vault)
-    views = [_read(vault, path, key, signed)[1] for path in device_files(vault, client_id)]
+    judge = Judge(vault.keyring, client_id)
+    views = [
+        believed(judge, _device_of(path), _read(vault, path, key, signed)[1], vault.device.device_id)[0]
+        for path in device_files(vault, client_id)
+    ]
     sessions = (logged_sessions(vault, key) if logged is None else logged).get(client_id, {})
     if isinstance(sessions, TamperedFile):
         raise sessions
@@ -276,6 +281,89 @@ def current(
     if any(view.created for view in views):
         return merge(views, dt.date.max)
     return merge(views, _created_from_record(vault, client_id))
+
+
+def _device_of(path: str) -> str:
+    return os.path.basename(path).removesuffix(".json")
+
+
+STEP_WORD = {"placed": "placement", "released": "release"}
+HOLD_FIX = {
+    "placed": "it does not hold the client here: if the hold is real, a practitioner who holds the "
+    "client places it (`casenotes retention hold`)",
+    "released": "the hold stays in force here: a practitioner who holds the client releases it",
+}
+
+
+def believed(
+    judge: Judge, device_id: str, view: DeviceFacts, own: str | None = None
+) -> tuple[DeviceFacts, list[str]]:
+    """``view`` (device ``device_id``'s facts) without what it wrote at a time its
+    practitioner had no authority over the client (DESIGN.md invariant 8), and why each was
+    refused: a hold's placement or release (a revoked colleague's machine neither lifts a
+    legal hold nor keeps a client from disposal), and, from another device than ``own``
+    (this one), a closing date, a birth date or a notice (nor brings a disposal forward).
+    The ledger is asked only of a view that has such a fact, of a device not the owner's."""
+    refused: list[str] = []
+    holds = _believed_holds(judge, device_id, view, refused)
+    changed: dict[str, Any] = {} if holds is view.holds else {"holds": holds}
+    if device_id != own:
+        for name in ("closed", "born"):
+            value, at = getattr(view, name)
+            if at and (why := judge.device(device_id, str(at), f"the {FACT_WORD[name]}", FACT_FIX)):
+                refused.append(why)
+                changed[name] = [None, ""]
+        if view.noticed and (
+            why := judge.device(device_id, f"{view.noticed}T23:59:59Z", "the notice of disposal", FACT_FIX)
+        ):  # a day: taken at its end, so that a notice of the revoke's day counts for nothing
+            refused.append(why)
+            changed["noticed"] = None
+    return (replace(view, **changed) if changed else view), refused
+
+
+FACT_WORD = {"closed": "closing date", "born": "birth date"}
+FACT_FIX = "it does not count here; the facts of the devices that may write the client do"
+
+
+def _believed_holds(judge: Judge, device_id: str, view: DeviceFacts, refused: list[str]) -> dict[str, Any]:
+    """The view's holds without refused placements and releases (the same dict if none)."""
+    if not view.holds:
+        return view.holds
+    holds: dict[str, dict[str, Any]] = {}
+    before = len(refused)
+    for hold_id, hold in view.holds.items():
+        hold = dict(hold)
+        for step in ("released", "placed"):
+            at = hold.get(step)
+            why = (
+                judge.device(device_id, str(at), f"the {STEP_WORD[step]} of hold {hold_id}", HOLD_FIX[step])
+                if at
+                else ""
+            )
+            if why:
+                refused.append(why)
+                hold[step] = None
+        if hold.get("placed") is None and hold.get("released") is None:
+            continue  # nothing of it stands: a refused placement, or a refused release's copy
+        holds[hold_id] = hold
+    return holds if len(refused) > before else view.holds
+
+
+def refused_facts(vault: Vault) -> list[Problem]:
+    """Every retention fact written without authority (`believed`), for `casenotes verify`:
+    named by its file, with the device and the practitioner."""
+    key = retention_key(vault)
+    found = []
+    for client_id in vault.client_ids():
+        judge = Judge(vault.keyring, client_id)
+        for path in device_files(vault, client_id):
+            try:
+                view = _read(vault, path, key)[1]
+            except TamperedFile:
+                continue  # `problems` and the purge report it
+            refused = believed(judge, _device_of(path), view, vault.device.device_id)[1]
+            found += [Problem(Path(path), why) for why in refused]
+    return found
 
 
 def _created_from_record(vault: Vault, client_id: str) -> dt.date:

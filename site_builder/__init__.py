@@ -1,7 +1,10 @@
 """site_builder: one client's history as a private, ephemeral MkDocs + Material site.
 
-Building and serving (``site``: MkDocs, the server, the page generators) load on first
-use; the RAM-directory sweep every command runs needs only ``ramdir``.
+All of `open` is here, on the vault's public reads: ``decrypt`` (two processes, the
+newest notes first, the signatures checked while the passphrase is typed), ``site`` (the
+timeline assembled, the pages generated and built), ``server`` and ``session`` (served
+on 127.0.0.1 and wiped however it ends). They load on first use; the RAM-directory
+sweep every command runs needs only ``ramdir``.
 """
 
 from __future__ import annotations

@@ -17,3 +17,19 @@ class BuildStopped(SiteError):
 
     def __str__(self) -> str:
         return "the site was stopped while it was being built"
+
+
+class ExportRefused(SiteError):
+    """An export the consent on file does not cover (or there is none): nothing written."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class OutputNotEmpty(SiteError):
+    exit_code = 2
+
+    def __str__(self) -> str:
+        return (
+            f"{self.args[0]} is not empty: name a new or empty folder for the export (nothing is overwritten)"
+        )

@@ -143,6 +143,8 @@ def safety_banner(t: Timeline) -> list[str]:
     `none`. Its title holds dates and levels only, never a note's words."""
     safety = t.safety()
     days = safety.window_days
+    if safety.last is None and t.partial:
+        return [f'!!! note "Risk: no session in the newest {t.partial[0]:,} notes"', f"    {_unread(t)}", ""]
     if safety.last is None:
         return ['!!! note "Risk: no session recorded yet"', "    Nothing assessed yet.", ""]
     if safety.in_window == 0:
@@ -157,6 +159,8 @@ def safety_banner(t: Timeline) -> list[str]:
     else:
         kind = LEVEL_ADMONITION[None]
         title = f"Risk unclear: not assessed or no level in {count(len(safety.unclear), 'session')} of the last {days} days"
+    if t.partial and (not t.sessions or t.sessions[-1].date >= safety.since):
+        title += f" (newest {t.partial[0]:,} of {t.partial[1]:,} notes)"  # the window may reach older ones
     body = []
     if safety.highest is not None and safety.level != "none":
         highest = safety.highest
@@ -169,7 +173,7 @@ def safety_banner(t: Timeline) -> list[str]:
     body.append(
         f"**Latest safety-plan note:** {_link(plan)} ({_kind(plan)})"
         if plan
-        else "**Latest safety-plan note:** none"
+        else f"**Latest safety-plan note:** none{_in_newest(t)}"
     )
     return [f'!!! {kind} "{title}"', *(f"    {line}\n" for line in body), ""]
 
@@ -225,6 +229,20 @@ def _on_file(c: OnFile, today: dt.date) -> str:
     return f"{to}**expired** {c.until:%d %b %Y}" if today > c.until else f"{to}until {c.until:%d %b %Y}"
 
 
+def _in_newest(t: Timeline, of_all: bool = False) -> str:
+    """On a partial overview, what a figure rests on: " in the newest 300 notes" (``of_all``:
+    "... of 2,000 notes"); else nothing."""
+    if not t.partial:
+        return ""
+    return f" in the newest {t.partial[0]:,}" + (f" of {t.partial[1]:,} notes" if of_all else " notes")
+
+
+def _unread(t: Timeline) -> str:
+    """ "1,700 older notes not read yet" on a partial overview."""
+    assert t.partial is not None
+    return f"{count(t.partial[1] - t.partial[0], 'older note')} not read yet"
+
+
 def overview(t: Timeline) -> str:
     lines = [f"# {_md(t.handle)}", "", *safety_banner(t)]
     sessions = t.sessions
@@ -236,18 +254,20 @@ def overview(t: Timeline) -> str:
         ]
     lines += chart_header(t)
     if sessions:
+        since = "at least " if t.partial else ""  # the first session may be in a note not read yet
         lines += [
-            f"**In care since** {sessions[-1].date:%d %b %Y} · **{count(len(sessions), 'session')}** · "
-            f"**last session** {_link(sessions[0])} ({_kind(sessions[0])}){_draft(sessions[0])}, "
+            f"**In care since** {since}{sessions[-1].date:%d %b %Y} · **{count(len(sessions), 'session')}**"
+            f"{_in_newest(t, of_all=True)} · **last session** {_link(sessions[0])} ({_kind(sessions[0])}){_draft(sessions[0])}, "
             f"{_days_ago(t.today, sessions[0].date)}",
             "",
         ]
         if sessions[0].summary:
             lines += [f"> {_md(sessions[0].summary)}", ""]
     else:
-        lines += ["No sessions yet.", ""]
+        lines += [f"No sessions{_in_newest(t, of_all=True)}." if t.partial else "No sessions yet.", ""]
     goals = t.current_goals()
-    lines += ["## Current goals", ""] + ([f"- {_md(g)}" for g in goals] or ["None recorded."]) + [""]
+    none = [f"None recorded{_in_newest(t)}."]
+    lines += ["## Current goals", ""] + ([f"- {_md(g)}" for g in goals] or none) + [""]
     homework = [(entry, item) for entry, item, _ in t.homework() if sessions and entry is sessions[0]]
     lines += (
         ["## Open homework", ""]
@@ -271,29 +291,38 @@ def overview(t: Timeline) -> str:
             draft = _draft(source) if source is not None else ""
             fix = source.corrected(f"measures.{name}") if source is not None else None
             draft += f" *(corrected on {_link(fix)})*" if fix is not None else ""
+            change = f"{points[-1][1] - points[0][1]:+g}{_reliably(name, points)}"
+            if t.partial and len(points) == 1:  # never "first score", "+0" from a baseline not read
+                shown, change = "not known yet", "not known yet"
             lines.append(
-                f"| {_md(str(title))} | {points[-1][1]:g} ({points[-1][0]:%d %b %Y}){draft} | {shown} | {band_of(name, points[-1][1])} | {points[-1][1] - points[0][1]:+g}{_reliably(name, points)} |"
+                f"| {_md(str(title))} | {points[-1][1]:g} ({points[-1][0]:%d %b %Y}){draft} | {shown} | {band_of(name, points[-1][1])} | {change} |"
             )
+        if t.partial:
+            lines += ["", f"*Trend and change from the scores{_in_newest(t)}; {_unread(t)}.*"]
     else:
-        lines.append("No scores recorded.")
+        lines.append(f"No scores recorded{_in_newest(t)}.")
     lines += ["", "## Risk flags and significant events", ""]
     flags = [f"- **Risk** ({_link(e)}{_draft(e)}): {risk_words(e)}" for e in t.risk_flags()]
     flags += [f"- Risk, level not recorded ({_link(e)}): {risk_words(e)}" for e in t.risk_unleveled()]
     events = [f"- {_link(e)}: {_md(text.splitlines()[0])}" for e, text in t.significant_events()]
     unassessed = t.risk_not_assessed()
     lines += flags + events
-    if not flags + events:
+    if not flags + events and t.partial:
+        lines.append(f"No risk flag{_in_newest(t)}; {_unread(t)}.")
+    elif not flags + events:
         assessed = any(e.risk_state == "none" for e in sessions)
         lines.append("None: every assessed session says `none`." if assessed else "None recorded.")
+    elif t.partial:
+        lines += ["", f"*Flags and events{_in_newest(t)}; {_unread(t)}.*"]
     if unassessed:
         shown = ", ".join(_link(e) for e in unassessed[:6]) + (" …" if len(unassessed) > 6 else "")
-        lines += ["", f"**Risk not assessed** in {count(len(unassessed), 'session')}: {shown}"]
+        lines += ["", f"**Risk not assessed** in {count(len(unassessed), 'session')}{_in_newest(t)}: {shown}"]
     if t.hidden_psychotherapy:
         hidden = t.hidden_psychotherapy
         lines += [
             "",
-            f"*{count(hidden, 'psychotherapy note')} {'is' if hidden == 1 else 'are'} kept apart and not shown; "
-            "open with `--include-psychotherapy-notes` to see them.*",
+            f"*{count(hidden, 'psychotherapy note')} {'is' if hidden == 1 else 'are'} kept apart{_in_newest(t)} "
+            "and not shown; open with `--include-psychotherapy-notes` to see them.*",
         ]
     return "\n".join(lines) + "\n"
 
@@ -426,6 +455,7 @@ def session(t: Timeline, entry: Entry) -> str:
             f"    See {_link(addendum, False)}.",
             "",
         ]
+    lines += amendment_boxes(t, entry)
     if entry.measures:
         lines += [
             " · ".join(
@@ -443,6 +473,37 @@ def session(t: Timeline, entry: Entry) -> str:
         lines += [f"**Risk:** {risk_words(entry, marked=False)}{correction}", ""]
     body = _demote(entry.body)
     return "\n".join(lines) + "\n" + body + "\n"
+
+
+def _indented(words: str) -> list[str]:
+    """Client or practitioner words inside an admonition: escaped, every line indented."""
+    return [f"    {_md(line)}" if line.strip() else "" for line in words.strip().splitlines()]
+
+
+def amendment_boxes(t: Timeline, entry: Entry) -> list[str]:
+    """The client's amendment requests about this note (HIPAA 164.526): awaiting a decision,
+    accepted (the addendum), denied (the reason), and the client's statement of disagreement,
+    which stays with the note from then on."""
+    lines: list[str] = []
+    for shown in t.amendments.get(entry.note_id, []):
+        asked = f"Amendment requested on {shown.received:%d %b %Y} (request {shown.request_id})"
+        if shown.decision is None:
+            lines += [
+                f'!!! info "{asked}"',
+                f"    Awaiting a decision, due by {shown.deadline:%d %b %Y}.",
+                "",
+            ]
+        elif shown.decision == "accept":
+            target = next((e for e in t.entries if e.note_id == shown.addendum), None)
+            where = _link(target, False) if target else f"addendum {shown.addendum} (not signed yet)"
+            lines += [f'!!! success "{asked}: accepted on {shown.decided:%d %b %Y}"', f"    See {where}.", ""]
+        elif shown.decision == "deny":
+            lines += [f'!!! warning "{asked}: denied on {shown.decided:%d %b %Y}"']
+            lines += ["    **Reason:**", "", *_indented(shown.words or "(not readable)"), ""]
+        else:
+            lines += [f'!!! quote "Client\'s statement of disagreement, {shown.decided:%d %b %Y}"']
+            lines += [*_indented(shown.words or "(not readable)"), ""]
+    return lines
 
 
 def _demote(body: str) -> str:

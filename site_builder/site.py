@@ -8,7 +8,7 @@ import multiprocessing
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +20,12 @@ from note_templates.front_matter import parse_sealed
 from vault import OpenedNote, Vault
 from vault.errors import ReadStopped, TamperedFile, VaultError
 from vault.format.keys import Practitioner
-from vault.store.reading import CheckAhead, Checked, audit_decrypt, read_newest, read_notes_in_two
+from vault.rights.amendments import Shown
+from vault.rights.requests import Request
+from vault.store.revisions import Checked
 
 from . import pages, ramdir, theme
+from .decrypt import CheckAhead, read_chosen, read_newest, read_notes_in_two
 from .errors import BuildStopped
 from .server import SiteServer, content_security_policy
 from .staged_build import StagedBuild, settled, stop_requested
@@ -80,7 +83,7 @@ def load_timeline(
                 vault,
                 practitioner,
                 client_id,
-                _read,
+                read_entries,
                 damaged_files,
                 checked,
                 lambda: meanwhile and meanwhile(checked),
@@ -95,17 +98,45 @@ def load_timeline(
     else:
         if meanwhile:
             meanwhile(None)
-        entries, unreadable = _read(
+        entries, unreadable = read_entries(
             vault.read_notes(practitioner, client_id, damaged=damaged_files, others=others)
         )
+    return timeline_of(
+        vault,
+        practitioner,
+        client_id,
+        handle,
+        entries,
+        damaged_files,
+        unreadable,
+        others,
+        include_psychotherapy,
+    )
+
+
+def timeline_of(
+    vault: Vault,
+    practitioner: Practitioner,
+    client_id: str,
+    handle: str,
+    entries: list[Entry],
+    damaged_files: Sequence[TamperedFile],
+    unreadable: Sequence[Damaged],
+    others: Sequence[tuple[str, str]],
+    include_psychotherapy: bool,
+) -> Timeline:
+    """The timeline of notes already read (``read_entries``), with who signed and co-signed them, the
+    client's age and consents: what `open` and `export` both show beside the notes."""
     damaged = [Damaged(exc.path.parent.name, exc.why) for exc in damaged_files]
-    timeline = assemble(handle, entries, damaged + unreadable, include_psychotherapy, _today(vault))
+    timeline = assemble(handle, entries, [*damaged, *unreadable], include_psychotherapy, _today(vault))
     timeline.cosigned = cosigned(vault, practitioner, client_id)
     timeline.awaiting = awaiting(vault, practitioner, client_id, entries)
     timeline.signers = signers(
         vault, practitioner, {e.device for e in timeline.entries if e.signed and e.device}
     )
     timeline.born = _born(vault, practitioner, client_id)
+    timeline.amendments = _amendments(vault, practitioner, client_id)
+    timeline.requests = _requests(vault, client_id)
     timeline.consents = _consents(
         vault, practitioner, client_id, [i for i, kind in others if kind == "consent"]
     )
@@ -131,6 +162,26 @@ def _consents(
         )
         for c in found
     ]
+
+
+def _requests(vault: Vault, client_id: str) -> list[Request]:
+    """The client's rights requests, for the To do page (their clocks need no key)."""
+    from vault.rights import requests
+
+    try:
+        return requests.load(vault, client_id)
+    except VaultError:
+        return []
+
+
+def _amendments(vault: Vault, practitioner: Practitioner, client_id: str) -> dict[str, list[Shown]]:
+    """Amendment requests, denials and statements of disagreement, by the note they concern."""
+    from vault.rights import amendments
+
+    try:
+        return dict(amendments.on_notes(vault, practitioner, client_id))
+    except VaultError:
+        return {}  # a decision that cannot be read costs the note its box, never the site
 
 
 def _born(vault: Vault, practitioner: Practitioner, client_id: str) -> dt.date | None:
@@ -206,7 +257,7 @@ def _checked_ahead(vault: Vault, client_id: str) -> Checked | None:
     return found[2].checked if found and found[:2] == (vault.root, client_id) else None
 
 
-def _read(notes: Sequence[OpenedNote]) -> tuple[list[Entry], list[Damaged]]:
+def read_entries(notes: Sequence[OpenedNote]) -> tuple[list[Entry], list[Damaged]]:
     """Front matter and body of each note (parse_sealed: the plain YAML our templates write
     is read without PyYAML's parser, which was half of the time it took to open)."""
     entries, damaged = [], []
@@ -410,10 +461,12 @@ def _serve_partial(
     Run while the second process decrypts its half of all of them."""
     found: list[TamperedFile] = []
     notes, total = read_newest(vault, practitioner, client_id, PARTIAL_NOTES, found, checked)
-    entries, unreadable = _read(notes)
+    entries, unreadable = read_entries(notes)
     damaged = [Damaged(exc.path.parent.name, exc.why) for exc in found]
-    timeline = assemble(handle, entries, damaged + unreadable, include_psychotherapy, _today(vault))
+    older = {} if include_psychotherapy else _chains_outside(vault, practitioner, client_id, entries, checked)
+    timeline = assemble(handle, entries, damaged + unreadable, include_psychotherapy, _today(vault), older)
     site = BuiltSite(directory, timeline, partial=(len(notes) + len(found), total))
+    timeline.partial = site.partial
     generate(site.html.parent, timeline, partial=site.partial)
     steps = StagedBuild(site.html.parent / "mkdocs.yml")
     try:
@@ -422,8 +475,31 @@ def _serve_partial(
         steps.abandon()
     # Audited before it is shown, as every read is (the complete read writes its own entry):
     # a kill while the rest are read must not leave these notes seen and unrecorded.
-    audit_decrypt(vault, practitioner, client_id, len(notes))
+    vault.audit_decrypt(practitioner, client_id, len(notes) + len(older))
     on_overview(site)
+
+
+def _chains_outside(
+    vault: Vault, practitioner: Practitioner, client_id: str, entries: list[Entry], checked: Checked | None
+) -> dict[str, dict[str, object]]:
+    """Front matter of the older notes that the newest batch's addenda amend, and of those
+    they amend in turn, to the chain's start: a psychotherapy note's addendum is kept apart
+    however far back the note is (the complete overview's rule). A few notes, read as any."""
+    known = {e.note_id: e.meta for e in entries}
+    older: dict[str, dict[str, object]] = {}
+    wanted = _amended(known.values(), known)
+    while wanted:
+        opened = read_chosen(vault, practitioner, client_id, wanted, [], checked)
+        found = {e.note_id: e.meta for e in read_entries(opened)[0]}
+        older.update(found)
+        known.update(found)
+        wanted = _amended(found.values(), known) - set(wanted)  # a chain that loops ends
+    return older
+
+
+def _amended(metas: Iterable[Mapping[str, object]], known: Mapping[str, object]) -> set[str]:
+    """The notes these amend that are not among ``known`` (kept_apart follows ``amends``)."""
+    return {str(m["amends"]) for m in metas if isinstance(m.get("amends"), str) and m["amends"] not in known}
 
 
 @contextmanager
@@ -447,7 +523,7 @@ def build_shared_site(
     on_overview: Callable[[BuiltSite], object] | None = None,
 ) -> BuiltSite:
     """A read-only site of notes a colleague shared (already cut to what the consent covers)."""
-    entries, damaged = _read(notes)
+    entries, damaged = read_entries(notes)
     site = BuiltSite(directory, assemble(site_label(label), entries, damaged, include_psychotherapy=True))
 
     def overview(done: bool) -> None:

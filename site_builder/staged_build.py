@@ -24,7 +24,7 @@ from . import theme
 from .errors import BuildStopped, SiteBuildFailed
 from .stopping import POLL, StopFlag
 
-#: Set by a signal handler (casenotes/serving.py) to stop the build at its next page and the
+#: Set by a signal handler (site_builder/session.py) to stop the build at its next page and the
 #: server at its next look: an exception raised from the handler at an arbitrary point
 #: (inside an import, a lock, a pipe) can leave the process stuck with the site's plaintext
 #: on disk, and an Event's lock can deadlock the handler (stopping.py).

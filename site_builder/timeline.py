@@ -9,13 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from note_templates import corrections
 from note_templates.excerpt import NOT_SHARED, PSYCHOTHERAPY, kept_apart
 from note_templates.risk import LEVELS, Risk, parse_risk
+
+if TYPE_CHECKING:  # the rights records are read by site.py; this module stays pure
+    from vault.rights.amendments import Shown
+    from vault.rights.requests import Request
 
 SESSION_KINDS_EXCLUDED = ("addendum", "treatment-plan", "discharge")
 _HEADING = re.compile(r"^#{1,6}\s+(.*\S)\s*$")
@@ -214,6 +218,11 @@ class Timeline:
     signers: dict[str, str] = field(default_factory=dict)  # device id -> its practitioner's name
     consents: list[OnFile] = field(default_factory=list)  # on file, for the chart header
     awaiting: dict[str, list[str]] = field(default_factory=dict)  # note id -> who is to co-sign it
+    #: note id -> the client's amendment requests about it, their decisions and statements
+    amendments: dict[str, list[Shown]] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)  # the client's rights requests, for To do
+    # A partial overview's (notes read, notes in all): every figure of the whole history says so.
+    partial: tuple[int, int] | None = None
 
     @property
     def sessions(self) -> list[Entry]:
@@ -394,13 +403,16 @@ def assemble(
     damaged: Sequence[Damaged] = (),
     include_psychotherapy: bool = False,
     today: dt.date | None = None,
+    older: Mapping[str, Mapping[str, object]] | None = None,
 ) -> Timeline:
     """Newest first by session date (then by note id, so the order is stable); ``today``
-    dates the safety banner's window (the vault's clock; this machine's date if None)."""
+    dates the safety banner's window (the vault's clock; this machine's date if None);
+    ``older``: front matter of notes not among ``entries`` that their chains of amends lead
+    through (a partial overview's), so that what amends a psychotherapy note stays apart."""
     ordered = sorted(
         _with_corrections(entries), key=lambda e: (e.date, e.meta.get("time", ""), e.note_id), reverse=True
     )
-    private = kept_apart({e.note_id: e.meta for e in ordered})
+    private = kept_apart({**(older or {}), **{e.note_id: e.meta for e in ordered}})
     shown = [e for e in ordered if include_psychotherapy or e.note_id not in private]
     addenda: dict[str, list[Entry]] = defaultdict(list)
     for entry in shown:

@@ -1,6 +1,7 @@
 """What needs the practitioner in one client's record: a timeline and a day in, a list out.
 
-The same list is the site's "To do" page and `casenotes todo HANDLE`: unsigned drafts
+The same list is the site's "To do" page and `casenotes todo HANDLE`: the client's requests
+near or past their legal deadline (vault/rights/requests.py), unsigned drafts
 (oldest first), signed notes awaiting a supervisor's co-signature, a plan review or
 objective past its date, homework set and never followed up, sessions without a risk
 level. Pure, like timeline.py: tested with tables.
@@ -17,6 +18,7 @@ from .timeline import Entry, Timeline, homework_done
 SETTLED_OBJECTIVES = ("met", "discontinued", "revised")
 # What each item is, in the order a practitioner should see them.
 HEADINGS = {
+    "request": "Client's requests near or past their deadline",
     "draft": "Unsigned drafts",
     "cosign": "Awaiting co-signature",
     "review": "Plan review due",
@@ -48,6 +50,17 @@ def needs(t: Timeline) -> list[ToDo]:
     """Everything that needs the practitioner, grouped as HEADINGS orders them."""
     today = t.today
     found: list[ToDo] = []
+    for request in sorted((r for r in t.requests if r.urgent(today)), key=lambda r: r.deadline):
+        found.append(
+            ToDo(
+                "request",
+                request.deadline,
+                None,
+                f"{request.kind} request {request.request_id}: due {request.deadline:%d %b %Y}, "
+                f"{request.countdown(today)}; "
+                f"{request.left_to_do()}",
+            )
+        )
     drafts = sorted((e for e in t.entries if not e.signed), key=lambda e: e.date)
     found += [
         ToDo("draft", e.date, e, f"{e.kind} of {e.date:%d %b %Y}, {_age(today, e.date)}") for e in drafts

@@ -13,7 +13,7 @@ from collections import deque
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("vault", "note_templates", "syncd", "retention", "site_builder", "casenotes", "docs_hooks")
+PACKAGES = ("vault", "note_templates", "syncd", "retention", "site_builder", "fiction", "checkup", "casenotes", "docs_hooks")
 
 
 def module_name(path: Path) -> str:
@@ -130,7 +130,7 @@ NOT_THE_VAULT = {
     "syncd/service.py": "the systemd unit or launchd agent, in the user's own configuration",
     "site_builder/ramdir.py": "the open site's RAM directory, wiped on close",
     "site_builder/staged_build.py": "a staged build's site folder, inside the RAM directory",
-    "casenotes/serving.py": "the overview's site moved into place, inside the RAM directory",
+    "site_builder/session.py": "the overview's site moved into place, inside the RAM directory",
     "casenotes/writing.py": "the inbox: a new draft, a draft marked signed",
     "casenotes/measure_command.py": "the inbox: the client's answers written into today's draft",
     "casenotes/config.py": "a new practice's inbox and casenotes.yml",
@@ -140,6 +140,8 @@ NOT_THE_VAULT = {
     "casenotes/handover.py": "the lock a client's form and a site take, in the user's config folder",
     "casenotes/recovery_commands.py": "a custodian's letter, where the practitioner asked for it",
     "casenotes/sharing_commands.py": "a share bundle, where the practitioner asked for it",
+    "site_builder/export/pdf.py": "a client's copy (PDF), in the new folder the practitioner named, outside the practice",
+    "site_builder/export/record.py": "that folder and the notes' Markdown and JSON in it",
     "casenotes/cli.py": "`demo`: the whole fictional practice it made in a temporary folder",
 }
 

@@ -130,3 +130,27 @@ def test_a_last_entry_cut_off_mid_line_is_named_so(logged) -> None:
     result = practice.run("audit", "verify")
     assert result.code == 1
     assert f"{log}: the last audit entry is cut off" in result.err
+
+
+@pytest.mark.parametrize("where", ["an early line", "a line appended"])
+def test_a_log_checked_once_in_a_process_is_checked_again_after_any_edit(logged, where: str) -> None:
+    """`verify_logs` remembers a log that checked and then reads only what was appended:
+    an edit to what it remembers, or a forged line after it, is still found in that process."""
+    from vault.store.audit import verify_logs
+
+    practice, log = logged
+    vault = practice.vault()
+    keys = vault.trust.device_keys()
+    assert verify_logs(log.parent, keys) == []
+    rows = lines(log)
+    if where == "an early line":
+        entry = json.loads(rows[1])
+        entry["event"] = "inot" if entry["event"] != "inot" else "init"  # same length, other bytes
+        rows[1] = json.dumps(entry, separators=(",", ":")).encode() + b"\n"
+    else:
+        forged = json.loads(rows[-1])
+        forged["seq"] += 1
+        rows.append(json.dumps(forged, separators=(",", ":")).encode() + b"\n")
+    log.write_bytes(b"".join(rows))
+    found = verify_logs(log.parent, keys)
+    assert found and found[0].path == log

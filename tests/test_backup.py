@@ -408,7 +408,7 @@ def test_a_backup_killed_midway_leaves_the_target_consistent(
     import subprocess
     import sys
 
-    from casenotes import fiction
+    import fiction
 
     vault = practice.vault()
     client_id = vault.resolve("AB-1")

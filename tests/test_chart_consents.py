@@ -96,7 +96,7 @@ def test_a_long_history_read_in_two_processes_finds_the_consents_in_both_halves(
     found, and so when the second process could not be started."""
     from dataclasses import replace
 
-    from vault.store import reading
+    from site_builder import decrypt
 
     vault = story.vault()
     client_id = vault.resolve("AB-1")
@@ -105,10 +105,10 @@ def test_a_long_history_read_in_two_processes_finds_the_consents_in_both_halves(
     consent.add(vault, client_id, replace(_consent("Riverside School", "2099-01-31"), consent_id=last))
     if fork == "refused":
         monkeypatch.setattr(
-            reading.os, "fork", lambda: (_ for _ in ()).throw(OSError(11, "no process to spare"))
+            decrypt.os, "fork", lambda: (_ for _ in ()).throw(OSError(11, "no process to spare"))
         )
     others: list[tuple[str, str]] = []
-    shares = reading.read_notes_in_two(
+    shares = decrypt.read_notes_in_two(
         vault, vault.unlock(Passphrase(PASSPHRASE)), client_id, lambda notes: len(notes), [], others=others
     )
     assert sum(shares) == 5  # the story's notes, and no consent taken for one

@@ -91,7 +91,7 @@ def test_demo_seals_a_practice_through_syncd_and_opens_a_client(empty: Env, tmp_
 
 
 def test_the_demo_opens_any_client_and_its_printed_commands_work_as_shown(empty: Env, tmp_path: Path) -> None:
-    from casenotes.fiction import RISK_FLAG
+    from fiction import RISK_FLAG
     from note_templates.risk import parse_risk
 
     kept = tmp_path / "demo"

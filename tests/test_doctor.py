@@ -14,6 +14,7 @@ from daemon import RunningDaemon
 from notes import write_note
 
 from casenotes import doctor
+from checkup import keys, machine
 from vault import KDF_PROFILES, Passphrase, Vault
 
 
@@ -23,13 +24,13 @@ def now() -> dt.datetime:
 
 def test_permissions(practice: Env) -> None:
     device = practice.vault().device_dir / "device.json"
-    assert doctor.permissions(practice.practice, device).status == "ok"
+    assert machine.permissions(practice.practice, device).status == "ok"
     os.chmod(practice.practice.inbox, 0o755)
-    finding = doctor.permissions(practice.practice, device)
+    finding = machine.permissions(practice.practice, device)
     assert finding.status == "fail" and "chmod 700" in finding.detail
     os.chmod(practice.practice.inbox, 0o700)
     os.chmod(device, 0o644)
-    assert "chmod 600" in doctor.permissions(practice.practice, device).detail
+    assert "chmod 600" in machine.permissions(practice.practice, device).detail
 
 
 def fake_sys(tmp_path: Path, crypt: bool) -> Path:
@@ -43,53 +44,53 @@ def fake_sys(tmp_path: Path, crypt: bool) -> Path:
 @pytest.mark.parametrize(("crypt", "status"), [(True, "ok"), (False, "warn")])
 def test_encrypted_inbox_on_linux(tmp_path: Path, crypt: bool, status: str) -> None:
     assert (
-        doctor.encrypted_inbox("/dev/dm-0", "ext4", fake_sys(tmp_path, crypt), "linux", None).status == status
+        machine.encrypted_inbox("/dev/dm-0", "ext4", fake_sys(tmp_path, crypt), "linux", None).status == status
     )
 
 
 def test_encrypted_inbox_on_macos_and_unknown() -> None:
-    assert doctor.encrypted_inbox(None, None, Path("/sys"), "darwin", "FileVault is On.\n").status == "ok"
-    assert doctor.encrypted_inbox(None, None, Path("/sys"), "darwin", "FileVault is Off.\n").status == "warn"
-    assert "could not tell" in doctor.encrypted_inbox(None, None, Path("/sys"), "linux", None).detail
+    assert machine.encrypted_inbox(None, None, Path("/sys"), "darwin", "FileVault is On.\n").status == "ok"
+    assert machine.encrypted_inbox(None, None, Path("/sys"), "darwin", "FileVault is Off.\n").status == "warn"
+    assert "could not tell" in machine.encrypted_inbox(None, None, Path("/sys"), "linux", None).detail
 
 
 def test_encrypted_swap(tmp_path: Path) -> None:
     header = "Filename\tType\tSize\tUsed\tPriority\n"
-    assert doctor.encrypted_swap(header, tmp_path).status == "ok"
-    assert doctor.encrypted_swap(header + "/dev/zram0 partition 100 0 100\n", tmp_path).status == "ok"
+    assert machine.encrypted_swap(header, tmp_path).status == "ok"
+    assert machine.encrypted_swap(header + "/dev/zram0 partition 100 0 100\n", tmp_path).status == "ok"
     assert (
-        doctor.encrypted_swap(header + "/dev/dm-0 partition 100 0 -2\n", fake_sys(tmp_path, True)).status
+        machine.encrypted_swap(header + "/dev/dm-0 partition 100 0 -2\n", fake_sys(tmp_path, True)).status
         == "ok"
     )
-    plain = doctor.encrypted_swap(header + "/swapfile file 100 0 -2\n", tmp_path)
+    plain = machine.encrypted_swap(header + "/swapfile file 100 0 -2\n", tmp_path)
     assert plain.status == "warn" and "/swapfile" in plain.detail
 
 
 def test_editor_residue(practice: Env) -> None:
     inbox = practice.practice.inbox
     write_note(inbox, "session.md")
-    assert doctor.residue(inbox).status == "ok"
+    assert machine.residue(inbox).status == "ok"
     (inbox / ".session.md.swp").write_bytes(b"vim swap holding plaintext")
-    assert doctor.residue(inbox).status == "warn"
+    assert machine.residue(inbox).status == "warn"
 
 
 def test_ram_directory(tmp_path: Path) -> None:
-    assert doctor.ram_directory([Path("/dev/shm")]).status == "ok"
-    assert doctor.ram_directory([tmp_path / "no-such-tmpfs"]).status == "warn"
+    assert machine.ram_directory([Path("/dev/shm")]).status == "ok"
+    assert machine.ram_directory([tmp_path / "no-such-tmpfs"]).status == "warn"
 
 
 def test_kdf_cost(empty: Env, practice: Env) -> None:
-    assert doctor.kdf_cost(practice.vault().practitioner_file).status == "warn"  # the tests' cheap key
+    assert keys.kdf_cost(practice.vault().practitioner_file).status == "warn"  # the tests' cheap key
     vault = practice.vault()
     vault.change_passphrase(Passphrase(PASSPHRASE), Passphrase(PASSPHRASE), KDF_PROFILES["moderate"])
-    assert doctor.kdf_cost(vault.practitioner_file).status == "ok"
+    assert keys.kdf_cost(vault.practitioner_file).status == "ok"
 
 
 def test_device_registered(practice: Env) -> None:
     vault = practice.vault()
-    assert doctor.device_registered(vault).status == "ok"
+    assert keys.device_registered(vault).status == "ok"
     (practice.vault_dir / "devices" / f"{vault.device.device_id}.json").unlink()
-    assert doctor.device_registered(Vault(practice.vault_dir, practice.practice.config_dir)).status == "fail"
+    assert keys.device_registered(Vault(practice.vault_dir, practice.practice.config_dir)).status == "fail"
 
 
 def test_backups(practice: Env) -> None:
@@ -146,10 +147,10 @@ def test_purges_due(practice: Env) -> None:
 
 
 def test_syncd_running(practice: Env) -> None:
-    assert doctor.syncd_running(practice.practice).status == "warn"
+    assert machine.syncd_running(practice.practice).status == "warn"
     daemon = RunningDaemon(practice).wait_ready()
     try:
-        assert doctor.syncd_running(practice.practice).status == "ok"
+        assert machine.syncd_running(practice.practice).status == "ok"
     finally:
         assert daemon.stop() == 0
 

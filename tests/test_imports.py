@@ -25,6 +25,8 @@ SITE_ONLY = (
     "pymdownx",
     "webbrowser",
     "site_builder.site",
+    "site_builder.decrypt",
+    "site_builder.session",
     "site_builder.server",
     "site_builder.theme",
     "casenotes.serving",
@@ -51,6 +53,7 @@ NOT_FOR_SEAL = (
     "syncd.editors",
     "casenotes.backups",
     "casenotes.doctor",
+    "checkup",
     "casenotes.nodump",
     "casenotes.passphrases",
     "casenotes.retention_commands",
@@ -64,6 +67,7 @@ NOT_FOR_READING = (
     "watchdog",
     "casenotes.passphrases",
     "casenotes.doctor",
+    "checkup",
     "casenotes.sharing_commands",
 )
 NOT_FOR_CAT_OR_VERIFY = ("vault.backup", "retention.purge", "casenotes.writing", "casenotes.backups")

@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = {"vault", "note_templates", "syncd", "retention", "site_builder", "casenotes"}
+OURS = {"vault", "note_templates", "syncd", "retention", "site_builder", "fiction", "checkup", "casenotes"}
 MAY_IMPORT = {
     "vault": set(),
     "note_templates": set(),
     "retention": {"vault"},
     "site_builder": {"vault", "note_templates"},
+    "fiction": {"note_templates"},
+    "checkup": {"vault", "syncd", "site_builder"},
     "syncd": {"vault", "note_templates", "retention"},
     "casenotes": OURS,
 }
@@ -47,6 +49,7 @@ VAULT_MAY_IMPORT = {
     "backup": {"errors", "durable", "format"},
     "store": {"errors", "durable", "format", "backup"},
     "sharing": {"errors", "durable", "format", "backup", "store"},
+    "rights": {"errors", "durable", "format", "backup", "store", "sharing"},
 }
 
 

@@ -178,7 +178,7 @@ def long_history(practice: Env) -> Env:
     """A client of LONG notes, sealed in one group commit (about 15 s here, mostly fsyncs)."""
     import datetime as dt
 
-    from casenotes import fiction
+    import fiction
     from vault.format.encoding import new_id
 
     with practice.vault() as vault:

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import fiction
 import note_templates
-from casenotes import fiction
 from note_templates import NoteInvalid, parse
 from note_templates.front_matter import _Loader, parse_sealed
 from note_templates.plain_yaml import load

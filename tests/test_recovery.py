@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import PASSPHRASE, Env
 
-from casenotes import doctor
+from checkup import keys
 from vault import Passphrase
 from vault.store import recovery
 
@@ -198,9 +198,9 @@ def test_a_custodian_letter_without_the_practitioners_name_is_refused(practice: 
 
 
 def test_doctor_reminds_a_practitioner_without_recovery(practice: Env) -> None:
-    assert doctor.recovery_set_up(recovery.status(practice.vault())).status == "warn"
+    assert keys.recovery_set_up(recovery.status(practice.vault())).status == "warn"
     create(practice, 3, 2)
-    found = doctor.recovery_set_up(recovery.status(practice.vault()))
+    found = keys.recovery_set_up(recovery.status(practice.vault()))
     assert found.status == "ok" and "2 of 3" in found.detail
 
 

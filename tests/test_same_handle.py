@@ -106,10 +106,14 @@ def test_a_format_1_entry_forked_by_a_sync_engine_is_read_and_filed_under_its_ow
     alex_cid, bea_cid = _add_apart(people)
     index = alex.vault_dir / "index"
     vault = Vault(alex.vault_dir, alex.practice.config_dir)
+    beas = Vault(bea.vault_dir, bea.practice.config_dir).device  # each entry signed by its own machine
     blinded = blind("CD-2", vault.device.index_key)
-    for cid, name in ((alex_cid, f"{blinded}.json"), (bea_cid, f"{blinded}{CONFLICT}.json")):
+    for cid, name, device in (
+        (alex_cid, f"{blinded}.json", vault.device),
+        (bea_cid, f"{blinded}{CONFLICT}.json", beas),
+    ):
         (index / f"{blinded}-{cid}.json").unlink()
-        (index / name).write_bytes(index_record(blinded, cid, vault.device))
+        (index / name).write_bytes(index_record(blinded, cid, device))
     assert "Fictional Person Two" in bea.run("client", "show", "CD-2", passphrase=BEA_PASS).text
     assert "Fictional Person One" in alex.run("client", "show", "CD-2").text
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import PASSPHRASE, Env
 
-from casenotes import doctor
+from checkup import keys
 from vault import Passphrase
 from vault.format.redact import KeyFile
 
@@ -142,13 +142,13 @@ def test_doctor_says_whether_a_second_factor_is_on_and_where_the_key_file_lies(
 ) -> None:
     env, usb = with_key_file
     record = env.vault().practitioner_file
-    on = doctor.second_factor_on(record, None, env.vault_dir)
+    on = keys.second_factor_on(record, None, env.vault_dir)
     assert on.status == "ok" and "on" in on.detail
     # tmp_path is on the same file system as the vault: that is the warning
-    same = doctor.second_factor_on(record, usb, env.vault_dir)
+    same = keys.second_factor_on(record, usb, env.vault_dir)
     assert same.status == "warn" and "own disk" in same.detail
-    apart = doctor.second_factor_on(record, Path("/proc/self/status"), env.vault_dir)
+    apart = keys.second_factor_on(record, Path("/proc/self/status"), env.vault_dir)
     assert apart.status == "ok" and "apart" in apart.detail
     env.run("--key-file", str(usb), "passphrase", "--no-key-file")
-    off = doctor.second_factor_on(record, None, env.vault_dir)
+    off = keys.second_factor_on(record, None, env.vault_dir)
     assert off.status == "warn" and "passphrase --key-file" in off.detail

@@ -219,14 +219,14 @@ def test_a_second_process_that_dies_costs_no_note(
     """This process decrypts the child's share itself: every note shown, audited once."""
     from vault.store import reading
 
-    parent, real = os.getpid(), reading._open_notes
+    parent, real = os.getpid(), reading.open_notes
 
     def dies_in_the_child(*args: Any, **kwargs: Any) -> Any:
         if os.getpid() != parent:
             os._exit(3)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(reading, "_open_notes", dies_in_the_child)
+    monkeypatch.setattr(reading, "open_notes", dies_in_the_child)
     site, audit = _built(story, tmp_path / "site")
     assert sorted(e.note_id for e in site.timeline.entries) == [f"aaaaaaaaaaaaaaa{n}" for n in (1, 2, 3, 4)]
     assert not site.timeline.damaged and [a["notes"] for a in audit] == [5]

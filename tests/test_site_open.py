@@ -449,13 +449,13 @@ def test_a_signal_while_the_site_is_built_stops_it_and_wipes_it(long_story: Env,
 
 SIGNALLED_AT_CREATE = """
 import os, signal, sys
-import site_builder
-real = site_builder.create
+from site_builder import ramdir
+real = ramdir.create
 def create(base):
     directory = real(base)
     os.kill(os.getpid(), signal.SIGTERM)  # the stop arrives the moment the directory exists
     return directory
-site_builder.create = create
+ramdir.create = create
 from casenotes.cli import main
 sys.argv = ["casenotes", *sys.argv[1:]]
 main()

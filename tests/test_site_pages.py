@@ -156,7 +156,7 @@ def test_a_long_history_is_built_in_two_processes_into_one_site(practice: Env, t
     MkDocs build: every page is there, linked relatively, and in the one search index."""
     import datetime as dt
 
-    from casenotes import fiction
+    import fiction
     from site_builder.site import PARALLEL_FROM
 
     vault = practice.vault()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Env
-from site_fixtures import note
+from site_fixtures import CHROMIUM_ARGS, note, require_chromium
 from test_site_early import HeldOpen, client, get
 
 import site_builder.site
@@ -291,7 +291,7 @@ from pathlib import Path
 import site_builder.site as s
 s.PARALLEL_FROM, s.PARTIAL_FROM, s.PARTIAL_NOTES = 1, 3, 2
 gate = Path(sys.argv.pop(1))
-read, serve_partial, in_partial = s._read, s._serve_partial, [False]
+read, serve_partial, in_partial = s.read_entries, s._serve_partial, [False]
 def _serve_partial(*args):
     in_partial[0] = True
     try:
@@ -305,7 +305,7 @@ def _read(notes):
         while not gate.exists() and time.monotonic() < deadline:
             time.sleep(0.01)
     return read(notes)
-s._serve_partial, s._read = _serve_partial, _read
+s._serve_partial, s.read_entries = _serve_partial, _read
 from casenotes.cli import main
 main()
 """
@@ -402,3 +402,106 @@ def test_the_second_process_killed_while_the_partial_overview_is_served_costs_no
         code, err = opened.finish()
     assert code == 0, err
     assert not opened.directory.exists()
+
+
+def test_an_addendum_of_a_psychotherapy_note_older_than_the_newest_stays_out_of_the_partial_overview(
+    story: Env, tmp_path: Path, long_history: None
+) -> None:
+    """The newest notes hold an addendum to an addendum of a psychotherapy note, the two it
+    amends both older than the newest batch: the chain is followed through notes outside
+    it, so the process notes' words stay apart on the partial overview as on the complete."""
+    vault = story.vault()
+    cid = vault.add_client("EF-3")
+    process = "eeeeeeeeeeeeeee1"
+    sealed = [
+        (process, note(process, "2025-06-02", "psychotherapy", body="## Process notes\nzebrafinch.\n")),
+        ("eeeeeeeeeeeeeee2", note("eeeeeeeeeeeeeee2", "2025-06-03", "addendum", extra=f"amends: {process}\n",
+                                  body="## Addendum\nkingfisher.\n")),
+    ]  # fmt: skip
+    sealed += [
+        (f"eeeeeeeeeeeeeee{n}", note(f"eeeeeeeeeeeeeee{n}", f"2026-02-0{n}", extra="risk: none\n", body="Session."))
+        for n in range(3, 6)
+    ]  # fmt: skip
+    sealed.append(
+        ("eeeeeeeeeeeeeee6", note("eeeeeeeeeeeeeee6", "2026-02-06", "addendum",
+                                  extra="amends: eeeeeeeeeeeeeee2\nrisk: high - heronwing\n",
+                                  body="## Significant events\nheronwing.\n"))
+    )  # fmt: skip
+    for n, (nid, text) in enumerate(sealed):
+        vault.clock = functools.partial(dt.datetime, 2026, 3, 1, 9, n, tzinfo=dt.UTC)  # sealed in this order
+        vault.seal(cid, nid, text.replace("client: AB-1", "client: EF-3").encode())
+    vault.close()
+    held = HeldComplete(story, tmp_path / "ram")
+    try:
+        assert held.opened is not None
+        _, page = held.get()
+        assert b"Partial overview: showing the newest 2 of 6 notes" in page
+        assert b"heronwing" not in page and b"kingfisher" not in page and b"zebrafinch" not in page
+        assert b"1 psychotherapy note is kept apart" in page
+        held.release()
+        _, page = held.get()
+        assert b"Partial overview" not in page and b"heronwing" not in page
+        assert b"3 psychotherapy notes are kept apart" in page
+    finally:
+        held.close()
+
+
+def _seal_scored_history(env: Env) -> None:
+    """EF-3: the first session a year earlier, PHQ-9 21 with a high risk; three sessions
+    without a score; the newest at PHQ-9 12. The newest two are what a partial shows."""
+    vault = env.vault()
+    cid = vault.add_client("EF-3")
+    sealed = [
+        ("eeeeeeeeeeeeeee1", "2025-06-02", f"measures:\n  phq9: 21\nrisk: high - {OLD_RISK}\n"),
+        *((f"eeeeeeeeeeeeeee{n}", f"2026-02-0{n}", "risk: none\n") for n in range(2, 5)),
+        ("eeeeeeeeeeeeeee5", "2026-02-05", "measures:\n  phq9: 12\nrisk: none\n"),
+    ]
+    for n, (nid, day, extra) in enumerate(sealed):
+        vault.clock = functools.partial(dt.datetime, 2026, 3, 1, 9, n, tzinfo=dt.UTC)
+        text = note(nid, day, extra=extra, body=f"## Subjective\nSession of {day}.\n")
+        vault.seal(cid, nid, text.replace("client: AB-1", "client: EF-3").encode())
+    vault.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_partial_overview_never_states_a_figure_of_the_whole_history_it_has_not_read(
+    story: Env, tmp_path: Path, long_history: None, width: int
+) -> None:
+    """Issue 26 item 6: under its partial box, the body said "In care since" the oldest
+    note it had read, "change since first +0" from a baseline it had not read, and "Risk
+    flags: none" with the older notes unread. Every such figure now says what it rests on;
+    in a real browser, at a desk's width and a phone's, nothing of it cut off."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = require_chromium()
+    _seal_scored_history(story)
+    held = HeldComplete(story, tmp_path / "ram")
+    try:
+        assert held.opened is not None
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(held.opened.url)
+            page.wait_for_url(held.opened.url.split("/?")[0] + "/")
+            text = page.locator("article").inner_text()
+            assert "Partial overview: showing the newest 2 of 5 notes" in text
+            assert "In care since at least 04 Feb 2026" in text  # never "since" the oldest read
+            assert "2 sessions in the newest 2 of 5 notes" in text
+            assert "+0" not in text  # PHQ-9's first score is in a note not read yet
+            assert "first score" not in text  # it is the first read, not the first
+            assert "Trend and change from the scores in the newest 2 notes; 3 older notes not read yet" in text
+            assert "None: every assessed session says" not in text
+            assert "No risk flag in the newest 2 notes; 3 older notes not read yet" in text
+            assert OLD_RISK not in text
+            assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing cut off
+            scores = page.locator("article table").first.evaluate("t => [t.scrollWidth, t.clientWidth]")
+            assert scores[0] <= scores[1] + 1, scores  # the scores whole, no sideways scroll
+            held.release()
+            page.reload()
+            complete = page.locator("article").inner_text()
+            assert "Partial overview" not in complete and "not read yet" not in complete
+            assert "In care since 02 Jun 2025 · 5 sessions" in complete and "-9" in complete
+            assert OLD_RISK in complete
+            browser.close()
+    finally:
+        held.close()

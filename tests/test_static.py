@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["vault", "note_templates", "syncd", "retention", "site_builder", "casenotes"]
+PACKAGES = ["vault", "note_templates", "syncd", "retention", "site_builder", "fiction", "checkup", "casenotes"]
 
 
 def test_ruff_is_clean() -> None:

@@ -18,7 +18,7 @@ from conftest import Env
 from test_retention import APA, Clock, add
 from test_sharing import BEA_PASS, People, seal
 
-from casenotes.doctor import sync_engine
+from checkup.machine import sync_engine
 from retention.purge import run
 from vault import Vault, verify
 from vault.backup.scan import vault_files

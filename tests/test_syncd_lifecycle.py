@@ -262,7 +262,7 @@ def test_sigterm_in_the_middle_of_a_burst_stops_syncd_within_two_seconds_losing_
     import subprocess
     import sys
 
-    from casenotes import fiction
+    import fiction
     from vault.format.encoding import new_id
 
     count = 600

@@ -13,9 +13,9 @@ import textwrap
 import pytest
 from conftest import PASSPHRASE, ROOT, Env
 
+from site_builder import decrypt
 from vault import Passphrase
 from vault.errors import TamperedFile
-from vault.store import reading
 
 EVERY_NOTE = [f"aaaaaaaaaaaaaaa{n}" for n in range(1, 6)]  # the story's notes
 
@@ -24,7 +24,7 @@ def read_in_two(story: Env) -> tuple[list[str], list[TamperedFile]]:
     vault = story.vault()
     practitioner = vault.unlock(Passphrase(PASSPHRASE))
     damaged: list[TamperedFile] = []
-    shares = reading.read_notes_in_two(
+    shares = decrypt.read_notes_in_two(
         vault, practitioner, vault.resolve("AB-1"), lambda notes: [n.note_id for n in notes], damaged
     )
     vault.close()
@@ -37,7 +37,7 @@ def test_a_fork_refused_by_the_system_costs_no_note(story: Env, monkeypatch: pyt
     def refused() -> int:
         raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
 
-    monkeypatch.setattr(reading.os, "fork", refused)
+    monkeypatch.setattr(decrypt.os, "fork", refused)
     assert read_in_two(story) == (EVERY_NOTE, [])
 
 
@@ -45,12 +45,12 @@ def test_a_child_that_sends_garbage_and_exits_0_costs_no_note(
     story: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parent = os.getpid()
-    real = reading.pickle.dumps
+    real = decrypt.pickle.dumps
 
     def garbage(*args, **kwargs) -> bytes:
         return b"\x80\x05garbage" if os.getpid() != parent else real(*args, **kwargs)
 
-    monkeypatch.setattr(reading.pickle, "dumps", garbage)
+    monkeypatch.setattr(decrypt.pickle, "dumps", garbage)
     assert read_in_two(story) == (EVERY_NOTE, [])
 
 
@@ -62,7 +62,7 @@ def test_the_decrypting_child_is_kept_out_of_core_dumps_as_its_parent() -> None:
         """
         import ctypes, resource
         from casenotes.nodump import no_core_dumps
-        from vault.store.reading import _Child
+        from site_builder.decrypt import _Child
 
         def state():
             libc = ctypes.CDLL(None)

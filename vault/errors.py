@@ -92,6 +92,25 @@ class TamperedFile(VaultError):
         self.why = why
 
 
+class KeyRecordOutdated(TamperedFile):
+    """The practitioner key record is one the ledger recorded before a newer one: put back
+    from a backup or a sync engine's version folder. Its passphrase would open it, and what
+    was sealed after the change would stay shut: it is refused rather than half used."""
+
+    exit_code = 2
+    template = (
+        "{}: {}; it is not used: put the newest copy back (from the machine where you changed "
+        "the passphrase, or the newest backup) and run `casenotes verify`"
+    )
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__(
+            path,
+            "an older practitioner key record than the audit log records (put back after a passphrase "
+            "or key-file change?)",
+        )
+
+
 class KeyFileInvalid(VaultError):
     template = "{}: {}; it was left untouched: restore it from a backup"
 

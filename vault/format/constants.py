@@ -79,6 +79,14 @@ MIN_KEY_FILE_BYTES = 16  # a shorter (or empty) file is refused as a key file
 RECOVERY_SECRET_BYTES = 16
 RECOVERY_KEY_PERSON = b"cn-recovery-v1"
 MAX_RECOVERY_SHARES = 16  # SLIP-39's limit per group
+RECOVERY_BOX_PERSON = b"cn-recovery-box"  # the recovery key's X25519 key: renewed keys are sealed to it
+
+# -- key renewal ----------------------------------------------------------------------------
+# A passphrase or key-file change makes a new X25519 key (vault/store/key_renewal.py); the
+# record keeps the ones it replaces, wrapped with it, so older access files still open.
+# A record never holds more: each change adds one, and 64 changes are decades of use.
+MAX_RETIRED_BOX_KEYS = 64
+BOX_KEY_STATEMENT = "casenotes box key"  # what "box_signed" signs, with the id and key
 SLIP39_ITERATION_EXPONENT = 1  # SLIP-39's own PBKDF2 cost (its passphrase is empty here)
 
 # -- revisions --------------------------------------------------------------------------
@@ -102,4 +110,5 @@ CONTENT_MAC_BYTES = 16
 CONTENT_MAC_PERSON = b"cn-content-v1"  # same key as the handle index, another domain
 RETENTION_FORMAT = "casenotes-retention-facts"
 RETENTION_KEY_PERSON = b"cn-retention-v1"  # retention facts: same key again, a third domain
+RIGHTS_FACT_WHAT = "rights"  # a rights fact's associated data names this domain (vault/format/rights.py)
 PRACTICE_RULES_FORMAT = "casenotes-practice-rules"  # vault/settings/<version>-<device>.json

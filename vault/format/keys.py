@@ -41,12 +41,14 @@ from ..errors import (
 )
 from .constants import (
     AEAD_NONCE_BYTES,
+    BOX_KEY_STATEMENT,
     DEVICE_FORMAT,
     DEVICE_REGISTRATION_FORMAT,
     JSON_FORMAT_VERSION,
     KDF_ALGORITHM,
     MAX_MEMLIMIT,
     MAX_OPSLIMIT,
+    MAX_RETIRED_BOX_KEYS,
     MIN_MEMLIMIT,
     MIN_OPSLIMIT,
     PRACTITIONER_KEY_FORMAT,
@@ -131,12 +133,21 @@ class Practitioner:
     practitioner_id: str
     box_key: PrivateKey
     signing_key: SigningKey
+    # the encryption keys a passphrase or key-file change replaced, newest first: what was
+    # sealed to them before still opens; nothing is sealed to them again
+    retired: tuple[PrivateKey, ...] = ()
 
     def __repr__(self) -> str:
         return f"<Practitioner {self.practitioner_id} (unlocked)>"
 
     def open_sealed(self, sealed: bytes) -> bytes:
-        return SealedBox(self.box_key).decrypt(sealed)
+        """Open a box sealed to this practitioner's key, or to one it replaced."""
+        for key in (self.box_key, *self.retired):
+            try:
+                return SealedBox(key).decrypt(sealed)
+            except nacl.exceptions.CryptoError:
+                continue
+        raise nacl.exceptions.CryptoError("sealed to none of this practitioner's keys")
 
 
 def check_kdf(record: dict[str, Any], path: Path) -> tuple[bytes, KdfParams]:
@@ -187,12 +198,50 @@ def _public_part(record: dict[str, Any]) -> bytes:
 
 
 def practitioner_secret(practitioner: Practitioner) -> bytes:
-    """The 64 bytes every wrapped copy holds: X25519 private key, then the Ed25519 seed."""
-    return bytes(practitioner.box_key) + bytes(practitioner.signing_key)
+    """What every wrapped copy holds: the X25519 private key, the Ed25519 seed, then the
+    X25519 keys it replaced, newest first (none before the first renewal: 64 bytes)."""
+    retired = b"".join(bytes(key) for key in practitioner.retired)
+    return bytes(practitioner.box_key) + bytes(practitioner.signing_key) + retired
+
+
+def secret_length_fits(length: int) -> bool:
+    """Whether a wrapped secret of ``length`` bytes is one `practitioner_secret` makes."""
+    extra = length - 64
+    return extra >= 0 and extra % 32 == 0 and extra // 32 <= MAX_RETIRED_BOX_KEYS
 
 
 def practitioner_from_secret(practitioner_id: str, secret: bytes) -> Practitioner:
-    return Practitioner(practitioner_id, PrivateKey(secret[:32]), SigningKey(secret[32:]))
+    retired = tuple(PrivateKey(secret[i : i + 32]) for i in range(64, len(secret), 32))
+    return Practitioner(practitioner_id, PrivateKey(secret[:32]), SigningKey(secret[32:64]), retired)
+
+
+def renewed(practitioner: Practitioner) -> Practitioner:
+    """The practitioner with a new encryption key, the current one retired (kept to open
+    what was sealed to it). The signing key stays: devices, colleagues and every signed
+    record name it."""
+    retired = (practitioner.box_key, *practitioner.retired)[:MAX_RETIRED_BOX_KEYS]
+    return Practitioner(
+        practitioner.practitioner_id, PrivateKey.generate(), practitioner.signing_key, retired
+    )
+
+
+def box_statement(practitioner_id: str, box_public: bytes) -> bytes:
+    """What a practitioner's signing key signs to vouch for their current encryption key."""
+    return canonical(
+        {"statement": BOX_KEY_STATEMENT, "practitioner_id": practitioner_id, "box_public": b64(box_public)}
+    )
+
+
+def signed_box_key(record: dict[str, Any], sign_public: VerifyKey) -> PublicKey | None:
+    """The record's encryption key, if ``sign_public`` signed it (``box_signed``), else None."""
+    try:
+        box = unb64(record.get("box_public"), 32)
+        sign_public.verify(
+            box_statement(str(record.get("practitioner_id")), box), unb64(record.get("box_signed"), 64)
+        )
+    except (ValueError, TypeError, nacl.exceptions.BadSignatureError):
+        return None
+    return PublicKey(box)
 
 
 def wrap_practitioner(
@@ -217,6 +266,11 @@ def wrap_practitioner(
     }
     if factor is not None:
         record["second_factor"] = factor  # bound as associated data like every other field
+    # A colleague's machine seals new client keys to the key the practitioner signed, once
+    # it differs from the one it pinned (a renewal): the record alone is not signed.
+    box_public = bytes(practitioner.box_key.public_key)
+    statement = box_statement(practitioner.practitioner_id, box_public)
+    record["box_signed"] = b64(practitioner.signing_key.sign(statement).signature)
     nonce = nacl.utils.random(AEAD_NONCE_BYTES)
     sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
         practitioner_secret(practitioner),
@@ -249,7 +303,7 @@ def unlock_practitioner(path: Path, passphrase: Passphrase) -> Practitioner:
     if factor == SECOND_FACTOR_KEY_FILE and passphrase.key_file is None:
         raise KeyFileNeeded(path)
     wrapped = _field(record, "wrapped", path)
-    if len(wrapped) != AEAD_NONCE_BYTES + 64 + 16:
+    if not secret_length_fits(len(wrapped) - AEAD_NONCE_BYTES - 16):
         raise KeyFileInvalid(path, "wrapped key has the wrong length")
     try:
         secret = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(

@@ -6,7 +6,10 @@ any K of which give it back; fewer reveal nothing of it (Shamir's scheme, as SLI
 specifies it). The recovery record holds a second wrapped copy of the practitioner's
 secret under a key derived from the recovery key, so K custodians together can set a new
 passphrase without knowing the old one. The record stores N, K and when it was made;
-never a share, nor anything derived from one but the wrapped copy.
+never a share, nor anything derived from one but the wrapped copy and the public half of
+an X25519 key derived from the recovery key (``box_public``): when a passphrase or key-file
+change renews the practitioner's keys, the renewed secret is sealed to it (``renewed``),
+so the same shares open notes sealed after the change (vault/store/key_renewal.py).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import nacl.bindings as sodium
 import nacl.exceptions
 import nacl.utils
 import shamir_mnemonic
+from nacl.public import PrivateKey, PublicKey, SealedBox
 from shamir_mnemonic.share import Share
 
 from ..errors import KeyFileInvalid, RecoveryFailed
@@ -26,14 +30,14 @@ from .constants import (
     AEAD_NONCE_BYTES,
     JSON_FORMAT_VERSION,
     MAX_RECOVERY_SHARES,
+    RECOVERY_BOX_PERSON,
     RECOVERY_FORMAT,
     RECOVERY_KEY_PERSON,
     RECOVERY_SECRET_BYTES,
     SLIP39_ITERATION_EXPONENT,
 )
 from .encoding import b64, canonical, unb64
-
-_SECRET_BYTES = 64  # the practitioner's X25519 key and Ed25519 seed (see keys.py)
+from .keys import secret_length_fits
 
 
 def check_counts(shares: int, threshold: int) -> str | None:
@@ -90,8 +94,13 @@ def _wrap_key(secret: bytes) -> bytes:
     return hashlib.blake2b(secret, digest_size=32, person=RECOVERY_KEY_PERSON).digest()
 
 
+def _box_key(secret: bytes) -> PrivateKey:
+    return PrivateKey(hashlib.blake2b(secret, digest_size=32, person=RECOVERY_BOX_PERSON).digest())
+
+
 def _public_part(record: dict[str, Any]) -> bytes:
-    return canonical({k: v for k, v in record.items() if k != "wrapped"})
+    # "renewed" is added later, by whoever holds no recovery key: it is not bound
+    return canonical({k: v for k, v in record.items() if k not in ("wrapped", "renewed")})
 
 
 def wrap(
@@ -110,6 +119,7 @@ def wrap(
         "created": when,
         "shares": shares,
         "threshold": threshold,
+        "box_public": b64(bytes(_box_key(recovery_key).public_key)),
     }
     nonce = nacl.utils.random(AEAD_NONCE_BYTES)
     sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
@@ -127,13 +137,44 @@ def counts(record: dict[str, Any], path: Path) -> tuple[int, int]:
     return shares, threshold
 
 
-def unwrap(record: dict[str, Any], recovery_key: bytes, path: Path) -> bytes:
-    """The practitioner's secret, if these shares' recovery key opens this record."""
+def renewable(record: dict[str, Any]) -> bool:
+    """Whether a renewed secret can be sealed to this record (made by casenotes 0.x with
+    ``box_public``; an older set must be made again to open notes sealed after a renewal)."""
+    return isinstance(record.get("box_public"), str)
+
+
+def renew(record: dict[str, Any], secret: bytes, path: Path) -> dict[str, Any]:
+    """The record with ``secret`` (a renewed practitioner's) sealed to its recovery key."""
+    try:
+        public = PublicKey(unb64(record.get("box_public"), 32))
+    except ValueError as exc:
+        raise KeyFileInvalid(path, f"field 'box_public': {exc}") from exc
+    return {**record, "renewed": b64(SealedBox(public).encrypt(secret))}
+
+
+def unwrap(record: dict[str, Any], recovery_key: bytes, path: Path) -> list[bytes]:
+    """The practitioner's secrets these shares' recovery key opens in this record: the
+    renewed one first, if a renewal sealed one to it, then the wrapped copy."""
     counts(record, path)
     try:
-        wrapped = unb64(record.get("wrapped"), AEAD_NONCE_BYTES + _SECRET_BYTES + 16)
+        wrapped = unb64(record.get("wrapped"))
     except ValueError as exc:
         raise KeyFileInvalid(path, f"field 'wrapped': {exc}") from exc
+    if not secret_length_fits(len(wrapped) - AEAD_NONCE_BYTES - 16):
+        raise KeyFileInvalid(path, "field 'wrapped' has the wrong length")
+    first = _unwrap(record, wrapped, recovery_key)
+    if "renewed" not in record:
+        return [first]
+    try:
+        renewed = SealedBox(_box_key(recovery_key)).decrypt(unb64(record.get("renewed")))
+    except (ValueError, nacl.exceptions.CryptoError) as exc:
+        raise KeyFileInvalid(path, "the renewed copy does not open with these shares (damaged?)") from exc
+    if not secret_length_fits(len(renewed)):
+        raise KeyFileInvalid(path, "the renewed copy has the wrong length")
+    return [renewed, first]
+
+
+def _unwrap(record: dict[str, Any], wrapped: bytes, recovery_key: bytes) -> bytes:
     try:
         return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
             wrapped[AEAD_NONCE_BYTES:],

@@ -65,7 +65,7 @@ def grant(vault: Vault, practitioner: Practitioner, client_id: str, colleague: C
     to = colleague.practitioner_id
     if any(pid == to and g == gid for pid, g, _ in vault.keyring.access_files(client_id)):
         raise AlreadyGranted(colleague.name, client_id)
-    path = vault.keyring.seal_access(client_id, oldest_first(keys), to, colleague.identity.box_public, gid)
+    path = vault.keyring.seal_access(client_id, oldest_first(keys), to, vault.trust.box_key(colleague), gid)
     vault.audit.append(
         "access-grant",
         client=client_id,

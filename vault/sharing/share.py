@@ -126,7 +126,7 @@ def open_bundle(
     if today > expires:
         raise ShareExpired(path, expires.isoformat())
     try:
-        inner = json.loads(SealedBox(me.box_key).decrypt(unb64(record.get("box"))))
+        inner = json.loads(me.open_sealed(unb64(record.get("box"))))
         if (inner["sender"], inner["recipient"], inner["consent"]["until"]) != (
             sender_id,
             recipient_id,

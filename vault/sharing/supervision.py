@@ -21,6 +21,7 @@ from ..format import sync_artefacts
 from ..format.constants import JSON_FORMAT_VERSION
 from ..format.encoding import stamp
 from ..format.keys import Practitioner, check_record, sign_record, signer
+from ..store.authority import Judge
 from ..store.colleagues import Colleague
 from ..store.vault import Vault
 from . import access
@@ -69,15 +70,50 @@ def supervise(vault: Vault, supervisee: Practitioner, client_id: str, supervisor
     vault.audit.append("supervise", client=client_id, supervisor=supervisor.practitioner_id)
 
 
-def _supervisions(vault: Vault, client_id: str) -> list[dict[str, Any]]:
+def _supervisions(
+    vault: Vault, client_id: str, found: list[Problem] | None = None, judge: Judge | None = None
+) -> list[dict[str, Any]]:
+    """The client's supervision records that stand: signed by a trusted practitioner who was
+    entitled to write the client when it says it began (a revoked colleague's machine cannot
+    make itself, or anyone, a supervisor whose co-signatures count); the others are refused
+    and, given ``found``, named there."""
     folder = vault.client_dir(client_id) / "supervision"
     if not folder.is_dir():
         return []
     signers = vault.trust.trusted_signers()
-    return [
-        check_record(p, SUPERVISION_FORMAT, signers, "supervisee", UNTRUSTED)
-        for p in sync_artefacts.glob(folder, "*.json")
-    ]
+    judge = judge or Judge(vault.keyring, client_id)
+    standing = []
+    for path in sync_artefacts.glob(folder, "*.json"):
+        record = check_record(path, SUPERVISION_FORMAT, signers, "supervisee", UNTRUSTED)
+        why = judge.refusal(str(record["supervisee"]), str(record["since"]))
+        if not why:
+            standing.append(record)
+        elif found is not None:
+            fix = "no co-signature counts by it: remove the file"
+            found.append(
+                Problem(path, _refused(vault, "supervision", record["supervisee"], why, fix, client_id))
+            )
+    return standing
+
+
+def _refused(vault: Vault, what: str, practitioner: object, why: str, fix: str, client_id: str) -> str:
+    """The words of a refused supervision or co-signature: signed with a practitioner's key, so
+    the device is the one whose audit log records writing it, if any did."""
+    event = "supervise" if what == "supervision" else "cosign"
+    devices = sorted(
+        {
+            e.device
+            for e in vault.audit.entries()
+            if e.event == event
+            and e.data.get("client") == client_id
+            and vault.trust.registrant(e.device) == practitioner
+        }
+    )
+    device = ", ".join(devices) or "unknown (no audit log records it)"
+    return (
+        f"refused: {what} written by device {device} of practitioner {practitioner}, who was not "
+        f"entitled to write it ({why}); {fix}"
+    )
 
 
 def _cosign_path(vault: Vault, client_id: str, note_id: str, supervisor: str) -> Path:
@@ -174,7 +210,7 @@ def problems(vault: Vault) -> list[Problem]:
     found: list[Problem] = []
     for client_id in vault.client_ids():
         try:
-            _supervisions(vault, client_id)
+            _supervisions(vault, client_id, found)
         except TamperedFile as exc:
             found.append(Problem(exc.path, exc.why))
         _checked_cosigns(vault, client_id, found)
@@ -182,16 +218,35 @@ def problems(vault: Vault) -> list[Problem]:
 
 
 def _checked_cosigns(vault: Vault, client_id: str, found: list[Problem]) -> list[dict[str, Any]]:
+    """The co-signatures that stand: signed by a supervisor a standing supervision names, who
+    was entitled to write the client when it says it co-signed, bound to the note's bytes."""
     folder = vault.client_dir(client_id) / "cosign"
+    paths = sync_artefacts.glob(folder, "*.json")
+    if not paths:
+        return []
+    judge = Judge(vault.keyring, client_id)
+    try:
+        supervisors = {str(s["supervisor"]) for s in _supervisions(vault, client_id, judge=judge)}
+    except TamperedFile:
+        supervisors = set()  # a damaged supervision file is reported on its own
     good = []
-    for path in sync_artefacts.glob(folder, "*.json"):
+    for path in paths:
         try:
             record = check_record(path, COSIGN_FORMAT, vault.trust.trusted_signers(), "supervisor", UNTRUSTED)
             revisions = {n: p for n, _, p in vault.revisions(client_id, str(record["note"]))}
             sealed = revisions.get(int(record["revision"]))
             if sealed is None or hashlib.sha256(sealed.read_bytes()).hexdigest() != record["sha256"]:
                 raise TamperedFile(path, "the co-signed revision is gone or changed")
-            good.append(record)
         except TamperedFile as exc:
             found.append(Problem(exc.path, exc.why))
+            continue
+        supervisor = str(record["supervisor"])
+        why = judge.refusal(supervisor, str(record["cosigned_at"]))
+        if not why and supervisor not in supervisors:
+            why = f"practitioner {supervisor} does not supervise client {client_id}"
+        if why:
+            fix = "the note is not shown as co-signed: remove the file"
+            found.append(Problem(path, _refused(vault, "co-signature", supervisor, why, fix, client_id)))
+            continue
+        good.append(record)
     return good

@@ -20,9 +20,14 @@ colleague's clock is taken as written while entitled (it was, if the clock is ho
 it still cannot replace a signed revision.
 
 A device retired by its practitioner (`casenotes device retire`, vault/store/retired.py)
-keeps no authority at all from the retire on: a revision it signed dated after the retire
+keeps no authority at all from the retire on: a file it signed dated after the retire
 is refused whoever its practitioner is, the client's owner too; one dated before is judged
 as above (a lost machine's clock set back is the same limit as a revoked colleague's).
+
+The same rule judges the other files a device or a practitioner's key writes about a
+client (`Judge.device`, `Judge.refusal`): a hold's placement and release
+(retention/records.py), a supervision and a co-signature (vault/sharing/supervision.py),
+a handle-index entry (vault/store/handles.py).
 """
 
 from __future__ import annotations
@@ -103,29 +108,51 @@ class Judge:
         return self._owners[device_id]
 
     def __call__(self, header: RevisionHeader) -> str:
-        retired = self._retired.get(header.device)
-        if retired is not None and header.sealed_at > retired:  # the same second: before it
+        return self.device(
+            header.device,
+            header.sealed_at,
+            "revision",
+            "it is not shown as the client's record: remove it, or restore the note from a backup",
+        )
+
+    def device(self, device_id: str, at: str, what: str, fix: str) -> str:
+        """Why a ``what`` of the client that device ``device_id`` wrote, claiming time ``at``,
+        is refused ("" if its practitioner was entitled to write it then); ``fix``: what
+        casenotes does instead and what to do, the message's end."""
+        retired = self._retired.get(device_id)
+        if retired is not None and at > retired:  # the same second: before it
             return (
-                f"refused: revision written by device {header.device}, which was retired at {retired}, "
-                f"before the {header.sealed_at} it claims; a retired device keeps no authority: it is not "
-                f"shown as the client's record: remove it, or restore the note from a backup"
+                f"refused: {what} written by device {device_id}, which was retired at {retired}, "
+                f"before the {at} it claims; a retired device keeps no authority: {fix}"
             )
         try:
-            if self.owns(header.device):
+            if self.owns(device_id):
                 return ""
         except TamperedFile:
             return ""  # client.json does not check: nothing of the client opens; verify names it
-        practitioner = self.keyring.trust.registrant(header.device)
-        try:
-            if self._writers is None:
-                self._writers = writers(self.keyring, self.client_id)
-            why = self._writers.refusal(practitioner, header.sealed_at)
-        except TamperedFile as exc:  # who may write cannot be read: believe no one but the owner
-            why = f"who may write the client cannot be checked ({exc.path.name}: {exc.why})"
+        practitioner = self.keyring.trust.registrant(device_id)
+        why = self.refusal(practitioner, at)
         if not why:
             return ""
         return (
-            f"refused: revision written by device {header.device} of practitioner "
-            f"{practitioner or 'unknown'}, who was not entitled to write it ({why}); it is not "
-            f"shown as the client's record: remove it, or restore the note from a backup"
+            f"refused: {what} written by device {device_id} of practitioner {practitioner or 'unknown'}, "
+            f"who was not entitled to write it ({why}); {fix}"
         )
+
+    def refusal(self, practitioner: str | None, at: str) -> str:
+        """Why ``practitioner`` could not write the client at ``at`` ("" if they could): for
+        files signed with a practitioner's own key (co-signatures, supervision) too."""
+        try:
+            if self._writers is None:
+                self._writers = writers(self.keyring, self.client_id)
+            return self._writers.refusal(practitioner, at)
+        except TamperedFile as exc:  # who may write cannot be read: believe no one but the owner
+            if practitioner is not None and practitioner == self._owner():
+                return ""
+            return f"who may write the client cannot be checked ({exc.path.name}: {exc.why})"
+
+    def _owner(self) -> str | None:
+        try:
+            return self.keyring.owner(self.client_id)
+        except TamperedFile:
+            return None

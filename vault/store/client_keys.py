@@ -40,7 +40,7 @@ from .trust import Trust
 
 Generations = dict[str, kg.Generation]
 #: the audit events that record a new generation's key file (`Keyring.finish`)
-ROTATION_EVENTS = ("key-merge", "access-revoke")
+ROTATION_EVENTS = ("key-merge", "access-revoke", "key-renew")
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class Keyring:
             path = self.root / "practitioners" / f"{pid}.json"
             key = public_keys(read_record(path, PRACTITIONER_KEY_FORMAT), path)[0]
             pinned = self.device.trusted_box.get(pid)
-            if pinned is not None and pinned != b64(bytes(key)):
+            if pinned is not None and pinned != b64(bytes(key)) and self.trust.renewed_box_key(pid) is None:
                 raise TamperedFile(
                     path, "the practitioner's encryption key is not the one this device pinned (swapped?)"
                 )
@@ -424,7 +424,7 @@ class Keyring:
     # -- rotation: a revoke, or a merge of generations made apart ------------------------
     def known_box_keys(self) -> dict[str, PublicKey]:
         """Encryption keys this device can seal to: pinned practitioners' and colleagues'."""
-        known = {c.practitioner_id: c.identity.box_public for c in self.trust.colleagues()}
+        known = {c.practitioner_id: self.trust.box_key(c) for c in self.trust.colleagues()}
         return known | self.practitioner_box_keys()
 
     def rotation(self, client_id: str, revoke: str | None = None, by: str | None = None) -> Rotation:

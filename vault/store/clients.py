@@ -193,12 +193,17 @@ def index_name(blinded: str, client_id: str) -> str:
 def read_index_record(path: Path, device_keys: dict[str, VerifyKey]) -> str:
     """The client id of an index entry; its name must be the one its record states (a sync
     engine's conflict copy of a format-1 entry is read under the name it was copied from)."""
+    return read_index_entry(path, device_keys)[0]
+
+
+def read_index_entry(path: Path, device_keys: dict[str, VerifyKey]) -> tuple[str, str]:
+    """`read_index_record`, and the device that signed the entry."""
     record = check_record(path, HANDLE_INDEX_FORMAT, device_keys)
     client_id, blinded = record.get("client_id"), record.get("blinded_handle")
     name = sync_artefacts.original_name(path.name)
     if not is_id(client_id) or name not in (f"{blinded}.json", index_name(str(blinded), str(client_id))):
         raise TamperedFile(path, "handle index entry was moved or damaged")
-    return str(client_id)
+    return str(client_id), str(record.get("device"))
 
 
 def index_paths(root: Path, blinded: str) -> list[Path]:

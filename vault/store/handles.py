@@ -32,6 +32,7 @@ from ..format.encoding import Clock, new_id, stamp
 from ..format.keys import Device
 from . import ledger, revisions, sealing
 from .audit import AuditLog
+from .authority import Judge
 from .client_keys import Keyring
 from .clients import (
     PROFILE_RECORD_ID,
@@ -41,7 +42,7 @@ from .clients import (
     index_name,
     index_paths,
     index_record,
-    read_index_record,
+    read_index_entry,
 )
 from .leftovers import ADDING, HalfMade, WriteLock
 from .trust import Trust
@@ -90,7 +91,7 @@ def add_client(
     which syncd's sweep removes).
     """
     blinded = blind(handle, vault.device.index_key)
-    if index_paths(vault.root, blinded):
+    if any(_taken(vault, path) for path in index_paths(vault.root, blinded)):
         raise HandleTaken("")
     with vault.write_lock.shared():
         return _add_client(vault, handle, name, dob, blinded, on_created)
@@ -182,7 +183,7 @@ def resolve(vault: Indexed, handle: str, own: bool = False) -> str:
     candidates: list[str] = []
     for path in index_paths(vault.root, blind(handle, vault.device.index_key)):
         client_id = _client_of(vault, path)
-        if client_id not in candidates:
+        if client_id and client_id not in candidates:  # "": refused (verify names it)
             candidates.append(client_id)
     if not candidates:
         raise UnknownClient("")
@@ -222,31 +223,68 @@ def _client_of(vault: Indexed, path: Path) -> str:
     cached = vault.index_seen.get(path)
     if seen is not None and cached is not None and cached[0] == seen and cached[1] is keys:
         return cached[2]
-    client_id = read_index_record(path, keys)
+    client_id, device_id = read_index_entry(path, keys)
+    why = index_refusal(vault, path, client_id, device_id)
+    if why:
+        client_id = ""
     if seen is not None:
         vault.index_seen[path] = (seen, keys, client_id)
     return client_id
+
+
+def _taken(vault: Indexed, path: Path) -> bool:
+    """Whether an index entry takes its handle: a refused one does not (a revoked colleague's
+    machine cannot reserve handles), a damaged one does until verify's report is acted on."""
+    try:
+        return bool(_client_of(vault, path))
+    except TamperedFile:
+        return True
+
+
+INDEX_FIX = "the handle is not taken to mean that client: remove the file"
+
+
+def index_refusal(vault: Indexed, path: Path, client_id: str, device_id: str) -> str:
+    """Why an index entry is not believed ("" if it is): its device's practitioner was not
+    entitled to write the client it names, at the time the ledger recorded it written (now,
+    if no entry did). A revoked colleague's machine cannot point a handle at a client, so it
+    cannot make another client's handle ambiguous, nor steer a note into the wrong client."""
+    judge = Judge(vault.keyring, client_id)
+    try:
+        if judge.owns(device_id):
+            return ""
+    except TamperedFile:
+        return ""  # client.json does not check: nothing of the client opens; verify names it
+    written = ledger.writers(vault.audit.entries()).get(str(path.relative_to(vault.root)))
+    at = written.time if written is not None and written.device == device_id else stamp(vault.clock())
+    return judge.device(device_id, at, "handle index entry", INDEX_FIX)
 
 
 def upgrade_index(vault: Indexed) -> list[Path]:
     """A format-1 handle-index entry (``<blinded>.json``) that two machines wrote while
     apart comes back as a sync engine's conflict copy: file the copy's client under its
     own name (``<blinded>-<cid>.json``, recorded in the ledger) and remove the copy.
-    Returns the entries written. syncd runs it with its leftover sweep."""
+    Returns the entries written. syncd runs it with its leftover sweep.
+
+    The entry keeps the bytes its own machine signed (a record names no file, so they
+    check under the new name): the authority to point the handle at the client stays that
+    machine's, whichever machine files it."""
     folder = vault.root / "index"
     written = []
     for copy in sorted(folder.iterdir()) if folder.is_dir() else []:
         if sync_artefacts.kind(copy.name) != "conflict":
             continue
         try:
-            client_id = read_index_record(copy, vault.trust.device_keys())
+            client_id, device_id = read_index_entry(copy, vault.trust.device_keys())
         except TamperedFile:
+            continue  # verify reports it
+        if index_refusal(vault, copy, client_id, device_id):
             continue  # verify reports it
         blinded = sync_artefacts.original_name(copy.name).removesuffix(".json")
         target = folder / index_name(blinded, client_id)
         if not target.exists():
             with vault.write_lock.shared():
-                durable.write_new(target, index_record(blinded, client_id, vault.device))
+                durable.write_new(target, copy.read_bytes())
             vault.audit.append("index-upgrade", client=client_id, files=ledger.files(vault.root, target))
             written.append(target)
         copy.unlink()

@@ -56,7 +56,18 @@ def expected(entries: Iterable[Entry]) -> dict[str, list[str | None]]:
     # generation and the device that wrote it; a grant again is to a newer generation), so
     # a deletion is its last state, even when another device's clock, or one second shared
     # by both, puts the write after it.
-    return {path: _removal_last(history) for path, history in states.items()}
+    # A key record a renewal replaced (its entry names the digest) is older than every
+    # other state, whatever the clocks say: a device registered on another machine in the
+    # same second as a passphrase change records the record it saw, which time cannot
+    # place before or after the change (key records never repeat: each holds a new key).
+    replaced = {str(e.data["replaces"]) for e in entries if "replaces" in e.data}
+    return {path: _replaced_first(_removal_last(history), replaced) for path, history in states.items()}
+
+
+def _replaced_first(history: list[str | None], replaced: set[str]) -> list[str | None]:
+    if not replaced or not any(state in replaced for state in history):
+        return history
+    return [s for s in history if s in replaced] + [s for s in history if s not in replaced]
 
 
 def purged_clients(entries: Iterable[Entry]) -> set[str]:

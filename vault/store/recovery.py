@@ -9,8 +9,8 @@ durably beside the one in force (``<pid>.recovery-new``), the caller shows its s
 `commit` records it in the audit log and renames it into place. A run cut short before the
 entry leaves the old set in force; one cut short after it (the new shares were shown) is
 finished by `finish` (the next `status`, `use`, `create`, or syncd's sweep). `use` combines shares,
-opens the copy, checks the keys against the key file and this device's pins, and rewraps
-the practitioner key file under a new passphrase. Each is an audit entry, and the copy is
+opens the copy, checks the keys against the key file and this device's pins, and renews
+the practitioner key under a new passphrase. Each is an audit entry, and the copy is
 recorded in the ledger like every key file, so a deleted or swapped copy is reported.
 """
 
@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import durable
-from ..errors import NoRecovery, RecoveryFailed, TamperedFile, WriteFailed, reason
+from ..errors import KeyFileInvalid, NoRecovery, RecoveryFailed, TamperedFile, WriteFailed, reason
 from ..format import recovery as recovery_format
 from ..format.constants import RECOVERY_FORMAT
 from ..format.encoding import canonical, stamp
 from ..format.keys import Practitioner, checked_practitioner, practitioner_secret, read_record
 from ..format.redact import Passphrase
-from . import ledger
+from . import key_renewal, ledger
 
 if TYPE_CHECKING:
     from .vault import Vault
@@ -142,18 +142,28 @@ def open_copy(vault: Vault, mnemonics: list[str]) -> Practitioner:
     record = read_record(path, RECOVERY_FORMAT)
     if record.get("practitioner_id") != pid:
         raise TamperedFile(path, "the recovery copy is another practitioner's (swapped?)")
+    key_renewal.adopt(vault)  # a renewal cut short after its switch: this device pins its key
     key_record = vault.pinned_key_record()
     try:
-        secret = recovery_format.unwrap(record, recovery_format.combine(mnemonics), path)
+        secrets = recovery_format.unwrap(record, recovery_format.combine(mnemonics), path)
     except RecoveryFailed:
         vault.audit.append("recovery-failed", practitioner=pid, shares_given=len(mnemonics))
         raise
-    return checked_practitioner(key_record, secret, vault.practitioner_file)
+    # The renewed copy, if a renewal sealed one, is the key in force; a renewal cut short
+    # before its record was in force leaves the wrapped copy the one that fits.
+    for secret in secrets[:-1]:
+        try:
+            return checked_practitioner(key_record, secret, vault.practitioner_file)
+        except KeyFileInvalid:
+            continue
+    return checked_practitioner(key_record, secrets[-1], vault.practitioner_file)
 
 
-def reset(vault: Vault, practitioner: Practitioner, new: Passphrase) -> None:
-    """Set ``new`` (with its key file, if it carries one) on keys the shares opened."""
-    vault.rewrap(practitioner, new, None, "recovery-used")
+def reset(vault: Vault, practitioner: Practitioner, new: Passphrase) -> key_renewal.Renewal:
+    """Set ``new`` (with its key file, if it carries one) on keys the shares opened: a new
+    passphrase renews the encryption key as every change does (vault/store/key_renewal.py),
+    so the passphrase that was lost, or watched, opens nothing sealed from now on."""
+    return key_renewal.renew(vault, practitioner, new, None, "recovery-used")
 
 
 def use(vault: Vault, mnemonics: list[str], new: Passphrase) -> Practitioner:

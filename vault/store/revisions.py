@@ -27,7 +27,7 @@ from .clients import PROFILE_RECORD_ID
 REVISION_NAME = re.compile(r"^(\d{6})-([0-9a-f]{16})\.rev$")
 #: (revision number, device id, path) of one revision file.
 Revision = tuple[int, str, Path]
-#: Revisions whose signature was checked before they were needed (reading.CheckAhead), by
+#: Revisions whose signature was checked before they were needed (Revisions.check_early), by
 #: path: the bytes as checked, the device key that checked them, and the file's stat then.
 Checked = dict[Path, tuple[revision_format.ParsedRevision, VerifyKey, tuple[int, ...]]]
 
@@ -140,6 +140,21 @@ class Revisions:
 
     def load(self, path: Path) -> revision_format.ParsedRevision:
         return load(path, self.device_keys())
+
+    def check_early(
+        self, path: Path, device_keys: Mapping[str, VerifyKey]
+    ) -> tuple[revision_format.ParsedRevision, VerifyKey, tuple[int, ...]] | None:
+        """A revision's signature checked before it is needed: the entry of `Checked` that
+        `load` takes later, or None if it fails now (to fail again, and be reported, when it
+        is read) or changed while it was read."""
+        try:
+            before = file_stat(path)
+            parsed = load(path, device_keys)
+        except (OSError, TamperedFile):
+            return None
+        if file_stat(path) != before:  # being written while it was read
+            return None
+        return parsed, device_keys[parsed.header.device], before
 
     def open(
         self, path: Path, client_keys: list[PrivateKey], parsed: revision_format.ParsedRevision | None = None

@@ -6,22 +6,30 @@ the colleagues a pinned practitioner vouched for (``colleagues.py``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from nacl.public import SealedBox
+from nacl.public import PublicKey, SealedBox
 from nacl.signing import VerifyKey
 
 from .. import durable
-from ..errors import TamperedFile
+from ..errors import TamperedFile, VaultError
 from ..format import sync_artefacts
 from ..format.constants import DEVICE_REGISTRATION_FORMAT, PRACTITIONER_KEY_FORMAT
 from ..format.encoding import b64, stamp
-from ..format.keys import Device, Practitioner, check_registration, public_keys, read_record
+from ..format.keys import (
+    Device,
+    Practitioner,
+    check_registration,
+    public_keys,
+    read_record,
+    signed_box_key,
+)
 from . import colleagues as team
 from . import ledger
-from .audit import AuditLog, read_entries, vouching_entries
+from .audit import AuditLog, read_entries, signed_entries, vouching_entries
 
 
 class Trust:
@@ -151,8 +159,73 @@ class Trust:
         own_key = self.root / "practitioners" / f"{identity.practitioner_id}.json"
         if not own_key.exists():
             return False
-        box, sign = public_keys(read_record(own_key, PRACTITIONER_KEY_FORMAT), own_key)
-        return box == identity.box_public and sign == identity.sign_public
+        record = read_record(own_key, PRACTITIONER_KEY_FORMAT)
+        box, sign = public_keys(record, own_key)
+        # a renewed key (a passphrase change, vault/store/key_renewal.py) is signed by the
+        # signing key the identity names
+        return sign == identity.sign_public and (
+            box == identity.box_public or signed_box_key(record, identity.sign_public) == box
+        )
+
+    def renewed_box_key(self, practitioner_id: str) -> str | None:
+        """The practitioner's key record's encryption key (b64), if it differs from this
+        device's pin because the practitioner renewed it on another machine: signed by the
+        pinned signing key, and the newest record the ledger holds, recorded with that key
+        by a device of theirs (signed lines only). None otherwise: the pin stands."""
+        pinned = self.device.trusted_box.get(practitioner_id)
+        path = self.root / "practitioners" / f"{practitioner_id}.json"
+        try:
+            record = read_record(path, PRACTITIONER_KEY_FORMAT)
+            box, sign = public_keys(record, path)
+        except VaultError:
+            return None
+        box_b64 = b64(bytes(box))
+        if pinned in (None, box_b64) or self.device.trusted.get(practitioner_id) != b64(bytes(sign)):
+            return None
+        if signed_box_key(record, sign) != box:
+            return None
+        return box_b64 if self._renewal_recorded(practitioner_id, path, box_b64) else None
+
+    def _renewal_recorded(self, practitioner_id: str, path: Path, box_b64: str) -> bool:
+        """Whether a device of the practitioner recorded renewing the key record to exactly
+        these bytes, with ``box_b64``, and no later renewal replaced them (signed lines only:
+        a record planted with an old record's signing key is not a renewal). Each renewal
+        names the digest it replaces, so no order of entries is needed: two machines' clocks
+        within one second cannot give one."""
+        relative = str(path.relative_to(self.root))
+        entries = signed_entries(self.audit.directory, self.device_keys(), json.dumps(relative).encode())
+        renewals = [
+            e for e in entries if "renewed" in e.data and self.registrant(e.device) == practitioner_id
+        ]
+        digest = ledger.digest(path)
+        if any(e.data.get("replaces") == digest for e in renewals):
+            return False
+        return any(
+            e.data["renewed"] == box_b64
+            and isinstance(e.data.get("files"), dict)
+            and e.data["files"].get(relative) == digest
+            for e in renewals
+        )
+
+    def box_key(self, colleague: team.Colleague) -> PublicKey:
+        """The key to seal a colleague's client keys to: the one their key record in this
+        vault holds, when they renewed it since their identity was vouched for (a passphrase
+        change: signed by their signing key and recorded by a device of theirs in the ledger);
+        else the vouched identity's. Not the old one after a renewal: an older copy of their
+        key record, with the old passphrase, would open it."""
+        identity = colleague.identity
+        path = self.root / "practitioners" / f"{identity.practitioner_id}.json"
+        try:
+            record = read_record(path, PRACTITIONER_KEY_FORMAT)
+        except VaultError:
+            return identity.box_public
+        box, sign = public_keys(record, path)
+        if sign != identity.sign_public or box == identity.box_public:
+            return identity.box_public
+        if signed_box_key(record, sign) != box:
+            return identity.box_public
+        recorded = self._renewal_recorded(identity.practitioner_id, path, b64(bytes(box)))
+        return box if recorded else identity.box_public
 
     def colleagues(self) -> list[team.Colleague]:
         return team.read_all(self.root, self.device.trusted)[0]

@@ -44,6 +44,7 @@ from .. import durable
 from ..errors import (
     DeviceMissing,
     KeyFileNeeded,
+    KeyRecordOutdated,
     NotAPractice,
     TamperedFile,
     UnknownNote,
@@ -55,7 +56,7 @@ from ..format.constants import (
     PRACTITIONER_KEY_FORMAT,
     KdfParams,
 )
-from ..format.encoding import Clock, b64, canonical, is_id, stamp, utc_now
+from ..format.encoding import Clock, b64, is_id, stamp, utc_now
 from ..format.keys import (
     Practitioner,
     load_device,
@@ -63,16 +64,15 @@ from ..format.keys import (
     read_record,
     second_factor,
     unlock_practitioner,
-    wrap_practitioner,
 )
 from ..format.redact import Passphrase, Plaintext
-from . import handles, ledger, leftovers, revisions, sealing
+from . import handles, key_renewal, ledger, leftovers, revisions, sealing
 from .audit import AuditLog
 from .client_keys import Keyring
 from .clients import PROFILE_RECORD_ID, Profile
 from .group_commit import GroupCommit
 from .leftovers import HalfMade, WriteLock
-from .revisions import Revision, Revisions
+from .revisions import Checked, Revision, Revisions
 from .sealing import SealedRevision
 from .trust import Trust
 
@@ -109,6 +109,7 @@ class Vault:
         durable.name_writer(root, self.device.device_id)  # its temp files say whose they are
         self._backup_lock_depth = 0
         self.recorded_for_older_version = 0  # files the last unlock put into the ledger
+        self.renewal: key_renewal.Renewal | None = None  # what the last unlock finished
         self.index_seen: handles.IndexSeen = {}
 
     # -- backups --------------------------------------------------------------------------
@@ -268,7 +269,17 @@ class Vault:
         A missing or wrong factor changes nothing but an ``unlock-failed`` audit entry."""
         path = self.practitioner_file
         pid = self.device.practitioner_id
-        self.pinned_key_record()
+        key_renewal.adopt(self)
+        try:
+            self.pinned_key_record()
+        except TamperedFile:
+            if self._older_key_record():
+                self.audit.append("unlock-failed", practitioner=pid, outdated=True)
+                raise KeyRecordOutdated(path) from None
+            raise
+        if self._older_key_record():  # this device never pinned the newer one: the ledger says
+            self.audit.append("unlock-failed", practitioner=pid, outdated=True)
+            raise KeyRecordOutdated(path)
         try:
             practitioner = unlock_practitioner(path, passphrase)
         except KeyFileNeeded:
@@ -276,6 +287,8 @@ class Vault:
             raise
         except WrongPassphrase:
             self.audit.append("unlock-failed", practitioner=pid)
+            if key_renewal.switched(self):  # a renewal cut short: the new passphrase finishes it
+                raise
             if problem := ledger.check_file(self.root, path, self.audit.entries()):
                 raise TamperedFile(problem.path, problem.why) from None
             raise
@@ -288,7 +301,22 @@ class Vault:
         if not same:
             raise TamperedFile(index, "the handle-index key is not the one this device holds (swapped?)")
         self.recorded_for_older_version = self._record_unrecorded()
+        self.renewal = key_renewal.resume(self, practitioner)  # a renewal cut short: finished
         return practitioner
+
+    def _older_key_record(self) -> bool:
+        """Whether the key record is one a renewal replaced (put back). Each renewal's entry
+        names the digest it replaces: no order of entries is needed, which two devices'
+        clocks within one second could not give (a device registered on another machine in
+        the second of a passphrase change records the record it saw, after or before). Only
+        the log lines naming the file are parsed, so an unlock stays cheap in a long log."""
+        if not self.practitioner_file.is_file():
+            return False
+        relative = str(self.practitioner_file.relative_to(self.root))
+        replaced = {
+            str(e.data.get("replaces")) for e in self.audit.mentioning(relative) if "replaces" in e.data
+        }
+        return bool(replaced) and ledger.digest(self.practitioner_file) in replaced
 
     def _record_unrecorded(self) -> int:
         """Once per device: put the key, access and index files an older casenotes left out of
@@ -302,24 +330,13 @@ class Vault:
         durable.write_new(marker, b"")
         return len(found)
 
-    def change_passphrase(self, old: Passphrase, new: Passphrase, kdf: KdfParams | None = None) -> None:
-        """Re-wrap the practitioner keys under ``new`` (and its key file, if it carries one);
-        no note, client key or backup is re-encrypted."""
-        self.rewrap(self.unlock(old), new, kdf, "passphrase-changed")
-
-    def rewrap(self, practitioner: Practitioner, new: Passphrase, kdf: KdfParams | None, event: str) -> None:
-        """Write the practitioner key file anew, wrapped under ``new``; audited as ``event``
-        with the file's hash (the ledger), and whether a key file is now required."""
-        if kdf is None:
-            current = read_record(self.practitioner_file, PRACTITIONER_KEY_FORMAT)["kdf"]
-            kdf = KdfParams(current["opslimit"], current["memlimit"])
-        durable.replace(self.practitioner_file, canonical(wrap_practitioner(practitioner, new, kdf)))
-        self.audit.append(
-            event,
-            practitioner=practitioner.practitioner_id,
-            key_file=new.key_file is not None,
-            files=ledger.files(self.root, self.practitioner_file),
-        )
+    def change_passphrase(
+        self, old: Passphrase, new: Passphrase, kdf: KdfParams | None = None
+    ) -> key_renewal.Renewal:
+        """A new encryption key under ``new`` (and its key file, if it carries one), and a new
+        key generation of every client held (vault/store/key_renewal.py): an older copy of
+        the key record opens nothing sealed from now on. No note is re-encrypted."""
+        return key_renewal.renew(self, self.unlock(old), new, kdf, "passphrase-changed")
 
     # -- clients ------------------------------------------------------------------------
     def client_dir(self, client_id: str) -> Path:
@@ -433,6 +450,30 @@ class Vault:
         from . import reading
 
         return reading.read_notes(self, practitioner, client_id, note_id, damaged, refused, others)
+
+    def open_notes(
+        self,
+        client_id: str,
+        note_ids: list[str],
+        client_keys: list[PrivateKey],
+        damaged: list[TamperedFile] | None,
+        checked: Checked | None = None,
+        stopped: Callable[[], bool] = lambda: False,
+        others: list[tuple[str, str]] | None = None,
+    ) -> list[OpenedNote]:
+        """The standing revision of each of these notes, checked and decrypted as read_notes
+        does, with no audit entry: the caller records what it read with audit_decrypt (`open`
+        reads a client in two processes, site_builder/decrypt.py, and counts both in one)."""
+        from . import reading
+
+        return reading.open_notes(
+            self, client_id, note_ids, client_keys, damaged, checked, stopped=stopped, others=others
+        )
+
+    def audit_decrypt(self, practitioner: Practitioner, client_id: str, notes: int) -> None:
+        from . import reading
+
+        reading.audit_decrypt(self, practitioner, client_id, notes)
 
     def read_profile(self, practitioner: Practitioner, client_id: str) -> Profile:
         from . import reading

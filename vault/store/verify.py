@@ -27,10 +27,12 @@ from pathlib import Path
 from ..errors import Problem, TamperedFile
 from ..format import sync_artefacts
 from . import colleagues as team
-from . import forks, ledger, purged
+from . import forks, key_renewal, ledger, purged
 from .audit import Entry
 from .authority import Judge
-from .clients import read_index_record
+from .client_keys import ROTATION_EVENTS
+from .clients import read_index_entry
+from .handles import index_refusal
 from .revisions import REVISION_NAME
 from .vault import Vault
 
@@ -46,13 +48,20 @@ NOT_YET_SYNCED = (
 
 
 def verify(vault: Vault) -> list[Problem]:
+    key_renewal.adopt(vault)  # a passphrase change cut short after its switch: not a swapped key
     bad = vault.trust.bad_registrations() + vault.keyring.bad_practitioner_keys()
     bad += team.read_all(vault.root, vault.trust.trusted_signers())[1]  # a colleague's own adds too
     problems = [Problem(e.path, e.why) for e in bad]
     keys = vault.trust.device_keys()
     problems += vault.audit.verify(keys)
     for path in sync_artefacts.glob(vault.root / "index", "*.json"):
-        problems += _check(lambda p=path: read_index_record(p, keys))
+        try:
+            client_id, device_id = read_index_entry(path, keys)
+        except TamperedFile as exc:
+            problems.append(Problem(exc.path, exc.why))
+            continue
+        if why := index_refusal(vault, path, client_id, device_id):
+            problems.append(Problem(path, why))
     purges = purged.signed(vault)
     # A forged purge line excuses nothing, nor does another device's purge not agreed to here.
     entries = ledger.agreed_purges(purged.trusted(vault.audit.entries(), purges), vault.device.device_id)
@@ -81,7 +90,7 @@ def verify(vault: Vault) -> list[Problem]:
                 "`casenotes retention purge` on this machine once the client is due",
             )
         )
-    problems += ledger.problems(vault.root, entries)
+    problems += _renewal_cut_short(vault, ledger.problems(vault.root, entries))
     problems += _artefacts(vault) + _sync_ignore(vault)
     forked = forks.everywhere(vault, lambda c: Judge(vault.keyring, c), vault.device.device_id, thorough=True)
     problems += [
@@ -93,6 +102,23 @@ def verify(vault: Vault) -> list[Problem]:
             for p in problems
         ]
     return problems
+
+
+def _renewal_cut_short(vault: Vault, problems: list[Problem]) -> list[Problem]:
+    """The key files a passphrase change cut short rewrote before its audit entry are not
+    "replaced": one sentence says how to finish it instead."""
+    if not key_renewal.switched(vault):
+        return problems
+    folder = vault.practitioner_file.parent
+    own = {
+        vault.practitioner_file,
+        *(folder / f"{vault.device.practitioner_id}{s}" for s in (".index", ".recovery")),
+    }
+    why = (
+        "a passphrase or key-file change was cut short before it was recorded: run any command that "
+        "asks for the passphrase, with the new one, to finish it"
+    )
+    return [p for p in problems if p.path not in own] + [Problem(vault.practitioner_file, why)]
 
 
 def sync_in_flight(vault: Vault, grace: dt.timedelta = SYNC_GRACE) -> bool:
@@ -191,7 +217,7 @@ def _check_ledger(vault: Vault, entries: list[Entry], purged: set[str]) -> list[
             ledger.append(
                 (e.data.get("file"), e.data.get("sha256"), f"revision sealed at {e.time}", e.device)
             )
-        elif e.event in ("access-revoke", "key-merge"):  # deleting it seals new notes to the old key
+        elif e.event in ROTATION_EVENTS:  # deleting it seals new notes to the old key
             ledger.append(
                 (e.data.get("key_file"), e.data.get("sha256"), f"client key made at {e.time}", e.device)
             )

@@ -1,4 +1,8 @@
-"""Fictional practices for the demo, the benchmarks and the tests. Every person is invented."""
+"""fiction: fictional practices for the demo, the benchmarks and the tests. Every person is invented.
+
+A package of its own (it imports note_templates only): `casenotes demo` needs it at run time, so it ships
+in the wheel; the tests and benchmarks import it as they do any package.
+"""
 
 from __future__ import annotations
 

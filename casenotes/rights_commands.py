@@ -1,0 +1,340 @@
+"""`casenotes request`, `disclosures`, `access-report`: a client's rights, kept by the tool.
+
+Thin, as every command module: parse, call vault/rights, render with site_builder/reports.
+The words a client or practitioner types (a request's note, a reason, an outcome) are read
+from standard input when given as '-': a command line is visible to every local user.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from site_builder.reports import Report, text
+from vault import Vault, VaultError
+from vault.errors import UnknownClient
+from vault.format.encoding import is_id
+from vault.rights import access_report, disclosures, requests
+from vault.rights.requests import KINDS, Request
+
+from .completion import handles
+from .context import UsageFailure, ask_passphrase, open_vault, practice_option
+from .stdin_words import required_words, words
+
+Date = click.DateTime(["%Y-%m-%d"])
+
+
+def today(vault: Vault) -> dt.date:
+    return vault.clock().astimezone().date()
+
+
+def names(vault: Vault, me: str | None) -> dict[str, str]:
+    """Practitioner id -> the name a report shows."""
+    found = {c.practitioner_id: c.name for c in vault.trust.colleagues()}
+    if me:
+        found[me] = "you"
+    return found
+
+
+# -- requests -----------------------------------------------------------------------------
+@click.group("request")
+def request_group() -> None:
+    """A client's access, amendment, accounting or erasure request, with its legal deadline."""
+
+
+@request_group.command("add")
+@practice_option
+@click.argument("handle", shell_complete=handles)
+@click.option("--kind", type=click.Choice(KINDS), required=True, help="What the client asks for.")
+@click.option("--received", type=Date, help="The day the request arrived (default: today).")
+@click.option(
+    "--note", metavar="TEXT", help="What the client asked, in a few words; '-': from standard input."
+)
+@click.option("--about", metavar="NOTE", help="An amendment: the note the client wants changed.")
+@click.pass_context
+def request_add(
+    ctx: click.Context,
+    handle: str,
+    kind: str,
+    received: dt.datetime | None,
+    note: str | None,
+    about: str | None,
+) -> None:
+    """Record a client's request; prints its id and deadline."""
+    vault = open_vault(ctx)
+    client_id = vault.resolve(handle)
+    if kind == "amendment" and not about:
+        raise UsageFailure("an amendment request names the note it concerns: add --about NOTE")
+    if about and vault.locate_note(about) != client_id:
+        raise UsageFailure(f"note {about} is not a note of {handle}")
+    day = received.date() if received else today(vault)
+    if day > today(vault):
+        raise UsageFailure(f"--received {day} is in the future")
+    made = requests.add(vault, client_id, kind, day, words(note, "the request's note"), about)
+    click.echo(f"request {made.request_id} ({kind}) of {handle}: due {made.deadline} ({made.duty.law})")
+
+
+def _rows(found: list[Request], handles_of: dict[str, str], day: dt.date) -> Report:
+    rows = []
+    for r in found:
+        rows.append(
+            (
+                r.request_id,
+                handles_of.get(r.client_id, r.client_id),
+                r.kind,
+                r.received.isoformat(),
+                r.deadline.isoformat() + (" (extended)" if r.extended else ""),
+                r.countdown(day),
+                r.left_to_do(),
+            )
+        )
+    return Report(
+        "Requests",
+        (f"As of {day:%d %b %Y}.",),
+        ("id", "client", "kind", "received", "deadline", "state", "left to do"),
+        tuple(rows),
+        "No requests.",
+    )
+
+
+def request_report(vault: Vault, handle: str | None, include_closed: bool) -> Report:
+    client_id = vault.resolve(handle) if handle else None
+    found = [r for r in requests.load(vault, client_id) if include_closed or r.closed is None]
+    shown = {client_id: handle} if client_id and handle else {}
+    return _rows(found, shown, today(vault))
+
+
+@request_group.command("list")
+@practice_option
+@click.argument("handle", required=False, shell_complete=handles)
+@click.option("--all", "include_closed", is_flag=True, help="Closed requests too.")
+@click.pass_context
+def request_list(ctx: click.Context, handle: str | None, include_closed: bool) -> None:
+    """Each open request with its legal deadline and what is left to do (no passphrase needed)."""
+    click.echo(text(request_report(open_vault(ctx), handle, include_closed)), nl=False)
+
+
+@request_group.command("extend")
+@practice_option
+@click.argument("request_id", metavar="ID")
+@click.option(
+    "--reason", required=True, metavar="TEXT", help="Why (told to the client); '-': standard input."
+)
+@click.pass_context
+def request_extend(ctx: click.Context, request_id: str, reason: str) -> None:
+    """Take the one extension the law allows (tell the client why, before the first deadline)."""
+    vault = open_vault(ctx)
+    found = requests.find(vault, request_id)
+    day = today(vault)
+    if found.closed is None and day > found.deadline:
+        raise UsageFailure(f"request {found.request_id} was due on {found.deadline}: too late to extend it")
+    done = requests.extend(vault, found, required_words(reason, "reason"), day)
+    click.echo(f"request {done.request_id} extended: now due {done.deadline}")
+
+
+@request_group.command("close")
+@practice_option
+@click.argument("request_id", metavar="ID")
+@click.option("--outcome", required=True, metavar="TEXT", help="What was done; '-': standard input.")
+@click.pass_context
+def request_close(ctx: click.Context, request_id: str, outcome: str) -> None:
+    """Record what was done about a request."""
+    vault = open_vault(ctx)
+    found = requests.find(vault, request_id)
+    done = requests.close(vault, found, required_words(outcome, "outcome"), today(vault))
+    late = (done.closed or done.deadline) > done.deadline
+    click.echo(
+        f"request {done.request_id} closed" + (f", after its deadline {done.deadline}" if late else "")
+    )
+
+
+# -- the accounting of disclosures ---------------------------------------------------------
+class _ShowByDefault(click.Group):
+    """`disclosures HANDLE` shows; `disclosures add HANDLE ...` records."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("disclosures", cls=_ShowByDefault)
+def disclosures_group() -> None:
+    """The accounting of disclosures: every share, export and recorded disclosure of a client."""
+
+
+def _client_or_purged(vault: Vault, handle: str) -> str:
+    """The client a handle names; or, given a client id whose handle is gone (a purged or
+    erased client, named by its disposal certificate), that id."""
+    try:
+        return vault.resolve(handle)
+    except UnknownClient:
+        if is_id(handle) and disclosures.ever_disclosed(vault, handle):
+            return handle
+        raise
+
+
+def disclosures_report(vault: Vault, handle: str, since: dt.date | None) -> Report:
+    from vault.sharing import consent
+
+    me = vault.unlock(ask_passphrase())
+    client_id = _client_or_purged(vault, handle)
+    try:
+        purposes = {c.consent_id: c.purpose for c in consent.consents(vault, me, client_id)}
+    except (VaultError, OSError):  # purged: the consents went with the client; the ids stay
+        purposes = {}
+    day = today(vault)
+    start = since or disclosures.six_years_before(day)
+    rows = disclosures.accounting(vault, client_id, start, names(vault, me.practitioner_id), purposes)
+    return Report(
+        f"Accounting of disclosures: {handle}",
+        (f"From {start:%d %b %Y} to {day:%d %b %Y} (HIPAA 45 CFR 164.528: six years back).",),
+        ("date", "recipient", "description", "purpose", "how", "by"),
+        tuple((r.day.isoformat(), r.recipient, r.description, r.purpose, r.how, r.by) for r in rows),
+        "No disclosures in this period.",
+    )
+
+
+@disclosures_group.command("show", hidden=True)
+@practice_option
+@click.argument("handle", metavar="HANDLE|CLIENT_ID", shell_complete=handles)
+@click.option("--since", type=Date, help="From this day (default: six years back).")
+@click.pass_context
+def disclosures_show(ctx: click.Context, handle: str, since: dt.datetime | None) -> None:
+    """List a client's disclosures with date, recipient, description and purpose (a purged
+    client's too, by the client id its disposal certificate names)."""
+    report = disclosures_report(open_vault(ctx), handle, since.date() if since else None)
+    click.echo(text(report), nl=False)
+
+
+@disclosures_group.command("add")
+@practice_option
+@click.argument("handle", shell_complete=handles)
+@click.option("--to", "to", required=True, metavar="RECIPIENT", help="Who received it (a person or body).")
+@click.option("--purpose", required=True, metavar="TEXT", help="Why it was disclosed.")
+@click.option("--what", required=True, metavar="TEXT", help="A description of what went (not its text).")
+@click.option("--date", "day", type=Date, help="When (default: today).")
+@click.pass_context
+def disclosures_add(
+    ctx: click.Context, handle: str, to: str, purpose: str, what: str, day: dt.datetime | None
+) -> None:
+    """Record a disclosure made outside casenotes (a letter, a phone call, a court order)."""
+    vault = open_vault(ctx)
+    client_id = vault.resolve(handle)
+    when = day.date() if day else today(vault)
+    if when > today(vault):
+        raise UsageFailure(f"--date {when} is in the future")
+    for value, name in ((to, "--to"), (purpose, "--purpose"), (what, "--what")):
+        if not value.strip():
+            raise UsageFailure(f"{name} is empty")
+    disclosures.record(vault, client_id, when, to.strip(), purpose.strip(), what.strip())
+    click.echo(
+        f"recorded a disclosure of {handle} on {when}; kept six years, whatever the record's retention"
+    )
+
+
+# -- who read the record ---------------------------------------------------------------------
+def access_rows(vault: Vault, handle: str, since: dt.date | None) -> Report:
+    client_id = vault.resolve(handle)
+    me = vault.trust.device_practitioner(vault.device.device_id)
+    rows = access_report.report(vault, client_id, since, names(vault, me))
+    period = f"Since {since:%d %b %Y}" if since else "Since the record was created"
+    return Report(
+        f"Access report: {handle}",
+        (f"{period}, in local time; from the practice's signed audit log.",),
+        ("when", "who", "what"),
+        tuple((r.when.strftime("%Y-%m-%d %H:%M %Z"), r.who, r.what) for r in rows),
+        "No access recorded in this period.",
+    )
+
+
+@click.command("access-report")
+@practice_option
+@click.argument("handle", shell_complete=handles)
+@click.option("--since", type=Date, help="From this day (default: the whole record).")
+@click.pass_context
+def access_report_cmd(ctx: click.Context, handle: str, since: dt.datetime | None) -> None:
+    """Who opened, read, shared, exported, restored or purged a client's record, and when."""
+    click.echo(text(access_rows(open_vault(ctx), handle, since.date() if since else None)), nl=False)
+
+
+# -- amendments ----------------------------------------------------------------------------
+@click.group("amend")
+def amend_group() -> None:
+    """Decide a client's amendment request: accept (an addendum), deny, or link their disagreement."""
+
+
+@amend_group.command("accept")
+@practice_option
+@click.argument("request_id", metavar="ID")
+@click.option("--no-edit", is_flag=True, help="Only write the addendum draft and print its path.")
+@click.pass_context
+def amend_accept(ctx: click.Context, request_id: str, no_edit: bool) -> None:
+    """Accept: start an addendum to the note, linked to the request (the note never changes)."""
+    from vault.rights import amendments
+
+    from .writing import _open_editor, start_addendum
+
+    vault = open_vault(ctx)
+    found = requests.find(vault, request_id)
+    if found.kind != "amendment" or not found.about:
+        raise requests.WrongKind(found.request_id, found.kind, "amendment")
+    requests.check_open(found)
+    path, addendum_id = start_addendum(ctx, vault, found.about)
+    amendments.accept(vault, found, addendum_id)
+    click.echo(
+        f"request {found.request_id} accepted: addendum {addendum_id} to note {found.about}; "
+        f"sign it, tell the client, then `casenotes request close {found.request_id} --outcome ...`",
+        err=True,
+    )
+    _open_editor(path, no_edit)
+
+
+@amend_group.command("deny")
+@practice_option
+@click.argument("request_id", metavar="ID")
+@click.option(
+    "--reason", required=True, metavar="TEXT", help="The basis for the denial; '-': standard input."
+)
+@click.pass_context
+def amend_deny(ctx: click.Context, request_id: str, reason: str) -> None:
+    """Deny in writing: the reason is kept with the note, sealed, in a signed entry."""
+    from vault.rights import amendments
+
+    vault = open_vault(ctx)
+    found = requests.find(vault, request_id)
+    amendments.deny(vault, found, required_words(reason, "reason"))
+    click.echo(
+        f"request {found.request_id} denied; the client may file a statement of disagreement "
+        f"(`casenotes amend disagreement {found.request_id} FILE`): it will be shown with note {found.about}"
+    )
+
+
+@amend_group.command("disagreement")
+@practice_option
+@click.argument("request_id", metavar="ID")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.pass_context
+def amend_disagreement(ctx: click.Context, request_id: str, file: Path) -> None:
+    """Link the client's statement of disagreement (a text file) to the note, from now on."""
+    from vault.rights import amendments
+
+    vault = open_vault(ctx)
+    found = requests.find(vault, request_id)
+    if file.stat().st_size > amendments.STATEMENT_LIMIT:
+        raise amendments.StatementTooLarge(file)
+    data = file.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageFailure(f"{file} is not a text file (UTF-8): save the statement as text") from None
+    record_id = amendments.disagreement(vault, found, data)
+    click.echo(
+        f"statement {record_id} linked to note {found.about}; you may now delete {file} "
+        "(it is sealed in the vault)"
+    )
+
+
+COMMANDS = [request_group, disclosures_group, access_report_cmd, amend_group]

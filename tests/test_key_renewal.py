@@ -1,0 +1,379 @@
+"""Issue 28 item 1, as the thief tries it: a laptop, a watched passphrase, no key file, and
+an older key record from the practice's own backups put back into the vault. A passphrase
+or key-file change renews the practitioner's encryption key and every held client's key,
+so the older record opens nothing sealed after the change, and unlock says why; what was
+sealed before still reads with the current secret; a colleague's access and recovery
+shares keep working; a kill at any step of the renewal leaves the vault whole."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nacl.exceptions
+import pytest
+from conftest import CHEAP_KDF, PASSPHRASE, Env
+from nacl.public import PrivateKey, SealedBox
+from test_sharing import BEA_PASS, People, ok, people  # noqa: F401 (people: a fixture)
+
+from vault import Passphrase, verify
+from vault.errors import KeyRecordOutdated, TamperedFile, WrongPassphrase
+from vault.format.keys import unlock_practitioner
+from vault.format.redact import KeyFile
+from vault.store import key_renewal
+
+NEW = "plum quietly orbit sextant marmalade"
+BEFORE, AFTER = "zephyrquill before the change", "marmotlantern after the change"
+
+
+def seal(practice: Env, note_id: str, text: str, handle: str = "AB-1") -> None:
+    with practice.vault() as vault:
+        vault.seal(vault.resolve(handle), note_id, f"---\ndate: 2026-01-05\n---\n{text}\n".encode())
+
+
+def record_of(practice: Env) -> Path:
+    return practice.vault().practitioner_file
+
+
+def backup_copy_of_record(practice: Env, tmp_path: Path) -> Path:
+    """The key record as the oldest snapshot in practice/backups holds it, restored for real."""
+    assert practice.run("backup", "run").code == 0
+    listed = practice.run("backup", "list")
+    name = listed.text.splitlines()[1].split()[0]
+    into = tmp_path / "restored"
+    done = practice.run("backup", "restore", name, str(into))
+    assert done.code == 0, done.err
+    return into / "vault" / "practitioners" / record_of(practice).name
+
+
+def keys_an_old_record_opens(
+    practice: Env, record: Path, passphrase: Passphrase, handle: str
+) -> list[PrivateKey]:
+    """Every client key the older record opens, as a thief who skips casenotes' checks
+    (edits the device pins, cuts the audit log) would gather them: by hand, file by file."""
+    vault = practice.vault()
+    old = unlock_practitioner(record, passphrase)
+    keys = []
+    for _, _, path in vault.keyring.access_files(vault.resolve(handle)):
+        try:
+            secret = old.open_sealed(path.read_bytes())
+        except nacl.exceptions.CryptoError:
+            continue
+        keys += [PrivateKey(secret[i : i + 32]) for i in range(0, len(secret), 32)]
+    return keys
+
+
+def opens(practice: Env, keys: list[PrivateKey], note_id: str, handle: str = "AB-1") -> bool:
+    vault = practice.vault()
+    path = vault.revisions(vault.resolve(handle), note_id)[-1][2]
+    try:
+        return bool(vault.open_revision(path, keys))
+    except TamperedFile:
+        return False
+
+
+@pytest.fixture
+def usb(tmp_path: Path) -> Path:
+    return tmp_path / "usb" / "casenotes.key"
+
+
+def test_an_older_key_record_from_a_backup_opens_no_note_sealed_after_a_key_file_was_added(
+    practice: Env, tmp_path: Path, usb: Path
+) -> None:
+    seal(practice, "00000000000000a1", BEFORE)
+    old_copy = backup_copy_of_record(practice, tmp_path)
+    added = practice.run("passphrase", "--key-file", str(usb))
+    assert added.code == 0, added.err
+    assert "notes sealed from now on open only with" in added.text
+    seal(practice, "00000000000000a2", AFTER)
+    # the thief: the laptop, the passphrase, no key file; the backup's key record put back
+    shutil.copyfile(old_copy, record_of(practice))
+    refused = practice.run("cat", "AB-1")
+    assert refused.code == 2
+    assert str(record_of(practice)) in refused.err and "casenotes verify" in refused.err
+    assert "older practitioner key record" in refused.err
+    assert AFTER.encode() not in refused.out and BEFORE.encode() not in refused.out
+    assert practice.run("open", "AB-1", "--no-browser").code == 2
+    said = practice.run("verify")
+    assert said.code == 1 and str(record_of(practice)) in said.err and "older" in said.err
+    # and by hand, past every check: the older record opens what was sealed before, not after
+    keys = keys_an_old_record_opens(practice, old_copy, Passphrase(PASSPHRASE), "AB-1")
+    assert opens(practice, keys, "00000000000000a1")
+    assert not opens(practice, keys, "00000000000000a2")
+
+
+def test_an_older_key_record_opens_nothing_sealed_after_a_passphrase_change(
+    practice: Env, tmp_path: Path
+) -> None:
+    seal(practice, "00000000000000b1", BEFORE)
+    old_copy = tmp_path / "copy-before.json"
+    shutil.copyfile(record_of(practice), old_copy)  # a sync engine's version folder, say
+    changed = practice.run("passphrase", stdin=f"{PASSPHRASE}\n{NEW}\n{NEW}\n", passphrase=None)
+    assert changed.code == 0, changed.err
+    seal(practice, "00000000000000b2", AFTER)
+    shutil.copyfile(old_copy, record_of(practice))
+    refused = practice.run("cat", "AB-1", passphrase=PASSPHRASE)
+    assert refused.code == 2 and "older practitioner key record" in refused.err
+    assert AFTER.encode() not in refused.out
+    with pytest.raises(KeyRecordOutdated):
+        practice.vault().unlock(Passphrase(PASSPHRASE))
+    keys = keys_an_old_record_opens(practice, old_copy, Passphrase(PASSPHRASE), "AB-1")
+    assert opens(practice, keys, "00000000000000b1") and not opens(practice, keys, "00000000000000b2")
+    events = [e.event for e in practice.vault().audit.entries()]
+    assert events.count("unlock-failed") >= 2 and "key-renew" in events
+
+
+def test_every_note_reads_with_the_current_secret_after_two_changes(practice: Env, usb: Path) -> None:
+    seal(practice, "00000000000000c1", BEFORE)
+    assert practice.run("passphrase", "--key-file", str(usb)).code == 0
+    seal(practice, "00000000000000c2", "between the two changes")
+    changed = practice.run(
+        "--key-file", str(usb), "passphrase", stdin=f"{PASSPHRASE}\n{NEW}\n{NEW}\n", passphrase=None
+    )
+    assert changed.code == 0, changed.err
+    seal(practice, "00000000000000c3", AFTER)
+    both = practice.run("--key-file", str(usb), "cat", "AB-1", passphrase=NEW)
+    assert both.code == 0, both.err
+    for text in (BEFORE, "between the two changes", AFTER):
+        assert text.encode() in both.out
+    assert practice.run("--key-file", str(usb), "verify", passphrase=NEW).code == 0
+    # each change made a new generation of the client; syncd seals to the newest
+    vault = practice.vault()
+    client = vault.resolve("AB-1")
+    found, _ = vault.keyring.generations(client)
+    assert len(found) == 3 and vault.keyring.current(client) == max(found)
+
+
+def test_a_colleagues_access_survives_either_ones_renewal(people: People) -> None:  # noqa: F811
+    alex, bea = people.alex, people.bea
+    seal(alex, "00000000000000d1", BEFORE)
+    ok(alex, "access", "grant", "AB-1", "Bea")
+    bea_copy = bea.vault_dir / "bea-record-before.json"
+    shutil.copyfile(bea.vault().practitioner_file, bea_copy)
+    assert alex.run("passphrase", stdin=f"{PASSPHRASE}\n{NEW}\n{NEW}\n", passphrase=None).code == 0
+    seal(alex, "00000000000000d2", AFTER)
+    read = bea.run("cat", "AB-1", passphrase=BEA_PASS)
+    assert read.code == 0, read.err
+    assert BEFORE.encode() in read.out and AFTER.encode() in read.out
+    # Bea renews hers; a client Alex grants her afterwards is sealed to her new key
+    bea_new = "quince ladder velvet harbour tangent"
+    assert bea.run("passphrase", stdin=f"{BEA_PASS}\n{bea_new}\n{bea_new}\n", passphrase=None).code == 0
+    ok(alex, "client", "add", "CD-2", passphrase=NEW)
+    seal(alex, "00000000000000d3", "a later client's first note", handle="CD-2")
+    ok(alex, "access", "grant", "CD-2", "Bea", passphrase=NEW)
+    later = bea.run("cat", "CD-2", passphrase=bea_new)
+    assert later.code == 0 and b"a later client's first note" in later.out, later.err
+    # Bea's older key record opens none of the keys of the client granted after her change
+    assert keys_an_old_record_opens(bea, bea_copy, Passphrase(BEA_PASS), "CD-2") == []
+    assert bea.run("verify", passphrase=bea_new).code == 0
+    assert alex.run("verify", passphrase=NEW).code == 0
+
+
+def test_recovery_shares_open_notes_sealed_after_a_renewal(practice: Env, usb: Path) -> None:
+    seal(practice, "00000000000000e1", BEFORE)
+    made = practice.run("recovery", "create", "--shares", "3", "--threshold", "2")
+    assert made.code == 0, made.err
+    shares = made.text.splitlines()
+    assert practice.run("passphrase", "--key-file", str(usb)).code == 0
+    seal(practice, "00000000000000e2", AFTER)
+    used = practice.run("recovery", "use", stdin=f"{shares[2]}\n{shares[0]}\n", passphrase=NEW)
+    assert used.code == 0, used.err
+    both = practice.run("cat", "AB-1", passphrase=NEW)
+    assert both.code == 0 and BEFORE.encode() in both.out and AFTER.encode() in both.out
+    # the passphrase the custodians replaced opens nothing, with or without the key file
+    assert practice.run("--key-file", str(usb), "cat", "AB-1", passphrase=PASSPHRASE).code == 2
+    assert practice.run("verify", passphrase=NEW).code == 0
+
+
+def test_a_recovery_set_from_before_renewals_is_named_after_a_change(practice: Env) -> None:
+    made = practice.run("recovery", "create", "--shares", "1", "--threshold", "1")
+    assert made.code == 0, made.err
+    copy = next((practice.vault_dir / "practitioners").glob("*.recovery"))
+    import json
+
+    record = json.loads(copy.read_bytes())
+    del record["box_public"]  # as an older casenotes wrote it
+    from vault.format.encoding import canonical
+    from vault.store import ledger
+
+    copy.write_bytes(canonical(record))
+    with practice.vault() as vault:  # recorded as an older casenotes would have
+        vault.audit.append("recovery-replaced", files=ledger.files(vault.root, copy))
+    changed = practice.run("passphrase", stdin=f"{PASSPHRASE}\n{NEW}\n{NEW}\n", passphrase=None)
+    assert changed.code == 0 and "make a new set with `casenotes recovery create`" in changed.err
+
+
+# -- a kill at each step -----------------------------------------------------------------
+RENAMES = "rename,renameat,renameat2"
+
+
+def change_under_strace(strace: list[str], practice: Env, when: int | None, log: Path) -> int:
+    """`casenotes passphrase` from old to NEW, killed at its WHEN-th rename (None: not)."""
+    tracer = [strace[0], "-f", "-qq", "-o", str(log), "-e", f"trace={RENAMES}"]
+    if when is not None:
+        tracer += ["-e", f"inject={RENAMES}:signal=SIGKILL:when={when}"]
+    env = {k: v for k, v in practice.env.items() if k != "CASENOTES_PASSPHRASE"}
+    done = subprocess.run(
+        [*tracer, sys.executable, "-m", "casenotes", "passphrase"],
+        input=f"{PASSPHRASE}\n{NEW}\n{NEW}\n".encode(),
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    return done.returncode
+
+
+def readable(practice: Env, secret: str) -> bool:
+    """Whether SECRET unlocks the key (finishing a renewal cut short) and both clients' notes
+    then read: in this process, as `cat` would, to keep a run per kill cheap."""
+    with practice.vault() as vault:
+        try:
+            practitioner = vault.unlock(Passphrase(secret))
+        except WrongPassphrase:
+            return False
+        for handle, note_id, text in (
+            ("AB-1", "00000000000000f1", BEFORE),
+            ("CD-2", "00000000000000f2", "second"),
+        ):
+            client = vault.resolve(handle)
+            keys = vault.keyring.client_keys(practitioner, client)
+            path = vault.revisions(client, note_id)[-1][2]
+            assert text.encode() in vault.open_revision(path, keys)[1]
+    return True
+
+
+def test_a_kill_at_any_step_of_a_renewal_leaves_every_note_readable(
+    practice: Env, strace: list[str], tmp_path: Path
+) -> None:
+    ok(practice, "client", "add", "CD-2")
+    seal(practice, "00000000000000f1", BEFORE)
+    seal(practice, "00000000000000f2", "the second client's note", handle="CD-2")
+    assert readable(practice, PASSPHRASE)
+    template = tmp_path / "template"
+    shutil.copytree(practice.practice.root, template / "practice", symlinks=True)
+    shutil.copytree(practice.practice.config_dir, template / "config", symlinks=True)
+    assert change_under_strace(strace, practice, None, tmp_path / "whole.log") == 0
+    renames = (tmp_path / "whole.log").read_text().count("rename")
+    assert renames >= 6  # journal, switch, pin, index, entry, each client, journal
+    outcomes, cut_short = set(), False
+    for when in range(1, renames + 1):
+        for side in ("practice", "config"):
+            shutil.rmtree(getattr(practice.practice, "root" if side == "practice" else "config_dir"))
+            shutil.copytree(
+                template / side,
+                practice.practice.root if side == "practice" else practice.practice.config_dir,
+                symlinks=True,
+            )
+        assert change_under_strace(strace, practice, when, tmp_path / f"{when}.log") != 0
+        with practice.vault() as vault:  # before any unlock: a change cut short, not a swapped key
+            said = [p.why for p in verify(vault)]
+            assert not [w for w in said if "swapped" in w or "replaced" in w], (
+                f"killed at rename {when}: {said}"
+            )
+            cut_short |= any("was cut short before it was recorded" in w for w in said)
+        secret = PASSPHRASE if readable(practice, PASSPHRASE) else NEW
+        assert secret == PASSPHRASE or readable(practice, NEW), f"killed at rename {when}: neither opens"
+        outcomes.add(secret)
+        with practice.vault() as vault:
+            assert verify(vault) == [], f"killed at rename {when}"
+            assert not key_renewal.journal_path(vault).exists()
+    assert outcomes == {PASSPHRASE, NEW}  # kills fell both before and after the switch
+    assert cut_short  # and between the switch and its audit entry, which verify names
+
+
+def test_the_core_refuses_an_older_record_even_when_the_device_never_pinned_the_newer(
+    practice: Env, tmp_path: Path
+) -> None:
+    """A second machine of the same practitioner has the old pin: the ledger still says."""
+    old_copy = tmp_path / "copy.json"
+    shutil.copyfile(record_of(practice), old_copy)
+    vault = practice.vault()
+    vault.change_passphrase(Passphrase(PASSPHRASE), Passphrase(PASSPHRASE, KeyFile.from_bytes(b"k" * 64)))
+    shutil.copyfile(old_copy, record_of(practice))
+    pid = vault.device.practitioner_id
+    vault.device.trusted_box.pop(pid)  # as if pinned by nothing
+    with pytest.raises(KeyRecordOutdated):
+        vault.unlock(Passphrase(PASSPHRASE))
+
+
+def test_a_second_machine_of_the_same_practitioner_follows_a_renewal_and_refuses_the_older(
+    practice: Env, tmp_path: Path
+) -> None:
+    from casenotes.config import Practice
+    from vault.store.practice import register_device
+
+    seal(practice, "00000000000000a7", BEFORE)
+    config = tmp_path / "second-laptop"
+    register_device(practice.vault_dir, config, Passphrase(PASSPHRASE)).close()
+    second = Env(
+        Practice(practice.practice.root, config), {**practice.env, "CASENOTES_CONFIG_DIR": str(config)}
+    )
+    old_copy = tmp_path / "copy-before.json"
+    shutil.copyfile(record_of(practice), old_copy)
+    assert practice.run("passphrase", stdin=f"{PASSPHRASE}\n{NEW}\n{NEW}\n", passphrase=None).code == 0
+    seal(practice, "00000000000000a8", AFTER)
+    read = second.run("cat", "AB-1", passphrase=NEW)
+    assert read.code == 0, read.err
+    assert BEFORE.encode() in read.out and AFTER.encode() in read.out
+    assert second.run("verify", passphrase=NEW).code == 0
+    shutil.copyfile(old_copy, record_of(practice))
+    refused = second.run("cat", "AB-1", passphrase=PASSPHRASE)
+    assert refused.code == 2 and "older practitioner key record" in refused.err
+    assert AFTER.encode() not in refused.out
+
+
+def test_a_renewal_another_machine_did_not_record_is_not_pinned(practice: Env, tmp_path: Path) -> None:
+    """A record with a new key that the signing key signed but no signed audit line
+    records (written by whoever can write the folder, with a stolen old record's signing
+    key) stays refused as swapped: only the ledger makes a renewal."""
+    from vault.format.encoding import canonical
+    from vault.format.keys import renewed, wrap_practitioner
+
+    vault = practice.vault()
+    forged = renewed(vault.unlock(Passphrase(PASSPHRASE)))
+    record = wrap_practitioner(forged, Passphrase(PASSPHRASE), CHEAP_KDF)
+    record_of(practice).write_bytes(canonical(record))
+    refused = practice.run("cat", "AB-1")
+    assert refused.code == 1 and "not the ones this device pinned" in refused.err
+
+
+def test_a_colleagues_key_record_planted_with_a_new_key_redirects_no_grant(people: People) -> None:  # noqa: F811
+    """Whoever holds Bea's old record (her signing key in it) writes a record with a key of
+    their own, signed, into the vault; no device of hers recorded it: Alex's grant is still
+    sealed to the key Bea's identity names, which the planted key does not open."""
+    from vault.format.encoding import canonical
+    from vault.format.keys import renewed, wrap_practitioner
+
+    bea_vault = people.bea.vault()
+    planted = renewed(bea_vault.unlock(Passphrase(BEA_PASS)))
+    bea_vault.practitioner_file.write_bytes(canonical(wrap_practitioner(planted, Passphrase("x"), CHEAP_KDF)))
+    ok(people.alex, "access", "grant", "AB-1", "Bea")
+    alex_vault = people.alex.vault()
+    client = alex_vault.resolve("AB-1")
+    [granted] = [p for pid, _, p in alex_vault.keyring.access_files(client) if pid == planted.practitioner_id]
+    with pytest.raises(nacl.exceptions.CryptoError):
+        SealedBox(planted.box_key).decrypt(granted.read_bytes())
+    assert SealedBox(planted.retired[0]).decrypt(granted.read_bytes())  # Bea's real key opens it
+
+
+@pytest.mark.parametrize("registering", ["0000000000000000", "ffffffffffffffff"])
+def test_a_device_registered_in_the_second_of_a_renewal_does_not_put_the_replaced_record_back(
+    registering: str,
+) -> None:
+    """Two machines' clocks within one second cannot order their entries: the device
+    registered elsewhere records the key record it saw (the replaced one). Whichever device
+    id sorts first, the ledger expects the renewed record, and the replaced one stays older."""
+    from vault.store import ledger
+    from vault.store.audit import Entry
+
+    path, old, new = "practitioners/p.json", "a" * 64, "b" * 64
+    second = "2026-12-08T01:23:23Z"
+    entries = [
+        Entry(1, second, "8888888888888888", "init", {"files": {path: old}}),
+        Entry(2, second, "8888888888888888", "passphrase-changed", {"files": {path: new}, "replaces": old}),
+        Entry(1, second, registering, "device-registered", {"files": {path: old}}),
+    ]
+    history = ledger.expected(entries)[path]
+    assert history[-1] == new and old in history
