@@ -249,21 +249,6 @@ def test_a_log_still_syncing_defers_the_answer_and_stops_nothing(machines) -> No
     assert intents.acknowledge(laptop, APA) == ([client_id], [])
 
 
-def test_a_retire_made_on_a_clock_years_behind_keeps_what_the_device_wrote_before_it(three) -> None:
-    """The desk's clock is years behind when it retires the old laptop: the hold the old
-    laptop placed, which the desk had synced, was written before the retire whatever the
-    two clocks say; it is a hold, not facts to restore from a backup."""
-    desk, laptop, old, sync, clock = three
-    client_id = add(desk, "AB-1", ["2010-01-01"])
-    clock.set("2030-01-01T09:00:00")
-    records.place_hold(old, client_id, "fictional subpoena")
-    clock.set("2021-01-01T09:00:00")  # the desk's clock, wrong
-    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), old.device.device_id)
-    clock.set("2030-01-02T09:00:00")
-    assert records.problems(desk, [client_id]) == []
-    assert len(records.current(desk, client_id).holds) == 1
-
-
 def test_a_purge_held_answer_cut_off_the_log_lets_nothing_through(machines) -> None:
     """The laptop stopped the intent; whoever writes the synced folder cuts its purge-held
     line off the end of its log (a shorter chain still checks), on every machine as a sync

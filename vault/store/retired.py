@@ -18,11 +18,12 @@ A hold it placed before is still a hold: a hold only ever keeps records.
 
 "After the retire" is not only what its clock says: a stolen machine's clock is set back at
 will. The record also names the last entry of the device's audit log the retiring machine
-had (``last_seq``): an entry of that device beyond it is after the retire whatever its
+had (``last_seq``), and an entry of that device beyond it is after the retire whatever its
 time (its facts then stop every purge of the client, retention/records.py; its purge
-entries count for nothing), one within it before (the retiring machine's clock may be the
-wrong one). An entry it wrote before it was lost that had not synced yet counts as after
-too: the safe way round.
+entries count for nothing). An entry dated after the retire stays after it too, whichever
+clock is wrong: a hold it placed then is judged by its date (retention/records.py
+`believed`), so its facts must stop the purge. An entry it wrote before it was lost that
+had not synced yet counts as after too: the safe way round.
 """
 
 from __future__ import annotations

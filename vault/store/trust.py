@@ -132,17 +132,15 @@ class Trust:
         return when
 
     def retired_after(self, device_id: str, at: str, seq: int | None = None) -> str | None:
-        """When the device was retired, if it was before its audit entry ``seq`` (beyond the
-        last the retiring machine had: either clock may be wrong), or, with no ``seq`` or a
-        record that names none, before the moment ``at`` claims. None: not retired, or not
-        after it (the same second counts as before)."""
+        """When the device was retired, if it was before the moment ``at`` claims or before
+        its audit entry ``seq`` (beyond the last the retiring machine had: its clock may be
+        set back). None: not retired, or not after it (the same second counts as before)."""
         _, found, last, _ = self._read_retired()
         when = found.get(device_id)
         if when is None:
             return None
-        if seq is not None and device_id in last:  # its log, not either machine's clock
-            return when if seq > last[device_id] else None
-        return when if at > when else None
+        beyond = seq is not None and device_id in last and seq > last[device_id]
+        return when if at > when or beyond else None
 
     def trusted_signers(self) -> dict[str, str]:
         """Practitioners whose signatures count in this vault: this device's pins, and the
