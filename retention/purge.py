@@ -34,13 +34,23 @@ from vault import Entry, Vault
 from vault.backup.snapshots import BackupTarget, Shredded
 from vault.backup.storage import TargetUnavailable
 from vault.errors import TamperedFile, VaultError
-from vault.store import facts_index, purged
+from vault.store import facts_index, ledger, purged, retired
+from vault.store.audit import signed_entries
 from vault.store.disposal import Shreds, plan_disposal, remove_half_removed, shred_on
 
 from . import agreement, certificate, group, intents, records
-from .errors import AuditUnverified, ClientHeld, ClockUntrusted, DevicesSilent, NotDue, RulesDiffer
+from .errors import (
+    AuditUnverified,
+    ClientHeld,
+    ClockUntrusted,
+    DevicesSilent,
+    NotDue,
+    RetireUnverified,
+    RulesDiffer,
+)
 from .policy import Decision, Facts, Policy, decide
 
+RETIRE_NEEDLE = f'"event":"{retired.EVENT}"'.encode()
 CLOCK_SKEW = dt.timedelta(minutes=10)  # another machine's clock may run a little ahead
 JUMP_WINDOW = dt.timedelta(days=30)
 Progress = Callable[[int, int], None]
@@ -178,6 +188,17 @@ def check_audit(vault: Vault) -> None:
     altered = vault.audit.verify(vault.trust.device_keys())
     if altered:
         raise AuditUnverified(altered[0].path, altered[0].why)
+    # A retire record is read from its file: one deleted (its stolen machine syncs still)
+    # would have that machine's later words, a hold it lifts, believed again.
+    recorded = signed_entries(vault.audit.directory, vault.trust.device_keys(), RETIRE_NEEDLE)
+    for relative, history in ledger.expected(recorded).items():
+        path, latest = vault.root / relative, history[-1]
+        if (
+            relative.endswith(retired.SUFFIX)
+            and latest
+            and not (path.is_file() and ledger.digest(path) == latest)
+        ):
+            raise RetireUnverified(relative, "is missing or differs from the one the audit log recorded")
 
 
 def check_clock(entries: Sequence[Entry], now: dt.datetime, max_gap: dt.timedelta, unattended: bool) -> None:
@@ -355,7 +376,7 @@ def finish_pending(
     with vault.backup_lock():
         finish_cut_short(vault)
         if policy is not None:
-            agreement.settle(vault, policy)
+            agreement.settle(vault, policy, intents.unacknowledged)
             intents.acknowledge(vault, policy)  # another device's intent, seen here: answered
         purges = purged.signed(vault)
         own = vault.device.device_id

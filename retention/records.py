@@ -336,7 +336,9 @@ def believed(
                 refused.append(why)
                 changed[name] = [None, ""]
         if view.noticed and (
-            why := judge.device(device_id, f"{view.noticed}T23:59:59Z", "the notice of disposal", FACT_FIX)
+            why := judge.practice_wide(
+                device_id, f"{view.noticed}T23:59:59Z", "the notice of disposal", FACT_FIX
+            )
         ):  # a day: taken at its end, so that a notice of the revoke's day counts for nothing
             refused.append(why)
             changed["noticed"] = None
@@ -423,8 +425,9 @@ def problems(
         for client, by in index.written.items():
             for device, (seq, digest, *when) in by.items():
                 latest.setdefault(client, {})[device] = (int(seq), str(digest))
-                if device in retired and when and str(when[0]) > retired[device]:
-                    late[client, device] = str(when[0])
+                entry_seq = int(when[1]) if len(when) > 1 else None
+                if device in retired and when and vault.trust.retired_after(device, str(when[0]), entry_seq):
+                    late[client, device] = str(when[0])  # its clock may say before: not its log
         purged = index.purged(signed_purges(vault) if signed is None else signed)
     else:
         # Given ``entries`` are already trusted (read once per run, not once per client here).
@@ -434,8 +437,8 @@ def problems(
             if entry.event == AUDIT_EVENT:
                 write = (int(entry.data.get("seq", 0)), str(entry.data.get("sha256")))
                 latest.setdefault(client, {})[entry.device] = write
-                if entry.device in retired and entry.time > retired[entry.device]:
-                    late[client, entry.device] = entry.time
+                if entry.device in retired and vault.trust.retired_after(entry.device, entry.time, entry.seq):
+                    late[client, entry.device] = entry.time  # its clock may say before: not its log
             elif entry.event == "purge-begin":
                 purged.add(client)
     found = []
@@ -448,9 +451,10 @@ def problems(
                 found.append(
                     Problem(
                         path,
-                        f"retention facts written by device {device_id} at {late[client_id, device_id]}, "
-                        f"after it was retired ({retired[device_id]}): a retired device keeps no "
-                        "authority; restore this file from a backup made before the retire",
+                        f"retention facts written by device {device_id} after it was retired "
+                        f"({retired[device_id]}; its entry is dated {late[client_id, device_id]}, and a lost "
+                        "machine's clock may be set back): a retired device keeps no authority; restore "
+                        "this file from a backup made before the retire",
                     )
                 )
                 continue

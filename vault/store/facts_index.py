@@ -82,7 +82,7 @@ class FactsIndex:
     damaged: dict[str, list[Any]] = field(default_factory=dict)  # client -> [device, seq]: a fact that failed
     written: dict[str, dict[str, list[Any]]] = field(
         default_factory=dict
-    )  # client -> device -> [seq, sha, time]
+    )  # client -> device -> [seq, sha, time, the log entry's seq]
     begun: list[list[Any]] = field(default_factory=list)  # [device, seq, client] of purge-begin lines
     sealers: dict[str, list[str]] = field(default_factory=dict)  # client -> devices that sealed into it
     purge_lines: dict[str, list[str]] = field(default_factory=dict)  # log name -> its purge lines, as written
@@ -150,6 +150,7 @@ class FactsIndex:
                 int(entry.data.get("seq", 0)),
                 str(entry.data.get("sha256")),
                 entry.time,  # a retired device's write after its retire is believed no more
+                entry.seq,  # ... or beyond the last entry of its log the retiring machine had
             ]
         elif entry.event == "purge-begin":
             self.begun.append([entry.device, entry.seq, client])

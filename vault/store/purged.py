@@ -61,7 +61,7 @@ def signed(vault: Vault, index: FactsIndex | None = None) -> list[Entry]:
         found = signed_entries(vault.audit.directory, vault.trust.device_keys(), PURGE_LINES)
     if not vault.trust.retired():
         return found
-    return [e for e in found if vault.trust.retired_after(e.device, e.time) is None]
+    return [e for e in found if vault.trust.retired_after(e.device, e.time, e.seq) is None]
 
 
 def trusted(entries: Iterable[Entry], signed_purges: Iterable[Entry]) -> list[Entry]:
@@ -76,6 +76,7 @@ class Purge:
     device: str
     time: str
     done: bool  # that device recorded the end of it (the client's folder removed there)
+    seq: int = 0  # its purge-begin in that device's log
 
 
 def purges(entries: Iterable[Entry]) -> dict[str, Purge]:
@@ -85,9 +86,9 @@ def purges(entries: Iterable[Entry]) -> dict[str, Purge]:
     for entry in entries:
         client = str(entry.data.get("client"))
         if entry.event == "purge-begin" and client not in found:
-            found[client] = Purge(entry.device, entry.time, False)
+            found[client] = Purge(entry.device, entry.time, False, entry.seq)
         elif entry.event == "purge-done" and client in found:
-            found[client] = Purge(found[client].device, found[client].time, True)
+            found[client] = Purge(found[client].device, found[client].time, True, found[client].seq)
     return found
 
 
