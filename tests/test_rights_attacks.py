@@ -55,7 +55,7 @@ def test_an_erasure_in_a_group_practice_never_destroys_past_a_hold_placed_while_
     assert client_id not in desk.client_ids()
     assert requests.find(desk, asked.request_id).closed is not None
     sync()  # the laptop agrees to the purge that follows, from its own facts: no notice asked
-    assert agreement.settle(laptop, APA) == ([client_id], [])
+    assert agreement.settle(laptop, APA, intents.unacknowledged) == ([client_id], [])
 
 
 def test_an_erasure_intent_naming_no_request_here_is_not_acknowledged(machines) -> None:
