@@ -20,6 +20,7 @@ from nacl.signing import SigningKey
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError
 from site_fixtures import MARKER
+from site_fixtures import note as story_note
 from test_sharing import BEA_PASS, People, ok, seal
 from test_sharing import people as people  # a fixture
 
@@ -489,3 +490,30 @@ def test_an_amendment_denied_and_the_clients_statement_are_in_the_copy(practice:
     assert "the note records what was said (velmora)" in text
     assert "Client's statement of disagreement" in text and "plumvex" in text
     assert "<b>I was unwell</b>" in text  # the client's words, shown as they wrote them
+
+
+def test_an_addendum_of_a_damaged_psychotherapy_note_stays_out(story: Env, tmp_path: Path) -> None:
+    """Attack: the process note fails its integrity check, so nothing shows that its addendum
+    amends one; the addendum (process words too) must still stay out of the client's copy."""
+    (story.practice.inbox / "a6.md").write_text(
+        story_note(
+            "aaaaaaaaaaaaaaa6",
+            "2026-01-21",
+            "addendum",
+            extra="amends: aaaaaaaaaaaaaaa5\n",
+            body="## What is added or corrected\nMore process: ocelotprocess.\n\n## Reason\nLater thought.\n",
+        )
+    )
+    result = story.run("syncd", "--once")
+    assert result.code == 0 and "sealed 1" in result.text, result.text + result.err
+    [rev] = story.vault_dir.glob("clients/*/records/aaaaaaaaaaaaaaa5/*.rev")
+    data = rev.read_bytes()
+    rev.write_bytes(data[:-20] + bytes([data[-20] ^ 0x01]) + data[-19:])
+    code, out, err = export(story, tmp_path / "copy")
+    assert code == 0, err
+    folder = tmp_path / "copy"
+    text = pdf_text(folder / "record.pdf")
+    assert "ocelotprocess" not in text and "1 addendum of a note that could not be read" in text
+    for path in folder.rglob("*"):
+        assert path.is_dir() or b"ocelotprocess" not in path.read_bytes(), path
+    assert "aaaaaaaaaaaaaaa6" not in out

@@ -19,7 +19,7 @@ from vault.sharing import consent as consents
 
 from ..errors import ExportRefused, OutputNotEmpty
 from ..site import read_entries, timeline_of
-from ..timeline import Timeline
+from ..timeline import Entry, Timeline
 from . import document, signature, structured
 from .pdf import Password, encrypt, new_password, render_pdf, write_private
 
@@ -155,6 +155,29 @@ def _in_period(t: Timeline, request: Request) -> tuple[Timeline, int]:
     )
 
 
+def _unplaced(entries: list[Entry]) -> set[str]:
+    """Ids of the notes whose chain of ``amends`` leads to a note that was not read (it failed
+    its integrity check, or is missing): nothing shows that note is not a psychotherapy note,
+    so what amends it stays out of a copy as one would (kept_apart cannot follow the chain)."""
+    amends = {e.note_id: e.meta.get("amends") for e in entries}
+    found = set()
+    for start in amends:
+        here, seen = start, set()
+        while isinstance(amends.get(here), str) and here not in seen:
+            seen.add(here)
+            here = str(amends[here])
+            if here not in amends:
+                found.add(start)
+                break
+    return found
+
+
+def _without(t: Timeline, ids: set[str]) -> Timeline:
+    kept = [e for e in t.entries if e.note_id not in ids]
+    addenda = {k: [a for a in v if a.note_id not in ids] for k, v in t.addenda.items() if k not in ids}
+    return replace(t, entries=kept, addenda={k: v for k, v in addenda.items() if v})
+
+
 def _named(t: Timeline, me: str) -> Timeline:
     """The site says "you" for the practitioner reading it; a copy for someone else names them."""
     signers = {device: me if who == "you" else who for device, who in t.signers.items()}
@@ -165,7 +188,9 @@ def _named(t: Timeline, me: str) -> Timeline:
     return replace(t, signers=signers, cosigned=cosigned)
 
 
-def _excluded(t: Timeline, request: Request, outside: int, psychotherapy_kept: int) -> tuple[str, ...]:
+def _excluded(
+    t: Timeline, request: Request, outside: int, psychotherapy_kept: int, unplaced: int = 0
+) -> tuple[str, ...]:
     lines = []
     hidden = t.hidden_psychotherapy
     if hidden:
@@ -184,6 +209,11 @@ def _excluded(t: Timeline, request: Request, outside: int, psychotherapy_kept: i
         lines.append(
             f"{len(t.damaged)} note{'s' if len(t.damaged) != 1 else ''} failed an integrity check and "
             "could not be read; the practitioner restores them from a backup."
+        )
+    if unplaced:
+        lines.append(
+            f"{unplaced} addend{'a' if unplaced != 1 else 'um'} of a note that could not be read "
+            f"{'are' if unplaced != 1 else 'is'} not included until that note is restored."
         )
     return tuple(lines)
 
@@ -223,6 +253,8 @@ def prepare(vault: Vault, me: Practitioner, request: Request) -> Prepared:
         others,
         request.psychotherapy,
     )
+    unplaced = set() if request.psychotherapy else _unplaced(entries) & {e.note_id for e in whole.entries}
+    whole = _without(whole, unplaced)
     me_named = request.practitioner_name or "the practitioner"
     shown, outside = _in_period(_named(whole, me_named), request)
     kept = sum(1 for e in shown.entries if e.kind == PSYCHOTHERAPY)
@@ -234,7 +266,7 @@ def prepare(vault: Vault, me: Practitioner, request: Request) -> Prepared:
         now.astimezone().date(),
         request.recipient or CLIENT,
         request.purpose or (on_file.purpose if on_file else CLIENT_PURPOSE),
-        _excluded(shown, request, outside, kept),
+        _excluded(shown, request, outside, kept, len(unplaced)),
     )
     pdf = render_pdf(document.record_html(cover, shown))
     password = new_password() if request.protect else None
