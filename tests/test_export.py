@@ -517,3 +517,33 @@ def test_an_addendum_of_a_damaged_psychotherapy_note_stays_out(story: Env, tmp_p
     for path in folder.rglob("*"):
         assert path.is_dir() or b"ocelotprocess" not in path.read_bytes(), path
     assert "aaaaaaaaaaaaaaa6" not in out
+
+
+def test_a_folder_another_account_can_write_into_is_refused_and_a_planted_link_never_followed(
+    story: Env, tmp_path: Path
+) -> None:
+    """Attack: another local user makes the (empty) output folder, writable by all, and plants
+    `notes` as a link into the practice folder once the emptiness check has passed: the
+    plaintext Markdown must never follow it."""
+    from site_builder.errors import OutputNotEmpty
+    from site_builder.export import record
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    code, _, err = export(story, shared)
+    assert code == 2 and "other accounts can write" in err and not list(shared.iterdir())
+    assert exports(story) == []
+
+    vault = story.vault()
+    me = vault.unlock(Passphrase(PASSPHRASE))
+    prepared = record.prepare(vault, me, record.Request(vault.resolve("AB-1"), "AB-1"))
+    planted = story.practice.inbox / "planted"
+    planted.mkdir()
+    folder = tmp_path / "copy"
+    folder.mkdir(mode=0o700)
+    (folder / "notes").symlink_to(planted)  # the race: planted after the check, before the write
+    with pytest.raises(OutputNotEmpty):
+        record.write(vault, prepared, folder)
+    assert not list(planted.iterdir())
+    assert sorted(p.name for p in folder.iterdir()) == ["notes"]  # the link, left; nothing of ours

@@ -6,7 +6,9 @@ exist as bytes in memory until each is written, 0600, into the folder the practi
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from vault.format.keys import Practitioner
 from vault.rights import disclosures
 from vault.sharing import consent as consents
 
-from ..errors import ExportRefused, OutputNotEmpty
+from ..errors import ExportRefused, OutputNotEmpty, OutputNotPrivate
 from ..site import read_entries, timeline_of
 from ..timeline import Entry, Timeline
 from . import document, signature, structured
@@ -230,6 +232,10 @@ def export(vault: Vault, me: Practitioner, request: Request, folder: Path) -> Wr
     folder = folder.absolute()
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise OutputNotEmpty(folder)
+    if folder.exists():
+        found = folder.stat()
+        if found.st_uid != os.getuid() or found.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise OutputNotPrivate(folder)
     return write(vault, prepare(vault, me, request), folder)
 
 
@@ -327,7 +333,13 @@ def write(vault: Vault, prepared: Prepared, folder: Path) -> Written:
     made = not folder.exists()
     written = Written(folder, prepared.notes, prepared.excluded, [], prepared.password, prepared.fingerprint)
     try:
-        durable.make_dirs(folder / NOTES_DIR)
+        durable.make_dirs(folder)
+        try:  # never through a name someone put there since the folder was checked
+            os.mkdir(folder / NOTES_DIR, durable.DIR_MODE)
+        except FileExistsError:
+            raise OutputNotEmpty(folder) from None
+        os.chmod(folder / NOTES_DIR, durable.DIR_MODE)  # the umask may have narrowed it
+        durable.fsync_dir(folder)
         for relative, data in prepared.files:
             write_private(folder / relative, data)
             written.paths.append(folder / relative)
