@@ -547,3 +547,45 @@ def test_a_folder_another_account_can_write_into_is_refused_and_a_planted_link_n
         record.write(vault, prepared, folder)
     assert not list(planted.iterdir())
     assert sorted(p.name for p in folder.iterdir()) == ["notes"]  # the link, left; nothing of ours
+
+
+@pytest.mark.parametrize("process_by", ["alex", "bea"])
+def test_a_process_text_written_on_another_machine_while_apart_stays_out(
+    people: People, tmp_path: Path, process_by: str
+) -> None:
+    """Attack: one note changed on two machines while apart, one machine's text made a
+    psychotherapy note: the fork's other text (shown with the note) must not carry it out."""
+    import shutil
+
+    from notes import note_text
+
+    alex, bea = people.alex, people.bea
+    assert alex.run("access", "grant", "AB-1", "Bea").code == 0
+    note_id, day = "0123456789abcdef", "2026-01-19"
+
+    def sealed(env: Env, passphrase: str, body: str, extra: str = "") -> None:
+        path = env.practice.inbox / f"AB-1-{note_id}.md"
+        path.write_text(note_text(date=day, note_id=note_id, body=body, extra=extra))
+        done = env.run("seal", str(path), passphrase=passphrase)
+        assert done.code == 0, done.err
+        path.unlink(missing_ok=True)
+
+    sealed(alex, PASSPHRASE, "First text of the session.")
+    process = 'template: psychotherapy\nduration_minutes: 50\nmodality: video\ntime: "10:00"\n'
+    alex_says, bea_says = ("Countertransference: pangolinprocess.", process), ("Bea's wording.", "")
+    if process_by == "bea":
+        alex_says, bea_says = ("Alex's wording.", ""), alex_says
+    sealed(alex, PASSPHRASE, *alex_says)
+    folder = next(alex.vault_dir.glob(f"clients/*/records/{note_id}"))
+    [alex_rev2] = [p for p in folder.iterdir() if p.name.startswith("000002-")]
+    aside = folder.parent / "aside.rev"
+    shutil.move(alex_rev2, aside)
+    sealed(bea, BEA_PASS, *bea_says)
+    shutil.move(aside, alex_rev2)
+    code, out, err = export(alex, tmp_path / "copy")
+    assert code == 0, err
+    text = pdf_text(tmp_path / "copy" / "record.pdf")
+    assert "pangolinprocess" not in text
+    assert EXCLUSION in text or "1 note changed on two machines, one of them as a psychotherapy note" in text
+    for path in (tmp_path / "copy").rglob("*"):
+        assert path.is_dir() or b"pangolinprocess" not in path.read_bytes(), path

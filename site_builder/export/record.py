@@ -12,8 +12,10 @@ import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from note_templates.excerpt import PSYCHOTHERAPY
-from vault import Vault, durable
+from note_templates import NoteInvalid
+from note_templates.excerpt import PSYCHOTHERAPY, kept_apart
+from note_templates.front_matter import parse_sealed
+from vault import OpenedNote, Vault, durable
 from vault.errors import TamperedFile
 from vault.format.keys import Practitioner
 from vault.rights import disclosures
@@ -174,6 +176,29 @@ def _unplaced(entries: list[Entry]) -> set[str]:
     return found
 
 
+def _forked_apart(opened: list[OpenedNote], entries: list[Entry]) -> set[str]:
+    """Ids of the notes changed on two machines while apart where another machine's text is a
+    psychotherapy note (the site shows that text under the note, until `resolve`), and of
+    what amends them: until the practitioner chooses a text, it is one as far as a copy goes."""
+    process = set()
+    for note in opened:
+        for sibling in note.siblings:
+            try:
+                meta = parse_sealed(bytes(sibling.body), Path(note.note_id))[0]
+            except NoteInvalid:
+                continue  # its text is not shown either (read_entries)
+            if meta.get("template") == PSYCHOTHERAPY:
+                process.add(note.note_id)
+    if not process:
+        return set()
+    return kept_apart(
+        {
+            e.note_id: {**e.meta, "template": PSYCHOTHERAPY} if e.note_id in process else e.meta
+            for e in entries
+        }
+    )
+
+
 def _without(t: Timeline, ids: set[str]) -> Timeline:
     kept = [e for e in t.entries if e.note_id not in ids]
     addenda = {k: [a for a in v if a.note_id not in ids] for k, v in t.addenda.items() if k not in ids}
@@ -191,7 +216,7 @@ def _named(t: Timeline, me: str) -> Timeline:
 
 
 def _excluded(
-    t: Timeline, request: Request, outside: int, psychotherapy_kept: int, unplaced: int = 0
+    t: Timeline, request: Request, outside: int, psychotherapy_kept: int, unplaced: int = 0, forked: int = 0
 ) -> tuple[str, ...]:
     lines = []
     hidden = t.hidden_psychotherapy
@@ -216,6 +241,12 @@ def _excluded(
         lines.append(
             f"{unplaced} addend{'a' if unplaced != 1 else 'um'} of a note that could not be read "
             f"{'are' if unplaced != 1 else 'is'} not included until that note is restored."
+        )
+    if forked:
+        lines.append(
+            f"{forked} note{'s' if forked != 1 else ''} changed on two machines, one of them as a "
+            f"psychotherapy note, {'are' if forked != 1 else 'is'} not included until the practitioner "
+            "chooses a text."
         )
     return tuple(lines)
 
@@ -259,8 +290,10 @@ def prepare(vault: Vault, me: Practitioner, request: Request) -> Prepared:
         others,
         request.psychotherapy,
     )
-    unplaced = set() if request.psychotherapy else _unplaced(entries) & {e.note_id for e in whole.entries}
-    whole = _without(whole, unplaced)
+    listed = {e.note_id for e in whole.entries}
+    unplaced = set() if request.psychotherapy else _unplaced(entries) & listed
+    forked = set() if request.psychotherapy else _forked_apart(opened, entries) & listed - unplaced
+    whole = _without(whole, unplaced | forked)
     me_named = request.practitioner_name or "the practitioner"
     shown, outside = _in_period(_named(whole, me_named), request)
     kept = sum(1 for e in shown.entries if e.kind == PSYCHOTHERAPY)
@@ -272,7 +305,7 @@ def prepare(vault: Vault, me: Practitioner, request: Request) -> Prepared:
         now.astimezone().date(),
         request.recipient or CLIENT,
         request.purpose or (on_file.purpose if on_file else CLIENT_PURPOSE),
-        _excluded(shown, request, outside, kept, len(unplaced)),
+        _excluded(shown, request, outside, kept, len(unplaced), len(forked)),
     )
     pdf = render_pdf(document.record_html(cover, shown))
     password = new_password() if request.protect else None
