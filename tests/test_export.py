@@ -459,6 +459,25 @@ def test_a_name_that_looks_like_markup_stays_text_on_every_page(tmp_path: Path) 
         assert "Clinical record of Ann Q /styleh1Injected/h1 O'Neil: confidential" in text
 
 
+def test_a_name_with_a_form_feed_cannot_restyle_the_cover(tmp_path: Path) -> None:
+    """Attack: a form feed ends a CSS string as a newline does; a name holding one then wrote
+    style rules that hid the cover's box of what is left out."""
+    from site_builder.export import document
+    from site_builder.timeline import assemble
+
+    name = "Ann\f;}} .cn-excluded{display:none} @page{@bottom-left{content:'x'"
+    left_out = ("1 psychotherapy note is not included: the law says so.",)
+    cover = document.Cover(
+        "Harbour", name, "the whole record", dt.date(2026, 12, 1), "the client", "copy", left_out
+    )
+    html_to_pdf(document.record_html(cover, assemble("AB-1", [])), tmp_path / "record.pdf")
+    reader = PdfReader(tmp_path / "record.pdf")
+    pages = [" ".join((page.extract_text() or "").replace("\x00", "").split()) for page in reader.pages]
+    assert "What is not included, and why" in pages[0] and "1 psychotherapy note is not included" in pages[0]
+    for text in pages:  # the footer holds the name as text, on every page
+        assert "Clinical record of Ann;}} .cn-excluded{display:none}" in text
+
+
 def test_usage_mistakes_are_refused_before_the_passphrase(story: Env, tmp_path: Path) -> None:
     code, _, err = export(story, tmp_path / "copy", "--from", "2026-02-01", "--to", "2026-01-01")
     assert code == 2 and "--to lies before --from" in err
