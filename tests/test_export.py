@@ -608,3 +608,12 @@ def test_a_process_text_written_on_another_machine_while_apart_stays_out(
     assert EXCLUSION in text or "1 note changed on two machines, one of them as a psychotherapy note" in text
     for path in (tmp_path / "copy").rglob("*"):
         assert path.is_dir() or b"pangolinprocess" not in path.read_bytes(), path
+
+
+def test_an_output_named_by_a_dangling_link_fails_in_one_sentence(story: Env, tmp_path: Path) -> None:
+    """`-o LINK` where the link leads nowhere: one sentence, nothing made at its target."""
+    link = tmp_path / "copy"
+    link.symlink_to(tmp_path / "gone" / "copy")
+    code, out, err = export(story, link)
+    assert code == 1 and err.startswith("casenotes: ") and err.count("\n") == 1, err
+    assert not (tmp_path / "gone").exists() and "Traceback" not in err

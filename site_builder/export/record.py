@@ -16,7 +16,7 @@ from note_templates import NoteInvalid
 from note_templates.excerpt import PSYCHOTHERAPY, kept_apart
 from note_templates.front_matter import parse_sealed
 from vault import OpenedNote, Vault, durable
-from vault.errors import TamperedFile
+from vault.errors import TamperedFile, WriteFailed, reason
 from vault.format.keys import Practitioner
 from vault.rights import disclosures
 from vault.sharing import consent as consents
@@ -369,9 +369,11 @@ def write(vault: Vault, prepared: Prepared, folder: Path) -> Written:
         durable.make_dirs(folder)
         try:  # never through a name someone put there since the folder was checked
             os.mkdir(folder / NOTES_DIR, durable.DIR_MODE)
+            os.chmod(folder / NOTES_DIR, durable.DIR_MODE)  # the umask may have narrowed it
         except FileExistsError:
             raise OutputNotEmpty(folder) from None
-        os.chmod(folder / NOTES_DIR, durable.DIR_MODE)  # the umask may have narrowed it
+        except OSError as exc:
+            raise WriteFailed(folder / NOTES_DIR, reason(exc)) from exc
         durable.fsync_dir(folder)
         for relative, data in prepared.files:
             write_private(folder / relative, data)
