@@ -26,6 +26,19 @@ class ExportRefused(SiteError):
         return str(self.args[0])
 
 
+class OutputNotPrivate(SiteError):
+    """An existing output folder that another account could write into (or is not ours): it
+    could swap a name in it for a link, and the plaintext would follow."""
+
+    exit_code = 2
+
+    def __str__(self) -> str:
+        return (
+            f"{self.args[0]} is a folder other accounts can write into, or not yours: name a new "
+            "folder for the export, or one only you can write to (chmod 700)"
+        )
+
+
 class OutputNotEmpty(SiteError):
     exit_code = 2
 

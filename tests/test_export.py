@@ -20,6 +20,7 @@ from nacl.signing import SigningKey
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError
 from site_fixtures import MARKER
+from site_fixtures import note as story_note
 from test_sharing import BEA_PASS, People, ok, seal
 from test_sharing import people as people  # a fixture
 
@@ -458,6 +459,25 @@ def test_a_name_that_looks_like_markup_stays_text_on_every_page(tmp_path: Path) 
         assert "Clinical record of Ann Q /styleh1Injected/h1 O'Neil: confidential" in text
 
 
+def test_a_name_with_a_form_feed_cannot_restyle_the_cover(tmp_path: Path) -> None:
+    """Attack: a form feed ends a CSS string as a newline does; a name holding one then wrote
+    style rules that hid the cover's box of what is left out."""
+    from site_builder.export import document
+    from site_builder.timeline import assemble
+
+    name = "Ann\f;}} .cn-excluded{display:none} @page{@bottom-left{content:'x'"
+    left_out = ("1 psychotherapy note is not included: the law says so.",)
+    cover = document.Cover(
+        "Harbour", name, "the whole record", dt.date(2026, 12, 1), "the client", "copy", left_out
+    )
+    html_to_pdf(document.record_html(cover, assemble("AB-1", [])), tmp_path / "record.pdf")
+    reader = PdfReader(tmp_path / "record.pdf")
+    pages = [" ".join((page.extract_text() or "").replace("\x00", "").split()) for page in reader.pages]
+    assert "What is not included, and why" in pages[0] and "1 psychotherapy note is not included" in pages[0]
+    for text in pages:  # the footer holds the name as text, on every page
+        assert "Clinical record of Ann;}} .cn-excluded{display:none}" in text
+
+
 def test_usage_mistakes_are_refused_before_the_passphrase(story: Env, tmp_path: Path) -> None:
     code, _, err = export(story, tmp_path / "copy", "--from", "2026-02-01", "--to", "2026-01-01")
     assert code == 2 and "--to lies before --from" in err
@@ -489,3 +509,111 @@ def test_an_amendment_denied_and_the_clients_statement_are_in_the_copy(practice:
     assert "the note records what was said (velmora)" in text
     assert "Client's statement of disagreement" in text and "plumvex" in text
     assert "<b>I was unwell</b>" in text  # the client's words, shown as they wrote them
+
+
+def test_an_addendum_of_a_damaged_psychotherapy_note_stays_out(story: Env, tmp_path: Path) -> None:
+    """Attack: the process note fails its integrity check, so nothing shows that its addendum
+    amends one; the addendum (process words too) must still stay out of the client's copy."""
+    (story.practice.inbox / "a6.md").write_text(
+        story_note(
+            "aaaaaaaaaaaaaaa6",
+            "2026-01-21",
+            "addendum",
+            extra="amends: aaaaaaaaaaaaaaa5\n",
+            body="## What is added or corrected\nMore process: ocelotprocess.\n\n## Reason\nLater thought.\n",
+        )
+    )
+    result = story.run("syncd", "--once")
+    assert result.code == 0 and "sealed 1" in result.text, result.text + result.err
+    [rev] = story.vault_dir.glob("clients/*/records/aaaaaaaaaaaaaaa5/*.rev")
+    data = rev.read_bytes()
+    rev.write_bytes(data[:-20] + bytes([data[-20] ^ 0x01]) + data[-19:])
+    code, out, err = export(story, tmp_path / "copy")
+    assert code == 0, err
+    folder = tmp_path / "copy"
+    text = pdf_text(folder / "record.pdf")
+    assert "ocelotprocess" not in text and "1 addendum of a note that could not be read" in text
+    for path in folder.rglob("*"):
+        assert path.is_dir() or b"ocelotprocess" not in path.read_bytes(), path
+    assert "aaaaaaaaaaaaaaa6" not in out
+
+
+def test_a_folder_another_account_can_write_into_is_refused_and_a_planted_link_never_followed(
+    story: Env, tmp_path: Path
+) -> None:
+    """Attack: another local user makes the (empty) output folder, writable by all, and plants
+    `notes` as a link into the practice folder once the emptiness check has passed: the
+    plaintext Markdown must never follow it."""
+    from site_builder.errors import OutputNotEmpty
+    from site_builder.export import record
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    code, _, err = export(story, shared)
+    assert code == 2 and "other accounts can write" in err and not list(shared.iterdir())
+    assert exports(story) == []
+
+    vault = story.vault()
+    me = vault.unlock(Passphrase(PASSPHRASE))
+    prepared = record.prepare(vault, me, record.Request(vault.resolve("AB-1"), "AB-1"))
+    planted = story.practice.inbox / "planted"
+    planted.mkdir()
+    folder = tmp_path / "copy"
+    folder.mkdir(mode=0o700)
+    (folder / "notes").symlink_to(planted)  # the race: planted after the check, before the write
+    with pytest.raises(OutputNotEmpty):
+        record.write(vault, prepared, folder)
+    assert not list(planted.iterdir())
+    assert sorted(p.name for p in folder.iterdir()) == ["notes"]  # the link, left; nothing of ours
+
+
+@pytest.mark.parametrize("process_by", ["alex", "bea"])
+def test_a_process_text_written_on_another_machine_while_apart_stays_out(
+    people: People, tmp_path: Path, process_by: str
+) -> None:
+    """Attack: one note changed on two machines while apart, one machine's text made a
+    psychotherapy note: the fork's other text (shown with the note) must not carry it out."""
+    import shutil
+
+    from notes import note_text
+
+    alex, bea = people.alex, people.bea
+    assert alex.run("access", "grant", "AB-1", "Bea").code == 0
+    note_id, day = "0123456789abcdef", "2026-01-19"
+
+    def sealed(env: Env, passphrase: str, body: str, extra: str = "") -> None:
+        path = env.practice.inbox / f"AB-1-{note_id}.md"
+        path.write_text(note_text(date=day, note_id=note_id, body=body, extra=extra))
+        done = env.run("seal", str(path), passphrase=passphrase)
+        assert done.code == 0, done.err
+        path.unlink(missing_ok=True)
+
+    sealed(alex, PASSPHRASE, "First text of the session.")
+    process = 'template: psychotherapy\nduration_minutes: 50\nmodality: video\ntime: "10:00"\n'
+    alex_says, bea_says = ("Countertransference: pangolinprocess.", process), ("Bea's wording.", "")
+    if process_by == "bea":
+        alex_says, bea_says = ("Alex's wording.", ""), alex_says
+    sealed(alex, PASSPHRASE, *alex_says)
+    folder = next(alex.vault_dir.glob(f"clients/*/records/{note_id}"))
+    [alex_rev2] = [p for p in folder.iterdir() if p.name.startswith("000002-")]
+    aside = folder.parent / "aside.rev"
+    shutil.move(alex_rev2, aside)
+    sealed(bea, BEA_PASS, *bea_says)
+    shutil.move(aside, alex_rev2)
+    code, out, err = export(alex, tmp_path / "copy")
+    assert code == 0, err
+    text = pdf_text(tmp_path / "copy" / "record.pdf")
+    assert "pangolinprocess" not in text
+    assert EXCLUSION in text or "1 note changed on two machines, one of them as a psychotherapy note" in text
+    for path in (tmp_path / "copy").rglob("*"):
+        assert path.is_dir() or b"pangolinprocess" not in path.read_bytes(), path
+
+
+def test_an_output_named_by_a_dangling_link_fails_in_one_sentence(story: Env, tmp_path: Path) -> None:
+    """`-o LINK` where the link leads nowhere: one sentence, nothing made at its target."""
+    link = tmp_path / "copy"
+    link.symlink_to(tmp_path / "gone" / "copy")
+    code, out, err = export(story, link)
+    assert code == 1 and err.startswith("casenotes: ") and err.count("\n") == 1, err
+    assert not (tmp_path / "gone").exists() and "Traceback" not in err

@@ -94,8 +94,9 @@ def notes(t: Timeline) -> str:
 
 def record_html(c: Cover, t: Timeline) -> str:
     """The whole document: cover, notes, measures and their charts, treatment plan."""
-    # The client's name goes into a CSS string inside <style>: nothing that could end either.
-    footer = re.sub(r'[\\"<>\r\n]', "", f"Clinical record of {c.client}: confidential")
+    # The client's name goes into a CSS string inside <style>: nothing that could end either
+    # (a form feed ends a CSS string as a newline does; no control character is a name's).
+    footer = re.sub(r'[\\"<>\x00-\x1f\x7f]', "", f"Clinical record of {c.client}: confidential")
     parts = [
         cover(c),
         notes(t),

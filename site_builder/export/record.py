@@ -6,20 +6,24 @@ exist as bytes in memory until each is written, 0600, into the folder the practi
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from note_templates.excerpt import PSYCHOTHERAPY
-from vault import Vault, durable
-from vault.errors import TamperedFile
+from note_templates import NoteInvalid
+from note_templates.excerpt import PSYCHOTHERAPY, kept_apart
+from note_templates.front_matter import parse_sealed
+from vault import OpenedNote, Vault, durable
+from vault.errors import TamperedFile, WriteFailed, reason
 from vault.format.keys import Practitioner
 from vault.rights import disclosures
 from vault.sharing import consent as consents
 
-from ..errors import ExportRefused, OutputNotEmpty
+from ..errors import ExportRefused, OutputNotEmpty, OutputNotPrivate
 from ..site import read_entries, timeline_of
-from ..timeline import Timeline
+from ..timeline import Entry, Timeline
 from . import document, signature, structured
 from .pdf import Password, encrypt, new_password, render_pdf, write_private
 
@@ -155,6 +159,52 @@ def _in_period(t: Timeline, request: Request) -> tuple[Timeline, int]:
     )
 
 
+def _unplaced(entries: list[Entry]) -> set[str]:
+    """Ids of the notes whose chain of ``amends`` leads to a note that was not read (it failed
+    its integrity check, or is missing): nothing shows that note is not a psychotherapy note,
+    so what amends it stays out of a copy as one would (kept_apart cannot follow the chain)."""
+    amends = {e.note_id: e.meta.get("amends") for e in entries}
+    found = set()
+    for start in amends:
+        here, seen = start, set()
+        while isinstance(amends.get(here), str) and here not in seen:
+            seen.add(here)
+            here = str(amends[here])
+            if here not in amends:
+                found.add(start)
+                break
+    return found
+
+
+def _forked_apart(opened: list[OpenedNote], entries: list[Entry]) -> set[str]:
+    """Ids of the notes changed on two machines while apart where another machine's text is a
+    psychotherapy note (the site shows that text under the note, until `resolve`), and of
+    what amends them: until the practitioner chooses a text, it is one as far as a copy goes."""
+    process = set()
+    for note in opened:
+        for sibling in note.siblings:
+            try:
+                meta = parse_sealed(bytes(sibling.body), Path(note.note_id))[0]
+            except NoteInvalid:
+                continue  # its text is not shown either (read_entries)
+            if meta.get("template") == PSYCHOTHERAPY:
+                process.add(note.note_id)
+    if not process:
+        return set()
+    return kept_apart(
+        {
+            e.note_id: {**e.meta, "template": PSYCHOTHERAPY} if e.note_id in process else e.meta
+            for e in entries
+        }
+    )
+
+
+def _without(t: Timeline, ids: set[str]) -> Timeline:
+    kept = [e for e in t.entries if e.note_id not in ids]
+    addenda = {k: [a for a in v if a.note_id not in ids] for k, v in t.addenda.items() if k not in ids}
+    return replace(t, entries=kept, addenda={k: v for k, v in addenda.items() if v})
+
+
 def _named(t: Timeline, me: str) -> Timeline:
     """The site says "you" for the practitioner reading it; a copy for someone else names them."""
     signers = {device: me if who == "you" else who for device, who in t.signers.items()}
@@ -165,7 +215,9 @@ def _named(t: Timeline, me: str) -> Timeline:
     return replace(t, signers=signers, cosigned=cosigned)
 
 
-def _excluded(t: Timeline, request: Request, outside: int, psychotherapy_kept: int) -> tuple[str, ...]:
+def _excluded(
+    t: Timeline, request: Request, outside: int, psychotherapy_kept: int, unplaced: int = 0, forked: int = 0
+) -> tuple[str, ...]:
     lines = []
     hidden = t.hidden_psychotherapy
     if hidden:
@@ -185,6 +237,17 @@ def _excluded(t: Timeline, request: Request, outside: int, psychotherapy_kept: i
             f"{len(t.damaged)} note{'s' if len(t.damaged) != 1 else ''} failed an integrity check and "
             "could not be read; the practitioner restores them from a backup."
         )
+    if unplaced:
+        lines.append(
+            f"{unplaced} addend{'a' if unplaced != 1 else 'um'} of a note that could not be read "
+            f"{'are' if unplaced != 1 else 'is'} not included until that note is restored."
+        )
+    if forked:
+        lines.append(
+            f"{forked} note{'s' if forked != 1 else ''} changed on two machines, one of them as a "
+            f"psychotherapy note, {'are' if forked != 1 else 'is'} not included until the practitioner "
+            "chooses a text."
+        )
     return tuple(lines)
 
 
@@ -200,6 +263,10 @@ def export(vault: Vault, me: Practitioner, request: Request, folder: Path) -> Wr
     folder = folder.absolute()
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise OutputNotEmpty(folder)
+    if folder.exists():
+        found = folder.stat()
+        if found.st_uid != os.getuid() or found.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise OutputNotPrivate(folder)
     return write(vault, prepare(vault, me, request), folder)
 
 
@@ -223,6 +290,10 @@ def prepare(vault: Vault, me: Practitioner, request: Request) -> Prepared:
         others,
         request.psychotherapy,
     )
+    listed = {e.note_id for e in whole.entries}
+    unplaced = set() if request.psychotherapy else _unplaced(entries) & listed
+    forked = set() if request.psychotherapy else _forked_apart(opened, entries) & listed - unplaced
+    whole = _without(whole, unplaced | forked)
     me_named = request.practitioner_name or "the practitioner"
     shown, outside = _in_period(_named(whole, me_named), request)
     kept = sum(1 for e in shown.entries if e.kind == PSYCHOTHERAPY)
@@ -234,7 +305,7 @@ def prepare(vault: Vault, me: Practitioner, request: Request) -> Prepared:
         now.astimezone().date(),
         request.recipient or CLIENT,
         request.purpose or (on_file.purpose if on_file else CLIENT_PURPOSE),
-        _excluded(shown, request, outside, kept),
+        _excluded(shown, request, outside, kept, len(unplaced), len(forked)),
     )
     pdf = render_pdf(document.record_html(cover, shown))
     password = new_password() if request.protect else None
@@ -295,7 +366,15 @@ def write(vault: Vault, prepared: Prepared, folder: Path) -> Written:
     made = not folder.exists()
     written = Written(folder, prepared.notes, prepared.excluded, [], prepared.password, prepared.fingerprint)
     try:
-        durable.make_dirs(folder / NOTES_DIR)
+        durable.make_dirs(folder)
+        try:  # never through a name someone put there since the folder was checked
+            os.mkdir(folder / NOTES_DIR, durable.DIR_MODE)
+            os.chmod(folder / NOTES_DIR, durable.DIR_MODE)  # the umask may have narrowed it
+        except FileExistsError:
+            raise OutputNotEmpty(folder) from None
+        except OSError as exc:
+            raise WriteFailed(folder / NOTES_DIR, reason(exc)) from exc
+        durable.fsync_dir(folder)
         for relative, data in prepared.files:
             write_private(folder / relative, data)
             written.paths.append(folder / relative)
