@@ -377,3 +377,38 @@ def test_a_device_registered_in_the_second_of_a_renewal_does_not_put_the_replace
     ]
     history = ledger.expected(entries)[path]
     assert history[-1] == new and old in history
+
+
+# -- a forged "replaces" line: the practitioner locked out of their own current record ------
+def test_a_replaces_line_from_a_colleagues_device_or_an_unsigned_log_locks_no_one_out(
+    people: People,  # noqa: F811
+) -> None:
+    """Bea's still-registered machine signs an entry claiming Alex's current key record was
+    replaced; whoever can write the folder, with no key at all, drops a log holding the same
+    line. Neither is a renewal of Alex's: Alex still unlocks and reads."""
+    import json
+
+    from vault.store import ledger
+
+    alex, bea = people.alex, people.bea
+    seal(alex, "00000000000000a9", BEFORE)
+    record = record_of(alex)
+    relative = str(record.relative_to(alex.vault_dir))
+    current = ledger.digest(record)
+    with bea.vault() as bea_vault:  # signed by a registered device, but not one of Alex's
+        bea_vault.audit.append(
+            "passphrase-changed",
+            practitioner=alex.vault().device.practitioner_id,
+            renewed="x",
+            replaces=current,
+            files={relative: current},
+        )
+    read = alex.run("cat", "AB-1")
+    assert read.code == 0, read.err
+    assert BEFORE.encode() in read.out
+    planted = alex.vault_dir / "audit" / "00000000000000ee.log"
+    line = {"seq": 1, "time": "2026-01-01T00:00:00Z", "device": "00000000000000ee"}
+    planted.write_text(json.dumps({**line, "event": "e", "data": {"p": relative, "replaces": current}}) + "\n")
+    read = alex.run("cat", "AB-1")
+    assert read.code == 0, read.err
+    assert BEFORE.encode() in read.out
