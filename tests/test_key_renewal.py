@@ -372,7 +372,13 @@ def test_a_device_registered_in_the_second_of_a_renewal_does_not_put_the_replace
     second = "2026-12-08T01:23:23Z"
     entries = [
         Entry(1, second, "8888888888888888", "init", {"files": {path: old}}),
-        Entry(2, second, "8888888888888888", "passphrase-changed", {"files": {path: new}, "replaces": old}),
+        Entry(
+            2,
+            second,
+            "8888888888888888",
+            "passphrase-changed",
+            {"files": {path: new}, "replaces": old, "renewed": "k", "practitioner": "p"},
+        ),
         Entry(1, second, registering, "device-registered", {"files": {path: old}}),
     ]
     history = ledger.expected(entries)[path]
@@ -412,3 +418,24 @@ def test_a_replaces_line_from_a_colleagues_device_or_an_unsigned_log_locks_no_on
     read = alex.run("cat", "AB-1")
     assert read.code == 0, read.err
     assert BEFORE.encode() in read.out
+
+
+def test_verify_takes_no_colleagues_replaces_line_for_a_renewal(people: People) -> None:  # noqa: F811
+    """The same line, signed by Bea's machine, naming Alex's current key record (or his
+    handle-index key) as replaced: verify calls neither an older file put back."""
+    from vault.store import ledger
+
+    alex, bea = people.alex, people.bea
+    assert alex.run("passphrase", stdin=f"{PASSPHRASE}\n{NEW}\n{NEW}\n", passphrase=None).code == 0
+    record = record_of(alex)
+    for target in (record, record.with_suffix(".index")):  # each holds two recorded states now
+        with bea.vault() as bea_vault:
+            bea_vault.audit.append(
+                "passphrase-changed",
+                practitioner=alex.vault().device.practitioner_id,
+                renewed="x",
+                replaces=ledger.digest(target),
+            )
+    said = alex.run("verify", passphrase=NEW)
+    assert said.code == 0 and "older" not in said.err, said.err
+    assert alex.run("cat", "AB-1", passphrase=NEW).code == 0

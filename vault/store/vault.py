@@ -289,7 +289,7 @@ class Vault:
             self.audit.append("unlock-failed", practitioner=pid)
             if key_renewal.switched(self):  # a renewal cut short: the new passphrase finishes it
                 raise
-            if problem := ledger.check_file(self.root, path, self.audit.entries()):
+            if problem := ledger.check_file(self.root, path, self.audit.entries(), self.trust.registrant):
                 raise TamperedFile(problem.path, problem.why) from None
             raise
         self.audit.append("unlock", practitioner=practitioner.practitioner_id)

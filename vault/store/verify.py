@@ -90,7 +90,7 @@ def verify(vault: Vault) -> list[Problem]:
                 "`casenotes retention purge` on this machine once the client is due",
             )
         )
-    problems += _renewal_cut_short(vault, ledger.problems(vault.root, entries))
+    problems += _renewal_cut_short(vault, ledger.problems(vault.root, entries, vault.trust.registrant))
     problems += _artefacts(vault) + _sync_ignore(vault)
     forked = forks.everywhere(vault, lambda c: Judge(vault.keyring, c), vault.device.device_id, thorough=True)
     problems += [
