@@ -114,6 +114,24 @@ def test_a_revoked_colleague_cannot_release_a_legal_hold_from_her_still_register
         assert records.current(alex, practice.client).holds == {}
 
 
+def test_a_release_backdated_before_the_hold_it_releases_does_not_lift_it(practice: Practice) -> None:
+    """Carol's clock, set back to before her revoke, makes her release look written while
+    she held the client; but the hold was placed after the revoke, so a release dated
+    before its placement cannot be a real one: the hold stays in force, and verify says why."""
+    _revoke(practice, "alex", "carol")
+    with practice.vault("alex") as alex:
+        subpoena = records.place_hold(alex, practice.client, SUBPOENA)
+    base = _carols_copy(practice)
+    with _machine(practice, "carol", -dt.timedelta(days=1)) as carol:
+        assert records.release_holds(carol, practice.client) == [subpoena]
+    _carried_to_alex(practice, base)
+    with practice.vault("alex", "alex") as alex:
+        assert set(records.current(alex, practice.client).holds) == {subpoena}
+        facts = records.path_for(alex, practice.client, carol.device.device_id)
+    named = [p.why for p in _verify_on_alex(practice) if p.path.name == facts.name]
+    assert len(named) == 1 and f"release of hold {subpoena}" in named[0] and "before" in named[0], named
+
+
 def test_a_hold_placed_by_a_revoked_colleague_does_not_keep_the_client(practice: Practice) -> None:
     """A revoked colleague cannot keep a client from its disposal (its right to erasure)
     either: her hold counts for nothing, and verify says so, so that a real one is placed
