@@ -487,3 +487,24 @@ def test_a_client_added_on_a_second_machine_offline_during_a_renewal_is_renewed_
     assert not opens(practice, keys, "00000000000000a6", handle="CD-2")
     read = practice.run("cat", "CD-2", passphrase=NEW)
     assert read.code == 0 and AFTER.encode() in read.out, read.err
+
+
+def test_an_older_access_file_of_a_client_a_colleague_shared_opens_nothing_sealed_after(
+    people: People,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Bea's client, granted to Alex: his renewal gives it a new generation too (Bea keeps
+    reading and writing it), so his older record and his older access file of that client,
+    with the old passphrase, open none of its notes sealed after his change."""
+    alex, bea = people.alex, people.bea
+    ok(bea, "client", "add", "EF-3", passphrase=BEA_PASS)
+    ok(bea, "access", "grant", "EF-3", "Alex", passphrase=BEA_PASS)
+    old_copy = tmp_path / "alex-before.json"
+    shutil.copyfile(record_of(alex), old_copy)
+    assert alex.run("passphrase", stdin=f"{PASSPHRASE}\n{NEW}\n{NEW}\n", passphrase=None).code == 0
+    seal(bea, "00000000000000a5", AFTER, handle="EF-3")
+    keys = keys_an_old_record_opens(alex, old_copy, Passphrase(PASSPHRASE), "EF-3")
+    assert keys and not opens(alex, keys, "00000000000000a5", handle="EF-3")
+    for who, secret in ((bea, BEA_PASS), (alex, NEW)):
+        read = who.run("cat", "EF-3", passphrase=secret)
+        assert read.code == 0 and AFTER.encode() in read.out, read.err
