@@ -20,8 +20,9 @@ CHEAP_KDF = KdfParams(1, 8 * 1024 * 1024)  # only where the KDF is not what is m
 PASSPHRASE = "fictional benchmark passphrase"
 
 
-def new_practice(kdf: KdfParams = CHEAP_KDF) -> tuple[Practice, Vault]:
-    root = Path(tempfile.mkdtemp(prefix="casenotes-bench-"))
+def new_practice(kdf: KdfParams = CHEAP_KDF, root: Path | None = None) -> tuple[Practice, Vault]:
+    """A new practice at ``root`` (default: a new temp folder)."""
+    root = root or Path(tempfile.mkdtemp(prefix="casenotes-bench-"))
     practice = Practice(root, root / ".device")
     vault = create_practice(practice.vault_dir, practice.config_dir, Passphrase(PASSPHRASE), kdf)
     practice.create_layout()

@@ -16,7 +16,7 @@ from retention.policy import Decision, PolicyInvalid
 from retention.purge import RunReport, finish_cut_short, run, scan, still_pending
 from syncd import Job
 from vault import Vault, VaultError
-from vault.store import purged
+from vault.store import facts_index, purged
 from vault.store.disposal import plan_disposal
 
 from . import config
@@ -55,10 +55,11 @@ def retention_status(ctx: click.Context, no_names: bool) -> None:
     """Each client's retention: last session, due date and state (held, due, in notice, ...)."""
     p = practice(ctx)
     vault = open_vault(ctx)
-    finish_purges(vault, refuse=False)
+    index = facts_index.load(vault)
+    finish_purges(vault, refuse=False, index=index)
     policy = practice_rules(p, vault).policy
     handles = {} if no_names else _handles(vault)
-    rows = scan(vault, policy, vault.clock().date())
+    rows = scan(vault, policy, vault.clock().date(), index=index)
     click.echo(f"policy: {policy.describe()}")
     click.echo(f"{'client':<20} {'id':<16}  {'last session':<12} {'closed':<10}  {'kept until':<10}  state")
     for row in sorted(
@@ -77,7 +78,8 @@ def retention_status(ctx: click.Context, no_names: bool) -> None:
         elif state in ("in notice", "due"):
             state += f" (disposal from {decision.dispose_on}{_unattended(decision)})"
         click.echo(f"{name:<20} {row.client_id}  {last:<12} {closed:<10}  {decision.retain_until}  {state}")
-    _warn_unvouched(vault, [r.client_id for r in rows])
+    _warn_unvouched(vault, [r.client_id for r in rows], index)
+    facts_index.save(vault, index)
     due = sum(1 for r in rows if r.decision and r.decision.purgeable)
     if due:
         click.echo(f"{due} client(s) due for disposal: `casenotes retention purge --dry-run` shows what goes")
@@ -104,14 +106,14 @@ def _show_intents(vault: Vault, handles: dict[str, str]) -> None:
             click.echo(f"{head}: acknowledged by every device; the next purge carries it out")
 
 
-def finish_purges(vault: Vault, refuse: bool) -> None:
+def finish_purges(vault: Vault, refuse: bool, index: facts_index.FactsIndex | None = None) -> None:
     """Finish this device's purges a run cut short once its certificate was written (the
     folder renamed to ``.purged-<cid>``, say): `retention status`, `retention purge` and
     `verify` do, not only the next syncd or backup run. ``refuse``: a failure (the audit
     log fails to verify, the disk refuses) is the command's; else a warning, and the
     command goes on to show what it shows."""
     try:
-        finished = finish_cut_short(vault)
+        finished = finish_cut_short(vault, index)
     except VaultError as exc:
         if refuse:
             raise
@@ -260,10 +262,11 @@ def retention_purge(ctx: click.Context, dry_run: bool, confirm: bool) -> None:
     _report(vault, report)
 
 
-def _warn_unvouched(vault: Vault, client_ids: list[str]) -> None:
+def _warn_unvouched(vault: Vault, client_ids: list[str], index: facts_index.FactsIndex | None = None) -> None:
     """What the purge itself would refuse: facts files the audit log does not vouch for (an
     older copy put back could hide a hold), so status and a dry run do not look clean."""
-    for problem in records.problems(vault, client_ids):
+    signed = purged.signed(vault, index) if index is not None else None
+    for problem in records.problems(vault, client_ids, index=index, signed=signed):
         click.echo(
             f"casenotes: warning: {problem}; what is shown for this client may be wrong and a purge "
             "refuses it: restore the file from a backup (casenotes backup restore)",
@@ -373,7 +376,8 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
             log.info("purges in this group practice are made by device %s's syncd", report.deferred_to)
         for client_id, devices in {**report.intents, **report.awaiting}.items():
             log.info("client %s: purge waits for device(s) %s to acknowledge", client_id, ", ".join(devices))
-        for item in purged.revived(vault.root, purged.signed(vault), vault.device.device_id):
+        signed = purged.signed(vault, facts_index.load(vault))
+        for item in purged.revived(vault.root, signed, vault.device.device_id):
             log.warning("%s: %s", item.path, item.describe())
         for client_id in report.announced:
             log.warning(

@@ -74,13 +74,17 @@ def _parked(ctx: click.Context) -> list[str]:
 
 def _awaiting(ctx: click.Context, client_id: str | None, dates: dict[str, str]) -> list[str]:
     from vault.sharing import supervision
+    from vault.store import facts_index
 
     vault = open_vault(ctx)
     names = {c.practitioner_id: c.name for c in vault.trust.colleagues()}
+    index = facts_index.load(vault)  # only the clients a `supervise` entry names are looked at
+    found = supervision.awaiting(vault, index.supervised)
+    facts_index.save(vault, index)
     return [
         f"note {a.note_id}{dates.get(a.note_id, '')}: "
         f"awaiting co-signature by {names.get(a.supervisor, a.supervisor)}"
-        for a in supervision.awaiting(vault)
+        for a in found
         if client_id is None or a.client_id == client_id
     ]
 

@@ -35,7 +35,7 @@ from vault.backup.storage import TargetUnavailable
 from vault.errors import NoteTooLarge, UnknownClient, VaultError
 from vault.format.encoding import new_id
 from vault.sharing import supervision
-from vault.store import forks
+from vault.store import facts_index, forks
 
 from . import backups, safeguards
 from .completion import handles, notes
@@ -480,7 +480,9 @@ def status(ctx: click.Context) -> None:
         click.echo("  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(row)).rstrip())
     if len(rows) == 1:
         click.echo("(the inbox is empty)")
-    for fork in forks.everywhere(vault):  # needs no passphrase: ids and file names only
+    # Needs no passphrase: ids and file names only; and only where two devices sealed.
+    index = facts_index.load(vault)
+    for fork in forks.everywhere(vault, clients=index.shared()):
         click.echo(f"conflict: {forks.describe(fork)}")
     holder = DaemonLock(p.state_dir / "syncd.lock").holder()
     click.echo(
@@ -493,10 +495,11 @@ def status(ctx: click.Context) -> None:
         click.echo(_backup_line(target, backups.on_same_disk(target, p), state.failed.get("backup")))
     from .practice_rules import practice_rules  # the vault's rules, as the nightly run's
 
-    seen = outlook(vault, practice_rules(p, vault).policy, vault.clock().date())
+    seen = outlook(vault, practice_rules(p, vault).policy, vault.clock().date(), index)
     click.echo(purges_line(vault, p, seen))
-    for line in awaiting_lines(vault):
+    for line in awaiting_lines(vault, index.supervised):
         click.echo(line)
+    facts_index.save(vault, index)
     # What protects the records (issue 30, item 8): nothing here decrypts a note.
     click.echo(safeguards.holds_line(seen, lambda: _handles_if_unlocked(vault)))
     click.echo(safeguards.recovery_line(vault))
@@ -533,11 +536,11 @@ def _backup_line(target: BackupTarget, same_disk: bool, failed: JobFailure | Non
 COMMANDS = [new, edit, addendum, sign, check, status]
 
 
-def awaiting_lines(vault: Vault) -> list[str]:
+def awaiting_lines(vault: Vault, clients: list[str] | None = None) -> list[str]:
     """Notes awaiting a co-signature, the client named by handle when the passphrase is given
-    (`casenotes todo HANDLE` adds each note's date and template)."""
+    (`casenotes todo HANDLE` adds each note's date and template). ``clients``: only these."""
     names = {c.practitioner_id: c.name for c in vault.trust.colleagues()}
-    found = supervision.awaiting(vault)
+    found = supervision.awaiting(vault, clients)
     handles = given_handles(vault) if found else {}
     return [
         f"awaiting co-signature by {names.get(a.supervisor, a.supervisor)}: "

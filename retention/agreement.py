@@ -23,7 +23,7 @@ registered device are believed as they are (docs/threat-model.md).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from vault import Entry, Vault
 from vault.errors import VaultError
@@ -84,10 +84,14 @@ def _from_log(client_id: str, now: dt.datetime, policy: Policy, entries: Sequenc
     return ""
 
 
-def settle(vault: Vault, policy: Policy) -> tuple[list[str], list[tuple[str, str]]]:
+def settle(
+    vault: Vault, policy: Policy, unacknowledged: Callable[[Vault, str, purged.Purge, Sequence[Entry]], str]
+) -> tuple[list[str], list[tuple[str, str]]]:
     """Decide every purge another device began that this device has not agreed to: agree
     (audited ``purge-agreed``) or refuse (``purge-refused``, once per reason). Returns the
-    clients agreed to, and (client, why) of those refused."""
+    clients agreed to, and (client, why) of those refused. ``unacknowledged``: why a purge
+    was not one every machine of a group practice acknowledged (retention/intents.py, which
+    imports this module)."""
     own = vault.device.device_id
     signed = purged.signed(vault)
     pending = purged.undecided(signed, own)
@@ -97,7 +101,7 @@ def settle(vault: Vault, policy: Policy) -> tuple[list[str], list[tuple[str, str
     before = purged.decided(signed, own)[1]
     agreed, refused = [], []
     for client_id, purge in sorted(pending.items()):
-        why = why_not(vault, client_id, policy, entries)
+        why = unacknowledged(vault, client_id, purge, entries) or why_not(vault, client_id, policy, entries)
         if not why:
             vault.audit.append(purged.AGREED, client=client_id, purge_device=purge.device)
             agreed.append(client_id)

@@ -49,6 +49,16 @@ class RulesOutdated(RetentionError):
     )
 
 
+class RetireUnverified(RetentionError):
+    """A retire record the audit log recorded is missing or changed: the retired device's
+    later words (a hold it lifts, an acknowledgement) would count again, so no purge runs."""
+
+    template = (
+        "the retire record {} {}: nothing was destroyed; without it a lost device's later words "
+        "would count again, so no purge runs until it is restored (casenotes backup restore)"
+    )
+
+
 class AuditUnverified(RetentionError):
     """The audit log vouches for the holds and retention facts a purge checks: while it fails
     to verify, a purge could be acting on a hold cut out or a fact edited, so none runs."""

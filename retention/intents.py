@@ -12,7 +12,8 @@ may not have arrived. So, when more than one device is registered (not retired),
    facts that the client is past retention, was announced (a full notice period ago, for an
    unattended intent) and is held by no one (retention/agreement.py `why_not`), and writes
    ``purge-ack`` naming the intent, or ``purge-held`` with why. Each device answers an
-   intent once.
+   intent once, and only with an audit log that verifies here (its own checkpoint, kept
+   outside the vault, catches a hold's entry cut off its own log): else ``purge-held``.
 3. **Destruction.** Only when every registered, not retired device but the intent's own has
    acknowledged that intent, with no ``purge-held`` and no hold recorded on a device's own
    log before its acknowledgement, does a run carry the purge out (its usual checks again,
@@ -22,8 +23,11 @@ What counts: only entries a registered device signed (vault/store/purged.py `sig
 none a retired device dated after its retire; an acknowledgement counts for the one intent
 it names (its random id: one written before that intent, of an earlier intent of the
 client, names another). A hold placed anywhere before its device acknowledged always stops
-the purge: that device answers ``purge-held``, or its acknowledgement is void. A stopped
-intent is never carried out; a later run writes a new one if the client is still due.
+the purge: that device answers ``purge-held``, or its acknowledgement is void. So does a hold
+a device's log records after its acknowledgement or its intent, once it is seen here,
+released since or not: an intent agreed before a hold is never carried out after its
+release without asking every machine again. A stopped intent is never carried out; a later
+run writes a new one if the client is still due.
 
 A single-device practice purges in one step, as before.
 """
@@ -33,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vault import Entry, Vault
+from vault import Entry, Problem, Vault
 from vault.format.encoding import new_id
 from vault.store import purged
 from vault.store.retention_files import FACTS_EVENT
@@ -53,6 +57,7 @@ class Intent:
     device: str
     time: str
     unattended: bool
+    seq: int = 0  # its entry in its device's log
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ def _intents(entries: Sequence[Entry]) -> list[Intent]:
         if e.event == INTENT and isinstance(e.data.get("intent"), str):
             client = str(e.data.get("client"))
             newest[client, e.device] = Intent(
-                str(e.data["intent"]), client, e.device, e.time, bool(e.data.get("unattended"))
+                str(e.data["intent"]), client, e.device, e.time, bool(e.data.get("unattended")), e.seq
             )
     return list(newest.values())
 
@@ -98,10 +103,25 @@ def _held_before_ack(entries: Sequence[Entry], device: str, client: str, ack_seq
     return held
 
 
-def standing(vault: Vault, entries: Sequence[Entry]) -> list[Standing]:
-    """Every live intent: of a client not purged yet. ``entries``: the audit log, its purge
-    lines only those a registered device signed (`purged.trusted`)."""
-    begun = {str(e.data.get("client")) for e in entries if e.event == "purge-begin"}
+def _held_since(entries: Sequence[Entry], device: str, client: str, seq: int) -> bool:
+    """Whether ``device``'s own log records a hold on the client placed after its entry ``seq``
+    (its intent or its acknowledgement): the intent is void once it is here, released or
+    not, so a run after its release asks every machine again."""
+    return any(
+        e.device == device
+        and e.seq > seq
+        and e.event == FACTS_EVENT
+        and e.data.get("client") == client
+        and e.data.get("change") == "hold"
+        for e in entries
+    )
+
+
+def standing(vault: Vault, entries: Sequence[Entry], live: bool = True) -> list[Standing]:
+    """Every live intent: of a client not purged yet (``live=False``: of those purged too).
+    ``entries``: the audit log, its purge lines only those a registered device signed
+    (`purged.trusted`)."""
+    begun = {str(e.data.get("client")) for e in entries if e.event == "purge-begin" and live}
     devices = group.devices(vault, entries)
     answers: dict[str, dict[str, Entry]] = {}  # intent id -> device -> its answer
     for e in entries:
@@ -120,6 +140,10 @@ def standing(vault: Vault, entries: Sequence[Entry]) -> list[Standing]:
                 held.append((device, str(answer.data.get("why", "held"))))
             elif device in devices and _held_before_ack(entries, device, intent.client_id, answer.seq):
                 held.append((device, "a hold was placed there before it acknowledged"))
+            elif _held_since(entries, device, intent.client_id, answer.seq):
+                held.append((device, "a hold was placed there after it acknowledged"))
+        if _held_since(entries, intent.device, intent.client_id, intent.seq):
+            held.append((intent.device, "a hold was placed there after the intent"))
         for device in sorted(devices - {intent.device}):
             reply = given.get(device)
             if reply is None or reply.data.get("client") != intent.client_id:
@@ -141,13 +165,24 @@ def acknowledge(vault: Vault, policy: Policy) -> tuple[list[str], list[tuple[str
     answered = {str(e.data.get("intent")) for e in signed if e.device == own and e.event in (ACK, HELD)}
     acked: list[str] = []
     held: list[tuple[str, str]] = []
+    altered: list[Problem] | None = None
     for state in standing(vault, entries):
         intent = state.intent
         if intent.device == own or intent.intent_id in answered:
             continue
         if not (vault.client_dir(intent.client_id) / "client.json").exists():
             continue  # not here yet (or never was): nothing to check it against
-        why = agreement.why_not(vault, intent.client_id, policy, entries, full_notice=intent.unattended)
+        if altered is None:  # once, and only with an intent to answer: seconds at a career's size
+            # The facts are believed because the log vouches for them: a hold's entry cut off
+            # this device's own log (a shorter chain still checks; its checkpoint outside the
+            # vault knows) with its facts file put back would otherwise be acknowledged away.
+            altered = vault.audit.verify(vault.trust.device_keys())
+        if altered and all(p.missing for p in altered):
+            continue  # another device's log behind its checkpoint: still syncing, answered later
+        if altered:
+            why = f"the audit log here does not verify ({altered[0].path.name}: {altered[0].why})"
+        else:
+            why = agreement.why_not(vault, intent.client_id, policy, entries, full_notice=intent.unattended)
         fields = {"client": intent.client_id, "intent": intent.intent_id, "purge_device": intent.device}
         if why:
             vault.audit.append(HELD, **fields, why=why)
@@ -156,6 +191,35 @@ def acknowledge(vault: Vault, policy: Policy) -> tuple[list[str], list[tuple[str
             vault.audit.append(ACK, **fields)
             acked.append(intent.client_id)
     return acked, held
+
+
+def unacknowledged(vault: Vault, client_id: str, purge: purged.Purge, entries: Sequence[Entry]) -> str:
+    """Why another device's purge of the client was not one every machine acknowledged (""
+    if it was), for retention/agreement.py `settle`: a purge-begin written without an intent
+    (a misused casenotes, a stolen machine before its retire) would otherwise be carried
+    out here on this machine's facts alone, a hold on a third machine never asked. Asked:
+    the practice's devices but the purging one and this one (whose own facts `why_not`
+    checks now) registered before the purge began; none such: it purged alone, then."""
+    own = vault.device.device_id
+    # When it began: no earlier than anything its device wrote before (a clock set back
+    # cannot date it before the others were registered).
+    began = max([purge.time, *(e.time for e in entries if e.device == purge.device and e.seq < purge.seq)])
+    asked = {
+        d
+        for d in group.devices(vault, entries) - {purge.device, own}
+        if (vault.trust.registered_at(d) or "") <= began  # registration deleted: asked
+    }
+    if not asked:
+        return ""
+    theirs = [s for s in standing(vault, entries, live=False) if s.intent.client_id == client_id]
+    theirs = [s for s in theirs if s.intent.device == purge.device and s.intent.seq < purge.seq]
+    if any(not s.held and not asked & set(s.waiting) for s in theirs):
+        return ""
+    if not theirs:
+        who = ", ".join(sorted(asked))
+        return f"device {purge.device} purged it without an intent for device(s) {who} to acknowledge"
+    silent = sorted(asked & {d for s in theirs for d in s.waiting} | {d for s in theirs for d, _ in s.held})
+    return f"its purge intent was not acknowledged by device(s) {', '.join(silent)}"
 
 
 @dataclass(frozen=True)

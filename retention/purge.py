@@ -34,13 +34,23 @@ from vault import Entry, Vault
 from vault.backup.snapshots import BackupTarget, Shredded
 from vault.backup.storage import TargetUnavailable
 from vault.errors import TamperedFile, VaultError
-from vault.store import purged
+from vault.store import facts_index, ledger, purged, retired
+from vault.store.audit import signed_entries
 from vault.store.disposal import Shreds, plan_disposal, remove_half_removed, shred_on
 
 from . import agreement, certificate, group, intents, records
-from .errors import AuditUnverified, ClientHeld, ClockUntrusted, DevicesSilent, NotDue, RulesDiffer
+from .errors import (
+    AuditUnverified,
+    ClientHeld,
+    ClockUntrusted,
+    DevicesSilent,
+    NotDue,
+    RetireUnverified,
+    RulesDiffer,
+)
 from .policy import Decision, Facts, Policy, decide
 
+RETIRE_NEEDLE = f'"event":"{retired.EVENT}"'.encode()
 CLOCK_SKEW = dt.timedelta(minutes=10)  # another machine's clock may run a little ahead
 JUMP_WINDOW = dt.timedelta(days=30)
 Progress = Callable[[int, int], None]
@@ -71,7 +81,13 @@ class RunReport:
     stopped: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
 
-def scan(vault: Vault, policy: Policy, today: dt.date, announce: bool = True) -> list[ClientRetention]:
+def scan(
+    vault: Vault,
+    policy: Policy,
+    today: dt.date,
+    announce: bool = True,
+    index: facts_index.FactsIndex | None = None,
+) -> list[ClientRetention]:
     """Every client's due date and state, from the retention facts (no passphrase).
 
     Whoever scans says what it finds (a status line, `retention status`, the nightly run),
@@ -79,20 +95,24 @@ def scan(vault: Vault, policy: Policy, today: dt.date, announce: bool = True) ->
     notice an unattended disposal waits for counts from then, not from the due date. If
     the disk refuses, the notice is simply not started yet (the safe way round).
     ``announce=False``: record nothing (a group practice's nightly run on a device that
-    does not purge: see `_run`).
+    does not purge: see `_run`). ``index``: this device's facts index, loaded already.
     """
     found = []
-    key = records.retention_key(vault)
-    signed = purged.signed(vault)
-    # Read once: the session dates and the announcements; a forged purge line excuses nothing.
-    entries = purged.trusted(vault.audit.entries(), signed)
-    logged = records.logged_sessions(vault, key, entries)
+    # What changed since the last scan, folded into this device's facts index: not the whole
+    # log, not every file opened again (vault/store/facts_index.py). What a purge acts on, it
+    # reads again from the signed files and the checked log (`_run`).
+    index = index or facts_index.load(vault)
+    index.fold_logs(vault.audit.directory, index.key)  # what the caller wrote since it loaded it
+    key = index.key
+    signed = purged.signed(vault, index)
+    logged = records.indexed_sessions(vault, index)
     gone = purged.gone(signed, vault.device.device_id)  # a folder of theirs is revived
-    for client_id in vault.client_ids():
+    clients = vault.client_ids()
+    for client_id in clients:
         if client_id in gone:
             continue
         try:
-            facts = records.current(vault, client_id, key, signed=False, logged=logged)
+            facts = records.current(vault, client_id, key, signed=False, logged=logged, index=index)
         except (VaultError, OSError) as exc:  # OSError: its client.json deleted (another's purge, synced)
             found.append(ClientRetention(client_id, None, None, str(exc)))
             continue
@@ -101,7 +121,7 @@ def scan(vault: Vault, policy: Policy, today: dt.date, announce: bool = True) ->
         if decision.needs_notice and announce:
             # Writing the facts must never launder a copy put back or deleted: only facts
             # the audit log vouches for are announced (a purge refuses the others anyway).
-            if not records.problems(vault, [client_id], entries):
+            if not records.problems(vault, [client_id], index=index, signed=signed):
                 try:
                     records.note_notice(vault, client_id, today)
                 except VaultError:
@@ -110,6 +130,8 @@ def scan(vault: Vault, policy: Policy, today: dt.date, announce: bool = True) ->
                     facts = replace(facts, notices=(*facts.notices, today))
                     decision, announced = decide(facts, policy, today), True
         found.append(ClientRetention(client_id, facts, decision, announced_now=announced))
+    index.forget_missing(clients)
+    facts_index.save(vault, index)
     return found
 
 
@@ -137,8 +159,11 @@ class Outlook:
         )
 
 
-def outlook(vault: Vault, policy: Policy, today: dt.date) -> Outlook:
-    rows = scan(vault, policy, today)
+def outlook(
+    vault: Vault, policy: Policy, today: dt.date, index: facts_index.FactsIndex | None = None
+) -> Outlook:
+    index = index or facts_index.load(vault)
+    rows = scan(vault, policy, today, index=index)
     states = [r.decision.state if r.decision else "damaged" for r in rows]
     return Outlook(
         states.count("due"),
@@ -147,7 +172,7 @@ def outlook(vault: Vault, policy: Policy, today: dt.date) -> Outlook:
         len(still_pending(vault)),
         tuple(r.client_id for r, state in zip(rows, states, strict=True) if state == "due"),
         tuple(r.client_id for r, state in zip(rows, states, strict=True) if state == "in notice"),
-        tuple(purged.revived(vault.root, signed := purged.signed(vault), vault.device.device_id)),
+        tuple(purged.revived(vault.root, signed := purged.signed(vault, index), vault.device.device_id)),
         tuple(client for client, _, _ in purged.refusals(signed, vault.device.device_id)),
         tuple((r.client_id, len(r.facts.holds)) for r in rows if r.facts is not None and r.facts.holds),
     )
@@ -163,6 +188,17 @@ def check_audit(vault: Vault) -> None:
     altered = vault.audit.verify(vault.trust.device_keys())
     if altered:
         raise AuditUnverified(altered[0].path, altered[0].why)
+    # A retire record is read from its file: one deleted (its stolen machine syncs still)
+    # would have that machine's later words, a hold it lifts, believed again.
+    recorded = signed_entries(vault.audit.directory, vault.trust.device_keys(), RETIRE_NEEDLE)
+    for relative, history in ledger.expected(recorded).items():
+        path, latest = vault.root / relative, history[-1]
+        if (
+            relative.endswith(retired.SUFFIX)
+            and latest
+            and not (path.is_file() and ledger.digest(path) == latest)
+        ):
+            raise RetireUnverified(relative, "is missing or differs from the one the audit log recorded")
 
 
 def check_clock(entries: Sequence[Entry], now: dt.datetime, max_gap: dt.timedelta, unattended: bool) -> None:
@@ -298,19 +334,21 @@ def _disposals(vault: Vault) -> dict[str, tuple[dict[str, Any], set[str], set[st
     return found
 
 
-def finish_cut_short(vault: Vault) -> list[str]:
+def finish_cut_short(vault: Vault, index: facts_index.FactsIndex | None = None) -> list[str]:
     """Finish this device's purges a run cut short after their certificate: the folder
     renamed to ``.purged-<cid>`` and not yet removed, the index entries or the folder
     still there, ``purge-done`` not yet written. No backup target is needed (those are
     `finish_pending`'s), so `retention status`, `retention purge` and `verify` call it too,
-    not only the next syncd or backup run. Returns the clients finished."""
+    not only the next syncd or backup run. Returns the clients finished. ``index``: the
+    purge lines as the facts index keeps them (each signature checked; nothing is removed
+    before the whole log verifies, `check_audit`)."""
     with vault.backup_lock():
         certificate.audit_unrecorded(vault)
         disposals = _disposals(vault)
         own = vault.device.device_id
         cut = [
             client_id
-            for client_id, purge in purged.purges(purged.signed(vault)).items()
+            for client_id, purge in purged.purges(purged.signed(vault, index)).items()
             if purge.device == own and not purge.done and client_id in disposals
         ]
         halves = purged.half_removed(vault.root)
@@ -338,7 +376,7 @@ def finish_pending(
     with vault.backup_lock():
         finish_cut_short(vault)
         if policy is not None:
-            agreement.settle(vault, policy)
+            agreement.settle(vault, policy, intents.unacknowledged)
             intents.acknowledge(vault, policy)  # another device's intent, seen here: answered
         purges = purged.signed(vault)
         own = vault.device.device_id
@@ -417,13 +455,15 @@ def run(
     the practice's rules ``policy`` comes from (retention/rules.py; 0: none in the vault yet):
     no client is purged while a signed entry names a newer one. None: not checked."""
     with vault.backup_lock():
-        known = group.devices(vault, list(vault.audit.entries()))
+        # Only the retention checks are read here (kept by the facts index): not the whole log.
+        index = facts_index.load(vault)
+        known = group.devices(vault, index.heard_entries())
         if len(known) > 1:  # the other machines hear from this one; it remembers them, and they its rules
             rules = group.rules_of(policy.describe())
             extra = {} if rules_version is None else {"rules_version": rules_version}
             vault.audit.append(group.HEARD_EVENT, devices=sorted(known), rules=rules, **extra)
         valves = (max_unattended, max_clock_gap, heard_within)
-        return _run(vault, policy, targets, unattended, *valves, progress, rules_version)
+        return _run(vault, policy, targets, unattended, *valves, progress, rules_version, index)
 
 
 def _check_group(vault: Vault, entries: Sequence[Entry], now: dt.datetime, window: dt.timedelta) -> None:
@@ -447,18 +487,21 @@ def _run(
     heard_within: dt.timedelta,
     progress: Progress | None,
     rules_version: int | None = None,
+    index: facts_index.FactsIndex | None = None,
 ) -> RunReport:
     report = RunReport(completed=finish_pending(vault, targets, policy))
+    index = index or facts_index.load(vault)
+    index.fold_logs(vault.audit.directory, index.key)  # what this run wrote so far
     now = vault.clock()
     # In a group practice, the nightly notice is written by the device that makes the
     # nightly purges, and no other: a notice written into a client's folder while another
     # machine purges it comes back over the deletion, a revived client on every machine.
     announce = True
     if unattended:
-        early = list(vault.audit.entries())
+        early = index.heard_entries()  # group.is_group and group.purger read only these
         if group.is_group(vault, early):
             announce = group.purger(vault, early, now, heard_within) == vault.device.device_id
-    rows = scan(vault, policy, now.date(), announce)
+    rows = scan(vault, policy, now.date(), announce, index)
     report.announced = [c.client_id for c in rows if c.announced_now]
 
     by_dates = [c for c in rows if c.decision and c.decision.purgeable]

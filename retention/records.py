@@ -41,6 +41,8 @@ from vault.store import retention_files
 from vault.store.authority import Judge
 
 if TYPE_CHECKING:  # the policies load when facts are merged, not for every seal
+    from vault.store.facts_index import FactsIndex
+
     from .policy import Facts
 
 AUDIT_EVENT = retention_files.FACTS_EVENT
@@ -277,22 +279,42 @@ def released_before_placed(hold: Mapping[str, Any], placed: str | None) -> bool:
     return placed is not None and str(hold["released"]) < placed
 
 
+def indexed_sessions(vault: Vault, index: FactsIndex) -> dict[str, Sessions | TamperedFile]:
+    """``logged_sessions`` as the facts index folded it from the log (vault/store/facts_index.py)."""
+    found: dict[str, Sessions | TamperedFile] = {c: dict(s) for c, s in index.sessions.items()}
+    for client_id, (device, seq) in index.damaged.items():
+        where = vault.audit.directory / f"{device}.log"
+        found[client_id] = TamperedFile(where, f"the session fact of seal entry {seq} does not open")
+    return found
+
+
+def _indexed(index: FactsIndex, path: str, key: bytes) -> DeviceFacts:
+    facts = index.facts_file(path, key).facts
+    try:
+        return DeviceFacts(**facts)
+    except TypeError as exc:
+        raise TamperedFile(path, "retention facts do not decrypt: damaged or forged") from exc
+
+
 def current(
     vault: Vault,
     client_id: str,
     key: bytes | None = None,
     signed: bool = True,
     logged: Mapping[str, Sessions | TamperedFile] | None = None,
+    index: FactsIndex | None = None,
 ) -> Facts:
     """Every device's facts of one client, merged with the session dates its seal entries
     carry (``logged``: ``logged_sessions`` read once for many clients; else read here). A
-    damaged or forged file or fact raises TamperedFile."""
+    damaged or forged file or fact raises TamperedFile. ``index`` (only with ``signed=False``,
+    the scan): the files as the facts index last read them, while their stat is unchanged."""
     key = key or retention_key(vault)
     judge = Judge(vault.keyring, client_id)
-    views = [
-        believed(judge, _device_of(path), _read(vault, path, key, signed)[1], vault.device.device_id)[0]
-        for path in device_files(vault, client_id)
-    ]
+    if index is not None and not signed:
+        paths, read = index.facts_files(vault.root, client_id), lambda path: _indexed(index, path, key)
+    else:
+        paths, read = device_files(vault, client_id), lambda path: _read(vault, path, key, signed)[1]
+    views = [believed(judge, _device_of(path), read(path), vault.device.device_id)[0] for path in paths]
     sessions = (logged_sessions(vault, key) if logged is None else logged).get(client_id, {})
     if isinstance(sessions, TamperedFile):
         raise sessions
@@ -333,7 +355,9 @@ def believed(
                 refused.append(why)
                 changed[name] = [None, ""]
         if view.noticed and (
-            why := judge.device(device_id, f"{view.noticed}T23:59:59Z", "the notice of disposal", FACT_FIX)
+            why := judge.practice_wide(
+                device_id, f"{view.noticed}T23:59:59Z", "the notice of disposal", FACT_FIX
+            )
         ):  # a day: taken at its end, so that a notice of the revoke's day counts for nothing
             refused.append(why)
             changed["noticed"] = None
@@ -408,64 +432,87 @@ def _created_from_record(vault: Vault, client_id: str) -> dt.date:
 
 
 def problems(
-    vault: Vault, client_ids: list[str] | None = None, entries: Sequence[Entry] | None = None
+    vault: Vault,
+    client_ids: list[str] | None = None,
+    entries: Sequence[Entry] | None = None,
+    index: FactsIndex | None = None,
+    signed: Sequence[Entry] | None = None,
 ) -> list[Problem]:
     """Files that disagree with the audit log. Each device's file must be the last write the
     log recorded (same ``seq``, same bytes) or a later one (a crash between writing it and
     logging it; it is signed, and a purge checks the signature). An older copy put back,
     or a deleted file, is reported, and so is a file a retired device wrote after its
     retire (vault/store/retired.py: it might release a hold). Clients the log shows purged
-    are skipped."""
+    are skipped. ``index``: the log's writes and purges as the facts index folded them, and
+    each file as it last read it while its stat is unchanged (no whole log parsed);
+    ``signed``: the purge lines registered devices signed (`vault.store.purged.signed`),
+    when read already."""
     from vault.store.purged import signed as signed_purges
     from vault.store.purged import trusted
 
-    latest: dict[tuple[str, str], tuple[int, str]] = {}  # (client, device) -> (seq, sha256)
+    latest: dict[str, dict[str, tuple[int, str]]] = {}  # client -> device -> (seq, sha256)
     purged = set()
-    # Given ``entries`` are already trusted (read once per run, not once per client here).
-    logged = trusted(vault.audit.entries(), signed_purges(vault)) if entries is None else entries
     retired = vault.trust.retired()
     late: dict[tuple[str, str], str] = {}  # (client, retired device) -> when it wrote after its retire
-    for entry in logged:
-        client = str(entry.data.get("client"))
-        if entry.event == AUDIT_EVENT:
-            latest[client, entry.device] = (int(entry.data.get("seq", 0)), str(entry.data.get("sha256")))
-            if entry.device in retired and entry.time > retired[entry.device]:
-                late[client, entry.device] = entry.time
-        elif entry.event == "purge-begin":
-            purged.add(client)
+    if index is not None:
+        for client, by in index.written.items():
+            for device, (seq, digest, *when) in by.items():
+                latest.setdefault(client, {})[device] = (int(seq), str(digest))
+                entry_seq = int(when[1]) if len(when) > 1 else None
+                if device in retired and when and vault.trust.retired_after(device, str(when[0]), entry_seq):
+                    late[client, device] = str(when[0])  # its clock may say before: not its log
+        purged = index.purged(signed_purges(vault) if signed is None else signed)
+    else:
+        # Given ``entries`` are already trusted (read once per run, not once per client here).
+        logged = trusted(vault.audit.entries(), signed_purges(vault)) if entries is None else entries
+        for entry in logged:
+            client = str(entry.data.get("client"))
+            if entry.event == AUDIT_EVENT:
+                write = (int(entry.data.get("seq", 0)), str(entry.data.get("sha256")))
+                latest.setdefault(client, {})[entry.device] = write
+                if entry.device in retired and vault.trust.retired_after(entry.device, entry.time, entry.seq):
+                    late[client, entry.device] = entry.time  # its clock may say before: not its log
+            elif entry.event == "purge-begin":
+                purged.add(client)
     found = []
     for client_id in vault.client_ids() if client_ids is None else client_ids:
         if client_id in purged:
             continue
-        for (client, device_id), (seq, digest) in latest.items():
-            if client != client_id:
-                continue
+        for device_id, (seq, digest) in latest.get(client_id, {}).items():
             path = path_for(vault, client_id, device_id)
-            if (client, device_id) in late:  # it may have released a hold: believed no more
+            if (client_id, device_id) in late:  # it may have released a hold: believed no more
                 found.append(
                     Problem(
                         path,
-                        f"retention facts written by device {device_id} at {late[client, device_id]}, "
-                        f"after it was retired ({retired[device_id]}): a retired device keeps no "
-                        "authority; restore this file from a backup made before the retire",
+                        f"retention facts written by device {device_id} after it was retired "
+                        f"({retired[device_id]}; its entry is dated {late[client_id, device_id]}, and a lost "
+                        "machine's clock may be set back): a retired device keeps no authority; restore "
+                        "this file from a backup made before the retire",
                     )
                 )
                 continue
             try:
-                data = path.read_bytes()
-                found_seq = int(json.loads(data)["seq"])
+                found_seq, found_digest = _seq_and_digest(path, index)
             except FileNotFoundError:
                 found.append(Problem(path, "retention facts the audit log records are missing (deleted?)"))
                 continue
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, TamperedFile):
                 found.append(Problem(path, "retention facts are damaged"))
                 continue
             if found_seq < seq:
                 found.append(
                     Problem(path, "retention facts are older than their last audited write (put back?)")
                 )
-            elif found_seq == seq and hashlib.sha256(data).hexdigest() != digest:
+            elif found_seq == seq and found_digest != digest:
                 found.append(
                     Problem(path, "retention facts differ from their last audited write (replaced?)")
                 )
     return found
+
+
+def _seq_and_digest(path: Path, index: FactsIndex | None) -> tuple[int, str]:
+    if index is not None:
+        known = index.facts_file(str(path), index.key)
+        return known.seq, known.sha256
+    data = path.read_bytes()
+    return int(json.loads(data)["seq"]), hashlib.sha256(data).hexdigest()

@@ -76,14 +76,21 @@ def read(path: str, device_keys: Mapping[str, VerifyKey] | None) -> dict[str, An
     signature (the AEAD still proves a device of this practice wrote it)."""
     if device_keys is not None:
         return check_record(Path(path), RETENTION_FORMAT, device_keys)
-    record: Any
     try:
         with open(path, "rb") as handle:
-            record = json.loads(handle.read())
-    except ValueError:
-        record = None  # reported just below
+            data = handle.read()
     except OSError as exc:
         raise ReadFailed(path, os_reason(exc)) from exc
+    return unsigned_record(data, path)
+
+
+def unsigned_record(data: bytes, path: str) -> dict[str, Any]:
+    """A facts record from its bytes, its signature not checked (the AEAD still is)."""
+    record: Any
+    try:
+        record = json.loads(data)
+    except ValueError:
+        record = None  # reported just below
     if not isinstance(record, dict) or (record.get("format"), record.get("version")) != FORMAT:
         raise TamperedFile(path, f"not a {RETENTION_FORMAT} file of a known version")
     return record

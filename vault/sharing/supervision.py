@@ -11,6 +11,7 @@ is bound to its exact bytes, so a changed note no longer carries it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,10 +121,14 @@ def _cosign_path(vault: Vault, client_id: str, note_id: str, supervisor: str) ->
     return vault.client_dir(client_id) / "cosign" / f"{note_id}-{supervisor}.json"
 
 
-def awaiting(vault: Vault) -> list[Awaiting]:
-    """Signed notes of supervised clients, sealed by the supervisee, not yet co-signed."""
-    found = []
-    for client_id in vault.client_ids():
+def awaiting(vault: Vault, clients: Iterable[str] | None = None) -> list[Awaiting]:
+    """Signed notes of supervised clients, sealed by the supervisee, not yet co-signed.
+    ``clients``: only these (`status`: those a `supervise` entry names, from the facts index)."""
+    found: list[Awaiting] = []
+    if clients is not None and not clients:
+        return found
+    ids = vault.client_ids()
+    for client_id in ids if clients is None else sorted(set(clients) & set(ids)):
         for supervision in _supervisions(vault, client_id):
             supervisor = str(supervision["supervisor"])
             for note_id in vault.note_ids(client_id):

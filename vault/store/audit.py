@@ -313,9 +313,14 @@ def signed_entries(directory: Path, device_keys: dict[str, VerifyKey], needle: b
     folder cannot fake."""
     found = []
     for path in sync_artefacts.glob(directory, "*.log"):
-        for line in path.read_bytes().splitlines():
-            if needle in line and (entry := signed_entry(line, device_keys)) is not None:
+        raw = path.read_bytes()
+        at = raw.find(needle)  # only the lines that hold it are cut out and parsed
+        while at >= 0:
+            start, end = raw.rfind(b"\n", 0, at) + 1, raw.find(b"\n", at)
+            end = len(raw) if end < 0 else end
+            if (entry := signed_entry(raw[start:end], device_keys)) is not None:
                 found.append(entry)
+            at = raw.find(needle, end)
     return found
 
 

@@ -139,6 +139,20 @@ class Judge:
             f"who was not entitled to write it ({why}); {fix}"
         )
 
+    def practice_wide(self, device_id: str, at: str, what: str, fix: str) -> str:
+        """As `device`, for an act of the practice rather than of the client's holders: the
+        nightly notice of disposal is written by whichever device runs the practice's
+        retention, often a colleague's never granted the client. Refused only from a device
+        unregistered, retired by then, or of a practitioner revoked from the client before
+        ``at`` (a revoked colleague still cannot bring a disposal forward)."""
+        why = self.device(device_id, at, what, fix)
+        if not why or device_id in self._retired:
+            return why
+        practitioner = self.keyring.trust.registrant(device_id)
+        if practitioner is not None and self._writers is not None and practitioner not in self._writers.ever:
+            return ""
+        return why
+
     def refusal(self, practitioner: str | None, at: str) -> str:
         """Why ``practitioner`` could not write the client at ``at`` ("" if they could): for
         files signed with a practitioner's own key (co-signatures, supervision) too."""

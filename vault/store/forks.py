@@ -21,7 +21,7 @@ revision of the note from the fork on).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -219,14 +219,16 @@ def everywhere(
     judges: Callable[[str], Judge | None] = lambda client_id: None,
     own: str = "",
     thorough: bool = False,
+    clients: Iterable[str] | None = None,
 ) -> list[Fork]:
     """Every unresolved fork in the vault; ``judges(client_id)``: the authority check of each
     client. Quick (`status`): folder listings, headers only where two revisions share a
     number. ``thorough`` (`verify`): the headers of every note with more than one revision,
-    so a revision written after a signed one is found too."""
+    so a revision written after a signed one is found too. ``clients``: only these (`status`:
+    those into which more than one device sealed, from the facts index)."""
     files = vault.revision_files
     found = []
-    for client_id in files.client_ids():
+    for client_id in files.client_ids() if clients is None else sorted(clients):
         judge = judges(client_id)
         for note_id in files.note_ids(client_id):
             revisions = files.of(client_id, note_id)

@@ -32,6 +32,7 @@ from . import ledger
 from .audit import Entry, signed_entries
 
 if TYPE_CHECKING:
+    from .facts_index import FactsIndex
     from .vault import Vault
 
 REVIVED = "revived"  # vault/revived/<cid>.<device>/: a revived folder set aside
@@ -48,14 +49,19 @@ def half_removed(root: Path) -> list[Path]:
     return [p for p in found if is_id(p.name.removeprefix(HALF_REMOVED))]
 
 
-def signed(vault: Vault) -> list[Entry]:
+def signed(vault: Vault, index: FactsIndex | None = None) -> list[Entry]:
     """The purge entries of every log that a registered device signed: what `purges`,
     `gone` and `revived` may be given. A retired device's entries dated after its retire
-    carry no authority (vault/store/retired.py): they are left out."""
-    found = signed_entries(vault.audit.directory, vault.trust.device_keys(), PURGE_LINES)
+    carry no authority (vault/store/retired.py): they are left out. ``index``: from the
+    purge lines this device's facts index kept, each signature checked now (not a search
+    through every log)."""
+    if index is not None:
+        found = index.signed_purges(vault.trust.device_keys())
+    else:
+        found = signed_entries(vault.audit.directory, vault.trust.device_keys(), PURGE_LINES)
     if not vault.trust.retired():
         return found
-    return [e for e in found if vault.trust.retired_after(e.device, e.time) is None]
+    return [e for e in found if vault.trust.retired_after(e.device, e.time, e.seq) is None]
 
 
 def trusted(entries: Iterable[Entry], signed_purges: Iterable[Entry]) -> list[Entry]:
@@ -70,6 +76,7 @@ class Purge:
     device: str
     time: str
     done: bool  # that device recorded the end of it (the client's folder removed there)
+    seq: int = 0  # its purge-begin in that device's log
 
 
 def purges(entries: Iterable[Entry]) -> dict[str, Purge]:
@@ -79,9 +86,9 @@ def purges(entries: Iterable[Entry]) -> dict[str, Purge]:
     for entry in entries:
         client = str(entry.data.get("client"))
         if entry.event == "purge-begin" and client not in found:
-            found[client] = Purge(entry.device, entry.time, False)
+            found[client] = Purge(entry.device, entry.time, False, entry.seq)
         elif entry.event == "purge-done" and client in found:
-            found[client] = Purge(found[client].device, found[client].time, True)
+            found[client] = Purge(found[client].device, found[client].time, True, found[client].seq)
     return found
 
 
@@ -173,10 +180,10 @@ def revived(root: Path, entries: Iterable[Entry], own_device: str) -> list[Reviv
     """Folders of purged clients that hold files again, and those already set aside."""
     purged_now = gone(entries, own_device)
     found = []
-    clients = root / "clients"
-    for folder in sorted(clients.iterdir()) if clients.is_dir() else []:
-        if folder.is_dir() and folder.name in purged_now and (held := files(folder)):
-            found.append(Revived(folder.name, purged_now[folder.name], folder, len(held), False))
+    for client_id in sorted(purged_now):  # only their folders: not a stat of every client's
+        folder = root / "clients" / client_id
+        if folder.is_dir() and (held := files(folder)):
+            found.append(Revived(client_id, purged_now[client_id], folder, len(held), False))
     aside = root / REVIVED
     for folder in sorted(aside.iterdir()) if aside.is_dir() else []:
         client_id = folder.name.partition(".")[0]

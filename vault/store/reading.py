@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from nacl.public import PrivateKey
 
 from ..errors import ReadStopped, TamperedFile, UnknownNote
+from ..format import key_generations, sync_artefacts
 from ..format import revision as revision_format
 from ..format.encoding import is_id
 from ..format.keys import Practitioner
@@ -18,6 +20,7 @@ from .audit import AuditLog
 from .authority import Judge
 from .client_keys import Keyring
 from .clients import PROFILE_RECORD_ID, Profile
+from .profile_index import ProfileIndex, index_file, names_in, stamp
 from .revisions import Checked, Revisions, listing, load
 
 
@@ -170,13 +173,46 @@ def _open_profile(vault: Readable, practitioner: Practitioner, client_id: str) -
     return Profile.from_bytes(client_id, body)
 
 
-def profiles(vault: Readable, practitioner: Practitioner) -> Iterator[Profile]:
-    """Profiles of every client this practitioner may read (audited as one decryption)."""
-    readable = [
-        cid
-        for cid in vault.revision_files.client_ids()
-        if practitioner.practitioner_id in vault.keyring.access_holders(cid)
-    ]
-    vault.audit.append("decrypt-profiles", clients=len(readable), practitioner=practitioner.practitioner_id)
-    for cid in readable:
-        yield _open_profile(vault, practitioner, cid)
+def profiles(vault: Readable, practitioner: Practitioner, index_dir: Path | None = None) -> Iterator[Profile]:
+    """Profiles of every client this practitioner may read (audited as one decryption).
+    ``index_dir``: where the practitioner's profile index lives (vault/store/profile_index.py):
+    a client whose profile and access files are as when it was indexed is not decrypted again."""
+    if index_dir is None:
+        readable = [
+            cid
+            for cid in vault.revision_files.client_ids()
+            if practitioner.practitioner_id in vault.keyring.access_holders(cid)
+        ]
+        pid = practitioner.practitioner_id
+        vault.audit.append("decrypt-profiles", clients=len(readable), practitioner=pid)
+        for cid in readable:
+            yield _open_profile(vault, practitioner, cid)
+        return
+    stamps = {}  # one listing of each client's access folder: its holders, and the stamp
+    for cid in vault.revision_files.client_ids():
+        client_dir = vault.revision_files.client_dir(cid)
+        access = names_in(client_dir / "access")
+        if practitioner.practitioner_id in access_holders(access or []):
+            stamps[cid] = stamp(names_in(client_dir / "records" / PROFILE_RECORD_ID), access)
+    vault.audit.append("decrypt-profiles", clients=len(stamps), practitioner=practitioner.practitioner_id)
+    index = ProfileIndex(index_file(index_dir, practitioner), practitioner)
+    readable = list(stamps)
+    for cid, client_stamp in stamps.items():
+        profile = index.get(cid, client_stamp)
+        if profile is None:
+            profile = _open_profile(vault, practitioner, cid)
+            index.put(profile, client_stamp)
+        yield profile
+    index.keep_only(set(readable))
+    index.save()
+
+
+def access_holders(names: list[str]) -> set[str]:
+    """`Keyring.access_holders` from a listing of the access folder already made."""
+    found = set()
+    for name in names:
+        if name.endswith(".sealed") and not sync_artefacts.is_artefact(name):
+            parsed = key_generations.parse_access(name)
+            if parsed is not None:
+                found.add(parsed[0])
+    return found

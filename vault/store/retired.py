@@ -15,6 +15,15 @@ machines a group purge waits for (retention/group.py), anything it signs dated a
 retire carries no authority (a revision: vault/store/authority.py; a purge, intent or
 acknowledgement: vault/store/purged.py), and its earlier files keep the authority they had.
 A hold it placed before is still a hold: a hold only ever keeps records.
+
+"After the retire" is not only what its clock says: a stolen machine's clock is set back at
+will. The record also names the last entry of the device's audit log the retiring machine
+had (``last_seq``), and an entry of that device beyond it is after the retire whatever its
+time (its facts then stop every purge of the client, retention/records.py; its purge
+entries count for nothing). An entry dated after the retire stays after it too, whichever
+clock is wrong: a hold it placed then is judged by its date (retention/records.py
+`believed`), so its facts must stop the purge. An entry it wrote before it was lost that
+had not synced yet counts as after too: the safe way round.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from ..format.keys import Practitioner, check_record, sign_record, signer
 
 EVENT = "device-retire"
 SUFFIX = ".retired"
+LAST_SEQ = "last_seq"  # the last entry of the device's log the retiring machine had
 
 
 class NotRetirable(VaultError):
@@ -40,11 +50,13 @@ def path_for(root: Path, device_id: str) -> Path:
 
 def read_all(
     root: Path, signers: Mapping[str, str], registrant: Callable[[str], str | None]
-) -> tuple[dict[str, str], list[TamperedFile]]:
+) -> tuple[dict[str, str], dict[str, int], list[TamperedFile]]:
     """Device id -> when it was retired, from every retire record its own practitioner
-    (``registrant``) signed, among the trusted ``signers``; and the records that do not
+    (``registrant``) signed, among the trusted ``signers``; device id -> the last entry of
+    its log the retiring machine had (a record that names it); and the records that do not
     check (signed by someone else, or changed)."""
     found: dict[str, str] = {}
+    last: dict[str, int] = {}
     bad: list[TamperedFile] = []
     folder = root / "devices"
     for path in sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() else []:
@@ -58,20 +70,24 @@ def read_all(
             if registrant(device_id) != record.get("practitioner_id"):
                 raise TamperedFile(path, "retired by a practitioner who did not register the device")
             found[device_id] = str(record["retired_at"])
-        except KeyError:
+            if LAST_SEQ in record:  # a record of casenotes before it: the clock alone
+                last[device_id] = int(record[LAST_SEQ])
+        except (KeyError, ValueError, TypeError):
             bad.append(TamperedFile(path, "a damaged retire record"))
         except TamperedFile as exc:
             bad.append(exc)
-    return found, bad
+    return found, last, bad
 
 
-def record(device_id: str, practitioner: Practitioner, when: str) -> bytes:
-    """The bytes of a retire record, signed with the practitioner's own key."""
+def record(device_id: str, practitioner: Practitioner, when: str, last_seq: int) -> bytes:
+    """The bytes of a retire record, signed with the practitioner's own key. ``last_seq``:
+    the last entry of the device's audit log on the retiring machine."""
     fields = {
         "format": DEVICE_RETIRE_FORMAT,
         "version": JSON_FORMAT_VERSION,
         "device": device_id,
         "practitioner_id": practitioner.practitioner_id,
         "retired_at": when,
+        LAST_SEQ: last_seq,
     }
     return sign_record(fields, signer(practitioner.signing_key))

@@ -29,7 +29,7 @@ from ..format.keys import (
 )
 from . import colleagues as team
 from . import ledger
-from .audit import AuditLog, Entry, signed_entries, vouching_entries
+from .audit import AuditLog, Entry, read_entries, signed_entries, vouching_entries
 
 
 class Trust:
@@ -40,9 +40,12 @@ class Trust:
         self.clock = clock
         self._device_keys: dict[str, VerifyKey] | None = None
         self._registrants: dict[str, str] = {}  # device id -> the practitioner who registered it
+        self._registered_at: dict[str, str] = {}  # device id -> when, as its registration says
         self._bad_registrations: list[TamperedFile] = []
         self._devices_stamp: tuple[int, ...] = ()
-        self._retired: tuple[tuple[int, ...], dict[str, str], list[TamperedFile]] | None = None
+        self._retired: tuple[tuple[int, ...], dict[str, str], dict[str, int], list[TamperedFile]] | None = (
+            None
+        )
 
     # -- devices ------------------------------------------------------------------------
     def device_keys(self) -> dict[str, VerifyKey]:
@@ -54,16 +57,19 @@ class Trust:
             keys: dict[str, VerifyKey] = {}
             bad: list[TamperedFile] = []
             registrants: dict[str, str] = {}
+            registered_at: dict[str, str] = {}
             signers = self.trusted_signers()
             for path in sync_artefacts.glob(self.root / "devices", "*.json"):
                 try:
                     keys[path.stem] = check_registration(path, signers)
                     record = read_record(path, DEVICE_REGISTRATION_FORMAT)
                     registrants[path.stem] = str(record["practitioner_id"])
+                    registered_at[path.stem] = str(record.get("registered_at", ""))
                 except TamperedFile as exc:  # it signs nothing valid; verify() reports it
                     bad.append(exc)
             # Complete before the stamp says so: syncd's sealing threads read them meanwhile.
             self._device_keys, self._bad_registrations, self._registrants = keys, bad, registrants
+            self._registered_at = registered_at
             self._devices_stamp = stamp
         return self._device_keys
 
@@ -72,16 +78,24 @@ class Trust:
         self.device_keys()
         return self._registrants.get(device_id)
 
+    def registered_at(self, device_id: str) -> str | None:
+        """When a registered device was registered, as its signed registration says."""
+        self.device_keys()
+        return self._registered_at.get(device_id)
+
     def retired(self) -> dict[str, str]:
         """Devices retired by their own practitioner (vault/store/retired.py): device id ->
         when. Cached with the registrations: a retire written while a daemon runs counts."""
+        return self._read_retired()[1]
+
+    def _read_retired(self) -> tuple[tuple[int, ...], dict[str, str], dict[str, int], list[TamperedFile]]:
         from . import retired
 
         self.device_keys()
         if self._retired is None or self._retired[0] != self._devices_stamp:
-            found, bad = retired.read_all(self.root, self.trusted_signers(), self.registrant)
-            self._retired = (self._devices_stamp, found, bad)
-        return self._retired[1]
+            found, last, bad = retired.read_all(self.root, self.trusted_signers(), self.registrant)
+            self._retired = (self._devices_stamp, found, last, bad)
+        return self._retired
 
     def retire(self, practitioner: Practitioner, device_id: str) -> str:
         """Retire one of the practitioner's own other devices (vault/store/retired.py); returns
@@ -107,8 +121,9 @@ class Trust:
             raise retired.NotRetirable(device_id, f"it was retired at {already}")
         when = stamp(self.clock())
         path = retired.path_for(self.root, device_id)
+        last_seq = max((e.seq for e in read_entries(self.audit.directory, {device_id})), default=0)
         try:
-            durable.write_new(path, retired.record(device_id, practitioner, when))
+            durable.write_new(path, retired.record(device_id, practitioner, when, last_seq))
         except FileExistsError:
             raise TamperedFile(
                 path, "a retire record that does not check is already there: remove it, then retire again"
@@ -116,11 +131,16 @@ class Trust:
         self.audit.append(retired.EVENT, device=device_id, files=ledger.files(self.root, path))
         return when
 
-    def retired_after(self, device_id: str, at: str) -> str | None:
-        """When the device was retired, if it was before the moment ``at`` claims (None:
-        not retired, or ``at`` is not after it: the same second counts as before)."""
-        when = self.retired().get(device_id)
-        return when if when is not None and at > when else None
+    def retired_after(self, device_id: str, at: str, seq: int | None = None) -> str | None:
+        """When the device was retired, if it was before the moment ``at`` claims or before
+        its audit entry ``seq`` (beyond the last the retiring machine had: its clock may be
+        set back). None: not retired, or not after it (the same second counts as before)."""
+        _, found, last, _ = self._read_retired()
+        when = found.get(device_id)
+        if when is None:
+            return None
+        beyond = seq is not None and device_id in last and seq > last[device_id]
+        return when if at > when or beyond else None
 
     def trusted_signers(self) -> dict[str, str]:
         """Practitioners whose signatures count in this vault: this device's pins, and the
@@ -263,6 +283,4 @@ class Trust:
 
     def bad_registrations(self) -> list[TamperedFile]:
         self.device_keys()
-        self.retired()
-        assert self._retired is not None
-        return list(self._bad_registrations) + list(self._retired[2])
+        return list(self._bad_registrations) + list(self._read_retired()[3])

@@ -482,7 +482,7 @@ class Vault:
     def profiles(self, practitioner: Practitioner) -> Iterator[Profile]:
         from . import reading
 
-        return reading.profiles(self, practitioner)
+        return reading.profiles(self, practitioner, self.device_dir / "index")
 
     def find(self, practitioner: Practitioner, handle: str) -> Profile:
         return self.read_profile(practitioner, self.resolve(handle))

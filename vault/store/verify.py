@@ -27,7 +27,7 @@ from pathlib import Path
 from ..errors import Problem, TamperedFile
 from ..format import sync_artefacts
 from . import colleagues as team
-from . import forks, key_renewal, ledger, purged
+from . import facts_index, forks, key_renewal, ledger, purged
 from .audit import Entry
 from .authority import Judge
 from .client_keys import ROTATION_EVENTS
@@ -92,6 +92,14 @@ def verify(vault: Vault) -> list[Problem]:
         )
     problems += _renewal_cut_short(vault, ledger.problems(vault.root, entries, vault.trust.registrant))
     problems += _artefacts(vault) + _sync_ignore(vault)
+    if not facts_index.check(vault):  # rebuilt already: the next command reads the vault's facts
+        problems.append(
+            Problem(
+                facts_index.index_path(vault),
+                "this machine's facts index disagreed with the vault (damaged, or the audit log was "
+                "changed behind it); it was rebuilt from the vault, nothing else is needed",
+            )
+        )
     forked = forks.everywhere(vault, lambda c: Judge(vault.keyring, c), vault.device.device_id, thorough=True)
     problems += [
         Problem(f.tips[0].parent, forks.describe(f, vault.trust.registrant), conflict=True) for f in forked
