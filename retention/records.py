@@ -240,13 +240,14 @@ def merge(views: list[DeviceFacts], created: dt.date) -> Facts:
     closed: list[Any] = [None, ""]
     known = [dt.date.fromisoformat(view.created) for view in views if view.created]
     created = min(known, default=created)
+    placed = placements(views)
     for view in views:
         for kind, day in view.sessions.items():
             sessions[kind] = max(sessions.get(kind, dt.date.min), dt.date.fromisoformat(day))
         born = max(born, view.born, key=lambda v: v[1])
         closed = max(closed, view.closed, key=lambda v: v[1])
         for hold_id, hold in view.holds.items():
-            if hold.get("released"):
+            if hold.get("released") and not released_before_placed(hold, placed.get(hold_id)):
                 released.add(hold_id)
             elif hold.get("reason") is not None:
                 holds[hold_id] = str(hold["reason"])
@@ -258,6 +259,24 @@ def merge(views: list[DeviceFacts], created: dt.date) -> Facts:
         holds={k: v for k, v in holds.items() if k not in released},
         notices=tuple(sorted(dt.date.fromisoformat(view.noticed) for view in views if view.noticed)),
     )
+
+
+def placements(views: list[DeviceFacts]) -> dict[str, str]:
+    """When each hold was placed (the earliest placement any believed view records)."""
+    placed: dict[str, str] = {}
+    for view in views:
+        for hold_id, hold in view.holds.items():
+            if hold.get("placed") and (hold_id not in placed or str(hold["placed"]) < placed[hold_id]):
+                placed[hold_id] = str(hold["placed"])
+    return placed
+
+
+def released_before_placed(hold: Mapping[str, Any], placed: str | None) -> bool:
+    """Whether a release claims a time before its hold was placed: no real release can, so
+    it is a clock set back (a revoked colleague's, to look entitled) and does not count.
+    Two honest clocks seconds apart can refuse a release too: the hold stays in force, the
+    safe side, and releasing it again later counts."""
+    return placed is not None and str(hold["released"]) < placed
 
 
 def indexed_sessions(vault: Vault, index: FactsIndex) -> dict[str, Sessions | TamperedFile]:
@@ -380,13 +399,27 @@ def refused_facts(vault: Vault) -> list[Problem]:
     found = []
     for client_id in vault.client_ids():
         judge = Judge(vault.keyring, client_id)
+        views: dict[str, DeviceFacts] = {}
         for path in device_files(vault, client_id):
             try:
                 view = _read(vault, path, key)[1]
             except TamperedFile:
                 continue  # `problems` and the purge report it
-            refused = believed(judge, _device_of(path), view, vault.device.device_id)[1]
+            views[path], refused = believed(judge, _device_of(path), view, vault.device.device_id)
             found += [Problem(Path(path), why) for why in refused]
+        placed = placements(list(views.values()))
+        for path, view in views.items():
+            for hold_id, hold in view.holds.items():
+                if hold.get("released") and released_before_placed(hold, placed.get(hold_id)):
+                    found.append(
+                        Problem(
+                            Path(path),
+                            f"refused: the release of hold {hold_id} written by device {_device_of(path)} "
+                            f"of practitioner {vault.trust.registrant(_device_of(path)) or 'unknown'} "
+                            f"claims {hold['released']}, before the hold was placed ({placed[hold_id]}); "
+                            f"{HOLD_FIX['released']}",
+                        )
+                    )
     return found
 
 

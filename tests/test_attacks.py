@@ -284,13 +284,6 @@ def test_an_older_key_file_put_back_is_reported_after_the_devices_clock_went_bac
     assert any(str(key_file) in str(p) and "put back?" in str(p) for p in verify(Vault(root, config)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="across devices the ledger can only order by time stamps: a device whose clock is "
-    "behind writes a key file the ledger takes for older than another device's, so putting "
-    "the other device's (older) file back passes verify. Needs each entry to name the hash it "
-    "replaces (a format change).",
-)
 def test_an_older_key_file_put_back_is_reported_when_two_devices_clocks_disagree(tmp_path: Path) -> None:
     root = tmp_path / "vault"
     laptop, desktop = tmp_path / "laptop", tmp_path / "desktop"

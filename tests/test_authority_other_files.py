@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Env, Result
-from test_authority_on_read import _machine
+from test_authority_on_read import LATER, _machine
 from test_concurrent_revoke import (
     PASSPHRASES,
     Practice,
@@ -114,6 +114,24 @@ def test_a_revoked_colleague_cannot_release_a_legal_hold_from_her_still_register
         assert records.current(alex, practice.client).holds == {}
 
 
+def test_a_release_backdated_before_the_hold_it_releases_does_not_lift_it(practice: Practice) -> None:
+    """Carol's clock, set back to before her revoke, makes her release look written while
+    she held the client; but the hold was placed after the revoke, so a release dated
+    before its placement cannot be a real one: the hold stays in force, and verify says why."""
+    _revoke(practice, "alex", "carol")
+    with practice.vault("alex") as alex:
+        subpoena = records.place_hold(alex, practice.client, SUBPOENA)
+    base = _carols_copy(practice)
+    with _machine(practice, "carol", -dt.timedelta(days=1)) as carol:
+        assert records.release_holds(carol, practice.client) == [subpoena]
+    _carried_to_alex(practice, base)
+    with practice.vault("alex", "alex") as alex:
+        assert set(records.current(alex, practice.client).holds) == {subpoena}
+        facts = records.path_for(alex, practice.client, carol.device.device_id)
+    named = [p.why for p in _verify_on_alex(practice) if p.path.name == facts.name]
+    assert len(named) == 1 and f"release of hold {subpoena}" in named[0] and "before" in named[0], named
+
+
 def test_a_hold_placed_by_a_revoked_colleague_does_not_keep_the_client(practice: Practice) -> None:
     """A revoked colleague cannot keep a client from its disposal (its right to erasure)
     either: her hold counts for nothing, and verify says so, so that a real one is placed
@@ -156,14 +174,20 @@ def test_a_revoked_colleague_cannot_bring_a_disposal_forward(practice: Practice)
 # -- supervision and co-signatures ----------------------------------------------------------
 
 
-def _signed_note(practice: Practice, text: str) -> str:
+def _signed_note(practice: Practice, text: str, ahead: dt.timedelta = dt.timedelta(0)) -> str:
+    """A note Alex signs, his clock ``ahead`` of now."""
     note = new_id()
-    with practice.vault("alex") as vault:
+    with _machine(practice, "alex", ahead) as vault:
         vault.seal(practice.client, note, text.encode(), final=True)
     return note
 
 
-def test_a_revoked_supervisor_cannot_cosign_a_note_sealed_after_her_revoke(practice: Practice) -> None:
+@pytest.mark.parametrize("clock", [LATER, -dt.timedelta(days=1)], ids=["honest", "set-back"])
+def test_a_revoked_supervisor_cannot_cosign_a_note_sealed_after_her_revoke(
+    practice: Practice, clock: dt.timedelta
+) -> None:
+    """Her clock set back to before her revoke changes nothing: a co-signature cannot be
+    older than the note it co-signs, whose time Alex's machine signed."""
     vault, alex = practice.unlock("alex")
     supervision.supervise(vault, alex, practice.client, vault.trust.colleague("Carol"))
     vault.close()
@@ -172,9 +196,9 @@ def test_a_revoked_supervisor_cannot_cosign_a_note_sealed_after_her_revoke(pract
     supervision.cosign(vault, practitioner, before)  # while she supervises: it stands
     vault.close()
     _revoke(practice, "alex", "carol")
-    after = _signed_note(practice, "Risk: high. Signed after the revoke.")
+    after = _signed_note(practice, "Risk: high. Signed after the revoke.", LATER)
     base = _carols_copy(practice)
-    with _machine(practice, "carol") as machine:  # her machine co-signs a note it cannot even read
+    with _machine(practice, "carol", clock) as machine:  # it co-signs a note it cannot even read
         carol = machine.unlock(Passphrase(PASSPHRASES["carol"]))
         [(number, _, path)] = machine.revisions(practice.client, after)
         record = {

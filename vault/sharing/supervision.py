@@ -242,11 +242,14 @@ def _checked_cosigns(vault: Vault, client_id: str, found: list[Problem]) -> list
             sealed = revisions.get(int(record["revision"]))
             if sealed is None or hashlib.sha256(sealed.read_bytes()).hexdigest() != record["sha256"]:
                 raise TamperedFile(path, "the co-signed revision is gone or changed")
+            # no co-signature is older than the note it is bound to (whose time the sealing
+            # device signed): a clock set back to before a revoke does not make it count
+            at = max(str(record["cosigned_at"]), vault.load(sealed).header.sealed_at)
         except TamperedFile as exc:
             found.append(Problem(exc.path, exc.why))
             continue
         supervisor = str(record["supervisor"])
-        why = judge.refusal(supervisor, str(record["cosigned_at"]))
+        why = judge.refusal(supervisor, at)
         if not why and supervisor not in supervisors:
             why = f"practitioner {supervisor} does not supervise client {client_id}"
         if why:

@@ -17,7 +17,7 @@ and not vouched for, and the vault records it after the practitioner's next unlo
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..errors import Problem
@@ -38,8 +38,11 @@ def files(root: Path, *paths: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): digest(p) for p in paths}
 
 
-def expected(entries: Iterable[Entry]) -> dict[str, list[str | None]]:
-    """Every recorded state of each vouched-for path, oldest first (None: deleted)."""
+def expected(
+    entries: Iterable[Entry], registrant: Callable[[str], str | None] | None = None
+) -> dict[str, list[str | None]]:
+    """Every recorded state of each vouched-for path, oldest first (None: deleted);
+    ``registrant``: whose device each is (`Trust.registrant`)."""
     entries = list(entries)
     gone = purged_clients(entries)
     states: dict[str, list[str | None]] = {}
@@ -60,8 +63,18 @@ def expected(entries: Iterable[Entry]) -> dict[str, list[str | None]]:
     # other state, whatever the clocks say: a device registered on another machine in the
     # same second as a passphrase change records the record it saw, which time cannot
     # place before or after the change (key records never repeat: each holds a new key).
-    replaced = {str(e.data["replaces"]) for e in entries if "replaces" in e.data}
-    return {path: _replaced_first(_removal_last(history), replaced) for path, history in states.items()}
+    # Only a renewal's line, for the key record of the practitioner whose device wrote it
+    # (``registrant``, when the caller knows the devices; else the practitioner it names): a
+    # colleague's machine cannot make a current key, index or access file look put back.
+    replaced: dict[str, set[str]] = {}
+    for e in entries:
+        if "replaces" in e.data and "renewed" in e.data:
+            owner = registrant(e.device) if registrant is not None else str(e.data.get("practitioner"))
+            replaced.setdefault(f"practitioners/{owner}.json", set()).add(str(e.data["replaces"]))
+    return {
+        path: _replaced_first(_removal_last(history), replaced.get(path, set()))
+        for path, history in states.items()
+    }
 
 
 def _replaced_first(history: list[str | None], replaced: set[str]) -> list[str | None]:
@@ -167,16 +180,20 @@ def check(root: Path, relative: str, history: list[str | None]) -> Problem | Non
     return Problem(path, "differs from the key or index file the audit log recorded (replaced?)")
 
 
-def check_file(root: Path, path: Path, entries: Iterable[Entry]) -> Problem | None:
+def check_file(
+    root: Path, path: Path, entries: Iterable[Entry], registrant: Callable[[str], str | None] | None = None
+) -> Problem | None:
     """`check` for one file, if the log recorded it (None also when it did not)."""
-    history = expected(entries).get(str(path.relative_to(root)))
+    history = expected(entries, registrant).get(str(path.relative_to(root)))
     return check(root, str(path.relative_to(root)), history) if history else None
 
 
-def problems(root: Path, entries: Iterable[Entry]) -> list[Problem]:
+def problems(
+    root: Path, entries: Iterable[Entry], registrant: Callable[[str], str | None] | None = None
+) -> list[Problem]:
     entries = list(entries)
     found = []
-    for relative, history in sorted(expected(entries).items()):
+    for relative, history in sorted(expected(entries, registrant).items()):
         problem = check(root, relative, history)
         if problem is not None:
             found.append(problem)

@@ -29,7 +29,7 @@ from ..format.keys import (
 )
 from . import colleagues as team
 from . import ledger
-from .audit import AuditLog, read_entries, signed_entries, vouching_entries
+from .audit import AuditLog, Entry, read_entries, signed_entries, vouching_entries
 
 
 class Trust:
@@ -184,6 +184,14 @@ class Trust:
             return None
         return box_b64 if self._renewal_recorded(practitioner_id, path, box_b64) else None
 
+    def renewals(self, practitioner_id: str, path: Path) -> list[Entry]:
+        """The ledger lines renewing the practitioner's key record at ``path``: signed, by a
+        device the practitioner registered. Only these may say a record was replaced (an
+        unsigned line, or a colleague's device, would else lock the practitioner out)."""
+        needle = json.dumps(str(path.relative_to(self.root))).encode()
+        entries = signed_entries(self.audit.directory, self.device_keys(), needle)
+        return [e for e in entries if "renewed" in e.data and self.registrant(e.device) == practitioner_id]
+
     def _renewal_recorded(self, practitioner_id: str, path: Path, box_b64: str) -> bool:
         """Whether a device of the practitioner recorded renewing the key record to exactly
         these bytes, with ``box_b64``, and no later renewal replaced them (signed lines only:
@@ -191,10 +199,7 @@ class Trust:
         names the digest it replaces, so no order of entries is needed: two machines' clocks
         within one second cannot give one."""
         relative = str(path.relative_to(self.root))
-        entries = signed_entries(self.audit.directory, self.device_keys(), json.dumps(relative).encode())
-        renewals = [
-            e for e in entries if "renewed" in e.data and self.registrant(e.device) == practitioner_id
-        ]
+        renewals = self.renewals(practitioner_id, path)
         digest = ledger.digest(path)
         if any(e.data.get("replaces") == digest for e in renewals):
             return False

@@ -289,7 +289,7 @@ class Vault:
             self.audit.append("unlock-failed", practitioner=pid)
             if key_renewal.switched(self):  # a renewal cut short: the new passphrase finishes it
                 raise
-            if problem := ledger.check_file(self.root, path, self.audit.entries()):
+            if problem := ledger.check_file(self.root, path, self.audit.entries(), self.trust.registrant):
                 raise TamperedFile(problem.path, problem.why) from None
             raise
         self.audit.append("unlock", practitioner=practitioner.practitioner_id)
@@ -309,13 +309,12 @@ class Vault:
         names the digest it replaces: no order of entries is needed, which two devices'
         clocks within one second could not give (a device registered on another machine in
         the second of a passphrase change records the record it saw, after or before). Only
-        the log lines naming the file are parsed, so an unlock stays cheap in a long log."""
+        the log lines naming the file are parsed, so an unlock stays cheap in a long log; and
+        only those a device of the practitioner signed (`Trust.renewals`)."""
         if not self.practitioner_file.is_file():
             return False
-        relative = str(self.practitioner_file.relative_to(self.root))
-        replaced = {
-            str(e.data.get("replaces")) for e in self.audit.mentioning(relative) if "replaces" in e.data
-        }
+        renewals = self.trust.renewals(self.device.practitioner_id, self.practitioner_file)
+        replaced = {str(e.data.get("replaces")) for e in renewals if "replaces" in e.data}
         return bool(replaced) and ledger.digest(self.practitioner_file) in replaced
 
     def _record_unrecorded(self) -> int:

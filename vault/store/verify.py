@@ -90,7 +90,7 @@ def verify(vault: Vault) -> list[Problem]:
                 "`casenotes retention purge` on this machine once the client is due",
             )
         )
-    problems += _renewal_cut_short(vault, ledger.problems(vault.root, entries))
+    problems += _renewal_cut_short(vault, ledger.problems(vault.root, entries, vault.trust.registrant))
     problems += _artefacts(vault) + _sync_ignore(vault)
     if not facts_index.check(vault):  # rebuilt already: the next command reads the vault's facts
         problems.append(
