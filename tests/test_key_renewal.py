@@ -369,20 +369,28 @@ def test_a_device_registered_in_the_second_of_a_renewal_does_not_put_the_replace
     from vault.store.audit import Entry
 
     path, old, new = "practitioners/p.json", "a" * 64, "b" * 64
+    index, old_index, new_index = "practitioners/p.index", "c" * 64, "d" * 64
     second = "2026-12-08T01:23:23Z"
     entries = [
-        Entry(1, second, "8888888888888888", "init", {"files": {path: old}}),
+        Entry(1, second, "8888888888888888", "init", {"files": {path: old, index: old_index}}),
         Entry(
             2,
             second,
             "8888888888888888",
             "passphrase-changed",
-            {"files": {path: new}, "replaces": old, "renewed": "k", "practitioner": "p"},
+            {
+                "files": {path: new, index: new_index},
+                "replaces": old,
+                "replaces_files": {index: old_index},
+                "renewed": "k",
+                "practitioner": "p",
+            },
         ),
-        Entry(1, second, registering, "device-registered", {"files": {path: old}}),
+        Entry(1, second, registering, "device-registered", {"files": {path: old, index: old_index}}),
     ]
-    history = ledger.expected(entries)[path]
-    assert history[-1] == new and old in history
+    expected = ledger.expected(entries)
+    assert expected[path][-1] == new and old in expected[path]
+    assert expected[index][-1] == new_index and old_index in expected[index]  # the index it re-sealed too
 
 
 # -- a forged "replaces" line: the practitioner locked out of their own current record ------

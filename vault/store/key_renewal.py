@@ -112,6 +112,13 @@ def renew(
         "event": event,
         "key_file": new.key_file is not None,
         "old_sha256": ledger.digest(path),
+        # the .index and .recovery this renewal rewrites, as they were: the ledger counts them
+        # older than the renewal's, whatever two machines' clocks say (vault/store/ledger.py)
+        "old_files": {
+            str(other.relative_to(vault.root)): ledger.digest(other)
+            for other in (path.with_suffix(".index"), path.with_suffix(".recovery"))
+            if other.exists()
+        },
         "new_sha256": hashlib.sha256(record).hexdigest(),
         "box_public": b64(bytes(fresh.box_key.public_key)),
         "clients": [cid for cid in vault.client_ids() if pid in vault.keyring.access_holders(cid)],
@@ -184,6 +191,7 @@ def resume(vault: Vault, practitioner: Practitioner) -> Renewal:
             key_file=bool(journal["key_file"]),
             renewed=str(journal["box_public"]),
             replaces=str(journal["old_sha256"]),  # what an unlock refuses from now on
+            replaces_files=dict(journal.get("old_files", {})),
             clients=len(journal["clients"]),
             files=ledger.files(vault.root, *recorded),
         )

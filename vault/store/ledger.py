@@ -71,6 +71,10 @@ def expected(
         if "replaces" in e.data and "renewed" in e.data:
             owner = registrant(e.device) if registrant is not None else str(e.data.get("practitioner"))
             replaced.setdefault(f"practitioners/{owner}.json", set()).add(str(e.data["replaces"]))
+            others = e.data.get("replaces_files")  # the .index and .recovery it rewrote
+            for other, digest in others.items() if isinstance(others, dict) else ():
+                if str(other) in (f"practitioners/{owner}.index", f"practitioners/{owner}.recovery"):
+                    replaced.setdefault(str(other), set()).add(str(digest))
     return {
         path: _replaced_first(_removal_last(history), replaced.get(path, set()))
         for path, history in states.items()
