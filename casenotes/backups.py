@@ -21,7 +21,7 @@ from vault.errors import DeviceMissing, NotAPractice
 from vault.store.practice import register_device
 
 from .config import Practice, Settings
-from .context import Failure, ask_passphrase, open_vault, practice, practice_option, progress_bar
+from .context import Failure, ask_passphrase, open_vault, practice, practice_option, progress_bar, unlock
 from .practice_rules import practice_rules
 
 log = logging.getLogger("syncd")
@@ -293,7 +293,7 @@ def device_retire(ctx: click.Context, device_id: str) -> None:
     """Retire one of your devices, lost or replaced: it is no longer waited for before a
     purge, and what it signs from now on carries no authority (asks for the passphrase)."""
     vault = open_vault(ctx)
-    practitioner = vault.unlock(ask_passphrase())
+    practitioner = unlock(vault)
     when = vault.trust.retire(practitioner, device_id)
     click.echo(
         f"device {device_id} is retired as of {when}: every machine stops waiting for it once the vault "

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from .completion import handles
-from .context import UsageFailure, ask_passphrase, open_vault, practice, practice_option
+from .context import UsageFailure, open_vault, practice, practice_option, unlock
 from .nodump import no_core_dumps
 
 Date = click.DateTime(["%Y-%m-%d"])
@@ -74,7 +74,7 @@ def export_cmd(
     settings = p.settings()
     vault = open_vault(ctx)
     client_id = vault.resolve(handle)
-    me = vault.unlock(ask_passphrase())
+    me = unlock(vault)
     written = record.export(
         vault,
         me,

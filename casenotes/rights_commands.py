@@ -22,7 +22,7 @@ from vault.rights import access_report, disclosures, requests
 from vault.rights.requests import KINDS, Request
 
 from .completion import handles
-from .context import UsageFailure, ask_passphrase, open_vault, practice, practice_option
+from .context import UsageFailure, open_vault, practice, practice_option, unlock
 from .stdin_words import required_words, several, words
 
 Date = click.DateTime(["%Y-%m-%d"])
@@ -230,7 +230,7 @@ def _client_or_purged(vault: Vault, handle: str) -> str:
 def disclosures_report(vault: Vault, handle: str, since: dt.date | None) -> Report:
     from vault.sharing import consent
 
-    me = vault.unlock(ask_passphrase())
+    me = unlock(vault)
     client_id = _client_or_purged(vault, handle)
     if (vault.client_dir(client_id) / "client.json").exists():
         # Every device can open the facts (the retention key): only a holder of the client is shown them.
