@@ -489,14 +489,15 @@ class Keyring:
         removed = [path for pid, _, path in self.access_files(client_id) if pid in rotation.shut_out]
         return Rotated(key_file, access, removed)
 
-    def merge(self, client_id: str) -> str:
+    def merge(self, client_id: str, event: str = "key-merge") -> str:
         """Replace generations made apart by one sealed to everyone either kept and to no one
         either shut out (no passphrase needed: the new key is sealed with public keys alone;
-        holders keep their older keys in their older files). Audited as ``key-merge``."""
+        holders keep their older keys in their older files). Audited as ``event``: a
+        ``key-merge``, or a renewal's new generation over a single tip (`key-renew`)."""
         rotation = self.rotation(client_id, by=self.device.practitioner_id)
         rotated = self.rotate(client_id, rotation)
         self.audit.append(
-            "key-merge",
+            event,
             client=client_id,
             key_file=str(rotated.key_file.relative_to(self.root)),
             sha256=ledger.digest(rotated.key_file),

@@ -52,7 +52,7 @@ from ..format.keys import (
 from ..format.redact import Passphrase
 from . import ledger
 from .audit import AuditLog
-from .client_keys import Keyring, remove
+from .client_keys import Keyring
 from .trust import Trust
 
 
@@ -217,21 +217,8 @@ def resume(vault: Vault, practitioner: Practitioner) -> Renewal:
 def renew_client(vault: Vault, client_id: str) -> None:
     """A new generation of the client's key, sealed to every holder (this practitioner at
     their new key), replacing every tip: notes sealed from now on open only with it."""
-    keyring = vault.keyring
-    keyring.settle(client_id)  # a rotation cut short or a merge due comes first
-    rotation = keyring.rotation(client_id, by=vault.device.practitioner_id)
-    rotated = keyring.rotate(client_id, rotation)
-    vault.audit.append(
-        RENEW_EVENT,
-        client=client_id,
-        key_file=str(rotated.key_file.relative_to(vault.root)),
-        sha256=ledger.digest(rotated.key_file),
-        files=ledger.files(vault.root, *rotated.access),
-        removed=[str(p.relative_to(vault.root)) for p in rotated.removed],
-        shut_out=sorted(rotation.shut_out),
-        left_out=rotation.left_out,
-    )
-    remove(rotated.removed)
+    vault.keyring.settle(client_id)  # a rotation cut short or a merge due comes first
+    vault.keyring.merge(client_id, event=RENEW_EVENT)
 
 
 def _pin(vault: Vault, box_public: str) -> None:
