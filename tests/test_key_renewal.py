@@ -462,12 +462,6 @@ def sync_new_files(source: Path, into: Path) -> None:
                 shutil.copyfile(path, target)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole left open (issue 28): nothing renews a client whose key was sealed to a replaced "
-    "key after the renewal ran; a fix needs an unlock to find, cheaply, each held client whose "
-    "current access file opens only with a retired key (and renew it), with crash-safety tests",
-)
 def test_a_client_added_on_a_second_machine_offline_during_a_renewal_is_renewed_once_they_meet(
     practice: Env, tmp_path: Path
 ) -> None:

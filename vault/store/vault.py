@@ -66,7 +66,7 @@ from ..format.keys import (
     unlock_practitioner,
 )
 from ..format.redact import Passphrase, Plaintext
-from . import handles, key_renewal, ledger, leftovers, revisions, sealing
+from . import handles, key_renewal, ledger, leftovers, renewal_catchup, revisions, sealing
 from .audit import AuditLog
 from .client_keys import Keyring
 from .clients import PROFILE_RECORD_ID, Profile
@@ -110,6 +110,8 @@ class Vault:
         self._backup_lock_depth = 0
         self.recorded_for_older_version = 0  # files the last unlock put into the ledger
         self.renewal: key_renewal.Renewal | None = None  # what the last unlock finished
+        # clients that reached this practitioner sealed to a replaced key, renewed by the last unlock
+        self.caught_up = renewal_catchup.CatchUp()
         self.index_seen: handles.IndexSeen = {}
 
     # -- backups --------------------------------------------------------------------------
@@ -302,6 +304,7 @@ class Vault:
             raise TamperedFile(index, "the handle-index key is not the one this device holds (swapped?)")
         self.recorded_for_older_version = self._record_unrecorded()
         self.renewal = key_renewal.resume(self, practitioner)  # a renewal cut short: finished
+        self.caught_up = renewal_catchup.catch_up(self, practitioner)  # a machine that was apart
         return practitioner
 
     def _older_key_record(self) -> bool:

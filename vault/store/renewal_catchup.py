@@ -1,0 +1,210 @@
+"""Clients whose key reached this practitioner sealed to a key a renewal replaced (issue 28).
+
+A renewal (vault/store/key_renewal.py) gives a new generation to every client held *here*
+when it runs. A machine that was apart meanwhile (the practitioner's second laptop, or a
+colleague's machine granting access) still seals to the key it knew: a client it adds or
+grants stays sealed to the replaced key, which an older key record opens with the old
+passphrase. Once the machines meet, the first unlock here finds those clients and gives
+each a new generation (``key-renew``, as the renewal itself does).
+
+Found cheaply, without opening every client: every access file a machine writes is named
+in its audit log's entry (``files``), and a log only grows. So this device remembers how
+far it has read each log (``<config dir>/renewal-catchup.json``, outside the vault and its
+backups; no secret: offsets and client ids) and looks only at the lines added since that
+name an access file of this practitioner. A named client is then checked for real: the
+access file of its current generation opens with the current key (nothing to do), or only
+with a replaced one (renewed). A line is only a hint: whoever can write the folder can
+plant one, and at worst makes this check open one file; nothing is renewed on its say.
+
+Crash-safe in this order: the clients found are recorded as pending (with the new offsets)
+before any is renewed, and each leaves the pending list only once it is checked or renewed
+and audited; a kill at any instant leaves the client readable (a rotation publishes its key
+file last; one cut short is finished by `Keyring.settle`) and the next unlock resumes.
+Nothing is done while the practitioner has never renewed a key: nothing can be sealed to a
+replaced one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nacl.exceptions
+from nacl.public import PrivateKey, SealedBox
+
+from .. import durable
+from ..errors import KeyNotUsable, MergeNotHere, RotationCutShort, TamperedFile, UnknownClient, WriteFailed
+from ..format import key_generations as kg
+from ..format.encoding import canonical
+from ..format.keys import Practitioner
+from .key_renewal import Vault, renew_client
+
+STATE = "renewal-catchup.json"
+STATE_FORMAT = "casenotes-renewal-catchup"
+_TAIL = 64  # bytes before an offset remembered: a log rewritten under it is read again
+
+
+@dataclass
+class CatchUp:
+    """What an unlock found: clients given a new generation now, and those still waiting
+    (a file of theirs not synced yet, or a key file that cannot be checked yet)."""
+
+    renewed: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+
+
+def state_path(vault: Vault) -> Path:
+    return vault.device_dir / STATE
+
+
+def catch_up(vault: Vault, practitioner: Practitioner) -> CatchUp:
+    """Renew every client held by ``practitioner`` whose current generation reached them
+    sealed only to a key a renewal replaced, among those named by log lines not read yet
+    and those a previous unlock left pending."""
+    if not practitioner.retired:
+        return CatchUp()  # never renewed: no key is replaced
+    state = _read(vault, practitioner.practitioner_id)
+    offsets: dict[str, list[Any]] = state["logs"]
+    pending: dict[str, list[str]] = state["pending"]
+    found = _new_lines(vault, practitioner.practitioner_id, offsets)
+    if not found and not pending:
+        return CatchUp()
+    for client_id, paths in found.items():
+        pending[client_id] = sorted({*pending.get(client_id, []), *paths})
+    _write(vault, state)  # the clients to check are durable before any is renewed
+    done = CatchUp()
+    for client_id in sorted(pending):
+        verdict = _check(vault, practitioner, client_id, pending[client_id])
+        if verdict == "wait":
+            done.waiting.append(client_id)
+            continue
+        if verdict == "renew":
+            try:
+                renew_client(vault, client_id)
+            except UnknownClient:
+                pass  # purged meanwhile: nothing left to re-key
+            except (KeyNotUsable, MergeNotHere, TamperedFile, WriteFailed, RotationCutShort):
+                done.waiting.append(client_id)
+                continue
+            else:
+                done.renewed.append(client_id)
+        del pending[client_id]
+        _write(vault, state)
+    return done
+
+
+def _check(vault: Vault, practitioner: Practitioner, client_id: str, named: list[str]) -> str:
+    """ "renew" if the practitioner holds the client's current generation only through access
+    files a replaced key opens; "wait" if that cannot be told yet; "done" otherwise."""
+    keyring = vault.keyring
+    try:
+        found, _ = keyring.generations(client_id)
+        current = keyring.current(client_id)
+    except UnknownClient:
+        # not here yet (a sync engine carries the log before the client), or purged
+        return "wait" if not (vault.root / "clients" / client_id).exists() else "done"
+    except TamperedFile:
+        return "wait"  # verify names the file; the next unlock looks again
+    if current is None:
+        return "done"  # a merge is due: it comes before any seal, and seals to the current key
+    public = bytes(found[current].public)
+    mine = [
+        path
+        for pid, gid, path in keyring.access_files(client_id)
+        if pid == practitioner.practitioner_id and gid == current
+    ]
+    if not mine:
+        # a file named for a generation not here yet, or for the current one, may still come
+        pending = [kg.parse_access(Path(p).name) for p in named if not (vault.root / p).exists()]
+        later = [p for p in pending if p is not None and (p[1] == current or p[1] not in found)]
+        return "wait" if later else "done"
+    if any(_holds(practitioner.box_key, path, public) for path in mine):
+        return "done"
+    if any(_holds(key, path, public) for key in practitioner.retired for path in mine):
+        return "renew"
+    return "done"  # opens with none of the practitioner's keys: verify reports it
+
+
+def _holds(key: PrivateKey, path: Path, public: bytes) -> bool:
+    """Whether ``key`` opens the access file and finds in it the generation's private key."""
+    try:
+        secret = SealedBox(key).decrypt(path.read_bytes())
+    except (OSError, nacl.exceptions.CryptoError):
+        return False
+    if not secret or len(secret) % 32:
+        return False
+    keys = (PrivateKey(secret[i : i + 32]) for i in range(0, len(secret), 32))
+    return any(bytes(k.public_key) == public for k in keys)
+
+
+def _new_lines(vault: Vault, practitioner_id: str, offsets: dict[str, list[Any]]) -> dict[str, set[str]]:
+    """Client id -> access files of the practitioner written, per the log lines added since
+    the last look (whole lines only: a sync engine may have carried half of the last one).
+    ``offsets`` is brought up to date."""
+    needle = b"/access/" + practitioner_id.encode() + b"."
+    pattern = re.compile(r"clients/[^/]+/access/" + re.escape(practitioner_id) + r"\.[^/]+")
+    found: dict[str, set[str]] = {}
+    for log in vault.audit.logs():
+        try:
+            raw = log.read_bytes()
+        except OSError:
+            continue
+        start, tail = offsets.get(log.name, [0, _tail(b"", 0)])
+        if start > len(raw) or _tail(raw, start) != tail:
+            start = 0  # rewritten or cut under what was read (a restore): read it all again
+        end = raw.rfind(b"\n", start) + 1
+        at = raw.find(needle, start, end)
+        while at >= 0:
+            line_start, line_end = raw.rfind(b"\n", 0, at) + 1, raw.find(b"\n", at)
+            for path in _written(raw[line_start:line_end], pattern):
+                found.setdefault(path.split("/")[1], set()).add(path)
+            at = raw.find(needle, line_end, end)
+        if end > start:
+            offsets[log.name] = [end, _tail(raw, end)]
+    return found
+
+
+def _written(line: bytes, pattern: re.Pattern[str]) -> list[str]:
+    """The access files a line records as written (its ``files``), not those it removed."""
+    try:
+        data = json.loads(line).get("data", {})
+    except (ValueError, AttributeError):
+        return []
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict):
+        return []
+    return [name for name in files if isinstance(name, str) and pattern.fullmatch(name)]
+
+
+def _tail(raw: bytes, offset: int) -> str:
+    return hashlib.sha256(raw[max(0, offset - _TAIL) : offset]).hexdigest()
+
+
+def _read(vault: Vault, practitioner_id: str) -> dict[str, Any]:
+    fresh: dict[str, Any] = {
+        "format": STATE_FORMAT,
+        "practitioner_id": practitioner_id,
+        "logs": {},
+        "pending": {},
+    }
+    try:
+        state = json.loads(state_path(vault).read_bytes())
+    except (OSError, ValueError):
+        return fresh  # none yet, or damaged: every log is read again (the check is idempotent)
+    if (
+        not isinstance(state, dict)
+        or state.get("format") != STATE_FORMAT
+        or state.get("practitioner_id") != practitioner_id
+        or not isinstance(state.get("logs"), dict)
+        or not isinstance(state.get("pending"), dict)
+    ):
+        return fresh
+    return state
+
+
+def _write(vault: Vault, state: dict[str, Any]) -> None:
+    durable.replace(state_path(vault), canonical(state))
