@@ -80,6 +80,13 @@ def _close(vault: Vault, durable_checkpoint: bool = True) -> None:
             "casenotes left unrecorded in the audit log; `casenotes verify` now vouches for them",
             err=True,
         )
+    if vault.caught_up.renewed:
+        click.echo(
+            f"casenotes: gave {len(vault.caught_up.renewed)} client(s) a new key: another machine, apart "
+            "while your key was renewed, had sealed them to your old key; notes sealed from now on open "
+            "only with your current secret",
+            err=True,
+        )
     failing = sys.exc_info()[0] is not None  # closing as the command's own error unwinds
     try:
         vault.close(durable_checkpoint)

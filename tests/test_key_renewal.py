@@ -7,6 +7,7 @@ shares keep working; a kill at any step of the renewal leaves the vault whole.""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -451,24 +452,21 @@ def test_verify_takes_no_colleagues_replaces_line_for_a_renewal(people: People) 
     assert alex.run("cat", "AB-1", passphrase=NEW).code == 0
 
 
-def sync_new_files(source: Path, into: Path) -> None:
+def sync_new_files(source: Path, into: Path, device: str) -> None:
     """What a sync engine carries once two machines meet: every file the other side lacks,
-    and the other machine's own log and checkpoint (written by it alone)."""
+    and the other machine's own log and checkpoint (written by it, DEVICE, alone)."""
     for path in sorted(p for p in source.rglob("*") if p.is_file()):
         target = into / path.relative_to(source)
-        if not target.exists() or path.parent.name == "audit" and path.stem != "audit":
+        if not target.exists() or path.parent.name == "audit" and path.stem == device:
             target.parent.mkdir(parents=True, exist_ok=True)
             if not target.exists() or target.read_bytes() != path.read_bytes():
                 shutil.copyfile(path, target)
 
 
-def test_a_client_added_on_a_second_machine_offline_during_a_renewal_is_renewed_once_they_meet(
-    practice: Env, tmp_path: Path
-) -> None:
+def apart_during_a_renewal(practice: Env, tmp_path: Path, *handles: str) -> Path:
     """The practitioner's second laptop, apart from the first while the passphrase changes
-    there, adds a client: its key is sealed to the key the laptop knew, the old one. Once
-    the machines meet, notes of that client sealed from then on must not open with the
-    older key record and the old passphrase."""
+    there, adds HANDLES (each with a note): their keys are sealed to the key the laptop knew,
+    the old one. Then the machines meet. Returns the key record from before the change."""
     from casenotes.config import Practice
     from vault.store.practice import register_device
 
@@ -478,17 +476,144 @@ def test_a_client_added_on_a_second_machine_offline_during_a_renewal_is_renewed_
     shutil.copytree(practice.practice.root, apart, symlinks=True)
     env = {**practice.env, "CASENOTES_HOME": str(apart), "CASENOTES_CONFIG_DIR": str(config)}
     second = Env(Practice(apart, config), env)
-    ok(second, "client", "add", "CD-2")
+    for number, handle in enumerate(handles):
+        ok(second, "client", "add", handle)
+        seal(second, f"00000000000000b{number}", f"{BEFORE} ({handle})", handle=handle)
     old_copy = tmp_path / "copy-before.json"
     shutil.copyfile(record_of(practice), old_copy)
     assert practice.run("passphrase", stdin=f"{PASSPHRASE}\n{NEW}\n{NEW}\n", passphrase=None).code == 0
-    sync_new_files(apart / "vault", practice.vault_dir)
-    assert practice.run("cat", "AB-1", passphrase=NEW).code == 0  # the first machine unlocks once
+    sync_new_files(apart / "vault", practice.vault_dir, second.vault().device.device_id)
+    return old_copy
+
+
+def renewed_since(practice: Env, old_copy: Path, handle: str, note_id: str) -> bool:
+    """Whether a note of HANDLE sealed now opens with the current secret and not with the
+    key record from before the renewal and the old passphrase (by hand, past every check)."""
+    seal(practice, note_id, AFTER, handle=handle)
+    keys = keys_an_old_record_opens(practice, old_copy, Passphrase(PASSPHRASE), handle)
+    with practice.vault() as vault:
+        client = vault.resolve(handle)
+        current = vault.keyring.client_keys(vault.unlock(Passphrase(NEW)), client)
+        path = vault.revisions(client, note_id)[-1][2]
+        assert AFTER.encode() in vault.open_revision(path, current)[1]
+    return not opens(practice, keys, note_id, handle=handle)
+
+
+def test_a_client_added_on_a_second_machine_offline_during_a_renewal_is_renewed_once_they_meet(
+    practice: Env, tmp_path: Path
+) -> None:
+    """Once the machines meet, notes of the client the second laptop added while apart,
+    sealed from then on, do not open with the older key record and the old passphrase."""
+    old_copy = apart_during_a_renewal(practice, tmp_path, "CD-2")
+    met = practice.run("cat", "AB-1", passphrase=NEW)  # the first machine unlocks once
+    assert met.code == 0, met.err
+    assert "gave 1 client(s) a new key" in met.err
     seal(practice, "00000000000000a6", AFTER, handle="CD-2")
     keys = keys_an_old_record_opens(practice, old_copy, Passphrase(PASSPHRASE), "CD-2")
+    assert keys  # what the laptop sealed while apart still opens with the old record: no more
+    assert opens(practice, keys, "00000000000000b0", handle="CD-2")
     assert not opens(practice, keys, "00000000000000a6", handle="CD-2")
     read = practice.run("cat", "CD-2", passphrase=NEW)
-    assert read.code == 0 and AFTER.encode() in read.out, read.err
+    assert read.code == 0 and AFTER.encode() in read.out and BEFORE.encode() in read.out, read.err
+    vault = practice.vault()
+    renewals = [e for e in vault.audit.entries() if e.event == "key-renew"]
+    assert vault.resolve("CD-2") in {e.data["client"] for e in renewals}
+    again = practice.run("cat", "CD-2", passphrase=NEW)  # once: the next unlock renews nothing
+    assert again.code == 0 and "new key" not in again.err
+    said = practice.run("verify", passphrase=NEW)
+    assert said.code == 0, said.err
+
+
+def test_a_client_of_a_colleague_is_never_renewed_by_a_practitioners_catch_up(
+    people: People,  # noqa: F811
+) -> None:
+    """After Alex's renewal, Bea adds a client she does not share with him. A line planted in
+    the folder names an access file of Alex's for it, and a file sealed to his old key (its
+    public half is in every older record) lies there holding a key of the planter's. Alex's
+    unlock gives that client no new generation: a line or a file is a hint, not a holding."""
+
+    from nacl.public import PrivateKey, SealedBox
+
+    from vault.format import key_generations as kg
+
+    alex, bea = people.alex, people.bea
+    old_public = alex.vault().unlock(Passphrase(PASSPHRASE)).box_key.public_key
+    assert alex.run("passphrase", stdin=f"{PASSPHRASE}\n{NEW}\n{NEW}\n", passphrase=None).code == 0
+    ok(bea, "client", "add", "GH-4", passphrase=BEA_PASS)
+    seal(bea, "00000000000000c4", BEFORE, handle="GH-4")
+    vault = alex.vault()
+    client = vault.resolve("GH-4")
+    pid = vault.device.practitioner_id
+    planted = vault.client_dir(client) / "access" / kg.access_name(pid, kg.FIRST, "00000000000000ee")
+    planted.write_bytes(SealedBox(old_public).encrypt(bytes(PrivateKey.generate())))
+    relative = str(planted.relative_to(alex.vault_dir))
+    line = {"seq": 1, "time": "2026-01-01T00:00:00Z", "device": "00000000000000ee", "event": "client-add"}
+    log = alex.vault_dir / "audit" / "00000000000000ee.log"
+    log.write_text(json.dumps({**line, "data": {"files": {relative: "0" * 64}}}) + "\n")
+    before = sorted(vault.keyring.generations(client)[0])
+    met = alex.run("cat", "AB-1", passphrase=NEW)
+    assert met.code == 0 and "new key" not in met.err, met.err
+    vault = alex.vault()
+    vault.unlock(Passphrase(NEW))
+    assert vault.caught_up.renewed == vault.caught_up.waiting == []  # and nothing left to retry
+    assert sorted(vault.keyring.generations(client)[0]) == before
+    assert not [e for e in vault.audit.entries() if e.event == "key-renew" and e.data["client"] == client]
+    read = bea.run("cat", "GH-4", passphrase=BEA_PASS)
+    assert read.code == 0 and BEFORE.encode() in read.out, read.err
+
+
+def cat_under_strace(strace: list[str], practice: Env, kill: tuple[str, int] | None, log: Path) -> int:
+    """`casenotes cat AB-1` with the new passphrase, killed at the Nth call of one durable
+    step (rename, link or fsync: between a key file's link and its audit entry too)."""
+    tracer = [strace[0], "-f", "-qq", "-o", str(log), "-e", "trace=rename,link,fsync"]
+    if kill is not None:  # strace counts each system call apart: one kind at a time
+        tracer += ["-e", f"inject={kill[0]}:signal=SIGKILL:when={kill[1]}"]
+    env = {**practice.env, "CASENOTES_PASSPHRASE": NEW}
+    done = subprocess.run(
+        [*tracer, sys.executable, "-m", "casenotes", "cat", "AB-1"], capture_output=True, env=env, timeout=120
+    )
+    return done.returncode
+
+
+def test_a_catch_up_killed_at_any_step_is_finished_by_the_next_unlock(
+    practice: Env, strace: list[str], tmp_path: Path
+) -> None:
+    """Two clients the second laptop added while apart; the first unlock after the meeting
+    is killed at each durable step in turn. The clients stay readable, and the next unlock gives
+    each its new generation: the old record opens no note sealed afterwards."""
+    from vault.store import renewal_catchup
+
+    old_copy = apart_during_a_renewal(practice, tmp_path, "CD-2", "EF-3")
+    template = tmp_path / "template"
+    shutil.copytree(practice.practice.root, template / "practice", symlinks=True)
+    shutil.copytree(practice.practice.config_dir, template / "config", symlinks=True)
+    assert cat_under_strace(strace, practice, None, tmp_path / "whole.log") == 0
+    calls = [line.split()[1].split("(")[0] for line in (tmp_path / "whole.log").read_text().splitlines()]
+    steps = [(kind, n) for kind in ("rename", "link", "fsync") for n in range(1, calls.count(kind) + 1)]
+    assert calls.count("rename") >= 5 and calls.count("link") >= 2  # the list, each client's files
+    killed_midway = False
+    for kill in steps:
+        when = f"the {kill[1]}th {kill[0]}"
+        for side, target in (("practice", practice.practice.root), ("config", practice.practice.config_dir)):
+            shutil.rmtree(target)
+            shutil.copytree(template / side, target, symlinks=True)
+        assert cat_under_strace(strace, practice, kill, tmp_path / f"{kill[0]}{kill[1]}.log") != 0
+        with practice.vault() as vault:
+            state = renewal_catchup.state_path(vault)
+            killed_midway |= state.exists() and bool(json.loads(state.read_bytes())["pending"])
+            practitioner = vault.unlock(Passphrase(NEW))  # the next unlock: finishes
+            assert vault.caught_up.waiting == [], f"killed at {when}"
+            for number, handle in enumerate(("CD-2", "EF-3")):
+                client = vault.resolve(handle)
+                path = vault.revisions(client, f"00000000000000b{number}")[-1][2]
+                keys = vault.keyring.client_keys(practitioner, client)
+                assert BEFORE.encode() in vault.open_revision(path, keys)[1], f"killed at {when}"
+            assert verify(vault) == [], f"killed at {when}"
+        for number, handle in enumerate(("CD-2", "EF-3")):
+            assert renewed_since(practice, old_copy, handle, f"00000000000000c{number}"), (
+                f"killed at {when}: {handle} still opens with the old record"
+            )
+    assert killed_midway  # some kills fell between finding the clients and renewing them
 
 
 def test_an_older_access_file_of_a_client_a_colleague_shared_opens_nothing_sealed_after(

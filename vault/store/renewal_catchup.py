@@ -98,19 +98,19 @@ def catch_up(vault: Vault, practitioner: Practitioner) -> CatchUp:
 
 
 def _check(vault: Vault, practitioner: Practitioner, client_id: str, named: list[str]) -> str:
-    """ "renew" if the practitioner holds the client's current generation only through access
-    files a replaced key opens; "wait" if that cannot be told yet; "done" otherwise."""
+    """What the client needs: "renew" if the practitioner holds its current generation only
+    through access files a replaced key opens; "wait" if that cannot be told yet; else "done"."""
     keyring = vault.keyring
     try:
+        # a renewal of this client cut short (its key file linked, not yet audited) is
+        # finished first, and a merge due is made (sealed to the current key)
+        current = keyring.settle(client_id)
         found, _ = keyring.generations(client_id)
-        current = keyring.current(client_id)
     except UnknownClient:
         # not here yet (a sync engine carries the log before the client), or purged
         return "wait" if not (vault.root / "clients" / client_id).exists() else "done"
-    except TamperedFile:
+    except (KeyNotUsable, MergeNotHere, RotationCutShort, TamperedFile, WriteFailed):
         return "wait"  # verify names the file; the next unlock looks again
-    if current is None:
-        return "done"  # a merge is due: it comes before any seal, and seals to the current key
     public = bytes(found[current].public)
     mine = [
         path
