@@ -121,6 +121,10 @@ def renew(
         },
         "new_sha256": hashlib.sha256(record).hexdigest(),
         "box_public": b64(bytes(fresh.box_key.public_key)),
+        # how far each log was read before the clients were listed: a client named after
+        # that may have been sealed to the old key, one named before is renewed here
+        # (vault/store/renewal_catchup.py starts from these)
+        "seen_logs": seen_logs(vault),
         "clients": [cid for cid in vault.client_ids() if pid in vault.keyring.access_holders(cid)],
         "recorded": False,
         "recovery": False,
@@ -192,6 +196,7 @@ def resume(vault: Vault, practitioner: Practitioner) -> Renewal:
             renewed=str(journal["box_public"]),
             replaces=str(journal["old_sha256"]),  # what an unlock refuses from now on
             replaces_files=dict(journal.get("old_files", {})),
+            seen_logs=dict(journal.get("seen_logs", {})),
             clients=len(journal["clients"]),
             files=ledger.files(vault.root, *recorded),
         )
@@ -212,6 +217,20 @@ def resume(vault: Vault, practitioner: Practitioner) -> Renewal:
     if not waiting:
         _drop(vault)
     return Renewal(done, waiting, renewable)
+
+
+def seen_logs(vault: Vault) -> dict[str, int]:
+    """Each audit log's length in whole lines (a sync engine may be carrying the last one)."""
+    seen = {}
+    for log in vault.audit.logs():
+        try:
+            with log.open("rb") as f:
+                size = f.seek(0, 2)
+                start = f.seek(max(0, size - 2**16))  # a line is far shorter
+                seen[log.name] = start + f.read().rfind(b"\n") + 1
+        except OSError:
+            continue
+    return seen
 
 
 def renew_client(vault: Vault, client_id: str) -> None:

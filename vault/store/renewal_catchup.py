@@ -39,13 +39,14 @@ from nacl.public import PrivateKey, SealedBox
 from .. import durable
 from ..errors import KeyNotUsable, MergeNotHere, RotationCutShort, TamperedFile, UnknownClient, WriteFailed
 from ..format import key_generations as kg
-from ..format.encoding import canonical
+from ..format.encoding import b64, canonical
 from ..format.keys import Practitioner
-from .key_renewal import Vault, renew_client
+from .key_renewal import RENEW_EVENT, Vault, renew_client
 
 STATE = "renewal-catchup.json"
 STATE_FORMAT = "casenotes-renewal-catchup"
 _TAIL = 64  # bytes before an offset remembered: a log rewritten under it is read again
+_REREAD = 2**20  # log bytes left to read again rather than write the state at every unlock
 
 
 @dataclass
@@ -67,16 +68,21 @@ def catch_up(vault: Vault, practitioner: Practitioner) -> CatchUp:
     and those a previous unlock left pending."""
     if not practitioner.retired:
         return CatchUp()  # never renewed: no key is replaced
-    state = _read(vault, practitioner.practitioner_id)
+    state = _read(vault, practitioner)
     offsets: dict[str, list[Any]] = state["logs"]
     pending: dict[str, list[str]] = state["pending"]
+    before = {name: at for name, (at, _) in offsets.items()}
     found = _new_lines(vault, practitioner.practitioner_id, offsets)
     if not found and not pending:
+        moved = max((at - before.get(name, 0) for name, (at, _) in offsets.items()), default=0)
+        if moved > _REREAD or not state_path(vault).exists():
+            _write(vault, state)  # where the next unlock starts (a few lines more are read again)
         return CatchUp()
     for client_id, paths in found.items():
         pending[client_id] = sorted({*pending.get(client_id, []), *paths})
     _write(vault, state)  # the clients to check are durable before any is renewed
     done = CatchUp()
+    vault.keyring.finish_all()  # a renewal of a client cut short (linked, not audited) first
     for client_id in sorted(pending):
         verdict = _check(vault, practitioner, client_id, pending[client_id])
         if verdict == "wait":
@@ -102,15 +108,14 @@ def _check(vault: Vault, practitioner: Practitioner, client_id: str, named: list
     through access files a replaced key opens; "wait" if that cannot be told yet; else "done"."""
     keyring = vault.keyring
     try:
-        # a renewal of this client cut short (its key file linked, not yet audited) is
-        # finished first, and a merge due is made (sealed to the current key)
-        current = keyring.settle(client_id)
         found, _ = keyring.generations(client_id)
     except UnknownClient:
         # not here yet (a sync engine carries the log before the client), or purged
         return "wait" if not (vault.root / "clients" / client_id).exists() else "done"
-    except (KeyNotUsable, MergeNotHere, RotationCutShort, TamperedFile, WriteFailed):
-        return "wait"  # verify names the file; the next unlock looks again
+    tips = kg.tips(found)
+    if len(tips) > 1:
+        return "done"  # a merge is due: it comes before any seal, and seals to the current key
+    current = tips[0]
     public = bytes(found[current].public)
     mine = [
         path
@@ -144,7 +149,9 @@ def _holds(key: PrivateKey, path: Path, public: bytes) -> bool:
 def _new_lines(vault: Vault, practitioner_id: str, offsets: dict[str, list[Any]]) -> dict[str, set[str]]:
     """Client id -> access files of the practitioner written, per the log lines added since
     the last look (whole lines only: a sync engine may have carried half of the last one).
-    ``offsets`` is brought up to date."""
+    ``offsets`` is brought up to date. A renewal's own lines (``key-renew`` by a device of the
+    practitioner, sealed to the key it made) are not looked at: else every renewal would have
+    the next unlock open every client."""
     needle = b"/access/" + practitioner_id.encode() + b"."
     pattern = re.compile(r"clients/[^/]+/access/" + re.escape(practitioner_id) + r"\.[^/]+")
     found: dict[str, set[str]] = {}
@@ -154,26 +161,37 @@ def _new_lines(vault: Vault, practitioner_id: str, offsets: dict[str, list[Any]]
         except OSError:
             continue
         start, tail = offsets.get(log.name, [0, _tail(b"", 0)])
-        if start > len(raw) or _tail(raw, start) != tail:
+        if start > len(raw) or tail is not None and _tail(raw, start) != tail:
             start = 0  # rewritten or cut under what was read (a restore): read it all again
         end = raw.rfind(b"\n", start) + 1
         at = raw.find(needle, start, end)
         while at >= 0:
             line_start, line_end = raw.rfind(b"\n", 0, at) + 1, raw.find(b"\n", at)
-            for path in _written(raw[line_start:line_end], pattern):
-                found.setdefault(path.split("/")[1], set()).add(path)
+            try:
+                line = json.loads(raw[line_start:line_end])
+            except ValueError:
+                line = None
+            if isinstance(line, dict) and not _own_renewal(vault, line, practitioner_id):
+                for path in _written(line, pattern):
+                    found.setdefault(path.split("/")[1], set()).add(path)
             at = raw.find(needle, line_end, end)
         if end > start:
             offsets[log.name] = [end, _tail(raw, end)]
     return found
 
 
-def _written(line: bytes, pattern: re.Pattern[str]) -> list[str]:
+def _own_renewal(vault: Vault, line: dict[str, Any], practitioner_id: str) -> bool:
+    device = line.get("device")
+    return (
+        line.get("event") == RENEW_EVENT
+        and isinstance(device, str)
+        and vault.trust.registrant(device) == practitioner_id
+    )
+
+
+def _written(line: dict[str, Any], pattern: re.Pattern[str]) -> list[str]:
     """The access files a line records as written (its ``files``), not those it removed."""
-    try:
-        data = json.loads(line).get("data", {})
-    except (ValueError, AttributeError):
-        return []
+    data = line.get("data")
     files = data.get("files") if isinstance(data, dict) else None
     if not isinstance(files, dict):
         return []
@@ -184,26 +202,30 @@ def _tail(raw: bytes, offset: int) -> str:
     return hashlib.sha256(raw[max(0, offset - _TAIL) : offset]).hexdigest()
 
 
-def _read(vault: Vault, practitioner_id: str) -> dict[str, Any]:
-    fresh: dict[str, Any] = {
-        "format": STATE_FORMAT,
-        "practitioner_id": practitioner_id,
-        "logs": {},
-        "pending": {},
-    }
+def _read(vault: Vault, practitioner: Practitioner) -> dict[str, Any]:
+    """The state, or a first one: where the renewal that made the current key had read each
+    log when it listed the clients it renewed (`key_renewal.seen_logs`); every log from its
+    start if no such renewal is found."""
+    pid = practitioner.practitioner_id
     try:
         state = json.loads(state_path(vault).read_bytes())
     except (OSError, ValueError):
-        return fresh  # none yet, or damaged: every log is read again (the check is idempotent)
+        state = None  # none yet, or damaged: started again (the check is idempotent)
     if (
-        not isinstance(state, dict)
-        or state.get("format") != STATE_FORMAT
-        or state.get("practitioner_id") != practitioner_id
-        or not isinstance(state.get("logs"), dict)
-        or not isinstance(state.get("pending"), dict)
+        isinstance(state, dict)
+        and state.get("format") == STATE_FORMAT
+        and state.get("practitioner_id") == pid
+        and isinstance(state.get("logs"), dict)
+        and isinstance(state.get("pending"), dict)
     ):
-        return fresh
-    return state
+        return state
+    current = b64(bytes(practitioner.box_key.public_key))
+    seen: dict[str, list[Any]] = {}
+    for entry in vault.trust.renewals(pid, vault.practitioner_file):
+        logs = entry.data.get("seen_logs")
+        if entry.data.get("renewed") == current and isinstance(logs, dict):
+            seen = {name: [at, None] for name, at in logs.items() if isinstance(at, int) and at >= 0}
+    return {"format": STATE_FORMAT, "practitioner_id": pid, "logs": seen, "pending": {}}
 
 
 def _write(vault: Vault, state: dict[str, Any]) -> None:
