@@ -130,6 +130,25 @@ def _requests(ctx: click.Context, client_id: str | None) -> list[str]:
     return found
 
 
+def _recovery(ctx: click.Context) -> list[str]:
+    """The recovery set, if it is older than a key renewal it could not follow (doctor says
+    the rest about it)."""
+    from checkup.keys import remake_recovery
+    from vault.errors import VaultError
+    from vault.store import recovery
+
+    try:
+        status = recovery.status(open_vault(ctx))
+    except VaultError:
+        return []  # `casenotes doctor` and `verify` name what is wrong with it
+    if status is None or not status.outdated_since:
+        return []
+    return [
+        f"your recovery set is older than your key renewal of {status.outdated_since[:10]}: its shares "
+        f"open only notes sealed before it; make a new one with `{remake_recovery(status)}`"
+    ]
+
+
 @click.command()
 @practice_option
 @click.argument("handle", required=False, shell_complete=handles)
@@ -153,6 +172,7 @@ def todo(ctx: click.Context, handle: str | None) -> None:
     if urgent:
         lines += ["Clients' requests near or past their deadline:", *(f"  {line}" for line in urgent)]
     if handle is None:
+        lines += [f"Recovery: {line}" for line in _recovery(ctx)]
         parked = _parked(ctx)
         if parked:
             lines += ["Parked drafts:", *(f"  {line}" for line in parked)]

@@ -57,6 +57,11 @@ def second_factor_on(key_record: Path, key_file: Path | None, vault_root: Path) 
     return Finding(name, "ok", f"on; the key file {key_file} lies apart from the vault's disk")
 
 
+def remake_recovery(status: recovery.RecoveryStatus) -> str:
+    """The command that makes a set like ``status`` again."""
+    return f"casenotes recovery create --shares {status.shares} --threshold {status.threshold}"
+
+
 def recovery_set_up(status: recovery.RecoveryStatus | None) -> Finding:
     name = "recovery and professional will"
     if status is None:
@@ -66,6 +71,14 @@ def recovery_set_up(status: recovery.RecoveryStatus | None) -> Finding:
             "no recovery set up: a forgotten passphrase, your death or incapacity leaves every note "
             "unreadable to anyone; `casenotes recovery create --shares 3 --threshold 2`, then give each "
             "custodian a share and `casenotes custodian letter`",
+        )
+    if status.outdated_since:
+        return Finding(
+            name,
+            "warn",
+            f"your recovery set (made {status.created[:10]}) is older than your key renewal of "
+            f"{status.outdated_since[:10]}: its shares open only notes sealed before it; make a new set "
+            f"with `{remake_recovery(status)}` and give each custodian their new share",
         )
     return Finding(
         name,

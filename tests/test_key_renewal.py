@@ -188,22 +188,53 @@ def test_recovery_shares_open_notes_sealed_after_a_renewal(practice: Env, usb: P
     assert practice.run("verify", passphrase=NEW).code == 0
 
 
-def test_a_recovery_set_from_before_renewals_is_named_after_a_change(practice: Env) -> None:
-    made = practice.run("recovery", "create", "--shares", "1", "--threshold", "1")
-    assert made.code == 0, made.err
-    copy = next((practice.vault_dir / "practitioners").glob("*.recovery"))
-    import json
-
-    record = json.loads(copy.read_bytes())
-    del record["box_public"]  # as an older casenotes wrote it
+def make_an_older_recovery_set(practice: Env, shares: int, threshold: int) -> None:
+    """A recovery set as an older casenotes made it: no key to seal a renewed secret to."""
     from vault.format.encoding import canonical
     from vault.store import ledger
 
+    made = practice.run("recovery", "create", "--shares", str(shares), "--threshold", str(threshold))
+    assert made.code == 0, made.err
+    copy = next((practice.vault_dir / "practitioners").glob("*.recovery"))
+    record = json.loads(copy.read_bytes())
+    del record["box_public"]  # as an older casenotes wrote it
     copy.write_bytes(canonical(record))
     with practice.vault() as vault:  # recorded as an older casenotes would have
         vault.audit.append("recovery-replaced", files=ledger.files(vault.root, copy))
+
+
+def test_a_recovery_set_from_before_renewals_is_named_after_a_change(practice: Env) -> None:
+    make_an_older_recovery_set(practice, 1, 1)
     changed = practice.run("passphrase", stdin=f"{PASSPHRASE}\n{NEW}\n{NEW}\n", passphrase=None)
     assert changed.code == 0 and "make a new set with `casenotes recovery create`" in changed.err
+
+
+def recovery_said(practice: Env, *command: str) -> str:
+    done = practice.run(*command, passphrase=None)
+    return "\n".join(line for line in (done.text + done.err).splitlines() if "recovery" in line.lower())
+
+
+def test_doctor_and_todo_say_when_the_recovery_set_is_older_than_a_key_renewal(practice: Env) -> None:
+    """An older set cannot follow a renewal: its shares open only notes sealed before it.
+    Days later the change's own warning is gone; doctor and todo still say it, with the
+    command that makes the same set again. A set made now follows every renewal."""
+    remake = "casenotes recovery create --shares 3 --threshold 2"
+    make_an_older_recovery_set(practice, 3, 2)
+    assert "older than your key renewal" not in recovery_said(practice, "doctor")  # not renewed yet
+    assert "older than your key renewal" not in recovery_said(practice, "todo")
+    assert practice.run("passphrase", stdin=f"{PASSPHRASE}\n{NEW}\n{NEW}\n", passphrase=None).code == 0
+    today = practice.vault().clock().strftime("%Y-%m-%d")
+    for command in ("doctor", "todo"):
+        said = recovery_said(practice, command)
+        assert f"older than your key renewal of {today}" in said and remake in said, (command, said)
+    made = practice.run("recovery", "create", "--shares", "3", "--threshold", "2", passphrase=NEW)
+    assert made.code == 0, made.err
+    newer = "quince ladder velvet harbour tangent"
+    assert practice.run("passphrase", stdin=f"{NEW}\n{newer}\n{newer}\n", passphrase=None).code == 0
+    for command in ("doctor", "todo"):
+        said = recovery_said(practice, command)
+        assert "older than" not in said and remake not in said, (command, said)
+    assert "2 of 3 custodians' shares reset the passphrase" in recovery_said(practice, "doctor")
 
 
 # -- a kill at each step -----------------------------------------------------------------

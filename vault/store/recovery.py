@@ -41,6 +41,9 @@ class RecoveryStatus:
     shares: int
     threshold: int
     created: str
+    # the time of the last key renewal this set could not follow ("" if none): made by an
+    # older casenotes, its shares open only notes sealed before then
+    outdated_since: str = ""
 
 
 def recovery_file(vault: Vault) -> Path:
@@ -59,7 +62,19 @@ def status(vault: Vault) -> RecoveryStatus | None:
         return None
     record = read_record(path, RECOVERY_FORMAT)
     shares, threshold = recovery_format.counts(record, path)
-    return RecoveryStatus(shares, threshold, str(record.get("created", "")))
+    created = str(record.get("created", ""))
+    if recovery_format.renewable(record):
+        return RecoveryStatus(shares, threshold, created)  # each renewal seals its key to it
+    # A renewal records the files it found in force, this very copy among them: by digest,
+    # not by dates, which two machines' clocks need not agree on.
+    relative, digest = str(path.relative_to(vault.root)), ledger.digest(path)
+    renewals = vault.trust.renewals(vault.device.practitioner_id, vault.practitioner_file)
+    followed = [
+        e.time
+        for e in renewals
+        if isinstance(e.data.get("files"), dict) and e.data["files"].get(relative) == digest
+    ]
+    return RecoveryStatus(shares, threshold, created, max(followed, default=""))
 
 
 def create(vault: Vault, practitioner: Practitioner, shares: int, threshold: int) -> list[str]:
