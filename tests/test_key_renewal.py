@@ -494,10 +494,11 @@ def sync_new_files(source: Path, into: Path, device: str) -> None:
                 shutil.copyfile(path, target)
 
 
-def apart_during_a_renewal(practice: Env, tmp_path: Path, *handles: str) -> Path:
-    """The practitioner's second laptop, apart from the first while the passphrase changes
-    there, adds HANDLES (each with a note): their keys are sealed to the key the laptop knew,
-    the old one. Then the machines meet. Returns the key record from before the change."""
+def apart_during_a_renewal(practice: Env, tmp_path: Path, *handles: str, meet: bool = True) -> Path:
+    """The practitioner's second laptop (its practice in ``tmp_path / "apart"``), apart from
+    the first while the passphrase changes there, adds HANDLES (each with a note): their keys
+    are sealed to the key the laptop knew, the old one. Then the machines meet, unless not
+    ``meet``. Returns the key record from before the change."""
     from casenotes.config import Practice
     from vault.store.practice import register_device
 
@@ -513,7 +514,8 @@ def apart_during_a_renewal(practice: Env, tmp_path: Path, *handles: str) -> Path
     old_copy = tmp_path / "copy-before.json"
     shutil.copyfile(record_of(practice), old_copy)
     assert practice.run("passphrase", stdin=f"{PASSPHRASE}\n{NEW}\n{NEW}\n", passphrase=None).code == 0
-    sync_new_files(apart / "vault", practice.vault_dir, second.vault().device.device_id)
+    if meet:
+        sync_new_files(apart / "vault", practice.vault_dir, second.vault().device.device_id)
     return old_copy
 
 
@@ -591,6 +593,32 @@ def test_a_client_of_a_colleague_is_never_renewed_by_a_practitioners_catch_up(
     assert not [e for e in vault.audit.entries() if e.event == "key-renew" and e.data["client"] == client]
     read = bea.run("cat", "GH-4", passphrase=BEA_PASS)
     assert read.code == 0 and BEFORE.encode() in read.out, read.err
+
+
+def test_a_client_whose_files_arrive_after_its_log_line_is_renewed_once_they_do(
+    practice: Env, tmp_path: Path
+) -> None:
+    """A sync engine carries files in no set order: the laptop's log, naming the client it
+    added, arrives first. That unlock cannot tell yet and renews nothing (and `cat` works);
+    the next one after the client's files arrived renews it."""
+    from vault.store import renewal_catchup
+
+    old_copy = apart_during_a_renewal(practice, tmp_path, "CD-2", meet=False)
+    apart = tmp_path / "apart" / "vault"
+    first = practice.vault().device.device_id
+    [log] = [p for p in (apart / "audit").glob("*.log") if p.stem != first]  # the laptop's own
+    shutil.copyfile(log, practice.vault_dir / "audit" / log.name)
+    early = practice.run("cat", "AB-1", passphrase=NEW)
+    assert early.code == 0, early.err  # the client it cannot tell about yet stops nothing
+    assert "new key" not in early.err
+    with practice.vault() as vault:
+        vault.unlock(Passphrase(NEW))
+        assert len(vault.caught_up.waiting) == 1 and vault.caught_up.renewed == []
+        assert json.loads(renewal_catchup.state_path(vault).read_bytes())["pending"]
+    sync_new_files(apart, practice.vault_dir, log.stem)
+    met = practice.run("cat", "AB-1", passphrase=NEW)
+    assert met.code == 0 and "gave 1 client(s) a new key" in met.err, met.err
+    assert renewed_since(practice, old_copy, "CD-2", "00000000000000a4")
 
 
 def cat_under_strace(strace: list[str], practice: Env, kill: tuple[str, int] | None, log: Path) -> int:

@@ -37,7 +37,7 @@ import nacl.exceptions
 from nacl.public import PrivateKey, SealedBox
 
 from .. import durable
-from ..errors import KeyNotUsable, MergeNotHere, RotationCutShort, TamperedFile, UnknownClient, WriteFailed
+from ..errors import UnknownClient, VaultError
 from ..format import key_generations as kg
 from ..format.encoding import b64, canonical
 from ..format.keys import Practitioner
@@ -78,26 +78,28 @@ def catch_up(vault: Vault, practitioner: Practitioner) -> CatchUp:
         if moved > _REREAD or not state_path(vault).exists():
             _write(vault, state)  # where the next unlock starts (a few lines more are read again)
         return CatchUp()
-    for client_id, paths in found.items():
-        pending[client_id] = sorted({*pending.get(client_id, []), *paths})
-    _write(vault, state)  # the clients to check are durable before any is renewed
+    if found:
+        for client_id, paths in found.items():
+            pending[client_id] = sorted({*pending.get(client_id, []), *paths})
+        _write(vault, state)  # the clients to check are durable before any is renewed
     done = CatchUp()
     vault.keyring.finish_all()  # a renewal of a client cut short (linked, not audited) first
     for client_id in sorted(pending):
-        verdict = _check(vault, practitioner, client_id, pending[client_id])
+        try:
+            verdict = _check(vault, practitioner, client_id, pending[client_id])
+            if verdict == "renew":
+                renew_client(vault, client_id)
+                done.renewed.append(client_id)
+        except UnknownClient:
+            verdict = "done"  # purged meanwhile: nothing left to re-key
+        except VaultError:
+            # a key file that cannot be checked yet, a merge due that this practitioner may
+            # not make, a full disk: the next unlock tries again (verify names a bad file);
+            # one client's trouble does not stop the command that unlocked
+            verdict = "wait"
         if verdict == "wait":
             done.waiting.append(client_id)
             continue
-        if verdict == "renew":
-            try:
-                renew_client(vault, client_id)
-            except UnknownClient:
-                pass  # purged meanwhile: nothing left to re-key
-            except (KeyNotUsable, MergeNotHere, TamperedFile, WriteFailed, RotationCutShort):
-                done.waiting.append(client_id)
-                continue
-            else:
-                done.renewed.append(client_id)
         del pending[client_id]
         _write(vault, state)
     return done
