@@ -11,7 +11,10 @@ Found cheaply, without opening every client: every access file a machine writes 
 in its audit log's entry (``files``), and a log only grows. So this device remembers how
 far it has read each log (``<config dir>/renewal-catchup.json``, outside the vault and its
 backups; no secret: offsets and client ids) and looks only at the lines added since that
-name an access file of this practitioner. A named client is then checked for real: the
+name an access file of this practitioner. A first look starts where the renewal that made
+the current key had read them (``seen_logs`` in its entry): it renewed every client named
+before that was here then. A renewal's own ``key-renew`` lines are passed over, so the
+unlock after a renewal opens no client. A named client is then checked for real: the
 access file of its current generation opens with the current key (nothing to do), or only
 with a replaced one (renewed). A line is only a hint: whoever can write the folder can
 plant one, and at worst makes this check open one file; nothing is renewed on its say.
@@ -19,7 +22,7 @@ plant one, and at worst makes this check open one file; nothing is renewed on it
 Crash-safe in this order: the clients found are recorded as pending (with the new offsets)
 before any is renewed, and each leaves the pending list only once it is checked or renewed
 and audited; a kill at any instant leaves the client readable (a rotation publishes its key
-file last; one cut short is finished by `Keyring.settle`) and the next unlock resumes.
+file last; one cut short is finished by `Keyring.finish_all`) and the next unlock resumes.
 Nothing is done while the practitioner has never renewed a key: nothing can be sealed to a
 replaced one.
 """
