@@ -1,0 +1,156 @@
+# ruff: noqa: F811  (`machines` is the fixture imported from test_group_purge)
+"""A retired device is judged by its audit log, not by its clock (issue 28): the laptop is
+stolen, the desk retires it (the retire names the last entry of the laptop's log the desk
+had, and that line's hash). The thief, with the laptop's device key and its copy of the
+vault, sets its clock back to before the retire and writes as the practitioner would: a
+note, an addendum, a release of a hold. Two machines, merged as a sync engine merges them
+(tests/test_group_purge.py `Sync`). Whatever date those files claim, they lie beyond the
+retire in the laptop's log (or in no entry at all): the desk never shows them as the
+client's record, never acts on them, and `verify` names each with device and practitioner.
+What the laptop wrote before it was lost, and the desk had seen, stands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import PASSPHRASE
+from notes import note_text
+from test_group_purge import APA, Sync, machines  # noqa: F401
+from test_retention import Clock, add
+
+from retention import records
+from retention.purge import run
+from syncd.filing import file_note
+from vault import Passphrase, Vault, verify
+from vault.store.audit import GENESIS, line_hash
+
+GENUINE = "Laptop session, sealed before it was lost."
+FORGED = "Risk: none. No further sessions needed."
+
+
+def _file(vault: Vault, handle: str, day: str, body: str, extra: str = "") -> str:
+    """A note filed as syncd files it; its id."""
+    inbox = vault.root.parent / "inbox"
+    inbox.mkdir(exist_ok=True)
+    draft = inbox / f"{handle}-{day}.md"
+    draft.write_text(note_text(client=handle, date=day, note_id=None, body=body, extra=extra))
+    filed = file_note(vault, draft)
+    draft.unlink(missing_ok=True)
+    return filed.sealed.note_id
+
+
+def _texts(vault: Vault, client_id: str) -> list[str]:
+    practitioner = vault.unlock(Passphrase(PASSPHRASE))
+    return [bytes(n.body).decode() for n in vault.read_notes(practitioner, client_id, refused=[])]
+
+
+def _stolen(machines) -> tuple[Vault, Vault, Sync, Clock, str]:
+    """The desk's client, a note the laptop sealed and synced; then the laptop is lost
+    and the desk retires it, apart from it (the thief never lets it sync the retire)."""
+    desk, laptop, sync, clock = machines
+    client_id = add(desk, "AB-1", ["2019-01-01"])
+    sync()
+    clock.set("2019-01-10T09:00:00")
+    _file(laptop, "AB-1", "2019-01-10", GENUINE)
+    sync()
+    clock.set("2019-02-01T09:00:00")
+    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), laptop.device.device_id)
+    clock.set("2019-01-15T09:00:00")  # the thief's clock: two weeks before the retire
+    return desk, laptop, sync, clock, client_id
+
+
+def _revisions_of(vault: Vault, device: Vault, client_id: str) -> list[Path]:
+    folder = vault.client_dir(client_id) / "records"
+    return sorted(folder.glob(f"*/*-{device.device.device_id}.rev"))
+
+
+def test_a_stolen_laptops_note_dated_before_its_retire_is_refused_and_its_earlier_note_stands(
+    machines,
+) -> None:
+    desk, laptop, sync, clock, client_id = _stolen(machines)
+    _file(laptop, "AB-1", "2019-01-14", FORGED)  # sealed, signed, audited: all dated 2019-01-15
+    sync()
+    clock.set("2019-02-02T09:00:00")
+
+    texts = _texts(desk, client_id)
+    assert any(GENUINE in t for t in texts)  # sealed before the loss: the desk had its entry
+    assert not any(FORGED in t for t in texts)
+    [forged] = [p for p in _revisions_of(desk, laptop, client_id) if FORGED in _body_of(desk, client_id, p)]
+    refused = {p.path: p.why for p in verify(desk)}
+    assert set(refused) == {forged}, refused
+    why = refused[forged]
+    assert laptop.device.device_id in why and desk.device.practitioner_id in why and "retired" in why
+
+
+def _body_of(vault: Vault, client_id: str, path: Path) -> str:
+    """A revision's text, opened directly (the test's own check of which file is which)."""
+    practitioner = vault.unlock(Passphrase(PASSPHRASE))
+    keys = vault.keyring.client_keys(practitioner, client_id)
+    return bytes(vault.revision_files.open(path, keys)[1]).decode()
+
+
+def test_a_stolen_laptops_addendum_to_a_signed_note_dated_before_its_retire_is_not_shown(machines) -> None:
+    """An addendum supersedes what it corrects (invariant 9): one from the stolen laptop
+    would rewrite the desk's signed note's risk. It is refused like any revision."""
+    desk, laptop, sync, clock, client_id = _stolen(machines)
+    [note_id] = [n for n in desk.revision_files.note_ids(client_id) if _sealed_by(desk, client_id, n, desk)]
+    addendum = _file(laptop, "AB-1", "2019-01-14", FORGED, extra=f"template: addendum\namends: {note_id}\n")
+    sync()
+    texts = _texts(desk, client_id)
+    assert not any(FORGED in t for t in texts) and any(GENUINE in t for t in texts)
+    assert [p.path.parent.name for p in verify(desk)] == [addendum]
+
+
+def _sealed_by(vault: Vault, client_id: str, note_id: str, device: Vault) -> bool:
+    return any(d == device.device.device_id for _, d, _ in vault.revisions(client_id, note_id))
+
+
+def test_a_log_the_thief_rewrote_to_record_its_note_before_the_retire_vouches_for_nothing(machines) -> None:
+    """The thief holds the laptop's device key: it cuts the log back and signs the seal of
+    its note as the entry the retire names. The retire also names that entry's hash, so the
+    rewritten log vouches for nothing of the laptop: the forged note is refused, and so,
+    the safe way round, is what the laptop sealed before (restore its log from a backup)."""
+    desk, laptop, sync, clock, client_id = _stolen(machines)
+    log = laptop.root / "audit" / f"{laptop.device.device_id}.log"
+    lines = log.read_bytes().splitlines(keepends=True)
+    record = json.loads(
+        (desk.root / "devices" / f"{laptop.device.device_id}.retired").read_text(encoding="utf-8")
+    )
+    last = int(record["last_seq"])
+    assert line_hash(lines[last - 1].rstrip(b"\n")) == record["last_hash"]
+    log.write_bytes(b"".join(lines[: last - 1]))  # the entry the retire names, cut off ...
+    _file(laptop, "AB-1", "2019-01-14", FORGED)  # ... and its seal signed in its place
+    rewritten = log.read_bytes().splitlines()
+    seal = json.loads(rewritten[last - 1])
+    assert seal["seq"] == last and seal["event"] == "seal"
+    assert json.loads(rewritten[0])["prev"] == GENESIS  # a whole, signed chain: it verifies
+    assert laptop.audit.verify(laptop.trust.device_keys()) == []
+    sync()
+    texts = _texts(desk, client_id)
+    assert not any(FORGED in t for t in texts) and not any(GENUINE in t for t in texts)
+    refused = [p for p in verify(desk) if p.path.suffix == ".rev"]
+    assert len(refused) == 2 and all(laptop.device.device_id in p.why for p in refused)
+
+
+def test_a_stolen_laptops_release_dated_before_its_retire_lifts_no_hold_anywhere(machines) -> None:
+    """The desk's hold (a subpoena) travels to the laptop before it is lost; the thief
+    releases it with the clock set back. Neither the desk's retention status nor a purge
+    takes the hold as lifted; verify names the laptop's facts."""
+    desk, laptop, sync, clock = machines
+    client_id = add(desk, "AB-1", ["2010-01-01"])
+    sync()
+    records.place_hold(laptop, client_id, "fictional subpoena")  # the laptop placed it
+    sync()
+    clock.set("2030-01-01T09:00:00")
+    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), laptop.device.device_id)
+    clock.set("2029-06-01T09:00:00")  # the thief's clock
+    assert records.release_holds(laptop, client_id)
+    sync()
+    clock.set("2030-01-02T09:00:00")
+    facts = records.current(desk, client_id)
+    assert list(facts.holds.values()) == ["fictional subpoena"]  # in force here
+    why = [p.why for p in records.refused_facts(desk)]
+    assert any(laptop.device.device_id in w and "retired" in w for w in why), why
+    report = run(desk, APA, [], unattended=False)
+    assert report.purged == [] and desk.client_dir(client_id).exists()
