@@ -14,15 +14,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from conftest import PASSPHRASE
 from notes import note_text
 from test_group_purge import APA, Sync, machines  # noqa: F401
 from test_retention import Clock, add
 
-from retention import records
+from retention import group, records
 from retention.purge import run
 from syncd.filing import file_note
 from vault import Passphrase, Vault, verify
+from vault.store import ledger, retired
 from vault.store.audit import GENESIS, line_hash
 
 GENUINE = "Laptop session, sealed before it was lost."
@@ -154,3 +156,87 @@ def test_a_stolen_laptops_release_dated_before_its_retire_lifts_no_hold_anywhere
     assert any(laptop.device.device_id in w and "retired" in w for w in why), why
     report = run(desk, APA, [], unattended=False)
     assert report.purged == [] and desk.client_dir(client_id).exists()
+
+
+# -- who may retire -------------------------------------------------------------------------
+def _retire_by_hand(vault: Vault, target: str, last_seq: int | None = None, audited: bool = True) -> Path:
+    """A retire written as a changed casenotes would write it, past `Trust.retire`'s checks:
+    signed with the practitioner's key (the thief has the passphrase), and recorded in the
+    writing device's own log (its device key) unless ``audited`` is False. ``last_seq``:
+    the end of the target's log it claims to have seen (else the one it has)."""
+    practitioner = vault.unlock(Passphrase(PASSPHRASE))
+    path = retired.path_for(vault.root, target)
+    seq, head = retired.log_head(vault.audit.directory, target)
+    if last_seq is not None:
+        lines = (vault.audit.directory / f"{target}.log").read_bytes().splitlines()
+        seq, head = last_seq, line_hash(lines[last_seq - 1])
+    path.write_bytes(retired.record(target, practitioner, "2019-01-20T09:00:00Z", seq, head))
+    if audited:
+        vault.audit.append(retired.EVENT, device=target, files=ledger.files(vault.root, path))
+    return path
+
+
+def test_a_passphrase_holder_on_the_retired_laptop_cannot_retire_the_desk(machines) -> None:
+    """The desk retires the stolen laptop and the retire reaches it. Its thief knows the
+    passphrase: `device retire` refuses on a retired machine, and a retire written past
+    that check, by hand, carries no authority anywhere: the desk stays a machine of the
+    practice, and verify names the record with the laptop that wrote it."""
+    desk, laptop, sync, clock = machines
+    clock.set("2019-02-01T09:00:00")
+    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), laptop.device.device_id)
+    sync()
+    target = desk.device.device_id
+    with pytest.raises(retired.NotRetirable, match="this machine was itself retired"):
+        laptop.trust.retire(laptop.unlock(Passphrase(PASSPHRASE)), target)
+
+    path = _retire_by_hand(laptop, target, audited=False)  # the record alone: no device recorded it
+    sync()
+    assert target not in desk.trust.retired() and target not in laptop.trust.retired()
+    path.unlink()
+    sync()
+    path = _retire_by_hand(laptop, target)  # recorded by the laptop, beyond its own retire
+    sync()
+    assert target not in desk.trust.retired() and target not in laptop.trust.retired()
+    assert laptop.device.device_id in desk.trust.retired()
+    assert desk.trust.retire_circles() == ()
+    [why] = [p.why for p in verify(desk) if p.path == retired.path_for(desk.root, target)]
+    assert laptop.device.device_id in why and desk.device.practitioner_id in why and "retires nothing" in why
+    assert target in group.devices(laptop, list(laptop.audit.entries()))  # still waited for
+
+    # It claims instead to have seen the desk's log only up to before the desk's retire:
+    # the two retires cannot be told apart from two made while apart. Both stand, the
+    # conflict is reported: the laptop gains nothing, and keeps no authority.
+    path.unlink()
+    sync()
+    _retire_by_hand(laptop, target, last_seq=1)
+    sync()
+    assert set(desk.trust.retired()) == {target, laptop.device.device_id}
+    assert [p.conflict for p in verify(desk) if target in p.why and laptop.device.device_id in p.why] == [
+        True
+    ]
+
+
+def test_two_machines_that_retired_each_other_while_apart_both_stay_retired_and_verify_names_both(
+    machines,
+) -> None:
+    """Apart, the desk retires the stolen laptop and the thief, with the passphrase, retires
+    the desk from the laptop with casenotes itself. Neither had seen the other's retire:
+    which machine was lost cannot be told. Both stay retired (neither one's later files
+    carry authority: the laptop's note dated before its retire is refused), and verify
+    reports the conflict naming both devices."""
+    desk, laptop, sync, clock = machines
+    client_id = add(desk, "AB-1", ["2019-01-01"])
+    sync()
+    clock.set("2019-02-01T09:00:00")
+    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), laptop.device.device_id)
+    laptop.trust.retire(laptop.unlock(Passphrase(PASSPHRASE)), desk.device.device_id)
+    clock.set("2019-01-15T09:00:00")
+    _file(laptop, "AB-1", "2019-01-14", FORGED)
+    sync()
+    both = {desk.device.device_id, laptop.device.device_id}
+    for machine in (desk, laptop):
+        assert set(machine.trust.retired()) == both
+        assert machine.trust.retire_circles() == (tuple(sorted(both)),)
+    [conflict] = [p for p in verify(desk) if p.conflict]
+    assert all(d in conflict.why for d in both) and "device register" in conflict.why
+    assert not any(FORGED in t for t in _texts(desk, client_id))

@@ -270,12 +270,12 @@ def settle(
         return result
 
     for device_id in sorted(authors):  # first: the circles
-        stands(device_id, (device_id,))
+        stands(device_id, ())
     in_circle = {d for pair in circles for d in pair}
     state.clear()  # then each record, the circles' retires standing
     state.update({d: True for d in in_circle})
     for device_id in sorted(authors):
-        stands(device_id, (device_id,))
+        stands(device_id, ())
     standing = {d for d in authors if state.get(d)}
     for device_id in sorted(set(authors) - standing):
         author = authors[device_id]

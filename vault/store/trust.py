@@ -123,7 +123,10 @@ class Trust:
                     found,
                     signed_entries(audit, self.device_keys(), RETIRE_NEEDLE),
                     self.registrant,
-                    lambda device, entry: self._after(found, last, device, entry.time, entry.seq),
+                    # by its log alone: a retire's date is its author's to choose
+                    lambda device, entry: self._after(
+                        found, last, device, entry.time, entry.seq, by_log=True
+                    ),
                 )
                 if found
                 else retired.Settled(frozenset(), (), ())
@@ -202,14 +205,22 @@ class Trust:
         return known.found[device_id] if self._after(known.found, known.last, device_id, at, seq) else None
 
     def _after(
-        self, found: Mapping[str, str], last: Mapping[str, Last], device_id: str, at: str, seq: int | None
+        self,
+        found: Mapping[str, str],
+        last: Mapping[str, Last],
+        device_id: str,
+        at: str,
+        seq: int | None,
+        by_log: bool = False,
     ) -> bool:
+        """Whether the device's entry (``at``, ``seq``) is after its retire: dated after it, or
+        beyond the end of its log the retire names (``by_log``: that alone, where named)."""
         when = found.get(device_id)
         if when is None:
             return False
-        if at > when:
-            return True
         end = last.get(device_id)
+        if at > when and not (by_log and end is not None):
+            return True
         if seq is None or end is None:
             return False
         return not self._before_of(device_id, end).seq(seq)
