@@ -11,12 +11,14 @@ What the laptop wrote before it was lost, and the desk had seen, stands."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE
 from notes import note_text
+from test_concurrent_revoke import PASSPHRASES, four_practitioners
 from test_group_purge import APA, Sync, machines  # noqa: F401
 from test_retention import Clock, add
 
@@ -24,8 +26,11 @@ from retention import group, records
 from retention.purge import run
 from syncd.filing import file_note
 from vault import Passphrase, Vault, verify
+from vault.format.encoding import new_id
+from vault.sharing import supervision
 from vault.store import ledger, retired
 from vault.store.audit import GENESIS, line_hash
+from vault.store.practice import register_device
 
 GENUINE = "Laptop session, sealed before it was lost."
 FORGED = "Risk: none. No further sessions needed."
@@ -240,3 +245,38 @@ def test_two_machines_that_retired_each_other_while_apart_both_stay_retired_and_
     [conflict] = [p for p in verify(desk) if p.conflict]
     assert all(d in conflict.why for d in both) and "device register" in conflict.why
     assert not any(FORGED in t for t in _texts(desk, client_id))
+
+
+# -- what the practitioner's own key signs from a retired machine ---------------------------
+def test_a_cosignature_from_the_supervisors_retired_laptop_does_not_count(tmp_path: Path) -> None:
+    """Carol supervises Alex's client from her laptop; it is stolen, and she retires it from
+    her new desk machine. Its thief knows her passphrase and co-signs Alex's risk note with
+    its clock set back: signed with her practitioner key, so only the audit log can tell
+    which machine wrote it. It is never shown as co-signed, and verify names it; what she
+    co-signed from the laptop before the retire still counts."""
+    practice = four_practitioners(tmp_path)
+    carol_pass = Passphrase(PASSPHRASES["carol"])
+    vault, alex = practice.unlock("alex")
+    supervision.supervise(vault, alex, practice.client, vault.trust.colleague("Carol"))
+    earlier, later = new_id(), new_id()
+    vault.seal(practice.client, earlier, b"Session one.", final=True)
+    vault.seal(practice.client, later, b"Risk: high. Safety plan agreed.", final=True)
+    vault.close()
+    with practice.vault("carol") as laptop:
+        supervision.cosign(laptop, laptop.unlock(carol_pass), earlier)  # before it was lost
+        stolen = laptop.device.device_id
+    desk = register_device(practice.root, tmp_path / "carol-desk-config", carol_pass)
+    desk.trust.retire(desk.unlock(carol_pass), stolen)
+    desk.close()
+    thief = Vault(
+        practice.root, practice.configs["carol"], clock=lambda: dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    )
+    forged = supervision.cosign(thief, thief.unlock(carol_pass), later)
+    thief.close()
+
+    with practice.vault("alex") as vault:
+        shown = supervision.cosignatures(vault, practice.client)
+        problems = supervision.problems(vault)
+    assert later not in shown and [who for who, _ in shown[earlier]] == [practice.ids["carol"]]
+    [why] = [p.why for p in problems if p.path == forged]
+    assert stolen in why and practice.ids["carol"] in why and "retired" in why
