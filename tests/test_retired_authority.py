@@ -27,6 +27,7 @@ from retention.purge import run
 from syncd.filing import file_note
 from vault import Passphrase, Vault, verify
 from vault.format.encoding import new_id
+from vault.rights import requests
 from vault.sharing import supervision
 from vault.store import ledger, retired
 from vault.store.audit import GENESIS, line_hash
@@ -280,3 +281,16 @@ def test_a_cosignature_from_the_supervisors_retired_laptop_does_not_count(tmp_pa
     assert later not in shown and [who for who, _ in shown[earlier]] == [practice.ids["carol"]]
     [why] = [p.why for p in problems if p.path == forged]
     assert stolen in why and practice.ids["carol"] in why and "retired" in why
+
+
+def test_a_stolen_laptops_close_of_a_request_dated_before_its_retire_closes_nothing(machines) -> None:
+    """A client's access request, with its legal deadline: the thief closes it from the
+    retired laptop with the clock set back, so that it would drop off `todo`. It stays open."""
+    desk, laptop, sync, clock, client_id = _stolen(machines)
+    clock.set("2019-02-01T10:00:00")
+    asked = requests.add(desk, client_id, "access", dt.date(2019, 2, 1))
+    sync()  # the request reaches the laptop (its retire too, which it ignores)
+    clock.set("2019-01-20T09:00:00")
+    requests.close(laptop, requests.find(laptop, asked.request_id), "sent", dt.date(2019, 1, 20))
+    sync()
+    assert requests.find(desk, asked.request_id).closed is None
