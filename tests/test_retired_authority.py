@@ -22,6 +22,7 @@ from test_concurrent_revoke import PASSPHRASES, four_practitioners
 from test_group_purge import APA, Sync, machines  # noqa: F401
 from test_retention import Clock, add
 
+from checkup import keys
 from retention import group, records
 from retention.purge import run
 from syncd.filing import file_note
@@ -245,6 +246,8 @@ def test_two_machines_that_retired_each_other_while_apart_both_stay_retired_and_
         assert machine.trust.retire_circles() == (tuple(sorted(both)),)
     [conflict] = [p for p in verify(desk) if p.conflict]
     assert all(d in conflict.why for d in both) and "device register" in conflict.why
+    doctor = keys.device_registered(desk)  # `casenotes doctor` on the desk says so too
+    assert doctor.status == "fail" and laptop.device.device_id in doctor.detail, doctor
     assert not any(FORGED in t for t in _texts(desk, client_id))
 
 
