@@ -60,7 +60,7 @@ class Trust:
         self._bad_registrations: list[TamperedFile] = []
         self._devices_stamp: tuple[int, ...] = ()
         self._retired: _Retired | None = None
-        self._before: dict[str, tuple[tuple[int, int], Before]] = {}  # device -> (its log's stat, ...)
+        self._before: dict[str, tuple[tuple[int, int, Last], Before]] = {}  # device -> (log stat, end, ...)
 
     # -- devices ------------------------------------------------------------------------
     def device_keys(self) -> dict[str, VerifyKey]:
@@ -148,11 +148,11 @@ class Trust:
         log = self.root / "audit" / f"{device_id}.log"
         try:
             st = log.stat()
-            key = (st.st_mtime_ns, st.st_size)
+            key = (st.st_mtime_ns, st.st_size, last)
         except FileNotFoundError:
-            key = (0, 0)
+            key = (0, 0, last)
         cached = self._before.get(device_id)
-        if cached is None or cached[0] != key or cached[1].last != last.seq:
+        if cached is None or cached[0] != key:
             cached = (key, retired.before(self.root / "audit", device_id, last))
             self._before[device_id] = cached
         return cached[1]
