@@ -90,8 +90,24 @@ def recovery_set_up(status: recovery.RecoveryStatus | None) -> Finding:
 
 def device_registered(vault: Vault) -> Finding:
     name = "this machine's device key"
-    if vault.device.device_id in vault.trust.device_keys():
-        return Finding(name, "ok", f"device {vault.device.device_id} is registered")
+    own = vault.device.device_id
+    retired = vault.trust.retired().get(own)
+    if retired is not None:  # what it signs from now on carries no authority anywhere
+        circle = [b if a == own else a for a, b in vault.trust.retire_circles() if own in (a, b)]
+        why = (
+            f"device {own} and device(s) {', '.join(circle)} retired each other while apart: both stay "
+            "retired (`casenotes verify` names them)"
+            if circle
+            else f"device {own} was retired at {retired}"
+        )
+        return Finding(
+            name,
+            "fail",
+            f"{why}; notes sealed here are not shown on any machine: register this machine again as a "
+            "new device (`casenotes device register`)",
+        )
+    if own in vault.trust.device_keys():
+        return Finding(name, "ok", f"device {own} is registered")
     return Finding(
         name,
         "fail",

@@ -34,16 +34,32 @@ from . import records
 from .policy import Policy, decide
 
 ACK = "purge-ack"  # an acknowledgement of a purge's intent (retention/intents.py)
+INTENT = "purge-intent"  # a purge's intent (retention/intents.py)
 
 
-def erasure_acknowledged(entries: Sequence[Entry], device: str, client_id: str, purge_device: str) -> bool:
-    """Whether ``device`` acknowledged an erasure intent of ``purge_device`` for the client."""
-    return any(
+def erasure_acknowledged(entries: Sequence[Entry], device: str, client_id: str, purge: purged.Purge) -> bool:
+    """Whether the purge carries out an erasure ``device`` acknowledged: the purging
+    device's newest intent for the client before its ``purge-begin`` names a request, and
+    ``device`` acknowledged that very intent. An acknowledgement of an earlier erasure of
+    the client excuses no later purge from its notice period."""
+    carried = [
+        e
+        for e in entries
+        if e.device == purge.device
+        and e.event == INTENT
+        and e.data.get("client") == client_id
+        and e.seq < purge.seq
+    ]
+    if not carried:
+        return False
+    intent = max(carried, key=lambda e: e.seq)
+    return bool(intent.data.get("request")) and any(
         e.device == device
         and e.event == ACK
-        and e.data.get("request")
+        and e.data.get("request") == intent.data.get("request")
+        and e.data.get("intent") == intent.data.get("intent")
         and e.data.get("client") == client_id
-        and e.data.get("purge_device") == purge_device
+        and e.data.get("purge_device") == purge.device
         for e in entries
     )
 
@@ -127,7 +143,7 @@ def settle(
     before = purged.decided(signed, own)[1]
     agreed, refused = [], []
     for client_id, purge in sorted(pending.items()):
-        erasure = erasure_acknowledged(signed, own, client_id, purge.device)
+        erasure = erasure_acknowledged(signed, own, client_id, purge)
         why = unacknowledged(vault, client_id, purge, entries) or why_not(
             vault, client_id, policy, entries, erasure=erasure
         )

@@ -54,7 +54,7 @@ from vault.store.retention_files import FACTS_EVENT
 from . import agreement, group
 from .policy import Policy
 
-INTENT = "purge-intent"
+INTENT = agreement.INTENT
 ACK = agreement.ACK  # written here; agreement.py reads an erasure's
 HELD = "purge-held"
 

@@ -314,7 +314,8 @@ def current(
         paths, read = index.facts_files(vault.root, client_id), lambda path: _indexed(index, path, key)
     else:
         paths, read = device_files(vault, client_id), lambda path: _read(vault, path, key, signed)[1]
-    views = [believed(judge, _device_of(path), read(path), vault.device.device_id)[0] for path in paths]
+    own = vault.device.device_id
+    views = [believed(judge, _device_of(path), read(path), own, path)[0] for path in paths]
     sessions = (logged_sessions(vault, key) if logged is None else logged).get(client_id, {})
     if isinstance(sessions, TamperedFile):
         raise sessions
@@ -337,15 +338,30 @@ HOLD_FIX = {
 
 
 def believed(
-    judge: Judge, device_id: str, view: DeviceFacts, own: str | None = None
+    judge: Judge, device_id: str, view: DeviceFacts, own: str | None = None, path: str | None = None
 ) -> tuple[DeviceFacts, list[str]]:
     """``view`` (device ``device_id``'s facts) without what it wrote at a time its
     practitioner had no authority over the client (DESIGN.md invariant 8), and why each was
     refused: a hold's placement or release (a revoked colleague's machine neither lifts a
     legal hold nor keeps a client from disposal), and, from another device than ``own``
     (this one), a closing date, a birth date or a notice (nor brings a disposal forward).
-    The ledger is asked only of a view that has such a fact, of a device not the owner's."""
+    The ledger is asked only of a view that has such a fact, of a device not the owner's.
+
+    ``path``: the view's file. Of a retired device, a file its log records only beyond the
+    retire (`Judge.beyond_retire`) was written after it, whatever dates it holds: which of
+    its facts are older cannot be told, so its releases, closing and birth dates and notice
+    count for nothing; its placements still hold (a hold only ever keeps records)."""
     refused: list[str] = []
+    late = judge.beyond_retire(device_id, Path(path), "retention facts", FACT_FIX) if path else ""
+    if late:
+        refused.append(late)
+        view = replace(
+            view,
+            holds={i: {**h, "released": None} for i, h in view.holds.items()},
+            closed=[None, ""],
+            born=[None, ""],
+            noticed=None,
+        )
     holds = _believed_holds(judge, device_id, view, refused)
     changed: dict[str, Any] = {} if holds is view.holds else {"holds": holds}
     if device_id != own:
@@ -405,7 +421,7 @@ def refused_facts(vault: Vault) -> list[Problem]:
                 view = _read(vault, path, key)[1]
             except TamperedFile:
                 continue  # `problems` and the purge report it
-            views[path], refused = believed(judge, _device_of(path), view, vault.device.device_id)
+            views[path], refused = believed(judge, _device_of(path), view, vault.device.device_id, path)
             found += [Problem(Path(path), why) for why in refused]
         placed = placements(list(views.values()))
         for path, view in views.items():

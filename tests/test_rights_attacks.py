@@ -18,6 +18,7 @@ from test_sharing import people  # noqa: F401 (the fixture)
 from retention import agreement, certificate, intents, records
 from retention.erasure import ErasureHeld, Pending, erase
 from retention.errors import ClientHeld
+from retention.purge import run
 from vault import Passphrase
 from vault.format.encoding import new_id
 from vault.rights import requests
@@ -381,3 +382,29 @@ def test_a_colleagues_reads_and_disclosures_are_not_dropped_silently_when_her_de
         assert "left out" in report and f"audit/{bea_device}.log" in report, report
     clean = ok(people.alex, "access-report", "AB-1", "--since", "2020-01-01")
     assert "WARNING" in clean  # whatever the period: which lines they were cannot be told
+
+
+def test_an_acknowledged_erasure_excuses_no_later_purge_of_the_client_from_its_notice(machines) -> None:
+    """The laptop acknowledged the desk's erasure of a client; a hold then stopped it, and
+    was released. The desk's next purge of that client is an ordinary one, announced only
+    today: the laptop's earlier acknowledgement of the erasure must not let it agree to
+    that purge without a full notice period."""
+    desk, laptop, sync, clock, client_id = _due(machines)
+    records.note_notice(desk, client_id, clock().date())  # announced today only
+    asked = requests.add(desk, client_id, "erasure", dt.date(2029, 12, 20))
+    intents.erasure_intent(desk, client_id, asked.request_id)
+    sync()
+    assert intents.acknowledge(laptop, APA) == ([client_id], [])  # the client asked: no notice
+    records.place_hold(laptop, client_id, "fictional complaint")  # the erasure stops here
+    records.release_holds(laptop, client_id)
+    sync()
+    assert run(desk, APA, [], unattended=False).intents == {client_id: (laptop.device.device_id,)}
+    sync()
+    assert intents.acknowledge(laptop, APA) == ([client_id], [])  # attended: announced is enough
+    sync()
+    assert run(desk, APA, [], unattended=False).purged == [client_id]
+    sync()
+    agreed, [(refused, why)] = agreement.settle(laptop, APA, intents.unacknowledged)
+    assert agreed == [] and refused == client_id and "less than a notice period ago" in why
+    clock.set("2030-02-02T09:00:00")  # a full notice period later, with no hold: agreed
+    assert agreement.settle(laptop, APA, intents.unacknowledged) == ([client_id], [])

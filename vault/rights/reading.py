@@ -64,6 +64,8 @@ def entitled(vault: Vault, found: Iterable[Entry]) -> list[Entry]:
             here = (vault.client_dir(client_id) / "client.json").exists()
             judges[client_id] = Judge(vault.keyring, client_id) if here else None
         judge = judges[client_id]
-        if judge is None or not judge.device(entry.device, entry.time, "rights entry", "not acted upon"):
+        if judge is None or not judge.device(
+            entry.device, entry.time, "rights entry", "not acted upon", entry.seq
+        ):
             kept.append(entry)
     return kept

@@ -11,6 +11,7 @@ is bound to its exact bytes, so a changed note no longer carries it.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from ..format import sync_artefacts
 from ..format.constants import JSON_FORMAT_VERSION
 from ..format.encoding import stamp
 from ..format.keys import Practitioner, check_record, sign_record, signer
+from ..store.audit import signed_entries
 from ..store.authority import Judge
 from ..store.colleagues import Colleague
 from ..store.vault import Vault
@@ -117,6 +119,37 @@ def _refused(vault: Vault, what: str, practitioner: object, why: str, fix: str, 
     )
 
 
+def _from_retired(vault: Vault, client_id: str, record: dict[str, Any], path: Path) -> str:
+    """Why a co-signature counts as written from the supervisor's retired machine ("" if
+    not): signed with the practitioner's key, which a thief with the passphrase uses from a
+    stolen laptop with its clock set back, it is judged by the ``cosign`` entries that
+    record it. Once a machine of the supervisor is retired, one stands only if a device of
+    theirs recorded it while it had authority (not retired, or before its retire by its
+    log); recorded by none, it waits for the log that does."""
+    supervisor = str(record["supervisor"])
+    trust = vault.trust
+    retired = [d for d in trust.retired() if trust.registrant(d) == supervisor]
+    if not retired:
+        return ""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    needle = json.dumps(str(record["note"])).encode()
+    for entry in signed_entries(vault.audit.directory, trust.device_keys(), needle):
+        if (
+            entry.event != "cosign"
+            or entry.data.get("client") != client_id
+            or entry.data.get("revision") != record["revision"]
+            or trust.registrant(entry.device) != supervisor
+            or entry.data.get("sha256", digest) != digest
+        ):
+            continue
+        if trust.retired_after(entry.device, entry.time, entry.seq) is None:
+            return ""
+    return (
+        f"recorded by no device of practitioner {supervisor} that had authority then (device(s) "
+        f"{', '.join(sorted(retired))} retired; a retired machine keeps none, whatever date it claims)"
+    )
+
+
 def _cosign_path(vault: Vault, client_id: str, note_id: str, supervisor: str) -> Path:
     return vault.client_dir(client_id) / "cosign" / f"{note_id}-{supervisor}.json"
 
@@ -196,7 +229,8 @@ def cosign(vault: Vault, supervisor: Practitioner, note_id: str) -> Path:
         durable.write_new(target, sign_record(record, signer(supervisor.signing_key)))
     except FileExistsError:
         raise AlreadyCosigned(note_id) from None
-    vault.audit.append("cosign", client=client_id, note=note_id, revision=number)
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()  # a retired machine's is told by it
+    vault.audit.append("cosign", client=client_id, note=note_id, revision=number, sha256=digest)
     return target
 
 
@@ -249,7 +283,7 @@ def _checked_cosigns(vault: Vault, client_id: str, found: list[Problem]) -> list
             found.append(Problem(exc.path, exc.why))
             continue
         supervisor = str(record["supervisor"])
-        why = judge.refusal(supervisor, at)
+        why = judge.refusal(supervisor, at) or _from_retired(vault, client_id, record, path)
         if not why and supervisor not in supervisors:
             why = f"practitioner {supervisor} does not supervise client {client_id}"
         if why:

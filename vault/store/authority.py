@@ -21,8 +21,14 @@ it still cannot replace a signed revision.
 
 A device retired by its practitioner (`casenotes device retire`, vault/store/retired.py)
 keeps no authority at all from the retire on: a file it signed dated after the retire
-is refused whoever its practitioner is, the client's owner too; one dated before is judged
-as above (a lost machine's clock set back is the same limit as a revoked colleague's).
+is refused whoever its practitioner is, the client's owner too. Its date is not enough: a
+stolen machine's clock is set back at will. So a revision of a retired device stands only
+if an entry of its audit log up to the last one the retire saw (``last_seq``, its hash
+fixing every line before it) records its exact bytes; whatever date it claims, one sealed
+beyond that, or never recorded, is refused. An entry of its log (a rights request, a
+handle-index entry) is judged by its sequence the same way (`Judge.device`'s ``seq``),
+and retention facts by the write that made the file (`Judge.beyond_retire`). Only a retire
+of casenotes before ``last_seq`` was recorded leaves the date alone to decide.
 
 The same rule judges the other files a device or a practitioner's key writes about a
 client (`Judge.device`, `Judge.refusal`): a hold's placement and release
@@ -33,11 +39,14 @@ a handle-index entry (vault/store/handles.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import TamperedFile
 from ..format import key_generations as kg
 from ..format.revision import RevisionHeader
 from .client_keys import Keyring
+from .retired import digest_of
+from .revisions import file_name
 
 
 @dataclass(frozen=True)
@@ -108,23 +117,47 @@ class Judge:
         return self._owners[device_id]
 
     def __call__(self, header: RevisionHeader) -> str:
-        return self.device(
-            header.device,
-            header.sealed_at,
-            "revision",
-            "it is not shown as the client's record: remove it, or restore the note from a backup",
+        fix = "it is not shown as the client's record: remove it, or restore the note from a backup"
+        if header.device in self._retired:
+            root = self.keyring.trust.root
+            path = root / "clients" / header.client / "records" / header.note
+            path = path / file_name(header.revision, header.device)
+            if why := self.beyond_retire(header.device, path, "revision", fix):
+                return why
+        return self.device(header.device, header.sealed_at, "revision", fix)
+
+    def beyond_retire(self, device_id: str, path: Path, what: str, fix: str) -> str:
+        """Why the file at ``path``, signed by a retired device, counts as written after its
+        retire ("" if an entry of its log before the retire records these very bytes)."""
+        before = self.keyring.trust.before_retire(device_id)
+        if before is None or before.vouches(digest_of(path) or ""):
+            return ""
+        return self._late(device_id, what, fix, before.last)
+
+    def _late(self, device_id: str, what: str, fix: str, last: int) -> str:
+        return (
+            f"refused: {what} written by device {device_id} of practitioner "
+            f"{self.keyring.trust.registrant(device_id) or 'unknown'}, which was retired at "
+            f"{self._retired[device_id]}: its audit log records it after entry {last}, the last the retire "
+            f"saw, or not at all (a lost machine's clock may be set back, whatever date it claims); "
+            f"a retired device keeps no authority: {fix}"
         )
 
-    def device(self, device_id: str, at: str, what: str, fix: str) -> str:
+    def device(self, device_id: str, at: str, what: str, fix: str, seq: int | None = None) -> str:
         """Why a ``what`` of the client that device ``device_id`` wrote, claiming time ``at``,
         is refused ("" if its practitioner was entitled to write it then); ``fix``: what
-        casenotes does instead and what to do, the message's end."""
+        casenotes does instead and what to do, the message's end. ``seq``: the entry of the
+        device's audit log that wrote it, if it is one (a retired device's is judged by it)."""
         retired = self._retired.get(device_id)
         if retired is not None and at > retired:  # the same second: before it
             return (
                 f"refused: {what} written by device {device_id}, which was retired at {retired}, "
                 f"before the {at} it claims; a retired device keeps no authority: {fix}"
             )
+        if retired is not None and seq is not None:
+            before = self.keyring.trust.before_retire(device_id)
+            if before is not None and not before.seq(seq):
+                return self._late(device_id, what, fix, before.last)
         try:
             if self.owns(device_id):
                 return ""

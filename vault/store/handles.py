@@ -256,8 +256,10 @@ def index_refusal(vault: Indexed, path: Path, client_id: str, device_id: str) ->
     except TamperedFile:
         return ""  # client.json does not check: nothing of the client opens; verify names it
     written = ledger.writers(vault.audit.entries()).get(str(path.relative_to(vault.root)))
-    at = written.time if written is not None and written.device == device_id else stamp(vault.clock())
-    return judge.device(device_id, at, "handle index entry", INDEX_FIX)
+    own = written is not None and written.device == device_id
+    at = written.time if written is not None and own else stamp(vault.clock())
+    seq = written.seq if written is not None and own else None
+    return judge.device(device_id, at, "handle index entry", INDEX_FIX, seq)
 
 
 def upgrade_index(vault: Indexed) -> list[Path]:

@@ -24,20 +24,42 @@ entries count for nothing). An entry dated after the retire stays after it too, 
 clock is wrong: a hold it placed then is judged by its date (retention/records.py
 `believed`), so its facts must stop the purge. An entry it wrote before it was lost that
 had not synced yet counts as after too: the safe way round.
+
+The record names the hash of that entry too (``last_hash``): the log's entries up to it are
+then exactly those the retiring machine had (each line names its predecessor's hash), so a
+thief who rewrites the laptop's log with its device key, to slip an entry in before
+``last_seq``, breaks the retire's hash, and nothing of that device counts as before the
+retire any more (`Before`). Any file the device signed (a note revision, an addendum,
+retention facts, an index entry) is before the retire only if an entry up to ``last_seq``
+records its exact bytes (`Before.vouches`), whatever date it claims.
+
+Who wrote a retire is not taken from the record (the practitioner's key signs it, which a
+passphrase holder on any machine of theirs can use) but from the ledger: the signed
+``device-retire`` entry that records the record's bytes names the device (`settle`). A
+retire recorded by no device of the practitioner, or by a device beyond its own retire,
+carries no authority: a thief with the passphrase on the retired laptop cannot retire the
+practitioner's other machines. Two devices that retired each other while apart (neither
+had seen the other's retire) cannot be told apart: both stay retired (neither one's later
+files carry authority) and `verify` reports the conflict, naming both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import TamperedFile, VaultError
 from ..format.constants import DEVICE_RETIRE_FORMAT, JSON_FORMAT_VERSION
 from ..format.keys import Practitioner, check_record, sign_record, signer
+from .audit import GENESIS, Entry, line_hash
 
 EVENT = "device-retire"
 SUFFIX = ".retired"
 LAST_SEQ = "last_seq"  # the last entry of the device's log the retiring machine had
+LAST_HASH = "last_hash"  # ... and the SHA-256 of its line, which fixes every line before it
 
 
 class NotRetirable(VaultError):
@@ -48,15 +70,23 @@ def path_for(root: Path, device_id: str) -> Path:
     return root / "devices" / f"{device_id}{SUFFIX}"
 
 
+@dataclass(frozen=True)
+class Last:
+    """The end of a retired device's log as the retiring machine had it."""
+
+    seq: int
+    hash: str | None  # None: a record of casenotes before it (the sequence alone)
+
+
 def read_all(
     root: Path, signers: Mapping[str, str], registrant: Callable[[str], str | None]
-) -> tuple[dict[str, str], dict[str, int], list[TamperedFile]]:
+) -> tuple[dict[str, str], dict[str, Last], list[TamperedFile]]:
     """Device id -> when it was retired, from every retire record its own practitioner
-    (``registrant``) signed, among the trusted ``signers``; device id -> the last entry of
-    its log the retiring machine had (a record that names it); and the records that do not
-    check (signed by someone else, or changed)."""
+    (``registrant``) signed, among the trusted ``signers``; device id -> the end of its
+    log the retiring machine had (a record that names it); and the records that do not
+    check (signed by someone else, or changed). Who recorded each is `settle`'s question."""
     found: dict[str, str] = {}
-    last: dict[str, int] = {}
+    last: dict[str, Last] = {}
     bad: list[TamperedFile] = []
     folder = root / "devices"
     for path in sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() else []:
@@ -71,7 +101,8 @@ def read_all(
                 raise TamperedFile(path, "retired by a practitioner who did not register the device")
             found[device_id] = str(record["retired_at"])
             if LAST_SEQ in record:  # a record of casenotes before it: the clock alone
-                last[device_id] = int(record[LAST_SEQ])
+                hashed = record.get(LAST_HASH)
+                last[device_id] = Last(int(record[LAST_SEQ]), None if hashed is None else str(hashed))
         except (KeyError, ValueError, TypeError):
             bad.append(TamperedFile(path, "a damaged retire record"))
         except TamperedFile as exc:
@@ -79,9 +110,12 @@ def read_all(
     return found, last, bad
 
 
-def record(device_id: str, practitioner: Practitioner, when: str, last_seq: int) -> bytes:
-    """The bytes of a retire record, signed with the practitioner's own key. ``last_seq``:
-    the last entry of the device's audit log on the retiring machine."""
+def record(
+    device_id: str, practitioner: Practitioner, when: str, last_seq: int, last_hash: str = GENESIS
+) -> bytes:
+    """The bytes of a retire record, signed with the practitioner's own key. ``last_seq``
+    and ``last_hash``: the last entry of the device's audit log on the retiring machine
+    (`log_head`)."""
     fields = {
         "format": DEVICE_RETIRE_FORMAT,
         "version": JSON_FORMAT_VERSION,
@@ -89,5 +123,168 @@ def record(device_id: str, practitioner: Practitioner, when: str, last_seq: int)
         "practitioner_id": practitioner.practitioner_id,
         "retired_at": when,
         LAST_SEQ: last_seq,
+        LAST_HASH: last_hash,
     }
     return sign_record(fields, signer(practitioner.signing_key))
+
+
+def log_head(directory: Path, device_id: str) -> tuple[int, str]:
+    """The seq and line hash of the last entry of a device's log here ((0, GENESIS): none)."""
+    try:
+        lines = (directory / f"{device_id}.log").read_bytes().splitlines()
+    except FileNotFoundError:
+        return 0, GENESIS
+    for line in reversed(lines):
+        try:
+            return int(json.loads(line)["seq"]), line_hash(line)
+        except (ValueError, KeyError, TypeError):
+            continue  # a torn last line: the one before it
+    return 0, GENESIS
+
+
+@dataclass(frozen=True)
+class Before:
+    """What of a retired device's log its retire vouches for: the entries up to ``last``,
+    if the log still holds the very lines the retiring machine had (``intact``)."""
+
+    last: int
+    intact: bool
+    digests: frozenset[str]  # the SHA-256 of every file those entries record
+
+    def seq(self, seq: int) -> bool:
+        """Whether the device's entry ``seq`` was written before the retire."""
+        return self.intact and seq <= self.last
+
+    def vouches(self, digest: str) -> bool:
+        """Whether an entry before the retire records a file with these exact bytes."""
+        return self.intact and digest in self.digests
+
+
+def before(directory: Path, device_id: str, last: Last) -> Before:
+    """Read the retired device's log up to ``last``: each line must name its predecessor's
+    hash, and the line at ``last.seq`` hash to ``last.hash`` (a log rewritten by whoever
+    holds the device key, or cut short, vouches for nothing)."""
+    digests: set[str] = set()
+    try:
+        lines = (directory / f"{device_id}.log").read_bytes().splitlines()
+    except FileNotFoundError:
+        lines = []
+    prev, seq = GENESIS, 0
+    for line in lines:
+        if seq >= last.seq:
+            break
+        try:
+            entry = json.loads(line)
+            chained = entry["prev"] == prev and int(entry["seq"]) == seq + 1
+            data = entry["data"]
+        except (ValueError, KeyError, TypeError):
+            chained = False
+        if not chained:  # rewritten, or not a log line: nothing before the retire is known
+            return Before(last.seq, False, frozenset())
+        seq, prev = seq + 1, line_hash(line)
+        digests.update(_recorded(data))
+    whole = seq == last.seq and (last.hash is None or prev == last.hash)
+    return Before(last.seq, whole, frozenset(digests) if whole else frozenset())
+
+
+def _recorded(data: object) -> Iterable[str]:
+    """The file digests an entry's data records: ``sha256`` (a seal, a facts write) and the
+    values of ``files`` (a ledger entry)."""
+    if not isinstance(data, dict):
+        return ()
+    found = [str(data["sha256"])] if "sha256" in data else []
+    files = data.get("files")
+    return found + [str(v) for v in files.values()] if isinstance(files, dict) else found
+
+
+def digest_of(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+@dataclass(frozen=True)
+class Settled:
+    """The retire records that stand, and what `verify` says of the others."""
+
+    standing: frozenset[str]  # device ids whose retire carries authority
+    void: tuple[TamperedFile, ...]  # records written without authority: not believed
+    circles: tuple[tuple[str, str], ...]  # devices that retired each other while apart
+
+
+def settle(
+    root: Path,
+    found: Mapping[str, str],
+    recorded: Iterable[Entry],
+    registrant: Callable[[str], str | None],
+    after: Callable[[str, Entry], bool],
+) -> Settled:
+    """Which retire records carry authority. ``recorded``: the signed ``device-retire``
+    entries; ``after(device, entry)``: whether the device's ``entry`` lies beyond the end of
+    its log its own retire record names (or after its date).
+
+    A record stands if a device of the practitioner who registered the retired device
+    recorded its exact bytes, and that device was not itself retired before that entry
+    (by a retire that stands). Devices that retired each other while apart form a circle
+    no record decides: every retire in it stands (the safe way round: none of them keeps
+    authority) and the circle is reported."""
+    authors: dict[str, Entry] = {}
+    void: list[TamperedFile] = []
+    for device_id in found:
+        path = path_for(root, device_id)
+        relative, digest = str(path.relative_to(root)), digest_of(path)
+        entries = [
+            e
+            for e in recorded
+            if isinstance(e.data.get("files"), dict)
+            and e.data["files"].get(relative) == digest
+            and registrant(e.device) == registrant(device_id)
+            and e.device != device_id
+        ]
+        if entries:
+            authors[device_id] = min(entries, key=lambda e: (e.seq, e.device))
+        else:
+            why = "a retire record no device of its practitioner recorded (yet): it retires nothing"
+            void.append(TamperedFile(path, why))
+    state: dict[str, bool | None] = {}  # None: being decided (a circle)
+    circles: set[tuple[str, str]] = set()
+
+    def stands(device_id: str, path: tuple[str, ...]) -> bool:
+        if device_id in state:
+            known = state[device_id]
+            if known is None:  # back where this began: a circle of retires made apart
+                loop = path[path.index(device_id) :]
+                pairs = zip(loop, [*loop[1:], loop[0]], strict=True)
+                circles.update((min(a, b), max(a, b)) for a, b in pairs)
+                return True
+            return known
+        author = authors.get(device_id)
+        if author is None:
+            state[device_id] = False
+            return False
+        state[device_id] = None
+        by = author.device
+        result = by not in authors or not after(by, author) or not stands(by, (*path, device_id))
+        state[device_id] = result if state[device_id] is None else state[device_id]
+        return result
+
+    for device_id in sorted(authors):  # first: the circles
+        stands(device_id, ())
+    in_circle = {d for pair in circles for d in pair}
+    state.clear()  # then each record, the circles' retires standing
+    state.update({d: True for d in in_circle})
+    for device_id in sorted(authors):
+        stands(device_id, ())
+    standing = {d for d in authors if state.get(d)}
+    for device_id in sorted(set(authors) - standing):
+        author = authors[device_id]
+        void.append(
+            TamperedFile(
+                path_for(root, device_id),
+                f"a retire recorded by device {author.device} of practitioner "
+                f"{registrant(author.device) or 'unknown'} after that device was itself retired: a retired "
+                "device keeps no authority, so it retires nothing",
+            )
+        )
+    return Settled(frozenset(standing), tuple(void), tuple(sorted(circles)))

@@ -7,7 +7,8 @@ the colleagues a pinned practitioner vouched for (``colleagues.py``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -29,7 +30,22 @@ from ..format.keys import (
 )
 from . import colleagues as team
 from . import ledger
-from .audit import AuditLog, Entry, read_entries, signed_entries, vouching_entries
+from .audit import AuditLog, Entry, signed_entries, vouching_entries
+from .retired import EVENT as RETIRE_EVENT
+from .retired import Before, Last
+
+RETIRE_NEEDLE = f'"event":"{RETIRE_EVENT}"'.encode()
+
+
+@dataclass(frozen=True)
+class _Retired:
+    """The retire records as last read: cached until the devices or audit folder changes."""
+
+    stamp: tuple[int, ...]
+    found: dict[str, str]  # device -> when, of the records that stand
+    last: dict[str, Last]  # device -> the end of its log its retire names
+    bad: list[TamperedFile]  # records that do not check or carry no authority
+    circles: tuple[tuple[str, str], ...]  # devices that retired each other while apart
 
 
 class Trust:
@@ -43,9 +59,8 @@ class Trust:
         self._registered_at: dict[str, str] = {}  # device id -> when, as its registration says
         self._bad_registrations: list[TamperedFile] = []
         self._devices_stamp: tuple[int, ...] = ()
-        self._retired: tuple[tuple[int, ...], dict[str, str], dict[str, int], list[TamperedFile]] | None = (
-            None
-        )
+        self._retired: _Retired | None = None
+        self._before: dict[str, tuple[tuple[int, int, Last], Before]] = {}  # device -> (log stat, end, ...)
 
     # -- devices ------------------------------------------------------------------------
     def device_keys(self) -> dict[str, VerifyKey]:
@@ -85,17 +100,62 @@ class Trust:
 
     def retired(self) -> dict[str, str]:
         """Devices retired by their own practitioner (vault/store/retired.py): device id ->
-        when. Cached with the registrations: a retire written while a daemon runs counts."""
-        return self._read_retired()[1]
+        when. Cached with the registrations and the audit folder: a retire written, or its
+        ledger entry arriving, while a daemon runs counts."""
+        return self._read_retired().found
 
-    def _read_retired(self) -> tuple[tuple[int, ...], dict[str, str], dict[str, int], list[TamperedFile]]:
+    def retire_circles(self) -> tuple[tuple[str, str], ...]:
+        """Devices of one practitioner that retired each other while apart (both stay
+        retired; vault/store/retired.py `settle`)."""
+        return self._read_retired().circles
+
+    def _read_retired(self) -> _Retired:
         from . import retired
 
         self.device_keys()
-        if self._retired is None or self._retired[0] != self._devices_stamp:
+        audit = self.root / "audit"
+        stamp = (*self._devices_stamp, audit.stat().st_mtime_ns if audit.exists() else 0)
+        if self._retired is None or self._retired.stamp != stamp:
             found, last, bad = retired.read_all(self.root, self.trusted_signers(), self.registrant)
-            self._retired = (self._devices_stamp, found, last, bad)
+            settled = (
+                retired.settle(
+                    self.root,
+                    found,
+                    signed_entries(audit, self.device_keys(), RETIRE_NEEDLE),
+                    self.registrant,
+                    # by its log alone: a retire's date is its author's to choose
+                    lambda device, entry: self._after(
+                        found, last, device, entry.time, entry.seq, by_log=True
+                    ),
+                )
+                if found
+                else retired.Settled(frozenset(), (), ())
+            )
+            standing = {d: when for d, when in found.items() if d in settled.standing}
+            last = {d: end for d, end in last.items() if d in standing}
+            self._retired = _Retired(stamp, standing, last, bad + list(settled.void), settled.circles)
         return self._retired
+
+    def before_retire(self, device_id: str) -> Before | None:
+        """What of a retired device's log its retire vouches for (None: not retired, or
+        retired by a casenotes that recorded no end of its log: its date alone decides)."""
+        last = self._read_retired().last.get(device_id)
+        return None if last is None else self._before_of(device_id, last)
+
+    def _before_of(self, device_id: str, last: Last) -> Before:
+        from . import retired
+
+        log = self.root / "audit" / f"{device_id}.log"
+        try:
+            st = log.stat()
+            key = (st.st_mtime_ns, st.st_size, last)
+        except FileNotFoundError:
+            key = (0, 0, last)
+        cached = self._before.get(device_id)
+        if cached is None or cached[0] != key:
+            cached = (key, retired.before(self.root / "audit", device_id, last))
+            self._before[device_id] = cached
+        return cached[1]
 
     def retire(self, practitioner: Practitioner, device_id: str) -> str:
         """Retire one of the practitioner's own other devices (vault/store/retired.py); returns
@@ -120,27 +180,50 @@ class Trust:
         if already is not None:
             raise retired.NotRetirable(device_id, f"it was retired at {already}")
         when = stamp(self.clock())
+        own = self.retired().get(self.device.device_id)
+        if own is not None:  # as this machine knows; whoever bypasses it is refused on read
+            raise retired.NotRetirable(
+                device_id, f"this machine was itself retired at {own}: a retired machine retires nothing"
+            )
         path = retired.path_for(self.root, device_id)
-        last_seq = max((e.seq for e in read_entries(self.audit.directory, {device_id})), default=0)
+        last_seq, last_hash = retired.log_head(self.audit.directory, device_id)
         try:
-            durable.write_new(path, retired.record(device_id, practitioner, when, last_seq))
+            durable.write_new(path, retired.record(device_id, practitioner, when, last_seq, last_hash))
         except FileExistsError:
             raise TamperedFile(
                 path, "a retire record that does not check is already there: remove it, then retire again"
             ) from None
         self.audit.append(retired.EVENT, device=device_id, files=ledger.files(self.root, path))
+        self._retired = None  # its ledger entry is what makes it stand
         return when
 
     def retired_after(self, device_id: str, at: str, seq: int | None = None) -> str | None:
         """When the device was retired, if it was before the moment ``at`` claims or before
         its audit entry ``seq`` (beyond the last the retiring machine had: its clock may be
         set back). None: not retired, or not after it (the same second counts as before)."""
-        _, found, last, _ = self._read_retired()
+        known = self._read_retired()
+        return known.found[device_id] if self._after(known.found, known.last, device_id, at, seq) else None
+
+    def _after(
+        self,
+        found: Mapping[str, str],
+        last: Mapping[str, Last],
+        device_id: str,
+        at: str,
+        seq: int | None,
+        by_log: bool = False,
+    ) -> bool:
+        """Whether the device's entry (``at``, ``seq``) is after its retire: dated after it, or
+        beyond the end of its log the retire names (``by_log``: that alone, where named)."""
         when = found.get(device_id)
         if when is None:
-            return None
-        beyond = seq is not None and device_id in last and seq > last[device_id]
-        return when if at > when or beyond else None
+            return False
+        end = last.get(device_id)
+        if at > when and not (by_log and end is not None):
+            return True
+        if seq is None or end is None:
+            return False
+        return not self._before_of(device_id, end).seq(seq)
 
     def trusted_signers(self) -> dict[str, str]:
         """Practitioners whose signatures count in this vault: this device's pins, and the
@@ -283,4 +366,4 @@ class Trust:
 
     def bad_registrations(self) -> list[TamperedFile]:
         self.device_keys()
-        return list(self._bad_registrations) + list(self._read_retired()[3])
+        return list(self._bad_registrations) + list(self._read_retired().bad)

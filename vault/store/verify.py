@@ -51,7 +51,7 @@ def verify(vault: Vault) -> list[Problem]:
     key_renewal.adopt(vault)  # a passphrase change cut short after its switch: not a swapped key
     bad = vault.trust.bad_registrations() + vault.keyring.bad_practitioner_keys()
     bad += team.read_all(vault.root, vault.trust.trusted_signers())[1]  # a colleague's own adds too
-    problems = [Problem(e.path, e.why) for e in bad]
+    problems = [Problem(e.path, e.why) for e in bad] + _retire_circles(vault)
     keys = vault.trust.device_keys()
     problems += vault.audit.verify(keys)
     for path in sync_artefacts.glob(vault.root / "index", "*.json"):
@@ -110,6 +110,24 @@ def verify(vault: Vault) -> list[Problem]:
             for p in problems
         ]
     return problems
+
+
+def _retire_circles(vault: Vault) -> list[Problem]:
+    """Devices that retired each other while apart (vault/store/retired.py `settle`)."""
+    from . import retired
+
+    return [
+        Problem(
+            retired.path_for(vault.root, a),
+            f"devices {a} and {b} of practitioner {vault.trust.registrant(a) or 'unknown'} retired each "
+            "other while apart: which machine was lost cannot be told, so both stay retired and neither "
+            "one's later files carry authority; register the machine you kept again as a new device "
+            "(`casenotes device register`) and keep a key file off the laptop's disk "
+            "(`casenotes passphrase --key-file`), so that a thief with the passphrase retires nothing",
+            conflict=True,
+        )
+        for a, b in vault.trust.retire_circles()
+    ]
 
 
 def _renewal_cut_short(vault: Vault, problems: list[Problem]) -> list[Problem]:
