@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Env
@@ -95,6 +96,45 @@ def test_commands_outside_a_practice_say_how_to_make_one(empty: Env) -> None:
     result = empty.run("verify")
     assert result.code == 1
     assert "is not a casenotes practice" in result.err and "casenotes init" in result.err
+
+
+REFUSED_FOR_THEIR_ARGUMENTS = [
+    (("client", "add", "EF-3", "--dob", "1990-02-30"), "YYYY-MM-DD"),
+    (("passphrase", "--key-file", "k", "--no-key-file"), "contradict each other"),
+    (("recovery", "create", "--shares", "3", "--threshold", "1"), "threshold of 1"),
+]
+
+
+@pytest.mark.parametrize(("args", "said"), REFUSED_FOR_THEIR_ARGUMENTS)
+def test_a_command_refused_for_its_arguments_says_so_before_looking_for_the_practice(
+    empty: Env, args: tuple[str, ...], said: str
+) -> None:
+    """Commands whose first step is the vault take @pass_vault; these check their arguments
+    first, so a mistyped line is named as such, wherever it is run."""
+    result = empty.run(*args)
+    assert result.code == 2 and said in result.err, result.err
+    assert "not a casenotes practice" not in result.err
+
+
+def files_as_written(*folders: Path) -> dict[Path, tuple[int, int]]:
+    """Each file's inode and mtime: an atomic rewrite of the same bytes changes them."""
+    return {
+        path: (path.stat().st_ino, path.stat().st_mtime_ns)
+        for folder in folders
+        for path in folder.rglob("*")
+        if path.is_file()
+    }
+
+
+def test_a_command_refused_for_its_arguments_writes_not_even_a_checkpoint(practice: Env) -> None:
+    folders = (practice.vault_dir, practice.practice.config_dir)
+    practice.run("audit", "verify")
+    before = files_as_written(*folders)
+    for args, _ in REFUSED_FOR_THEIR_ARGUMENTS:
+        assert practice.run(*args).code == 2
+    assert files_as_written(*folders) == before
+    assert practice.run("audit", "verify").code == 0  # a command that ran signs the log's head again
+    assert files_as_written(*folders) != before
 
 
 def test_a_practice_without_this_machines_device_key_is_explained(practice: Env, tmp_path) -> None:

@@ -15,7 +15,7 @@ MAY_IMPORT = {
     "retention": {"vault"},
     "site_builder": {"vault", "note_templates"},
     "fiction": {"note_templates"},
-    "checkup": {"vault", "syncd", "site_builder"},
+    "checkup": {"vault", "syncd", "site_builder", "retention"},
     "syncd": {"vault", "note_templates", "retention"},
     "casenotes": OURS,
 }
