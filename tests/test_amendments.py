@@ -13,36 +13,13 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Env
+from helpers.amendments import amendment, denied_with_statement
+from helpers.people import ok, seal
 from site_fixtures import CHROMIUM_ARGS, require_chromium
-from test_sharing import ok, seal
 
 from site_builder import build_site
 from vault import Passphrase
 from vault.rights import requests
-
-STATEMENT = (
-    "I never said I would stop coming (plumvex).\n\nThe note should say <b>I was unwell</b> that day.\n"
-)
-
-
-def amendment(env: Env, day: str = "2026-10-01") -> tuple[str, str]:
-    note_id = seal(env, day, "the client said they would stop coming")
-    made = ok(env, "request", "add", "AB-1", "--kind", "amendment", "--about", note_id)
-    return note_id, made.split()[1]
-
-
-def denied_with_statement(env: Env, tmp_path: Path) -> tuple[str, str]:
-    note_id, rid = amendment(env)
-    statement = tmp_path / "statement.txt"
-    statement.write_text(STATEMENT)
-    early = env.run("amend", "disagreement", rid, str(statement))
-    assert early.code == 1 and "has not been denied" in early.err
-    denied = env.run(
-        "amend", "deny", rid, "--reason", "-", stdin="the note records what was said (velmora)\n"
-    )
-    assert denied.code == 0, denied.err
-    ok(env, "amend", "disagreement", rid, str(statement))
-    return note_id, rid
 
 
 def page_text(path: Path) -> str:

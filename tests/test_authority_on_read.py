@@ -1,4 +1,4 @@
-# ruff: noqa: F811  (`practice` is the fixture imported from test_concurrent_revoke)
+# ruff: noqa: F811  (`practice` is the fixture imported from helpers/four_practitioners.py)
 """Authority on read (issue 28; DESIGN.md invariant 8): a revision is believed only if the
 practitioner whose device signed it was entitled to write the client at the time it
 claims. Carol's machine is still registered in the practice (its signatures check), but
@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 
-from test_concurrent_revoke import (
+from helpers.four_practitioners import (
     PASSPHRASES,
     Practice,
+    _machine,
     _revoke,
     practice,  # noqa: F401 (the fixture: shadows conftest's)
 )
@@ -23,13 +24,6 @@ from vault import Passphrase, Vault, verify
 from vault.errors import TamperedFile
 from vault.format.encoding import new_id
 from vault.store.clients import PROFILE_RECORD_ID, Profile
-
-LATER = dt.timedelta(minutes=5)  # after the revoke, by the writer's own clock
-
-
-def _machine(practice: Practice, who: str, ahead: dt.timedelta = LATER) -> Vault:
-    """``who``'s registered machine, its clock ``ahead`` of now."""
-    return Vault(practice.root, practice.configs[who], clock=lambda: dt.datetime.now(dt.UTC) + ahead)
 
 
 def _shown(practice: Practice, who: str, client: str | None = None) -> tuple[dict[str, bytes], list[str]]:

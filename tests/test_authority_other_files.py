@@ -1,4 +1,4 @@
-# ruff: noqa: F811  (`practice` is the fixture imported from test_concurrent_revoke)
+# ruff: noqa: F811  (`practice` is the fixture imported from helpers/four_practitioners.py)
 """Authority on read beyond revisions (issue 28; DESIGN.md invariant 8): a hold's placement
 and release, a supervision, a co-signature and a handle-index entry are believed only if
 the practitioner whose device (or key) wrote them was entitled to the client at the time
@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 from conftest import Env, Result
-from test_authority_on_read import LATER, _machine
-from test_concurrent_revoke import (
+from helpers.four_practitioners import (
+    LATER,
     PASSPHRASES,
     Practice,
+    _machine,
     _revoke,
     practice,  # noqa: F401 (the fixture: shadows conftest's)
     sync,

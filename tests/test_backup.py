@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Env, fill, require_tool
+from helpers.backups import next_second, settle
 from notes import note_text, write_note
 
 from vault.backup import packs
@@ -40,11 +41,6 @@ def run(env: Env, *args: str):
 
 def snapshots(env: Env) -> list[str]:
     return [line.split()[0] for line in run(env, "backup", "list").text.splitlines()[1:]]
-
-
-def next_second() -> None:
-    """Wait into the next second of the clock (what a snapshot's name is precise to)."""
-    time.sleep(1.01 - time.time() % 1)
 
 
 def test_every_snapshot_restores_byte_for_byte_and_reads(practice: Env, tmp_path: Path) -> None:
@@ -276,7 +272,6 @@ def test_a_new_machine_restores_from_the_drive_alone(practice: Env, tmp_path: Pa
 def test_an_rclone_target_against_a_real_webdav_server_on_loopback(practice: Env, tmp_path: Path) -> None:
     import socket
     import subprocess
-    import time
 
     rclone = require_tool("rclone")
     served = tmp_path / "remote-disk"
@@ -508,14 +503,6 @@ def newest_files(practice: Env) -> dict[str, dict]:
     target.open(vault.practice_id, create=False)
     newest = max((target.storage.path / "snapshots").glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
     return target.load(newest.stem, vault.trust.device_keys()).files
-
-
-def settle(root: Path) -> None:
-    """Date every folder and file of the vault an hour back, as if written then: the next
-    backup trusts its cache for them (nothing is racy)."""
-    then = time.time() - 3600
-    for path in [root, *root.rglob("*")]:
-        os.utime(path, (then, then), follow_symlinks=False)
 
 
 def test_changes_made_behind_casenotes_back_reach_the_next_snapshot(practice: Env) -> None:

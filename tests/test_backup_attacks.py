@@ -3,7 +3,7 @@ delete, reorder and replay what it holds), a kill at any instant, or a change to
 that keeps its size and times, would make them: nothing may pass silently as a good
 backup, and a purged client may leave nothing behind anywhere a backup wrote."""
 
-# ruff: noqa: F811 (the fixtures vault and clock, from test_retention, are parameters here)
+# ruff: noqa: F811 (the fixtures vault and clock, from helpers/retention_vault.py, are parameters here)
 from __future__ import annotations
 
 import hashlib
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from conftest import Env, require_tool
+from helpers.backups import next_second, settle
+from helpers.retention_vault import APA, Clock, add, clock, random_middle, vault  # noqa: F401 (fixtures)
 from notes import note_text
-from test_backup import next_second, settle
-from test_retention import APA, Clock, add, clock, random_middle, vault  # noqa: F401 (fixtures)
 
 from retention.purge import run
 from syncd.filing import file_note

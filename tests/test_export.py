@@ -15,14 +15,14 @@ from pathlib import Path
 import jsonschema
 import pytest
 from conftest import PASSPHRASE, Env, fill, require_tool
+from helpers.people import BEA_PASS, People, ok, seal
+from helpers.people import people as people  # a fixture
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError
 from site_fixtures import MARKER
 from site_fixtures import note as story_note
-from test_sharing import BEA_PASS, People, ok, seal
-from test_sharing import people as people  # a fixture
 
 from note_templates.front_matter import parse_sealed
 from site_builder.export import html_to_pdf, signature, structured
@@ -500,7 +500,7 @@ def test_the_names_on_the_cover_are_settings_checked_on_load(tmp_path: Path) -> 
 
 def test_an_amendment_denied_and_the_clients_statement_are_in_the_copy(practice: Env, tmp_path: Path) -> None:
     """HIPAA 164.526(d)(4)-(5): once denied, the denial and the client's statement go with the note."""
-    from test_amendments import denied_with_statement
+    from helpers.amendments import denied_with_statement
 
     denied_with_statement(practice, tmp_path)
     assert export(practice, tmp_path / "copy")[0] == 0

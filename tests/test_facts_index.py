@@ -14,10 +14,12 @@ import subprocess
 import sys
 
 from conftest import PASSPHRASE, Env
+from helpers.group_purge import (
+    machines,  # noqa: F401 (a fixture)
+    three,  # noqa: F401 (a fixture)
+)
+from helpers.retention_vault import Clock, add, clock, vault  # noqa: F401 (fixtures)
 from notes import note_text, write_note
-from test_group_purge import machines  # noqa: F401 (a fixture)
-from test_purge_intents import three  # noqa: F401 (a fixture)
-from test_retention import Clock, add, clock, vault  # noqa: F401 (fixtures)
 
 from retention import PRESETS, records
 from retention.policy import Facts

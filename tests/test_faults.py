@@ -37,8 +37,8 @@ from typing import Any
 
 import pytest
 from conftest import CHEAP_KDF, PASSPHRASE, ROOT, require_tool
+from helpers.four_practitioners import merge_due_on_alex
 from notes import note_text
-from test_concurrent_revoke import merge_due_on_alex
 
 from casenotes import backups
 from casenotes.config import Practice

@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 
 from conftest import PASSPHRASE, Env
+from helpers.fsyncs import SYNC_CALLS
 from notes import write_note
 
 from retention import records
 
-SYNC_CALLS = "fsync,fdatasync,sync,syncfs,sync_file_range,msync"
 MAX_FSYNCS_PER_SEAL = 4
 
 

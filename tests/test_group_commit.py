@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Env
+from helpers.fsyncs import SYNC_CALLS
 from notes import write_note
 from syscalls import Syscall, record
-from test_fsync_budget import SYNC_CALLS
 
 from vault import verify
 

@@ -12,8 +12,8 @@ import dataclasses
 import datetime as dt
 
 import pytest
-from test_group_purge import APA, _acknowledged, _purge, machines  # noqa: F401 (a fixture)
-from test_retention import add
+from helpers.group_purge import APA, _acknowledged, _purge, machines  # noqa: F401 (a fixture)
+from helpers.retention_vault import add
 
 from retention import certificate, group, records
 from retention.errors import RulesDiffer

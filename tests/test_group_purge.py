@@ -9,123 +9,31 @@ aside and reported, never deleted (not by a run, not by a backup)."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import shutil
 from pathlib import Path
 
 import pytest
 from conftest import CHEAP_KDF, PASSPHRASE, Env
+from helpers.group_purge import APA, _acknowledged, _heard, _nightly, _purge, _readable
+from helpers.group_purge import machines as machines  # a fixture
+from helpers.retention_vault import Clock, add
 from notes import note_text
-from test_retention import Clock, add
 
-from retention import PRESETS, certificate, group, intents, records
+from retention import certificate, group, records
 from retention.errors import DevicesSilent
-from retention.purge import RunReport, finish_pending, outlook, run, scan
+from retention.purge import finish_pending, outlook, run, scan
 from syncd.filing import file_note
 from vault import Passphrase, Vault, verify
 from vault.backup.snapshots import BackupTarget
 from vault.backup.storage import FolderStorage
-from vault.store.practice import create_practice, register_device
+from vault.store.practice import create_practice
 from vault.store.purged import REVIVED
-
-APA = PRESETS["apa"]
-
-
-def _tree(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in root.rglob("*")
-        if p.is_file() and not p.name.startswith(".tmp-")
-    }
-
-
-class Sync:
-    """Two copies of one vault, merged file by file against what they last agreed on."""
-
-    def __init__(self, a: Path, b: Path) -> None:
-        self.a, self.b = a, b
-        self.base = _tree(a)
-
-    def __call__(self) -> None:
-        ta, tb = _tree(self.a), _tree(self.b)
-        for relative in sorted(set(ta) | set(tb)):
-            here, there, before = ta.get(relative), tb.get(relative), self.base.get(relative)
-            if here == there:
-                continue
-            assert not (here and there and before not in (here, there)), f"both changed {relative}"
-            if here is None or there is None:  # one side lacks it: deleted there, or new here
-                kept, side, other = (there, self.b, self.a) if here is None else (here, self.a, self.b)
-                if kept == before:  # unchanged where it is, deleted where it is not
-                    (side / relative).unlink()
-                    continue
-                source, target = side / relative, other / relative  # new or changed: it wins
-            else:
-                source, target = (self.a / relative, self.b / relative)
-                if here == before:
-                    source, target = target, source
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-        for root in (self.a, self.b):  # folders a deletion emptied go too
-            for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-                if not any(folder.iterdir()) and folder.parent.name in ("clients", "records"):
-                    folder.rmdir()
-        assert _tree(self.a) == _tree(self.b)
-        self.base = _tree(self.a)
-
-
-@pytest.fixture
-def machines(empty: Env, tmp_path: Path) -> tuple[Vault, Vault, Sync, Clock]:
-    clock = Clock("2019-01-01T09:00:00")
-    p = empty.practice
-    create_practice(p.vault_dir, p.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF, clock=clock).close()
-    p.create_layout()
-    register_device(p.vault_dir, tmp_path / "laptop-config", Passphrase(PASSPHRASE), clock).close()
-    laptop_root = tmp_path / "laptop" / "vault"
-    shutil.copytree(p.vault_dir, laptop_root)
-    return (
-        Vault(p.vault_dir, p.config_dir, clock),
-        Vault(laptop_root, tmp_path / "laptop-config", clock),
-        Sync(p.vault_dir, laptop_root),
-        clock,
-    )
-
-
-def _readable(vault: Vault, client_id: str) -> int:
-    return len(vault.read_notes(vault.unlock(Passphrase(PASSPHRASE)), client_id))
-
-
-def _nightly(vault: Vault) -> RunReport:
-    """syncd's nightly run (the test's clock leaps years: that is not what is tested here)."""
-    return run(vault, APA, [], unattended=True, max_clock_gap=dt.timedelta(days=9999))
 
 
 def _syncd_ran(*vaults: Vault) -> None:
     """What each machine's nightly run writes first, in a group practice (lately, every night)."""
     for vault in vaults:
         vault.audit.append(group.HEARD_EVENT)
-
-
-def _acknowledged(sync: Sync, *vaults: Vault) -> None:
-    """The intent reaches the other machines, whose syncd acknowledge it, and back."""
-    sync()
-    for vault in vaults:
-        intents.acknowledge(vault, APA)
-    sync()
-
-
-def _purge(vault: Vault, sync: Sync, others: tuple[Vault, ...], **options) -> RunReport:
-    """A person's purge in a group practice: its intent, every other machine's
-    acknowledgement, then the purge itself (retention/intents.py)."""
-    first = run(vault, APA, [], unattended=False, **options)
-    assert first.purged == [] and first.intents, first
-    _acknowledged(sync, *others)
-    return run(vault, APA, [], unattended=False, **options)
-
-
-def _heard(*vaults: Vault) -> None:
-    """Each machine's nightly check, with nothing due yet."""
-    for vault in vaults:
-        assert _nightly(vault).purged == []
 
 
 def test_a_hold_placed_on_the_machine_that_was_away_keeps_the_client(machines) -> None:

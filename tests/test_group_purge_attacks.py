@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers.group_purge import APA, _heard, _nightly, _readable, machines  # noqa: F401 (a fixture)
+from helpers.retention_vault import add
 from notes import note_text
-from test_group_purge import APA, _heard, _nightly, _readable, machines  # noqa: F401 (a fixture)
-from test_retention import add
 
 from retention import records
 from retention.errors import DevicesSilent

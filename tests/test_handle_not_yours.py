@@ -9,12 +9,10 @@ client its practitioner can read, and the draft stays in the inbox with the reas
 
 from __future__ import annotations
 
-import test_sharing
 from conftest import Env
+from helpers.people import BEA_PASS, People
+from helpers.people import people as people  # a fixture: Alex and Bea in one practice
 from notes import note_text
-from test_sharing import BEA_PASS, People
-
-people = test_sharing.people  # a fixture: Alex and Bea in one practice
 
 
 def _alex_client(alex: Env) -> str:

@@ -5,14 +5,12 @@ status line stayed stale."""
 
 from __future__ import annotations
 
-import test_sharing
 from conftest import PASSPHRASE
 from daemon import RunningDaemon, configure, state, wait_for
+from helpers.forks import NOTE, _draft, _fork
+from helpers.people import BEA_PASS, People
+from helpers.people import people as people  # a fixture: Alex and Bea in one practice
 from notes import note_text
-from test_forks import NOTE, _draft, _fork
-from test_sharing import BEA_PASS, People
-
-people = test_sharing.people  # a fixture: Alex and Bea in one practice
 
 
 def test_a_draft_held_by_a_fork_is_sealed_once_the_fork_is_resolved(people: People) -> None:

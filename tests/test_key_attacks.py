@@ -1,4 +1,4 @@
-# ruff: noqa: F811  (`practice` is the fixture imported from test_concurrent_revoke)
+# ruff: noqa: F811  (`practice` is the fixture imported from helpers/four_practitioners.py)
 """Attacks on a client's key generations by someone who can write into the synced vault:
 a revoked colleague whose own machine is still registered in the practice (so her device
 signs records and audit entries that check), or anyone with write access and no key.
@@ -8,12 +8,12 @@ syncd would; what matters is who can read that note."""
 from __future__ import annotations
 
 import pytest
-from nacl.public import PrivateKey, SealedBox
-from test_concurrent_revoke import (
+from helpers.four_practitioners import (
     Practice,
     _revoke,
     practice,  # noqa: F401 (the fixture: shadows conftest's)
 )
+from nacl.public import PrivateKey, SealedBox
 
 from vault import Passphrase, Vault, verify
 from vault.errors import KeyNotUsable, MergeNotHere

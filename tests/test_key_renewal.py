@@ -15,8 +15,8 @@ from pathlib import Path
 import nacl.exceptions
 import pytest
 from conftest import CHEAP_KDF, PASSPHRASE, Env
+from helpers.people import BEA_PASS, People, ok, people  # noqa: F401 (people: a fixture)
 from nacl.public import PrivateKey, SealedBox
-from test_sharing import BEA_PASS, People, ok, people  # noqa: F401 (people: a fixture)
 
 from vault import Passphrase, verify
 from vault.errors import KeyRecordOutdated, TamperedFile, WrongPassphrase

@@ -4,15 +4,13 @@ charted once sealed; and it serves the form and nothing else, to this browser al
 from __future__ import annotations
 
 import datetime as dt
-import http.client
 import re
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Env
+from helpers.measures import Measuring, cookie_of, request
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from notes import write_every_section
@@ -61,22 +59,6 @@ def form():
         yield server, results
     finally:
         server.close()
-
-
-def request(server, method, path, headers=None, body=None):
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-    try:
-        conn.request(method, path, body=body, headers={"Host": server.host, **(headers or {})})
-        response = conn.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        conn.close()
-
-
-def cookie_of(server) -> dict[str, str]:
-    status, headers, _ = request(server, "GET", f"{server.prefix}/?token={server.token}")
-    assert status == 200
-    return {"Cookie": headers["Set-Cookie"].split(";")[0]}
 
 
 def test_the_form_serves_its_one_page_and_nothing_else(form):
@@ -131,27 +113,6 @@ def test_the_token_is_used_once_and_a_long_or_odd_body_is_refused(form):
 
 
 # -- the whole story, through the command and a real browser ------------------------------------
-
-
-class Measuring:
-    """`casenotes measure AB-1 ...` as a real process, its address read from stdout."""
-
-    def __init__(self, env: Env, *keys: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "casenotes", "measure", "AB-1", *keys, "--no-browser"],
-            env=env.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        line = self.proc.stdout.readline()
-        assert line.startswith("Serving http://127.0.0.1:"), line + self.proc.stderr.read()
-        self.url = line.split()[-1]
-        self.base = self.url.split("/?")[0]
-
-    def finish(self, timeout: float = 30) -> tuple[int, str, str]:
-        out, err = self.proc.communicate(timeout=timeout)
-        return self.proc.returncode, out, err
 
 
 def _todays_draft(env: Env, handle: str, words: str) -> Path:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Env
-from test_measure_form import Measuring, cookie_of, request
-from test_site_open import Opened
+from helpers.measures import Measuring, cookie_of, request
+from helpers.opening import Opened
 
 from note_templates.front_matter import _parse
 from note_templates.instruments import catalogue

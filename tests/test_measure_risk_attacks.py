@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Env
-from test_measures import _draft
+from helpers.measures import _draft
 
 from note_templates.errors import NoteInvalid
 from note_templates.front_matter import _parse, parse

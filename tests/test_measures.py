@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import Env
+from helpers.measures import _draft
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from notes import write_every_section
 
 from note_templates import plain_yaml
 from note_templates.front_matter import _Loader
@@ -119,16 +119,6 @@ def test_the_site_reads_totals_from_items_and_dass21_by_subscale():
 
 
 # -- through the command line ------------------------------------------------------------------
-
-
-def _draft(env: Env, measures: str, risk: str) -> Path:
-    result = env.run("new", "AB-1", "--no-edit", "--template", "soap", "--date", "2026-11-20")
-    assert result.code == 0, result.err
-    path = Path(result.text.strip())
-    write_every_section(path, risk=risk)
-    text = path.read_text().replace("measures:\n  phq9:\n  gad7:\n", f"measures:\n{measures}")
-    path.write_text(text)
-    return path
 
 
 def line_of(path: Path, start: str) -> int:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Env
-from test_site_open import RAM, no_marker_left
+from helpers.opening import RAM, no_marker_left
 
 TRIES = int(os.environ.get("CASENOTES_SIGNAL_TRIES", "40"))
 BATCH = 5  # tries a test case: the cases spread over the workers

@@ -9,9 +9,9 @@ import shutil
 from collections.abc import Callable
 
 import pytest
+from helpers.group_purge import machines  # noqa: F401 (a fixture)
+from helpers.retention_vault import add
 from nacl.signing import SigningKey
-from test_group_purge import machines  # noqa: F401 (a fixture)
-from test_retention import add
 
 from retention import policy_from, rules
 from retention.errors import RulesOutdated

@@ -1,4 +1,4 @@
-# ruff: noqa: F811  (`machines` is the fixture imported from test_group_purge)
+# ruff: noqa: F811  (`machines` is the fixture imported from helpers/group_purge.py)
 """Destruction needs agreement (issue 28, item 3; DESIGN.md invariant 8): a machine carries
 out another device's purge or certificate only after checking, from its own copy of the
 facts, that the client is past retention, was announced a notice period ago, and is held
@@ -13,14 +13,13 @@ the laptop, is still carried out on the desk's backups."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from pathlib import Path
 
+from helpers.group_purge import APA, _heard, _nightly, _purge, _purge_claimed_by, _readable, machines  # noqa: F401 (a fixture)
+from helpers.retention_vault import add
 from notes import note_text
-from test_group_purge import APA, _heard, _nightly, _purge, _readable, machines  # noqa: F401 (a fixture)
-from test_retention import add
 
-from retention import certificate, records
+from retention import records
 from retention.purge import finish_pending, outlook
 from syncd.filing import file_note
 from vault import Vault, verify
@@ -36,33 +35,6 @@ def _target(tmp_path: Path, name: str) -> BackupTarget:
 def _client_files(target: BackupTarget, vault: Vault, client_id: str) -> int:
     snapshot = target.load(target.snapshots()[0], vault.trust.device_keys())
     return sum(1 for path in snapshot.files if path.startswith(f"clients/{client_id}/"))
-
-
-def _purge_claimed_by(laptop: Vault, client_id: str, with_certificate: bool) -> None:
-    """What the laptop's casenotes writes for a purge it never checked: its own signed log
-    lines and, if asked, a signed certificate naming the client's key files as destroyed."""
-    keys = sorted((laptop.client_dir(client_id) / "access").glob("*.sealed"))
-    digests = [hashlib.sha256(p.read_bytes()).hexdigest() for p in keys]
-    laptop.audit.append("purge-begin", client=client_id, keys=digests)
-    if with_certificate:
-        certificate.write(
-            laptop,
-            {
-                "client_id": client_id,
-                "policy": APA.describe(),
-                "rule": "adult",
-                "purged_at": laptop.clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "device": laptop.device.device_id,
-                "destroyed": [
-                    {"where": "vault", "what": f"sealed client key {p.name}", "sha256": d}
-                    for p, d in zip(keys, digests, strict=True)
-                ],
-                "targets_done": [],
-                "pending": [],
-                "index_entries": [],
-            },
-        )
-        laptop.audit.append("purge-done", client=client_id)
 
 
 def _still_a_client(desk: Vault, client_id: str, notes: int) -> None:

@@ -1,8 +1,8 @@
-# ruff: noqa: F811  (`machines` is the fixture imported from test_group_purge)
+# ruff: noqa: F811  (`machines` is the fixture imported from helpers/group_purge.py)
 """The two-phase purge of a group practice (retention/intents.py), attacked (issue 28, item
 4): someone who can write the synced folder but holds no key, a stolen laptop, a wrong
 clock. Two machines whose vaults are merged as a sync engine merges them
-(tests/test_group_purge.py `Sync`)."""
+(tests/helpers/group_purge.py `Sync`)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,20 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE
-from test_concurrent_revoke import four_practitioners
-from test_group_purge import APA, _heard, _readable, machines  # noqa: F401
-from test_purge_agreement import _purge_claimed_by
-from test_purge_intents import _attended, _due, _events, _intent_of, three  # noqa: F401
-from test_retention import add
+from helpers.four_practitioners import four_practitioners
+from helpers.group_purge import (  # noqa: F401  # noqa: F401
+    APA,
+    _attended,
+    _due,
+    _events,
+    _heard,
+    _intent_of,
+    _purge_claimed_by,
+    _readable,
+    machines,
+    three,
+)
+from helpers.retention_vault import add
 
 from retention import agreement, group, intents, records
 from retention.errors import RetireUnverified

@@ -1,8 +1,8 @@
-# ruff: noqa: F811  (`machines` is the fixture imported from test_group_purge)
+# ruff: noqa: F811  (`machines` is the fixture imported from helpers/group_purge.py)
 """The two-phase purge of a group practice (issue 28, item 4): a purge is first an intent,
 signed and synced; every other registered, not retired device acknowledges it from its own
 facts, or stops it; only then is the client destroyed. Two machines whose vaults are merged
-as a sync engine merges them (tests/test_group_purge.py `Sync`); a third device, an old
+as a sync engine merges them (tests/helpers/group_purge.py `Sync`); a third device, an old
 laptop of the same practitioner, writes into the desk's folder. Attacks: a hold placed while
 apart, acknowledgements forged, unregistered, retired or of an earlier intent, an intent of a
 client never announced or not due, a retired device's later words."""
@@ -12,56 +12,37 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from conftest import CHEAP_KDF, PASSPHRASE, Env
+from helpers.group_purge import (  # noqa: F401
+    APA,
+    Sync,
+    _acknowledged,
+    _attended,
+    _due,
+    _events,
+    _heard,
+    _intent_of,
+    _readable,
+    _standing,
+    machines,
+)
+from helpers.group_purge import three as three  # a fixture
+from helpers.retention_vault import add
 from nacl.signing import SigningKey
 from notes import note_text
-from test_group_purge import APA, Sync, _acknowledged, _heard, _readable, machines  # noqa: F401
-from test_retention import Clock, add
 
 from retention import certificate, intents, records
 from retention.errors import AuditUnverified
-from retention.purge import run
 from syncd.filing import file_note
 from vault import Passphrase, Vault, verify
 from vault.errors import TamperedFile
 from vault.format.encoding import new_id
-from vault.store import purged, retired
+from vault.store import retired
 from vault.store.audit import AuditLog
-from vault.store.practice import create_practice, register_device
-
-
-def _attended(vault: Vault):
-    return run(vault, APA, [], unattended=False)
-
-
-def _standing(vault: Vault) -> list[intents.Standing]:
-    """The intents as this machine sees them: purge lines only those a registered device signed."""
-    return intents.standing(vault, purged.trusted(vault.audit.entries(), purged.signed(vault)))
-
-
-def _intent_of(vault: Vault, client_id: str) -> intents.Standing:
-    [state] = [s for s in _standing(vault) if s.intent.client_id == client_id and not s.held] or [
-        s for s in _standing(vault) if s.intent.client_id == client_id
-    ]
-    return state
-
-
-def _events(vault: Vault, device: Vault, event: str) -> list[dict]:
-    return [e.data for e in vault.audit.entries() if e.device == device.device.device_id and e.event == event]
-
-
-def _due(machines) -> tuple[Vault, Vault, Sync, Clock, str]:
-    desk, laptop, sync, clock = machines
-    client_id = add(desk, "AB-1", ["2010-01-01"])
-    sync()
-    clock.set("2030-01-01T09:00:00")
-    _heard(laptop)
-    sync()
-    return desk, laptop, sync, clock, client_id
+from vault.store.practice import create_practice
 
 
 def test_a_purge_is_only_an_intent_until_the_other_machine_acknowledged_it(machines) -> None:
@@ -171,27 +152,6 @@ def test_an_unattended_intent_waits_for_a_full_notice_period_on_the_other_machin
     desk.audit.append(intents.INTENT, client=client_id, intent=new_id(), unattended=True)
     sync()
     assert intents.acknowledge(laptop, APA)[1] == [(client_id, "not announced a full notice period ago here")]
-
-
-@pytest.fixture
-def three(empty: Env, tmp_path: Path) -> tuple[Vault, Vault, Vault, Sync, Clock]:
-    """The desk, the laptop (apart, merged by `Sync`) and an old laptop of the same
-    practitioner whose writes land in the desk's folder."""
-    clock = Clock("2019-01-01T09:00:00")
-    p = empty.practice
-    create_practice(p.vault_dir, p.config_dir, Passphrase(PASSPHRASE), CHEAP_KDF, clock=clock).close()
-    p.create_layout()
-    register_device(p.vault_dir, tmp_path / "laptop-config", Passphrase(PASSPHRASE), clock).close()
-    register_device(p.vault_dir, tmp_path / "old-config", Passphrase(PASSPHRASE), clock).close()
-    laptop_root = tmp_path / "laptop" / "vault"
-    shutil.copytree(p.vault_dir, laptop_root)
-    return (
-        Vault(p.vault_dir, p.config_dir, clock),
-        Vault(laptop_root, tmp_path / "laptop-config", clock),
-        Vault(p.vault_dir, tmp_path / "old-config", clock),
-        Sync(p.vault_dir, laptop_root),
-        clock,
-    )
 
 
 def test_a_retired_device_is_no_longer_waited_for_and_its_later_words_count_for_nothing(three) -> None:

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 from conftest import Env
+from helpers.commands import past_client, traced
 from notes import write_note
-from test_retention_cli import past_client
-from test_valves import traced
 
 from retention import certificate, records
 

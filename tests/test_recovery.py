@@ -9,20 +9,11 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Env
+from helpers.commands import NEW, create
 
 from checkup import keys
 from vault import Passphrase
 from vault.store import recovery
-
-NEW = "plum quietly orbit sextant marmalade"
-
-
-def create(practice: Env, n: int, k: int) -> list[str]:
-    done = practice.run("recovery", "create", "--shares", str(n), "--threshold", str(k))
-    assert done.code == 0, done.err
-    shares = done.text.splitlines()
-    assert len(shares) == n and all(len(s.split()) == 20 for s in shares)
-    return shares
 
 
 def notes_read(practice: Env, passphrase: str) -> bytes:

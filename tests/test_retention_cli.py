@@ -7,34 +7,10 @@ import json
 from pathlib import Path
 
 from conftest import Env
+from helpers.commands import ok, past_client, targets
 from notes import write_note
 
 from retention import certificate, records
-
-
-def ok(env: Env, *args: str) -> str:
-    result = env.run(*args)
-    assert result.code == 0, result.err
-    return result.text
-
-
-def past_client(env: Env, handle: str, day: str = "2010-03-01", closed: str = "2011-01-01") -> str:
-    """A client seen long ago and discharged: due for disposal today."""
-    client_id = ok(env, "client", "add", handle, "--name", f"Fictional {handle}").strip()
-    note = write_note(env.practice.inbox, f"{handle}.md", client=handle, date=day, note_id=None)
-    ok(env, "seal", str(note))
-    note.unlink()
-    ok(env, "client", "close", handle, "--on", closed)
-    return client_id
-
-
-def targets(env: Env, *specs: str) -> None:
-    settings = env.practice.settings_file
-    settings.write_text(
-        settings.read_text().replace(
-            'backup_targets: ["backups"]', f"backup_targets: {json.dumps(list(specs))}"
-        )
-    )
 
 
 def test_init_says_which_policy_is_in_force(empty: Env) -> None:

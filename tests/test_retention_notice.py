@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 from conftest import Env
+from helpers.retention_vault import APA, Clock, add
+from helpers.retention_vault import clock as clock  # a fixture
+from helpers.retention_vault import vault as vault  # a fixture
 from notes import note_text, write_note
-from test_retention import APA, Clock, add
-from test_retention import clock as clock  # a fixture
-from test_retention import vault as vault  # a fixture
 
 from retention import records
 from retention.policy import decide

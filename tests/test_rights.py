@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import test_sharing
 from conftest import PASSPHRASE, Env
+from helpers.commands import erasure_request, request_id
+from helpers.people import BEA_PASS, People, consent_for_cleo, ok, seal
+from helpers.people import people as people  # a fixture: Alex and Bea in one practice, Cleo elsewhere
 from pypdf import PdfReader
-from test_sharing import BEA_PASS, People, consent_for_cleo, ok, seal
 
 from site_builder import build_site
 from vault import Passphrase
@@ -22,7 +23,6 @@ from vault.format.encoding import new_id
 from vault.rights import requests
 from vault.rights.requests import add_months, deadline
 
-people = test_sharing.people  # a fixture: Alex and Bea in one practice, Cleo elsewhere
 TODAY = dt.datetime.now(dt.UTC).astimezone().date()
 
 
@@ -67,10 +67,6 @@ def test_a_sealed_fact_opens_only_for_its_own_client_and_record() -> None:
         sealed.seal_fact(key, client, record, {"kind": "accounting"}),
     )
     assert len(short) == len(long)  # the length names no kind
-
-
-def request_id(out: str) -> str:
-    return out.split()[1]
 
 
 def test_a_request_is_listed_with_its_deadline_and_what_is_left_then_closed(practice: Env) -> None:
@@ -246,14 +242,6 @@ def test_the_access_report_lists_a_colleagues_open(people: People) -> None:
 
 
 # -- erasure --------------------------------------------------------------------------------
-def erasure_request(env: Env, handle: str) -> str:
-    made = env.run(
-        "request", "add", handle, "--kind", "erasure", "--note", "-", stdin="please erase (quillomb)\n"
-    )
-    assert made.code == 0, made.err
-    return request_id(made.text)
-
-
 def test_erasure_is_refused_inside_retention_naming_the_law_and_the_date(practice: Env) -> None:
     seal(practice, TODAY.isoformat(), "the current session")
     rid = erasure_request(practice, "AB-1")
@@ -270,7 +258,7 @@ def test_erasure_is_refused_inside_retention_naming_the_law_and_the_date(practic
 
 
 def test_a_hold_stops_an_erasure_even_with_an_override(practice: Env) -> None:
-    from test_retention_cli import past_client
+    from helpers.commands import past_client
 
     past_client(practice, "OLD-1")
     rid = erasure_request(practice, "OLD-1")
@@ -284,7 +272,7 @@ def test_a_hold_stops_an_erasure_even_with_an_override(practice: Env) -> None:
 def test_erasure_outside_retention_leaves_no_readable_byte_in_the_vault_or_any_snapshot(
     practice: Env, tmp_path: Path
 ) -> None:
-    from test_retention_cli import past_client, targets
+    from helpers.commands import past_client, targets
 
     drive = tmp_path / "usb"
     targets(practice, str(drive))

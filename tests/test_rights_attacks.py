@@ -1,7 +1,7 @@
-# ruff: noqa: F811  (`machines` is the fixture imported from test_group_purge)
+# ruff: noqa: F811  (`machines` is the fixture imported from helpers/group_purge.py)
 """The client's-rights commands attacked (issue 32, after issue 28's principle: a signature
 says who wrote a line, not that they were allowed to). Two machines whose vaults are
-merged as a sync engine merges them (tests/test_group_purge.py `Sync`)."""
+merged as a sync engine merges them (tests/helpers/group_purge.py `Sync`)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE
-from test_group_purge import APA, _readable, machines  # noqa: F401
-from test_purge_intents import _due, _standing, three  # noqa: F401 (the fixture)
-from test_retention import add
-from test_sharing import people  # noqa: F401 (the fixture)
+from helpers.group_purge import APA, _due, _readable, _standing, machines, three  # noqa: F401  # noqa: F401 (the fixture)
+from helpers.people import people  # noqa: F401 (the fixture)
+from helpers.retention_vault import add
 
 from retention import agreement, certificate, intents, records
 from retention.erasure import ErasureHeld, Pending, erase
@@ -80,8 +79,7 @@ def test_an_erasure_intent_naming_no_request_here_is_not_acknowledged(machines) 
 def test_a_revoked_colleague_cannot_close_extend_decide_or_ask_for_an_erasure(tmp_path) -> None:
     """Carol's machine still signs lines that check, but Alex revoked her from AB-1: what she
     writes of AB-1's requests afterwards is no request, closes nothing, decides nothing."""
-    from test_authority_on_read import _machine
-    from test_concurrent_revoke import _revoke, four_practitioners
+    from helpers.four_practitioners import _machine, _revoke, four_practitioners
 
     from vault.rights import amendments
 
@@ -119,7 +117,7 @@ def test_an_override_of_retention_is_not_made_by_someone_without_the_passphrase(
     """Whoever sits at the unlocked machine may record a request (no passphrase), but
     destroying a record, and its backups, that the law still keeps is the practitioner's
     documented exception: it asks for the passphrase."""
-    from test_rights import erasure_request
+    from helpers.commands import erasure_request
 
     assert practice.run("client", "add", "NEW-1").code == 0
     rid = erasure_request(practice, "NEW-1")
@@ -150,8 +148,7 @@ def test_a_colleagues_line_neither_hides_the_accounting_nor_passes_as_an_entitle
     """A revoked colleague's machine writes a signed ``disclosure`` line with no readable
     date (which stopped the whole accounting), and a disclosure of a client she no longer
     holds: the real disclosures are listed, hers is listed as what it is."""
-    from test_authority_on_read import _machine
-    from test_concurrent_revoke import _revoke, four_practitioners
+    from helpers.four_practitioners import _machine, _revoke, four_practitioners
 
     from vault.format.encoding import new_id
     from vault.rights import disclosures
@@ -176,8 +173,7 @@ def test_a_colleagues_line_neither_hides_the_accounting_nor_passes_as_an_entitle
 def test_the_access_report_lists_a_colleague_reading_the_clients_name_in_a_client_list(tmp_path) -> None:
     """`client list` decrypts every readable client's name and details in one audited step
     (``decrypt-profiles``, a count, no client id): that is an access to each of them."""
-    from test_authority_on_read import _machine
-    from test_concurrent_revoke import PASSPHRASES, _revoke, four_practitioners
+    from helpers.four_practitioners import PASSPHRASES, _machine, _revoke, four_practitioners
 
     from vault import Passphrase
     from vault.rights import access_report
@@ -199,7 +195,7 @@ def test_the_access_report_lists_a_colleague_reading_the_clients_name_in_a_clien
 
 
 def test_the_access_report_lists_a_supervisors_cosignature_which_reads_the_note(people) -> None:
-    from test_sharing import BEA_PASS, ok, seal
+    from helpers.people import BEA_PASS, ok, seal
 
     ok(people.bea, "client", "add", "EF-3", passphrase=BEA_PASS)
     ok(people.bea, "supervise", "EF-3", "Alex", passphrase=BEA_PASS)
@@ -247,7 +243,7 @@ def test_a_genuine_line_copied_into_another_log_file_counts_once(practice) -> No
 def test_a_colleague_without_the_client_is_not_shown_its_accounting_of_disclosures(people) -> None:
     """The facts are sealed under the retention key, which every device of the practice
     holds: the command, not the cipher, keeps a colleague who does not hold the client out."""
-    from test_sharing import BEA_PASS, ok
+    from helpers.people import BEA_PASS, ok
 
     added = people.alex.run(
         *("disclosures", "add", "AB-1", "--to", "-", "--purpose", "-", "--what", "-"),
@@ -330,7 +326,7 @@ def test_a_clients_statement_cannot_draw_the_practices_own_boxes_or_headings_on_
 def test_a_request_line_with_an_unreadable_date_is_passed_over_not_the_end_of_every_list(tmp_path) -> None:
     """A colleague holding the client (or a damaged line) writes a request whose date is no
     date: `request list`, `todo` and `doctor` of every client of the practice read them all."""
-    from test_concurrent_revoke import four_practitioners
+    from helpers.four_practitioners import four_practitioners
 
     from vault.format import retention_facts
     from vault.format import rights as sealed
@@ -364,7 +360,7 @@ def test_a_colleagues_reads_and_disclosures_are_not_dropped_silently_when_her_de
 ) -> None:
     """Whoever can write the synced folder deletes Bea's device registration: her lines no
     longer check here, so the reports cannot list them; they say they left lines out."""
-    from test_sharing import BEA_PASS, ok
+    from helpers.people import BEA_PASS, ok
 
     ok(people.alex, "access", "grant", "AB-1", "Bea")
     assert people.bea.run("cat", "AB-1", passphrase=BEA_PASS).code == 0

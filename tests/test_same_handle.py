@@ -10,16 +10,15 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
-import test_sharing
 from conftest import PASSPHRASE, Env
+from helpers.people import BEA_PASS, People
+from helpers.people import people as people  # a fixture: Alex and Bea in one practice
 from notes import note_text
-from test_sharing import BEA_PASS, People
 
 from vault import Vault
 from vault.format.encoding import new_id
 from vault.store.clients import blind, index_record
 
-people = test_sharing.people  # a fixture: Alex and Bea in one practice
 DAY = dt.datetime.now(dt.UTC).date().isoformat()
 CONFLICT = ".sync-conflict-20261120-101500-ABCDEF7"
 

@@ -12,16 +12,15 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import test_sharing
 from conftest import PASSPHRASE, Env
+from helpers.people import People
+from helpers.people import people as people  # a fixture: Alex and Bea in one practice
 from notes import note_text
-from test_sharing import People
 
 from site_builder.site import load_timeline
 from vault import Passphrase
 from vault.format import revision as revision_format
 
-people = test_sharing.people  # a fixture: Alex and Bea in one practice
 DAY = dt.datetime.now(dt.UTC).date().isoformat()
 NOTE = "0123456789abcdef"
 SIGNED = "Risk: high. Safety plan agreed and signed."

@@ -7,97 +7,27 @@ page a fixed "still preparing" page that reloads itself into the real one.
 
 from __future__ import annotations
 
-import http.cookiejar
 import os
-import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import PASSPHRASE, Env
+from helpers.opening import HeldOpen, client, get
 from site_fixtures import CHROMIUM_ARGS, MARKER, note, require_chromium
 
 import site_builder.site
-from site_builder import BuiltSite, OpenSite, build_site
+from site_builder import BuiltSite, build_site
 from site_builder.server import PREPARING
 from vault import Passphrase
 
 OTHER = "wombatlantern"  # only in the second client's note
 
 
-class HeldOpen:
-    """`casenotes open` in a thread, held after the overview until release()."""
-
-    def __init__(self, env: Env, handle: str, directory: Path) -> None:
-        self.vault = env.vault()
-        self.handle = handle
-        practitioner = self.vault.unlock(Passphrase(PASSPHRASE))
-        self.overview, self.held, self.done = threading.Event(), threading.Event(), threading.Event()
-        self.opened: OpenSite | None = None
-        self.errors: list[BaseException] = []
-        directory.mkdir()
-
-        def run() -> None:
-            try:
-                build_site(
-                    self.vault,
-                    practitioner,
-                    self.vault.resolve(handle),
-                    handle,
-                    directory,
-                    on_overview=self.on_overview,
-                )
-                assert self.opened is not None
-                self.opened.completed()
-            except BaseException as exc:  # reported by the test
-                self.errors.append(exc)
-                self.overview.set()
-            finally:
-                self.done.set()
-
-        self.thread = threading.Thread(target=run)
-        self.thread.start()
-        assert self.overview.wait(120) and not self.errors, self.errors
-        opened: OpenSite | None = self.opened  # set by the thread above
-        assert opened is not None and not opened.server.complete.is_set()
-
-    def on_overview(self, site: BuiltSite) -> None:
-        self.opened = OpenSite(self.vault, {"client": self.handle}, site)
-        self.opened.start()
-        self.overview.set()
-        self.held.wait(60)  # the other pages are not all written until released
-
-    def release(self) -> None:
-        self.held.set()
-        assert self.done.wait(120) and not self.errors, self.errors
-
-    def close(self) -> None:
-        self.held.set()
-        self.thread.join()
-        if self.opened is not None:
-            self.opened.close("stopped")
-
-
 @pytest.fixture
 def early(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any history counts as long: the overview first, the rest by two processes."""
     monkeypatch.setattr(site_builder.site, "PARALLEL_FROM", 1)
-
-
-def client(opened: OpenSite) -> urllib.request.OpenerDirector:
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    opener.open(opened.url, timeout=10).close()  # the token for the cookie, once
-    return opener
-
-
-def get(opener: urllib.request.OpenerDirector, url: str) -> tuple[int, bytes]:
-    try:
-        with opener.open(url, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
 
 
 def test_a_browser_reads_the_overview_while_the_rest_is_built_then_the_rest_without_the_token(

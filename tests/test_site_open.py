@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -16,57 +15,8 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Env
-from site_fixtures import CHROMIUM, CHROMIUM_ARGS, MARKER, LocalServer, note, require_chromium
-
-RAM = Path("/dev/shm")
-
-
-class Opened:
-    def __init__(self, env: Env, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "casenotes", "open", "AB-1", "--no-browser", *args],
-            env={**env.env, "CASENOTES_PASSPHRASE": PASSPHRASE},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        line = self.proc.stdout.readline()
-        assert line.startswith("Serving http://127.0.0.1:"), line + self.proc.stderr.read()
-        self.url = line.split()[-1]
-        self.base = self.url.split("/?")[0]
-
-    def directories(self) -> list[Path]:
-        return [
-            p
-            for base in (RAM, Path(tempfile.gettempdir()))
-            for p in base.glob(f"casenotes-site-{self.proc.pid}-*")
-        ]
-
-    def finish(self, timeout: float = 30) -> tuple[int, str]:
-        _, err = self.proc.communicate(timeout=timeout)
-        return self.proc.returncode, err
-
-
-def _open_elsewhere(path: Path) -> bool:
-    """A site folder of another `open` still running (another test, in parallel)."""
-    match = re.match(r"casenotes-site-(\d+)-", path.name)
-    if not match:
-        return False
-    try:
-        os.kill(int(match[1]), 0)
-    except OSError:
-        return False  # its process is gone: whatever it left is a leak
-    return True
-
-
-def no_marker_left(env: Env) -> None:
-    places = [env.practice.root, *RAM.iterdir(), *Path(tempfile.gettempdir()).glob("casenotes-*")]
-    for place in places:
-        if _open_elsewhere(place):
-            continue
-        for path in [place] if place.is_file() else place.rglob("*") if place.is_dir() else []:
-            if path.is_file() and not path.is_symlink():
-                assert MARKER.encode() not in path.read_bytes(), path
+from helpers.opening import RAM, Opened, _open_elsewhere, no_marker_left
+from site_fixtures import CHROMIUM, CHROMIUM_ARGS, LocalServer, note, require_chromium
 
 
 def fetch_with_token(opened: Opened) -> bytes:

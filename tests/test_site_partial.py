@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSPHRASE, Env
+from helpers.opening import HeldOpen, client, get
 from site_fixtures import CHROMIUM_ARGS, note, require_chromium
-from test_site_early import HeldOpen, client, get
 
 import site_builder.site
 from site_builder import BuiltSite, build_site

@@ -12,11 +12,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-import test_retention
-import test_sharing
 from conftest import Env
-from test_retention import APA, Clock, add
-from test_sharing import BEA_PASS, People, seal
+from helpers.people import BEA_PASS, People, seal
+from helpers.people import people as people  # a fixture
+from helpers.retention_vault import APA, Clock, add
+from helpers.retention_vault import clock as clock  # a fixture
+from helpers.retention_vault import vault as vault  # a fixture
 
 from checkup.machine import sync_engine
 from retention.purge import run
@@ -28,7 +29,6 @@ from vault.store.verify import SYNC_GRACE
 CONFLICT = ".sync-conflict-20261120-101500-ABCDEF7"
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()
 # Fixtures of a group practice (Alex and Bea in one vault) and of a practice on a hand-moved clock.
-people, vault, clock = test_sharing.people, test_retention.vault, test_retention.clock
 
 
 @pytest.mark.parametrize(

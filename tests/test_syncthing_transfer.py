@@ -13,9 +13,9 @@ from pathlib import Path
 
 from conftest import PASSPHRASE, Env
 from daemon import RunningDaemon
+from helpers.two_engines import BEA_PASS, _practice_of_two, _read
 from notes import note_text
 from syncthing import Syncthing, converge
-from test_syncthing import BEA_PASS, _practice_of_two, _read
 
 from syncd.filing import file_note
 from vault.format import sync_artefacts

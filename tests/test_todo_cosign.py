@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_sharing import BEA_PASS, People, ok, seal
-from test_sharing import people as people  # a fixture
+from helpers.people import BEA_PASS, People, ok, seal
+from helpers.people import people as people  # a fixture
 
 from site_builder import build_site, pages
 from site_builder.site import load_timeline

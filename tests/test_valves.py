@@ -6,37 +6,23 @@ says how each was checked)."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import test_sharing
-from conftest import PASSPHRASE, Env, copy_practice
+from conftest import Env, copy_practice
+from helpers.commands import NEW, create, traced
+from helpers.forks import NOTE as FORKED
+from helpers.forks import _fork as fork_note
+from helpers.four_practitioners import PASSPHRASES, merge_due_on_alex
+from helpers.four_practitioners import Practice as Group
+from helpers.people import People
+from helpers.people import people as people  # a fixture: Alex and Bea in one practice
 from notes import write_note
 from syscalls import record
-from test_concurrent_revoke import PASSPHRASES, merge_due_on_alex
-from test_concurrent_revoke import Practice as Group
-from test_forks import NOTE as FORKED
-from test_forks import _fork as fork_note
-from test_recovery import NEW, create
-from test_sharing import People
 
 from casenotes.config import Practice
 from vault import verify
-
-
-def traced(
-    practice: Env, strace: list[str], *args: str, fault: list[str], passphrase: str | None = PASSPHRASE
-) -> subprocess.CompletedProcess[str]:
-    """The CLI run under strace with FAULT (``-P path``, ``-e trace=``, ``-e inject=``)."""
-    return subprocess.run(
-        [*strace, *fault, sys.executable, "-m", "casenotes", *args],
-        capture_output=True,
-        text=True,
-        env=dict(practice.env, **({"CASENOTES_PASSPHRASE": passphrase} if passphrase else {})),
-        timeout=120,
-    )
 
 
 def _line(text: str, start: str) -> str:
@@ -453,7 +439,6 @@ def test_a_restore_killed_after_writing_the_settings_leaves_no_temp_file_once_ru
 
 
 # -- item 13 (not the purge parts): a resolve cut short; a failed unlink during a rotation -------
-people = test_sharing.people  # a fixture: Alex and Bea in one practice
 
 
 def test_a_resolve_cut_short_at_its_folder_fsync_is_finished_by_running_it_again(
