@@ -12,7 +12,8 @@ import ast
 from collections import deque
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT
+
 PACKAGES = ("vault", "note_templates", "syncd", "retention", "site_builder", "fiction", "checkup", "casenotes", "docs_hooks")
 
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT
 
 
 def test_the_user_guide_builds_strictly(tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def test_every_test_the_threat_model_names_exists() -> None:
     import re
 
     text = (ROOT / "docs" / "threat-model.md").read_text(encoding="utf-8")
-    named = set(re.findall(r"tests/(test_[a-z0-9_]+\.py)(?:::(test_[a-z0-9_]+))?", text))
+    named = set(re.findall(r"tests/((?:[a-z_]+/)*test_[a-z0-9_]+\.py)(?:::(test_[a-z0-9_]+))?", text))
     assert len({file for file, _ in named}) >= 30
     for file, test in named:
         path = ROOT / "tests" / file

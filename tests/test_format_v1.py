@@ -16,6 +16,7 @@ from pathlib import Path
 import nacl.bindings as sodium
 import nacl.pwhash.argon2id as argon2id
 import pytest
+from conftest import ROOT
 from nacl.public import PrivateKey, SealedBox
 from nacl.signing import SigningKey, VerifyKey
 from samples.make_v1 import NOTE_ID, PASSPHRASE, REVISIONS
@@ -24,7 +25,7 @@ from vault import Passphrase, Vault, verify
 from vault.errors import NoteLocked, TamperedFile
 from vault.format import retention_facts
 
-SAMPLE = Path(__file__).resolve().parent / "samples" / "v1"
+SAMPLE = ROOT / "tests" / "samples" / "v1"
 
 
 @pytest.fixture

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import tomllib
 from fnmatch import fnmatch
-from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from note_templates import instruments
 from note_templates.errors import CatalogueInvalid
 from note_templates.instruments import CATALOGUE, catalogue
 
-ROOT = Path(__file__).resolve().parent.parent
 KEYS = ("phq9", "gad7", "pcl5", "phq15", "dass21", "wsas", "audit", "core10", "cssrs")
 
 

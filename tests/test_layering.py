@@ -6,8 +6,8 @@ import ast
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 OURS = {"vault", "note_templates", "syncd", "retention", "site_builder", "fiction", "checkup", "casenotes"}
 MAY_IMPORT = {
     "vault": set(),

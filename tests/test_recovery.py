@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Env
+from conftest import PASSPHRASE, ROOT, Env
 from helpers.commands import NEW, create
 
 from checkup import keys
@@ -149,7 +149,7 @@ def test_the_custodian_letter_names_the_practitioner_and_its_steps_run_in_a_fres
     practitioner_id = practice.vault().device.practitioner_id
     assert "Dr Ada Example (practitioner " + practitioner_id in letter
     # how to install it again: the exact commands, from where this casenotes came from
-    root = Path(__file__).resolve().parent.parent
+    root = ROOT
     assert f"python3 -m venv ~/casenotes-app\n~/casenotes-app/bin/pip install {root}\n" in letter
     assert f"pipx install {root}" in letter and (root / "pyproject.toml").exists()
     step = re.search(r"run `([^`]*) recovery use`", letter)

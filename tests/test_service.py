@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Env, require_tool
+from conftest import PASSPHRASE, ROOT, Env, require_tool
 from daemon import wait_for
 from notes import write_note
 
@@ -233,7 +233,7 @@ def test_the_unit_lets_the_daemon_write_everything_it_writes_and_nothing_else(
     assert not outside, f"the daemon writes where the unit forbids it: {outside[:10]}"
 
 
-SANDBOX = Path(__file__).resolve().parent / "unit_sandbox.py"
+SANDBOX = ROOT / "tests" / "unit_sandbox.py"
 CONTROLS = """
 import ctypes, errno, mmap, os, socket
 libc = ctypes.CDLL(None, use_errno=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT
+
 PACKAGES = ["vault", "note_templates", "syncd", "retention", "site_builder", "fiction", "checkup", "casenotes"]
 
 

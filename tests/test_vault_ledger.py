@@ -8,12 +8,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import Env
+from conftest import ROOT, Env
 from nacl.public import SealedBox
 
 from vault import Passphrase, Vault, verify
 
-SAMPLE = Path(__file__).resolve().parent / "samples" / "v1"
+SAMPLE = ROOT / "tests" / "samples" / "v1"
 
 
 def problems_of(practice: Env) -> list[str]:
