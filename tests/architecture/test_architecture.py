@@ -1,6 +1,6 @@
 """The code's shape, checked from its source: no import circle anywhere in the product.
 
-tests/test_layering.py holds the arrows between packages; this holds what an arrow
+tests/architecture/test_layering.py holds the arrows between packages; this holds what an arrow
 check alone lets through: two modules of one package importing each other, through an
 import inside a function or one under ``TYPE_CHECKING`` (both are edges here: a circle
 hidden that way still means neither module can be read, or moved, without the other).

@@ -204,7 +204,7 @@ SCENARIOS = [
     ),
     # Issue 31 item 10: nothing sealed to the merged key before it is durable and audited.
     Scenario("syncd --once (key merge)", lambda r: ["syncd", "--once"], _prep_merge),
-    # Issue 31 item 3: staged, shown, then put in force (tests/test_valves.py checks the shares).
+    # Issue 31 item 3: staged, shown, then put in force (tests/faults/test_valves.py checks the shares).
     Scenario(
         "recovery create",
         lambda r: ["recovery", "create", "--shares", "3", "--threshold", "2"],

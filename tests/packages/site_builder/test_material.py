@@ -74,6 +74,6 @@ def test_the_installed_material_is_a_major_version_client_sites_were_built_with(
         f"with major version(s) {', '.join(map(str, theme.SUPPORTED_MATERIAL_MAJORS))}: its templates, "
         "inline scripts (hashed into the CSP) and search may differ. Install a supported one "
         f"(pip install 'mkdocs-material<{max(theme.SUPPORTED_MATERIAL_MAJORS) + 1}'), or run the site "
-        f"tests (tests/test_site_*.py, tests/test_attacks.py) with {installed} and, when they pass, add "
+        f"tests (tests/browser/test_site_*.py, tests/attacks/test_attacks.py) with {installed} and, when they pass, add "
         f"{major} to SUPPORTED_MATERIAL_MAJORS in site_builder/theme.py"
     )
