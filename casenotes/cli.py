@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 # Each command imports what only it uses, inside its own body or module: a `casenotes seal`
 # process must not pay for MkDocs, watchdog, zxcvbn or the backup code (the import test
-# in tests/test_imports.py holds it to that).
+# in tests/architecture/test_imports.py holds it to that).
 CONTEXT_WORDS = ("casenotes", "notes", "therapy", "practice", "client", "session")  # guessed first
 CORE_ERRORS = (VaultError, TemplateError, SyncdError, site_builder.SiteError, ConfigError)
 
