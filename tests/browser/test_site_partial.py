@@ -471,6 +471,7 @@ def test_the_partial_overview_never_states_a_figure_of_the_whole_history_it_has_
     note it had read, "change since first +0" from a baseline it had not read, and "Risk
     flags: none" with the older notes unread. Every such figure now says what it rests on;
     in a real browser, at a desk's width and a phone's, nothing of it cut off."""
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     chromium = require_chromium()
@@ -499,7 +500,11 @@ def test_the_partial_overview_never_states_a_figure_of_the_whole_history_it_has_
             scores = page.locator("article table").first.evaluate("t => [t.scrollWidth, t.clientWidth]")
             assert scores[0] <= scores[1] + 1, scores  # the scores whole, no sideways scroll
             held.release()
-            page.reload()
+            try:
+                page.reload()
+            except PlaywrightError:  # the page's own refresh to the complete overview raced it
+                page.wait_for_load_state()
+            page.wait_for_function("() => !document.querySelector('article').innerText.includes('Partial')")
             complete = page.locator("article").inner_text()
             assert "Partial overview" not in complete and "not read yet" not in complete
             assert "In care since 02 Jun 2025 · 5 sessions" in complete and "-9" in complete
