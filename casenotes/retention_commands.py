@@ -372,6 +372,7 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
 
     def nightly() -> None:
         shared = practice_rules(p, vault, upgrade=True)  # read each night: a new version applies from then
+        index = facts_index.load(vault)  # one load for the run and the revived files after it
         report = run(
             vault,
             shared.policy,
@@ -381,12 +382,14 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
             max_clock_gap=dt.timedelta(days=int(settings.retention_run("max_clock_gap_days"))),
             heard_within=shared.heard_within,
             rules_version=shared.version,
+            index=index,
         )
         if report.deferred_to:
             log.info("purges in this group practice are made by device %s's syncd", report.deferred_to)
         for client_id, devices in {**report.intents, **report.awaiting}.items():
             log.info("client %s: purge waits for device(s) %s to acknowledge", client_id, ", ".join(devices))
-        signed = purged.signed(vault, facts_index.load(vault))
+        index.fold_logs(vault.audit.directory, index.key)  # what the run wrote
+        signed = purged.signed(vault, index)
         for item in purged.revived(vault.root, signed, vault.device.device_id):
             log.warning("%s: %s", item.path, item.describe())
         for client_id in report.announced:
