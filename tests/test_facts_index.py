@@ -241,3 +241,18 @@ def test_a_retired_devices_later_release_counts_for_nothing_in_the_index_either(
     reported = records.problems(desk, [client_id], index=index)
     assert [str(p) for p in reported] == [str(p) for p in records.problems(desk, [client_id])]
     assert "after it was retired" in str(reported[0])
+
+
+
+def test_an_entry_longer_than_64_kb_is_folded_once_not_every_time(vault: Vault) -> None:  # noqa: F811
+    """A career's `retention status` logs every client id whose name it read (95 KB at 5,000
+    clients): the next reader still finds where its index left off, and folds only what
+    came after, instead of every entry of the log again (seconds at 50,000 notes)."""
+    client_id = add(vault, "AB-1", ["2010-01-15"])
+    today = dt.date(2019, 1, 1)
+    _scanned(vault, today)
+    vault.audit.append("decrypt-profiles", clients=6000, client_ids=[f"{n:016x}" for n in range(6000)])
+    assert _scanned(vault, today)[client_id].last_session == dt.date(2010, 1, 15)
+    index = facts_index.load(vault)
+    assert not index.changed  # nothing new: continued where it was, not folded again from the start
+    _agrees(vault, today)

@@ -50,7 +50,7 @@ def line_hash(line: bytes) -> str:
     return hashlib.sha256(line).hexdigest()
 
 
-def _read_tail(fd: int, size: int) -> tuple[int, bytes]:
+def read_tail(fd: int, size: int) -> tuple[int, bytes]:
     """The log's last bytes (and where they start), enough to hold its last complete line
     whole: an entry can be longer than the window (`decrypt-profiles` names every client
     read, 95 KB at 5,000 clients), and half of one is no entry."""
@@ -124,7 +124,7 @@ class AuditLog:
         size = os.fstat(fd).st_size
         if size == 0:
             return 0, GENESIS
-        start, tail = _read_tail(fd, size)
+        start, tail = read_tail(fd, size)
         if not tail.endswith(b"\n"):
             cut = tail.rfind(b"\n")
             if cut < 0 and start > 0:
@@ -155,7 +155,7 @@ class AuditLog:
         if not self.path.exists():
             return
         with open(self.path, "rb") as handle:
-            start, tail = _read_tail(handle.fileno(), os.fstat(handle.fileno()).st_size)
+            start, tail = read_tail(handle.fileno(), os.fstat(handle.fileno()).st_size)
         complete = tail[: tail.rfind(b"\n")]
         if not complete:
             return

@@ -43,7 +43,7 @@ from nacl.signing import VerifyKey
 
 from ..format import retention_facts, sync_artefacts
 from ..format.encoding import canonical
-from .audit import Entry, signed_entry
+from .audit import Entry, read_tail, signed_entry
 from .retention_files import FACTS_EVENT
 
 if TYPE_CHECKING:
@@ -208,9 +208,10 @@ class FactsIndex:
             with open(path, "rb") as handle:
                 if offset == 0:
                     return True
-                start = max(0, offset - 64 * 1024)
-                handle.seek(start)
-                chunk = handle.read(offset - start)
+                if os.fstat(handle.fileno()).st_size < offset:
+                    return False
+                # the whole line, however long (a 5,000-client decrypt-profiles is 95 KB)
+                start, chunk = read_tail(handle.fileno(), offset)
         except OSError:
             return False
         if len(chunk) != offset - start or not chunk.endswith(b"\n"):
