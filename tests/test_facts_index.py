@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 from conftest import PASSPHRASE, Env
 from notes import note_text, write_note
@@ -24,7 +25,9 @@ from retention.policy import Facts
 from retention.purge import run, scan
 from syncd.filing import file_note
 from vault import Passphrase, Vault, verify
-from vault.store import facts_index
+from vault.store import facts_index, reading
+from vault.store.clients import PROFILE_RECORD_ID
+from vault.store.profile_index import RACY_SECONDS, ProfileIndex, index_file, stat_stamp
 
 APA = PRESETS["apa"]
 
@@ -242,6 +245,58 @@ def test_a_retired_devices_later_release_counts_for_nothing_in_the_index_either(
     assert [str(p) for p in reported] == [str(p) for p in records.problems(desk, [client_id])]
     assert "after it was retired" in str(reported[0])
 
+
+# -- the profile index's folder stamps ------------------------------------------------------------
+def _age(store: Vault, client_id: str, seconds: float) -> None:
+    """The client's access and profile folders as if last changed ``seconds`` ago: past the
+    racy window, their stat stamps are what the index compares."""
+    folder = store.client_dir(client_id)
+    when = time.time() - seconds
+    for path in (folder / "access", folder / "records" / PROFILE_RECORD_ID):
+        os.utime(path, (when, when))
+
+
+def _listed(store: Vault, practitioner, index: bool = True) -> dict[str, str]:
+    where = store.device_dir / "index" if index else None
+    return {p.client_id: p.handle for p in reading.profiles(store, practitioner, where)}
+
+
+def test_the_profile_index_follows_access_files_by_the_folders_stat(vault: Vault) -> None:  # noqa: F811
+    me = vault.unlock(Passphrase(PASSPHRASE))
+    ab, cd = add(vault, "AB-1", []), add(vault, "CD-2", [])
+    for client_id in (ab, cd):
+        _age(vault, client_id, 3600)
+    assert _listed(vault, me) == _listed(vault, me, index=False) == {ab: "AB-1", cd: "CD-2"}
+    kept = ProfileIndex(index_file(vault.device_dir / "index", me), me).entries
+    assert kept[ab][0] and kept[cd][0]  # old enough: stamped by their stat, not listed next time
+
+    # CD-2's access file taken away (a revoke synced in): it is no longer listed, just changed
+    # (the listing decides) and once settled (the new stat decides).
+    access = vault.client_dir(cd) / "access"
+    (sealed,) = access.glob("*.sealed")
+    aside = vault.root.parent / sealed.name
+    os.replace(sealed, aside)
+    assert _listed(vault, me) == _listed(vault, me, index=False) == {ab: "AB-1"}
+    _age(vault, cd, 1800)
+    assert _listed(vault, me) == {ab: "AB-1"}
+
+    # Put back with the folder's mtime set to what the index stamped: its ctime still moved,
+    # so the stamp differs and the client is read again (a stamp is never fooled by a touch).
+    stamped = os.stat(access)
+    os.replace(aside, sealed)
+    os.utime(access, ns=(stamped.st_atime_ns, stamped.st_mtime_ns))
+    assert _listed(vault, me) == _listed(vault, me, index=False) == {ab: "AB-1", cd: "CD-2"}
+
+
+def test_a_folder_changed_within_the_racy_window_gets_no_stat_stamp(vault: Vault) -> None:  # noqa: F811
+    client_id = add(vault, "AB-1", [])
+    folder = str(vault.client_dir(client_id) / "access")
+    assert stat_stamp(folder) == ""  # just written: a change in the same tick could hide
+    _age(vault, client_id, 3600)
+    assert stat_stamp(folder) != "" and stat_stamp(folder) == stat_stamp(folder)
+    when = time.time() - RACY_SECONDS / 4
+    os.utime(folder, (when, when))
+    assert stat_stamp(folder) == ""
 
 
 def test_an_entry_longer_than_64_kb_is_folded_once_not_every_time(vault: Vault) -> None:  # noqa: F811
