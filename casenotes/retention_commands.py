@@ -85,11 +85,14 @@ def retention_status(ctx: click.Context, no_names: bool) -> None:
         click.echo(f"{due} client(s) due for disposal: `casenotes retention purge --dry-run` shows what goes")
     for client_id, target in still_pending(vault):
         click.echo(f"client {client_id}: still to be shredded on {target} (connect it and run a backup)")
-    _show_intents(vault, handles)
+    _show_intents(vault, handles, index)
 
 
-def _show_intents(vault: Vault, handles: dict[str, str]) -> None:
-    """A group practice's purges waiting for their acknowledgements (retention/intents.py)."""
+def _show_intents(vault: Vault, handles: dict[str, str], index: facts_index.FactsIndex | None = None) -> None:
+    """A group practice's purges waiting for their acknowledgements (retention/intents.py).
+    ``index``: asked whether there is any intent (no search through every log for none)."""
+    if index is not None and not any(e.event == intents.INTENT for e in purged.signed(vault, index)):
+        return
     signed = purged.signed(vault)
     if not any(e.event == intents.INTENT for e in signed):
         return
