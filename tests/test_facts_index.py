@@ -45,7 +45,17 @@ def _scanned(store: Vault, today: dt.date) -> dict[str, Facts]:
 
 
 def _agrees(store: Vault, today: dt.date) -> None:
-    assert _scanned(store, today) == _by_reading_everything(store, today)
+    everything = _by_reading_everything(store, today)
+    assert _scanned(store, today) == everything
+    # Each client's merged facts the index keeps (the next scan's, unless a file or a session
+    # date changes) are what reading everything says, and so is the scan made from them.
+    kept = facts_index.load(store).merged
+    assert {c: records.facts_from_json(entry[2]) for c, entry in kept.items()} == {
+        c: everything[c] for c in kept
+    }
+    held = {c for c, facts in everything.items() if facts is not None and facts.holds}
+    assert set(kept) <= set(everything) - held  # a hold asks the ledger: never kept merged
+    assert _scanned(store, today) == everything
     assert facts_index.check(store)  # what `casenotes verify` asks: rebuilt, it says the same
 
 
@@ -55,6 +65,8 @@ def test_the_index_follows_every_change_made_here(vault: Vault, clock: Clock) ->
     other = add(desk, "CD-2", ["2012-05-01"], born="1990-02-02")
     today = dt.date(2019, 1, 1)
     _agrees(desk, today)
+    _scanned(desk, today)  # (`verify`'s rebuild, in _agrees, starts the merged part anew)
+    assert set(facts_index.load(desk).merged) == {client_id, other}  # no hold: each kept merged
     assert _scanned(desk, today)[client_id].last_session == dt.date(2010, 1, 15)
 
     # A draft sealed, then the same note signed (its second revision), then an addendum-like

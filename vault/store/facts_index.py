@@ -12,7 +12,13 @@ What it holds, each exactly what a reader would find by reading everything:
 - the ``purge-begin`` lines (device, seq, client): a reader keeps those a device signed;
 - per client, the devices that sealed into it (more than one: a fork is possible there);
 - per retention facts file, its stat, SHA-256, seq and opened facts: reused while the
-  stat is unchanged (a rewrite is a new inode: `durable.replace` renames a new file in).
+  stat is unchanged (a rewrite is a new inode: `durable.replace` renames a new file in);
+- per client, its facts merged from every device's file and its session dates, with what
+  they were merged from (each file's device and SHA-256, the session dates): reused while
+  those are the same, so a scan merges again only the clients a seal or a write changed.
+  Kept only for a client whose files ask no authority question (no hold; no other
+  device's closing date, birth date or notice: `retention.records.asks_judge`), since
+  what the ledger says can change with none of the client's files changing.
 
 Where it lives: ``<config dir>/<practice>/index/facts.<device>.sealed``, beside the device
 key, outside the vault and its backups: no sync engine ever carries it, so two machines
@@ -49,7 +55,7 @@ from .retention_files import FACTS_EVENT
 if TYPE_CHECKING:
     from .vault import Vault
 
-VERSION = 2  # 2: each logged facts write with its time
+VERSION = 3  # 2: each logged facts write with its time; 3: each client's merged facts
 _PERSON = b"casenotes-facts"  # the index key: the device's index key in its own domain
 SEAL_EVENT = "seal"
 PURGE_LINES = b'"event":"purge-'  # as vault/store/purged.py searches the logs for them
@@ -90,6 +96,8 @@ class FactsIndex:
     heard: list[list[Any]] = field(default_factory=list)  # [seq, time, device, data] of retention checks
     files: dict[str, FileFacts] = field(default_factory=dict)  # facts file path -> as last read
     folders: dict[str, list[Any]] = field(default_factory=dict)  # retention folder -> [stat, names]
+    #: client -> [[[device, file sha256], ...], session dates, merged facts] (see the docstring)
+    merged: dict[str, list[Any]] = field(default_factory=dict)
     changed: bool = False
     key: bytes = b""  # the retention key the facts open with (never stored)
 
@@ -108,6 +116,7 @@ class FactsIndex:
                 "heard": self.heard,
                 "files": {p: [f.stat, f.sha256, f.seq, f.facts] for p, f in self.files.items()},
                 "folders": self.folders,
+                "merged": self.merged,
             }
         )
 
@@ -132,6 +141,7 @@ class FactsIndex:
                 raw["heard"],
                 files,
                 raw["folders"],
+                raw["merged"],
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
@@ -263,7 +273,30 @@ class FactsIndex:
         folders = [p for p in self.folders if p.split(os.sep)[-2] not in keep]
         for path in folders:
             del self.folders[path]
-        self.changed = self.changed or bool(gone) or bool(folders)
+        merged = [client for client in self.merged if client not in keep]
+        for client in merged:
+            del self.merged[client]
+        self.changed = self.changed or bool(gone) or bool(folders) or bool(merged)
+
+    # -- each client's merged facts -------------------------------------------------------
+    def merged_facts(
+        self, client_id: str, files: list[list[str]], sessions: Mapping[str, str]
+    ) -> dict[str, Any] | None:
+        """The client's merged facts as kept, if merged from exactly these files ([device,
+        SHA-256] each, in the folder's order) and these session dates; else None."""
+        kept = self.merged.get(client_id)
+        if kept is None or kept[0] != files or kept[1] != sessions:
+            return None
+        return dict(kept[2])
+
+    def keep_merged(self, client_id: str, entry: list[Any] | None) -> None:
+        """Keep [files, session dates, merged facts] as `merged_facts` reads them (None: keep
+        nothing of the client: what was kept is not what its files say now)."""
+        if entry is None:
+            self.changed = self.merged.pop(client_id, None) is not None or self.changed
+        elif self.merged.get(client_id) != entry:
+            self.merged[client_id] = entry
+            self.changed = True
 
     # -- what readers ask -----------------------------------------------------------------
     def shared(self) -> list[str]:
