@@ -323,3 +323,26 @@ def test_an_entry_longer_than_64_kb_is_folded_once_not_every_time(vault: Vault) 
     index = facts_index.load(vault)
     assert not index.changed  # nothing new: continued where it was, not folded again from the start
     _agrees(vault, today)
+
+
+def test_lines_that_change_no_fact_do_not_rewrite_the_index_until_they_add_up(vault: Vault) -> None:  # noqa: F811
+    """A `status` after a `client list` does not rewrite the whole index for a line that says
+    nothing about retention: the next reader folds it again instead, until such lines pass
+    UNSAVED_BYTES. A line that does change a fact is saved at once."""
+    client_id = add(vault, "AB-1", ["2010-01-15"])
+    today = dt.date(2019, 1, 1)
+    _scanned(vault, today)
+    path = facts_index.index_path(vault)
+    saved = path.read_bytes()
+    vault.audit.append("decrypt-profiles", clients=6000, client_ids=[f"{n:016x}" for n in range(6000)])
+    assert _scanned(vault, today)[client_id].last_session == dt.date(2010, 1, 15)
+    assert path.read_bytes() == saved  # not rewritten for it
+    for _ in range(facts_index.UNSAVED_BYTES // 100_000 + 1):
+        vault.audit.append("decrypt-profiles", clients=6000, client_ids=[f"{n:016x}" for n in range(6000)])
+    _scanned(vault, today)
+    assert path.read_bytes() != saved  # past UNSAVED_BYTES: saved, so no reader folds them all again
+    saved = path.read_bytes()
+    records.place_hold(vault, client_id, "a records request from a court")
+    assert _scanned(vault, today)[client_id].holds
+    assert path.read_bytes() != saved
+    _agrees(vault, today)

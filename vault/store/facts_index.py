@@ -60,6 +60,10 @@ _PERSON = b"casenotes-facts"  # the index key: the device's index key in its own
 SEAL_EVENT = "seal"
 PURGE_LINES = b'"event":"purge-'  # as vault/store/purged.py searches the logs for them
 HEARD_EVENT = "retention-check"  # each device's nightly retention check (retention/group.py)
+FOLDED = frozenset({SEAL_EVENT, FACTS_EVENT, "purge-begin", "supervise", HEARD_EVENT})  # what `fold` reads
+#: Lines that change nothing here (an unlock, a backup, a 95 KB decrypt-profiles) are folded
+#: again by the next reader rather than the whole index rewritten for them, up to this much.
+UNSAVED_BYTES = 256 * 1024
 
 
 def index_path(vault: Vault) -> Path:
@@ -100,6 +104,7 @@ class FactsIndex:
     merged: dict[str, list[Any]] = field(default_factory=dict)
     changed: bool = False
     key: bytes = b""  # the retention key the facts open with (never stored)
+    unsaved: int = 0  # bytes of log lines folded since the index was read that changed nothing in it
 
     def to_bytes(self) -> bytes:
         return canonical(
@@ -198,17 +203,21 @@ class FactsIndex:
             end = tail.rfind(b"\n") + 1  # a line still being written is folded next time
             if end == 0:
                 continue
+            mattered = False
             for line in tail[:end].splitlines():
                 last = hashlib.sha256(line).hexdigest()
                 if PURGE_LINES in line:  # kept as written: a reader checks each one's signature
                     self.purge_lines.setdefault(name, []).append(line.decode("utf-8", "replace"))
+                    mattered = True
                 try:
                     e = json.loads(line)
                     self.fold(Entry(e["seq"], e["time"], e["device"], e["event"], e["data"]), key)
+                    mattered = mattered or e["event"] in FOLDED
                 except (ValueError, KeyError, TypeError, AttributeError):
                     continue  # as every reader of the log skips it (verify reports it)
             self.logs[name] = [offset + end, last]
-            self.changed = True
+            self.unsaved += end
+            self.changed = self.changed or mattered or self.unsaved > UNSAVED_BYTES
 
     @staticmethod
     def _continues(path: Path, mark: list[Any]) -> bool:
@@ -359,7 +368,7 @@ def save(vault: Vault, index: FactsIndex) -> None:
         durable.replace(path, _box(vault).encrypt(index.to_bytes()), sync=False)
     except OSError:
         return
-    index.changed = False
+    index.changed, index.unsaved = False, 0
 
 
 def rebuilt(vault: Vault) -> FactsIndex:
