@@ -130,7 +130,7 @@ def scan(
                     facts = replace(facts, notices=(*facts.notices, today))
                     decision, announced = decide(facts, policy, today), True
         found.append(ClientRetention(client_id, facts, decision, announced_now=announced))
-    index.forget_missing(clients)
+    index.forget_missing(clients, vault.root)
     facts_index.save(vault, index)
     return found
 

@@ -346,3 +346,19 @@ def test_lines_that_change_no_fact_do_not_rewrite_the_index_until_they_add_up(va
     assert _scanned(vault, today)[client_id].holds
     assert path.read_bytes() != saved
     _agrees(vault, today)
+
+
+def test_a_practice_reached_by_another_path_keeps_one_entry_a_file(vault: Vault, tmp_path) -> None:  # noqa: F811
+    """The index names each facts file by its whole path: reached through a symlink (or the
+    practice moved), the entries of the old path are dropped, not kept beside the new ones
+    for every later reader to load and save."""
+    client_id = add(vault, "AB-1", ["2010-01-15"])
+    today = dt.date(2019, 1, 1)
+    _scanned(vault, today)
+    link = tmp_path / "elsewhere"
+    link.symlink_to(vault.root.parent, target_is_directory=True)
+    there = Vault(link / vault.root.name, vault.device_dir.parent, vault.clock)
+    assert _scanned(there, today)[client_id].last_session == dt.date(2010, 1, 15)
+    index = facts_index.load(there)
+    assert index.files and all(path.startswith(str(link)) for path in index.files)
+    assert index.folders and all(path.startswith(str(link)) for path in index.folders)

@@ -273,13 +273,16 @@ class FactsIndex:
         self.changed = True
         return found
 
-    def forget_missing(self, clients: Iterable[str]) -> None:
-        """Drop what the index holds of files and clients no longer in the vault."""
+    def forget_missing(self, clients: Iterable[str], root: Path | str) -> None:
+        """Drop what the index holds of files and clients no longer in the vault at ``root``
+        (files are named by their whole path: a practice moved, or reached by another path,
+        would otherwise keep every file's entry under each path it was ever read by)."""
         keep = set(clients)
-        gone = [p for p in self.files if p.split(os.sep)[-3] not in keep]
+        under = os.path.join(root, "clients", "")
+        gone = [p for p in self.files if not p.startswith(under) or p.split(os.sep)[-3] not in keep]
         for path in gone:
             del self.files[path]
-        folders = [p for p in self.folders if p.split(os.sep)[-2] not in keep]
+        folders = [p for p in self.folders if not p.startswith(under) or p.split(os.sep)[-2] not in keep]
         for path in folders:
             del self.folders[path]
         merged = [client for client in self.merged if client not in keep]
