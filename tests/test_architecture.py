@@ -13,17 +13,7 @@ from collections import deque
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = (
-    "vault",
-    "note_templates",
-    "syncd",
-    "retention",
-    "site_builder",
-    "fiction",
-    "checkup",
-    "casenotes",
-    "docs_hooks",
-)
+PACKAGES = ("vault", "note_templates", "syncd", "retention", "site_builder", "fiction", "checkup", "casenotes", "docs_hooks")
 
 
 def module_name(path: Path) -> str:

@@ -389,9 +389,7 @@ def test_a_target_failing_after_the_first_pack_gets_no_new_manifest(practice: En
     failing = RecordingStorage(folder, packs_before_failing=1)
     with pytest.raises(WriteFailed):
         vault.backup(BackupTarget(failing, practice.practice.state_dir))
-    assert [key.split("/")[0] for key in failing.writes if key != LOCK] == [
-        "packs"
-    ]  # one pack, then the fault
+    assert [key.split("/")[0] for key in failing.writes if key != LOCK] == ["packs"]  # one pack, then the fault
     assert len(list((folder / "snapshots").glob("*.json"))) == 1
     assert run(practice, "backup", "verify", "--from", str(folder), "--full").code == 0
     vault.backup(BackupTarget(FolderStorage(folder), practice.practice.state_dir))

@@ -254,12 +254,8 @@ def complete(env: Env, words: str) -> list[str]:
     parts = words.split(" ")
     proc = subprocess.run(
         [sys.executable, "-m", "casenotes"],
-        env={
-            **env.env,
-            "_CASENOTES_COMPLETE": "bash_complete",
-            "COMP_WORDS": " ".join(["casenotes", *parts]),
-            "COMP_CWORD": str(len(parts)),
-        },
+        env={**env.env, "_CASENOTES_COMPLETE": "bash_complete", "COMP_WORDS": " ".join(["casenotes", *parts]),
+             "COMP_CWORD": str(len(parts))},
         capture_output=True,
         text=True,
         timeout=60,

@@ -78,9 +78,7 @@ def test_an_oserror_the_core_did_not_type_is_still_one_sentence(practice: Env) -
 
 
 @pytest.mark.parametrize("failing", ["mkstemp", "fsync", "mkdir"])
-def test_each_step_of_a_durable_write_fails_as_write_failed(
-    tmp_path: Path, monkeypatch, failing: str
-) -> None:
+def test_each_step_of_a_durable_write_fails_as_write_failed(tmp_path: Path, monkeypatch, failing: str) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
@@ -99,9 +97,7 @@ def test_each_step_of_a_durable_write_fails_as_write_failed(
     assert not list(tmp_path.rglob(".tmp-*"))  # nothing half-written is left behind
 
 
-def test_a_temp_file_that_cannot_be_removed_does_not_fail_a_finished_write(
-    tmp_path: Path, monkeypatch
-) -> None:
+def test_a_temp_file_that_cannot_be_removed_does_not_fail_a_finished_write(tmp_path: Path, monkeypatch) -> None:
     real_unlink = os.unlink
 
     def refuse_temps(path: str, *args: object, **kwargs: object) -> None:
@@ -130,9 +126,7 @@ def test_read_only_commands_answer_on_a_full_disk(tiny_practice: Env, command: t
     result = tiny_practice.run(*command)
     assert result.code == 0, result.err
     assert "OK" in result.text and "Traceback" not in result.err
-    assert (
-        "warning: could not write the audit checkpoint" in result.err and "free some disk space" in result.err
-    )
+    assert "warning: could not write the audit checkpoint" in result.err and "free some disk space" in result.err
 
 
 def test_client_add_on_a_full_disk_leaves_no_orphan_and_a_rerun_works(tiny_practice: Env) -> None:
@@ -229,9 +223,7 @@ def test_a_killed_restore_can_be_run_again(practice: Env, tmp_path: Path) -> Non
     result = practice.run("backup", "restore", name, str(into))
     assert result.code == 0, result.err
     assert not (into / ".restoring-vault").exists()
-    restored = Env(
-        Practice(into, practice.practice.config_dir), {**practice.env, "CASENOTES_HOME": str(into)}
-    )
+    restored = Env(Practice(into, practice.practice.config_dir), {**practice.env, "CASENOTES_HOME": str(into)})
     assert restored.run("verify").code == 0
     again = practice.run("backup", "restore", name, str(into))
     assert again.code == 1 and "restore into a new, empty folder" in one_clear_sentence(again.err)

@@ -44,8 +44,7 @@ def fake_sys(tmp_path: Path, crypt: bool) -> Path:
 @pytest.mark.parametrize(("crypt", "status"), [(True, "ok"), (False, "warn")])
 def test_encrypted_inbox_on_linux(tmp_path: Path, crypt: bool, status: str) -> None:
     assert (
-        machine.encrypted_inbox("/dev/dm-0", "ext4", fake_sys(tmp_path, crypt), "linux", None).status
-        == status
+        machine.encrypted_inbox("/dev/dm-0", "ext4", fake_sys(tmp_path, crypt), "linux", None).status == status
     )
 
 

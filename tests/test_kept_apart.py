@@ -12,10 +12,7 @@ from site_builder.timeline import Entry, assemble
 
 
 def notes(*rows: tuple[str, str, str | None]) -> dict[str, dict[str, object]]:
-    return {
-        nid: {"template": template, **({"amends": amends} if amends else {})}
-        for nid, template, amends in rows
-    }
+    return {nid: {"template": template, **({"amends": amends} if amends else {})} for nid, template, amends in rows}
 
 
 @pytest.mark.parametrize(
@@ -24,15 +21,7 @@ def notes(*rows: tuple[str, str, str | None]) -> dict[str, dict[str, object]]:
         ([("p", "psychotherapy", None), ("s", "soap", None)], {"p"}),
         ([("p", "psychotherapy", None), ("a", "addendum", "p")], {"p", "a"}),
         ([("p", "psychotherapy", None), ("a", "addendum", "p"), ("b", "addendum", "a")], {"p", "a", "b"}),
-        (
-            [
-                ("b", "addendum", "a"),
-                ("c", "addendum", "b"),
-                ("a", "addendum", "p"),
-                ("p", "psychotherapy", None),
-            ],
-            {"p", "a", "b", "c"},
-        ),
+        ([("b", "addendum", "a"), ("c", "addendum", "b"), ("a", "addendum", "p"), ("p", "psychotherapy", None)], {"p", "a", "b", "c"}),
         ([("s", "soap", None), ("a", "addendum", "s"), ("b", "addendum", "a")], set()),
         ([("a", "addendum", "b"), ("b", "addendum", "a")], set()),  # a cycle ends, private or not
         ([("a", "addendum", "gone")], set()),  # amends a note not here (purged, damaged)

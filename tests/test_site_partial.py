@@ -489,9 +489,7 @@ def test_the_partial_overview_never_states_a_figure_of_the_whole_history_it_has_
             assert "2 sessions in the newest 2 of 5 notes" in text
             assert "+0" not in text  # PHQ-9's first score is in a note not read yet
             assert "first score" not in text  # it is the first read, not the first
-            assert (
-                "Trend and change from the scores in the newest 2 notes; 3 older notes not read yet" in text
-            )
+            assert "Trend and change from the scores in the newest 2 notes; 3 older notes not read yet" in text
             assert "None: every assessed session says" not in text
             assert "No risk flag in the newest 2 notes; 3 older notes not read yet" in text
             assert OLD_RISK not in text

@@ -7,16 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = [
-    "vault",
-    "note_templates",
-    "syncd",
-    "retention",
-    "site_builder",
-    "fiction",
-    "checkup",
-    "casenotes",
-]
+PACKAGES = ["vault", "note_templates", "syncd", "retention", "site_builder", "fiction", "checkup", "casenotes"]
 
 
 def test_ruff_is_clean() -> None:
@@ -39,9 +30,6 @@ TEST_LENIENCE = ["union-attr", "index", "func-returns-value"]
 def test_mypy_is_clean_on_the_tests_and_benchmarks() -> None:
     lenient = [flag for code in TEST_LENIENCE for flag in ("--disable-error-code", code)]
     done = subprocess.run(
-        [sys.executable, "-m", "mypy", *lenient, "tests", "benchmarks"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+        [sys.executable, "-m", "mypy", *lenient, "tests", "benchmarks"], cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stdout + done.stderr
