@@ -86,11 +86,14 @@ def retention_status(ctx: click.Context, vault: Vault, no_names: bool) -> None:
         click.echo(f"{due} client(s) due for disposal: `casenotes retention purge --dry-run` shows what goes")
     for client_id, target in still_pending(vault):
         click.echo(f"client {client_id}: still to be shredded on {target} (connect it and run a backup)")
-    _show_intents(vault, handles)
+    _show_intents(vault, handles, index)
 
 
-def _show_intents(vault: Vault, handles: dict[str, str]) -> None:
-    """A group practice's purges waiting for their acknowledgements (retention/intents.py)."""
+def _show_intents(vault: Vault, handles: dict[str, str], index: facts_index.FactsIndex | None = None) -> None:
+    """A group practice's purges waiting for their acknowledgements (retention/intents.py).
+    ``index``: asked whether there is any intent (no search through every log for none)."""
+    if index is not None and not any(e.event == intents.INTENT for e in purged.signed(vault, index)):
+        return
     signed = purged.signed(vault)
     if not any(e.event == intents.INTENT for e in signed):
         return
@@ -370,6 +373,7 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
 
     def nightly() -> None:
         shared = practice_rules(p, vault, upgrade=True)  # read each night: a new version applies from then
+        index = facts_index.load(vault)  # one load for the run and the revived files after it
         report = run(
             vault,
             shared.policy,
@@ -379,12 +383,14 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
             max_clock_gap=dt.timedelta(days=int(settings.retention_run("max_clock_gap_days"))),
             heard_within=shared.heard_within,
             rules_version=shared.version,
+            index=index,
         )
         if report.deferred_to:
             log.info("purges in this group practice are made by device %s's syncd", report.deferred_to)
         for client_id, devices in {**report.intents, **report.awaiting}.items():
             log.info("client %s: purge waits for device(s) %s to acknowledge", client_id, ", ".join(devices))
-        signed = purged.signed(vault, facts_index.load(vault))
+        index.fold_logs(vault.audit.directory, index.key)  # what the run wrote
+        signed = purged.signed(vault, index)
         for item in purged.revived(vault.root, signed, vault.device.device_id):
             log.warning("%s: %s", item.path, item.describe())
         for client_id in report.announced:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from vault import Entry, Vault
 from vault.errors import VaultError
@@ -32,6 +33,9 @@ from vault.store.retention_files import FACTS_EVENT
 
 from . import records
 from .policy import Policy, decide
+
+if TYPE_CHECKING:
+    from vault.store.facts_index import FactsIndex
 
 ACK = "purge-ack"  # an acknowledgement of a purge's intent (retention/intents.py)
 INTENT = "purge-intent"  # a purge's intent (retention/intents.py)
@@ -127,15 +131,23 @@ def _from_log(
 
 
 def settle(
-    vault: Vault, policy: Policy, unacknowledged: Callable[[Vault, str, purged.Purge, Sequence[Entry]], str]
+    vault: Vault,
+    policy: Policy,
+    unacknowledged: Callable[[Vault, str, purged.Purge, Sequence[Entry]], str],
+    index: FactsIndex | None = None,
 ) -> tuple[list[str], list[tuple[str, str]]]:
     """Decide every purge another device began that this device has not agreed to: agree
     (audited ``purge-agreed``) or refuse (``purge-refused``, once per reason). Returns the
     clients agreed to, and (client, why) of those refused. ``unacknowledged``: why a purge
     was not one every machine of a group practice acknowledged (retention/intents.py, which
-    imports this module)."""
+    imports this module). ``index``: asked only whether there is anything to decide; what
+    is decided is read again from the logs."""
     own = vault.device.device_id
-    signed = purged.signed(vault)
+    signed = purged.signed(vault, index)
+    if not purged.undecided(signed, own):
+        return [], []
+    if index is not None:
+        signed = purged.signed(vault)
     pending = purged.undecided(signed, own)
     if not pending:
         return [], []

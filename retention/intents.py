@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from vault import Entry, Problem, Vault
 from vault.format.encoding import new_id
@@ -53,6 +54,9 @@ from vault.store.retention_files import FACTS_EVENT
 
 from . import agreement, group
 from .policy import Policy
+
+if TYPE_CHECKING:
+    from vault.store.facts_index import FactsIndex
 
 INTENT = agreement.INTENT
 ACK = agreement.ACK  # written here; agreement.py reads an erasure's
@@ -169,15 +173,20 @@ def standing(vault: Vault, entries: Sequence[Entry], live: bool = True) -> list[
     return sorted(found, key=lambda s: (s.intent.client_id, s.intent.time, s.intent.device))
 
 
-def acknowledge(vault: Vault, policy: Policy) -> tuple[list[str], list[tuple[str, str]]]:
+def acknowledge(
+    vault: Vault, policy: Policy, index: FactsIndex | None = None
+) -> tuple[list[str], list[tuple[str, str]]]:
     """Answer every live intent of another device this device has not answered: ``purge-ack``
     or ``purge-held`` (with why), each checked from this machine's own facts. An intent of a
     client whose files have not reached this machine yet is answered once they have.
-    Returns the clients acknowledged, and (client, why) of those held."""
+    Returns the clients acknowledged, and (client, why) of those held. ``index``: asked
+    only whether there is any intent; what is answered is read again from the logs."""
     own = vault.device.device_id
-    signed = purged.signed(vault)
+    signed = purged.signed(vault, index)
     if not any(e.event == INTENT for e in signed) or own in vault.trust.retired():
         return [], []
+    if index is not None:
+        signed = purged.signed(vault)
     entries = purged.trusted(vault.audit.entries(), signed)
     answered = {str(e.data.get("intent")) for e in signed if e.device == own and e.event in (ACK, HELD)}
     acked: list[str] = []

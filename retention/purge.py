@@ -130,7 +130,7 @@ def scan(
                     facts = replace(facts, notices=(*facts.notices, today))
                     decision, announced = decide(facts, policy, today), True
         found.append(ClientRetention(client_id, facts, decision, announced_now=announced))
-    index.forget_missing(clients)
+    index.forget_missing(clients, vault.root)
     facts_index.save(vault, index)
     return found
 
@@ -362,7 +362,10 @@ def finish_cut_short(vault: Vault, index: facts_index.FactsIndex | None = None) 
 
 
 def finish_pending(
-    vault: Vault, targets: Sequence[BackupTarget], policy: Policy | None = None
+    vault: Vault,
+    targets: Sequence[BackupTarget],
+    policy: Policy | None = None,
+    index: facts_index.FactsIndex | None = None,
 ) -> list[tuple[str, str]]:
     """On each reachable target, shred every purged client it has not been cleared of: one
     away during the purge, or another drive since swapped in at the same place (targets are
@@ -371,17 +374,22 @@ def finish_pending(
 
     A purge or certificate of another device counts only once this device agreed to it
     (retention/agreement.py, decided here when ``policy`` is given): else nothing of the
-    client is set aside or shredded."""
+    client is set aside or shredded. ``index``: this device's facts index, asked only
+    whether there is anything to do; what is done is read again from the logs."""
     done = []
     with vault.backup_lock():
-        finish_cut_short(vault)
+        finish_cut_short(vault, index)
         if policy is not None:
-            agreement.settle(vault, policy, intents.unacknowledged)
-            intents.acknowledge(vault, policy)  # another device's intent, seen here: answered
-        purges = purged.signed(vault)
+            agreement.settle(vault, policy, intents.unacknowledged, index)
+            intents.acknowledge(vault, policy, index)  # another device's intent, seen here: answered
         own = vault.device.device_id
+        purges = purged.signed(vault, index)
         mine = purged.begun(purges, own) | set(purged.gone(purges, own))
         disposals = {c: d for c, d in _disposals(vault).items() if c in mine}
+        if index is not None and (disposals or purges):
+            purges = purged.signed(vault)  # something may be shredded or set aside: the logs say what
+            mine = purged.begun(purges, own) | set(purged.gone(purges, own))
+            disposals = {c: d for c, d in _disposals(vault).items() if c in mine}
         checked: list[bool] = []
 
         def check_once() -> None:
@@ -450,13 +458,16 @@ def run(
     heard_within: dt.timedelta = group.DEFAULT_HEARD_WITHIN,
     progress: Progress | None = None,
     rules_version: int | None = None,
+    index: facts_index.FactsIndex | None = None,
 ) -> RunReport:
     """Finish pending shreds, then purge every due client. ``rules_version``: the version of
     the practice's rules ``policy`` comes from (retention/rules.py; 0: none in the vault yet):
-    no client is purged while a signed entry names a newer one. None: not checked."""
+    no client is purged while a signed entry names a newer one. None: not checked.
+    ``index``: this device's facts index, if the caller loaded it already."""
     with vault.backup_lock():
         # Only the retention checks are read here (kept by the facts index): not the whole log.
-        index = facts_index.load(vault)
+        index = index or facts_index.load(vault)
+        index.fold_logs(vault.audit.directory, index.key)  # what was written before the lock was ours
         known = group.devices(vault, index.heard_entries())
         if len(known) > 1:  # the other machines hear from this one; it remembers them, and they its rules
             rules = group.rules_of(policy.describe())
@@ -489,8 +500,8 @@ def _run(
     rules_version: int | None = None,
     index: facts_index.FactsIndex | None = None,
 ) -> RunReport:
-    report = RunReport(completed=finish_pending(vault, targets, policy))
     index = index or facts_index.load(vault)
+    report = RunReport(completed=finish_pending(vault, targets, policy, index))
     index.fold_logs(vault.audit.directory, index.key)  # what this run wrote so far
     now = vault.clock()
     # In a group practice, the nightly notice is written by the device that makes the

@@ -288,14 +288,6 @@ def indexed_sessions(vault: Vault, index: FactsIndex) -> dict[str, Sessions | Ta
     return found
 
 
-def _indexed(index: FactsIndex, path: str, key: bytes) -> DeviceFacts:
-    facts = index.facts_file(path, key).facts
-    try:
-        return DeviceFacts(**facts)
-    except TypeError as exc:
-        raise TamperedFile(path, "retention facts do not decrypt: damaged or forged") from exc
-
-
 def current(
     vault: Vault,
     client_id: str,
@@ -309,13 +301,13 @@ def current(
     damaged or forged file or fact raises TamperedFile. ``index`` (only with ``signed=False``,
     the scan): the files as the facts index last read them, while their stat is unchanged."""
     key = key or retention_key(vault)
-    judge = Judge(vault.keyring, client_id)
     if index is not None and not signed:
-        paths, read = index.facts_files(vault.root, client_id), lambda path: _indexed(index, path, key)
-    else:
-        paths, read = device_files(vault, client_id), lambda path: _read(vault, path, key, signed)[1]
-    own = vault.device.device_id
-    views = [believed(judge, _device_of(path), read(path), own, path)[0] for path in paths]
+        return _current_indexed(vault, client_id, key, index, logged)
+    judge = Judge(vault.keyring, client_id)
+    paths, own = device_files(vault, client_id), vault.device.device_id
+    views = [
+        believed(judge, _device_of(path), _read(vault, path, key, signed)[1], own, path)[0] for path in paths
+    ]
     sessions = (logged_sessions(vault, key) if logged is None else logged).get(client_id, {})
     if isinstance(sessions, TamperedFile):
         raise sessions
@@ -323,6 +315,75 @@ def current(
     if any(view.created for view in views):
         return merge(views, dt.date.max)
     return merge(views, _created_from_record(vault, client_id))
+
+
+def _current_indexed(
+    vault: Vault,
+    client_id: str,
+    key: bytes,
+    index: FactsIndex,
+    logged: Mapping[str, Sessions | TamperedFile] | None,
+) -> Facts:
+    """`current` from the facts index: the files as it last read them while their stat is
+    unchanged, and the client's merged facts as it kept them while every file's digest and
+    the client's session dates are those they were merged from (vault/store/facts_index.py)."""
+    sessions = (indexed_sessions(vault, index) if logged is None else logged).get(client_id, {})
+    if isinstance(sessions, TamperedFile):
+        raise sessions
+    paths = index.facts_files(vault.root, client_id)
+    files = [(_device_of(path), index.facts_file(path, key)) for path in paths]
+    stamp = [[device, found.sha256] for device, found in files]
+    kept = index.merged_facts(client_id, stamp, sessions)
+    if kept is not None:
+        return facts_from_json(kept)
+    own, judge = vault.device.device_id, Judge(vault.keyring, client_id)
+    views = [(device, _view(path, found.facts)) for path, (device, found) in zip(paths, files, strict=True)]
+    judged = any(asks_judge(device, view, own) for device, view in views)
+    merged = [
+        believed(judge, device, view, own, path)[0] for path, (device, view) in zip(paths, views, strict=True)
+    ]
+    merged.append(DeviceFacts(sessions=dict(sessions)))
+    if not any(view.created for view in merged):
+        index.keep_merged(client_id, None)  # dated from client.json: not kept
+        return merge(merged, _created_from_record(vault, client_id))
+    facts = merge(merged, dt.date.max)
+    # What authority says can change with no file of the client changing: kept only if unasked.
+    index.keep_merged(client_id, None if judged else [stamp, dict(sessions), facts_json(facts)])
+    return facts
+
+
+def _view(path: str, facts: Mapping[str, Any]) -> DeviceFacts:
+    try:
+        return DeviceFacts(**facts)
+    except TypeError as exc:
+        raise TamperedFile(path, "retention facts do not decrypt: damaged or forged") from exc
+
+
+def facts_json(facts: Facts) -> dict[str, Any]:
+    """A client's merged facts as the facts index keeps them (`facts_from_json` reads them)."""
+    day = dt.date.isoformat
+    return {
+        "created": day(facts.created),
+        "last_sessions": {kind: day(d) for kind, d in facts.last_sessions.items()},
+        "born": day(facts.born) if facts.born else None,
+        "closed": day(facts.closed) if facts.closed else None,
+        "holds": dict(facts.holds),
+        "notices": [day(d) for d in facts.notices],
+    }
+
+
+def facts_from_json(kept: Mapping[str, Any]) -> Facts:
+    from .policy import Facts
+
+    day = dt.date.fromisoformat
+    return Facts(
+        created=day(kept["created"]),
+        last_sessions={kind: day(d) for kind, d in kept["last_sessions"].items()},
+        born=day(kept["born"]) if kept["born"] else None,
+        closed=day(kept["closed"]) if kept["closed"] else None,
+        holds=dict(kept["holds"]),
+        notices=tuple(day(d) for d in kept["notices"]),
+    )
 
 
 def _device_of(path: str) -> str:
@@ -351,6 +412,8 @@ def believed(
     retire (`Judge.beyond_retire`) was written after it, whatever dates it holds: which of
     its facts are older cannot be told, so its releases, closing and birth dates and notice
     count for nothing; its placements still hold (a hold only ever keeps records)."""
+    if not asks_judge(device_id, view, own):
+        return view, []  # nothing in it a judge or a retire could refuse
     refused: list[str] = []
     late = judge.beyond_retire(device_id, Path(path), "retention facts", FACT_FIX) if path else ""
     if late:
@@ -378,6 +441,13 @@ def believed(
             refused.append(why)
             changed["noticed"] = None
     return (replace(view, **changed) if changed else view), refused
+
+
+def asks_judge(device_id: str, view: DeviceFacts, own: str | None) -> bool:
+    """Whether `believed` asks anything of the judge about this view: only of a hold, and of
+    another device's closing date, birth date or notice. A view that asks nothing is believed
+    as it is, whoever holds which authority (what the facts index may keep merged)."""
+    return bool(view.holds) or (device_id != own and bool(view.closed[1] or view.born[1] or view.noticed))
 
 
 FACT_WORD = {"closed": "closing date", "born": "birth date"}
@@ -491,15 +561,16 @@ def problems(
             elif entry.event == "purge-begin":
                 purged.add(client)
     found = []
+    clients = os.path.join(vault.root, "clients")  # strings: a path object each cost more than the check
     for client_id in vault.client_ids() if client_ids is None else client_ids:
         if client_id in purged:
             continue
         for device_id, (seq, digest) in latest.get(client_id, {}).items():
-            path = path_for(vault, client_id, device_id)
+            where = os.path.join(clients, client_id, "retention", f"{device_id}.json")
             if (client_id, device_id) in late:  # it may have released a hold: believed no more
                 found.append(
                     Problem(
-                        path,
+                        Path(where),
                         f"retention facts written by device {device_id} after it was retired "
                         f"({retired[device_id]}; its entry is dated {late[client_id, device_id]}, and a lost "
                         "machine's clock may be set back): a retired device keeps no authority; restore "
@@ -508,27 +579,32 @@ def problems(
                 )
                 continue
             try:
-                found_seq, found_digest = _seq_and_digest(path, index)
+                found_seq, found_digest = _seq_and_digest(where, index)
             except FileNotFoundError:
-                found.append(Problem(path, "retention facts the audit log records are missing (deleted?)"))
+                found.append(
+                    Problem(Path(where), "retention facts the audit log records are missing (deleted?)")
+                )
                 continue
             except (ValueError, KeyError, TypeError, TamperedFile):
-                found.append(Problem(path, "retention facts are damaged"))
+                found.append(Problem(Path(where), "retention facts are damaged"))
                 continue
             if found_seq < seq:
                 found.append(
-                    Problem(path, "retention facts are older than their last audited write (put back?)")
+                    Problem(
+                        Path(where), "retention facts are older than their last audited write (put back?)"
+                    )
                 )
             elif found_seq == seq and found_digest != digest:
                 found.append(
-                    Problem(path, "retention facts differ from their last audited write (replaced?)")
+                    Problem(Path(where), "retention facts differ from their last audited write (replaced?)")
                 )
     return found
 
 
-def _seq_and_digest(path: Path, index: FactsIndex | None) -> tuple[int, str]:
+def _seq_and_digest(path: str, index: FactsIndex | None) -> tuple[int, str]:
     if index is not None:
-        known = index.facts_file(str(path), index.key)
+        known = index.facts_file(path, index.key)
         return known.seq, known.sha256
-    data = path.read_bytes()
+    with open(path, "rb") as handle:
+        data = handle.read()
     return int(json.loads(data)["seq"]), hashlib.sha256(data).hexdigest()

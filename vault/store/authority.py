@@ -39,6 +39,7 @@ a handle-index entry (vault/store/handles.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from ..errors import TamperedFile
@@ -102,7 +103,12 @@ class Judge:
         self.client_id = client_id
         self._writers: Writers | None = None
         self._owners: dict[str, bool] = {}  # device -> whether its practitioner added the client
-        self._retired = keyring.trust.retired()  # read once per client, not per revision
+
+    @cached_property
+    def _retired(self) -> dict[str, str]:
+        """Read once per client, not per revision, and only when a question needs it: a
+        retention scan makes 5,000 judges of which most are asked nothing."""
+        return self.keyring.trust.retired()
 
     def owns(self, device_id: str) -> bool:
         """Whether the device is one of the practitioner's who added the client (asked once

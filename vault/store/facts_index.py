@@ -12,7 +12,13 @@ What it holds, each exactly what a reader would find by reading everything:
 - the ``purge-begin`` lines (device, seq, client): a reader keeps those a device signed;
 - per client, the devices that sealed into it (more than one: a fork is possible there);
 - per retention facts file, its stat, SHA-256, seq and opened facts: reused while the
-  stat is unchanged (a rewrite is a new inode: `durable.replace` renames a new file in).
+  stat is unchanged (a rewrite is a new inode: `durable.replace` renames a new file in);
+- per client, its facts merged from every device's file and its session dates, with what
+  they were merged from (each file's device and SHA-256, the session dates): reused while
+  those are the same, so a scan merges again only the clients a seal or a write changed.
+  Kept only for a client whose files ask no authority question (no hold; no other
+  device's closing date, birth date or notice: `retention.records.asks_judge`), since
+  what the ledger says can change with none of the client's files changing.
 
 Where it lives: ``<config dir>/<practice>/index/facts.<device>.sealed``, beside the device
 key, outside the vault and its backups: no sync engine ever carries it, so two machines
@@ -43,17 +49,21 @@ from nacl.signing import VerifyKey
 
 from ..format import retention_facts, sync_artefacts
 from ..format.encoding import canonical
-from .audit import Entry, signed_entry
+from .audit import Entry, read_tail, signed_entry
 from .retention_files import FACTS_EVENT
 
 if TYPE_CHECKING:
     from .vault import Vault
 
-VERSION = 2  # 2: each logged facts write with its time
+VERSION = 3  # 2: each logged facts write with its time; 3: each client's merged facts
 _PERSON = b"casenotes-facts"  # the index key: the device's index key in its own domain
 SEAL_EVENT = "seal"
 PURGE_LINES = b'"event":"purge-'  # as vault/store/purged.py searches the logs for them
 HEARD_EVENT = "retention-check"  # each device's nightly retention check (retention/group.py)
+FOLDED = frozenset({SEAL_EVENT, FACTS_EVENT, "purge-begin", "supervise", HEARD_EVENT})  # what `fold` reads
+#: Lines that change nothing here (an unlock, a backup, a 95 KB decrypt-profiles) are folded
+#: again by the next reader rather than the whole index rewritten for them, up to this much.
+UNSAVED_BYTES = 256 * 1024
 
 
 def index_path(vault: Vault) -> Path:
@@ -90,8 +100,11 @@ class FactsIndex:
     heard: list[list[Any]] = field(default_factory=list)  # [seq, time, device, data] of retention checks
     files: dict[str, FileFacts] = field(default_factory=dict)  # facts file path -> as last read
     folders: dict[str, list[Any]] = field(default_factory=dict)  # retention folder -> [stat, names]
+    #: client -> [[[device, file sha256], ...], session dates, merged facts] (see the docstring)
+    merged: dict[str, list[Any]] = field(default_factory=dict)
     changed: bool = False
     key: bytes = b""  # the retention key the facts open with (never stored)
+    unsaved: int = 0  # bytes of log lines folded since the index was read that changed nothing in it
 
     def to_bytes(self) -> bytes:
         return canonical(
@@ -108,6 +121,7 @@ class FactsIndex:
                 "heard": self.heard,
                 "files": {p: [f.stat, f.sha256, f.seq, f.facts] for p, f in self.files.items()},
                 "folders": self.folders,
+                "merged": self.merged,
             }
         )
 
@@ -132,6 +146,7 @@ class FactsIndex:
                 raw["heard"],
                 files,
                 raw["folders"],
+                raw["merged"],
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
@@ -188,17 +203,21 @@ class FactsIndex:
             end = tail.rfind(b"\n") + 1  # a line still being written is folded next time
             if end == 0:
                 continue
+            mattered = False
             for line in tail[:end].splitlines():
                 last = hashlib.sha256(line).hexdigest()
                 if PURGE_LINES in line:  # kept as written: a reader checks each one's signature
                     self.purge_lines.setdefault(name, []).append(line.decode("utf-8", "replace"))
+                    mattered = True
                 try:
                     e = json.loads(line)
                     self.fold(Entry(e["seq"], e["time"], e["device"], e["event"], e["data"]), key)
+                    mattered = mattered or e["event"] in FOLDED
                 except (ValueError, KeyError, TypeError, AttributeError):
                     continue  # as every reader of the log skips it (verify reports it)
             self.logs[name] = [offset + end, last]
-            self.changed = True
+            self.unsaved += end
+            self.changed = self.changed or mattered or self.unsaved > UNSAVED_BYTES
 
     @staticmethod
     def _continues(path: Path, mark: list[Any]) -> bool:
@@ -208,9 +227,10 @@ class FactsIndex:
             with open(path, "rb") as handle:
                 if offset == 0:
                     return True
-                start = max(0, offset - 64 * 1024)
-                handle.seek(start)
-                chunk = handle.read(offset - start)
+                if os.fstat(handle.fileno()).st_size < offset:
+                    return False
+                # the whole line, however long (a 5,000-client decrypt-profiles is 95 KB)
+                start, chunk = read_tail(handle.fileno(), offset)
         except OSError:
             return False
         if len(chunk) != offset - start or not chunk.endswith(b"\n"):
@@ -253,16 +273,42 @@ class FactsIndex:
         self.changed = True
         return found
 
-    def forget_missing(self, clients: Iterable[str]) -> None:
-        """Drop what the index holds of files and clients no longer in the vault."""
+    def forget_missing(self, clients: Iterable[str], root: Path | str) -> None:
+        """Drop what the index holds of files and clients no longer in the vault at ``root``
+        (files are named by their whole path: a practice moved, or reached by another path,
+        would otherwise keep every file's entry under each path it was ever read by)."""
         keep = set(clients)
-        gone = [p for p in self.files if p.split(os.sep)[-3] not in keep]
+        under = os.path.join(root, "clients", "")
+        gone = [p for p in self.files if not p.startswith(under) or p.split(os.sep)[-3] not in keep]
         for path in gone:
             del self.files[path]
-        folders = [p for p in self.folders if p.split(os.sep)[-2] not in keep]
+        folders = [p for p in self.folders if not p.startswith(under) or p.split(os.sep)[-2] not in keep]
         for path in folders:
             del self.folders[path]
-        self.changed = self.changed or bool(gone) or bool(folders)
+        merged = [client for client in self.merged if client not in keep]
+        for client in merged:
+            del self.merged[client]
+        self.changed = self.changed or bool(gone) or bool(folders) or bool(merged)
+
+    # -- each client's merged facts -------------------------------------------------------
+    def merged_facts(
+        self, client_id: str, files: list[list[str]], sessions: Mapping[str, str]
+    ) -> dict[str, Any] | None:
+        """The client's merged facts as kept, if merged from exactly these files ([device,
+        SHA-256] each, in the folder's order) and these session dates; else None."""
+        kept = self.merged.get(client_id)
+        if kept is None or kept[0] != files or kept[1] != sessions:
+            return None
+        return dict(kept[2])
+
+    def keep_merged(self, client_id: str, entry: list[Any] | None) -> None:
+        """Keep [files, session dates, merged facts] as `merged_facts` reads them (None: keep
+        nothing of the client: what was kept is not what its files say now)."""
+        if entry is None:
+            self.changed = self.merged.pop(client_id, None) is not None or self.changed
+        elif self.merged.get(client_id) != entry:
+            self.merged[client_id] = entry
+            self.changed = True
 
     # -- what readers ask -----------------------------------------------------------------
     def shared(self) -> list[str]:
@@ -325,7 +371,7 @@ def save(vault: Vault, index: FactsIndex) -> None:
         durable.replace(path, _box(vault).encrypt(index.to_bytes()), sync=False)
     except OSError:
         return
-    index.changed = False
+    index.changed, index.unsaved = False, 0
 
 
 def rebuilt(vault: Vault) -> FactsIndex:

@@ -168,9 +168,9 @@ def holds_nothing(folder: Path) -> bool:
     return True
 
 
-def is_client_folder(folder: Path) -> bool:
+def is_client_folder(folder: str | Path) -> bool:
     """A client's folder, as opposed to one that holds nothing yet."""
-    return (folder / "client.json").exists() or not holds_nothing(folder)
+    return os.path.exists(os.path.join(folder, "client.json")) or not holds_nothing(Path(folder))
 
 
 def abandoned_temp(name: str, device_id: str, mtime: float, now: float) -> bool | None:

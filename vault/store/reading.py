@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -20,7 +22,7 @@ from .audit import AuditLog
 from .authority import Judge
 from .client_keys import Keyring
 from .clients import PROFILE_RECORD_ID, Profile
-from .profile_index import ProfileIndex, index_file, names_in, stamp
+from .profile_index import ProfileIndex, index_file, names_in, stamp, stat_stamp
 from .revisions import Checked, Revisions, listing, load
 
 
@@ -191,28 +193,37 @@ def profiles(vault: Readable, practitioner: Practitioner, index_dir: Path | None
         for cid in readable:
             yield _open_profile(vault, practitioner, cid)
         return
-    stamps = {}  # one listing of each client's access folder: its holders, and the stamp
-    for cid in vault.revision_files.client_ids():
-        client_dir = vault.revision_files.client_dir(cid)
-        access = names_in(client_dir / "access")
-        if practitioner.practitioner_id in access_holders(access or []):
-            stamps[cid] = stamp(names_in(client_dir / "records" / PROFILE_RECORD_ID), access)
+    index = ProfileIndex(index_file(index_dir, practitioner), practitioner)
+    clients = os.path.join(vault.revision_files.root, "clients")  # strings: 5,000 clients
+    found: dict[str, tuple[Profile | None, str, str]] = {}  # readable: profile if known, stamps
+    every = vault.revision_files.client_ids()
+    for cid in every:
+        access = os.path.join(clients, cid, "access")
+        record = os.path.join(clients, cid, "records", PROFILE_RECORD_ID)
+        quick = stat_stamp(access, record)
+        known, listing = index.get(cid, quick, partial(_listing_stamp, record, access))
+        if known is None and practitioner.practitioner_id not in access_holders(names_in(access) or []):
+            known = False
+            index.put(cid, None, quick, listing)
+        if known is not False:
+            found[cid] = (known if isinstance(known, Profile) else None, quick, listing)
     vault.audit.append(  # the ids: each client's access report lists this read of its name
         "decrypt-profiles",
-        clients=len(stamps),
-        client_ids=sorted(stamps),
+        clients=len(found),
+        client_ids=sorted(found),
         practitioner=practitioner.practitioner_id,
     )
-    index = ProfileIndex(index_file(index_dir, practitioner), practitioner)
-    readable = list(stamps)
-    for cid, client_stamp in stamps.items():
-        profile = index.get(cid, client_stamp)
+    for cid, (profile, quick, listing) in found.items():
         if profile is None:
             profile = _open_profile(vault, practitioner, cid)
-            index.put(profile, client_stamp)
+            index.put(cid, profile, quick, listing)
         yield profile
-    index.keep_only(set(readable))
+    index.keep_only(set(every))
     index.save()
+
+
+def _listing_stamp(*folders: str) -> str:
+    return stamp(*(names_in(folder) for folder in folders))
 
 
 def access_holders(names: list[str]) -> set[str]:

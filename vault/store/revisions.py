@@ -127,10 +127,13 @@ class Revisions:
         return listing(self.folder(client_id, note_id))
 
     def client_ids(self) -> list[str]:
-        folder = self.root / "clients"
-        if not folder.exists():
+        folder = os.path.join(self.root, "clients")
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
             return []
-        return sorted(p.name for p in folder.iterdir() if is_id(p.name) and leftovers.is_client_folder(p))
+        # Strings, not Paths: a career's 5,000 clients are listed by every status line.
+        return sorted(e.name for e in entries if is_id(e.name) and leftovers.is_client_folder(e.path))
 
     def note_ids(self, client_id: str) -> list[str]:
         folder = self.client_dir(client_id) / "records"

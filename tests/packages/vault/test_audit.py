@@ -154,3 +154,19 @@ def test_a_log_checked_once_in_a_process_is_checked_again_after_any_edit(logged,
     log.write_bytes(b"".join(rows))
     found = verify_logs(log.parent, keys)
     assert found and found[0].path == log
+
+
+def test_an_entry_longer_than_the_tail_read_does_not_stop_the_next_append(logged) -> None:
+    """A career's `client list` logs every client id it read (95 KB at 5,000 clients), past
+    the window the next append reads the log's head from: that append, and the checkpoint
+    after it, still find the whole last entry, and the log verifies."""
+    practice, log = logged
+    vault = practice.vault()
+    vault.audit.append("decrypt-profiles", clients=6000, client_ids=[f"{n:016x}" for n in range(6000)])
+    assert len(lines(log)[-1]) > 100_000
+    vault.close()
+    assert practice.run("client", "add", "CD-2").code == 0  # appends, and checkpoints
+    done = practice.run("audit", "verify")
+    assert done.code == 0, done.err
+    events = [(e.event, len(e.data.get("client_ids", []))) for e in practice.vault().audit.entries()]
+    assert ("decrypt-profiles", 6000) in events and events[-1][0] != "decrypt-profiles"  # kept, then more

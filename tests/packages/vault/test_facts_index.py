@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 from conftest import PASSPHRASE, Env
 from helpers.group_purge import (
@@ -26,7 +27,9 @@ from retention.policy import Facts
 from retention.purge import run, scan
 from syncd.filing import file_note
 from vault import Passphrase, Vault, verify
-from vault.store import facts_index
+from vault.store import facts_index, reading
+from vault.store.clients import PROFILE_RECORD_ID
+from vault.store.profile_index import RACY_SECONDS, ProfileIndex, index_file, stat_stamp
 
 APA = PRESETS["apa"]
 
@@ -44,7 +47,17 @@ def _scanned(store: Vault, today: dt.date) -> dict[str, Facts]:
 
 
 def _agrees(store: Vault, today: dt.date) -> None:
-    assert _scanned(store, today) == _by_reading_everything(store, today)
+    everything = _by_reading_everything(store, today)
+    assert _scanned(store, today) == everything
+    # Each client's merged facts the index keeps (the next scan's, unless a file or a session
+    # date changes) are what reading everything says, and so is the scan made from them.
+    kept = facts_index.load(store).merged
+    assert {c: records.facts_from_json(entry[2]) for c, entry in kept.items()} == {
+        c: everything[c] for c in kept
+    }
+    held = {c for c, facts in everything.items() if facts is not None and facts.holds}
+    assert set(kept) <= set(everything) - held  # a hold asks the ledger: never kept merged
+    assert _scanned(store, today) == everything
     assert facts_index.check(store)  # what `casenotes verify` asks: rebuilt, it says the same
 
 
@@ -54,6 +67,8 @@ def test_the_index_follows_every_change_made_here(vault: Vault, clock: Clock) ->
     other = add(desk, "CD-2", ["2012-05-01"], born="1990-02-02")
     today = dt.date(2019, 1, 1)
     _agrees(desk, today)
+    _scanned(desk, today)  # (`verify`'s rebuild, in _agrees, starts the merged part anew)
+    assert set(facts_index.load(desk).merged) == {client_id, other}  # no hold: each kept merged
     assert _scanned(desk, today)[client_id].last_session == dt.date(2010, 1, 15)
 
     # A draft sealed, then the same note signed (its second revision), then an addendum-like
@@ -243,3 +258,109 @@ def test_a_retired_devices_later_release_counts_for_nothing_in_the_index_either(
     reported = records.problems(desk, [client_id], index=index)
     assert [str(p) for p in reported] == [str(p) for p in records.problems(desk, [client_id])]
     assert "after it was retired" in str(reported[0])
+
+
+# -- the profile index's folder stamps ------------------------------------------------------------
+def _age(store: Vault, client_id: str, seconds: float) -> None:
+    """The client's access and profile folders as if last changed ``seconds`` ago: past the
+    racy window, their stat stamps are what the index compares."""
+    folder = store.client_dir(client_id)
+    when = time.time() - seconds
+    for path in (folder / "access", folder / "records" / PROFILE_RECORD_ID):
+        os.utime(path, (when, when))
+
+
+def _listed(store: Vault, practitioner, index: bool = True) -> dict[str, str]:
+    where = store.device_dir / "index" if index else None
+    return {p.client_id: p.handle for p in reading.profiles(store, practitioner, where)}
+
+
+def test_the_profile_index_follows_access_files_by_the_folders_stat(vault: Vault) -> None:  # noqa: F811
+    me = vault.unlock(Passphrase(PASSPHRASE))
+    ab, cd = add(vault, "AB-1", []), add(vault, "CD-2", [])
+    for client_id in (ab, cd):
+        _age(vault, client_id, 3600)
+    assert _listed(vault, me) == _listed(vault, me, index=False) == {ab: "AB-1", cd: "CD-2"}
+    kept = ProfileIndex(index_file(vault.device_dir / "index", me), me).entries
+    assert kept[ab][0] and kept[cd][0]  # old enough: stamped by their stat, not listed next time
+
+    # CD-2's access file taken away (a revoke synced in): it is no longer listed, just changed
+    # (the listing decides) and once settled (the new stat decides).
+    access = vault.client_dir(cd) / "access"
+    (sealed,) = access.glob("*.sealed")
+    aside = vault.root.parent / sealed.name
+    os.replace(sealed, aside)
+    assert _listed(vault, me) == _listed(vault, me, index=False) == {ab: "AB-1"}
+    _age(vault, cd, 1800)
+    assert _listed(vault, me) == {ab: "AB-1"}
+
+    # Put back with the folder's mtime set to what the index stamped: its ctime still moved,
+    # so the stamp differs and the client is read again (a stamp is never fooled by a touch).
+    stamped = os.stat(access)
+    os.replace(aside, sealed)
+    os.utime(access, ns=(stamped.st_atime_ns, stamped.st_mtime_ns))
+    assert _listed(vault, me) == _listed(vault, me, index=False) == {ab: "AB-1", cd: "CD-2"}
+
+
+def test_a_folder_changed_within_the_racy_window_gets_no_stat_stamp(vault: Vault) -> None:  # noqa: F811
+    client_id = add(vault, "AB-1", [])
+    folder = str(vault.client_dir(client_id) / "access")
+    assert stat_stamp(folder) == ""  # just written: a change in the same tick could hide
+    _age(vault, client_id, 3600)
+    assert stat_stamp(folder) != "" and stat_stamp(folder) == stat_stamp(folder)
+    when = time.time() - RACY_SECONDS / 4
+    os.utime(folder, (when, when))
+    assert stat_stamp(folder) == ""
+
+
+def test_an_entry_longer_than_64_kb_is_folded_once_not_every_time(vault: Vault) -> None:  # noqa: F811
+    """A career's `retention status` logs every client id whose name it read (95 KB at 5,000
+    clients): the next reader still finds where its index left off, and folds only what
+    came after, instead of every entry of the log again (seconds at 50,000 notes)."""
+    client_id = add(vault, "AB-1", ["2010-01-15"])
+    today = dt.date(2019, 1, 1)
+    _scanned(vault, today)
+    vault.audit.append("decrypt-profiles", clients=6000, client_ids=[f"{n:016x}" for n in range(6000)])
+    assert _scanned(vault, today)[client_id].last_session == dt.date(2010, 1, 15)
+    index = facts_index.load(vault)
+    assert not index.changed  # nothing new: continued where it was, not folded again from the start
+    _agrees(vault, today)
+
+
+def test_lines_that_change_no_fact_do_not_rewrite_the_index_until_they_add_up(vault: Vault) -> None:  # noqa: F811
+    """A `status` after a `client list` does not rewrite the whole index for a line that says
+    nothing about retention: the next reader folds it again instead, until such lines pass
+    UNSAVED_BYTES. A line that does change a fact is saved at once."""
+    client_id = add(vault, "AB-1", ["2010-01-15"])
+    today = dt.date(2019, 1, 1)
+    _scanned(vault, today)
+    path = facts_index.index_path(vault)
+    saved = path.read_bytes()
+    vault.audit.append("decrypt-profiles", clients=6000, client_ids=[f"{n:016x}" for n in range(6000)])
+    assert _scanned(vault, today)[client_id].last_session == dt.date(2010, 1, 15)
+    assert path.read_bytes() == saved  # not rewritten for it
+    for _ in range(facts_index.UNSAVED_BYTES // 100_000 + 1):
+        vault.audit.append("decrypt-profiles", clients=6000, client_ids=[f"{n:016x}" for n in range(6000)])
+    _scanned(vault, today)
+    assert path.read_bytes() != saved  # past UNSAVED_BYTES: saved, so no reader folds them all again
+    saved = path.read_bytes()
+    records.place_hold(vault, client_id, "a records request from a court")
+    assert _scanned(vault, today)[client_id].holds
+    assert path.read_bytes() != saved
+    _agrees(vault, today)
+
+
+def test_a_practice_reached_by_another_path_keeps_one_entry_a_file(vault: Vault, tmp_path) -> None:  # noqa: F811
+    """The index names each facts file by its whole path: reached through a symlink (or the
+    practice moved), the entries of the old path are dropped, not kept beside the new ones
+    for every later reader to load and save."""
+    client_id = add(vault, "AB-1", ["2010-01-15"])
+    today = dt.date(2019, 1, 1)
+    _scanned(vault, today)
+    link = tmp_path / "elsewhere"
+    link.symlink_to(vault.root.parent, target_is_directory=True)
+    there = Vault(link / vault.root.name, vault.device_dir.parent, vault.clock)
+    assert _scanned(there, today)[client_id].last_session == dt.date(2010, 1, 15)
+    index = facts_index.load(there)
+    assert index.files and all(path.startswith(str(link)) for path in index.files)
+    assert index.folders and all(path.startswith(str(link)) for path in index.folders)
