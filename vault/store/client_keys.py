@@ -39,6 +39,7 @@ from .clients import key_record, read_first_generation, read_key_record
 from .trust import Trust
 
 Generations = dict[str, kg.Generation]
+_NO_ONE = "\0"  # the recorder of a grant that counts for no one (a retired device's, after its retire)
 #: the audit events that record a new generation's key file (`Keyring.finish`)
 ROTATION_EVENTS = ("key-merge", "access-revoke", "key-renew")
 
@@ -71,7 +72,7 @@ class Keyring:
         # (keys/, devices/ mtimes) -> generations and the key files that did not check
         self._cache: dict[str, tuple[tuple[int, int], Generations, list[TamperedFile]]] = {}
         # (the above, other devices' logs) -> who holds each generation, generations refused
-        self._held: dict[str, tuple[object, dict[str, set[str]], list[TamperedFile]]] = {}
+        self._held: dict[str, tuple[object, dict[str, set[str]], list[TamperedFile], list[TamperedFile]]] = {}
         self._settling = threading.RLock()
         self._finished: set[tuple[str, str]] = set()  # (client, generation): known audited
 
@@ -177,6 +178,12 @@ class Keyring:
         it keeps the practitioner who added the client; an access file counts only if the
         device that recorded it made its generation or is a holder's. Refused files stop
         sealing (`settle`): they may be a newer key whose grant has not synced yet.
+
+        A retired device (vault/store/retired.py) keeps no authority: a key file it made
+        stands only if an entry of its log up to the end its retire names records these
+        very bytes, and a grant it recorded counts only if that entry lies there too
+        (`late_grants`), whatever date either claims: a thief with the stolen laptop and the
+        passphrase knows the private key of a generation it makes, and would be sealed to.
         """
         found, _ = self.generations(client_id)
         logs = self.root / "audit"
@@ -188,6 +195,7 @@ class Keyring:
         cached = self._held.get(client_id)
         if cached is not None and cached[0] == stamp_:
             return cached[1], cached[2]
+        late: list[TamperedFile] = []
         entries = ledger.agreed_purges(
             audit.vouching_entries(self.audit.directory, self.trust.device_keys()), self.device.device_id
         )
@@ -202,6 +210,9 @@ class Keyring:
             parsed = kg.parse_access(relative[len(prefix) :]) if relative.startswith(prefix) else None
             if parsed is not None:
                 by = None if entry.event == "ledger-record" and older else entry.device
+                if by is not None and (why := self._beyond_retire(by, entry.time, entry.seq)):
+                    late.append(TamperedFile(self.root / relative, f"a grant {why}: it gives no access"))
+                    by = _NO_ONE
                 files[relative] = (*parsed, by, False)
         for pid, gid, path in self.access_files(client_id):
             relative = str(path.relative_to(self.root))
@@ -217,9 +228,11 @@ class Keyring:
         for gid in sorted(found, key=kg.order):
             g = found[gid]
             if gid != kg.FIRST:
+                key_file = self.client_dir(client_id) / "keys" / f"{gid}.json"
                 why = _refusal(g, ever, self.trust.registrant(g.by), owner, newer)
+                why = why or self._key_file_late(g, key_file)
                 if why:
-                    refused.append(TamperedFile(self.client_dir(client_id) / "keys" / f"{gid}.json", why))
+                    refused.append(TamperedFile(key_file, why))
                     continue
             ever[gid] = set(g.holders or ())
             grew = True
@@ -234,8 +247,48 @@ class Keyring:
             held[gid] = set(g.holders or ()) | {
                 pid for pid, of, _, now in files.values() if of == gid and now and pid in ever[gid]
             }
-        self._held[client_id] = (stamp_, held, refused)
+        self._held[client_id] = (stamp_, held, refused, late)
         return held, refused
+
+    def late_grants(self, client_id: str) -> list[TamperedFile]:
+        """Access files a retired device recorded after its retire: they give no access
+        (`entitled`), and `verify` names each with the device and its practitioner."""
+        self.entitled(client_id)
+        return list(self._held[client_id][3])
+
+    def _beyond_retire(self, device_id: str, at: str, seq: int) -> str:
+        """Why the device's audit entry (``at``, ``seq``) was written after its retire ("" if
+        not): beyond the end of its log the retire names, or dated after a retire that names
+        none (vault/store/retired.py)."""
+        when = self.trust.retired_after(device_id, at, seq)
+        if when is None:
+            return ""
+        return (
+            f"recorded by device {device_id} of practitioner {self.trust.registrant(device_id) or 'unknown'} "
+            f"after its retire at {when} (its audit log records it beyond the last entry the retire saw: "
+            "a retired device keeps no authority, whatever date it claims)"
+        )
+
+    def _key_file_late(self, g: kg.Generation, key_file: Path) -> str:
+        """Why a key file made by a retired device does not stand ("" if it does): no entry
+        of its log before the retire records these exact bytes (or, by a retire that names
+        no end of its log, it claims a date after it)."""
+        when = self.trust.retired().get(g.by)
+        if when is None:
+            return ""
+        before = self.trust.before_retire(g.by)
+        if (
+            before is None
+            and g.made <= when
+            or before is not None
+            and before.vouches(ledger.digest(key_file))
+        ):
+            return ""
+        return (
+            f"made by device {g.by} of practitioner {self.trust.registrant(g.by) or 'unknown'}, which was "
+            f"retired at {when}, and no entry of its audit log before the retire records it (a retired "
+            "device keeps no authority, whatever date it claims): no note is sealed to it; remove it"
+        )
 
     def client_public(self, client_id: str) -> PublicKey:
         """The current generation's public key (the newest tip while a merge is due); checks

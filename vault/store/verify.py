@@ -75,6 +75,7 @@ def verify(vault: Vault) -> list[Problem]:
         if client_id in gone:
             continue
         problems += _check(lambda c=client_id: vault.keyring.client_generations(c))  # client.json and keys/
+        problems += _late_grants(vault, client_id)
         records = vault.client_dir(client_id) / "records"
         judge = Judge(vault.keyring, client_id)
         for folder in sorted(records.iterdir()) if records.exists() else []:
@@ -193,6 +194,14 @@ def _sync_ignore(vault: Vault) -> list[Problem]:
             "folder): run `casenotes sync ignore` to write it again",
         )
     ]
+
+
+def _late_grants(vault: Vault, client_id: str) -> list[Problem]:
+    """Access files a retired device recorded after its retire: they give no access."""
+    try:
+        return [Problem(e.path, e.why) for e in vault.keyring.late_grants(client_id)]
+    except TamperedFile:
+        return []  # client.json or a key file does not check: reported above
 
 
 def _check(action: object) -> list[Problem]:

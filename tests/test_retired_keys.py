@@ -1,0 +1,83 @@
+# ruff: noqa: F811  (`machines` is the fixture imported from test_group_purge)
+"""What a retired device writes about who holds a client's key is judged by its audit log
+(issue 28), as its notes are (tests/test_retired_authority.py): the laptop is stolen, the
+desk retires it, and the thief, with the laptop's device key, its copy of the vault and
+the passphrase, sets its clock back and makes a key generation (whose private half it
+keeps), grants a client to a colleague, or adds a colleague of its own. Two machines,
+merged as a sync engine merges them. None of it is ever sealed to or believed on the
+desk, and `verify` names each file with the laptop and its practitioner."""
+
+from __future__ import annotations
+
+import pytest
+from nacl.public import PrivateKey
+from nacl.signing import SigningKey
+from test_group_purge import machines  # noqa: F401
+from test_retired_authority import _file, _stolen, _texts
+
+from conftest import PASSPHRASE
+from vault import Passphrase, Vault, verify
+from vault.errors import KeyNotUsable
+from vault.format.encoding import new_id
+from vault.format.keys import Practitioner
+from vault.sharing import access
+from vault.store import colleagues as team
+
+AFTER = "Session after the laptop was lost."
+
+
+def _identity() -> team.Identity:
+    """A colleague's identity, from another practice (fictional)."""
+    return team.identity_of(Practitioner(new_id(), PrivateKey.generate(), SigningKey.generate()))
+
+
+def _named(vault: Vault, path, device: Vault) -> str:
+    """What verify says of ``path``; it names the device and its practitioner."""
+    [why] = [p.why for p in verify(vault) if p.path == path]
+    assert device.device.device_id in why and device.device.practitioner_id in why, why
+    return why
+
+
+def test_a_key_generation_the_stolen_laptop_makes_after_its_retire_is_never_sealed_to(machines) -> None:
+    """The thief renews the client's key on the laptop (clock set back): a generation
+    sealed to the practitioner, whose private half the thief keeps. On the desk no note is
+    sealed to it (sealing stops, naming the file, until it is removed); verify names it."""
+    desk, laptop, sync, clock, client_id = _stolen(machines)
+    gid = laptop.keyring.merge(client_id, "key-renew")
+    stolen_key = laptop.keyring.held(laptop.unlock(Passphrase(PASSPHRASE)), client_id)[gid]
+    sync()
+    clock.set("2019-02-02T09:00:00")
+
+    key_file = desk.client_dir(client_id) / "keys" / f"{gid}.json"
+    assert desk.keyring.current(client_id) != gid
+    with pytest.raises(KeyNotUsable) as refused:
+        desk.keyring.sealing_key(client_id)
+    assert key_file.name in str(refused.value)
+    assert "retired" in _named(desk, key_file, laptop)
+
+    key_file.unlink()  # as verify says: the desk seals to its own key again
+    _file(desk, "AB-1", "2019-02-02", AFTER)
+    assert desk.keyring.sealing_key(client_id) != stolen_key.public_key
+    assert any(AFTER in t for t in _texts(desk, client_id))
+
+
+def test_a_grant_the_stolen_laptop_records_after_its_retire_gives_no_key(machines) -> None:
+    """Bea is a colleague of the practice who never held the client. The thief grants it
+    to her from the laptop, recorded in the laptop's own signed log: the desk's next key
+    generation is not sealed to her, and verify names the grant."""
+    desk, laptop, sync, clock, client_id = _stolen(machines)
+    bea = _identity()
+    desk.trust.add_colleague(desk.unlock(Passphrase(PASSPHRASE)), "Bea", bea)
+    sync()
+    access.grant(laptop, laptop.unlock(Passphrase(PASSPHRASE)), client_id, laptop.trust.colleague("Bea"))
+    [grant] = [p for pid, _, p in laptop.keyring.access_files(client_id) if pid == bea.practitioner_id]
+    sync()
+    clock.set("2019-02-02T09:00:00")
+
+    held, _ = desk.keyring.entitled(client_id)
+    assert not any(bea.practitioner_id in holders for holders in held.values())
+    gid = desk.keyring.merge(client_id, "key-renew")  # the desk's next renewal or revoke
+    assert not any(
+        pid == bea.practitioner_id and of == gid for pid, of, _ in desk.keyring.access_files(client_id)
+    )
+    assert "grant" in _named(desk, desk.root / grant.relative_to(laptop.root), laptop)
