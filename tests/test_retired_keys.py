@@ -10,12 +10,12 @@ desk, and `verify` names each file with the laptop and its practitioner."""
 from __future__ import annotations
 
 import pytest
+from conftest import PASSPHRASE
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 from test_group_purge import machines  # noqa: F401
 from test_retired_authority import _file, _stolen, _texts
 
-from conftest import PASSPHRASE
 from vault import Passphrase, Vault, verify
 from vault.errors import KeyNotUsable
 from vault.format.encoding import new_id
