@@ -10,7 +10,7 @@ desk, and `verify` names each file with the laptop and its practitioner."""
 from __future__ import annotations
 
 import pytest
-from conftest import PASSPHRASE
+from conftest import CHEAP_KDF, PASSPHRASE
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 from test_group_purge import machines  # noqa: F401
@@ -22,6 +22,7 @@ from vault.format.encoding import new_id
 from vault.format.keys import Practitioner
 from vault.sharing import access
 from vault.store import colleagues as team
+from vault.store.practice import register_device
 
 AFTER = "Session after the laptop was lost."
 
@@ -81,3 +82,53 @@ def test_a_grant_the_stolen_laptop_records_after_its_retire_gives_no_key(machine
         pid == bea.practitioner_id and of == gid for pid, of, _ in desk.keyring.access_files(client_id)
     )
     assert "grant" in _named(desk, desk.root / grant.relative_to(laptop.root), laptop)
+
+
+def _names(vault: Vault) -> set[str]:
+    return {c.name for c in vault.trust.colleagues()}
+
+
+def test_a_colleague_the_stolen_laptop_adds_after_its_retire_is_not_believed(machines) -> None:
+    """The thief adds "Mallory" (its own identity) as a colleague from the laptop, signed
+    with the practitioner's key and recorded in the laptop's log beyond its retire: the desk
+    does not list her, grants nothing to her by name, and verify names the record. Bea,
+    added from the laptop before it was lost, and Carol, added at the desk since, stand."""
+    desk, laptop, sync, clock = machines
+    laptop.trust.add_colleague(laptop.unlock(Passphrase(PASSPHRASE)), "Bea", _identity())
+    sync()
+    clock.set("2019-02-01T09:00:00")
+    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), laptop.device.device_id)
+    desk.trust.add_colleague(desk.unlock(Passphrase(PASSPHRASE)), "Carol", _identity())
+    clock.set("2019-01-15T09:00:00")  # the thief's clock
+    mallory = _identity()
+    laptop.trust.add_colleague(laptop.unlock(Passphrase(PASSPHRASE)), "Mallory", mallory)
+    sync()
+    clock.set("2019-02-02T09:00:00")
+
+    assert _names(desk) == {"Bea", "Carol"}
+    with pytest.raises(team.UnknownPractitioner):
+        desk.trust.colleague("Mallory")
+    record = desk.root / "colleagues" / f"{mallory.practitioner_id}-{desk.device.practitioner_id}.json"
+    assert "retired" in _named(desk, record, laptop)
+
+
+def test_a_member_the_stolen_laptop_adds_registers_no_device_of_the_practice(machines, tmp_path) -> None:
+    """The thief joins the practice as "Mallory" on the laptop, adds her as a colleague of
+    the same practice with the practitioner's passphrase (she would then vouch for machines
+    of her own), and registers a device of hers. On the desk neither she signs for anything
+    nor her device counts as one of the practice's: verify names both."""
+    desk, laptop, sync, clock, client_id = _stolen(machines)
+    thief_pass = Passphrase("fictional thief passphrase, long enough")
+    mallory, _ = team.join_practice(laptop.root, thief_pass, CHEAP_KDF)
+    laptop.trust.add_colleague(laptop.unlock(Passphrase(PASSPHRASE)), "Mallory", mallory)
+    hers = register_device(laptop.root, tmp_path / "mallory-config", thief_pass, clock)
+    her_device = hers.device.device_id
+    hers.close()
+    sync()
+    clock.set("2019-02-02T09:00:00")
+
+    assert mallory.practitioner_id not in desk.trust.trusted_signers()
+    assert her_device not in desk.trust.device_keys() and desk.trust.registrant(her_device) is None
+    why = {p.path.name: p.why for p in verify(desk)}
+    assert mallory.practitioner_id in why[f"{her_device}.json"]
+    assert laptop.device.device_id in why[f"{mallory.practitioner_id}-{desk.device.practitioner_id}.json"]
