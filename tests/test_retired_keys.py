@@ -132,3 +132,23 @@ def test_a_member_the_stolen_laptop_adds_registers_no_device_of_the_practice(mac
     why = {p.path.name: p.why for p in verify(desk)}
     assert mallory.practitioner_id in why[f"{her_device}.json"]
     assert laptop.device.device_id in why[f"{mallory.practitioner_id}-{desk.device.practitioner_id}.json"]
+
+
+def test_a_passphrase_change_on_the_stolen_laptop_after_its_retire_gives_the_practitioner_no_new_key(
+    machines,
+) -> None:
+    """The thief changes the passphrase on the laptop, clock set back: a key record with an
+    encryption key of its choosing, recorded in the laptop's log beyond its retire. The
+    desk never pins it (colleagues would seal keys to it), and verify names the record."""
+    desk, laptop, sync, clock, client_id = _stolen(machines)
+    pinned = dict(desk.device.trusted_box)
+    laptop.change_passphrase(Passphrase(PASSPHRASE), Passphrase("fictional thief passphrase, long enough"))
+    sync()
+    clock.set("2019-02-02T09:00:00")
+
+    pid = desk.device.practitioner_id
+    assert desk.trust.renewed_box_key(pid) is None
+    problems = verify(desk)  # which adopts a renewal the ledger vouches for, first
+    assert desk.device.trusted_box == pinned
+    [why] = [p.why for p in problems if p.path == desk.practitioner_file]
+    assert laptop.device.device_id in why and pid in why and "retired" in why, why

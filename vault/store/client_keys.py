@@ -88,8 +88,11 @@ class Keyring:
             key = public_keys(read_record(path, PRACTITIONER_KEY_FORMAT), path)[0]
             pinned = self.device.trusted_box.get(pid)
             if pinned is not None and pinned != b64(bytes(key)) and self.trust.renewed_box_key(pid) is None:
+                late = self.trust.late_renewal(pid, path)
                 raise TamperedFile(
-                    path, "the practitioner's encryption key is not the one this device pinned (swapped?)"
+                    path,
+                    "the practitioner's encryption key is not the one this device pinned "
+                    + (f"({late}; restore the record from a backup)" if late else "(swapped?)"),
                 )
             keys[pid] = key
         return keys

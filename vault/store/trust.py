@@ -298,10 +298,38 @@ class Trust:
     def renewals(self, practitioner_id: str, path: Path) -> list[Entry]:
         """The ledger lines renewing the practitioner's key record at ``path``: signed, by a
         device the practitioner registered. Only these may say a record was replaced (an
-        unsigned line, or a colleague's device, would else lock the practitioner out)."""
+        unsigned line, or a colleague's device, would else lock the practitioner out). Not a
+        retired device's beyond its retire: a thief with the stolen laptop and the passphrase
+        would else give the practitioner a key of its choosing, pinned by their other
+        machines and sealed to by colleagues."""
         needle = json.dumps(str(path.relative_to(self.root))).encode()
         entries = signed_entries(self.audit.directory, self.device_keys(), needle)
-        return [e for e in entries if "renewed" in e.data and self.registrant(e.device) == practitioner_id]
+        return [
+            e
+            for e in entries
+            if "renewed" in e.data
+            and self.registrant(e.device) == practitioner_id
+            and self.retired_after(e.device, e.time, e.seq) is None
+        ]
+
+    def late_renewal(self, practitioner_id: str, path: Path) -> str:
+        """Who renewed the key record at ``path`` to its present bytes from a retired device,
+        beyond its retire ("" if none): that renewal gives the practitioner no new key."""
+        needle = json.dumps(str(path.relative_to(self.root))).encode()
+        digest = ledger.digest(path)
+        for e in signed_entries(self.audit.directory, self.device_keys(), needle):
+            files = e.data.get("files")
+            if "renewed" not in e.data or not isinstance(files, dict) or digest not in files.values():
+                continue
+            if self.registrant(e.device) == practitioner_id and (
+                when := self.retired_after(e.device, e.time, e.seq)
+            ):
+                return (
+                    f"renewed by device {e.device} of practitioner {practitioner_id}, which was retired at "
+                    f"{when}, beyond the last entry of its log the retire saw: a retired device keeps no "
+                    "authority, whatever date it claims"
+                )
+        return ""
 
     def _renewal_recorded(self, practitioner_id: str, path: Path, box_b64: str) -> bool:
         """Whether a device of the practitioner recorded renewing the key record to exactly
