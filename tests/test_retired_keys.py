@@ -22,6 +22,7 @@ from vault.format.encoding import new_id
 from vault.format.keys import Practitioner
 from vault.sharing import access
 from vault.store import colleagues as team
+from vault.store import recovery
 from vault.store.practice import register_device
 
 AFTER = "Session after the laptop was lost."
@@ -152,3 +153,22 @@ def test_a_passphrase_change_on_the_stolen_laptop_after_its_retire_gives_the_pra
     assert desk.device.trusted_box == pinned
     [why] = [p.why for p in problems if p.path == desk.practitioner_file]
     assert laptop.device.device_id in why and pid in why and "retired" in why, why
+
+
+def test_a_recovery_set_the_stolen_laptop_makes_after_its_retire_is_not_given_the_renewed_key(
+    machines,
+) -> None:
+    """The thief makes a recovery set on the laptop (its shares in the thief's hands). The
+    practitioner then changes the passphrase at the desk, as one does after a loss: the new
+    key is not sealed to the thief's set, the command says the set must be made again, and
+    verify names it with the laptop."""
+    desk, laptop, sync, clock, client_id = _stolen(machines)
+    recovery.create(laptop, laptop.unlock(Passphrase(PASSPHRASE)), 3, 2)
+    sync()
+    clock.set("2019-02-02T09:00:00")
+
+    path = recovery.recovery_file(desk)
+    planted = path.read_bytes()
+    renewal = desk.change_passphrase(Passphrase(PASSPHRASE), Passphrase("a new fictional passphrase, long"))
+    assert renewal.recovery_renewed is False and path.read_bytes() == planted
+    assert "retired" in _named(desk, path, laptop)

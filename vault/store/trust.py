@@ -331,6 +331,28 @@ class Trust:
                 )
         return ""
 
+    def late_file(self, path: Path) -> str:
+        """Why the file at ``path`` counts as written by a retired device after its retire
+        ("" if not): the ledger entries recording its exact bytes are all a retired device's,
+        beyond the end of its log its retire names (none at all: the ledger reports it)."""
+        relative = str(path.relative_to(self.root))
+        digest = ledger.digest(path)
+        late = []
+        for e in signed_entries(self.audit.directory, self.device_keys(), json.dumps(relative).encode()):
+            files = e.data.get("files")
+            if not isinstance(files, dict) or files.get(relative) != digest:
+                continue
+            when = self.retired_after(e.device, e.time, e.seq)
+            if when is None:
+                return ""
+            late.append(f"device {e.device} of practitioner {self.registrant(e.device)}, retired at {when}")
+        return (
+            f"written by {'; '.join(sorted(set(late)))}, beyond the last entry of its log the retire saw: a "
+            "retired device keeps no authority, whatever date it claims"
+            if late
+            else ""
+        )
+
     def _renewal_recorded(self, practitioner_id: str, path: Path, box_b64: str) -> bool:
         """Whether a device of the practitioner recorded renewing the key record to exactly
         these bytes, with ``box_b64``, and no later renewal replaced them (signed lines only:
