@@ -53,6 +53,7 @@ class _Colleagues:
     """The colleague records judged against the retires: cached with them."""
 
     stamp: tuple[int, ...]
+    own: int  # this device's log's mtime when judged
     refused: dict[tuple[str, str], TamperedFile]  # (practitioner, added by) -> why
     outcast: frozenset[str]  # practitioners no standing record vouches for
     registrations: tuple[TamperedFile, ...]  # their devices: not of this practice
@@ -407,16 +408,16 @@ class Trust:
         return list(judged.refused.values()) + list(judged.registrations)
 
     def _judge_colleagues(self) -> _Colleagues:
-        """Which colleague records stand: cached with the retires, and this device's own log
-        (a colleague added here is recorded just after its record is written)."""
+        """Which colleague records stand: cached with the retires; while one is refused, also
+        with this device's own log (a colleague added by another process here is recorded
+        just after its record is written: not refused for good for that moment)."""
         keys = self._registered()
         audit = self.root / "audit"
         own = audit / f"{self.device.device_id}.log"
-        stamp = (
-            *self._devices_stamp,
-            *(p.stat().st_mtime_ns if p.exists() else 0 for p in (audit, own)),
-        )
-        if self._judged is None or self._judged.stamp != stamp:
+        stamp = (*self._devices_stamp, audit.stat().st_mtime_ns if audit.exists() else 0)
+        mtime = own.stat().st_mtime_ns if own.exists() else 0
+        judged = self._judged
+        if judged is None or judged.stamp != stamp or judged.refused and judged.own != mtime:
             everyone = team.read_all(self.root, self.device.trusted)[0]
             refused = {
                 (c.practitioner_id, c.added_by): TamperedFile(team.path_for(self.root, c), why)
@@ -434,8 +435,8 @@ class Trust:
                 for d in sorted(keys)
                 if self._registrants.get(d) in outcast
             )
-            self._judged = _Colleagues(stamp, refused, outcast, registrations)
-        return self._judged
+            judged = self._judged = _Colleagues(stamp, mtime, refused, outcast, registrations)
+        return judged
 
     def _colleague_refusal(self, colleague: team.Colleague, keys: dict[str, VerifyKey]) -> str:
         """Why a colleague record does not stand ("" if it does). It is signed with the
