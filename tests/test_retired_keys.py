@@ -172,3 +172,32 @@ def test_a_recovery_set_the_stolen_laptop_makes_after_its_retire_is_not_given_th
     renewal = desk.change_passphrase(Passphrase(PASSPHRASE), Passphrase("a new fictional passphrase, long"))
     assert renewal.recovery_renewed is False and path.read_bytes() == planted
     assert "retired" in _named(desk, path, laptop)
+
+
+def test_a_client_the_stolen_laptop_adds_after_its_retire_is_never_sealed_to(machines) -> None:
+    """The thief adds a client on the laptop (its key made there, known to the thief), with
+    the clock set back. The desk seals nothing to it and verify names its client.json with
+    the laptop; the client the laptop added before it was lost is written as ever."""
+    desk, laptop, sync, clock, client_id = _stolen(machines)
+    planted = laptop.add_client("ZZ-9", "Fictional Planted Client", None)
+    sync()
+    clock.set("2019-02-02T09:00:00")
+
+    with pytest.raises(KeyNotUsable):
+        desk.keyring.sealing_key(planted)
+    assert "retired" in _named(desk, desk.client_dir(planted) / "client.json", laptop)
+    _file(desk, "AB-1", "2019-02-02", AFTER)
+    assert any(AFTER in t for t in _texts(desk, client_id))
+
+
+def test_a_client_the_laptop_added_before_its_retire_is_written_as_ever(machines) -> None:
+    """The honest way round: the laptop added the client and synced; it is retired later
+    (an old machine replaced). The desk seals the client's notes as before, verify is clean."""
+    desk, laptop, sync, clock = machines
+    client_id = laptop.add_client("AB-2", "Fictional Client", None)
+    sync()
+    clock.set("2019-02-01T09:00:00")
+    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), laptop.device.device_id)
+    _file(desk, "AB-2", "2019-02-01", AFTER)
+    assert any(AFTER in t for t in _texts(desk, client_id))
+    assert verify(desk) == []

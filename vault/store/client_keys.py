@@ -10,6 +10,7 @@ machines at once are both readable by whoever holds them.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -36,6 +37,7 @@ from ..format.encoding import b64, canonical, stamp
 from ..format.keys import Practitioner, public_keys, read_record
 from . import audit, ledger
 from .clients import key_record, read_first_generation, read_key_record
+from .retired import Before
 from .trust import Trust
 
 Generations = dict[str, kg.Generation]
@@ -142,13 +144,13 @@ class Keyring:
     def refused(self, client_id: str) -> list[TamperedFile]:
         """Key files that do not check, else those that do not stand (`entitled`)."""
         found, bad = self.generations(client_id)
-        return bad or (self.entitled(client_id)[1] if len(found) > 1 else [])
+        return bad or (self.entitled(client_id)[1] if len(found) > 1 or self._by_retired(found) else [])
 
     def current(self, client_id: str) -> str | None:
         """The generation new revisions are sealed to (None: a merge must come first), among
         those `entitled` lets stand."""
         found, _ = self.generations(client_id)
-        if len(found) == 1:  # client.json alone: no one to ask (reading the ledger costs)
+        if len(found) == 1 and not self._by_retired(found):  # no one to ask (reading the ledger costs)
             return kg.FIRST
         held, refused = self.entitled(client_id)
         return kg.current(self._standing(found, held), held) if not refused else None
@@ -237,6 +239,9 @@ class Keyring:
                 if why:
                     refused.append(TamperedFile(key_file, why))
                     continue
+            elif why := self._key_file_late(g, self.client_dir(client_id) / "client.json", client_id):
+                refused.append(TamperedFile(self.client_dir(client_id) / "client.json", why))
+                continue  # and so does every generation after it
             ever[gid] = set(g.holders or ())
             grew = True
             while grew:  # a grant by a holder counts, and so does one by whom they granted
@@ -252,6 +257,17 @@ class Keyring:
             }
         self._held[client_id] = (stamp_, held, refused, late)
         return held, refused
+
+    def _added_before(self, client_id: str, device_id: str, before: Before) -> bool:
+        needle = json.dumps(client_id).encode()
+        return any(
+            e.event == "client-add"
+            and e.device == device_id
+            and e.data.get("client") == client_id
+            and "sha256" not in e.data
+            and before.seq(e.seq)
+            for e in audit.signed_entries(self.audit.directory, self.trust.device_keys(), needle)
+        )
 
     def late_grants(self, client_id: str) -> list[TamperedFile]:
         """Access files a retired device recorded after its retire: they give no access
@@ -272,10 +288,15 @@ class Keyring:
             "a retired device keeps no authority, whatever date it claims)"
         )
 
-    def _key_file_late(self, g: kg.Generation, key_file: Path) -> str:
+    def _by_retired(self, found: Generations) -> bool:
+        """Whether the client was added by a device since retired (`entitled` judges it)."""
+        return found[kg.FIRST].by in self.trust.retired()
+
+    def _key_file_late(self, g: kg.Generation, key_file: Path, client_id: str | None = None) -> str:
         """Why a key file made by a retired device does not stand ("" if it does): no entry
         of its log before the retire records these exact bytes (or, by a retire that names
-        no end of its log, it claims a date after it)."""
+        no end of its log, it claims a date after it). Of ``client_id``'s client.json, a
+        ``client-add`` of an older casenotes (no ``sha256``) before the retire vouches too."""
         when = self.trust.retired().get(g.by)
         if when is None:
             return ""
@@ -286,6 +307,8 @@ class Keyring:
             or before is not None
             and before.vouches(ledger.digest(key_file))
         ):
+            return ""
+        if before is not None and client_id is not None and self._added_before(client_id, g.by, before):
             return ""
         return (
             f"made by device {g.by} of practitioner {self.trust.registrant(g.by) or 'unknown'}, which was "
