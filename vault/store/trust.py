@@ -111,8 +111,10 @@ class Trust:
 
     def registrant(self, device_id: str) -> str | None:
         """The practitioner who registered a device (whose records it signs), if registered."""
-        found = self._registrants.get(device_id) if device_id in self.device_keys() else None
-        return found
+        found = self._registrant(device_id)
+        if found is None or found in self.device.trusted:  # a pin is never refused: no need to judge
+            return found
+        return found if device_id in self.device_keys() else None
 
     def _registrant(self, device_id: str) -> str | None:
         """As `registrant`, before the colleague records are judged (`_registered`)."""
