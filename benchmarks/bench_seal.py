@@ -17,7 +17,7 @@ The floor, measured in the same run (casenotes and floor alternate, run by run):
 crypto (the revision format's seal: a fresh file key, XChaCha20-Poly1305, the file key
 sealed to the client, the device's signature) and one durable write per note (temp file,
 fsync, link, fsync of the folder), nothing else. DESIGN.md section 7 asks for a ratio of
-at least 0.5. The fsyncs per note are counted by a test (tests/test_fsync_budget.py).
+at least 0.5. The fsyncs per note are counted by a test (tests/packages/vault/test_fsync_budget.py).
 The floor runs on one thread: that is the reference the ratio is held to, threads or not.
 With ``--threads`` above 1 the same floor spread over as many threads is printed beside
 it, a second reference: what the threads alone would give the floor.

@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,8 +22,20 @@ from vault.errors import DeviceMissing, NotAPractice
 from vault.store.practice import register_device
 
 from .config import Practice, Settings
-from .context import Failure, ask_passphrase, open_vault, practice, practice_option, progress_bar, unlock
+from .context import (
+    Failure,
+    ask_passphrase,
+    open_vault,
+    pass_unlocked,
+    pass_vault,
+    practice,
+    practice_option,
+    progress_bar,
+)
 from .practice_rules import practice_rules
+
+if TYPE_CHECKING:
+    from vault.format.keys import Practitioner
 
 log = logging.getLogger("syncd")
 
@@ -66,11 +79,11 @@ def backup() -> None:
 @backup.command("run")
 @practice_option
 @click.option("--to", "target", metavar="TARGET", help="Only this target.")
+@pass_vault
 @click.pass_context
-def backup_run(ctx: click.Context, target: str | None) -> None:
+def backup_run(ctx: click.Context, vault: Vault, target: str | None) -> None:
     """Take a snapshot on every target (only what changed is copied)."""
     p = practice(ctx)
-    vault = open_vault(ctx)
     failed = 0
     for destination in targets(p, target):
         try:
@@ -103,11 +116,11 @@ def backup_target() -> None:
 @backup_target.command("add")
 @practice_option
 @click.argument("spec", metavar="PATH|rclone:REMOTE:PATH")
+@pass_vault
 @click.pass_context
-def backup_target_add(ctx: click.Context, spec: str) -> None:
+def backup_target_add(ctx: click.Context, vault: Vault, spec: str) -> None:
     """Add a target: a folder (an external drive, a NAS) or an rclone remote."""
     p = practice(ctx)
-    vault = open_vault(ctx)
     settings = p.settings()
     if spec in settings.backup_targets:
         raise Failure(f"{spec} is already a backup target")
@@ -130,11 +143,11 @@ def backup_target_add(ctx: click.Context, spec: str) -> None:
 @backup.command("list")
 @practice_option
 @click.option("--from", "target", metavar="TARGET", help="Only this target.")
+@pass_vault
 @click.pass_context
-def backup_list(ctx: click.Context, target: str | None) -> None:
+def backup_list(ctx: click.Context, vault: Vault, target: str | None) -> None:
     """List the snapshots on each target."""
     p = practice(ctx)
-    vault = open_vault(ctx)
     for destination in targets(p, target):
         store = destination
         store.open(vault.practice_id, create=False)
@@ -149,12 +162,12 @@ def backup_list(ctx: click.Context, target: str | None) -> None:
 @practice_option
 @click.option("--full", is_flag=True, help="Re-read and re-hash every object.")
 @click.option("--from", "target", metavar="TARGET", help="Only this target.")
+@pass_vault
 @click.pass_context
-def backup_verify(ctx: click.Context, full: bool, target: str | None) -> None:
+def backup_verify(ctx: click.Context, vault: Vault, full: bool, target: str | None) -> None:
     """Check every snapshot's signature and that every object it names is stored (--full:
     also re-read and re-hash every object's bytes, which only --full does)."""
     p = practice(ctx)
-    vault = open_vault(ctx)
     problems = []
     for destination in targets(p, target):
         store = destination
@@ -232,11 +245,11 @@ def _subfolders(root: Path) -> set[str]:
 @backup.command("prune")
 @practice_option
 @click.option("--dry-run", is_flag=True, help="Only say what would be dropped.")
+@pass_vault
 @click.pass_context
-def backup_prune(ctx: click.Context, dry_run: bool) -> None:
+def backup_prune(ctx: click.Context, vault: Vault, dry_run: bool) -> None:
     """Keep the generations casenotes.yml asks for (keep_daily, ...), drop the rest."""
     p = practice(ctx)
-    vault = open_vault(ctx)
     s = p.settings()
     policy = KeepPolicy(int(s.keep_daily), int(s.keep_weekly), int(s.keep_monthly), int(s.keep_yearly))
     for store in targets(p):
@@ -288,12 +301,10 @@ def device_register(ctx: click.Context) -> None:
 @device.command("retire")
 @practice_option
 @click.argument("device_id", metavar="DEVICE")
-@click.pass_context
-def device_retire(ctx: click.Context, device_id: str) -> None:
+@pass_unlocked
+def device_retire(vault: Vault, practitioner: Practitioner, device_id: str) -> None:
     """Retire one of your devices, lost or replaced: it is no longer waited for before a
     purge, and what it signs from now on carries no authority (asks for the passphrase)."""
-    vault = open_vault(ctx)
-    practitioner = unlock(vault)
     when = vault.trust.retire(practitioner, device_id)
     click.echo(
         f"device {device_id} is retired as of {when}: every machine stops waiting for it once the vault "

@@ -35,6 +35,9 @@ from .context import (
     new_key_file,
     open_unlocked,
     open_vault,
+    pass_unlocked,
+    pass_vault,
+    pass_vault_unsynced,
     practice,
     practice_option,
     stage,
@@ -43,10 +46,11 @@ from .context import (
 
 if TYPE_CHECKING:
     from vault import Vault
+    from vault.format.keys import Practitioner
 
 # Each command imports what only it uses, inside its own body or module: a `casenotes seal`
 # process must not pay for MkDocs, watchdog, zxcvbn or the backup code (the import test
-# in tests/test_imports.py holds it to that).
+# in tests/architecture/test_imports.py holds it to that).
 CONTEXT_WORDS = ("casenotes", "notes", "therapy", "practice", "client", "session")  # guessed first
 CORE_ERRORS = (VaultError, TemplateError, SyncdError, site_builder.SiteError, ConfigError)
 
@@ -183,12 +187,12 @@ def sync() -> None:
 
 @sync.command("ignore")
 @practice_option
-@click.pass_context
-def sync_ignore(ctx: click.Context) -> None:
+@pass_vault
+def sync_ignore(vault: Vault) -> None:
     """Write vault/.stignore, what Syncthing must not carry between the machines."""
     from vault.store.practice import write_sync_ignore
 
-    path = write_sync_ignore(open_vault(ctx).root)
+    path = write_sync_ignore(vault.root)
     click.echo(f"Wrote {path}; share {path.parent} only, never the practice folder")
 
 
@@ -255,12 +259,11 @@ def _private_value(prompt: str, given: str | None) -> str | None:
 @practice_option
 @click.argument("handle", shell_complete=handles)
 @click.option("--on", "day", type=click.DateTime(["%Y-%m-%d"]), help="The discharge date (default: today).")
-@click.pass_context
-def client_close(ctx: click.Context, handle: str, day: dt.datetime | None) -> None:
+@pass_vault
+def client_close(vault: Vault, handle: str, day: dt.datetime | None) -> None:
     """Record that a client was discharged: their retention period counts from then."""
     from retention import records as retention_facts
 
-    vault = open_vault(ctx)
     client_id = vault.resolve(handle)
     closed = day.date() if day else vault.clock().date()
     retention_facts.set_closed(vault, client_id, closed)
@@ -270,12 +273,11 @@ def client_close(ctx: click.Context, handle: str, day: dt.datetime | None) -> No
 @client.command("reopen")
 @practice_option
 @click.argument("handle", shell_complete=handles)
-@click.pass_context
-def client_reopen(ctx: click.Context, handle: str) -> None:
+@pass_vault
+def client_reopen(vault: Vault, handle: str) -> None:
     """Undo `client close`: the client is active again."""
     from retention import records as retention_facts
 
-    vault = open_vault(ctx)
     client_id = vault.resolve(handle)
     retention_facts.set_closed(vault, client_id, None)
     click.echo(f"client {client_id} is active again")
@@ -283,10 +285,9 @@ def client_reopen(ctx: click.Context, handle: str) -> None:
 
 @client.command("list")
 @practice_option
-@click.pass_context
-def client_list(ctx: click.Context) -> None:
+@pass_unlocked
+def client_list(vault: Vault, practitioner: Practitioner) -> None:
     """List every client you can read (asks for the passphrase)."""
-    vault, practitioner = open_unlocked(ctx)
     rows = sorted(vault.profiles(practitioner), key=lambda p: p.handle.casefold())
     for profile in rows:
         click.echo(f"{profile.handle:<20} {profile.client_id}  {profile.name or ''}")
@@ -295,10 +296,9 @@ def client_list(ctx: click.Context) -> None:
 @client.command("show")
 @practice_option
 @click.argument("handle", shell_complete=handles)
-@click.pass_context
-def client_show(ctx: click.Context, handle: str) -> None:
+@pass_unlocked
+def client_show(vault: Vault, practitioner: Practitioner, handle: str) -> None:
     """Show one client's profile and how many notes they have."""
-    vault, practitioner = open_unlocked(ctx)
     profile = vault.find(practitioner, handle)
     click.echo(f"handle:    {profile.handle}")
     click.echo(f"client id: {profile.client_id}")
@@ -310,8 +310,9 @@ def client_show(ctx: click.Context, handle: str) -> None:
 @cli.command("seal")
 @practice_option
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@pass_vault_unsynced
 @click.pass_context
-def seal_cmd(ctx: click.Context, file: Path) -> None:
+def seal_cmd(ctx: click.Context, vault: Vault, file: Path) -> None:
     """Seal one Markdown note as a new revision in the vault."""
     import note_templates
     from syncd.filing import file_note
@@ -319,7 +320,6 @@ def seal_cmd(ctx: click.Context, file: Path) -> None:
     p = practice(ctx)
     # Four fsyncs: the revision, its folder(s), its audit entry. The checkpoint is not
     # fsynced here; the next command or syncd's hourly job makes a durable one.
-    vault = open_vault(ctx, durable_checkpoint=False)
     filed = file_note(vault, file, kinds=note_templates.kinds(p.templates_dir))
     sealed, note_id = filed.sealed, filed.sealed.note_id
     if sealed.completed:
@@ -405,10 +405,9 @@ def cat(ctx: click.Context, handle: str, note_id: str | None) -> None:
 @click.option(
     "--keep", "keep", metavar="REVISION", help="The revision whose text stays, e.g. 000002-<device>."
 )
-@click.pass_context
-def resolve_cmd(ctx: click.Context, note_id: str, keep: str | None) -> None:
+@pass_vault
+def resolve_cmd(vault: Vault, note_id: str, keep: str | None) -> None:
     """Settle a note changed on two machines while apart: keep one text."""
-    vault = open_vault(ctx)
     client_id = vault.locate_note(note_id)
     fork = vault.fork(client_id, note_id)
     if fork is None and resolving.cut_short(vault, client_id, note_id):
@@ -452,8 +451,8 @@ def report_leftovers(vault: Vault, client_id: str | None = None) -> None:
 
 @cli.command("verify")
 @practice_option
-@click.pass_context
-def verify_cmd(ctx: click.Context) -> None:
+@pass_vault
+def verify_cmd(vault: Vault) -> None:
     """Check every file in the vault; no passphrase needed."""
     from retention import certificate
     from retention import records as retention_facts
@@ -462,7 +461,6 @@ def verify_cmd(ctx: click.Context) -> None:
     from vault.store.purged import half_removed
     from vault.store.verify import sync_in_flight
 
-    vault = open_vault(ctx)
     if half_removed(vault.root):  # a purge cut short after its rename: finished, not left
         from .retention_commands import finish_purges  # only then: verify loads no purge
 
@@ -501,20 +499,19 @@ def audit() -> None:
 
 @audit.command("show")
 @practice_option
-@click.pass_context
-def audit_show(ctx: click.Context) -> None:
+@pass_vault
+def audit_show(vault: Vault) -> None:
     """Print every audit entry (ids only, never names)."""
-    for entry in open_vault(ctx).audit.entries():
+    for entry in vault.audit.entries():
         data = " ".join(f"{k}={v}" for k, v in sorted(entry.data.items()))
         click.echo(f"{entry.time}  {entry.device}  #{entry.seq:<5} {entry.event:<18} {data}")
 
 
 @audit.command("verify")
 @practice_option
-@click.pass_context
-def audit_verify(ctx: click.Context) -> None:
+@pass_vault
+def audit_verify(vault: Vault) -> None:
     """Check the audit log's chain, signatures and checkpoints."""
-    vault = open_vault(ctx)
     problems = vault.audit.verify(vault.trust.device_keys())
     for problem in problems:
         click.echo(f"casenotes: {problem}", err=True)
@@ -722,15 +719,14 @@ def open_cmd(
 
 @cli.command("doctor")
 @practice_option
+@pass_vault
 @click.pass_context
-def doctor_cmd(ctx: click.Context) -> None:
+def doctor_cmd(ctx: click.Context, vault: Vault) -> None:
     """A privacy and health checkup: one line per check, and what to do."""
     from . import doctor
 
     p = practice(ctx)
-    findings = doctor.run_checks(
-        open_vault(ctx), p, config.ram_dirs(), config.passphrase_from_env(), key_file_path()
-    )
+    findings = doctor.run_checks(vault, p, config.ram_dirs(), config.passphrase_from_env(), key_file_path())
     for finding in findings:
         click.echo(finding.line())
     failed = [f for f in findings if f.status == "fail"]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import click
 
@@ -21,6 +22,9 @@ from .config import Practice
 
 if TYPE_CHECKING:
     from vault.format.keys import Practitioner
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Failure(click.ClickException):
@@ -176,6 +180,46 @@ def open_unlocked(ctx: click.Context) -> tuple[Vault, Practitioner]:
     vault first (an unknown handle says so before the prompt) calls open_vault, then unlock."""
     vault = open_vault(ctx)
     return vault, unlock(vault)
+
+
+def pass_vault(command: Callable[Concatenate[Vault, P], R]) -> Callable[P, R]:
+    """Open the practice's vault (open_vault) before ``command`` runs and pass it first, as
+    click's pass_context passes the context (stack both for ``command(ctx, vault, ...)``):
+    borg's with_repository, so a command says in one line that it needs the vault.
+
+    For a command whose first step is the vault. One that checks its arguments first (a
+    usage error is said before the vault is looked for, and writes no checkpoint) or turns
+    core dumps off first calls open_vault where it does."""
+    return _passing_vault(command, durable_checkpoint=True)
+
+
+def pass_vault_unsynced(command: Callable[Concatenate[Vault, P], R]) -> Callable[P, R]:
+    """pass_vault, its closing checkpoint written but not fsynced: a lone seal, whose fsyncs
+    are counted (open_vault's ``durable_checkpoint``)."""
+    return _passing_vault(command, durable_checkpoint=False)
+
+
+def _passing_vault(command: Callable[Concatenate[Vault, P], R], durable_checkpoint: bool) -> Callable[P, R]:
+    @functools.wraps(command)
+    def opened(*args: P.args, **kwargs: P.kwargs) -> R:
+        vault = open_vault(click.get_current_context(), durable_checkpoint)
+        return command(vault, *args, **kwargs)
+
+    return opened
+
+
+def pass_unlocked(command: Callable[Concatenate[Vault, Practitioner, P], R]) -> Callable[P, R]:
+    """Open the vault and unlock the practitioner's key in it (open_unlocked) before
+    ``command`` runs, and pass both first: for a command whose first step is the
+    passphrase. One that checks its arguments in the vault first (an unknown handle says
+    so before the prompt) takes pass_vault and calls unlock itself."""
+
+    @functools.wraps(command)
+    def unlocked(*args: P.args, **kwargs: P.kwargs) -> R:
+        vault, practitioner = open_unlocked(click.get_current_context())
+        return command(vault, practitioner, *args, **kwargs)
+
+    return unlocked
 
 
 def quiet() -> bool:

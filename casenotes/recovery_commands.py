@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from vault import durable
+from vault import Vault, durable
 from vault.errors import WriteFailed
 from vault.format import recovery as recovery_format
 from vault.format.constants import MAX_RECOVERY_SHARES
@@ -20,6 +20,7 @@ from .context import (
     key_file_path,
     open_unlocked,
     open_vault,
+    pass_vault,
     practice,
     practice_option,
     read_key_file,
@@ -145,10 +146,10 @@ def recovery_use(ctx: click.Context) -> None:
 
 @recovery_group.command("status")
 @practice_option
-@click.pass_context
-def recovery_status(ctx: click.Context) -> None:
+@pass_vault
+def recovery_status(vault: Vault) -> None:
     """Whether recovery is set up, and how many shares open it (no passphrase needed)."""
-    status = recovery.status(open_vault(ctx))
+    status = recovery.status(vault)
     if status is None:
         click.echo("no recovery set up: `casenotes recovery create --shares 3 --threshold 2`")
         return

@@ -26,6 +26,7 @@ from .context import (
     Failure,
     UsageFailure,
     open_vault,
+    pass_vault,
     practice,
     practice_option,
     progress_bar,
@@ -50,11 +51,11 @@ def retention() -> None:
 @retention.command("status")
 @practice_option
 @click.option("--no-names", is_flag=True, help="Client ids only: no passphrase asked.")
+@pass_vault
 @click.pass_context
-def retention_status(ctx: click.Context, no_names: bool) -> None:
+def retention_status(ctx: click.Context, vault: Vault, no_names: bool) -> None:
     """Each client's retention: last session, due date and state (held, due, in notice, ...)."""
     p = practice(ctx)
-    vault = open_vault(ctx)
     index = facts_index.load(vault)
     finish_purges(vault, refuse=False, index=index)
     policy = practice_rules(p, vault).policy
@@ -144,10 +145,9 @@ def who(client_id: str, handles: dict[str, str]) -> str:
 @practice_option
 @click.argument("handle")
 @click.option("--reason", required=True, help="Why (a subpoena, a complaint, a request): kept encrypted.")
-@click.pass_context
-def retention_hold(ctx: click.Context, handle: str, reason: str) -> None:
+@pass_vault
+def retention_hold(vault: Vault, handle: str, reason: str) -> None:
     """Place a legal hold: the client is never purged until it is released."""
-    vault = open_vault(ctx)
     client_id = vault.resolve(handle)
     hold_id = records.place_hold(vault, client_id, reason)
     click.echo(f"client {client_id} is on hold ({hold_id}); `casenotes retention release {handle}` lifts it")
@@ -208,10 +208,9 @@ def retention_erase(
 @retention.command("release")
 @practice_option
 @click.argument("handle")
-@click.pass_context
-def retention_release(ctx: click.Context, handle: str) -> None:
+@pass_vault
+def retention_release(vault: Vault, handle: str) -> None:
     """Release every legal hold on a client."""
-    vault = open_vault(ctx)
     client_id = vault.resolve(handle)
     released = records.release_holds(vault, client_id)
     if not released:
@@ -327,15 +326,15 @@ def retention_rules(ctx: click.Context) -> None:
 @practice_option
 @click.argument("key")
 @click.argument("value")
+@pass_vault
 @click.pass_context
-def retention_rules_set(ctx: click.Context, key: str, value: str) -> None:
+def retention_rules_set(ctx: click.Context, vault: Vault, key: str, value: str) -> None:
     """Set one rule for the whole practice (a new signed version in vault/settings/, audited).
 
     KEY: preset, adult_years, minor_years_after_majority, majority_age, minor_until_age,
     notice_days, heard_within_hours, kinds (e.g. '{intake: 10}'). VALUE 'default' removes
     the override."""
     p = practice(ctx)
-    vault = open_vault(ctx)
     try:
         parsed = None if value == "default" else yaml.safe_load(value)
     except yaml.YAMLError:
@@ -352,10 +351,9 @@ def retention_rules_set(ctx: click.Context, key: str, value: str) -> None:
 
 @retention.command("certificates")
 @practice_option
-@click.pass_context
-def retention_certificates(ctx: click.Context) -> None:
+@pass_vault
+def retention_certificates(vault: Vault) -> None:
     """List disposal certificates, each checked against its signature and the audit log."""
-    vault = open_vault(ctx)
     for path, facts in certificate.all_certificates(vault).items():
         what = "completes" if facts.get("completes") else "disposal"
         click.echo(f"{facts['purged_at']}  {what:<9}  client {facts['client_id']}  {path}")

@@ -22,7 +22,7 @@ from vault.rights import access_report, disclosures, requests
 from vault.rights.requests import KINDS, Request
 
 from .completion import handles
-from .context import UsageFailure, open_vault, practice, practice_option, unlock
+from .context import UsageFailure, open_vault, pass_vault, practice, practice_option, unlock
 from .stdin_words import required_words, several, words
 
 Date = click.DateTime(["%Y-%m-%d"])
@@ -104,9 +104,9 @@ def request_group() -> None:
     "--note", metavar="TEXT", help="What the client asked, in a few words; '-': from standard input."
 )
 @click.option("--about", metavar="NOTE", help="An amendment: the note the client wants changed.")
-@click.pass_context
+@pass_vault
 def request_add(
-    ctx: click.Context,
+    vault: Vault,
     handle: str,
     kind: str,
     received: dt.datetime | None,
@@ -114,7 +114,6 @@ def request_add(
     about: str | None,
 ) -> None:
     """Record a client's request; prints its id and deadline."""
-    vault = open_vault(ctx)
     client_id = vault.resolve(handle)
     if kind == "amendment" and not about:
         raise UsageFailure("an amendment request names the note it concerns: add --about NOTE")
@@ -161,10 +160,10 @@ def request_report(vault: Vault, handle: str | None, include_closed: bool) -> Re
 @practice_option
 @click.argument("handle", required=False, shell_complete=handles)
 @click.option("--all", "include_closed", is_flag=True, help="Closed requests too.")
-@click.pass_context
-def request_list(ctx: click.Context, handle: str | None, include_closed: bool) -> None:
+@pass_vault
+def request_list(vault: Vault, handle: str | None, include_closed: bool) -> None:
     """Each open request with its legal deadline and what is left to do (no passphrase needed)."""
-    click.echo(text(request_report(open_vault(ctx), handle, include_closed)), nl=False)
+    click.echo(text(request_report(vault, handle, include_closed)), nl=False)
 
 
 @request_group.command("extend")
@@ -173,10 +172,9 @@ def request_list(ctx: click.Context, handle: str | None, include_closed: bool) -
 @click.option(
     "--reason", required=True, metavar="TEXT", help="Why (told to the client); '-': standard input."
 )
-@click.pass_context
-def request_extend(ctx: click.Context, request_id: str, reason: str) -> None:
+@pass_vault
+def request_extend(vault: Vault, request_id: str, reason: str) -> None:
     """Take the one extension the law allows (tell the client why, before the first deadline)."""
-    vault = open_vault(ctx)
     found = requests.find(vault, request_id)
     day = today(vault)
     if found.closed is None and day > found.deadline:
@@ -189,10 +187,9 @@ def request_extend(ctx: click.Context, request_id: str, reason: str) -> None:
 @practice_option
 @click.argument("request_id", metavar="ID")
 @click.option("--outcome", required=True, metavar="TEXT", help="What was done; '-': standard input.")
-@click.pass_context
-def request_close(ctx: click.Context, request_id: str, outcome: str) -> None:
+@pass_vault
+def request_close(vault: Vault, request_id: str, outcome: str) -> None:
     """Record what was done about a request."""
-    vault = open_vault(ctx)
     found = requests.find(vault, request_id)
     done = requests.close(vault, found, required_words(outcome, "outcome"), today(vault))
     late = (done.closed or done.deadline) > done.deadline
@@ -281,12 +278,11 @@ def disclosures_show(ctx: click.Context, handle: str, since: dt.datetime | None,
     "--what", required=True, metavar="TEXT", help="A description of what went (not its text); '-': stdin."
 )
 @click.option("--date", "day", type=Date, help="When (default: today).")
-@click.pass_context
+@pass_vault
 def disclosures_add(
-    ctx: click.Context, handle: str, to: str, purpose: str, what: str, day: dt.datetime | None
+    vault: Vault, handle: str, to: str, purpose: str, what: str, day: dt.datetime | None
 ) -> None:
     """Record a disclosure made outside casenotes (a letter, a phone call, a court order)."""
-    vault = open_vault(ctx)
     client_id = vault.resolve(handle)
     when = day.date() if day else today(vault)
     if when > today(vault):
@@ -341,14 +337,14 @@ def amend_group() -> None:
 @practice_option
 @click.argument("request_id", metavar="ID")
 @click.option("--no-edit", is_flag=True, help="Only write the addendum draft and print its path.")
+@pass_vault
 @click.pass_context
-def amend_accept(ctx: click.Context, request_id: str, no_edit: bool) -> None:
+def amend_accept(ctx: click.Context, vault: Vault, request_id: str, no_edit: bool) -> None:
     """Accept: start an addendum to the note, linked to the request (the note never changes)."""
     from vault.rights import amendments
 
     from .writing import _open_editor, start_addendum
 
-    vault = open_vault(ctx)
     found = requests.find(vault, request_id)
     if found.kind != "amendment" or not found.about:
         raise requests.WrongKind(found.request_id, found.kind, "amendment")
@@ -369,12 +365,11 @@ def amend_accept(ctx: click.Context, request_id: str, no_edit: bool) -> None:
 @click.option(
     "--reason", required=True, metavar="TEXT", help="The basis for the denial; '-': standard input."
 )
-@click.pass_context
-def amend_deny(ctx: click.Context, request_id: str, reason: str) -> None:
+@pass_vault
+def amend_deny(vault: Vault, request_id: str, reason: str) -> None:
     """Deny in writing: the reason is kept with the note, sealed, in a signed entry."""
     from vault.rights import amendments
 
-    vault = open_vault(ctx)
     found = requests.find(vault, request_id)
     amendments.deny(vault, found, required_words(reason, "reason"))
     click.echo(
@@ -387,12 +382,11 @@ def amend_deny(ctx: click.Context, request_id: str, reason: str) -> None:
 @practice_option
 @click.argument("request_id", metavar="ID")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.pass_context
-def amend_disagreement(ctx: click.Context, request_id: str, file: Path) -> None:
+@pass_vault
+def amend_disagreement(vault: Vault, request_id: str, file: Path) -> None:
     """Link the client's statement of disagreement (a text file) to the note, from now on."""
     from vault.rights import amendments
 
-    vault = open_vault(ctx)
     found = requests.find(vault, request_id)
     if file.stat().st_size > amendments.STATEMENT_LIMIT:
         raise amendments.StatementTooLarge(file)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +16,7 @@ from vault import (
     DEFAULT_KDF_PROFILE,
     KDF_PROFILES,
     OpenedNote,
+    Vault,
     durable,
 )
 from vault.format.encoding import new_id
@@ -24,13 +26,17 @@ from vault.store.colleagues import Colleague, identity_of, join_practice, parse_
 from .context import (
     Failure,
     UsageFailure,
-    open_unlocked,
     open_vault,
+    pass_unlocked,
+    pass_vault,
     practice,
     practice_option,
     unlock,
 )
 from .nodump import no_core_dumps
+
+if TYPE_CHECKING:
+    from vault.format.keys import Practitioner
 
 Date = click.DateTime(["%Y-%m-%d"])
 
@@ -43,10 +49,9 @@ def identity() -> None:
 
 @identity.command("export")
 @practice_option
-@click.pass_context
-def identity_export(ctx: click.Context) -> None:
+@pass_unlocked
+def identity_export(vault: Vault, me: Practitioner) -> None:
     """Print your identity: one line to send, and a fingerprint to read out by phone."""
-    vault, me = open_unlocked(ctx)
     mine = identity_of(me)
     click.echo(mine.export(me.signing_key))
     click.echo(f"fingerprint: {mine.fingerprint}", err=True)
@@ -82,10 +87,9 @@ def practitioner_join(ctx: click.Context, kdf: str) -> None:
 @practice_option
 @click.argument("name")
 @click.argument("identity_line", metavar="IDENTITY")
-@click.pass_context
-def practitioner_add(ctx: click.Context, name: str, identity_line: str) -> None:
+@pass_vault
+def practitioner_add(vault: Vault, name: str, identity_line: str) -> None:
     """Add a colleague by the identity they sent; compare the fingerprint with them first."""
-    vault = open_vault(ctx)
     colleague = parse_identity(identity_line)
     me = unlock(vault)
     where = vault.trust.add_colleague(me, name, colleague)
@@ -97,10 +101,9 @@ def practitioner_add(ctx: click.Context, name: str, identity_line: str) -> None:
 
 @practitioner.command("list")
 @practice_option
-@click.pass_context
-def practitioner_list(ctx: click.Context) -> None:
+@pass_vault
+def practitioner_list(vault: Vault) -> None:
     """Colleagues this machine trusts, with their fingerprints."""
-    vault = open_vault(ctx)
     for known in sorted(vault.trust.colleagues(), key=lambda c: c.name.casefold()):
         click.echo(f"{known.name:<24} {known.practitioner_id}  {known.identity.fingerprint}")
 
@@ -115,10 +118,9 @@ def access_group() -> None:
 @practice_option
 @click.argument("handle")
 @click.argument("name")
-@click.pass_context
-def access_grant(ctx: click.Context, handle: str, name: str) -> None:
+@pass_vault
+def access_grant(vault: Vault, handle: str, name: str) -> None:
     """Let a colleague read a client's notes (past and future)."""
-    vault = open_vault(ctx)
     client_id, colleague = vault.resolve(handle), vault.trust.colleague(name)
     access.grant(vault, unlock(vault), client_id, colleague)
     click.echo(f"{colleague.name} can now read client {client_id}")
@@ -128,10 +130,9 @@ def access_grant(ctx: click.Context, handle: str, name: str) -> None:
 @practice_option
 @click.argument("handle")
 @click.argument("name")
-@click.pass_context
-def access_revoke(ctx: click.Context, handle: str, name: str) -> None:
+@pass_vault
+def access_revoke(vault: Vault, handle: str, name: str) -> None:
     """Stop a colleague reading notes sealed from now on (the client's key is replaced)."""
-    vault = open_vault(ctx)
     client_id, colleague = vault.resolve(handle), vault.trust.colleague(name)
     revoked = access.revoke(vault, unlock(vault), client_id, colleague)
     click.echo(f"{colleague.name} cannot read notes of client {client_id} sealed from now on.")
@@ -185,9 +186,11 @@ def consent_group() -> None:
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="The signed form (a scan).",
 )
+@pass_vault
 @click.pass_context
 def consent_add(
     ctx: click.Context,
+    vault: Vault,
     handle: str,
     to_name: str,
     purpose: str,
@@ -200,7 +203,6 @@ def consent_add(
 ) -> None:
     """Record a client's consent; prints its id."""
     p = practice(ctx)
-    vault = open_vault(ctx)
     client_id = vault.resolve(handle)
     # Someone outside casenotes has no practitioner id: `share` refuses such a consent, `export` takes it.
     to_id, to_name = ("", to_name.strip()) if outside else _colleague(vault.trust.colleague(to_name))
@@ -240,10 +242,9 @@ def _colleague(found: Colleague) -> tuple[str, str]:
 @consent_group.command("list")
 @practice_option
 @click.argument("handle")
-@click.pass_context
-def consent_list(ctx: click.Context, handle: str) -> None:
+@pass_vault
+def consent_list(vault: Vault, handle: str) -> None:
     """A client's consents: to whom, why, which notes, and whether each is in force."""
-    vault = open_vault(ctx)
     client_id = vault.resolve(handle)
     for found in consent.consents(vault, unlock(vault), client_id):
         state = found.why_not_in_force(vault.clock().date()) or "in force"
@@ -260,10 +261,9 @@ def consent_list(ctx: click.Context, handle: str) -> None:
 @practice_option
 @click.argument("handle")
 @click.argument("consent_id", metavar="ID")
-@click.pass_context
-def consent_revoke(ctx: click.Context, handle: str, consent_id: str) -> None:
+@pass_vault
+def consent_revoke(vault: Vault, handle: str, consent_id: str) -> None:
     """Record that the client withdrew a consent: nothing more is shared under it."""
-    vault = open_vault(ctx)
     client_id = vault.resolve(handle)
     consent.revoke(vault, unlock(vault), client_id, consent_id, vault.clock().date())
     click.echo(
@@ -366,10 +366,9 @@ def open_share(ctx: click.Context, file: Path, no_browser: bool, idle_timeout: f
 @practice_option
 @click.argument("handle")
 @click.argument("name")
-@click.pass_context
-def supervise_cmd(ctx: click.Context, handle: str, name: str) -> None:
+@pass_vault
+def supervise_cmd(vault: Vault, handle: str, name: str) -> None:
     """Give your supervisor read access; your signed notes then wait for their co-signature."""
-    vault = open_vault(ctx)
     client_id, supervisor = vault.resolve(handle), vault.trust.colleague(name)
     supervision.supervise(vault, unlock(vault), client_id, supervisor)
     click.echo(
@@ -382,10 +381,9 @@ def supervise_cmd(ctx: click.Context, handle: str, name: str) -> None:
 @practice_option
 @click.argument("note_id", metavar="NOTE")
 @click.option("--yes", is_flag=True, help="Co-sign without showing the note and asking (for scripts).")
-@click.pass_context
-def cosign_cmd(ctx: click.Context, note_id: str, yes: bool) -> None:
+@pass_unlocked
+def cosign_cmd(vault: Vault, supervisor: Practitioner, note_id: str, yes: bool) -> None:
     """Co-sign a supervisee's signed note (by its id): shows the note, then asks."""
-    vault, supervisor = open_unlocked(ctx)
     if not yes:
         # What is co-signed is read first: a co-signature is the supervisor's word on this text.
         client_id = supervision.check_supervisor(vault, supervisor, note_id)

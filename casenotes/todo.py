@@ -14,8 +14,10 @@ import time
 
 import click
 
+from vault import Vault
+
 from .completion import handles
-from .context import open_vault, practice, practice_option, unlock
+from .context import pass_vault, practice, practice_option, unlock
 
 
 def _inbox_drafts(ctx: click.Context, handle: str | None, sealed: set[str]) -> list[str]:
@@ -48,14 +50,13 @@ def _inbox_drafts(ctx: click.Context, handle: str | None, sealed: set[str]) -> l
     return [line for _, line in sorted(found, reverse=True)]
 
 
-def _parked(ctx: click.Context) -> list[str]:
+def _parked(ctx: click.Context, vault: Vault) -> list[str]:
     """Drafts syncd took out of the inbox (sealed, unsigned): from its state, each checked
     against the vault's header (signed since, or gone, it is not listed)."""
     from syncd.state import State
     from vault.errors import VaultError
 
     p = practice(ctx)
-    vault = open_vault(ctx)
     state = State.load(p.state_dir / "state.json")
     found = []
     for rel, status in sorted(state.files.items()):
@@ -72,11 +73,10 @@ def _parked(ctx: click.Context) -> list[str]:
     return found
 
 
-def _awaiting(ctx: click.Context, client_id: str | None, dates: dict[str, str]) -> list[str]:
+def _awaiting(vault: Vault, client_id: str | None, dates: dict[str, str]) -> list[str]:
     from vault.sharing import supervision
     from vault.store import facts_index
 
-    vault = open_vault(ctx)
     names = {c.practitioner_id: c.name for c in vault.trust.colleagues()}
     index = facts_index.load(vault)  # only the clients a `supervise` entry names are looked at
     found = supervision.awaiting(vault, index.supervised)
@@ -89,13 +89,12 @@ def _awaiting(ctx: click.Context, client_id: str | None, dates: dict[str, str]) 
     ]
 
 
-def _client(ctx: click.Context, handle: str) -> tuple[list[str], dict[str, str], str]:
+def _client(vault: Vault, handle: str) -> tuple[list[str], dict[str, str], str]:
     """The client's own list (site_builder.todo), its notes' dates by id, and its id."""
     from site_builder.pages import TITLES
     from site_builder.site import load_timeline
     from site_builder.todo import HEADINGS, needs
 
-    vault = open_vault(ctx)
     client_id = vault.resolve(handle)
     practitioner = unlock(vault)
     timeline = load_timeline(vault, practitioner, client_id, handle, include_psychotherapy=False)
@@ -112,12 +111,11 @@ def _client(ctx: click.Context, handle: str) -> tuple[list[str], dict[str, str],
     return lines, dates, client_id
 
 
-def _requests(ctx: click.Context, client_id: str | None) -> list[str]:
+def _requests(vault: Vault, client_id: str | None) -> list[str]:
     """Clients' requests near (NEAR_DAYS) or past their legal deadline: from the audit log's
     sealed facts, no passphrase needed (vault/rights/requests.py)."""
     from vault.rights import requests
 
-    vault = open_vault(ctx)
     today = vault.clock().astimezone().date()
     found = []
     for r in requests.load(vault, client_id):
@@ -130,7 +128,7 @@ def _requests(ctx: click.Context, client_id: str | None) -> list[str]:
     return found
 
 
-def _recovery(ctx: click.Context) -> list[str]:
+def _recovery(vault: Vault) -> list[str]:
     """The recovery set, if it is older than a key renewal it could not follow (doctor says
     the rest about it)."""
     from checkup.keys import remake_recovery
@@ -138,7 +136,7 @@ def _recovery(ctx: click.Context) -> list[str]:
     from vault.store import recovery
 
     try:
-        status = recovery.status(open_vault(ctx))
+        status = recovery.status(vault)
     except VaultError:
         return []  # `casenotes doctor` and `verify` name what is wrong with it
     if status is None or not status.outdated_since:
@@ -152,8 +150,9 @@ def _recovery(ctx: click.Context) -> list[str]:
 @click.command()
 @practice_option
 @click.argument("handle", required=False, shell_complete=handles)
+@pass_vault
 @click.pass_context
-def todo(ctx: click.Context, handle: str | None) -> None:
+def todo(ctx: click.Context, vault: Vault, handle: str | None) -> None:
     """What needs you: drafts not signed, co-signatures awaited, clients' requests near or past
     their deadline; with HANDLE, also that
     client's plan reviews and objectives past their date, homework never followed up and
@@ -163,21 +162,21 @@ def todo(ctx: click.Context, handle: str | None) -> None:
     client_id = None
     own: list[str] = []
     if handle is not None:
-        own, dates, client_id = _client(ctx, handle)
+        own, dates, client_id = _client(vault, handle)
     inbox = _inbox_drafts(ctx, handle, set(dates))
     if inbox:
         lines += ["In the inbox, not sealed yet:", *(f"  {line}" for line in inbox)]
     lines += own
-    urgent = _requests(ctx, None) if handle is None else []  # one client's are in its own list
+    urgent = _requests(vault, None) if handle is None else []  # one client's are in its own list
     if urgent:
         lines += ["Clients' requests near or past their deadline:", *(f"  {line}" for line in urgent)]
     if handle is None:
-        lines += [f"Recovery: {line}" for line in _recovery(ctx)]
-        parked = _parked(ctx)
+        lines += [f"Recovery: {line}" for line in _recovery(vault)]
+        parked = _parked(ctx, vault)
         if parked:
             lines += ["Parked drafts:", *(f"  {line}" for line in parked)]
     # One client's are in its own list (site_builder.todo): no scan of every client for them.
-    awaiting = _awaiting(ctx, client_id, dates) if handle is None else []
+    awaiting = _awaiting(vault, client_id, dates) if handle is None else []
     if awaiting:
         lines += ["Co-signatures awaited:", *(f"  {line}" for line in awaiting)]
     today = dt.datetime.now().astimezone().date()

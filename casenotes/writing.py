@@ -40,7 +40,7 @@ from vault.store import facts_index, forks
 from . import backups, safeguards
 from .completion import handles, notes
 from .config import Practice
-from .context import Failure, key_file_path, open_vault, practice, practice_option, unlock
+from .context import Failure, key_file_path, pass_vault, practice, practice_option, unlock
 from .retention_commands import given_handles
 
 
@@ -145,13 +145,19 @@ def _opened_note(
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Session date (default: today).")
 @click.option("--no-edit", is_flag=True, help="Only write the draft and print its path.")
 @click.option("--carry", is_flag=True, help="Carry forward current goals and last session's homework.")
+@pass_vault
 @click.pass_context
 def new(
-    ctx: click.Context, handle: str, kind: str, day: dt.datetime | None, no_edit: bool, carry: bool
+    ctx: click.Context,
+    vault: Vault,
+    handle: str,
+    kind: str,
+    day: dt.datetime | None,
+    no_edit: bool,
+    carry: bool,
 ) -> None:
     """Start a note for HANDLE from a template, in the inbox; prints its path."""
     p = practice(ctx)
-    vault = open_vault(ctx)
     template = note_templates.get(kind, p.templates_dir)
     client_id = vault.resolve(handle, own=True)
     carried = CarriedForward([], [])
@@ -211,11 +217,11 @@ def start_draft(
 @practice_option
 @click.argument("note_id", metavar="NOTE", shell_complete=notes)
 @click.option("--no-edit", is_flag=True, help="Only bring it back and print its path.")
+@pass_vault
 @click.pass_context
-def edit(ctx: click.Context, note_id: str, no_edit: bool) -> None:
+def edit(ctx: click.Context, vault: Vault, note_id: str, no_edit: bool) -> None:
     """Bring a sealed (parked) draft back into the inbox to go on writing it."""
     p = practice(ctx)
-    vault = open_vault(ctx)
     fields, raw, final = _opened_note(vault, ctx, note_id)
     if final:
         raise Failure(
@@ -238,10 +244,11 @@ def edit(ctx: click.Context, note_id: str, no_edit: bool) -> None:
 @practice_option
 @click.argument("note_id", metavar="NOTE", shell_complete=notes)
 @click.option("--no-edit", is_flag=True, help="Only write the draft and print its path.")
+@pass_vault
 @click.pass_context
-def addendum(ctx: click.Context, note_id: str, no_edit: bool) -> None:
+def addendum(ctx: click.Context, vault: Vault, note_id: str, no_edit: bool) -> None:
     """Start an addendum to a signed note (the note itself never changes)."""
-    path, _ = start_addendum(ctx, open_vault(ctx), note_id)
+    path, _ = start_addendum(ctx, vault, note_id)
     _open_editor(path, no_edit)
 
 
@@ -313,15 +320,15 @@ def sign(ctx: click.Context, note: str) -> None:
 @click.command()
 @practice_option
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@pass_vault
 @click.pass_context
-def check(ctx: click.Context, files: tuple[Path, ...]) -> None:
+def check(ctx: click.Context, vault: Vault, files: tuple[Path, ...]) -> None:
     """Check notes against their template's rules; prints every problem with its line.
 
     A draft may be unfinished: sections still blank, or no risk assessment, are warnings
     (what `sign` would refuse). On a note marked signed they are errors.
     """
     p = practice(ctx)
-    vault = open_vault(ctx)
     kinds = note_templates.kinds(p.templates_dir)
     failed = 0
     for path in files:
@@ -431,11 +438,11 @@ def _job_line(name: str, last: str | None, now: dt.datetime, failed: JobFailure 
 
 @click.command()
 @practice_option
+@pass_vault
 @click.pass_context
-def status(ctx: click.Context) -> None:
+def status(ctx: click.Context, vault: Vault) -> None:
     """The inbox at a glance: each draft's state, syncd, and the scheduled jobs."""
     p = practice(ctx)
-    vault = open_vault(ctx)
     state = State.load(p.state_dir / "state.json")
     max_bytes = p.settings().max_note_bytes  # the limit syncd applies
     rows = [("FILE", "CLIENT", "STATE", "AGE")]

@@ -9,7 +9,7 @@ and returns None for anything else (comments after a value, quotes with escapes,
 multi-line scalars, anchors, tags, a key written twice...), which the full parser then
 reads. Each scalar is typed by PyYAML's own resolver and constructors, so a value means
 what the full parser makes of it (``12:00`` an int, ``2026-02-30`` text, ``yes`` True);
-tests/test_plain_yaml.py compares the two on generated front matter.
+tests/packages/note_templates/test_plain_yaml.py compares the two on generated front matter.
 """
 
 from __future__ import annotations

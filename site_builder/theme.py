@@ -19,8 +19,9 @@ from typing import Any
 QUIET_ENV = {"NO_MKDOCS_2_WARNING": "1"}
 
 #: The major versions of mkdocs-material that client sites were built and checked with (its
-#: templates, the inline scripts hashed into the CSP, search). tests/test_material.py fails,
-#: saying what to do, when another is installed. See docs/decisions.md, Material's end of life.
+#: templates, the inline scripts hashed into the CSP, search).
+#: tests/packages/site_builder/test_material.py fails, saying what to do, when another is
+#: installed. See docs/decisions.md, Material's end of life.
 SUPPORTED_MATERIAL_MAJORS = (9,)
 
 

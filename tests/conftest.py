@@ -21,6 +21,10 @@ from vault.store.practice import create_practice
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# tests/helpers/ holds asserts moved out of test modules: pytest rewrites them as it did there,
+# so a failing step still shows the values it compared.
+pytest.register_assert_rewrite("helpers")
+
 # No test reads the real terminal, whether pytest runs in one or not: every child process
 # starts in a session of its own, with no controlling terminal, so getpass cannot open
 # /dev/tty and a passphrase prompt reads the stdin the test gives it.

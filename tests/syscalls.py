@@ -1,7 +1,7 @@
 """A recording spy on a real process's system calls, by strace: which calls it made, in the
 order they started and finished, with the files they touched. For tests of durable order
 ("every folder that gained a revision is fsynced before any plaintext goes"), where
-counting calls (tests/test_fsync_budget.py) cannot tell a right order from a wrong one."""
+counting calls (tests/packages/vault/test_fsync_budget.py) cannot tell a right order from a wrong one."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The encrypted vault: formats and keys, the store, backups, and sharing with colleagues.
 
 Imports nothing of casenotes' other packages; everything above builds on it. Inside, the
-arrows point one way, down this list (tests/test_layering.py holds them there):
+arrows point one way, down this list (tests/architecture/test_layering.py holds them there):
 
 - ``errors``, ``durable``: typed errors and findings; atomic, durable file writes.
 - ``format/``: the bytes on disk and the crypto under them (revisions, keys, signed

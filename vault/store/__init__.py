@@ -13,5 +13,5 @@ holds them; ``client_keys``). Beside it: ``clients`` (client, key and index reco
 ``audit`` (the hash-chained, signed log), ``practice`` (creating a practice,
 registering a device) and ``verify`` (checking it all without a passphrase). Imports
 ``vault.format`` and ``vault.backup``; no module here imports one that imports it
-(tests/test_architecture.py).
+(tests/architecture/test_architecture.py).
 """

@@ -1,0 +1,553 @@
+"""Backups: snapshots that restore byte for byte, damage that verify names, no half snapshot."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import time
+import zoneinfo
+from pathlib import Path
+
+import pytest
+from conftest import Env, fill, require_tool
+from helpers.backups import next_second, settle
+from notes import note_text, write_note
+
+from vault.backup import packs
+from vault.backup.lease import LOCK
+from vault.backup.snapshots import BackupTarget
+from vault.backup.storage import FolderStorage
+from vault.errors import WriteFailed
+from vault.format import sync_artefacts
+
+
+def vault_state(root: Path) -> dict[str, bytes]:
+    """The vault's own files (not a sync engine's, .stignore among them: never backed up)."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and "audit" not in p.parts and not sync_artefacts.is_artefact(p.name)
+    }
+
+
+def run(env: Env, *args: str):
+    result = env.run(*args)
+    assert result.code == 0, result.err
+    return result
+
+
+def snapshots(env: Env) -> list[str]:
+    return [line.split()[0] for line in run(env, "backup", "list").text.splitlines()[1:]]
+
+
+def test_every_snapshot_restores_byte_for_byte_and_reads(practice: Env, tmp_path: Path) -> None:
+    first = write_note(practice.practice.inbox, body="the first version")
+    run(practice, "seal", str(first))
+    before = vault_state(practice.vault_dir)
+    assert "snapshot" in run(practice, "backup", "run").text
+    first.write_text(note_text(body="the second version"))
+    run(practice, "seal", str(first))
+    run(practice, "client", "add", "CD-2")
+    after = vault_state(practice.vault_dir)
+    next_second()  # snapshots are named to the second: two in one second have no order
+    run(practice, "backup", "run")
+    names = snapshots(practice)
+    assert len(names) == 2
+    for name, expected, body in zip(
+        names, [before, after], ["the first version", "the second version"], strict=True
+    ):
+        into = tmp_path / f"restored-{name[:20]}"
+        run(practice, "backup", "restore", name, str(into))
+        assert vault_state(into / "vault") == expected
+        restored = Env(
+            practice.practice.__class__(into, practice.practice.config_dir),
+            {**practice.env, "CASENOTES_HOME": str(into)},
+        )
+        assert body.encode() in run(restored, "cat", "AB-1").out
+        assert run(restored, "verify").code == 0
+
+
+def packed(target: Path) -> dict[str, list[tuple[str, int, int]]]:
+    """Each pack on a target and the objects its trailer lists."""
+    return {
+        p.name: packs.parse(p.read_bytes())
+        for p in (target / "packs").iterdir()
+        if not p.name.startswith(".")
+    }
+
+
+def test_only_what_changed_is_copied(practice: Env) -> None:
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    run(practice, "backup", "run")
+    before = packed(practice.practice.root / "backups")
+    run(practice, "backup", "run")
+    target = practice.practice.root / "backups"
+    new = [objects for name, objects in packed(target).items() if name not in before]
+    newest = json.loads(
+        max((target / "snapshots").glob("*.json"), key=lambda p: p.stat().st_mtime).read_text()
+    )
+    audit = {entry["sha256"] for path, entry in newest["files"].items() if path.startswith("audit/")}
+    # one pack, holding only what changed: the audit log and its checkpoint (no note, no key)
+    assert len(new) == 1 and {digest for digest, _, _ in new[0]} == audit
+
+
+def test_a_restore_on_a_new_machine_registers_a_new_device(practice: Env, tmp_path: Path) -> None:
+    write_note(practice.practice.inbox)
+    run(practice, "seal", str(practice.practice.inbox / "note.md"))
+    run(practice, "backup", "run")
+    into = tmp_path / "new-laptop"
+    run(practice, "backup", "restore", snapshots(practice)[0], str(into))
+    laptop = Env(
+        practice.practice.__class__(into, tmp_path / "laptop-config"),
+        {
+            **practice.env,
+            "CASENOTES_HOME": str(into),
+            "CASENOTES_CONFIG_DIR": str(tmp_path / "laptop-config"),
+        },
+    )
+    assert "no device key" in laptop.run("cat", "AB-1").err
+    assert laptop.run("device", "register", passphrase="wrong").code == 2
+    run(laptop, "device", "register")
+    assert b"zephyrquill" in run(laptop, "cat", "AB-1").out
+    assert run(laptop, "verify").code == 0 and run(laptop, "audit", "verify").code == 0
+
+
+def test_verify_names_a_damaged_or_missing_object_and_a_changed_manifest(practice: Env) -> None:
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    run(practice, "backup", "run")
+    assert run(practice, "backup", "verify", "--full").code == 0
+    target = practice.practice.root / "backups"
+    first = set(packed(target))
+    run(practice, "seal", str(write_note(practice.practice.inbox, body="a second version")))
+    run(practice, "backup", "run")  # a second pack: the new revision, the audit log
+    (flipped_name,) = first
+    flipped = target / "packs" / flipped_name
+    removed = next(target / "packs" / name for name in packed(target) if name not in first)
+    data = bytearray(flipped.read_bytes())
+    data[10] ^= 1  # inside the first object, not the trailer
+    flipped.write_bytes(bytes(data))
+    removed.unlink()
+    quick = practice.run("backup", "verify")
+    assert quick.code == 1 and str(removed) in quick.err and str(flipped) not in quick.err
+    assert "not checked: the objects' own bytes" in quick.text and "--full" in quick.text  # said plainly
+    full = practice.run("backup", "verify", "--full")
+    assert full.code == 1 and str(removed) in full.err and str(flipped) in full.err and "damaged" in full.err
+    manifest = next((target / "snapshots").glob("*.json"))
+    record = json.loads(manifest.read_text())
+    record["files"].pop(next(iter(record["files"])))
+    manifest.write_text(json.dumps(record))
+    assert "bad signature" in practice.run("backup", "verify").err
+
+
+def test_a_backup_cut_short_by_a_full_disk_leaves_no_half_snapshot(practice: Env, tiny_disk: Path) -> None:
+    for index in range(8):
+        note = practice.practice.inbox / f"n{index}.md"
+        note.write_text(note_text(note_id=f"{index + 1:016x}", body="x" * 500))
+        run(practice, "seal", str(note))
+    target = tiny_disk / "usb"
+    run(practice, "backup", "run", "--to", str(target))
+    more = practice.practice.inbox / "more.md"
+    more.write_text(note_text(note_id="f" * 16, body="y" * 3000))
+    run(practice, "seal", str(more))
+    fill(tiny_disk)
+    cut = practice.run("backup", "run", "--to", str(target))
+    assert cut.code == 1 and "free some disk space" in cut.err
+    assert len(list((target / "snapshots").glob("*.json"))) == 1  # the earlier one, untouched
+    assert run(practice, "backup", "verify", "--from", str(target), "--full").code == 0
+    (tiny_disk / "filler").unlink()
+    run(practice, "backup", "run", "--to", str(target))
+    assert len(list((target / "snapshots").glob("*.json"))) == 2
+    assert run(practice, "backup", "verify", "--from", str(target), "--full").code == 0
+
+
+def test_a_missing_target_is_a_clear_failure(practice: Env, tmp_path: Path) -> None:
+    result = practice.run("backup", "run", "--to", str(tmp_path / "unplugged" / "drive"))
+    assert result.code == 1 and "is not available" in result.err and "plug in the drive" in result.err
+
+
+def test_backups_hold_no_plaintext(practice: Env) -> None:
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    run(practice, "backup", "run")
+    for path in (practice.practice.root / "backups").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for secret in (b"zephyrquill", b"Wilhelmina", b"AB-1", b"1987-03-14"):
+                assert secret not in data, path
+    # and never the device key
+    device_seed = json.loads(next(practice.practice.config_dir.rglob("device.json")).read_text())["sign_seed"]
+    assert all(
+        device_seed.encode() not in p.read_bytes()
+        for p in (practice.practice.root / "backups").rglob("*")
+        if p.is_file()
+    )
+
+
+def test_packs_and_their_objects_are_named_by_their_hash(practice: Env) -> None:
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    run(practice, "backup", "run")
+    target = practice.practice.root / "backups"
+    for name, objects in packed(target).items():
+        data = (target / "packs" / name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == name
+        for digest, offset, length in objects:
+            assert hashlib.sha256(data[offset : offset + length]).hexdigest() == digest
+
+
+def test_status_shows_the_last_backup_and_that_a_same_disk_copy_is_not_enough(practice: Env) -> None:
+    assert "none yet (on the practice's own disk: not yet a real backup)" in run(practice, "status").text
+    run(practice, "backup", "run")
+    line = [x for x in run(practice, "status").text.splitlines() if x.startswith("backup ")][0]
+    assert "last " in line and "just now" in line and "WARNING" not in line
+
+
+def test_status_says_when_in_local_time_and_plain_words(practice: Env) -> None:
+    practice.env["TZ"] = "Pacific/Auckland"  # far from UTC, so a UTC time would show
+    run(practice, "backup", "run")
+    taken = dt.datetime.strptime(snapshots(practice)[-1][:17], "%Y-%m-%dT%H%M%S").replace(tzinfo=dt.UTC)
+    state = practice.practice.state_dir / "state.json"
+    state.parent.mkdir(exist_ok=True)
+    ran = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=3, seconds=5)
+    state.write_text(json.dumps({"jobs": {"backup": ran.isoformat()}}))
+    shown = run(practice, "status").text
+    local = taken.astimezone(zoneinfo.ZoneInfo("Pacific/Auckland"))
+    assert f"last {local:%Y-%m-%d %H:%M}, just now" in shown, shown
+    ran_local = ran.astimezone(zoneinfo.ZoneInfo("Pacific/Auckland"))
+    assert f"longest ago: backup, last ran {ran_local:%Y-%m-%d %H:%M}, 3 minutes ago" in shown, shown
+    assert "UTC" not in shown and "now ago" not in shown and "+00:00" not in shown
+
+
+def test_restore_of_a_mistyped_snapshot_says_so_not_plug_in_the_drive(practice: Env, tmp_path: Path) -> None:
+    run(practice, "backup", "run")
+    result = practice.run("backup", "restore", "2019-01-01T000000Z", str(tmp_path / "restored"))
+    assert result.code == 2 and "plug in" not in result.err
+    assert "no snapshot named '2019-01-01T000000Z'" in result.err and "backup list" in result.err
+    assert snapshots(practice)[-1] in result.err  # the newest, to compare with what was typed
+    assert not (tmp_path / "restored").exists()
+
+
+def test_syncd_takes_the_daily_backup_and_retries_an_unplugged_drive(practice: Env, tmp_path: Path) -> None:
+    drive = tmp_path / "usb"
+    settings = practice.practice.settings_file
+    settings.write_text(
+        settings.read_text().replace(
+            'backup_targets: ["backups"]', f'backup_targets: ["backups", "{drive / "casenotes"}"]'
+        )
+    )
+    once = practice.run("syncd", "--once")
+    assert once.code == 1 and "job backup failed" in once.err and str(drive) in once.err  # issue 31 item 12
+    assert list((practice.practice.root / "backups" / "snapshots").glob("*.json"))  # the reachable one
+    state = json.loads((practice.practice.state_dir / "state.json").read_text())
+    assert "backup" not in state["jobs"]  # the unplugged drive: not counted as done
+    drive.mkdir()
+    assert practice.run("syncd", "--once").code == 0
+    state = json.loads((practice.practice.state_dir / "state.json").read_text())
+    assert "backup" in state["jobs"] and list((drive / "casenotes" / "snapshots").glob("*.json"))
+    assert practice.run("syncd", "--once").code == 0  # not due again today: no third snapshot
+    assert len(list((practice.practice.root / "backups" / "snapshots").glob("*.json"))) == 2
+
+
+def test_a_new_machine_restores_from_the_drive_alone(practice: Env, tmp_path: Path) -> None:
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    drive = tmp_path / "usb"
+    run(practice, "backup", "run", "--to", str(drive))
+    name = next((drive / "snapshots").glob("*.json")).stem
+    laptop_env = {
+        **practice.env,
+        "CASENOTES_HOME": str(tmp_path / "nothing-here"),
+        "CASENOTES_CONFIG_DIR": str(tmp_path / "laptop"),
+    }
+    laptop = Env(practice.practice.__class__(tmp_path / "casenotes", tmp_path / "laptop"), laptop_env)
+    assert laptop.run("backup", "restore", name, str(tmp_path / "casenotes")).code == 1  # where from?
+    restored = run(laptop, "backup", "restore", name, str(tmp_path / "casenotes"), "--from", str(drive))
+    assert "device register" in restored.text
+    laptop.env["CASENOTES_HOME"] = str(tmp_path / "casenotes")
+    run(laptop, "device", "register")
+    assert b"zephyrquill" in run(laptop, "cat", "AB-1").out
+    assert run(laptop, "verify").code == 0
+
+
+def test_an_rclone_target_against_a_real_webdav_server_on_loopback(practice: Env, tmp_path: Path) -> None:
+    import socket
+    import subprocess
+
+    rclone = require_tool("rclone")
+    served = tmp_path / "remote-disk"
+    served.mkdir()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [rclone, "serve", "webdav", str(served), "--addr", f"127.0.0.1:{port}", "--dir-cache-time", "0s"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        config = tmp_path / "rclone.conf"
+        config.write_text(f"[offsite]\ntype = webdav\nurl = http://127.0.0.1:{port}\nvendor = other\n")
+        practice.env["RCLONE_CONFIG"] = str(config)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        run(practice, "seal", str(write_note(practice.practice.inbox)))
+        spec = "rclone:offsite:casenotes"
+        assert "snapshot" in run(practice, "backup", "run", "--to", spec).text
+        run(practice, "client", "add", "CD-2")
+        run(practice, "backup", "run", "--to", spec)
+        listing = run(practice, "backup", "list", "--from", spec).text
+        names = [line.split()[0] for line in listing.splitlines()[1:]]
+        assert len(names) == 2 and (served / "casenotes" / "casenotes-backup.json").exists()
+        assert run(practice, "backup", "verify", "--full", "--from", spec).code == 0
+        into = tmp_path / "from-offsite"
+        run(practice, "backup", "restore", names[0], str(into), "--from", spec)
+        restored = Env(
+            practice.practice.__class__(into, practice.practice.config_dir),
+            {**practice.env, "CASENOTES_HOME": str(into)},
+        )
+        assert b"zephyrquill" in run(restored, "cat", "AB-1").out
+        victim = next((served / "casenotes" / "packs").iterdir())
+        victim.unlink()
+        broken = practice.run("backup", "verify", "--from", spec)
+        assert broken.code == 1 and "is missing" in broken.err
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    down = practice.run("backup", "run", "--to", spec)
+    assert down.code == 1 and "is not available" in down.err
+
+
+def test_adding_a_target_checks_it_and_records_it(practice: Env, tmp_path: Path) -> None:
+    drive = tmp_path / "usb"
+    drive.mkdir()
+    added = run(practice, "backup", "target", "add", str(drive / "casenotes"))
+    assert "added backup target" in added.text and (drive / "casenotes" / "casenotes-backup.json").exists()
+    assert str(drive / "casenotes") in practice.practice.settings_file.read_text()
+    assert practice.run("backup", "target", "add", str(drive / "casenotes")).code == 1
+    assert "is not available" in practice.run("backup", "target", "add", str(tmp_path / "nope" / "x")).err
+    run(practice, "backup", "run")
+    assert list((drive / "casenotes" / "snapshots").glob("*.json"))
+
+
+class RecordingStorage(FolderStorage):
+    """A folder target that records each write, and can fail like a full disk after a
+    given number of packs."""
+
+    def __init__(self, path: Path, packs_before_failing: int | None = None) -> None:
+        super().__init__(path)
+        self.writes: list[str] = []
+        self.packs_left = packs_before_failing
+
+    def write_new(self, key: str, data: bytes) -> None:
+        if key.startswith("packs/") and self.packs_left is not None:
+            if self.packs_left == 0:
+                raise WriteFailed(self.path / key, "No space left on device")
+            self.packs_left -= 1
+        super().write_new(key, data)
+        self.writes.append(key)
+
+    def replace(self, key: str, data: bytes) -> None:
+        super().replace(key, data)
+        self.writes.append(key)
+
+
+def test_a_snapshot_stores_every_pack_before_its_manifest(practice: Env, monkeypatch) -> None:
+    monkeypatch.setattr(packs, "PACK_SIZE", 2000)  # several packs a run
+    storage = RecordingStorage(practice.practice.root / "usb")
+    runs = []
+    for body in ("the first version", "a second version"):  # a first and an incremental run
+        run(practice, "seal", str(write_note(practice.practice.inbox, body=body)))
+        storage.writes.clear()
+        practice.vault().backup(BackupTarget(storage, practice.practice.state_dir))
+        runs.append([key for key in storage.writes if key != LOCK])  # the target's lease aside
+    assert sum(key.startswith("packs/") for key in runs[0]) > 2, runs[0]
+    for writes in runs:
+        *before, last = writes
+        assert last.startswith("snapshots/"), writes  # the manifest comes last...
+        assert any(key.startswith("packs/") for key in before), writes  # ...after its new packs
+        assert all(key.startswith("packs/") or key == "casenotes-backup.json" for key in before), writes
+
+
+def test_a_target_failing_after_the_first_pack_gets_no_new_manifest(practice: Env, monkeypatch) -> None:
+    monkeypatch.setattr(packs, "PACK_SIZE", 2000)
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    folder = practice.practice.root / "usb"
+    vault = practice.vault()
+    vault.backup(BackupTarget(FolderStorage(folder), practice.practice.state_dir))
+    for number in range(3):
+        note = write_note(practice.practice.inbox, body=f"another version {number} " + "x" * 3000)
+        run(practice, "seal", str(note))
+    failing = RecordingStorage(folder, packs_before_failing=1)
+    with pytest.raises(WriteFailed):
+        vault.backup(BackupTarget(failing, practice.practice.state_dir))
+    assert [key.split("/")[0] for key in failing.writes if key != LOCK] == [
+        "packs"
+    ]  # one pack, then the fault
+    assert len(list((folder / "snapshots").glob("*.json"))) == 1
+    assert run(practice, "backup", "verify", "--from", str(folder), "--full").code == 0
+    vault.backup(BackupTarget(FolderStorage(folder), practice.practice.state_dir))
+    assert len(list((folder / "snapshots").glob("*.json"))) == 2
+    assert run(practice, "backup", "verify", "--from", str(folder), "--full").code == 0
+
+
+def test_a_backup_killed_midway_leaves_the_target_consistent(
+    practice: Env, tmp_path: Path, strace: list[str]
+) -> None:
+    """SIGKILL lands exactly where chosen, by strace, at the Nth link (each durable write
+    names its synced temp file with link): while claiming the target, at the first
+    pack, mid-packs, and with every pack stored and the manifest written but not yet
+    named. Each time the target verifies, and the next run completes it and sweeps what
+    the killed runs left."""
+    import subprocess
+    import sys
+
+    import fiction
+
+    vault = practice.vault()
+    client_id = vault.resolve("AB-1")
+    for number, day in enumerate(fiction.sessions(dt.date(2024, 1, 1), 20), start=1):
+        vault.seal(client_id, f"{number:016x}", fiction.note("AB-1", day, f"{number:016x}", number))
+    # The real command, with packs small enough that a run writes several.
+    backup = [
+        sys.executable,
+        "-c",
+        "import sys; import vault.backup.packs as p; p.PACK_SIZE = 4000; "
+        "from casenotes.cli import main; sys.argv[0] = 'casenotes'; main()",
+        "backup",
+        "run",
+        "--to",
+    ]
+
+    def traced(target: Path, *options: str) -> subprocess.CompletedProcess:
+        command = [*strace, "-e", "trace=link,linkat", *options, *backup, str(target)]
+        return subprocess.run(command, env=practice.env, capture_output=True, timeout=60)
+
+    # A whole run onto an empty target, counted: the marker, each pack, the manifest.
+    probe = tmp_path / "probe"
+    counted = traced(probe)
+    assert counted.returncode == 0, counted.stderr.decode()
+    shutil.rmtree(practice.practice.state_dir / "backup-scan")  # the next runs read every file again
+    written = len(list((probe / "packs").iterdir()))
+    assert written >= 4
+
+    target = tmp_path / "usb"
+
+    def stored() -> tuple[int, int]:
+        found = [p for p in target.rglob("*") if p.is_file() and not p.name.startswith(".tmp-")]
+        return sum("packs" in p.parts for p in found), sum("snapshots" in p.parts for p in found)
+
+    # Where to kill: the link number in the next run, and what the target holds after it.
+    # A run writes only the objects the target lacks, and claims the target only once.
+    def links_of_a_whole_run() -> int:
+        """Rehearsed on a copy of the practice, its config and the target: the last link
+        of the next run is its manifest's."""
+        rehearsal = tmp_path / "rehearsal"
+        shutil.rmtree(rehearsal, ignore_errors=True)
+        shutil.copytree(practice.practice.root, rehearsal / "practice", symlinks=True)
+        shutil.copytree(practice.practice.config_dir, rehearsal / "config", symlinks=True)
+        shutil.copytree(target, rehearsal / "usb", symlinks=True)
+        env = {
+            **practice.env,
+            "CASENOTES_HOME": str(rehearsal / "practice"),
+            "CASENOTES_CONFIG_DIR": str(rehearsal / "config"),
+        }
+        log = rehearsal / "links.log"
+        command = [*strace[:-2], "-o", str(log), "-e", "trace=link,linkat", *backup, str(rehearsal / "usb")]
+        assert subprocess.run(command, env=env, capture_output=True, timeout=60).returncode == 0
+        return sum(1 for line in log.read_text().splitlines() if "link" in line and "= 0" in line)
+
+    # After the marker, each run first takes the target's lease (casenotes-lock.json): a link.
+    moments = {
+        "claiming the target": lambda: (1, (0, 0)),  # the marker's link: a temp file, nothing named
+        "the first pack": lambda: (3, (0, 0)),  # the marker and the lease are named now
+        "mid-packs": lambda: (4, (2, 0)),  # the lease, two packs: the killed run's lease stays
+        "the manifest": lambda: (links_of_a_whole_run(), None),  # every pack there
+    }
+    for moment, where in moments.items():
+        link, expected = where()
+        killed = traced(target, "-e", f"inject=link,linkat:error=EIO:signal=SIGKILL:when={link}")
+        assert killed.returncode == -9, f"not killed at {moment}: {killed.stderr.decode()}"
+        assert stored() == (expected or (written, 0)), moment
+        if (target / "casenotes-backup.json").exists():
+            assert run(practice, "backup", "verify", "--from", str(target), "--full").code == 0
+    assert list((target / "snapshots").glob(".tmp-*"))  # the manifest was written, never named
+    run(practice, "backup", "run", "--to", str(target))
+    assert stored()[1] == 1
+    assert not list(target.rglob(".tmp-*"))  # what the killed runs left is swept
+    assert run(practice, "backup", "verify", "--from", str(target), "--full").code == 0
+    names = [
+        line.split()[0]
+        for line in run(practice, "backup", "list", "--from", str(target)).text.splitlines()[1:]
+    ]
+    into = tmp_path / "restored"
+    run(practice, "backup", "restore", names[-1], str(into), "--from", str(target))
+    assert len(list((into / "vault").rglob("*.rev"))) == 21
+
+
+def test_a_second_drive_at_the_same_mount_point_gets_every_object(practice: Env, tmp_path: Path) -> None:
+    mount = tmp_path / "mnt" / "casenotes"
+    mount.parent.mkdir()
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    run(practice, "backup", "run", "--to", str(mount))
+    mount.rename(tmp_path / "monday-drive")  # rotated: another, empty drive is mounted there
+    run(practice, "backup", "run", "--to", str(mount))
+    assert run(practice, "backup", "verify", "--full", "--from", str(mount)).code == 0
+
+
+def newest_files(practice: Env) -> dict[str, dict]:
+    """The files of the newest snapshot on the practice's target (its file lists read)."""
+    target = BackupTarget(FolderStorage(practice.practice.root / "backups"), practice.practice.state_dir)
+    vault = practice.vault()
+    target.open(vault.practice_id, create=False)
+    newest = max((target.storage.path / "snapshots").glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+    return target.load(newest.stem, vault.trust.device_keys()).files
+
+
+def test_changes_made_behind_casenotes_back_reach_the_next_snapshot(practice: Env) -> None:
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    vault = practice.vault_dir
+    rev = next(vault.rglob("*.rev"))
+    settle(vault)
+    run(practice, "backup", "run")
+    # A revision arriving by sync, in the very second of the backup.
+    arrived = rev.parent / "000009-0123456789abcdef.rev"
+    shutil.copy(rev, arrived)
+    run(practice, "backup", "run")
+    assert str(arrived.relative_to(vault)) in newest_files(practice)
+    # A file replaced the way a sync engine does (its temp file renamed over it), in a
+    # folder the last backup had seen long settled.
+    settle(vault)
+    run(practice, "backup", "run")
+    (rev.parent / ".syncthing.x.tmp").write_bytes(b"replaced by sync " * 50)
+    os.replace(rev.parent / ".syncthing.x.tmp", rev)
+    run(practice, "backup", "run")
+    assert (
+        newest_files(practice)[str(rev.relative_to(vault))]["sha256"]
+        == hashlib.sha256(rev.read_bytes()).hexdigest()
+    )
+    # Rewritten in place with its own and its folder's times put back: no folder says so.
+    # `casenotes verify` reports it at once, and the weekly full walk copies it.
+    original = next(p for p in vault.rglob("*.rev") if p.parent != rev.parent)
+    settle(vault)
+    run(practice, "backup", "run")
+    before = original.stat()
+    data = bytearray(original.read_bytes())
+    data[-5] ^= 1
+    with open(original, "r+b") as file:
+        file.write(bytes(data))
+    os.utime(original, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.utime(original.parent, ns=(before.st_atime_ns, before.st_mtime_ns))
+    checked = practice.run("verify")
+    assert checked.code == 1 and original.name in checked.err
+    groups = practice.practice.state_dir / "backup-scan" / "groups.json"
+    cache = json.loads(groups.read_text())
+    cache["full"] -= 8 * 86_400 * 10**9  # the last full walk, eight days back
+    groups.write_text(json.dumps(cache))
+    run(practice, "backup", "run")
+    assert (
+        newest_files(practice)[str(original.relative_to(vault))]["sha256"] == hashlib.sha256(data).hexdigest()
+    )
