@@ -96,7 +96,8 @@ def tell_renewed(renewal: Renewal) -> None:
         )
     if renewal.recovery_renewed is False:
         click.echo(
-            "casenotes: your recovery set was made by an older casenotes: its shares open only notes "
-            "sealed before now; make a new set with `casenotes recovery create`",
+            "casenotes: your recovery set was made by an older casenotes, or written from a retired "
+            "machine (`casenotes verify` says which): its shares open only notes sealed before now; make "
+            "a new set with `casenotes recovery create`",
             err=True,
         )

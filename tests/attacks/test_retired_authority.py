@@ -19,13 +19,12 @@ import pytest
 from conftest import PASSPHRASE
 from helpers.four_practitioners import PASSPHRASES, four_practitioners
 from helpers.group_purge import APA, Sync, machines  # noqa: F401
-from helpers.retention_vault import Clock, add
-from notes import note_text
+from helpers.retention_vault import add
+from helpers.stolen_laptop import GENUINE, file_as_syncd, stolen, texts
 
 from checkup import keys
 from retention import group, records
 from retention.purge import run
-from syncd.filing import file_note
 from vault import Passphrase, Vault, verify
 from vault.format.encoding import new_id
 from vault.rights import requests
@@ -34,39 +33,8 @@ from vault.store import ledger, retired
 from vault.store.audit import GENESIS, line_hash
 from vault.store.practice import register_device
 
-GENUINE = "Laptop session, sealed before it was lost."
 FORGED = "Risk: none. No further sessions needed."
-
-
-def _file(vault: Vault, handle: str, day: str, body: str, extra: str = "") -> str:
-    """A note filed as syncd files it; its id."""
-    inbox = vault.root.parent / "inbox"
-    inbox.mkdir(exist_ok=True)
-    draft = inbox / f"{handle}-{day}.md"
-    draft.write_text(note_text(client=handle, date=day, note_id=None, body=body, extra=extra))
-    filed = file_note(vault, draft)
-    draft.unlink(missing_ok=True)
-    return filed.sealed.note_id
-
-
-def _texts(vault: Vault, client_id: str) -> list[str]:
-    practitioner = vault.unlock(Passphrase(PASSPHRASE))
-    return [bytes(n.body).decode() for n in vault.read_notes(practitioner, client_id, refused=[])]
-
-
-def _stolen(machines) -> tuple[Vault, Vault, Sync, Clock, str]:
-    """The desk's client, a note the laptop sealed and synced; then the laptop is lost
-    and the desk retires it, apart from it (the thief never lets it sync the retire)."""
-    desk, laptop, sync, clock = machines
-    client_id = add(desk, "AB-1", ["2019-01-01"])
-    sync()
-    clock.set("2019-01-10T09:00:00")
-    _file(laptop, "AB-1", "2019-01-10", GENUINE)
-    sync()
-    clock.set("2019-02-01T09:00:00")
-    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), laptop.device.device_id)
-    clock.set("2019-01-15T09:00:00")  # the thief's clock: two weeks before the retire
-    return desk, laptop, sync, clock, client_id
+_file, _stolen, _texts = file_as_syncd, stolen, texts
 
 
 def _revisions_of(vault: Vault, device: Vault, client_id: str) -> list[Path]:

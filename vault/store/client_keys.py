@@ -10,6 +10,7 @@ machines at once are both readable by whoever holds them.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -36,9 +37,11 @@ from ..format.encoding import b64, canonical, stamp
 from ..format.keys import Practitioner, public_keys, read_record
 from . import audit, ledger
 from .clients import key_record, read_first_generation, read_key_record
+from .retired import Before
 from .trust import Trust
 
 Generations = dict[str, kg.Generation]
+_NO_ONE = "\0"  # the recorder of a grant that counts for no one (a retired device's, after its retire)
 #: the audit events that record a new generation's key file (`Keyring.finish`)
 ROTATION_EVENTS = ("key-merge", "access-revoke", "key-renew")
 
@@ -71,7 +74,7 @@ class Keyring:
         # (keys/, devices/ mtimes) -> generations and the key files that did not check
         self._cache: dict[str, tuple[tuple[int, int], Generations, list[TamperedFile]]] = {}
         # (the above, other devices' logs) -> who holds each generation, generations refused
-        self._held: dict[str, tuple[object, dict[str, set[str]], list[TamperedFile]]] = {}
+        self._held: dict[str, tuple[object, dict[str, set[str]], list[TamperedFile], list[TamperedFile]]] = {}
         self._settling = threading.RLock()
         self._finished: set[tuple[str, str]] = set()  # (client, generation): known audited
 
@@ -87,8 +90,11 @@ class Keyring:
             key = public_keys(read_record(path, PRACTITIONER_KEY_FORMAT), path)[0]
             pinned = self.device.trusted_box.get(pid)
             if pinned is not None and pinned != b64(bytes(key)) and self.trust.renewed_box_key(pid) is None:
+                late = self.trust.late_renewal(pid, path)
                 raise TamperedFile(
-                    path, "the practitioner's encryption key is not the one this device pinned (swapped?)"
+                    path,
+                    "the practitioner's encryption key is not the one this device pinned "
+                    + (f"({late}; restore the record from a backup)" if late else "(swapped?)"),
                 )
             keys[pid] = key
         return keys
@@ -138,13 +144,13 @@ class Keyring:
     def refused(self, client_id: str) -> list[TamperedFile]:
         """Key files that do not check, else those that do not stand (`entitled`)."""
         found, bad = self.generations(client_id)
-        return bad or (self.entitled(client_id)[1] if len(found) > 1 else [])
+        return bad or (self.entitled(client_id)[1] if len(found) > 1 or self._by_retired(found) else [])
 
     def current(self, client_id: str) -> str | None:
         """The generation new revisions are sealed to (None: a merge must come first), among
         those `entitled` lets stand."""
         found, _ = self.generations(client_id)
-        if len(found) == 1:  # client.json alone: no one to ask (reading the ledger costs)
+        if len(found) == 1 and not self._by_retired(found):  # no one to ask (reading the ledger costs)
             return kg.FIRST
         held, refused = self.entitled(client_id)
         return kg.current(self._standing(found, held), held) if not refused else None
@@ -177,6 +183,12 @@ class Keyring:
         it keeps the practitioner who added the client; an access file counts only if the
         device that recorded it made its generation or is a holder's. Refused files stop
         sealing (`settle`): they may be a newer key whose grant has not synced yet.
+
+        A retired device (vault/store/retired.py) keeps no authority: a key file it made
+        stands only if an entry of its log up to the end its retire names records these
+        very bytes, and a grant it recorded counts only if that entry lies there too
+        (`late_grants`), whatever date either claims: a thief with the stolen laptop and the
+        passphrase knows the private key of a generation it makes, and would be sealed to.
         """
         found, _ = self.generations(client_id)
         logs = self.root / "audit"
@@ -188,6 +200,7 @@ class Keyring:
         cached = self._held.get(client_id)
         if cached is not None and cached[0] == stamp_:
             return cached[1], cached[2]
+        late: list[TamperedFile] = []
         entries = ledger.agreed_purges(
             audit.vouching_entries(self.audit.directory, self.trust.device_keys()), self.device.device_id
         )
@@ -202,6 +215,9 @@ class Keyring:
             parsed = kg.parse_access(relative[len(prefix) :]) if relative.startswith(prefix) else None
             if parsed is not None:
                 by = None if entry.event == "ledger-record" and older else entry.device
+                if by is not None and (why := self._beyond_retire(by, entry.time, entry.seq)):
+                    late.append(TamperedFile(self.root / relative, f"a grant {why}: it gives no access"))
+                    by = _NO_ONE
                 files[relative] = (*parsed, by, False)
         for pid, gid, path in self.access_files(client_id):
             relative = str(path.relative_to(self.root))
@@ -217,10 +233,15 @@ class Keyring:
         for gid in sorted(found, key=kg.order):
             g = found[gid]
             if gid != kg.FIRST:
+                key_file = self.client_dir(client_id) / "keys" / f"{gid}.json"
                 why = _refusal(g, ever, self.trust.registrant(g.by), owner, newer)
+                why = why or self._key_file_late(g, key_file)
                 if why:
-                    refused.append(TamperedFile(self.client_dir(client_id) / "keys" / f"{gid}.json", why))
+                    refused.append(TamperedFile(key_file, why))
                     continue
+            elif why := self._key_file_late(g, self.client_dir(client_id) / "client.json", client_id):
+                refused.append(TamperedFile(self.client_dir(client_id) / "client.json", why))
+                continue  # and so does every generation after it
             ever[gid] = set(g.holders or ())
             grew = True
             while grew:  # a grant by a holder counts, and so does one by whom they granted
@@ -234,8 +255,66 @@ class Keyring:
             held[gid] = set(g.holders or ()) | {
                 pid for pid, of, _, now in files.values() if of == gid and now and pid in ever[gid]
             }
-        self._held[client_id] = (stamp_, held, refused)
+        self._held[client_id] = (stamp_, held, refused, late)
         return held, refused
+
+    def _added_before(self, client_id: str, device_id: str, before: Before) -> bool:
+        needle = json.dumps(client_id).encode()
+        return any(
+            e.event == "client-add"
+            and e.device == device_id
+            and e.data.get("client") == client_id
+            and "sha256" not in e.data
+            and before.seq(e.seq)
+            for e in audit.signed_entries(self.audit.directory, self.trust.device_keys(), needle)
+        )
+
+    def late_grants(self, client_id: str) -> list[TamperedFile]:
+        """Access files a retired device recorded after its retire: they give no access
+        (`entitled`), and `verify` names each with the device and its practitioner."""
+        self.entitled(client_id)
+        return list(self._held[client_id][3])
+
+    def _beyond_retire(self, device_id: str, at: str, seq: int) -> str:
+        """Why the device's audit entry (``at``, ``seq``) was written after its retire ("" if
+        not): beyond the end of its log the retire names, or dated after a retire that names
+        none (vault/store/retired.py)."""
+        when = self.trust.retired_after(device_id, at, seq)
+        if when is None:
+            return ""
+        return (
+            f"recorded by device {device_id} of practitioner {self.trust.registrant(device_id) or 'unknown'} "
+            f"after its retire at {when} (its audit log records it beyond the last entry the retire saw: "
+            "a retired device keeps no authority, whatever date it claims)"
+        )
+
+    def _by_retired(self, found: Generations) -> bool:
+        """Whether the client was added by a device since retired (`entitled` judges it)."""
+        return found[kg.FIRST].by in self.trust.retired()
+
+    def _key_file_late(self, g: kg.Generation, key_file: Path, client_id: str | None = None) -> str:
+        """Why a key file made by a retired device does not stand ("" if it does): no entry
+        of its log before the retire records these exact bytes (or, by a retire that names
+        no end of its log, it claims a date after it). Of ``client_id``'s client.json, a
+        ``client-add`` of an older casenotes (no ``sha256``) before the retire vouches too."""
+        when = self.trust.retired().get(g.by)
+        if when is None:
+            return ""
+        before = self.trust.before_retire(g.by)
+        if (
+            before is None
+            and g.made <= when
+            or before is not None
+            and before.vouches(ledger.digest(key_file))
+        ):
+            return ""
+        if before is not None and client_id is not None and self._added_before(client_id, g.by, before):
+            return ""
+        return (
+            f"made by device {g.by} of practitioner {self.trust.registrant(g.by) or 'unknown'}, which was "
+            f"retired at {when}, and no entry of its audit log before the retire records it (a retired "
+            "device keeps no authority, whatever date it claims): no note is sealed to it; remove it"
+        )
 
     def client_public(self, client_id: str) -> PublicKey:
         """The current generation's public key (the newest tip while a merge is due); checks

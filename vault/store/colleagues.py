@@ -153,6 +153,10 @@ def read_all(root: Path, trusted: dict[str, str]) -> tuple[list[Colleague], list
     return good, bad
 
 
+def path_for(root: Path, colleague: Colleague) -> Path:
+    return root / "colleagues" / f"{colleague.practitioner_id}-{colleague.added_by}.json"
+
+
 def add_colleague(root: Path, record: bytes, practitioner_id: str, added_by: str) -> Path:
     path = root / "colleagues" / f"{practitioner_id}-{added_by}.json"
     durable.write_new(path, record)

@@ -140,7 +140,12 @@ def _add_client(
         sha256=hashlib.sha256(profile.read_bytes()).hexdigest(),
     )
     access = folder / "access" / f"{vault.device.practitioner_id}.sealed"
-    vault.audit.append("client-add", client=client_id, files=ledger.files(vault.root, access, index_path))
+    vault.audit.append(
+        "client-add",
+        client=client_id,
+        files=ledger.files(vault.root, access, index_path),
+        sha256=ledger.digest(folder / "client.json"),  # what a retire of this device checks it by
+    )
     return client_id
 
 

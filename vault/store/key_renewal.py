@@ -179,16 +179,22 @@ def resume(vault: Vault, practitioner: Practitioner) -> Renewal:
         # sealed to the new key alone: an older record cannot learn the handle-index key from it
         durable.replace(index, SealedBox(practitioner.box_key.public_key).encrypt(vault.device.index_key))
     renewable = None
+    # a set a thief put in from the stolen laptop after its retire: never sealed to, nor recorded
+    late = recovery.exists() and bool(vault.trust.late_file(recovery))
     if recovery.exists():
         copy = read_record(recovery, RECOVERY_FORMAT)
-        renewable = recovery_format.renewable(copy)
+        renewable = recovery_format.renewable(copy) and not late
         if renewable and not journal["recovery"]:
             renewed_copy = recovery_format.renew(copy, practitioner_secret(practitioner), recovery)
             durable.replace(recovery, canonical(renewed_copy))
             journal["recovery"] = True
             _write(vault, journal)
     if not journal["recorded"]:
-        recorded = [p for p in (vault.practitioner_file, index, recovery) if p.exists()]
+        recorded = [
+            p
+            for p in (vault.practitioner_file, index, recovery)
+            if p.exists() and not (p == recovery and late)
+        ]
         vault.audit.append(
             str(journal["event"]),
             practitioner=practitioner.practitioner_id,

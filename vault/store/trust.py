@@ -48,6 +48,17 @@ class _Retired:
     circles: tuple[tuple[str, str], ...]  # devices that retired each other while apart
 
 
+@dataclass(frozen=True)
+class _Colleagues:
+    """The colleague records judged against the retires: cached with them."""
+
+    stamp: tuple[int, ...]
+    own: int  # this device's log's mtime when judged
+    refused: dict[tuple[str, str], TamperedFile]  # (practitioner, added by) -> why
+    outcast: frozenset[str]  # practitioners no standing record vouches for
+    registrations: tuple[TamperedFile, ...]  # their devices: not of this practice
+
+
 class Trust:
     def __init__(self, root: Path, device: Device, audit: AuditLog, clock: Callable[[], datetime]) -> None:
         self.root = root
@@ -61,11 +72,21 @@ class Trust:
         self._devices_stamp: tuple[int, ...] = ()
         self._retired: _Retired | None = None
         self._before: dict[str, tuple[tuple[int, int, Last], Before]] = {}  # device -> (log stat, end, ...)
+        self._judged: _Colleagues | None = None
 
     # -- devices ------------------------------------------------------------------------
     def device_keys(self) -> dict[str, VerifyKey]:
-        """Public keys of every device a pinned practitioner registered (cached until the
-        devices folder changes: a daemon sees a machine registered while it runs)."""
+        """Public keys of every device a pinned practitioner, or a colleague of the practice
+        one of them vouched for, registered; not a device of a colleague whose every record
+        is refused (`refused_colleagues`: added only from a retired machine)."""
+        keys = self._registered()
+        outcast = self._judge_colleagues().outcast
+        return {d: k for d, k in keys.items() if self._registrants.get(d) not in outcast} if outcast else keys
+
+    def _registered(self) -> dict[str, VerifyKey]:
+        """Every registration that checks, by any colleague record's signer (cached until the
+        devices folder changes: a daemon sees a machine registered while it runs). The retire
+        records are read with these: which colleague records stand depends on them."""
         folders = [self.root / "devices", self.root / "colleagues"]
         stamp = tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in folders)
         if self._device_keys is None or stamp != self._devices_stamp:
@@ -73,7 +94,7 @@ class Trust:
             bad: list[TamperedFile] = []
             registrants: dict[str, str] = {}
             registered_at: dict[str, str] = {}
-            signers = self.trusted_signers()
+            signers = self._signers(team.read_all(self.root, self.device.trusted)[0])
             for path in sync_artefacts.glob(self.root / "devices", "*.json"):
                 try:
                     keys[path.stem] = check_registration(path, signers)
@@ -90,13 +111,19 @@ class Trust:
 
     def registrant(self, device_id: str) -> str | None:
         """The practitioner who registered a device (whose records it signs), if registered."""
-        self.device_keys()
+        found = self._registrant(device_id)
+        if found is None or found in self.device.trusted:  # a pin is never refused: no need to judge
+            return found
+        return found if device_id in self.device_keys() else None
+
+    def _registrant(self, device_id: str) -> str | None:
+        """As `registrant`, before the colleague records are judged (`_registered`)."""
+        self._registered()
         return self._registrants.get(device_id)
 
     def registered_at(self, device_id: str) -> str | None:
         """When a registered device was registered, as its signed registration says."""
-        self.device_keys()
-        return self._registered_at.get(device_id)
+        return self._registered_at.get(device_id) if device_id in self.device_keys() else None
 
     def retired(self) -> dict[str, str]:
         """Devices retired by their own practitioner (vault/store/retired.py): device id ->
@@ -112,17 +139,18 @@ class Trust:
     def _read_retired(self) -> _Retired:
         from . import retired
 
-        self.device_keys()
+        keys = self._registered()
         audit = self.root / "audit"
         stamp = (*self._devices_stamp, audit.stat().st_mtime_ns if audit.exists() else 0)
         if self._retired is None or self._retired.stamp != stamp:
-            found, last, bad = retired.read_all(self.root, self.trusted_signers(), self.registrant)
+            signers = self._signers(team.read_all(self.root, self.device.trusted)[0])
+            found, last, bad = retired.read_all(self.root, signers, self._registrant)
             settled = (
                 retired.settle(
                     self.root,
                     found,
-                    signed_entries(audit, self.device_keys(), RETIRE_NEEDLE),
-                    self.registrant,
+                    signed_entries(audit, keys, RETIRE_NEEDLE),
+                    self._registrant,
                     # by its log alone: a retire's date is its author's to choose
                     lambda device, entry: self._after(
                         found, last, device, entry.time, entry.seq, by_log=True
@@ -230,8 +258,11 @@ class Trust:
         colleagues a pinned practitioner added who are members of this very practice (their
         key file is here). One step only; a colleague from another practice, added to
         exchange shares, cannot register devices or sign records here."""
+        return self._signers(self.colleagues())
+
+    def _signers(self, colleagues: list[team.Colleague]) -> dict[str, str]:
         signers = dict(self.device.trusted)
-        for colleague in self.colleagues():
+        for colleague in colleagues:
             if self._is_member(colleague.identity):
                 signers.setdefault(colleague.practitioner_id, b64(bytes(colleague.identity.sign_public)))
         return signers
@@ -270,10 +301,60 @@ class Trust:
     def renewals(self, practitioner_id: str, path: Path) -> list[Entry]:
         """The ledger lines renewing the practitioner's key record at ``path``: signed, by a
         device the practitioner registered. Only these may say a record was replaced (an
-        unsigned line, or a colleague's device, would else lock the practitioner out)."""
+        unsigned line, or a colleague's device, would else lock the practitioner out). Not a
+        retired device's beyond its retire: a thief with the stolen laptop and the passphrase
+        would else give the practitioner a key of its choosing, pinned by their other
+        machines and sealed to by colleagues."""
         needle = json.dumps(str(path.relative_to(self.root))).encode()
         entries = signed_entries(self.audit.directory, self.device_keys(), needle)
-        return [e for e in entries if "renewed" in e.data and self.registrant(e.device) == practitioner_id]
+        return [
+            e
+            for e in entries
+            if "renewed" in e.data
+            and self.registrant(e.device) == practitioner_id
+            and self.retired_after(e.device, e.time, e.seq) is None
+        ]
+
+    def late_renewal(self, practitioner_id: str, path: Path) -> str:
+        """Who renewed the key record at ``path`` to its present bytes from a retired device,
+        beyond its retire ("" if none): that renewal gives the practitioner no new key."""
+        needle = json.dumps(str(path.relative_to(self.root))).encode()
+        digest = ledger.digest(path)
+        for e in signed_entries(self.audit.directory, self.device_keys(), needle):
+            files = e.data.get("files")
+            if "renewed" not in e.data or not isinstance(files, dict) or digest not in files.values():
+                continue
+            if self.registrant(e.device) == practitioner_id and (
+                when := self.retired_after(e.device, e.time, e.seq)
+            ):
+                return (
+                    f"renewed by device {e.device} of practitioner {practitioner_id}, which was retired at "
+                    f"{when}, beyond the last entry of its log the retire saw: a retired device keeps no "
+                    "authority, whatever date it claims"
+                )
+        return ""
+
+    def late_file(self, path: Path) -> str:
+        """Why the file at ``path`` counts as written by a retired device after its retire
+        ("" if not): the ledger entries recording its exact bytes are all a retired device's,
+        beyond the end of its log its retire names (none at all: the ledger reports it)."""
+        relative = str(path.relative_to(self.root))
+        digest = ledger.digest(path)
+        late = []
+        for e in signed_entries(self.audit.directory, self.device_keys(), json.dumps(relative).encode()):
+            files = e.data.get("files")
+            if not isinstance(files, dict) or files.get(relative) != digest:
+                continue
+            when = self.retired_after(e.device, e.time, e.seq)
+            if when is None:
+                return ""
+            late.append(f"device {e.device} of practitioner {self.registrant(e.device)}, retired at {when}")
+        return (
+            f"written by {'; '.join(sorted(set(late)))}, beyond the last entry of its log the retire saw: a "
+            "retired device keeps no authority, whatever date it claims"
+            if late
+            else ""
+        )
 
     def _renewal_recorded(self, practitioner_id: str, path: Path, box_b64: str) -> bool:
         """Whether a device of the practitioner recorded renewing the key record to exactly
@@ -314,7 +395,84 @@ class Trust:
         return box if recorded else identity.box_public
 
     def colleagues(self) -> list[team.Colleague]:
-        return team.read_all(self.root, self.device.trusted)[0]
+        """The colleagues a pinned practitioner vouched for, less those refused (added from a
+        machine of theirs after its retire: `refused_colleagues`)."""
+        everyone = team.read_all(self.root, self.device.trusted)[0]
+        refused = self._judge_colleagues().refused
+        return (
+            [c for c in everyone if (c.practitioner_id, c.added_by) not in refused] if refused else everyone
+        )
+
+    def refused_colleagues(self) -> list[TamperedFile]:
+        """Colleague records added from a retired machine after its retire, and the devices
+        registered by a colleague no other record vouches for: neither is trusted here."""
+        judged = self._judge_colleagues()
+        return list(judged.refused.values()) + list(judged.registrations)
+
+    def _judge_colleagues(self) -> _Colleagues:
+        """Which colleague records stand: cached with the retires; while one is refused, also
+        with this device's own log (a colleague added by another process here is recorded
+        just after its record is written: not refused for good for that moment)."""
+        keys = self._registered()
+        audit = self.root / "audit"
+        own = audit / f"{self.device.device_id}.log"
+        stamp = (*self._devices_stamp, audit.stat().st_mtime_ns if audit.exists() else 0)
+        mtime = own.stat().st_mtime_ns if own.exists() else 0
+        judged = self._judged
+        if judged is None or judged.stamp != stamp or judged.refused and judged.own != mtime:
+            everyone = team.read_all(self.root, self.device.trusted)[0]
+            refused = {
+                (c.practitioner_id, c.added_by): TamperedFile(team.path_for(self.root, c), why)
+                for c in everyone
+                if (why := self._colleague_refusal(c, keys))
+            }
+            standing = {c.practitioner_id for c in everyone if (c.practitioner_id, c.added_by) not in refused}
+            outcast = frozenset({pid for pid, _ in refused} - standing - set(self.device.trusted))
+            registrations = tuple(
+                TamperedFile(
+                    self.root / "devices" / f"{d}.json",
+                    f"a device registered by practitioner {self._registrants[d]}, whom only a colleague "
+                    "record written from a retired machine vouches for: it is not a device of this practice",
+                )
+                for d in sorted(keys)
+                if self._registrants.get(d) in outcast
+            )
+            judged = self._judged = _Colleagues(stamp, mtime, refused, outcast, registrations)
+        return judged
+
+    def _colleague_refusal(self, colleague: team.Colleague, keys: dict[str, VerifyKey]) -> str:
+        """Why a colleague record does not stand ("" if it does). It is signed with the
+        practitioner's own key, which a thief with the passphrase uses from a stolen laptop
+        with its clock set back; so once a machine of theirs is retired, it stands only if
+        a device of theirs recorded it (``practitioner-add``, with its SHA-256 where casenotes
+        wrote one) while it had authority (not retired, or before its retire by its log)."""
+        by = colleague.added_by
+        retired = sorted(d for d in self.retired() if self._registrant(d) == by)
+        if not retired:
+            return ""
+        path = team.path_for(self.root, colleague)
+        digest = ledger.digest(path)
+        late = []
+        needle = json.dumps(colleague.practitioner_id).encode()
+        for entry in signed_entries(self.audit.directory, keys, needle):
+            if (
+                entry.event != "practitioner-add"
+                or entry.data.get("practitioner") != colleague.practitioner_id
+                or self._registrant(entry.device) != by
+                or entry.data.get("sha256", digest) != digest
+            ):
+                continue
+            if self.retired_after(entry.device, entry.time, entry.seq) is None:
+                return ""
+            late.append(entry.device)
+        wrote = f"recorded by device {', '.join(sorted(set(late)))}" if late else "recorded by no device"
+        return (
+            f"refused: colleague {colleague.name!r} ({colleague.practitioner_id}) added by practitioner "
+            f"{by}, {wrote} of theirs that had authority then (device {', '.join(retired)} retired: a "
+            "retired machine keeps none, whatever date it claims); nothing is sealed to them and they "
+            "vouch for no device: remove the file, and add them again from a machine you kept if they "
+            "are a colleague"
+        )
 
     def colleague(self, name: str) -> team.Colleague:
         for known in self.colleagues():
@@ -336,7 +494,7 @@ class Trust:
         record = team.colleague_record(
             name, identity, practitioner.practitioner_id, practitioner.signing_key, stamp(self.clock())
         )
-        team.add_colleague(self.root, record, pid, practitioner.practitioner_id)
+        added = team.add_colleague(self.root, record, pid, practitioner.practitioner_id)
         index = self.root / "practitioners" / f"{pid}.index"
         member = self._is_member(identity)
         written = member and not index.exists()
@@ -350,8 +508,10 @@ class Trust:
             "practitioner-add",
             practitioner=pid,
             same_practice=member,
+            sha256=ledger.digest(added),  # what a retire checks it against (`_colleague_refusal`)
             **({"files": ledger.files(self.root, index)} if written else {}),
         )
+        self._judged = None
         return "same practice" if member else "another practice"
 
     def device_practitioner(self, device_id: str) -> str | None:
@@ -366,4 +526,4 @@ class Trust:
 
     def bad_registrations(self) -> list[TamperedFile]:
         self.device_keys()
-        return list(self._bad_registrations) + list(self._read_retired().bad)
+        return list(self._bad_registrations) + list(self._read_retired().bad) + self.refused_colleagues()

@@ -51,7 +51,7 @@ def verify(vault: Vault) -> list[Problem]:
     key_renewal.adopt(vault)  # a passphrase change cut short after its switch: not a swapped key
     bad = vault.trust.bad_registrations() + vault.keyring.bad_practitioner_keys()
     bad += team.read_all(vault.root, vault.trust.trusted_signers())[1]  # a colleague's own adds too
-    problems = [Problem(e.path, e.why) for e in bad] + _retire_circles(vault)
+    problems = [Problem(e.path, e.why) for e in bad] + _retire_circles(vault) + _late_recovery(vault)
     keys = vault.trust.device_keys()
     problems += vault.audit.verify(keys)
     for path in sync_artefacts.glob(vault.root / "index", "*.json"):
@@ -75,6 +75,7 @@ def verify(vault: Vault) -> list[Problem]:
         if client_id in gone:
             continue
         problems += _check(lambda c=client_id: vault.keyring.client_generations(c))  # client.json and keys/
+        problems += _late_grants(vault, client_id)
         records = vault.client_dir(client_id) / "records"
         judge = Judge(vault.keyring, client_id)
         for folder in sorted(records.iterdir()) if records.exists() else []:
@@ -193,6 +194,26 @@ def _sync_ignore(vault: Vault) -> list[Problem]:
             "folder): run `casenotes sync ignore` to write it again",
         )
     ]
+
+
+def _late_recovery(vault: Vault) -> list[Problem]:
+    """A practitioner's recovery set written from a retired device after its retire: no
+    renewal seals the new key to it (vault/store/key_renewal.py)."""
+    problems = []
+    for pid in vault.device.trusted:
+        path = vault.root / "practitioners" / f"{pid}.recovery"
+        if path.exists() and (why := vault.trust.late_file(path)):
+            fix = "no renewal seals a key to it: make a new set (`casenotes recovery create`)"
+            problems.append(Problem(path, f"refused: a recovery set {why}; {fix}"))
+    return problems
+
+
+def _late_grants(vault: Vault, client_id: str) -> list[Problem]:
+    """Access files a retired device recorded after its retire: they give no access."""
+    try:
+        return [Problem(e.path, e.why) for e in vault.keyring.late_grants(client_id)]
+    except TamperedFile:
+        return []  # client.json or a key file does not check: reported above
 
 
 def _check(action: object) -> list[Problem]:
