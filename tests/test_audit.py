@@ -154,3 +154,21 @@ def test_a_log_checked_once_in_a_process_is_checked_again_after_any_edit(logged,
     log.write_bytes(b"".join(rows))
     found = verify_logs(log.parent, keys)
     assert found and found[0].path == log
+
+
+def test_an_entry_longer_than_the_tail_read_leaves_the_log_writable(logged) -> None:
+    """A list of 5,000 clients' profiles is logged as one entry naming each (95 KB); the
+    next command read only the log's last 64 KiB for the previous entry and refused every
+    write after it ("last audit entry is damaged")."""
+    practice, log = logged
+    vault = practice.vault()
+    names = [f"{n:016x}" for n in range(6000)]  # more ids than 64 KiB holds
+    vault.audit.append("decrypt-profiles", clients=len(names), client_ids=names, practitioner="0" * 16)
+    vault.audit.checkpoint()
+    assert len(lines(log)[-1]) > 64 * 1024
+    assert practice.run("client", "add", "CD-2").code == 0  # an append, a checkpoint
+    assert practice.run("cat", "AB-1").code == 0
+    result = practice.run("audit", "verify")
+    assert result.code == 0, result.err
+    log.write_bytes(log.read_bytes()[:-40])  # and cut mid-line after it: still named so
+    assert "the last audit entry is cut off" in practice.run("audit", "verify").err

@@ -37,6 +37,19 @@ GENESIS = "0" * 64
 _TAIL_WINDOW = 64 * 1024
 
 
+def _tail(fd: int, end: int) -> tuple[int, bytes]:
+    """(start, the log's bytes from start to ``end``) holding its last two line ends before
+    ``end`` whole, or the whole log: 64 KiB, doubled while one entry is longer (a list of
+    5,000 clients' profiles is logged as one 95 KB entry naming each)."""
+    window = _TAIL_WINDOW
+    while True:
+        start = max(0, end - window)
+        tail = os.pread(fd, end - start, start)
+        if start == 0 or tail.find(b"\n") != tail.rfind(b"\n"):
+            return start, tail
+        window *= 2
+
+
 @dataclass(frozen=True)
 class Entry:
     seq: int
@@ -111,8 +124,7 @@ class AuditLog:
         size = os.fstat(fd).st_size
         if size == 0:
             return 0, GENESIS
-        start = max(0, size - _TAIL_WINDOW)
-        tail = os.pread(fd, size - start, start)
+        start, tail = _tail(fd, size)
         if not tail.endswith(b"\n"):
             cut = tail.rfind(b"\n")
             if cut < 0 and start > 0:
@@ -144,8 +156,7 @@ class AuditLog:
             return
         with open(self.path, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
-            start = max(0, size - _TAIL_WINDOW)
-            tail = os.pread(handle.fileno(), size - start, start)
+            start, tail = _tail(handle.fileno(), size)
         complete = tail[: tail.rfind(b"\n")]
         if not complete:
             return
@@ -179,9 +190,8 @@ class AuditLog:
         if old_count > count or old_end > end:
             return False
         with open(self.path, "rb") as handle:
-            start = max(0, old_end - 1 - _TAIL_WINDOW)
-            window = os.pread(handle.fileno(), old_end - 1 - start, start)
-        return line_hash(window.rsplit(b"\n", 1)[-1]) == old_head
+            _, window = _tail(handle.fileno(), old_end)
+        return line_hash(window[:-1].rsplit(b"\n", 1)[-1]) == old_head
 
     @property
     def own_checkpoint(self) -> Path:
