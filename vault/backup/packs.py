@@ -90,6 +90,8 @@ def parse(data: bytes) -> list[tuple[str, int, int]]:
     return entries(data[-TAIL - length : -TAIL], len(data))
 
 
-def chunks(data: bytes) -> list[bytes]:
-    """A large file's chunks at fixed offsets (appending changes only the last ones)."""
-    return [data[start : start + CHUNK_SIZE] for start in range(0, len(data), CHUNK_SIZE)]
+def chunks(data: bytes) -> list[memoryview]:
+    """A large file's chunks at fixed offsets (appending changes only the last ones), as
+    views: of a 40 MB audit log, only the chunks new to the target are copied."""
+    view = memoryview(data)
+    return [view[start : start + CHUNK_SIZE] for start in range(0, len(data), CHUNK_SIZE)]
