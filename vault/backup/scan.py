@@ -289,12 +289,23 @@ def walk(root: Path, group: Group, before: Folders, settled: int, full: bool) ->
     group.found, group.folders = found, folders
 
 
+def _last_line_end(path: str, size: int) -> int:
+    """Just past the last complete line of a log (its size if none ends in its last 64 KiB)."""
+    with open(path, "rb") as handle:
+        start = max(0, size - 65536)
+        handle.seek(start)
+        tail = handle.read(size - start)
+    return start + tail.rfind(b"\n") + 1 if b"\n" in tail else size
+
+
 def journal(root: Path, read: Logs, started: int) -> tuple[set[str], bool, Logs]:
     """What the audit logs gained since ``read`` (log -> [inode, bytes read]): the client
     groups its lines name, whether every client's folders must be stat'ed (a log new,
     replaced or cut, or a line that may have written under ``clients/`` without naming
-    whose), and how far each log is read now. A log read from its start names only the
-    clients of its lines from the last ``WATCH_NS``."""
+    whose), and how far each log is read now. A log read from its start (another
+    machine's, new here) names only the clients of its lines from the last ``WATCH_NS``;
+    on the first scan with a journal (every log new to it, none to the vault) the logs are
+    not read, only where they end."""
     named: set[str] = set()
     everything = False
     now: Logs = {}
@@ -310,7 +321,7 @@ def journal(root: Path, read: Logs, started: int) -> tuple[set[str], bool, Logs]
             inode, done = read.get(key, (None, 0))
             anew = inode != info.st_ino or info.st_size < done
             if anew:
-                everything, done = True, 0
+                everything, done = True, 0 if read else _last_line_end(log.path, info.st_size)
             with open(log.path, "rb") as handle:
                 handle.seek(done)
                 gained = handle.read(info.st_size - done)
@@ -325,7 +336,7 @@ def journal(root: Path, read: Logs, started: int) -> tuple[set[str], bool, Logs]
                 continue
             when = _TIME.search(line) if anew else None
             if when is not None and when[1].decode() < cutoff:
-                continue  # long written: what it wrote came before this scan or comes to the weekly walk
+                continue  # long written: already here for this run's stats, or the weekly walk's
             clients = {(a or b).decode() for a, b in _CLIENT.findall(line)}
             everything = everything or not clients
             named |= {f"clients/{c}" for c in clients}
