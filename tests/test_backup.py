@@ -695,3 +695,32 @@ def test_the_list_of_packs_grows_a_line_a_run_and_a_torn_line_costs_only_a_rerea
     assert {p.name for p in (restored / "vault").rglob("*.rev")} == {
         p.name for p in practice.vault_dir.rglob("*.rev")
     }
+
+
+def test_a_log_past_a_chunk_is_stored_in_chunks_and_an_append_adds_only_its_last(
+    practice: Env, tmp_path: Path
+) -> None:
+    """The audit log of a long practice (40 MB at 50,000 notes) is read a chunk at a time
+    and stored as chunks at fixed offsets: a run after an append stores its last chunk
+    only, and a restore puts the log back byte for byte."""
+    vault = practice.vault()
+    vault.audit.deferring = True  # one fsync for the lot, as a group commit does
+    for n in range(packs.CHUNK_SIZE // 150):
+        vault.audit.append("unlock", practitioner=f"{n:016x}")
+    vault.audit.sync()
+    run(practice, "backup", "run")
+    target = practice.practice.root / "backups"
+    before = packed(target)
+    run(practice, "client", "add", "CD-2")  # appends to the log
+    run(practice, "backup", "run")
+    log = str(vault.audit.path.relative_to(practice.vault_dir))
+    entry = newest_files(practice)[log]
+    now = vault.audit.path.read_bytes()  # and the backup's own entry after
+    assert len(entry["chunks"]) >= 2 and entry["size"] > packs.CHUNK_SIZE
+    stored = {
+        digest for name, objects in packed(target).items() if name not in before for digest, _, _ in objects
+    }
+    assert entry["chunks"][-1] in stored and not set(entry["chunks"][:-2]) & stored
+    restored = tmp_path / "restored"
+    run(practice, "backup", "restore", snapshots(practice)[-1], str(restored))
+    assert (restored / "vault" / log).read_bytes() == now[: entry["size"]]

@@ -88,10 +88,3 @@ def parse(data: bytes) -> list[tuple[str, int, int]]:
     if length > len(data) - TAIL:
         raise ValueError("the pack trailer is longer than the pack")
     return entries(data[-TAIL - length : -TAIL], len(data))
-
-
-def chunks(data: bytes) -> list[memoryview]:
-    """A large file's chunks at fixed offsets (appending changes only the last ones), as
-    views: of a 40 MB audit log, only the chunks new to the target are copied."""
-    view = memoryview(data)
-    return [view[start : start + CHUNK_SIZE] for start in range(0, len(data), CHUNK_SIZE)]

@@ -61,11 +61,13 @@ REST = ""  # the group of every file outside clients/<cid>/
 AUDIT = "audit"  # the audit logs' folder (vault/store/audit.py), one log a device
 #: how long a client a log line named has its folders stat'ed on every run
 WATCH_NS = FULL_EVERY_NS
-#: events that write nothing under clients/ (the reads, and what lands elsewhere)
+#: events that write nothing under clients/ (the reads, the notices, and what lands
+#: elsewhere: a backup or prune on a target, the practice's rules under settings/)
 READS = frozenset(
     {
         "unlock",
         "unlock-failed",
+        "recovery-failed",
         "decrypt",
         "decrypt-profile",
         "decrypt-profiles",
@@ -73,6 +75,9 @@ READS = frozenset(
         "decrypt-amendments",
         "access-denied",
         "backup",
+        "backup-prune",
+        "purge-waiting",
+        "practice-rules",
     }
 )
 #: every casenotes name but none a sync engine makes (those have a leading dot, two
