@@ -316,7 +316,8 @@ def journal(root: Path, read: Logs, started: int) -> tuple[set[str], bool, Logs]
     now: Logs = {}
     cutoff = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((started - WATCH_NS) // 1_000_000_000))
     try:
-        logs = [e for e in os.scandir(root / AUDIT) if e.name.endswith(".log") and is_copied(e.name)]
+        with os.scandir(root / AUDIT) as entries:
+            logs = [e for e in entries if e.name.endswith(".log") and is_copied(e.name)]
     except OSError:
         logs = []
     for log in logs:
