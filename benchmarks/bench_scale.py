@@ -1,6 +1,7 @@
 """A whole career on one laptop: every command's CPU time at 1k / 10k / 50k notes.
 
     .venv/bin/python benchmarks/bench_scale.py [--sizes 1000,10000,50000] [--runs 5] [--cache DIR]
+        [--only 'backup run']   # one command (repeatable), beside the same reference
 
 Each size is a practice of ``notes / 10`` clients with 10 signed notes each, made through
 the real filing path (`client add`'s steps, then `syncd.filing.file_note` in one group
@@ -145,7 +146,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "casenotes-bench" / "scale")
     parser.add_argument("--make-only", action="store_true", help="make (or find) the practices, time nothing")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="LABEL",
+        help="time only this command (repeatable), e.g. 'backup run'",
+    )
     args = parser.parse_args()
+    commands = [c for c in COMMANDS if not args.only or any(c[0].startswith(o) for o in args.only)]
     sizes = [int(size) for size in args.sizes.split(",")]
     practices = {}
     for notes in sizes:
@@ -161,7 +169,7 @@ def main() -> None:
             cells: dict[str, dict[int, list[float]]] = table if run else {}  # round 0 warms caches
             cpu = cpu_of(reference, environment(practice))
             cells.setdefault("reference (imports only)", {}).setdefault(notes, []).append(cpu)
-            for label, command, _, passphrase in COMMANDS:
+            for label, command, _, passphrase in commands:
                 cpu = cpu_of(argv_for(command, practice), environment(practice, passphrase))
                 cells.setdefault(label, {}).setdefault(notes, []).append(cpu)
     targets = {label: target for label, _, target, _ in COMMANDS}

@@ -44,6 +44,9 @@ NOT_FOR_SEAL = (
     "vault.store.reading",
     "vault.store.forks",
     "vault.store.purged",
+    "vault.store.key_renewal",  # an unlock's or a passphrase change's, with the recovery format
+    "vault.format.recovery",
+    "concurrent.futures",  # a group commit's folder fsyncs on threads (with logging, queue...)
     "retention.policy",
     "retention.purge",
     "retention.certificate",

@@ -43,6 +43,8 @@ class ObjectStore:
         self.unremembered = True
         self._pending: dict[str, bytes] = {}
         self._pending_size = 0
+        self._written: list[str] = []  # packs this run wrote, not yet in the cache
+        self._appended = 0  # lines appended to the cache since it was last written whole
 
     # -- where objects are -------------------------------------------------------------------
     def load(self) -> None:
@@ -50,11 +52,17 @@ class ObjectStore:
         cached: dict[str, list[str]] = {}
         found = None
         if self.cache and self.cache.exists():
+            # The whole list on its first line, each run's new packs appended a line each
+            lines = self.cache.read_bytes().split(b"\n")
+            self._appended = len(lines) - 1
             try:
-                found = json.loads(self.cache.read_bytes())
+                found = json.loads(lines[0])
+                for line in lines[1:]:
+                    cached.update(json.loads(line) if line else {})
             except ValueError:
-                pass  # a torn cache (it is written without fsync): rebuilt below
-            cached = found if isinstance(found, dict) else {}
+                pass  # a torn line (it is written without fsync): its packs' trailers are read
+            if isinstance(found, dict):
+                cached = found | cached
         #: this machine cannot tell whether a pack it saw is gone (no cache of them)
         self.unremembered = not isinstance(found, dict)
         self.packs = {}
@@ -109,7 +117,19 @@ class ObjectStore:
     def _save(self) -> None:
         if self.cache:
             # Without fsync: a lost or torn cache is rebuilt from the packs' trailers.
-            durable.replace(self.cache, json.dumps(self.packs).encode(), sync=False)
+            durable.replace(self.cache, json.dumps(self.packs).encode() + b"\n", sync=False)
+            self._written, self._appended = [], 0
+
+    def _save_written(self) -> None:
+        """Add the packs this run wrote to the cache, a line (not the whole 6 MB list of a
+        50,000-note vault rewritten by every run), or write it whole every 64 runs."""
+        if not self.cache or not self.cache.exists() or self._appended >= 64:
+            self._save()
+            return
+        line = json.dumps({name: self.packs[name] for name in self._written}).encode() + b"\n"
+        with open(self.cache, "ab") as handle:
+            handle.write(line)
+        self._written, self._appended = [], self._appended + 1
 
     def __contains__(self, digest: str) -> bool:
         return digest in self.digests or digest in self.legacy
@@ -154,11 +174,11 @@ class ObjectStore:
             yield digest, self.storage.read(legacy_key(digest))
 
     # -- writing -------------------------------------------------------------------------------
-    def add(self, digest: str, data: bytes) -> None:
+    def add(self, digest: str, data: bytes | memoryview) -> None:
         """Queue an object for the next pack; a pack is written whenever enough is queued."""
         if digest in self or digest in self._pending:
             return
-        self._pending[digest] = data
+        self._pending[digest] = bytes(data)
         self._pending_size += len(data)
         if self._pending_size >= packs.PACK_SIZE:
             self.flush()
@@ -167,8 +187,10 @@ class ObjectStore:
         """Write what is queued as one pack, durably (the manifest naming it comes after)."""
         if self._pending:
             self._write_pack(list(self._pending.items()))
-        if self._pending or self.vanished:
+        if self.vanished:
             self._save()  # the packs gone are told once, then forgotten
+        elif self._written:
+            self._save_written()
         self._pending, self._pending_size = {}, 0
 
     def _write_pack(self, objects: list[tuple[str, bytes]]) -> None:
@@ -178,6 +200,7 @@ class ObjectStore:
         except FileExistsError:
             pass  # named by its hash: the same bytes are already there
         self.packs[name] = _compact([(str(d), int(o), int(n)) for d, o, n in entries])  # type: ignore[call-overload]
+        self._written.append(name)
         self.digests.update(_digests(self.packs[name]))
         self._where = None
 

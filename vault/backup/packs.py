@@ -88,8 +88,3 @@ def parse(data: bytes) -> list[tuple[str, int, int]]:
     if length > len(data) - TAIL:
         raise ValueError("the pack trailer is longer than the pack")
     return entries(data[-TAIL - length : -TAIL], len(data))
-
-
-def chunks(data: bytes) -> list[bytes]:
-    """A large file's chunks at fixed offsets (appending changes only the last ones)."""
-    return [data[start : start + CHUNK_SIZE] for start in range(0, len(data), CHUNK_SIZE)]

@@ -189,9 +189,8 @@ class AuditLog:
         if old_count > count or old_end > end:
             return False
         with open(self.path, "rb") as handle:
-            start = max(0, old_end - 1 - _TAIL_WINDOW)
-            window = os.pread(handle.fileno(), old_end - 1 - start, start)
-        return line_hash(window.rsplit(b"\n", 1)[-1]) == old_head
+            _, window = read_tail(handle.fileno(), old_end)
+        return line_hash(window[:-1].rsplit(b"\n", 1)[-1]) == old_head
 
     @property
     def own_checkpoint(self) -> Path:

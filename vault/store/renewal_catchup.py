@@ -34,7 +34,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nacl.exceptions
 from nacl.public import PrivateKey, SealedBox
@@ -44,7 +44,9 @@ from ..errors import UnknownClient, VaultError
 from ..format import key_generations as kg
 from ..format.encoding import b64, canonical
 from ..format.keys import Practitioner
-from .key_renewal import RENEW_EVENT, Vault, renew_client
+
+if TYPE_CHECKING:
+    from .key_renewal import Vault  # imported when an unlock needs it: a seal never does
 
 STATE = "renewal-catchup.json"
 STATE_FORMAT = "casenotes-renewal-catchup"
@@ -71,6 +73,8 @@ def catch_up(vault: Vault, practitioner: Practitioner) -> CatchUp:
     and those a previous unlock left pending."""
     if not practitioner.retired:
         return CatchUp()  # never renewed: no key is replaced
+    from .key_renewal import renew_client
+
     state = _read(vault, practitioner)
     offsets: dict[str, list[Any]] = state["logs"]
     pending: dict[str, list[str]] = state["pending"]
@@ -186,6 +190,8 @@ def _new_lines(vault: Vault, practitioner_id: str, offsets: dict[str, list[Any]]
 
 
 def _own_renewal(vault: Vault, line: dict[str, Any], practitioner_id: str) -> bool:
+    from .key_renewal import RENEW_EVENT
+
     device = line.get("device")
     return (
         line.get("event") == RENEW_EVENT

@@ -66,7 +66,7 @@ from ..format.keys import (
     unlock_practitioner,
 )
 from ..format.redact import Passphrase, Plaintext
-from . import handles, key_renewal, ledger, leftovers, renewal_catchup, revisions, sealing
+from . import handles, ledger, leftovers, renewal_catchup, revisions, sealing
 from .audit import AuditLog
 from .client_keys import Keyring
 from .clients import PROFILE_RECORD_ID, Profile
@@ -76,9 +76,11 @@ from .revisions import Checked, Revision, Revisions
 from .sealing import SealedRevision
 from .trust import Trust
 
-if TYPE_CHECKING:  # backups, forks and reading import their code when they run: `seal` never loads it
+if (
+    TYPE_CHECKING
+):  # backups, forks, reading and key renewal import their code when they run: `seal` never loads it
     from ..backup.snapshots import BackupTarget, Progress, Snapshot
-    from . import forks
+    from . import forks, key_renewal
     from .reading import OpenedNote
 
 T = TypeVar("T")
@@ -271,6 +273,8 @@ class Vault:
         A missing or wrong factor changes nothing but an ``unlock-failed`` audit entry."""
         path = self.practitioner_file
         pid = self.device.practitioner_id
+        from . import key_renewal  # an unlock's, not a seal's
+
         key_renewal.adopt(self)
         try:
             self.pinned_key_record()
@@ -338,6 +342,8 @@ class Vault:
         """A new encryption key under ``new`` (and its key file, if it carries one), and a new
         key generation of every client held (vault/store/key_renewal.py): an older copy of
         the key record opens nothing sealed from now on. No note is re-encrypted."""
+        from . import key_renewal
+
         return key_renewal.renew(self, self.unlock(old), new, kdf, "passphrase-changed")
 
     # -- clients ------------------------------------------------------------------------

@@ -156,17 +156,19 @@ def test_a_log_checked_once_in_a_process_is_checked_again_after_any_edit(logged,
     assert found and found[0].path == log
 
 
-def test_an_entry_longer_than_the_tail_read_does_not_stop_the_next_append(logged) -> None:
-    """A career's `client list` logs every client id it read (95 KB at 5,000 clients), past
-    the window the next append reads the log's head from: that append, and the checkpoint
-    after it, still find the whole last entry, and the log verifies."""
+def test_an_entry_longer_than_the_tail_read_leaves_the_log_writable(logged) -> None:
+    """A list of 5,000 clients' profiles is logged as one entry naming each (95 KB); the
+    next command read only the log's last 64 KiB for the previous entry and refused every
+    write after it ("last audit entry is damaged")."""
     practice, log = logged
     vault = practice.vault()
-    vault.audit.append("decrypt-profiles", clients=6000, client_ids=[f"{n:016x}" for n in range(6000)])
-    assert len(lines(log)[-1]) > 100_000
-    vault.close()
-    assert practice.run("client", "add", "CD-2").code == 0  # appends, and checkpoints
-    done = practice.run("audit", "verify")
-    assert done.code == 0, done.err
-    events = [(e.event, len(e.data.get("client_ids", []))) for e in practice.vault().audit.entries()]
-    assert ("decrypt-profiles", 6000) in events and events[-1][0] != "decrypt-profiles"  # kept, then more
+    names = [f"{n:016x}" for n in range(6000)]  # more ids than 64 KiB holds
+    vault.audit.append("decrypt-profiles", clients=len(names), client_ids=names, practitioner="0" * 16)
+    vault.audit.checkpoint()
+    assert len(lines(log)[-1]) > 64 * 1024
+    assert practice.run("client", "add", "CD-2").code == 0  # an append, a checkpoint
+    assert practice.run("cat", "AB-1").code == 0
+    result = practice.run("audit", "verify")
+    assert result.code == 0, result.err
+    log.write_bytes(log.read_bytes()[:-40])  # and cut mid-line after it: still named so
+    assert "the last audit entry is cut off" in practice.run("audit", "verify").err

@@ -7,6 +7,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 import zoneinfo
 from pathlib import Path
@@ -22,6 +24,7 @@ from vault.backup.snapshots import BackupTarget
 from vault.backup.storage import FolderStorage
 from vault.errors import WriteFailed
 from vault.format import sync_artefacts
+from vault.format.encoding import canonical
 
 
 def vault_state(root: Path) -> dict[str, bytes]:
@@ -507,15 +510,25 @@ def newest_files(practice: Env) -> dict[str, dict]:
     return target.load(newest.stem, vault.trust.device_keys()).files
 
 
+def writes_to(vault: Path, device_id: str, path: Path, event: str = "seal") -> None:
+    """A line of another machine's audit log naming the client of ``path``, as a sync engine
+    brings it (only its shape matters to a backup's scan: it says which client changed)."""
+    log_line(
+        vault, device_id, event, client=path.relative_to(vault).parts[1], file=str(path.relative_to(vault))
+    )
+
+
 def test_changes_made_behind_casenotes_back_reach_the_next_snapshot(practice: Env) -> None:
     run(practice, "seal", str(write_note(practice.practice.inbox)))
     vault = practice.vault_dir
     rev = next(vault.rglob("*.rev"))
     settle(vault)
     run(practice, "backup", "run")
-    # A revision arriving by sync, in the very second of the backup.
+    # A revision arriving by sync, in the very second of the backup, with its writer's
+    # audit log line (the engine brings that machine's log too).
     arrived = rev.parent / "000009-0123456789abcdef.rev"
     shutil.copy(rev, arrived)
+    writes_to(vault, "0123456789abcdef", rev)
     run(practice, "backup", "run")
     assert str(arrived.relative_to(vault)) in newest_files(practice)
     # A file replaced the way a sync engine does (its temp file renamed over it), in a
@@ -551,3 +564,156 @@ def test_changes_made_behind_casenotes_back_reach_the_next_snapshot(practice: En
     assert (
         newest_files(practice)[str(original.relative_to(vault))]["sha256"] == hashlib.sha256(data).hexdigest()
     )
+
+
+def test_a_revision_synced_days_after_its_writers_log_line_reaches_the_next_snapshot(practice: Env) -> None:
+    """A sync engine brings files in any order: the other machine's log line first, its
+    revision days later. The client the line named is looked at on every run for a week."""
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    vault = practice.vault_dir
+    rev = next(vault.rglob("*.rev"))
+    run(practice, "backup", "run")
+    writes_to(vault, "0123456789abcdef", rev)
+    settle(vault)
+    run(practice, "backup", "run")
+    run(practice, "backup", "run")  # nothing new in any log since: the line is remembered
+    arrived = rev.parent / "000002-0123456789abcdef.rev"
+    shutil.copy(rev, arrived)
+    run(practice, "backup", "run")
+    assert str(arrived.relative_to(vault)) in newest_files(practice)
+
+
+def log_line(vault: Path, device_id: str, event: str, **data: object) -> None:
+    """Another machine's audit log line, as a sync engine brings it (its shape is what a
+    backup's scan reads: the event and the client it names)."""
+    log = vault / "audit" / f"{device_id}.log"
+    seq = len(log.read_bytes().splitlines()) + 1 if log.exists() else 1
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    entry = {"data": data, "device": device_id, "event": event, "prev": "0" * 64, "seq": seq, "sig": ""}
+    with open(log, "ab") as handle:
+        handle.write(canonical({**entry, "time": when}) + b"\n")
+
+
+def a_week_on(practice: Env) -> None:
+    """The scan's cache as a week later: no client still looked at for a log line, the
+    weekly full walk not yet due."""
+    groups = practice.practice.state_dir / "backup-scan" / "groups.json"
+    cache = json.loads(groups.read_text())
+    cache["watch"], cache["full"] = {}, time.time_ns()
+    groups.write_text(json.dumps(cache))
+
+
+def test_only_the_clients_a_log_line_names_are_looked_at_unless_a_line_names_none(practice: Env) -> None:
+    """A run stats the folders of the clients the audit logs' new lines name, no other; a
+    write it cannot place (an event it does not know, naming no client) has every client's
+    folders stat'ed, as before the journal, so nothing is left out."""
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    vault = practice.vault_dir
+    rev = next(vault.rglob("*.rev"))
+    log_line(vault, "0123456789abcdef", "unlock", practitioner="0" * 16)  # a read: names nothing written
+    run(practice, "backup", "run")
+    settle(vault)
+    a_week_on(practice)
+    # A file no log line names (put there by hand): not looked for on an ordinary run...
+    unnamed = rev.parent / "000002-0123456789abcdef.rev"
+    shutil.copy(rev, unnamed)
+    run(practice, "backup", "run")
+    assert str(unnamed.relative_to(vault)) not in newest_files(practice)
+    # ...but a line that may have written anywhere has every client looked at.
+    log_line(vault, "0123456789abcdef", "something-new", count=3)
+    run(practice, "backup", "run")
+    assert str(unnamed.relative_to(vault)) in newest_files(practice)
+
+
+def test_an_incremental_backup_stats_no_folder_of_a_client_nothing_wrote_to(
+    practice: Env, strace: list[str]
+) -> None:
+    """Counted by strace on the real process: after a note sealed for one client, the next
+    backup opens and stats nothing of another client's folder (at 50,000 notes that was
+    55,000 stats a run), and still copies the new note."""
+    inbox = practice.practice.inbox
+    run(practice, "client", "add", "CD-2")
+    run(practice, "seal", str(write_note(inbox, "cd.md", client="CD-2", note_id="00000000000000cd")))
+    run(practice, "backup", "run")
+    settle(practice.vault_dir)
+    run(practice, "backup", "run")
+    a_week_on(practice)
+    run(practice, "seal", str(write_note(inbox, "ab.md", note_id="00000000000000ab")))
+    other = practice.vault().resolve("CD-2")
+    log = practice.practice.root / "stat.log"
+    traced = subprocess.run(
+        [strace[0], "-f", "-qq", "-y", "-s", "4096", "-e", "trace=%stat,%file,getdents64", "-o", str(log)]
+        + [sys.executable, "-m", "casenotes", "backup", "run"],
+        env=practice.env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert traced.returncode == 0, traced.stderr.decode()
+    calls = log.read_text().splitlines()
+    assert not [c for c in calls if f"clients/{other}" in c], [c for c in calls if f"clients/{other}" in c][
+        :3
+    ]
+    mine = practice.vault().resolve("AB-1")
+    assert [c for c in calls if f"{mine}/records" in c]  # the one that changed is looked at
+    assert any("/00000000000000ab/" in path for path in newest_files(practice))
+
+
+def test_the_list_of_packs_grows_a_line_a_run_and_a_torn_line_costs_only_a_reread(practice: Env) -> None:
+    """This machine's list of what each pack holds (a cache, written without fsync) gains
+    a line a run instead of being rewritten whole (6 MB at 50,000 notes); a line a crash
+    tore is read again from the packs' trailers, and nothing goes missing."""
+    run(practice, "backup", "run")
+    (cache,) = practice.practice.state_dir.glob("backup-packs-*.json")
+    whole = cache.read_bytes()
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    run(practice, "backup", "run")
+    grown = cache.read_bytes()
+    assert grown.startswith(whole) and grown.count(b"\n") == whole.count(b"\n") + 1
+    cache.write_bytes(grown[:-20])  # the appended line torn
+    run(practice, "seal", str(write_note(practice.practice.inbox, "second.md", note_id="00000000000000b2")))
+    run(practice, "backup", "run")
+    listed: dict[str, list[str]] = {}
+    for line in cache.read_bytes().splitlines():  # whole again (the trailers read), a line added
+        listed |= json.loads(line)
+    assert set(listed) == set(packed(practice.practice.root / "backups"))
+    assert practice.run("backup", "verify").code == 0
+    restored = practice.practice.root.parent / "restored"
+    newest = max(
+        (practice.practice.root / "backups" / "snapshots").glob("*.json"), key=lambda p: p.stat().st_mtime_ns
+    )
+    run(practice, "backup", "restore", newest.stem, str(restored))
+    assert {p.name for p in (restored / "vault").rglob("*.rev")} == {
+        p.name for p in practice.vault_dir.rglob("*.rev")
+    }
+
+
+def test_a_log_past_a_chunk_is_stored_in_chunks_and_an_append_adds_only_its_last(
+    practice: Env, tmp_path: Path
+) -> None:
+    """The audit log of a long practice (40 MB at 50,000 notes) is read a chunk at a time
+    and stored as chunks at fixed offsets: a run after an append stores its last chunk
+    only, and a restore puts the log back byte for byte."""
+    vault = practice.vault()
+    vault.audit.deferring = True  # one fsync for the lot, as a group commit does
+    for n in range(packs.CHUNK_SIZE // 150):
+        vault.audit.append("unlock", practitioner=f"{n:016x}")
+    vault.audit.sync()
+    run(practice, "backup", "run")
+    target = practice.practice.root / "backups"
+    before = packed(target)
+    run(practice, "client", "add", "CD-2")  # appends to the log
+    run(practice, "backup", "run")
+    log = str(vault.audit.path.relative_to(practice.vault_dir))
+    entry = newest_files(practice)[log]
+    now = vault.audit.path.read_bytes()  # and the backup's own entry after
+    assert len(entry["chunks"]) >= 2 and entry["size"] > packs.CHUNK_SIZE
+    stored = {
+        digest for name, objects in packed(target).items() if name not in before for digest, _, _ in objects
+    }
+    assert entry["chunks"][-1] in stored and not set(entry["chunks"][:-2]) & stored
+    restored = tmp_path / "restored"
+    newest = max((target / "snapshots").glob("*.json"), key=lambda p: p.stat().st_mtime_ns).stem
+    run(
+        practice, "backup", "restore", newest, str(restored)
+    )  # the one `entry` is of (both may share a second)
+    assert (restored / "vault" / log).read_bytes() == now[: entry["size"]]
