@@ -439,6 +439,17 @@ def refused_facts(vault: Vault) -> list[Problem]:
     return found
 
 
+def _late_write(vault: Vault, device_id: str, at: str, digest: str) -> bool:
+    """Whether a retired device's facts write, as the facts index folded it (dated ``at``,
+    of a file with SHA-256 ``digest``), was after its retire: one the retire's end of its
+    log records these bytes by is before it (the index keeps no whole entry, and a line
+    the thief signs may claim any number); one dated after the retire is after it anyway."""
+    if vault.trust.retired_after(device_id, at) is not None:
+        return True
+    before = vault.trust.before_retire(device_id)
+    return before is not None and not before.vouches(digest)
+
+
 def _created_from_record(vault: Vault, client_id: str) -> dt.date:
     """A client with no retention facts yet (added before retention existed, or its facts are
     still syncing from another machine): the signed client record's creation date."""
@@ -474,8 +485,7 @@ def problems(
         for client, by in index.written.items():
             for device, (seq, digest, *when) in by.items():
                 latest.setdefault(client, {})[device] = (int(seq), str(digest))
-                entry_seq = int(when[1]) if len(when) > 1 else None
-                if device in retired and when and vault.trust.retired_after(device, str(when[0]), entry_seq):
+                if device in retired and when and _late_write(vault, device, str(when[0]), str(digest)):
                     late[client, device] = str(when[0])  # its clock may say before: not its log
         purged = index.purged(signed_purges(vault) if signed is None else signed)
     else:
@@ -486,7 +496,7 @@ def problems(
             if entry.event == AUDIT_EVENT:
                 write = (int(entry.data.get("seq", 0)), str(entry.data.get("sha256")))
                 latest.setdefault(client, {})[entry.device] = write
-                if entry.device in retired and vault.trust.retired_after(entry.device, entry.time, entry.seq):
+                if entry.device in retired and vault.trust.retired_after(entry.device, entry.time, entry):
                     late[client, entry.device] = entry.time  # its clock may say before: not its log
             elif entry.event == "purge-begin":
                 purged.add(client)

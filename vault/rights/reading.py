@@ -65,7 +65,7 @@ def entitled(vault: Vault, found: Iterable[Entry]) -> list[Entry]:
             judges[client_id] = Judge(vault.keyring, client_id) if here else None
         judge = judges[client_id]
         if judge is None or not judge.device(
-            entry.device, entry.time, "rights entry", "not acted upon", entry.seq
+            entry.device, entry.time, "rights entry", "not acted upon", entry
         ):
             kept.append(entry)
     return kept

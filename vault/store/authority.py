@@ -26,8 +26,8 @@ stolen machine's clock is set back at will. So a revision of a retired device st
 if an entry of its audit log up to the last one the retire saw (``last_seq``, its hash
 fixing every line before it) records its exact bytes; whatever date it claims, one sealed
 beyond that, or never recorded, is refused. An entry of its log (a rights request, a
-handle-index entry) is judged by its sequence the same way (`Judge.device`'s ``seq``),
-and retention facts by the write that made the file (`Judge.beyond_retire`). Only a retire
+handle-index entry) is judged the same way: it must be the very entry of that number the
+retire's hash fixes (`Judge.device`'s ``entry``), and retention facts by the write that made the file (`Judge.beyond_retire`). Only a retire
 of casenotes before ``last_seq`` was recorded leaves the date alone to decide.
 
 The same rule judges the other files a device or a practitioner's key writes about a
@@ -44,6 +44,7 @@ from pathlib import Path
 from ..errors import TamperedFile
 from ..format import key_generations as kg
 from ..format.revision import RevisionHeader
+from .audit import Entry
 from .client_keys import Keyring
 from .retired import digest_of
 from .revisions import file_name
@@ -143,10 +144,10 @@ class Judge:
             f"a retired device keeps no authority: {fix}"
         )
 
-    def device(self, device_id: str, at: str, what: str, fix: str, seq: int | None = None) -> str:
+    def device(self, device_id: str, at: str, what: str, fix: str, entry: Entry | None = None) -> str:
         """Why a ``what`` of the client that device ``device_id`` wrote, claiming time ``at``,
         is refused ("" if its practitioner was entitled to write it then); ``fix``: what
-        casenotes does instead and what to do, the message's end. ``seq``: the entry of the
+        casenotes does instead and what to do, the message's end. ``entry``: the entry of the
         device's audit log that wrote it, if it is one (a retired device's is judged by it)."""
         retired = self._retired.get(device_id)
         if retired is not None and at > retired:  # the same second: before it
@@ -154,9 +155,9 @@ class Judge:
                 f"refused: {what} written by device {device_id}, which was retired at {retired}, "
                 f"before the {at} it claims; a retired device keeps no authority: {fix}"
             )
-        if retired is not None and seq is not None:
+        if retired is not None and entry is not None:
             before = self.keyring.trust.before_retire(device_id)
-            if before is not None and not before.seq(seq):
+            if before is not None and not before.entry(entry):
                 return self._late(device_id, what, fix, before.last)
         try:
             if self.owns(device_id):

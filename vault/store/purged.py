@@ -61,7 +61,7 @@ def signed(vault: Vault, index: FactsIndex | None = None) -> list[Entry]:
         found = signed_entries(vault.audit.directory, vault.trust.device_keys(), PURGE_LINES)
     if not vault.trust.retired():
         return found
-    return [e for e in found if vault.trust.retired_after(e.device, e.time, e.seq) is None]
+    return [e for e in found if vault.trust.retired_after(e.device, e.time, e) is None]
 
 
 def trusted(entries: Iterable[Entry], signed_purges: Iterable[Entry]) -> list[Entry]:

@@ -124,9 +124,7 @@ class Trust:
                     signed_entries(audit, self.device_keys(), RETIRE_NEEDLE),
                     self.registrant,
                     # by its log alone: a retire's date is its author's to choose
-                    lambda device, entry: self._after(
-                        found, last, device, entry.time, entry.seq, by_log=True
-                    ),
+                    lambda device, entry: self._after(found, last, device, entry.time, entry, by_log=True),
                 )
                 if found
                 else retired.Settled(frozenset(), (), ())
@@ -197,12 +195,12 @@ class Trust:
         self._retired = None  # its ledger entry is what makes it stand
         return when
 
-    def retired_after(self, device_id: str, at: str, seq: int | None = None) -> str | None:
+    def retired_after(self, device_id: str, at: str, entry: Entry | None = None) -> str | None:
         """When the device was retired, if it was before the moment ``at`` claims or before
-        its audit entry ``seq`` (beyond the last the retiring machine had: its clock may be
-        set back). None: not retired, or not after it (the same second counts as before)."""
+        its audit ``entry`` (not one of those the retiring machine had: its clock may be set
+        back). None: not retired, or not after it (the same second counts as before)."""
         known = self._read_retired()
-        return known.found[device_id] if self._after(known.found, known.last, device_id, at, seq) else None
+        return known.found[device_id] if self._after(known.found, known.last, device_id, at, entry) else None
 
     def _after(
         self,
@@ -210,20 +208,21 @@ class Trust:
         last: Mapping[str, Last],
         device_id: str,
         at: str,
-        seq: int | None,
+        entry: Entry | None,
         by_log: bool = False,
     ) -> bool:
-        """Whether the device's entry (``at``, ``seq``) is after its retire: dated after it, or
-        beyond the end of its log the retire names (``by_log``: that alone, where named)."""
+        """Whether the device's ``entry`` (dated ``at``) is after its retire: dated after it,
+        or not one of the entries up to the end of its log the retire names (``by_log``: that
+        alone, where named)."""
         when = found.get(device_id)
         if when is None:
             return False
         end = last.get(device_id)
         if at > when and not (by_log and end is not None):
             return True
-        if seq is None or end is None:
+        if entry is None or end is None:
             return False
-        return not self._before_of(device_id, end).seq(seq)
+        return not self._before_of(device_id, end).entry(entry)
 
     def trusted_signers(self) -> dict[str, str]:
         """Practitioners whose signatures count in this vault: this device's pins, and the

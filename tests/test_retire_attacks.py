@@ -1,0 +1,85 @@
+# ruff: noqa: F811  (`machines` is the fixture imported from test_group_purge)
+"""Attacks on the retire's authority rules (issue 28, vault/store/retired.py): the thief of
+a retired laptop, holding its device key, its copy of the vault and the passphrase, tries
+to get its files believed again on the desk, by the retire record, by the laptop's log, or
+by a line it signs with the laptop's key. Two machines merged as a sync engine merges them
+(tests/test_group_purge.py `Sync`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from test_concurrent_revoke import PASSPHRASES, four_practitioners
+from test_group_purge import machines  # noqa: F401
+from test_retired_authority import _stolen
+
+from vault import Passphrase, Vault
+from vault.format.encoding import b64, canonical, new_id
+from vault.rights import requests
+from vault.sharing import supervision
+from vault.store.practice import register_device
+
+
+# -- a line signed with the retired laptop's key, numbered inside the retire's end -----------
+def _renumbered(vault: Vault, seq: int) -> bytes:
+    """The last line of the device's own log, numbered ``seq`` and signed again with its
+    device key (the thief holds it): a line that says it lies before the retire."""
+    log = vault.audit.path
+    lines = log.read_bytes().splitlines(keepends=True)
+    log.write_bytes(b"".join(lines[:-1]))  # taken out of its own log: nothing beyond the retire
+    entry = json.loads(lines[-1])
+    del entry["sig"]
+    entry["seq"] = seq
+    entry["sig"] = b64(vault.device.sign(canonical(entry)))
+    return canonical(entry) + b"\n"
+
+
+def test_a_stolen_laptops_close_renumbered_into_the_retired_part_of_its_log_closes_nothing(machines) -> None:
+    """The thief closes a client's access request from the laptop, then signs the line again
+    as entry 1 of the laptop's log and puts it in a log file of its own making (read first,
+    so the genuine entry 1 looks like the copy). Entry 1 lies before the retire, but this is
+    not the line the retire's hash fixes: the request stays open."""
+    desk, laptop, sync, clock, client_id = _stolen(machines)
+    clock.set("2019-02-01T10:00:00")
+    asked = requests.add(desk, client_id, "access", dt.date(2019, 2, 1))
+    sync()
+    clock.set("2019-01-20T09:00:00")
+    requests.close(laptop, requests.find(laptop, asked.request_id), "sent", dt.date(2019, 1, 20))
+    forged = _renumbered(laptop, 1)
+    (laptop.audit.directory / "0000.log").write_bytes(forged)
+    sync()
+    assert requests.find(desk, asked.request_id).closed is None
+
+
+def test_a_cosignature_recorded_by_a_renumbered_line_of_the_retired_laptop_does_not_count(
+    tmp_path: Path,
+) -> None:
+    """As tests/test_retired_authority.py's stolen co-signature, but the thief also signs
+    its ``cosign`` entry again as entry 2 of the laptop's log (before the retire, by its
+    number) and puts it in a log file of its own making (the laptop's own log stays a
+    whole chain): the co-signature still counts for nothing."""
+    practice = four_practitioners(tmp_path)
+    carol_pass = Passphrase(PASSPHRASES["carol"])
+    vault, alex = practice.unlock("alex")
+    supervision.supervise(vault, alex, practice.client, vault.trust.colleague("Carol"))
+    later = new_id()
+    vault.seal(practice.client, later, b"Risk: high. Safety plan agreed.", final=True)
+    vault.close()
+    with practice.vault("carol") as laptop:
+        stolen = laptop.device.device_id
+        assert laptop.audit.path.read_bytes().count(b"\n") >= 2
+    desk = register_device(practice.root, tmp_path / "carol-desk-config", carol_pass)
+    desk.trust.retire(desk.unlock(carol_pass), stolen)
+    desk.close()
+    thief = Vault(
+        practice.root, practice.configs["carol"], clock=lambda: dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    )
+    supervision.cosign(thief, thief.unlock(carol_pass), later)
+    (thief.audit.directory / "0000.log").write_bytes(_renumbered(thief, 2))
+    thief.close()
+
+    with practice.vault("alex") as vault:
+        shown = supervision.cosignatures(vault, practice.client)
+    assert later not in shown
