@@ -27,8 +27,9 @@ if an entry of its audit log up to the last one the retire saw (``last_seq``, it
 fixing every line before it) records its exact bytes; whatever date it claims, one sealed
 beyond that, or never recorded, is refused. An entry of its log (a rights request, a
 handle-index entry) is judged the same way: it must be the very entry of that number the
-retire's hash fixes (`Judge.device`'s ``entry``), and retention facts by the write that made the file (`Judge.beyond_retire`). Only a retire
-of casenotes before ``last_seq`` was recorded leaves the date alone to decide.
+retire's hash fixes (`Judge.device`'s ``entry``), and retention facts by the write that
+made the file (`Judge.beyond_retire`). Only a retire of casenotes before ``last_seq`` was
+recorded leaves the date alone to decide.
 
 The same rule judges the other files a device or a practitioner's key writes about a
 client (`Judge.device`, `Judge.refusal`): a hold's placement and release
