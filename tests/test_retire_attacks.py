@@ -11,15 +11,54 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from conftest import PASSPHRASE
 from test_concurrent_revoke import PASSPHRASES, four_practitioners
 from test_group_purge import machines  # noqa: F401
-from test_retired_authority import _stolen
+from test_retired_authority import FORGED, GENUINE, _file, _stolen, _texts
 
-from vault import Passphrase, Vault
+from vault import Passphrase, Vault, verify
 from vault.format.encoding import b64, canonical, new_id
 from vault.rights import requests
 from vault.sharing import supervision
+from vault.store import retired
 from vault.store.practice import register_device
+
+
+# -- the retire record itself ----------------------------------------------------------------
+def test_a_retire_record_the_thief_deletes_still_retires_the_laptop(machines) -> None:
+    """The retire reaches the stolen laptop; its thief deletes the record, and the sync engine
+    carries the deletion to the desk. The desk's signed ledger entry still says the laptop
+    was retired, and where its log ended: its later note is never shown, its earlier one
+    still is, and verify names the missing record."""
+    desk, laptop, sync, clock, client_id = _stolen(machines)
+    sync()
+    record = retired.path_for(laptop.root, laptop.device.device_id)
+    record.unlink()
+    _file(laptop, "AB-1", "2019-01-14", FORGED)
+    sync()
+    assert not retired.path_for(desk.root, laptop.device.device_id).exists()
+    assert laptop.device.device_id in desk.trust.retired()
+    texts = _texts(desk, client_id)
+    assert not any(FORGED in t for t in texts)
+    assert any(GENUINE in t for t in texts)  # the ledger entry names the end of the log too
+    assert retired.path_for(desk.root, laptop.device.device_id) in [p.path for p in verify(desk)]
+
+
+def test_a_retire_record_the_thief_rewrites_with_the_passphrase_still_retires_the_laptop(machines) -> None:
+    """The thief knows the passphrase, so it can sign a retire record of its own: it puts
+    one in place of the desk's that retires the laptop only in 2030, beyond any entry. The
+    desk's ledger entry recorded other bytes: the laptop stays retired as the desk retired
+    it, and its note is refused."""
+    desk, laptop, sync, clock, client_id = _stolen(machines)
+    sync()
+    practitioner = laptop.unlock(Passphrase(PASSPHRASE))
+    record = retired.path_for(laptop.root, laptop.device.device_id)
+    record.write_bytes(retired.record(laptop.device.device_id, practitioner, "2030-01-01T00:00:00Z", 10**6))
+    _file(laptop, "AB-1", "2019-01-14", FORGED)
+    sync()
+    assert desk.trust.retired().get(laptop.device.device_id, "").startswith("2019-02-01")
+    texts = _texts(desk, client_id)
+    assert not any(FORGED in t for t in texts) and any(GENUINE in t for t in texts)
 
 
 # -- a line signed with the retired laptop's key, numbered inside the retire's end -----------

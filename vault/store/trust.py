@@ -117,14 +117,20 @@ class Trust:
         stamp = (*self._devices_stamp, audit.stat().st_mtime_ns if audit.exists() else 0)
         if self._retired is None or self._retired.stamp != stamp:
             found, last, bad = retired.read_all(self.root, self.trusted_signers(), self.registrant)
+            recorded = signed_entries(audit, self.device_keys(), RETIRE_NEEDLE)
+            lost = retired.lost(self.root, found, recorded, self.registrant)
+            # the ledger entry stands for its record (`verify` reports the record, as any the ledger holds)
+            for device_id, (when, end) in lost.items():
+                found[device_id], last[device_id] = when, end
             settled = (
                 retired.settle(
                     self.root,
                     found,
-                    signed_entries(audit, self.device_keys(), RETIRE_NEEDLE),
+                    recorded,
                     self.registrant,
                     # by its log alone: a retire's date is its author's to choose
                     lambda device, entry: self._after(found, last, device, entry.time, entry, by_log=True),
+                    lost,
                 )
                 if found
                 else retired.Settled(frozenset(), (), ())
@@ -191,7 +197,9 @@ class Trust:
             raise TamperedFile(
                 path, "a retire record that does not check is already there: remove it, then retire again"
             ) from None
-        self.audit.append(retired.EVENT, device=device_id, files=ledger.files(self.root, path))
+        files = ledger.files(self.root, path)  # the end of the log too: a lost record loses nothing
+        end = {retired.LAST_SEQ: last_seq, retired.LAST_HASH: last_hash}
+        self.audit.append(retired.EVENT, device=device_id, files=files, **end)
         self._retired = None  # its ledger entry is what makes it stand
         return when
 
