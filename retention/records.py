@@ -353,6 +353,8 @@ def believed(
     count for nothing; its placements still hold (a hold only ever keeps records)."""
     refused: list[str] = []
     late = judge.beyond_retire(device_id, Path(path), "retention facts", FACT_FIX) if path else ""
+    # a file the retire's end of the log records: before the retire, whatever dates it holds
+    vouched = bool(path) and not late and judge.logged_before(device_id)
     if late:
         refused.append(late)
         view = replace(
@@ -362,17 +364,19 @@ def believed(
             born=[None, ""],
             noticed=None,
         )
-    holds = _believed_holds(judge, device_id, view, refused)
+    holds = _believed_holds(judge, device_id, view, refused, vouched)
     changed: dict[str, Any] = {} if holds is view.holds else {"holds": holds}
     if device_id != own:
         for name in ("closed", "born"):
             value, at = getattr(view, name)
-            if at and (why := judge.device(device_id, str(at), f"the {FACT_WORD[name]}", FACT_FIX)):
+            if at and (
+                why := judge.device(device_id, str(at), f"the {FACT_WORD[name]}", FACT_FIX, vouched=vouched)
+            ):
                 refused.append(why)
                 changed[name] = [None, ""]
         if view.noticed and (
             why := judge.practice_wide(
-                device_id, f"{view.noticed}T23:59:59Z", "the notice of disposal", FACT_FIX
+                device_id, f"{view.noticed}T23:59:59Z", "the notice of disposal", FACT_FIX, vouched
             )
         ):  # a day: taken at its end, so that a notice of the revoke's day counts for nothing
             refused.append(why)
@@ -384,8 +388,11 @@ FACT_WORD = {"closed": "closing date", "born": "birth date"}
 FACT_FIX = "it does not count here; the facts of the devices that may write the client do"
 
 
-def _believed_holds(judge: Judge, device_id: str, view: DeviceFacts, refused: list[str]) -> dict[str, Any]:
-    """The view's holds without refused placements and releases (the same dict if none)."""
+def _believed_holds(
+    judge: Judge, device_id: str, view: DeviceFacts, refused: list[str], vouched: bool = False
+) -> dict[str, Any]:
+    """The view's holds without refused placements and releases (the same dict if none);
+    ``vouched``: as `Judge.device`'s."""
     if not view.holds:
         return view.holds
     holds: dict[str, dict[str, Any]] = {}
@@ -395,7 +402,13 @@ def _believed_holds(judge: Judge, device_id: str, view: DeviceFacts, refused: li
         for step in ("released", "placed"):
             at = hold.get(step)
             why = (
-                judge.device(device_id, str(at), f"the {STEP_WORD[step]} of hold {hold_id}", HOLD_FIX[step])
+                judge.device(
+                    device_id,
+                    str(at),
+                    f"the {STEP_WORD[step]} of hold {hold_id}",
+                    HOLD_FIX[step],
+                    vouched=vouched,
+                )
                 if at
                 else ""
             )

@@ -14,8 +14,10 @@ from pathlib import Path
 from conftest import PASSPHRASE
 from test_concurrent_revoke import PASSPHRASES, four_practitioners
 from test_group_purge import machines  # noqa: F401
+from test_retention import add
 from test_retired_authority import FORGED, GENUINE, _file, _stolen, _texts
 
+from retention import records
 from vault import Passphrase, Vault, verify
 from vault.format.encoding import b64, canonical, new_id
 from vault.rights import requests
@@ -122,3 +124,41 @@ def test_a_cosignature_recorded_by_a_renumbered_line_of_the_retired_laptop_does_
     with practice.vault("alex") as vault:
         shown = supervision.cosignatures(vault, practice.client)
     assert later not in shown
+
+
+# -- the retiring machine's clock ------------------------------------------------------------
+def test_a_retire_from_a_desk_whose_clock_is_far_behind_keeps_what_the_laptop_wrote_before(machines) -> None:
+    """The desk's clock runs a year behind (a dead CMOS battery) when it retires the lost
+    laptop. Everything the desk had of the laptop's log is before the retire, whatever
+    either clock says: the laptop's note, dated by its own right clock, is still the
+    client's record, and verify refuses nothing of it."""
+    desk, laptop, sync, clock = machines
+    client_id = add(desk, "AB-1", ["2019-01-01"])
+    sync()
+    clock.set("2019-01-10T09:00:00")
+    _file(laptop, "AB-1", "2019-01-10", GENUINE)
+    sync()
+    clock.set("2018-01-10T09:00:00")  # the desk's clock, when it retires the laptop
+    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), laptop.device.device_id)
+    clock.set("2019-02-01T09:00:00")
+    assert any(GENUINE in t for t in _texts(desk, client_id))
+    assert [p for p in verify(desk) if p.path.suffix == ".rev"] == []
+
+
+def test_a_release_the_laptop_made_before_a_retire_from_a_desk_whose_clock_is_behind_still_counts(
+    machines,
+) -> None:
+    """The same desk, a year behind, retires the laptop after the laptop lifted the desk's
+    hold (the subpoena was withdrawn) and the desk had that write: the hold stays lifted."""
+    desk, laptop, sync, clock = machines
+    client_id = add(desk, "AB-1", ["2010-01-01"])
+    records.place_hold(desk, client_id, "fictional subpoena")
+    sync()
+    clock.set("2019-01-10T09:00:00")
+    assert records.release_holds(laptop, client_id)
+    sync()
+    clock.set("2018-01-10T09:00:00")
+    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), laptop.device.device_id)
+    clock.set("2019-02-01T09:00:00")
+    assert records.current(desk, client_id).holds == {}
+    assert records.refused_facts(desk) == []

@@ -126,6 +126,8 @@ class Judge:
             path = path / file_name(header.revision, header.device)
             if why := self.beyond_retire(header.device, path, "revision", fix):
                 return why
+            vouched = self.logged_before(header.device)
+            return self.device(header.device, header.sealed_at, "revision", fix, vouched=vouched)
         return self.device(header.device, header.sealed_at, "revision", fix)
 
     def beyond_retire(self, device_id: str, path: Path, what: str, fix: str) -> str:
@@ -136,6 +138,12 @@ class Judge:
             return ""
         return self._late(device_id, what, fix, before.last)
 
+    def logged_before(self, device_id: str) -> bool:
+        """Whether the device is retired by a retire that names the end of its log: a file
+        `beyond_retire` passes is then one the retiring machine had, before the retire
+        whatever dates it holds (`device`'s ``vouched``)."""
+        return device_id in self._retired and self.keyring.trust.before_retire(device_id) is not None
+
     def _late(self, device_id: str, what: str, fix: str, last: int) -> str:
         return (
             f"refused: {what} written by device {device_id} of practitioner "
@@ -145,21 +153,27 @@ class Judge:
             f"a retired device keeps no authority: {fix}"
         )
 
-    def device(self, device_id: str, at: str, what: str, fix: str, entry: Entry | None = None) -> str:
+    def device(
+        self, device_id: str, at: str, what: str, fix: str, entry: Entry | None = None, vouched: bool = False
+    ) -> str:
         """Why a ``what`` of the client that device ``device_id`` wrote, claiming time ``at``,
         is refused ("" if its practitioner was entitled to write it then); ``fix``: what
         casenotes does instead and what to do, the message's end. ``entry``: the entry of the
-        device's audit log that wrote it, if it is one (a retired device's is judged by it)."""
+        device's audit log that wrote it, if it is one (a retired device's is judged by it).
+        ``vouched``: the retire's end of the device's log records the file (`beyond_retire`).
+        What the retiring machine had is before the retire whatever date it claims (its
+        clock, or the retiring machine's, may be wrong): the date decides only the rest."""
         retired = self._retired.get(device_id)
-        if retired is not None and at > retired:  # the same second: before it
+        if retired is not None and entry is not None and not vouched:
+            before = self.keyring.trust.before_retire(device_id)
+            if before is not None and not before.entry(entry):
+                return self._late(device_id, what, fix, before.last)
+            vouched = before is not None
+        if retired is not None and at > retired and not vouched:  # the same second: before it
             return (
                 f"refused: {what} written by device {device_id}, which was retired at {retired}, "
                 f"before the {at} it claims; a retired device keeps no authority: {fix}"
             )
-        if retired is not None and entry is not None:
-            before = self.keyring.trust.before_retire(device_id)
-            if before is not None and not before.entry(entry):
-                return self._late(device_id, what, fix, before.last)
         try:
             if self.owns(device_id):
                 return ""
@@ -174,13 +188,13 @@ class Judge:
             f"who was not entitled to write it ({why}); {fix}"
         )
 
-    def practice_wide(self, device_id: str, at: str, what: str, fix: str) -> str:
+    def practice_wide(self, device_id: str, at: str, what: str, fix: str, vouched: bool = False) -> str:
         """As `device`, for an act of the practice rather than of the client's holders: the
         nightly notice of disposal is written by whichever device runs the practice's
         retention, often a colleague's never granted the client. Refused only from a device
         unregistered, retired by then, or of a practitioner revoked from the client before
         ``at`` (a revoked colleague still cannot bring a disposal forward)."""
-        why = self.device(device_id, at, what, fix)
+        why = self.device(device_id, at, what, fix, vouched=vouched)
         if not why or device_id in self._retired:
             return why
         practitioner = self.keyring.trust.registrant(device_id)

@@ -23,10 +23,12 @@ A hold it placed before is still a hold: a hold only ever keeps records.
 will. The record also names the last entry of the device's audit log the retiring machine
 had (``last_seq``), and an entry of that device beyond it is after the retire whatever its
 time (its facts then stop every purge of the client, retention/records.py; its purge
-entries count for nothing). An entry dated after the retire stays after it too, whichever
-clock is wrong: a hold it placed then is judged by its date (retention/records.py
-`believed`), so its facts must stop the purge. An entry it wrote before it was lost that
-had not synced yet counts as after too: the safe way round.
+entries count for nothing). The other way round, an entry up to it, or a file such an
+entry records, is before the retire whatever its date: the retiring machine had it, so its
+own clock running behind (or the device's ahead) refuses nothing it wrote before it was
+lost. Only where no entry is known (a retire of casenotes before ``last_seq``) does the
+date decide. An entry it wrote before it was lost that had not synced yet counts as after:
+the safe way round.
 
 The record names the hash of that entry too (``last_hash``): the log's entries up to it are
 then exactly those the retiring machine had (each line names its predecessor's hash), so a

@@ -129,7 +129,7 @@ class Trust:
                     recorded,
                     self.registrant,
                     # by its log alone: a retire's date is its author's to choose
-                    lambda device, entry: self._after(found, last, device, entry.time, entry, by_log=True),
+                    lambda device, entry: self._after(found, last, device, entry.time, entry),
                     lost,
                 )
                 if found
@@ -217,20 +217,17 @@ class Trust:
         device_id: str,
         at: str,
         entry: Entry | None,
-        by_log: bool = False,
     ) -> bool:
-        """Whether the device's ``entry`` (dated ``at``) is after its retire: dated after it,
-        or not one of the entries up to the end of its log the retire names (``by_log``: that
-        alone, where named)."""
+        """Whether the device's ``entry`` (dated ``at``) is after its retire: not one of the
+        entries up to the end of its log the retire names, whatever its date (either clock may
+        be wrong); where the retire names no end, or no entry is given, dated after it."""
         when = found.get(device_id)
         if when is None:
             return False
         end = last.get(device_id)
-        if at > when and not (by_log and end is not None):
-            return True
-        if entry is None or end is None:
-            return False
-        return not self._before_of(device_id, end).entry(entry)
+        if entry is not None and end is not None:  # what the retiring machine had: whatever its date
+            return not self._before_of(device_id, end).entry(entry)
+        return at > when
 
     def trusted_signers(self) -> dict[str, str]:
         """Practitioners whose signatures count in this vault: this device's pins, and the
