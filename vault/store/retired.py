@@ -58,7 +58,6 @@ from pathlib import Path
 
 from ..errors import TamperedFile, VaultError
 from ..format.constants import DEVICE_RETIRE_FORMAT, JSON_FORMAT_VERSION
-from ..format.encoding import canonical
 from ..format.keys import Practitioner, check_record, sign_record, signer
 from .audit import GENESIS, Entry, line_hash
 
@@ -156,13 +155,17 @@ class Before:
     last: int
     intact: bool
     digests: frozenset[str]  # the SHA-256 of every file those entries record
-    entries: frozenset[str] = frozenset()  # `fingerprint` of each of those entries
+    lines: tuple[bytes, ...] = ()  # those entries' lines, in order
 
     def entry(self, entry: Entry) -> bool:
         """Whether the device's ``entry`` is one of those written before the retire: the very
         entry at its number, not only a number up to ``last`` (a line the thief signs with
-        the device key may claim any number, and a reader finds it in any log file)."""
-        return self.intact and entry.seq <= self.last and fingerprint(entry) in self.entries
+        the device key may claim any number, and a reader finds it in any log file). Parsed
+        here, not when the log is read: few entries of a retired device are asked about."""
+        if not (self.intact and 1 <= entry.seq <= len(self.lines)):
+            return False
+        e = json.loads(self.lines[entry.seq - 1])
+        return Entry(e["seq"], e["time"], e["device"], e["event"], e["data"]) == entry
 
     def vouches(self, digest: str) -> bool:
         """Whether an entry before the retire records a file with these exact bytes."""
@@ -174,7 +177,6 @@ def before(directory: Path, device_id: str, last: Last) -> Before:
     hash, and the line at ``last.seq`` hash to ``last.hash`` (a log rewritten by whoever
     holds the device key, or cut short, vouches for nothing)."""
     digests: set[str] = set()
-    entries: set[str] = set()
     try:
         lines = (directory / f"{device_id}.log").read_bytes().splitlines()
     except FileNotFoundError:
@@ -187,24 +189,15 @@ def before(directory: Path, device_id: str, last: Last) -> Before:
             entry = json.loads(line)
             chained = entry["prev"] == prev and int(entry["seq"]) == seq + 1
             data = entry["data"]
-            found = Entry(entry["seq"], entry["time"], entry["device"], entry["event"], data)
         except (ValueError, KeyError, TypeError):
             chained = False
         if not chained:  # rewritten, or not a log line: nothing before the retire is known
             return Before(last.seq, False, frozenset())
         seq, prev = seq + 1, line_hash(line)
         digests.update(_recorded(data))
-        entries.add(fingerprint(found))
     if seq == last.seq and (last.hash is None or prev == last.hash):
-        return Before(last.seq, True, frozenset(digests), frozenset(entries))
+        return Before(last.seq, True, frozenset(digests), tuple(lines[: last.seq]))
     return Before(last.seq, False, frozenset())
-
-
-def fingerprint(entry: Entry) -> str:
-    """What an entry says, as a digest (its line's ``prev`` and signature left out: a reader
-    has the entry only)."""
-    said = [entry.seq, entry.time, entry.device, entry.event, entry.data]
-    return hashlib.sha256(canonical(said)).hexdigest()
 
 
 def _recorded(data: object) -> Iterable[str]:
