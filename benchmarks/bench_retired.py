@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from functools import partial
 
 from common import PASSPHRASE, median_of, new_practice
 
@@ -43,9 +44,9 @@ def main() -> None:
             laptop.audit.sync()
             laptop.close()
 
-            plain, _ = median_of(5, lambda: _cold(practice))
+            plain, _ = median_of(5, partial(_cold, practice))
             desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), laptop.device.device_id)
-            retired, _ = median_of(5, lambda: _cold(practice))
+            retired, _ = median_of(5, partial(_cold, practice))
             print(
                 f"{entries:,} entries in the laptop's log: retire read cold {retired:.3f} s (no retire: {plain:.3f} s)"
             )
