@@ -13,11 +13,15 @@ from pathlib import Path
 
 from conftest import PASSPHRASE
 from test_concurrent_revoke import PASSPHRASES, four_practitioners
-from test_group_purge import machines  # noqa: F401
+from test_group_purge import (
+    APA,
+    machines,  # noqa: F401
+)
 from test_retention import add
 from test_retired_authority import FORGED, GENUINE, _file, _stolen, _texts
 
 from retention import records
+from retention.purge import run
 from vault import Passphrase, Vault, verify
 from vault.format.encoding import b64, canonical, new_id
 from vault.rights import requests
@@ -162,3 +166,27 @@ def test_a_release_the_laptop_made_before_a_retire_from_a_desk_whose_clock_is_be
     clock.set("2019-02-01T09:00:00")
     assert records.current(desk, client_id).holds == {}
     assert records.refused_facts(desk) == []
+
+
+# -- a file the laptop wrote before its retire, put back -------------------------------------
+def test_the_laptops_facts_from_before_its_hold_put_back_after_its_retire_lift_no_hold(machines) -> None:
+    """The laptop placed a hold (a subpoena). Lost and retired, its thief puts back the
+    laptop's facts file as it was before the hold: bytes an entry before the retire records,
+    so the retire vouches for them. The log records a later write: the file is reported,
+    and no purge destroys the client. (The retention overview, read from the facts index,
+    does not check files against the log and shows no hold: not the retire's doing.)"""
+    desk, laptop, sync, clock = machines
+    client_id = add(desk, "AB-1", ["2010-01-01"])
+    sync()
+    records.note_notice(laptop, client_id, clock().date())  # a first facts file of the laptop's
+    facts = records.path_for(laptop, client_id, laptop.device.device_id)
+    earlier = facts.read_bytes()
+    records.place_hold(laptop, client_id, "fictional subpoena")
+    sync()
+    clock.set("2030-01-01T09:00:00")
+    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), laptop.device.device_id)
+    sync()
+    facts.write_bytes(earlier)
+    sync()
+    assert run(desk, APA, [], unattended=False).purged == [] and desk.client_dir(client_id).exists()
+    assert [p.path.name for p in records.problems(desk)] == [facts.name]  # `verify` and the purge name it
