@@ -20,16 +20,17 @@ colleague's clock is taken as written while entitled (it was, if the clock is ho
 it still cannot replace a signed revision.
 
 A device retired by its practitioner (`casenotes device retire`, vault/store/retired.py)
-keeps no authority at all from the retire on: a file it signed dated after the retire
-is refused whoever its practitioner is, the client's owner too. Its date is not enough: a
-stolen machine's clock is set back at will. So a revision of a retired device stands only
-if an entry of its audit log up to the last one the retire saw (``last_seq``, its hash
-fixing every line before it) records its exact bytes; whatever date it claims, one sealed
-beyond that, or never recorded, is refused. An entry of its log (a rights request, a
-handle-index entry) is judged the same way: it must be the very entry of that number the
-retire's hash fixes (`Judge.device`'s ``entry``), and retention facts by the write that
-made the file (`Judge.beyond_retire`). Only a retire of casenotes before ``last_seq`` was
-recorded leaves the date alone to decide.
+keeps no authority at all from the retire on: a file it signed after the retire is
+refused whoever its practitioner is, the client's owner too. Its date is not enough either
+way: a stolen machine's clock is set back at will, and the retiring machine's may run
+behind (what that machine had of the device's log is before the retire, whatever its date).
+So a revision of a retired device stands only if an entry of its audit log up to the last
+one the retire saw (``last_seq``, its hash fixing every line before it) records its exact
+bytes; whatever date it claims, one sealed beyond that, or never recorded, is refused. An
+entry of its log (a rights request, a handle-index entry) is judged the same way: it must
+be the very entry of that number the retire's hash fixes (`Judge.device`'s ``entry``), and
+retention facts by the write that made the file (`Judge.beyond_retire`). Only a retire of
+casenotes before ``last_seq`` was recorded leaves the date alone to decide.
 
 The same rule judges the other files a device or a practitioner's key writes about a
 client (`Judge.device`, `Judge.refusal`): a hold's placement and release
