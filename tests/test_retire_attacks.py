@@ -190,3 +190,19 @@ def test_the_laptops_facts_from_before_its_hold_put_back_after_its_retire_lift_n
     sync()
     assert run(desk, APA, [], unattended=False).purged == [] and desk.client_dir(client_id).exists()
     assert [p.path.name for p in records.problems(desk)] == [facts.name]  # `verify` and the purge name it
+
+
+def test_a_colleagues_ledger_entry_naming_alexs_machine_retires_it_without_any_record(tmp_path: Path) -> None:
+    """A lost record is stood for by the entry that recorded it (above): Carol, a member of
+    the practice, writes only such an entry from her own machine, naming a retire record
+    of Alex's machine that never existed. Only a device of the practitioner who registered
+    a machine retires it: Alex's machine stays a machine of the practice everywhere."""
+    practice = four_practitioners(tmp_path)
+    carol_vault, _ = practice.unlock("carol")
+    alex = practice.vault("alex")
+    target = alex.device.device_id
+    relative = str(retired.path_for(practice.root, target).relative_to(practice.root))
+    carol_vault.audit.append(
+        retired.EVENT, device=target, files={relative: "0" * 64}, last_seq=0, last_hash="0" * 64
+    )
+    assert target not in alex.trust.retired() and target not in carol_vault.trust.retired()
