@@ -130,6 +130,30 @@ def test_a_cosignature_recorded_by_a_renumbered_line_of_the_retired_laptop_does_
     assert later not in shown
 
 
+def test_a_line_the_thief_numbers_as_a_request_the_laptop_recorded_does_not_hide_that_request(
+    machines,
+) -> None:
+    """The laptop recorded a client's access request (its legal deadline runs) before it was
+    lost, and the desk had the entry. The thief signs another line with that entry's number
+    and puts it in a log file read first: a reader that keeps one line per number drops the
+    genuine one, and the request vanishes from `request list` and `todo` on the desk."""
+    desk, laptop, sync, clock = machines
+    client_id = add(desk, "AB-1", ["2019-01-01"])
+    sync()
+    clock.set("2019-01-10T09:00:00")
+    asked = requests.add(laptop, client_id, "access", dt.date(2019, 1, 10))
+    recorded = json.loads(laptop.audit.path.read_bytes().splitlines()[-1])["seq"]
+    sync()
+    clock.set("2019-02-01T09:00:00")
+    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), laptop.device.device_id)
+    clock.set("2019-01-15T09:00:00")  # the thief's clock
+    requests.close(laptop, requests.find(laptop, asked.request_id), "sent", dt.date(2019, 1, 15))
+    (laptop.audit.directory / "0000.log").write_bytes(_renumbered(laptop, recorded))
+    sync()
+    found = requests.find(desk, asked.request_id)
+    assert found.closed is None and found.kind == "access"
+
+
 # -- the retiring machine's clock ------------------------------------------------------------
 def test_a_retire_from_a_desk_whose_clock_is_far_behind_keeps_what_the_laptop_wrote_before(machines) -> None:
     """The desk's clock runs a year behind (a dead CMOS battery) when it retires the lost

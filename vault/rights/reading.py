@@ -29,7 +29,10 @@ def signed(
     client = canonical({"client": client_id})[1:-1] if client_id else None
     keys = vault.trust.device_keys()
     found = []
-    seen: set[tuple[str, int]] = set()  # a genuine line copied into another file is one entry
+    # A genuine line copied into another file is one entry; two lines of one device with one
+    # number but different words are both read (a stolen machine's key signs the second, to
+    # push out the first): `entitled` judges each.
+    seen: set[tuple[str, int, bytes]] = set()
     for path in sync_artefacts.glob(vault.audit.directory, "*.log"):
         for line in path.read_bytes().splitlines():
             if client is not None and client not in line:
@@ -43,9 +46,10 @@ def signed(
                 continue
             if client_id is not None and entry.data.get("client") != client_id:
                 continue
-            if (entry.device, entry.seq) in seen:
+            said = (entry.device, entry.seq, canonical([entry.time, entry.event, entry.data]))
+            if said in seen:
                 continue
-            seen.add((entry.device, entry.seq))
+            seen.add(said)
             found.append(entry)
     return sorted(found, key=lambda e: (e.time, e.device, e.seq))
 
