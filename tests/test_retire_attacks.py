@@ -26,7 +26,7 @@ from vault import Passphrase, Vault, verify
 from vault.format.encoding import b64, canonical, new_id
 from vault.rights import requests
 from vault.sharing import supervision
-from vault.store import retired
+from vault.store import facts_index, retired
 from vault.store.practice import register_device
 
 
@@ -230,3 +230,23 @@ def test_a_colleagues_ledger_entry_naming_alexs_machine_retires_it_without_any_r
         retired.EVENT, device=target, files={relative: "0" * 64}, last_seq=0, last_hash="0" * 64
     )
     assert target not in alex.trust.retired() and target not in carol_vault.trust.retired()
+
+
+# -- a line nobody signed, numbered as a signed one ------------------------------------------
+def test_an_unsigned_purge_line_numbered_as_a_signed_one_purges_no_other_client(machines) -> None:
+    """A device's genuine purge of one client is line k of its log. Whoever can write the
+    synced folder (no key needed) adds a line numbered k for that device in a log file of
+    its own, naming another client, and deletes that client's retention facts (the file
+    holding its hold): a purge line is believed by its device and number, so the client
+    would count as purged and its missing facts file go unreported, its hold unseen."""
+    desk, laptop, sync, clock = machines
+    gone, kept = add(desk, "AB-1", ["2010-01-01"]), add(desk, "CD-2", ["2010-01-01"])
+    desk.audit.append("purge-begin", client=gone, keys=[])  # as disposal.py writes it
+    [line] = desk.audit.path.read_bytes().splitlines()[-1:]
+    forged = json.loads(line)
+    forged["data"] = {"client": kept, "keys": []}
+    (desk.audit.directory / "0000.log").write_bytes(canonical(forged) + b"\n")
+    facts = records.path_for(desk, kept, desk.device.device_id)
+    facts.unlink()
+    assert facts in [p.path for p in records.problems(desk)]
+    assert facts in [p.path for p in records.problems(desk, index=facts_index.load(desk))]  # nightly scan's
