@@ -416,6 +416,8 @@ def believed(
         return view, []  # nothing in it a judge or a retire could refuse
     refused: list[str] = []
     late = judge.beyond_retire(device_id, Path(path), "retention facts", FACT_FIX) if path else ""
+    # a file the retire's end of the log records: before the retire, whatever dates it holds
+    vouched = bool(path) and not late and judge.logged_before(device_id)
     if late:
         refused.append(late)
         view = replace(
@@ -425,17 +427,19 @@ def believed(
             born=[None, ""],
             noticed=None,
         )
-    holds = _believed_holds(judge, device_id, view, refused)
+    holds = _believed_holds(judge, device_id, view, refused, vouched)
     changed: dict[str, Any] = {} if holds is view.holds else {"holds": holds}
     if device_id != own:
         for name in ("closed", "born"):
             value, at = getattr(view, name)
-            if at and (why := judge.device(device_id, str(at), f"the {FACT_WORD[name]}", FACT_FIX)):
+            if at and (
+                why := judge.device(device_id, str(at), f"the {FACT_WORD[name]}", FACT_FIX, vouched=vouched)
+            ):
                 refused.append(why)
                 changed[name] = [None, ""]
         if view.noticed and (
             why := judge.practice_wide(
-                device_id, f"{view.noticed}T23:59:59Z", "the notice of disposal", FACT_FIX
+                device_id, f"{view.noticed}T23:59:59Z", "the notice of disposal", FACT_FIX, vouched
             )
         ):  # a day: taken at its end, so that a notice of the revoke's day counts for nothing
             refused.append(why)
@@ -454,8 +458,11 @@ FACT_WORD = {"closed": "closing date", "born": "birth date"}
 FACT_FIX = "it does not count here; the facts of the devices that may write the client do"
 
 
-def _believed_holds(judge: Judge, device_id: str, view: DeviceFacts, refused: list[str]) -> dict[str, Any]:
-    """The view's holds without refused placements and releases (the same dict if none)."""
+def _believed_holds(
+    judge: Judge, device_id: str, view: DeviceFacts, refused: list[str], vouched: bool = False
+) -> dict[str, Any]:
+    """The view's holds without refused placements and releases (the same dict if none);
+    ``vouched``: as `Judge.device`'s."""
     if not view.holds:
         return view.holds
     holds: dict[str, dict[str, Any]] = {}
@@ -465,7 +472,13 @@ def _believed_holds(judge: Judge, device_id: str, view: DeviceFacts, refused: li
         for step in ("released", "placed"):
             at = hold.get(step)
             why = (
-                judge.device(device_id, str(at), f"the {STEP_WORD[step]} of hold {hold_id}", HOLD_FIX[step])
+                judge.device(
+                    device_id,
+                    str(at),
+                    f"the {STEP_WORD[step]} of hold {hold_id}",
+                    HOLD_FIX[step],
+                    vouched=vouched,
+                )
                 if at
                 else ""
             )
@@ -509,6 +522,17 @@ def refused_facts(vault: Vault) -> list[Problem]:
     return found
 
 
+def _late_write(vault: Vault, device_id: str, at: str, digest: str) -> bool:
+    """Whether a retired device's facts write, as the facts index folded it (dated ``at``,
+    of a file with SHA-256 ``digest``), was after its retire: one the retire's end of its
+    log records these bytes by is before it (the index keeps no whole entry, and a line
+    the thief signs may claim any number); one dated after the retire is after it anyway."""
+    if vault.trust.retired_after(device_id, at) is not None:
+        return True
+    before = vault.trust.before_retire(device_id)
+    return before is not None and not before.vouches(digest)
+
+
 def _created_from_record(vault: Vault, client_id: str) -> dt.date:
     """A client with no retention facts yet (added before retention existed, or its facts are
     still syncing from another machine): the signed client record's creation date."""
@@ -544,8 +568,7 @@ def problems(
         for client, by in index.written.items():
             for device, (seq, digest, *when) in by.items():
                 latest.setdefault(client, {})[device] = (int(seq), str(digest))
-                entry_seq = int(when[1]) if len(when) > 1 else None
-                if device in retired and when and vault.trust.retired_after(device, str(when[0]), entry_seq):
+                if device in retired and when and _late_write(vault, device, str(when[0]), str(digest)):
                     late[client, device] = str(when[0])  # its clock may say before: not its log
         purged = index.purged(signed_purges(vault) if signed is None else signed)
     else:
@@ -556,7 +579,7 @@ def problems(
             if entry.event == AUDIT_EVENT:
                 write = (int(entry.data.get("seq", 0)), str(entry.data.get("sha256")))
                 latest.setdefault(client, {})[entry.device] = write
-                if entry.device in retired and vault.trust.retired_after(entry.device, entry.time, entry.seq):
+                if entry.device in retired and vault.trust.retired_after(entry.device, entry.time, entry):
                     late[client, entry.device] = entry.time  # its clock may say before: not its log
             elif entry.event == "purge-begin":
                 purged.add(client)

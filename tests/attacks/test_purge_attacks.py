@@ -128,7 +128,9 @@ def test_a_retire_record_deleted_by_the_stolen_laptop_stops_every_purge(machines
     """The desk's client is under a hold; the laptop is stolen and retired. Its thief has
     its device key (no passphrase) and its synced folder: deletes the retire record (the
     deletion syncs), lifts the hold with it and acknowledges the desk's purge. The ledger
-    recorded the retire: until it is restored, nothing is destroyed."""
+    recorded the retire: the laptop stays retired, its release lifts nothing, and nothing
+    is destroyed. Nor once the desk releases the hold itself: no purge runs until the
+    record is restored."""
     desk, laptop, sync, clock = machines
     client_id = add(desk, "AB-1", ["2010-01-01"])
     records.place_hold(desk, client_id, "fictional subpoena")
@@ -142,7 +144,7 @@ def test_a_retire_record_deleted_by_the_stolen_laptop_stops_every_purge(machines
     retired.path_for(laptop.root, laptop.device.device_id).unlink()
     assert records.release_holds(laptop, client_id)
     sync()
-    assert laptop.device.device_id not in desk.trust.retired()  # the record is gone here too
+    assert laptop.device.device_id in desk.trust.retired()  # the ledger entry stands for the record
 
     def purge() -> None:
         _attended(desk)
@@ -151,6 +153,11 @@ def test_a_retire_record_deleted_by_the_stolen_laptop_stops_every_purge(machines
         sync()
         _attended(desk)
 
+    assert list(records.current(desk, client_id).holds.values()) == ["fictional subpoena"]
+    purge()
+    assert _readable(desk, client_id) == 1
+    assert records.release_holds(desk, client_id)
+    sync()
     with pytest.raises(RetireUnverified, match=f"{laptop.device.device_id}.retired"):
         purge()
     assert _readable(desk, client_id) == 1

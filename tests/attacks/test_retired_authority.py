@@ -20,7 +20,7 @@ from conftest import PASSPHRASE
 from helpers.four_practitioners import PASSPHRASES, four_practitioners
 from helpers.group_purge import APA, Sync, machines  # noqa: F401
 from helpers.retention_vault import add
-from helpers.stolen_laptop import GENUINE, file_as_syncd, stolen, texts
+from helpers.stolen_laptop import FORGED, GENUINE, file_as_syncd, stolen, texts
 
 from checkup import keys
 from retention import group, records
@@ -33,7 +33,6 @@ from vault.store import ledger, retired
 from vault.store.audit import GENESIS, line_hash
 from vault.store.practice import register_device
 
-FORGED = "Risk: none. No further sessions needed."
 _file, _stolen, _texts = file_as_syncd, stolen, texts
 
 

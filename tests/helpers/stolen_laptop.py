@@ -12,6 +12,7 @@ from syncd.filing import file_note
 from vault import Passphrase, Vault
 
 GENUINE = "Laptop session, sealed before it was lost."
+FORGED = "Risk: none. No further sessions needed."
 
 
 def file_as_syncd(vault: Vault, handle: str, day: str, body: str, extra: str = "") -> str:

@@ -29,7 +29,10 @@ def signed(
     client = canonical({"client": client_id})[1:-1] if client_id else None
     keys = vault.trust.device_keys()
     found = []
-    seen: set[tuple[str, int]] = set()  # a genuine line copied into another file is one entry
+    # A genuine line copied into another file is one entry; two lines of one device with one
+    # number but different words are both read (a stolen machine's key signs the second, to
+    # push out the first): `entitled` judges each.
+    seen: set[tuple[str, int, bytes]] = set()
     for path in sync_artefacts.glob(vault.audit.directory, "*.log"):
         for line in path.read_bytes().splitlines():
             if client is not None and client not in line:
@@ -43,9 +46,10 @@ def signed(
                 continue
             if client_id is not None and entry.data.get("client") != client_id:
                 continue
-            if (entry.device, entry.seq) in seen:
+            said = (entry.device, entry.seq, canonical([entry.time, entry.event, entry.data]))
+            if said in seen:
                 continue
-            seen.add((entry.device, entry.seq))
+            seen.add(said)
             found.append(entry)
     return sorted(found, key=lambda e: (e.time, e.device, e.seq))
 
@@ -65,7 +69,7 @@ def entitled(vault: Vault, found: Iterable[Entry]) -> list[Entry]:
             judges[client_id] = Judge(vault.keyring, client_id) if here else None
         judge = judges[client_id]
         if judge is None or not judge.device(
-            entry.device, entry.time, "rights entry", "not acted upon", entry.seq
+            entry.device, entry.time, "rights entry", "not acted upon", entry
         ):
             kept.append(entry)
     return kept

@@ -142,7 +142,7 @@ def _from_retired(vault: Vault, client_id: str, record: dict[str, Any], path: Pa
             or entry.data.get("sha256", digest) != digest
         ):
             continue
-        if trust.retired_after(entry.device, entry.time, entry.seq) is None:
+        if trust.retired_after(entry.device, entry.time, entry) is None:
             return ""
     return (
         f"recorded by no device of practitioner {supervisor} that had authority then (device(s) "

@@ -20,15 +20,17 @@ colleague's clock is taken as written while entitled (it was, if the clock is ho
 it still cannot replace a signed revision.
 
 A device retired by its practitioner (`casenotes device retire`, vault/store/retired.py)
-keeps no authority at all from the retire on: a file it signed dated after the retire
-is refused whoever its practitioner is, the client's owner too. Its date is not enough: a
-stolen machine's clock is set back at will. So a revision of a retired device stands only
-if an entry of its audit log up to the last one the retire saw (``last_seq``, its hash
-fixing every line before it) records its exact bytes; whatever date it claims, one sealed
-beyond that, or never recorded, is refused. An entry of its log (a rights request, a
-handle-index entry) is judged by its sequence the same way (`Judge.device`'s ``seq``),
-and retention facts by the write that made the file (`Judge.beyond_retire`). Only a retire
-of casenotes before ``last_seq`` was recorded leaves the date alone to decide.
+keeps no authority at all from the retire on: a file it signed after the retire is
+refused whoever its practitioner is, the client's owner too. Its date is not enough either
+way: a stolen machine's clock is set back at will, and the retiring machine's may run
+behind (what that machine had of the device's log is before the retire, whatever its date).
+So a revision of a retired device stands only if an entry of its audit log up to the last
+one the retire saw (``last_seq``, its hash fixing every line before it) records its exact
+bytes; whatever date it claims, one sealed beyond that, or never recorded, is refused. An
+entry of its log (a rights request, a handle-index entry) is judged the same way: it must
+be the very entry of that number the retire's hash fixes (`Judge.device`'s ``entry``), and
+retention facts by the write that made the file (`Judge.beyond_retire`). Only a retire of
+casenotes before ``last_seq`` was recorded leaves the date alone to decide.
 
 The same rule judges the other files a device or a practitioner's key writes about a
 client (`Judge.device`, `Judge.refusal`): a hold's placement and release
@@ -45,6 +47,7 @@ from pathlib import Path
 from ..errors import TamperedFile
 from ..format import key_generations as kg
 from ..format.revision import RevisionHeader
+from .audit import Entry
 from .client_keys import Keyring
 from .retired import digest_of
 from .revisions import file_name
@@ -130,6 +133,8 @@ class Judge:
             path = path / file_name(header.revision, header.device)
             if why := self.beyond_retire(header.device, path, "revision", fix):
                 return why
+            vouched = self.logged_before(header.device)
+            return self.device(header.device, header.sealed_at, "revision", fix, vouched=vouched)
         return self.device(header.device, header.sealed_at, "revision", fix)
 
     def beyond_retire(self, device_id: str, path: Path, what: str, fix: str) -> str:
@@ -140,6 +145,12 @@ class Judge:
             return ""
         return self._late(device_id, what, fix, before.last)
 
+    def logged_before(self, device_id: str) -> bool:
+        """Whether the device is retired by a retire that names the end of its log: a file
+        `beyond_retire` passes is then one the retiring machine had, before the retire
+        whatever dates it holds (`device`'s ``vouched``)."""
+        return device_id in self._retired and self.keyring.trust.before_retire(device_id) is not None
+
     def _late(self, device_id: str, what: str, fix: str, last: int) -> str:
         return (
             f"refused: {what} written by device {device_id} of practitioner "
@@ -149,21 +160,27 @@ class Judge:
             f"a retired device keeps no authority: {fix}"
         )
 
-    def device(self, device_id: str, at: str, what: str, fix: str, seq: int | None = None) -> str:
+    def device(
+        self, device_id: str, at: str, what: str, fix: str, entry: Entry | None = None, vouched: bool = False
+    ) -> str:
         """Why a ``what`` of the client that device ``device_id`` wrote, claiming time ``at``,
         is refused ("" if its practitioner was entitled to write it then); ``fix``: what
-        casenotes does instead and what to do, the message's end. ``seq``: the entry of the
-        device's audit log that wrote it, if it is one (a retired device's is judged by it)."""
+        casenotes does instead and what to do, the message's end. ``entry``: the entry of the
+        device's audit log that wrote it, if it is one (a retired device's is judged by it).
+        ``vouched``: the retire's end of the device's log records the file (`beyond_retire`).
+        What the retiring machine had is before the retire whatever date it claims (its
+        clock, or the retiring machine's, may be wrong): the date decides only the rest."""
         retired = self._retired.get(device_id)
-        if retired is not None and at > retired:  # the same second: before it
+        if retired is not None and entry is not None and not vouched:
+            before = self.keyring.trust.before_retire(device_id)
+            if before is not None and not before.entry(entry):
+                return self._late(device_id, what, fix, before.last)
+            vouched = before is not None
+        if retired is not None and at > retired and not vouched:  # the same second: before it
             return (
                 f"refused: {what} written by device {device_id}, which was retired at {retired}, "
                 f"before the {at} it claims; a retired device keeps no authority: {fix}"
             )
-        if retired is not None and seq is not None:
-            before = self.keyring.trust.before_retire(device_id)
-            if before is not None and not before.seq(seq):
-                return self._late(device_id, what, fix, before.last)
         try:
             if self.owns(device_id):
                 return ""
@@ -178,13 +195,13 @@ class Judge:
             f"who was not entitled to write it ({why}); {fix}"
         )
 
-    def practice_wide(self, device_id: str, at: str, what: str, fix: str) -> str:
+    def practice_wide(self, device_id: str, at: str, what: str, fix: str, vouched: bool = False) -> str:
         """As `device`, for an act of the practice rather than of the client's holders: the
         nightly notice of disposal is written by whichever device runs the practice's
         retention, often a colleague's never granted the client. Refused only from a device
         unregistered, retired by then, or of a practitioner revoked from the client before
         ``at`` (a revoked colleague still cannot bring a disposal forward)."""
-        why = self.device(device_id, at, what, fix)
+        why = self.device(device_id, at, what, fix, vouched=vouched)
         if not why or device_id in self._retired:
             return why
         practitioner = self.keyring.trust.registrant(device_id)

@@ -215,7 +215,7 @@ class Keyring:
             parsed = kg.parse_access(relative[len(prefix) :]) if relative.startswith(prefix) else None
             if parsed is not None:
                 by = None if entry.event == "ledger-record" and older else entry.device
-                if by is not None and (why := self._beyond_retire(by, entry.time, entry.seq)):
+                if by is not None and (why := self._beyond_retire(by, entry.time, entry)):
                     late.append(TamperedFile(self.root / relative, f"a grant {why}: it gives no access"))
                     by = _NO_ONE
                 files[relative] = (*parsed, by, False)
@@ -265,7 +265,7 @@ class Keyring:
             and e.device == device_id
             and e.data.get("client") == client_id
             and "sha256" not in e.data
-            and before.seq(e.seq)
+            and before.entry(e)
             for e in audit.signed_entries(self.audit.directory, self.trust.device_keys(), needle)
         )
 
@@ -275,11 +275,11 @@ class Keyring:
         self.entitled(client_id)
         return list(self._held[client_id][3])
 
-    def _beyond_retire(self, device_id: str, at: str, seq: int) -> str:
-        """Why the device's audit entry (``at``, ``seq``) was written after its retire ("" if
+    def _beyond_retire(self, device_id: str, at: str, entry: audit.Entry) -> str:
+        """Why the device's audit ``entry`` (dated ``at``) was written after its retire ("" if
         not): beyond the end of its log the retire names, or dated after a retire that names
         none (vault/store/retired.py)."""
-        when = self.trust.retired_after(device_id, at, seq)
+        when = self.trust.retired_after(device_id, at, entry)
         if when is None:
             return ""
         return (

@@ -333,9 +333,10 @@ class FactsIndex:
         return [Entry(seq, time, device, HEARD_EVENT, data) for seq, time, device, data in self.heard]
 
     def purged(self, signed: Iterable[Entry]) -> set[str]:
-        """Clients a purge began on, counting only the lines a registered device signed."""
-        real = {(e.device, e.seq) for e in signed}
-        return {str(client) for device, seq, client in self.begun if (device, seq) in real}
+        """Clients a purge began on, counting only the lines a registered device signed: the
+        client too, not the device and number alone (a line nobody signed may borrow them)."""
+        real = {(e.device, e.seq, str(e.data.get("client"))) for e in signed if e.event == "purge-begin"}
+        return {str(client) for device, seq, client in self.begun if (device, seq, str(client)) in real}
 
 
 def _iso_day(value: object) -> str:

@@ -263,8 +263,7 @@ def index_refusal(vault: Indexed, path: Path, client_id: str, device_id: str) ->
     written = ledger.writers(vault.audit.entries()).get(str(path.relative_to(vault.root)))
     own = written is not None and written.device == device_id
     at = written.time if written is not None and own else stamp(vault.clock())
-    seq = written.seq if written is not None and own else None
-    return judge.device(device_id, at, "handle index entry", INDEX_FIX, seq)
+    return judge.device(device_id, at, "handle index entry", INDEX_FIX, written if own else None)
 
 
 def upgrade_index(vault: Indexed) -> list[Path]:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from ..durable import TEMP_PREFIX
 from ..format import sync_artefacts
-from ..format.encoding import is_id
+from ..format.encoding import canonical, is_id
 from . import ledger
 from .audit import Entry, signed_entries
 
@@ -61,14 +61,20 @@ def signed(vault: Vault, index: FactsIndex | None = None) -> list[Entry]:
         found = signed_entries(vault.audit.directory, vault.trust.device_keys(), PURGE_LINES)
     if not vault.trust.retired():
         return found
-    return [e for e in found if vault.trust.retired_after(e.device, e.time, e.seq) is None]
+    return [e for e in found if vault.trust.retired_after(e.device, e.time, e) is None]
 
 
 def trusted(entries: Iterable[Entry], signed_purges: Iterable[Entry]) -> list[Entry]:
     """``entries`` without the purge lines no registered device signed: a purge excuses a
-    client's missing files only when it is real (a forged line must hide no deletion)."""
-    real = {(e.device, e.seq) for e in signed_purges}
-    return [e for e in entries if not e.event.startswith("purge-") or (e.device, e.seq) in real]
+    client's missing files only when it is real (a forged line must hide no deletion). Told
+    by what each says, not by its device and number alone: a line nobody signed that
+    borrows a real purge line's number names another client."""
+    real = {_said(e) for e in signed_purges}
+    return [e for e in entries if not e.event.startswith("purge-") or _said(e) in real]
+
+
+def _said(entry: Entry) -> bytes:
+    return canonical([entry.device, entry.seq, entry.time, entry.event, entry.data])
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,11 @@
 
 `casenotes device retire DEVICE` (`Trust.retire`) writes ``devices/<did>.retired``, a record signed by the
 practitioner's own key (not a device's), naming the device and the moment it was retired,
-and records it in the ledger (an audit entry ``device-retire`` carrying its SHA-256): a
-retire file deleted or swapped afterwards is reported by `verify` like any key file.
+and records it in the ledger (an audit entry ``device-retire`` carrying its SHA-256, and the
+end of the device's log it names): a retire file deleted or swapped afterwards (the stolen
+machine's thief, who may know the passphrase, and whose sync engine carries it everywhere)
+is reported by `verify` like any key file, and the entry stands for it: the device stays
+retired (`lost`).
 
 Who may retire a device: the practitioner who registered it, and only from another of
 their own devices. A colleague may not: retiring a machine means it is no longer waited
@@ -20,10 +23,12 @@ A hold it placed before is still a hold: a hold only ever keeps records.
 will. The record also names the last entry of the device's audit log the retiring machine
 had (``last_seq``), and an entry of that device beyond it is after the retire whatever its
 time (its facts then stop every purge of the client, retention/records.py; its purge
-entries count for nothing). An entry dated after the retire stays after it too, whichever
-clock is wrong: a hold it placed then is judged by its date (retention/records.py
-`believed`), so its facts must stop the purge. An entry it wrote before it was lost that
-had not synced yet counts as after too: the safe way round.
+entries count for nothing). The other way round, an entry up to it, or a file such an
+entry records, is before the retire whatever its date: the retiring machine had it, so its
+own clock running behind (or the device's ahead) refuses nothing it wrote before it was
+lost. Only where no entry is known (a retire of casenotes before ``last_seq``) does the
+date decide. An entry it wrote before it was lost that had not synced yet counts as after:
+the safe way round.
 
 The record names the hash of that entry too (``last_hash``): the log's entries up to it are
 then exactly those the retiring machine had (each line names its predecessor's hash), so a
@@ -47,7 +52,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,10 +155,17 @@ class Before:
     last: int
     intact: bool
     digests: frozenset[str]  # the SHA-256 of every file those entries record
+    lines: tuple[bytes, ...] = ()  # those entries' lines, in order
 
-    def seq(self, seq: int) -> bool:
-        """Whether the device's entry ``seq`` was written before the retire."""
-        return self.intact and seq <= self.last
+    def entry(self, entry: Entry) -> bool:
+        """Whether the device's ``entry`` is one of those written before the retire: the very
+        entry at its number, not only a number up to ``last`` (a line the thief signs with
+        the device key may claim any number, and a reader finds it in any log file). Parsed
+        here, not when the log is read: few entries of a retired device are asked about."""
+        if not (self.intact and 1 <= entry.seq <= len(self.lines)):
+            return False
+        e = json.loads(self.lines[entry.seq - 1])
+        return Entry(e["seq"], e["time"], e["device"], e["event"], e["data"]) == entry
 
     def vouches(self, digest: str) -> bool:
         """Whether an entry before the retire records a file with these exact bytes."""
@@ -183,8 +195,9 @@ def before(directory: Path, device_id: str, last: Last) -> Before:
             return Before(last.seq, False, frozenset())
         seq, prev = seq + 1, line_hash(line)
         digests.update(_recorded(data))
-    whole = seq == last.seq and (last.hash is None or prev == last.hash)
-    return Before(last.seq, whole, frozenset(digests) if whole else frozenset())
+    if seq == last.seq and (last.hash is None or prev == last.hash):
+        return Before(last.seq, True, frozenset(digests), tuple(lines[: last.seq]))
+    return Before(last.seq, False, frozenset())
 
 
 def _recorded(data: object) -> Iterable[str]:
@@ -204,6 +217,48 @@ def digest_of(path: Path) -> str | None:
         return None
 
 
+def _naming(
+    root: Path, device_id: str, recorded: Iterable[Entry], registrant: Callable[[str], str | None]
+) -> list[Entry]:
+    """The ``device-retire`` entries that record a retire record of ``device_id``, written by
+    another device of the practitioner who registered it."""
+    relative = str(path_for(root, device_id).relative_to(root))
+    owner = registrant(device_id)
+    return [
+        e
+        for e in recorded
+        if isinstance(e.data.get("files"), dict)
+        and relative in e.data["files"]
+        and owner is not None
+        and registrant(e.device) == owner
+        and e.device != device_id
+    ]
+
+
+def lost(
+    root: Path, found: Mapping[str, str], recorded: Iterable[Entry], registrant: Callable[[str], str | None]
+) -> dict[str, tuple[str, Last]]:
+    """Devices whose retire a device of their practitioner recorded, but whose record is gone
+    or is not the one recorded (the stolen machine's thief deletes it, or signs another with
+    the passphrase, and a sync engine carries that everywhere): device id -> when (the
+    entry's time) and the end of its log the entry names. A lost record does not un-retire
+    the device: the ledger entry still stands for it (`settle` judges its author); an entry
+    of a casenotes that named no end in it vouches for nothing of the device's log."""
+    recorded = list(recorded)
+    found_lost: dict[str, tuple[str, Last]] = {}
+    for device_id in sorted({str(e.data.get("device")) for e in recorded}):
+        entries = _naming(root, device_id, recorded, registrant)
+        path = path_for(root, device_id)
+        relative, digest = str(path.relative_to(root)), digest_of(path)
+        if not entries or (device_id in found and any(e.data["files"][relative] == digest for e in entries)):
+            continue
+        first = min(entries, key=lambda e: (e.seq, e.device))
+        seq, hashed = first.data.get(LAST_SEQ), first.data.get(LAST_HASH)
+        end = Last(int(seq), str(hashed)) if seq is not None and hashed is not None else Last(0, GENESIS)
+        found_lost[device_id] = (first.time, end)
+    return found_lost
+
+
 @dataclass(frozen=True)
 class Settled:
     """The retire records that stand, and what `verify` says of the others."""
@@ -219,10 +274,13 @@ def settle(
     recorded: Iterable[Entry],
     registrant: Callable[[str], str | None],
     after: Callable[[str, Entry], bool],
+    missing: Container[str] = (),
 ) -> Settled:
     """Which retire records carry authority. ``recorded``: the signed ``device-retire``
     entries; ``after(device, entry)``: whether the device's ``entry`` lies beyond the end of
-    its log its own retire record names (or after its date).
+    its log its own retire record names (or after its date); ``missing``: devices whose
+    record is `lost` (``found`` holds them too): any entry recording one of theirs stands
+    for it.
 
     A record stands if a device of the practitioner who registered the retired device
     recorded its exact bytes, and that device was not itself retired before that entry
@@ -236,11 +294,8 @@ def settle(
         relative, digest = str(path.relative_to(root)), digest_of(path)
         entries = [
             e
-            for e in recorded
-            if isinstance(e.data.get("files"), dict)
-            and e.data["files"].get(relative) == digest
-            and registrant(e.device) == registrant(device_id)
-            and e.device != device_id
+            for e in _naming(root, device_id, recorded, registrant)
+            if device_id in missing or e.data["files"][relative] == digest
         ]
         if entries:
             authors[device_id] = min(entries, key=lambda e: (e.seq, e.device))

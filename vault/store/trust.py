@@ -143,18 +143,23 @@ class Trust:
         audit = self.root / "audit"
         stamp = (*self._devices_stamp, audit.stat().st_mtime_ns if audit.exists() else 0)
         if self._retired is None or self._retired.stamp != stamp:
+            # the registrations unjudged: which colleague records stand depends on the retires
             signers = self._signers(team.read_all(self.root, self.device.trusted)[0])
             found, last, bad = retired.read_all(self.root, signers, self._registrant)
+            recorded = signed_entries(audit, keys, RETIRE_NEEDLE)
+            lost = retired.lost(self.root, found, recorded, self._registrant)
+            # the ledger entry stands for its record (`verify` reports the record, as any the ledger holds)
+            for device_id, (when, end) in lost.items():
+                found[device_id], last[device_id] = when, end
             settled = (
                 retired.settle(
                     self.root,
                     found,
-                    signed_entries(audit, keys, RETIRE_NEEDLE),
+                    recorded,
                     self._registrant,
                     # by its log alone: a retire's date is its author's to choose
-                    lambda device, entry: self._after(
-                        found, last, device, entry.time, entry.seq, by_log=True
-                    ),
+                    lambda device, entry: self._after(found, last, device, entry.time, entry),
+                    lost,
                 )
                 if found
                 else retired.Settled(frozenset(), (), ())
@@ -221,16 +226,18 @@ class Trust:
             raise TamperedFile(
                 path, "a retire record that does not check is already there: remove it, then retire again"
             ) from None
-        self.audit.append(retired.EVENT, device=device_id, files=ledger.files(self.root, path))
+        files = ledger.files(self.root, path)  # the end of the log too: a lost record loses nothing
+        end = {retired.LAST_SEQ: last_seq, retired.LAST_HASH: last_hash}
+        self.audit.append(retired.EVENT, device=device_id, files=files, **end)
         self._retired = None  # its ledger entry is what makes it stand
         return when
 
-    def retired_after(self, device_id: str, at: str, seq: int | None = None) -> str | None:
+    def retired_after(self, device_id: str, at: str, entry: Entry | None = None) -> str | None:
         """When the device was retired, if it was before the moment ``at`` claims or before
-        its audit entry ``seq`` (beyond the last the retiring machine had: its clock may be
-        set back). None: not retired, or not after it (the same second counts as before)."""
+        its audit ``entry`` (not one of those the retiring machine had: its clock may be set
+        back). None: not retired, or not after it (the same second counts as before)."""
         known = self._read_retired()
-        return known.found[device_id] if self._after(known.found, known.last, device_id, at, seq) else None
+        return known.found[device_id] if self._after(known.found, known.last, device_id, at, entry) else None
 
     def _after(
         self,
@@ -238,20 +245,18 @@ class Trust:
         last: Mapping[str, Last],
         device_id: str,
         at: str,
-        seq: int | None,
-        by_log: bool = False,
+        entry: Entry | None,
     ) -> bool:
-        """Whether the device's entry (``at``, ``seq``) is after its retire: dated after it, or
-        beyond the end of its log the retire names (``by_log``: that alone, where named)."""
+        """Whether the device's ``entry`` (dated ``at``) is after its retire: not one of the
+        entries up to the end of its log the retire names, whatever its date (either clock may
+        be wrong); where the retire names no end, or no entry is given, dated after it."""
         when = found.get(device_id)
         if when is None:
             return False
         end = last.get(device_id)
-        if at > when and not (by_log and end is not None):
-            return True
-        if seq is None or end is None:
-            return False
-        return not self._before_of(device_id, end).seq(seq)
+        if entry is not None and end is not None:  # what the retiring machine had: whatever its date
+            return not self._before_of(device_id, end).entry(entry)
+        return at > when
 
     def trusted_signers(self) -> dict[str, str]:
         """Practitioners whose signatures count in this vault: this device's pins, and the
@@ -312,7 +317,7 @@ class Trust:
             for e in entries
             if "renewed" in e.data
             and self.registrant(e.device) == practitioner_id
-            and self.retired_after(e.device, e.time, e.seq) is None
+            and self.retired_after(e.device, e.time, e) is None
         ]
 
     def late_renewal(self, practitioner_id: str, path: Path) -> str:
@@ -325,7 +330,7 @@ class Trust:
             if "renewed" not in e.data or not isinstance(files, dict) or digest not in files.values():
                 continue
             if self.registrant(e.device) == practitioner_id and (
-                when := self.retired_after(e.device, e.time, e.seq)
+                when := self.retired_after(e.device, e.time, e)
             ):
                 return (
                     f"renewed by device {e.device} of practitioner {practitioner_id}, which was retired at "
@@ -345,7 +350,7 @@ class Trust:
             files = e.data.get("files")
             if not isinstance(files, dict) or files.get(relative) != digest:
                 continue
-            when = self.retired_after(e.device, e.time, e.seq)
+            when = self.retired_after(e.device, e.time, e)
             if when is None:
                 return ""
             late.append(f"device {e.device} of practitioner {self.registrant(e.device)}, retired at {when}")
@@ -462,7 +467,7 @@ class Trust:
                 or entry.data.get("sha256", digest) != digest
             ):
                 continue
-            if self.retired_after(entry.device, entry.time, entry.seq) is None:
+            if self.retired_after(entry.device, entry.time, entry) is None:
                 return ""
             late.append(entry.device)
         wrote = f"recorded by device {', '.join(sorted(set(late)))}" if late else "recorded by no device"
