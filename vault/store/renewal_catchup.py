@@ -117,6 +117,10 @@ def _check(vault: Vault, practitioner: Practitioner, client_id: str, named: list
     except UnknownClient:
         # not here yet (a sync engine carries the log before the client), or purged
         return "wait" if not (vault.root / "clients" / client_id).exists() else "done"
+    if keyring.refused(client_id):
+        # a key file that does not check or stand (a colleague's forged tip): judged by it,
+        # the client would be dropped, and sealed to the old key again once it is gone
+        return "wait"
     tips = kg.tips(found)
     if len(tips) > 1:
         return "done"  # a merge is due: it comes before any seal, and seals to the current key
