@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import PASSPHRASE
+import pytest
 from nacl.public import PrivateKey
 from test_key_renewal import NEW, apart_during_a_renewal, renewed_since
 from test_sharing import People, people  # noqa: F401 (people: a fixture)
@@ -22,9 +22,11 @@ from vault.store import renewal_catchup
 from vault.store.clients import key_record
 
 
-def forge_generation_over(people: People, handle: str) -> Path:
+def forge_generation_over(people: People, handle: str, signed: bool) -> Path:
     """Bea's machine (registered, so it signs key files that check) writes a generation of
-    a client she does not hold, replacing its only one: refused by `Keyring.entitled`."""
+    a client she does not hold, replacing its only one: refused by `Keyring.entitled`. Not
+    ``signed``: a key file that does not check (anyone who can write the folder; or a real
+    one whose device's registration has not synced yet)."""
     alex, bea = people.alex.vault(), people.bea.vault()
     client = alex.resolve(handle)
     found, _ = alex.keyring.generations(client)
@@ -35,12 +37,17 @@ def forge_generation_over(people: People, handle: str) -> Path:
     )
     path = alex.client_dir(client) / "keys" / f"{gid}.json"
     path.parent.mkdir(exist_ok=True)
-    path.write_bytes(key_record(client, generation, bea.device, stamp(bea.clock())))
+    record = key_record(client, generation, bea.device, stamp(bea.clock()))
+    if not signed:  # the signature no longer covers what it says
+        record = record.replace(bea.device.practitioner_id.encode(), alex.device.practitioner_id.encode())
+    path.write_bytes(record)
+    assert bool(alex.keyring.generations(client)[1]) is not signed
     return path
 
 
+@pytest.mark.parametrize("signed", [True, False], ids=["forged-by-a-colleague", "does-not-check"])
 def test_a_forged_generation_over_an_old_key_client_does_not_make_the_catch_up_drop_it(
-    people: People, tmp_path: Path
+    people: People, tmp_path: Path, signed: bool
 ) -> None:
     """Alex's laptop, apart during his renewal, adds CD-2 (sealed to his old key). Before his
     first unlock after the meeting, Bea's machine lays a generation of CD-2 on top (she does
@@ -49,7 +56,7 @@ def test_a_forged_generation_over_an_old_key_client_does_not_make_the_catch_up_d
     CD-2 would again be sealed to the generation the old record opens."""
     alex = people.alex
     old_copy = apart_during_a_renewal(alex, tmp_path, "CD-2")
-    forged = forge_generation_over(people, "CD-2")
+    forged = forge_generation_over(people, "CD-2", signed)
     met = alex.run("cat", "AB-1", passphrase=NEW)
     assert met.code == 0, met.err
     with alex.vault() as vault:
@@ -62,4 +69,3 @@ def test_a_forged_generation_over_an_old_key_client_does_not_make_the_catch_up_d
     with alex.vault() as vault:
         vault.unlock(Passphrase(NEW))
         assert json.loads(renewal_catchup.state_path(vault).read_bytes())["pending"] == {}
-    assert PASSPHRASE != NEW

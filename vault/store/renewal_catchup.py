@@ -113,24 +113,22 @@ def _check(vault: Vault, practitioner: Practitioner, client_id: str, named: list
     through access files a replaced key opens; "wait" if that cannot be told yet; else "done"."""
     keyring = vault.keyring
     try:
-        found, _ = keyring.generations(client_id)
+        found, bad = keyring.generations(client_id)
     except UnknownClient:
         # not here yet (a sync engine carries the log before the client), or purged
         return "wait" if not (vault.root / "clients" / client_id).exists() else "done"
-    if keyring.refused(client_id):
-        # a key file that does not check or stand (a colleague's forged tip): judged by it,
-        # the client would be dropped, and sealed to the old key again once it is gone
-        return "wait"
     tips = kg.tips(found)
+    # Judged by a key file that does not check (yet) or does not stand (a colleague's forged
+    # tip), the client would be dropped, and sealed to the old key again once that file is
+    # gone. Whether a tip stands is asked only of one another device made: it reads the logs.
+    pid = practitioner.practitioner_id
+    if bad or (any(vault.trust.registrant(found[t].by) != pid for t in tips) and keyring.refused(client_id)):
+        return "wait"
     if len(tips) > 1:
         return "done"  # a merge is due: it comes before any seal, and seals to the current key
     current = tips[0]
     public = bytes(found[current].public)
-    mine = [
-        path
-        for pid, gid, path in keyring.access_files(client_id)
-        if pid == practitioner.practitioner_id and gid == current
-    ]
+    mine = [path for holder, gid, path in keyring.access_files(client_id) if holder == pid and gid == current]
     if not mine:
         # a file named for a generation not here yet, or for the current one, may still come
         pending = [kg.parse_access(Path(p).name) for p in named if not (vault.root / p).exists()]
