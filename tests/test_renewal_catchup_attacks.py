@@ -8,11 +8,16 @@ renewal and the old passphrase, and whether the command the user ran still works
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from conftest import Env
 from nacl.public import PrivateKey
-from test_key_renewal import NEW, apart_during_a_renewal, renewed_since
+from test_key_renewal import BEFORE, NEW, apart_during_a_renewal, renewed_since
 from test_sharing import People, people  # noqa: F401 (people: a fixture)
 
 from vault import Passphrase
@@ -69,3 +74,82 @@ def test_a_forged_generation_over_an_old_key_client_does_not_make_the_catch_up_d
     with alex.vault() as vault:
         vault.unlock(Passphrase(NEW))
         assert json.loads(renewal_catchup.state_path(vault).read_bytes())["pending"] == {}
+
+
+def damaged_states(practice: Env) -> list[dict[str, Any]]:
+    """The state as a hand edit or a damaged disk leaves it: every log and the laptop's
+    client given a field of the wrong shape."""
+    vault = practice.vault()
+    pid, client = vault.device.practitioner_id, vault.resolve("CD-2")
+    whole = {"format": renewal_catchup.STATE_FORMAT, "practitioner_id": pid, "logs": {}, "pending": {}}
+    logs = [log.name for log in vault.audit.logs()]
+    return [
+        {**whole, "logs": dict.fromkeys(logs, 5)},
+        {**whole, "logs": dict.fromkeys(logs, ["5", None])},
+        {**whole, "logs": dict.fromkeys(logs, [5])},
+        {**whole, "logs": dict.fromkeys(logs, [-40, None])},
+        {**whole, "pending": {client: 7}},
+        {**whole, "pending": {client: [7]}},
+    ]
+
+
+@pytest.mark.parametrize("damage", range(6))
+def test_a_damaged_state_file_stops_no_command_and_the_catch_up_still_renews(
+    practice: Env, tmp_path: Path, damage: int
+) -> None:
+    """renewal-catchup.json, edited by hand or damaged on disk, well-formed JSON with fields
+    of the wrong shape: `cat` works, and the client the laptop added apart is renewed."""
+    old_copy = apart_during_a_renewal(practice, tmp_path, "CD-2")
+    state = renewal_catchup.state_path(practice.vault())
+    state.write_bytes(json.dumps(damaged_states(practice)[damage]).encode())
+    met = practice.run("cat", "AB-1", passphrase=NEW)
+    assert met.code == 0 and "gave 1 client(s) a new key" in met.err, met.err
+    assert renewed_since(practice, old_copy, "CD-2", "00000000000000d2")
+
+
+def cat_cd2(
+    strace: list[str], practice: Env, log: Path, when: int | None
+) -> subprocess.CompletedProcess[bytes]:
+    """`casenotes cat CD-2` under strace, its renames logged; the WHENth fails with ENOSPC."""
+    tracer = [strace[0], "-f", "-qq", "-o", str(log), "-e", "trace=rename"]
+    if when is not None:
+        tracer += ["-e", f"inject=rename:error=ENOSPC:when={when}"]
+    env = {**practice.env, "CASENOTES_PASSPHRASE": NEW}
+    command = [*tracer, sys.executable, "-m", "casenotes", "cat", "CD-2"]
+    return subprocess.run(command, capture_output=True, env=env, timeout=120)
+
+
+@pytest.mark.parametrize("write", [0, 1], ids=["the-list-of-clients", "after-a-renewal"])
+def test_a_full_disk_at_the_catch_ups_state_file_stops_no_command(
+    practice: Env, strace: list[str], tmp_path: Path, write: int
+) -> None:
+    """The disk refuses the catch-up's state file (ENOSPC at its rename): `cat` still prints
+    the notes. Refused the list of clients to check, it renews nothing this time (nothing
+    unlisted is renewed); refused the list once the client was renewed, the client stays
+    listed and the next unlock finds nothing to do. Either way, with room again, the old
+    record opens no note sealed afterwards."""
+    old_copy = apart_during_a_renewal(practice, tmp_path, "CD-2")
+    template = tmp_path / "template"
+    sides = (("practice", practice.practice.root), ("config", practice.practice.config_dir))
+    for side, target in sides:
+        shutil.copytree(target, template / side, symlinks=True)
+    assert cat_cd2(strace, practice, tmp_path / "whole.log", None).returncode == 0
+    renames = [line for line in (tmp_path / "whole.log").read_text().splitlines() if "rename(" in line]
+    state = renewal_catchup.state_path(practice.vault())
+    when = [n for n, line in enumerate(renames, start=1) if f'"{state}")' in line]
+    assert len(when) == 2  # the list, then the client done
+    for side, target in sides:
+        shutil.rmtree(target)
+        shutil.copytree(template / side, target, symlinks=True)
+    full = cat_cd2(strace, practice, tmp_path / "full.log", when[write])
+    assert "ENOSPC (No space left on device) (INJECTED)" in (tmp_path / "full.log").read_text()
+    assert full.returncode == 0, full.stderr.decode()
+    assert BEFORE.encode() in full.stdout
+    with practice.vault() as vault:
+        client = vault.resolve("CD-2")
+        renewals = [e for e in vault.audit.entries() if e.event == "key-renew" and e.data["client"] == client]
+    assert len(renewals) == write and (b"gave 1 client(s) a new key" in full.stderr) == bool(write)
+    assert state.exists() == bool(write)
+    met = practice.run("cat", "AB-1", passphrase=NEW)
+    assert met.code == 0 and ("gave 1 client(s) a new key" in met.err) != bool(write), met.err
+    assert renewed_since(practice, old_copy, "CD-2", "00000000000000d3")

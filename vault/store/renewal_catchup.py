@@ -40,7 +40,7 @@ import nacl.exceptions
 from nacl.public import PrivateKey, SealedBox
 
 from .. import durable
-from ..errors import UnknownClient, VaultError
+from ..errors import UnknownClient, VaultError, WriteFailed
 from ..format import key_generations as kg
 from ..format.encoding import b64, canonical
 from ..format.keys import Practitioner
@@ -79,12 +79,13 @@ def catch_up(vault: Vault, practitioner: Practitioner) -> CatchUp:
     if not found and not pending:
         moved = max((at - before.get(name, 0) for name, (at, _) in offsets.items()), default=0)
         if moved > _REREAD or not state_path(vault).exists():
-            _write(vault, state)  # where the next unlock starts (a few lines more are read again)
+            _saved(vault, state)  # where the next unlock starts (a few lines more are read again)
         return CatchUp()
     if found:
         for client_id, paths in found.items():
             pending[client_id] = sorted({*pending.get(client_id, []), *paths})
-        _write(vault, state)  # the clients to check are durable before any is renewed
+        if not _saved(vault, state):  # the clients to check are durable before any is renewed
+            return CatchUp(waiting=sorted(pending))  # the next unlock reads the same lines again
     done = CatchUp()
     vault.keyring.finish_all()  # a renewal of a client cut short (linked, not audited) first
     for client_id in sorted(pending):
@@ -104,7 +105,9 @@ def catch_up(vault: Vault, practitioner: Practitioner) -> CatchUp:
             done.waiting.append(client_id)
             continue
         del pending[client_id]
-        _write(vault, state)
+        if not _saved(vault, state):  # still listed: the next unlock finds it has nothing to do
+            done.waiting += sorted(set(pending) - set(done.waiting))
+            break
     return done
 
 
@@ -218,13 +221,7 @@ def _read(vault: Vault, practitioner: Practitioner) -> dict[str, Any]:
         state = json.loads(state_path(vault).read_bytes())
     except (OSError, ValueError):
         state = None  # none yet, or damaged: started again (the check is idempotent)
-    if (
-        isinstance(state, dict)
-        and state.get("format") == STATE_FORMAT
-        and state.get("practitioner_id") == pid
-        and isinstance(state.get("logs"), dict)
-        and isinstance(state.get("pending"), dict)
-    ):
+    if _well_formed(state, pid):
         return state
     current = b64(bytes(practitioner.box_key.public_key))
     seen: dict[str, list[Any]] = {}
@@ -237,3 +234,35 @@ def _read(vault: Vault, practitioner: Practitioner) -> dict[str, Any]:
 
 def _write(vault: Vault, state: dict[str, Any]) -> None:
     durable.replace(state_path(vault), canonical(state))
+
+
+def _saved(vault: Vault, state: dict[str, Any]) -> bool:
+    """Whether the state was written: a disk that refuses it (full) stops the catch-up for
+    this unlock, not the command that unlocked (nothing was renewed that it does not list)."""
+    try:
+        _write(vault, state)
+    except WriteFailed:
+        return False
+    return True
+
+
+def _well_formed(state: Any, practitioner_id: str) -> bool:
+    """Whether ``state`` is one this module wrote: fields of the wrong shape (edited by hand,
+    damaged on disk) would fail every unlock, so such a state is started again."""
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        return False
+    logs, pending = state.get("logs"), state.get("pending")
+    return (
+        state.get("practitioner_id") == practitioner_id
+        and isinstance(logs, dict)
+        and all(
+            isinstance(at, list)
+            and len(at) == 2
+            and type(at[0]) is int
+            and at[0] >= 0
+            and (at[1] is None or isinstance(at[1], str))
+            for at in logs.values()
+        )
+        and isinstance(pending, dict)
+        and all(isinstance(p, list) and all(isinstance(f, str) for f in p) for p in pending.values())
+    )
