@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Env
+from conftest import PASSPHRASE, Env
 from nacl.public import PrivateKey
 from test_key_renewal import BEFORE, NEW, apart_during_a_renewal, renewed_since
-from test_sharing import People, people  # noqa: F401 (people: a fixture)
+from test_sharing import People, ok, people  # noqa: F401 (people: a fixture)
 
 from vault import Passphrase
 from vault.format import key_generations as kg
@@ -153,3 +153,35 @@ def test_a_full_disk_at_the_catch_ups_state_file_stops_no_command(
     met = practice.run("cat", "AB-1", passphrase=NEW)
     assert met.code == 0 and ("gave 1 client(s) a new key" in met.err) != bool(write), met.err
     assert renewed_since(practice, old_copy, "CD-2", "00000000000000d3")
+
+
+def test_a_log_rewritten_under_the_saved_offset_costs_an_unlock_two_state_writes(
+    practice: Env, strace: list[str], tmp_path: Path
+) -> None:
+    """Whoever can write the folder changes a byte of the practitioner's own log before where
+    the catch-up had read it: the next unlock reads that log again from its start and checks
+    every client it names (none needs a new key). The state is written twice (the list,
+    then the end), not once per client: an fsync each made 300 clients a 5 s unlock."""
+    handles = [f"K{n}-1" for n in range(6)]
+    for handle in handles:
+        ok(practice, "client", "add", handle)
+    assert practice.run("passphrase", stdin=f"{PASSPHRASE}\n{NEW}\n{NEW}\n", passphrase=None).code == 0
+    assert practice.run("cat", "AB-1", passphrase=NEW).code == 0  # the state: read up to here
+    vault = practice.vault()
+    state = renewal_catchup.state_path(vault)
+    offsets = json.loads(state.read_bytes())["logs"]
+    own = vault.audit.path
+    raw = bytearray(own.read_bytes())
+    at = raw.rindex(b'"time":"', 0, offsets[own.name][0]) + len(b'"time":"')
+    raw[at : at + 4] = b"1999"  # the saved tail no longer matches
+    own.write_bytes(bytes(raw))
+    log = tmp_path / "renames.log"
+    env = {**practice.env, "CASENOTES_PASSPHRASE": NEW}
+    tracer = [strace[0], "-f", "-qq", "-o", str(log), "-e", "trace=rename"]
+    done = subprocess.run(
+        [*tracer, sys.executable, "-m", "casenotes", "cat", "AB-1"], capture_output=True, env=env, timeout=120
+    )
+    assert done.returncode == 0 and b"new key" not in done.stderr, done.stderr.decode()
+    writes = [line for line in log.read_text().splitlines() if f'"{state}")' in line]
+    assert len(writes) == 2, writes
+    assert json.loads(state.read_bytes())["pending"] == {}
