@@ -185,3 +185,40 @@ def test_a_log_rewritten_under_the_saved_offset_costs_an_unlock_two_state_writes
     writes = [line for line in log.read_text().splitlines() if f'"{state}")' in line]
     assert len(writes) == 2, writes
     assert json.loads(state.read_bytes())["pending"] == {}
+
+
+def test_lines_planted_without_a_device_key_leave_the_catch_up_nothing_to_carry(
+    practice: Env, tmp_path: Path
+) -> None:
+    """Whoever can write the folder, with no device key, plants lines naming access files of
+    the practitioner's for clients that do not exist, in a log of its own, some naming a
+    registered device (its signature does not check). Had they counted, each client would wait here for ever (50,000
+    such lines added 1.4 s and a 5 MB state to every unlock). They are not signed: passed
+    over, while the laptop's genuine line still has its client renewed."""
+    old_copy = apart_during_a_renewal(practice, tmp_path, "CD-2")
+    vault = practice.vault()
+    pid = vault.device.practitioner_id
+    planted = b"".join(
+        json.dumps(
+            {
+                "seq": 1,
+                "time": "2026-01-01T00:00:00Z",
+                "device": device,
+                "event": "client-add",
+                "data": {"files": {f"clients/{n:016x}/access/{pid}.000001-{device}.sealed": "0" * 64}},
+                "prev": "0" * 64,
+                "sig": "A" * 86 + "==",
+            }
+        ).encode()
+        + b"\n"
+        for n in range(200)
+        for device in ("00000000000000ee", vault.device.device_id)
+    )
+    (practice.vault_dir / "audit" / "00000000000000ee.log").write_bytes(planted)
+    met = practice.run("cat", "AB-1", passphrase=NEW)
+    assert met.code == 0 and "gave 1 client(s) a new key" in met.err, met.err
+    with practice.vault() as vault:
+        vault.unlock(Passphrase(NEW))
+        assert vault.caught_up.waiting == []
+        assert json.loads(renewal_catchup.state_path(vault).read_bytes())["pending"] == {}
+    assert renewed_since(practice, old_copy, "CD-2", "00000000000000d4")

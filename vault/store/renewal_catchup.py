@@ -17,7 +17,8 @@ before that was here then. A renewal's own ``key-renew`` lines are passed over, 
 unlock after a renewal opens no client. A named client is then checked for real: the
 access file of its current generation opens with the current key (nothing to do), or only
 with a replaced one (renewed). A line is only a hint: whoever can write the folder can
-plant one, and at worst makes this check open one file; nothing is renewed on its say.
+plant one (a line no registered device signed is passed over), and at worst makes this check
+open one file; nothing is renewed on its say.
 
 Crash-safe in this order: the clients found are recorded as pending (with the new offsets)
 before any is renewed, and they leave the pending list once all are checked or renewed and
@@ -46,6 +47,7 @@ from ..errors import UnknownClient, VaultError, WriteFailed
 from ..format import key_generations as kg
 from ..format.encoding import b64, canonical
 from ..format.keys import Practitioner
+from .audit import Entry, signed_entry
 from .key_renewal import RENEW_EVENT, Vault, renew_client
 
 STATE = "renewal-catchup.json"
@@ -166,8 +168,11 @@ def _new_lines(vault: Vault, practitioner_id: str, offsets: dict[str, list[Any]]
     the next unlock open every client."""
     needle = b"/access/" + practitioner_id.encode() + b"."
     pattern = re.compile(r"clients/[^/]+/access/" + re.escape(practitioner_id) + r"\.[^/]+")
+    keys = vault.trust.device_keys()
     found: dict[str, set[str]] = {}
     for log in vault.audit.logs():
+        if log.stem not in keys:
+            continue  # a device not registered (yet: read from its start once it is), or planted
         try:
             raw = log.read_bytes()
         except OSError:
@@ -179,12 +184,10 @@ def _new_lines(vault: Vault, practitioner_id: str, offsets: dict[str, list[Any]]
         at = raw.find(needle, start, end)
         while at >= 0:
             line_start, line_end = raw.rfind(b"\n", 0, at) + 1, raw.find(b"\n", at)
-            try:
-                line = json.loads(raw[line_start:line_end])
-            except ValueError:
-                line = None
-            if isinstance(line, dict) and not _own_renewal(vault, line, practitioner_id):
-                for path in _written(line, pattern):
+            # a line no registered device signed never will: planted, it would wait for ever
+            entry = signed_entry(raw[line_start:line_end], keys)
+            if entry is not None and not _own_renewal(vault, entry, practitioner_id):
+                for path in _written(entry.data, pattern):
                     found.setdefault(path.split("/")[1], set()).add(path)
             at = raw.find(needle, line_end, end)
         if end > start:
@@ -192,18 +195,12 @@ def _new_lines(vault: Vault, practitioner_id: str, offsets: dict[str, list[Any]]
     return found
 
 
-def _own_renewal(vault: Vault, line: dict[str, Any], practitioner_id: str) -> bool:
-    device = line.get("device")
-    return (
-        line.get("event") == RENEW_EVENT
-        and isinstance(device, str)
-        and vault.trust.registrant(device) == practitioner_id
-    )
+def _own_renewal(vault: Vault, entry: Entry, practitioner_id: str) -> bool:
+    return entry.event == RENEW_EVENT and vault.trust.registrant(entry.device) == practitioner_id
 
 
-def _written(line: dict[str, Any], pattern: re.Pattern[str]) -> list[str]:
+def _written(data: dict[str, Any], pattern: re.Pattern[str]) -> list[str]:
     """The access files a line records as written (its ``files``), not those it removed."""
-    data = line.get("data")
     files = data.get("files") if isinstance(data, dict) else None
     if not isinstance(files, dict):
         return []
