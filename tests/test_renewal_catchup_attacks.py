@@ -222,3 +222,30 @@ def test_lines_planted_without_a_device_key_leave_the_catch_up_nothing_to_carry(
         assert vault.caught_up.waiting == []
         assert json.loads(renewal_catchup.state_path(vault).read_bytes())["pending"] == {}
     assert renewed_since(practice, old_copy, "CD-2", "00000000000000d4")
+
+
+def test_a_thief_with_the_old_record_cannot_make_the_catch_up_pass_over_a_client(
+    practice: Env, tmp_path: Path
+) -> None:
+    """The thief holds the key record from before the renewal and the old passphrase, and
+    can write the synced folder (the second laptop, stolen). Before the first machine's
+    next unlock, they open the access file of CD-2 (sealed to the old key) and lay beside
+    it one of the same generation sealed to the practitioner's new public key (public, in
+    the key record). Had one file opening with the current key been enough, CD-2 would
+    never be renewed and its notes would go on opening with the old record."""
+    from nacl.public import SealedBox
+
+    from vault.format.keys import unlock_practitioner
+
+    old_copy = apart_during_a_renewal(practice, tmp_path, "CD-2")
+    vault = practice.vault()
+    client, pid = vault.resolve("CD-2"), vault.device.practitioner_id
+    old = unlock_practitioner(old_copy, Passphrase(PASSPHRASE))
+    [(_, gid, path)] = vault.keyring.access_files(client)
+    secret = old.open_sealed(path.read_bytes())
+    new_public = vault.keyring.practitioner_box_keys()[pid]  # from the key record: no unlock
+    beside = path.parent / kg.access_name(pid, gid, "00000000000000ee")
+    beside.write_bytes(SealedBox(new_public).encrypt(secret))
+    met = practice.run("cat", "AB-1", passphrase=NEW)
+    assert met.code == 0 and "gave 1 client(s) a new key" in met.err, met.err
+    assert renewed_since(practice, old_copy, "CD-2", "00000000000000d5")

@@ -14,11 +14,12 @@ backups; no secret: offsets and client ids) and looks only at the lines added si
 name an access file of this practitioner. A first look starts where the renewal that made
 the current key had read them (``seen_logs`` in its entry): it renewed every client named
 before that was here then. A renewal's own ``key-renew`` lines are passed over, so the
-unlock after a renewal opens no client. A named client is then checked for real: the
-access file of its current generation opens with the current key (nothing to do), or only
-with a replaced one (renewed). A line is only a hint: whoever can write the folder can
-plant one (a line no registered device signed is passed over), and at worst makes this check
-open one file; nothing is renewed on its say.
+unlock after a renewal opens no client. A named client is then checked for real: it is
+renewed if any access file of the practitioner's for its current generation opens with a
+replaced key (even beside one sealed to the current key), else it has nothing to do. A
+line is only a hint: whoever can write the folder can plant one (a line no registered
+device signed is passed over), and at worst makes this check open one file; nothing is
+renewed on its say.
 
 Crash-safe in this order: the clients found are recorded as pending (with the new offsets)
 before any is renewed, and they leave the pending list once all are checked or renewed and
@@ -141,11 +142,12 @@ def _check(vault: Vault, practitioner: Practitioner, client_id: str, named: list
         pending = [kg.parse_access(Path(p).name) for p in named if not (vault.root / p).exists()]
         later = [p for p in pending if p is not None and (p[1] == current or p[1] not in found)]
         return "wait" if later else "done"
-    if any(_holds(practitioner.box_key, path, public) for path in mine):
-        return "done"
+    # One file a replaced key opens is enough: it hands the generation to the older record,
+    # whatever else lies beside it (one sealed to the current key, laid there by whoever
+    # opened the first with the old passphrase, would otherwise make this pass it over).
     if any(_holds(key, path, public) for key in practitioner.retired for path in mine):
         return "renew"
-    return "done"  # opens with none of the practitioner's keys: verify reports it
+    return "done"  # opens with the current key only, or with none of them (verify reports it)
 
 
 def _holds(key: PrivateKey, path: Path, public: bytes) -> bool:
