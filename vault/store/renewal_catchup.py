@@ -137,11 +137,15 @@ def _check(vault: Vault, practitioner: Practitioner, client_id: str, named: list
     current = tips[0]
     public = bytes(found[current].public)
     mine = [path for holder, gid, path in keyring.access_files(client_id) if holder == pid and gid == current]
+    absent = [kg.parse_access(Path(p).name) for p in named if not (vault.root / p).exists()]
     if not mine:
         # a file named for a generation not here yet, or for the current one, may still come
-        pending = [kg.parse_access(Path(p).name) for p in named if not (vault.root / p).exists()]
-        later = [p for p in pending if p is not None and (p[1] == current or p[1] not in found)]
+        later = [p for p in absent if p is not None and (p[1] == current or p[1] not in found)]
         return "wait" if later else "done"
+    if any(p is not None and p[1] == current for p in absent):
+        # the log names a file of this generation that is gone while another is here: it may
+        # have been sealed to a replaced key (deleted by whoever opened it to lay the other)
+        return "renew"
     # One file a replaced key opens is enough: it hands the generation to the older record,
     # whatever else lies beside it (one sealed to the current key, laid there by whoever
     # opened the first with the old passphrase, would otherwise make this pass it over).
