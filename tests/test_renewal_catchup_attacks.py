@@ -185,6 +185,8 @@ def test_a_log_rewritten_under_the_saved_offset_costs_an_unlock_two_state_writes
     writes = [line for line in log.read_text().splitlines() if f'"{state}")' in line]
     assert len(writes) == 2, writes
     assert json.loads(state.read_bytes())["pending"] == {}
+    # client ids and offsets: no other user of the machine reads or replaces them
+    assert (state.stat().st_mode & 0o777, state.parent.stat().st_mode & 0o777) == (0o600, 0o700)
 
 
 def test_lines_planted_without_a_device_key_leave_the_catch_up_nothing_to_carry(
