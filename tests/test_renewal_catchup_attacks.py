@@ -17,7 +17,16 @@ from typing import Any
 import pytest
 from conftest import PASSPHRASE, Env
 from nacl.public import PrivateKey
-from test_key_renewal import BEFORE, NEW, apart_during_a_renewal, opens, renewed_since
+from test_key_renewal import (
+    AFTER,
+    BEFORE,
+    NEW,
+    apart_during_a_renewal,
+    opens,
+    record_of,
+    renewed_since,
+    sync_new_files,
+)
 from test_sharing import People, ok, people  # noqa: F401 (people: a fixture)
 
 from vault import Passphrase
@@ -270,3 +279,43 @@ def test_a_thief_with_the_old_record_cannot_make_the_catch_up_pass_over_a_client
     assert renewed_since(practice, old_copy, "CD-2", "00000000000000d5")
     taken = [PrivateKey(secret[i : i + 32]) for i in range(0, len(secret), 32)]
     assert not opens(practice, taken, "00000000000000d5", handle="CD-2")
+
+
+def test_both_machines_catching_up_the_same_client_leave_it_sealed_to_the_current_key_only(
+    practice: Env, tmp_path: Path
+) -> None:
+    """The laptop that was apart gets the renewed key record, unlocks with the new
+    passphrase and catches up CD-2 too, while the first machine does the same: two new
+    generations made apart. Once they meet again, a note sealed on either opens with the
+    current secret and not with the older record; verify is clean."""
+    from casenotes.config import Practice
+
+    old_copy = apart_during_a_renewal(practice, tmp_path, "CD-2")
+    apart = tmp_path / "apart" / "vault"
+    laptop = Env(
+        Practice(tmp_path / "apart", tmp_path / "second-laptop"),
+        {
+            **practice.env,
+            "CASENOTES_HOME": str(tmp_path / "apart"),
+            "CASENOTES_CONFIG_DIR": str(tmp_path / "second-laptop"),
+        },
+    )
+    first, second = practice.vault().device.device_id, laptop.vault().device.device_id
+    for name in ("json", "index", "recovery"):  # the renewed record, as a sync engine carries it
+        source = record_of(practice).with_suffix(f".{name}")
+        if source.exists():
+            shutil.copyfile(source, apart / "practitioners" / source.name)
+    sync_new_files(practice.vault_dir, apart, first)
+    for env in (practice, laptop):
+        met = env.run("cat", "CD-2", passphrase=NEW)
+        assert met.code == 0 and "gave 1 client(s) a new key" in met.err, met.err
+    sync_new_files(apart, practice.vault_dir, second)
+    sync_new_files(practice.vault_dir, apart, first)
+    with practice.vault() as vault:
+        client = vault.resolve("CD-2")
+        assert len(kg.tips(vault.keyring.generations(client)[0])) == 2  # made apart: a merge is due
+    assert renewed_since(practice, old_copy, "CD-2", "00000000000000d6")
+    again = practice.run("cat", "CD-2", passphrase=NEW)
+    assert again.code == 0 and "new key" not in again.err and AFTER.encode() in again.out, again.err
+    said = practice.run("verify", passphrase=NEW)
+    assert said.code == 0, said.err
