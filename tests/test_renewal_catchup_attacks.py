@@ -22,12 +22,14 @@ from test_key_renewal import (
     BEFORE,
     NEW,
     apart_during_a_renewal,
+    keys_an_old_record_opens,
     opens,
     record_of,
     renewed_since,
     sync_new_files,
 )
-from test_sharing import People, ok, people  # noqa: F401 (people: a fixture)
+from test_sharing import BEA_PASS, People, ok, people  # noqa: F401 (people: a fixture)
+from test_sharing import seal as seal_note
 
 from vault import Passphrase
 from vault.format import key_generations as kg
@@ -319,3 +321,56 @@ def test_both_machines_catching_up_the_same_client_leave_it_sealed_to_the_curren
     assert again.code == 0 and "new key" not in again.err and AFTER.encode() in again.out, again.err
     said = practice.run("verify", passphrase=NEW)
     assert said.code == 0, said.err
+
+
+def test_a_catch_up_gives_back_no_access_the_practice_took_away(people: People, tmp_path: Path) -> None:
+    """Bea's machine, apart while Alex renews, adds EF-3, grants it to Alex (sealed to the
+    old key she knew), then revokes him. The sync engine carries the grant first: Alex's
+    unlock renews EF-3 (he holds it, as far as his machine knows). Then the revoke arrives:
+    the generation made by the revoke and Alex's renewal are merged without him, and a note
+    Bea seals afterwards does not open for Alex, by the current secret or the old record."""
+    from casenotes.config import Practice
+
+    alex = people.alex
+    bea_root = tmp_path / "bea-apart"
+    shutil.copytree(alex.practice.root, bea_root, symlinks=True)
+    bea = Env(
+        Practice(bea_root, people.bea.practice.config_dir),
+        {**people.bea.env, "CASENOTES_HOME": str(bea_root)},
+    )
+    ok(bea, "client", "add", "EF-3", passphrase=BEA_PASS)
+    ok(bea, "access", "grant", "EF-3", "Alex", passphrase=BEA_PASS)
+    granted = tmp_path / "after-grant"
+    shutil.copytree(bea.vault_dir, granted, symlinks=True)
+    ok(bea, "access", "revoke", "EF-3", "Alex", passphrase=BEA_PASS)
+    old_copy = tmp_path / "alex-before.json"
+    shutil.copyfile(record_of(alex), old_copy)
+    assert alex.run("passphrase", stdin=f"{PASSPHRASE}\n{NEW}\n{NEW}\n", passphrase=None).code == 0
+    device = bea.vault().device.device_id
+    sync_new_files(granted, alex.vault_dir, device)  # the grant first
+    met = alex.run("cat", "AB-1", passphrase=NEW)
+    assert met.code == 0 and "gave 1 client(s) a new key" in met.err, met.err
+    sync_new_files(bea.vault_dir, alex.vault_dir, device)  # then the revoke, and what it removed
+    client = alex.vault().resolve("EF-3")
+    for path in (alex.vault_dir / "clients" / client / "access").iterdir():
+        if (
+            path.name.endswith(f".{device}.sealed")
+            and not (bea.vault_dir / path.relative_to(alex.vault_dir)).exists()
+        ):
+            path.unlink()
+    sync_new_files(alex.vault_dir, bea.vault_dir, alex.vault().device.device_id)
+    note = seal_note(bea, "2026-03-02", AFTER, client="EF-3")
+    sync_new_files(bea.vault_dir, alex.vault_dir, device)
+    read = alex.run("cat", "EF-3", passphrase=NEW)
+    assert AFTER.encode() not in read.out, read.err
+    with alex.vault() as vault:
+        current = vault.keyring.client_keys(vault.unlock(Passphrase(NEW)), client)
+    older = keys_an_old_record_opens(alex, old_copy, Passphrase(PASSPHRASE), "EF-3")
+    assert current and not opens(alex, current + older, note, handle="EF-3")
+    assert opens_for_bea(bea, note)
+
+
+def opens_for_bea(bea: Env, note: str) -> bool:
+    """The note reads on Bea's machine (the test's note is real, not one nobody can open)."""
+    read = bea.run("cat", "EF-3", passphrase=BEA_PASS)
+    return read.code == 0 and AFTER.encode() in read.out
