@@ -374,3 +374,36 @@ def opens_for_bea(bea: Env, note: str) -> bool:
     """The note reads on Bea's machine (the test's note is real, not one nobody can open)."""
     read = bea.run("cat", "EF-3", passphrase=BEA_PASS)
     return read.code == 0 and AFTER.encode() in read.out
+
+
+def test_a_client_left_waiting_does_not_make_every_unlock_read_every_clients_keys(
+    practice: Env, strace: list[str], tmp_path: Path
+) -> None:
+    """A client the catch-up waits for (its files not synced yet; or a forged key file over
+    it, for as long as nobody removes it) is checked at every unlock. Finishing renewals cut
+    short is asked for that client only: `cat AB-1` opens no other client's key files (with
+    every client's, 300 clients added 0.13 s to each unlock meanwhile)."""
+    handles = [f"K{n}-1" for n in range(4)]
+    for handle in handles:
+        ok(practice, "client", "add", handle)
+    assert practice.run("passphrase", stdin=f"{PASSPHRASE}\n{NEW}\n{NEW}\n", passphrase=None).code == 0
+    assert practice.run("cat", "AB-1", passphrase=NEW).code == 0
+    vault = practice.vault()
+    state = renewal_catchup.state_path(vault)
+    saved = json.loads(state.read_bytes())
+    waiting = "00000000000000ff"  # a client whose files have not arrived
+    saved["pending"] = {waiting: [f"clients/{waiting}/access/{vault.device.practitioner_id}.sealed"]}
+    state.write_bytes(json.dumps(saved).encode())
+    others = {vault.resolve(handle) for handle in handles}
+    log = tmp_path / "opens.log"
+    env = {**practice.env, "CASENOTES_PASSPHRASE": NEW}
+    tracer = [strace[0], "-f", "-qq", "-o", str(log), "-e", "trace=openat"]
+    done = subprocess.run(
+        [*tracer, sys.executable, "-m", "casenotes", "cat", "AB-1"], capture_output=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    opened = [line for line in log.read_text().splitlines() if "/keys/" in line and "ENOENT" not in line]
+    assert not [line for line in opened if any(f"/clients/{c}/keys/" in line for c in others)], opened
+    with practice.vault() as vault:
+        vault.unlock(Passphrase(NEW))
+        assert vault.caught_up.waiting == [waiting]

@@ -92,7 +92,9 @@ def catch_up(vault: Vault, practitioner: Practitioner) -> CatchUp:
         if not _saved(vault, state):  # the clients to check are durable before any is renewed
             return CatchUp(waiting=sorted(pending))  # the next unlock reads the same lines again
     done = CatchUp()
-    vault.keyring.finish_all()  # a renewal of a client cut short (linked, not audited) first
+    # a renewal of one of them cut short (linked, not audited) first; not every client's
+    # key files: a client that waits for days would have each unlock read them all
+    vault.keyring.finish_all(pending)
     for client_id in sorted(pending):
         try:
             verdict = _check(vault, practitioner, client_id, pending[client_id])
