@@ -419,11 +419,16 @@ class Keyring:
             return False
         return True
 
-    def finish_all(self) -> list[Path]:
-        """`finish` every rotation of this device's cut short, whether or not a note of its
-        client is sealed next (syncd's sweep); the key files it could not finish yet."""
+    def finish_all(self, clients: Iterable[str] | None = None) -> list[Path]:
+        """`finish` every rotation of this device's cut short (of ``clients`` only, if given),
+        whether or not a note of its client is sealed next (syncd's sweep); the key files it
+        could not finish yet."""
         waiting: list[Path] = []
-        mine = sorted(self.root.glob(f"clients/*/keys/*-{self.device.device_id}.json"))
+        pattern = f"keys/*-{self.device.device_id}.json"
+        if clients is None:
+            mine = sorted(self.root.glob(f"clients/*/{pattern}"))
+        else:
+            mine = sorted(p for c in clients for p in self.client_dir(c).glob(pattern))
         mine = [p for p in mine if (p.parent.parent.name, p.stem) not in self._finished]
         if not mine:
             return waiting

@@ -14,15 +14,19 @@ backups; no secret: offsets and client ids) and looks only at the lines added si
 name an access file of this practitioner. A first look starts where the renewal that made
 the current key had read them (``seen_logs`` in its entry): it renewed every client named
 before that was here then. A renewal's own ``key-renew`` lines are passed over, so the
-unlock after a renewal opens no client. A named client is then checked for real: the
-access file of its current generation opens with the current key (nothing to do), or only
-with a replaced one (renewed). A line is only a hint: whoever can write the folder can
-plant one, and at worst makes this check open one file; nothing is renewed on its say.
+unlock after a renewal opens no client. A named client is then checked for real: it is
+renewed if any access file of the practitioner's for its current generation opens with a
+replaced key (even beside one sealed to the current key), else it has nothing to do. A
+line is only a hint: whoever can write the folder can plant one (a line no registered
+device signed is passed over), and at worst makes this check open one file; nothing is
+renewed on its say.
 
 Crash-safe in this order: the clients found are recorded as pending (with the new offsets)
-before any is renewed, and each leaves the pending list only once it is checked or renewed
-and audited; a kill at any instant leaves the client readable (a rotation publishes its key
-file last; one cut short is finished by `Keyring.finish_all`) and the next unlock resumes.
+before any is renewed, and they leave the pending list once all are checked or renewed and
+audited (checked again, a client renewed has nothing to do); a kill at any instant leaves
+the client readable (a rotation publishes its key file last; one cut short is finished by
+`Keyring.finish_all`) and the next unlock resumes. A disk that refuses the state (full)
+stops the catch-up for that unlock, not the command.
 Nothing is done while the practitioner has never renewed a key: nothing can be sealed to a
 replaced one.
 """
@@ -40,10 +44,11 @@ import nacl.exceptions
 from nacl.public import PrivateKey, SealedBox
 
 from .. import durable
-from ..errors import UnknownClient, VaultError
+from ..errors import UnknownClient, VaultError, WriteFailed
 from ..format import key_generations as kg
 from ..format.encoding import b64, canonical
 from ..format.keys import Practitioner
+from .audit import signed_entry
 
 if TYPE_CHECKING:
     from .key_renewal import Vault  # imported when an unlock needs it: a seal never does
@@ -83,14 +88,17 @@ def catch_up(vault: Vault, practitioner: Practitioner) -> CatchUp:
     if not found and not pending:
         moved = max((at - before.get(name, 0) for name, (at, _) in offsets.items()), default=0)
         if moved > _REREAD or not state_path(vault).exists():
-            _write(vault, state)  # where the next unlock starts (a few lines more are read again)
+            _saved(vault, state)  # where the next unlock starts (a few lines more are read again)
         return CatchUp()
     if found:
         for client_id, paths in found.items():
             pending[client_id] = sorted({*pending.get(client_id, []), *paths})
-        _write(vault, state)  # the clients to check are durable before any is renewed
+        if not _saved(vault, state):  # the clients to check are durable before any is renewed
+            return CatchUp(waiting=sorted(pending))  # the next unlock reads the same lines again
     done = CatchUp()
-    vault.keyring.finish_all()  # a renewal of a client cut short (linked, not audited) first
+    # a renewal of one of them cut short (linked, not audited) first; not every client's
+    # key files: a client that waits for days would have each unlock read them all
+    vault.keyring.finish_all(pending)
     for client_id in sorted(pending):
         try:
             verdict = _check(vault, practitioner, client_id, pending[client_id])
@@ -108,7 +116,9 @@ def catch_up(vault: Vault, practitioner: Practitioner) -> CatchUp:
             done.waiting.append(client_id)
             continue
         del pending[client_id]
-        _write(vault, state)
+    # Once, not once per client (an fsync each: 5 s for 300 clients read from a log's start).
+    # Those checked stay listed until then: checked again, they have nothing to do.
+    _saved(vault, state)
     return done
 
 
@@ -117,30 +127,37 @@ def _check(vault: Vault, practitioner: Practitioner, client_id: str, named: list
     through access files a replaced key opens; "wait" if that cannot be told yet; else "done"."""
     keyring = vault.keyring
     try:
-        found, _ = keyring.generations(client_id)
+        found, bad = keyring.generations(client_id)
     except UnknownClient:
         # not here yet (a sync engine carries the log before the client), or purged
         return "wait" if not (vault.root / "clients" / client_id).exists() else "done"
     tips = kg.tips(found)
+    # Judged by a key file that does not check (yet) or does not stand (a colleague's forged
+    # tip), the client would be dropped, and sealed to the old key again once that file is
+    # gone. Whether a tip stands is asked only of one another device made: it reads the logs.
+    pid = practitioner.practitioner_id
+    if bad or (any(vault.trust.registrant(found[t].by) != pid for t in tips) and keyring.refused(client_id)):
+        return "wait"
     if len(tips) > 1:
         return "done"  # a merge is due: it comes before any seal, and seals to the current key
     current = tips[0]
     public = bytes(found[current].public)
-    mine = [
-        path
-        for pid, gid, path in keyring.access_files(client_id)
-        if pid == practitioner.practitioner_id and gid == current
-    ]
+    mine = [path for holder, gid, path in keyring.access_files(client_id) if holder == pid and gid == current]
+    absent = [kg.parse_access(Path(p).name) for p in named if not (vault.root / p).exists()]
     if not mine:
         # a file named for a generation not here yet, or for the current one, may still come
-        pending = [kg.parse_access(Path(p).name) for p in named if not (vault.root / p).exists()]
-        later = [p for p in pending if p is not None and (p[1] == current or p[1] not in found)]
+        later = [p for p in absent if p is not None and (p[1] == current or p[1] not in found)]
         return "wait" if later else "done"
-    if any(_holds(practitioner.box_key, path, public) for path in mine):
-        return "done"
+    if any(p is not None and p[1] == current for p in absent):
+        # the log names a file of this generation that is gone while another is here: it may
+        # have been sealed to a replaced key (deleted by whoever opened it to lay the other)
+        return "renew"
+    # One file a replaced key opens is enough: it hands the generation to the older record,
+    # whatever else lies beside it (one sealed to the current key, laid there by whoever
+    # opened the first with the old passphrase, would otherwise make this pass it over).
     if any(_holds(key, path, public) for key in practitioner.retired for path in mine):
         return "renew"
-    return "done"  # opens with none of the practitioner's keys: verify reports it
+    return "done"  # opens with the current key only, or with none of them (verify reports it)
 
 
 def _holds(key: PrivateKey, path: Path, public: bytes) -> bool:
@@ -163,8 +180,11 @@ def _new_lines(vault: Vault, practitioner_id: str, offsets: dict[str, list[Any]]
     the next unlock open every client."""
     needle = b"/access/" + practitioner_id.encode() + b"."
     pattern = re.compile(r"clients/[^/]+/access/" + re.escape(practitioner_id) + r"\.[^/]+")
+    keys = vault.trust.device_keys()
     found: dict[str, set[str]] = {}
     for log in vault.audit.logs():
+        if log.stem not in keys:
+            continue  # a device not registered (yet: read from its start once it is), or planted
         try:
             raw = log.read_bytes()
         except OSError:
@@ -176,12 +196,13 @@ def _new_lines(vault: Vault, practitioner_id: str, offsets: dict[str, list[Any]]
         at = raw.find(needle, start, end)
         while at >= 0:
             line_start, line_end = raw.rfind(b"\n", 0, at) + 1, raw.find(b"\n", at)
-            try:
-                line = json.loads(raw[line_start:line_end])
-            except ValueError:
-                line = None
-            if isinstance(line, dict) and not _own_renewal(vault, line, practitioner_id):
-                for path in _written(line, pattern):
+            line = raw[line_start:line_end]
+            # a renewal's own line is passed over before its signature is checked (the unlock
+            # after a renewal reads one per client); one no registered device signed never
+            # will be: planted, it would wait for ever
+            entry = None if _own_renewal(vault, line, practitioner_id) else signed_entry(line, keys)
+            if entry is not None:
+                for path in _written(entry.data, pattern):
                     found.setdefault(path.split("/")[1], set()).add(path)
             at = raw.find(needle, line_end, end)
         if end > start:
@@ -189,20 +210,22 @@ def _new_lines(vault: Vault, practitioner_id: str, offsets: dict[str, list[Any]]
     return found
 
 
-def _own_renewal(vault: Vault, line: dict[str, Any], practitioner_id: str) -> bool:
+def _own_renewal(vault: Vault, line: bytes, practitioner_id: str) -> bool:
+    """Whether the line says it is a ``key-renew`` by a device of the practitioner: passing
+    it over unchecked is safe (what a forged one names is only not looked at)."""
     from .key_renewal import RENEW_EVENT
 
-    device = line.get("device")
-    return (
-        line.get("event") == RENEW_EVENT
-        and isinstance(device, str)
-        and vault.trust.registrant(device) == practitioner_id
-    )
+    if b'"event":"' + RENEW_EVENT.encode() + b'"' not in line:
+        return False
+    try:
+        device = json.loads(line).get("device")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(device, str) and vault.trust.registrant(device) == practitioner_id
 
 
-def _written(line: dict[str, Any], pattern: re.Pattern[str]) -> list[str]:
+def _written(data: dict[str, Any], pattern: re.Pattern[str]) -> list[str]:
     """The access files a line records as written (its ``files``), not those it removed."""
-    data = line.get("data")
     files = data.get("files") if isinstance(data, dict) else None
     if not isinstance(files, dict):
         return []
@@ -222,13 +245,7 @@ def _read(vault: Vault, practitioner: Practitioner) -> dict[str, Any]:
         state = json.loads(state_path(vault).read_bytes())
     except (OSError, ValueError):
         state = None  # none yet, or damaged: started again (the check is idempotent)
-    if (
-        isinstance(state, dict)
-        and state.get("format") == STATE_FORMAT
-        and state.get("practitioner_id") == pid
-        and isinstance(state.get("logs"), dict)
-        and isinstance(state.get("pending"), dict)
-    ):
+    if _well_formed(state, pid):
         return state
     current = b64(bytes(practitioner.box_key.public_key))
     seen: dict[str, list[Any]] = {}
@@ -241,3 +258,35 @@ def _read(vault: Vault, practitioner: Practitioner) -> dict[str, Any]:
 
 def _write(vault: Vault, state: dict[str, Any]) -> None:
     durable.replace(state_path(vault), canonical(state))
+
+
+def _saved(vault: Vault, state: dict[str, Any]) -> bool:
+    """Whether the state was written: a disk that refuses it (full) stops the catch-up for
+    this unlock, not the command that unlocked (nothing was renewed that it does not list)."""
+    try:
+        _write(vault, state)
+    except WriteFailed:
+        return False
+    return True
+
+
+def _well_formed(state: Any, practitioner_id: str) -> bool:
+    """Whether ``state`` is one this module wrote: fields of the wrong shape (edited by hand,
+    damaged on disk) would fail every unlock, so such a state is started again."""
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        return False
+    logs, pending = state.get("logs"), state.get("pending")
+    return (
+        state.get("practitioner_id") == practitioner_id
+        and isinstance(logs, dict)
+        and all(
+            isinstance(at, list)
+            and len(at) == 2
+            and type(at[0]) is int
+            and at[0] >= 0
+            and (at[1] is None or isinstance(at[1], str))
+            for at in logs.values()
+        )
+        and isinstance(pending, dict)
+        and all(isinstance(p, list) and all(isinstance(f, str) for f in p) for p in pending.values())
+    )

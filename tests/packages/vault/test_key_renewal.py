@@ -16,26 +16,25 @@ from pathlib import Path
 import nacl.exceptions
 import pytest
 from conftest import CHEAP_KDF, PASSPHRASE, Env
+from helpers.key_renewal import (
+    AFTER,
+    BEFORE,
+    NEW,
+    apart_during_a_renewal,
+    keys_an_old_record_opens,
+    opens,
+    record_of,
+    renewed_since,
+    seal,
+    sync_new_files,
+)
 from helpers.people import BEA_PASS, People, ok, people  # noqa: F401 (people: a fixture)
 from nacl.public import PrivateKey, SealedBox
 
 from vault import Passphrase, verify
-from vault.errors import KeyRecordOutdated, TamperedFile, WrongPassphrase
-from vault.format.keys import unlock_practitioner
+from vault.errors import KeyRecordOutdated, WrongPassphrase
 from vault.format.redact import KeyFile
 from vault.store import key_renewal
-
-NEW = "plum quietly orbit sextant marmalade"
-BEFORE, AFTER = "zephyrquill before the change", "marmotlantern after the change"
-
-
-def seal(practice: Env, note_id: str, text: str, handle: str = "AB-1") -> None:
-    with practice.vault() as vault:
-        vault.seal(vault.resolve(handle), note_id, f"---\ndate: 2026-01-05\n---\n{text}\n".encode())
-
-
-def record_of(practice: Env) -> Path:
-    return practice.vault().practitioner_file
 
 
 def backup_copy_of_record(practice: Env, tmp_path: Path) -> Path:
@@ -47,32 +46,6 @@ def backup_copy_of_record(practice: Env, tmp_path: Path) -> Path:
     done = practice.run("backup", "restore", name, str(into))
     assert done.code == 0, done.err
     return into / "vault" / "practitioners" / record_of(practice).name
-
-
-def keys_an_old_record_opens(
-    practice: Env, record: Path, passphrase: Passphrase, handle: str
-) -> list[PrivateKey]:
-    """Every client key the older record opens, as a thief who skips casenotes' checks
-    (edits the device pins, cuts the audit log) would gather them: by hand, file by file."""
-    vault = practice.vault()
-    old = unlock_practitioner(record, passphrase)
-    keys = []
-    for _, _, path in vault.keyring.access_files(vault.resolve(handle)):
-        try:
-            secret = old.open_sealed(path.read_bytes())
-        except nacl.exceptions.CryptoError:
-            continue
-        keys += [PrivateKey(secret[i : i + 32]) for i in range(0, len(secret), 32)]
-    return keys
-
-
-def opens(practice: Env, keys: list[PrivateKey], note_id: str, handle: str = "AB-1") -> bool:
-    vault = practice.vault()
-    path = vault.revisions(vault.resolve(handle), note_id)[-1][2]
-    try:
-        return bool(vault.open_revision(path, keys))
-    except TamperedFile:
-        return False
 
 
 @pytest.fixture
@@ -483,55 +456,6 @@ def test_verify_takes_no_colleagues_replaces_line_for_a_renewal(people: People) 
     assert alex.run("cat", "AB-1", passphrase=NEW).code == 0
 
 
-def sync_new_files(source: Path, into: Path, device: str) -> None:
-    """What a sync engine carries once two machines meet: every file the other side lacks,
-    and the other machine's own log and checkpoint (written by it, DEVICE, alone)."""
-    for path in sorted(p for p in source.rglob("*") if p.is_file()):
-        target = into / path.relative_to(source)
-        if not target.exists() or path.parent.name == "audit" and path.stem == device:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not target.exists() or target.read_bytes() != path.read_bytes():
-                shutil.copyfile(path, target)
-
-
-def apart_during_a_renewal(practice: Env, tmp_path: Path, *handles: str, meet: bool = True) -> Path:
-    """The practitioner's second laptop (its practice in ``tmp_path / "apart"``), apart from
-    the first while the passphrase changes there, adds HANDLES (each with a note): their keys
-    are sealed to the key the laptop knew, the old one. Then the machines meet, unless not
-    ``meet``. Returns the key record from before the change."""
-    from casenotes.config import Practice
-    from vault.store.practice import register_device
-
-    config = tmp_path / "second-laptop"
-    register_device(practice.vault_dir, config, Passphrase(PASSPHRASE)).close()
-    apart = tmp_path / "apart"
-    shutil.copytree(practice.practice.root, apart, symlinks=True)
-    env = {**practice.env, "CASENOTES_HOME": str(apart), "CASENOTES_CONFIG_DIR": str(config)}
-    second = Env(Practice(apart, config), env)
-    for number, handle in enumerate(handles):
-        ok(second, "client", "add", handle)
-        seal(second, f"00000000000000b{number}", f"{BEFORE} ({handle})", handle=handle)
-    old_copy = tmp_path / "copy-before.json"
-    shutil.copyfile(record_of(practice), old_copy)
-    assert practice.run("passphrase", stdin=f"{PASSPHRASE}\n{NEW}\n{NEW}\n", passphrase=None).code == 0
-    if meet:
-        sync_new_files(apart / "vault", practice.vault_dir, second.vault().device.device_id)
-    return old_copy
-
-
-def renewed_since(practice: Env, old_copy: Path, handle: str, note_id: str) -> bool:
-    """Whether a note of HANDLE sealed now opens with the current secret and not with the
-    key record from before the renewal and the old passphrase (by hand, past every check)."""
-    seal(practice, note_id, AFTER, handle=handle)
-    keys = keys_an_old_record_opens(practice, old_copy, Passphrase(PASSPHRASE), handle)
-    with practice.vault() as vault:
-        client = vault.resolve(handle)
-        current = vault.keyring.client_keys(vault.unlock(Passphrase(NEW)), client)
-        path = vault.revisions(client, note_id)[-1][2]
-        assert AFTER.encode() in vault.open_revision(path, current)[1]
-    return not opens(practice, keys, note_id, handle=handle)
-
-
 def test_a_client_added_on_a_second_machine_offline_during_a_renewal_is_renewed_once_they_meet(
     practice: Env, tmp_path: Path
 ) -> None:
@@ -565,7 +489,7 @@ def test_a_client_of_a_colleague_is_never_renewed_by_a_practitioners_catch_up(
     public half is in every older record) lies there holding a key of the planter's. Alex's
     unlock gives that client no new generation: a line or a file is a hint, not a holding."""
 
-    from nacl.public import PrivateKey, SealedBox
+    from nacl.public import SealedBox
 
     from vault.format import key_generations as kg
 
