@@ -24,7 +24,7 @@ from note_templates import (
 )
 from note_templates.schema import NOTE_ID
 from note_templates.templates import carried_section, goals_for
-from retention.purge import Outlook, outlook
+from retention.purge import Outlook, glance, outlook
 from syncd.editors import Kind, classify, inbox_files
 from syncd.filing import read_note_bytes
 from syncd.lock import DaemonLock
@@ -35,7 +35,7 @@ from vault.backup.storage import TargetUnavailable
 from vault.errors import NoteTooLarge, UnknownClient, VaultError
 from vault.format.encoding import new_id
 from vault.sharing import supervision
-from vault.store import facts_index, forks
+from vault.store import forks
 
 from . import backups, safeguards
 from .completion import handles, notes
@@ -487,9 +487,12 @@ def status(ctx: click.Context, vault: Vault) -> None:
         click.echo("  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(row)).rstrip())
     if len(rows) == 1:
         click.echo("(the inbox is empty)")
+    from .practice_rules import practice_rules  # the vault's rules, as the nightly run's
+
+    # From the status summary while nothing it was made from changed (retention/purge.py).
+    at_a_glance = glance(vault, practice_rules(p, vault).policy, vault.clock().date())
     # Needs no passphrase: ids and file names only; and only where two devices sealed.
-    index = facts_index.load(vault)
-    for fork in forks.everywhere(vault, clients=index.shared()):
+    for fork in forks.everywhere(vault, clients=at_a_glance.shared):
         click.echo(f"conflict: {forks.describe(fork)}")
     holder = DaemonLock(p.state_dir / "syncd.lock").holder()
     click.echo(
@@ -500,13 +503,10 @@ def status(ctx: click.Context, vault: Vault) -> None:
         click.echo(line)
     for target in backups.targets(p):
         click.echo(_backup_line(target, backups.on_same_disk(target, p), state.failed.get("backup")))
-    from .practice_rules import practice_rules  # the vault's rules, as the nightly run's
-
-    seen = outlook(vault, practice_rules(p, vault).policy, vault.clock().date(), index)
+    seen = at_a_glance.seen
     click.echo(purges_line(vault, p, seen))
-    for line in awaiting_lines(vault, index.supervised):
+    for line in awaiting_lines(vault, at_a_glance.supervised):
         click.echo(line)
-    facts_index.save(vault, index)
     # What protects the records (issue 30, item 8): nothing here decrypts a note.
     click.echo(safeguards.holds_line(seen, lambda: _handles_if_unlocked(vault)))
     click.echo(safeguards.recovery_line(vault))

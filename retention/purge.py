@@ -25,6 +25,7 @@ in two phases: an intent, then destruction once every other device acknowledged 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,7 +35,7 @@ from vault import Entry, Vault
 from vault.backup.snapshots import BackupTarget, Shredded
 from vault.backup.storage import TargetUnavailable
 from vault.errors import TamperedFile, VaultError
-from vault.store import facts_index, ledger, purged, retired
+from vault.store import facts_index, ledger, purged, retired, status_summary
 from vault.store.audit import signed_entries
 from vault.store.disposal import Shreds, plan_disposal, remove_half_removed, shred_on
 
@@ -176,6 +177,92 @@ def outlook(
         tuple(client for client, _, _ in purged.refusals(signed, vault.device.device_id)),
         tuple((r.client_id, len(r.facts.holds)) for r in rows if r.facts is not None and r.facts.holds),
     )
+
+
+@dataclass(frozen=True)
+class Glance:
+    """What `status` shows of retention, and where it looks for forks and co-signatures."""
+
+    seen: Outlook
+    shared: list[str]  # clients more than one device sealed into (`FactsIndex.shared`)
+    supervised: list[str]  # clients a `supervise` entry names
+
+
+def glance(vault: Vault, policy: Policy, today: dt.date) -> Glance:
+    """`outlook` for `status`: from this device's status summary while its stamp says that
+    nothing it was made from changed (vault/store/status_summary.py), else a scan, whose
+    result is kept when nothing moved while it ran. Shreds waiting for a target are read anew."""
+    context = [today.isoformat(), repr(policy), vault.device.device_id]
+    kept = status_summary.load(vault)
+    if kept is not None and status_summary.stamp(vault, context, kept.files) == kept.stamp:
+        found = _glance_from_json(kept.data)
+        if found is not None:
+            return replace(found, seen=replace(found.seen, pending=len(still_pending(vault))))
+    index = facts_index.load(vault)
+    before = status_summary.stamp(vault, context, _facts_names(vault, index))
+    seen = outlook(vault, policy, today, index)
+    found = Glance(seen, index.shared(), list(index.supervised))
+    files = _facts_names(vault, index)
+    if status_summary.stamp(vault, context, files) == before:  # else made again next time
+        status_summary.save(vault, status_summary.Summary(before, files, _glance_json(found)))
+    return found
+
+
+def _facts_names(vault: Vault, index: facts_index.FactsIndex) -> dict[str, list[str]]:
+    """Each client's facts files' names as the index last listed them (the stamp stats them)."""
+    under = str(vault.root / "clients")
+    return {
+        folder.split(os.sep)[-2]: list(names)
+        for folder, (_, names) in index.folders.items()
+        if os.path.dirname(os.path.dirname(folder)) == under
+    }
+
+
+def _glance_json(found: Glance) -> dict[str, Any]:
+    seen = found.seen
+    return {
+        "counts": [seen.due, seen.in_notice, seen.damaged],
+        "due": list(seen.due_ids),
+        "in_notice": list(seen.in_notice_ids),
+        "revived": [
+            [r.client_id, [r.purge.device, r.purge.time, r.purge.done, r.purge.seq] if r.purge else None]
+            + [str(r.path), r.files, r.set_aside]
+            for r in seen.revived
+        ],
+        "refused": list(seen.refused),
+        "held": [list(pair) for pair in seen.held],
+        "shared": found.shared,
+        "supervised": found.supervised,
+    }
+
+
+def _glance_from_json(data: dict[str, Any]) -> Glance | None:
+    try:
+        due, in_notice, damaged = (int(n) for n in data["counts"])
+        revived = tuple(
+            purged.Revived(
+                str(c),
+                purged.Purge(str(p[0]), str(p[1]), bool(p[2]), int(p[3])) if p else None,
+                Path(path),
+                int(files),
+                bool(aside),
+            )
+            for c, p, path, files, aside in data["revived"]
+        )
+        seen = Outlook(
+            due,
+            in_notice,
+            damaged,
+            0,
+            tuple(map(str, data["due"])),
+            tuple(map(str, data["in_notice"])),
+            revived,
+            tuple(map(str, data["refused"])),
+            tuple((str(c), int(n)) for c, n in data["held"]),
+        )
+        return Glance(seen, [str(c) for c in data["shared"]], [str(c) for c in data["supervised"]])
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
 
 
 # -- valves -------------------------------------------------------------------------------
