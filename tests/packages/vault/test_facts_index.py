@@ -24,10 +24,11 @@ from notes import note_text, write_note
 
 from retention import PRESETS, records
 from retention.policy import Facts
-from retention.purge import run, scan
+from retention.policy import decide
+from retention.purge import Outlook, glance, outlook, run, scan
 from syncd.filing import file_note
 from vault import Passphrase, Vault, verify
-from vault.store import facts_index, reading
+from vault.store import facts_index, reading, status_summary
 from vault.store.clients import PROFILE_RECORD_ID
 from vault.store.profile_index import RACY_SECONDS, ProfileIndex, index_file, stat_stamp
 
@@ -364,3 +365,128 @@ def test_a_practice_reached_by_another_path_keeps_one_entry_a_file(vault: Vault,
     index = facts_index.load(there)
     assert index.files and all(path.startswith(str(link)) for path in index.files)
     assert index.folders and all(path.startswith(str(link)) for path in index.folders)
+
+
+# -- the status summary (vault/store/status_summary.py): `status` at a glance ----------------
+def _glance_agrees(store: Vault, today: dt.date) -> Outlook:
+    """What `status` shows (the summary, or a scan when its stamp moved) is what a full
+    scan says, and the summary it leaves is believed by the next status, which then loads
+    no facts index at all."""
+    full = outlook(store, APA, today, facts_index.rebuilt(store))  # may announce: first
+    seen = glance(store, APA, today)
+    assert seen.seen == full == outlook(store, APA, today, facts_index.rebuilt(store))
+    glance(store, APA, today)  # nothing moved since: this one's stamp is kept
+    loaded = facts_index.load
+    facts_index.load = _no_index  # type: ignore[assignment]
+    try:
+        assert glance(store, APA, today).seen == full  # from the summary alone
+    finally:
+        facts_index.load = loaded  # type: ignore[assignment]
+    return full
+
+
+def _no_index(vault: Vault) -> facts_index.FactsIndex:
+    raise AssertionError("the summary's stamp did not move: no index should be read")
+
+
+def test_status_at_a_glance_says_what_a_full_scan_says_after_every_change(
+    vault: Vault,  # noqa: F811
+    clock: Clock,  # noqa: F811
+) -> None:
+    desk = vault
+    client_id = add(desk, "AB-1", ["2016-01-15"])
+    other = add(desk, "CD-2", ["2017-05-01"], born="1990-02-02")
+    today = dt.date(2019, 1, 1)
+    assert _glance_agrees(desk, today).due == 0  # nothing due yet
+
+    inbox = desk.root.parent / "inbox"
+    draft = inbox / "later.md"
+    draft.write_text(note_text(client="AB-1", date="2017-03-03", note_id="00000000000000aa"))
+    file_note(desk, draft)  # a seal
+    _glance_agrees(desk, today)
+    draft.write_text(note_text(client="AB-1", date="2017-03-03", note_id="00000000000000aa", status="signed"))
+    file_note(desk, draft)  # the same note signed
+    _glance_agrees(desk, today)
+
+    records.place_hold(desk, client_id, "a records request from a court")
+    assert _glance_agrees(desk, today).held == ((client_id, 1),)
+    records.release_holds(desk, client_id)
+    assert _glance_agrees(desk, today).held == ()
+    records.set_closed(desk, other, dt.date(2017, 6, 1))
+    _glance_agrees(desk, today)
+
+    # A new day that crosses the due date: the same files, another answer.
+    due = min(decide(f, APA, today).retain_until for f in _scanned(desk, today).values())
+    clock.set(f"{due.isoformat()}T09:00:00")
+    before = _glance_agrees(desk, due)
+    crossed = due + dt.timedelta(days=1)
+    clock.set(f"{crossed.isoformat()}T09:00:00")
+    after = _glance_agrees(desk, crossed)
+    assert (before.due, before.in_notice) != (after.due, after.in_notice)
+
+    clock.set("2040-01-01T09:00:00")
+    assert client_id in run(desk, APA, [], unattended=False).purged  # a purge
+    assert client_id not in _glance_agrees(desk, clock().date()).due_ids
+
+
+def test_status_at_a_glance_follows_files_synced_from_another_machine(machines) -> None:  # noqa: F811
+    desk, laptop, sync, _ = machines
+    client_id = add(desk, "AB-1", ["2010-01-15"])
+    sync()
+    today = dt.date(2019, 1, 1)
+    _glance_agrees(desk, today)
+    records.place_hold(laptop, client_id, "subpoena")
+    sync()  # the laptop's facts file and log, copied in place with their times (copy2)
+    assert _glance_agrees(desk, today).held == ((client_id, 1),)
+    inbox = laptop.root.parent / "laptop-inbox"
+    inbox.mkdir()
+    file_note(
+        laptop, write_note(inbox, "n.md", client="AB-1", date="2014-04-04", note_id=None, status="signed")
+    )
+    sync()
+    _glance_agrees(desk, today)
+    assert glance(desk, APA, today).shared == [client_id]  # two devices sealed: forks are looked for
+
+
+def test_a_summary_put_back_flipped_or_from_another_machine_is_not_believed(machines) -> None:  # noqa: F811
+    desk, laptop, sync, _ = machines
+    client_id = add(desk, "AB-1", ["2010-01-15"])
+    sync()
+    today = dt.date(2019, 1, 1)
+    _glance_agrees(desk, today)
+    path = status_summary.summary_path(desk)
+    unheld = path.read_bytes()
+    assert client_id.encode() not in unheld  # sealed
+
+    records.place_hold(desk, client_id, "subpoena")
+    _glance_agrees(desk, today)
+    path.write_bytes(unheld)  # the summary from before the hold put back: its stamp is old
+    assert glance(desk, APA, today).seen.held == ((client_id, 1),)
+
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1  # one bit flipped: it does not open
+    path.write_bytes(bytes(data))
+    assert status_summary.load(desk) is None
+    assert glance(desk, APA, today).seen.held == ((client_id, 1),)
+
+    # The laptop's summary, made before the hold reached it, put in the desk's place: it
+    # opens (one practitioner's index key) but its stamp is of another device's files.
+    _glance_agrees(laptop, today)
+    assert glance(laptop, APA, today).seen.held == ()
+    path.write_bytes(status_summary.summary_path(laptop).read_bytes())
+    assert status_summary.load(desk) is not None
+    assert glance(desk, APA, today).seen.held == ((client_id, 1),)
+
+    # A facts file written over in place, its times put back (no rename: its folder's stat
+    # is as it was): the file's ctime moved, the stamp with it, and the damage is shown.
+    _glance_agrees(desk, today)
+    facts = next((desk.client_dir(client_id) / "retention").glob(f"{desk.device.device_id}.json"))
+    st = facts.stat()
+    damaged = bytearray(facts.read_bytes())
+    at = damaged.index(b'"box":"') + 12  # one character of the sealed facts, the size kept
+    damaged[at] = ord("A") if damaged[at] != ord("A") else ord("B")
+    with open(facts, "r+b") as handle:
+        handle.write(bytes(damaged))
+    os.utime(facts, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert glance(desk, APA, today).seen.damaged == 1
+    assert _glance_agrees(desk, today).damaged == 1
