@@ -19,6 +19,7 @@ from vault.backup.generations import KeepPolicy, to_keep
 from vault.backup.snapshots import BackupTarget
 from vault.backup.storage import FolderStorage, TargetUnavailable, storage_for
 from vault.errors import DeviceMissing, NotAPractice
+from vault.store import facts_index
 from vault.store.practice import register_device
 
 from .config import Practice, Settings
@@ -85,11 +86,13 @@ def backup_run(ctx: click.Context, vault: Vault, target: str | None) -> None:
     """Take a snapshot on every target (only what changed is copied)."""
     p = practice(ctx)
     failed = 0
+    index = facts_index.load(vault)  # whether any purge needs finishing, not 4 reads of every log
     for destination in targets(p, target):
         try:
             with progress_bar(f"backing up to {destination}") as step:
                 try:  # a purge that happened while it was away (another device's: if agreed here)
-                    finish_pending(vault, [destination], practice_rules(p, vault).policy)
+                    index.fold_logs(vault.audit.directory, index.key)  # what was written since
+                    finish_pending(vault, [destination], practice_rules(p, vault).policy, index)
                 except AuditUnverified as exc:  # nothing destroyed; the backup is still taken
                     click.echo(f"casenotes: warning: {exc}", err=True)
                 snap = vault.backup(destination, step)
@@ -104,6 +107,7 @@ def backup_run(ctx: click.Context, vault: Vault, target: str | None) -> None:
                 "backup_targets in casenotes.yml for a real backup",
                 err=True,
             )
+    facts_index.save(vault, index)  # rewritten only if what it folded changed a fact
     if failed:
         raise Failure(f"{failed} backup target(s) could not be written; nothing there was changed")
 
@@ -321,15 +325,18 @@ def jobs(p: Practice, vault: Vault) -> list[Job]:
 
     def run_all() -> None:
         failed = []
+        index = facts_index.load(vault)  # asked only whether any purge needs finishing
         for target in targets(p):
             try:
                 try:
-                    finish_pending(vault, [target], practice_rules(p, vault).policy)
+                    index.fold_logs(vault.audit.directory, index.key)  # what was written since
+                    finish_pending(vault, [target], practice_rules(p, vault).policy, index)
                 except AuditUnverified as exc:  # nothing destroyed; the backup is still taken
                     log.warning("%s", exc)
                 vault.backup(target)
             except TargetUnavailable as exc:
                 failed.append(str(exc))
+        facts_index.save(vault, index)
         if failed:
             raise TargetUnavailable("; ".join(failed), "see above")
 
