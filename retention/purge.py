@@ -194,17 +194,22 @@ def glance(vault: Vault, policy: Policy, today: dt.date) -> Glance:
     result is kept when nothing moved while it ran. Shreds waiting for a target are read anew."""
     context = [today.isoformat(), repr(policy), vault.device.device_id]
     kept = status_summary.load(vault)
-    if kept is not None and status_summary.stamp(vault, context, kept.files) == kept.stamp:
+    if kept is not None and (logs := status_summary.followed(vault, kept.logs)) is not None:
         found = _glance_from_json(kept.data)
-        if found is not None:
+        if found is not None and status_summary.stamp(vault, context, kept.files) == kept.stamp:
+            if logs != kept.logs:  # read lines only: followed from here next time
+                status_summary.save(vault, replace(kept, logs=logs))
             return replace(found, seen=replace(found.seen, pending=len(still_pending(vault))))
     index = facts_index.load(vault)
+    marks = {name: list(mark) for name, mark in index.logs.items()}
     before = status_summary.stamp(vault, context, _facts_names(vault, index))
     seen = outlook(vault, policy, today, index)
     found = Glance(seen, index.shared(), list(index.supervised))
     files = _facts_names(vault, index)
-    if status_summary.stamp(vault, context, files) == before:  # else made again next time
-        status_summary.save(vault, status_summary.Summary(before, files, _glance_json(found)))
+    # Kept only if nothing moved while the scan ran (its own notices included): else made
+    # again by the next status.
+    if index.logs == marks and status_summary.stamp(vault, context, files) == before:
+        status_summary.save(vault, status_summary.Summary(before, files, _glance_json(found), marks))
     return found
 
 

@@ -2,9 +2,11 @@
 at a career's size (5,000 clients) answers "nothing changed" without loading the facts
 index or merging any client's facts.
 
-The stamp is a digest of: what the caller says the summary depends on besides the vault
-(the day, the practice's rules); each audit log's stat (inode, size, mtime, ctime: a line
-appended, a log cut, edited or put back changes it); the folders the authority of a fact is
+The audit logs are followed as the facts index follows them (the offset and the hash of the
+last line): a log that gained only lines that record a reading, an unlock or a backup
+(`READ_EVENTS`) still holds the summary; any other line makes it again. The stamp is a
+digest of: what the caller says the summary depends on besides the vault (the day, the
+practice's rules); the folders the authority of a fact is
 read from (``devices``, ``practitioners``, ``revived``); the listing of ``clients/``; and,
 for each client, the stat of its folder (its client.json written or removed), of its
 retention folder (a facts file renamed in, as every writer and sync engine does) and of
@@ -34,6 +36,7 @@ from nacl.secret import SecretBox
 
 from ..format import sync_artefacts
 from ..format.encoding import canonical
+from .facts_index import FactsIndex
 
 if TYPE_CHECKING:
     from .vault import Vault
@@ -43,11 +46,36 @@ _PERSON = b"casenotes-status"  # the summary's key: the device's index key in it
 AUTHORITY_FOLDERS = ("devices", "practitioners", "revived")
 
 
+#: Audit lines that record a reading, an unlock or a backup: they change nothing a summary
+#: says, so a log that gained only these still holds it (`status`, `client list`, a backup
+#: and an unlock each add one). Any other line, one that does not parse, a new log, or a log
+#: that no longer holds the last line followed, makes the summary again.
+READ_EVENTS = frozenset(
+    {
+        "unlock",
+        "unlock-failed",
+        "backup",
+        "backup-prune",
+        "decrypt",
+        "decrypt-profile",
+        "decrypt-profiles",
+        "decrypt-consents",
+        "decrypt-amendments",
+        "site-open",
+        "site-close",
+        "share-open",
+        "access-denied",
+        "recovery-failed",
+    }
+)
+
+
 @dataclass(frozen=True)
 class Summary:
     stamp: str
     files: dict[str, list[str]]  # client -> its facts files' names, as the stamp stat'ed them
     data: dict[str, Any]  # what the summary says (the caller's)
+    logs: dict[str, list[Any]]  # log name -> [offset, last line's SHA-256] as the facts index marks it
 
 
 def summary_path(vault: Vault) -> Path:
@@ -73,8 +101,6 @@ def stamp(vault: Vault, context: object, files: Mapping[str, Sequence[str]]) -> 
     each client's facts files' names (a client not in it: none stat'ed, only its folders)."""
     root = str(vault.root)
     parts: list[object] = [VERSION, canonical(context).decode()]
-    logs = sorted(sync_artefacts.glob(vault.audit.directory, "*.log"))
-    parts += [(path.name, _stat(str(path))) for path in logs]
     parts += [(name, _stat(os.path.join(root, name))) for name in AUTHORITY_FOLDERS]
     try:
         clients = os.open(os.path.join(root, "clients"), os.O_RDONLY | os.O_DIRECTORY)
@@ -94,13 +120,41 @@ def stamp(vault: Vault, context: object, files: Mapping[str, Sequence[str]]) -> 
     return hashlib.blake2b(repr(parts).encode(), digest_size=32).hexdigest()
 
 
+def followed(vault: Vault, marks: Mapping[str, list[Any]]) -> dict[str, list[Any]] | None:
+    """The logs' marks now, if since ``marks`` they only gained lines of `READ_EVENTS` (a line
+    still being written is followed next time); None if anything else moved."""
+    logs = {path.name: path for path in sync_artefacts.glob(vault.audit.directory, "*.log")}
+    if set(logs) != set(marks):
+        return None
+    found: dict[str, list[Any]] = {}
+    for name, path in logs.items():
+        offset, last = int(marks[name][0]), str(marks[name][1])
+        if not FactsIndex._continues(path, [offset, last]):  # cut back, edited or replaced
+            return None
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            tail = handle.read()
+        end = tail.rfind(b"\n") + 1
+        for line in tail[:end].splitlines():
+            try:
+                if json.loads(line)["event"] not in READ_EVENTS:
+                    return None
+            except (ValueError, KeyError, TypeError):
+                return None
+            last = hashlib.sha256(line).hexdigest()
+        found[name] = [offset + end, last]
+    return found
+
+
 def load(vault: Vault) -> Summary | None:
     """The kept summary, or None (none, or one that does not open: never believed)."""
     try:
         raw = json.loads(_box(vault).decrypt(summary_path(vault).read_bytes()))
         if raw.get("version") != VERSION:
             return None
-        return Summary(str(raw["stamp"]), {str(k): list(v) for k, v in raw["files"].items()}, dict(raw["data"]))
+        files = {str(k): list(v) for k, v in raw["files"].items()}
+        logs = {str(k): [int(v[0]), str(v[1])] for k, v in raw["logs"].items()}
+        return Summary(str(raw["stamp"]), files, dict(raw["data"]), logs)
     except (OSError, nacl.exceptions.CryptoError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -111,7 +165,13 @@ def save(vault: Vault, summary: Summary) -> None:
     from .. import durable
 
     path = summary_path(vault)
-    data = {"version": VERSION, "stamp": summary.stamp, "files": summary.files, "data": summary.data}
+    data = {
+        "version": VERSION,
+        "stamp": summary.stamp,
+        "files": summary.files,
+        "data": summary.data,
+        "logs": summary.logs,
+    }
     try:
         durable.make_dirs(path.parent)
         durable.replace(path, _box(vault).encrypt(canonical(data)), sync=False)

@@ -490,3 +490,27 @@ def test_a_summary_put_back_flipped_or_from_another_machine_is_not_believed(mach
     os.utime(facts, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert glance(desk, APA, today).seen.damaged == 1
     assert _glance_agrees(desk, today).damaged == 1
+
+
+def test_a_log_that_gained_only_reads_keeps_the_summary_and_any_other_line_remakes_it(
+    vault: Vault,  # noqa: F811
+) -> None:
+    client_id = add(vault, "AB-1", ["2016-01-15"])
+    today = dt.date(2019, 1, 1)
+    _glance_agrees(vault, today)
+    vault.audit.append("unlock")  # what `status` given the passphrase, a backup, `client list` add
+    vault.audit.append("backup", target="somewhere")
+    loaded, facts_index.load = facts_index.load, _no_index  # type: ignore[assignment]
+    try:
+        assert glance(vault, APA, today).seen.held == ()  # followed past them, no index read
+        vault.audit.append("supervise", client=client_id)  # a line that is no reading
+        try:
+            glance(vault, APA, today)
+        except AssertionError as exc:
+            assert "no index should be read" in str(exc)
+        else:
+            raise AssertionError("a supervise line did not make the summary again")
+    finally:
+        facts_index.load = loaded  # type: ignore[assignment]
+    assert glance(vault, APA, today).supervised == [client_id]
+    _glance_agrees(vault, today)
