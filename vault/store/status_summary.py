@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import nacl.exceptions
 from nacl.secret import SecretBox
 
+from ..backup.scan import READS
 from ..format import sync_artefacts
 from ..format.encoding import canonical
 from .facts_index import FactsIndex
@@ -46,28 +47,12 @@ _PERSON = b"casenotes-status"  # the summary's key: the device's index key in it
 AUTHORITY_FOLDERS = ("devices", "practitioners", "revived")
 
 
-#: Audit lines that record a reading, an unlock or a backup: they change nothing a summary
-#: says, so a log that gained only these still holds it (`status`, `client list`, a backup
-#: and an unlock each add one). Any other line, one that does not parse, a new log, or a log
-#: that no longer holds the last line followed, makes the summary again.
-READ_EVENTS = frozenset(
-    {
-        "unlock",
-        "unlock-failed",
-        "backup",
-        "backup-prune",
-        "decrypt",
-        "decrypt-profile",
-        "decrypt-profiles",
-        "decrypt-consents",
-        "decrypt-amendments",
-        "site-open",
-        "site-close",
-        "share-open",
-        "access-denied",
-        "recovery-failed",
-    }
-)
+#: Audit lines that record a reading, an unlock or a backup (those the backup's scan reads
+#: past, and an opened site's or share's): they change nothing a summary says, so a log that
+#: gained only these still holds it (`status` given the passphrase, `client list`, a backup
+#: each add one). Any other line, one that does not parse, a new log, or a log that no
+#: longer holds the last line followed, makes the summary again.
+READ_EVENTS = READS | {"site-open", "site-close", "share-open"}
 
 
 @dataclass(frozen=True)

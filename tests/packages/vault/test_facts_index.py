@@ -23,8 +23,7 @@ from helpers.retention_vault import Clock, add, clock, vault  # noqa: F401 (fixt
 from notes import note_text, write_note
 
 from retention import PRESETS, records
-from retention.policy import Facts
-from retention.policy import decide
+from retention.policy import Facts, decide
 from retention.purge import Outlook, glance, outlook, run, scan
 from syncd.filing import file_note
 from vault import Passphrase, Vault, verify
@@ -385,7 +384,7 @@ def _glance_agrees(store: Vault, today: dt.date) -> Outlook:
     return full
 
 
-def _no_index(vault: Vault) -> facts_index.FactsIndex:
+def _no_index(store: Vault) -> facts_index.FactsIndex:
     raise AssertionError("the summary's stamp did not move: no index should be read")
 
 
