@@ -197,7 +197,9 @@ def glance(vault: Vault, policy: Policy, today: dt.date) -> Glance:
     if kept is not None and (logs := status_summary.followed(vault, kept.logs)) is not None:
         found = _glance_from_json(kept.data)
         if found is not None and status_summary.stamp(vault, context, kept.files) == kept.stamp:
-            if logs != kept.logs:  # read lines only: followed from here next time
+            # Read lines only: followed from here next time once they add up (a backup's
+            # one line is not worth the summary rewritten).
+            if sum(logs[n][0] - kept.logs[n][0] for n in logs) > facts_index.UNSAVED_BYTES:
                 status_summary.save(vault, replace(kept, logs=logs))
             return replace(found, seen=replace(found.seen, pending=len(still_pending(vault))))
     index = facts_index.load(vault)
