@@ -6,14 +6,15 @@ The audit logs are followed as the facts index follows them (the offset and the 
 last line): a log that gained only lines that record a reading, an unlock or a backup
 (`READ_EVENTS`) still holds the summary; any other line makes it again. The stamp is a
 digest of: what the caller says the summary depends on besides the vault (the day, the
-practice's rules); the folders the authority of a fact is
-read from (``devices``, ``practitioners``, ``revived``); the listing of ``clients/``; and,
-for each client, the stat of its folder (its client.json written or removed), of its
-retention folder (a facts file renamed in, as every writer and sync engine does) and of
-each facts file in it (one written in place). ctime cannot be set back by copying a file
-with its times: a file put back is a changed stamp. Nothing is believed unless the stamp
-made now is the one kept; a file that does not open (another device's key, a bit flipped)
-is no summary.
+practice's rules, the device); the folders the authority of a fact is read from
+(``devices``, ``practitioners``, ``revived``); the listing of ``clients/``; and, for each
+client, the stat of its folder (its client.json written or removed), of its retention
+folder (a facts file renamed in, as every writer and sync engine does) and of each facts
+file in it (one written in place). ctime cannot be set back by copying a file with its
+times: a file put back is a changed stamp. Nothing is believed unless the logs and the
+stamp made now are those kept: an older summary put back, or another machine's (it opens
+on every device of one practitioner), is made again; one that does not open (a bit
+flipped) is no summary.
 
 Where it lives: ``<config dir>/<practice>/index/status.<device>.sealed``, beside the facts
 index, never synced or backed up, sealed (XSalsa20-Poly1305) under a key from the device's
