@@ -10,7 +10,6 @@ machines at once are both readable by whoever holds them.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -37,7 +36,6 @@ from ..format.encoding import b64, canonical, stamp
 from ..format.keys import Practitioner, public_keys, read_record
 from . import audit, ledger
 from .clients import key_record, read_first_generation, read_key_record
-from .retired import Before
 from .trust import Trust
 
 Generations = dict[str, kg.Generation]
@@ -239,7 +237,7 @@ class Keyring:
                 if why:
                     refused.append(TamperedFile(key_file, why))
                     continue
-            elif why := self._key_file_late(g, self.client_dir(client_id) / "client.json", client_id):
+            elif why := self._key_file_late(g, self.client_dir(client_id) / "client.json"):
                 refused.append(TamperedFile(self.client_dir(client_id) / "client.json", why))
                 continue  # and so does every generation after it
             ever[gid] = set(g.holders or ())
@@ -257,17 +255,6 @@ class Keyring:
             }
         self._held[client_id] = (stamp_, held, refused, late)
         return held, refused
-
-    def _added_before(self, client_id: str, device_id: str, before: Before) -> bool:
-        needle = json.dumps(client_id).encode()
-        return any(
-            e.event == "client-add"
-            and e.device == device_id
-            and e.data.get("client") == client_id
-            and "sha256" not in e.data
-            and before.entry(e)
-            for e in audit.signed_entries(self.audit.directory, self.trust.device_keys(), needle)
-        )
 
     def late_grants(self, client_id: str) -> list[TamperedFile]:
         """Access files a retired device recorded after its retire: they give no access
@@ -292,11 +279,13 @@ class Keyring:
         """Whether the client was added by a device since retired (`entitled` judges it)."""
         return found[kg.FIRST].by in self.trust.retired()
 
-    def _key_file_late(self, g: kg.Generation, key_file: Path, client_id: str | None = None) -> str:
+    def _key_file_late(self, g: kg.Generation, key_file: Path) -> str:
         """Why a key file made by a retired device does not stand ("" if it does): no entry
         of its log before the retire records these exact bytes (or, by a retire that names
-        no end of its log, it claims a date after it). Of ``client_id``'s client.json, a
-        ``client-add`` of an older casenotes (no ``sha256``) before the retire vouches too."""
+        no end of its log, it claims a date after it). A ``client.json`` an older casenotes'
+        ``client-add`` (no ``sha256``) recorded is vouched for by the bytes the retire had
+        (vault/store/retired.py `had`), not by its client id: the thief would else put back
+        one of its own."""
         when = self.trust.retired().get(g.by)
         if when is None:
             return ""
@@ -307,8 +296,6 @@ class Keyring:
             or before is not None
             and before.vouches(ledger.digest(key_file))
         ):
-            return ""
-        if before is not None and client_id is not None and self._added_before(client_id, g.by, before):
             return ""
         return (
             f"made by device {g.by} of practitioner {self.trust.registrant(g.by) or 'unknown'}, which was "

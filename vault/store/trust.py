@@ -220,14 +220,15 @@ class Trust:
             )
         path = retired.path_for(self.root, device_id)
         last_seq, last_hash = retired.log_head(self.audit.directory, device_id)
+        had = retired.had(self.root, device_id, practitioner.practitioner_id, last_seq)
         try:
-            durable.write_new(path, retired.record(device_id, practitioner, when, last_seq, last_hash))
+            durable.write_new(path, retired.record(device_id, practitioner, when, last_seq, last_hash, had))
         except FileExistsError:
             raise TamperedFile(
                 path, "a retire record that does not check is already there: remove it, then retire again"
             ) from None
         files = ledger.files(self.root, path)  # the end of the log too: a lost record loses nothing
-        end = {retired.LAST_SEQ: last_seq, retired.LAST_HASH: last_hash}
+        end = {retired.LAST_SEQ: last_seq, retired.LAST_HASH: last_hash, retired.HAD: had}
         self.audit.append(retired.EVENT, device=device_id, files=files, **end)
         self._retired = None  # its ledger entry is what makes it stand
         return when
@@ -457,6 +458,8 @@ class Trust:
             return ""
         path = team.path_for(self.root, colleague)
         digest = ledger.digest(path)
+        # an older entry names no digest: it vouches for the bytes a retire of theirs had
+        had = any((b := self.before_retire(d)) is not None and b.vouches(digest) for d in retired)
         late = []
         needle = json.dumps(colleague.practitioner_id).encode()
         for entry in signed_entries(self.audit.directory, keys, needle):
@@ -464,7 +467,7 @@ class Trust:
                 entry.event != "practitioner-add"
                 or entry.data.get("practitioner") != colleague.practitioner_id
                 or self._registrant(entry.device) != by
-                or entry.data.get("sha256", digest) != digest
+                or entry.data.get("sha256", digest if had else None) != digest
             ):
                 continue
             if self.retired_after(entry.device, entry.time, entry) is None:
