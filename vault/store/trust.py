@@ -35,6 +35,7 @@ from .retired import EVENT as RETIRE_EVENT
 from .retired import Before, Last
 
 RETIRE_NEEDLE = f'"event":"{RETIRE_EVENT}"'.encode()
+ADD_NEEDLE = b'"event":"practitioner-add"'
 
 
 @dataclass(frozen=True)
@@ -427,10 +428,15 @@ class Trust:
         judged = self._judged
         if judged is None or judged.stamp != stamp or judged.refused and judged.own != mtime:
             everyone = team.read_all(self.root, self.device.trusted)[0]
+            adders = {self._registrant(d) for d in self.retired()}
+            # every log read once for all colleagues, not once each: a practice has many
+            adds = (
+                signed_entries(audit, keys, ADD_NEEDLE) if any(c.added_by in adders for c in everyone) else []
+            )
             refused = {
                 (c.practitioner_id, c.added_by): TamperedFile(team.path_for(self.root, c), why)
                 for c in everyone
-                if (why := self._colleague_refusal(c, keys))
+                if (why := self._colleague_refusal(c, adds))
             }
             standing = {c.practitioner_id for c in everyone if (c.practitioner_id, c.added_by) not in refused}
             outcast = frozenset({pid for pid, _ in refused} - standing - set(self.device.trusted))
@@ -446,7 +452,7 @@ class Trust:
             judged = self._judged = _Colleagues(stamp, mtime, refused, outcast, registrations)
         return judged
 
-    def _colleague_refusal(self, colleague: team.Colleague, keys: dict[str, VerifyKey]) -> str:
+    def _colleague_refusal(self, colleague: team.Colleague, adds: list[Entry]) -> str:
         """Why a colleague record does not stand ("" if it does). It is signed with the
         practitioner's own key, which a thief with the passphrase uses from a stolen laptop
         with its clock set back; so once a machine of theirs is retired, it stands only if
@@ -461,8 +467,7 @@ class Trust:
         # an older entry names no digest: it vouches for the bytes a retire of theirs had
         had = any((b := self.before_retire(d)) is not None and b.vouches(digest) for d in retired)
         late = []
-        needle = json.dumps(colleague.practitioner_id).encode()
-        for entry in signed_entries(self.audit.directory, keys, needle):
+        for entry in adds:  # the signed `practitioner-add` entries
             if (
                 entry.event != "practitioner-add"
                 or entry.data.get("practitioner") != colleague.practitioner_id
