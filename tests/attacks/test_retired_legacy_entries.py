@@ -27,6 +27,7 @@ from vault.format.keys import Practitioner
 from vault.sharing import access
 from vault.store import colleagues as team
 from vault.store.clients import client_record
+from vault.store.practice import register_device
 
 
 def _as_older_casenotes(vault: Vault, event: str) -> Callable[[], None]:
@@ -140,3 +141,29 @@ def test_an_older_practitioner_add_still_vouches_for_the_colleague_record_it_rec
     clock.set("2019-02-02T09:00:00")
     assert [c.name for c in desk.trust.colleagues()] == ["Bea"]
     assert verify(desk) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a registration is signed with the practitioner's key and a new device has no log to be "
+    "judged by: stopping it needs a registration after a retire approved from a machine kept "
+    "(a new command), not done here (docs/threat-model.md, what a retire cannot know)",
+)
+def test_a_device_the_thief_registers_with_the_passphrase_after_the_retire_makes_no_key_sealed_to(
+    machines, tmp_path
+) -> None:
+    """The thief does not use the retired laptop's device key at all: with its copy of the
+    vault and the passphrase it registers a new device of the practitioner (clock set back)
+    and renews the client's key there, keeping the private half. The desk should seal no
+    note to it."""
+    desk, laptop, sync, clock = machines
+    client_id = desk.add_client("AB-5", "Fictional Client", None)
+    sync()
+    _retire_apart(desk, laptop, clock)
+    thief = register_device(laptop.root, tmp_path / "thief-config", Passphrase(PASSPHRASE), clock)
+    gid = thief.keyring.merge(client_id, "key-renew")
+    thief.close()
+    sync()
+    clock.set("2019-02-02T09:00:00")
+
+    assert desk.keyring.current(client_id) != gid
