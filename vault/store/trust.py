@@ -74,6 +74,7 @@ class Trust:
         self._retired: _Retired | None = None
         self._before: dict[str, tuple[tuple[int, int, Last], Before]] = {}  # device -> (log stat, end, ...)
         self._judged: _Colleagues | None = None
+        self._renewed: dict[str, tuple[tuple[object, ...], bool]] = {}  # `_ever_renewed`
 
     # -- devices ------------------------------------------------------------------------
     def device_keys(self) -> dict[str, VerifyKey]:
@@ -385,21 +386,42 @@ class Trust:
         """The key to seal a colleague's client keys to: the one their key record in this
         vault holds, when they renewed it since their identity was vouched for (a passphrase
         change: signed by their signing key and recorded by a device of theirs in the ledger);
-        else the vouched identity's. Not the old one after a renewal: an older copy of their
-        key record, with the old passphrase, would open it."""
+        else the vouched identity's, only if they never renewed it. Not the old one after a
+        renewal: an older copy of their key record, with the old passphrase, would open it;
+        and a record put back over the renewed one is such a copy (TamperedFile)."""
         identity = colleague.identity
         path = self.root / "practitioners" / f"{identity.practitioner_id}.json"
         try:
             record = read_record(path, PRACTITIONER_KEY_FORMAT)
+            box, sign = public_keys(record, path)
         except VaultError:
-            return identity.box_public
-        box, sign = public_keys(record, path)
-        if sign != identity.sign_public or box == identity.box_public:
-            return identity.box_public
-        if signed_box_key(record, sign) != box:
-            return identity.box_public
-        recorded = self._renewal_recorded(identity.practitioner_id, path, b64(bytes(box)))
-        return box if recorded else identity.box_public
+            record = None
+        if (
+            record is not None
+            and sign == identity.sign_public
+            and box != identity.box_public
+            and signed_box_key(record, sign) == box
+            and self._renewal_recorded(identity.practitioner_id, path, b64(bytes(box)))
+        ):
+            return box
+        if self._ever_renewed(identity.practitioner_id, path):
+            raise TamperedFile(
+                path,
+                f"colleague {colleague.name}'s key record is not the one their latest key renewal "
+                "recorded (an older copy put back?): nothing is sealed to them until a machine of "
+                "theirs restores their current record",
+            )
+        return identity.box_public
+
+    def _ever_renewed(self, practitioner_id: str, path: Path) -> bool:
+        """Whether a device of theirs recorded renewing their key record (`renewals`): then
+        the key their identity names is an old one. Cached until a log changes."""
+        logs = sync_artefacts.glob(self.root / "audit", "*.log")
+        stamp_ = (*self._devices_stamp, *((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in logs))
+        cached = self._renewed.get(practitioner_id)
+        if cached is None or cached[0] != stamp_:
+            cached = self._renewed[practitioner_id] = (stamp_, bool(self.renewals(practitioner_id, path)))
+        return cached[1]
 
     def colleagues(self) -> list[team.Colleague]:
         """The colleagues a pinned practitioner vouched for, less those refused (added from a
