@@ -30,3 +30,5 @@ def test_a_colleagues_older_key_record_put_back_gets_no_grant_made_after_her_ren
     granted = alex.run("access", "grant", "AB-1", "Bea")
     assert keys_an_old_record_opens(bea, older, Passphrase(BEA_PASS), "AB-1") == [], granted.err
     assert granted.code == 1 and "practitioners/" in granted.err and "older copy" in granted.err, granted.err
+    checked = alex.run("verify")
+    assert checked.code == 1 and "older key" in checked.err, checked.err
