@@ -14,7 +14,7 @@ from typing import Any
 
 import nacl.exceptions
 import pytest
-from conftest import PASSPHRASE
+from conftest import CHEAP_KDF, PASSPHRASE
 from helpers.group_purge import machines  # noqa: F401
 from helpers.stolen_laptop import file_as_syncd as _file
 from nacl.public import PrivateKey, SealedBox
@@ -167,3 +167,32 @@ def test_a_device_the_thief_registers_with_the_passphrase_after_the_retire_makes
     clock.set("2019-02-02T09:00:00")
 
     assert desk.keyring.current(client_id) != gid
+
+
+def test_a_refused_colleagues_device_vouches_for_no_second_device_or_colleague(machines, tmp_path) -> None:
+    """Mallory, added as a colleague of the practice only from the stolen laptop beyond its
+    retire, registers a device, then from it a second one, and adds "Eve" as her own
+    colleague there: on the desk none of them is a device or a colleague of the practice,
+    and verify names both devices (held)."""
+    desk, laptop, sync, clock = machines
+    client_id = desk.add_client("AB-6", "Fictional Client", None)
+    sync()
+    _retire_apart(desk, laptop, clock)
+    thief_pass = Passphrase("fictional thief passphrase, long enough")
+    mallory, _ = team.join_practice(laptop.root, thief_pass, CHEAP_KDF)
+    laptop.trust.add_colleague(laptop.unlock(Passphrase(PASSPHRASE)), "Mallory", mallory)
+    first = register_device(laptop.root, tmp_path / "mallory-1", thief_pass, clock)
+    eve = team.identity_of(Practitioner(new_id(), PrivateKey.generate(), SigningKey.generate()))
+    first.trust.add_colleague(first.unlock(thief_pass), "Eve", eve)
+    second = register_device(laptop.root, tmp_path / "mallory-2", thief_pass, clock)
+    devices = [first.device.device_id, second.device.device_id]
+    first.close()
+    second.close()
+    sync()
+    clock.set("2019-02-02T09:00:00")
+
+    assert not set(devices) & set(desk.trust.device_keys())
+    assert {c.name for c in desk.trust.colleagues()} == set()
+    problems = {p.path.name for p in verify(desk)}
+    assert {f"{d}.json" for d in devices} <= problems
+    assert desk.keyring.current(client_id) is not None
