@@ -21,7 +21,7 @@ from nacl.public import PrivateKey, SealedBox
 from nacl.signing import SigningKey
 
 from vault import Passphrase, Vault, durable, verify
-from vault.errors import KeyNotUsable
+from vault.errors import KeyNotUsable, KeyRecordOutdated, TamperedFile
 from vault.format.encoding import new_id, stamp
 from vault.format.keys import Practitioner
 from vault.sharing import access
@@ -44,9 +44,9 @@ def _as_older_casenotes(vault: Vault, event: str) -> Callable[[], None]:
     return lambda: setattr(vault.audit, "append", append)
 
 
-def _retire_apart(desk: Vault, laptop: Vault, clock) -> None:
+def _retire_apart(desk: Vault, laptop: Vault, clock, passphrase: str = PASSPHRASE) -> None:
     clock.set("2019-02-01T09:00:00")
-    desk.trust.retire(desk.unlock(Passphrase(PASSPHRASE)), laptop.device.device_id)
+    desk.trust.retire(desk.unlock(Passphrase(passphrase)), laptop.device.device_id)
     clock.set("2019-01-15T09:00:00")  # the thief's clock
 
 
@@ -196,3 +196,31 @@ def test_a_refused_colleagues_device_vouches_for_no_second_device_or_colleague(m
     problems = {p.path.name for p in verify(desk)}
     assert {f"{d}.json" for d in devices} <= problems
     assert desk.keyring.current(client_id) is not None
+
+
+def test_a_renewal_the_laptop_recorded_before_its_retire_replayed_after_a_later_one_gives_no_key(
+    machines,
+) -> None:
+    """The laptop changed the passphrase before it was lost (a renewal its log records
+    before the retire); the desk retires it and changes the passphrase again. The thief,
+    who watched the first change, puts the laptop's record back: the desk seals no new
+    client to its key, refuses it on unlock, and verify names it (held)."""
+    desk, laptop, sync, clock = machines
+    first = Passphrase(FIRST := "a first fictional passphrase, long")
+    then = Passphrase("a second fictional passphrase, long")
+    laptop.change_passphrase(Passphrase(PASSPHRASE), first)
+    sync()
+    verify(desk)  # the desk follows the renewal the ledger vouches for
+    _retire_apart(desk, laptop, clock, FIRST)
+    replayed = laptop.practitioner_file.read_bytes()
+    clock.set("2019-02-02T09:00:00")
+    desk.change_passphrase(first, then)
+    sync()
+    laptop.practitioner_file.write_bytes(replayed)  # as the thief's sync engine carries it
+    sync()
+
+    with pytest.raises(TamperedFile):
+        desk.add_client("AB-7", "Fictional Client", None)
+    with pytest.raises(KeyRecordOutdated):
+        desk.unlock(first)
+    assert desk.practitioner_file in {p.path for p in verify(desk)}
