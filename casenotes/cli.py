@@ -713,7 +713,7 @@ def open_cmd(
         {"client": client_id},
         minutes,
         no_browser,
-        lambda: report_leftovers(vault, client_id),  # skipped by the reading: not on the way to the pages
+        lambda: report_leftovers(vault, client_id),  # after "all pages ready": not on the way to the pages
     )
 
 

@@ -115,7 +115,7 @@ def read_newest(
             return ahead[nid]
         revisions = vault.revisions(client_id, nid)
         try:  # the order only: the signature is checked when the note is read
-            return revision_format.parse(revisions[-1][2].read_bytes(), revisions[-1][2]).header.sealed_at
+            return revision_format.read_header(revisions[-1][2]).sealed_at
         except (IndexError, OSError):
             return ""  # an empty folder holds nothing (a read error: the complete read reports it)
         except TamperedFile:  # its date unreadable, it may be the newest: read (and reported) now

@@ -61,7 +61,8 @@ def serve_site(
     can be served: the address is told then, and the other pages follow (a long history
     takes seconds). The browser is sent to the address with its token through a 0600
     launcher file: never an argv, which any local user can read. ``when_complete`` runs
-    once every page is served, before ``told.ready()``.
+    once every page is served, after ``told.ready()``: what it does (a scan, a warning) is
+    not on the way to the pages.
     """
     from .staged_build import stop_requested  # loaded by the warm-up already
 
@@ -106,8 +107,8 @@ def serve_site(
         assert opened is not None
         if not opened.server.complete.is_set():
             opened.completed()
-        when_complete()
         told.ready()
+        when_complete()  # a stop asked meanwhile ends the serving at its first look
         reason = opened.serve(minutes * 60)
     except BuildStopped:
         reason = "stopped"

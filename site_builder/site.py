@@ -53,6 +53,9 @@ class BuiltSite:
     # A partial overview (a long history): (notes shown, notes in all); built in
     # directory/partial, its html served until the complete overview replaces it.
     partial: tuple[int, int] | None = None
+    # The CSP hashes of the theme's inline scripts in the pages rendered so far (both
+    # processes'), taken from each page's text as it was written.
+    scripts: set[str] = field(default_factory=set)
 
     @property
     def html(self) -> Path:
@@ -363,19 +366,23 @@ def partial_banner(shown: int, total: int) -> str:
 
 
 def build(
-    directory: Path, timeline: Timeline, banner: str | None = None, on_overview: OnOverview = None
+    directory: Path,
+    timeline: Timeline,
+    banner: str | None = None,
+    on_overview: OnOverview = None,
+    scripts: set[str] | None = None,
 ) -> None:
     """Generate and build the site: the overview first, then every other page.
 
     ``on_overview(done)`` is called once the overview and the theme's files are written:
     from PARALLEL_FROM notes while the other pages are being rendered (``done`` False;
     what it starts, a server thread, is not in the process forked to render half of
-    them), else once every page is (``done`` True).
+    them), else once every page is (``done`` True). ``scripts`` gets the pages' CSP hashes.
     """
     generate(directory, timeline, banner)
     if stop_requested.is_set():
         raise BuildStopped()  # MkDocs not loaded for a site no one will see
-    steps = StagedBuild(directory / "mkdocs.yml")
+    steps = StagedBuild(directory / "mkdocs.yml", scripts)
     try:
         steps.build_pages([OVERVIEW])
         rest = [uri for uri in steps.pages if uri != OVERVIEW]
@@ -440,7 +447,7 @@ def build_site(
             if on_overview:
                 on_overview(site)
 
-        build(directory, timeline, on_overview=overview)
+        build(directory, timeline, on_overview=overview, scripts=site.scripts)
         timings.build = time.perf_counter() - started
     site.complete = True
     return site
@@ -468,7 +475,7 @@ def _serve_partial(
     site = BuiltSite(directory, timeline, partial=(len(notes) + len(found), total))
     timeline.partial = site.partial
     generate(site.html.parent, timeline, partial=site.partial)
-    steps = StagedBuild(site.html.parent / "mkdocs.yml")
+    steps = StagedBuild(site.html.parent / "mkdocs.yml", site.scripts)
     try:
         steps.build_pages([OVERVIEW])
     finally:
@@ -531,7 +538,7 @@ def build_shared_site(
         if on_overview:
             on_overview(site)
 
-    build(directory, site.timeline, banner, on_overview=overview)
+    build(directory, site.timeline, banner, on_overview=overview, scripts=site.scripts)
     site.complete = True
     return site
 
@@ -552,9 +559,8 @@ class OpenSite:
         self.vault = vault
         self.subject = subject  # what the audit entries name: {"client": id} or {"share": ...}
         self.site = site
-        overview = [site.html / "index.html"]
-        hashes = theme.script_hashes(site.html, None if site.complete else overview)
-        self.server = SiteServer(site.html, hashes, complete=site.complete)
+        # the pages rendered so far: the overview alone while the rest are built
+        self.server = SiteServer(site.html, site.scripts, complete=site.complete)
         # Set by stop(), or by a signal handler (stop= its flag): no lock (stopping.py).
         self.stop_event = StopFlag() if stop is None else stop
         vault.audit.append("site-open", **subject)
@@ -582,12 +588,12 @@ class OpenSite:
     def replace(self, site: BuiltSite) -> None:
         """The complete overview written: served from now on in the partial one's place."""
         self.site = site
-        self.server.csp = content_security_policy(theme.script_hashes(site.html, [site.html / "index.html"]))
+        self.server.csp = content_security_policy(site.scripts)
         self.server.root = site.html.resolve()
 
     def completed(self) -> None:
         """Every page is written: serve them all (their scripts allowed by hash)."""
-        self.server.csp = content_security_policy(theme.script_hashes(self.site.html))
+        self.server.csp = content_security_policy(self.site.scripts)
         self.server.touch()  # the idle timeout counts from the whole site
         self.server.complete.set()
 

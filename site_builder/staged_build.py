@@ -144,7 +144,9 @@ def _MemoryBytecodeCache(base: type) -> Any:  # a class made once jinja2 is load
 class StagedBuild:
     """The steps of one build of ``config_file``'s project, its pages already written."""
 
-    def __init__(self, config_file: Path) -> None:
+    def __init__(self, config_file: Path, scripts: set[str] | None = None) -> None:
+        """``scripts``: filled with the CSP hashes of the theme's inline scripts in every
+        page rendered (in this process or the forked one), from the text as it is written."""
         settled()
         from mkdocs.commands.build import get_files, get_navigation
         from mkdocs.config import load_config
@@ -177,8 +179,15 @@ class StagedBuild:
             config.plugins.on_shutdown()
             raise
         self.config, self.files = config, files
+        self.scripts = set() if scripts is None else scripts
+        # after every plugin's: the page's text as it is written
+        config.plugins.events["post_page"].append(self._hash_scripts)
         self.search = theme.search_entries(config)
         self.entries: dict[str, list[Any]] = {}  # each page's search entries, by source path
+
+    def _hash_scripts(self, output: str, **_: Any) -> str:
+        self.scripts.update(theme.page_script_hashes(output))
+        return output
 
     @property
     def pages(self) -> list[str]:
@@ -220,7 +229,7 @@ class StagedBuild:
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 signal.signal(signum, signal.SIG_DFL)  # not the parent's handlers: just stop
             write(theirs)
-            sender.send(self.build_pages(theirs))
+            sender.send((self.build_pages(theirs), self.scripts))
             sender.close()
 
         child = context.Process(target=work, daemon=True)
@@ -236,7 +245,9 @@ class StagedBuild:
                 if not child.is_alive() and not receiver.poll():
                     break
             try:
-                self.entries.update(receiver.recv())
+                entries, scripts = receiver.recv()
+                self.entries.update(entries)
+                self.scripts.update(scripts)
             except EOFError:
                 pass  # the child failed: its exit code says so below
             child.join()

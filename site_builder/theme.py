@@ -117,12 +117,20 @@ def _material_scripts() -> tuple[re.Pattern[str], ...]:
 def script_hashes(site: Path, pages: Iterable[Path] | None = None) -> set[str]:
     """CSP hashes ('sha256-…') of every inline script of Material's in a built site (or in
     some of its pages: the overview, served while the rest is built)."""
+    hashes: set[str] = set()
+    for page in site.rglob("*.html") if pages is None else pages:
+        hashes |= page_script_hashes(page.read_text(encoding="utf-8", errors="replace"))
+    return hashes
+
+
+def page_script_hashes(html: str) -> set[str]:
+    """The CSP hashes of one page's inline scripts of Material's, from its text (as the
+    build hands it to be written: no page read back)."""
     patterns = _material_scripts()
     hashes = set()
-    for page in site.rglob("*.html") if pages is None else pages:
-        for match in _SCRIPT.finditer(page.read_text(encoding="utf-8", errors="replace")):
-            body = match.group("body")
-            if body and "src=" not in match.group("attrs") and any(p.fullmatch(body) for p in patterns):
-                digest = hashlib.sha256(body.encode("utf-8")).digest()
-                hashes.add("sha256-" + base64.b64encode(digest).decode("ascii"))
+    for match in _SCRIPT.finditer(html):
+        body = match.group("body")
+        if body and "src=" not in match.group("attrs") and any(p.fullmatch(body) for p in patterns):
+            digest = hashlib.sha256(body.encode("utf-8")).digest()
+            hashes.add("sha256-" + base64.b64encode(digest).decode("ascii"))
     return hashes

@@ -7,6 +7,8 @@ syncd would; what matters is who can read that note."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from helpers.four_practitioners import (
     Practice,
@@ -220,3 +222,54 @@ def test_a_revoked_colleague_who_revokes_back_is_named_to_the_one_she_shut_out(p
     (practice.root / "clients" / practice.client / "keys" / forged).unlink()  # the fix it names
     note = practice.seal("bea", "Bea's note, once the file is gone")
     assert note in practice.readable("bea", "bea") and note not in practice.readable("carol", "bea")
+
+
+def _access_file(practice: Practice, who: str) -> Path:
+    with practice.vault("alex") as vault:
+        [path] = [p for pid, _, p in vault.keyring.access_files(practice.client) if pid == practice.ids[who]]
+    return path
+
+
+def test_a_holders_access_file_deleted_does_not_shut_her_out_of_the_next_key(practice: Practice) -> None:
+    """Carol's machine (or anyone who can write the folder) deletes Bea's access file just
+    before Alex revokes Dan. The ledger still records Bea's grant, and nobody revoked her:
+    the revoke's new key is sealed to her too, and verify names the deleted file."""
+    deleted = _access_file(practice, "bea")
+    deleted.unlink()
+    with practice.vault("alex") as vault:
+        assert [p.why for p in verify(vault) if p.path == deleted] == [
+            "a key or index file the audit log recorded is missing (deleted?)"
+        ]
+    _revoke(practice, "alex", "dan")
+    note = practice.seal("alex", "after Dan left")
+    assert note in practice.readable("bea", "alex") & practice.readable("carol", "alex")
+    assert note not in practice.readable("dan", "alex")
+
+
+def test_a_colleague_who_deletes_her_access_file_is_revoked_all_the_same_and_never_a_holder_again(
+    practice: Practice,
+) -> None:
+    """Carol's machine deletes her own access file (she keeps a copy) just before Alex
+    revokes her. As the ledger counts her, she still holds the key: the revoke goes ahead
+    (refused as "holds no key", she would be sealed the next key by the next rotation) and
+    records her file removed; then neither her copy put back nor the next rotation (Bea
+    revokes Dan) makes her a holder again, and no note sealed after opens for her."""
+    deleted = _access_file(practice, "carol")
+    kept = deleted.read_bytes()
+    deleted.unlink()
+    _revoke(practice, "alex", "carol")
+    with practice.vault("alex") as vault:
+        assert practice.ids["carol"] not in vault.keyring.granted(practice.client)
+        assert verify(vault) == []  # recorded removed: neither missing nor hers any more
+    deleted.write_bytes(kept)  # put back from her copy
+    with practice.vault("alex") as vault:
+        assert practice.ids["carol"] not in vault.keyring.granted(practice.client)
+        assert [p.why for p in verify(vault) if p.path == deleted] == [
+            "is back, though the audit log recorded it deleted (put back?)"
+        ]
+    _revoke(practice, "bea", "dan")
+    with practice.vault("alex") as vault:
+        assert vault.keyring.granted(practice.client) == {practice.ids["alex"], practice.ids["bea"]}
+    note = practice.seal("alex", "after Carol and Dan left")
+    assert note in practice.readable("bea", "alex")
+    assert note not in practice.readable("carol", "alex") | practice.readable("dan", "alex")

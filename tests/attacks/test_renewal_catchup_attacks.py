@@ -237,30 +237,19 @@ def test_lines_planted_without_a_device_key_leave_the_catch_up_nothing_to_carry(
     assert renewed_since(practice, old_copy, "CD-2", "00000000000000d4")
 
 
-THIEF_DELETED = (
-    "the catch-up now asks to renew CD-2 (the log names an access file of its current generation "
-    "that is gone), but Keyring.entitled counts no holder of a generation whose recorded access "
-    "file was deleted, so the renewal is refused (MergeNotHere: never granted) and CD-2 waits, its "
-    "notes still sealed to the generation the thief took: a fix belongs in the keyring's rule of "
-    "who holds a generation (the practitioner who added the client), not in the catch-up"
-)
-
-
-@pytest.mark.parametrize(
-    "instead",
-    [False, pytest.param(True, marks=pytest.mark.xfail(strict=True, reason=THIEF_DELETED))],
-    ids=["beside", "instead"],
-)
+@pytest.mark.parametrize("how", ["beside", "instead", "over"])
 def test_a_thief_with_the_old_record_cannot_make_the_catch_up_pass_over_a_client(
-    practice: Env, tmp_path: Path, instead: bool
+    practice: Env, tmp_path: Path, how: str
 ) -> None:
     """The thief holds the key record from before the renewal and the old passphrase, and
     can write the synced folder (the second laptop, stolen). Before the first machine's
-    next unlock, they open the access file of CD-2 (sealed to the old key) and lay beside
-    it one of the same generation sealed to the practitioner's new public key (public, in
-    the key record), or ``instead`` of it (the old one deleted: the log still names it).
+    next unlock, they open the access file of CD-2 (sealed to the old key) and lay one of
+    the same generation sealed to the practitioner's new public key (public, in the key
+    record) ``beside`` it, ``instead`` of it (the old one deleted: the log still names
+    it), or ``over`` it (the same name, other bytes than the log recorded).
     Had one file opening with the current key been enough, CD-2 would never be renewed and
-    its notes would go on opening with the old record (or the key the thief took)."""
+    its notes would go on opening with the old record (or the key the thief took); had a
+    deleted file made its practitioner no holder, the renewal would be refused."""
     from nacl.public import SealedBox
 
     from vault.format.keys import unlock_practitioner
@@ -272,15 +261,56 @@ def test_a_thief_with_the_old_record_cannot_make_the_catch_up_pass_over_a_client
     [(_, gid, path)] = vault.keyring.access_files(client)
     secret = old.open_sealed(path.read_bytes())
     new_public = vault.keyring.practitioner_box_keys()[pid]  # from the key record: no unlock
-    beside = path.parent / kg.access_name(pid, gid, "00000000000000ee")
-    beside.write_bytes(SealedBox(new_public).encrypt(secret))
-    if instead:
+    laid = path if how == "over" else path.parent / kg.access_name(pid, gid, "00000000000000ee")
+    if how == "instead":
         path.unlink()
+    laid.write_bytes(SealedBox(new_public).encrypt(secret))
     met = practice.run("cat", "AB-1", passphrase=NEW)
     assert met.code == 0 and "gave 1 client(s) a new key" in met.err, met.err
     assert renewed_since(practice, old_copy, "CD-2", "00000000000000d5")
     taken = [PrivateKey(secret[i : i + 32]) for i in range(0, len(secret), 32)]
     assert not opens(practice, taken, "00000000000000d5", handle="CD-2")
+    # and verify names what the thief did: the file laid there, and the one deleted
+    said = practice.run("verify", passphrase=NEW)
+    laid_said = {
+        "over": "differs from the key or index file the audit log recorded (replaced?)",
+        "beside": "a sealed client key the audit log never recorded",
+        "instead": "a sealed client key the audit log never recorded",
+    }[how]
+    assert said.code == 1 and f"{laid}: {laid_said}" in said.err, said.err
+    deleted = f"{path}: a key or index file the audit log recorded is missing (deleted?)"
+    assert (deleted in said.err) is (how == "instead"), said.err
+
+
+def test_a_file_laid_over_the_named_one_after_an_unlock_left_the_client_waiting_is_renewed(
+    practice: Env, tmp_path: Path
+) -> None:
+    """The laptop's log arrives before CD-2's files: the unlock leaves CD-2 pending, and its
+    line is not read again. Then the files arrive, the access file replaced in place by the
+    thief (the old record opens the laptop's copy; the one laid under its name is sealed to
+    the new key). The next unlock still tells it from the digest the log recorded."""
+    from nacl.public import SealedBox
+
+    from vault.format.keys import unlock_practitioner
+
+    old_copy = apart_during_a_renewal(practice, tmp_path, "CD-2", meet=False)
+    apart = tmp_path / "apart" / "vault"
+    first = practice.vault().device.device_id
+    [log] = [p for p in (apart / "audit").glob("*.log") if p.stem != first]  # the laptop's own
+    shutil.copyfile(log, practice.vault_dir / "audit" / log.name)
+    early = practice.run("cat", "AB-1", passphrase=NEW)
+    assert early.code == 0 and "new key" not in early.err, early.err
+    sync_new_files(apart, practice.vault_dir, log.stem)
+    vault = practice.vault()
+    client, pid = vault.resolve("CD-2"), vault.device.practitioner_id
+    [(_, _, path)] = vault.keyring.access_files(client)
+    secret = unlock_practitioner(old_copy, Passphrase(PASSPHRASE)).open_sealed(path.read_bytes())
+    path.write_bytes(SealedBox(vault.keyring.practitioner_box_keys()[pid]).encrypt(secret))
+    met = practice.run("cat", "AB-1", passphrase=NEW)
+    assert met.code == 0 and "gave 1 client(s) a new key" in met.err, met.err
+    assert renewed_since(practice, old_copy, "CD-2", "00000000000000d7")
+    taken = [PrivateKey(secret[i : i + 32]) for i in range(0, len(secret), 32)]
+    assert not opens(practice, taken, "00000000000000d7", handle="CD-2")
 
 
 def test_both_machines_catching_up_the_same_client_leave_it_sealed_to_the_current_key_only(

@@ -264,3 +264,38 @@ def test_a_stolen_laptops_close_of_a_request_dated_before_its_retire_closes_noth
     requests.close(laptop, requests.find(laptop, asked.request_id), "sent", dt.date(2019, 1, 20))
     sync()
     assert requests.find(desk, asked.request_id).closed is None
+
+
+def test_a_supervision_the_supervisees_retired_laptop_writes_makes_no_one_a_supervisor(
+    tmp_path: Path,
+) -> None:
+    """Alex's laptop is stolen and he retires it from his new desk machine. Its thief knows
+    his passphrase and, with the clock set back to before the retire, makes Carol supervisor
+    of his client: the record is signed with Alex's practitioner key, so only the audit log
+    can tell which machine wrote it. It stands nowhere (no co-signature of hers would count)
+    and verify names it; a supervision Alex made from the laptop before the loss stands."""
+    practice = four_practitioners(tmp_path)
+    alex_pass = Passphrase(PASSPHRASES["alex"])
+    with practice.vault("alex") as laptop:
+        supervision.supervise(
+            laptop, laptop.unlock(alex_pass), practice.client, laptop.trust.colleague("Bea")
+        )
+        stolen = laptop.device.device_id
+    desk_config = tmp_path / "alex-desk-config"
+    desk = register_device(practice.root, desk_config, alex_pass)
+    desk.trust.retire(desk.unlock(alex_pass), stolen)
+    desk.close()
+    thief = Vault(
+        practice.root, practice.configs["alex"], clock=lambda: dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    )
+    supervision.supervise(thief, thief.unlock(alex_pass), practice.client, thief.trust.colleague("Carol"))
+    forged = thief.client_dir(practice.client) / "supervision" / f"{practice.ids['carol']}.json"
+    thief.close()
+    assert forged.exists()
+
+    with Vault(practice.root, desk_config) as desk:
+        standing = [s["supervisor"] for s in supervision._supervisions(desk, practice.client)]
+        problems = supervision.problems(desk)
+    assert standing == [practice.ids["bea"]]  # Bea's, made before the loss, and not Carol's
+    [why] = [p.why for p in problems if p.path == forged]
+    assert stolen in why and practice.ids["alex"] in why and "retired" in why

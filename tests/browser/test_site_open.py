@@ -430,3 +430,31 @@ def test_a_signal_the_moment_the_site_directory_is_made_still_wipes_it(story: En
     assert "Serving" not in out
     assert not list(RAM.glob(f"casenotes-site-{proc.pid}-*"))
     no_marker_left(story)
+
+
+def test_what_a_sync_left_half_made_is_named_once_every_page_is_ready(story: Env) -> None:
+    """The scan for leftovers is not on the way to the pages: its warning comes after "all
+    pages ready", and the site still serves and is wiped as ever."""
+    from vault.format.encoding import new_id
+
+    with story.vault() as vault:
+        arriving = vault.client_dir(vault.resolve("AB-1")) / "records" / new_id()
+    arriving.mkdir()  # another machine's new note, its folder synced before its file
+    old = time.time() - 7200  # past the hour after which a half-made folder is named
+    os.utime(arriving, (old, old))
+    opened = Opened(story)
+    assert b"In care since" in fetch_with_token(opened)
+    [directory] = opened.directories()
+    told = []
+    for line in opened.proc.stderr:  # every page served before the stop
+        told.append(line)
+        if line.startswith("casenotes: all pages ready"):
+            break
+    opened.proc.send_signal(signal.SIGTERM)
+    err = "".join(told) + opened.proc.stderr.read()  # the rest: communicate() would skip what is buffered
+    code, _ = opened.finish()  # and the pipes closed
+    assert code == 0 and not directory.exists(), err
+    ready = err.index("casenotes: all pages ready")
+    named = err.index(f"{arriving}: holds no note yet (skipped)")
+    assert ready < named < err.index("Site closed")
+    assert arriving.is_dir()  # left alone: a sync engine may still be filling it

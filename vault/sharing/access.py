@@ -80,7 +80,9 @@ def revoke(vault: Vault, practitioner: Practitioner, client_id: str, colleague: 
     machine made at once), for every holder but the colleague and whoever another revoke
     shut out; then the colleague's (and their) access files go."""
     keyring = vault.keyring
-    if colleague.practitioner_id not in keyring.access_holders(client_id):
+    # by the ledger too: a colleague whose file was deleted still holds the key (see
+    # `Keyring.entitled`), and would be sealed the next one if she could not be revoked
+    if colleague.practitioner_id not in keyring.access_holders(client_id) | keyring.granted(client_id):
         raise NotGranted(colleague.name, client_id)
     if colleague.practitioner_id == keyring.owner(client_id):
         raise OwnerKeepsAccess(colleague.name, client_id)

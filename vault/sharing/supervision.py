@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from ..format import sync_artefacts
 from ..format.constants import JSON_FORMAT_VERSION
 from ..format.encoding import stamp
 from ..format.keys import Practitioner, check_record, sign_record, signer
-from ..store.audit import signed_entries
+from ..store.audit import Entry, signed_entries
 from ..store.authority import Judge
 from ..store.colleagues import Colleague
 from ..store.vault import Vault
@@ -70,7 +70,8 @@ def supervise(vault: Vault, supervisee: Practitioner, client_id: str, supervisor
         durable.write_new(path, sign_record(record, signer(supervisee.signing_key)))
     except FileExistsError:
         raise access.AlreadyGranted(supervisor.name, client_id) from None
-    vault.audit.append("supervise", client=client_id, supervisor=supervisor.practitioner_id)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()  # a retired machine's is told by it
+    vault.audit.append("supervise", client=client_id, supervisor=supervisor.practitioner_id, sha256=digest)
 
 
 def _supervisions(
@@ -88,7 +89,9 @@ def _supervisions(
     standing = []
     for path in sync_artefacts.glob(folder, "*.json"):
         record = check_record(path, SUPERVISION_FORMAT, signers, "supervisee", UNTRUSTED)
-        why = judge.refusal(str(record["supervisee"]), str(record["since"]))
+        why = judge.refusal(str(record["supervisee"]), str(record["since"])) or _supervision_from_retired(
+            vault, client_id, record, path
+        )
         if not why:
             standing.append(record)
         elif found is not None:
@@ -121,31 +124,67 @@ def _refused(vault: Vault, what: str, practitioner: object, why: str, fix: str, 
 
 def _from_retired(vault: Vault, client_id: str, record: dict[str, Any], path: Path) -> str:
     """Why a co-signature counts as written from the supervisor's retired machine ("" if
-    not): signed with the practitioner's key, which a thief with the passphrase uses from a
-    stolen laptop with its clock set back, it is judged by the ``cosign`` entries that
-    record it. Once a machine of the supervisor is retired, one stands only if a device of
-    theirs recorded it while it had authority (not retired, or before its retire by its
-    log); recorded by none, it waits for the log that does."""
+    not): judged by the ``cosign`` entries that record it (`_recorded_with_authority`)."""
+    return _recorded_with_authority(
+        vault,
+        client_id,
+        str(record["supervisor"]),
+        path,
+        "cosign",
+        json.dumps(str(record["note"])).encode(),
+        lambda entry: entry.data.get("revision") == record["revision"],
+    )
+
+
+def _supervision_from_retired(vault: Vault, client_id: str, record: dict[str, Any], path: Path) -> str:
+    """Why a supervision counts as written from the supervisee's retired machine ("" if
+    not): judged by the ``supervise`` entries that record it, as a co-signature is."""
     supervisor = str(record["supervisor"])
+    return _recorded_with_authority(
+        vault,
+        client_id,
+        str(record["supervisee"]),
+        path,
+        "supervise",
+        json.dumps(supervisor).encode(),
+        lambda entry: entry.data.get("supervisor") == supervisor,
+    )
+
+
+def _recorded_with_authority(
+    vault: Vault,
+    client_id: str,
+    practitioner: str,
+    path: Path,
+    event: str,
+    needle: bytes,
+    names_it: Callable[[Entry], bool],
+) -> str:
+    """Why a record signed with ``practitioner``'s key counts as written from their retired
+    machine ("" if not). A thief with the passphrase signs it on a stolen laptop with its
+    clock set back, so only the audit log can tell which machine wrote it: once a machine of
+    the practitioner is retired, a record stands only if a device of theirs recorded it
+    (``event``, naming it, with its sha256 where the entry has one) while it had authority
+    (not retired, or before its retire by its log); recorded by none, it waits for the log
+    that does."""
     trust = vault.trust
-    retired = [d for d in trust.retired() if trust.registrant(d) == supervisor]
+    retired = [d for d in trust.retired() if trust.registrant(d) == practitioner]
     if not retired:
         return ""
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    needle = json.dumps(str(record["note"])).encode()
     for entry in signed_entries(vault.audit.directory, trust.device_keys(), needle):
         if (
-            entry.event != "cosign"
+            entry.event != event
             or entry.data.get("client") != client_id
-            or entry.data.get("revision") != record["revision"]
-            or trust.registrant(entry.device) != supervisor
+            or not names_it(entry)
+            or trust.registrant(entry.device) != practitioner
             or entry.data.get("sha256", digest) != digest
         ):
             continue
         if trust.retired_after(entry.device, entry.time, entry) is None:
             return ""
     return (
-        f"recorded by no device of practitioner {supervisor} that had authority then (device(s) "
+        f"recorded by no device of practitioner {practitioner} that had authority then (device(s) "
         f"{', '.join(sorted(retired))} retired; a retired machine keeps none, whatever date it claims)"
     )
 

@@ -10,7 +10,6 @@ machines at once are both readable by whoever holds them.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -37,7 +36,6 @@ from ..format.encoding import b64, canonical, stamp
 from ..format.keys import Practitioner, public_keys, read_record
 from . import audit, ledger
 from .clients import key_record, read_first_generation, read_key_record
-from .retired import Before
 from .trust import Trust
 
 Generations = dict[str, kg.Generation]
@@ -74,7 +72,10 @@ class Keyring:
         # (keys/, devices/ mtimes) -> generations and the key files that did not check
         self._cache: dict[str, tuple[tuple[int, int], Generations, list[TamperedFile]]] = {}
         # (the above, other devices' logs) -> who holds each generation, generations refused
-        self._held: dict[str, tuple[object, dict[str, set[str]], list[TamperedFile], list[TamperedFile]]] = {}
+        # ... and the access files the ledger records given and not removed, with their holder
+        self._held: dict[
+            str, tuple[object, dict[str, set[str]], list[TamperedFile], list[TamperedFile], dict[Path, str]]
+        ] = {}
         self._settling = threading.RLock()
         self._finished: set[tuple[str, str]] = set()  # (client, generation): known audited
 
@@ -144,14 +145,16 @@ class Keyring:
     def refused(self, client_id: str) -> list[TamperedFile]:
         """Key files that do not check, else those that do not stand (`entitled`)."""
         found, bad = self.generations(client_id)
-        return bad or (self.entitled(client_id)[1] if len(found) > 1 or self._by_retired(found) else [])
+        if bad:
+            return bad
+        return self.entitled(client_id)[1] if len(found) > 1 else self._first_refused(client_id, found)
 
     def current(self, client_id: str) -> str | None:
         """The generation new revisions are sealed to (None: a merge must come first), among
         those `entitled` lets stand."""
         found, _ = self.generations(client_id)
-        if len(found) == 1 and not self._by_retired(found):  # no one to ask (reading the ledger costs)
-            return kg.FIRST
+        if len(found) == 1:  # no grant to judge (reading the ledger costs)
+            return None if self._first_refused(client_id, found) else kg.FIRST
         held, refused = self.entitled(client_id)
         return kg.current(self._standing(found, held), held) if not refused else None
 
@@ -184,6 +187,15 @@ class Keyring:
         device that recorded it made its generation or is a holder's. Refused files stop
         sealing (`settle`): they may be a newer key whose grant has not synced yet.
 
+        A holder is who the ledger says was given the key, not who has a file on disk now:
+        a grant counts until an entry records its file removed (a revoke, which names even a
+        file already gone), whether or not the file is still there or has its recorded
+        bytes (`verify` reports one deleted or replaced); and the practitioner who added the
+        client holds its first generation (their device made the key). Else whoever can
+        write the folder could delete a holder's file and have the next rotation (a key
+        renewal's) leave them out, or refuse it, keeping notes sealed to a key the deleter
+        took. A file no entry records counts only in a client from before the ledger.
+
         A retired device (vault/store/retired.py) keeps no authority: a key file it made
         stands only if an entry of its log up to the end its retire names records these
         very bytes, and a grant it recorded counts only if that entry lies there too
@@ -210,6 +222,7 @@ class Keyring:
         # holder held the key when a rotation made apart was sealed to them) and whether it
         # counts now; the device that recorded it, None for a file from before the ledger.
         files: dict[str, tuple[str, str, str | None, bool]] = {}
+        history = ledger.expected(entries)
         prefix = str((self.client_dir(client_id) / "access").relative_to(self.root)) + "/"
         for relative, entry in written.items():
             parsed = kg.parse_access(relative[len(prefix) :]) if relative.startswith(prefix) else None
@@ -218,12 +231,14 @@ class Keyring:
                 if by is not None and (why := self._beyond_retire(by, entry.time, entry)):
                     late.append(TamperedFile(self.root / relative, f"a grant {why}: it gives no access"))
                     by = _NO_ONE
-                files[relative] = (*parsed, by, False)
-        for pid, gid, path in self.access_files(client_id):
-            relative = str(path.relative_to(self.root))
-            if relative in files or older:
-                by = files[relative][2] if relative in files else None
-                files[relative] = (pid, gid, by, ledger.vouch(self.root, path, entries) is None)
+                states = history.get(relative)  # none: a purged client's (counted while on disk)
+                now = states[-1] is not ledger.REMOVED if states else (self.root / relative).is_file()
+                files[relative] = (*parsed, by, now)
+        if older:  # from before the ledger: what is on disk, unless the ledger says otherwise
+            for pid, gid, path in self.access_files(client_id):
+                relative = str(path.relative_to(self.root))
+                if relative not in files:
+                    files[relative] = (pid, gid, None, ledger.vouch(self.root, path, entries) is None)
         owner = self.owner(client_id)
         ever: dict[str, set[str]] = {}  # who held each generation at any time
         held: dict[str, set[str]] = {}  # and who holds it now
@@ -239,7 +254,7 @@ class Keyring:
                 if why:
                     refused.append(TamperedFile(key_file, why))
                     continue
-            elif why := self._key_file_late(g, self.client_dir(client_id) / "client.json", client_id):
+            elif why := self._key_file_late(g, self.client_dir(client_id) / "client.json"):
                 refused.append(TamperedFile(self.client_dir(client_id) / "client.json", why))
                 continue  # and so does every generation after it
             ever[gid] = set(g.holders or ())
@@ -255,19 +270,28 @@ class Keyring:
             held[gid] = set(g.holders or ()) | {
                 pid for pid, of, _, now in files.values() if of == gid and now and pid in ever[gid]
             }
-        self._held[client_id] = (stamp_, held, refused, late)
+            if gid == kg.FIRST and owner is not None:
+                held[gid].add(owner)  # made on their device: they know its key, file or not
+        given = {self.root / relative: pid for relative, (pid, _, _, now) in files.items() if now}
+        self._held[client_id] = (stamp_, held, refused, late, given)
         return held, refused
 
-    def _added_before(self, client_id: str, device_id: str, before: Before) -> bool:
-        needle = json.dumps(client_id).encode()
-        return any(
-            e.event == "client-add"
-            and e.device == device_id
-            and e.data.get("client") == client_id
-            and "sha256" not in e.data
-            and before.entry(e)
-            for e in audit.signed_entries(self.audit.directory, self.trust.device_keys(), needle)
-        )
+    def granted(self, client_id: str) -> set[str]:
+        """Who holds the current key (or a tip of one made apart), as `entitled` counts them:
+        whom a revoke can take it from, their access file deleted or not."""
+        found, _ = self.generations(client_id)
+        held, _ = self.entitled(client_id)
+        return set().union(*(held.get(t, set()) for t in kg.tips(found)))
+
+    def _files_of(self, client_id: str, practitioners: Iterable[str]) -> list[Path]:
+        """The practitioners' access files of the client: those here, and those the ledger
+        records written and not removed that are gone (a removal records them removed, so
+        `verify` calls them neither missing now nor their holders' later)."""
+        who = set(practitioners)
+        here = [path for pid, _, path in self.access_files(client_id) if pid in who]
+        self.entitled(client_id)
+        gone = [p for p, pid in self._held[client_id][4].items() if pid in who and not p.exists()]
+        return sorted({*here, *gone})
 
     def late_grants(self, client_id: str) -> list[TamperedFile]:
         """Access files a retired device recorded after its retire: they give no access
@@ -288,15 +312,22 @@ class Keyring:
             "a retired device keeps no authority, whatever date it claims)"
         )
 
-    def _by_retired(self, found: Generations) -> bool:
-        """Whether the client was added by a device since retired (`entitled` judges it)."""
-        return found[kg.FIRST].by in self.trust.retired()
+    def _first_refused(self, client_id: str, found: Generations) -> list[TamperedFile]:
+        """Of a client with one generation, its ``client.json`` if a retired device made it
+        beyond its retire (`_key_file_late`, as `entitled` judges it): without `entitled`'s
+        reading of every log's chain and signatures once per client, which a retired old
+        laptop's many clients would each pay on their first seal (0.08 s at 3,000 lines)."""
+        path = self.client_dir(client_id) / "client.json"
+        why = self._key_file_late(found[kg.FIRST], path)
+        return [TamperedFile(path, why)] if why else []
 
-    def _key_file_late(self, g: kg.Generation, key_file: Path, client_id: str | None = None) -> str:
+    def _key_file_late(self, g: kg.Generation, key_file: Path) -> str:
         """Why a key file made by a retired device does not stand ("" if it does): no entry
         of its log before the retire records these exact bytes (or, by a retire that names
-        no end of its log, it claims a date after it). Of ``client_id``'s client.json, a
-        ``client-add`` of an older casenotes (no ``sha256``) before the retire vouches too."""
+        no end of its log, it claims a date after it). A ``client.json`` an older casenotes'
+        ``client-add`` (no ``sha256``) recorded is vouched for by the bytes the retire had
+        (vault/store/retired.py `had`), not by its client id: the thief would else put back
+        one of its own."""
         when = self.trust.retired().get(g.by)
         if when is None:
             return ""
@@ -307,8 +338,6 @@ class Keyring:
             or before is not None
             and before.vouches(ledger.digest(key_file))
         ):
-            return ""
-        if before is not None and client_id is not None and self._added_before(client_id, g.by, before):
             return ""
         return (
             f"made by device {g.by} of practitioner {self.trust.registrant(g.by) or 'unknown'}, which was "
@@ -357,7 +386,7 @@ class Keyring:
             mine = f".{self.device.device_id}.sealed"
             files = self.access_files(client_id)
             access = sorted(path for _, of, path in files if of == gid and path.name.endswith(mine))
-            removed = sorted(path for pid, _, path in files if pid in generation.revoked)
+            removed = self._files_of(client_id, generation.revoked)
             sealed_to = {pid for pid, of, path in files if path in access}
             if not (generation.holders or frozenset()) <= sealed_to:
                 # A holder's file is gone (an undo a crash half kept): no one may be sealed
@@ -508,7 +537,12 @@ class Keyring:
     # -- rotation: a revoke, or a merge of generations made apart ------------------------
     def known_box_keys(self) -> dict[str, PublicKey]:
         """Encryption keys this device can seal to: pinned practitioners' and colleagues'."""
-        known = {c.practitioner_id: self.trust.box_key(c) for c in self.trust.colleagues()}
+        known = {}
+        for colleague in self.trust.colleagues():
+            try:
+                known[colleague.practitioner_id] = self.trust.box_key(colleague)
+            except TamperedFile:  # an older key record put back: left out, granted again later
+                continue
         return known | self.practitioner_box_keys()
 
     def rotation(self, client_id: str, revoke: str | None = None, by: str | None = None) -> Rotation:
@@ -548,6 +582,7 @@ class Keyring:
         published its key leaves them for a key never used, which this one supersedes."""
         found, _ = self.generations(client_id)
         ends = kg.tips(found)
+        removed = self._files_of(client_id, rotation.shut_out)  # the ledger as `rotation` read it
         gid = kg.new_gid(max(g.number for g in found.values()) + 1, self.device.device_id)
         key = PrivateKey.generate()
         keys = [*oldest_first(older or {}), key]
@@ -570,7 +605,6 @@ class Keyring:
                 raise WriteFailed(exc.path, exc.why) from exc
             raise RotationCutShort(key_file, f"could not be undone for good ({exc.why})") from exc
         self._cache.pop(client_id, None)
-        removed = [path for pid, _, path in self.access_files(client_id) if pid in rotation.shut_out]
         return Rotated(key_file, access, removed)
 
     def merge(self, client_id: str, event: str = "key-merge") -> str:

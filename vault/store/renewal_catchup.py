@@ -16,7 +16,9 @@ the current key had read them (``seen_logs`` in its entry): it renewed every cli
 before that was here then. A renewal's own ``key-renew`` lines are passed over, so the
 unlock after a renewal opens no client. A named client is then checked for real: it is
 renewed if any access file of the practitioner's for its current generation opens with a
-replaced key (even beside one sealed to the current key), else it has nothing to do. A
+replaced key (even beside one sealed to the current key), or one the log names is gone or
+holds other bytes than the log recorded (whoever opened it laid another in its place),
+else it has nothing to do. A
 line is only a hint: whoever can write the folder can plant one (a line no registered
 device signed is passed over), and at worst makes this check open one file; nothing is
 renewed on its say.
@@ -48,6 +50,7 @@ from ..errors import UnknownClient, VaultError, WriteFailed
 from ..format import key_generations as kg
 from ..format.encoding import b64, canonical
 from ..format.keys import Practitioner
+from . import audit, ledger
 from .audit import signed_entry
 
 if TYPE_CHECKING:
@@ -84,7 +87,7 @@ def catch_up(vault: Vault, practitioner: Practitioner) -> CatchUp:
     offsets: dict[str, list[Any]] = state["logs"]
     pending: dict[str, list[str]] = state["pending"]
     before = {name: at for name, (at, _) in offsets.items()}
-    found = _new_lines(vault, practitioner.practitioner_id, offsets)
+    found = _new_lines(vault, practitioner.practitioner_id, offsets)  # path -> recorded digest
     if not found and not pending:
         moved = max((at - before.get(name, 0) for name, (at, _) in offsets.items()), default=0)
         if moved > _REREAD or not state_path(vault).exists():
@@ -101,7 +104,8 @@ def catch_up(vault: Vault, practitioner: Practitioner) -> CatchUp:
     vault.keyring.finish_all(pending)
     for client_id in sorted(pending):
         try:
-            verdict = _check(vault, practitioner, client_id, pending[client_id])
+            recorded = found.get(client_id, {})
+            verdict = _check(vault, practitioner, client_id, pending[client_id], recorded)
             if verdict == "renew":
                 renew_client(vault, client_id)
                 done.renewed.append(client_id)
@@ -122,9 +126,12 @@ def catch_up(vault: Vault, practitioner: Practitioner) -> CatchUp:
     return done
 
 
-def _check(vault: Vault, practitioner: Practitioner, client_id: str, named: list[str]) -> str:
+def _check(
+    vault: Vault, practitioner: Practitioner, client_id: str, named: list[str], recorded: dict[str, str]
+) -> str:
     """What the client needs: "renew" if the practitioner holds its current generation only
-    through access files a replaced key opens; "wait" if that cannot be told yet; else "done"."""
+    through access files a replaced key opens; "wait" if that cannot be told yet; else "done".
+    ``recorded``: the digest the lines read by this unlock gave each file they named."""
     keyring = vault.keyring
     try:
         found, bad = keyring.generations(client_id)
@@ -157,7 +164,27 @@ def _check(vault: Vault, practitioner: Practitioner, client_id: str, named: list
     # opened the first with the old passphrase, would otherwise make this pass it over).
     if any(_holds(key, path, public) for key in practitioner.retired for path in mine):
         return "renew"
+    # A named file with other bytes than its line recorded was laid over the one named (by
+    # whoever opened that, to seal the generation to the current key under the same name).
+    if any(_replaced(vault, path, recorded) for path in mine if str(path.relative_to(vault.root)) in named):
+        return "renew"
     return "done"  # opens with the current key only, or with none of them (verify reports it)
+
+
+def _replaced(vault: Vault, path: Path, recorded: dict[str, str]) -> bool:
+    """Whether the access file differs from what the ledger last recorded of it (the digest
+    of a line read now, else the log's entries that name it: a client left pending by an
+    earlier unlock; a file the ledger records removed is verify's to report, not this)."""
+    relative = str(path.relative_to(vault.root))
+    latest: str | None = recorded.get(relative)
+    if latest is None:
+        entries = audit.signed_entries(vault.audit.directory, vault.trust.device_keys(), relative.encode())
+        history = ledger.expected(entries).get(relative)
+        latest = history[-1] if history else None
+    try:
+        return latest is not None and ledger.digest(path) != latest
+    except OSError:
+        return False  # gone meanwhile: the next unlock finds it absent
 
 
 def _holds(key: PrivateKey, path: Path, public: bytes) -> bool:
@@ -172,16 +199,18 @@ def _holds(key: PrivateKey, path: Path, public: bytes) -> bool:
     return any(bytes(k.public_key) == public for k in keys)
 
 
-def _new_lines(vault: Vault, practitioner_id: str, offsets: dict[str, list[Any]]) -> dict[str, set[str]]:
-    """Client id -> access files of the practitioner written, per the log lines added since
-    the last look (whole lines only: a sync engine may have carried half of the last one).
-    ``offsets`` is brought up to date. A renewal's own lines (``key-renew`` by a device of the
-    practitioner, sealed to the key it made) are not looked at: else every renewal would have
-    the next unlock open every client."""
+def _new_lines(
+    vault: Vault, practitioner_id: str, offsets: dict[str, list[Any]]
+) -> dict[str, dict[str, str]]:
+    """Client id -> access files of the practitioner written (and their digests), per the
+    log lines added since the last look (whole lines only: a sync engine may have carried
+    half of the last one). ``offsets`` is brought up to date. A renewal's own lines
+    (``key-renew`` by a device of the practitioner, sealed to the key it made) are not looked
+    at: else every renewal would have the next unlock open every client."""
     needle = b"/access/" + practitioner_id.encode() + b"."
     pattern = re.compile(r"clients/[^/]+/access/" + re.escape(practitioner_id) + r"\.[^/]+")
     keys = vault.trust.device_keys()
-    found: dict[str, set[str]] = {}
+    found: dict[str, dict[str, str]] = {}
     for log in vault.audit.logs():
         if log.stem not in keys:
             continue  # a device not registered (yet: read from its start once it is), or planted
@@ -202,8 +231,8 @@ def _new_lines(vault: Vault, practitioner_id: str, offsets: dict[str, list[Any]]
             # will be: planted, it would wait for ever
             entry = None if _own_renewal(vault, line, practitioner_id) else signed_entry(line, keys)
             if entry is not None:
-                for path in _written(entry.data, pattern):
-                    found.setdefault(path.split("/")[1], set()).add(path)
+                for path, sha in _written(entry.data, pattern).items():
+                    found.setdefault(path.split("/")[1], {})[path] = sha
             at = raw.find(needle, line_end, end)
         if end > start:
             offsets[log.name] = [end, _tail(raw, end)]
@@ -224,12 +253,17 @@ def _own_renewal(vault: Vault, line: bytes, practitioner_id: str) -> bool:
     return isinstance(device, str) and vault.trust.registrant(device) == practitioner_id
 
 
-def _written(data: dict[str, Any], pattern: re.Pattern[str]) -> list[str]:
-    """The access files a line records as written (its ``files``), not those it removed."""
+def _written(data: dict[str, Any], pattern: re.Pattern[str]) -> dict[str, str]:
+    """The access files a line records as written (its ``files``, with their digests), not
+    those it removed."""
     files = data.get("files") if isinstance(data, dict) else None
     if not isinstance(files, dict):
-        return []
-    return [name for name in files if isinstance(name, str) and pattern.fullmatch(name)]
+        return {}
+    return {
+        name: sha
+        for name, sha in files.items()
+        if isinstance(name, str) and isinstance(sha, str) and pattern.fullmatch(name)
+    }
 
 
 def _tail(raw: bytes, offset: int) -> str:

@@ -65,6 +65,9 @@ EVENT = "device-retire"
 SUFFIX = ".retired"
 LAST_SEQ = "last_seq"  # the last entry of the device's log the retiring machine had
 LAST_HASH = "last_hash"  # ... and the SHA-256 of its line, which fixes every line before it
+#: the SHA-256 of each file an entry of the device's log vouched for by id alone (an older
+#: casenotes' ``client-add`` or ``practitioner-add`` names no digest), as the retiring machine had it
+HAD = "had"
 
 
 class NotRetirable(VaultError):
@@ -81,6 +84,7 @@ class Last:
 
     seq: int
     hash: str | None  # None: a record of casenotes before it (the sequence alone)
+    had: frozenset[str] = frozenset()  # `HAD`: files an older entry vouched for by id alone
 
 
 def read_all(
@@ -107,7 +111,8 @@ def read_all(
             found[device_id] = str(record["retired_at"])
             if LAST_SEQ in record:  # a record of casenotes before it: the clock alone
                 hashed = record.get(LAST_HASH)
-                last[device_id] = Last(int(record[LAST_SEQ]), None if hashed is None else str(hashed))
+                had = frozenset(str(d) for d in record.get(HAD, ()))
+                last[device_id] = Last(int(record[LAST_SEQ]), None if hashed is None else str(hashed), had)
         except (KeyError, ValueError, TypeError):
             bad.append(TamperedFile(path, "a damaged retire record"))
         except TamperedFile as exc:
@@ -116,11 +121,16 @@ def read_all(
 
 
 def record(
-    device_id: str, practitioner: Practitioner, when: str, last_seq: int, last_hash: str = GENESIS
+    device_id: str,
+    practitioner: Practitioner,
+    when: str,
+    last_seq: int,
+    last_hash: str = GENESIS,
+    had: Iterable[str] = (),
 ) -> bytes:
     """The bytes of a retire record, signed with the practitioner's own key. ``last_seq``
     and ``last_hash``: the last entry of the device's audit log on the retiring machine
-    (`log_head`)."""
+    (`log_head`); ``had``: `HAD`."""
     fields = {
         "format": DEVICE_RETIRE_FORMAT,
         "version": JSON_FORMAT_VERSION,
@@ -129,6 +139,7 @@ def record(
         "retired_at": when,
         LAST_SEQ: last_seq,
         LAST_HASH: last_hash,
+        HAD: sorted(had),
     }
     return sign_record(fields, signer(practitioner.signing_key))
 
@@ -145,6 +156,30 @@ def log_head(directory: Path, device_id: str) -> tuple[int, str]:
         except (ValueError, KeyError, TypeError):
             continue  # a torn last line: the one before it
     return 0, GENESIS
+
+
+def had(root: Path, device_id: str, practitioner_id: str, last_seq: int) -> list[str]:
+    """`HAD`: the SHA-256 of the ``client.json`` of every client the device's log, up to
+    ``last_seq``, says it added with no digest (an older casenotes' ``client-add``), and of
+    every colleague record the practitioner signed (an older ``practitioner-add`` names none,
+    on any of their machines). Without it, such an entry would vouch for whatever a thief with
+    the retired laptop and the passphrase puts at that path afterwards."""
+    try:
+        lines = (root / "audit" / f"{device_id}.log").read_bytes().splitlines()[:last_seq]
+    except FileNotFoundError:
+        lines = []
+    paths = sorted((root / "colleagues").glob(f"*-{practitioner_id}.json"))
+    for line in lines:
+        if b'"client-add"' not in line:
+            continue
+        try:
+            entry = json.loads(line)
+            data = entry["data"]
+            if entry["event"] == "client-add" and "sha256" not in data:
+                paths.append(root / "clients" / str(data["client"]) / "client.json")
+        except (ValueError, KeyError, TypeError):
+            continue  # not a line of the log: `before` vouches for nothing of it anyway
+    return sorted({d for p in paths if (d := digest_of(p)) is not None})
 
 
 @dataclass(frozen=True)
@@ -168,7 +203,8 @@ class Before:
         return Entry(e["seq"], e["time"], e["device"], e["event"], e["data"]) == entry
 
     def vouches(self, digest: str) -> bool:
-        """Whether an entry before the retire records a file with these exact bytes."""
+        """Whether an entry before the retire records a file with these exact bytes (or, of
+        one an older entry named by id alone, the retiring machine had these bytes: `HAD`)."""
         return self.intact and digest in self.digests
 
 
@@ -196,7 +232,7 @@ def before(directory: Path, device_id: str, last: Last) -> Before:
         seq, prev = seq + 1, line_hash(line)
         digests.update(_recorded(data))
     if seq == last.seq and (last.hash is None or prev == last.hash):
-        return Before(last.seq, True, frozenset(digests), tuple(lines[: last.seq]))
+        return Before(last.seq, True, frozenset(digests | last.had), tuple(lines[: last.seq]))
     return Before(last.seq, False, frozenset())
 
 
@@ -254,7 +290,8 @@ def lost(
             continue
         first = min(entries, key=lambda e: (e.seq, e.device))
         seq, hashed = first.data.get(LAST_SEQ), first.data.get(LAST_HASH)
-        end = Last(int(seq), str(hashed)) if seq is not None and hashed is not None else Last(0, GENESIS)
+        had = frozenset(str(d) for d in first.data.get(HAD, ()))
+        end = Last(int(seq), str(hashed), had) if seq is not None and hashed is not None else Last(0, GENESIS)
         found_lost[device_id] = (first.time, end)
     return found_lost
 

@@ -35,6 +35,7 @@ from .retired import EVENT as RETIRE_EVENT
 from .retired import Before, Last
 
 RETIRE_NEEDLE = f'"event":"{RETIRE_EVENT}"'.encode()
+ADD_NEEDLE = b'"event":"practitioner-add"'
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Trust:
         self._retired: _Retired | None = None
         self._before: dict[str, tuple[tuple[int, int, Last], Before]] = {}  # device -> (log stat, end, ...)
         self._judged: _Colleagues | None = None
+        self._renewed: dict[str, tuple[tuple[object, ...], bool]] = {}  # `_ever_renewed`
 
     # -- devices ------------------------------------------------------------------------
     def device_keys(self) -> dict[str, VerifyKey]:
@@ -220,14 +222,15 @@ class Trust:
             )
         path = retired.path_for(self.root, device_id)
         last_seq, last_hash = retired.log_head(self.audit.directory, device_id)
+        had = retired.had(self.root, device_id, practitioner.practitioner_id, last_seq)
         try:
-            durable.write_new(path, retired.record(device_id, practitioner, when, last_seq, last_hash))
+            durable.write_new(path, retired.record(device_id, practitioner, when, last_seq, last_hash, had))
         except FileExistsError:
             raise TamperedFile(
                 path, "a retire record that does not check is already there: remove it, then retire again"
             ) from None
         files = ledger.files(self.root, path)  # the end of the log too: a lost record loses nothing
-        end = {retired.LAST_SEQ: last_seq, retired.LAST_HASH: last_hash}
+        end = {retired.LAST_SEQ: last_seq, retired.LAST_HASH: last_hash, retired.HAD: had}
         self.audit.append(retired.EVENT, device=device_id, files=files, **end)
         self._retired = None  # its ledger entry is what makes it stand
         return when
@@ -383,21 +386,42 @@ class Trust:
         """The key to seal a colleague's client keys to: the one their key record in this
         vault holds, when they renewed it since their identity was vouched for (a passphrase
         change: signed by their signing key and recorded by a device of theirs in the ledger);
-        else the vouched identity's. Not the old one after a renewal: an older copy of their
-        key record, with the old passphrase, would open it."""
+        else the vouched identity's, only if they never renewed it. Not the old one after a
+        renewal: an older copy of their key record, with the old passphrase, would open it;
+        and a record put back over the renewed one is such a copy (TamperedFile)."""
         identity = colleague.identity
         path = self.root / "practitioners" / f"{identity.practitioner_id}.json"
         try:
             record = read_record(path, PRACTITIONER_KEY_FORMAT)
+            box, sign = public_keys(record, path)
         except VaultError:
-            return identity.box_public
-        box, sign = public_keys(record, path)
-        if sign != identity.sign_public or box == identity.box_public:
-            return identity.box_public
-        if signed_box_key(record, sign) != box:
-            return identity.box_public
-        recorded = self._renewal_recorded(identity.practitioner_id, path, b64(bytes(box)))
-        return box if recorded else identity.box_public
+            record = None
+        if (
+            record is not None
+            and sign == identity.sign_public
+            and box != identity.box_public
+            and signed_box_key(record, sign) == box
+            and self._renewal_recorded(identity.practitioner_id, path, b64(bytes(box)))
+        ):
+            return box
+        if self._ever_renewed(identity.practitioner_id, path):
+            raise TamperedFile(
+                path,
+                f"colleague {colleague.name}'s key record is not the one their latest key renewal "
+                "recorded (an older copy put back?): nothing is sealed to them until a machine of "
+                "theirs restores their current record",
+            )
+        return identity.box_public
+
+    def _ever_renewed(self, practitioner_id: str, path: Path) -> bool:
+        """Whether a device of theirs recorded renewing their key record (`renewals`): then
+        the key their identity names is an old one. Cached until a log changes."""
+        logs = sync_artefacts.glob(self.root / "audit", "*.log")
+        stamp_ = (*self._devices_stamp, *((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in logs))
+        cached = self._renewed.get(practitioner_id)
+        if cached is None or cached[0] != stamp_:
+            cached = self._renewed[practitioner_id] = (stamp_, bool(self.renewals(practitioner_id, path)))
+        return cached[1]
 
     def colleagues(self) -> list[team.Colleague]:
         """The colleagues a pinned practitioner vouched for, less those refused (added from a
@@ -426,10 +450,15 @@ class Trust:
         judged = self._judged
         if judged is None or judged.stamp != stamp or judged.refused and judged.own != mtime:
             everyone = team.read_all(self.root, self.device.trusted)[0]
+            adders = {self._registrant(d) for d in self.retired()}
+            # every log read once for all colleagues, not once each: a practice has many
+            adds = (
+                signed_entries(audit, keys, ADD_NEEDLE) if any(c.added_by in adders for c in everyone) else []
+            )
             refused = {
                 (c.practitioner_id, c.added_by): TamperedFile(team.path_for(self.root, c), why)
                 for c in everyone
-                if (why := self._colleague_refusal(c, keys))
+                if (why := self._colleague_refusal(c, adds))
             }
             standing = {c.practitioner_id for c in everyone if (c.practitioner_id, c.added_by) not in refused}
             outcast = frozenset({pid for pid, _ in refused} - standing - set(self.device.trusted))
@@ -445,7 +474,7 @@ class Trust:
             judged = self._judged = _Colleagues(stamp, mtime, refused, outcast, registrations)
         return judged
 
-    def _colleague_refusal(self, colleague: team.Colleague, keys: dict[str, VerifyKey]) -> str:
+    def _colleague_refusal(self, colleague: team.Colleague, adds: list[Entry]) -> str:
         """Why a colleague record does not stand ("" if it does). It is signed with the
         practitioner's own key, which a thief with the passphrase uses from a stolen laptop
         with its clock set back; so once a machine of theirs is retired, it stands only if
@@ -457,14 +486,15 @@ class Trust:
             return ""
         path = team.path_for(self.root, colleague)
         digest = ledger.digest(path)
+        # an older entry names no digest: it vouches for the bytes a retire of theirs had
+        had = any((b := self.before_retire(d)) is not None and b.vouches(digest) for d in retired)
         late = []
-        needle = json.dumps(colleague.practitioner_id).encode()
-        for entry in signed_entries(self.audit.directory, keys, needle):
+        for entry in adds:  # the signed `practitioner-add` entries
             if (
                 entry.event != "practitioner-add"
                 or entry.data.get("practitioner") != colleague.practitioner_id
                 or self._registrant(entry.device) != by
-                or entry.data.get("sha256", digest) != digest
+                or entry.data.get("sha256", digest if had else None) != digest
             ):
                 continue
             if self.retired_after(entry.device, entry.time, entry) is None:

@@ -184,6 +184,11 @@ def test_a_long_history_is_built_in_two_processes_into_one_site(practice: Env, t
     assert first_link[2] == f"{newest:%d %b %Y}" and first_link[1].startswith(
         f"sessions/{newest:%Y-%m}.html#n-"
     )
+    # the CSP hashes, taken from each page's text as both processes rendered it, are those of
+    # the pages as written (read back): none missing from the child's share, none extra
+    from site_builder import theme
+
+    assert site.scripts and site.scripts == theme.script_hashes(site.html)
 
 
 @pytest.mark.parametrize(
