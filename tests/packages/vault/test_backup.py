@@ -717,3 +717,49 @@ def test_a_log_past_a_chunk_is_stored_in_chunks_and_an_append_adds_only_its_last
         practice, "backup", "restore", newest, str(restored)
     )  # the one `entry` is of (both may share a second)
     assert (restored / "vault" / log).read_bytes() == now[: entry["size"]]
+
+
+def test_a_machine_back_from_weeks_offline_has_its_late_revisions_copied(practice: Env) -> None:
+    """A laptop offline for two weeks comes back: the sync engine brings its audit log (a
+    temp file renamed over the old one: a new inode) with lines written ten days ago, and
+    the revision those lines name a minute later. The lines arrived now, whatever their
+    time says: their client is looked at for a week, so the next run copies the revision."""
+    vault = practice.vault_dir
+    log_line(vault, "0123456789abcdef", "unlock", practitioner="0" * 16)
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    rev = next(vault.rglob("*.rev"))
+    run(practice, "backup", "run")
+    settle(vault)
+    run(practice, "backup", "run")
+    log = vault / "audit" / "0123456789abcdef.log"
+    then = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 10 * 86_400))
+    entry = {"data": {"client": rev.relative_to(vault).parts[1]}, "device": "0123456789abcdef"}
+    entry |= {"event": "seal", "prev": "0" * 64, "seq": 2, "sig": "", "time": then}
+    (vault / "audit" / ".syncthing.log.tmp").write_bytes(log.read_bytes() + canonical(entry) + b"\n")
+    os.replace(vault / "audit" / ".syncthing.log.tmp", log)
+    run(practice, "backup", "run")
+    arrived = rev.parent / "000002-0123456789abcdef.rev"
+    shutil.copy(rev, arrived)
+    run(practice, "backup", "run")
+    assert str(arrived.relative_to(vault)) in newest_files(practice)
+
+
+def test_a_machine_first_seen_with_weeks_old_lines_has_its_late_revisions_copied(practice: Env) -> None:
+    """A second machine used alone for a month joins: its log, new here, arrives before its
+    revisions. Every line of a log new to this machine arrived now."""
+    vault = practice.vault_dir
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    rev = next(vault.rglob("*.rev"))
+    run(practice, "backup", "run")
+    settle(vault)
+    run(practice, "backup", "run")
+    log = vault / "audit" / "0123456789abcdef.log"
+    then = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 20 * 86_400))
+    entry = {"data": {"client": rev.relative_to(vault).parts[1]}, "device": "0123456789abcdef"}
+    entry |= {"event": "seal", "prev": "0" * 64, "seq": 1, "sig": "", "time": then}
+    log.write_bytes(canonical(entry) + b"\n")
+    run(practice, "backup", "run")
+    arrived = rev.parent / "000002-0123456789abcdef.rev"
+    shutil.copy(rev, arrived)
+    run(practice, "backup", "run")
+    assert str(arrived.relative_to(vault)) in newest_files(practice)
