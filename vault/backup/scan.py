@@ -307,8 +307,9 @@ def journal(root: Path, read: Logs, started: int) -> tuple[set[str], bool, Logs]
     """What the audit logs gained since ``read`` (log -> [inode, bytes read]): the client
     groups its lines name, whether every client's folders must be stat'ed (a log new,
     replaced or cut, or a line that may have written under ``clients/`` without naming
-    whose), and how far each log is read now. A log read from its start (another
-    machine's, new here) names only the clients of its lines from the last ``WATCH_NS``;
+    whose), and how far each log is read now. A log read again from its start (replaced
+    by a sync engine) names the clients of every line past where it was read, and of its
+    earlier lines only those from the last ``WATCH_NS``;
     on the first scan with a journal (every log new to it, none to the vault) the logs are
     not read, only where they end."""
     named: set[str] = set()
@@ -326,8 +327,14 @@ def journal(root: Path, read: Logs, started: int) -> tuple[set[str], bool, Logs]
             info = log.stat(follow_symlinks=False)
             inode, done = read.get(key, (None, 0))
             anew = inode != info.st_ino or info.st_size < done
+            # Lines from ``fresh`` on arrived since the last scan, whatever their time says (a
+            # machine back from weeks offline): a log a sync engine renamed into place gained
+            # past where it was read; one new here gained all its lines.
+            fresh = done
             if anew:
+                fresh = done if info.st_size >= done else 0
                 everything, done = True, 0 if read else _last_line_end(log.path, info.st_size)
+                fresh = max(fresh, done)
             with open(log.path, "rb") as handle:
                 handle.seek(done)
                 gained = handle.read(info.st_size - done)
@@ -336,11 +343,13 @@ def journal(root: Path, read: Logs, started: int) -> tuple[set[str], bool, Logs]
             continue
         whole = gained[: gained.rfind(b"\n") + 1]  # a line being written: read next time
         now[key] = [info.st_ino, done + len(whole)]
-        for line in whole.splitlines():
+        at = done  # where each line starts
+        for line in whole.split(b"\n")[:-1]:  # offsets exact: only "\n" ends a line
+            start, at = at, at + len(line) + 1
             event = _EVENT.search(line)
             if event is not None and event[1].decode() in READS:
                 continue
-            when = _TIME.search(line) if anew else None
+            when = _TIME.search(line) if start < fresh else None
             if when is not None and when[1].decode() < cutoff:
                 continue  # long written: already here for this run's stats, or the weekly walk's
             clients = {(a or b).decode() for a, b in _CLIENT.findall(line)}
