@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import Env, fill, require_tool
 from helpers.backups import next_second, settle
+from helpers.commands import traced
 from notes import note_text, write_note
 
 from vault.backup import packs
@@ -719,6 +720,13 @@ def test_a_log_past_a_chunk_is_stored_in_chunks_and_an_append_adds_only_its_last
     assert (restored / "vault" / log).read_bytes() == now[: entry["size"]]
 
 
+def old_seal_line(client: str, seq: int, days: int) -> bytes:
+    """A seal line of another machine written ``days`` ago (as its clock said then)."""
+    then = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - days * 86_400))
+    entry = {"data": {"client": client}, "device": "0123456789abcdef", "event": "seal", "prev": "0" * 64}
+    return canonical({**entry, "seq": seq, "sig": "", "time": then}) + b"\n"
+
+
 def test_a_machine_back_from_weeks_offline_has_its_late_revisions_copied(practice: Env) -> None:
     """A laptop offline for two weeks comes back: the sync engine brings its audit log (a
     temp file renamed over the old one: a new inode) with lines written ten days ago, and
@@ -732,10 +740,8 @@ def test_a_machine_back_from_weeks_offline_has_its_late_revisions_copied(practic
     settle(vault)
     run(practice, "backup", "run")
     log = vault / "audit" / "0123456789abcdef.log"
-    then = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 10 * 86_400))
-    entry = {"data": {"client": rev.relative_to(vault).parts[1]}, "device": "0123456789abcdef"}
-    entry |= {"event": "seal", "prev": "0" * 64, "seq": 2, "sig": "", "time": then}
-    (vault / "audit" / ".syncthing.log.tmp").write_bytes(log.read_bytes() + canonical(entry) + b"\n")
+    entry = old_seal_line(rev.relative_to(vault).parts[1], seq=2, days=10)
+    (vault / "audit" / ".syncthing.log.tmp").write_bytes(log.read_bytes() + entry)
     os.replace(vault / "audit" / ".syncthing.log.tmp", log)
     run(practice, "backup", "run")
     arrived = rev.parent / "000002-0123456789abcdef.rev"
@@ -754,12 +760,41 @@ def test_a_machine_first_seen_with_weeks_old_lines_has_its_late_revisions_copied
     settle(vault)
     run(practice, "backup", "run")
     log = vault / "audit" / "0123456789abcdef.log"
-    then = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 20 * 86_400))
-    entry = {"data": {"client": rev.relative_to(vault).parts[1]}, "device": "0123456789abcdef"}
-    entry |= {"event": "seal", "prev": "0" * 64, "seq": 1, "sig": "", "time": then}
-    log.write_bytes(canonical(entry) + b"\n")
+    entry = old_seal_line(rev.relative_to(vault).parts[1], seq=1, days=20)
+    log.write_bytes(entry)
     run(practice, "backup", "run")
     arrived = rev.parent / "000002-0123456789abcdef.rev"
     shutil.copy(rev, arrived)
     run(practice, "backup", "run")
     assert str(arrived.relative_to(vault)) in newest_files(practice)
+
+
+def test_a_note_whose_audit_line_a_kill_cut_off_reaches_the_next_snapshot(
+    practice: Env, strace: list[str]
+) -> None:
+    """`casenotes seal` killed after its revision is durable but before its audit line is
+    written: no log line names the client, yet the note is on this disk and must be in the
+    next backup, not the weekly walk's."""
+    inbox = practice.practice.inbox
+    run(practice, "seal", str(write_note(inbox)))
+    run(practice, "backup", "run")
+    settle(practice.vault_dir)
+    run(practice, "backup", "run")
+    a_week_on(practice)
+    log = practice.vault_dir / "audit" / f"{practice.vault().device.device_id}.log"
+    before = log.read_bytes()
+    killed = traced(
+        practice,
+        strace,
+        "seal",
+        str(write_note(inbox, "second.md", note_id="00000000000000ab")),
+        fault=["-P", str(log), "-e", "trace=write", "-e", "inject=write:signal=SIGKILL"],
+    )
+    assert killed.returncode != 0
+    revs = [p for p in practice.vault_dir.rglob("*.rev") if "/00000000000000ab/" in str(p)]
+    assert revs and log.read_bytes() == before  # durable, unlogged
+    marks = practice.vault().device_dir / "unlogged"
+    assert [m.name for m in marks.iterdir()] == [revs[0].relative_to(practice.vault_dir).parts[1]]
+    run(practice, "backup", "run")
+    assert str(revs[0].relative_to(practice.vault_dir)) in newest_files(practice)
+    assert not list(marks.iterdir())  # covered by a snapshot: not looked at on every run
