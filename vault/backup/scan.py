@@ -20,8 +20,9 @@ engine may bring a revision days after or before its writer's log line); no othe
 is stat'ed, unless its folder is not the one the last scan saw (its inode, as the listing
 of ``clients/`` gives it, differs: a copy put in its place). A line that names no client
 and is not a read (``READS``), a log that is new, replaced or shorter than the scan left
-it: every client is stat'ed, as above. Three guards keep the rest exact, and bound what no
-log line names:
+it: every client is stat'ed, as above. A seal on this machine marks its client until its
+line is written (vault/store/audit.py ``unlogged``): a marked client is looked at as if
+named. Three guards keep the rest exact, and bound what no log line names:
 
 - a folder or file changed within ``RACY_NS`` before the last scan is looked at again
   (timestamps are coarse: a change in the same tick as the scan leaves the same mtime);
@@ -358,12 +359,15 @@ def journal(root: Path, read: Logs, started: int) -> tuple[set[str], bool, Logs]
     return named, everything, now
 
 
-def scan(root: Path, cache: ScanCache) -> Scanned:
-    """Every group of the vault: walked if changed, else only its cached tree's hash."""
+def scan(root: Path, cache: ScanCache, unlogged: frozenset[str] = frozenset()) -> Scanned:
+    """Every group of the vault: walked if changed, else only its cached tree's hash;
+    ``unlogged`` client groups are looked at as if a log line named them (a write on this
+    machine whose line a kill cut off, vault/store/audit.py)."""
     started = time.time_ns()
     full = not cache.groups or started - cache.full > FULL_EVERY_NS
     settled = cache.scanned - RACY_NS  # changes before this were surely seen by the last scan
     named, everything, logs = journal(root, cache.logs, started)
+    named |= unlogged
     watch = {name: until for name, until in cache.watch.items() if until > started}
     watch |= dict.fromkeys(named, started + WATCH_NS)
     clients = root / "clients"

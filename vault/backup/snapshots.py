@@ -184,18 +184,26 @@ class BackupTarget:
         self.target_id = marker.get("target_id") if isinstance(marker.get("target_id"), str) else None
 
     def snapshot(
-        self, vault_root: Path, device: Device, when: str, progress: Progress | None = None
+        self,
+        vault_root: Path,
+        device: Device,
+        when: str,
+        progress: Progress | None = None,
+        named: frozenset[str] = frozenset(),
     ) -> Snapshot:
         """A snapshot of the vault, under the target's lease (another machine's prune
-        never collects the packs written before the manifest that names them)."""
+        never collects the packs written before the manifest that names them); ``named``:
+        client groups written to whose audit entry may be missing (looked at, as if named)."""
         with lease(self.storage, device.device_id):
-            return self._snapshot(vault_root, device, when, progress)
+            return self._snapshot(vault_root, device, when, progress, named)
 
-    def _snapshot(self, vault_root: Path, device: Device, when: str, progress: Progress | None) -> Snapshot:
+    def _snapshot(
+        self, vault_root: Path, device: Device, when: str, progress: Progress | None, named: frozenset[str]
+    ) -> Snapshot:
         self._writer(device)
         store = self.objects()
         cache = ScanCache(self.cache_dir / "backup-scan" if self.cache_dir else None)
-        scanned = scan(vault_root, cache)
+        scanned = scan(vault_root, cache, named)
         groups = scanned.groups.values()
         # A pack lost or damaged on the target may have held objects of a client that has
         # not changed: then every client's files are checked against what is there.

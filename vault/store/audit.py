@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Container, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +36,7 @@ from ..format.keys import Device, read_record
 
 GENESIS = "0" * 64
 _TAIL_WINDOW = 64 * 1024
+UNLOGGED = "unlogged"  # in the device folder: clients written to whose entry may be missing
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,40 @@ class AuditLog:
         self._unsynced = False
 
     # -- writing ------------------------------------------------------------------------
+    @contextmanager
+    def unlogged(self, client_id: str) -> Iterator[None]:
+        """Around a write under ``clients/<client_id>/`` whose entry comes after it: a mark
+        in the device folder (never synced) until the entry is written, so that a backup
+        looks at the client even when a kill cut the entry off (vault/backup/scan.py). Not
+        fsynced, as a half-made entry: the write's own fsync commits it on ext4."""
+        mark = self.checkpoint_dir / UNLOGGED / client_id
+        durable.make_dirs(mark.parent)
+        try:
+            os.close(os.open(mark, os.O_WRONLY | os.O_CREAT, durable.FILE_MODE))
+        except OSError as exc:
+            raise WriteFailed(mark, reason(exc)) from exc
+        yield
+        mark.unlink(missing_ok=True)
+
+    def unlogged_marks(self) -> dict[str, tuple[int, int]]:
+        """The clients whose write's entry may be missing, each with its mark's inode and mtime."""
+        try:
+            with os.scandir(self.checkpoint_dir / UNLOGGED) as entries:
+                return {e.name: (e.inode(), e.stat().st_mtime_ns) for e in entries if e.is_file()}
+        except FileNotFoundError:
+            return {}
+
+    def clear_unlogged(self, marks: dict[str, tuple[int, int]]) -> None:
+        """Drop the marks a backup has covered (not one made again since)."""
+        for name, seen in marks.items():
+            mark = self.checkpoint_dir / UNLOGGED / name
+            try:
+                info = mark.stat()
+                if (info.st_ino, info.st_mtime_ns) == seen:
+                    mark.unlink()
+            except FileNotFoundError:
+                continue
+
     def append(self, event: str, **data: Any) -> None:
         """Append one signed entry; the file lock orders writers on this machine."""
         durable.make_dirs(self.directory)

@@ -148,38 +148,41 @@ def _seal_record(
     # A new note's folder is recorded as this device's before it is made: only then may a
     # sweep remove it, should this write be cut short (leftovers.py).
     folder = files.path(client_id, note_id, number, vault.device.device_id).parent
-    with vault.half_made.making(folder):
-        while True:  # another writer may take a number first; revision files are write-once
-            header = revision_format.RevisionHeader(
-                client_id,
-                note_id,
-                number,
-                vault.device.device_id,
-                kind,
-                final,
-                stamp(vault.clock()),
-                mac,
-                merges,
-            )
-            data, file_key = revision_format.seal(header, body, public, vault.device)
-            path = files.path(client_id, note_id, number, vault.device.device_id)
-            try:
-                durable.write_new(path, data, vault.commit.deferred)
-                break
-            except FileExistsError:
-                number += 1
-            except WriteFailed as exc:
-                if os.path.lexists(path):  # linked, but its folder was not made durable
-                    raise SealIncomplete(path, f"making it durable failed ({exc.args_[1]})") from exc
-                raise
-        try:  # inside: a revision that does not read back is removed, its folder left empty
-            read_back(path, data, file_key, body)
-        except OSError as exc:
-            raise SealIncomplete(path, f"reading it back failed ({exc.strerror or exc})") from exc
-    try:
-        _audit_seal(vault, client_id, note_id, number, final, path, data, extra)
-    except WriteFailed as exc:
-        raise SealIncomplete(path, f"its audit entry could not be written ({exc.args_[1]})") from exc
+    # Marked until its audit entry is written: a kill between the two must not leave the
+    # revision to the weekly walk of an incremental backup (it reads the logs as a journal).
+    with vault.audit.unlogged(client_id):
+        with vault.half_made.making(folder):
+            while True:  # another writer may take a number first; revision files are write-once
+                header = revision_format.RevisionHeader(
+                    client_id,
+                    note_id,
+                    number,
+                    vault.device.device_id,
+                    kind,
+                    final,
+                    stamp(vault.clock()),
+                    mac,
+                    merges,
+                )
+                data, file_key = revision_format.seal(header, body, public, vault.device)
+                path = files.path(client_id, note_id, number, vault.device.device_id)
+                try:
+                    durable.write_new(path, data, vault.commit.deferred)
+                    break
+                except FileExistsError:
+                    number += 1
+                except WriteFailed as exc:
+                    if os.path.lexists(path):  # linked, but its folder was not made durable
+                        raise SealIncomplete(path, f"making it durable failed ({exc.args_[1]})") from exc
+                    raise
+            try:  # inside: a revision that does not read back is removed, its folder left empty
+                read_back(path, data, file_key, body)
+            except OSError as exc:
+                raise SealIncomplete(path, f"reading it back failed ({exc.strerror or exc})") from exc
+        try:
+            _audit_seal(vault, client_id, note_id, number, final, path, data, extra)
+        except WriteFailed as exc:
+            raise SealIncomplete(path, f"its audit entry could not be written ({exc.args_[1]})") from exc
     return SealedRevision(client_id, note_id, number, path)
 
 
