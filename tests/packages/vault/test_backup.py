@@ -798,3 +798,25 @@ def test_a_note_whose_audit_line_a_kill_cut_off_reaches_the_next_snapshot(
     run(practice, "backup", "run")
     assert str(revs[0].relative_to(practice.vault_dir)) in newest_files(practice)
     assert not list(marks.iterdir())  # covered by a snapshot: not looked at on every run
+
+
+def test_a_backup_run_while_the_clock_was_a_year_ahead_does_not_put_off_the_weekly_walk(
+    practice: Env,
+) -> None:
+    """A machine whose clock once ran a year ahead (a flat CMOS battery, then NTP sets it
+    right): the cache says the last full walk is a year from now. A file no log line names
+    must still reach a snapshot within the week, not a year on."""
+    run(practice, "seal", str(write_note(practice.practice.inbox)))
+    vault = practice.vault_dir
+    rev = next(vault.rglob("*.rev"))
+    run(practice, "backup", "run")
+    settle(vault)
+    groups = practice.practice.state_dir / "backup-scan" / "groups.json"
+    cache = json.loads(groups.read_text())
+    ahead = 365 * 86_400 * 10**9
+    cache["full"], cache["scanned"], cache["watch"] = cache["full"] + ahead, cache["scanned"] + ahead, {}
+    groups.write_text(json.dumps(cache))
+    unnamed = rev.parent / "000002-0123456789abcdef.rev"
+    shutil.copy(rev, unnamed)
+    run(practice, "backup", "run")
+    assert str(unnamed.relative_to(vault)) in newest_files(practice)
