@@ -30,7 +30,8 @@ named. Three guards keep the rest exact, and bound what no log line names:
   which no one can set back), so that even a file put in a client's folder or rewritten in
   place behind casenotes' back (no log line, or its folder's mtime unchanged) is copied
   within a week; `casenotes verify` reports a rewrite at once (its signature);
-- a missing or unreadable cache means a full walk.
+- a missing or unreadable cache, or one whose last full walk is in the future (the clock
+  was set back), means a full walk.
 
 The cache lives in the practice's state folder, ``backup-scan/`` (JSON, not fsynced: a
 lost one costs a full walk): ``groups.json`` = ``{"version", "scanned", "full", "groups":
@@ -364,7 +365,9 @@ def scan(root: Path, cache: ScanCache, unlogged: frozenset[str] = frozenset()) -
     ``unlogged`` client groups are looked at as if a log line named them (a write on this
     machine whose line a kill cut off, vault/store/audit.py)."""
     started = time.time_ns()
-    full = not cache.groups or started - cache.full > FULL_EVERY_NS
+    # a last full walk in the future (the clock was ahead, then set right): how long ago is
+    # not known, so now, lest what no log line names wait until the clock catches up
+    full = not cache.groups or not 0 <= started - cache.full <= FULL_EVERY_NS
     settled = cache.scanned - RACY_NS  # changes before this were surely seen by the last scan
     named, everything, logs = journal(root, cache.logs, started)
     named |= unlogged
