@@ -79,12 +79,13 @@ class AuditLog:
 
     # -- writing ------------------------------------------------------------------------
     @contextmanager
-    def unlogged(self, client_id: str) -> Iterator[None]:
-        """Around a write under ``clients/<client_id>/`` whose entry comes after it: a mark
-        in the device folder (never synced) until the entry is written, so that a backup
-        looks at the client even when a kill cut the entry off (vault/backup/scan.py). Not
-        fsynced, as a half-made entry: the write's own fsync commits it on ext4."""
-        mark = self.checkpoint_dir / UNLOGGED / client_id
+    def unlogged(self, client_id: str, item: str) -> Iterator[None]:
+        """Around a write of ``item`` under ``clients/<client_id>/`` whose entry comes after
+        it: a mark ``<client_id>.<item>`` in the device folder (never synced; one a write, as
+        a group commit seals a client's notes at once) until the entry is written, so that a
+        backup looks at the client even when a kill cut the entry off (vault/backup/scan.py).
+        Not fsynced, as a half-made entry: the write's own fsync commits it on ext4."""
+        mark = self.checkpoint_dir / UNLOGGED / f"{client_id}.{item}"
         durable.make_dirs(mark.parent)
         try:
             os.close(os.open(mark, os.O_WRONLY | os.O_CREAT, durable.FILE_MODE))
@@ -94,7 +95,8 @@ class AuditLog:
         mark.unlink(missing_ok=True)
 
     def unlogged_marks(self) -> dict[str, tuple[int, int]]:
-        """The clients whose write's entry may be missing, each with its mark's inode and mtime."""
+        """The marks of writes whose entry may be missing (``<client_id>.<item>``), each with
+        its inode and mtime."""
         try:
             with os.scandir(self.checkpoint_dir / UNLOGGED) as entries:
                 return {e.name: (e.inode(), e.stat().st_mtime_ns) for e in entries if e.is_file()}

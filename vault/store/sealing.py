@@ -150,7 +150,7 @@ def _seal_record(
     folder = files.path(client_id, note_id, number, vault.device.device_id).parent
     # Marked until its audit entry is written: a kill between the two must not leave the
     # revision to the weekly walk of an incremental backup (it reads the logs as a journal).
-    with vault.audit.unlogged(client_id):
+    with vault.audit.unlogged(client_id, note_id):
         with vault.half_made.making(folder):
             while True:  # another writer may take a number first; revision files are write-once
                 header = revision_format.RevisionHeader(

@@ -190,7 +190,7 @@ class Vault:
         self.audit.checkpoint()  # the snapshot carries the signed head, so a cut log is caught
         destination.open(self.practice_id, create=True)
         marks = self.audit.unlogged_marks()  # a seal killed before its entry: looked at too
-        named = frozenset(f"clients/{c}" for c in marks)
+        named = frozenset(f"clients/{m.split('.')[0]}" for m in marks)
         snap = destination.snapshot(self.root, self.device, stamp(self.clock()), progress, named)
         self.audit.clear_unlogged(marks)
         self.audit.append("backup", snapshot=snap.name, files=snap.count)

@@ -794,7 +794,8 @@ def test_a_note_whose_audit_line_a_kill_cut_off_reaches_the_next_snapshot(
     revs = [p for p in practice.vault_dir.rglob("*.rev") if "/00000000000000ab/" in str(p)]
     assert revs and log.read_bytes() == before  # durable, unlogged
     marks = practice.vault().device_dir / "unlogged"
-    assert [m.name for m in marks.iterdir()] == [revs[0].relative_to(practice.vault_dir).parts[1]]
+    client = revs[0].relative_to(practice.vault_dir).parts[1]
+    assert [m.name for m in marks.iterdir()] == [f"{client}.00000000000000ab"]
     run(practice, "backup", "run")
     assert str(revs[0].relative_to(practice.vault_dir)) in newest_files(practice)
     assert not list(marks.iterdir())  # covered by a snapshot: not looked at on every run
