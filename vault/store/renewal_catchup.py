@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,12 +216,9 @@ def _new_lines(
         if log.stem not in keys:
             continue  # a device not registered (yet: read from its start once it is), or planted
         try:
-            raw = log.read_bytes()
+            base, raw, start = _unread(log, *offsets.get(log.name, [0, _tail(b"", 0)]))
         except OSError:
             continue
-        start, tail = offsets.get(log.name, [0, _tail(b"", 0)])
-        if start > len(raw) or tail is not None and _tail(raw, start) != tail:
-            start = 0  # rewritten or cut under what was read (a restore): read it all again
         end = raw.rfind(b"\n", start) + 1
         at = raw.find(needle, start, end)
         while at >= 0:
@@ -235,8 +233,24 @@ def _new_lines(
                     found.setdefault(path.split("/")[1], {})[path] = sha
             at = raw.find(needle, line_end, end)
         if end > start:
-            offsets[log.name] = [end, _tail(raw, end)]
+            offsets[log.name] = [base + end, _tail(raw, end)]
     return found
+
+
+def _unread(log: Path, start: int, tail: str | None) -> tuple[int, bytes, int]:
+    """(where ``raw`` starts in the log, ``raw``, where in it the unread part starts): the
+    log from just before ``start`` (enough to check ``tail``) to its end, not the whole log
+    at every unlock; all of it, from 0, if it was rewritten or cut under ``start`` (a
+    restore)."""
+    with open(log, "rb") as handle:
+        base = max(0, start - _TAIL)
+        if start <= os.fstat(handle.fileno()).st_size:
+            handle.seek(base)
+            raw = handle.read()
+            if tail is None or _tail(raw, start - base) == tail:
+                return base, raw, start - base
+        handle.seek(0)
+        return 0, handle.read(), 0
 
 
 def _own_renewal(vault: Vault, line: bytes, practitioner_id: str) -> bool:
