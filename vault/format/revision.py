@@ -155,11 +155,8 @@ def _header(raw: bytes, path: Path) -> RevisionHeader:
     return header
 
 
-def read_header(path: Path) -> RevisionHeader:
-    """A revision file's header alone (its first bytes), checked as parse checks it; no
-    signature, no crypto: for an order or a listing, never for what is shown."""
-    with path.open("rb") as file:
-        data = file.read(_PREFIX.size + MAX_HEADER_BYTES)
+def _header_length(data: bytes, path: Path) -> int:
+    """The header's length from a revision file's prefix, once its magic and version check."""
     if len(data) < _PREFIX.size:
         raise TamperedFile(path, "file is truncated")
     magic, version, header_len = _PREFIX.unpack_from(data)
@@ -167,6 +164,15 @@ def read_header(path: Path) -> RevisionHeader:
         raise TamperedFile(path, "not a casenotes revision")
     if version != REVISION_VERSION:
         raise TamperedFile(path, f"revision format {version} is unknown to this casenotes")
+    return int(header_len)
+
+
+def read_header(path: Path) -> RevisionHeader:
+    """A revision file's header alone (its first bytes), checked as parse checks it; no
+    signature, no crypto: for an order or a listing, never for what is shown."""
+    with path.open("rb") as file:
+        data = file.read(_PREFIX.size + MAX_HEADER_BYTES)
+    header_len = _header_length(data, path)
     if header_len > MAX_HEADER_BYTES or len(data) < _PREFIX.size + header_len:
         raise TamperedFile(path, "revision header is too long or truncated")
     return _header(data[_PREFIX.size : _PREFIX.size + header_len], path)
@@ -174,13 +180,7 @@ def read_header(path: Path) -> RevisionHeader:
 
 def parse(data: bytes, path: Path) -> ParsedRevision:
     """Split a revision file into its parts, checking every length; no crypto yet."""
-    if len(data) < _PREFIX.size:
-        raise TamperedFile(path, "file is truncated")
-    magic, version, header_len = _PREFIX.unpack_from(data)
-    if magic != REVISION_MAGIC:
-        raise TamperedFile(path, "not a casenotes revision")
-    if version != REVISION_VERSION:
-        raise TamperedFile(path, f"revision format {version} is unknown to this casenotes")
+    header_len = _header_length(data, path)
     if header_len > MAX_HEADER_BYTES:
         raise TamperedFile(path, "revision header is too long")
     at = _PREFIX.size + header_len
